@@ -1,0 +1,437 @@
+#!/bin/bash
+# shellcheck source-path=SCRIPTDIR
+# Side-by-side throughput: our vswitchd vs OVS-DPDK vs dpdk-testpmd (io).
+#
+#   benches/throughput.sh SCENARIO
+#
+# One invocation runs, per round, one measurement of each system in SYSTEMS
+# (default order: vswitch ovs testpmd, so drift hits all alike), until every
+# system has RUNS quiet runs or 3*RUNS rounds have passed. Each measurement is
+# a fresh process (set): started, warmed up WARM s, measured INTERVAL s,
+# stopped by PID, all while holding flock /tmp/bench.lock.
+# Same vdevs for all three; forwarding on CPU 1, main/management on CPU 0.
+#
+# Scenarios (add a case to scenario_define for more):
+#   p2p-1rule  p1 = net_pcap 1-flow 64 B pcap (infinite_rx=1) -> p2 = net_null1,no-rx=1
+#              rule in_port=1,actions=output:2
+#   p2p-null   p1 = net_null0 (64 B, frame data never written) -> same sink, same rule
+#
+# Environment: RUNS (3) INTERVAL (10 s) WARM (5 s) SYSTEMS ("vswitch ovs testpmd")
+#   VSWITCHD VSCTL (target/release/{vswitchd,vsctl}) WORK (/tmp/vswitch-bench)
+#   FOREIGN_MAX (15 % of a core) LOCK_WAIT (1800 s) RUN_TIMEOUT (WARM+INTERVAL+120 s)
+#   TESTPMD OVS_VSWITCHD_DPDK SOCKET_MEM (512) BENCH_LOCK (/tmp/bench.lock)
+# Output: per-run lines on stderr; per-system min/median/max lines, a
+# ratio/cycles line and, as the LAST line:
+#   SCENARIO: vswitch X Mpps, ovs-dpdk Y Mpps, testpmd-io Z Mpps, vswitch/ovs R
+# Logs of every run (configs, daemon logs, pmd stats): $WORK/logs/<date>-<scenario>/
+#
+# OVS-DPDK recipe, testpmd invocation and the quiet-run filter are adapted
+# from the team's anchor harness (/work/shared/bench/anchors/, b_ovs.sh,
+# a_testpmd.sh, lib.sh).
+set -u
+BENCHES="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+REPO="$(dirname "$BENCHES")"
+# shellcheck source=lib.sh
+. "$BENCHES/lib.sh"
+
+RUNS="${RUNS:-3}"
+INTERVAL="${INTERVAL:-10}"
+WARM="${WARM:-5}"
+SYSTEMS="${SYSTEMS:-vswitch ovs testpmd}"
+VSWITCHD="${VSWITCHD:-$REPO/target/release/vswitchd}"
+VSCTL="${VSCTL:-$REPO/target/release/vsctl}"
+RUN_TIMEOUT="${RUN_TIMEOUT:-$((WARM + INTERVAL + 120))}"
+
+# ------------------------------------------------------------- scenarios
+# scenario_define SCENARIO sets, for all three systems:
+#   SRC_VDEV    devargs of port 1 / p1 (the traffic source, ofport 1)
+#   SINK_VDEV   devargs of port 2 / p2 (the TX sink, ofport 2; its tx rate is the figure)
+#   RULES_FILE  OpenFlow rules, ovs-ofctl syntax, one per line (vswitchd config
+#               `flows`, `ovs-ofctl add-flows`; testpmd ignores them)
+#   DESC        one line for the log
+# and may set OVS_OTHER_CONFIG (extra other_config:k=v at OVS start) or
+# redefine ovs_scenario_setup (runs after the rules, before the source port).
+# Generated inputs are cached in $WORK. Returns 1 for an unknown scenario.
+OVS_OTHER_CONFIG=()
+ovs_scenario_setup() { :; }
+scenario_define() {
+    SINK_VDEV="net_null1,no-rx=1"
+    case "$1" in
+        p2p-1rule)
+            DESC="p2p, pcap 1 flow 64 B -> net_null sink, in_port=1,actions=output:2"
+            SRC_VDEV="net_pcap0,rx_pcap=$(ensure_pcap 1),infinite_rx=1"
+            RULES_FILE=$(write_rules p2p "in_port=1,actions=output:2") ;;
+        p2p-null)
+            DESC="p2p, net_null source (zeroed frames) -> net_null sink, in_port=1,actions=output:2"
+            SRC_VDEV="net_null0"
+            RULES_FILE=$(write_rules p2p "in_port=1,actions=output:2") ;;
+        *) return 1 ;;
+    esac
+}
+# write_rules NAME RULE... -> path of $WORK/rules-NAME.txt holding the rules
+write_rules() {
+    local f="$WORK/rules-$1.txt"; shift
+    printf '%s\n' "$@" > "$f"
+    echo "$f"
+}
+
+# --------------------------------------------------------- one measurement
+# Each run_<system> TAG runs as its own process under the lock and prints
+#   RESULT <Mpps> <foreign %> <cycles/pkt|-> <pkts/burst|-> <details...>
+# Logs go to $LOGDIR/TAG.*
+
+# toml_string TEXT -> TEXT as a TOML basic string
+toml_string() {
+    local s="${1//\\/\\\\}"
+    printf '"%s"' "${s//\"/\\\"}"
+}
+
+# vswitch_config PREFIX SOCKET -> TOML config of the p2p bridge (docs/CONTRACTS.md)
+vswitch_config() {
+    local prefix="$1" sock="$2" rule first=1
+    cat <<EOF
+[dpdk]
+main_core = 0
+memory_mb = $SOCKET_MEM
+file_prefix = $(toml_string "$prefix")
+no_pci = true
+
+[pmd]
+cores = [1]
+idle_sleep_max_us = 0
+
+[control]
+socket = $(toml_string "$sock")
+
+[[bridge]]
+name = "br0"
+EOF
+    printf 'flows = ['
+    while IFS= read -r rule; do
+        [ -n "$rule" ] || continue
+        [ "$first" = 1 ] || printf ','
+        printf '\n    %s' "$(toml_string "$rule")"; first=0
+    done < "$RULES_FILE"
+    printf '\n]\n'
+    cat <<EOF
+
+[[bridge.port]]
+name = "p1"
+type = "dpdk"
+devargs = $(toml_string "$SRC_VDEV")
+ofport = 1
+
+[[bridge.port]]
+name = "p2"
+type = "dpdk"
+devargs = $(toml_string "$SINK_VDEV")
+ofport = 2
+EOF
+}
+
+# vsctl --json replies: {"ok":..,"error":..,"result":{..}} (control/protocol.rs).
+# VS_RESULT_PY defines result(path) -> the "result" object (a reply without the
+# "ok" envelope is taken as the result itself; ok=false exits with the error).
+VS_RESULT_PY='
+import json, sys
+def result(path):
+    with open(path) as fh:
+        o = json.load(fh)
+    if isinstance(o, dict) and "ok" in o:
+        if not o["ok"]:
+            sys.exit("vsctl error: %s" % o.get("error"))
+        o = o.get("result")
+    return o
+'
+# vs_tx_packets FILE PORT -> tx_packets of PORT in a port-stats reply
+vs_tx_packets() {
+    python3 -c "$VS_RESULT_PY"'
+ports = result(sys.argv[1])["ports"]
+named = [p for p in ports if p.get("name") == sys.argv[2]]
+print(int((named or ports)[0]["tx_packets"]))' "$1" "$2"
+}
+# vs_pmd_delta BEFORE AFTER -> "<cycles/pkt> <pkts/burst> pmd: ..." over all PMDs
+# (deltas, so the figures cover the interval even if pmd-stats-clear failed)
+vs_pmd_delta() {
+    python3 -c "$VS_RESULT_PY"'
+keys = ("packets", "bursts", "busy_cycles", "idle_cycles", "iterations", "sleeps")
+def totals(path):
+    r = result(path)
+    return {k: sum(int(p.get(k, 0)) for p in r["pmds"]) for k in keys}, r.get("tsc_hz", "?")
+(a, _), (b, hz) = totals(sys.argv[1]), totals(sys.argv[2])
+d = {k: b[k] - a[k] for k in keys}
+cpp = "%.1f" % (d["busy_cycles"] / d["packets"]) if d["packets"] > 0 else "-"
+ppb = "%.1f" % (d["packets"] / d["bursts"]) if d["bursts"] > 0 else "-"
+cyc = d["busy_cycles"] + d["idle_cycles"]
+busy = "%.1f" % (100.0 * d["busy_cycles"] / cyc) if cyc > 0 else "-"
+print("%s %s pmd: packets=%d bursts=%d iterations=%d sleeps=%d busy=%s%% tsc_hz=%s" % (
+    cpp, ppb, d["packets"], d["bursts"], d["iterations"], d["sleeps"], busy, hz))' "$1" "$2"
+}
+# vs_port_summary FILE -> "p1 rx=.. missed=.. tx=.. drops={..}; p2 ..." from port-stats
+vs_port_summary() {
+    python3 -c "$VS_RESULT_PY"'
+out = []
+for p in result(sys.argv[1])["ports"]:
+    drops = {k: v for k, v in p.get("drops", {}).items() if v}
+    out.append("%s rx=%s missed=%s tx=%s tx_err=%s drops=%s" % (p["name"], p["rx_packets"],
+               p["rx_missed"], p["tx_packets"], p["tx_errors"], drops or "{}"))
+print("; ".join(out))' "$1"
+}
+
+# State of the run in progress, global so the EXIT traps can clean up.
+TAG="" VS_DIR="" VS_SOCK="" VS_PREFIX="" VS_PID="" TP_PREFIX="" TP_PID=""
+
+vsctl() { timeout 10 "$VSCTL" --socket "$VS_SOCK" --json "$@"; }
+# shellcheck disable=SC2317  # run by the EXIT trap
+cleanup_vswitch() {
+    [ -z "$VS_PID" ] || stop_pid "$VS_PID" TERM 15
+    [ -z "$VS_DIR" ] || rm -rf "$VS_DIR"
+    dpdk_cleanup "$VS_PREFIX"
+}
+run_vswitch() {
+    local cfg logf i t0 t1 t2 t3 s0 s1 j0 j1 c0 c1 mpps f pmd ports exit_note
+    [ -x "$VSWITCHD" ] || die "no vswitchd at $VSWITCHD (build it, or set VSWITCHD)"
+    [ -x "$VSCTL" ] || die "no vsctl at $VSCTL (build it, or set VSCTL)"
+    trap cleanup_vswitch EXIT
+    VS_DIR=$(mktemp -d "$WORK/vs.XXXXXX") || die "mktemp"
+    cfg="$VS_DIR/vswitchd.toml" VS_SOCK="$VS_DIR/vswitchd.sock" logf="$LOGDIR/$TAG.vswitchd.log"
+    VS_PREFIX="vswb_vs$$"
+    vswitch_config "$VS_PREFIX" "$VS_SOCK" > "$cfg"
+    cp "$cfg" "$LOGDIR/$TAG.vswitchd.toml"
+    "$VSWITCHD" --check-config "$cfg" > "$LOGDIR/$TAG.check-config" 2>&1 ||
+        die "vswitchd --check-config rejected $LOGDIR/$TAG.vswitchd.toml: $(head -c 500 "$LOGDIR/$TAG.check-config")"
+    "$VSWITCHD" --config "$cfg" < /dev/null > "$logf" 2>&1 &
+    VS_PID=$!
+    for ((i = 0; i < 120; i++)); do
+        alive "$VS_PID" || break
+        vsctl show > "$LOGDIR/$TAG.show.json" 2>&1 && break
+        sleep 0.25
+    done
+    if ! alive "$VS_PID"; then
+        stop_pid "$VS_PID" TERM 1; VS_PID=
+        die "vswitchd exited during start-up (status $STOP_STATUS); log $logf: $(tail -5 "$logf")"
+    fi
+    vsctl show > "$LOGDIR/$TAG.show.json" 2>&1 ||
+        die "vswitchd not answering on $VS_SOCK after 30 s; log $logf: $(tail -5 "$logf")"
+    sleep "$WARM"
+    alive "$VS_PID" || die "vswitchd died during warm-up; log $logf: $(tail -5 "$logf")"
+
+    vsctl pmd-stats-clear > "$LOGDIR/$TAG.pmd-clear.json" 2>&1 ||
+        log "pmd-stats-clear failed: $(head -c 300 "$LOGDIR/$TAG.pmd-clear.json")"
+    vsctl pmd-stats > "$LOGDIR/$TAG.pmd-before.json" 2>&1 || log "pmd-stats failed"
+    t0=$(now); vsctl port-stats p2 > "$LOGDIR/$TAG.p2-start.json" 2>&1; t1=$(now)
+    s0="$(cpu_snap)"; j0="$(jiff_snap "$VS_PID")"
+    sleep "$INTERVAL"
+    s1="$(cpu_snap)"; j1="$(jiff_snap "$VS_PID")"
+    t2=$(now); vsctl port-stats p2 > "$LOGDIR/$TAG.p2-end.json" 2>&1; t3=$(now)
+    vsctl pmd-stats > "$LOGDIR/$TAG.pmd-after.json" 2>&1 || log "pmd-stats failed"
+    vsctl port-stats > "$LOGDIR/$TAG.ports.json" 2>&1
+    vsctl pmd-rxq-show > "$LOGDIR/$TAG.rxq.json" 2>&1
+
+    stop_pid "$VS_PID" TERM 15; VS_PID=
+    exit_note="vswitchd exit status $STOP_STATUS"
+    if [ "$STOP_STATUS" != 0 ]; then
+        exit_note="WARNING: $exit_note (log $logf)"; log "$exit_note"
+    fi
+    c0=$(vs_tx_packets "$LOGDIR/$TAG.p2-start.json" p2) ||
+        die "bad port-stats reply: $(head -c 300 "$LOGDIR/$TAG.p2-start.json")"
+    c1=$(vs_tx_packets "$LOGDIR/$TAG.p2-end.json" p2) ||
+        die "bad port-stats reply: $(head -c 300 "$LOGDIR/$TAG.p2-end.json")"
+    mpps=$(rate "$c0" "$c1" "$(midpoint "$t0" "$t1")" "$(midpoint "$t2" "$t3")")
+    f=$(foreign_pct "$j0" "$j1")
+    pmd=$(vs_pmd_delta "$LOGDIR/$TAG.pmd-before.json" "$LOGDIR/$TAG.pmd-after.json" 2>&1) ||
+        pmd="- - pmd-stats unusable (${pmd:0:200})"
+    ports=$(vs_port_summary "$LOGDIR/$TAG.ports.json" 2>&1) || ports="port-stats unusable (${ports:0:200})"
+    echo "RESULT $mpps $f $pmd; $ports; $exit_note; $(cpu_report "$s0" "$s1")"
+}
+
+# shellcheck disable=SC2317  # run by the EXIT trap
+cleanup_ovs() {
+    local d
+    for d in ovs-vswitchd ovsdb-server; do
+        [ -f "$OVSD/$d.log" ] && cp "$OVSD/$d.log" "$LOGDIR/$TAG.$d.log"
+    done
+    ovs_stop
+    rm -rf "$OVSD"
+}
+run_ovs() {
+    local v c0 c1 t0 t1 t2 t3 s0 s1 j0 j1 f cpp pids=()
+    ovs_setup_env "$WORK/ovs.$$" "vswb-ovs-$$" "vswb_ovs$$"
+    trap cleanup_ovs EXIT
+    ovs_start "${OVS_OTHER_CONFIG[@]}"
+    # Sink and rules BEFORE the source port: flow_mods while traffic flows
+    # trigger revalidations (anchors: 100k rules took ~3 min that way).
+    "${OVS_VSCTL[@]}" add-br br0 -- set bridge br0 datapath_type=netdev || die "add-br"
+    "${OVS_OFCTL[@]}" del-flows br0
+    "${OVS_VSCTL[@]}" add-port br0 p2 -- set Interface p2 type=dpdk \
+        "options:dpdk-devargs=\"$SINK_VDEV\"" ofport_request=2 || die "add-port p2"
+    "${OVS_OFCTL[@]}" add-flows br0 "$RULES_FILE" || die "add-flows"
+    ovs_scenario_setup
+    "${OVS_VSCTL[@]}" add-port br0 p1 -- set Interface p1 type=dpdk \
+        "options:dpdk-devargs=\"$SRC_VDEV\"" ofport_request=1 || die "add-port p1"
+    sleep "$WARM"
+
+    "${OVS_APPCTL[@]}" dpif-netdev/pmd-stats-clear > /dev/null
+    read -r -d '' -a pids < <(cat "$OVSD/ovs-vswitchd.pid" "$OVSD/ovsdb-server.pid" 2>/dev/null)
+    t0=$(now); c0=$(ovs_port_tx br0 p2); t1=$(now)
+    s0="$(cpu_snap)"; j0="$(jiff_snap "${pids[@]}")"
+    sleep "$INTERVAL"
+    s1="$(cpu_snap)"; j1="$(jiff_snap "${pids[@]}")"
+    t2=$(now); c1=$(ovs_port_tx br0 p2); t3=$(now)
+    "${OVS_APPCTL[@]}" dpif-netdev/pmd-stats-show > "$LOGDIR/$TAG.pmd-stats" 2>&1
+    "${OVS_APPCTL[@]}" dpif-netdev/pmd-perf-show > "$LOGDIR/$TAG.pmd-perf" 2>&1
+    "${OVS_APPCTL[@]}" dpif-netdev/pmd-rxq-show > "$LOGDIR/$TAG.pmd-rxq" 2>&1
+    "${OVS_APPCTL[@]}" dpctl/dump-flows -m 2>&1 | head -200 > "$LOGDIR/$TAG.dpflows"
+    "${OVS_OFCTL[@]}" dump-ports br0 > "$LOGDIR/$TAG.ports" 2>&1
+    if [ -z "$c0" ] || [ -z "$c1" ]; then die "no tx counter from ovs-ofctl dump-ports br0 p2"; fi
+    v=$(rate "$c0" "$c1" "$(midpoint "$t0" "$t1")" "$(midpoint "$t2" "$t3")")
+    f=$(foreign_pct "$j0" "$j1")
+    cpp=$(ovs_proc_cycles "$LOGDIR/$TAG.pmd-stats")
+    echo "RESULT $v $f ${cpp:--} - $(ovs_pmd_summary "$LOGDIR/$TAG.pmd-stats"); $(cpu_report "$s0" "$s1")"
+}
+
+# shellcheck disable=SC2317  # run by the EXIT trap
+cleanup_testpmd() {
+    [ -z "$TP_PID" ] || stop_pid "$TP_PID" INT 10
+    dpdk_cleanup "$TP_PREFIX"
+}
+run_testpmd() {
+    local logf="$LOGDIR/$TAG.testpmd.log" tsock i n0 n1 j0 j1 s0 s1 a b v f cyc cross
+    TP_PREFIX="vswb_tp$$"
+    tsock=$(dpdk_telemetry_socket "$TP_PREFIX")
+    trap cleanup_testpmd EXIT
+    # lcore 0 = main (prints stats), lcore 1 = the one forwarding core.
+    # --stats-period keeps testpmd running without a terminal (until SIGINT).
+    "$TESTPMD" -l 0,1 --main-lcore 0 --file-prefix "$TP_PREFIX" --socket-mem "$SOCKET_MEM" \
+        --in-memory --no-pci --vdev "$SRC_VDEV" --vdev "$SINK_VDEV" -- \
+        --forward-mode=io --nb-cores=1 --stats-period 1 --auto-start \
+        --no-flush-rx --record-core-cycles < /dev/null > "$logf" 2>&1 &
+    TP_PID=$!
+    for ((i = 0; i < 60; i++)); do
+        alive "$TP_PID" || die "testpmd exited during start-up: $(tail -5 "$logf")"
+        grep -q 'Port statistics' "$logf" 2>/dev/null && [ -S "$tsock" ] && break
+        sleep 0.5
+    done
+    grep -q 'Port statistics' "$logf" || die "testpmd printed no statistics in 30 s: $(tail -5 "$logf")"
+    sleep "$WARM"
+    # The figure: delta of port 1's tx counter (DPDK telemetry /ethdev/stats)
+    # over the interval, like the port counters used for vswitchd and OVS.
+    n0=$(testpmd_samples "$logf" 1 | wc -l)
+    a=$(ethdev_tx "$tsock" 1) || die "telemetry query on $tsock failed"
+    s0="$(cpu_snap)"; j0="$(jiff_snap "$TP_PID")"
+    sleep "$INTERVAL"
+    s1="$(cpu_snap)"; j1="$(jiff_snap "$TP_PID")"
+    b=$(ethdev_tx "$tsock" 1) || die "telemetry query on $tsock failed"
+    n1=$(testpmd_samples "$logf" 1 | wc -l)
+    # SIGINT: testpmd stops forwarding, prints totals (cycles/packet) and exits.
+    stop_pid "$TP_PID" INT 10; TP_PID=
+    v=$(rate "${a#* }" "${b#* }" "${a% *}" "${b% *}")
+    f=$(foreign_pct "$j0" "$j1")
+    cyc=$(grep -o 'CPU cycles/packet=[0-9.]*' "$logf" | tail -1 | cut -d= -f2)
+    cross=$(testpmd_window_mpps "$logf" 1 "$n0" "$n1")
+    echo "RESULT $v $f ${cyc:--} - testpmd: cycles/pkt over the whole run ${cyc:-?}, own Tx-pps samples in the interval: $((n1 - n0)), mean $cross Mpps; exit status $STOP_STATUS; $(cpu_report "$s0" "$s1")"
+}
+
+# ------------------------------------------------------------------ main
+if [ "${1:-}" = --one ]; then             # --one SYSTEM SCENARIO TAG (under the lock)
+    LOGDIR="$WORK/logs/$5" TAG="$4"
+    trap 'exit 130' INT
+    trap 'exit 143' TERM
+    scenario_define "$3" || die "unknown scenario $3"
+    "run_$2"
+    exit $?
+fi
+
+SCEN="${1:?usage: $0 SCENARIO   (p2p-1rule | p2p-null)}"
+case "$RUNS$INTERVAL$WARM" in *[!0-9]*) die "RUNS, INTERVAL and WARM must be whole numbers" ;; esac
+if [ "$RUNS" -lt 1 ] || [ "$INTERVAL" -lt 1 ]; then die "RUNS and INTERVAL must be >= 1"; fi
+for sys in $SYSTEMS; do
+    case "$sys" in vswitch|ovs|testpmd) ;; *) die "unknown system '$sys' in SYSTEMS (vswitch ovs testpmd)" ;; esac
+done
+scenario_define "$SCEN" || die "unknown scenario $SCEN (p2p-1rule | p2p-null)"   # also makes inputs, outside the lock
+RUNID="$(date +%Y%m%d-%H%M%S)-$SCEN"
+LOGDIR="$WORK/logs/$RUNID"
+mkdir -p "$LOGDIR"
+log "$SCEN: $DESC"
+log "systems: $SYSTEMS; RUNS=$RUNS quiet runs each (max $((3 * RUNS)) rounds), WARM=${WARM}s INTERVAL=${INTERVAL}s; logs in $LOGDIR"
+
+# per system: space-separated figures of quiet / noisy runs
+declare -A QUIET NOISY QCPP NCPP QPPB NPPB FAILS GAVE_UP SKIPPED
+for sys in $SYSTEMS; do
+    QUIET[$sys]="" NOISY[$sys]="" QCPP[$sys]="" NCPP[$sys]="" QPPB[$sys]="" NPPB[$sys]="" FAILS[$sys]=0 GAVE_UP[$sys]=0 SKIPPED[$sys]=""
+done
+if [[ " $SYSTEMS " == *" vswitch "* ]] && { [ ! -x "$VSWITCHD" ] || [ ! -x "$VSCTL" ]; }; then
+    SKIPPED[vswitch]="not built: $VSWITCHD or $VSCTL missing"
+    log "vswitch skipped: ${SKIPPED[vswitch]}"
+    GAVE_UP[vswitch]=1
+fi
+
+for ((round = 1; round <= 3 * RUNS; round++)); do
+    pending=0
+    for sys in $SYSTEMS; do
+        if [ "${GAVE_UP[$sys]}" = 1 ] || [ "$(wc -w <<< "${QUIET[$sys]}")" -ge "$RUNS" ]; then continue; fi
+        pending=1
+        tag="r${round}-$sys"
+        flock -E 75 -w "$LOCK_WAIT" "$LOCK" timeout -k 20 "$RUN_TIMEOUT" \
+            "$0" --one "$sys" "$SCEN" "$tag" "$RUNID" > "$LOGDIR/$tag.out" 2> "$LOGDIR/$tag.stderr"
+        rc=$?
+        res=$(grep '^RESULT ' "$LOGDIR/$tag.out" | tail -1)
+        if [ -z "$res" ]; then
+            FAILS[$sys]=$((FAILS[$sys] + 1))
+            case "$rc" in
+                75) why="bench lock $LOCK not free within LOCK_WAIT=${LOCK_WAIT}s" ;;
+                124|137) why="run timed out after RUN_TIMEOUT=${RUN_TIMEOUT}s" ;;
+                *) why=$(grep -m1 '^ERROR' "$LOGDIR/$tag.stderr" | head -c 600) ;;
+            esac
+            log "round $round $sys: FAILED (status $rc): $why [$LOGDIR/$tag.stderr]"
+            # a system that fails twice without ever producing a figure is given up
+            if [ "${FAILS[$sys]}" -ge 2 ] && [ -z "${QUIET[$sys]}${NOISY[$sys]}" ]; then
+                GAVE_UP[$sys]=1; log "$sys: giving up after ${FAILS[$sys]} failed runs"
+            fi
+            continue
+        fi
+        read -r _ v f cpp ppb details <<< "$res"
+        if is_quiet "$f"; then
+            QUIET[$sys]+=" $v"
+            [ "$cpp" = - ] || QCPP[$sys]+=" $cpp"
+            [ "$ppb" = - ] || QPPB[$sys]+=" $ppb"
+            log "round $round $sys: $v Mpps (quiet, foreign load $f% of a core) cyc/pkt=$cpp pkts/burst=$ppb | $details"
+        else
+            NOISY[$sys]+=" $v"
+            [ "$cpp" = - ] || NCPP[$sys]+=" $cpp"
+            [ "$ppb" = - ] || NPPB[$sys]+=" $ppb"
+            log "round $round $sys: $v Mpps (NOISY, foreign load $f% of a core > $FOREIGN_MAX%: not used) cyc/pkt=$cpp pkts/burst=$ppb | $details"
+        fi
+    done
+    [ "$pending" = 1 ] || break
+done
+
+# ---------------------------------------------------------------- report
+declare -A FIG CPP PPB NAME=([vswitch]=vswitch [ovs]=ovs-dpdk [testpmd]=testpmd-io)
+noisy_only=()
+for sys in vswitch ovs testpmd; do
+    FIG[$sys]=n/a CPP[$sys]=n/a PPB[$sys]=n/a
+    [[ " $SYSTEMS " == *" $sys "* ]] || continue
+    # shellcheck disable=SC2086  # word lists of numbers
+    if [ -n "${QUIET[$sys]}" ]; then
+        stats_line "$SCEN ${NAME[$sys]}" Mpps ${QUIET[$sys]}
+        FIG[$sys]=$(median ${QUIET[$sys]})
+        [ -z "${QCPP[$sys]}" ] || CPP[$sys]=$(median ${QCPP[$sys]})
+        [ -z "${QPPB[$sys]}" ] || PPB[$sys]=$(median ${QPPB[$sys]})
+    elif [ -n "${NOISY[$sys]}" ]; then
+        noisy_only+=("${NAME[$sys]}")
+        FIG[$sys]=$(median ${NOISY[$sys]})
+        [ -z "${NCPP[$sys]}" ] || CPP[$sys]=$(median ${NCPP[$sys]})
+        [ -z "${NPPB[$sys]}" ] || PPB[$sys]=$(median ${NPPB[$sys]})
+    elif [ -n "${SKIPPED[$sys]}" ]; then
+        echo "$SCEN ${NAME[$sys]}: skipped, ${SKIPPED[$sys]}"
+    else
+        echo "$SCEN ${NAME[$sys]}: FAILED, no run produced a figure (logs: $LOGDIR)"
+    fi
+    # shellcheck disable=SC2086
+    [ -z "${NOISY[$sys]}" ] || stats_line "$SCEN ${NAME[$sys]} [noisy runs, not used]" Mpps ${NOISY[$sys]}
+done
+[ ${#noisy_only[@]} -eq 0 ] ||
+    echo "$SCEN: WARNING: no quiet run (foreign load > $FOREIGN_MAX% of a core every time) for: ${noisy_only[*]}; their figures below are medians of NOISY runs"
+echo "$SCEN: vswitch/testpmd $(ratio "${FIG[vswitch]}" "${FIG[testpmd]}"), vswitch cycles/packet ${CPP[vswitch]} (ovs-dpdk ${CPP[ovs]}, testpmd-io ${CPP[testpmd]}), vswitch packets/burst ${PPB[vswitch]}"
+echo "$SCEN: vswitch ${FIG[vswitch]} Mpps, ovs-dpdk ${FIG[ovs]} Mpps, testpmd-io ${FIG[testpmd]} Mpps, vswitch/ovs $(ratio "${FIG[vswitch]}" "${FIG[ovs]}")"

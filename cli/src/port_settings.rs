@@ -1,0 +1,407 @@
+//! Turns the `KEY=VALUE` words of `vsctl add-port` into the `PortConfig` that is
+//! sent to vswitchd, rejecting anything malformed before a byte goes out.
+//!
+//! Only the shape of each word is checked here (known key, number in range, the
+//! keys a port type needs); whether the port makes sense for the running switch
+//! (`PortConfig::validate`, free ofport, existing bridge) is vswitchd's call.
+use std::fmt;
+use std::path::PathBuf;
+
+use crate::proto::{PortConfig, PortKind};
+
+/// Receive queues of a port when `rx_queues=` is not given (as in the TOML config).
+const DEFAULT_RX_QUEUES: u16 = 1;
+/// Receive ring size when `rxq_size=` is not given (as in the TOML config).
+const DEFAULT_RXQ_SIZE: u16 = 1024;
+/// Transmit ring size when `txq_size=` is not given (as in the TOML config).
+const DEFAULT_TXQ_SIZE: u16 = 1024;
+
+/// The keys `add-port` accepts, in the order the help text lists them.
+const KEYS: &str = "type, devargs, path, ofport, rx_queues, rxq_size, txq_size, mtu";
+
+/// Why a `KEY=VALUE` list does not describe a port. `Display` names the word at fault.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SettingError {
+    /// A word without `=`.
+    NotKeyValue { token: String },
+    /// A key `add-port` does not know.
+    UnknownKey { token: String },
+    /// A key given with nothing after `=`.
+    EmptyValue { token: String },
+    /// The same key twice.
+    Repeated { token: String },
+    /// `type=` with a value that is not a port type.
+    UnknownType { token: String },
+    /// A numeric key whose value is not a number in the key's range.
+    BadNumber { token: String, max: u64 },
+    /// No `type=` at all.
+    MissingType,
+    /// The port type needs a key that was not given.
+    MissingKey { port_type: &'static str, key: &'static str },
+    /// A key the port type does not use.
+    NotForType { token: String, port_type: &'static str },
+}
+
+impl fmt::Display for SettingError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SettingError::NotKeyValue { token } => write!(f, "'{token}': expected KEY=VALUE"),
+            SettingError::UnknownKey { token } => {
+                write!(f, "'{token}': unknown key (known keys: {KEYS})")
+            }
+            SettingError::EmptyValue { token } => write!(f, "'{token}': empty value"),
+            SettingError::Repeated { token } => write!(f, "'{token}': key given more than once"),
+            SettingError::UnknownType { token } => {
+                write!(f, "'{token}': unknown port type (expected dpdk, vhost-user or vhost-user-client)")
+            }
+            SettingError::BadNumber { token, max } => {
+                write!(f, "'{token}': not a number in 0..={max}")
+            }
+            SettingError::MissingType => {
+                write!(f, "missing 'type=dpdk|vhost-user|vhost-user-client'")
+            }
+            SettingError::MissingKey { port_type, key } => {
+                write!(f, "missing '{key}=...': type={port_type} needs it")
+            }
+            SettingError::NotForType { token, port_type } => {
+                write!(f, "'{token}': not used by type={port_type}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for SettingError {}
+
+/// The keys `add-port` understands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Key {
+    Type,
+    Devargs,
+    Path,
+    Ofport,
+    RxQueues,
+    RxqSize,
+    TxqSize,
+    Mtu,
+}
+
+impl Key {
+    fn parse(text: &str) -> Option<Key> {
+        match text {
+            "type" => Some(Key::Type),
+            "devargs" => Some(Key::Devargs),
+            "path" => Some(Key::Path),
+            "ofport" => Some(Key::Ofport),
+            "rx_queues" => Some(Key::RxQueues),
+            "rxq_size" => Some(Key::RxqSize),
+            "txq_size" => Some(Key::TxqSize),
+            "mtu" => Some(Key::Mtu),
+            _ => None,
+        }
+    }
+}
+
+/// The port types `add-port` can create, as spelled after `type=`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PortType {
+    Dpdk,
+    VhostUser,
+    VhostUserClient,
+}
+
+impl PortType {
+    fn parse(value: &str) -> Option<PortType> {
+        match value {
+            "dpdk" => Some(PortType::Dpdk),
+            "vhost-user" => Some(PortType::VhostUser),
+            "vhost-user-client" => Some(PortType::VhostUserClient),
+            _ => None,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            PortType::Dpdk => "dpdk",
+            PortType::VhostUser => "vhost-user",
+            PortType::VhostUserClient => "vhost-user-client",
+        }
+    }
+}
+
+/// One accepted word, keeping the original text for error messages.
+struct Setting<'a, T> {
+    token: &'a str,
+    value: T,
+}
+
+/// Every key seen so far; each at most once.
+#[derive(Default)]
+struct Settings<'a> {
+    port_type: Option<Setting<'a, PortType>>,
+    devargs: Option<Setting<'a, String>>,
+    path: Option<Setting<'a, PathBuf>>,
+    ofport: Option<u32>,
+    rx_queues: Option<u16>,
+    rxq_size: Option<u16>,
+    txq_size: Option<u16>,
+    mtu: Option<u16>,
+}
+
+/// Stores `value` in `slot` unless the key was already given.
+fn set_once<T>(slot: &mut Option<T>, value: T, token: &str) -> Result<(), SettingError> {
+    if slot.is_some() {
+        return Err(SettingError::Repeated { token: token.to_string() });
+    }
+    *slot = Some(value);
+    Ok(())
+}
+
+/// Parses plain decimal digits (no sign, no spaces) into a number of `max`'s type;
+/// `max` is that type's largest value, named in the error message.
+fn parse_number<T>(value: &str, token: &str, max: T) -> Result<T, SettingError>
+where
+    T: std::str::FromStr + Into<u64>,
+{
+    let digits_only = value.bytes().all(|b| b.is_ascii_digit());
+    match value.parse::<T>() {
+        Ok(number) if digits_only => Ok(number),
+        _ => Err(SettingError::BadNumber { token: token.to_string(), max: max.into() }),
+    }
+}
+
+/// Builds the port `name` from `add-port`'s `KEY=VALUE` words.
+///
+/// Defaults for keys not given are the TOML config's: no fixed ofport (vswitchd
+/// picks the first free one), 1 rx queue, 1024-entry rings, the device's MTU.
+pub fn port_config_from_settings(name: &str, tokens: &[String]) -> Result<PortConfig, SettingError> {
+    let mut settings = Settings::default();
+    for token in tokens {
+        let token = token.as_str();
+        let Some((key, value)) = token.split_once('=') else {
+            return Err(SettingError::NotKeyValue { token: token.to_string() });
+        };
+        let key = Key::parse(key).ok_or_else(|| SettingError::UnknownKey { token: token.to_string() })?;
+        if value.is_empty() {
+            return Err(SettingError::EmptyValue { token: token.to_string() });
+        }
+        match key {
+            Key::Type => {
+                let port_type =
+                    PortType::parse(value).ok_or_else(|| SettingError::UnknownType { token: token.to_string() })?;
+                set_once(&mut settings.port_type, Setting { token, value: port_type }, token)?;
+            }
+            Key::Devargs => {
+                let devargs = Setting { token, value: value.to_string() };
+                set_once(&mut settings.devargs, devargs, token)?;
+            }
+            Key::Path => {
+                let path = Setting { token, value: PathBuf::from(value) };
+                set_once(&mut settings.path, path, token)?;
+            }
+            Key::Ofport => set_once(&mut settings.ofport, parse_number(value, token, u32::MAX)?, token)?,
+            Key::RxQueues => set_once(&mut settings.rx_queues, parse_number(value, token, u16::MAX)?, token)?,
+            Key::RxqSize => set_once(&mut settings.rxq_size, parse_number(value, token, u16::MAX)?, token)?,
+            Key::TxqSize => set_once(&mut settings.txq_size, parse_number(value, token, u16::MAX)?, token)?,
+            Key::Mtu => set_once(&mut settings.mtu, parse_number(value, token, u16::MAX)?, token)?,
+        }
+    }
+
+    let port_type = settings.port_type.ok_or(SettingError::MissingType)?.value;
+    let kind = port_kind(port_type, settings.devargs, settings.path)?;
+    Ok(PortConfig {
+        name: name.to_string(),
+        ofport: settings.ofport,
+        kind,
+        rx_queues: settings.rx_queues.unwrap_or(DEFAULT_RX_QUEUES),
+        rxq_size: settings.rxq_size.unwrap_or(DEFAULT_RXQ_SIZE),
+        txq_size: settings.txq_size.unwrap_or(DEFAULT_TXQ_SIZE),
+        mtu: settings.mtu,
+    })
+}
+
+/// Pairs the port type with the one target key it needs (devargs or path).
+fn port_kind(
+    port_type: PortType,
+    devargs: Option<Setting<'_, String>>,
+    path: Option<Setting<'_, PathBuf>>,
+) -> Result<PortKind, SettingError> {
+    let type_name = port_type.name();
+    let not_for_type = |token: &str| SettingError::NotForType { token: token.to_string(), port_type: type_name };
+    let missing = |key| SettingError::MissingKey { port_type: type_name, key };
+    match port_type {
+        PortType::Dpdk => {
+            if let Some(path) = path {
+                return Err(not_for_type(path.token));
+            }
+            let devargs = devargs.ok_or_else(|| missing("devargs"))?.value;
+            Ok(PortKind::Dpdk { devargs })
+        }
+        PortType::VhostUser | PortType::VhostUserClient => {
+            if let Some(devargs) = devargs {
+                return Err(not_for_type(devargs.token));
+            }
+            let path = path.ok_or_else(|| missing("path"))?.value;
+            Ok(match port_type {
+                PortType::VhostUser => PortKind::VhostUser { path },
+                _ => PortKind::VhostUserClient { path },
+            })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn words(text: &str) -> Vec<String> {
+        text.split_whitespace().map(str::to_string).collect()
+    }
+
+    fn parse(text: &str) -> Result<PortConfig, SettingError> {
+        port_config_from_settings("p1", &words(text))
+    }
+
+    fn error_text(text: &str) -> String {
+        match parse(text) {
+            Ok(config) => panic!("{text:?} was accepted as {config:?}"),
+            Err(error) => error.to_string(),
+        }
+    }
+
+    #[test]
+    fn dpdk_port_with_defaults() {
+        let config = parse("type=dpdk devargs=net_pcap0,rx_pcap=/tmp/in.pcap").unwrap();
+        assert_eq!(
+            config,
+            PortConfig {
+                name: "p1".to_string(),
+                ofport: None,
+                kind: PortKind::Dpdk { devargs: "net_pcap0,rx_pcap=/tmp/in.pcap".to_string() },
+                rx_queues: 1,
+                rxq_size: 1024,
+                txq_size: 1024,
+                mtu: None,
+            }
+        );
+    }
+
+    #[test]
+    fn every_key_is_used() {
+        let config = parse(
+            "mtu=9000 type=vhost-user-client path=/run/vm1.sock ofport=7 rx_queues=4 \
+             rxq_size=2048 txq_size=512",
+        )
+        .unwrap();
+        assert_eq!(
+            config,
+            PortConfig {
+                name: "p1".to_string(),
+                ofport: Some(7),
+                kind: PortKind::VhostUserClient { path: PathBuf::from("/run/vm1.sock") },
+                rx_queues: 4,
+                rxq_size: 2048,
+                txq_size: 512,
+                mtu: Some(9000),
+            }
+        );
+    }
+
+    #[test]
+    fn vhost_user_server_port() {
+        let config = parse("type=vhost-user path=/run/vswitch/vm1.sock").unwrap();
+        assert_eq!(config.kind, PortKind::VhostUser { path: PathBuf::from("/run/vswitch/vm1.sock") });
+    }
+
+    #[test]
+    fn value_may_contain_equals_signs() {
+        let config = parse("type=dpdk devargs=net_tap0,iface=tap0").unwrap();
+        assert_eq!(config.kind, PortKind::Dpdk { devargs: "net_tap0,iface=tap0".to_string() });
+    }
+
+    #[test]
+    fn largest_numbers_are_accepted() {
+        let config = parse("type=dpdk devargs=x ofport=4294967295 mtu=65535").unwrap();
+        assert_eq!((config.ofport, config.mtu), (Some(u32::MAX), Some(u16::MAX)));
+    }
+
+    #[test]
+    fn word_without_equals_sign() {
+        assert_eq!(error_text("type=dpdk devargs=x mtu"), "'mtu': expected KEY=VALUE");
+    }
+
+    #[test]
+    fn unknown_key() {
+        assert_eq!(
+            error_text("type=dpdk devargs=x colour=red"),
+            "'colour=red': unknown key (known keys: type, devargs, path, ofport, rx_queues, \
+             rxq_size, txq_size, mtu)"
+        );
+    }
+
+    #[test]
+    fn keys_are_case_sensitive() {
+        assert!(error_text("TYPE=dpdk devargs=x").starts_with("'TYPE=dpdk': unknown key"));
+    }
+
+    #[test]
+    fn empty_value() {
+        assert_eq!(error_text("type=dpdk devargs="), "'devargs=': empty value");
+        assert_eq!(error_text("type= devargs=x"), "'type=': empty value");
+    }
+
+    #[test]
+    fn repeated_key() {
+        assert_eq!(error_text("type=dpdk devargs=x mtu=1500 mtu=9000"), "'mtu=9000': key given more than once");
+        assert_eq!(error_text("type=dpdk type=dpdk devargs=x"), "'type=dpdk': key given more than once");
+    }
+
+    #[test]
+    fn unknown_port_type() {
+        assert_eq!(
+            error_text("type=tap devargs=x"),
+            "'type=tap': unknown port type (expected dpdk, vhost-user or vhost-user-client)"
+        );
+    }
+
+    #[test]
+    fn bad_numbers_name_the_word_and_range() {
+        assert_eq!(error_text("type=dpdk devargs=x mtu=abc"), "'mtu=abc': not a number in 0..=65535");
+        assert_eq!(error_text("type=dpdk devargs=x mtu=65536"), "'mtu=65536': not a number in 0..=65535");
+        assert_eq!(error_text("type=dpdk devargs=x mtu=-1"), "'mtu=-1': not a number in 0..=65535");
+        assert_eq!(error_text("type=dpdk devargs=x mtu=+5"), "'mtu=+5': not a number in 0..=65535");
+        assert_eq!(
+            error_text("type=dpdk devargs=x ofport=4294967296"),
+            "'ofport=4294967296': not a number in 0..=4294967295"
+        );
+        assert_eq!(error_text("type=dpdk devargs=x rx_queues=two"), "'rx_queues=two': not a number in 0..=65535");
+        assert_eq!(error_text("type=dpdk devargs=x rxq_size=1k"), "'rxq_size=1k': not a number in 0..=65535");
+        assert_eq!(error_text("type=dpdk devargs=x txq_size=0x400"), "'txq_size=0x400': not a number in 0..=65535");
+    }
+
+    #[test]
+    fn missing_type() {
+        assert_eq!(error_text("devargs=x"), "missing 'type=dpdk|vhost-user|vhost-user-client'");
+        assert_eq!(port_config_from_settings("p1", &[]).unwrap_err(), SettingError::MissingType);
+    }
+
+    #[test]
+    fn missing_target_key() {
+        assert_eq!(error_text("type=dpdk mtu=1500"), "missing 'devargs=...': type=dpdk needs it");
+        assert_eq!(error_text("type=vhost-user"), "missing 'path=...': type=vhost-user needs it");
+        assert_eq!(error_text("type=vhost-user-client"), "missing 'path=...': type=vhost-user-client needs it");
+    }
+
+    #[test]
+    fn key_of_another_port_type() {
+        assert_eq!(error_text("type=dpdk devargs=x path=/run/a.sock"), "'path=/run/a.sock': not used by type=dpdk");
+        assert_eq!(
+            error_text("type=vhost-user path=/run/a.sock devargs=x"),
+            "'devargs=x': not used by type=vhost-user"
+        );
+    }
+
+    #[test]
+    fn first_bad_word_is_reported() {
+        assert_eq!(error_text("mtu=x colour=red"), "'mtu=x': not a number in 0..=65535");
+    }
+}

@@ -1,0 +1,4 @@
+//! The one place vsctl names the vswitch crate: the control-socket protocol
+//! types and the port configuration that `add-port` sends.
+pub use vswitch::config::{PortConfig, PortKind};
+pub use vswitch::control::protocol::*;

@@ -1,0 +1,485 @@
+//! Turns the `result` of a successful reply into what vsctl prints: the typed
+//! reply of each command as aligned tables (see `table`), or the raw result as
+//! pretty JSON for `--json`.
+//!
+//! Commands that only change state (`pmd-stats-clear`, `add-port`, `del-port`)
+//! print nothing on success, like ovs-vsctl.
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use crate::proto::{DumpFlowsReply, MempoolReply, PmdStatsReply, PortStatsReply, Request, RxqReply, ShowReply};
+use crate::table::{Align, Table};
+
+/// The text printed for `request`'s successful `result`, or why the result
+/// does not have the shape that command's reply has.
+pub fn render_result(request: &Request, result: Value) -> Result<String, serde_json::Error> {
+    Ok(match request {
+        Request::Show => show(&typed::<ShowReply>(result)?),
+        Request::PortStats { .. } => port_stats(&typed::<PortStatsReply>(result)?),
+        Request::PmdStats => pmd_stats(&typed::<PmdStatsReply>(result)?),
+        Request::RxqShow => pmd_rxq_show(&typed::<RxqReply>(result)?),
+        Request::DumpFlows { .. } => dump_flows(&typed::<DumpFlowsReply>(result)?),
+        Request::Mempool => mempool(&typed::<MempoolReply>(result)?),
+        Request::PmdStatsClear | Request::AddPort { .. } | Request::DelPort { .. } => String::new(),
+    })
+}
+
+/// `--json`: the result exactly as vswitchd sent it, pretty-printed.
+pub fn render_json(result: &Value) -> String {
+    // A `Value` always serializes; `to_string_pretty` cannot fail on it.
+    let mut text = serde_json::to_string_pretty(result).unwrap_or_default();
+    text.push('\n');
+    text
+}
+
+fn typed<T: DeserializeOwned>(result: Value) -> Result<T, serde_json::Error> {
+    serde_json::from_value(result)
+}
+
+/// One block per bridge: a `bridge NAME: N ports, M flows` line, then its ports.
+fn show(reply: &ShowReply) -> String {
+    if reply.bridges.is_empty() {
+        return "no bridges\n".to_string();
+    }
+    let mut out = String::new();
+    for (index, bridge) in reply.bridges.iter().enumerate() {
+        if index > 0 {
+            out.push('\n');
+        }
+        out.push_str(&format!(
+            "bridge {}: {}, {}\n",
+            bridge.name,
+            count(bridge.ports.len(), "port", "ports"),
+            count(bridge.n_flows, "flow", "flows")
+        ));
+        if bridge.ports.is_empty() {
+            continue;
+        }
+        let mut table = Table::new(&[
+            ("PORT", Align::Left),
+            ("OFPORT", Align::Right),
+            ("TYPE", Align::Left),
+            ("LINK", Align::Left),
+            ("SPEED", Align::Right),
+            ("MAC", Align::Left),
+            ("MTU", Align::Right),
+            ("RXQ", Align::Right),
+            ("TXQ", Align::Right),
+            ("TARGET", Align::Left),
+        ]);
+        for port in &bridge.ports {
+            table.add_row(vec![
+                port.name.clone(),
+                port.ofport.to_string(),
+                port.kind.clone(),
+                if port.link_up { "up" } else { "down" }.to_string(),
+                speed(port.speed_mbps),
+                port.mac.clone(),
+                port.mtu.to_string(),
+                port.rx_queues.to_string(),
+                port.tx_queues.to_string(),
+                port.target.clone(),
+            ]);
+        }
+        table.render_into("  ", &mut out);
+    }
+    out
+}
+
+/// One counter line per port; then, if any packet was dropped, one line per
+/// port and drop reason with a non-zero count.
+fn port_stats(reply: &PortStatsReply) -> String {
+    if reply.ports.is_empty() {
+        return "no ports\n".to_string();
+    }
+    let mut counters = Table::new(&[
+        ("PORT", Align::Left),
+        ("BRIDGE", Align::Left),
+        ("OFPORT", Align::Right),
+        ("RX_PACKETS", Align::Right),
+        ("RX_BYTES", Align::Right),
+        ("TX_PACKETS", Align::Right),
+        ("TX_BYTES", Align::Right),
+        ("RX_MISSED", Align::Right),
+        ("RX_ERRORS", Align::Right),
+        ("TX_ERRORS", Align::Right),
+        ("DROPPED", Align::Right),
+    ]);
+    let mut drops = Table::new(&[("PORT", Align::Left), ("DROP_REASON", Align::Left), ("PACKETS", Align::Right)]);
+    let mut any_drops = false;
+    for port in &reply.ports {
+        let dropped = port.drops.values().fold(0u64, |total, count| total.saturating_add(*count));
+        counters.add_row(vec![
+            port.name.clone(),
+            port.bridge.clone(),
+            port.ofport.to_string(),
+            port.rx_packets.to_string(),
+            port.rx_bytes.to_string(),
+            port.tx_packets.to_string(),
+            port.tx_bytes.to_string(),
+            port.rx_missed.to_string(),
+            port.rx_errors.to_string(),
+            port.tx_errors.to_string(),
+            dropped.to_string(),
+        ]);
+        for (reason, count) in port.drops.iter().filter(|(_, count)| **count > 0) {
+            drops.add_row(vec![port.name.clone(), reason.clone(), count.to_string()]);
+            any_drops = true;
+        }
+    }
+    let mut out = String::new();
+    counters.render_into("", &mut out);
+    if any_drops {
+        out.push('\n');
+        drops.render_into("", &mut out);
+    }
+    out
+}
+
+/// One line per PMD thread.
+fn pmd_stats(reply: &PmdStatsReply) -> String {
+    if reply.pmds.is_empty() {
+        return "no PMD threads\n".to_string();
+    }
+    let mut table = Table::new(&[
+        ("CORE", Align::Right),
+        ("PACKETS", Align::Right),
+        ("BURSTS", Align::Right),
+        ("CYCLES/PKT", Align::Right),
+        ("PKTS/BURST", Align::Right),
+        ("BUSY%", Align::Right),
+        ("SLEEPS", Align::Right),
+        ("ITERATIONS", Align::Right),
+    ]);
+    for pmd in &reply.pmds {
+        table.add_row(vec![
+            pmd.core.to_string(),
+            pmd.packets.to_string(),
+            pmd.bursts.to_string(),
+            format!("{:.1}", pmd.cycles_per_packet),
+            format!("{:.2}", pmd.packets_per_burst),
+            format!("{:.1}", pmd.busy_pct),
+            pmd.sleeps.to_string(),
+            pmd.iterations.to_string(),
+        ]);
+    }
+    let mut out = String::new();
+    table.render_into("", &mut out);
+    out
+}
+
+/// One line per (PMD, rx queue); a PMD without queues gets a line of dashes.
+fn pmd_rxq_show(reply: &RxqReply) -> String {
+    if reply.pmds.is_empty() {
+        return "no PMD threads\n".to_string();
+    }
+    let mut table = Table::new(&[("CORE", Align::Right), ("PORT", Align::Left), ("QUEUE", Align::Right)]);
+    for pmd in &reply.pmds {
+        if pmd.rxqs.is_empty() {
+            table.add_row(vec![pmd.core.to_string(), "-".to_string(), "-".to_string()]);
+        }
+        for rxq in &pmd.rxqs {
+            table.add_row(vec![pmd.core.to_string(), rxq.port.clone(), rxq.queue.to_string()]);
+        }
+    }
+    let mut out = String::new();
+    table.render_into("", &mut out);
+    out
+}
+
+/// The rules verbatim, one per line, so they can be fed back to the config.
+fn dump_flows(reply: &DumpFlowsReply) -> String {
+    reply.flows.iter().map(|flow| format!("{flow}\n")).collect()
+}
+
+/// The packet buffer pool on one line, with the share in use.
+fn mempool(reply: &MempoolReply) -> String {
+    let mut table = Table::new(&[
+        ("POOL", Align::Left),
+        ("SIZE", Align::Right),
+        ("IN_USE", Align::Right),
+        ("AVAILABLE", Align::Right),
+        ("USED%", Align::Right),
+    ]);
+    let used_pct = if reply.size == 0 {
+        "-".to_string()
+    } else {
+        format!("{:.1}", f64::from(reply.in_use) * 100.0 / f64::from(reply.size))
+    };
+    table.add_row(vec![
+        reply.name.clone(),
+        reply.size.to_string(),
+        reply.in_use.to_string(),
+        reply.available.to_string(),
+        used_pct,
+    ]);
+    let mut out = String::new();
+    table.render_into("", &mut out);
+    out
+}
+
+/// "1 port", "3 ports".
+fn count(number: usize, singular: &str, plural: &str) -> String {
+    format!("{number} {}", if number == 1 { singular } else { plural })
+}
+
+/// Link speed as operators say it: `10G`, `100M`, `2500M`; `-` when unknown (0).
+fn speed(mbps: u32) -> String {
+    let whole_gbps = mbps / 1000;
+    match mbps {
+        0 => "-".to_string(),
+        _ if whole_gbps * 1000 == mbps => format!("{whole_gbps}G"),
+        _ => format!("{mbps}M"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use serde::Serialize;
+    use serde_json::json;
+
+    use super::*;
+    use crate::proto::{BridgeInfo, PmdRxqs, PmdStats, PortInfo, PortStats, RxqInfo};
+
+    fn value<T: Serialize>(reply: &T) -> Value {
+        serde_json::to_value(reply).unwrap()
+    }
+
+    fn rendered<T: Serialize>(request: Request, reply: &T) -> String {
+        render_result(&request, value(reply)).unwrap()
+    }
+
+    fn port(name: &str, ofport: u32, kind: &str, target: &str) -> PortInfo {
+        PortInfo {
+            name: name.to_string(),
+            ofport,
+            kind: kind.to_string(),
+            target: target.to_string(),
+            dpdk_port_id: ofport as u16,
+            link_up: true,
+            speed_mbps: 10_000,
+            mac: format!("02:00:00:00:00:0{ofport}"),
+            mtu: 1500,
+            rx_queues: 1,
+            tx_queues: 2,
+        }
+    }
+
+    fn sample_show() -> ShowReply {
+        let mut vm1 = port("vm1", 2, "vhost-user-client", "/run/vswitch/vm1.sock");
+        vm1.link_up = false;
+        vm1.speed_mbps = 0;
+        vm1.mtu = 9000;
+        vm1.rx_queues = 4;
+        vm1.tx_queues = 4;
+        ShowReply {
+            bridges: vec![
+                BridgeInfo {
+                    name: "br0".to_string(),
+                    ports: vec![port("p1", 1, "dpdk", "net_pcap0,rx_pcap=/tmp/in.pcap"), vm1],
+                    n_flows: 2,
+                },
+                BridgeInfo { name: "br1".to_string(), ports: vec![], n_flows: 1 },
+            ],
+        }
+    }
+
+    fn sample_port_stats() -> PortStatsReply {
+        let p1 = PortStats {
+            name: "p1".to_string(),
+            bridge: "br0".to_string(),
+            ofport: 1,
+            rx_packets: 10,
+            rx_bytes: 640,
+            tx_packets: 20,
+            tx_bytes: 1280,
+            rx_missed: 3,
+            rx_errors: 0,
+            tx_errors: 1,
+            drops: BTreeMap::from([("no_route".to_string(), 4), ("tx_full".to_string(), 0)]),
+        };
+        let vm1 = PortStats {
+            name: "vm1".to_string(),
+            bridge: "br0".to_string(),
+            ofport: 2,
+            rx_packets: 123_456_789,
+            rx_bytes: 7_901_234_496,
+            ..PortStats::default()
+        };
+        PortStatsReply { ports: vec![p1, vm1] }
+    }
+
+    fn sample_pmd_stats() -> PmdStatsReply {
+        PmdStatsReply {
+            tsc_hz: 2_400_000_000,
+            pmds: vec![
+                PmdStats {
+                    core: 1,
+                    iterations: 5_000_000,
+                    packets: 1_000_000,
+                    bursts: 31_250,
+                    busy_cycles: 120_500_000,
+                    idle_cycles: 146_000_000,
+                    sleeps: 0,
+                    cycles_per_packet: 120.5,
+                    packets_per_burst: 32.0,
+                    busy_pct: 45.216,
+                },
+                PmdStats { core: 12, iterations: 7, sleeps: 1234, ..PmdStats::default() },
+            ],
+        }
+    }
+
+    #[test]
+    fn show_lists_bridges_and_their_ports() {
+        assert_eq!(
+            rendered(Request::Show, &sample_show()),
+            "\
+bridge br0: 2 ports, 2 flows
+  PORT  OFPORT  TYPE               LINK  SPEED  MAC                 MTU  RXQ  TXQ  TARGET
+  p1         1  dpdk               up      10G  02:00:00:00:00:01  1500    1    2  net_pcap0,rx_pcap=/tmp/in.pcap
+  vm1        2  vhost-user-client  down      -  02:00:00:00:00:02  9000    4    4  /run/vswitch/vm1.sock
+
+bridge br1: 0 ports, 1 flow
+"
+        );
+    }
+
+    #[test]
+    fn show_without_bridges() {
+        assert_eq!(rendered(Request::Show, &ShowReply { bridges: vec![] }), "no bridges\n");
+    }
+
+    #[test]
+    fn port_stats_with_drop_reasons() {
+        assert_eq!(
+            rendered(Request::PortStats { port: None }, &sample_port_stats()),
+            "\
+PORT  BRIDGE  OFPORT  RX_PACKETS    RX_BYTES  TX_PACKETS  TX_BYTES  RX_MISSED  RX_ERRORS  TX_ERRORS  DROPPED
+p1    br0          1          10         640          20      1280          3          0          1        4
+vm1   br0          2   123456789  7901234496           0         0          0          0          0        0
+
+PORT  DROP_REASON  PACKETS
+p1    no_route           4
+"
+        );
+    }
+
+    #[test]
+    fn port_stats_without_drops_has_no_drop_table() {
+        let mut reply = sample_port_stats();
+        reply.ports.truncate(1);
+        reply.ports[0].drops.clear();
+        assert_eq!(
+            rendered(Request::PortStats { port: Some("p1".to_string()) }, &reply),
+            "\
+PORT  BRIDGE  OFPORT  RX_PACKETS  RX_BYTES  TX_PACKETS  TX_BYTES  RX_MISSED  RX_ERRORS  TX_ERRORS  DROPPED
+p1    br0          1          10       640          20      1280          3          0          1        0
+"
+        );
+        let empty = PortStatsReply { ports: vec![] };
+        assert_eq!(rendered(Request::PortStats { port: None }, &empty), "no ports\n");
+    }
+
+    #[test]
+    fn pmd_stats_one_line_per_pmd() {
+        assert_eq!(
+            rendered(Request::PmdStats, &sample_pmd_stats()),
+            "\
+CORE  PACKETS  BURSTS  CYCLES/PKT  PKTS/BURST  BUSY%  SLEEPS  ITERATIONS
+   1  1000000   31250       120.5       32.00   45.2       0     5000000
+  12        0       0         0.0        0.00    0.0    1234           7
+"
+        );
+        let none = PmdStatsReply { tsc_hz: 1, pmds: vec![] };
+        assert_eq!(rendered(Request::PmdStats, &none), "no PMD threads\n");
+    }
+
+    #[test]
+    fn pmd_rxq_show_one_line_per_queue() {
+        let reply = RxqReply {
+            pmds: vec![
+                PmdRxqs {
+                    core: 1,
+                    rxqs: vec![
+                        RxqInfo { port: "p1".to_string(), queue: 0 },
+                        RxqInfo { port: "vm1".to_string(), queue: 3 },
+                    ],
+                },
+                PmdRxqs { core: 2, rxqs: vec![] },
+            ],
+        };
+        assert_eq!(
+            rendered(Request::RxqShow, &reply),
+            "\
+CORE  PORT  QUEUE
+   1  p1        0
+   1  vm1       3
+   2  -         -
+"
+        );
+        assert_eq!(rendered(Request::RxqShow, &RxqReply { pmds: vec![] }), "no PMD threads\n");
+    }
+
+    #[test]
+    fn dump_flows_prints_rules_verbatim() {
+        let reply = DumpFlowsReply {
+            flows: vec!["priority=10,in_port=1,actions=output:2".to_string(), "in_port=2,actions=output:1".to_string()],
+        };
+        assert_eq!(
+            rendered(Request::DumpFlows { bridge: "br0".to_string() }, &reply),
+            "priority=10,in_port=1,actions=output:2\nin_port=2,actions=output:1\n"
+        );
+        let empty = DumpFlowsReply { flows: vec![] };
+        assert_eq!(rendered(Request::DumpFlows { bridge: "br0".to_string() }, &empty), "");
+    }
+
+    #[test]
+    fn mempool_usage() {
+        let reply = MempoolReply { name: "mbuf_pool".to_string(), size: 32768, in_use: 1024, available: 31744 };
+        assert_eq!(
+            rendered(Request::Mempool, &reply),
+            "\
+POOL        SIZE  IN_USE  AVAILABLE  USED%
+mbuf_pool  32768    1024      31744    3.1
+"
+        );
+        let empty = MempoolReply { name: "none".to_string(), size: 0, in_use: 0, available: 0 };
+        assert_eq!(
+            rendered(Request::Mempool, &empty),
+            "POOL  SIZE  IN_USE  AVAILABLE  USED%\nnone     0       0          0      -\n"
+        );
+    }
+
+    #[test]
+    fn state_changing_commands_print_nothing() {
+        for request in [Request::PmdStatsClear, Request::DelPort { port: "p1".to_string() }] {
+            assert_eq!(render_result(&request, Value::Null).unwrap(), "");
+            assert_eq!(render_result(&request, json!({"anything": 1})).unwrap(), "");
+        }
+    }
+
+    #[test]
+    fn result_of_the_wrong_shape_is_an_error() {
+        assert!(render_result(&Request::Show, json!({"bridges": "nope"})).is_err());
+        assert!(render_result(&Request::PmdStats, Value::Null).is_err());
+        assert!(render_result(&Request::Mempool, json!([])).is_err());
+    }
+
+    #[test]
+    fn json_output_is_the_pretty_result() {
+        assert_eq!(render_json(&json!({"flows": ["a"]})), "{\n  \"flows\": [\n    \"a\"\n  ]\n}\n");
+        assert_eq!(render_json(&Value::Null), "null\n");
+    }
+
+    #[test]
+    fn speeds() {
+        assert_eq!(speed(0), "-");
+        assert_eq!(speed(100), "100M");
+        assert_eq!(speed(2500), "2500M");
+        assert_eq!(speed(10_000), "10G");
+        assert_eq!(speed(100_000), "100G");
+    }
+}

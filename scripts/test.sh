@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Sets the host up (scripts/setup.sh) and runs the whole test suite: unit
+# tests of every crate and the end-to-end tests in tests/ that start
+# vswitchd and dpdk-testpmd on real DPDK vdevs.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+./scripts/setup.sh
+# End-to-end tests each start DPDK processes pinned to the two cores:
+# run them one at a time.
+cargo test --release --workspace -- --test-threads=1

@@ -1,0 +1,96 @@
+//! vswitchd: runs the switch in the foreground on a TOML configuration.
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::Parser;
+use crossbeam::channel::RecvTimeoutError;
+
+use vswitch::config::Config;
+use vswitch::control::ControlServer;
+use vswitch::switch::Switch;
+
+/// How often the management thread does its periodic work.
+const TICK: Duration = Duration::from_millis(100);
+
+#[derive(Parser)]
+#[command(name = "vswitchd", version, about = "DPDK virtual switch daemon")]
+struct Args {
+    /// Configuration file (TOML) to run.
+    #[arg(long, value_name = "FILE", required_unless_present = "check_config")]
+    config: Option<PathBuf>,
+    /// Validate a configuration file and exit (0 = valid); DPDK is not touched.
+    #[arg(long, value_name = "FILE", conflicts_with = "config")]
+    check_config: Option<PathBuf>,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+    if let Some(path) = args.check_config {
+        return match Config::load(&path) {
+            Ok(_) => {
+                println!("{}: configuration is valid", path.display());
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("vswitchd: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    let Some(path) = args.config else { return ExitCode::FAILURE };
+    let config = match Config::load(&path) {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("vswitchd: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match run(&config) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e}");
+            eprintln!("vswitchd: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(config: &Config) -> Result<(), String> {
+    let stop = Arc::new(AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(signal, stop.clone()).map_err(|e| format!("cannot handle signal {signal}: {e}"))?;
+    }
+    // The control socket first: a second daemon on the same socket is
+    // refused before it touches DPDK.
+    let (control, requests) = ControlServer::start(&config.control.socket)?;
+    let mut switch = Switch::start(config)?;
+    tracing::info!(socket = %config.control.socket.display(), "vswitchd running");
+    while !stop.load(Ordering::Relaxed) {
+        match requests.recv_timeout(TICK) {
+            Ok(pending) => {
+                let reply = switch.handle(pending.request);
+                let _ = pending.reply_to.send(reply);
+            }
+            Err(RecvTimeoutError::Timeout) => switch.tick(),
+            Err(RecvTimeoutError::Disconnected) => break,
+        }
+    }
+    tracing::info!("stopping");
+    switch.shutdown();
+    drop(switch);
+    drop(control);
+    tracing::info!("stopped");
+    Ok(())
+}

@@ -1,0 +1,133 @@
+//! Reads the `[[bridge]]` tables: each bridge's ports (resolving automatic ofports) and flows,
+//! and the checks that span ports and bridges (unique names, ofports, devargs and socket paths,
+//! flows that refer only to existing ports).
+
+use std::collections::{BTreeMap, HashMap};
+
+use super::port::check_name;
+use super::reader::{KeyError, Section};
+use super::{BridgeConfig, PortConfig, PortKind};
+use crate::flow::{parse_flow, Action, FlowRule, OfPort};
+
+const BRIDGE_KEYS: &[&str] = &["name", "port", "flows"];
+
+pub(super) fn read_bridges(root: &Section) -> Result<Vec<BridgeConfig>, KeyError> {
+    let sections = root.sections("bridge", "[[bridge]]")?;
+    if sections.is_empty() {
+        return Err(root.error("bridge", "no bridge configured; add a [[bridge]] table with a name"));
+    }
+    let bridges = sections.iter().map(read_bridge).collect::<Result<Vec<_>, _>>()?;
+    check_unique_across_bridges(&bridges)?;
+    Ok(bridges)
+}
+
+fn read_bridge(section: &Section) -> Result<BridgeConfig, KeyError> {
+    section.reject_unknown_keys(BRIDGE_KEYS)?;
+    let name = section.string("name")?.ok_or_else(|| section.error("name", "missing; every bridge needs a name"))?;
+    check_name(&name).map_err(|problem| section.error("name", problem))?;
+    let mut ports = section
+        .sections("port", "[[bridge.port]]")?
+        .iter()
+        .map(PortConfig::from_toml)
+        .collect::<Result<Vec<_>, _>>()?;
+    assign_ofports(&mut ports).map_err(|error| error.within(section.path()))?;
+    let mut flows = Vec::new();
+    for (index, text) in section.strings("flows")?.unwrap_or_default().iter().enumerate() {
+        let key = format!("flows[{index}]");
+        let flow = parse_flow(text).map_err(|error| section.error(&key, error.to_string()))?;
+        check_flow_ports(&flow, &name, &ports).map_err(|problem| section.error(&key, problem))?;
+        flows.push(flow);
+    }
+    Ok(BridgeConfig { name, ports, flows })
+}
+
+/// Rejects duplicate ofports, then gives each port without one the lowest free number, in order.
+/// Errors are relative to the bridge (`port[1].ofport`).
+fn assign_ofports(ports: &mut [PortConfig]) -> Result<(), KeyError> {
+    let mut owners: BTreeMap<u32, usize> = BTreeMap::new();
+    for (index, port) in ports.iter().enumerate() {
+        let Some(ofport) = port.ofport else { continue };
+        if let Some(&owner) = owners.get(&ofport) {
+            return Err(KeyError::new(
+                format!("port[{index}].ofport"),
+                format!("{ofport} is already the ofport of port {:?} (port[{owner}])", ports[owner].name),
+            ));
+        }
+        owners.insert(ofport, index);
+    }
+    let mut candidate = *OfPort::RANGE.start();
+    for (index, port) in ports.iter_mut().enumerate() {
+        if port.ofport.is_some() {
+            continue;
+        }
+        while owners.contains_key(&candidate) {
+            candidate += 1;
+        }
+        if !OfPort::RANGE.contains(&candidate) {
+            return Err(KeyError::new(format!("port[{index}].ofport"), "no free ofport left in this bridge"));
+        }
+        port.ofport = Some(candidate);
+        owners.insert(candidate, index);
+    }
+    Ok(())
+}
+
+/// A flow may only name ports of its own bridge, by their (resolved) ofport.
+fn check_flow_ports(flow: &FlowRule, bridge: &str, ports: &[PortConfig]) -> Result<(), String> {
+    let exists = |number: u32| ports.iter().any(|port| port.ofport == Some(number));
+    let missing = |token: String, number: u32| format!("{token}: bridge {bridge:?} has no port with ofport {number}");
+    if let Some(in_port) = flow.matches.in_port {
+        if !exists(in_port) {
+            return Err(missing(format!("in_port={in_port}"), in_port));
+        }
+    }
+    for action in &flow.actions {
+        if let Action::Output(number) = *action {
+            if !exists(number) {
+                return Err(missing(action.to_string(), number));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Bridge names, port names, devargs and vhost socket paths must each be unique switch-wide.
+fn check_unique_across_bridges(bridges: &[BridgeConfig]) -> Result<(), KeyError> {
+    let mut bridge_names: HashMap<&str, usize> = HashMap::new();
+    let mut port_names: HashMap<&str, String> = HashMap::new();
+    let mut targets: HashMap<String, String> = HashMap::new();
+    for (bridge_index, bridge) in bridges.iter().enumerate() {
+        if let Some(first) = bridge_names.insert(&bridge.name, bridge_index) {
+            return Err(KeyError::new(
+                format!("bridge[{bridge_index}].name"),
+                format!("{:?} is already the name of bridge[{first}]", bridge.name),
+            ));
+        }
+        for (port_index, port) in bridge.ports.iter().enumerate() {
+            let path = format!("bridge[{bridge_index}].port[{port_index}]");
+            if let Some(first) = port_names.insert(&port.name, path.clone()) {
+                return Err(KeyError::new(
+                    format!("{path}.name"),
+                    format!(
+                        "{:?} is already the name of {first}; port names must be unique \
+                         across all bridges",
+                        port.name
+                    ),
+                ));
+            }
+            let (key, target) = match &port.kind {
+                PortKind::Dpdk { devargs } => ("devargs", format!("devargs {devargs:?}")),
+                PortKind::VhostUser { path } | PortKind::VhostUserClient { path } => {
+                    ("path", format!("socket path {path:?}"))
+                }
+            };
+            if let Some(first) = targets.insert(target.clone(), port.name.clone()) {
+                return Err(KeyError::new(
+                    format!("{path}.{key}"),
+                    format!("{target} is already used by port {first:?}"),
+                ));
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,232 @@
+//! The vswitchd configuration: owns the TOML schema and its defaults (`Config` and its sections),
+//! the validation that runs before DPDK is touched, and the EAL arguments derived from it.
+//! `PortConfig` is also the add-port payload of the control socket. See docs/configuration.md.
+
+mod bridge;
+mod port;
+mod reader;
+mod sections;
+#[cfg(test)]
+mod tests;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+pub use port::{PortConfig, PortKind};
+
+use crate::control::protocol::DEFAULT_SOCKET;
+use crate::flow::FlowRule;
+
+/// Everything vswitchd needs to start. Only `Config::load`/`Config::parse` make one from text, and
+/// they validate it: every port has `Some(ofport)` and every flow refers to existing ports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    pub dpdk: DpdkConfig,
+    pub pmd: PmdConfig,
+    pub control: ControlConfig,
+    pub switch: SwitchConfig,
+    /// At least one; names unique.
+    pub bridges: Vec<BridgeConfig>,
+}
+
+/// `[dpdk]`: the EAL and the packet buffer pool.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DpdkConfig {
+    /// EAL main lcore = the management thread's core.
+    pub main_core: usize,
+    /// Hugepage memory in MB (`-m`), at least 64.
+    pub memory_mb: u32,
+    /// `--file-prefix`, keeps several DPDK processes apart.
+    pub file_prefix: String,
+    /// `--in-memory`: no hugepage files left behind.
+    pub in_memory: bool,
+    /// `--no-pci`: do not scan the PCI bus (vdevs only).
+    pub no_pci: bool,
+    /// Packet buffers in the pool, at least 1024.
+    pub mbufs: u32,
+    /// Per-lcore mempool cache, at most 512.
+    pub mbuf_cache: u32,
+    /// Appended verbatim to the EAL arguments.
+    pub extra_args: Vec<String>,
+}
+
+impl Default for DpdkConfig {
+    fn default() -> Self {
+        DpdkConfig {
+            main_core: 0,
+            memory_mb: 512,
+            file_prefix: "vswitch".to_string(),
+            in_memory: true,
+            no_pci: false,
+            mbufs: 32768,
+            mbuf_cache: 256,
+            extra_args: Vec::new(),
+        }
+    }
+}
+
+/// `[pmd]`: the packet-polling threads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PmdConfig {
+    /// The CPU of each PMD thread; non-empty, no duplicates, never `dpdk.main_core`.
+    pub cores: Vec<usize>,
+    /// Longest back-off sleep of an idle PMD in microseconds; 0 = pure polling.
+    pub idle_sleep_max_us: u32,
+}
+
+impl Default for PmdConfig {
+    fn default() -> Self {
+        PmdConfig { cores: vec![1], idle_sleep_max_us: 0 }
+    }
+}
+
+/// `[control]`: the control socket vsctl talks to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ControlConfig {
+    /// Path of the unix socket vswitchd listens on.
+    pub socket: PathBuf,
+}
+
+impl Default for ControlConfig {
+    fn default() -> Self {
+        ControlConfig { socket: PathBuf::from(DEFAULT_SOCKET) }
+    }
+}
+
+/// `[switch]`: switch-wide behaviour.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SwitchConfig {
+    pub on_port_error: PortErrorPolicy,
+}
+
+/// What vswitchd does when a port fails to probe or start.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum PortErrorPolicy {
+    /// Log the failure and run on without that port (`"continue"`).
+    #[default]
+    Continue,
+    /// Exit non-zero (`"abort"`).
+    Abort,
+}
+
+/// `[[bridge]]`: a switch instance with its ports and flow rules.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BridgeConfig {
+    /// 1..=32 of `[A-Za-z0-9_.-]`, unique.
+    pub name: String,
+    /// In file order; every `ofport` is `Some` and unique within the bridge.
+    pub ports: Vec<PortConfig>,
+    /// In file order; they name only ofports of this bridge's ports.
+    pub flows: Vec<FlowRule>,
+}
+
+impl Config {
+    /// Reads, parses and validates the file at `path`.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|error| ConfigError {
+            file: path.to_path_buf(),
+            place: Place::File,
+            problem: format!("cannot read: {error}"),
+        })?;
+        Config::parse(&text, path)
+    }
+
+    /// Parses and validates `text`; `origin` is the file name used in error messages.
+    pub fn parse(text: &str, origin: &Path) -> Result<Config, ConfigError> {
+        let table: toml::Table = toml::from_str(text).map_err(|error| ConfigError::syntax(origin, text, &error))?;
+        sections::config_from_table(&table).map_err(|error| ConfigError {
+            file: origin.to_path_buf(),
+            place: Place::Key(error.key),
+            problem: error.problem,
+        })
+    }
+
+    /// The EAL command line: `vswitchd -l <main> --main-lcore <main> --file-prefix <prefix>
+    /// -m <MB> [--in-memory] [--no-pci] [extra_args...]`. PMD threads are not EAL lcores.
+    pub fn eal_args(&self) -> Vec<String> {
+        let dpdk = &self.dpdk;
+        let main_core = dpdk.main_core.to_string();
+        let mut args: Vec<String> = vec![
+            "vswitchd".into(),
+            "-l".into(),
+            main_core.clone(),
+            "--main-lcore".into(),
+            main_core,
+            "--file-prefix".into(),
+            dpdk.file_prefix.clone(),
+            "-m".into(),
+            dpdk.memory_mb.to_string(),
+        ];
+        if dpdk.in_memory {
+            args.push("--in-memory".into());
+        }
+        if dpdk.no_pci {
+            args.push("--no-pci".into());
+        }
+        args.extend(dpdk.extra_args.iter().cloned());
+        args
+    }
+}
+
+/// Why a configuration was rejected. Displays as `<file>: <key path>: <problem>`, or
+/// `<file>:<line>:<column>: <problem>` for TOML syntax errors.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    file: PathBuf,
+    place: Place,
+    problem: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Place {
+    /// The file as a whole (cannot be read, or a syntax error without a position).
+    File,
+    /// 1-based line and column (in characters).
+    Position { line: usize, column: usize },
+    /// A key path such as `bridge[0].port[1].devargs`.
+    Key(String),
+}
+
+impl ConfigError {
+    fn syntax(file: &Path, text: &str, error: &toml::de::Error) -> Self {
+        let place = match error.span() {
+            Some(span) => {
+                let (line, column) = line_and_column(text, span.start);
+                Place::Position { line, column }
+            }
+            None => Place::File,
+        };
+        ConfigError { file: file.to_path_buf(), place, problem: one_line(error.message()) }
+    }
+}
+
+/// toml's messages can span lines ("invalid string\nexpected `\"`"); a log line wants one.
+fn one_line(message: &str) -> String {
+    let lines: Vec<&str> = message.lines().map(str::trim).filter(|line| !line.is_empty()).collect();
+    lines.join("; ")
+}
+
+/// 1-based line and column (counting characters, not bytes) of byte `offset` in `text`.
+fn line_and_column(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text.as_bytes()[..offset.min(text.len())];
+    let line_start = before.iter().rposition(|&byte| byte == b'\n').map_or(0, |newline| newline + 1);
+    let line = before.iter().filter(|&&byte| byte == b'\n').count() + 1;
+    let is_char_start = |byte: &&u8| (**byte & 0xc0) != 0x80;
+    let column = before[line_start..].iter().filter(is_char_start).count() + 1;
+    (line, column)
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let file = self.file.display();
+        match &self.place {
+            Place::File => write!(f, "{file}: {}", self.problem),
+            Place::Position { line, column } => {
+                write!(f, "{file}:{line}:{column}: {}", self.problem)
+            }
+            Place::Key(key) => write!(f, "{file}: {key}: {}", self.problem),
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}

@@ -1,0 +1,308 @@
+//! One switch port's configuration: `PortConfig` and `PortKind`, their validation (shared by the
+//! config file and the runtime add-port command) and their flat wire shape, which is the same in
+//! TOML and JSON: `{"name": .., "type": "dpdk", "devargs": .., "ofport": ..}`.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use super::reader::{KeyError, Section};
+use crate::flow::OfPort;
+
+const TYPE_DPDK: &str = "dpdk";
+const TYPE_VHOST_USER: &str = "vhost-user";
+const TYPE_VHOST_USER_CLIENT: &str = "vhost-user-client";
+const PORT_TYPES: &str = "\"dpdk\", \"vhost-user\" or \"vhost-user-client\"";
+
+const DEFAULT_RX_QUEUES: u16 = 1;
+const DEFAULT_QUEUE_SIZE: u16 = 1024;
+const MAX_RX_QUEUES: u16 = 64;
+const MIN_QUEUE_SIZE: u16 = 64;
+const MAX_QUEUE_SIZE: u16 = 4096;
+const MIN_MTU: u16 = 68;
+const MAX_MTU: u16 = 9600;
+const MAX_NAME_LEN: usize = 32;
+/// `sun_path` holds 108 bytes including the terminating NUL.
+pub(super) const MAX_SOCKET_PATH_LEN: usize = 107;
+
+/// The keys a `[[bridge.port]]` table may have (which of devargs/path depends on `type`).
+const PORT_KEYS: &[&str] = &["name", "type", "devargs", "path", "ofport", "rx_queues", "rxq_size", "txq_size", "mtu"];
+
+/// A port of a bridge, as configured (in the file or by add-port).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PortConfig {
+    /// Unique across all bridges; 1..=32 of `[A-Za-z0-9_.-]`.
+    pub name: String,
+    /// OpenFlow port number; `None` = the first free number >= 1 in its bridge. Always `Some`
+    /// in a `Config` returned by `Config::load`/`parse`.
+    pub ofport: Option<u32>,
+    pub kind: PortKind,
+    /// Receive queues, 1..=64 (default 1).
+    pub rx_queues: u16,
+    /// Descriptors per receive queue, a power of two in 64..=4096 (default 1024).
+    pub rxq_size: u16,
+    /// Descriptors per transmit queue, a power of two in 64..=4096 (default 1024).
+    pub txq_size: u16,
+    /// 68..=9600; `None` keeps the device's default.
+    pub mtu: Option<u16>,
+}
+
+/// What a port is attached to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PortKind {
+    /// A DPDK ethdev: a PCI address or vdev devargs such as `net_tap0,iface=tap0`.
+    Dpdk { devargs: String },
+    /// vhost-user, the switch creates and listens on the socket (server mode).
+    VhostUser { path: PathBuf },
+    /// vhost-user, the switch connects to a socket the VM side listens on (client mode, reconnects).
+    VhostUserClient { path: PathBuf },
+}
+
+impl PortKind {
+    /// The `type` value of this kind in the config file: "dpdk", "vhost-user" or "vhost-user-client".
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            PortKind::Dpdk { .. } => TYPE_DPDK,
+            PortKind::VhostUser { .. } => TYPE_VHOST_USER,
+            PortKind::VhostUserClient { .. } => TYPE_VHOST_USER_CLIENT,
+        }
+    }
+}
+
+impl PortConfig {
+    /// Checks everything about this port that does not depend on other ports (name syntax,
+    /// ofport range, queue counts and sizes, MTU, devargs, socket path). The error names the
+    /// key and the problem, e.g. `devargs: must not be empty`.
+    pub fn validate(&self) -> Result<(), String> {
+        self.check().map_err(|error| error.to_string())
+    }
+
+    pub(super) fn check(&self) -> Result<(), KeyError> {
+        check_name(&self.name).map_err(|problem| KeyError::new("name", problem))?;
+        if let Some(ofport) = self.ofport {
+            if !OfPort::RANGE.contains(&ofport) {
+                return Err(KeyError::new(
+                    "ofport",
+                    format!(
+                        "{ofport} is out of range; use {}..={} (0x{:x})",
+                        OfPort::RANGE.start(),
+                        OfPort::RANGE.end(),
+                        OfPort::RANGE.end()
+                    ),
+                ));
+            }
+        }
+        match &self.kind {
+            PortKind::Dpdk { devargs } => check_devargs(devargs),
+            PortKind::VhostUser { path } | PortKind::VhostUserClient { path } => {
+                check_socket_path(path).map_err(|problem| KeyError::new("path", problem))
+            }
+        }?;
+        if !(1..=MAX_RX_QUEUES).contains(&self.rx_queues) {
+            return Err(KeyError::new(
+                "rx_queues",
+                format!("{} is out of range; use 1..={MAX_RX_QUEUES}", self.rx_queues),
+            ));
+        }
+        check_queue_size("rxq_size", self.rxq_size)?;
+        check_queue_size("txq_size", self.txq_size)?;
+        if let Some(mtu) = self.mtu {
+            if !(MIN_MTU..=MAX_MTU).contains(&mtu) {
+                return Err(KeyError::new("mtu", format!("{mtu} is out of range; use {MIN_MTU}..={MAX_MTU}")));
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads a `[[bridge.port]]` table and validates it; errors carry the table's key path.
+    pub(super) fn from_toml(section: &Section) -> Result<PortConfig, KeyError> {
+        section.reject_unknown_keys(PORT_KEYS)?;
+        let fields = PortFields {
+            name: section.string("name")?.ok_or_else(|| section.error("name", "missing; every port needs a name"))?,
+            port_type: section
+                .string("type")?
+                .ok_or_else(|| section.error("type", format!("missing; every port needs a type: {PORT_TYPES}")))?,
+            devargs: section.string("devargs")?,
+            path: section.string("path")?.map(PathBuf::from),
+            ofport: section.unsigned("ofport")?,
+            rx_queues: section.unsigned("rx_queues")?.unwrap_or(DEFAULT_RX_QUEUES),
+            rxq_size: section.unsigned("rxq_size")?.unwrap_or(DEFAULT_QUEUE_SIZE),
+            txq_size: section.unsigned("txq_size")?.unwrap_or(DEFAULT_QUEUE_SIZE),
+            mtu: section.unsigned("mtu")?,
+        };
+        let port = fields.into_port().map_err(|error| error.within(section.path()))?;
+        port.check().map_err(|error| error.within(section.path()))?;
+        Ok(port)
+    }
+}
+
+/// Bridge and port names: 1..=32 characters of `[A-Za-z0-9_.-]`.
+pub(super) fn check_name(name: &str) -> Result<(), String> {
+    if name.is_empty() {
+        return Err("must not be empty".to_string());
+    }
+    if let Some(bad) = name.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))) {
+        return Err(format!("{name:?} contains {bad:?}; use only letters, digits, '_', '.' and '-'"));
+    }
+    if name.len() > MAX_NAME_LEN {
+        return Err(format!("{name:?} is {} characters long; at most {MAX_NAME_LEN} are allowed", name.len()));
+    }
+    Ok(())
+}
+
+/// A unix socket path: absolute and short enough for `sun_path`.
+pub(super) fn check_socket_path(path: &Path) -> Result<(), String> {
+    if !path.is_absolute() {
+        return Err(format!("{path:?} is not an absolute path"));
+    }
+    let len = path.as_os_str().len();
+    if len > MAX_SOCKET_PATH_LEN {
+        return Err(format!("{path:?} is {len} bytes long; a unix socket path can have at most {MAX_SOCKET_PATH_LEN}"));
+    }
+    Ok(())
+}
+
+fn check_devargs(devargs: &str) -> Result<(), KeyError> {
+    if devargs.is_empty() {
+        return Err(KeyError::new(
+            "devargs",
+            "must not be empty; give a PCI address or vdev devargs such as \"net_tap0,iface=tap0\"",
+        ));
+    }
+    if devargs.contains(char::is_whitespace) {
+        return Err(KeyError::new("devargs", format!("{devargs:?} contains whitespace")));
+    }
+    Ok(())
+}
+
+fn check_queue_size(key: &str, size: u16) -> Result<(), KeyError> {
+    if size.is_power_of_two() && (MIN_QUEUE_SIZE..=MAX_QUEUE_SIZE).contains(&size) {
+        Ok(())
+    } else {
+        Err(KeyError::new(key, format!("{size} is not a power of two in {MIN_QUEUE_SIZE}..={MAX_QUEUE_SIZE}")))
+    }
+}
+
+/// The flat wire shape of a port, shared by TOML and JSON: `type` selects which of
+/// `devargs`/`path` must be present.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PortFields {
+    name: String,
+    #[serde(rename = "type")]
+    port_type: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    devargs: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    path: Option<PathBuf>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    ofport: Option<u32>,
+    #[serde(default = "default_rx_queues")]
+    rx_queues: u16,
+    #[serde(default = "default_queue_size")]
+    rxq_size: u16,
+    #[serde(default = "default_queue_size")]
+    txq_size: u16,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    mtu: Option<u16>,
+}
+
+fn default_rx_queues() -> u16 {
+    DEFAULT_RX_QUEUES
+}
+
+fn default_queue_size() -> u16 {
+    DEFAULT_QUEUE_SIZE
+}
+
+impl PortFields {
+    /// Checks that `type` is known and that exactly the keys of that type are present.
+    fn into_port(self) -> Result<PortConfig, KeyError> {
+        let kind = match self.port_type.as_str() {
+            TYPE_DPDK => {
+                if self.path.is_some() {
+                    return Err(KeyError::new(
+                        "path",
+                        "only vhost-user and vhost-user-client ports take a path; \
+                         this port is type \"dpdk\" (it takes devargs)",
+                    ));
+                }
+                let devargs = self.devargs.ok_or_else(|| {
+                    KeyError::new(
+                        "devargs",
+                        "missing; a port of type \"dpdk\" needs devargs \
+                         (a PCI address or vdev devargs such as \"net_tap0,iface=tap0\")",
+                    )
+                })?;
+                PortKind::Dpdk { devargs }
+            }
+            TYPE_VHOST_USER | TYPE_VHOST_USER_CLIENT => {
+                if self.devargs.is_some() {
+                    return Err(KeyError::new(
+                        "devargs",
+                        format!(
+                            "only ports of type \"dpdk\" take devargs; this port is type {:?} \
+                             (it takes path)",
+                            self.port_type
+                        ),
+                    ));
+                }
+                let path = self.path.ok_or_else(|| {
+                    KeyError::new(
+                        "path",
+                        format!("missing; a port of type {:?} needs the vhost-user socket path", self.port_type),
+                    )
+                })?;
+                if self.port_type == TYPE_VHOST_USER {
+                    PortKind::VhostUser { path }
+                } else {
+                    PortKind::VhostUserClient { path }
+                }
+            }
+            other => return Err(KeyError::new("type", format!("{other:?} is not a port type; use {PORT_TYPES}"))),
+        };
+        Ok(PortConfig {
+            name: self.name,
+            ofport: self.ofport,
+            kind,
+            rx_queues: self.rx_queues,
+            rxq_size: self.rxq_size,
+            txq_size: self.txq_size,
+            mtu: self.mtu,
+        })
+    }
+}
+
+impl From<&PortConfig> for PortFields {
+    fn from(port: &PortConfig) -> Self {
+        let (devargs, path) = match &port.kind {
+            PortKind::Dpdk { devargs } => (Some(devargs.clone()), None),
+            PortKind::VhostUser { path } | PortKind::VhostUserClient { path } => (None, Some(path.clone())),
+        };
+        PortFields {
+            name: port.name.clone(),
+            port_type: port.kind.type_name().to_string(),
+            devargs,
+            path,
+            ofport: port.ofport,
+            rx_queues: port.rx_queues,
+            rxq_size: port.rxq_size,
+            txq_size: port.txq_size,
+            mtu: port.mtu,
+        }
+    }
+}
+
+impl Serialize for PortConfig {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        PortFields::from(self).serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for PortConfig {
+    /// Checks the shape only (known type, its keys present, no others); the values are checked
+    /// by `PortConfig::validate`.
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        PortFields::deserialize(deserializer)?.into_port().map_err(serde::de::Error::custom)
+    }
+}

@@ -1,0 +1,314 @@
+//! Ethernet devices: probing a device from its devargs (PCI address or any
+//! vdev, including net_vhost for vhost-user), configuring queues, start/stop,
+//! link state, statistics, and the per-queue burst handles PMDs poll.
+use std::ffi::{CStr, CString};
+use std::mem::MaybeUninit;
+
+use super::mbuf::{MbufBatch, RxBurst};
+use super::mempool::PktMbufPool;
+use super::{check, DpdkError};
+
+/// How to set a port up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PortSetup {
+    pub rx_queues: u16,
+    /// Wanted tx queues (one per PMD); capped at what the device has.
+    pub tx_queues: u16,
+    pub rxq_size: u16,
+    pub txq_size: u16,
+    pub mtu: Option<u16>,
+}
+
+/// What the device says about itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceInfo {
+    pub driver: String,
+    pub max_rx_queues: u16,
+    pub max_tx_queues: u16,
+    pub min_mtu: u16,
+    pub max_mtu: u16,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Link {
+    pub up: bool,
+    pub speed_mbps: u32,
+}
+
+/// The device's own counters.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct EthStats {
+    pub rx_packets: u64,
+    pub rx_bytes: u64,
+    pub tx_packets: u64,
+    pub tx_bytes: u64,
+    pub rx_missed: u64,
+    pub rx_errors: u64,
+    pub tx_errors: u64,
+    pub rx_nombuf: u64,
+}
+
+/// A probed ethdev. Dropping it stops the device and removes it from DPDK
+/// (for vhost-user server ports that also removes the socket file).
+pub struct EthPort {
+    id: u16,
+    device: *mut dpdk_sys::rte_device,
+    info: DeviceInfo,
+    rx_queues: u16,
+    tx_queues: u16,
+    started: bool,
+}
+
+// SAFETY: an ethdev's control functions may be called from any thread as
+// long as calls are not concurrent; EthPort is owned by the management
+// thread and needs &mut for every state change.
+unsafe impl Send for EthPort {}
+
+impl EthPort {
+    /// Probes the device named by `devargs` (e.g. `net_null0`,
+    /// `net_pcap0,rx_pcap=in.pcap`, `0000:01:00.0`) and finds its port.
+    pub fn probe(devargs: &str) -> Result<EthPort, DpdkError> {
+        let c_args = CString::new(devargs)
+            .map_err(|_| DpdkError::from_code(format!("probe {devargs:?}: devargs contain NUL"), libc::EINVAL))?;
+        // SAFETY: c_args is a valid C string; EAL is initialised (an EthPort
+        // can only be made by the switch after Eal::init).
+        let rc = unsafe { dpdk_sys::rte_dev_probe(c_args.as_ptr()) };
+        check(|| format!("probe device {devargs:?}"), rc)?;
+        let name = devargs.split(',').next().unwrap_or(devargs);
+        let c_name = CString::new(name).unwrap_or_default();
+        let mut id = 0u16;
+        // SAFETY: c_name is a valid C string and id a valid out pointer.
+        let rc = unsafe { dpdk_sys::rte_eth_dev_get_port_by_name(c_name.as_ptr(), &mut id) };
+        check(|| format!("device {name:?} probed but has no ethdev port"), rc)?;
+        let mut raw = MaybeUninit::<dpdk_sys::rte_eth_dev_info>::zeroed();
+        // SAFETY: id is a valid port; raw is a writable dev_info.
+        let rc = unsafe { dpdk_sys::rte_eth_dev_info_get(id, raw.as_mut_ptr()) };
+        check(|| format!("dev_info of {name:?}"), rc)?;
+        // SAFETY: rte_eth_dev_info_get succeeded, so the struct is filled.
+        let raw = unsafe { raw.assume_init() };
+        let driver = if raw.driver_name.is_null() {
+            String::from("?")
+        } else {
+            // SAFETY: driver_name is a static NUL-terminated string of the driver.
+            unsafe { CStr::from_ptr(raw.driver_name) }.to_string_lossy().into_owned()
+        };
+        Ok(EthPort {
+            id,
+            device: raw.device,
+            info: DeviceInfo {
+                driver,
+                max_rx_queues: raw.max_rx_queues,
+                max_tx_queues: raw.max_tx_queues,
+                min_mtu: raw.min_mtu,
+                max_mtu: raw.max_mtu,
+            },
+            rx_queues: 0,
+            tx_queues: 0,
+            started: false,
+        })
+    }
+
+    pub fn id(&self) -> u16 {
+        self.id
+    }
+
+    pub fn info(&self) -> &DeviceInfo {
+        &self.info
+    }
+
+    pub fn rx_queues(&self) -> u16 {
+        self.rx_queues
+    }
+
+    pub fn tx_queues(&self) -> u16 {
+        self.tx_queues
+    }
+
+    /// Configures queues (rx descriptors from `pool`), MTU, starts the port
+    /// and turns on promiscuous mode where the device has one.
+    pub fn configure_and_start(&mut self, setup: &PortSetup, pool: &PktMbufPool) -> Result<(), DpdkError> {
+        let id = self.id;
+        if setup.rx_queues == 0 || setup.rx_queues > self.info.max_rx_queues {
+            return Err(DpdkError::from_code(
+                format!(
+                    "port {id}: {} rx queues requested, driver {} has at most {}",
+                    setup.rx_queues, self.info.driver, self.info.max_rx_queues
+                ),
+                libc::EINVAL,
+            ));
+        }
+        let tx_queues = setup.tx_queues.clamp(1, self.info.max_tx_queues.max(1));
+        let conf = dpdk_sys::rte_eth_conf::default();
+        // SAFETY: valid port id and a zeroed (= default) configuration.
+        let rc = unsafe { dpdk_sys::rte_eth_dev_configure(id, setup.rx_queues, tx_queues, &conf) };
+        check(|| format!("configure port {id}"), rc)?;
+        let (mut rxd, mut txd) = (setup.rxq_size, setup.txq_size);
+        // SAFETY: valid port id and out pointers.
+        let rc = unsafe { dpdk_sys::rte_eth_dev_adjust_nb_rx_tx_desc(id, &mut rxd, &mut txd) };
+        check(|| format!("adjust descriptors of port {id}"), rc)?;
+        // SAFETY: valid port id.
+        let socket = unsafe { dpdk_sys::rte_eth_dev_socket_id(id) }.max(0) as u32;
+        for q in 0..setup.rx_queues {
+            // SAFETY: configured port, q < configured rx queues, pool valid
+            // and outliving the port (the switch drops ports first).
+            let rc = unsafe { dpdk_sys::rte_eth_rx_queue_setup(id, q, rxd, socket, std::ptr::null(), pool.as_ptr()) };
+            check(|| format!("rx queue {q} setup on port {id}"), rc)?;
+        }
+        for q in 0..tx_queues {
+            // SAFETY: configured port, q < configured tx queues.
+            let rc = unsafe { dpdk_sys::rte_eth_tx_queue_setup(id, q, txd, socket, std::ptr::null()) };
+            check(|| format!("tx queue {q} setup on port {id}"), rc)?;
+        }
+        if let Some(mtu) = setup.mtu {
+            // SAFETY: valid port id.
+            let rc = unsafe { dpdk_sys::rte_eth_dev_set_mtu(id, mtu) };
+            check(|| format!("set MTU {mtu} on port {id}"), rc)?;
+        }
+        // SAFETY: valid, configured port.
+        let rc = unsafe { dpdk_sys::rte_eth_dev_start(id) };
+        check(|| format!("start port {id}"), rc)?;
+        self.started = true;
+        self.rx_queues = setup.rx_queues;
+        self.tx_queues = tx_queues;
+        // Not every device has a promiscuous mode (vhost has none): ignore.
+        // SAFETY: valid, started port.
+        unsafe { dpdk_sys::rte_eth_promiscuous_enable(id) };
+        Ok(())
+    }
+
+    /// Receive queue `queue`, if configured.
+    pub fn rx_queue(&self, queue: u16) -> Option<RxQueue> {
+        (queue < self.rx_queues).then_some(RxQueue { port: self.id, queue })
+    }
+
+    /// Transmit queue `queue`, if configured.
+    pub fn tx_queue(&self, queue: u16) -> Option<TxQueue> {
+        (queue < self.tx_queues).then_some(TxQueue { port: self.id, queue })
+    }
+
+    pub fn link(&self) -> Link {
+        let mut link = dpdk_sys::rte_eth_link::default();
+        // SAFETY: valid port id and a writable link struct.
+        let rc = unsafe { dpdk_sys::rte_eth_link_get_nowait(self.id, &mut link) };
+        if rc < 0 {
+            return Link::default();
+        }
+        Link { up: link.link_status() != 0, speed_mbps: link.link_speed }
+    }
+
+    pub fn stats(&self) -> EthStats {
+        let mut s = dpdk_sys::rte_eth_stats::default();
+        // SAFETY: valid port id and a writable stats struct.
+        let rc = unsafe { dpdk_sys::rte_eth_stats_get(self.id, &mut s) };
+        if rc < 0 {
+            return EthStats::default();
+        }
+        EthStats {
+            rx_packets: s.ipackets,
+            rx_bytes: s.ibytes,
+            tx_packets: s.opackets,
+            tx_bytes: s.obytes,
+            rx_missed: s.imissed,
+            rx_errors: s.ierrors,
+            tx_errors: s.oerrors,
+            rx_nombuf: s.rx_nombuf,
+        }
+    }
+
+    pub fn mac(&self) -> [u8; 6] {
+        let mut addr = dpdk_sys::rte_ether_addr::default();
+        // SAFETY: valid port id and a writable address.
+        unsafe { dpdk_sys::rte_eth_macaddr_get(self.id, &mut addr) };
+        addr.addr_bytes
+    }
+
+    pub fn mtu(&self) -> u16 {
+        let mut mtu = 0u16;
+        // SAFETY: valid port id and a writable u16.
+        unsafe { dpdk_sys::rte_eth_dev_get_mtu(self.id, &mut mtu) };
+        mtu
+    }
+}
+
+impl Drop for EthPort {
+    fn drop(&mut self) {
+        if self.started {
+            // SAFETY: valid, started port; no PMD polls it any more (the
+            // switch retires a port from the datapath before dropping it).
+            unsafe { dpdk_sys::rte_eth_dev_stop(self.id) };
+        }
+        // SAFETY: device is the rte_device of this port, still probed.
+        let rc = unsafe { dpdk_sys::rte_dev_remove(self.device) };
+        if rc < 0 {
+            // SAFETY: valid port id; releases the port when the bus could not.
+            unsafe { dpdk_sys::rte_eth_dev_close(self.id) };
+        }
+    }
+}
+
+/// One receive queue of a started port: the handle a PMD polls.
+///
+/// Polling it after its port was dropped is memory-safe (DPDK points a
+/// released port's burst functions at stubs that return 0) but pointless;
+/// the switch retires queues from every PMD before dropping a port.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct RxQueue {
+    port: u16,
+    queue: u16,
+}
+
+impl RxQueue {
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn queue(&self) -> u16 {
+        self.queue
+    }
+
+    /// Fills the empty `burst` with up to BURST_SIZE packets; returns how many.
+    #[inline]
+    pub fn rx_burst(&self, burst: &mut RxBurst) -> usize {
+        let (slots, len) = burst.raw_slots();
+        debug_assert_eq!(len, 0);
+        // SAFETY: the queue was configured (RxQueue is only made for
+        // configured queues) and `slots` has room for BURST_SIZE pointers.
+        let n =
+            unsafe { dpdk_sys::rte_eth_rx_burst(self.port, self.queue, slots, crate::dpdk::mbuf::BURST_SIZE as u16) };
+        burst.filled(n as usize);
+        n as usize
+    }
+}
+
+/// One transmit queue of a started port. A queue must be used by one thread
+/// at a time: the switch gives each PMD its own, or a lock where a device
+/// has fewer queues than PMDs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct TxQueue {
+    port: u16,
+    queue: u16,
+}
+
+impl TxQueue {
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn queue(&self) -> u16 {
+        self.queue
+    }
+
+    /// Hands the batch to the device; what it refuses is freed in bulk.
+    /// Returns (sent, dropped).
+    #[inline]
+    pub fn send<const CAP: usize>(&self, batch: &mut MbufBatch<CAP>) -> (usize, usize) {
+        let (slots, len) = batch.raw_slots();
+        // SAFETY: the queue was configured and the first `len` slots are
+        // valid mbufs owned by the batch; the device takes ownership of the
+        // first `sent` of them.
+        let sent = unsafe { dpdk_sys::rte_eth_tx_burst(self.port, self.queue, slots, len as u16) } as usize;
+        batch.consumed(sent);
+        let dropped = batch.free_all();
+        (sent, dropped)
+    }
+}

@@ -1,0 +1,70 @@
+//! The packet-buffer (mbuf) pool every port receives into.
+use std::ffi::CString;
+use std::ptr::NonNull;
+
+use super::DpdkError;
+
+/// A DPDK pktmbuf mempool. Freed on drop: every port using it must be
+/// closed first.
+pub struct PktMbufPool {
+    pool: NonNull<dpdk_sys::rte_mempool>,
+    name: String,
+}
+
+// SAFETY: a DPDK mempool is designed to be used from many threads at once;
+// the counters read here are thread-safe.
+unsafe impl Send for PktMbufPool {}
+// SAFETY: as above.
+unsafe impl Sync for PktMbufPool {}
+
+/// Room for a 9000-byte frame plus headroom would need 9216; the default
+/// covers a 1500-byte MTU with headroom, as DPDK's default does.
+pub const DEFAULT_DATA_ROOM: u16 = dpdk_sys::RTE_MBUF_DEFAULT_BUF_SIZE as u16;
+
+impl PktMbufPool {
+    pub fn create(name: &str, mbufs: u32, cache: u32, data_room: u16) -> Result<PktMbufPool, DpdkError> {
+        let c_name = CString::new(name)
+            .map_err(|_| DpdkError::from_code("rte_pktmbuf_pool_create: name contains NUL", libc::EINVAL))?;
+        // SAFETY: c_name is a valid C string; the EAL is initialised by the
+        // caller (a pool can only be created after Eal::init).
+        let ptr = unsafe {
+            dpdk_sys::rte_pktmbuf_pool_create(c_name.as_ptr(), mbufs, cache, 0, data_room, dpdk_sys::SOCKET_ID_ANY)
+        };
+        let pool =
+            NonNull::new(ptr).ok_or_else(|| DpdkError::from_rte_errno(format!("rte_pktmbuf_pool_create({name})")))?;
+        Ok(PktMbufPool { pool, name: name.to_owned() })
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Total number of mbufs.
+    pub fn size(&self) -> u32 {
+        // SAFETY: the pool pointer is valid for self's lifetime.
+        unsafe { self.pool.as_ref().size }
+    }
+
+    /// Mbufs not in the pool or in any lcore cache: held by rings, PMDs or leaked.
+    pub fn in_use(&self) -> u32 {
+        // SAFETY: the pool pointer is valid for self's lifetime.
+        unsafe { dpdk_sys::rte_mempool_in_use_count(self.pool.as_ptr()) }
+    }
+
+    pub fn available(&self) -> u32 {
+        // SAFETY: the pool pointer is valid for self's lifetime.
+        unsafe { dpdk_sys::rte_mempool_avail_count(self.pool.as_ptr()) }
+    }
+
+    pub(crate) fn as_ptr(&self) -> *mut dpdk_sys::rte_mempool {
+        self.pool.as_ptr()
+    }
+}
+
+impl Drop for PktMbufPool {
+    fn drop(&mut self) {
+        // SAFETY: the pool was created by rte_pktmbuf_pool_create and its
+        // users (ports) are closed before the pool is dropped.
+        unsafe { dpdk_sys::rte_mempool_free(self.pool.as_ptr()) };
+    }
+}

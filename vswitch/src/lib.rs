@@ -1,0 +1,10 @@
+//! A DPDK userspace virtual switch: ports and vhost-user, poll-mode threads,
+//! flow rules, and the management plane around them. See docs/architecture.md.
+pub mod classifier;
+pub mod config;
+pub mod control;
+pub mod datapath;
+pub mod dpdk;
+pub mod flow;
+pub mod pmd;
+pub mod switch;
