@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use clap::Parser;
 use crossbeam::channel::RecvTimeoutError;
@@ -77,14 +77,19 @@ fn run(config: &Config) -> Result<(), String> {
     let (control, requests) = ControlServer::start(&config.control.socket)?;
     let mut switch = Switch::start(config)?;
     tracing::info!(socket = %config.control.socket.display(), "vswitchd running");
+    let mut next_tick = Instant::now() + TICK;
     while !stop.load(Ordering::Relaxed) {
-        match requests.recv_timeout(TICK) {
+        match requests.recv_deadline(next_tick) {
             Ok(pending) => {
                 let reply = switch.handle(pending.request);
                 let _ = pending.reply_to.send(reply);
             }
-            Err(RecvTimeoutError::Timeout) => switch.tick(),
+            Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => break,
+        }
+        if Instant::now() >= next_tick {
+            switch.tick();
+            next_tick = Instant::now() + TICK;
         }
     }
     tracing::info!("stopping");

@@ -25,8 +25,6 @@ pub struct DeviceInfo {
     pub driver: String,
     pub max_rx_queues: u16,
     pub max_tx_queues: u16,
-    pub min_mtu: u16,
-    pub max_mtu: u16,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -99,8 +97,6 @@ impl EthPort {
                 driver,
                 max_rx_queues: raw.max_rx_queues,
                 max_tx_queues: raw.max_tx_queues,
-                min_mtu: raw.min_mtu,
-                max_mtu: raw.max_mtu,
             },
             rx_queues: 0,
             tx_queues: 0,

@@ -17,9 +17,16 @@ unsafe impl Send for PktMbufPool {}
 // SAFETY: as above.
 unsafe impl Sync for PktMbufPool {}
 
-/// Room for a 9000-byte frame plus headroom would need 9216; the default
-/// covers a 1500-byte MTU with headroom, as DPDK's default does.
+/// DPDK's default buffer: a 1500-byte MTU frame plus headroom.
 pub const DEFAULT_DATA_ROOM: u16 = dpdk_sys::RTE_MBUF_DEFAULT_BUF_SIZE as u16;
+
+/// The data room a single-segment mbuf needs for a frame of `mtu` bytes of
+/// payload (Ethernet header, two VLAN tags, CRC and the mbuf headroom).
+pub fn data_room_for_mtu(mtu: u16) -> u16 {
+    let frame = u32::from(mtu) + dpdk_sys::RTE_ETHER_HDR_LEN + 2 * 4 + dpdk_sys::RTE_ETHER_CRC_LEN;
+    let needed = frame + dpdk_sys::RTE_PKTMBUF_HEADROOM;
+    u16::try_from(needed).unwrap_or(u16::MAX).max(DEFAULT_DATA_ROOM)
+}
 
 impl PktMbufPool {
     pub fn create(name: &str, mbufs: u32, cache: u32, data_room: u16) -> Result<PktMbufPool, DpdkError> {
@@ -51,6 +58,17 @@ impl PktMbufPool {
         unsafe { dpdk_sys::rte_mempool_in_use_count(self.pool.as_ptr()) }
     }
 
+    /// Bytes one mbuf holds, headroom included.
+    pub fn data_room(&self) -> u16 {
+        // SAFETY: the pool pointer is valid and was made by rte_pktmbuf_pool_create.
+        unsafe { dpdk_sys::rte_pktmbuf_data_room_size(self.pool.as_ptr()) }
+    }
+
+    /// Whether a frame of this MTU fits one mbuf.
+    pub fn fits_mtu(&self, mtu: u16) -> bool {
+        data_room_for_mtu(mtu) <= self.data_room()
+    }
+
     pub fn available(&self) -> u32 {
         // SAFETY: the pool pointer is valid for self's lifetime.
         unsafe { dpdk_sys::rte_mempool_avail_count(self.pool.as_ptr()) }
@@ -66,5 +84,22 @@ impl Drop for PktMbufPool {
         // SAFETY: the pool was created by rte_pktmbuf_pool_create and its
         // users (ports) are closed before the pool is dropped.
         unsafe { dpdk_sys::rte_mempool_free(self.pool.as_ptr()) };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn standard_mtu_uses_the_default_buffer() {
+        assert_eq!(data_room_for_mtu(1500), DEFAULT_DATA_ROOM);
+        assert_eq!(data_room_for_mtu(68), DEFAULT_DATA_ROOM);
+    }
+
+    #[test]
+    fn jumbo_mtu_gets_a_buffer_that_holds_the_frame() {
+        let room = data_room_for_mtu(9000);
+        assert!(u32::from(room) >= 9000 + 14 + 8 + 4 + dpdk_sys::RTE_PKTMBUF_HEADROOM);
     }
 }

@@ -14,7 +14,7 @@ use crossbeam::channel::{self, Receiver, Sender, TryRecvError};
 
 use crate::datapath::{Datapath, PortAction, TxTarget, MAX_PORTS};
 use crate::dpdk::eal::{rdtsc, Eal, ThreadRegistration};
-use crate::dpdk::mbuf::{RxBurst, TxBatch, BURST_SIZE};
+use crate::dpdk::mbuf::{MbufBatch, RxBurst, TxBatch, BURST_SIZE};
 use stats::{DropReason, PmdCounter, PmdCounters, SharedCounters};
 
 /// Empty iterations before an idle PMD starts to sleep.
@@ -160,6 +160,8 @@ impl Pmd {
         let mut idle_iterations = 0u32;
         let mut sleep_us = FIRST_SLEEP_US;
         let mut since_publish = 0u32;
+        // One time stamp per iteration: the end of one is the start of the next.
+        let mut last = rdtsc();
         loop {
             // Quiescent point: nothing of the current version is held here.
             match self.commands.try_recv() {
@@ -174,12 +176,13 @@ impl Pmd {
                 Ok(PmdCommand::Stop) | Err(TryRecvError::Disconnected) => break,
                 Err(TryRecvError::Empty) => {}
             }
-            let start = rdtsc();
             let received = self.poll_once(&datapath, &mut burst);
-            let end = rdtsc();
+            let now = rdtsc();
+            let spent = now.wrapping_sub(last);
+            last = now;
             self.counters.add(PmdCounter::Iterations, 1);
             if received > 0 {
-                self.counters.add(PmdCounter::BusyCycles, end.wrapping_sub(start));
+                self.counters.add(PmdCounter::BusyCycles, spent);
                 self.counters.add(PmdCounter::Packets, received as u64);
                 idle_iterations = 0;
                 sleep_us = FIRST_SLEEP_US;
@@ -189,15 +192,16 @@ impl Pmd {
                     since_publish = 0;
                 }
             } else {
-                self.counters.add(PmdCounter::IdleCycles, end.wrapping_sub(start));
+                self.counters.add(PmdCounter::IdleCycles, spent);
                 self.shared.counters.publish(&self.counters);
                 since_publish = 0;
                 idle_iterations = idle_iterations.saturating_add(1);
                 if self.idle_sleep_max_us > 0 && idle_iterations >= IDLE_ITERATIONS_BEFORE_SLEEP {
-                    let slept_from = rdtsc();
                     std::thread::sleep(Duration::from_micros(u64::from(sleep_us)));
                     self.counters.add(PmdCounter::Sleeps, 1);
-                    self.counters.add(PmdCounter::IdleCycles, rdtsc().wrapping_sub(slept_from));
+                    let now = rdtsc();
+                    self.counters.add(PmdCounter::IdleCycles, now.wrapping_sub(last));
+                    last = now;
                     sleep_us = (sleep_us * 2).min(self.idle_sleep_max_us);
                 }
             }
@@ -252,6 +256,12 @@ impl Pmd {
             self.pending_tx |= 1 << slot;
         }
         let slot = usize::from(last) % MAX_PORTS;
+        if self.tx[slot].is_empty() && burst.len() >= BURST_SIZE / 2 {
+            // A big enough burst and nothing buffered before it: send it as
+            // it is, without copying it into the output buffer.
+            transmit(datapath, self.index, &mut self.counters, last, burst);
+            return;
+        }
         if self.tx[slot].room() < burst.len() {
             self.flush(datapath, last);
         }
@@ -268,28 +278,10 @@ impl Pmd {
     fn flush(&mut self, datapath: &Datapath, port: u16) {
         let slot = usize::from(port) % MAX_PORTS;
         self.pending_tx &= !(1 << slot);
-        let batch = &mut self.tx[slot];
-        if batch.is_empty() {
+        if self.tx[slot].is_empty() {
             return;
         }
-        let target: Option<&TxTarget> =
-            datapath.pmd_tx.get(self.index).and_then(|ports| ports.get(slot)).and_then(Option::as_ref);
-        let Some(target) = target else {
-            let dropped = batch.free_all();
-            self.counters.port_drop(port, DropReason::NoSuchPort, dropped as u64);
-            return;
-        };
-        let (sent, dropped) = match &target.lock {
-            None => target.queue.send(batch),
-            Some(lock) => {
-                let _guard = lock.lock();
-                target.queue.send(batch)
-            }
-        };
-        self.counters.port_tx(port, sent as u64);
-        if dropped > 0 {
-            self.counters.port_drop(port, DropReason::TxFailed, dropped as u64);
-        }
+        transmit(datapath, self.index, &mut self.counters, port, &mut self.tx[slot]);
     }
 
     #[inline]
@@ -298,5 +290,36 @@ impl Pmd {
             let slot = self.pending_tx.trailing_zeros() as u16;
             self.flush(datapath, slot);
         }
+    }
+}
+
+/// Transmits `batch` on this PMD's queue of `port`; what the device
+/// refuses is freed and counted. The batch is empty afterwards.
+#[inline]
+fn transmit<const CAP: usize>(
+    datapath: &Datapath,
+    pmd_index: usize,
+    counters: &mut PmdCounters,
+    port: u16,
+    batch: &mut MbufBatch<CAP>,
+) {
+    let slot = usize::from(port) % MAX_PORTS;
+    let target: Option<&TxTarget> =
+        datapath.pmd_tx.get(pmd_index).and_then(|ports| ports.get(slot)).and_then(Option::as_ref);
+    let Some(target) = target else {
+        let dropped = batch.free_all();
+        counters.port_drop(port, DropReason::NoSuchPort, dropped as u64);
+        return;
+    };
+    let (sent, dropped) = match &target.lock {
+        None => target.queue.send(batch),
+        Some(lock) => {
+            let _guard = lock.lock();
+            target.queue.send(batch)
+        }
+    };
+    counters.port_tx(port, sent as u64);
+    if dropped > 0 {
+        counters.port_drop(port, DropReason::TxFailed, dropped as u64);
     }
 }

@@ -18,7 +18,7 @@ use crate::control::protocol::{
 use crate::datapath::{Datapath, PortAction, RxqWork, TxLock, TxTarget, MAX_PORTS};
 use crate::dpdk::eal::Eal;
 use crate::dpdk::ethdev::{EthPort, Link, PortSetup};
-use crate::dpdk::mempool::{PktMbufPool, DEFAULT_DATA_ROOM};
+use crate::dpdk::mempool::{data_room_for_mtu, PktMbufPool};
 use crate::flow::Action;
 use crate::pmd::stats::{DropReason, PmdCounter, PmdCounters};
 use crate::pmd::{PmdCommand, PmdHandle};
@@ -84,8 +84,15 @@ impl Switch {
             }
         }
         let eal = Arc::new(Eal::init(&config.eal_args()).map_err(|e| e.to_string())?);
-        let pool = PktMbufPool::create("vswitch_mbufs", config.dpdk.mbufs, config.dpdk.mbuf_cache, DEFAULT_DATA_ROOM)
-            .map_err(|e| e.to_string())?;
+        // Buffers big enough for the largest configured MTU in one segment.
+        let largest_mtu = config.bridges.iter().flat_map(|b| &b.ports).filter_map(|p| p.mtu).max().unwrap_or(1500);
+        let pool = PktMbufPool::create(
+            "vswitch_mbufs",
+            config.dpdk.mbufs,
+            config.dpdk.mbuf_cache,
+            data_room_for_mtu(largest_mtu),
+        )
+        .map_err(|e| e.to_string())?;
         let empty = Arc::new(Datapath::default());
         let mut pmds = Vec::new();
         for (index, &core) in config.pmd.cores.iter().enumerate() {
@@ -246,6 +253,14 @@ impl Switch {
             Some(n) => n,
             None => (1..).find(|n| !used.contains(n)).unwrap_or(1),
         };
+        if let Some(mtu) = config.mtu {
+            if !self.pool.fits_mtu(mtu) {
+                return Err(format!(
+                    "MTU {mtu} does not fit the {}-byte packet buffers; configure the largest MTU at start",
+                    self.pool.data_room()
+                ));
+            }
+        }
         if let crate::config::PortKind::VhostUser { path } = &config.kind {
             port::prepare_server_socket(path)?;
         }
