@@ -6,5 +6,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
 # End-to-end tests each start DPDK processes pinned to the two cores:
-# run them one at a time.
-cargo test --release --workspace -- --test-threads=1
+# run them one at a time. --no-fail-fast: a failing test binary does not
+# hide the results of the ones after it.
+cargo test --release --workspace --no-fail-fast -- --test-threads=1

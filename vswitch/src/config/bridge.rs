@@ -91,7 +91,7 @@ fn check_flow_ports(flow: &FlowRule, bridge: &str, ports: &[PortConfig]) -> Resu
     Ok(())
 }
 
-/// Bridge names, port names, devargs and vhost socket paths must each be unique switch-wide.
+/// Bridge names, port names, DPDK devices and vhost socket paths must each be unique switch-wide.
 fn check_unique_across_bridges(bridges: &[BridgeConfig]) -> Result<(), KeyError> {
     let mut bridge_names: HashMap<&str, usize> = HashMap::new();
     let mut port_names: HashMap<&str, String> = HashMap::new();
@@ -116,7 +116,11 @@ fn check_unique_across_bridges(bridges: &[BridgeConfig]) -> Result<(), KeyError>
                 ));
             }
             let (key, target) = match &port.kind {
-                PortKind::Dpdk { devargs } => ("devargs", format!("devargs {devargs:?}")),
+                // Two ports cannot share a device: compare the device name,
+                // the devargs up to the first comma.
+                PortKind::Dpdk { devargs } => {
+                    ("devargs", format!("DPDK device {:?}", devargs.split(',').next().unwrap_or(devargs)))
+                }
                 PortKind::VhostUser { path } | PortKind::VhostUserClient { path } => {
                     ("path", format!("socket path {path:?}"))
                 }

@@ -458,9 +458,9 @@ devargs = "net_null0"
 [[bridge.port]]
 name = "p2"
 type = "dpdk"
-devargs = "net_null0"
+devargs = "net_null0,no-rx=1"
 "#;
-    assert_rejected(text, "bridge[0].port[1].devargs", "devargs \"net_null0\" is already used by port \"p1\"");
+    assert_rejected(text, "bridge[0].port[1].devargs", "DPDK device \"net_null0\" is already used by port \"p1\"");
     let text = r#"
 [[bridge]]
 name = "br0"

@@ -68,13 +68,22 @@ impl EthPort {
     pub fn probe(devargs: &str) -> Result<EthPort, DpdkError> {
         let c_args = CString::new(devargs)
             .map_err(|_| DpdkError::from_code(format!("probe {devargs:?}: devargs contain NUL"), libc::EINVAL))?;
+        let name = devargs.split(',').next().unwrap_or(devargs);
+        let c_name = CString::new(name).unwrap_or_default();
+        let mut id = 0u16;
+        // rte_dev_probe succeeds for a device that exists already; taking it
+        // over would reconfigure (and on drop remove) another port's device.
+        // SAFETY: c_name is a valid C string and id a valid out pointer.
+        if unsafe { dpdk_sys::rte_eth_dev_get_port_by_name(c_name.as_ptr(), &mut id) } == 0 {
+            return Err(DpdkError::from_code(
+                format!("device {name:?} is already in use (DPDK port {id})"),
+                libc::EBUSY,
+            ));
+        }
         // SAFETY: c_args is a valid C string; EAL is initialised (an EthPort
         // can only be made by the switch after Eal::init).
         let rc = unsafe { dpdk_sys::rte_dev_probe(c_args.as_ptr()) };
         check(|| format!("probe device {devargs:?}"), rc)?;
-        let name = devargs.split(',').next().unwrap_or(devargs);
-        let c_name = CString::new(name).unwrap_or_default();
-        let mut id = 0u16;
         // SAFETY: c_name is a valid C string and id a valid out pointer.
         let rc = unsafe { dpdk_sys::rte_eth_dev_get_port_by_name(c_name.as_ptr(), &mut id) };
         check(|| format!("device {name:?} probed but has no ethdev port"), rc)?;

@@ -1,0 +1,31 @@
+//! Harness for the end-to-end tests in `tests/e2e/`: they start the real
+//! `vswitchd`, `vsctl` and `dpdk-testpmd` binaries on DPDK virtual devices
+//! (net_pcap, net_null, vhost-user with testpmd's net_virtio_user as the VM)
+//! and check what comes out.
+//!
+//! Rules every helper here keeps, so a failing or panicking test never leaves
+//! anything behind or hangs the suite:
+//! - every DPDK process gets its own `--file-prefix` (test name + pid) and
+//!   every test its own scratch directory (config, sockets, pcaps, logs);
+//! - every process is stopped by its pid, by a Drop guard too (SIGTERM for
+//!   vswitchd, SIGINT for testpmd, a bounded wait, then SIGKILL);
+//! - every wait and poll loop is bounded in time and count;
+//! - vswitchd's stderr goes to a file that is printed when a test fails.
+//!
+//! The suite runs one test at a time (`--test-threads=1`): the processes are
+//! pinned to cores 0 and 1 of the machine.
+pub mod bins;
+pub mod command;
+pub mod pcap;
+pub mod process;
+pub mod scratch;
+pub mod status;
+pub mod switch_config;
+pub mod testpmd;
+pub mod vswitchd;
+pub mod wait;
+
+pub use scratch::TestDir;
+pub use switch_config::{PortSpec, SwitchConfig};
+pub use testpmd::{Testpmd, TestpmdStats};
+pub use vswitchd::Vswitchd;

@@ -1,0 +1,153 @@
+//! vswitchd configurations for the tests, written as TOML in the test's
+//! scratch directory: one bridge `br0`, the suite's core pinning (management
+//! on core 0, one PMD on core 1 that sleeps when idle, so testpmd can share
+//! the machine), a small hugepage footprint and the test's own file prefix
+//! and control socket.
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use crate::scratch::TestDir;
+
+/// The bridge every test configuration has.
+pub const BRIDGE: &str = "br0";
+/// CPU of vswitchd's management thread (EAL main lcore).
+pub const MAIN_CORE: usize = 0;
+/// CPU of vswitchd's only PMD thread.
+pub const PMD_CORE: usize = 1;
+/// Longest idle back-off sleep of the PMD: lets another process use core 1.
+pub const IDLE_SLEEP_MAX_US: u32 = 100;
+
+/// What a port is.
+#[derive(Debug, Clone)]
+pub enum PortKind {
+    Dpdk { devargs: String },
+    VhostUser { path: PathBuf },
+    VhostUserClient { path: PathBuf },
+}
+
+/// One `[[bridge.port]]`.
+#[derive(Debug, Clone)]
+pub struct PortSpec {
+    pub name: String,
+    pub ofport: Option<u32>,
+    pub kind: PortKind,
+}
+
+impl PortSpec {
+    pub fn dpdk(name: &str, ofport: u32, devargs: &str) -> PortSpec {
+        PortSpec { name: name.to_owned(), ofport: Some(ofport), kind: PortKind::Dpdk { devargs: devargs.to_owned() } }
+    }
+
+    /// A vhost-user server port: vswitchd creates the socket at `path`.
+    pub fn vhost_user(name: &str, ofport: u32, path: &Path) -> PortSpec {
+        PortSpec { name: name.to_owned(), ofport: Some(ofport), kind: PortKind::VhostUser { path: path.to_owned() } }
+    }
+
+    /// A vhost-user client port: the VM side listens at `path`.
+    pub fn vhost_user_client(name: &str, ofport: u32, path: &Path) -> PortSpec {
+        PortSpec {
+            name: name.to_owned(),
+            ofport: Some(ofport),
+            kind: PortKind::VhostUserClient { path: path.to_owned() },
+        }
+    }
+}
+
+/// A whole vswitchd configuration.
+#[derive(Debug, Clone)]
+pub struct SwitchConfig {
+    pub file_prefix: String,
+    pub socket: PathBuf,
+    pub memory_mb: u32,
+    pub mbufs: u32,
+    /// `switch.on_port_error`; None leaves the default ("continue").
+    pub on_port_error: Option<String>,
+    pub flows: Vec<String>,
+    pub ports: Vec<PortSpec>,
+}
+
+impl SwitchConfig {
+    /// An empty bridge with the suite's defaults, files in `dir`.
+    pub fn new(dir: &TestDir) -> SwitchConfig {
+        SwitchConfig {
+            file_prefix: dir.file_prefix("vs"),
+            socket: dir.join("ctl.sock"),
+            memory_mb: 128,
+            mbufs: 8192,
+            on_port_error: None,
+            flows: Vec::new(),
+            ports: Vec::new(),
+        }
+    }
+
+    pub fn flow(mut self, rule: &str) -> SwitchConfig {
+        self.flows.push(rule.to_owned());
+        self
+    }
+
+    pub fn port(mut self, port: PortSpec) -> SwitchConfig {
+        self.ports.push(port);
+        self
+    }
+
+    pub fn on_port_error(mut self, policy: &str) -> SwitchConfig {
+        self.on_port_error = Some(policy.to_owned());
+        self
+    }
+
+    /// The vhost-user server socket paths of the configuration.
+    pub fn server_sockets(&self) -> Vec<PathBuf> {
+        self.ports
+            .iter()
+            .filter_map(|p| match &p.kind {
+                PortKind::VhostUser { path } => Some(path.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The configuration file's text.
+    pub fn to_toml(&self) -> String {
+        let mut text = String::new();
+        let _ = writeln!(text, "[dpdk]");
+        let _ = writeln!(text, "main_core = {MAIN_CORE}");
+        let _ = writeln!(text, "memory_mb = {}", self.memory_mb);
+        let _ = writeln!(text, "file_prefix = {}", quote(&self.file_prefix));
+        let _ = writeln!(text, "no_pci = true");
+        let _ = writeln!(text, "mbufs = {}", self.mbufs);
+        let _ = writeln!(text, "\n[pmd]\ncores = [{PMD_CORE}]\nidle_sleep_max_us = {IDLE_SLEEP_MAX_US}");
+        let _ = writeln!(text, "\n[control]\nsocket = {}", quote(&self.socket.to_string_lossy()));
+        if let Some(policy) = &self.on_port_error {
+            let _ = writeln!(text, "\n[switch]\non_port_error = {}", quote(policy));
+        }
+        let flows: Vec<String> = self.flows.iter().map(|f| quote(f)).collect();
+        let _ = writeln!(text, "\n[[bridge]]\nname = {}\nflows = [{}]", quote(BRIDGE), flows.join(", "));
+        for port in &self.ports {
+            let _ = writeln!(text, "\n[[bridge.port]]\nname = {}", quote(&port.name));
+            let (kind, key, value) = match &port.kind {
+                PortKind::Dpdk { devargs } => ("dpdk", "devargs", devargs.clone()),
+                PortKind::VhostUser { path } => ("vhost-user", "path", path.to_string_lossy().into_owned()),
+                PortKind::VhostUserClient { path } => {
+                    ("vhost-user-client", "path", path.to_string_lossy().into_owned())
+                }
+            };
+            let _ = writeln!(text, "type = {}\n{key} = {}", quote(kind), quote(&value));
+            if let Some(ofport) = port.ofport {
+                let _ = writeln!(text, "ofport = {ofport}");
+            }
+        }
+        text
+    }
+
+    /// Writes the configuration to `<dir>/<file>` and returns the path.
+    pub fn write(&self, dir: &TestDir, file: &str) -> PathBuf {
+        let path = dir.join(file);
+        std::fs::write(&path, self.to_toml()).unwrap_or_else(|e| panic!("cannot write {}: {e}", path.display()));
+        path
+    }
+}
+
+/// A TOML basic string (JSON string escapes are valid TOML).
+pub fn quote(text: &str) -> String {
+    serde_json::to_string(text).unwrap_or_else(|_| format!("\"{text}\""))
+}
