@@ -88,7 +88,7 @@ toml_string() {
 
 # vswitch_config PREFIX SOCKET -> TOML config of the p2p bridge (docs/CONTRACTS.md)
 vswitch_config() {
-    local prefix="$1" sock="$2" rule first=1
+    local prefix="$1" sock="$2"
     cat <<EOF
 [dpdk]
 main_core = 0
@@ -106,13 +106,10 @@ socket = $(toml_string "$sock")
 [[bridge]]
 name = "br0"
 EOF
-    printf 'flows = ['
-    while IFS= read -r rule; do
-        [ -n "$rule" ] || continue
-        [ "$first" = 1 ] || printf ','
-        printf '\n    %s' "$(toml_string "$rule")"; first=0
-    done < "$RULES_FILE"
-    printf '\n]\n'
+    echo 'flows = ['
+    # one TOML string per rule (escape \ and "), trailing commas are valid TOML
+    sed -e '/^[[:space:]]*$/d' -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/^/    "/' -e 's/$/",/' "$RULES_FILE"
+    echo ']'
     cat <<EOF
 
 [[bridge.port]]
@@ -129,9 +126,9 @@ ofport = 2
 EOF
 }
 
-# vsctl --json replies: {"ok":..,"error":..,"result":{..}} (control/protocol.rs).
-# VS_RESULT_PY defines result(path) -> the "result" object (a reply without the
-# "ok" envelope is taken as the result itself; ok=false exits with the error).
+# `vsctl --json` prints the `result` of the daemon's reply (control/protocol.rs
+# Reply); VS_RESULT_PY defines result(path) -> that object, and also unwraps a
+# full {"ok":..,"error":..,"result":..} envelope (ok=false exits with the error).
 VS_RESULT_PY='
 import json, sys
 def result(path):
@@ -366,15 +363,34 @@ if [[ " $SYSTEMS " == *" vswitch "* ]] && { [ ! -x "$VSWITCHD" ] || [ ! -x "$VSC
     GAVE_UP[vswitch]=1
 fi
 
+# Each run: flock -> timeout -> "$0 --one ..." (timeout puts the run into its
+# own process group and, on expiry, SIGTERMs the group: the run's EXIT trap
+# stops its processes by PID; SIGKILL 40 s later if that hangs). On Ctrl-C /
+# SIGTERM the run in progress is stopped the same way before we exit.
+RUN_PID=""
+on_signal() {
+    local kids
+    log "interrupted: stopping the run in progress"
+    if [ -n "$RUN_PID" ]; then
+        kids=$(ps -o pid= --ppid "$RUN_PID")   # the timeout process under flock
+        # shellcheck disable=SC2086  # a list of PIDs
+        if [ -n "$kids" ]; then kill -TERM $kids 2>/dev/null; else kill -TERM "$RUN_PID" 2>/dev/null; fi
+        wait "$RUN_PID"
+    fi
+    exit 130
+}
+trap on_signal INT TERM
+
 for ((round = 1; round <= 3 * RUNS; round++)); do
     pending=0
     for sys in $SYSTEMS; do
         if [ "${GAVE_UP[$sys]}" = 1 ] || [ "$(wc -w <<< "${QUIET[$sys]}")" -ge "$RUNS" ]; then continue; fi
         pending=1
         tag="r${round}-$sys"
-        flock -E 75 -w "$LOCK_WAIT" "$LOCK" timeout -k 20 "$RUN_TIMEOUT" \
-            "$0" --one "$sys" "$SCEN" "$tag" "$RUNID" > "$LOGDIR/$tag.out" 2> "$LOGDIR/$tag.stderr"
-        rc=$?
+        flock -E 75 -w "$LOCK_WAIT" "$LOCK" timeout -k 40 "$RUN_TIMEOUT" \
+            "$0" --one "$sys" "$SCEN" "$tag" "$RUNID" > "$LOGDIR/$tag.out" 2> "$LOGDIR/$tag.stderr" &
+        RUN_PID=$!
+        wait "$RUN_PID"; rc=$?; RUN_PID=""
         res=$(grep '^RESULT ' "$LOGDIR/$tag.out" | tail -1)
         if [ -z "$res" ]; then
             FAILS[$sys]=$((FAILS[$sys] + 1))

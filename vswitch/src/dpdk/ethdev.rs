@@ -102,11 +102,7 @@ impl EthPort {
         Ok(EthPort {
             id,
             device: raw.device,
-            info: DeviceInfo {
-                driver,
-                max_rx_queues: raw.max_rx_queues,
-                max_tx_queues: raw.max_tx_queues,
-            },
+            info: DeviceInfo { driver, max_rx_queues: raw.max_rx_queues, max_tx_queues: raw.max_tx_queues },
             rx_queues: 0,
             tx_queues: 0,
             started: false,
