@@ -86,7 +86,7 @@ toml_string() {
     printf '"%s"' "${s//\"/\\\"}"
 }
 
-# vswitch_config PREFIX SOCKET -> TOML config of the p2p bridge (docs/CONTRACTS.md)
+# vswitch_config PREFIX SOCKET -> TOML config of the p2p bridge (docs/configuration.md)
 vswitch_config() {
     local prefix="$1" sock="$2"
     cat <<EOF
