@@ -6,6 +6,8 @@
 //! `in_port`, `drop` and a bare port number. Other OpenFlow fields and actions are recognised and
 //! rejected as "not supported yet" so that a rule is never silently misread.
 
+pub mod key;
+
 use std::fmt;
 use std::ops::RangeInclusive;
 
