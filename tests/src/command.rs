@@ -1,6 +1,7 @@
-//! Short-lived commands (vsctl, a vswitchd that should refuse to start):
-//! run to completion within a time limit, output captured. A command that
-//! overstays is killed by its pid and reported.
+//! Short-lived commands (vsctl, a vswitchd that should refuse to start, the
+//! Open vSwitch tools of the OVS oracle): run to completion within a time
+//! limit, output captured. A command that overstays is killed by its pid and
+//! reported.
 use std::fmt;
 use std::io::Read;
 use std::process::{Command, ExitStatus, Stdio};
@@ -49,11 +50,17 @@ impl fmt::Display for CmdOutput {
 
 /// Runs `command` (stdin from /dev/null) and waits at most `limit` for it;
 /// panics when it cannot start or does not end in time (it is killed first).
-pub fn run(mut command: Command, limit: Duration) -> CmdOutput {
+pub fn run(command: Command, limit: Duration) -> CmdOutput {
+    try_run(command, limit).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Like `run`, but says why instead of panicking (for `Drop`, where a second
+/// panic would abort the test binary).
+pub fn try_run(mut command: Command, limit: Duration) -> Result<CmdOutput, String> {
     let text = describe(&command);
     command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
     let started = Instant::now();
-    let mut child = command.spawn().unwrap_or_else(|e| panic!("cannot start `{text}`: {e}"));
+    let mut child = command.spawn().map_err(|e| format!("cannot start `{text}`: {e}"))?;
     let stdout = drain(child.stdout.take());
     let stderr = drain(child.stderr.take());
     let max_polls = limit.as_millis() / POLL.as_millis() + 1;
@@ -66,7 +73,11 @@ pub fn run(mut command: Command, limit: Duration) -> CmdOutput {
             }
             Ok(None) if started.elapsed() < limit => thread::sleep(POLL),
             Ok(None) => break,
-            Err(e) => panic!("cannot wait for `{text}`: {e}"),
+            Err(e) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!("cannot wait for `{text}`: {e}"));
+            }
         }
     }
     let status = match status.or_else(|| child.try_wait().ok().flatten()) {
@@ -75,11 +86,11 @@ pub fn run(mut command: Command, limit: Duration) -> CmdOutput {
             // Not reaped yet, so the pid is still this child's.
             let _ = child.kill();
             let _ = child.wait();
-            panic!("`{text}` did not finish within {limit:?}; killed it (pid {})", child.id());
+            return Err(format!("`{text}` did not finish within {limit:?}; killed it (pid {})", child.id()));
         }
     };
     let elapsed = started.elapsed();
-    CmdOutput { command: text, status, stdout: join(stdout), stderr: join(stderr), elapsed }
+    Ok(CmdOutput { command: text, status, stdout: join(stdout), stderr: join(stderr), elapsed })
 }
 
 /// The command line as one string, for messages.
