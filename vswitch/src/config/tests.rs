@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use super::*;
 use crate::flow::test_random::XorShift;
-use crate::flow::{Action, Match};
+use crate::flow::{OfPort, PortOutput};
 
 const ORIGIN: &str = "test.toml";
 
@@ -143,9 +143,9 @@ fn full_config_is_read() {
     );
     assert_eq!(br0.flows.len(), 2);
     assert_eq!(br0.flows[0].priority, 10);
-    assert_eq!(br0.flows[0].matches, Match { in_port: Some(1) });
-    assert_eq!(br0.flows[0].actions, vec![Action::Output(2)]);
-    assert_eq!(br0.flows[1].to_string(), "in_port=2,actions=output:1");
+    assert_eq!(br0.flows[0].matches.in_port(), Some(OfPort(1)));
+    assert_eq!(br0.flows[0].port_only_actions(), Some(vec![PortOutput::Port(OfPort(2))]));
+    assert_eq!(br0.flows[1].to_string(), "in_port=2 actions=output:1");
 
     let br1 = &config.bridges[1];
     assert_eq!(br1.name, "br1");
@@ -636,7 +636,7 @@ fn flows_are_parsed_and_errors_name_the_flow() {
          \"priority=1,in_port=2,actions=in_port\"",
     ));
     assert_eq!(config.bridges[0].flows.len(), 4);
-    assert_eq!(config.bridges[0].flows[3].actions, vec![Action::InPort]);
+    assert_eq!(config.bridges[0].flows[3].port_only_actions(), Some(vec![PortOutput::InPort]));
 
     assert_rejected(
         &two_port_bridge(
@@ -647,9 +647,28 @@ fn flows_are_parsed_and_errors_name_the_flow() {
         "in_port=abc: not a port number",
     );
     assert_rejected(
-        &two_port_bridge("\"table=2,actions=drop\""),
+        &two_port_bridge("\"actions=drop\", \"actions=drop\", \" table=2,actions=drop \""),
+        "bridge[0].flows[2]",
+        "table=2,actions=drop: the datapath executes only in_port matches with output/drop actions until the \
+         OpenFlow pipeline lands",
+    );
+    for rule in [
+        "priority=100,udp,in_port=1,nw_dst=10.128.0.0/9,tp_dst=5001,actions=output:2",
+        "in_port=1,actions=NORMAL",
+        "in_port=1,actions=mod_vlan_vid:5,output:2",
+        "idle_timeout=10,in_port=1,actions=output:2",
+        "in_port=1,actions=output:2,goto_table:1",
+    ] {
+        assert_rejected(
+            &two_port_bridge(&format!("\"{rule}\"")),
+            "bridge[0].flows[0]",
+            "until the OpenFlow pipeline lands",
+        );
+    }
+    assert_rejected(
+        &two_port_bridge("\"tcp,tp_dst=80,nw_src=10.0.0.300,actions=drop\""),
         "bridge[0].flows[0]",
-        "table=2: only table 0 is supported until the multi-table pipeline lands",
+        "nw_src=10.0.0.300: invalid IPv4 address",
     );
     assert_rejected(
         &two_port_bridge("\"actions=drop\", 5"),
@@ -812,10 +831,10 @@ fn default_config_is_the_documented_demo() {
     assert_eq!(
         flows,
         [
-            "in_port=1,actions=output:2",
-            "in_port=2,actions=output:1",
-            "in_port=3,actions=output:4",
-            "in_port=4,actions=output:3"
+            "in_port=1 actions=output:2",
+            "in_port=2 actions=output:1",
+            "in_port=3 actions=output:4",
+            "in_port=4 actions=output:3"
         ]
     );
 }

@@ -2,9 +2,9 @@
 //! at a fixed place in a 168-byte block, in network byte order. The same
 //! shape serves as a mask. Fields are grouped by protocol layer into 8-byte
 //! words so that a packet touches few words: an IPv4/UDP packet only words
-//! 0-4. `FlowKey::present` records which words the parser may have set, so
-//! hashing and comparing skip the rest (the idea of Open vSwitch's miniflow,
-//! with a dense layout).
+//! 0-4. The parser reports which words it may have set (`packet::Layers`),
+//! so hashing and comparing skip the rest (the idea of Open vSwitch's
+//! miniflow, with a dense layout).
 //!
 //! `FIELDS` is the registry of named fields (ovs-ofctl and NXM/OXM names,
 //! place, width, maskability, prerequisites, writability); matching,
@@ -107,9 +107,9 @@ pub enum Prereq {
     NdTll,
 }
 
-/// Every named field. Several names may share storage (ICMP type lives in
-/// tp_src, ARP op in nw_proto, ND link addresses in arp_sha/arp_tha, as in
-/// Open vSwitch); their prerequisites tell them apart.
+/// Every named field. Several names may share storage (ICMP and ICMPv6 type
+/// live in tp_src, ARP op in nw_proto, ND link addresses in arp_sha/arp_tha,
+/// as in Open vSwitch); their prerequisites tell them apart.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Field {
     InPort,
@@ -137,6 +137,8 @@ pub enum Field {
     TcpFlags,
     IcmpType,
     IcmpCode,
+    Icmpv6Type,
+    Icmpv6Code,
     ArpOp,
     ArpSpa,
     ArpTpa,
@@ -203,6 +205,8 @@ pub const FIELDS: &[FieldDef] = &[
     field!(Field::IcmpType, "icmp_type", "NXM_OF_ICMP_TYPE", 33, 1, 8, false, true, Prereq::Icmpv4),
     field!(Field::TpDst, "tp_dst", "NXM_OF_TCP_DST", 34, 2, 16, true, true, Prereq::L4Ports),
     field!(Field::IcmpCode, "icmp_code", "NXM_OF_ICMP_CODE", 35, 1, 8, false, true, Prereq::Icmpv4),
+    field!(Field::Icmpv6Type, "icmpv6_type", "NXM_NX_ICMPV6_TYPE", 33, 1, 8, false, true, Prereq::Icmpv6),
+    field!(Field::Icmpv6Code, "icmpv6_code", "NXM_NX_ICMPV6_CODE", 35, 1, 8, false, true, Prereq::Icmpv6),
     field!(Field::TcpFlags, "tcp_flags", "NXM_NX_TCP_FLAGS", 36, 2, 12, true, false, Prereq::Tcp),
     field!(Field::VlanTci2, "vlan_tci2", "", 38, 2, 16, true, false, Prereq::Vlan),
     field!(Field::Metadata, "metadata", "OXM_OF_METADATA", 40, 8, 64, true, true, Prereq::None),
@@ -227,6 +231,45 @@ pub const FIELDS: &[FieldDef] = &[
     field!(Field::NdTll, "nd_tll", "NXM_NX_ND_TLL", 160, 6, 48, true, true, Prereq::NdTll),
 ];
 
+/// Another name of a registry field: an ovs-ofctl or OXM/NXM spelling of the
+/// same storage. `prereq` is what the name implies, which may be narrower
+/// than the field's own (`tcp_dst` needs tcp where `tp_dst` takes tcp, udp
+/// or sctp).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FieldAlias {
+    pub name: &'static str,
+    pub field: Field,
+    pub prereq: Prereq,
+}
+
+macro_rules! alias {
+    ($name:literal, $field:expr, $prereq:expr) => {
+        FieldAlias { name: $name, field: $field, prereq: $prereq }
+    };
+}
+
+/// The aliases `Field::resolve` accepts besides the registry names.
+pub const FIELD_ALIASES: &[FieldAlias] = &[
+    alias!("eth_src", Field::DlSrc, Prereq::None),
+    alias!("eth_dst", Field::DlDst, Prereq::None),
+    alias!("eth_type", Field::DlType, Prereq::None),
+    alias!("ip_src", Field::NwSrc, Prereq::Ipv4),
+    alias!("ip_dst", Field::NwDst, Prereq::Ipv4),
+    alias!("ipv4_src", Field::NwSrc, Prereq::Ipv4),
+    alias!("ipv4_dst", Field::NwDst, Prereq::Ipv4),
+    alias!("ip_proto", Field::NwProto, Prereq::Ip),
+    alias!("ip_frag", Field::NwFrag, Prereq::Ip),
+    alias!("tcp_src", Field::TpSrc, Prereq::Tcp),
+    alias!("tcp_dst", Field::TpDst, Prereq::Tcp),
+    alias!("udp_src", Field::TpSrc, Prereq::Udp),
+    alias!("udp_dst", Field::TpDst, Prereq::Udp),
+    alias!("sctp_src", Field::TpSrc, Prereq::Sctp),
+    alias!("sctp_dst", Field::TpDst, Prereq::Sctp),
+    alias!("NXM_OF_UDP_SRC", Field::TpSrc, Prereq::Udp),
+    alias!("NXM_OF_UDP_DST", Field::TpDst, Prereq::Udp),
+    alias!("tunnel_id", Field::TunId, Prereq::None),
+];
+
 impl Field {
     /// The registry entry of this field.
     pub fn def(self) -> &'static FieldDef {
@@ -235,9 +278,40 @@ impl Field {
         FIELDS.iter().find(|d| d.field == self).unwrap_or(&FIELDS[0])
     }
 
-    /// Looks a field up by its ovs-ofctl name or NXM/OXM name.
+    /// Looks a field up by its ovs-ofctl name, NXM/OXM name or alias.
     pub fn by_name(name: &str) -> Option<Field> {
-        FIELDS.iter().find(|d| d.name == name || (!d.nxm.is_empty() && d.nxm == name)).map(|d| d.field)
+        Field::resolve(name).map(|(field, _)| field)
+    }
+
+    /// The field a name (ovs-ofctl, NXM/OXM or alias) refers to, with the
+    /// prerequisite that name implies.
+    pub fn resolve(name: &str) -> Option<(Field, Prereq)> {
+        let registry = FIELDS.iter().find(|d| d.name == name || (!d.nxm.is_empty() && d.nxm == name));
+        match registry {
+            Some(d) => Some((d.field, d.prereq)),
+            None => FIELD_ALIASES.iter().find(|a| a.name == name).map(|a| (a.field, a.prereq)),
+        }
+    }
+
+    /// The name used where a subfield is printed (`NXM_OF_ETH_DST[]`): the
+    /// NXM/OXM name, or the ovs-ofctl name for fields without one.
+    pub fn nxm_or_name(self) -> &'static str {
+        let d = self.def();
+        if d.nxm.is_empty() {
+            d.name
+        } else {
+            d.nxm
+        }
+    }
+
+    /// All ones in the field's meaningful bits.
+    pub fn bits_mask(self) -> u128 {
+        let bits = self.def().bits;
+        if bits >= 128 {
+            u128::MAX
+        } else {
+            (1u128 << bits) - 1
+        }
     }
 }
 
@@ -277,6 +351,22 @@ impl FlowKey {
         let be = value.to_be_bytes();
         let n = d.bytes.min(8);
         self.bytes[d.offset..d.offset + n].copy_from_slice(&be[8 - n..]);
+    }
+
+    /// A field as an integer (its bytes big-endian), any width up to 16
+    /// bytes; bits above the field's meaningful bits are kept as stored.
+    #[inline]
+    pub fn get_u128(&self, field: Field) -> u128 {
+        self.get(field).iter().fold(0u128, |acc, &b| (acc << 8) | u128::from(b))
+    }
+
+    /// Sets a field from an integer (its low bytes, big-endian).
+    #[inline]
+    pub fn set_u128(&mut self, field: Field, value: u128) {
+        let d = field.def();
+        let be = value.to_be_bytes();
+        let n = d.bytes.min(16);
+        self.bytes[d.offset..d.offset + n].copy_from_slice(&be[16 - n..]);
     }
 
     /// The whole key as 8-byte words, for hashing and masking.
@@ -349,6 +439,8 @@ mod tests {
             Field::TcpFlags,
             Field::IcmpType,
             Field::IcmpCode,
+            Field::Icmpv6Type,
+            Field::Icmpv6Code,
             Field::ArpOp,
             Field::ArpSpa,
             Field::ArpTpa,
@@ -396,6 +488,37 @@ mod tests {
         assert_eq!(Field::by_name("NXM_NX_REG5"), Some(Field::Reg(5)));
         assert_eq!(Field::by_name("bogus"), None);
         assert_eq!(Field::Reg(7).to_string(), "reg7");
+    }
+
+    #[test]
+    fn aliases_resolve_with_their_own_prerequisite() {
+        assert_eq!(Field::resolve("tp_dst"), Some((Field::TpDst, Prereq::L4Ports)));
+        assert_eq!(Field::resolve("tcp_dst"), Some((Field::TpDst, Prereq::Tcp)));
+        assert_eq!(Field::resolve("NXM_OF_UDP_SRC"), Some((Field::TpSrc, Prereq::Udp)));
+        assert_eq!(Field::resolve("eth_dst"), Some((Field::DlDst, Prereq::None)));
+        assert_eq!(Field::by_name("tunnel_id"), Some(Field::TunId));
+        for alias in FIELD_ALIASES {
+            assert!(FIELDS.iter().all(|d| d.name != alias.name && d.nxm != alias.name), "{} shadows", alias.name);
+        }
+    }
+
+    #[test]
+    fn subfield_names_and_bit_masks() {
+        assert_eq!(Field::DlDst.nxm_or_name(), "NXM_OF_ETH_DST");
+        assert_eq!(Field::VlanTci2.nxm_or_name(), "vlan_tci2");
+        assert_eq!(Field::Ipv6Label.bits_mask(), 0xf_ffff);
+        assert_eq!(Field::Ipv6Src.bits_mask(), u128::MAX);
+        assert_eq!(Field::NwFrag.bits_mask(), 0b11);
+    }
+
+    #[test]
+    fn wide_integer_access() {
+        let mut k = FlowKey::default();
+        k.set_u128(Field::Ipv6Dst, 0x2001_0db8_0000_0000_0000_0000_0000_0001);
+        assert_eq!(k.get_u128(Field::Ipv6Dst), 0x2001_0db8_0000_0000_0000_0000_0000_0001);
+        k.set_u128(Field::DlSrc, 0x0102_0304_0506);
+        assert_eq!(k.get(Field::DlSrc), &[1, 2, 3, 4, 5, 6]);
+        assert_eq!(k.get_u128(Field::DlSrc), 0x0102_0304_0506);
     }
 
     #[test]

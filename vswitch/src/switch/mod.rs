@@ -19,7 +19,7 @@ use crate::datapath::{Datapath, PortAction, RxqWork, TxLock, TxTarget, MAX_PORTS
 use crate::dpdk::eal::Eal;
 use crate::dpdk::ethdev::{EthPort, Link, PortSetup};
 use crate::dpdk::mempool::{data_room_for_mtu, PktMbufPool};
-use crate::flow::Action;
+use crate::flow::PortOutput;
 use crate::pmd::stats::{DropReason, PmdCounter, PmdCounters};
 use crate::pmd::{PmdCommand, PmdHandle};
 
@@ -308,33 +308,28 @@ impl Switch {
     /// What happens to packets arriving on `port`.
     fn port_action(&self, port: &Port) -> PortAction {
         let bridge = &self.bridges[port.bridge];
-        let Some(rule) = bridge.table.lookup_in_port(port.ofport) else {
+        let Some((_, outputs)) = bridge.table.lookup_in_port(port.ofport) else {
             return PortAction::Drop(DropReason::TableMiss);
         };
-        let mut outputs = Vec::new();
-        for action in &rule.actions {
-            let target = match action {
-                Action::Drop => return PortAction::Drop(DropReason::ActionDrop),
-                Action::InPort => Some(port.eth.id()),
+        if outputs.is_empty() {
+            return PortAction::Drop(DropReason::ActionDrop);
+        }
+        let targets: Vec<u16> = outputs
+            .iter()
+            .filter_map(|output| match output {
+                PortOutput::InPort => Some(port.eth.id()),
                 // OpenFlow: output to the input port is skipped; IN_PORT is
                 // the explicit way to send a packet back.
-                Action::Output(n) if *n == port.ofport => None,
-                Action::Output(n) => {
-                    self.ports.iter().find(|p| p.bridge == port.bridge && p.ofport == *n).map(|p| p.eth.id())
+                PortOutput::Port(n) if n.0 == port.ofport => None,
+                PortOutput::Port(n) => {
+                    self.ports.iter().find(|p| p.bridge == port.bridge && p.ofport == n.0).map(|p| p.eth.id())
                 }
-            };
-            if let Some(id) = target {
-                outputs.push(id);
-            }
-        }
-        if outputs.is_empty() {
-            if rule.actions.is_empty() {
-                PortAction::Drop(DropReason::ActionDrop)
-            } else {
-                PortAction::Drop(DropReason::NoSuchPort)
-            }
+            })
+            .collect();
+        if targets.is_empty() {
+            PortAction::Drop(DropReason::NoSuchPort)
         } else {
-            PortAction::Output(outputs.into_boxed_slice())
+            PortAction::Output(targets.into_boxed_slice())
         }
     }
 
