@@ -6,5 +6,6 @@ pub mod control;
 pub mod datapath;
 pub mod dpdk;
 pub mod flow;
+pub mod packet;
 pub mod pmd;
 pub mod switch;

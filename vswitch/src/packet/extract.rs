@@ -1,0 +1,399 @@
+//! Flow-key extraction: `extract` reads a packet's headers once, zero copy and bounds checked,
+//! into a `FlowKey` and returns the `Layers` (header offsets) that rewrites use afterwards.
+//!
+//! Conventions, after Open vSwitch's `miniflow_extract`:
+//! - Frames shorter than an Ethernet header yield only `in_port`.
+//! - Up to two VLAN tags (TPID 0x8100 or 0x88a8, in any order): the outer TCI goes to `vlan_tci`,
+//!   the inner to `vlan_tci2`, both with the "present" bit 0x1000 set. A tag is parsed only if the
+//!   ethertype after it is in the frame too; otherwise its TPID is the `dl_type` and parsing stops.
+//!   After two tags the next ethertype is the `dl_type`, even a third TPID.
+//! - An 802.3 length field is followed by LLC/SNAP with an ethertype, or `dl_type` is 0x05ff.
+//! - IPv4 is taken only if the header length is at least 20 and the total length covers the
+//!   header and fits in the frame; bytes after the total length (Ethernet padding) are ignored.
+//!   The version nibble is not checked. `nw_tos` is the whole TOS byte (DSCP and ECN).
+//! - IPv6 is taken only if its payload length fits in the frame and the extension headers
+//!   (hop-by-hop, routing, destination options, AH, fragment) are complete; `nw_proto` is the
+//!   upper-layer protocol, or 44 (fragment) for a non-first fragment. `nw_tos` is the traffic
+//!   class.
+//! - `nw_frag`: bit 0 a fragment, bit 1 a non-first fragment; L4 is parsed for first fragments.
+//! - L4: TCP (ports, 12-bit flags; data offset at least 5 and the header in the IP payload), UDP,
+//!   SCTP (ports), ICMP in IPv4 and ICMPv6 in IPv6 (type and code in the low bytes of `tp_src` and
+//!   `tp_dst`, which are `icmp_type` and `icmp_code`). ICMPv6 neighbour solicitation and
+//!   advertisement (code 0): `nd_target` and the first source/target link-layer address options
+//!   of 8 bytes (`nd_sll`, `nd_tll`), in whichever message they appear; an option of length 0 or
+//!   running past the message ends the option walk, keeping what was found; a repeated source or
+//!   target option makes the message invalid: `nd_target`, `nd_sll` and `nd_tll` are then 0.
+//! - ARP and RARP, Ethernet/IPv4 only (hardware type 1, protocol 0x0800, lengths 6 and 4):
+//!   `arp_op` (0 if the opcode does not fit in a byte), `arp_spa`, `arp_tpa`, `arp_sha`,
+//!   `arp_tha`.
+//! - A layer that is truncated or malformed leaves all its fields 0 and ends the parse; the fields
+//!   of the layers before it stay.
+
+use crate::flow::key::{words, FlowKey, KEY_BYTES};
+use crate::packet::proto::{ethertype, ip_proto, len, nd, nw_frag, vlan};
+
+/// Where the headers of a packet start, as found by `extract`; valid for the packet as it was
+/// parsed (the VLAN rewrites keep it up to date, see `crate::packet::rewrite`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Layers {
+    /// The `FlowKey` words (bit i = word i, see `crate::flow::key::words`) that `extract` cleared
+    /// and may have written; the other words are untouched.
+    pub present: u32,
+    /// Offset of the outermost VLAN tag (its TPID), if `extract` parsed a tag.
+    pub l2_5: Option<u16>,
+    /// Offset of the L3 header, if `extract` parsed one: IPv4, IPv6 (with all its extension
+    /// headers) or Ethernet/IPv4 ARP, as `dl_type` tells.
+    pub l3: Option<u16>,
+    /// Offset of the L4 header, if `extract` parsed one completely: TCP, UDP, SCTP, ICMP (IPv4) or
+    /// ICMPv6 (IPv6), as `l4_proto` tells. Never set for non-first fragments.
+    pub l4: Option<u16>,
+    /// The ethertype after the VLAN tags (the key's `dl_type`), host order; 0 for a runt frame.
+    pub dl_type: u16,
+    /// IP protocol number of the header at `l4`; 0 when `l4` is `None`.
+    pub l4_proto: u8,
+}
+
+/// Byte offsets of the fields in `FlowKey::bytes` (checked against the field registry by a test).
+/// The hot path needs them as constants; `Field::def` is a search.
+pub(super) mod at {
+    pub const IN_PORT: usize = 0;
+    pub const DL_TYPE: usize = 4;
+    pub const VLAN_TCI: usize = 6;
+    pub const DL_DST: usize = 8;
+    pub const NW_PROTO: usize = 14;
+    pub const NW_FRAG: usize = 15;
+    pub const DL_SRC: usize = 16;
+    pub const NW_TOS: usize = 22;
+    pub const NW_TTL: usize = 23;
+    pub const NW_SRC: usize = 24;
+    pub const NW_DST: usize = 28;
+    pub const TP_SRC: usize = 32;
+    pub const TP_DST: usize = 34;
+    pub const TCP_FLAGS: usize = 36;
+    pub const VLAN_TCI2: usize = 38;
+    pub const IPV6_SRC: usize = 96;
+    pub const IPV6_DST: usize = 112;
+    pub const IPV6_LABEL: usize = 128;
+    pub const ND_TARGET: usize = 136;
+    pub const ARP_SHA: usize = 152;
+    pub const ARP_THA: usize = 160;
+}
+
+/// The key's bytes, written at constant offsets.
+type KeyBytes = [u8; KEY_BYTES];
+
+/// Parses `data`, a whole Ethernet frame received on `in_port`, into `key`: clears the words of
+/// `key` that the returned `Layers::present` names and writes the fields found. Never panics, never
+/// allocates; the other words of `key` (metadata, registers, tunnel) are left as they were.
+#[inline]
+pub fn extract(data: &[u8], in_port: u32, key: &mut FlowKey) -> Layers {
+    let key = &mut key.bytes;
+    let port = in_port.to_be_bytes();
+    let Some(eth) = data.first_chunk::<{ len::ETHERNET }>() else {
+        key[at::IN_PORT..at::IN_PORT + 4].copy_from_slice(&port);
+        key[at::DL_TYPE..at::VLAN_TCI + 2].fill(0);
+        return Layers { present: words::PORT_L2_TYPE, ..Layers::default() };
+    };
+    let mut layers = Layers { present: words::L2, ..Layers::default() };
+
+    let mut dl_type = u16::from_be_bytes([eth[12], eth[13]]);
+    let mut l3 = len::ETHERNET;
+    let mut tci = 0;
+    if ethertype::is_vlan(dl_type) {
+        (tci, dl_type, l3) = vlan_tags(data, dl_type, key, &mut layers);
+    }
+    if dl_type < ethertype::MIN {
+        (dl_type, l3) = llc_snap(data, l3);
+    }
+    key[at::IN_PORT..at::IN_PORT + 4].copy_from_slice(&port);
+    key[at::DL_TYPE..at::DL_TYPE + 2].copy_from_slice(&dl_type.to_be_bytes());
+    key[at::VLAN_TCI..at::VLAN_TCI + 2].copy_from_slice(&tci.to_be_bytes());
+    // The L3 bytes of words 1 and 2 (nw_proto, nw_frag, nw_tos, nw_ttl) are cleared here.
+    key[at::DL_DST..at::DL_DST + 8].copy_from_slice(&[eth[0], eth[1], eth[2], eth[3], eth[4], eth[5], 0, 0]);
+    key[at::DL_SRC..at::DL_SRC + 8].copy_from_slice(&[eth[6], eth[7], eth[8], eth[9], eth[10], eth[11], 0, 0]);
+    layers.dl_type = dl_type;
+
+    // IPv4 first: the common case gets the first branch.
+    if dl_type == ethertype::IPV4 {
+        ipv4(data, l3, key, &mut layers);
+    } else if dl_type == ethertype::IPV6 {
+        ipv6(data, l3, key, &mut layers);
+    } else if (dl_type == ethertype::ARP || dl_type == ethertype::RARP) && arp(data, l3, key) {
+        layers.present |= words::NW_ADDRS | words::ARP_HA;
+        // l3 is at most 30 (two tags and LLC/SNAP).
+        layers.l3 = Some(l3 as u16);
+    }
+    layers
+}
+
+/// Parses the VLAN tags at offset 12, the first with TPID `outer_tpid`, and returns the outer TCI
+/// (present bit set, or 0 without a tag), the ethertype after the tags and the offset after it.
+/// Writes `vlan_tci2`.
+#[inline]
+fn vlan_tags(data: &[u8], outer_tpid: u16, key: &mut KeyBytes, layers: &mut Layers) -> (u16, u16, usize) {
+    const OUTER: usize = 12;
+    const INNER: usize = OUTER + len::VLAN_TAG;
+    // A tag counts only with the ethertype after it in the frame.
+    let Some(outer) = data.get(OUTER..).and_then(|d| d.first_chunk::<{ len::VLAN_TAG + 2 }>()) else {
+        return (0, outer_tpid, len::ETHERNET);
+    };
+    layers.l2_5 = Some(OUTER as u16);
+    let outer_tci = u16::from_be_bytes([outer[2], outer[3]]) | vlan::CFI;
+    let after_outer = u16::from_be_bytes([outer[4], outer[5]]);
+    if !ethertype::is_vlan(after_outer) {
+        return (outer_tci, after_outer, INNER + 2);
+    }
+    let Some(inner) = data.get(INNER..).and_then(|d| d.first_chunk::<{ len::VLAN_TAG + 2 }>()) else {
+        return (outer_tci, after_outer, INNER + 2);
+    };
+    let tci2 = u16::from_be_bytes([inner[2], inner[3]]) | vlan::CFI;
+    key[at::TP_SRC..at::VLAN_TCI2].fill(0);
+    key[at::VLAN_TCI2..at::VLAN_TCI2 + 2].copy_from_slice(&tci2.to_be_bytes());
+    layers.present |= words::TP_PORTS;
+    (outer_tci, u16::from_be_bytes([inner[4], inner[5]]), INNER + len::VLAN_TAG + 2)
+}
+
+/// The ethertype of an 802.3 frame whose length field ends at `offset`, and the offset of its
+/// payload: the SNAP ethertype after an LLC/SNAP header, or `ethertype::NONE`.
+#[cold]
+fn llc_snap(data: &[u8], offset: usize) -> (u16, usize) {
+    const SNAP_PREFIX: [u8; 6] = [0xaa, 0xaa, 0x03, 0, 0, 0];
+    if let Some(llc) = data.get(offset..).and_then(|d| d.first_chunk::<{ len::LLC_SNAP }>()) {
+        let snap_type = u16::from_be_bytes([llc[6], llc[7]]);
+        if llc[..6] == SNAP_PREFIX && snap_type >= ethertype::MIN {
+            return (snap_type, offset + len::LLC_SNAP);
+        }
+    }
+    (ethertype::NONE, offset)
+}
+
+/// Makes word 4 (ports, TCP flags, `vlan_tci2`) present, clearing it except a `vlan_tci2` that
+/// the tags wrote.
+#[inline]
+fn clear_transport_word(key: &mut KeyBytes, layers: &mut Layers) {
+    if layers.present & words::TP_PORTS == 0 {
+        key[at::TP_SRC..at::TP_SRC + 8].fill(0);
+        layers.present |= words::TP_PORTS;
+    }
+}
+
+/// Parses the IPv4 header at `l3` (at most 30: two tags and LLC/SNAP) and what follows it.
+#[inline]
+fn ipv4(data: &[u8], l3: usize, key: &mut KeyBytes, layers: &mut Layers) {
+    let Some(ip) = data.get(l3..) else { return };
+    let Some(header) = ip.first_chunk::<{ len::IPV4 }>() else { return };
+    let header_len = usize::from(header[0] & 0x0f) * 4;
+    let total_len = usize::from(u16::from_be_bytes([header[2], header[3]]));
+    if header_len < len::IPV4 || header_len > total_len || total_len > ip.len() {
+        return;
+    }
+    let fragment = u16::from_be_bytes([header[6], header[7]]);
+    let mut frag = 0;
+    if fragment & 0x3fff != 0 {
+        frag = nw_frag::ANY;
+        if fragment & 0x1fff != 0 {
+            frag |= nw_frag::LATER;
+        }
+    }
+    let proto = header[9];
+    key[at::NW_PROTO] = proto;
+    key[at::NW_FRAG] = frag;
+    key[at::NW_TOS] = header[1];
+    key[at::NW_TTL] = header[8];
+    key[at::NW_SRC..at::NW_DST + 4].copy_from_slice(&header[12..20]);
+    layers.present |= words::NW_ADDRS;
+    clear_transport_word(key, layers);
+    layers.l3 = Some(l3 as u16);
+    if frag & nw_frag::LATER == 0 {
+        if let Some(payload) = ip.get(header_len..total_len) {
+            transport(payload, l3 + header_len, proto, false, key, layers);
+        }
+    }
+}
+
+/// Parses the IPv6 header at `l3` (at most 30), its extension headers and what follows them.
+#[inline]
+fn ipv6(data: &[u8], l3: usize, key: &mut KeyBytes, layers: &mut Layers) {
+    let Some(ip) = data.get(l3..) else { return };
+    let Some(header) = ip.first_chunk::<{ len::IPV6 }>() else { return };
+    let payload_len = usize::from(u16::from_be_bytes([header[4], header[5]]));
+    let Some(payload) = ip.get(len::IPV6..len::IPV6 + payload_len) else { return };
+    let Some((proto, frag, extensions_len)) = ipv6_extensions(header[6], payload) else { return };
+    let version_class_label = u32::from_be_bytes([header[0], header[1], header[2], header[3]]);
+    key[at::NW_PROTO] = proto;
+    key[at::NW_FRAG] = frag;
+    key[at::NW_TOS] = (version_class_label >> 20) as u8;
+    key[at::NW_TTL] = header[7];
+    key[at::IPV6_SRC..at::IPV6_DST + 16].copy_from_slice(&header[8..40]);
+    let [_, label_1, label_2, label_3] = (version_class_label & 0x000f_ffff).to_be_bytes();
+    key[at::IPV6_LABEL..at::IPV6_LABEL + 8].copy_from_slice(&[0, label_1, label_2, label_3, 0, 0, 0, 0]);
+    layers.present |= words::IPV6_ADDRS | words::IPV6_LABEL;
+    clear_transport_word(key, layers);
+    layers.l3 = Some(l3 as u16);
+    if frag & nw_frag::LATER == 0 {
+        if let Some(upper) = payload.get(extensions_len..) {
+            transport(upper, l3 + len::IPV6 + extensions_len, proto, true, key, layers);
+        }
+    }
+}
+
+/// Walks the IPv6 extension headers at the start of `payload`, the first of type `next`. Returns
+/// the upper-layer protocol (or `ip_proto::FRAGMENT` for a non-first fragment), the `nw_frag` bits
+/// and the length of the extension headers; `None` if one is truncated.
+#[inline]
+fn ipv6_extensions(mut next: u8, payload: &[u8]) -> Option<(u8, u8, usize)> {
+    let mut offset = 0;
+    let mut frag = 0;
+    loop {
+        let header_len = match next {
+            ip_proto::HOP_BY_HOP | ip_proto::ROUTING | ip_proto::DESTINATION_OPTIONS | ip_proto::AH => {
+                // Every extension header is at least 8 bytes long, with its next header and its
+                // length first; AH counts 4-byte units less 2, the others 8-byte units less 1.
+                let header = payload.get(offset..)?.first_chunk::<8>()?;
+                let units = usize::from(header[1]);
+                let header_len = if next == ip_proto::AH { (units + 2) * 4 } else { (units + 1) * 8 };
+                next = header[0];
+                header_len
+            }
+            ip_proto::FRAGMENT => {
+                let header = payload.get(offset..)?.first_chunk::<8>()?;
+                next = header[0];
+                let offset_flags = u16::from_be_bytes([header[2], header[3]]);
+                if offset_flags != 0 {
+                    frag = nw_frag::ANY;
+                    if offset_flags & 0xfff8 != 0 {
+                        return Some((ip_proto::FRAGMENT, frag | nw_frag::LATER, offset + 8));
+                    }
+                }
+                8
+            }
+            _ => return Some((next, frag, offset)),
+        };
+        offset += header_len;
+        if offset > payload.len() {
+            return None;
+        }
+    }
+}
+
+/// Parses the L4 header at the start of `segment` (at `offset` in the packet), whose IP protocol
+/// is `proto`; `ipv6` tells the IP version.
+#[inline]
+fn transport(segment: &[u8], offset: usize, proto: u8, ipv6: bool, key: &mut KeyBytes, layers: &mut Layers) {
+    let Ok(offset) = u16::try_from(offset) else { return };
+    let parsed = match proto {
+        ip_proto::UDP => ports(segment.first_chunk::<{ len::UDP }>(), key),
+        ip_proto::TCP => tcp(segment, key),
+        ip_proto::SCTP => ports(segment.first_chunk::<{ len::SCTP }>(), key),
+        ip_proto::ICMP if !ipv6 => icmp(segment, key).is_some(),
+        ip_proto::ICMPV6 if ipv6 => icmpv6(segment, key, &mut layers.present),
+        _ => false,
+    };
+    if parsed {
+        layers.l4 = Some(offset);
+        layers.l4_proto = proto;
+    }
+}
+
+/// Copies the source and destination ports of a UDP or SCTP header, if complete.
+#[inline]
+fn ports<const N: usize>(header: Option<&[u8; N]>, key: &mut KeyBytes) -> bool {
+    match header.and_then(|h| h.first_chunk::<4>()) {
+        Some(ports) => {
+            key[at::TP_SRC..at::TP_DST + 2].copy_from_slice(ports);
+            true
+        }
+        None => false,
+    }
+}
+
+/// Copies the ports and flags of a TCP header, if complete (data offset at least 5, within the
+/// segment).
+#[inline]
+fn tcp(segment: &[u8], key: &mut KeyBytes) -> bool {
+    let Some(header) = segment.first_chunk::<{ len::TCP }>() else { return false };
+    let header_len = usize::from(header[12] >> 4) * 4;
+    if header_len < len::TCP || header_len > segment.len() {
+        return false;
+    }
+    let [flags_hi, flags_lo] = (u16::from_be_bytes([header[12], header[13]]) & 0x0fff).to_be_bytes();
+    key[at::TP_SRC..at::TCP_FLAGS + 2]
+        .copy_from_slice(&[header[0], header[1], header[2], header[3], flags_hi, flags_lo]);
+    true
+}
+
+/// Writes the type and code of an ICMP or ICMPv6 header and returns them.
+#[inline]
+fn icmp(segment: &[u8], key: &mut KeyBytes) -> Option<(u8, u8)> {
+    let header = segment.first_chunk::<{ len::ICMP }>()?;
+    key[at::TP_SRC..at::TP_DST + 2].copy_from_slice(&[0, header[0], 0, header[1]]);
+    Some((header[0], header[1]))
+}
+
+/// Parses an ICMPv6 header and, for neighbour discovery, its body; adds the ND words to `present`.
+#[inline]
+fn icmpv6(segment: &[u8], key: &mut KeyBytes, present: &mut u32) -> bool {
+    match icmp(segment, key) {
+        Some((nd::NEIGHBOR_SOLICITATION | nd::NEIGHBOR_ADVERTISEMENT, 0)) => {
+            *present |= words::ND_TARGET | words::ARP_HA;
+            neighbor_discovery(segment.get(len::ICMP..).unwrap_or_default(), key);
+            true
+        }
+        Some(_) => true,
+        None => false,
+    }
+}
+
+/// Parses the body of a neighbour solicitation or advertisement (after the ICMPv6 header): the
+/// target address and the link-layer address options. Writes the ND words whole.
+#[inline(never)]
+fn neighbor_discovery(body: &[u8], key: &mut KeyBytes) {
+    key[at::ND_TARGET..at::ARP_THA + 8].fill(0);
+    let Some(target) = body.first_chunk::<{ len::ND_TARGET }>() else { return };
+    let mut source_ll = None;
+    let mut target_ll = None;
+    let mut options = body.get(len::ND_TARGET..).unwrap_or_default();
+    while let Some(option) = options.first_chunk::<8>() {
+        let option_len = usize::from(option[1]) * 8;
+        if option_len == 0 || option_len > options.len() {
+            break;
+        }
+        if option_len == 8 {
+            let address = [option[2], option[3], option[4], option[5], option[6], option[7], 0, 0];
+            let slot = match option[0] {
+                nd::OPTION_SOURCE_LL => Some(&mut source_ll),
+                nd::OPTION_TARGET_LL => Some(&mut target_ll),
+                _ => None,
+            };
+            if slot.is_some_and(|slot| slot.replace(address).is_some()) {
+                // The same link-layer address option twice: an invalid message.
+                return;
+            }
+        }
+        options = options.get(option_len..).unwrap_or_default();
+    }
+    key[at::ND_TARGET..at::ND_TARGET + 16].copy_from_slice(target);
+    key[at::ARP_SHA..at::ARP_SHA + 8].copy_from_slice(&source_ll.unwrap_or_default());
+    key[at::ARP_THA..at::ARP_THA + 8].copy_from_slice(&target_ll.unwrap_or_default());
+}
+
+/// Parses an Ethernet/IPv4 ARP or RARP header at `l3`; returns whether there was one. Writes the
+/// words of `arp_spa`/`arp_tpa` and `arp_sha`/`arp_tha` whole.
+#[inline(never)]
+fn arp(data: &[u8], l3: usize, key: &mut KeyBytes) -> bool {
+    /// Hardware type Ethernet, protocol type IPv4, address lengths 6 and 4.
+    const ETHERNET_IPV4: [u8; 6] = [0, 1, 0x08, 0x00, 6, 4];
+    let Some(arp) = data.get(l3..).and_then(|d| d.first_chunk::<{ len::ARP_ETHERNET_IPV4 }>()) else {
+        return false;
+    };
+    if arp[..6] != ETHERNET_IPV4 {
+        return false;
+    }
+    let op = u16::from_be_bytes([arp[6], arp[7]]);
+    key[at::NW_PROTO] = u8::try_from(op).unwrap_or(0);
+    key[at::NW_SRC..at::NW_SRC + 4].copy_from_slice(&arp[14..18]);
+    key[at::NW_DST..at::NW_DST + 4].copy_from_slice(&arp[24..28]);
+    key[at::ARP_SHA..at::ARP_SHA + 8].copy_from_slice(&[arp[8], arp[9], arp[10], arp[11], arp[12], arp[13], 0, 0]);
+    key[at::ARP_THA..at::ARP_THA + 8].copy_from_slice(&[arp[18], arp[19], arp[20], arp[21], arp[22], arp[23], 0, 0]);
+    true
+}

@@ -1,0 +1,15 @@
+//! Packets: the buffer abstraction the datapath is generic over (`PacketBuf`, with `TestBuf` for
+//! tests), flow-key extraction (`extract`, which also returns the header offsets as `Layers`),
+//! header rewrites with their checksums (`rewrite`), and the wire constants they share (`proto`).
+//! Pure safe Rust: no allocation and no panic on the per-packet path, whatever the bytes.
+
+mod buf;
+pub mod checksum;
+mod extract;
+pub mod proto;
+pub mod rewrite;
+#[cfg(test)]
+mod tests;
+
+pub use buf::{PacketBuf, TestBuf};
+pub use extract::{extract, Layers};

@@ -1,0 +1,9 @@
+//! Tests of the packet module: a packet builder with from-scratch checksums, extraction of every
+//! protocol and of every truncation of sample packets, every rewrite checked by re-extraction and
+//! recomputed checksums, and a deterministic random-bytes run.
+
+mod builder;
+mod extract;
+mod random;
+mod rewrite;
+mod samples;
