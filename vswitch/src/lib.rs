@@ -7,5 +7,6 @@ pub mod datapath;
 pub mod dpdk;
 pub mod flow;
 pub mod packet;
+pub mod pipeline;
 pub mod pmd;
 pub mod switch;

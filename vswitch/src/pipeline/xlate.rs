@@ -1,0 +1,896 @@
+//! The slow path ("upcall" translation): runs the OpenFlow pipeline of a
+//! bridge on one packet's flow key and turns the result into datapath
+//! actions plus the megaflow mask that makes the result valid for every
+//! packet it covers.
+//!
+//! Semantics follow OpenFlow 1.3 with the Open vSwitch extensions: tables
+//! looked up from 0, apply-actions executed at once, write-actions merged
+//! into the action set that runs when the pipeline ends, goto_table,
+//! resubmit (nested lookups, depth-limited), set_field/load/move on the
+//! working key, VLAN push/pop/modify, dec_ttl, learn (returned as a side
+//! effect for the management thread to apply) and NORMAL, a VLAN-aware L2
+//! learning switch over the bridge's MAC table (new addresses returned as
+//! side effects too).
+//!
+//! Header changes are kept on the working key and written out ("committed")
+//! as datapath actions only before an output or a VLAN push/pop, so a
+//! packet is rewritten once per output at most. Every field the translation
+//! reads is un-wildcarded; fields it only writes are not.
+
+use std::sync::Arc;
+
+use hashbrown::HashMap;
+
+use super::table::{RuleEntry, TablesSnapshot};
+use crate::flow::key::{Field, FlowKey};
+use crate::flow::{Action, FlowRule, Instructions, Learn, LearnSpec, Match, OfPort, PacketInReason, Subfield};
+
+/// Resubmits nested deeper than this end the translation (a loop in the rules).
+pub const MAX_RESUBMIT_DEPTH: usize = 64;
+/// Datapath actions one translation may produce.
+pub const MAX_DATAPATH_ACTIONS: usize = 256;
+
+/// VLAN TCI bit that Open vSwitch (and our flow key) uses for "tag present".
+pub const VLAN_PRESENT: u16 = 0x1000;
+const VLAN_VID_MASK: u16 = 0x0fff;
+const VLAN_PCP_SHIFT: u16 = 13;
+const ETH_TYPE_VLAN: u16 = 0x8100;
+
+/// What the datapath does to every packet of a megaflow, in order.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum DpAction {
+    /// Write a header field (the whole field) with this value.
+    SetField {
+        field: Field,
+        value: u128,
+    },
+    /// Set the TCI (VID and PCP; no present bit) of the outermost tag.
+    SetVlanTci(u16),
+    PushVlan {
+        tpid: u16,
+        tci: u16,
+    },
+    PopVlan,
+    /// Send a copy to this datapath port.
+    Output(u16),
+    /// A packet-in to the controller (counted until the controller channel exists).
+    Controller {
+        reason: PacketInReason,
+        max_len: u16,
+    },
+}
+
+/// How a port treats VLANs for NORMAL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VlanMode {
+    /// Untagged packets only; they belong to this VLAN.
+    Access(u16),
+    /// Tagged packets of these VLANs (and untagged, as VLAN 0); empty = every VLAN.
+    Trunk(Vec<u16>),
+}
+
+/// A port of the bridge as the pipeline sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BridgePort {
+    pub ofport: u32,
+    pub dp_port: u16,
+    pub vlan_mode: VlanMode,
+}
+
+impl BridgePort {
+    /// The VLAN a packet with this TCI belongs to on this port, if the
+    /// port admits it.
+    fn ingress_vlan(&self, tci: u16) -> Option<u16> {
+        let tagged = tci & VLAN_PRESENT != 0;
+        let vid = tci & VLAN_VID_MASK;
+        match &self.vlan_mode {
+            VlanMode::Access(tag) => (!tagged).then_some(*tag),
+            VlanMode::Trunk(vlans) => {
+                let vlan = if tagged { vid } else { 0 };
+                (vlans.is_empty() || vlan == 0 || vlans.contains(&vlan)).then_some(vlan)
+            }
+        }
+    }
+
+    fn carries(&self, vlan: u16) -> bool {
+        match &self.vlan_mode {
+            VlanMode::Access(tag) => *tag == vlan,
+            VlanMode::Trunk(vlans) => vlans.is_empty() || vlan == 0 || vlans.contains(&vlan),
+        }
+    }
+}
+
+/// The learned MAC addresses of a bridge: (VLAN, MAC) -> ofport.
+pub type MacTable = HashMap<(u16, [u8; 6]), u32>;
+
+/// Everything a translation reads about its bridge.
+pub struct Bridge<'a> {
+    pub tables: &'a TablesSnapshot,
+    pub ports: &'a [BridgePort],
+    pub macs: &'a MacTable,
+}
+
+impl Bridge<'_> {
+    fn port_by_ofport(&self, ofport: u32) -> Option<&BridgePort> {
+        self.ports.iter().find(|p| p.ofport == ofport)
+    }
+
+    fn port_by_dp(&self, dp_port: u16) -> Option<&BridgePort> {
+        self.ports.iter().find(|p| p.dp_port == dp_port)
+    }
+}
+
+/// Why a translation ended without forwarding normally.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum XlateStop {
+    /// The packet's input port is not a port of this bridge.
+    UnknownInPort,
+    /// dec_ttl found a TTL of 0 or 1.
+    TtlExpired,
+    /// Resubmits nested deeper than MAX_RESUBMIT_DEPTH.
+    ResubmitDepth,
+    /// More than MAX_DATAPATH_ACTIONS actions.
+    TooManyActions,
+}
+
+/// A MAC address NORMAL saw on a port (for the management thread to learn).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct MacLearning {
+    pub vlan: u16,
+    pub mac: [u8; 6],
+    pub ofport: u32,
+}
+
+/// The result of running the pipeline on one flow key.
+#[derive(Debug, Clone, Default)]
+pub struct Translation {
+    pub actions: Vec<DpAction>,
+    /// The megaflow mask: the bits of the datapath key the result depends on.
+    pub wildcards: FlowKey,
+    /// The rules that matched, in order (for their counters).
+    pub rules: Vec<Arc<RuleEntry>>,
+    /// Rules built by learn actions.
+    pub learned_rules: Vec<FlowRule>,
+    /// Addresses NORMAL saw.
+    pub learned_macs: Vec<MacLearning>,
+    /// Set when the translation stopped early; the actions so far stand.
+    pub stop: Option<XlateStop>,
+    /// Whether table 0 had no matching rule.
+    pub table_miss: bool,
+    /// Human-readable steps, when asked for (vsctl trace).
+    pub trace: Option<Vec<String>>,
+}
+
+/// Runs the bridge's pipeline for a packet with datapath key `dp_key`
+/// (whose in_port is the datapath port). With `trace`, every step is
+/// recorded in `Translation::trace`.
+pub fn translate(bridge: &Bridge<'_>, dp_key: &FlowKey, trace: bool) -> Translation {
+    let mut out = Translation { trace: trace.then(Vec::new), ..Translation::default() };
+    out.wildcards.set_all_ones(Field::InPort);
+    let dp_in_port = u16::try_from(dp_key.get_u64(Field::InPort)).unwrap_or(u16::MAX);
+    let Some(in_port) = bridge.port_by_dp(dp_in_port) else {
+        out.stop = Some(XlateStop::UnknownInPort);
+        return out;
+    };
+    let mut key = *dp_key;
+    key.set_u64(Field::InPort, u64::from(in_port.ofport));
+    let mut xlate = Xlate {
+        bridge,
+        in_port: in_port.clone(),
+        key,
+        committed: key,
+        dirty: Vec::new(),
+        action_set: Vec::new(),
+        current_table: 0,
+        depth: 0,
+        out,
+    };
+    xlate.run_table(0, true);
+    if xlate.out.stop.is_none() {
+        let action_set = std::mem::take(&mut xlate.action_set);
+        if !action_set.is_empty() {
+            xlate.note(format!("action set: {}", list(&action_set)));
+            xlate.execute(&action_set);
+        }
+    }
+    // Metadata and registers are zero in every datapath key: matching on
+    // them in the megaflow would only cost hashing.
+    for field in [Field::Metadata].into_iter().chain((0..8).map(Field::Reg)) {
+        xlate.out.wildcards.set_u128(field, 0);
+    }
+    xlate.out
+}
+
+fn list(actions: &[Action]) -> String {
+    actions.iter().map(ToString::to_string).collect::<Vec<_>>().join(",")
+}
+
+struct Xlate<'a, 'b> {
+    bridge: &'a Bridge<'b>,
+    in_port: BridgePort,
+    /// The packet as the pipeline sees it now (in_port = ofport).
+    key: FlowKey,
+    /// The packet as the datapath actions so far leave it.
+    committed: FlowKey,
+    /// Header fields written since the last commit.
+    dirty: Vec<Field>,
+    action_set: Vec<Action>,
+    /// The table of the rule whose actions run (resubmit's default table).
+    current_table: u8,
+    depth: usize,
+    out: Translation,
+}
+
+impl Xlate<'_, '_> {
+    fn note(&mut self, line: String) {
+        if let Some(trace) = &mut self.out.trace {
+            let indent = "    ".repeat(self.depth);
+            trace.push(format!("{indent}{line}"));
+        }
+    }
+
+    fn stopped(&self) -> bool {
+        self.out.stop.is_some()
+    }
+
+    /// Looks `table` up and runs the matching rule's instructions
+    /// (following goto_table).
+    fn run_table(&mut self, table: u8, top_level: bool) {
+        let mut table = table;
+        loop {
+            let rule = self.bridge.tables.lookup(table, &self.key, &mut self.out.wildcards).cloned();
+            let Some(rule) = rule else {
+                self.note(format!("table {table}: no match -> drop"));
+                if top_level && table == 0 {
+                    self.out.table_miss = true;
+                }
+                return;
+            };
+            self.note(format!("table {table}: {}", rule.rule()));
+            self.out.rules.push(rule.clone());
+            self.current_table = table;
+            let next = self.run_instructions(&rule.rule().instructions);
+            match next {
+                Some(next) if !self.stopped() => table = next,
+                _ => return,
+            }
+        }
+    }
+
+    /// Runs a rule's instructions; returns the goto_table target.
+    fn run_instructions(&mut self, instructions: &Instructions) -> Option<u8> {
+        self.execute(&instructions.apply_actions);
+        if instructions.clear_actions {
+            self.action_set.clear();
+        }
+        if let Some(write) = &instructions.write_actions {
+            self.merge_action_set(write);
+        }
+        if let Some(meta) = instructions.write_metadata {
+            let old = self.key.get_u64(Field::Metadata);
+            self.key.set_u64(Field::Metadata, (old & !meta.mask) | (meta.value & meta.mask));
+        }
+        instructions.goto_table
+    }
+
+    /// OpenFlow action set: at most one action of each kind, the new one replacing.
+    fn merge_action_set(&mut self, write: &[Action]) {
+        for action in write {
+            let kind = std::mem::discriminant(action);
+            let same_field = |a: &Action| match (a, action) {
+                (Action::SetField { field: x, .. }, Action::SetField { field: y, .. }) => x == y,
+                _ => std::mem::discriminant(a) == kind,
+            };
+            self.action_set.retain(|a| !same_field(a));
+            self.action_set.push(action.clone());
+        }
+    }
+
+    fn execute(&mut self, actions: &[Action]) {
+        for action in actions {
+            if self.stopped() {
+                return;
+            }
+            self.execute_one(action);
+        }
+    }
+
+    fn execute_one(&mut self, action: &Action) {
+        match action {
+            Action::Output(port) => self.output(*port),
+            Action::Controller { max_len, reason } => {
+                self.commit();
+                self.emit(DpAction::Controller { reason: *reason, max_len: *max_len });
+            }
+            Action::Resubmit { port, table } => self.resubmit(*port, *table),
+            Action::SetField { field, value, mask } => self.write_field(*field, *value, *mask),
+            Action::Load { value, dst } => self.write_subfield(*dst, *value),
+            Action::Move { src, dst } => {
+                let value = self.read_subfield(*src);
+                self.write_subfield(*dst, value);
+            }
+            Action::SetVlanVid { vid, push_if_needed } => {
+                self.set_vlan_bits(u128::from(*vid & VLAN_VID_MASK), VLAN_VID_MASK, *push_if_needed)
+            }
+            Action::SetVlanPcp { pcp, push_if_needed } => self.set_vlan_bits(
+                u128::from(u16::from(*pcp & 7) << VLAN_PCP_SHIFT),
+                7 << VLAN_PCP_SHIFT,
+                *push_if_needed,
+            ),
+            Action::PopVlan => self.pop_vlan(),
+            Action::PushVlan { tpid } => self.push_vlan(*tpid),
+            Action::SetEthSrc(mac) => self.write_field(Field::DlSrc, u128::from(*mac), u128::MAX),
+            Action::SetEthDst(mac) => self.write_field(Field::DlDst, u128::from(*mac), u128::MAX),
+            Action::SetIpv4Src(ip) => self.write_field(Field::NwSrc, u128::from(u32::from(*ip)), u128::MAX),
+            Action::SetIpv4Dst(ip) => self.write_field(Field::NwDst, u128::from(u32::from(*ip)), u128::MAX),
+            Action::SetIpTos(tos) => self.write_field(Field::NwTos, u128::from(*tos & 0xfc), 0xfc),
+            Action::SetIpEcn(ecn) => self.write_field(Field::NwTos, u128::from(*ecn & 3), 3),
+            Action::SetIpTtl(ttl) => self.write_field(Field::NwTtl, u128::from(*ttl), u128::MAX),
+            Action::SetL4SrcPort(port) => self.write_field(Field::TpSrc, u128::from(*port), u128::MAX),
+            Action::SetL4DstPort(port) => self.write_field(Field::TpDst, u128::from(*port), u128::MAX),
+            Action::DecTtl => self.dec_ttl(),
+            Action::SetTunnel(id) => self.write_field(Field::TunId, u128::from(*id), u128::MAX),
+            Action::Learn(learn) => self.learn(learn),
+        }
+    }
+
+    fn emit(&mut self, action: DpAction) {
+        if self.out.actions.len() >= MAX_DATAPATH_ACTIONS {
+            self.out.stop = Some(XlateStop::TooManyActions);
+            return;
+        }
+        self.out.actions.push(action);
+    }
+
+    /// Reads a field, un-wildcarding it.
+    fn read(&mut self, field: Field) -> u128 {
+        self.out.wildcards.set_all_ones(field);
+        self.key.get_u128(field)
+    }
+
+    fn read_subfield(&mut self, sub: Subfield) -> u128 {
+        let mask = sub.field_mask();
+        let old = self.out.wildcards.get_u128(sub.field);
+        self.out.wildcards.set_u128(sub.field, old | mask);
+        (self.key.get_u128(sub.field) & mask) >> sub.offset
+    }
+
+    fn write_subfield(&mut self, dst: Subfield, value: u128) {
+        let mask = dst.field_mask();
+        self.write_field(dst.field, (value << dst.offset) & mask, mask);
+    }
+
+    /// Writes the masked bits of a field on the working key. A partial
+    /// write of a header field makes its committed value depend on the
+    /// packet's other bits, so those are un-wildcarded.
+    fn write_field(&mut self, field: Field, value: u128, mask: u128) {
+        let full = field.bits_mask();
+        let mask = mask & full;
+        if field == Field::VlanTci {
+            // Writing the TCI as a whole may add or remove the tag.
+            self.out.wildcards.set_all_ones(Field::VlanTci);
+        } else if mask != full && is_header_field(field) {
+            self.out.wildcards.set_all_ones(field);
+        }
+        let old = self.key.get_u128(field);
+        self.key.set_u128(field, (old & !mask) | (value & mask));
+        if is_header_field(field) && !self.dirty.contains(&field) {
+            self.dirty.push(field);
+        }
+    }
+
+    fn vlan_tci(&mut self) -> u16 {
+        u16::try_from(self.read(Field::VlanTci)).unwrap_or(0)
+    }
+
+    fn set_vlan_bits(&mut self, value: u128, mask: u16, push_if_needed: bool) {
+        let tci = self.vlan_tci();
+        if tci & VLAN_PRESENT == 0 && !push_if_needed {
+            return;
+        }
+        // Without a tag, the commit pushes one with the new TCI.
+        let new = (tci & !mask) | (u16::try_from(value).unwrap_or(0) & mask);
+        self.key.set_u128(Field::VlanTci, u128::from(new | VLAN_PRESENT));
+        if !self.dirty.contains(&Field::VlanTci) {
+            self.dirty.push(Field::VlanTci);
+        }
+    }
+
+    fn push_vlan(&mut self, tpid: u16) {
+        self.commit();
+        let outer = self.vlan_tci();
+        // A pushed tag copies VID and PCP of the tag it covers (OpenFlow).
+        let tci = if outer & VLAN_PRESENT != 0 { outer & !VLAN_PRESENT } else { 0 };
+        self.emit(DpAction::PushVlan { tpid, tci });
+        self.key.set_u128(Field::VlanTci2, u128::from(outer));
+        self.key.set_u128(Field::VlanTci, u128::from(tci | VLAN_PRESENT));
+        self.committed.set_u128(Field::VlanTci2, u128::from(outer));
+        self.committed.set_u128(Field::VlanTci, u128::from(tci | VLAN_PRESENT));
+    }
+
+    fn pop_vlan(&mut self) {
+        let outer = self.vlan_tci();
+        if outer & VLAN_PRESENT == 0 {
+            return;
+        }
+        self.commit();
+        self.emit(DpAction::PopVlan);
+        let inner = self.read(Field::VlanTci2);
+        for key in [&mut self.key, &mut self.committed] {
+            key.set_u128(Field::VlanTci, inner);
+            key.set_u128(Field::VlanTci2, 0);
+        }
+    }
+
+    fn dec_ttl(&mut self) {
+        let dl_type = self.read(Field::DlType);
+        if dl_type != 0x0800 && dl_type != 0x86dd {
+            return;
+        }
+        let ttl = self.read(Field::NwTtl);
+        if ttl <= 1 {
+            self.note("dec_ttl: TTL expired -> drop".into());
+            self.out.stop = Some(XlateStop::TtlExpired);
+            return;
+        }
+        self.write_field(Field::NwTtl, ttl - 1, u128::MAX);
+    }
+
+    /// Writes the pending header changes as datapath actions.
+    fn commit(&mut self) {
+        let dirty = std::mem::take(&mut self.dirty);
+        for field in dirty {
+            let now = self.key.get_u128(field);
+            if field == Field::VlanTci {
+                let now = u16::try_from(now).unwrap_or(0);
+                let before = u16::try_from(self.committed.get_u128(Field::VlanTci)).unwrap_or(0);
+                match (before & VLAN_PRESENT != 0, now & VLAN_PRESENT != 0) {
+                    (true, true) => self.emit(DpAction::SetVlanTci(now & !VLAN_PRESENT)),
+                    (false, true) => self.emit(DpAction::PushVlan { tpid: ETH_TYPE_VLAN, tci: now & !VLAN_PRESENT }),
+                    (true, false) => self.emit(DpAction::PopVlan),
+                    (false, false) => {}
+                }
+            } else {
+                self.emit(DpAction::SetField { field, value: now });
+            }
+            self.committed.set_u128(field, now);
+        }
+    }
+
+    fn output(&mut self, port: OfPort) {
+        let in_ofport = self.in_port.ofport;
+        match port {
+            OfPort::IN_PORT => self.output_dp(self.in_port.dp_port),
+            OfPort::NORMAL => self.normal(),
+            OfPort::FLOOD | OfPort::ALL => {
+                let ports: Vec<u16> =
+                    self.bridge.ports.iter().filter(|p| p.ofport != in_ofport).map(|p| p.dp_port).collect();
+                for dp in ports {
+                    self.output_dp(dp);
+                }
+            }
+            OfPort::CONTROLLER => {
+                self.commit();
+                self.emit(DpAction::Controller { reason: PacketInReason::Action, max_len: u16::MAX });
+            }
+            OfPort(n) if n == in_ofport => self.note(format!("output:{n}: skipped (the input port)")),
+            OfPort(n) => match self.bridge.port_by_ofport(n) {
+                Some(p) => {
+                    let dp = p.dp_port;
+                    self.output_dp(dp);
+                }
+                None => self.note(format!("output:{n}: no such port")),
+            },
+        }
+    }
+
+    fn output_dp(&mut self, dp_port: u16) {
+        self.commit();
+        self.emit(DpAction::Output(dp_port));
+    }
+
+    fn resubmit(&mut self, port: OfPort, table: Option<u8>) {
+        if self.depth >= MAX_RESUBMIT_DEPTH {
+            self.note("resubmit: too deep -> drop".into());
+            self.out.stop = Some(XlateStop::ResubmitDepth);
+            return;
+        }
+        let saved_in_port = self.key.get_u64(Field::InPort);
+        if port != OfPort::IN_PORT {
+            self.key.set_u64(Field::InPort, u64::from(port.0));
+        }
+        let current = self.current_table;
+        self.depth += 1;
+        self.run_table(table.unwrap_or(current), false);
+        self.depth -= 1;
+        self.current_table = current;
+        self.key.set_u64(Field::InPort, saved_in_port);
+    }
+
+    fn learn(&mut self, learn: &Learn) {
+        let mut matches = Match::catch_all();
+        let mut apply = Vec::new();
+        for spec in &learn.specs {
+            match *spec {
+                LearnSpec::MatchField { dst, src } => {
+                    let value = self.read_subfield(src);
+                    let mask = dst.field_mask();
+                    let (old_value, old_mask) = matches.value_and_mask(dst.field);
+                    matches.set_masked(dst.field, old_value | ((value << dst.offset) & mask), old_mask | mask);
+                }
+                LearnSpec::MatchValue { dst, value } => {
+                    let mask = dst.field_mask();
+                    let (old_value, old_mask) = matches.value_and_mask(dst.field);
+                    matches.set_masked(dst.field, old_value | ((value << dst.offset) & mask), old_mask | mask);
+                }
+                LearnSpec::LoadField { src, dst } => {
+                    let value = self.read_subfield(src);
+                    apply.push(Action::Load { value, dst });
+                }
+                LearnSpec::LoadValue { value, dst } => apply.push(Action::Load { value, dst }),
+                LearnSpec::Output { src } => {
+                    let port = self.read_subfield(src);
+                    apply.push(Action::Output(OfPort(u32::try_from(port).unwrap_or(u32::MAX))));
+                }
+            }
+        }
+        let rule = FlowRule {
+            table: learn.table,
+            priority: learn.priority,
+            cookie: learn.cookie,
+            idle_timeout: learn.idle_timeout,
+            hard_timeout: learn.hard_timeout,
+            matches,
+            instructions: Instructions { apply_actions: apply, ..Instructions::default() },
+        };
+        self.note(format!("learn: table={} {rule}", rule.table));
+        self.out.learned_rules.push(rule);
+    }
+
+    /// NORMAL: a VLAN-aware learning switch.
+    fn normal(&mut self) {
+        let tci = self.vlan_tci();
+        let Some(vlan) = self.in_port.ingress_vlan(tci) else {
+            self.note("NORMAL: VLAN not admitted on the input port -> drop".into());
+            return;
+        };
+        let src = mac(self.read(Field::DlSrc));
+        let dst = mac(self.read(Field::DlDst));
+        let in_ofport = self.in_port.ofport;
+        if src[0] & 1 == 0 && self.bridge.macs.get(&(vlan, src)) != Some(&in_ofport) {
+            self.out.learned_macs.push(MacLearning { vlan, mac: src, ofport: in_ofport });
+        }
+        let known = if dst[0] & 1 == 0 { self.bridge.macs.get(&(vlan, dst)).copied() } else { None };
+        let targets: Vec<BridgePort> = match known {
+            Some(ofport) if ofport == in_ofport => {
+                self.note("NORMAL: destination is on the input port -> drop".into());
+                Vec::new()
+            }
+            Some(ofport) => self.bridge.port_by_ofport(ofport).cloned().into_iter().collect(),
+            None => self.bridge.ports.iter().filter(|p| p.ofport != in_ofport && p.carries(vlan)).cloned().collect(),
+        };
+        self.note(format!(
+            "NORMAL: vlan {vlan}, {} -> ports {:?}",
+            if known.is_some() { "learned destination" } else { "flood" },
+            targets.iter().map(|p| p.ofport).collect::<Vec<_>>()
+        ));
+        for port in targets {
+            self.normal_output(&port, vlan);
+        }
+    }
+
+    /// Output for NORMAL: untagged on access ports (and VLAN 0), tagged on trunks.
+    fn normal_output(&mut self, port: &BridgePort, vlan: u16) {
+        let tagged = self.key.get_u128(Field::VlanTci) as u16 & VLAN_PRESENT != 0;
+        let want_tag = matches!(port.vlan_mode, VlanMode::Trunk(_)) && vlan != 0;
+        if want_tag {
+            let tci = self.key.get_u128(Field::VlanTci) as u16;
+            if !tagged || tci & VLAN_VID_MASK != vlan {
+                self.set_vlan_bits(u128::from(vlan), VLAN_VID_MASK, true);
+            }
+        } else if tagged {
+            self.pop_vlan();
+        }
+        self.output_dp(port.dp_port);
+    }
+}
+
+fn mac(value: u128) -> [u8; 6] {
+    let b = value.to_be_bytes();
+    [b[10], b[11], b[12], b[13], b[14], b[15]]
+}
+
+/// Fields that live in packet headers. The others are pipeline metadata;
+/// the tunnel fields are consumed by an output to a tunnel port.
+fn is_header_field(field: Field) -> bool {
+    !matches!(field, Field::InPort | Field::Metadata | Field::Reg(_) | Field::TunId | Field::TunSrc | Field::TunDst)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::flow::parse_add_flow;
+    use crate::pipeline::table::{FlowModFlags, FlowTables};
+
+    const VM_MAC: [u8; 6] = [0xfa, 0x16, 0x3e, 0, 0, 1];
+    const REMOTE_MAC: [u8; 6] = [0xfa, 0x16, 0x3e, 0, 0, 2];
+    const BROADCAST: [u8; 6] = [0xff; 6];
+
+    /// Datapath port numbers differ from ofports on purpose.
+    fn dp(ofport: u32) -> u16 {
+        u16::try_from(ofport).unwrap() + 10
+    }
+
+    fn trunk_ports(ofports: &[u32]) -> Vec<BridgePort> {
+        ofports
+            .iter()
+            .map(|&ofport| BridgePort { ofport, dp_port: dp(ofport), vlan_mode: VlanMode::Trunk(Vec::new()) })
+            .collect()
+    }
+
+    fn tables(rules: &[&str]) -> TablesSnapshot {
+        let mut tables = FlowTables::new();
+        for text in rules {
+            let rule = parse_add_flow(text).unwrap_or_else(|e| panic!("{text}: {e}"));
+            tables.add(rule, FlowModFlags::default(), 0).unwrap();
+        }
+        tables.snapshot()
+    }
+
+    fn mac_value(mac: [u8; 6]) -> u128 {
+        mac.iter().fold(0u128, |acc, &b| (acc << 8) | u128::from(b))
+    }
+
+    fn packet(in_ofport: u32, src: [u8; 6], dst: [u8; 6], vlan: Option<u16>) -> FlowKey {
+        let mut key = FlowKey::default();
+        key.set_u64(Field::InPort, u64::from(dp(in_ofport)));
+        key.set_u128(Field::DlSrc, mac_value(src));
+        key.set_u128(Field::DlDst, mac_value(dst));
+        if let Some(vid) = vlan {
+            key.set_u128(Field::VlanTci, u128::from(VLAN_PRESENT | vid));
+        }
+        key
+    }
+
+    fn run(snapshot: &TablesSnapshot, ports: &[BridgePort], macs: &MacTable, key: &FlowKey) -> Translation {
+        translate(&Bridge { tables: snapshot, ports, macs }, key, true)
+    }
+
+    const NEUTRON: &[&str] = &[
+        "hard_timeout=0 idle_timeout=0 priority=1 in_port=1 actions=resubmit(,1)",
+        "hard_timeout=0 idle_timeout=0 priority=1 in_port=2 actions=resubmit(,3)",
+        "hard_timeout=0 idle_timeout=0 priority=1 in_port=3 actions=resubmit(,3)",
+        "hard_timeout=0 idle_timeout=0 priority=0 actions=drop",
+        "hard_timeout=0 idle_timeout=0 priority=1 table=1 dl_dst=00:00:00:00:00:00/01:00:00:00:00:00 actions=resubmit(,20)",
+        "hard_timeout=0 idle_timeout=0 priority=1 table=1 dl_dst=01:00:00:00:00:00/01:00:00:00:00:00 actions=resubmit(,21)",
+        "hard_timeout=0 idle_timeout=0 priority=0 table=2 actions=drop",
+        "hard_timeout=0 idle_timeout=0 priority=0 table=3 actions=drop",
+        "hard_timeout=0 idle_timeout=0 priority=1 table=3 tun_id=0x1 actions=mod_vlan_vid:1,resubmit(,10)",
+        "hard_timeout=0 idle_timeout=0 priority=1 table=3 tun_id=0x2 actions=mod_vlan_vid:2,resubmit(,10)",
+        "hard_timeout=0 idle_timeout=0 priority=1 table=10 actions=learn(table=20,priority=1,hard_timeout=300,NXM_OF_VLAN_TCI[0..11],NXM_OF_ETH_DST[]=NXM_OF_ETH_SRC[],load:0->NXM_OF_VLAN_TCI[],load:NXM_NX_TUN_ID[]->NXM_NX_TUN_ID[],output:NXM_OF_IN_PORT[]),output:1",
+        "hard_timeout=0 idle_timeout=0 priority=0 table=20 actions=resubmit(,21)",
+        "hard_timeout=0 idle_timeout=0 priority=0 table=21 actions=drop",
+        "hard_timeout=0 idle_timeout=0 priority=1 table=21 dl_vlan=1 actions=strip_vlan,set_tunnel:0x1,output:2,output:3",
+        "hard_timeout=0 idle_timeout=0 priority=1 table=21 dl_vlan=2 actions=strip_vlan,set_tunnel:0x2,output:2,output:3",
+    ];
+
+    #[test]
+    fn port_to_port() {
+        let snapshot = tables(&["in_port=1,actions=output:2", "in_port=2,actions=IN_PORT"]);
+        let ports = trunk_ports(&[1, 2, 3]);
+        let macs = MacTable::new();
+        let t = run(&snapshot, &ports, &macs, &packet(1, VM_MAC, REMOTE_MAC, None));
+        assert_eq!(t.actions, [DpAction::Output(dp(2))]);
+        assert_eq!(t.rules.len(), 1);
+        let mut expected = FlowKey::default();
+        expected.set_all_ones(Field::InPort);
+        assert_eq!(t.wildcards, expected, "only in_port decides");
+        let back = run(&snapshot, &ports, &macs, &packet(2, VM_MAC, REMOTE_MAC, None));
+        assert_eq!(back.actions, [DpAction::Output(dp(2))]);
+        let miss = run(&snapshot, &ports, &macs, &packet(3, VM_MAC, REMOTE_MAC, None));
+        assert!(miss.actions.is_empty() && miss.table_miss);
+    }
+
+    #[test]
+    fn output_to_the_input_port_is_skipped() {
+        let snapshot = tables(&["actions=output:1,output:2"]);
+        let ports = trunk_ports(&[1, 2]);
+        let t = run(&snapshot, &ports, &MacTable::new(), &packet(1, VM_MAC, REMOTE_MAC, None));
+        assert_eq!(t.actions, [DpAction::Output(dp(2))]);
+    }
+
+    #[test]
+    fn neutron_broadcast_from_the_vm_side_floods_the_tunnels() {
+        let snapshot = tables(NEUTRON);
+        let ports = trunk_ports(&[1, 2, 3]);
+        let t = run(&snapshot, &ports, &MacTable::new(), &packet(1, VM_MAC, BROADCAST, Some(1)));
+        // Open vSwitch: "Datapath actions: pop_vlan,2,3" (in OpenFlow port numbers).
+        assert_eq!(t.actions, [DpAction::PopVlan, DpAction::Output(dp(2)), DpAction::Output(dp(3))]);
+        // Megaflow: in_port, the VLAN and the multicast bit of dl_dst (OVS: in_port=1,dl_vlan=1,
+        // dl_vlan_pcp=0,dl_dst=01:00:00:00:00:00/01:00:00:00:00:00).
+        assert_eq!(t.wildcards.get_u128(Field::DlDst), 0x0100_0000_0000);
+        assert_ne!(t.wildcards.get_u128(Field::VlanTci), 0);
+        assert_eq!(t.wildcards.get_u128(Field::DlSrc), 0);
+    }
+
+    #[test]
+    fn neutron_learns_from_the_tunnel_and_then_forwards_to_one_tunnel() {
+        let snapshot = tables(NEUTRON);
+        let ports = trunk_ports(&[1, 2, 3]);
+        let macs = MacTable::new();
+        let mut from_tunnel = packet(2, REMOTE_MAC, VM_MAC, None);
+        from_tunnel.set_u64(Field::TunId, 1);
+        let t = run(&snapshot, &ports, &macs, &from_tunnel);
+        // Open vSwitch: "Datapath actions: push_vlan(vid=1,pcp=0),1".
+        assert_eq!(t.actions, [DpAction::PushVlan { tpid: 0x8100, tci: 1 }, DpAction::Output(dp(1))]);
+        let expected = parse_add_flow(
+            "table=20,hard_timeout=300,priority=1,vlan_tci=0x0001/0x0fff,dl_dst=fa:16:3e:00:00:02 \
+             actions=load:0->NXM_OF_VLAN_TCI[],load:0x1->NXM_NX_TUN_ID[],output:2",
+        )
+        .unwrap();
+        assert_eq!(t.learned_rules, std::slice::from_ref(&expected));
+        assert_eq!(t.wildcards.get_u128(Field::DlSrc), mac_value([0xff; 6]), "learn reads dl_src");
+        assert_eq!(t.wildcards.get_u128(Field::TunId), u128::from(u64::MAX));
+
+        let mut rules: Vec<&str> = NEUTRON.to_vec();
+        let learned = expected.to_string();
+        rules.push(&learned);
+        let snapshot = tables(&rules);
+        let t = run(&snapshot, &ports, &macs, &packet(1, VM_MAC, REMOTE_MAC, Some(1)));
+        // Open vSwitch after learning: "Datapath actions: pop_vlan,2".
+        assert_eq!(t.actions, [DpAction::PopVlan, DpAction::Output(dp(2))]);
+        // The same destination on VLAN 2 is not learned: flood.
+        let t = run(&snapshot, &ports, &macs, &packet(1, VM_MAC, REMOTE_MAC, Some(2)));
+        assert_eq!(t.actions, [DpAction::PopVlan, DpAction::Output(dp(2)), DpAction::Output(dp(3))]);
+    }
+
+    fn normal_ports() -> Vec<BridgePort> {
+        vec![
+            BridgePort { ofport: 1, dp_port: dp(1), vlan_mode: VlanMode::Access(10) },
+            BridgePort { ofport: 2, dp_port: dp(2), vlan_mode: VlanMode::Trunk(vec![10, 20]) },
+            BridgePort { ofport: 3, dp_port: dp(3), vlan_mode: VlanMode::Access(20) },
+            BridgePort { ofport: 4, dp_port: dp(4), vlan_mode: VlanMode::Access(10) },
+        ]
+    }
+
+    #[test]
+    fn normal_floods_within_the_vlan_and_learns_the_source() {
+        let snapshot = tables(&["actions=NORMAL"]);
+        let ports = normal_ports();
+        let t = run(&snapshot, &ports, &MacTable::new(), &packet(1, VM_MAC, BROADCAST, None));
+        assert_eq!(
+            t.actions,
+            [
+                DpAction::PushVlan { tpid: 0x8100, tci: 10 },
+                DpAction::Output(dp(2)),
+                DpAction::PopVlan,
+                DpAction::Output(dp(4))
+            ]
+        );
+        assert_eq!(t.learned_macs, [MacLearning { vlan: 10, mac: VM_MAC, ofport: 1 }]);
+        // A tagged packet on an access port is not admitted.
+        let tagged = run(&snapshot, &ports, &MacTable::new(), &packet(1, VM_MAC, BROADCAST, Some(10)));
+        assert!(tagged.actions.is_empty());
+    }
+
+    #[test]
+    fn normal_forwards_to_a_learned_port_with_the_right_tagging() {
+        let snapshot = tables(&["actions=NORMAL"]);
+        let ports = normal_ports();
+        let mut macs = MacTable::new();
+        macs.insert((10, REMOTE_MAC), 2);
+        macs.insert((10, VM_MAC), 1);
+        let t = run(&snapshot, &ports, &macs, &packet(4, [2, 0, 0, 0, 0, 4], REMOTE_MAC, None));
+        assert_eq!(t.actions, [DpAction::PushVlan { tpid: 0x8100, tci: 10 }, DpAction::Output(dp(2))]);
+        let from_trunk = run(&snapshot, &ports, &macs, &packet(2, REMOTE_MAC, VM_MAC, Some(10)));
+        assert_eq!(from_trunk.actions, [DpAction::PopVlan, DpAction::Output(dp(1))]);
+        assert!(from_trunk.learned_macs.is_empty(), "already known on that port");
+        // Not learned in VLAN 20: flood there.
+        let other_vlan = run(&snapshot, &ports, &macs, &packet(3, [2, 0, 0, 0, 0, 3], REMOTE_MAC, None));
+        assert_eq!(other_vlan.actions, [DpAction::PushVlan { tpid: 0x8100, tci: 20 }, DpAction::Output(dp(2))]);
+    }
+
+    fn ipv4(in_ofport: u32, ttl: u8) -> FlowKey {
+        let mut key = packet(in_ofport, VM_MAC, REMOTE_MAC, None);
+        key.set_u64(Field::DlType, 0x0800);
+        key.set_u64(Field::NwTtl, u64::from(ttl));
+        key
+    }
+
+    #[test]
+    fn dec_ttl_rewrites_or_stops() {
+        let snapshot = tables(&["ip,actions=dec_ttl,output:2"]);
+        let ports = trunk_ports(&[1, 2]);
+        let t = run(&snapshot, &ports, &MacTable::new(), &ipv4(1, 64));
+        assert_eq!(t.actions, [DpAction::SetField { field: Field::NwTtl, value: 63 }, DpAction::Output(dp(2))]);
+        assert_eq!(t.wildcards.get_u128(Field::NwTtl), 0xff);
+        let expired = run(&snapshot, &ports, &MacTable::new(), &ipv4(1, 1));
+        assert!(expired.actions.is_empty());
+        assert_eq!(expired.stop, Some(XlateStop::TtlExpired));
+    }
+
+    #[test]
+    fn set_fields_are_committed_once_before_each_output() {
+        let snapshot = tables(&[
+            "ip,actions=mod_nw_src:10.0.0.9,mod_nw_src:10.0.0.7,output:2,mod_dl_dst:02:00:00:00:00:09,output:3",
+        ]);
+        let ports = trunk_ports(&[1, 2, 3]);
+        let t = run(&snapshot, &ports, &MacTable::new(), &ipv4(1, 64));
+        assert_eq!(
+            t.actions,
+            [
+                DpAction::SetField { field: Field::NwSrc, value: 0x0a00_0007 },
+                DpAction::Output(dp(2)),
+                DpAction::SetField { field: Field::DlDst, value: 0x0200_0000_0009 },
+                DpAction::Output(dp(3)),
+            ]
+        );
+        assert_eq!(t.wildcards.get_u128(Field::NwSrc), 0, "written, never read");
+    }
+
+    #[test]
+    fn registers_move_and_load_between_tables() {
+        let snapshot = tables(&[
+            "in_port=1,actions=load:0x2->NXM_NX_REG0[],move:NXM_NX_REG0[0..15]->NXM_NX_REG1[16..31],resubmit(,1)",
+            "table=1,reg1=0x20000,actions=output:2",
+            "table=1,priority=0,actions=output:3",
+        ]);
+        let ports = trunk_ports(&[1, 2, 3]);
+        let t = run(&snapshot, &ports, &MacTable::new(), &packet(1, VM_MAC, REMOTE_MAC, None));
+        assert_eq!(t.actions, [DpAction::Output(dp(2))]);
+        assert_eq!(t.wildcards.get_u128(Field::Reg(0)), 0, "registers never reach the megaflow");
+    }
+
+    #[test]
+    fn action_set_runs_after_the_pipeline() {
+        let snapshot = tables(&[
+            "in_port=1,actions=write_actions(output:2),goto_table:1",
+            "in_port=4,actions=write_actions(output:2),goto_table:1",
+            "table=1,actions=output:3",
+            "table=1,priority=40000,in_port=4,actions=clear_actions,write_actions(output:1)",
+        ]);
+        let ports = trunk_ports(&[1, 2, 3, 4]);
+        let t = run(&snapshot, &ports, &MacTable::new(), &packet(1, VM_MAC, REMOTE_MAC, None));
+        assert_eq!(t.actions, [DpAction::Output(dp(3)), DpAction::Output(dp(2))]);
+        let cleared = run(&snapshot, &ports, &MacTable::new(), &packet(4, VM_MAC, REMOTE_MAC, None));
+        assert_eq!(cleared.actions, [DpAction::Output(dp(1))], "the action set was cleared, then written");
+    }
+
+    #[test]
+    fn resubmit_loops_are_cut() {
+        let snapshot = tables(&["actions=resubmit(,0)"]);
+        let ports = trunk_ports(&[1, 2]);
+        let t = run(&snapshot, &ports, &MacTable::new(), &packet(1, VM_MAC, REMOTE_MAC, None));
+        assert_eq!(t.stop, Some(XlateStop::ResubmitDepth));
+    }
+
+    #[test]
+    fn flood_and_all_skip_the_input_port() {
+        let snapshot = tables(&["in_port=1,actions=FLOOD", "in_port=2,actions=ALL"]);
+        let ports = trunk_ports(&[1, 2, 3]);
+        let t = run(&snapshot, &ports, &MacTable::new(), &packet(1, VM_MAC, BROADCAST, None));
+        assert_eq!(t.actions, [DpAction::Output(dp(2)), DpAction::Output(dp(3))]);
+        let t = run(&snapshot, &ports, &MacTable::new(), &packet(2, VM_MAC, BROADCAST, None));
+        assert_eq!(t.actions, [DpAction::Output(dp(1)), DpAction::Output(dp(3))]);
+    }
+
+    #[test]
+    fn trace_names_every_table() {
+        let snapshot = tables(NEUTRON);
+        let ports = trunk_ports(&[1, 2, 3]);
+        let t = run(&snapshot, &ports, &MacTable::new(), &packet(1, VM_MAC, BROADCAST, Some(1)));
+        let trace = t.trace.unwrap().join("\n");
+        for table in ["table 0:", "table 1:", "table 21:"] {
+            assert!(trace.contains(table), "{trace}");
+        }
+    }
+
+    #[test]
+    fn unknown_input_port_is_reported() {
+        let snapshot = tables(&["actions=output:2"]);
+        let ports = trunk_ports(&[2]);
+        let t = run(&snapshot, &ports, &MacTable::new(), &packet(7, VM_MAC, REMOTE_MAC, None));
+        assert_eq!(t.stop, Some(XlateStop::UnknownInPort));
+        assert!(t.actions.is_empty());
+    }
+}
