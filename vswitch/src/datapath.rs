@@ -1,12 +1,14 @@
 //! The immutable forwarding state the PMD threads run on. The management
-//! thread builds a new `Datapath` for every change (ports, rules, rx-queue
-//! placement) and hands it to each PMD, which switches at its next
-//! quiescent point (the top of a poll iteration); see `pmd` and `switch`.
+//! thread builds a new `Datapath` for every change (ports, rules, MAC table,
+//! rx-queue placement) and hands it to each PMD, which switches at its next
+//! quiescent point (the top of a poll iteration) and flushes its caches;
+//! see `pmd` and `switch`.
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use crate::dpdk::ethdev::{RxQueue, TxQueue};
-use crate::pmd::stats::DropReason;
+use crate::pipeline::table::{RuleEntry, TablesSnapshot};
+use crate::pipeline::xlate::{BridgePort, DpAction, MacTable};
 
 /// Highest DPDK port id + 1 (RTE_MAX_ETHPORTS of the system DPDK).
 pub const MAX_PORTS: usize = dpdk_sys::RTE_MAX_ETHPORTS as usize;
@@ -19,23 +21,63 @@ pub struct Datapath {
     pub pmd_rxqs: Vec<Vec<RxqWork>>,
     /// Per PMD (by index), per DPDK port id: where that PMD transmits.
     pub pmd_tx: Vec<Vec<Option<TxTarget>>>,
+    /// The bridges' pipelines; `RxqWork::bridge` indexes this.
+    pub bridges: Vec<Arc<BridgeDp>>,
 }
 
-/// An rx queue and what happens to the packets that arrive on it.
+/// What the slow path of one bridge reads.
+#[derive(Debug, Default)]
+pub struct BridgeDp {
+    pub name: String,
+    pub tables: TablesSnapshot,
+    pub ports: Vec<BridgePort>,
+    pub macs: MacTable,
+}
+
+/// An rx queue, its bridge, and - when the bridge's rules decide for every
+/// packet of the port alike - that decision.
 #[derive(Debug, Clone)]
 pub struct RxqWork {
     pub rxq: RxQueue,
-    pub action: PortAction,
+    pub bridge: usize,
+    /// Set when the pipeline's result depends on nothing but the input port
+    /// and only outputs (a megaflow whose mask is in_port alone): packets
+    /// of this queue then skip parsing and the caches.
+    pub fixed: Option<Arc<FlowActions>>,
 }
 
-/// The bridge's decision for every packet of an input port. With rules that
-/// match on in_port only it does not depend on the packet, so it is resolved
-/// once per table version instead of once per packet.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PortAction {
-    /// Send to these DPDK ports (a copy each); never empty.
-    Output(Box<[u16]>),
-    Drop(DropReason),
+/// The cached result of the pipeline for a megaflow.
+#[derive(Debug, Default)]
+pub struct FlowActions {
+    pub actions: Box<[DpAction]>,
+    /// The rules that decided, for their counters.
+    pub rules: Box<[Arc<RuleEntry>]>,
+    /// The single output port when that is all the actions do.
+    pub only_output: Option<u16>,
+    /// Whether any action rewrites headers (the packet must be parsed).
+    pub rewrites: bool,
+    /// Why the packet is dropped when there is no output.
+    pub drop_reason: crate::pmd::stats::DropReason,
+}
+
+impl FlowActions {
+    pub fn new(
+        actions: Vec<DpAction>,
+        rules: Vec<Arc<RuleEntry>>,
+        drop_reason: crate::pmd::stats::DropReason,
+    ) -> FlowActions {
+        let only_output = match actions.as_slice() {
+            [DpAction::Output(port)] => Some(*port),
+            _ => None,
+        };
+        let rewrites = actions.iter().any(|a| !matches!(a, DpAction::Output(_) | DpAction::Controller { .. }));
+        FlowActions { actions: actions.into(), rules: rules.into(), only_output, rewrites, drop_reason }
+    }
+
+    /// Whether the packet leaves through any port.
+    pub fn outputs(&self) -> bool {
+        self.actions.iter().any(|a| matches!(a, DpAction::Output(_)))
+    }
 }
 
 /// A PMD's transmit queue on one port; `lock` is set when the device has

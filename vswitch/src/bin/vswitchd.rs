@@ -15,6 +15,8 @@ use vswitch::switch::Switch;
 
 /// How often the management thread does its periodic work.
 const TICK: Duration = Duration::from_millis(100);
+/// How long a learned rule or MAC address may wait before it is applied.
+const LEARN_LATENCY: Duration = Duration::from_millis(10);
 
 #[derive(Parser)]
 #[command(name = "vswitchd", version, about = "DPDK virtual switch daemon")]
@@ -79,7 +81,9 @@ fn run(config: &Config) -> Result<(), String> {
     tracing::info!(socket = %config.control.socket.display(), "vswitchd running");
     let mut next_tick = Instant::now() + TICK;
     while !stop.load(Ordering::Relaxed) {
-        match requests.recv_deadline(next_tick) {
+        // Wake at least every LEARN_LATENCY for what the PMDs learned.
+        let deadline = next_tick.min(Instant::now() + LEARN_LATENCY);
+        match requests.recv_deadline(deadline) {
             Ok(pending) => {
                 let reply = switch.handle(pending.request);
                 let _ = pending.reply_to.send(reply);
@@ -87,6 +91,9 @@ fn run(config: &Config) -> Result<(), String> {
             Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => break,
         }
+        // What the PMDs learned (learn actions, MAC addresses) takes effect
+        // as soon as the management thread gets to it.
+        switch.apply_side_effects();
         if Instant::now() >= next_tick {
             switch.tick();
             next_tick = Instant::now() + TICK;

@@ -154,6 +154,14 @@ impl Emc {
         [hash as usize & self.mask, hash.rotate_right(16) as usize & self.mask]
     }
 
+    /// Where the two candidate slots of `hash` are in memory, for the caller
+    /// to prefetch a burst's slots before looking the burst up.
+    #[inline]
+    pub fn slot_addresses(&self, hash: u32) -> [*const u8; 2] {
+        self.positions(hash)
+            .map(|pos| self.slots.get(pos).map_or(std::ptr::null(), |slot| (slot as *const Slot).cast()))
+    }
+
     /// Does the slot at `pos` hold (`key`, `present`) under `hash`?
     #[inline(always)]
     fn holds(&self, pos: usize, key: &FlowKey, present: u32, hash: u32) -> bool {

@@ -7,13 +7,9 @@ use std::collections::{BTreeMap, HashMap};
 use super::port::check_name;
 use super::reader::{KeyError, Section};
 use super::{BridgeConfig, PortConfig, PortKind};
-use crate::flow::{parse_add_flow, FlowRule, OfPort, PortOutput};
+use crate::flow::{parse_add_flow, Action, FlowRule, OfPort};
 
 const BRIDGE_KEYS: &[&str] = &["name", "port", "flows"];
-
-/// Why a valid rule is refused until the OpenFlow pipeline executes every rule.
-const PORT_DATAPATH_ONLY: &str =
-    "the datapath executes only in_port matches with output/drop actions until the OpenFlow pipeline lands";
 
 pub(super) fn read_bridges(root: &Section) -> Result<Vec<BridgeConfig>, KeyError> {
     let sections = root.sections("bridge", "[[bridge]]")?;
@@ -39,10 +35,7 @@ fn read_bridge(section: &Section) -> Result<BridgeConfig, KeyError> {
     for (index, text) in section.strings("flows")?.unwrap_or_default().iter().enumerate() {
         let key = format!("flows[{index}]");
         let flow = parse_add_flow(text).map_err(|error| section.error(&key, error.to_string()))?;
-        let Some(outputs) = flow.port_only_actions() else {
-            return Err(section.error(&key, format!("{}: {PORT_DATAPATH_ONLY}", text.trim())));
-        };
-        check_flow_ports(&flow, &outputs, &name, &ports).map_err(|problem| section.error(&key, problem))?;
+        check_flow_ports(&flow, &name, &ports).map_err(|problem| section.error(&key, problem))?;
         flows.push(flow);
     }
     Ok(BridgeConfig { name, ports, flows })
@@ -80,7 +73,7 @@ fn assign_ofports(ports: &mut [PortConfig]) -> Result<(), KeyError> {
 }
 
 /// A flow may only name ports of its own bridge, by their (resolved) ofport.
-fn check_flow_ports(flow: &FlowRule, outputs: &[PortOutput], bridge: &str, ports: &[PortConfig]) -> Result<(), String> {
+fn check_flow_ports(flow: &FlowRule, bridge: &str, ports: &[PortConfig]) -> Result<(), String> {
     let exists = |number: u32| ports.iter().any(|port| port.ofport == Some(number));
     let missing = |token: String, number: u32| format!("{token}: bridge {bridge:?} has no port with ofport {number}");
     if let Some(in_port) = flow.matches.in_port() {
@@ -88,9 +81,10 @@ fn check_flow_ports(flow: &FlowRule, outputs: &[PortOutput], bridge: &str, ports
             return Err(missing(format!("in_port={in_port}"), in_port.0));
         }
     }
-    for output in outputs {
-        if let PortOutput::Port(port) = *output {
-            if !exists(port.0) {
+    let instructions = &flow.instructions;
+    for action in instructions.apply_actions.iter().chain(instructions.write_actions.iter().flatten()) {
+        if let Action::Output(port) = *action {
+            if port.is_switch_port() && !exists(port.0) {
                 return Err(missing(format!("output:{port}"), port.0));
             }
         }

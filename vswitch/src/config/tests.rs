@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use super::*;
 use crate::flow::test_random::XorShift;
-use crate::flow::{OfPort, PortOutput};
+use crate::flow::{Action, OfPort};
 
 const ORIGIN: &str = "test.toml";
 
@@ -144,7 +144,7 @@ fn full_config_is_read() {
     assert_eq!(br0.flows.len(), 2);
     assert_eq!(br0.flows[0].priority, 10);
     assert_eq!(br0.flows[0].matches.in_port(), Some(OfPort(1)));
-    assert_eq!(br0.flows[0].port_only_actions(), Some(vec![PortOutput::Port(OfPort(2))]));
+    assert_eq!(br0.flows[0].instructions.apply_actions, [Action::Output(OfPort(2))]);
     assert_eq!(br0.flows[1].to_string(), "in_port=2 actions=output:1");
 
     let br1 = &config.bridges[1];
@@ -636,7 +636,7 @@ fn flows_are_parsed_and_errors_name_the_flow() {
          \"priority=1,in_port=2,actions=in_port\"",
     ));
     assert_eq!(config.bridges[0].flows.len(), 4);
-    assert_eq!(config.bridges[0].flows[3].port_only_actions(), Some(vec![PortOutput::InPort]));
+    assert_eq!(config.bridges[0].flows[3].instructions.apply_actions, [Action::Output(OfPort::IN_PORT)]);
 
     assert_rejected(
         &two_port_bridge(
@@ -646,25 +646,18 @@ fn flows_are_parsed_and_errors_name_the_flow() {
         "bridge[0].flows[3]",
         "in_port=abc: not a port number",
     );
+    // The whole OpenFlow pipeline is accepted.
+    let full = parse(&two_port_bridge(
+        "\"priority=100,udp,in_port=1,nw_dst=10.128.0.0/9,tp_dst=5001,actions=output:2\", \
+         \"in_port=1,actions=NORMAL\", \"table=2,in_port=1,actions=mod_vlan_vid:5,output:2\", \
+         \"idle_timeout=10,in_port=1,actions=output:2,goto_table:1\"",
+    ));
+    assert_eq!(full.bridges[0].flows.len(), 4);
     assert_rejected(
-        &two_port_bridge("\"actions=drop\", \"actions=drop\", \" table=2,actions=drop \""),
-        "bridge[0].flows[2]",
-        "table=2,actions=drop: the datapath executes only in_port matches with output/drop actions until the \
-         OpenFlow pipeline lands",
+        &two_port_bridge("\"actions=output:2,output:9\""),
+        "bridge[0].flows[0]",
+        "output:9: bridge \"br0\" has no port with ofport 9",
     );
-    for rule in [
-        "priority=100,udp,in_port=1,nw_dst=10.128.0.0/9,tp_dst=5001,actions=output:2",
-        "in_port=1,actions=NORMAL",
-        "in_port=1,actions=mod_vlan_vid:5,output:2",
-        "idle_timeout=10,in_port=1,actions=output:2",
-        "in_port=1,actions=output:2,goto_table:1",
-    ] {
-        assert_rejected(
-            &two_port_bridge(&format!("\"{rule}\"")),
-            "bridge[0].flows[0]",
-            "until the OpenFlow pipeline lands",
-        );
-    }
     assert_rejected(
         &two_port_bridge("\"tcp,tp_dst=80,nw_src=10.0.0.300,actions=drop\""),
         "bridge[0].flows[0]",

@@ -28,8 +28,20 @@ pub enum Request {
     AddPort { bridge: String, port: PortConfig },
     /// Remove a port, wherever it is.
     DelPort { port: String },
-    /// The flow rules of a bridge, one ovs-ofctl style line each.
-    DumpFlows { bridge: String },
+    /// The flow rules of a bridge (those a del-flows style match selects,
+    /// all when None), one ovs-ofctl dump-flows line each, with counters.
+    DumpFlows { bridge: String, selector: Option<String> },
+    /// Adds rules (ovs-ofctl add-flow syntax), all or nothing.
+    AddFlows { bridge: String, flows: Vec<String> },
+    /// Changes the instructions of the rules a mod-flows line selects.
+    ModFlows { bridge: String, flow: String, strict: bool },
+    /// Deletes the rules a del-flows match selects (all when None).
+    DelFlows { bridge: String, selector: Option<String>, strict: bool },
+    /// Runs a packet, given as an ovs-ofctl flow (`in_port=1,tcp,tp_dst=80`),
+    /// through the bridge's pipeline without sending it.
+    Trace { bridge: String, flow: String },
+    /// A static MAC table entry for NORMAL (as `ovs-appctl fdb/add`).
+    FdbAdd { bridge: String, port: String, vlan: u16, mac: String },
     /// Packet buffer pool usage.
     Mempool,
 }
@@ -128,6 +140,18 @@ pub struct PmdStats {
     pub packets_per_burst: f64,
     /// busy / (busy + idle) in percent.
     pub busy_pct: f64,
+    pub emc_hits: u64,
+    pub megaflow_hits: u64,
+    /// Packets that missed both caches and ran the OpenFlow pipeline.
+    pub upcalls: u64,
+    /// Cycles spent in upcalls (translation and megaflow install).
+    pub upcall_cycles: u64,
+    /// Megaflows installed in this PMD's classifier now.
+    pub megaflows: u64,
+    /// Subtables probed per megaflow hit.
+    pub subtable_lookups_per_hit: f64,
+    /// Times the caches were flushed after a table change.
+    pub cache_flushes: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -158,4 +182,23 @@ pub struct MempoolReply {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DumpFlowsReply {
     pub flows: Vec<String>,
+}
+
+/// What a flow change did.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct FlowModReply {
+    pub added: usize,
+    pub replaced: usize,
+    pub modified: usize,
+    pub removed: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TraceReply {
+    /// Every table visited, the rule hit and the actions, as text.
+    pub steps: Vec<String>,
+    /// The datapath actions, comma separated (`drop` when none).
+    pub datapath_actions: String,
+    /// The megaflow that would be installed, as an ovs-ofctl match.
+    pub megaflow: String,
 }

@@ -26,7 +26,7 @@ pub use learn::{Learn, LearnSpec};
 pub use match_::{Match, PrerequisiteError};
 pub use parse::{parse_add_flow, parse_del_flows, parse_dump_flows, parse_flows_file, parse_mod_flows, FlowsFileError};
 pub use port::OfPort;
-pub use rule::{FlowModification, FlowRule, FlowSelector, PortOutput};
+pub use rule::{FlowModification, FlowRule, FlowSelector};
 pub use syntax::FlowParseError;
 
 /// Priority of a rule that does not give one (the ovs-ofctl default).

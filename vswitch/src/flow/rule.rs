@@ -1,10 +1,8 @@
 //! Flow rules and the flow-table commands built from ovs-ofctl text: `FlowRule` (add-flow),
 //! `FlowModification` (mod-flows) and `FlowSelector` (which rules del-flows, dump-flows and
-//! mod-flows apply to, strict or not, with cookie/mask and out_port filters). Also the one
-//! question the running datapath asks until the OpenFlow pipeline lands: does a rule only match
-//! on in_port and only output or drop (`FlowRule::port_only_actions`).
+//! mod-flows apply to, strict or not, with cookie/mask and out_port filters).
 
-use super::actions::{Action, Instructions};
+use super::actions::Instructions;
 use super::match_::Match;
 use super::port::OfPort;
 use super::syntax::FlowParseError;
@@ -43,45 +41,7 @@ impl Default for FlowRule {
     }
 }
 
-/// Where the port datapath sends a packet: a switch port, or back out of its input port.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum PortOutput {
-    Port(OfPort),
-    InPort,
-}
-
 impl FlowRule {
-    /// The rule's outputs if the running datapath can execute it as it stands: table 0, no
-    /// timeouts, a match on nothing but (at most) in_port of a switch port, and only output to
-    /// switch ports or IN_PORT applied (an empty list is drop). `None` for every other rule.
-    pub fn port_only_actions(&self) -> Option<Vec<PortOutput>> {
-        let in_port_ok = self.matches.in_port().is_none_or(|port| port.is_switch_port());
-        let instructions = &self.instructions;
-        let only_apply = instructions.meter.is_none()
-            && !instructions.clear_actions
-            && instructions.write_actions.is_none()
-            && instructions.write_metadata.is_none()
-            && instructions.goto_table.is_none();
-        if self.table != 0
-            || self.idle_timeout != 0
-            || self.hard_timeout != 0
-            || !self.matches.is_in_port_only()
-            || !in_port_ok
-            || !only_apply
-        {
-            return None;
-        }
-        instructions
-            .apply_actions
-            .iter()
-            .map(|action| match action {
-                Action::Output(OfPort::IN_PORT) => Some(PortOutput::InPort),
-                Action::Output(port) if port.is_switch_port() => Some(PortOutput::Port(*port)),
-                _ => None,
-            })
-            .collect()
-    }
-
     /// Checks a rule built in code as the parser checks text: match prerequisites, then every
     /// action against the match.
     pub fn check(&self) -> Result<(), FlowParseError> {
@@ -163,35 +123,6 @@ mod tests {
 
     fn rule(text: &str) -> FlowRule {
         parse_add_flow(text).unwrap()
-    }
-
-    #[test]
-    fn port_only_actions_accepts_what_the_datapath_runs() {
-        assert_eq!(
-            rule("in_port=1,actions=output:2,in_port").port_only_actions(),
-            Some(vec![PortOutput::Port(OfPort(2)), PortOutput::InPort])
-        );
-        assert_eq!(rule("priority=1,actions=drop").port_only_actions(), Some(vec![]));
-        assert_eq!(rule("actions=3").port_only_actions(), Some(vec![PortOutput::Port(OfPort(3))]));
-        for text in [
-            "table=1,actions=drop",
-            "idle_timeout=5,actions=drop",
-            "hard_timeout=5,actions=drop",
-            "in_port=LOCAL,actions=output:1",
-            "ip,actions=output:1",
-            "in_port=1,tcp,actions=output:2",
-            "actions=NORMAL",
-            "actions=LOCAL",
-            "actions=output:1,resubmit(,1)",
-            "actions=mod_vlan_vid:1,output:2",
-            "actions=meter:1,output:2",
-            "actions=output:2,goto_table:1",
-            "actions=clear_actions",
-            "actions=write_actions(output:1)",
-            "actions=write_metadata:1",
-        ] {
-            assert_eq!(rule(text).port_only_actions(), None, "{text}");
-        }
     }
 
     #[test]

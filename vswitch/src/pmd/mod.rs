@@ -1,8 +1,14 @@
 //! Poll-mode worker threads: one per configured core, pinned, registered as
-//! a DPDK lcore. Each owns its share of the rx queues, its output buffers
-//! and its counters; it takes new `Datapath` versions from the management
-//! thread at the top of an iteration (its quiescent point) and acknowledges
-//! them, so the management thread knows when an old version is unused.
+//! a DPDK lcore. Each owns its share of the rx queues, its output buffers,
+//! its caches (exact-match cache and megaflow classifier) and its counters.
+//! Per burst: parse every packet into a flow key, look it up in the EMC,
+//! then the megaflows (whole burst at once), run the OpenFlow pipeline for
+//! what is left (the upcall) and install its megaflow, then run the actions
+//! once per run of packets of one megaflow. It takes new `Datapath`
+//! versions from the management thread at the top of an iteration (its
+//! quiescent point), flushes its caches, and acknowledges the version, so
+//! the management thread knows when an old one is unused.
+pub mod execute;
 pub mod stats;
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -12,9 +18,16 @@ use std::time::Duration;
 
 use crossbeam::channel::{self, Receiver, Sender, TryRecvError};
 
-use crate::datapath::{Datapath, PortAction, TxTarget, MAX_PORTS};
+use crate::classifier::emc::Emc;
+use crate::classifier::megaflow::{EntryId, MegaflowTable};
+use crate::datapath::{Datapath, FlowActions, TxTarget, MAX_PORTS};
 use crate::dpdk::eal::{rdtsc, Eal, ThreadRegistration};
-use crate::dpdk::mbuf::{MbufBatch, RxBurst, TxBatch, BURST_SIZE};
+use crate::dpdk::mbuf::{Mbuf, MbufBatch, RxBurst, TxBatch, BURST_SIZE};
+use crate::dpdk::prefetch;
+use crate::flow::key::FlowKey;
+use crate::flow::FlowRule;
+use crate::packet::{extract, Layers};
+use crate::pipeline::xlate::{translate, Bridge, DpAction, MacLearning};
 use stats::{DropReason, PmdCounter, PmdCounters, SharedCounters};
 
 /// Empty iterations before an idle PMD starts to sleep.
@@ -59,7 +72,9 @@ impl PmdHandle {
         core: usize,
         idle_sleep_max_us: u32,
         datapath: Arc<Datapath>,
+        side_effects: Sender<SideEffect>,
     ) -> Result<PmdHandle, String> {
+        let tsc_per_ms = (eal.tsc_hz() / 1000).max(1);
         let shared = Arc::new(PmdShared {
             core,
             acked_version: AtomicU64::new(datapath.version),
@@ -88,10 +103,12 @@ impl PmdHandle {
                     index,
                     shared: thread_shared,
                     commands: command_rx,
+                    side_effects,
                     idle_sleep_max_us,
+                    tsc_per_ms,
                     counters: PmdCounters::default(),
-                    tx: std::array::from_fn(|_| TxBatch::new()),
-                    pending_tx: 0,
+                    out: OutputBuffers { tx: std::array::from_fn(|_| TxBatch::new()), pending: 0 },
+                    caches: Caches::new(),
                 };
                 pmd.run(datapath);
                 drop(registration);
@@ -144,12 +161,157 @@ struct Pmd {
     index: usize,
     shared: Arc<PmdShared>,
     commands: Receiver<PmdCommand>,
+    side_effects: Sender<SideEffect>,
     idle_sleep_max_us: u32,
+    tsc_per_ms: u64,
     counters: PmdCounters,
-    /// Output buffers by DPDK port id.
+    out: OutputBuffers,
+    caches: Box<Caches>,
+}
+
+/// Per-port output buffers of one PMD and the transmit step.
+struct OutputBuffers {
+    /// By DPDK port id.
     tx: [TxBatch; MAX_PORTS],
     /// Bit i set: tx[i] holds packets.
-    pending_tx: u64,
+    pending: u64,
+}
+
+/// The PMD's caches and its per-burst scratch space.
+struct Caches {
+    emc: Emc,
+    megaflows: MegaflowTable<Arc<FlowActions>>,
+    keys: [FlowKey; BURST_SIZE],
+    layers: [Layers; BURST_SIZE],
+    hashes: [u32; BURST_SIZE],
+    found: [Option<EntryId>; BURST_SIZE],
+    next_maintenance: u64,
+}
+
+impl Caches {
+    fn new() -> Box<Caches> {
+        Box::new(Caches {
+            emc: Emc::default(),
+            megaflows: MegaflowTable::new(MEGAFLOW_LIMIT),
+            keys: [FlowKey::default(); BURST_SIZE],
+            layers: [Layers::default(); BURST_SIZE],
+            hashes: [0; BURST_SIZE],
+            found: [None; BURST_SIZE],
+            next_maintenance: 0,
+        })
+    }
+
+    fn flush(&mut self) {
+        self.emc.clear();
+        self.megaflows.clear();
+    }
+}
+
+/// Megaflows one PMD holds at most; the least recently used go first.
+const MEGAFLOW_LIMIT: usize = 200_000;
+/// A megaflow unused this long expires.
+const MEGAFLOW_IDLE_MS: u64 = 10_000;
+/// How often subtables are re-ranked and idle megaflows expired.
+const MAINTENANCE_EVERY_MS: u64 = 1_000;
+/// Megaflow slots examined per maintenance step (bounds the pause).
+const EXPIRE_SLOTS_PER_STEP: usize = 4096;
+
+/// Something the slow path learned for the management thread to apply.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SideEffect {
+    /// A rule built by a learn action, for bridge `bridge`.
+    LearnedRule { bridge: usize, rule: Box<FlowRule> },
+    /// A MAC address NORMAL saw.
+    LearnedMac { bridge: usize, mac: MacLearning },
+}
+
+impl execute::Outputs for (&mut OutputBuffers, &mut PmdCounters, &Datapath, usize) {
+    #[inline]
+    fn output(&mut self, port: u16, packet: Mbuf) {
+        let (out, counters, datapath, index) = self;
+        out.push(datapath, *index, counters, port, packet);
+    }
+
+    #[inline]
+    fn drop_packet(&mut self, in_port: u16, reason: DropReason) {
+        self.1.port_drop(in_port, reason, 1);
+    }
+}
+
+impl OutputBuffers {
+    #[inline]
+    fn push(&mut self, datapath: &Datapath, pmd: usize, counters: &mut PmdCounters, port: u16, packet: Mbuf) {
+        let slot = usize::from(port) % MAX_PORTS;
+        if self.tx[slot].room() == 0 {
+            self.flush(datapath, pmd, counters, port);
+        }
+        if let Err(packet) = self.tx[slot].push(packet) {
+            drop(packet);
+            counters.port_drop(port, DropReason::TxFailed, 1);
+            return;
+        }
+        self.pending |= 1 << slot;
+        if self.tx[slot].len() >= BURST_SIZE {
+            self.flush(datapath, pmd, counters, port);
+        }
+    }
+
+    /// Transmits what is buffered for `port`.
+    #[inline]
+    fn flush(&mut self, datapath: &Datapath, pmd: usize, counters: &mut PmdCounters, port: u16) {
+        let slot = usize::from(port) % MAX_PORTS;
+        self.pending &= !(1 << slot);
+        if !self.tx[slot].is_empty() {
+            transmit(datapath, pmd, counters, port, &mut self.tx[slot]);
+        }
+    }
+
+    #[inline]
+    fn flush_all(&mut self, datapath: &Datapath, pmd: usize, counters: &mut PmdCounters) {
+        while self.pending != 0 {
+            let slot = self.pending.trailing_zeros() as u16;
+            self.flush(datapath, pmd, counters, slot);
+        }
+    }
+
+    /// Queues a whole burst on every output port: a shared reference for
+    /// all but the last, which takes the burst itself.
+    #[inline]
+    fn burst_to_ports(
+        &mut self,
+        datapath: &Datapath,
+        pmd: usize,
+        counters: &mut PmdCounters,
+        ports: &[u16],
+        burst: &mut RxBurst,
+    ) {
+        let Some((&last, others)) = ports.split_last() else {
+            return;
+        };
+        for &port in others {
+            let slot = usize::from(port) % MAX_PORTS;
+            if self.tx[slot].room() < burst.len() {
+                self.flush(datapath, pmd, counters, port);
+            }
+            self.tx[slot].share_from(burst);
+            self.pending |= 1 << slot;
+        }
+        let slot = usize::from(last) % MAX_PORTS;
+        if self.tx[slot].is_empty() && burst.len() >= BURST_SIZE / 2 {
+            // A big enough burst and nothing buffered before it: send it as
+            // it is, without copying it into the output buffer.
+            transmit(datapath, pmd, counters, last, burst);
+            return;
+        }
+        if self.tx[slot].room() < burst.len() {
+            self.flush(datapath, pmd, counters, last);
+        }
+        self.tx[slot].take_from(burst);
+        self.pending |= 1 << slot;
+        if self.tx[slot].len() >= BURST_SIZE {
+            self.flush(datapath, pmd, counters, last);
+        }
+    }
 }
 
 impl Pmd {
@@ -166,7 +328,10 @@ impl Pmd {
             // Quiescent point: nothing of the current version is held here.
             match self.commands.try_recv() {
                 Ok(PmdCommand::Install(next)) => {
-                    self.flush_all(&datapath);
+                    self.out.flush_all(&datapath, self.index, &mut self.counters);
+                    // Cached results may come from the old tables: start afresh.
+                    self.caches.flush();
+                    self.counters.add(PmdCounter::CacheFlushes, 1);
                     let version = next.version;
                     datapath = next;
                     self.shared.acked_version.store(version, Ordering::Release);
@@ -176,7 +341,7 @@ impl Pmd {
                 Ok(PmdCommand::Stop) | Err(TryRecvError::Disconnected) => break,
                 Err(TryRecvError::Empty) => {}
             }
-            let received = self.poll_once(&datapath, &mut burst);
+            let received = self.poll_once(&datapath, &mut burst, last);
             let now = rdtsc();
             let spent = now.wrapping_sub(last);
             last = now;
@@ -188,12 +353,12 @@ impl Pmd {
                 sleep_us = FIRST_SLEEP_US;
                 since_publish += 1;
                 if since_publish >= PUBLISH_EVERY {
-                    self.shared.counters.publish(&self.counters);
+                    self.publish();
                     since_publish = 0;
                 }
             } else {
                 self.counters.add(PmdCounter::IdleCycles, spent);
-                self.shared.counters.publish(&self.counters);
+                self.publish();
                 since_publish = 0;
                 idle_iterations = idle_iterations.saturating_add(1);
                 if self.idle_sleep_max_us > 0 && idle_iterations >= IDLE_ITERATIONS_BEFORE_SLEEP {
@@ -205,15 +370,36 @@ impl Pmd {
                     sleep_us = (sleep_us * 2).min(self.idle_sleep_max_us);
                 }
             }
+            self.maintain(now);
         }
-        self.flush_all(&datapath);
-        self.shared.counters.publish(&self.counters);
+        self.out.flush_all(&datapath, self.index, &mut self.counters);
+        self.publish();
         tracing::info!(core = self.shared.core, "PMD thread stopped");
+    }
+
+    fn publish(&mut self) {
+        let stats = self.caches.megaflows.stats();
+        self.counters.set(PmdCounter::Megaflows, self.caches.megaflows.len() as u64);
+        self.counters.set(PmdCounter::SubtableLookups, stats.subtable_lookups);
+        self.shared.counters.publish(&self.counters);
+    }
+
+    /// About once a second: re-rank subtables, expire idle megaflows (a
+    /// bounded slice of the table per call).
+    #[inline]
+    fn maintain(&mut self, now_tsc: u64) {
+        if now_tsc < self.caches.next_maintenance {
+            return;
+        }
+        self.caches.next_maintenance = now_tsc + MAINTENANCE_EVERY_MS * self.tsc_per_ms;
+        let now_ms = now_tsc / self.tsc_per_ms;
+        self.caches.megaflows.rank_subtables();
+        self.caches.megaflows.expire_idle_some(now_ms, MEGAFLOW_IDLE_MS, EXPIRE_SLOTS_PER_STEP);
     }
 
     /// One pass over every owned rx queue; returns packets received.
     #[inline]
-    fn poll_once(&mut self, datapath: &Datapath, burst: &mut RxBurst) -> usize {
+    fn poll_once(&mut self, datapath: &Datapath, burst: &mut RxBurst, now_tsc: u64) -> usize {
         let Some(rxqs) = datapath.pmd_rxqs.get(self.index) else {
             return 0;
         };
@@ -227,69 +413,220 @@ impl Pmd {
             let in_port = work.rxq.port();
             self.counters.add(PmdCounter::Bursts, 1);
             self.counters.port_rx(in_port, n as u64);
-            match &work.action {
-                PortAction::Output(ports) => self.output(datapath, ports, burst),
-                PortAction::Drop(reason) => {
-                    burst.free_all();
-                    self.counters.port_drop(in_port, *reason, n as u64);
-                }
+            match &work.fixed {
+                Some(fixed) => self.forward_fixed(datapath, fixed, in_port, burst, now_tsc),
+                None => self.classify_and_forward(datapath, work.bridge, in_port, burst, now_tsc),
             }
+            // What no action took (drops) goes back to the pool at once.
+            burst.free_all();
         }
-        self.flush_all(datapath);
+        self.out.flush_all(datapath, self.index, &mut self.counters);
         received
     }
 
-    /// Queues the burst on every output port: a shared reference for all but
-    /// the last, which takes the burst itself.
+    /// A queue whose packets all take the same outputs: no parsing.
     #[inline]
-    fn output(&mut self, datapath: &Datapath, ports: &[u16], burst: &mut RxBurst) {
-        let Some((&last, others)) = ports.split_last() else {
-            burst.free_all();
+    fn forward_fixed(
+        &mut self,
+        datapath: &Datapath,
+        fixed: &FlowActions,
+        in_port: u16,
+        burst: &mut RxBurst,
+        now_tsc: u64,
+    ) {
+        let n = burst.len() as u64;
+        if !fixed.rules.is_empty() {
+            let bytes = (0..burst.len()).map(|i| u64::from(burst.pkt_len(i))).sum();
+            let now_ms = now_tsc / self.tsc_per_ms;
+            for rule in fixed.rules.iter() {
+                rule.record(n, bytes, now_ms);
+            }
+        }
+        let mut ports = [0u16; MAX_PORTS];
+        let mut count = 0;
+        for action in fixed.actions.iter() {
+            if let DpAction::Output(port) = action {
+                if count < MAX_PORTS {
+                    ports[count] = *port;
+                    count += 1;
+                }
+            }
+        }
+        if count == 0 {
+            self.counters.port_drop(in_port, fixed.drop_reason, n);
+            return;
+        }
+        self.out.burst_to_ports(datapath, self.index, &mut self.counters, &ports[..count], burst);
+    }
+
+    /// Parse, exact-match cache, megaflow classifier, upcall; then run the
+    /// actions once per run of packets of the same megaflow.
+    #[inline]
+    fn classify_and_forward(
+        &mut self,
+        datapath: &Datapath,
+        bridge: usize,
+        in_port: u16,
+        burst: &mut RxBurst,
+        now_tsc: u64,
+    ) {
+        let n = burst.len();
+        let now_ms = now_tsc / self.tsc_per_ms;
+        let caches = &mut *self.caches;
+        // Pass 1: parse every packet.
+        for i in 0..n {
+            burst.prefetch(i + 1);
+            let key = &mut caches.keys[i];
+            // Words the previous packet in this slot set must not leak into
+            // this one's key.
+            clear_words(key, caches.layers[i].present);
+            caches.layers[i] = extract(burst.data(i), u32::from(in_port), key);
+        }
+        // Pass 2 (apart from pass 1, so the parser's narrow stores have left
+        // the store buffer before the hash reads whole words): hash, and
+        // start loading the EMC slots for pass 3.
+        for i in 0..n {
+            let hash = Emc::hash(&caches.keys[i], caches.layers[i].present);
+            caches.hashes[i] = hash;
+            for slot in caches.emc.slot_addresses(hash) {
+                prefetch(slot);
+            }
+        }
+        let mut misses: u64 = 0;
+        for i in 0..n {
+            let megaflows = &caches.megaflows;
+            let present = caches.layers[i].present;
+            caches.found[i] =
+                caches.emc.lookup(&caches.keys[i], present, caches.hashes[i], |id| megaflows.contains(id));
+            if caches.found[i].is_none() {
+                misses |= 1 << i;
+            }
+        }
+        self.counters.add(PmdCounter::EmcHits, (n as u64) - u64::from(misses.count_ones()));
+        if misses != 0 {
+            let hits = caches.megaflows.lookup_batch_masked(&caches.keys[..n], misses, &mut caches.found[..n]);
+            self.counters.add(PmdCounter::MegaflowHits, u64::from(hits.count_ones()));
+            let mut inserted = hits;
+            while inserted != 0 {
+                let i = inserted.trailing_zeros() as usize;
+                inserted &= inserted - 1;
+                if let Some(id) = caches.found[i] {
+                    caches.emc.insert(&caches.keys[i], caches.layers[i].present, caches.hashes[i], id);
+                }
+            }
+            misses &= !hits;
+        }
+        // Upcalls: run the pipeline, install the megaflow.
+        let mut uncached: u64 = 0;
+        while misses != 0 {
+            let i = misses.trailing_zeros() as usize;
+            misses &= misses - 1;
+            let started = rdtsc();
+            let flow = self.upcall(datapath, bridge, i);
+            let id = self.caches.megaflows.insert(&flow.1, &self.caches.keys[i], flow.0.clone(), now_ms);
+            self.caches.found[i] = id;
+            if id.is_none() {
+                // Not installed (the table refused it): run it for this packet.
+                uncached |= 1 << i;
+                if let Some(packet) = burst.take(i) {
+                    let layers = self.caches.layers[i];
+                    let mut sink = (&mut self.out, &mut self.counters, datapath, self.index);
+                    execute::execute(&mut sink, in_port, packet, layers, &flow.0.actions, flow.0.drop_reason);
+                }
+            }
+            self.counters.add(PmdCounter::Upcalls, 1);
+            self.counters.add(PmdCounter::UpcallCycles, rdtsc().wrapping_sub(started));
+        }
+        // Execute per run of equal megaflows.
+        let mut i = 0;
+        while i < n {
+            let id = self.caches.found[i];
+            let mut j = i + 1;
+            while j < n && self.caches.found[j] == id && uncached & (1 << j) == 0 {
+                j += 1;
+            }
+            if uncached & (1 << i) == 0 {
+                if let Some(id) = id {
+                    self.execute_run(datapath, id, in_port, burst, i..j, now_ms);
+                }
+            }
+            i = j;
+        }
+    }
+
+    /// Runs one megaflow's actions on packets `range` of the burst.
+    #[inline]
+    fn execute_run(
+        &mut self,
+        datapath: &Datapath,
+        id: EntryId,
+        in_port: u16,
+        burst: &mut RxBurst,
+        range: std::ops::Range<usize>,
+        now_ms: u64,
+    ) {
+        let caches = &mut *self.caches;
+        let Some(flow) = caches.megaflows.get(id) else {
             return;
         };
-        for &port in others {
-            let slot = usize::from(port) % MAX_PORTS;
-            if self.tx[slot].room() < burst.len() {
-                self.flush(datapath, port);
+        let packets = range.len() as u64;
+        let bytes: u64 = range.clone().map(|i| u64::from(burst.pkt_len(i))).sum();
+        for rule in flow.rules.iter() {
+            rule.record(packets, bytes, now_ms);
+        }
+        let mut sink = (&mut self.out, &mut self.counters, datapath, self.index);
+        if let Some(port) = flow.only_output {
+            for i in range.clone() {
+                if let Some(packet) = burst.take(i) {
+                    execute::Outputs::output(&mut sink, port, packet);
+                }
             }
-            self.tx[slot].share_from(burst);
-            self.pending_tx |= 1 << slot;
+        } else if !flow.outputs() && !flow.actions.iter().any(|a| matches!(a, DpAction::Controller { .. })) {
+            // Left in the burst, freed in bulk with it.
+            sink.1.port_drop(in_port, flow.drop_reason, packets);
+        } else {
+            for i in range.clone() {
+                if let Some(packet) = burst.take(i) {
+                    execute::execute(&mut sink, in_port, packet, caches.layers[i], &flow.actions, flow.drop_reason);
+                }
+            }
         }
-        let slot = usize::from(last) % MAX_PORTS;
-        if self.tx[slot].is_empty() && burst.len() >= BURST_SIZE / 2 {
-            // A big enough burst and nothing buffered before it: send it as
-            // it is, without copying it into the output buffer.
-            transmit(datapath, self.index, &mut self.counters, last, burst);
-            return;
-        }
-        if self.tx[slot].room() < burst.len() {
-            self.flush(datapath, last);
-        }
-        self.tx[slot].take_from(burst);
-        self.pending_tx |= 1 << slot;
-        if self.tx[slot].len() >= BURST_SIZE {
-            self.flush(datapath, last);
-        }
+        caches.megaflows.credit(id, packets, bytes, now_ms);
     }
 
-    /// Transmits what is buffered for `port`; what the device refuses is
-    /// freed and counted.
-    #[inline]
-    fn flush(&mut self, datapath: &Datapath, port: u16) {
-        let slot = usize::from(port) % MAX_PORTS;
-        self.pending_tx &= !(1 << slot);
-        if self.tx[slot].is_empty() {
-            return;
+    /// The slow path for packet `i`: the pipeline's actions and the megaflow mask.
+    fn upcall(&mut self, datapath: &Datapath, bridge: usize, i: usize) -> (Arc<FlowActions>, FlowKey) {
+        let Some(bridge_dp) = datapath.bridges.get(bridge) else {
+            return (Arc::new(FlowActions::default()), FlowKey::default());
+        };
+        let view = Bridge { tables: &bridge_dp.tables, ports: &bridge_dp.ports, macs: &bridge_dp.macs };
+        let translation = translate(&view, &self.caches.keys[i], false);
+        for rule in translation.learned_rules {
+            let _ = self.side_effects.try_send(SideEffect::LearnedRule { bridge, rule: Box::new(rule) });
         }
-        transmit(datapath, self.index, &mut self.counters, port, &mut self.tx[slot]);
+        for mac in translation.learned_macs {
+            let _ = self.side_effects.try_send(SideEffect::LearnedMac { bridge, mac });
+        }
+        let reason = if translation.table_miss {
+            DropReason::TableMiss
+        } else if translation.stop.is_some() {
+            DropReason::PipelineError
+        } else {
+            DropReason::ActionDrop
+        };
+        let flow = FlowActions::new(translation.actions, translation.rules, reason);
+        (Arc::new(flow), translation.wildcards)
     }
+}
 
-    #[inline]
-    fn flush_all(&mut self, datapath: &Datapath) {
-        while self.pending_tx != 0 {
-            let slot = self.pending_tx.trailing_zeros() as u16;
-            self.flush(datapath, slot);
-        }
+/// Zeroes the words of `key` named by `words`.
+#[inline]
+fn clear_words(key: &mut FlowKey, words: u32) {
+    let mut words = words;
+    while words != 0 {
+        let w = words.trailing_zeros() as usize;
+        words &= words - 1;
+        key.set_word(w, 0);
     }
 }
 

@@ -8,22 +8,41 @@ use serde::{Deserialize, Serialize};
 use crate::datapath::MAX_PORTS;
 
 /// Why the switch dropped a packet.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum DropReason {
-    /// No rule matched the packet (counted on the input port).
+    /// No rule matched in table 0 (counted on the input port).
     TableMiss,
-    /// The matching rule's action is drop (input port).
+    /// The pipeline ran and sent the packet nowhere: a drop action, or no
+    /// output (input port).
+    #[default]
     ActionDrop,
-    /// The rule outputs to a port number the bridge does not have (input port).
+    /// Output to a port that is gone (input port).
     NoSuchPort,
     /// The device did not take the packet: tx queue full, or a vhost-user
     /// guest not connected (counted on the output port).
     TxFailed,
+    /// The pipeline stopped: TTL expired, resubmit loop, too many actions
+    /// (input port).
+    PipelineError,
+    /// Sent to a controller, which the switch does not have yet (input port).
+    Controller,
+    /// A header rewrite did not apply to a malformed packet (input port).
+    RewriteFailed,
+    /// No packet buffer for a copy to a second output (input port).
+    NoBuffer,
 }
 
 impl DropReason {
-    pub const ALL: [DropReason; 4] =
-        [DropReason::TableMiss, DropReason::ActionDrop, DropReason::NoSuchPort, DropReason::TxFailed];
+    pub const ALL: [DropReason; 8] = [
+        DropReason::TableMiss,
+        DropReason::ActionDrop,
+        DropReason::NoSuchPort,
+        DropReason::TxFailed,
+        DropReason::PipelineError,
+        DropReason::Controller,
+        DropReason::RewriteFailed,
+        DropReason::NoBuffer,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -31,6 +50,10 @@ impl DropReason {
             DropReason::ActionDrop => "action_drop",
             DropReason::NoSuchPort => "no_such_port",
             DropReason::TxFailed => "tx_failed",
+            DropReason::PipelineError => "pipeline_error",
+            DropReason::Controller => "controller",
+            DropReason::RewriteFailed => "rewrite_failed",
+            DropReason::NoBuffer => "no_buffer",
         }
     }
 
@@ -48,8 +71,17 @@ pub enum PmdCounter {
     BusyCycles,
     IdleCycles,
     Sleeps,
+    EmcHits,
+    MegaflowHits,
+    Upcalls,
+    UpcallCycles,
+    CacheFlushes,
+    /// A gauge: megaflows installed now.
+    Megaflows,
+    /// Subtables probed by megaflow lookups.
+    SubtableLookups,
 }
-const PMD_COUNTERS: usize = 6;
+const PMD_COUNTERS: usize = 13;
 
 /// Per-port counters a PMD keeps: rx, tx, then one per drop reason.
 const PORT_RX: usize = 0;
@@ -74,6 +106,11 @@ impl PmdCounters {
     #[inline]
     pub fn add(&mut self, counter: PmdCounter, n: u64) {
         self.pmd[counter as usize] += n;
+    }
+
+    #[inline]
+    pub fn set(&mut self, counter: PmdCounter, n: u64) {
+        self.pmd[counter as usize] = n;
     }
 
     pub fn get(&self, counter: PmdCounter) -> u64 {

@@ -3,25 +3,30 @@
 //! configuration and run-time changes by building a new `Datapath` version,
 //! handing it to every PMD and retiring the old one once all PMDs have
 //! passed a quiescent point. Answers the control-socket requests.
+pub mod bridge;
 pub mod port;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::classifier::FlowTable;
 use crate::config::{Config, PortConfig, PortErrorPolicy};
 use crate::control::protocol::{
-    BridgeInfo, DumpFlowsReply, MempoolReply, PmdRxqs, PmdStats, PmdStatsReply, PortInfo, PortStats, PortStatsReply,
-    Reply, Request, RxqInfo, RxqReply, ShowReply,
+    BridgeInfo, DumpFlowsReply, FlowModReply, MempoolReply, PmdRxqs, PmdStats, PmdStatsReply, PortInfo, PortStats,
+    PortStatsReply, Reply, Request, RxqInfo, RxqReply, ShowReply, TraceReply,
 };
-use crate::datapath::{Datapath, PortAction, RxqWork, TxLock, TxTarget, MAX_PORTS};
-use crate::dpdk::eal::Eal;
+use crate::datapath::{BridgeDp, Datapath, FlowActions, RxqWork, TxLock, TxTarget, MAX_PORTS};
+use crate::dpdk::eal::{rdtsc, Eal};
 use crate::dpdk::ethdev::{EthPort, Link, PortSetup};
 use crate::dpdk::mempool::{data_room_for_mtu, PktMbufPool};
-use crate::flow::PortOutput;
+use crate::flow::key::{Field, FlowKey};
+use crate::flow::{parse_add_flow, parse_del_flows, parse_dump_flows, parse_mod_flows, Match};
+use crate::pipeline::table::{FlowModFlags, FlowOp};
+use crate::pipeline::xlate::{translate, BridgePort, DpAction, VlanMode};
 use crate::pmd::stats::{DropReason, PmdCounter, PmdCounters};
-use crate::pmd::{PmdCommand, PmdHandle};
+use crate::pmd::{PmdCommand, PmdHandle, SideEffect};
+use bridge::Bridge;
+use crossbeam::channel::{self, Receiver, Sender};
 
 /// How long a datapath change may wait for the PMDs before it is reported.
 const QUIESCE_WARN: Duration = Duration::from_millis(100);
@@ -42,10 +47,8 @@ struct Port {
     link: Link,
 }
 
-struct Bridge {
-    name: String,
-    table: FlowTable,
-}
+/// Learned rules and addresses the PMDs may queue before they are dropped.
+const SIDE_EFFECT_QUEUE: usize = 4096;
 
 /// Per-port sums over all PMDs.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -72,6 +75,8 @@ pub struct Switch {
     rxq_owner: HashMap<(u16, u16), usize>,
     next_vdev_index: u32,
     on_port_error: PortErrorPolicy,
+    side_effects: Receiver<SideEffect>,
+    tsc_per_ms: u64,
 }
 
 impl Switch {
@@ -94,10 +99,19 @@ impl Switch {
         )
         .map_err(|e| e.to_string())?;
         let empty = Arc::new(Datapath::default());
+        let (side_effects_tx, side_effects): (Sender<SideEffect>, _) = channel::bounded(SIDE_EFFECT_QUEUE);
         let mut pmds = Vec::new();
         for (index, &core) in config.pmd.cores.iter().enumerate() {
-            pmds.push(PmdHandle::spawn(eal.clone(), index, core, config.pmd.idle_sleep_max_us, empty.clone())?);
+            pmds.push(PmdHandle::spawn(
+                eal.clone(),
+                index,
+                core,
+                config.pmd.idle_sleep_max_us,
+                empty.clone(),
+                side_effects_tx.clone(),
+            )?);
         }
+        let tsc_per_ms = (eal.tsc_hz() / 1000).max(1);
         let mut switch = Switch {
             pmds,
             ports: Vec::new(),
@@ -110,9 +124,14 @@ impl Switch {
             rxq_owner: HashMap::new(),
             next_vdev_index: 0,
             on_port_error: config.switch.on_port_error,
+            side_effects,
+            tsc_per_ms,
         };
         for bridge in &config.bridges {
-            switch.bridges.push(Bridge { name: bridge.name.clone(), table: FlowTable::new(bridge.flows.clone()) });
+            let now = switch.now_ms();
+            let state =
+                Bridge::new(&bridge.name, &bridge.flows, now).map_err(|e| format!("bridge {}: {e}", bridge.name))?;
+            switch.bridges.push(state);
             for port in &bridge.ports {
                 if let Err(e) = switch.attach_port(&bridge.name, port) {
                     match switch.on_port_error {
@@ -159,12 +178,14 @@ impl Switch {
                 Ok(()) => Reply::success(&serde_json::Value::Null),
                 Err(e) => Reply::failure(e),
             },
-            Request::DumpFlows { bridge } => match self.bridge_index(&bridge) {
-                Some(b) => Reply::success(&DumpFlowsReply {
-                    flows: self.bridges[b].table.rules().iter().map(ToString::to_string).collect(),
-                }),
-                None => Reply::failure(format!("no bridge named {bridge:?}")),
-            },
+            Request::DumpFlows { bridge, selector } => reply(self.dump_flows(&bridge, selector.as_deref())),
+            Request::AddFlows { bridge, flows } => reply(self.add_flows(&bridge, &flows)),
+            Request::ModFlows { bridge, flow, strict } => reply(self.mod_flows(&bridge, &flow, strict)),
+            Request::DelFlows { bridge, selector, strict } => {
+                reply(self.del_flows(&bridge, selector.as_deref(), strict))
+            }
+            Request::Trace { bridge, flow } => reply(self.trace(&bridge, &flow)),
+            Request::FdbAdd { bridge, port, vlan, mac } => reply(self.fdb_add(&bridge, &port, vlan, &mac)),
             Request::Mempool => Reply::success(&MempoolReply {
                 name: self.pool.name().to_owned(),
                 size: self.pool.size(),
@@ -174,8 +195,173 @@ impl Switch {
         }
     }
 
-    /// Periodic work of the management thread: link state changes.
+    /// Applies everything the PMDs learned so far, then publishes one new
+    /// datapath version if anything changed.
+    pub fn apply_side_effects(&mut self) {
+        let now = self.now_ms();
+        let mut changed = false;
+        while let Ok(effect) = self.side_effects.try_recv() {
+            match effect {
+                SideEffect::LearnedRule { bridge, rule } => {
+                    if let Some(b) = self.bridges.get_mut(bridge) {
+                        match b.learn_rule(*rule, now) {
+                            Ok(c) => changed |= c,
+                            Err(e) => tracing::warn!(bridge = %b.name, "learned rule not added: {e}"),
+                        }
+                    }
+                }
+                SideEffect::LearnedMac { bridge, mac } => {
+                    if let Some(b) = self.bridges.get_mut(bridge) {
+                        changed |= b.learn_mac(mac, now);
+                    }
+                }
+            }
+        }
+        if changed {
+            if let Err(e) = self.publish() {
+                tracing::error!("learned state not published: {e}");
+            }
+        }
+    }
+
+    /// Milliseconds on the clock the PMDs use for rule and megaflow times.
+    fn now_ms(&self) -> u64 {
+        rdtsc() / self.tsc_per_ms
+    }
+
+    fn bridge_named(&self, name: &str) -> Result<usize, String> {
+        self.bridge_index(name).ok_or_else(|| format!("no bridge named {name:?}"))
+    }
+
+    fn dump_flows(&mut self, bridge: &str, selector: Option<&str>) -> Result<DumpFlowsReply, String> {
+        let b = self.bridge_named(bridge)?;
+        let selector = parse_dump_flows(selector.unwrap_or("")).map_err(|e| e.to_string())?;
+        let now = self.now_ms();
+        let flows = self.bridges[b].tables.dump(&selector).iter().map(|entry| entry.dump_line(now)).collect();
+        Ok(DumpFlowsReply { flows })
+    }
+
+    /// Applies flow operations to a bridge atomically and publishes them.
+    fn apply_flow_ops(&mut self, bridge: usize, ops: Vec<FlowOp>) -> Result<FlowModReply, String> {
+        let now = self.now_ms();
+        let outcome =
+            self.bridges[bridge].tables.apply(ops, now).map_err(|e| format!("flow {}: {}", e.index + 1, e.error))?;
+        self.publish()?;
+        Ok(FlowModReply {
+            added: outcome.added,
+            replaced: outcome.replaced,
+            modified: outcome.modified,
+            removed: outcome.removed.len(),
+        })
+    }
+
+    fn add_flows(&mut self, bridge: &str, flows: &[String]) -> Result<FlowModReply, String> {
+        let b = self.bridge_named(bridge)?;
+        let mut ops = Vec::with_capacity(flows.len());
+        for (i, text) in flows.iter().enumerate() {
+            let rule = parse_add_flow(text).map_err(|e| format!("flow {}: {e}", i + 1))?;
+            ops.push(FlowOp::Add { rule, flags: FlowModFlags::default() });
+        }
+        self.apply_flow_ops(b, ops)
+    }
+
+    fn mod_flows(&mut self, bridge: &str, flow: &str, strict: bool) -> Result<FlowModReply, String> {
+        let b = self.bridge_named(bridge)?;
+        let modification = parse_mod_flows(flow, strict).map_err(|e| e.to_string())?;
+        self.apply_flow_ops(b, vec![FlowOp::Modify(modification)])
+    }
+
+    fn del_flows(&mut self, bridge: &str, selector: Option<&str>, strict: bool) -> Result<FlowModReply, String> {
+        let b = self.bridge_named(bridge)?;
+        let selector = parse_del_flows(selector.unwrap_or(""), strict).map_err(|e| e.to_string())?;
+        self.apply_flow_ops(b, vec![FlowOp::Delete(selector)])
+    }
+
+    fn fdb_add(&mut self, bridge: &str, port: &str, vlan: u16, mac: &str) -> Result<serde_json::Value, String> {
+        let b = self.bridge_named(bridge)?;
+        let ofport = self
+            .ports
+            .iter()
+            .find(|p| p.bridge == b && p.config.name == port)
+            .map(|p| p.ofport)
+            .ok_or_else(|| format!("bridge {bridge} has no port named {port:?}"))?;
+        let mac = parse_mac(mac)?;
+        self.bridges[b].add_static_mac(vlan & 0x0fff, mac, ofport);
+        self.publish()?;
+        Ok(serde_json::Value::Null)
+    }
+
+    /// Runs a packet described as an ovs-ofctl flow through the pipeline.
+    fn trace(&mut self, bridge: &str, flow: &str) -> Result<TraceReply, String> {
+        let b = self.bridge_named(bridge)?;
+        let selector = parse_dump_flows(flow).map_err(|e| e.to_string())?;
+        let mut key = *selector.matches.value();
+        let in_ofport = selector.matches.in_port().ok_or("the packet needs an in_port")?.0;
+        let port = self
+            .ports
+            .iter()
+            .find(|p| p.bridge == b && p.ofport == in_ofport)
+            .ok_or_else(|| format!("bridge {bridge} has no port {in_ofport}"))?;
+        key.set_u64(Field::InPort, u64::from(port.eth.id()));
+        let datapath = self.current.clone();
+        let bridge_dp = datapath.bridges.get(b).ok_or("bridge not in the datapath")?;
+        let view = crate::pipeline::xlate::Bridge {
+            tables: &bridge_dp.tables,
+            ports: &bridge_dp.ports,
+            macs: &bridge_dp.macs,
+        };
+        let translation = translate(&view, &key, true);
+        let mut megaflow_key = key.masked(&translation.wildcards);
+        megaflow_key.set_u64(Field::InPort, u64::from(in_ofport));
+        let megaflow = Match::new(&megaflow_key, &translation.wildcards).to_string();
+        let actions: Vec<String> = translation.actions.iter().map(|a| self.dp_action_text(a)).collect();
+        let mut steps = translation.trace.unwrap_or_default();
+        if let Some(stop) = translation.stop {
+            steps.push(format!("stopped: {stop:?}"));
+        }
+        for rule in &translation.learned_rules {
+            steps.push(format!("learn (not applied by trace): {rule}"));
+        }
+        Ok(TraceReply {
+            steps,
+            datapath_actions: if actions.is_empty() { "drop".into() } else { actions.join(",") },
+            megaflow,
+        })
+    }
+
+    /// A datapath action in OpenFlow port terms, for trace.
+    fn dp_action_text(&self, action: &DpAction) -> String {
+        match action {
+            DpAction::Output(dp) => match self.ports.iter().find(|p| p.eth.id() == *dp) {
+                Some(p) => p.ofport.to_string(),
+                None => format!("dp{dp}"),
+            },
+            DpAction::SetField { field, value } => format!("set_field:{value:#x}->{field}"),
+            DpAction::SetVlanTci(tci) => format!("set_vlan(vid={},pcp={})", tci & 0x0fff, tci >> 13),
+            DpAction::PushVlan { tpid, tci } => {
+                format!("push_vlan(tpid={tpid:#06x},vid={},pcp={})", tci & 0x0fff, tci >> 13)
+            }
+            DpAction::PopVlan => "pop_vlan".into(),
+            DpAction::Controller { reason, max_len } => {
+                format!("controller(reason={},max_len={max_len})", reason.name())
+            }
+        }
+    }
+
+    /// Periodic work of the management thread: link state changes, rule
+    /// timeouts and MAC aging.
     pub fn tick(&mut self) {
+        let now = self.now_ms();
+        let mut changed = false;
+        for bridge in &mut self.bridges {
+            changed |= bridge.expire(now);
+        }
+        if changed {
+            if let Err(e) = self.publish() {
+                tracing::error!("expiry not published: {e}");
+            }
+        }
+
         for port in &mut self.ports {
             let link = port.eth.link();
             if link != port.link {
@@ -203,6 +389,7 @@ impl Switch {
             self.ports.iter().position(|p| p.config.name == name).ok_or_else(|| format!("no port named {name:?}"))?;
         let port = self.ports.remove(index);
         let id = port.eth.id();
+        self.bridges[port.bridge].forget_port(port.ofport);
         self.rxq_owner.retain(|&(p, _), _| p != id);
         let result = self.publish();
         if result.is_ok() {
@@ -305,44 +492,37 @@ impl Switch {
             .unwrap_or(0)
     }
 
-    /// What happens to packets arriving on `port`.
-    fn port_action(&self, port: &Port) -> PortAction {
-        let bridge = &self.bridges[port.bridge];
-        let Some((_, outputs)) = bridge.table.lookup_in_port(port.ofport) else {
-            return PortAction::Drop(DropReason::TableMiss);
-        };
-        if outputs.is_empty() {
-            return PortAction::Drop(DropReason::ActionDrop);
-        }
-        let targets: Vec<u16> = outputs
-            .iter()
-            .filter_map(|output| match output {
-                PortOutput::InPort => Some(port.eth.id()),
-                // OpenFlow: output to the input port is skipped; IN_PORT is
-                // the explicit way to send a packet back.
-                PortOutput::Port(n) if n.0 == port.ofport => None,
-                PortOutput::Port(n) => {
-                    self.ports.iter().find(|p| p.bridge == port.bridge && p.ofport == n.0).map(|p| p.eth.id())
-                }
+    fn build_datapath(&mut self, version: u64) -> Datapath {
+        let n_pmds = self.pmds.len();
+        let bridges: Vec<Arc<BridgeDp>> = (0..self.bridges.len())
+            .map(|b| {
+                let ports = self
+                    .ports
+                    .iter()
+                    .filter(|p| p.bridge == b)
+                    .map(|p| BridgePort {
+                        ofport: p.ofport,
+                        dp_port: p.eth.id(),
+                        vlan_mode: VlanMode::Trunk(Vec::new()),
+                    })
+                    .collect();
+                let bridge = &mut self.bridges[b];
+                Arc::new(BridgeDp {
+                    name: bridge.name.clone(),
+                    tables: bridge.tables_snapshot(),
+                    ports,
+                    macs: bridge.mac_snapshot(),
+                })
             })
             .collect();
-        if targets.is_empty() {
-            PortAction::Drop(DropReason::NoSuchPort)
-        } else {
-            PortAction::Output(targets.into_boxed_slice())
-        }
-    }
-
-    fn build_datapath(&self, version: u64) -> Datapath {
-        let n_pmds = self.pmds.len();
         let mut pmd_rxqs: Vec<Vec<RxqWork>> = vec![Vec::new(); n_pmds];
         let mut pmd_tx: Vec<Vec<Option<TxTarget>>> = vec![vec![None; MAX_PORTS]; n_pmds];
         for port in &self.ports {
-            let action = self.port_action(port);
+            let fixed = fixed_actions(&bridges[port.bridge], port.eth.id());
             for queue in 0..port.eth.rx_queues() {
                 let owner = self.rxq_owner.get(&(port.eth.id(), queue)).copied().unwrap_or(0);
                 if let (Some(rxq), Some(list)) = (port.eth.rx_queue(queue), pmd_rxqs.get_mut(owner)) {
-                    list.push(RxqWork { rxq, action: action.clone() });
+                    list.push(RxqWork { rxq, bridge: port.bridge, fixed: fixed.clone() });
                 }
             }
             let n_txq = usize::from(port.eth.tx_queues()).max(1);
@@ -354,7 +534,7 @@ impl Switch {
                 }
             }
         }
-        Datapath { version, pmd_rxqs, pmd_tx }
+        Datapath { version, pmd_rxqs, pmd_tx, bridges }
     }
 
     /// Hands a new datapath version to every PMD and waits (bounded) until
@@ -416,7 +596,7 @@ impl Switch {
             .enumerate()
             .map(|(b, bridge)| BridgeInfo {
                 name: bridge.name.clone(),
-                n_flows: bridge.table.len(),
+                n_flows: bridge.tables.len(),
                 ports: self
                     .ports
                     .iter()
@@ -501,6 +681,16 @@ impl Switch {
                     cycles_per_packet: ratio(busy, packets),
                     packets_per_burst: ratio(packets, bursts),
                     busy_pct: 100.0 * ratio(busy, busy + idle),
+                    emc_hits: c.get(PmdCounter::EmcHits),
+                    megaflow_hits: c.get(PmdCounter::MegaflowHits),
+                    upcalls: c.get(PmdCounter::Upcalls),
+                    upcall_cycles: c.get(PmdCounter::UpcallCycles),
+                    megaflows: c.get(PmdCounter::Megaflows),
+                    subtable_lookups_per_hit: ratio(
+                        c.get(PmdCounter::SubtableLookups),
+                        c.get(PmdCounter::MegaflowHits),
+                    ),
+                    cache_flushes: c.get(PmdCounter::CacheFlushes),
                 }
             })
             .collect();
@@ -542,4 +732,47 @@ fn ratio(a: u64, b: u64) -> f64 {
     } else {
         a as f64 / b as f64
     }
+}
+
+/// The decision for every packet of a port, when the bridge's pipeline
+/// gives the same one whatever the packet holds (the megaflow's mask is
+/// in_port alone), learns nothing and only outputs or drops.
+fn fixed_actions(bridge: &BridgeDp, dp_port: u16) -> Option<Arc<FlowActions>> {
+    let mut key = FlowKey::default();
+    key.set_u64(Field::InPort, u64::from(dp_port));
+    let view = crate::pipeline::xlate::Bridge { tables: &bridge.tables, ports: &bridge.ports, macs: &bridge.macs };
+    let translation = translate(&view, &key, false);
+    let mut in_port_only = FlowKey::default();
+    in_port_only.set_all_ones(Field::InPort);
+    let only_outputs = translation.actions.iter().all(|a| matches!(a, DpAction::Output(_)));
+    if translation.wildcards != in_port_only
+        || !only_outputs
+        || translation.stop.is_some()
+        || !translation.learned_rules.is_empty()
+        || !translation.learned_macs.is_empty()
+    {
+        return None;
+    }
+    let reason = if translation.table_miss { DropReason::TableMiss } else { DropReason::ActionDrop };
+    Some(Arc::new(FlowActions::new(translation.actions, translation.rules, reason)))
+}
+
+fn reply<T: serde::Serialize>(result: Result<T, String>) -> Reply {
+    match result {
+        Ok(value) => Reply::success(&value),
+        Err(e) => Reply::failure(e),
+    }
+}
+
+/// `aa:bb:cc:dd:ee:ff`.
+fn parse_mac(text: &str) -> Result<[u8; 6], String> {
+    let parts: Vec<&str> = text.split(':').collect();
+    if parts.len() != 6 {
+        return Err(format!("{text:?} is not a MAC address (aa:bb:cc:dd:ee:ff)"));
+    }
+    let mut mac = [0u8; 6];
+    for (byte, part) in mac.iter_mut().zip(parts) {
+        *byte = u8::from_str_radix(part, 16).map_err(|_| format!("{text:?} is not a MAC address"))?;
+    }
+    Ok(mac)
 }

@@ -1,0 +1,198 @@
+//! A bridge's control state on the management thread: its OpenFlow tables
+//! (changed by configuration, vsctl and learn actions) and its MAC learning
+//! table for NORMAL (learned from the PMDs' upcalls, aged, bounded).
+use hashbrown::HashMap;
+
+use crate::flow::{FlowRule, FlowSelector};
+use crate::pipeline::table::{FlowModFlags, FlowOp, FlowTables, TablesSnapshot};
+use crate::pipeline::xlate::{MacLearning, MacTable};
+
+/// MAC entries not seen for this long are forgotten (Open vSwitch's default).
+pub const MAC_AGING_MS: u64 = 300_000;
+/// Most MAC entries a bridge keeps; when full, the oldest learned one goes.
+pub const MAC_TABLE_LIMIT: usize = 8192;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct MacEntry {
+    ofport: u32,
+    last_seen_ms: u64,
+    /// Added by an operator (fdb-add): never aged, never moved by learning.
+    fixed: bool,
+}
+
+/// Counters of the MAC learning table.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MacCounters {
+    pub learned: u64,
+    pub moved: u64,
+    pub aged: u64,
+    pub evicted: u64,
+}
+
+pub struct Bridge {
+    pub name: String,
+    pub tables: FlowTables,
+    snapshot: TablesSnapshot,
+    macs: HashMap<(u16, [u8; 6]), MacEntry>,
+    pub mac_counters: MacCounters,
+}
+
+impl Bridge {
+    /// A bridge with `rules` installed (all or nothing).
+    pub fn new(name: &str, rules: &[FlowRule], now_ms: u64) -> Result<Bridge, String> {
+        let mut tables = FlowTables::new();
+        let ops = rules.iter().map(|rule| FlowOp::Add { rule: rule.clone(), flags: FlowModFlags::default() }).collect();
+        tables.apply(ops, now_ms).map_err(|e| format!("flow {}: {}", e.index, e.error))?;
+        let snapshot = tables.snapshot();
+        Ok(Bridge {
+            name: name.to_owned(),
+            tables,
+            snapshot,
+            macs: HashMap::new(),
+            mac_counters: MacCounters::default(),
+        })
+    }
+
+    /// The tables as the datapath sees them (rebuilt where they changed).
+    pub fn tables_snapshot(&mut self) -> TablesSnapshot {
+        self.snapshot = self.tables.snapshot();
+        self.snapshot.clone()
+    }
+
+    /// The MAC table as the datapath sees it.
+    pub fn mac_snapshot(&self) -> MacTable {
+        self.macs.iter().map(|(key, entry)| (*key, entry.ofport)).collect()
+    }
+
+    /// Applies a rule a learn action built. Returns whether the tables
+    /// changed: an identical rule (same match, priority and instructions)
+    /// is left as it is, so a flow that keeps learning the same thing does
+    /// not churn the datapath.
+    pub fn learn_rule(&mut self, rule: FlowRule, now_ms: u64) -> Result<bool, String> {
+        let selector = FlowSelector {
+            table: Some(rule.table),
+            strict: true,
+            priority: rule.priority,
+            matches: rule.matches.clone(),
+            cookie: 0,
+            cookie_mask: 0,
+            out_port: None,
+        };
+        let same = self.tables.dump(&selector).iter().any(|entry| entry.rule().instructions == rule.instructions);
+        if same {
+            return Ok(false);
+        }
+        self.tables.add(rule, FlowModFlags::default(), now_ms).map_err(|e| e.to_string())?;
+        Ok(true)
+    }
+
+    /// Records where NORMAL saw an address; returns whether the table changed.
+    pub fn learn_mac(&mut self, learned: MacLearning, now_ms: u64) -> bool {
+        let key = (learned.vlan, learned.mac);
+        if let Some(entry) = self.macs.get_mut(&key) {
+            if entry.fixed || entry.ofport == learned.ofport {
+                entry.last_seen_ms = entry.last_seen_ms.max(now_ms);
+                return false;
+            }
+            entry.ofport = learned.ofport;
+            entry.last_seen_ms = now_ms;
+            self.mac_counters.moved += 1;
+            return true;
+        }
+        if self.macs.len() >= MAC_TABLE_LIMIT {
+            let oldest =
+                self.macs.iter().filter(|(_, e)| !e.fixed).min_by_key(|(_, e)| e.last_seen_ms).map(|(k, _)| *k);
+            match oldest {
+                Some(oldest) => {
+                    self.macs.remove(&oldest);
+                    self.mac_counters.evicted += 1;
+                }
+                None => return false,
+            }
+        }
+        self.macs.insert(key, MacEntry { ofport: learned.ofport, last_seen_ms: now_ms, fixed: false });
+        self.mac_counters.learned += 1;
+        true
+    }
+
+    /// An operator's static entry.
+    pub fn add_static_mac(&mut self, vlan: u16, mac: [u8; 6], ofport: u32) {
+        self.macs.insert((vlan, mac), MacEntry { ofport, last_seen_ms: 0, fixed: true });
+    }
+
+    /// Forgets the learned addresses of a port that is gone.
+    pub fn forget_port(&mut self, ofport: u32) {
+        self.macs.retain(|_, e| e.ofport != ofport);
+    }
+
+    /// Ages MAC entries and expires rules; returns whether anything changed.
+    pub fn expire(&mut self, now_ms: u64) -> bool {
+        let before = self.macs.len();
+        self.macs.retain(|_, e| e.fixed || now_ms.saturating_sub(e.last_seen_ms) < MAC_AGING_MS);
+        let aged = before - self.macs.len();
+        self.mac_counters.aged += aged as u64;
+        let expired = self.tables.expire(now_ms);
+        for gone in &expired {
+            tracing::debug!(bridge = %self.name, rule = %gone.entry.rule(), reason = ?gone.reason, "rule expired");
+        }
+        aged > 0 || !expired.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::flow::parse_add_flow;
+
+    fn learned(mac: u8, ofport: u32) -> MacLearning {
+        MacLearning { vlan: 0, mac: [2, 0, 0, 0, 0, mac], ofport }
+    }
+
+    #[test]
+    fn identical_learned_rules_do_not_change_the_tables() {
+        let mut bridge = Bridge::new("br0", &[], 0).unwrap();
+        let rule = parse_add_flow("table=20,priority=1,dl_dst=fa:16:3e:00:00:02,actions=output:2").unwrap();
+        assert!(bridge.learn_rule(rule.clone(), 1).unwrap());
+        assert!(!bridge.learn_rule(rule.clone(), 2).unwrap());
+        let mut moved = rule;
+        moved.instructions = parse_add_flow("actions=output:3").unwrap().instructions;
+        assert!(bridge.learn_rule(moved, 3).unwrap());
+        assert_eq!(bridge.tables.len(), 1);
+    }
+
+    #[test]
+    fn macs_are_learned_moved_and_aged() {
+        let mut bridge = Bridge::new("br0", &[], 0).unwrap();
+        assert!(bridge.learn_mac(learned(1, 1), 0));
+        assert!(!bridge.learn_mac(learned(1, 1), 10), "same port: no change");
+        assert!(bridge.learn_mac(learned(1, 2), 20), "moved");
+        assert_eq!(bridge.mac_snapshot().get(&(0, [2, 0, 0, 0, 0, 1])), Some(&2));
+        assert_eq!(bridge.mac_counters, MacCounters { learned: 1, moved: 1, aged: 0, evicted: 0 });
+        assert!(!bridge.expire(20 + MAC_AGING_MS - 1));
+        assert!(bridge.expire(20 + MAC_AGING_MS));
+        assert!(bridge.mac_snapshot().is_empty());
+    }
+
+    #[test]
+    fn static_entries_stay() {
+        let mut bridge = Bridge::new("br0", &[], 0).unwrap();
+        bridge.add_static_mac(0, [2, 0, 0, 0, 0, 9], 4);
+        assert!(!bridge.learn_mac(learned(9, 1), 5), "a static entry does not move");
+        assert!(!bridge.expire(10 * MAC_AGING_MS));
+        assert_eq!(bridge.mac_snapshot().get(&(0, [2, 0, 0, 0, 0, 9])), Some(&4));
+    }
+
+    #[test]
+    fn the_table_is_bounded() {
+        let mut bridge = Bridge::new("br0", &[], 0).unwrap();
+        for i in 0..MAC_TABLE_LIMIT + 5 {
+            let mac = (i as u64).to_be_bytes();
+            bridge.learn_mac(
+                MacLearning { vlan: 1, mac: [2, mac[3], mac[4], mac[5], mac[6], mac[7]], ofport: 1 },
+                i as u64,
+            );
+        }
+        assert_eq!(bridge.mac_snapshot().len(), MAC_TABLE_LIMIT);
+        assert_eq!(bridge.mac_counters.evicted, 5);
+    }
+}
