@@ -2,9 +2,11 @@
 //! `Invocation` (socket, timeout, output style and the `Request` to send).
 //!
 //! Every mistake on the command line, including a malformed `add-port` setting,
-//! comes back as a `clap::Error`, so it is reported with usage and exit code 2
-//! before anything is sent.
+//! an `fdb-add` VLAN or MAC that is not one, and an `add-flows` FILE that cannot
+//! be read, comes back as a `clap::Error`, so it is reported with usage and exit
+//! code 2 before anything is sent. Flow rules are vswitchd's to check.
 use std::ffi::OsString;
+use std::io::Read;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -12,6 +14,7 @@ use clap::error::ErrorKind;
 use clap::{CommandFactory, Parser, Subcommand};
 
 use crate::client::LONGEST_TIMEOUT;
+use crate::flows_file::{read_flows, FlowsOrigin};
 use crate::port_settings::port_config_from_settings;
 use crate::proto::{Request, DEFAULT_SOCKET};
 
@@ -48,16 +51,82 @@ enum Command {
         /// Only this port (default: all ports)
         port: Option<String>,
     },
-    /// Per-PMD counters: packets, bursts, cycles per packet, busy share, sleeps
+    /// Per-PMD counters: packets, bursts, cycles per packet, busy share, sleeps; cache hits, upcalls
     PmdStats,
     /// Zero the per-PMD counters (port counters stay)
     PmdStatsClear,
     /// Which PMD core polls which receive queue
     PmdRxqShow,
-    /// The flow rules of a bridge, one ovs-ofctl style line each
+    /// The flow rules of a bridge with their counters, one ovs-ofctl dump-flows line each
     DumpFlows {
         /// Bridge name
         bridge: String,
+        /// Only the rules this match selects, as for del-flows (default: all)
+        #[arg(value_name = "MATCH")]
+        selector: Option<String>,
+    },
+    /// Add a flow rule (ovs-ofctl add-flow syntax)
+    #[command(after_help = "Example: vsctl add-flow br0 'priority=10,in_port=1,actions=output:2'")]
+    AddFlow {
+        /// Bridge name
+        bridge: String,
+        /// The rule, one argument (quote it)
+        flow: String,
+    },
+    /// Add the flow rules of FILE, one per line: all of them, or none when one is refused
+    #[command(
+        after_help = "FILE holds one rule per line in ovs-ofctl add-flow syntax; everything from '#' to the end\n\
+        of a line is a comment and blank lines are skipped.\n\n\
+        Example: vsctl add-flows br0 /etc/vswitch/br0.flows"
+    )]
+    AddFlows {
+        /// Bridge name
+        bridge: String,
+        /// File of rules, '-' for standard input
+        file: PathBuf,
+    },
+    /// Change the actions of the rules FLOW's match selects
+    #[command(after_help = "Example: vsctl mod-flows br0 'in_port=1,actions=output:3'")]
+    ModFlows {
+        /// Only the rule whose match and priority are exactly FLOW's
+        #[arg(long)]
+        strict: bool,
+        /// Bridge name
+        bridge: String,
+        /// Match and new actions (ovs-ofctl mod-flows syntax), one argument
+        flow: String,
+    },
+    /// Delete the flow rules MATCH selects (default: every rule of the bridge)
+    DelFlows {
+        /// Only the rule whose match and priority are exactly MATCH's
+        #[arg(long)]
+        strict: bool,
+        /// Bridge name
+        bridge: String,
+        /// Rules to delete (ovs-ofctl del-flows syntax), one argument
+        #[arg(value_name = "MATCH")]
+        selector: Option<String>,
+    },
+    /// Run a packet through the bridge's flow tables without sending it (as ofproto/trace)
+    #[command(after_help = "Example: vsctl trace br0 'in_port=1,tcp,nw_dst=10.0.0.2,tp_dst=80'")]
+    Trace {
+        /// Bridge name
+        bridge: String,
+        /// The packet's fields, as an ovs-ofctl match
+        flow: String,
+    },
+    /// Add a static MAC table entry for the NORMAL action (as ovs-appctl fdb/add)
+    FdbAdd {
+        /// Bridge name
+        bridge: String,
+        /// Port the MAC is behind
+        port: String,
+        /// VLAN, 0..4095
+        #[arg(value_parser = clap::value_parser!(u16).range(0..=4095), allow_negative_numbers = true)]
+        vlan: u16,
+        /// MAC address, xx:xx:xx:xx:xx:xx
+        #[arg(value_parser = parse_mac)]
+        mac: String,
     },
     /// Packet buffer pool usage
     Mempool,
@@ -95,18 +164,31 @@ pub struct Invocation {
     pub timeout: Duration,
     pub json: bool,
     pub request: Request,
+    /// For `add-flow(s)`: where the rules were written, to say which one was refused.
+    pub flows_origin: Option<FlowsOrigin>,
 }
 
 /// Parses the command line (`args` includes the program name). `socket_env` is
-/// the value of $VSWITCH_SOCKET, used when `--socket` is absent.
-pub fn parse_invocation<I, T>(args: I, socket_env: Option<OsString>) -> Result<Invocation, clap::Error>
+/// the value of $VSWITCH_SOCKET, used when `--socket` is absent; `stdin` is read
+/// only by `add-flows BRIDGE -`.
+pub fn parse_invocation<I, T>(
+    args: I,
+    socket_env: Option<OsString>,
+    stdin: impl Read,
+) -> Result<Invocation, clap::Error>
 where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
 {
     let cli = Cli::try_parse_from(args)?;
-    let request = request_for(cli.command)?;
-    Ok(Invocation { socket: resolve_socket(cli.socket, socket_env), timeout: cli.timeout, json: cli.json, request })
+    let (request, flows_origin) = request_for(cli.command, stdin)?;
+    Ok(Invocation {
+        socket: resolve_socket(cli.socket, socket_env),
+        timeout: cli.timeout,
+        json: cli.json,
+        request,
+        flows_origin,
+    })
 }
 
 /// `--socket`, else a non-empty $VSWITCH_SOCKET, else the built-in default.
@@ -115,32 +197,62 @@ fn resolve_socket(flag: Option<PathBuf>, socket_env: Option<OsString>) -> PathBu
         .unwrap_or_else(|| PathBuf::from(DEFAULT_SOCKET))
 }
 
-fn request_for(command: Command) -> Result<Request, clap::Error> {
-    Ok(match command {
+/// The request for `command`, and for `add-flow(s)` where its rules were written.
+fn request_for(command: Command, stdin: impl Read) -> Result<(Request, Option<FlowsOrigin>), clap::Error> {
+    let request = match command {
+        Command::AddFlows { bridge, file } => {
+            let flows = read_flows(&file, stdin)
+                .map_err(|error| usage_error("add-flows", ErrorKind::Io, &error.to_string()))?;
+            return Ok((Request::AddFlows { bridge, flows: flows.rules }, Some(flows.origin)));
+        }
         Command::Show => Request::Show,
         Command::PortStats { port } => Request::PortStats { port },
         Command::PmdStats => Request::PmdStats,
         Command::PmdStatsClear => Request::PmdStatsClear,
         Command::PmdRxqShow => Request::RxqShow,
-        Command::DumpFlows { bridge } => Request::DumpFlows { bridge },
+        Command::DumpFlows { bridge, selector } => Request::DumpFlows { bridge, selector },
+        Command::AddFlow { bridge, flow } => {
+            return Ok((Request::AddFlows { bridge, flows: vec![flow] }, Some(FlowsOrigin::CommandLine)));
+        }
+        Command::ModFlows { strict, bridge, flow } => Request::ModFlows { bridge, flow, strict },
+        Command::DelFlows { strict, bridge, selector } => Request::DelFlows { bridge, selector, strict },
+        Command::Trace { bridge, flow } => Request::Trace { bridge, flow },
+        Command::FdbAdd { bridge, port, vlan, mac } => Request::FdbAdd { bridge, port, vlan, mac },
         Command::Mempool => Request::Mempool,
         Command::AddPort { bridge, name, settings } => {
             let port = port_config_from_settings(&name, &settings)
-                .map_err(|error| usage_error("add-port", &error.to_string()))?;
+                .map_err(|error| usage_error("add-port", ErrorKind::ValueValidation, &error.to_string()))?;
             Request::AddPort { bridge, port }
         }
         Command::DelPort { name } => Request::DelPort { port: name },
-    })
+    };
+    Ok((request, None))
 }
 
 /// A usage error for `subcommand`, formatted by clap like its own errors
 /// (message, the subcommand's usage line, exit code 2).
-fn usage_error(subcommand: &str, message: &str) -> clap::Error {
+fn usage_error(subcommand: &str, kind: ErrorKind, message: &str) -> clap::Error {
     let mut command = Cli::command();
     command.build();
     match command.find_subcommand_mut(subcommand) {
-        Some(subcommand) => subcommand.error(ErrorKind::ValueValidation, message),
-        None => command.error(ErrorKind::ValueValidation, message),
+        Some(subcommand) => subcommand.error(kind, message),
+        None => command.error(kind, message),
+    }
+}
+
+/// `fdb-add`'s MAC: six bytes of one or two hex digits separated by `:` (as in flow
+/// matches), passed on as `xx:xx:xx:xx:xx:xx` in lower case.
+fn parse_mac(text: &str) -> Result<String, String> {
+    let octets: Option<Vec<String>> = text
+        .split(':')
+        .map(|octet| {
+            let hex = (1..=2).contains(&octet.len()) && octet.bytes().all(|byte| byte.is_ascii_hexdigit());
+            hex.then(|| format!("{:0>2}", octet.to_ascii_lowercase()))
+        })
+        .collect();
+    match octets {
+        Some(octets) if octets.len() == 6 => Ok(octets.join(":")),
+        _ => Err("not a MAC address (expected six hex bytes: xx:xx:xx:xx:xx:xx)".to_string()),
     }
 }
 
@@ -158,13 +270,21 @@ fn parse_timeout(text: &str) -> Result<Duration, String> {
 
 #[cfg(test)]
 mod tests {
+    use std::fs;
+    use std::io;
     use std::path::Path;
 
     use super::*;
     use crate::proto::{PortConfig, PortKind};
+    use crate::test_server::scratch_dir;
 
     fn parse(args: &str) -> Result<Invocation, clap::Error> {
-        parse_invocation(args.split_whitespace(), None)
+        parse_invocation(args.split_whitespace(), None, io::empty())
+    }
+
+    /// For arguments with spaces in them (quoted on a shell command line).
+    fn request_of_words(words: &[&str]) -> Request {
+        parse_invocation(words, None, io::empty()).unwrap().request
     }
 
     fn request(args: &str) -> Request {
@@ -185,9 +305,135 @@ mod tests {
         assert_eq!(request("vsctl pmd-stats"), Request::PmdStats);
         assert_eq!(request("vsctl pmd-stats-clear"), Request::PmdStatsClear);
         assert_eq!(request("vsctl pmd-rxq-show"), Request::RxqShow);
-        assert_eq!(request("vsctl dump-flows br0"), Request::DumpFlows { bridge: "br0".into() });
+        assert_eq!(request("vsctl dump-flows br0"), Request::DumpFlows { bridge: "br0".into(), selector: None });
         assert_eq!(request("vsctl mempool"), Request::Mempool);
         assert_eq!(request("vsctl del-port vm1"), Request::DelPort { port: "vm1".into() });
+    }
+
+    #[test]
+    fn flow_commands_map_to_their_requests() {
+        let bridge = || "br0".to_string();
+        assert_eq!(
+            request_of_words(&["vsctl", "dump-flows", "br0", "table=1, in_port=1"]),
+            Request::DumpFlows { bridge: bridge(), selector: Some("table=1, in_port=1".into()) }
+        );
+        assert_eq!(
+            request_of_words(&["vsctl", "add-flow", "br0", "priority=10 in_port=1 actions=output:2"]),
+            Request::AddFlows { bridge: bridge(), flows: vec!["priority=10 in_port=1 actions=output:2".into()] }
+        );
+        assert_eq!(
+            request("vsctl mod-flows br0 in_port=1,actions=drop"),
+            Request::ModFlows { bridge: bridge(), flow: "in_port=1,actions=drop".into(), strict: false }
+        );
+        let strict = Request::ModFlows { bridge: bridge(), flow: "priority=5,actions=2".into(), strict: true };
+        assert_eq!(request("vsctl mod-flows --strict br0 priority=5,actions=2"), strict);
+        assert_eq!(request("vsctl mod-flows br0 priority=5,actions=2 --strict"), strict);
+        assert_eq!(
+            request("vsctl del-flows br0"),
+            Request::DelFlows { bridge: bridge(), selector: None, strict: false }
+        );
+        assert_eq!(
+            request("vsctl del-flows --strict br0 priority=5,in_port=1"),
+            Request::DelFlows { bridge: bridge(), selector: Some("priority=5,in_port=1".into()), strict: true }
+        );
+        assert_eq!(
+            request_of_words(&["vsctl", "trace", "br0", "in_port=1, tcp, tp_dst=80"]),
+            Request::Trace { bridge: bridge(), flow: "in_port=1, tcp, tp_dst=80".into() }
+        );
+    }
+
+    #[test]
+    fn only_adding_flows_has_a_flows_origin() {
+        assert_eq!(parse("vsctl add-flow br0 actions=drop").unwrap().flows_origin, Some(FlowsOrigin::CommandLine));
+        for args in ["vsctl mod-flows br0 actions=drop", "vsctl dump-flows br0", "vsctl show"] {
+            assert_eq!(parse(args).unwrap().flows_origin, None, "{args}");
+        }
+    }
+
+    #[test]
+    fn fdb_add_checks_vlan_and_mac() {
+        let entry =
+            |vlan, mac: &str| Request::FdbAdd { bridge: "br0".into(), port: "p1".into(), vlan, mac: mac.into() };
+        assert_eq!(request("vsctl fdb-add br0 p1 0 02:00:00:00:00:01"), entry(0, "02:00:00:00:00:01"));
+        assert_eq!(request("vsctl fdb-add br0 p1 4095 0A:b:00:fF:1:02"), entry(4095, "0a:0b:00:ff:01:02"));
+        for (vlan, complaint) in [
+            ("4096", "invalid value '4096' for '<VLAN>': 4096 is not in 0..=4095"),
+            ("-1", "invalid value '-1' for '<VLAN>': -1 is not in 0..=4095"),
+            ("ten", "invalid value 'ten' for '<VLAN>': invalid digit found in string"),
+        ] {
+            let text = usage_error_text(&format!("vsctl fdb-add br0 p1 {vlan} 02:00:00:00:00:01"));
+            assert!(text.contains(complaint), "{vlan}: {text}");
+        }
+        for mac in [
+            "02:00:00:00:00",
+            "02:00:00:00:00:01:02",
+            "02:00:00:00:00:001",
+            "02:00:00:00::01",
+            "0g:00:00:00:00:01",
+            "02-00-00-00-00-01",
+            "020000000001",
+            ":::::",
+            "\u{e9}:00:00:00:00:01",
+        ] {
+            let text = usage_error_text(&format!("vsctl fdb-add br0 p1 1 {mac}"));
+            assert!(
+                text.contains(&format!("invalid value '{mac}' for '<MAC>': not a MAC address (expected six hex bytes")),
+                "{mac}: {text}"
+            );
+        }
+        assert!(usage_error_text("vsctl fdb-add br0 p1 1").contains("<MAC>"));
+    }
+
+    #[test]
+    fn add_flows_reads_the_file_or_standard_input() {
+        let dir = scratch_dir("args-add-flows");
+        let file = dir.join("br0.flows");
+        fs::write(&file, "# uplink\npriority=10,in_port=1,actions=output:2\n\nin_port=2 actions=output:1 # back\n")
+            .unwrap();
+        let words = ["vsctl", "add-flows", "br0", file.to_str().unwrap()];
+        let expected = Request::AddFlows {
+            bridge: "br0".into(),
+            flows: vec!["priority=10,in_port=1,actions=output:2".into(), "in_port=2 actions=output:1".into()],
+        };
+        let invocation = parse_invocation(words, None, io::empty()).unwrap();
+        assert_eq!(invocation.request, expected);
+        let origin = invocation.flows_origin.unwrap();
+        assert_eq!(origin.locate("flow 2: why".to_string()), format!("{}:4: why", file.display()));
+        let from_stdin =
+            parse_invocation(["vsctl", "add-flows", "br0", "-"], None, "in_port=1,actions=drop\n".as_bytes());
+        assert_eq!(
+            from_stdin.unwrap().request,
+            Request::AddFlows { bridge: "br0".into(), flows: vec!["in_port=1,actions=drop".into()] }
+        );
+        let only_comments = parse_invocation(["vsctl", "add-flows", "br0", "-"], None, "# none yet\n".as_bytes());
+        assert_eq!(only_comments.unwrap().request, Request::AddFlows { bridge: "br0".into(), flows: vec![] });
+        let _ = fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn unreadable_flows_file_is_a_usage_error_naming_it() {
+        let dir = scratch_dir("args-add-flows-missing");
+        let missing = dir.join("missing.flows");
+        let text = usage_error_text(&format!("vsctl add-flows br0 {}", missing.display()));
+        assert!(text.contains(&format!("error: cannot read flows file '{}': ", missing.display())), "{text}");
+        assert!(text.contains("No such file or directory"), "{text}");
+        assert!(text.contains("Usage: vsctl add-flows [OPTIONS] <BRIDGE> <FILE>"), "{text}");
+        let _ = fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn standard_input_is_read_only_for_add_flows_dash() {
+        struct Untouchable;
+        impl Read for Untouchable {
+            fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
+                Err(io::Error::other("standard input must not be read"))
+            }
+        }
+        let read = |words: &[&str]| parse_invocation(words, None, Untouchable);
+        assert!(read(&["vsctl", "add-flow", "br0", "-"]).is_ok());
+        assert!(read(&["vsctl", "dump-flows", "br0"]).is_ok());
+        let text = read(&["vsctl", "add-flows", "br0", "-"]).unwrap_err().render().to_string();
+        assert!(text.contains("cannot read flows from standard input: standard input must not be read"), "{text}");
     }
 
     #[test]
@@ -232,12 +478,16 @@ mod tests {
 
     #[test]
     fn socket_flag_beats_environment_beats_default() {
-        let from_env = parse_invocation(["vsctl", "show"], Some("/tmp/env.sock".into())).unwrap();
+        let from_env = parse_invocation(["vsctl", "show"], Some("/tmp/env.sock".into()), io::empty()).unwrap();
         assert_eq!(from_env.socket, Path::new("/tmp/env.sock"));
-        let from_flag =
-            parse_invocation(["vsctl", "--socket", "/tmp/flag.sock", "show"], Some("/tmp/env.sock".into())).unwrap();
+        let from_flag = parse_invocation(
+            ["vsctl", "--socket", "/tmp/flag.sock", "show"],
+            Some("/tmp/env.sock".into()),
+            io::empty(),
+        )
+        .unwrap();
         assert_eq!(from_flag.socket, Path::new("/tmp/flag.sock"));
-        let empty_env = parse_invocation(["vsctl", "show"], Some(OsString::new())).unwrap();
+        let empty_env = parse_invocation(["vsctl", "show"], Some(OsString::new()), io::empty()).unwrap();
         assert_eq!(empty_env.socket, Path::new(DEFAULT_SOCKET));
     }
 
@@ -254,6 +504,15 @@ mod tests {
         assert!(usage_error_text("vsctl frobnicate").contains("unrecognized subcommand 'frobnicate'"));
         assert!(usage_error_text("vsctl").contains("Usage: vsctl"));
         assert!(usage_error_text("vsctl dump-flows").contains("<BRIDGE>"));
+        assert!(usage_error_text("vsctl dump-flows br0 in_port=1 extra").contains("unexpected argument 'extra'"));
+        assert!(usage_error_text("vsctl add-flow br0").contains("<FLOW>"));
+        assert!(usage_error_text("vsctl add-flows br0").contains("<FILE>"));
+        assert!(usage_error_text("vsctl mod-flows br0").contains("<FLOW>"));
+        assert!(usage_error_text("vsctl del-flows").contains("<BRIDGE>"));
+        assert!(usage_error_text("vsctl trace br0").contains("<FLOW>"));
+        assert!(usage_error_text("vsctl fdb-add br0 p1").contains("<VLAN>"));
+        assert!(usage_error_text("vsctl add-flow br0 --strict in_port=1,actions=drop")
+            .contains("unexpected argument '--strict'"));
         assert!(usage_error_text("vsctl del-port").contains("<NAME>"));
         assert!(usage_error_text("vsctl add-port br0 vm1").contains("<KEY=VALUE>..."));
         assert!(usage_error_text("vsctl show extra").contains("unexpected argument 'extra'"));
@@ -273,11 +532,13 @@ mod tests {
 
     #[test]
     fn help_and_version_exit_zero() {
-        for args in ["vsctl --help", "vsctl add-port --help", "vsctl --version"] {
+        for args in ["vsctl --help", "vsctl add-port --help", "vsctl add-flows --help", "vsctl --version"] {
             let error = parse(args).unwrap_err();
             assert_eq!(error.exit_code(), 0, "{args}");
         }
         let help = parse("vsctl add-port --help").unwrap_err().render().to_string();
         assert!(help.contains("type=TYPE          required: dpdk, vhost-user or vhost-user-client"), "{help}");
+        let help = parse("vsctl add-flows --help").unwrap_err().render().to_string();
+        assert!(help.contains("everything from '#' to the end\nof a line is a comment"), "{help}");
     }
 }

@@ -215,6 +215,35 @@ mod tests {
             (Request::PmdStatsClear, r#"{"cmd":"pmd-stats-clear"}"#),
             (Request::RxqShow, r#"{"cmd":"rxq-show"}"#),
             (Request::DelPort { port: "p1".to_string() }, r#"{"cmd":"del-port","port":"p1"}"#),
+            (
+                Request::DumpFlows { bridge: "br0".to_string(), selector: Some("in_port=1".to_string()) },
+                r#"{"cmd":"dump-flows","bridge":"br0","selector":"in_port=1"}"#,
+            ),
+            (
+                Request::AddFlows { bridge: "br0".to_string(), flows: vec!["actions=drop".to_string()] },
+                r#"{"cmd":"add-flows","bridge":"br0","flows":["actions=drop"]}"#,
+            ),
+            (
+                Request::ModFlows { bridge: "br0".to_string(), flow: "actions=drop".to_string(), strict: false },
+                r#"{"cmd":"mod-flows","bridge":"br0","flow":"actions=drop","strict":false}"#,
+            ),
+            (
+                Request::DelFlows { bridge: "br0".to_string(), selector: None, strict: true },
+                r#"{"cmd":"del-flows","bridge":"br0","selector":null,"strict":true}"#,
+            ),
+            (
+                Request::Trace { bridge: "br0".to_string(), flow: "in_port=1".to_string() },
+                r#"{"cmd":"trace","bridge":"br0","flow":"in_port=1"}"#,
+            ),
+            (
+                Request::FdbAdd {
+                    bridge: "br0".to_string(),
+                    port: "p1".to_string(),
+                    vlan: 10,
+                    mac: "02:00:00:00:00:01".to_string(),
+                },
+                r#"{"cmd":"fdb-add","bridge":"br0","port":"p1","vlan":10,"mac":"02:00:00:00:00:01"}"#,
+            ),
         ];
         for (index, (request, expected)) in cases.into_iter().enumerate() {
             let server = CannedServer::start(&format!("names-{index}"), Answer::Raw("{\"ok\":true}\n".to_string()));

@@ -3,6 +3,7 @@
 mod app;
 mod args;
 mod client;
+mod flows_file;
 mod port_settings;
 mod proto;
 mod render;

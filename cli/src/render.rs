@@ -2,12 +2,16 @@
 //! reply of each command as aligned tables (see `table`), or the raw result as
 //! pretty JSON for `--json`.
 //!
-//! Commands that only change state (`pmd-stats-clear`, `add-port`, `del-port`)
-//! print nothing on success, like ovs-vsctl.
+//! Commands that only change state (`pmd-stats-clear`, `add-port`, `del-port`,
+//! `add-flow(s)`, `mod-flows`, `del-flows`, `fdb-add`) print nothing on success,
+//! like ovs-vsctl and ovs-ofctl; `--json` shows what vswitchd answered (for the
+//! flow changes, how many rules were added, replaced, modified and removed).
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use crate::proto::{DumpFlowsReply, MempoolReply, PmdStatsReply, PortStatsReply, Request, RxqReply, ShowReply};
+use crate::proto::{
+    DumpFlowsReply, MempoolReply, PmdStats, PmdStatsReply, PortStatsReply, Request, RxqReply, ShowReply, TraceReply,
+};
 use crate::table::{Align, Table};
 
 /// The text printed for `request`'s successful `result`, or why the result
@@ -19,8 +23,15 @@ pub fn render_result(request: &Request, result: Value) -> Result<String, serde_j
         Request::PmdStats => pmd_stats(&typed::<PmdStatsReply>(result)?),
         Request::RxqShow => pmd_rxq_show(&typed::<RxqReply>(result)?),
         Request::DumpFlows { .. } => dump_flows(&typed::<DumpFlowsReply>(result)?),
+        Request::Trace { .. } => trace(&typed::<TraceReply>(result)?),
         Request::Mempool => mempool(&typed::<MempoolReply>(result)?),
-        Request::PmdStatsClear | Request::AddPort { .. } | Request::DelPort { .. } => String::new(),
+        Request::PmdStatsClear
+        | Request::AddPort { .. }
+        | Request::DelPort { .. }
+        | Request::AddFlows { .. }
+        | Request::ModFlows { .. }
+        | Request::DelFlows { .. }
+        | Request::FdbAdd { .. } => String::new(),
     })
 }
 
@@ -136,11 +147,20 @@ fn port_stats(reply: &PortStatsReply) -> String {
     out
 }
 
-/// One line per PMD thread.
+/// Two tables with one line per PMD thread: where the cycles went, then how
+/// packets were classified (exact-match cache, megaflow cache, upcalls).
 fn pmd_stats(reply: &PmdStatsReply) -> String {
     if reply.pmds.is_empty() {
         return "no PMD threads\n".to_string();
     }
+    let mut out = String::new();
+    pmd_cycles_table(&reply.pmds).render_into("", &mut out);
+    out.push('\n');
+    pmd_cache_table(&reply.pmds).render_into("", &mut out);
+    out
+}
+
+fn pmd_cycles_table(pmds: &[PmdStats]) -> Table {
     let mut table = Table::new(&[
         ("CORE", Align::Right),
         ("PACKETS", Align::Right),
@@ -151,7 +171,7 @@ fn pmd_stats(reply: &PmdStatsReply) -> String {
         ("SLEEPS", Align::Right),
         ("ITERATIONS", Align::Right),
     ]);
-    for pmd in &reply.pmds {
+    for pmd in pmds {
         table.add_row(vec![
             pmd.core.to_string(),
             pmd.packets.to_string(),
@@ -163,9 +183,37 @@ fn pmd_stats(reply: &PmdStatsReply) -> String {
             pmd.iterations.to_string(),
         ]);
     }
-    let mut out = String::new();
-    table.render_into("", &mut out);
-    out
+    table
+}
+
+fn pmd_cache_table(pmds: &[PmdStats]) -> Table {
+    let mut table = Table::new(&[
+        ("CORE", Align::Right),
+        ("EMC_HITS", Align::Right),
+        ("MEGAFLOW_HITS", Align::Right),
+        ("UPCALLS", Align::Right),
+        ("CYCLES/UPCALL", Align::Right),
+        ("MEGAFLOWS", Align::Right),
+        ("SUBTABLES/HIT", Align::Right),
+        ("CACHE_FLUSHES", Align::Right),
+    ]);
+    for pmd in pmds {
+        let cycles_per_upcall = match pmd.upcalls {
+            0 => "-".to_string(),
+            upcalls => format!("{:.1}", pmd.upcall_cycles as f64 / upcalls as f64),
+        };
+        table.add_row(vec![
+            pmd.core.to_string(),
+            pmd.emc_hits.to_string(),
+            pmd.megaflow_hits.to_string(),
+            pmd.upcalls.to_string(),
+            cycles_per_upcall,
+            pmd.megaflows.to_string(),
+            format!("{:.2}", pmd.subtable_lookups_per_hit),
+            pmd.cache_flushes.to_string(),
+        ]);
+    }
+    table
 }
 
 /// One line per (PMD, rx queue); a PMD without queues gets a line of dashes.
@@ -187,9 +235,21 @@ fn pmd_rxq_show(reply: &RxqReply) -> String {
     out
 }
 
-/// The rules verbatim, one per line, so they can be fed back to the config.
+/// The rules as vswitchd sent them, one per line (ovs-ofctl dump-flows without its
+/// reply header); the counters in them are ignored when a line is added back.
 fn dump_flows(reply: &DumpFlowsReply) -> String {
     reply.flows.iter().map(|flow| format!("{flow}\n")).collect()
+}
+
+/// As `ovs-appctl ofproto/trace` ends: the tables visited, a blank line, then the
+/// megaflow that would be installed and the datapath actions.
+fn trace(reply: &TraceReply) -> String {
+    let mut out: String = reply.steps.iter().map(|step| format!("{step}\n")).collect();
+    if !out.is_empty() {
+        out.push('\n');
+    }
+    out.push_str(&format!("Megaflow: {}\nDatapath actions: {}\n", reply.megaflow, reply.datapath_actions));
+    out
 }
 
 /// The packet buffer pool on one line, with the share in use.
@@ -326,6 +386,13 @@ mod tests {
                     cycles_per_packet: 120.5,
                     packets_per_burst: 32.0,
                     busy_pct: 45.216,
+                    emc_hits: 990_000,
+                    megaflow_hits: 9_950,
+                    upcalls: 50,
+                    upcall_cycles: 1_234_567,
+                    megaflows: 12,
+                    subtable_lookups_per_hit: 1.456,
+                    cache_flushes: 3,
                 },
                 PmdStats { core: 12, iterations: 7, sleeps: 1234, ..PmdStats::default() },
             ],
@@ -384,17 +451,49 @@ p1    br0          1          10       640          20      1280          3     
     }
 
     #[test]
-    fn pmd_stats_one_line_per_pmd() {
+    fn pmd_stats_one_line_per_pmd_in_each_table() {
         assert_eq!(
             rendered(Request::PmdStats, &sample_pmd_stats()),
             "\
 CORE  PACKETS  BURSTS  CYCLES/PKT  PKTS/BURST  BUSY%  SLEEPS  ITERATIONS
    1  1000000   31250       120.5       32.00   45.2       0     5000000
   12        0       0         0.0        0.00    0.0    1234           7
+
+CORE  EMC_HITS  MEGAFLOW_HITS  UPCALLS  CYCLES/UPCALL  MEGAFLOWS  SUBTABLES/HIT  CACHE_FLUSHES
+   1    990000           9950       50        24691.3         12           1.46              3
+  12         0              0        0              -          0           0.00              0
 "
         );
         let none = PmdStatsReply { tsc_hz: 1, pmds: vec![] };
         assert_eq!(rendered(Request::PmdStats, &none), "no PMD threads\n");
+    }
+
+    #[test]
+    fn pmd_stats_fit_in_120_columns_with_large_counters() {
+        let busy = PmdStats {
+            core: 127,
+            iterations: 9_999_999_999_999,
+            packets: 999_999_999_999_999,
+            bursts: 99_999_999_999_999,
+            busy_cycles: u64::MAX,
+            idle_cycles: u64::MAX,
+            sleeps: 999_999_999,
+            cycles_per_packet: 12_345.6,
+            packets_per_burst: 32.0,
+            busy_pct: 100.0,
+            emc_hits: 999_999_999_999_999,
+            megaflow_hits: 999_999_999_999_999,
+            upcalls: 999_999_999_999,
+            upcall_cycles: 99_999_999_999_999_999,
+            megaflows: 65_536,
+            subtable_lookups_per_hit: 12.5,
+            cache_flushes: 999_999_999,
+        };
+        let text = rendered(Request::PmdStats, &PmdStatsReply { tsc_hz: 2_400_000_000, pmds: vec![busy] });
+        assert_eq!(text.lines().count(), 5, "{text}");
+        for line in text.lines() {
+            assert!(line.chars().count() <= 120, "{} columns: {line}", line.chars().count());
+        }
     }
 
     #[test]
@@ -429,11 +528,29 @@ CORE  PORT  QUEUE
             flows: vec!["priority=10,in_port=1,actions=output:2".to_string(), "in_port=2,actions=output:1".to_string()],
         };
         assert_eq!(
-            rendered(Request::DumpFlows { bridge: "br0".to_string() }, &reply),
+            rendered(Request::DumpFlows { bridge: "br0".to_string(), selector: None }, &reply),
             "priority=10,in_port=1,actions=output:2\nin_port=2,actions=output:1\n"
         );
         let empty = DumpFlowsReply { flows: vec![] };
-        assert_eq!(rendered(Request::DumpFlows { bridge: "br0".to_string() }, &empty), "");
+        assert_eq!(rendered(Request::DumpFlows { bridge: "br0".to_string(), selector: None }, &empty), "");
+    }
+
+    #[test]
+    fn trace_steps_then_megaflow_and_datapath_actions() {
+        let reply = TraceReply {
+            steps: vec![" 0. in_port=1, priority 32768\n    output:2".to_string()],
+            datapath_actions: "2".to_string(),
+            megaflow: "in_port=1".to_string(),
+        };
+        let request = Request::Trace { bridge: "br0".to_string(), flow: "in_port=1".to_string() };
+        assert_eq!(
+            rendered(request.clone(), &reply),
+            " 0. in_port=1, priority 32768\n    output:2\n\nMegaflow: in_port=1\nDatapath actions: 2\n"
+        );
+        let table_miss =
+            TraceReply { steps: vec![], datapath_actions: "drop".to_string(), megaflow: "in_port=1".to_string() };
+        assert_eq!(rendered(request.clone(), &table_miss), "Megaflow: in_port=1\nDatapath actions: drop\n");
+        assert!(render_result(&request, json!({"steps": []})).is_err());
     }
 
     #[test]
@@ -455,7 +572,15 @@ mbuf_pool  32768    1024      31744    3.1
 
     #[test]
     fn state_changing_commands_print_nothing() {
-        for request in [Request::PmdStatsClear, Request::DelPort { port: "p1".to_string() }] {
+        let bridge = || "br0".to_string();
+        for request in [
+            Request::PmdStatsClear,
+            Request::DelPort { port: "p1".to_string() },
+            Request::AddFlows { bridge: bridge(), flows: vec!["actions=drop".to_string()] },
+            Request::ModFlows { bridge: bridge(), flow: "actions=drop".to_string(), strict: true },
+            Request::DelFlows { bridge: bridge(), selector: None, strict: false },
+            Request::FdbAdd { bridge: bridge(), port: "p1".to_string(), vlan: 0, mac: "02:00:00:00:00:01".to_string() },
+        ] {
             assert_eq!(render_result(&request, Value::Null).unwrap(), "");
             assert_eq!(render_result(&request, json!({"anything": 1})).unwrap(), "");
         }
