@@ -477,10 +477,13 @@ impl Pmd {
         for i in 0..n {
             burst.prefetch(i + 1);
             let key = &mut caches.keys[i];
-            // Words the previous packet in this slot set must not leak into
-            // this one's key.
-            clear_words(key, caches.layers[i].present);
-            caches.layers[i] = extract(burst.data(i), u32::from(in_port), key);
+            let previous = caches.layers[i].present;
+            let layers = extract(burst.data(i), u32::from(in_port), key);
+            // extract wrote (and cleared) its own words; those the previous
+            // packet in this slot set and this one did not must not leak
+            // into this key. In a steady stream there are none.
+            clear_words(key, previous & !layers.present);
+            caches.layers[i] = layers;
         }
         // Pass 2 (apart from pass 1, so the parser's narrow stores have left
         // the store buffer before the hash reads whole words): hash, and
@@ -488,9 +491,8 @@ impl Pmd {
         for i in 0..n {
             let hash = Emc::hash(&caches.keys[i], caches.layers[i].present);
             caches.hashes[i] = hash;
-            for slot in caches.emc.slot_addresses(hash) {
-                prefetch(slot);
-            }
+            // The first candidate slot is where a hit usually is.
+            prefetch(caches.emc.slot_addresses(hash)[0]);
         }
         let mut misses: u64 = 0;
         for i in 0..n {
