@@ -15,6 +15,9 @@
 #   p2p-1rule  p1 = net_pcap 1-flow 64 B pcap (infinite_rx=1) -> p2 = net_null1,no-rx=1
 #              rule in_port=1,actions=output:2
 #   p2p-null   p1 = net_null0 (64 B, frame data never written) -> same sink, same rule
+#   p2p-normal pcap 1 flow, actions=NORMAL, destination MAC static on p2 (fdb)
+#   flows-1k, flows-100k   pcap of N UDP flows, 4 wildcard rules (one megaflow)
+#   exact-1k, exact-100k   pcap of N flows, N exact nw_src rules (N megaflows)
 #
 # Environment: RUNS (3) INTERVAL (10 s) WARM (5 s) SYSTEMS ("vswitch ovs testpmd")
 #   VSWITCHD VSCTL (target/release/{vswitchd,vsctl}) WORK (/tmp/vswitch-bench)
@@ -65,9 +68,47 @@ scenario_define() {
             DESC="p2p, net_null source (zeroed frames) -> net_null sink, in_port=1,actions=output:2"
             SRC_VDEV="net_null0"
             RULES_FILE=$(write_rules p2p "in_port=1,actions=output:2") ;;
+        p2p-normal)
+            DESC="p2p, pcap 1 flow -> net_null sink, actions=NORMAL, destination MAC static on p2"
+            SRC_VDEV="net_pcap0,rx_pcap=$(ensure_pcap 1),infinite_rx=1"
+            RULES_FILE=$(write_rules normal "actions=NORMAL")
+            # p2 never receives, so NORMAL could not learn the destination:
+            # a static entry, in both switches.
+            vswitch_scenario_setup() { vsctl fdb-add br0 p2 0 02:00:00:00:00:02 >/dev/null; }
+            ovs_scenario_setup() { "${OVS_APPCTL[@]}" fdb/add br0 p2 0 02:00:00:00:00:02 >/dev/null; } ;;
+        flows-*)
+            local n="${1#flows-}"; n="${n/k/000}"
+            DESC="p2p, pcap $n UDP flows -> net_null sink, 4 wildcard rules (one megaflow)"
+            SRC_VDEV="net_pcap0,rx_pcap=$(ensure_pcap "$n"),infinite_rx=1"
+            RULES_FILE=$(write_rules flows \
+                "priority=100,udp,in_port=1,nw_dst=10.128.0.0/9,tp_dst=5001,actions=output:2" \
+                "priority=50,ip,nw_src=192.168.0.0/16,actions=drop" \
+                "priority=40,tcp,actions=drop" \
+                "priority=0,actions=drop") ;;
+        exact-*)
+            local n="${1#exact-}"; n="${n/k/000}"
+            DESC="p2p, pcap $n UDP flows -> net_null sink, $n exact nw_src rules (one megaflow per flow)"
+            SRC_VDEV="net_pcap0,rx_pcap=$(ensure_pcap "$n"),infinite_rx=1"
+            RULES_FILE="$WORK/rules-exact-$n.txt"
+            [ -s "$RULES_FILE" ] || python3 - "$n" > "$RULES_FILE" <<'PYRULES'
+import sys
+n = int(sys.argv[1])
+for i in range(n):
+    a = (10 << 24) + 1 + i       # the source IP of gen_pcap.py's flow i
+    print("priority=100,udp,in_port=1,nw_src=%d.%d.%d.%d,actions=output:2" % (
+        a >> 24, (a >> 16) & 255, (a >> 8) & 255, a & 255))
+print("priority=0,actions=drop")
+PYRULES
+            # OVS grows its datapath flow limit by 1000 per revalidation
+            # round: faster rounds so it reaches N flows in the warm-up (the
+            # anchors' recipe), and a warm-up long enough for it.
+            OVS_OTHER_CONFIG=(other_config:max-revalidator=100)
+            if [ "$n" -ge 10000 ]; then WARM=$((WARM > 30 ? WARM : 30)); fi ;;
         *) return 1 ;;
     esac
 }
+# vswitch_scenario_setup runs once vswitchd answers, before the warm-up.
+vswitch_scenario_setup() { :; }
 # write_rules NAME RULE... -> path of $WORK/rules-NAME.txt holding the rules
 write_rules() {
     local f="$WORK/rules-$1.txt"; shift
@@ -210,6 +251,7 @@ run_vswitch() {
     fi
     vsctl show > "$LOGDIR/$TAG.show.json" 2>&1 ||
         die "vswitchd not answering on $VS_SOCK after 30 s; log $logf: $(tail -5 "$logf")"
+    vswitch_scenario_setup || die "scenario setup failed"
     sleep "$WARM"
     alive "$VS_PID" || die "vswitchd died during warm-up; log $logf: $(tail -5 "$logf")"
 
