@@ -194,6 +194,8 @@ bridge br0: 1 port, 0 flows
                     rxq_size: 1024,
                     txq_size: 1024,
                     mtu: Some(9000),
+                    tag: None,
+                    trunks: Vec::new(),
                 },
             }
         );

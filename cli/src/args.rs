@@ -139,7 +139,9 @@ enum Command {
         rx_queues=N        receive queues (default 1)\n  \
         rxq_size=N         receive ring size (default 1024)\n  \
         txq_size=N         transmit ring size (default 1024)\n  \
-        mtu=N              MTU (default: the device's)\n\n\
+        mtu=N              MTU (default: the device's)\n  \
+        tag=VLAN           access port of VLAN 1-4094 for NORMAL (untagged packets only)\n  \
+        trunks=V1,V2,...   trunk of these VLANs for NORMAL (default: trunk of all VLANs)\n\n\
         Example: vsctl add-port br0 vm1 type=vhost-user-client path=/run/vswitch/vm1.sock")]
     AddPort {
         /// Bridge to add the port to
@@ -448,10 +450,14 @@ mod tests {
                 rxq_size: 1024,
                 txq_size: 1024,
                 mtu: None,
+                tag: None,
+                trunks: vec![10, 20],
             },
         };
         assert_eq!(
-            request("vsctl add-port br0 vm1 type=vhost-user-client path=/run/vm1.sock ofport=3 rx_queues=2"),
+            request(
+                "vsctl add-port br0 vm1 type=vhost-user-client path=/run/vm1.sock ofport=3 rx_queues=2 trunks=10,20"
+            ),
             expected
         );
     }

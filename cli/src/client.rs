@@ -191,6 +191,8 @@ mod tests {
                 rxq_size: 1024,
                 txq_size: 1024,
                 mtu: Some(9000),
+                tag: None,
+                trunks: Vec::new(),
             },
         }
     }

@@ -17,7 +17,7 @@ const DEFAULT_RXQ_SIZE: u16 = 1024;
 const DEFAULT_TXQ_SIZE: u16 = 1024;
 
 /// The keys `add-port` accepts, in the order the help text lists them.
-const KEYS: &str = "type, devargs, path, ofport, rx_queues, rxq_size, txq_size, mtu";
+const KEYS: &str = "type, devargs, path, ofport, rx_queues, rxq_size, txq_size, mtu, tag, trunks";
 
 /// Why a `KEY=VALUE` list does not describe a port. `Display` names the word at fault.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,6 +34,8 @@ pub enum SettingError {
     UnknownType { token: String },
     /// A numeric key whose value is not a number in the key's range.
     BadNumber { token: String, max: u64 },
+    /// `trunks=` whose value is not a comma-separated list of numbers in 0..=`max`.
+    BadNumberList { token: String, max: u64 },
     /// No `type=` at all.
     MissingType,
     /// The port type needs a key that was not given.
@@ -56,6 +58,9 @@ impl fmt::Display for SettingError {
             }
             SettingError::BadNumber { token, max } => {
                 write!(f, "'{token}': not a number in 0..={max}")
+            }
+            SettingError::BadNumberList { token, max } => {
+                write!(f, "'{token}': not a comma-separated list of numbers in 0..={max}")
             }
             SettingError::MissingType => {
                 write!(f, "missing 'type=dpdk|vhost-user|vhost-user-client'")
@@ -83,6 +88,8 @@ enum Key {
     RxqSize,
     TxqSize,
     Mtu,
+    Tag,
+    Trunks,
 }
 
 impl Key {
@@ -96,6 +103,8 @@ impl Key {
             "rxq_size" => Some(Key::RxqSize),
             "txq_size" => Some(Key::TxqSize),
             "mtu" => Some(Key::Mtu),
+            "tag" => Some(Key::Tag),
+            "trunks" => Some(Key::Trunks),
             _ => None,
         }
     }
@@ -145,6 +154,8 @@ struct Settings<'a> {
     rxq_size: Option<u16>,
     txq_size: Option<u16>,
     mtu: Option<u16>,
+    tag: Option<u16>,
+    trunks: Option<Vec<u16>>,
 }
 
 /// Stores `value` in `slot` unless the key was already given.
@@ -169,10 +180,21 @@ where
     }
 }
 
+/// Parses `10,20,30` (plain decimal numbers of 0..=65535, no empty items) for `trunks=`.
+fn parse_number_list(value: &str, token: &str) -> Result<Vec<u16>, SettingError> {
+    value
+        .split(',')
+        .map(|item| parse_number(item, token, u16::MAX))
+        .collect::<Result<_, _>>()
+        .map_err(|_| SettingError::BadNumberList { token: token.to_string(), max: u16::MAX.into() })
+}
+
 /// Builds the port `name` from `add-port`'s `KEY=VALUE` words.
 ///
 /// Defaults for keys not given are the TOML config's: no fixed ofport (vswitchd
-/// picks the first free one), 1 rx queue, 1024-entry rings, the device's MTU.
+/// picks the first free one), 1 rx queue, 1024-entry rings, the device's MTU, a
+/// trunk of all VLANs. VLAN ranges, duplicate trunks and `tag` with `trunks` are
+/// vswitchd's to check (`PortConfig::validate`).
 pub fn port_config_from_settings(name: &str, tokens: &[String]) -> Result<PortConfig, SettingError> {
     let mut settings = Settings::default();
     for token in tokens {
@@ -203,6 +225,8 @@ pub fn port_config_from_settings(name: &str, tokens: &[String]) -> Result<PortCo
             Key::RxqSize => set_once(&mut settings.rxq_size, parse_number(value, token, u16::MAX)?, token)?,
             Key::TxqSize => set_once(&mut settings.txq_size, parse_number(value, token, u16::MAX)?, token)?,
             Key::Mtu => set_once(&mut settings.mtu, parse_number(value, token, u16::MAX)?, token)?,
+            Key::Tag => set_once(&mut settings.tag, parse_number(value, token, u16::MAX)?, token)?,
+            Key::Trunks => set_once(&mut settings.trunks, parse_number_list(value, token)?, token)?,
         }
     }
 
@@ -216,6 +240,8 @@ pub fn port_config_from_settings(name: &str, tokens: &[String]) -> Result<PortCo
         rxq_size: settings.rxq_size.unwrap_or(DEFAULT_RXQ_SIZE),
         txq_size: settings.txq_size.unwrap_or(DEFAULT_TXQ_SIZE),
         mtu: settings.mtu,
+        tag: settings.tag,
+        trunks: settings.trunks.unwrap_or_default(),
     })
 }
 
@@ -281,6 +307,8 @@ mod tests {
                 rxq_size: 1024,
                 txq_size: 1024,
                 mtu: None,
+                tag: None,
+                trunks: Vec::new(),
             }
         );
     }
@@ -289,7 +317,7 @@ mod tests {
     fn every_key_is_used() {
         let config = parse(
             "mtu=9000 type=vhost-user-client path=/run/vm1.sock ofport=7 rx_queues=4 \
-             rxq_size=2048 txq_size=512",
+             rxq_size=2048 txq_size=512 tag=100",
         )
         .unwrap();
         assert_eq!(
@@ -302,6 +330,8 @@ mod tests {
                 rxq_size: 2048,
                 txq_size: 512,
                 mtu: Some(9000),
+                tag: Some(100),
+                trunks: Vec::new(),
             }
         );
     }
@@ -325,6 +355,30 @@ mod tests {
     }
 
     #[test]
+    fn trunks_are_comma_separated() {
+        assert_eq!(parse("type=dpdk devargs=x trunks=10,20,4095").unwrap().trunks, vec![10, 20, 4095]);
+        assert_eq!(parse("type=dpdk devargs=x trunks=0").unwrap().trunks, vec![0]);
+        let config = parse("type=dpdk devargs=x").unwrap();
+        assert_eq!((config.tag, config.trunks), (None, Vec::new()));
+    }
+
+    #[test]
+    fn bad_vlan_settings() {
+        assert_eq!(error_text("type=dpdk devargs=x tag=ten"), "'tag=ten': not a number in 0..=65535");
+        assert_eq!(error_text("type=dpdk devargs=x tag=65536"), "'tag=65536': not a number in 0..=65535");
+        for bad in ["10,", ",10", "10,,20", "10;20", "+5", "10,x", "10,65536", "-1", ","] {
+            assert_eq!(
+                error_text(&format!("type=dpdk devargs=x trunks={bad}")),
+                format!("'trunks={bad}': not a comma-separated list of numbers in 0..=65535"),
+                "{bad:?}"
+            );
+        }
+        assert_eq!(error_text("type=dpdk devargs=x tag=1 tag=2"), "'tag=2': key given more than once");
+        assert_eq!(error_text("type=dpdk devargs=x trunks=1 trunks=2"), "'trunks=2': key given more than once");
+        assert_eq!(error_text("type=dpdk devargs=x trunks="), "'trunks=': empty value");
+    }
+
+    #[test]
     fn word_without_equals_sign() {
         assert_eq!(error_text("type=dpdk devargs=x mtu"), "'mtu': expected KEY=VALUE");
     }
@@ -334,7 +388,7 @@ mod tests {
         assert_eq!(
             error_text("type=dpdk devargs=x colour=red"),
             "'colour=red': unknown key (known keys: type, devargs, path, ofport, rx_queues, \
-             rxq_size, txq_size, mtu)"
+             rxq_size, txq_size, mtu, tag, trunks)"
         );
     }
 

@@ -1,6 +1,6 @@
 //! One switch port's configuration: `PortConfig` and `PortKind`, their validation (shared by the
 //! config file and the runtime add-port command) and their flat wire shape, which is the same in
-//! TOML and JSON: `{"name": .., "type": "dpdk", "devargs": .., "ofport": ..}`.
+//! TOML and JSON: `{"name": .., "type": "dpdk", "devargs": .., "ofport": .., "trunks": [..]}`.
 
 use std::path::{Path, PathBuf};
 
@@ -8,6 +8,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::reader::{KeyError, Section};
 use crate::flow::OfPort;
+use crate::pipeline::xlate::VlanMode;
 
 const TYPE_DPDK: &str = "dpdk";
 const TYPE_VHOST_USER: &str = "vhost-user";
@@ -22,11 +23,15 @@ const MAX_QUEUE_SIZE: u16 = 4096;
 const MIN_MTU: u16 = 68;
 const MAX_MTU: u16 = 9600;
 const MAX_NAME_LEN: usize = 32;
+const MIN_TAG: u16 = 1;
+const MAX_TAG: u16 = 4094;
+const MAX_TRUNK_VLAN: u16 = 4095;
 /// `sun_path` holds 108 bytes including the terminating NUL.
 pub(super) const MAX_SOCKET_PATH_LEN: usize = 107;
 
 /// The keys a `[[bridge.port]]` table may have (which of devargs/path depends on `type`).
-const PORT_KEYS: &[&str] = &["name", "type", "devargs", "path", "ofport", "rx_queues", "rxq_size", "txq_size", "mtu"];
+const PORT_KEYS: &[&str] =
+    &["name", "type", "devargs", "path", "ofport", "rx_queues", "rxq_size", "txq_size", "mtu", "tag", "trunks"];
 
 /// A port of a bridge, as configured (in the file or by add-port).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,6 +50,20 @@ pub struct PortConfig {
     pub txq_size: u16,
     /// 68..=9600; `None` keeps the device's default.
     pub mtu: Option<u16>,
+    /// Access port of this VLAN, 1..=4094 (NORMAL); excludes `trunks`.
+    pub tag: Option<u16>,
+    /// Trunk of these VLANs, each 0..=4095, no duplicates; empty = every VLAN (NORMAL).
+    pub trunks: Vec<u16>,
+}
+
+/// How NORMAL treats VLANs on a port: an access port of its `tag`, else a trunk of its `trunks`.
+impl From<&PortConfig> for VlanMode {
+    fn from(port: &PortConfig) -> Self {
+        match port.tag {
+            Some(tag) => VlanMode::Access(tag),
+            None => VlanMode::Trunk(port.trunks.clone()),
+        }
+    }
 }
 
 /// What a port is attached to.
@@ -71,8 +90,8 @@ impl PortKind {
 
 impl PortConfig {
     /// Checks everything about this port that does not depend on other ports (name syntax,
-    /// ofport range, queue counts and sizes, MTU, devargs, socket path). The error names the
-    /// key and the problem, e.g. `devargs: must not be empty`.
+    /// ofport range, queue counts and sizes, MTU, devargs, socket path, VLAN tag and trunks).
+    /// The error names the key and the problem, e.g. `devargs: must not be empty`.
     pub fn validate(&self) -> Result<(), String> {
         self.check().map_err(|error| error.to_string())
     }
@@ -111,6 +130,30 @@ impl PortConfig {
                 return Err(KeyError::new("mtu", format!("{mtu} is out of range; use {MIN_MTU}..={MAX_MTU}")));
             }
         }
+        self.check_vlans()
+    }
+
+    fn check_vlans(&self) -> Result<(), KeyError> {
+        if let Some(tag) = self.tag {
+            if !(MIN_TAG..=MAX_TAG).contains(&tag) {
+                return Err(KeyError::new("tag", format!("{tag} is out of range; use {MIN_TAG}..={MAX_TAG}")));
+            }
+            if !self.trunks.is_empty() {
+                return Err(KeyError::new(
+                    "trunks",
+                    "a port is either an access port (tag) or a trunk (trunks); give only one of them",
+                ));
+            }
+        }
+        for (index, &vlan) in self.trunks.iter().enumerate() {
+            let key = || format!("trunks[{index}]");
+            if vlan > MAX_TRUNK_VLAN {
+                return Err(KeyError::new(key(), format!("{vlan} is out of range; use 0..={MAX_TRUNK_VLAN}")));
+            }
+            if let Some(first) = self.trunks[..index].iter().position(|&earlier| earlier == vlan) {
+                return Err(KeyError::new(key(), format!("{vlan} is already listed as trunks[{first}]")));
+            }
+        }
         Ok(())
     }
 
@@ -129,6 +172,8 @@ impl PortConfig {
             rxq_size: section.unsigned("rxq_size")?.unwrap_or(DEFAULT_QUEUE_SIZE),
             txq_size: section.unsigned("txq_size")?.unwrap_or(DEFAULT_QUEUE_SIZE),
             mtu: section.unsigned("mtu")?,
+            tag: section.unsigned("tag")?,
+            trunks: section.unsigned_list("trunks")?.unwrap_or_default(),
         };
         let port = fields.into_port().map_err(|error| error.within(section.path()))?;
         port.check().map_err(|error| error.within(section.path()))?;
@@ -205,6 +250,10 @@ struct PortFields {
     txq_size: u16,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     mtu: Option<u16>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    tag: Option<u16>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    trunks: Vec<u16>,
 }
 
 fn default_rx_queues() -> u16 {
@@ -269,6 +318,8 @@ impl PortFields {
             rxq_size: self.rxq_size,
             txq_size: self.txq_size,
             mtu: self.mtu,
+            tag: self.tag,
+            trunks: self.trunks,
         })
     }
 }
@@ -289,6 +340,8 @@ impl From<&PortConfig> for PortFields {
             rxq_size: port.rxq_size,
             txq_size: port.txq_size,
             mtu: port.mtu,
+            tag: port.tag,
+            trunks: port.trunks.clone(),
         }
     }
 }

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use super::*;
 use crate::flow::test_random::XorShift;
 use crate::flow::{Action, OfPort};
+use crate::pipeline::xlate::VlanMode;
 
 const ORIGIN: &str = "test.toml";
 
@@ -78,11 +79,13 @@ rx_queues = 4
 rxq_size = 2048
 txq_size = 512
 mtu = 9000
+trunks = [10, 20]
 
 [[bridge.port]]
 name = "vm1"
 type = "vhost-user"
 path = "/run/vswitch/vm1.sock"
+tag = 10
 
 [[bridge]]
 name = "br1"
@@ -127,6 +130,8 @@ fn full_config_is_read() {
             rxq_size: 2048,
             txq_size: 512,
             mtu: Some(9000),
+            tag: None,
+            trunks: vec![10, 20],
         }
     );
     assert_eq!(
@@ -139,6 +144,8 @@ fn full_config_is_read() {
             rxq_size: 1024,
             txq_size: 1024,
             mtu: None,
+            tag: Some(10),
+            trunks: Vec::new(),
         }
     );
     assert_eq!(br0.flows.len(), 2);
@@ -153,6 +160,7 @@ fn full_config_is_read() {
     assert_eq!(br1.ports[0].ofport, Some(7));
     assert_eq!(br1.ports[0].kind, PortKind::VhostUserClient { path: "/run/vswitch/vm2.sock".into() });
     assert_eq!(br1.ports[0].kind.type_name(), "vhost-user-client");
+    assert_eq!((br1.ports[0].tag, br1.ports[0].trunks.as_slice()), (None, &[][..]));
 }
 
 #[test]
@@ -556,6 +564,52 @@ fn mtu() {
 }
 
 #[test]
+fn vlan_tag_and_trunks() {
+    let port = |extra: &str| parse(&with_dpdk_port(extra)).bridges[0].ports[0].clone();
+    assert_eq!(port("tag = 1").tag, Some(1));
+    assert_eq!(port("tag = 4094").tag, Some(4094));
+    assert_eq!(port("trunks = [0, 4095, 7]").trunks, vec![0, 4095, 7]);
+    let plain = port("trunks = []");
+    assert_eq!((plain.tag, plain.trunks.as_slice()), (None, &[][..]));
+    for bad in [0, 4095] {
+        assert_rejected(
+            &with_dpdk_port(&format!("tag = {bad}")),
+            "bridge[0].port[0].tag",
+            &format!("{bad} is out of range; use 1..=4094"),
+        );
+    }
+    assert_rejected(&with_dpdk_port("tag = 65536"), "bridge[0].port[0].tag", "65536 is out of range");
+    assert_rejected(&with_dpdk_port("tag = \"10\""), "bridge[0].port[0].tag", "found a string");
+    assert_rejected(
+        &with_dpdk_port("trunks = [10, 4096]"),
+        "bridge[0].port[0].trunks[1]",
+        "4096 is out of range; use 0..=4095",
+    );
+    assert_rejected(&with_dpdk_port("trunks = [10, -1]"), "bridge[0].port[0].trunks[1]", "-1 is out of range");
+    assert_rejected(
+        &with_dpdk_port("trunks = [10, 20, 10]"),
+        "bridge[0].port[0].trunks[2]",
+        "10 is already listed as trunks[0]",
+    );
+    assert_rejected(&with_dpdk_port("trunks = 10"), "bridge[0].port[0].trunks", "expected an array, found an integer");
+    assert_rejected(
+        &with_dpdk_port("tag = 10\ntrunks = [10]"),
+        "bridge[0].port[0].trunks",
+        "a port is either an access port (tag) or a trunk (trunks)",
+    );
+    // An empty trunk list is "no trunks given", so it goes with a tag.
+    assert_eq!(port("tag = 10\ntrunks = []").tag, Some(10));
+}
+
+#[test]
+fn vlan_mode_for_normal() {
+    let port = |extra: &str| parse(&with_dpdk_port(extra)).bridges[0].ports[0].clone();
+    assert_eq!(VlanMode::from(&port("tag = 10")), VlanMode::Access(10));
+    assert_eq!(VlanMode::from(&port("trunks = [10, 20]")), VlanMode::Trunk(vec![10, 20]));
+    assert_eq!(VlanMode::from(&port("")), VlanMode::Trunk(Vec::new()));
+}
+
+#[test]
 fn dpdk_limits() {
     parse(&with_dpdk_section("memory_mb = 64\nmbufs = 1024\nmbuf_cache = 512"));
     parse(&with_dpdk_section("mbuf_cache = 0"));
@@ -696,13 +750,15 @@ fn port_json_has_the_flat_shape() {
         rxq_size: 512,
         txq_size: 256,
         mtu: None,
+        tag: None,
+        trunks: vec![10, 20],
     };
     let json = serde_json::to_value(&port).unwrap();
     assert_eq!(
         json,
         serde_json::json!({
             "name": "p1", "type": "dpdk", "devargs": "net_null0", "ofport": 3,
-            "rx_queues": 2, "rxq_size": 512, "txq_size": 256
+            "rx_queues": 2, "rxq_size": 512, "txq_size": 256, "trunks": [10, 20]
         })
     );
     let back: PortConfig = serde_json::from_value(json).unwrap();
@@ -716,11 +772,15 @@ fn port_json_has_the_flat_shape() {
         rxq_size: 1024,
         txq_size: 1024,
         mtu: Some(1500),
+        tag: Some(30),
+        trunks: Vec::new(),
     };
     let text = serde_json::to_string(&vhost).unwrap();
     assert!(text.contains("\"type\":\"vhost-user-client\""), "{text}");
     assert!(text.contains("\"path\":\"/run/vm1.sock\""), "{text}");
+    assert!(text.contains("\"tag\":30"), "{text}");
     assert!(!text.contains("ofport"), "{text}");
+    assert!(!text.contains("trunks"), "{text}");
     assert_eq!(serde_json::from_str::<PortConfig>(&text).unwrap(), vhost);
 }
 
@@ -738,6 +798,8 @@ fn port_json_defaults_and_shape_errors() {
             rxq_size: 1024,
             txq_size: 1024,
             mtu: None,
+            tag: None,
+            trunks: Vec::new(),
         }
     );
     let rejected = |json: &str| serde_json::from_str::<PortConfig>(json).unwrap_err().to_string();
@@ -749,6 +811,10 @@ fn port_json_defaults_and_shape_errors() {
     assert!(rejected(r#"{"name":"p","type":"nic","devargs":"x"}"#).contains("type: \"nic\" is not a port type"));
     assert!(rejected(r#"{"type":"dpdk","devargs":"x"}"#).contains("missing field `name`"));
     assert!(rejected(r#"{"name":"p","type":"dpdk","devargs":"x","ofport":-1}"#).contains("invalid value"));
+    assert!(rejected(r#"{"name":"p","type":"dpdk","devargs":"x","tag":65536}"#).contains("invalid value"));
+    assert!(rejected(r#"{"name":"p","type":"dpdk","devargs":"x","trunks":10}"#).contains("invalid type"));
+    let trunk: PortConfig = serde_json::from_str(r#"{"name":"p","type":"dpdk","devargs":"x","trunks":[5]}"#).unwrap();
+    assert_eq!((trunk.tag, trunk.trunks), (None, vec![5]));
 }
 
 #[test]
@@ -761,6 +827,8 @@ fn port_validate_for_runtime_add_port() {
         rxq_size: 1024,
         txq_size: 1024,
         mtu: None,
+        tag: None,
+        trunks: Vec::new(),
     };
     assert_eq!(good.validate(), Ok(()));
     let with = |change: fn(&mut PortConfig)| {
@@ -774,6 +842,14 @@ fn port_validate_for_runtime_add_port() {
     assert!(with(|p| p.rxq_size = 100).starts_with("rxq_size: 100 is not a power of two"));
     assert!(with(|p| p.txq_size = 8192).starts_with("txq_size: 8192 is not a power of two"));
     assert!(with(|p| p.mtu = Some(10_000)).starts_with("mtu: 10000 is out of range"));
+    assert_eq!(with(|p| p.tag = Some(0)), "tag: 0 is out of range; use 1..=4094");
+    assert_eq!(with(|p| p.trunks = vec![1, 5000]), "trunks[1]: 5000 is out of range; use 0..=4095");
+    assert_eq!(with(|p| p.trunks = vec![5, 6, 5]), "trunks[2]: 5 is already listed as trunks[0]");
+    assert!(with(|p| {
+        p.tag = Some(5);
+        p.trunks = vec![6];
+    })
+    .starts_with("trunks: a port is either an access port (tag) or a trunk (trunks)"));
     assert!(with(|p| { p.kind = PortKind::Dpdk { devargs: String::new() } }).starts_with("devargs: must not be empty"));
     assert!(with(|p| { p.kind = PortKind::VhostUser { path: "relative.sock".into() } })
         .starts_with("path: \"relative.sock\" is not an absolute path"));
@@ -874,6 +950,10 @@ fn random_input_never_panics() {
         "flows = [\"in_port=1,actions=1\"]\n",
         "flows = [\"actions=9\"]\n",
         "mtu = 70000\n",
+        "tag = 10\n",
+        "tag = 0\n",
+        "trunks = [10, 20]\n",
+        "trunks = [5, 5]\n",
         "main_core = 1\n",
         "= ",
         "\"",

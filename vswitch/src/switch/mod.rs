@@ -500,11 +500,7 @@ impl Switch {
                     .ports
                     .iter()
                     .filter(|p| p.bridge == b)
-                    .map(|p| BridgePort {
-                        ofport: p.ofport,
-                        dp_port: p.eth.id(),
-                        vlan_mode: VlanMode::Trunk(Vec::new()),
-                    })
+                    .map(|p| BridgePort { ofport: p.ofport, dp_port: p.eth.id(), vlan_mode: VlanMode::from(&p.config) })
                     .collect();
                 let bridge = &mut self.bridges[b];
                 Arc::new(BridgeDp {
