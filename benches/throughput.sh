@@ -136,6 +136,9 @@ main_core = 0
 memory_mb = $SOCKET_MEM
 file_prefix = $(toml_string "$prefix")
 no_pci = true
+# net_pcap with infinite_rx keeps every frame of the pcap in an mbuf: room
+# for the 100k-flow pcaps plus the rings (OVS sizes its pools likewise).
+mbufs = 147456
 
 [pmd]
 cores = [1]

@@ -3,7 +3,9 @@
 //! (net_pcap, net_null, vhost-user with testpmd's net_virtio_user as the VM)
 //! and check what comes out; and a private Open vSwitch (`ovs_oracle`) whose
 //! `ofproto/trace` results are the expected behaviour of the OpenFlow
-//! pipeline.
+//! pipeline. `frames` builds test traffic of several protocols and checks
+//! checksums from scratch; `trace_diff` brings a `vsctl trace` and an OVS
+//! trace into one form to compare them.
 //!
 //! Rules every helper here keeps, so a failing or panicking test never leaves
 //! anything behind or hangs the suite:
@@ -22,6 +24,8 @@
 //! pinned to cores 0 and 1 of the machine.
 pub mod bins;
 pub mod command;
+pub mod differential;
+pub mod frames;
 pub mod ovs_oracle;
 pub mod pcap;
 pub mod process;
@@ -29,6 +33,7 @@ pub mod scratch;
 pub mod status;
 pub mod switch_config;
 pub mod testpmd;
+pub mod trace_diff;
 pub mod vswitchd;
 pub mod wait;
 

@@ -31,25 +31,41 @@ pub struct PortSpec {
     pub name: String,
     pub ofport: Option<u32>,
     pub kind: PortKind,
+    /// `tag`: an access port of this VLAN (for NORMAL).
+    pub tag: Option<u16>,
+    /// `trunks`: a trunk of these VLANs only (for NORMAL; empty: all).
+    pub trunks: Vec<u16>,
 }
 
 impl PortSpec {
     pub fn dpdk(name: &str, ofport: u32, devargs: &str) -> PortSpec {
-        PortSpec { name: name.to_owned(), ofport: Some(ofport), kind: PortKind::Dpdk { devargs: devargs.to_owned() } }
+        PortSpec::of_kind(name, ofport, PortKind::Dpdk { devargs: devargs.to_owned() })
     }
 
     /// A vhost-user server port: vswitchd creates the socket at `path`.
     pub fn vhost_user(name: &str, ofport: u32, path: &Path) -> PortSpec {
-        PortSpec { name: name.to_owned(), ofport: Some(ofport), kind: PortKind::VhostUser { path: path.to_owned() } }
+        PortSpec::of_kind(name, ofport, PortKind::VhostUser { path: path.to_owned() })
     }
 
     /// A vhost-user client port: the VM side listens at `path`.
     pub fn vhost_user_client(name: &str, ofport: u32, path: &Path) -> PortSpec {
-        PortSpec {
-            name: name.to_owned(),
-            ofport: Some(ofport),
-            kind: PortKind::VhostUserClient { path: path.to_owned() },
-        }
+        PortSpec::of_kind(name, ofport, PortKind::VhostUserClient { path: path.to_owned() })
+    }
+
+    fn of_kind(name: &str, ofport: u32, kind: PortKind) -> PortSpec {
+        PortSpec { name: name.to_owned(), ofport: Some(ofport), kind, tag: None, trunks: Vec::new() }
+    }
+
+    /// An access port of VLAN `vlan` (`tag`).
+    pub fn tag(mut self, vlan: u16) -> PortSpec {
+        self.tag = Some(vlan);
+        self
+    }
+
+    /// A trunk of these VLANs only (`trunks`).
+    pub fn trunks(mut self, vlans: &[u16]) -> PortSpec {
+        self.trunks = vlans.to_vec();
+        self
     }
 }
 
@@ -134,6 +150,13 @@ impl SwitchConfig {
             let _ = writeln!(text, "type = {}\n{key} = {}", quote(kind), quote(&value));
             if let Some(ofport) = port.ofport {
                 let _ = writeln!(text, "ofport = {ofport}");
+            }
+            if let Some(tag) = port.tag {
+                let _ = writeln!(text, "tag = {tag}");
+            }
+            if !port.trunks.is_empty() {
+                let list: Vec<String> = port.trunks.iter().map(u16::to_string).collect();
+                let _ = writeln!(text, "trunks = [{}]", list.join(", "));
             }
         }
         text

@@ -25,7 +25,8 @@ use super::table::{RuleEntry, TablesSnapshot};
 use crate::flow::key::{Field, FlowKey};
 use crate::flow::{Action, FlowRule, Instructions, Learn, LearnSpec, Match, OfPort, PacketInReason, Subfield};
 
-/// Resubmits nested deeper than this end the translation (a loop in the rules).
+/// Resubmits nested deeper than this (plus the first lookup) end the
+/// translation as a loop in the rules, at the depth Open vSwitch stops.
 pub const MAX_RESUBMIT_DEPTH: usize = 64;
 /// Datapath actions one translation may produce.
 pub const MAX_DATAPATH_ACTIONS: usize = 256;
@@ -81,21 +82,20 @@ impl BridgePort {
     /// The VLAN a packet with this TCI belongs to on this port, if the
     /// port admits it.
     fn ingress_vlan(&self, tci: u16) -> Option<u16> {
-        let tagged = tci & VLAN_PRESENT != 0;
-        let vid = tci & VLAN_VID_MASK;
+        // A priority tag (VID 0) counts as untagged, as 802.1Q says.
+        let vid = if tci & VLAN_PRESENT != 0 { tci & VLAN_VID_MASK } else { 0 };
         match &self.vlan_mode {
-            VlanMode::Access(tag) => (!tagged).then_some(*tag),
-            VlanMode::Trunk(vlans) => {
-                let vlan = if tagged { vid } else { 0 };
-                (vlans.is_empty() || vlan == 0 || vlans.contains(&vlan)).then_some(vlan)
-            }
+            VlanMode::Access(tag) => (vid == 0).then_some(*tag),
+            VlanMode::Trunk(_) => self.carries(vid).then_some(vid),
         }
     }
 
+    /// Whether the port belongs to `vlan` (0 = untagged): an explicit trunk
+    /// list carries untagged frames only if it lists VLAN 0, as in OVS.
     fn carries(&self, vlan: u16) -> bool {
         match &self.vlan_mode {
             VlanMode::Access(tag) => *tag == vlan,
-            VlanMode::Trunk(vlans) => vlans.is_empty() || vlan == 0 || vlans.contains(&vlan),
+            VlanMode::Trunk(vlans) => vlans.is_empty() || vlans.contains(&vlan),
         }
     }
 }
@@ -182,16 +182,25 @@ pub fn translate(bridge: &Bridge<'_>, dp_key: &FlowKey, trace: bool) -> Translat
         dirty: Vec::new(),
         action_set: Vec::new(),
         current_table: 0,
+        list_ended: false,
+        ttl_expired: false,
         depth: 0,
         out,
     };
     xlate.run_table(0, true);
     if xlate.out.stop.is_none() {
-        let action_set = std::mem::take(&mut xlate.action_set);
+        xlate.list_ended = false;
+        let mut action_set = std::mem::take(&mut xlate.action_set);
+        // OpenFlow 1.3 5.10: the action set runs in a fixed order, not in
+        // the order it was written: pop, push, dec_ttl, set-field, output.
+        action_set.sort_by_key(action_set_rank);
         if !action_set.is_empty() {
             xlate.note(format!("action set: {}", list(&action_set)));
             xlate.execute(&action_set);
         }
+    }
+    if xlate.ttl_expired && xlate.out.actions.iter().all(|a| !matches!(a, DpAction::Output(_))) {
+        xlate.out.stop = Some(XlateStop::TtlExpired);
     }
     // Metadata and registers are zero in every datapath key: matching on
     // them in the megaflow would only cost hashing.
@@ -199,6 +208,17 @@ pub fn translate(bridge: &Bridge<'_>, dp_key: &FlowKey, trace: bool) -> Translat
         xlate.out.wildcards.set_u128(field, 0);
     }
     xlate.out
+}
+
+/// Where an action runs in the action set.
+fn action_set_rank(action: &Action) -> u8 {
+    match action {
+        Action::PopVlan => 0,
+        Action::PushVlan { .. } => 1,
+        Action::DecTtl => 2,
+        Action::Output(_) | Action::Controller { .. } | Action::Resubmit { .. } => 4,
+        _ => 3,
+    }
 }
 
 fn list(actions: &[Action]) -> String {
@@ -217,6 +237,10 @@ struct Xlate<'a, 'b> {
     action_set: Vec<Action>,
     /// The table of the rule whose actions run (resubmit's default table).
     current_table: u8,
+    /// dec_ttl failed: the rest of the current action list is skipped.
+    list_ended: bool,
+    /// dec_ttl failed somewhere (a drop, if nothing else forwards).
+    ttl_expired: bool,
     depth: usize,
     out: Translation,
 }
@@ -260,6 +284,9 @@ impl Xlate<'_, '_> {
     /// Runs a rule's instructions; returns the goto_table target.
     fn run_instructions(&mut self, instructions: &Instructions) -> Option<u8> {
         self.execute(&instructions.apply_actions);
+        if std::mem::take(&mut self.list_ended) {
+            return None;
+        }
         if instructions.clear_actions {
             self.action_set.clear();
         }
@@ -288,7 +315,7 @@ impl Xlate<'_, '_> {
 
     fn execute(&mut self, actions: &[Action]) {
         for action in actions {
-            if self.stopped() {
+            if self.stopped() || self.list_ended {
                 return;
             }
             self.execute_one(action);
@@ -429,8 +456,11 @@ impl Xlate<'_, '_> {
         }
         let ttl = self.read(Field::NwTtl);
         if ttl <= 1 {
-            self.note("dec_ttl: TTL expired -> drop".into());
-            self.out.stop = Some(XlateStop::TtlExpired);
+            // Ends this action list only (as Open vSwitch): a rule that
+            // resubmitted here goes on, and so does the action set.
+            self.note("dec_ttl: TTL expired -> this action list ends".into());
+            self.ttl_expired = true;
+            self.list_ended = true;
             return;
         }
         self.write_field(Field::NwTtl, ttl - 1, u128::MAX);
@@ -490,9 +520,11 @@ impl Xlate<'_, '_> {
     }
 
     fn resubmit(&mut self, port: OfPort, table: Option<u8>) {
-        if self.depth >= MAX_RESUBMIT_DEPTH {
+        if self.depth > MAX_RESUBMIT_DEPTH {
+            // A loop in the rules: Open vSwitch drops the packet altogether.
             self.note("resubmit: too deep -> drop".into());
             self.out.stop = Some(XlateStop::ResubmitDepth);
+            self.out.actions.clear();
             return;
         }
         let saved_in_port = self.key.get_u64(Field::InPort);
@@ -556,6 +588,11 @@ impl Xlate<'_, '_> {
         };
         let src = mac(self.read(Field::DlSrc));
         let dst = mac(self.read(Field::DlDst));
+        if dst[..5] == [0x01, 0x80, 0xc2, 0x00, 0x00] && dst[5] <= 0x0f {
+            // 802.1D reserved addresses (STP, LACP, LLDP...) are never forwarded.
+            self.note("NORMAL: reserved multicast -> drop".into());
+            return;
+        }
         let in_ofport = self.in_port.ofport;
         if src[0] & 1 == 0 && self.bridge.macs.get(&(vlan, src)) != Some(&in_ofport) {
             self.out.learned_macs.push(MacLearning { vlan, mac: src, ofport: in_ofport });
@@ -574,22 +611,36 @@ impl Xlate<'_, '_> {
             if known.is_some() { "learned destination" } else { "flood" },
             targets.iter().map(|p| p.ofport).collect::<Vec<_>>()
         ));
+        // The priority the packet came with goes out with it on tagged ports.
+        let pcp = if tci & VLAN_PRESENT != 0 { tci & !(VLAN_VID_MASK | VLAN_PRESENT) } else { 0 };
         for port in targets {
-            self.normal_output(&port, vlan);
+            self.normal_output(&port, vlan, pcp);
         }
     }
 
-    /// Output for NORMAL: untagged on access ports (and VLAN 0), tagged on trunks.
-    fn normal_output(&mut self, port: &BridgePort, vlan: u16) {
-        let tagged = self.key.get_u128(Field::VlanTci) as u16 & VLAN_PRESENT != 0;
-        let want_tag = matches!(port.vlan_mode, VlanMode::Trunk(_)) && vlan != 0;
-        if want_tag {
-            let tci = self.key.get_u128(Field::VlanTci) as u16;
-            if !tagged || tci & VLAN_VID_MASK != vlan {
-                self.set_vlan_bits(u128::from(vlan), VLAN_VID_MASK, true);
+    /// Output for NORMAL: untagged on access ports, tagged with the VLAN (and
+    /// the packet's priority) on trunks; VLAN 0 untagged unless it has a priority.
+    fn normal_output(&mut self, port: &BridgePort, vlan: u16, pcp: u16) {
+        let tci = self.key.get_u128(Field::VlanTci) as u16;
+        let tagged = tci & VLAN_PRESENT != 0;
+        match port.vlan_mode {
+            VlanMode::Trunk(_) if vlan != 0 => {
+                let wanted = vlan | pcp;
+                if !tagged || tci & !VLAN_PRESENT != wanted {
+                    self.set_vlan_bits(u128::from(wanted), VLAN_VID_MASK | (7 << VLAN_PCP_SHIFT), true);
+                }
             }
-        } else if tagged {
-            self.pop_vlan();
+            // VLAN 0 on a trunk: a priority tag stays only if it carries a priority.
+            VlanMode::Trunk(_) => {
+                if tagged && pcp == 0 {
+                    self.pop_vlan();
+                }
+            }
+            VlanMode::Access(_) => {
+                if tagged {
+                    self.pop_vlan();
+                }
+            }
         }
         self.output_dp(port.dp_port);
     }
