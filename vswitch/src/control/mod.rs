@@ -12,9 +12,10 @@ use crossbeam::channel::{self, Receiver, Sender};
 
 use protocol::{Reply, Request};
 
-/// Longest request line accepted; anything longer is answered with an error
+/// Longest request line accepted (a flows file of 100k rules is ~7 MB);
+/// anything longer is answered with an error
 /// and the connection closed.
-const MAX_REQUEST_BYTES: u64 = 1 << 20;
+const MAX_REQUEST_BYTES: u64 = 64 << 20;
 /// How long a connection waits for the management thread to answer.
 const REPLY_TIMEOUT: Duration = Duration::from_secs(60);
 /// A client that sends nothing for this long is disconnected.
