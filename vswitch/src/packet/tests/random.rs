@@ -7,21 +7,8 @@ use crate::flow::key::FlowKey;
 use crate::packet::rewrite::{self, RewriteError};
 use crate::packet::{extract, Layers, PacketBuf, TestBuf};
 
-/// xorshift64 (Marsaglia): reproducible and dependency free.
-struct XorShift(u64);
-
-impl XorShift {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
+/// The crate's fixed-seed generator: reproducible and dependency free.
+use crate::flow::test_random::XorShift;
 
 /// Runs every rewrite on `frame` with its own `Layers`, in a random order of a random subset.
 fn rewrite_everything(frame: &[u8], rng: &mut XorShift) {
