@@ -189,13 +189,6 @@ impl Match {
         })
     }
 
-    /// Whether nothing but the input port (exactly, or not at all) is matched.
-    pub fn is_in_port_only(&self) -> bool {
-        let mut others = self.mask;
-        others.set_u128(Field::InPort, 0);
-        others == FlowKey::default() && (self.in_port().is_some() || !self.is_matched(Field::InPort))
-    }
-
     /// Whether the match guarantees `prereq` for every packet it matches (as Open vSwitch
     /// decides it: from the matched values of dl_type, nw_proto, nw_frag, vlan_tci and the ICMP
     /// type and code).
@@ -354,17 +347,14 @@ mod tests {
     #[test]
     fn in_port_helpers() {
         let mut m = Match::catch_all();
-        assert!(m.is_in_port_only());
         assert_eq!(m.in_port(), None);
         m.set_in_port(OfPort(4));
         assert_eq!(m.in_port(), Some(OfPort(4)));
-        assert!(m.is_in_port_only());
         m.set_masked(Field::InPort, 4, 0xff);
-        assert!(!m.is_in_port_only());
+        assert_eq!(m.in_port(), None, "a masked in_port is not one port");
         let mut more = Match::catch_all();
         more.set_in_port(OfPort(1));
         more.set_exact(Field::DlType, ETH_TYPE_ARP);
-        assert!(!more.is_in_port_only());
         assert!(!more.is_catch_all());
         assert!(Match::catch_all().is_catch_all());
     }

@@ -22,7 +22,7 @@
 //!
 //! Lookup order ("rank"): higher priority first; among equal priorities the rule added first
 //! (lower id). Ties can only occur between rules of different masks that overlap, which
-//! OpenFlow leaves undefined; the rule added first is what the old `classifier::FlowTable` did.
+//! OpenFlow leaves undefined; the rule added first wins, deterministically.
 //!
 //! `FlowTables::snapshot` rebuilds only what changed since the previous snapshot: each subtable
 //! is an `Arc` rebuilt only when a rule of its mask was added, modified or removed, and each
