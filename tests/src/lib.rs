@@ -42,3 +42,26 @@ pub use scratch::TestDir;
 pub use switch_config::{PortSpec, SwitchConfig};
 pub use testpmd::{Testpmd, TestpmdStats};
 pub use vswitchd::Vswitchd;
+
+/// The tunnel bridge (br-tun) of Neutron's OVS agent, the pipeline of the
+/// classifier issue: port 1 faces the VMs (patch to br-int), ports 2 and 3
+/// are tunnels. Shared by the oracle and the differential tests.
+pub const NEUTRON_TUNNEL_BRIDGE: [&str; 15] = [
+    "hard_timeout=0 idle_timeout=0 priority=1 in_port=1 actions=resubmit(,1)",
+    "hard_timeout=0 idle_timeout=0 priority=1 in_port=2 actions=resubmit(,3)",
+    "hard_timeout=0 idle_timeout=0 priority=1 in_port=3 actions=resubmit(,3)",
+    "hard_timeout=0 idle_timeout=0 priority=0 actions=drop",
+    "hard_timeout=0 idle_timeout=0 priority=1 table=1 dl_dst=00:00:00:00:00:00/01:00:00:00:00:00 actions=resubmit(,20)",
+    "hard_timeout=0 idle_timeout=0 priority=1 table=1 dl_dst=01:00:00:00:00:00/01:00:00:00:00:00 actions=resubmit(,21)",
+    "hard_timeout=0 idle_timeout=0 priority=0 table=2 actions=drop",
+    "hard_timeout=0 idle_timeout=0 priority=0 table=3 actions=drop",
+    "hard_timeout=0 idle_timeout=0 priority=1 table=3 tun_id=0x1 actions=mod_vlan_vid:1,resubmit(,10)",
+    "hard_timeout=0 idle_timeout=0 priority=1 table=3 tun_id=0x2 actions=mod_vlan_vid:2,resubmit(,10)",
+    "hard_timeout=0 idle_timeout=0 priority=1 table=10 actions=learn(table=20,priority=1,hard_timeout=300,\
+     NXM_OF_VLAN_TCI[0..11],NXM_OF_ETH_DST[]=NXM_OF_ETH_SRC[],load:0->NXM_OF_VLAN_TCI[],\
+     load:NXM_NX_TUN_ID[]->NXM_NX_TUN_ID[],output:NXM_OF_IN_PORT[]),output:1",
+    "hard_timeout=0 idle_timeout=0 priority=0 table=20 actions=resubmit(,21)",
+    "hard_timeout=0 idle_timeout=0 priority=0 table=21 actions=drop",
+    "hard_timeout=0 idle_timeout=0 priority=1 table=21 dl_vlan=1 actions=strip_vlan,set_tunnel:0x1,output:2,output:3",
+    "hard_timeout=0 idle_timeout=0 priority=1 table=21 dl_vlan=2 actions=strip_vlan,set_tunnel:0x2,output:2,output:3",
+];
