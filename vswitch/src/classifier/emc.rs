@@ -169,6 +169,11 @@ impl Emc {
         if slot.hash != hash || slot.present & !REFERENCED != present || slot.id.is_none() {
             return false;
         }
+        if present == words::IPV4_L4 {
+            // The common case (words 0-4, all inline), unrolled.
+            let diff = (0..5).fold(0, |diff, i| diff | (key_word(key, i) ^ slot.words[i]));
+            return diff == 0;
+        }
         let mut bits = present;
         let mut diff = 0;
         for &stored in &slot.words {

@@ -76,6 +76,9 @@ pub mod words {
     pub const ND_TARGET: u32 = 0b11 << 17;
     pub const ARP_HA: u32 = 0b11 << 19;
     pub const ALL: u32 = (1 << super::KEY_WORDS) - 1;
+    /// An IPv4 packet with ports: in_port, L2, L3 and L4 (words 0-4), the
+    /// most common key shape; hashing and comparing it is unrolled.
+    pub const IPV4_L4: u32 = PORT_L2_TYPE | DL_DST_PROTO | DL_SRC_TOS | NW_ADDRS | TP_PORTS;
     /// Every Ethernet frame: in_port and the L2 words.
     pub const L2: u32 = PORT_L2_TYPE | DL_DST_PROTO | DL_SRC_TOS;
 }
