@@ -2,38 +2,16 @@
 //! leave, unchanged and in order, through the ports the flow rules name and
 //! nowhere else; the counters agree with the files; dropped frames are
 //! counted by reason (`action_drop`, `table_miss`).
-use std::path::Path;
 use std::time::Duration;
 
 use vswitch_e2e::pcap::{self, assert_same_frames};
 use vswitch_e2e::status::PortStatsReply;
-use vswitch_e2e::wait;
 use vswitch_e2e::{PortSpec, SwitchConfig, TestDir, Vswitchd};
 
 /// Frames replayed into p1.
 const FRAMES: u32 = 1000;
 /// How long the replay of a pcap file may take.
 const REPLAY_LIMIT: Duration = Duration::from_secs(10);
-
-fn rx_port(name: &str, ofport: u32, vdev: u32, file: &Path) -> PortSpec {
-    PortSpec::dpdk(name, ofport, &format!("net_pcap{vdev},rx_pcap={}", file.display()))
-}
-
-fn tx_port(name: &str, ofport: u32, vdev: u32, file: &Path) -> PortSpec {
-    PortSpec::dpdk(name, ofport, &format!("net_pcap{vdev},tx_pcap={}", file.display()))
-}
-
-/// Polls port-stats until `done` holds; panics with the last counters if not.
-fn wait_for_counters(switch: &Vswitchd, what: &str, done: impl Fn(&PortStatsReply) -> bool) -> PortStatsReply {
-    let mut last = None;
-    let found = wait::poll(REPLAY_LIMIT, || {
-        let stats = switch.port_stats();
-        let reached = done(&stats);
-        last = Some(stats.clone());
-        reached.then_some(stats)
-    });
-    found.unwrap_or_else(|| panic!("timed out after {REPLAY_LIMIT:?} waiting for {what}; last counters: {last:#?}"))
-}
 
 fn assert_no_drops(stats: &PortStatsReply) {
     for port in &stats.ports {
@@ -49,14 +27,14 @@ fn single_output_forwards_every_frame_unchanged() {
     let frames = pcap::varied_frames(1, FRAMES);
     pcap::write(&input, &frames);
     let config = SwitchConfig::new(&dir)
-        .port(rx_port("p1", 1, 0, &input))
-        .port(tx_port("p2", 2, 1, &out2))
-        .port(tx_port("p3", 3, 2, &out3))
+        .port(PortSpec::pcap_rx("p1", 1, 0, &input))
+        .port(PortSpec::pcap_tx("p2", 2, 1, &out2))
+        .port(PortSpec::pcap_tx("p3", 3, 2, &out3))
         .flow("in_port=1,actions=output:2");
     let switch = Vswitchd::start(&dir, &config);
 
     let n = u64::from(FRAMES);
-    let stats = wait_for_counters(&switch, "p1 rx and p2 tx to reach every frame", |s| {
+    let stats = switch.wait_for_counters(REPLAY_LIMIT, "p1 rx and p2 tx to reach every frame", |s| {
         s.port("p1").rx_packets >= n && s.port("p2").tx_packets >= n
     });
     // Nothing more may come after the file is done.
@@ -87,14 +65,14 @@ fn multi_output_copies_every_frame_to_each_port() {
     let frames = pcap::varied_frames(2, FRAMES);
     pcap::write(&input, &frames);
     let config = SwitchConfig::new(&dir)
-        .port(rx_port("p1", 1, 0, &input))
-        .port(tx_port("p2", 2, 1, &out2))
-        .port(tx_port("p3", 3, 2, &out3))
+        .port(PortSpec::pcap_rx("p1", 1, 0, &input))
+        .port(PortSpec::pcap_tx("p2", 2, 1, &out2))
+        .port(PortSpec::pcap_tx("p3", 3, 2, &out3))
         .flow("in_port=1,actions=output:2,output:3");
     let switch = Vswitchd::start(&dir, &config);
 
     let n = u64::from(FRAMES);
-    wait_for_counters(&switch, "p2 and p3 tx to reach every frame", |s| {
+    switch.wait_for_counters(REPLAY_LIMIT, "p2 and p3 tx to reach every frame", |s| {
         s.port("p2").tx_packets >= n && s.port("p3").tx_packets >= n
     });
     std::thread::sleep(Duration::from_millis(200));
@@ -120,14 +98,14 @@ fn drops_are_counted_by_reason() {
     pcap::write(&input1, &frames1);
     pcap::write(&input3, &frames3);
     let config = SwitchConfig::new(&dir)
-        .port(rx_port("p1", 1, 0, &input1))
-        .port(tx_port("p2", 2, 1, &out2))
-        .port(rx_port("p3", 3, 2, &input3))
+        .port(PortSpec::pcap_rx("p1", 1, 0, &input1))
+        .port(PortSpec::pcap_tx("p2", 2, 1, &out2))
+        .port(PortSpec::pcap_rx("p3", 3, 2, &input3))
         .flow("in_port=1,actions=drop");
     let switch = Vswitchd::start(&dir, &config);
 
     let (n1, n3) = (frames1.len() as u64, frames3.len() as u64);
-    wait_for_counters(&switch, "action_drop on p1 and table_miss on p3", |s| {
+    switch.wait_for_counters(REPLAY_LIMIT, "action_drop on p1 and table_miss on p3", |s| {
         s.port("p1").dropped("action_drop") >= n1 && s.port("p3").dropped("table_miss") >= n3
     });
     std::thread::sleep(Duration::from_millis(200));

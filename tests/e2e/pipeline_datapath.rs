@@ -7,7 +7,6 @@
 //! mod-flows, del-flows take effect at once, dump-flows counts), and
 //! `NORMAL` with a static MAC entry (`vsctl fdb-add`) and with MACs learned
 //! from real frames.
-use std::path::Path;
 use std::time::Duration;
 
 use vswitch_e2e::frames::{self, Ipv4, Mac};
@@ -21,31 +20,11 @@ const REPLAY_LIMIT: Duration = Duration::from_secs(10);
 /// How long after a replay nothing more may happen.
 const QUIET: Duration = Duration::from_millis(200);
 
-fn rx_port(name: &str, ofport: u32, vdev: u32, file: &Path) -> PortSpec {
-    PortSpec::dpdk(name, ofport, &format!("net_pcap{vdev},rx_pcap={}", file.display()))
-}
-
-fn tx_port(name: &str, ofport: u32, vdev: u32, file: &Path) -> PortSpec {
-    PortSpec::dpdk(name, ofport, &format!("net_pcap{vdev},tx_pcap={}", file.display()))
-}
-
-/// Polls port-stats until `done` holds; panics with the last counters if not.
-fn wait_for_counters(switch: &Vswitchd, what: &str, done: impl Fn(&PortStatsReply) -> bool) -> PortStatsReply {
-    let mut last = None;
-    let found = wait::poll(REPLAY_LIMIT, || {
-        let stats = switch.port_stats();
-        let reached = done(&stats);
-        last = Some(stats.clone());
-        reached.then_some(stats)
-    });
-    found.unwrap_or_else(|| panic!("timed out after {REPLAY_LIMIT:?} waiting for {what}; last counters: {last:#?}"))
-}
-
 /// Waits until p1 received `n` frames and `settled` holds, then lets the
 /// switch run a little longer and returns the counters (which must not
 /// have moved meanwhile).
 fn wait_replayed(switch: &Vswitchd, n: u64, settled: impl Fn(&PortStatsReply) -> bool) -> PortStatsReply {
-    wait_for_counters(switch, "p1 to receive every frame and the outputs to settle", |s| {
+    switch.wait_for_counters(REPLAY_LIMIT, "p1 to receive every frame and the outputs to settle", |s| {
         s.port("p1").rx_packets >= n && settled(s)
     });
     std::thread::sleep(QUIET);
@@ -212,8 +191,8 @@ fn udp_frames_are_tagged_rewritten_and_decremented() {
     frames_in.push(frames::udp_frame(mac(99), mac(98), &ttl_one, (9, 9), &[1; 20], true));
     pcap::write(&input, &frames_in);
     let config = SwitchConfig::new(&dir)
-        .port(rx_port("p1", 1, 0, &input))
-        .port(tx_port("p2", 2, 1, &out2))
+        .port(PortSpec::pcap_rx("p1", 1, 0, &input))
+        .port(PortSpec::pcap_tx("p2", 2, 1, &out2))
         .flow("priority=10,udp,in_port=1,actions=mod_vlan_vid:5,mod_nw_src:10.9.9.9,dec_ttl,output:2")
         .flow("priority=0,actions=drop");
     let switch = Vswitchd::start(&dir, &config);
@@ -278,9 +257,9 @@ fn two_tables_split_frames_by_destination() {
     }
     pcap::write(&input, &frames_in);
     let config = SwitchConfig::new(&dir)
-        .port(rx_port("p1", 1, 0, &input))
-        .port(tx_port("p2", 2, 1, &out2))
-        .port(tx_port("p3", 3, 2, &out3))
+        .port(PortSpec::pcap_rx("p1", 1, 0, &input))
+        .port(PortSpec::pcap_tx("p2", 2, 1, &out2))
+        .port(PortSpec::pcap_tx("p3", 3, 2, &out3))
         .flow("in_port=1,actions=resubmit(,1)")
         .flow("table=1,priority=20,ip,nw_dst=10.0.0.0/24,actions=output:2")
         .flow("table=1,priority=10,ip,actions=output:3");
@@ -327,9 +306,9 @@ fn output_before_a_rewrite_sends_the_original() {
         })
         .collect();
     let config = SwitchConfig::new(&dir)
-        .port(rx_port("p1", 1, 0, &input))
-        .port(tx_port("p2", 2, 1, &out2))
-        .port(tx_port("p3", 3, 2, &out3))
+        .port(PortSpec::pcap_rx("p1", 1, 0, &input))
+        .port(PortSpec::pcap_tx("p2", 2, 1, &out2))
+        .port(PortSpec::pcap_tx("p3", 3, 2, &out3))
         .flow("in_port=1,actions=output:2,mod_dl_dst:02:00:00:00:00:99,output:3");
     let switch = Vswitchd::start(&dir, &config);
 
@@ -477,8 +456,8 @@ fn normal_forwards_to_static_and_learned_macs() {
     pcap::write(&in1, &from_a.iter().map(|(_, f)| f.clone()).collect::<Vec<_>>());
     pcap::write(&in4, &from_d.iter().map(|(_, f)| f.clone()).collect::<Vec<_>>());
     let config = SwitchConfig::new(&dir)
-        .port(tx_port("p2", 2, 2, &out2))
-        .port(tx_port("p3", 3, 3, &out3))
+        .port(PortSpec::pcap_tx("p2", 2, 2, &out2))
+        .port(PortSpec::pcap_tx("p3", 3, 3, &out3))
         .flow("actions=NORMAL");
     let switch = Vswitchd::start(&dir, &config);
     switch.vsctl_ok(&["fdb-add", "br0", "p2", "0", "02:00:00:00:00:0b"]);
@@ -486,7 +465,7 @@ fn normal_forwards_to_static_and_learned_macs() {
     let devargs = format!("devargs=net_pcap1,rx_pcap={},tx_pcap={}", in1.display(), out1.display());
     switch.add_port("p1", &["type=dpdk", &devargs, "ofport=1"]);
     let n3 = from_a.iter().filter(|(name, _)| flooded(name)).count() as u64;
-    wait_for_counters(&switch, "p1's frames to reach p2 and p3", |s| {
+    switch.wait_for_counters(REPLAY_LIMIT, "p1's frames to reach p2 and p3", |s| {
         s.port("p1").rx_packets >= from_a.len() as u64
             && s.port("p2").tx_packets >= from_a.len() as u64
             && s.port("p3").tx_packets >= n3
@@ -506,7 +485,7 @@ fn normal_forwards_to_static_and_learned_macs() {
     let devargs = format!("devargs=net_pcap4,rx_pcap={}", in4.display());
     switch.add_port("p4", &["type=dpdk", &devargs, "ofport=4"]);
     let n = from_a.len() as u64 + from_d.len() as u64;
-    let stats = wait_for_counters(&switch, "p4's frames to be forwarded", |s| {
+    let stats = switch.wait_for_counters(REPLAY_LIMIT, "p4's frames to be forwarded", |s| {
         s.port("p4").rx_packets >= from_d.len() as u64
             && s.port("p1").tx_packets >= 2
             && s.port("p2").tx_packets >= n - 1

@@ -278,7 +278,7 @@ fn table_line(line: &str) -> Option<(u8, &str)> {
 }
 
 /// `a,b(c,d),e` -> `a`, `b(c,d)`, `e`.
-fn split_top_level(text: &str) -> Vec<String> {
+pub(crate) fn split_top_level(text: &str) -> Vec<String> {
     let mut parts = Vec::new();
     let (mut depth, mut start) = (0usize, 0usize);
     for (index, c) in text.char_indices() {

@@ -42,6 +42,16 @@ impl PortSpec {
         PortSpec::of_kind(name, ofport, PortKind::Dpdk { devargs: devargs.to_owned() })
     }
 
+    /// A net_pcap port (vdev number `vdev`) that replays `file` once.
+    pub fn pcap_rx(name: &str, ofport: u32, vdev: u32, file: &std::path::Path) -> PortSpec {
+        PortSpec::dpdk(name, ofport, &format!("net_pcap{vdev},rx_pcap={}", file.display()))
+    }
+
+    /// A net_pcap port (vdev number `vdev`) that writes what it sends to `file`.
+    pub fn pcap_tx(name: &str, ofport: u32, vdev: u32, file: &std::path::Path) -> PortSpec {
+        PortSpec::dpdk(name, ofport, &format!("net_pcap{vdev},tx_pcap={}", file.display()))
+    }
+
     /// A vhost-user server port: vswitchd creates the socket at `path`.
     pub fn vhost_user(name: &str, ofport: u32, path: &Path) -> PortSpec {
         PortSpec::of_kind(name, ofport, PortKind::VhostUser { path: path.to_owned() })

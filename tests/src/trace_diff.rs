@@ -17,6 +17,7 @@
 //! Anything that cannot be modelled (a controller action, a tunnel set, a
 //! field not listed in [`HEADER_FIELDS`]) is an error, never silently
 //! skipped.
+use crate::ovs_oracle::split_top_level;
 use std::collections::BTreeMap;
 use std::fmt;
 
@@ -334,26 +335,6 @@ impl OurTrace {
         text.push_str(&format!("\nMegaflow: {}\nDatapath actions: {}\n", self.megaflow, self.datapath_actions));
         text
     }
-}
-
-/// `a,b(c,d),e` -> `a`, `b(c,d)`, `e`.
-fn split_top_level(text: &str) -> Vec<String> {
-    let mut parts = Vec::new();
-    let (mut depth, mut start) = (0usize, 0usize);
-    for (index, c) in text.char_indices() {
-        match c {
-            '(' => depth += 1,
-            ')' => depth = depth.saturating_sub(1),
-            ',' if depth == 0 => {
-                parts.push(text[start..index].trim().to_owned());
-                start = index + 1;
-            }
-            _ => {}
-        }
-    }
-    parts.push(text[start..].trim().to_owned());
-    parts.retain(|part| !part.is_empty());
-    parts
 }
 
 /// `name(args)` -> `args`.

@@ -124,6 +124,24 @@ impl Vswitchd {
         self.json(&["port-stats"])
     }
 
+    /// Polls port-stats until `done` holds (at most `limit`); panics naming
+    /// `what` with the last counters if it never does.
+    pub fn wait_for_counters(
+        &self,
+        limit: Duration,
+        what: &str,
+        done: impl Fn(&PortStatsReply) -> bool,
+    ) -> PortStatsReply {
+        let mut last = None;
+        let found = wait::poll(limit, || {
+            let stats = self.port_stats();
+            let reached = done(&stats);
+            last = Some(stats.clone());
+            reached.then_some(stats)
+        });
+        found.unwrap_or_else(|| panic!("timed out after {limit:?} waiting for {what}; last counters: {last:#?}"))
+    }
+
     pub fn mempool(&self) -> Mempool {
         self.json(&["mempool"])
     }
