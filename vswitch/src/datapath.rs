@@ -46,7 +46,8 @@ pub struct RxqWork {
     pub fixed: Option<Arc<FlowActions>>,
 }
 
-/// The cached result of the pipeline for a megaflow.
+/// The cached result of the pipeline for a megaflow, with what the PMD
+/// asks of it per burst worked out once.
 #[derive(Debug, Default)]
 pub struct FlowActions {
     pub actions: Box<[DpAction]>,
@@ -54,8 +55,11 @@ pub struct FlowActions {
     pub rules: Box<[Arc<RuleEntry>]>,
     /// The single output port when that is all the actions do.
     pub only_output: Option<u16>,
-    /// Whether any action rewrites headers (the packet must be parsed).
-    pub rewrites: bool,
+    /// Every output port, in order.
+    pub output_ports: Box<[u16]>,
+    /// Nothing leaves and nothing goes to a controller: the packets are
+    /// dropped without running the actions.
+    pub drops_all: bool,
     /// Why the packet is dropped when there is no output.
     pub drop_reason: crate::pmd::stats::DropReason,
 }
@@ -70,13 +74,15 @@ impl FlowActions {
             [DpAction::Output(port)] => Some(*port),
             _ => None,
         };
-        let rewrites = actions.iter().any(|a| !matches!(a, DpAction::Output(_) | DpAction::Controller { .. }));
-        FlowActions { actions: actions.into(), rules: rules.into(), only_output, rewrites, drop_reason }
-    }
-
-    /// Whether the packet leaves through any port.
-    pub fn outputs(&self) -> bool {
-        self.actions.iter().any(|a| matches!(a, DpAction::Output(_)))
+        let output_ports: Box<[u16]> = actions
+            .iter()
+            .filter_map(|a| match a {
+                DpAction::Output(port) => Some(*port),
+                _ => None,
+            })
+            .collect();
+        let drops_all = output_ports.is_empty() && !actions.iter().any(|a| matches!(a, DpAction::Controller { .. }));
+        FlowActions { actions: actions.into(), rules: rules.into(), only_output, output_ports, drops_all, drop_reason }
     }
 }
 

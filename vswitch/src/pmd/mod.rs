@@ -27,7 +27,7 @@ use crate::dpdk::prefetch;
 use crate::flow::key::FlowKey;
 use crate::flow::FlowRule;
 use crate::packet::{extract, Layers};
-use crate::pipeline::xlate::{translate, Bridge, DpAction, MacLearning};
+use crate::pipeline::xlate::{translate, Bridge, MacLearning};
 use stats::{DropReason, PmdCounter, PmdCounters, SharedCounters};
 
 /// Empty iterations before an idle PMD starts to sleep.
@@ -442,21 +442,11 @@ impl Pmd {
                 rule.record(n, bytes, now_ms);
             }
         }
-        let mut ports = [0u16; MAX_PORTS];
-        let mut count = 0;
-        for action in fixed.actions.iter() {
-            if let DpAction::Output(port) = action {
-                if count < MAX_PORTS {
-                    ports[count] = *port;
-                    count += 1;
-                }
-            }
-        }
-        if count == 0 {
+        if fixed.output_ports.is_empty() {
             self.counters.port_drop(in_port, fixed.drop_reason, n);
             return;
         }
-        self.out.burst_to_ports(datapath, self.index, &mut self.counters, &ports[..count], burst);
+        self.out.burst_to_ports(datapath, self.index, &mut self.counters, &fixed.output_ports, burst);
     }
 
     /// Parse, exact-match cache, megaflow classifier, upcall; then run the
@@ -583,7 +573,7 @@ impl Pmd {
                     execute::Outputs::output(&mut sink, port, packet);
                 }
             }
-        } else if !flow.outputs() && !flow.actions.iter().any(|a| matches!(a, DpAction::Controller { .. })) {
+        } else if flow.drops_all {
             // Left in the burst, freed in bulk with it.
             sink.1.port_drop(in_port, flow.drop_reason, packets);
         } else {
