@@ -6,6 +6,7 @@ pub mod control;
 pub mod datapath;
 pub mod dpdk;
 pub mod flow;
+pub mod openflow;
 pub mod packet;
 pub mod pipeline;
 pub mod pmd;

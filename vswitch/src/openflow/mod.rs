@@ -1,0 +1,7 @@
+//! OpenFlow: the wire codec (OpenFlow 1.3 first, 1.0 for the tools that still speak it, and the
+//! Nicira extensions ovs-ofctl emits) and, later, the controller connections. The codec is safe
+//! Rust over byte slices: every decoder returns an [`OfError`] carrying the OFPT_ERROR type and
+//! code to answer with, never panics on malformed input.
+pub mod wire;
+
+pub use wire::{ErrorType, OfError, Reader, Version, Writer};

@@ -1,0 +1,282 @@
+//! Byte-level building blocks of the OpenFlow codec: protocol versions, the OFPT_ERROR
+//! type/code pair every decoding failure maps to, a bounds-checked big-endian [`Reader`] and a
+//! [`Writer`] that can patch lengths after the fact.
+
+use std::fmt;
+
+/// An OpenFlow protocol version as the header's `version` byte has it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Version {
+    V1_0,
+    V1_3,
+}
+
+impl Version {
+    pub fn wire(self) -> u8 {
+        match self {
+            Version::V1_0 => 0x01,
+            Version::V1_3 => 0x04,
+        }
+    }
+
+    pub fn from_wire(byte: u8) -> Option<Version> {
+        match byte {
+            0x01 => Some(Version::V1_0),
+            0x04 => Some(Version::V1_3),
+            _ => None,
+        }
+    }
+}
+
+/// OFPT_ERROR types (OpenFlow 1.3 numbering; the 1.0 codec maps them to its own numbers where
+/// 1.0 has the type, see [`ErrorType::wire`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorType {
+    HelloFailed,
+    BadRequest,
+    BadAction,
+    BadInstruction,
+    BadMatch,
+    FlowModFailed,
+    GroupModFailed,
+    PortModFailed,
+    TableModFailed,
+    QueueOpFailed,
+    SwitchConfigFailed,
+    RoleRequestFailed,
+    MeterModFailed,
+    TableFeaturesFailed,
+}
+
+impl ErrorType {
+    /// The type number on the wire for `version`; `None` where OpenFlow 1.0 has no such type
+    /// (the caller then reports `BadRequest`/`EPERM`-like fallbacks of its choice).
+    pub fn wire(self, version: Version) -> Option<u16> {
+        match version {
+            Version::V1_3 => Some(match self {
+                ErrorType::HelloFailed => 0,
+                ErrorType::BadRequest => 1,
+                ErrorType::BadAction => 2,
+                ErrorType::BadInstruction => 3,
+                ErrorType::BadMatch => 4,
+                ErrorType::FlowModFailed => 5,
+                ErrorType::GroupModFailed => 6,
+                ErrorType::PortModFailed => 7,
+                ErrorType::TableModFailed => 8,
+                ErrorType::QueueOpFailed => 9,
+                ErrorType::SwitchConfigFailed => 10,
+                ErrorType::RoleRequestFailed => 11,
+                ErrorType::MeterModFailed => 12,
+                ErrorType::TableFeaturesFailed => 13,
+            }),
+            Version::V1_0 => match self {
+                ErrorType::HelloFailed => Some(0),
+                ErrorType::BadRequest => Some(1),
+                ErrorType::BadAction => Some(2),
+                ErrorType::FlowModFailed => Some(3),
+                ErrorType::PortModFailed => Some(4),
+                ErrorType::QueueOpFailed => Some(5),
+                _ => None,
+            },
+        }
+    }
+}
+
+/// Why a message cannot be decoded or applied: the OFPT_ERROR type and code to send back (code
+/// numbers as the specification of the message's version defines them) and a text for the log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OfError {
+    pub kind: ErrorType,
+    pub code: u16,
+    pub reason: String,
+}
+
+impl OfError {
+    pub fn new(kind: ErrorType, code: u16, reason: impl Into<String>) -> OfError {
+        OfError { kind, code, reason: reason.into() }
+    }
+
+    /// OFPBRC_BAD_LEN: a length field disagrees with the bytes that are there.
+    pub fn bad_len(reason: impl Into<String>) -> OfError {
+        OfError::new(ErrorType::BadRequest, 6, reason)
+    }
+}
+
+impl fmt::Display for OfError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}/{}: {}", self.kind, self.code, self.reason)
+    }
+}
+
+impl std::error::Error for OfError {}
+
+/// A bounds-checked big-endian cursor over a message. Running past the end is an
+/// [`OfError::bad_len`], never a panic.
+#[derive(Debug, Clone)]
+pub struct Reader<'a> {
+    bytes: &'a [u8],
+    position: usize,
+}
+
+impl<'a> Reader<'a> {
+    pub fn new(bytes: &'a [u8]) -> Reader<'a> {
+        Reader { bytes, position: 0 }
+    }
+
+    /// Bytes consumed so far.
+    pub fn position(&self) -> usize {
+        self.position
+    }
+
+    pub fn remaining(&self) -> usize {
+        self.bytes.len() - self.position
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.remaining() == 0
+    }
+
+    /// The next `n` bytes, consumed.
+    pub fn bytes(&mut self, n: usize) -> Result<&'a [u8], OfError> {
+        let end = self.position.checked_add(n).filter(|&end| end <= self.bytes.len()).ok_or_else(|| {
+            OfError::bad_len(format!("{n} bytes needed at offset {}, {} left", self.position, self.remaining()))
+        })?;
+        let taken = &self.bytes[self.position..end];
+        self.position = end;
+        Ok(taken)
+    }
+
+    /// A reader over the next `n` bytes (a nested structure), consumed from this one.
+    pub fn sub(&mut self, n: usize) -> Result<Reader<'a>, OfError> {
+        Ok(Reader::new(self.bytes(n)?))
+    }
+
+    /// Everything not consumed yet.
+    pub fn rest(&mut self) -> &'a [u8] {
+        let taken = &self.bytes[self.position..];
+        self.position = self.bytes.len();
+        taken
+    }
+
+    pub fn skip(&mut self, n: usize) -> Result<(), OfError> {
+        self.bytes(n).map(|_| ())
+    }
+
+    /// Looks at the next `n` bytes without consuming them.
+    pub fn peek(&self, n: usize) -> Result<&'a [u8], OfError> {
+        self.clone().bytes(n)
+    }
+
+    pub fn u8(&mut self) -> Result<u8, OfError> {
+        Ok(self.bytes(1)?[0])
+    }
+
+    pub fn u16(&mut self) -> Result<u16, OfError> {
+        Ok(u16::from_be_bytes(self.array()?))
+    }
+
+    pub fn u32(&mut self) -> Result<u32, OfError> {
+        Ok(u32::from_be_bytes(self.array()?))
+    }
+
+    pub fn u64(&mut self) -> Result<u64, OfError> {
+        Ok(u64::from_be_bytes(self.array()?))
+    }
+
+    pub fn array<const N: usize>(&mut self) -> Result<[u8; N], OfError> {
+        let mut out = [0u8; N];
+        out.copy_from_slice(self.bytes(N)?);
+        Ok(out)
+    }
+}
+
+/// A growing big-endian message buffer. Lengths that are known only at the end are written as
+/// placeholders and patched with [`Writer::patch_u16`].
+#[derive(Debug, Clone, Default)]
+pub struct Writer {
+    bytes: Vec<u8>,
+}
+
+impl Writer {
+    pub fn new() -> Writer {
+        Writer::default()
+    }
+
+    pub fn len(&self) -> usize {
+        self.bytes.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.bytes.is_empty()
+    }
+
+    pub fn u8(&mut self, value: u8) {
+        self.bytes.push(value);
+    }
+
+    pub fn u16(&mut self, value: u16) {
+        self.bytes.extend_from_slice(&value.to_be_bytes());
+    }
+
+    pub fn u32(&mut self, value: u32) {
+        self.bytes.extend_from_slice(&value.to_be_bytes());
+    }
+
+    pub fn u64(&mut self, value: u64) {
+        self.bytes.extend_from_slice(&value.to_be_bytes());
+    }
+
+    pub fn bytes(&mut self, bytes: &[u8]) {
+        self.bytes.extend_from_slice(bytes);
+    }
+
+    pub fn zeros(&mut self, n: usize) {
+        self.bytes.resize(self.bytes.len() + n, 0);
+    }
+
+    /// Zero bytes up to the next multiple of 8 counted from `start`.
+    pub fn pad_to_8(&mut self, start: usize) {
+        let used = self.bytes.len() - start;
+        self.zeros((8 - used % 8) % 8);
+    }
+
+    /// Overwrites the u16 at `at` (a length placeholder written earlier).
+    pub fn patch_u16(&mut self, at: usize, value: u16) {
+        self.bytes[at..at + 2].copy_from_slice(&value.to_be_bytes());
+    }
+
+    pub fn as_slice(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    pub fn into_bytes(self) -> Vec<u8> {
+        self.bytes
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reader_reports_short_input_instead_of_panicking() {
+        let mut r = Reader::new(&[0x12, 0x34, 0x56]);
+        assert_eq!(r.u16().unwrap(), 0x1234);
+        let error = r.u16().unwrap_err();
+        assert_eq!((error.kind, error.code), (ErrorType::BadRequest, 6));
+        assert_eq!(r.u8().unwrap(), 0x56);
+        assert!(r.is_empty());
+        assert!(r.bytes(usize::MAX).is_err());
+    }
+
+    #[test]
+    fn writer_pads_and_patches() {
+        let mut w = Writer::new();
+        w.u16(0);
+        w.u8(7);
+        w.pad_to_8(0);
+        assert_eq!(w.len(), 8);
+        w.patch_u16(0, 8);
+        assert_eq!(w.as_slice(), &[0, 8, 7, 0, 0, 0, 0, 0]);
+    }
+}
