@@ -4,4 +4,4 @@
 //! code to answer with, never panics on malformed input.
 pub mod wire;
 
-pub use wire::{ErrorType, OfError, Reader, Version, Writer};
+pub use wire::{read_port, write_port, ErrorType, OfError, Reader, Version, Writer};

@@ -4,6 +4,8 @@
 
 use std::fmt;
 
+use crate::flow::OfPort;
+
 /// An OpenFlow protocol version as the header's `version` byte has it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Version {
@@ -109,6 +111,34 @@ impl fmt::Display for OfError {
 }
 
 impl std::error::Error for OfError {}
+
+/// Reads a port number: 16 bits in OpenFlow 1.0, 32 in 1.3 (where the reserved ports are
+/// 0xfffffff8.. and map to the 1.0 numbers [`OfPort`] uses). A 1.3 number that is neither a
+/// switch port nor reserved is OFPBAC_BAD_OUT_PORT-like bad input: `bad` says which error.
+pub fn read_port(version: Version, r: &mut Reader, bad: impl FnOnce(u32) -> OfError) -> Result<OfPort, OfError> {
+    match version {
+        Version::V1_0 => Ok(OfPort(u32::from(r.u16()?))),
+        Version::V1_3 => {
+            let number = r.u32()?;
+            if number >= 0xffff_fff8 {
+                Ok(OfPort(number - 0xffff_0000))
+            } else if number <= *OfPort::RANGE.end() {
+                Ok(OfPort(number))
+            } else {
+                Err(bad(number))
+            }
+        }
+    }
+}
+
+/// Writes a port number in the width and numbering of `version`.
+pub fn write_port(version: Version, port: OfPort, w: &mut Writer) {
+    match version {
+        Version::V1_0 => w.u16(port.0 as u16),
+        Version::V1_3 if port.0 > *OfPort::RANGE.end() => w.u32(port.0 | 0xffff_0000),
+        Version::V1_3 => w.u32(port.0),
+    }
+}
 
 /// A bounds-checked big-endian cursor over a message. Running past the end is an
 /// [`OfError::bad_len`], never a panic.
@@ -267,6 +297,25 @@ mod tests {
         assert_eq!(r.u8().unwrap(), 0x56);
         assert!(r.is_empty());
         assert!(r.bytes(usize::MAX).is_err());
+    }
+
+    #[test]
+    fn ports_map_between_versions() {
+        for (port, v10, v13) in [
+            (OfPort(1), vec![0, 1], vec![0, 0, 0, 1]),
+            (OfPort::CONTROLLER, vec![0xff, 0xfd], vec![0xff, 0xff, 0xff, 0xfd]),
+            (OfPort::NONE, vec![0xff, 0xff], vec![0xff, 0xff, 0xff, 0xff]),
+        ] {
+            for (version, bytes) in [(Version::V1_0, v10), (Version::V1_3, v13)] {
+                let mut w = Writer::new();
+                write_port(version, port, &mut w);
+                assert_eq!(w.as_slice(), &bytes[..]);
+                let bad = |n| OfError::new(ErrorType::BadAction, 4, format!("port {n}"));
+                assert_eq!(read_port(version, &mut Reader::new(&bytes), bad).unwrap(), port);
+            }
+        }
+        let bad = |n| OfError::new(ErrorType::BadAction, 4, format!("port {n}"));
+        assert!(read_port(Version::V1_3, &mut Reader::new(&[0, 1, 0, 0]), bad).is_err());
     }
 
     #[test]
