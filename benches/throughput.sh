@@ -195,7 +195,8 @@ print(int((named or ports)[0]["tx_packets"]))' "$1" "$2"
 # (deltas, so the figures cover the interval even if pmd-stats-clear failed)
 vs_pmd_delta() {
     python3 -c "$VS_RESULT_PY"'
-keys = ("packets", "bursts", "busy_cycles", "idle_cycles", "iterations", "sleeps")
+keys = ("packets", "bursts", "busy_cycles", "idle_cycles", "iterations", "sleeps",
+        "repeat_hits", "emc_hits", "megaflow_hits", "upcalls")
 def totals(path):
     r = result(path)
     return {k: sum(int(p.get(k, 0)) for p in r["pmds"]) for k in keys}, r.get("tsc_hz", "?")
@@ -205,8 +206,10 @@ cpp = "%.1f" % (d["busy_cycles"] / d["packets"]) if d["packets"] > 0 else "-"
 ppb = "%.1f" % (d["packets"] / d["bursts"]) if d["bursts"] > 0 else "-"
 cyc = d["busy_cycles"] + d["idle_cycles"]
 busy = "%.1f" % (100.0 * d["busy_cycles"] / cyc) if cyc > 0 else "-"
-print("%s %s pmd: packets=%d bursts=%d iterations=%d sleeps=%d busy=%s%% tsc_hz=%s" % (
-    cpp, ppb, d["packets"], d["bursts"], d["iterations"], d["sleeps"], busy, hz))' "$1" "$2"
+share = lambda k: "%.1f%%" % (100.0 * d[k] / d["packets"]) if d["packets"] > 0 else "-"
+print("%s %s pmd: packets=%d bursts=%d iterations=%d sleeps=%d busy=%s%% tsc_hz=%s hits: repeat=%s emc=%s megaflow=%s upcall=%s" % (
+    cpp, ppb, d["packets"], d["bursts"], d["iterations"], d["sleeps"], busy, hz,
+    share("repeat_hits"), share("emc_hits"), share("megaflow_hits"), share("upcalls")))' "$1" "$2"
 }
 # vs_port_summary FILE -> "p1 rx=.. missed=.. tx=.. drops={..}; p2 ..." from port-stats
 vs_port_summary() {

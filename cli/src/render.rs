@@ -189,12 +189,13 @@ fn pmd_cycles_table(pmds: &[PmdStats]) -> Table {
 fn pmd_cache_table(pmds: &[PmdStats]) -> Table {
     let mut table = Table::new(&[
         ("CORE", Align::Right),
+        ("REPEATS", Align::Right),
         ("EMC_HITS", Align::Right),
         ("MEGAFLOW_HITS", Align::Right),
         ("UPCALLS", Align::Right),
-        ("CYCLES/UPCALL", Align::Right),
+        ("CYC/UPCALL", Align::Right),
         ("MEGAFLOWS", Align::Right),
-        ("SUBTABLES/HIT", Align::Right),
+        ("SUBTBL/HIT", Align::Right),
         ("CACHE_FLUSHES", Align::Right),
     ]);
     for pmd in pmds {
@@ -204,6 +205,7 @@ fn pmd_cache_table(pmds: &[PmdStats]) -> Table {
         };
         table.add_row(vec![
             pmd.core.to_string(),
+            pmd.repeat_hits.to_string(),
             pmd.emc_hits.to_string(),
             pmd.megaflow_hits.to_string(),
             pmd.upcalls.to_string(),
@@ -386,7 +388,8 @@ mod tests {
                     cycles_per_packet: 120.5,
                     packets_per_burst: 32.0,
                     busy_pct: 45.216,
-                    emc_hits: 990_000,
+                    repeat_hits: 600_000,
+                    emc_hits: 390_000,
                     megaflow_hits: 9_950,
                     upcalls: 50,
                     upcall_cycles: 1_234_567,
@@ -459,9 +462,9 @@ CORE  PACKETS  BURSTS  CYCLES/PKT  PKTS/BURST  BUSY%  SLEEPS  ITERATIONS
    1  1000000   31250       120.5       32.00   45.2       0     5000000
   12        0       0         0.0        0.00    0.0    1234           7
 
-CORE  EMC_HITS  MEGAFLOW_HITS  UPCALLS  CYCLES/UPCALL  MEGAFLOWS  SUBTABLES/HIT  CACHE_FLUSHES
-   1    990000           9950       50        24691.3         12           1.46              3
-  12         0              0        0              -          0           0.00              0
+CORE  REPEATS  EMC_HITS  MEGAFLOW_HITS  UPCALLS  CYC/UPCALL  MEGAFLOWS  SUBTBL/HIT  CACHE_FLUSHES
+   1   600000    390000           9950       50     24691.3         12        1.46              3
+  12        0         0              0        0           -          0        0.00              0
 "
         );
         let none = PmdStatsReply { tsc_hz: 1, pmds: vec![] };
@@ -481,6 +484,7 @@ CORE  EMC_HITS  MEGAFLOW_HITS  UPCALLS  CYCLES/UPCALL  MEGAFLOWS  SUBTABLES/HIT 
             cycles_per_packet: 12_345.6,
             packets_per_burst: 32.0,
             busy_pct: 100.0,
+            repeat_hits: 999_999_999_999_999,
             emc_hits: 999_999_999_999_999,
             megaflow_hits: 999_999_999_999_999,
             upcalls: 999_999_999_999,

@@ -6,9 +6,11 @@
 //! counted by reason. Also: rules changed while traffic flows (add-flow,
 //! mod-flows, del-flows take effect at once, dump-flows counts), and
 //! `NORMAL` with a static MAC entry (`vsctl fdb-add`) and with MACs learned
-//! from real frames.
+//! from real frames. And trains of one flow, which the PMD classifies once
+//! per train (header repeats), rewritten packet by packet all the same.
 use std::time::Duration;
 
+use serde::Deserialize;
 use vswitch_e2e::frames::{self, Ipv4, Mac};
 use vswitch_e2e::pcap::{self, assert_same_frames};
 use vswitch_e2e::status::PortStatsReply;
@@ -509,4 +511,98 @@ fn normal_forwards_to_static_and_learned_macs() {
     assert_same_frames(&expected1, &pcap::read(&out1), "out1.pcap (p1: only D's frames to A and broadcast)");
     assert_same_frames(&expected2, &pcap::read(&out2), "out2.pcap (p2)");
     assert_same_frames(&expected3, &pcap::read(&out3), "out3.pcap (p3: floods only)");
+}
+
+// ---------------------------------------------------------------------------
+// (f) trains of one flow: header repeats
+// ---------------------------------------------------------------------------
+
+#[derive(Debug, Deserialize)]
+struct PmdStatsReply {
+    pmds: Vec<PmdCacheStats>,
+}
+
+#[derive(Debug, Deserialize)]
+struct PmdCacheStats {
+    packets: u64,
+    repeat_hits: u64,
+    emc_hits: u64,
+    megaflow_hits: u64,
+    upcalls: u64,
+}
+
+/// What `mod_tp_dst:8080` makes of a TCP frame: the port, and the TCP
+/// checksum recomputed from scratch.
+fn expected_port_rewrite(frame: &[u8]) -> Vec<u8> {
+    let layout = frames::ipv4_layout(frame).expect("an IPv4 frame");
+    let mut out = frame.to_vec();
+    let (l3, l4) = (layout.l3, layout.l4());
+    out[l4 + 2..l4 + 4].copy_from_slice(&8080u16.to_be_bytes());
+    out[l4 + 16..l4 + 18].copy_from_slice(&[0, 0]);
+    let src = [out[l3 + 12], out[l3 + 13], out[l3 + 14], out[l3 + 15]];
+    let dst = [out[l3 + 16], out[l3 + 17], out[l3 + 18], out[l3 + 19]];
+    let sum = frames::l4_checksum(src, dst, frames::IPPROTO_TCP, &out[l4..layout.end()]);
+    out[l4 + 16..l4 + 18].copy_from_slice(&sum.to_be_bytes());
+    out
+}
+
+/// (f) `priority=10,tcp,in_port=1,actions=mod_tp_dst:8080,output:2`: trains
+/// of TCP segments of one flow whose IP IDs, sequence numbers, checksums and
+/// payloads change from packet to packet (what a real sender does), so the
+/// PMD takes the train's first classification for the rest (REPEATS), and
+/// between them "twins" with the same first bytes but cut 4 bytes short, so
+/// their IP total length no longer fits and they must not be taken for
+/// repeats: they match nothing but the drop rule. Every frame of a train is
+/// rewritten on its own (port and checksum, byte for byte); the twins are
+/// counted as action drops; the PMD's cache levels add up to its packets.
+#[test]
+fn trains_of_one_flow_are_classified_once_and_rewritten_each() {
+    let dir = TestDir::new("pipeline_trains");
+    let (input, out2) = (dir.join("in.pcap"), dir.join("out2.pcap"));
+    let (mut frames_in, mut expected, mut twins) = (Vec::new(), Vec::new(), 0u64);
+    for train in 0..24u16 {
+        let length = 40 + usize::from(train % 5) * 100;
+        for k in 0..12u16 {
+            let ip = Ipv4 { id: train * 100 + k, ttl: 64, ..Ipv4::new([10, 1, 0, train as u8], [10, 2, 0, 1]) };
+            let payload: Vec<u8> = (0..length).map(|b| (b as u16 * 31 + k * 7 + train) as u8).collect();
+            let segment = frames::tcp_segment(&ip, 3000 + train, 80, u32::from(k) * 1460, &payload);
+            let frame = frames::ethernet(
+                mac(train as u8),
+                mac(200),
+                frames::ETH_TYPE_IPV4,
+                &frames::ipv4_packet(&ip, frames::IPPROTO_TCP, &segment),
+            );
+            expected.push(expected_port_rewrite(&frame));
+            if k % 5 == 4 {
+                frames_in.push(frame[..frame.len() - 4].to_vec());
+                twins += 1;
+            }
+            frames_in.push(frame);
+        }
+    }
+    pcap::write(&input, &frames_in);
+    let config = SwitchConfig::new(&dir)
+        .port(PortSpec::pcap_rx("p1", 1, 0, &input))
+        .port(PortSpec::pcap_tx("p2", 2, 1, &out2))
+        .flow("priority=10,tcp,in_port=1,actions=mod_tp_dst:8080,output:2")
+        .flow("priority=0,actions=drop");
+    let switch = Vswitchd::start(&dir, &config);
+    let n_in = frames_in.len() as u64;
+    let stats = wait_replayed(&switch, n_in, |s| s.port("p2").tx_packets >= expected.len() as u64);
+    let pmds: PmdStatsReply = switch.json(&["pmd-stats"]);
+    switch.stop();
+
+    let (p1, p2) = (stats.port("p1"), stats.port("p2"));
+    assert_eq!(p2.tx_packets, expected.len() as u64, "p2: {p2:?}");
+    assert_eq!(p1.dropped("action_drop"), twins, "the short twins are dropped: {p1:?}");
+    assert_eq!(p1.all_drops(), twins, "p1: {p1:?}");
+    let out = pcap::read(&out2);
+    for (index, frame) in out.iter().enumerate() {
+        frames::verify_checksums(frame).unwrap_or_else(|e| panic!("out2.pcap frame {index}: {e}"));
+    }
+    assert_same_frames(&expected, &out, "out2.pcap (p2)");
+    let pmd = &pmds.pmds[0];
+    assert_eq!(pmd.packets, n_in, "{pmd:?}");
+    assert_eq!(pmd.repeat_hits + pmd.emc_hits + pmd.megaflow_hits + pmd.upcalls, pmd.packets, "{pmd:?}");
+    assert!(pmd.repeat_hits >= n_in / 2, "trains are repeats: {pmd:?}");
 }

@@ -140,6 +140,9 @@ pub struct PmdStats {
     pub packets_per_burst: f64,
     /// busy / (busy + idle) in percent.
     pub busy_pct: f64,
+    /// Packets whose headers repeat the packet before them in the burst: classified by taking
+    /// its result, without a lookup.
+    pub repeat_hits: u64,
     pub emc_hits: u64,
     pub megaflow_hits: u64,
     /// Packets that missed both caches and ran the OpenFlow pipeline.

@@ -126,6 +126,27 @@ impl<const CAP: usize> MbufBatch<CAP> {
         n
     }
 
+    /// Moves the packets in slots `range` of `src` (holes skipped) to the
+    /// end of `self`, leaving holes in `src`, as far as they fit. Returns
+    /// how many did not fit (they stay in `src`).
+    #[inline]
+    pub fn take_range<const SRC: usize>(&mut self, src: &mut MbufBatch<SRC>, range: std::ops::Range<usize>) -> usize {
+        let end = range.end.min(src.len);
+        let mut left = 0;
+        for slot in src.mbufs.get_mut(range.start..end).unwrap_or_default() {
+            if slot.is_null() {
+                continue;
+            }
+            if self.len == CAP {
+                left += 1;
+                continue;
+            }
+            self.mbufs[self.len] = std::mem::replace(slot, ptr::null_mut());
+            self.len += 1;
+        }
+        left
+    }
+
     /// Adds a reference to every mbuf of `src` and appends them to `self`
     /// (for output to several ports): each copy is freed independently.
     /// Returns how many were shared; mbufs that did not fit are not touched.

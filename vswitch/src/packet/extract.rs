@@ -53,6 +53,66 @@ pub struct Layers {
     pub l4_proto: u8,
 }
 
+/// Whether `data` parses to the same key and layers as `previous`, whose layers are
+/// `layers` (so a packet of a train of one flow can take the previous packet's classification).
+/// True when both frames have the same length and the same bytes in every place `extract` read
+/// for `previous`: the L2 header and tags, the IPv4 header but for its identification and checksum
+/// (and options, which are skipped), or the whole IPv6 header chain, the L4 ports (ICMP type and
+/// code) and the TCP data offset and flags. Sequence numbers, checksums, IP IDs and payloads may
+/// differ. Only frames with a parsed TCP, UDP, SCTP, ICMP or non-ND ICMPv6 header qualify (the
+/// parse of others, e.g. ND with its option walk, reads more).
+#[inline]
+pub fn same_headers(previous: &[u8], layers: &Layers, data: &[u8]) -> bool {
+    let (Some(l3), Some(l4)) = (layers.l3, layers.l4) else { return false };
+    let (l3, l4) = (usize::from(l3), usize::from(l4));
+    let tcp = match layers.l4_proto {
+        ip_proto::TCP => true,
+        ip_proto::UDP | ip_proto::SCTP | ip_proto::ICMP => false,
+        ip_proto::ICMPV6 if layers.present & words::ND_TARGET == 0 => false,
+        _ => return false,
+    };
+    if previous.len() != data.len() {
+        return false;
+    }
+    let same_l3 = if layers.dl_type == ethertype::IPV4 {
+        // Version/IHL, TOS, total length; flags/fragment offset, TTL, protocol; addresses.
+        same_span(previous, data, 0..l3 + 4)
+            && same_chunk::<4>(previous, data, l3 + 6)
+            && same_chunk::<8>(previous, data, l3 + 12)
+    } else {
+        same_span(previous, data, 0..l4)
+    };
+    same_l3 && same_chunk::<4>(previous, data, l4) && (!tcp || same_chunk::<2>(previous, data, l4 + 12))
+}
+
+/// The `N` bytes at `at` are in both frames and equal.
+#[inline(always)]
+fn same_chunk<const N: usize>(a: &[u8], b: &[u8], at: usize) -> bool {
+    let chunk = |bytes: &[u8]| bytes.get(at..).and_then(|rest| rest.first_chunk::<N>()).copied();
+    matches!((chunk(a), chunk(b)), (Some(x), Some(y)) if x == y)
+}
+
+/// Bytes `span` (at least 16 long) are in both frames and equal; compared 16 at a time, the last
+/// chunk overlapping the one before it.
+#[inline(always)]
+fn same_span(a: &[u8], b: &[u8], span: std::ops::Range<usize>) -> bool {
+    const CHUNK: usize = 16;
+    let Some(last) = span.end.checked_sub(CHUNK).filter(|&last| last >= span.start) else {
+        return false;
+    };
+    let mut at = span.start;
+    loop {
+        let start = at.min(last);
+        if !same_chunk::<CHUNK>(a, b, start) {
+            return false;
+        }
+        if start == last {
+            return true;
+        }
+        at += CHUNK;
+    }
+}
+
 /// Byte offsets of the fields in `FlowKey::bytes` (checked against the field registry by a test).
 /// The hot path needs them as constants; `Field::def` is a search.
 pub(super) mod at {

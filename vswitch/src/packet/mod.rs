@@ -12,4 +12,4 @@ pub mod rewrite;
 mod tests;
 
 pub use buf::{PacketBuf, TestBuf};
-pub use extract::{extract, Layers};
+pub use extract::{extract, same_headers, Layers};

@@ -26,7 +26,7 @@ use crate::dpdk::mbuf::{Mbuf, MbufBatch, RxBurst, TxBatch, BURST_SIZE};
 use crate::dpdk::prefetch;
 use crate::flow::key::FlowKey;
 use crate::flow::FlowRule;
-use crate::packet::{extract, Layers};
+use crate::packet::{extract, same_headers, Layers};
 use crate::pipeline::xlate::{translate, Bridge, MacLearning};
 use stats::{DropReason, PmdCounter, PmdCounters, SharedCounters};
 
@@ -182,6 +182,9 @@ struct Caches {
     emc: Emc,
     megaflows: MegaflowTable<Arc<FlowActions>>,
     keys: [FlowKey; BURST_SIZE],
+    /// The words `keys[i]` may hold (what the last parse into it wrote): the next parse into
+    /// the slot clears those it does not write itself.
+    key_words: [u32; BURST_SIZE],
     layers: [Layers; BURST_SIZE],
     hashes: [u32; BURST_SIZE],
     found: [Option<EntryId>; BURST_SIZE],
@@ -194,6 +197,7 @@ impl Caches {
             emc: Emc::default(),
             megaflows: MegaflowTable::new(MEGAFLOW_LIMIT),
             keys: [FlowKey::default(); BURST_SIZE],
+            key_words: [0; BURST_SIZE],
             layers: [Layers::default(); BURST_SIZE],
             hashes: [0; BURST_SIZE],
             found: [None; BURST_SIZE],
@@ -249,6 +253,40 @@ impl OutputBuffers {
             drop(packet);
             counters.port_drop(port, DropReason::TxFailed, 1);
             return;
+        }
+        self.pending |= 1 << slot;
+        if self.tx[slot].len() >= BURST_SIZE {
+            self.flush(datapath, pmd, counters, port);
+        }
+    }
+
+    /// Queues packets `range` of `burst` on `port`.
+    #[inline]
+    fn run_to_port(
+        &mut self,
+        datapath: &Datapath,
+        pmd: usize,
+        counters: &mut PmdCounters,
+        port: u16,
+        burst: &mut RxBurst,
+        range: std::ops::Range<usize>,
+    ) {
+        let slot = usize::from(port) % MAX_PORTS;
+        if range.start == 0 && range.end == burst.len() && self.tx[slot].is_empty() && range.len() >= BURST_SIZE / 2 {
+            // The whole burst, big enough, nothing buffered before it: send
+            // it as it is.
+            transmit(datapath, pmd, counters, port, burst);
+            return;
+        }
+        if self.tx[slot].room() < range.len() {
+            self.flush(datapath, pmd, counters, port);
+        }
+        // The buffer holds two bursts: after a flush a whole run fits, so
+        // nothing is left in practice; what is left would be freed with the
+        // burst, so it is counted.
+        let left = self.tx[slot].take_range(burst, range);
+        if left > 0 {
+            counters.port_drop(port, DropReason::TxFailed, left as u64);
         }
         self.pending |= 1 << slot;
         if self.tx[slot].len() >= BURST_SIZE {
@@ -463,29 +501,46 @@ impl Pmd {
         let n = burst.len();
         let now_ms = now_tsc / self.tsc_per_ms;
         let caches = &mut *self.caches;
-        // Pass 1: parse every packet.
+        // Pass 1: parse every packet, except those whose headers repeat the
+        // packet before them (trains of one flow): they take its result.
+        let mut repeats: u64 = 0;
         for i in 0..n {
             burst.prefetch(i + 1);
+            let data = burst.data(i);
+            if let Some(previous) = i.checked_sub(1) {
+                if same_headers(burst.data(previous), &caches.layers[previous], data) {
+                    caches.layers[i] = caches.layers[previous];
+                    repeats |= 1 << i;
+                    continue;
+                }
+            }
             let key = &mut caches.keys[i];
-            let previous = caches.layers[i].present;
-            let layers = extract(burst.data(i), u32::from(in_port), key);
-            // extract wrote (and cleared) its own words; those the previous
+            let layers = extract(data, u32::from(in_port), key);
+            // extract wrote (and cleared) its own words; those an earlier
             // packet in this slot set and this one did not must not leak
             // into this key. In a steady stream there are none.
-            clear_words(key, previous & !layers.present);
+            clear_words(key, caches.key_words[i] & !layers.present);
+            caches.key_words[i] = layers.present;
             caches.layers[i] = layers;
         }
         // Pass 2 (apart from pass 1, so the parser's narrow stores have left
         // the store buffer before the hash reads whole words): hash, and
         // start loading the EMC slots for pass 3.
         for i in 0..n {
-            let hash = Emc::hash(&caches.keys[i], caches.layers[i].present);
-            caches.hashes[i] = hash;
-            // The first candidate slot is where a hit usually is.
-            prefetch(caches.emc.slot_addresses(hash)[0]);
+            if repeats & (1 << i) == 0 {
+                let hash = Emc::hash(&caches.keys[i], caches.layers[i].present);
+                caches.hashes[i] = hash;
+                // The first candidate slot is where a hit usually is.
+                prefetch(caches.emc.slot_addresses(hash)[0]);
+            }
         }
+        // Pass 3: the EMC, for the packets that are not repeats.
         let mut misses: u64 = 0;
-        for i in 0..n {
+        let mut lookups = !repeats & ((1u64 << n) - 1);
+        let looked_up = lookups.count_ones();
+        while lookups != 0 {
+            let i = lookups.trailing_zeros() as usize;
+            lookups &= lookups - 1;
             let megaflows = &caches.megaflows;
             let present = caches.layers[i].present;
             caches.found[i] =
@@ -494,7 +549,7 @@ impl Pmd {
                 misses |= 1 << i;
             }
         }
-        self.counters.add(PmdCounter::EmcHits, (n as u64) - u64::from(misses.count_ones()));
+        self.counters.add(PmdCounter::EmcHits, u64::from(looked_up - misses.count_ones()));
         if misses != 0 {
             let hits = caches.megaflows.lookup_batch_masked(&caches.keys[..n], misses, &mut caches.found[..n]);
             self.counters.add(PmdCounter::MegaflowHits, u64::from(hits.count_ones()));
@@ -508,11 +563,38 @@ impl Pmd {
             }
             misses &= !hits;
         }
+        // Repeats take the result of the packet before them; those whose
+        // predecessor is still unresolved wait for its upcall, with a copy of
+        // its key.
+        let mut pending = repeats;
+        while pending != 0 {
+            let i = pending.trailing_zeros() as usize;
+            pending &= pending - 1;
+            // i > 0: the first packet is never a repeat.
+            let previous = i - 1;
+            caches.found[i] = caches.found[previous];
+            if caches.found[i].is_some() {
+                self.counters.add(PmdCounter::RepeatHits, 1);
+            } else {
+                caches.keys[i] = caches.keys[previous];
+                caches.key_words[i] = caches.key_words[previous];
+                caches.hashes[i] = caches.hashes[previous];
+                misses |= 1 << i;
+            }
+        }
         // Upcalls: run the pipeline, install the megaflow.
         let mut uncached: u64 = 0;
         while misses != 0 {
             let i = misses.trailing_zeros() as usize;
             misses &= misses - 1;
+            if repeats & (1 << i) != 0 && uncached & (1 << (i - 1)) == 0 {
+                if let Some(id) = self.caches.found[i - 1] {
+                    // The packet it repeats has just been upcalled.
+                    self.caches.found[i] = Some(id);
+                    self.counters.add(PmdCounter::RepeatHits, 1);
+                    continue;
+                }
+            }
             let started = rdtsc();
             let flow = self.upcall(datapath, bridge, i);
             let id = self.caches.megaflows.insert(&flow.1, &self.caches.keys[i], flow.0.clone(), now_ms);
@@ -568,11 +650,7 @@ impl Pmd {
         }
         let mut sink = (&mut self.out, &mut self.counters, datapath, self.index);
         if let Some(port) = flow.only_output {
-            for i in range.clone() {
-                if let Some(packet) = burst.take(i) {
-                    execute::Outputs::output(&mut sink, port, packet);
-                }
-            }
+            sink.0.run_to_port(datapath, self.index, sink.1, port, burst, range.clone());
         } else if flow.drops_all {
             // Left in the burst, freed in bulk with it.
             sink.1.port_drop(in_port, flow.drop_reason, packets);

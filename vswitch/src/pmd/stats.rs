@@ -71,6 +71,9 @@ pub enum PmdCounter {
     BusyCycles,
     IdleCycles,
     Sleeps,
+    /// Packets whose headers repeat the packet before them: they take its
+    /// result without a lookup (or upcall).
+    RepeatHits,
     EmcHits,
     MegaflowHits,
     Upcalls,
@@ -81,7 +84,7 @@ pub enum PmdCounter {
     /// Subtables probed by megaflow lookups.
     SubtableLookups,
 }
-const PMD_COUNTERS: usize = 13;
+const PMD_COUNTERS: usize = 14;
 
 /// Per-port counters a PMD keeps: rx, tx, then one per drop reason.
 const PORT_RX: usize = 0;

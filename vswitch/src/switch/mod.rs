@@ -677,6 +677,7 @@ impl Switch {
                     cycles_per_packet: ratio(busy, packets),
                     packets_per_burst: ratio(packets, bursts),
                     busy_pct: 100.0 * ratio(busy, busy + idle),
+                    repeat_hits: c.get(PmdCounter::RepeatHits),
                     emc_hits: c.get(PmdCounter::EmcHits),
                     megaflow_hits: c.get(PmdCounter::MegaflowHits),
                     upcalls: c.get(PmdCounter::Upcalls),

@@ -5,7 +5,7 @@
 use super::samples;
 use crate::flow::key::FlowKey;
 use crate::packet::rewrite::{self, RewriteError};
-use crate::packet::{extract, Layers, PacketBuf, TestBuf};
+use crate::packet::{extract, same_headers, Layers, PacketBuf, TestBuf};
 
 /// The crate's fixed-seed generator: reproducible and dependency free.
 use crate::flow::test_random::XorShift;
@@ -96,4 +96,84 @@ fn random_bytes_and_mutated_samples_never_panic() {
     }
     // The mutations keep enough packets valid to reach L4 often.
     assert!(parsed_l4 > 10_000, "only {parsed_l4} packets reached L4");
+}
+
+/// A variant of `frame`: a few bytes changed anywhere (or, for `tail`, in the last quarter
+/// only), now and then shortened.
+fn variant(frame: &[u8], tail: bool, rng: &mut XorShift) -> Vec<u8> {
+    let mut other = frame.to_vec();
+    if other.is_empty() {
+        return other;
+    }
+    let from = if tail { other.len() * 3 / 4 } else { 0 };
+    for _ in 0..1 + rng.below(3) {
+        let at = from + rng.below(other.len() - from);
+        other[at] = rng.next() as u8;
+    }
+    if !tail && rng.below(4) == 0 {
+        // The IP and TCP length fields may now disagree with the frame.
+        other.truncate(other.len() - rng.below(other.len().min(24)));
+    }
+    other
+}
+
+#[test]
+fn frames_that_repeat_the_headers_parse_alike() {
+    let mut rng = XorShift(0x5a3e_11ea_d5a5_0001);
+    let samples: Vec<Vec<u8>> = samples::all().into_iter().map(|(_, frame)| frame).collect();
+    let (mut repeats, mut differ) = (0, 0);
+    for round in 0..60_000 {
+        let mut frame = samples[rng.below(samples.len())].clone();
+        if round % 2 == 1 {
+            // Mutated samples: odd header lengths, lying length fields, truncations.
+            let at = rng.below(frame.len());
+            frame[at] = rng.next() as u8;
+            if rng.below(4) == 0 {
+                frame.truncate(rng.below(frame.len()));
+            }
+        }
+        let (mut key, mut other_key) = (FlowKey::default(), FlowKey::default());
+        let layers = extract(&frame, 7, &mut key);
+        let other = variant(&frame, round % 4 < 2, &mut rng);
+        let other_layers = extract(&other, 7, &mut other_key);
+        if same_headers(&frame, &layers, &other) {
+            repeats += 1;
+            assert_eq!((layers, key), (other_layers, other_key), "{frame:02x?} vs {other:02x?}");
+        } else if (layers, key) != (other_layers, other_key) {
+            differ += 1;
+        }
+    }
+    // Both ways are exercised: the check does fire, and it does guard.
+    assert!(repeats > 10_000 && differ > 10_000, "{repeats} repeats, {differ} differing parses");
+}
+
+/// What changes from packet to packet within one flow (IP ID and checksum, TCP sequence numbers
+/// and checksum, UDP checksum, payload) keeps a train repeating; a changed port does not.
+#[test]
+fn trains_of_one_flow_repeat() {
+    let tcp = samples::ipv4_tcp();
+    let mut key = FlowKey::default();
+    let layers = extract(&tcp, 1, &mut key);
+    let (l3, l4) = (usize::from(layers.l3.unwrap()), usize::from(layers.l4.unwrap()));
+    let mut next = tcp.clone();
+    for at in [l3 + 4, l3 + 5, l3 + 10, l3 + 11, l4 + 4, l4 + 8, l4 + 14, l4 + 16, tcp.len() - 1] {
+        next[at] ^= 0x5a;
+    }
+    assert!(same_headers(&tcp, &layers, &next));
+    for at in [0, 13, l3 + 1, l3 + 8, l3 + 9, l3 + 19, l4 + 1, l4 + 3, l4 + 13] {
+        let mut changed = tcp.clone();
+        changed[at] ^= 1;
+        assert!(!same_headers(&tcp, &layers, &changed), "byte {at}");
+    }
+    let udp = samples::vlan_ipv4_udp();
+    let layers = extract(&udp, 1, &mut key);
+    let l4 = usize::from(layers.l4.unwrap());
+    let mut next = udp.clone();
+    next[l4 + 6] ^= 0xff;
+    assert!(same_headers(&udp, &layers, &next));
+    next[15] ^= 1;
+    assert!(!same_headers(&udp, &layers, &next), "the VLAN tag counts");
+    let nd = samples::ipv6_nd_solicitation();
+    let layers = extract(&nd, 1, &mut key);
+    assert!(!same_headers(&nd, &layers, &nd), "ND is parsed beyond its header: never a repeat");
 }
