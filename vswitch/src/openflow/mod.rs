@@ -3,6 +3,9 @@
 //! Rust over byte slices: every decoder returns an [`OfError`] carrying the OFPT_ERROR type and
 //! code to answer with, never panics on malformed input.
 pub mod actions;
+pub mod message;
+pub mod multipart;
+pub mod nicira;
 pub mod oxm;
 pub mod wire;
 

@@ -15,8 +15,13 @@ fn bad_port(number: u32) -> OfError {
     OfError::new(ErrorType::BadMatch, 7, format!("in_port {number}"))
 }
 
-const OXM_FIELDS: [(u8, Field, usize); 5] =
-    [(0, Field::InPort, 4), (2, Field::Metadata, 8), (5, Field::DlType, 2), (11, Field::NwSrc, 4), (12, Field::NwDst, 4)];
+const OXM_FIELDS: [(u8, Field, usize); 5] = [
+    (0, Field::InPort, 4),
+    (2, Field::Metadata, 8),
+    (5, Field::DlType, 2),
+    (11, Field::NwSrc, 4),
+    (12, Field::NwDst, 4),
+];
 const NXM_FIELDS: [(u32, Field, usize); 5] = [
     (0x0000_0002, Field::InPort, 2),
     (0x0000_0602, Field::DlType, 2),
@@ -43,7 +48,8 @@ pub fn decode_match(version: Version, r: &mut Reader) -> Result<Match, OfError> 
                 return Err(OfError::new(ErrorType::BadMatch, 0, "not an OXM match"));
             }
             let length = usize::from(r.u16()?);
-            let mut tlvs = r.sub(length.checked_sub(4).ok_or_else(|| OfError::new(ErrorType::BadMatch, 1, "short"))?)?;
+            let mut tlvs =
+                r.sub(length.checked_sub(4).ok_or_else(|| OfError::new(ErrorType::BadMatch, 1, "short"))?)?;
             r.skip((8 - length % 8) % 8)?;
             while !tlvs.is_empty() {
                 let class = tlvs.u16()?;
