@@ -10,3 +10,5 @@ pub mod oxm;
 pub mod wire;
 
 pub use wire::{read_port, write_port, ErrorType, OfError, Reader, Version, Writer};
+#[cfg(test)]
+mod message_tests;

@@ -77,7 +77,7 @@ pub fn decode_match(version: Version, r: &mut Reader) -> Result<Match, OfError> 
             let nw_src = r.u32()?;
             let nw_dst = r.u32()?;
             r.skip(4)?;
-            if wildcards & 0x0030_00ef != 0x0030_00ef {
+            if wildcards & 0x0030_00ee != 0x0030_00ee {
                 return Err(bad_field("unsupported OpenFlow 1.0 match field"));
             }
             if wildcards & 1 == 0 {
@@ -126,7 +126,7 @@ pub fn encode_match(version: Version, m: &Match, w: &mut Writer) {
             w.pad_to_8(start);
         }
         Version::V1_0 => {
-            let mut wildcards = 0x0030_00ef_u32;
+            let mut wildcards = 0x0030_00ee_u32;
             let in_port = m.in_port();
             if in_port.is_none() {
                 wildcards |= 1;
