@@ -979,18 +979,27 @@ fn encode_switch_config(config: &SwitchConfig, w: &mut Writer) {
     w.u16(config.miss_send_len);
 }
 
-/// A NUL-padded name field of `size` bytes.
+/// A NUL-padded name field of `size` bytes (at most `size - 1` of them count, as in Open
+/// vSwitch, when the terminator is missing). Bytes that are not UTF-8 become `?`, so the name
+/// is never longer than the field when written back.
 pub(crate) fn read_name(r: &mut Reader, size: usize) -> Result<String, OfError> {
     let bytes = r.bytes(size)?;
-    let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
-    Ok(String::from_utf8_lossy(bytes.get(..end).unwrap_or_default()).into_owned())
+    let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len()).min(size.saturating_sub(1));
+    let name = bytes.get(..end).unwrap_or_default();
+    Ok(match std::str::from_utf8(name) {
+        Ok(text) => text.to_string(),
+        Err(_) => String::from_utf8_lossy(name).replace(char::REPLACEMENT_CHARACTER, "?"),
+    })
 }
 
-/// Writes `name` NUL-padded to `size` bytes, cut to `size - 1` bytes so it stays terminated.
+/// Writes `name` NUL-padded to `size` bytes, cut (at a character boundary) to at most
+/// `size - 1` bytes so it stays terminated.
 pub(crate) fn write_name(name: &str, size: usize, w: &mut Writer) {
-    let bytes = name.as_bytes();
-    let used = bytes.len().min(size - 1);
-    w.bytes(bytes.get(..used).unwrap_or_default());
+    let mut used = name.len().min(size - 1);
+    while !name.is_char_boundary(used) {
+        used -= 1;
+    }
+    w.bytes(name.as_bytes().get(..used).unwrap_or_default());
     w.zeros(size - used);
 }
 
@@ -1045,14 +1054,12 @@ pub(crate) fn encode_port_desc(version: Version, port: &PortDesc, w: &mut Writer
     }
 }
 
+/// OFPR_* of 1.0 and 1.3 (the 1.4 reasons do not exist on these wires).
 pub(crate) fn packet_in_reason_from_wire(number: u8) -> Result<PacketInReason, OfError> {
     Ok(match number {
         0 => PacketInReason::NoMatch,
         1 => PacketInReason::Action,
         2 => PacketInReason::InvalidTtl,
-        3 => PacketInReason::ActionSet,
-        4 => PacketInReason::Group,
-        5 => PacketInReason::PacketOut,
         _ => return Err(bad_value("packet-in reason", number)),
     })
 }

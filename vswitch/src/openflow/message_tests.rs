@@ -1457,3 +1457,19 @@ fn garbage_never_panics() {
         }
     }
 }
+
+#[test]
+fn names_that_are_not_utf8_or_too_long_survive_a_round_trip() {
+    let mut long = port(1);
+    long.name = "é".repeat(10);
+    let bytes =
+        encode(Version::V1_3, 1, &Message::PortStatus(PortStatus { reason: PortReason::Add, port: long })).unwrap();
+    let Message::PortStatus(status) = decode(&bytes).unwrap().1 else { panic!() };
+    assert_eq!(status.port.name, "é".repeat(7));
+    let mut raw = bytes.clone();
+    raw[8 + 8 + 16..8 + 8 + 16 + 4].copy_from_slice(&[b'p', 0xff, 0xe9, b'1']);
+    let Message::PortStatus(status) = decode(&raw).unwrap().1 else { panic!() };
+    assert_eq!(&status.port.name[..4], "p??1");
+    let again = encode(Version::V1_3, 1, &Message::PortStatus(status.clone())).unwrap();
+    assert_eq!(decode(&again).unwrap().1, Message::PortStatus(status));
+}
