@@ -1,0 +1,1060 @@
+//! MULTIPART (1.3) / STATS (1.0) requests and replies: desc, flow, aggregate, table, table
+//! features, port stats, port desc, queue, group stats/desc/features, meter stats/config/
+//! features, and the Nicira vendor stats NXST_FLOW / NXST_AGGREGATE of 1.0 (their nx_match
+//! parts in `nicira`). A reply larger than one message is the caller's to split (`more`).
+
+use crate::flow::{Instructions, Match, OfPort};
+
+use super::actions::{decode_instructions, encode_instructions};
+use super::message::{
+    bad_request, decode_buckets, decode_meter_bands, decode_port_desc, encode_buckets, encode_meter_bands,
+    encode_port_desc, read_name, write_name, Bucket, FlowModFlags, GroupType, MeterBand, MeterFlags, PortDesc,
+    GROUP_ANY,
+};
+use super::nicira;
+use super::oxm::{decode_match, encode_match};
+use super::wire::{read_port, write_port, ErrorType, OfError, Reader, Version, Writer};
+
+/// OFPMPF_REQ_MORE / OFPMPF_REPLY_MORE.
+const MORE: u16 = 1;
+const DESC: u16 = 0;
+const FLOW: u16 = 1;
+const AGGREGATE: u16 = 2;
+const TABLE: u16 = 3;
+const PORT_STATS: u16 = 4;
+const QUEUE: u16 = 5;
+const GROUP: u16 = 6;
+const GROUP_DESC: u16 = 7;
+const GROUP_FEATURES: u16 = 8;
+const METER: u16 = 9;
+const METER_CONFIG: u16 = 10;
+const METER_FEATURES: u16 = 11;
+const TABLE_FEATURES: u16 = 12;
+const PORT_DESC: u16 = 13;
+const EXPERIMENTER: u16 = 0xffff;
+
+/// "All queues" in queue stats requests (OFPQ_ALL).
+pub const QUEUE_ALL: u32 = 0xffff_ffff;
+/// "All meters" in meter requests (OFPM_ALL).
+pub const METER_ALL: u32 = 0xffff_ffff;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MultipartRequest {
+    pub more: bool,
+    pub body: RequestBody,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MultipartReply {
+    pub more: bool,
+    pub body: ReplyBody,
+}
+
+/// Which flows a flow or aggregate stats request asks about. 1.0 has no out_group and no
+/// cookie filter on OFPST_FLOW (NXST_FLOW carries the cookie in its nx_match).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FlowStatsRequest {
+    /// 0xff: all tables.
+    pub table_id: u8,
+    pub out_port: OfPort,
+    pub out_group: u32,
+    pub cookie: u64,
+    pub cookie_mask: u64,
+    pub matches: Match,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RequestBody {
+    Desc,
+    Flow(FlowStatsRequest),
+    Aggregate(FlowStatsRequest),
+    Table,
+    /// Empty: a query; tables: a request to set them.
+    TableFeatures(Vec<TableFeatures>),
+    PortStats(OfPort),
+    PortDesc,
+    Queue {
+        port: OfPort,
+        queue_id: u32,
+    },
+    Group(u32),
+    GroupDesc,
+    GroupFeatures,
+    Meter(u32),
+    MeterConfig(u32),
+    MeterFeatures,
+    /// NXST_FLOW (1.0).
+    NxFlow(FlowStatsRequest),
+    /// NXST_AGGREGATE (1.0).
+    NxAggregate(FlowStatsRequest),
+}
+
+/// OFPST_DESC: NUL-padded strings of 256 bytes (serial_num: 32).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Desc {
+    pub manufacturer: String,
+    pub hardware: String,
+    pub software: String,
+    pub serial_num: String,
+    pub datapath: String,
+}
+
+/// One rule in a flow stats reply. `idle_age`/`hard_age` (seconds since last hit / last
+/// modification, plus one; 0 = not reported) exist only in NXST_FLOW; `flags` not in 1.0.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FlowStats {
+    pub table_id: u8,
+    pub duration_sec: u32,
+    pub duration_nsec: u32,
+    pub priority: u16,
+    pub idle_timeout: u16,
+    pub hard_timeout: u16,
+    pub flags: FlowModFlags,
+    pub cookie: u64,
+    pub packet_count: u64,
+    pub byte_count: u64,
+    pub idle_age: u16,
+    pub hard_age: u16,
+    pub matches: Match,
+    pub instructions: Instructions,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct AggregateStats {
+    pub packet_count: u64,
+    pub byte_count: u64,
+    pub flow_count: u32,
+}
+
+/// One table in a table stats reply; `name`, `wildcards` and `max_entries` exist only in 1.0.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct TableStats {
+    pub table_id: u8,
+    pub name: String,
+    pub wildcards: u32,
+    pub max_entries: u32,
+    pub active_count: u32,
+    pub lookup_count: u64,
+    pub matched_count: u64,
+}
+
+/// Counters of one port; `duration_*` exist only in 1.3.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PortStats {
+    pub port_no: OfPort,
+    pub rx_packets: u64,
+    pub tx_packets: u64,
+    pub rx_bytes: u64,
+    pub tx_bytes: u64,
+    pub rx_dropped: u64,
+    pub tx_dropped: u64,
+    pub rx_errors: u64,
+    pub tx_errors: u64,
+    pub rx_frame_err: u64,
+    pub rx_over_err: u64,
+    pub rx_crc_err: u64,
+    pub collisions: u64,
+    pub duration_sec: u32,
+    pub duration_nsec: u32,
+}
+
+/// Counters of one queue; `duration_*` exist only in 1.3.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueStats {
+    pub port_no: OfPort,
+    pub queue_id: u32,
+    pub tx_bytes: u64,
+    pub tx_packets: u64,
+    pub tx_errors: u64,
+    pub duration_sec: u32,
+    pub duration_nsec: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Counters {
+    pub packet_count: u64,
+    pub byte_count: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct GroupStats {
+    pub group_id: u32,
+    pub ref_count: u32,
+    pub packet_count: u64,
+    pub byte_count: u64,
+    pub duration_sec: u32,
+    pub duration_nsec: u32,
+    pub buckets: Vec<Counters>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupDesc {
+    pub group_type: GroupType,
+    pub group_id: u32,
+    pub buckets: Vec<Bucket>,
+}
+
+/// OFPST_GROUP_FEATURES: bitmaps of group types, capabilities, and per type (all, select,
+/// indirect, ff) the maximum number of groups and the bitmap of supported actions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct GroupFeatures {
+    pub types: u32,
+    pub capabilities: u32,
+    pub max_groups: [u32; 4],
+    pub actions: [u32; 4],
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct MeterStats {
+    pub meter_id: u32,
+    pub flow_count: u32,
+    pub packet_in_count: u64,
+    pub byte_in_count: u64,
+    pub duration_sec: u32,
+    pub duration_nsec: u32,
+    pub bands: Vec<Counters>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MeterConfig {
+    pub flags: MeterFlags,
+    pub meter_id: u32,
+    pub bands: Vec<MeterBand>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct MeterFeatures {
+    pub max_meter: u32,
+    /// Bitmap of 1 << OFPMBT_* (drop = bit 1, dscp_remark = bit 2).
+    pub band_types: u32,
+    /// Bitmap of OFPMF_* flags.
+    pub capabilities: u32,
+    pub max_bands: u8,
+    pub max_color: u8,
+}
+
+/// An instruction or action id in a table-features property: its type, and for experimenter
+/// ids the bytes after type and length (experimenter id, subtype).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FeatureId {
+    pub kind: u16,
+    pub data: Vec<u8>,
+}
+
+/// An OXM id: its 32-bit header, and the experimenter id when the class is 0xffff.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OxmId {
+    pub header: u32,
+    pub experimenter: Option<u32>,
+}
+
+/// A table-features property. `miss`: the *_MISS variant (what the table-miss rule may use).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TableFeatureProperty {
+    Instructions { miss: bool, ids: Vec<FeatureId> },
+    NextTables { miss: bool, tables: Vec<u8> },
+    WriteActions { miss: bool, ids: Vec<FeatureId> },
+    ApplyActions { miss: bool, ids: Vec<FeatureId> },
+    Match(Vec<OxmId>),
+    Wildcards(Vec<OxmId>),
+    WriteSetfield { miss: bool, fields: Vec<OxmId> },
+    ApplySetfield { miss: bool, fields: Vec<OxmId> },
+    Experimenter { miss: bool, experimenter: u32, exp_type: u32, data: Vec<u8> },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct TableFeatures {
+    pub table_id: u8,
+    pub name: String,
+    pub metadata_match: u64,
+    pub metadata_write: u64,
+    pub config: u32,
+    pub max_entries: u32,
+    pub properties: Vec<TableFeatureProperty>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReplyBody {
+    Desc(Desc),
+    Flow(Vec<FlowStats>),
+    Aggregate(AggregateStats),
+    Table(Vec<TableStats>),
+    TableFeatures(Vec<TableFeatures>),
+    PortStats(Vec<PortStats>),
+    PortDesc(Vec<PortDesc>),
+    Queue(Vec<QueueStats>),
+    Group(Vec<GroupStats>),
+    GroupDesc(Vec<GroupDesc>),
+    GroupFeatures(GroupFeatures),
+    Meter(Vec<MeterStats>),
+    MeterConfig(Vec<MeterConfig>),
+    MeterFeatures(MeterFeatures),
+    /// NXST_FLOW (1.0).
+    NxFlow(Vec<FlowStats>),
+    /// NXST_AGGREGATE (1.0).
+    NxAggregate(AggregateStats),
+}
+
+fn bad_multipart(kind: u16, version: Version) -> OfError {
+    bad_request(bad_request::BAD_MULTIPART, format!("multipart type {kind} in {version:?}"))
+}
+
+fn port_error(n: u32) -> OfError {
+    bad_request(bad_request::BAD_PORT, format!("port number {n:#x}"))
+}
+
+/// A 1.3-only multipart type in 1.0 is OFPBRC_BAD_STAT there.
+fn require_v13(version: Version, kind: u16) -> Result<(), OfError> {
+    match version {
+        Version::V1_3 => Ok(()),
+        Version::V1_0 => Err(bad_multipart(kind, version)),
+    }
+}
+
+/// The type and flags words, and the 1.3 padding.
+fn read_multipart_header(version: Version, r: &mut Reader) -> Result<(u16, bool), OfError> {
+    let kind = r.u16()?;
+    let flags = r.u16()?;
+    if version == Version::V1_3 {
+        r.skip(4)?;
+    }
+    Ok((kind, flags & MORE != 0))
+}
+
+fn write_multipart_header(version: Version, kind: u16, more: bool, w: &mut Writer) {
+    w.u16(kind);
+    w.u16(u16::from(more));
+    if version == Version::V1_3 {
+        w.zeros(4);
+    }
+}
+
+pub(crate) fn decode_request(version: Version, r: &mut Reader) -> Result<MultipartRequest, OfError> {
+    let (kind, more) = read_multipart_header(version, r)?;
+    let body = match kind {
+        DESC => RequestBody::Desc,
+        FLOW => RequestBody::Flow(decode_flow_stats_request(version, r)?),
+        AGGREGATE => RequestBody::Aggregate(decode_flow_stats_request(version, r)?),
+        TABLE => RequestBody::Table,
+        PORT_STATS => {
+            let port = read_port(version, r, port_error)?;
+            r.skip(if version == Version::V1_3 { 4 } else { 6 })?;
+            RequestBody::PortStats(port)
+        }
+        QUEUE => {
+            let port = read_port(version, r, port_error)?;
+            if version == Version::V1_0 {
+                r.skip(2)?;
+            }
+            RequestBody::Queue { port, queue_id: r.u32()? }
+        }
+        EXPERIMENTER => nicira::decode_stats_request(version, r)?,
+        _ => {
+            require_v13(version, kind)?;
+            match kind {
+                GROUP => RequestBody::Group(pad_after(r.u32()?, r, 4)?),
+                GROUP_DESC => RequestBody::GroupDesc,
+                GROUP_FEATURES => RequestBody::GroupFeatures,
+                METER => RequestBody::Meter(pad_after(r.u32()?, r, 4)?),
+                METER_CONFIG => RequestBody::MeterConfig(pad_after(r.u32()?, r, 4)?),
+                METER_FEATURES => RequestBody::MeterFeatures,
+                TABLE_FEATURES => RequestBody::TableFeatures(decode_table_features_list(r)?),
+                PORT_DESC => RequestBody::PortDesc,
+                _ => return Err(bad_multipart(kind, version)),
+            }
+        }
+    };
+    Ok(MultipartRequest { more, body })
+}
+
+/// `value`, after skipping `n` padding bytes.
+fn pad_after<T>(value: T, r: &mut Reader, n: usize) -> Result<T, OfError> {
+    r.skip(n)?;
+    Ok(value)
+}
+
+/// The multipart type number of a request or reply body.
+fn request_kind(body: &RequestBody) -> u16 {
+    match body {
+        RequestBody::Desc => DESC,
+        RequestBody::Flow(_) => FLOW,
+        RequestBody::Aggregate(_) => AGGREGATE,
+        RequestBody::Table => TABLE,
+        RequestBody::TableFeatures(_) => TABLE_FEATURES,
+        RequestBody::PortStats(_) => PORT_STATS,
+        RequestBody::PortDesc => PORT_DESC,
+        RequestBody::Queue { .. } => QUEUE,
+        RequestBody::Group(_) => GROUP,
+        RequestBody::GroupDesc => GROUP_DESC,
+        RequestBody::GroupFeatures => GROUP_FEATURES,
+        RequestBody::Meter(_) => METER,
+        RequestBody::MeterConfig(_) => METER_CONFIG,
+        RequestBody::MeterFeatures => METER_FEATURES,
+        RequestBody::NxFlow(_) | RequestBody::NxAggregate(_) => EXPERIMENTER,
+    }
+}
+
+fn reply_kind(body: &ReplyBody) -> u16 {
+    match body {
+        ReplyBody::Desc(_) => DESC,
+        ReplyBody::Flow(_) => FLOW,
+        ReplyBody::Aggregate(_) => AGGREGATE,
+        ReplyBody::Table(_) => TABLE,
+        ReplyBody::TableFeatures(_) => TABLE_FEATURES,
+        ReplyBody::PortStats(_) => PORT_STATS,
+        ReplyBody::PortDesc(_) => PORT_DESC,
+        ReplyBody::Queue(_) => QUEUE,
+        ReplyBody::Group(_) => GROUP,
+        ReplyBody::GroupDesc(_) => GROUP_DESC,
+        ReplyBody::GroupFeatures(_) => GROUP_FEATURES,
+        ReplyBody::Meter(_) => METER,
+        ReplyBody::MeterConfig(_) => METER_CONFIG,
+        ReplyBody::MeterFeatures(_) => METER_FEATURES,
+        ReplyBody::NxFlow(_) | ReplyBody::NxAggregate(_) => EXPERIMENTER,
+    }
+}
+
+/// Whether a body of multipart type `kind` exists in `version` (1.0 has types 0..=5 and
+/// vendor; the Nicira vendor stats only in 1.0).
+pub(crate) fn kind_in_version(version: Version, kind: u16, nicira: bool) -> bool {
+    match version {
+        Version::V1_0 => kind <= QUEUE || kind == EXPERIMENTER,
+        Version::V1_3 => !nicira,
+    }
+}
+
+pub(crate) fn request_fits(version: Version, request: &MultipartRequest) -> bool {
+    let nicira = matches!(request.body, RequestBody::NxFlow(_) | RequestBody::NxAggregate(_));
+    kind_in_version(version, request_kind(&request.body), nicira)
+}
+
+pub(crate) fn reply_fits(version: Version, reply: &MultipartReply) -> bool {
+    let nicira = matches!(reply.body, ReplyBody::NxFlow(_) | ReplyBody::NxAggregate(_));
+    kind_in_version(version, reply_kind(&reply.body), nicira)
+}
+
+pub(crate) fn encode_request(version: Version, request: &MultipartRequest, w: &mut Writer) {
+    write_multipart_header(version, request_kind(&request.body), request.more, w);
+    match &request.body {
+        RequestBody::Desc
+        | RequestBody::Table
+        | RequestBody::PortDesc
+        | RequestBody::GroupDesc
+        | RequestBody::GroupFeatures
+        | RequestBody::MeterFeatures => {}
+        RequestBody::Flow(request) | RequestBody::Aggregate(request) => encode_flow_stats_request(version, request, w),
+        RequestBody::TableFeatures(tables) => encode_table_features_list(tables, w),
+        RequestBody::PortStats(port) => {
+            write_port(version, *port, w);
+            w.zeros(if version == Version::V1_3 { 4 } else { 6 });
+        }
+        RequestBody::Queue { port, queue_id } => {
+            write_port(version, *port, w);
+            if version == Version::V1_0 {
+                w.zeros(2);
+            }
+            w.u32(*queue_id);
+        }
+        RequestBody::Group(id) | RequestBody::Meter(id) | RequestBody::MeterConfig(id) => {
+            w.u32(*id);
+            w.zeros(4);
+        }
+        RequestBody::NxFlow(_) | RequestBody::NxAggregate(_) => nicira::encode_stats_request(&request.body, w),
+    }
+}
+
+pub(crate) fn decode_reply(version: Version, r: &mut Reader) -> Result<MultipartReply, OfError> {
+    let (kind, more) = read_multipart_header(version, r)?;
+    let body = match kind {
+        DESC => ReplyBody::Desc(Desc {
+            manufacturer: read_name(r, 256)?,
+            hardware: read_name(r, 256)?,
+            software: read_name(r, 256)?,
+            serial_num: read_name(r, 32)?,
+            datapath: read_name(r, 256)?,
+        }),
+        FLOW => ReplyBody::Flow(decode_all(r, |r| decode_flow_stats(version, r))?),
+        AGGREGATE => ReplyBody::Aggregate(decode_aggregate(r)?),
+        TABLE => ReplyBody::Table(decode_all(r, |r| decode_table_stats(version, r))?),
+        PORT_STATS => ReplyBody::PortStats(decode_all(r, |r| decode_port_stats(version, r))?),
+        QUEUE => ReplyBody::Queue(decode_all(r, |r| decode_queue_stats(version, r))?),
+        EXPERIMENTER => nicira::decode_stats_reply(version, r)?,
+        _ => {
+            require_v13(version, kind)?;
+            match kind {
+                GROUP => ReplyBody::Group(decode_all(r, decode_group_stats)?),
+                GROUP_DESC => ReplyBody::GroupDesc(decode_all(r, decode_group_desc)?),
+                GROUP_FEATURES => {
+                    let mut words = [0u32; 10];
+                    for word in &mut words {
+                        *word = r.u32()?;
+                    }
+                    let [types, capabilities, g0, g1, g2, g3, a0, a1, a2, a3] = words;
+                    ReplyBody::GroupFeatures(GroupFeatures {
+                        types,
+                        capabilities,
+                        max_groups: [g0, g1, g2, g3],
+                        actions: [a0, a1, a2, a3],
+                    })
+                }
+                METER => ReplyBody::Meter(decode_all(r, decode_meter_stats)?),
+                METER_CONFIG => ReplyBody::MeterConfig(decode_all(r, decode_meter_config)?),
+                METER_FEATURES => {
+                    let features = MeterFeatures {
+                        max_meter: r.u32()?,
+                        band_types: r.u32()?,
+                        capabilities: r.u32()?,
+                        max_bands: r.u8()?,
+                        max_color: r.u8()?,
+                    };
+                    r.skip(2)?;
+                    ReplyBody::MeterFeatures(features)
+                }
+                TABLE_FEATURES => ReplyBody::TableFeatures(decode_table_features_list(r)?),
+                PORT_DESC => ReplyBody::PortDesc(decode_all(r, |r| decode_port_desc(version, r))?),
+                _ => return Err(bad_multipart(kind, version)),
+            }
+        }
+    };
+    Ok(MultipartReply { more, body })
+}
+
+pub(crate) fn encode_reply(version: Version, reply: &MultipartReply, w: &mut Writer) {
+    write_multipart_header(version, reply_kind(&reply.body), reply.more, w);
+    match &reply.body {
+        ReplyBody::Desc(desc) => {
+            write_name(&desc.manufacturer, 256, w);
+            write_name(&desc.hardware, 256, w);
+            write_name(&desc.software, 256, w);
+            write_name(&desc.serial_num, 32, w);
+            write_name(&desc.datapath, 256, w);
+        }
+        ReplyBody::Flow(flows) => flows.iter().for_each(|flow| encode_flow_stats(version, flow, w)),
+        ReplyBody::Aggregate(stats) => encode_aggregate(stats, w),
+        ReplyBody::Table(tables) => tables.iter().for_each(|table| encode_table_stats(version, table, w)),
+        ReplyBody::TableFeatures(tables) => encode_table_features_list(tables, w),
+        ReplyBody::PortStats(ports) => ports.iter().for_each(|port| encode_port_stats(version, port, w)),
+        ReplyBody::PortDesc(ports) => ports.iter().for_each(|port| encode_port_desc(version, port, w)),
+        ReplyBody::Queue(queues) => queues.iter().for_each(|queue| encode_queue_stats(version, queue, w)),
+        ReplyBody::Group(groups) => groups.iter().for_each(|group| encode_group_stats(group, w)),
+        ReplyBody::GroupDesc(groups) => {
+            for group in groups {
+                let start = w.len();
+                w.u16(0);
+                w.u8(group.group_type as u8);
+                w.u8(0);
+                w.u32(group.group_id);
+                encode_buckets(&group.buckets, w);
+                w.patch_u16(start, (w.len() - start) as u16);
+            }
+        }
+        ReplyBody::GroupFeatures(features) => {
+            w.u32(features.types);
+            w.u32(features.capabilities);
+            features.max_groups.iter().chain(&features.actions).for_each(|&word| w.u32(word));
+        }
+        ReplyBody::Meter(meters) => meters.iter().for_each(|meter| encode_meter_stats(meter, w)),
+        ReplyBody::MeterConfig(meters) => {
+            for meter in meters {
+                let start = w.len();
+                w.u16(0);
+                w.u16(meter.flags.wire());
+                w.u32(meter.meter_id);
+                encode_meter_bands(&meter.bands, w);
+                w.patch_u16(start, (w.len() - start) as u16);
+            }
+        }
+        ReplyBody::MeterFeatures(features) => {
+            w.u32(features.max_meter);
+            w.u32(features.band_types);
+            w.u32(features.capabilities);
+            w.u8(features.max_bands);
+            w.u8(features.max_color);
+            w.zeros(2);
+        }
+        ReplyBody::NxFlow(_) | ReplyBody::NxAggregate(_) => nicira::encode_stats_reply(&reply.body, w),
+    }
+}
+
+/// Entries up to the end of `r`.
+pub(crate) fn decode_all<T>(
+    r: &mut Reader,
+    mut decode_one: impl FnMut(&mut Reader) -> Result<T, OfError>,
+) -> Result<Vec<T>, OfError> {
+    let mut entries = Vec::new();
+    while !r.is_empty() {
+        entries.push(decode_one(r)?);
+    }
+    Ok(entries)
+}
+
+/// The body of an entry whose first u16 (already read as `length`) counts itself: the next
+/// `length - 2` bytes, at least `fixed - 2`.
+pub(crate) fn entry_body<'a>(r: &mut Reader<'a>, length: u16, fixed: usize) -> Result<Reader<'a>, OfError> {
+    let length = usize::from(length);
+    if length < fixed {
+        return Err(OfError::bad_len(format!("entry length {length} below {fixed}")));
+    }
+    r.sub(length - 2)
+}
+
+fn decode_flow_stats_request(version: Version, r: &mut Reader) -> Result<FlowStatsRequest, OfError> {
+    match version {
+        Version::V1_3 => {
+            let table_id = r.u8()?;
+            r.skip(3)?;
+            let out_port = read_port(version, r, port_error)?;
+            let out_group = r.u32()?;
+            r.skip(4)?;
+            let (cookie, cookie_mask) = (r.u64()?, r.u64()?);
+            let matches = decode_match(version, r)?;
+            Ok(FlowStatsRequest { table_id, out_port, out_group, cookie, cookie_mask, matches })
+        }
+        Version::V1_0 => {
+            let matches = decode_match(version, r)?;
+            let table_id = r.u8()?;
+            r.skip(1)?;
+            let out_port = read_port(version, r, port_error)?;
+            Ok(FlowStatsRequest { table_id, out_port, out_group: GROUP_ANY, cookie: 0, cookie_mask: 0, matches })
+        }
+    }
+}
+
+fn encode_flow_stats_request(version: Version, request: &FlowStatsRequest, w: &mut Writer) {
+    match version {
+        Version::V1_3 => {
+            w.u8(request.table_id);
+            w.zeros(3);
+            write_port(version, request.out_port, w);
+            w.u32(request.out_group);
+            w.zeros(4);
+            w.u64(request.cookie);
+            w.u64(request.cookie_mask);
+            encode_match(version, &request.matches, w);
+        }
+        Version::V1_0 => {
+            encode_match(version, &request.matches, w);
+            w.u8(request.table_id);
+            w.u8(0);
+            write_port(version, request.out_port, w);
+        }
+    }
+}
+
+fn decode_flow_stats(version: Version, r: &mut Reader) -> Result<FlowStats, OfError> {
+    let length = r.u16()?;
+    let mut e = entry_body(r, length, if version == Version::V1_3 { 56 } else { 88 })?;
+    let table_id = e.u8()?;
+    e.skip(1)?;
+    let matches_1_0 = if version == Version::V1_0 { Some(decode_match(version, &mut e)?) } else { None };
+    let (duration_sec, duration_nsec) = (e.u32()?, e.u32()?);
+    let (priority, idle_timeout, hard_timeout) = (e.u16()?, e.u16()?, e.u16()?);
+    let flags = match version {
+        Version::V1_3 => {
+            let flags = FlowModFlags::from_wire(version, e.u16()?)?;
+            e.skip(4)?;
+            flags
+        }
+        Version::V1_0 => {
+            e.skip(6)?;
+            FlowModFlags::default()
+        }
+    };
+    let (cookie, packet_count, byte_count) = (e.u64()?, e.u64()?, e.u64()?);
+    let matches = match matches_1_0 {
+        Some(matches) => matches,
+        None => decode_match(version, &mut e)?,
+    };
+    let length = e.remaining();
+    let instructions = decode_instructions(version, &mut e, length)?;
+    Ok(FlowStats {
+        table_id,
+        duration_sec,
+        duration_nsec,
+        priority,
+        idle_timeout,
+        hard_timeout,
+        flags,
+        cookie,
+        packet_count,
+        byte_count,
+        idle_age: 0,
+        hard_age: 0,
+        matches,
+        instructions,
+    })
+}
+
+fn encode_flow_stats(version: Version, flow: &FlowStats, w: &mut Writer) {
+    let start = w.len();
+    w.u16(0);
+    w.u8(flow.table_id);
+    w.u8(0);
+    if version == Version::V1_0 {
+        encode_match(version, &flow.matches, w);
+    }
+    w.u32(flow.duration_sec);
+    w.u32(flow.duration_nsec);
+    w.u16(flow.priority);
+    w.u16(flow.idle_timeout);
+    w.u16(flow.hard_timeout);
+    match version {
+        Version::V1_3 => {
+            w.u16(flow.flags.wire(version));
+            w.zeros(4);
+        }
+        Version::V1_0 => w.zeros(6),
+    }
+    w.u64(flow.cookie);
+    w.u64(flow.packet_count);
+    w.u64(flow.byte_count);
+    if version == Version::V1_3 {
+        encode_match(version, &flow.matches, w);
+    }
+    encode_instructions(version, &flow.instructions, w);
+    w.patch_u16(start, (w.len() - start) as u16);
+}
+
+pub(crate) fn decode_aggregate(r: &mut Reader) -> Result<AggregateStats, OfError> {
+    let stats = AggregateStats { packet_count: r.u64()?, byte_count: r.u64()?, flow_count: r.u32()? };
+    r.skip(4)?;
+    Ok(stats)
+}
+
+pub(crate) fn encode_aggregate(stats: &AggregateStats, w: &mut Writer) {
+    w.u64(stats.packet_count);
+    w.u64(stats.byte_count);
+    w.u32(stats.flow_count);
+    w.zeros(4);
+}
+
+fn decode_table_stats(version: Version, r: &mut Reader) -> Result<TableStats, OfError> {
+    let mut table = TableStats { table_id: r.u8()?, ..TableStats::default() };
+    r.skip(3)?;
+    if version == Version::V1_0 {
+        table.name = read_name(r, 32)?;
+        table.wildcards = r.u32()?;
+        table.max_entries = r.u32()?;
+    }
+    table.active_count = r.u32()?;
+    table.lookup_count = r.u64()?;
+    table.matched_count = r.u64()?;
+    Ok(table)
+}
+
+fn encode_table_stats(version: Version, table: &TableStats, w: &mut Writer) {
+    w.u8(table.table_id);
+    w.zeros(3);
+    if version == Version::V1_0 {
+        write_name(&table.name, 32, w);
+        w.u32(table.wildcards);
+        w.u32(table.max_entries);
+    }
+    w.u32(table.active_count);
+    w.u64(table.lookup_count);
+    w.u64(table.matched_count);
+}
+
+fn decode_port_stats(version: Version, r: &mut Reader) -> Result<PortStats, OfError> {
+    let port_no = read_port(version, r, port_error)?;
+    r.skip(if version == Version::V1_3 { 4 } else { 6 })?;
+    let mut counters = [0u64; 12];
+    for counter in &mut counters {
+        *counter = r.u64()?;
+    }
+    let (duration_sec, duration_nsec) = match version {
+        Version::V1_3 => (r.u32()?, r.u32()?),
+        Version::V1_0 => (0, 0),
+    };
+    let [rx_packets, tx_packets, rx_bytes, tx_bytes, rx_dropped, tx_dropped, rx_errors, tx_errors, rx_frame_err, rx_over_err, rx_crc_err, collisions] =
+        counters;
+    Ok(PortStats {
+        port_no,
+        rx_packets,
+        tx_packets,
+        rx_bytes,
+        tx_bytes,
+        rx_dropped,
+        tx_dropped,
+        rx_errors,
+        tx_errors,
+        rx_frame_err,
+        rx_over_err,
+        rx_crc_err,
+        collisions,
+        duration_sec,
+        duration_nsec,
+    })
+}
+
+fn encode_port_stats(version: Version, port: &PortStats, w: &mut Writer) {
+    write_port(version, port.port_no, w);
+    w.zeros(if version == Version::V1_3 { 4 } else { 6 });
+    for counter in [
+        port.rx_packets,
+        port.tx_packets,
+        port.rx_bytes,
+        port.tx_bytes,
+        port.rx_dropped,
+        port.tx_dropped,
+        port.rx_errors,
+        port.tx_errors,
+        port.rx_frame_err,
+        port.rx_over_err,
+        port.rx_crc_err,
+        port.collisions,
+    ] {
+        w.u64(counter);
+    }
+    if version == Version::V1_3 {
+        w.u32(port.duration_sec);
+        w.u32(port.duration_nsec);
+    }
+}
+
+fn decode_queue_stats(version: Version, r: &mut Reader) -> Result<QueueStats, OfError> {
+    let port_no = read_port(version, r, port_error)?;
+    if version == Version::V1_0 {
+        r.skip(2)?;
+    }
+    let (queue_id, tx_bytes, tx_packets, tx_errors) = (r.u32()?, r.u64()?, r.u64()?, r.u64()?);
+    let (duration_sec, duration_nsec) = match version {
+        Version::V1_3 => (r.u32()?, r.u32()?),
+        Version::V1_0 => (0, 0),
+    };
+    Ok(QueueStats { port_no, queue_id, tx_bytes, tx_packets, tx_errors, duration_sec, duration_nsec })
+}
+
+fn encode_queue_stats(version: Version, queue: &QueueStats, w: &mut Writer) {
+    write_port(version, queue.port_no, w);
+    if version == Version::V1_0 {
+        w.zeros(2);
+    }
+    w.u32(queue.queue_id);
+    w.u64(queue.tx_bytes);
+    w.u64(queue.tx_packets);
+    w.u64(queue.tx_errors);
+    if version == Version::V1_3 {
+        w.u32(queue.duration_sec);
+        w.u32(queue.duration_nsec);
+    }
+}
+
+fn decode_counters(r: &mut Reader) -> Result<Vec<Counters>, OfError> {
+    decode_all(r, |r| Ok(Counters { packet_count: r.u64()?, byte_count: r.u64()? }))
+}
+
+fn encode_counters(counters: &[Counters], w: &mut Writer) {
+    for c in counters {
+        w.u64(c.packet_count);
+        w.u64(c.byte_count);
+    }
+}
+
+fn decode_group_stats(r: &mut Reader) -> Result<GroupStats, OfError> {
+    let length = r.u16()?;
+    let mut e = entry_body(r, length, 40)?;
+    e.skip(2)?;
+    let (group_id, ref_count) = (e.u32()?, e.u32()?);
+    e.skip(4)?;
+    let (packet_count, byte_count) = (e.u64()?, e.u64()?);
+    let (duration_sec, duration_nsec) = (e.u32()?, e.u32()?);
+    let buckets = decode_counters(&mut e)?;
+    Ok(GroupStats { group_id, ref_count, packet_count, byte_count, duration_sec, duration_nsec, buckets })
+}
+
+fn encode_group_stats(group: &GroupStats, w: &mut Writer) {
+    w.u16((40 + 16 * group.buckets.len()) as u16);
+    w.zeros(2);
+    w.u32(group.group_id);
+    w.u32(group.ref_count);
+    w.zeros(4);
+    w.u64(group.packet_count);
+    w.u64(group.byte_count);
+    w.u32(group.duration_sec);
+    w.u32(group.duration_nsec);
+    encode_counters(&group.buckets, w);
+}
+
+fn decode_group_desc(r: &mut Reader) -> Result<GroupDesc, OfError> {
+    let length = r.u16()?;
+    let mut e = entry_body(r, length, 8)?;
+    let group_type = GroupType::from_wire(e.u8()?)?;
+    e.skip(1)?;
+    let group_id = e.u32()?;
+    Ok(GroupDesc { group_type, group_id, buckets: decode_buckets(&mut e)? })
+}
+
+fn decode_meter_stats(r: &mut Reader) -> Result<MeterStats, OfError> {
+    let meter_id = r.u32()?;
+    let length = usize::from(r.u16()?);
+    let mut e = r.sub(
+        length
+            .checked_sub(6)
+            .filter(|_| length >= 40)
+            .ok_or_else(|| OfError::bad_len(format!("meter stats length {length}")))?,
+    )?;
+    e.skip(6)?;
+    let flow_count = e.u32()?;
+    let (packet_in_count, byte_in_count) = (e.u64()?, e.u64()?);
+    let (duration_sec, duration_nsec) = (e.u32()?, e.u32()?);
+    let bands = decode_counters(&mut e)?;
+    Ok(MeterStats { meter_id, flow_count, packet_in_count, byte_in_count, duration_sec, duration_nsec, bands })
+}
+
+fn encode_meter_stats(meter: &MeterStats, w: &mut Writer) {
+    w.u32(meter.meter_id);
+    w.u16((40 + 16 * meter.bands.len()) as u16);
+    w.zeros(6);
+    w.u32(meter.flow_count);
+    w.u64(meter.packet_in_count);
+    w.u64(meter.byte_in_count);
+    w.u32(meter.duration_sec);
+    w.u32(meter.duration_nsec);
+    encode_counters(&meter.bands, w);
+}
+
+fn decode_meter_config(r: &mut Reader) -> Result<MeterConfig, OfError> {
+    let length = r.u16()?;
+    let mut e = entry_body(r, length, 8)?;
+    let flags = MeterFlags::from_wire(e.u16()?)?;
+    let meter_id = e.u32()?;
+    Ok(MeterConfig { flags, meter_id, bands: decode_meter_bands(&mut e)? })
+}
+
+fn table_features_failed(code: u16, reason: impl Into<String>) -> OfError {
+    OfError::new(ErrorType::TableFeaturesFailed, code, reason)
+}
+
+fn decode_table_features_list(r: &mut Reader) -> Result<Vec<TableFeatures>, OfError> {
+    decode_all(r, |r| {
+        let length = r.u16()?;
+        let mut e = entry_body(r, length, 64)?;
+        let table_id = e.u8()?;
+        e.skip(5)?;
+        let mut table = TableFeatures {
+            table_id,
+            name: read_name(&mut e, 32)?,
+            metadata_match: e.u64()?,
+            metadata_write: e.u64()?,
+            config: e.u32()?,
+            max_entries: e.u32()?,
+            properties: Vec::new(),
+        };
+        while !e.is_empty() {
+            table.properties.push(decode_table_feature_property(&mut e)?);
+        }
+        Ok(table)
+    })
+}
+
+fn decode_feature_ids(r: &mut Reader) -> Result<Vec<FeatureId>, OfError> {
+    decode_all(r, |r| {
+        let kind = r.u16()?;
+        let length = usize::from(r.u16()?);
+        let data = r.bytes(length.checked_sub(4).ok_or_else(|| OfError::bad_len(format!("id length {length}")))?)?;
+        Ok(FeatureId { kind, data: data.to_vec() })
+    })
+}
+
+fn decode_oxm_ids(r: &mut Reader) -> Result<Vec<OxmId>, OfError> {
+    decode_all(r, |r| {
+        let header = r.u32()?;
+        let experimenter = if header >> 16 == 0xffff { Some(r.u32()?) } else { None };
+        Ok(OxmId { header, experimenter })
+    })
+}
+
+/// One property with its padding to 8 (OFPTFFC_BAD_TYPE for an unknown type, OFPTFFC_BAD_LEN
+/// for a length that does not fit).
+fn decode_table_feature_property(r: &mut Reader) -> Result<TableFeatureProperty, OfError> {
+    let kind = r.u16()?;
+    let length = usize::from(r.u16()?);
+    let bad_len = || table_features_failed(2, format!("table feature property length {length}"));
+    let body_len = length.checked_sub(4).ok_or_else(bad_len)?;
+    let mut body = r.sub(body_len).map_err(|_| bad_len())?;
+    r.skip(((8 - length % 8) % 8).min(r.remaining()))?;
+    let miss = kind & 1 == 1;
+    Ok(match kind {
+        0 | 1 => TableFeatureProperty::Instructions { miss, ids: decode_feature_ids(&mut body)? },
+        2 | 3 => TableFeatureProperty::NextTables { miss, tables: body.rest().to_vec() },
+        4 | 5 => TableFeatureProperty::WriteActions { miss, ids: decode_feature_ids(&mut body)? },
+        6 | 7 => TableFeatureProperty::ApplyActions { miss, ids: decode_feature_ids(&mut body)? },
+        8 => TableFeatureProperty::Match(decode_oxm_ids(&mut body)?),
+        10 => TableFeatureProperty::Wildcards(decode_oxm_ids(&mut body)?),
+        12 | 13 => TableFeatureProperty::WriteSetfield { miss, fields: decode_oxm_ids(&mut body)? },
+        14 | 15 => TableFeatureProperty::ApplySetfield { miss, fields: decode_oxm_ids(&mut body)? },
+        0xfffe | 0xffff => TableFeatureProperty::Experimenter {
+            miss,
+            experimenter: body.u32()?,
+            exp_type: body.u32()?,
+            data: body.rest().to_vec(),
+        },
+        _ => return Err(table_features_failed(1, format!("table feature property type {kind}"))),
+    })
+}
+
+fn encode_table_features_list(tables: &[TableFeatures], w: &mut Writer) {
+    for table in tables {
+        let start = w.len();
+        w.u16(0);
+        w.u8(table.table_id);
+        w.zeros(5);
+        write_name(&table.name, 32, w);
+        w.u64(table.metadata_match);
+        w.u64(table.metadata_write);
+        w.u32(table.config);
+        w.u32(table.max_entries);
+        for property in &table.properties {
+            encode_table_feature_property(property, w);
+        }
+        w.patch_u16(start, (w.len() - start) as u16);
+    }
+}
+
+fn encode_table_feature_property(property: &TableFeatureProperty, w: &mut Writer) {
+    let start = w.len();
+    let (kind, miss) = match property {
+        TableFeatureProperty::Instructions { miss, .. } => (0, *miss),
+        TableFeatureProperty::NextTables { miss, .. } => (2, *miss),
+        TableFeatureProperty::WriteActions { miss, .. } => (4, *miss),
+        TableFeatureProperty::ApplyActions { miss, .. } => (6, *miss),
+        TableFeatureProperty::Match(_) => (8, false),
+        TableFeatureProperty::Wildcards(_) => (10, false),
+        TableFeatureProperty::WriteSetfield { miss, .. } => (12, *miss),
+        TableFeatureProperty::ApplySetfield { miss, .. } => (14, *miss),
+        TableFeatureProperty::Experimenter { miss, .. } => (0xfffe, *miss),
+    };
+    w.u16(kind | u16::from(miss));
+    w.u16(0);
+    match property {
+        TableFeatureProperty::Instructions { ids, .. }
+        | TableFeatureProperty::WriteActions { ids, .. }
+        | TableFeatureProperty::ApplyActions { ids, .. } => {
+            for id in ids {
+                w.u16(id.kind);
+                w.u16((4 + id.data.len()) as u16);
+                w.bytes(&id.data);
+            }
+        }
+        TableFeatureProperty::NextTables { tables, .. } => w.bytes(tables),
+        TableFeatureProperty::Match(fields)
+        | TableFeatureProperty::Wildcards(fields)
+        | TableFeatureProperty::WriteSetfield { fields, .. }
+        | TableFeatureProperty::ApplySetfield { fields, .. } => {
+            for field in fields {
+                w.u32(field.header);
+                if let Some(experimenter) = field.experimenter {
+                    w.u32(experimenter);
+                }
+            }
+        }
+        TableFeatureProperty::Experimenter { experimenter, exp_type, data, .. } => {
+            w.u32(*experimenter);
+            w.u32(*exp_type);
+            w.bytes(data);
+        }
+    }
+    w.patch_u16(start + 2, (w.len() - start) as u16);
+    w.pad_to_8(start);
+}
