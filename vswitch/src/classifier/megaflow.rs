@@ -91,6 +91,31 @@ pub struct EntryStats {
     pub bytes: u64,
     /// The caller's time stamp of the last `credit` (or of the insertion).
     pub last_used: u64,
+    /// The part of `packets` and `bytes` handed to the table's reporter already.
+    pub reported_packets: u64,
+    pub reported_bytes: u64,
+}
+
+/// Where a table hands the packets and bytes credited to its megaflows, in arrears: called with
+/// the megaflow's value, the packets and bytes credited since the previous call for it, and its
+/// `last_used`. `report_some` calls it for live megaflows, a bounded slice at a time, and every
+/// removal (eviction, expiry, `remove`, `retain`, `clear`) and value replacement calls it first,
+/// so nothing credited is lost. (The datapath credits rule counters this way: one pass in the
+/// background instead of atomics per packet run.)
+pub type Reporter<T> = fn(&T, u64, u64, u64);
+
+/// Hands `entry`'s unreported counts to `reporter`.
+fn report_entry<T>(reporter: Option<Reporter<T>>, entry: &mut Entry<T>) {
+    let stats = &mut entry.stats;
+    let (packets, bytes) = (stats.packets - stats.reported_packets, stats.bytes - stats.reported_bytes);
+    if packets == 0 && bytes == 0 {
+        return;
+    }
+    if let Some(reporter) = reporter {
+        reporter(&entry.value, packets, bytes, stats.last_used);
+    }
+    stats.reported_packets = stats.packets;
+    stats.reported_bytes = stats.bytes;
 }
 
 /// A table's counters since creation (or `clear_stats`), and its size now.
@@ -616,6 +641,9 @@ pub struct MegaflowTable<T> {
     random: u64,
     /// Where `expire_idle_some` goes on.
     expire_cursor: usize,
+    reporter: Option<Reporter<T>>,
+    /// Where `report_some` goes on.
+    report_cursor: usize,
     stats: MegaflowStats,
 }
 
@@ -637,8 +665,32 @@ impl<T> MegaflowTable<T> {
             limit: limit.clamp(1, MAX_ENTRY_LIMIT),
             random: 0x2545_f491_4f6c_dd1d,
             expire_cursor: 0,
+            reporter: None,
+            report_cursor: 0,
             stats: MegaflowStats::default(),
         }
+    }
+
+    /// The table, handing credited counts to `reporter` (see [`Reporter`]).
+    pub fn reporting_to(mut self, reporter: Reporter<T>) -> MegaflowTable<T> {
+        self.reporter = Some(reporter);
+        self
+    }
+
+    /// Reports the unreported counts of the megaflows in the next `max_slots` slab slots, going on
+    /// where the previous call stopped and wrapping around.
+    pub fn report_some(&mut self, max_slots: usize) {
+        let slots = self.slots.len();
+        if slots == 0 {
+            return;
+        }
+        let start = self.report_cursor % slots;
+        for offset in 0..max_slots.min(slots) {
+            if let Some(entry) = self.slots.get_mut((start + offset) % slots).and_then(|s| s.entry.as_mut()) {
+                report_entry(self.reporter, entry);
+            }
+        }
+        self.report_cursor = (start + max_slots.min(slots)) % slots;
     }
 
     pub fn len(&self) -> usize {
@@ -685,7 +737,9 @@ impl<T> MegaflowTable<T> {
             .flatten()
             .find(|st| st.mask == *mask)
             .and_then(|st| Subtable::lookup(st.n, st, &masked));
+        let reporter = self.reporter;
         if let Some(entry) = existing.and_then(|id| self.slot_entry_mut(id)) {
+            report_entry(reporter, entry);
             entry.value = value;
             return existing;
         }
@@ -712,7 +766,7 @@ impl<T> MegaflowTable<T> {
         if let Some(slot) = self.slots.get_mut(index as usize) {
             slot.entry = Some(Entry {
                 value,
-                stats: EntryStats { packets: 0, bytes: 0, last_used: now },
+                stats: EntryStats { last_used: now, ..EntryStats::default() },
                 subtable: subtable as u32,
                 row,
             });
@@ -751,7 +805,8 @@ impl<T> MegaflowTable<T> {
 
     fn remove_at(&mut self, index: usize) -> Option<T> {
         let slot = self.slots.get_mut(index)?;
-        let entry = slot.entry.take()?;
+        let mut entry = slot.entry.take()?;
+        report_entry(self.reporter, &mut entry);
         slot.generation = slot.generation.checked_add(1).unwrap_or(NonZeroU32::MIN);
         self.free.push(index as u32);
         self.len -= 1;
@@ -775,7 +830,8 @@ impl<T> MegaflowTable<T> {
     /// Removes every megaflow; every id becomes stale.
     pub fn clear(&mut self) {
         for (index, slot) in self.slots.iter_mut().enumerate() {
-            if slot.entry.take().is_some() {
+            if let Some(mut entry) = slot.entry.take() {
+                report_entry(self.reporter, &mut entry);
                 slot.generation = slot.generation.checked_add(1).unwrap_or(NonZeroU32::MIN);
                 self.free.push(index as u32);
             }
@@ -1136,13 +1192,16 @@ mod tests {
         let flow = key(&[(Field::InPort, 1), (Field::NwDst, 0x0a00_0001), (Field::TpSrc, 99)]);
         let id = t.insert(&m, &flow, "a", 5).unwrap();
         assert_eq!(t.get(id), Some(&"a"));
-        assert_eq!(t.entry_stats(id), Some(EntryStats { packets: 0, bytes: 0, last_used: 5 }));
+        assert_eq!(t.entry_stats(id), Some(EntryStats { last_used: 5, ..EntryStats::default() }));
         // Bits outside the mask do not matter.
         let packet = key(&[(Field::InPort, 1), (Field::NwDst, 0x0a00_0001), (Field::TpSrc, 7), (Field::NwSrc, 3)]);
         assert_eq!(t.lookup(&packet), Some(id));
         assert_eq!(t.lookup(&key(&[(Field::InPort, 2), (Field::NwDst, 0x0a00_0001)])), None);
         assert!(t.credit(id, 2, 128, 9));
-        assert_eq!(t.entry_stats(id), Some(EntryStats { packets: 2, bytes: 128, last_used: 9 }));
+        assert_eq!(
+            t.entry_stats(id),
+            Some(EntryStats { packets: 2, bytes: 128, last_used: 9, ..EntryStats::default() })
+        );
         // The same megaflow again: the value changes, the id and counters stay.
         assert_eq!(t.insert(&m, &packet, "b", 10), Some(id));
         assert_eq!(t.get(id), Some(&"b"));
@@ -1278,6 +1337,51 @@ mod tests {
         let id = t.insert(&m, &key(&[(Field::TpSrc, 2)]), 7, 0).unwrap();
         assert!(ids.iter().all(|&old| old != id));
         t.check_invariants();
+    }
+
+    /// A value that tallies what the table reports for it.
+    type Tally = std::rc::Rc<std::cell::Cell<(u64, u64, u64)>>;
+
+    fn tally(value: &Tally, packets: u64, bytes: u64, last_used: u64) {
+        let (p, b, _) = value.get();
+        value.set((p + packets, b + bytes, last_used));
+    }
+
+    #[test]
+    fn credited_counts_reach_the_reporter_exactly_once_whatever_removes_the_megaflow() {
+        let mut t = MegaflowTable::new(4).reporting_to(tally as Reporter<Tally>);
+        let m = mask(&[Field::TpSrc]);
+        let tallies: Vec<Tally> = (0..8).map(|_| Tally::default()).collect();
+        let mut ids: Vec<EntryId> = (0..4u64)
+            .map(|i| t.insert(&m, &key(&[(Field::TpSrc, i)]), tallies[i as usize].clone(), 0).unwrap())
+            .collect();
+        for (i, &id) in ids.iter().enumerate() {
+            assert!(t.credit(id, i as u64 + 1, 100, 7));
+        }
+        // Two slots per step: the first two, then the other two; nothing twice.
+        t.report_some(2);
+        assert_eq!((tallies[0].get(), tallies[1].get(), tallies[2].get()), ((1, 100, 7), (2, 100, 7), (0, 0, 0)));
+        t.report_some(2);
+        t.report_some(4);
+        assert_eq!((tallies[2].get(), tallies[3].get()), ((3, 100, 7), (4, 100, 7)));
+        for &id in &ids {
+            assert!(t.credit(id, 10, 1000, 9));
+        }
+        // Replacing the value reports to the old one first.
+        assert_eq!(t.insert(&m, &key(&[(Field::TpSrc, 0)]), tallies[4].clone(), 10), Some(ids[0]));
+        assert_eq!(tallies[0].get(), (11, 1100, 9));
+        // remove, eviction (a fifth megaflow at the limit of 4), retain, clear.
+        t.remove(ids[1]);
+        assert_eq!(tallies[1].get(), (12, 1100, 9));
+        ids.push(t.insert(&m, &key(&[(Field::TpSrc, 5)]), tallies[5].clone(), 11).unwrap());
+        ids.push(t.insert(&m, &key(&[(Field::TpSrc, 6)]), tallies[6].clone(), 11).unwrap());
+        assert_eq!(t.len(), 4);
+        assert_eq!(t.retain(|mf| mf.key.get_u64(Field::TpSrc) != 2), 1);
+        assert_eq!(tallies[2].get(), (13, 1100, 9));
+        t.clear();
+        let total: u64 = tallies.iter().map(|tally| tally.get().0).sum();
+        assert_eq!(total, 1 + 2 + 3 + 4 + 4 * 10, "{tallies:?}");
+        assert_eq!(tallies[3].get(), (14, 1100, 9));
     }
 
     #[test]

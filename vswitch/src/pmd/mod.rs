@@ -189,19 +189,21 @@ struct Caches {
     hashes: [u32; BURST_SIZE],
     found: [Option<EntryId>; BURST_SIZE],
     next_maintenance: u64,
+    next_report: u64,
 }
 
 impl Caches {
     fn new() -> Box<Caches> {
         Box::new(Caches {
             emc: Emc::default(),
-            megaflows: MegaflowTable::new(MEGAFLOW_LIMIT),
+            megaflows: MegaflowTable::new(MEGAFLOW_LIMIT).reporting_to(credit_rules),
             keys: [FlowKey::default(); BURST_SIZE],
             key_words: [0; BURST_SIZE],
             layers: [Layers::default(); BURST_SIZE],
             hashes: [0; BURST_SIZE],
             found: [None; BURST_SIZE],
             next_maintenance: 0,
+            next_report: 0,
         })
     }
 
@@ -219,6 +221,19 @@ const MEGAFLOW_IDLE_MS: u64 = 10_000;
 const MAINTENANCE_EVERY_MS: u64 = 1_000;
 /// Megaflow slots examined per maintenance step (bounds the pause).
 const EXPIRE_SLOTS_PER_STEP: usize = 4096;
+/// How often megaflow counts are handed on to the rules they came from.
+const REPORT_EVERY_MS: u64 = 10;
+/// Megaflow slots reported per step (~10 us): a full table of 200,000 in 1 s.
+const REPORT_SLOTS_PER_STEP: usize = 2048;
+
+/// The reporter of a PMD's megaflow table: the packets and bytes of a megaflow go to the
+/// OpenFlow rules it was translated from (their counters and idle times), in arrears, instead of
+/// atomics on every run of packets.
+fn credit_rules(flow: &Arc<FlowActions>, packets: u64, bytes: u64, last_used_ms: u64) {
+    for rule in flow.rules.iter() {
+        rule.record(packets, bytes, last_used_ms);
+    }
+}
 
 /// Something the slow path learned for the management thread to apply.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -422,10 +437,15 @@ impl Pmd {
         self.shared.counters.publish(&self.counters);
     }
 
+    /// Every 10 ms: hand a slice of the megaflows' counts on to their rules.
     /// About once a second: re-rank subtables, expire idle megaflows (a
     /// bounded slice of the table per call).
     #[inline]
     fn maintain(&mut self, now_tsc: u64) {
+        if now_tsc >= self.caches.next_report {
+            self.caches.next_report = now_tsc + REPORT_EVERY_MS * self.tsc_per_ms;
+            self.caches.megaflows.report_some(REPORT_SLOTS_PER_STEP);
+        }
         if now_tsc < self.caches.next_maintenance {
             return;
         }
@@ -602,6 +622,7 @@ impl Pmd {
             if id.is_none() {
                 // Not installed (the table refused it): run it for this packet.
                 uncached |= 1 << i;
+                credit_rules(&flow.0, 1, u64::from(burst.pkt_len(i)), now_ms);
                 if let Some(packet) = burst.take(i) {
                     let layers = self.caches.layers[i];
                     let mut sink = (&mut self.out, &mut self.counters, datapath, self.index);
@@ -645,9 +666,6 @@ impl Pmd {
         };
         let packets = range.len() as u64;
         let bytes: u64 = range.clone().map(|i| u64::from(burst.pkt_len(i))).sum();
-        for rule in flow.rules.iter() {
-            rule.record(packets, bytes, now_ms);
-        }
         let mut sink = (&mut self.out, &mut self.counters, datapath, self.index);
         if let Some(port) = flow.only_output {
             sink.0.run_to_port(datapath, self.index, sink.1, port, burst, range.clone());
