@@ -2,6 +2,8 @@
 //! Nicira extensions ovs-ofctl emits) and, later, the controller connections. The codec is safe
 //! Rust over byte slices: every decoder returns an [`OfError`] carrying the OFPT_ERROR type and
 //! code to answer with, never panics on malformed input.
+pub mod actions;
+pub mod oxm;
 pub mod wire;
 
 pub use wire::{read_port, write_port, ErrorType, OfError, Reader, Version, Writer};
