@@ -942,7 +942,8 @@ fn encode_common_action(version: Version, action: &Action, context: &Context, w:
             finish(start, w);
         }
         Action::Resubmit { port, table } => {
-            let start = begin_nicira(if table.is_some() { nxast::RESUBMIT_TABLE } else { nxast::RESUBMIT }, w);
+            // Open vSwitch sends resubmit:PORT as resubmit(PORT,255) too.
+            let start = begin_nicira(nxast::RESUBMIT_TABLE, w);
             w.u16(port.0 as u16);
             w.u8(table.unwrap_or(CURRENT_TABLE));
             finish(start, w);

@@ -1009,7 +1009,6 @@ fn encode_v1_0_match(m: &Match, w: &mut Writer) {
         wildcards |= ofp10::DL_VLAN | ofp10::DL_VLAN_PCP;
         (0, 0)
     } else if tci_mask & VLAN_PRESENT != 0 && tci & VLAN_PRESENT == 0 {
-        wildcards |= ofp10::DL_VLAN_PCP;
         (ofp10::VLAN_NONE, 0)
     } else {
         if tci_mask & 0x0fff == 0 {
@@ -1162,7 +1161,8 @@ pub(crate) fn subfield_to_wire(sub: &Subfield, proto: Option<u8>) -> Option<(&'s
                 return whole.then_some((*wire, 0, wire.bits));
             }
             let ofs = sub.offset.checked_sub(wire.shift())?;
-            (ofs.checked_add(sub.bits)? <= wire.bits).then_some((*wire, ofs, sub.bits))
+            let inside = ofs.checked_add(sub.bits)? <= wire.bits && sub.field_mask() & !wire.owned() == 0;
+            inside.then_some((*wire, ofs, sub.bits))
         })
 }
 
