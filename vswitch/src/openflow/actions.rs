@@ -464,6 +464,18 @@ fn wire_subfield(header: u32, ofs: u32, n_bits: u32) -> Result<Subfield, OfError
     })
 }
 
+/// A copy between two subfields of the same width on the wire: where one is the whole of a
+/// field wider than its wire form (`NXM_OF_IN_PORT[]`, 16 bits on the wire, is all 32 bits of
+/// in_port), it is taken as just the wire's bits so both sides keep the same width.
+fn same_width(a: Subfield, b: Subfield) -> (Subfield, Subfield) {
+    if a.bits == b.bits {
+        return (a, b);
+    }
+    let bits = a.bits.min(b.bits);
+    let narrow = |sub: Subfield| Subfield { bits, ..sub };
+    (narrow(a), narrow(b))
+}
+
 fn expect_zeros(r: &mut Reader, n: usize, what: &str) -> Result<(), OfError> {
     if r.bytes(n)?.iter().any(|&b| b != 0) {
         return Err(action_error(bad_action::BAD_ARGUMENT, format!("non-zero padding in {what}")));
@@ -507,8 +519,7 @@ fn decode_experimenter(version: Version, len: usize, mut r: Reader) -> Result<De
             let n_bits = u32::from(r.u16()?);
             let src_ofs = u32::from(r.u16()?);
             let dst_ofs = u32::from(r.u16()?);
-            let src = wire_subfield(r.u32()?, src_ofs, n_bits)?;
-            let dst = wire_subfield(r.u32()?, dst_ofs, n_bits)?;
+            let (src, dst) = same_width(wire_subfield(r.u32()?, src_ofs, n_bits)?, wire_subfield(r.u32()?, dst_ofs, n_bits)?);
             Action::Move { src, dst }
         }
         nxast::REG_LOAD => {
@@ -633,9 +644,15 @@ fn decode_learn(r: &mut Reader) -> Result<Learn, OfError> {
             Ok(field_spec(r)?)
         };
         let spec = match (dst_type, src) {
-            (learn_spec::DST_MATCH, Ok(src)) => LearnSpec::MatchField { dst: field_spec(r)?, src },
+            (learn_spec::DST_MATCH, Ok(src)) => {
+                let (dst, src) = same_width(field_spec(r)?, src);
+                LearnSpec::MatchField { dst, src }
+            }
             (learn_spec::DST_MATCH, Err(value)) => LearnSpec::MatchValue { dst: field_spec(r)?, value },
-            (learn_spec::DST_LOAD, Ok(src)) => LearnSpec::LoadField { src, dst: field_spec(r)? },
+            (learn_spec::DST_LOAD, Ok(src)) => {
+                let (src, dst) = same_width(src, field_spec(r)?);
+                LearnSpec::LoadField { src, dst }
+            }
             (learn_spec::DST_LOAD, Err(value)) => LearnSpec::LoadValue { value, dst: field_spec(r)? },
             (learn_spec::DST_OUTPUT, Ok(src)) => LearnSpec::Output { src },
             _ => return Err(bad(format!("learn spec header {header:#06x}"))),
@@ -1180,20 +1197,18 @@ pub fn encode_rule_instructions(version: Version, instructions: &Instructions, m
     match version {
         Version::V1_0 => {
             encode_action_list(version, &instructions.apply_actions, &mut context, w);
+            // The resubmit is an action, so it goes before write_metadata, which Open vSwitch
+            // takes as an instruction and wants after every action.
+            if let Some(table) = instructions.goto_table {
+                let goto = Action::Resubmit { port: OfPort::IN_PORT, table: Some(table) };
+                encode_common_action(version, &goto, &context, w);
+            }
             if let Some(metadata) = instructions.write_metadata {
                 let start = begin_nicira(nxast::WRITE_METADATA, w);
                 w.zeros(6);
                 w.u64(metadata.value);
                 w.u64(metadata.mask);
                 finish(start, w);
-            }
-            if let Some(table) = instructions.goto_table {
-                encode_common_action(
-                    version,
-                    &Action::Resubmit { port: OfPort::IN_PORT, table: Some(table) },
-                    &context,
-                    w,
-                );
             }
         }
         Version::V1_3 => {

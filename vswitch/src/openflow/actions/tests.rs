@@ -797,3 +797,175 @@ fn decoded_golden_rules_encode_back_to_the_same_bytes() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// `flow`'s instructions encoded for `version` with its match as context, then decoded.
+fn through_the_wire(version: Version, flow: &str) -> String {
+    let rule = parse_add_flow(flow).unwrap();
+    let mut w = Writer::new();
+    encode_rule_instructions(version, &rule.instructions, &rule.matches, &mut w);
+    let bytes = w.into_bytes();
+    assert_eq!(bytes.len() % 8, 0, "{flow}");
+    let decoded = decode_instructions(version, &mut Reader::new(&bytes), bytes.len()).unwrap();
+    let mut checked = rule.clone();
+    checked.instructions = decoded.clone();
+    assert_eq!(checked.check(), Ok(()), "{flow} decodes to {decoded}");
+    decoded.to_string()
+}
+
+#[test]
+fn every_action_crosses_both_versions_as_an_equivalent_action() {
+    // (flow, decoded after OpenFlow 1.3, decoded after OpenFlow 1.0); the wire forms were
+    // checked with `ovs-ofctl ofp-print`.
+    let cases = [
+        ("actions=output:1,IN_PORT,NORMAL,FLOOD,ALL,LOCAL", "output:1,IN_PORT,NORMAL,FLOOD,ALL,LOCAL", ""),
+        ("actions=CONTROLLER:64,controller(reason=invalid_ttl)", "CONTROLLER:64,controller(reason=invalid_ttl)", ""),
+        ("actions=resubmit:2,resubmit(,3),resubmit(LOCAL,4)", "resubmit:2,resubmit(,3),resubmit(LOCAL,4)", ""),
+        ("dl_vlan=3,actions=mod_vlan_vid:7,mod_vlan_pcp:1", "set_field:4103->vlan_vid,set_field:1->vlan_pcp", "mod_vlan_vid:7,mod_vlan_pcp:1"),
+        ("actions=mod_vlan_vid:7", "push_vlan:0x8100,set_field:4103->vlan_vid", "mod_vlan_vid:7"),
+        ("actions=mod_vlan_pcp:5", "push_vlan:0x8100,set_field:5->vlan_pcp", "mod_vlan_pcp:5"),
+        ("dl_vlan=3,actions=set_vlan_vid:9,set_vlan_pcp:2", "set_field:4105->vlan_vid,set_field:2->vlan_pcp", "mod_vlan_vid:9,mod_vlan_pcp:2"),
+        ("actions=push_vlan:0x88a8,set_field:5->vlan_vid", "push_vlan:0x88a8,set_field:4101->vlan_vid", "mod_vlan_vid:5"),
+        ("actions=push_vlan:0x8100,output:1", "push_vlan:0x8100,output:1", "load:0x1->NXM_OF_VLAN_TCI[12],output:1"),
+        ("dl_vlan=3,actions=strip_vlan", "strip_vlan", ""),
+        ("actions=mod_dl_src:00:00:00:00:00:01,mod_dl_dst:02:00:00:00:00:00", "set_field:00:00:00:00:00:01->eth_src,set_field:02:00:00:00:00:00->eth_dst", "mod_dl_src:00:00:00:00:00:01,mod_dl_dst:02:00:00:00:00:00"),
+        ("ip,actions=mod_nw_src:1.2.3.4,mod_nw_dst:5.6.7.8", "set_field:1.2.3.4->ip_src,set_field:5.6.7.8->ip_dst", "mod_nw_src:1.2.3.4,mod_nw_dst:5.6.7.8"),
+        ("ip,actions=mod_nw_tos:184,mod_nw_ecn:3,mod_nw_ttl:7,dec_ttl", "set_field:184->nw_tos,set_field:3->nw_ecn,mod_nw_ttl:7,dec_ttl", "mod_nw_tos:184,load:0x3->NXM_OF_IP_TOS[0..1],load:0x7->NXM_NX_IP_TTL[],dec_ttl"),
+        ("udp,actions=mod_tp_src:1,mod_tp_dst:2", "set_field:1->tp_src,set_field:2->tp_dst", "mod_tp_src:1,mod_tp_dst:2"),
+        ("actions=set_tunnel:0x5,set_tunnel64:0x100000000", "set_field:0x5->tun_id,set_field:0x100000000->tun_id", "set_tunnel:0x5,set_tunnel64:0x100000000"),
+        ("ipv6,actions=set_field:2001:db8::1->ipv6_dst,load:0x1->NXM_NX_IPV6_SRC[]", "set_field:2001:db8::1->ipv6_dst,load:0x1->NXM_NX_IPV6_SRC[0..63],load:0->NXM_NX_IPV6_SRC[64..127]", "load:0x1->NXM_NX_IPV6_DST[0..63],load:0x20010db800000000->NXM_NX_IPV6_DST[64..127],load:0x1->NXM_NX_IPV6_SRC[0..63],load:0->NXM_NX_IPV6_SRC[64..127]"),
+        ("actions=set_field:0x5/0xf0->reg1,set_field:0x12->metadata,load:0x3->OXM_OF_METADATA[4..5]", "load:0->NXM_NX_REG1[4..7],set_field:0x12->metadata,load:0x3->OXM_OF_METADATA[4..5]", "load:0->NXM_NX_REG1[4..7],load:0x12->OXM_OF_METADATA[],load:0x3->OXM_OF_METADATA[4..5]"),
+        ("actions=move:NXM_OF_IN_PORT[0..15]->NXM_NX_REG0[0..15],move:NXM_NX_TUN_ID[0..31]->NXM_NX_REG1[]", "move:NXM_OF_IN_PORT[0..15]->NXM_NX_REG0[0..15],move:NXM_NX_TUN_ID[0..31]->NXM_NX_REG1[]", ""),
+        ("actions=learn(table=20,priority=1,hard_timeout=300,NXM_OF_VLAN_TCI[0..11],NXM_OF_ETH_DST[]=NXM_OF_ETH_SRC[],load:0->NXM_OF_VLAN_TCI[],load:NXM_NX_TUN_ID[]->NXM_NX_TUN_ID[],output:NXM_OF_IN_PORT[])", "learn(table=20,hard_timeout=300,priority=1,NXM_OF_VLAN_TCI[0..11],NXM_OF_ETH_DST[]=NXM_OF_ETH_SRC[],load:0->NXM_OF_VLAN_TCI[],load:NXM_NX_TUN_ID[]->NXM_NX_TUN_ID[],output:NXM_OF_IN_PORT[])", ""),
+        ("arp,actions=learn(table=1,in_port=LOCAL,dl_type=0x806,NXM_OF_ARP_OP[])", "learn(table=1,in_port=LOCAL,eth_type=0x806,NXM_OF_ARP_OP[])", ""),
+        ("actions=meter:2,output:1,clear_actions,write_actions(strip_vlan,output:2),write_metadata:0x1/0x1,goto_table:3", "meter:2,output:1,clear_actions,write_actions(strip_vlan,output:2),write_metadata:0x1/0x1,goto_table:3", "output:1,resubmit(,3),write_metadata:0x1/0x1"),
+    ];
+    let mut failures = Vec::new();
+    for (flow, v1_3, v1_0) in cases {
+        let expected_v1_0 = if v1_0.is_empty() { v1_3 } else { v1_0 };
+        for (version, expected) in [(Version::V1_3, v1_3), (Version::V1_0, expected_v1_0)] {
+            let got = through_the_wire(version, flow);
+            if got != expected {
+                failures.push(format!("{version:?} {flow}\n  got      {got}\n  expected {expected}"));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+fn action_error_of(version: Version, bytes: &str) -> (ErrorType, u16) {
+    let bytes = hex(bytes);
+    let error = decode_actions(version, &mut Reader::new(&bytes), bytes.len()).unwrap_err();
+    (error.kind, error.code)
+}
+
+#[test]
+fn bad_actions_are_rejected_with_their_codes() {
+    use bad_action::*;
+    let bad = |code| (ErrorType::BadAction, code);
+    for (version, bytes, expected) in [
+        // Unknown type, length not a multiple of 8, length past the end, wrong fixed length.
+        (Version::V1_3, "00630008 00000000", bad(BAD_TYPE)),
+        (Version::V1_3, "0000000c 00000001 00000000", bad(BAD_LEN)),
+        (Version::V1_3, "00000018 00000001 00000000 00000000", bad(BAD_LEN)),
+        (Version::V1_3, "00000008 00000001", bad(BAD_LEN)),
+        (Version::V1_3, "0000", bad(BAD_LEN)),
+        // Output to no port, to a port number beyond the reserved ones' gap.
+        (Version::V1_3, "00000010 ffffffff 00000000 00000000", bad(BAD_OUT_PORT)),
+        (Version::V1_3, "00000010 ffff0000 00000000 00000000", bad(BAD_OUT_PORT)),
+        (Version::V1_0, "00000008 ffff0000", bad(BAD_OUT_PORT)),
+        // Group, set_queue, MPLS: the switch has none of them.
+        (Version::V1_3, "00160008 00000001", bad(BAD_OUT_GROUP)),
+        (Version::V1_3, "00150008 00000001", bad(BAD_QUEUE)),
+        (Version::V1_3, "00130008 88470000", bad(BAD_TYPE)),
+        (Version::V1_0, "000b0010 00010000 00000000 00000001", bad(BAD_QUEUE)),
+        (Version::V1_0, "000c0008 00000000", bad(BAD_TYPE)),
+        // push_vlan of a non-VLAN ethertype; set_vlan_vid beyond 4095; tos with ECN bits.
+        (Version::V1_3, "00110008 08000000", bad(BAD_ARGUMENT)),
+        (Version::V1_0, "00010008 10000000", bad(BAD_ARGUMENT)),
+        (Version::V1_0, "00080008 01000000", bad(BAD_ARGUMENT)),
+        // set_field: unknown field, wrong length, a mask, a read-only field, in_port, vlan_vid
+        // without OFPVID_PRESENT.
+        (Version::V1_3, "00190010 80007e02 00010000 00000000", bad(BAD_SET_TYPE)),
+        (Version::V1_3, "00190010 80000603 00010000 00000000", bad(BAD_SET_LEN)),
+        (Version::V1_3, "00190010 80000d04 1001ffff 00000000", bad(BAD_SET_ARGUMENT)),
+        (Version::V1_3, "00190010 80000a02 08000000 00000000", bad(BAD_SET_ARGUMENT)),
+        (Version::V1_3, "00190010 80000004 00000001 00000000", bad(BAD_SET_ARGUMENT)),
+        (Version::V1_3, "00190010 80000c02 00050000 00000000", bad(BAD_SET_ARGUMENT)),
+        // Experimenter other than Nicira; Nicira subtype the switch does not have (note).
+        (Version::V1_3, "ffff0010 00001234 00010000 00000000", bad(BAD_EXPERIMENTER)),
+        (Version::V1_0, "ffff0010 00002320 00080000 00000000", bad(BAD_EXP_TYPE)),
+        // reg_load into an unknown header, beyond the field, a value wider than the bits.
+        (Version::V1_3, "ffff0018 00002320 00070007 0001ff04 00000000 00000001", bad(BAD_ARGUMENT)),
+        (Version::V1_3, "ffff0018 00002320 00077c07 00010004 00000000 00000001", bad(BAD_ARGUMENT)),
+        (Version::V1_3, "ffff0018 00002320 00070000 00010004 00000000 00000002", bad(BAD_ARGUMENT)),
+        // controller with an unknown reason; learn with flags, into table 255, with a bad spec.
+        (Version::V1_3, "ffff0010 00002320 0014ffff 00000900", bad(BAD_ARGUMENT)),
+        (
+            Version::V1_3,
+            "ffff0020 00002320 00100000 00000001 00000000 00000000 00010100 00000000",
+            bad(BAD_ARGUMENT),
+        ),
+        (
+            Version::V1_3,
+            "ffff0020 00002320 00100000 00000001 00000000 00000000 0000ff00 00000000",
+            bad(BAD_ARGUMENT),
+        ),
+        (
+            Version::V1_3,
+            "ffff0028 00002320 00100000 00000001 00000000 00000000 00000100 00000000 3810 0000 0000 0000 0000",
+            bad(BAD_ARGUMENT),
+        ),
+        // write_metadata is Nicira's 1.0 instruction, not an action of a list.
+        (
+            Version::V1_0,
+            "ffff0020 00002320 00160000 00000000 00000000 00000001 00000000 00000001",
+            bad(BAD_EXP_TYPE),
+        ),
+    ] {
+        assert_eq!(action_error_of(version, bytes), expected, "{version:?} {bytes}");
+    }
+}
+
+#[test]
+fn bad_instructions_are_rejected_with_their_codes() {
+    use bad_instruction::*;
+    let decode = |bytes: &str| {
+        let bytes = hex(bytes);
+        decode_instructions(Version::V1_3, &mut Reader::new(&bytes), bytes.len()).map_err(|e| (e.kind, e.code))
+    };
+    let bad = |code| Err((ErrorType::BadInstruction, code));
+    assert_eq!(decode("00070008 00000000"), bad(UNKNOWN_INST));
+    assert_eq!(decode("ffff0008 00002320"), bad(BAD_EXPERIMENTER));
+    assert_eq!(decode("00010008 ff000000"), bad(BAD_TABLE_ID));
+    assert_eq!(decode("00010010 01000000 00000000 00000000"), bad(BAD_LEN));
+    assert_eq!(decode("00010009 01000000 00"), bad(BAD_LEN));
+    assert_eq!(decode("00010008 01000000 00010008 02000000"), bad(UNSUP_INST));
+    assert_eq!(decode("0001"), bad(BAD_LEN));
+    assert_eq!(decode("00060008 00000000"), Err((ErrorType::MeterModFailed, INVALID_METER)));
+    // An action error inside apply_actions is the action's.
+    assert_eq!(decode("00040010 00000000 00630008 00000000"), Err((ErrorType::BadAction, bad_action::BAD_TYPE)));
+    // The wire order of instructions does not matter; the model keeps the execution order.
+    let decoded = decode("00010008 05000000 00040018 00000000 00000010 00000002 00000000 00000000").unwrap();
+    assert_eq!(decoded.to_string(), "output:2,goto_table:5");
+    assert_eq!(decode("00030008 00000000").unwrap(), Instructions::default());
+}
+
+#[test]
+fn nicira_forms_ovs_ofctl_does_not_send_by_default_decode_too() {
+    let decode = |version, bytes: &str| {
+        let bytes = hex(bytes);
+        let actions = decode_actions(version, &mut Reader::new(&bytes), bytes.len()).unwrap();
+        actions.iter().map(ToString::to_string).collect::<Vec<_>>().join(",")
+    };
+    // NXAST_RESUBMIT, NXAST_CONTROLLER2 (max_len 100, reason no_match), dec_ttl(0),
+    // reg_load2 of a masked reg0.
+    assert_eq!(decode(Version::V1_0, "ffff0010 00002320 00010005 00000000"), "resubmit:5");
+    assert_eq!(
+        decode(Version::V1_3, "ffff0020 00002320 00250000 00000000 00000006 00640000 00020005 00000000"),
+        "controller(reason=no_match,max_len=100)"
+    );
+    assert_eq!(decode(Version::V1_3, "ffff0018 00002320 00150001 00000000 00000000 00000000"), "dec_ttl");
+    assert_eq!(decode(Version::V1_3, "ffff0018 00002320 00210001 01080000 00050000 000f0000"), "set_field:0x5/0xf->reg0");
+    // The deprecated OpenFlow 1.1 set actions that Open vSwitch accepts in 1.3.
+    assert_eq!(decode(Version::V1_3, "00010008 00050000 0009000800500000"), "set_vlan_vid:5,mod_tp_src:80");
+}
