@@ -444,7 +444,7 @@ fn decode_set_field(version: Version, r: &mut Reader) -> Result<Action, OfError>
         (value, mask)
     };
     let (field_value, field_mask) = wire
-        .from_wire(value, mask)
+        .field_value(value, mask)
         .ok_or_else(|| error(bad_action::BAD_SET_ARGUMENT, format!("invalid {} value {value:#x}", wire.name)))?;
     if field_mask == 0 {
         return Err(error(bad_action::BAD_SET_ARGUMENT, format!("{} sets no bits", wire.name)));
@@ -519,7 +519,8 @@ fn decode_experimenter(version: Version, len: usize, mut r: Reader) -> Result<De
             let n_bits = u32::from(r.u16()?);
             let src_ofs = u32::from(r.u16()?);
             let dst_ofs = u32::from(r.u16()?);
-            let (src, dst) = same_width(wire_subfield(r.u32()?, src_ofs, n_bits)?, wire_subfield(r.u32()?, dst_ofs, n_bits)?);
+            let (src, dst) =
+                same_width(wire_subfield(r.u32()?, src_ofs, n_bits)?, wire_subfield(r.u32()?, dst_ofs, n_bits)?);
             Action::Move { src, dst }
         }
         nxast::REG_LOAD => {
@@ -1105,7 +1106,7 @@ fn encode_v1_3_action(action: &Action, context: &Context, w: &mut Writer) {
             put_set_field(&OXM_OF_VLAN_VID, (value & 0x0fff) | VLAN_PRESENT, w);
         }
         Action::SetField { field, value, mask } => match set_field_wire(*field, *mask, proto) {
-            Some(wire) => put_set_field(wire, wire.to_wire(*value, *mask).0, w),
+            Some(wire) => put_set_field(wire, wire.wire_value(*value, *mask).0, w),
             None => put_loads_for_mask(*field, *value, *mask, proto, w),
         },
         Action::Output(_)

@@ -489,7 +489,7 @@ impl WireField {
     }
 
     /// The value and mask this wire field carries for `field` bits `value`/`mask`.
-    pub(crate) fn to_wire(&self, value: u128, mask: u128) -> (u128, u128) {
+    pub(crate) fn wire_value(&self, value: u128, mask: u128) -> (u128, u128) {
         match self.layout {
             Layout::Bits { shift, valid } => ((value >> shift) & valid, (mask >> shift) & valid),
             Layout::Port16 => (value & ALL16, if mask == ALL32 { ALL16 } else { mask & ALL16 }),
@@ -502,7 +502,7 @@ impl WireField {
 
     /// The field value and mask for a wire value and mask; `None` when the value has bits the
     /// wire field does not have (or names no port).
-    pub(crate) fn from_wire(&self, value: u128, mask: u128) -> Option<(u128, u128)> {
+    pub(crate) fn field_value(&self, value: u128, mask: u128) -> Option<(u128, u128)> {
         match self.layout {
             Layout::Bits { shift, valid } => {
                 if value & !valid != 0 {
@@ -684,7 +684,7 @@ fn decode_tlvs(mut r: Reader) -> Result<Match, OfError> {
             }
         };
         let (field_value, field_mask) = wire
-            .from_wire(value, mask)
+            .field_value(value, mask)
             .ok_or_else(|| match_error(bad_match::BAD_VALUE, format!("{} value {value:#x} is invalid", wire.name)))?;
         let owned = wire.owned();
         if seen.get_u128(wire.field) & owned != 0 {
@@ -719,7 +719,7 @@ impl TlvWriter<'_> {
     fn put(&mut self, wire: &WireField, w: &mut Writer) {
         let (value, mask) = self.matches.value_and_mask(wire.field);
         let unwritten = mask & wire.owned() & !self.written.get_u128(wire.field);
-        let (wire_value, wire_mask) = wire.to_wire(value & unwritten, unwritten);
+        let (wire_value, wire_mask) = wire.wire_value(value & unwritten, unwritten);
         if wire_mask == 0 {
             return;
         }
@@ -731,7 +731,7 @@ impl TlvWriter<'_> {
     /// otherwise the maskable `fallback`.
     fn put_either(&mut self, exact: &WireField, fallback: &WireField, w: &mut Writer) {
         let (_, mask) = self.matches.value_and_mask(exact.field);
-        let (_, wire_mask) = exact.to_wire(0, mask);
+        let (_, wire_mask) = exact.wire_value(0, mask);
         if exact.maskable || wire_mask == 0 || wire_mask == exact.valid() {
             self.put(exact, w);
         } else {

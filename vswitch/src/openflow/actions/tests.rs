@@ -625,10 +625,7 @@ const GOLDEN: &[Golden] = &[
 
 fn hex(text: &str) -> Vec<u8> {
     let digits: Vec<u8> = text.bytes().filter(u8::is_ascii_hexdigit).collect();
-    digits
-        .chunks(2)
-        .map(|pair| u8::from_str_radix(std::str::from_utf8(pair).unwrap(), 16).unwrap())
-        .collect()
+    digits.chunks(2).map(|pair| u8::from_str_radix(std::str::from_utf8(pair).unwrap(), 16).unwrap()).collect()
 }
 
 fn be16(bytes: &[u8], at: usize) -> u16 {
@@ -743,7 +740,10 @@ fn golden_flow_mods_decode_to_the_rule_ovs_ofctl_meant() {
             Err(error) => format!("ERROR {error}"),
         };
         if text != golden.decoded {
-            failures.push(format!("{:?} {}\n  got      {text}\n  expected {}", golden.version, golden.flow, golden.decoded));
+            failures.push(format!(
+                "{:?} {}\n  got      {text}\n  expected {}",
+                golden.version, golden.flow, golden.decoded
+            ));
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
@@ -900,27 +900,15 @@ fn bad_actions_are_rejected_with_their_codes() {
         (Version::V1_3, "ffff0018 00002320 00070000 00010004 00000000 00000002", bad(BAD_ARGUMENT)),
         // controller with an unknown reason; learn with flags, into table 255, with a bad spec.
         (Version::V1_3, "ffff0010 00002320 0014ffff 00000900", bad(BAD_ARGUMENT)),
-        (
-            Version::V1_3,
-            "ffff0020 00002320 00100000 00000001 00000000 00000000 00010100 00000000",
-            bad(BAD_ARGUMENT),
-        ),
-        (
-            Version::V1_3,
-            "ffff0020 00002320 00100000 00000001 00000000 00000000 0000ff00 00000000",
-            bad(BAD_ARGUMENT),
-        ),
+        (Version::V1_3, "ffff0020 00002320 00100000 00000001 00000000 00000000 00010100 00000000", bad(BAD_ARGUMENT)),
+        (Version::V1_3, "ffff0020 00002320 00100000 00000001 00000000 00000000 0000ff00 00000000", bad(BAD_ARGUMENT)),
         (
             Version::V1_3,
             "ffff0028 00002320 00100000 00000001 00000000 00000000 00000100 00000000 3810 0000 0000 0000 0000",
             bad(BAD_ARGUMENT),
         ),
         // write_metadata is Nicira's 1.0 instruction, not an action of a list.
-        (
-            Version::V1_0,
-            "ffff0020 00002320 00160000 00000000 00000000 00000001 00000000 00000001",
-            bad(BAD_EXP_TYPE),
-        ),
+        (Version::V1_0, "ffff0020 00002320 00160000 00000000 00000000 00000001 00000000 00000001", bad(BAD_EXP_TYPE)),
     ] {
         assert_eq!(action_error_of(version, bytes), expected, "{version:?} {bytes}");
     }
@@ -965,7 +953,10 @@ fn nicira_forms_ovs_ofctl_does_not_send_by_default_decode_too() {
         "controller(reason=no_match,max_len=100)"
     );
     assert_eq!(decode(Version::V1_3, "ffff0018 00002320 00150001 00000000 00000000 00000000"), "dec_ttl");
-    assert_eq!(decode(Version::V1_3, "ffff0018 00002320 00210001 01080000 00050000 000f0000"), "set_field:0x5/0xf->reg0");
+    assert_eq!(
+        decode(Version::V1_3, "ffff0018 00002320 00210001 01080000 00050000 000f0000"),
+        "set_field:0x5/0xf->reg0"
+    );
     // The deprecated OpenFlow 1.1 set actions that Open vSwitch accepts in 1.3.
     assert_eq!(decode(Version::V1_3, "00010008 00050000 0009000800500000"), "set_vlan_vid:5,mod_tp_src:80");
 }
