@@ -13,7 +13,7 @@ use std::fmt;
 
 use crate::flow::{Action, Instructions, Match, OfPort, PacketInReason};
 
-use super::actions::{decode_actions, decode_instructions, encode_actions, encode_instructions};
+use super::actions::{decode_actions, decode_instructions, encode_actions, encode_rule_instructions};
 use super::multipart::{MultipartReply, MultipartRequest};
 use super::nicira::{BundleAdd, BundleControl, FlowFormat, NxFlowMod, PacketInFormat};
 use super::oxm::{decode_match, encode_match};
@@ -1228,6 +1228,10 @@ fn decode_packet_out(version: Version, r: &mut Reader) -> Result<PacketOut, OfEr
     if version == Version::V1_3 {
         r.skip(6)?;
     }
+    if actions_len > r.remaining() {
+        // As Open vSwitch answers it: the message is too short for its actions.
+        return Err(OfError::bad_len(format!("{actions_len} bytes of actions, {} left", r.remaining())));
+    }
     let actions = decode_actions(version, r, actions_len)?;
     Ok(PacketOut { buffer_id, in_port, actions, data: r.rest().to_vec() })
 }
@@ -1338,7 +1342,7 @@ fn encode_flow_mod(version: Version, flow_mod: &FlowMod, w: &mut Writer) {
             w.u16(flow_mod.flags.wire(version));
         }
     }
-    encode_instructions(version, &flow_mod.instructions, w);
+    encode_rule_instructions(version, &flow_mod.instructions, &flow_mod.matches, w);
 }
 
 fn group_mod_failed(code: u16, reason: impl Into<String>) -> OfError {

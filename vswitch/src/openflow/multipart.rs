@@ -5,7 +5,7 @@
 
 use crate::flow::{Instructions, Match, OfPort};
 
-use super::actions::{decode_instructions, encode_instructions};
+use super::actions::{decode_instructions, encode_rule_instructions};
 use super::message::{
     bad_request, decode_buckets, decode_meter_bands, decode_port_desc, encode_buckets, encode_meter_bands,
     encode_port_desc, read_name, write_name, Bucket, FlowModFlags, GroupType, MeterBand, MeterFlags, PortDesc,
@@ -711,7 +711,7 @@ fn encode_flow_stats(version: Version, flow: &FlowStats, w: &mut Writer) {
     if version == Version::V1_3 {
         encode_match(version, &flow.matches, w);
     }
-    encode_instructions(version, &flow.instructions, w);
+    encode_rule_instructions(version, &flow.instructions, &flow.matches, w);
     w.patch_u16(start, (w.len() - start) as u16);
 }
 

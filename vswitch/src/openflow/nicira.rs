@@ -7,7 +7,7 @@
 
 use crate::flow::Match;
 
-use super::actions::{decode_instructions, encode_instructions};
+use super::actions::{decode_instructions, encode_rule_instructions};
 use super::message::bad_request as codes;
 use super::message::{
     bad_request, decode_nested, encode, packet_in_reason_from_wire, packet_in_reason_wire, EncodeError, FlowMod,
@@ -347,7 +347,7 @@ fn encode_nx_flow_mod(version: Version, nx: &NxFlowMod, w: &mut Writer) {
     let match_len = encode_nx_match_and_cookie(&fm.matches, fm.cookie, fm.cookie_mask, w);
     w.patch_u16(match_len_at, match_len as u16);
     w.pad_to_8(start);
-    encode_instructions(version, &fm.instructions, w);
+    encode_rule_instructions(version, &fm.instructions, &fm.matches, w);
 }
 
 fn decode_nx_packet_in(r: &mut Reader) -> Result<PacketIn, OfError> {
@@ -502,6 +502,6 @@ fn encode_nx_flow_stats(flow: &FlowStats, w: &mut Writer) {
     let match_len = encode_nx_match(&flow.matches, w);
     w.patch_u16(match_len_at, match_len as u16);
     w.pad_to_8(match_start);
-    encode_instructions(Version::V1_0, &flow.instructions, w);
+    encode_rule_instructions(Version::V1_0, &flow.instructions, &flow.matches, w);
     w.patch_u16(start, (w.len() - start) as u16);
 }
