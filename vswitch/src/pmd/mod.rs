@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use crossbeam::channel::{self, Receiver, Sender, TryRecvError};
 
-use crate::classifier::emc::Emc;
+use crate::classifier::emc::{Emc, EmcGate};
 use crate::classifier::megaflow::{EntryId, MegaflowTable};
 use crate::datapath::{Datapath, FlowActions, TxTarget, MAX_PORTS};
 use crate::dpdk::eal::{rdtsc, Eal, ThreadRegistration};
@@ -180,6 +180,7 @@ struct OutputBuffers {
 /// The PMD's caches and its per-burst scratch space.
 struct Caches {
     emc: Emc,
+    emc_gate: EmcGate,
     megaflows: MegaflowTable<Arc<FlowActions>>,
     keys: [FlowKey; BURST_SIZE],
     /// The words `keys[i]` may hold (what the last parse into it wrote): the next parse into
@@ -196,6 +197,7 @@ impl Caches {
     fn new() -> Box<Caches> {
         Box::new(Caches {
             emc: Emc::default(),
+            emc_gate: EmcGate::default(),
             megaflows: MegaflowTable::new(MEGAFLOW_LIMIT).reporting_to(credit_rules),
             keys: [FlowKey::default(); BURST_SIZE],
             key_words: [0; BURST_SIZE],
@@ -390,7 +392,11 @@ impl Pmd {
                     self.shared.acked_version.store(version, Ordering::Release);
                     continue;
                 }
-                Ok(PmdCommand::ClearStats) => self.counters.clear_pmd(),
+                Ok(PmdCommand::ClearStats) => {
+                    self.counters.clear_pmd();
+                    // Its subtable probes are published as they are: zero them too.
+                    self.caches.megaflows.clear_stats();
+                }
                 Ok(PmdCommand::Stop) | Err(TryRecvError::Disconnected) => break,
                 Err(TryRecvError::Empty) => {}
             }
@@ -433,6 +439,7 @@ impl Pmd {
     fn publish(&mut self) {
         let stats = self.caches.megaflows.stats();
         self.counters.set(PmdCounter::Megaflows, self.caches.megaflows.len() as u64);
+        self.counters.set(PmdCounter::EmcBypass, u64::from(self.caches.emc_gate.is_bypassing()));
         self.counters.set(PmdCounter::SubtableLookups, stats.subtable_lookups);
         self.shared.counters.publish(&self.counters);
     }
@@ -546,19 +553,21 @@ impl Pmd {
         // Pass 2 (apart from pass 1, so the parser's narrow stores have left
         // the store buffer before the hash reads whole words): hash, and
         // start loading the EMC slots for pass 3.
+        let use_emc = caches.emc_gate.use_emc();
         for i in 0..n {
-            if repeats & (1 << i) == 0 {
+            if use_emc && repeats & (1 << i) == 0 {
                 let hash = Emc::hash(&caches.keys[i], caches.layers[i].present);
                 caches.hashes[i] = hash;
                 // The first candidate slot is where a hit usually is.
                 prefetch(caches.emc.slot_addresses(hash)[0]);
             }
         }
-        // Pass 3: the EMC, for the packets that are not repeats.
-        let mut misses: u64 = 0;
+        // Pass 3: the EMC, for the packets that are not repeats (unless the
+        // gate bypasses it: then they all go to the megaflows).
         let mut lookups = !repeats & ((1u64 << n) - 1);
-        let looked_up = lookups.count_ones();
-        while lookups != 0 {
+        let mut misses: u64 = if use_emc { 0 } else { lookups };
+        let looked_up = if use_emc { lookups.count_ones() } else { 0 };
+        while use_emc && lookups != 0 {
             let i = lookups.trailing_zeros() as usize;
             lookups &= lookups - 1;
             let megaflows = &caches.megaflows;
@@ -569,11 +578,15 @@ impl Pmd {
                 misses |= 1 << i;
             }
         }
-        self.counters.add(PmdCounter::EmcHits, u64::from(looked_up - misses.count_ones()));
+        if use_emc {
+            let hits = looked_up - misses.count_ones();
+            caches.emc_gate.record(looked_up, hits);
+            self.counters.add(PmdCounter::EmcHits, u64::from(hits));
+        }
         if misses != 0 {
             let hits = caches.megaflows.lookup_batch_masked(&caches.keys[..n], misses, &mut caches.found[..n]);
             self.counters.add(PmdCounter::MegaflowHits, u64::from(hits.count_ones()));
-            let mut inserted = hits;
+            let mut inserted = if use_emc { hits } else { 0 };
             while inserted != 0 {
                 let i = inserted.trailing_zeros() as usize;
                 inserted &= inserted - 1;

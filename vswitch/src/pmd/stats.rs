@@ -81,10 +81,12 @@ pub enum PmdCounter {
     CacheFlushes,
     /// A gauge: megaflows installed now.
     Megaflows,
+    /// A gauge: 1 while the EMC gate bypasses the EMC (too few hits).
+    EmcBypass,
     /// Subtables probed by megaflow lookups.
     SubtableLookups,
 }
-const PMD_COUNTERS: usize = 14;
+const PMD_COUNTERS: usize = 15;
 
 /// Per-port counters a PMD keeps: rx, tx, then one per drop reason.
 const PORT_RX: usize = 0;

@@ -679,6 +679,7 @@ impl Switch {
                     busy_pct: 100.0 * ratio(busy, busy + idle),
                     repeat_hits: c.get(PmdCounter::RepeatHits),
                     emc_hits: c.get(PmdCounter::EmcHits),
+                    emc_bypass: c.get(PmdCounter::EmcBypass) != 0,
                     megaflow_hits: c.get(PmdCounter::MegaflowHits),
                     upcalls: c.get(PmdCounter::Upcalls),
                     upcall_cycles: c.get(PmdCounter::UpcallCycles),
