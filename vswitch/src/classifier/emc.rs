@@ -335,7 +335,7 @@ impl EmcGate {
             return true;
         }
         self.bursts = self.bursts.wrapping_add(1);
-        self.bursts % Self::SAMPLE_EVERY == 0
+        self.bursts.is_multiple_of(Self::SAMPLE_EVERY)
     }
 
     /// Records a burst's EMC lookups and hits (of a burst for which `use_emc` said yes).
