@@ -90,6 +90,8 @@ pub struct SwitchConfig {
     pub on_port_error: Option<String>,
     pub flows: Vec<String>,
     pub ports: Vec<PortSpec>,
+    /// The bridge's `openflow` listeners (`ptcp:PORT[:IP]`).
+    pub openflow: Vec<String>,
 }
 
 impl SwitchConfig {
@@ -103,12 +105,24 @@ impl SwitchConfig {
             on_port_error: None,
             flows: Vec::new(),
             ports: Vec::new(),
+            openflow: Vec::new(),
         }
     }
 
     pub fn flow(mut self, rule: &str) -> SwitchConfig {
         self.flows.push(rule.to_owned());
         self
+    }
+
+    /// An OpenFlow listener of the bridge (`ptcp:PORT[:IP]`).
+    pub fn openflow(mut self, target: &str) -> SwitchConfig {
+        self.openflow.push(target.to_owned());
+        self
+    }
+
+    /// The bridge's OpenFlow management socket: `br0.mgmt` next to the control socket.
+    pub fn mgmt_socket(&self) -> PathBuf {
+        self.socket.parent().unwrap_or_else(|| Path::new("")).join(format!("{BRIDGE}.mgmt"))
     }
 
     pub fn port(mut self, port: PortSpec) -> SwitchConfig {
@@ -148,6 +162,10 @@ impl SwitchConfig {
         }
         let flows: Vec<String> = self.flows.iter().map(|f| quote(f)).collect();
         let _ = writeln!(text, "\n[[bridge]]\nname = {}\nflows = [{}]", quote(BRIDGE), flows.join(", "));
+        if !self.openflow.is_empty() {
+            let targets: Vec<String> = self.openflow.iter().map(|t| quote(t)).collect();
+            let _ = writeln!(text, "openflow = [{}]", targets.join(", "));
+        }
         for port in &self.ports {
             let _ = writeln!(text, "\n[[bridge.port]]\nname = {}", quote(&port.name));
             let (kind, key, value) = match &port.kind {

@@ -7,10 +7,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
-use crossbeam::channel::RecvTimeoutError;
+use crossbeam::channel::{select, RecvError};
 
 use vswitch::config::Config;
 use vswitch::control::ControlServer;
+use vswitch::openflow::conn::OpenFlowServer;
 use vswitch::switch::Switch;
 
 /// How often the management thread does its periodic work.
@@ -77,19 +78,29 @@ fn run(config: &Config) -> Result<(), String> {
     // The control socket first: a second daemon on the same socket is
     // refused before it touches DPDK.
     let (control, requests) = ControlServer::start(&config.control.socket)?;
+    // OpenFlow listeners next: a taken TCP port is an error before DPDK starts too.
+    let (openflow, of_requests) = OpenFlowServer::start(config)?;
     let mut switch = Switch::start(config)?;
     tracing::info!(socket = %config.control.socket.display(), "vswitchd running");
     let mut next_tick = Instant::now() + TICK;
     while !stop.load(Ordering::Relaxed) {
         // Wake at least every LEARN_LATENCY for what the PMDs learned.
         let deadline = next_tick.min(Instant::now() + LEARN_LATENCY);
-        match requests.recv_deadline(deadline) {
-            Ok(pending) => {
-                let reply = switch.handle(pending.request);
-                let _ = pending.reply_to.send(reply);
-            }
-            Err(RecvTimeoutError::Timeout) => {}
-            Err(RecvTimeoutError::Disconnected) => break,
+        let timeout = deadline.saturating_duration_since(Instant::now());
+        select! {
+            recv(requests) -> pending => match pending {
+                Ok(pending) => {
+                    let reply = switch.handle(pending.request);
+                    let _ = pending.reply_to.send(reply);
+                }
+                Err(RecvError) => break,
+            },
+            // Never disconnected: the server keeps a sender.
+            recv(of_requests) -> pending => if let Ok(pending) = pending {
+                let answer = switch.handle_openflow(&pending.bridge, pending.query);
+                let _ = pending.reply_to.send(answer);
+            },
+            default(timeout) => {}
         }
         // What the PMDs learned (learn actions, MAC addresses) takes effect
         // as soon as the management thread gets to it.
@@ -102,6 +113,7 @@ fn run(config: &Config) -> Result<(), String> {
     tracing::info!("stopping");
     switch.shutdown();
     drop(switch);
+    drop(openflow);
     drop(control);
     tracing::info!("stopped");
     Ok(())

@@ -6,10 +6,10 @@ use std::collections::{BTreeMap, HashMap};
 
 use super::port::check_name;
 use super::reader::{KeyError, Section};
-use super::{BridgeConfig, PortConfig, PortKind};
+use super::{BridgeConfig, OpenFlowListener, PortConfig, PortKind};
 use crate::flow::{parse_add_flow, Action, FlowRule, OfPort};
 
-const BRIDGE_KEYS: &[&str] = &["name", "port", "flows"];
+const BRIDGE_KEYS: &[&str] = &["name", "port", "flows", "openflow"];
 
 pub(super) fn read_bridges(root: &Section) -> Result<Vec<BridgeConfig>, KeyError> {
     let sections = root.sections("bridge", "[[bridge]]")?;
@@ -38,7 +38,16 @@ fn read_bridge(section: &Section) -> Result<BridgeConfig, KeyError> {
         check_flow_ports(&flow, &name, &ports).map_err(|problem| section.error(&key, problem))?;
         flows.push(flow);
     }
-    Ok(BridgeConfig { name, ports, flows })
+    let mut openflow: Vec<OpenFlowListener> = Vec::new();
+    for (index, text) in section.strings("openflow")?.unwrap_or_default().iter().enumerate() {
+        let key = format!("openflow[{index}]");
+        let listener = OpenFlowListener::parse(text).map_err(|problem| section.error(&key, problem))?;
+        if openflow.contains(&listener) {
+            return Err(section.error(&key, format!("{listener} is listed twice")));
+        }
+        openflow.push(listener);
+    }
+    Ok(BridgeConfig { name, ports, flows, openflow })
 }
 
 /// Rejects duplicate ofports, then gives each port without one the lowest free number, in order.
@@ -97,7 +106,23 @@ fn check_unique_across_bridges(bridges: &[BridgeConfig]) -> Result<(), KeyError>
     let mut bridge_names: HashMap<&str, usize> = HashMap::new();
     let mut port_names: HashMap<&str, String> = HashMap::new();
     let mut targets: HashMap<String, String> = HashMap::new();
+    let mut listeners: HashMap<std::net::SocketAddr, usize> = HashMap::new();
     for (bridge_index, bridge) in bridges.iter().enumerate() {
+        for (index, listener) in bridge.openflow.iter().enumerate() {
+            let port_taken = listeners.iter().find(|(address, _)| {
+                address.port() == listener.address.port()
+                    && (address.ip() == listener.address.ip()
+                        || address.ip().is_unspecified()
+                        || listener.address.ip().is_unspecified())
+            });
+            if let Some((_, first)) = port_taken {
+                return Err(KeyError::new(
+                    format!("bridge[{bridge_index}].openflow[{index}]"),
+                    format!("{listener}: bridge[{first}] listens on that TCP port already"),
+                ));
+            }
+            listeners.insert(listener.address, bridge_index);
+        }
         if let Some(first) = bridge_names.insert(&bridge.name, bridge_index) {
             return Err(KeyError::new(
                 format!("bridge[{bridge_index}].name"),

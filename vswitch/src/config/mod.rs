@@ -87,6 +87,15 @@ pub struct ControlConfig {
     pub socket: PathBuf,
 }
 
+impl ControlConfig {
+    /// The OpenFlow management socket of `bridge`: `<bridge>.mgmt` next to the control socket
+    /// (as Open vSwitch has `br0.mgmt` next to its database socket).
+    pub fn mgmt_socket(&self, bridge: &str) -> PathBuf {
+        let dir = self.socket.parent().unwrap_or_else(|| Path::new(""));
+        dir.join(format!("{bridge}.mgmt"))
+    }
+}
+
 impl Default for ControlConfig {
     fn default() -> Self {
         ControlConfig { socket: PathBuf::from(DEFAULT_SOCKET) }
@@ -118,6 +127,48 @@ pub struct BridgeConfig {
     pub ports: Vec<PortConfig>,
     /// In file order; they name only ofports of this bridge's ports.
     pub flows: Vec<FlowRule>,
+    /// Passive OpenFlow listeners (`ptcp:PORT[:IP]`), no two on the same address switch-wide.
+    pub openflow: Vec<OpenFlowListener>,
+}
+
+/// A passive OpenFlow listener of a bridge: `ptcp:PORT[:IP]`, IP 127.0.0.1 when not given
+/// (a controller channel has no authentication: listening beyond the host is opt-in).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct OpenFlowListener {
+    pub address: std::net::SocketAddr,
+}
+
+impl OpenFlowListener {
+    /// Parses `ptcp:PORT[:IP]` (an IPv6 address in brackets: `ptcp:6653:[::1]`).
+    pub fn parse(text: &str) -> Result<OpenFlowListener, String> {
+        let rest = text
+            .strip_prefix("ptcp:")
+            .ok_or_else(|| format!("{text:?}: only passive TCP listeners (\"ptcp:PORT[:IP]\") are supported"))?;
+        let (port, ip) = match rest.split_once(':') {
+            Some((port, ip)) => (port, ip),
+            None => (rest, "127.0.0.1"),
+        };
+        let port: u16 = port
+            .parse()
+            .ok()
+            .filter(|&p| p != 0)
+            .ok_or_else(|| format!("{text:?}: {port:?} is not a TCP port (1..65535)"))?;
+        let ip: std::net::IpAddr = ip
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse()
+            .map_err(|_| format!("{text:?}: {ip:?} is not an IP address"))?;
+        Ok(OpenFlowListener { address: std::net::SocketAddr::new(ip, port) })
+    }
+}
+
+impl fmt::Display for OpenFlowListener {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.address.ip() {
+            std::net::IpAddr::V4(ip) => write!(f, "ptcp:{}:{ip}", self.address.port()),
+            std::net::IpAddr::V6(ip) => write!(f, "ptcp:{}:[{ip}]", self.address.port()),
+        }
+    }
 }
 
 impl Config {

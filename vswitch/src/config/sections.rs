@@ -41,6 +41,18 @@ pub(super) fn config_from_table(table: &toml::Table) -> Result<Config, KeyError>
         None => SwitchConfig::default(),
     };
     let bridges = read_bridges(&root)?;
+    for (index, bridge) in bridges.iter().enumerate() {
+        let mgmt = control.mgmt_socket(&bridge.name);
+        if mgmt.as_os_str().len() > MAX_SOCKET_PATH_LEN {
+            return Err(KeyError::new(
+                format!("bridge[{index}].name"),
+                format!(
+                    "the bridge's OpenFlow management socket {mgmt:?} (next to control.socket) is too long; \
+                     a unix socket path can have at most {MAX_SOCKET_PATH_LEN} bytes"
+                ),
+            ));
+        }
+    }
     Ok(Config { dpdk, pmd, control, switch, bridges })
 }
 

@@ -969,3 +969,35 @@ fn random_input_never_panics() {
         let _ = Config::parse(&text, origin);
     }
 }
+
+#[test]
+fn openflow_listeners() {
+    let bridge = |listeners: &str| format!("[[bridge]]\nname = \"br0\"\nopenflow = [{listeners}]\n");
+    let config = parse(&bridge("\"ptcp:6653\", \"ptcp:6654:0.0.0.0\", \"ptcp:6655:[::1]\""));
+    let listeners: Vec<String> = config.bridges[0].openflow.iter().map(ToString::to_string).collect();
+    assert_eq!(listeners, ["ptcp:6653:127.0.0.1", "ptcp:6654:0.0.0.0", "ptcp:6655:[::1]"]);
+    assert!(parse("[[bridge]]\nname = \"br0\"\n").bridges[0].openflow.is_empty());
+    assert_rejected(&bridge("\"tcp:1.2.3.4:6653\""), "bridge[0].openflow[0]", "only passive TCP listeners");
+    assert_rejected(&bridge("\"ptcp:0\""), "bridge[0].openflow[0]", "is not a TCP port");
+    assert_rejected(&bridge("\"ptcp:70000\""), "bridge[0].openflow[0]", "is not a TCP port");
+    assert_rejected(&bridge("\"ptcp:6653:localhost\""), "bridge[0].openflow[0]", "is not an IP address");
+    assert_rejected(&bridge("\"ptcp:6653\", \"ptcp:6653:127.0.0.1\""), "bridge[0].openflow[1]", "listed twice");
+    assert_rejected(
+        "[[bridge]]\nname = \"br0\"\nopenflow = [\"ptcp:6653:0.0.0.0\"]\n\
+         [[bridge]]\nname = \"br1\"\nopenflow = [\"ptcp:6653\"]\n",
+        "bridge[1].openflow[0]",
+        "bridge[0] listens on that TCP port already",
+    );
+}
+
+#[test]
+fn management_sockets_sit_next_to_the_control_socket() {
+    let config = parse("[control]\nsocket = \"/run/vs/ctl.sock\"\n[[bridge]]\nname = \"br0\"\n");
+    assert_eq!(config.control.mgmt_socket("br0"), Path::new("/run/vs/br0.mgmt"));
+    let long = format!("/{}/ctl.sock", "s".repeat(90));
+    assert_rejected(
+        &format!("[control]\nsocket = \"{long}\"\n[[bridge]]\nname = \"{}\"\n", "b".repeat(20)),
+        "bridge[0].name",
+        "management socket",
+    );
+}

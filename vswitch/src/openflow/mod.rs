@@ -1,12 +1,15 @@
 //! OpenFlow: the wire codec (OpenFlow 1.3 first, 1.0 for the tools that still speak it, and the
-//! Nicira extensions ovs-ofctl emits) and, later, the controller connections. The codec is safe
+//! Nicira extensions ovs-ofctl emits) and the controller connections (`conn`: listeners and
+//! connection threads; `service`: what they ask of the management thread). The codec is safe
 //! Rust over byte slices: every decoder returns an [`OfError`] carrying the OFPT_ERROR type and
 //! code to answer with, never panics on malformed input.
 pub mod actions;
+pub mod conn;
 pub mod message;
 pub mod multipart;
 pub mod nicira;
 pub mod oxm;
+pub mod service;
 pub mod wire;
 
 pub use wire::{read_port, write_port, ErrorType, OfError, Reader, Version, Writer};

@@ -4,6 +4,7 @@
 //! handing it to every PMD and retiring the old one once all PMDs have
 //! passed a quiescent point. Answers the control-socket requests.
 pub mod bridge;
+mod openflow;
 pub mod port;
 
 use std::collections::{BTreeMap, HashMap};
@@ -20,8 +21,8 @@ use crate::dpdk::eal::{rdtsc, Eal};
 use crate::dpdk::ethdev::{EthPort, Link, PortSetup};
 use crate::dpdk::mempool::{data_room_for_mtu, PktMbufPool};
 use crate::flow::key::{Field, FlowKey};
-use crate::flow::{parse_add_flow, parse_del_flows, parse_dump_flows, parse_mod_flows, Match};
-use crate::pipeline::table::{FlowModFlags, FlowOp};
+use crate::flow::{parse_add_flow, parse_del_flows, parse_dump_flows, parse_mod_flows, FlowSelector, Match};
+use crate::pipeline::table::{ApplyError, ApplyOutcome, FlowModFlags, FlowOp, RuleEntry};
 use crate::pipeline::xlate::{translate, BridgePort, DpAction, VlanMode};
 use crate::pmd::stats::{DropReason, PmdCounter, PmdCounters};
 use crate::pmd::{PmdCommand, PmdHandle, SideEffect};
@@ -45,6 +46,17 @@ struct Port {
     /// can be reused after a removal).
     baseline: PortCounterTotals,
     link: Link,
+    /// When the port was added (OpenFlow port stats durations).
+    added: Instant,
+}
+
+/// Why `Switch::apply_flow_ops` changed nothing visible.
+#[derive(Debug)]
+enum FlowOpsError {
+    /// The tables refused the batch; nothing changed.
+    Refused(ApplyError),
+    /// The tables changed but the PMDs did not take the new version.
+    NotPublished(String),
 }
 
 /// Learned rules and addresses the PMDs may queue before they are dropped.
@@ -237,22 +249,38 @@ impl Switch {
         let b = self.bridge_named(bridge)?;
         let selector = parse_dump_flows(selector.unwrap_or("")).map_err(|e| e.to_string())?;
         let now = self.now_ms();
-        let flows = self.bridges[b].tables.dump(&selector).iter().map(|entry| entry.dump_line(now)).collect();
+        let flows = self.select_flows(b, &selector).iter().map(|entry| entry.dump_line(now)).collect();
         Ok(DumpFlowsReply { flows })
     }
 
-    /// Applies flow operations to a bridge atomically and publishes them.
-    fn apply_flow_ops(&mut self, bridge: usize, ops: Vec<FlowOp>) -> Result<FlowModReply, String> {
+    /// The rules of a bridge a selector selects, in dump order: what every dump (vsctl
+    /// dump-flows, OpenFlow flow and aggregate stats) reads.
+    fn select_flows(&self, bridge: usize, selector: &FlowSelector) -> Vec<Arc<RuleEntry>> {
+        self.bridges[bridge].tables.dump(selector)
+    }
+
+    /// Applies flow operations to a bridge atomically and publishes them as one datapath
+    /// version: what every flow change (configuration aside) goes through - vsctl add-flow(s),
+    /// mod-flows, del-flows and OpenFlow flow_mods.
+    fn apply_flow_ops(&mut self, bridge: usize, ops: Vec<FlowOp>) -> Result<ApplyOutcome, FlowOpsError> {
         let now = self.now_ms();
-        let outcome =
-            self.bridges[bridge].tables.apply(ops, now).map_err(|e| format!("flow {}: {}", e.index + 1, e.error))?;
-        self.publish()?;
-        Ok(FlowModReply {
-            added: outcome.added,
-            replaced: outcome.replaced,
-            modified: outcome.modified,
-            removed: outcome.removed.len(),
-        })
+        let outcome = self.bridges[bridge].tables.apply(ops, now).map_err(FlowOpsError::Refused)?;
+        self.publish().map_err(FlowOpsError::NotPublished)?;
+        Ok(outcome)
+    }
+
+    /// `apply_flow_ops` for the control socket: its reply and error text.
+    fn apply_flow_ops_text(&mut self, bridge: usize, ops: Vec<FlowOp>) -> Result<FlowModReply, String> {
+        match self.apply_flow_ops(bridge, ops) {
+            Ok(outcome) => Ok(FlowModReply {
+                added: outcome.added,
+                replaced: outcome.replaced,
+                modified: outcome.modified,
+                removed: outcome.removed.len(),
+            }),
+            Err(FlowOpsError::Refused(e)) => Err(format!("flow {}: {}", e.index + 1, e.error)),
+            Err(FlowOpsError::NotPublished(e)) => Err(e),
+        }
     }
 
     fn add_flows(&mut self, bridge: &str, flows: &[String]) -> Result<FlowModReply, String> {
@@ -262,19 +290,19 @@ impl Switch {
             let rule = parse_add_flow(text).map_err(|e| format!("flow {}: {e}", i + 1))?;
             ops.push(FlowOp::Add { rule, flags: FlowModFlags::default() });
         }
-        self.apply_flow_ops(b, ops)
+        self.apply_flow_ops_text(b, ops)
     }
 
     fn mod_flows(&mut self, bridge: &str, flow: &str, strict: bool) -> Result<FlowModReply, String> {
         let b = self.bridge_named(bridge)?;
         let modification = parse_mod_flows(flow, strict).map_err(|e| e.to_string())?;
-        self.apply_flow_ops(b, vec![FlowOp::Modify(modification)])
+        self.apply_flow_ops_text(b, vec![FlowOp::Modify(modification)])
     }
 
     fn del_flows(&mut self, bridge: &str, selector: Option<&str>, strict: bool) -> Result<FlowModReply, String> {
         let b = self.bridge_named(bridge)?;
         let selector = parse_del_flows(selector.unwrap_or(""), strict).map_err(|e| e.to_string())?;
-        self.apply_flow_ops(b, vec![FlowOp::Delete(selector)])
+        self.apply_flow_ops_text(b, vec![FlowOp::Delete(selector)])
     }
 
     fn fdb_add(&mut self, bridge: &str, port: &str, vlan: u16, mac: &str) -> Result<serde_json::Value, String> {
@@ -482,7 +510,7 @@ impl Switch {
         );
         let mut config = config.clone();
         config.ofport = Some(ofport);
-        self.ports.push(Port { config, bridge, ofport, eth, tx_locks, baseline, link });
+        self.ports.push(Port { config, bridge, ofport, eth, tx_locks, baseline, link, added: Instant::now() });
         Ok(())
     }
 

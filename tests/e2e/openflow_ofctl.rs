@@ -1,0 +1,249 @@
+//! The OpenFlow controller channel against the real `ovs-ofctl` (Open vSwitch's, Debian
+//! openvswitch-common): over a passive TCP listener (`openflow = ["ptcp:PORT"]`) and over the
+//! bridge's unix management socket (`br0.mgmt` next to the control socket), with OpenFlow
+//! 1.3 and 1.0.
+//!
+//! 1.3: show, dump-desc, dump-tables, dump-table-features, dump-ports, dump-ports-desc,
+//! add-flow, add-flows FILE, mod-flows, del-flows (--strict), dump-flows, dump-aggregate, a
+//! check_overlap refusal; a rule added by ovs-ofctl forwards real frames (pcap in, pcap out,
+//! byte for byte) and dump-flows and dump-ports count them. A client that sends garbage gets
+//! errors and, on a framing error, loses its connection, while the switch keeps forwarding
+//! and serving other clients. 1.0: add-flow, dump-flows, del-flows (the Nicira flow formats).
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use vswitch_e2e::command::{run, CmdOutput};
+use vswitch_e2e::pcap::{self, assert_same_frames};
+use vswitch_e2e::{PortSpec, SwitchConfig, TestDir, Vswitchd};
+
+const OVS_OFCTL: &str = "/usr/bin/ovs-ofctl";
+const OFCTL_LIMIT: Duration = Duration::from_secs(20);
+const FRAMES: u32 = 500;
+const REPLAY_LIMIT: Duration = Duration::from_secs(20);
+
+/// A TCP port nobody listens on now (bound to port 0, then released).
+fn free_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+    listener.local_addr().expect("local address").port()
+}
+
+fn ofctl(version: &str, args: &[&str]) -> CmdOutput {
+    let mut command = Command::new(OVS_OFCTL);
+    command.arg("-O").arg(version).args(args);
+    run(command, OFCTL_LIMIT)
+}
+
+/// Runs ovs-ofctl, which must succeed; returns its stdout.
+fn ofctl_ok(version: &str, args: &[&str]) -> String {
+    let output = ofctl(version, args);
+    assert!(output.success(), "{output}");
+    output.stdout
+}
+
+/// The flow lines of a dump-flows output (without the reply header line).
+fn flow_lines(dump: &str) -> Vec<String> {
+    dump.lines().filter(|l| l.contains("actions=")).map(|l| l.trim().to_owned()).collect()
+}
+
+/// A field `name=VALUE` of a dump line, as text.
+fn field<'a>(line: &'a str, name: &str) -> Option<&'a str> {
+    line.split([',', ' ']).find_map(|part| part.strip_prefix(name).and_then(|rest| rest.strip_prefix('=')))
+}
+
+fn unix_target(path: &Path) -> String {
+    format!("unix:{}", path.display())
+}
+
+fn switch_with_listener(dir: &TestDir, port: u16, out_pcap: &Path) -> (SwitchConfig, Vswitchd) {
+    let config = SwitchConfig::new(dir)
+        .openflow(&format!("ptcp:{port}:127.0.0.1"))
+        .port(PortSpec::pcap_tx("p2", 2, 2, out_pcap))
+        .port(PortSpec::pcap_tx("p3", 3, 3, &dir.join("p3.pcap")));
+    let switch = Vswitchd::start(dir, &config);
+    (config, switch)
+}
+
+/// The handshake of a raw client: our HELLO (1.3 only) and the switch's.
+fn raw_client(port: u16) -> TcpStream {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    stream.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+    stream.write_all(&[4, 0, 0, 8, 0, 0, 0, 1]).expect("hello");
+    let hello = read_message(&mut stream).expect("the switch's hello");
+    assert_eq!(hello[1], 0, "first message is a HELLO: {hello:?}");
+    stream
+}
+
+/// One whole message, or None when the connection is closed.
+fn read_message(stream: &mut TcpStream) -> Option<Vec<u8>> {
+    let mut header = [0u8; 8];
+    stream.read_exact(&mut header).ok()?;
+    let length = usize::from(u16::from_be_bytes([header[2], header[3]]));
+    let mut message = header.to_vec();
+    message.resize(length.max(8), 0);
+    stream.read_exact(&mut message[8..]).ok()?;
+    Some(message)
+}
+
+/// (type, code) of an OFPT_ERROR, with its xid.
+fn error_of(message: &[u8]) -> (u32, u16, u16) {
+    assert_eq!(message[1], 1, "an OFPT_ERROR: {message:?}");
+    let xid = u32::from_be_bytes([message[4], message[5], message[6], message[7]]);
+    (xid, u16::from_be_bytes([message[8], message[9]]), u16::from_be_bytes([message[10], message[11]]))
+}
+
+#[test]
+fn ovs_ofctl_openflow13_over_tcp_and_unix() {
+    let dir = TestDir::new("openflow_ofctl_13");
+    let out_pcap = dir.join("p2.pcap");
+    let port = free_port();
+    let (config, switch) = switch_with_listener(&dir, port, &out_pcap);
+    let tcp = format!("tcp:127.0.0.1:{port}");
+    let mgmt = config.mgmt_socket();
+    assert!(mgmt.exists(), "management socket {} missing", mgmt.display());
+    let unix = unix_target(&mgmt);
+    let of13 = "OpenFlow13";
+
+    for target in [&tcp, &unix] {
+        let show = ofctl_ok(of13, &["show", target]);
+        assert!(show.contains("OFPT_FEATURES_REPLY (OF1.3)") && show.contains("dpid:"), "{show}");
+        assert!(show.contains("n_tables:254"), "{show}");
+        assert!(show.contains(" 2(p2): addr:") && show.contains(" 3(p3): addr:"), "{show}");
+        let desc = ofctl_ok(of13, &["dump-desc", target]);
+        assert!(desc.contains("Manufacturer: vswitch") && desc.contains("DP Description: bridge br0"), "{desc}");
+        let tables = ofctl_ok(of13, &["dump-tables", target]);
+        assert!(tables.contains("table 0") && tables.contains("active=0"), "{tables}");
+        let features = ofctl_ok(of13, &["dump-table-features", target]);
+        assert!(features.contains("table 0") && features.contains("table 253"), "{features}");
+        let ports = ofctl_ok(of13, &["dump-ports", target]);
+        assert!(ports.contains("port  2:") && ports.contains("port  3:"), "{ports}");
+        let ports_desc = ofctl_ok(of13, &["dump-ports-desc", target]);
+        assert!(ports_desc.contains(" 2(p2): addr:"), "{ports_desc}");
+    }
+    // The same datapath id on every connection.
+    let dpid = |text: &str| text.lines().find_map(|l| l.split("dpid:").nth(1).map(str::to_owned));
+    assert_eq!(dpid(&ofctl_ok(of13, &["show", &tcp])), dpid(&ofctl_ok(of13, &["show", &unix])));
+
+    // Rules: add-flow over TCP, add-flows over unix, then modify, delete, dump, aggregate.
+    ofctl_ok(of13, &["add-flow", &tcp, "in_port=1,actions=output:2"]);
+    let flows_file = dir.join("flows.txt");
+    std::fs::write(
+        &flows_file,
+        "priority=10,ip,nw_dst=10.0.0.0/8,actions=output:3\n\
+         table=1,priority=5,cookie=0x5,in_port=3,actions=output:2\n\
+         table=1,priority=6,cookie=0x6,in_port=2,actions=output:3\n",
+    )
+    .expect("flows file");
+    ofctl_ok(of13, &["add-flows", &unix, &flows_file.to_string_lossy()]);
+    let dump = flow_lines(&ofctl_ok(of13, &["dump-flows", &tcp]));
+    assert_eq!(dump.len(), 4, "{dump:#?}");
+    assert!(dump.iter().any(|l| l.contains("in_port=1") && l.ends_with("actions=output:2")), "{dump:#?}");
+    assert!(dump.iter().any(|l| l.contains("nw_dst=10.0.0.0/8") && l.ends_with("actions=output:3")), "{dump:#?}");
+
+    // mod-flows by cookie (1.3: cookie/mask selects, the cookie stays).
+    ofctl_ok(of13, &["mod-flows", &unix, "table=1,cookie=0x5/-1,actions=output:3"]);
+    let table1 = flow_lines(&ofctl_ok(of13, &["dump-flows", &unix, "table=1"]));
+    assert_eq!(table1.len(), 2, "{table1:#?}");
+    let five = table1.iter().find(|l| l.contains("cookie=0x5")).expect("the cookie-5 rule");
+    assert!(five.ends_with("actions=output:3"), "{five}");
+    let six = table1.iter().find(|l| l.contains("cookie=0x6")).expect("the cookie-6 rule");
+    assert!(six.ends_with("actions=output:3"), "untouched: {six}");
+
+    // check_overlap: same priority, overlapping match.
+    let overlap = ofctl(of13, &["add-flow", &tcp, "check_overlap,in_port=1,ip,actions=drop"]);
+    assert!(!overlap.success() && overlap.stderr.contains("OFPFMFC_OVERLAP"), "{overlap}");
+
+    // del-flows --strict needs the exact match and priority.
+    ofctl_ok(of13, &["--strict", "del-flows", &tcp, "ip,nw_dst=10.0.0.0/8"]);
+    assert_eq!(flow_lines(&ofctl_ok(of13, &["dump-flows", &tcp])).len(), 4, "default priority: nothing deleted");
+    ofctl_ok(of13, &["--strict", "del-flows", &tcp, "priority=10,ip,nw_dst=10.0.0.0/8"]);
+    // Non-strict del-flows with an out_port filter.
+    ofctl_ok(of13, &["del-flows", &unix, "table=1,out_port=3,in_port=2"]);
+    let dump = flow_lines(&ofctl_ok(of13, &["dump-flows", &tcp]));
+    assert_eq!(dump.len(), 2, "{dump:#?}");
+    let aggregate = ofctl_ok(of13, &["dump-aggregate", &unix]);
+    assert!(aggregate.contains("flow_count=2"), "{aggregate}");
+
+    // A raw client sends garbage: errors, then a framing error costs it its connection.
+    let mut raw = raw_client(port);
+    raw.write_all(&[4, 0xee, 0, 8, 0, 0, 0, 7]).expect("unknown type");
+    let (xid, error_type, code) = error_of(&read_message(&mut raw).expect("an error"));
+    assert_eq!((xid, error_type, code), (7, 1, 1), "OFPBRC_BAD_TYPE");
+    raw.write_all(&[1, 2, 0, 8, 0, 0, 0, 8]).expect("wrong version");
+    let (xid, error_type, code) = error_of(&read_message(&mut raw).expect("an error"));
+    assert_eq!((xid, error_type, code), (8, 1, 0), "OFPBRC_BAD_VERSION");
+    // A flow_mod cut short.
+    raw.write_all(&[4, 14, 0, 16, 0, 0, 0, 9, 0, 0, 0, 0, 0, 0, 0, 0]).expect("short flow_mod");
+    let (xid, error_type, code) = error_of(&read_message(&mut raw).expect("an error"));
+    assert_eq!((xid, error_type, code), (9, 1, 6), "OFPBRC_BAD_LEN");
+    raw.write_all(&[4, 2, 0, 12, 0, 0, 0, 10, 1, 2, 3, 4]).expect("echo");
+    let echo = read_message(&mut raw).expect("echo reply");
+    assert_eq!((echo[1], &echo[8..]), (3, &[1u8, 2, 3, 4][..]), "ECHO_REPLY with the data");
+    raw.write_all(&[4, 2, 0, 4, 0, 0, 0, 11]).expect("framing error");
+    let (_, error_type, code) = error_of(&read_message(&mut raw).expect("an error"));
+    assert_eq!((error_type, code), (1, 6), "OFPBRC_BAD_LEN");
+    assert!(read_message(&mut raw).is_none(), "the connection is closed after a framing error");
+    // A client that never says HELLO properly.
+    let mut rude = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    rude.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+    rude.write_all(&[0xff, 0xff, 0, 16, 0xff, 0xff, 0xff, 0xff, 1, 2, 3, 4, 5, 6, 7, 8]).expect("garbage");
+    let mut seen = Vec::new();
+    while let Some(message) = read_message(&mut rude) {
+        seen.push(message[1]);
+        assert!(seen.len() < 5, "the connection stays open: {seen:?}");
+    }
+    assert!(seen.contains(&1), "an error before the close: {seen:?}");
+
+    // Real frames through the rule ovs-ofctl added: p1 joins and replays its file.
+    let frames: Vec<Vec<u8>> = pcap::varied_frames(1, FRAMES);
+    let in_pcap = dir.join("p1.pcap");
+    pcap::write(&in_pcap, &frames);
+    switch.add_port("p1", &["type=dpdk", &format!("devargs=net_pcap1,rx_pcap={}", in_pcap.display()), "ofport=1"]);
+    switch.wait_for_counters(REPLAY_LIMIT, "p2 to send every frame", |s| s.port("p2").tx_packets >= u64::from(FRAMES));
+    let dump = flow_lines(&ofctl_ok(of13, &["dump-flows", &tcp, "in_port=1"]));
+    assert_eq!(dump.len(), 1, "{dump:#?}");
+    assert_eq!(field(&dump[0], "n_packets"), Some(FRAMES.to_string().as_str()), "{}", dump[0]);
+    let bytes: usize = frames.iter().map(Vec::len).sum();
+    assert_eq!(field(&dump[0], "n_bytes"), Some(bytes.to_string().as_str()), "{}", dump[0]);
+    let ports = ofctl_ok(of13, &["dump-ports", &unix, "2"]);
+    assert!(ports.contains(&format!("tx pkts={FRAMES}")), "{ports}");
+    let ports = ofctl_ok(of13, &["dump-ports", &unix]);
+    assert!(ports.contains(&format!("rx pkts={FRAMES}")), "{ports}");
+
+    let stats = switch.stop();
+    drop(stats);
+    assert_same_frames(&frames, &pcap::read(&out_pcap), "p2 output");
+    assert!(!mgmt.exists(), "the management socket is removed on shutdown");
+}
+
+#[test]
+fn ovs_ofctl_openflow10() {
+    let dir = TestDir::new("openflow_ofctl_10");
+    let out_pcap = dir.join("p2.pcap");
+    let port = free_port();
+    let (config, switch) = switch_with_listener(&dir, port, &out_pcap);
+    let unix = unix_target(&config.mgmt_socket());
+    let tcp = format!("tcp:127.0.0.1:{port}");
+    let of10 = "OpenFlow10";
+    let show = ofctl_ok(of10, &["show", &unix]);
+    assert!(show.contains("OFPT_FEATURES_REPLY (xid=") && show.contains(" 2(p2): addr:"), "{show}");
+    ofctl_ok(of10, &["add-flow", &unix, "in_port=1,actions=output:2"]);
+    ofctl_ok(of10, &["add-flow", &tcp, "priority=7,in_port=3,actions=output:2"]);
+    ofctl_ok(of10, &["add-flow", &tcp, "table=2,priority=7,in_port=3,actions=output:2"]);
+    let dump = flow_lines(&ofctl_ok(of10, &["dump-flows", &unix]));
+    assert_eq!(dump.len(), 3, "{dump:#?}");
+    assert!(dump.iter().any(|l| l.contains("table=2") && l.contains("in_port=3")), "{dump:#?}");
+    ofctl_ok(of10, &["--strict", "del-flows", &tcp, "priority=7,in_port=3"]);
+    let dump = flow_lines(&ofctl_ok(of10, &["dump-flows", &tcp]));
+    assert_eq!(dump.len(), 1, "strict delete in every table: {dump:#?}");
+    assert!(dump[0].contains("in_port=1"), "{dump:#?}");
+    ofctl_ok(of10, &["del-flows", &unix]);
+    assert!(flow_lines(&ofctl_ok(of10, &["dump-flows", &unix])).is_empty());
+    // vsctl sees the same tables.
+    ofctl_ok(of10, &["add-flow", &unix, "in_port=1,actions=output:3"]);
+    let vsctl = switch.vsctl_ok(&["dump-flows", "br0"]);
+    assert!(vsctl.contains("in_port=1 actions=output:3"), "{vsctl}");
+    switch.stop();
+}

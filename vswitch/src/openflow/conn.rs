@@ -1,0 +1,1012 @@
+//! OpenFlow connections: the listeners of each bridge (passive TCP `ptcp:PORT[:IP]` and the
+//! unix management socket `<bridge>.mgmt`) and one thread per connection that frames the byte
+//! stream with the codec, negotiates the version by HELLO (1.3 and 1.0), answers ECHO, keeps
+//! the peer alive with echo probes, and serves FEATURES, GET/SET_CONFIG, BARRIER, the
+//! multipart statistics and FLOW_MOD (also the Nicira flow formats of ovs-ofctl's 1.0).
+//!
+//! A connection never touches the switch: everything about the bridge is a typed
+//! [`Query`] to the management thread (bounded wait). Messages are handled one at a time, in
+//! order, and a flow_mod is answered by the management thread only once its table version is
+//! published, so a BARRIER_REPLY always comes after everything before it took effect.
+//!
+//! Bounds: a message is at most 65535 bytes (the header's length); the input buffer holds one
+//! message plus one read; replies are written with a timeout, so a peer that stops reading
+//! loses its connection (its kernel socket buffer is the output buffer); a peer silent for two
+//! probe intervals is dropped; at most [`MAX_CONNECTIONS`] connections per bridge. A bad
+//! message gets an OFPT_ERROR and the connection goes on; a framing error (length below 8)
+//! or a failed HELLO closes it.
+
+use std::io::{ErrorKind, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crossbeam::channel::{self, Receiver, Sender};
+
+use crate::config::Config;
+use crate::flow::{FlowModification, FlowRule, FlowSelector, OfPort};
+use crate::pipeline::table::{self, FlowOp, FlowTableError};
+
+use super::message::{
+    self, bad_request, decode, decode_in, encode, encode_error, frame_length, negotiate, our_hello, EncodeError,
+    FeaturesReply, FlowMod, FlowModCommand, FlowModFlags, FragHandling, Message, PortDesc, Role, SwitchConfig,
+    GROUP_ANY, NO_BUFFER,
+};
+use super::multipart::{
+    AggregateStats, Desc, FeatureId, FlowStats, FlowStatsRequest, GroupFeatures, MeterFeatures, MultipartReply,
+    MultipartRequest, OxmId, PortStats, ReplyBody, RequestBody, TableFeatureProperty, TableFeatures, TableStats,
+};
+use super::nicira::{FlowFormat, PacketInFormat};
+use super::service::{datapath_id, Answer, FlowModFailure, FlowStat, OfPending, PortView, Query};
+use super::wire::{ErrorType, OfError, Version};
+
+/// The versions this switch speaks.
+pub const VERSIONS: [Version; 2] = [Version::V1_0, Version::V1_3];
+/// A peer that sends nothing for this long gets an echo request; silent for as long again, it
+/// is disconnected (Open vSwitch's default inactivity probe is 5 s).
+pub const PROBE_INTERVAL: Duration = Duration::from_secs(5);
+/// A peer that does not take our output for this long is disconnected.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a connection waits for the management thread.
+const QUERY_TIMEOUT: Duration = Duration::from_secs(30);
+/// Connections per bridge (all its listeners together); more are closed at once.
+pub const MAX_CONNECTIONS: usize = 64;
+/// Tables the switch reports, as Open vSwitch does (0..=253; it keeps 254 hidden).
+const N_TABLES: u8 = 254;
+/// miss_send_len until the controller sets one (OFPCML default of the specification).
+const DEFAULT_MISS_SEND_LEN: u16 = 128;
+
+/// The listeners of every bridge. Dropping it removes the management sockets (the accepting
+/// threads end with the process).
+pub struct OpenFlowServer {
+    mgmt_sockets: Vec<PathBuf>,
+    /// Kept so the management loop's receiver never sees a disconnected channel.
+    _requests: Sender<OfPending>,
+}
+
+impl OpenFlowServer {
+    /// Binds every bridge's management socket and TCP listeners and starts accepting.
+    pub fn start(config: &Config) -> Result<(OpenFlowServer, Receiver<OfPending>), String> {
+        let (requests, received) = channel::unbounded();
+        let mut server = OpenFlowServer { mgmt_sockets: Vec::new(), _requests: requests.clone() };
+        for bridge in &config.bridges {
+            let connections = Arc::new(AtomicUsize::new(0));
+            let path = config.control.mgmt_socket(&bridge.name);
+            let listener = crate::control::bind_unix_socket(&path, "OpenFlow management socket")?;
+            server.mgmt_sockets.push(path.clone());
+            let context = Context { bridge: bridge.name.clone(), requests: requests.clone(), connections };
+            let unix_context = context.clone();
+            spawn("of-accept", move || accept_unix(listener, unix_context))?;
+            tracing::info!(bridge = %bridge.name, socket = %path.display(), "OpenFlow management socket");
+            for target in &bridge.openflow {
+                let listener = TcpListener::bind(target.address)
+                    .map_err(|e| format!("bridge {}: OpenFlow listener {target}: {e}", bridge.name))?;
+                let tcp_context = context.clone();
+                spawn("of-accept", move || accept_tcp(listener, tcp_context))?;
+                tracing::info!(bridge = %bridge.name, listener = %target, "OpenFlow listener");
+            }
+        }
+        Ok((server, received))
+    }
+}
+
+impl Drop for OpenFlowServer {
+    fn drop(&mut self) {
+        for path in &self.mgmt_sockets {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
+
+fn spawn(name: &str, work: impl FnOnce() + Send + 'static) -> Result<(), String> {
+    std::thread::Builder::new()
+        .name(name.into())
+        .spawn(work)
+        .map(drop)
+        .map_err(|e| format!("cannot start an OpenFlow thread: {e}"))
+}
+
+/// What a connection of a bridge needs.
+#[derive(Clone)]
+struct Context {
+    bridge: String,
+    requests: Sender<OfPending>,
+    connections: Arc<AtomicUsize>,
+}
+
+/// Counts a connection while it lives.
+struct Slot(Arc<AtomicUsize>);
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+impl Context {
+    fn take_slot(&self) -> Option<Slot> {
+        let before = self.connections.fetch_add(1, Ordering::Relaxed);
+        let slot = Slot(self.connections.clone());
+        (before < MAX_CONNECTIONS).then_some(slot)
+    }
+}
+
+fn accept_unix(listener: UnixListener, context: Context) {
+    for stream in listener.incoming() {
+        match stream {
+            Ok(stream) => start_connection(Stream::Unix(stream), "unix".into(), &context),
+            Err(e) => {
+                tracing::warn!(bridge = %context.bridge, "OpenFlow accept failed: {e}");
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        }
+    }
+}
+
+fn accept_tcp(listener: TcpListener, context: Context) {
+    for stream in listener.incoming() {
+        match stream {
+            Ok(stream) => {
+                let _ = stream.set_nodelay(true);
+                let peer = stream.peer_addr().map(|a: SocketAddr| a.to_string()).unwrap_or_default();
+                start_connection(Stream::Tcp(stream), peer, &context)
+            }
+            Err(e) => {
+                tracing::warn!(bridge = %context.bridge, "OpenFlow accept failed: {e}");
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        }
+    }
+}
+
+fn start_connection(stream: Stream, peer: String, context: &Context) {
+    let Some(slot) = context.take_slot() else {
+        tracing::warn!(bridge = %context.bridge, %peer, "OpenFlow connection refused: {MAX_CONNECTIONS} open already");
+        return;
+    };
+    let context = context.clone();
+    let spawned = spawn("of-conn", move || {
+        let _slot = slot;
+        tracing::info!(bridge = %context.bridge, %peer, "OpenFlow connection");
+        let reason = Connection::new(stream, context.clone()).run();
+        tracing::info!(bridge = %context.bridge, %peer, "OpenFlow connection closed: {reason}");
+    });
+    if let Err(e) = spawned {
+        tracing::warn!("{e}");
+    }
+}
+
+/// A TCP or unix stream.
+enum Stream {
+    Tcp(TcpStream),
+    Unix(UnixStream),
+}
+
+impl Stream {
+    fn set_timeouts(&self, read: Duration, write: Duration) -> std::io::Result<()> {
+        match self {
+            Stream::Tcp(s) => s.set_read_timeout(Some(read)).and_then(|()| s.set_write_timeout(Some(write))),
+            Stream::Unix(s) => s.set_read_timeout(Some(read)).and_then(|()| s.set_write_timeout(Some(write))),
+        }
+    }
+
+    fn read(&mut self, buffer: &mut [u8]) -> std::io::Result<usize> {
+        match self {
+            Stream::Tcp(s) => s.read(buffer),
+            Stream::Unix(s) => s.read(buffer),
+        }
+    }
+
+    fn write_all(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        match self {
+            Stream::Tcp(s) => s.write_all(bytes),
+            Stream::Unix(s) => s.write_all(bytes),
+        }
+    }
+}
+
+/// Why a connection ended.
+type Closed = String;
+
+/// The state of one connection.
+struct Connection {
+    stream: Stream,
+    context: Context,
+    version: Option<Version>,
+    /// Bytes read and not yet framed.
+    input: Vec<u8>,
+    config: SwitchConfig,
+    /// NXT_FLOW_MOD_TABLE_ID: the 1.0 flow_mod command's high byte is a table id.
+    flow_mod_table_id: bool,
+    flow_format: FlowFormat,
+    /// Input arrived since the last probe.
+    probe_sent: bool,
+    next_xid: u32,
+}
+
+impl Connection {
+    fn new(stream: Stream, context: Context) -> Connection {
+        Connection {
+            stream,
+            context,
+            version: None,
+            input: Vec::with_capacity(4096),
+            config: SwitchConfig {
+                frag: FragHandling::Normal,
+                invalid_ttl_to_controller: false,
+                miss_send_len: DEFAULT_MISS_SEND_LEN,
+            },
+            flow_mod_table_id: false,
+            flow_format: FlowFormat::OpenFlow10,
+            probe_sent: false,
+            next_xid: 1,
+        }
+    }
+
+    /// Serves the connection until it ends; returns why.
+    fn run(mut self) -> Closed {
+        if let Err(e) = self.stream.set_timeouts(PROBE_INTERVAL, WRITE_TIMEOUT) {
+            return format!("cannot set socket timeouts: {e}");
+        }
+        let (hello_version, hello) = our_hello(&VERSIONS);
+        match encode(hello_version, 0, &hello) {
+            Ok(bytes) => {
+                if let Err(e) = self.send(&bytes) {
+                    return e;
+                }
+            }
+            Err(e) => return format!("cannot encode our hello: {e}"),
+        }
+        let mut chunk = vec![0u8; 65536];
+        loop {
+            if let Err(closed) = self.handle_buffered() {
+                return closed;
+            }
+            match self.stream.read(&mut chunk) {
+                Ok(0) => return "closed by the peer".into(),
+                Ok(n) => {
+                    self.input.extend_from_slice(chunk.get(..n).unwrap_or_default());
+                    self.probe_sent = false;
+                }
+                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                    if self.probe_sent {
+                        return format!("no answer to an echo request within {PROBE_INTERVAL:?}");
+                    }
+                    self.probe_sent = true;
+                    let xid = self.xid();
+                    let version = self.version.unwrap_or(Version::V1_3);
+                    if let Err(closed) = self.send_message(version, xid, &Message::EchoRequest(Vec::new())) {
+                        return closed;
+                    }
+                }
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) => return format!("read failed: {e}"),
+            }
+        }
+    }
+
+    fn xid(&mut self) -> u32 {
+        self.next_xid = self.next_xid.wrapping_add(1);
+        self.next_xid
+    }
+
+    fn send(&mut self, bytes: &[u8]) -> Result<(), Closed> {
+        self.stream.write_all(bytes).map_err(|e| match e.kind() {
+            ErrorKind::WouldBlock | ErrorKind::TimedOut => {
+                format!("the peer did not take our output for {WRITE_TIMEOUT:?}")
+            }
+            _ => format!("write failed: {e}"),
+        })
+    }
+
+    fn send_message(&mut self, version: Version, xid: u32, message: &Message) -> Result<(), Closed> {
+        match encode(version, xid, message) {
+            Ok(bytes) => self.send(&bytes),
+            Err(e) => {
+                tracing::warn!(bridge = %self.context.bridge, "cannot encode {}: {e}", message.name());
+                Ok(())
+            }
+        }
+    }
+
+    fn send_error(&mut self, version: Version, xid: u32, error: &OfError, offending: &[u8]) -> Result<(), Closed> {
+        tracing::debug!(bridge = %self.context.bridge, "OpenFlow error to the peer: {error}");
+        let bytes = encode_error(version, xid, error, offending);
+        self.send(&bytes)
+    }
+
+    /// Handles every whole message in the input buffer.
+    fn handle_buffered(&mut self) -> Result<(), Closed> {
+        loop {
+            let length = match frame_length(&self.input) {
+                Ok(Some(length)) if length <= self.input.len() => length,
+                Ok(_) => return Ok(()),
+                Err(error) => {
+                    let version = self.version.unwrap_or(Version::V1_3);
+                    let head = self.input.get(..message::HEADER_LEN).unwrap_or_default().to_vec();
+                    let xid = head.get(4..8).map_or(0, |b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]));
+                    self.send_error(version, xid, &error, &head)?;
+                    return Err(format!("framing error: {error}"));
+                }
+            };
+            let frame: Vec<u8> = self.input.drain(..length).collect();
+            self.handle_frame(&frame)?;
+        }
+    }
+
+    fn handle_frame(&mut self, frame: &[u8]) -> Result<(), Closed> {
+        let Some(version) = self.version else { return self.handle_hello(frame) };
+        match decode_in(version, frame) {
+            Ok((header, message)) => match self.handle_message(version, header.xid, message) {
+                Ok(replies) => replies.iter().try_for_each(|bytes| self.send(bytes)),
+                Err(error) => self.send_error(version, header.xid, &error, frame),
+            },
+            Err(e) => self.send_error(e.version, e.xid, &e.error, frame),
+        }
+    }
+
+    /// The first message must be a HELLO with a version in common.
+    fn handle_hello(&mut self, frame: &[u8]) -> Result<(), Closed> {
+        match decode(frame) {
+            Ok((header, Message::Hello(hello))) => match negotiate(&VERSIONS, header.version, &hello) {
+                Ok(version) => {
+                    tracing::debug!(bridge = %self.context.bridge, ?version, "OpenFlow version negotiated");
+                    self.version = Some(version);
+                    Ok(())
+                }
+                Err(error) => {
+                    let version = Version::from_wire(header.version).unwrap_or(Version::V1_0);
+                    self.send_error(version, header.xid, &error, frame)?;
+                    Err(format!("version negotiation failed: {error}"))
+                }
+            },
+            Ok((header, message)) => {
+                let error = OfError::new(ErrorType::HelloFailed, 1, format!("{} before HELLO", message.name()));
+                self.send_error(Version::V1_3, header.xid, &error, frame)?;
+                Err(error.reason)
+            }
+            Err(e) => {
+                let error = OfError::new(ErrorType::HelloFailed, 1, format!("bad HELLO: {}", e.error));
+                self.send_error(e.version, e.xid, &error, frame)?;
+                Err(error.reason)
+            }
+        }
+    }
+
+    /// The management thread's answer to `query`.
+    fn ask(&self, query: Query) -> Result<Answer, OfError> {
+        let (reply_to, answer) = channel::bounded(1);
+        let pending = OfPending { bridge: self.context.bridge.clone(), query, reply_to };
+        if self.context.requests.send(pending).is_err() {
+            return Err(eperm("the switch is shutting down"));
+        }
+        match answer.recv_timeout(QUERY_TIMEOUT) {
+            Ok(Answer::NoBridge) => Err(eperm("the bridge is gone")),
+            Ok(answer) => Ok(answer),
+            Err(_) => Err(eperm("the switch did not answer in time")),
+        }
+    }
+
+    /// The encoded replies to one message (none for most asynchronous ones), or the error to
+    /// answer it with.
+    fn handle_message(&mut self, version: Version, xid: u32, message: Message) -> Result<Vec<Vec<u8>>, OfError> {
+        let reply = |message: Message| -> Result<Vec<Vec<u8>>, OfError> {
+            encode(version, xid, &message).map(|bytes| vec![bytes]).map_err(encode_failed)
+        };
+        match message {
+            Message::Hello(_) | Message::EchoReply(_) => Ok(Vec::new()),
+            Message::Error(error) => {
+                tracing::info!(
+                    bridge = %self.context.bridge,
+                    "OpenFlow error from the peer: type {} code {}",
+                    error.error_type,
+                    error.code
+                );
+                Ok(Vec::new())
+            }
+            Message::EchoRequest(data) => reply(Message::EchoReply(data)),
+            Message::FeaturesRequest => {
+                let ports = self.ports()?;
+                reply(Message::FeaturesReply(features(version, &self.context.bridge, &ports)))
+            }
+            Message::GetConfigRequest => reply(Message::GetConfigReply(self.config)),
+            Message::SetConfig(config) => {
+                self.config = config;
+                Ok(Vec::new())
+            }
+            Message::BarrierRequest => reply(Message::BarrierReply),
+            Message::RoleRequest(role) => match role.role {
+                message::ControllerRole::NoChange | message::ControllerRole::Equal => {
+                    reply(Message::RoleReply(Role { role: message::ControllerRole::Equal, ..role }))
+                }
+                _ => Err(OfError::new(ErrorType::RoleRequestFailed, 1, "only the equal role is supported yet")),
+            },
+            Message::SetFlowFormat(format) => {
+                self.flow_format = format;
+                Ok(Vec::new())
+            }
+            Message::FlowModTableId(enabled) => {
+                self.flow_mod_table_id = enabled;
+                Ok(Vec::new())
+            }
+            Message::SetPacketInFormat(PacketInFormat::Standard) => Ok(Vec::new()),
+            Message::SetPacketInFormat(format) => Err(bad_request(
+                message::bad_request::EPERM,
+                format!("packet-in format {format:?} not supported (standard only)"),
+            )),
+            Message::FlowMod(flow_mod) => {
+                let op = flow_mod_op(version, &flow_mod, None, self.flow_mod_table_id)?;
+                self.apply(version, op)
+            }
+            Message::NxFlowMod(nx) => {
+                let op = flow_mod_op(version, &nx.flow_mod, Some(nx.new_cookie), self.flow_mod_table_id)?;
+                self.apply(version, op)
+            }
+            Message::MultipartRequest(request) => self.multipart(version, xid, request),
+            Message::QueueGetConfigRequest(port) => {
+                reply(Message::QueueGetConfigReply(message::QueueConfig { port, queues: Vec::new() }))
+            }
+            Message::BundleControl(_) | Message::BundleAdd(_) => {
+                Err(bad_request(message::bad_request::BAD_EXP_TYPE, "bundles are not supported yet"))
+            }
+            other => Err(bad_request(
+                message::bad_request::BAD_TYPE,
+                format!("{} is not supported by this switch (yet)", other.name()),
+            )),
+        }
+    }
+
+    fn ports(&self) -> Result<Vec<PortView>, OfError> {
+        match self.ask(Query::Ports)? {
+            Answer::Ports(ports) => Ok(ports),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    fn apply(&self, version: Version, op: Option<FlowOp>) -> Result<Vec<Vec<u8>>, OfError> {
+        let Some(op) = op else { return Ok(Vec::new()) };
+        match self.ask(Query::FlowMod(op))? {
+            Answer::FlowMod(Ok(())) => Ok(Vec::new()),
+            Answer::FlowMod(Err(FlowModFailure::Table(error))) => Err(table_error(version, &error)),
+            Answer::FlowMod(Err(FlowModFailure::Internal(error))) => Err(eperm(error)),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    fn multipart(&self, version: Version, xid: u32, request: MultipartRequest) -> Result<Vec<Vec<u8>>, OfError> {
+        if request.more {
+            return Err(bad_request(message::bad_request::EPERM, "multipart requests in parts are not supported"));
+        }
+        let is_nx = matches!(request.body, RequestBody::NxFlow(_) | RequestBody::NxAggregate(_));
+        let single = |body: ReplyBody| split(version, xid, vec![body], |mut bodies| bodies.remove(0));
+        match request.body {
+            RequestBody::Desc => single(ReplyBody::Desc(Desc {
+                manufacturer: "vswitch".into(),
+                hardware: "DPDK userspace switch".into(),
+                software: env!("CARGO_PKG_VERSION").into(),
+                serial_num: "None".into(),
+                datapath: format!("bridge {}", self.context.bridge),
+            })),
+            RequestBody::Flow(filter) | RequestBody::NxFlow(filter) => {
+                let flows = match filter_selector(&filter) {
+                    Some(selector) => match self.ask(Query::Flows(selector))? {
+                        Answer::Flows(flows) => flows,
+                        other => return Err(unexpected(&other)),
+                    },
+                    None => Vec::new(),
+                };
+                let stats: Vec<FlowStats> = flows.into_iter().map(flow_stats).collect();
+                // NXST_FLOW is answered as NXST_FLOW, OFPST_FLOW as itself.
+                if is_nx {
+                    split(version, xid, stats, ReplyBody::NxFlow)
+                } else {
+                    split(version, xid, stats, ReplyBody::Flow)
+                }
+            }
+            RequestBody::Aggregate(filter) | RequestBody::NxAggregate(filter) => {
+                let sums = match filter_selector(&filter) {
+                    Some(selector) => match self.ask(Query::Aggregate(selector))? {
+                        Answer::Aggregate(sums) => sums,
+                        other => return Err(unexpected(&other)),
+                    },
+                    None => Default::default(),
+                };
+                let stats =
+                    AggregateStats { packet_count: sums.packets, byte_count: sums.bytes, flow_count: sums.flows };
+                single(if is_nx { ReplyBody::NxAggregate(stats) } else { ReplyBody::Aggregate(stats) })
+            }
+            RequestBody::Table => {
+                let counts = match self.ask(Query::TableStats)? {
+                    Answer::Tables(counts) => counts,
+                    other => return Err(unexpected(&other)),
+                };
+                let tables: Vec<TableStats> = (0..N_TABLES)
+                    .map(|t| TableStats {
+                        table_id: t,
+                        name: table_name(t),
+                        wildcards: 0x003f_ffff,
+                        max_entries: 1_000_000,
+                        active_count: counts.get(usize::from(t)).copied().unwrap_or(0),
+                        lookup_count: 0,
+                        matched_count: 0,
+                    })
+                    .collect();
+                split(version, xid, tables, ReplyBody::Table)
+            }
+            RequestBody::TableFeatures(set) if set.is_empty() => {
+                split(version, xid, (0..N_TABLES).map(table_features).collect(), ReplyBody::TableFeatures)
+            }
+            RequestBody::TableFeatures(_) => {
+                Err(OfError::new(ErrorType::TableFeaturesFailed, 5, "the table features cannot be changed"))
+            }
+            RequestBody::PortStats(port) => {
+                let stats = match self.ask(Query::PortStats(port))? {
+                    Answer::PortStats(stats) => stats,
+                    other => return Err(unexpected(&other)),
+                };
+                if stats.is_empty() && port.is_switch_port() && version == Version::V1_3 {
+                    return Err(bad_request(message::bad_request::BAD_PORT, format!("no port {port}")));
+                }
+                let stats: Vec<PortStats> = stats
+                    .into_iter()
+                    .map(|c| PortStats {
+                        port_no: OfPort(c.ofport),
+                        rx_packets: c.rx_packets,
+                        tx_packets: c.tx_packets,
+                        rx_bytes: c.rx_bytes,
+                        tx_bytes: c.tx_bytes,
+                        rx_dropped: c.rx_dropped,
+                        tx_dropped: c.tx_dropped,
+                        rx_errors: c.rx_errors,
+                        tx_errors: c.tx_errors,
+                        rx_frame_err: 0,
+                        rx_over_err: 0,
+                        rx_crc_err: 0,
+                        collisions: 0,
+                        duration_sec: u32::try_from(c.duration_ms / 1000).unwrap_or(u32::MAX),
+                        duration_nsec: (c.duration_ms % 1000) as u32 * 1_000_000,
+                    })
+                    .collect();
+                split(version, xid, stats, ReplyBody::PortStats)
+            }
+            RequestBody::PortDesc => {
+                let ports = self.ports()?;
+                split(version, xid, ports.iter().map(|p| port_desc(version, p)).collect(), ReplyBody::PortDesc)
+            }
+            // The switch has no queues, groups or meters (yet): truthful empty answers.
+            RequestBody::Queue { .. } => single(ReplyBody::Queue(Vec::new())),
+            RequestBody::Group(_) => single(ReplyBody::Group(Vec::new())),
+            RequestBody::GroupDesc => single(ReplyBody::GroupDesc(Vec::new())),
+            RequestBody::GroupFeatures => single(ReplyBody::GroupFeatures(GroupFeatures::default())),
+            RequestBody::Meter(_) => single(ReplyBody::Meter(Vec::new())),
+            RequestBody::MeterConfig(_) => single(ReplyBody::MeterConfig(Vec::new())),
+            RequestBody::MeterFeatures => single(ReplyBody::MeterFeatures(MeterFeatures::default())),
+        }
+    }
+}
+
+fn eperm(reason: impl Into<String>) -> OfError {
+    bad_request(message::bad_request::EPERM, reason)
+}
+
+fn unexpected(answer: &Answer) -> OfError {
+    eperm(format!("internal error: unexpected answer {answer:?}"))
+}
+
+fn encode_failed(error: EncodeError) -> OfError {
+    eperm(format!("reply cannot be encoded: {error}"))
+}
+
+/// Encodes `items` as one or more multipart replies (`more` on all but the last), each at
+/// most 65535 bytes.
+fn split<T: Clone>(
+    version: Version,
+    xid: u32,
+    items: Vec<T>,
+    make: impl Fn(Vec<T>) -> ReplyBody,
+) -> Result<Vec<Vec<u8>>, OfError> {
+    let mut out = Vec::new();
+    let mut rest: &[T] = &items;
+    let mut per_message = rest.len().max(1);
+    loop {
+        let take = per_message.min(rest.len());
+        let more = take < rest.len();
+        let body = make(rest.get(..take).unwrap_or_default().to_vec());
+        match encode(version, xid, &Message::MultipartReply(MultipartReply { more, body })) {
+            Ok(bytes) => {
+                out.push(bytes);
+                rest = rest.get(take..).unwrap_or_default();
+                if rest.is_empty() {
+                    return Ok(out);
+                }
+            }
+            Err(EncodeError::TooLong { .. }) if take > 1 => per_message = take / 2,
+            Err(e) => return Err(encode_failed(e)),
+        }
+    }
+}
+
+/// FEATURES_REPLY: capabilities flow, table and port stats; 1.0 also lists the ports and the
+/// one action set it has (output).
+fn features(version: Version, bridge: &str, ports: &[PortView]) -> FeaturesReply {
+    FeaturesReply {
+        datapath_id: datapath_id(bridge),
+        n_buffers: 0,
+        n_tables: N_TABLES,
+        auxiliary_id: 0,
+        capabilities: 0x7,
+        actions: if version == Version::V1_0 { 0x1 } else { 0 },
+        ports: if version == Version::V1_0 {
+            ports.iter().map(|p| port_desc(version, p)).collect()
+        } else {
+            Vec::new()
+        },
+    }
+}
+
+/// A port in the bits of `version`: link down (1) or, in 1.3, live (4); the current speed as
+/// a full-duplex feature bit and, in 1.3, in kbps.
+fn port_desc(version: Version, port: &PortView) -> PortDesc {
+    let speed_bit = match port.speed_mbps {
+        10 => 1 << 1,
+        100 => 1 << 3,
+        1_000 => 1 << 5,
+        10_000 => 1 << 6,
+        40_000 if version == Version::V1_3 => 1 << 7,
+        100_000 if version == Version::V1_3 => 1 << 8,
+        0 => 0,
+        _ if version == Version::V1_3 => 1 << 10,
+        _ => 0,
+    };
+    let state = match (port.link_up, version) {
+        (false, _) => 1,
+        (true, Version::V1_3) => 4,
+        (true, Version::V1_0) => 0,
+    };
+    PortDesc {
+        port_no: OfPort(port.ofport),
+        hw_addr: port.mac,
+        name: port.name.clone(),
+        config: 0,
+        state,
+        curr: speed_bit,
+        advertised: 0,
+        supported: 0,
+        peer: 0,
+        curr_speed: port.speed_mbps.saturating_mul(1000),
+        max_speed: port.speed_mbps.saturating_mul(1000),
+    }
+}
+
+fn table_name(table: u8) -> String {
+    if table == 0 {
+        "classifier".into()
+    } else {
+        format!("table{table}")
+    }
+}
+
+/// OXM header of an OpenFlow basic field (class 0x8000) of `bytes` bytes.
+fn oxm(field: u8, bytes: u8) -> OxmId {
+    OxmId { header: 0x8000_0000 | u32::from(field) << 9 | u32::from(bytes), experimenter: None }
+}
+
+/// The OpenFlow basic fields the pipeline matches and sets: in_port, metadata, Ethernet
+/// addresses and type, VLAN id and PCP, IP DSCP/ECN/protocol, IPv4 addresses, TCP/UDP ports,
+/// ICMP type/code, ARP op/addresses.
+fn match_fields() -> Vec<OxmId> {
+    [
+        (0, 4),
+        (2, 8),
+        (3, 6),
+        (4, 6),
+        (5, 2),
+        (6, 2),
+        (7, 1),
+        (8, 1),
+        (9, 1),
+        (10, 1),
+        (11, 4),
+        (12, 4),
+        (13, 2),
+        (14, 2),
+        (15, 2),
+        (16, 2),
+        (19, 1),
+        (20, 1),
+        (21, 2),
+        (22, 4),
+        (23, 4),
+        (24, 6),
+        (25, 6),
+    ]
+    .into_iter()
+    .map(|(field, bytes)| oxm(field, bytes))
+    .collect()
+}
+
+/// Instruction or action ids: only their type.
+fn ids(kinds: &[u16]) -> Vec<FeatureId> {
+    kinds.iter().map(|&kind| FeatureId { kind, data: Vec::new() }).collect()
+}
+
+/// The table-features entry of one table, with the eight properties OpenFlow 1.3 requires
+/// (ovs-ofctl refuses a reply without them): instructions goto_table, write_metadata,
+/// write/apply/clear_actions; next tables: every later one; actions output, set_field,
+/// push/pop VLAN, dec_nw_ttl; the match fields (all of them wildcardable and settable).
+fn table_features(table: u8) -> TableFeatures {
+    let last = table + 1 >= N_TABLES;
+    let instructions = if last { ids(&[2, 3, 4, 5]) } else { ids(&[1, 2, 3, 4, 5]) };
+    let actions = ids(&[0, 17, 18, 24, 25]);
+    let fields = match_fields();
+    TableFeatures {
+        table_id: table,
+        name: table_name(table),
+        metadata_match: u64::MAX,
+        metadata_write: u64::MAX,
+        config: 0,
+        max_entries: 1_000_000,
+        properties: vec![
+            TableFeatureProperty::Instructions { miss: false, ids: instructions },
+            TableFeatureProperty::NextTables { miss: false, tables: (table.saturating_add(1)..N_TABLES).collect() },
+            TableFeatureProperty::WriteActions { miss: false, ids: actions.clone() },
+            TableFeatureProperty::ApplyActions { miss: false, ids: actions },
+            TableFeatureProperty::Match(fields.clone()),
+            TableFeatureProperty::Wildcards(fields.clone()),
+            TableFeatureProperty::WriteSetfield { miss: false, fields: fields.clone() },
+            TableFeatureProperty::ApplySetfield { miss: false, fields },
+        ],
+    }
+}
+
+fn flow_stats(stat: FlowStat) -> FlowStats {
+    let rule = stat.rule;
+    FlowStats {
+        table_id: rule.table,
+        duration_sec: u32::try_from(stat.duration_ms / 1000).unwrap_or(u32::MAX),
+        duration_nsec: (stat.duration_ms % 1000) as u32 * 1_000_000,
+        priority: rule.priority,
+        idle_timeout: rule.idle_timeout,
+        hard_timeout: rule.hard_timeout,
+        flags: FlowModFlags {
+            send_flow_rem: stat.flags.send_flow_rem,
+            check_overlap: stat.flags.check_overlap,
+            reset_counts: stat.flags.reset_counts,
+            no_packet_counts: false,
+            no_byte_counts: false,
+        },
+        cookie: rule.cookie,
+        packet_count: stat.packets,
+        byte_count: stat.bytes,
+        idle_age: u16::try_from(stat.idle_age_s + 1).unwrap_or(u16::MAX),
+        hard_age: u16::try_from(stat.hard_age_s + 1).unwrap_or(u16::MAX),
+        matches: rule.matches,
+        instructions: rule.instructions,
+    }
+}
+
+/// The selector of a flow or aggregate stats request; `None` when it can select nothing (an
+/// out_group filter: no rule outputs to a group yet).
+fn filter_selector(filter: &FlowStatsRequest) -> Option<FlowSelector> {
+    if filter.out_group != GROUP_ANY {
+        return None;
+    }
+    Some(FlowSelector {
+        table: (filter.table_id != 0xff).then_some(filter.table_id),
+        strict: false,
+        priority: 0,
+        matches: filter.matches.clone(),
+        cookie: filter.cookie,
+        cookie_mask: filter.cookie_mask,
+        out_port: (filter.out_port != OfPort::NONE).then_some(filter.out_port),
+    })
+}
+
+fn flow_mod_failed(version: Version, code_v13: u16, code_v10: u16, reason: impl Into<String>) -> OfError {
+    let code = if version == Version::V1_3 { code_v13 } else { code_v10 };
+    OfError::new(ErrorType::FlowModFailed, code, reason)
+}
+
+/// The OFPT_ERROR of a refused flow_mod.
+fn table_error(version: Version, error: &FlowTableError) -> OfError {
+    match error {
+        // OFPFMFC_BAD_TABLE_ID (1.3); 1.0 has no such code: OFPFMFC_EPERM.
+        FlowTableError::BadTable(_) => flow_mod_failed(version, 2, 2, error.to_string()),
+        // OFPBIC_BAD_TABLE_ID; 1.0 has no goto_table at all.
+        FlowTableError::BadGoto { .. } => OfError::new(ErrorType::BadInstruction, 2, error.to_string()),
+        // OFPFMFC_OVERLAP.
+        FlowTableError::Overlap(_) => flow_mod_failed(version, 3, 1, error.to_string()),
+        // OFPBMC_BAD_PREREQ (1.0: reported as OFPBRC_EPERM by the codec).
+        FlowTableError::Invalid(_) => OfError::new(ErrorType::BadMatch, 9, error.to_string()),
+    }
+}
+
+/// The table operation of a flow_mod (`None`: one that cannot select anything). `new_cookie`
+/// is the cookie an NXT_FLOW_MOD sets (its `flow_mod.cookie`/`cookie_mask` are the cookie
+/// match); `table_id_ext`: NXT_FLOW_MOD_TABLE_ID is on, so a 1.0 command carries a table id.
+pub fn flow_mod_op(
+    version: Version,
+    flow_mod: &FlowMod,
+    new_cookie: Option<u64>,
+    table_id_ext: bool,
+) -> Result<Option<FlowOp>, OfError> {
+    // 1.0 without the table-id extension: adds go to table 0, everything else to every table.
+    let table_id = if version == Version::V1_0 && !table_id_ext { 0xff } else { flow_mod.table_id };
+    if flow_mod.buffer_id != NO_BUFFER {
+        // OFPBRC_BUFFER_UNKNOWN: the switch buffers no packets.
+        return Err(bad_request(8, format!("buffer {:#x}: the switch buffers no packets", flow_mod.buffer_id)));
+    }
+    // Cookies: 1.3 matches on cookie/cookie_mask and a modify keeps the rules' cookie; 1.0's
+    // OFPT_FLOW_MOD has no cookie match and its cookie is the new one (all ones: unchanged);
+    // NXT_FLOW_MOD has both.
+    let (match_cookie, match_mask, set_cookie) = match (version, new_cookie) {
+        (_, Some(new)) => (flow_mod.cookie, flow_mod.cookie_mask, new),
+        (Version::V1_3, None) => (flow_mod.cookie, flow_mod.cookie_mask, u64::MAX),
+        (Version::V1_0, None) => (0, 0, flow_mod.cookie),
+    };
+    let selector = |strict: bool, out_port: bool| FlowSelector {
+        table: (table_id != 0xff).then_some(table_id),
+        strict,
+        priority: flow_mod.priority,
+        matches: flow_mod.matches.clone(),
+        cookie: match_cookie,
+        cookie_mask: match_mask,
+        out_port: (out_port && flow_mod.out_port != OfPort::NONE).then_some(flow_mod.out_port),
+    };
+    let strict = matches!(flow_mod.command, FlowModCommand::ModifyStrict | FlowModCommand::DeleteStrict);
+    Ok(Some(match flow_mod.command {
+        FlowModCommand::Add => {
+            let rule = FlowRule {
+                table: if table_id == 0xff { 0 } else { table_id },
+                priority: flow_mod.priority,
+                cookie: match (version, new_cookie) {
+                    (Version::V1_3, None) => flow_mod.cookie,
+                    _ if set_cookie == u64::MAX => 0,
+                    _ => set_cookie,
+                },
+                idle_timeout: flow_mod.idle_timeout,
+                hard_timeout: flow_mod.hard_timeout,
+                matches: flow_mod.matches.clone(),
+                instructions: flow_mod.instructions.clone(),
+            };
+            if version == Version::V1_3 && flow_mod.table_id == 0xff {
+                return Err(flow_mod_failed(version, 2, 2, "table 255 (all) in an add"));
+            }
+            rule.check().map_err(|e| OfError::new(ErrorType::BadMatch, 9, e.to_string()))?;
+            let flags = table::FlowModFlags {
+                send_flow_rem: flow_mod.flags.send_flow_rem,
+                check_overlap: flow_mod.flags.check_overlap,
+                reset_counts: flow_mod.flags.reset_counts,
+            };
+            FlowOp::Add { rule, flags }
+        }
+        FlowModCommand::Modify | FlowModCommand::ModifyStrict => FlowOp::Modify(FlowModification {
+            selector: selector(strict, false),
+            new_cookie: (set_cookie != u64::MAX).then_some(set_cookie),
+            idle_timeout: flow_mod.idle_timeout,
+            hard_timeout: flow_mod.hard_timeout,
+            instructions: flow_mod.instructions.clone(),
+        }),
+        FlowModCommand::Delete | FlowModCommand::DeleteStrict => {
+            if flow_mod.out_group != GROUP_ANY {
+                // No rule outputs to a group yet: nothing to delete.
+                return Ok(None);
+            }
+            FlowOp::Delete(selector(strict, true))
+        }
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::flow::{Instructions, Match};
+
+    fn flow_mod(command: FlowModCommand) -> FlowMod {
+        FlowMod {
+            cookie: 0x10,
+            cookie_mask: 0,
+            table_id: 3,
+            command,
+            idle_timeout: 0,
+            hard_timeout: 0,
+            priority: 100,
+            buffer_id: NO_BUFFER,
+            out_port: OfPort::NONE,
+            out_group: GROUP_ANY,
+            flags: FlowModFlags::default(),
+            matches: Match::catch_all(),
+            instructions: Instructions::default(),
+        }
+    }
+
+    #[test]
+    fn adds_keep_their_table_and_cookie() {
+        let Some(FlowOp::Add { rule, .. }) =
+            flow_mod_op(Version::V1_3, &flow_mod(FlowModCommand::Add), None, false).unwrap()
+        else {
+            panic!("not an add")
+        };
+        assert_eq!((rule.table, rule.cookie, rule.priority), (3, 0x10, 100));
+        // 1.0 without the table-id extension: table 0.
+        let Some(FlowOp::Add { rule, .. }) =
+            flow_mod_op(Version::V1_0, &flow_mod(FlowModCommand::Add), None, false).unwrap()
+        else {
+            panic!("not an add")
+        };
+        assert_eq!((rule.table, rule.cookie), (0, 0x10));
+    }
+
+    #[test]
+    fn modify_keeps_cookies_in_1_3_and_sets_them_in_1_0() {
+        let mut m = flow_mod(FlowModCommand::Modify);
+        m.cookie_mask = 0xff;
+        let Some(FlowOp::Modify(modification)) = flow_mod_op(Version::V1_3, &m, None, false).unwrap() else {
+            panic!("not a modify")
+        };
+        assert_eq!(modification.new_cookie, None);
+        assert_eq!((modification.selector.cookie, modification.selector.cookie_mask), (0x10, 0xff));
+        assert_eq!(modification.selector.table, Some(3));
+        let Some(FlowOp::Modify(modification)) = flow_mod_op(Version::V1_0, &m, None, false).unwrap() else {
+            panic!("not a modify")
+        };
+        assert_eq!(modification.new_cookie, Some(0x10));
+        assert_eq!((modification.selector.table, modification.selector.cookie_mask), (None, 0));
+        m.cookie = u64::MAX;
+        let Some(FlowOp::Modify(modification)) = flow_mod_op(Version::V1_0, &m, None, true).unwrap() else {
+            panic!("not a modify")
+        };
+        assert_eq!((modification.new_cookie, modification.selector.table), (None, Some(3)));
+    }
+
+    #[test]
+    fn deletes_filter_on_out_port_and_strictness() {
+        let mut d = flow_mod(FlowModCommand::DeleteStrict);
+        d.table_id = 0xff;
+        d.out_port = OfPort(2);
+        let Some(FlowOp::Delete(selector)) = flow_mod_op(Version::V1_3, &d, None, false).unwrap() else {
+            panic!("not a delete")
+        };
+        assert!(selector.strict);
+        assert_eq!((selector.table, selector.out_port, selector.priority), (None, Some(OfPort(2)), 100));
+        d.out_group = 7;
+        assert_eq!(flow_mod_op(Version::V1_3, &d, None, false).unwrap(), None);
+    }
+
+    #[test]
+    fn refusals_carry_the_version_s_codes() {
+        let mut m = flow_mod(FlowModCommand::Add);
+        m.buffer_id = 5;
+        let error = flow_mod_op(Version::V1_3, &m, None, false).unwrap_err();
+        assert_eq!((error.kind, error.code), (ErrorType::BadRequest, 8));
+        m.buffer_id = NO_BUFFER;
+        m.table_id = 0xff;
+        let error = flow_mod_op(Version::V1_3, &m, None, false).unwrap_err();
+        assert_eq!((error.kind, error.code), (ErrorType::FlowModFailed, 2));
+        let overlap = FlowTableError::Overlap(Box::default());
+        assert_eq!(table_error(Version::V1_3, &overlap).code, 3);
+        assert_eq!(table_error(Version::V1_0, &overlap).code, 1);
+    }
+
+    #[test]
+    fn big_replies_are_split_below_64_kib() {
+        let tables: Vec<TableFeatures> = (0..N_TABLES).map(table_features).collect();
+        let messages = split(Version::V1_3, 9, tables, ReplyBody::TableFeatures).unwrap();
+        assert!(messages.len() > 1);
+        let mut seen = 0;
+        for (i, bytes) in messages.iter().enumerate() {
+            assert!(bytes.len() <= 65535);
+            let (_, message) = decode(bytes).unwrap();
+            let Message::MultipartReply(reply) = message else { panic!("not a reply") };
+            assert_eq!(reply.more, i + 1 < messages.len());
+            let ReplyBody::TableFeatures(tables) = reply.body else { panic!("not table features") };
+            seen += tables.len();
+        }
+        assert_eq!(seen, usize::from(N_TABLES));
+        let empty = split(Version::V1_3, 9, Vec::<FlowStats>::new(), ReplyBody::Flow).unwrap();
+        assert_eq!(empty.len(), 1);
+    }
+}

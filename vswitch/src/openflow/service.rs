@@ -1,0 +1,123 @@
+//! What an OpenFlow connection asks of the management thread, and what it gets back. The
+//! connection threads never touch the flow tables, the ports or the PMDs: they send a typed
+//! [`Query`] over a channel ([`OfPending`]) and wait (bounded) for the [`Answer`]. The
+//! management thread (`Switch::handle_openflow`) answers with version-independent values; the
+//! connection turns them into the messages of the version it negotiated.
+
+use crossbeam::channel::Sender;
+
+use crate::flow::{FlowRule, FlowSelector, OfPort};
+use crate::pipeline::table::{FlowModFlags, FlowOp, FlowTableError};
+
+/// A query of a connection of `bridge`, with where the answer goes.
+pub struct OfPending {
+    pub bridge: String,
+    pub query: Query,
+    pub reply_to: Sender<Answer>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Query {
+    /// The bridge's ports (FEATURES, port desc). Answer: [`Answer::Ports`].
+    Ports,
+    /// Counters of one port, or of all ([`OfPort::NONE`]). Answer: [`Answer::PortStats`].
+    PortStats(OfPort),
+    /// Rules per table. Answer: [`Answer::Tables`].
+    TableStats,
+    /// The rules a selector selects, with statistics. Answer: [`Answer::Flows`].
+    Flows(FlowSelector),
+    /// Sums over the rules a selector selects. Answer: [`Answer::Aggregate`].
+    Aggregate(FlowSelector),
+    /// One flow_mod, applied as one table version. Answer: [`Answer::FlowMod`].
+    FlowMod(FlowOp),
+}
+
+/// A port as OpenFlow describes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PortView {
+    pub ofport: u32,
+    pub name: String,
+    pub mac: [u8; 6],
+    pub link_up: bool,
+    pub speed_mbps: u32,
+}
+
+/// A port's counters since it was added.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PortCounters {
+    pub ofport: u32,
+    pub rx_packets: u64,
+    pub tx_packets: u64,
+    pub rx_bytes: u64,
+    pub tx_bytes: u64,
+    /// Missed by the device and dropped by the switch on the way in.
+    pub rx_dropped: u64,
+    /// Refused by the device on transmit.
+    pub tx_dropped: u64,
+    pub rx_errors: u64,
+    pub tx_errors: u64,
+    pub duration_ms: u64,
+}
+
+/// One rule with its statistics, at the time of the query.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FlowStat {
+    pub rule: FlowRule,
+    pub flags: FlowModFlags,
+    pub duration_ms: u64,
+    pub packets: u64,
+    pub bytes: u64,
+    /// Seconds since the last hit (or the add).
+    pub idle_age_s: u64,
+    /// Seconds since the last add or modify.
+    pub hard_age_s: u64,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Aggregate {
+    pub packets: u64,
+    pub bytes: u64,
+    pub flows: u32,
+}
+
+/// Why a flow_mod was not applied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FlowModFailure {
+    Table(FlowTableError),
+    /// The tables changed but the new version could not be published (a stuck PMD).
+    Internal(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Answer {
+    Ports(Vec<PortView>),
+    PortStats(Vec<PortCounters>),
+    /// Active rules of tables 0, 1, ... in order.
+    Tables(Vec<u32>),
+    Flows(Vec<FlowStat>),
+    Aggregate(Aggregate),
+    FlowMod(Result<(), FlowModFailure>),
+    /// The bridge does not exist (any more).
+    NoBridge,
+}
+
+/// The datapath id of a bridge: stable across restarts (derived from the name: FNV-1a, cut to
+/// 48 bits as Open vSwitch's MAC-derived ids are), different for different bridges.
+pub fn datapath_id(bridge: &str) -> u64 {
+    let hash = bridge
+        .bytes()
+        .fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3));
+    hash & 0x0000_ffff_ffff_ffff
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn datapath_ids_are_stable_and_distinct() {
+        assert_eq!(datapath_id("br0"), datapath_id("br0"));
+        assert_ne!(datapath_id("br0"), datapath_id("br1"));
+        assert_eq!(datapath_id("br0") >> 48, 0);
+    }
+}
