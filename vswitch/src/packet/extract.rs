@@ -74,6 +74,12 @@ pub fn same_headers(previous: &[u8], layers: &Layers, data: &[u8]) -> bool {
     if previous.len() != data.len() {
         return false;
     }
+    if layers.dl_type == ethertype::IPV4 && l3 == len::ETHERNET && l4 == len::ETHERNET + len::IPV4 {
+        // The common frame (untagged, IPv4 without options): one masked compare of 48 bytes.
+        if let (Some(a), Some(b)) = (previous.first_chunk::<48>(), data.first_chunk::<48>()) {
+            return same_masked(a, b, if tcp { &PLAIN_IPV4_TCP } else { &PLAIN_IPV4 });
+        }
+    }
     let same_l3 = if layers.dl_type == ethertype::IPV4 {
         // Version/IHL, TOS, total length; flags/fragment offset, TTL, protocol; addresses.
         same_span(previous, data, 0..l3 + 4)
@@ -83,6 +89,38 @@ pub fn same_headers(previous: &[u8], layers: &Layers, data: &[u8]) -> bool {
         same_span(previous, data, 0..l4)
     };
     same_l3 && same_chunk::<4>(previous, data, l4) && (!tcp || same_chunk::<2>(previous, data, l4 + 12))
+}
+
+/// The bytes `extract` reads in an untagged IPv4 frame without options (L3 at 14, L4 at 34): the
+/// Ethernet header, IPv4 bytes 0-3, 6-9 and 12-19 (not the ID or the checksum), the L4 ports;
+/// for TCP also its data offset and flags (L4 bytes 12-13). As 8-byte little-endian masks.
+const PLAIN_IPV4: [u64; 6] = compare_mask(&[0..18, 20..24, 26..38]);
+const PLAIN_IPV4_TCP: [u64; 6] = compare_mask(&[0..18, 20..24, 26..38, 46..48]);
+
+/// Masks with all-ones bytes in `ranges` of the first 48 bytes.
+const fn compare_mask(ranges: &[std::ops::Range<usize>]) -> [u64; 6] {
+    let mut mask = [0u64; 6];
+    let mut r = 0;
+    while r < ranges.len() {
+        let mut byte = ranges[r].start;
+        while byte < ranges[r].end {
+            mask[byte / 8] |= 0xff << (8 * (byte % 8));
+            byte += 1;
+        }
+        r += 1;
+    }
+    mask
+}
+
+/// `a` and `b` agree on the bytes `mask` selects.
+#[inline(always)]
+fn same_masked(a: &[u8; 48], b: &[u8; 48], mask: &[u64; 6]) -> bool {
+    let word = |bytes: &[u8; 48], i: usize| {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(&bytes[8 * i..8 * i + 8]);
+        u64::from_le_bytes(w)
+    };
+    (0..6).fold(0, |diff, i| diff | ((word(a, i) ^ word(b, i)) & mask[i])) == 0
 }
 
 /// The `N` bytes at `at` are in both frames and equal.

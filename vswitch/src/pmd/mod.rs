@@ -215,6 +215,13 @@ impl Caches {
     }
 }
 
+/// Consecutive packets of a burst (`packets`) that go to `port` and nowhere
+/// else, from one or more adjacent runs.
+struct OutputGroup {
+    port: u16,
+    packets: std::ops::Range<usize>,
+}
+
 /// Megaflows one PMD holds at most; the least recently used go first.
 const MEGAFLOW_LIMIT: usize = 200_000;
 /// A megaflow unused this long expires.
@@ -645,7 +652,9 @@ impl Pmd {
             self.counters.add(PmdCounter::Upcalls, 1);
             self.counters.add(PmdCounter::UpcallCycles, rdtsc().wrapping_sub(started));
         }
-        // Execute per run of equal megaflows.
+        // Execute per run of equal megaflows; adjacent runs that only output
+        // to the same port are sent on as one group.
+        let mut group: Option<OutputGroup> = None;
         let mut i = 0;
         while i < n {
             let id = self.caches.found[i];
@@ -655,15 +664,22 @@ impl Pmd {
             }
             if uncached & (1 << i) == 0 {
                 if let Some(id) = id {
-                    self.execute_run(datapath, id, in_port, burst, i..j, now_ms);
+                    self.execute_run(datapath, id, in_port, burst, i..j, now_ms, &mut group);
                 }
             }
             i = j;
         }
+        if let Some(group) = group {
+            self.out.run_to_port(datapath, self.index, &mut self.counters, group.port, burst, group.packets);
+        }
     }
 
-    /// Runs one megaflow's actions on packets `range` of the burst.
+    /// Runs one megaflow's actions on packets `range` of the burst. A run
+    /// that only outputs to one port joins `group` (or, not adjacent or to
+    /// another port, sends the group on and starts the next); any other run
+    /// sends the group on first, so every port sees the packets in order.
     #[inline]
+    #[allow(clippy::too_many_arguments)]
     fn execute_run(
         &mut self,
         datapath: &Datapath,
@@ -672,6 +688,7 @@ impl Pmd {
         burst: &mut RxBurst,
         range: std::ops::Range<usize>,
         now_ms: u64,
+        group: &mut Option<OutputGroup>,
     ) {
         let caches = &mut *self.caches;
         let Some(flow) = caches.megaflows.get(id) else {
@@ -679,10 +696,41 @@ impl Pmd {
         };
         let packets = range.len() as u64;
         let bytes: u64 = range.clone().map(|i| u64::from(burst.pkt_len(i))).sum();
-        let mut sink = (&mut self.out, &mut self.counters, datapath, self.index);
         if let Some(port) = flow.only_output {
-            sink.0.run_to_port(datapath, self.index, sink.1, port, burst, range.clone());
-        } else if flow.drops_all {
+            match group {
+                Some(g) if g.port == port && g.packets.end == range.start => g.packets.end = range.end,
+                _ => {
+                    if let Some(g) = group.replace(OutputGroup { port, packets: range.clone() }) {
+                        self.out.run_to_port(datapath, self.index, &mut self.counters, g.port, burst, g.packets);
+                    }
+                }
+            }
+        } else if let Some(g) = group.take() {
+            self.out.run_to_port(datapath, self.index, &mut self.counters, g.port, burst, g.packets);
+            self.execute_other(datapath, id, in_port, burst, range, packets);
+        } else {
+            self.execute_other(datapath, id, in_port, burst, range, packets);
+        }
+        self.caches.megaflows.credit(id, packets, bytes, now_ms);
+    }
+
+    /// A run whose megaflow does more than output to one port.
+    #[inline]
+    fn execute_other(
+        &mut self,
+        datapath: &Datapath,
+        id: EntryId,
+        in_port: u16,
+        burst: &mut RxBurst,
+        range: std::ops::Range<usize>,
+        packets: u64,
+    ) {
+        let caches = &mut *self.caches;
+        let Some(flow) = caches.megaflows.get(id) else {
+            return;
+        };
+        let mut sink = (&mut self.out, &mut self.counters, datapath, self.index);
+        if flow.drops_all {
             // Left in the burst, freed in bulk with it.
             sink.1.port_drop(in_port, flow.drop_reason, packets);
         } else {
@@ -692,7 +740,6 @@ impl Pmd {
                 }
             }
         }
-        caches.megaflows.credit(id, packets, bytes, now_ms);
     }
 
     /// The slow path for packet `i`: the pipeline's actions and the megaflow mask.

@@ -151,19 +151,23 @@ fn frames_that_repeat_the_headers_parse_alike() {
 /// and checksum, UDP checksum, payload) keeps a train repeating; a changed port does not.
 #[test]
 fn trains_of_one_flow_repeat() {
-    let tcp = samples::ipv4_tcp();
     let mut key = FlowKey::default();
-    let layers = extract(&tcp, 1, &mut key);
-    let (l3, l4) = (usize::from(layers.l3.unwrap()), usize::from(layers.l4.unwrap()));
-    let mut next = tcp.clone();
-    for at in [l3 + 4, l3 + 5, l3 + 10, l3 + 11, l4 + 4, l4 + 8, l4 + 14, l4 + 16, tcp.len() - 1] {
-        next[at] ^= 0x5a;
-    }
-    assert!(same_headers(&tcp, &layers, &next));
-    for at in [0, 13, l3 + 1, l3 + 8, l3 + 9, l3 + 19, l4 + 1, l4 + 3, l4 + 13] {
-        let mut changed = tcp.clone();
-        changed[at] ^= 1;
-        assert!(!same_headers(&tcp, &layers, &changed), "byte {at}");
+    // With IP options (the general comparison) and without (one masked compare).
+    for tcp in [samples::ipv4_tcp(), samples::plain_ipv4_tcp()] {
+        let layers = extract(&tcp, 1, &mut key);
+        let (l3, l4) = (usize::from(layers.l3.unwrap()), usize::from(layers.l4.unwrap()));
+        let mut next = tcp.clone();
+        for at in [l3 + 4, l3 + 5, l3 + 10, l3 + 11, l4 + 4, l4 + 8, l4 + 14, l4 + 16, tcp.len() - 1] {
+            next[at] ^= 0x5a;
+        }
+        assert!(same_headers(&tcp, &layers, &next));
+        for at in
+            [0, 13, l3, l3 + 1, l3 + 3, l3 + 6, l3 + 8, l3 + 9, l3 + 12, l3 + 19, l4, l4 + 1, l4 + 3, l4 + 12, l4 + 13]
+        {
+            let mut changed = tcp.clone();
+            changed[at] ^= 1;
+            assert!(!same_headers(&tcp, &layers, &changed), "byte {at} of {tcp:02x?}");
+        }
     }
     let udp = samples::vlan_ipv4_udp();
     let layers = extract(&udp, 1, &mut key);

@@ -16,6 +16,11 @@ pub fn ipv4_tcp() -> Vec<u8> {
     ethernet(&[], ethertype::IPV4, &ip.build(&tcp(40000, 80, 0x0c12, 1, b"hello, world")))
 }
 
+/// IPv4 without options, untagged: the datapath's common frame.
+pub fn plain_ipv4_tcp() -> Vec<u8> {
+    ethernet(&[], ethertype::IPV4, &Ipv4::new(ip_proto::TCP).build(&tcp(40001, 443, 0x0018, 0, b"GET / HTTP/1.1")))
+}
+
 pub fn vlan_ipv4_udp() -> Vec<u8> {
     ethernet(&[TAG_INNER], ethertype::IPV4, &Ipv4::new(ip_proto::UDP).build(&udp(5353, 4789, b"payload!")))
 }
@@ -114,6 +119,7 @@ pub fn final_dst(name: &str) -> Option<[u8; 16]> {
 pub fn all() -> Vec<(&'static str, Vec<u8>)> {
     vec![
         ("ipv4_tcp", ipv4_tcp()),
+        ("plain_ipv4_tcp", plain_ipv4_tcp()),
         ("vlan_ipv4_udp", vlan_ipv4_udp()),
         ("ipv4_udp_padded", ipv4_udp_padded()),
         ("ipv4_sctp", ipv4_sctp()),
