@@ -538,13 +538,15 @@ impl Pmd {
         // Pass 1: parse every packet, except those whose headers repeat the
         // packet before them (trains of one flow): they take its result.
         let mut repeats: u64 = 0;
+        let mut previous: Option<(&[u8], Layers)> = None;
         for i in 0..n {
             burst.prefetch(i + 1);
             let data = burst.data(i);
-            if let Some(previous) = i.checked_sub(1) {
-                if same_headers(burst.data(previous), &caches.layers[previous], data) {
-                    caches.layers[i] = caches.layers[previous];
+            if let Some((previous_data, previous_layers)) = previous {
+                if same_headers(previous_data, &previous_layers, data) {
+                    caches.layers[i] = previous_layers;
                     repeats |= 1 << i;
+                    previous = Some((data, previous_layers));
                     continue;
                 }
             }
@@ -556,6 +558,7 @@ impl Pmd {
             clear_words(key, caches.key_words[i] & !layers.present);
             caches.key_words[i] = layers.present;
             caches.layers[i] = layers;
+            previous = Some((data, layers));
         }
         // Pass 2 (apart from pass 1, so the parser's narrow stores have left
         // the store buffer before the hash reads whole words): hash, and
