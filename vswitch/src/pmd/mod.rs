@@ -27,7 +27,7 @@ use crate::dpdk::prefetch;
 use crate::flow::key::FlowKey;
 use crate::flow::FlowRule;
 use crate::packet::{extract, same_headers, Layers};
-use crate::pipeline::xlate::{translate, Bridge, MacLearning};
+use crate::pipeline::xlate::{translate, Bridge, MacLearning, XlateStop};
 use stats::{DropReason, PmdCounter, PmdCounters, SharedCounters};
 
 /// Empty iterations before an idle PMD starts to sleep.
@@ -760,6 +760,8 @@ impl Pmd {
         }
         let reason = if translation.table_miss {
             DropReason::TableMiss
+        } else if translation.stop == Some(XlateStop::TtlExpired) {
+            DropReason::TtlExpired
         } else if translation.stop.is_some() {
             DropReason::PipelineError
         } else {

@@ -21,8 +21,11 @@ pub enum DropReason {
     /// The device did not take the packet: tx queue full, or a vhost-user
     /// guest not connected (counted on the output port).
     TxFailed,
-    /// The pipeline stopped: TTL expired, resubmit loop, too many actions
+    /// dec_ttl found a TTL of 0 or 1 and nothing else forwarded the packet
     /// (input port).
+    TtlExpired,
+    /// The pipeline stopped: resubmit loop, too many actions, unknown input
+    /// port (input port).
     PipelineError,
     /// Sent to a controller, which the switch does not have yet (input port).
     Controller,
@@ -33,11 +36,12 @@ pub enum DropReason {
 }
 
 impl DropReason {
-    pub const ALL: [DropReason; 8] = [
+    pub const ALL: [DropReason; 9] = [
         DropReason::TableMiss,
         DropReason::ActionDrop,
         DropReason::NoSuchPort,
         DropReason::TxFailed,
+        DropReason::TtlExpired,
         DropReason::PipelineError,
         DropReason::Controller,
         DropReason::RewriteFailed,
@@ -50,6 +54,7 @@ impl DropReason {
             DropReason::ActionDrop => "action_drop",
             DropReason::NoSuchPort => "no_such_port",
             DropReason::TxFailed => "tx_failed",
+            DropReason::TtlExpired => "ttl_expired",
             DropReason::PipelineError => "pipeline_error",
             DropReason::Controller => "controller",
             DropReason::RewriteFailed => "rewrite_failed",
