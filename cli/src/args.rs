@@ -157,6 +157,46 @@ enum Command {
         /// Port name
         name: String,
     },
+    /// Replace the bridge's OpenFlow controllers and listeners (as ovs-vsctl set-controller)
+    #[command(after_help = "Targets:\n  \
+        tcp:IP:PORT        active controller the switch connects to (IPv6: tcp:[::1]:6653)\n  \
+        ptcp:PORT[:IP]     passive listener (default IP 127.0.0.1)\n\n\
+        Example: vsctl set-controller br0 tcp:192.0.2.10:6653 ptcp:6654")]
+    SetController {
+        /// Bridge name
+        bridge: String,
+        /// OpenFlow targets, see below
+        #[arg(value_name = "TARGET", required = true)]
+        targets: Vec<String>,
+    },
+    /// The bridge's OpenFlow controllers and listeners, one per line
+    GetController {
+        /// Bridge name
+        bridge: String,
+    },
+    /// Remove all of the bridge's OpenFlow controllers and listeners (the .mgmt socket stays)
+    DelController {
+        /// Bridge name
+        bridge: String,
+    },
+    /// Store the bridge's fail mode (stored and shown only; see docs/openflow.md)
+    SetFailMode {
+        /// Bridge name
+        bridge: String,
+        /// secure or standalone
+        #[arg(value_parser = ["secure", "standalone"])]
+        mode: String,
+    },
+    /// The bridge's fail mode (nothing when not set)
+    GetFailMode {
+        /// Bridge name
+        bridge: String,
+    },
+    /// Clear the bridge's fail mode
+    DelFailMode {
+        /// Bridge name
+        bridge: String,
+    },
 }
 
 /// What one run of vsctl does: which daemon, how long to wait, what to ask, how to print.
@@ -227,6 +267,12 @@ fn request_for(command: Command, stdin: impl Read) -> Result<(Request, Option<Fl
             Request::AddPort { bridge, port }
         }
         Command::DelPort { name } => Request::DelPort { port: name },
+        Command::SetController { bridge, targets } => Request::SetController { bridge, targets },
+        Command::GetController { bridge } => Request::GetController { bridge },
+        Command::DelController { bridge } => Request::DelController { bridge },
+        Command::SetFailMode { bridge, mode } => Request::SetFailMode { bridge, mode },
+        Command::GetFailMode { bridge } => Request::GetFailMode { bridge },
+        Command::DelFailMode { bridge } => Request::DelFailMode { bridge },
     };
     Ok((request, None))
 }
@@ -310,6 +356,21 @@ mod tests {
         assert_eq!(request("vsctl dump-flows br0"), Request::DumpFlows { bridge: "br0".into(), selector: None });
         assert_eq!(request("vsctl mempool"), Request::Mempool);
         assert_eq!(request("vsctl del-port vm1"), Request::DelPort { port: "vm1".into() });
+        assert_eq!(
+            request("vsctl set-controller br0 tcp:127.0.0.1:6653 ptcp:6654"),
+            Request::SetController {
+                bridge: "br0".into(),
+                targets: vec!["tcp:127.0.0.1:6653".into(), "ptcp:6654".into()]
+            }
+        );
+        assert_eq!(request("vsctl get-controller br0"), Request::GetController { bridge: "br0".into() });
+        assert_eq!(request("vsctl del-controller br0"), Request::DelController { bridge: "br0".into() });
+        assert_eq!(
+            request("vsctl set-fail-mode br0 secure"),
+            Request::SetFailMode { bridge: "br0".into(), mode: "secure".into() }
+        );
+        assert_eq!(request("vsctl get-fail-mode br0"), Request::GetFailMode { bridge: "br0".into() });
+        assert_eq!(request("vsctl del-fail-mode br0"), Request::DelFailMode { bridge: "br0".into() });
     }
 
     #[test]

@@ -3,14 +3,15 @@
 //! pretty JSON for `--json`.
 //!
 //! Commands that only change state (`pmd-stats-clear`, `add-port`, `del-port`,
-//! `add-flow(s)`, `mod-flows`, `del-flows`, `fdb-add`) print nothing on success,
-//! like ovs-vsctl and ovs-ofctl; `--json` shows what vswitchd answered (for the
+//! `add-flow(s)`, `mod-flows`, `del-flows`, `fdb-add`, `set-`/`del-controller`,
+//! `set-`/`del-fail-mode`) print nothing on success, like ovs-vsctl and ovs-ofctl; `--json` shows what vswitchd answered (for the
 //! flow changes, how many rules were added, replaced, modified and removed).
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::proto::{
-    DumpFlowsReply, MempoolReply, PmdStats, PmdStatsReply, PortStatsReply, Request, RxqReply, ShowReply, TraceReply,
+    ControllerReply, DumpFlowsReply, FailModeReply, MempoolReply, PmdStats, PmdStatsReply, PortStatsReply, Request,
+    RxqReply, ShowReply, TraceReply,
 };
 use crate::table::{Align, Table};
 
@@ -25,13 +26,22 @@ pub fn render_result(request: &Request, result: Value) -> Result<String, serde_j
         Request::DumpFlows { .. } => dump_flows(&typed::<DumpFlowsReply>(result)?),
         Request::Trace { .. } => trace(&typed::<TraceReply>(result)?),
         Request::Mempool => mempool(&typed::<MempoolReply>(result)?),
+        // One target per line, as ovs-vsctl prints them; the fail mode alone, nothing if unset.
+        Request::GetController { .. } => {
+            typed::<ControllerReply>(result)?.targets.iter().map(|target| format!("{target}\n")).collect()
+        }
+        Request::GetFailMode { .. } => typed::<FailModeReply>(result)?.mode.map(|mode| mode + "\n").unwrap_or_default(),
         Request::PmdStatsClear
         | Request::AddPort { .. }
         | Request::DelPort { .. }
         | Request::AddFlows { .. }
         | Request::ModFlows { .. }
         | Request::DelFlows { .. }
-        | Request::FdbAdd { .. } => String::new(),
+        | Request::FdbAdd { .. }
+        | Request::SetController { .. }
+        | Request::DelController { .. }
+        | Request::SetFailMode { .. }
+        | Request::DelFailMode { .. } => String::new(),
     })
 }
 

@@ -11,7 +11,7 @@ use crossbeam::channel::{select, RecvError};
 
 use vswitch::config::Config;
 use vswitch::control::ControlServer;
-use vswitch::openflow::conn::OpenFlowServer;
+use vswitch::openflow::targets::OpenFlowServer;
 use vswitch::switch::Switch;
 
 /// How often the management thread does its periodic work.
@@ -81,6 +81,8 @@ fn run(config: &Config) -> Result<(), String> {
     // OpenFlow listeners next: a taken TCP port is an error before DPDK starts too.
     let (openflow, of_requests) = OpenFlowServer::start(config)?;
     let mut switch = Switch::start(config)?;
+    // The switch owns the targets from now on (vsctl set-controller); they stop with it.
+    switch.attach_openflow(openflow);
     tracing::info!(socket = %config.control.socket.display(), "vswitchd running");
     let mut next_tick = Instant::now() + TICK;
     while !stop.load(Ordering::Relaxed) {
@@ -113,7 +115,6 @@ fn run(config: &Config) -> Result<(), String> {
     tracing::info!("stopping");
     switch.shutdown();
     drop(switch);
-    drop(openflow);
     drop(control);
     tracing::info!("stopped");
     Ok(())

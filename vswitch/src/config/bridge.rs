@@ -6,10 +6,10 @@ use std::collections::{BTreeMap, HashMap};
 
 use super::port::check_name;
 use super::reader::{KeyError, Section};
-use super::{BridgeConfig, OpenFlowListener, PortConfig, PortKind};
+use super::{BridgeConfig, FailMode, OpenFlowTarget, PortConfig, PortKind};
 use crate::flow::{parse_add_flow, Action, FlowRule, OfPort};
 
-const BRIDGE_KEYS: &[&str] = &["name", "port", "flows", "openflow"];
+const BRIDGE_KEYS: &[&str] = &["name", "port", "flows", "openflow", "fail_mode"];
 
 pub(super) fn read_bridges(root: &Section) -> Result<Vec<BridgeConfig>, KeyError> {
     let sections = root.sections("bridge", "[[bridge]]")?;
@@ -38,16 +38,13 @@ fn read_bridge(section: &Section) -> Result<BridgeConfig, KeyError> {
         check_flow_ports(&flow, &name, &ports).map_err(|problem| section.error(&key, problem))?;
         flows.push(flow);
     }
-    let mut openflow: Vec<OpenFlowListener> = Vec::new();
-    for (index, text) in section.strings("openflow")?.unwrap_or_default().iter().enumerate() {
-        let key = format!("openflow[{index}]");
-        let listener = OpenFlowListener::parse(text).map_err(|problem| section.error(&key, problem))?;
-        if openflow.contains(&listener) {
-            return Err(section.error(&key, format!("{listener} is listed twice")));
-        }
-        openflow.push(listener);
-    }
-    Ok(BridgeConfig { name, ports, flows, openflow })
+    let openflow = OpenFlowTarget::parse_list(&section.strings("openflow")?.unwrap_or_default())
+        .map_err(|(index, problem)| section.error(&format!("openflow[{index}]"), problem))?;
+    let fail_mode = match section.string("fail_mode")? {
+        Some(text) => Some(FailMode::parse(&text).map_err(|problem| section.error("fail_mode", problem))?),
+        None => None,
+    };
+    Ok(BridgeConfig { name, ports, flows, openflow, fail_mode })
 }
 
 /// Rejects duplicate ofports, then gives each port without one the lowest free number, in order.
@@ -108,20 +105,20 @@ fn check_unique_across_bridges(bridges: &[BridgeConfig]) -> Result<(), KeyError>
     let mut targets: HashMap<String, String> = HashMap::new();
     let mut listeners: HashMap<std::net::SocketAddr, usize> = HashMap::new();
     for (bridge_index, bridge) in bridges.iter().enumerate() {
-        for (index, listener) in bridge.openflow.iter().enumerate() {
-            let port_taken = listeners.iter().find(|(address, _)| {
-                address.port() == listener.address.port()
-                    && (address.ip() == listener.address.ip()
-                        || address.ip().is_unspecified()
-                        || listener.address.ip().is_unspecified())
+        for (index, target) in bridge.openflow.iter().enumerate() {
+            // Active controllers may be shared: several bridges may connect to one controller.
+            let OpenFlowTarget::Listen(address) = *target else { continue };
+            let port_taken = listeners.iter().find(|(taken, _)| {
+                taken.port() == address.port()
+                    && (taken.ip() == address.ip() || taken.ip().is_unspecified() || address.ip().is_unspecified())
             });
             if let Some((_, first)) = port_taken {
                 return Err(KeyError::new(
                     format!("bridge[{bridge_index}].openflow[{index}]"),
-                    format!("{listener}: bridge[{first}] listens on that TCP port already"),
+                    format!("{target}: bridge[{first}] listens on that TCP port already"),
                 ));
             }
-            listeners.insert(listener.address, bridge_index);
+            listeners.insert(address, bridge_index);
         }
         if let Some(first) = bridge_names.insert(&bridge.name, bridge_index) {
             return Err(KeyError::new(

@@ -10,6 +10,7 @@ mod sections;
 mod tests;
 
 use std::fmt;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 pub use port::{PortConfig, PortKind};
@@ -127,46 +128,119 @@ pub struct BridgeConfig {
     pub ports: Vec<PortConfig>,
     /// In file order; they name only ofports of this bridge's ports.
     pub flows: Vec<FlowRule>,
-    /// Passive OpenFlow listeners (`ptcp:PORT[:IP]`), no two on the same address switch-wide.
-    pub openflow: Vec<OpenFlowListener>,
+    /// The OpenFlow controllers of the bridge, in one list as Open vSwitch's controller table
+    /// has them: passive listeners (`ptcp:PORT[:IP]`, no two on the same address switch-wide)
+    /// and active controllers the switch connects to (`tcp:IP:PORT`). No target twice.
+    pub openflow: Vec<OpenFlowTarget>,
+    /// `fail_mode`: stored and shown only (see docs/openflow.md); `None` when not set.
+    pub fail_mode: Option<FailMode>,
 }
 
-/// A passive OpenFlow listener of a bridge: `ptcp:PORT[:IP]`, IP 127.0.0.1 when not given
-/// (a controller channel has no authentication: listening beyond the host is opt-in).
+/// What the bridge should do while no controller is connected (`fail_mode`), as Open vSwitch
+/// names it. Only stored and reported so far: there is no packet-in yet, so the two modes
+/// behave the same (the flow tables stay as they are).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct OpenFlowListener {
-    pub address: std::net::SocketAddr,
+pub enum FailMode {
+    Secure,
+    Standalone,
 }
 
-impl OpenFlowListener {
-    /// Parses `ptcp:PORT[:IP]` (an IPv6 address in brackets: `ptcp:6653:[::1]`).
-    pub fn parse(text: &str) -> Result<OpenFlowListener, String> {
-        let rest = text
-            .strip_prefix("ptcp:")
-            .ok_or_else(|| format!("{text:?}: only passive TCP listeners (\"ptcp:PORT[:IP]\") are supported"))?;
-        let (port, ip) = match rest.split_once(':') {
-            Some((port, ip)) => (port, ip),
-            None => (rest, "127.0.0.1"),
-        };
-        let port: u16 = port
-            .parse()
-            .ok()
-            .filter(|&p| p != 0)
-            .ok_or_else(|| format!("{text:?}: {port:?} is not a TCP port (1..65535)"))?;
-        let ip: std::net::IpAddr = ip
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .parse()
-            .map_err(|_| format!("{text:?}: {ip:?} is not an IP address"))?;
-        Ok(OpenFlowListener { address: std::net::SocketAddr::new(ip, port) })
+impl FailMode {
+    pub fn parse(text: &str) -> Result<FailMode, String> {
+        match text {
+            "secure" => Ok(FailMode::Secure),
+            "standalone" => Ok(FailMode::Standalone),
+            _ => Err(format!("{text:?} is not a fail mode (\"secure\" or \"standalone\")")),
+        }
     }
 }
 
-impl fmt::Display for OpenFlowListener {
+impl fmt::Display for FailMode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.address.ip() {
-            std::net::IpAddr::V4(ip) => write!(f, "ptcp:{}:{ip}", self.address.port()),
-            std::net::IpAddr::V6(ip) => write!(f, "ptcp:{}:[{ip}]", self.address.port()),
+        f.write_str(match self {
+            FailMode::Secure => "secure",
+            FailMode::Standalone => "standalone",
+        })
+    }
+}
+
+/// An OpenFlow target of a bridge.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum OpenFlowTarget {
+    /// `ptcp:PORT[:IP]`: a passive listener, IP 127.0.0.1 when not given (a controller channel
+    /// has no authentication: listening beyond the host is opt-in).
+    Listen(SocketAddr),
+    /// `tcp:IP:PORT` (IPv6 in brackets: `tcp:[::1]:6653`): an active controller the switch
+    /// connects to, and reconnects to with backoff.
+    Connect(SocketAddr),
+}
+
+impl OpenFlowTarget {
+    /// Parses `ptcp:PORT[:IP]` (an IPv6 address in brackets: `ptcp:6653:[::1]`) or
+    /// `tcp:IP:PORT` (`tcp:[::1]:6653`).
+    pub fn parse(text: &str) -> Result<OpenFlowTarget, String> {
+        if let Some(rest) = text.strip_prefix("ptcp:") {
+            let (port, ip) = rest.split_once(':').unwrap_or((rest, "127.0.0.1"));
+            return Ok(OpenFlowTarget::Listen(SocketAddr::new(parse_ip(text, ip)?, parse_port(text, port)?)));
+        }
+        if let Some(rest) = text.strip_prefix("tcp:") {
+            let Some((ip, port)) = rest.rsplit_once(':') else {
+                return Err(format!("{text:?}: an active controller is \"tcp:IP:PORT\""));
+            };
+            if ip.contains(':') && !(ip.starts_with('[') && ip.ends_with(']')) {
+                return Err(format!("{text:?}: an IPv6 address goes in brackets: \"tcp:[::1]:6653\""));
+            }
+            return Ok(OpenFlowTarget::Connect(SocketAddr::new(parse_ip(text, ip)?, parse_port(text, port)?)));
+        }
+        Err(format!(
+            "{text:?} is not an OpenFlow target: \"tcp:IP:PORT\" (active controller) or \"ptcp:PORT[:IP]\" \
+             (passive listener)"
+        ))
+    }
+
+    /// The address listened on or connected to.
+    pub fn address(&self) -> SocketAddr {
+        match *self {
+            OpenFlowTarget::Listen(address) | OpenFlowTarget::Connect(address) => address,
+        }
+    }
+
+    /// Parses a whole list, refusing a target listed twice; an error names the position
+    /// (index into `texts`) of the bad target.
+    pub fn parse_list(texts: &[String]) -> Result<Vec<OpenFlowTarget>, (usize, String)> {
+        let mut targets: Vec<OpenFlowTarget> = Vec::with_capacity(texts.len());
+        for (index, text) in texts.iter().enumerate() {
+            let target = OpenFlowTarget::parse(text).map_err(|problem| (index, problem))?;
+            if targets.contains(&target) {
+                return Err((index, format!("{target} is listed twice")));
+            }
+            targets.push(target);
+        }
+        Ok(targets)
+    }
+}
+
+fn parse_port(text: &str, port: &str) -> Result<u16, String> {
+    port.parse().ok().filter(|&p| p != 0).ok_or_else(|| format!("{text:?}: {port:?} is not a TCP port (1..65535)"))
+}
+
+fn parse_ip(text: &str, ip: &str) -> Result<std::net::IpAddr, String> {
+    ip.strip_prefix('[')
+        .and_then(|inner| inner.strip_suffix(']'))
+        .unwrap_or(ip)
+        .parse()
+        .map_err(|_| format!("{text:?}: {ip:?} is not an IP address"))
+}
+
+impl fmt::Display for OpenFlowTarget {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            OpenFlowTarget::Listen(address) => match address.ip() {
+                std::net::IpAddr::V4(ip) => write!(f, "ptcp:{}:{ip}", address.port()),
+                std::net::IpAddr::V6(ip) => write!(f, "ptcp:{}:[{ip}]", address.port()),
+            },
+            // SocketAddr writes IPv6 in brackets already.
+            OpenFlowTarget::Connect(address) => write!(f, "tcp:{address}"),
         }
     }
 }

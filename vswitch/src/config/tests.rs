@@ -977,7 +977,7 @@ fn openflow_listeners() {
     let listeners: Vec<String> = config.bridges[0].openflow.iter().map(ToString::to_string).collect();
     assert_eq!(listeners, ["ptcp:6653:127.0.0.1", "ptcp:6654:0.0.0.0", "ptcp:6655:[::1]"]);
     assert!(parse("[[bridge]]\nname = \"br0\"\n").bridges[0].openflow.is_empty());
-    assert_rejected(&bridge("\"tcp:1.2.3.4:6653\""), "bridge[0].openflow[0]", "only passive TCP listeners");
+    assert_rejected(&bridge("\"ssl:1.2.3.4:6653\""), "bridge[0].openflow[0]", "is not an OpenFlow target");
     assert_rejected(&bridge("\"ptcp:0\""), "bridge[0].openflow[0]", "is not a TCP port");
     assert_rejected(&bridge("\"ptcp:70000\""), "bridge[0].openflow[0]", "is not a TCP port");
     assert_rejected(&bridge("\"ptcp:6653:localhost\""), "bridge[0].openflow[0]", "is not an IP address");
@@ -988,6 +988,34 @@ fn openflow_listeners() {
         "bridge[1].openflow[0]",
         "bridge[0] listens on that TCP port already",
     );
+}
+
+#[test]
+fn openflow_active_controllers_share_the_list() {
+    let bridge = |targets: &str| format!("[[bridge]]\nname = \"br0\"\nopenflow = [{targets}]\n");
+    let config = parse(&bridge("\"tcp:10.0.0.1:6653\", \"ptcp:6653\", \"tcp:[::1]:6633\""));
+    let targets: Vec<String> = config.bridges[0].openflow.iter().map(ToString::to_string).collect();
+    assert_eq!(targets, ["tcp:10.0.0.1:6653", "ptcp:6653:127.0.0.1", "tcp:[::1]:6633"]);
+    assert_rejected(&bridge("\"tcp:10.0.0.1\""), "bridge[0].openflow[0]", "\"tcp:IP:PORT\"");
+    assert_rejected(&bridge("\"tcp:10.0.0.1:0\""), "bridge[0].openflow[0]", "is not a TCP port");
+    assert_rejected(&bridge("\"tcp:::1:6653\""), "bridge[0].openflow[0]", "in brackets");
+    assert_rejected(&bridge("\"tcp:host:6653\""), "bridge[0].openflow[0]", "is not an IP address");
+    assert_rejected(&bridge("\"tcp:10.0.0.1:1\", \"tcp:10.0.0.1:1\""), "bridge[0].openflow[1]", "listed twice");
+    // Two bridges may connect to the same controller.
+    parse(
+        "[[bridge]]\nname = \"br0\"\nopenflow = [\"tcp:127.0.0.1:6653\"]\n\
+         [[bridge]]\nname = \"br1\"\nopenflow = [\"tcp:127.0.0.1:6653\"]\n",
+    );
+}
+
+#[test]
+fn fail_mode_is_secure_or_standalone() {
+    use crate::config::FailMode;
+    let bridge = |mode: &str| format!("[[bridge]]\nname = \"br0\"\nfail_mode = \"{mode}\"\n");
+    assert_eq!(parse(&bridge("secure")).bridges[0].fail_mode, Some(FailMode::Secure));
+    assert_eq!(parse(&bridge("standalone")).bridges[0].fail_mode, Some(FailMode::Standalone));
+    assert_eq!(parse("[[bridge]]\nname = \"br0\"\n").bridges[0].fail_mode, None);
+    assert_rejected(&bridge("open"), "bridge[0].fail_mode", "is not a fail mode");
 }
 
 #[test]

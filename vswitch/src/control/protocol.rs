@@ -44,6 +44,30 @@ pub enum Request {
     FdbAdd { bridge: String, port: String, vlan: u16, mac: String },
     /// Packet buffer pool usage.
     Mempool,
+    /// Replaces the bridge's OpenFlow targets (`tcp:IP:PORT`, `ptcp:PORT[:IP]`), all or nothing.
+    SetController { bridge: String, targets: Vec<String> },
+    /// The bridge's OpenFlow targets. Result: [`ControllerReply`].
+    GetController { bridge: String },
+    /// Removes every OpenFlow target of the bridge (the management socket stays).
+    DelController { bridge: String },
+    /// Stores the bridge's fail mode (`secure` or `standalone`).
+    SetFailMode { bridge: String, mode: String },
+    /// The bridge's fail mode. Result: [`FailModeReply`].
+    GetFailMode { bridge: String },
+    /// Clears the bridge's fail mode.
+    DelFailMode { bridge: String },
+}
+
+/// `get-controller`: the targets, as written in the configuration.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ControllerReply {
+    pub targets: Vec<String>,
+}
+
+/// `get-fail-mode`: `None` when not set.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FailModeReply {
+    pub mode: Option<String>,
 }
 
 /// The answer to one request: `ok` with a command-specific `result`, or an error.

@@ -1,5 +1,5 @@
-//! OpenFlow connections: the listeners of each bridge (passive TCP `ptcp:PORT[:IP]` and the
-//! unix management socket `<bridge>.mgmt`) and one thread per connection that frames the byte
+//! One OpenFlow connection, whoever opened it (a listener of `targets` accepted it, or the
+//! switch connected to an active controller): [`serve`] frames the byte
 //! stream with the codec, negotiates the version by HELLO (1.3 and 1.0), answers ECHO, keeps
 //! the peer alive with echo probes, and serves FEATURES, GET/SET_CONFIG, BARRIER, the
 //! multipart statistics and FLOW_MOD (also the Nicira flow formats of ovs-ofctl's 1.0).
@@ -17,16 +17,14 @@
 //! or a failed HELLO closes it.
 
 use std::io::{ErrorKind, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::os::unix::net::{UnixListener, UnixStream};
-use std::path::PathBuf;
+use std::net::{Shutdown, TcpStream};
+use std::os::unix::net::UnixStream;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crossbeam::channel::{self, Receiver, Sender};
+use crossbeam::channel::{self, Sender};
 
-use crate::config::Config;
 use crate::flow::{FlowModification, FlowRule, FlowSelector, OfPort};
 use crate::pipeline::table::{self, FlowOp, FlowTableError};
 
@@ -59,62 +57,13 @@ const N_TABLES: u8 = 254;
 /// miss_send_len until the controller sets one (OFPCML default of the specification).
 const DEFAULT_MISS_SEND_LEN: u16 = 128;
 
-/// The listeners of every bridge. Dropping it removes the management sockets (the accepting
-/// threads end with the process).
-pub struct OpenFlowServer {
-    mgmt_sockets: Vec<PathBuf>,
-    /// Kept so the management loop's receiver never sees a disconnected channel.
-    _requests: Sender<OfPending>,
-}
-
-impl OpenFlowServer {
-    /// Binds every bridge's management socket and TCP listeners and starts accepting.
-    pub fn start(config: &Config) -> Result<(OpenFlowServer, Receiver<OfPending>), String> {
-        let (requests, received) = channel::unbounded();
-        let mut server = OpenFlowServer { mgmt_sockets: Vec::new(), _requests: requests.clone() };
-        for bridge in &config.bridges {
-            let connections = Arc::new(AtomicUsize::new(0));
-            let path = config.control.mgmt_socket(&bridge.name);
-            let listener = crate::control::bind_unix_socket(&path, "OpenFlow management socket")?;
-            server.mgmt_sockets.push(path.clone());
-            let context = Context { bridge: bridge.name.clone(), requests: requests.clone(), connections };
-            let unix_context = context.clone();
-            spawn("of-accept", move || accept_unix(listener, unix_context))?;
-            tracing::info!(bridge = %bridge.name, socket = %path.display(), "OpenFlow management socket");
-            for target in &bridge.openflow {
-                let listener = TcpListener::bind(target.address)
-                    .map_err(|e| format!("bridge {}: OpenFlow listener {target}: {e}", bridge.name))?;
-                let tcp_context = context.clone();
-                spawn("of-accept", move || accept_tcp(listener, tcp_context))?;
-                tracing::info!(bridge = %bridge.name, listener = %target, "OpenFlow listener");
-            }
-        }
-        Ok((server, received))
-    }
-}
-
-impl Drop for OpenFlowServer {
-    fn drop(&mut self) {
-        for path in &self.mgmt_sockets {
-            let _ = std::fs::remove_file(path);
-        }
-    }
-}
-
-fn spawn(name: &str, work: impl FnOnce() + Send + 'static) -> Result<(), String> {
-    std::thread::Builder::new()
-        .name(name.into())
-        .spawn(work)
-        .map(drop)
-        .map_err(|e| format!("cannot start an OpenFlow thread: {e}"))
-}
-
 /// What a connection of a bridge needs.
 #[derive(Clone)]
-struct Context {
-    bridge: String,
-    requests: Sender<OfPending>,
-    connections: Arc<AtomicUsize>,
+pub(super) struct Context {
+    pub(super) bridge: String,
+    pub(super) requests: Sender<OfPending>,
+    /// Open connections of the bridge (all its listeners and controllers together).
+    pub(super) connections: Arc<AtomicUsize>,
 }
 
 /// Counts a connection while it lives.
@@ -127,6 +76,10 @@ impl Drop for Slot {
 }
 
 impl Context {
+    pub(super) fn new(bridge: &str, requests: Sender<OfPending>) -> Context {
+        Context { bridge: bridge.to_owned(), requests, connections: Arc::new(AtomicUsize::new(0)) }
+    }
+
     fn take_slot(&self) -> Option<Slot> {
         let before = self.connections.fetch_add(1, Ordering::Relaxed);
         let slot = Slot(self.connections.clone());
@@ -134,58 +87,39 @@ impl Context {
     }
 }
 
-fn accept_unix(listener: UnixListener, context: Context) {
-    for stream in listener.incoming() {
-        match stream {
-            Ok(stream) => start_connection(Stream::Unix(stream), "unix".into(), &context),
-            Err(e) => {
-                tracing::warn!(bridge = %context.bridge, "OpenFlow accept failed: {e}");
-                std::thread::sleep(Duration::from_millis(10));
-            }
-        }
-    }
-}
-
-fn accept_tcp(listener: TcpListener, context: Context) {
-    for stream in listener.incoming() {
-        match stream {
-            Ok(stream) => {
-                let _ = stream.set_nodelay(true);
-                let peer = stream.peer_addr().map(|a: SocketAddr| a.to_string()).unwrap_or_default();
-                start_connection(Stream::Tcp(stream), peer, &context)
-            }
-            Err(e) => {
-                tracing::warn!(bridge = %context.bridge, "OpenFlow accept failed: {e}");
-                std::thread::sleep(Duration::from_millis(10));
-            }
-        }
-    }
-}
-
-fn start_connection(stream: Stream, peer: String, context: &Context) {
-    let Some(slot) = context.take_slot() else {
-        tracing::warn!(bridge = %context.bridge, %peer, "OpenFlow connection refused: {MAX_CONNECTIONS} open already");
-        return;
+/// Serves one connection, accepted from a listener or made to a controller, until it ends
+/// (in the calling thread); returns why it ended. The one place a connection is handled.
+pub(super) fn serve(stream: Stream, peer: &str, context: &Context) -> Closed {
+    let Some(_slot) = context.take_slot() else {
+        return format!("refused: {MAX_CONNECTIONS} connections open already");
     };
-    let context = context.clone();
-    let spawned = spawn("of-conn", move || {
-        let _slot = slot;
-        tracing::info!(bridge = %context.bridge, %peer, "OpenFlow connection");
-        let reason = Connection::new(stream, context.clone()).run();
-        tracing::info!(bridge = %context.bridge, %peer, "OpenFlow connection closed: {reason}");
-    });
-    if let Err(e) = spawned {
-        tracing::warn!("{e}");
-    }
+    tracing::info!(bridge = %context.bridge, %peer, "OpenFlow connection");
+    Connection::new(stream, context.clone()).run()
 }
 
 /// A TCP or unix stream.
-enum Stream {
+pub(super) enum Stream {
     Tcp(TcpStream),
     Unix(UnixStream),
 }
 
 impl Stream {
+    /// A second handle on the same socket (to shut it down from another thread).
+    pub(super) fn try_clone(&self) -> std::io::Result<Stream> {
+        match self {
+            Stream::Tcp(s) => s.try_clone().map(Stream::Tcp),
+            Stream::Unix(s) => s.try_clone().map(Stream::Unix),
+        }
+    }
+
+    /// Ends the connection both ways: a read blocked in another thread returns at once.
+    pub(super) fn shutdown(&self) {
+        let _ = match self {
+            Stream::Tcp(s) => s.shutdown(Shutdown::Both),
+            Stream::Unix(s) => s.shutdown(Shutdown::Both),
+        };
+    }
+
     fn set_timeouts(&self, read: Duration, write: Duration) -> std::io::Result<()> {
         match self {
             Stream::Tcp(s) => s.set_read_timeout(Some(read)).and_then(|()| s.set_write_timeout(Some(write))),
@@ -209,7 +143,7 @@ impl Stream {
 }
 
 /// Why a connection ended.
-type Closed = String;
+pub(super) type Closed = String;
 
 /// The state of one connection.
 struct Connection {

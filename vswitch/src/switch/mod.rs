@@ -11,10 +11,10 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::config::{Config, PortConfig, PortErrorPolicy};
+use crate::config::{Config, FailMode, OpenFlowTarget, PortConfig, PortErrorPolicy};
 use crate::control::protocol::{
-    BridgeInfo, DumpFlowsReply, FlowModReply, MempoolReply, PmdRxqs, PmdStats, PmdStatsReply, PortInfo, PortStats,
-    PortStatsReply, Reply, Request, RxqInfo, RxqReply, ShowReply, TraceReply,
+    BridgeInfo, ControllerReply, DumpFlowsReply, FailModeReply, FlowModReply, MempoolReply, PmdRxqs, PmdStats,
+    PmdStatsReply, PortInfo, PortStats, PortStatsReply, Reply, Request, RxqInfo, RxqReply, ShowReply, TraceReply,
 };
 use crate::datapath::{BridgeDp, Datapath, FlowActions, RxqWork, TxLock, TxTarget, MAX_PORTS};
 use crate::dpdk::eal::{rdtsc, Eal};
@@ -22,6 +22,7 @@ use crate::dpdk::ethdev::{EthPort, Link, PortSetup};
 use crate::dpdk::mempool::{data_room_for_mtu, PktMbufPool};
 use crate::flow::key::{Field, FlowKey};
 use crate::flow::{parse_add_flow, parse_del_flows, parse_dump_flows, parse_mod_flows, FlowSelector, Match};
+use crate::openflow::targets::OpenFlowServer;
 use crate::pipeline::table::{ApplyError, ApplyOutcome, FlowModFlags, FlowOp, RuleEntry};
 use crate::pipeline::xlate::{translate, BridgePort, DpAction, VlanMode};
 use crate::pmd::stats::{DropReason, PmdCounter, PmdCounters};
@@ -71,6 +72,8 @@ struct PortCounterTotals {
 }
 
 pub struct Switch {
+    /// The OpenFlow targets (listeners, controllers, fail modes), once attached.
+    openflow: Option<OpenFlowServer>,
     // Field order is drop order: PMDs stop before ports go, ports before the
     // pool, the pool before EAL cleanup.
     pmds: Vec<PmdHandle>,
@@ -125,6 +128,7 @@ impl Switch {
         }
         let tsc_per_ms = (eal.tsc_hz() / 1000).max(1);
         let mut switch = Switch {
+            openflow: None,
             pmds,
             ports: Vec::new(),
             unsafe_to_close: Vec::new(),
@@ -204,7 +208,45 @@ impl Switch {
                 in_use: self.pool.in_use(),
                 available: self.pool.available(),
             }),
+            Request::SetController { bridge, targets } => reply(self.set_controller(&bridge, &targets)),
+            Request::GetController { bridge } => reply(self.get_controller(&bridge)),
+            Request::DelController { bridge } => reply(self.set_controller(&bridge, &[])),
+            Request::SetFailMode { bridge, mode } => {
+                reply(FailMode::parse(&mode).and_then(|mode| self.openflow_mut()?.set_fail_mode(&bridge, Some(mode))))
+            }
+            Request::GetFailMode { bridge } => reply(self.get_fail_mode(&bridge)),
+            Request::DelFailMode { bridge } => {
+                reply(self.openflow_mut().and_then(|of| of.set_fail_mode(&bridge, None)))
+            }
         }
+    }
+
+    /// Hands the OpenFlow targets to the switch, for vsctl's controller and fail-mode
+    /// commands; they stop when the switch is dropped.
+    pub fn attach_openflow(&mut self, server: OpenFlowServer) {
+        self.openflow = Some(server);
+    }
+
+    fn openflow_mut(&mut self) -> Result<&mut OpenFlowServer, String> {
+        self.openflow.as_mut().ok_or_else(|| "OpenFlow is not running".to_owned())
+    }
+
+    /// `set-controller` (and `del-controller` with no targets): every target is checked as
+    /// the configuration checks it; an error names the bad one and changes nothing.
+    fn set_controller(&mut self, bridge: &str, targets: &[String]) -> Result<(), String> {
+        self.bridge_index(bridge).ok_or_else(|| format!("no bridge named {bridge:?}"))?;
+        let parsed = OpenFlowTarget::parse_list(targets).map_err(|(_, problem)| problem)?;
+        self.openflow_mut()?.set_targets(bridge, &parsed)
+    }
+
+    fn get_controller(&mut self, bridge: &str) -> Result<ControllerReply, String> {
+        let targets = self.openflow_mut()?.targets(bridge)?;
+        Ok(ControllerReply { targets: targets.iter().map(ToString::to_string).collect() })
+    }
+
+    fn get_fail_mode(&mut self, bridge: &str) -> Result<FailModeReply, String> {
+        let mode = self.openflow_mut()?.fail_mode(bridge)?;
+        Ok(FailModeReply { mode: mode.map(|m| m.to_string()) })
     }
 
     /// Applies everything the PMDs learned so far, then publishes one new
