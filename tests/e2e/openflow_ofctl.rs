@@ -245,6 +245,16 @@ fn ovs_ofctl_openflow10() {
     ofctl_ok(of10, &["add-flow", &unix, "in_port=1,actions=output:3"]);
     let vsctl = switch.vsctl_ok(&["dump-flows", "br0"]);
     assert!(vsctl.contains("in_port=1 actions=output:3"), "{vsctl}");
+    // A modify that matches nothing adds the rule in 1.0 (not in 1.3); one
+    // that matches modifies only.
+    ofctl_ok("OpenFlow13", &["mod-flows", &unix, "in_port=2,actions=output:3"]);
+    assert_eq!(flow_lines(&ofctl_ok(of10, &["dump-flows", &unix])).len(), 1, "1.3 adds nothing");
+    ofctl_ok(of10, &["mod-flows", &unix, "in_port=2,actions=output:3"]);
+    ofctl_ok(of10, &["mod-flows", &unix, "in_port=1,actions=output:2"]);
+    let dump = flow_lines(&ofctl_ok(of10, &["dump-flows", &unix]));
+    assert_eq!(dump.len(), 2, "{dump:#?}");
+    assert!(dump.iter().any(|l| l.contains("in_port=2 actions=output:3")), "{dump:#?}");
+    assert!(dump.iter().any(|l| l.contains("in_port=1 actions=output:2")), "{dump:#?}");
     switch.stop();
 }
 

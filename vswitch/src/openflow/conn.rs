@@ -371,14 +371,8 @@ impl Connection {
                 message::bad_request::EPERM,
                 format!("packet-in format {format:?} not supported (standard only)"),
             )),
-            Message::FlowMod(flow_mod) => {
-                let op = flow_mod_op(version, &flow_mod, None, self.flow_mod_table_id)?;
-                self.apply(version, op)
-            }
-            Message::NxFlowMod(nx) => {
-                let op = flow_mod_op(version, &nx.flow_mod, Some(nx.new_cookie), self.flow_mod_table_id)?;
-                self.apply(version, op)
-            }
+            Message::FlowMod(flow_mod) => self.flow_mod(version, &flow_mod, None),
+            Message::NxFlowMod(nx) => self.flow_mod(version, &nx.flow_mod, Some(nx.new_cookie)),
             Message::MultipartRequest(request) => self.multipart(version, xid, request),
             Message::QueueGetConfigRequest(port) => {
                 reply(Message::QueueGetConfigReply(message::QueueConfig { port, queues: Vec::new() }))
@@ -400,10 +394,25 @@ impl Connection {
         }
     }
 
-    fn apply(&self, version: Version, op: Option<FlowOp>) -> Result<Vec<Vec<u8>>, OfError> {
-        let Some(op) = op else { return Ok(Vec::new()) };
+    /// Applies a flow_mod. In OpenFlow 1.0 a modify that matches no rule adds one, as that
+    /// version specifies (1.1 and later dropped this): the add follows as a second table
+    /// version.
+    fn flow_mod(&self, version: Version, flow_mod: &FlowMod, new_cookie: Option<u64>) -> Result<Vec<Vec<u8>>, OfError> {
+        let op = flow_mod_op(version, flow_mod, new_cookie, self.flow_mod_table_id)?;
+        let modified = self.apply(version, op)?;
+        let modify = matches!(flow_mod.command, FlowModCommand::Modify | FlowModCommand::ModifyStrict);
+        if version == Version::V1_0 && modify && modified == 0 {
+            let add = FlowMod { command: FlowModCommand::Add, ..flow_mod.clone() };
+            self.apply(version, flow_mod_op(version, &add, new_cookie, self.flow_mod_table_id)?)?;
+        }
+        Ok(Vec::new())
+    }
+
+    /// Applies one table operation; returns how many rules it modified.
+    fn apply(&self, version: Version, op: Option<FlowOp>) -> Result<usize, OfError> {
+        let Some(op) = op else { return Ok(0) };
         match self.ask(Query::FlowMod(op))? {
-            Answer::FlowMod(Ok(())) => Ok(Vec::new()),
+            Answer::FlowMod(Ok(modified)) => Ok(modified),
             Answer::FlowMod(Err(FlowModFailure::Table(error))) => Err(table_error(version, &error)),
             Answer::FlowMod(Err(FlowModFailure::Internal(error))) => Err(eperm(error)),
             other => Err(unexpected(&other)),

@@ -96,7 +96,8 @@ pub enum Answer {
     Tables(Vec<u32>),
     Flows(Vec<FlowStat>),
     Aggregate(Aggregate),
-    FlowMod(Result<(), FlowModFailure>),
+    /// How many rules the flow_mod modified (0 for other commands' successes).
+    FlowMod(Result<usize, FlowModFailure>),
     /// The bridge does not exist (any more).
     NoBridge,
 }

@@ -58,7 +58,7 @@ impl Switch {
                 })
             }
             Query::FlowMod(op) => Answer::FlowMod(match self.apply_flow_ops(b, vec![op]) {
-                Ok(_) => Ok(()),
+                Ok(reply) => Ok(reply.modified),
                 Err(FlowOpsError::Refused(e)) => Err(FlowModFailure::Table(e.error)),
                 Err(FlowOpsError::NotPublished(e)) => Err(FlowModFailure::Internal(e)),
             }),
