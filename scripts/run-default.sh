@@ -52,6 +52,10 @@ echo "== vsctl port-stats"
 "$VSCTL" --socket "$SOCKET" port-stats
 echo "== vsctl pmd-stats"
 "$VSCTL" --socket "$SOCKET" pmd-stats
+# Every bridge has an OpenFlow management socket next to the control socket.
+MGMT="$(dirname "$SOCKET")/br0.mgmt"
+echo "== ovs-ofctl -O OpenFlow13 dump-flows unix:$MGMT"
+ovs-ofctl -O OpenFlow13 dump-flows "unix:$MGMT"
 
 if [ -n "${DEMO_SECONDS:-}" ]; then
     sleep "$DEMO_SECONDS"
