@@ -262,7 +262,88 @@ fn ip_tos(tos: u8) -> Result<u8, OfError> {
     Ok(tos)
 }
 
+/// The header rewrites OpenFlow 1.0 and 1.1 both have (1.3 still accepts the 1.1 ones), with
+/// the same bodies under different type numbers.
+#[derive(Debug, Clone, Copy)]
+enum HeaderSet {
+    DlSrc,
+    DlDst,
+    NwSrc,
+    NwDst,
+    NwTos,
+    TpSrc,
+    TpDst,
+}
+
+impl HeaderSet {
+    fn of_v1_0(kind: u16) -> Option<HeaderSet> {
+        Some(match kind {
+            of10::SET_DL_SRC => HeaderSet::DlSrc,
+            of10::SET_DL_DST => HeaderSet::DlDst,
+            of10::SET_NW_SRC => HeaderSet::NwSrc,
+            of10::SET_NW_DST => HeaderSet::NwDst,
+            of10::SET_NW_TOS => HeaderSet::NwTos,
+            of10::SET_TP_SRC => HeaderSet::TpSrc,
+            of10::SET_TP_DST => HeaderSet::TpDst,
+            _ => return None,
+        })
+    }
+
+    fn of_v1_3(kind: u16) -> Option<HeaderSet> {
+        Some(match kind {
+            of13::SET_DL_SRC => HeaderSet::DlSrc,
+            of13::SET_DL_DST => HeaderSet::DlDst,
+            of13::SET_NW_SRC => HeaderSet::NwSrc,
+            of13::SET_NW_DST => HeaderSet::NwDst,
+            of13::SET_NW_TOS => HeaderSet::NwTos,
+            of13::SET_TP_SRC => HeaderSet::TpSrc,
+            of13::SET_TP_DST => HeaderSet::TpDst,
+            _ => return None,
+        })
+    }
+
+    /// The action from its body (`len` bytes with the header).
+    fn decode(self, len: usize, r: &mut Reader) -> Result<Action, OfError> {
+        Ok(match self {
+            HeaderSet::DlSrc | HeaderSet::DlDst => {
+                expect_len(len, 16, "set_dl_src/dst")?;
+                let address = mac(r)?;
+                if matches!(self, HeaderSet::DlSrc) {
+                    Action::SetEthSrc(address)
+                } else {
+                    Action::SetEthDst(address)
+                }
+            }
+            HeaderSet::NwSrc | HeaderSet::NwDst => {
+                expect_len(len, 8, "set_nw_src/dst")?;
+                let address = Ipv4Addr::from(r.u32()?);
+                if matches!(self, HeaderSet::NwSrc) {
+                    Action::SetIpv4Src(address)
+                } else {
+                    Action::SetIpv4Dst(address)
+                }
+            }
+            HeaderSet::NwTos => {
+                expect_len(len, 8, "set_nw_tos")?;
+                Action::SetIpTos(ip_tos(r.u8()?)?)
+            }
+            HeaderSet::TpSrc | HeaderSet::TpDst => {
+                expect_len(len, 8, "set_tp_src/dst")?;
+                let port = r.u16()?;
+                if matches!(self, HeaderSet::TpSrc) {
+                    Action::SetL4SrcPort(port)
+                } else {
+                    Action::SetL4DstPort(port)
+                }
+            }
+        })
+    }
+}
+
 fn decode_v1_0_action(kind: u16, len: usize, r: &mut Reader) -> Result<Action, OfError> {
+    if let Some(set) = HeaderSet::of_v1_0(kind) {
+        return set.decode(len, r);
+    }
     let action = match kind {
         of10::OUTPUT => {
             expect_len(len, 8, "output")?;
@@ -281,37 +362,6 @@ fn decode_v1_0_action(kind: u16, len: usize, r: &mut Reader) -> Result<Action, O
             expect_len(len, 8, "strip_vlan")?;
             Action::PopVlan
         }
-        of10::SET_DL_SRC | of10::SET_DL_DST => {
-            expect_len(len, 16, "set_dl_src/dst")?;
-            let address = mac(r)?;
-            if kind == of10::SET_DL_SRC {
-                Action::SetEthSrc(address)
-            } else {
-                Action::SetEthDst(address)
-            }
-        }
-        of10::SET_NW_SRC | of10::SET_NW_DST => {
-            expect_len(len, 8, "set_nw_src/dst")?;
-            let address = Ipv4Addr::from(r.u32()?);
-            if kind == of10::SET_NW_SRC {
-                Action::SetIpv4Src(address)
-            } else {
-                Action::SetIpv4Dst(address)
-            }
-        }
-        of10::SET_NW_TOS => {
-            expect_len(len, 8, "set_nw_tos")?;
-            Action::SetIpTos(ip_tos(r.u8()?)?)
-        }
-        of10::SET_TP_SRC | of10::SET_TP_DST => {
-            expect_len(len, 8, "set_tp_src/dst")?;
-            let port = r.u16()?;
-            if kind == of10::SET_TP_SRC {
-                Action::SetL4SrcPort(port)
-            } else {
-                Action::SetL4DstPort(port)
-            }
-        }
         of10::ENQUEUE => return Err(action_error(bad_action::BAD_QUEUE, "the switch has no queues")),
         _ => return Err(action_error(bad_action::BAD_TYPE, format!("unknown OpenFlow 1.0 action type {kind}"))),
     };
@@ -319,6 +369,9 @@ fn decode_v1_0_action(kind: u16, len: usize, r: &mut Reader) -> Result<Action, O
 }
 
 fn decode_v1_3_action(kind: u16, len: usize, r: &mut Reader) -> Result<Action, OfError> {
+    if let Some(set) = HeaderSet::of_v1_3(kind) {
+        return set.decode(len, r);
+    }
     let action = match kind {
         of13::OUTPUT => {
             expect_len(len, 16, "output")?;
@@ -335,28 +388,6 @@ fn decode_v1_3_action(kind: u16, len: usize, r: &mut Reader) -> Result<Action, O
             expect_len(len, 8, "set_vlan_pcp")?;
             Action::SetVlanPcp { pcp: vlan_pcp(r.u8()?)?, push_if_needed: false }
         }
-        of13::SET_DL_SRC | of13::SET_DL_DST => {
-            expect_len(len, 16, "set_dl_src/dst")?;
-            let address = mac(r)?;
-            if kind == of13::SET_DL_SRC {
-                Action::SetEthSrc(address)
-            } else {
-                Action::SetEthDst(address)
-            }
-        }
-        of13::SET_NW_SRC | of13::SET_NW_DST => {
-            expect_len(len, 8, "set_nw_src/dst")?;
-            let address = Ipv4Addr::from(r.u32()?);
-            if kind == of13::SET_NW_SRC {
-                Action::SetIpv4Src(address)
-            } else {
-                Action::SetIpv4Dst(address)
-            }
-        }
-        of13::SET_NW_TOS => {
-            expect_len(len, 8, "set_nw_tos")?;
-            Action::SetIpTos(ip_tos(r.u8()?)?)
-        }
         of13::SET_NW_ECN => {
             expect_len(len, 8, "set_nw_ecn")?;
             let ecn = r.u8()?;
@@ -364,15 +395,6 @@ fn decode_v1_3_action(kind: u16, len: usize, r: &mut Reader) -> Result<Action, O
                 return Err(action_error(bad_action::BAD_ARGUMENT, format!("ECN {ecn} out of range")));
             }
             Action::SetIpEcn(ecn)
-        }
-        of13::SET_TP_SRC | of13::SET_TP_DST => {
-            expect_len(len, 8, "set_tp_src/dst")?;
-            let port = r.u16()?;
-            if kind == of13::SET_TP_SRC {
-                Action::SetL4SrcPort(port)
-            } else {
-                Action::SetL4DstPort(port)
-            }
         }
         of13::PUSH_VLAN => {
             expect_len(len, 8, "push_vlan")?;
