@@ -4,61 +4,21 @@
 //! reading its standard input. A thread on a unix socket in a fresh temporary
 //! directory stands in for vswitchd; every wait is bounded.
 use std::fs;
-use std::io::{BufRead, BufReader, ErrorKind, Write};
-use std::os::unix::net::UnixListener;
-use std::path::{Path, PathBuf};
-use std::process::{self, Command, Output, Stdio};
-use std::thread::{self, JoinHandle};
-use std::time::{Duration, Instant};
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
 
-/// Longest the stand-in waits for vsctl at any step.
-const WAIT: Duration = Duration::from_secs(10);
+// The unit tests' stand-in for vswitchd, shared by path (vsctl is a binary crate); not every
+// item of it is used here.
+#[allow(dead_code)]
+#[path = "../src/test_server.rs"]
+mod test_server;
 
-/// A fresh, empty directory for `test_name` (unique per test and process).
-fn scratch_dir(test_name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("vsctl-process-{}-{test_name}", process::id()));
-    let _ = fs::remove_dir_all(&dir);
-    fs::create_dir_all(&dir).expect("create test directory");
-    dir
-}
+use test_server::{scratch_dir, Answer, CannedServer};
 
-/// Answers the first request on `<dir>/vswitchd.sock` with `reply` and returns
-/// the request line it read.
-struct StandIn {
-    socket: PathBuf,
-    thread: JoinHandle<Option<String>>,
-}
-
-impl StandIn {
-    fn start(dir: &Path, reply: &'static str) -> StandIn {
-        let socket = dir.join("vswitchd.sock");
-        let listener = UnixListener::bind(&socket).expect("bind test socket");
-        let thread = thread::spawn(move || {
-            listener.set_nonblocking(true).ok()?;
-            let deadline = Instant::now() + WAIT;
-            let stream = loop {
-                match listener.accept() {
-                    Ok((stream, _)) => break stream,
-                    Err(error) if error.kind() == ErrorKind::WouldBlock && Instant::now() < deadline => {
-                        thread::sleep(Duration::from_millis(5));
-                    }
-                    Err(_) => return None,
-                }
-            };
-            stream.set_nonblocking(false).ok()?;
-            stream.set_read_timeout(Some(WAIT)).ok()?;
-            let mut reader = BufReader::new(stream);
-            let mut line = String::new();
-            reader.read_line(&mut line).ok()?;
-            reader.into_inner().write_all(format!("{reply}\n").as_bytes()).ok()?;
-            Some(line.trim_end().to_string())
-        });
-        StandIn { socket, thread }
-    }
-
-    fn request_line(self) -> Option<String> {
-        self.thread.join().ok().flatten()
-    }
+/// A stand-in that answers the first request with the JSON line `reply`.
+fn daemon(test_name: &str, reply: &str) -> CannedServer {
+    CannedServer::start(test_name, Answer::Raw(format!("{reply}\n")))
 }
 
 /// Runs vsctl with `args` after `--socket SOCKET --timeout 5`, feeding it `stdin`.
@@ -87,10 +47,9 @@ fn text(bytes: &[u8]) -> String {
 
 #[test]
 fn add_flows_from_standard_input_prints_nothing_and_exits_0() {
-    let dir = scratch_dir("stdin");
-    let daemon = StandIn::start(&dir, r#"{"ok":true,"result":{"added":2,"replaced":0,"modified":0,"removed":0}}"#);
+    let daemon = daemon("process-stdin", r#"{"ok":true,"result":{"added":2,"replaced":0,"modified":0,"removed":0}}"#);
     let flows = "# uplink\npriority=10,in_port=1,actions=output:2\n\nin_port=2 actions=output:1 # back\n";
-    let output = vsctl(&daemon.socket, &["add-flows", "br0", "-"], flows);
+    let output = vsctl(daemon.socket(), &["add-flows", "br0", "-"], flows);
     assert_eq!(output.status.code(), Some(0), "{output:?}");
     assert_eq!(text(&output.stdout), "");
     assert_eq!(text(&output.stderr), "");
@@ -98,31 +57,27 @@ fn add_flows_from_standard_input_prints_nothing_and_exits_0() {
         daemon.request_line().unwrap(),
         r#"{"cmd":"add-flows","bridge":"br0","flows":["priority=10,in_port=1,actions=output:2","in_port=2 actions=output:1"]}"#
     );
-    let _ = fs::remove_dir_all(dir);
 }
 
 #[test]
 fn trace_goes_to_stdout() {
-    let dir = scratch_dir("trace");
-    let daemon = StandIn::start(
-        &dir,
+    let daemon = daemon(
+        "process-trace",
         r#"{"ok":true,"result":{"steps":[" 0. in_port=1, priority 32768","    output:2"],"datapath_actions":"2","megaflow":"in_port=1"}}"#,
     );
-    let output = vsctl(&daemon.socket, &["trace", "br0", "in_port=1,tcp"], "");
+    let output = vsctl(daemon.socket(), &["trace", "br0", "in_port=1,tcp"], "");
     assert_eq!(output.status.code(), Some(0), "{output:?}");
     assert_eq!(
         text(&output.stdout),
         " 0. in_port=1, priority 32768\n    output:2\n\nMegaflow: in_port=1\nDatapath actions: 2\n"
     );
     assert_eq!(daemon.request_line().unwrap(), r#"{"cmd":"trace","bridge":"br0","flow":"in_port=1,tcp"}"#);
-    let _ = fs::remove_dir_all(dir);
 }
 
 #[test]
 fn refusal_exits_1_with_the_daemons_error() {
-    let dir = scratch_dir("refused");
-    let daemon = StandIn::start(&dir, r#"{"ok":false,"error":"no bridge named \"br9\""}"#);
-    let output = vsctl(&daemon.socket, &["del-flows", "--strict", "br9", "priority=5,in_port=1"], "");
+    let daemon = daemon("process-refused", r#"{"ok":false,"error":"no bridge named \"br9\""}"#);
+    let output = vsctl(daemon.socket(), &["del-flows", "--strict", "br9", "priority=5,in_port=1"], "");
     assert_eq!(output.status.code(), Some(1), "{output:?}");
     assert_eq!(text(&output.stdout), "");
     assert_eq!(text(&output.stderr), "vsctl: no bridge named \"br9\"\n");
@@ -130,21 +85,18 @@ fn refusal_exits_1_with_the_daemons_error() {
         daemon.request_line().unwrap(),
         r#"{"cmd":"del-flows","bridge":"br9","selector":"priority=5,in_port=1","strict":true}"#
     );
-    let _ = fs::remove_dir_all(dir);
 }
 
 #[test]
 fn refused_rule_of_standard_input_is_named_by_its_line() {
-    let dir = scratch_dir("refused-line");
-    let daemon = StandIn::start(&dir, r#"{"ok":false,"error":"flow 2: in_port=abc: not a port number"}"#);
-    let output = vsctl(&daemon.socket, &["add-flows", "br0", "-"], "actions=drop\n# next\nin_port=abc,actions=drop\n");
+    let daemon = daemon("process-refused-line", r#"{"ok":false,"error":"flow 2: in_port=abc: not a port number"}"#);
+    let output = vsctl(daemon.socket(), &["add-flows", "br0", "-"], "actions=drop\n# next\nin_port=abc,actions=drop\n");
     assert_eq!(output.status.code(), Some(1), "{output:?}");
     assert_eq!(text(&output.stderr), "vsctl: (standard input):3: in_port=abc: not a port number\n");
     assert_eq!(
         daemon.request_line().unwrap(),
         r#"{"cmd":"add-flows","bridge":"br0","flows":["actions=drop","in_port=abc,actions=drop"]}"#
     );
-    let _ = fs::remove_dir_all(dir);
 }
 
 #[test]
