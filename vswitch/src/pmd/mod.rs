@@ -574,23 +574,23 @@ impl Pmd {
         }
         // Pass 3: the EMC, for the packets that are not repeats (unless the
         // gate bypasses it: then they all go to the megaflows).
-        let mut lookups = !repeats & ((1u64 << n) - 1);
-        let mut misses: u64 = if use_emc { 0 } else { lookups };
-        let looked_up = if use_emc { lookups.count_ones() } else { 0 };
-        while use_emc && lookups != 0 {
-            let i = lookups.trailing_zeros() as usize;
-            lookups &= lookups - 1;
-            let megaflows = &caches.megaflows;
-            let present = caches.layers[i].present;
-            caches.found[i] =
-                caches.emc.lookup(&caches.keys[i], present, caches.hashes[i], |id| megaflows.contains(id));
-            if caches.found[i].is_none() {
-                misses |= 1 << i;
-            }
-        }
+        let looked_up = !repeats & ((1u64 << n) - 1);
+        let mut misses = looked_up;
         if use_emc {
-            let hits = looked_up - misses.count_ones();
-            caches.emc_gate.record(looked_up, hits);
+            let mut lookups = looked_up;
+            while lookups != 0 {
+                let i = lookups.trailing_zeros() as usize;
+                lookups &= lookups - 1;
+                let megaflows = &caches.megaflows;
+                let present = caches.layers[i].present;
+                caches.found[i] =
+                    caches.emc.lookup(&caches.keys[i], present, caches.hashes[i], |id| megaflows.contains(id));
+                if caches.found[i].is_some() {
+                    misses &= !(1 << i);
+                }
+            }
+            let hits = looked_up.count_ones() - misses.count_ones();
+            caches.emc_gate.record(looked_up.count_ones(), hits);
             self.counters.add(PmdCounter::EmcHits, u64::from(hits));
         }
         if misses != 0 {
@@ -699,50 +699,33 @@ impl Pmd {
         };
         let packets = range.len() as u64;
         let bytes: u64 = range.clone().map(|i| u64::from(burst.pkt_len(i))).sum();
+        let (out, counters) = (&mut self.out, &mut self.counters);
         if let Some(port) = flow.only_output {
             match group {
                 Some(g) if g.port == port && g.packets.end == range.start => g.packets.end = range.end,
                 _ => {
                     if let Some(g) = group.replace(OutputGroup { port, packets: range.clone() }) {
-                        self.out.run_to_port(datapath, self.index, &mut self.counters, g.port, burst, g.packets);
+                        out.run_to_port(datapath, self.index, counters, g.port, burst, g.packets);
                     }
                 }
             }
-        } else if let Some(g) = group.take() {
-            self.out.run_to_port(datapath, self.index, &mut self.counters, g.port, burst, g.packets);
-            self.execute_other(datapath, id, in_port, burst, range, packets);
         } else {
-            self.execute_other(datapath, id, in_port, burst, range, packets);
-        }
-        self.caches.megaflows.credit(id, packets, bytes, now_ms);
-    }
-
-    /// A run whose megaflow does more than output to one port.
-    #[inline]
-    fn execute_other(
-        &mut self,
-        datapath: &Datapath,
-        id: EntryId,
-        in_port: u16,
-        burst: &mut RxBurst,
-        range: std::ops::Range<usize>,
-        packets: u64,
-    ) {
-        let caches = &mut *self.caches;
-        let Some(flow) = caches.megaflows.get(id) else {
-            return;
-        };
-        let mut sink = (&mut self.out, &mut self.counters, datapath, self.index);
-        if flow.drops_all {
-            // Left in the burst, freed in bulk with it.
-            sink.1.port_drop(in_port, flow.drop_reason, packets);
-        } else {
-            for i in range.clone() {
-                if let Some(packet) = burst.take(i) {
-                    execute::execute(&mut sink, in_port, packet, caches.layers[i], &flow.actions, flow.drop_reason);
+            if let Some(g) = group.take() {
+                out.run_to_port(datapath, self.index, counters, g.port, burst, g.packets);
+            }
+            if flow.drops_all {
+                // Left in the burst, freed in bulk with it.
+                counters.port_drop(in_port, flow.drop_reason, packets);
+            } else {
+                let mut sink = (out, counters, datapath, self.index);
+                for i in range {
+                    if let Some(packet) = burst.take(i) {
+                        execute::execute(&mut sink, in_port, packet, caches.layers[i], &flow.actions, flow.drop_reason);
+                    }
                 }
             }
         }
+        caches.megaflows.credit(id, packets, bytes, now_ms);
     }
 
     /// The slow path for packet `i`: the pipeline's actions and the megaflow mask.
