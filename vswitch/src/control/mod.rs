@@ -3,7 +3,7 @@
 //! request is executed by the management thread, in order, through a channel.
 pub mod protocol;
 
-use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -36,7 +36,7 @@ impl ControlServer {
     /// Binds `path` and starts accepting. Refuses to take over the socket of
     /// a running daemon; removes a stale one.
     pub fn start(path: &Path) -> Result<(ControlServer, Receiver<PendingRequest>), String> {
-        let listener = bind_unix_socket(path, "control socket")?;
+        let listener = crate::unix_socket::bind(path, "control socket")?;
         let (requests, received) = channel::unbounded();
         std::thread::Builder::new()
             .name("control".into())
@@ -44,24 +44,6 @@ impl ControlServer {
             .map_err(|e| format!("cannot start control thread: {e}"))?;
         Ok((ControlServer { path: path.to_owned() }, received))
     }
-}
-
-/// Binds a unix socket at `path` (`what` names it in errors), creating its directory. Refuses
-/// to take over the socket of a running daemon; removes a stale one.
-pub fn bind_unix_socket(path: &Path, what: &str) -> Result<UnixListener, String> {
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-    }
-    if path.exists() {
-        match UnixStream::connect(path) {
-            Ok(_) => return Err(format!("{what} {} is in use: is another vswitchd running?", path.display())),
-            Err(e) if e.kind() == ErrorKind::ConnectionRefused => {
-                std::fs::remove_file(path).map_err(|e| format!("cannot remove stale {what} {}: {e}", path.display()))?
-            }
-            Err(e) => return Err(format!("{what} {}: {e}", path.display())),
-        }
-    }
-    UnixListener::bind(path).map_err(|e| format!("cannot bind {}: {e}", path.display()))
 }
 
 impl Drop for ControlServer {

@@ -180,7 +180,7 @@ impl OpenFlowServer {
         for bridge in &config.bridges {
             let context = Context::new(&bridge.name, server.requests.clone());
             let path = config.control.mgmt_socket(&bridge.name);
-            let listener = crate::control::bind_unix_socket(&path, "OpenFlow management socket")?;
+            let listener = crate::unix_socket::bind(&path, "OpenFlow management socket")?;
             let mgmt = server.start_listener(Listener::Unix(listener), &context)?;
             tracing::info!(bridge = %bridge.name, socket = %path.display(), "OpenFlow management socket");
             server.bridges.insert(

@@ -519,7 +519,7 @@ impl Switch {
             }
         }
         if let crate::config::PortKind::VhostUser { path } = &config.kind {
-            port::prepare_server_socket(path)?;
+            crate::unix_socket::claim(path, "vhost-user socket")?;
         }
         let devargs = port::devargs(&config.kind, config.rx_queues, self.next_vdev_index);
         self.next_vdev_index += 1;
