@@ -235,15 +235,9 @@ impl Emc {
         true
     }
 
-    /// xorshift64.
     #[inline(always)]
     fn next_random(&mut self) -> u64 {
-        let mut x = self.random;
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.random = x;
-        x
+        super::xorshift64(&mut self.random)
     }
 
     fn store(&mut self, key: &FlowKey, present: u32, hash: u32, id: EntryId) {

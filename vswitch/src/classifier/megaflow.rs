@@ -1055,14 +1055,9 @@ impl<T> MegaflowTable<T> {
         removed
     }
 
-    /// xorshift64.
+    #[inline(always)]
     fn next_random(&mut self) -> u64 {
-        let mut x = self.random;
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.random = x;
-        x
+        super::xorshift64(&mut self.random)
     }
 
     /// Evicts the least recently used of `EVICTION_SAMPLES` randomly sampled megaflows; false

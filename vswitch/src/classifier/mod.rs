@@ -1,7 +1,20 @@
 //! Classification in the datapath: the per-PMD caches - the exact-match
 //! cache (`emc`) in front of the megaflow classifier (`megaflow`,
 //! tuple-space search) - and the hash both use (`hash`). The OpenFlow
-//! tables behind them are `pipeline::table`.
+//! tables behind them are `pipeline::table`. Both caches draw their random
+//! choices (insertion, eviction) from `xorshift64`.
 pub mod emc;
 pub mod hash;
 pub mod megaflow;
+
+/// The next number of a xorshift64 generator (state never 0): the caches'
+/// cheap randomness for insertion draws and eviction samples.
+#[inline(always)]
+pub(crate) fn xorshift64(state: &mut u64) -> u64 {
+    let mut x = *state;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    *state = x;
+    x
+}

@@ -40,10 +40,7 @@ pub(crate) mod test_random {
 
     impl XorShift {
         pub(crate) fn next(&mut self) -> u64 {
-            self.0 ^= self.0 << 13;
-            self.0 ^= self.0 >> 7;
-            self.0 ^= self.0 << 17;
-            self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+            crate::classifier::xorshift64(&mut self.0).wrapping_mul(0x2545_f491_4f6c_dd1d)
         }
 
         pub(crate) fn below(&mut self, bound: usize) -> usize {
