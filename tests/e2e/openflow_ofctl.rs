@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use vswitch_e2e::command::{run, CmdOutput};
 use vswitch_e2e::pcap::{self, assert_same_frames};
-use vswitch_e2e::{PortSpec, SwitchConfig, TestDir, Vswitchd};
+use vswitch_e2e::{PortSpec, SwitchConfig, TestDir, Vswitchd, NEUTRON_TUNNEL_BRIDGE};
 
 const OVS_OFCTL: &str = "/usr/bin/ovs-ofctl";
 const OFCTL_LIMIT: Duration = Duration::from_secs(20);
@@ -258,26 +258,6 @@ fn ovs_ofctl_openflow10() {
     switch.stop();
 }
 
-/// The seed pipeline of the classifier issue (a Neutron tunnel bridge, learn
-/// included), as an operator loads it.
-const SEED_PIPELINE: &str = "\
-hard_timeout=0 idle_timeout=0 priority=1 in_port=1 actions=resubmit(,1)
-hard_timeout=0 idle_timeout=0 priority=1 in_port=2 actions=resubmit(,3)
-hard_timeout=0 idle_timeout=0 priority=1 in_port=3 actions=resubmit(,3)
-hard_timeout=0 idle_timeout=0 priority=0 actions=drop
-hard_timeout=0 idle_timeout=0 priority=1 table=1 dl_dst=00:00:00:00:00:00/01:00:00:00:00:00 actions=resubmit(,20)
-hard_timeout=0 idle_timeout=0 priority=1 table=1 dl_dst=01:00:00:00:00:00/01:00:00:00:00:00 actions=resubmit(,21)
-hard_timeout=0 idle_timeout=0 priority=0 table=2 actions=drop
-hard_timeout=0 idle_timeout=0 priority=0 table=3 actions=drop
-hard_timeout=0 idle_timeout=0 priority=1 table=3 tun_id=0x1 actions=mod_vlan_vid:1,resubmit(,10)
-hard_timeout=0 idle_timeout=0 priority=1 table=3 tun_id=0x2 actions=mod_vlan_vid:2,resubmit(,10)
-hard_timeout=0 idle_timeout=0 priority=1 table=10 actions=learn(table=20,priority=1,hard_timeout=300,NXM_OF_VLAN_TCI[0..11],NXM_OF_ETH_DST[]=NXM_OF_ETH_SRC[],load:0->NXM_OF_VLAN_TCI[],load:NXM_NX_TUN_ID[]->NXM_NX_TUN_ID[],output:NXM_OF_IN_PORT[]),output:1
-hard_timeout=0 idle_timeout=0 priority=0 table=20 actions=resubmit(,21)
-hard_timeout=0 idle_timeout=0 priority=0 table=21 actions=drop
-hard_timeout=0 idle_timeout=0 priority=1 table=21 dl_vlan=1 actions=strip_vlan,set_tunnel:0x1,output:2,output:3
-hard_timeout=0 idle_timeout=0 priority=1 table=21 dl_vlan=2 actions=strip_vlan,set_tunnel:0x2,output:2,output:3
-";
-
 /// vsctl dump-flows lines without what changes with time (duration, ages).
 fn timeless_flows(dump: &str) -> Vec<String> {
     let mut lines: Vec<String> = flow_lines(dump)
@@ -303,7 +283,7 @@ fn the_seed_pipeline_goes_over_the_wire_as_through_vsctl() {
     let (config, switch) = switch_with_listener(&dir, free_port(), &dir.join("p2.pcap"));
     let unix = unix_target(&config.mgmt_socket());
     let file = dir.join("seed.flows");
-    std::fs::write(&file, SEED_PIPELINE).expect("write the flows file");
+    std::fs::write(&file, NEUTRON_TUNNEL_BRIDGE.join("\n")).expect("write the flows file");
     let file = file.to_str().expect("a UTF-8 path");
     switch.vsctl_ok(&["add-flows", "br0", file]);
     let expected = timeless_flows(&switch.vsctl_ok(&["dump-flows", "br0"]));
