@@ -1,7 +1,7 @@
 //! Actions and OpenFlow 1.3 instructions as ovs-ofctl writes them after `actions=`: outputs to
 //! ports and reserved ports, controller, resubmit, set_field / load / move on fields and
 //! subfields (`NXM_OF_VLAN_TCI[0..11]`, `reg0[5]`), the OpenFlow 1.0 `mod_*` actions, VLAN
-//! push/pop, dec_ttl, set_tunnel, learn, and the instructions meter, clear_actions,
+//! push/pop, dec_ttl, set_tunnel, learn, group, and the instructions meter, clear_actions,
 //! write_actions(...), write_metadata and goto_table. Parsing checks every action against the
 //! rule's match the way ovs-ofctl does (a set_field, load or move needs its field writable and
 //! its prerequisites guaranteed by the match, as changed by the actions before it).
@@ -172,7 +172,13 @@ pub enum Action {
     SetTunnel(u64),
     /// `learn(...)`: add or refresh a rule built from the packet.
     Learn(Box<Learn>),
+    /// `group:N`: process the packet through group N of the bridge's group table.
+    Group(u32),
 }
+
+/// The highest group id a group or a `group:N` action may have (OFPG_MAX); the ids above are
+/// OpenFlow's reserved ALL and ANY.
+pub const GROUP_MAX: u32 = 0xffff_ff00;
 
 /// `write_metadata:value[/mask]`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -211,6 +217,15 @@ impl Instructions {
             _ => false,
         };
         self.apply_actions.iter().chain(self.write_actions.iter().flatten()).any(sends_to)
+    }
+
+    /// The groups a `group:N` action (applied or written) sends to, in order, for the table
+    /// checks (a rule may only use groups that exist) and the `out_group` filter.
+    pub fn groups(&self) -> impl Iterator<Item = u32> + '_ {
+        self.apply_actions.iter().chain(self.write_actions.iter().flatten()).filter_map(|action| match action {
+            Action::Group(id) => Some(*id),
+            _ => None,
+        })
     }
 
     /// Checks every action against `matches` (and the rule's table, if known) as the parser
@@ -356,6 +371,11 @@ impl ActionChecker {
                 self.flow.set_masked(Field::VlanTci, VLAN_PRESENT, VLAN_PRESENT);
             }
             Action::Learn(learn) => learn.check(&self.flow)?,
+            Action::Group(id) => {
+                if *id > GROUP_MAX {
+                    return Err(format!("group {id} is not a group id (0..{GROUP_MAX})"));
+                }
+            }
             Action::Controller { .. }
             | Action::SetEthSrc(_)
             | Action::SetEthDst(_)
@@ -424,7 +444,7 @@ impl Stage {
 /// Action names ovs-ofctl knows that this switch does not handle yet.
 const UNSUPPORTED_ACTIONS: &str = "\
     enqueue set_queue pop_queue push_mpls pop_mpls set_mpls_label set_mpls_tc set_mpls_ttl \
-    dec_mpls_ttl dec_nsh_ttl group note ct ct_clear nat multipath bundle bundle_load output_reg \
+    dec_mpls_ttl dec_nsh_ttl note ct ct_clear nat multipath bundle bundle_load output_reg \
     output_trunc exit fin_timeout sample clone check_pkt_larger encap decap push pop conjunction \
     debug_recirc debug_slow delete_field";
 
@@ -641,6 +661,10 @@ fn parse_action(item: &Item) -> Result<Action, String> {
             let id = parse_bounded(needs_value(item)?, u128::from(u64::MAX), "a tunnel id (64 bits)")?;
             Ok(Action::SetTunnel(id as u64))
         }
+        "group" => parse_decimal::<u32>(needs_value(item)?)
+            .filter(|&id| id <= GROUP_MAX)
+            .map(Action::Group)
+            .ok_or_else(|| format!("not a group id (0..{GROUP_MAX})")),
         "learn" => {
             if item.delimiter != Delimiter::Paren {
                 return Err("expected learn(...)".to_string());

@@ -104,6 +104,7 @@ impl fmt::Display for Action {
             Action::SetTunnel(id) if *id > u64::from(u32::MAX) => write!(f, "set_tunnel64:{}", c_hex(u128::from(*id))),
             Action::SetTunnel(id) => write!(f, "set_tunnel:{}", c_hex(u128::from(*id))),
             Action::Learn(learn) => write!(f, "{learn}"),
+            Action::Group(id) => write!(f, "group:{id}"),
         }
     }
 }

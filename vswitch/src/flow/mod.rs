@@ -21,7 +21,7 @@ mod rule;
 mod syntax;
 mod value;
 
-pub use actions::{Action, Instructions, PacketInReason, Subfield, WriteMetadata};
+pub use actions::{Action, Instructions, PacketInReason, Subfield, WriteMetadata, GROUP_MAX};
 pub use learn::{Learn, LearnSpec};
 pub use match_::{Match, PrerequisiteError};
 pub use parse::{parse_add_flow, parse_del_flows, parse_dump_flows, parse_flows_file, parse_mod_flows, FlowsFileError};

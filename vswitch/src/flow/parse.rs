@@ -8,7 +8,9 @@
 
 use std::fmt;
 
-use super::actions::{parse_decimal, parse_instructions, parse_table, ActionChecker, Instructions, Subfield};
+use super::actions::{
+    parse_decimal, parse_instructions, parse_table, ActionChecker, Instructions, Subfield, GROUP_MAX,
+};
 use super::key::{Field, Prereq};
 use super::match_::numbers::*;
 use super::match_::{requirement, Match};
@@ -134,6 +136,7 @@ struct Parsed<'a> {
     idle_timeout: u16,
     hard_timeout: u16,
     out_port: Option<OfPort>,
+    out_group: Option<u32>,
     matches: Match,
     /// Everything after `actions=`.
     actions: Option<&'a str>,
@@ -158,6 +161,7 @@ impl Parsed<'_> {
             cookie,
             cookie_mask,
             out_port: self.out_port,
+            out_group: self.out_group,
         }
     }
 }
@@ -195,7 +199,7 @@ const UNSUPPORTED_FIELDS: &str = "\
 
 /// Flow flags and attributes ovs-ofctl knows that this switch does not handle yet.
 const UNSUPPORTED_ATTRIBUTES: &str = "\
-    send_flow_rem check_overlap reset_counts no_packet_counts no_byte_counts importance out_group";
+    send_flow_rem check_overlap reset_counts no_packet_counts no_byte_counts importance";
 
 /// Statistics that dump-flows output carries; ignored so that it can be pasted back.
 const STATISTICS: &str = "duration n_packets n_bytes idle_age hard_age";
@@ -218,6 +222,7 @@ fn parse_command(text: &str, command: Command) -> Result<Parsed<'_>, FlowParseEr
         idle_timeout: 0,
         hard_timeout: 0,
         out_port: None,
+        out_group: None,
         matches: Match::catch_all(),
         actions: None,
     };
@@ -342,6 +347,20 @@ fn apply_item<'a>(
             }
             let port = OfPort::parse(needs_value(item, "<port>")?)?;
             parsed.out_port = (port != OfPort::NONE).then_some(port);
+        }
+        "out_group" => {
+            if !command.takes_out_port() {
+                return Err("out_group selects rules; it is for del-flows and dump-flows".to_string());
+            }
+            let value = needs_value(item, "<group>")?;
+            parsed.out_group = match value.to_ascii_lowercase().as_str() {
+                "any" => None,
+                _ => Some(
+                    parse_decimal::<u32>(value)
+                        .filter(|&id| id <= GROUP_MAX)
+                        .ok_or_else(|| format!("not a group id (0..{GROUP_MAX} or ANY)"))?,
+                ),
+            };
         }
         "actions" => return Err("missing value; expected actions=<action list>".to_string()),
         _ if is_listed(STATISTICS, key) => {

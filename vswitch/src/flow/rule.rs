@@ -70,6 +70,8 @@ pub struct FlowSelector {
     pub cookie_mask: u64,
     /// Only rules that output to this port (del-flows and dump-flows).
     pub out_port: Option<OfPort>,
+    /// Only rules that send to this group (del-flows and dump-flows).
+    pub out_group: Option<u32>,
 }
 
 impl Default for FlowSelector {
@@ -83,6 +85,7 @@ impl Default for FlowSelector {
             cookie: 0,
             cookie_mask: 0,
             out_port: None,
+            out_group: None,
         }
     }
 }
@@ -99,6 +102,7 @@ impl FlowSelector {
             && (rule.cookie ^ self.cookie) & self.cookie_mask == 0
             && same_match
             && self.out_port.is_none_or(|port| rule.instructions.outputs_to(port))
+            && self.out_group.is_none_or(|group| rule.instructions.groups().any(|id| id == group))
     }
 }
 
@@ -174,5 +178,9 @@ mod tests {
         assert!(out_port(OfPort(8)).selects(&cookie_rule));
         assert!(!out_port(OfPort(9)).selects(&cookie_rule));
         assert!(out_port(OfPort::CONTROLLER).selects(&rule("actions=CONTROLLER:64")));
+        let group_rule = rule("actions=group:3,write_actions(group:4)");
+        let out_group = |group| FlowSelector { out_group: Some(group), ..FlowSelector::default() };
+        assert!(out_group(3).selects(&group_rule) && out_group(4).selects(&group_rule));
+        assert!(!out_group(5).selects(&group_rule) && !out_group(3).selects(&cookie_rule));
     }
 }

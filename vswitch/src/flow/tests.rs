@@ -498,6 +498,19 @@ fn mod_flows() {
 }
 
 #[test]
+fn group_actions_round_trip() {
+    let text = "priority=5,in_port=1 actions=group:1,write_actions(group:4294967040)";
+    let parsed = rule(text);
+    assert_eq!(parsed.instructions.apply_actions, [Action::Group(1)]);
+    assert_eq!(parsed.instructions.groups().collect::<Vec<_>>(), [1, GROUP_MAX]);
+    assert_eq!(parsed.to_string(), text);
+    assert_eq!(rule(&parsed.to_string()), parsed);
+    for bad in ["actions=group:4294967041", "actions=group:x", "actions=group", "actions=group:-1"] {
+        assert!(parse_add_flow(bad).unwrap_err().to_string().contains("group"), "{bad}");
+    }
+}
+
+#[test]
 fn del_flows_and_dump_flows() {
     let all = parse_del_flows("", false).unwrap();
     assert_eq!(all, FlowSelector::default());
@@ -511,6 +524,10 @@ fn del_flows_and_dump_flows() {
         (Some(2), 5, u64::MAX, Some(OfPort(3)))
     );
     assert_eq!(parse_dump_flows("table=255,out_port=ANY").unwrap(), FlowSelector::default());
+    assert_eq!(parse_dump_flows("out_group=ANY").unwrap(), FlowSelector::default());
+    assert_eq!(parse_del_flows("out_group=7", false).unwrap().out_group, Some(7));
+    assert!(parse_dump_flows("out_group=x").unwrap_err().to_string().contains("not a group id"));
+    assert!(parse_add_flow("out_group=1,actions=drop").unwrap_err().to_string().contains("del-flows and dump-flows"));
     for (result, expected) in [
         (
             parse_del_flows("priority=5", false),

@@ -77,6 +77,7 @@ impl Bridge {
             cookie: 0,
             cookie_mask: 0,
             out_port: None,
+            out_group: None,
         };
         let same = self.tables.dump(&selector).iter().any(|entry| entry.rule().instructions == rule.instructions);
         if same {
