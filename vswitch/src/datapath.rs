@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use crate::dpdk::ethdev::{RxQueue, TxQueue};
+use crate::pipeline::group::GroupHit;
 use crate::pipeline::table::{RuleEntry, TablesSnapshot};
 use crate::pipeline::xlate::{BridgePort, DpAction, MacTable};
 
@@ -53,6 +54,8 @@ pub struct FlowActions {
     pub actions: Box<[DpAction]>,
     /// The rules that decided, for their counters.
     pub rules: Box<[Arc<RuleEntry>]>,
+    /// The groups and buckets the packets go through, for their counters.
+    pub groups: Box<[GroupHit]>,
     /// The single output port when that is all the actions do.
     pub only_output: Option<u16>,
     /// Every output port, in order.
@@ -68,6 +71,7 @@ impl FlowActions {
     pub fn new(
         actions: Vec<DpAction>,
         rules: Vec<Arc<RuleEntry>>,
+        groups: Vec<GroupHit>,
         drop_reason: crate::pmd::stats::DropReason,
     ) -> FlowActions {
         let only_output = match actions.as_slice() {
@@ -82,7 +86,15 @@ impl FlowActions {
             })
             .collect();
         let drops_all = output_ports.is_empty() && !actions.iter().any(|a| matches!(a, DpAction::Controller { .. }));
-        FlowActions { actions: actions.into(), rules: rules.into(), only_output, output_ports, drops_all, drop_reason }
+        FlowActions {
+            actions: actions.into(),
+            rules: rules.into(),
+            groups: groups.into(),
+            only_output,
+            output_ports,
+            drops_all,
+            drop_reason,
+        }
     }
 }
 

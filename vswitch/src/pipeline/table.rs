@@ -34,6 +34,10 @@
 //! atomics, once per packet batch per rule). The counters sit behind their own `Arc` so that a
 //! modified or replaced rule and its predecessor - which PMDs may still be hitting until they
 //! move to the next snapshot - count into the same place.
+//!
+//! The tables also hold the bridge's group table (`group`), so one snapshot is one version of
+//! rules and groups together: a rule may only use groups that exist, and a group delete deletes
+//! the rules that use it (`apply_group_mod`).
 
 use std::cmp::{Ordering as CmpOrdering, Reverse};
 use std::fmt::{self, Write as _};
@@ -44,8 +48,9 @@ use std::time::Duration;
 
 use hashbrown::{DefaultHashBuilder, HashMap, HashSet, HashTable};
 
+use super::group::{GroupEntry, GroupModError, GroupOp, GroupTable, GroupsSnapshot};
 use crate::flow::key::{FlowKey, KEY_WORDS};
-use crate::flow::{FlowModification, FlowParseError, FlowRule, FlowSelector, Match};
+use crate::flow::{FlowModification, FlowParseError, FlowRule, FlowSelector, Instructions, Match};
 
 /// Tables a bridge has: 0..=254 (255 is OpenFlow's "all tables").
 pub const TABLE_COUNT: usize = 255;
@@ -241,6 +246,8 @@ pub enum FlowTableError {
     Overlap(Box<FlowRule>),
     /// A modify would leave a rule that fails the checks of the rule model.
     Invalid(FlowParseError),
+    /// A `group:N` action names a group that does not exist.
+    UnknownGroup(u32),
 }
 
 impl fmt::Display for FlowTableError {
@@ -254,6 +261,7 @@ impl fmt::Display for FlowTableError {
                 write!(f, "overlaps a rule of the same priority in table {}: {existing}", existing.table)
             }
             FlowTableError::Invalid(error) => write!(f, "{error}"),
+            FlowTableError::UnknownGroup(id) => write!(f, "group {id} does not exist"),
         }
     }
 }
@@ -436,6 +444,7 @@ fn overlap(a: &Match, b: &Match) -> bool {
 /// The flow tables of a bridge, as the management thread changes them. See the module doc.
 pub struct FlowTables {
     tables: Vec<Table>,
+    groups: GroupTable,
     /// The rules with a timeout, by id.
     timed: HashMap<u64, Arc<RuleEntry>>,
     next_id: u64,
@@ -443,7 +452,12 @@ pub struct FlowTables {
 
 impl Default for FlowTables {
     fn default() -> Self {
-        FlowTables { tables: (0..TABLE_COUNT).map(|_| Table::default()).collect(), timed: HashMap::new(), next_id: 1 }
+        FlowTables {
+            tables: (0..TABLE_COUNT).map(|_| Table::default()).collect(),
+            groups: GroupTable::default(),
+            timed: HashMap::new(),
+            next_id: 1,
+        }
     }
 }
 
@@ -575,7 +589,50 @@ impl FlowTables {
         while tables.last().is_some_and(Option::is_none) {
             tables.pop();
         }
-        TablesSnapshot { tables: tables.into_boxed_slice() }
+        TablesSnapshot { tables: tables.into_boxed_slice(), groups: self.groups.snapshot() }
+    }
+
+    /// The bridge's groups.
+    pub fn groups(&self) -> &GroupTable {
+        &self.groups
+    }
+
+    /// Applies one GROUP_MOD. A delete also removes the rules that use a deleted group (as
+    /// OpenFlow specifies) and returns them, in dump order. Nothing changes on an error.
+    pub fn apply_group_mod(&mut self, op: GroupOp, now_ms: u64) -> Result<Vec<Arc<RuleEntry>>, GroupModError> {
+        let deleted = self.groups.apply(op, now_ms)?;
+        if deleted.is_empty() {
+            return Ok(Vec::new());
+        }
+        let users: Vec<Arc<RuleEntry>> = self
+            .dump(&FlowSelector::default())
+            .into_iter()
+            .filter(|entry| entry.rule.instructions.groups().any(|id| deleted.contains(&id)))
+            .collect();
+        for entry in &users {
+            self.take(entry);
+        }
+        Ok(users)
+    }
+
+    /// How many rules and buckets of groups send to each group (OpenFlow's ref_count).
+    pub fn group_references(&self) -> HashMap<u32, u32> {
+        let mut counts = self.groups.references();
+        for table in &self.tables {
+            let rules = table.groups.values().flat_map(|group| group.rules.iter());
+            for id in rules.flat_map(|entry| entry.rule.instructions.groups()) {
+                *counts.entry(id).or_insert(0) += 1;
+            }
+        }
+        counts
+    }
+
+    /// A rule may only send to groups that exist.
+    fn check_groups(&self, instructions: &Instructions) -> Result<(), FlowTableError> {
+        match instructions.groups().find(|&id| !self.groups.contains(id)) {
+            Some(missing) => Err(FlowTableError::UnknownGroup(missing)),
+            None => Ok(()),
+        }
     }
 
     fn add_op(
@@ -592,6 +649,7 @@ impl FlowTables {
                 return Err(FlowTableError::BadGoto { table: rule.table, target });
             }
         }
+        self.check_groups(&rule.instructions)?;
         if flags.check_overlap {
             if let Some(existing) = table.overlapping(&rule) {
                 return Err(FlowTableError::Overlap(Box::new(existing.rule.clone())));
@@ -618,6 +676,9 @@ impl FlowTables {
         undo: &mut Vec<Undo>,
     ) -> Result<usize, FlowTableError> {
         let selected = self.dump(&modification.selector);
+        if !selected.is_empty() {
+            self.check_groups(&modification.instructions)?;
+        }
         for old in &selected {
             let mut rule = old.rule.clone();
             rule.instructions = modification.instructions.clone();
@@ -833,6 +894,8 @@ struct TableLookup {
 pub struct TablesSnapshot {
     /// By table number; tables past the last one in use are left out.
     tables: Box<[Option<Arc<TableLookup>>]>,
+    /// The groups the rules of this version use.
+    groups: GroupsSnapshot,
 }
 
 impl TablesSnapshot {
@@ -863,6 +926,11 @@ impl TablesSnapshot {
         self.tables.get(usize::from(table)).and_then(Option::as_ref).map_or(0, |t| t.len)
     }
 
+    /// Group `id` of this version.
+    pub fn group(&self, id: u32) -> Option<&Arc<GroupEntry>> {
+        self.groups.get(id)
+    }
+
     /// The tables that have rules, in order.
     pub fn tables_in_use(&self) -> impl Iterator<Item = u8> + '_ {
         (0..=u8::MAX).zip(self.tables.iter()).filter(|(_, t)| t.is_some()).map(|(number, _)| number)
@@ -875,7 +943,8 @@ mod tests {
     use crate::flow::key::Field;
     use crate::flow::test_random::XorShift;
     use crate::flow::{
-        parse_add_flow, parse_del_flows, parse_dump_flows, parse_flows_file, parse_mod_flows, Instructions, OfPort,
+        parse_add_flow, parse_del_flows, parse_dump_flows, parse_flows_file, parse_mod_flows, Action, Instructions,
+        OfPort,
     };
 
     fn rule(text: &str) -> FlowRule {
@@ -1510,5 +1579,45 @@ mod tests {
         }
         let (found, wildcards) = lookup(&snapshot, 0, &udp_key(2, 0x0a00_0001, 53));
         assert_eq!((found.unwrap().as_str(), wildcards), ("priority=0 actions=drop", exact_mask));
+    }
+
+    fn indirect(id: u32, port: u32) -> crate::pipeline::group::GroupOp {
+        use crate::pipeline::group::{Bucket, Group, GroupOp, GroupType, GROUP_ANY};
+        let bucket = Bucket {
+            weight: 0,
+            watch_port: OfPort::NONE,
+            watch_group: GROUP_ANY,
+            actions: vec![Action::Output(OfPort(port))],
+        };
+        GroupOp::Add(Group { id, group_type: GroupType::Indirect, buckets: vec![bucket] })
+    }
+
+    #[test]
+    fn rules_use_only_groups_that_exist_and_go_with_them() {
+        use crate::pipeline::group::{GroupOp, GROUP_ALL};
+        let mut tables = FlowTables::new();
+        let refused = tables.add(rule("in_port=1,actions=group:1"), FlowModFlags::default(), 0);
+        assert_eq!(refused.unwrap_err(), FlowTableError::UnknownGroup(1));
+        tables.apply_group_mod(indirect(1, 2), 0).unwrap();
+        tables.apply_group_mod(indirect(2, 3), 0).unwrap();
+        add(&mut tables, "in_port=1,actions=group:1", 0);
+        add(&mut tables, "in_port=2,actions=write_actions(group:1)", 0);
+        add(&mut tables, "in_port=3,actions=group:2", 0);
+        add(&mut tables, "in_port=4,actions=output:1", 0);
+        let to_missing = parse_mod_flows("in_port=4,actions=group:7", false).unwrap();
+        assert_eq!(tables.modify(&to_missing, 0), Err(FlowTableError::UnknownGroup(7)));
+        assert_eq!(tables.group_references().get(&1), Some(&2));
+        let snapshot = tables.snapshot();
+        assert!(snapshot.group(1).is_some() && snapshot.group(3).is_none());
+        // Deleting a group deletes the rules that use it.
+        let removed = tables.apply_group_mod(GroupOp::Delete(1), 0).unwrap();
+        let removed: Vec<String> = removed.iter().map(|e| e.rule().to_string()).collect();
+        assert_eq!(removed, ["in_port=1 actions=group:1", "in_port=2 actions=write_actions(group:1)"]);
+        assert_eq!(tables.len(), 2);
+        assert!(tables.snapshot().group(1).is_none(), "the next version has neither");
+        let removed = tables.apply_group_mod(GroupOp::Delete(GROUP_ALL), 0).unwrap();
+        assert_eq!(removed.len(), 1);
+        assert_eq!(tables.len(), 1);
+        assert!(tables.groups().is_empty());
     }
 }

@@ -7,7 +7,7 @@
 //! looked up from 0, apply-actions executed at once, write-actions merged
 //! into the action set that runs when the pipeline ends, goto_table,
 //! resubmit (nested lookups, depth-limited), set_field/load/move on the
-//! working key, VLAN push/pop/modify, dec_ttl, learn (returned as a side
+//! working key, VLAN push/pop/modify, dec_ttl, groups (`groups`), learn (returned as a side
 //! effect for the management thread to apply) and NORMAL, a VLAN-aware L2
 //! learning switch over the bridge's MAC table (new addresses returned as
 //! side effects too).
@@ -17,10 +17,13 @@
 //! packet is rewritten once per output at most. Every field the translation
 //! reads is un-wildcarded; fields it only writes are not.
 
+mod groups;
+
 use std::sync::Arc;
 
 use hashbrown::HashMap;
 
+use super::group::GroupHit;
 use super::table::{RuleEntry, TablesSnapshot};
 use crate::flow::key::{Field, FlowKey};
 use crate::flow::{Action, FlowRule, Instructions, Learn, LearnSpec, Match, OfPort, PacketInReason, Subfield};
@@ -76,6 +79,8 @@ pub struct BridgePort {
     pub ofport: u32,
     pub dp_port: u16,
     pub vlan_mode: VlanMode,
+    /// Link up: what group buckets watching the port see (a change is a new datapath version).
+    pub live: bool,
 }
 
 impl BridgePort {
@@ -149,6 +154,8 @@ pub struct Translation {
     pub wildcards: FlowKey,
     /// The rules that matched, in order (for their counters).
     pub rules: Vec<Arc<RuleEntry>>,
+    /// The groups (and buckets) the packet went through, in order (for their counters).
+    pub groups: Vec<GroupHit>,
     /// Rules built by learn actions.
     pub learned_rules: Vec<FlowRule>,
     /// Addresses NORMAL saw.
@@ -194,6 +201,7 @@ pub fn translate(bridge: &Bridge<'_>, dp_key: &FlowKey, trace: bool) -> Translat
         // OpenFlow 1.3 5.10: the action set runs in a fixed order, not in
         // the order it was written: pop, push, dec_ttl, set-field, output.
         action_set.sort_by_key(action_set_rank);
+        groups::group_replaces_output(&mut action_set);
         if !action_set.is_empty() {
             xlate.note(format!("action set: {}", list(&action_set)));
             xlate.execute(&action_set);
@@ -216,7 +224,7 @@ fn action_set_rank(action: &Action) -> u8 {
         Action::PopVlan => 0,
         Action::PushVlan { .. } => 1,
         Action::DecTtl => 2,
-        Action::Output(_) | Action::Controller { .. } | Action::Resubmit { .. } => 4,
+        Action::Output(_) | Action::Controller { .. } | Action::Resubmit { .. } | Action::Group(_) => 4,
         _ => 3,
     }
 }
@@ -358,6 +366,7 @@ impl Xlate<'_, '_> {
             Action::DecTtl => self.dec_ttl(),
             Action::SetTunnel(id) => self.write_field(Field::TunId, u128::from(*id), u128::MAX),
             Action::Learn(learn) => self.learn(learn),
+            Action::Group(id) => self.group(*id),
         }
     }
 
@@ -663,19 +672,24 @@ mod tests {
     use crate::flow::parse_add_flow;
     use crate::pipeline::table::{FlowModFlags, FlowTables};
 
-    const VM_MAC: [u8; 6] = [0xfa, 0x16, 0x3e, 0, 0, 1];
-    const REMOTE_MAC: [u8; 6] = [0xfa, 0x16, 0x3e, 0, 0, 2];
+    pub(super) const VM_MAC: [u8; 6] = [0xfa, 0x16, 0x3e, 0, 0, 1];
+    pub(super) const REMOTE_MAC: [u8; 6] = [0xfa, 0x16, 0x3e, 0, 0, 2];
     const BROADCAST: [u8; 6] = [0xff; 6];
 
     /// Datapath port numbers differ from ofports on purpose.
-    fn dp(ofport: u32) -> u16 {
+    pub(super) fn dp(ofport: u32) -> u16 {
         u16::try_from(ofport).unwrap() + 10
     }
 
-    fn trunk_ports(ofports: &[u32]) -> Vec<BridgePort> {
+    pub(super) fn trunk_ports(ofports: &[u32]) -> Vec<BridgePort> {
         ofports
             .iter()
-            .map(|&ofport| BridgePort { ofport, dp_port: dp(ofport), vlan_mode: VlanMode::Trunk(Vec::new()) })
+            .map(|&ofport| BridgePort {
+                ofport,
+                dp_port: dp(ofport),
+                vlan_mode: VlanMode::Trunk(Vec::new()),
+                live: true,
+            })
             .collect()
     }
 
@@ -692,7 +706,7 @@ mod tests {
         mac.iter().fold(0u128, |acc, &b| (acc << 8) | u128::from(b))
     }
 
-    fn packet(in_ofport: u32, src: [u8; 6], dst: [u8; 6], vlan: Option<u16>) -> FlowKey {
+    pub(super) fn packet(in_ofport: u32, src: [u8; 6], dst: [u8; 6], vlan: Option<u16>) -> FlowKey {
         let mut key = FlowKey::default();
         key.set_u64(Field::InPort, u64::from(dp(in_ofport)));
         key.set_u128(Field::DlSrc, mac_value(src));
@@ -797,10 +811,10 @@ mod tests {
 
     fn normal_ports() -> Vec<BridgePort> {
         vec![
-            BridgePort { ofport: 1, dp_port: dp(1), vlan_mode: VlanMode::Access(10) },
-            BridgePort { ofport: 2, dp_port: dp(2), vlan_mode: VlanMode::Trunk(vec![10, 20]) },
-            BridgePort { ofport: 3, dp_port: dp(3), vlan_mode: VlanMode::Access(20) },
-            BridgePort { ofport: 4, dp_port: dp(4), vlan_mode: VlanMode::Access(10) },
+            BridgePort { ofport: 1, dp_port: dp(1), vlan_mode: VlanMode::Access(10), live: true },
+            BridgePort { ofport: 2, dp_port: dp(2), vlan_mode: VlanMode::Trunk(vec![10, 20]), live: true },
+            BridgePort { ofport: 3, dp_port: dp(3), vlan_mode: VlanMode::Access(20), live: true },
+            BridgePort { ofport: 4, dp_port: dp(4), vlan_mode: VlanMode::Access(10), live: true },
         ]
     }
 

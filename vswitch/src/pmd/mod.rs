@@ -236,11 +236,14 @@ const REPORT_EVERY_MS: u64 = 10;
 const REPORT_SLOTS_PER_STEP: usize = 2048;
 
 /// The reporter of a PMD's megaflow table: the packets and bytes of a megaflow go to the
-/// OpenFlow rules it was translated from (their counters and idle times), in arrears, instead of
-/// atomics on every run of packets.
+/// OpenFlow rules it was translated from (their counters and idle times) and to the groups and
+/// buckets it went through, in arrears, instead of atomics on every run of packets.
 fn credit_rules(flow: &Arc<FlowActions>, packets: u64, bytes: u64, last_used_ms: u64) {
     for rule in flow.rules.iter() {
         rule.record(packets, bytes, last_used_ms);
+    }
+    for group in flow.groups.iter() {
+        group.record(packets, bytes);
     }
 }
 
@@ -507,11 +510,14 @@ impl Pmd {
         now_tsc: u64,
     ) {
         let n = burst.len() as u64;
-        if !fixed.rules.is_empty() {
+        if !fixed.rules.is_empty() || !fixed.groups.is_empty() {
             let bytes = (0..burst.len()).map(|i| u64::from(burst.pkt_len(i))).sum();
             let now_ms = now_tsc / self.tsc_per_ms;
             for rule in fixed.rules.iter() {
                 rule.record(n, bytes, now_ms);
+            }
+            for group in fixed.groups.iter() {
+                group.record(n, bytes);
             }
         }
         if fixed.output_ports.is_empty() {
@@ -750,7 +756,7 @@ impl Pmd {
         } else {
             DropReason::ActionDrop
         };
-        let flow = FlowActions::new(translation.actions, translation.rules, reason);
+        let flow = FlowActions::new(translation.actions, translation.rules, translation.groups, reason);
         (Arc::new(flow), translation.wildcards)
     }
 }

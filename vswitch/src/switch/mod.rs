@@ -4,6 +4,7 @@
 //! handing it to every PMD and retiring the old one once all PMDs have
 //! passed a quiescent point. Answers the control-socket requests.
 pub mod bridge;
+mod groups;
 mod openflow;
 pub mod port;
 
@@ -418,20 +419,14 @@ impl Switch {
         }
     }
 
-    /// Periodic work of the management thread: link state changes, rule
-    /// timeouts and MAC aging.
+    /// Periodic work of the management thread: link state changes (port liveness is part of
+    /// the datapath: group buckets watch it), rule timeouts and MAC aging.
     pub fn tick(&mut self) {
         let now = self.now_ms();
         let mut changed = false;
         for bridge in &mut self.bridges {
             changed |= bridge.expire(now);
         }
-        if changed {
-            if let Err(e) = self.publish() {
-                tracing::error!("expiry not published: {e}");
-            }
-        }
-
         for port in &mut self.ports {
             let link = port.eth.link();
             if link != port.link {
@@ -442,7 +437,13 @@ impl Switch {
                     "link {}",
                     if link.up { "up" } else { "down" }
                 );
+                changed |= link.up != port.link.up;
                 port.link = link;
+            }
+        }
+        if changed {
+            if let Err(e) = self.publish() {
+                tracing::error!("expiry or link change not published: {e}");
             }
         }
     }
@@ -570,7 +571,12 @@ impl Switch {
                     .ports
                     .iter()
                     .filter(|p| p.bridge == b)
-                    .map(|p| BridgePort { ofport: p.ofport, dp_port: p.eth.id(), vlan_mode: VlanMode::from(&p.config) })
+                    .map(|p| BridgePort {
+                        ofport: p.ofport,
+                        dp_port: p.eth.id(),
+                        vlan_mode: VlanMode::from(&p.config),
+                        live: p.link.up,
+                    })
                     .collect();
                 let bridge = &mut self.bridges[b];
                 Arc::new(BridgeDp {
@@ -822,7 +828,7 @@ fn fixed_actions(bridge: &BridgeDp, dp_port: u16) -> Option<Arc<FlowActions>> {
         return None;
     }
     let reason = if translation.table_miss { DropReason::TableMiss } else { DropReason::ActionDrop };
-    Some(Arc::new(FlowActions::new(translation.actions, translation.rules, reason)))
+    Some(Arc::new(FlowActions::new(translation.actions, translation.rules, translation.groups, reason)))
 }
 
 fn reply<T: serde::Serialize>(result: Result<T, String>) -> Reply {
