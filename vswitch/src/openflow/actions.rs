@@ -9,13 +9,15 @@
 //! set_field as reg_load, set_tunnel as set_field. Where one model [`Action`] has several wire
 //! forms, decoding gives the form the wire names (`set_field:...->tun_id` stays a set_field),
 //! which acts the same. A few things have no 1.0 wire form: OpenFlow 1.0 drops meter,
-//! clear_actions and write_actions and writes goto_table as `resubmit(,T)`, as Open vSwitch
-//! does.
+//! clear_actions, write_actions and group (1.0 has no groups; decoding refuses its action type)
+//! and writes goto_table as `resubmit(,T)`, as Open vSwitch does.
 
 use std::net::Ipv4Addr;
 
 use crate::flow::key::{Field, Prereq};
-use crate::flow::{Action, Instructions, Learn, LearnSpec, Match, OfPort, PacketInReason, Subfield, WriteMetadata};
+use crate::flow::{
+    Action, Instructions, Learn, LearnSpec, Match, OfPort, PacketInReason, Subfield, WriteMetadata, GROUP_MAX,
+};
 
 use super::oxm::{
     all_ones, lookup_header32, read_be, read_tlv, subfield_from_wire, subfield_to_wire, write_be, WireField,
@@ -419,7 +421,13 @@ fn decode_v1_3_action(kind: u16, len: usize, r: &mut Reader) -> Result<Action, O
         }
         of13::SET_FIELD => decode_set_field(Version::V1_3, r)?,
         of13::SET_QUEUE => return Err(action_error(bad_action::BAD_QUEUE, "the switch has no queues")),
-        of13::GROUP => return Err(action_error(bad_action::BAD_OUT_GROUP, "the switch has no group table")),
+        of13::GROUP => {
+            expect_len(len, 8, "group")?;
+            match r.u32()? {
+                id if id <= GROUP_MAX => Action::Group(id),
+                id => return Err(action_error(bad_action::BAD_OUT_GROUP, format!("group {id:#x} is reserved"))),
+            }
+        }
         _ if of13::UNSUPPORTED.contains(&kind) => {
             return Err(action_error(bad_action::BAD_TYPE, format!("action type {kind} is not supported")))
         }
@@ -1059,6 +1067,8 @@ fn encode_v1_0_action(action: &Action, next: Option<&Action>, context: &Context,
             finish(start, w);
         }
         Action::SetField { field, value, mask } => encode_v1_0_set_field(*field, *value, *mask, proto, w),
+        // OpenFlow 1.0 has no groups.
+        Action::Group(_) => {}
         Action::Output(_)
         | Action::Controller { .. }
         | Action::Resubmit { .. }
@@ -1131,6 +1141,7 @@ fn encode_v1_3_action(action: &Action, context: &Context, w: &mut Writer) {
             Some(wire) => put_set_field(wire, wire.wire_value(*value, *mask).0, w),
             None => put_loads_for_mask(*field, *value, *mask, proto, w),
         },
+        Action::Group(id) => put_simple(of13::GROUP, w, |w| w.u32(*id)),
         Action::Output(_)
         | Action::Controller { .. }
         | Action::Resubmit { .. }

@@ -2,7 +2,8 @@
 //! switch connected to an active controller): [`serve`] frames the byte
 //! stream with the codec, negotiates the version by HELLO (1.3 and 1.0), answers ECHO, keeps
 //! the peer alive with echo probes, and serves FEATURES, GET/SET_CONFIG, BARRIER, the
-//! multipart statistics and FLOW_MOD (also the Nicira flow formats of ovs-ofctl's 1.0).
+//! multipart statistics, FLOW_MOD (also the Nicira flow formats of ovs-ofctl's 1.0) and
+//! GROUP_MOD with the group multiparts (`groups`).
 //!
 //! A connection never touches the switch: everything about the bridge is a typed
 //! [`Query`] to the management thread (bounded wait). Messages are handled one at a time, in
@@ -15,6 +16,8 @@
 //! probe intervals is dropped; at most [`MAX_CONNECTIONS`] connections per bridge. A bad
 //! message gets an OFPT_ERROR and the connection goes on; a framing error (length below 8)
 //! or a failed HELLO closes it.
+
+mod groups;
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, TcpStream};
@@ -34,8 +37,8 @@ use super::message::{
     GROUP_ANY, NO_BUFFER,
 };
 use super::multipart::{
-    AggregateStats, Desc, FeatureId, FlowStats, FlowStatsRequest, GroupFeatures, MeterFeatures, MultipartReply,
-    MultipartRequest, OxmId, PortStats, ReplyBody, RequestBody, TableFeatureProperty, TableFeatures, TableStats,
+    AggregateStats, Desc, FeatureId, FlowStats, FlowStatsRequest, MeterFeatures, MultipartReply, MultipartRequest,
+    OxmId, PortStats, ReplyBody, RequestBody, TableFeatureProperty, TableFeatures, TableStats,
 };
 use super::nicira::{FlowFormat, PacketInFormat};
 use super::service::{datapath_id, Answer, FlowModFailure, FlowStat, OfPending, PortView, Query};
@@ -373,6 +376,7 @@ impl Connection {
             )),
             Message::FlowMod(flow_mod) => self.flow_mod(version, &flow_mod, None),
             Message::NxFlowMod(nx) => self.flow_mod(version, &nx.flow_mod, Some(nx.new_cookie)),
+            Message::GroupMod(group_mod) => groups::group_mod(&group_mod, |query| self.ask(query)),
             Message::MultipartRequest(request) => self.multipart(version, xid, request),
             Message::QueueGetConfigRequest(port) => {
                 reply(Message::QueueGetConfigReply(message::QueueConfig { port, queues: Vec::new() }))
@@ -409,8 +413,7 @@ impl Connection {
     }
 
     /// Applies one table operation; returns how many rules it modified.
-    fn apply(&self, version: Version, op: Option<FlowOp>) -> Result<usize, OfError> {
-        let Some(op) = op else { return Ok(0) };
+    fn apply(&self, version: Version, op: FlowOp) -> Result<usize, OfError> {
         match self.ask(Query::FlowMod(op))? {
             Answer::FlowMod(Ok(modified)) => Ok(modified),
             Answer::FlowMod(Err(FlowModFailure::Table(error))) => Err(table_error(version, &error)),
@@ -434,12 +437,9 @@ impl Connection {
                 datapath: format!("bridge {}", self.context.bridge),
             })),
             RequestBody::Flow(filter) | RequestBody::NxFlow(filter) => {
-                let flows = match filter_selector(&filter) {
-                    Some(selector) => match self.ask(Query::Flows(selector))? {
-                        Answer::Flows(flows) => flows,
-                        other => return Err(unexpected(&other)),
-                    },
-                    None => Vec::new(),
+                let flows = match self.ask(Query::Flows(filter_selector(&filter)))? {
+                    Answer::Flows(flows) => flows,
+                    other => return Err(unexpected(&other)),
                 };
                 let stats: Vec<FlowStats> = flows.into_iter().map(flow_stats).collect();
                 // NXST_FLOW is answered as NXST_FLOW, OFPST_FLOW as itself.
@@ -450,12 +450,9 @@ impl Connection {
                 }
             }
             RequestBody::Aggregate(filter) | RequestBody::NxAggregate(filter) => {
-                let sums = match filter_selector(&filter) {
-                    Some(selector) => match self.ask(Query::Aggregate(selector))? {
-                        Answer::Aggregate(sums) => sums,
-                        other => return Err(unexpected(&other)),
-                    },
-                    None => Default::default(),
+                let sums = match self.ask(Query::Aggregate(filter_selector(&filter)))? {
+                    Answer::Aggregate(sums) => sums,
+                    other => return Err(unexpected(&other)),
                 };
                 let stats =
                     AggregateStats { packet_count: sums.packets, byte_count: sums.bytes, flow_count: sums.flows };
@@ -519,11 +516,11 @@ impl Connection {
                 let ports = self.ports()?;
                 split(version, xid, ports.iter().map(|p| port_desc(version, p)).collect(), ReplyBody::PortDesc)
             }
-            // The switch has no queues, groups or meters (yet): truthful empty answers.
+            RequestBody::Group(id) => groups::group_stats(version, xid, id, |query| self.ask(query)),
+            RequestBody::GroupDesc => groups::group_desc(version, xid, |query| self.ask(query)),
+            RequestBody::GroupFeatures => single(ReplyBody::GroupFeatures(groups::features())),
+            // The switch has no queues or meters (yet): truthful empty answers.
             RequestBody::Queue { .. } => single(ReplyBody::Queue(Vec::new())),
-            RequestBody::Group(_) => single(ReplyBody::Group(Vec::new())),
-            RequestBody::GroupDesc => single(ReplyBody::GroupDesc(Vec::new())),
-            RequestBody::GroupFeatures => single(ReplyBody::GroupFeatures(GroupFeatures::default())),
             RequestBody::Meter(_) => single(ReplyBody::Meter(Vec::new())),
             RequestBody::MeterConfig(_) => single(ReplyBody::MeterConfig(Vec::new())),
             RequestBody::MeterFeatures => single(ReplyBody::MeterFeatures(MeterFeatures::default())),
@@ -572,7 +569,7 @@ fn split<T: Clone>(
     }
 }
 
-/// FEATURES_REPLY: capabilities flow, table and port stats; 1.0 also lists the ports and the
+/// FEATURES_REPLY: capabilities flow, table, port (and group) stats; 1.0 also lists the ports and the
 /// one action set it has (output).
 fn features(version: Version, bridge: &str, ports: &[PortView]) -> FeaturesReply {
     FeaturesReply {
@@ -580,7 +577,8 @@ fn features(version: Version, bridge: &str, ports: &[PortView]) -> FeaturesReply
         n_buffers: 0,
         n_tables: N_TABLES,
         auxiliary_id: 0,
-        capabilities: 0x7,
+        // Flow, table and port stats; in 1.3 group stats too (bit 3 is STP in 1.0).
+        capabilities: if version == Version::V1_3 { 0xf } else { 0x7 },
         actions: if version == Version::V1_0 { 0x1 } else { 0 },
         ports: if version == Version::V1_0 {
             ports.iter().map(|p| port_desc(version, p)).collect()
@@ -679,11 +677,11 @@ fn ids(kinds: &[u16]) -> Vec<FeatureId> {
 /// The table-features entry of one table, with the eight properties OpenFlow 1.3 requires
 /// (ovs-ofctl refuses a reply without them): instructions goto_table, write_metadata,
 /// write/apply/clear_actions; next tables: every later one; actions output, set_field,
-/// push/pop VLAN, dec_nw_ttl; the match fields (all of them wildcardable and settable).
+/// push/pop VLAN, group, dec_nw_ttl; the match fields (all of them wildcardable and settable).
 fn table_features(table: u8) -> TableFeatures {
     let last = table + 1 >= N_TABLES;
     let instructions = if last { ids(&[2, 3, 4, 5]) } else { ids(&[1, 2, 3, 4, 5]) };
-    let actions = ids(&[0, 17, 18, 24, 25]);
+    let actions = ids(&[0, 17, 18, 22, 24, 25]);
     let fields = match_fields();
     TableFeatures {
         table_id: table,
@@ -731,13 +729,9 @@ fn flow_stats(stat: FlowStat) -> FlowStats {
     }
 }
 
-/// The selector of a flow or aggregate stats request; `None` when it can select nothing (an
-/// out_group filter: no rule outputs to a group yet).
-fn filter_selector(filter: &FlowStatsRequest) -> Option<FlowSelector> {
-    if filter.out_group != GROUP_ANY {
-        return None;
-    }
-    Some(FlowSelector {
+/// The selector of a flow or aggregate stats request.
+fn filter_selector(filter: &FlowStatsRequest) -> FlowSelector {
+    FlowSelector {
         table: (filter.table_id != 0xff).then_some(filter.table_id),
         strict: false,
         priority: 0,
@@ -745,7 +739,8 @@ fn filter_selector(filter: &FlowStatsRequest) -> Option<FlowSelector> {
         cookie: filter.cookie,
         cookie_mask: filter.cookie_mask,
         out_port: (filter.out_port != OfPort::NONE).then_some(filter.out_port),
-    })
+        out_group: (filter.out_group != GROUP_ANY).then_some(filter.out_group),
+    }
 }
 
 fn flow_mod_failed(version: Version, code_v13: u16, code_v10: u16, reason: impl Into<String>) -> OfError {
@@ -764,10 +759,12 @@ fn table_error(version: Version, error: &FlowTableError) -> OfError {
         FlowTableError::Overlap(_) => flow_mod_failed(version, 3, 1, error.to_string()),
         // OFPBMC_BAD_PREREQ (1.0: reported as OFPBRC_EPERM by the codec).
         FlowTableError::Invalid(_) => OfError::new(ErrorType::BadMatch, 9, error.to_string()),
+        // OFPBAC_BAD_OUT_GROUP (1.0 has no group actions to name one).
+        FlowTableError::UnknownGroup(_) => OfError::new(ErrorType::BadAction, 9, error.to_string()),
     }
 }
 
-/// The table operation of a flow_mod (`None`: one that cannot select anything). `new_cookie`
+/// The table operation of a flow_mod. `new_cookie`
 /// is the cookie an NXT_FLOW_MOD sets (its `flow_mod.cookie`/`cookie_mask` are the cookie
 /// match); `table_id_ext`: NXT_FLOW_MOD_TABLE_ID is on, so a 1.0 command carries a table id.
 pub fn flow_mod_op(
@@ -775,7 +772,7 @@ pub fn flow_mod_op(
     flow_mod: &FlowMod,
     new_cookie: Option<u64>,
     table_id_ext: bool,
-) -> Result<Option<FlowOp>, OfError> {
+) -> Result<FlowOp, OfError> {
     // 1.0 without the table-id extension: adds go to table 0, everything else to every table.
     let table_id = if version == Version::V1_0 && !table_id_ext { 0xff } else { flow_mod.table_id };
     if flow_mod.buffer_id != NO_BUFFER {
@@ -798,9 +795,10 @@ pub fn flow_mod_op(
         cookie: match_cookie,
         cookie_mask: match_mask,
         out_port: (out_port && flow_mod.out_port != OfPort::NONE).then_some(flow_mod.out_port),
+        out_group: (out_port && flow_mod.out_group != GROUP_ANY).then_some(flow_mod.out_group),
     };
     let strict = matches!(flow_mod.command, FlowModCommand::ModifyStrict | FlowModCommand::DeleteStrict);
-    Ok(Some(match flow_mod.command {
+    Ok(match flow_mod.command {
         FlowModCommand::Add => {
             let rule = FlowRule {
                 table: if table_id == 0xff { 0 } else { table_id },
@@ -833,14 +831,8 @@ pub fn flow_mod_op(
             hard_timeout: flow_mod.hard_timeout,
             instructions: flow_mod.instructions.clone(),
         }),
-        FlowModCommand::Delete | FlowModCommand::DeleteStrict => {
-            if flow_mod.out_group != GROUP_ANY {
-                // No rule outputs to a group yet: nothing to delete.
-                return Ok(None);
-            }
-            FlowOp::Delete(selector(strict, true))
-        }
-    }))
+        FlowModCommand::Delete | FlowModCommand::DeleteStrict => FlowOp::Delete(selector(strict, true)),
+    })
 }
 
 #[cfg(test)]
@@ -868,15 +860,13 @@ mod tests {
 
     #[test]
     fn adds_keep_their_table_and_cookie() {
-        let Some(FlowOp::Add { rule, .. }) =
-            flow_mod_op(Version::V1_3, &flow_mod(FlowModCommand::Add), None, false).unwrap()
+        let FlowOp::Add { rule, .. } = flow_mod_op(Version::V1_3, &flow_mod(FlowModCommand::Add), None, false).unwrap()
         else {
             panic!("not an add")
         };
         assert_eq!((rule.table, rule.cookie, rule.priority), (3, 0x10, 100));
         // 1.0 without the table-id extension: table 0.
-        let Some(FlowOp::Add { rule, .. }) =
-            flow_mod_op(Version::V1_0, &flow_mod(FlowModCommand::Add), None, false).unwrap()
+        let FlowOp::Add { rule, .. } = flow_mod_op(Version::V1_0, &flow_mod(FlowModCommand::Add), None, false).unwrap()
         else {
             panic!("not an add")
         };
@@ -887,19 +877,19 @@ mod tests {
     fn modify_keeps_cookies_in_1_3_and_sets_them_in_1_0() {
         let mut m = flow_mod(FlowModCommand::Modify);
         m.cookie_mask = 0xff;
-        let Some(FlowOp::Modify(modification)) = flow_mod_op(Version::V1_3, &m, None, false).unwrap() else {
+        let FlowOp::Modify(modification) = flow_mod_op(Version::V1_3, &m, None, false).unwrap() else {
             panic!("not a modify")
         };
         assert_eq!(modification.new_cookie, None);
         assert_eq!((modification.selector.cookie, modification.selector.cookie_mask), (0x10, 0xff));
         assert_eq!(modification.selector.table, Some(3));
-        let Some(FlowOp::Modify(modification)) = flow_mod_op(Version::V1_0, &m, None, false).unwrap() else {
+        let FlowOp::Modify(modification) = flow_mod_op(Version::V1_0, &m, None, false).unwrap() else {
             panic!("not a modify")
         };
         assert_eq!(modification.new_cookie, Some(0x10));
         assert_eq!((modification.selector.table, modification.selector.cookie_mask), (None, 0));
         m.cookie = u64::MAX;
-        let Some(FlowOp::Modify(modification)) = flow_mod_op(Version::V1_0, &m, None, true).unwrap() else {
+        let FlowOp::Modify(modification) = flow_mod_op(Version::V1_0, &m, None, true).unwrap() else {
             panic!("not a modify")
         };
         assert_eq!((modification.new_cookie, modification.selector.table), (None, Some(3)));
@@ -910,13 +900,16 @@ mod tests {
         let mut d = flow_mod(FlowModCommand::DeleteStrict);
         d.table_id = 0xff;
         d.out_port = OfPort(2);
-        let Some(FlowOp::Delete(selector)) = flow_mod_op(Version::V1_3, &d, None, false).unwrap() else {
+        let FlowOp::Delete(selector) = flow_mod_op(Version::V1_3, &d, None, false).unwrap() else {
             panic!("not a delete")
         };
         assert!(selector.strict);
         assert_eq!((selector.table, selector.out_port, selector.priority), (None, Some(OfPort(2)), 100));
         d.out_group = 7;
-        assert_eq!(flow_mod_op(Version::V1_3, &d, None, false).unwrap(), None);
+        let FlowOp::Delete(selector) = flow_mod_op(Version::V1_3, &d, None, false).unwrap() else {
+            panic!("not a delete")
+        };
+        assert_eq!(selector.out_group, Some(7));
     }
 
     #[test]

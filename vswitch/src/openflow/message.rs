@@ -26,9 +26,9 @@ pub const HEADER_LEN: usize = 8;
 pub const ERROR_DATA_MAX: usize = 64;
 /// "No buffered packet" in buffer_id fields.
 pub const NO_BUFFER: u32 = 0xffff_ffff;
-/// Any/all groups in out_group filters and group deletes (OFPG_ANY / OFPG_ALL).
-pub const GROUP_ANY: u32 = 0xffff_ffff;
-pub const GROUP_ALL: u32 = 0xffff_fffc;
+/// Any/all groups in out_group filters and group deletes (OFPG_ANY / OFPG_ALL); groups and
+/// their buckets on the wire are the group table's model.
+pub use crate::pipeline::group::{Bucket, GroupType, GROUP_ALL, GROUP_ANY};
 
 /// OFPBRC_* codes (the same numbers in 1.0, where BAD_MULTIPART is BAD_STAT and
 /// BAD_EXPERIMENTER/BAD_EXP_TYPE are BAD_VENDOR/BAD_SUBTYPE).
@@ -369,14 +369,6 @@ pub enum GroupCommand {
     Delete,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum GroupType {
-    All,
-    Select,
-    Indirect,
-    FastFailover,
-}
-
 impl GroupType {
     pub(crate) fn from_wire(number: u8) -> Result<GroupType, OfError> {
         [GroupType::All, GroupType::Select, GroupType::Indirect, GroupType::FastFailover]
@@ -384,16 +376,6 @@ impl GroupType {
             .copied()
             .ok_or_else(|| OfError::new(ErrorType::GroupModFailed, 10, format!("group type {number}")))
     }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Bucket {
-    pub weight: u16,
-    /// [`OfPort::NONE`]: no port watched.
-    pub watch_port: OfPort,
-    /// [`GROUP_ANY`]: no group watched.
-    pub watch_group: u32,
-    pub actions: Vec<Action>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

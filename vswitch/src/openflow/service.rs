@@ -7,6 +7,7 @@
 use crossbeam::channel::Sender;
 
 use crate::flow::{FlowRule, FlowSelector, OfPort};
+use crate::pipeline::group::{Group, GroupModError, GroupOp};
 use crate::pipeline::table::{FlowModFlags, FlowOp, FlowTableError};
 
 /// A query of a connection of `bridge`, with where the answer goes.
@@ -30,6 +31,14 @@ pub enum Query {
     Aggregate(FlowSelector),
     /// One flow_mod, applied as one table version. Answer: [`Answer::FlowMod`].
     FlowMod(FlowOp),
+    /// One group_mod, applied as one table version (with the rules a delete takes along).
+    /// Answer: [`Answer::GroupMod`].
+    GroupMod(GroupOp),
+    /// Every group, by id. Answer: [`Answer::Groups`].
+    GroupDesc,
+    /// Counters of one group, or of all ([`crate::pipeline::group::GROUP_ALL`]). Answer:
+    /// [`Answer::GroupStats`].
+    GroupStats(u32),
 }
 
 /// A port as OpenFlow describes it.
@@ -88,6 +97,27 @@ pub enum FlowModFailure {
     Internal(String),
 }
 
+/// Why a group_mod was not applied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GroupModFailure {
+    Table(GroupModError),
+    /// The tables changed but the new version could not be published (a stuck PMD).
+    Internal(String),
+}
+
+/// A group's counters at the time of the query.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GroupStat {
+    pub group_id: u32,
+    /// Rules and buckets of other groups that send to it.
+    pub ref_count: u32,
+    pub packets: u64,
+    pub bytes: u64,
+    /// Packets and bytes per bucket.
+    pub buckets: Vec<(u64, u64)>,
+    pub duration_ms: u64,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Answer {
     Ports(Vec<PortView>),
@@ -98,6 +128,9 @@ pub enum Answer {
     Aggregate(Aggregate),
     /// How many rules the flow_mod modified (0 for other commands' successes).
     FlowMod(Result<usize, FlowModFailure>),
+    GroupMod(Result<(), GroupModFailure>),
+    Groups(Vec<Group>),
+    GroupStats(Vec<GroupStat>),
     /// The bridge does not exist (any more).
     NoBridge,
 }

@@ -62,6 +62,11 @@ impl Switch {
                 Err(FlowOpsError::Refused(e)) => Err(FlowModFailure::Table(e.error)),
                 Err(FlowOpsError::NotPublished(e)) => Err(FlowModFailure::Internal(e)),
             }),
+            Query::GroupMod(op) => Answer::GroupMod(self.apply_group_mod(b, op)),
+            Query::GroupDesc => {
+                Answer::Groups(self.bridges[b].tables.groups().iter().map(|entry| entry.group().clone()).collect())
+            }
+            Query::GroupStats(id) => Answer::GroupStats(self.group_stats(b, id)),
         }
     }
 

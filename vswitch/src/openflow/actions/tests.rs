@@ -837,6 +837,7 @@ fn every_action_crosses_both_versions_as_an_equivalent_action() {
         ("actions=move:NXM_OF_IN_PORT[0..15]->NXM_NX_REG0[0..15],move:NXM_NX_TUN_ID[0..31]->NXM_NX_REG1[]", "move:NXM_OF_IN_PORT[0..15]->NXM_NX_REG0[0..15],move:NXM_NX_TUN_ID[0..31]->NXM_NX_REG1[]", ""),
         ("actions=learn(table=20,priority=1,hard_timeout=300,NXM_OF_VLAN_TCI[0..11],NXM_OF_ETH_DST[]=NXM_OF_ETH_SRC[],load:0->NXM_OF_VLAN_TCI[],load:NXM_NX_TUN_ID[]->NXM_NX_TUN_ID[],output:NXM_OF_IN_PORT[])", "learn(table=20,hard_timeout=300,priority=1,NXM_OF_VLAN_TCI[0..11],NXM_OF_ETH_DST[]=NXM_OF_ETH_SRC[],load:0->NXM_OF_VLAN_TCI[],load:NXM_NX_TUN_ID[]->NXM_NX_TUN_ID[],output:NXM_OF_IN_PORT[])", ""),
         ("arp,actions=learn(table=1,in_port=LOCAL,dl_type=0x806,NXM_OF_ARP_OP[])", "learn(table=1,in_port=LOCAL,eth_type=0x806,NXM_OF_ARP_OP[])", ""),
+        ("actions=group:5,write_actions(group:4294967040)", "group:5,write_actions(group:4294967040)", "drop"),
         ("actions=meter:2,output:1,clear_actions,write_actions(strip_vlan,output:2),write_metadata:0x1/0x1,goto_table:3", "meter:2,output:1,clear_actions,write_actions(strip_vlan,output:2),write_metadata:0x1/0x1,goto_table:3", "output:1,resubmit(,3),write_metadata:0x1/0x1"),
     ];
     let mut failures = Vec::new();
@@ -873,8 +874,11 @@ fn bad_actions_are_rejected_with_their_codes() {
         (Version::V1_3, "00000010 ffffffff 00000000 00000000", bad(BAD_OUT_PORT)),
         (Version::V1_3, "00000010 ffff0000 00000000 00000000", bad(BAD_OUT_PORT)),
         (Version::V1_0, "00000008 ffff0000", bad(BAD_OUT_PORT)),
-        // Group, set_queue, MPLS: the switch has none of them.
-        (Version::V1_3, "00160008 00000001", bad(BAD_OUT_GROUP)),
+        // A reserved group (ALL), a group action of the wrong length, a group in 1.0 (which
+        // has no groups); set_queue and MPLS: the switch has none of them.
+        (Version::V1_3, "00160008 fffffffc", bad(BAD_OUT_GROUP)),
+        (Version::V1_3, "00160010 00000001 00000000 00000000", bad(BAD_LEN)),
+        (Version::V1_0, "00160008 00000001", bad(BAD_TYPE)),
         (Version::V1_3, "00150008 00000001", bad(BAD_QUEUE)),
         (Version::V1_3, "00130008 88470000", bad(BAD_TYPE)),
         (Version::V1_0, "000b0010 00010000 00000000 00000001", bad(BAD_QUEUE)),
