@@ -6,13 +6,13 @@
 //! never keep a choice made on stale liveness.
 //!
 //! A bucket works on its own copy of the packet: after it, the working key is what it was
-//! before the group, and the header changes the bucket committed are undone at the next
-//! commit. The fields the select hash reads are un-wildcarded, so every packet of a megaflow
+//! before the group, and the header fields the bucket's datapath actions rewrote are written
+//! back at the next commit (and un-wildcarded, since the values written back are the packet's). The fields the select hash reads are un-wildcarded, so every packet of a megaflow
 //! takes the same bucket.
 
-use super::{is_header_field, Bridge, DpAction, Xlate, XlateStop, MAX_RESUBMIT_DEPTH};
+use super::{Bridge, DpAction, Xlate, XlateStop, MAX_RESUBMIT_DEPTH};
 use crate::classifier::hash::hash_words;
-use crate::flow::key::{Field, FlowKey, FIELDS};
+use crate::flow::key::{Field, FlowKey};
 use crate::flow::{Action, OfPort};
 use crate::pipeline::group::{Bucket, Group, GroupHit, GroupType, HitBuckets, GROUP_ANY, MAX_CHAIN_DEPTH};
 
@@ -89,10 +89,11 @@ impl Xlate<'_, '_> {
         for index in buckets {
             let Some(bucket) = group.buckets.get(index) else { continue };
             self.note(format!("group:{id} ({}): bucket {index}", group.group_type.name()));
+            let (pending, first_action) = (self.dirty.clone(), self.out.actions.len());
             self.execute(&bucket.actions);
             // A bucket's dec_ttl failure ends that bucket only.
             self.list_ended = false;
-            self.restore(&before);
+            self.restore(&before, pending, first_action);
             if self.stopped() {
                 break;
             }
@@ -153,29 +154,43 @@ impl Xlate<'_, '_> {
         hash_words(&selected, u32::MAX)
     }
 
-    /// Makes the working key what it was before a bucket ran (`before`); header fields the
-    /// datapath actions changed since are written back at the next commit. A VLAN tag the
-    /// bucket pushed is popped at once.
-    fn restore(&mut self, before: &FlowKey) {
+    /// Makes the working key what it was before a bucket ran (`before`, with the header
+    /// changes `pending` then not yet committed) after the bucket emitted the datapath actions
+    /// from `first_action` on. A header field those actions rewrote is un-wildcarded (what is
+    /// written back is the packet's own value, and whether anything is depends on it) and
+    /// written back at the next commit when it differs; a VLAN tag the bucket pushed is popped
+    /// at once.
+    fn restore(&mut self, before: &FlowKey, pending: Vec<Field>, first_action: usize) {
         self.key = *before;
-        let inner = self.committed.get_u128(Field::VlanTci2);
-        let pushed = inner != before.get_u128(Field::VlanTci2) && inner == before.get_u128(Field::VlanTci);
-        if pushed {
-            self.emit(DpAction::PopVlan);
-            self.committed.set_u128(Field::VlanTci, inner);
-            self.committed.set_u128(Field::VlanTci2, before.get_u128(Field::VlanTci2));
-        }
-        self.dirty.clear();
-        for def in FIELDS {
-            let field = def.field;
-            if is_header_field(field)
-                && field != Field::VlanTci2
-                && !self.dirty.contains(&field)
-                && self.key.get_u128(field) != self.committed.get_u128(field)
-            {
-                self.dirty.push(field);
+        let mut rewritten = Vec::new();
+        for action in self.out.actions.get(first_action..).unwrap_or_default() {
+            let field = match action {
+                DpAction::SetField { field, .. } => *field,
+                DpAction::SetVlanTci(_) | DpAction::PushVlan { .. } | DpAction::PopVlan => Field::VlanTci,
+                _ => continue,
+            };
+            if !rewritten.contains(&field) {
+                rewritten.push(field);
             }
         }
+        if rewritten.contains(&Field::VlanTci) {
+            self.out.wildcards.set_all_ones(Field::VlanTci2);
+            let inner = self.committed.get_u128(Field::VlanTci2);
+            if inner != before.get_u128(Field::VlanTci2) && inner == before.get_u128(Field::VlanTci) {
+                self.emit(DpAction::PopVlan);
+                self.committed.set_u128(Field::VlanTci, inner);
+                self.committed.set_u128(Field::VlanTci2, before.get_u128(Field::VlanTci2));
+            }
+        }
+        // Changes from before the bucket that it did not commit are still to be committed.
+        let mut dirty: Vec<Field> = pending.into_iter().filter(|field| !rewritten.contains(field)).collect();
+        for field in rewritten {
+            self.out.wildcards.set_all_ones(field);
+            if self.committed.get_u128(field) != before.get_u128(field) {
+                dirty.push(field);
+            }
+        }
+        self.dirty = dirty;
     }
 }
 
@@ -248,8 +263,33 @@ mod tests {
                 DpAction::Output(dp(5)),
             ]
         );
+        assert_eq!(t.wildcards.get_u128(Field::DlDst), 0xffff_ffff_ffff, "the megaflow restores each packet's own");
         assert_eq!(t.groups.len(), 1);
         assert_eq!((t.groups[0].group_id(), t.groups[0].buckets()), (1, HitBuckets::Every));
+    }
+
+    #[test]
+    fn a_bucket_s_rewrite_pins_the_field_even_when_it_wrote_the_packet_s_own_value() {
+        let all = Group {
+            id: 1,
+            group_type: GroupType::All,
+            buckets: vec![bucket(0, 0, &[Action::SetEthDst(0x0200_0000_0009), output(2)]), bucket(0, 0, &[])],
+        };
+        let snapshot = tables(&[all], &["in_port=1,actions=mod_dl_src:02:00:00:00:00:01,group:1,output:3"]);
+        let ports = trunk_ports(&[1, 2, 3]);
+        let own_value = run(&snapshot, &ports, &packet(1, VM_MAC, [2, 0, 0, 0, 0, 9], None));
+        assert_eq!(
+            own_value.actions,
+            [
+                DpAction::SetField { field: Field::DlSrc, value: 0x0200_0000_0001 },
+                DpAction::SetField { field: Field::DlDst, value: 0x0200_0000_0009 },
+                DpAction::Output(dp(2)),
+                DpAction::Output(dp(3)),
+            ]
+        );
+        assert_eq!(own_value.wildcards.get_u128(Field::DlDst), 0xffff_ffff_ffff, "other packets need a write-back");
+        let other = run(&snapshot, &ports, &packet(1, VM_MAC, REMOTE_MAC, None));
+        assert_eq!(other.actions[3], DpAction::SetField { field: Field::DlDst, value: 0xfa16_3e00_0002 });
     }
 
     #[test]
