@@ -16,29 +16,38 @@
 //! message gets an OFPT_ERROR and the connection goes on; a framing error (length below 8)
 //! or a failed HELLO closes it.
 
+use std::collections::HashMap;
 use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::os::unix::net::UnixStream;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
-use crossbeam::channel::{self, Sender};
+use crossbeam::channel::{self, Receiver, Sender};
+use crossbeam::select;
 
-use crate::flow::{FlowModification, FlowRule, FlowSelector, OfPort};
+use crate::config::PacketInLimit;
+use crate::flow::key::Field;
+use crate::flow::{FlowModification, FlowRule, FlowSelector, Match, OfPort};
 use crate::pipeline::table::{self, FlowOp, FlowTableError};
+use crate::pmd::packet_in::PacketInEvent;
+use crate::token_bucket::TokenBucket;
 
 use super::message::{
-    self, bad_request, decode, decode_in, encode, encode_error, frame_length, negotiate, our_hello, EncodeError,
-    FeaturesReply, FlowMod, FlowModCommand, FlowModFlags, FragHandling, Message, PortDesc, Role, SwitchConfig,
-    GROUP_ANY, NO_BUFFER,
+    self, bad_request, decode, decode_in, encode, encode_error, frame_length, negotiate, our_hello,
+    packet_in_reason_wire, AsyncConfig, EncodeError, FeaturesReply, FlowMod, FlowModCommand, FlowModFlags, FlowRemoved,
+    FlowRemovedReason, FragHandling, Message, PacketIn, PacketOut, PortDesc, PortStatus, Role, SwitchConfig, GROUP_ANY,
+    NO_BUFFER,
 };
 use super::multipart::{
     AggregateStats, Desc, FeatureId, FlowStats, FlowStatsRequest, GroupFeatures, MeterFeatures, MultipartReply,
     MultipartRequest, OxmId, PortStats, ReplyBody, RequestBody, TableFeatureProperty, TableFeatures, TableStats,
 };
 use super::nicira::{FlowFormat, PacketInFormat};
-use super::service::{datapath_id, Answer, FlowModFailure, FlowStat, OfPending, PortView, Query};
+use super::service::{
+    datapath_id, Answer, FlowModFailure, FlowStat, OfPending, PacketOutFailure, PortView, Push, Query,
+};
 use super::wire::{ErrorType, OfError, Version};
 
 /// The versions this switch speaks.
@@ -56,6 +65,15 @@ pub const MAX_CONNECTIONS: usize = 64;
 const N_TABLES: u8 = 254;
 /// miss_send_len until the controller sets one (OFPCML default of the specification).
 const DEFAULT_MISS_SEND_LEN: u16 = 128;
+/// Pushes queued for one connection at most; more are dropped (counted).
+const PUSH_QUEUE: usize = 1024;
+/// Chunks read ahead of the connection thread (each up to 64 KiB).
+const INPUT_QUEUE: usize = 4;
+/// OpenFlow 1.3's asynchronous configuration for the master and equal roles (index 0) and
+/// the slave role (index 1): packet-ins for no_match and action, every port status and
+/// flow-removed reason; a slave gets port status only.
+const DEFAULT_ASYNC: AsyncConfig =
+    AsyncConfig { packet_in_mask: [0b011, 0], port_status_mask: [0b111, 0b111], flow_removed_mask: [0b1111, 0] };
 
 /// What a connection of a bridge needs.
 #[derive(Clone)]
@@ -64,6 +82,63 @@ pub(super) struct Context {
     pub(super) requests: Sender<OfPending>,
     /// Open connections of the bridge (all its listeners and controllers together).
     pub(super) connections: Arc<AtomicUsize>,
+    /// The connections that take pushes (packet-ins, port and flow changes), by id.
+    subscribers: Arc<Mutex<HashMap<u64, Subscriber>>>,
+    next_subscriber: Arc<AtomicU64>,
+    /// Controller connections (TCP, not the management socket) and when the last one ended.
+    pub(super) controllers: Arc<ControllerPresence>,
+    packet_in_limit: PacketInLimit,
+}
+
+/// A connection's push queue and counters, as the management thread sees them.
+struct Subscriber {
+    pushes: Sender<Push>,
+    stats: Arc<ConnectionStats>,
+}
+
+/// Counters of one connection's pushes.
+#[derive(Debug, Default)]
+pub(super) struct ConnectionStats {
+    pub(super) packet_ins: AtomicU64,
+    /// Over the connection's packet-in rate limit.
+    pub(super) packet_ins_limited: AtomicU64,
+    /// Pushes of any kind the connection's queue had no room for (it is not keeping up).
+    pub(super) pushes_dropped: AtomicU64,
+}
+
+/// Whether a bridge has a controller connected (for its fail mode).
+#[derive(Debug)]
+pub(super) struct ControllerPresence {
+    connected: AtomicUsize,
+    /// When the count last fell to zero (or the bridge started).
+    alone_since: Mutex<Instant>,
+}
+
+impl ControllerPresence {
+    /// None while a controller is connected; else how long none has been.
+    pub(super) fn alone_for(&self) -> Option<Duration> {
+        let since = self.alone_since.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        (self.connected.load(Ordering::SeqCst) == 0).then(|| since.elapsed())
+    }
+}
+
+/// Counts a controller connection while it lives.
+struct ControllerConnected(Arc<ControllerPresence>);
+
+impl ControllerConnected {
+    fn new(presence: &Arc<ControllerPresence>) -> ControllerConnected {
+        presence.connected.fetch_add(1, Ordering::SeqCst);
+        ControllerConnected(presence.clone())
+    }
+}
+
+impl Drop for ControllerConnected {
+    fn drop(&mut self) {
+        let mut since = self.0.alone_since.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if self.0.connected.fetch_sub(1, Ordering::SeqCst) == 1 {
+            *since = Instant::now();
+        }
+    }
 }
 
 /// Counts a connection while it lives.
@@ -75,9 +150,32 @@ impl Drop for Slot {
     }
 }
 
+/// A connection's place among the bridge's subscribers while it lives.
+struct Subscription {
+    subscribers: Arc<Mutex<HashMap<u64, Subscriber>>>,
+    id: u64,
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        self.subscribers.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).remove(&self.id);
+    }
+}
+
 impl Context {
-    pub(super) fn new(bridge: &str, requests: Sender<OfPending>) -> Context {
-        Context { bridge: bridge.to_owned(), requests, connections: Arc::new(AtomicUsize::new(0)) }
+    pub(super) fn new(bridge: &str, requests: Sender<OfPending>, packet_in_limit: PacketInLimit) -> Context {
+        Context {
+            bridge: bridge.to_owned(),
+            requests,
+            connections: Arc::new(AtomicUsize::new(0)),
+            subscribers: Arc::default(),
+            next_subscriber: Arc::default(),
+            controllers: Arc::new(ControllerPresence {
+                connected: AtomicUsize::new(0),
+                alone_since: Mutex::new(Instant::now()),
+            }),
+            packet_in_limit,
+        }
     }
 
     fn take_slot(&self) -> Option<Slot> {
@@ -85,16 +183,76 @@ impl Context {
         let slot = Slot(self.connections.clone());
         (before < MAX_CONNECTIONS).then_some(slot)
     }
+
+    fn subscribe(&self, stats: &Arc<ConnectionStats>) -> (Subscription, Receiver<Push>) {
+        let (pushes, received) = channel::bounded(PUSH_QUEUE);
+        let id = self.next_subscriber.fetch_add(1, Ordering::Relaxed);
+        let subscriber = Subscriber { pushes, stats: stats.clone() };
+        self.subscribers.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).insert(id, subscriber);
+        (Subscription { subscribers: self.subscribers.clone(), id }, received)
+    }
+
+    /// Queues `push` for every connection of the bridge, never waiting: a connection whose
+    /// queue is full misses it (counted).
+    pub(super) fn push(&self, push: &Push) {
+        for subscriber in self.subscribers.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).values() {
+            if subscriber.pushes.try_send(push.clone()).is_err() {
+                subscriber.stats.pushes_dropped.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
 }
 
 /// Serves one connection, accepted from a listener or made to a controller, until it ends
-/// (in the calling thread); returns why it ended. The one place a connection is handled.
+/// (in the calling thread, with a second thread reading the socket); returns why it ended.
+/// The one place a connection is handled.
 pub(super) fn serve(stream: Stream, peer: &str, context: &Context) -> Closed {
     let Some(_slot) = context.take_slot() else {
         return format!("refused: {MAX_CONNECTIONS} connections open already");
     };
     tracing::info!(bridge = %context.bridge, %peer, "OpenFlow connection");
-    Connection::new(stream, context.clone()).run()
+    let _controller = matches!(stream, Stream::Tcp(_)).then(|| ControllerConnected::new(&context.controllers));
+    let (reader_stream, closer) = match (stream.try_clone(), stream.try_clone()) {
+        (Ok(reader), Ok(closer)) => (reader, closer),
+        (Err(e), _) | (_, Err(e)) => return format!("cannot clone the socket: {e}"),
+    };
+    let (input_tx, input) = channel::bounded(INPUT_QUEUE);
+    let reader = std::thread::Builder::new().name("of-read".into()).spawn(move || read_loop(reader_stream, &input_tx));
+    let reader = match reader {
+        Ok(reader) => reader,
+        Err(e) => return format!("cannot start the reader thread: {e}"),
+    };
+    let stats = Arc::new(ConnectionStats::default());
+    let (_subscription, pushes) = context.subscribe(&stats);
+    let closed = Connection::new(stream, context.clone(), stats).run(&input, &pushes);
+    // The reader's blocked read returns at once; a send of it finds no receiver.
+    closer.shutdown();
+    drop(input);
+    let _ = reader.join();
+    closed
+}
+
+/// What the reader thread hands the connection.
+enum Input {
+    Bytes(Vec<u8>),
+    Ended(Closed),
+}
+
+/// Reads the socket until it ends or the connection is gone.
+fn read_loop(mut stream: Stream, input: &Sender<Input>) {
+    let mut chunk = vec![0u8; 65536];
+    loop {
+        let next = match stream.read(&mut chunk) {
+            Ok(0) => Input::Ended("closed by the peer".into()),
+            Ok(n) => Input::Bytes(chunk.get(..n).unwrap_or_default().to_vec()),
+            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+            Err(e) => Input::Ended(format!("read failed: {e}")),
+        };
+        let ended = matches!(next, Input::Ended(_));
+        if input.send(next).is_err() || ended {
+            return;
+        }
+    }
 }
 
 /// A TCP or unix stream.
@@ -120,10 +278,11 @@ impl Stream {
         };
     }
 
-    fn set_timeouts(&self, read: Duration, write: Duration) -> std::io::Result<()> {
+    /// Reads block (the reader thread waits for input); writes time out.
+    fn set_timeouts(&self, write: Duration) -> std::io::Result<()> {
         match self {
-            Stream::Tcp(s) => s.set_read_timeout(Some(read)).and_then(|()| s.set_write_timeout(Some(write))),
-            Stream::Unix(s) => s.set_read_timeout(Some(read)).and_then(|()| s.set_write_timeout(Some(write))),
+            Stream::Tcp(s) => s.set_read_timeout(None).and_then(|()| s.set_write_timeout(Some(write))),
+            Stream::Unix(s) => s.set_read_timeout(None).and_then(|()| s.set_write_timeout(Some(write))),
         }
     }
 
@@ -153,16 +312,20 @@ struct Connection {
     /// Bytes read and not yet framed.
     input: Vec<u8>,
     config: SwitchConfig,
+    async_config: AsyncConfig,
     /// NXT_FLOW_MOD_TABLE_ID: the 1.0 flow_mod command's high byte is a table id.
     flow_mod_table_id: bool,
     flow_format: FlowFormat,
-    /// Input arrived since the last probe.
-    probe_sent: bool,
     next_xid: u32,
+    stats: Arc<ConnectionStats>,
+    /// The packet-in rate limit, in nanoseconds since `started`.
+    packet_in_bucket: TokenBucket,
+    started: Instant,
 }
 
 impl Connection {
-    fn new(stream: Stream, context: Context) -> Connection {
+    fn new(stream: Stream, context: Context, stats: Arc<ConnectionStats>) -> Connection {
+        let limit = context.packet_in_limit;
         Connection {
             stream,
             context,
@@ -173,16 +336,20 @@ impl Connection {
                 invalid_ttl_to_controller: false,
                 miss_send_len: DEFAULT_MISS_SEND_LEN,
             },
+            async_config: DEFAULT_ASYNC,
             flow_mod_table_id: false,
             flow_format: FlowFormat::OpenFlow10,
-            probe_sent: false,
             next_xid: 1,
+            stats,
+            packet_in_bucket: TokenBucket::new(limit.rate, limit.burst, 1_000_000_000, 0),
+            started: Instant::now(),
         }
     }
 
-    /// Serves the connection until it ends; returns why.
-    fn run(mut self) -> Closed {
-        if let Err(e) = self.stream.set_timeouts(PROBE_INTERVAL, WRITE_TIMEOUT) {
+    /// Serves the connection until it ends; returns why. Waits for input (from the reader
+    /// thread), pushes (from the management thread) and the probe deadline at once.
+    fn run(mut self, input: &Receiver<Input>, pushes: &Receiver<Push>) -> Closed {
+        if let Err(e) = self.stream.set_timeouts(WRITE_TIMEOUT) {
             return format!("cannot set socket timeouts: {e}");
         }
         let (hello_version, hello) = our_hello(&VERSIONS);
@@ -194,32 +361,79 @@ impl Connection {
             }
             Err(e) => return format!("cannot encode our hello: {e}"),
         }
-        let mut chunk = vec![0u8; 65536];
+        // Input arrived at `heard`, or an echo request went out then.
+        let mut heard = Instant::now();
+        let mut probe_sent = false;
         loop {
             if let Err(closed) = self.handle_buffered() {
                 return closed;
             }
-            match self.stream.read(&mut chunk) {
-                Ok(0) => return "closed by the peer".into(),
-                Ok(n) => {
-                    self.input.extend_from_slice(chunk.get(..n).unwrap_or_default());
-                    self.probe_sent = false;
-                }
-                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
-                    if self.probe_sent {
+            let quiet = PROBE_INTERVAL.saturating_sub(heard.elapsed());
+            select! {
+                recv(input) -> next => match next {
+                    Ok(Input::Bytes(bytes)) => {
+                        self.input.extend_from_slice(&bytes);
+                        heard = Instant::now();
+                        probe_sent = false;
+                    }
+                    Ok(Input::Ended(closed)) => return closed,
+                    Err(_) => return "the reader thread ended".into(),
+                },
+                recv(pushes) -> push => match push {
+                    Ok(push) => {
+                        if let Err(closed) = self.push(push) {
+                            return closed;
+                        }
+                    }
+                    Err(_) => return "the switch is stopping".into(),
+                },
+                default(quiet) => {
+                    if probe_sent {
                         return format!("no answer to an echo request within {PROBE_INTERVAL:?}");
                     }
-                    self.probe_sent = true;
+                    probe_sent = true;
+                    heard = Instant::now();
                     let xid = self.xid();
                     let version = self.version.unwrap_or(Version::V1_3);
                     if let Err(closed) = self.send_message(version, xid, &Message::EchoRequest(Vec::new())) {
                         return closed;
                     }
                 }
-                Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                Err(e) => return format!("read failed: {e}"),
             }
         }
+    }
+
+    /// Sends a push the peer asked for (its asynchronous configuration) once the version is
+    /// negotiated; packet-ins within the rate limit.
+    fn push(&mut self, push: Push) -> Result<(), Closed> {
+        let Some(version) = self.version else { return Ok(()) };
+        let message = match push {
+            Push::PacketIn(event) => {
+                if !wanted(self.async_config.packet_in_mask[0], packet_in_reason_wire(event.meta.reason)) {
+                    return Ok(());
+                }
+                let now = u64::try_from(self.started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+                if !self.packet_in_bucket.take(now) {
+                    self.stats.packet_ins_limited.fetch_add(1, Ordering::Relaxed);
+                    return Ok(());
+                }
+                self.stats.packet_ins.fetch_add(1, Ordering::Relaxed);
+                Message::PacketIn(packet_in(&event))
+            }
+            Push::PortStatus { reason, port } => {
+                if !wanted(self.async_config.port_status_mask[0], reason as u8) {
+                    return Ok(());
+                }
+                Message::PortStatus(PortStatus { reason, port: port_desc(version, &port) })
+            }
+            Push::FlowRemoved { reason, flow } => {
+                if !flow.flags.send_flow_rem || !wanted(self.async_config.flow_removed_mask[0], reason as u8) {
+                    return Ok(());
+                }
+                Message::FlowRemoved(flow_removed(reason, &flow))
+            }
+        };
+        self.send_message(version, 0, &message)
     }
 
     fn xid(&mut self) -> u32 {
@@ -377,6 +591,12 @@ impl Connection {
             Message::QueueGetConfigRequest(port) => {
                 reply(Message::QueueGetConfigReply(message::QueueConfig { port, queues: Vec::new() }))
             }
+            Message::PacketOut(packet_out) => self.packet_out(packet_out),
+            Message::GetAsyncRequest => reply(Message::GetAsyncReply(self.async_config)),
+            Message::SetAsync(config) => {
+                self.async_config = config;
+                Ok(Vec::new())
+            }
             Message::BundleControl(_) | Message::BundleAdd(_) => {
                 Err(bad_request(message::bad_request::BAD_EXP_TYPE, "bundles are not supported yet"))
             }
@@ -415,6 +635,26 @@ impl Connection {
             Answer::FlowMod(Ok(modified)) => Ok(modified),
             Answer::FlowMod(Err(FlowModFailure::Table(error))) => Err(table_error(version, &error)),
             Answer::FlowMod(Err(FlowModFailure::Internal(error))) => Err(eperm(error)),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    /// Runs a packet-out. The switch never buffers packets, so a buffer id is unknown.
+    fn packet_out(&self, packet_out: PacketOut) -> Result<Vec<Vec<u8>>, OfError> {
+        if packet_out.buffer_id != NO_BUFFER {
+            return Err(bad_request(
+                message::bad_request::BUFFER_UNKNOWN,
+                format!("buffer {} (the switch buffers no packets)", packet_out.buffer_id),
+            ));
+        }
+        let query =
+            Query::PacketOut { in_port: packet_out.in_port, actions: packet_out.actions, frame: packet_out.data };
+        match self.ask(query)? {
+            Answer::PacketOut(Ok(())) => Ok(Vec::new()),
+            Answer::PacketOut(Err(PacketOutFailure::BadInPort(port))) => {
+                Err(bad_request(message::bad_request::BAD_PORT, format!("in_port {port} is not a port of the bridge")))
+            }
+            Answer::PacketOut(Err(PacketOutFailure::Busy(why))) => Err(eperm(why)),
             other => Err(unexpected(&other)),
         }
     }
@@ -528,6 +768,56 @@ impl Connection {
             RequestBody::MeterConfig(_) => single(ReplyBody::MeterConfig(Vec::new())),
             RequestBody::MeterFeatures => single(ReplyBody::MeterFeatures(MeterFeatures::default())),
         }
+    }
+}
+
+/// Whether bit `reason` is set in an asynchronous-configuration mask.
+fn wanted(mask: u32, reason: u8) -> bool {
+    reason < 32 && mask & (1 << reason) != 0
+}
+
+/// The PACKET_IN of a packet-in event: never buffered; the match has in_port and the
+/// pipeline fields that are not zero.
+fn packet_in(event: &PacketInEvent) -> PacketIn {
+    let meta = &event.meta;
+    let mut matches = Match::catch_all();
+    matches.set_in_port(OfPort(meta.in_port));
+    let pipeline_fields = [(Field::Metadata, u128::from(meta.metadata)), (Field::TunId, u128::from(meta.tun_id))]
+        .into_iter()
+        .chain(meta.regs.iter().enumerate().map(|(r, value)| (Field::Reg(r as u8), u128::from(*value))));
+    for (field, value) in pipeline_fields {
+        if value != 0 {
+            matches.set_exact(field, value);
+        }
+    }
+    // The whole message must fit its 16-bit length: header, fixed part and match take < 512.
+    let room = usize::from(u16::MAX) - 512;
+    PacketIn {
+        buffer_id: NO_BUFFER,
+        total_len: u16::try_from(event.total_len).unwrap_or(u16::MAX),
+        reason: meta.reason,
+        table_id: meta.table_id,
+        cookie: meta.cookie,
+        matches,
+        data: event.data.get(..room.min(event.data.len())).unwrap_or_default().to_vec(),
+    }
+}
+
+/// The FLOW_REMOVED of a rule that went away.
+fn flow_removed(reason: FlowRemovedReason, flow: &FlowStat) -> FlowRemoved {
+    let rule = &flow.rule;
+    FlowRemoved {
+        cookie: rule.cookie,
+        priority: rule.priority,
+        reason,
+        table_id: rule.table,
+        duration_sec: u32::try_from(flow.duration_ms / 1000).unwrap_or(u32::MAX),
+        duration_nsec: (flow.duration_ms % 1000) as u32 * 1_000_000,
+        idle_timeout: rule.idle_timeout,
+        hard_timeout: rule.hard_timeout,
+        packet_count: flow.packets,
+        byte_count: flow.bytes,
+        matches: rule.matches.clone(),
     }
 }
 

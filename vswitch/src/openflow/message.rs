@@ -39,6 +39,7 @@ pub(crate) mod bad_request {
     pub const BAD_EXPERIMENTER: u16 = 3;
     pub const BAD_EXP_TYPE: u16 = 4;
     pub const EPERM: u16 = 5;
+    pub const BUFFER_UNKNOWN: u16 = 8;
     pub const BAD_PORT: u16 = 11;
 }
 

@@ -2,12 +2,17 @@
 //! connection threads never touch the flow tables, the ports or the PMDs: they send a typed
 //! [`Query`] over a channel ([`OfPending`]) and wait (bounded) for the [`Answer`]. The
 //! management thread (`Switch::handle_openflow`) answers with version-independent values; the
-//! connection turns them into the messages of the version it negotiated.
+//! connection turns them into the messages of the version it negotiated. The management thread
+//! also pushes [`Push`]es (packet-ins, port and flow changes) to every connection of a bridge.
+
+use std::sync::Arc;
 
 use crossbeam::channel::Sender;
 
-use crate::flow::{FlowRule, FlowSelector, OfPort};
+use super::message::{FlowRemovedReason, PortReason};
+use crate::flow::{Action, FlowRule, FlowSelector, OfPort};
 use crate::pipeline::table::{FlowModFlags, FlowOp, FlowTableError};
+use crate::pmd::packet_in::PacketInEvent;
 
 /// A query of a connection of `bridge`, with where the answer goes.
 pub struct OfPending {
@@ -30,6 +35,10 @@ pub enum Query {
     Aggregate(FlowSelector),
     /// One flow_mod, applied as one table version. Answer: [`Answer::FlowMod`].
     FlowMod(FlowOp),
+    /// A packet-out: `actions` run on `frame` as if it arrived on `in_port` (a port of the
+    /// bridge, or CONTROLLER/LOCAL/NONE); output:TABLE runs the pipeline. Answer:
+    /// [`Answer::PacketOut`].
+    PacketOut { in_port: OfPort, actions: Vec<Action>, frame: Vec<u8> },
 }
 
 /// A port as OpenFlow describes it.
@@ -88,6 +97,23 @@ pub enum FlowModFailure {
     Internal(String),
 }
 
+/// Why a packet-out was not sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PacketOutFailure {
+    /// in_port is neither a port of the bridge nor CONTROLLER/LOCAL/NONE.
+    BadInPort(OfPort),
+    /// No packet buffer, or the PMD's queue is full: try again.
+    Busy(String),
+}
+
+/// What the management thread tells every connection of a bridge without being asked.
+#[derive(Debug, Clone)]
+pub enum Push {
+    PacketIn(Arc<PacketInEvent>),
+    PortStatus { reason: PortReason, port: PortView },
+    FlowRemoved { reason: FlowRemovedReason, flow: Box<FlowStat> },
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Answer {
     Ports(Vec<PortView>),
@@ -98,6 +124,7 @@ pub enum Answer {
     Aggregate(Aggregate),
     /// How many rules the flow_mod modified (0 for other commands' successes).
     FlowMod(Result<usize, FlowModFailure>),
+    PacketOut(Result<(), PacketOutFailure>),
     /// The bridge does not exist (any more).
     NoBridge,
 }
