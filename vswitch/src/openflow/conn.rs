@@ -16,12 +16,11 @@
 //! message gets an OFPT_ERROR and the connection goes on; a framing error (length below 8)
 //! or a failed HELLO closes it.
 
-use std::collections::HashMap;
 use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::os::unix::net::UnixStream;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crossbeam::channel::{self, Receiver, Sender};
@@ -34,17 +33,19 @@ use crate::pipeline::table::{self, FlowOp, FlowTableError};
 use crate::pmd::packet_in::PacketInEvent;
 use crate::token_bucket::TokenBucket;
 
+use super::bundle::{self, bundle_error, BundledFlowMod, Bundles};
 use super::message::{
     self, bad_request, decode, decode_in, encode, encode_error, frame_length, negotiate, our_hello,
-    packet_in_reason_wire, AsyncConfig, EncodeError, FeaturesReply, FlowMod, FlowModCommand, FlowModFlags, FlowRemoved,
-    FlowRemovedReason, FragHandling, Message, PacketIn, PacketOut, PortDesc, PortStatus, Role, SwitchConfig, GROUP_ANY,
-    NO_BUFFER,
+    packet_in_reason_wire, AsyncConfig, ControllerRole, EncodeError, FeaturesReply, FlowMod, FlowModCommand,
+    FlowModFlags, FlowRemoved, FlowRemovedReason, FragHandling, Message, PacketIn, PacketOut, PortDesc, PortStatus,
+    SwitchConfig, GROUP_ANY, NO_BUFFER,
 };
 use super::multipart::{
     AggregateStats, Desc, FeatureId, FlowStats, FlowStatsRequest, GroupFeatures, MeterFeatures, MultipartReply,
     MultipartRequest, OxmId, PortStats, ReplyBody, RequestBody, TableFeatureProperty, TableFeatures, TableStats,
 };
-use super::nicira::{FlowFormat, PacketInFormat};
+use super::nicira::{BundleAdd, BundleControl, BundleControlType, FlowFormat, PacketInFormat};
+use super::registry::{Membership, Registry};
 use super::service::{
     datapath_id, Answer, FlowModFailure, FlowStat, OfPending, PacketOutFailure, PortView, Push, Query,
 };
@@ -65,8 +66,6 @@ pub const MAX_CONNECTIONS: usize = 64;
 const N_TABLES: u8 = 254;
 /// miss_send_len until the controller sets one (OFPCML default of the specification).
 const DEFAULT_MISS_SEND_LEN: u16 = 128;
-/// Pushes queued for one connection at most; more are dropped (counted).
-const PUSH_QUEUE: usize = 1024;
 /// Chunks read ahead of the connection thread (each up to 64 KiB).
 const INPUT_QUEUE: usize = 4;
 /// OpenFlow 1.3's asynchronous configuration for the master and equal roles (index 0) and
@@ -82,63 +81,9 @@ pub(super) struct Context {
     pub(super) requests: Sender<OfPending>,
     /// Open connections of the bridge (all its listeners and controllers together).
     pub(super) connections: Arc<AtomicUsize>,
-    /// The connections that take pushes (packet-ins, port and flow changes), by id.
-    subscribers: Arc<Mutex<HashMap<u64, Subscriber>>>,
-    next_subscriber: Arc<AtomicU64>,
-    /// Controller connections (TCP, not the management socket) and when the last one ended.
-    pub(super) controllers: Arc<ControllerPresence>,
+    /// The bridge's connections: push queues, roles, controller presence.
+    pub(super) registry: Arc<Registry>,
     packet_in_limit: PacketInLimit,
-}
-
-/// A connection's push queue and counters, as the management thread sees them.
-struct Subscriber {
-    pushes: Sender<Push>,
-    stats: Arc<ConnectionStats>,
-}
-
-/// Counters of one connection's pushes.
-#[derive(Debug, Default)]
-pub(super) struct ConnectionStats {
-    pub(super) packet_ins: AtomicU64,
-    /// Over the connection's packet-in rate limit.
-    pub(super) packet_ins_limited: AtomicU64,
-    /// Pushes of any kind the connection's queue had no room for (it is not keeping up).
-    pub(super) pushes_dropped: AtomicU64,
-}
-
-/// Whether a bridge has a controller connected (for its fail mode).
-#[derive(Debug)]
-pub(super) struct ControllerPresence {
-    connected: AtomicUsize,
-    /// When the count last fell to zero (or the bridge started).
-    alone_since: Mutex<Instant>,
-}
-
-impl ControllerPresence {
-    /// None while a controller is connected; else how long none has been.
-    pub(super) fn alone_for(&self) -> Option<Duration> {
-        let since = self.alone_since.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        (self.connected.load(Ordering::SeqCst) == 0).then(|| since.elapsed())
-    }
-}
-
-/// Counts a controller connection while it lives.
-struct ControllerConnected(Arc<ControllerPresence>);
-
-impl ControllerConnected {
-    fn new(presence: &Arc<ControllerPresence>) -> ControllerConnected {
-        presence.connected.fetch_add(1, Ordering::SeqCst);
-        ControllerConnected(presence.clone())
-    }
-}
-
-impl Drop for ControllerConnected {
-    fn drop(&mut self) {
-        let mut since = self.0.alone_since.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        if self.0.connected.fetch_sub(1, Ordering::SeqCst) == 1 {
-            *since = Instant::now();
-        }
-    }
 }
 
 /// Counts a connection while it lives.
@@ -150,30 +95,13 @@ impl Drop for Slot {
     }
 }
 
-/// A connection's place among the bridge's subscribers while it lives.
-struct Subscription {
-    subscribers: Arc<Mutex<HashMap<u64, Subscriber>>>,
-    id: u64,
-}
-
-impl Drop for Subscription {
-    fn drop(&mut self) {
-        self.subscribers.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).remove(&self.id);
-    }
-}
-
 impl Context {
     pub(super) fn new(bridge: &str, requests: Sender<OfPending>, packet_in_limit: PacketInLimit) -> Context {
         Context {
             bridge: bridge.to_owned(),
             requests,
             connections: Arc::new(AtomicUsize::new(0)),
-            subscribers: Arc::default(),
-            next_subscriber: Arc::default(),
-            controllers: Arc::new(ControllerPresence {
-                connected: AtomicUsize::new(0),
-                alone_since: Mutex::new(Instant::now()),
-            }),
+            registry: Registry::new(),
             packet_in_limit,
         }
     }
@@ -182,24 +110,6 @@ impl Context {
         let before = self.connections.fetch_add(1, Ordering::Relaxed);
         let slot = Slot(self.connections.clone());
         (before < MAX_CONNECTIONS).then_some(slot)
-    }
-
-    fn subscribe(&self, stats: &Arc<ConnectionStats>) -> (Subscription, Receiver<Push>) {
-        let (pushes, received) = channel::bounded(PUSH_QUEUE);
-        let id = self.next_subscriber.fetch_add(1, Ordering::Relaxed);
-        let subscriber = Subscriber { pushes, stats: stats.clone() };
-        self.subscribers.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).insert(id, subscriber);
-        (Subscription { subscribers: self.subscribers.clone(), id }, received)
-    }
-
-    /// Queues `push` for every connection of the bridge, never waiting: a connection whose
-    /// queue is full misses it (counted).
-    pub(super) fn push(&self, push: &Push) {
-        for subscriber in self.subscribers.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).values() {
-            if subscriber.pushes.try_send(push.clone()).is_err() {
-                subscriber.stats.pushes_dropped.fetch_add(1, Ordering::Relaxed);
-            }
-        }
     }
 }
 
@@ -211,7 +121,7 @@ pub(super) fn serve(stream: Stream, peer: &str, context: &Context) -> Closed {
         return format!("refused: {MAX_CONNECTIONS} connections open already");
     };
     tracing::info!(bridge = %context.bridge, %peer, "OpenFlow connection");
-    let _controller = matches!(stream, Stream::Tcp(_)).then(|| ControllerConnected::new(&context.controllers));
+    let _controller = matches!(stream, Stream::Tcp(_)).then(|| context.registry.controller_connected());
     let (reader_stream, closer) = match (stream.try_clone(), stream.try_clone()) {
         (Ok(reader), Ok(closer)) => (reader, closer),
         (Err(e), _) | (_, Err(e)) => return format!("cannot clone the socket: {e}"),
@@ -222,9 +132,8 @@ pub(super) fn serve(stream: Stream, peer: &str, context: &Context) -> Closed {
         Ok(reader) => reader,
         Err(e) => return format!("cannot start the reader thread: {e}"),
     };
-    let stats = Arc::new(ConnectionStats::default());
-    let (_subscription, pushes) = context.subscribe(&stats);
-    let closed = Connection::new(stream, context.clone(), stats).run(&input, &pushes);
+    let (membership, pushes) = context.registry.join();
+    let closed = Connection::new(stream, context.clone(), membership).run(&input, &pushes);
     // The reader's blocked read returns at once; a send of it finds no receiver.
     closer.shutdown();
     drop(input);
@@ -316,15 +225,17 @@ struct Connection {
     /// NXT_FLOW_MOD_TABLE_ID: the 1.0 flow_mod command's high byte is a table id.
     flow_mod_table_id: bool,
     flow_format: FlowFormat,
+    bundles: Bundles,
     next_xid: u32,
-    stats: Arc<ConnectionStats>,
+    /// The connection's place in the bridge's registry (role, counters).
+    member: Membership,
     /// The packet-in rate limit, in nanoseconds since `started`.
     packet_in_bucket: TokenBucket,
     started: Instant,
 }
 
 impl Connection {
-    fn new(stream: Stream, context: Context, stats: Arc<ConnectionStats>) -> Connection {
+    fn new(stream: Stream, context: Context, member: Membership) -> Connection {
         let limit = context.packet_in_limit;
         Connection {
             stream,
@@ -339,8 +250,9 @@ impl Connection {
             async_config: DEFAULT_ASYNC,
             flow_mod_table_id: false,
             flow_format: FlowFormat::OpenFlow10,
+            bundles: Bundles::default(),
             next_xid: 1,
-            stats,
+            member,
             packet_in_bucket: TokenBucket::new(limit.rate, limit.burst, 1_000_000_000, 0),
             started: Instant::now(),
         }
@@ -407,27 +319,29 @@ impl Connection {
     /// negotiated; packet-ins within the rate limit.
     fn push(&mut self, push: Push) -> Result<(), Closed> {
         let Some(version) = self.version else { return Ok(()) };
+        // The masks' first word is for masters and equals, the second for slaves.
+        let slot = usize::from(self.member.state.role() == ControllerRole::Slave);
         let message = match push {
             Push::PacketIn(event) => {
-                if !wanted(self.async_config.packet_in_mask[0], packet_in_reason_wire(event.meta.reason)) {
+                if !wanted(self.async_config.packet_in_mask[slot], packet_in_reason_wire(event.meta.reason)) {
                     return Ok(());
                 }
                 let now = u64::try_from(self.started.elapsed().as_nanos()).unwrap_or(u64::MAX);
                 if !self.packet_in_bucket.take(now) {
-                    self.stats.packet_ins_limited.fetch_add(1, Ordering::Relaxed);
+                    self.member.state.packet_ins_limited.fetch_add(1, Ordering::Relaxed);
                     return Ok(());
                 }
-                self.stats.packet_ins.fetch_add(1, Ordering::Relaxed);
+                self.member.state.packet_ins.fetch_add(1, Ordering::Relaxed);
                 Message::PacketIn(packet_in(&event))
             }
             Push::PortStatus { reason, port } => {
-                if !wanted(self.async_config.port_status_mask[0], reason as u8) {
+                if !wanted(self.async_config.port_status_mask[slot], reason as u8) {
                     return Ok(());
                 }
                 Message::PortStatus(PortStatus { reason, port: port_desc(version, &port) })
             }
             Push::FlowRemoved { reason, flow } => {
-                if !flow.flags.send_flow_rem || !wanted(self.async_config.flow_removed_mask[0], reason as u8) {
+                if !flow.flags.send_flow_rem || !wanted(self.async_config.flow_removed_mask[slot], reason as u8) {
                     return Ok(());
                 }
                 Message::FlowRemoved(flow_removed(reason, &flow))
@@ -544,6 +458,9 @@ impl Connection {
         let reply = |message: Message| -> Result<Vec<Vec<u8>>, OfError> {
             encode(version, xid, &message).map(|bytes| vec![bytes]).map_err(encode_failed)
         };
+        if changes_the_switch(&message) && self.member.state.role() == ControllerRole::Slave {
+            return Err(bad_request(message::bad_request::IS_SLAVE, format!("{} from a slave", message.name())));
+        }
         match message {
             Message::Hello(_) | Message::EchoReply(_) => Ok(Vec::new()),
             Message::Error(error) => {
@@ -566,12 +483,9 @@ impl Connection {
                 Ok(Vec::new())
             }
             Message::BarrierRequest => reply(Message::BarrierReply),
-            Message::RoleRequest(role) => match role.role {
-                message::ControllerRole::NoChange | message::ControllerRole::Equal => {
-                    reply(Message::RoleReply(Role { role: message::ControllerRole::Equal, ..role }))
-                }
-                _ => Err(OfError::new(ErrorType::RoleRequestFailed, 1, "only the equal role is supported yet")),
-            },
+            Message::RoleRequest(request) => {
+                reply(Message::RoleReply(self.context.registry.request_role(&self.member, request)?))
+            }
             Message::SetFlowFormat(format) => {
                 self.flow_format = format;
                 Ok(Vec::new())
@@ -597,9 +511,8 @@ impl Connection {
                 self.async_config = config;
                 Ok(Vec::new())
             }
-            Message::BundleControl(_) | Message::BundleAdd(_) => {
-                Err(bad_request(message::bad_request::BAD_EXP_TYPE, "bundles are not supported yet"))
-            }
+            Message::BundleControl(control) => self.bundle_control(version, xid, control),
+            Message::BundleAdd(add) => self.bundle_add(version, xid, add),
             other => Err(bad_request(
                 message::bad_request::BAD_TYPE,
                 format!("{} is not supported by this switch (yet)", other.name()),
@@ -628,12 +541,70 @@ impl Connection {
         Ok(Vec::new())
     }
 
+    /// A bundle control request: open, close, commit (all the bundle's flow_mods as one table
+    /// version) or discard. A failed commit is answered with the error of the flow_mod that
+    /// failed (its own xid) and then MSG_FAILED; the bundle is gone either way.
+    fn bundle_control(&mut self, version: Version, xid: u32, control: BundleControl) -> Result<Vec<Vec<u8>>, OfError> {
+        let BundleControl { bundle_id, flags, .. } = control;
+        let kind = match control.kind {
+            BundleControlType::OpenRequest => {
+                self.bundles.open(bundle_id, flags)?;
+                BundleControlType::OpenReply
+            }
+            BundleControlType::CloseRequest => {
+                self.bundles.close(bundle_id, flags)?;
+                BundleControlType::CloseReply
+            }
+            BundleControlType::CommitRequest => {
+                let (xids, ops): (Vec<u32>, Vec<FlowOp>) = self
+                    .bundles
+                    .take(bundle_id, flags)?
+                    .into_iter()
+                    .filter_map(|flow_mod| flow_mod.op.map(|op| (flow_mod.xid, op)))
+                    .unzip();
+                match self.ask(Query::FlowMods(ops))? {
+                    Answer::FlowMod(Ok(_)) => BundleControlType::CommitReply,
+                    Answer::FlowMod(Err(FlowModFailure::Table { index, error })) => {
+                        let failed = table_error(version, &error);
+                        let commit = bundle_error(bundle::code::MSG_FAILED, format!("bundle {bundle_id}: {failed}"));
+                        let inner_xid = xids.get(index).copied().unwrap_or(xid);
+                        return Ok(vec![
+                            encode_error(version, inner_xid, &failed, &[]),
+                            encode_error(version, xid, &commit, &[]),
+                        ]);
+                    }
+                    Answer::FlowMod(Err(FlowModFailure::Internal(error))) => return Err(eperm(error)),
+                    other => return Err(unexpected(&other)),
+                }
+            }
+            BundleControlType::DiscardRequest => {
+                self.bundles.discard(bundle_id)?;
+                BundleControlType::DiscardReply
+            }
+            reply => return Err(bundle_error(bundle::code::BAD_TYPE, format!("{reply:?} is not a request"))),
+        };
+        let reply = Message::BundleControl(BundleControl { bundle_id, kind, flags });
+        encode(version, xid, &reply).map(|bytes| vec![bytes]).map_err(encode_failed)
+    }
+
+    /// A message added to a bundle: a flow_mod, checked now and applied at the commit.
+    fn bundle_add(&mut self, version: Version, xid: u32, add: BundleAdd) -> Result<Vec<Vec<u8>>, OfError> {
+        let op = match *add.message {
+            Message::FlowMod(flow_mod) => flow_mod_op(version, &flow_mod, None, self.flow_mod_table_id)?,
+            other => {
+                return Err(bundle_error(bundle::code::MSG_UNSUP, format!("{} in a bundle", other.name())));
+            }
+        };
+        self.bundles.add(add.bundle_id, add.flags, BundledFlowMod { xid, op })?;
+        Ok(Vec::new())
+    }
+
     /// Applies one table operation; returns how many rules it modified.
     fn apply(&self, version: Version, op: Option<FlowOp>) -> Result<usize, OfError> {
         let Some(op) = op else { return Ok(0) };
-        match self.ask(Query::FlowMod(op))? {
+        match self.ask(Query::FlowMods(vec![op]))? {
             Answer::FlowMod(Ok(modified)) => Ok(modified),
-            Answer::FlowMod(Err(FlowModFailure::Table(error))) => Err(table_error(version, &error)),
+            Answer::FlowMod(Err(FlowModFailure::Table { error, .. })) => Err(table_error(version, &error)),
             Answer::FlowMod(Err(FlowModFailure::Internal(error))) => Err(eperm(error)),
             other => Err(unexpected(&other)),
         }
@@ -769,6 +740,22 @@ impl Connection {
             RequestBody::MeterFeatures => single(ReplyBody::MeterFeatures(MeterFeatures::default())),
         }
     }
+}
+
+/// Whether a message changes the switch (a slave may not send it).
+fn changes_the_switch(message: &Message) -> bool {
+    matches!(
+        message,
+        Message::FlowMod(_)
+            | Message::NxFlowMod(_)
+            | Message::PacketOut(_)
+            | Message::GroupMod(_)
+            | Message::PortMod(_)
+            | Message::TableMod(_)
+            | Message::MeterMod(_)
+            | Message::BundleControl(_)
+            | Message::BundleAdd(_)
+    )
 }
 
 /// Whether bit `reason` is set in an asynchronous-configuration mask.

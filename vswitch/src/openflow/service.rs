@@ -33,8 +33,9 @@ pub enum Query {
     Flows(FlowSelector),
     /// Sums over the rules a selector selects. Answer: [`Answer::Aggregate`].
     Aggregate(FlowSelector),
-    /// One flow_mod, applied as one table version. Answer: [`Answer::FlowMod`].
-    FlowMod(FlowOp),
+    /// Flow_mods (one, or a bundle's) applied together as one table version, all or none.
+    /// Answer: [`Answer::FlowMod`].
+    FlowMods(Vec<FlowOp>),
     /// A packet-out: `actions` run on `frame` as if it arrived on `in_port` (a port of the
     /// bridge, or CONTROLLER/LOCAL/NONE); output:TABLE runs the pipeline. Answer:
     /// [`Answer::PacketOut`].
@@ -92,7 +93,8 @@ pub struct Aggregate {
 /// Why a flow_mod was not applied.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FlowModFailure {
-    Table(FlowTableError),
+    /// The tables refused the flow_mod at this index of the batch; nothing changed.
+    Table { index: usize, error: FlowTableError },
     /// The tables changed but the new version could not be published (a stuck PMD).
     Internal(String),
 }
@@ -122,7 +124,7 @@ pub enum Answer {
     Tables(Vec<u32>),
     Flows(Vec<FlowStat>),
     Aggregate(Aggregate),
-    /// How many rules the flow_mod modified (0 for other commands' successes).
+    /// How many rules the flow_mods modified (0 for other commands' successes).
     FlowMod(Result<usize, FlowModFailure>),
     PacketOut(Result<(), PacketOutFailure>),
     /// The bridge does not exist (any more).

@@ -45,9 +45,9 @@ impl Switch {
                     flows: u32::try_from(selected.len()).unwrap_or(u32::MAX),
                 })
             }
-            Query::FlowMod(op) => Answer::FlowMod(match self.apply_flow_ops(b, vec![op]) {
+            Query::FlowMods(ops) => Answer::FlowMod(match self.apply_flow_ops(b, ops) {
                 Ok(reply) => Ok(reply.modified),
-                Err(FlowOpsError::Refused(e)) => Err(FlowModFailure::Table(e.error)),
+                Err(FlowOpsError::Refused(e)) => Err(FlowModFailure::Table { index: e.index, error: e.error }),
                 Err(FlowOpsError::NotPublished(e)) => Err(FlowModFailure::Internal(e)),
             }),
             Query::PacketOut { in_port, actions, frame } => {
