@@ -22,8 +22,12 @@ const VM_A: frames::Mac = [0x02, 0, 0, 0, 0, 0x0a];
 const VM_B: frames::Mac = [0x02, 0, 0, 0, 0, 0x0b];
 
 fn ofctl_ok(args: &[&str]) -> String {
+    ofctl_version_ok("OpenFlow13", args)
+}
+
+fn ofctl_version_ok(version: &str, args: &[&str]) -> String {
     let mut command = Command::new(OVS_OFCTL);
-    command.args(["-O", "OpenFlow13"]).args(args);
+    command.args(["-O", version]).args(args);
     let output = run(command, Duration::from_secs(20));
     assert!(output.success(), "ovs-ofctl {args:?}: {output}");
     output.stdout
@@ -188,5 +192,51 @@ fn fail_modes_standalone_learns_secure_keeps_the_tables() {
     add_rx_port(&switch, &dir, "p1", 13, &burst);
     switch.wait_for_counters(SEEN_LIMIT, "misses with a controller", |_| drops(&switch, "p1", "table_miss") == 10);
     assert_eq!((tx("p2"), tx("p3")), (10, 10));
+    switch.stop();
+}
+
+#[test]
+fn port_mod_configures_ports_and_says_so() {
+    let dir = TestDir::new("of_port_mod");
+    let config = SwitchConfig::new(&dir)
+        .flow("priority=0,actions=FLOOD")
+        .port(PortSpec::pcap_tx("p2", 2, 2, &dir.join("p2.pcap")))
+        .port(PortSpec::pcap_tx("p3", 3, 3, &dir.join("p3.pcap")));
+    let switch = Vswitchd::start(&dir, &config);
+    let mgmt = format!("unix:{}", config.mgmt_socket().display());
+    let monitor = OfctlMonitor::start(&dir, "monitor", "OpenFlow13", &config.mgmt_socket());
+    let burst: Vec<Vec<u8>> = (0..10).map(|i| pcap::udp_frame(1, i, 64)).collect();
+    let tx = |port: &str| switch.port_stats().get(port).map_or(0, |p| p.tx_packets);
+
+    // no-flood is a bit of OpenFlow 1.0's (ovs-ofctl leaves it out of 1.3 messages).
+    ofctl_version_ok("OpenFlow10", &["mod-port", &mgmt, "p3", "no-flood"]);
+    let modified = monitor.wait_for("MOD: 3(p3)", 1, SEEN_LIMIT);
+    assert!(!modified.is_empty());
+    let desc = ofctl_version_ok("OpenFlow10", &["show", &mgmt]);
+    assert!(desc.contains("NO_FLOOD"), "{desc}");
+    add_rx_port(&switch, &dir, "p1", 1, &burst);
+    switch.wait_for_counters(SEEN_LIMIT, "the flood to p2", |_| tx("p2") == 10);
+    assert_eq!(tx("p3"), 0, "p3 is no-flood");
+
+    ofctl_version_ok("OpenFlow10", &["mod-port", &mgmt, "p3", "flood"]);
+    ofctl_ok(&["mod-port", &mgmt, "p2", "no-forward"]);
+    switch.del_port("p1");
+    add_rx_port(&switch, &dir, "p1", 11, &burst);
+    switch.wait_for_counters(SEEN_LIMIT, "the flood to p3", |_| tx("p3") == 10);
+    assert_eq!(tx("p2"), 10, "p2 is no-forward");
+
+    // A port that is gone takes its configuration with it: a new p1 forwards.
+    ofctl_ok(&["mod-port", &mgmt, "p1", "no-receive"]);
+    switch.del_port("p1");
+    add_rx_port(&switch, &dir, "p1", 12, &burst);
+    switch.wait_for_counters(SEEN_LIMIT, "the new p1 forwarding", |_| tx("p3") == 20);
+    ofctl_ok(&["mod-port", &mgmt, "p1", "no-receive"]);
+    ofctl_ok(&["mod-port", &mgmt, "p1", "down"]);
+    let desc = ofctl_ok(&["dump-ports-desc", &mgmt]);
+    assert!(desc.contains("PORT_DOWN") && desc.contains("NO_RECV") && desc.contains("LINK_DOWN"), "{desc}");
+    let mut command = Command::new(OVS_OFCTL);
+    command.args(["-O", "OpenFlow13", "mod-port", &mgmt, "9", "down"]);
+    let refused = run(command, Duration::from_secs(20));
+    assert!(!refused.success(), "{refused}");
     switch.stop();
 }

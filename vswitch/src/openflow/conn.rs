@@ -30,6 +30,7 @@ use crate::config::PacketInLimit;
 use crate::flow::key::Field;
 use crate::flow::{FlowModification, FlowRule, FlowSelector, Match, OfPort};
 use crate::pipeline::table::{self, FlowOp, FlowTableError};
+use crate::pipeline::xlate::PortFlags;
 use crate::pmd::packet_in::PacketInEvent;
 use crate::token_bucket::TokenBucket;
 
@@ -37,8 +38,8 @@ use super::bundle::{self, bundle_error, BundledFlowMod, Bundles};
 use super::message::{
     self, bad_request, decode, decode_in, encode, encode_error, frame_length, negotiate, our_hello,
     packet_in_reason_wire, AsyncConfig, ControllerRole, EncodeError, FeaturesReply, FlowMod, FlowModCommand,
-    FlowModFlags, FlowRemoved, FlowRemovedReason, FragHandling, Message, PacketIn, PacketOut, PortDesc, PortStatus,
-    SwitchConfig, GROUP_ANY, NO_BUFFER,
+    FlowModFlags, FlowRemoved, FlowRemovedReason, FragHandling, Message, PacketIn, PacketOut, PortDesc, PortMod,
+    PortStatus, SwitchConfig, GROUP_ANY, NO_BUFFER,
 };
 use super::multipart::{
     AggregateStats, Desc, FeatureId, FlowStats, FlowStatsRequest, GroupFeatures, MeterFeatures, MultipartReply,
@@ -47,7 +48,7 @@ use super::multipart::{
 use super::nicira::{BundleAdd, BundleControl, BundleControlType, FlowFormat, PacketInFormat};
 use super::registry::{Membership, Registry};
 use super::service::{
-    datapath_id, Answer, FlowModFailure, FlowStat, OfPending, PacketOutFailure, PortView, Push, Query,
+    datapath_id, Answer, FlowModFailure, FlowStat, OfPending, PacketOutFailure, PortModFailure, PortView, Push, Query,
 };
 use super::wire::{ErrorType, OfError, Version};
 
@@ -506,6 +507,14 @@ impl Connection {
                 reply(Message::QueueGetConfigReply(message::QueueConfig { port, queues: Vec::new() }))
             }
             Message::PacketOut(packet_out) => self.packet_out(packet_out),
+            Message::PortMod(port_mod) => self.port_mod(port_mod),
+            // 1.3's table config has only deprecated bits: nothing to change.
+            Message::TableMod(table_mod) if table_mod.table_id < N_TABLES || table_mod.table_id == 0xff => {
+                Ok(Vec::new())
+            }
+            Message::TableMod(table_mod) => {
+                Err(OfError::new(ErrorType::TableModFailed, 0, format!("no table {}", table_mod.table_id)))
+            }
             Message::GetAsyncRequest => reply(Message::GetAsyncReply(self.async_config)),
             Message::SetAsync(config) => {
                 self.async_config = config;
@@ -626,6 +635,26 @@ impl Connection {
                 Err(bad_request(message::bad_request::BAD_PORT, format!("in_port {port} is not a port of the bridge")))
             }
             Answer::PacketOut(Err(PacketOutFailure::Busy(why))) => Err(eperm(why)),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    /// A PORT_MOD (OFPPMFC_BAD_PORT, BAD_HW_ADDR, BAD_CONFIG as the spec has them).
+    fn port_mod(&self, port_mod: PortMod) -> Result<Vec<Vec<u8>>, OfError> {
+        let query = Query::PortMod {
+            port: port_mod.port_no,
+            hw_addr: port_mod.hw_addr,
+            set: port_flags(port_mod.config)?,
+            mask: port_flags(port_mod.mask)?,
+        };
+        let failed = |code: u16, reason: String| OfError::new(ErrorType::PortModFailed, code, reason);
+        match self.ask(query)? {
+            Answer::PortMod(Ok(())) => Ok(Vec::new()),
+            Answer::PortMod(Err(PortModFailure::NoSuchPort)) => Err(failed(0, format!("no port {}", port_mod.port_no))),
+            Answer::PortMod(Err(PortModFailure::WrongHwAddr)) => {
+                Err(failed(1, format!("port {}: another hardware address", port_mod.port_no)))
+            }
+            Answer::PortMod(Err(PortModFailure::Internal(why))) => Err(eperm(why)),
             other => Err(unexpected(&other)),
         }
     }
@@ -881,7 +910,7 @@ fn port_desc(version: Version, port: &PortView) -> PortDesc {
         _ if version == Version::V1_3 => 1 << 10,
         _ => 0,
     };
-    let state = match (port.link_up, version) {
+    let state = match (port.link_up && !port.flags.down, version) {
         (false, _) => 1,
         (true, Version::V1_3) => 4,
         (true, Version::V1_0) => 0,
@@ -890,7 +919,7 @@ fn port_desc(version: Version, port: &PortView) -> PortDesc {
         port_no: OfPort(port.ofport),
         hw_addr: port.mac,
         name: port.name.clone(),
-        config: 0,
+        config: port_config_bits(port.flags),
         state,
         curr: speed_bit,
         advertised: 0,
@@ -899,6 +928,31 @@ fn port_desc(version: Version, port: &PortView) -> PortDesc {
         curr_speed: port.speed_mbps.saturating_mul(1000),
         max_speed: port.speed_mbps.saturating_mul(1000),
     }
+}
+
+/// OFPPC_* bits: PORT_DOWN, NO_RECV, NO_FLOOD (1.0's bit, accepted in 1.3 as Open vSwitch
+/// does), NO_FWD, NO_PACKET_IN. The same numbers in 1.0 and 1.3.
+const PORT_CONFIG_BITS: [u32; 5] = [1, 1 << 2, 1 << 4, 1 << 5, 1 << 6];
+
+fn port_config_bits(flags: PortFlags) -> u32 {
+    let set = [flags.down, flags.no_recv, flags.no_flood, flags.no_fwd, flags.no_packet_in];
+    PORT_CONFIG_BITS.iter().zip(set).filter(|(_, on)| *on).map(|(bit, _)| bit).sum()
+}
+
+/// The flags of OFPPC_* bits; bits the switch does not have (1.0's STP bits) are an error.
+fn port_flags(bits: u32) -> Result<PortFlags, OfError> {
+    let known: u32 = PORT_CONFIG_BITS.iter().sum();
+    if bits & !known != 0 {
+        return Err(OfError::new(ErrorType::PortModFailed, 2, format!("port config bits {:#x}", bits & !known)));
+    }
+    let on = |bit: u32| bits & bit != 0;
+    Ok(PortFlags {
+        down: on(PORT_CONFIG_BITS[0]),
+        no_recv: on(PORT_CONFIG_BITS[1]),
+        no_flood: on(PORT_CONFIG_BITS[2]),
+        no_fwd: on(PORT_CONFIG_BITS[3]),
+        no_packet_in: on(PORT_CONFIG_BITS[4]),
+    })
 }
 
 fn table_name(table: u8) -> String {

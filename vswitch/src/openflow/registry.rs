@@ -223,6 +223,7 @@ mod tests {
                 mac: [0; 6],
                 link_up: true,
                 speed_mbps: 0,
+                flags: crate::pipeline::xlate::PortFlags::default(),
             },
         };
         for _ in 0..PUSH_QUEUE + 3 {

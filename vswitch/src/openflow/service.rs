@@ -12,6 +12,7 @@ use crossbeam::channel::Sender;
 use super::message::{FlowRemovedReason, PortReason};
 use crate::flow::{Action, FlowRule, FlowSelector, OfPort};
 use crate::pipeline::table::{FlowModFlags, FlowOp, FlowTableError};
+use crate::pipeline::xlate::PortFlags;
 use crate::pmd::packet_in::PacketInEvent;
 
 /// A query of a connection of `bridge`, with where the answer goes.
@@ -40,6 +41,9 @@ pub enum Query {
     /// bridge, or CONTROLLER/LOCAL/NONE); output:TABLE runs the pipeline. Answer:
     /// [`Answer::PacketOut`].
     PacketOut { in_port: OfPort, actions: Vec<Action>, frame: Vec<u8> },
+    /// A PORT_MOD: the flags under `mask` take the values of `set`; `hw_addr` must be the
+    /// port's. Answer: [`Answer::PortMod`].
+    PortMod { port: OfPort, hw_addr: [u8; 6], set: PortFlags, mask: PortFlags },
 }
 
 /// A port as OpenFlow describes it.
@@ -50,6 +54,7 @@ pub struct PortView {
     pub mac: [u8; 6],
     pub link_up: bool,
     pub speed_mbps: u32,
+    pub flags: PortFlags,
 }
 
 /// A port's counters since it was added.
@@ -99,6 +104,16 @@ pub enum FlowModFailure {
     Internal(String),
 }
 
+/// Why a PORT_MOD was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PortModFailure {
+    NoSuchPort,
+    /// The message's hardware address is not the port's.
+    WrongHwAddr,
+    /// The change could not be published to the datapath.
+    Internal(String),
+}
+
 /// Why a packet-out was not sent.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PacketOutFailure {
@@ -127,6 +142,7 @@ pub enum Answer {
     /// How many rules the flow_mods modified (0 for other commands' successes).
     FlowMod(Result<usize, FlowModFailure>),
     PacketOut(Result<(), PacketOutFailure>),
+    PortMod(Result<(), PortModFailure>),
     /// The bridge does not exist (any more).
     NoBridge,
 }

@@ -819,6 +819,8 @@ impl Pmd {
             DropReason::TableMiss
         } else if translation.stop == Some(XlateStop::TtlExpired) {
             DropReason::TtlExpired
+        } else if translation.stop == Some(XlateStop::PortNoRecv) {
+            DropReason::PortConfig
         } else if translation.stop.is_some() {
             DropReason::PipelineError
         } else {

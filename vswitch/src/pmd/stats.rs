@@ -34,10 +34,12 @@ pub enum DropReason {
     RewriteFailed,
     /// No packet buffer for a copy to a second output (input port).
     NoBuffer,
+    /// The input port is configured down or no-recv by a controller (input port).
+    PortConfig,
 }
 
 impl DropReason {
-    pub const ALL: [DropReason; 9] = [
+    pub const ALL: [DropReason; 10] = [
         DropReason::TableMiss,
         DropReason::ActionDrop,
         DropReason::NoSuchPort,
@@ -47,6 +49,7 @@ impl DropReason {
         DropReason::PacketInLimit,
         DropReason::RewriteFailed,
         DropReason::NoBuffer,
+        DropReason::PortConfig,
     ];
 
     pub fn name(self) -> &'static str {
@@ -60,6 +63,7 @@ impl DropReason {
             DropReason::PacketInLimit => "packet_in_limit",
             DropReason::RewriteFailed => "rewrite_failed",
             DropReason::NoBuffer => "no_buffer",
+            DropReason::PortConfig => "port_config",
         }
     }
 

@@ -25,7 +25,7 @@ use crate::flow::{parse_add_flow, parse_del_flows, parse_dump_flows, parse_mod_f
 use crate::openflow::message::{FlowRemovedReason, PortReason};
 use crate::openflow::targets::OpenFlowServer;
 use crate::pipeline::table::{ApplyError, ApplyOutcome, FlowModFlags, FlowOp, RuleEntry, Timeout};
-use crate::pipeline::xlate::{translate, BridgePort, DpAction, VlanMode};
+use crate::pipeline::xlate::{translate, BridgePort, DpAction, PortFlags, VlanMode};
 use crate::pmd::packet_in::{PacketInEvent, PACKET_IN_QUEUE};
 use crate::pmd::stats::{DropReason, PmdCounter, PmdCounters};
 use crate::pmd::{PmdCommand, PmdHandle, SideEffect};
@@ -51,6 +51,8 @@ struct Port {
     link: Link,
     /// When the port was added (OpenFlow port stats durations).
     added: Instant,
+    /// What controllers configured (PORT_MOD).
+    flags: PortFlags,
 }
 
 /// Why `Switch::apply_flow_ops` changed nothing visible.
@@ -600,7 +602,17 @@ impl Switch {
         );
         let mut config = config.clone();
         config.ofport = Some(ofport);
-        self.ports.push(Port { config, bridge, ofport, eth, tx_locks, baseline, link, added: Instant::now() });
+        self.ports.push(Port {
+            config,
+            bridge,
+            ofport,
+            eth,
+            tx_locks,
+            baseline,
+            link,
+            added: Instant::now(),
+            flags: PortFlags::default(),
+        });
         Ok(())
     }
 
@@ -618,7 +630,12 @@ impl Switch {
                     .ports
                     .iter()
                     .filter(|p| p.bridge == b)
-                    .map(|p| BridgePort { ofport: p.ofport, dp_port: p.eth.id(), vlan_mode: VlanMode::from(&p.config) })
+                    .map(|p| BridgePort {
+                        ofport: p.ofport,
+                        dp_port: p.eth.id(),
+                        vlan_mode: VlanMode::from(&p.config),
+                        flags: p.flags,
+                    })
                     .collect();
                 let bridge = &mut self.bridges[b];
                 Arc::new(BridgeDp {

@@ -10,11 +10,11 @@ use crate::flow::key::FlowKey;
 use crate::flow::{Action, OfPort};
 use crate::openflow::message::{FlowRemovedReason, PortReason};
 use crate::openflow::service::{
-    Aggregate, Answer, FlowModFailure, FlowStat, PacketOutFailure, PortCounters, PortView, Push, Query,
+    Aggregate, Answer, FlowModFailure, FlowStat, PacketOutFailure, PortCounters, PortModFailure, PortView, Push, Query,
 };
 use crate::packet::extract;
 use crate::pipeline::table::{RuleEntry, TABLE_COUNT};
-use crate::pipeline::xlate::{translate_packet_out, Bridge as XlateBridge, NO_DP_PORT};
+use crate::pipeline::xlate::{translate_packet_out, Bridge as XlateBridge, PortFlags, NO_DP_PORT};
 use crate::pmd::packet_in::PacketInEvent;
 use crate::pmd::stats::DropReason;
 use crate::pmd::{Injection, PmdCommand};
@@ -53,6 +53,7 @@ impl Switch {
             Query::PacketOut { in_port, actions, frame } => {
                 Answer::PacketOut(self.packet_out(b, in_port, &actions, &frame))
             }
+            Query::PortMod { port, hw_addr, set, mask } => Answer::PortMod(self.port_mod(b, port, hw_addr, set, mask)),
         }
     }
 
@@ -69,6 +70,43 @@ impl Switch {
             let flow = Box::new(flow_stat(entry, self.now_ms()));
             openflow.push(&self.bridges[bridge].name, &Push::FlowRemoved { reason, flow });
         }
+    }
+
+    /// Applies a PORT_MOD: the new flags take effect with the next datapath version, and every
+    /// connection hears of the change.
+    fn port_mod(
+        &mut self,
+        bridge: usize,
+        port: OfPort,
+        hw_addr: [u8; 6],
+        set: PortFlags,
+        mask: PortFlags,
+    ) -> Result<(), PortModFailure> {
+        let index = self
+            .ports
+            .iter()
+            .position(|p| p.bridge == bridge && p.ofport == port.0)
+            .ok_or(PortModFailure::NoSuchPort)?;
+        if self.ports[index].eth.mac() != hw_addr {
+            return Err(PortModFailure::WrongHwAddr);
+        }
+        let old = self.ports[index].flags;
+        let pick = |wanted: bool, new: bool, old: bool| if wanted { new } else { old };
+        let new = PortFlags {
+            down: pick(mask.down, set.down, old.down),
+            no_recv: pick(mask.no_recv, set.no_recv, old.no_recv),
+            no_fwd: pick(mask.no_fwd, set.no_fwd, old.no_fwd),
+            no_flood: pick(mask.no_flood, set.no_flood, old.no_flood),
+            no_packet_in: pick(mask.no_packet_in, set.no_packet_in, old.no_packet_in),
+        };
+        if new == old {
+            return Ok(());
+        }
+        self.ports[index].flags = new;
+        tracing::info!(port = %self.ports[index].config.name, flags = ?new, "port configured by a controller");
+        self.publish().map_err(PortModFailure::Internal)?;
+        self.push_port_status(index, PortReason::Modify);
+        Ok(())
     }
 
     /// Hands a packet-in of a PMD to the connections of its bridge.
@@ -169,6 +207,7 @@ fn port_view(port: &Port) -> PortView {
         mac: port.eth.mac(),
         link_up: port.link.up,
         speed_mbps: port.link.speed_mbps,
+        flags: port.flags,
     }
 }
 
