@@ -6,8 +6,10 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
+use crate::config::PacketInLimit;
 use crate::dpdk::ethdev::{RxQueue, TxQueue};
 use crate::pipeline::group::GroupHit;
+use crate::pipeline::meter::Meter;
 use crate::pipeline::table::{RuleEntry, TablesSnapshot};
 use crate::pipeline::xlate::{BridgePort, DpAction, MacTable};
 
@@ -33,6 +35,10 @@ pub struct BridgeDp {
     pub tables: TablesSnapshot,
     pub ports: Vec<BridgePort>,
     pub macs: MacTable,
+    /// Packet-ins each PMD hands on at most.
+    pub packet_in_limit: PacketInLimit,
+    /// The bridge's meters, by id.
+    pub meters: Vec<Arc<Meter>>,
 }
 
 /// An rx queue, its bridge, and - when the bridge's rules decide for every
@@ -85,7 +91,7 @@ impl FlowActions {
                 _ => None,
             })
             .collect();
-        let drops_all = output_ports.is_empty() && !actions.iter().any(|a| matches!(a, DpAction::Controller { .. }));
+        let drops_all = output_ports.is_empty() && !actions.iter().any(|a| matches!(a, DpAction::Controller(_)));
         FlowActions {
             actions: actions.into(),
             rules: rules.into(),

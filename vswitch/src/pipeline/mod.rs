@@ -1,7 +1,8 @@
-//! The OpenFlow pipeline of a bridge: its flow tables (`table`) and group table (`group`), built
-//! and changed by the management thread, looked up by the PMD threads through immutable
-//! snapshots; the translation of a packet through them (`xlate`).
+//! The OpenFlow pipeline of a bridge: its flow tables (`table`), group table (`group`) and
+//! meters (`meter`), built and changed by the management thread, looked up by the PMD threads
+//! through immutable snapshots; `xlate` runs them for a packet.
 
 pub mod group;
+pub mod meter;
 pub mod table;
 pub mod xlate;

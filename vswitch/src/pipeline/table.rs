@@ -248,6 +248,8 @@ pub enum FlowTableError {
     Invalid(FlowParseError),
     /// A `group:N` action names a group that does not exist.
     UnknownGroup(u32),
+    /// A meter instruction names a meter the bridge does not have.
+    UnknownMeter(u32),
 }
 
 impl fmt::Display for FlowTableError {
@@ -262,6 +264,7 @@ impl fmt::Display for FlowTableError {
             }
             FlowTableError::Invalid(error) => write!(f, "{error}"),
             FlowTableError::UnknownGroup(id) => write!(f, "group {id} does not exist"),
+            FlowTableError::UnknownMeter(id) => write!(f, "meter:{id}: the bridge has no meter {id}"),
         }
     }
 }

@@ -9,6 +9,7 @@
 //! quiescent point), flushes its caches, and acknowledges the version, so
 //! the management thread knows when an old one is unused.
 pub mod execute;
+pub mod packet_in;
 pub mod stats;
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -27,7 +28,9 @@ use crate::dpdk::prefetch;
 use crate::flow::key::FlowKey;
 use crate::flow::FlowRule;
 use crate::packet::{extract, same_headers, Layers};
-use crate::pipeline::xlate::{translate, Bridge, MacLearning, XlateStop};
+use crate::pipeline::meter::{MeterState, MeterVerdict};
+use crate::pipeline::xlate::{translate, Bridge, DpAction, MacLearning, PacketInMeta, XlateStop, NO_DP_PORT};
+use packet_in::{PacketInEvent, PacketInQueue};
 use stats::{DropReason, PmdCounter, PmdCounters, SharedCounters};
 
 /// Empty iterations before an idle PMD starts to sleep.
@@ -44,9 +47,25 @@ pub enum PmdCommand {
     Install(Arc<Datapath>),
     /// Zero the per-PMD counters.
     ClearStats,
+    /// Run a packet-out at the next quiescent point.
+    Inject(Box<Injection>),
     /// Leave the poll loop.
     Stop,
 }
+
+/// A packet-out for a PMD to run: the packet, parsed, and the datapath actions of its bridge
+/// (translated by the management thread from the packet-out's actions).
+pub struct Injection {
+    pub bridge: usize,
+    /// The datapath port it came in on, or `NO_DP_PORT` (from the controller).
+    pub in_port: u16,
+    pub packet: Mbuf,
+    pub layers: Layers,
+    pub actions: Vec<DpAction>,
+}
+
+/// Commands a PMD holds before the management thread must wait (packet-outs fill it fastest).
+const COMMAND_QUEUE: usize = 256;
 
 /// What the management thread can see of a PMD.
 pub struct PmdShared {
@@ -73,6 +92,7 @@ impl PmdHandle {
         idle_sleep_max_us: u32,
         datapath: Arc<Datapath>,
         side_effects: Sender<SideEffect>,
+        packet_ins: Sender<PacketInEvent>,
     ) -> Result<PmdHandle, String> {
         let tsc_per_ms = (eal.tsc_hz() / 1000).max(1);
         let shared = Arc::new(PmdShared {
@@ -80,7 +100,7 @@ impl PmdHandle {
             acked_version: AtomicU64::new(datapath.version),
             counters: SharedCounters::default(),
         });
-        let (commands, command_rx) = channel::bounded(8);
+        let (commands, command_rx) = channel::bounded(COMMAND_QUEUE);
         let (ready_tx, ready_rx) = channel::bounded::<Result<(), String>>(1);
         let thread_shared = shared.clone();
         let thread = std::thread::Builder::new()
@@ -99,11 +119,17 @@ impl PmdHandle {
                 };
                 tracing::info!(core, lcore = registration.lcore(), "PMD thread started");
                 let _ = ready_tx.send(Ok(()));
+                let mut packet_ins = PacketInQueue::new(packet_ins, tsc_per_ms * 1000);
+                packet_ins.follow(&datapath, rdtsc());
+                let mut meters = PmdMeters { tsc_hz: tsc_per_ms * 1000, by_bridge: Vec::new() };
+                meters.follow(&datapath, rdtsc());
                 let pmd = Pmd {
                     index,
                     shared: thread_shared,
                     commands: command_rx,
                     side_effects,
+                    packet_ins,
+                    meters,
                     idle_sleep_max_us,
                     tsc_per_ms,
                     counters: PmdCounters::default(),
@@ -131,6 +157,11 @@ impl PmdHandle {
         self.commands
             .send_timeout(command, Duration::from_secs(2))
             .map_err(|_| format!("PMD on core {} does not take commands", self.shared.core))
+    }
+
+    /// Sends a command if the PMD's queue has room.
+    pub fn try_send(&self, command: PmdCommand) -> Result<(), String> {
+        self.commands.try_send(command).map_err(|_| format!("PMD on core {} is busy", self.shared.core))
     }
 
     pub fn acked_version(&self) -> u64 {
@@ -162,6 +193,8 @@ struct Pmd {
     shared: Arc<PmdShared>,
     commands: Receiver<PmdCommand>,
     side_effects: Sender<SideEffect>,
+    packet_ins: PacketInQueue,
+    meters: PmdMeters,
     idle_sleep_max_us: u32,
     tsc_per_ms: u64,
     counters: PmdCounters,
@@ -256,16 +289,78 @@ pub enum SideEffect {
     LearnedMac { bridge: usize, mac: MacLearning },
 }
 
-impl execute::Outputs for (&mut OutputBuffers, &mut PmdCounters, &Datapath, usize) {
+/// This PMD's enforcement state of every bridge's meters, in the order of `BridgeDp::meters`.
+struct PmdMeters {
+    tsc_hz: u64,
+    by_bridge: Vec<Vec<MeterState>>,
+}
+
+impl PmdMeters {
+    /// Follows a new datapath version: a meter that did not change keeps its buckets.
+    fn follow(&mut self, datapath: &Datapath, now_tsc: u64) {
+        let mut old: Vec<MeterState> = self.by_bridge.drain(..).flatten().collect();
+        for bridge in &datapath.bridges {
+            let states = bridge
+                .meters
+                .iter()
+                .map(|meter| match old.iter().position(|state| Arc::ptr_eq(&state.meter, meter)) {
+                    Some(kept) => old.swap_remove(kept),
+                    None => MeterState::new(meter.clone(), self.tsc_hz, now_tsc),
+                })
+                .collect();
+            self.by_bridge.push(states);
+        }
+    }
+
+    #[inline]
+    fn apply(&mut self, bridge: usize, id: u32, pmd: usize, bytes: u32) -> MeterVerdict {
+        let Some(states) = self.by_bridge.get_mut(bridge) else { return MeterVerdict::Pass };
+        match states.binary_search_by_key(&id, |state| state.meter.id) {
+            Ok(index) => states[index].apply(pmd, rdtsc(), bytes),
+            // Gone with a table change this PMD has not taken yet.
+            Err(_) => MeterVerdict::Pass,
+        }
+    }
+}
+
+/// Where `execute` puts the packets of one PMD and bridge.
+struct Sink<'a> {
+    out: &'a mut OutputBuffers,
+    counters: &'a mut PmdCounters,
+    packet_ins: &'a mut PacketInQueue,
+    meters: &'a mut PmdMeters,
+    datapath: &'a Datapath,
+    pmd: usize,
+    bridge: usize,
+}
+
+impl execute::Outputs for Sink<'_> {
     #[inline]
     fn output(&mut self, port: u16, packet: Mbuf) {
-        let (out, counters, datapath, index) = self;
-        out.push(datapath, *index, counters, port, packet);
+        self.out.push(self.datapath, self.pmd, self.counters, port, packet);
     }
 
     #[inline]
     fn drop_packet(&mut self, in_port: u16, reason: DropReason) {
-        self.1.port_drop(in_port, reason, 1);
+        // A packet-out from the controller has no input port to count it on.
+        if in_port != NO_DP_PORT {
+            self.counters.port_drop(in_port, reason, 1);
+        }
+    }
+
+    fn packet_in(&mut self, packet: &Mbuf, meta: &Arc<PacketInMeta>) -> bool {
+        use crate::packet::PacketBuf;
+        let total_len = packet.pkt_len() as usize;
+        let queued = self.packet_ins.offer(self.bridge, meta, packet.data(), total_len, rdtsc());
+        if queued {
+            self.counters.add(PmdCounter::PacketIns, 1);
+        }
+        queued
+    }
+
+    #[inline]
+    fn meter(&mut self, id: u32, packet: &Mbuf) -> MeterVerdict {
+        self.meters.apply(self.bridge, id, self.pmd, packet.pkt_len())
     }
 }
 
@@ -398,6 +493,8 @@ impl Pmd {
                     self.caches.flush();
                     self.counters.add(PmdCounter::CacheFlushes, 1);
                     let version = next.version;
+                    self.packet_ins.follow(&next, rdtsc());
+                    self.meters.follow(&next, rdtsc());
                     datapath = next;
                     self.shared.acked_version.store(version, Ordering::Release);
                     continue;
@@ -406,6 +503,21 @@ impl Pmd {
                     self.counters.clear_pmd();
                     // Its subtable probes are published as they are: zero them too.
                     self.caches.megaflows.clear_stats();
+                }
+                Ok(PmdCommand::Inject(injection)) => {
+                    let Injection { bridge, in_port, packet, layers, actions } = *injection;
+                    let mut sink = Sink {
+                        out: &mut self.out,
+                        counters: &mut self.counters,
+                        packet_ins: &mut self.packet_ins,
+                        meters: &mut self.meters,
+                        datapath: &datapath,
+                        pmd: self.index,
+                        bridge,
+                    };
+                    execute::execute(&mut sink, in_port, packet, layers, &actions, DropReason::ActionDrop);
+                    self.counters.add(PmdCounter::PacketOuts, 1);
+                    self.out.flush_all(&datapath, self.index, &mut self.counters);
                 }
                 Ok(PmdCommand::Stop) | Err(TryRecvError::Disconnected) => break,
                 Err(TryRecvError::Empty) => {}
@@ -654,7 +766,15 @@ impl Pmd {
                 credit_rules(&flow.0, 1, u64::from(burst.pkt_len(i)), now_ms);
                 if let Some(packet) = burst.take(i) {
                     let layers = self.caches.layers[i];
-                    let mut sink = (&mut self.out, &mut self.counters, datapath, self.index);
+                    let mut sink = Sink {
+                        out: &mut self.out,
+                        counters: &mut self.counters,
+                        packet_ins: &mut self.packet_ins,
+                        meters: &mut self.meters,
+                        datapath,
+                        pmd: self.index,
+                        bridge,
+                    };
                     execute::execute(&mut sink, in_port, packet, layers, &flow.0.actions, flow.0.drop_reason);
                 }
             }
@@ -673,7 +793,7 @@ impl Pmd {
             }
             if uncached & (1 << i) == 0 {
                 if let Some(id) = id {
-                    self.execute_run(datapath, id, in_port, burst, i..j, now_ms, &mut group);
+                    self.execute_run(datapath, bridge, id, in_port, burst, i..j, now_ms, &mut group);
                 }
             }
             i = j;
@@ -692,6 +812,7 @@ impl Pmd {
     fn execute_run(
         &mut self,
         datapath: &Datapath,
+        bridge: usize,
         id: EntryId,
         in_port: u16,
         burst: &mut RxBurst,
@@ -723,7 +844,15 @@ impl Pmd {
                 // Left in the burst, freed in bulk with it.
                 counters.port_drop(in_port, flow.drop_reason, packets);
             } else {
-                let mut sink = (out, counters, datapath, self.index);
+                let mut sink = Sink {
+                    out,
+                    counters,
+                    packet_ins: &mut self.packet_ins,
+                    meters: &mut self.meters,
+                    datapath,
+                    pmd: self.index,
+                    bridge,
+                };
                 for i in range {
                     if let Some(packet) = burst.take(i) {
                         execute::execute(&mut sink, in_port, packet, caches.layers[i], &flow.actions, flow.drop_reason);
@@ -751,6 +880,8 @@ impl Pmd {
             DropReason::TableMiss
         } else if translation.stop == Some(XlateStop::TtlExpired) {
             DropReason::TtlExpired
+        } else if translation.stop == Some(XlateStop::PortNoRecv) {
+            DropReason::PortConfig
         } else if translation.stop.is_some() {
             DropReason::PipelineError
         } else {

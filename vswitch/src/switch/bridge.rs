@@ -3,8 +3,10 @@
 //! table for NORMAL (learned from the PMDs' upcalls, aged, bounded).
 use hashbrown::HashMap;
 
-use crate::flow::{FlowRule, FlowSelector};
-use crate::pipeline::table::{FlowModFlags, FlowOp, FlowTables, TablesSnapshot};
+use crate::config::PacketInLimit;
+use crate::flow::{Action, FlowRule, FlowSelector, Instructions, OfPort};
+use crate::pipeline::meter::MeterTable;
+use crate::pipeline::table::{ApplyError, Expired, FlowModFlags, FlowOp, FlowTableError, FlowTables, TablesSnapshot};
 use crate::pipeline::xlate::{MacLearning, MacTable};
 
 /// MAC entries not seen for this long are forgotten (Open vSwitch's default).
@@ -35,13 +37,22 @@ pub struct Bridge {
     snapshot: TablesSnapshot,
     macs: HashMap<(u16, [u8; 6]), MacEntry>,
     pub mac_counters: MacCounters,
+    pub packet_in_limit: PacketInLimit,
+    /// Fail-open (standalone, no controller): the datapath runs NORMAL instead of the tables.
+    pub fail_open: bool,
+    pub meters: MeterTable,
 }
 
 impl Bridge {
-    /// A bridge with `rules` installed (all or nothing).
-    pub fn new(name: &str, rules: &[FlowRule], now_ms: u64) -> Result<Bridge, String> {
+    /// A bridge with `rules` installed (all or nothing) and room for the counters of `pmds`
+    /// PMDs in its meters.
+    pub fn new(name: &str, rules: &[FlowRule], pmds: usize, now_ms: u64) -> Result<Bridge, String> {
         let mut tables = FlowTables::new();
-        let ops = rules.iter().map(|rule| FlowOp::Add { rule: rule.clone(), flags: FlowModFlags::default() }).collect();
+        let meters = MeterTable::new(pmds);
+        let ops: Vec<FlowOp> =
+            rules.iter().map(|rule| FlowOp::Add { rule: rule.clone(), flags: FlowModFlags::default() }).collect();
+        check_meters(&meters, &ops)
+            .map_err(|e| format!("flow {}: {} (meters come from controllers)", e.index, e.error))?;
         tables.apply(ops, now_ms).map_err(|e| format!("flow {}: {}", e.index, e.error))?;
         let snapshot = tables.snapshot();
         Ok(Bridge {
@@ -50,11 +61,18 @@ impl Bridge {
             snapshot,
             macs: HashMap::new(),
             mac_counters: MacCounters::default(),
+            packet_in_limit: PacketInLimit::default(),
+            fail_open: false,
+            meters,
         })
     }
 
-    /// The tables as the datapath sees them (rebuilt where they changed).
+    /// The tables as the datapath sees them (rebuilt where they changed); in fail-open, one
+    /// rule that sends everything to NORMAL (the tables themselves stay as they are).
     pub fn tables_snapshot(&mut self) -> TablesSnapshot {
+        if self.fail_open {
+            return standalone_tables();
+        }
         self.snapshot = self.tables.snapshot();
         self.snapshot.clone()
     }
@@ -126,8 +144,9 @@ impl Bridge {
         self.macs.retain(|_, e| e.ofport != ofport);
     }
 
-    /// Ages MAC entries and expires rules; returns whether anything changed.
-    pub fn expire(&mut self, now_ms: u64) -> bool {
+    /// Ages MAC entries and expires rules; returns whether anything changed, and the rules
+    /// that expired.
+    pub fn expire(&mut self, now_ms: u64) -> (bool, Vec<Expired>) {
         let before = self.macs.len();
         self.macs.retain(|_, e| e.fixed || now_ms.saturating_sub(e.last_seen_ms) < MAC_AGING_MS);
         let aged = before - self.macs.len();
@@ -136,8 +155,36 @@ impl Bridge {
         for gone in &expired {
             tracing::debug!(bridge = %self.name, rule = %gone.entry.rule(), reason = ?gone.reason, "rule expired");
         }
-        aged > 0 || !expired.is_empty()
+        (aged > 0 || !expired.is_empty(), expired)
     }
+}
+
+/// Refuses flow operations whose meter instruction names a meter `meters` does not have.
+pub fn check_meters(meters: &MeterTable, ops: &[FlowOp]) -> Result<(), ApplyError> {
+    for (index, op) in ops.iter().enumerate() {
+        let instructions = match op {
+            FlowOp::Add { rule, .. } => &rule.instructions,
+            FlowOp::Modify(modification) => &modification.instructions,
+            FlowOp::Delete(_) => continue,
+        };
+        if let Some(id) = instructions.meter.filter(|id| !meters.contains(*id)) {
+            return Err(ApplyError { index, error: FlowTableError::UnknownMeter(id) });
+        }
+    }
+    Ok(())
+}
+
+/// A table 0 of one rule, `priority=0,actions=NORMAL`: a learning switch.
+fn standalone_tables() -> TablesSnapshot {
+    let mut tables = FlowTables::new();
+    let normal = FlowRule {
+        instructions: Instructions { apply_actions: vec![Action::Output(OfPort::NORMAL)], ..Instructions::default() },
+        priority: 0,
+        ..FlowRule::default()
+    };
+    // An add to empty tables cannot fail.
+    let _ = tables.apply(vec![FlowOp::Add { rule: normal, flags: FlowModFlags::default() }], 0);
+    tables.snapshot()
 }
 
 #[cfg(test)]
@@ -151,7 +198,7 @@ mod tests {
 
     #[test]
     fn identical_learned_rules_do_not_change_the_tables() {
-        let mut bridge = Bridge::new("br0", &[], 0).unwrap();
+        let mut bridge = Bridge::new("br0", &[], 1, 0).unwrap();
         let rule = parse_add_flow("table=20,priority=1,dl_dst=fa:16:3e:00:00:02,actions=output:2").unwrap();
         assert!(bridge.learn_rule(rule.clone(), 1).unwrap());
         assert!(!bridge.learn_rule(rule.clone(), 2).unwrap());
@@ -163,29 +210,29 @@ mod tests {
 
     #[test]
     fn macs_are_learned_moved_and_aged() {
-        let mut bridge = Bridge::new("br0", &[], 0).unwrap();
+        let mut bridge = Bridge::new("br0", &[], 1, 0).unwrap();
         assert!(bridge.learn_mac(learned(1, 1), 0));
         assert!(!bridge.learn_mac(learned(1, 1), 10), "same port: no change");
         assert!(bridge.learn_mac(learned(1, 2), 20), "moved");
         assert_eq!(bridge.mac_snapshot().get(&(0, [2, 0, 0, 0, 0, 1])), Some(&2));
         assert_eq!(bridge.mac_counters, MacCounters { learned: 1, moved: 1, aged: 0, evicted: 0 });
-        assert!(!bridge.expire(20 + MAC_AGING_MS - 1));
-        assert!(bridge.expire(20 + MAC_AGING_MS));
+        assert!(!bridge.expire(20 + MAC_AGING_MS - 1).0);
+        assert!(bridge.expire(20 + MAC_AGING_MS).0);
         assert!(bridge.mac_snapshot().is_empty());
     }
 
     #[test]
     fn static_entries_stay() {
-        let mut bridge = Bridge::new("br0", &[], 0).unwrap();
+        let mut bridge = Bridge::new("br0", &[], 1, 0).unwrap();
         bridge.add_static_mac(0, [2, 0, 0, 0, 0, 9], 4);
         assert!(!bridge.learn_mac(learned(9, 1), 5), "a static entry does not move");
-        assert!(!bridge.expire(10 * MAC_AGING_MS));
+        assert!(!bridge.expire(10 * MAC_AGING_MS).0);
         assert_eq!(bridge.mac_snapshot().get(&(0, [2, 0, 0, 0, 0, 9])), Some(&4));
     }
 
     #[test]
     fn the_table_is_bounded() {
-        let mut bridge = Bridge::new("br0", &[], 0).unwrap();
+        let mut bridge = Bridge::new("br0", &[], 1, 0).unwrap();
         for i in 0..MAC_TABLE_LIMIT + 5 {
             let mac = (i as u64).to_be_bytes();
             bridge.learn_mac(

@@ -1,6 +1,8 @@
 //! The management thread's side of the bridges' group tables: GROUP_MOD applied as one table
-//! version (a delete takes the rules that use the group along), and group statistics.
+//! version (a delete takes the rules that use the group along, with flow_removed messages for
+//! those that asked for them), and group statistics.
 
+use crate::openflow::message::FlowRemovedReason;
 use crate::openflow::service::{GroupModFailure, GroupStat};
 use crate::pipeline::group::{GroupOp, GROUP_ALL};
 
@@ -10,12 +12,12 @@ impl Switch {
     /// Applies a group_mod to a bridge and publishes the result as one datapath version.
     pub(super) fn apply_group_mod(&mut self, bridge: usize, op: GroupOp) -> Result<(), GroupModFailure> {
         let now = self.now_ms();
-        let bridge_state = &mut self.bridges[bridge];
-        let removed = bridge_state.tables.apply_group_mod(op, now).map_err(GroupModFailure::Table)?;
+        let removed = self.bridges[bridge].tables.apply_group_mod(op, now).map_err(GroupModFailure::Table)?;
+        self.publish().map_err(GroupModFailure::Internal)?;
         for entry in &removed {
-            tracing::debug!(bridge = %bridge_state.name, rule = %entry.rule(), "rule deleted with its group");
+            self.push_flow_removed(bridge, entry, FlowRemovedReason::GroupDelete);
         }
-        self.publish().map_err(GroupModFailure::Internal)
+        Ok(())
     }
 
     /// Counters of group `id` of a bridge, or of every group for [`GROUP_ALL`]; none for a group

@@ -1,8 +1,8 @@
 //! Groups in the translation: `group:N` runs the buckets of group N of the table version on
 //! copies of the packet - every bucket (`all`), the one bucket (`indirect`), one live bucket
 //! chosen by a hash of the flow and the weights (`select`), or the first live bucket
-//! (`fast_failover`). A bucket is live when the port it watches has its link up and the group
-//! it watches has a live bucket; port liveness is part of the datapath version, so megaflows
+//! (`fast_failover`). A bucket is live when the port it watches has its link up (and is not
+//! administratively down) and the group it watches has a live bucket; port liveness is part of the datapath version, so megaflows
 //! never keep a choice made on stale liveness.
 //!
 //! A bucket works on its own copy of the packet: after it, the working key is what it was
@@ -29,8 +29,9 @@ pub(super) fn group_replaces_output(action_set: &mut Vec<Action>) {
 }
 
 impl Bridge<'_> {
+    /// A port is live when its link is up and no controller took it down (PORT_MOD).
     fn port_live(&self, port: OfPort) -> bool {
-        self.port_by_ofport(port.0).is_some_and(|p| p.live)
+        self.port_by_ofport(port.0).is_some_and(|p| p.live && !p.flags.down)
     }
 
     /// Whether `bucket` may be used: what it watches is live (a bucket watching nothing is).
