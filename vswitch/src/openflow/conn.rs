@@ -905,8 +905,8 @@ fn split<T: Clone>(
     }
 }
 
-/// FEATURES_REPLY: capabilities flow, table, port (and group) stats; 1.0 also lists the ports and the
-/// one action set it has (output).
+/// FEATURES_REPLY: capabilities flow, table, port (and, in 1.3, group) stats; 1.0 also lists the
+/// ports and the one action set it has (output).
 fn features(version: Version, bridge: &str, ports: &[PortView]) -> FeaturesReply {
     FeaturesReply {
         datapath_id: datapath_id(bridge),

@@ -2,8 +2,8 @@
 //! copies of the packet - every bucket (`all`), the one bucket (`indirect`), one live bucket
 //! chosen by a hash of the flow and the weights (`select`), or the first live bucket
 //! (`fast_failover`). A bucket is live when the port it watches has its link up (and is not
-//! administratively down) and the group it watches has a live bucket; port liveness is part of the datapath version, so megaflows
-//! never keep a choice made on stale liveness.
+//! administratively down) and the group it watches has a live bucket; port liveness is part of
+//! the datapath version, so megaflows never keep a choice made on stale liveness.
 //!
 //! A bucket works on its own copy of the packet: after it, the working key is what it was
 //! before the group, and the header fields the bucket's datapath actions rewrote are written
