@@ -251,7 +251,10 @@ fn meters_police_in_the_datapath_and_count() {
     ofctl_ok(&["add-meter", &mgmt, "meter=1,pktps,burst,stats,bands=type=drop,rate=100,burst_size=20"]);
     ofctl_ok(&["add-meter", &mgmt, "meter=2,kbps,stats,bands=type=dscp_remark,rate=1000,prec_level=1"]);
     let configs = ofctl_ok(&["dump-meters", &mgmt]);
-    assert!(configs.contains("meter=1 pktps burst stats bands=") && configs.contains("type=drop rate=100 burst_size=20"), "{configs}");
+    assert!(
+        configs.contains("meter=1 pktps burst stats bands=") && configs.contains("type=drop rate=100 burst_size=20"),
+        "{configs}"
+    );
     assert!(configs.contains("type=dscp_remark rate=1000 prec_level=1"), "{configs}");
     // A flow may only name a meter that exists.
     let mut command = Command::new(OVS_OFCTL);
