@@ -9,13 +9,14 @@
 //! byte for byte) and dump-flows and dump-ports count them. A client that sends garbage gets
 //! errors and, on a framing error, loses its connection, while the switch keeps forwarding
 //! and serving other clients. 1.0: add-flow, dump-flows, del-flows (the Nicira flow formats).
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::io::Write;
+use std::net::TcpStream;
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
 use vswitch_e2e::command::{run, CmdOutput};
+use vswitch_e2e::openflow_raw::{self, error_of, free_port, read_message};
 use vswitch_e2e::pcap::{self, assert_same_frames};
 use vswitch_e2e::{PortSpec, SwitchConfig, TestDir, Vswitchd, NEUTRON_TUNNEL_BRIDGE};
 
@@ -23,12 +24,6 @@ const OVS_OFCTL: &str = "/usr/bin/ovs-ofctl";
 const OFCTL_LIMIT: Duration = Duration::from_secs(20);
 const FRAMES: u32 = 500;
 const REPLAY_LIMIT: Duration = Duration::from_secs(20);
-
-/// A TCP port nobody listens on now (bound to port 0, then released).
-fn free_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
-    listener.local_addr().expect("local address").port()
-}
 
 fn ofctl(version: &str, args: &[&str]) -> CmdOutput {
     let mut command = Command::new(OVS_OFCTL);
@@ -64,34 +59,6 @@ fn switch_with_listener(dir: &TestDir, port: u16, out_pcap: &Path) -> (SwitchCon
         .port(PortSpec::pcap_tx("p3", 3, 3, &dir.join("p3.pcap")));
     let switch = Vswitchd::start(dir, &config);
     (config, switch)
-}
-
-/// The handshake of a raw client: our HELLO (1.3 only) and the switch's.
-fn raw_client(port: u16) -> TcpStream {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
-    stream.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
-    stream.write_all(&[4, 0, 0, 8, 0, 0, 0, 1]).expect("hello");
-    let hello = read_message(&mut stream).expect("the switch's hello");
-    assert_eq!(hello[1], 0, "first message is a HELLO: {hello:?}");
-    stream
-}
-
-/// One whole message, or None when the connection is closed.
-fn read_message(stream: &mut TcpStream) -> Option<Vec<u8>> {
-    let mut header = [0u8; 8];
-    stream.read_exact(&mut header).ok()?;
-    let length = usize::from(u16::from_be_bytes([header[2], header[3]]));
-    let mut message = header.to_vec();
-    message.resize(length.max(8), 0);
-    stream.read_exact(&mut message[8..]).ok()?;
-    Some(message)
-}
-
-/// (type, code) of an OFPT_ERROR, with its xid.
-fn error_of(message: &[u8]) -> (u32, u16, u16) {
-    assert_eq!(message[1], 1, "an OFPT_ERROR: {message:?}");
-    let xid = u32::from_be_bytes([message[4], message[5], message[6], message[7]]);
-    (xid, u16::from_be_bytes([message[8], message[9]]), u16::from_be_bytes([message[10], message[11]]))
 }
 
 #[test]
@@ -167,7 +134,7 @@ fn ovs_ofctl_openflow13_over_tcp_and_unix() {
     assert!(aggregate.contains("flow_count=2"), "{aggregate}");
 
     // A raw client sends garbage: errors, then a framing error costs it its connection.
-    let mut raw = raw_client(port);
+    let mut raw = openflow_raw::client(port);
     raw.write_all(&[4, 0xee, 0, 8, 0, 0, 0, 7]).expect("unknown type");
     let (xid, error_type, code) = error_of(&read_message(&mut raw).expect("an error"));
     assert_eq!((xid, error_type, code), (7, 1, 1), "OFPBRC_BAD_TYPE");
@@ -371,7 +338,7 @@ fn bundles_are_all_or_nothing_and_slaves_are_read_only() {
     assert_eq!(flow_lines(&dump).len(), 3, "nothing of the failed bundle: {dump}");
 
     // Roles: the second master demotes the first, which may then only look.
-    let (mut first, mut second) = (raw_client(port), raw_client(port));
+    let (mut first, mut second) = (openflow_raw::client(port), openflow_raw::client(port));
     assert_eq!(ask(&mut first, &role_request(1, 2, 10)), (25, 2, 10), "master");
     assert_eq!(ask(&mut second, &role_request(2, 2, 11)), (25, 2, 11), "another master");
     assert_eq!(ask(&mut first, &role_request(3, 0, 0)), (25, 3, 11), "the first is a slave now");

@@ -73,6 +73,9 @@ pub const MAX_CONNECTIONS: usize = 64;
 const N_TABLES: u8 = 254;
 /// miss_send_len until the controller sets one (OFPCML default of the specification).
 const DEFAULT_MISS_SEND_LEN: u16 = 128;
+/// Flow_mods of one connection sent to the management thread before their answers are
+/// awaited.
+const MAX_FLOW_MODS_IN_FLIGHT: usize = 1024;
 /// Chunks read ahead of the connection thread (each up to 64 KiB).
 const INPUT_QUEUE: usize = 4;
 /// OpenFlow 1.3's asynchronous configuration for the master and equal roles (index 0) and
@@ -287,6 +290,19 @@ impl Connection {
             if let Err(closed) = self.handle_buffered() {
                 return closed;
             }
+            // Checked on every turn: a steady stream of pushes must not hide a silent peer.
+            if heard.elapsed() >= PROBE_INTERVAL {
+                if probe_sent {
+                    return format!("no answer to an echo request within {PROBE_INTERVAL:?}");
+                }
+                probe_sent = true;
+                heard = Instant::now();
+                let xid = self.xid();
+                let version = self.version.unwrap_or(Version::V1_3);
+                if let Err(closed) = self.send_message(version, xid, &Message::EchoRequest(Vec::new())) {
+                    return closed;
+                }
+            }
             let quiet = PROBE_INTERVAL.saturating_sub(heard.elapsed());
             select! {
                 recv(input) -> next => match next {
@@ -306,18 +322,7 @@ impl Connection {
                     }
                     Err(_) => return "the switch is stopping".into(),
                 },
-                default(quiet) => {
-                    if probe_sent {
-                        return format!("no answer to an echo request within {PROBE_INTERVAL:?}");
-                    }
-                    probe_sent = true;
-                    heard = Instant::now();
-                    let xid = self.xid();
-                    let version = self.version.unwrap_or(Version::V1_3);
-                    if let Err(closed) = self.send_message(version, xid, &Message::EchoRequest(Vec::new())) {
-                        return closed;
-                    }
-                }
+                default(quiet) => {}
             }
         }
     }
@@ -389,11 +394,13 @@ impl Connection {
 
     /// Handles every whole message in the input buffer.
     fn handle_buffered(&mut self) -> Result<(), Closed> {
+        let mut in_flight = Vec::new();
         loop {
             let length = match frame_length(&self.input) {
                 Ok(Some(length)) if length <= self.input.len() => length,
-                Ok(_) => return Ok(()),
+                Ok(_) => return self.finish_flow_mods(in_flight),
                 Err(error) => {
+                    self.finish_flow_mods(in_flight)?;
                     let version = self.version.unwrap_or(Version::V1_3);
                     let head = self.input.get(..message::HEADER_LEN).unwrap_or_default().to_vec();
                     let xid = head.get(4..8).map_or(0, |b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]));
@@ -402,8 +409,65 @@ impl Connection {
                 }
             };
             let frame: Vec<u8> = self.input.drain(..length).collect();
-            self.handle_frame(&frame)?;
+            if in_flight.len() < MAX_FLOW_MODS_IN_FLIGHT {
+                match self.start_flow_mod(frame) {
+                    Ok(started) => {
+                        in_flight.push(started);
+                        continue;
+                    }
+                    Err(frame) => {
+                        self.finish_flow_mods(std::mem::take(&mut in_flight))?;
+                        self.handle_frame(&frame)?;
+                    }
+                }
+            } else {
+                self.finish_flow_mods(std::mem::take(&mut in_flight))?;
+                self.handle_frame(&frame)?;
+            }
         }
+    }
+
+    /// Sends a flow_mod to the management thread without waiting for the answer, so that the
+    /// flow_mods that arrived together reach it together (and cost one table version). Only a
+    /// valid flow_mod of a master or equal connection whose answer nothing depends on (not a
+    /// 1.0 modify, which may turn into an add); anything else comes back to be handled alone.
+    fn start_flow_mod(&self, frame: Vec<u8>) -> Result<FlowModInFlight, Vec<u8>> {
+        let Some(version) = self.version else { return Err(frame) };
+        if self.member.state.role() == ControllerRole::Slave {
+            return Err(frame);
+        }
+        let Ok((header, message)) = decode_in(version, &frame) else { return Err(frame) };
+        let (flow_mod, new_cookie) = match &message {
+            Message::FlowMod(flow_mod) => (flow_mod, None),
+            Message::NxFlowMod(nx) => (&nx.flow_mod, Some(nx.new_cookie)),
+            _ => return Err(frame),
+        };
+        if version == Version::V1_0 && matches!(flow_mod.command, FlowModCommand::Modify | FlowModCommand::ModifyStrict)
+        {
+            return Err(frame);
+        }
+        let Ok(op) = flow_mod_op(version, flow_mod, new_cookie, self.flow_mod_table_id) else {
+            return Err(frame);
+        };
+        match self.send_query(Query::FlowMods(vec![op])) {
+            Ok(answer) => Ok(FlowModInFlight { version, xid: header.xid, frame, answer }),
+            Err(_) => Err(frame),
+        }
+    }
+
+    /// Waits for the answers of the flow_mods in flight, in order, and sends their errors.
+    fn finish_flow_mods(&mut self, in_flight: Vec<FlowModInFlight>) -> Result<(), Closed> {
+        for flow_mod in in_flight {
+            let error = match await_answer(&flow_mod.answer) {
+                Ok(Answer::FlowMod(Ok(_))) => continue,
+                Ok(Answer::FlowMod(Err(FlowModFailure::Table { error, .. }))) => table_error(flow_mod.version, &error),
+                Ok(Answer::FlowMod(Err(FlowModFailure::Internal(error)))) => eperm(error),
+                Ok(other) => unexpected(&other),
+                Err(error) => error,
+            };
+            self.send_error(flow_mod.version, flow_mod.xid, &error, &flow_mod.frame)?;
+        }
+        Ok(())
     }
 
     fn handle_frame(&mut self, frame: &[u8]) -> Result<(), Closed> {
@@ -447,16 +511,17 @@ impl Connection {
 
     /// The management thread's answer to `query`.
     fn ask(&self, query: Query) -> Result<Answer, OfError> {
+        await_answer(&self.send_query(query)?)
+    }
+
+    /// Queues `query` for the management thread; the answer comes on the receiver.
+    fn send_query(&self, query: Query) -> Result<Receiver<Answer>, OfError> {
         let (reply_to, answer) = channel::bounded(1);
         let pending = OfPending { bridge: self.context.bridge.clone(), query, reply_to };
         if self.context.requests.send(pending).is_err() {
             return Err(eperm("the switch is shutting down"));
         }
-        match answer.recv_timeout(QUERY_TIMEOUT) {
-            Ok(Answer::NoBridge) => Err(eperm("the bridge is gone")),
-            Ok(answer) => Ok(answer),
-            Err(_) => Err(eperm("the switch did not answer in time")),
-        }
+        Ok(answer)
     }
 
     /// The encoded replies to one message (none for most asynchronous ones), or the error to
@@ -796,6 +861,23 @@ impl Connection {
             RequestBody::MeterFeatures => single(ReplyBody::MeterFeatures(meters::meter_features())),
         }
     }
+}
+
+/// The management thread's answer to a query, waited for at most [`QUERY_TIMEOUT`].
+fn await_answer(answer: &Receiver<Answer>) -> Result<Answer, OfError> {
+    match answer.recv_timeout(QUERY_TIMEOUT) {
+        Ok(Answer::NoBridge) => Err(eperm("the bridge is gone")),
+        Ok(answer) => Ok(answer),
+        Err(_) => Err(eperm("the switch did not answer in time")),
+    }
+}
+
+/// A flow_mod sent to the management thread whose answer is still to come.
+struct FlowModInFlight {
+    version: Version,
+    xid: u32,
+    frame: Vec<u8>,
+    answer: Receiver<Answer>,
 }
 
 /// Whether a message changes the switch (a slave may not send it).

@@ -322,14 +322,40 @@ impl Switch {
     /// version: what every flow change (configuration aside) goes through - vsctl add-flow(s),
     /// mod-flows, del-flows and OpenFlow flow_mods.
     fn apply_flow_ops(&mut self, bridge: usize, ops: Vec<FlowOp>) -> Result<ApplyOutcome, FlowOpsError> {
+        self.apply_flow_op_batches(vec![(bridge, ops)])
+            .pop()
+            .unwrap_or_else(|| Err(FlowOpsError::NotPublished("nothing applied".into())))
+    }
+
+    /// Applies several batches of flow operations, each atomically and on its own (one
+    /// refused batch leaves the others), and publishes them all as one datapath version: the
+    /// flow_mods OpenFlow connections queued up meanwhile cost one version, not one each.
+    fn apply_flow_op_batches(&mut self, batches: Vec<(usize, Vec<FlowOp>)>) -> Vec<Result<ApplyOutcome, FlowOpsError>> {
         let now = self.now_ms();
-        check_meters(&self.bridges[bridge].meters, &ops).map_err(FlowOpsError::Refused)?;
-        let outcome = self.bridges[bridge].tables.apply(ops, now).map_err(FlowOpsError::Refused)?;
-        self.publish().map_err(FlowOpsError::NotPublished)?;
-        for entry in &outcome.removed {
-            self.push_flow_removed(bridge, entry, FlowRemovedReason::Delete);
+        let mut results: Vec<(usize, Result<ApplyOutcome, FlowOpsError>)> = batches
+            .into_iter()
+            .map(|(bridge, ops)| {
+                let applied = check_meters(&self.bridges[bridge].meters, &ops)
+                    .and_then(|()| self.bridges[bridge].tables.apply(ops, now))
+                    .map_err(FlowOpsError::Refused);
+                (bridge, applied)
+            })
+            .collect();
+        if results.iter().any(|(_, result)| result.is_ok()) {
+            if let Err(e) = self.publish() {
+                for (_, result) in &mut results {
+                    if result.is_ok() {
+                        *result = Err(FlowOpsError::NotPublished(e.clone()));
+                    }
+                }
+            }
         }
-        Ok(outcome)
+        for (bridge, result) in &results {
+            for entry in result.iter().flat_map(|outcome| &outcome.removed) {
+                self.push_flow_removed(*bridge, entry, FlowRemovedReason::Delete);
+            }
+        }
+        results.into_iter().map(|(_, result)| result).collect()
     }
 
     /// `apply_flow_ops` for the control socket: its reply and error text.

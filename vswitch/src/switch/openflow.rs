@@ -15,7 +15,7 @@ use crate::openflow::service::{
 };
 use crate::packet::extract;
 use crate::pipeline::meter::MeterSpec;
-use crate::pipeline::table::{FlowOp, RuleEntry, TABLE_COUNT};
+use crate::pipeline::table::{ApplyOutcome, FlowOp, RuleEntry, TABLE_COUNT};
 use crate::pipeline::xlate::{translate_packet_out, Bridge as XlateBridge, PortFlags, NO_DP_PORT};
 use crate::pmd::packet_in::PacketInEvent;
 use crate::pmd::stats::DropReason;
@@ -24,6 +24,21 @@ use crate::pmd::{Injection, PmdCommand};
 use super::{FlowOpsError, Port, Switch};
 
 impl Switch {
+    /// Answers the flow_mods of OpenFlow connections that were queued together: each applied
+    /// on its own, all published as one datapath version, answered in order.
+    pub fn handle_openflow_flow_mods(&mut self, batch: Vec<(String, Vec<FlowOp>)>) -> Vec<Answer> {
+        let known: Vec<Option<usize>> = batch.iter().map(|(bridge, _)| self.bridge_index(bridge)).collect();
+        let batches = batch.into_iter().zip(&known).filter_map(|((_, ops), b)| b.map(|b| (b, ops))).collect();
+        let mut results = self.apply_flow_op_batches(batches).into_iter();
+        known
+            .iter()
+            .map(|b| match b.and_then(|_| results.next()) {
+                None => Answer::NoBridge,
+                Some(result) => Answer::FlowMod(flow_mod_answer(result)),
+            })
+            .collect()
+    }
+
     /// Answers one query of an OpenFlow connection of `bridge`.
     pub fn handle_openflow(&mut self, bridge: &str, query: Query) -> Answer {
         let Some(b) = self.bridge_index(bridge) else { return Answer::NoBridge };
@@ -47,11 +62,7 @@ impl Switch {
                     flows: u32::try_from(selected.len()).unwrap_or(u32::MAX),
                 })
             }
-            Query::FlowMods(ops) => Answer::FlowMod(match self.apply_flow_ops(b, ops) {
-                Ok(reply) => Ok(reply.modified),
-                Err(FlowOpsError::Refused(e)) => Err(FlowModFailure::Table { index: e.index, error: e.error }),
-                Err(FlowOpsError::NotPublished(e)) => Err(FlowModFailure::Internal(e)),
-            }),
+            Query::FlowMods(ops) => Answer::FlowMod(flow_mod_answer(self.apply_flow_ops(b, ops))),
             Query::PacketOut { in_port, actions, frame } => {
                 Answer::PacketOut(self.packet_out(b, in_port, &actions, &frame))
             }
@@ -270,6 +281,14 @@ impl Switch {
                 }
             })
             .collect()
+    }
+}
+
+fn flow_mod_answer(result: Result<ApplyOutcome, FlowOpsError>) -> Result<usize, FlowModFailure> {
+    match result {
+        Ok(outcome) => Ok(outcome.modified),
+        Err(FlowOpsError::Refused(e)) => Err(FlowModFailure::Table { index: e.index, error: e.error }),
+        Err(FlowOpsError::NotPublished(e)) => Err(FlowModFailure::Internal(e)),
     }
 }
 
