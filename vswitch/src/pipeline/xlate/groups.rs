@@ -7,8 +7,9 @@
 //!
 //! A bucket works on its own copy of the packet: after it, the working key is what it was
 //! before the group, and the header fields the bucket's datapath actions rewrote are written
-//! back at the next commit (and un-wildcarded, since the values written back are the packet's). The fields the select hash reads are un-wildcarded, so every packet of a megaflow
-//! takes the same bucket.
+//! back at the next commit (and un-wildcarded, since the values written back are the
+//! packet's). The fields the select hash reads are un-wildcarded, so every packet of a
+//! megaflow takes the same bucket.
 
 use super::{Bridge, DpAction, Xlate, XlateStop, MAX_RESUBMIT_DEPTH};
 use crate::classifier::hash::hash_words;
@@ -54,7 +55,7 @@ impl Xlate<'_, '_> {
     /// `group:id`.
     pub(super) fn group(&mut self, id: u32) {
         let Some(entry) = self.bridge.tables.group(id).cloned() else {
-            // The table version holds every group its rules use; a bucket may not.
+            // Not expected: a table version holds every group its rules and buckets send to.
             self.note(format!("group:{id}: no such group -> drop"));
             return;
         };
