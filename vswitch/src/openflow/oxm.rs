@@ -510,6 +510,8 @@ impl WireField {
                 }
                 Some((value << shift, (mask & valid) << shift))
             }
+            // 0xff00..0xfff7 name no port (in 1.3 numbering they would be no port either).
+            Layout::Port16 if value > u128::from(*OfPort::RANGE.end()) && value < 0xfff8 => None,
             Layout::Port16 => Some((value, if mask == ALL16 { ALL32 } else { mask })),
             Layout::Port32 => {
                 let port = if value >= 0xffff_fff8 {

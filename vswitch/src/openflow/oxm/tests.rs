@@ -160,6 +160,9 @@ fn bad_matches_are_rejected_with_their_codes() {
     assert_eq!(oxm_error("80000c02 1001 80000e01 08"), BAD_VALUE);
     assert_eq!(oxm_error("80000a02 86dd 80003804 00100000"), BAD_VALUE);
     assert_eq!(oxm_error("80000004 0000ff00"), BAD_VALUE);
+    // NXM_OF_IN_PORT of the 1.0 numbering's unnamed range: no port in 1.3 either (fuzzing).
+    assert_eq!(oxm_error("00000002 ff08"), BAD_VALUE);
+    assert_eq!(oxm_error("00000002 ff00"), BAD_VALUE);
     // OFPMT_STANDARD, a match length below its header, a match cut short.
     let standard = hex("00000004 00000000");
     assert_eq!(decode_match(Version::V1_3, &mut Reader::new(&standard)).unwrap_err().code, BAD_TYPE);
