@@ -26,6 +26,7 @@ pub mod bins;
 pub mod command;
 pub mod differential;
 pub mod frames;
+pub mod ofctl;
 pub mod ovs_oracle;
 pub mod pcap;
 pub mod process;
