@@ -407,6 +407,8 @@ mod tests {
                     megaflows: 12,
                     subtable_lookups_per_hit: 1.456,
                     cache_flushes: 3,
+                    packet_ins: 0,
+                    packet_outs: 0,
                 },
                 PmdStats { core: 12, iterations: 7, sleeps: 1234, ..PmdStats::default() },
             ],
@@ -504,6 +506,8 @@ CORE  REPEATS  EMC_HITS  MEGAFLOW_HITS  UPCALLS  CYC/UPCALL  MEGAFLOWS  SUBTBL/H
             megaflows: 65_536,
             subtable_lookups_per_hit: 12.5,
             cache_flushes: 999_999_999,
+            packet_ins: 0,
+            packet_outs: 0,
         };
         let text = rendered(Request::PmdStats, &PmdStatsReply { tsc_hz: 2_400_000_000, pmds: vec![busy] });
         assert_eq!(text.lines().count(), 5, "{text}");

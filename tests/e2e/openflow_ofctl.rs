@@ -273,3 +273,79 @@ fn the_seed_pipeline_goes_over_the_wire_as_through_vsctl() {
     }
     switch.stop();
 }
+
+/// A 1.3 ROLE_REQUEST (role: 0 no change, 1 equal, 2 master, 3 slave).
+fn role_request(xid: u32, role: u32, generation: u64) -> Vec<u8> {
+    let mut message = vec![4, 24, 0, 24];
+    message.extend_from_slice(&xid.to_be_bytes());
+    message.extend_from_slice(&role.to_be_bytes());
+    message.extend_from_slice(&[0; 4]);
+    message.extend_from_slice(&generation.to_be_bytes());
+    message
+}
+
+/// The reply to a request: (type, role, generation) of a ROLE_REPLY, or (type, error type,
+/// error code) of an OFPT_ERROR.
+fn ask(stream: &mut TcpStream, request: &[u8]) -> (u8, u64, u64) {
+    stream.write_all(request).expect("request");
+    let reply = read_message(stream).expect("a reply");
+    let word = |at: usize| u64::from(u32::from_be_bytes([reply[at], reply[at + 1], reply[at + 2], reply[at + 3]]));
+    match reply[1] {
+        25 => (25, word(8), u64::from_be_bytes(reply[16..24].try_into().expect("8 bytes"))),
+        1 => {
+            let (_, error_type, code) = error_of(&reply);
+            (1, u64::from(error_type), u64::from(code))
+        }
+        other => panic!("unexpected message type {other}: {reply:?}"),
+    }
+}
+
+/// A 1.3 FLOW_MOD that deletes every rule (a change a slave may not make).
+fn delete_all_flows(xid: u32) -> Vec<u8> {
+    let mut message = vec![4, 14, 0, 56];
+    message.extend_from_slice(&xid.to_be_bytes());
+    message.extend_from_slice(&[0; 16]); // cookie, cookie mask
+    message.extend_from_slice(&[0xff, 3, 0, 0, 0, 0, 0, 0]); // all tables, delete, timeouts, priority
+    message.extend_from_slice(&[0xff; 12]); // buffer id, out_port, out_group: none/any
+    message.extend_from_slice(&[0; 4]); // flags, pad
+    message.extend_from_slice(&[0, 1, 0, 4, 0, 0, 0, 0]); // an empty OXM match
+    message
+}
+
+#[test]
+fn bundles_are_all_or_nothing_and_slaves_are_read_only() {
+    let dir = TestDir::new("openflow_bundles_roles");
+    let port = free_port();
+    let (_config, switch) = switch_with_listener(&dir, port, &dir.join("p2.pcap"));
+    let tcp = format!("tcp:127.0.0.1:{port}");
+    let of13 = "OpenFlow13";
+    let good = dir.join("good.flows");
+    std::fs::write(&good, "priority=5,udp,actions=drop\npriority=6,tcp,actions=output:2\ntable=1,actions=drop\n")
+        .expect("write flows");
+    ofctl_ok(of13, &["--bundle", "add-flows", &tcp, &good.to_string_lossy()]);
+    assert_eq!(flow_lines(&ofctl_ok(of13, &["dump-flows", &tcp])).len(), 3);
+    // The second flow overlaps one of the first bundle: the switch refuses it, and the first
+    // flow of the file is not added either.
+    let bad = dir.join("bad.flows");
+    std::fs::write(&bad, "priority=8,icmp,actions=drop\ncheck_overlap,priority=5,ip,actions=drop\n").expect("write");
+    let failed = ofctl(of13, &["--bundle", "add-flows", &tcp, &bad.to_string_lossy()]);
+    assert!(!failed.success(), "{failed}");
+    assert!(failed.stderr.contains("OFPFMFC_OVERLAP") && failed.stderr.contains("OFPBFC_MSG_FAILED"), "{failed}");
+    let dump = ofctl_ok(of13, &["dump-flows", &tcp]);
+    assert_eq!(flow_lines(&dump).len(), 3, "nothing of the failed bundle: {dump}");
+
+    // Roles: the second master demotes the first, which may then only look.
+    let (mut first, mut second) = (raw_client(port), raw_client(port));
+    assert_eq!(ask(&mut first, &role_request(1, 2, 10)), (25, 2, 10), "master");
+    assert_eq!(ask(&mut second, &role_request(2, 2, 11)), (25, 2, 11), "another master");
+    assert_eq!(ask(&mut first, &role_request(3, 0, 0)), (25, 3, 11), "the first is a slave now");
+    assert_eq!(ask(&mut first, &delete_all_flows(4)), (1, 1, 10), "OFPBRC_IS_SLAVE");
+    assert_eq!(ask(&mut first, &role_request(5, 2, 9)), (1, 11, 0), "OFPRRFC_STALE");
+    assert_eq!(flow_lines(&ofctl_ok(of13, &["dump-flows", &tcp])).len(), 3, "the slave changed nothing");
+    assert_eq!(ask(&mut first, &role_request(6, 1, 0)), (25, 1, 11), "equal again");
+    second.write_all(&delete_all_flows(7)).expect("flow_mod");
+    second.write_all(&[4, 20, 0, 8, 0, 0, 0, 8]).expect("barrier");
+    assert_eq!(read_message(&mut second).map(|reply| reply[1]), Some(21), "no error, then the barrier reply");
+    assert!(flow_lines(&ofctl_ok(of13, &["dump-flows", &tcp])).is_empty(), "the master may");
+    switch.stop();
+}

@@ -33,6 +33,7 @@ pub mod differential;
 pub mod frames;
 pub mod netns;
 pub mod ofctl;
+pub mod ofctl_monitor;
 pub mod openflow_apps;
 pub mod ovs_oracle;
 pub mod pcap;

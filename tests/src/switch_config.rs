@@ -98,6 +98,8 @@ pub struct SwitchConfig {
     pub ports: Vec<PortSpec>,
     /// The bridge's `openflow` targets (`ptcp:PORT[:IP]`, `tcp:IP:PORT`).
     pub openflow: Vec<String>,
+    /// More keys of the bridge, as TOML lines (`fail_mode = "secure"`).
+    pub bridge_settings: Vec<String>,
 }
 
 impl SwitchConfig {
@@ -112,7 +114,14 @@ impl SwitchConfig {
             flows: Vec::new(),
             ports: Vec::new(),
             openflow: Vec::new(),
+            bridge_settings: Vec::new(),
         }
+    }
+
+    /// Another key of the bridge: `value` is TOML (`"\"secure\""`, `100`).
+    pub fn bridge_setting(mut self, key: &str, value: &str) -> SwitchConfig {
+        self.bridge_settings.push(format!("{key} = {value}"));
+        self
     }
 
     pub fn flow(mut self, rule: &str) -> SwitchConfig {
@@ -171,6 +180,9 @@ impl SwitchConfig {
         if !self.openflow.is_empty() {
             let targets: Vec<String> = self.openflow.iter().map(|t| quote(t)).collect();
             let _ = writeln!(text, "openflow = [{}]", targets.join(", "));
+        }
+        for line in &self.bridge_settings {
+            let _ = writeln!(text, "{line}");
         }
         for port in &self.ports {
             let _ = writeln!(text, "\n[[bridge.port]]\nname = {}", quote(&port.name));

@@ -6,6 +6,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
+use crate::config::PacketInLimit;
 use crate::dpdk::ethdev::{RxQueue, TxQueue};
 use crate::pipeline::table::{RuleEntry, TablesSnapshot};
 use crate::pipeline::xlate::{BridgePort, DpAction, MacTable};
@@ -32,6 +33,8 @@ pub struct BridgeDp {
     pub tables: TablesSnapshot,
     pub ports: Vec<BridgePort>,
     pub macs: MacTable,
+    /// Packet-ins each PMD hands on at most.
+    pub packet_in_limit: PacketInLimit,
 }
 
 /// An rx queue, its bridge, and - when the bridge's rules decide for every
@@ -81,7 +84,7 @@ impl FlowActions {
                 _ => None,
             })
             .collect();
-        let drops_all = output_ports.is_empty() && !actions.iter().any(|a| matches!(a, DpAction::Controller { .. }));
+        let drops_all = output_ports.is_empty() && !actions.iter().any(|a| matches!(a, DpAction::Controller(_)));
         FlowActions { actions: actions.into(), rules: rules.into(), only_output, output_ports, drops_all, drop_reason }
     }
 }

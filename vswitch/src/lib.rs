@@ -11,4 +11,5 @@ pub mod packet;
 pub mod pipeline;
 pub mod pmd;
 pub mod switch;
+pub mod token_bucket;
 pub mod unix_socket;

@@ -83,6 +83,7 @@ fn run(config: &Config) -> Result<(), String> {
     let mut switch = Switch::start(config)?;
     // The switch owns the targets from now on (vsctl set-controller); they stop with it.
     switch.attach_openflow(openflow);
+    let packet_ins = switch.packet_ins();
     tracing::info!(socket = %config.control.socket.display(), "vswitchd running");
     let mut next_tick = Instant::now() + TICK;
     while !stop.load(Ordering::Relaxed) {
@@ -101,6 +102,10 @@ fn run(config: &Config) -> Result<(), String> {
             recv(of_requests) -> pending => if let Ok(pending) = pending {
                 let answer = switch.handle_openflow(&pending.bridge, pending.query);
                 let _ = pending.reply_to.send(answer);
+            },
+            // Never disconnected: the switch keeps a receiver and the PMDs their senders.
+            recv(packet_ins) -> event => if let Ok(event) = event {
+                switch.handle_packet_in(event);
             },
             default(timeout) => {}
         }

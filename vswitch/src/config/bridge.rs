@@ -6,10 +6,11 @@ use std::collections::{BTreeMap, HashMap};
 
 use super::port::check_name;
 use super::reader::{KeyError, Section};
-use super::{BridgeConfig, FailMode, OpenFlowTarget, PortConfig, PortKind};
+use super::{BridgeConfig, FailMode, OpenFlowTarget, PacketInLimit, PortConfig, PortKind};
 use crate::flow::{parse_add_flow, Action, FlowRule, OfPort};
 
-const BRIDGE_KEYS: &[&str] = &["name", "port", "flows", "openflow", "fail_mode"];
+const BRIDGE_KEYS: &[&str] =
+    &["name", "port", "flows", "openflow", "fail_mode", "controller_rate_limit", "controller_burst_limit"];
 
 pub(super) fn read_bridges(root: &Section) -> Result<Vec<BridgeConfig>, KeyError> {
     let sections = root.sections("bridge", "[[bridge]]")?;
@@ -44,7 +45,32 @@ fn read_bridge(section: &Section) -> Result<BridgeConfig, KeyError> {
         Some(text) => Some(FailMode::parse(&text).map_err(|problem| section.error("fail_mode", problem))?),
         None => None,
     };
-    Ok(BridgeConfig { name, ports, flows, openflow, fail_mode })
+    let packet_in_limit = read_packet_in_limit(section)?;
+    Ok(BridgeConfig { name, ports, flows, openflow, fail_mode, packet_in_limit })
+}
+
+/// `controller_rate_limit` (packets/s) and `controller_burst_limit` (packets), as Open
+/// vSwitch's controller table has them; the burst defaults to a quarter of the rate.
+fn read_packet_in_limit(section: &Section) -> Result<PacketInLimit, KeyError> {
+    let rate: u32 = section.unsigned("controller_rate_limit")?.unwrap_or(PacketInLimit::DEFAULT_RATE);
+    if !(PacketInLimit::MIN_RATE..=PacketInLimit::MAX_RATE).contains(&rate) {
+        return Err(section.error(
+            "controller_rate_limit",
+            format!(
+                "{rate} is out of range; use {}..={} (packet-ins per second)",
+                PacketInLimit::MIN_RATE,
+                PacketInLimit::MAX_RATE
+            ),
+        ));
+    }
+    let burst: u32 = section.unsigned("controller_burst_limit")?.unwrap_or((rate / 4).max(PacketInLimit::MIN_BURST));
+    if !(PacketInLimit::MIN_BURST..=rate).contains(&burst) {
+        return Err(section.error(
+            "controller_burst_limit",
+            format!("{burst} is out of range; use {}..={rate} (at most the rate)", PacketInLimit::MIN_BURST),
+        ));
+    }
+    Ok(PacketInLimit { rate, burst })
 }
 
 /// Rejects duplicate ofports, then gives each port without one the lowest free number, in order.

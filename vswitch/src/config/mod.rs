@@ -132,13 +132,40 @@ pub struct BridgeConfig {
     /// has them: passive listeners (`ptcp:PORT[:IP]`, no two on the same address switch-wide)
     /// and active controllers the switch connects to (`tcp:IP:PORT`). No target twice.
     pub openflow: Vec<OpenFlowTarget>,
-    /// `fail_mode`: stored and shown only (see docs/openflow.md); `None` when not set.
+    /// `fail_mode`: what the bridge does while no controller is connected; `None` when not
+    /// set (secure).
     pub fail_mode: Option<FailMode>,
+    /// How many packet-ins each controller gets at most.
+    pub packet_in_limit: PacketInLimit,
+}
+
+/// The packet-in rate limit of a bridge: every controller connection gets at most `rate`
+/// packet-ins per second with bursts of `burst`, and every PMD hands at most as many per
+/// second to the management thread. What is over the limit is dropped and counted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PacketInLimit {
+    pub rate: u32,
+    pub burst: u32,
+}
+
+impl PacketInLimit {
+    pub const DEFAULT_RATE: u32 = 1000;
+    /// Open vSwitch's lower bound for controller_rate_limit.
+    pub const MIN_RATE: u32 = 100;
+    pub const MAX_RATE: u32 = 1_000_000;
+    /// Open vSwitch's lower bound for controller_burst_limit.
+    pub const MIN_BURST: u32 = 25;
+}
+
+impl Default for PacketInLimit {
+    fn default() -> Self {
+        PacketInLimit { rate: Self::DEFAULT_RATE, burst: Self::DEFAULT_RATE / 4 }
+    }
 }
 
 /// What the bridge should do while no controller is connected (`fail_mode`), as Open vSwitch
-/// names it. Only stored and reported so far: there is no packet-in yet, so the two modes
-/// behave the same (the flow tables stay as they are).
+/// names it: `secure` keeps the flow tables as they are; `standalone` forwards as a NORMAL
+/// learning switch while the bridge has active controllers and none is connected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum FailMode {
     Secure,

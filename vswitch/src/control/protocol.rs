@@ -181,6 +181,12 @@ pub struct PmdStats {
     pub subtable_lookups_per_hit: f64,
     /// Times the caches were flushed after a table change.
     pub cache_flushes: u64,
+    /// Packets handed to the management thread for the controllers.
+    #[serde(default)]
+    pub packet_ins: u64,
+    /// Packet-outs of the controllers this PMD ran.
+    #[serde(default)]
+    pub packet_outs: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -4,12 +4,34 @@
 //! nor freed twice. A batch may have holes where a packet was taken out.
 use std::ptr::{self, NonNull};
 
+use super::mempool::PktMbufPool;
 use crate::packet::PacketBuf;
 
 /// One owned packet. Freed on drop.
 pub struct Mbuf(NonNull<dpdk_sys::rte_mbuf>);
 
+// SAFETY: an Mbuf is the only owner of its reference to the packet; handing it to another
+// thread (a packet-out from the management thread to a PMD) moves that ownership, and the
+// mempool it goes back to is thread-safe.
+unsafe impl Send for Mbuf {}
+
 impl Mbuf {
+    /// A new single-segment packet from `pool` holding a copy of `frame`; None when the pool
+    /// is empty or the frame does not fit one buffer.
+    pub fn copy_from(pool: &PktMbufPool, frame: &[u8]) -> Option<Mbuf> {
+        let len = u16::try_from(frame.len()).ok()?;
+        // SAFETY: the pool is valid for the call; a non-NULL result is a new mbuf we own.
+        let mbuf = Mbuf(NonNull::new(unsafe { dpdk_sys::rte_pktmbuf_alloc(pool.as_ptr()) })?);
+        // SAFETY: mbuf owns a valid, empty mbuf; append returns NULL when the room is too small.
+        let start = unsafe { dpdk_sys::rte_pktmbuf_append(mbuf.0.as_ptr(), len) };
+        if start.is_null() {
+            return None;
+        }
+        // SAFETY: append made `len` bytes at `start` part of the packet; they do not overlap `frame`.
+        unsafe { ptr::copy_nonoverlapping(frame.as_ptr(), start.cast::<u8>(), frame.len()) };
+        Some(mbuf)
+    }
+
     /// Another reference to the same packet data (refcount + 1). Only for
     /// outputs after which the packet is not modified any more.
     pub fn share(&self) -> Mbuf {

@@ -21,24 +21,35 @@ use std::net::{Shutdown, TcpStream};
 use std::os::unix::net::UnixStream;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use crossbeam::channel::{self, Sender};
+use crossbeam::channel::{self, Receiver, Sender};
+use crossbeam::select;
 
-use crate::flow::{FlowModification, FlowRule, FlowSelector, OfPort};
+use crate::config::PacketInLimit;
+use crate::flow::key::Field;
+use crate::flow::{FlowModification, FlowRule, FlowSelector, Match, OfPort};
 use crate::pipeline::table::{self, FlowOp, FlowTableError};
+use crate::pipeline::xlate::PortFlags;
+use crate::pmd::packet_in::PacketInEvent;
+use crate::token_bucket::TokenBucket;
 
+use super::bundle::{self, bundle_error, BundledFlowMod, Bundles};
 use super::message::{
-    self, bad_request, decode, decode_in, encode, encode_error, frame_length, negotiate, our_hello, EncodeError,
-    FeaturesReply, FlowMod, FlowModCommand, FlowModFlags, FragHandling, Message, PortDesc, Role, SwitchConfig,
-    GROUP_ANY, NO_BUFFER,
+    self, bad_request, decode, decode_in, encode, encode_error, frame_length, negotiate, our_hello,
+    packet_in_reason_wire, AsyncConfig, ControllerRole, EncodeError, FeaturesReply, FlowMod, FlowModCommand,
+    FlowModFlags, FlowRemoved, FlowRemovedReason, FragHandling, Message, PacketIn, PacketOut, PortDesc, PortMod,
+    PortStatus, SwitchConfig, GROUP_ANY, NO_BUFFER,
 };
 use super::multipart::{
     AggregateStats, Desc, FeatureId, FlowStats, FlowStatsRequest, GroupFeatures, MeterFeatures, MultipartReply,
     MultipartRequest, OxmId, PortStats, ReplyBody, RequestBody, TableFeatureProperty, TableFeatures, TableStats,
 };
-use super::nicira::{FlowFormat, PacketInFormat};
-use super::service::{datapath_id, Answer, FlowModFailure, FlowStat, OfPending, PortView, Query};
+use super::nicira::{BundleAdd, BundleControl, BundleControlType, FlowFormat, PacketInFormat};
+use super::registry::{Membership, Registry};
+use super::service::{
+    datapath_id, Answer, FlowModFailure, FlowStat, OfPending, PacketOutFailure, PortModFailure, PortView, Push, Query,
+};
 use super::wire::{ErrorType, OfError, Version};
 
 /// The versions this switch speaks.
@@ -56,6 +67,13 @@ pub const MAX_CONNECTIONS: usize = 64;
 const N_TABLES: u8 = 254;
 /// miss_send_len until the controller sets one (OFPCML default of the specification).
 const DEFAULT_MISS_SEND_LEN: u16 = 128;
+/// Chunks read ahead of the connection thread (each up to 64 KiB).
+const INPUT_QUEUE: usize = 4;
+/// OpenFlow 1.3's asynchronous configuration for the master and equal roles (index 0) and
+/// the slave role (index 1): packet-ins for no_match and action, every port status and
+/// flow-removed reason; a slave gets port status only.
+const DEFAULT_ASYNC: AsyncConfig =
+    AsyncConfig { packet_in_mask: [0b011, 0], port_status_mask: [0b111, 0b111], flow_removed_mask: [0b1111, 0] };
 
 /// What a connection of a bridge needs.
 #[derive(Clone)]
@@ -64,6 +82,9 @@ pub(super) struct Context {
     pub(super) requests: Sender<OfPending>,
     /// Open connections of the bridge (all its listeners and controllers together).
     pub(super) connections: Arc<AtomicUsize>,
+    /// The bridge's connections: push queues, roles, controller presence.
+    pub(super) registry: Arc<Registry>,
+    packet_in_limit: PacketInLimit,
 }
 
 /// Counts a connection while it lives.
@@ -76,8 +97,14 @@ impl Drop for Slot {
 }
 
 impl Context {
-    pub(super) fn new(bridge: &str, requests: Sender<OfPending>) -> Context {
-        Context { bridge: bridge.to_owned(), requests, connections: Arc::new(AtomicUsize::new(0)) }
+    pub(super) fn new(bridge: &str, requests: Sender<OfPending>, packet_in_limit: PacketInLimit) -> Context {
+        Context {
+            bridge: bridge.to_owned(),
+            requests,
+            connections: Arc::new(AtomicUsize::new(0)),
+            registry: Registry::new(),
+            packet_in_limit,
+        }
     }
 
     fn take_slot(&self) -> Option<Slot> {
@@ -88,13 +115,54 @@ impl Context {
 }
 
 /// Serves one connection, accepted from a listener or made to a controller, until it ends
-/// (in the calling thread); returns why it ended. The one place a connection is handled.
+/// (in the calling thread, with a second thread reading the socket); returns why it ended.
+/// The one place a connection is handled.
 pub(super) fn serve(stream: Stream, peer: &str, context: &Context) -> Closed {
     let Some(_slot) = context.take_slot() else {
         return format!("refused: {MAX_CONNECTIONS} connections open already");
     };
     tracing::info!(bridge = %context.bridge, %peer, "OpenFlow connection");
-    Connection::new(stream, context.clone()).run()
+    let _controller = matches!(stream, Stream::Tcp(_)).then(|| context.registry.controller_connected());
+    let (reader_stream, closer) = match (stream.try_clone(), stream.try_clone()) {
+        (Ok(reader), Ok(closer)) => (reader, closer),
+        (Err(e), _) | (_, Err(e)) => return format!("cannot clone the socket: {e}"),
+    };
+    let (input_tx, input) = channel::bounded(INPUT_QUEUE);
+    let reader = std::thread::Builder::new().name("of-read".into()).spawn(move || read_loop(reader_stream, &input_tx));
+    let reader = match reader {
+        Ok(reader) => reader,
+        Err(e) => return format!("cannot start the reader thread: {e}"),
+    };
+    let (membership, pushes) = context.registry.join();
+    let closed = Connection::new(stream, context.clone(), membership).run(&input, &pushes);
+    // The reader's blocked read returns at once; a send of it finds no receiver.
+    closer.shutdown();
+    drop(input);
+    let _ = reader.join();
+    closed
+}
+
+/// What the reader thread hands the connection.
+enum Input {
+    Bytes(Vec<u8>),
+    Ended(Closed),
+}
+
+/// Reads the socket until it ends or the connection is gone.
+fn read_loop(mut stream: Stream, input: &Sender<Input>) {
+    let mut chunk = vec![0u8; 65536];
+    loop {
+        let next = match stream.read(&mut chunk) {
+            Ok(0) => Input::Ended("closed by the peer".into()),
+            Ok(n) => Input::Bytes(chunk.get(..n).unwrap_or_default().to_vec()),
+            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+            Err(e) => Input::Ended(format!("read failed: {e}")),
+        };
+        let ended = matches!(next, Input::Ended(_));
+        if input.send(next).is_err() || ended {
+            return;
+        }
+    }
 }
 
 /// A TCP or unix stream.
@@ -120,10 +188,11 @@ impl Stream {
         };
     }
 
-    fn set_timeouts(&self, read: Duration, write: Duration) -> std::io::Result<()> {
+    /// Reads block (the reader thread waits for input); writes time out.
+    fn set_timeouts(&self, write: Duration) -> std::io::Result<()> {
         match self {
-            Stream::Tcp(s) => s.set_read_timeout(Some(read)).and_then(|()| s.set_write_timeout(Some(write))),
-            Stream::Unix(s) => s.set_read_timeout(Some(read)).and_then(|()| s.set_write_timeout(Some(write))),
+            Stream::Tcp(s) => s.set_read_timeout(None).and_then(|()| s.set_write_timeout(Some(write))),
+            Stream::Unix(s) => s.set_read_timeout(None).and_then(|()| s.set_write_timeout(Some(write))),
         }
     }
 
@@ -153,16 +222,22 @@ struct Connection {
     /// Bytes read and not yet framed.
     input: Vec<u8>,
     config: SwitchConfig,
+    async_config: AsyncConfig,
     /// NXT_FLOW_MOD_TABLE_ID: the 1.0 flow_mod command's high byte is a table id.
     flow_mod_table_id: bool,
     flow_format: FlowFormat,
-    /// Input arrived since the last probe.
-    probe_sent: bool,
+    bundles: Bundles,
     next_xid: u32,
+    /// The connection's place in the bridge's registry (role, counters).
+    member: Membership,
+    /// The packet-in rate limit, in nanoseconds since `started`.
+    packet_in_bucket: TokenBucket,
+    started: Instant,
 }
 
 impl Connection {
-    fn new(stream: Stream, context: Context) -> Connection {
+    fn new(stream: Stream, context: Context, member: Membership) -> Connection {
+        let limit = context.packet_in_limit;
         Connection {
             stream,
             context,
@@ -173,16 +248,21 @@ impl Connection {
                 invalid_ttl_to_controller: false,
                 miss_send_len: DEFAULT_MISS_SEND_LEN,
             },
+            async_config: DEFAULT_ASYNC,
             flow_mod_table_id: false,
             flow_format: FlowFormat::OpenFlow10,
-            probe_sent: false,
+            bundles: Bundles::default(),
             next_xid: 1,
+            member,
+            packet_in_bucket: TokenBucket::new(limit.rate, limit.burst, 1_000_000_000, 0),
+            started: Instant::now(),
         }
     }
 
-    /// Serves the connection until it ends; returns why.
-    fn run(mut self) -> Closed {
-        if let Err(e) = self.stream.set_timeouts(PROBE_INTERVAL, WRITE_TIMEOUT) {
+    /// Serves the connection until it ends; returns why. Waits for input (from the reader
+    /// thread), pushes (from the management thread) and the probe deadline at once.
+    fn run(mut self, input: &Receiver<Input>, pushes: &Receiver<Push>) -> Closed {
+        if let Err(e) = self.stream.set_timeouts(WRITE_TIMEOUT) {
             return format!("cannot set socket timeouts: {e}");
         }
         let (hello_version, hello) = our_hello(&VERSIONS);
@@ -194,32 +274,81 @@ impl Connection {
             }
             Err(e) => return format!("cannot encode our hello: {e}"),
         }
-        let mut chunk = vec![0u8; 65536];
+        // Input arrived at `heard`, or an echo request went out then.
+        let mut heard = Instant::now();
+        let mut probe_sent = false;
         loop {
             if let Err(closed) = self.handle_buffered() {
                 return closed;
             }
-            match self.stream.read(&mut chunk) {
-                Ok(0) => return "closed by the peer".into(),
-                Ok(n) => {
-                    self.input.extend_from_slice(chunk.get(..n).unwrap_or_default());
-                    self.probe_sent = false;
-                }
-                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
-                    if self.probe_sent {
+            let quiet = PROBE_INTERVAL.saturating_sub(heard.elapsed());
+            select! {
+                recv(input) -> next => match next {
+                    Ok(Input::Bytes(bytes)) => {
+                        self.input.extend_from_slice(&bytes);
+                        heard = Instant::now();
+                        probe_sent = false;
+                    }
+                    Ok(Input::Ended(closed)) => return closed,
+                    Err(_) => return "the reader thread ended".into(),
+                },
+                recv(pushes) -> push => match push {
+                    Ok(push) => {
+                        if let Err(closed) = self.push(push) {
+                            return closed;
+                        }
+                    }
+                    Err(_) => return "the switch is stopping".into(),
+                },
+                default(quiet) => {
+                    if probe_sent {
                         return format!("no answer to an echo request within {PROBE_INTERVAL:?}");
                     }
-                    self.probe_sent = true;
+                    probe_sent = true;
+                    heard = Instant::now();
                     let xid = self.xid();
                     let version = self.version.unwrap_or(Version::V1_3);
                     if let Err(closed) = self.send_message(version, xid, &Message::EchoRequest(Vec::new())) {
                         return closed;
                     }
                 }
-                Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                Err(e) => return format!("read failed: {e}"),
             }
         }
+    }
+
+    /// Sends a push the peer asked for (its asynchronous configuration) once the version is
+    /// negotiated; packet-ins within the rate limit.
+    fn push(&mut self, push: Push) -> Result<(), Closed> {
+        let Some(version) = self.version else { return Ok(()) };
+        // The masks' first word is for masters and equals, the second for slaves.
+        let slot = usize::from(self.member.state.role() == ControllerRole::Slave);
+        let message = match push {
+            Push::PacketIn(event) => {
+                if !wanted(self.async_config.packet_in_mask[slot], packet_in_reason_wire(event.meta.reason)) {
+                    return Ok(());
+                }
+                let now = u64::try_from(self.started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+                if !self.packet_in_bucket.take(now) {
+                    self.member.state.packet_ins_limited.fetch_add(1, Ordering::Relaxed);
+                    return Ok(());
+                }
+                self.member.state.packet_ins.fetch_add(1, Ordering::Relaxed);
+                Message::PacketIn(packet_in(&event))
+            }
+            Push::PortStatus { reason, port } => {
+                if !wanted(self.async_config.port_status_mask[slot], reason as u8) {
+                    return Ok(());
+                }
+                Message::PortStatus(PortStatus { reason, port: port_desc(version, &port) })
+            }
+            Push::FlowRemoved { reason, flow } => {
+                if !flow.flags.send_flow_rem || !wanted(self.async_config.flow_removed_mask[slot], reason as u8) {
+                    return Ok(());
+                }
+                Message::FlowRemoved(flow_removed(reason, &flow))
+            }
+        };
+        self.send_message(version, 0, &message)
     }
 
     fn xid(&mut self) -> u32 {
@@ -330,6 +459,9 @@ impl Connection {
         let reply = |message: Message| -> Result<Vec<Vec<u8>>, OfError> {
             encode(version, xid, &message).map(|bytes| vec![bytes]).map_err(encode_failed)
         };
+        if changes_the_switch(&message) && self.member.state.role() == ControllerRole::Slave {
+            return Err(bad_request(message::bad_request::IS_SLAVE, format!("{} from a slave", message.name())));
+        }
         match message {
             Message::Hello(_) | Message::EchoReply(_) => Ok(Vec::new()),
             Message::Error(error) => {
@@ -352,12 +484,9 @@ impl Connection {
                 Ok(Vec::new())
             }
             Message::BarrierRequest => reply(Message::BarrierReply),
-            Message::RoleRequest(role) => match role.role {
-                message::ControllerRole::NoChange | message::ControllerRole::Equal => {
-                    reply(Message::RoleReply(Role { role: message::ControllerRole::Equal, ..role }))
-                }
-                _ => Err(OfError::new(ErrorType::RoleRequestFailed, 1, "only the equal role is supported yet")),
-            },
+            Message::RoleRequest(request) => {
+                reply(Message::RoleReply(self.context.registry.request_role(&self.member, request)?))
+            }
             Message::SetFlowFormat(format) => {
                 self.flow_format = format;
                 Ok(Vec::new())
@@ -377,9 +506,22 @@ impl Connection {
             Message::QueueGetConfigRequest(port) => {
                 reply(Message::QueueGetConfigReply(message::QueueConfig { port, queues: Vec::new() }))
             }
-            Message::BundleControl(_) | Message::BundleAdd(_) => {
-                Err(bad_request(message::bad_request::BAD_EXP_TYPE, "bundles are not supported yet"))
+            Message::PacketOut(packet_out) => self.packet_out(packet_out),
+            Message::PortMod(port_mod) => self.port_mod(port_mod),
+            // 1.3's table config has only deprecated bits: nothing to change.
+            Message::TableMod(table_mod) if table_mod.table_id < N_TABLES || table_mod.table_id == 0xff => {
+                Ok(Vec::new())
             }
+            Message::TableMod(table_mod) => {
+                Err(OfError::new(ErrorType::TableModFailed, 0, format!("no table {}", table_mod.table_id)))
+            }
+            Message::GetAsyncRequest => reply(Message::GetAsyncReply(self.async_config)),
+            Message::SetAsync(config) => {
+                self.async_config = config;
+                Ok(Vec::new())
+            }
+            Message::BundleControl(control) => self.bundle_control(version, xid, control),
+            Message::BundleAdd(add) => self.bundle_add(version, xid, add),
             other => Err(bad_request(
                 message::bad_request::BAD_TYPE,
                 format!("{} is not supported by this switch (yet)", other.name()),
@@ -408,13 +550,111 @@ impl Connection {
         Ok(Vec::new())
     }
 
+    /// A bundle control request: open, close, commit (all the bundle's flow_mods as one table
+    /// version) or discard. A failed commit is answered with the error of the flow_mod that
+    /// failed (its own xid) and then MSG_FAILED; the bundle is gone either way.
+    fn bundle_control(&mut self, version: Version, xid: u32, control: BundleControl) -> Result<Vec<Vec<u8>>, OfError> {
+        let BundleControl { bundle_id, flags, .. } = control;
+        let kind = match control.kind {
+            BundleControlType::OpenRequest => {
+                self.bundles.open(bundle_id, flags)?;
+                BundleControlType::OpenReply
+            }
+            BundleControlType::CloseRequest => {
+                self.bundles.close(bundle_id, flags)?;
+                BundleControlType::CloseReply
+            }
+            BundleControlType::CommitRequest => {
+                let (xids, ops): (Vec<u32>, Vec<FlowOp>) = self
+                    .bundles
+                    .take(bundle_id, flags)?
+                    .into_iter()
+                    .filter_map(|flow_mod| flow_mod.op.map(|op| (flow_mod.xid, op)))
+                    .unzip();
+                match self.ask(Query::FlowMods(ops))? {
+                    Answer::FlowMod(Ok(_)) => BundleControlType::CommitReply,
+                    Answer::FlowMod(Err(FlowModFailure::Table { index, error })) => {
+                        let failed = table_error(version, &error);
+                        let commit = bundle_error(bundle::code::MSG_FAILED, format!("bundle {bundle_id}: {failed}"));
+                        let inner_xid = xids.get(index).copied().unwrap_or(xid);
+                        return Ok(vec![
+                            encode_error(version, inner_xid, &failed, &[]),
+                            encode_error(version, xid, &commit, &[]),
+                        ]);
+                    }
+                    Answer::FlowMod(Err(FlowModFailure::Internal(error))) => return Err(eperm(error)),
+                    other => return Err(unexpected(&other)),
+                }
+            }
+            BundleControlType::DiscardRequest => {
+                self.bundles.discard(bundle_id)?;
+                BundleControlType::DiscardReply
+            }
+            reply => return Err(bundle_error(bundle::code::BAD_TYPE, format!("{reply:?} is not a request"))),
+        };
+        let reply = Message::BundleControl(BundleControl { bundle_id, kind, flags });
+        encode(version, xid, &reply).map(|bytes| vec![bytes]).map_err(encode_failed)
+    }
+
+    /// A message added to a bundle: a flow_mod, checked now and applied at the commit.
+    fn bundle_add(&mut self, version: Version, xid: u32, add: BundleAdd) -> Result<Vec<Vec<u8>>, OfError> {
+        let op = match *add.message {
+            Message::FlowMod(flow_mod) => flow_mod_op(version, &flow_mod, None, self.flow_mod_table_id)?,
+            other => {
+                return Err(bundle_error(bundle::code::MSG_UNSUP, format!("{} in a bundle", other.name())));
+            }
+        };
+        self.bundles.add(add.bundle_id, add.flags, BundledFlowMod { xid, op })?;
+        Ok(Vec::new())
+    }
+
     /// Applies one table operation; returns how many rules it modified.
     fn apply(&self, version: Version, op: Option<FlowOp>) -> Result<usize, OfError> {
         let Some(op) = op else { return Ok(0) };
-        match self.ask(Query::FlowMod(op))? {
+        match self.ask(Query::FlowMods(vec![op]))? {
             Answer::FlowMod(Ok(modified)) => Ok(modified),
-            Answer::FlowMod(Err(FlowModFailure::Table(error))) => Err(table_error(version, &error)),
+            Answer::FlowMod(Err(FlowModFailure::Table { error, .. })) => Err(table_error(version, &error)),
             Answer::FlowMod(Err(FlowModFailure::Internal(error))) => Err(eperm(error)),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    /// Runs a packet-out. The switch never buffers packets, so a buffer id is unknown.
+    fn packet_out(&self, packet_out: PacketOut) -> Result<Vec<Vec<u8>>, OfError> {
+        if packet_out.buffer_id != NO_BUFFER {
+            return Err(bad_request(
+                message::bad_request::BUFFER_UNKNOWN,
+                format!("buffer {} (the switch buffers no packets)", packet_out.buffer_id),
+            ));
+        }
+        let query =
+            Query::PacketOut { in_port: packet_out.in_port, actions: packet_out.actions, frame: packet_out.data };
+        match self.ask(query)? {
+            Answer::PacketOut(Ok(())) => Ok(Vec::new()),
+            Answer::PacketOut(Err(PacketOutFailure::BadInPort(port))) => {
+                Err(bad_request(message::bad_request::BAD_PORT, format!("in_port {port} is not a port of the bridge")))
+            }
+            Answer::PacketOut(Err(PacketOutFailure::Busy(why))) => Err(eperm(why)),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    /// A PORT_MOD (OFPPMFC_BAD_PORT, BAD_HW_ADDR, BAD_CONFIG as the spec has them).
+    fn port_mod(&self, port_mod: PortMod) -> Result<Vec<Vec<u8>>, OfError> {
+        let query = Query::PortMod {
+            port: port_mod.port_no,
+            hw_addr: port_mod.hw_addr,
+            set: port_flags(port_mod.config)?,
+            mask: port_flags(port_mod.mask)?,
+        };
+        let failed = |code: u16, reason: String| OfError::new(ErrorType::PortModFailed, code, reason);
+        match self.ask(query)? {
+            Answer::PortMod(Ok(())) => Ok(Vec::new()),
+            Answer::PortMod(Err(PortModFailure::NoSuchPort)) => Err(failed(0, format!("no port {}", port_mod.port_no))),
+            Answer::PortMod(Err(PortModFailure::WrongHwAddr)) => {
+                Err(failed(1, format!("port {}: another hardware address", port_mod.port_no)))
+            }
+            Answer::PortMod(Err(PortModFailure::Internal(why))) => Err(eperm(why)),
             other => Err(unexpected(&other)),
         }
     }
@@ -531,6 +771,72 @@ impl Connection {
     }
 }
 
+/// Whether a message changes the switch (a slave may not send it).
+fn changes_the_switch(message: &Message) -> bool {
+    matches!(
+        message,
+        Message::FlowMod(_)
+            | Message::NxFlowMod(_)
+            | Message::PacketOut(_)
+            | Message::GroupMod(_)
+            | Message::PortMod(_)
+            | Message::TableMod(_)
+            | Message::MeterMod(_)
+            | Message::BundleControl(_)
+            | Message::BundleAdd(_)
+    )
+}
+
+/// Whether bit `reason` is set in an asynchronous-configuration mask.
+fn wanted(mask: u32, reason: u8) -> bool {
+    reason < 32 && mask & (1 << reason) != 0
+}
+
+/// The PACKET_IN of a packet-in event: never buffered; the match has in_port and the
+/// pipeline fields that are not zero.
+fn packet_in(event: &PacketInEvent) -> PacketIn {
+    let meta = &event.meta;
+    let mut matches = Match::catch_all();
+    matches.set_in_port(OfPort(meta.in_port));
+    let pipeline_fields = [(Field::Metadata, u128::from(meta.metadata)), (Field::TunId, u128::from(meta.tun_id))]
+        .into_iter()
+        .chain(meta.regs.iter().enumerate().map(|(r, value)| (Field::Reg(r as u8), u128::from(*value))));
+    for (field, value) in pipeline_fields {
+        if value != 0 {
+            matches.set_exact(field, value);
+        }
+    }
+    // The whole message must fit its 16-bit length: header, fixed part and match take < 512.
+    let room = usize::from(u16::MAX) - 512;
+    PacketIn {
+        buffer_id: NO_BUFFER,
+        total_len: u16::try_from(event.total_len).unwrap_or(u16::MAX),
+        reason: meta.reason,
+        table_id: meta.table_id,
+        cookie: meta.cookie,
+        matches,
+        data: event.data.get(..room.min(event.data.len())).unwrap_or_default().to_vec(),
+    }
+}
+
+/// The FLOW_REMOVED of a rule that went away.
+fn flow_removed(reason: FlowRemovedReason, flow: &FlowStat) -> FlowRemoved {
+    let rule = &flow.rule;
+    FlowRemoved {
+        cookie: rule.cookie,
+        priority: rule.priority,
+        reason,
+        table_id: rule.table,
+        duration_sec: u32::try_from(flow.duration_ms / 1000).unwrap_or(u32::MAX),
+        duration_nsec: (flow.duration_ms % 1000) as u32 * 1_000_000,
+        idle_timeout: rule.idle_timeout,
+        hard_timeout: rule.hard_timeout,
+        packet_count: flow.packets,
+        byte_count: flow.bytes,
+        matches: rule.matches.clone(),
+    }
+}
+
 fn eperm(reason: impl Into<String>) -> OfError {
     bad_request(message::bad_request::EPERM, reason)
 }
@@ -604,7 +910,7 @@ fn port_desc(version: Version, port: &PortView) -> PortDesc {
         _ if version == Version::V1_3 => 1 << 10,
         _ => 0,
     };
-    let state = match (port.link_up, version) {
+    let state = match (port.link_up && !port.flags.down, version) {
         (false, _) => 1,
         (true, Version::V1_3) => 4,
         (true, Version::V1_0) => 0,
@@ -613,7 +919,7 @@ fn port_desc(version: Version, port: &PortView) -> PortDesc {
         port_no: OfPort(port.ofport),
         hw_addr: port.mac,
         name: port.name.clone(),
-        config: 0,
+        config: port_config_bits(port.flags),
         state,
         curr: speed_bit,
         advertised: 0,
@@ -622,6 +928,31 @@ fn port_desc(version: Version, port: &PortView) -> PortDesc {
         curr_speed: port.speed_mbps.saturating_mul(1000),
         max_speed: port.speed_mbps.saturating_mul(1000),
     }
+}
+
+/// OFPPC_* bits: PORT_DOWN, NO_RECV, NO_FLOOD (1.0's bit, accepted in 1.3 as Open vSwitch
+/// does), NO_FWD, NO_PACKET_IN. The same numbers in 1.0 and 1.3.
+const PORT_CONFIG_BITS: [u32; 5] = [1, 1 << 2, 1 << 4, 1 << 5, 1 << 6];
+
+fn port_config_bits(flags: PortFlags) -> u32 {
+    let set = [flags.down, flags.no_recv, flags.no_flood, flags.no_fwd, flags.no_packet_in];
+    PORT_CONFIG_BITS.iter().zip(set).filter(|(_, on)| *on).map(|(bit, _)| bit).sum()
+}
+
+/// The flags of OFPPC_* bits; bits the switch does not have (1.0's STP bits) are an error.
+fn port_flags(bits: u32) -> Result<PortFlags, OfError> {
+    let known: u32 = PORT_CONFIG_BITS.iter().sum();
+    if bits & !known != 0 {
+        return Err(OfError::new(ErrorType::PortModFailed, 2, format!("port config bits {:#x}", bits & !known)));
+    }
+    let on = |bit: u32| bits & bit != 0;
+    Ok(PortFlags {
+        down: on(PORT_CONFIG_BITS[0]),
+        no_recv: on(PORT_CONFIG_BITS[1]),
+        no_flood: on(PORT_CONFIG_BITS[2]),
+        no_fwd: on(PORT_CONFIG_BITS[3]),
+        no_packet_in: on(PORT_CONFIG_BITS[4]),
+    })
 }
 
 fn table_name(table: u8) -> String {

@@ -2,12 +2,18 @@
 //! connection threads never touch the flow tables, the ports or the PMDs: they send a typed
 //! [`Query`] over a channel ([`OfPending`]) and wait (bounded) for the [`Answer`]. The
 //! management thread (`Switch::handle_openflow`) answers with version-independent values; the
-//! connection turns them into the messages of the version it negotiated.
+//! connection turns them into the messages of the version it negotiated. The management thread
+//! also pushes [`Push`]es (packet-ins, port and flow changes) to every connection of a bridge.
+
+use std::sync::Arc;
 
 use crossbeam::channel::Sender;
 
-use crate::flow::{FlowRule, FlowSelector, OfPort};
+use super::message::{FlowRemovedReason, PortReason};
+use crate::flow::{Action, FlowRule, FlowSelector, OfPort};
 use crate::pipeline::table::{FlowModFlags, FlowOp, FlowTableError};
+use crate::pipeline::xlate::PortFlags;
+use crate::pmd::packet_in::PacketInEvent;
 
 /// A query of a connection of `bridge`, with where the answer goes.
 pub struct OfPending {
@@ -28,8 +34,16 @@ pub enum Query {
     Flows(FlowSelector),
     /// Sums over the rules a selector selects. Answer: [`Answer::Aggregate`].
     Aggregate(FlowSelector),
-    /// One flow_mod, applied as one table version. Answer: [`Answer::FlowMod`].
-    FlowMod(FlowOp),
+    /// Flow_mods (one, or a bundle's) applied together as one table version, all or none.
+    /// Answer: [`Answer::FlowMod`].
+    FlowMods(Vec<FlowOp>),
+    /// A packet-out: `actions` run on `frame` as if it arrived on `in_port` (a port of the
+    /// bridge, or CONTROLLER/LOCAL/NONE); output:TABLE runs the pipeline. Answer:
+    /// [`Answer::PacketOut`].
+    PacketOut { in_port: OfPort, actions: Vec<Action>, frame: Vec<u8> },
+    /// A PORT_MOD: the flags under `mask` take the values of `set`; `hw_addr` must be the
+    /// port's. Answer: [`Answer::PortMod`].
+    PortMod { port: OfPort, hw_addr: [u8; 6], set: PortFlags, mask: PortFlags },
 }
 
 /// A port as OpenFlow describes it.
@@ -40,6 +54,7 @@ pub struct PortView {
     pub mac: [u8; 6],
     pub link_up: bool,
     pub speed_mbps: u32,
+    pub flags: PortFlags,
 }
 
 /// A port's counters since it was added.
@@ -83,9 +98,37 @@ pub struct Aggregate {
 /// Why a flow_mod was not applied.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FlowModFailure {
-    Table(FlowTableError),
+    /// The tables refused the flow_mod at this index of the batch; nothing changed.
+    Table { index: usize, error: FlowTableError },
     /// The tables changed but the new version could not be published (a stuck PMD).
     Internal(String),
+}
+
+/// Why a PORT_MOD was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PortModFailure {
+    NoSuchPort,
+    /// The message's hardware address is not the port's.
+    WrongHwAddr,
+    /// The change could not be published to the datapath.
+    Internal(String),
+}
+
+/// Why a packet-out was not sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PacketOutFailure {
+    /// in_port is neither a port of the bridge nor CONTROLLER/LOCAL/NONE.
+    BadInPort(OfPort),
+    /// No packet buffer, or the PMD's queue is full: try again.
+    Busy(String),
+}
+
+/// What the management thread tells every connection of a bridge without being asked.
+#[derive(Debug, Clone)]
+pub enum Push {
+    PacketIn(Arc<PacketInEvent>),
+    PortStatus { reason: PortReason, port: PortView },
+    FlowRemoved { reason: FlowRemovedReason, flow: Box<FlowStat> },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -96,8 +139,10 @@ pub enum Answer {
     Tables(Vec<u32>),
     Flows(Vec<FlowStat>),
     Aggregate(Aggregate),
-    /// How many rules the flow_mod modified (0 for other commands' successes).
+    /// How many rules the flow_mods modified (0 for other commands' successes).
     FlowMod(Result<usize, FlowModFailure>),
+    PacketOut(Result<(), PacketOutFailure>),
+    PortMod(Result<(), PortModFailure>),
     /// The bridge does not exist (any more).
     NoBridge,
 }

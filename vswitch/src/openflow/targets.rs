@@ -12,8 +12,9 @@
 //! down, which wakes their blocked reads at once. [`OpenFlowServer::set_targets`] (vsctl
 //! set-controller/del-controller, on the management thread) changes a bridge's targets:
 //! targets it keeps are untouched (their connections stay), new ones start, removed ones stop,
-//! a removed listener is unbound before it returns. The fail mode is stored here too (shown,
-//! not acted on: see docs/openflow.md).
+//! a removed listener is unbound before it returns. The fail mode is stored here too, and
+//! [`OpenFlowServer::fail_open`] tells the management thread when a standalone bridge must
+//! forward on its own.
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::ErrorKind;
@@ -29,8 +30,8 @@ use crossbeam::channel::{self, Receiver, RecvTimeoutError, Sender};
 
 use crate::config::{Config, FailMode, OpenFlowTarget};
 
-use super::conn::{serve, Context, Stream};
-use super::service::OfPending;
+use super::conn::{serve, Context, Stream, PROBE_INTERVAL};
+use super::service::{OfPending, Push};
 
 /// The first wait before reconnecting to a controller, and after a connection ended.
 pub const MIN_BACKOFF: Duration = Duration::from_secs(1);
@@ -40,6 +41,9 @@ pub const MAX_BACKOFF: Duration = Duration::from_secs(8);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// How often a waiting thread looks at its stop flag.
 const POLL: Duration = Duration::from_millis(20);
+/// How long a standalone bridge waits without a controller before it forwards on its own
+/// (Open vSwitch: three inactivity probe intervals).
+pub const FAIL_OPEN_AFTER: Duration = Duration::from_secs(3 * PROBE_INTERVAL.as_secs());
 /// How long stopping the server waits for its threads.
 const SHUTDOWN_WAIT: Duration = Duration::from_millis(500);
 
@@ -178,7 +182,7 @@ impl OpenFlowServer {
         let mut server =
             OpenFlowServer { requests, bridges: BTreeMap::new(), threads_alive: Some(threads_alive), threads_done };
         for bridge in &config.bridges {
-            let context = Context::new(&bridge.name, server.requests.clone());
+            let context = Context::new(&bridge.name, server.requests.clone(), bridge.packet_in_limit);
             let path = config.control.mgmt_socket(&bridge.name);
             let listener = crate::unix_socket::bind(&path, "OpenFlow management socket")?;
             let mgmt = server.start_listener(Listener::Unix(listener), &context)?;
@@ -241,12 +245,29 @@ impl OpenFlowServer {
         Ok(())
     }
 
+    /// Whether `bridge` should forward on its own now (fail-open): its fail mode is standalone
+    /// (also when not set, as in Open vSwitch), it has controller targets, and no controller
+    /// has been connected for [`FAIL_OPEN_AFTER`].
+    pub fn fail_open(&self, bridge: &str) -> bool {
+        let Some(state) = self.bridges.get(bridge) else { return false };
+        state.fail_mode != Some(FailMode::Secure)
+            && !state.targets.is_empty()
+            && state.context.registry.alone_for().is_some_and(|alone| alone >= FAIL_OPEN_AFTER)
+    }
+
     fn bridge(&self, bridge: &str) -> Result<&BridgeTargets, String> {
         self.bridges.get(bridge).ok_or_else(|| format!("no bridge named {bridge:?}"))
     }
 
     fn thread_token(&self) -> Option<Sender<()>> {
         self.threads_alive.clone()
+    }
+
+    /// Queues `push` for every connection of `bridge`.
+    pub fn push(&self, bridge: &str, push: &Push) {
+        if let Some(state) = self.bridges.get(bridge) {
+            state.context.registry.push(push);
+        }
     }
 
     fn start_listener(&self, listener: Listener, context: &Context) -> Result<Running, String> {

@@ -54,11 +54,24 @@ pub enum DpAction {
     PopVlan,
     /// Send a copy to this datapath port.
     Output(u16),
-    /// A packet-in to the controller (counted until the controller channel exists).
-    Controller {
-        reason: PacketInReason,
-        max_len: u16,
-    },
+    /// A packet-in to the bridge's controllers.
+    Controller(Arc<PacketInMeta>),
+}
+
+/// What a packet-in tells the controller besides the packet: why, from which rule, and the
+/// pipeline fields at the controller action (the packet-in's match).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct PacketInMeta {
+    pub reason: PacketInReason,
+    /// Bytes of the packet to send at most (65535: all).
+    pub max_len: u16,
+    pub table_id: u8,
+    pub cookie: u64,
+    /// The OpenFlow input port.
+    pub in_port: u32,
+    pub metadata: u64,
+    pub tun_id: u64,
+    pub regs: [u32; 8],
 }
 
 /// How a port treats VLANs for NORMAL.
@@ -76,6 +89,22 @@ pub struct BridgePort {
     pub ofport: u32,
     pub dp_port: u16,
     pub vlan_mode: VlanMode,
+    pub flags: PortFlags,
+}
+
+/// What a controller configured for a port (OpenFlow PORT_MOD).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct PortFlags {
+    /// Administratively down: nothing in, nothing out.
+    pub down: bool,
+    /// Packets received on it are dropped.
+    pub no_recv: bool,
+    /// Nothing is sent out of it.
+    pub no_fwd: bool,
+    /// FLOOD, ALL and NORMAL's flooding leave it out.
+    pub no_flood: bool,
+    /// Its packets are not sent to the controller.
+    pub no_packet_in: bool,
 }
 
 impl BridgePort {
@@ -131,6 +160,8 @@ pub enum XlateStop {
     ResubmitDepth,
     /// More than MAX_DATAPATH_ACTIONS actions.
     TooManyActions,
+    /// The input port is configured down or not to receive.
+    PortNoRecv,
 }
 
 /// A MAC address NORMAL saw on a port (for the management thread to learn).
@@ -172,21 +203,11 @@ pub fn translate(bridge: &Bridge<'_>, dp_key: &FlowKey, trace: bool) -> Translat
         out.stop = Some(XlateStop::UnknownInPort);
         return out;
     };
-    let mut key = *dp_key;
-    key.set_u64(Field::InPort, u64::from(in_port.ofport));
-    let mut xlate = Xlate {
-        bridge,
-        in_port: in_port.clone(),
-        key,
-        committed: key,
-        dirty: Vec::new(),
-        action_set: Vec::new(),
-        current_table: 0,
-        list_ended: false,
-        ttl_expired: false,
-        depth: 0,
-        out,
-    };
+    if in_port.flags.down || in_port.flags.no_recv {
+        out.stop = Some(XlateStop::PortNoRecv);
+        return out;
+    }
+    let mut xlate = Xlate::new(bridge, in_port.clone(), dp_key, out);
     xlate.run_table(0, true);
     if xlate.out.stop.is_none() {
         xlate.list_ended = false;
@@ -199,15 +220,34 @@ pub fn translate(bridge: &Bridge<'_>, dp_key: &FlowKey, trace: bool) -> Translat
             xlate.execute(&action_set);
         }
     }
-    if xlate.ttl_expired && xlate.out.actions.iter().all(|a| !matches!(a, DpAction::Output(_))) {
-        xlate.out.stop = Some(XlateStop::TtlExpired);
-    }
-    // Metadata and registers are zero in every datapath key: matching on
-    // them in the megaflow would only cost hashing.
-    for field in [Field::Metadata].into_iter().chain((0..8).map(Field::Reg)) {
-        xlate.out.wildcards.set_u128(field, 0);
-    }
-    xlate.out
+    xlate.finish()
+}
+
+/// The datapath port of a packet-out's input port that is not a port of the bridge
+/// (CONTROLLER, LOCAL, NONE).
+pub const NO_DP_PORT: u16 = u16::MAX;
+
+/// Runs a packet-out's `actions` on the packet with datapath key `dp_key` as if it arrived on
+/// `in_port`: a port of the bridge, or CONTROLLER/LOCAL/NONE (whose key's in_port is
+/// [`NO_DP_PORT`]). output:TABLE runs the pipeline from table 0.
+pub fn translate_packet_out(bridge: &Bridge<'_>, dp_key: &FlowKey, in_port: OfPort, actions: &[Action]) -> Translation {
+    let port = bridge.port_by_ofport(in_port.0).cloned().unwrap_or(BridgePort {
+        ofport: in_port.0,
+        dp_port: NO_DP_PORT,
+        vlan_mode: VlanMode::Trunk(Vec::new()),
+        flags: PortFlags::default(),
+    });
+    let mut xlate = Xlate::new(bridge, port, dp_key, Translation::default());
+    xlate.execute(actions);
+    xlate.finish()
+}
+
+/// What a packet-in says of the rule that sent it.
+#[derive(Debug, Clone, Copy)]
+struct RuleOrigin {
+    cookie: u64,
+    /// Priority 0 and matching everything: OpenFlow 1.3's table-miss flow entry.
+    table_miss: bool,
 }
 
 /// Where an action runs in the action set.
@@ -237,6 +277,8 @@ struct Xlate<'a, 'b> {
     action_set: Vec<Action>,
     /// The table of the rule whose actions run (resubmit's default table).
     current_table: u8,
+    /// The rule whose actions run (for packet-ins).
+    current_rule: Option<RuleOrigin>,
     /// dec_ttl failed: the rest of the current action list is skipped.
     list_ended: bool,
     /// dec_ttl failed somewhere (a drop, if nothing else forwards).
@@ -245,7 +287,39 @@ struct Xlate<'a, 'b> {
     out: Translation,
 }
 
-impl Xlate<'_, '_> {
+impl<'a, 'b> Xlate<'a, 'b> {
+    fn new(bridge: &'a Bridge<'b>, in_port: BridgePort, dp_key: &FlowKey, out: Translation) -> Xlate<'a, 'b> {
+        let mut key = *dp_key;
+        key.set_u64(Field::InPort, u64::from(in_port.ofport));
+        Xlate {
+            bridge,
+            in_port,
+            key,
+            committed: key,
+            dirty: Vec::new(),
+            action_set: Vec::new(),
+            current_table: 0,
+            current_rule: None,
+            list_ended: false,
+            ttl_expired: false,
+            depth: 0,
+            out,
+        }
+    }
+
+    /// The translation, once the actions ran.
+    fn finish(mut self) -> Translation {
+        if self.ttl_expired && self.out.actions.iter().all(|a| !matches!(a, DpAction::Output(_))) {
+            self.out.stop = Some(XlateStop::TtlExpired);
+        }
+        // Metadata and registers are zero in every datapath key: matching on
+        // them in the megaflow would only cost hashing.
+        for field in [Field::Metadata].into_iter().chain((0..8).map(Field::Reg)) {
+            self.out.wildcards.set_u128(field, 0);
+        }
+        self.out
+    }
+
     fn note(&mut self, line: String) {
         if let Some(trace) = &mut self.out.trace {
             let indent = "    ".repeat(self.depth);
@@ -273,6 +347,11 @@ impl Xlate<'_, '_> {
             self.note(format!("table {table}: {}", rule.rule()));
             self.out.rules.push(rule.clone());
             self.current_table = table;
+            let origin = rule.rule();
+            self.current_rule = Some(RuleOrigin {
+                cookie: origin.cookie,
+                table_miss: origin.priority == 0 && origin.matches.is_catch_all(),
+            });
             let next = self.run_instructions(&rule.rule().instructions);
             match next {
                 Some(next) if !self.stopped() => table = next,
@@ -325,10 +404,7 @@ impl Xlate<'_, '_> {
     fn execute_one(&mut self, action: &Action) {
         match action {
             Action::Output(port) => self.output(*port),
-            Action::Controller { max_len, reason } => {
-                self.commit();
-                self.emit(DpAction::Controller { reason: *reason, max_len: *max_len });
-            }
+            Action::Controller { max_len, reason } => self.controller(*reason, *max_len),
             Action::Resubmit { port, table } => self.resubmit(*port, *table),
             Action::SetField { field, value, mask } => self.write_field(*field, *value, *mask),
             Action::Load { value, dst } => self.write_subfield(*dst, *value),
@@ -490,19 +566,27 @@ impl Xlate<'_, '_> {
     fn output(&mut self, port: OfPort) {
         let in_ofport = self.in_port.ofport;
         match port {
+            OfPort::IN_PORT if self.in_port.dp_port == NO_DP_PORT => {
+                self.note("output:IN_PORT: skipped (the packet came from the controller)".into())
+            }
             OfPort::IN_PORT => self.output_dp(self.in_port.dp_port),
             OfPort::NORMAL => self.normal(),
             OfPort::FLOOD | OfPort::ALL => {
-                let ports: Vec<u16> =
-                    self.bridge.ports.iter().filter(|p| p.ofport != in_ofport).map(|p| p.dp_port).collect();
+                let flood = port == OfPort::FLOOD;
+                let ports: Vec<u16> = self
+                    .bridge
+                    .ports
+                    .iter()
+                    .filter(|p| p.ofport != in_ofport && !(flood && p.flags.no_flood))
+                    .map(|p| p.dp_port)
+                    .collect();
                 for dp in ports {
                     self.output_dp(dp);
                 }
             }
-            OfPort::CONTROLLER => {
-                self.commit();
-                self.emit(DpAction::Controller { reason: PacketInReason::Action, max_len: u16::MAX });
-            }
+            OfPort::CONTROLLER => self.controller(PacketInReason::Action, u16::MAX),
+            // A packet-out's way into the pipeline.
+            OfPort::TABLE => self.resubmit(OfPort::IN_PORT, Some(0)),
             OfPort(n) if n == in_ofport => self.note(format!("output:{n}: skipped (the input port)")),
             OfPort(n) => match self.bridge.port_by_ofport(n) {
                 Some(p) => {
@@ -514,7 +598,41 @@ impl Xlate<'_, '_> {
         }
     }
 
+    /// A packet-in with the packet as the actions so far leave it. The table-miss rule's
+    /// (priority 0, matching everything) is reported as a miss, as OpenFlow 1.3 has it.
+    fn controller(&mut self, reason: PacketInReason, max_len: u16) {
+        if self.in_port.flags.no_packet_in {
+            self.note("controller: skipped (the input port is no-packet-in)".into());
+            return;
+        }
+        self.commit();
+        let reason = match &self.current_rule {
+            Some(rule) if reason == PacketInReason::Action && rule.table_miss => PacketInReason::NoMatch,
+            _ => reason,
+        };
+        // The packet-in carries these fields, so the megaflow depends on them.
+        let in_port = self.read(Field::InPort) as u32;
+        let metadata = self.read(Field::Metadata) as u64;
+        let tun_id = self.read(Field::TunId) as u64;
+        let regs = std::array::from_fn(|r| self.read(Field::Reg(r as u8)) as u32);
+        let meta = PacketInMeta {
+            reason,
+            max_len,
+            table_id: self.current_table,
+            cookie: self.current_rule.map_or(0, |rule| rule.cookie),
+            in_port,
+            metadata,
+            tun_id,
+            regs,
+        };
+        self.emit(DpAction::Controller(Arc::new(meta)));
+    }
+
     fn output_dp(&mut self, dp_port: u16) {
+        if self.bridge.port_by_dp(dp_port).is_some_and(|p| p.flags.down || p.flags.no_fwd) {
+            self.note(format!("output to datapath port {dp_port}: skipped (the port is down or no-forward)"));
+            return;
+        }
         self.commit();
         self.emit(DpAction::Output(dp_port));
     }
@@ -531,11 +649,12 @@ impl Xlate<'_, '_> {
         if port != OfPort::IN_PORT {
             self.key.set_u64(Field::InPort, u64::from(port.0));
         }
-        let current = self.current_table;
+        let (current, current_rule) = (self.current_table, self.current_rule);
         self.depth += 1;
         self.run_table(table.unwrap_or(current), false);
         self.depth -= 1;
         self.current_table = current;
+        self.current_rule = current_rule;
         self.key.set_u64(Field::InPort, saved_in_port);
     }
 
@@ -594,7 +713,8 @@ impl Xlate<'_, '_> {
             return;
         }
         let in_ofport = self.in_port.ofport;
-        if src[0] & 1 == 0 && self.bridge.macs.get(&(vlan, src)) != Some(&in_ofport) {
+        let from_port = self.in_port.dp_port != NO_DP_PORT;
+        if from_port && src[0] & 1 == 0 && self.bridge.macs.get(&(vlan, src)) != Some(&in_ofport) {
             self.out.learned_macs.push(MacLearning { vlan, mac: src, ofport: in_ofport });
         }
         let known = if dst[0] & 1 == 0 { self.bridge.macs.get(&(vlan, dst)).copied() } else { None };
@@ -604,7 +724,13 @@ impl Xlate<'_, '_> {
                 Vec::new()
             }
             Some(ofport) => self.bridge.port_by_ofport(ofport).cloned().into_iter().collect(),
-            None => self.bridge.ports.iter().filter(|p| p.ofport != in_ofport && p.carries(vlan)).cloned().collect(),
+            None => self
+                .bridge
+                .ports
+                .iter()
+                .filter(|p| p.ofport != in_ofport && p.carries(vlan) && !p.flags.no_flood)
+                .cloned()
+                .collect(),
         };
         self.note(format!(
             "NORMAL: vlan {vlan}, {} -> ports {:?}",
@@ -675,7 +801,12 @@ mod tests {
     fn trunk_ports(ofports: &[u32]) -> Vec<BridgePort> {
         ofports
             .iter()
-            .map(|&ofport| BridgePort { ofport, dp_port: dp(ofport), vlan_mode: VlanMode::Trunk(Vec::new()) })
+            .map(|&ofport| BridgePort {
+                ofport,
+                dp_port: dp(ofport),
+                vlan_mode: VlanMode::Trunk(Vec::new()),
+                flags: PortFlags::default(),
+            })
             .collect()
     }
 
@@ -743,6 +874,32 @@ mod tests {
     }
 
     #[test]
+    fn port_flags_of_port_mod() {
+        let snapshot = tables(&["in_port=1,actions=FLOOD,CONTROLLER:64", "in_port=2,actions=NORMAL"]);
+        let mut ports = trunk_ports(&[1, 2, 3, 4]);
+        ports[2].flags.no_flood = true;
+        ports[3].flags.no_fwd = true;
+        let macs = MacTable::new();
+        let t = run(&snapshot, &ports, &macs, &packet(1, VM_MAC, REMOTE_MAC, None));
+        assert!(matches!(t.actions.as_slice(), [DpAction::Output(p), DpAction::Controller(_)] if *p == dp(2)));
+        let t = run(&snapshot, &ports, &macs, &packet(2, VM_MAC, [0xff; 6], None));
+        assert_eq!(t.actions, [DpAction::Output(dp(1))], "NORMAL floods neither no-flood nor no-fwd ports");
+        ports[0].flags.no_packet_in = true;
+        let t = run(&snapshot, &ports, &macs, &packet(1, VM_MAC, REMOTE_MAC, None));
+        assert_eq!(t.actions, [DpAction::Output(dp(2))], "no packet-in from a no-packet-in port");
+        for down in [false, true] {
+            ports[0].flags = PortFlags { down, no_recv: !down, ..PortFlags::default() };
+            let t = run(&snapshot, &ports, &macs, &packet(1, VM_MAC, REMOTE_MAC, None));
+            assert_eq!((t.actions.len(), t.stop), (0, Some(XlateStop::PortNoRecv)));
+        }
+        assert_eq!(
+            run(&snapshot, &ports, &macs, &packet(2, VM_MAC, [0xff; 6], None)).actions,
+            [],
+            "nothing goes out of a port that is down"
+        );
+    }
+
+    #[test]
     fn output_to_the_input_port_is_skipped() {
         let snapshot = tables(&["actions=output:1,output:2"]);
         let ports = trunk_ports(&[1, 2]);
@@ -797,10 +954,15 @@ mod tests {
 
     fn normal_ports() -> Vec<BridgePort> {
         vec![
-            BridgePort { ofport: 1, dp_port: dp(1), vlan_mode: VlanMode::Access(10) },
-            BridgePort { ofport: 2, dp_port: dp(2), vlan_mode: VlanMode::Trunk(vec![10, 20]) },
-            BridgePort { ofport: 3, dp_port: dp(3), vlan_mode: VlanMode::Access(20) },
-            BridgePort { ofport: 4, dp_port: dp(4), vlan_mode: VlanMode::Access(10) },
+            BridgePort { ofport: 1, dp_port: dp(1), vlan_mode: VlanMode::Access(10), flags: PortFlags::default() },
+            BridgePort {
+                ofport: 2,
+                dp_port: dp(2),
+                vlan_mode: VlanMode::Trunk(vec![10, 20]),
+                flags: PortFlags::default(),
+            },
+            BridgePort { ofport: 3, dp_port: dp(3), vlan_mode: VlanMode::Access(20), flags: PortFlags::default() },
+            BridgePort { ofport: 4, dp_port: dp(4), vlan_mode: VlanMode::Access(10), flags: PortFlags::default() },
         ]
     }
 

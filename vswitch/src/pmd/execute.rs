@@ -1,12 +1,15 @@
 //! Applying datapath actions to one packet: header rewrites through
 //! `packet::rewrite` (checksums kept right), VLAN push/pop, and outputs -
 //! the packet itself for the last output, a shared reference when nothing
-//! changes it afterwards, a copy otherwise.
+//! changes it afterwards, a copy otherwise; packet-ins as copies of the packet
+//! as it is at the controller action.
+use std::sync::Arc;
+
 use crate::dpdk::mbuf::Mbuf;
 use crate::flow::key::Field;
 use crate::packet::rewrite::{self, RewriteError};
 use crate::packet::{Layers, PacketBuf};
-use crate::pipeline::xlate::DpAction;
+use crate::pipeline::xlate::{DpAction, PacketInMeta};
 use crate::pmd::stats::DropReason;
 
 const ETH_TYPE_ARP: u16 = 0x0806;
@@ -17,6 +20,8 @@ pub trait Outputs {
     fn output(&mut self, port: u16, packet: Mbuf);
     /// Counts a drop of one packet arriving on `in_port`.
     fn drop_packet(&mut self, in_port: u16, reason: DropReason);
+    /// Hands a copy of `packet` to the controllers; false when it was not queued.
+    fn packet_in(&mut self, packet: &Mbuf, meta: &Arc<PacketInMeta>) -> bool;
 }
 
 fn is_output(action: &DpAction) -> bool {
@@ -24,7 +29,7 @@ fn is_output(action: &DpAction) -> bool {
 }
 
 fn is_rewrite(action: &DpAction) -> bool {
-    !matches!(action, DpAction::Output(_) | DpAction::Controller { .. })
+    !matches!(action, DpAction::Output(_) | DpAction::Controller(_))
 }
 
 /// Runs `actions` on `packet` (parsed into `layers`). A packet that ends
@@ -56,8 +61,12 @@ pub fn execute<O: Outputs>(
                 }
                 Ok(())
             }
-            DpAction::Controller { .. } => {
-                out.drop_packet(in_port, DropReason::Controller);
+            DpAction::Controller(meta) => {
+                if out.packet_in(&packet, meta) {
+                    sent = true;
+                } else {
+                    out.drop_packet(in_port, DropReason::PacketInLimit);
+                }
                 Ok(())
             }
             DpAction::SetField { field, value } => set_field(&mut packet, &layers, *field, *value),

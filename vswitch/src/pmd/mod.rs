@@ -9,6 +9,7 @@
 //! quiescent point), flushes its caches, and acknowledges the version, so
 //! the management thread knows when an old one is unused.
 pub mod execute;
+pub mod packet_in;
 pub mod stats;
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -27,7 +28,8 @@ use crate::dpdk::prefetch;
 use crate::flow::key::FlowKey;
 use crate::flow::FlowRule;
 use crate::packet::{extract, same_headers, Layers};
-use crate::pipeline::xlate::{translate, Bridge, MacLearning, XlateStop};
+use crate::pipeline::xlate::{translate, Bridge, DpAction, MacLearning, PacketInMeta, XlateStop, NO_DP_PORT};
+use packet_in::{PacketInEvent, PacketInQueue};
 use stats::{DropReason, PmdCounter, PmdCounters, SharedCounters};
 
 /// Empty iterations before an idle PMD starts to sleep.
@@ -44,9 +46,25 @@ pub enum PmdCommand {
     Install(Arc<Datapath>),
     /// Zero the per-PMD counters.
     ClearStats,
+    /// Run a packet-out at the next quiescent point.
+    Inject(Box<Injection>),
     /// Leave the poll loop.
     Stop,
 }
+
+/// A packet-out for a PMD to run: the packet, parsed, and the datapath actions of its bridge
+/// (translated by the management thread from the packet-out's actions).
+pub struct Injection {
+    pub bridge: usize,
+    /// The datapath port it came in on, or `NO_DP_PORT` (from the controller).
+    pub in_port: u16,
+    pub packet: Mbuf,
+    pub layers: Layers,
+    pub actions: Vec<DpAction>,
+}
+
+/// Commands a PMD holds before the management thread must wait (packet-outs fill it fastest).
+const COMMAND_QUEUE: usize = 256;
 
 /// What the management thread can see of a PMD.
 pub struct PmdShared {
@@ -73,6 +91,7 @@ impl PmdHandle {
         idle_sleep_max_us: u32,
         datapath: Arc<Datapath>,
         side_effects: Sender<SideEffect>,
+        packet_ins: Sender<PacketInEvent>,
     ) -> Result<PmdHandle, String> {
         let tsc_per_ms = (eal.tsc_hz() / 1000).max(1);
         let shared = Arc::new(PmdShared {
@@ -80,7 +99,7 @@ impl PmdHandle {
             acked_version: AtomicU64::new(datapath.version),
             counters: SharedCounters::default(),
         });
-        let (commands, command_rx) = channel::bounded(8);
+        let (commands, command_rx) = channel::bounded(COMMAND_QUEUE);
         let (ready_tx, ready_rx) = channel::bounded::<Result<(), String>>(1);
         let thread_shared = shared.clone();
         let thread = std::thread::Builder::new()
@@ -99,11 +118,14 @@ impl PmdHandle {
                 };
                 tracing::info!(core, lcore = registration.lcore(), "PMD thread started");
                 let _ = ready_tx.send(Ok(()));
+                let mut packet_ins = PacketInQueue::new(packet_ins, tsc_per_ms * 1000);
+                packet_ins.follow(&datapath, rdtsc());
                 let pmd = Pmd {
                     index,
                     shared: thread_shared,
                     commands: command_rx,
                     side_effects,
+                    packet_ins,
                     idle_sleep_max_us,
                     tsc_per_ms,
                     counters: PmdCounters::default(),
@@ -131,6 +153,11 @@ impl PmdHandle {
         self.commands
             .send_timeout(command, Duration::from_secs(2))
             .map_err(|_| format!("PMD on core {} does not take commands", self.shared.core))
+    }
+
+    /// Sends a command if the PMD's queue has room.
+    pub fn try_send(&self, command: PmdCommand) -> Result<(), String> {
+        self.commands.try_send(command).map_err(|_| format!("PMD on core {} is busy", self.shared.core))
     }
 
     pub fn acked_version(&self) -> u64 {
@@ -162,6 +189,7 @@ struct Pmd {
     shared: Arc<PmdShared>,
     commands: Receiver<PmdCommand>,
     side_effects: Sender<SideEffect>,
+    packet_ins: PacketInQueue,
     idle_sleep_max_us: u32,
     tsc_per_ms: u64,
     counters: PmdCounters,
@@ -253,16 +281,38 @@ pub enum SideEffect {
     LearnedMac { bridge: usize, mac: MacLearning },
 }
 
-impl execute::Outputs for (&mut OutputBuffers, &mut PmdCounters, &Datapath, usize) {
+/// Where `execute` puts the packets of one PMD and bridge.
+struct Sink<'a> {
+    out: &'a mut OutputBuffers,
+    counters: &'a mut PmdCounters,
+    packet_ins: &'a mut PacketInQueue,
+    datapath: &'a Datapath,
+    pmd: usize,
+    bridge: usize,
+}
+
+impl execute::Outputs for Sink<'_> {
     #[inline]
     fn output(&mut self, port: u16, packet: Mbuf) {
-        let (out, counters, datapath, index) = self;
-        out.push(datapath, *index, counters, port, packet);
+        self.out.push(self.datapath, self.pmd, self.counters, port, packet);
     }
 
     #[inline]
     fn drop_packet(&mut self, in_port: u16, reason: DropReason) {
-        self.1.port_drop(in_port, reason, 1);
+        // A packet-out from the controller has no input port to count it on.
+        if in_port != NO_DP_PORT {
+            self.counters.port_drop(in_port, reason, 1);
+        }
+    }
+
+    fn packet_in(&mut self, packet: &Mbuf, meta: &Arc<PacketInMeta>) -> bool {
+        use crate::packet::PacketBuf;
+        let total_len = packet.pkt_len() as usize;
+        let queued = self.packet_ins.offer(self.bridge, meta, packet.data(), total_len, rdtsc());
+        if queued {
+            self.counters.add(PmdCounter::PacketIns, 1);
+        }
+        queued
     }
 }
 
@@ -395,6 +445,7 @@ impl Pmd {
                     self.caches.flush();
                     self.counters.add(PmdCounter::CacheFlushes, 1);
                     let version = next.version;
+                    self.packet_ins.follow(&next, rdtsc());
                     datapath = next;
                     self.shared.acked_version.store(version, Ordering::Release);
                     continue;
@@ -403,6 +454,20 @@ impl Pmd {
                     self.counters.clear_pmd();
                     // Its subtable probes are published as they are: zero them too.
                     self.caches.megaflows.clear_stats();
+                }
+                Ok(PmdCommand::Inject(injection)) => {
+                    let Injection { bridge, in_port, packet, layers, actions } = *injection;
+                    let mut sink = Sink {
+                        out: &mut self.out,
+                        counters: &mut self.counters,
+                        packet_ins: &mut self.packet_ins,
+                        datapath: &datapath,
+                        pmd: self.index,
+                        bridge,
+                    };
+                    execute::execute(&mut sink, in_port, packet, layers, &actions, DropReason::ActionDrop);
+                    self.counters.add(PmdCounter::PacketOuts, 1);
+                    self.out.flush_all(&datapath, self.index, &mut self.counters);
                 }
                 Ok(PmdCommand::Stop) | Err(TryRecvError::Disconnected) => break,
                 Err(TryRecvError::Empty) => {}
@@ -648,7 +713,14 @@ impl Pmd {
                 credit_rules(&flow.0, 1, u64::from(burst.pkt_len(i)), now_ms);
                 if let Some(packet) = burst.take(i) {
                     let layers = self.caches.layers[i];
-                    let mut sink = (&mut self.out, &mut self.counters, datapath, self.index);
+                    let mut sink = Sink {
+                        out: &mut self.out,
+                        counters: &mut self.counters,
+                        packet_ins: &mut self.packet_ins,
+                        datapath,
+                        pmd: self.index,
+                        bridge,
+                    };
                     execute::execute(&mut sink, in_port, packet, layers, &flow.0.actions, flow.0.drop_reason);
                 }
             }
@@ -667,7 +739,7 @@ impl Pmd {
             }
             if uncached & (1 << i) == 0 {
                 if let Some(id) = id {
-                    self.execute_run(datapath, id, in_port, burst, i..j, now_ms, &mut group);
+                    self.execute_run(datapath, bridge, id, in_port, burst, i..j, now_ms, &mut group);
                 }
             }
             i = j;
@@ -686,6 +758,7 @@ impl Pmd {
     fn execute_run(
         &mut self,
         datapath: &Datapath,
+        bridge: usize,
         id: EntryId,
         in_port: u16,
         burst: &mut RxBurst,
@@ -717,7 +790,8 @@ impl Pmd {
                 // Left in the burst, freed in bulk with it.
                 counters.port_drop(in_port, flow.drop_reason, packets);
             } else {
-                let mut sink = (out, counters, datapath, self.index);
+                let mut sink =
+                    Sink { out, counters, packet_ins: &mut self.packet_ins, datapath, pmd: self.index, bridge };
                 for i in range {
                     if let Some(packet) = burst.take(i) {
                         execute::execute(&mut sink, in_port, packet, caches.layers[i], &flow.actions, flow.drop_reason);
@@ -745,6 +819,8 @@ impl Pmd {
             DropReason::TableMiss
         } else if translation.stop == Some(XlateStop::TtlExpired) {
             DropReason::TtlExpired
+        } else if translation.stop == Some(XlateStop::PortNoRecv) {
+            DropReason::PortConfig
         } else if translation.stop.is_some() {
             DropReason::PipelineError
         } else {

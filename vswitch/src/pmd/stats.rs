@@ -27,25 +27,29 @@ pub enum DropReason {
     /// The pipeline stopped: resubmit loop, too many actions, unknown input
     /// port (input port).
     PipelineError,
-    /// Sent to a controller, which the switch does not have yet (input port).
-    Controller,
+    /// A packet-in not handed on: over the PMD's packet-in limit for the bridge, or the
+    /// queue to the management thread full (input port). The packet's other outputs stand.
+    PacketInLimit,
     /// A header rewrite did not apply to a malformed packet (input port).
     RewriteFailed,
     /// No packet buffer for a copy to a second output (input port).
     NoBuffer,
+    /// The input port is configured down or no-recv by a controller (input port).
+    PortConfig,
 }
 
 impl DropReason {
-    pub const ALL: [DropReason; 9] = [
+    pub const ALL: [DropReason; 10] = [
         DropReason::TableMiss,
         DropReason::ActionDrop,
         DropReason::NoSuchPort,
         DropReason::TxFailed,
         DropReason::TtlExpired,
         DropReason::PipelineError,
-        DropReason::Controller,
+        DropReason::PacketInLimit,
         DropReason::RewriteFailed,
         DropReason::NoBuffer,
+        DropReason::PortConfig,
     ];
 
     pub fn name(self) -> &'static str {
@@ -56,9 +60,10 @@ impl DropReason {
             DropReason::TxFailed => "tx_failed",
             DropReason::TtlExpired => "ttl_expired",
             DropReason::PipelineError => "pipeline_error",
-            DropReason::Controller => "controller",
+            DropReason::PacketInLimit => "packet_in_limit",
             DropReason::RewriteFailed => "rewrite_failed",
             DropReason::NoBuffer => "no_buffer",
+            DropReason::PortConfig => "port_config",
         }
     }
 
@@ -90,8 +95,12 @@ pub enum PmdCounter {
     EmcBypass,
     /// Subtables probed by megaflow lookups.
     SubtableLookups,
+    /// Packets queued for the controllers.
+    PacketIns,
+    /// Packet-outs run.
+    PacketOuts,
 }
-const PMD_COUNTERS: usize = 15;
+const PMD_COUNTERS: usize = 17;
 
 /// Per-port counters a PMD keeps: rx, tx, then one per drop reason.
 const PORT_RX: usize = 0;

@@ -3,8 +3,9 @@
 //! table for NORMAL (learned from the PMDs' upcalls, aged, bounded).
 use hashbrown::HashMap;
 
-use crate::flow::{FlowRule, FlowSelector};
-use crate::pipeline::table::{FlowModFlags, FlowOp, FlowTables, TablesSnapshot};
+use crate::config::PacketInLimit;
+use crate::flow::{Action, FlowRule, FlowSelector, Instructions, OfPort};
+use crate::pipeline::table::{Expired, FlowModFlags, FlowOp, FlowTables, TablesSnapshot};
 use crate::pipeline::xlate::{MacLearning, MacTable};
 
 /// MAC entries not seen for this long are forgotten (Open vSwitch's default).
@@ -35,6 +36,9 @@ pub struct Bridge {
     snapshot: TablesSnapshot,
     macs: HashMap<(u16, [u8; 6]), MacEntry>,
     pub mac_counters: MacCounters,
+    pub packet_in_limit: PacketInLimit,
+    /// Fail-open (standalone, no controller): the datapath runs NORMAL instead of the tables.
+    pub fail_open: bool,
 }
 
 impl Bridge {
@@ -50,11 +54,17 @@ impl Bridge {
             snapshot,
             macs: HashMap::new(),
             mac_counters: MacCounters::default(),
+            packet_in_limit: PacketInLimit::default(),
+            fail_open: false,
         })
     }
 
-    /// The tables as the datapath sees them (rebuilt where they changed).
+    /// The tables as the datapath sees them (rebuilt where they changed); in fail-open, one
+    /// rule that sends everything to NORMAL (the tables themselves stay as they are).
     pub fn tables_snapshot(&mut self) -> TablesSnapshot {
+        if self.fail_open {
+            return standalone_tables();
+        }
         self.snapshot = self.tables.snapshot();
         self.snapshot.clone()
     }
@@ -125,8 +135,9 @@ impl Bridge {
         self.macs.retain(|_, e| e.ofport != ofport);
     }
 
-    /// Ages MAC entries and expires rules; returns whether anything changed.
-    pub fn expire(&mut self, now_ms: u64) -> bool {
+    /// Ages MAC entries and expires rules; returns whether anything changed, and the rules
+    /// that expired.
+    pub fn expire(&mut self, now_ms: u64) -> (bool, Vec<Expired>) {
         let before = self.macs.len();
         self.macs.retain(|_, e| e.fixed || now_ms.saturating_sub(e.last_seen_ms) < MAC_AGING_MS);
         let aged = before - self.macs.len();
@@ -135,8 +146,21 @@ impl Bridge {
         for gone in &expired {
             tracing::debug!(bridge = %self.name, rule = %gone.entry.rule(), reason = ?gone.reason, "rule expired");
         }
-        aged > 0 || !expired.is_empty()
+        (aged > 0 || !expired.is_empty(), expired)
     }
+}
+
+/// A table 0 of one rule, `priority=0,actions=NORMAL`: a learning switch.
+fn standalone_tables() -> TablesSnapshot {
+    let mut tables = FlowTables::new();
+    let normal = FlowRule {
+        instructions: Instructions { apply_actions: vec![Action::Output(OfPort::NORMAL)], ..Instructions::default() },
+        priority: 0,
+        ..FlowRule::default()
+    };
+    // An add to empty tables cannot fail.
+    let _ = tables.apply(vec![FlowOp::Add { rule: normal, flags: FlowModFlags::default() }], 0);
+    tables.snapshot()
 }
 
 #[cfg(test)]
@@ -168,8 +192,8 @@ mod tests {
         assert!(bridge.learn_mac(learned(1, 2), 20), "moved");
         assert_eq!(bridge.mac_snapshot().get(&(0, [2, 0, 0, 0, 0, 1])), Some(&2));
         assert_eq!(bridge.mac_counters, MacCounters { learned: 1, moved: 1, aged: 0, evicted: 0 });
-        assert!(!bridge.expire(20 + MAC_AGING_MS - 1));
-        assert!(bridge.expire(20 + MAC_AGING_MS));
+        assert!(!bridge.expire(20 + MAC_AGING_MS - 1).0);
+        assert!(bridge.expire(20 + MAC_AGING_MS).0);
         assert!(bridge.mac_snapshot().is_empty());
     }
 
@@ -178,7 +202,7 @@ mod tests {
         let mut bridge = Bridge::new("br0", &[], 0).unwrap();
         bridge.add_static_mac(0, [2, 0, 0, 0, 0, 9], 4);
         assert!(!bridge.learn_mac(learned(9, 1), 5), "a static entry does not move");
-        assert!(!bridge.expire(10 * MAC_AGING_MS));
+        assert!(!bridge.expire(10 * MAC_AGING_MS).0);
         assert_eq!(bridge.mac_snapshot().get(&(0, [2, 0, 0, 0, 0, 9])), Some(&4));
     }
 

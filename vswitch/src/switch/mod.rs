@@ -22,9 +22,11 @@ use crate::dpdk::ethdev::{EthPort, Link, PortSetup};
 use crate::dpdk::mempool::{data_room_for_mtu, PktMbufPool};
 use crate::flow::key::{Field, FlowKey};
 use crate::flow::{parse_add_flow, parse_del_flows, parse_dump_flows, parse_mod_flows, FlowSelector, Match};
+use crate::openflow::message::{FlowRemovedReason, PortReason};
 use crate::openflow::targets::OpenFlowServer;
-use crate::pipeline::table::{ApplyError, ApplyOutcome, FlowModFlags, FlowOp, RuleEntry};
-use crate::pipeline::xlate::{translate, BridgePort, DpAction, VlanMode};
+use crate::pipeline::table::{ApplyError, ApplyOutcome, FlowModFlags, FlowOp, RuleEntry, Timeout};
+use crate::pipeline::xlate::{translate, BridgePort, DpAction, PortFlags, VlanMode};
+use crate::pmd::packet_in::{PacketInEvent, PACKET_IN_QUEUE};
 use crate::pmd::stats::{DropReason, PmdCounter, PmdCounters};
 use crate::pmd::{PmdCommand, PmdHandle, SideEffect};
 use bridge::Bridge;
@@ -49,6 +51,8 @@ struct Port {
     link: Link,
     /// When the port was added (OpenFlow port stats durations).
     added: Instant,
+    /// What controllers configured (PORT_MOD).
+    flags: PortFlags,
 }
 
 /// Why `Switch::apply_flow_ops` changed nothing visible.
@@ -91,6 +95,8 @@ pub struct Switch {
     next_vdev_index: u32,
     on_port_error: PortErrorPolicy,
     side_effects: Receiver<SideEffect>,
+    /// Packet-ins from the PMDs, for the OpenFlow connections.
+    packet_ins: Receiver<PacketInEvent>,
     tsc_per_ms: u64,
 }
 
@@ -115,6 +121,7 @@ impl Switch {
         .map_err(|e| e.to_string())?;
         let empty = Arc::new(Datapath::default());
         let (side_effects_tx, side_effects): (Sender<SideEffect>, _) = channel::bounded(SIDE_EFFECT_QUEUE);
+        let (packet_ins_tx, packet_ins) = channel::bounded(PACKET_IN_QUEUE);
         let mut pmds = Vec::new();
         for (index, &core) in config.pmd.cores.iter().enumerate() {
             pmds.push(PmdHandle::spawn(
@@ -124,6 +131,7 @@ impl Switch {
                 config.pmd.idle_sleep_max_us,
                 empty.clone(),
                 side_effects_tx.clone(),
+                packet_ins_tx.clone(),
             )?);
         }
         let tsc_per_ms = (eal.tsc_hz() / 1000).max(1);
@@ -141,12 +149,14 @@ impl Switch {
             next_vdev_index: 0,
             on_port_error: config.switch.on_port_error,
             side_effects,
+            packet_ins,
             tsc_per_ms,
         };
         for bridge in &config.bridges {
             let now = switch.now_ms();
-            let state =
+            let mut state =
                 Bridge::new(&bridge.name, &bridge.flows, now).map_err(|e| format!("bridge {}: {e}", bridge.name))?;
+            state.packet_in_limit = bridge.packet_in_limit;
             switch.bridges.push(state);
             for port in &bridge.ports {
                 if let Err(e) = switch.attach_port(&bridge.name, port) {
@@ -225,6 +235,12 @@ impl Switch {
     /// commands; they stop when the switch is dropped.
     pub fn attach_openflow(&mut self, server: OpenFlowServer) {
         self.openflow = Some(server);
+    }
+
+    /// Where the PMDs' packet-ins arrive (for the management loop to wait on; each goes to
+    /// `handle_packet_in`).
+    pub fn packet_ins(&self) -> Receiver<PacketInEvent> {
+        self.packet_ins.clone()
     }
 
     fn openflow_mut(&mut self) -> Result<&mut OpenFlowServer, String> {
@@ -308,6 +324,9 @@ impl Switch {
         let now = self.now_ms();
         let outcome = self.bridges[bridge].tables.apply(ops, now).map_err(FlowOpsError::Refused)?;
         self.publish().map_err(FlowOpsError::NotPublished)?;
+        for entry in &outcome.removed {
+            self.push_flow_removed(bridge, entry, FlowRemovedReason::Delete);
+        }
         Ok(outcome)
     }
 
@@ -412,9 +431,13 @@ impl Switch {
                 format!("push_vlan(tpid={tpid:#06x},vid={},pcp={})", tci & 0x0fff, tci >> 13)
             }
             DpAction::PopVlan => "pop_vlan".into(),
-            DpAction::Controller { reason, max_len } => {
-                format!("controller(reason={},max_len={max_len})", reason.name())
-            }
+            DpAction::Controller(meta) => format!(
+                "controller(reason={},max_len={},table={},cookie={:#x})",
+                meta.reason.name(),
+                meta.max_len,
+                meta.table_id,
+                meta.cookie
+            ),
         }
     }
 
@@ -423,16 +446,39 @@ impl Switch {
     pub fn tick(&mut self) {
         let now = self.now_ms();
         let mut changed = false;
-        for bridge in &mut self.bridges {
-            changed |= bridge.expire(now);
+        for b in 0..self.bridges.len() {
+            let (bridge_changed, expired) = self.bridges[b].expire(now);
+            changed |= bridge_changed;
+            for gone in expired {
+                let reason = match gone.reason {
+                    Timeout::Idle => FlowRemovedReason::IdleTimeout,
+                    Timeout::Hard => FlowRemovedReason::HardTimeout,
+                };
+                self.push_flow_removed(b, &gone.entry, reason);
+            }
+        }
+        if let Some(openflow) = &self.openflow {
+            for bridge in &mut self.bridges {
+                let fail_open = openflow.fail_open(&bridge.name);
+                if fail_open != bridge.fail_open {
+                    if fail_open {
+                        tracing::warn!(bridge = %bridge.name, "no controller: fail-open, forwarding as a learning switch");
+                    } else {
+                        tracing::info!(bridge = %bridge.name, "controller connected: fail-open ends, the flow tables decide");
+                    }
+                    bridge.fail_open = fail_open;
+                    changed = true;
+                }
+            }
         }
         if changed {
             if let Err(e) = self.publish() {
-                tracing::error!("expiry not published: {e}");
+                tracing::error!("expiry or fail-open change not published: {e}");
             }
         }
 
-        for port in &mut self.ports {
+        for i in 0..self.ports.len() {
+            let port = &mut self.ports[i];
             let link = port.eth.link();
             if link != port.link {
                 tracing::info!(
@@ -443,6 +489,7 @@ impl Switch {
                     if link.up { "up" } else { "down" }
                 );
                 port.link = link;
+                self.push_port_status(i, PortReason::Modify);
             }
         }
     }
@@ -450,13 +497,16 @@ impl Switch {
     /// Adds a port at run time: it forwards as soon as this returns.
     pub fn add_port(&mut self, bridge: &str, config: PortConfig) -> Result<(), String> {
         self.attach_port(bridge, &config)?;
-        self.publish()
+        self.publish()?;
+        self.push_port_status(self.ports.len() - 1, PortReason::Add);
+        Ok(())
     }
 
     /// Removes a port at run time without disturbing the others.
     pub fn del_port(&mut self, name: &str) -> Result<(), String> {
         let index =
             self.ports.iter().position(|p| p.config.name == name).ok_or_else(|| format!("no port named {name:?}"))?;
+        self.push_port_status(index, PortReason::Delete);
         let port = self.ports.remove(index);
         let id = port.eth.id();
         self.bridges[port.bridge].forget_port(port.ofport);
@@ -552,7 +602,17 @@ impl Switch {
         );
         let mut config = config.clone();
         config.ofport = Some(ofport);
-        self.ports.push(Port { config, bridge, ofport, eth, tx_locks, baseline, link, added: Instant::now() });
+        self.ports.push(Port {
+            config,
+            bridge,
+            ofport,
+            eth,
+            tx_locks,
+            baseline,
+            link,
+            added: Instant::now(),
+            flags: PortFlags::default(),
+        });
         Ok(())
     }
 
@@ -570,7 +630,12 @@ impl Switch {
                     .ports
                     .iter()
                     .filter(|p| p.bridge == b)
-                    .map(|p| BridgePort { ofport: p.ofport, dp_port: p.eth.id(), vlan_mode: VlanMode::from(&p.config) })
+                    .map(|p| BridgePort {
+                        ofport: p.ofport,
+                        dp_port: p.eth.id(),
+                        vlan_mode: VlanMode::from(&p.config),
+                        flags: p.flags,
+                    })
                     .collect();
                 let bridge = &mut self.bridges[b];
                 Arc::new(BridgeDp {
@@ -578,6 +643,7 @@ impl Switch {
                     tables: bridge.tables_snapshot(),
                     ports,
                     macs: bridge.mac_snapshot(),
+                    packet_in_limit: bridge.packet_in_limit,
                 })
             })
             .collect();
@@ -759,6 +825,8 @@ impl Switch {
                         c.get(PmdCounter::MegaflowHits),
                     ),
                     cache_flushes: c.get(PmdCounter::CacheFlushes),
+                    packet_ins: c.get(PmdCounter::PacketIns),
+                    packet_outs: c.get(PmdCounter::PacketOuts),
                 }
             })
             .collect();

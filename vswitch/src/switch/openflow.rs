@@ -1,31 +1,32 @@
 //! The management thread's side of the OpenFlow connections: answers their typed queries
 //! (`openflow::service`) from the same cores the control socket uses (`select_flows`,
-//! `apply_flow_ops`, the port counters).
+//! `apply_flow_ops`, the port counters), runs packet-outs through a PMD, and pushes the PMDs'
+//! packet-ins to the bridge's connections.
 
-use crate::openflow::service::{Aggregate, Answer, FlowModFailure, FlowStat, PortCounters, PortView, Query};
-use crate::pipeline::table::TABLE_COUNT;
+use std::sync::Arc;
+
+use crate::dpdk::mbuf::Mbuf;
+use crate::flow::key::FlowKey;
+use crate::flow::{Action, OfPort};
+use crate::openflow::message::{FlowRemovedReason, PortReason};
+use crate::openflow::service::{
+    Aggregate, Answer, FlowModFailure, FlowStat, PacketOutFailure, PortCounters, PortModFailure, PortView, Push, Query,
+};
+use crate::packet::extract;
+use crate::pipeline::table::{RuleEntry, TABLE_COUNT};
+use crate::pipeline::xlate::{translate_packet_out, Bridge as XlateBridge, PortFlags, NO_DP_PORT};
+use crate::pmd::packet_in::PacketInEvent;
 use crate::pmd::stats::DropReason;
+use crate::pmd::{Injection, PmdCommand};
 
-use super::{FlowOpsError, Switch};
+use super::{FlowOpsError, Port, Switch};
 
 impl Switch {
     /// Answers one query of an OpenFlow connection of `bridge`.
     pub fn handle_openflow(&mut self, bridge: &str, query: Query) -> Answer {
         let Some(b) = self.bridge_index(bridge) else { return Answer::NoBridge };
         match query {
-            Query::Ports => Answer::Ports(
-                self.ports
-                    .iter()
-                    .filter(|p| p.bridge == b)
-                    .map(|p| PortView {
-                        ofport: p.ofport,
-                        name: p.config.name.clone(),
-                        mac: p.eth.mac(),
-                        link_up: p.link.up,
-                        speed_mbps: p.link.speed_mbps,
-                    })
-                    .collect(),
-            ),
+            Query::Ports => Answer::Ports(self.ports.iter().filter(|p| p.bridge == b).map(port_view).collect()),
             Query::PortStats(only) => Answer::PortStats(self.openflow_port_stats(b, only.0)),
             Query::TableStats => Answer::Tables(
                 (0..TABLE_COUNT)
@@ -34,20 +35,7 @@ impl Switch {
             ),
             Query::Flows(selector) => {
                 let now = self.now_ms();
-                Answer::Flows(
-                    self.select_flows(b, &selector)
-                        .iter()
-                        .map(|entry| FlowStat {
-                            rule: entry.rule().clone(),
-                            flags: entry.flags(),
-                            duration_ms: now.saturating_sub(entry.added_ms()),
-                            packets: entry.packets(),
-                            bytes: entry.bytes(),
-                            idle_age_s: now.saturating_sub(entry.last_used_ms()) / 1000,
-                            hard_age_s: now.saturating_sub(entry.modified_ms()) / 1000,
-                        })
-                        .collect(),
-                )
+                Answer::Flows(self.select_flows(b, &selector).iter().map(|entry| flow_stat(entry, now)).collect())
             }
             Query::Aggregate(selector) => {
                 let selected = self.select_flows(b, &selector);
@@ -57,12 +45,125 @@ impl Switch {
                     flows: u32::try_from(selected.len()).unwrap_or(u32::MAX),
                 })
             }
-            Query::FlowMod(op) => Answer::FlowMod(match self.apply_flow_ops(b, vec![op]) {
+            Query::FlowMods(ops) => Answer::FlowMod(match self.apply_flow_ops(b, ops) {
                 Ok(reply) => Ok(reply.modified),
-                Err(FlowOpsError::Refused(e)) => Err(FlowModFailure::Table(e.error)),
+                Err(FlowOpsError::Refused(e)) => Err(FlowModFailure::Table { index: e.index, error: e.error }),
                 Err(FlowOpsError::NotPublished(e)) => Err(FlowModFailure::Internal(e)),
             }),
+            Query::PacketOut { in_port, actions, frame } => {
+                Answer::PacketOut(self.packet_out(b, in_port, &actions, &frame))
+            }
+            Query::PortMod { port, hw_addr, set, mask } => Answer::PortMod(self.port_mod(b, port, hw_addr, set, mask)),
         }
+    }
+
+    /// Tells the connections of a port's bridge that it was added, removed or changed (link).
+    pub(super) fn push_port_status(&self, port: usize, reason: PortReason) {
+        let (Some(openflow), Some(port)) = (&self.openflow, self.ports.get(port)) else { return };
+        openflow.push(&self.bridges[port.bridge].name, &Push::PortStatus { reason, port: port_view(port) });
+    }
+
+    /// Tells the connections of a bridge that a rule that asked for it (send_flow_rem) is gone.
+    pub(super) fn push_flow_removed(&self, bridge: usize, entry: &RuleEntry, reason: FlowRemovedReason) {
+        let Some(openflow) = &self.openflow else { return };
+        if entry.flags().send_flow_rem {
+            let flow = Box::new(flow_stat(entry, self.now_ms()));
+            openflow.push(&self.bridges[bridge].name, &Push::FlowRemoved { reason, flow });
+        }
+    }
+
+    /// Applies a PORT_MOD: the new flags take effect with the next datapath version, and every
+    /// connection hears of the change.
+    fn port_mod(
+        &mut self,
+        bridge: usize,
+        port: OfPort,
+        hw_addr: [u8; 6],
+        set: PortFlags,
+        mask: PortFlags,
+    ) -> Result<(), PortModFailure> {
+        let index = self
+            .ports
+            .iter()
+            .position(|p| p.bridge == bridge && p.ofport == port.0)
+            .ok_or(PortModFailure::NoSuchPort)?;
+        if self.ports[index].eth.mac() != hw_addr {
+            return Err(PortModFailure::WrongHwAddr);
+        }
+        let old = self.ports[index].flags;
+        let pick = |wanted: bool, new: bool, old: bool| if wanted { new } else { old };
+        let new = PortFlags {
+            down: pick(mask.down, set.down, old.down),
+            no_recv: pick(mask.no_recv, set.no_recv, old.no_recv),
+            no_fwd: pick(mask.no_fwd, set.no_fwd, old.no_fwd),
+            no_flood: pick(mask.no_flood, set.no_flood, old.no_flood),
+            no_packet_in: pick(mask.no_packet_in, set.no_packet_in, old.no_packet_in),
+        };
+        if new == old {
+            return Ok(());
+        }
+        self.ports[index].flags = new;
+        tracing::info!(port = %self.ports[index].config.name, flags = ?new, "port configured by a controller");
+        self.publish().map_err(PortModFailure::Internal)?;
+        self.push_port_status(index, PortReason::Modify);
+        Ok(())
+    }
+
+    /// Hands a packet-in of a PMD to the connections of its bridge.
+    pub fn handle_packet_in(&mut self, event: PacketInEvent) {
+        let Some(bridge) = self.bridges.get(event.bridge) else { return };
+        if let Some(openflow) = &self.openflow {
+            openflow.push(&bridge.name, &Push::PacketIn(Arc::new(event)));
+        }
+    }
+
+    /// Translates a packet-out's actions for `frame` with the current tables and has a PMD run
+    /// them (the one polling the input port, else the first).
+    fn packet_out(
+        &mut self,
+        bridge: usize,
+        in_port: OfPort,
+        actions: &[Action],
+        frame: &[u8],
+    ) -> Result<(), PacketOutFailure> {
+        let dp_in_port = match self.ports.iter().find(|p| p.bridge == bridge && p.ofport == in_port.0) {
+            Some(port) => port.eth.id(),
+            None if matches!(in_port, OfPort::CONTROLLER | OfPort::LOCAL | OfPort::NONE) => NO_DP_PORT,
+            None => return Err(PacketOutFailure::BadInPort(in_port)),
+        };
+        let Some(bridge_dp) = self.current.bridges.get(bridge).cloned() else {
+            return Err(PacketOutFailure::Busy("the bridge is not in the datapath yet".into()));
+        };
+        let mut key = FlowKey::default();
+        let layers = extract(frame, u32::from(dp_in_port), &mut key);
+        let view = XlateBridge { tables: &bridge_dp.tables, ports: &bridge_dp.ports, macs: &bridge_dp.macs };
+        let translation = translate_packet_out(&view, &key, in_port, actions);
+        let now = self.now_ms();
+        let mut learned = false;
+        for rule in translation.learned_rules {
+            match self.bridges[bridge].learn_rule(rule, now) {
+                Ok(changed) => learned |= changed,
+                Err(e) => {
+                    tracing::warn!(bridge = %self.bridges[bridge].name, "learned rule of a packet-out not added: {e}")
+                }
+            }
+        }
+        if learned {
+            if let Err(e) = self.publish() {
+                tracing::error!("rules learned by a packet-out not published: {e}");
+            }
+        }
+        if translation.actions.is_empty() {
+            return Ok(());
+        }
+        let packet = Mbuf::copy_from(&self.pool, frame)
+            .ok_or_else(|| PacketOutFailure::Busy("no packet buffer for the packet-out".into()))?;
+        let pmd = self.rxq_owner.get(&(dp_in_port, 0)).copied().unwrap_or(0);
+        let Some(handle) = self.pmds.get(pmd) else {
+            return Err(PacketOutFailure::Busy("no PMD runs".into()));
+        };
+        let injection = Injection { bridge, in_port: dp_in_port, packet, layers, actions: translation.actions };
+        handle.try_send(PmdCommand::Inject(Box::new(injection))).map_err(PacketOutFailure::Busy)
     }
 
     /// Counters of the bridge's ports (`only`: one ofport, or every port when it is not a
@@ -96,5 +197,29 @@ impl Switch {
                 }
             })
             .collect()
+    }
+}
+
+fn port_view(port: &Port) -> PortView {
+    PortView {
+        ofport: port.ofport,
+        name: port.config.name.clone(),
+        mac: port.eth.mac(),
+        link_up: port.link.up,
+        speed_mbps: port.link.speed_mbps,
+        flags: port.flags,
+    }
+}
+
+/// A rule and its statistics at `now` (ms).
+fn flow_stat(entry: &RuleEntry, now: u64) -> FlowStat {
+    FlowStat {
+        rule: entry.rule().clone(),
+        flags: entry.flags(),
+        duration_ms: now.saturating_sub(entry.added_ms()),
+        packets: entry.packets(),
+        bytes: entry.bytes(),
+        idle_age_s: now.saturating_sub(entry.last_used_ms()) / 1000,
+        hard_age_s: now.saturating_sub(entry.modified_ms()) / 1000,
     }
 }

@@ -1,0 +1,80 @@
+//! Packet-ins leaving a PMD for the management thread: a copy of the packet (cut to the
+//! controller action's max_len) with what the pipeline said about it, through a bounded queue.
+//! Every PMD limits itself per bridge with a token bucket (the bridge's packet-in limit, in TSC
+//! ticks), so a flood of misses costs a PMD a counter increment per packet, not a copy, and
+//! cannot flood the management thread. What is not queued is counted by the caller.
+
+use std::sync::Arc;
+
+use crossbeam::channel::{Sender, TrySendError};
+
+use crate::config::PacketInLimit;
+use crate::datapath::Datapath;
+use crate::pipeline::xlate::PacketInMeta;
+use crate::token_bucket::TokenBucket;
+
+/// Packet-ins queued from all PMDs to the management thread at most.
+pub const PACKET_IN_QUEUE: usize = 1024;
+
+/// A packet for the controllers of a bridge.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PacketInEvent {
+    /// Index of the bridge in the datapath version.
+    pub bridge: usize,
+    pub meta: Arc<PacketInMeta>,
+    /// The packet as the actions before the controller action left it, at most max_len bytes.
+    pub data: Vec<u8>,
+    /// The packet's whole length.
+    pub total_len: usize,
+}
+
+/// A PMD's side of the packet-in queue, with its per-bridge rate limits.
+pub struct PacketInQueue {
+    sender: Sender<PacketInEvent>,
+    tsc_hz: u64,
+    /// By bridge index, with the limit each was made for.
+    buckets: Vec<(PacketInLimit, TokenBucket)>,
+}
+
+impl PacketInQueue {
+    pub fn new(sender: Sender<PacketInEvent>, tsc_hz: u64) -> PacketInQueue {
+        PacketInQueue { sender, tsc_hz, buckets: Vec::new() }
+    }
+
+    /// Follows a new datapath version: a bridge whose limit did not change keeps its bucket
+    /// (table changes do not refill it).
+    pub fn follow(&mut self, datapath: &Datapath, now_tsc: u64) {
+        self.buckets.truncate(datapath.bridges.len());
+        for (index, bridge) in datapath.bridges.iter().enumerate() {
+            let limit = bridge.packet_in_limit;
+            let bucket = || (limit, TokenBucket::new(limit.rate, limit.burst, self.tsc_hz, now_tsc));
+            match self.buckets.get_mut(index) {
+                Some(slot) if slot.0 == limit => {}
+                Some(slot) => *slot = bucket(),
+                None => self.buckets.push(bucket()),
+            }
+        }
+    }
+
+    /// Queues a packet-in for `bridge`; false when the PMD's limit for the bridge is used up or
+    /// the queue is full (the management thread is behind).
+    pub fn offer(
+        &mut self,
+        bridge: usize,
+        meta: &Arc<PacketInMeta>,
+        packet: &[u8],
+        total_len: usize,
+        now_tsc: u64,
+    ) -> bool {
+        let Some((_, bucket)) = self.buckets.get_mut(bridge) else { return false };
+        if self.sender.is_full() || !bucket.take(now_tsc) {
+            return false;
+        }
+        let data = packet.get(..usize::from(meta.max_len).min(packet.len())).unwrap_or(packet).to_vec();
+        let event = PacketInEvent { bridge, meta: meta.clone(), data, total_len };
+        match self.sender.try_send(event) {
+            Ok(()) => true,
+            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => false,
+        }
+    }
+}
