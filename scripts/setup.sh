@@ -55,6 +55,10 @@ SIMPLE_SWITCH_13_SHA256=8a52d7f10181b6f8f752a9a8ddac085230e3c4d701ac445611b684a1
 apps_stamp() { cat "$APPS_REQUIREMENTS"; echo "simple_switch_13 $SIMPLE_SWITCH_13_SHA256"; }
 if ! apps_stamp | cmp -s - "$APPS_VENV/.installed"; then
     log "installing os-ken and Faucet into $APPS_VENV"
+    if [ -e "$APPS_VENV" ] && [ ! -e "$APPS_VENV/pyvenv.cfg" ]; then
+        log "$APPS_VENV exists and is not a venv: not replacing it (set VSWITCH_OPENFLOW_APPS)"
+        exit 1
+    fi
     rm -rf "$APPS_VENV"
     /usr/bin/python3 -m venv "$APPS_VENV"
     "$APPS_VENV/bin/pip" install -q --disable-pip-version-check -r "$APPS_REQUIREMENTS" >&2
