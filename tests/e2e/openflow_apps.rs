@@ -103,14 +103,14 @@ fn osken_simple_switch_13_connects_two_namespaces() {
 
     hosts.ping_both_ways(|| format!("{}\n{}", dump_flows(&config), controller.logs()));
 
-    // What it learned: a rule per direction, matching the port and both addresses.
+    // What it learned: a rule per direction, matching the port (a is 1, b is 2) and both
+    // addresses.
     let (mac_a, mac_b) = (hosts.a.mac(&hosts.tap_a), hosts.b.mac(&hosts.tap_b));
-    let a_to_b = [format!("in_port={OFPORT_A},"), format!("dl_src={mac_a}"), format!("dl_dst={mac_b}")];
-    let b_to_a = [format!("in_port={OFPORT_B},"), format!("dl_src={mac_b}"), format!("dl_dst={mac_a}")];
+    let (from_a, to_a) = (format!("dl_src={mac_a}"), format!("dl_dst={mac_a}"));
+    let (from_b, to_b) = (format!("dl_src={mac_b}"), format!("dl_dst={mac_b}"));
     let learned = controller.wait_for_flows(&mgmt, "simple_switch_13's learned rules", PROGRAMMED_LIMIT, |flows| {
-        let a_to_b: Vec<&str> = a_to_b.iter().map(String::as_str).chain(["priority=1,", "actions=output:2"]).collect();
-        let b_to_a: Vec<&str> = b_to_a.iter().map(String::as_str).chain(["priority=1,", "actions=output:1"]).collect();
-        has_flow(flows, &a_to_b) && has_flow(flows, &b_to_a)
+        has_flow(flows, &["priority=1,in_port=1,", &from_a, &to_b, "actions=output:2"])
+            && has_flow(flows, &["priority=1,in_port=2,", &from_b, &to_a, "actions=output:1"])
     });
     assert!(has_flow(&learned, &["priority=0 actions=CONTROLLER:65535"]), "{learned:#?}");
 
