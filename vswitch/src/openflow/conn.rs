@@ -29,6 +29,7 @@ use crossbeam::select;
 use crate::config::PacketInLimit;
 use crate::flow::key::Field;
 use crate::flow::{FlowModification, FlowRule, FlowSelector, Match, OfPort};
+use crate::pipeline::meter::MeterSpec;
 use crate::pipeline::table::{self, FlowOp, FlowTableError};
 use crate::pipeline::xlate::PortFlags;
 use crate::pmd::packet_in::PacketInEvent;
@@ -38,17 +39,19 @@ use super::bundle::{self, bundle_error, BundledFlowMod, Bundles};
 use super::message::{
     self, bad_request, decode, decode_in, encode, encode_error, frame_length, negotiate, our_hello,
     packet_in_reason_wire, AsyncConfig, ControllerRole, EncodeError, FeaturesReply, FlowMod, FlowModCommand,
-    FlowModFlags, FlowRemoved, FlowRemovedReason, FragHandling, Message, PacketIn, PacketOut, PortDesc, PortMod,
-    PortStatus, SwitchConfig, GROUP_ANY, NO_BUFFER,
+    FlowModFlags, FlowRemoved, FlowRemovedReason, FragHandling, Message, MeterCommand, MeterMod, PacketIn, PacketOut,
+    PortDesc, PortMod, PortStatus, SwitchConfig, GROUP_ANY, NO_BUFFER,
 };
+use super::meters;
 use super::multipart::{
-    AggregateStats, Desc, FeatureId, FlowStats, FlowStatsRequest, GroupFeatures, MeterFeatures, MultipartReply,
-    MultipartRequest, OxmId, PortStats, ReplyBody, RequestBody, TableFeatureProperty, TableFeatures, TableStats,
+    AggregateStats, Desc, FeatureId, FlowStats, FlowStatsRequest, GroupFeatures, MultipartReply, MultipartRequest,
+    OxmId, PortStats, ReplyBody, RequestBody, TableFeatureProperty, TableFeatures, TableStats,
 };
 use super::nicira::{BundleAdd, BundleControl, BundleControlType, FlowFormat, PacketInFormat};
 use super::registry::{Membership, Registry};
 use super::service::{
-    datapath_id, Answer, FlowModFailure, FlowStat, OfPending, PacketOutFailure, PortModFailure, PortView, Push, Query,
+    datapath_id, Answer, FlowModFailure, FlowStat, MeterModFailure, MeterView, OfPending, PacketOutFailure,
+    PortModFailure, PortView, Push, Query,
 };
 use super::wire::{ErrorType, OfError, Version};
 
@@ -254,7 +257,7 @@ impl Connection {
             bundles: Bundles::default(),
             next_xid: 1,
             member,
-            packet_in_bucket: TokenBucket::new(limit.rate, limit.burst, 1_000_000_000, 0),
+            packet_in_bucket: TokenBucket::new(u64::from(limit.rate), u64::from(limit.burst), 1_000_000_000, 0),
             started: Instant::now(),
         }
     }
@@ -508,6 +511,7 @@ impl Connection {
             }
             Message::PacketOut(packet_out) => self.packet_out(packet_out),
             Message::PortMod(port_mod) => self.port_mod(port_mod),
+            Message::MeterMod(meter_mod) => self.meter_mod(&meter_mod),
             // 1.3's table config has only deprecated bits: nothing to change.
             Message::TableMod(table_mod) if table_mod.table_id < N_TABLES || table_mod.table_id == 0xff => {
                 Ok(Vec::new())
@@ -639,6 +643,26 @@ impl Connection {
         }
     }
 
+    fn meters(&self, id: u32) -> Result<Vec<MeterView>, OfError> {
+        match self.ask(Query::Meters(id))? {
+            Answer::Meters(views) => Ok(views),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    fn meter_mod(&self, meter_mod: &MeterMod) -> Result<Vec<Vec<u8>>, OfError> {
+        let spec = match meter_mod.command {
+            MeterCommand::Delete => MeterSpec { pktps: false, burst: false, stats: false, bands: Vec::new() },
+            MeterCommand::Add | MeterCommand::Modify => meters::meter_spec(meter_mod)?,
+        };
+        match self.ask(Query::MeterMod { command: meter_mod.command, id: meter_mod.meter_id, spec })? {
+            Answer::MeterMod(Ok(())) => Ok(Vec::new()),
+            Answer::MeterMod(Err(MeterModFailure::Meter(error))) => Err(meters::meter_error(error)),
+            Answer::MeterMod(Err(MeterModFailure::Internal(why))) => Err(eperm(why)),
+            other => Err(unexpected(&other)),
+        }
+    }
+
     /// A PORT_MOD (OFPPMFC_BAD_PORT, BAD_HW_ADDR, BAD_CONFIG as the spec has them).
     fn port_mod(&self, port_mod: PortMod) -> Result<Vec<Vec<u8>>, OfError> {
         let query = Query::PortMod {
@@ -764,9 +788,15 @@ impl Connection {
             RequestBody::Group(_) => single(ReplyBody::Group(Vec::new())),
             RequestBody::GroupDesc => single(ReplyBody::GroupDesc(Vec::new())),
             RequestBody::GroupFeatures => single(ReplyBody::GroupFeatures(GroupFeatures::default())),
-            RequestBody::Meter(_) => single(ReplyBody::Meter(Vec::new())),
-            RequestBody::MeterConfig(_) => single(ReplyBody::MeterConfig(Vec::new())),
-            RequestBody::MeterFeatures => single(ReplyBody::MeterFeatures(MeterFeatures::default())),
+            RequestBody::Meter(id) => {
+                let stats = self.meters(id)?.iter().map(meters::meter_stats).collect();
+                split(version, xid, stats, ReplyBody::Meter)
+            }
+            RequestBody::MeterConfig(id) => {
+                let configs = self.meters(id)?.iter().map(meters::meter_config).collect();
+                split(version, xid, configs, ReplyBody::MeterConfig)
+            }
+            RequestBody::MeterFeatures => single(ReplyBody::MeterFeatures(meters::meter_features())),
         }
     }
 }
@@ -1095,6 +1125,9 @@ fn table_error(version: Version, error: &FlowTableError) -> OfError {
         FlowTableError::Overlap(_) => flow_mod_failed(version, 3, 1, error.to_string()),
         // OFPBMC_BAD_PREREQ (1.0: reported as OFPBRC_EPERM by the codec).
         FlowTableError::Invalid(_) => OfError::new(ErrorType::BadMatch, 9, error.to_string()),
+        FlowTableError::UnknownMeter(_) => {
+            OfError::new(ErrorType::MeterModFailed, meters::code::UNKNOWN_METER, error.to_string())
+        }
     }
 }
 

@@ -9,6 +9,7 @@ pub mod actions;
 pub mod bundle;
 pub mod conn;
 pub mod message;
+pub mod meters;
 pub mod multipart;
 pub mod nicira;
 pub mod oxm;

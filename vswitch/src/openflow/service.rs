@@ -9,8 +9,9 @@ use std::sync::Arc;
 
 use crossbeam::channel::Sender;
 
-use super::message::{FlowRemovedReason, PortReason};
+use super::message::{FlowRemovedReason, MeterCommand, PortReason};
 use crate::flow::{Action, FlowRule, FlowSelector, OfPort};
+use crate::pipeline::meter::{MeterError, MeterSpec, MeterTotals};
 use crate::pipeline::table::{FlowModFlags, FlowOp, FlowTableError};
 use crate::pipeline::xlate::PortFlags;
 use crate::pmd::packet_in::PacketInEvent;
@@ -44,6 +45,25 @@ pub enum Query {
     /// A PORT_MOD: the flags under `mask` take the values of `set`; `hw_addr` must be the
     /// port's. Answer: [`Answer::PortMod`].
     PortMod { port: OfPort, hw_addr: [u8; 6], set: PortFlags, mask: PortFlags },
+    /// A METER_MOD (delete: `spec` unused; id [`METER_ALL`] deletes every meter). Answer:
+    /// [`Answer::MeterMod`].
+    MeterMod { command: MeterCommand, id: u32, spec: MeterSpec },
+    /// One meter, or every one ([`METER_ALL`]), with statistics. Answer: [`Answer::Meters`].
+    Meters(u32),
+}
+
+/// OFPM_ALL: every meter.
+pub const METER_ALL: u32 = 0xffff_ffff;
+
+/// A meter with its statistics.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MeterView {
+    pub id: u32,
+    pub spec: MeterSpec,
+    pub totals: MeterTotals,
+    /// Rules with a meter instruction for it.
+    pub flows: u32,
+    pub duration_ms: u64,
 }
 
 /// A port as OpenFlow describes it.
@@ -104,6 +124,14 @@ pub enum FlowModFailure {
     Internal(String),
 }
 
+/// Why a METER_MOD was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MeterModFailure {
+    Meter(MeterError),
+    /// The change could not be published to the datapath.
+    Internal(String),
+}
+
 /// Why a PORT_MOD was refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PortModFailure {
@@ -143,6 +171,8 @@ pub enum Answer {
     FlowMod(Result<usize, FlowModFailure>),
     PacketOut(Result<(), PacketOutFailure>),
     PortMod(Result<(), PortModFailure>),
+    MeterMod(Result<(), MeterModFailure>),
+    Meters(Vec<MeterView>),
     /// The bridge does not exist (any more).
     NoBridge,
 }

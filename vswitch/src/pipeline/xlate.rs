@@ -56,6 +56,8 @@ pub enum DpAction {
     Output(u16),
     /// A packet-in to the bridge's controllers.
     Controller(Arc<PacketInMeta>),
+    /// Run the packet through this meter of the bridge: it may be dropped or remarked.
+    Meter(u32),
 }
 
 /// What a packet-in tells the controller besides the packet: why, from which rule, and the
@@ -362,6 +364,12 @@ impl<'a, 'b> Xlate<'a, 'b> {
 
     /// Runs a rule's instructions; returns the goto_table target.
     fn run_instructions(&mut self, instructions: &Instructions) -> Option<u8> {
+        if let Some(meter) = instructions.meter {
+            // Before the actions, as OpenFlow orders the instructions; a packet the meter
+            // drops goes no further.
+            self.commit();
+            self.emit(DpAction::Meter(meter));
+        }
         self.execute(&instructions.apply_actions);
         if std::mem::take(&mut self.list_ended) {
             return None;

@@ -36,10 +36,12 @@ pub enum DropReason {
     NoBuffer,
     /// The input port is configured down or no-recv by a controller (input port).
     PortConfig,
+    /// A meter's drop band (input port).
+    MeterDrop,
 }
 
 impl DropReason {
-    pub const ALL: [DropReason; 10] = [
+    pub const ALL: [DropReason; 11] = [
         DropReason::TableMiss,
         DropReason::ActionDrop,
         DropReason::NoSuchPort,
@@ -50,6 +52,7 @@ impl DropReason {
         DropReason::RewriteFailed,
         DropReason::NoBuffer,
         DropReason::PortConfig,
+        DropReason::MeterDrop,
     ];
 
     pub fn name(self) -> &'static str {
@@ -64,6 +67,7 @@ impl DropReason {
             DropReason::RewriteFailed => "rewrite_failed",
             DropReason::NoBuffer => "no_buffer",
             DropReason::PortConfig => "port_config",
+            DropReason::MeterDrop => "meter_drop",
         }
     }
 

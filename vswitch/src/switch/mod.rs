@@ -29,7 +29,7 @@ use crate::pipeline::xlate::{translate, BridgePort, DpAction, PortFlags, VlanMod
 use crate::pmd::packet_in::{PacketInEvent, PACKET_IN_QUEUE};
 use crate::pmd::stats::{DropReason, PmdCounter, PmdCounters};
 use crate::pmd::{PmdCommand, PmdHandle, SideEffect};
-use bridge::Bridge;
+use bridge::{check_meters, Bridge};
 use crossbeam::channel::{self, Receiver, Sender};
 
 /// How long a datapath change may wait for the PMDs before it is reported.
@@ -154,8 +154,8 @@ impl Switch {
         };
         for bridge in &config.bridges {
             let now = switch.now_ms();
-            let mut state =
-                Bridge::new(&bridge.name, &bridge.flows, now).map_err(|e| format!("bridge {}: {e}", bridge.name))?;
+            let mut state = Bridge::new(&bridge.name, &bridge.flows, config.pmd.cores.len(), now)
+                .map_err(|e| format!("bridge {}: {e}", bridge.name))?;
             state.packet_in_limit = bridge.packet_in_limit;
             switch.bridges.push(state);
             for port in &bridge.ports {
@@ -322,6 +322,7 @@ impl Switch {
     /// mod-flows, del-flows and OpenFlow flow_mods.
     fn apply_flow_ops(&mut self, bridge: usize, ops: Vec<FlowOp>) -> Result<ApplyOutcome, FlowOpsError> {
         let now = self.now_ms();
+        check_meters(&self.bridges[bridge].meters, &ops).map_err(FlowOpsError::Refused)?;
         let outcome = self.bridges[bridge].tables.apply(ops, now).map_err(FlowOpsError::Refused)?;
         self.publish().map_err(FlowOpsError::NotPublished)?;
         for entry in &outcome.removed {
@@ -431,6 +432,7 @@ impl Switch {
                 format!("push_vlan(tpid={tpid:#06x},vid={},pcp={})", tci & 0x0fff, tci >> 13)
             }
             DpAction::PopVlan => "pop_vlan".into(),
+            DpAction::Meter(id) => format!("meter({id})"),
             DpAction::Controller(meta) => format!(
                 "controller(reason={},max_len={},table={},cookie={:#x})",
                 meta.reason.name(),
@@ -644,6 +646,7 @@ impl Switch {
                     ports,
                     macs: bridge.mac_snapshot(),
                     packet_in_limit: bridge.packet_in_limit,
+                    meters: bridge.meters.snapshot(),
                 })
             })
             .collect();

@@ -7,13 +7,15 @@ use std::sync::Arc;
 
 use crate::dpdk::mbuf::Mbuf;
 use crate::flow::key::FlowKey;
-use crate::flow::{Action, OfPort};
-use crate::openflow::message::{FlowRemovedReason, PortReason};
+use crate::flow::{Action, FlowSelector, OfPort};
+use crate::openflow::message::{FlowRemovedReason, MeterCommand, PortReason};
 use crate::openflow::service::{
-    Aggregate, Answer, FlowModFailure, FlowStat, PacketOutFailure, PortCounters, PortModFailure, PortView, Push, Query,
+    Aggregate, Answer, FlowModFailure, FlowStat, MeterModFailure, MeterView, PacketOutFailure, PortCounters,
+    PortModFailure, PortView, Push, Query, METER_ALL,
 };
 use crate::packet::extract;
-use crate::pipeline::table::{RuleEntry, TABLE_COUNT};
+use crate::pipeline::meter::MeterSpec;
+use crate::pipeline::table::{FlowOp, RuleEntry, TABLE_COUNT};
 use crate::pipeline::xlate::{translate_packet_out, Bridge as XlateBridge, PortFlags, NO_DP_PORT};
 use crate::pmd::packet_in::PacketInEvent;
 use crate::pmd::stats::DropReason;
@@ -54,6 +56,8 @@ impl Switch {
                 Answer::PacketOut(self.packet_out(b, in_port, &actions, &frame))
             }
             Query::PortMod { port, hw_addr, set, mask } => Answer::PortMod(self.port_mod(b, port, hw_addr, set, mask)),
+            Query::MeterMod { command, id, spec } => Answer::MeterMod(self.meter_mod(b, command, id, spec)),
+            Query::Meters(id) => Answer::Meters(self.meter_views(b, id)),
         }
     }
 
@@ -107,6 +111,70 @@ impl Switch {
         self.publish().map_err(PortModFailure::Internal)?;
         self.push_port_status(index, PortReason::Modify);
         Ok(())
+    }
+
+    /// Applies a METER_MOD and publishes it. Deleting a meter deletes the rules that use it (in
+    /// the same table version).
+    fn meter_mod(
+        &mut self,
+        bridge: usize,
+        command: MeterCommand,
+        id: u32,
+        spec: MeterSpec,
+    ) -> Result<(), MeterModFailure> {
+        let now = self.now_ms();
+        let meters = &mut self.bridges[bridge].meters;
+        match command {
+            MeterCommand::Add => meters.add(id, spec, now).map_err(MeterModFailure::Meter)?,
+            MeterCommand::Modify => meters.modify(id, spec).map_err(MeterModFailure::Meter)?,
+            MeterCommand::Delete => {
+                let gone: Vec<u32> = meters.iter().map(|m| m.id).filter(|m| id == METER_ALL || *m == id).collect();
+                for meter in &gone {
+                    meters.delete(*meter);
+                }
+                let users: Vec<FlowOp> = self.bridges[bridge]
+                    .tables
+                    .dump(&FlowSelector::default())
+                    .iter()
+                    .filter(|entry| entry.rule().instructions.meter.is_some_and(|m| gone.contains(&m)))
+                    .map(|entry| {
+                        let rule = entry.rule();
+                        FlowOp::Delete(FlowSelector {
+                            table: Some(rule.table),
+                            strict: true,
+                            priority: rule.priority,
+                            matches: rule.matches.clone(),
+                            ..FlowSelector::default()
+                        })
+                    })
+                    .collect();
+                if !users.is_empty() {
+                    // Publishes the meters too.
+                    return self
+                        .apply_flow_ops(bridge, users)
+                        .map(|_| ())
+                        .map_err(|e| MeterModFailure::Internal(format!("{e:?}")));
+                }
+            }
+        }
+        self.publish().map_err(MeterModFailure::Internal)
+    }
+
+    fn meter_views(&self, bridge: usize, id: u32) -> Vec<MeterView> {
+        let now = self.now_ms();
+        let rules = self.bridges[bridge].tables.dump(&FlowSelector::default());
+        self.bridges[bridge]
+            .meters
+            .iter()
+            .filter(|meter| id == METER_ALL || meter.id == id)
+            .map(|meter| MeterView {
+                id: meter.id,
+                spec: meter.spec.clone(),
+                totals: meter.totals(),
+                flows: rules.iter().filter(|entry| entry.rule().instructions.meter == Some(meter.id)).count() as u32,
+                duration_ms: now.saturating_sub(meter.added_ms),
+            })
+            .collect()
     }
 
     /// Hands a packet-in of a PMD to the connections of its bridge.
