@@ -8,16 +8,13 @@
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
 use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
 
-use vswitch_e2e::command::{run, CmdOutput};
+use vswitch_e2e::ofctl::{flow_lines, ofctl, ofctl_ok, unix_target};
 use vswitch_e2e::pcap::{self, assert_same_frames};
 use vswitch_e2e::wait::poll;
 use vswitch_e2e::{PortSpec, SwitchConfig, TestDir, Vswitchd};
 
-const OVS_OFCTL: &str = "/usr/bin/ovs-ofctl";
-const OFCTL_LIMIT: Duration = Duration::from_secs(20);
 const OF13: &str = "OpenFlow13";
 const REPLAY_LIMIT: Duration = Duration::from_secs(20);
 /// How long group counters may take to arrive (they are credited in arrears, every 10 ms).
@@ -28,26 +25,10 @@ const FAILOVER_FRAMES: u32 = 200;
 /// The destination MAC the second bucket of the `all` group writes.
 const REWRITTEN_DST: [u8; 6] = [0x02, 0, 0, 0, 0, 0x99];
 
-fn ofctl(args: &[&str]) -> CmdOutput {
-    let mut command = Command::new(OVS_OFCTL);
-    command.arg("-O").arg(OF13).args(args);
-    run(command, OFCTL_LIMIT)
-}
-
-fn ofctl_ok(args: &[&str]) -> String {
-    let output = ofctl(args);
-    assert!(output.success(), "{output}");
-    output.stdout
-}
-
 /// Runs ovs-ofctl, which must fail with `error` (an OpenFlow error name) in its output.
 fn ofctl_refused(args: &[&str], error: &str) {
-    let output = ofctl(args);
+    let output = ofctl(OF13, args);
     assert!(!output.success() && output.stderr.contains(error), "expected {error}: {output}");
-}
-
-fn flow_lines(dump: &str) -> Vec<String> {
-    dump.lines().filter(|l| l.contains("actions=")).map(|l| l.trim().to_owned()).collect()
 }
 
 /// The group lines of a dump-groups or dump-group-stats output.
@@ -72,7 +53,7 @@ fn group_packets(dump: &str, group: u32) -> Option<(u64, Vec<u64>)> {
 fn wait_for_group(target: &str, group: u32, packets: u64) -> Vec<u64> {
     let mut last = String::new();
     poll(COUNTERS_LIMIT, || {
-        last = ofctl_ok(&["dump-group-stats", target]);
+        last = ofctl_ok(OF13, &["dump-group-stats", target]);
         group_packets(&last, group).filter(|(total, _)| *total == packets).map(|(_, buckets)| buckets)
     })
     .unwrap_or_else(|| panic!("group {group} did not count {packets} packets: {last}"))
@@ -136,28 +117,34 @@ fn ovs_ofctl_groups_program_and_forward() {
         .port(PortSpec::pcap_tx("p3", 3, 3, &out(3)))
         .port(PortSpec::pcap_tx("p4", 4, 4, &out(4)));
     let switch = Vswitchd::start(&dir, &config);
-    let target = format!("unix:{}", config.mgmt_socket().display());
+    let target = unix_target(&config.mgmt_socket());
     let target = target.as_str();
 
-    let features = ofctl_ok(&["dump-group-features", target]);
+    let features = ofctl_ok(OF13, &["dump-group-features", target]);
     // Every type; weights, liveness, chaining and its checks; group actions in every type.
     assert!(features.contains("Types:  0xf") && features.contains("Capabilities:  0xf"), "{features}");
     assert_eq!(features.matches("actions: output group set_field").count(), 4, "{features}");
 
     // Add, refuse, modify.
-    ofctl_ok(&["add-group", target, "group_id=1,type=all,bucket=output:2,bucket=output:3"]);
-    ofctl_ok(&[
-        "add-group",
-        target,
-        "group_id=2,type=select,bucket=weight=1,actions=output:2,bucket=weight=3,actions=output:3",
-    ]);
-    ofctl_ok(&["add-group", target, "group_id=3,type=indirect,bucket=output:4"]);
+    ofctl_ok(OF13, &["add-group", target, "group_id=1,type=all,bucket=output:2,bucket=output:3"]);
+    ofctl_ok(
+        OF13,
+        &[
+            "add-group",
+            target,
+            "group_id=2,type=select,bucket=weight=1,actions=output:2,bucket=weight=3,actions=output:3",
+        ],
+    );
+    ofctl_ok(OF13, &["add-group", target, "group_id=3,type=indirect,bucket=output:4"]);
     // Port 9 does not exist: its bucket is not live.
-    ofctl_ok(&[
-        "add-group",
-        target,
-        "group_id=4,type=ff,bucket=watch_port=9,actions=output:2,bucket=watch_port=4,actions=group:3",
-    ]);
+    ofctl_ok(
+        OF13,
+        &[
+            "add-group",
+            target,
+            "group_id=4,type=ff,bucket=watch_port=9,actions=output:2,bucket=watch_port=4,actions=group:3",
+        ],
+    );
     ofctl_refused(&["add-group", target, "group_id=1,type=all,bucket=output:4"], "OFPGMFC_GROUP_EXISTS");
     ofctl_refused(&["mod-group", target, "group_id=9,type=all,bucket=output:4"], "OFPGMFC_UNKNOWN_GROUP");
     // ovs-ofctl refuses an indirect group of two buckets itself: sent raw, the switch does.
@@ -172,12 +159,12 @@ fn ovs_ofctl_groups_program_and_forward() {
     );
     ofctl_refused(&["add-group", target, "group_id=5,type=all,bucket=group:8"], "OFPBAC_BAD_OUT_GROUP");
     ofctl_refused(&["add-flow", target, "in_port=1,actions=group:99"], "OFPBAC_BAD_OUT_GROUP");
-    ofctl_ok(&[
+    ofctl_ok(OF13, &[
         "mod-group",
         target,
         "group_id=1,type=all,bucket=output:2,bucket=actions=set_field:02:00:00:00:00:99->eth_dst,output:3,bucket=output:4",
     ]);
-    let groups = group_lines(&ofctl_ok(&["dump-groups", target]));
+    let groups = group_lines(&ofctl_ok(OF13, &["dump-groups", target]));
     assert_eq!(groups.len(), 4, "{groups:#?}");
     assert!(groups[0].starts_with("group_id=1,type=all,") && groups[0].contains("output:4"), "{groups:#?}");
     assert!(groups[0].contains("set_field:02:00:00:00:00:99->eth_dst"), "{groups:#?}");
@@ -185,10 +172,10 @@ fn ovs_ofctl_groups_program_and_forward() {
     assert!(groups[2].starts_with("group_id=3,type=indirect,"), "{groups:#?}");
     assert!(groups[3].starts_with("group_id=4,type=ff,") && groups[3].contains("watch_port:9"), "{groups:#?}");
 
-    ofctl_ok(&["add-flow", target, "in_port=1,actions=group:1"]);
-    ofctl_ok(&["add-flow", target, "in_port=5,actions=group:2"]);
-    ofctl_ok(&["add-flow", target, "in_port=6,actions=write_actions(output:2,group:4)"]);
-    let by_group = flow_lines(&ofctl_ok(&["dump-flows", target, "out_group=4"]));
+    ofctl_ok(OF13, &["add-flow", target, "in_port=1,actions=group:1"]);
+    ofctl_ok(OF13, &["add-flow", target, "in_port=5,actions=group:2"]);
+    ofctl_ok(OF13, &["add-flow", target, "in_port=6,actions=write_actions(output:2,group:4)"]);
+    let by_group = flow_lines(&ofctl_ok(OF13, &["dump-flows", target, "out_group=4"]));
     assert!(by_group.len() == 1 && by_group[0].contains("in_port=6"), "{by_group:#?}");
 
     // all: every frame to ports 2, 3 and 4; the rewrite of bucket 2 stays in its copy.
@@ -223,18 +210,18 @@ fn ovs_ofctl_groups_program_and_forward() {
     assert_eq!(wait_for_group(target, 3, k), [k]);
     switch
         .wait_for_counters(REPLAY_LIMIT, "port 4 to send the failed-over frames", |s| s.port("p4").tx_packets >= n + k);
-    let stats_text = ofctl_ok(&["dump-group-stats", target]);
+    let stats_text = ofctl_ok(OF13, &["dump-group-stats", target]);
     let group_3 = group_lines(&stats_text).into_iter().find(|l| l.starts_with("group_id=3,")).expect("group 3");
     assert!(group_3.contains("ref_count=1"), "group 4 sends to it: {group_3}");
 
     // Delete: a group another one chains to is refused; deleting a group deletes its rules.
     ofctl_refused(&["del-groups", target, "group_id=3"], "OFPGMFC_CHAINED_GROUP");
-    ofctl_ok(&["del-groups", target, "group_id=4"]);
-    let flows = flow_lines(&ofctl_ok(&["dump-flows", target]));
+    ofctl_ok(OF13, &["del-groups", target, "group_id=4"]);
+    let flows = flow_lines(&ofctl_ok(OF13, &["dump-flows", target]));
     assert_eq!(flows.len(), 2, "the rule of group 4 went with it: {flows:#?}");
-    ofctl_ok(&["del-groups", target]);
-    assert!(group_lines(&ofctl_ok(&["dump-groups", target])).is_empty());
-    assert!(flow_lines(&ofctl_ok(&["dump-flows", target])).is_empty(), "every rule used a group");
+    ofctl_ok(OF13, &["del-groups", target]);
+    assert!(group_lines(&ofctl_ok(OF13, &["dump-groups", target])).is_empty());
+    assert!(flow_lines(&ofctl_ok(OF13, &["dump-flows", target])).is_empty(), "every rule used a group");
 
     switch.stop();
     let (p2, p3, p4) = (pcap::read(&out(2)), pcap::read(&out(3)), pcap::read(&out(4)));

@@ -12,45 +12,15 @@
 use std::io::Write;
 use std::net::TcpStream;
 use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
 
-use vswitch_e2e::command::{run, CmdOutput};
-use vswitch_e2e::openflow_raw::{self, error_of, free_port, read_message};
+use vswitch_e2e::ofctl::{field, flow_lines, free_port, ofctl, ofctl_ok, unix_target};
+use vswitch_e2e::openflow_raw::{self, error_of, read_message};
 use vswitch_e2e::pcap::{self, assert_same_frames};
 use vswitch_e2e::{PortSpec, SwitchConfig, TestDir, Vswitchd, NEUTRON_TUNNEL_BRIDGE};
 
-const OVS_OFCTL: &str = "/usr/bin/ovs-ofctl";
-const OFCTL_LIMIT: Duration = Duration::from_secs(20);
 const FRAMES: u32 = 500;
 const REPLAY_LIMIT: Duration = Duration::from_secs(20);
-
-fn ofctl(version: &str, args: &[&str]) -> CmdOutput {
-    let mut command = Command::new(OVS_OFCTL);
-    command.arg("-O").arg(version).args(args);
-    run(command, OFCTL_LIMIT)
-}
-
-/// Runs ovs-ofctl, which must succeed; returns its stdout.
-fn ofctl_ok(version: &str, args: &[&str]) -> String {
-    let output = ofctl(version, args);
-    assert!(output.success(), "{output}");
-    output.stdout
-}
-
-/// The flow lines of a dump-flows output (without the reply header line).
-fn flow_lines(dump: &str) -> Vec<String> {
-    dump.lines().filter(|l| l.contains("actions=")).map(|l| l.trim().to_owned()).collect()
-}
-
-/// A field `name=VALUE` of a dump line, as text.
-fn field<'a>(line: &'a str, name: &str) -> Option<&'a str> {
-    line.split([',', ' ']).find_map(|part| part.strip_prefix(name).and_then(|rest| rest.strip_prefix('=')))
-}
-
-fn unix_target(path: &Path) -> String {
-    format!("unix:{}", path.display())
-}
 
 fn switch_with_listener(dir: &TestDir, port: u16, out_pcap: &Path) -> (SwitchConfig, Vswitchd) {
     let config = SwitchConfig::new(dir)
