@@ -48,6 +48,7 @@ use super::nicira::{FlowFormat, PacketInFormat};
 use super::service::{
     datapath_id, Answer, FlowModFailure, FlowStat, OfPending, PacketOutFailure, PortView, Push, Query,
 };
+use super::tls::TlsStream;
 use super::wire::{ErrorType, OfError, Version};
 
 /// The versions this switch speaks.
@@ -85,7 +86,8 @@ pub(super) struct Context {
     /// The connections that take pushes (packet-ins, port and flow changes), by id.
     subscribers: Arc<Mutex<HashMap<u64, Subscriber>>>,
     next_subscriber: Arc<AtomicU64>,
-    /// Controller connections (TCP, not the management socket) and when the last one ended.
+    /// Controller connections (TCP or TLS, not the management socket) and when the last one
+    /// ended.
     pub(super) controllers: Arc<ControllerPresence>,
     packet_in_limit: PacketInLimit,
 }
@@ -211,7 +213,7 @@ pub(super) fn serve(stream: Stream, peer: &str, context: &Context) -> Closed {
         return format!("refused: {MAX_CONNECTIONS} connections open already");
     };
     tracing::info!(bridge = %context.bridge, %peer, "OpenFlow connection");
-    let _controller = matches!(stream, Stream::Tcp(_)).then(|| ControllerConnected::new(&context.controllers));
+    let _controller = (!matches!(stream, Stream::Unix(_))).then(|| ControllerConnected::new(&context.controllers));
     let (reader_stream, closer) = match (stream.try_clone(), stream.try_clone()) {
         (Ok(reader), Ok(closer)) => (reader, closer),
         (Err(e), _) | (_, Err(e)) => return format!("cannot clone the socket: {e}"),
@@ -255,9 +257,10 @@ fn read_loop(mut stream: Stream, input: &Sender<Input>) {
     }
 }
 
-/// A TCP or unix stream.
+/// A TCP, TLS or unix stream.
 pub(super) enum Stream {
     Tcp(TcpStream),
+    Tls(TlsStream),
     Unix(UnixStream),
 }
 
@@ -266,6 +269,7 @@ impl Stream {
     pub(super) fn try_clone(&self) -> std::io::Result<Stream> {
         match self {
             Stream::Tcp(s) => s.try_clone().map(Stream::Tcp),
+            Stream::Tls(s) => s.try_clone().map(Stream::Tls),
             Stream::Unix(s) => s.try_clone().map(Stream::Unix),
         }
     }
@@ -274,6 +278,7 @@ impl Stream {
     pub(super) fn shutdown(&self) {
         let _ = match self {
             Stream::Tcp(s) => s.shutdown(Shutdown::Both),
+            Stream::Tls(s) => s.shutdown(),
             Stream::Unix(s) => s.shutdown(Shutdown::Both),
         };
     }
@@ -282,6 +287,7 @@ impl Stream {
     fn set_timeouts(&self, write: Duration) -> std::io::Result<()> {
         match self {
             Stream::Tcp(s) => s.set_read_timeout(None).and_then(|()| s.set_write_timeout(Some(write))),
+            Stream::Tls(s) => s.set_timeouts(write),
             Stream::Unix(s) => s.set_read_timeout(None).and_then(|()| s.set_write_timeout(Some(write))),
         }
     }
@@ -289,6 +295,7 @@ impl Stream {
     fn read(&mut self, buffer: &mut [u8]) -> std::io::Result<usize> {
         match self {
             Stream::Tcp(s) => s.read(buffer),
+            Stream::Tls(s) => s.read(buffer),
             Stream::Unix(s) => s.read(buffer),
         }
     }
@@ -296,6 +303,7 @@ impl Stream {
     fn write_all(&mut self, bytes: &[u8]) -> std::io::Result<()> {
         match self {
             Stream::Tcp(s) => s.write_all(bytes),
+            Stream::Tls(s) => s.write_all(bytes),
             Stream::Unix(s) => s.write_all(bytes),
         }
     }

@@ -1,7 +1,8 @@
 //! OpenFlow: the wire codec (OpenFlow 1.3 first, 1.0 for the tools that still speak it, and the
 //! Nicira extensions ovs-ofctl emits) and the controller connections (`targets`: the listeners,
 //! the active controllers with their reconnection and the management socket of each bridge;
-//! `conn`: one connection, however it was opened; `service`: what they ask of the management thread). The codec is safe
+//! `conn`: one connection, however it was opened; `tls`: the TLS identity and streams of
+//! `tls:`/`ptls:` targets; `service`: what they ask of the management thread). The codec is safe
 //! Rust over byte slices: every decoder returns an [`OfError`] carrying the OFPT_ERROR type and
 //! code to answer with, never panics on malformed input.
 pub mod actions;
@@ -12,6 +13,7 @@ pub mod nicira;
 pub mod oxm;
 pub mod service;
 pub mod targets;
+pub mod tls;
 pub mod wire;
 
 pub use wire::{read_port, write_port, ErrorType, OfError, Reader, Version, Writer};
