@@ -94,6 +94,16 @@ pub struct SwitchConfig {
     pub openflow: Vec<String>,
     /// More keys of the bridge, as TOML lines (`fail_mode = "secure"`).
     pub bridge_settings: Vec<String>,
+    /// `[tls]`: the switch's private key, certificate and CA certificate (PEM files).
+    pub tls: Option<TlsFiles>,
+}
+
+/// The PEM files of a `[tls]` section.
+#[derive(Debug, Clone)]
+pub struct TlsFiles {
+    pub private_key: PathBuf,
+    pub certificate: PathBuf,
+    pub ca_certificate: PathBuf,
 }
 
 impl SwitchConfig {
@@ -109,6 +119,7 @@ impl SwitchConfig {
             ports: Vec::new(),
             openflow: Vec::new(),
             bridge_settings: Vec::new(),
+            tls: None,
         }
     }
 
@@ -123,7 +134,13 @@ impl SwitchConfig {
         self
     }
 
-    /// An OpenFlow listener of the bridge (`ptcp:PORT[:IP]`).
+    /// The switch's TLS identity (`[tls]`), for `tls:` and `ptls:` targets.
+    pub fn tls(mut self, files: TlsFiles) -> SwitchConfig {
+        self.tls = Some(files);
+        self
+    }
+
+    /// An OpenFlow target of the bridge (`ptcp:PORT[:IP]`, `tls:IP:PORT`...).
     pub fn openflow(mut self, target: &str) -> SwitchConfig {
         self.openflow.push(target.to_owned());
         self
@@ -168,6 +185,16 @@ impl SwitchConfig {
         let _ = writeln!(text, "\n[control]\nsocket = {}", quote(&self.socket.to_string_lossy()));
         if let Some(policy) = &self.on_port_error {
             let _ = writeln!(text, "\n[switch]\non_port_error = {}", quote(policy));
+        }
+        if let Some(tls) = &self.tls {
+            let _ = writeln!(text, "\n[tls]");
+            for (key, path) in [
+                ("private_key", &tls.private_key),
+                ("certificate", &tls.certificate),
+                ("ca_certificate", &tls.ca_certificate),
+            ] {
+                let _ = writeln!(text, "{key} = {}", quote(&path.to_string_lossy()));
+            }
         }
         let flows: Vec<String> = self.flows.iter().map(|f| quote(f)).collect();
         let _ = writeln!(text, "\n[[bridge]]\nname = {}\nflows = [{}]", quote(BRIDGE), flows.join(", "));
