@@ -53,12 +53,6 @@ pub struct TlsIdentity {
     client: Arc<ClientConfig>,
 }
 
-impl std::fmt::Debug for TlsIdentity {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("TlsIdentity")
-    }
-}
-
 impl TlsIdentity {
     /// Reads and checks the `[tls]` files. An error names the key and the file: missing or
     /// unreadable, not PEM of the right kind, a key that does not belong to the certificate.
@@ -307,6 +301,9 @@ impl TlsStream {
         while !bytes.is_empty() {
             let taken = session.connection.writer().write(bytes)?;
             flush(&mut session.connection, &self.socket)?;
+            if taken == 0 {
+                return Err(ErrorKind::WriteZero.into());
+            }
             bytes = bytes.get(taken..).unwrap_or_default();
         }
         Ok(())
