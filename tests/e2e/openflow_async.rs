@@ -22,8 +22,12 @@ const VM_A: frames::Mac = [0x02, 0, 0, 0, 0, 0x0a];
 const VM_B: frames::Mac = [0x02, 0, 0, 0, 0, 0x0b];
 
 fn ofctl_ok(args: &[&str]) -> String {
+    ofctl_version_ok("OpenFlow13", args)
+}
+
+fn ofctl_version_ok(version: &str, args: &[&str]) -> String {
     let mut command = Command::new(OVS_OFCTL);
-    command.args(["-O", "OpenFlow13"]).args(args);
+    command.args(["-O", version]).args(args);
     let output = run(command, Duration::from_secs(20));
     assert!(output.success(), "ovs-ofctl {args:?}: {output}");
     output.stdout
@@ -188,5 +192,99 @@ fn fail_modes_standalone_learns_secure_keeps_the_tables() {
     add_rx_port(&switch, &dir, "p1", 13, &burst);
     switch.wait_for_counters(SEEN_LIMIT, "misses with a controller", |_| drops(&switch, "p1", "table_miss") == 10);
     assert_eq!((tx("p2"), tx("p3")), (10, 10));
+    switch.stop();
+}
+
+#[test]
+fn port_mod_configures_ports_and_says_so() {
+    let dir = TestDir::new("of_port_mod");
+    let config = SwitchConfig::new(&dir)
+        .flow("priority=0,actions=FLOOD")
+        .port(PortSpec::pcap_tx("p2", 2, 2, &dir.join("p2.pcap")))
+        .port(PortSpec::pcap_tx("p3", 3, 3, &dir.join("p3.pcap")));
+    let switch = Vswitchd::start(&dir, &config);
+    let mgmt = format!("unix:{}", config.mgmt_socket().display());
+    let monitor = OfctlMonitor::start(&dir, "monitor", "OpenFlow13", &config.mgmt_socket());
+    let burst: Vec<Vec<u8>> = (0..10).map(|i| pcap::udp_frame(1, i, 64)).collect();
+    let tx = |port: &str| switch.port_stats().get(port).map_or(0, |p| p.tx_packets);
+
+    // no-flood is a bit of OpenFlow 1.0's (ovs-ofctl leaves it out of 1.3 messages).
+    ofctl_version_ok("OpenFlow10", &["mod-port", &mgmt, "p3", "no-flood"]);
+    let modified = monitor.wait_for("MOD: 3(p3)", 1, SEEN_LIMIT);
+    assert!(!modified.is_empty());
+    let desc = ofctl_version_ok("OpenFlow10", &["show", &mgmt]);
+    assert!(desc.contains("NO_FLOOD"), "{desc}");
+    add_rx_port(&switch, &dir, "p1", 1, &burst);
+    switch.wait_for_counters(SEEN_LIMIT, "the flood to p2", |_| tx("p2") == 10);
+    assert_eq!(tx("p3"), 0, "p3 is no-flood");
+
+    ofctl_version_ok("OpenFlow10", &["mod-port", &mgmt, "p3", "flood"]);
+    ofctl_ok(&["mod-port", &mgmt, "p2", "no-forward"]);
+    switch.del_port("p1");
+    add_rx_port(&switch, &dir, "p1", 11, &burst);
+    switch.wait_for_counters(SEEN_LIMIT, "the flood to p3", |_| tx("p3") == 10);
+    assert_eq!(tx("p2"), 10, "p2 is no-forward");
+
+    // A port that is gone takes its configuration with it: a new p1 forwards.
+    ofctl_ok(&["mod-port", &mgmt, "p1", "no-receive"]);
+    switch.del_port("p1");
+    add_rx_port(&switch, &dir, "p1", 12, &burst);
+    switch.wait_for_counters(SEEN_LIMIT, "the new p1 forwarding", |_| tx("p3") == 20);
+    ofctl_ok(&["mod-port", &mgmt, "p1", "no-receive"]);
+    ofctl_ok(&["mod-port", &mgmt, "p1", "down"]);
+    let desc = ofctl_ok(&["dump-ports-desc", &mgmt]);
+    assert!(desc.contains("PORT_DOWN") && desc.contains("NO_RECV") && desc.contains("LINK_DOWN"), "{desc}");
+    let mut command = Command::new(OVS_OFCTL);
+    command.args(["-O", "OpenFlow13", "mod-port", &mgmt, "9", "down"]);
+    let refused = run(command, Duration::from_secs(20));
+    assert!(!refused.success(), "{refused}");
+    switch.stop();
+}
+
+#[test]
+fn meters_police_in_the_datapath_and_count() {
+    const FRAMES: u64 = 1000;
+    let dir = TestDir::new("of_meters");
+    let config = SwitchConfig::new(&dir).port(PortSpec::pcap_tx("p2", 2, 2, &dir.join("p2.pcap")));
+    let switch = Vswitchd::start(&dir, &config);
+    let mgmt = format!("unix:{}", config.mgmt_socket().display());
+    ofctl_ok(&["add-meter", &mgmt, "meter=1,pktps,burst,stats,bands=type=drop,rate=100,burst_size=20"]);
+    ofctl_ok(&["add-meter", &mgmt, "meter=2,kbps,stats,bands=type=dscp_remark,rate=1000,prec_level=1"]);
+    let configs = ofctl_ok(&["dump-meters", &mgmt]);
+    assert!(
+        configs.contains("meter=1 pktps burst stats bands=") && configs.contains("type=drop rate=100 burst_size=20"),
+        "{configs}"
+    );
+    assert!(configs.contains("type=dscp_remark rate=1000 prec_level=1"), "{configs}");
+    // A flow may only name a meter that exists.
+    let mut command = Command::new(OVS_OFCTL);
+    command.args(["-O", "OpenFlow13", "add-flow", &mgmt, "priority=10,udp,actions=meter:9,output:2"]);
+    let refused = run(command, Duration::from_secs(20));
+    assert!(!refused.success() && refused.stderr.contains("OFPMMFC_UNKNOWN_METER"), "{refused}");
+    ofctl_ok(&["add-flow", &mgmt, "priority=10,udp,actions=meter:1,output:2"]);
+    ofctl_ok(&["add-flow", &mgmt, "priority=5,tcp,actions=meter:2,output:2"]);
+
+    let flood: Vec<Vec<u8>> = (0..FRAMES as u32).map(|i| pcap::udp_frame(1, i, 64)).collect();
+    let started = Instant::now();
+    add_rx_port(&switch, &dir, "p1", 1, &flood);
+    switch.wait_for_counters(SEEN_LIMIT, "the flood received", |stats| {
+        stats.get("p1").is_some_and(|p| p.rx_packets == FRAMES)
+    });
+    let seconds = started.elapsed().as_secs_f64();
+    let sent = switch.port_stats().get("p2").map_or(0, |p| p.tx_packets);
+    let dropped = drops(&switch, "p1", "meter_drop");
+    assert_eq!(sent + dropped, FRAMES, "every packet forwarded or dropped by the meter");
+    assert!(sent >= 20 && sent as f64 <= 20.0 + 100.0 * seconds + 5.0, "{sent} passed in {seconds:.2} s");
+    let stats = ofctl_ok(&["meter-stats", &mgmt, "meter=1"]);
+    assert!(stats.contains(&format!("flow_count:1 packet_in_count:{FRAMES}")), "{stats}");
+    assert!(stats.contains(&format!("0: packet_count:{dropped}")), "the drop band's count: {stats}");
+
+    // Deleting a meter deletes the flows that use it.
+    ofctl_ok(&["del-meter", &mgmt, "meter=1"]);
+    let flows = ofctl_ok(&["dump-flows", &mgmt]);
+    assert!(!flows.contains("meter:1") && flows.contains("meter:2"), "{flows}");
+    assert!(!ofctl_ok(&["dump-meters", &mgmt]).contains("meter=1 "), "meter 1 is gone");
+    let features = ofctl_ok(&["meter-features", &mgmt]);
+    assert!(features.contains("max_meter:65536") && features.contains("drop dscp_remark"), "{features}");
     switch.stop();
 }

@@ -12,6 +12,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use vswitch_e2e::command::run;
+use vswitch_e2e::openflow_raw::read_message;
 use vswitch_e2e::{PortSpec, SwitchConfig, TestDir, Vswitchd};
 
 const OVS_OFCTL: &str = "/usr/bin/ovs-ofctl";
@@ -53,17 +54,6 @@ impl Controller {
         }
         None
     }
-}
-
-/// One whole message, or None when the connection is closed or silent for READ_LIMIT.
-fn read_message(stream: &mut TcpStream) -> Option<Vec<u8>> {
-    let mut header = [0u8; 8];
-    stream.read_exact(&mut header).ok()?;
-    let length = usize::from(u16::from_be_bytes([header[2], header[3]]));
-    let mut message = header.to_vec();
-    message.resize(length.max(8), 0);
-    stream.read_exact(&mut message[8..]).ok()?;
-    Some(message)
 }
 
 /// The next message of `kind`, skipping others (the switch may probe with echo requests).

@@ -9,13 +9,14 @@
 //! byte for byte) and dump-flows and dump-ports count them. A client that sends garbage gets
 //! errors and, on a framing error, loses its connection, while the switch keeps forwarding
 //! and serving other clients. 1.0: add-flow, dump-flows, del-flows (the Nicira flow formats).
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::io::Write;
+use std::net::TcpStream;
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
 use vswitch_e2e::command::{run, CmdOutput};
+use vswitch_e2e::openflow_raw::{self, error_of, free_port, read_message};
 use vswitch_e2e::pcap::{self, assert_same_frames};
 use vswitch_e2e::{PortSpec, SwitchConfig, TestDir, Vswitchd, NEUTRON_TUNNEL_BRIDGE};
 
@@ -23,12 +24,6 @@ const OVS_OFCTL: &str = "/usr/bin/ovs-ofctl";
 const OFCTL_LIMIT: Duration = Duration::from_secs(20);
 const FRAMES: u32 = 500;
 const REPLAY_LIMIT: Duration = Duration::from_secs(20);
-
-/// A TCP port nobody listens on now (bound to port 0, then released).
-fn free_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
-    listener.local_addr().expect("local address").port()
-}
 
 fn ofctl(version: &str, args: &[&str]) -> CmdOutput {
     let mut command = Command::new(OVS_OFCTL);
@@ -64,34 +59,6 @@ fn switch_with_listener(dir: &TestDir, port: u16, out_pcap: &Path) -> (SwitchCon
         .port(PortSpec::pcap_tx("p3", 3, 3, &dir.join("p3.pcap")));
     let switch = Vswitchd::start(dir, &config);
     (config, switch)
-}
-
-/// The handshake of a raw client: our HELLO (1.3 only) and the switch's.
-fn raw_client(port: u16) -> TcpStream {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
-    stream.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
-    stream.write_all(&[4, 0, 0, 8, 0, 0, 0, 1]).expect("hello");
-    let hello = read_message(&mut stream).expect("the switch's hello");
-    assert_eq!(hello[1], 0, "first message is a HELLO: {hello:?}");
-    stream
-}
-
-/// One whole message, or None when the connection is closed.
-fn read_message(stream: &mut TcpStream) -> Option<Vec<u8>> {
-    let mut header = [0u8; 8];
-    stream.read_exact(&mut header).ok()?;
-    let length = usize::from(u16::from_be_bytes([header[2], header[3]]));
-    let mut message = header.to_vec();
-    message.resize(length.max(8), 0);
-    stream.read_exact(&mut message[8..]).ok()?;
-    Some(message)
-}
-
-/// (type, code) of an OFPT_ERROR, with its xid.
-fn error_of(message: &[u8]) -> (u32, u16, u16) {
-    assert_eq!(message[1], 1, "an OFPT_ERROR: {message:?}");
-    let xid = u32::from_be_bytes([message[4], message[5], message[6], message[7]]);
-    (xid, u16::from_be_bytes([message[8], message[9]]), u16::from_be_bytes([message[10], message[11]]))
 }
 
 #[test]
@@ -167,7 +134,7 @@ fn ovs_ofctl_openflow13_over_tcp_and_unix() {
     assert!(aggregate.contains("flow_count=2"), "{aggregate}");
 
     // A raw client sends garbage: errors, then a framing error costs it its connection.
-    let mut raw = raw_client(port);
+    let mut raw = openflow_raw::client(port);
     raw.write_all(&[4, 0xee, 0, 8, 0, 0, 0, 7]).expect("unknown type");
     let (xid, error_type, code) = error_of(&read_message(&mut raw).expect("an error"));
     assert_eq!((xid, error_type, code), (7, 1, 1), "OFPBRC_BAD_TYPE");
@@ -307,5 +274,81 @@ fn the_seed_pipeline_goes_over_the_wire_as_through_vsctl() {
         assert_eq!(dump.len(), 15, "{version}: {dump:#?}");
         assert!(dump.iter().any(|l| l.contains("learn(table=20")), "{version}: {dump:#?}");
     }
+    switch.stop();
+}
+
+/// A 1.3 ROLE_REQUEST (role: 0 no change, 1 equal, 2 master, 3 slave).
+fn role_request(xid: u32, role: u32, generation: u64) -> Vec<u8> {
+    let mut message = vec![4, 24, 0, 24];
+    message.extend_from_slice(&xid.to_be_bytes());
+    message.extend_from_slice(&role.to_be_bytes());
+    message.extend_from_slice(&[0; 4]);
+    message.extend_from_slice(&generation.to_be_bytes());
+    message
+}
+
+/// The reply to a request: (type, role, generation) of a ROLE_REPLY, or (type, error type,
+/// error code) of an OFPT_ERROR.
+fn ask(stream: &mut TcpStream, request: &[u8]) -> (u8, u64, u64) {
+    stream.write_all(request).expect("request");
+    let reply = read_message(stream).expect("a reply");
+    let word = |at: usize| u64::from(u32::from_be_bytes([reply[at], reply[at + 1], reply[at + 2], reply[at + 3]]));
+    match reply[1] {
+        25 => (25, word(8), u64::from_be_bytes(reply[16..24].try_into().expect("8 bytes"))),
+        1 => {
+            let (_, error_type, code) = error_of(&reply);
+            (1, u64::from(error_type), u64::from(code))
+        }
+        other => panic!("unexpected message type {other}: {reply:?}"),
+    }
+}
+
+/// A 1.3 FLOW_MOD that deletes every rule (a change a slave may not make).
+fn delete_all_flows(xid: u32) -> Vec<u8> {
+    let mut message = vec![4, 14, 0, 56];
+    message.extend_from_slice(&xid.to_be_bytes());
+    message.extend_from_slice(&[0; 16]); // cookie, cookie mask
+    message.extend_from_slice(&[0xff, 3, 0, 0, 0, 0, 0, 0]); // all tables, delete, timeouts, priority
+    message.extend_from_slice(&[0xff; 12]); // buffer id, out_port, out_group: none/any
+    message.extend_from_slice(&[0; 4]); // flags, pad
+    message.extend_from_slice(&[0, 1, 0, 4, 0, 0, 0, 0]); // an empty OXM match
+    message
+}
+
+#[test]
+fn bundles_are_all_or_nothing_and_slaves_are_read_only() {
+    let dir = TestDir::new("openflow_bundles_roles");
+    let port = free_port();
+    let (_config, switch) = switch_with_listener(&dir, port, &dir.join("p2.pcap"));
+    let tcp = format!("tcp:127.0.0.1:{port}");
+    let of13 = "OpenFlow13";
+    let good = dir.join("good.flows");
+    std::fs::write(&good, "priority=5,udp,actions=drop\npriority=6,tcp,actions=output:2\ntable=1,actions=drop\n")
+        .expect("write flows");
+    ofctl_ok(of13, &["--bundle", "add-flows", &tcp, &good.to_string_lossy()]);
+    assert_eq!(flow_lines(&ofctl_ok(of13, &["dump-flows", &tcp])).len(), 3);
+    // The second flow overlaps one of the first bundle: the switch refuses it, and the first
+    // flow of the file is not added either.
+    let bad = dir.join("bad.flows");
+    std::fs::write(&bad, "priority=8,icmp,actions=drop\ncheck_overlap,priority=5,ip,actions=drop\n").expect("write");
+    let failed = ofctl(of13, &["--bundle", "add-flows", &tcp, &bad.to_string_lossy()]);
+    assert!(!failed.success(), "{failed}");
+    assert!(failed.stderr.contains("OFPFMFC_OVERLAP") && failed.stderr.contains("OFPBFC_MSG_FAILED"), "{failed}");
+    let dump = ofctl_ok(of13, &["dump-flows", &tcp]);
+    assert_eq!(flow_lines(&dump).len(), 3, "nothing of the failed bundle: {dump}");
+
+    // Roles: the second master demotes the first, which may then only look.
+    let (mut first, mut second) = (openflow_raw::client(port), openflow_raw::client(port));
+    assert_eq!(ask(&mut first, &role_request(1, 2, 10)), (25, 2, 10), "master");
+    assert_eq!(ask(&mut second, &role_request(2, 2, 11)), (25, 2, 11), "another master");
+    assert_eq!(ask(&mut first, &role_request(3, 0, 0)), (25, 3, 11), "the first is a slave now");
+    assert_eq!(ask(&mut first, &delete_all_flows(4)), (1, 1, 10), "OFPBRC_IS_SLAVE");
+    assert_eq!(ask(&mut first, &role_request(5, 2, 9)), (1, 11, 0), "OFPRRFC_STALE");
+    assert_eq!(flow_lines(&ofctl_ok(of13, &["dump-flows", &tcp])).len(), 3, "the slave changed nothing");
+    assert_eq!(ask(&mut first, &role_request(6, 1, 0)), (25, 1, 11), "equal again");
+    second.write_all(&delete_all_flows(7)).expect("flow_mod");
+    second.write_all(&[4, 20, 0, 8, 0, 0, 0, 8]).expect("barrier");
+    assert_eq!(read_message(&mut second).map(|reply| reply[1]), Some(21), "no error, then the barrier reply");
+    assert!(flow_lines(&ofctl_ok(of13, &["dump-flows", &tcp])).is_empty(), "the master may");
     switch.stop();
 }

@@ -27,6 +27,7 @@ pub mod command;
 pub mod differential;
 pub mod frames;
 pub mod ofctl_monitor;
+pub mod openflow_raw;
 pub mod ovs_oracle;
 pub mod pcap;
 pub mod process;

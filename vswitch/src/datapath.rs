@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use crate::config::PacketInLimit;
 use crate::dpdk::ethdev::{RxQueue, TxQueue};
+use crate::pipeline::meter::Meter;
 use crate::pipeline::table::{RuleEntry, TablesSnapshot};
 use crate::pipeline::xlate::{BridgePort, DpAction, MacTable};
 
@@ -35,6 +36,8 @@ pub struct BridgeDp {
     pub macs: MacTable,
     /// Packet-ins each PMD hands on at most.
     pub packet_in_limit: PacketInLimit,
+    /// The bridge's meters, by id.
+    pub meters: Vec<Arc<Meter>>,
 }
 
 /// An rx queue, its bridge, and - when the bridge's rules decide for every

@@ -15,20 +15,27 @@ pub struct TokenBucket {
 }
 
 impl TokenBucket {
-    pub fn new(rate: u32, burst: u32, ticks_per_s: u64, now: u64) -> TokenBucket {
+    pub fn new(rate: u64, burst: u64, ticks_per_s: u64, now: u64) -> TokenBucket {
         let ticks_per_s = ticks_per_s.max(1);
-        let cap = u64::from(burst.max(1)).saturating_mul(ticks_per_s);
-        TokenBucket { rate: u64::from(rate), ticks_per_s, credit: cap, cap, last: now }
+        let cap = burst.max(1).saturating_mul(ticks_per_s);
+        TokenBucket { rate, ticks_per_s, credit: cap, cap, last: now }
     }
 
     /// Takes one token at tick `now`; false when the bucket is empty.
     #[inline]
     pub fn take(&mut self, now: u64) -> bool {
+        self.take_n(now, 1)
+    }
+
+    /// Takes `n` tokens at tick `now`, or none (false) when there are fewer.
+    #[inline]
+    pub fn take_n(&mut self, now: u64, n: u64) -> bool {
         let elapsed = now.saturating_sub(self.last);
         self.last = self.last.max(now);
         self.credit = self.credit.saturating_add(elapsed.saturating_mul(self.rate)).min(self.cap);
-        if self.credit >= self.ticks_per_s {
-            self.credit -= self.ticks_per_s;
+        let cost = n.saturating_mul(self.ticks_per_s);
+        if self.credit >= cost {
+            self.credit -= cost;
             true
         } else {
             false
@@ -62,6 +69,16 @@ mod tests {
         // 10 tries every millisecond for 10 s.
         let total: u32 = (0..10_000u64).map(|ms| taken(&mut bucket, ms * HZ / 1000, 10)).sum();
         assert!((1000..=1000 + 25).contains(&total), "{total}");
+    }
+
+    #[test]
+    fn several_tokens_at_once_or_none() {
+        let mut bucket = TokenBucket::new(1000, 1500, HZ, 0);
+        assert!(bucket.take_n(0, 1000));
+        assert!(!bucket.take_n(0, 600), "500 left");
+        assert!(bucket.take_n(0, 500));
+        assert!(bucket.take_n(HZ / 10, 100), "100 more after 100 ms");
+        assert!(!bucket.take_n(HZ / 10, 1));
     }
 
     #[test]

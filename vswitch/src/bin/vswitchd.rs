@@ -7,10 +7,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
-use crossbeam::channel::{select, RecvError};
+use crossbeam::channel::{select, Receiver, RecvError};
 
 use vswitch::config::Config;
 use vswitch::control::ControlServer;
+use vswitch::openflow::service::{OfPending, Query};
 use vswitch::openflow::targets::OpenFlowServer;
 use vswitch::switch::Switch;
 
@@ -70,6 +71,40 @@ fn main() -> ExitCode {
     }
 }
 
+/// Flow_mods queued at most in one datapath version.
+const FLOW_MOD_BATCH: usize = 4096;
+
+/// Answers an OpenFlow query, and the ones queued behind it: a run of flow_mods (from any
+/// connections) is applied as one datapath version, in order; anything else one by one.
+fn serve_openflow(switch: &mut Switch, first: OfPending, requests: &Receiver<OfPending>) {
+    let mut next = Some(first);
+    while let Some(pending) = next.take() {
+        let OfPending { bridge, query, reply_to } = pending;
+        let Query::FlowMods(ops) = query else {
+            let _ = reply_to.send(switch.handle_openflow(&bridge, query));
+            return;
+        };
+        let mut replies = vec![reply_to];
+        let mut work = vec![(bridge, ops)];
+        while work.len() < FLOW_MOD_BATCH {
+            match requests.try_recv() {
+                Ok(OfPending { bridge, query: Query::FlowMods(ops), reply_to }) => {
+                    replies.push(reply_to);
+                    work.push((bridge, ops));
+                }
+                Ok(other) => {
+                    next = Some(other);
+                    break;
+                }
+                Err(_) => break,
+            }
+        }
+        for (reply_to, answer) in replies.iter().zip(switch.handle_openflow_flow_mods(work)) {
+            let _ = reply_to.send(answer);
+        }
+    }
+}
+
 fn run(config: &Config) -> Result<(), String> {
     let stop = Arc::new(AtomicBool::new(false));
     for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
@@ -100,8 +135,7 @@ fn run(config: &Config) -> Result<(), String> {
             },
             // Never disconnected: the server keeps a sender.
             recv(of_requests) -> pending => if let Ok(pending) = pending {
-                let answer = switch.handle_openflow(&pending.bridge, pending.query);
-                let _ = pending.reply_to.send(answer);
+                serve_openflow(&mut switch, pending, &of_requests);
             },
             // Never disconnected: the switch keeps a receiver and the PMDs their senders.
             recv(packet_ins) -> event => if let Ok(event) = event {

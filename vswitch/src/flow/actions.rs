@@ -184,7 +184,7 @@ pub struct WriteMetadata {
 /// The OpenFlow 1.3 instructions of a rule, in the order they execute.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct Instructions {
-    /// `meter:N`: parsed and kept; not executed yet (the switch has no meter table).
+    /// `meter:N`: the packet goes through the bridge's meter N first (it must exist).
     pub meter: Option<u32>,
     /// The actions written directly after `actions=`.
     pub apply_actions: Vec<Action>,

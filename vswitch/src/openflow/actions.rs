@@ -50,7 +50,7 @@ mod bad_instruction {
 }
 
 /// OFPMMFC_INVALID_METER.
-const INVALID_METER: u16 = 1;
+const INVALID_METER: u16 = 2;
 
 fn action_error(code: u16, reason: impl Into<String>) -> OfError {
     OfError::new(ErrorType::BadAction, code, reason)

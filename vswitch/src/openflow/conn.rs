@@ -16,12 +16,11 @@
 //! message gets an OFPT_ERROR and the connection goes on; a framing error (length below 8)
 //! or a failed HELLO closes it.
 
-use std::collections::HashMap;
 use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::os::unix::net::UnixStream;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crossbeam::channel::{self, Receiver, Sender};
@@ -30,23 +29,29 @@ use crossbeam::select;
 use crate::config::PacketInLimit;
 use crate::flow::key::Field;
 use crate::flow::{FlowModification, FlowRule, FlowSelector, Match, OfPort};
+use crate::pipeline::meter::MeterSpec;
 use crate::pipeline::table::{self, FlowOp, FlowTableError};
+use crate::pipeline::xlate::PortFlags;
 use crate::pmd::packet_in::PacketInEvent;
 use crate::token_bucket::TokenBucket;
 
+use super::bundle::{self, bundle_error, BundledFlowMod, Bundles};
 use super::message::{
     self, bad_request, decode, decode_in, encode, encode_error, frame_length, negotiate, our_hello,
-    packet_in_reason_wire, AsyncConfig, EncodeError, FeaturesReply, FlowMod, FlowModCommand, FlowModFlags, FlowRemoved,
-    FlowRemovedReason, FragHandling, Message, PacketIn, PacketOut, PortDesc, PortStatus, Role, SwitchConfig, GROUP_ANY,
-    NO_BUFFER,
+    packet_in_reason_wire, AsyncConfig, ControllerRole, EncodeError, FeaturesReply, FlowMod, FlowModCommand,
+    FlowModFlags, FlowRemoved, FlowRemovedReason, FragHandling, Message, MeterCommand, MeterMod, PacketIn, PacketOut,
+    PortDesc, PortMod, PortStatus, SwitchConfig, GROUP_ANY, NO_BUFFER,
 };
+use super::meters;
 use super::multipart::{
-    AggregateStats, Desc, FeatureId, FlowStats, FlowStatsRequest, GroupFeatures, MeterFeatures, MultipartReply,
-    MultipartRequest, OxmId, PortStats, ReplyBody, RequestBody, TableFeatureProperty, TableFeatures, TableStats,
+    AggregateStats, Desc, FeatureId, FlowStats, FlowStatsRequest, GroupFeatures, MultipartReply, MultipartRequest,
+    OxmId, PortStats, ReplyBody, RequestBody, TableFeatureProperty, TableFeatures, TableStats,
 };
-use super::nicira::{FlowFormat, PacketInFormat};
+use super::nicira::{BundleAdd, BundleControl, BundleControlType, FlowFormat, PacketInFormat};
+use super::registry::{Membership, Registry};
 use super::service::{
-    datapath_id, Answer, FlowModFailure, FlowStat, OfPending, PacketOutFailure, PortView, Push, Query,
+    datapath_id, Answer, FlowModFailure, FlowStat, MeterModFailure, MeterView, OfPending, PacketOutFailure,
+    PortModFailure, PortView, Push, Query,
 };
 use super::tls::TlsStream;
 use super::wire::{ErrorType, OfError, Version};
@@ -66,8 +71,9 @@ pub const MAX_CONNECTIONS: usize = 64;
 const N_TABLES: u8 = 254;
 /// miss_send_len until the controller sets one (OFPCML default of the specification).
 const DEFAULT_MISS_SEND_LEN: u16 = 128;
-/// Pushes queued for one connection at most; more are dropped (counted).
-const PUSH_QUEUE: usize = 1024;
+/// Flow_mods of one connection sent to the management thread before their answers are
+/// awaited.
+const MAX_FLOW_MODS_IN_FLIGHT: usize = 1024;
 /// Chunks read ahead of the connection thread (each up to 64 KiB).
 const INPUT_QUEUE: usize = 4;
 /// OpenFlow 1.3's asynchronous configuration for the master and equal roles (index 0) and
@@ -83,64 +89,9 @@ pub(super) struct Context {
     pub(super) requests: Sender<OfPending>,
     /// Open connections of the bridge (all its listeners and controllers together).
     pub(super) connections: Arc<AtomicUsize>,
-    /// The connections that take pushes (packet-ins, port and flow changes), by id.
-    subscribers: Arc<Mutex<HashMap<u64, Subscriber>>>,
-    next_subscriber: Arc<AtomicU64>,
-    /// Controller connections (TCP or TLS, not the management socket) and when the last one
-    /// ended.
-    pub(super) controllers: Arc<ControllerPresence>,
+    /// The bridge's connections: push queues, roles, controller presence.
+    pub(super) registry: Arc<Registry>,
     packet_in_limit: PacketInLimit,
-}
-
-/// A connection's push queue and counters, as the management thread sees them.
-struct Subscriber {
-    pushes: Sender<Push>,
-    stats: Arc<ConnectionStats>,
-}
-
-/// Counters of one connection's pushes.
-#[derive(Debug, Default)]
-pub(super) struct ConnectionStats {
-    pub(super) packet_ins: AtomicU64,
-    /// Over the connection's packet-in rate limit.
-    pub(super) packet_ins_limited: AtomicU64,
-    /// Pushes of any kind the connection's queue had no room for (it is not keeping up).
-    pub(super) pushes_dropped: AtomicU64,
-}
-
-/// Whether a bridge has a controller connected (for its fail mode).
-#[derive(Debug)]
-pub(super) struct ControllerPresence {
-    connected: AtomicUsize,
-    /// When the count last fell to zero (or the bridge started).
-    alone_since: Mutex<Instant>,
-}
-
-impl ControllerPresence {
-    /// None while a controller is connected; else how long none has been.
-    pub(super) fn alone_for(&self) -> Option<Duration> {
-        let since = self.alone_since.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        (self.connected.load(Ordering::SeqCst) == 0).then(|| since.elapsed())
-    }
-}
-
-/// Counts a controller connection while it lives.
-struct ControllerConnected(Arc<ControllerPresence>);
-
-impl ControllerConnected {
-    fn new(presence: &Arc<ControllerPresence>) -> ControllerConnected {
-        presence.connected.fetch_add(1, Ordering::SeqCst);
-        ControllerConnected(presence.clone())
-    }
-}
-
-impl Drop for ControllerConnected {
-    fn drop(&mut self) {
-        let mut since = self.0.alone_since.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        if self.0.connected.fetch_sub(1, Ordering::SeqCst) == 1 {
-            *since = Instant::now();
-        }
-    }
 }
 
 /// Counts a connection while it lives.
@@ -152,30 +103,13 @@ impl Drop for Slot {
     }
 }
 
-/// A connection's place among the bridge's subscribers while it lives.
-struct Subscription {
-    subscribers: Arc<Mutex<HashMap<u64, Subscriber>>>,
-    id: u64,
-}
-
-impl Drop for Subscription {
-    fn drop(&mut self) {
-        self.subscribers.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).remove(&self.id);
-    }
-}
-
 impl Context {
     pub(super) fn new(bridge: &str, requests: Sender<OfPending>, packet_in_limit: PacketInLimit) -> Context {
         Context {
             bridge: bridge.to_owned(),
             requests,
             connections: Arc::new(AtomicUsize::new(0)),
-            subscribers: Arc::default(),
-            next_subscriber: Arc::default(),
-            controllers: Arc::new(ControllerPresence {
-                connected: AtomicUsize::new(0),
-                alone_since: Mutex::new(Instant::now()),
-            }),
+            registry: Registry::new(),
             packet_in_limit,
         }
     }
@@ -184,24 +118,6 @@ impl Context {
         let before = self.connections.fetch_add(1, Ordering::Relaxed);
         let slot = Slot(self.connections.clone());
         (before < MAX_CONNECTIONS).then_some(slot)
-    }
-
-    fn subscribe(&self, stats: &Arc<ConnectionStats>) -> (Subscription, Receiver<Push>) {
-        let (pushes, received) = channel::bounded(PUSH_QUEUE);
-        let id = self.next_subscriber.fetch_add(1, Ordering::Relaxed);
-        let subscriber = Subscriber { pushes, stats: stats.clone() };
-        self.subscribers.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).insert(id, subscriber);
-        (Subscription { subscribers: self.subscribers.clone(), id }, received)
-    }
-
-    /// Queues `push` for every connection of the bridge, never waiting: a connection whose
-    /// queue is full misses it (counted).
-    pub(super) fn push(&self, push: &Push) {
-        for subscriber in self.subscribers.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).values() {
-            if subscriber.pushes.try_send(push.clone()).is_err() {
-                subscriber.stats.pushes_dropped.fetch_add(1, Ordering::Relaxed);
-            }
-        }
     }
 }
 
@@ -213,7 +129,8 @@ pub(super) fn serve(stream: Stream, peer: &str, context: &Context) -> Closed {
         return format!("refused: {MAX_CONNECTIONS} connections open already");
     };
     tracing::info!(bridge = %context.bridge, %peer, "OpenFlow connection");
-    let _controller = (!matches!(stream, Stream::Unix(_))).then(|| ControllerConnected::new(&context.controllers));
+    // Controllers come over TCP or TLS; the management socket is not one.
+    let _controller = (!matches!(stream, Stream::Unix(_))).then(|| context.registry.controller_connected());
     let (reader_stream, closer) = match (stream.try_clone(), stream.try_clone()) {
         (Ok(reader), Ok(closer)) => (reader, closer),
         (Err(e), _) | (_, Err(e)) => return format!("cannot clone the socket: {e}"),
@@ -224,9 +141,8 @@ pub(super) fn serve(stream: Stream, peer: &str, context: &Context) -> Closed {
         Ok(reader) => reader,
         Err(e) => return format!("cannot start the reader thread: {e}"),
     };
-    let stats = Arc::new(ConnectionStats::default());
-    let (_subscription, pushes) = context.subscribe(&stats);
-    let closed = Connection::new(stream, context.clone(), stats).run(&input, &pushes);
+    let (membership, pushes) = context.registry.join();
+    let closed = Connection::new(stream, context.clone(), membership).run(&input, &pushes);
     // The reader's blocked read returns at once; a send of it finds no receiver.
     closer.shutdown();
     drop(input);
@@ -324,15 +240,17 @@ struct Connection {
     /// NXT_FLOW_MOD_TABLE_ID: the 1.0 flow_mod command's high byte is a table id.
     flow_mod_table_id: bool,
     flow_format: FlowFormat,
+    bundles: Bundles,
     next_xid: u32,
-    stats: Arc<ConnectionStats>,
+    /// The connection's place in the bridge's registry (role, counters).
+    member: Membership,
     /// The packet-in rate limit, in nanoseconds since `started`.
     packet_in_bucket: TokenBucket,
     started: Instant,
 }
 
 impl Connection {
-    fn new(stream: Stream, context: Context, stats: Arc<ConnectionStats>) -> Connection {
+    fn new(stream: Stream, context: Context, member: Membership) -> Connection {
         let limit = context.packet_in_limit;
         Connection {
             stream,
@@ -347,9 +265,10 @@ impl Connection {
             async_config: DEFAULT_ASYNC,
             flow_mod_table_id: false,
             flow_format: FlowFormat::OpenFlow10,
+            bundles: Bundles::default(),
             next_xid: 1,
-            stats,
-            packet_in_bucket: TokenBucket::new(limit.rate, limit.burst, 1_000_000_000, 0),
+            member,
+            packet_in_bucket: TokenBucket::new(u64::from(limit.rate), u64::from(limit.burst), 1_000_000_000, 0),
             started: Instant::now(),
         }
     }
@@ -376,6 +295,19 @@ impl Connection {
             if let Err(closed) = self.handle_buffered() {
                 return closed;
             }
+            // Checked on every turn: a steady stream of pushes must not hide a silent peer.
+            if heard.elapsed() >= PROBE_INTERVAL {
+                if probe_sent {
+                    return format!("no answer to an echo request within {PROBE_INTERVAL:?}");
+                }
+                probe_sent = true;
+                heard = Instant::now();
+                let xid = self.xid();
+                let version = self.version.unwrap_or(Version::V1_3);
+                if let Err(closed) = self.send_message(version, xid, &Message::EchoRequest(Vec::new())) {
+                    return closed;
+                }
+            }
             let quiet = PROBE_INTERVAL.saturating_sub(heard.elapsed());
             select! {
                 recv(input) -> next => match next {
@@ -395,18 +327,7 @@ impl Connection {
                     }
                     Err(_) => return "the switch is stopping".into(),
                 },
-                default(quiet) => {
-                    if probe_sent {
-                        return format!("no answer to an echo request within {PROBE_INTERVAL:?}");
-                    }
-                    probe_sent = true;
-                    heard = Instant::now();
-                    let xid = self.xid();
-                    let version = self.version.unwrap_or(Version::V1_3);
-                    if let Err(closed) = self.send_message(version, xid, &Message::EchoRequest(Vec::new())) {
-                        return closed;
-                    }
-                }
+                default(quiet) => {}
             }
         }
     }
@@ -415,27 +336,29 @@ impl Connection {
     /// negotiated; packet-ins within the rate limit.
     fn push(&mut self, push: Push) -> Result<(), Closed> {
         let Some(version) = self.version else { return Ok(()) };
+        // The masks' first word is for masters and equals, the second for slaves.
+        let slot = usize::from(self.member.state.role() == ControllerRole::Slave);
         let message = match push {
             Push::PacketIn(event) => {
-                if !wanted(self.async_config.packet_in_mask[0], packet_in_reason_wire(event.meta.reason)) {
+                if !wanted(self.async_config.packet_in_mask[slot], packet_in_reason_wire(event.meta.reason)) {
                     return Ok(());
                 }
                 let now = u64::try_from(self.started.elapsed().as_nanos()).unwrap_or(u64::MAX);
                 if !self.packet_in_bucket.take(now) {
-                    self.stats.packet_ins_limited.fetch_add(1, Ordering::Relaxed);
+                    self.member.state.packet_ins_limited.fetch_add(1, Ordering::Relaxed);
                     return Ok(());
                 }
-                self.stats.packet_ins.fetch_add(1, Ordering::Relaxed);
+                self.member.state.packet_ins.fetch_add(1, Ordering::Relaxed);
                 Message::PacketIn(packet_in(&event))
             }
             Push::PortStatus { reason, port } => {
-                if !wanted(self.async_config.port_status_mask[0], reason as u8) {
+                if !wanted(self.async_config.port_status_mask[slot], reason as u8) {
                     return Ok(());
                 }
                 Message::PortStatus(PortStatus { reason, port: port_desc(version, &port) })
             }
             Push::FlowRemoved { reason, flow } => {
-                if !flow.flags.send_flow_rem || !wanted(self.async_config.flow_removed_mask[0], reason as u8) {
+                if !flow.flags.send_flow_rem || !wanted(self.async_config.flow_removed_mask[slot], reason as u8) {
                     return Ok(());
                 }
                 Message::FlowRemoved(flow_removed(reason, &flow))
@@ -476,11 +399,13 @@ impl Connection {
 
     /// Handles every whole message in the input buffer.
     fn handle_buffered(&mut self) -> Result<(), Closed> {
+        let mut in_flight = Vec::new();
         loop {
             let length = match frame_length(&self.input) {
                 Ok(Some(length)) if length <= self.input.len() => length,
-                Ok(_) => return Ok(()),
+                Ok(_) => return self.finish_flow_mods(in_flight),
                 Err(error) => {
+                    self.finish_flow_mods(in_flight)?;
                     let version = self.version.unwrap_or(Version::V1_3);
                     let head = self.input.get(..message::HEADER_LEN).unwrap_or_default().to_vec();
                     let xid = head.get(4..8).map_or(0, |b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]));
@@ -489,8 +414,65 @@ impl Connection {
                 }
             };
             let frame: Vec<u8> = self.input.drain(..length).collect();
-            self.handle_frame(&frame)?;
+            if in_flight.len() < MAX_FLOW_MODS_IN_FLIGHT {
+                match self.start_flow_mod(frame) {
+                    Ok(started) => {
+                        in_flight.push(started);
+                        continue;
+                    }
+                    Err(frame) => {
+                        self.finish_flow_mods(std::mem::take(&mut in_flight))?;
+                        self.handle_frame(&frame)?;
+                    }
+                }
+            } else {
+                self.finish_flow_mods(std::mem::take(&mut in_flight))?;
+                self.handle_frame(&frame)?;
+            }
         }
+    }
+
+    /// Sends a flow_mod to the management thread without waiting for the answer, so that the
+    /// flow_mods that arrived together reach it together (and cost one table version). Only a
+    /// valid flow_mod of a master or equal connection whose answer nothing depends on (not a
+    /// 1.0 modify, which may turn into an add); anything else comes back to be handled alone.
+    fn start_flow_mod(&self, frame: Vec<u8>) -> Result<FlowModInFlight, Vec<u8>> {
+        let Some(version) = self.version else { return Err(frame) };
+        if self.member.state.role() == ControllerRole::Slave {
+            return Err(frame);
+        }
+        let Ok((header, message)) = decode_in(version, &frame) else { return Err(frame) };
+        let (flow_mod, new_cookie) = match &message {
+            Message::FlowMod(flow_mod) => (flow_mod, None),
+            Message::NxFlowMod(nx) => (&nx.flow_mod, Some(nx.new_cookie)),
+            _ => return Err(frame),
+        };
+        if version == Version::V1_0 && matches!(flow_mod.command, FlowModCommand::Modify | FlowModCommand::ModifyStrict)
+        {
+            return Err(frame);
+        }
+        let Ok(Some(op)) = flow_mod_op(version, flow_mod, new_cookie, self.flow_mod_table_id) else {
+            return Err(frame);
+        };
+        match self.send_query(Query::FlowMods(vec![op])) {
+            Ok(answer) => Ok(FlowModInFlight { version, xid: header.xid, frame, answer }),
+            Err(_) => Err(frame),
+        }
+    }
+
+    /// Waits for the answers of the flow_mods in flight, in order, and sends their errors.
+    fn finish_flow_mods(&mut self, in_flight: Vec<FlowModInFlight>) -> Result<(), Closed> {
+        for flow_mod in in_flight {
+            let error = match await_answer(&flow_mod.answer) {
+                Ok(Answer::FlowMod(Ok(_))) => continue,
+                Ok(Answer::FlowMod(Err(FlowModFailure::Table { error, .. }))) => table_error(flow_mod.version, &error),
+                Ok(Answer::FlowMod(Err(FlowModFailure::Internal(error)))) => eperm(error),
+                Ok(other) => unexpected(&other),
+                Err(error) => error,
+            };
+            self.send_error(flow_mod.version, flow_mod.xid, &error, &flow_mod.frame)?;
+        }
+        Ok(())
     }
 
     fn handle_frame(&mut self, frame: &[u8]) -> Result<(), Closed> {
@@ -534,16 +516,17 @@ impl Connection {
 
     /// The management thread's answer to `query`.
     fn ask(&self, query: Query) -> Result<Answer, OfError> {
+        await_answer(&self.send_query(query)?)
+    }
+
+    /// Queues `query` for the management thread; the answer comes on the receiver.
+    fn send_query(&self, query: Query) -> Result<Receiver<Answer>, OfError> {
         let (reply_to, answer) = channel::bounded(1);
         let pending = OfPending { bridge: self.context.bridge.clone(), query, reply_to };
         if self.context.requests.send(pending).is_err() {
             return Err(eperm("the switch is shutting down"));
         }
-        match answer.recv_timeout(QUERY_TIMEOUT) {
-            Ok(Answer::NoBridge) => Err(eperm("the bridge is gone")),
-            Ok(answer) => Ok(answer),
-            Err(_) => Err(eperm("the switch did not answer in time")),
-        }
+        Ok(answer)
     }
 
     /// The encoded replies to one message (none for most asynchronous ones), or the error to
@@ -552,6 +535,9 @@ impl Connection {
         let reply = |message: Message| -> Result<Vec<Vec<u8>>, OfError> {
             encode(version, xid, &message).map(|bytes| vec![bytes]).map_err(encode_failed)
         };
+        if changes_the_switch(&message) && self.member.state.role() == ControllerRole::Slave {
+            return Err(bad_request(message::bad_request::IS_SLAVE, format!("{} from a slave", message.name())));
+        }
         match message {
             Message::Hello(_) | Message::EchoReply(_) => Ok(Vec::new()),
             Message::Error(error) => {
@@ -574,12 +560,9 @@ impl Connection {
                 Ok(Vec::new())
             }
             Message::BarrierRequest => reply(Message::BarrierReply),
-            Message::RoleRequest(role) => match role.role {
-                message::ControllerRole::NoChange | message::ControllerRole::Equal => {
-                    reply(Message::RoleReply(Role { role: message::ControllerRole::Equal, ..role }))
-                }
-                _ => Err(OfError::new(ErrorType::RoleRequestFailed, 1, "only the equal role is supported yet")),
-            },
+            Message::RoleRequest(request) => {
+                reply(Message::RoleReply(self.context.registry.request_role(&self.member, request)?))
+            }
             Message::SetFlowFormat(format) => {
                 self.flow_format = format;
                 Ok(Vec::new())
@@ -600,14 +583,22 @@ impl Connection {
                 reply(Message::QueueGetConfigReply(message::QueueConfig { port, queues: Vec::new() }))
             }
             Message::PacketOut(packet_out) => self.packet_out(packet_out),
+            Message::PortMod(port_mod) => self.port_mod(port_mod),
+            Message::MeterMod(meter_mod) => self.meter_mod(&meter_mod),
+            // 1.3's table config has only deprecated bits: nothing to change.
+            Message::TableMod(table_mod) if table_mod.table_id < N_TABLES || table_mod.table_id == 0xff => {
+                Ok(Vec::new())
+            }
+            Message::TableMod(table_mod) => {
+                Err(OfError::new(ErrorType::TableModFailed, 0, format!("no table {}", table_mod.table_id)))
+            }
             Message::GetAsyncRequest => reply(Message::GetAsyncReply(self.async_config)),
             Message::SetAsync(config) => {
                 self.async_config = config;
                 Ok(Vec::new())
             }
-            Message::BundleControl(_) | Message::BundleAdd(_) => {
-                Err(bad_request(message::bad_request::BAD_EXP_TYPE, "bundles are not supported yet"))
-            }
+            Message::BundleControl(control) => self.bundle_control(version, xid, control),
+            Message::BundleAdd(add) => self.bundle_add(version, xid, add),
             other => Err(bad_request(
                 message::bad_request::BAD_TYPE,
                 format!("{} is not supported by this switch (yet)", other.name()),
@@ -636,12 +627,70 @@ impl Connection {
         Ok(Vec::new())
     }
 
+    /// A bundle control request: open, close, commit (all the bundle's flow_mods as one table
+    /// version) or discard. A failed commit is answered with the error of the flow_mod that
+    /// failed (its own xid) and then MSG_FAILED; the bundle is gone either way.
+    fn bundle_control(&mut self, version: Version, xid: u32, control: BundleControl) -> Result<Vec<Vec<u8>>, OfError> {
+        let BundleControl { bundle_id, flags, .. } = control;
+        let kind = match control.kind {
+            BundleControlType::OpenRequest => {
+                self.bundles.open(bundle_id, flags)?;
+                BundleControlType::OpenReply
+            }
+            BundleControlType::CloseRequest => {
+                self.bundles.close(bundle_id, flags)?;
+                BundleControlType::CloseReply
+            }
+            BundleControlType::CommitRequest => {
+                let (xids, ops): (Vec<u32>, Vec<FlowOp>) = self
+                    .bundles
+                    .take(bundle_id, flags)?
+                    .into_iter()
+                    .filter_map(|flow_mod| flow_mod.op.map(|op| (flow_mod.xid, op)))
+                    .unzip();
+                match self.ask(Query::FlowMods(ops))? {
+                    Answer::FlowMod(Ok(_)) => BundleControlType::CommitReply,
+                    Answer::FlowMod(Err(FlowModFailure::Table { index, error })) => {
+                        let failed = table_error(version, &error);
+                        let commit = bundle_error(bundle::code::MSG_FAILED, format!("bundle {bundle_id}: {failed}"));
+                        let inner_xid = xids.get(index).copied().unwrap_or(xid);
+                        return Ok(vec![
+                            encode_error(version, inner_xid, &failed, &[]),
+                            encode_error(version, xid, &commit, &[]),
+                        ]);
+                    }
+                    Answer::FlowMod(Err(FlowModFailure::Internal(error))) => return Err(eperm(error)),
+                    other => return Err(unexpected(&other)),
+                }
+            }
+            BundleControlType::DiscardRequest => {
+                self.bundles.discard(bundle_id)?;
+                BundleControlType::DiscardReply
+            }
+            reply => return Err(bundle_error(bundle::code::BAD_TYPE, format!("{reply:?} is not a request"))),
+        };
+        let reply = Message::BundleControl(BundleControl { bundle_id, kind, flags });
+        encode(version, xid, &reply).map(|bytes| vec![bytes]).map_err(encode_failed)
+    }
+
+    /// A message added to a bundle: a flow_mod, checked now and applied at the commit.
+    fn bundle_add(&mut self, version: Version, xid: u32, add: BundleAdd) -> Result<Vec<Vec<u8>>, OfError> {
+        let op = match *add.message {
+            Message::FlowMod(flow_mod) => flow_mod_op(version, &flow_mod, None, self.flow_mod_table_id)?,
+            other => {
+                return Err(bundle_error(bundle::code::MSG_UNSUP, format!("{} in a bundle", other.name())));
+            }
+        };
+        self.bundles.add(add.bundle_id, add.flags, BundledFlowMod { xid, op })?;
+        Ok(Vec::new())
+    }
+
     /// Applies one table operation; returns how many rules it modified.
     fn apply(&self, version: Version, op: Option<FlowOp>) -> Result<usize, OfError> {
         let Some(op) = op else { return Ok(0) };
-        match self.ask(Query::FlowMod(op))? {
+        match self.ask(Query::FlowMods(vec![op]))? {
             Answer::FlowMod(Ok(modified)) => Ok(modified),
-            Answer::FlowMod(Err(FlowModFailure::Table(error))) => Err(table_error(version, &error)),
+            Answer::FlowMod(Err(FlowModFailure::Table { error, .. })) => Err(table_error(version, &error)),
             Answer::FlowMod(Err(FlowModFailure::Internal(error))) => Err(eperm(error)),
             other => Err(unexpected(&other)),
         }
@@ -663,6 +712,46 @@ impl Connection {
                 Err(bad_request(message::bad_request::BAD_PORT, format!("in_port {port} is not a port of the bridge")))
             }
             Answer::PacketOut(Err(PacketOutFailure::Busy(why))) => Err(eperm(why)),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    fn meters(&self, id: u32) -> Result<Vec<MeterView>, OfError> {
+        match self.ask(Query::Meters(id))? {
+            Answer::Meters(views) => Ok(views),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    fn meter_mod(&self, meter_mod: &MeterMod) -> Result<Vec<Vec<u8>>, OfError> {
+        let spec = match meter_mod.command {
+            MeterCommand::Delete => MeterSpec { pktps: false, burst: false, stats: false, bands: Vec::new() },
+            MeterCommand::Add | MeterCommand::Modify => meters::meter_spec(meter_mod)?,
+        };
+        match self.ask(Query::MeterMod { command: meter_mod.command, id: meter_mod.meter_id, spec })? {
+            Answer::MeterMod(Ok(())) => Ok(Vec::new()),
+            Answer::MeterMod(Err(MeterModFailure::Meter(error))) => Err(meters::meter_error(error)),
+            Answer::MeterMod(Err(MeterModFailure::Internal(why))) => Err(eperm(why)),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    /// A PORT_MOD (OFPPMFC_BAD_PORT, BAD_HW_ADDR, BAD_CONFIG as the spec has them).
+    fn port_mod(&self, port_mod: PortMod) -> Result<Vec<Vec<u8>>, OfError> {
+        let query = Query::PortMod {
+            port: port_mod.port_no,
+            hw_addr: port_mod.hw_addr,
+            set: port_flags(port_mod.config)?,
+            mask: port_flags(port_mod.mask)?,
+        };
+        let failed = |code: u16, reason: String| OfError::new(ErrorType::PortModFailed, code, reason);
+        match self.ask(query)? {
+            Answer::PortMod(Ok(())) => Ok(Vec::new()),
+            Answer::PortMod(Err(PortModFailure::NoSuchPort)) => Err(failed(0, format!("no port {}", port_mod.port_no))),
+            Answer::PortMod(Err(PortModFailure::WrongHwAddr)) => {
+                Err(failed(1, format!("port {}: another hardware address", port_mod.port_no)))
+            }
+            Answer::PortMod(Err(PortModFailure::Internal(why))) => Err(eperm(why)),
             other => Err(unexpected(&other)),
         }
     }
@@ -772,11 +861,50 @@ impl Connection {
             RequestBody::Group(_) => single(ReplyBody::Group(Vec::new())),
             RequestBody::GroupDesc => single(ReplyBody::GroupDesc(Vec::new())),
             RequestBody::GroupFeatures => single(ReplyBody::GroupFeatures(GroupFeatures::default())),
-            RequestBody::Meter(_) => single(ReplyBody::Meter(Vec::new())),
-            RequestBody::MeterConfig(_) => single(ReplyBody::MeterConfig(Vec::new())),
-            RequestBody::MeterFeatures => single(ReplyBody::MeterFeatures(MeterFeatures::default())),
+            RequestBody::Meter(id) => {
+                let stats = self.meters(id)?.iter().map(meters::meter_stats).collect();
+                split(version, xid, stats, ReplyBody::Meter)
+            }
+            RequestBody::MeterConfig(id) => {
+                let configs = self.meters(id)?.iter().map(meters::meter_config).collect();
+                split(version, xid, configs, ReplyBody::MeterConfig)
+            }
+            RequestBody::MeterFeatures => single(ReplyBody::MeterFeatures(meters::meter_features())),
         }
     }
+}
+
+/// The management thread's answer to a query, waited for at most [`QUERY_TIMEOUT`].
+fn await_answer(answer: &Receiver<Answer>) -> Result<Answer, OfError> {
+    match answer.recv_timeout(QUERY_TIMEOUT) {
+        Ok(Answer::NoBridge) => Err(eperm("the bridge is gone")),
+        Ok(answer) => Ok(answer),
+        Err(_) => Err(eperm("the switch did not answer in time")),
+    }
+}
+
+/// A flow_mod sent to the management thread whose answer is still to come.
+struct FlowModInFlight {
+    version: Version,
+    xid: u32,
+    frame: Vec<u8>,
+    answer: Receiver<Answer>,
+}
+
+/// Whether a message changes the switch (a slave may not send it).
+fn changes_the_switch(message: &Message) -> bool {
+    matches!(
+        message,
+        Message::FlowMod(_)
+            | Message::NxFlowMod(_)
+            | Message::PacketOut(_)
+            | Message::GroupMod(_)
+            | Message::PortMod(_)
+            | Message::TableMod(_)
+            | Message::MeterMod(_)
+            | Message::BundleControl(_)
+            | Message::BundleAdd(_)
+    )
 }
 
 /// Whether bit `reason` is set in an asynchronous-configuration mask.
@@ -902,7 +1030,7 @@ fn port_desc(version: Version, port: &PortView) -> PortDesc {
         _ if version == Version::V1_3 => 1 << 10,
         _ => 0,
     };
-    let state = match (port.link_up, version) {
+    let state = match (port.link_up && !port.flags.down, version) {
         (false, _) => 1,
         (true, Version::V1_3) => 4,
         (true, Version::V1_0) => 0,
@@ -911,7 +1039,7 @@ fn port_desc(version: Version, port: &PortView) -> PortDesc {
         port_no: OfPort(port.ofport),
         hw_addr: port.mac,
         name: port.name.clone(),
-        config: 0,
+        config: port_config_bits(port.flags),
         state,
         curr: speed_bit,
         advertised: 0,
@@ -920,6 +1048,31 @@ fn port_desc(version: Version, port: &PortView) -> PortDesc {
         curr_speed: port.speed_mbps.saturating_mul(1000),
         max_speed: port.speed_mbps.saturating_mul(1000),
     }
+}
+
+/// OFPPC_* bits: PORT_DOWN, NO_RECV, NO_FLOOD (1.0's bit, accepted in 1.3 as Open vSwitch
+/// does), NO_FWD, NO_PACKET_IN. The same numbers in 1.0 and 1.3.
+const PORT_CONFIG_BITS: [u32; 5] = [1, 1 << 2, 1 << 4, 1 << 5, 1 << 6];
+
+fn port_config_bits(flags: PortFlags) -> u32 {
+    let set = [flags.down, flags.no_recv, flags.no_flood, flags.no_fwd, flags.no_packet_in];
+    PORT_CONFIG_BITS.iter().zip(set).filter(|(_, on)| *on).map(|(bit, _)| bit).sum()
+}
+
+/// The flags of OFPPC_* bits; bits the switch does not have (1.0's STP bits) are an error.
+fn port_flags(bits: u32) -> Result<PortFlags, OfError> {
+    let known: u32 = PORT_CONFIG_BITS.iter().sum();
+    if bits & !known != 0 {
+        return Err(OfError::new(ErrorType::PortModFailed, 2, format!("port config bits {:#x}", bits & !known)));
+    }
+    let on = |bit: u32| bits & bit != 0;
+    Ok(PortFlags {
+        down: on(PORT_CONFIG_BITS[0]),
+        no_recv: on(PORT_CONFIG_BITS[1]),
+        no_flood: on(PORT_CONFIG_BITS[2]),
+        no_fwd: on(PORT_CONFIG_BITS[3]),
+        no_packet_in: on(PORT_CONFIG_BITS[4]),
+    })
 }
 
 fn table_name(table: u8) -> String {
@@ -1062,6 +1215,9 @@ fn table_error(version: Version, error: &FlowTableError) -> OfError {
         FlowTableError::Overlap(_) => flow_mod_failed(version, 3, 1, error.to_string()),
         // OFPBMC_BAD_PREREQ (1.0: reported as OFPBRC_EPERM by the codec).
         FlowTableError::Invalid(_) => OfError::new(ErrorType::BadMatch, 9, error.to_string()),
+        FlowTableError::UnknownMeter(_) => {
+            OfError::new(ErrorType::MeterModFailed, meters::code::UNKNOWN_METER, error.to_string())
+        }
     }
 }
 

@@ -40,6 +40,7 @@ pub(crate) mod bad_request {
     pub const BAD_EXP_TYPE: u16 = 4;
     pub const EPERM: u16 = 5;
     pub const BUFFER_UNKNOWN: u16 = 8;
+    pub const IS_SLAVE: u16 = 10;
     pub const BAD_PORT: u16 = 11;
 }
 
@@ -839,19 +840,28 @@ fn encode_body(version: Version, xid: u32, message: &Message, w: &mut Writer) ->
 
 /// An OFPT_ERROR answering `offending` (its first 64 bytes go back as the data). An error type
 /// 1.0 does not have is sent as OFPBRC_EPERM there.
+/// The first of the ONF bundle extension's error codes (ONFERR_ET_BUNDLE_*).
+const ONF_BUNDLE_ERROR_BASE: u16 = 2300;
+
 pub fn encode_error(version: Version, xid: u32, error: &OfError, offending: &[u8]) -> Vec<u8> {
     let (error_type, code) = match error.kind.wire(version) {
         Some(error_type) => (error_type, error.code),
         None => (1, bad_request::EPERM),
     };
     let data = offending.get(..ERROR_DATA_MAX).unwrap_or(offending).to_vec();
+    // An experimenter error (the 1.3 bundle extension's) has the experimenter id after the code.
+    let experimenter = (error_type == 0xffff).then_some(super::nicira::ONF);
+    let code = if experimenter.is_some() { ONF_BUNDLE_ERROR_BASE + code } else { code };
     let mut w = Writer::new();
     w.u8(version.wire());
     w.u8(1);
-    w.u16((HEADER_LEN + 4 + data.len()) as u16);
+    w.u16((HEADER_LEN + 4 + 4 * usize::from(experimenter.is_some()) + data.len()) as u16);
     w.u32(xid);
     w.u16(error_type);
     w.u16(code);
+    if let Some(id) = experimenter {
+        w.u32(id);
+    }
     w.bytes(&data);
     w.into_bytes()
 }

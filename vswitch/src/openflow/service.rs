@@ -9,9 +9,11 @@ use std::sync::Arc;
 
 use crossbeam::channel::Sender;
 
-use super::message::{FlowRemovedReason, PortReason};
+use super::message::{FlowRemovedReason, MeterCommand, PortReason};
 use crate::flow::{Action, FlowRule, FlowSelector, OfPort};
+use crate::pipeline::meter::{MeterError, MeterSpec, MeterTotals};
 use crate::pipeline::table::{FlowModFlags, FlowOp, FlowTableError};
+use crate::pipeline::xlate::PortFlags;
 use crate::pmd::packet_in::PacketInEvent;
 
 /// A query of a connection of `bridge`, with where the answer goes.
@@ -33,12 +35,35 @@ pub enum Query {
     Flows(FlowSelector),
     /// Sums over the rules a selector selects. Answer: [`Answer::Aggregate`].
     Aggregate(FlowSelector),
-    /// One flow_mod, applied as one table version. Answer: [`Answer::FlowMod`].
-    FlowMod(FlowOp),
+    /// Flow_mods (one, or a bundle's) applied together as one table version, all or none.
+    /// Answer: [`Answer::FlowMod`].
+    FlowMods(Vec<FlowOp>),
     /// A packet-out: `actions` run on `frame` as if it arrived on `in_port` (a port of the
     /// bridge, or CONTROLLER/LOCAL/NONE); output:TABLE runs the pipeline. Answer:
     /// [`Answer::PacketOut`].
     PacketOut { in_port: OfPort, actions: Vec<Action>, frame: Vec<u8> },
+    /// A PORT_MOD: the flags under `mask` take the values of `set`; `hw_addr` must be the
+    /// port's. Answer: [`Answer::PortMod`].
+    PortMod { port: OfPort, hw_addr: [u8; 6], set: PortFlags, mask: PortFlags },
+    /// A METER_MOD (delete: `spec` unused; id [`METER_ALL`] deletes every meter). Answer:
+    /// [`Answer::MeterMod`].
+    MeterMod { command: MeterCommand, id: u32, spec: MeterSpec },
+    /// One meter, or every one ([`METER_ALL`]), with statistics. Answer: [`Answer::Meters`].
+    Meters(u32),
+}
+
+/// OFPM_ALL: every meter.
+pub const METER_ALL: u32 = 0xffff_ffff;
+
+/// A meter with its statistics.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MeterView {
+    pub id: u32,
+    pub spec: MeterSpec,
+    pub totals: MeterTotals,
+    /// Rules with a meter instruction for it.
+    pub flows: u32,
+    pub duration_ms: u64,
 }
 
 /// A port as OpenFlow describes it.
@@ -49,6 +74,7 @@ pub struct PortView {
     pub mac: [u8; 6],
     pub link_up: bool,
     pub speed_mbps: u32,
+    pub flags: PortFlags,
 }
 
 /// A port's counters since it was added.
@@ -92,8 +118,27 @@ pub struct Aggregate {
 /// Why a flow_mod was not applied.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FlowModFailure {
-    Table(FlowTableError),
+    /// The tables refused the flow_mod at this index of the batch; nothing changed.
+    Table { index: usize, error: FlowTableError },
     /// The tables changed but the new version could not be published (a stuck PMD).
+    Internal(String),
+}
+
+/// Why a METER_MOD was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MeterModFailure {
+    Meter(MeterError),
+    /// The change could not be published to the datapath.
+    Internal(String),
+}
+
+/// Why a PORT_MOD was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PortModFailure {
+    NoSuchPort,
+    /// The message's hardware address is not the port's.
+    WrongHwAddr,
+    /// The change could not be published to the datapath.
     Internal(String),
 }
 
@@ -122,9 +167,12 @@ pub enum Answer {
     Tables(Vec<u32>),
     Flows(Vec<FlowStat>),
     Aggregate(Aggregate),
-    /// How many rules the flow_mod modified (0 for other commands' successes).
+    /// How many rules the flow_mods modified (0 for other commands' successes).
     FlowMod(Result<usize, FlowModFailure>),
     PacketOut(Result<(), PacketOutFailure>),
+    PortMod(Result<(), PortModFailure>),
+    MeterMod(Result<(), MeterModFailure>),
+    Meters(Vec<MeterView>),
     /// The bridge does not exist (any more).
     NoBridge,
 }

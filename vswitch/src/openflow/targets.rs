@@ -273,7 +273,7 @@ impl OpenFlowServer {
         let Some(state) = self.bridges.get(bridge) else { return false };
         state.fail_mode != Some(FailMode::Secure)
             && !state.targets.is_empty()
-            && state.context.controllers.alone_for().is_some_and(|alone| alone >= FAIL_OPEN_AFTER)
+            && state.context.registry.alone_for().is_some_and(|alone| alone >= FAIL_OPEN_AFTER)
     }
 
     fn bridge(&self, bridge: &str) -> Result<&BridgeTargets, String> {
@@ -287,7 +287,7 @@ impl OpenFlowServer {
     /// Queues `push` for every connection of `bridge`.
     pub fn push(&self, bridge: &str, push: &Push) {
         if let Some(state) = self.bridges.get(bridge) {
-            state.context.push(push);
+            state.context.registry.push(push);
         }
     }
 

@@ -48,6 +48,9 @@ pub enum ErrorType {
     RoleRequestFailed,
     MeterModFailed,
     TableFeaturesFailed,
+    /// OFPET_BUNDLE_FAILED of OpenFlow 1.4; in 1.3 the bundle extension's experimenter error
+    /// (ONF, exp_type 2300 + code).
+    BundleFailed,
 }
 
 impl ErrorType {
@@ -70,6 +73,7 @@ impl ErrorType {
                 ErrorType::RoleRequestFailed => 11,
                 ErrorType::MeterModFailed => 12,
                 ErrorType::TableFeaturesFailed => 13,
+                ErrorType::BundleFailed => 0xffff,
             }),
             Version::V1_0 => match self {
                 ErrorType::HelloFailed => Some(0),

@@ -696,3 +696,33 @@ pub fn set_nd_sll<B: PacketBuf + ?Sized>(buf: &mut B, layers: &Layers, mac: [u8;
 pub fn set_nd_tll<B: PacketBuf + ?Sized>(buf: &mut B, layers: &Layers, mac: [u8; 6]) -> Result<(), RewriteError> {
     set_nd_link_address(nd_message(buf.data_mut(), layers)?, nd::OPTION_TARGET_LL, mac)
 }
+
+/// The DSCP after raising its drop precedence by `levels`: only the AF code points (AFxy,
+/// x = 1..4, y = 1..3 the precedence) change, to at most precedence 3; others stay.
+pub fn raised_drop_precedence(dscp: u8, levels: u8) -> u8 {
+    let class = dscp >> 3;
+    let precedence = (dscp >> 1) & 3;
+    if dscp & 1 != 0 || !(1..=4).contains(&class) || precedence == 0 {
+        return dscp;
+    }
+    (class << 3) | (precedence.saturating_add(levels).min(3) << 1)
+}
+
+/// Raises the drop precedence of an IPv4 or IPv6 packet's DSCP by `levels` (a meter's DSCP
+/// remark band); other packets, and DSCPs that are not AF code points, stay as they are.
+pub fn remark_dscp<B: PacketBuf + ?Sized>(buf: &mut B, layers: &Layers, levels: u8) -> Result<(), RewriteError> {
+    let Some(l3) = layers.l3.map(usize::from) else { return Ok(()) };
+    let data = buf.data();
+    let dscp = match layers.dl_type {
+        0x0800 => data.get(l3 + 1).map(|tos| tos >> 2),
+        0x86dd => data.get(l3..l3 + 2).map(|v| ((v[0] & 0x0f) << 2) | (v[1] >> 6)),
+        _ => None,
+    };
+    let Some(dscp) = dscp else { return Ok(()) };
+    let raised = raised_drop_precedence(dscp, levels);
+    match layers.dl_type {
+        _ if raised == dscp => Ok(()),
+        0x0800 => set_ipv4_dscp(buf, layers, raised),
+        _ => set_ipv6_dscp(buf, layers, raised),
+    }
+}

@@ -1,5 +1,7 @@
-//! The OpenFlow pipeline of a bridge: its flow tables (`table`), built and changed by the
-//! management thread, looked up by the PMD threads through immutable snapshots.
+//! The OpenFlow pipeline of a bridge: its flow tables (`table`) and meters (`meter`), built
+//! and changed by the management thread, looked up by the PMD threads through immutable
+//! snapshots; `xlate` runs them for a packet.
 
+pub mod meter;
 pub mod table;
 pub mod xlate;

@@ -241,6 +241,8 @@ pub enum FlowTableError {
     Overlap(Box<FlowRule>),
     /// A modify would leave a rule that fails the checks of the rule model.
     Invalid(FlowParseError),
+    /// A meter instruction names a meter the bridge does not have.
+    UnknownMeter(u32),
 }
 
 impl fmt::Display for FlowTableError {
@@ -254,6 +256,7 @@ impl fmt::Display for FlowTableError {
                 write!(f, "overlaps a rule of the same priority in table {}: {existing}", existing.table)
             }
             FlowTableError::Invalid(error) => write!(f, "{error}"),
+            FlowTableError::UnknownMeter(id) => write!(f, "meter:{id}: the bridge has no meter {id}"),
         }
     }
 }

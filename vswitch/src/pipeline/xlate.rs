@@ -56,6 +56,8 @@ pub enum DpAction {
     Output(u16),
     /// A packet-in to the bridge's controllers.
     Controller(Arc<PacketInMeta>),
+    /// Run the packet through this meter of the bridge: it may be dropped or remarked.
+    Meter(u32),
 }
 
 /// What a packet-in tells the controller besides the packet: why, from which rule, and the
@@ -89,6 +91,22 @@ pub struct BridgePort {
     pub ofport: u32,
     pub dp_port: u16,
     pub vlan_mode: VlanMode,
+    pub flags: PortFlags,
+}
+
+/// What a controller configured for a port (OpenFlow PORT_MOD).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct PortFlags {
+    /// Administratively down: nothing in, nothing out.
+    pub down: bool,
+    /// Packets received on it are dropped.
+    pub no_recv: bool,
+    /// Nothing is sent out of it.
+    pub no_fwd: bool,
+    /// FLOOD, ALL and NORMAL's flooding leave it out.
+    pub no_flood: bool,
+    /// Its packets are not sent to the controller.
+    pub no_packet_in: bool,
 }
 
 impl BridgePort {
@@ -144,6 +162,8 @@ pub enum XlateStop {
     ResubmitDepth,
     /// More than MAX_DATAPATH_ACTIONS actions.
     TooManyActions,
+    /// The input port is configured down or not to receive.
+    PortNoRecv,
 }
 
 /// A MAC address NORMAL saw on a port (for the management thread to learn).
@@ -185,6 +205,10 @@ pub fn translate(bridge: &Bridge<'_>, dp_key: &FlowKey, trace: bool) -> Translat
         out.stop = Some(XlateStop::UnknownInPort);
         return out;
     };
+    if in_port.flags.down || in_port.flags.no_recv {
+        out.stop = Some(XlateStop::PortNoRecv);
+        return out;
+    }
     let mut xlate = Xlate::new(bridge, in_port.clone(), dp_key, out);
     xlate.run_table(0, true);
     if xlate.out.stop.is_none() {
@@ -213,6 +237,7 @@ pub fn translate_packet_out(bridge: &Bridge<'_>, dp_key: &FlowKey, in_port: OfPo
         ofport: in_port.0,
         dp_port: NO_DP_PORT,
         vlan_mode: VlanMode::Trunk(Vec::new()),
+        flags: PortFlags::default(),
     });
     let mut xlate = Xlate::new(bridge, port, dp_key, Translation::default());
     xlate.execute(actions);
@@ -339,6 +364,12 @@ impl<'a, 'b> Xlate<'a, 'b> {
 
     /// Runs a rule's instructions; returns the goto_table target.
     fn run_instructions(&mut self, instructions: &Instructions) -> Option<u8> {
+        if let Some(meter) = instructions.meter {
+            // Before the actions, as OpenFlow orders the instructions; a packet the meter
+            // drops goes no further.
+            self.commit();
+            self.emit(DpAction::Meter(meter));
+        }
         self.execute(&instructions.apply_actions);
         if std::mem::take(&mut self.list_ended) {
             return None;
@@ -549,8 +580,14 @@ impl<'a, 'b> Xlate<'a, 'b> {
             OfPort::IN_PORT => self.output_dp(self.in_port.dp_port),
             OfPort::NORMAL => self.normal(),
             OfPort::FLOOD | OfPort::ALL => {
-                let ports: Vec<u16> =
-                    self.bridge.ports.iter().filter(|p| p.ofport != in_ofport).map(|p| p.dp_port).collect();
+                let flood = port == OfPort::FLOOD;
+                let ports: Vec<u16> = self
+                    .bridge
+                    .ports
+                    .iter()
+                    .filter(|p| p.ofport != in_ofport && !(flood && p.flags.no_flood))
+                    .map(|p| p.dp_port)
+                    .collect();
                 for dp in ports {
                     self.output_dp(dp);
                 }
@@ -572,6 +609,10 @@ impl<'a, 'b> Xlate<'a, 'b> {
     /// A packet-in with the packet as the actions so far leave it. The table-miss rule's
     /// (priority 0, matching everything) is reported as a miss, as OpenFlow 1.3 has it.
     fn controller(&mut self, reason: PacketInReason, max_len: u16) {
+        if self.in_port.flags.no_packet_in {
+            self.note("controller: skipped (the input port is no-packet-in)".into());
+            return;
+        }
         self.commit();
         let reason = match &self.current_rule {
             Some(rule) if reason == PacketInReason::Action && rule.table_miss => PacketInReason::NoMatch,
@@ -596,6 +637,10 @@ impl<'a, 'b> Xlate<'a, 'b> {
     }
 
     fn output_dp(&mut self, dp_port: u16) {
+        if self.bridge.port_by_dp(dp_port).is_some_and(|p| p.flags.down || p.flags.no_fwd) {
+            self.note(format!("output to datapath port {dp_port}: skipped (the port is down or no-forward)"));
+            return;
+        }
         self.commit();
         self.emit(DpAction::Output(dp_port));
     }
@@ -687,7 +732,13 @@ impl<'a, 'b> Xlate<'a, 'b> {
                 Vec::new()
             }
             Some(ofport) => self.bridge.port_by_ofport(ofport).cloned().into_iter().collect(),
-            None => self.bridge.ports.iter().filter(|p| p.ofport != in_ofport && p.carries(vlan)).cloned().collect(),
+            None => self
+                .bridge
+                .ports
+                .iter()
+                .filter(|p| p.ofport != in_ofport && p.carries(vlan) && !p.flags.no_flood)
+                .cloned()
+                .collect(),
         };
         self.note(format!(
             "NORMAL: vlan {vlan}, {} -> ports {:?}",
@@ -758,7 +809,12 @@ mod tests {
     fn trunk_ports(ofports: &[u32]) -> Vec<BridgePort> {
         ofports
             .iter()
-            .map(|&ofport| BridgePort { ofport, dp_port: dp(ofport), vlan_mode: VlanMode::Trunk(Vec::new()) })
+            .map(|&ofport| BridgePort {
+                ofport,
+                dp_port: dp(ofport),
+                vlan_mode: VlanMode::Trunk(Vec::new()),
+                flags: PortFlags::default(),
+            })
             .collect()
     }
 
@@ -826,6 +882,32 @@ mod tests {
     }
 
     #[test]
+    fn port_flags_of_port_mod() {
+        let snapshot = tables(&["in_port=1,actions=FLOOD,CONTROLLER:64", "in_port=2,actions=NORMAL"]);
+        let mut ports = trunk_ports(&[1, 2, 3, 4]);
+        ports[2].flags.no_flood = true;
+        ports[3].flags.no_fwd = true;
+        let macs = MacTable::new();
+        let t = run(&snapshot, &ports, &macs, &packet(1, VM_MAC, REMOTE_MAC, None));
+        assert!(matches!(t.actions.as_slice(), [DpAction::Output(p), DpAction::Controller(_)] if *p == dp(2)));
+        let t = run(&snapshot, &ports, &macs, &packet(2, VM_MAC, [0xff; 6], None));
+        assert_eq!(t.actions, [DpAction::Output(dp(1))], "NORMAL floods neither no-flood nor no-fwd ports");
+        ports[0].flags.no_packet_in = true;
+        let t = run(&snapshot, &ports, &macs, &packet(1, VM_MAC, REMOTE_MAC, None));
+        assert_eq!(t.actions, [DpAction::Output(dp(2))], "no packet-in from a no-packet-in port");
+        for down in [false, true] {
+            ports[0].flags = PortFlags { down, no_recv: !down, ..PortFlags::default() };
+            let t = run(&snapshot, &ports, &macs, &packet(1, VM_MAC, REMOTE_MAC, None));
+            assert_eq!((t.actions.len(), t.stop), (0, Some(XlateStop::PortNoRecv)));
+        }
+        assert_eq!(
+            run(&snapshot, &ports, &macs, &packet(2, VM_MAC, [0xff; 6], None)).actions,
+            [],
+            "nothing goes out of a port that is down"
+        );
+    }
+
+    #[test]
     fn output_to_the_input_port_is_skipped() {
         let snapshot = tables(&["actions=output:1,output:2"]);
         let ports = trunk_ports(&[1, 2]);
@@ -880,10 +962,15 @@ mod tests {
 
     fn normal_ports() -> Vec<BridgePort> {
         vec![
-            BridgePort { ofport: 1, dp_port: dp(1), vlan_mode: VlanMode::Access(10) },
-            BridgePort { ofport: 2, dp_port: dp(2), vlan_mode: VlanMode::Trunk(vec![10, 20]) },
-            BridgePort { ofport: 3, dp_port: dp(3), vlan_mode: VlanMode::Access(20) },
-            BridgePort { ofport: 4, dp_port: dp(4), vlan_mode: VlanMode::Access(10) },
+            BridgePort { ofport: 1, dp_port: dp(1), vlan_mode: VlanMode::Access(10), flags: PortFlags::default() },
+            BridgePort {
+                ofport: 2,
+                dp_port: dp(2),
+                vlan_mode: VlanMode::Trunk(vec![10, 20]),
+                flags: PortFlags::default(),
+            },
+            BridgePort { ofport: 3, dp_port: dp(3), vlan_mode: VlanMode::Access(20), flags: PortFlags::default() },
+            BridgePort { ofport: 4, dp_port: dp(4), vlan_mode: VlanMode::Access(10), flags: PortFlags::default() },
         ]
     }
 

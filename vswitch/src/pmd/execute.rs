@@ -2,13 +2,14 @@
 //! `packet::rewrite` (checksums kept right), VLAN push/pop, and outputs -
 //! the packet itself for the last output, a shared reference when nothing
 //! changes it afterwards, a copy otherwise; packet-ins as copies of the packet
-//! as it is at the controller action.
+//! as it is at the controller action; meters (drop, DSCP remark).
 use std::sync::Arc;
 
 use crate::dpdk::mbuf::Mbuf;
 use crate::flow::key::Field;
 use crate::packet::rewrite::{self, RewriteError};
 use crate::packet::{Layers, PacketBuf};
+use crate::pipeline::meter::MeterVerdict;
 use crate::pipeline::xlate::{DpAction, PacketInMeta};
 use crate::pmd::stats::DropReason;
 
@@ -22,6 +23,8 @@ pub trait Outputs {
     fn drop_packet(&mut self, in_port: u16, reason: DropReason);
     /// Hands a copy of `packet` to the controllers; false when it was not queued.
     fn packet_in(&mut self, packet: &Mbuf, meta: &Arc<PacketInMeta>) -> bool;
+    /// Runs `packet` through meter `id` of the bridge.
+    fn meter(&mut self, id: u32, packet: &Mbuf) -> MeterVerdict;
 }
 
 fn is_output(action: &DpAction) -> bool {
@@ -74,6 +77,14 @@ pub fn execute<O: Outputs>(
                 .and_then(|()| rewrite::set_vlan_pcp(&mut packet, (tci >> 13) as u8)),
             DpAction::PushVlan { tpid, tci } => rewrite::push_vlan(&mut packet, &mut layers, *tpid, *tci),
             DpAction::PopVlan => rewrite::pop_vlan(&mut packet, &mut layers),
+            DpAction::Meter(id) => match out.meter(*id, &packet) {
+                MeterVerdict::Pass => Ok(()),
+                MeterVerdict::Remark(levels) => rewrite::remark_dscp(&mut packet, &layers, levels),
+                MeterVerdict::Drop => {
+                    out.drop_packet(in_port, DropReason::MeterDrop);
+                    return;
+                }
+            },
         };
         if result.is_err() {
             out.drop_packet(in_port, DropReason::RewriteFailed);

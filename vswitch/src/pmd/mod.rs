@@ -28,6 +28,7 @@ use crate::dpdk::prefetch;
 use crate::flow::key::FlowKey;
 use crate::flow::FlowRule;
 use crate::packet::{extract, same_headers, Layers};
+use crate::pipeline::meter::{MeterState, MeterVerdict};
 use crate::pipeline::xlate::{translate, Bridge, DpAction, MacLearning, PacketInMeta, XlateStop, NO_DP_PORT};
 use packet_in::{PacketInEvent, PacketInQueue};
 use stats::{DropReason, PmdCounter, PmdCounters, SharedCounters};
@@ -120,12 +121,15 @@ impl PmdHandle {
                 let _ = ready_tx.send(Ok(()));
                 let mut packet_ins = PacketInQueue::new(packet_ins, tsc_per_ms * 1000);
                 packet_ins.follow(&datapath, rdtsc());
+                let mut meters = PmdMeters { tsc_hz: tsc_per_ms * 1000, by_bridge: Vec::new() };
+                meters.follow(&datapath, rdtsc());
                 let pmd = Pmd {
                     index,
                     shared: thread_shared,
                     commands: command_rx,
                     side_effects,
                     packet_ins,
+                    meters,
                     idle_sleep_max_us,
                     tsc_per_ms,
                     counters: PmdCounters::default(),
@@ -190,6 +194,7 @@ struct Pmd {
     commands: Receiver<PmdCommand>,
     side_effects: Sender<SideEffect>,
     packet_ins: PacketInQueue,
+    meters: PmdMeters,
     idle_sleep_max_us: u32,
     tsc_per_ms: u64,
     counters: PmdCounters,
@@ -281,11 +286,46 @@ pub enum SideEffect {
     LearnedMac { bridge: usize, mac: MacLearning },
 }
 
+/// This PMD's enforcement state of every bridge's meters, in the order of `BridgeDp::meters`.
+struct PmdMeters {
+    tsc_hz: u64,
+    by_bridge: Vec<Vec<MeterState>>,
+}
+
+impl PmdMeters {
+    /// Follows a new datapath version: a meter that did not change keeps its buckets.
+    fn follow(&mut self, datapath: &Datapath, now_tsc: u64) {
+        let mut old: Vec<MeterState> = self.by_bridge.drain(..).flatten().collect();
+        for bridge in &datapath.bridges {
+            let states = bridge
+                .meters
+                .iter()
+                .map(|meter| match old.iter().position(|state| Arc::ptr_eq(&state.meter, meter)) {
+                    Some(kept) => old.swap_remove(kept),
+                    None => MeterState::new(meter.clone(), self.tsc_hz, now_tsc),
+                })
+                .collect();
+            self.by_bridge.push(states);
+        }
+    }
+
+    #[inline]
+    fn apply(&mut self, bridge: usize, id: u32, pmd: usize, bytes: u32) -> MeterVerdict {
+        let Some(states) = self.by_bridge.get_mut(bridge) else { return MeterVerdict::Pass };
+        match states.binary_search_by_key(&id, |state| state.meter.id) {
+            Ok(index) => states[index].apply(pmd, rdtsc(), bytes),
+            // Gone with a table change this PMD has not taken yet.
+            Err(_) => MeterVerdict::Pass,
+        }
+    }
+}
+
 /// Where `execute` puts the packets of one PMD and bridge.
 struct Sink<'a> {
     out: &'a mut OutputBuffers,
     counters: &'a mut PmdCounters,
     packet_ins: &'a mut PacketInQueue,
+    meters: &'a mut PmdMeters,
     datapath: &'a Datapath,
     pmd: usize,
     bridge: usize,
@@ -313,6 +353,11 @@ impl execute::Outputs for Sink<'_> {
             self.counters.add(PmdCounter::PacketIns, 1);
         }
         queued
+    }
+
+    #[inline]
+    fn meter(&mut self, id: u32, packet: &Mbuf) -> MeterVerdict {
+        self.meters.apply(self.bridge, id, self.pmd, packet.pkt_len())
     }
 }
 
@@ -446,6 +491,7 @@ impl Pmd {
                     self.counters.add(PmdCounter::CacheFlushes, 1);
                     let version = next.version;
                     self.packet_ins.follow(&next, rdtsc());
+                    self.meters.follow(&next, rdtsc());
                     datapath = next;
                     self.shared.acked_version.store(version, Ordering::Release);
                     continue;
@@ -461,6 +507,7 @@ impl Pmd {
                         out: &mut self.out,
                         counters: &mut self.counters,
                         packet_ins: &mut self.packet_ins,
+                        meters: &mut self.meters,
                         datapath: &datapath,
                         pmd: self.index,
                         bridge,
@@ -717,6 +764,7 @@ impl Pmd {
                         out: &mut self.out,
                         counters: &mut self.counters,
                         packet_ins: &mut self.packet_ins,
+                        meters: &mut self.meters,
                         datapath,
                         pmd: self.index,
                         bridge,
@@ -790,8 +838,15 @@ impl Pmd {
                 // Left in the burst, freed in bulk with it.
                 counters.port_drop(in_port, flow.drop_reason, packets);
             } else {
-                let mut sink =
-                    Sink { out, counters, packet_ins: &mut self.packet_ins, datapath, pmd: self.index, bridge };
+                let mut sink = Sink {
+                    out,
+                    counters,
+                    packet_ins: &mut self.packet_ins,
+                    meters: &mut self.meters,
+                    datapath,
+                    pmd: self.index,
+                    bridge,
+                };
                 for i in range {
                     if let Some(packet) = burst.take(i) {
                         execute::execute(&mut sink, in_port, packet, caches.layers[i], &flow.actions, flow.drop_reason);
@@ -819,6 +874,8 @@ impl Pmd {
             DropReason::TableMiss
         } else if translation.stop == Some(XlateStop::TtlExpired) {
             DropReason::TtlExpired
+        } else if translation.stop == Some(XlateStop::PortNoRecv) {
+            DropReason::PortConfig
         } else if translation.stop.is_some() {
             DropReason::PipelineError
         } else {

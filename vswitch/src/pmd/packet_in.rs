@@ -47,7 +47,8 @@ impl PacketInQueue {
         self.buckets.truncate(datapath.bridges.len());
         for (index, bridge) in datapath.bridges.iter().enumerate() {
             let limit = bridge.packet_in_limit;
-            let bucket = || (limit, TokenBucket::new(limit.rate, limit.burst, self.tsc_hz, now_tsc));
+            let bucket =
+                || (limit, TokenBucket::new(u64::from(limit.rate), u64::from(limit.burst), self.tsc_hz, now_tsc));
             match self.buckets.get_mut(index) {
                 Some(slot) if slot.0 == limit => {}
                 Some(slot) => *slot = bucket(),

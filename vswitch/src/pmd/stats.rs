@@ -34,10 +34,14 @@ pub enum DropReason {
     RewriteFailed,
     /// No packet buffer for a copy to a second output (input port).
     NoBuffer,
+    /// The input port is configured down or no-recv by a controller (input port).
+    PortConfig,
+    /// A meter's drop band (input port).
+    MeterDrop,
 }
 
 impl DropReason {
-    pub const ALL: [DropReason; 9] = [
+    pub const ALL: [DropReason; 11] = [
         DropReason::TableMiss,
         DropReason::ActionDrop,
         DropReason::NoSuchPort,
@@ -47,6 +51,8 @@ impl DropReason {
         DropReason::PacketInLimit,
         DropReason::RewriteFailed,
         DropReason::NoBuffer,
+        DropReason::PortConfig,
+        DropReason::MeterDrop,
     ];
 
     pub fn name(self) -> &'static str {
@@ -60,6 +66,8 @@ impl DropReason {
             DropReason::PacketInLimit => "packet_in_limit",
             DropReason::RewriteFailed => "rewrite_failed",
             DropReason::NoBuffer => "no_buffer",
+            DropReason::PortConfig => "port_config",
+            DropReason::MeterDrop => "meter_drop",
         }
     }
 

@@ -5,7 +5,8 @@ use hashbrown::HashMap;
 
 use crate::config::PacketInLimit;
 use crate::flow::{Action, FlowRule, FlowSelector, Instructions, OfPort};
-use crate::pipeline::table::{Expired, FlowModFlags, FlowOp, FlowTables, TablesSnapshot};
+use crate::pipeline::meter::MeterTable;
+use crate::pipeline::table::{ApplyError, Expired, FlowModFlags, FlowOp, FlowTableError, FlowTables, TablesSnapshot};
 use crate::pipeline::xlate::{MacLearning, MacTable};
 
 /// MAC entries not seen for this long are forgotten (Open vSwitch's default).
@@ -39,13 +40,19 @@ pub struct Bridge {
     pub packet_in_limit: PacketInLimit,
     /// Fail-open (standalone, no controller): the datapath runs NORMAL instead of the tables.
     pub fail_open: bool,
+    pub meters: MeterTable,
 }
 
 impl Bridge {
-    /// A bridge with `rules` installed (all or nothing).
-    pub fn new(name: &str, rules: &[FlowRule], now_ms: u64) -> Result<Bridge, String> {
+    /// A bridge with `rules` installed (all or nothing) and room for the counters of `pmds`
+    /// PMDs in its meters.
+    pub fn new(name: &str, rules: &[FlowRule], pmds: usize, now_ms: u64) -> Result<Bridge, String> {
         let mut tables = FlowTables::new();
-        let ops = rules.iter().map(|rule| FlowOp::Add { rule: rule.clone(), flags: FlowModFlags::default() }).collect();
+        let meters = MeterTable::new(pmds);
+        let ops: Vec<FlowOp> =
+            rules.iter().map(|rule| FlowOp::Add { rule: rule.clone(), flags: FlowModFlags::default() }).collect();
+        check_meters(&meters, &ops)
+            .map_err(|e| format!("flow {}: {} (meters come from controllers)", e.index, e.error))?;
         tables.apply(ops, now_ms).map_err(|e| format!("flow {}: {}", e.index, e.error))?;
         let snapshot = tables.snapshot();
         Ok(Bridge {
@@ -56,6 +63,7 @@ impl Bridge {
             mac_counters: MacCounters::default(),
             packet_in_limit: PacketInLimit::default(),
             fail_open: false,
+            meters,
         })
     }
 
@@ -150,6 +158,21 @@ impl Bridge {
     }
 }
 
+/// Refuses flow operations whose meter instruction names a meter `meters` does not have.
+pub fn check_meters(meters: &MeterTable, ops: &[FlowOp]) -> Result<(), ApplyError> {
+    for (index, op) in ops.iter().enumerate() {
+        let instructions = match op {
+            FlowOp::Add { rule, .. } => &rule.instructions,
+            FlowOp::Modify(modification) => &modification.instructions,
+            FlowOp::Delete(_) => continue,
+        };
+        if let Some(id) = instructions.meter.filter(|id| !meters.contains(*id)) {
+            return Err(ApplyError { index, error: FlowTableError::UnknownMeter(id) });
+        }
+    }
+    Ok(())
+}
+
 /// A table 0 of one rule, `priority=0,actions=NORMAL`: a learning switch.
 fn standalone_tables() -> TablesSnapshot {
     let mut tables = FlowTables::new();
@@ -174,7 +197,7 @@ mod tests {
 
     #[test]
     fn identical_learned_rules_do_not_change_the_tables() {
-        let mut bridge = Bridge::new("br0", &[], 0).unwrap();
+        let mut bridge = Bridge::new("br0", &[], 1, 0).unwrap();
         let rule = parse_add_flow("table=20,priority=1,dl_dst=fa:16:3e:00:00:02,actions=output:2").unwrap();
         assert!(bridge.learn_rule(rule.clone(), 1).unwrap());
         assert!(!bridge.learn_rule(rule.clone(), 2).unwrap());
@@ -186,7 +209,7 @@ mod tests {
 
     #[test]
     fn macs_are_learned_moved_and_aged() {
-        let mut bridge = Bridge::new("br0", &[], 0).unwrap();
+        let mut bridge = Bridge::new("br0", &[], 1, 0).unwrap();
         assert!(bridge.learn_mac(learned(1, 1), 0));
         assert!(!bridge.learn_mac(learned(1, 1), 10), "same port: no change");
         assert!(bridge.learn_mac(learned(1, 2), 20), "moved");
@@ -199,7 +222,7 @@ mod tests {
 
     #[test]
     fn static_entries_stay() {
-        let mut bridge = Bridge::new("br0", &[], 0).unwrap();
+        let mut bridge = Bridge::new("br0", &[], 1, 0).unwrap();
         bridge.add_static_mac(0, [2, 0, 0, 0, 0, 9], 4);
         assert!(!bridge.learn_mac(learned(9, 1), 5), "a static entry does not move");
         assert!(!bridge.expire(10 * MAC_AGING_MS).0);
@@ -208,7 +231,7 @@ mod tests {
 
     #[test]
     fn the_table_is_bounded() {
-        let mut bridge = Bridge::new("br0", &[], 0).unwrap();
+        let mut bridge = Bridge::new("br0", &[], 1, 0).unwrap();
         for i in 0..MAC_TABLE_LIMIT + 5 {
             let mac = (i as u64).to_be_bytes();
             bridge.learn_mac(

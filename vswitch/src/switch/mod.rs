@@ -25,11 +25,11 @@ use crate::flow::{parse_add_flow, parse_del_flows, parse_dump_flows, parse_mod_f
 use crate::openflow::message::{FlowRemovedReason, PortReason};
 use crate::openflow::targets::OpenFlowServer;
 use crate::pipeline::table::{ApplyError, ApplyOutcome, FlowModFlags, FlowOp, RuleEntry, Timeout};
-use crate::pipeline::xlate::{translate, BridgePort, DpAction, VlanMode};
+use crate::pipeline::xlate::{translate, BridgePort, DpAction, PortFlags, VlanMode};
 use crate::pmd::packet_in::{PacketInEvent, PACKET_IN_QUEUE};
 use crate::pmd::stats::{DropReason, PmdCounter, PmdCounters};
 use crate::pmd::{PmdCommand, PmdHandle, SideEffect};
-use bridge::Bridge;
+use bridge::{check_meters, Bridge};
 use crossbeam::channel::{self, Receiver, Sender};
 
 /// How long a datapath change may wait for the PMDs before it is reported.
@@ -51,6 +51,8 @@ struct Port {
     link: Link,
     /// When the port was added (OpenFlow port stats durations).
     added: Instant,
+    /// What controllers configured (PORT_MOD).
+    flags: PortFlags,
 }
 
 /// Why `Switch::apply_flow_ops` changed nothing visible.
@@ -152,8 +154,8 @@ impl Switch {
         };
         for bridge in &config.bridges {
             let now = switch.now_ms();
-            let mut state =
-                Bridge::new(&bridge.name, &bridge.flows, now).map_err(|e| format!("bridge {}: {e}", bridge.name))?;
+            let mut state = Bridge::new(&bridge.name, &bridge.flows, config.pmd.cores.len(), now)
+                .map_err(|e| format!("bridge {}: {e}", bridge.name))?;
             state.packet_in_limit = bridge.packet_in_limit;
             switch.bridges.push(state);
             for port in &bridge.ports {
@@ -319,13 +321,40 @@ impl Switch {
     /// version: what every flow change (configuration aside) goes through - vsctl add-flow(s),
     /// mod-flows, del-flows and OpenFlow flow_mods.
     fn apply_flow_ops(&mut self, bridge: usize, ops: Vec<FlowOp>) -> Result<ApplyOutcome, FlowOpsError> {
+        self.apply_flow_op_batches(vec![(bridge, ops)])
+            .pop()
+            .unwrap_or_else(|| Err(FlowOpsError::NotPublished("nothing applied".into())))
+    }
+
+    /// Applies several batches of flow operations, each atomically and on its own (one
+    /// refused batch leaves the others), and publishes them all as one datapath version: the
+    /// flow_mods OpenFlow connections queued up meanwhile cost one version, not one each.
+    fn apply_flow_op_batches(&mut self, batches: Vec<(usize, Vec<FlowOp>)>) -> Vec<Result<ApplyOutcome, FlowOpsError>> {
         let now = self.now_ms();
-        let outcome = self.bridges[bridge].tables.apply(ops, now).map_err(FlowOpsError::Refused)?;
-        self.publish().map_err(FlowOpsError::NotPublished)?;
-        for entry in &outcome.removed {
-            self.push_flow_removed(bridge, entry, FlowRemovedReason::Delete);
+        let mut results: Vec<(usize, Result<ApplyOutcome, FlowOpsError>)> = batches
+            .into_iter()
+            .map(|(bridge, ops)| {
+                let applied = check_meters(&self.bridges[bridge].meters, &ops)
+                    .and_then(|()| self.bridges[bridge].tables.apply(ops, now))
+                    .map_err(FlowOpsError::Refused);
+                (bridge, applied)
+            })
+            .collect();
+        if results.iter().any(|(_, result)| result.is_ok()) {
+            if let Err(e) = self.publish() {
+                for (_, result) in &mut results {
+                    if result.is_ok() {
+                        *result = Err(FlowOpsError::NotPublished(e.clone()));
+                    }
+                }
+            }
         }
-        Ok(outcome)
+        for (bridge, result) in &results {
+            for entry in result.iter().flat_map(|outcome| &outcome.removed) {
+                self.push_flow_removed(*bridge, entry, FlowRemovedReason::Delete);
+            }
+        }
+        results.into_iter().map(|(_, result)| result).collect()
     }
 
     /// `apply_flow_ops` for the control socket: its reply and error text.
@@ -429,6 +458,7 @@ impl Switch {
                 format!("push_vlan(tpid={tpid:#06x},vid={},pcp={})", tci & 0x0fff, tci >> 13)
             }
             DpAction::PopVlan => "pop_vlan".into(),
+            DpAction::Meter(id) => format!("meter({id})"),
             DpAction::Controller(meta) => format!(
                 "controller(reason={},max_len={},table={},cookie={:#x})",
                 meta.reason.name(),
@@ -600,7 +630,17 @@ impl Switch {
         );
         let mut config = config.clone();
         config.ofport = Some(ofport);
-        self.ports.push(Port { config, bridge, ofport, eth, tx_locks, baseline, link, added: Instant::now() });
+        self.ports.push(Port {
+            config,
+            bridge,
+            ofport,
+            eth,
+            tx_locks,
+            baseline,
+            link,
+            added: Instant::now(),
+            flags: PortFlags::default(),
+        });
         Ok(())
     }
 
@@ -618,7 +658,12 @@ impl Switch {
                     .ports
                     .iter()
                     .filter(|p| p.bridge == b)
-                    .map(|p| BridgePort { ofport: p.ofport, dp_port: p.eth.id(), vlan_mode: VlanMode::from(&p.config) })
+                    .map(|p| BridgePort {
+                        ofport: p.ofport,
+                        dp_port: p.eth.id(),
+                        vlan_mode: VlanMode::from(&p.config),
+                        flags: p.flags,
+                    })
                     .collect();
                 let bridge = &mut self.bridges[b];
                 Arc::new(BridgeDp {
@@ -627,6 +672,7 @@ impl Switch {
                     ports,
                     macs: bridge.mac_snapshot(),
                     packet_in_limit: bridge.packet_in_limit,
+                    meters: bridge.meters.snapshot(),
                 })
             })
             .collect();

@@ -7,14 +7,16 @@ use std::sync::Arc;
 
 use crate::dpdk::mbuf::Mbuf;
 use crate::flow::key::FlowKey;
-use crate::flow::{Action, OfPort};
-use crate::openflow::message::{FlowRemovedReason, PortReason};
+use crate::flow::{Action, FlowSelector, OfPort};
+use crate::openflow::message::{FlowRemovedReason, MeterCommand, PortReason};
 use crate::openflow::service::{
-    Aggregate, Answer, FlowModFailure, FlowStat, PacketOutFailure, PortCounters, PortView, Push, Query,
+    Aggregate, Answer, FlowModFailure, FlowStat, MeterModFailure, MeterView, PacketOutFailure, PortCounters,
+    PortModFailure, PortView, Push, Query, METER_ALL,
 };
 use crate::packet::extract;
-use crate::pipeline::table::{RuleEntry, TABLE_COUNT};
-use crate::pipeline::xlate::{translate_packet_out, Bridge as XlateBridge, NO_DP_PORT};
+use crate::pipeline::meter::MeterSpec;
+use crate::pipeline::table::{ApplyOutcome, FlowOp, RuleEntry, TABLE_COUNT};
+use crate::pipeline::xlate::{translate_packet_out, Bridge as XlateBridge, PortFlags, NO_DP_PORT};
 use crate::pmd::packet_in::PacketInEvent;
 use crate::pmd::stats::DropReason;
 use crate::pmd::{Injection, PmdCommand};
@@ -22,6 +24,21 @@ use crate::pmd::{Injection, PmdCommand};
 use super::{FlowOpsError, Port, Switch};
 
 impl Switch {
+    /// Answers the flow_mods of OpenFlow connections that were queued together: each applied
+    /// on its own, all published as one datapath version, answered in order.
+    pub fn handle_openflow_flow_mods(&mut self, batch: Vec<(String, Vec<FlowOp>)>) -> Vec<Answer> {
+        let known: Vec<Option<usize>> = batch.iter().map(|(bridge, _)| self.bridge_index(bridge)).collect();
+        let batches = batch.into_iter().zip(&known).filter_map(|((_, ops), b)| b.map(|b| (b, ops))).collect();
+        let mut results = self.apply_flow_op_batches(batches).into_iter();
+        known
+            .iter()
+            .map(|b| match b.and_then(|_| results.next()) {
+                None => Answer::NoBridge,
+                Some(result) => Answer::FlowMod(flow_mod_answer(result)),
+            })
+            .collect()
+    }
+
     /// Answers one query of an OpenFlow connection of `bridge`.
     pub fn handle_openflow(&mut self, bridge: &str, query: Query) -> Answer {
         let Some(b) = self.bridge_index(bridge) else { return Answer::NoBridge };
@@ -45,14 +62,13 @@ impl Switch {
                     flows: u32::try_from(selected.len()).unwrap_or(u32::MAX),
                 })
             }
-            Query::FlowMod(op) => Answer::FlowMod(match self.apply_flow_ops(b, vec![op]) {
-                Ok(reply) => Ok(reply.modified),
-                Err(FlowOpsError::Refused(e)) => Err(FlowModFailure::Table(e.error)),
-                Err(FlowOpsError::NotPublished(e)) => Err(FlowModFailure::Internal(e)),
-            }),
+            Query::FlowMods(ops) => Answer::FlowMod(flow_mod_answer(self.apply_flow_ops(b, ops))),
             Query::PacketOut { in_port, actions, frame } => {
                 Answer::PacketOut(self.packet_out(b, in_port, &actions, &frame))
             }
+            Query::PortMod { port, hw_addr, set, mask } => Answer::PortMod(self.port_mod(b, port, hw_addr, set, mask)),
+            Query::MeterMod { command, id, spec } => Answer::MeterMod(self.meter_mod(b, command, id, spec)),
+            Query::Meters(id) => Answer::Meters(self.meter_views(b, id)),
         }
     }
 
@@ -69,6 +85,107 @@ impl Switch {
             let flow = Box::new(flow_stat(entry, self.now_ms()));
             openflow.push(&self.bridges[bridge].name, &Push::FlowRemoved { reason, flow });
         }
+    }
+
+    /// Applies a PORT_MOD: the new flags take effect with the next datapath version, and every
+    /// connection hears of the change.
+    fn port_mod(
+        &mut self,
+        bridge: usize,
+        port: OfPort,
+        hw_addr: [u8; 6],
+        set: PortFlags,
+        mask: PortFlags,
+    ) -> Result<(), PortModFailure> {
+        let index = self
+            .ports
+            .iter()
+            .position(|p| p.bridge == bridge && p.ofport == port.0)
+            .ok_or(PortModFailure::NoSuchPort)?;
+        if self.ports[index].eth.mac() != hw_addr {
+            return Err(PortModFailure::WrongHwAddr);
+        }
+        let old = self.ports[index].flags;
+        let pick = |wanted: bool, new: bool, old: bool| if wanted { new } else { old };
+        let new = PortFlags {
+            down: pick(mask.down, set.down, old.down),
+            no_recv: pick(mask.no_recv, set.no_recv, old.no_recv),
+            no_fwd: pick(mask.no_fwd, set.no_fwd, old.no_fwd),
+            no_flood: pick(mask.no_flood, set.no_flood, old.no_flood),
+            no_packet_in: pick(mask.no_packet_in, set.no_packet_in, old.no_packet_in),
+        };
+        if new == old {
+            return Ok(());
+        }
+        self.ports[index].flags = new;
+        tracing::info!(port = %self.ports[index].config.name, flags = ?new, "port configured by a controller");
+        self.publish().map_err(PortModFailure::Internal)?;
+        self.push_port_status(index, PortReason::Modify);
+        Ok(())
+    }
+
+    /// Applies a METER_MOD and publishes it. Deleting a meter deletes the rules that use it (in
+    /// the same table version).
+    fn meter_mod(
+        &mut self,
+        bridge: usize,
+        command: MeterCommand,
+        id: u32,
+        spec: MeterSpec,
+    ) -> Result<(), MeterModFailure> {
+        let now = self.now_ms();
+        let meters = &mut self.bridges[bridge].meters;
+        match command {
+            MeterCommand::Add => meters.add(id, spec, now).map_err(MeterModFailure::Meter)?,
+            MeterCommand::Modify => meters.modify(id, spec).map_err(MeterModFailure::Meter)?,
+            MeterCommand::Delete => {
+                let gone: Vec<u32> = meters.iter().map(|m| m.id).filter(|m| id == METER_ALL || *m == id).collect();
+                for meter in &gone {
+                    meters.delete(*meter);
+                }
+                let users: Vec<FlowOp> = self.bridges[bridge]
+                    .tables
+                    .dump(&FlowSelector::default())
+                    .iter()
+                    .filter(|entry| entry.rule().instructions.meter.is_some_and(|m| gone.contains(&m)))
+                    .map(|entry| {
+                        let rule = entry.rule();
+                        FlowOp::Delete(FlowSelector {
+                            table: Some(rule.table),
+                            strict: true,
+                            priority: rule.priority,
+                            matches: rule.matches.clone(),
+                            ..FlowSelector::default()
+                        })
+                    })
+                    .collect();
+                if !users.is_empty() {
+                    // Publishes the meters too.
+                    return self
+                        .apply_flow_ops(bridge, users)
+                        .map(|_| ())
+                        .map_err(|e| MeterModFailure::Internal(format!("{e:?}")));
+                }
+            }
+        }
+        self.publish().map_err(MeterModFailure::Internal)
+    }
+
+    fn meter_views(&self, bridge: usize, id: u32) -> Vec<MeterView> {
+        let now = self.now_ms();
+        let rules = self.bridges[bridge].tables.dump(&FlowSelector::default());
+        self.bridges[bridge]
+            .meters
+            .iter()
+            .filter(|meter| id == METER_ALL || meter.id == id)
+            .map(|meter| MeterView {
+                id: meter.id,
+                spec: meter.spec.clone(),
+                totals: meter.totals(),
+                flows: rules.iter().filter(|entry| entry.rule().instructions.meter == Some(meter.id)).count() as u32,
+                duration_ms: now.saturating_sub(meter.added_ms),
+            })
+            .collect()
     }
 
     /// Hands a packet-in of a PMD to the connections of its bridge.
@@ -162,6 +279,14 @@ impl Switch {
     }
 }
 
+fn flow_mod_answer(result: Result<ApplyOutcome, FlowOpsError>) -> Result<usize, FlowModFailure> {
+    match result {
+        Ok(outcome) => Ok(outcome.modified),
+        Err(FlowOpsError::Refused(e)) => Err(FlowModFailure::Table { index: e.index, error: e.error }),
+        Err(FlowOpsError::NotPublished(e)) => Err(FlowModFailure::Internal(e)),
+    }
+}
+
 fn port_view(port: &Port) -> PortView {
     PortView {
         ofport: port.ofport,
@@ -169,6 +294,7 @@ fn port_view(port: &Port) -> PortView {
         mac: port.eth.mac(),
         link_up: port.link.up,
         speed_mbps: port.link.speed_mbps,
+        flags: port.flags,
     }
 }
 

@@ -338,3 +338,18 @@ fn layers_of_another_packet_are_refused_without_change() {
     assert_eq!(buf.data(), short);
     assert_eq!(tiny.data(), &short[..30]);
 }
+
+#[test]
+fn meter_remark_raises_the_af_drop_precedence() {
+    assert_eq!(rewrite::raised_drop_precedence(10, 1), 12, "AF11 -> AF12");
+    assert_eq!(rewrite::raised_drop_precedence(12, 5), 14, "AF12 -> AF13 at most");
+    assert_eq!(rewrite::raised_drop_precedence(38, 1), 38, "AF43 stays");
+    assert_eq!(rewrite::raised_drop_precedence(46, 1), 46, "EF stays");
+    assert_eq!(rewrite::raised_drop_precedence(0, 2), 0, "best effort stays");
+    // The samples' TOS is 0xb9 (EF): made AF11 (ECN kept) first.
+    let (_, layers) = parse(&samples::ipv4_tcp());
+    let mut af11 = TestBuf::from_bytes(&samples::ipv4_tcp());
+    rewrite::set_ipv4_dscp(&mut af11, &layers, 10).expect("AF11");
+    check("ipv4_tcp AF11", af11.data(), None, Field::NwTos, &[0x31], |b, l| rewrite::remark_dscp(b, l, 1));
+    check("ipv4_tcp EF", &samples::ipv4_tcp(), None, Field::NwTos, &[0xb9], |b, l| rewrite::remark_dscp(b, l, 1));
+}

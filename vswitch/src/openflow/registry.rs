@@ -1,0 +1,251 @@
+//! The connections of one bridge as the management thread and the connections themselves see
+//! them: each connection's push queue (packet-ins, port status, flow removed), its counters and
+//! its controller role; the bridge's role generation id; and whether a controller (a TCP
+//! connection, not the management socket) is connected, for the fail mode.
+//!
+//! Roles follow OpenFlow 1.3 (6.3.5): every connection starts equal; a master request demotes
+//! the other master to slave; master and slave requests carry a generation id, and one older
+//! than the newest seen (by the serial-number comparison of the spec) is refused as stale.
+//! Slaves may not change the switch and get no packet-ins or flow-removed by default.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use crossbeam::channel::{self, Receiver, Sender};
+
+use super::message::{ControllerRole, Role};
+use super::service::Push;
+use super::wire::{ErrorType, OfError};
+
+/// Pushes queued for one connection at most; more are dropped (counted).
+const PUSH_QUEUE: usize = 1024;
+/// OFPRRFC_STALE.
+const ROLE_STALE: u16 = 0;
+
+/// The connections of one bridge.
+#[derive(Debug)]
+pub(super) struct Registry {
+    members: Mutex<Members>,
+    next_id: AtomicU64,
+    /// Controller connections open now.
+    controllers: AtomicUsize,
+    /// When the last controller connection ended (or the bridge started).
+    alone_since: Mutex<Instant>,
+}
+
+#[derive(Debug, Default)]
+struct Members {
+    by_id: HashMap<u64, Member>,
+    /// The newest generation id of a master or slave request.
+    generation: Option<u64>,
+}
+
+#[derive(Debug)]
+struct Member {
+    pushes: Sender<Push>,
+    state: Arc<MemberState>,
+}
+
+/// What a connection shares with the registry: its role and counters.
+#[derive(Debug, Default)]
+pub(super) struct MemberState {
+    role: AtomicU8,
+    pub(super) packet_ins: AtomicU64,
+    /// Over the connection's packet-in rate limit.
+    pub(super) packet_ins_limited: AtomicU64,
+    /// Pushes the connection's queue had no room for (it is not keeping up).
+    pub(super) pushes_dropped: AtomicU64,
+}
+
+impl MemberState {
+    pub(super) fn role(&self) -> ControllerRole {
+        match self.role.load(Ordering::SeqCst) {
+            1 => ControllerRole::Master,
+            2 => ControllerRole::Slave,
+            _ => ControllerRole::Equal,
+        }
+    }
+
+    fn set_role(&self, role: ControllerRole) {
+        let value = match role {
+            ControllerRole::Master => 1,
+            ControllerRole::Slave => 2,
+            ControllerRole::Equal | ControllerRole::NoChange => 0,
+        };
+        self.role.store(value, Ordering::SeqCst);
+    }
+}
+
+/// A connection's place in the registry while it lives.
+pub(super) struct Membership {
+    registry: Arc<Registry>,
+    id: u64,
+    pub(super) state: Arc<MemberState>,
+}
+
+impl Drop for Membership {
+    fn drop(&mut self) {
+        self.registry.members().by_id.remove(&self.id);
+    }
+}
+
+/// Counts a controller connection while it lives.
+pub(super) struct ControllerConnected(Arc<Registry>);
+
+impl Drop for ControllerConnected {
+    fn drop(&mut self) {
+        let mut since = self.0.alone_since.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if self.0.controllers.fetch_sub(1, Ordering::SeqCst) == 1 {
+            *since = Instant::now();
+        }
+    }
+}
+
+impl Registry {
+    pub(super) fn new() -> Arc<Registry> {
+        Arc::new(Registry {
+            members: Mutex::default(),
+            next_id: AtomicU64::new(0),
+            controllers: AtomicUsize::new(0),
+            alone_since: Mutex::new(Instant::now()),
+        })
+    }
+
+    fn members(&self) -> MutexGuard<'_, Members> {
+        self.members.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Adds a connection (equal role); it leaves when the membership is dropped.
+    pub(super) fn join(self: &Arc<Self>) -> (Membership, Receiver<Push>) {
+        let (pushes, received) = channel::bounded(PUSH_QUEUE);
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let state = Arc::new(MemberState::default());
+        self.members().by_id.insert(id, Member { pushes, state: state.clone() });
+        (Membership { registry: self.clone(), id, state }, received)
+    }
+
+    /// Queues `push` for every connection, never waiting: a connection whose queue is full
+    /// misses it (counted).
+    pub(super) fn push(&self, push: &Push) {
+        for member in self.members().by_id.values() {
+            if member.pushes.try_send(push.clone()).is_err() {
+                member.state.pushes_dropped.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// A ROLE_REQUEST of connection `member`: the reply, or why it is refused.
+    pub(super) fn request_role(&self, member: &Membership, request: Role) -> Result<Role, OfError> {
+        let mut members = self.members();
+        match request.role {
+            ControllerRole::NoChange => {}
+            ControllerRole::Equal => member.state.set_role(ControllerRole::Equal),
+            ControllerRole::Master | ControllerRole::Slave => {
+                if let Some(newest) = members.generation {
+                    // The spec's comparison: distance as a signed 64-bit number.
+                    if (request.generation_id.wrapping_sub(newest) as i64) < 0 {
+                        return Err(OfError::new(
+                            ErrorType::RoleRequestFailed,
+                            ROLE_STALE,
+                            format!("generation id {} is older than {newest}", request.generation_id),
+                        ));
+                    }
+                }
+                members.generation = Some(request.generation_id);
+                if request.role == ControllerRole::Master {
+                    for other in members.by_id.values().filter(|other| !Arc::ptr_eq(&other.state, &member.state)) {
+                        if other.state.role() == ControllerRole::Master {
+                            other.state.set_role(ControllerRole::Slave);
+                        }
+                    }
+                }
+                member.state.set_role(request.role);
+            }
+        }
+        Ok(Role { role: member.state.role(), generation_id: members.generation.unwrap_or(0) })
+    }
+
+    /// Counts a controller connection until the guard is dropped.
+    pub(super) fn controller_connected(self: &Arc<Self>) -> ControllerConnected {
+        self.controllers.fetch_add(1, Ordering::SeqCst);
+        ControllerConnected(self.clone())
+    }
+
+    /// None while a controller is connected; else how long none has been.
+    pub(super) fn alone_for(&self) -> Option<Duration> {
+        let since = self.alone_since.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        (self.controllers.load(Ordering::SeqCst) == 0).then(|| since.elapsed())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn role(role: ControllerRole, generation_id: u64) -> Role {
+        Role { role, generation_id }
+    }
+
+    #[test]
+    fn one_master_at_a_time_and_stale_generations_are_refused() {
+        let registry = Registry::new();
+        let (first, _pushes_1) = registry.join();
+        let (second, _pushes_2) = registry.join();
+        assert_eq!(first.state.role(), ControllerRole::Equal);
+        let reply = registry.request_role(&first, role(ControllerRole::Master, 5)).unwrap();
+        assert_eq!(reply, role(ControllerRole::Master, 5));
+        let reply = registry.request_role(&second, role(ControllerRole::Master, 6)).unwrap();
+        assert_eq!(reply.role, ControllerRole::Master);
+        assert_eq!(first.state.role(), ControllerRole::Slave, "the old master is demoted");
+        let stale = registry.request_role(&first, role(ControllerRole::Master, 5)).unwrap_err();
+        assert_eq!((stale.kind, stale.code), (ErrorType::RoleRequestFailed, ROLE_STALE));
+        assert_eq!(first.state.role(), ControllerRole::Slave, "a refused request changes nothing");
+        // Serial-number order: a wrapped id is newer.
+        let (third, _pushes_3) = registry.join();
+        registry.request_role(&third, role(ControllerRole::Slave, 6u64.wrapping_add(1 << 63) - 1)).unwrap();
+        let reply = registry.request_role(&third, role(ControllerRole::NoChange, 0)).unwrap();
+        assert_eq!(reply.role, ControllerRole::Slave);
+        registry.request_role(&second, role(ControllerRole::Equal, 0)).unwrap();
+        assert_eq!(second.state.role(), ControllerRole::Equal);
+    }
+
+    #[test]
+    fn pushes_reach_every_member_and_a_full_queue_is_counted() {
+        let registry = Registry::new();
+        let (member, pushes) = registry.join();
+        let push = Push::PortStatus {
+            reason: super::super::message::PortReason::Add,
+            port: super::super::service::PortView {
+                ofport: 1,
+                name: "p1".into(),
+                mac: [0; 6],
+                link_up: true,
+                speed_mbps: 0,
+                flags: crate::pipeline::xlate::PortFlags::default(),
+            },
+        };
+        for _ in 0..PUSH_QUEUE + 3 {
+            registry.push(&push);
+        }
+        assert_eq!(pushes.len(), PUSH_QUEUE);
+        assert_eq!(member.state.pushes_dropped.load(Ordering::Relaxed), 3);
+        drop(member);
+        registry.push(&push);
+        assert_eq!(pushes.len(), PUSH_QUEUE, "a member that left gets nothing");
+    }
+
+    #[test]
+    fn presence_follows_controller_connections() {
+        let registry = Registry::new();
+        assert!(registry.alone_for().is_some());
+        let first = registry.controller_connected();
+        let second = registry.controller_connected();
+        assert_eq!(registry.alone_for(), None);
+        drop(first);
+        assert_eq!(registry.alone_for(), None);
+        drop(second);
+        assert!(registry.alone_for().is_some_and(|alone| alone < Duration::from_secs(1)));
+    }
+}
