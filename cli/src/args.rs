@@ -181,7 +181,12 @@ enum Command {
         /// Bridge name
         bridge: String,
     },
-    /// Store the bridge's fail mode (stored and shown only; see docs/openflow.md)
+    /// The bridge's OpenFlow connections: peer, version, role, packet-ins sent and dropped
+    ControllerStatus {
+        /// Bridge name
+        bridge: String,
+    },
+    /// Set the bridge's fail mode: what it does while no controller is connected (docs/openflow.md)
     SetFailMode {
         /// Bridge name
         bridge: String,
@@ -271,6 +276,7 @@ fn request_for(command: Command, stdin: impl Read) -> Result<(Request, Option<Fl
         Command::DelPort { name } => Request::DelPort { port: name },
         Command::SetController { bridge, targets } => Request::SetController { bridge, targets },
         Command::GetController { bridge } => Request::GetController { bridge },
+        Command::ControllerStatus { bridge } => Request::ControllerStatus { bridge },
         Command::DelController { bridge } => Request::DelController { bridge },
         Command::SetFailMode { bridge, mode } => Request::SetFailMode { bridge, mode },
         Command::GetFailMode { bridge } => Request::GetFailMode { bridge },
@@ -366,6 +372,7 @@ mod tests {
             }
         );
         assert_eq!(request("vsctl get-controller br0"), Request::GetController { bridge: "br0".into() });
+        assert_eq!(request("vsctl controller-status br0"), Request::ControllerStatus { bridge: "br0".into() });
         assert_eq!(request("vsctl del-controller br0"), Request::DelController { bridge: "br0".into() });
         assert_eq!(
             request("vsctl set-fail-mode br0 secure"),

@@ -8,29 +8,19 @@
 //! is connected, secure does not, and a controller connecting ends fail-open.
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
-use vswitch_e2e::command::run;
 use vswitch_e2e::frames::{self, Ipv4};
+use vswitch_e2e::ofctl;
 use vswitch_e2e::ofctl_monitor::OfctlMonitor;
 use vswitch_e2e::{pcap, wait, PortSpec, SwitchConfig, TestDir, Vswitchd};
 
-const OVS_OFCTL: &str = "/usr/bin/ovs-ofctl";
 const SEEN_LIMIT: Duration = Duration::from_secs(10);
 const VM_A: frames::Mac = [0x02, 0, 0, 0, 0, 0x0a];
 const VM_B: frames::Mac = [0x02, 0, 0, 0, 0, 0x0b];
 
-fn ofctl_ok(args: &[&str]) -> String {
-    ofctl_version_ok("OpenFlow13", args)
-}
-
-fn ofctl_version_ok(version: &str, args: &[&str]) -> String {
-    let mut command = Command::new(OVS_OFCTL);
-    command.args(["-O", version]).args(args);
-    let output = run(command, Duration::from_secs(20));
-    assert!(output.success(), "ovs-ofctl {args:?}: {output}");
-    output.stdout
+fn ofctl13_ok(args: &[&str]) -> String {
+    ofctl::ofctl_ok("OpenFlow13", args)
 }
 
 fn hex(frame: &[u8]) -> String {
@@ -79,19 +69,19 @@ fn packet_in_packet_out_port_status_and_flow_removed() {
     assert!(action[0].contains("total_len=100") && action[0].contains("data_len=20"), "cut to max_len: {action:?}");
 
     // Packet-outs: straight to a port, and through the tables (which send it up again).
-    ofctl_ok(&["packet-out", &mgmt, &format!("in_port=CONTROLLER packet={} actions=output:2", hex(&udp))]);
+    ofctl13_ok(&["packet-out", &mgmt, &format!("in_port=CONTROLLER packet={} actions=output:2", hex(&udp))]);
     switch.wait_for_counters(SEEN_LIMIT, "the packet-out on p2", |stats| {
         stats.ports.iter().any(|p| p.name == "p2" && p.tx_packets == 1)
     });
-    ofctl_ok(&["packet-out", &mgmt, &format!("in_port=1 packet={} actions=table", hex(&udp))]);
+    ofctl13_ok(&["packet-out", &mgmt, &format!("in_port=1 packet={} actions=table", hex(&udp))]);
     monitor.wait_for("(via action)", 2, SEEN_LIMIT);
 
     // Flow-removed: a hard timeout and a delete, for rules with send_flow_rem only.
-    ofctl_ok(&["add-flow", &mgmt, "send_flow_rem,hard_timeout=1,priority=7,icmp,actions=drop"]);
-    ofctl_ok(&["add-flow", &mgmt, "send_flow_rem,priority=8,tcp,actions=drop"]);
-    ofctl_ok(&["add-flow", &mgmt, "priority=9,sctp,actions=drop"]);
-    ofctl_ok(&["del-flows", &mgmt, "--strict", "priority=8,tcp"]);
-    ofctl_ok(&["del-flows", &mgmt, "--strict", "priority=9,sctp"]);
+    ofctl13_ok(&["add-flow", &mgmt, "send_flow_rem,hard_timeout=1,priority=7,icmp,actions=drop"]);
+    ofctl13_ok(&["add-flow", &mgmt, "send_flow_rem,priority=8,tcp,actions=drop"]);
+    ofctl13_ok(&["add-flow", &mgmt, "priority=9,sctp,actions=drop"]);
+    ofctl13_ok(&["del-flows", &mgmt, "--strict", "priority=8,tcp"]);
+    ofctl13_ok(&["del-flows", &mgmt, "--strict", "priority=9,sctp"]);
     let hard = monitor.wait_for("reason=hard", 1, SEEN_LIMIT);
     assert!(hard[0].contains("OFPT_FLOW_REMOVED") && hard[0].contains("priority=7,icmp"), "{hard:?}");
     let deleted = monitor.wait_for("reason=delete", 1, SEEN_LIMIT);
@@ -131,6 +121,14 @@ fn packet_ins_are_rate_limited_and_every_one_is_counted() {
     // The burst plus the rate over the time it took, and not far below the burst.
     assert!(seen >= 20.0 && seen <= 25.0 + 100.0 * seconds + 5.0, "{seen} packet-ins in {seconds:.1} s");
     assert!(queued as f64 <= 25.0 + 100.0 * seconds + 5.0, "the PMD queued {queued} in {seconds:.1} s");
+    // The monitor is the bridge's one connection: what the PMD queued it got, or its own
+    // limit kept from it, and vsctl says so.
+    let status: serde_json::Value = switch.json(&["controller-status", "br0"]);
+    let connection = &status["connections"][0];
+    let count = |key: &str| connection[key].as_u64().unwrap_or_else(|| panic!("{key} in {status}"));
+    assert_eq!(count("packet_ins"), seen as u64, "{status}");
+    assert_eq!(count("packet_ins") + count("packet_ins_limited") + count("pushes_dropped"), queued, "{status}");
+    assert_eq!(connection["version"], "1.3", "{status}");
     switch.stop();
 }
 
@@ -167,6 +165,8 @@ fn fail_modes_standalone_learns_secure_keeps_the_tables() {
     // Standalone (the default): fail-open once no controller was seen for 15 s.
     wait::poll(Duration::from_secs(25), || switch.stderr().contains("fail-open, forwarding").then_some(()))
         .unwrap_or_else(|| panic!("no fail-open within 25 s:\n{}", switch.stderr()));
+    let status = switch.vsctl_ok(&["controller-status", "br0"]);
+    assert!(status.starts_with("fail-open: yes"), "{status}");
     switch.del_port("p1");
     add_rx_port(&switch, &dir, "p1", 11, &burst);
     switch.wait_for_counters(SEEN_LIMIT, "NORMAL flooding to p2 and p3", |_| tx("p2") == 10 && tx("p3") == 10);
@@ -188,6 +188,8 @@ fn fail_modes_standalone_learns_secure_keeps_the_tables() {
     let _session = controller_session(&listener);
     wait::poll(SEEN_LIMIT, || (switch.stderr().matches("fail-open ends").count() == 2).then_some(()))
         .unwrap_or_else(|| panic!("a connected controller did not end fail-open:\n{}", switch.stderr()));
+    let status = switch.vsctl_ok(&["controller-status", "br0"]);
+    assert!(status.starts_with("fail-open: no") && status.contains("controller  1.3"), "{status}");
     switch.del_port("p1");
     add_rx_port(&switch, &dir, "p1", 13, &burst);
     switch.wait_for_counters(SEEN_LIMIT, "misses with a controller", |_| drops(&switch, "p1", "table_miss") == 10);
@@ -209,34 +211,32 @@ fn port_mod_configures_ports_and_says_so() {
     let tx = |port: &str| switch.port_stats().get(port).map_or(0, |p| p.tx_packets);
 
     // no-flood is a bit of OpenFlow 1.0's (ovs-ofctl leaves it out of 1.3 messages).
-    ofctl_version_ok("OpenFlow10", &["mod-port", &mgmt, "p3", "no-flood"]);
+    ofctl::ofctl_ok("OpenFlow10", &["mod-port", &mgmt, "p3", "no-flood"]);
     let modified = monitor.wait_for("MOD: 3(p3)", 1, SEEN_LIMIT);
     assert!(!modified.is_empty());
-    let desc = ofctl_version_ok("OpenFlow10", &["show", &mgmt]);
+    let desc = ofctl::ofctl_ok("OpenFlow10", &["show", &mgmt]);
     assert!(desc.contains("NO_FLOOD"), "{desc}");
     add_rx_port(&switch, &dir, "p1", 1, &burst);
     switch.wait_for_counters(SEEN_LIMIT, "the flood to p2", |_| tx("p2") == 10);
     assert_eq!(tx("p3"), 0, "p3 is no-flood");
 
-    ofctl_version_ok("OpenFlow10", &["mod-port", &mgmt, "p3", "flood"]);
-    ofctl_ok(&["mod-port", &mgmt, "p2", "no-forward"]);
+    ofctl::ofctl_ok("OpenFlow10", &["mod-port", &mgmt, "p3", "flood"]);
+    ofctl13_ok(&["mod-port", &mgmt, "p2", "no-forward"]);
     switch.del_port("p1");
     add_rx_port(&switch, &dir, "p1", 11, &burst);
     switch.wait_for_counters(SEEN_LIMIT, "the flood to p3", |_| tx("p3") == 10);
     assert_eq!(tx("p2"), 10, "p2 is no-forward");
 
     // A port that is gone takes its configuration with it: a new p1 forwards.
-    ofctl_ok(&["mod-port", &mgmt, "p1", "no-receive"]);
+    ofctl13_ok(&["mod-port", &mgmt, "p1", "no-receive"]);
     switch.del_port("p1");
     add_rx_port(&switch, &dir, "p1", 12, &burst);
     switch.wait_for_counters(SEEN_LIMIT, "the new p1 forwarding", |_| tx("p3") == 20);
-    ofctl_ok(&["mod-port", &mgmt, "p1", "no-receive"]);
-    ofctl_ok(&["mod-port", &mgmt, "p1", "down"]);
-    let desc = ofctl_ok(&["dump-ports-desc", &mgmt]);
+    ofctl13_ok(&["mod-port", &mgmt, "p1", "no-receive"]);
+    ofctl13_ok(&["mod-port", &mgmt, "p1", "down"]);
+    let desc = ofctl13_ok(&["dump-ports-desc", &mgmt]);
     assert!(desc.contains("PORT_DOWN") && desc.contains("NO_RECV") && desc.contains("LINK_DOWN"), "{desc}");
-    let mut command = Command::new(OVS_OFCTL);
-    command.args(["-O", "OpenFlow13", "mod-port", &mgmt, "9", "down"]);
-    let refused = run(command, Duration::from_secs(20));
+    let refused = ofctl::ofctl("OpenFlow13", &["mod-port", &mgmt, "9", "down"]);
     assert!(!refused.success(), "{refused}");
     switch.stop();
 }
@@ -248,21 +248,19 @@ fn meters_police_in_the_datapath_and_count() {
     let config = SwitchConfig::new(&dir).port(PortSpec::pcap_tx("p2", 2, 2, &dir.join("p2.pcap")));
     let switch = Vswitchd::start(&dir, &config);
     let mgmt = format!("unix:{}", config.mgmt_socket().display());
-    ofctl_ok(&["add-meter", &mgmt, "meter=1,pktps,burst,stats,bands=type=drop,rate=100,burst_size=20"]);
-    ofctl_ok(&["add-meter", &mgmt, "meter=2,kbps,stats,bands=type=dscp_remark,rate=1000,prec_level=1"]);
-    let configs = ofctl_ok(&["dump-meters", &mgmt]);
+    ofctl13_ok(&["add-meter", &mgmt, "meter=1,pktps,burst,stats,bands=type=drop,rate=100,burst_size=20"]);
+    ofctl13_ok(&["add-meter", &mgmt, "meter=2,kbps,stats,bands=type=dscp_remark,rate=1000,prec_level=1"]);
+    let configs = ofctl13_ok(&["dump-meters", &mgmt]);
     assert!(
         configs.contains("meter=1 pktps burst stats bands=") && configs.contains("type=drop rate=100 burst_size=20"),
         "{configs}"
     );
     assert!(configs.contains("type=dscp_remark rate=1000 prec_level=1"), "{configs}");
     // A flow may only name a meter that exists.
-    let mut command = Command::new(OVS_OFCTL);
-    command.args(["-O", "OpenFlow13", "add-flow", &mgmt, "priority=10,udp,actions=meter:9,output:2"]);
-    let refused = run(command, Duration::from_secs(20));
+    let refused = ofctl::ofctl("OpenFlow13", &["add-flow", &mgmt, "priority=10,udp,actions=meter:9,output:2"]);
     assert!(!refused.success() && refused.stderr.contains("OFPMMFC_UNKNOWN_METER"), "{refused}");
-    ofctl_ok(&["add-flow", &mgmt, "priority=10,udp,actions=meter:1,output:2"]);
-    ofctl_ok(&["add-flow", &mgmt, "priority=5,tcp,actions=meter:2,output:2"]);
+    ofctl13_ok(&["add-flow", &mgmt, "priority=10,udp,actions=meter:1,output:2"]);
+    ofctl13_ok(&["add-flow", &mgmt, "priority=5,tcp,actions=meter:2,output:2"]);
 
     let flood: Vec<Vec<u8>> = (0..FRAMES as u32).map(|i| pcap::udp_frame(1, i, 64)).collect();
     let started = Instant::now();
@@ -275,16 +273,16 @@ fn meters_police_in_the_datapath_and_count() {
     let dropped = drops(&switch, "p1", "meter_drop");
     assert_eq!(sent + dropped, FRAMES, "every packet forwarded or dropped by the meter");
     assert!(sent >= 20 && sent as f64 <= 20.0 + 100.0 * seconds + 5.0, "{sent} passed in {seconds:.2} s");
-    let stats = ofctl_ok(&["meter-stats", &mgmt, "meter=1"]);
+    let stats = ofctl13_ok(&["meter-stats", &mgmt, "meter=1"]);
     assert!(stats.contains(&format!("flow_count:1 packet_in_count:{FRAMES}")), "{stats}");
     assert!(stats.contains(&format!("0: packet_count:{dropped}")), "the drop band's count: {stats}");
 
     // Deleting a meter deletes the flows that use it.
-    ofctl_ok(&["del-meter", &mgmt, "meter=1"]);
-    let flows = ofctl_ok(&["dump-flows", &mgmt]);
+    ofctl13_ok(&["del-meter", &mgmt, "meter=1"]);
+    let flows = ofctl13_ok(&["dump-flows", &mgmt]);
     assert!(!flows.contains("meter:1") && flows.contains("meter:2"), "{flows}");
-    assert!(!ofctl_ok(&["dump-meters", &mgmt]).contains("meter=1 "), "meter 1 is gone");
-    let features = ofctl_ok(&["meter-features", &mgmt]);
+    assert!(!ofctl13_ok(&["dump-meters", &mgmt]).contains("meter=1 "), "meter 1 is gone");
+    let features = ofctl13_ok(&["meter-features", &mgmt]);
     assert!(features.contains("max_meter:65536") && features.contains("drop dscp_remark"), "{features}");
     switch.stop();
 }

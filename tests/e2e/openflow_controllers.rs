@@ -8,14 +8,12 @@
 //! status 1 and a message naming them; the fail mode round-trips. Every wait is bounded.
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
-use vswitch_e2e::command::run;
+use vswitch_e2e::ofctl;
 use vswitch_e2e::openflow_raw::read_message;
 use vswitch_e2e::{PortSpec, SwitchConfig, TestDir, Vswitchd};
 
-const OVS_OFCTL: &str = "/usr/bin/ovs-ofctl";
 /// The switch waits 1 s before reconnecting; this leaves room for a loaded host.
 const RECONNECT_LIMIT: Duration = Duration::from_secs(6);
 const READ_LIMIT: Duration = Duration::from_secs(10);
@@ -99,16 +97,6 @@ fn closed_within(stream: &mut TcpStream, limit: Duration) -> bool {
     false
 }
 
-/// The datapath id ovs-ofctl shows over the management socket.
-fn ofctl_datapath_id(config: &SwitchConfig) -> u64 {
-    let mut command = Command::new(OVS_OFCTL);
-    command.args(["-O", "OpenFlow13", "show"]).arg(format!("unix:{}", config.mgmt_socket().display()));
-    let output = run(command, Duration::from_secs(20));
-    assert!(output.success(), "{output}");
-    let hex = output.stdout.split("dpid:").nth(1).and_then(|rest| rest.get(..16)).expect("a dpid in the output");
-    u64::from_str_radix(hex, 16).expect("a hexadecimal dpid")
-}
-
 #[test]
 fn active_controllers_connect_reconnect_and_move() {
     let dir = TestDir::new("openflow_controllers");
@@ -116,7 +104,7 @@ fn active_controllers_connect_reconnect_and_move() {
     let config =
         SwitchConfig::new(&dir).openflow(&first.target()).port(PortSpec::pcap_tx("p1", 1, 1, &dir.join("p1.pcap")));
     let switch = Vswitchd::start(&dir, &config);
-    let expected_dpid = ofctl_datapath_id(&config);
+    let expected_dpid = ofctl::datapath_id(&config.mgmt_socket());
 
     // The switch connects by itself.
     let mut connection = first.accept_within(RECONNECT_LIMIT).expect("the switch connects to the controller");
@@ -158,7 +146,7 @@ fn active_controllers_connect_reconnect_and_move() {
     assert!(second.accept_within(Duration::from_secs(2)).is_none(), "no reconnect after del-controller");
     assert_eq!(switch.vsctl_ok(&["get-controller", "br0"]), "");
     // The management socket stays.
-    assert_eq!(ofctl_datapath_id(&config), expected_dpid);
+    assert_eq!(ofctl::datapath_id(&config.mgmt_socket()), expected_dpid);
 
     // Bad targets: exit status 1, the bad target named, nothing changed.
     for (bad, problem) in [

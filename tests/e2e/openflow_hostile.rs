@@ -8,11 +8,10 @@
 //! stopped), and the switch stops cleanly.
 use std::io::Write;
 use std::net::TcpStream;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
-use vswitch_e2e::command::run;
-use vswitch_e2e::openflow_raw::{self, error_of, free_port, read_message};
+use vswitch_e2e::ofctl::{free_port, ofctl_ok};
+use vswitch_e2e::openflow_raw::{self, error_of, read_message};
 use vswitch_e2e::{pcap, wait, PortSpec, SwitchConfig, TestDir, Vswitchd};
 
 const FLOOD_FLOWS: u32 = 20_000;
@@ -63,12 +62,8 @@ fn forwarded(switch: &Vswitchd) -> u64 {
 }
 
 fn ofctl_flow_count(mgmt: &str) -> usize {
-    let mut command = Command::new("/usr/bin/ovs-ofctl");
-    command.args(["-O", "OpenFlow13", "dump-aggregate", mgmt]);
-    let output = run(command, Duration::from_secs(20));
-    assert!(output.success(), "{output}");
+    let output = ofctl_ok("OpenFlow13", &["dump-aggregate", mgmt]);
     output
-        .stdout
         .split("flow_count=")
         .nth(1)
         .and_then(|rest| rest.split_whitespace().next())

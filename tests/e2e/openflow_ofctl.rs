@@ -9,48 +9,20 @@
 //! byte for byte) and dump-flows and dump-ports count them. A client that sends garbage gets
 //! errors and, on a framing error, loses its connection, while the switch keeps forwarding
 //! and serving other clients. 1.0: add-flow, dump-flows, del-flows (the Nicira flow formats).
+//! Bundles (`--bundle add-flows`, all or nothing), replace-flows and diff-flows, and roles
+//! (master, slave, stale generation ids) with raw messages.
 use std::io::Write;
 use std::net::TcpStream;
 use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
 
-use vswitch_e2e::command::{run, CmdOutput};
-use vswitch_e2e::openflow_raw::{self, error_of, free_port, read_message};
+use vswitch_e2e::ofctl::{field, flow_lines, free_port, ofctl, ofctl_ok, unix_target};
+use vswitch_e2e::openflow_raw::{self, error_of, read_message};
 use vswitch_e2e::pcap::{self, assert_same_frames};
 use vswitch_e2e::{PortSpec, SwitchConfig, TestDir, Vswitchd, NEUTRON_TUNNEL_BRIDGE};
 
-const OVS_OFCTL: &str = "/usr/bin/ovs-ofctl";
-const OFCTL_LIMIT: Duration = Duration::from_secs(20);
 const FRAMES: u32 = 500;
 const REPLAY_LIMIT: Duration = Duration::from_secs(20);
-
-fn ofctl(version: &str, args: &[&str]) -> CmdOutput {
-    let mut command = Command::new(OVS_OFCTL);
-    command.arg("-O").arg(version).args(args);
-    run(command, OFCTL_LIMIT)
-}
-
-/// Runs ovs-ofctl, which must succeed; returns its stdout.
-fn ofctl_ok(version: &str, args: &[&str]) -> String {
-    let output = ofctl(version, args);
-    assert!(output.success(), "{output}");
-    output.stdout
-}
-
-/// The flow lines of a dump-flows output (without the reply header line).
-fn flow_lines(dump: &str) -> Vec<String> {
-    dump.lines().filter(|l| l.contains("actions=")).map(|l| l.trim().to_owned()).collect()
-}
-
-/// A field `name=VALUE` of a dump line, as text.
-fn field<'a>(line: &'a str, name: &str) -> Option<&'a str> {
-    line.split([',', ' ']).find_map(|part| part.strip_prefix(name).and_then(|rest| rest.strip_prefix('=')))
-}
-
-fn unix_target(path: &Path) -> String {
-    format!("unix:{}", path.display())
-}
 
 fn switch_with_listener(dir: &TestDir, port: u16, out_pcap: &Path) -> (SwitchConfig, Vswitchd) {
     let config = SwitchConfig::new(dir)
@@ -336,6 +308,21 @@ fn bundles_are_all_or_nothing_and_slaves_are_read_only() {
     assert!(failed.stderr.contains("OFPFMFC_OVERLAP") && failed.stderr.contains("OFPBFC_MSG_FAILED"), "{failed}");
     let dump = ofctl_ok(of13, &["dump-flows", &tcp]);
     assert_eq!(flow_lines(&dump).len(), 3, "nothing of the failed bundle: {dump}");
+
+    // replace-flows makes the tables what a file says (adds, modifies, deletes); diff-flows
+    // then finds no difference, and finds one against the old file.
+    let replacement = dir.join("replacement.flows");
+    std::fs::write(
+        &replacement,
+        "priority=5,udp,actions=output:3\ntable=1,actions=drop\npriority=9,arp,actions=drop\n",
+    )
+    .expect("write");
+    ofctl_ok(of13, &["replace-flows", &tcp, &replacement.to_string_lossy()]);
+    let same = ofctl(of13, &["diff-flows", &tcp, &replacement.to_string_lossy()]);
+    assert!(same.success() && same.stdout.trim().is_empty(), "{same}");
+    let differs = ofctl(of13, &["diff-flows", &tcp, &good.to_string_lossy()]);
+    assert!(!differs.success() && differs.stdout.contains("priority=6,tcp"), "{differs}");
+    assert_eq!(flow_lines(&ofctl_ok(of13, &["dump-flows", &tcp])).len(), 3);
 
     // Roles: the second master demotes the first, which may then only look.
     let (mut first, mut second) = (openflow_raw::client(port), openflow_raw::client(port));

@@ -5,7 +5,10 @@
 //! `ofproto/trace` results are the expected behaviour of the OpenFlow
 //! pipeline. `frames` builds test traffic of several protocols and checks
 //! checksums from scratch; `trace_diff` brings a `vsctl trace` and an OVS
-//! trace into one form to compare them.
+//! trace into one form to compare them. `ofctl` drives the switch's OpenFlow
+//! channel with `ovs-ofctl`; `openflow_apps` runs real controllers (os-ken's
+//! simple_switch_13, Faucet) from the venv scripts/setup.sh installs; `netns`
+//! makes hosts of net_tap ports in network namespaces of the test's own.
 //!
 //! Rules every helper here keeps, so a failing or panicking test never leaves
 //! anything behind or hangs the suite:
@@ -19,6 +22,8 @@
 //! - Open vSwitch runs with its database, sockets and logs in the test's
 //!   scratch directory and in a network namespace of its own, so it never
 //!   meets the host's OVS or the benchmark harness's.
+//! - network namespaces and kernel interfaces are named after the test and
+//!   its pid and deleted by a Drop guard; traffic stays between them.
 //!
 //! The suite runs one test at a time (`--test-threads=1`): the processes are
 //! pinned to cores 0 and 1 of the machine.
@@ -26,7 +31,10 @@ pub mod bins;
 pub mod command;
 pub mod differential;
 pub mod frames;
+pub mod netns;
+pub mod ofctl;
 pub mod ofctl_monitor;
+pub mod openflow_apps;
 pub mod openflow_raw;
 pub mod ovs_oracle;
 pub mod pcap;

@@ -6,10 +6,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
+use crate::ofctl::OVS_OFCTL;
 use crate::process::{Guarded, Signal};
 use crate::{wait, TestDir};
-
-const OVS_OFCTL: &str = "/usr/bin/ovs-ofctl";
 
 pub struct OfctlMonitor {
     process: Guarded,

@@ -1,15 +1,8 @@
 //! OpenFlow by hand, for tests that must send what no tool sends (errors, roles, floods,
-//! garbage) or watch the wire: a 1.3 client over TCP, whole-message reads, OFPT_ERROR fields,
-//! and a free TCP port for a listener.
+//! garbage) or watch the wire: a 1.3 client over TCP, whole-message reads, OFPT_ERROR fields.
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::time::Duration;
-
-/// A TCP port of 127.0.0.1 that was free a moment ago.
-pub fn free_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
-    listener.local_addr().expect("local address").port()
-}
 
 /// A client of the switch's listener on `port` after the HELLOs (ours offers 1.3 only).
 pub fn client(port: u16) -> TcpStream {

@@ -40,8 +40,15 @@ impl TestDir {
     /// (e.g. "vs" for vswitchd, "vm" for testpmd): `<role>-<test>-<pid>`,
     /// the test name shortened to fit 32 characters.
     pub fn file_prefix(&self, role: &str) -> String {
+        self.unique_name(role, MAX_PREFIX)
+    }
+
+    /// A name unique to this test, this process and `role` for things the test creates
+    /// outside its directory (network namespaces, kernel interfaces): `<role>-<test>-<pid>`,
+    /// the test name shortened to fit `max_len` characters.
+    pub fn unique_name(&self, role: &str, max_len: usize) -> String {
         let pid = std::process::id().to_string();
-        let room = MAX_PREFIX.saturating_sub(role.len() + pid.len() + 2);
+        let room = max_len.saturating_sub(role.len() + pid.len() + 2);
         let name: String = self.name.chars().take(room).collect();
         format!("{role}-{name}-{pid}")
     }

@@ -52,6 +52,12 @@ impl PortSpec {
         PortSpec::dpdk(name, ofport, &format!("net_pcap{vdev},tx_pcap={}", file.display()))
     }
 
+    /// A net_tap port (vdev number `vdev`): vswitchd creates the kernel TAP interface
+    /// `interface` (at most 15 characters) in its own network namespace.
+    pub fn tap(name: &str, ofport: u32, vdev: u32, interface: &str) -> PortSpec {
+        PortSpec::dpdk(name, ofport, &format!("net_tap{vdev},iface={interface}"))
+    }
+
     /// A vhost-user server port: vswitchd creates the socket at `path`.
     pub fn vhost_user(name: &str, ofport: u32, path: &Path) -> PortSpec {
         PortSpec::of_kind(name, ofport, PortKind::VhostUser { path: path.to_owned() })
@@ -90,7 +96,7 @@ pub struct SwitchConfig {
     pub on_port_error: Option<String>,
     pub flows: Vec<String>,
     pub ports: Vec<PortSpec>,
-    /// The bridge's `openflow` listeners (`ptcp:PORT[:IP]`).
+    /// The bridge's `openflow` targets (`ptcp:PORT[:IP]`, `tcp:IP:PORT`).
     pub openflow: Vec<String>,
     /// More keys of the bridge, as TOML lines (`fail_mode = "secure"`).
     pub bridge_settings: Vec<String>,
@@ -140,7 +146,8 @@ impl SwitchConfig {
         self
     }
 
-    /// An OpenFlow target of the bridge (`ptcp:PORT[:IP]`, `tls:IP:PORT`...).
+    /// An OpenFlow target of the bridge: a listener (`ptcp:PORT[:IP]`, `ptls:...`) or a
+    /// controller (`tcp:IP:PORT`, `tls:...`).
     pub fn openflow(mut self, target: &str) -> SwitchConfig {
         self.openflow.push(target.to_owned());
         self

@@ -130,7 +130,8 @@ pub(super) fn serve(stream: Stream, peer: &str, context: &Context) -> Closed {
     };
     tracing::info!(bridge = %context.bridge, %peer, "OpenFlow connection");
     // Controllers come over TCP or TLS; the management socket is not one.
-    let _controller = (!matches!(stream, Stream::Unix(_))).then(|| context.registry.controller_connected());
+    let controller = !matches!(stream, Stream::Unix(_));
+    let _controller = controller.then(|| context.registry.controller_connected());
     let (reader_stream, closer) = match (stream.try_clone(), stream.try_clone()) {
         (Ok(reader), Ok(closer)) => (reader, closer),
         (Err(e), _) | (_, Err(e)) => return format!("cannot clone the socket: {e}"),
@@ -141,7 +142,7 @@ pub(super) fn serve(stream: Stream, peer: &str, context: &Context) -> Closed {
         Ok(reader) => reader,
         Err(e) => return format!("cannot start the reader thread: {e}"),
     };
-    let (membership, pushes) = context.registry.join();
+    let (membership, pushes) = context.registry.join(peer, controller);
     let closed = Connection::new(stream, context.clone(), membership).run(&input, &pushes);
     // The reader's blocked read returns at once; a send of it finds no receiver.
     closer.shutdown();
@@ -493,6 +494,7 @@ impl Connection {
                 Ok(version) => {
                     tracing::debug!(bridge = %self.context.bridge, ?version, "OpenFlow version negotiated");
                     self.version = Some(version);
+                    self.member.state.set_version(version);
                     Ok(())
                 }
                 Err(error) => {

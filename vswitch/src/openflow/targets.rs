@@ -31,6 +31,7 @@ use std::time::{Duration, Instant};
 use crossbeam::channel::{self, Receiver, RecvTimeoutError, Sender};
 
 use crate::config::{Config, FailMode, OpenFlowTarget, Transport};
+use crate::control::protocol::ConnectionStatus;
 
 use super::conn::{serve, Context, Stream, PROBE_INTERVAL};
 use super::service::{OfPending, Push};
@@ -264,6 +265,11 @@ impl OpenFlowServer {
         let state = self.bridges.get_mut(bridge).ok_or_else(|| format!("no bridge named {bridge:?}"))?;
         state.fail_mode = mode;
         Ok(())
+    }
+
+    /// The OpenFlow connections of `bridge` now.
+    pub fn connections(&self, bridge: &str) -> Result<Vec<ConnectionStatus>, String> {
+        Ok(self.bridge(bridge)?.context.registry.statuses())
     }
 
     /// Whether `bridge` should forward on its own now (fail-open): its fail mode is standalone
