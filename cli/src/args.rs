@@ -160,7 +160,9 @@ enum Command {
     /// Replace the bridge's OpenFlow controllers and listeners (as ovs-vsctl set-controller)
     #[command(after_help = "Targets:\n  \
         tcp:IP:PORT        active controller the switch connects to (IPv6: tcp:[::1]:6653)\n  \
-        ptcp:PORT[:IP]     passive listener (default IP 127.0.0.1)\n\n\
+        tls:IP:PORT        the same over TLS (needs the [tls] section of the configuration)\n  \
+        ptcp:PORT[:IP]     passive listener (default IP 127.0.0.1)\n  \
+        ptls:PORT[:IP]     passive TLS listener; clients need a certificate of the CA\n\n\
         Example: vsctl set-controller br0 tcp:192.0.2.10:6653 ptcp:6654")]
     SetController {
         /// Bridge name

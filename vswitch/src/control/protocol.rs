@@ -79,7 +79,7 @@ pub struct ControllerStatusReply {
 pub struct ConnectionStatus {
     /// `IP:PORT` of the peer, or `unix` for the management socket.
     pub peer: String,
-    /// A controller (TCP) rather than a management-socket client.
+    /// A controller (TCP or TLS) rather than a management-socket client.
     pub controller: bool,
     /// `1.0` or `1.3` once negotiated.
     pub version: Option<String>,

@@ -53,6 +53,7 @@ use super::service::{
     datapath_id, Answer, FlowModFailure, FlowStat, MeterModFailure, MeterView, OfPending, PacketOutFailure,
     PortModFailure, PortView, Push, Query,
 };
+use super::tls::TlsStream;
 use super::wire::{ErrorType, OfError, Version};
 
 /// The versions this switch speaks.
@@ -128,7 +129,8 @@ pub(super) fn serve(stream: Stream, peer: &str, context: &Context) -> Closed {
         return format!("refused: {MAX_CONNECTIONS} connections open already");
     };
     tracing::info!(bridge = %context.bridge, %peer, "OpenFlow connection");
-    let controller = matches!(stream, Stream::Tcp(_));
+    // Controllers come over TCP or TLS; the management socket is not one.
+    let controller = !matches!(stream, Stream::Unix(_));
     let _controller = controller.then(|| context.registry.controller_connected());
     let (reader_stream, closer) = match (stream.try_clone(), stream.try_clone()) {
         (Ok(reader), Ok(closer)) => (reader, closer),
@@ -172,9 +174,10 @@ fn read_loop(mut stream: Stream, input: &Sender<Input>) {
     }
 }
 
-/// A TCP or unix stream.
+/// A TCP, TLS or unix stream.
 pub(super) enum Stream {
     Tcp(TcpStream),
+    Tls(TlsStream),
     Unix(UnixStream),
 }
 
@@ -183,6 +186,7 @@ impl Stream {
     pub(super) fn try_clone(&self) -> std::io::Result<Stream> {
         match self {
             Stream::Tcp(s) => s.try_clone().map(Stream::Tcp),
+            Stream::Tls(s) => s.try_clone().map(Stream::Tls),
             Stream::Unix(s) => s.try_clone().map(Stream::Unix),
         }
     }
@@ -191,6 +195,7 @@ impl Stream {
     pub(super) fn shutdown(&self) {
         let _ = match self {
             Stream::Tcp(s) => s.shutdown(Shutdown::Both),
+            Stream::Tls(s) => s.shutdown(),
             Stream::Unix(s) => s.shutdown(Shutdown::Both),
         };
     }
@@ -199,6 +204,7 @@ impl Stream {
     fn set_timeouts(&self, write: Duration) -> std::io::Result<()> {
         match self {
             Stream::Tcp(s) => s.set_read_timeout(None).and_then(|()| s.set_write_timeout(Some(write))),
+            Stream::Tls(s) => s.set_timeouts(write),
             Stream::Unix(s) => s.set_read_timeout(None).and_then(|()| s.set_write_timeout(Some(write))),
         }
     }
@@ -206,6 +212,7 @@ impl Stream {
     fn read(&mut self, buffer: &mut [u8]) -> std::io::Result<usize> {
         match self {
             Stream::Tcp(s) => s.read(buffer),
+            Stream::Tls(s) => s.read(buffer),
             Stream::Unix(s) => s.read(buffer),
         }
     }
@@ -213,6 +220,7 @@ impl Stream {
     fn write_all(&mut self, bytes: &[u8]) -> std::io::Result<()> {
         match self {
             Stream::Tcp(s) => s.write_all(bytes),
+            Stream::Tls(s) => s.write_all(bytes),
             Stream::Unix(s) => s.write_all(bytes),
         }
     }
