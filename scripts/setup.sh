@@ -7,11 +7,13 @@ cd "$(dirname "$0")/.."
 
 # openvswitch-switch: the OVS oracle of the end-to-end tests (ovsdb-server,
 # ovs-vswitchd with its dummy datapath, ovs-vsctl; it brings openvswitch-common:
-# ovs-ofctl, ovs-appctl, ovsdb-tool). openvswitch-switch-dpdk: the benchmarks'
-# OVS-DPDK (it depends on openvswitch-switch too). python3-venv, python3-dev, gcc:
-# the controllers' venv below (Faucet's pytricia is built from source).
+# ovs-ofctl, ovs-appctl, ovsdb-tool, and ovs-pki, with which the OpenFlow TLS
+# test makes its CAs and certificates; openssl: what ovs-pki runs).
+# openvswitch-switch-dpdk: the benchmarks' OVS-DPDK (it depends on
+# openvswitch-switch too). python3-venv, python3-dev, gcc: the controllers' venv
+# below (Faucet's pytricia is built from source).
 PACKAGES=(dpdk dpdk-dev libdpdk-dev pkg-config clang libclang-dev libpcap-dev
-          iproute2 iputils-ping python3 python3-venv python3-dev gcc
+          iproute2 iputils-ping python3 python3-venv python3-dev gcc openssl
           openvswitch-switch openvswitch-switch-dpdk)
 HUGEPAGES="${HUGEPAGES:-1024}"
 

@@ -160,7 +160,9 @@ enum Command {
     /// Replace the bridge's OpenFlow controllers and listeners (as ovs-vsctl set-controller)
     #[command(after_help = "Targets:\n  \
         tcp:IP:PORT        active controller the switch connects to (IPv6: tcp:[::1]:6653)\n  \
-        ptcp:PORT[:IP]     passive listener (default IP 127.0.0.1)\n\n\
+        tls:IP:PORT        the same over TLS (needs the [tls] section of the configuration)\n  \
+        ptcp:PORT[:IP]     passive listener (default IP 127.0.0.1)\n  \
+        ptls:PORT[:IP]     passive TLS listener; clients need a certificate of the CA\n\n\
         Example: vsctl set-controller br0 tcp:192.0.2.10:6653 ptcp:6654")]
     SetController {
         /// Bridge name
@@ -179,7 +181,12 @@ enum Command {
         /// Bridge name
         bridge: String,
     },
-    /// Store the bridge's fail mode (stored and shown only; see docs/openflow.md)
+    /// The bridge's OpenFlow connections: peer, version, role, packet-ins sent and dropped
+    ControllerStatus {
+        /// Bridge name
+        bridge: String,
+    },
+    /// Set the bridge's fail mode: what it does while no controller is connected (docs/openflow.md)
     SetFailMode {
         /// Bridge name
         bridge: String,
@@ -269,6 +276,7 @@ fn request_for(command: Command, stdin: impl Read) -> Result<(Request, Option<Fl
         Command::DelPort { name } => Request::DelPort { port: name },
         Command::SetController { bridge, targets } => Request::SetController { bridge, targets },
         Command::GetController { bridge } => Request::GetController { bridge },
+        Command::ControllerStatus { bridge } => Request::ControllerStatus { bridge },
         Command::DelController { bridge } => Request::DelController { bridge },
         Command::SetFailMode { bridge, mode } => Request::SetFailMode { bridge, mode },
         Command::GetFailMode { bridge } => Request::GetFailMode { bridge },
@@ -364,6 +372,7 @@ mod tests {
             }
         );
         assert_eq!(request("vsctl get-controller br0"), Request::GetController { bridge: "br0".into() });
+        assert_eq!(request("vsctl controller-status br0"), Request::ControllerStatus { bridge: "br0".into() });
         assert_eq!(request("vsctl del-controller br0"), Request::DelController { bridge: "br0".into() });
         assert_eq!(
             request("vsctl set-fail-mode br0 secure"),

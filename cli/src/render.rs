@@ -10,8 +10,8 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::proto::{
-    ControllerReply, DumpFlowsReply, FailModeReply, MempoolReply, PmdStats, PmdStatsReply, PortStatsReply, Request,
-    RxqReply, ShowReply, TraceReply,
+    ControllerReply, ControllerStatusReply, DumpFlowsReply, FailModeReply, MempoolReply, PmdStats, PmdStatsReply,
+    PortStatsReply, Request, RxqReply, ShowReply, TraceReply,
 };
 use crate::table::{Align, Table};
 
@@ -31,6 +31,7 @@ pub fn render_result(request: &Request, result: Value) -> Result<String, serde_j
             typed::<ControllerReply>(result)?.targets.iter().map(|target| format!("{target}\n")).collect()
         }
         Request::GetFailMode { .. } => typed::<FailModeReply>(result)?.mode.map(|mode| mode + "\n").unwrap_or_default(),
+        Request::ControllerStatus { .. } => controller_status(&typed::<ControllerStatusReply>(result)?),
         Request::PmdStatsClear
         | Request::AddPort { .. }
         | Request::DelPort { .. }
@@ -265,6 +266,43 @@ fn trace(reply: &TraceReply) -> String {
 }
 
 /// The packet buffer pool on one line, with the share in use.
+/// Whether the bridge is failing open, then one line per OpenFlow connection.
+fn controller_status(reply: &ControllerStatusReply) -> String {
+    let mut out = format!(
+        "fail-open: {}\n",
+        if reply.fail_open { "yes (no controller: forwarding as a learning switch)" } else { "no" }
+    );
+    if reply.connections.is_empty() {
+        out.push_str("no connections\n");
+        return out;
+    }
+    let mut table = Table::new(&[
+        ("PEER", Align::Left),
+        ("KIND", Align::Left),
+        ("VERSION", Align::Left),
+        ("ROLE", Align::Left),
+        ("UP_S", Align::Right),
+        ("PACKET_INS", Align::Right),
+        ("LIMITED", Align::Right),
+        ("QUEUE_FULL", Align::Right),
+    ]);
+    for connection in &reply.connections {
+        table.add_row(vec![
+            connection.peer.clone(),
+            if connection.controller { "controller" } else { "mgmt" }.to_string(),
+            connection.version.clone().unwrap_or_else(|| "-".to_string()),
+            connection.role.clone(),
+            connection.seconds.to_string(),
+            connection.packet_ins.to_string(),
+            connection.packet_ins_limited.to_string(),
+            connection.pushes_dropped.to_string(),
+        ]);
+    }
+    out.push('\n');
+    table.render_into("", &mut out);
+    out
+}
+
 fn mempool(reply: &MempoolReply) -> String {
     let mut table = Table::new(&[
         ("POOL", Align::Left),
@@ -313,7 +351,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::proto::{BridgeInfo, PmdRxqs, PmdStats, PortInfo, PortStats, RxqInfo};
+    use crate::proto::{BridgeInfo, ConnectionStatus, PmdRxqs, PmdStats, PortInfo, PortStats, RxqInfo};
 
     fn value<T: Serialize>(reply: &T) -> Value {
         serde_json::to_value(reply).unwrap()
@@ -571,6 +609,30 @@ CORE  PORT  QUEUE
             TraceReply { steps: vec![], datapath_actions: "drop".to_string(), megaflow: "in_port=1".to_string() };
         assert_eq!(rendered(request.clone(), &table_miss), "Megaflow: in_port=1\nDatapath actions: drop\n");
         assert!(render_result(&request, json!({"steps": []})).is_err());
+    }
+
+    #[test]
+    fn controller_status_lists_connections() {
+        let connection = ConnectionStatus {
+            peer: "127.0.0.1:40000".into(),
+            controller: true,
+            version: Some("1.3".into()),
+            role: "master".into(),
+            seconds: 12,
+            packet_ins: 1000,
+            packet_ins_limited: 25,
+            pushes_dropped: 0,
+        };
+        let reply = ControllerStatusReply { fail_open: false, connections: vec![connection] };
+        let text = rendered(Request::ControllerStatus { bridge: "br0".into() }, &reply);
+        assert_eq!(
+            text,
+            "fail-open: no\n\nPEER             KIND        VERSION  ROLE    UP_S  PACKET_INS  LIMITED  QUEUE_FULL\n\
+             127.0.0.1:40000  controller  1.3      master    12        1000       25           0\n"
+        );
+        let alone = ControllerStatusReply { fail_open: true, connections: Vec::new() };
+        let text = rendered(Request::ControllerStatus { bridge: "br0".into() }, &alone);
+        assert_eq!(text, "fail-open: yes (no controller: forwarding as a learning switch)\nno connections\n");
     }
 
     #[test]

@@ -10,6 +10,10 @@
 //!   per port, the VLAN's flood rule), the hosts ping each other, and dump-flows shows the
 //!   destinations it learned (its eth_dst table, from packet-ins).
 //!
+//! - A controller restart (simple_switch_13): in secure mode its flows stay and forward while
+//!   it is gone, and the switch reconnects by itself when it is back; in standalone mode,
+//!   without it and without flows, the bridge fails open and the hosts still reach each other.
+//!
 //! Every wait is bounded; namespaces, the switch and the controller are stopped or deleted
 //! also when a test fails, with their logs printed.
 use std::time::Duration;
@@ -17,7 +21,7 @@ use std::time::Duration;
 use vswitch_e2e::netns::{Namespace, MAX_INTERFACE_NAME};
 use vswitch_e2e::ofctl::{self, free_port};
 use vswitch_e2e::openflow_apps::{controller_target, ControllerApp, FaucetConfig};
-use vswitch_e2e::{PortSpec, SwitchConfig, TestDir, Vswitchd};
+use vswitch_e2e::{wait, PortSpec, SwitchConfig, TestDir, Vswitchd};
 
 const HOST_A: &str = "10.98.0.1";
 const HOST_B: &str = "10.98.0.2";
@@ -29,6 +33,11 @@ const VLAN: u16 = 100;
 /// How long the controller may take to program the switch: Faucet starts after the switch
 /// (it needs the datapath id), so the switch's reconnect backoff (up to 8 s) adds to its start.
 const PROGRAMMED_LIMIT: Duration = Duration::from_secs(40);
+/// The switch reconnects within its backoff (at most 8 s) and notices a closed connection at
+/// once; this leaves room for a loaded host.
+const RECONNECT_LIMIT: Duration = Duration::from_secs(15);
+/// A standalone bridge fails open 15 s after its last controller left.
+const FAIL_OPEN_LIMIT: Duration = Duration::from_secs(25);
 /// Echo requests per ping run, and runs until one gets every reply.
 const PINGS: u32 = 3;
 const PING_ATTEMPTS: u32 = 5;
@@ -86,14 +95,14 @@ fn has_flow(flows: &[String], parts: &[&str]) -> bool {
     flows.iter().any(|flow| parts.iter().all(|part| flow.contains(part)))
 }
 
-#[test]
-fn osken_simple_switch_13_connects_two_namespaces() {
-    let dir = TestDir::new("osken_ss13");
-    let port = free_port();
-    let mut controller = ControllerApp::simple_switch_13(&dir, port);
-    let hosts = Hosts::create(&dir);
-    let config = hosts.switch_config(&dir, port);
-    let switch = Vswitchd::start(&dir, &config);
+/// The switch run by os-ken's simple_switch_13 until both hosts pinged each other and it
+/// learned their rules; returns the learned flows too. Bind the parts in this order: they drop
+/// in reverse, so the hosts go last.
+fn simple_switch_learned(dir: &TestDir, port: u16) -> (Hosts, SwitchConfig, Vswitchd, ControllerApp, Vec<String>) {
+    let mut controller = ControllerApp::simple_switch_13(dir, port);
+    let hosts = Hosts::create(dir);
+    let config = hosts.switch_config(dir, port);
+    let switch = Vswitchd::start(dir, &config);
     hosts.attach();
 
     let mgmt = config.mgmt_socket();
@@ -112,10 +121,73 @@ fn osken_simple_switch_13_connects_two_namespaces() {
         has_flow(flows, &["priority=1,in_port=1,", &from_a, &to_b, "actions=output:2"])
             && has_flow(flows, &["priority=1,in_port=2,", &from_b, &to_a, "actions=output:1"])
     });
-    assert!(has_flow(&learned, &["priority=0 actions=CONTROLLER:65535"]), "{learned:#?}");
+    (hosts, config, switch, controller, learned)
+}
 
+#[test]
+fn osken_simple_switch_13_connects_two_namespaces() {
+    let dir = TestDir::new("osken_ss13");
+    let (_hosts, _config, switch, controller, learned) = simple_switch_learned(&dir, free_port());
+    assert!(has_flow(&learned, &["priority=0 actions=CONTROLLER:65535"]), "{learned:#?}");
     switch.stop();
     controller.stop();
+}
+
+/// The bridge's rules without what changes with time (durations, counters, ages).
+fn rules(config: &SwitchConfig) -> Vec<String> {
+    const CHANGING: [&str; 5] = ["duration=", "n_packets=", "n_bytes=", "idle_age=", "hard_age="];
+    let dump = ofctl::ofctl_ok("OpenFlow13", &["dump-flows", &ofctl::unix_target(&config.mgmt_socket())]);
+    let mut rules: Vec<String> = ofctl::flow_lines(&dump)
+        .iter()
+        .map(|line| {
+            let parts = line.split(", ").filter(|part| !CHANGING.iter().any(|field| part.contains(field)));
+            parts.collect::<Vec<_>>().join(", ")
+        })
+        .collect();
+    rules.sort();
+    rules
+}
+
+/// Whether a controller (TCP) connection is up, as vsctl controller-status shows it.
+fn controller_connected(switch: &Vswitchd) -> bool {
+    let status: serde_json::Value = switch.json(&["controller-status", "br0"]);
+    status["connections"].as_array().is_some_and(|connections| connections.iter().any(|c| c["controller"] == true))
+}
+
+#[test]
+fn controller_restart_secure_keeps_flows_standalone_learns() {
+    let dir = TestDir::new("osken_restart");
+    let port = free_port();
+    let (hosts, config, switch, controller, _) = simple_switch_learned(&dir, port);
+    let context = || dump_flows(&config);
+
+    // Secure: the controller goes away, its flows stay and still forward.
+    switch.vsctl_ok(&["set-fail-mode", "br0", "secure"]);
+    let before = rules(&config);
+    controller.stop();
+    wait::poll(RECONNECT_LIMIT, || (!controller_connected(&switch)).then_some(())).expect("the connection ends");
+    assert_eq!(rules(&config), before, "secure keeps every flow");
+    hosts.ping_both_ways(context);
+
+    // It comes back on the same port: the switch reconnects by itself.
+    let mut controller = ControllerApp::simple_switch_13(&dir, port);
+    wait::poll(RECONNECT_LIMIT, || controller_connected(&switch).then_some(()))
+        .unwrap_or_else(|| panic!("no reconnection:\n{}", controller.logs()));
+    controller.wait_for_flows(&config.mgmt_socket(), "the table-miss rule again", PROGRAMMED_LIMIT, |flows| {
+        has_flow(flows, &["priority=0 actions=CONTROLLER:65535"])
+    });
+
+    // Standalone: without the controller and without flows, the bridge fails open and
+    // forwards as a learning switch.
+    switch.vsctl_ok(&["set-fail-mode", "br0", "standalone"]);
+    controller.stop();
+    switch.vsctl_ok(&["del-flows", "br0"]);
+    wait::poll(FAIL_OPEN_LIMIT, || {
+        switch.vsctl_ok(&["controller-status", "br0"]).starts_with("fail-open: yes").then_some(())
+    })
+    .unwrap_or_else(|| panic!("no fail-open:\n{}", switch.stderr()));
+    hosts.ping_both_ways(context);
+    switch.stop();
 }
 
 #[test]

@@ -121,6 +121,14 @@ fn packet_ins_are_rate_limited_and_every_one_is_counted() {
     // The burst plus the rate over the time it took, and not far below the burst.
     assert!(seen >= 20.0 && seen <= 25.0 + 100.0 * seconds + 5.0, "{seen} packet-ins in {seconds:.1} s");
     assert!(queued as f64 <= 25.0 + 100.0 * seconds + 5.0, "the PMD queued {queued} in {seconds:.1} s");
+    // The monitor is the bridge's one connection: what the PMD queued it got, or its own
+    // limit kept from it, and vsctl says so.
+    let status: serde_json::Value = switch.json(&["controller-status", "br0"]);
+    let connection = &status["connections"][0];
+    let count = |key: &str| connection[key].as_u64().unwrap_or_else(|| panic!("{key} in {status}"));
+    assert_eq!(count("packet_ins"), seen as u64, "{status}");
+    assert_eq!(count("packet_ins") + count("packet_ins_limited") + count("pushes_dropped"), queued, "{status}");
+    assert_eq!(connection["version"], "1.3", "{status}");
     switch.stop();
 }
 
@@ -157,6 +165,8 @@ fn fail_modes_standalone_learns_secure_keeps_the_tables() {
     // Standalone (the default): fail-open once no controller was seen for 15 s.
     wait::poll(Duration::from_secs(25), || switch.stderr().contains("fail-open, forwarding").then_some(()))
         .unwrap_or_else(|| panic!("no fail-open within 25 s:\n{}", switch.stderr()));
+    let status = switch.vsctl_ok(&["controller-status", "br0"]);
+    assert!(status.starts_with("fail-open: yes"), "{status}");
     switch.del_port("p1");
     add_rx_port(&switch, &dir, "p1", 11, &burst);
     switch.wait_for_counters(SEEN_LIMIT, "NORMAL flooding to p2 and p3", |_| tx("p2") == 10 && tx("p3") == 10);
@@ -178,6 +188,8 @@ fn fail_modes_standalone_learns_secure_keeps_the_tables() {
     let _session = controller_session(&listener);
     wait::poll(SEEN_LIMIT, || (switch.stderr().matches("fail-open ends").count() == 2).then_some(()))
         .unwrap_or_else(|| panic!("a connected controller did not end fail-open:\n{}", switch.stderr()));
+    let status = switch.vsctl_ok(&["controller-status", "br0"]);
+    assert!(status.starts_with("fail-open: no") && status.contains("controller  1.3"), "{status}");
     switch.del_port("p1");
     add_rx_port(&switch, &dir, "p1", 13, &burst);
     switch.wait_for_counters(SEEN_LIMIT, "misses with a controller", |_| drops(&switch, "p1", "table_miss") == 10);

@@ -154,6 +154,9 @@ fn active_controllers_connect_reconnect_and_move() {
         ("tcp:127.0.0.1", "tcp:IP:PORT"),
         ("tcp:127.0.0.1:0", "is not a TCP port"),
         ("ssl:127.0.0.1:6653", "is not an OpenFlow target"),
+        // This switch has no [tls] section.
+        ("tls:127.0.0.1:6653", "add a [tls] section"),
+        ("ptls:6653", "add a [tls] section"),
     ] {
         let output = switch.vsctl(&["set-controller", "br0", &second.target(), bad]);
         assert_eq!(output.code(), Some(1), "{output}");

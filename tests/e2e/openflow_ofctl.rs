@@ -9,6 +9,8 @@
 //! byte for byte) and dump-flows and dump-ports count them. A client that sends garbage gets
 //! errors and, on a framing error, loses its connection, while the switch keeps forwarding
 //! and serving other clients. 1.0: add-flow, dump-flows, del-flows (the Nicira flow formats).
+//! Bundles (`--bundle add-flows`, all or nothing), replace-flows and diff-flows, and roles
+//! (master, slave, stale generation ids) with raw messages.
 use std::io::Write;
 use std::net::TcpStream;
 use std::path::Path;
@@ -306,6 +308,21 @@ fn bundles_are_all_or_nothing_and_slaves_are_read_only() {
     assert!(failed.stderr.contains("OFPFMFC_OVERLAP") && failed.stderr.contains("OFPBFC_MSG_FAILED"), "{failed}");
     let dump = ofctl_ok(of13, &["dump-flows", &tcp]);
     assert_eq!(flow_lines(&dump).len(), 3, "nothing of the failed bundle: {dump}");
+
+    // replace-flows makes the tables what a file says (adds, modifies, deletes); diff-flows
+    // then finds no difference, and finds one against the old file.
+    let replacement = dir.join("replacement.flows");
+    std::fs::write(
+        &replacement,
+        "priority=5,udp,actions=output:3\ntable=1,actions=drop\npriority=9,arp,actions=drop\n",
+    )
+    .expect("write");
+    ofctl_ok(of13, &["replace-flows", &tcp, &replacement.to_string_lossy()]);
+    let same = ofctl(of13, &["diff-flows", &tcp, &replacement.to_string_lossy()]);
+    assert!(same.success() && same.stdout.trim().is_empty(), "{same}");
+    let differs = ofctl(of13, &["diff-flows", &tcp, &good.to_string_lossy()]);
+    assert!(!differs.success() && differs.stdout.contains("priority=6,tcp"), "{differs}");
+    assert_eq!(flow_lines(&ofctl_ok(of13, &["dump-flows", &tcp])).len(), 3);
 
     // Roles: the second master demotes the first, which may then only look.
     let (mut first, mut second) = (openflow_raw::client(port), openflow_raw::client(port));

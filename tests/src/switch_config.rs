@@ -100,6 +100,16 @@ pub struct SwitchConfig {
     pub openflow: Vec<String>,
     /// More keys of the bridge, as TOML lines (`fail_mode = "secure"`).
     pub bridge_settings: Vec<String>,
+    /// `[tls]`: the switch's private key, certificate and CA certificate (PEM files).
+    pub tls: Option<TlsFiles>,
+}
+
+/// The PEM files of a `[tls]` section.
+#[derive(Debug, Clone)]
+pub struct TlsFiles {
+    pub private_key: PathBuf,
+    pub certificate: PathBuf,
+    pub ca_certificate: PathBuf,
 }
 
 impl SwitchConfig {
@@ -115,6 +125,7 @@ impl SwitchConfig {
             ports: Vec::new(),
             openflow: Vec::new(),
             bridge_settings: Vec::new(),
+            tls: None,
         }
     }
 
@@ -129,7 +140,14 @@ impl SwitchConfig {
         self
     }
 
-    /// An OpenFlow target of the bridge: a listener (`ptcp:PORT[:IP]`) or a controller (`tcp:IP:PORT`).
+    /// The switch's TLS identity (`[tls]`), for `tls:` and `ptls:` targets.
+    pub fn tls(mut self, files: TlsFiles) -> SwitchConfig {
+        self.tls = Some(files);
+        self
+    }
+
+    /// An OpenFlow target of the bridge: a listener (`ptcp:PORT[:IP]`, `ptls:...`) or a
+    /// controller (`tcp:IP:PORT`, `tls:...`).
     pub fn openflow(mut self, target: &str) -> SwitchConfig {
         self.openflow.push(target.to_owned());
         self
@@ -174,6 +192,16 @@ impl SwitchConfig {
         let _ = writeln!(text, "\n[control]\nsocket = {}", quote(&self.socket.to_string_lossy()));
         if let Some(policy) = &self.on_port_error {
             let _ = writeln!(text, "\n[switch]\non_port_error = {}", quote(policy));
+        }
+        if let Some(tls) = &self.tls {
+            let _ = writeln!(text, "\n[tls]");
+            for (key, path) in [
+                ("private_key", &tls.private_key),
+                ("certificate", &tls.certificate),
+                ("ca_certificate", &tls.ca_certificate),
+            ] {
+                let _ = writeln!(text, "{key} = {}", quote(&path.to_string_lossy()));
+            }
         }
         let flows: Vec<String> = self.flows.iter().map(|f| quote(f)).collect();
         let _ = writeln!(text, "\n[[bridge]]\nname = {}\nflows = [{}]", quote(BRIDGE), flows.join(", "));

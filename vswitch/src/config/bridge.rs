@@ -133,7 +133,7 @@ fn check_unique_across_bridges(bridges: &[BridgeConfig]) -> Result<(), KeyError>
     for (bridge_index, bridge) in bridges.iter().enumerate() {
         for (index, target) in bridge.openflow.iter().enumerate() {
             // Active controllers may be shared: several bridges may connect to one controller.
-            let OpenFlowTarget::Listen(address) = *target else { continue };
+            let OpenFlowTarget::Listen(address, _) = *target else { continue };
             let port_taken = listeners.iter().find(|(taken, _)| {
                 taken.port() == address.port()
                     && (taken.ip() == address.ip() || taken.ip().is_unspecified() || address.ip().is_unspecified())

@@ -28,6 +28,8 @@ pub struct Config {
     pub switch: SwitchConfig,
     /// At least one; names unique.
     pub bridges: Vec<BridgeConfig>,
+    /// `[tls]`: the switch's key and certificates, needed by `tls:` and `ptls:` targets.
+    pub tls: Option<TlsConfig>,
 }
 
 /// `[dpdk]`: the EAL and the packet buffer pool.
@@ -109,6 +111,19 @@ pub struct SwitchConfig {
     pub on_port_error: PortErrorPolicy,
 }
 
+/// `[tls]`: the PEM files of the switch's TLS identity (as `ovs-vsctl set-ssl` sets them).
+/// Only the paths are checked when the file is read; vswitchd loads and checks the files
+/// themselves when it starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsConfig {
+    /// The switch's private key.
+    pub private_key: PathBuf,
+    /// The switch's certificate (the chain, leaf first) for that key.
+    pub certificate: PathBuf,
+    /// The CA certificate(s) a peer's certificate must chain to.
+    pub ca_certificate: PathBuf,
+}
+
 /// What vswitchd does when a port fails to probe or start.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum PortErrorPolicy {
@@ -129,8 +144,9 @@ pub struct BridgeConfig {
     /// In file order; they name only ofports of this bridge's ports.
     pub flows: Vec<FlowRule>,
     /// The OpenFlow controllers of the bridge, in one list as Open vSwitch's controller table
-    /// has them: passive listeners (`ptcp:PORT[:IP]`, no two on the same address switch-wide)
-    /// and active controllers the switch connects to (`tcp:IP:PORT`). No target twice.
+    /// has them: passive listeners (`ptcp:PORT[:IP]`, `ptls:PORT[:IP]`, no two on the same
+    /// address switch-wide) and active controllers the switch connects to (`tcp:IP:PORT`,
+    /// `tls:IP:PORT`). No target twice; TLS ones only with `[tls]`.
     pub openflow: Vec<OpenFlowTarget>,
     /// `fail_mode`: what the bridge does while no controller is connected; `None` when not
     /// set (secure).
@@ -194,42 +210,82 @@ impl fmt::Display for FailMode {
 /// An OpenFlow target of a bridge.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum OpenFlowTarget {
-    /// `ptcp:PORT[:IP]`: a passive listener, IP 127.0.0.1 when not given (a controller channel
-    /// has no authentication: listening beyond the host is opt-in).
-    Listen(SocketAddr),
-    /// `tcp:IP:PORT` (IPv6 in brackets: `tcp:[::1]:6653`): an active controller the switch
-    /// connects to, and reconnects to with backoff.
-    Connect(SocketAddr),
+    /// `ptcp:PORT[:IP]` or `ptls:PORT[:IP]`: a passive listener, IP 127.0.0.1 when not given
+    /// (listening beyond the host is opt-in).
+    Listen(SocketAddr, Transport),
+    /// `tcp:IP:PORT` or `tls:IP:PORT` (IPv6 in brackets: `tcp:[::1]:6653`): an active
+    /// controller the switch connects to, and reconnects to with backoff.
+    Connect(SocketAddr, Transport),
+}
+
+/// How a target's connections carry OpenFlow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Transport {
+    /// Plain TCP: no authentication, no encryption.
+    Tcp,
+    /// TLS with certificates verified both ways (the switch's own from `[tls]`).
+    Tls,
+}
+
+impl Transport {
+    /// The scheme of an active target (`tcp`, `tls`); a passive one has a `p` in front.
+    fn scheme(self) -> &'static str {
+        match self {
+            Transport::Tcp => "tcp",
+            Transport::Tls => "tls",
+        }
+    }
 }
 
 impl OpenFlowTarget {
-    /// Parses `ptcp:PORT[:IP]` (an IPv6 address in brackets: `ptcp:6653:[::1]`) or
-    /// `tcp:IP:PORT` (`tcp:[::1]:6653`).
+    /// Parses `ptcp:PORT[:IP]` / `ptls:PORT[:IP]` (an IPv6 address in brackets:
+    /// `ptcp:6653:[::1]`) or `tcp:IP:PORT` / `tls:IP:PORT` (`tcp:[::1]:6653`).
     pub fn parse(text: &str) -> Result<OpenFlowTarget, String> {
-        if let Some(rest) = text.strip_prefix("ptcp:") {
+        let Some((scheme, rest)) = text.split_once(':') else { return Err(not_a_target(text)) };
+        let (passive, transport) = match scheme {
+            "ptcp" => (true, Transport::Tcp),
+            "ptls" => (true, Transport::Tls),
+            "tcp" => (false, Transport::Tcp),
+            "tls" => (false, Transport::Tls),
+            _ => return Err(not_a_target(text)),
+        };
+        if passive {
             let (port, ip) = rest.split_once(':').unwrap_or((rest, "127.0.0.1"));
-            return Ok(OpenFlowTarget::Listen(SocketAddr::new(parse_ip(text, ip)?, parse_port(text, port)?)));
+            let address = SocketAddr::new(parse_ip(text, ip)?, parse_port(text, port)?);
+            return Ok(OpenFlowTarget::Listen(address, transport));
         }
-        if let Some(rest) = text.strip_prefix("tcp:") {
-            let Some((ip, port)) = rest.rsplit_once(':') else {
-                return Err(format!("{text:?}: an active controller is \"tcp:IP:PORT\""));
-            };
-            if ip.contains(':') && !(ip.starts_with('[') && ip.ends_with(']')) {
-                return Err(format!("{text:?}: an IPv6 address goes in brackets: \"tcp:[::1]:6653\""));
-            }
-            return Ok(OpenFlowTarget::Connect(SocketAddr::new(parse_ip(text, ip)?, parse_port(text, port)?)));
+        let Some((ip, port)) = rest.rsplit_once(':') else {
+            return Err(format!("{text:?}: an active controller is \"{scheme}:IP:PORT\""));
+        };
+        if ip.contains(':') && !(ip.starts_with('[') && ip.ends_with(']')) {
+            return Err(format!("{text:?}: an IPv6 address goes in brackets: \"{scheme}:[::1]:6653\""));
         }
-        Err(format!(
-            "{text:?} is not an OpenFlow target: \"tcp:IP:PORT\" (active controller) or \"ptcp:PORT[:IP]\" \
-             (passive listener)"
-        ))
+        Ok(OpenFlowTarget::Connect(SocketAddr::new(parse_ip(text, ip)?, parse_port(text, port)?), transport))
     }
 
     /// The address listened on or connected to.
     pub fn address(&self) -> SocketAddr {
         match *self {
-            OpenFlowTarget::Listen(address) | OpenFlowTarget::Connect(address) => address,
+            OpenFlowTarget::Listen(address, _) | OpenFlowTarget::Connect(address, _) => address,
         }
+    }
+
+    pub fn transport(&self) -> Transport {
+        match *self {
+            OpenFlowTarget::Listen(_, transport) | OpenFlowTarget::Connect(_, transport) => transport,
+        }
+    }
+
+    /// A TLS target needs the switch's key and certificates (`[tls]`): the error says so,
+    /// naming the target. `tls_configured`: whether the switch has them.
+    pub fn check_tls_configured(&self, tls_configured: bool) -> Result<(), String> {
+        if self.transport() == Transport::Tls && !tls_configured {
+            return Err(format!(
+                "{self}: TLS needs the switch's private key and certificates; add a [tls] section with \
+                 private_key, certificate and ca_certificate to the configuration"
+            ));
+        }
+        Ok(())
     }
 
     /// Parses a whole list, refusing a target listed twice; an error names the position
@@ -247,6 +303,13 @@ impl OpenFlowTarget {
     }
 }
 
+fn not_a_target(text: &str) -> String {
+    format!(
+        "{text:?} is not an OpenFlow target: \"tcp:IP:PORT\" or \"tls:IP:PORT\" (active controller), \
+         \"ptcp:PORT[:IP]\" or \"ptls:PORT[:IP]\" (passive listener)"
+    )
+}
+
 fn parse_port(text: &str, port: &str) -> Result<u16, String> {
     port.parse().ok().filter(|&p| p != 0).ok_or_else(|| format!("{text:?}: {port:?} is not a TCP port (1..65535)"))
 }
@@ -262,12 +325,12 @@ fn parse_ip(text: &str, ip: &str) -> Result<std::net::IpAddr, String> {
 impl fmt::Display for OpenFlowTarget {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match *self {
-            OpenFlowTarget::Listen(address) => match address.ip() {
-                std::net::IpAddr::V4(ip) => write!(f, "ptcp:{}:{ip}", address.port()),
-                std::net::IpAddr::V6(ip) => write!(f, "ptcp:{}:[{ip}]", address.port()),
+            OpenFlowTarget::Listen(address, transport) => match address.ip() {
+                std::net::IpAddr::V4(ip) => write!(f, "p{}:{}:{ip}", transport.scheme(), address.port()),
+                std::net::IpAddr::V6(ip) => write!(f, "p{}:{}:[{ip}]", transport.scheme(), address.port()),
             },
             // SocketAddr writes IPv6 in brackets already.
-            OpenFlowTarget::Connect(address) => write!(f, "tcp:{address}"),
+            OpenFlowTarget::Connect(address, transport) => write!(f, "{}:{address}", transport.scheme()),
         }
     }
 }

@@ -1,20 +1,21 @@
 //! Builds a `Config` from a parsed TOML document: reads the switch-wide sections (`[dpdk]`,
-//! `[pmd]`, `[control]`, `[switch]`) over their defaults and checks their values; the bridges are
-//! read by `bridge`.
+//! `[pmd]`, `[control]`, `[switch]`, `[tls]`) over their defaults and checks their values; the
+//! bridges are read by `bridge`.
 
 use std::path::PathBuf;
 
 use super::bridge::read_bridges;
 use super::port::{check_name, MAX_SOCKET_PATH_LEN};
 use super::reader::{KeyError, Section};
-use super::{Config, ControlConfig, DpdkConfig, PmdConfig, PortErrorPolicy, SwitchConfig};
+use super::{Config, ControlConfig, DpdkConfig, PmdConfig, PortErrorPolicy, SwitchConfig, TlsConfig};
 
-const TOP_LEVEL_KEYS: &[&str] = &["dpdk", "pmd", "control", "switch", "bridge"];
+const TOP_LEVEL_KEYS: &[&str] = &["dpdk", "pmd", "control", "switch", "tls", "bridge"];
 const DPDK_KEYS: &[&str] =
     &["main_core", "memory_mb", "file_prefix", "in_memory", "no_pci", "mbufs", "mbuf_cache", "extra_args"];
 const PMD_KEYS: &[&str] = &["cores", "idle_sleep_max_us"];
 const CONTROL_KEYS: &[&str] = &["socket"];
 const SWITCH_KEYS: &[&str] = &["on_port_error"];
+const TLS_KEYS: &[&str] = &["private_key", "certificate", "ca_certificate"];
 
 const MIN_MEMORY_MB: u32 = 64;
 const MIN_MBUFS: u32 = 1024;
@@ -40,8 +41,17 @@ pub(super) fn config_from_table(table: &toml::Table) -> Result<Config, KeyError>
         Some(section) => read_switch(&section)?,
         None => SwitchConfig::default(),
     };
+    let tls = match root.section("tls")? {
+        Some(section) => Some(read_tls(&section)?),
+        None => None,
+    };
     let bridges = read_bridges(&root)?;
     for (index, bridge) in bridges.iter().enumerate() {
+        for (target_index, target) in bridge.openflow.iter().enumerate() {
+            target
+                .check_tls_configured(tls.is_some())
+                .map_err(|problem| KeyError::new(format!("bridge[{index}].openflow[{target_index}]"), problem))?;
+        }
         let mgmt = control.mgmt_socket(&bridge.name);
         if mgmt.as_os_str().len() > MAX_SOCKET_PATH_LEN {
             return Err(KeyError::new(
@@ -53,7 +63,7 @@ pub(super) fn config_from_table(table: &toml::Table) -> Result<Config, KeyError>
             ));
         }
     }
-    Ok(Config { dpdk, pmd, control, switch, bridges })
+    Ok(Config { dpdk, pmd, control, switch, bridges, tls })
 }
 
 fn read_dpdk(section: &Section) -> Result<DpdkConfig, KeyError> {
@@ -151,4 +161,21 @@ fn read_switch(section: &Section) -> Result<SwitchConfig, KeyError> {
         }
     };
     Ok(SwitchConfig { on_port_error })
+}
+
+/// `[tls]`: all three files are required (a TLS identity without one of them is unusable).
+fn read_tls(section: &Section) -> Result<TlsConfig, KeyError> {
+    section.reject_unknown_keys(TLS_KEYS)?;
+    let path = |key: &str, what: &str| -> Result<PathBuf, KeyError> {
+        match section.string(key)? {
+            Some(path) if !path.is_empty() => Ok(PathBuf::from(path)),
+            Some(_) => Err(section.error(key, "must not be empty")),
+            None => Err(section.error(key, format!("missing; [tls] needs the PEM file of {what}"))),
+        }
+    };
+    Ok(TlsConfig {
+        private_key: path("private_key", "the switch's private key")?,
+        certificate: path("certificate", "the switch's certificate")?,
+        ca_certificate: path("ca_certificate", "the CA certificate that peers' certificates must chain to")?,
+    })
 }

@@ -1008,6 +1008,86 @@ fn openflow_active_controllers_share_the_list() {
     );
 }
 
+const TLS_SECTION: &str = "[tls]\nprivate_key = \"/etc/vswitch/sc-privkey.pem\"\n\
+                           certificate = \"/etc/vswitch/sc-cert.pem\"\n\
+                           ca_certificate = \"/etc/vswitch/cacert.pem\"\n";
+
+#[test]
+fn tls_targets_parse_and_print_back() {
+    let bridge = |targets: &str| format!("{TLS_SECTION}[[bridge]]\nname = \"br0\"\nopenflow = [{targets}]\n");
+    let config =
+        parse(&bridge("\"tls:10.0.0.1:6653\", \"ptls:6653\", \"ptls:6654:[::1]\", \"tls:[::1]:6633\", \"ptcp:6655\""));
+    let targets: Vec<String> = config.bridges[0].openflow.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        targets,
+        ["tls:10.0.0.1:6653", "ptls:6653:127.0.0.1", "ptls:6654:[::1]", "tls:[::1]:6633", "ptcp:6655:127.0.0.1"]
+    );
+    assert_eq!(config.bridges[0].openflow[0].transport(), Transport::Tls);
+    assert_eq!(config.bridges[0].openflow[4].transport(), Transport::Tcp);
+    assert_rejected(&bridge("\"tls:10.0.0.1\""), "bridge[0].openflow[0]", "\"tls:IP:PORT\"");
+    assert_rejected(&bridge("\"tls:::1:6653\""), "bridge[0].openflow[0]", "\"tls:[::1]:6653\"");
+    assert_rejected(&bridge("\"ptls:0\""), "bridge[0].openflow[0]", "is not a TCP port");
+    assert_rejected(&bridge("\"ssl:10.0.0.1:6653\""), "bridge[0].openflow[0]", "\"tls:IP:PORT\"");
+    assert_rejected(&bridge("\"ptls:6653\", \"ptls:6653:127.0.0.1\""), "bridge[0].openflow[1]", "listed twice");
+    // ptcp and ptls are different targets but cannot share a TCP port.
+    assert_rejected(&bridge("\"ptcp:6653\", \"ptls:6653\""), "bridge[0].openflow[1]", "listens on that TCP port");
+    assert_eq!(
+        OpenFlowTarget::parse("tls:192.0.2.1:6653").unwrap(),
+        OpenFlowTarget::Connect("192.0.2.1:6653".parse().unwrap(), Transport::Tls)
+    );
+}
+
+#[test]
+fn tls_targets_need_the_tls_section() {
+    let problem = "TLS needs the switch's private key and certificates; add a [tls] section";
+    assert_rejected(
+        "[[bridge]]\nname = \"br0\"\nopenflow = [\"ptcp:6653\", \"ptls:6654\"]\n",
+        "bridge[0].openflow[1]",
+        problem,
+    );
+    let message = error("[[bridge]]\nname = \"br0\"\n[[bridge]]\nname = \"br1\"\nopenflow = [\"tls:10.0.0.1:6653\"]\n");
+    assert!(message.starts_with("test.toml: bridge[1].openflow[0]: tls:10.0.0.1:6653: "), "{message}");
+    // The section alone is fine (vsctl set-controller may add TLS targets later).
+    let config = parse(&format!("{TLS_SECTION}[[bridge]]\nname = \"br0\"\n"));
+    let tls = config.tls.unwrap();
+    assert_eq!(tls.private_key, Path::new("/etc/vswitch/sc-privkey.pem"));
+    assert_eq!(tls.certificate, Path::new("/etc/vswitch/sc-cert.pem"));
+    assert_eq!(tls.ca_certificate, Path::new("/etc/vswitch/cacert.pem"));
+    assert_eq!(parse("[[bridge]]\nname = \"br0\"\n").tls, None);
+}
+
+#[test]
+fn tls_section_needs_all_three_files() {
+    let bridge = "[[bridge]]\nname = \"br0\"\n";
+    let without = |key: &str| {
+        let section: String = TLS_SECTION
+            .lines()
+            .filter(|line| !line.starts_with(&format!("{key} ")))
+            .map(|line| format!("{line}\n"))
+            .collect();
+        format!("{section}{bridge}")
+    };
+    assert_rejected(
+        &without("private_key"),
+        "tls.private_key",
+        "missing; [tls] needs the PEM file of the switch's private key",
+    );
+    assert_rejected(&without("certificate"), "tls.certificate", "missing");
+    assert_rejected(&without("ca_certificate"), "tls.ca_certificate", "missing");
+    assert_rejected(&format!("{TLS_SECTION}peer_ca_cert = \"/x\"\n{bridge}"), "tls.peer_ca_cert", "unknown key");
+    assert_rejected(
+        &format!("{}{bridge}", TLS_SECTION.replace("\"/etc/vswitch/cacert.pem\"", "\"\"")),
+        "tls.ca_certificate",
+        "must not be empty",
+    );
+    assert_rejected(
+        &format!("{}{bridge}", TLS_SECTION.replace("\"/etc/vswitch/sc-cert.pem\"", "7")),
+        "tls.certificate",
+        "expected a string",
+    );
+    assert_rejected(&format!("tls = 1\n{bridge}"), "tls", "expected a [tls] table");
+}
+
 #[test]
 fn fail_mode_is_secure_or_standalone() {
     use crate::config::FailMode;

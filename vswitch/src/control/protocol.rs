@@ -56,12 +56,43 @@ pub enum Request {
     GetFailMode { bridge: String },
     /// Clears the bridge's fail mode.
     DelFailMode { bridge: String },
+    /// The bridge's OpenFlow connections now, with their counters. Result:
+    /// [`ControllerStatusReply`].
+    ControllerStatus { bridge: String },
 }
 
 /// `get-controller`: the targets, as written in the configuration.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ControllerReply {
     pub targets: Vec<String>,
+}
+
+/// `controller-status`: whether the bridge forwards on its own (fail-open) and its connections.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ControllerStatusReply {
+    pub fail_open: bool,
+    pub connections: Vec<ConnectionStatus>,
+}
+
+/// One OpenFlow connection of a bridge.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConnectionStatus {
+    /// `IP:PORT` of the peer, or `unix` for the management socket.
+    pub peer: String,
+    /// A controller (TCP or TLS) rather than a management-socket client.
+    pub controller: bool,
+    /// `1.0` or `1.3` once negotiated.
+    pub version: Option<String>,
+    /// `equal`, `master` or `slave`.
+    pub role: String,
+    /// Seconds since it was opened.
+    pub seconds: u64,
+    /// Packet-ins sent to it.
+    pub packet_ins: u64,
+    /// Packet-ins over its rate limit (not sent).
+    pub packet_ins_limited: u64,
+    /// Pushes (packet-ins, port status, flow removed) its full queue had no room for.
+    pub pushes_dropped: u64,
 }
 
 /// `get-fail-mode`: `None` when not set.

@@ -372,7 +372,17 @@ fn decode_v1_0_action(kind: u16, len: usize, r: &mut Reader) -> Result<Action, O
 
 fn decode_v1_3_action(kind: u16, len: usize, r: &mut Reader) -> Result<Action, OfError> {
     if let Some(set) = HeaderSet::of_v1_3(kind) {
-        return set.decode(len, r);
+        // The deprecated 1.1 rewrites are taken as the set_field 1.3 writes them as (one action,
+        // one form, whichever way it came); the port rewrites stay, 1.3 writes them so without
+        // a protocol.
+        return match set.decode(len, r)? {
+            Action::SetEthSrc(address) => as_set_field(&OXM_OF_ETH_SRC, address.into()),
+            Action::SetEthDst(address) => as_set_field(&OXM_OF_ETH_DST, address.into()),
+            Action::SetIpv4Src(address) => as_set_field(&OXM_OF_IPV4_SRC, u32::from(address).into()),
+            Action::SetIpv4Dst(address) => as_set_field(&OXM_OF_IPV4_DST, u32::from(address).into()),
+            Action::SetIpTos(tos) => as_set_field(&OXM_OF_IP_DSCP, (tos >> 2).into()),
+            other => Ok(other),
+        };
     }
     let action = match kind {
         of13::OUTPUT => {
@@ -396,7 +406,7 @@ fn decode_v1_3_action(kind: u16, len: usize, r: &mut Reader) -> Result<Action, O
             if ecn > 3 {
                 return Err(action_error(bad_action::BAD_ARGUMENT, format!("ECN {ecn} out of range")));
             }
-            Action::SetIpEcn(ecn)
+            as_set_field(&OXM_OF_IP_ECN, ecn.into())?
         }
         of13::PUSH_VLAN => {
             expect_len(len, 8, "push_vlan")?;
@@ -438,6 +448,15 @@ fn decode_v1_3_action(kind: u16, len: usize, r: &mut Reader) -> Result<Action, O
 
 /// A set_field (OpenFlow 1.3) or reg_load2 (Nicira) TLV: the masked bits of one field. The
 /// rest of `r` is padding and must be zero.
+/// The action a 1.3 set_field of `wire` to `value` decodes to.
+fn as_set_field(wire: &WireField, value: u128) -> Result<Action, OfError> {
+    let mut w = Writer::new();
+    put_set_field(wire, value, &mut w);
+    let action = w.into_bytes();
+    // After the action's type and length.
+    decode_set_field(Version::V1_3, &mut Reader::new(action.get(4..).unwrap_or_default()))
+}
+
 fn decode_set_field(version: Version, r: &mut Reader) -> Result<Action, OfError> {
     let error = |code, reason: String| set_field_error(version, code, reason);
     let tlv = read_tlv(r, &|reason| error(bad_action::BAD_SET_LEN, reason))?;

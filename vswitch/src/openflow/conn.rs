@@ -56,6 +56,7 @@ use super::service::{
     datapath_id, Answer, FlowModFailure, FlowStat, MeterModFailure, MeterView, OfPending, PacketOutFailure,
     PortModFailure, PortView, Push, Query,
 };
+use super::tls::TlsStream;
 use super::wire::{ErrorType, OfError, Version};
 
 /// The versions this switch speaks.
@@ -131,7 +132,9 @@ pub(super) fn serve(stream: Stream, peer: &str, context: &Context) -> Closed {
         return format!("refused: {MAX_CONNECTIONS} connections open already");
     };
     tracing::info!(bridge = %context.bridge, %peer, "OpenFlow connection");
-    let _controller = matches!(stream, Stream::Tcp(_)).then(|| context.registry.controller_connected());
+    // Controllers come over TCP or TLS; the management socket is not one.
+    let controller = !matches!(stream, Stream::Unix(_));
+    let _controller = controller.then(|| context.registry.controller_connected());
     let (reader_stream, closer) = match (stream.try_clone(), stream.try_clone()) {
         (Ok(reader), Ok(closer)) => (reader, closer),
         (Err(e), _) | (_, Err(e)) => return format!("cannot clone the socket: {e}"),
@@ -142,7 +145,7 @@ pub(super) fn serve(stream: Stream, peer: &str, context: &Context) -> Closed {
         Ok(reader) => reader,
         Err(e) => return format!("cannot start the reader thread: {e}"),
     };
-    let (membership, pushes) = context.registry.join();
+    let (membership, pushes) = context.registry.join(peer, controller);
     let closed = Connection::new(stream, context.clone(), membership).run(&input, &pushes);
     // The reader's blocked read returns at once; a send of it finds no receiver.
     closer.shutdown();
@@ -174,9 +177,10 @@ fn read_loop(mut stream: Stream, input: &Sender<Input>) {
     }
 }
 
-/// A TCP or unix stream.
+/// A TCP, TLS or unix stream.
 pub(super) enum Stream {
     Tcp(TcpStream),
+    Tls(TlsStream),
     Unix(UnixStream),
 }
 
@@ -185,6 +189,7 @@ impl Stream {
     pub(super) fn try_clone(&self) -> std::io::Result<Stream> {
         match self {
             Stream::Tcp(s) => s.try_clone().map(Stream::Tcp),
+            Stream::Tls(s) => s.try_clone().map(Stream::Tls),
             Stream::Unix(s) => s.try_clone().map(Stream::Unix),
         }
     }
@@ -193,6 +198,7 @@ impl Stream {
     pub(super) fn shutdown(&self) {
         let _ = match self {
             Stream::Tcp(s) => s.shutdown(Shutdown::Both),
+            Stream::Tls(s) => s.shutdown(),
             Stream::Unix(s) => s.shutdown(Shutdown::Both),
         };
     }
@@ -201,6 +207,7 @@ impl Stream {
     fn set_timeouts(&self, write: Duration) -> std::io::Result<()> {
         match self {
             Stream::Tcp(s) => s.set_read_timeout(None).and_then(|()| s.set_write_timeout(Some(write))),
+            Stream::Tls(s) => s.set_timeouts(write),
             Stream::Unix(s) => s.set_read_timeout(None).and_then(|()| s.set_write_timeout(Some(write))),
         }
     }
@@ -208,6 +215,7 @@ impl Stream {
     fn read(&mut self, buffer: &mut [u8]) -> std::io::Result<usize> {
         match self {
             Stream::Tcp(s) => s.read(buffer),
+            Stream::Tls(s) => s.read(buffer),
             Stream::Unix(s) => s.read(buffer),
         }
     }
@@ -215,6 +223,7 @@ impl Stream {
     fn write_all(&mut self, bytes: &[u8]) -> std::io::Result<()> {
         match self {
             Stream::Tcp(s) => s.write_all(bytes),
+            Stream::Tls(s) => s.write_all(bytes),
             Stream::Unix(s) => s.write_all(bytes),
         }
     }
@@ -488,6 +497,7 @@ impl Connection {
                 Ok(version) => {
                     tracing::debug!(bridge = %self.context.bridge, ?version, "OpenFlow version negotiated");
                     self.version = Some(version);
+                    self.member.state.set_version(version);
                     Ok(())
                 }
                 Err(error) => {

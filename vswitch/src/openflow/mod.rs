@@ -2,7 +2,8 @@
 //! Nicira extensions ovs-ofctl emits) and the controller connections (`targets`: the listeners,
 //! the active controllers with their reconnection and the management socket of each bridge;
 //! `conn`: one connection, however it was opened; `bundle`: its bundles; `registry`: the connections of a bridge, their
-//! push queues and roles; `service`: what they ask of the management thread). The codec is safe
+//! push queues and roles; `tls`: the TLS identity and streams of `tls:`/`ptls:` targets; `service`: what they ask of
+//! the management thread). The codec is safe
 //! Rust over byte slices: every decoder returns an [`OfError`] carrying the OFPT_ERROR type and
 //! code to answer with, never panics on malformed input.
 pub mod actions;
@@ -16,6 +17,7 @@ pub mod oxm;
 pub mod registry;
 pub mod service;
 pub mod targets;
+pub mod tls;
 pub mod wire;
 
 pub use wire::{read_port, write_port, ErrorType, OfError, Reader, Version, Writer};

@@ -17,7 +17,8 @@ use crossbeam::channel::{self, Receiver, Sender};
 
 use super::message::{ControllerRole, Role};
 use super::service::Push;
-use super::wire::{ErrorType, OfError};
+use super::wire::{ErrorType, OfError, Version};
+use crate::control::protocol::ConnectionStatus;
 
 /// Pushes queued for one connection at most; more are dropped (counted).
 const PUSH_QUEUE: usize = 1024;
@@ -48,9 +49,14 @@ struct Member {
     state: Arc<MemberState>,
 }
 
-/// What a connection shares with the registry: its role and counters.
-#[derive(Debug, Default)]
+/// What a connection shares with the registry: who it is, its version, role and counters.
+#[derive(Debug)]
 pub(super) struct MemberState {
+    peer: String,
+    controller: bool,
+    since: Instant,
+    /// The negotiated version's wire number; 0 before the HELLOs.
+    version: AtomicU8,
     role: AtomicU8,
     pub(super) packet_ins: AtomicU64,
     /// Over the connection's packet-in rate limit.
@@ -60,6 +66,28 @@ pub(super) struct MemberState {
 }
 
 impl MemberState {
+    pub(super) fn set_version(&self, version: Version) {
+        self.version.store(version.wire(), Ordering::Relaxed);
+    }
+
+    fn status(&self) -> ConnectionStatus {
+        let role = match self.role() {
+            ControllerRole::Master => "master",
+            ControllerRole::Slave => "slave",
+            ControllerRole::Equal | ControllerRole::NoChange => "equal",
+        };
+        ConnectionStatus {
+            peer: self.peer.clone(),
+            controller: self.controller,
+            version: Version::from_wire(self.version.load(Ordering::Relaxed)).map(|v| v.to_string()),
+            role: role.to_owned(),
+            seconds: self.since.elapsed().as_secs(),
+            packet_ins: self.packet_ins.load(Ordering::Relaxed),
+            packet_ins_limited: self.packet_ins_limited.load(Ordering::Relaxed),
+            pushes_dropped: self.pushes_dropped.load(Ordering::Relaxed),
+        }
+    }
+
     pub(super) fn role(&self) -> ControllerRole {
         match self.role.load(Ordering::SeqCst) {
             1 => ControllerRole::Master,
@@ -117,13 +145,31 @@ impl Registry {
         self.members.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Adds a connection (equal role); it leaves when the membership is dropped.
-    pub(super) fn join(self: &Arc<Self>) -> (Membership, Receiver<Push>) {
+    /// Adds a connection (equal role) of `peer` (a controller: not the management socket);
+    /// it leaves when the membership is dropped.
+    pub(super) fn join(self: &Arc<Self>, peer: &str, controller: bool) -> (Membership, Receiver<Push>) {
         let (pushes, received) = channel::bounded(PUSH_QUEUE);
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        let state = Arc::new(MemberState::default());
+        let state = Arc::new(MemberState {
+            peer: peer.to_owned(),
+            controller,
+            since: Instant::now(),
+            version: AtomicU8::new(0),
+            role: AtomicU8::new(0),
+            packet_ins: AtomicU64::new(0),
+            packet_ins_limited: AtomicU64::new(0),
+            pushes_dropped: AtomicU64::new(0),
+        });
         self.members().by_id.insert(id, Member { pushes, state: state.clone() });
         (Membership { registry: self.clone(), id, state }, received)
+    }
+
+    /// The connections now, oldest first.
+    pub(super) fn statuses(&self) -> Vec<ConnectionStatus> {
+        let members = self.members();
+        let mut ids: Vec<&u64> = members.by_id.keys().collect();
+        ids.sort();
+        ids.iter().filter_map(|id| members.by_id.get(id)).map(|member| member.state.status()).collect()
     }
 
     /// Queues `push` for every connection, never waiting: a connection whose queue is full
@@ -191,8 +237,8 @@ mod tests {
     #[test]
     fn one_master_at_a_time_and_stale_generations_are_refused() {
         let registry = Registry::new();
-        let (first, _pushes_1) = registry.join();
-        let (second, _pushes_2) = registry.join();
+        let (first, _pushes_1) = registry.join("test", true);
+        let (second, _pushes_2) = registry.join("test", true);
         assert_eq!(first.state.role(), ControllerRole::Equal);
         let reply = registry.request_role(&first, role(ControllerRole::Master, 5)).unwrap();
         assert_eq!(reply, role(ControllerRole::Master, 5));
@@ -203,7 +249,7 @@ mod tests {
         assert_eq!((stale.kind, stale.code), (ErrorType::RoleRequestFailed, ROLE_STALE));
         assert_eq!(first.state.role(), ControllerRole::Slave, "a refused request changes nothing");
         // Serial-number order: a wrapped id is newer.
-        let (third, _pushes_3) = registry.join();
+        let (third, _pushes_3) = registry.join("test", true);
         registry.request_role(&third, role(ControllerRole::Slave, 6u64.wrapping_add(1 << 63) - 1)).unwrap();
         let reply = registry.request_role(&third, role(ControllerRole::NoChange, 0)).unwrap();
         assert_eq!(reply.role, ControllerRole::Slave);
@@ -214,7 +260,7 @@ mod tests {
     #[test]
     fn pushes_reach_every_member_and_a_full_queue_is_counted() {
         let registry = Registry::new();
-        let (member, pushes) = registry.join();
+        let (member, pushes) = registry.join("test", true);
         let push = Push::PortStatus {
             reason: super::super::message::PortReason::Add,
             port: super::super::service::PortView {

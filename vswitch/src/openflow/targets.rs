@@ -1,10 +1,12 @@
 //! The OpenFlow targets of every bridge and their threads: the unix management socket
-//! `<bridge>.mgmt`, passive listeners (`ptcp:PORT[:IP]`) and active controllers
-//! (`tcp:IP:PORT`). An accepted connection gets its own thread; an active controller has one
-//! thread that connects, serves the connection with the same [`conn::serve`] as an accepted
-//! one and, when the connection fails or ends, reconnects with exponential backoff (1 s
-//! doubling to 8 s, Open vSwitch's default max_backoff). Each state change of a controller is
-//! logged once, not every retry.
+//! `<bridge>.mgmt`, passive listeners (`ptcp:PORT[:IP]`, `ptls:PORT[:IP]`) and active
+//! controllers (`tcp:IP:PORT`, `tls:IP:PORT`). An accepted connection gets its own thread; an
+//! active controller has one thread that connects, serves the connection with the same
+//! [`conn::serve`] as an accepted one and, when the connection fails or ends, reconnects with
+//! exponential backoff (1 s doubling to 8 s, Open vSwitch's default max_backoff). Each state
+//! change of a controller is logged once, not every retry. A TLS target's connection makes
+//! its handshake (with the switch's [`TlsIdentity`], loaded once at start) in its own thread
+//! before it is served; one that fails is refused, never served in plaintext.
 //!
 //! Every thread notices a stop within [`POLL`] (listeners accept without blocking and sleep
 //! in short steps; a controller sleeps its backoff in short steps and waits for a connect
@@ -28,10 +30,12 @@ use std::time::{Duration, Instant};
 
 use crossbeam::channel::{self, Receiver, RecvTimeoutError, Sender};
 
-use crate::config::{Config, FailMode, OpenFlowTarget};
+use crate::config::{Config, FailMode, OpenFlowTarget, Transport};
+use crate::control::protocol::ConnectionStatus;
 
 use super::conn::{serve, Context, Stream, PROBE_INTERVAL};
 use super::service::{OfPending, Push};
+use super::tls::{TlsIdentity, TlsStream};
 
 /// The first wait before reconnecting to a controller, and after a connection ended.
 pub const MIN_BACKOFF: Duration = Duration::from_secs(1);
@@ -55,6 +59,8 @@ pub struct OpenFlowServer {
     /// Every thread holds a clone of the sender; when all are gone the receiver disconnects.
     threads_alive: Option<Sender<()>>,
     threads_done: Receiver<()>,
+    /// The switch's TLS identity (`[tls]`), for `tls:` and `ptls:` targets.
+    tls: Option<TlsIdentity>,
 }
 
 /// One bridge's management socket, targets and fail mode.
@@ -174,18 +180,25 @@ impl Listener {
 }
 
 impl OpenFlowServer {
-    /// Binds every bridge's management socket and listeners, starts accepting and connecting
-    /// to its controllers. The receiver gets the connections' queries for the management thread.
+    /// Loads the TLS identity (`[tls]`), binds every bridge's management socket and
+    /// listeners, starts accepting and connecting to its controllers. The receiver gets the
+    /// connections' queries for the management thread.
     pub fn start(config: &Config) -> Result<(OpenFlowServer, Receiver<OfPending>), String> {
+        let tls = config.tls.as_ref().map(TlsIdentity::load).transpose()?;
         let (requests, received) = channel::unbounded();
         let (threads_alive, threads_done) = channel::bounded(1);
-        let mut server =
-            OpenFlowServer { requests, bridges: BTreeMap::new(), threads_alive: Some(threads_alive), threads_done };
+        let mut server = OpenFlowServer {
+            requests,
+            bridges: BTreeMap::new(),
+            threads_alive: Some(threads_alive),
+            threads_done,
+            tls,
+        };
         for bridge in &config.bridges {
             let context = Context::new(&bridge.name, server.requests.clone(), bridge.packet_in_limit);
             let path = config.control.mgmt_socket(&bridge.name);
             let listener = crate::unix_socket::bind(&path, "OpenFlow management socket")?;
-            let mgmt = server.start_listener(Listener::Unix(listener), &context)?;
+            let mgmt = server.start_listener(Listener::Unix(listener), None, &context)?;
             tracing::info!(bridge = %bridge.name, socket = %path.display(), "OpenFlow management socket");
             server.bridges.insert(
                 bridge.name.clone(),
@@ -201,13 +214,18 @@ impl OpenFlowServer {
         Ok(self.bridge(bridge)?.targets.iter().map(|(target, _)| *target).collect())
     }
 
-    /// Replaces the targets of `bridge`: all new listeners are bound first (a failure changes
-    /// nothing), then removed targets stop (their connections are closed, listeners unbound)
-    /// and new ones start. Targets in both lists are untouched.
+    /// Replaces the targets of `bridge`: all new listeners are bound first (a failure, or a
+    /// TLS target without `[tls]`, changes nothing), then removed targets stop (their
+    /// connections are closed, listeners unbound) and new ones start. Targets in both lists
+    /// are untouched.
     pub fn set_targets(&mut self, bridge: &str, wanted: &[OpenFlowTarget]) -> Result<(), String> {
         let current = self.targets(bridge)?;
+        let new_targets: Vec<&OpenFlowTarget> = wanted.iter().filter(|t| !current.contains(t)).collect();
+        for target in &new_targets {
+            target.check_tls_configured(self.tls.is_some())?;
+        }
         let mut bound: Vec<(OpenFlowTarget, Option<TcpListener>)> = Vec::new();
-        for target in wanted.iter().filter(|t| !current.contains(t)) {
+        for target in new_targets {
             bound.push((*target, bind(target)?));
         }
         let Some(state) = self.bridges.get_mut(bridge) else { return Err(format!("no bridge named {bridge:?}")) };
@@ -221,9 +239,13 @@ impl OpenFlowServer {
         let context = state.context.clone();
         let mut started = Vec::new();
         for (target, listener) in bound {
+            let tls = match target.transport() {
+                Transport::Tcp => None,
+                Transport::Tls => self.tls.clone(),
+            };
             let running = match listener {
-                Some(listener) => self.start_listener(Listener::Tcp(listener), &context)?,
-                None => self.start_controller(target.address(), &context)?,
+                Some(listener) => self.start_listener(Listener::Tcp(listener), tls, &context)?,
+                None => self.start_controller(target.address(), tls, &context)?,
             };
             tracing::info!(bridge, target = %target, "OpenFlow target added");
             started.push((target, running));
@@ -243,6 +265,11 @@ impl OpenFlowServer {
         let state = self.bridges.get_mut(bridge).ok_or_else(|| format!("no bridge named {bridge:?}"))?;
         state.fail_mode = mode;
         Ok(())
+    }
+
+    /// The OpenFlow connections of `bridge` now.
+    pub fn connections(&self, bridge: &str) -> Result<Vec<ConnectionStatus>, String> {
+        Ok(self.bridge(bridge)?.context.registry.statuses())
     }
 
     /// Whether `bridge` should forward on its own now (fail-open): its fail mode is standalone
@@ -270,24 +297,36 @@ impl OpenFlowServer {
         }
     }
 
-    fn start_listener(&self, listener: Listener, context: &Context) -> Result<Running, String> {
+    /// Starts accepting on `listener`; with `tls`, every connection is TLS.
+    fn start_listener(
+        &self,
+        listener: Listener,
+        tls: Option<TlsIdentity>,
+        context: &Context,
+    ) -> Result<Running, String> {
         listener.set_nonblocking().map_err(|e| format!("cannot make the OpenFlow listener non-blocking: {e}"))?;
         let lifetime = Lifetime::default();
         let (thread_lifetime, thread_context, token) = (lifetime.clone(), context.clone(), self.thread_token());
         let accepting = spawn("of-accept", move || {
             let _token = token;
-            accept(&listener, &thread_context, &thread_lifetime);
+            accept(&listener, tls.as_ref(), &thread_context, &thread_lifetime);
         })?;
         Ok(Running { lifetime, accepting: Some(accepting) })
     }
 
-    fn start_controller(&self, address: SocketAddr, context: &Context) -> Result<Running, String> {
+    /// Starts connecting to the controller at `address`; with `tls`, over TLS.
+    fn start_controller(
+        &self,
+        address: SocketAddr,
+        tls: Option<TlsIdentity>,
+        context: &Context,
+    ) -> Result<Running, String> {
         let lifetime = Lifetime::default();
         let (thread_lifetime, thread_context, token) = (lifetime.clone(), context.clone(), self.thread_token());
         // Not joined on stop: the thread may be waiting for the management thread itself.
         spawn("of-controller", move || {
             let _token = token;
-            keep_connected(address, &thread_context, &thread_lifetime);
+            keep_connected(address, tls.as_ref(), &thread_context, &thread_lifetime);
         })?;
         Ok(Running { lifetime, accepting: None })
     }
@@ -312,10 +351,10 @@ impl Drop for OpenFlowServer {
 /// Binds a listener target (None for an active controller: nothing to bind).
 fn bind(target: &OpenFlowTarget) -> Result<Option<TcpListener>, String> {
     match *target {
-        OpenFlowTarget::Listen(address) => {
+        OpenFlowTarget::Listen(address, _) => {
             TcpListener::bind(address).map(Some).map_err(|e| format!("OpenFlow listener {target}: {e}"))
         }
-        OpenFlowTarget::Connect(_) => Ok(None),
+        OpenFlowTarget::Connect(..) => Ok(None),
     }
 }
 
@@ -326,15 +365,24 @@ fn spawn(name: &str, work: impl FnOnce() + Send + 'static) -> Result<JoinHandle<
         .map_err(|e| format!("cannot start an OpenFlow thread: {e}"))
 }
 
-/// Accepts connections until stopped; each gets its own thread.
-fn accept(listener: &Listener, context: &Context, lifetime: &Lifetime) {
+/// Accepts connections until stopped; each gets its own thread (and, with `tls`, makes its
+/// handshake there: a client that stalls or fails it costs only its own connection).
+fn accept(listener: &Listener, tls: Option<&TlsIdentity>, context: &Context, lifetime: &Lifetime) {
     while !lifetime.stopped() {
         match listener.accept() {
             Ok((stream, peer)) => {
                 let (connection_context, connection_lifetime) = (context.clone(), lifetime.clone());
+                let tls = tls.cloned();
                 let spawned = spawn("of-conn", move || {
-                    let reason = serve_registered(stream, &peer, &connection_context, &connection_lifetime);
-                    tracing::info!(bridge = %connection_context.bridge, %peer, "OpenFlow connection closed: {reason}");
+                    let bridge = connection_context.bridge.as_str();
+                    let handshake = tls.as_ref().map(|identity| |socket| identity.accept(socket));
+                    match register_and_secure(stream, handshake, &connection_lifetime) {
+                        Ok((stream, _registration)) => {
+                            let reason = serve(stream, &peer, &connection_context);
+                            tracing::info!(bridge, %peer, "OpenFlow connection closed: {reason}");
+                        }
+                        Err(refused) => tracing::warn!(bridge, %peer, "OpenFlow connection refused: {refused}"),
+                    }
                 });
                 if let Err(e) = spawned {
                     tracing::warn!(bridge = %context.bridge, "{e}");
@@ -349,11 +397,18 @@ fn accept(listener: &Listener, context: &Context, lifetime: &Lifetime) {
     }
 }
 
-/// Serves a connection that its target's stop can end.
-fn serve_registered(stream: Stream, peer: &str, context: &Context, lifetime: &Lifetime) -> String {
-    match lifetime.register(&stream) {
-        Ok(_registration) => serve(stream, peer, context),
-        Err(e) => e,
+/// Registers `stream` with its target, so that a stop ends it (during a TLS handshake too),
+/// then, for a TLS target, makes the handshake: `handshake` turns the TCP socket into a
+/// verified TLS stream. The connection lives as long as the registration.
+fn register_and_secure(
+    stream: Stream,
+    handshake: Option<impl FnOnce(TcpStream) -> Result<TlsStream, String>>,
+    lifetime: &Lifetime,
+) -> Result<(Stream, Registration), String> {
+    let registration = lifetime.register(&stream)?;
+    match (stream, handshake) {
+        (Stream::Tcp(socket), Some(handshake)) => Ok((Stream::Tls(handshake(socket)?), registration)),
+        (stream, _) => Ok((stream, registration)),
     }
 }
 
@@ -365,20 +420,21 @@ enum ControllerState {
     Failing,
 }
 
-/// Connects to the controller at `address`, serves the connection, reconnects with backoff
-/// when it fails or ends; until stopped.
-fn keep_connected(address: SocketAddr, context: &Context, lifetime: &Lifetime) {
+/// Connects to the controller at `address` (over TLS with `tls`), serves the connection,
+/// reconnects with backoff when it fails or ends; until stopped. A failed TLS handshake is a
+/// failed attempt.
+fn keep_connected(address: SocketAddr, tls: Option<&TlsIdentity>, context: &Context, lifetime: &Lifetime) {
     let bridge = context.bridge.as_str();
     let mut state = ControllerState::Connecting;
     let mut backoff = MIN_BACKOFF;
     tracing::info!(bridge, controller = %address, "connecting to OpenFlow controller");
     while !lifetime.stopped() {
-        match connect(address, lifetime) {
-            Ok(stream) => {
+        match open(address, tls, lifetime) {
+            Ok((stream, _registration)) => {
                 state = ControllerState::Connected;
                 backoff = MIN_BACKOFF;
                 tracing::info!(bridge, controller = %address, "connected to OpenFlow controller");
-                let reason = serve_registered(Stream::Tcp(stream), &address.to_string(), context, lifetime);
+                let reason = serve(stream, &address.to_string(), context);
                 if lifetime.stopped() {
                     break;
                 }
@@ -408,6 +464,22 @@ fn keep_connected(address: SocketAddr, context: &Context, lifetime: &Lifetime) {
         }
     }
     tracing::info!(bridge, controller = %address, "OpenFlow controller stopped");
+}
+
+/// Connects to the controller at `address` and, with `tls`, makes the handshake; the
+/// connection is registered with the target. `Err(None)`: stopped.
+fn open(
+    address: SocketAddr,
+    tls: Option<&TlsIdentity>,
+    lifetime: &Lifetime,
+) -> Result<(Stream, Registration), Option<String>> {
+    let socket = connect(address, lifetime).map_err(|e| e.map(|e| e.to_string()))?;
+    let handshake = tls.map(|identity| move |socket| identity.connect(socket, address.ip()));
+    let opened = register_and_secure(Stream::Tcp(socket), handshake, lifetime);
+    match opened {
+        Err(_) if lifetime.stopped() => Err(None),
+        opened => opened.map_err(Some),
+    }
 }
 
 /// One connection attempt, made in a helper thread so that a stop is noticed within [`POLL`]

@@ -30,6 +30,16 @@ impl Version {
     }
 }
 
+impl fmt::Display for Version {
+    /// `1.0`, `1.3`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Version::V1_0 => "1.0",
+            Version::V1_3 => "1.3",
+        })
+    }
+}
+
 /// OFPT_ERROR types (OpenFlow 1.3 numbering; the 1.0 codec maps them to its own numbers where
 /// 1.0 has the type, see [`ErrorType::wire`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -14,8 +14,9 @@ use std::time::{Duration, Instant};
 
 use crate::config::{Config, FailMode, OpenFlowTarget, PortConfig, PortErrorPolicy};
 use crate::control::protocol::{
-    BridgeInfo, ControllerReply, DumpFlowsReply, FailModeReply, FlowModReply, MempoolReply, PmdRxqs, PmdStats,
-    PmdStatsReply, PortInfo, PortStats, PortStatsReply, Reply, Request, RxqInfo, RxqReply, ShowReply, TraceReply,
+    BridgeInfo, ControllerReply, ControllerStatusReply, DumpFlowsReply, FailModeReply, FlowModReply, MempoolReply,
+    PmdRxqs, PmdStats, PmdStatsReply, PortInfo, PortStats, PortStatsReply, Reply, Request, RxqInfo, RxqReply,
+    ShowReply, TraceReply,
 };
 use crate::datapath::{BridgeDp, Datapath, FlowActions, RxqWork, TxLock, TxTarget, MAX_PORTS};
 use crate::dpdk::eal::{rdtsc, Eal};
@@ -229,6 +230,7 @@ impl Switch {
             Request::DelFailMode { bridge } => {
                 reply(self.openflow_mut().and_then(|of| of.set_fail_mode(&bridge, None)))
             }
+            Request::ControllerStatus { bridge } => reply(self.controller_status(&bridge)),
         }
     }
 
@@ -259,6 +261,12 @@ impl Switch {
     fn get_controller(&mut self, bridge: &str) -> Result<ControllerReply, String> {
         let targets = self.openflow_mut()?.targets(bridge)?;
         Ok(ControllerReply { targets: targets.iter().map(ToString::to_string).collect() })
+    }
+
+    fn controller_status(&mut self, bridge: &str) -> Result<ControllerStatusReply, String> {
+        let fail_open = self.bridges[self.bridge_named(bridge)?].fail_open;
+        let connections = self.openflow_mut()?.connections(bridge)?;
+        Ok(ControllerStatusReply { fail_open, connections })
     }
 
     fn get_fail_mode(&mut self, bridge: &str) -> Result<FailModeReply, String> {
