@@ -392,13 +392,15 @@ fn decode_v1_3_action(kind: u16, len: usize, r: &mut Reader) -> Result<Action, O
             })?;
             output(port, r.u16()?)?
         }
+        // Like the header rewrites above: the set_field form (which sets the VID or PCP bits
+        // of a tag there is, as set_vlan_vid/pcp do).
         of13::SET_VLAN_VID => {
             expect_len(len, 8, "set_vlan_vid")?;
-            Action::SetVlanVid { vid: vlan_vid(r.u16()?)?, push_if_needed: false }
+            as_set_field(&OXM_OF_VLAN_VID, u128::from(vlan_vid(r.u16()?)?) | VLAN_PRESENT)?
         }
         of13::SET_VLAN_PCP => {
             expect_len(len, 8, "set_vlan_pcp")?;
-            Action::SetVlanPcp { pcp: vlan_pcp(r.u8()?)?, push_if_needed: false }
+            as_set_field(&OXM_OF_VLAN_PCP, vlan_pcp(r.u8()?)?.into())?
         }
         of13::SET_NW_ECN => {
             expect_len(len, 8, "set_nw_ecn")?;

@@ -961,10 +961,11 @@ fn nicira_forms_ovs_ofctl_does_not_send_by_default_decode_too() {
         decode(Version::V1_3, "ffff0018 00002320 00210001 01080000 00050000 000f0000"),
         "set_field:0x5/0xf->reg0"
     );
-    // The deprecated OpenFlow 1.1 set actions that Open vSwitch accepts in 1.3.
-    assert_eq!(decode(Version::V1_3, "00010008 00050000 0009000800500000"), "set_vlan_vid:5,mod_tp_src:80");
-    // The header rewrites among them decode as the set_field 1.3 encodes them as (a message
-    // re-encoded decodes to the same actions): set_nw_ecn:1 as set_field of ip_ecn.
+    // The deprecated OpenFlow 1.1 set actions that Open vSwitch accepts in 1.3: the header
+    // rewrites among them decode as the set_field 1.3 encodes them as (a message re-encoded
+    // decodes to the same actions); the port rewrites stay (1.3 writes them so without a
+    // protocol). set_vlan_vid:5 and set_nw_ecn:1 as set_fields of vlan_vid and ip_ecn.
+    assert_eq!(decode(Version::V1_3, "00010008 00050000 0009000800500000"), "set_field:4101->vlan_vid,mod_tp_src:80");
     assert_eq!(
         decode(Version::V1_3, "00080008 01000000"),
         decode(Version::V1_3, "00190010 80001201 01000000 00000000")
