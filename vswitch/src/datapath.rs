@@ -54,23 +54,27 @@ pub struct RxqWork {
 }
 
 /// The cached result of the pipeline for a megaflow, with what the PMD
-/// asks of it per burst worked out once.
+/// asks of it per burst worked out once. Laid out in this order (`repr(C)`):
+/// what every run of packets reads first, next to the reference count, then
+/// what only some runs read, then what only the counter reports read - so a
+/// run touches one cache line of it.
 #[derive(Debug, Default)]
+#[repr(C)]
 pub struct FlowActions {
-    pub actions: Box<[DpAction]>,
-    /// The rules that decided, for their counters.
-    pub rules: Box<[Arc<RuleEntry>]>,
-    /// The groups and buckets the packets go through, for their counters.
-    pub groups: Box<[GroupHit]>,
     /// The single output port when that is all the actions do.
     pub only_output: Option<u16>,
-    /// Every output port, in order.
-    pub output_ports: Box<[u16]>,
     /// Nothing leaves and nothing goes to a controller: the packets are
     /// dropped without running the actions.
     pub drops_all: bool,
     /// Why the packet is dropped when there is no output.
     pub drop_reason: crate::pmd::stats::DropReason,
+    pub actions: Box<[DpAction]>,
+    /// Every output port, in order.
+    pub output_ports: Box<[u16]>,
+    /// The rules that decided, for their counters.
+    pub rules: Box<[Arc<RuleEntry>]>,
+    /// The groups and buckets the packets go through, for their counters.
+    pub groups: Box<[GroupHit]>,
 }
 
 impl FlowActions {

