@@ -5,12 +5,13 @@
 //! its copy, the others are untouched), a `select` group spreads flows by weight, a
 //! fast-failover group skips the bucket whose watched port is down and takes a bucket that
 //! chains to an indirect group. Deleting a group deletes the rules that use it.
-use std::io::{Read, Write};
+use std::io::Write;
 use std::os::unix::net::UnixStream;
 use std::path::Path;
 use std::time::Duration;
 
 use vswitch_e2e::ofctl::{flow_lines, ofctl, ofctl_ok, unix_target};
+use vswitch_e2e::openflow_raw::read_message;
 use vswitch_e2e::pcap::{self, assert_same_frames};
 use vswitch_e2e::wait::poll;
 use vswitch_e2e::{PortSpec, SwitchConfig, TestDir, Vswitchd};
@@ -73,17 +74,6 @@ fn raw_client(socket: &Path) -> UnixStream {
     let hello = read_message(&mut stream).expect("the switch's hello");
     assert_eq!(hello[1], 0, "first message is a HELLO: {hello:?}");
     stream
-}
-
-/// One whole message, or None when the connection is closed.
-fn read_message(stream: &mut UnixStream) -> Option<Vec<u8>> {
-    let mut header = [0u8; 8];
-    stream.read_exact(&mut header).ok()?;
-    let length = usize::from(u16::from_be_bytes([header[2], header[3]]));
-    let mut message = header.to_vec();
-    message.resize(length.max(8), 0);
-    stream.read_exact(&mut message[8..]).ok()?;
-    Some(message)
 }
 
 /// OFPT_GROUP_MOD adding indirect group `id` with two buckets (output:2, output:3).

@@ -31,6 +31,7 @@ use rustls::{
 };
 
 use vswitch_e2e::command::{run, CmdOutput};
+use vswitch_e2e::openflow_raw::read_message;
 use vswitch_e2e::switch_config::TlsFiles;
 use vswitch_e2e::{bins, wait, PortSpec, SwitchConfig, TestDir, Vswitchd};
 
@@ -137,17 +138,6 @@ fn roots(ca: &Path) -> Arc<RootCertStore> {
 
 fn provider() -> Arc<rustls::crypto::CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
-}
-
-/// One whole OpenFlow message, or None when the connection ends or stays silent.
-fn read_message(stream: &mut impl Read) -> Option<Vec<u8>> {
-    let mut header = [0u8; 8];
-    stream.read_exact(&mut header).ok()?;
-    let length = usize::from(u16::from_be_bytes([header[2], header[3]]));
-    let mut message = header.to_vec();
-    message.resize(length.max(8), 0);
-    stream.read_exact(&mut message[8..]).ok()?;
-    Some(message)
 }
 
 /// Everything the peer sends until it closes (bounded); None if it stays open.

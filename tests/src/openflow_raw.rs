@@ -14,8 +14,9 @@ pub fn client(port: u16) -> TcpStream {
     stream
 }
 
-/// One whole message, or None when the connection is closed (or silent past its timeout).
-pub fn read_message(stream: &mut TcpStream) -> Option<Vec<u8>> {
+/// One whole message from any stream (TCP, unix, TLS), or None when the connection is closed
+/// (or silent past its timeout).
+pub fn read_message(stream: &mut impl Read) -> Option<Vec<u8>> {
     let mut header = [0u8; 8];
     stream.read_exact(&mut header).ok()?;
     let length = usize::from(u16::from_be_bytes([header[2], header[3]]));
