@@ -57,7 +57,7 @@ use super::service::{
     PortModFailure, PortView, Push, Query,
 };
 use super::tls::TlsStream;
-use super::wire::{ErrorType, OfError, Version};
+use super::wire::{duration_nsec, duration_sec, ErrorType, OfError, Version};
 
 /// The versions this switch speaks.
 pub const VERSIONS: [Version; 2] = [Version::V1_0, Version::V1_3];
@@ -845,8 +845,8 @@ impl Connection {
                         rx_over_err: 0,
                         rx_crc_err: 0,
                         collisions: 0,
-                        duration_sec: u32::try_from(c.duration_ms / 1000).unwrap_or(u32::MAX),
-                        duration_nsec: (c.duration_ms % 1000) as u32 * 1_000_000,
+                        duration_sec: duration_sec(c.duration_ms),
+                        duration_nsec: duration_nsec(c.duration_ms),
                     })
                     .collect();
                 split(version, xid, stats, ReplyBody::PortStats)
@@ -946,8 +946,8 @@ fn flow_removed(reason: FlowRemovedReason, flow: &FlowStat) -> FlowRemoved {
         priority: rule.priority,
         reason,
         table_id: rule.table,
-        duration_sec: u32::try_from(flow.duration_ms / 1000).unwrap_or(u32::MAX),
-        duration_nsec: (flow.duration_ms % 1000) as u32 * 1_000_000,
+        duration_sec: duration_sec(flow.duration_ms),
+        duration_nsec: duration_nsec(flow.duration_ms),
         idle_timeout: rule.idle_timeout,
         hard_timeout: rule.hard_timeout,
         packet_count: flow.packets,
@@ -1160,8 +1160,8 @@ fn flow_stats(stat: FlowStat) -> FlowStats {
     let rule = stat.rule;
     FlowStats {
         table_id: rule.table,
-        duration_sec: u32::try_from(stat.duration_ms / 1000).unwrap_or(u32::MAX),
-        duration_nsec: (stat.duration_ms % 1000) as u32 * 1_000_000,
+        duration_sec: duration_sec(stat.duration_ms),
+        duration_nsec: duration_nsec(stat.duration_ms),
         priority: rule.priority,
         idle_timeout: rule.idle_timeout,
         hard_timeout: rule.hard_timeout,

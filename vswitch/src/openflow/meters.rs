@@ -5,7 +5,7 @@
 use super::message::{MeterBand, MeterBandKind, MeterFlags, MeterMod};
 use super::multipart::{Counters, MeterConfig, MeterFeatures, MeterStats};
 use super::service::MeterView;
-use super::wire::{ErrorType, OfError};
+use super::wire::{duration_nsec, duration_sec, ErrorType, OfError};
 use crate::pipeline::meter::{Band, BandAction, MeterError, MeterSpec, MAX_BANDS, MAX_METERS};
 
 /// OFPMMFC_* codes.
@@ -83,8 +83,8 @@ pub fn meter_stats(view: &MeterView) -> MeterStats {
         flow_count: view.flows,
         packet_in_count: view.totals.packets,
         byte_in_count: view.totals.bytes,
-        duration_sec: u32::try_from(view.duration_ms / 1000).unwrap_or(u32::MAX),
-        duration_nsec: (view.duration_ms % 1000) as u32 * 1_000_000,
+        duration_sec: duration_sec(view.duration_ms),
+        duration_nsec: duration_nsec(view.duration_ms),
         bands: view
             .totals
             .bands

@@ -126,6 +126,16 @@ impl fmt::Display for OfError {
 
 impl std::error::Error for OfError {}
 
+/// The whole seconds of a duration in milliseconds, as OpenFlow's `duration_sec` (saturating).
+pub fn duration_sec(ms: u64) -> u32 {
+    u32::try_from(ms / 1000).unwrap_or(u32::MAX)
+}
+
+/// The rest of a duration in milliseconds, as OpenFlow's `duration_nsec`.
+pub fn duration_nsec(ms: u64) -> u32 {
+    (ms % 1000) as u32 * 1_000_000
+}
+
 /// Reads a port number: 16 bits in OpenFlow 1.0, 32 in 1.3 (where the reserved ports are
 /// 0xfffffff8.. and map to the 1.0 numbers [`OfPort`] uses). A 1.3 number that is neither a
 /// switch port nor reserved is OFPBAC_BAD_OUT_PORT-like bad input: `bad` says which error.

@@ -6,7 +6,7 @@ use super::{eperm, split, unexpected};
 use crate::openflow::message::{GroupCommand, GroupMod};
 use crate::openflow::multipart::{Counters, GroupDesc, GroupFeatures, GroupStats, ReplyBody};
 use crate::openflow::service::{Answer, GroupModFailure, Query};
-use crate::openflow::wire::{ErrorType, OfError, Version};
+use crate::openflow::wire::{duration_nsec, duration_sec, ErrorType, OfError, Version};
 use crate::pipeline::group::{Group, GroupModError, GroupOp, MAX_GROUPS};
 
 /// The encoded replies to a message, or the error to answer it with.
@@ -96,8 +96,8 @@ pub(super) fn group_stats(
             ref_count: stat.ref_count,
             packet_count: stat.packets,
             byte_count: stat.bytes,
-            duration_sec: u32::try_from(stat.duration_ms / 1000).unwrap_or(u32::MAX),
-            duration_nsec: (stat.duration_ms % 1000) as u32 * 1_000_000,
+            duration_sec: duration_sec(stat.duration_ms),
+            duration_nsec: duration_nsec(stat.duration_ms),
             buckets: stat
                 .buckets
                 .into_iter()
