@@ -417,22 +417,18 @@ impl Connection {
                     return Err(format!("framing error: {error}"));
                 }
             };
-            let frame: Vec<u8> = self.input.drain(..length).collect();
+            let mut frame: Vec<u8> = self.input.drain(..length).collect();
             if in_flight.len() < MAX_FLOW_MODS_IN_FLIGHT {
                 match self.start_flow_mod(frame) {
                     Ok(started) => {
                         in_flight.push(started);
                         continue;
                     }
-                    Err(frame) => {
-                        self.finish_flow_mods(std::mem::take(&mut in_flight))?;
-                        self.handle_frame(&frame)?;
-                    }
+                    Err(not_started) => frame = not_started,
                 }
-            } else {
-                self.finish_flow_mods(std::mem::take(&mut in_flight))?;
-                self.handle_frame(&frame)?;
             }
+            self.finish_flow_mods(std::mem::take(&mut in_flight))?;
+            self.handle_frame(&frame)?;
         }
     }
 

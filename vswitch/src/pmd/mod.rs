@@ -27,8 +27,8 @@ use crate::dpdk::mbuf::{Mbuf, MbufBatch, RxBurst, TxBatch, BURST_SIZE};
 use crate::dpdk::prefetch;
 use crate::flow::key::FlowKey;
 use crate::flow::FlowRule;
-use crate::packet::{extract, same_headers, Layers};
-use crate::pipeline::meter::{MeterState, MeterVerdict};
+use crate::packet::{extract, same_headers, Layers, PacketBuf};
+use crate::pipeline::meter::{Meter, MeterState, MeterVerdict};
 use crate::pipeline::xlate::{translate, Bridge, DpAction, MacLearning, PacketInMeta, XlateStop, NO_DP_PORT};
 use packet_in::{PacketInEvent, PacketInQueue};
 use stats::{DropReason, PmdCounter, PmdCounters, SharedCounters};
@@ -298,14 +298,15 @@ struct PmdMeters {
 impl PmdMeters {
     /// Follows a new datapath version: a meter that did not change keeps its buckets.
     fn follow(&mut self, datapath: &Datapath, now_tsc: u64) {
-        let mut old: Vec<MeterState> = self.by_bridge.drain(..).flatten().collect();
+        let mut old: hashbrown::HashMap<*const Meter, MeterState> =
+            self.by_bridge.drain(..).flatten().map(|state| (Arc::as_ptr(&state.meter), state)).collect();
         for bridge in &datapath.bridges {
             let states = bridge
                 .meters
                 .iter()
-                .map(|meter| match old.iter().position(|state| Arc::ptr_eq(&state.meter, meter)) {
-                    Some(kept) => old.swap_remove(kept),
-                    None => MeterState::new(meter.clone(), self.tsc_hz, now_tsc),
+                .map(|meter| {
+                    old.remove(&Arc::as_ptr(meter))
+                        .unwrap_or_else(|| MeterState::new(meter.clone(), self.tsc_hz, now_tsc))
                 })
                 .collect();
             self.by_bridge.push(states);
@@ -349,7 +350,6 @@ impl execute::Outputs for Sink<'_> {
     }
 
     fn packet_in(&mut self, packet: &Mbuf, meta: &Arc<PacketInMeta>) -> bool {
-        use crate::packet::PacketBuf;
         let total_len = packet.pkt_len() as usize;
         let queued = self.packet_ins.offer(self.bridge, meta, packet.data(), total_len, rdtsc());
         if queued {

@@ -178,7 +178,13 @@ impl Switch {
 
     fn meter_views(&self, bridge: usize, id: u32) -> Vec<MeterView> {
         let now = self.now_ms();
-        let rules = self.bridges[bridge].tables.dump(&FlowSelector::default());
+        // Rules per meter, counted in one pass over the rules.
+        let mut flows: hashbrown::HashMap<u32, u32> = hashbrown::HashMap::new();
+        for entry in self.bridges[bridge].tables.dump(&FlowSelector::default()) {
+            if let Some(meter) = entry.rule().instructions.meter {
+                *flows.entry(meter).or_default() += 1;
+            }
+        }
         self.bridges[bridge]
             .meters
             .iter()
@@ -187,7 +193,7 @@ impl Switch {
                 id: meter.id,
                 spec: meter.spec.clone(),
                 totals: meter.totals(),
-                flows: rules.iter().filter(|entry| entry.rule().instructions.meter == Some(meter.id)).count() as u32,
+                flows: flows.get(&meter.id).copied().unwrap_or(0),
                 duration_ms: now.saturating_sub(meter.added_ms),
             })
             .collect()
