@@ -13,7 +13,7 @@ const LINK_LOCAL: [u8; 16] = [0xfe, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
 
 /// Is the IPv4 header checksum of the packet right (a full sum over the header)?
 fn ipv4_header_checksum_ok(data: &[u8], layers: &Layers) -> bool {
-    let Some(l3) = layers.l3.map(usize::from) else { return false };
+    let Some(l3) = layers.l3.map(|at| usize::from(at.get())) else { return false };
     if layers.dl_type != ethertype::IPV4 {
         return false;
     }
@@ -34,7 +34,7 @@ fuzz_target!(|data: &[u8]| {
     let mut key = FlowKey::default();
     let layers = extract(data, 1, &mut key);
     for offset in [layers.l2_5, layers.l3, layers.l4].into_iter().flatten() {
-        assert!(usize::from(offset) < data.len());
+        assert!(usize::from(offset.get()) < data.len());
     }
 
     // A variant with bytes changed from a position and at a stride the input's first two bytes

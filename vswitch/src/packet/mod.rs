@@ -12,4 +12,4 @@ pub mod rewrite;
 mod tests;
 
 pub use buf::{PacketBuf, TestBuf};
-pub use extract::{extract, same_headers, Layers};
+pub use extract::{extract, extract_into, header_at, same_headers, Layers};

@@ -24,9 +24,10 @@
 //!   "tag present"; on the wire it is DEI), as Open vSwitch does.
 
 use std::fmt;
+use std::num::NonZeroU16;
 
 use crate::packet::checksum;
-use crate::packet::extract::Layers;
+use crate::packet::extract::{header_at, Layers};
 use crate::packet::proto::{ethertype, ip_proto, len, nd, vlan};
 use crate::packet::PacketBuf;
 
@@ -84,8 +85,8 @@ fn bytes_mut<const N: usize>(data: &mut [u8], offset: usize) -> Result<&mut [u8;
 
 /// A header offset from the `Layers`; `MissingHeader` where `extract` found no such header.
 #[inline]
-fn offset(layer: Option<u16>) -> Result<usize, RewriteError> {
-    layer.map(usize::from).ok_or(RewriteError::MissingHeader)
+fn offset(layer: Option<NonZeroU16>) -> Result<usize, RewriteError> {
+    layer.map(|at| usize::from(at.get())).ok_or(RewriteError::MissingHeader)
 }
 
 /// Recomputes the big-endian Internet checksum at `field` for `old` bytes becoming `new`.
@@ -115,7 +116,7 @@ impl L4Checksum<'_> {
 /// Offset of the L4 checksum that covers the IP pseudo header, and whether 0 means none: TCP,
 /// UDP, and ICMPv6 in IPv6 (ICMPv4 has no pseudo header).
 fn pseudo_header_checksum_at(layers: &Layers, ipv6: bool) -> Option<(usize, bool)> {
-    let l4 = usize::from(layers.l4?);
+    let l4 = usize::from(layers.l4?.get());
     match layers.l4_proto {
         ip_proto::TCP => Some((l4 + 16, false)),
         ip_proto::UDP => Some((l4 + 6, true)),
@@ -177,7 +178,7 @@ pub fn push_vlan<B: PacketBuf + ?Sized>(
     let [tci_hi, tci_lo] = (tci & !vlan::CFI).to_be_bytes();
     head[OUTER_TAG..].copy_from_slice(&[tpid_hi, tpid_lo, tci_hi, tci_lo]);
     const SHIFT: u16 = len::VLAN_TAG as u16;
-    layers.l2_5 = Some(OUTER_TAG as u16);
+    layers.l2_5 = header_at(OUTER_TAG);
     layers.l3 = layers.l3.and_then(|l3| l3.checked_add(SHIFT));
     layers.l4 = layers.l4.and_then(|l4| l4.checked_add(SHIFT));
     Ok(())
@@ -196,10 +197,9 @@ pub fn pop_vlan<B: PacketBuf + ?Sized>(buf: &mut B, layers: &mut Layers) -> Resu
         .data()
         .first_chunk::<{ len::ETHERNET + len::VLAN_TAG }>()
         .is_some_and(|frame| ethertype::is_vlan(u16::from_be_bytes([frame[12], frame[13]])));
-    const SHIFT: u16 = len::VLAN_TAG as u16;
-    layers.l2_5 = next_tag.then_some(OUTER_TAG as u16);
-    layers.l3 = layers.l3.and_then(|l3| l3.checked_sub(SHIFT));
-    layers.l4 = layers.l4.and_then(|l4| l4.checked_sub(SHIFT));
+    layers.l2_5 = if next_tag { header_at(OUTER_TAG) } else { None };
+    layers.l3 = layers.l3.and_then(|l3| header_at(usize::from(l3.get()).checked_sub(len::VLAN_TAG)?));
+    layers.l4 = layers.l4.and_then(|l4| header_at(usize::from(l4.get()).checked_sub(len::VLAN_TAG)?));
     Ok(())
 }
 
@@ -393,7 +393,9 @@ fn set_ipv6_address(data: &mut [u8], layers: &Layers, at: usize, address: [u8; 1
     }
     let l3 = offset(layers.l3)?;
     let mut checksum_at = pseudo_header_checksum_at(layers, true);
-    if at == DESTINATION && layers.l4.is_some_and(|l4| routing_header_with_segments_left(data, l3, usize::from(l4))) {
+    if at == DESTINATION
+        && layers.l4.is_some_and(|l4| routing_header_with_segments_left(data, l3, usize::from(l4.get())))
+    {
         checksum_at = None;
     }
     let (header, l4_checksum) = l3_header_and_l4_checksum::<{ len::IPV6 }>(data, l3, checksum_at)?;
@@ -711,7 +713,7 @@ pub fn raised_drop_precedence(dscp: u8, levels: u8) -> u8 {
 /// Raises the drop precedence of an IPv4 or IPv6 packet's DSCP by `levels` (a meter's DSCP
 /// remark band); other packets, and DSCPs that are not AF code points, stay as they are.
 pub fn remark_dscp<B: PacketBuf + ?Sized>(buf: &mut B, layers: &Layers, levels: u8) -> Result<(), RewriteError> {
-    let Some(l3) = layers.l3.map(usize::from) else { return Ok(()) };
+    let Ok(l3) = offset(layers.l3) else { return Ok(()) };
     let data = buf.data();
     let dscp = match layers.dl_type {
         0x0800 => data.get(l3 + 1).map(|tos| tos >> 2),

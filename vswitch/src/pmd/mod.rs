@@ -27,7 +27,7 @@ use crate::dpdk::mbuf::{Mbuf, MbufBatch, RxBurst, TxBatch, BURST_SIZE};
 use crate::dpdk::prefetch;
 use crate::flow::key::FlowKey;
 use crate::flow::FlowRule;
-use crate::packet::{extract, same_headers, Layers, PacketBuf};
+use crate::packet::{extract_into, same_headers, Layers, PacketBuf};
 use crate::pipeline::meter::{Meter, MeterState, MeterVerdict};
 use crate::pipeline::xlate::{translate, Bridge, DpAction, MacLearning, PacketInMeta, XlateStop, NO_DP_PORT};
 use packet_in::{PacketInEvent, PacketInQueue};
@@ -656,27 +656,25 @@ impl Pmd {
         // Pass 1: parse every packet, except those whose headers repeat the
         // packet before them (trains of one flow): they take its result.
         let mut repeats: u64 = 0;
-        let mut previous: Option<(&[u8], Layers)> = None;
+        let mut previous: &[u8] = &[];
         for i in 0..n {
             burst.prefetch(i + 1);
             let data = burst.data(i);
-            if let Some((previous_data, previous_layers)) = previous {
-                if same_headers(previous_data, &previous_layers, data) {
-                    caches.layers[i] = previous_layers;
-                    repeats |= 1 << i;
-                    previous = Some((data, previous_layers));
-                    continue;
-                }
+            if i > 0 && same_headers(previous, &caches.layers[i - 1], data) {
+                caches.layers[i] = caches.layers[i - 1];
+                repeats |= 1 << i;
+                previous = data;
+                continue;
             }
             let key = &mut caches.keys[i];
-            let layers = extract(data, u32::from(in_port), key);
+            let layers = &mut caches.layers[i];
+            extract_into(data, u32::from(in_port), key, layers);
             // extract wrote (and cleared) its own words; those an earlier
             // packet in this slot set and this one did not must not leak
             // into this key. In a steady stream there are none.
             clear_words(key, caches.key_words[i] & !layers.present);
             caches.key_words[i] = layers.present;
-            caches.layers[i] = layers;
-            previous = Some((data, layers));
+            previous = data;
         }
         // Pass 2 (apart from pass 1, so the parser's narrow stores have left
         // the store buffer before the hash reads whole words): hash, and

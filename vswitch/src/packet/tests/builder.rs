@@ -312,13 +312,13 @@ pub fn arp(op: u16, sha: [u8; 6], spa: [u8; 4], tha: [u8; 6], tpa: [u8; 4]) -> V
 pub fn assert_checksums(frame: &[u8], final_dst: Option<[u8; 16]>, what: &str) {
     let mut key = FlowKey::default();
     let layers: Layers = extract(frame, 1, &mut key);
-    let Some(l3) = layers.l3.map(usize::from) else { return };
+    let Some(l3) = layers.l3.map(|at| usize::from(at.get())) else { return };
     let (pseudo, end) = match layers.dl_type {
         ethertype::IPV4 => {
             let header_len = usize::from(frame[l3] & 0x0f) * 4;
             assert_eq!(internet_checksum(&frame[l3..l3 + header_len]), 0, "{what}: IPv4 header checksum");
             let end = l3 + usize::from(u16::from_be_bytes([frame[l3 + 2], frame[l3 + 3]]));
-            let Some(l4) = layers.l4.map(usize::from) else { return };
+            let Some(l4) = layers.l4.map(|at| usize::from(at.get())) else { return };
             let mut pseudo = frame[l3 + 12..l3 + 20].to_vec();
             pseudo.extend_from_slice(&[0, layers.l4_proto]);
             pseudo.extend_from_slice(&((end - l4) as u16).to_be_bytes());
@@ -326,7 +326,7 @@ pub fn assert_checksums(frame: &[u8], final_dst: Option<[u8; 16]>, what: &str) {
         }
         ethertype::IPV6 => {
             let end = l3 + 40 + usize::from(u16::from_be_bytes([frame[l3 + 4], frame[l3 + 5]]));
-            let Some(l4) = layers.l4.map(usize::from) else { return };
+            let Some(l4) = layers.l4.map(|at| usize::from(at.get())) else { return };
             let mut pseudo = frame[l3 + 8..l3 + 24].to_vec();
             pseudo.extend_from_slice(&final_dst.unwrap_or(frame[l3 + 24..l3 + 40].try_into().unwrap()));
             pseudo.extend_from_slice(&((end - l4) as u32).to_be_bytes());
@@ -335,7 +335,7 @@ pub fn assert_checksums(frame: &[u8], final_dst: Option<[u8; 16]>, what: &str) {
         }
         _ => return,
     };
-    let l4 = usize::from(layers.l4.unwrap());
+    let l4 = usize::from(layers.l4.unwrap().get());
     let segment = &frame[l4..end];
     match layers.l4_proto {
         ip_proto::TCP | ip_proto::ICMPV6 => {

@@ -87,7 +87,7 @@ fn random_bytes_and_mutated_samples_never_panic() {
         };
         let layers: Layers = extract(&frame, round, &mut key);
         for offset in [layers.l2_5, layers.l3, layers.l4].into_iter().flatten() {
-            assert!(usize::from(offset) < frame.len());
+            assert!(usize::from(offset.get()) < frame.len());
         }
         if layers.l4.is_some() {
             parsed_l4 += 1;
@@ -155,7 +155,7 @@ fn trains_of_one_flow_repeat() {
     // With IP options (the general comparison) and without (one masked compare).
     for tcp in [samples::ipv4_tcp(), samples::plain_ipv4_tcp()] {
         let layers = extract(&tcp, 1, &mut key);
-        let (l3, l4) = (usize::from(layers.l3.unwrap()), usize::from(layers.l4.unwrap()));
+        let (l3, l4) = (usize::from(layers.l3.unwrap().get()), usize::from(layers.l4.unwrap().get()));
         let mut next = tcp.clone();
         for at in [l3 + 4, l3 + 5, l3 + 10, l3 + 11, l4 + 4, l4 + 8, l4 + 14, l4 + 16, tcp.len() - 1] {
             next[at] ^= 0x5a;
@@ -171,7 +171,7 @@ fn trains_of_one_flow_repeat() {
     }
     let udp = samples::vlan_ipv4_udp();
     let layers = extract(&udp, 1, &mut key);
-    let l4 = usize::from(layers.l4.unwrap());
+    let l4 = usize::from(layers.l4.unwrap().get());
     let mut next = udp.clone();
     next[l4 + 6] ^= 0xff;
     assert!(same_headers(&udp, &layers, &next));
@@ -180,4 +180,62 @@ fn trains_of_one_flow_repeat() {
     let nd = samples::ipv6_nd_solicitation();
     let layers = extract(&nd, 1, &mut key);
     assert!(!same_headers(&nd, &layers, &nd), "ND is parsed beyond its header: never a repeat");
+}
+
+/// The fast path of untagged IPv4 frames gives exactly what the general parse gives: the same
+/// layers and every word of the key alike (also the words neither writes, from a key full of
+/// garbage), on the samples and on mutations of their Ethernet, IPv4 and L4 headers and lengths.
+#[test]
+fn plain_ipv4_fast_path_equals_the_general_parse() {
+    use super::builder::*;
+    use crate::packet::extract::{extract_general, plain_ipv4};
+    use crate::packet::proto::{ethertype, ip_proto};
+    let mut rng = XorShift(0x0dd_ba11_cafe_f00d);
+    let samples: Vec<Vec<u8>> = samples::all().into_iter().map(|(_, frame)| frame).collect();
+    // Half of the rounds start from a frame the fast path takes.
+    let plain = [
+        samples::plain_ipv4_tcp(),
+        samples::ipv4_udp_padded(),
+        ethernet(&[], ethertype::IPV4, &Ipv4::new(ip_proto::UDP).build(&udp(1024, 5001, &[0; 18]))),
+        ethernet(&[], ethertype::IPV4, &Ipv4::new(ip_proto::ICMP).build(&icmp(8, 0, &[0; 32]))),
+        ethernet(&[], ethertype::IPV4, &Ipv4::new(ip_proto::TCP).build(&tcp(80, 40000, 0x0010, 0, &[]))),
+    ];
+    for frame in &plain {
+        assert!(plain_ipv4(frame, 0, &mut FlowKey::default(), &mut Layers::default()), "{frame:02x?}");
+    }
+    let (mut fast, mut general) = (0, 0);
+    for round in 0..100_000u32 {
+        let from = if round % 2 == 0 { &plain[..] } else { &samples };
+        let mut frame = from[rng.below(from.len())].clone();
+        for _ in 0..rng.below(3) {
+            // Mostly the bytes the fast path decides on: ethertype, IHL, lengths, fragment bits,
+            // protocol, the TCP data offset.
+            let at = if rng.below(4) == 0 { rng.below(frame.len()) } else { 12 + rng.below(48) };
+            if let Some(byte) = frame.get_mut(at) {
+                *byte = match rng.below(3) {
+                    0 => rng.next() as u8,
+                    1 => *byte ^ (1 << rng.below(8)),
+                    _ => [0, 5, 6, 17, 1, 0x45, 0x50, 0x08, 0xff][rng.below(9)],
+                };
+            }
+        }
+        if rng.below(5) == 0 {
+            frame.truncate(frame.len() - rng.below(frame.len().min(30)));
+        }
+        let garbage = FlowKey { bytes: std::array::from_fn(|_| rng.next() as u8) };
+        let (mut fast_key, mut general_key) = (garbage, garbage);
+        let (mut fast_layers, mut general_layers) = (Layers::default(), Layers::default());
+        extract_general(&frame, round, &mut general_key, &mut general_layers);
+        if plain_ipv4(&frame, round, &mut fast_key, &mut fast_layers) {
+            fast += 1;
+            assert_eq!((fast_layers, fast_key), (general_layers, general_key), "{frame:02x?}");
+        } else {
+            general += 1;
+            assert_eq!(fast_key, garbage, "the fast path refused {frame:02x?} but wrote the key");
+        }
+        let mut key = garbage;
+        assert_eq!(extract(&frame, round, &mut key), general_layers);
+        assert_eq!(key, general_key);
+    }
+    assert!(fast > 20_000 && general > 20_000, "fast {fast}, general {general}");
 }

@@ -6,7 +6,7 @@ use super::samples::{self, ND_TARGET};
 use crate::flow::key::{Field, FlowKey};
 use crate::packet::proto::{ethertype, ip_proto};
 use crate::packet::rewrite::{self, RewriteError};
-use crate::packet::{extract, Layers, PacketBuf, TestBuf};
+use crate::packet::{extract, header_at, Layers, PacketBuf, TestBuf};
 
 type Rewrite = fn(&mut TestBuf, &Layers) -> Result<(), RewriteError>;
 
@@ -196,7 +196,7 @@ fn neighbour_discovery() {
 fn routing_header_with_segments_left_keeps_the_l4_checksum() {
     let frame = samples::ipv6_routing_udp();
     let (_, layers) = parse(&frame);
-    let l4 = usize::from(layers.l4.unwrap());
+    let l4 = usize::from(layers.l4.unwrap().get());
     let mut buf = TestBuf::from_bytes(&frame);
     rewrite::set_ipv6_dst(&mut buf, &layers, IP6_NEW).unwrap();
     assert_eq!(buf.data()[l4 + 6..l4 + 8], frame[l4 + 6..l4 + 8]);
@@ -275,7 +275,7 @@ fn vlan_pop_of_qinq_and_tag_fields() {
     check("qinq", &frame, None, Field::VlanTci, &[0xf0, 0x0a], |b, _| rewrite::set_vlan_pcp(b, 7));
     rewrite::pop_vlan(&mut buf, &mut layers).unwrap();
     assert_eq!(layers, parse(buf.data()).1);
-    assert_eq!(layers.l2_5, Some(12));
+    assert_eq!(layers.l2_5, header_at(12));
     rewrite::pop_vlan(&mut buf, &mut layers).unwrap();
     assert_eq!(layers, parse(buf.data()).1);
     assert_eq!(layers.l2_5, None);
