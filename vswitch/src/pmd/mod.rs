@@ -725,21 +725,29 @@ impl Pmd {
         // Repeats take the result of the packet before them; those whose
         // predecessor is still unresolved wait for its upcall, with a copy of
         // its key.
-        let mut pending = repeats;
-        while pending != 0 {
-            let i = pending.trailing_zeros() as usize;
-            pending &= pending - 1;
-            // i > 0: the first packet is never a repeat.
-            let previous = i - 1;
-            caches.found[i] = caches.found[previous];
-            if caches.found[i].is_some() {
-                self.counters.add(PmdCounter::RepeatHits, 1);
-            } else {
-                caches.keys[i] = caches.keys[previous];
-                caches.key_words[i] = caches.key_words[previous];
-                caches.hashes[i] = caches.hashes[previous];
-                misses |= 1 << i;
+        // The result travels down a train in a register (a chain of stores
+        // and loads through `found` cost a store-forwarding latency per packet).
+        if repeats != 0 {
+            let mut repeat_hits = 0;
+            let mut carried = None;
+            for i in 0..n {
+                if repeats & (1 << i) == 0 {
+                    carried = caches.found[i];
+                    continue;
+                }
+                caches.found[i] = carried;
+                if carried.is_some() {
+                    repeat_hits += 1;
+                } else {
+                    // i > 0: the first packet is never a repeat.
+                    let previous = i - 1;
+                    caches.keys[i] = caches.keys[previous];
+                    caches.key_words[i] = caches.key_words[previous];
+                    caches.hashes[i] = caches.hashes[previous];
+                    misses |= 1 << i;
+                }
             }
+            self.counters.add(PmdCounter::RepeatHits, repeat_hits);
         }
         // Upcalls: run the pipeline, install the megaflow.
         let mut uncached: u64 = 0;
