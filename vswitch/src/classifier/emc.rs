@@ -64,12 +64,11 @@ const EMPTY: Slot = Slot { id: None, hash: 0, present: 0, words: [0; INLINE_WORD
 #[repr(C, align(64))]
 struct Ext([u64; EXT_WORDS]);
 
-/// The cache's counters since creation (or `clear_stats`).
+/// The cache's counters since creation (or `clear_stats`). Lookups and hits are the caller's to
+/// count, a burst at a time (an increment in memory per lookup made a dependency chain through
+/// the lookup loop).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct EmcStats {
-    pub lookups: u64,
-    /// Lookups that found the key with a live megaflow.
-    pub hits: u64,
     /// Keys stored (the insertions that passed the probability draw).
     pub inserts: u64,
 }
@@ -206,7 +205,6 @@ impl Emc {
         hash: u32,
         alive: impl FnOnce(EntryId) -> bool,
     ) -> Option<EntryId> {
-        self.stats.lookups += 1;
         let present = present & words::ALL;
         let pos = self.positions(hash).into_iter().find(|&pos| self.holds(pos, key, present, hash))?;
         let slot = self.slots.get_mut(pos)?;
@@ -218,7 +216,6 @@ impl Emc {
         if slot.present & REFERENCED == 0 {
             slot.present |= REFERENCED;
         }
-        self.stats.hits += 1;
         Some(id)
     }
 
@@ -300,91 +297,8 @@ impl Emc {
     }
 }
 
-/// Decides, burst by burst, whether the EMC is worth looking in. With more flows than it holds
-/// (100,000 flows against 8,192 slots) nearly every lookup misses and costs a cache miss before
-/// the megaflow lookup that finds the packet anyway; the gate then bypasses the cache, except in
-/// one burst of `SAMPLE_EVERY`, whose lookups (and insertions) go on measuring the hit rate and
-/// bring the cache back when flows become few again. Hysteresis: bypass below 30 % hits, use
-/// again from 50 %, each judged over `WINDOW` lookups.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct EmcGate {
-    bypassing: bool,
-    bursts: u32,
-    lookups: u32,
-    hits: u32,
-}
-
-impl EmcGate {
-    /// Lookups a decision is based on.
-    pub const WINDOW: u32 = 1 << 14;
-    /// While bypassing, one burst in this many still uses the cache.
-    pub const SAMPLE_EVERY: u32 = 32;
-    const BYPASS_BELOW_PERCENT: u32 = 30;
-    const USE_FROM_PERCENT: u32 = 50;
-
-    /// Whether this burst looks in (and inserts into) the EMC.
-    #[inline]
-    pub fn use_emc(&mut self) -> bool {
-        if !self.bypassing {
-            return true;
-        }
-        self.bursts = self.bursts.wrapping_add(1);
-        self.bursts.is_multiple_of(Self::SAMPLE_EVERY)
-    }
-
-    /// Records a burst's EMC lookups and hits (of a burst for which `use_emc` said yes).
-    #[inline]
-    pub fn record(&mut self, lookups: u32, hits: u32) {
-        self.lookups += lookups;
-        self.hits += hits;
-        if self.lookups < Self::WINDOW {
-            return;
-        }
-        let percent = u64::from(self.hits) * 100 / u64::from(self.lookups);
-        self.bypassing = if self.bypassing {
-            percent < u64::from(Self::USE_FROM_PERCENT)
-        } else {
-            percent < u64::from(Self::BYPASS_BELOW_PERCENT)
-        };
-        self.lookups = 0;
-        self.hits = 0;
-    }
-
-    pub fn is_bypassing(&self) -> bool {
-        self.bypassing
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    #[test]
-    fn the_gate_bypasses_a_missing_cache_and_comes_back_with_hits() {
-        let mut gate = EmcGate::default();
-        // 40 % hits: keep using it.
-        for _ in 0..EmcGate::WINDOW / 32 {
-            assert!(gate.use_emc());
-            gate.record(32, 13);
-        }
-        assert!(!gate.is_bypassing());
-        // 10 % hits: bypass, but every SAMPLE_EVERY-th burst still looks.
-        for _ in 0..EmcGate::WINDOW / 32 {
-            gate.record(32, 3);
-        }
-        assert!(gate.is_bypassing());
-        let used = (0..EmcGate::SAMPLE_EVERY * 10).filter(|_| gate.use_emc()).count();
-        assert_eq!(used, 10);
-        // 40 % while bypassing: not enough to come back (hysteresis); 60 %: back.
-        for _ in 0..EmcGate::WINDOW / 32 {
-            gate.record(32, 13);
-        }
-        assert!(gate.is_bypassing());
-        for _ in 0..EmcGate::WINDOW / 32 {
-            gate.record(32, 20);
-        }
-        assert!(!gate.is_bypassing());
-        assert!((0..100).all(|_| gate.use_emc()));
-    }
-
     use super::*;
     use crate::classifier::megaflow::MegaflowTable;
     use crate::flow::key::Field;
@@ -438,7 +352,7 @@ mod tests {
         // Inserting the same key again repoints it.
         assert!(emc.insert(&a, V4, h, ids[1]));
         assert_eq!(emc.lookup(&a, V4, h, |_| true), Some(ids[1]));
-        assert_eq!(emc.stats(), EmcStats { lookups: 6, hits: 3, inserts: 2 });
+        assert_eq!(emc.stats(), EmcStats { inserts: 2 });
         emc.clear_stats();
         assert_eq!(emc.stats(), EmcStats::default());
     }
@@ -454,7 +368,6 @@ mod tests {
         assert_eq!(emc.lookup(&a, V4, h, |id| t.contains(id)), None);
         // The slot was emptied: not even a permissive check finds it now.
         assert_eq!(emc.lookup(&a, V4, h, |_| true), None);
-        assert_eq!(emc.stats().hits, 0);
     }
 
     #[test]

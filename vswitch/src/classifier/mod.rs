@@ -1,9 +1,11 @@
 //! Classification in the datapath: the per-PMD caches - the exact-match
 //! cache (`emc`) in front of the megaflow classifier (`megaflow`,
-//! tuple-space search) - and the hash both use (`hash`). The OpenFlow
+//! tuple-space search) - the hash both use (`hash`), and the gates that
+//! turn the EMC and the repeat check off where they do not pay (`gate`). The OpenFlow
 //! tables behind them are `pipeline::table`. Both caches draw their random
 //! choices (insertion, eviction) from `xorshift64`.
 pub mod emc;
+pub mod gate;
 pub mod hash;
 pub mod megaflow;
 

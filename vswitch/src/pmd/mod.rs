@@ -19,7 +19,8 @@ use std::time::Duration;
 
 use crossbeam::channel::{self, Receiver, Sender, TryRecvError};
 
-use crate::classifier::emc::{Emc, EmcGate};
+use crate::classifier::emc::Emc;
+use crate::classifier::gate::Gate;
 use crate::classifier::megaflow::{EntryId, MegaflowTable};
 use crate::datapath::{Datapath, FlowActions, TxTarget, MAX_PORTS};
 use crate::dpdk::eal::{rdtsc, Eal, ThreadRegistration};
@@ -213,7 +214,8 @@ struct OutputBuffers {
 /// The PMD's caches and its per-burst scratch space.
 struct Caches {
     emc: Emc,
-    emc_gate: EmcGate,
+    emc_gate: Gate,
+    repeat_gate: Gate,
     megaflows: MegaflowTable<Arc<FlowActions>>,
     keys: [FlowKey; BURST_SIZE],
     /// The words `keys[i]` may hold (what the last parse into it wrote): the next parse into
@@ -230,7 +232,8 @@ impl Caches {
     fn new() -> Box<Caches> {
         Box::new(Caches {
             emc: Emc::default(),
-            emc_gate: EmcGate::default(),
+            emc_gate: Gate::emc(),
+            repeat_gate: Gate::repeats(),
             megaflows: MegaflowTable::new(MEGAFLOW_LIMIT).reporting_to(credit_rules),
             keys: [FlowKey::default(); BURST_SIZE],
             key_words: [0; BURST_SIZE],
@@ -654,13 +657,15 @@ impl Pmd {
         let now_ms = now_tsc / self.tsc_per_ms;
         let caches = &mut *self.caches;
         // Pass 1: parse every packet, except those whose headers repeat the
-        // packet before them (trains of one flow): they take its result.
+        // packet before them (trains of one flow): they take its result. The
+        // repeat check is gated: with interleaved flows it never succeeds.
         let mut repeats: u64 = 0;
         let mut previous: &[u8] = &[];
+        let check_repeats = caches.repeat_gate.try_now();
         for i in 0..n {
             burst.prefetch(i + 1);
             let data = burst.data(i);
-            if i > 0 && same_headers(previous, &caches.layers[i - 1], data) {
+            if check_repeats && i > 0 && same_headers(previous, &caches.layers[i - 1], data) {
                 caches.layers[i] = caches.layers[i - 1];
                 repeats |= 1 << i;
                 previous = data;
@@ -676,10 +681,13 @@ impl Pmd {
             caches.key_words[i] = layers.present;
             previous = data;
         }
+        if check_repeats {
+            caches.repeat_gate.record(n.saturating_sub(1) as u32, repeats.count_ones());
+        }
         // Pass 2 (apart from pass 1, so the parser's narrow stores have left
         // the store buffer before the hash reads whole words): hash, and
         // start loading the EMC slots for pass 3.
-        let use_emc = caches.emc_gate.use_emc();
+        let use_emc = caches.emc_gate.try_now();
         for i in 0..n {
             if use_emc && repeats & (1 << i) == 0 {
                 let hash = Emc::hash(&caches.keys[i], caches.layers[i].present);
