@@ -33,6 +33,11 @@ struct Args {
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    if !std::arch::is_x86_feature_detected!("sse4.2") {
+        // The build assumes it (the datapath hashes with its CRC32C instruction), as DPDK does.
+        eprintln!("vswitchd: this CPU lacks SSE4.2, which vswitchd and DPDK require");
+        return ExitCode::FAILURE;
+    }
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())

@@ -3,12 +3,12 @@
 //! actions, whatever type the caller picks), with per-entry packet, byte and last-used counters.
 //!
 //! Layout. One subtable per distinct mask. A subtable keeps its mask's n nonzero words as arrays
-//! of (byte offset, mask, hash seed); it stores each masked key compactly, only those n words and
+//! of (byte offset, mask); it stores each masked key compactly, only those n words and
 //! then the entry id, in a row of a 64-byte-aligned array (rows padded to 4 or 8 words, or a
 //! multiple of 8: a 5-tuple row of 4 words plus the id is one cache line), and indexes the rows
 //! with an open-addressing hash table of 64-byte groups: 7 slots of (32-bit hash tag, row number)
-//! and an overflow count, F14-style. A key is hashed over the mask's words only (`hash::mix_word`
-//! of `word & mask`, without building the masked key), its home group is `hash & (groups - 1)`,
+//! and an overflow count, F14-style. A key is hashed over the mask's words only (`hash::add` of
+//! `word & mask`, without building the masked key), its home group is `hash & (groups - 1)`,
 //! and probing goes on to the next group only while a group's overflow count (entries whose home
 //! is this group or one before and that live after it) is nonzero: a miss reads one line, a hit
 //! two (group, row). No tombstones: removal decrements the counts. Groups double when the entries
@@ -42,7 +42,7 @@
 use std::cmp::Reverse;
 use std::num::NonZeroU32;
 
-use super::hash::{finish, key_word, mix_word, word_seed};
+use super::hash::{add, finish, key_word, start};
 use crate::flow::key::{FlowKey, KEY_BYTES, KEY_WORDS};
 
 /// Megaflows a table keeps unless told otherwise (Open vSwitch's per-PMD flow table limit).
@@ -260,10 +260,9 @@ struct Subtable {
     /// The mask's nonzero words: `n` of them, in word order; a row stores a key's words in the
     /// same order.
     n: usize,
-    /// Byte offset, mask and hash seed of the mask's words 0..n.
+    /// Byte offset and mask of the mask's words 0..n.
     offsets: [usize; KEY_WORDS],
     masks: [u64; KEY_WORDS],
-    seeds: [u64; KEY_WORDS],
     /// u64s per row: the words, then the entry id, padded so a row never straddles more lines
     /// than it must.
     stride: usize,
@@ -286,15 +285,12 @@ impl Subtable {
         let word_bitmap = mask.nonzero_words();
         let mut offsets = [0; KEY_WORDS];
         let mut masks = [0; KEY_WORDS];
-        let mut seeds = [0; KEY_WORDS];
         let mut n = 0usize;
-        for (index, ((offset, m), seed)) in (0..KEY_WORDS)
-            .filter(|i| word_bitmap & (1 << i) != 0)
-            .zip(offsets.iter_mut().zip(&mut masks).zip(&mut seeds))
+        for (index, (offset, m)) in
+            (0..KEY_WORDS).filter(|i| word_bitmap & (1 << i) != 0).zip(offsets.iter_mut().zip(&mut masks))
         {
             *offset = index * 8;
             *m = key_word(mask, index);
-            *seed = word_seed(index);
             n += 1;
         }
         let need = n + 1;
@@ -305,7 +301,6 @@ impl Subtable {
             n,
             offsets,
             masks,
-            seeds,
             stride,
             rows: Vec::new(),
             base: 0,
@@ -327,11 +322,11 @@ impl Subtable {
     #[inline(always)]
     fn hash(&self, n: usize, key: &FlowKey) -> u32 {
         let n = n.min(KEY_WORDS);
-        let mut sum = 0u64;
+        let mut state = start(self.word_bitmap);
         for j in 0..n {
-            sum = sum.wrapping_add(mix_word(self.seeds[j], word_at(key, self.offsets[j]) & self.masks[j]));
+            state = add(state, word_at(key, self.offsets[j]) & self.masks[j]);
         }
-        finish(sum, self.word_bitmap)
+        finish(state)
     }
 
     /// The stored words and the id word of `row`.
@@ -343,12 +338,9 @@ impl Subtable {
 
     /// The hash a row was placed under.
     fn row_hash(&self, row: u32) -> u32 {
-        let stored = self.row(self.n, row).unwrap_or(&[]);
-        let sum = stored
-            .iter()
-            .zip(&self.seeds[..self.n.min(KEY_WORDS)])
-            .fold(0u64, |sum, (&v, &seed)| sum.wrapping_add(mix_word(seed, v)));
-        finish(sum, self.word_bitmap)
+        // The row's words, without the id after them.
+        let stored = self.row(self.n, row).and_then(|row| row.split_last()).map_or(&[][..], |(_, words)| words);
+        finish(stored.iter().fold(start(self.word_bitmap), |state, &word| add(state, word)))
     }
 
     /// The entry of `row` if `key` matches it under the mask.
