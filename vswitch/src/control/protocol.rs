@@ -199,7 +199,8 @@ pub struct PmdStats {
     /// its result, without a lookup.
     pub repeat_hits: u64,
     pub emc_hits: u64,
-    /// Whether the EMC is bypassed now for want of hits (only one burst in 32 looks in it).
+    /// Whether the EMC is bypassed now: for want of hits (only one burst in 32 looks in it), or
+    /// because the megaflow table is small enough (at most 2 megaflows) to scan without a hash.
     pub emc_bypass: bool,
     pub megaflow_hits: u64,
     /// Packets that missed both caches and ran the OpenFlow pipeline.

@@ -564,7 +564,8 @@ impl Pmd {
     fn publish(&mut self) {
         let stats = self.caches.megaflows.stats();
         self.counters.set(PmdCounter::Megaflows, self.caches.megaflows.len() as u64);
-        self.counters.set(PmdCounter::EmcBypass, u64::from(self.caches.emc_gate.is_bypassing()));
+        let bypass = self.caches.emc_gate.is_bypassing() || self.caches.megaflows.scans_all();
+        self.counters.set(PmdCounter::EmcBypass, u64::from(bypass));
         self.counters.set(PmdCounter::SubtableLookups, stats.subtable_lookups);
         self.shared.counters.publish(&self.counters);
     }
@@ -687,7 +688,8 @@ impl Pmd {
         // Pass 2 (apart from pass 1, so the parser's narrow stores have left
         // the store buffer before the hash reads whole words): hash, and
         // start loading the EMC slots for pass 3.
-        let use_emc = caches.emc_gate.try_now();
+        // Not in front of a megaflow table small enough to scan (no hash).
+        let use_emc = !caches.megaflows.scans_all() && caches.emc_gate.try_now();
         for i in 0..n {
             if use_emc && repeats & (1 << i) == 0 {
                 let hash = Emc::hash(&caches.keys[i], caches.layers[i].present);

@@ -95,7 +95,8 @@ pub enum PmdCounter {
     CacheFlushes,
     /// A gauge: megaflows installed now.
     Megaflows,
-    /// A gauge: 1 while the EMC gate bypasses the EMC (too few hits).
+    /// A gauge: 1 while the EMC is bypassed (the gate: too few hits; or a megaflow table small
+    /// enough to scan).
     EmcBypass,
     /// Subtables probed by megaflow lookups.
     SubtableLookups,
