@@ -468,19 +468,44 @@ impl Subtable {
     }
 
     /// `lookup_chunk` of a subtable of at most `SCAN_MAX_ENTRIES` rows: every key compared with
-    /// every row, no hash.
+    /// every row, no hash. The rows, the mask and its offsets are read out of the subtable once,
+    /// before the keys.
     #[inline(always)]
     fn scan_chunk(n: usize, st: &Subtable, keys: &[FlowKey], unmatched: u64, found: &mut [Option<EntryId>]) -> u64 {
-        let rows = st.len.min(SCAN_MAX_ENTRIES) as u32;
+        let n = n.min(KEY_WORDS);
+        let mut offsets = [0usize; KEY_WORDS];
+        let mut masks = [0u64; KEY_WORDS];
+        for ((offset, mask), (&from, &m)) in
+            offsets.iter_mut().zip(&mut masks).zip(st.offsets.iter().zip(&st.masks)).take(n)
+        {
+            *offset = from.min(KEY_BYTES - 8);
+            *mask = m;
+        }
+        let mut rows = [([0u64; KEY_WORDS], None); SCAN_MAX_ENTRIES];
+        let mut live = 0;
+        for (row, (words, id)) in (0..st.len.min(SCAN_MAX_ENTRIES) as u32).zip(rows.iter_mut()) {
+            if let Some((&stored_id, stored)) = st.row(n, row).and_then(|r| r.split_last()) {
+                words[..stored.len()].copy_from_slice(stored);
+                *id = EntryId::from_word(stored_id);
+                live += 1;
+            }
+        }
         let mut matched = 0u64;
         let mut bits = unmatched;
         while bits != 0 {
             let i = bits.trailing_zeros() as usize % CHUNK;
             bits &= bits - 1;
             let (Some(key), Some(f)) = (keys.get(i), found.get_mut(i)) else { continue };
-            if let Some(id) = (0..rows).find_map(|row| st.row_matches(n, row, key)) {
-                *f = Some(id);
-                matched |= 1 << i;
+            for (words, id) in &rows[..live] {
+                let mut diff = 0;
+                for j in 0..n {
+                    diff |= (word_at(key, offsets[j]) & masks[j]) ^ words[j];
+                }
+                if diff == 0 && id.is_some() {
+                    *f = *id;
+                    matched |= 1 << i;
+                    break;
+                }
             }
         }
         matched
@@ -948,13 +973,6 @@ impl<T> MegaflowTable<T> {
     fn lookup_chunk(&mut self, keys: &[FlowKey], which: u64, found: &mut [Option<EntryId>]) -> u64 {
         let n = keys.len().min(found.len()).min(CHUNK);
         let mut unmatched = which & if n == CHUNK { u64::MAX } else { (1 << n) - 1 };
-        let mut bits = unmatched;
-        while bits != 0 {
-            if let Some(f) = found.get_mut(bits.trailing_zeros() as usize) {
-                *f = None;
-            }
-            bits &= bits - 1;
-        }
         self.stats.lookups += u64::from(unmatched.count_ones());
         for (rank, &sid) in self.rank.iter().enumerate() {
             if unmatched == 0 {
@@ -967,6 +985,14 @@ impl<T> MegaflowTable<T> {
             st.hits += matched;
             self.stats.hits += matched;
             self.stats.subtable_lookups += matched * (rank as u64 + 1);
+        }
+        // The subtables only wrote the hits; the misses are cleared here, after them.
+        let mut bits = unmatched;
+        while bits != 0 {
+            if let Some(f) = found.get_mut(bits.trailing_zeros() as usize) {
+                *f = None;
+            }
+            bits &= bits - 1;
         }
         which & !unmatched & if n == CHUNK { u64::MAX } else { (1 << n) - 1 }
     }
