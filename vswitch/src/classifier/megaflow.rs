@@ -481,13 +481,13 @@ impl Subtable {
             *offset = from.min(KEY_BYTES - 8);
             *mask = m;
         }
+        // A row that cannot be read keeps no id and matches nothing.
+        let count = st.len.min(SCAN_MAX_ENTRIES);
         let mut rows = [([0u64; KEY_WORDS], None); SCAN_MAX_ENTRIES];
-        let mut live = 0;
-        for (row, (words, id)) in (0..st.len.min(SCAN_MAX_ENTRIES) as u32).zip(rows.iter_mut()) {
+        for (row, (words, id)) in (0..count as u32).zip(rows.iter_mut()) {
             if let Some((&stored_id, stored)) = st.row(n, row).and_then(|r| r.split_last()) {
                 words[..stored.len()].copy_from_slice(stored);
                 *id = EntryId::from_word(stored_id);
-                live += 1;
             }
         }
         let mut matched = 0u64;
@@ -496,7 +496,7 @@ impl Subtable {
             let i = bits.trailing_zeros() as usize % CHUNK;
             bits &= bits - 1;
             let (Some(key), Some(f)) = (keys.get(i), found.get_mut(i)) else { continue };
-            for (words, id) in &rows[..live] {
+            for (words, id) in rows.iter().take(count) {
                 let mut diff = 0;
                 for j in 0..n {
                     diff |= (word_at(key, offsets[j]) & masks[j]) ^ words[j];
