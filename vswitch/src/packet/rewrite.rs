@@ -116,7 +116,7 @@ impl L4Checksum<'_> {
 /// Offset of the L4 checksum that covers the IP pseudo header, and whether 0 means none: TCP,
 /// UDP, and ICMPv6 in IPv6 (ICMPv4 has no pseudo header).
 fn pseudo_header_checksum_at(layers: &Layers, ipv6: bool) -> Option<(usize, bool)> {
-    let l4 = usize::from(layers.l4?.get());
+    let l4 = offset(layers.l4).ok()?;
     match layers.l4_proto {
         ip_proto::TCP => Some((l4 + 16, false)),
         ip_proto::UDP => Some((l4 + 6, true)),
@@ -393,9 +393,7 @@ fn set_ipv6_address(data: &mut [u8], layers: &Layers, at: usize, address: [u8; 1
     }
     let l3 = offset(layers.l3)?;
     let mut checksum_at = pseudo_header_checksum_at(layers, true);
-    if at == DESTINATION
-        && layers.l4.is_some_and(|l4| routing_header_with_segments_left(data, l3, usize::from(l4.get())))
-    {
+    if at == DESTINATION && offset(layers.l4).is_ok_and(|l4| routing_header_with_segments_left(data, l3, l4)) {
         checksum_at = None;
     }
     let (header, l4_checksum) = l3_header_and_l4_checksum::<{ len::IPV6 }>(data, l3, checksum_at)?;
