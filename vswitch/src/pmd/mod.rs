@@ -687,15 +687,17 @@ impl Pmd {
         }
         // Pass 2 (apart from pass 1, so the parser's narrow stores have left
         // the store buffer before the hash reads whole words): hash, and
-        // start loading the EMC slots for pass 3.
-        // Not in front of a megaflow table small enough to scan (no hash).
+        // start loading the EMC slots for pass 3. No EMC in front of a
+        // megaflow table small enough to scan without a hash.
         let use_emc = !caches.megaflows.scans_all() && caches.emc_gate.try_now();
-        for i in 0..n {
-            if use_emc && repeats & (1 << i) == 0 {
-                let hash = Emc::hash(&caches.keys[i], caches.layers[i].present);
-                caches.hashes[i] = hash;
-                // The first candidate slot is where a hit usually is.
-                prefetch(caches.emc.slot_addresses(hash)[0]);
+        if use_emc {
+            for i in 0..n {
+                if repeats & (1 << i) == 0 {
+                    let hash = Emc::hash(&caches.keys[i], caches.layers[i].present);
+                    caches.hashes[i] = hash;
+                    // The first candidate slot is where a hit usually is.
+                    prefetch(caches.emc.slot_addresses(hash)[0]);
+                }
             }
         }
         // Pass 3: the EMC, for the packets that are not repeats (unless the
