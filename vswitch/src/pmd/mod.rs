@@ -234,7 +234,7 @@ impl Caches {
             emc: Emc::default(),
             emc_gate: Gate::emc(),
             repeat_gate: Gate::repeats(),
-            megaflows: MegaflowTable::new(MEGAFLOW_LIMIT).reporting_to(credit_rules),
+            megaflows: MegaflowTable::default().reporting_to(credit_rules),
             keys: [FlowKey::default(); BURST_SIZE],
             key_words: [0; BURST_SIZE],
             layers: [Layers::default(); BURST_SIZE],
@@ -258,8 +258,6 @@ struct OutputGroup {
     packets: std::ops::Range<usize>,
 }
 
-/// Megaflows one PMD holds at most; the least recently used go first.
-const MEGAFLOW_LIMIT: usize = 200_000;
 /// A megaflow unused this long expires.
 const MEGAFLOW_IDLE_MS: u64 = 10_000;
 /// How often subtables are re-ranked and idle megaflows expired.
@@ -819,6 +817,8 @@ impl Pmd {
         if let Some(group) = group {
             self.out.run_to_port(datapath, self.index, &mut self.counters, group.port, burst, group.packets);
         }
+        // Only now: the burst's packets pointed at any megaflow until they ran.
+        self.caches.megaflows.evict_over_limit();
     }
 
     /// Runs one megaflow's actions on packets `range` of the burst. A run
