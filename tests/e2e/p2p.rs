@@ -1,7 +1,7 @@
 //! Port to port through net_pcap: frames read from a pcap file on port p1
 //! leave, unchanged and in order, through the ports the flow rules name and
 //! nowhere else; the counters agree with the files; dropped frames are
-//! counted by reason (`action_drop`, `table_miss`).
+//! counted by reason (`action_drop`, `table_miss`, `rx_invalid_packet`).
 use std::time::Duration;
 
 use vswitch_e2e::pcap::{self, assert_same_frames};
@@ -125,4 +125,60 @@ fn drops_are_counted_by_reason() {
     switch.stop();
 
     assert!(pcap::read(&out2).is_empty(), "out2.pcap (p2) must hold no frames");
+}
+
+/// Frames shorter than an Ethernet header never leave: they are counted as `rx_invalid_packet`
+/// on the input port (Open vSwitch's reason) whether the port's rules decide for every packet
+/// alike (p1: no parsing) or the packets are classified (p3); the frames around them pass in
+/// order.
+#[test]
+fn runts_are_dropped_as_invalid_on_both_paths() {
+    let dir = TestDir::new("p2p_runts");
+    let (input1, input3) = (dir.join("in1.pcap"), dir.join("in3.pcap"));
+    let (out2, out4) = (dir.join("out2.pcap"), dir.join("out4.pcap"));
+    let with_runts = |flow: u8| -> (Vec<Vec<u8>>, Vec<Vec<u8>>) {
+        let valid = pcap::varied_frames(flow, 200);
+        let mut all = Vec::new();
+        for (i, frame) in valid.iter().enumerate() {
+            all.push(frame.clone());
+            if i % 3 == 0 {
+                // 1 to 13 bytes: a MAC address or part of the header, never a whole one.
+                all.push(frame[..1 + i % 13].to_vec());
+            }
+        }
+        (all, valid)
+    };
+    let (all1, valid1) = with_runts(1);
+    let (all3, valid3) = with_runts(3);
+    pcap::write(&input1, &all1);
+    pcap::write(&input3, &all3);
+    let config = SwitchConfig::new(&dir)
+        .port(PortSpec::pcap_rx("p1", 1, 0, &input1))
+        .port(PortSpec::pcap_tx("p2", 2, 1, &out2))
+        .port(PortSpec::pcap_rx("p3", 3, 2, &input3))
+        .port(PortSpec::pcap_tx("p4", 4, 3, &out4))
+        .flow("in_port=1,actions=output:2")
+        .flow("in_port=3,udp,actions=output:4");
+    let switch = Vswitchd::start(&dir, &config);
+
+    let runts1 = (all1.len() - valid1.len()) as u64;
+    let runts3 = (all3.len() - valid3.len()) as u64;
+    switch.wait_for_counters(REPLAY_LIMIT, "every frame received and every runt counted", |s| {
+        s.port("p1").dropped("rx_invalid_packet") >= runts1 && s.port("p3").dropped("rx_invalid_packet") >= runts3
+    });
+    std::thread::sleep(Duration::from_millis(200));
+    let stats = switch.port_stats();
+    for (input, output, all, valid, runts) in
+        [("p1", "p2", &all1, &valid1, runts1), ("p3", "p4", &all3, &valid3, runts3)]
+    {
+        let (rx, tx) = (stats.port(input), stats.port(output));
+        assert_eq!(rx.rx_packets, all.len() as u64, "{input} rx_packets");
+        assert_eq!(rx.dropped("rx_invalid_packet"), runts, "{input}: {rx:?}");
+        assert_eq!(rx.all_drops(), runts, "{input} drops nothing else: {rx:?}");
+        assert_eq!(tx.tx_packets, valid.len() as u64, "{output} tx_packets");
+    }
+    switch.stop();
+
+    assert_same_frames(&valid1, &pcap::read(&out2), "out2.pcap (p2)");
+    assert_same_frames(&valid3, &pcap::read(&out4), "out4.pcap (p4)");
 }

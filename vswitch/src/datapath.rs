@@ -1,29 +1,33 @@
-//! The immutable forwarding state the PMD threads run on. The management
-//! thread builds a new `Datapath` for every change (ports, rules, MAC table,
+//! The forwarding state the PMD threads run on. The management thread builds
+//! a new immutable `Datapath` for every change (ports, rules, MAC table,
 //! rx-queue placement) and hands it to each PMD, which switches at its next
-//! quiescent point (the top of a poll iteration) and flushes its caches;
-//! see `pmd` and `switch`.
-use std::sync::atomic::{AtomicBool, Ordering};
+//! quiescent point (the top of a poll iteration) and flushes its caches; with
+//! a version that adds or removes ports go the queue handles a PMD takes over
+//! or gives up (`QueueHandover`), which only that PMD holds. See `pmd` and
+//! `switch`.
 use std::sync::Arc;
 
 use crate::config::PacketInLimit;
-use crate::dpdk::ethdev::{RxQueue, TxQueue};
+use crate::dpdk::ethdev::{RxQueue, SharedTxQueue, TxQueue};
+use crate::dpdk::mbuf::{RxBurst, TxBatch};
 use crate::pipeline::group::GroupHit;
 use crate::pipeline::meter::Meter;
 use crate::pipeline::table::{RuleEntry, TablesSnapshot};
-use crate::pipeline::xlate::{BridgePort, DpAction, MacTable};
+use crate::pipeline::xlate::{Bridge, BridgePort, DpAction, MacTable, Translation, XlateStop};
+use crate::pmd::stats::DropReason;
 
 /// Highest DPDK port id + 1 (RTE_MAX_ETHPORTS of the system DPDK).
 pub const MAX_PORTS: usize = dpdk_sys::RTE_MAX_ETHPORTS as usize;
+
+// A PMD keeps the ports with buffered packets in a 64-bit mask.
+const _: () = assert!(MAX_PORTS <= 64, "RTE_MAX_ETHPORTS above 64: the PMD's pending-port mask is a u64");
 
 /// One version of the forwarding state.
 #[derive(Debug, Default)]
 pub struct Datapath {
     pub version: u64,
-    /// Per PMD (by index): the rx queues it polls.
+    /// Per PMD (by index): the rx queues it polls (it holds their handles).
     pub pmd_rxqs: Vec<Vec<RxqWork>>,
-    /// Per PMD (by index), per DPDK port id: where that PMD transmits.
-    pub pmd_tx: Vec<Vec<Option<TxTarget>>>,
     /// The bridges' pipelines; `RxqWork::bridge` indexes this.
     pub bridges: Vec<Arc<BridgeDp>>,
 }
@@ -41,11 +45,19 @@ pub struct BridgeDp {
     pub meters: Vec<Arc<Meter>>,
 }
 
-/// An rx queue, its bridge, and - when the bridge's rules decide for every
-/// packet of the port alike - that decision.
+impl BridgeDp {
+    /// What the pipeline's translation reads of the bridge.
+    pub fn view(&self) -> Bridge<'_> {
+        Bridge { tables: &self.tables, ports: &self.ports, macs: &self.macs }
+    }
+}
+
+/// An rx queue (its handle is the PMD's), its bridge, and - when the bridge's
+/// rules decide for every packet of the port alike - that decision.
 #[derive(Debug, Clone)]
 pub struct RxqWork {
-    pub rxq: RxQueue,
+    pub port: u16,
+    pub queue: u16,
     pub bridge: usize,
     /// Set when the pipeline's result depends on nothing but the input port
     /// and only outputs (a megaflow whose mask is in_port alone): packets
@@ -67,7 +79,7 @@ pub struct FlowActions {
     /// dropped without running the actions.
     pub drops_all: bool,
     /// Why the packet is dropped when there is no output.
-    pub drop_reason: crate::pmd::stats::DropReason,
+    pub drop_reason: DropReason,
     pub actions: Box<[DpAction]>,
     /// Every output port, in order.
     pub output_ports: Box<[u16]>,
@@ -82,7 +94,7 @@ impl FlowActions {
         actions: Vec<DpAction>,
         rules: Vec<Arc<RuleEntry>>,
         groups: Vec<GroupHit>,
-        drop_reason: crate::pmd::stats::DropReason,
+        drop_reason: DropReason,
     ) -> FlowActions {
         let only_output = match actions.as_slice() {
             [DpAction::Output(port)] => Some(*port),
@@ -108,32 +120,72 @@ impl FlowActions {
     }
 }
 
-/// A PMD's transmit queue on one port; `lock` is set when the device has
-/// fewer tx queues than there are PMDs and this queue is shared.
-#[derive(Debug, Clone)]
-pub struct TxTarget {
-    pub queue: TxQueue,
-    pub lock: Option<Arc<TxLock>>,
+/// Where a PMD transmits on one port: a queue of its own, or one it shares with other PMDs
+/// (a device with fewer tx queues than PMDs), locked per tx burst.
+#[derive(Debug)]
+pub enum TxTarget {
+    Own(TxQueue),
+    Shared(Arc<SharedTxQueue>),
 }
 
-/// Serialises PMDs that share a tx queue; taken once per tx burst, never
-/// per packet, and only on devices with too few tx queues.
-#[derive(Debug, Default)]
-pub struct TxLock(AtomicBool);
-
-impl TxLock {
-    pub fn lock(&self) -> TxLockGuard<'_> {
-        while self.0.compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed).is_err() {
-            std::hint::spin_loop();
+impl TxTarget {
+    pub fn port(&self) -> u16 {
+        match self {
+            TxTarget::Own(queue) => queue.port(),
+            TxTarget::Shared(shared) => shared.port(),
         }
-        TxLockGuard(self)
+    }
+
+    /// Sends `batch`; returns (sent, dropped).
+    #[inline]
+    pub fn send(&mut self, batch: &mut TxBatch) -> (usize, usize) {
+        match self {
+            TxTarget::Own(queue) => queue.send(batch),
+            TxTarget::Shared(shared) => shared.lock().send(batch),
+        }
+    }
+
+    /// Sends a whole receive burst; returns (sent, dropped).
+    #[inline]
+    pub fn send_burst(&mut self, burst: &mut RxBurst) -> (usize, usize) {
+        match self {
+            TxTarget::Own(queue) => queue.send_burst(burst),
+            TxTarget::Shared(shared) => shared.lock().send_burst(burst),
+        }
     }
 }
 
-pub struct TxLockGuard<'a>(&'a TxLock);
+/// The queue handles a PMD takes over or gives up with a datapath version: those of the ports
+/// added since the previous version it was sent, and the ids of the ports removed.
+#[derive(Debug, Default)]
+pub struct QueueHandover {
+    /// DPDK ports whose handles the PMD drops (before it takes the new ones: an id can be reused).
+    pub removed_ports: Vec<u16>,
+    /// Receive queues the PMD polls from now on.
+    pub rx: Vec<RxQueue>,
+    /// Transmit targets, one per added port.
+    pub tx: Vec<TxTarget>,
+}
 
-impl Drop for TxLockGuard<'_> {
-    fn drop(&mut self) {
-        (self.0).0.store(false, Ordering::Release);
+impl QueueHandover {
+    pub fn is_empty(&self) -> bool {
+        self.removed_ports.is_empty() && self.rx.is_empty() && self.tx.is_empty()
+    }
+}
+
+impl FlowActions {
+    /// The cached form of a translation's result; `translation`'s rules and groups move in.
+    pub fn from_translation(translation: Translation) -> FlowActions {
+        let reason = if translation.table_miss {
+            DropReason::TableMiss
+        } else {
+            match translation.stop {
+                None => DropReason::ActionDrop,
+                Some(XlateStop::TtlExpired) => DropReason::TtlExpired,
+                Some(XlateStop::PortNoRecv) => DropReason::PortConfig,
+                Some(_) => DropReason::PipelineError,
+            }
+        };
+        FlowActions::new(translation.actions, translation.rules, translation.groups, reason)
     }
 }

@@ -4,7 +4,10 @@
 use std::ffi::{CStr, CString};
 use std::mem::MaybeUninit;
 
-use super::mbuf::{MbufBatch, RxBurst};
+use std::cell::UnsafeCell;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use super::mbuf::{RxBurst, TxBatch, TxSource, BURST_SIZE};
 use super::mempool::PktMbufPool;
 use super::{check, DpdkError};
 
@@ -126,8 +129,12 @@ impl EthPort {
     }
 
     /// Configures queues (rx descriptors from `pool`), MTU, starts the port
-    /// and turns on promiscuous mode where the device has one.
-    pub fn configure_and_start(&mut self, setup: &PortSetup, pool: &PktMbufPool) -> Result<(), DpdkError> {
+    /// and turns on promiscuous mode where the device has one. Returns the
+    /// queues' handles, which exist once.
+    pub fn configure_and_start(&mut self, setup: &PortSetup, pool: &PktMbufPool) -> Result<PortQueues, DpdkError> {
+        if self.started {
+            return Err(DpdkError::from_code(format!("port {} is started already", self.id), libc::EBUSY));
+        }
         let id = self.id;
         if setup.rx_queues == 0 || setup.rx_queues > self.info.max_rx_queues {
             return Err(DpdkError::from_code(
@@ -174,17 +181,10 @@ impl EthPort {
         // Not every device has a promiscuous mode (vhost has none): ignore.
         // SAFETY: valid, started port.
         unsafe { dpdk_sys::rte_eth_promiscuous_enable(id) };
-        Ok(())
-    }
-
-    /// Receive queue `queue`, if configured.
-    pub fn rx_queue(&self, queue: u16) -> Option<RxQueue> {
-        (queue < self.rx_queues).then_some(RxQueue { port: self.id, queue })
-    }
-
-    /// Transmit queue `queue`, if configured.
-    pub fn tx_queue(&self, queue: u16) -> Option<TxQueue> {
-        (queue < self.tx_queues).then_some(TxQueue { port: self.id, queue })
+        Ok(PortQueues {
+            rx: (0..setup.rx_queues).map(|queue| RxQueue { port: id, queue }).collect(),
+            tx: (0..tx_queues).map(|queue| TxQueue { port: id, queue }).collect(),
+        })
     }
 
     pub fn link(&self) -> Link {
@@ -247,12 +247,22 @@ impl Drop for EthPort {
     }
 }
 
+/// The queues of a started port, each handed out once: whoever holds a handle is the only one
+/// that can poll or transmit on that queue (`&mut self`), and a handle can be moved but not
+/// copied. (The switch moves rx handles to the PMD that polls the queue, and tx handles to the
+/// PMD that sends on it, or into a `SharedTxQueue` where PMDs outnumber a device's tx queues.)
+#[derive(Debug, Default)]
+pub struct PortQueues {
+    pub rx: Vec<RxQueue>,
+    pub tx: Vec<TxQueue>,
+}
+
 /// One receive queue of a started port: the handle a PMD polls.
 ///
 /// Polling it after its port was dropped is memory-safe (DPDK points a
 /// released port's burst functions at stubs that return 0) but pointless;
 /// the switch retires queues from every PMD before dropping a port.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, PartialEq, Eq, Hash)]
 pub struct RxQueue {
     port: u16,
     queue: u16,
@@ -267,24 +277,21 @@ impl RxQueue {
         self.queue
     }
 
-    /// Fills the empty `burst` with up to BURST_SIZE packets; returns how many.
+    /// Empties `burst` and fills it with up to BURST_SIZE packets; returns how many.
     #[inline]
-    pub fn rx_burst(&self, burst: &mut RxBurst) -> usize {
-        let (slots, len) = burst.raw_slots();
-        debug_assert_eq!(len, 0);
-        // SAFETY: the queue was configured (RxQueue is only made for
-        // configured queues) and `slots` has room for BURST_SIZE pointers.
-        let n =
-            unsafe { dpdk_sys::rte_eth_rx_burst(self.port, self.queue, slots, crate::dpdk::mbuf::BURST_SIZE as u16) };
-        burst.filled(n as usize);
-        n as usize
+    pub fn rx_burst(&mut self, burst: &mut RxBurst) -> usize {
+        let slots = burst.empty_slots();
+        // SAFETY: the queue was configured (an RxQueue is made only for a configured queue, once,
+        // and &mut self makes this the only caller on it now) and `slots` has room for BURST_SIZE
+        // pointers, which the device fills with mbufs it hands over.
+        let n = unsafe { dpdk_sys::rte_eth_rx_burst(self.port, self.queue, slots, BURST_SIZE as u16) };
+        burst.filled(usize::from(n));
+        usize::from(n)
     }
 }
 
-/// One transmit queue of a started port. A queue must be used by one thread
-/// at a time: the switch gives each PMD its own, or a lock where a device
-/// has fewer queues than PMDs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// One transmit queue of a started port, used by whoever holds the handle.
+#[derive(Debug, PartialEq, Eq, Hash)]
 pub struct TxQueue {
     port: u16,
     queue: u16,
@@ -299,17 +306,86 @@ impl TxQueue {
         self.queue
     }
 
-    /// Hands the batch to the device; what it refuses is freed in bulk.
-    /// Returns (sent, dropped).
+    /// Hands the packets of `batch` to the device; what it refuses is freed in bulk. The batch is
+    /// empty afterwards. Returns (sent, dropped).
     #[inline]
-    pub fn send<const CAP: usize>(&self, batch: &mut MbufBatch<CAP>) -> (usize, usize) {
-        let (slots, len) = batch.raw_slots();
-        // SAFETY: the queue was configured and the first `len` slots are
-        // valid mbufs owned by the batch; the device takes ownership of the
-        // first `sent` of them.
-        let sent = unsafe { dpdk_sys::rte_eth_tx_burst(self.port, self.queue, slots, len as u16) } as usize;
-        batch.consumed(sent);
-        let dropped = batch.free_all();
-        (sent, dropped)
+    pub fn send(&mut self, batch: &mut TxBatch) -> (usize, usize) {
+        self.send_dense(batch)
+    }
+
+    /// `send` for a whole receive burst (its holes closed first), without copying it into a
+    /// `TxBatch`.
+    #[inline]
+    pub fn send_burst(&mut self, burst: &mut RxBurst) -> (usize, usize) {
+        self.send_dense(burst)
+    }
+
+    #[inline(always)]
+    fn send_dense<B: TxSource>(&mut self, batch: &mut B) -> (usize, usize) {
+        let (slots, len) = batch.dense_slots();
+        // SAFETY: the queue was configured and &mut self makes this the only caller on it now;
+        // the first `len` slots are valid mbufs owned by the batch (TxSource: no holes); the
+        // device takes ownership of the first `sent` of them.
+        let sent = unsafe { dpdk_sys::rte_eth_tx_burst(self.port, self.queue, slots, len as u16) };
+        batch.consumed(usize::from(sent));
+        let dropped = batch.free_rest();
+        (usize::from(sent), dropped)
+    }
+}
+
+/// A transmit queue several PMDs send on (a device with fewer tx queues than PMDs), behind a spin
+/// lock taken once per tx burst, as Open vSwitch does.
+#[derive(Debug)]
+pub struct SharedTxQueue {
+    port: u16,
+    locked: AtomicBool,
+    queue: UnsafeCell<TxQueue>,
+}
+
+// SAFETY: the queue inside is reached only through a `SharedTxGuard`, which holds the lock while
+// it lives, so at most one thread uses the queue at a time.
+unsafe impl Sync for SharedTxQueue {}
+
+impl SharedTxQueue {
+    pub fn new(queue: TxQueue) -> SharedTxQueue {
+        SharedTxQueue { port: queue.port, locked: AtomicBool::new(false), queue: UnsafeCell::new(queue) }
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Waits for the queue (spinning) and holds it until the guard goes.
+    #[inline]
+    pub fn lock(&self) -> SharedTxGuard<'_> {
+        while self.locked.compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed).is_err() {
+            std::hint::spin_loop();
+        }
+        SharedTxGuard(self)
+    }
+}
+
+/// A held `SharedTxQueue`: the queue, for one thread.
+pub struct SharedTxGuard<'a>(&'a SharedTxQueue);
+
+impl std::ops::Deref for SharedTxGuard<'_> {
+    type Target = TxQueue;
+
+    fn deref(&self) -> &TxQueue {
+        // SAFETY: the guard holds the lock: no other reference to the queue exists.
+        unsafe { &*self.0.queue.get() }
+    }
+}
+
+impl std::ops::DerefMut for SharedTxGuard<'_> {
+    fn deref_mut(&mut self) -> &mut TxQueue {
+        // SAFETY: the guard holds the lock, and &mut self makes this the only reference.
+        unsafe { &mut *self.0.queue.get() }
+    }
+}
+
+impl Drop for SharedTxGuard<'_> {
+    fn drop(&mut self) {
+        self.0.locked.store(false, Ordering::Release);
     }
 }

@@ -1,19 +1,67 @@
-//! Owned mbufs: single packets (`Mbuf`, the `PacketBuf` of the pipeline)
-//! and batches. A batch owns every mbuf in it: what is neither transmitted
-//! nor moved out is freed in bulk on drop, so an mbuf can be neither leaked
-//! nor freed twice. A batch may have holes where a packet was taken out.
+//! Owned mbufs: single packets (`Mbuf`, the `PacketBuf` of the pipeline), the receive burst
+//! (`RxBurst`, the `PacketBurst` of the PMD's stages) and per-port transmit batches (`TxBatch`).
+//! Each owns every mbuf in it: what is neither transmitted nor moved out is freed on drop, so an
+//! mbuf can be neither leaked nor freed twice. A receive burst may have holes where an action took
+//! a packet out; a transmit batch never has: what a device is handed is valid mbufs only, by the
+//! types' own bookkeeping, whatever their callers do.
 use std::ptr::{self, NonNull};
+use std::sync::atomic::{AtomicU16, Ordering};
 
 use super::mempool::PktMbufPool;
-use crate::packet::PacketBuf;
+use crate::packet::{PacketBuf, PacketBurst};
 
-/// One owned packet. Freed on drop.
+/// Packets asked from a receive queue at once.
+pub const BURST_SIZE: usize = 32;
+
+/// Room of a per-port transmit batch: two bursts (it is sent when it holds one).
+pub const TX_BATCH_SIZE: usize = 2 * BURST_SIZE;
+
+/// One owned reference to a packet. Freed on drop.
 pub struct Mbuf(NonNull<dpdk_sys::rte_mbuf>);
 
 // SAFETY: an Mbuf is the only owner of its reference to the packet; handing it to another
 // thread (a packet-out from the management thread to a PMD) moves that ownership, and the
 // mempool it goes back to is thread-safe.
 unsafe impl Send for Mbuf {}
+
+/// The first segment's data of `m`, readable for `'a`. Headers are never split across
+/// segments by the drivers the switch uses; a header beyond it reads as truncated.
+///
+/// # Safety
+/// `m` is a valid mbuf that the caller holds a reference to for `'a`, and nobody writes its
+/// data during `'a`.
+#[inline(always)]
+unsafe fn segment<'a>(m: *const dpdk_sys::rte_mbuf) -> &'a [u8] {
+    // SAFETY: by the contract, m is valid for 'a; buf_addr + data_off is the start of data_len
+    // initialised bytes of its buffer, which nobody writes during 'a.
+    unsafe {
+        let m = &*m;
+        std::slice::from_raw_parts(m.buf_addr.cast::<u8>().add(usize::from(m.data_off)), usize::from(m.data_len))
+    }
+}
+
+/// Whether the packet data of `m` is referenced by nothing but the caller's one reference: a
+/// direct mbuf (not pointing into another mbuf's buffer) with a reference count of 1, whose
+/// external buffer, if it has one, is not shared either.
+///
+/// # Safety
+/// `m` is a valid mbuf the caller holds a reference to.
+#[inline]
+unsafe fn is_exclusive(m: *mut dpdk_sys::rte_mbuf) -> bool {
+    // SAFETY: by the contract m is valid; the reference counts may be changed by other threads
+    // that hold references (atomically, as DPDK does), so they are read atomically; ol_flags
+    // and shinfo are not written while the caller holds its reference.
+    unsafe {
+        if AtomicU16::from_ptr(ptr::addr_of_mut!((*m).refcnt)).load(Ordering::Acquire) != 1 {
+            return false;
+        }
+        let flags = (*m).ol_flags;
+        if flags & dpdk_sys::RTE_MBUF_F_INDIRECT != 0 {
+            return false;
+        }
+        flags & dpdk_sys::RTE_MBUF_F_EXTERNAL == 0 || dpdk_sys::rte_mbuf_ext_refcnt_read((*m).shinfo) == 1
+    }
+}
 
 impl Mbuf {
     /// A new single-segment packet from `pool` holding a copy of `frame`; None when the pool
@@ -32,26 +80,11 @@ impl Mbuf {
         Some(mbuf)
     }
 
-    /// Another reference to the same packet data (refcount + 1). Only for
-    /// outputs after which the packet is not modified any more.
-    pub fn share(&self) -> Mbuf {
-        // SAFETY: self owns a valid mbuf; the new Mbuf owns the added reference.
-        unsafe { dpdk_sys::rte_mbuf_refcnt_update(self.0.as_ptr(), 1) };
-        Mbuf(self.0)
-    }
-
-    /// A copy of the packet in new buffers from the same pool; None when the
-    /// pool is empty.
-    pub fn deep_copy(&self) -> Option<Mbuf> {
-        // SAFETY: self owns a valid mbuf; its pool pointer is the pool it came from.
-        let copy = unsafe { dpdk_sys::rte_pktmbuf_copy(self.0.as_ptr(), (*self.0.as_ptr()).pool, 0, u32::MAX) };
-        NonNull::new(copy).map(Mbuf)
-    }
-
-    /// Bytes of the whole packet (all segments).
-    pub fn pkt_len(&self) -> u32 {
-        // SAFETY: self owns a valid mbuf.
-        unsafe { (*self.0.as_ptr()).pkt_len }
+    /// Whether this is the packet's only reference (see `is_exclusive`).
+    #[inline]
+    fn exclusive(&self) -> bool {
+        // SAFETY: self owns a reference to a valid mbuf.
+        unsafe { is_exclusive(self.0.as_ptr()) }
     }
 }
 
@@ -62,61 +95,215 @@ impl Drop for Mbuf {
     }
 }
 
-/// The first segment's data (headers are never split across segments by
-/// the drivers the switch uses; a header beyond it reads as truncated).
-fn first_segment<'a>(m: *mut dpdk_sys::rte_mbuf) -> &'a mut [u8] {
-    // SAFETY: m is a valid mbuf owned by the caller for 'a; buf_addr +
-    // data_off is the start of data_len initialised bytes of its buffer.
-    unsafe {
-        let m = &*m;
-        let start = (m.buf_addr as *mut u8).add(usize::from(m.data_off));
-        std::slice::from_raw_parts_mut(start, usize::from(m.data_len))
-    }
-}
-
 impl PacketBuf for Mbuf {
+    #[inline]
     fn data(&self) -> &[u8] {
-        first_segment(self.0.as_ptr())
+        // SAFETY: self holds a reference for the borrow; the data is written only through
+        // data_mut, which needs &mut self and an exclusive reference.
+        unsafe { segment(self.0.as_ptr()) }
     }
 
-    fn data_mut(&mut self) -> &mut [u8] {
-        first_segment(self.0.as_ptr())
+    #[inline]
+    fn data_mut(&mut self) -> Option<&mut [u8]> {
+        if !self.exclusive() {
+            return None;
+        }
+        // SAFETY: this is the only reference to the packet data (checked above; another one can
+        // only be made with `share`, which the &mut borrow excludes until the slice is gone), so
+        // the slice is the only access to those data_len initialised bytes.
+        Some(unsafe {
+            let m = &*self.0.as_ptr();
+            std::slice::from_raw_parts_mut(
+                m.buf_addr.cast::<u8>().add(usize::from(m.data_off)),
+                usize::from(m.data_len),
+            )
+        })
     }
 
     fn prepend(&mut self, n: usize) -> bool {
         let Ok(n) = u16::try_from(n) else { return false };
-        // SAFETY: self owns a valid mbuf; prepend fails (NULL) without headroom.
-        !unsafe { dpdk_sys::rte_pktmbuf_prepend(self.0.as_ptr(), n) }.is_null()
+        // SAFETY: self owns the only reference (checked first: the header fields prepend changes
+        // are shared by every reference); prepend fails (NULL) without headroom.
+        self.exclusive() && !unsafe { dpdk_sys::rte_pktmbuf_prepend(self.0.as_ptr(), n) }.is_null()
     }
 
     fn trim_front(&mut self, n: usize) -> bool {
         let Ok(n) = u16::try_from(n) else { return false };
-        // SAFETY: self owns a valid mbuf; adj fails (NULL) when n > data_len.
-        !unsafe { dpdk_sys::rte_pktmbuf_adj(self.0.as_ptr(), n) }.is_null()
+        // SAFETY: as in prepend; adj fails (NULL) when n > data_len.
+        self.exclusive() && !unsafe { dpdk_sys::rte_pktmbuf_adj(self.0.as_ptr(), n) }.is_null()
+    }
+
+    #[inline]
+    fn pkt_len(&self) -> u32 {
+        // SAFETY: self owns a reference to a valid mbuf.
+        unsafe { (*self.0.as_ptr()).pkt_len }
+    }
+
+    /// Another reference to the same packet (reference count + 1); neither can change the packet
+    /// while both live.
+    #[inline]
+    fn share(&self) -> Mbuf {
+        // SAFETY: self owns a valid mbuf; the new Mbuf owns the added reference.
+        unsafe { dpdk_sys::rte_mbuf_refcnt_update(self.0.as_ptr(), 1) };
+        Mbuf(self.0)
+    }
+
+    /// A copy of the packet in new buffers from the same pool; None when the pool is empty.
+    fn deep_copy(&self) -> Option<Mbuf> {
+        // SAFETY: self owns a valid mbuf; its pool pointer is the pool it came from.
+        let copy = unsafe { dpdk_sys::rte_pktmbuf_copy(self.0.as_ptr(), (*self.0.as_ptr()).pool, 0, u32::MAX) };
+        NonNull::new(copy).map(Mbuf)
     }
 }
 
-/// Packets asked from a receive queue at once.
-pub const BURST_SIZE: usize = 32;
+/// Frees the first `len` entries of `mbufs` (NULL entries are skipped).
+///
+/// # Safety
+/// Every non-NULL entry among the first `len` is a valid mbuf the caller owns a reference to,
+/// which it gives up.
+#[inline]
+unsafe fn free_bulk(mbufs: &mut [*mut dpdk_sys::rte_mbuf], len: usize) {
+    let len = len.min(mbufs.len());
+    if len > 0 {
+        // SAFETY: by the contract; rte_pktmbuf_free_bulk skips NULL entries.
+        unsafe { dpdk_sys::rte_pktmbuf_free_bulk(mbufs.as_mut_ptr(), len as u32) };
+    }
+}
 
-/// Up to `CAP` owned mbufs, in arrival order.
-pub struct MbufBatch<const CAP: usize> {
-    mbufs: [*mut dpdk_sys::rte_mbuf; CAP],
+/// What one `rx_burst` fills: up to `BURST_SIZE` packets in arrival order. Taking a packet out
+/// leaves a hole (a NULL slot, recorded in `holes`), so the other packets keep their positions.
+pub struct RxBurst {
+    mbufs: [*mut dpdk_sys::rte_mbuf; BURST_SIZE],
+    len: usize,
+    /// Bit i: slot i is a hole.
+    holes: u64,
+}
+
+const _: () = assert!(BURST_SIZE <= u64::BITS as usize, "RxBurst tracks its holes in a u64");
+
+impl Default for RxBurst {
+    fn default() -> Self {
+        RxBurst { mbufs: [ptr::null_mut(); BURST_SIZE], len: 0, holes: 0 }
+    }
+}
+
+impl RxBurst {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The mbuf in slot `i`, if `i` is a slot and not a hole.
+    #[inline(always)]
+    fn slot(&self, i: usize) -> Option<*mut dpdk_sys::rte_mbuf> {
+        self.mbufs.get(i).copied().filter(|m| i < self.len && !m.is_null())
+    }
+
+    /// Frees every packet still in the burst at once; returns how many slots it had (holes
+    /// included).
+    #[inline]
+    pub fn free_all(&mut self) -> usize {
+        let n = self.len;
+        // SAFETY: the first len slots are mbufs owned by this burst or NULL holes; the burst is
+        // empty afterwards, so none is freed twice.
+        unsafe { free_bulk(&mut self.mbufs, n) };
+        self.len = 0;
+        self.holes = 0;
+        n
+    }
+
+    /// Closes the holes, keeping the packets' order.
+    #[inline]
+    pub fn compact(&mut self) {
+        if self.holes == 0 {
+            return;
+        }
+        let mut kept = 0;
+        for i in 0..self.len {
+            if !self.mbufs[i].is_null() {
+                self.mbufs[kept] = self.mbufs[i];
+                kept += 1;
+            }
+        }
+        self.len = kept;
+        self.holes = 0;
+    }
+
+    /// The empty slots for rx_burst to fill (ethdev only).
+    pub(super) fn empty_slots(&mut self) -> *mut *mut dpdk_sys::rte_mbuf {
+        self.free_all();
+        self.mbufs.as_mut_ptr()
+    }
+
+    /// Records that rx_burst filled the first `n` slots with mbufs it handed over.
+    pub(super) fn filled(&mut self, n: usize) {
+        debug_assert!(n <= BURST_SIZE);
+        self.len = n.min(BURST_SIZE);
+    }
+}
+
+impl PacketBurst for RxBurst {
+    type Packet = Mbuf;
+
+    #[inline(always)]
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    #[inline(always)]
+    fn data(&self, i: usize) -> &[u8] {
+        match self.slot(i) {
+            // SAFETY: a packet of the burst, owned by it for the borrow; the burst hands out no
+            // mutable access to a packet it holds.
+            Some(m) => unsafe { segment(m) },
+            None => &[],
+        }
+    }
+
+    #[inline(always)]
+    fn pkt_len(&self, i: usize) -> u32 {
+        match self.slot(i) {
+            // SAFETY: a valid mbuf owned by the burst.
+            Some(m) => unsafe { (*m).pkt_len },
+            None => 0,
+        }
+    }
+
+    #[inline(always)]
+    fn prefetch(&self, i: usize) {
+        if let Some(m) = self.slot(i) {
+            // SAFETY: a valid mbuf owned by the burst; only its fields are read.
+            let data = unsafe { (*m).buf_addr.cast::<u8>().wrapping_add(usize::from((*m).data_off)) };
+            super::prefetch(data);
+        }
+    }
+
+    #[inline]
+    fn take(&mut self, i: usize) -> Option<Mbuf> {
+        let m = NonNull::new(std::mem::replace(self.mbufs.get_mut(i).filter(|_| i < self.len)?, ptr::null_mut()))?;
+        self.holes |= 1 << i;
+        Some(Mbuf(m))
+    }
+}
+
+impl Drop for RxBurst {
+    fn drop(&mut self) {
+        self.free_all();
+    }
+}
+
+/// Packets queued for one transmit queue, in order, without holes.
+pub struct TxBatch {
+    mbufs: [*mut dpdk_sys::rte_mbuf; TX_BATCH_SIZE],
     len: usize,
 }
 
-/// What one rx_burst fills.
-pub type RxBurst = MbufBatch<BURST_SIZE>;
-/// A per-port output buffer: room for two bursts, flushed when it holds one.
-pub type TxBatch = MbufBatch<{ 2 * BURST_SIZE }>;
-
-impl<const CAP: usize> Default for MbufBatch<CAP> {
+impl Default for TxBatch {
     fn default() -> Self {
-        MbufBatch { mbufs: [ptr::null_mut(); CAP], len: 0 }
+        TxBatch { mbufs: [ptr::null_mut(); TX_BATCH_SIZE], len: 0 }
     }
 }
 
-impl<const CAP: usize> MbufBatch<CAP> {
+impl TxBatch {
     pub fn new() -> Self {
         Self::default()
     }
@@ -133,116 +320,13 @@ impl<const CAP: usize> MbufBatch<CAP> {
 
     #[inline]
     pub fn room(&self) -> usize {
-        CAP - self.len
-    }
-
-    /// Moves as many mbufs as fit from `src` into `self`, oldest first.
-    /// Returns how many moved; the rest stay in `src`.
-    #[inline]
-    pub fn take_from<const SRC: usize>(&mut self, src: &mut MbufBatch<SRC>) -> usize {
-        let n = src.len.min(self.room());
-        self.mbufs[self.len..self.len + n].copy_from_slice(&src.mbufs[..n]);
-        self.len += n;
-        src.mbufs.copy_within(n..src.len, 0);
-        src.len -= n;
-        n
-    }
-
-    /// Moves the packets in slots `range` of `src` (holes skipped) to the
-    /// end of `self`, leaving holes in `src`, as far as they fit. Returns
-    /// how many did not fit (they stay in `src`).
-    #[inline]
-    pub fn take_range<const SRC: usize>(&mut self, src: &mut MbufBatch<SRC>, range: std::ops::Range<usize>) -> usize {
-        let end = range.end.min(src.len);
-        let mut left = 0;
-        for slot in src.mbufs.get_mut(range.start..end).unwrap_or_default() {
-            if slot.is_null() {
-                continue;
-            }
-            if self.len == CAP {
-                left += 1;
-                continue;
-            }
-            self.mbufs[self.len] = std::mem::replace(slot, ptr::null_mut());
-            self.len += 1;
-        }
-        left
-    }
-
-    /// Adds a reference to every mbuf of `src` and appends them to `self`
-    /// (for output to several ports): each copy is freed independently.
-    /// Returns how many were shared; mbufs that did not fit are not touched.
-    #[inline]
-    pub fn share_from<const SRC: usize>(&mut self, src: &MbufBatch<SRC>) -> usize {
-        let n = src.len.min(self.room());
-        for &m in &src.mbufs[..n] {
-            // SAFETY: m is a valid mbuf owned by `src`; bumping its refcount
-            // makes `self` an owner of one more reference.
-            unsafe { dpdk_sys::rte_mbuf_refcnt_update(m, 1) };
-        }
-        self.mbufs[self.len..self.len + n].copy_from_slice(&src.mbufs[..n]);
-        self.len += n;
-        n
-    }
-
-    /// Frees every mbuf in the batch at once; returns how many slots it
-    /// had (holes included).
-    #[inline]
-    pub fn free_all(&mut self) -> usize {
-        let n = self.len;
-        if n > 0 {
-            // SAFETY: the first n slots are valid mbufs owned by this batch or
-            // NULL holes (which free_bulk skips); after the call the batch is
-            // empty, so none is freed twice.
-            unsafe { dpdk_sys::rte_pktmbuf_free_bulk(self.mbufs.as_mut_ptr(), n as u32) };
-            self.len = 0;
-        }
-        n
-    }
-
-    /// Packet `i`'s first-segment data; empty for a hole.
-    #[inline]
-    pub fn data(&self, i: usize) -> &[u8] {
-        match self.mbufs.get(i).copied().filter(|m| i < self.len && !m.is_null()) {
-            Some(m) => first_segment(m),
-            None => &[],
-        }
-    }
-
-    /// Packet `i`'s length in bytes (all segments); 0 for a hole.
-    #[inline]
-    pub fn pkt_len(&self, i: usize) -> u32 {
-        match self.mbufs.get(i).copied().filter(|m| i < self.len && !m.is_null()) {
-            // SAFETY: a non-null slot below len is a valid mbuf owned by the batch.
-            Some(m) => unsafe { (*m).pkt_len },
-            None => 0,
-        }
-    }
-
-    /// Starts loading packet `i`'s headers into the cache.
-    #[inline]
-    pub fn prefetch(&self, i: usize) {
-        if let Some(m) = self.mbufs.get(i).copied().filter(|m| i < self.len && !m.is_null()) {
-            // SAFETY: a valid mbuf owned by the batch; only its fields are read.
-            let data = unsafe { (*m).buf_addr.cast::<u8>().wrapping_add(usize::from((*m).data_off)) };
-            super::prefetch(data);
-        }
-    }
-
-    /// Takes packet `i` out, leaving a hole.
-    #[inline]
-    pub fn take(&mut self, i: usize) -> Option<Mbuf> {
-        if i >= self.len {
-            return None;
-        }
-        let m = std::mem::replace(&mut self.mbufs[i], ptr::null_mut());
-        NonNull::new(m).map(Mbuf)
+        TX_BATCH_SIZE - self.len
     }
 
     /// Appends a packet; gives it back when the batch is full.
     #[inline]
     pub fn push(&mut self, m: Mbuf) -> Result<(), Mbuf> {
-        if self.len == CAP {
+        if self.len == TX_BATCH_SIZE {
             return Err(m);
         }
         self.mbufs[self.len] = m.0.as_ptr();
@@ -251,27 +335,114 @@ impl<const CAP: usize> MbufBatch<CAP> {
         Ok(())
     }
 
-    /// The raw slots, for rx_burst to fill (crate-internal: ethdev only).
-    pub(super) fn raw_slots(&mut self) -> (*mut *mut dpdk_sys::rte_mbuf, usize) {
-        (self.mbufs.as_mut_ptr(), self.len)
+    /// Moves every packet of `burst` to the end of `self`, in order, as far as they fit. Returns
+    /// how many did not fit (they stay in the burst).
+    #[inline]
+    pub fn take_all(&mut self, burst: &mut RxBurst) -> usize {
+        self.take_range(burst, 0..burst.len)
     }
 
-    /// Records that rx_burst filled `n` slots after the current length.
-    pub(super) fn filled(&mut self, n: usize) {
-        debug_assert!(self.len + n <= CAP);
-        self.len += n;
+    /// Moves the packets in slots `range` of `burst` (holes skipped) to the end of `self`,
+    /// leaving holes in the burst, as far as they fit. Returns how many did not fit (they stay
+    /// in the burst).
+    #[inline]
+    pub fn take_range(&mut self, burst: &mut RxBurst, range: std::ops::Range<usize>) -> usize {
+        let end = range.end.min(burst.len);
+        let mut left = 0;
+        for i in range.start..end {
+            let slot = &mut burst.mbufs[i];
+            if slot.is_null() {
+                continue;
+            }
+            if self.len == TX_BATCH_SIZE {
+                left += 1;
+                continue;
+            }
+            self.mbufs[self.len] = std::mem::replace(slot, ptr::null_mut());
+            self.len += 1;
+            burst.holes |= 1 << i;
+        }
+        left
     }
 
-    /// Forgets the first `n` mbufs, whose ownership passed to a tx queue.
-    pub(super) fn consumed(&mut self, n: usize) {
-        debug_assert!(n <= self.len);
-        self.mbufs.copy_within(n..self.len, 0);
-        self.len -= n;
+    /// Appends another reference to every packet of `burst` (for output to several ports: each
+    /// reference is freed on its own). Returns how many did not fit (they are not shared).
+    #[inline]
+    pub fn share_all(&mut self, burst: &RxBurst) -> usize {
+        let mut left = 0;
+        for &m in &burst.mbufs[..burst.len] {
+            if m.is_null() {
+                continue;
+            }
+            if self.len == TX_BATCH_SIZE {
+                left += 1;
+                continue;
+            }
+            // SAFETY: m is a valid mbuf owned by the burst; bumping its reference count makes
+            // this batch the owner of one more reference.
+            unsafe { dpdk_sys::rte_mbuf_refcnt_update(m, 1) };
+            self.mbufs[self.len] = m;
+            self.len += 1;
+        }
+        left
+    }
+
+    /// Frees every packet in the batch at once; returns how many there were.
+    #[inline]
+    pub fn free_all(&mut self) -> usize {
+        let n = self.len;
+        // SAFETY: the first len slots are mbufs owned by this batch; it is empty afterwards.
+        unsafe { free_bulk(&mut self.mbufs, n) };
+        self.len = 0;
+        n
     }
 }
 
-impl<const CAP: usize> Drop for MbufBatch<CAP> {
+impl Drop for TxBatch {
     fn drop(&mut self) {
         self.free_all();
+    }
+}
+
+/// A batch a transmit queue can be handed: valid mbufs only, first to last (ethdev only).
+pub(super) trait TxSource {
+    /// The packets, without holes: (first slot, count).
+    fn dense_slots(&mut self) -> (*mut *mut dpdk_sys::rte_mbuf, usize);
+    /// Forgets the first `n` packets, whose ownership passed to the device.
+    fn consumed(&mut self, n: usize);
+    /// Frees what is left; returns how many.
+    fn free_rest(&mut self) -> usize;
+}
+
+impl TxSource for TxBatch {
+    fn dense_slots(&mut self) -> (*mut *mut dpdk_sys::rte_mbuf, usize) {
+        (self.mbufs.as_mut_ptr(), self.len)
+    }
+
+    fn consumed(&mut self, n: usize) {
+        let n = n.min(self.len);
+        self.mbufs.copy_within(n..self.len, 0);
+        self.len -= n;
+    }
+
+    fn free_rest(&mut self) -> usize {
+        self.free_all()
+    }
+}
+
+impl TxSource for RxBurst {
+    fn dense_slots(&mut self) -> (*mut *mut dpdk_sys::rte_mbuf, usize) {
+        self.compact();
+        (self.mbufs.as_mut_ptr(), self.len)
+    }
+
+    fn consumed(&mut self, n: usize) {
+        let n = n.min(self.len);
+        self.mbufs.copy_within(n..self.len, 0);
+        self.len -= n;
+    }
+
+    fn free_rest(&mut self) -> usize {
+        self.free_all()
     }
 }

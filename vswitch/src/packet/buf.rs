@@ -1,31 +1,84 @@
-//! `PacketBuf`, the packet-buffer abstraction the datapath is generic over, and `TestBuf`, its
-//! heap implementation for tests (the DPDK mbuf implementation lives in `crate::dpdk`).
+//! The packet-buffer abstractions the datapath is generic over: `PacketBuf`, one packet, and
+//! `PacketBurst`, the packets of one receive burst; and their heap implementations for tests,
+//! `TestBuf` and `TestBurst` (the DPDK mbuf implementations live in `crate::dpdk`).
 
-/// One packet in a buffer with headroom: contiguous bytes starting at the first header.
+use std::sync::Arc;
+
+/// One packet in a buffer with headroom: contiguous bytes starting at the first header. A buffer
+/// can be shared (`share`): then no handle may change it, as `Arc::get_mut` - `data_mut`,
+/// `prepend` and `trim_front` refuse until the other handles are gone.
 pub trait PacketBuf {
-    /// The packet, from its first byte to its last.
+    /// The packet, from its first byte to its last (of the first segment).
     fn data(&self) -> &[u8];
 
-    /// The packet, writable.
-    fn data_mut(&mut self) -> &mut [u8];
+    /// The packet, writable; `None` while the buffer is shared.
+    fn data_mut(&mut self) -> Option<&mut [u8]>;
 
     /// Grows the packet by `n` bytes at the front; their content is unspecified. Returns false,
-    /// leaving the packet unchanged, if the headroom is smaller than `n`.
+    /// leaving the packet unchanged, if the headroom is smaller than `n` or the buffer is shared.
     fn prepend(&mut self, n: usize) -> bool;
 
     /// Drops the first `n` bytes. Returns false, leaving the packet unchanged, if the packet is
-    /// shorter than `n`.
+    /// shorter than `n` or the buffer is shared.
     fn trim_front(&mut self, n: usize) -> bool;
+
+    /// The whole packet's length in bytes (all segments).
+    fn pkt_len(&self) -> u32;
+
+    /// Another handle on the same bytes, without a copy (for an output after which nothing
+    /// changes the packet).
+    fn share(&self) -> Self
+    where
+        Self: Sized;
+
+    /// A copy of the packet in a buffer of its own; `None` when no buffer is free.
+    fn deep_copy(&self) -> Option<Self>
+    where
+        Self: Sized;
 }
 
-/// A packet on the heap with a configurable headroom, for tests.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The packets of one receive burst, in arrival order, owned by the burst until an action takes
+/// one out (leaving a hole): what the PMD's burst stages are generic over.
+pub trait PacketBurst {
+    type Packet: PacketBuf;
+
+    /// Slots in the burst, holes included.
+    fn len(&self) -> usize;
+
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Packet `i`'s bytes (first segment); empty for a hole.
+    fn data(&self, i: usize) -> &[u8];
+
+    /// Packet `i`'s whole length; 0 for a hole.
+    fn pkt_len(&self, i: usize) -> u32;
+
+    /// Starts loading packet `i`'s first bytes into the cache (nothing for a hole or past the end).
+    fn prefetch(&self, i: usize);
+
+    /// Takes packet `i` out, leaving a hole.
+    fn take(&mut self, i: usize) -> Option<Self::Packet>;
+}
+
+/// A packet on the heap with a configurable headroom, for tests. `share` shares the bytes as an
+/// mbuf's reference count does.
+#[derive(Debug)]
 pub struct TestBuf {
     /// Headroom followed by the packet.
-    storage: Vec<u8>,
+    storage: Arc<Vec<u8>>,
     /// Where the packet starts in `storage` (= the headroom left).
     start: usize,
 }
+
+impl PartialEq for TestBuf {
+    fn eq(&self, other: &Self) -> bool {
+        self.data() == other.data()
+    }
+}
+
+impl Eq for TestBuf {}
 
 impl TestBuf {
     /// The headroom of `from_bytes`: DPDK's default mbuf headroom.
@@ -43,12 +96,17 @@ impl TestBuf {
     pub fn with_headroom(packet: &[u8], headroom: usize) -> Self {
         let mut storage = vec![Self::HEADROOM_FILLER; headroom];
         storage.extend_from_slice(packet);
-        TestBuf { storage, start: headroom }
+        TestBuf { storage: Arc::new(storage), start: headroom }
     }
 
     /// Bytes that `prepend` can still add.
     pub fn headroom(&self) -> usize {
         self.start
+    }
+
+    /// Whether another handle shares the bytes.
+    pub fn is_shared(&self) -> bool {
+        Arc::strong_count(&self.storage) > 1
     }
 }
 
@@ -57,27 +115,79 @@ impl PacketBuf for TestBuf {
         self.storage.get(self.start..).unwrap_or_default()
     }
 
-    fn data_mut(&mut self) -> &mut [u8] {
-        self.storage.get_mut(self.start..).unwrap_or_default()
+    fn data_mut(&mut self) -> Option<&mut [u8]> {
+        Some(Arc::get_mut(&mut self.storage)?.get_mut(self.start..).unwrap_or_default())
     }
 
     fn prepend(&mut self, n: usize) -> bool {
         match self.start.checked_sub(n) {
-            Some(start) => {
-                self.start = start;
-                true
-            }
-            None => false,
-        }
-    }
-
-    fn trim_front(&mut self, n: usize) -> bool {
-        match self.start.checked_add(n) {
-            Some(start) if start <= self.storage.len() => {
+            Some(start) if !self.is_shared() => {
                 self.start = start;
                 true
             }
             _ => false,
         }
+    }
+
+    fn trim_front(&mut self, n: usize) -> bool {
+        match self.start.checked_add(n) {
+            Some(start) if start <= self.storage.len() && !self.is_shared() => {
+                self.start = start;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    fn pkt_len(&self) -> u32 {
+        u32::try_from(self.data().len()).unwrap_or(u32::MAX)
+    }
+
+    fn share(&self) -> Self {
+        TestBuf { storage: Arc::clone(&self.storage), start: self.start }
+    }
+
+    fn deep_copy(&self) -> Option<Self> {
+        Some(TestBuf { storage: Arc::new(self.storage.to_vec()), start: self.start })
+    }
+}
+
+/// A receive burst of `TestBuf`s, for tests of the burst stages.
+#[derive(Debug, Default)]
+pub struct TestBurst {
+    slots: Vec<Option<TestBuf>>,
+}
+
+impl TestBurst {
+    /// A burst of copies of `frames`.
+    pub fn of(frames: &[&[u8]]) -> TestBurst {
+        TestBurst { slots: frames.iter().map(|frame| Some(TestBuf::from_bytes(frame))).collect() }
+    }
+
+    /// The packets no action took (they would be freed with the burst).
+    pub fn left(&self) -> usize {
+        self.slots.iter().flatten().count()
+    }
+}
+
+impl PacketBurst for TestBurst {
+    type Packet = TestBuf;
+
+    fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    fn data(&self, i: usize) -> &[u8] {
+        self.slots.get(i).and_then(Option::as_ref).map(PacketBuf::data).unwrap_or_default()
+    }
+
+    fn pkt_len(&self, i: usize) -> u32 {
+        self.slots.get(i).and_then(Option::as_ref).map_or(0, PacketBuf::pkt_len)
+    }
+
+    fn prefetch(&self, _i: usize) {}
+
+    fn take(&mut self, i: usize) -> Option<TestBuf> {
+        self.slots.get_mut(i)?.take()
     }
 }

@@ -9,7 +9,7 @@ mod extract;
 pub mod proto;
 pub mod rewrite;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
-pub use buf::{PacketBuf, TestBuf};
+pub use buf::{PacketBuf, PacketBurst, TestBuf, TestBurst};
 pub use extract::{extract, extract_into, header_at, same_headers, Layers};

@@ -44,6 +44,9 @@ pub enum RewriteError {
     Truncated,
     /// No headroom for the bytes `push_vlan` adds.
     NoHeadroom,
+    /// The packet buffer is shared with an earlier output (`PacketBuf::share`): it must be copied
+    /// before it can change.
+    Shared,
     /// The value does not fit the field (a VID above 4095, a PCP above 7, a DSCP above 63, an ECN
     /// above 3, a flow label above 0xfffff) or is not a VLAN TPID.
     InvalidValue,
@@ -55,6 +58,7 @@ impl fmt::Display for RewriteError {
             RewriteError::MissingHeader => "the packet has no such header",
             RewriteError::Truncated => "the packet ends inside the header",
             RewriteError::NoHeadroom => "no headroom left in the packet buffer",
+            RewriteError::Shared => "the packet buffer is shared with another output",
             RewriteError::InvalidValue => "value out of the field's range",
         })
     }
@@ -64,6 +68,12 @@ impl std::error::Error for RewriteError {}
 
 /// Where the outermost VLAN tag starts: after the MAC addresses.
 const OUTER_TAG: usize = 12;
+
+/// The packet's bytes, writable; `Shared` while another handle holds the buffer.
+#[inline]
+fn writable<B: PacketBuf + ?Sized>(buf: &mut B) -> Result<&mut [u8], RewriteError> {
+    buf.data_mut().ok_or(RewriteError::Shared)
+}
 
 /// `N` bytes of `data` at `offset`.
 #[inline]
@@ -144,13 +154,13 @@ fn l3_header_and_l4_checksum<const N: usize>(
 
 /// Sets the Ethernet source address.
 pub fn set_eth_src<B: PacketBuf + ?Sized>(buf: &mut B, mac: [u8; 6]) -> Result<(), RewriteError> {
-    frame_head::<{ len::ETHERNET }>(buf.data_mut())?[6..12].copy_from_slice(&mac);
+    frame_head::<{ len::ETHERNET }>(writable(buf)?)?[6..12].copy_from_slice(&mac);
     Ok(())
 }
 
 /// Sets the Ethernet destination address.
 pub fn set_eth_dst<B: PacketBuf + ?Sized>(buf: &mut B, mac: [u8; 6]) -> Result<(), RewriteError> {
-    frame_head::<{ len::ETHERNET }>(buf.data_mut())?[..6].copy_from_slice(&mac);
+    frame_head::<{ len::ETHERNET }>(writable(buf)?)?[..6].copy_from_slice(&mac);
     Ok(())
 }
 
@@ -165,13 +175,13 @@ pub fn push_vlan<B: PacketBuf + ?Sized>(
     if !ethertype::is_vlan(tpid) {
         return Err(RewriteError::InvalidValue);
     }
-    if buf.data().len() < len::ETHERNET {
+    if writable(buf)?.len() < len::ETHERNET {
         return Err(RewriteError::MissingHeader);
     }
     if !buf.prepend(len::VLAN_TAG) {
         return Err(RewriteError::NoHeadroom);
     }
-    let head = frame_head::<{ OUTER_TAG + len::VLAN_TAG }>(buf.data_mut())?;
+    let head = frame_head::<{ OUTER_TAG + len::VLAN_TAG }>(writable(buf)?)?;
     // The MAC addresses move to the new front; the ethertype stays, now after the tag.
     head.copy_within(len::VLAN_TAG.., 0);
     let [tpid_hi, tpid_lo] = tpid.to_be_bytes();
@@ -187,7 +197,7 @@ pub fn push_vlan<B: PacketBuf + ?Sized>(
 /// Removes the outermost VLAN tag and shifts the offsets in `layers` to match (`l2_5` stays set
 /// if another tag follows).
 pub fn pop_vlan<B: PacketBuf + ?Sized>(buf: &mut B, layers: &mut Layers) -> Result<(), RewriteError> {
-    let frame = tagged_frame(buf.data_mut())?;
+    let frame = tagged_frame(writable(buf)?)?;
     frame.copy_within(..OUTER_TAG, len::VLAN_TAG);
     if !buf.trim_front(len::VLAN_TAG) {
         // Unreachable for a buffer that honours its contract: the frame has 18 bytes.
@@ -222,7 +232,7 @@ pub fn set_vlan_vid<B: PacketBuf + ?Sized>(buf: &mut B, vid: u16) -> Result<(), 
     if vid > vlan::VID_MASK {
         return Err(RewriteError::InvalidValue);
     }
-    let tci = outer_tci(buf.data_mut())?;
+    let tci = outer_tci(writable(buf)?)?;
     *tci = ((u16::from_be_bytes(*tci) & !vlan::VID_MASK) | vid).to_be_bytes();
     Ok(())
 }
@@ -232,7 +242,7 @@ pub fn set_vlan_pcp<B: PacketBuf + ?Sized>(buf: &mut B, pcp: u8) -> Result<(), R
     if pcp > 7 {
         return Err(RewriteError::InvalidValue);
     }
-    let tci = outer_tci(buf.data_mut())?;
+    let tci = outer_tci(writable(buf)?)?;
     *tci = ((u16::from_be_bytes(*tci) & !vlan::PCP_MASK) | (u16::from(pcp) << vlan::PCP_SHIFT)).to_be_bytes();
     Ok(())
 }
@@ -280,12 +290,12 @@ fn set_ipv4_address(data: &mut [u8], layers: &Layers, at: usize, address: [u8; 4
 
 /// Sets the IPv4 source address.
 pub fn set_ipv4_src<B: PacketBuf + ?Sized>(buf: &mut B, layers: &Layers, address: [u8; 4]) -> Result<(), RewriteError> {
-    set_ipv4_address(buf.data_mut(), layers, 12, address)
+    set_ipv4_address(writable(buf)?, layers, 12, address)
 }
 
 /// Sets the IPv4 destination address.
 pub fn set_ipv4_dst<B: PacketBuf + ?Sized>(buf: &mut B, layers: &Layers, address: [u8; 4]) -> Result<(), RewriteError> {
-    set_ipv4_address(buf.data_mut(), layers, 16, address)
+    set_ipv4_address(writable(buf)?, layers, 16, address)
 }
 
 /// Replaces the bits `mask` of the IPv4 TOS byte with `bits`.
@@ -297,7 +307,7 @@ fn set_ipv4_tos_bits(data: &mut [u8], layers: &Layers, mask: u8, bits: u8) -> Re
 
 /// Sets the whole IPv4 TOS byte (DSCP and ECN).
 pub fn set_ipv4_tos<B: PacketBuf + ?Sized>(buf: &mut B, layers: &Layers, tos: u8) -> Result<(), RewriteError> {
-    set_ipv4_tos_bits(buf.data_mut(), layers, 0xff, tos)
+    set_ipv4_tos_bits(writable(buf)?, layers, 0xff, tos)
 }
 
 /// Sets the IPv4 DSCP (0..=63, the upper 6 bits of the TOS byte).
@@ -305,7 +315,7 @@ pub fn set_ipv4_dscp<B: PacketBuf + ?Sized>(buf: &mut B, layers: &Layers, dscp: 
     if dscp > 63 {
         return Err(RewriteError::InvalidValue);
     }
-    set_ipv4_tos_bits(buf.data_mut(), layers, 0xfc, dscp << 2)
+    set_ipv4_tos_bits(writable(buf)?, layers, 0xfc, dscp << 2)
 }
 
 /// Sets the IPv4 ECN (0..=3, the lower 2 bits of the TOS byte).
@@ -313,12 +323,12 @@ pub fn set_ipv4_ecn<B: PacketBuf + ?Sized>(buf: &mut B, layers: &Layers, ecn: u8
     if ecn > 3 {
         return Err(RewriteError::InvalidValue);
     }
-    set_ipv4_tos_bits(buf.data_mut(), layers, 0x03, ecn)
+    set_ipv4_tos_bits(writable(buf)?, layers, 0x03, ecn)
 }
 
 /// Sets the IPv4 TTL.
 pub fn set_ipv4_ttl<B: PacketBuf + ?Sized>(buf: &mut B, layers: &Layers, ttl: u8) -> Result<(), RewriteError> {
-    let header = ipv4_header(buf.data_mut(), layers)?;
+    let header = ipv4_header(writable(buf)?, layers)?;
     let new = [ttl, header[9]];
     set_ipv4_word(header, 8, new)
 }
@@ -327,7 +337,7 @@ pub fn set_ipv4_ttl<B: PacketBuf + ?Sized>(buf: &mut B, layers: &Layers, ttl: u8
 /// forwarded. Returns false, leaving the packet unchanged, if it is 0 or 1 (the packet must not be
 /// forwarded; the caller drops it or sends it to the controller).
 pub fn dec_ttl<B: PacketBuf + ?Sized>(buf: &mut B, layers: &Layers) -> Result<bool, RewriteError> {
-    let data = buf.data_mut();
+    let data = writable(buf)?;
     match layers.dl_type {
         ethertype::IPV4 => {
             let header = ipv4_header(data, layers)?;
@@ -414,7 +424,7 @@ pub fn set_ipv6_src<B: PacketBuf + ?Sized>(
     layers: &Layers,
     address: [u8; 16],
 ) -> Result<(), RewriteError> {
-    set_ipv6_address(buf.data_mut(), layers, 8, address)
+    set_ipv6_address(writable(buf)?, layers, 8, address)
 }
 
 /// Sets the IPv6 destination address.
@@ -423,7 +433,7 @@ pub fn set_ipv6_dst<B: PacketBuf + ?Sized>(
     layers: &Layers,
     address: [u8; 16],
 ) -> Result<(), RewriteError> {
-    set_ipv6_address(buf.data_mut(), layers, 24, address)
+    set_ipv6_address(writable(buf)?, layers, 24, address)
 }
 
 /// Sets the IPv6 flow label (0..=0xfffff).
@@ -431,7 +441,7 @@ pub fn set_ipv6_label<B: PacketBuf + ?Sized>(buf: &mut B, layers: &Layers, label
     if label > 0x000f_ffff {
         return Err(RewriteError::InvalidValue);
     }
-    let header = ipv6_header(buf.data_mut(), layers)?;
+    let header = ipv6_header(writable(buf)?, layers)?;
     let [_, label_1, label_2, label_3] = label.to_be_bytes();
     header[1] = (header[1] & 0xf0) | label_1;
     header[2] = label_2;
@@ -452,7 +462,7 @@ fn set_ipv6_class_bits(data: &mut [u8], layers: &Layers, mask: u8, bits: u8) -> 
 
 /// Sets the IPv6 traffic class (DSCP and ECN).
 pub fn set_ipv6_tc<B: PacketBuf + ?Sized>(buf: &mut B, layers: &Layers, class: u8) -> Result<(), RewriteError> {
-    set_ipv6_class_bits(buf.data_mut(), layers, 0xff, class)
+    set_ipv6_class_bits(writable(buf)?, layers, 0xff, class)
 }
 
 /// Sets the IPv6 DSCP (0..=63, the upper 6 bits of the traffic class).
@@ -460,7 +470,7 @@ pub fn set_ipv6_dscp<B: PacketBuf + ?Sized>(buf: &mut B, layers: &Layers, dscp: 
     if dscp > 63 {
         return Err(RewriteError::InvalidValue);
     }
-    set_ipv6_class_bits(buf.data_mut(), layers, 0xfc, dscp << 2)
+    set_ipv6_class_bits(writable(buf)?, layers, 0xfc, dscp << 2)
 }
 
 /// Sets the IPv6 ECN (0..=3, the lower 2 bits of the traffic class).
@@ -468,7 +478,7 @@ pub fn set_ipv6_ecn<B: PacketBuf + ?Sized>(buf: &mut B, layers: &Layers, ecn: u8
     if ecn > 3 {
         return Err(RewriteError::InvalidValue);
     }
-    set_ipv6_class_bits(buf.data_mut(), layers, 0x03, ecn)
+    set_ipv6_class_bits(writable(buf)?, layers, 0x03, ecn)
 }
 
 /// Sets the IPv6 hop limit.
@@ -477,7 +487,7 @@ pub fn set_ipv6_hop_limit<B: PacketBuf + ?Sized>(
     layers: &Layers,
     hop_limit: u8,
 ) -> Result<(), RewriteError> {
-    ipv6_header(buf.data_mut(), layers)?[7] = hop_limit;
+    ipv6_header(writable(buf)?, layers)?[7] = hop_limit;
     Ok(())
 }
 
@@ -551,12 +561,12 @@ fn set_sctp_port(sctp: &mut [u8], at: usize, new: [u8; 2]) -> Result<(), Rewrite
 
 /// Sets the TCP, UDP or SCTP source port.
 pub fn set_tp_src<B: PacketBuf + ?Sized>(buf: &mut B, layers: &Layers, port: u16) -> Result<(), RewriteError> {
-    set_port(buf.data_mut(), layers, 0, port)
+    set_port(writable(buf)?, layers, 0, port)
 }
 
 /// Sets the TCP, UDP or SCTP destination port.
 pub fn set_tp_dst<B: PacketBuf + ?Sized>(buf: &mut B, layers: &Layers, port: u16) -> Result<(), RewriteError> {
-    set_port(buf.data_mut(), layers, 2, port)
+    set_port(writable(buf)?, layers, 2, port)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -582,12 +592,12 @@ fn set_icmp_byte(data: &mut [u8], layers: &Layers, at: usize, value: u8) -> Resu
 
 /// Sets the ICMP or ICMPv6 type.
 pub fn set_icmp_type<B: PacketBuf + ?Sized>(buf: &mut B, layers: &Layers, icmp_type: u8) -> Result<(), RewriteError> {
-    set_icmp_byte(buf.data_mut(), layers, 0, icmp_type)
+    set_icmp_byte(writable(buf)?, layers, 0, icmp_type)
 }
 
 /// Sets the ICMP or ICMPv6 code.
 pub fn set_icmp_code<B: PacketBuf + ?Sized>(buf: &mut B, layers: &Layers, code: u8) -> Result<(), RewriteError> {
-    set_icmp_byte(buf.data_mut(), layers, 1, code)
+    set_icmp_byte(writable(buf)?, layers, 1, code)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -603,31 +613,31 @@ fn arp_header<'a>(data: &'a mut [u8], layers: &Layers) -> Result<&'a mut [u8; le
 
 /// Sets the ARP opcode.
 pub fn set_arp_op<B: PacketBuf + ?Sized>(buf: &mut B, layers: &Layers, op: u16) -> Result<(), RewriteError> {
-    *bytes_mut::<2>(arp_header(buf.data_mut(), layers)?, 6)? = op.to_be_bytes();
+    *bytes_mut::<2>(arp_header(writable(buf)?, layers)?, 6)? = op.to_be_bytes();
     Ok(())
 }
 
 /// Sets the ARP sender hardware address.
 pub fn set_arp_sha<B: PacketBuf + ?Sized>(buf: &mut B, layers: &Layers, mac: [u8; 6]) -> Result<(), RewriteError> {
-    *bytes_mut::<6>(arp_header(buf.data_mut(), layers)?, 8)? = mac;
+    *bytes_mut::<6>(arp_header(writable(buf)?, layers)?, 8)? = mac;
     Ok(())
 }
 
 /// Sets the ARP sender protocol (IPv4) address.
 pub fn set_arp_spa<B: PacketBuf + ?Sized>(buf: &mut B, layers: &Layers, address: [u8; 4]) -> Result<(), RewriteError> {
-    *bytes_mut::<4>(arp_header(buf.data_mut(), layers)?, 14)? = address;
+    *bytes_mut::<4>(arp_header(writable(buf)?, layers)?, 14)? = address;
     Ok(())
 }
 
 /// Sets the ARP target hardware address.
 pub fn set_arp_tha<B: PacketBuf + ?Sized>(buf: &mut B, layers: &Layers, mac: [u8; 6]) -> Result<(), RewriteError> {
-    *bytes_mut::<6>(arp_header(buf.data_mut(), layers)?, 18)? = mac;
+    *bytes_mut::<6>(arp_header(writable(buf)?, layers)?, 18)? = mac;
     Ok(())
 }
 
 /// Sets the ARP target protocol (IPv4) address.
 pub fn set_arp_tpa<B: PacketBuf + ?Sized>(buf: &mut B, layers: &Layers, address: [u8; 4]) -> Result<(), RewriteError> {
-    *bytes_mut::<4>(arp_header(buf.data_mut(), layers)?, 24)? = address;
+    *bytes_mut::<4>(arp_header(writable(buf)?, layers)?, 24)? = address;
     Ok(())
 }
 
@@ -655,7 +665,7 @@ pub fn set_nd_target<B: PacketBuf + ?Sized>(
     layers: &Layers,
     address: [u8; 16],
 ) -> Result<(), RewriteError> {
-    let message = nd_message(buf.data_mut(), layers)?;
+    let message = nd_message(writable(buf)?, layers)?;
     // A message too short for its target has none (extract leaves nd_target 0).
     let old = *bytes::<16>(message, len::ICMP).map_err(|_| RewriteError::MissingHeader)?;
     if old != address {
@@ -689,12 +699,12 @@ fn set_nd_link_address(message: &mut [u8], option_type: u8, mac: [u8; 6]) -> Res
 
 /// Sets the source link-layer address option of a neighbour discovery message.
 pub fn set_nd_sll<B: PacketBuf + ?Sized>(buf: &mut B, layers: &Layers, mac: [u8; 6]) -> Result<(), RewriteError> {
-    set_nd_link_address(nd_message(buf.data_mut(), layers)?, nd::OPTION_SOURCE_LL, mac)
+    set_nd_link_address(nd_message(writable(buf)?, layers)?, nd::OPTION_SOURCE_LL, mac)
 }
 
 /// Sets the target link-layer address option of a neighbour discovery message.
 pub fn set_nd_tll<B: PacketBuf + ?Sized>(buf: &mut B, layers: &Layers, mac: [u8; 6]) -> Result<(), RewriteError> {
-    set_nd_link_address(nd_message(buf.data_mut(), layers)?, nd::OPTION_TARGET_LL, mac)
+    set_nd_link_address(nd_message(writable(buf)?, layers)?, nd::OPTION_TARGET_LL, mac)
 }
 
 /// The DSCP after raising its drop precedence by `levels`: only the AF code points (AFxy,

@@ -1,98 +1,150 @@
-//! Applying datapath actions to one packet: header rewrites through
-//! `packet::rewrite` (checksums kept right), VLAN push/pop, and outputs -
-//! the packet itself for the last output, a shared reference when nothing
-//! changes it afterwards, a copy otherwise; packet-ins as copies of the packet
-//! as it is at the controller action; meters (drop, DSCP remark).
+//! Applying datapath actions to one packet: header rewrites through `packet::rewrite` (checksums
+//! kept right), VLAN push/pop, and outputs - the packet itself for the last output, a shared
+//! reference when nothing changes it afterwards, a copy otherwise; packet-ins as copies of the
+//! packet as it is at the controller action; meters (drop, DSCP remark). Generic over the output
+//! ports (and so over the packet buffer), with a drop counted by reason for every packet that
+//! does not leave. (Where tunnels come: an encap action pushes the outer headers here, before the
+//! output it precedes.)
 use std::sync::Arc;
 
-use crate::dpdk::mbuf::Mbuf;
+use crate::dpdk::eal::rdtsc;
 use crate::flow::key::Field;
+use crate::packet::proto::ethertype;
 use crate::packet::rewrite::{self, RewriteError};
 use crate::packet::{Layers, PacketBuf};
 use crate::pipeline::meter::MeterVerdict;
-use crate::pipeline::xlate::{DpAction, PacketInMeta};
-use crate::pmd::stats::DropReason;
+use crate::pipeline::xlate::{DpAction, PacketInMeta, NO_DP_PORT};
+use crate::pmd::meters::PmdMeters;
+use crate::pmd::output::{PacketOf, PortOutputs};
+use crate::pmd::packet_in::PacketInQueue;
+use crate::pmd::stats::{DropReason, PmdCounter, PmdCounters};
 
-const ETH_TYPE_ARP: u16 = 0x0806;
-const ETH_TYPE_IPV6: u16 = 0x86dd;
-
-/// Where the executed packet goes: implemented by the PMD's output buffers.
-pub trait Outputs {
-    fn output(&mut self, port: u16, packet: Mbuf);
-    /// Counts a drop of one packet arriving on `in_port`.
-    fn drop_packet(&mut self, in_port: u16, reason: DropReason);
-    /// Hands a copy of `packet` to the controllers; false when it was not queued.
-    fn packet_in(&mut self, packet: &Mbuf, meta: &Arc<PacketInMeta>) -> bool;
-    /// Runs `packet` through meter `id` of the bridge.
-    fn meter(&mut self, id: u32, packet: &Mbuf) -> MeterVerdict;
+/// What running actions on packets touches: the PMD's output ports, counters, packet-in queue and
+/// meters.
+pub struct Execution<O> {
+    pub ports: O,
+    pub counters: PmdCounters,
+    pub packet_ins: PacketInQueue,
+    pub meters: PmdMeters,
+    /// The PMD's index (its meter counters).
+    pub pmd: usize,
 }
 
-fn is_output(action: &DpAction) -> bool {
-    matches!(action, DpAction::Output(_))
+/// Where the packets being executed come from: their bridge, and the datapath port they came in
+/// on (their drops are counted there), or `NO_DP_PORT` for a packet-out from a controller.
+#[derive(Debug, Clone, Copy)]
+pub struct Origin {
+    pub bridge: usize,
+    pub in_port: u16,
 }
 
-fn is_rewrite(action: &DpAction) -> bool {
-    !matches!(action, DpAction::Output(_) | DpAction::Controller(_))
+/// Does the action need the packet as it is (an output or a packet-in)?
+fn takes_packet(action: &DpAction) -> bool {
+    matches!(action, DpAction::Output(_) | DpAction::Controller(_))
 }
 
-/// Runs `actions` on `packet` (parsed into `layers`). A packet that ends
-/// in no output is counted with `no_output` and freed.
-pub fn execute<O: Outputs>(
-    out: &mut O,
-    in_port: u16,
-    mut packet: Mbuf,
-    mut layers: Layers,
-    actions: &[DpAction],
-    no_output: DropReason,
-) {
-    let mut sent = false;
-    for (k, action) in actions.iter().enumerate() {
-        let rest = &actions[k + 1..];
-        let result = match action {
-            DpAction::Output(port) => {
-                if !rest.iter().any(is_output) {
-                    out.output(*port, packet);
-                    return;
-                }
-                let copy = if rest.iter().any(is_rewrite) { packet.deep_copy() } else { Some(packet.share()) };
-                match copy {
-                    Some(copy) => {
-                        out.output(*port, copy);
-                        sent = true;
+/// Does the action change the packet (or may, as a meter's DSCP remark)?
+fn changes_packet(action: &DpAction) -> bool {
+    !takes_packet(action)
+}
+
+impl<O: PortOutputs> Execution<O> {
+    /// Runs `actions` on `packet` (parsed into `layers`). A packet that ends in no output is
+    /// counted with `no_output`.
+    pub fn execute(
+        &mut self,
+        origin: Origin,
+        mut packet: PacketOf<O>,
+        mut layers: Layers,
+        actions: &[DpAction],
+        no_output: DropReason,
+    ) {
+        let mut sent = false;
+        for (k, action) in actions.iter().enumerate() {
+            let rest = &actions[k + 1..];
+            let result = match action {
+                DpAction::Output(port) => {
+                    if !rest.iter().any(takes_packet) {
+                        self.output(origin, *port, packet);
+                        return;
                     }
-                    None => out.drop_packet(in_port, DropReason::NoBuffer),
+                    let copy = if rest.iter().any(changes_packet) { packet.deep_copy() } else { Some(packet.share()) };
+                    match copy {
+                        Some(copy) => {
+                            self.output(origin, *port, copy);
+                            sent = true;
+                        }
+                        None => self.drop_one(origin, DropReason::NoBuffer),
+                    }
+                    Ok(())
                 }
-                Ok(())
+                DpAction::Controller(meta) => {
+                    if self.packet_in(origin, &packet, meta) {
+                        sent = true;
+                    } else {
+                        self.drop_one(origin, DropReason::PacketInLimit);
+                    }
+                    Ok(())
+                }
+                DpAction::SetField { field, value } => set_field(&mut packet, &layers, *field, *value),
+                DpAction::SetVlanTci(tci) => rewrite::set_vlan_vid(&mut packet, tci & 0x0fff)
+                    .and_then(|()| rewrite::set_vlan_pcp(&mut packet, (tci >> 13) as u8)),
+                DpAction::PushVlan { tpid, tci } => rewrite::push_vlan(&mut packet, &mut layers, *tpid, *tci),
+                DpAction::PopVlan => rewrite::pop_vlan(&mut packet, &mut layers),
+                DpAction::Meter(id) => {
+                    match self.meters.apply(origin.bridge, *id, self.pmd, packet.pkt_len(), rdtsc()) {
+                        MeterVerdict::Pass => Ok(()),
+                        MeterVerdict::Remark(levels) => rewrite::remark_dscp(&mut packet, &layers, levels),
+                        MeterVerdict::Drop => {
+                            self.drop_one(origin, DropReason::MeterDrop);
+                            return;
+                        }
+                    }
+                }
+            };
+            if result.is_err() {
+                self.drop_one(origin, DropReason::RewriteFailed);
+                return;
             }
-            DpAction::Controller(meta) => {
-                if out.packet_in(&packet, meta) {
-                    sent = true;
-                } else {
-                    out.drop_packet(in_port, DropReason::PacketInLimit);
-                }
-                Ok(())
-            }
-            DpAction::SetField { field, value } => set_field(&mut packet, &layers, *field, *value),
-            DpAction::SetVlanTci(tci) => rewrite::set_vlan_vid(&mut packet, tci & 0x0fff)
-                .and_then(|()| rewrite::set_vlan_pcp(&mut packet, (tci >> 13) as u8)),
-            DpAction::PushVlan { tpid, tci } => rewrite::push_vlan(&mut packet, &mut layers, *tpid, *tci),
-            DpAction::PopVlan => rewrite::pop_vlan(&mut packet, &mut layers),
-            DpAction::Meter(id) => match out.meter(*id, &packet) {
-                MeterVerdict::Pass => Ok(()),
-                MeterVerdict::Remark(levels) => rewrite::remark_dscp(&mut packet, &layers, levels),
-                MeterVerdict::Drop => {
-                    out.drop_packet(in_port, DropReason::MeterDrop);
-                    return;
-                }
-            },
-        };
-        if result.is_err() {
-            out.drop_packet(in_port, DropReason::RewriteFailed);
-            return;
+        }
+        if !sent {
+            self.drop_one(origin, no_output);
         }
     }
-    if !sent {
-        out.drop_packet(in_port, no_output);
+
+    /// Sends `packet` to `port`, or drops it as `no_such_port` when this PMD has no such port.
+    #[inline]
+    fn output(&mut self, origin: Origin, port: u16, packet: PacketOf<O>) {
+        if self.ports.has_port(port) {
+            self.ports.output(&mut self.counters, port, packet);
+        } else {
+            drop(packet);
+            self.drop_one(origin, DropReason::NoSuchPort);
+        }
+    }
+
+    /// Counts drops of packets from `origin`.
+    #[inline]
+    pub fn count_drops(&mut self, origin: Origin, reason: DropReason, n: u64) {
+        // A packet-out from the controller has no input port to count it on.
+        if origin.in_port != NO_DP_PORT {
+            self.counters.port_drop(origin.in_port, reason, n);
+        }
+    }
+
+    #[inline]
+    fn drop_one(&mut self, origin: Origin, reason: DropReason) {
+        self.count_drops(origin, reason, 1);
+    }
+
+    /// Hands a copy of `packet` to the controllers; false when it was not queued.
+    fn packet_in(&mut self, origin: Origin, packet: &PacketOf<O>, meta: &Arc<PacketInMeta>) -> bool {
+        let total_len = packet.pkt_len() as usize;
+        let queued = self.packet_ins.offer(origin.bridge, meta, packet.data(), total_len, rdtsc());
+        if queued {
+            self.counters.add(PmdCounter::PacketIns, 1);
+        }
+        queued
     }
 }
 
@@ -103,11 +155,11 @@ fn bytes<const N: usize>(value: u128) -> [u8; N] {
     out
 }
 
-/// Writes one header field; metadata fields (tunnel, registers) have no
-/// bytes in the packet and are skipped.
+/// Writes one header field; metadata fields (tunnel, registers) have no bytes in the packet and
+/// are skipped. ARP's fields are RARP's too (the parser reads both alike).
 fn set_field<B: PacketBuf>(packet: &mut B, layers: &Layers, field: Field, value: u128) -> Result<(), RewriteError> {
-    let ipv6 = layers.dl_type == ETH_TYPE_IPV6;
-    let arp = layers.dl_type == ETH_TYPE_ARP;
+    let ipv6 = layers.dl_type == ethertype::IPV6;
+    let arp = matches!(layers.dl_type, ethertype::ARP | ethertype::RARP);
     match field {
         Field::DlSrc => rewrite::set_eth_src(packet, bytes(value)),
         Field::DlDst => rewrite::set_eth_dst(packet, bytes(value)),

@@ -16,7 +16,7 @@ pub enum DropReason {
     /// output (input port).
     #[default]
     ActionDrop,
-    /// Output to a port that is gone (input port).
+    /// Output to a port that is gone, or that this PMD has no transmit queue on (input port).
     NoSuchPort,
     /// The device did not take the packet: tx queue full, or a vhost-user
     /// guest not connected (counted on the output port).
@@ -38,10 +38,13 @@ pub enum DropReason {
     PortConfig,
     /// A meter's drop band (input port).
     MeterDrop,
+    /// A frame shorter than an Ethernet header (input port), as Open vSwitch's
+    /// `datapath_drop_rx_invalid_packet`.
+    RxInvalidPacket,
 }
 
 impl DropReason {
-    pub const ALL: [DropReason; 11] = [
+    pub const ALL: [DropReason; 12] = [
         DropReason::TableMiss,
         DropReason::ActionDrop,
         DropReason::NoSuchPort,
@@ -53,6 +56,7 @@ impl DropReason {
         DropReason::NoBuffer,
         DropReason::PortConfig,
         DropReason::MeterDrop,
+        DropReason::RxInvalidPacket,
     ];
 
     pub fn name(self) -> &'static str {
@@ -68,6 +72,7 @@ impl DropReason {
             DropReason::NoBuffer => "no_buffer",
             DropReason::PortConfig => "port_config",
             DropReason::MeterDrop => "meter_drop",
+            DropReason::RxInvalidPacket => "rx_invalid_packet",
         }
     }
 

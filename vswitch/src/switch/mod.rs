@@ -18,9 +18,9 @@ use crate::control::protocol::{
     PmdRxqs, PmdStats, PmdStatsReply, PortInfo, PortStats, PortStatsReply, Reply, Request, RxqInfo, RxqReply,
     ShowReply, TraceReply,
 };
-use crate::datapath::{BridgeDp, Datapath, FlowActions, RxqWork, TxLock, TxTarget, MAX_PORTS};
+use crate::datapath::{BridgeDp, Datapath, FlowActions, QueueHandover, RxqWork, TxTarget, MAX_PORTS};
 use crate::dpdk::eal::{rdtsc, Eal};
-use crate::dpdk::ethdev::{EthPort, Link, PortSetup};
+use crate::dpdk::ethdev::{EthPort, Link, PortSetup, SharedTxQueue, TxQueue};
 use crate::dpdk::mempool::{data_room_for_mtu, PktMbufPool};
 use crate::flow::key::{Field, FlowKey};
 use crate::flow::{parse_add_flow, parse_del_flows, parse_dump_flows, parse_mod_flows, FlowSelector, Match};
@@ -45,8 +45,6 @@ struct Port {
     bridge: usize,
     ofport: u32,
     eth: EthPort,
-    /// One lock per tx queue, used only when PMDs outnumber tx queues.
-    tx_locks: Vec<Arc<TxLock>>,
     /// PMD counters for this DPDK port id when the port was added (a port id
     /// can be reused after a removal).
     baseline: PortCounterTotals,
@@ -94,6 +92,8 @@ pub struct Switch {
     bridges: Vec<Bridge>,
     /// Which PMD polls each (DPDK port id, queue).
     rxq_owner: HashMap<(u16, u16), usize>,
+    /// Per PMD: the queue handles it takes over and the ports it gives up with the next version.
+    handovers: Vec<QueueHandover>,
     next_vdev_index: u32,
     on_port_error: PortErrorPolicy,
     side_effects: Receiver<SideEffect>,
@@ -148,6 +148,7 @@ impl Switch {
             eal,
             bridges: Vec::new(),
             rxq_owner: HashMap::new(),
+            handovers: std::iter::repeat_with(QueueHandover::default).take(config.pmd.cores.len()).collect(),
             next_vdev_index: 0,
             on_port_error: config.switch.on_port_error,
             side_effects,
@@ -430,12 +431,7 @@ impl Switch {
         key.set_u64(Field::InPort, u64::from(port.eth.id()));
         let datapath = self.current.clone();
         let bridge_dp = datapath.bridges.get(b).ok_or("bridge not in the datapath")?;
-        let view = crate::pipeline::xlate::Bridge {
-            tables: &bridge_dp.tables,
-            ports: &bridge_dp.ports,
-            macs: &bridge_dp.macs,
-        };
-        let translation = translate(&view, &key, true);
+        let translation = translate(&bridge_dp.view(), &key, true);
         let mut megaflow_key = key.masked(&translation.wildcards);
         megaflow_key.set_u64(Field::InPort, u64::from(in_ofport));
         let megaflow = Match::new(&megaflow_key, &translation.wildcards).to_string();
@@ -548,6 +544,9 @@ impl Switch {
         let id = port.eth.id();
         self.bridges[port.bridge].forget_port(port.ofport);
         self.rxq_owner.retain(|&(p, _), _| p != id);
+        for handover in &mut self.handovers {
+            handover.removed_ports.push(id);
+        }
         let result = self.publish();
         if result.is_ok() {
             drop(port); // stops and removes the device
@@ -618,13 +617,16 @@ impl Switch {
             txq_size: config.txq_size,
             mtu: config.mtu,
         };
-        eth.configure_and_start(&setup, &self.pool).map_err(|e| e.to_string())?;
+        let queues = eth.configure_and_start(&setup, &self.pool).map_err(|e| e.to_string())?;
         let id = eth.id();
-        for queue in 0..eth.rx_queues() {
+        for rxq in queues.rx {
             let owner = self.least_loaded_pmd();
-            self.rxq_owner.insert((id, queue), owner);
+            self.rxq_owner.insert((id, rxq.queue()), owner);
+            if let Some(handover) = self.handovers.get_mut(owner) {
+                handover.rx.push(rxq);
+            }
         }
-        let tx_locks = (0..eth.tx_queues()).map(|_| Arc::new(TxLock::default())).collect();
+        self.hand_out_tx_queues(queues.tx);
         let baseline = self.port_totals(&self.all_pmd_counters(), id);
         let link = eth.link();
         tracing::info!(
@@ -644,13 +646,33 @@ impl Switch {
             bridge,
             ofport,
             eth,
-            tx_locks,
             baseline,
             link,
             added: Instant::now(),
             flags: PortFlags::default(),
         });
         Ok(())
+    }
+
+    /// Gives PMD i transmit queue i % n of a port with n tx queues: its own where no other PMD
+    /// sends on that queue, shared under a lock where PMDs outnumber the queues.
+    fn hand_out_tx_queues(&mut self, queues: Vec<TxQueue>) {
+        let n_queues = queues.len();
+        let n_pmds = self.handovers.len();
+        for (index, queue) in queues.into_iter().enumerate() {
+            let users: Vec<usize> = (0..n_pmds).filter(|pmd| pmd % n_queues == index).collect();
+            match users.as_slice() {
+                // More queues than PMDs: nobody sends on it.
+                [] => {}
+                &[only] => self.handovers[only].tx.push(TxTarget::Own(queue)),
+                several => {
+                    let shared = Arc::new(SharedTxQueue::new(queue));
+                    for &pmd in several {
+                        self.handovers[pmd].tx.push(TxTarget::Shared(shared.clone()));
+                    }
+                }
+            }
+        }
     }
 
     fn least_loaded_pmd(&self) -> usize {
@@ -687,25 +709,17 @@ impl Switch {
             })
             .collect();
         let mut pmd_rxqs: Vec<Vec<RxqWork>> = vec![Vec::new(); n_pmds];
-        let mut pmd_tx: Vec<Vec<Option<TxTarget>>> = vec![vec![None; MAX_PORTS]; n_pmds];
         for port in &self.ports {
-            let fixed = fixed_actions(&bridges[port.bridge], port.eth.id());
+            let id = port.eth.id();
+            let fixed = fixed_actions(&bridges[port.bridge], id);
             for queue in 0..port.eth.rx_queues() {
-                let owner = self.rxq_owner.get(&(port.eth.id(), queue)).copied().unwrap_or(0);
-                if let (Some(rxq), Some(list)) = (port.eth.rx_queue(queue), pmd_rxqs.get_mut(owner)) {
-                    list.push(RxqWork { rxq, bridge: port.bridge, fixed: fixed.clone() });
-                }
-            }
-            let n_txq = usize::from(port.eth.tx_queues()).max(1);
-            for (pmd, targets) in pmd_tx.iter_mut().enumerate() {
-                let queue = (pmd % n_txq) as u16;
-                if let Some(txq) = port.eth.tx_queue(queue) {
-                    let lock = (n_pmds > n_txq).then(|| port.tx_locks[usize::from(queue)].clone());
-                    targets[usize::from(port.eth.id()) % MAX_PORTS] = Some(TxTarget { queue: txq, lock });
+                let owner = self.rxq_owner.get(&(id, queue)).copied().unwrap_or(0);
+                if let Some(list) = pmd_rxqs.get_mut(owner) {
+                    list.push(RxqWork { port: id, queue, bridge: port.bridge, fixed: fixed.clone() });
                 }
             }
         }
-        Datapath { version, pmd_rxqs, pmd_tx, bridges }
+        Datapath { version, pmd_rxqs, bridges }
     }
 
     /// Hands a new datapath version to every PMD and waits (bounded) until
@@ -713,8 +727,8 @@ impl Switch {
     fn publish(&mut self) -> Result<(), String> {
         let version = self.current.version + 1;
         let next = Arc::new(self.build_datapath(version));
-        for pmd in &self.pmds {
-            pmd.send(PmdCommand::Install(next.clone()))?;
+        for (pmd, handover) in self.pmds.iter().zip(&mut self.handovers) {
+            pmd.send(PmdCommand::Install(next.clone(), std::mem::take(handover)))?;
         }
         let previous = std::mem::replace(&mut self.current, next);
         self.retired.push(previous);
@@ -915,8 +929,7 @@ fn ratio(a: u64, b: u64) -> f64 {
 fn fixed_actions(bridge: &BridgeDp, dp_port: u16) -> Option<Arc<FlowActions>> {
     let mut key = FlowKey::default();
     key.set_u64(Field::InPort, u64::from(dp_port));
-    let view = crate::pipeline::xlate::Bridge { tables: &bridge.tables, ports: &bridge.ports, macs: &bridge.macs };
-    let translation = translate(&view, &key, false);
+    let translation = translate(&bridge.view(), &key, false);
     let mut in_port_only = FlowKey::default();
     in_port_only.set_all_ones(Field::InPort);
     let only_outputs = translation.actions.iter().all(|a| matches!(a, DpAction::Output(_)));
@@ -928,8 +941,7 @@ fn fixed_actions(bridge: &BridgeDp, dp_port: u16) -> Option<Arc<FlowActions>> {
     {
         return None;
     }
-    let reason = if translation.table_miss { DropReason::TableMiss } else { DropReason::ActionDrop };
-    Some(Arc::new(FlowActions::new(translation.actions, translation.rules, translation.groups, reason)))
+    Some(Arc::new(FlowActions::from_translation(translation)))
 }
 
 fn reply<T: serde::Serialize>(result: Result<T, String>) -> Reply {

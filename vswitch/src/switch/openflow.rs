@@ -16,7 +16,7 @@ use crate::openflow::service::{
 use crate::packet::extract;
 use crate::pipeline::meter::MeterSpec;
 use crate::pipeline::table::{ApplyOutcome, FlowOp, RuleEntry, TABLE_COUNT};
-use crate::pipeline::xlate::{translate_packet_out, Bridge as XlateBridge, PortFlags, NO_DP_PORT};
+use crate::pipeline::xlate::{translate_packet_out, PortFlags, NO_DP_PORT};
 use crate::pmd::packet_in::PacketInEvent;
 use crate::pmd::stats::DropReason;
 use crate::pmd::{Injection, PmdCommand};
@@ -226,8 +226,7 @@ impl Switch {
         };
         let mut key = FlowKey::default();
         let layers = extract(frame, u32::from(dp_in_port), &mut key);
-        let view = XlateBridge { tables: &bridge_dp.tables, ports: &bridge_dp.ports, macs: &bridge_dp.macs };
-        let translation = translate_packet_out(&view, &key, in_port, actions);
+        let translation = translate_packet_out(&bridge_dp.view(), &key, in_port, actions);
         let now = self.now_ms();
         let mut learned = false;
         for rule in translation.learned_rules {

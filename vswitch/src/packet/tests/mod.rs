@@ -2,7 +2,7 @@
 //! protocol and of every truncation of sample packets, every rewrite checked by re-extraction and
 //! recomputed checksums, and a deterministic random-bytes run.
 
-mod builder;
+pub(crate) mod builder;
 mod extract;
 mod random;
 mod rewrite;

@@ -1,0 +1,453 @@
+//! The stages a PMD runs a receive burst through, on the packet line rx -> (decap) -> parse ->
+//! classify -> actions -> (encap) -> tx: `parse` (flow keys and header offsets; runts dropped),
+//! `lookup_emc` (the exact-match cache), `lookup_megaflows` (the megaflow classifier, the whole
+//! burst at once), `follow_repeats` (packets whose headers repeat the packet before them take its
+//! result), `upcall_misses` (the OpenFlow pipeline for what is left; its megaflow installed) and
+//! `execute_runs` (the actions, once per run of packets of one megaflow). `Forwarder::forward_burst`
+//! drives them, as Open vSwitch's dp_netdev_input__ drives dfc_processing and
+//! fast_path_processing. Each stage hands the next the packets it left unresolved as `Lanes`.
+//! Everything is generic over the output ports (and so over the packet burst), so unit tests run
+//! the stages on `TestBurst` without DPDK.
+use std::ops::Range;
+use std::sync::Arc;
+
+use crossbeam::channel::Sender;
+
+use crate::classifier::emc::Emc;
+use crate::classifier::gate::Gate;
+use crate::classifier::megaflow::{EntryId, MegaflowTable};
+use crate::datapath::{Datapath, FlowActions};
+use crate::dpdk::eal::rdtsc;
+use crate::dpdk::mbuf::BURST_SIZE;
+use crate::dpdk::prefetch;
+use crate::flow::key::FlowKey;
+use crate::packet::proto::len;
+use crate::packet::{extract_into, same_headers, Layers, PacketBurst};
+use crate::pmd::execute::{Execution, Origin};
+use crate::pmd::lanes::Lanes;
+use crate::pmd::output::PortOutputs;
+use crate::pmd::stats::{DropReason, PmdCounter};
+use crate::pmd::upcall::{upcall, SideEffect, Upcall};
+
+/// A PMD's datapath caches: the exact-match cache in front of the megaflow classifier, and the
+/// gates that switch the EMC and the repeat check off where they do not pay.
+pub struct Caches {
+    pub emc: Emc,
+    pub emc_gate: Gate,
+    pub repeat_gate: Gate,
+    pub megaflows: MegaflowTable<Arc<FlowActions>>,
+}
+
+impl Default for Caches {
+    fn default() -> Self {
+        Caches {
+            emc: Emc::default(),
+            emc_gate: Gate::emc(),
+            repeat_gate: Gate::repeats(),
+            megaflows: MegaflowTable::default().reporting_to(credit_rules),
+        }
+    }
+}
+
+impl Caches {
+    /// Forgets every cached result.
+    pub fn flush(&mut self) {
+        self.emc.clear();
+        self.megaflows.clear();
+    }
+}
+
+/// The reporter of a PMD's megaflow table: the packets and bytes of a megaflow go to the
+/// OpenFlow rules it was translated from (their counters and idle times) and to the groups and
+/// buckets it went through, in arrears, instead of atomics on every run of packets.
+pub fn credit_rules(flow: &Arc<FlowActions>, packets: u64, bytes: u64, last_used_ms: u64) {
+    for rule in flow.rules.iter() {
+        rule.record(packets, bytes, last_used_ms);
+    }
+    for group in flow.groups.iter() {
+        group.record(packets, bytes);
+    }
+}
+
+/// What the stages know of each packet (lane) of the burst being forwarded.
+struct Scratch {
+    keys: [FlowKey; BURST_SIZE],
+    /// The words `keys[i]` may hold (what the last parse into it wrote): the next parse into
+    /// the slot clears those it does not write itself.
+    key_words: [u32; BURST_SIZE],
+    layers: [Layers; BURST_SIZE],
+    hashes: [u32; BURST_SIZE],
+    /// The megaflow the packet matched (None for a runt, and for `uncached` packets).
+    found: [Option<EntryId>; BURST_SIZE],
+    /// The actions of a packet whose megaflow could not be installed.
+    uncached: [Option<Arc<FlowActions>>; BURST_SIZE],
+}
+
+impl Default for Scratch {
+    fn default() -> Self {
+        Scratch {
+            keys: [FlowKey::default(); BURST_SIZE],
+            key_words: [0; BURST_SIZE],
+            layers: [Layers::default(); BURST_SIZE],
+            hashes: [0; BURST_SIZE],
+            found: [None; BURST_SIZE],
+            uncached: std::array::from_fn(|_| None),
+        }
+    }
+}
+
+/// What `parse` found out besides the keys.
+struct Parsed {
+    /// Packets whose headers repeat the packet before them: they were not parsed.
+    repeats: Lanes,
+    /// Frames shorter than an Ethernet header: dropped.
+    runts: Lanes,
+}
+
+/// Consecutive packets of a burst (`packets`) that go to `port` and nowhere else, from one or
+/// more adjacent runs.
+struct OutputGroup {
+    port: u16,
+    packets: Range<usize>,
+}
+
+/// A PMD's forwarding state: its caches, the burst scratch, the queue of what upcalls learn, and
+/// the execution of actions with its outputs, counters, packet-ins and meters.
+pub struct Forwarder<O> {
+    pub caches: Box<Caches>,
+    scratch: Box<Scratch>,
+    side_effects: Sender<SideEffect>,
+    pub exec: Execution<O>,
+}
+
+impl<O: PortOutputs> Forwarder<O> {
+    pub fn new(exec: Execution<O>, side_effects: Sender<SideEffect>) -> Forwarder<O> {
+        Forwarder { caches: Box::default(), scratch: Box::default(), side_effects, exec }
+    }
+
+    /// Forwards one burst that came in on `in_port` of `bridge`. What no action took stays in the
+    /// burst, for the caller to free.
+    #[inline]
+    pub fn forward_burst(
+        &mut self,
+        datapath: &Datapath,
+        bridge: usize,
+        in_port: u16,
+        burst: &mut O::Burst,
+        now_ms: u64,
+    ) {
+        let n = burst.len().min(BURST_SIZE);
+        let origin = Origin { bridge, in_port };
+        // (The decap stage goes here: a tunnel packet loses its outer headers, which fill the
+        // tunnel fields of its key, before parse.)
+        let Parsed { repeats, runts } = self.parse(burst, n, origin);
+        let lookups = Lanes::first(n) - repeats - runts;
+        let use_emc = !self.caches.megaflows.scans_all() && self.caches.emc_gate.try_now();
+        let mut misses = if use_emc { self.lookup_emc(lookups) } else { lookups };
+        if !misses.is_empty() {
+            misses = self.lookup_megaflows(misses, use_emc);
+        }
+        if !repeats.is_empty() {
+            misses |= self.follow_repeats(n, repeats);
+        }
+        let uncached =
+            if misses.is_empty() { Lanes::NONE } else { self.upcall_misses(datapath, bridge, misses, now_ms) };
+        self.execute_runs(origin, burst, n, uncached, now_ms);
+        // Only now: the burst's packets pointed at any megaflow until they ran.
+        self.caches.megaflows.evict_over_limit();
+    }
+
+    /// Parses every packet into its key and layers, except those whose headers repeat the packet
+    /// before them (trains of one flow; the check is gated: with interleaved flows it never
+    /// succeeds). Runts are dropped as `rx_invalid_packet`, as Open vSwitch does.
+    #[inline(always)]
+    fn parse(&mut self, burst: &mut O::Burst, n: usize, origin: Origin) -> Parsed {
+        let s = &mut *self.scratch;
+        let mut repeats = Lanes::NONE;
+        let mut runts = Lanes::NONE;
+        let mut previous: &[u8] = &[];
+        let check_repeats = self.caches.repeat_gate.try_now();
+        for i in 0..n {
+            burst.prefetch(i + 1);
+            let data = burst.data(i);
+            if is_runt(data) {
+                runts.insert(i);
+                // Nothing can repeat it, and no run includes it.
+                s.layers[i] = Layers::default();
+                s.found[i] = None;
+                previous = data;
+                continue;
+            }
+            if check_repeats && i > 0 && same_headers(previous, &s.layers[i - 1], data) {
+                s.layers[i] = s.layers[i - 1];
+                repeats.insert(i);
+                previous = data;
+                continue;
+            }
+            let key = &mut s.keys[i];
+            let layers = &mut s.layers[i];
+            extract_into(data, u32::from(origin.in_port), key, layers);
+            // extract wrote (and cleared) its own words; those an earlier packet in this slot set
+            // and this one did not must not leak into this key. In a steady stream there are none.
+            clear_words(key, s.key_words[i] & !layers.present);
+            s.key_words[i] = layers.present;
+            previous = data;
+        }
+        if check_repeats {
+            self.caches.repeat_gate.record(n.saturating_sub(1) as u32, repeats.count());
+        }
+        if !runts.is_empty() {
+            for i in runts.iter() {
+                drop(burst.take(i));
+            }
+            self.exec.count_drops(origin, DropReason::RxInvalidPacket, u64::from(runts.count()));
+        }
+        Parsed { repeats, runts }
+    }
+
+    /// Looks `lookups` up in the exact-match cache; returns the misses. The hashes and the
+    /// prefetch of the EMC slots are a pass of their own, apart from the parse, so that the
+    /// parser's narrow stores have left the store buffer before the hash reads whole words.
+    #[inline(always)]
+    fn lookup_emc(&mut self, lookups: Lanes) -> Lanes {
+        let (caches, s) = (&mut *self.caches, &mut *self.scratch);
+        for i in lookups.iter() {
+            let hash = Emc::hash(&s.keys[i], s.layers[i].present);
+            s.hashes[i] = hash;
+            // The first candidate slot is where a hit usually is.
+            prefetch(caches.emc.slot_addresses(hash)[0]);
+        }
+        let mut misses = lookups;
+        for i in lookups.iter() {
+            let megaflows = &caches.megaflows;
+            s.found[i] = caches.emc.lookup(&s.keys[i], s.layers[i].present, s.hashes[i], |id| megaflows.contains(id));
+            if s.found[i].is_some() {
+                misses.remove(i);
+            }
+        }
+        let hits = lookups.count() - misses.count();
+        caches.emc_gate.record(lookups.count(), hits);
+        self.exec.counters.add(PmdCounter::EmcHits, u64::from(hits));
+        misses
+    }
+
+    /// Looks `misses` up in the megaflow classifier, all at once; hits are offered to the EMC
+    /// when it is in use. Returns what is still unresolved.
+    #[inline(always)]
+    fn lookup_megaflows(&mut self, misses: Lanes, use_emc: bool) -> Lanes {
+        let (caches, s) = (&mut *self.caches, &mut *self.scratch);
+        let hits = Lanes::from_bits(caches.megaflows.lookup_batch_masked(&s.keys, misses.bits(), &mut s.found));
+        self.exec.counters.add(PmdCounter::MegaflowHits, u64::from(hits.count()));
+        if use_emc {
+            for i in hits.iter() {
+                if let Some(id) = s.found[i] {
+                    caches.emc.insert(&s.keys[i], s.layers[i].present, s.hashes[i], id);
+                }
+            }
+        }
+        misses - hits
+    }
+
+    /// Repeats take the megaflow of the packet before them. Those whose predecessor is still
+    /// unresolved get a copy of its key and are returned, to be resolved after it by
+    /// `upcall_misses`. The result travels down a train in a register (a chain of stores and
+    /// loads through `found` costs a store-forwarding latency per packet).
+    #[inline(always)]
+    fn follow_repeats(&mut self, n: usize, repeats: Lanes) -> Lanes {
+        let s = &mut *self.scratch;
+        let mut waiting = Lanes::NONE;
+        let mut repeat_hits = 0;
+        let mut carried = None;
+        for i in 0..n {
+            if !repeats.contains(i) {
+                carried = s.found[i];
+                continue;
+            }
+            s.found[i] = carried;
+            if carried.is_some() {
+                repeat_hits += 1;
+            } else if let Some(previous) = i.checked_sub(1) {
+                // (The first packet is never a repeat.)
+                s.keys[i] = s.keys[previous];
+                s.key_words[i] = s.key_words[previous];
+                s.hashes[i] = s.hashes[previous];
+                waiting.insert(i);
+            }
+        }
+        self.exec.counters.add(PmdCounter::RepeatHits, repeat_hits);
+        waiting
+    }
+
+    /// The slow path for the packets no cache resolved: run the pipeline and install its
+    /// megaflow. Before an upcall a packet looks again at what this burst's upcalls installed (a
+    /// repeat simply takes its predecessor's), as Open vSwitch does, so the misses of one
+    /// megaflow cost one upcall. Returns the packets whose megaflow could not be installed; their
+    /// actions are in `Scratch::uncached`.
+    #[cold]
+    #[inline(never)]
+    fn upcall_misses(&mut self, datapath: &Datapath, bridge: usize, misses: Lanes, now_ms: u64) -> Lanes {
+        let (caches, s, counters) = (&mut *self.caches, &mut *self.scratch, &mut self.exec.counters);
+        let mut uncached = Lanes::NONE;
+        let mut installed = false;
+        for i in misses.iter() {
+            // A repeat (or any packet) right behind a packet resolved by an upcall of this
+            // burst with the same key takes its megaflow.
+            if let Some(previous) = i.checked_sub(1) {
+                if let Some(id) = s.found[previous].filter(|_| s.keys[previous] == s.keys[i]) {
+                    s.found[i] = Some(id);
+                    counters.add(PmdCounter::RepeatHits, 1);
+                    continue;
+                }
+            }
+            if installed {
+                if let Some(id) = caches.megaflows.lookup(&s.keys[i]) {
+                    s.found[i] = Some(id);
+                    counters.add(PmdCounter::MegaflowHits, 1);
+                    continue;
+                }
+            }
+            let started = rdtsc();
+            let Upcall { actions, mask } = upcall(datapath, bridge, &s.keys[i], &self.side_effects);
+            s.found[i] = caches.megaflows.insert(&mask, &s.keys[i], actions.clone(), now_ms);
+            if s.found[i].is_some() {
+                installed = true;
+            } else {
+                uncached.insert(i);
+                s.uncached[i] = Some(actions);
+            }
+            counters.add(PmdCounter::Upcalls, 1);
+            counters.add(PmdCounter::UpcallCycles, rdtsc().wrapping_sub(started));
+        }
+        uncached
+    }
+
+    /// Runs the actions, once per run of consecutive packets of one megaflow (and packet by
+    /// packet for `uncached` ones), in the burst's order. Adjacent runs that only output to the
+    /// same port go on as one group.
+    #[inline(always)]
+    fn execute_runs(&mut self, origin: Origin, burst: &mut O::Burst, n: usize, uncached: Lanes, now_ms: u64) {
+        let mut group: Option<OutputGroup> = None;
+        let mut i = 0;
+        while i < n {
+            if uncached.contains(i) {
+                self.send_group(&mut group, burst);
+                self.execute_uncached(origin, burst, i, now_ms);
+                i += 1;
+                continue;
+            }
+            let id = self.scratch.found[i];
+            let mut j = i + 1;
+            while j < n && self.scratch.found[j] == id && !uncached.contains(j) {
+                j += 1;
+            }
+            // No megaflow: a run of runts, dropped in parse.
+            if let Some(id) = id {
+                self.execute_run(origin, id, burst, i..j, now_ms, &mut group);
+            }
+            i = j;
+        }
+        self.send_group(&mut group, burst);
+    }
+
+    /// Sends the group of packets to one port on, if there is one.
+    #[inline(always)]
+    fn send_group(&mut self, group: &mut Option<OutputGroup>, burst: &mut O::Burst) {
+        if let Some(g) = group.take() {
+            self.exec.ports.output_run(&mut self.exec.counters, g.port, burst, g.packets);
+        }
+    }
+
+    /// Runs one megaflow's actions on packets `range` of the burst. A run that only outputs to
+    /// one port joins `group` (or, not adjacent or to another port, sends the group on and starts
+    /// the next); any other run sends the group on first, so every port sees the packets in order.
+    #[inline(always)]
+    fn execute_run(
+        &mut self,
+        origin: Origin,
+        id: EntryId,
+        burst: &mut O::Burst,
+        range: Range<usize>,
+        now_ms: u64,
+        group: &mut Option<OutputGroup>,
+    ) {
+        let packets = range.len() as u64;
+        let Some(flow) = self.caches.megaflows.get(id) else {
+            // Unreachable: megaflows are evicted only after the burst (the packets stay in the
+            // burst and are freed with it).
+            self.exec.count_drops(origin, DropReason::PipelineError, packets);
+            return;
+        };
+        let bytes: u64 = range.clone().map(|i| u64::from(burst.pkt_len(i))).sum();
+        let exec = &mut self.exec;
+        match flow.only_output {
+            Some(port) if exec.ports.has_port(port) => match group {
+                Some(g) if g.port == port && g.packets.end == range.start => g.packets.end = range.end,
+                _ => {
+                    if let Some(g) = group.replace(OutputGroup { port, packets: range.clone() }) {
+                        exec.ports.output_run(&mut exec.counters, g.port, burst, g.packets);
+                    }
+                }
+            },
+            // A port gone with a version this PMD has taken, before the megaflows were flushed.
+            Some(_) => exec.count_drops(origin, DropReason::NoSuchPort, packets),
+            None => {
+                if let Some(g) = group.take() {
+                    exec.ports.output_run(&mut exec.counters, g.port, burst, g.packets);
+                }
+                if flow.drops_all {
+                    // Left in the burst, freed with it.
+                    exec.count_drops(origin, flow.drop_reason, packets);
+                } else {
+                    for i in range {
+                        if let Some(packet) = burst.take(i) {
+                            exec.execute(origin, packet, self.scratch.layers[i], &flow.actions, flow.drop_reason);
+                        }
+                    }
+                }
+            }
+        }
+        self.caches.megaflows.credit(id, packets, bytes, now_ms);
+    }
+
+    /// Runs the actions of an `uncached` packet (credited to its rules at once: no megaflow
+    /// counts it).
+    #[cold]
+    fn execute_uncached(&mut self, origin: Origin, burst: &mut O::Burst, i: usize, now_ms: u64) {
+        let Some(flow) = self.scratch.uncached[i].take() else { return };
+        credit_rules(&flow, 1, u64::from(burst.pkt_len(i)), now_ms);
+        if let Some(packet) = burst.take(i) {
+            self.exec.execute(origin, packet, self.scratch.layers[i], &flow.actions, flow.drop_reason);
+        }
+    }
+}
+
+/// Is a frame of these bytes too short for an Ethernet header? Such a runt is dropped as
+/// `rx_invalid_packet` before anything reads it, as Open vSwitch does.
+#[inline(always)]
+fn is_runt(data: &[u8]) -> bool {
+    data.len() < len::ETHERNET
+}
+
+/// Takes the runts out of `burst` (leaving holes) and frees them; returns how many there were.
+/// (For a burst that is not parsed; `parse` finds them as it goes.)
+#[inline]
+pub fn drop_runts<B: PacketBurst>(burst: &mut B) -> u64 {
+    let mut runts = 0;
+    for i in 0..burst.len() {
+        if is_runt(burst.data(i)) && burst.take(i).is_some() {
+            runts += 1;
+        }
+    }
+    runts
+}
+
+/// Zeroes the words of `key` named by `words`.
+#[inline]
+fn clear_words(key: &mut FlowKey, words: u32) {
+    let mut words = words;
+    while words != 0 {
+        let w = words.trailing_zeros() as usize;
+        words &= words - 1;
+        key.set_word(w, 0);
+    }
+}
