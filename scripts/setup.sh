@@ -11,10 +11,11 @@ cd "$(dirname "$0")/.."
 # test makes its CAs and certificates; openssl: what ovs-pki runs).
 # openvswitch-switch-dpdk: the benchmarks' OVS-DPDK (it depends on
 # openvswitch-switch too). python3-venv, python3-dev, gcc: the controllers' venv
-# below (Faucet's pytricia is built from source).
+# below (Faucet's pytricia is built from source). mmdebstrap: scripts/check-image.sh
+# builds the container image's runtime root filesystem with it.
 PACKAGES=(dpdk dpdk-dev libdpdk-dev pkg-config clang libclang-dev libpcap-dev
           iproute2 iputils-ping python3 python3-venv python3-dev gcc openssl
-          openvswitch-switch openvswitch-switch-dpdk)
+          openvswitch-switch openvswitch-switch-dpdk mmdebstrap)
 HUGEPAGES="${HUGEPAGES:-1024}"
 
 log() { echo "setup: $*" >&2; }

@@ -5,6 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
+# The container image's runtime: its packages, in a chroot (scripts/check-image.sh).
+./scripts/check-image.sh
 # End-to-end tests each start DPDK processes pinned to the two cores:
 # run them one at a time. --no-fail-fast: a failing test binary does not
 # hide the results of the ones after it.
