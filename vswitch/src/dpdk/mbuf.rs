@@ -349,8 +349,7 @@ impl TxBatch {
     pub fn take_range(&mut self, burst: &mut RxBurst, range: std::ops::Range<usize>) -> usize {
         let end = range.end.min(burst.len);
         let mut left = 0;
-        for i in range.start..end {
-            let slot = &mut burst.mbufs[i];
+        for slot in burst.mbufs.get_mut(range.start..end).unwrap_or_default() {
             if slot.is_null() {
                 continue;
             }
@@ -360,7 +359,10 @@ impl TxBatch {
             }
             self.mbufs[self.len] = std::mem::replace(slot, ptr::null_mut());
             self.len += 1;
-            burst.holes |= 1 << i;
+        }
+        // (Slots that were holes already, or kept what did not fit, only cost a compact a look.)
+        if range.start < end {
+            burst.holes |= (u64::MAX >> (64 - (end - range.start))) << range.start;
         }
         left
     }
