@@ -33,6 +33,8 @@ pub struct DeviceInfo {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Link {
     pub up: bool,
+    /// Mb/s; 0 when the device does not know (DPDK's `RTE_ETH_SPEED_NUM_UNKNOWN`, which vhost
+    /// and other virtual devices report).
     pub speed_mbps: u32,
 }
 
@@ -194,7 +196,8 @@ impl EthPort {
         if rc < 0 {
             return Link::default();
         }
-        Link { up: link.link_status() != 0, speed_mbps: link.link_speed }
+        let speed_mbps = if link.link_speed == dpdk_sys::RTE_ETH_SPEED_NUM_UNKNOWN { 0 } else { link.link_speed };
+        Link { up: link.link_status() != 0, speed_mbps }
     }
 
     pub fn stats(&self) -> EthStats {
