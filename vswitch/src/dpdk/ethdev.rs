@@ -88,7 +88,18 @@ impl EthPort {
         // SAFETY: c_args is a valid C string; EAL is initialised (an EthPort
         // can only be made by the switch after Eal::init).
         let rc = unsafe { dpdk_sys::rte_dev_probe(c_args.as_ptr()) };
-        check(|| format!("probe device {devargs:?}"), rc)?;
+        // EFAULT is how EAL says that no bus could parse the device name: for a vdev, that no
+        // driver of that name is loaded.
+        check(
+            || match -rc {
+                libc::EFAULT => format!(
+                    "probe device {devargs:?}: no DPDK driver takes the name {name:?} (unknown driver, or its \
+                     plugin is not installed)"
+                ),
+                _ => format!("probe device {devargs:?}"),
+            },
+            rc,
+        )?;
         // SAFETY: c_name is a valid C string and id a valid out pointer.
         let rc = unsafe { dpdk_sys::rte_eth_dev_get_port_by_name(c_name.as_ptr(), &mut id) };
         check(|| format!("device {name:?} probed but has no ethdev port"), rc)?;
