@@ -6,6 +6,7 @@
 //! tables. Then the packet-in rate limit (every packet-in counted: sent or dropped with its
 //! reason) and the fail modes: standalone forwards as a learning switch while no controller
 //! is connected, secure does not, and a controller connecting ends fail-open.
+#![forbid(unsafe_code)]
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::time::{Duration, Instant};

@@ -6,6 +6,7 @@
 //! flood flow-mod is in the table (one barrier after 20,000 of them), the one that stopped
 //! reading has been disconnected for not answering echo requests (its packet-ins never
 //! stopped), and the switch stops cleanly.
+#![forbid(unsafe_code)]
 use std::io::Write;
 use std::net::TcpStream;
 use std::time::{Duration, Instant};

@@ -8,6 +8,7 @@
 //! `NORMAL` with a static MAC entry (`vsctl fdb-add`) and with MACs learned
 //! from real frames. And trains of one flow, which the PMD classifies once
 //! per train (header repeats), rewritten packet by packet all the same.
+#![forbid(unsafe_code)]
 use std::time::Duration;
 
 use serde::Deserialize;

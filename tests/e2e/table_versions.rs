@@ -17,6 +17,7 @@
 //! never above the last one applied; many versions show up in the output
 //! (the changes overlapped the traffic); the PMD flushed its caches at least
 //! once per change; nothing was dropped.
+#![forbid(unsafe_code)]
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -3,6 +3,7 @@
 //! rx-queue placement) and hands it to each PMD, which switches at its next
 //! quiescent point (the top of a poll iteration) and flushes its caches;
 //! see `pmd` and `switch`.
+#![forbid(unsafe_code)]
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 

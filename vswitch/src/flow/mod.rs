@@ -9,6 +9,7 @@
 //! `value` (field value syntax), `syntax` (tokens and the parse error), `match_` (matches and
 //! prerequisites), `actions` (actions, instructions, their parsing and checks), `learn`,
 //! `rule` (rules and selections), `parse` (commands), `display` (canonical text).
+#![forbid(unsafe_code)]
 
 mod actions;
 mod display;
