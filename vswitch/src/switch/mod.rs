@@ -699,7 +699,7 @@ impl Switch {
             }
             let n_txq = usize::from(port.eth.tx_queues()).max(1);
             for (pmd, targets) in pmd_tx.iter_mut().enumerate() {
-                let queue = (pmd % n_txq) as u16;
+                let queue = u16::try_from(pmd % n_txq).expect("below a u16 queue count");
                 if let Some(txq) = port.eth.tx_queue(queue) {
                     let lock = (n_pmds > n_txq).then(|| port.tx_locks[usize::from(queue)].clone());
                     targets[usize::from(port.eth.id()) % MAX_PORTS] = Some(TxTarget { queue: txq, lock });
