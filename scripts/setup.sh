@@ -12,9 +12,10 @@ cd "$(dirname "$0")/.."
 # openvswitch-switch-dpdk: the benchmarks' OVS-DPDK (it depends on
 # openvswitch-switch too). python3-venv, python3-dev, gcc: the controllers' venv
 # below (Faucet's pytricia is built from source). mmdebstrap: scripts/check-image.sh
-# builds the container image's runtime root filesystem with it.
+# builds the container image's runtime root filesystem with it. g++: libFuzzer, which
+# cargo fuzz builds.
 PACKAGES=(dpdk dpdk-dev libdpdk-dev pkg-config clang libclang-dev libpcap-dev
-          iproute2 iputils-ping python3 python3-venv python3-dev gcc openssl
+          iproute2 iputils-ping python3 python3-venv python3-dev gcc g++ openssl
           openvswitch-switch openvswitch-switch-dpdk mmdebstrap)
 HUGEPAGES="${HUGEPAGES:-1024}"
 
@@ -84,6 +85,12 @@ if ! command -v cargo >/dev/null; then
     [ -x "$HOME/.cargo/bin/cargo" ] && export PATH="$HOME/.cargo/bin:$PATH"
 fi
 command -v cargo >/dev/null || { log "cargo not found: install a Rust toolchain (rustup)"; exit 1; }
+# cargo-fuzz, for the fuzz targets' short runs in scripts/test.sh (scripts/fuzz.sh); pinned.
+CARGO_FUZZ_VERSION=0.13.2
+if [ "$(cargo fuzz --version 2>/dev/null)" != "cargo-fuzz $CARGO_FUZZ_VERSION" ]; then
+    log "installing cargo-fuzz $CARGO_FUZZ_VERSION"
+    cargo install --locked cargo-fuzz --version "$CARGO_FUZZ_VERSION" >&2
+fi
 log "building (release)"
 cargo build --release --workspace --bins >&2
 log "ready: target/release/vswitchd, target/release/vsctl"

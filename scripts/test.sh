@@ -5,6 +5,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
+# Fail fast, before the long tests: formatting, lints (a warning is an error), and a short run
+# of every fuzz target (FUZZ_SECONDS each, default 20: scripts/fuzz.sh).
+cargo fmt --all --check
+cargo clippy --workspace --all-targets -- -D warnings
+./scripts/fuzz.sh
 # The container image's runtime: its packages, in a chroot (scripts/check-image.sh).
 ./scripts/check-image.sh
 # End-to-end tests each start DPDK processes pinned to the two cores:

@@ -1,5 +1,6 @@
 //! vsctl, the operator's command line for vswitchd: sends one request over the
 //! control socket and prints the reply as tables or JSON.
+#![forbid(unsafe_code)]
 mod app;
 mod args;
 mod client;

@@ -367,7 +367,7 @@ mod tests {
             ofport,
             kind: kind.to_string(),
             target: target.to_string(),
-            dpdk_port_id: ofport as u16,
+            dpdk_port_id: u16::try_from(ofport).unwrap(),
             link_up: true,
             speed_mbps: 10_000,
             mac: format!("02:00:00:00:00:0{ofport}"),

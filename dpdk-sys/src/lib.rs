@@ -2,7 +2,15 @@
 //! (see build.rs). DPDK's `static inline` functions are reachable through
 //! generated C wrappers with the same names. Nothing else lives here: the
 //! safe API is `vswitch::dpdk`.
-#![allow(non_upper_case_globals, non_camel_case_types, non_snake_case)]
-#![allow(clippy::all, unnecessary_transmutes, unsafe_op_in_unsafe_fn)]
 
-include!(concat!(env!("OUT_DIR"), "/bindings.rs"));
+// The lints are allowed on the generated code only: bindgen's names follow C, its layout code
+// casts and transmutes, and its bitfield accessors are unsafe fns without inner unsafe blocks
+// or SAFETY comments. (`unnecessary_transmutes` is newer than some compilers: `unknown_lints`.)
+#[allow(non_upper_case_globals, non_camel_case_types, non_snake_case)]
+#[allow(clippy::all, clippy::pedantic, clippy::undocumented_unsafe_blocks)]
+#[allow(unknown_lints)]
+#[allow(unnecessary_transmutes, unsafe_op_in_unsafe_fn)]
+mod bindings {
+    include!(concat!(env!("OUT_DIR"), "/bindings.rs"));
+}
+pub use bindings::*;

@@ -1,5 +1,6 @@
 //! Configuration files: any text gives a Config or a ConfigError, never a panic.
 #![no_main]
+#![forbid(unsafe_code)]
 use libfuzzer_sys::fuzz_target;
 use vswitch::config::Config;
 

@@ -1,6 +1,7 @@
 //! Flow strings from outside (config files, vsctl): never panic, and what
 //! parses prints back to text that parses to the same rule.
 #![no_main]
+#![forbid(unsafe_code)]
 use libfuzzer_sys::fuzz_target;
 use vswitch::flow::parse_add_flow;
 

@@ -1,6 +1,7 @@
 //! OpenFlow matches, actions and instructions from a controller: the decoders never panic, and
 //! what decodes re-encodes to bytes that decode again and encode to the same bytes.
 #![no_main]
+#![forbid(unsafe_code)]
 use libfuzzer_sys::fuzz_target;
 use vswitch::flow::{Action, Instructions, Match};
 use vswitch::openflow::actions::{decode_actions, decode_instructions, encode_actions, encode_instructions};

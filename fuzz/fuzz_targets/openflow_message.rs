@@ -1,6 +1,7 @@
 //! OpenFlow messages from a controller: decoding arbitrary bytes never panics, and what
 //! decodes re-encodes to bytes that decode to the same message.
 #![no_main]
+#![forbid(unsafe_code)]
 use libfuzzer_sys::fuzz_target;
 use vswitch::openflow::message::{decode, encode};
 use vswitch::openflow::Version;

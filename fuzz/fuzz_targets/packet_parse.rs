@@ -3,6 +3,7 @@
 //! push then pop gives the packet back; a port rewrite shows in the re-extracted key; a right
 //! IPv4 header checksum stays right; a frame `same_headers` takes for a repeat parses alike.
 #![no_main]
+#![forbid(unsafe_code)]
 use libfuzzer_sys::fuzz_target;
 use vswitch::flow::key::{Field, FlowKey};
 use vswitch::packet::proto::ethertype;

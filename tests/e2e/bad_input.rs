@@ -6,6 +6,7 @@
 //! process listens on is never taken over; a second vswitchd on the same
 //! control socket is refused; vsctl reports usage errors (exit 2), refused
 //! requests (exit 1) and a missing daemon (exit 1) with clear messages.
+#![forbid(unsafe_code)]
 use std::io::ErrorKind;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::Path;

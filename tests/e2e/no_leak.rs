@@ -2,6 +2,7 @@
 //! its idle value once traffic stops, after frames dropped on a table miss
 //! by a port added at run time, after VM traffic that is forwarded to one
 //! port and copied to two (shared buffers), and after the VM disconnects.
+#![forbid(unsafe_code)]
 use std::time::Duration;
 
 use vswitch_e2e::pcap;

@@ -16,6 +16,7 @@
 //!
 //! Every wait is bounded; namespaces, the switch and the controller are stopped or deleted
 //! also when a test fails, with their logs printed.
+#![forbid(unsafe_code)]
 use std::time::Duration;
 
 use vswitch_e2e::netns::{Namespace, MAX_INTERFACE_NAME};

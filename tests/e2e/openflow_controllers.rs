@@ -6,6 +6,7 @@
 //! moves it to another controller (closing the old connection), `get-controller` prints the
 //! targets, `del-controller` ends the connection for good; bad targets are refused with exit
 //! status 1 and a message naming them; the fail mode round-trips. Every wait is bounded.
+#![forbid(unsafe_code)]
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::time::{Duration, Instant};

@@ -5,6 +5,7 @@
 //! its copy, the others are untouched), a `select` group spreads flows by weight, a
 //! fast-failover group skips the bucket whose watched port is down and takes a bucket that
 //! chains to an indirect group. Deleting a group deletes the rules that use it.
+#![forbid(unsafe_code)]
 use std::io::Write;
 use std::os::unix::net::UnixStream;
 use std::path::Path;

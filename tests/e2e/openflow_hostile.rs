@@ -6,6 +6,7 @@
 //! flood flow-mod is in the table (one barrier after 20,000 of them), the one that stopped
 //! reading has been disconnected for not answering echo requests (its packet-ins never
 //! stopped), and the switch stops cleanly.
+#![forbid(unsafe_code)]
 use std::io::Write;
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
@@ -19,7 +20,7 @@ const FLOOD_FLOWS: u32 = 20_000;
 /// A 1.3 FLOW_MOD adding `priority=100,udp,tp_src=<port>,actions=output:2`.
 fn add_flow(xid: u32, port: u16) -> Vec<u8> {
     let oxm = |field: u8, value: &[u8]| {
-        let mut tlv = vec![0x80, 0x00, field << 1, value.len() as u8];
+        let mut tlv = vec![0x80, 0x00, field << 1, u8::try_from(value.len()).unwrap()];
         tlv.extend_from_slice(value);
         tlv
     };
@@ -28,7 +29,7 @@ fn add_flow(xid: u32, port: u16) -> Vec<u8> {
     fields.extend(oxm(15, &port.to_be_bytes()));
     let match_len = 4 + fields.len();
     let mut matches = vec![0, 1];
-    matches.extend_from_slice(&(match_len as u16).to_be_bytes());
+    matches.extend_from_slice(&u16::try_from(match_len).unwrap().to_be_bytes());
     matches.extend(fields);
     matches.resize(match_len.div_ceil(8) * 8, 0);
     // apply_actions { output:2 }
@@ -41,7 +42,7 @@ fn add_flow(xid: u32, port: u16) -> Vec<u8> {
     message.extend_from_slice(&[0; 4]); // flags, pad
     message.extend(matches);
     message.extend_from_slice(&instructions);
-    let length = message.len() as u16;
+    let length = u16::try_from(message.len()).unwrap();
     message[2..4].copy_from_slice(&length.to_be_bytes());
     message
 }
@@ -107,7 +108,7 @@ fn hostile_controllers_cost_only_their_own_connections() {
     nonsense.write_all(&big).expect("nonsense");
     // A flood of flow-mods from a client that reads nothing.
     let mut flooder = quiet_client(port);
-    let flood: Vec<u8> = (0..FLOOD_FLOWS).flat_map(|i| add_flow(i + 100, 1000 + i as u16)).collect();
+    let flood: Vec<u8> = (0..FLOOD_FLOWS).flat_map(|i| add_flow(i + 100, u16::try_from(1000 + i).unwrap())).collect();
     let writer = std::thread::spawn(move || {
         flooder.write_all(&flood).expect("the flood");
         flooder

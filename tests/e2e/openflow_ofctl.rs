@@ -11,6 +11,7 @@
 //! and serving other clients. 1.0: add-flow, dump-flows, del-flows (the Nicira flow formats).
 //! Bundles (`--bundle add-flows`, all or nothing), replace-flows and diff-flows, and roles
 //! (master, slave, stale generation ids) with raw messages.
+#![forbid(unsafe_code)]
 use std::io::Write;
 use std::net::TcpStream;
 use std::path::Path;

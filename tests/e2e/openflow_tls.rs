@@ -13,6 +13,7 @@
 //! FEATURES over TLS; a controller with a certificate of another CA is refused by the switch.
 //! `vsctl set-controller`/`get-controller` take and print the TLS targets. Bad `[tls]` files
 //! and a TLS target without `[tls]` stop vswitchd before DPDK starts, naming the problem.
+#![forbid(unsafe_code)]
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};

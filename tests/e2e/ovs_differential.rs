@@ -32,6 +32,7 @@
 //! Known disagreements with OVS are not here but in `ovs_mismatch`, whose
 //! tests fail until the switch is fixed, so that this file stays green and
 //! keeps guarding what agrees.
+#![forbid(unsafe_code)]
 use vswitch_e2e::differential::{compare_cases, ports, DiffPair, VLAN_PORTS};
 use vswitch_e2e::switch_config::BRIDGE as BR;
 use vswitch_e2e::trace_diff::Delivery;

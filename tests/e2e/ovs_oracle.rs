@@ -6,6 +6,7 @@
 //! Neutron tunnel bridge with `learn`, (c) a `NORMAL` bridge with VLANs; and
 //! the oracle stops by pid and leaves nothing behind, also when a test
 //! panics.
+#![forbid(unsafe_code)]
 use std::path::Path;
 
 use vswitch_e2e::ovs_oracle::{Trace, OFPP_LOCAL};

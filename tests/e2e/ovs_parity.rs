@@ -3,6 +3,7 @@
 //! uses) and that are fixed: each traces packets through both switches with
 //! the same rules. Each test's name says what the switch did wrong, its
 //! comment what OVS does and how to reproduce it by hand with vsctl.
+#![forbid(unsafe_code)]
 use vswitch_e2e::differential::{compare_cases, ports, DiffPair, VLAN_PORTS};
 use vswitch_e2e::{OfVersion, TestDir};
 

@@ -2,6 +2,7 @@
 //! leave, unchanged and in order, through the ports the flow rules name and
 //! nowhere else; the counters agree with the files; dropped frames are
 //! counted by reason (`action_drop`, `table_miss`, `rx_invalid_packet`).
+#![forbid(unsafe_code)]
 use std::time::Duration;
 
 use vswitch_e2e::pcap::{self, assert_same_frames};

@@ -8,6 +8,7 @@
 //! `NORMAL` with a static MAC entry (`vsctl fdb-add`) and with MACs learned
 //! from real frames. And trains of one flow, which the PMD classifies once
 //! per train (header repeats), rewritten packet by packet all the same.
+#![forbid(unsafe_code)]
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -123,14 +124,15 @@ fn rewrite_input() -> (Vec<Vec<u8>>, usize, usize) {
     let mut input = Vec::new();
     let (mut forwarded, mut non_udp) = (0, 0);
     for i in 0..240u16 {
-        let low = i as u8;
+        let low = u8::try_from(i).unwrap();
         let ip = Ipv4 {
             ttl: 2 + (i % 250) as u8,
             tos: (low % 4) << 2,
             id: i,
             ..Ipv4::new([172, 16, (i >> 8) as u8, low], [10, 0, (i % 7) as u8, low])
         };
-        let payload: Vec<u8> = (0..(i * 13) % 1400).map(|b| (b as u8).wrapping_mul(7).wrapping_add(low)).collect();
+        let payload: Vec<u8> =
+            (0..(i * 13) % 1400).map(|b| ((b & 0xff) as u8).wrapping_mul(7).wrapping_add(low)).collect();
         let udp = frames::udp_frame(mac(low), mac(200), &ip, (1024 + i, 5000 + i % 3), &payload, i % 4 != 0);
         input.push(if i % 10 == 3 { frames::push_vlan(&udp, (3 << 13) | 7) } else { udp });
         forwarded += 1;
@@ -150,7 +152,7 @@ fn rewrite_input() -> (Vec<Vec<u8>>, usize, usize) {
     }
     // IP options (IHL 6 and 8): the UDP header starts later.
     for (index, options) in [vec![1, 1, 1, 0], vec![0x94, 4, 0, 0, 1, 1, 1, 0, 1, 1, 1, 0]].into_iter().enumerate() {
-        let ip = Ipv4 { options, ttl: 9, ..Ipv4::new([192, 0, 2, 50 + index as u8], [192, 0, 2, 1]) };
+        let ip = Ipv4 { options, ttl: 9, ..Ipv4::new([192, 0, 2, 50 + u8::try_from(index).unwrap()], [192, 0, 2, 1]) };
         input.push(frames::udp_frame(mac(50), mac(51), &ip, (7, 7), &[0x5a; 77], true));
         forwarded += 1;
     }
@@ -241,7 +243,7 @@ fn two_tables_split_frames_by_destination() {
     for i in 0..600u16 {
         let dst = destinations[usize::from(i) % destinations.len()];
         let ip = Ipv4 { id: i, ..Ipv4::new([172, 16, 1, (i % 251) as u8], dst) };
-        let payload = vec![(i % 256) as u8; usize::from(i % 500)];
+        let payload = vec![(i & 0xff) as u8; usize::from(i % 500)];
         let frame = if i % 3 == 0 {
             frames::tcp_frame(mac(1), mac(2), &ip, (i, 443), &payload)
         } else {
@@ -297,7 +299,10 @@ fn output_before_a_rewrite_sends_the_original() {
     let mut frames_in = pcap::varied_frames(4, 800);
     let ip = Ipv4::new([10, 1, 1, 1], [10, 2, 2, 2]);
     for i in 0..100u16 {
-        frames_in.insert(usize::from(i) * 8, frames::tcp_frame(mac(7), mac(8), &ip, (i, 22), &[i as u8; 100]));
+        frames_in.insert(
+            usize::from(i) * 8,
+            frames::tcp_frame(mac(7), mac(8), &ip, (i, 22), &[u8::try_from(i).unwrap(); 100]),
+        );
     }
     pcap::write(&input, &frames_in);
     let rewritten: Vec<Vec<u8>> = frames_in
@@ -564,11 +569,16 @@ fn trains_of_one_flow_are_classified_once_and_rewritten_each() {
     for train in 0..24u16 {
         let length = 40 + usize::from(train % 5) * 100;
         for k in 0..12u16 {
-            let ip = Ipv4 { id: train * 100 + k, ttl: 64, ..Ipv4::new([10, 1, 0, train as u8], [10, 2, 0, 1]) };
-            let payload: Vec<u8> = (0..length).map(|b| (b as u16 * 31 + k * 7 + train) as u8).collect();
+            let ip = Ipv4 {
+                id: train * 100 + k,
+                ttl: 64,
+                ..Ipv4::new([10, 1, 0, u8::try_from(train).unwrap()], [10, 2, 0, 1])
+            };
+            let payload: Vec<u8> =
+                (0..u16::try_from(length).unwrap()).map(|b| ((b * 31 + k * 7 + train) & 0xff) as u8).collect();
             let segment = frames::tcp_segment(&ip, 3000 + train, 80, u32::from(k) * 1460, &payload);
             let frame = frames::ethernet(
-                mac(train as u8),
+                mac(u8::try_from(train).unwrap()),
                 mac(200),
                 frames::ETH_TYPE_IPV4,
                 &frames::ipv4_packet(&ip, frames::IPPROTO_TCP, &segment),

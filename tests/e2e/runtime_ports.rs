@@ -4,6 +4,7 @@
 //! show up as table-miss drops), a removed vhost-user port's socket is gone,
 //! a port added again on a reused DPDK port id counts from zero, and
 //! `vsctl show` follows every step.
+#![forbid(unsafe_code)]
 use std::os::unix::fs::FileTypeExt;
 use std::time::Duration;
 

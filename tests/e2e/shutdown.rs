@@ -2,6 +2,7 @@
 //! SIGINT vswitchd exits 0 within a few seconds and leaves nothing behind:
 //! no vhost-user server socket, no control socket, no hugepage file of its
 //! file prefix, no file in its EAL runtime directory.
+#![forbid(unsafe_code)]
 use std::path::PathBuf;
 use std::time::Duration;
 

@@ -17,6 +17,7 @@
 //! never above the last one applied; many versions show up in the output
 //! (the changes overlapped the traffic); the PMD flushed its caches at least
 //! once per change; nothing was dropped.
+#![forbid(unsafe_code)]
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -112,7 +113,7 @@ fn rule_changes_under_traffic_lose_nothing_and_never_go_back() {
     let generated = Instant::now();
     let frames_in: Vec<Vec<u8>> = (0..FRAMES).map(|i| pcap::udp_frame(1, i, FRAME_LEN)).collect();
     for (i, frame) in frames_in.iter().enumerate().step_by(99_991) {
-        assert_eq!(frame[SEQ_AT..SEQ_AT + 4], (i as u32).to_be_bytes(), "sequence number of frame {i}");
+        assert_eq!(frame[SEQ_AT..SEQ_AT + 4], u32::try_from(i).unwrap().to_be_bytes(), "sequence number of frame {i}");
     }
     pcap::write(&input, &frames_in);
     eprintln!("generated {FRAMES} frames of {FRAME_LEN} bytes in {:?}", generated.elapsed());

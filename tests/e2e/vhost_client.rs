@@ -3,6 +3,7 @@
 //! is stopped and a new one started on the same sockets, vswitchd must
 //! reconnect by itself and traffic must flow again, with vswitchd untouched
 //! (same process, no vsctl command in between).
+#![forbid(unsafe_code)]
 use std::path::Path;
 use std::time::Duration;
 

@@ -3,6 +3,7 @@
 //! ports, so traffic loops VM port 0 -> vm1 -> switch -> vm2 -> VM port 1 ->
 //! VM -> back. Both directions must carry packets, the link must show up
 //! while the VM is connected and go down when it leaves.
+#![forbid(unsafe_code)]
 use std::os::unix::fs::FileTypeExt;
 use std::path::Path;
 use std::time::Duration;

@@ -74,7 +74,7 @@ pub fn ones_sum(sum: u16, data: &[u8]) -> u16 {
     while total > 0xffff {
         total = (total & 0xffff) + (total >> 16);
     }
-    total as u16
+    u16::try_from(total).expect("folded to 16 bits")
 }
 
 /// The checksum of a UDP or TCP segment (`segment` with its checksum field

@@ -27,6 +27,7 @@
 //!
 //! The suite runs one test at a time (`--test-threads=1`): the processes are
 //! pinned to cores 0 and 1 of the machine.
+#![forbid(unsafe_code)]
 pub mod bins;
 pub mod command;
 pub mod differential;

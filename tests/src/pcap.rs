@@ -119,7 +119,7 @@ pub fn udp_frame(flow: u8, index: u32, len: usize) -> Vec<u8> {
     let ip_start = frame.len();
     frame.extend_from_slice(&[0x45, 0x00]);
     frame.extend_from_slice(&ip_len.to_be_bytes());
-    frame.extend_from_slice(&(index as u16).to_be_bytes()); // identification
+    frame.extend_from_slice(&((index & 0xffff) as u16).to_be_bytes()); // identification
     frame.extend_from_slice(&[0x40, 0x00, 64, 17]); // DF, TTL 64, UDP
     frame.extend_from_slice(&[0, 0]); // checksum, below
     frame.extend_from_slice(&[10, flow, id[2], id[3]]);
@@ -127,7 +127,7 @@ pub fn udp_frame(flow: u8, index: u32, len: usize) -> Vec<u8> {
     let checksum = ipv4_checksum(&frame[ip_start..ip_start + IPV4_HEADER]);
     frame[ip_start + 10..ip_start + 12].copy_from_slice(&checksum.to_be_bytes());
     // UDP, checksum 0 (none).
-    let udp_len = ip_len - IPV4_HEADER as u16;
+    let udp_len = ip_len - u16::try_from(IPV4_HEADER).unwrap();
     frame.extend_from_slice(&(1024 + (index % 50_000) as u16).to_be_bytes());
     frame.extend_from_slice(&(5000 + flow as u16).to_be_bytes());
     frame.extend_from_slice(&udp_len.to_be_bytes());
@@ -135,7 +135,7 @@ pub fn udp_frame(flow: u8, index: u32, len: usize) -> Vec<u8> {
     // Payload: the index, then a byte pattern that shifts with it.
     let payload_len = len - ETH_HEADER - IPV4_HEADER - UDP_HEADER;
     let mut payload: Vec<u8> = index.to_be_bytes().into_iter().chain(std::iter::once(flow)).collect();
-    payload.extend((0..).map(|i: usize| (i as u32).wrapping_mul(31).wrapping_add(index) as u8).take(payload_len));
+    payload.extend((0..).map(|i: u32| (i.wrapping_mul(31).wrapping_add(index) & 0xff) as u8).take(payload_len));
     payload.truncate(payload_len);
     frame.extend_from_slice(&payload);
     debug_assert_eq!(frame.len(), len);
@@ -145,7 +145,7 @@ pub fn udp_frame(flow: u8, index: u32, len: usize) -> Vec<u8> {
 /// `count` distinct frames of `flow` whose lengths sweep 60..=1514 (every
 /// length class, small to jumbo-less maximum, in a scattered order).
 pub fn varied_frames(flow: u8, count: u32) -> Vec<Vec<u8>> {
-    let span = (MAX_FRAME - MIN_FRAME + 1) as u32;
+    let span = u32::try_from(MAX_FRAME - MIN_FRAME + 1).unwrap();
     (0..count).map(|i| udp_frame(flow, i, MIN_FRAME + (i.wrapping_mul(389) % span) as usize)).collect()
 }
 
@@ -177,7 +177,7 @@ fn ipv4_checksum(header: &[u8]) -> u16 {
     while sum > 0xffff {
         sum = (sum & 0xffff) + (sum >> 16);
     }
-    !(sum as u16)
+    !u16::try_from(sum).expect("folded to 16 bits")
 }
 
 #[cfg(test)]

@@ -108,14 +108,14 @@ impl Headers {
             match key {
                 // The ECN bits of the TOS byte, which `nw_tos=` leaves out.
                 "nw_ecn" | "ip_ecn" => ecn = parse_number(value)? & 0x03,
-                "dl_vlan" => vid = Some(parse_number(value)? as u16),
-                "dl_vlan_pcp" => pcp = parse_number(value)? as u8,
+                "dl_vlan" => vid = Some(narrow(parse_number(value)?, item)?),
+                "dl_vlan_pcp" => pcp = narrow(parse_number(value)?, item)?,
                 // OVS's Flow: line shows the second tag, none in the traces here.
                 "vlan_tci1" | "dl_vlan1" if parse_number(value)? != 0 => {
                     return Err(format!("`{item}`: a second VLAN tag is not modelled"));
                 }
                 "vlan_tci" => {
-                    let tci = parse_number(value.split('/').next().unwrap_or(value))? as u16;
+                    let tci: u16 = narrow(parse_number(value.split('/').next().unwrap_or(value))?, item)?;
                     if tci & 0x1000 != 0 {
                         vid = Some(tci & 0x0fff);
                         pcp = (tci >> 13) as u8;
@@ -204,16 +204,16 @@ pub fn parse_ours(datapath_actions: &str) -> Result<Vec<DpAct>, String> {
                 return Err(format!("`{action}`: TPID {tpid:#x} is not modelled"));
             }
             acts.push(DpAct::PushVlan {
-                vid: arg(&args, "vid", &action)? as u16,
-                pcp: arg(&args, "pcp", &action)? as u8,
+                vid: narrow(arg(&args, "vid", &action)?, &action)?,
+                pcp: narrow(arg(&args, "pcp", &action)?, &action)?,
             });
         } else if let Some(args) = call_args(&action, "set_vlan") {
             // A new TCI on a tagged packet: what OVS writes as pop + push.
             let args = named_args(args)?;
             acts.push(DpAct::PopVlan);
             acts.push(DpAct::PushVlan {
-                vid: arg(&args, "vid", &action)? as u16,
-                pcp: arg(&args, "pcp", &action)? as u8,
+                vid: narrow(arg(&args, "vid", &action)?, &action)?,
+                pcp: narrow(arg(&args, "pcp", &action)?, &action)?,
             });
         } else if let Some(rest) = action.strip_prefix("set_field:") {
             let (value, field) = rest.split_once("->").ok_or_else(|| format!("`{action}`: no `->`"))?;
@@ -254,7 +254,10 @@ pub fn parse_ovs(trace: &Trace, skip_local: bool) -> Result<Vec<DpAct>, String> 
                     return Err(format!("`{text}`: TPID {tpid} is not modelled"));
                 }
             }
-            acts.push(DpAct::PushVlan { vid: arg(&args, "vid", text)? as u16, pcp: arg(&args, "pcp", text)? as u8 });
+            acts.push(DpAct::PushVlan {
+                vid: narrow(arg(&args, "vid", text)?, text)?,
+                pcp: narrow(arg(&args, "pcp", text)?, text)?,
+            });
         } else if let Some(inner) = call_args(text, "set") {
             acts.extend(parse_ovs_set(inner).map_err(|e| format!("`{text}`: {e}"))?);
         } else {
@@ -357,6 +360,12 @@ fn arg(args: &BTreeMap<String, String>, key: &str, action: &str) -> Result<u128,
     parse_number(args.get(key).ok_or_else(|| format!("`{action}` has no {key}"))?)
 }
 
+/// `value` as the narrower type of its field. A value that does not fit is an error: cut to its
+/// low bits it could make a wrong trace read like the expected one (vid 0x1005 as vid 5).
+fn narrow<T: TryFrom<u128>>(value: u128, context: &str) -> Result<T, String> {
+    T::try_from(value).map_err(|_| format!("`{context}`: {value:#x} does not fit its field"))
+}
+
 /// Decimal or `0x` hex.
 fn parse_number(text: &str) -> Result<u128, String> {
     let parsed = match text.strip_prefix("0x") {
@@ -414,6 +423,17 @@ mod tests {
         assert!(parse_ours("controller(reason=action,max_len=65535)").is_err());
         assert!(parse_ours("set_field:0x1->tun_id").is_err());
         assert!(parse_ours("dp7").is_err());
+    }
+
+    #[test]
+    fn values_too_wide_for_their_field_are_refused_not_cut() {
+        // 0x10005 cut to 16 bits would read as VLAN 5, 0x101 cut to 8 bits as priority 1.
+        assert!(parse_ours("push_vlan(tpid=0x8100,vid=0x10005,pcp=0),2").is_err());
+        assert!(parse_ours("set_vlan(vid=5,pcp=0x101),2").is_err());
+        assert!(Headers::of_flow("in_port=1,dl_vlan=0x10005").is_err());
+        assert!(Headers::of_flow("in_port=1,dl_vlan_pcp=0x101").is_err());
+        assert!(Headers::of_flow("in_port=1,vlan_tci=0x11005").is_err());
+        assert_eq!(Headers::of_flow("in_port=1,dl_vlan=5,dl_vlan_pcp=1").unwrap().vlan, Some((5, 1)));
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //! a version that adds or removes ports go the queue handles a PMD takes over
 //! or gives up (`QueueHandover`), which only that PMD holds. See `pmd` and
 //! `switch`.
+#![forbid(unsafe_code)]
 use std::sync::Arc;
 
 use crate::config::PacketInLimit;

@@ -1,6 +1,7 @@
 //! A token bucket over any monotonic tick counter (TSC cycles in a PMD, nanoseconds in an
 //! OpenFlow connection thread): the packet-in rate limits. Integer arithmetic only, no
 //! allocation, no clock read of its own.
+#![forbid(unsafe_code)]
 
 /// Up to `rate` tokens per second, at most `burst` saved up; starts full.
 #[derive(Debug, Clone)]

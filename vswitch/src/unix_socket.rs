@@ -2,6 +2,7 @@
 //! sockets, vhost-user server sockets): a path is claimed only if nobody listens on it. A
 //! stale socket left by a dead process is removed; a live one, or a file that is not a socket,
 //! is an error - the switch never takes over another process's socket.
+#![forbid(unsafe_code)]
 use std::io::ErrorKind;
 use std::os::unix::fs::FileTypeExt;
 use std::os::unix::net::{UnixListener, UnixStream};

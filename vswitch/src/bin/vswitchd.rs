@@ -1,4 +1,5 @@
 //! vswitchd: runs the switch in the foreground on a TOML configuration.
+#![forbid(unsafe_code)]
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -40,6 +40,7 @@ const INLINE_WORDS: usize = 6;
 /// Present words stored in the extension array.
 const EXT_WORDS: usize = 8;
 /// The longest key the cache stores, in words.
+#[expect(clippy::cast_possible_truncation, reason = "14")]
 pub const MAX_KEY_WORDS: u32 = (INLINE_WORDS + EXT_WORDS) as u32;
 /// In a slot's `present`: hit since the last insertion into its candidate pair.
 const REFERENCED: u32 = 1 << 31;
@@ -225,7 +226,8 @@ impl Emc {
     #[inline]
     pub fn insert(&mut self, key: &FlowKey, present: u32, hash: u32, id: EntryId) -> bool {
         let Some(threshold) = self.insert_threshold else { return false };
-        if self.next_random() as u32 > threshold || (present & words::ALL).count_ones() > MAX_KEY_WORDS {
+        if (self.next_random() & 0xffff_ffff) as u32 > threshold || (present & words::ALL).count_ones() > MAX_KEY_WORDS
+        {
             return false;
         }
         self.store(key, present & words::ALL, hash, id);
@@ -441,13 +443,13 @@ mod tests {
     fn insertion_probability() {
         let (_t, ids) = ids(1);
         let mut emc = Emc::new(8192, DEFAULT_INSERT_INV_PROB);
-        let stored = (0..100_000u64).filter(|&i| emc.insert(&udp(i), V4, i as u32, ids[0])).count();
+        let stored = (0..100_000u64).filter(|&i| emc.insert(&udp(i), V4, u32::try_from(i).unwrap(), ids[0])).count();
         assert!((800..1200).contains(&stored), "{stored}");
         assert_eq!(emc.stats().inserts, stored as u64);
         emc.set_insert_inv_prob(0);
         assert_eq!(emc.insert_inv_prob(), 0);
-        assert!(!(0..1000u64).any(|i| emc.insert(&udp(i), V4, i as u32, ids[0])));
+        assert!(!(0..1000u64).any(|i| emc.insert(&udp(i), V4, u32::try_from(i).unwrap(), ids[0])));
         emc.set_insert_inv_prob(1);
-        assert!((0..1000u64).all(|i| emc.insert(&udp(i), V4, i as u32, ids[0])));
+        assert!((0..1000u64).all(|i| emc.insert(&udp(i), V4, u32::try_from(i).unwrap(), ids[0])));
     }
 }

@@ -32,6 +32,7 @@ pub fn add(state: u64, word: u64) -> u64 {
 
 /// The hash of a state.
 #[inline(always)]
+#[expect(clippy::cast_possible_truncation, reason = "the CRC-32C state is 32 bits in the instruction's u64")]
 pub fn finish(state: u64) -> u32 {
     state as u32
 }
@@ -93,7 +94,7 @@ mod tests {
                 reference = if reference & 1 != 0 { (reference >> 1) ^ 0x82f6_3b78 } else { reference >> 1 };
             }
         }
-        assert_eq!(state as u32, reference);
+        assert_eq!(u32::try_from(state).unwrap(), reference);
         assert_eq!(state >> 32, 0);
     }
 
@@ -101,7 +102,7 @@ mod tests {
     fn key_word_reads_like_flow_key_word() {
         let mut key = FlowKey::default();
         for (i, b) in key.bytes.iter_mut().enumerate() {
-            *b = i as u8;
+            *b = u8::try_from(i).unwrap();
         }
         for i in 0..KEY_WORDS {
             assert_eq!(key_word(&key, i), key.word(i));

@@ -55,6 +55,24 @@ use crate::flow::key::{FlowKey, KEY_BYTES, KEY_WORDS};
 pub const DEFAULT_ENTRY_LIMIT: usize = 200_000;
 /// The most megaflows a table can hold (ids and rows are 32-bit).
 pub const MAX_ENTRY_LIMIT: usize = 1 << 30;
+
+const _: () = assert!(MAX_ENTRY_LIMIT <= u32::MAX as usize);
+
+/// A slot, row, subtable or rank index as the table stores it (u32): every one is below
+/// `MAX_ENTRY_LIMIT` (a table never holds more megaflows, each subtable has one at least), which
+/// fits.
+#[inline(always)]
+#[expect(clippy::cast_possible_truncation, reason = "indices are below MAX_ENTRY_LIMIT")]
+fn index32(index: usize) -> u32 {
+    index as u32
+}
+
+/// A random index below `n`.
+#[inline(always)]
+#[expect(clippy::cast_possible_truncation, reason = "the remainder is below `n`, a usize")]
+fn random_below(random: u64, n: usize) -> usize {
+    (random % n as u64) as usize
+}
 /// Slots per hash group: their tags, rows and the overflow count fill one cache line.
 const GROUP_SLOTS: usize = 7;
 /// A subtable grows when its entries would exceed this percentage of its slots.
@@ -89,7 +107,8 @@ impl EntryId {
 
     #[inline(always)]
     fn from_word(word: u64) -> Option<EntryId> {
-        NonZeroU32::new((word >> 32) as u32).map(|generation| EntryId { index: word as u32, generation })
+        NonZeroU32::new((word >> 32) as u32)
+            .map(|generation| EntryId { index: (word & 0xffff_ffff) as u32, generation })
     }
 }
 
@@ -449,7 +468,8 @@ impl Subtable {
         while bits != 0 {
             let i = bits.trailing_zeros() as usize % CHUNK;
             bits &= bits - 1;
-            touched ^= st.row(0, candidates[i]).and_then(|stored| stored.first()).map_or(0, |&w| w as u32);
+            touched ^=
+                st.row(0, candidates[i]).and_then(|stored| stored.first()).map_or(0, |&w| (w & 0xffff_ffff) as u32);
         }
         std::hint::black_box(touched);
         // Compare; search properly where that is not conclusive.
@@ -488,7 +508,7 @@ impl Subtable {
         // A row that cannot be read keeps no id and matches nothing.
         let count = st.len.min(SCAN_MAX_ENTRIES);
         let mut rows = [([0u64; KEY_WORDS], None); SCAN_MAX_ENTRIES];
-        for (row, (words, id)) in (0..count as u32).zip(rows.iter_mut()) {
+        for (row, (words, id)) in (0u32..).zip(rows.iter_mut().take(count)) {
             if let Some((&stored_id, stored)) = st.row(n, row).and_then(|r| r.split_last()) {
                 words[..stored.len()].copy_from_slice(stored);
                 *id = EntryId::from_word(stored_id);
@@ -573,7 +593,7 @@ impl Subtable {
     /// Rebuilds the hash table with `groups` groups (a power of two).
     fn rehash(&mut self, groups: usize) {
         self.groups = vec![Group::default(); groups];
-        for row in 0..self.len as u32 {
+        for row in 0..index32(self.len) {
             self.place(self.row_hash(row), row);
         }
     }
@@ -604,7 +624,7 @@ impl Subtable {
         if (self.len + 1) * 100 > self.groups.len() * GROUP_SLOTS * MAX_LOAD_PERCENT {
             self.rehash(self.groups.len() * 2);
         }
-        let row = self.len as u32;
+        let row = index32(self.len);
         let start = self.base + self.len * self.stride;
         let n = self.n.min(KEY_WORDS);
         if let Some((last, stored)) = self.rows.get_mut(start..start + n + 1).and_then(|r| r.split_last_mut()) {
@@ -625,7 +645,7 @@ impl Subtable {
             return None;
         }
         self.unplace(self.row_hash(row), row);
-        let last = (self.len - 1) as u32;
+        let last = index32(self.len - 1);
         self.len -= 1;
         if row == last {
             return None;
@@ -831,7 +851,7 @@ impl<T> MegaflowTable<T> {
             slot.entry = Some(Entry {
                 value,
                 stats: EntryStats { last_used: now, ..EntryStats::default() },
-                subtable: subtable as u32,
+                subtable: index32(subtable),
                 row,
             });
         }
@@ -855,7 +875,7 @@ impl<T> MegaflowTable<T> {
         if let Some(place) = self.subtables.get_mut(i) {
             *place = Some(Subtable::new(mask));
         }
-        self.rank.push(i as u32);
+        self.rank.push(index32(i));
         i
     }
 
@@ -872,7 +892,7 @@ impl<T> MegaflowTable<T> {
         let mut entry = slot.entry.take()?;
         report_entry(self.reporter, &mut entry);
         slot.generation = slot.generation.checked_add(1).unwrap_or(NonZeroU32::MIN);
-        self.free.push(index as u32);
+        self.free.push(index32(index));
         self.len -= 1;
         let subtable = entry.subtable as usize;
         if let Some(place) = self.subtables.get_mut(subtable) {
@@ -897,7 +917,7 @@ impl<T> MegaflowTable<T> {
             if let Some(mut entry) = slot.entry.take() {
                 report_entry(self.reporter, &mut entry);
                 slot.generation = slot.generation.checked_add(1).unwrap_or(NonZeroU32::MIN);
-                self.free.push(index as u32);
+                self.free.push(index32(index));
             }
         }
         self.subtables.clear();
@@ -1016,7 +1036,7 @@ impl<T> MegaflowTable<T> {
     pub fn rank_subtables(&mut self) {
         for (position, &sid) in self.rank.iter().enumerate() {
             if let Some(Some(st)) = self.subtables.get_mut(sid as usize) {
-                st.position = position as u32;
+                st.position = index32(position);
             }
         }
         let subtables = &self.subtables;
@@ -1044,7 +1064,7 @@ impl<T> MegaflowTable<T> {
             let entry = slot.entry.as_ref()?;
             let st = self.subtables.get(entry.subtable as usize)?.as_ref()?;
             Some(Megaflow {
-                id: EntryId { index: index as u32, generation: slot.generation },
+                id: EntryId { index: index32(index), generation: slot.generation },
                 mask: &st.mask,
                 key: st.key_of(entry.row),
                 value: &entry.value,
@@ -1060,7 +1080,7 @@ impl<T> MegaflowTable<T> {
         for index in 0..self.slots.len() {
             let drop = match self.slots.get(index) {
                 Some(EntrySlot { generation, entry: Some(_) }) => {
-                    let id = EntryId { index: index as u32, generation: *generation };
+                    let id = EntryId { index: index32(index), generation: *generation };
                     self.iter_one(id).is_some_and(|megaflow| !keep(&megaflow))
                 }
                 _ => false,
@@ -1135,7 +1155,7 @@ impl<T> MegaflowTable<T> {
         let mut victim: Option<(u64, usize)> = None;
         let mut sampled = 0;
         for _ in 0..EVICTION_SAMPLES * 4 {
-            let index = (self.next_random() % slots as u64) as usize;
+            let index = random_below(self.next_random(), slots);
             if let Some(e) = self.slots.get(index).and_then(|slot| slot.entry.as_ref()) {
                 if victim.is_none_or(|(used, _)| e.stats.last_used < used) {
                     victim = Some((e.stats.last_used, index));
@@ -1147,7 +1167,7 @@ impl<T> MegaflowTable<T> {
             }
         }
         // A sparse slab: take the first megaflow after a random place.
-        let start = (self.next_random() % slots as u64) as usize;
+        let start = random_below(self.next_random(), slots);
         let index = victim.map(|(_, index)| index).or_else(|| {
             (start..slots).chain(0..start).find(|&i| self.slots.get(i).is_some_and(|slot| slot.entry.is_some()))
         });
@@ -1177,6 +1197,7 @@ mod tests {
             self.0
         }
 
+        #[expect(clippy::cast_possible_truncation, reason = "the remainder is below `n`, a usize")]
         fn below(&mut self, n: usize) -> usize {
             (self.next() % n as u64) as usize
         }
@@ -1190,7 +1211,7 @@ mod tests {
             for (sid, st) in self.subtables.iter().enumerate() {
                 let Some(st) = st else { continue };
                 assert!(st.len > 0, "empty subtable kept");
-                assert!(self.rank.contains(&(sid as u32)));
+                assert!(self.rank.contains(&(index32(sid))));
                 assert_eq!(st.base * 8 % 64, st.rows.as_ptr().align_offset(64) * 8 % 64);
                 let mut overflow = vec![0u32; st.groups.len()];
                 let mut placed = 0;
@@ -1215,10 +1236,10 @@ mod tests {
                 for (group, expected) in st.groups.iter().zip(&overflow) {
                     assert_eq!(group.overflow(), *expected);
                 }
-                for row in 0..st.len as u32 {
+                for row in 0..index32(st.len) {
                     let id = EntryId::from_word(*st.row(st.n, row).unwrap().last().unwrap()).unwrap();
                     let entry = self.slot_entry(id).expect("row of a dead entry");
-                    assert_eq!((entry.subtable, entry.row), (sid as u32, row));
+                    assert_eq!((entry.subtable, entry.row), (index32(sid), row));
                     live += 1;
                 }
             }
@@ -1398,7 +1419,7 @@ mod tests {
             assert!(t.contains(id), "the newest megaflow is the most recently used");
         }
         assert_eq!(t.stats().evictions, 100);
-        let evicted: Vec<u64> = (0..1000u64).filter(|&i| !t.contains(ids[i as usize])).collect();
+        let evicted: Vec<u64> = (0..1000u64).filter(|&i| !t.contains(ids[usize::try_from(i).unwrap()])).collect();
         assert_eq!(evicted.len(), 100);
         // Each eviction takes the oldest of 8 samples: about the oldest ninth.
         let mean = evicted.iter().sum::<u64>() / 100;
@@ -1461,7 +1482,7 @@ mod tests {
         let m = mask(&[Field::TpSrc]);
         let tallies: Vec<Tally> = (0..8).map(|_| Tally::default()).collect();
         let mut ids: Vec<EntryId> = (0..4u64)
-            .map(|i| t.insert(&m, &key(&[(Field::TpSrc, i)]), tallies[i as usize].clone(), 0).unwrap())
+            .map(|i| t.insert(&m, &key(&[(Field::TpSrc, i)]), tallies[usize::try_from(i).unwrap()].clone(), 0).unwrap())
             .collect();
         for (i, &id) in ids.iter().enumerate() {
             assert!(t.credit(id, i as u64 + 1, 100, 7));
@@ -1712,7 +1733,7 @@ mod tests {
             checked_hits > 5_000 && s.lookups - s.hits > 5_000 && s.evictions > 100 && s.expirations > 100,
             "{checked_hits} {s:?}"
         );
-        assert_eq!(s.entries as usize, reference.len());
+        assert_eq!(usize::try_from(s.entries).unwrap(), reference.len());
         let _ = words::ALL;
     }
 }

@@ -4,6 +4,7 @@
 //! turn the EMC and the repeat check off where they do not pay (`gate`). The OpenFlow
 //! tables behind them are `pipeline::table`. Both caches draw their random
 //! choices (insertion, eviction) from `xorshift64`.
+#![forbid(unsafe_code)]
 pub mod emc;
 pub mod gate;
 pub mod hash;

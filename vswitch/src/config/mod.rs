@@ -1,6 +1,7 @@
 //! The vswitchd configuration: owns the TOML schema and its defaults (`Config` and its sections),
 //! the validation that runs before DPDK is touched, and the EAL arguments derived from it.
 //! `PortConfig` is also the add-port payload of the control socket. See docs/configuration.md.
+#![forbid(unsafe_code)]
 
 mod bridge;
 mod port;

@@ -1,6 +1,7 @@
 //! The control socket: a unix socket on which vsctl (or any client) sends
 //! JSON requests. Connections are served on their own threads, but every
 //! request is executed by the management thread, in order, through a channel.
+#![forbid(unsafe_code)]
 pub mod protocol;
 
 use std::io::{BufRead, BufReader, Read, Write};

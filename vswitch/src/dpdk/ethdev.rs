@@ -7,7 +7,7 @@ use std::mem::MaybeUninit;
 use std::cell::UnsafeCell;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use super::mbuf::{RxBurst, TxBatch, TxSource, BURST_SIZE};
+use super::mbuf::{RxBurst, TxBatch, TxSource, BURST_SIZE_U16};
 use super::mempool::PktMbufPool;
 use super::{check, DpdkError};
 
@@ -298,7 +298,7 @@ impl RxQueue {
         // SAFETY: the queue was configured (an RxQueue is made only for a configured queue, once,
         // and &mut self makes this the only caller on it now) and `slots` has room for BURST_SIZE
         // pointers, which the device fills with mbufs it hands over.
-        let n = unsafe { dpdk_sys::rte_eth_rx_burst(self.port, self.queue, slots, BURST_SIZE as u16) };
+        let n = unsafe { dpdk_sys::rte_eth_rx_burst(self.port, self.queue, slots, BURST_SIZE_U16) };
         burst.filled(usize::from(n));
         usize::from(n)
     }
@@ -337,10 +337,12 @@ impl TxQueue {
     #[inline(always)]
     fn send_dense<B: TxSource>(&mut self, batch: &mut B) -> (usize, usize) {
         let (slots, len) = batch.dense_slots();
+        // A batch holds at most TX_BATCH_SIZE packets.
+        let len = u16::try_from(len).unwrap_or(u16::MAX);
         // SAFETY: the queue was configured and &mut self makes this the only caller on it now;
         // the first `len` slots are valid mbufs owned by the batch (TxSource: no holes); the
         // device takes ownership of the first `sent` of them.
-        let sent = unsafe { dpdk_sys::rte_eth_tx_burst(self.port, self.queue, slots, len as u16) };
+        let sent = unsafe { dpdk_sys::rte_eth_tx_burst(self.port, self.queue, slots, len) };
         batch.consumed(usize::from(sent));
         let dropped = batch.free_rest();
         (usize::from(sent), dropped)

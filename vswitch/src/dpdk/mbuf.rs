@@ -11,7 +11,9 @@ use super::mempool::PktMbufPool;
 use crate::packet::{PacketBuf, PacketBurst};
 
 /// Packets asked from a receive queue at once.
-pub const BURST_SIZE: usize = 32;
+pub const BURST_SIZE: usize = BURST_SIZE_U16 as usize;
+/// `BURST_SIZE` as DPDK's burst calls take it.
+pub const BURST_SIZE_U16: u16 = 32;
 
 /// Room of a per-port transmit batch: two bursts (it is sent when it holds one).
 pub const TX_BATCH_SIZE: usize = 2 * BURST_SIZE;
@@ -166,7 +168,7 @@ unsafe fn free_bulk(mbufs: &mut [*mut dpdk_sys::rte_mbuf], len: usize) {
     let len = len.min(mbufs.len());
     if len > 0 {
         // SAFETY: by the contract; rte_pktmbuf_free_bulk skips NULL entries.
-        unsafe { dpdk_sys::rte_pktmbuf_free_bulk(mbufs.as_mut_ptr(), len as u32) };
+        unsafe { dpdk_sys::rte_pktmbuf_free_bulk(mbufs.as_mut_ptr(), u32::try_from(len).unwrap_or(u32::MAX)) };
     }
 }
 

@@ -18,7 +18,9 @@ unsafe impl Send for PktMbufPool {}
 unsafe impl Sync for PktMbufPool {}
 
 /// DPDK's default buffer: a 1500-byte MTU frame plus headroom.
+#[expect(clippy::cast_possible_truncation, reason = "2176 in DPDK; the assertion below holds it to a u16")]
 pub const DEFAULT_DATA_ROOM: u16 = dpdk_sys::RTE_MBUF_DEFAULT_BUF_SIZE as u16;
+const _: () = assert!(dpdk_sys::RTE_MBUF_DEFAULT_BUF_SIZE <= u16::MAX as u32);
 
 /// The data room a single-segment mbuf needs for a frame of `mtu` bytes of
 /// payload (Ethernet header, two VLAN tags, CRC and the mbuf headroom).

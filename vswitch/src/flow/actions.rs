@@ -517,7 +517,9 @@ pub(crate) fn parse_instructions(text: &str, checker: &mut ActionChecker) -> Res
                 let (value, mask) =
                     parse_masked(Field::Metadata, "write_metadata", needs_value(&item).map_err(error)?, true)
                         .map_err(error)?;
-                instructions.write_metadata = Some(WriteMetadata { value: value as u64, mask: mask as u64 });
+                // parse_masked holds both to the field's 64 bits.
+                let bits64 = |n: u128| u64::try_from(n).map_err(|_| error("write_metadata is 64 bits".to_string()));
+                instructions.write_metadata = Some(WriteMetadata { value: bits64(value)?, mask: bits64(mask)? });
             }
             Stage::GotoTable => {
                 let table = parse_table(needs_value(&item).map_err(error)?).map_err(error)?;
@@ -586,8 +588,8 @@ pub(crate) fn parse_table(text: &str) -> Result<u8, String> {
 }
 
 /// An integer of at most `max`, decimal or 0x hex.
-fn parse_bounded(text: &str, max: u128, what: &str) -> Result<u128, String> {
-    parse_integer(text).filter(|&n| n <= max).ok_or_else(|| format!("not {what}"))
+fn parse_bounded<T: TryFrom<u128>>(text: &str, max: u128, what: &str) -> Result<T, String> {
+    parse_integer(text).filter(|&n| n <= max).and_then(|n| T::try_from(n).ok()).ok_or_else(|| format!("not {what}"))
 }
 
 fn parse_action(item: &Item) -> Result<Action, String> {
@@ -615,21 +617,22 @@ fn parse_action(item: &Item) -> Result<Action, String> {
             Ok(Action::Move { src: Subfield::parse(src)?, dst: Subfield::parse(dst)? })
         }
         "mod_vlan_vid" | "set_vlan_vid" => {
-            let vid = parse_bounded(needs_value(item)?, 0xfff, "a VLAN id (0..4095)")? as u16;
+            let vid = parse_bounded::<u16>(needs_value(item)?, 0xfff, "a VLAN id (0..4095)")?;
             Ok(Action::SetVlanVid { vid, push_if_needed: name == "mod_vlan_vid" })
         }
         "mod_vlan_pcp" | "set_vlan_pcp" => {
-            let pcp = parse_bounded(needs_value(item)?, 7, "a VLAN priority (0..7)")? as u8;
+            let pcp = parse_bounded::<u8>(needs_value(item)?, 7, "a VLAN priority (0..7)")?;
             Ok(Action::SetVlanPcp { pcp, push_if_needed: name == "mod_vlan_pcp" })
         }
         "strip_vlan" | "pop_vlan" => bare(Action::PopVlan),
-        "push_vlan" => match parse_integer(needs_value(item)?) {
-            Some(tpid @ (0x8100 | 0x88a8)) => Ok(Action::PushVlan { tpid: tpid as u16 }),
+        "push_vlan" => match parse_integer(needs_value(item)?).and_then(|n| u16::try_from(n).ok()) {
+            Some(tpid @ (0x8100 | 0x88a8)) => Ok(Action::PushVlan { tpid }),
             _ => Err("not a VLAN ethertype (0x8100 or 0x88a8)".to_string()),
         },
         "mod_dl_src" | "mod_dl_dst" => {
             let mac = parse_ethernet(needs_value(item)?)
-                .ok_or("invalid Ethernet address (expected xx:xx:xx:xx:xx:xx)")? as u64;
+                .and_then(|mac| u64::try_from(mac).ok())
+                .ok_or("invalid Ethernet address (expected xx:xx:xx:xx:xx:xx)")?;
             Ok(if name == "mod_dl_src" { Action::SetEthSrc(mac) } else { Action::SetEthDst(mac) })
         }
         "mod_nw_src" | "mod_nw_dst" => {
@@ -637,18 +640,18 @@ fn parse_action(item: &Item) -> Result<Action, String> {
             Ok(if name == "mod_nw_src" { Action::SetIpv4Src(address) } else { Action::SetIpv4Dst(address) })
         }
         "mod_nw_tos" => {
-            let tos = parse_bounded(needs_value(item)?, 0xff, "a TOS value (0..255)")? as u8;
+            let tos = parse_bounded::<u8>(needs_value(item)?, 0xff, "a TOS value (0..255)")?;
             if tos & 0x03 != 0 {
                 return Err("the low 2 bits of the TOS are ECN and must be 0; use mod_nw_ecn for them".to_string());
             }
             Ok(Action::SetIpTos(tos))
         }
-        "mod_nw_ecn" => Ok(Action::SetIpEcn(parse_bounded(needs_value(item)?, 3, "an ECN value (0..3)")? as u8)),
+        "mod_nw_ecn" => Ok(Action::SetIpEcn(parse_bounded::<u8>(needs_value(item)?, 3, "an ECN value (0..3)")?)),
         "mod_nw_ttl" | "set_nw_ttl" => {
-            Ok(Action::SetIpTtl(parse_bounded(needs_value(item)?, 0xff, "a TTL (0..255)")? as u8))
+            Ok(Action::SetIpTtl(parse_bounded::<u8>(needs_value(item)?, 0xff, "a TTL (0..255)")?))
         }
         "mod_tp_src" | "mod_tp_dst" => {
-            let port = parse_bounded(needs_value(item)?, 0xffff, "a port number (0..65535)")? as u16;
+            let port = parse_bounded::<u16>(needs_value(item)?, 0xffff, "a port number (0..65535)")?;
             Ok(if name == "mod_tp_src" { Action::SetL4SrcPort(port) } else { Action::SetL4DstPort(port) })
         }
         "dec_ttl" => {
@@ -658,8 +661,8 @@ fn parse_action(item: &Item) -> Result<Action, String> {
             bare(Action::DecTtl)
         }
         "set_tunnel" | "set_tunnel64" => {
-            let id = parse_bounded(needs_value(item)?, u128::from(u64::MAX), "a tunnel id (64 bits)")?;
-            Ok(Action::SetTunnel(id as u64))
+            let id = parse_bounded::<u64>(needs_value(item)?, u128::from(u64::MAX), "a tunnel id (64 bits)")?;
+            Ok(Action::SetTunnel(id))
         }
         "group" => parse_decimal::<u32>(needs_value(item)?)
             .filter(|&id| id <= GROUP_MAX)
@@ -762,7 +765,7 @@ fn split_arrow(text: &str) -> Result<(&str, &str), String> {
 /// ip_dscp, nw_ecn / ip_ecn, vlan_vid and vlan_pcp, which write part of a field.
 fn parse_set_field(text: &str) -> Result<Action, String> {
     let (value_text, name) = split_arrow(text)?;
-    let integer = |max: u128, what: &str| parse_bounded(value_text, max, what);
+    let integer = |max: u128, what: &str| parse_bounded::<u128>(value_text, max, what);
     let (field, value, mask) = match name {
         "nw_tos" => {
             let tos = integer(0xff, "a TOS value (0..255)")?;

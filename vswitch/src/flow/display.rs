@@ -14,7 +14,7 @@ use super::match_::numbers::*;
 use super::match_::Match;
 use super::port::OfPort;
 use super::rule::FlowRule;
-use super::value::{c_hex, format_ethernet, format_ipv4_masked, format_ipv6_masked, format_masked};
+use super::value::{c_hex, format_ethernet, format_ipv4_masked, format_ipv6_masked, format_masked, ipv4_bits};
 use super::DEFAULT_PRIORITY;
 
 impl fmt::Display for Subfield {
@@ -358,11 +358,11 @@ impl MatchWriter<'_> {
                 }
             });
         } else if is_arp {
-            self.field("arp_spa", Field::ArpSpa, |v, m| format_ipv4_masked(v as u32, m as u32));
-            self.field("arp_tpa", Field::ArpTpa, |v, m| format_ipv4_masked(v as u32, m as u32));
+            self.field("arp_spa", Field::ArpSpa, |v, m| format_ipv4_masked(ipv4_bits(v), ipv4_bits(m)));
+            self.field("arp_tpa", Field::ArpTpa, |v, m| format_ipv4_masked(ipv4_bits(v), ipv4_bits(m)));
         } else {
-            self.field("nw_src", Field::NwSrc, |v, m| format_ipv4_masked(v as u32, m as u32));
-            self.field("nw_dst", Field::NwDst, |v, m| format_ipv4_masked(v as u32, m as u32));
+            self.field("nw_src", Field::NwSrc, |v, m| format_ipv4_masked(ipv4_bits(v), ipv4_bits(m)));
+            self.field("nw_dst", Field::NwDst, |v, m| format_ipv4_masked(ipv4_bits(v), ipv4_bits(m)));
         }
         if !skip_proto {
             if is_arp {

@@ -163,7 +163,7 @@ impl Match {
 
     /// The input port, if it is matched exactly.
     pub fn in_port(&self) -> Option<OfPort> {
-        self.exact_value(Field::InPort).map(|port| OfPort(port as u32))
+        self.exact_value(Field::InPort).and_then(|port| u32::try_from(port).ok()).map(OfPort)
     }
 
     pub fn set_in_port(&mut self, port: OfPort) {

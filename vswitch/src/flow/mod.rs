@@ -9,6 +9,7 @@
 //! `value` (field value syntax), `syntax` (tokens and the parse error), `match_` (matches and
 //! prerequisites), `actions` (actions, instructions, their parsing and checks), `learn`,
 //! `rule` (rules and selections), `parse` (commands), `display` (canonical text).
+#![forbid(unsafe_code)]
 
 mod actions;
 mod display;
@@ -43,6 +44,7 @@ pub(crate) mod test_random {
             crate::classifier::xorshift64(&mut self.0).wrapping_mul(0x2545_f491_4f6c_dd1d)
         }
 
+        #[expect(clippy::cast_possible_truncation, reason = "the remainder is below `bound`, a usize")]
         pub(crate) fn below(&mut self, bound: usize) -> usize {
             (self.next() % bound as u64) as usize
         }

@@ -631,7 +631,7 @@ fn random_matches_round_trip() {
         if matches.check_prerequisites().is_err() {
             continue;
         }
-        let built = FlowRule { matches, priority: random.below(65536) as u16, ..FlowRule::default() };
+        let built = FlowRule { matches, priority: u16::try_from(random.below(65536)).unwrap(), ..FlowRule::default() };
         let text = built.to_string();
         assert_eq!(parse_add_flow(&text), Ok(built.clone()), "{text}");
         checked += 1;
@@ -667,7 +667,7 @@ fn random_input_never_panics_and_what_parses_round_trips() {
     };
     for _ in 0..10_000 {
         let len = random.below(64);
-        let bytes: Vec<u8> = (0..len).map(|_| random.next() as u8).collect();
+        let bytes: Vec<u8> = (0..len).map(|_| (random.next() & 0xff) as u8).collect();
         check(&String::from_utf8_lossy(&bytes));
     }
     let pieces = [

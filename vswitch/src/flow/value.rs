@@ -90,7 +90,7 @@ pub(crate) fn format_masked(field: Field, value: u128, mask: u128) -> String {
             }
             text
         }
-        Syntax::Ipv4 => format_ipv4_masked(value as u32, mask as u32),
+        Syntax::Ipv4 => format_ipv4_masked(ipv4_bits(value), ipv4_bits(mask)),
         Syntax::Ipv6 => format_ipv6_masked(value, mask),
         Syntax::Decimal if exact => value.to_string(),
         Syntax::Decimal => format!("{value}/{}", c_hex(mask)),
@@ -200,7 +200,8 @@ fn parse_ipv4_masked(text: &str) -> Result<(u128, u128), String> {
     let mask = match mask {
         None => u32::MAX,
         Some(mask) => parse_prefix_or_mask(mask, 32, |m| parse_ipv4(m).map(|a| u128::from(u32::from(a))))
-            .ok_or("invalid IPv4 mask or prefix length (0..32)")? as u32,
+            .and_then(|m| u32::try_from(m).ok())
+            .ok_or("invalid IPv4 mask or prefix length (0..32)")?,
     };
     Ok((u128::from(u32::from(address)), u128::from(mask)))
 }
@@ -231,6 +232,11 @@ fn parse_prefix_or_mask(text: &str, width: u32, parse_mask: impl Fn(&str) -> Opt
 }
 
 /// How ovs-ofctl prints an IPv4 address with a mask: the prefix length if the mask is one.
+/// An IPv4 field's value or mask, kept in the model's u128, as its 32 bits.
+pub(crate) fn ipv4_bits(value: u128) -> u32 {
+    (value & 0xffff_ffff) as u32
+}
+
 pub(crate) fn format_ipv4_masked(value: u32, mask: u32) -> String {
     let address = Ipv4Addr::from(value);
     if mask == u32::MAX {

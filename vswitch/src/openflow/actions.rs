@@ -25,7 +25,7 @@ use super::oxm::{
     OXM_OF_IPV4_SRC, OXM_OF_IP_DSCP, OXM_OF_IP_ECN, OXM_OF_SCTP_DST, OXM_OF_SCTP_SRC, OXM_OF_TCP_DST, OXM_OF_TCP_SRC,
     OXM_OF_TUNNEL_ID, OXM_OF_UDP_DST, OXM_OF_UDP_SRC, OXM_OF_VLAN_PCP, OXM_OF_VLAN_VID, VLAN_PRESENT, WIRE_FIELDS,
 };
-use super::wire::{read_port, write_port, ErrorType, OfError, Reader, Version, Writer};
+use super::wire::{port_v1_0, read_port, write_port, ErrorType, OfError, Reader, Version, Writer};
 
 /// OFPBAC_* codes (the same numbers in 1.0 up to BAD_QUEUE; 1.0 says VENDOR for EXPERIMENTER).
 mod bad_action {
@@ -221,7 +221,7 @@ fn expect_len(len: usize, expected: usize, what: &str) -> Result<(), OfError> {
 
 /// A 48-bit MAC as the model keeps it.
 fn mac(r: &mut Reader) -> Result<u64, OfError> {
-    Ok(read_be(r.bytes(6)?) as u64)
+    Ok((read_be(r.bytes(6)?) & 0xffff_ffff_ffff) as u64)
 }
 
 fn decode_action(version: Version, kind: u16, len: usize, mut r: Reader) -> Result<Decoded, OfError> {
@@ -842,8 +842,11 @@ struct Context {
 
 impl Context {
     fn of(matches: &Match) -> Context {
-        let proto =
-            if matches.satisfies(Prereq::Ip) { matches.exact_value(Field::NwProto).map(|p| p as u8) } else { None };
+        let proto = if matches.satisfies(Prereq::Ip) {
+            matches.exact_value(Field::NwProto).and_then(|p| u8::try_from(p).ok())
+        } else {
+            None
+        };
         Context { vlan_tagged: matches.satisfies(Prereq::Vlan), proto }
     }
 
@@ -873,7 +876,7 @@ fn begin(kind: u16, w: &mut Writer) -> usize {
 /// Pads an action or instruction to 8 bytes and writes its length.
 fn finish(start: usize, w: &mut Writer) {
     w.pad_to_8(start);
-    w.patch_u16(start + 2, (w.len() - start) as u16);
+    w.patch_len(start + 2, start);
 }
 
 /// Starts a Nicira action of `subtype`.
@@ -891,11 +894,12 @@ fn put_reg_load(value: u128, dst: &Subfield, proto: Option<u8>, w: &mut Writer) 
     let mut done = 0;
     while done < n_bits {
         let piece = (n_bits - done).min(64);
-        let piece_value = (value >> done) & all_ones_bits(piece);
+        #[expect(clippy::cast_possible_truncation, reason = "a piece is at most 64 bits, masked")]
+        let piece_value = ((value >> done) & all_ones_bits(u32::from(piece))) as u64;
         let start = begin_nicira(nxast::REG_LOAD, w);
-        w.u16((((ofs + done) as u16) << 6) | (piece as u16 - 1));
+        w.u16(((ofs + done) << 6) | (piece - 1));
         w.u32(wire.header32());
-        w.u64(piece_value as u64);
+        w.u64(piece_value);
         finish(start, w);
         done += piece;
     }
@@ -1013,7 +1017,7 @@ fn encode_common_action(version: Version, action: &Action, context: &Context, w:
         Action::Resubmit { port, table } => {
             // Open vSwitch sends resubmit:PORT as resubmit(PORT,255) too.
             let start = begin_nicira(nxast::RESUBMIT_TABLE, w);
-            w.u16(port.0 as u16);
+            w.u16(port_v1_0(*port));
             w.u8(table.unwrap_or(CURRENT_TABLE));
             finish(start, w);
         }
@@ -1025,9 +1029,9 @@ fn encode_common_action(version: Version, action: &Action, context: &Context, w:
                 return true;
             };
             let start = begin_nicira(nxast::REG_MOVE, w);
-            w.u16(src_bits.min(dst_bits) as u16);
-            w.u16(src_ofs as u16);
-            w.u16(dst_ofs as u16);
+            w.u16(src_bits.min(dst_bits));
+            w.u16(src_ofs);
+            w.u16(dst_ofs);
             w.u32(src_wire.header32());
             w.u32(dst_wire.header32());
             finish(start, w);
@@ -1075,18 +1079,20 @@ fn encode_v1_0_action(action: &Action, next: Option<&Action>, context: &Context,
             let start = begin_nicira(nxast::DEC_TTL, w);
             finish(start, w);
         }
-        Action::SetTunnel(id) if *id <= u64::from(u32::MAX) => {
-            let start = begin_nicira(nxast::SET_TUNNEL, w);
-            w.zeros(2);
-            w.u32(*id as u32);
-            finish(start, w);
-        }
-        Action::SetTunnel(id) => {
-            let start = begin_nicira(nxast::SET_TUNNEL64, w);
-            w.zeros(6);
-            w.u64(*id);
-            finish(start, w);
-        }
+        Action::SetTunnel(id) => match u32::try_from(*id) {
+            Ok(id32) => {
+                let start = begin_nicira(nxast::SET_TUNNEL, w);
+                w.zeros(2);
+                w.u32(id32);
+                finish(start, w);
+            }
+            Err(_) => {
+                let start = begin_nicira(nxast::SET_TUNNEL64, w);
+                w.zeros(6);
+                w.u64(*id);
+                finish(start, w);
+            }
+        },
         Action::SetField { field, value, mask } => encode_v1_0_set_field(*field, *value, *mask, proto, w),
         // OpenFlow 1.0 has no groups.
         Action::Group(_) => {}
@@ -1101,6 +1107,7 @@ fn encode_v1_0_action(action: &Action, next: Option<&Action>, context: &Context,
 
 /// OpenFlow 1.0 has no set_field: the 1.0 set actions where one fits (as Open vSwitch
 /// translates), reg_load otherwise.
+#[expect(clippy::cast_possible_truncation, reason = "each value is of the field and mask its arm matched")]
 fn encode_v1_0_set_field(field: Field, value: u128, mask: u128, proto: Option<u8>, w: &mut Writer) {
     let whole = mask == field.bits_mask();
     match (field, mask) {
@@ -1215,18 +1222,18 @@ fn put_learn_spec(spec: &LearnSpec, proto: Option<u8>, w: &mut Writer) {
     };
     let n_bits = dst_wire.or(src_wire).map_or(0, |(_, _, bits)| bits);
     let immediate = if src.is_err() { learn_spec::SRC_IMMEDIATE } else { 0 };
-    w.u16(n_bits as u16 | dst_type | immediate);
+    w.u16(n_bits | dst_type | immediate);
     match (src, src_wire) {
-        (Err(value), _) => write_be(value, 2 * n_bits.div_ceil(16) as usize, w),
+        (Err(value), _) => write_be(value, 2 * usize::from(n_bits.div_ceil(16)), w),
         (Ok(_), Some((wire, ofs, _))) => {
             w.u32(wire.header32());
-            w.u16(ofs as u16);
+            w.u16(ofs);
         }
         (Ok(_), None) => {}
     }
     if let Some((wire, ofs, _)) = dst_wire {
         w.u32(wire.header32());
-        w.u16(ofs as u16);
+        w.u16(ofs);
     }
 }
 

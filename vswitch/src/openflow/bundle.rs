@@ -150,7 +150,7 @@ mod tests {
         assert_eq!(code_of(bundles.close(2, FLAGS)), code::BAD_ID);
         assert_eq!(code_of(bundles.discard(2)), code::BAD_ID);
         bundles.discard(1).unwrap();
-        for id in 0..MAX_BUNDLES as u32 {
+        for id in 0..u32::try_from(MAX_BUNDLES).unwrap() {
             bundles.open(id, FLAGS).unwrap();
         }
         assert_eq!(code_of(bundles.open(99, FLAGS)), code::OUT_OF_BUNDLES);

@@ -915,7 +915,7 @@ fn packet_in(event: &PacketInEvent) -> PacketIn {
     matches.set_in_port(OfPort(meta.in_port));
     let pipeline_fields = [(Field::Metadata, u128::from(meta.metadata)), (Field::TunId, u128::from(meta.tun_id))]
         .into_iter()
-        .chain(meta.regs.iter().enumerate().map(|(r, value)| (Field::Reg(r as u8), u128::from(*value))));
+        .chain(meta.regs.iter().zip(0u8..).map(|(value, r)| (Field::Reg(r), u128::from(*value))));
     for (field, value) in pipeline_fields {
         if value != 0 {
             matches.set_exact(field, value);

@@ -17,7 +17,7 @@ use super::actions::{decode_actions, decode_instructions, encode_actions, encode
 use super::multipart::{MultipartReply, MultipartRequest};
 use super::nicira::{BundleAdd, BundleControl, FlowFormat, NxFlowMod, PacketInFormat};
 use super::oxm::{decode_match, encode_match};
-use super::wire::{read_port, write_port, ErrorType, OfError, Reader, Version, Writer};
+use super::wire::{len16, read_port, write_port, ErrorType, OfError, Reader, Version, Writer};
 use super::{multipart, nicira};
 
 /// Every OpenFlow message starts with these 8 bytes.
@@ -837,7 +837,7 @@ pub fn encode_error(version: Version, xid: u32, error: &OfError, offending: &[u8
     let mut w = Writer::new();
     w.u8(version.wire());
     w.u8(1);
-    w.u16((HEADER_LEN + 4 + 4 * usize::from(experimenter.is_some()) + data.len()) as u16);
+    w.u16(len16(HEADER_LEN + 4 + 4 * usize::from(experimenter.is_some()) + data.len()));
     w.u32(xid);
     w.u16(error_type);
     w.u16(code);
@@ -881,7 +881,7 @@ fn encode_hello(hello: &Hello, w: &mut Writer) {
     let words = versions.iter().map(|&v| usize::from(v) / 32 + 1).max().unwrap_or(1);
     let start = w.len();
     w.u16(HELLO_ELEM_VERSIONBITMAP);
-    w.u16((4 + 4 * words) as u16);
+    w.u16(len16(4 + 4 * words));
     for word in 0..words {
         let bits =
             versions.iter().filter(|&&v| usize::from(v) / 32 == word).fold(0u32, |bits, &v| bits | 1 << (v % 32));
@@ -1240,7 +1240,7 @@ fn encode_packet_out(version: Version, packet_out: &PacketOut, w: &mut Writer) {
     let start = w.len();
     encode_actions(version, &packet_out.actions, w);
     let actions_len = w.len() - start;
-    w.patch_u16(length_at, actions_len as u16);
+    w.patch_u16(length_at, len16(actions_len));
     w.bytes(&packet_out.data);
 }
 
@@ -1385,7 +1385,7 @@ pub(crate) fn encode_buckets(buckets: &[Bucket], w: &mut Writer) {
         w.u32(bucket.watch_group);
         w.zeros(4);
         encode_actions(Version::V1_3, &bucket.actions, w);
-        w.patch_u16(start, (w.len() - start) as u16);
+        w.patch_len(start, start);
     }
 }
 

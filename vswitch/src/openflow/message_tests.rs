@@ -27,7 +27,7 @@ fn rule(text: &str) -> crate::flow::FlowRule {
 fn port(n: u32) -> PortDesc {
     PortDesc {
         port_no: OfPort(n),
-        hw_addr: [0, 0x11, 0x22, 0x33, 0x44, n as u8],
+        hw_addr: [0, 0x11, 0x22, 0x33, 0x44, u8::try_from(n).unwrap()],
         name: format!("p{n}"),
         config: 0,
         state: 4,
@@ -1372,7 +1372,7 @@ fn truncated_and_lying_lengths_are_bad_len_never_a_panic() {
             assert!(decode(short).is_err());
             if cut >= 8 {
                 let mut patched = short.to_vec();
-                patched[2..4].copy_from_slice(&(cut as u16).to_be_bytes());
+                patched[2..4].copy_from_slice(&u16::try_from(cut).unwrap().to_be_bytes());
                 if let Err(error) = decode(&patched) {
                     assert_eq!(error.xid, u32::from_be_bytes(bytes[4..8].try_into().unwrap()));
                 }
@@ -1406,7 +1406,7 @@ fn truncated_and_lying_lengths_are_bad_len_never_a_panic() {
         let bytes = hex(case);
         let mut fixed = bytes.clone();
         if fixed.len() >= 4 {
-            let length = fixed.len() as u16;
+            let length = u16::try_from(fixed.len()).unwrap();
             fixed[2..4].copy_from_slice(&length.to_be_bytes());
         }
         let error = decode(&fixed).unwrap_err().error;
@@ -1426,13 +1426,13 @@ fn garbage_never_panics() {
     let mut garbage = vec![0u8; 65535];
     for round in 0..200 {
         for byte in &mut garbage {
-            *byte = random.next() as u8;
+            *byte = (random.next() & 0xff) as u8;
         }
         let length = if round % 2 == 0 { garbage.len() } else { 8 + random.below(200) };
         let message = &mut garbage[..length];
         message[0] = if round % 3 == 0 { 1 } else { 4 };
         message[1] = (round % 32) as u8;
-        message[2..4].copy_from_slice(&(length as u16).to_be_bytes());
+        message[2..4].copy_from_slice(&u16::try_from(length).unwrap().to_be_bytes());
         if let Ok((header, decoded)) = decode(message) {
             let version = Version::from_wire(header.version).unwrap_or(Version::V1_3);
             if let Ok(bytes) = encode(version, header.xid, &decoded) {

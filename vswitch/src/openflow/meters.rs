@@ -96,6 +96,7 @@ pub fn meter_stats(view: &MeterView) -> MeterStats {
 
 /// What the switch's meters can do: drop and DSCP remark bands, kbps and pktps, bursts,
 /// statistics.
+#[expect(clippy::cast_possible_truncation, reason = "constants: 65536 meters, 4 bands")]
 pub fn meter_features() -> MeterFeatures {
     MeterFeatures {
         max_meter: MAX_METERS as u32,

@@ -6,6 +6,7 @@
 //! the management thread). The codec is safe
 //! Rust over byte slices: every decoder returns an [`OfError`] carrying the OFPT_ERROR type and
 //! code to answer with, never panics on malformed input.
+#![forbid(unsafe_code)]
 pub mod actions;
 pub mod bundle;
 pub mod conn;

@@ -13,7 +13,7 @@ use super::message::{
 };
 use super::nicira;
 use super::oxm::{decode_match, encode_match};
-use super::wire::{read_port, write_port, ErrorType, OfError, Reader, Version, Writer};
+use super::wire::{len16, read_port, write_port, ErrorType, OfError, Reader, Version, Writer};
 
 /// OFPMPF_REQ_MORE / OFPMPF_REPLY_MORE.
 const MORE: u16 = 1;
@@ -545,7 +545,7 @@ pub(crate) fn encode_reply(version: Version, reply: &MultipartReply, w: &mut Wri
                 w.u8(0);
                 w.u32(group.group_id);
                 encode_buckets(&group.buckets, w);
-                w.patch_u16(start, (w.len() - start) as u16);
+                w.patch_len(start, start);
             }
         }
         ReplyBody::GroupFeatures(features) => {
@@ -561,7 +561,7 @@ pub(crate) fn encode_reply(version: Version, reply: &MultipartReply, w: &mut Wri
                 w.u16(meter.flags.wire());
                 w.u32(meter.meter_id);
                 encode_meter_bands(&meter.bands, w);
-                w.patch_u16(start, (w.len() - start) as u16);
+                w.patch_len(start, start);
             }
         }
         ReplyBody::MeterFeatures(features) => {
@@ -712,7 +712,7 @@ fn encode_flow_stats(version: Version, flow: &FlowStats, w: &mut Writer) {
         encode_match(version, &flow.matches, w);
     }
     encode_rule_instructions(version, &flow.instructions, &flow.matches, w);
-    w.patch_u16(start, (w.len() - start) as u16);
+    w.patch_len(start, start);
 }
 
 pub(crate) fn decode_aggregate(r: &mut Reader) -> Result<AggregateStats, OfError> {
@@ -864,7 +864,7 @@ fn decode_group_stats(r: &mut Reader) -> Result<GroupStats, OfError> {
 }
 
 fn encode_group_stats(group: &GroupStats, w: &mut Writer) {
-    w.u16((40 + 16 * group.buckets.len()) as u16);
+    w.u16(len16(40 + 16 * group.buckets.len()));
     w.zeros(2);
     w.u32(group.group_id);
     w.u32(group.ref_count);
@@ -904,7 +904,7 @@ fn decode_meter_stats(r: &mut Reader) -> Result<MeterStats, OfError> {
 
 fn encode_meter_stats(meter: &MeterStats, w: &mut Writer) {
     w.u32(meter.meter_id);
-    w.u16((40 + 16 * meter.bands.len()) as u16);
+    w.u16(len16(40 + 16 * meter.bands.len()));
     w.zeros(6);
     w.u32(meter.flow_count);
     w.u64(meter.packet_in_count);
@@ -1008,7 +1008,7 @@ fn encode_table_features_list(tables: &[TableFeatures], w: &mut Writer) {
         for property in &table.properties {
             encode_table_feature_property(property, w);
         }
-        w.patch_u16(start, (w.len() - start) as u16);
+        w.patch_len(start, start);
     }
 }
 
@@ -1033,7 +1033,7 @@ fn encode_table_feature_property(property: &TableFeatureProperty, w: &mut Writer
         | TableFeatureProperty::ApplyActions { ids, .. } => {
             for id in ids {
                 w.u16(id.kind);
-                w.u16((4 + id.data.len()) as u16);
+                w.u16(len16(4 + id.data.len()));
                 w.bytes(&id.data);
             }
         }
@@ -1055,6 +1055,6 @@ fn encode_table_feature_property(property: &TableFeatureProperty, w: &mut Writer
             w.bytes(data);
         }
     }
-    w.patch_u16(start + 2, (w.len() - start) as u16);
+    w.patch_len(start + 2, start);
     w.pad_to_8(start);
 }

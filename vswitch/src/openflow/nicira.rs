@@ -17,7 +17,7 @@ use super::multipart::{
     decode_aggregate, decode_all, encode_aggregate, entry_body, FlowStats, FlowStatsRequest, ReplyBody, RequestBody,
 };
 use super::oxm::{decode_nx_match, encode_nx_match};
-use super::wire::{read_port, write_port, OfError, Reader, Version, Writer};
+use super::wire::{len16, read_port, write_port, OfError, Reader, Version, Writer};
 
 pub const NICIRA: u32 = 0x0000_2320;
 pub const ONF: u32 = 0x4f4e_4600;
@@ -266,7 +266,7 @@ fn decode_nx_match_and_cookie(r: &mut Reader, len: usize) -> Result<(Match, u64,
     let (mut cookie, mut cookie_mask) = (0, 0);
     while !tlvs.is_empty() {
         let header = tlvs.u32()?;
-        let payload = tlvs.bytes(usize::from(header as u8))?;
+        let payload = tlvs.bytes(usize::from((header & 0xff) as u8))?;
         let mut payload_reader = Reader::new(payload);
         match header {
             NXM_NX_COOKIE => (cookie, cookie_mask) = (payload_reader.u64()?, u64::MAX),
@@ -345,7 +345,7 @@ fn encode_nx_flow_mod(version: Version, nx: &NxFlowMod, w: &mut Writer) {
     w.zeros(6);
     let start = w.len();
     let match_len = encode_nx_match_and_cookie(&fm.matches, fm.cookie, fm.cookie_mask, w);
-    w.patch_u16(match_len_at, match_len as u16);
+    w.patch_u16(match_len_at, len16(match_len));
     w.pad_to_8(start);
     encode_rule_instructions(version, &fm.instructions, &fm.matches, w);
 }
@@ -374,7 +374,7 @@ fn encode_nx_packet_in(packet_in: &PacketIn, w: &mut Writer) {
     w.zeros(6);
     let start = w.len();
     let match_len = encode_nx_match(&packet_in.matches, w);
-    w.patch_u16(match_len_at, match_len as u16);
+    w.patch_u16(match_len_at, len16(match_len));
     w.pad_to_8(start);
     w.zeros(2);
     w.bytes(&packet_in.data);
@@ -421,7 +421,7 @@ pub(crate) fn encode_stats_request(body: &RequestBody, w: &mut Writer) {
     w.zeros(3);
     let start = w.len();
     let match_len = encode_nx_match_and_cookie(&request.matches, request.cookie, request.cookie_mask, w);
-    w.patch_u16(match_len_at, match_len as u16);
+    w.patch_u16(match_len_at, len16(match_len));
     w.pad_to_8(start);
 }
 
@@ -500,8 +500,8 @@ fn encode_nx_flow_stats(flow: &FlowStats, w: &mut Writer) {
     w.u64(flow.byte_count);
     let match_start = w.len();
     let match_len = encode_nx_match(&flow.matches, w);
-    w.patch_u16(match_len_at, match_len as u16);
+    w.patch_u16(match_len_at, len16(match_len));
     w.pad_to_8(match_start);
     encode_rule_instructions(Version::V1_0, &flow.instructions, &flow.matches, w);
-    w.patch_u16(start, (w.len() - start) as u16);
+    w.patch_len(start, start);
 }

@@ -536,6 +536,7 @@ impl WireField {
     }
 
     /// Writes the TLV header for a value with or without a mask.
+    #[expect(clippy::cast_possible_truncation, reason = "a payload is at most 2 * 16 + 4 bytes")]
     pub(crate) fn write_header(&self, masked: bool, w: &mut Writer) {
         let payload = self.bytes * if masked { 2 } else { 1 } + self.header_len() - 4;
         w.u16(self.class);
@@ -547,6 +548,7 @@ impl WireField {
     }
 
     /// The 32-bit header Nicira actions (reg_load, reg_move, learn) name the field with.
+    #[expect(clippy::cast_possible_truncation, reason = "a field is at most 16 bytes")]
     pub(crate) fn header32(&self) -> u32 {
         (u32::from(self.class) << 16) | (u32::from(self.code) << 9) | self.bytes as u32
     }
@@ -798,7 +800,7 @@ impl TlvWriter<'_> {
         self.put_flavour(&OXM_OF_IPV6_FLABEL, &NXM_NX_IPV6_LABEL, w);
         let Some(proto) = self.matches.exact_value(Field::NwProto) else { return };
         self.put_flavour(&OXM_OF_IP_PROTO, &NXM_OF_IP_PROTO, w);
-        match proto as u8 {
+        match (proto & 0xff) as u8 {
             IP_PROTO_TCP => {
                 self.put_flavour(&OXM_OF_TCP_SRC, &NXM_OF_TCP_SRC, w);
                 self.put_flavour(&OXM_OF_TCP_DST, &NXM_OF_TCP_DST, w);
@@ -904,7 +906,7 @@ fn is_icmpv4(m: &Match) -> bool {
 
 /// The number of wildcarded low bits of a CIDR mask, if `mask` is one.
 fn cidr_wildcard_bits(mask: u128) -> Option<u32> {
-    let mask = mask as u32;
+    let mask = u32::try_from(mask).ok()?;
     let host_bits = mask.trailing_zeros();
     (mask.checked_shr(host_bits).unwrap_or(0).count_ones() + host_bits == 32 || mask == 0).then_some(host_bits)
 }
@@ -1019,32 +1021,32 @@ fn encode_v1_0_match(m: &Match, w: &mut Writer) {
         if tci_mask & 0xe000 == 0 {
             wildcards |= ofp10::DL_VLAN_PCP;
         }
-        ((tci & 0x0fff) as u16, (tci >> 13) as u8)
+        ((tci & 0x0fff) as u16, ((tci >> 13) & 0x7) as u8)
     };
     let mut address = |field: Field, shift: u32| {
         let (value, mask) = m.value_and_mask(field);
         let wild_bits = cidr_wildcard_bits(mask).unwrap_or(32);
         wildcards |= wild_bits.min(32) << shift;
-        value as u32
+        (value & 0xffff_ffff) as u32
     };
     let nw_src = address(Field::NwSrc, ofp10::NW_SRC_SHIFT);
     let nw_dst = address(Field::NwDst, ofp10::NW_DST_SHIFT);
 
     w.u32(wildcards);
-    w.u16(in_port as u16);
+    w.u16((in_port & 0xffff) as u16);
     write_be(dl_src, 6, w);
     write_be(dl_dst, 6, w);
     w.u16(dl_vlan);
     w.u8(dl_vlan_pcp);
     w.zeros(1);
-    w.u16(dl_type as u16);
+    w.u16((dl_type & 0xffff) as u16);
     w.u8((tos & 0xfc) as u8);
-    w.u8(nw_proto as u8);
+    w.u8((nw_proto & 0xff) as u8);
     w.zeros(2);
     w.u32(nw_src);
     w.u32(nw_dst);
-    w.u16(tp_src as u16);
-    w.u16(tp_dst as u16);
+    w.u16((tp_src & 0xffff) as u16);
+    w.u16((tp_dst & 0xffff) as u16);
 }
 
 /// Whether the fixed OpenFlow 1.0 ofp_match can express `m` (else the Nicira NXM formats are
@@ -1123,7 +1125,7 @@ pub fn encode_match(version: Version, m: &Match, w: &mut Writer) {
             w.u16(OFPMT_OXM);
             w.u16(0);
             TlvWriter { matches: m, oxm: true, written: FlowKey::default() }.write(w);
-            w.patch_u16(start + 2, (w.len() - start) as u16);
+            w.patch_len(start + 2, start);
             w.pad_to_8(start);
         }
     }
@@ -1146,7 +1148,7 @@ pub fn encode_nx_match(m: &Match, w: &mut Writer) -> usize {
 /// first wire field (NXM preferred, as Open vSwitch does) that carries the bits, among those
 /// whose protocol agrees with `proto` (the IP protocol the rule matches, if known). The whole of
 /// a field is the whole of its wire field (`NXM_OF_IN_PORT[]` is 16 bits on the wire).
-pub(crate) fn subfield_to_wire(sub: &Subfield, proto: Option<u8>) -> Option<(&'static WireField, u32, u32)> {
+pub(crate) fn subfield_to_wire(sub: &Subfield, proto: Option<u8>) -> Option<(&'static WireField, u16, u16)> {
     let fits_proto = |wire: &WireField| match wire.prereq {
         Prereq::Tcp => proto.is_none_or(|p| p == IP_PROTO_TCP),
         Prereq::Udp => proto == Some(IP_PROTO_UDP),
@@ -1160,11 +1162,11 @@ pub(crate) fn subfield_to_wire(sub: &Subfield, proto: Option<u8>) -> Option<(&'s
         .find_map(|wire| {
             if sub.is_whole() {
                 let whole = wire.shift() == 0 && (wire.bits >= field_bits || wire.layout == Layout::Port16);
-                return whole.then_some((*wire, 0, wire.bits));
+                return whole.then_some((*wire, 0, u16::try_from(wire.bits).ok()?));
             }
             let ofs = sub.offset.checked_sub(wire.shift())?;
             let inside = ofs.checked_add(sub.bits)? <= wire.bits && sub.field_mask() & !wire.owned() == 0;
-            inside.then_some((*wire, ofs, sub.bits))
+            inside.then_some((*wire, u16::try_from(ofs).ok()?, u16::try_from(sub.bits).ok()?))
         })
 }
 

@@ -155,10 +155,24 @@ pub fn read_port(version: Version, r: &mut Reader, bad: impl FnOnce(u32) -> OfEr
     }
 }
 
+/// A port number in OpenFlow 1.0's 16 bits. Every `OfPort` fits: switch ports are at most 0xfeff
+/// and the reserved ports are kept in the 1.0 numbering (0xfff8..=0xffff); anything else would be
+/// a bug, and goes out as OFPP_NONE rather than as some other port's number.
+pub fn port_v1_0(port: OfPort) -> u16 {
+    u16::try_from(port.0).unwrap_or(u16::MAX)
+}
+
+/// A length field's value. An element past 65535 bytes saturates: the message around it is
+/// longer still, and `message::encode` refuses it (`EncodeError::TooLong`), so the field is never
+/// sent cut to its low 16 bits.
+pub fn len16(len: usize) -> u16 {
+    u16::try_from(len).unwrap_or(u16::MAX)
+}
+
 /// Writes a port number in the width and numbering of `version`.
 pub fn write_port(version: Version, port: OfPort, w: &mut Writer) {
     match version {
-        Version::V1_0 => w.u16(port.0 as u16),
+        Version::V1_0 => w.u16(port_v1_0(port)),
         Version::V1_3 if port.0 > *OfPort::RANGE.end() => w.u32(port.0 | 0xffff_0000),
         Version::V1_3 => w.u32(port.0),
     }
@@ -299,6 +313,11 @@ impl Writer {
         self.bytes[at..at + 2].copy_from_slice(&value.to_be_bytes());
     }
 
+    /// Patches the length placeholder at `at` with the bytes written since `start` ([`len16`]).
+    pub fn patch_len(&mut self, at: usize, start: usize) {
+        self.patch_u16(at, len16(self.bytes.len() - start));
+    }
+
     pub fn as_slice(&self) -> &[u8] {
         &self.bytes
     }
@@ -311,6 +330,26 @@ impl Writer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lengths_past_16_bits_saturate_instead_of_wrapping() {
+        assert_eq!(len16(65_535), 65_535);
+        // 65_540 cut to 16 bits would be 4: a length field that points inside the element.
+        assert_eq!(len16(65_540), u16::MAX);
+        let mut w = Writer::new();
+        w.u16(0);
+        w.zeros(70_000);
+        w.patch_len(0, 0);
+        assert_eq!(&w.as_slice()[..2], &[0xff, 0xff]);
+    }
+
+    #[test]
+    fn ports_in_16_bits() {
+        assert_eq!(port_v1_0(OfPort(0xfeff)), 0xfeff);
+        assert_eq!(port_v1_0(OfPort(0xfffe)), 0xfffe);
+        // Not an OfPort the switch makes; OFPP_NONE, not port 1.
+        assert_eq!(port_v1_0(OfPort(0x1_0001)), 0xffff);
+    }
 
     #[test]
     fn reader_reports_short_input_instead_of_panicking() {

@@ -23,14 +23,14 @@ fn fold(mut sum: u32) -> u16 {
         sum = (sum & 0xffff) + (sum >> 16);
     }
     // The loop leaves sum <= 0xffff.
-    sum as u16
+    (sum & 0xffff) as u16
 }
 
 /// CRC32c (Castagnoli) of `data`: reflected polynomial 0x82f63b78, initial value and final xor
 /// 0xffffffff. SCTP stores it in the common header's checksum field least significant byte first.
 pub fn crc32c(data: &[u8]) -> u32 {
     !data.iter().fold(!0u32, |crc, &byte| {
-        let index = usize::from((crc as u8) ^ byte);
+        let index = usize::from(((crc & 0xff) as u8) ^ byte);
         CRC32C_TABLE.get(index).copied().unwrap_or(0) ^ (crc >> 8)
     })
 }
@@ -38,6 +38,7 @@ pub fn crc32c(data: &[u8]) -> u32 {
 /// CRC32c of every byte value, for the byte-at-a-time table algorithm.
 const CRC32C_TABLE: [u32; 256] = crc32c_table();
 
+#[expect(clippy::cast_possible_truncation, reason = "byte < 256")]
 const fn crc32c_table() -> [u32; 256] {
     const POLYNOMIAL: u32 = 0x82f6_3b78;
     let mut table = [0u32; 256];

@@ -235,11 +235,13 @@ fn load_le(head: &[u8; PLAIN_HEAD], at: usize) -> u64 {
 #[inline(always)]
 pub(super) fn plain_ipv4(data: &[u8], in_port: u32, key: &mut FlowKey, layers: &mut Layers) -> bool {
     const LOW_48: u64 = (1 << 48) - 1;
+    #[expect(clippy::cast_possible_truncation, reason = "5")]
+    const IHL: u8 = (len::IPV4 / 4) as u8;
     let Some(head) = data.first_chunk::<PLAIN_HEAD>() else { return false };
     let ip_len = usize::from(u16::from_be_bytes([head[16], head[17]]));
     let fragment = u16::from_be_bytes([head[20], head[21]]);
     if u16::from_be_bytes([head[12], head[13]]) != ethertype::IPV4
-        || head[14] & 0x0f != (len::IPV4 / 4) as u8
+        || head[14] & 0x0f != IHL
         || fragment & 0x3fff != 0
         || ip_len < len::IPV4
         || ip_len > data.len() - len::ETHERNET
@@ -427,7 +429,7 @@ fn ipv6(data: &[u8], l3: usize, key: &mut KeyBytes, layers: &mut Layers) {
     let version_class_label = u32::from_be_bytes([header[0], header[1], header[2], header[3]]);
     key[at::NW_PROTO] = proto;
     key[at::NW_FRAG] = frag;
-    key[at::NW_TOS] = (version_class_label >> 20) as u8;
+    key[at::NW_TOS] = ((version_class_label >> 20) & 0xff) as u8;
     key[at::NW_TTL] = header[7];
     key[at::IPV6_SRC..at::IPV6_DST + 16].copy_from_slice(&header[8..40]);
     let [_, label_1, label_2, label_3] = (version_class_label & 0x000f_ffff).to_be_bytes();

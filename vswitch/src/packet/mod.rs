@@ -2,6 +2,7 @@
 //! tests), flow-key extraction (`extract`, which also returns the header offsets as `Layers`),
 //! header rewrites with their checksums (`rewrite`), and the wire constants they share (`proto`).
 //! Pure safe Rust: no allocation and no panic on the per-packet path, whatever the bytes.
+#![forbid(unsafe_code)]
 
 mod buf;
 pub mod checksum;

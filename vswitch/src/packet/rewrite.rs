@@ -187,6 +187,7 @@ pub fn push_vlan<B: PacketBuf + ?Sized>(
     let [tpid_hi, tpid_lo] = tpid.to_be_bytes();
     let [tci_hi, tci_lo] = (tci & !vlan::CFI).to_be_bytes();
     head[OUTER_TAG..].copy_from_slice(&[tpid_hi, tpid_lo, tci_hi, tci_lo]);
+    #[expect(clippy::cast_possible_truncation, reason = "4")]
     const SHIFT: u16 = len::VLAN_TAG as u16;
     layers.l2_5 = header_at(OUTER_TAG);
     layers.l3 = layers.l3.and_then(|l3| l3.checked_add(SHIFT));

@@ -1,6 +1,7 @@
 //! The OpenFlow pipeline of a bridge: its flow tables (`table`), group table (`group`) and
 //! meters (`meter`), built and changed by the management thread, looked up by the PMD threads
 //! through immutable snapshots; `xlate` runs them for a packet.
+#![forbid(unsafe_code)]
 
 pub mod group;
 pub mod meter;

@@ -763,7 +763,7 @@ const FINAL_MULTIPLIER: u64 = 0xbf58_476d_1ce4_e5b9;
 #[inline(always)]
 fn folded_mul(a: u64, b: u64) -> u64 {
     let product = u128::from(a) * u128::from(b);
-    (product as u64) ^ ((product >> 64) as u64)
+    ((product & 0xffff_ffff_ffff_ffff) as u64) ^ ((product >> 64) as u64)
 }
 
 /// The hash of a subtable's masked key words: each word mixed on its own with a seed for its
@@ -1025,7 +1025,7 @@ mod tests {
         assert_eq!(snapshot.rule_count(1), 1);
         assert_eq!(snapshot.rule_count(7), 0);
         assert_eq!(snapshot.rule_count(255), 0);
-        assert_eq!(tables.rule_count(TABLE_COUNT as u8), 0);
+        assert_eq!(tables.rule_count(u8::try_from(TABLE_COUNT).unwrap()), 0);
         assert_eq!(snapshot.tables_in_use().collect::<Vec<_>>(), vec![0, 1]);
         assert_eq!(TablesSnapshot::default().tables_in_use().count(), 0);
         assert_eq!((tables.rule_count(0), tables.rule_count(1), tables.rule_count(255), tables.len()), (3, 1, 0, 4));
@@ -1461,8 +1461,8 @@ mod tests {
     /// A rule in table 0 or 1 with a random match over fields with small value sets (so that rules overlap and keys hit):
     /// in_port, reg0 and dl_dst with arbitrary bit masks, some with an IPv4 prefix on nw_src.
     fn random_rule(random: &mut XorShift) -> FlowRule {
-        let table = random.below(2) as u8;
-        let mut rule = FlowRule { table, priority: random.below(4) as u16, ..FlowRule::default() };
+        let table = u8::try_from(random.below(2)).unwrap();
+        let mut rule = FlowRule { table, priority: u16::try_from(random.below(4)).unwrap(), ..FlowRule::default() };
         let matches = &mut rule.matches;
         if random.below(2) == 0 {
             matches.set_exact(Field::InPort, 1 + random.below(3) as u128);
@@ -1479,7 +1479,8 @@ mod tests {
             let mask = if prefix == 0 { 0 } else { u32::MAX << (32 - prefix) };
             matches.set_masked(Field::NwSrc, random_ip(random) as u128, u128::from(mask));
         }
-        rule.instructions.apply_actions = vec![crate::flow::Action::Output(OfPort(1 + random.below(4) as u32))];
+        rule.instructions.apply_actions =
+            vec![crate::flow::Action::Output(OfPort(1 + u32::try_from(random.below(4)).unwrap()))];
         rule
     }
 
@@ -1519,11 +1520,11 @@ mod tests {
                 tables.apply(ops, 0).unwrap();
                 let snapshot = tables.snapshot();
                 for _ in 0..50 {
-                    let table = random.below(3) as u8;
+                    let table = u8::try_from(random.below(3)).unwrap();
                     // Mostly keys from the rules' small value sets, sometimes any bytes at all.
                     let mut key = random_key(&mut random);
                     if random.below(10) == 0 {
-                        key.bytes.iter_mut().for_each(|b| *b = random.next() as u8);
+                        key.bytes.iter_mut().for_each(|b| *b = (random.next() & 0xff) as u8);
                     }
                     let mut wildcards = FlowKey::default();
                     let found = snapshot.lookup(table, &key, &mut wildcards).map(|e| e.id());

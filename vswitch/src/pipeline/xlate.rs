@@ -629,9 +629,10 @@ impl<'a, 'b> Xlate<'a, 'b> {
             _ => reason,
         };
         // The packet-in carries these fields, so the megaflow depends on them.
-        let in_port = self.read(Field::InPort) as u32;
-        let metadata = self.read(Field::Metadata) as u64;
-        let tun_id = self.read(Field::TunId) as u64;
+        let in_port = (self.read(Field::InPort) & 0xffff_ffff) as u32;
+        let metadata = (self.read(Field::Metadata) & 0xffff_ffff_ffff_ffff) as u64;
+        let tun_id = (self.read(Field::TunId) & 0xffff_ffff_ffff_ffff) as u64;
+        #[expect(clippy::cast_possible_truncation, reason = "16 registers of 32 bits")]
         let regs = std::array::from_fn(|r| self.read(Field::Reg(r as u8)) as u32);
         let meta = PacketInMeta {
             reason,
@@ -765,7 +766,7 @@ impl<'a, 'b> Xlate<'a, 'b> {
     /// Output for NORMAL: untagged on access ports, tagged with the VLAN (and
     /// the packet's priority) on trunks; VLAN 0 untagged unless it has a priority.
     fn normal_output(&mut self, port: &BridgePort, vlan: u16, pcp: u16) {
-        let tci = self.key.get_u128(Field::VlanTci) as u16;
+        let tci = (self.key.get_u128(Field::VlanTci) & 0xffff) as u16;
         let tagged = tci & VLAN_PRESENT != 0;
         match port.vlan_mode {
             VlanMode::Trunk(_) if vlan != 0 => {

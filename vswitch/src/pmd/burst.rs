@@ -194,7 +194,7 @@ impl<O: PortOutputs> Forwarder<O> {
             previous = data;
         }
         if check_repeats {
-            self.caches.repeat_gate.record(n.saturating_sub(1) as u32, repeats.count());
+            self.caches.repeat_gate.record(Lanes::first(n).count().saturating_sub(1), repeats.count());
         }
         if !runts.is_empty() {
             for i in runts.iter() {

@@ -148,6 +148,13 @@ impl<O: PortOutputs> Execution<O> {
     }
 }
 
+/// The low byte of a field value.
+fn u8_of(value: u128) -> u8 {
+    value.to_be_bytes()[15]
+}
+
+/// The low `N` bytes of a field value, in network order. (A value is as wide as its field: flow
+/// parsing and OpenFlow decoding check it.)
 fn bytes<const N: usize>(value: u128) -> [u8; N] {
     let be = value.to_be_bytes();
     let mut out = [0u8; N];
@@ -167,18 +174,18 @@ fn set_field<B: PacketBuf>(packet: &mut B, layers: &Layers, field: Field, value:
         Field::NwDst | Field::ArpTpa if arp => rewrite::set_arp_tpa(packet, layers, bytes(value)),
         Field::NwSrc | Field::ArpSpa => rewrite::set_ipv4_src(packet, layers, bytes(value)),
         Field::NwDst | Field::ArpTpa => rewrite::set_ipv4_dst(packet, layers, bytes(value)),
-        Field::NwTos if ipv6 => rewrite::set_ipv6_tc(packet, layers, value as u8),
-        Field::NwTos => rewrite::set_ipv4_tos(packet, layers, value as u8),
-        Field::NwTtl if ipv6 => rewrite::set_ipv6_hop_limit(packet, layers, value as u8),
-        Field::NwTtl => rewrite::set_ipv4_ttl(packet, layers, value as u8),
+        Field::NwTos if ipv6 => rewrite::set_ipv6_tc(packet, layers, u8_of(value)),
+        Field::NwTos => rewrite::set_ipv4_tos(packet, layers, u8_of(value)),
+        Field::NwTtl if ipv6 => rewrite::set_ipv6_hop_limit(packet, layers, u8_of(value)),
+        Field::NwTtl => rewrite::set_ipv4_ttl(packet, layers, u8_of(value)),
         Field::Ipv6Src => rewrite::set_ipv6_src(packet, layers, bytes(value)),
         Field::Ipv6Dst => rewrite::set_ipv6_dst(packet, layers, bytes(value)),
-        Field::Ipv6Label => rewrite::set_ipv6_label(packet, layers, value as u32),
-        Field::TpSrc => rewrite::set_tp_src(packet, layers, value as u16),
-        Field::TpDst => rewrite::set_tp_dst(packet, layers, value as u16),
-        Field::IcmpType | Field::Icmpv6Type => rewrite::set_icmp_type(packet, layers, value as u8),
-        Field::IcmpCode | Field::Icmpv6Code => rewrite::set_icmp_code(packet, layers, value as u8),
-        Field::ArpOp => rewrite::set_arp_op(packet, layers, value as u16),
+        Field::Ipv6Label => rewrite::set_ipv6_label(packet, layers, u32::from_be_bytes(bytes(value))),
+        Field::TpSrc => rewrite::set_tp_src(packet, layers, u16::from_be_bytes(bytes(value))),
+        Field::TpDst => rewrite::set_tp_dst(packet, layers, u16::from_be_bytes(bytes(value))),
+        Field::IcmpType | Field::Icmpv6Type => rewrite::set_icmp_type(packet, layers, u8_of(value)),
+        Field::IcmpCode | Field::Icmpv6Code => rewrite::set_icmp_code(packet, layers, u8_of(value)),
+        Field::ArpOp => rewrite::set_arp_op(packet, layers, u16::from_be_bytes(bytes(value))),
         Field::ArpSha => rewrite::set_arp_sha(packet, layers, bytes(value)),
         Field::ArpTha => rewrite::set_arp_tha(packet, layers, bytes(value)),
         Field::NdSll => rewrite::set_nd_sll(packet, layers, bytes(value)),

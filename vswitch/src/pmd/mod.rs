@@ -8,6 +8,7 @@
 //! the top of an iteration (its quiescent point), flushes its caches, and
 //! acknowledges the version, so the management thread knows when an old one
 //! is unused.
+#![forbid(unsafe_code)]
 pub mod burst;
 pub mod execute;
 pub mod lanes;

@@ -87,8 +87,9 @@ impl OutputBuffers {
     #[inline]
     pub fn flush_all(&mut self, counters: &mut PmdCounters) {
         while self.pending != 0 {
-            let slot = self.pending.trailing_zeros() as u16;
-            self.flush(counters, slot);
+            // The lowest port with packets (below 64).
+            let port = u16::try_from(self.pending.trailing_zeros()).unwrap_or_default();
+            self.flush(counters, port);
         }
     }
 

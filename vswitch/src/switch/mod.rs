@@ -3,6 +3,7 @@
 //! configuration and run-time changes by building a new `Datapath` version,
 //! handing it to every PMD and retiring the old one once all PMDs have
 //! passed a quiescent point. Answers the control-socket requests.
+#![forbid(unsafe_code)]
 pub mod bridge;
 mod groups;
 mod openflow;

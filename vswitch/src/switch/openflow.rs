@@ -46,8 +46,9 @@ impl Switch {
             Query::Ports => Answer::Ports(self.ports.iter().filter(|p| p.bridge == b).map(port_view).collect()),
             Query::PortStats(only) => Answer::PortStats(self.openflow_port_stats(b, only.0)),
             Query::TableStats => Answer::Tables(
-                (0..TABLE_COUNT)
-                    .map(|t| u32::try_from(self.bridges[b].tables.rule_count(t as u8)).unwrap_or(u32::MAX))
+                (0u8..)
+                    .take(TABLE_COUNT)
+                    .map(|t| u32::try_from(self.bridges[b].tables.rule_count(t)).unwrap_or(u32::MAX))
                     .collect(),
             ),
             Query::Flows(selector) => {

@@ -126,7 +126,7 @@ fn oxm_error(tlvs: &str) -> u16 {
     let tlvs = hex(tlvs);
     let mut w = Writer::new();
     w.u16(1);
-    w.u16(4 + tlvs.len() as u16);
+    w.u16(u16::try_from(4 + tlvs.len()).unwrap());
     w.bytes(&tlvs);
     w.pad_to_8(0);
     let error = decode_match(Version::V1_3, &mut Reader::new(w.as_slice())).unwrap_err();

@@ -25,7 +25,7 @@ pub fn internet_checksum(data: &[u8]) -> u16 {
     while sum > 0xffff {
         sum = (sum & 0xffff) + (sum >> 16);
     }
-    !(sum as u16)
+    !u16::try_from(sum).expect("folded to 16 bits")
 }
 
 /// CRC32c bit by bit (independent of the table in `packet::checksum`).
@@ -78,8 +78,8 @@ impl Ipv4 {
     pub fn build(&self, l4: &[u8]) -> Vec<u8> {
         let header_len = 20 + self.options.len();
         let total = header_len + l4.len();
-        let mut packet = vec![0x40 | (header_len / 4) as u8, self.tos];
-        packet.extend_from_slice(&(total as u16).to_be_bytes());
+        let mut packet = vec![0x40 | u8::try_from(header_len / 4).unwrap(), self.tos];
+        packet.extend_from_slice(&u16::try_from(total).unwrap().to_be_bytes());
         packet.extend_from_slice(&[0x12, 0x34]);
         packet.extend_from_slice(&self.fragment.to_be_bytes());
         packet.extend_from_slice(&[self.ttl, self.proto, 0, 0]);
@@ -94,7 +94,7 @@ impl Ipv4 {
             pseudo.extend_from_slice(&self.src);
             pseudo.extend_from_slice(&self.dst);
             pseudo.extend_from_slice(&[0, self.proto]);
-            pseudo.extend_from_slice(&(l4.len() as u16).to_be_bytes());
+            pseudo.extend_from_slice(&u16::try_from(l4.len()).unwrap().to_be_bytes());
             fill_l4_checksum(&mut l4, self.proto, &pseudo);
         }
         packet.extend_from_slice(&l4);
@@ -137,7 +137,7 @@ pub fn options_header(kind: u8, units: u8) -> Extension {
 
 /// A routing header (type 3 layout) with `segments_left` and `addresses`.
 pub fn routing_header(segments_left: u8, addresses: &[[u8; 16]]) -> Extension {
-    let mut bytes = vec![0, (addresses.len() * 2) as u8, 3, segments_left, 0, 0, 0, 0];
+    let mut bytes = vec![0, u8::try_from(addresses.len() * 2).unwrap(), 3, segments_left, 0, 0, 0, 0];
     for address in addresses {
         bytes.extend_from_slice(address);
     }
@@ -207,14 +207,14 @@ impl Ipv6 {
             let mut pseudo = Vec::new();
             pseudo.extend_from_slice(&self.src);
             pseudo.extend_from_slice(&self.final_dst.unwrap_or(self.dst));
-            pseudo.extend_from_slice(&(l4.len() as u32).to_be_bytes());
+            pseudo.extend_from_slice(&u32::try_from(l4.len()).unwrap().to_be_bytes());
             pseudo.extend_from_slice(&[0, 0, 0, self.proto]);
             fill_l4_checksum(&mut l4, self.proto, &pseudo);
         }
         let payload_len = chain.len() + l4.len();
         let first_word = (6u32 << 28) | (u32::from(self.class) << 20) | self.label;
         let mut packet = first_word.to_be_bytes().to_vec();
-        packet.extend_from_slice(&(payload_len as u16).to_be_bytes());
+        packet.extend_from_slice(&u16::try_from(payload_len).unwrap().to_be_bytes());
         packet.extend_from_slice(&[first, self.hop_limit]);
         packet.extend_from_slice(&self.src);
         packet.extend_from_slice(&self.dst);
@@ -230,7 +230,7 @@ pub fn tcp(src: u16, dst: u16, flags: u16, options: usize, payload: &[u8]) -> Ve
     segment.extend_from_slice(&src.to_be_bytes());
     segment.extend_from_slice(&dst.to_be_bytes());
     segment.extend_from_slice(&[0, 0, 0x10, 0x01, 0, 0, 0x20, 0x02]);
-    segment.extend_from_slice(&((((5 + options) as u16) << 12) | flags).to_be_bytes());
+    segment.extend_from_slice(&((u16::try_from(5 + options).unwrap() << 12) | flags).to_be_bytes());
     segment.extend_from_slice(&[0xff, 0xff, 0, 0, 0, 0]);
     segment.resize(segment.len() + 4 * options, 1);
     segment.extend_from_slice(payload);
@@ -242,7 +242,7 @@ pub fn udp(src: u16, dst: u16, payload: &[u8]) -> Vec<u8> {
     let mut datagram = Vec::new();
     datagram.extend_from_slice(&src.to_be_bytes());
     datagram.extend_from_slice(&dst.to_be_bytes());
-    datagram.extend_from_slice(&((8 + payload.len()) as u16).to_be_bytes());
+    datagram.extend_from_slice(&u16::try_from(8 + payload.len()).unwrap().to_be_bytes());
     datagram.extend_from_slice(&[0, 0]);
     datagram.extend_from_slice(payload);
     datagram
@@ -254,7 +254,7 @@ pub fn sctp(src: u16, dst: u16, payload: &[u8]) -> Vec<u8> {
     packet.extend_from_slice(&src.to_be_bytes());
     packet.extend_from_slice(&dst.to_be_bytes());
     packet.extend_from_slice(&[0xc0, 0xff, 0xee, 0x01, 0, 0, 0, 0]);
-    packet.extend_from_slice(&[0, 3, 0, (4 + payload.len()) as u8]);
+    packet.extend_from_slice(&[0, 3, 0, u8::try_from(4 + payload.len()).unwrap()]);
     packet.extend_from_slice(payload);
     let crc = crc32c_bitwise(&packet);
     packet[8..12].copy_from_slice(&crc.to_le_bytes());
@@ -321,7 +321,7 @@ pub fn assert_checksums(frame: &[u8], final_dst: Option<[u8; 16]>, what: &str) {
             let Some(l4) = layers.l4.map(|at| usize::from(at.get())) else { return };
             let mut pseudo = frame[l3 + 12..l3 + 20].to_vec();
             pseudo.extend_from_slice(&[0, layers.l4_proto]);
-            pseudo.extend_from_slice(&((end - l4) as u16).to_be_bytes());
+            pseudo.extend_from_slice(&u16::try_from(end - l4).unwrap().to_be_bytes());
             (pseudo, end)
         }
         ethertype::IPV6 => {
@@ -329,7 +329,7 @@ pub fn assert_checksums(frame: &[u8], final_dst: Option<[u8; 16]>, what: &str) {
             let Some(l4) = layers.l4.map(|at| usize::from(at.get())) else { return };
             let mut pseudo = frame[l3 + 8..l3 + 24].to_vec();
             pseudo.extend_from_slice(&final_dst.unwrap_or(frame[l3 + 24..l3 + 40].try_into().unwrap()));
-            pseudo.extend_from_slice(&((end - l4) as u32).to_be_bytes());
+            pseudo.extend_from_slice(&u32::try_from(end - l4).unwrap().to_be_bytes());
             pseudo.extend_from_slice(&[0, 0, 0, layers.l4_proto]);
             (pseudo, end)
         }

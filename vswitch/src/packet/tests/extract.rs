@@ -516,7 +516,7 @@ fn every_truncation_keeps_the_layers_before_it() {
                     lost = true;
                 }
             }
-            let dl_type = key.get_u64(Field::DlType) as u16;
+            let dl_type = u16::try_from(key.get_u64(Field::DlType)).unwrap();
             assert!(
                 dl_type == full_layers.dl_type
                     || ethertype::is_vlan(dl_type)

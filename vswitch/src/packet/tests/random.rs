@@ -73,12 +73,12 @@ fn random_bytes_and_mutated_samples_never_panic() {
     let mut parsed_l4 = 0;
     for round in 0..60_000 {
         let frame: Vec<u8> = if round % 3 == 0 {
-            (0..rng.below(160)).map(|_| rng.next() as u8).collect()
+            (0..rng.below(160)).map(|_| (rng.next() & 0xff) as u8).collect()
         } else {
             let mut frame = samples[rng.below(samples.len())].clone();
             for _ in 0..1 + rng.below(4) {
                 let at = rng.below(frame.len());
-                frame[at] = rng.next() as u8;
+                frame[at] = (rng.next() & 0xff) as u8;
             }
             if rng.below(4) == 0 {
                 frame.truncate(rng.below(frame.len()));
@@ -108,7 +108,7 @@ fn variant(frame: &[u8], tail: bool, rng: &mut XorShift) -> Vec<u8> {
     let from = if tail { other.len() * 3 / 4 } else { 0 };
     for _ in 0..1 + rng.below(3) {
         let at = from + rng.below(other.len() - from);
-        other[at] = rng.next() as u8;
+        other[at] = (rng.next() & 0xff) as u8;
     }
     if !tail && rng.below(4) == 0 {
         // The IP and TCP length fields may now disagree with the frame.
@@ -127,7 +127,7 @@ fn frames_that_repeat_the_headers_parse_alike() {
         if round % 2 == 1 {
             // Mutated samples: odd header lengths, lying length fields, truncations.
             let at = rng.below(frame.len());
-            frame[at] = rng.next() as u8;
+            frame[at] = (rng.next() & 0xff) as u8;
             if rng.below(4) == 0 {
                 frame.truncate(rng.below(frame.len()));
             }
@@ -213,7 +213,7 @@ fn plain_ipv4_fast_path_equals_the_general_parse() {
             let at = if rng.below(4) == 0 { rng.below(frame.len()) } else { 12 + rng.below(48) };
             if let Some(byte) = frame.get_mut(at) {
                 *byte = match rng.below(3) {
-                    0 => rng.next() as u8,
+                    0 => (rng.next() & 0xff) as u8,
                     1 => *byte ^ (1 << rng.below(8)),
                     _ => [0, 5, 6, 17, 1, 0x45, 0x50, 0x08, 0xff][rng.below(9)],
                 };
@@ -222,7 +222,7 @@ fn plain_ipv4_fast_path_equals_the_general_parse() {
         if rng.below(5) == 0 {
             frame.truncate(frame.len() - rng.below(frame.len().min(30)));
         }
-        let garbage = FlowKey { bytes: std::array::from_fn(|_| rng.next() as u8) };
+        let garbage = FlowKey { bytes: std::array::from_fn(|_| (rng.next() & 0xff) as u8) };
         let (mut fast_key, mut general_key) = (garbage, garbage);
         let (mut fast_layers, mut general_layers) = (Layers::default(), Layers::default());
         extract_general(&frame, round, &mut general_key, &mut general_layers);

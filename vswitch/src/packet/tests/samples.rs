@@ -107,7 +107,7 @@ pub fn llc_snap_ipv4_udp() -> Vec<u8> {
     let ip = Ipv4::new(ip_proto::UDP).build(&udp(53, 53, b"dns"));
     let mut payload = vec![0xaa, 0xaa, 0x03, 0, 0, 0, 0x08, 0x00];
     payload.extend_from_slice(&ip);
-    ethernet(&[], payload.len() as u16, &payload)
+    ethernet(&[], u16::try_from(payload.len()).unwrap(), &payload)
 }
 
 /// The destination of the L4 pseudo header of a sample, when it is not the IPv6 destination.
