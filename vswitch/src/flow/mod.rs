@@ -23,6 +23,7 @@ mod value;
 
 pub use actions::{Action, Instructions, PacketInReason, Subfield, WriteMetadata, GROUP_MAX};
 pub use learn::{Learn, LearnSpec};
+pub(crate) use match_::numbers;
 pub use match_::{Match, PrerequisiteError};
 pub use parse::{parse_add_flow, parse_del_flows, parse_dump_flows, parse_flows_file, parse_mod_flows, FlowsFileError};
 pub use port::OfPort;

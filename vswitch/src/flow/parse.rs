@@ -19,6 +19,7 @@ use super::rule::{FlowModification, FlowRule, FlowSelector};
 use super::syntax::{Delimiter, FlowParseError, Item, Items};
 use super::value::{parse_integer, parse_masked};
 use super::DEFAULT_PRIORITY;
+use crate::packet::proto::vlan;
 
 /// A line of a flows file was rejected; `line` counts from 1.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -387,7 +388,7 @@ fn apply_match_field(matches: &mut Match, require: &mut impl FnMut(Prereq), item
     match key {
         "dl_vlan" => {
             let (field_value, field_mask) = match parse_integer(needs_value(item, "<0..4095 or 0xffff>")?) {
-                Some(vid @ 0..=0xfff) => (VLAN_PRESENT | vid, 0x1fff),
+                Some(vid @ 0..=VLAN_VID_MASK) => (VLAN_PRESENT | vid, VLAN_PRESENT | VLAN_VID_MASK),
                 Some(0xffff) => (0, 0xffff),
                 _ => return Err("not a VLAN id (0..4095, or 0xffff for no VLAN)".to_string()),
             };
@@ -396,14 +397,15 @@ fn apply_match_field(matches: &mut Match, require: &mut impl FnMut(Prereq), item
         "dl_vlan_pcp" => {
             let pcp =
                 parse_integer(needs_value(item, "<0..7>")?).filter(|&p| p <= 7).ok_or("not a VLAN priority (0..7)")?;
-            constrain(matches, Field::VlanTci, VLAN_PRESENT | (pcp << 13), 0xf000)
+            constrain(matches, Field::VlanTci, VLAN_PRESENT | (pcp << vlan::PCP_SHIFT), VLAN_PRESENT | VLAN_PCP_MASK)
         }
         "vlan_vid" => {
-            let (vid, mask) = integer_with_mask(needs_value(item, "<0x1000|vid>")?, 0x1fff)?;
-            if vid > 0x1fff || mask > 0x1fff {
+            let all = VLAN_PRESENT | VLAN_VID_MASK;
+            let (vid, mask) = integer_with_mask(needs_value(item, "<0x1000|vid>")?, all)?;
+            if vid > all || mask > all {
                 return Err("not a VLAN id (13 bits: 0x1000 for a tag plus the id)".to_string());
             }
-            if vid & 0x0fff != 0 && vid & VLAN_PRESENT == 0 && mask & VLAN_PRESENT != 0 {
+            if vid & VLAN_VID_MASK != 0 && vid & VLAN_PRESENT == 0 && mask & VLAN_PRESENT != 0 {
                 return Err(format!(
                     "a tagged VLAN id needs the present bit 0x1000 (vlan_vid={:#x}), or write dl_vlan={vid}",
                     vid | VLAN_PRESENT
@@ -415,7 +417,7 @@ fn apply_match_field(matches: &mut Match, require: &mut impl FnMut(Prereq), item
             let pcp =
                 parse_integer(needs_value(item, "<0..7>")?).filter(|&p| p <= 7).ok_or("not a VLAN priority (0..7)")?;
             require(Prereq::Vlan);
-            constrain(matches, Field::VlanTci, pcp << 13, 0xe000)
+            constrain(matches, Field::VlanTci, pcp << vlan::PCP_SHIFT, VLAN_PCP_MASK)
         }
         "nw_tos" => {
             let tos = parse_integer(needs_value(item, "<TOS, a multiple of 4>")?)
