@@ -18,8 +18,10 @@
 //! Lookup. `lookup_batch` runs a burst subtable by subtable, in rank order, for the keys still
 //! unmatched, in passes: hash them all, read all their home groups and pick the candidate rows
 //! (branch-free), compare the candidates; in subtables bigger than L2 a load-only pass over the
-//! groups and one over the rows go first, so that the cache misses of the burst overlap (a
-//! prefetch without the unsafe intrinsic). A subtable of at most 2 rows is scanned instead,
+//! groups and one over the rows go first, so that the cache misses of the burst overlap. These
+//! are plain loads whose values are thrown away (`black_box`), not prefetch instructions (the
+//! safe `crate::dpdk::prefetch` the PMD uses would serve too; the two have not been compared).
+//! A subtable of at most 2 rows is scanned instead,
 //! every key against every row, without a hash (`scans_all`: the whole table is that small, and
 //! the PMD then skips its exact-match cache). The passes are compiled once per word count 1 to 8
 //! (constant loop bounds, unrolled; Open vSwitch specialises its dpcls the same way) and once
@@ -415,8 +417,8 @@ impl Subtable {
             }
         }
         // In a subtable too big for L2, touch every home group first: a load each and nothing
-        // else, so that all the cache misses are under way at once (a prefetch, without the
-        // unsafe intrinsic). In a small one that only costs instructions.
+        // else, so that all the cache misses are under way at once (loads doing a prefetch's
+        // work, see the module documentation). In a small one that only costs instructions.
         let group_mask = st.group_mask();
         let touch = st.len >= TOUCH_MIN_ENTRIES;
         let mut touched = 0u32;

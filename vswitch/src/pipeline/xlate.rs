@@ -789,8 +789,12 @@ fn mac(value: u128) -> [u8; 6] {
     [b[10], b[11], b[12], b[13], b[14], b[15]]
 }
 
-/// Fields that live in packet headers. The others are pipeline metadata;
-/// the tunnel fields are consumed by an output to a tunnel port.
+/// Fields that live in packet headers. The others are pipeline metadata,
+/// never written to the packet. That includes the tunnel fields: the switch
+/// has no tunnel ports, so `set_tunnel` or a write of tun_id, tun_src or
+/// tun_dst only changes the working key (later lookups and learn see it, and
+/// a packet-in's match carries tun_id); the packet leaves as it is, without
+/// a tunnel header.
 fn is_header_field(field: Field) -> bool {
     !matches!(field, Field::InPort | Field::Metadata | Field::Reg(_) | Field::TunId | Field::TunSrc | Field::TunDst)
 }
