@@ -1,8 +1,9 @@
 //! `Match`: the fields a rule matches on, as a value and a mask over the flow key (the value is
 //! always pre-masked, so two matches are equal exactly when they match the same packets the same
-//! way). Field-level setters and getters, packet matching, the subsumption test that OpenFlow's
-//! non-strict delete and modify need, and the OpenFlow / Open vSwitch prerequisite rules (tp_dst
-//! needs tcp, udp or sctp; arp_* needs arp; nd_* needs ICMPv6 neighbour discovery; ...).
+//! way). Field-level setters and getters, packet matching (in tests; the pipeline matches through
+//! `pipeline::table`), the subsumption test that OpenFlow's non-strict delete and modify need,
+//! and the OpenFlow / Open vSwitch prerequisite rules (tp_dst needs tcp, udp or sctp; arp_* needs
+//! arp; nd_* needs ICMPv6 neighbour discovery; ...).
 
 use std::fmt;
 
@@ -167,6 +168,7 @@ impl Match {
     }
 
     /// Whether any bit of `field` is matched.
+    #[cfg(test)]
     pub fn is_matched(&self, field: Field) -> bool {
         self.value_and_mask(field).1 != 0
     }
@@ -181,6 +183,7 @@ impl Match {
     }
 
     /// Whether the packet with flow key `key` matches.
+    #[cfg(test)]
     pub fn matches(&self, key: &FlowKey) -> bool {
         (0..KEY_WORDS).all(|i| key.word(i) & self.mask.word(i) == self.value.word(i))
     }

@@ -1,12 +1,10 @@
 //! The ovs-ofctl flow commands: add-flow (a whole rule), mod-flows (a selection plus new
-//! actions), del-flows and dump-flows (a selection), and the flows file of add-flows (one rule
-//! per line, `#` comments). Match fields: the protocol shorthands (`ip`, `tcp6`, `arp`, ...),
+//! actions), del-flows and dump-flows (a selection), and, for tests, the flows file of add-flows
+//! (one rule per line, `#` comments; vsctl reads the file itself). Match fields: the protocol shorthands (`ip`, `tcp6`, `arp`, ...),
 //! every registry field by ovs-ofctl, NXM/OXM or alias name with `value[/mask]`, subfields
 //! (`reg0[0..3]=5`) and the views that ovs-ofctl gives names of their own (`dl_vlan`,
 //! `dl_vlan_pcp`, `vlan_vid`, `vlan_pcp`, `nw_tos`, `ip_dscp`, `nw_ecn`). Prerequisites are
 //! checked once the whole match is known (the order of fields does not matter).
-
-use std::fmt;
 
 use super::actions::{
     parse_decimal, parse_instructions, parse_table, ActionChecker, Instructions, Subfield, GROUP_MAX,
@@ -20,21 +18,6 @@ use super::syntax::{Delimiter, FlowParseError, Item, Items};
 use super::value::{parse_integer, parse_masked};
 use super::DEFAULT_PRIORITY;
 use crate::packet::proto::vlan;
-
-/// A line of a flows file was rejected; `line` counts from 1.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FlowsFileError {
-    pub line: usize,
-    pub error: FlowParseError,
-}
-
-impl fmt::Display for FlowsFileError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "line {}: {}", self.line, self.error)
-    }
-}
-
-impl std::error::Error for FlowsFileError {}
 
 /// Parses one rule in ovs-ofctl add-flow syntax, e.g.
 /// `priority=10,in_port=1,actions=output:2,output:3` or
@@ -83,19 +66,46 @@ pub fn parse_dump_flows(text: &str) -> Result<FlowSelector, FlowParseError> {
     Ok(parse_command(text, Command::Dump)?.selector(false))
 }
 
-/// Reads a flows file (ovs-ofctl add-flows): one rule per line; everything after `#` is a
-/// comment; blank lines are skipped. All rules or the first error, naming its line.
-pub fn parse_flows_file(text: &str) -> Result<Vec<FlowRule>, FlowsFileError> {
-    let mut rules = Vec::new();
-    for (index, line) in text.lines().enumerate() {
-        let without_comment = line.split('#').next().unwrap_or_default();
-        if without_comment.trim().is_empty() {
-            continue;
-        }
-        rules.push(parse_add_flow(without_comment).map_err(|error| FlowsFileError { line: index + 1, error })?);
+/// Flows files (ovs-ofctl add-flows) for tests; vsctl splits the file into rules itself
+/// (`cli/src/flows_file.rs`) and vswitchd parses each with `parse_add_flow`.
+#[cfg(test)]
+mod flows_file {
+    use std::fmt;
+
+    use super::{parse_add_flow, FlowParseError, FlowRule};
+
+    /// A line of a flows file was rejected; `line` counts from 1.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct FlowsFileError {
+        pub line: usize,
+        pub error: FlowParseError,
     }
-    Ok(rules)
+
+    impl fmt::Display for FlowsFileError {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            write!(f, "line {}: {}", self.line, self.error)
+        }
+    }
+
+    impl std::error::Error for FlowsFileError {}
+
+    /// Reads a flows file: one rule per line; everything after `#` is a comment; blank lines
+    /// are skipped. All rules or the first error, naming its line.
+    pub fn parse_flows_file(text: &str) -> Result<Vec<FlowRule>, FlowsFileError> {
+        let mut rules = Vec::new();
+        for (index, line) in text.lines().enumerate() {
+            let without_comment = line.split('#').next().unwrap_or_default();
+            if without_comment.trim().is_empty() {
+                continue;
+            }
+            rules.push(parse_add_flow(without_comment).map_err(|error| FlowsFileError { line: index + 1, error })?);
+        }
+        Ok(rules)
+    }
 }
+
+#[cfg(test)]
+pub use flows_file::{parse_flows_file, FlowsFileError};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Command {

@@ -177,11 +177,6 @@ impl<'a> Reader<'a> {
         Reader { bytes, position: 0 }
     }
 
-    /// Bytes consumed so far.
-    pub fn position(&self) -> usize {
-        self.position
-    }
-
     pub fn remaining(&self) -> usize {
         self.bytes.len() - self.position
     }
@@ -299,6 +294,7 @@ impl Writer {
         self.bytes[at..at + 2].copy_from_slice(&value.to_be_bytes());
     }
 
+    #[cfg(test)]
     pub fn as_slice(&self) -> &[u8] {
         &self.bytes
     }

@@ -319,6 +319,7 @@ pub fn set_ipv4_dscp<B: PacketBuf + ?Sized>(buf: &mut B, layers: &Layers, dscp: 
 }
 
 /// Sets the IPv4 ECN (0..=3, the lower 2 bits of the TOS byte).
+#[cfg(test)]
 pub fn set_ipv4_ecn<B: PacketBuf + ?Sized>(buf: &mut B, layers: &Layers, ecn: u8) -> Result<(), RewriteError> {
     if ecn > 3 {
         return Err(RewriteError::InvalidValue);
@@ -474,6 +475,7 @@ pub fn set_ipv6_dscp<B: PacketBuf + ?Sized>(buf: &mut B, layers: &Layers, dscp: 
 }
 
 /// Sets the IPv6 ECN (0..=3, the lower 2 bits of the traffic class).
+#[cfg(test)]
 pub fn set_ipv6_ecn<B: PacketBuf + ?Sized>(buf: &mut B, layers: &Layers, ecn: u8) -> Result<(), RewriteError> {
     if ecn > 3 {
         return Err(RewriteError::InvalidValue);

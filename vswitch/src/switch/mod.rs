@@ -572,10 +572,6 @@ impl Switch {
         self.unsafe_to_close.clear();
     }
 
-    pub fn tsc_hz(&self) -> u64 {
-        self.eal.tsc_hz()
-    }
-
     fn bridge_index(&self, name: &str) -> Option<usize> {
         self.bridges.iter().position(|b| b.name == name)
     }
