@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-# Copied from the team's shared anchor harness (/work/shared/bench/anchors/gen_pcap.py),
+# Copied from the team's shared anchor harness (../shared/bench/anchors/gen_pcap.py),
 # unchanged apart from this note, so our pcaps are byte-identical to the anchors' ones.
 """Write a classic libpcap file of IPv4/UDP frames with N distinct flows.
 

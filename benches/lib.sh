@@ -1,7 +1,7 @@
 # shellcheck shell=bash disable=SC2034  # (variables used by the scripts sourcing this)
 # Shared helpers of the throughput harness (sourced by throughput.sh, not run).
 #
-# Adapted from the team's anchor harness (/work/shared/bench/anchors/lib.sh,
+# Adapted from the team's anchor harness (../shared/bench/anchors/lib.sh,
 # README.md there has the measurements and pitfalls behind these choices):
 # the bench lock, the foreign-load ("quiet run") check, /proc/stat context,
 # pcap generation, and the private OVS-DPDK start/stop/measure recipe.

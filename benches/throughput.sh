@@ -29,7 +29,7 @@
 # Logs of every run (configs, daemon logs, pmd stats): $WORK/logs/<date>-<scenario>/
 #
 # OVS-DPDK recipe, testpmd invocation and the quiet-run filter are adapted
-# from the team's anchor harness (/work/shared/bench/anchors/, b_ovs.sh,
+# from the team's anchor harness (../shared/bench/anchors/, b_ovs.sh,
 # a_testpmd.sh, lib.sh).
 set -u
 BENCHES="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"

@@ -7,14 +7,7 @@
 use std::fmt;
 use std::path::PathBuf;
 
-use crate::proto::{PortConfig, PortKind};
-
-/// Receive queues of a port when `rx_queues=` is not given (as in the TOML config).
-const DEFAULT_RX_QUEUES: u16 = 1;
-/// Receive ring size when `rxq_size=` is not given (as in the TOML config).
-const DEFAULT_RXQ_SIZE: u16 = 1024;
-/// Transmit ring size when `txq_size=` is not given (as in the TOML config).
-const DEFAULT_TXQ_SIZE: u16 = 1024;
+use crate::proto::{PortConfig, PortKind, DEFAULT_QUEUE_SIZE, DEFAULT_RX_QUEUES};
 
 /// The keys `add-port` accepts, in the order the help text lists them.
 const KEYS: &str = "type, devargs, path, ofport, rx_queues, rxq_size, txq_size, mtu, tag, trunks";
@@ -237,8 +230,8 @@ pub fn port_config_from_settings(name: &str, tokens: &[String]) -> Result<PortCo
         ofport: settings.ofport,
         kind,
         rx_queues: settings.rx_queues.unwrap_or(DEFAULT_RX_QUEUES),
-        rxq_size: settings.rxq_size.unwrap_or(DEFAULT_RXQ_SIZE),
-        txq_size: settings.txq_size.unwrap_or(DEFAULT_TXQ_SIZE),
+        rxq_size: settings.rxq_size.unwrap_or(DEFAULT_QUEUE_SIZE),
+        txq_size: settings.txq_size.unwrap_or(DEFAULT_QUEUE_SIZE),
         mtu: settings.mtu,
         tag: settings.tag,
         trunks: settings.trunks.unwrap_or_default(),

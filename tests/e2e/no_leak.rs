@@ -5,8 +5,8 @@
 #![forbid(unsafe_code)]
 use std::time::Duration;
 
-use vswitch_e2e::pcap;
 use vswitch_e2e::wait;
+use vswitch_e2e::{frames, pcap};
 use vswitch_e2e::{PortSpec, SwitchConfig, TestDir, Testpmd, Vswitchd};
 
 /// How long buffers may take to come back after traffic stops.
@@ -47,7 +47,7 @@ fn packet_buffers_return_to_the_pool() {
     let dir = TestDir::new("no_leak");
     let (sock1, sock2) = (dir.join("vm1.sock"), dir.join("vm2.sock"));
     let source = dir.join("source.pcap");
-    pcap::write(&source, &pcap::varied_frames(4, SOURCE_FRAMES));
+    pcap::write(&source, &frames::varied_frames(4, SOURCE_FRAMES));
     let config = SwitchConfig::new(&dir)
         .port(PortSpec::vhost_user("vm1", 1, &sock1))
         .port(PortSpec::vhost_user("vm2", 2, &sock2))

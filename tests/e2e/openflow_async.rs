@@ -106,7 +106,8 @@ fn packet_ins_are_rate_limited_and_every_one_is_counted() {
     let switch = Vswitchd::start(&dir, &config);
     let monitor = OfctlMonitor::start(&dir, "monitor", "OpenFlow13", &config.mgmt_socket());
     let started = Instant::now();
-    let flood: Vec<Vec<u8>> = (0..u32::try_from(FRAMES).unwrap()).map(|i| pcap::udp_frame(1, i, 64)).collect();
+    let flood: Vec<Vec<u8>> =
+        (0..u32::try_from(FRAMES).unwrap()).map(|i| frames::numbered_udp_frame(1, i, 64)).collect();
     add_rx_port(&switch, &dir, "p1", 1, &flood);
     switch.wait_for_counters(SEEN_LIMIT, "the flood received", |stats| {
         stats.ports.iter().any(|p| p.name == "p1" && p.rx_packets == FRAMES)
@@ -157,7 +158,7 @@ fn fail_modes_standalone_learns_secure_keeps_the_tables() {
         .port(PortSpec::pcap_tx("p2", 2, 2, &dir.join("p2.pcap")))
         .port(PortSpec::pcap_tx("p3", 3, 3, &dir.join("p3.pcap")));
     let switch = Vswitchd::start(&dir, &config);
-    let burst: Vec<Vec<u8>> = (0..10).map(|i| pcap::udp_frame(1, i, 64)).collect();
+    let burst: Vec<Vec<u8>> = (0..10).map(|i| frames::numbered_udp_frame(1, i, 64)).collect();
     let tx = |port: &str| switch.port_stats().get(port).map_or(0, |p| p.tx_packets);
 
     // No flows and no controller yet: table misses.
@@ -208,7 +209,7 @@ fn port_mod_configures_ports_and_says_so() {
     let switch = Vswitchd::start(&dir, &config);
     let mgmt = format!("unix:{}", config.mgmt_socket().display());
     let monitor = OfctlMonitor::start(&dir, "monitor", "OpenFlow13", &config.mgmt_socket());
-    let burst: Vec<Vec<u8>> = (0..10).map(|i| pcap::udp_frame(1, i, 64)).collect();
+    let burst: Vec<Vec<u8>> = (0..10).map(|i| frames::numbered_udp_frame(1, i, 64)).collect();
     let tx = |port: &str| switch.port_stats().get(port).map_or(0, |p| p.tx_packets);
 
     // no-flood is a bit of OpenFlow 1.0's (ovs-ofctl leaves it out of 1.3 messages).
@@ -263,7 +264,8 @@ fn meters_police_in_the_datapath_and_count() {
     ofctl13_ok(&["add-flow", &mgmt, "priority=10,udp,actions=meter:1,output:2"]);
     ofctl13_ok(&["add-flow", &mgmt, "priority=5,tcp,actions=meter:2,output:2"]);
 
-    let flood: Vec<Vec<u8>> = (0..u32::try_from(FRAMES).unwrap()).map(|i| pcap::udp_frame(1, i, 64)).collect();
+    let flood: Vec<Vec<u8>> =
+        (0..u32::try_from(FRAMES).unwrap()).map(|i| frames::numbered_udp_frame(1, i, 64)).collect();
     let started = Instant::now();
     add_rx_port(&switch, &dir, "p1", 1, &flood);
     switch.wait_for_counters(SEEN_LIMIT, "the flood received", |stats| {

@@ -11,9 +11,10 @@ use std::os::unix::net::UnixStream;
 use std::path::Path;
 use std::time::Duration;
 
+use vswitch_e2e::frames::{self, assert_same_frames};
 use vswitch_e2e::ofctl::{flow_lines, ofctl, ofctl_ok, unix_target};
 use vswitch_e2e::openflow_raw::read_message;
-use vswitch_e2e::pcap::{self, assert_same_frames};
+use vswitch_e2e::pcap;
 use vswitch_e2e::wait::poll;
 use vswitch_e2e::{PortSpec, SwitchConfig, TestDir, Vswitchd};
 
@@ -170,7 +171,7 @@ fn ovs_ofctl_groups_program_and_forward() {
     assert!(by_group.len() == 1 && by_group[0].contains("in_port=6"), "{by_group:#?}");
 
     // all: every frame to ports 2, 3 and 4; the rewrite of bucket 2 stays in its copy.
-    let all_frames = pcap::varied_frames(1, ALL_FRAMES);
+    let all_frames = frames::varied_frames(1, ALL_FRAMES);
     rx_port(&switch, "p1", 1, &dir.join("p1.pcap"), &all_frames);
     let n = u64::from(ALL_FRAMES);
     let buckets = wait_for_group(target, 1, n);
@@ -180,7 +181,7 @@ fn ovs_ofctl_groups_program_and_forward() {
     });
 
     // select: the flows split between ports 2 and 3 by weight (1:3), each counted by its bucket.
-    let select_frames = pcap::varied_frames(5, SELECT_FRAMES);
+    let select_frames = frames::varied_frames(5, SELECT_FRAMES);
     rx_port(&switch, "p5", 5, &dir.join("p5.pcap"), &select_frames);
     let m = u64::from(SELECT_FRAMES);
     let buckets = wait_for_group(target, 2, m);
@@ -194,7 +195,7 @@ fn ovs_ofctl_groups_program_and_forward() {
 
     // fast failover (in the action set, where the group replaces the output): the watched
     // port 9 is down, so the second bucket's chain to indirect group 3 sends to port 4.
-    let failover_frames = pcap::varied_frames(6, FAILOVER_FRAMES);
+    let failover_frames = frames::varied_frames(6, FAILOVER_FRAMES);
     rx_port(&switch, "p6", 6, &dir.join("p6.pcap"), &failover_frames);
     let k = u64::from(FAILOVER_FRAMES);
     assert_eq!(wait_for_group(target, 4, k), [0, k]);

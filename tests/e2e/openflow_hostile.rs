@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use vswitch_e2e::ofctl::{free_port, ofctl_ok};
 use vswitch_e2e::openflow_raw::{self, error_of, read_message};
-use vswitch_e2e::{pcap, wait, PortSpec, SwitchConfig, TestDir, Vswitchd};
+use vswitch_e2e::{frames, pcap, wait, PortSpec, SwitchConfig, TestDir, Vswitchd};
 
 const FLOOD_FLOWS: u32 = 20_000;
 
@@ -76,7 +76,7 @@ fn ofctl_flow_count(mgmt: &str) -> usize {
 fn hostile_controllers_cost_only_their_own_connections() {
     let dir = TestDir::new("of_hostile");
     let port = free_port();
-    let frames: Vec<Vec<u8>> = (0..64).map(|i| pcap::udp_frame(1, i, 64)).collect();
+    let frames: Vec<Vec<u8>> = (0..64).map(|i| frames::numbered_udp_frame(1, i, 64)).collect();
     let input = dir.join("loop.pcap");
     pcap::write(&input, &frames);
     let config = SwitchConfig::new(&dir)

@@ -17,9 +17,10 @@ use std::net::TcpStream;
 use std::path::Path;
 use std::time::Duration;
 
+use vswitch_e2e::frames::{self, assert_same_frames};
 use vswitch_e2e::ofctl::{field, flow_lines, free_port, ofctl, ofctl_ok, unix_target};
 use vswitch_e2e::openflow_raw::{self, error_of, read_message};
-use vswitch_e2e::pcap::{self, assert_same_frames};
+use vswitch_e2e::pcap;
 use vswitch_e2e::{PortSpec, SwitchConfig, TestDir, Vswitchd, NEUTRON_TUNNEL_BRIDGE};
 
 const FRAMES: u32 = 500;
@@ -137,7 +138,7 @@ fn ovs_ofctl_openflow13_over_tcp_and_unix() {
     assert!(seen.contains(&1), "an error before the close: {seen:?}");
 
     // Real frames through the rule ovs-ofctl added: p1 joins and replays its file.
-    let frames: Vec<Vec<u8>> = pcap::varied_frames(1, FRAMES);
+    let frames: Vec<Vec<u8>> = frames::varied_frames(1, FRAMES);
     let in_pcap = dir.join("p1.pcap");
     pcap::write(&in_pcap, &frames);
     switch.add_port("p1", &["type=dpdk", &format!("devargs=net_pcap1,rx_pcap={}", in_pcap.display()), "ofport=1"]);

@@ -9,8 +9,8 @@
 #![forbid(unsafe_code)]
 use std::path::Path;
 
+use vswitch_e2e::frames;
 use vswitch_e2e::ovs_oracle::{Trace, OFPP_LOCAL};
-use vswitch_e2e::pcap;
 use vswitch_e2e::{OfAction, OfVersion, OvsOracle, OvsPort, TestDir, NEUTRON_TUNNEL_BRIDGE};
 
 /// The flow table 20 gets when the tunnel bridge learns that
@@ -148,17 +148,13 @@ fn neutron_tunnel_bridge_learns_from_tunnel_traffic() {
     ovs.stop();
 }
 
-/// A frame from the trunk: `udp_frame` with the given MACs and an 802.1Q
-/// tag of `vlan` after them.
+/// A frame from the trunk: `numbered_udp_frame` with the given MACs and an
+/// 802.1Q tag of `vlan` after them.
 fn tagged_frame(src: [u8; 6], dst: [u8; 6], vlan: u16) -> Vec<u8> {
-    let plain = pcap::udp_frame(1, 0, pcap::MIN_FRAME);
-    let mut frame = Vec::with_capacity(plain.len() + 4);
-    frame.extend_from_slice(&dst);
-    frame.extend_from_slice(&src);
-    frame.extend_from_slice(&0x8100u16.to_be_bytes());
-    frame.extend_from_slice(&vlan.to_be_bytes());
-    frame.extend_from_slice(&plain[12..]);
-    frame
+    let mut plain = frames::numbered_udp_frame(1, 0, frames::MIN_FRAME);
+    plain[..6].copy_from_slice(&dst);
+    plain[6..12].copy_from_slice(&src);
+    frames::push_vlan(&plain, vlan)
 }
 
 /// (c) `NORMAL` with access ports of VLANs 10 and 20 and a trunk of both:

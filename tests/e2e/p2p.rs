@@ -5,7 +5,8 @@
 #![forbid(unsafe_code)]
 use std::time::Duration;
 
-use vswitch_e2e::pcap::{self, assert_same_frames};
+use vswitch_e2e::frames::{self, assert_same_frames};
+use vswitch_e2e::pcap;
 use vswitch_e2e::status::PortStatsReply;
 use vswitch_e2e::{PortSpec, SwitchConfig, TestDir, Vswitchd};
 
@@ -25,7 +26,7 @@ fn assert_no_drops(stats: &PortStatsReply) {
 fn single_output_forwards_every_frame_unchanged() {
     let dir = TestDir::new("p2p_single");
     let (input, out2, out3) = (dir.join("in.pcap"), dir.join("out2.pcap"), dir.join("out3.pcap"));
-    let frames = pcap::varied_frames(1, FRAMES);
+    let frames = frames::varied_frames(1, FRAMES);
     pcap::write(&input, &frames);
     let config = SwitchConfig::new(&dir)
         .port(PortSpec::pcap_rx("p1", 1, 0, &input))
@@ -63,7 +64,7 @@ fn single_output_forwards_every_frame_unchanged() {
 fn multi_output_copies_every_frame_to_each_port() {
     let dir = TestDir::new("p2p_multi");
     let (input, out2, out3) = (dir.join("in.pcap"), dir.join("out2.pcap"), dir.join("out3.pcap"));
-    let frames = pcap::varied_frames(2, FRAMES);
+    let frames = frames::varied_frames(2, FRAMES);
     pcap::write(&input, &frames);
     let config = SwitchConfig::new(&dir)
         .port(PortSpec::pcap_rx("p1", 1, 0, &input))
@@ -94,8 +95,8 @@ fn multi_output_copies_every_frame_to_each_port() {
 fn drops_are_counted_by_reason() {
     let dir = TestDir::new("p2p_drops");
     let (input1, input3, out2) = (dir.join("in1.pcap"), dir.join("in3.pcap"), dir.join("out2.pcap"));
-    let frames1 = pcap::varied_frames(1, FRAMES);
-    let frames3 = pcap::varied_frames(3, 300);
+    let frames1 = frames::varied_frames(1, FRAMES);
+    let frames3 = frames::varied_frames(3, 300);
     pcap::write(&input1, &frames1);
     pcap::write(&input3, &frames3);
     let config = SwitchConfig::new(&dir)
@@ -138,7 +139,7 @@ fn runts_are_dropped_as_invalid_on_both_paths() {
     let (input1, input3) = (dir.join("in1.pcap"), dir.join("in3.pcap"));
     let (out2, out4) = (dir.join("out2.pcap"), dir.join("out4.pcap"));
     let with_runts = |flow: u8| -> (Vec<Vec<u8>>, Vec<Vec<u8>>) {
-        let valid = pcap::varied_frames(flow, 200);
+        let valid = frames::varied_frames(flow, 200);
         let mut all = Vec::new();
         for (i, frame) in valid.iter().enumerate() {
             all.push(frame.clone());

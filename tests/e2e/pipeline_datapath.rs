@@ -12,8 +12,8 @@
 use std::time::Duration;
 
 use serde::Deserialize;
-use vswitch_e2e::frames::{self, Ipv4, Mac};
-use vswitch_e2e::pcap::{self, assert_same_frames};
+use vswitch_e2e::frames::{self, assert_same_frames, Ipv4, Mac};
+use vswitch_e2e::pcap;
 use vswitch_e2e::status::PortStatsReply;
 use vswitch_e2e::wait;
 use vswitch_e2e::{PortSpec, SwitchConfig, TestDir, Vswitchd};
@@ -99,13 +99,7 @@ fn udp_rewriting_to_zero_checksum(index: u8) -> Vec<u8> {
     payload[28..].copy_from_slice(&[0, 0]);
     let after = Ipv4 { src: NEW_SRC, ttl: 32, ..ip.clone() };
     let segment = frames::udp_segment(&after, 4000, 53, &payload, false);
-    let len = u16::try_from(segment.len()).expect("short");
-    let mut pseudo = Vec::new();
-    pseudo.extend_from_slice(&after.src);
-    pseudo.extend_from_slice(&after.dst);
-    pseudo.extend_from_slice(&[0, frames::IPPROTO_UDP]);
-    pseudo.extend_from_slice(&len.to_be_bytes());
-    let sum = frames::ones_sum(frames::ones_sum(0, &pseudo), &segment);
+    let sum = frames::l4_sum(after.src, after.dst, frames::IPPROTO_UDP, &segment);
     // Make the sum 0xffff, whose complement is 0: add 0xffff - sum.
     let fill = 0xffff - sum;
     payload[28..].copy_from_slice(&fill.to_be_bytes());
@@ -296,7 +290,7 @@ fn two_tables_split_frames_by_destination() {
 fn output_before_a_rewrite_sends_the_original() {
     let dir = TestDir::new("pipeline_copy");
     let (input, out2, out3) = (dir.join("in.pcap"), dir.join("out2.pcap"), dir.join("out3.pcap"));
-    let mut frames_in = pcap::varied_frames(4, 800);
+    let mut frames_in = frames::varied_frames(4, 800);
     let ip = Ipv4::new([10, 1, 1, 1], [10, 2, 2, 2]);
     for i in 0..100u16 {
         frames_in.insert(

@@ -8,8 +8,8 @@
 use std::os::unix::fs::FileTypeExt;
 use std::time::Duration;
 
-use vswitch_e2e::pcap;
 use vswitch_e2e::wait;
+use vswitch_e2e::{frames, pcap};
 use vswitch_e2e::{PortSpec, SwitchConfig, TestDir, Vswitchd};
 
 /// Pause before sampling p2 after a step, so the sample covers some traffic.
@@ -77,7 +77,7 @@ fn ports_come_and_go_while_traffic_flows() {
     let dir = TestDir::new("runtime_ports");
     let vmx_socket = dir.join("vmx.sock");
     let src3_pcap = dir.join("src3.pcap");
-    pcap::write(&src3_pcap, &pcap::varied_frames(3, SRC3_FRAMES));
+    pcap::write(&src3_pcap, &frames::varied_frames(3, SRC3_FRAMES));
     let config = SwitchConfig::new(&dir)
         .port(PortSpec::dpdk("p1", 1, "net_null0"))
         .port(PortSpec::dpdk("p2", 2, "net_null1,no-rx=1"))

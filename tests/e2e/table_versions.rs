@@ -25,8 +25,8 @@ use std::time::{Duration, Instant};
 
 use serde::Deserialize;
 use vswitch_e2e::command::CmdOutput;
-use vswitch_e2e::pcap;
 use vswitch_e2e::vswitchd::vsctl_at;
+use vswitch_e2e::{frames, pcap};
 use vswitch_e2e::{wait, PortSpec, SwitchConfig, TestDir, Vswitchd};
 
 /// Frames in the replayed file: enough that the replay lasts long enough
@@ -111,7 +111,7 @@ fn rule_changes_under_traffic_lose_nothing_and_never_go_back() {
     let dir = TestDir::new("table_versions");
     let (input, output) = (dir.join("in.pcap"), dir.join("out.pcap"));
     let generated = Instant::now();
-    let frames_in: Vec<Vec<u8>> = (0..FRAMES).map(|i| pcap::udp_frame(1, i, FRAME_LEN)).collect();
+    let frames_in: Vec<Vec<u8>> = (0..FRAMES).map(|i| frames::numbered_udp_frame(1, i, FRAME_LEN)).collect();
     for (i, frame) in frames_in.iter().enumerate().step_by(99_991) {
         assert_eq!(frame[SEQ_AT..SEQ_AT + 4], u32::try_from(i).unwrap().to_be_bytes(), "sequence number of frame {i}");
     }

@@ -1,12 +1,20 @@
 //! Frames of several protocols for the datapath tests, and checks of what
 //! comes out: Ethernet (optionally 802.1Q-tagged) with IPv4 (options and
-//! fragments too) carrying UDP or TCP with correct checksums, and ARP; the
-//! Internet checksum, computed from scratch, to verify the headers a switch
-//! rewrote. Frames are padded to the Ethernet minimum (60 bytes without
-//! FCS), so short ones carry padding after the IP packet, as on the wire.
-use crate::pcap::MIN_FRAME;
+//! fragments too) carrying UDP or TCP with correct checksums, and ARP;
+//! numbered UDP frames of any length, each one distinct, for traffic runs;
+//! the Internet checksum, computed from scratch, to verify the headers a
+//! switch rewrote; the byte-for-byte comparison of what came out. Frames are
+//! padded to the Ethernet minimum (60 bytes without FCS), so short ones carry
+//! padding after the IP packet, as on the wire. (`pcap` writes and reads them
+//! as files.)
 
 pub const ETH_HEADER: usize = 14;
+/// Smallest frame generated: the Ethernet minimum without FCS.
+pub const MIN_FRAME: usize = 60;
+/// Largest frame generated: a 1500-byte IP packet in Ethernet, without FCS.
+pub const MAX_FRAME: usize = 1514;
+const IPV4_HEADER: usize = 20;
+const UDP_HEADER: usize = 8;
 pub const ETH_TYPE_IPV4: u16 = 0x0800;
 pub const ETH_TYPE_ARP: u16 = 0x0806;
 pub const ETH_TYPE_VLAN: u16 = 0x8100;
@@ -24,9 +32,11 @@ pub struct Ipv4 {
     pub ttl: u8,
     pub tos: u8,
     pub id: u16,
-    /// Fragment offset in 8-byte units and the more-fragments flag.
+    /// Fragment offset in 8-byte units, and the more-fragments and
+    /// don't-fragment flags.
     pub frag_offset: u16,
     pub more_fragments: bool,
+    pub dont_fragment: bool,
     /// IP options (a multiple of 4 bytes).
     pub options: Vec<u8>,
 }
@@ -34,15 +44,25 @@ pub struct Ipv4 {
 impl Ipv4 {
     /// An unfragmented packet without options, TTL 64.
     pub fn new(src: [u8; 4], dst: [u8; 4]) -> Ipv4 {
-        Ipv4 { src, dst, ttl: 64, tos: 0, id: 0, frag_offset: 0, more_fragments: false, options: Vec::new() }
+        Ipv4 {
+            src,
+            dst,
+            ttl: 64,
+            tos: 0,
+            id: 0,
+            frag_offset: 0,
+            more_fragments: false,
+            dont_fragment: false,
+            options: Vec::new(),
+        }
     }
 
     fn header(&self, proto: u8, payload_len: usize) -> Vec<u8> {
         assert_eq!(self.options.len() % 4, 0, "IP options must fill 32-bit words");
-        let header_len = 20 + self.options.len();
+        let header_len = IPV4_HEADER + self.options.len();
         let total = u16::try_from(header_len + payload_len).expect("IP packet too long");
         let ihl = u8::try_from(header_len / 4).expect("too many options");
-        let flags = (u16::from(self.more_fragments) << 13) | self.frag_offset;
+        let flags = (u16::from(self.dont_fragment) << 14) | (u16::from(self.more_fragments) << 13) | self.frag_offset;
         let mut header = vec![0x40 | ihl, self.tos];
         header.extend_from_slice(&total.to_be_bytes());
         header.extend_from_slice(&self.id.to_be_bytes());
@@ -77,17 +97,23 @@ pub fn ones_sum(sum: u16, data: &[u8]) -> u16 {
     u16::try_from(total).expect("folded to 16 bits")
 }
 
-/// The checksum of a UDP or TCP segment (`segment` with its checksum field
-/// zeroed) under the IPv4 pseudo-header; a UDP result of 0 is sent as 0xffff
-/// (RFC 768).
-pub fn l4_checksum(src: [u8; 4], dst: [u8; 4], proto: u8, segment: &[u8]) -> u16 {
+/// The one's complement sum of a UDP or TCP segment under the IPv4
+/// pseudo-header, before the final complement.
+pub fn l4_sum(src: [u8; 4], dst: [u8; 4], proto: u8, segment: &[u8]) -> u16 {
     let len = u16::try_from(segment.len()).expect("segment too long");
     let mut pseudo = Vec::with_capacity(12);
     pseudo.extend_from_slice(&src);
     pseudo.extend_from_slice(&dst);
     pseudo.extend_from_slice(&[0, proto]);
     pseudo.extend_from_slice(&len.to_be_bytes());
-    let sum = !ones_sum(ones_sum(0, &pseudo), segment);
+    ones_sum(ones_sum(0, &pseudo), segment)
+}
+
+/// The checksum of a UDP or TCP segment (`segment` with its checksum field
+/// zeroed) under the IPv4 pseudo-header; a UDP result of 0 is sent as 0xffff
+/// (RFC 768).
+pub fn l4_checksum(src: [u8; 4], dst: [u8; 4], proto: u8, segment: &[u8]) -> u16 {
+    let sum = !l4_sum(src, dst, proto, segment);
     if sum == 0 && proto == IPPROTO_UDP {
         0xffff
     } else {
@@ -119,7 +145,7 @@ pub fn ipv4_packet(ip: &Ipv4, proto: u8, payload: &[u8]) -> Vec<u8> {
 /// A UDP datagram's bytes under `ip`; `with_checksum` false leaves the
 /// checksum 0 ("none").
 pub fn udp_segment(ip: &Ipv4, src_port: u16, dst_port: u16, payload: &[u8], with_checksum: bool) -> Vec<u8> {
-    let len = u16::try_from(8 + payload.len()).expect("UDP datagram too long");
+    let len = u16::try_from(UDP_HEADER + payload.len()).expect("UDP datagram too long");
     let mut segment = Vec::with_capacity(usize::from(len));
     segment.extend_from_slice(&src_port.to_be_bytes());
     segment.extend_from_slice(&dst_port.to_be_bytes());
@@ -159,6 +185,62 @@ pub fn udp_frame(src: Mac, dst: Mac, ip: &Ipv4, ports: (u16, u16), payload: &[u8
 pub fn tcp_frame(src: Mac, dst: Mac, ip: &Ipv4, ports: (u16, u16), payload: &[u8]) -> Vec<u8> {
     let segment = tcp_segment(ip, ports.0, ports.1, 1000, payload);
     ethernet(src, dst, ETH_TYPE_IPV4, &ipv4_packet(ip, IPPROTO_TCP, &segment))
+}
+
+/// An Ethernet/IPv4/UDP frame of exactly `len` bytes (60..=1514) whose
+/// addresses, ports, IP id and payload all depend on `index`, so no two
+/// frames of a test are alike. `flow` tells sources apart (it goes into the
+/// source MAC and IP). Don't-fragment set, no UDP checksum.
+pub fn numbered_udp_frame(flow: u8, index: u32, len: usize) -> Vec<u8> {
+    assert!((MIN_FRAME..=MAX_FRAME).contains(&len), "frame length {len} outside {MIN_FRAME}..={MAX_FRAME}");
+    let id = index.to_be_bytes();
+    // Locally administered unicast MACs.
+    let src = [0x02, 0x01, flow, id[1], id[2], id[3]];
+    let dst = [0x02, 0x00, 0x00, id[1], id[2], id[3]];
+    let ip = Ipv4 {
+        id: (index & 0xffff) as u16,
+        dont_fragment: true,
+        ..Ipv4::new([10, flow, id[2], id[3]], [10, 200, id[2], id[3]])
+    };
+    // Payload: the index, then a byte pattern that shifts with it.
+    let payload_len = len - ETH_HEADER - IPV4_HEADER - UDP_HEADER;
+    let mut payload: Vec<u8> = index.to_be_bytes().into_iter().chain(std::iter::once(flow)).collect();
+    payload.extend((0..).map(|i: u32| (i.wrapping_mul(31).wrapping_add(index) & 0xff) as u8).take(payload_len));
+    payload.truncate(payload_len);
+    let ports = (1024 + (index % 50_000) as u16, 5000 + u16::from(flow));
+    let frame = udp_frame(src, dst, &ip, ports, &payload, false);
+    debug_assert_eq!(frame.len(), len);
+    frame
+}
+
+/// `count` distinct frames of `flow` whose lengths sweep 60..=1514 (every
+/// length class, small to jumbo-less maximum, in a scattered order).
+pub fn varied_frames(flow: u8, count: u32) -> Vec<Vec<u8>> {
+    let span = u32::try_from(MAX_FRAME - MIN_FRAME + 1).unwrap();
+    (0..count).map(|i| numbered_udp_frame(flow, i, MIN_FRAME + (i.wrapping_mul(389) % span) as usize)).collect()
+}
+
+/// Panics unless `actual` holds exactly the frames of `expected`, in order,
+/// byte for byte; the message names the first difference.
+pub fn assert_same_frames(expected: &[Vec<u8>], actual: &[Vec<u8>], what: &str) {
+    for (index, (want, got)) in expected.iter().zip(actual).enumerate() {
+        if want != got {
+            let first_byte = want.iter().zip(got.iter()).position(|(a, b)| a != b).unwrap_or(want.len().min(got.len()));
+            panic!(
+                "{what}: frame {index} differs (expected {} bytes, got {}; first difference at byte {first_byte})",
+                want.len(),
+                got.len()
+            );
+        }
+    }
+    assert_eq!(
+        actual.len(),
+        expected.len(),
+        "{what}: {} frames instead of {} (the first {} are equal)",
+        actual.len(),
+        expected.len(),
+        expected.len().min(actual.len())
+    );
 }
 
 /// An ARP request from `src` (`spa`) for `tpa`, to broadcast.
@@ -213,7 +295,7 @@ pub fn ipv4_layout(frame: &[u8]) -> Option<Ipv4Layout> {
         eth_type = u16::from_be_bytes([*frame.get(16)?, *frame.get(17)?]);
         l3 += 4;
     }
-    if eth_type != ETH_TYPE_IPV4 || frame.len() < l3 + 20 {
+    if eth_type != ETH_TYPE_IPV4 || frame.len() < l3 + IPV4_HEADER {
         return None;
     }
     let header_len = usize::from(frame[l3] & 0x0f) * 4;
@@ -296,6 +378,31 @@ mod tests {
         let mut none = udp_frame(A, B, &ip, (1000, 53), &[1; 40], false);
         none[ETH_HEADER + 28 + 8] ^= 0xff;
         verify_checksums(&none).unwrap();
+    }
+
+    #[test]
+    fn numbered_frames_have_their_length_and_are_distinct() {
+        let frames = varied_frames(1, 1000);
+        assert!(frames.iter().all(|f| (MIN_FRAME..=MAX_FRAME).contains(&f.len())));
+        assert_eq!(frames.iter().map(Vec::len).min(), Some(MIN_FRAME));
+        assert!(frames.iter().map(Vec::len).max() > Some(1400));
+        let mut sorted = frames.clone();
+        sorted.sort();
+        sorted.dedup();
+        assert_eq!(sorted.len(), frames.len(), "duplicate frames");
+        assert_ne!(numbered_udp_frame(1, 7, 100), numbered_udp_frame(2, 7, 100));
+    }
+
+    #[test]
+    fn numbered_frames_verify() {
+        let frame = numbered_udp_frame(3, 12345, 200);
+        verify_checksums(&frame).unwrap();
+        assert_eq!(
+            checksum(&frame[ETH_HEADER..ETH_HEADER + IPV4_HEADER]),
+            0,
+            "a header with its checksum sums to 0xffff"
+        );
+        assert_eq!(frame[ETH_HEADER + 6], 0x40, "don't fragment");
     }
 
     #[test]

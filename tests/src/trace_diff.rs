@@ -23,6 +23,7 @@ use std::fmt;
 
 use serde::Deserialize;
 
+use crate::frames::ETH_TYPE_VLAN;
 use crate::ovs_oracle::{OfAction, Trace, OFPP_LOCAL};
 use crate::vswitchd::Vswitchd;
 
@@ -200,7 +201,7 @@ pub fn parse_ours(datapath_actions: &str) -> Result<Vec<DpAct>, String> {
         } else if let Some(args) = call_args(&action, "push_vlan") {
             let args = named_args(args)?;
             let tpid = arg(&args, "tpid", &action)?;
-            if tpid != 0x8100 {
+            if tpid != u128::from(ETH_TYPE_VLAN) {
                 return Err(format!("`{action}`: TPID {tpid:#x} is not modelled"));
             }
             acts.push(DpAct::PushVlan {
@@ -250,7 +251,7 @@ pub fn parse_ovs(trace: &Trace, skip_local: bool) -> Result<Vec<DpAct>, String> 
         } else if let Some(args) = call_args(text, "push_vlan") {
             let args = named_args(args)?;
             if let Some(tpid) = args.get("tpid") {
-                if parse_number(tpid)? != 0x8100 {
+                if parse_number(tpid)? != u128::from(ETH_TYPE_VLAN) {
                     return Err(format!("`{text}`: TPID {tpid} is not modelled"));
                 }
             }

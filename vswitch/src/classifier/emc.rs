@@ -114,16 +114,19 @@ impl Emc {
     }
 
     /// The number of slots.
+    #[cfg(test)]
     pub fn capacity(&self) -> usize {
         self.slots.len()
     }
 
     /// Bytes the cache occupies: the slots, and the extension array (touched only by keys with
     /// more than 6 present words).
+    #[cfg(test)]
     pub fn footprint(&self) -> (usize, usize) {
         (self.slots.len() * std::mem::size_of::<Slot>(), self.ext.len() * std::mem::size_of::<Ext>())
     }
 
+    #[cfg(test)]
     pub fn insert_inv_prob(&self) -> u32 {
         self.insert_inv_prob
     }
@@ -134,10 +137,12 @@ impl Emc {
         self.insert_threshold = (insert_inv_prob != 0).then(|| u32::MAX / insert_inv_prob);
     }
 
+    #[cfg(test)]
     pub fn stats(&self) -> EmcStats {
         self.stats
     }
 
+    #[cfg(test)]
     pub fn clear_stats(&mut self) {
         self.stats = EmcStats::default();
     }

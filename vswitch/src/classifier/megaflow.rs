@@ -15,11 +15,13 @@
 //! would exceed 3/4 of the slots, rows double when full; both on insert, never on lookup. Removal
 //! moves the last row into the hole.
 //!
-//! Lookup. `lookup_batch` runs a burst subtable by subtable, in rank order, for the keys still
+//! Lookup. `lookup_batch_masked` runs a burst subtable by subtable, in rank order, for the keys still
 //! unmatched, in passes: hash them all, read all their home groups and pick the candidate rows
 //! (branch-free), compare the candidates; in subtables bigger than L2 a load-only pass over the
-//! groups and one over the rows go first, so that the cache misses of the burst overlap (a
-//! prefetch without the unsafe intrinsic). A subtable of at most 2 rows is scanned instead,
+//! groups and one over the rows go first, so that the cache misses of the burst overlap. These
+//! are plain loads whose values are thrown away (`black_box`), not prefetch instructions (the
+//! safe `crate::dpdk::prefetch` the PMD uses would serve too; the two have not been compared).
+//! A subtable of at most 2 rows is scanned instead,
 //! every key against every row, without a hash (`scans_all`: the whole table is that small, and
 //! the PMD then skips its exact-match cache). The passes are compiled once per word count 1 to 8
 //! (constant loop bounds, unrolled; Open vSwitch specialises its dpcls the same way) and once
@@ -36,10 +38,10 @@
 //! table keeps at most `limit` megaflows: `evict_over_limit` evicts approximately least recently
 //! used ones (the oldest `last_used` of 8 sampled) down to it. `insert` itself never removes a
 //! megaflow, so the ids a caller holds stay valid until it calls `evict_over_limit` (the PMD: after
-//! each burst, whose packets may point at any megaflow). `expire_idle` removes idle megaflows,
-//! `expire_idle_some` does it a bounded slice of the slab at a time.
+//! each burst, whose packets may point at any megaflow). `expire_idle_some` removes idle
+//! megaflows, a bounded slice of the slab at a time.
 //!
-//! Nothing allocates, locks or blocks in `lookup`, `lookup_batch`, `get`, `contains` and `credit`;
+//! Nothing allocates, locks or blocks in `lookup`, `lookup_batch*`, `get`, `contains` and `credit`;
 //! `remove`, `expire_idle*`, `retain`, `clear` and `rank_subtables` do not allocate either (they
 //! free a subtable that became empty); `insert` allocates when a table grows.
 
@@ -79,16 +81,16 @@ const GROUP_SLOTS: usize = 7;
 const MAX_LOAD_PERCENT: usize = 75;
 /// Megaflows compared when one has to be evicted.
 const EVICTION_SAMPLES: usize = 8;
-/// Keys `lookup_batch` tracks at once (one bit each).
+/// Keys a batch lookup tracks at once (one bit each).
 const CHUNK: usize = 64;
 /// Subtables with this many entries (512 KiB of 5-tuple rows) or more are too big to stay in L2:
-/// `lookup_batch` touches their groups and rows ahead of use (measured: -16% time per key at 1M
+/// a batch lookup touches their groups and rows ahead of use (measured: -16% time per key at 1M
 /// entries, +12% at 1k).
 const TOUCH_MIN_ENTRIES: usize = 8192;
 /// Subtables with at most this many entries are scanned row by row instead of hashed: comparing
 /// a key with two rows costs less than hashing it, reading a group and comparing one row.
 const SCAN_MAX_ENTRIES: usize = 2;
-/// An empty candidate in `lookup_batch`.
+/// An empty candidate in a batch lookup.
 const NO_ROW: u32 = u32::MAX;
 
 /// A megaflow's handle: valid while the megaflow lives, recognised as stale afterwards.
@@ -169,6 +171,7 @@ pub struct MegaflowStats {
 
 impl MegaflowStats {
     /// Open vSwitch's "avg. subtable lookups per megaflow hit" (0 without hits).
+    #[cfg(test)]
     pub fn subtable_lookups_per_hit(&self) -> f64 {
         if self.hits == 0 {
             0.0
@@ -434,8 +437,8 @@ impl Subtable {
             }
         }
         // In a subtable too big for L2, touch every home group first: a load each and nothing
-        // else, so that all the cache misses are under way at once (a prefetch, without the
-        // unsafe intrinsic). In a small one that only costs instructions.
+        // else, so that all the cache misses are under way at once (loads doing a prefetch's
+        // work, see the module documentation). In a small one that only costs instructions.
         let group_mask = st.group_mask();
         let touch = st.len >= TOUCH_MIN_ENTRIES;
         let mut touched = 0u32;
@@ -780,6 +783,7 @@ impl<T> MegaflowTable<T> {
     }
 
     /// Changes the limit (clamped like `new`); evicts down to it at once. Returns the evictions.
+    #[cfg(test)]
     pub fn set_limit(&mut self, limit: usize) -> usize {
         self.limit = limit.clamp(1, MAX_ENTRY_LIMIT);
         self.evict_over_limit()
@@ -948,6 +952,7 @@ impl<T> MegaflowTable<T> {
     }
 
     /// The counters of a live megaflow.
+    #[cfg(test)]
     pub fn entry_stats(&self, id: EntryId) -> Option<EntryStats> {
         self.slot_entry(id).map(|e| e.stats)
     }
@@ -984,6 +989,7 @@ impl<T> MegaflowTable<T> {
 
     /// Looks up `keys` at once: `found[i]` becomes the megaflow `keys[i]` matches, as `lookup`
     /// would return it (for i below the shorter length of the two). Returns the hits.
+    #[cfg(test)]
     #[inline]
     pub fn lookup_batch(&mut self, keys: &[FlowKey], found: &mut [Option<EntryId>]) -> usize {
         keys.chunks(CHUNK)
@@ -992,10 +998,10 @@ impl<T> MegaflowTable<T> {
             .sum()
     }
 
-    /// `lookup_batch` for the keys of a burst of at most 64 whose bit is set in `which` (bit i:
-    /// `keys[i]`), e.g. the exact-match cache's misses, without copying them out. `found[i]` is
-    /// set for those keys and left alone for the others. Returns the bits of the keys that
-    /// matched.
+    /// Looks up the keys of a burst of at most 64 whose bit is set in `which` (bit i: `keys[i]`)
+    /// at once, as `lookup` would, e.g. the exact-match cache's misses, without copying them
+    /// out. `found[i]` is set for those keys and left alone for the others. Returns the bits of
+    /// the keys that matched.
     #[inline]
     pub fn lookup_batch_masked(&mut self, keys: &[FlowKey], which: u64, found: &mut [Option<EntryId>]) -> u64 {
         self.lookup_chunk(keys, which, found)
@@ -1102,6 +1108,7 @@ impl<T> MegaflowTable<T> {
     /// Removes every megaflow not used for more than `idle_after` before `now` (in the callers'
     /// time unit); returns how many. Scans the whole slab: with many megaflows prefer
     /// `expire_idle_some`, which bounds the work per call.
+    #[cfg(test)]
     pub fn expire_idle(&mut self, now: u64, idle_after: u64) -> usize {
         self.expire_range(0, self.slots.len(), now, idle_after)
     }

@@ -14,7 +14,7 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-pub use port::{PortConfig, PortKind};
+pub use port::{PortConfig, PortKind, DEFAULT_QUEUE_SIZE, DEFAULT_RX_QUEUES};
 
 use crate::control::protocol::DEFAULT_SOCKET;
 use crate::flow::FlowRule;

@@ -15,8 +15,11 @@ const TYPE_VHOST_USER: &str = "vhost-user";
 const TYPE_VHOST_USER_CLIENT: &str = "vhost-user-client";
 const PORT_TYPES: &str = "\"dpdk\", \"vhost-user\" or \"vhost-user-client\"";
 
-const DEFAULT_RX_QUEUES: u16 = 1;
-const DEFAULT_QUEUE_SIZE: u16 = 1024;
+/// Receive queues of a port that does not say (`rx_queues`); vsctl's add-port uses it too.
+pub const DEFAULT_RX_QUEUES: u16 = 1;
+/// Receive and transmit ring size of a port that does not say (`rxq_size`, `txq_size`); vsctl's
+/// add-port uses it too.
+pub const DEFAULT_QUEUE_SIZE: u16 = 1024;
 const MAX_RX_QUEUES: u16 = 64;
 const MIN_QUEUE_SIZE: u16 = 64;
 const MAX_QUEUE_SIZE: u16 = 4096;

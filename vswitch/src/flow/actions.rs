@@ -10,11 +10,12 @@ use std::net::Ipv4Addr;
 
 use super::key::{Field, Prereq};
 use super::learn::Learn;
-use super::match_::numbers::VLAN_PRESENT;
+use super::match_::numbers::{VLAN_PCP_MASK, VLAN_PRESENT, VLAN_VID_MASK};
 use super::match_::{requirement, Match};
 use super::port::OfPort;
 use super::syntax::{Delimiter, FlowParseError, Item, Items};
 use super::value::{parse_ethernet, parse_integer, parse_ipv4, parse_masked};
+use crate::packet::proto::{ethertype, vlan};
 
 /// Bits `offset..offset + bits` of a field (`NXM_OF_VLAN_TCI[0..11]`); bit 0 is the field's
 /// least significant bit.
@@ -617,7 +618,7 @@ fn parse_action(item: &Item) -> Result<Action, String> {
             Ok(Action::Move { src: Subfield::parse(src)?, dst: Subfield::parse(dst)? })
         }
         "mod_vlan_vid" | "set_vlan_vid" => {
-            let vid = parse_bounded::<u16>(needs_value(item)?, 0xfff, "a VLAN id (0..4095)")?;
+            let vid = parse_bounded::<u16>(needs_value(item)?, VLAN_VID_MASK, "a VLAN id (0..4095)")?;
             Ok(Action::SetVlanVid { vid, push_if_needed: name == "mod_vlan_vid" })
         }
         "mod_vlan_pcp" | "set_vlan_pcp" => {
@@ -625,8 +626,8 @@ fn parse_action(item: &Item) -> Result<Action, String> {
             Ok(Action::SetVlanPcp { pcp, push_if_needed: name == "mod_vlan_pcp" })
         }
         "strip_vlan" | "pop_vlan" => bare(Action::PopVlan),
-        "push_vlan" => match parse_integer(needs_value(item)?).and_then(|n| u16::try_from(n).ok()) {
-            Some(tpid @ (0x8100 | 0x88a8)) => Ok(Action::PushVlan { tpid }),
+        "push_vlan" => match parse_integer(needs_value(item)?).and_then(|tpid| u16::try_from(tpid).ok()) {
+            Some(tpid) if ethertype::is_vlan(tpid) => Ok(Action::PushVlan { tpid }),
             _ => Err("not a VLAN ethertype (0x8100 or 0x88a8)".to_string()),
         },
         "mod_dl_src" | "mod_dl_dst" => {
@@ -776,8 +777,11 @@ fn parse_set_field(text: &str) -> Result<Action, String> {
         }
         "ip_dscp" => (Field::NwTos, integer(63, "a DSCP value (0..63)")? << 2, 0xfc),
         "nw_ecn" | "ip_ecn" => (Field::NwTos, integer(3, "an ECN value (0..3)")?, 0x03),
-        "vlan_vid" => (Field::VlanTci, integer(0x1fff, "a VLAN id (0..4095, optionally | 0x1000)")? & 0xfff, 0x0fff),
-        "vlan_pcp" => (Field::VlanTci, integer(7, "a VLAN priority (0..7)")? << 13, 0xe000),
+        "vlan_vid" => {
+            let vid = integer(VLAN_PRESENT | VLAN_VID_MASK, "a VLAN id (0..4095, optionally | 0x1000)")?;
+            (Field::VlanTci, vid & VLAN_VID_MASK, VLAN_VID_MASK)
+        }
+        "vlan_pcp" => (Field::VlanTci, integer(7, "a VLAN priority (0..7)")? << vlan::PCP_SHIFT, VLAN_PCP_MASK),
         _ => {
             let (field, _) = Field::resolve(name).ok_or_else(|| format!("unknown field {name:?}"))?;
             let (value, mask) = parse_masked(field, name, value_text, field.def().maskable)?;

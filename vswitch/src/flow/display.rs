@@ -16,6 +16,7 @@ use super::port::OfPort;
 use super::rule::FlowRule;
 use super::value::{c_hex, format_ethernet, format_ipv4_masked, format_ipv6_masked, format_masked, ipv4_bits};
 use super::DEFAULT_PRIORITY;
+use crate::packet::proto::vlan;
 
 impl fmt::Display for Subfield {
     /// `NXM_OF_VLAN_TCI[0..11]`, `NXM_OF_ETH_DST[]`, `NXM_NX_REG0[5]`.
@@ -50,8 +51,8 @@ fn set_field_text(field: Field, value: u128, mask: u128) -> String {
         (Field::NwTos, 0xfc) => format!("set_field:{value}->nw_tos"),
         (Field::NwTos, 0x03) => format!("set_field:{value}->nw_ecn"),
         (Field::NwTos, _) => format!("set_field:{}->{}", format_masked(field, value, mask), field.nxm_or_name()),
-        (Field::VlanTci, 0x0fff) => format!("set_field:{}->vlan_vid", value | VLAN_PRESENT),
-        (Field::VlanTci, 0xe000) => format!("set_field:{}->vlan_pcp", value >> 13),
+        (Field::VlanTci, VLAN_VID_MASK) => format!("set_field:{}->vlan_vid", value | VLAN_PRESENT),
+        (Field::VlanTci, VLAN_PCP_MASK) => format!("set_field:{}->vlan_pcp", value >> vlan::PCP_SHIFT),
         _ => format!("set_field:{}->{}", format_masked(field, value, mask), ovs_field_name(field)),
     }
 }
@@ -273,15 +274,19 @@ impl MatchWriter<'_> {
         if mask == 0 {
             return;
         }
-        let vid_mask = mask & 0x0fff;
-        let pcp_mask = mask & 0xe000;
+        let vid_mask = mask & VLAN_VID_MASK;
+        let pcp_mask = mask & VLAN_PCP_MASK;
         let tagged = mask & VLAN_PRESENT != 0 && value & VLAN_PRESENT != 0;
-        if tagged && matches!(vid_mask, 0 | 0x0fff) && matches!(pcp_mask, 0 | 0xe000) && vid_mask | pcp_mask != 0 {
+        if tagged
+            && matches!(vid_mask, 0 | VLAN_VID_MASK)
+            && matches!(pcp_mask, 0 | VLAN_PCP_MASK)
+            && vid_mask | pcp_mask != 0
+        {
             if vid_mask != 0 {
-                self.parts.push(format!("dl_vlan={}", value & 0x0fff));
+                self.parts.push(format!("dl_vlan={}", value & VLAN_VID_MASK));
             }
             if pcp_mask != 0 {
-                self.parts.push(format!("dl_vlan_pcp={}", value >> 13));
+                self.parts.push(format!("dl_vlan_pcp={}", value >> vlan::PCP_SHIFT));
             }
         } else if mask == 0xffff {
             self.parts.push(format!("vlan_tci={value:#06x}"));

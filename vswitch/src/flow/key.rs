@@ -282,6 +282,7 @@ impl Field {
     }
 
     /// Looks a field up by its ovs-ofctl name, NXM/OXM name or alias.
+    #[cfg(test)]
     pub fn by_name(name: &str) -> Option<Field> {
         Field::resolve(name).map(|(field, _)| field)
     }
@@ -334,6 +335,7 @@ impl FlowKey {
 
     /// Overwrites a field; `value` must have the field's length (longer
     /// values are cut, shorter ones fill the leading bytes).
+    #[cfg(test)]
     #[inline]
     pub fn set(&mut self, field: Field, value: &[u8]) {
         let d = field.def();

@@ -1,32 +1,43 @@
 //! `Match`: the fields a rule matches on, as a value and a mask over the flow key (the value is
 //! always pre-masked, so two matches are equal exactly when they match the same packets the same
-//! way). Field-level setters and getters, packet matching, the subsumption test that OpenFlow's
-//! non-strict delete and modify need, and the OpenFlow / Open vSwitch prerequisite rules (tp_dst
-//! needs tcp, udp or sctp; arp_* needs arp; nd_* needs ICMPv6 neighbour discovery; ...).
+//! way). Field-level setters and getters, packet matching (in tests; the pipeline matches through
+//! `pipeline::table`), the subsumption test that OpenFlow's non-strict delete and modify need,
+//! and the OpenFlow / Open vSwitch prerequisite rules (tp_dst needs tcp, udp or sctp; arp_* needs
+//! arp; nd_* needs ICMPv6 neighbour discovery; ...).
 
 use std::fmt;
 
 use super::key::{Field, FlowKey, Prereq, FIELDS, KEY_WORDS};
 use super::port::OfPort;
 
-/// Ethernet types and IP protocols the prerequisites name.
+/// The wire constants of `packet::proto` that matches and actions name, as the flow key's `u128`
+/// values and masks (patterns and bit operations on match values need constants of that type).
+/// The values live in `packet::proto`; this is only their `u128` form.
 pub(crate) mod numbers {
-    pub const ETH_TYPE_IP: u128 = 0x0800;
-    pub const ETH_TYPE_ARP: u128 = 0x0806;
-    pub const ETH_TYPE_RARP: u128 = 0x8035;
-    pub const ETH_TYPE_IPV6: u128 = 0x86dd;
-    pub const IP_PROTO_ICMP: u128 = 1;
-    pub const IP_PROTO_TCP: u128 = 6;
-    pub const IP_PROTO_UDP: u128 = 17;
-    pub const IP_PROTO_ICMPV6: u128 = 58;
-    pub const IP_PROTO_SCTP: u128 = 132;
-    /// The VLAN "present" bit of vlan_tci (the CFI bit, as Open vSwitch uses it).
-    pub const VLAN_PRESENT: u128 = 0x1000;
+    use crate::packet::proto::{ethertype, ip_proto, nd, nw_frag, tcp, vlan};
+
+    pub const ETH_TYPE_IP: u128 = ethertype::IPV4 as u128;
+    pub const ETH_TYPE_ARP: u128 = ethertype::ARP as u128;
+    pub const ETH_TYPE_RARP: u128 = ethertype::RARP as u128;
+    pub const ETH_TYPE_IPV6: u128 = ethertype::IPV6 as u128;
+    pub const IP_PROTO_ICMP: u128 = ip_proto::ICMP as u128;
+    pub const IP_PROTO_TCP: u128 = ip_proto::TCP as u128;
+    pub const IP_PROTO_UDP: u128 = ip_proto::UDP as u128;
+    pub const IP_PROTO_ICMPV6: u128 = ip_proto::ICMPV6 as u128;
+    pub const IP_PROTO_SCTP: u128 = ip_proto::SCTP as u128;
+    /// The "present" bit of vlan_tci (also OpenFlow 1.3's OFPVID_PRESENT of vlan_vid).
+    pub const VLAN_PRESENT: u128 = vlan::PRESENT as u128;
+    /// The VLAN id bits of vlan_tci.
+    pub const VLAN_VID_MASK: u128 = vlan::VID_MASK as u128;
+    /// The VLAN priority bits of vlan_tci (shifted by `vlan::PCP_SHIFT`).
+    pub const VLAN_PCP_MASK: u128 = vlan::PCP_MASK as u128;
+    /// All the bits of tcp_flags.
+    pub const TCP_FLAGS_MASK: u128 = tcp::FLAGS_MASK as u128;
     /// nw_frag: the packet is a fragment / a fragment other than the first.
-    pub const FRAG_ANY: u128 = 1;
-    pub const FRAG_LATER: u128 = 2;
-    pub const ND_NEIGHBOR_SOLICIT: u128 = 135;
-    pub const ND_NEIGHBOR_ADVERT: u128 = 136;
+    pub const FRAG_ANY: u128 = nw_frag::ANY as u128;
+    pub const FRAG_LATER: u128 = nw_frag::LATER as u128;
+    pub const ND_NEIGHBOR_SOLICIT: u128 = nd::NEIGHBOR_SOLICITATION as u128;
+    pub const ND_NEIGHBOR_ADVERT: u128 = nd::NEIGHBOR_ADVERTISEMENT as u128;
 }
 
 use numbers::*;
@@ -157,6 +168,7 @@ impl Match {
     }
 
     /// Whether any bit of `field` is matched.
+    #[cfg(test)]
     pub fn is_matched(&self, field: Field) -> bool {
         self.value_and_mask(field).1 != 0
     }
@@ -171,6 +183,7 @@ impl Match {
     }
 
     /// Whether the packet with flow key `key` matches.
+    #[cfg(test)]
     pub fn matches(&self, key: &FlowKey) -> bool {
         (0..KEY_WORDS).all(|i| key.word(i) & self.mask.word(i) == self.value.word(i))
     }

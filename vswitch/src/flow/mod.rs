@@ -1,9 +1,9 @@
 //! Flow rules and their ovs-ofctl text syntax: the OpenFlow 1.3 + Open vSwitch model of matches
 //! (`Match`, value/mask over the flow key of `key`), actions and instructions (`Action`,
 //! `Instructions`, `Learn`) and rules (`FlowRule`), the parsers of the ovs-ofctl commands
-//! (add-flow, mod-flows, del-flows, dump-flows, add-flows files) and the canonical text that
-//! `Display` prints (what `ovs-ofctl --no-stats dump-flows` shows), which parses back to the
-//! same value.
+//! (add-flow, mod-flows, del-flows, dump-flows; an add-flows file is split into rules by vsctl,
+//! and by `parse_flows_file` in tests) and the canonical text that `Display` prints (what
+//! `ovs-ofctl --no-stats dump-flows` shows), which parses back to the same value.
 //!
 //! Submodules: `key` (flow key layout and field registry), `port` (port numbers and names),
 //! `value` (field value syntax), `syntax` (tokens and the parse error), `match_` (matches and
@@ -24,8 +24,11 @@ mod value;
 
 pub use actions::{Action, Instructions, PacketInReason, Subfield, WriteMetadata, GROUP_MAX};
 pub use learn::{Learn, LearnSpec};
+pub(crate) use match_::numbers;
 pub use match_::{Match, PrerequisiteError};
-pub use parse::{parse_add_flow, parse_del_flows, parse_dump_flows, parse_flows_file, parse_mod_flows, FlowsFileError};
+pub use parse::{parse_add_flow, parse_del_flows, parse_dump_flows, parse_mod_flows};
+#[cfg(test)]
+pub use parse::{parse_flows_file, FlowsFileError};
 pub use port::OfPort;
 pub use rule::{FlowModification, FlowRule, FlowSelector};
 pub use syntax::FlowParseError;

@@ -1,12 +1,10 @@
 //! The ovs-ofctl flow commands: add-flow (a whole rule), mod-flows (a selection plus new
-//! actions), del-flows and dump-flows (a selection), and the flows file of add-flows (one rule
-//! per line, `#` comments). Match fields: the protocol shorthands (`ip`, `tcp6`, `arp`, ...),
+//! actions), del-flows and dump-flows (a selection), and, for tests, the flows file of add-flows
+//! (one rule per line, `#` comments; vsctl reads the file itself). Match fields: the protocol shorthands (`ip`, `tcp6`, `arp`, ...),
 //! every registry field by ovs-ofctl, NXM/OXM or alias name with `value[/mask]`, subfields
 //! (`reg0[0..3]=5`) and the views that ovs-ofctl gives names of their own (`dl_vlan`,
 //! `dl_vlan_pcp`, `vlan_vid`, `vlan_pcp`, `nw_tos`, `ip_dscp`, `nw_ecn`). Prerequisites are
 //! checked once the whole match is known (the order of fields does not matter).
-
-use std::fmt;
 
 use super::actions::{
     parse_decimal, parse_instructions, parse_table, ActionChecker, Instructions, Subfield, GROUP_MAX,
@@ -19,21 +17,7 @@ use super::rule::{FlowModification, FlowRule, FlowSelector};
 use super::syntax::{Delimiter, FlowParseError, Item, Items};
 use super::value::{parse_integer, parse_masked};
 use super::DEFAULT_PRIORITY;
-
-/// A line of a flows file was rejected; `line` counts from 1.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FlowsFileError {
-    pub line: usize,
-    pub error: FlowParseError,
-}
-
-impl fmt::Display for FlowsFileError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "line {}: {}", self.line, self.error)
-    }
-}
-
-impl std::error::Error for FlowsFileError {}
+use crate::packet::proto::vlan;
 
 /// Parses one rule in ovs-ofctl add-flow syntax, e.g.
 /// `priority=10,in_port=1,actions=output:2,output:3` or
@@ -82,19 +66,46 @@ pub fn parse_dump_flows(text: &str) -> Result<FlowSelector, FlowParseError> {
     Ok(parse_command(text, Command::Dump)?.selector(false))
 }
 
-/// Reads a flows file (ovs-ofctl add-flows): one rule per line; everything after `#` is a
-/// comment; blank lines are skipped. All rules or the first error, naming its line.
-pub fn parse_flows_file(text: &str) -> Result<Vec<FlowRule>, FlowsFileError> {
-    let mut rules = Vec::new();
-    for (index, line) in text.lines().enumerate() {
-        let without_comment = line.split('#').next().unwrap_or_default();
-        if without_comment.trim().is_empty() {
-            continue;
-        }
-        rules.push(parse_add_flow(without_comment).map_err(|error| FlowsFileError { line: index + 1, error })?);
+/// Flows files (ovs-ofctl add-flows) for tests; vsctl splits the file into rules itself
+/// (`cli/src/flows_file.rs`) and vswitchd parses each with `parse_add_flow`.
+#[cfg(test)]
+mod flows_file {
+    use std::fmt;
+
+    use super::{parse_add_flow, FlowParseError, FlowRule};
+
+    /// A line of a flows file was rejected; `line` counts from 1.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct FlowsFileError {
+        pub line: usize,
+        pub error: FlowParseError,
     }
-    Ok(rules)
+
+    impl fmt::Display for FlowsFileError {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            write!(f, "line {}: {}", self.line, self.error)
+        }
+    }
+
+    impl std::error::Error for FlowsFileError {}
+
+    /// Reads a flows file: one rule per line; everything after `#` is a comment; blank lines
+    /// are skipped. All rules or the first error, naming its line.
+    pub fn parse_flows_file(text: &str) -> Result<Vec<FlowRule>, FlowsFileError> {
+        let mut rules = Vec::new();
+        for (index, line) in text.lines().enumerate() {
+            let without_comment = line.split('#').next().unwrap_or_default();
+            if without_comment.trim().is_empty() {
+                continue;
+            }
+            rules.push(parse_add_flow(without_comment).map_err(|error| FlowsFileError { line: index + 1, error })?);
+        }
+        Ok(rules)
+    }
 }
+
+#[cfg(test)]
+pub use flows_file::{parse_flows_file, FlowsFileError};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Command {
@@ -387,7 +398,7 @@ fn apply_match_field(matches: &mut Match, require: &mut impl FnMut(Prereq), item
     match key {
         "dl_vlan" => {
             let (field_value, field_mask) = match parse_integer(needs_value(item, "<0..4095 or 0xffff>")?) {
-                Some(vid @ 0..=0xfff) => (VLAN_PRESENT | vid, 0x1fff),
+                Some(vid @ 0..=VLAN_VID_MASK) => (VLAN_PRESENT | vid, VLAN_PRESENT | VLAN_VID_MASK),
                 Some(0xffff) => (0, 0xffff),
                 _ => return Err("not a VLAN id (0..4095, or 0xffff for no VLAN)".to_string()),
             };
@@ -396,14 +407,15 @@ fn apply_match_field(matches: &mut Match, require: &mut impl FnMut(Prereq), item
         "dl_vlan_pcp" => {
             let pcp =
                 parse_integer(needs_value(item, "<0..7>")?).filter(|&p| p <= 7).ok_or("not a VLAN priority (0..7)")?;
-            constrain(matches, Field::VlanTci, VLAN_PRESENT | (pcp << 13), 0xf000)
+            constrain(matches, Field::VlanTci, VLAN_PRESENT | (pcp << vlan::PCP_SHIFT), VLAN_PRESENT | VLAN_PCP_MASK)
         }
         "vlan_vid" => {
-            let (vid, mask) = integer_with_mask(needs_value(item, "<0x1000|vid>")?, 0x1fff)?;
-            if vid > 0x1fff || mask > 0x1fff {
+            let all = VLAN_PRESENT | VLAN_VID_MASK;
+            let (vid, mask) = integer_with_mask(needs_value(item, "<0x1000|vid>")?, all)?;
+            if vid > all || mask > all {
                 return Err("not a VLAN id (13 bits: 0x1000 for a tag plus the id)".to_string());
             }
-            if vid & 0x0fff != 0 && vid & VLAN_PRESENT == 0 && mask & VLAN_PRESENT != 0 {
+            if vid & VLAN_VID_MASK != 0 && vid & VLAN_PRESENT == 0 && mask & VLAN_PRESENT != 0 {
                 return Err(format!(
                     "a tagged VLAN id needs the present bit 0x1000 (vlan_vid={:#x}), or write dl_vlan={vid}",
                     vid | VLAN_PRESENT
@@ -415,7 +427,7 @@ fn apply_match_field(matches: &mut Match, require: &mut impl FnMut(Prereq), item
             let pcp =
                 parse_integer(needs_value(item, "<0..7>")?).filter(|&p| p <= 7).ok_or("not a VLAN priority (0..7)")?;
             require(Prereq::Vlan);
-            constrain(matches, Field::VlanTci, pcp << 13, 0xe000)
+            constrain(matches, Field::VlanTci, pcp << vlan::PCP_SHIFT, VLAN_PCP_MASK)
         }
         "nw_tos" => {
             let tos = parse_integer(needs_value(item, "<TOS, a multiple of 4>")?)

@@ -23,6 +23,7 @@ impl FlowParseError {
     }
 
     /// Why it was rejected.
+    #[cfg(test)]
     pub fn problem(&self) -> &str {
         &self.problem
     }

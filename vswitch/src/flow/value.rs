@@ -7,7 +7,7 @@
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use super::key::Field;
-use super::match_::numbers::{FRAG_ANY, FRAG_LATER};
+use super::match_::numbers::{FRAG_ANY, FRAG_LATER, TCP_FLAGS_MASK};
 use super::port::OfPort;
 
 /// How a field's value is written.
@@ -262,7 +262,6 @@ pub(crate) fn format_ipv6_masked(value: u128, mask: u128) -> String {
 /// TCP flag names by bit, lowest first, as Open vSwitch names them.
 const TCP_FLAG_NAMES: [&str; 12] =
     ["fin", "syn", "rst", "psh", "ack", "urg", "ece", "cwr", "ns", "[200]", "[400]", "[800]"];
-const TCP_FLAGS_ALL: u128 = 0xfff;
 
 fn tcp_flag_bit(name: &str) -> Option<u128> {
     TCP_FLAG_NAMES.iter().position(|&flag| flag == name).map(|bit| 1 << bit)
@@ -291,7 +290,7 @@ fn parse_tcp_flags(text: &str) -> Result<(u128, u128), String> {
         return Ok((value, mask));
     }
     if text.contains('/') {
-        return parse_integer_masked(text, TCP_FLAGS_ALL);
+        return parse_integer_masked(text, TCP_FLAGS_MASK);
     }
     let mut value = 0u128;
     for part in text.split('|') {
@@ -300,12 +299,12 @@ fn parse_tcp_flags(text: &str) -> Result<(u128, u128), String> {
             None => tcp_flag_bit(part).ok_or_else(|| format!("unknown TCP flag {part:?}"))?,
         };
     }
-    Ok((value, TCP_FLAGS_ALL))
+    Ok((value, TCP_FLAGS_MASK))
 }
 
 fn format_tcp_flags(value: u128, mask: u128) -> String {
     let names = |bits: u128| TCP_FLAG_NAMES.iter().enumerate().filter(move |(bit, _)| bits & (1 << bit) != 0);
-    if mask == TCP_FLAGS_ALL {
+    if mask == TCP_FLAGS_MASK {
         if value == 0 {
             return "0".to_string();
         }

@@ -15,15 +15,17 @@
 use std::net::Ipv4Addr;
 
 use crate::flow::key::{Field, Prereq};
+use crate::flow::numbers::{VLAN_PCP_MASK, VLAN_PRESENT, VLAN_VID_MASK};
 use crate::flow::{
     Action, Instructions, Learn, LearnSpec, Match, OfPort, PacketInReason, Subfield, WriteMetadata, GROUP_MAX,
 };
+use crate::packet::proto::{ethertype, ip_proto, vlan};
 
 use super::oxm::{
     all_ones, lookup_header32, read_be, read_tlv, subfield_from_wire, subfield_to_wire, write_be, WireField,
-    IP_PROTO_SCTP, IP_PROTO_TCP, IP_PROTO_UDP, OXM_OF_ETH_DST, OXM_OF_ETH_SRC, OXM_OF_IN_PORT, OXM_OF_IPV4_DST,
-    OXM_OF_IPV4_SRC, OXM_OF_IP_DSCP, OXM_OF_IP_ECN, OXM_OF_SCTP_DST, OXM_OF_SCTP_SRC, OXM_OF_TCP_DST, OXM_OF_TCP_SRC,
-    OXM_OF_TUNNEL_ID, OXM_OF_UDP_DST, OXM_OF_UDP_SRC, OXM_OF_VLAN_PCP, OXM_OF_VLAN_VID, VLAN_PRESENT, WIRE_FIELDS,
+    OXM_OF_ETH_DST, OXM_OF_ETH_SRC, OXM_OF_IN_PORT, OXM_OF_IPV4_DST, OXM_OF_IPV4_SRC, OXM_OF_IP_DSCP, OXM_OF_IP_ECN,
+    OXM_OF_SCTP_DST, OXM_OF_SCTP_SRC, OXM_OF_TCP_DST, OXM_OF_TCP_SRC, OXM_OF_TUNNEL_ID, OXM_OF_UDP_DST, OXM_OF_UDP_SRC,
+    OXM_OF_VLAN_PCP, OXM_OF_VLAN_VID, WIRE_FIELDS,
 };
 use super::wire::{port_v1_0, read_port, write_port, ErrorType, OfError, Reader, Version, Writer};
 
@@ -244,7 +246,7 @@ fn output(port: OfPort, max_len: u16) -> Result<Action, OfError> {
 }
 
 fn vlan_vid(vid: u16) -> Result<u16, OfError> {
-    if vid > 0x0fff {
+    if vid > vlan::VID_MASK {
         return Err(action_error(bad_action::BAD_ARGUMENT, format!("VLAN id {vid} out of range")));
     }
     Ok(vid)
@@ -413,7 +415,7 @@ fn decode_v1_3_action(kind: u16, len: usize, r: &mut Reader) -> Result<Action, O
         of13::PUSH_VLAN => {
             expect_len(len, 8, "push_vlan")?;
             match r.u16()? {
-                tpid @ (0x8100 | 0x88a8) => Action::PushVlan { tpid },
+                tpid if ethertype::is_vlan(tpid) => Action::PushVlan { tpid },
                 tpid => {
                     return Err(action_error(bad_action::BAD_ARGUMENT, format!("push_vlan of ethertype {tpid:#06x}")))
                 }
@@ -490,7 +492,7 @@ fn decode_set_field(version: Version, r: &mut Reader) -> Result<Action, OfError>
         if value & mask & VLAN_PRESENT == 0 {
             return Err(error(bad_action::BAD_SET_ARGUMENT, format!("vlan_vid {value} without OFPVID_PRESENT")));
         }
-        (value & 0x0fff, mask & 0x0fff)
+        (value & VLAN_VID_MASK, mask & VLAN_VID_MASK)
     } else {
         (value, mask)
     };
@@ -948,9 +950,9 @@ fn put_set_field(wire: &WireField, value: u128, w: &mut Writer) {
 /// port fields named after `proto`), if one covers exactly those bits.
 fn set_field_wire(field: Field, mask: u128, proto: Option<u8>) -> Option<&'static WireField> {
     let fits_proto = |wire: &WireField| match wire.prereq {
-        Prereq::Tcp => proto.is_none_or(|p| p == IP_PROTO_TCP),
-        Prereq::Udp => proto == Some(IP_PROTO_UDP),
-        Prereq::Sctp => proto == Some(IP_PROTO_SCTP),
+        Prereq::Tcp => proto.is_none_or(|p| p == ip_proto::TCP),
+        Prereq::Udp => proto == Some(ip_proto::UDP),
+        Prereq::Sctp => proto == Some(ip_proto::SCTP),
         _ => true,
     };
     WIRE_FIELDS
@@ -963,12 +965,12 @@ fn set_field_wire(field: Field, mask: u128, proto: Option<u8>) -> Option<&'stati
 
 fn l4_port_wire(source: bool, proto: Option<u8>) -> Option<&'static WireField> {
     match (proto, source) {
-        (Some(IP_PROTO_TCP), true) => Some(&OXM_OF_TCP_SRC),
-        (Some(IP_PROTO_TCP), false) => Some(&OXM_OF_TCP_DST),
-        (Some(IP_PROTO_UDP), true) => Some(&OXM_OF_UDP_SRC),
-        (Some(IP_PROTO_UDP), false) => Some(&OXM_OF_UDP_DST),
-        (Some(IP_PROTO_SCTP), true) => Some(&OXM_OF_SCTP_SRC),
-        (Some(IP_PROTO_SCTP), false) => Some(&OXM_OF_SCTP_DST),
+        (Some(ip_proto::TCP), true) => Some(&OXM_OF_TCP_SRC),
+        (Some(ip_proto::TCP), false) => Some(&OXM_OF_TCP_DST),
+        (Some(ip_proto::UDP), true) => Some(&OXM_OF_UDP_SRC),
+        (Some(ip_proto::UDP), false) => Some(&OXM_OF_UDP_DST),
+        (Some(ip_proto::SCTP), true) => Some(&OXM_OF_SCTP_SRC),
+        (Some(ip_proto::SCTP), false) => Some(&OXM_OF_SCTP_DST),
         _ => None,
     }
 }
@@ -985,7 +987,7 @@ fn put_simple(kind: u16, w: &mut Writer, body: impl FnOnce(&mut Writer)) {
 fn sets_vlan(action: Option<&Action>) -> bool {
     match action {
         Some(Action::SetVlanVid { .. } | Action::SetVlanPcp { .. }) => true,
-        Some(Action::SetField { field: Field::VlanTci, mask, .. }) => matches!(mask, 0x0fff | 0xe000),
+        Some(Action::SetField { field: Field::VlanTci, mask, .. }) => matches!(*mask, VLAN_VID_MASK | VLAN_PCP_MASK),
         _ => false,
     }
 }
@@ -1111,8 +1113,10 @@ fn encode_v1_0_action(action: &Action, next: Option<&Action>, context: &Context,
 fn encode_v1_0_set_field(field: Field, value: u128, mask: u128, proto: Option<u8>, w: &mut Writer) {
     let whole = mask == field.bits_mask();
     match (field, mask) {
-        (Field::VlanTci, 0x0fff) => put_simple(of10::SET_VLAN_VID, w, |w| w.u16(value as u16)),
-        (Field::VlanTci, 0xe000) => put_simple(of10::SET_VLAN_PCP, w, |w| w.u8((value >> 13) as u8)),
+        (Field::VlanTci, VLAN_VID_MASK) => put_simple(of10::SET_VLAN_VID, w, |w| w.u16(value as u16)),
+        (Field::VlanTci, VLAN_PCP_MASK) => {
+            put_simple(of10::SET_VLAN_PCP, w, |w| w.u8((value >> vlan::PCP_SHIFT) as u8))
+        }
         (Field::NwTos, 0xfc) => put_simple(of10::SET_NW_TOS, w, |w| w.u8(value as u8)),
         (Field::DlSrc, _) if whole => put_simple(of10::SET_DL_SRC, w, |w| write_be(value, 6, w)),
         (Field::DlDst, _) if whole => put_simple(of10::SET_DL_DST, w, |w| write_be(value, 6, w)),
@@ -1131,7 +1135,7 @@ fn encode_v1_3_action(action: &Action, context: &Context, w: &mut Writer) {
     let proto = context.proto;
     let push_if_needed = |push: bool, w: &mut Writer| {
         if push && !context.vlan_tagged {
-            put_simple(of13::PUSH_VLAN, w, |w| w.u16(0x8100));
+            put_simple(of13::PUSH_VLAN, w, |w| w.u16(ethertype::VLAN));
         }
     };
     match action {
@@ -1162,8 +1166,8 @@ fn encode_v1_3_action(action: &Action, context: &Context, w: &mut Writer) {
         }
         Action::DecTtl => put_simple(of13::DEC_NW_TTL, w, |_| {}),
         Action::SetTunnel(id) => put_set_field(&OXM_OF_TUNNEL_ID, (*id).into(), w),
-        Action::SetField { field: Field::VlanTci, value, mask: 0x0fff } => {
-            put_set_field(&OXM_OF_VLAN_VID, (value & 0x0fff) | VLAN_PRESENT, w);
+        Action::SetField { field: Field::VlanTci, value, mask: VLAN_VID_MASK } => {
+            put_set_field(&OXM_OF_VLAN_VID, (value & VLAN_VID_MASK) | VLAN_PRESENT, w);
         }
         Action::SetField { field, value, mask } => match set_field_wire(*field, *mask, proto) {
             Some(wire) => put_set_field(wire, wire.wire_value(*value, *mask).0, w),

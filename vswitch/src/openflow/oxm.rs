@@ -9,7 +9,11 @@
 //! for byte; decoding rejects what Open vSwitch rejects, with its OFPBMC codes.
 
 use crate::flow::key::{Field, FlowKey, Prereq, FIELDS};
+use crate::flow::numbers::{
+    ETH_TYPE_ARP, ETH_TYPE_IP, ETH_TYPE_IPV6, ETH_TYPE_RARP, IP_PROTO_ICMP, VLAN_PCP_MASK, VLAN_PRESENT, VLAN_VID_MASK,
+};
 use crate::flow::{Match, OfPort, Subfield};
+use crate::packet::proto::{ip_proto, vlan};
 
 use super::wire::{ErrorType, OfError, Reader, Version, Writer};
 
@@ -37,18 +41,6 @@ const EXPERIMENTER_CLASS: u16 = 0xffff;
 const ONF_EXPERIMENTER: u32 = 0x4f4e_4600;
 /// `ofp_match.type` of an OXM match.
 const OFPMT_OXM: u16 = 1;
-
-/// The VLAN present bit of vlan_tci, which is also OpenFlow 1.3's OFPVID_PRESENT.
-pub(crate) const VLAN_PRESENT: u128 = 0x1000;
-const ETH_TYPE_IP: u128 = 0x0800;
-const ETH_TYPE_ARP: u128 = 0x0806;
-const ETH_TYPE_RARP: u128 = 0x8035;
-const ETH_TYPE_IPV6: u128 = 0x86dd;
-pub(crate) const IP_PROTO_ICMP: u8 = 1;
-pub(crate) const IP_PROTO_TCP: u8 = 6;
-pub(crate) const IP_PROTO_UDP: u8 = 17;
-pub(crate) const IP_PROTO_ICMPV6: u8 = 58;
-pub(crate) const IP_PROTO_SCTP: u8 = 132;
 
 /// How a wire field's value lies in its flow key field.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -211,7 +203,7 @@ wire!(
     6,
     2,
     Field::VlanTci,
-    bits(0, 0x1fff),
+    bits(0, VLAN_PRESENT | VLAN_VID_MASK),
     true,
     Prereq::None,
     12
@@ -764,17 +756,17 @@ impl TlvWriter<'_> {
         if mask == 0 {
             return;
         }
-        let pcp_mask = mask & 0xe000;
+        let pcp_mask = mask & VLAN_PCP_MASK;
         let tagged = value & mask & VLAN_PRESENT != 0;
         let untagged = mask & VLAN_PRESENT != 0 && value == 0;
-        if !self.oxm || !(pcp_mask == 0 || (pcp_mask == 0xe000 && tagged) || untagged) {
+        if !self.oxm || !(pcp_mask == 0 || (pcp_mask == VLAN_PCP_MASK && tagged) || untagged) {
             self.put(&NXM_OF_VLAN_TCI, w);
             return;
         }
-        let vid_mask = mask & 0x1fff;
+        let vid_mask = mask & (VLAN_PRESENT | VLAN_VID_MASK);
         OXM_OF_VLAN_VID.write_tlv(value & vid_mask, vid_mask, w);
         if tagged && pcp_mask != 0 {
-            OXM_OF_VLAN_PCP.write_tlv(value >> 13, 0x07, w);
+            OXM_OF_VLAN_PCP.write_tlv(value >> vlan::PCP_SHIFT, 0x07, w);
         }
         self.mark(Field::VlanTci, mask);
     }
@@ -801,24 +793,24 @@ impl TlvWriter<'_> {
         let Some(proto) = self.matches.exact_value(Field::NwProto) else { return };
         self.put_flavour(&OXM_OF_IP_PROTO, &NXM_OF_IP_PROTO, w);
         match (proto & 0xff) as u8 {
-            IP_PROTO_TCP => {
+            ip_proto::TCP => {
                 self.put_flavour(&OXM_OF_TCP_SRC, &NXM_OF_TCP_SRC, w);
                 self.put_flavour(&OXM_OF_TCP_DST, &NXM_OF_TCP_DST, w);
                 self.put_flavour(&ONFOXM_ET_TCP_FLAGS, &NXM_NX_TCP_FLAGS, w);
             }
-            IP_PROTO_UDP => {
+            ip_proto::UDP => {
                 self.put_flavour(&OXM_OF_UDP_SRC, &NXM_OF_UDP_SRC, w);
                 self.put_flavour(&OXM_OF_UDP_DST, &NXM_OF_UDP_DST, w);
             }
-            IP_PROTO_SCTP => {
+            ip_proto::SCTP => {
                 self.put(&OXM_OF_SCTP_SRC, w);
                 self.put(&OXM_OF_SCTP_DST, w);
             }
-            IP_PROTO_ICMP if dl_type == ETH_TYPE_IP => {
+            ip_proto::ICMP if dl_type == ETH_TYPE_IP => {
                 self.put_flavour(&OXM_OF_ICMPV4_TYPE, &NXM_OF_ICMP_TYPE, w);
                 self.put_flavour(&OXM_OF_ICMPV4_CODE, &NXM_OF_ICMP_CODE, w);
             }
-            IP_PROTO_ICMPV6 if dl_type == ETH_TYPE_IPV6 => {
+            ip_proto::ICMPV6 if dl_type == ETH_TYPE_IPV6 => {
                 self.put_flavour(&OXM_OF_ICMPV6_TYPE, &NXM_NX_ICMPV6_TYPE, w);
                 self.put_flavour(&OXM_OF_ICMPV6_CODE, &NXM_NX_ICMPV6_CODE, w);
                 if self.matches.satisfies(Prereq::Nd) {
@@ -901,7 +893,7 @@ mod ofp10 {
 
 /// Whether tp_src/tp_dst hold the ICMP type and code (OpenFlow 1.0 keeps them there).
 fn is_icmpv4(m: &Match) -> bool {
-    m.exact_value(Field::DlType) == Some(ETH_TYPE_IP) && m.exact_value(Field::NwProto) == Some(IP_PROTO_ICMP.into())
+    m.exact_value(Field::DlType) == Some(ETH_TYPE_IP) && m.exact_value(Field::NwProto) == Some(IP_PROTO_ICMP)
 }
 
 /// The number of wildcarded low bits of a CIDR mask, if `mask` is one.
@@ -946,9 +938,10 @@ fn decode_v1_0_match(r: &mut Reader) -> Result<Match, OfError> {
     if matched(ofp10::DL_VLAN) && dl_vlan == ofp10::VLAN_NONE {
         m.set_exact(Field::VlanTci, 0);
     } else {
-        let vid_mask = if matched(ofp10::DL_VLAN) { 0x1fff } else { 0 };
-        let pcp_mask = if matched(ofp10::DL_VLAN_PCP) { 0xf000 } else { 0 };
-        let tci = u128::from(dl_vlan & 0x0fff) | (u128::from(dl_vlan_pcp & 0x07) << 13) | VLAN_PRESENT;
+        let vid_mask = if matched(ofp10::DL_VLAN) { VLAN_PRESENT | VLAN_VID_MASK } else { 0 };
+        let pcp_mask = if matched(ofp10::DL_VLAN_PCP) { VLAN_PRESENT | VLAN_PCP_MASK } else { 0 };
+        let tci =
+            u128::from(dl_vlan & vlan::VID_MASK) | (u128::from(dl_vlan_pcp & 0x07) << vlan::PCP_SHIFT) | VLAN_PRESENT;
         m.set_masked(Field::VlanTci, tci, vid_mask | pcp_mask);
     }
     if matched(ofp10::NW_TOS) {
@@ -1015,13 +1008,13 @@ fn encode_v1_0_match(m: &Match, w: &mut Writer) {
     } else if tci_mask & VLAN_PRESENT != 0 && tci & VLAN_PRESENT == 0 {
         (ofp10::VLAN_NONE, 0)
     } else {
-        if tci_mask & 0x0fff == 0 {
+        if tci_mask & VLAN_VID_MASK == 0 {
             wildcards |= ofp10::DL_VLAN;
         }
-        if tci_mask & 0xe000 == 0 {
+        if tci_mask & VLAN_PCP_MASK == 0 {
             wildcards |= ofp10::DL_VLAN_PCP;
         }
-        ((tci & 0x0fff) as u16, ((tci >> 13) & 0x7) as u8)
+        ((tci & VLAN_VID_MASK) as u16, ((tci >> vlan::PCP_SHIFT) & 0x7) as u8)
     };
     let mut address = |field: Field, shift: u32| {
         let (value, mask) = m.value_and_mask(field);
@@ -1077,7 +1070,8 @@ pub fn fits_v1_0_match(m: &Match) -> bool {
     let (tci, tci_mask) = m.value_and_mask(Field::VlanTci);
     let vlan_fits = tci_mask == 0
         || (tci == 0 && tci_mask == 0xffff)
-        || (tci & VLAN_PRESENT != 0 && matches!(tci_mask, 0x1fff | 0xf000 | 0xffff));
+        || (tci & VLAN_PRESENT != 0
+            && [VLAN_PRESENT | VLAN_VID_MASK, VLAN_PRESENT | VLAN_PCP_MASK, 0xffff].contains(&tci_mask));
     let (_, tos_mask) = m.value_and_mask(Field::NwTos);
     let ports_fit = if icmp {
         all_or_nothing(Field::IcmpType) && all_or_nothing(Field::IcmpCode)
@@ -1150,9 +1144,9 @@ pub fn encode_nx_match(m: &Match, w: &mut Writer) -> usize {
 /// a field is the whole of its wire field (`NXM_OF_IN_PORT[]` is 16 bits on the wire).
 pub(crate) fn subfield_to_wire(sub: &Subfield, proto: Option<u8>) -> Option<(&'static WireField, u16, u16)> {
     let fits_proto = |wire: &WireField| match wire.prereq {
-        Prereq::Tcp => proto.is_none_or(|p| p == IP_PROTO_TCP),
-        Prereq::Udp => proto == Some(IP_PROTO_UDP),
-        Prereq::Sctp => proto == Some(IP_PROTO_SCTP),
+        Prereq::Tcp => proto.is_none_or(|p| p == ip_proto::TCP),
+        Prereq::Udp => proto == Some(ip_proto::UDP),
+        Prereq::Sctp => proto == Some(ip_proto::SCTP),
         _ => true,
     };
     let field_bits = sub.field.def().bits;

@@ -62,7 +62,7 @@ pub enum Query {
 }
 
 /// OFPM_ALL: every meter.
-pub const METER_ALL: u32 = 0xffff_ffff;
+pub use super::multipart::METER_ALL;
 
 /// A meter with its statistics.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -191,11 +191,6 @@ impl<'a> Reader<'a> {
         Reader { bytes, position: 0 }
     }
 
-    /// Bytes consumed so far.
-    pub fn position(&self) -> usize {
-        self.position
-    }
-
     pub fn remaining(&self) -> usize {
         self.bytes.len() - self.position
     }
@@ -318,6 +313,7 @@ impl Writer {
         self.patch_u16(at, len16(self.bytes.len() - start));
     }
 
+    #[cfg(test)]
     pub fn as_slice(&self) -> &[u8] {
         &self.bytes
     }

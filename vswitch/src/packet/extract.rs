@@ -32,7 +32,7 @@
 use std::num::NonZeroU16;
 
 use crate::flow::key::{words, FlowKey, KEY_BYTES};
-use crate::packet::proto::{ethertype, ip_proto, len, nd, nw_frag, vlan};
+use crate::packet::proto::{ethertype, ip_proto, len, nd, nw_frag, tcp, vlan};
 
 /// Where the headers of a packet start, as found by `extract`; valid for the packet as it was
 /// parsed (the VLAN rewrites keep it up to date, see `crate::packet::rewrite`).
@@ -259,7 +259,7 @@ pub(super) fn plain_ipv4(data: &[u8], in_port: u32, key: &mut FlowKey, layers: &
             if data_offset < len::TCP || data_offset > segment {
                 return false;
             }
-            let flags = u16::from_be_bytes([head[PLAIN_L4 + 12], head[PLAIN_L4 + 13]]) & 0x0fff;
+            let flags = u16::from_be_bytes([head[PLAIN_L4 + 12], head[PLAIN_L4 + 13]]) & tcp::FLAGS_MASK;
             ports | u64::from(u16::from_le_bytes(flags.to_be_bytes())) << 32
         }
         // icmp_type and icmp_code in the low bytes of tp_src and tp_dst.
@@ -345,7 +345,7 @@ fn vlan_tags(data: &[u8], outer_tpid: u16, key: &mut KeyBytes, layers: &mut Laye
         return (0, outer_tpid, len::ETHERNET);
     };
     layers.l2_5 = header_at(OUTER);
-    let outer_tci = u16::from_be_bytes([outer[2], outer[3]]) | vlan::CFI;
+    let outer_tci = u16::from_be_bytes([outer[2], outer[3]]) | vlan::PRESENT;
     let after_outer = u16::from_be_bytes([outer[4], outer[5]]);
     if !ethertype::is_vlan(after_outer) {
         return (outer_tci, after_outer, INNER + 2);
@@ -353,7 +353,7 @@ fn vlan_tags(data: &[u8], outer_tpid: u16, key: &mut KeyBytes, layers: &mut Laye
     let Some(inner) = data.get(INNER..).and_then(|d| d.first_chunk::<{ len::VLAN_TAG + 2 }>()) else {
         return (outer_tci, after_outer, INNER + 2);
     };
-    let tci2 = u16::from_be_bytes([inner[2], inner[3]]) | vlan::CFI;
+    let tci2 = u16::from_be_bytes([inner[2], inner[3]]) | vlan::PRESENT;
     key[at::TP_SRC..at::VLAN_TCI2].fill(0);
     key[at::VLAN_TCI2..at::VLAN_TCI2 + 2].copy_from_slice(&tci2.to_be_bytes());
     layers.present |= words::TP_PORTS;
@@ -523,7 +523,7 @@ fn tcp(segment: &[u8], key: &mut KeyBytes) -> bool {
     if header_len < len::TCP || header_len > segment.len() {
         return false;
     }
-    let [flags_hi, flags_lo] = (u16::from_be_bytes([header[12], header[13]]) & 0x0fff).to_be_bytes();
+    let [flags_hi, flags_lo] = (u16::from_be_bytes([header[12], header[13]]) & tcp::FLAGS_MASK).to_be_bytes();
     key[at::TP_SRC..at::TCP_FLAGS + 2]
         .copy_from_slice(&[header[0], header[1], header[2], header[3], flags_hi, flags_lo]);
     true

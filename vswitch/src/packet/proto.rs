@@ -1,6 +1,8 @@
 //! Wire constants of the protocols the switch parses: ethertypes, IP protocol numbers, the
-//! `nw_frag` bits of the flow key, VLAN tag bits and ICMPv6 neighbour discovery numbers. All values
-//! are host-order integers as the headers carry them (big endian on the wire).
+//! `nw_frag` bits of the flow key, VLAN tag bits, TCP flag bits and ICMPv6 neighbour discovery
+//! numbers. All values are host-order integers as the headers carry them (big endian on the
+//! wire). This is their one home: the flow and OpenFlow code takes their `u128` match-value form
+//! from `flow::numbers`, which is derived from here.
 
 /// Ethertypes (the `dl_type` of the flow key).
 pub mod ethertype {
@@ -51,12 +53,22 @@ pub mod nw_frag {
 
 /// VLAN tag control information (TCI) bits.
 pub mod vlan {
-    /// On the wire the DEI (formerly CFI) bit; in the flow key's `vlan_tci`/`vlan_tci2` it
-    /// marks "a tag is present", as in Open vSwitch.
+    /// The DEI (formerly CFI) bit of a tag's TCI on the wire. A pushed tag has it cleared.
     pub const CFI: u16 = 0x1000;
+    /// The same bit in the flow key's `vlan_tci`/`vlan_tci2`: "a tag is present", as in Open
+    /// vSwitch (and OpenFlow 1.3's OFPVID_PRESENT in a vlan_vid). The parser sets it for every
+    /// tag, so a tag's own DEI bit is not in the key.
+    pub const PRESENT: u16 = CFI;
     pub const VID_MASK: u16 = 0x0fff;
     pub const PCP_SHIFT: u32 = 13;
     pub const PCP_MASK: u16 = 0xe000;
+}
+
+/// TCP header bits.
+pub mod tcp {
+    /// The flag bits (the flow key's `tcp_flags`) of the 16-bit word that starts with the data
+    /// offset.
+    pub const FLAGS_MASK: u16 = 0x0fff;
 }
 
 /// ICMPv6 neighbour discovery (RFC 4861).

@@ -320,6 +320,7 @@ pub fn set_ipv4_dscp<B: PacketBuf + ?Sized>(buf: &mut B, layers: &Layers, dscp: 
 }
 
 /// Sets the IPv4 ECN (0..=3, the lower 2 bits of the TOS byte).
+#[cfg(test)]
 pub fn set_ipv4_ecn<B: PacketBuf + ?Sized>(buf: &mut B, layers: &Layers, ecn: u8) -> Result<(), RewriteError> {
     if ecn > 3 {
         return Err(RewriteError::InvalidValue);
@@ -475,6 +476,7 @@ pub fn set_ipv6_dscp<B: PacketBuf + ?Sized>(buf: &mut B, layers: &Layers, dscp: 
 }
 
 /// Sets the IPv6 ECN (0..=3, the lower 2 bits of the traffic class).
+#[cfg(test)]
 pub fn set_ipv6_ecn<B: PacketBuf + ?Sized>(buf: &mut B, layers: &Layers, ecn: u8) -> Result<(), RewriteError> {
     if ecn > 3 {
         return Err(RewriteError::InvalidValue);
@@ -725,15 +727,15 @@ pub fn remark_dscp<B: PacketBuf + ?Sized>(buf: &mut B, layers: &Layers, levels: 
     let Ok(l3) = offset(layers.l3) else { return Ok(()) };
     let data = buf.data();
     let dscp = match layers.dl_type {
-        0x0800 => data.get(l3 + 1).map(|tos| tos >> 2),
-        0x86dd => data.get(l3..l3 + 2).map(|v| ((v[0] & 0x0f) << 2) | (v[1] >> 6)),
+        ethertype::IPV4 => data.get(l3 + 1).map(|tos| tos >> 2),
+        ethertype::IPV6 => data.get(l3..l3 + 2).map(|v| ((v[0] & 0x0f) << 2) | (v[1] >> 6)),
         _ => None,
     };
     let Some(dscp) = dscp else { return Ok(()) };
     let raised = raised_drop_precedence(dscp, levels);
     match layers.dl_type {
         _ if raised == dscp => Ok(()),
-        0x0800 => set_ipv4_dscp(buf, layers, raised),
+        ethertype::IPV4 => set_ipv4_dscp(buf, layers, raised),
         _ => set_ipv6_dscp(buf, layers, raised),
     }
 }

@@ -228,10 +228,12 @@ impl GroupHit {
         GroupHit { entry, buckets }
     }
 
+    #[cfg(test)]
     pub fn group_id(&self) -> u32 {
         self.entry.group.id
     }
 
+    #[cfg(test)]
     pub fn buckets(&self) -> HitBuckets {
         self.buckets
     }

@@ -44,7 +44,6 @@ use std::fmt::{self, Write as _};
 use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
 
 use hashbrown::{DefaultHashBuilder, HashMap, HashSet, HashTable};
 
@@ -158,8 +157,9 @@ impl RuleEntry {
     }
 
     /// How long the rule has been in its table at `now_ms`.
-    pub fn duration(&self, now_ms: u64) -> Duration {
-        Duration::from_millis(now_ms.saturating_sub(self.added_ms))
+    #[cfg(test)]
+    pub fn duration(&self, now_ms: u64) -> std::time::Duration {
+        std::time::Duration::from_millis(now_ms.saturating_sub(self.added_ms))
     }
 
     /// Whether the rule has timed out at `now_ms`, and how (the hard timeout first).
@@ -429,7 +429,11 @@ impl Table {
         } else {
             let mut subtables: Vec<_> = self.subtables.values().cloned().collect();
             subtables.sort_by_key(|subtable| Reverse(subtable.max_rank));
-            Some(Arc::new(TableLookup { subtables: subtables.into_boxed_slice(), len: self.len }))
+            Some(Arc::new(TableLookup {
+                subtables: subtables.into_boxed_slice(),
+                #[cfg(test)]
+                len: self.len,
+            }))
         };
     }
 }
@@ -512,6 +516,7 @@ impl FlowTables {
     /// instructions and cookie (flow_mod MODIFY / MODIFY_STRICT); counters, times, timeouts
     /// and flags are kept. Selecting nothing is not an error (OpenFlow 1.3). Returns how many
     /// rules changed; nothing changes on an error.
+    #[cfg(test)]
     pub fn modify(&mut self, modification: &FlowModification, now_ms: u64) -> Result<usize, FlowTableError> {
         let mut undo = Vec::new();
         let result = self.modify_op(modification, now_ms, &mut undo);
@@ -523,6 +528,7 @@ impl FlowTables {
 
     /// Removes the rules `selector` selects (flow_mod DELETE / DELETE_STRICT) and returns them
     /// in dump order.
+    #[cfg(test)]
     pub fn delete(&mut self, selector: &FlowSelector) -> Vec<Arc<RuleEntry>> {
         let mut removed = Vec::new();
         self.delete_op(selector, &mut Vec::new(), &mut removed);
@@ -889,6 +895,8 @@ fn slot_words(keys: &[u64], start: usize, n: usize) -> &[u64] {
 #[derive(Debug)]
 struct TableLookup {
     subtables: Box<[Arc<Subtable>]>,
+    /// Rules in the table (for the tests' `rule_count`).
+    #[cfg(test)]
     len: usize,
 }
 
@@ -925,6 +933,7 @@ impl TablesSnapshot {
     }
 
     /// Rules in `table`.
+    #[cfg(test)]
     pub fn rule_count(&self, table: u8) -> usize {
         self.tables.get(usize::from(table)).and_then(Option::as_ref).map_or(0, |t| t.len)
     }
@@ -935,6 +944,7 @@ impl TablesSnapshot {
     }
 
     /// The tables that have rules, in order.
+    #[cfg(test)]
     pub fn tables_in_use(&self) -> impl Iterator<Item = u8> + '_ {
         (0..=u8::MAX).zip(self.tables.iter()).filter(|(_, t)| t.is_some()).map(|(number, _)| number)
     }
@@ -942,6 +952,8 @@ impl TablesSnapshot {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
     use crate::flow::key::Field;
     use crate::flow::test_random::XorShift;

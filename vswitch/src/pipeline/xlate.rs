@@ -26,19 +26,15 @@ use hashbrown::HashMap;
 use super::group::GroupHit;
 use super::table::{RuleEntry, TablesSnapshot};
 use crate::flow::key::{Field, FlowKey};
+use crate::flow::numbers::{ETH_TYPE_IP, ETH_TYPE_IPV6};
 use crate::flow::{Action, FlowRule, Instructions, Learn, LearnSpec, Match, OfPort, PacketInReason, Subfield};
+use crate::packet::proto::{ethertype, vlan};
 
 /// Resubmits nested deeper than this (plus the first lookup) end the
 /// translation as a loop in the rules, at the depth Open vSwitch stops.
 pub const MAX_RESUBMIT_DEPTH: usize = 64;
 /// Datapath actions one translation may produce.
 pub const MAX_DATAPATH_ACTIONS: usize = 256;
-
-/// VLAN TCI bit that Open vSwitch (and our flow key) uses for "tag present".
-pub const VLAN_PRESENT: u16 = 0x1000;
-const VLAN_VID_MASK: u16 = 0x0fff;
-const VLAN_PCP_SHIFT: u16 = 13;
-const ETH_TYPE_VLAN: u16 = 0x8100;
 
 /// What the datapath does to every packet of a megaflow, in order.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -119,7 +115,7 @@ impl BridgePort {
     /// port admits it.
     fn ingress_vlan(&self, tci: u16) -> Option<u16> {
         // A priority tag (VID 0) counts as untagged, as 802.1Q says.
-        let vid = if tci & VLAN_PRESENT != 0 { tci & VLAN_VID_MASK } else { 0 };
+        let vid = if tci & vlan::PRESENT != 0 { tci & vlan::VID_MASK } else { 0 };
         match &self.vlan_mode {
             VlanMode::Access(tag) => (vid == 0).then_some(*tag),
             VlanMode::Trunk(_) => self.carries(vid).then_some(vid),
@@ -430,13 +426,11 @@ impl<'a, 'b> Xlate<'a, 'b> {
                 self.write_subfield(*dst, value);
             }
             Action::SetVlanVid { vid, push_if_needed } => {
-                self.set_vlan_bits(u128::from(*vid & VLAN_VID_MASK), VLAN_VID_MASK, *push_if_needed)
+                self.set_vlan_bits(u128::from(*vid & vlan::VID_MASK), vlan::VID_MASK, *push_if_needed)
             }
-            Action::SetVlanPcp { pcp, push_if_needed } => self.set_vlan_bits(
-                u128::from(u16::from(*pcp & 7) << VLAN_PCP_SHIFT),
-                7 << VLAN_PCP_SHIFT,
-                *push_if_needed,
-            ),
+            Action::SetVlanPcp { pcp, push_if_needed } => {
+                self.set_vlan_bits(u128::from(u16::from(*pcp & 7) << vlan::PCP_SHIFT), vlan::PCP_MASK, *push_if_needed)
+            }
             Action::PopVlan => self.pop_vlan(),
             Action::PushVlan { tpid } => self.push_vlan(*tpid),
             Action::SetEthSrc(mac) => self.write_field(Field::DlSrc, u128::from(*mac), u128::MAX),
@@ -506,12 +500,12 @@ impl<'a, 'b> Xlate<'a, 'b> {
 
     fn set_vlan_bits(&mut self, value: u128, mask: u16, push_if_needed: bool) {
         let tci = self.vlan_tci();
-        if tci & VLAN_PRESENT == 0 && !push_if_needed {
+        if tci & vlan::PRESENT == 0 && !push_if_needed {
             return;
         }
         // Without a tag, the commit pushes one with the new TCI.
         let new = (tci & !mask) | (u16::try_from(value).unwrap_or(0) & mask);
-        self.key.set_u128(Field::VlanTci, u128::from(new | VLAN_PRESENT));
+        self.key.set_u128(Field::VlanTci, u128::from(new | vlan::PRESENT));
         if !self.dirty.contains(&Field::VlanTci) {
             self.dirty.push(Field::VlanTci);
         }
@@ -521,17 +515,17 @@ impl<'a, 'b> Xlate<'a, 'b> {
         self.commit();
         let outer = self.vlan_tci();
         // A pushed tag copies VID and PCP of the tag it covers (OpenFlow).
-        let tci = if outer & VLAN_PRESENT != 0 { outer & !VLAN_PRESENT } else { 0 };
+        let tci = if outer & vlan::PRESENT != 0 { outer & !vlan::PRESENT } else { 0 };
         self.emit(DpAction::PushVlan { tpid, tci });
         self.key.set_u128(Field::VlanTci2, u128::from(outer));
-        self.key.set_u128(Field::VlanTci, u128::from(tci | VLAN_PRESENT));
+        self.key.set_u128(Field::VlanTci, u128::from(tci | vlan::PRESENT));
         self.committed.set_u128(Field::VlanTci2, u128::from(outer));
-        self.committed.set_u128(Field::VlanTci, u128::from(tci | VLAN_PRESENT));
+        self.committed.set_u128(Field::VlanTci, u128::from(tci | vlan::PRESENT));
     }
 
     fn pop_vlan(&mut self) {
         let outer = self.vlan_tci();
-        if outer & VLAN_PRESENT == 0 {
+        if outer & vlan::PRESENT == 0 {
             return;
         }
         self.commit();
@@ -545,7 +539,7 @@ impl<'a, 'b> Xlate<'a, 'b> {
 
     fn dec_ttl(&mut self) {
         let dl_type = self.read(Field::DlType);
-        if dl_type != 0x0800 && dl_type != 0x86dd {
+        if dl_type != ETH_TYPE_IP && dl_type != ETH_TYPE_IPV6 {
             return;
         }
         let ttl = self.read(Field::NwTtl);
@@ -568,9 +562,9 @@ impl<'a, 'b> Xlate<'a, 'b> {
             if field == Field::VlanTci {
                 let now = u16::try_from(now).unwrap_or(0);
                 let before = u16::try_from(self.committed.get_u128(Field::VlanTci)).unwrap_or(0);
-                match (before & VLAN_PRESENT != 0, now & VLAN_PRESENT != 0) {
-                    (true, true) => self.emit(DpAction::SetVlanTci(now & !VLAN_PRESENT)),
-                    (false, true) => self.emit(DpAction::PushVlan { tpid: ETH_TYPE_VLAN, tci: now & !VLAN_PRESENT }),
+                match (before & vlan::PRESENT != 0, now & vlan::PRESENT != 0) {
+                    (true, true) => self.emit(DpAction::SetVlanTci(now & !vlan::PRESENT)),
+                    (false, true) => self.emit(DpAction::PushVlan { tpid: ethertype::VLAN, tci: now & !vlan::PRESENT }),
                     (true, false) => self.emit(DpAction::PopVlan),
                     (false, false) => {}
                 }
@@ -757,7 +751,7 @@ impl<'a, 'b> Xlate<'a, 'b> {
             targets.iter().map(|p| p.ofport).collect::<Vec<_>>()
         ));
         // The priority the packet came with goes out with it on tagged ports.
-        let pcp = if tci & VLAN_PRESENT != 0 { tci & !(VLAN_VID_MASK | VLAN_PRESENT) } else { 0 };
+        let pcp = if tci & vlan::PRESENT != 0 { tci & vlan::PCP_MASK } else { 0 };
         for port in targets {
             self.normal_output(&port, vlan, pcp);
         }
@@ -767,12 +761,12 @@ impl<'a, 'b> Xlate<'a, 'b> {
     /// the packet's priority) on trunks; VLAN 0 untagged unless it has a priority.
     fn normal_output(&mut self, port: &BridgePort, vlan: u16, pcp: u16) {
         let tci = (self.key.get_u128(Field::VlanTci) & 0xffff) as u16;
-        let tagged = tci & VLAN_PRESENT != 0;
+        let tagged = tci & vlan::PRESENT != 0;
         match port.vlan_mode {
             VlanMode::Trunk(_) if vlan != 0 => {
                 let wanted = vlan | pcp;
-                if !tagged || tci & !VLAN_PRESENT != wanted {
-                    self.set_vlan_bits(u128::from(wanted), VLAN_VID_MASK | (7 << VLAN_PCP_SHIFT), true);
+                if !tagged || tci & !vlan::PRESENT != wanted {
+                    self.set_vlan_bits(u128::from(wanted), vlan::VID_MASK | vlan::PCP_MASK, true);
                 }
             }
             // VLAN 0 on a trunk: a priority tag stays only if it carries a priority.
@@ -796,8 +790,12 @@ fn mac(value: u128) -> [u8; 6] {
     [b[10], b[11], b[12], b[13], b[14], b[15]]
 }
 
-/// Fields that live in packet headers. The others are pipeline metadata;
-/// the tunnel fields are consumed by an output to a tunnel port.
+/// Fields that live in packet headers. The others are pipeline metadata,
+/// never written to the packet. That includes the tunnel fields: the switch
+/// has no tunnel ports, so `set_tunnel` or a write of tun_id, tun_src or
+/// tun_dst only changes the working key (later lookups and learn see it, and
+/// a packet-in's match carries tun_id); the packet leaves as it is, without
+/// a tunnel header.
 fn is_header_field(field: Field) -> bool {
     !matches!(field, Field::InPort | Field::Metadata | Field::Reg(_) | Field::TunId | Field::TunSrc | Field::TunDst)
 }
@@ -849,7 +847,7 @@ mod tests {
         key.set_u128(Field::DlSrc, mac_value(src));
         key.set_u128(Field::DlDst, mac_value(dst));
         if let Some(vid) = vlan {
-            key.set_u128(Field::VlanTci, u128::from(VLAN_PRESENT | vid));
+            key.set_u128(Field::VlanTci, u128::from(vlan::PRESENT | vid));
         }
         key
     }

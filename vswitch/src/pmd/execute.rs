@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use crate::dpdk::eal::rdtsc;
 use crate::flow::key::Field;
-use crate::packet::proto::ethertype;
+use crate::packet::proto::{ethertype, vlan};
 use crate::packet::rewrite::{self, RewriteError};
 use crate::packet::{Layers, PacketBuf};
 use crate::pipeline::meter::MeterVerdict;
@@ -87,8 +87,8 @@ impl<O: PortOutputs> Execution<O> {
                     Ok(())
                 }
                 DpAction::SetField { field, value } => set_field(&mut packet, &layers, *field, *value),
-                DpAction::SetVlanTci(tci) => rewrite::set_vlan_vid(&mut packet, tci & 0x0fff)
-                    .and_then(|()| rewrite::set_vlan_pcp(&mut packet, (tci >> 13) as u8)),
+                DpAction::SetVlanTci(tci) => rewrite::set_vlan_vid(&mut packet, tci & vlan::VID_MASK)
+                    .and_then(|()| rewrite::set_vlan_pcp(&mut packet, (tci >> vlan::PCP_SHIFT) as u8)),
                 DpAction::PushVlan { tpid, tci } => rewrite::push_vlan(&mut packet, &mut layers, *tpid, *tci),
                 DpAction::PopVlan => rewrite::pop_vlan(&mut packet, &mut layers),
                 DpAction::Meter(id) => {

@@ -27,6 +27,7 @@ use crate::flow::key::{Field, FlowKey};
 use crate::flow::{parse_add_flow, parse_del_flows, parse_dump_flows, parse_mod_flows, FlowSelector, Match};
 use crate::openflow::message::{FlowRemovedReason, PortReason};
 use crate::openflow::targets::OpenFlowServer;
+use crate::packet::proto::vlan;
 use crate::pipeline::table::{ApplyError, ApplyOutcome, FlowModFlags, FlowOp, RuleEntry, Timeout};
 use crate::pipeline::xlate::{translate, BridgePort, DpAction, PortFlags, VlanMode};
 use crate::pmd::packet_in::{PacketInEvent, PACKET_IN_QUEUE};
@@ -413,7 +414,7 @@ impl Switch {
             .map(|p| p.ofport)
             .ok_or_else(|| format!("bridge {bridge} has no port named {port:?}"))?;
         let mac = parse_mac(mac)?;
-        self.bridges[b].add_static_mac(vlan & 0x0fff, mac, ofport);
+        self.bridges[b].add_static_mac(vlan & vlan::VID_MASK, mac, ofport);
         self.publish()?;
         Ok(serde_json::Value::Null)
     }
@@ -459,9 +460,11 @@ impl Switch {
                 None => format!("dp{dp}"),
             },
             DpAction::SetField { field, value } => format!("set_field:{value:#x}->{field}"),
-            DpAction::SetVlanTci(tci) => format!("set_vlan(vid={},pcp={})", tci & 0x0fff, tci >> 13),
+            DpAction::SetVlanTci(tci) => {
+                format!("set_vlan(vid={},pcp={})", tci & vlan::VID_MASK, tci >> vlan::PCP_SHIFT)
+            }
             DpAction::PushVlan { tpid, tci } => {
-                format!("push_vlan(tpid={tpid:#06x},vid={},pcp={})", tci & 0x0fff, tci >> 13)
+                format!("push_vlan(tpid={tpid:#06x},vid={},pcp={})", tci & vlan::VID_MASK, tci >> vlan::PCP_SHIFT)
             }
             DpAction::PopVlan => "pop_vlan".into(),
             DpAction::Meter(id) => format!("meter({id})"),
@@ -568,10 +571,6 @@ impl Switch {
         self.current = Arc::new(Datapath::default());
         self.ports.clear();
         self.unsafe_to_close.clear();
-    }
-
-    pub fn tsc_hz(&self) -> u64 {
-        self.eal.tsc_hz()
     }
 
     fn bridge_index(&self, name: &str) -> Option<usize> {

@@ -186,8 +186,8 @@ fn subfields_map_to_nicira_headers_like_open_vswitch() {
     assert_eq!(name(whole(Field::InPort), None), "NXM_OF_IN_PORT[0+16]");
     assert_eq!(name(whole(Field::ArpOp), None), "NXM_OF_ARP_OP[0+16]");
     assert_eq!(name(whole(Field::Metadata), None), "OXM_OF_METADATA[0+64]");
-    assert_eq!(name(whole(Field::TpSrc), Some(IP_PROTO_UDP)), "NXM_OF_UDP_SRC[0+16]");
-    assert_eq!(name(whole(Field::TpSrc), Some(IP_PROTO_SCTP)), "OXM_OF_SCTP_SRC[0+16]");
+    assert_eq!(name(whole(Field::TpSrc), Some(ip_proto::UDP)), "NXM_OF_UDP_SRC[0+16]");
+    assert_eq!(name(whole(Field::TpSrc), Some(ip_proto::SCTP)), "OXM_OF_SCTP_SRC[0+16]");
     assert_eq!(name(whole(Field::NwTos), None), "NXM_OF_IP_TOS[0+8]");
     assert_eq!(name(Subfield { field: Field::NwTos, offset: 0, bits: 2 }, None), "NXM_NX_IP_ECN[0+2]");
     assert_eq!(name(Subfield { field: Field::VlanTci, offset: 0, bits: 12 }, None), "NXM_OF_VLAN_TCI[0+12]");

@@ -14,13 +14,12 @@
 use super::{Bridge, DpAction, Xlate, XlateStop, MAX_RESUBMIT_DEPTH};
 use crate::classifier::hash::hash_words;
 use crate::flow::key::{Field, FlowKey};
+use crate::flow::numbers::{ETH_TYPE_IP, ETH_TYPE_IPV6, IP_PROTO_SCTP, IP_PROTO_TCP, IP_PROTO_UDP};
 use crate::flow::{Action, OfPort};
 use crate::pipeline::group::{Bucket, Group, GroupHit, GroupType, HitBuckets, GROUP_ANY, MAX_CHAIN_DEPTH};
 
-const ETH_TYPE_IPV4: u128 = 0x0800;
-const ETH_TYPE_IPV6: u128 = 0x86dd;
 /// TCP, UDP and SCTP: the protocols whose ports the select hash reads.
-const PORT_PROTOCOLS: [u128; 3] = [6, 17, 132];
+const PORT_PROTOCOLS: [u128; 3] = [IP_PROTO_TCP, IP_PROTO_UDP, IP_PROTO_SCTP];
 
 /// OpenFlow 1.3 (5.10): when the action set holds a group, its output is not executed.
 pub(super) fn group_replaces_output(action_set: &mut Vec<Action>) {
@@ -140,7 +139,7 @@ impl Xlate<'_, '_> {
             take(self, field);
         }
         let addresses = match take(self, Field::DlType) {
-            ETH_TYPE_IPV4 => Some([Field::NwSrc, Field::NwDst]),
+            ETH_TYPE_IP => Some([Field::NwSrc, Field::NwDst]),
             ETH_TYPE_IPV6 => Some([Field::Ipv6Src, Field::Ipv6Dst]),
             _ => None,
         };
