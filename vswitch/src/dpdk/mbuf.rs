@@ -337,13 +337,6 @@ impl TxBatch {
         Ok(())
     }
 
-    /// Moves every packet of `burst` to the end of `self`, in order, as far as they fit. Returns
-    /// how many did not fit (they stay in the burst).
-    #[inline]
-    pub fn take_all(&mut self, burst: &mut RxBurst) -> usize {
-        self.take_range(burst, 0..burst.len)
-    }
-
     /// Moves the packets in slots `range` of `burst` (holes skipped) to the end of `self`,
     /// leaving holes in the burst, as far as they fit. Returns how many did not fit (they stay
     /// in the burst).

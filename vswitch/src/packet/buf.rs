@@ -153,11 +153,13 @@ impl PacketBuf for TestBuf {
 }
 
 /// A receive burst of `TestBuf`s, for tests of the burst stages.
+#[cfg(test)]
 #[derive(Debug, Default)]
 pub struct TestBurst {
     slots: Vec<Option<TestBuf>>,
 }
 
+#[cfg(test)]
 impl TestBurst {
     /// A burst of copies of `frames`.
     pub fn of(frames: &[&[u8]]) -> TestBurst {
@@ -170,6 +172,7 @@ impl TestBurst {
     }
 }
 
+#[cfg(test)]
 impl PacketBurst for TestBurst {
     type Packet = TestBuf;
 

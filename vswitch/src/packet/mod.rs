@@ -12,5 +12,7 @@ pub mod rewrite;
 #[cfg(test)]
 pub(crate) mod tests;
 
-pub use buf::{PacketBuf, PacketBurst, TestBuf, TestBurst};
+#[cfg(test)]
+pub use buf::TestBurst;
+pub use buf::{PacketBuf, PacketBurst, TestBuf};
 pub use extract::{extract, extract_into, header_at, same_headers, Layers};

@@ -4,7 +4,7 @@
 //! versions) and a buffer per port, sent when it holds a burst and at the end of every iteration.
 use std::ops::Range;
 
-use crate::datapath::{QueueHandover, TxTarget, MAX_PORTS};
+use crate::datapath::{TxTarget, MAX_PORTS};
 use crate::dpdk::mbuf::{Mbuf, RxBurst, TxBatch, BURST_SIZE};
 use crate::packet::PacketBurst;
 use crate::pmd::stats::{DropReason, PmdCounters};
@@ -60,11 +60,6 @@ impl OutputBuffers {
                 *slot = Some(target);
             }
         }
-    }
-
-    /// Like `take_over`, from a handover.
-    pub fn take_over_from(&mut self, handover: &mut QueueHandover) {
-        self.take_over(&handover.removed_ports, std::mem::take(&mut handover.tx));
     }
 
     /// Transmits what is buffered for `port`.
