@@ -197,9 +197,7 @@ impl<O: PortOutputs> Forwarder<O> {
             self.caches.repeat_gate.record(Lanes::first(n).count().saturating_sub(1), repeats.count());
         }
         if !runts.is_empty() {
-            for i in runts.iter() {
-                drop(burst.take(i));
-            }
+            free_packets(burst, runts);
             self.exec.count_drops(origin, DropReason::RxInvalidPacket, u64::from(runts.count()));
         }
         Parsed { repeats, runts }
@@ -424,21 +422,16 @@ impl<O: PortOutputs> Forwarder<O> {
 /// Is a frame of these bytes too short for an Ethernet header? Such a runt is dropped as
 /// `rx_invalid_packet` before anything reads it, as Open vSwitch does.
 #[inline(always)]
-fn is_runt(data: &[u8]) -> bool {
+pub fn is_runt(data: &[u8]) -> bool {
     data.len() < len::ETHERNET
 }
 
-/// Takes the runts out of `burst` (leaving holes) and frees them; returns how many there were.
-/// (For a burst that is not parsed; `parse` finds them as it goes.)
-#[inline]
-pub fn drop_runts<B: PacketBurst>(burst: &mut B) -> u64 {
-    let mut runts = 0;
-    for i in 0..burst.len() {
-        if is_runt(burst.data(i)) && burst.take(i).is_some() {
-            runts += 1;
-        }
+/// Takes the packets `lanes` out of `burst` (leaving holes) and frees them.
+#[cold]
+pub fn free_packets<B: PacketBurst>(burst: &mut B, lanes: Lanes) {
+    for i in lanes.iter() {
+        drop(burst.take(i));
     }
-    runts
 }
 
 /// Zeroes the words of `key` named by `words`.

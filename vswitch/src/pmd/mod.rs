@@ -33,8 +33,9 @@ use crate::dpdk::ethdev::RxQueue;
 use crate::dpdk::mbuf::{Mbuf, RxBurst};
 use crate::packet::{Layers, PacketBurst};
 use crate::pipeline::xlate::DpAction;
-use burst::{credit_rules, drop_runts, Forwarder};
+use burst::{credit_rules, free_packets, is_runt, Forwarder};
 use execute::{Execution, Origin};
+use lanes::Lanes;
 use meters::PmdMeters;
 use output::OutputBuffers;
 use packet_in::{PacketInEvent, PacketInQueue};
@@ -408,14 +409,21 @@ fn forward_fixed(
     burst: &mut RxBurst,
     now_ms: u64,
 ) {
-    let runts = drop_runts(burst);
-    if runts > 0 {
-        exec.counters.port_drop(in_port, DropReason::RxInvalidPacket, runts);
+    // One pass over the mbufs' first lines: the bytes for the rules' counters, and the runts.
+    let mut bytes = 0;
+    let mut runts = Lanes::NONE;
+    for i in 0..burst.len() {
+        bytes += u64::from(burst.pkt_len(i));
+        runts |= Lanes::from_bits(u64::from(is_runt(burst.data(i))) << i);
+    }
+    if !runts.is_empty() {
+        bytes -= runts.iter().map(|i| u64::from(burst.pkt_len(i))).sum::<u64>();
+        free_packets(burst, runts);
+        exec.counters.port_drop(in_port, DropReason::RxInvalidPacket, u64::from(runts.count()));
         burst.compact();
     }
     let n = burst.len() as u64;
     if !fixed.rules.is_empty() || !fixed.groups.is_empty() {
-        let bytes = (0..burst.len()).map(|i| u64::from(burst.pkt_len(i))).sum();
         credit_rules(fixed, n, bytes, now_ms);
     }
     if fixed.output_ports.is_empty() {
