@@ -336,16 +336,19 @@ impl TxQueue {
 
     #[inline(always)]
     fn send_dense<B: TxSource>(&mut self, batch: &mut B) -> (usize, usize) {
-        let (slots, len) = batch.dense_slots();
+        let (slots, len) = batch.dense();
         // A batch holds at most TX_BATCH_SIZE packets.
-        let len = u16::try_from(len).unwrap_or(u16::MAX);
+        let count = u16::try_from(*len).unwrap_or(u16::MAX);
         // SAFETY: the queue was configured and &mut self makes this the only caller on it now;
-        // the first `len` slots are valid mbufs owned by the batch (TxSource: no holes); the
+        // the first `count` slots are valid mbufs owned by the batch (TxSource: no holes); the
         // device takes ownership of the first `sent` of them.
-        let sent = unsafe { dpdk_sys::rte_eth_tx_burst(self.port, self.queue, slots, len) };
-        batch.consumed(usize::from(sent));
+        let sent = usize::from(unsafe { dpdk_sys::rte_eth_tx_burst(self.port, self.queue, slots.as_mut_ptr(), count) });
+        // Those are the device's now: forget them.
+        let sent = sent.min(*len);
+        slots.copy_within(sent..*len, 0);
+        *len -= sent;
         let dropped = batch.free_rest();
-        (usize::from(sent), dropped)
+        (sent, dropped)
     }
 }
 

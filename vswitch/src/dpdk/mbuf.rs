@@ -403,23 +403,17 @@ impl Drop for TxBatch {
 
 /// A batch a transmit queue can be handed: valid mbufs only, first to last (ethdev only).
 pub(super) trait TxSource {
-    /// The packets, without holes: (first slot, count).
-    fn dense_slots(&mut self) -> (*mut *mut dpdk_sys::rte_mbuf, usize);
-    /// Forgets the first `n` packets, whose ownership passed to the device.
-    fn consumed(&mut self, n: usize);
+    /// The slots and the count of the packets, without holes (closed first where there are
+    /// any). The caller may forget packets it handed on: move the rest to the front and lower
+    /// the count.
+    fn dense(&mut self) -> (&mut [*mut dpdk_sys::rte_mbuf], &mut usize);
     /// Frees what is left; returns how many.
     fn free_rest(&mut self) -> usize;
 }
 
 impl TxSource for TxBatch {
-    fn dense_slots(&mut self) -> (*mut *mut dpdk_sys::rte_mbuf, usize) {
-        (self.mbufs.as_mut_ptr(), self.len)
-    }
-
-    fn consumed(&mut self, n: usize) {
-        let n = n.min(self.len);
-        self.mbufs.copy_within(n..self.len, 0);
-        self.len -= n;
+    fn dense(&mut self) -> (&mut [*mut dpdk_sys::rte_mbuf], &mut usize) {
+        (&mut self.mbufs, &mut self.len)
     }
 
     fn free_rest(&mut self) -> usize {
@@ -428,15 +422,9 @@ impl TxSource for TxBatch {
 }
 
 impl TxSource for RxBurst {
-    fn dense_slots(&mut self) -> (*mut *mut dpdk_sys::rte_mbuf, usize) {
+    fn dense(&mut self) -> (&mut [*mut dpdk_sys::rte_mbuf], &mut usize) {
         self.compact();
-        (self.mbufs.as_mut_ptr(), self.len)
-    }
-
-    fn consumed(&mut self, n: usize) {
-        let n = n.min(self.len);
-        self.mbufs.copy_within(n..self.len, 0);
-        self.len -= n;
+        (&mut self.mbufs, &mut self.len)
     }
 
     fn free_rest(&mut self) -> usize {
