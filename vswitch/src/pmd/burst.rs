@@ -170,7 +170,7 @@ impl<O: PortOutputs> Forwarder<O> {
         for i in 0..n {
             burst.prefetch(i + 1);
             let data = burst.data(i);
-            if is_runt(data) {
+            if is_runt(data.len()) {
                 runts.insert(i);
                 // Nothing can repeat it, and no run includes it.
                 s.layers[i] = Layers::default();
@@ -419,11 +419,13 @@ impl<O: PortOutputs> Forwarder<O> {
     }
 }
 
-/// Is a frame of these bytes too short for an Ethernet header? Such a runt is dropped as
-/// `rx_invalid_packet` before anything reads it, as Open vSwitch does.
+/// Is a frame of `bytes` too short for an Ethernet header? Such a runt is dropped as
+/// `rx_invalid_packet` before anything reads it, as Open vSwitch does. (The parse counts the
+/// bytes it can read, the first segment; the fixed path, which reads none, the packet's length:
+/// the same for the single-segment frames the drivers the switch uses deliver.)
 #[inline(always)]
-pub fn is_runt(data: &[u8]) -> bool {
-    data.len() < len::ETHERNET
+pub fn is_runt(bytes: usize) -> bool {
+    bytes < len::ETHERNET
 }
 
 /// Takes the packets `lanes` out of `burst` (leaving holes) and frees them.

@@ -413,8 +413,9 @@ fn forward_fixed(
     let mut bytes = 0;
     let mut runts = Lanes::NONE;
     for i in 0..burst.len() {
-        bytes += u64::from(burst.pkt_len(i));
-        runts |= Lanes::from_bits(u64::from(is_runt(burst.data(i))) << i);
+        let len = burst.pkt_len(i);
+        bytes += u64::from(len);
+        runts |= Lanes::from_bits(u64::from(is_runt(len as usize)) << i);
     }
     if !runts.is_empty() {
         bytes -= runts.iter().map(|i| u64::from(burst.pkt_len(i))).sum::<u64>();
