@@ -946,9 +946,11 @@ fn put_set_field(wire: &WireField, value: u128, w: &mut Writer) {
     finish(start, w);
 }
 
-/// The OXM an OpenFlow 1.3 set_field of `mask` bits of `field` uses (OXM preferred, the L4
-/// port fields named after `proto`), if one covers exactly those bits.
-fn set_field_wire(field: Field, mask: u128, proto: Option<u8>) -> Option<&'static WireField> {
+/// The OXM an OpenFlow 1.3 set_field of `value` under `mask` bits of `field` uses (OXM
+/// preferred, the L4 port fields named after `proto`), if one covers exactly those bits and can
+/// carry the value: OXM_OF_VLAN_VID only with OFPVID_PRESENT set (OpenFlow 1.3 5.12.1), so a
+/// load that clears the present bit goes out as reg_load.
+fn set_field_wire(field: Field, value: u128, mask: u128, proto: Option<u8>) -> Option<&'static WireField> {
     let fits_proto = |wire: &WireField| match wire.prereq {
         Prereq::Tcp => proto.is_none_or(|p| p == ip_proto::TCP),
         Prereq::Udp => proto == Some(ip_proto::UDP),
@@ -960,6 +962,7 @@ fn set_field_wire(field: Field, mask: u128, proto: Option<u8>) -> Option<&'stati
         .rev()
         .copied()
         .filter(|wire| wire.field == field && wire.field != Field::InPort && fits_proto(wire))
+        .filter(|wire| **wire != OXM_OF_VLAN_VID || value & VLAN_PRESENT != 0)
         .find(|wire| wire.owned() == mask)
 }
 
@@ -1169,7 +1172,7 @@ fn encode_v1_3_action(action: &Action, context: &Context, w: &mut Writer) {
         Action::SetField { field: Field::VlanTci, value, mask: VLAN_VID_MASK } => {
             put_set_field(&OXM_OF_VLAN_VID, (value & VLAN_VID_MASK) | VLAN_PRESENT, w);
         }
-        Action::SetField { field, value, mask } => match set_field_wire(*field, *mask, proto) {
+        Action::SetField { field, value, mask } => match set_field_wire(*field, *value, *mask, proto) {
             Some(wire) => put_set_field(wire, wire.wire_value(*value, *mask).0, w),
             None => put_loads_for_mask(*field, *value, *mask, proto, w),
         },
