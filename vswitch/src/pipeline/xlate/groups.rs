@@ -14,7 +14,7 @@
 use super::{Bridge, DpAction, Xlate, XlateStop, MAX_RESUBMIT_DEPTH};
 use crate::classifier::hash::hash_words;
 use crate::flow::key::{Field, FlowKey};
-use crate::flow::numbers::{ETH_TYPE_IP, ETH_TYPE_IPV6, IP_PROTO_SCTP, IP_PROTO_TCP, IP_PROTO_UDP};
+use crate::flow::numbers::{ETH_TYPE_ARP, ETH_TYPE_IP, ETH_TYPE_IPV6, IP_PROTO_SCTP, IP_PROTO_TCP, IP_PROTO_UDP};
 use crate::flow::{Action, OfPort};
 use crate::pipeline::group::{Bucket, Group, GroupHit, GroupType, HitBuckets, GROUP_ANY, MAX_CHAIN_DEPTH};
 
@@ -24,7 +24,7 @@ const PORT_PROTOCOLS: [u128; 3] = [IP_PROTO_TCP, IP_PROTO_UDP, IP_PROTO_SCTP];
 /// OpenFlow 1.3 (5.10): when the action set holds a group, its output is not executed.
 pub(super) fn group_replaces_output(action_set: &mut Vec<Action>) {
     if action_set.iter().any(|action| matches!(action, Action::Group(_))) {
-        action_set.retain(|action| !matches!(action, Action::Output(_) | Action::Controller { .. }));
+        action_set.retain(|action| !matches!(action, Action::Output { .. } | Action::Controller { .. }));
     }
 }
 
@@ -127,7 +127,8 @@ impl Xlate<'_, '_> {
     }
 
     /// The hash of the flow's Ethernet addresses, type and VLAN, its IP addresses and protocol
-    /// and its L4 ports where the packet has them (every field it reads is un-wildcarded).
+    /// and its L4 ports where the packet has them, or its ARP sender and target protocol
+    /// addresses (every field it reads is un-wildcarded).
     fn selection_hash(&mut self) -> u32 {
         let mut selected = FlowKey::default();
         let mut take = |xlate: &mut Self, field: Field| {
@@ -138,16 +139,18 @@ impl Xlate<'_, '_> {
         for field in [Field::DlSrc, Field::DlDst, Field::VlanTci] {
             take(self, field);
         }
-        let addresses = match take(self, Field::DlType) {
-            ETH_TYPE_IP => Some([Field::NwSrc, Field::NwDst]),
-            ETH_TYPE_IPV6 => Some([Field::Ipv6Src, Field::Ipv6Dst]),
-            _ => None,
+        let (addresses, transport) = match take(self, Field::DlType) {
+            ETH_TYPE_IP => (Some([Field::NwSrc, Field::NwDst]), true),
+            ETH_TYPE_IPV6 => (Some([Field::Ipv6Src, Field::Ipv6Dst]), true),
+            // ARP's sender and target addresses, so ARP flows spread over buckets as IP ones do.
+            ETH_TYPE_ARP => (Some([Field::ArpSpa, Field::ArpTpa]), false),
+            _ => (None, false),
         };
         if let Some(addresses) = addresses {
             for field in addresses {
                 take(self, field);
             }
-            if PORT_PROTOCOLS.contains(&take(self, Field::NwProto)) {
+            if transport && PORT_PROTOCOLS.contains(&take(self, Field::NwProto)) {
                 take(self, Field::TpSrc);
                 take(self, Field::TpDst);
             }
@@ -210,7 +213,7 @@ mod tests {
     }
 
     fn output(port: u32) -> Action {
-        Action::Output(OfPort(port))
+        Action::output(OfPort(port))
     }
 
     fn tables(groups: &[Group], rules: &[&str]) -> TablesSnapshot {
@@ -322,6 +325,33 @@ mod tests {
         assert_eq!(per_port[2], 0, "weight 0 is never chosen");
         assert!((850..1150).contains(&per_port[0]), "weight 1 of 4: {per_port:?}");
         assert!((2850..3150).contains(&per_port[1]), "weight 3 of 4: {per_port:?}");
+    }
+
+    #[test]
+    fn select_spreads_arp_flows_by_their_addresses() {
+        let select = Group {
+            id: 1,
+            group_type: GroupType::Select,
+            buckets: vec![bucket(1, 0, &[output(2)]), bucket(1, 0, &[output(3)])],
+        };
+        let snapshot = tables(&[select], &["in_port=1,actions=group:1"]);
+        let ports = trunk_ports(&[1, 2, 3]);
+        let arp = |spa: u64, tpa: u64| {
+            let mut key = packet(1, VM_MAC, REMOTE_MAC, None);
+            key.set_u64(Field::DlType, 0x0806);
+            key.set_u64(Field::ArpSpa, spa);
+            key.set_u64(Field::ArpTpa, tpa);
+            key
+        };
+        let mut per_port = [0u32; 2];
+        for host in 0..1000 {
+            let t = run(&snapshot, &ports, &arp(0x0a00_0000 + host, 0x0a00_ffff - host));
+            let [DpAction::Output(port)] = t.actions[..] else { panic!("{:?}", t.actions) };
+            per_port[usize::from(port - dp(2))] += 1;
+            assert_eq!(t.wildcards.get_u128(Field::ArpSpa), 0xffff_ffff, "the hash reads the sender address");
+            assert_eq!(t.wildcards.get_u128(Field::ArpTpa), 0xffff_ffff, "the hash reads the target address");
+        }
+        assert!(per_port.iter().all(|&n| (400..600).contains(&n)), "ARP flows of one MAC pair spread: {per_port:?}");
     }
 
     #[test]
