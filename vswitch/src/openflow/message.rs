@@ -590,6 +590,8 @@ impl Message {
             Message::EchoRequest(_) => 2,
             Message::EchoReply(_) => 3,
             Message::BundleControl(_) | Message::BundleAdd(_) if !v13 => return None,
+            // OpenFlow 1.0 has Open vSwitch's NXT_SET_ASYNC_CONFIG instead.
+            Message::SetAsync(_) if !v13 => 4,
             Message::BundleControl(_)
             | Message::BundleAdd(_)
             | Message::SetFlowFormat(_)
@@ -798,11 +800,8 @@ fn encode_body(version: Version, xid: u32, message: &Message, w: &mut Writer) ->
             w.zeros(4);
             w.u64(role.generation_id);
         }
-        Message::GetAsyncReply(config) | Message::SetAsync(config) => {
-            for word in config.packet_in_mask.iter().chain(&config.port_status_mask).chain(&config.flow_removed_mask) {
-                w.u32(*word);
-            }
-        }
+        Message::SetAsync(_) if version == Version::V1_0 => nicira::encode_experimenter(version, xid, message, w)?,
+        Message::GetAsyncReply(config) | Message::SetAsync(config) => encode_async(config, w),
         Message::MeterMod(meter_mod) => {
             w.u16(meter_mod.command as u16);
             w.u16(meter_mod.flags.wire());
@@ -1470,7 +1469,14 @@ fn decode_role(r: &mut Reader) -> Result<Role, OfError> {
     Ok(Role { role, generation_id: r.u64()? })
 }
 
-fn decode_async(r: &mut Reader) -> Result<AsyncConfig, OfError> {
+/// The six masks of OFPT_GET_ASYNC_REPLY / OFPT_SET_ASYNC (and of NXT_SET_ASYNC_CONFIG).
+pub(crate) fn encode_async(config: &AsyncConfig, w: &mut Writer) {
+    for word in config.packet_in_mask.iter().chain(&config.port_status_mask).chain(&config.flow_removed_mask) {
+        w.u32(*word);
+    }
+}
+
+pub(crate) fn decode_async(r: &mut Reader) -> Result<AsyncConfig, OfError> {
     Ok(AsyncConfig {
         packet_in_mask: [r.u32()?, r.u32()?],
         port_status_mask: [r.u32()?, r.u32()?],

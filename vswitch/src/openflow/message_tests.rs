@@ -225,7 +225,7 @@ fn switch_samples() -> Vec<(&'static str, Version, Message)> {
                     weight: 10,
                     watch_port: OfPort::NONE,
                     watch_group: GROUP_ANY,
-                    actions: vec![Action::Output(OfPort(1))],
+                    actions: vec![Action::output(OfPort(1))],
                 }],
             }])),
         ),
@@ -761,7 +761,7 @@ fn flow_mods_ovs_ofctl_sent_mean_what_it_meant() {
     let Message::FlowMod(modify) = decoded("mod-flows in_port=1,actions=output:3") else { panic!() };
     assert_eq!(
         (modify.command, modify.instructions.apply_actions.clone()),
-        (FlowModCommand::Modify, vec![Action::Output(OfPort(3))])
+        (FlowModCommand::Modify, vec![Action::output(OfPort(3))])
     );
 
     let Message::FlowMod(add10) = decoded(
@@ -826,13 +826,13 @@ fn group_meter_packet_out_bundle_and_config_messages_ovs_ofctl_sent() {
                 weight: 10,
                 watch_port: OfPort(1),
                 watch_group: GROUP_ANY,
-                actions: vec![Action::Output(OfPort(1))]
+                actions: vec![Action::output(OfPort(1))]
             },
             Bucket {
                 weight: 20,
                 watch_port: OfPort::NONE,
                 watch_group: GROUP_ANY,
-                actions: vec![Action::Output(OfPort(2))]
+                actions: vec![Action::output(OfPort(2))]
             },
         ]
     );
@@ -879,7 +879,7 @@ fn group_meter_packet_out_bundle_and_config_messages_ovs_ofctl_sent() {
             Message::PacketOut(PacketOut {
                 buffer_id: NO_BUFFER,
                 in_port: OfPort(1),
-                actions: vec![Action::Output(OfPort(2))],
+                actions: vec![Action::output(OfPort(2))],
                 data: frame.clone()
             })
         );
@@ -1144,6 +1144,14 @@ fn round_trip_samples() -> Vec<(Version, Message)> {
         (v13, Message::GetAsyncRequest),
         (
             v13,
+            Message::SetAsync(AsyncConfig {
+                packet_in_mask: [1, 2],
+                port_status_mask: [3, 4],
+                flow_removed_mask: [5, 6],
+            }),
+        ),
+        (
+            v10,
             Message::SetAsync(AsyncConfig {
                 packet_in_mask: [1, 2],
                 port_status_mask: [3, 4],
@@ -1472,4 +1480,15 @@ fn names_that_are_not_utf8_or_too_long_survive_a_round_trip() {
     assert_eq!(&status.port.name[..4], "p??1");
     let again = encode(Version::V1_3, 1, &Message::PortStatus(status.clone())).unwrap();
     assert_eq!(decode(&again).unwrap().1, Message::PortStatus(status));
+}
+
+#[test]
+fn nxt_set_async_config_is_the_1_0_form_of_set_async() {
+    // What `ovs-ofctl ofp-print` reads as NXT_SET_ASYNC_CONFIG: primary packet-in no_match,
+    // port status add+delete, every flow-removed reason; secondary packet-in action, port
+    // status modify, no flow-removed.
+    let bytes = hex("01040028 00000007 00002320 00000013 00000001 00000002 00000003 00000004 0000000f 00000000");
+    let config = AsyncConfig { packet_in_mask: [1, 2], port_status_mask: [3, 4], flow_removed_mask: [0xf, 0] };
+    assert_eq!(encode(Version::V1_0, 7, &Message::SetAsync(config)).unwrap(), bytes);
+    assert_eq!(decode(&bytes).unwrap().1, Message::SetAsync(config));
 }

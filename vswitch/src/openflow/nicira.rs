@@ -1,6 +1,6 @@
 //! Experimenter (1.3) / vendor (1.0) messages: the Nicira ones ovs-ofctl sends or asks for
 //! (NXT_SET_FLOW_FORMAT, NXT_FLOW_MOD_TABLE_ID, NXT_SET_PACKET_IN_FORMAT, NXT_FLOW_MOD,
-//! NXT_PACKET_IN, and the NXST_FLOW / NXST_AGGREGATE vendor stats of 1.0), and the ONF bundle
+//! NXT_PACKET_IN, NXT_SET_ASYNC_CONFIG, and the NXST_FLOW / NXST_AGGREGATE vendor stats of 1.0), and the ONF bundle
 //! extension of OpenFlow 1.3 (EXT-230: ONF_ET_BUNDLE_CONTROL, ONF_ET_BUNDLE_ADD_MESSAGE) as
 //! Open vSwitch speaks it. The cookie match of the nx_match formats (NXM_NX_COOKIE[_W]) is
 //! handled here; every other field goes through `oxm::decode_nx_match`.
@@ -10,8 +10,8 @@ use crate::flow::Match;
 use super::actions::{decode_instructions, encode_rule_instructions};
 use super::message::bad_request as codes;
 use super::message::{
-    bad_request, decode_nested, encode, packet_in_reason_from_wire, packet_in_reason_wire, EncodeError, FlowMod,
-    FlowModCommand, FlowModFlags, Message, PacketIn, GROUP_ANY,
+    bad_request, decode_async, decode_nested, encode, encode_async, packet_in_reason_from_wire, packet_in_reason_wire,
+    EncodeError, FlowMod, FlowModCommand, FlowModFlags, Message, PacketIn, GROUP_ANY,
 };
 use super::multipart::{
     decode_aggregate, decode_all, encode_aggregate, entry_body, FlowStats, FlowStatsRequest, ReplyBody, RequestBody,
@@ -27,6 +27,8 @@ const NXT_FLOW_MOD: u32 = 13;
 const NXT_FLOW_MOD_TABLE_ID: u32 = 15;
 const NXT_SET_PACKET_IN_FORMAT: u32 = 16;
 const NXT_PACKET_IN: u32 = 17;
+/// The OpenFlow 1.0 form of OFPT_SET_ASYNC (same body).
+const NXT_SET_ASYNC_CONFIG: u32 = 19;
 const ONF_ET_BUNDLE_CONTROL: u32 = 2300;
 const ONF_ET_BUNDLE_ADD_MESSAGE: u32 = 2301;
 const NXST_FLOW: u32 = 0;
@@ -139,6 +141,7 @@ pub(crate) fn decode_experimenter(version: Version, r: &mut Reader, in_bundle: b
         })),
         (NICIRA, NXT_FLOW_MOD) => Ok(Message::NxFlowMod(decode_nx_flow_mod(version, r)?)),
         (NICIRA, NXT_PACKET_IN) => Ok(Message::NxPacketIn(decode_nx_packet_in(r)?)),
+        (NICIRA, NXT_SET_ASYNC_CONFIG) => Ok(Message::SetAsync(decode_async(r)?)),
         (NICIRA, _) => Err(bad_exp_type(experimenter, exp_type)),
         (ONF, ONF_ET_BUNDLE_CONTROL | ONF_ET_BUNDLE_ADD_MESSAGE) if version == Version::V1_3 => {
             if in_bundle {
@@ -186,6 +189,10 @@ pub(crate) fn encode_experimenter(
         Message::NxPacketIn(packet_in) => {
             nicira_header(NXT_PACKET_IN, w);
             encode_nx_packet_in(packet_in, w);
+        }
+        Message::SetAsync(config) => {
+            nicira_header(NXT_SET_ASYNC_CONFIG, w);
+            encode_async(config, w);
         }
         Message::BundleControl(control) => {
             w.u32(ONF);
