@@ -963,7 +963,13 @@ fn decode_v1_0_match(r: &mut Reader) -> Result<Match, OfError> {
     {
         if matched(bit) {
             if icmp {
-                m.set_exact(icmp_field, u128::from(value & 0xff));
+                // ICMP type and code are 8 bits; 1.0 carries them in 16-bit tp_src/tp_dst.
+                // Open vSwitch keeps a larger value (a rule that matches no packet); cutting it
+                // to 8 bits would match another type, so the flow is refused instead.
+                let value = u8::try_from(value).map_err(|_| {
+                    match_error(bad_match::BAD_VALUE, format!("{icmp_field} {value} does not fit 8 bits"))
+                })?;
+                m.set_exact(icmp_field, value.into());
             } else {
                 m.set_exact(port_field, value.into());
             }

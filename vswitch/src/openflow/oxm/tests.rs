@@ -200,3 +200,33 @@ fn subfields_map_to_nicira_headers_like_open_vswitch() {
     assert_eq!(lookup_header32(NXM_NX_REG3.header32()), Some(&NXM_NX_REG3));
     assert_eq!(lookup_header32(NXM_NX_REG3.header32() | 0x100), None);
 }
+
+/// An OpenFlow 1.0 ofp_match of dl_type 0x0800, nw_proto and tp_src/tp_dst.
+fn v1_0_transport_match(nw_proto: u8, tp_src: u16, tp_dst: u16) -> Vec<u8> {
+    // Wildcards: everything but DL_TYPE (1 << 4), NW_PROTO (1 << 5), TP_SRC (1 << 6), TP_DST (1 << 7).
+    let wildcards: u32 = 0x003f_ffff & !(0xf << 4);
+    let mut w = Writer::new();
+    w.u32(wildcards);
+    w.bytes(&[0; 18]); // in_port, dl_src, dl_dst, dl_vlan, dl_vlan_pcp, pad
+    w.u16(0x0800);
+    w.u8(0); // nw_tos
+    w.u8(nw_proto);
+    w.bytes(&[0; 10]); // pad, nw_src, nw_dst
+    w.u16(tp_src);
+    w.u16(tp_dst);
+    w.into_bytes()
+}
+
+#[test]
+fn v1_0_icmp_type_and_code_keep_their_meaning_or_the_flow_is_refused() {
+    let decode = |bytes: Vec<u8>| decode_match(Version::V1_0, &mut Reader::new(&bytes));
+    assert_eq!(decode(v1_0_transport_match(1, 8, 0)).unwrap().to_string(), "icmp,icmp_type=8,icmp_code=0");
+    // 12041 = 0x2f09: cut to 8 bits it would be type 9, another rule (Open vSwitch keeps the
+    // 16 bits; a rule that can match no packet).
+    for (tp_src, tp_dst) in [(12041, 0), (8, 256)] {
+        let error = decode(v1_0_transport_match(1, tp_src, tp_dst)).unwrap_err();
+        assert_eq!((error.kind, error.code), (ErrorType::BadMatch, bad_match::BAD_VALUE), "{error}");
+    }
+    // TCP ports are 16 bits.
+    assert_eq!(decode(v1_0_transport_match(6, 12041, 80)).unwrap().to_string(), "tcp,tp_src=12041,tp_dst=80");
+}
