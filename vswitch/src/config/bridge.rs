@@ -115,7 +115,7 @@ fn check_flow_ports(flow: &FlowRule, bridge: &str, ports: &[PortConfig]) -> Resu
     }
     let instructions = &flow.instructions;
     for action in instructions.apply_actions.iter().chain(instructions.write_actions.iter().flatten()) {
-        if let Action::Output(port) = *action {
+        if let Action::Output { port, .. } = *action {
             if port.is_switch_port() && !exists(port.0) {
                 return Err(missing(format!("output:{port}"), port.0));
             }

@@ -151,7 +151,7 @@ fn full_config_is_read() {
     assert_eq!(br0.flows.len(), 2);
     assert_eq!(br0.flows[0].priority, 10);
     assert_eq!(br0.flows[0].matches.in_port(), Some(OfPort(1)));
-    assert_eq!(br0.flows[0].instructions.apply_actions, [Action::Output(OfPort(2))]);
+    assert_eq!(br0.flows[0].instructions.apply_actions, [Action::output(OfPort(2))]);
     assert_eq!(br0.flows[1].to_string(), "in_port=2 actions=output:1");
 
     let br1 = &config.bridges[1];
@@ -690,7 +690,7 @@ fn flows_are_parsed_and_errors_name_the_flow() {
          \"priority=1,in_port=2,actions=in_port\"",
     ));
     assert_eq!(config.bridges[0].flows.len(), 4);
-    assert_eq!(config.bridges[0].flows[3].instructions.apply_actions, [Action::Output(OfPort::IN_PORT)]);
+    assert_eq!(config.bridges[0].flows[3].instructions.apply_actions, [Action::output(OfPort::IN_PORT)]);
 
     assert_rejected(
         &two_port_bridge(

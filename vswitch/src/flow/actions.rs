@@ -128,7 +128,11 @@ impl PacketInReason {
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Action {
     /// `output:N` or `N` to a switch port; `IN_PORT`, `NORMAL`, `FLOOD`, `ALL`, `LOCAL`.
-    Output(OfPort),
+    /// `max_len` means nothing for these ports, but OpenFlow carries it in every output action
+    /// (os-ken and Ryu send OFPCML_MAX by default), and a controller that compares flow stats
+    /// with what it sent must get it back: it is kept, never shown in the text form (as
+    /// ovs-ofctl) and 0 when the rule came from text.
+    Output { port: OfPort, max_len: u16 },
     /// `CONTROLLER:max_len`, `controller(reason=...,max_len=...)`, `output:CONTROLLER`.
     Controller { max_len: u16, reason: PacketInReason },
     /// `resubmit:port`, `resubmit(port,table)`: look the packet up again as if it came from
@@ -177,6 +181,13 @@ pub enum Action {
     Group(u32),
 }
 
+impl Action {
+    /// An output to `port` as the text form writes it (max_len 0).
+    pub fn output(port: OfPort) -> Action {
+        Action::Output { port, max_len: 0 }
+    }
+}
+
 /// The highest group id a group or a `group:N` action may have (OFPG_MAX); the ids above are
 /// OpenFlow's reserved ALL and ANY.
 pub const GROUP_MAX: u32 = 0xffff_ff00;
@@ -213,7 +224,7 @@ impl Instructions {
     /// of del-flows and dump-flows.
     pub fn outputs_to(&self, port: OfPort) -> bool {
         let sends_to = |action: &Action| match action {
-            Action::Output(output) => *output == port,
+            Action::Output { port: output, .. } => *output == port,
             Action::Controller { .. } => port == OfPort::CONTROLLER,
             _ => false,
         };
@@ -312,7 +323,7 @@ impl ActionChecker {
 
     pub(crate) fn check(&mut self, action: &Action) -> Result<(), String> {
         match action {
-            Action::Output(port) => {
+            Action::Output { port, .. } => {
                 let reserved = [OfPort::IN_PORT, OfPort::NORMAL, OfPort::FLOOD, OfPort::ALL, OfPort::LOCAL];
                 if !port.is_switch_port() && !reserved.contains(port) {
                     return Err(format!("cannot output to {port}"));
@@ -694,7 +705,7 @@ fn output_to(text: &str) -> Result<Action, String> {
         OfPort::CONTROLLER => Ok(Action::Controller { max_len: u16::MAX, reason: PacketInReason::Action }),
         OfPort::TABLE => Err("output to TABLE is only for packet-out".to_string()),
         OfPort::NONE => Err("output to no port; write drop".to_string()),
-        port => Ok(Action::Output(port)),
+        port => Ok(Action::output(port)),
     }
 }
 
@@ -847,16 +858,16 @@ mod tests {
         assert_eq!(
             actions("output:1,2,IN_PORT,in_port,output:in_port,NORMAL,flood,All,LOCAL,output:LOCAL"),
             vec![
-                Action::Output(OfPort(1)),
-                Action::Output(OfPort(2)),
-                Action::Output(OfPort::IN_PORT),
-                Action::Output(OfPort::IN_PORT),
-                Action::Output(OfPort::IN_PORT),
-                Action::Output(OfPort::NORMAL),
-                Action::Output(OfPort::FLOOD),
-                Action::Output(OfPort::ALL),
-                Action::Output(OfPort::LOCAL),
-                Action::Output(OfPort::LOCAL),
+                Action::output(OfPort(1)),
+                Action::output(OfPort(2)),
+                Action::output(OfPort::IN_PORT),
+                Action::output(OfPort::IN_PORT),
+                Action::output(OfPort::IN_PORT),
+                Action::output(OfPort::NORMAL),
+                Action::output(OfPort::FLOOD),
+                Action::output(OfPort::ALL),
+                Action::output(OfPort::LOCAL),
+                Action::output(OfPort::LOCAL),
             ]
         );
         let controller = |max_len, reason| Action::Controller { max_len, reason };
@@ -1056,10 +1067,10 @@ mod tests {
             parsed,
             Instructions {
                 meter: Some(3),
-                apply_actions: vec![Action::Output(OfPort(1))],
+                apply_actions: vec![Action::output(OfPort(1))],
                 clear_actions: true,
                 write_actions: Some(vec![
-                    Action::Output(OfPort(2)),
+                    Action::output(OfPort(2)),
                     Action::SetField { field: Field::Reg(0), value: 1, mask: 0xffff_ffff }
                 ]),
                 write_metadata: Some(WriteMetadata { value: 1, mask: 3 }),
@@ -1110,7 +1121,7 @@ mod tests {
     #[test]
     fn programmatic_instructions_are_checked_too() {
         let ok = Instructions {
-            apply_actions: vec![Action::Output(OfPort(1))],
+            apply_actions: vec![Action::output(OfPort(1))],
             goto_table: Some(2),
             ..Instructions::default()
         };
@@ -1128,7 +1139,7 @@ mod tests {
             .unwrap_err()
             .to_string()
             .starts_with("set_field:0.0.0.1->ip_src: "));
-        let bad_port = Instructions { apply_actions: vec![Action::Output(OfPort::NONE)], ..Instructions::default() };
+        let bad_port = Instructions { apply_actions: vec![Action::output(OfPort::NONE)], ..Instructions::default() };
         assert!(bad_port.check(&Match::catch_all(), None).unwrap_err().to_string().contains("cannot output to ANY"));
         let learn_in_set = Instructions {
             write_actions: Some(vec![Action::Learn(Box::new(Learn::parse("table=1").unwrap()))]),

@@ -61,8 +61,8 @@ impl fmt::Display for Action {
     /// As Open vSwitch prints the action.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Action::Output(port) if port.is_switch_port() => write!(f, "output:{port}"),
-            Action::Output(port) => write!(f, "{port}"),
+            Action::Output { port, .. } if port.is_switch_port() => write!(f, "output:{port}"),
+            Action::Output { port, .. } => write!(f, "{port}"),
             Action::Controller { max_len, reason: PacketInReason::Action } => write!(f, "CONTROLLER:{max_len}"),
             Action::Controller { max_len, reason } => {
                 write!(f, "controller(reason={}", reason.name())?;

@@ -93,13 +93,13 @@ fn the_neutron_rules_have_the_expected_model() {
     assert_eq!(vlan.matches.value_and_mask(Field::VlanTci), (0x1001, 0x1fff));
     assert_eq!(
         vlan.instructions.apply_actions,
-        vec![Action::PopVlan, Action::SetTunnel(1), Action::Output(OfPort(2)), Action::Output(OfPort(3))]
+        vec![Action::PopVlan, Action::SetTunnel(1), Action::output(OfPort(2)), Action::output(OfPort(3))]
     );
     let multicast = rule(NEUTRON[1]);
     assert_eq!(multicast.matches.value_and_mask(Field::DlDst), (0, 0x0100_0000_0000));
     let learn = rule(NEUTRON[3]);
     match learn.instructions.apply_actions.as_slice() {
-        [Action::Learn(learn), Action::Output(OfPort(1))] => {
+        [Action::Learn(learn), Action::Output { port: OfPort(1), max_len: 0 }] => {
             assert_eq!((learn.table, learn.priority, learn.hard_timeout, learn.specs.len()), (20, 1, 300, 5));
         }
         other => panic!("unexpected actions {other:?}"),
@@ -137,7 +137,7 @@ fn defaults_and_the_contract_example() {
     let parsed = rule("priority=10,in_port=1,actions=output:2,output:3");
     assert_eq!(parsed.priority, 10);
     assert_eq!(parsed.matches.in_port(), Some(OfPort(1)));
-    assert_eq!(parsed.instructions.apply_actions, vec![Action::Output(OfPort(2)), Action::Output(OfPort(3))]);
+    assert_eq!(parsed.instructions.apply_actions, vec![Action::output(OfPort(2)), Action::output(OfPort(3))]);
     let defaults = rule("actions=drop");
     assert_eq!(defaults, FlowRule::default());
     assert_eq!((defaults.table, defaults.priority, defaults.cookie), (0, 32768, 0));
@@ -479,7 +479,7 @@ fn mod_flows() {
         (5, 0x10, 0xff)
     );
     assert_eq!(modification.new_cookie, None);
-    assert_eq!(modification.instructions.apply_actions, vec![Action::Output(OfPort(2))]);
+    assert_eq!(modification.instructions.apply_actions, vec![Action::output(OfPort(2))]);
     let set_cookie = parse_mod_flows("in_port=1 cookie=0x7 idle_timeout=3 actions=drop", false).unwrap();
     assert_eq!((set_cookie.new_cookie, set_cookie.selector.cookie_mask, set_cookie.idle_timeout), (Some(7), 0, 3));
     assert_eq!(set_cookie.selector.table, None);

@@ -241,7 +241,7 @@ fn output(port: OfPort, max_len: u16) -> Result<Action, OfError> {
     match port {
         OfPort::CONTROLLER => Ok(Action::Controller { max_len, reason: PacketInReason::Action }),
         OfPort::NONE => Err(action_error(bad_action::BAD_OUT_PORT, "output to no port")),
-        port => Ok(Action::Output(port)),
+        port => Ok(Action::Output { port, max_len }),
     }
 }
 
@@ -1008,7 +1008,7 @@ fn encode_action_list(version: Version, actions: &[Action], context: &mut Contex
 /// Actions that are the same in both versions: the Nicira ones, output and controller.
 fn encode_common_action(version: Version, action: &Action, context: &Context, w: &mut Writer) -> bool {
     match action {
-        Action::Output(port) => put_output(version, *port, 0, w),
+        Action::Output { port, max_len } => put_output(version, *port, *max_len, w),
         Action::Controller { max_len, reason: PacketInReason::Action } => {
             put_output(version, OfPort::CONTROLLER, *max_len, w)
         }
@@ -1101,7 +1101,7 @@ fn encode_v1_0_action(action: &Action, next: Option<&Action>, context: &Context,
         Action::SetField { field, value, mask } => encode_v1_0_set_field(*field, *value, *mask, proto, w),
         // OpenFlow 1.0 has no groups.
         Action::Group(_) => {}
-        Action::Output(_)
+        Action::Output { .. }
         | Action::Controller { .. }
         | Action::Resubmit { .. }
         | Action::Load { .. }
@@ -1177,7 +1177,7 @@ fn encode_v1_3_action(action: &Action, context: &Context, w: &mut Writer) {
             None => put_loads_for_mask(*field, *value, *mask, proto, w),
         },
         Action::Group(id) => put_simple(of13::GROUP, w, |w| w.u32(*id)),
-        Action::Output(_)
+        Action::Output { .. }
         | Action::Controller { .. }
         | Action::Resubmit { .. }
         | Action::Load { .. }

@@ -442,7 +442,7 @@ mod tests {
     }
 
     fn output(port: u32) -> Bucket {
-        bucket(vec![Action::Output(OfPort(port))])
+        bucket(vec![Action::output(OfPort(port))])
     }
 
     #[test]

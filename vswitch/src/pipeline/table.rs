@@ -1492,7 +1492,7 @@ mod tests {
             matches.set_masked(Field::NwSrc, random_ip(random) as u128, u128::from(mask));
         }
         rule.instructions.apply_actions =
-            vec![crate::flow::Action::Output(OfPort(1 + u32::try_from(random.below(4)).unwrap()))];
+            vec![crate::flow::Action::output(OfPort(1 + u32::try_from(random.below(4)).unwrap()))];
         rule
     }
 
@@ -1603,7 +1603,7 @@ mod tests {
             weight: 0,
             watch_port: OfPort::NONE,
             watch_group: GROUP_ANY,
-            actions: vec![Action::Output(OfPort(port))],
+            actions: vec![Action::output(OfPort(port))],
         };
         GroupOp::Add(Group { id, group_type: GroupType::Indirect, buckets: vec![bucket] })
     }

@@ -263,7 +263,7 @@ fn action_set_rank(action: &Action) -> u8 {
         Action::PopVlan => 0,
         Action::PushVlan { .. } => 1,
         Action::DecTtl => 2,
-        Action::Output(_) | Action::Controller { .. } | Action::Resubmit { .. } | Action::Group(_) => 4,
+        Action::Output { .. } | Action::Controller { .. } | Action::Resubmit { .. } | Action::Group(_) => 4,
         _ => 3,
     }
 }
@@ -416,7 +416,7 @@ impl<'a, 'b> Xlate<'a, 'b> {
 
     fn execute_one(&mut self, action: &Action) {
         match action {
-            Action::Output(port) => self.output(*port),
+            Action::Output { port, .. } => self.output(*port),
             Action::Controller { max_len, reason } => self.controller(*reason, *max_len),
             Action::Resubmit { port, table } => self.resubmit(*port, *table),
             Action::SetField { field, value, mask } => self.write_field(*field, *value, *mask),
@@ -694,7 +694,7 @@ impl<'a, 'b> Xlate<'a, 'b> {
                 LearnSpec::LoadValue { value, dst } => apply.push(Action::Load { value, dst }),
                 LearnSpec::Output { src } => {
                     let port = self.read_subfield(src);
-                    apply.push(Action::Output(OfPort(u32::try_from(port).unwrap_or(u32::MAX))));
+                    apply.push(Action::output(OfPort(u32::try_from(port).unwrap_or(u32::MAX))));
                 }
             }
         }

@@ -178,7 +178,7 @@ pub fn check_meters(meters: &MeterTable, ops: &[FlowOp]) -> Result<(), ApplyErro
 fn standalone_tables() -> TablesSnapshot {
     let mut tables = FlowTables::new();
     let normal = FlowRule {
-        instructions: Instructions { apply_actions: vec![Action::Output(OfPort::NORMAL)], ..Instructions::default() },
+        instructions: Instructions { apply_actions: vec![Action::output(OfPort::NORMAL)], ..Instructions::default() },
         priority: 0,
         ..FlowRule::default()
     };

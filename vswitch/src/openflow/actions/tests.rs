@@ -974,3 +974,28 @@ fn nicira_forms_ovs_ofctl_does_not_send_by_default_decode_too() {
         decode(Version::V1_3, "00190010 80001201 01000000 00000000")
     );
 }
+
+#[test]
+fn output_actions_come_back_with_the_max_len_they_were_sent_with() {
+    // os-ken and Ryu put OFPCML_MAX (0xffe5) in every output action, OFPCML_NO_BUFFER (0xffff)
+    // is the other common value; a controller compares flow stats with what it sent.
+    let cases = [
+        (Version::V1_3, "00000010 00000001 ffe5 000000000000"),
+        (Version::V1_3, "00000010 00000002 ffff 000000000000"),
+        (Version::V1_3, "00000010 fffffffb 0040 000000000000"),
+        (Version::V1_3, "00000010 fffffffd ffe5 000000000000"),
+        (Version::V1_0, "00000008 0001 ffe5"),
+        (Version::V1_0, "00000008 fffd ffff"),
+    ];
+    for (version, text) in cases {
+        let bytes = hex(text);
+        let actions = decode_actions(version, &mut Reader::new(&bytes), bytes.len()).unwrap();
+        let mut w = Writer::new();
+        encode_actions(version, &actions, &mut w);
+        assert_eq!(hex_string(w.as_slice()), hex_string(&bytes), "{version:?} {actions:?}");
+    }
+    // The text form has no max_len for a port: ovs-ofctl's output:1 is max_len 0.
+    let bytes = hex("00000010 00000001 ffe5 000000000000");
+    let actions = decode_actions(Version::V1_3, &mut Reader::new(&bytes), bytes.len()).unwrap();
+    assert_eq!(actions.iter().map(ToString::to_string).collect::<Vec<_>>(), ["output:1"]);
+}

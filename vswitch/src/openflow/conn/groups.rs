@@ -130,7 +130,7 @@ mod tests {
             weight: 1,
             watch_port: OfPort::NONE,
             watch_group: GROUP_ANY,
-            actions: vec![Action::Output(OfPort(2))],
+            actions: vec![Action::output(OfPort(2))],
         };
         let add = GroupMod {
             command: GroupCommand::Add,
