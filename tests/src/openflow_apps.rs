@@ -193,6 +193,13 @@ fn log_tails(logs: &[PathBuf]) -> String {
     text
 }
 
+/// The venv's Python, which has os-ken (for tests that use its OpenFlow parsers directly).
+pub fn venv_python() -> PathBuf {
+    let python = venv().join("bin/python3");
+    assert!(python.is_file(), "{} is missing: run scripts/setup.sh", python.display());
+    python
+}
+
 /// The controllers' venv: `$VSWITCH_OPENFLOW_APPS` or /opt/vswitch-openflow-apps.
 fn venv() -> PathBuf {
     std::env::var_os(VENV_ENV).map(PathBuf::from).unwrap_or_else(|| PathBuf::from(DEFAULT_VENV))

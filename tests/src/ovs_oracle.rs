@@ -544,6 +544,12 @@ impl OvsOracle {
         &self.netns.name
     }
 
+    /// The bridge's OpenFlow management socket (`ovs-ofctl` and any OpenFlow client connect
+    /// there; every version 1.0 to 1.5 is enabled).
+    pub fn mgmt_socket(&self) -> PathBuf {
+        self.dir.join(format!("{}.mgmt", self.bridge))
+    }
+
     /// The datapath port number of OpenFlow port `ofport` (what OVS prints
     /// in `Datapath actions:`); panics when the bridge has no such port.
     pub fn dp_port(&self, ofport: u32) -> u32 {
