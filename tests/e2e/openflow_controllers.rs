@@ -191,3 +191,20 @@ fn active_controllers_connect_reconnect_and_move() {
     let report = switch.stop();
     assert!(report.took < Duration::from_secs(5), "stopping took {:?}", report.took);
 }
+
+#[test]
+fn the_configured_datapath_id_is_what_controllers_see() {
+    // Faucet's and Neutron's configurations name the datapath id they expect.
+    let dir = TestDir::new("openflow_controllers_dpid");
+    let controller = Controller::new();
+    let config = SwitchConfig::new(&dir)
+        .openflow(&controller.target())
+        .bridge_setting("datapath_id", "\"0x00000000000000ab\"")
+        .port(PortSpec::pcap_tx("p1", 1, 1, &dir.join("p1.pcap")));
+    let switch = Vswitchd::start(&dir, &config);
+    let mut connection = controller.accept_within(RECONNECT_LIMIT).expect("the switch connects to the controller");
+    assert_eq!(handshake(&mut connection), 0xab, "FEATURES_REPLY's datapath id is the configured one");
+    assert_eq!(ofctl::datapath_id(&config.mgmt_socket()), 0xab, "ovs-ofctl show sees it too");
+    drop(connection);
+    switch.stop();
+}

@@ -9,8 +9,16 @@ use super::reader::{KeyError, Section};
 use super::{BridgeConfig, FailMode, OpenFlowTarget, PacketInLimit, PortConfig, PortKind};
 use crate::flow::{parse_add_flow, Action, FlowRule, OfPort};
 
-const BRIDGE_KEYS: &[&str] =
-    &["name", "port", "flows", "openflow", "fail_mode", "controller_rate_limit", "controller_burst_limit"];
+const BRIDGE_KEYS: &[&str] = &[
+    "name",
+    "port",
+    "flows",
+    "openflow",
+    "fail_mode",
+    "controller_rate_limit",
+    "controller_burst_limit",
+    "datapath_id",
+];
 
 pub(super) fn read_bridges(root: &Section) -> Result<Vec<BridgeConfig>, KeyError> {
     let sections = root.sections("bridge", "[[bridge]]")?;
@@ -46,7 +54,36 @@ fn read_bridge(section: &Section) -> Result<BridgeConfig, KeyError> {
         None => None,
     };
     let packet_in_limit = read_packet_in_limit(section)?;
-    Ok(BridgeConfig { name, ports, flows, openflow, fail_mode, packet_in_limit })
+    let datapath_id = match section.string("datapath_id")? {
+        Some(text) => parse_datapath_id(&text).map_err(|problem| section.error("datapath_id", problem))?,
+        None => derived_datapath_id(&name),
+    };
+    Ok(BridgeConfig { name, ports, flows, openflow, fail_mode, packet_in_limit, datapath_id })
+}
+
+/// The datapath id of a bridge without `datapath_id`: stable across restarts (derived from the
+/// name: FNV-1a, cut to 48 bits as Open vSwitch's MAC-derived ids are), different for
+/// different bridges.
+pub(super) fn derived_datapath_id(bridge: &str) -> u64 {
+    let hash = bridge
+        .bytes()
+        .fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3));
+    hash & 0x0000_ffff_ffff_ffff
+}
+
+/// `datapath_id`: 1 to 16 hex digits, `0x` optional (Open vSwitch's other-config:datapath-id
+/// takes exactly 16; Faucet's and Neutron's configurations write it either way), not zero.
+fn parse_datapath_id(text: &str) -> Result<u64, String> {
+    let digits = text.strip_prefix("0x").or_else(|| text.strip_prefix("0X")).unwrap_or(text);
+    let usage = "use 1 to 16 hex digits, e.g. \"0000000000000001\" or \"0x1\"";
+    if digits.is_empty() || digits.len() > 16 || !digits.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(format!("{text:?} is not a datapath id; {usage}"));
+    }
+    match u64::from_str_radix(digits, 16) {
+        Ok(0) => Err(format!("{text:?}: datapath id 0 is not allowed (controllers take it for none); {usage}")),
+        Ok(id) => Ok(id),
+        Err(_) => Err(format!("{text:?} is not a datapath id; {usage}")),
+    }
 }
 
 /// `controller_rate_limit` (packets/s) and `controller_burst_limit` (packets), as Open
@@ -130,6 +167,7 @@ fn check_unique_across_bridges(bridges: &[BridgeConfig]) -> Result<(), KeyError>
     let mut port_names: HashMap<&str, String> = HashMap::new();
     let mut targets: HashMap<String, String> = HashMap::new();
     let mut listeners: HashMap<std::net::SocketAddr, usize> = HashMap::new();
+    let mut datapath_ids: HashMap<u64, usize> = HashMap::new();
     for (bridge_index, bridge) in bridges.iter().enumerate() {
         for (index, target) in bridge.openflow.iter().enumerate() {
             // Active controllers may be shared: several bridges may connect to one controller.
@@ -150,6 +188,13 @@ fn check_unique_across_bridges(bridges: &[BridgeConfig]) -> Result<(), KeyError>
             return Err(KeyError::new(
                 format!("bridge[{bridge_index}].name"),
                 format!("{:?} is already the name of bridge[{first}]", bridge.name),
+            ));
+        }
+        // A controller tells switches apart by their datapath id.
+        if let Some(first) = datapath_ids.insert(bridge.datapath_id, bridge_index) {
+            return Err(KeyError::new(
+                format!("bridge[{bridge_index}].datapath_id"),
+                format!("{:#018x} is already the datapath id of bridge[{first}]", bridge.datapath_id),
             ));
         }
         for (port_index, port) in bridge.ports.iter().enumerate() {

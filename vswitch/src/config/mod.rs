@@ -154,6 +154,9 @@ pub struct BridgeConfig {
     pub fail_mode: Option<FailMode>,
     /// How many packet-ins each controller gets at most.
     pub packet_in_limit: PacketInLimit,
+    /// The OpenFlow datapath id: `datapath_id` (hex, as Open vSwitch's
+    /// other-config:datapath-id), or derived from the name when not set; unique across bridges.
+    pub datapath_id: u64,
 }
 
 /// The packet-in rate limit of a bridge: every controller connection gets at most `rate`

@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
+use super::bridge::derived_datapath_id;
 use super::*;
 use crate::flow::test_random::XorShift;
 use crate::flow::{Action, OfPort};
@@ -1096,6 +1097,27 @@ fn fail_mode_is_secure_or_standalone() {
     assert_eq!(parse(&bridge("standalone")).bridges[0].fail_mode, Some(FailMode::Standalone));
     assert_eq!(parse("[[bridge]]\nname = \"br0\"\n").bridges[0].fail_mode, None);
     assert_rejected(&bridge("open"), "bridge[0].fail_mode", "is not a fail mode");
+}
+
+#[test]
+fn datapath_id_is_set_or_derived_from_the_name_and_unique() {
+    let bridge = |name: &str, id: &str| format!("[[bridge]]\nname = \"{name}\"\ndatapath_id = \"{id}\"\n");
+    assert_eq!(parse(&bridge("br0", "0000000000000001")).bridges[0].datapath_id, 1);
+    assert_eq!(parse(&bridge("br0", "0xfedcba9876543210")).bridges[0].datapath_id, 0xfedc_ba98_7654_3210);
+    assert_eq!(parse(&bridge("br0", "00000000000000AB")).bridges[0].datapath_id, 0xab);
+    // Without the key: derived from the name, stable, 48 bits, different per bridge.
+    let derived = parse("[[bridge]]\nname = \"br0\"\n[[bridge]]\nname = \"br1\"\n");
+    assert_eq!(derived.bridges[0].datapath_id, derived_datapath_id("br0"));
+    assert_ne!(derived.bridges[0].datapath_id, derived.bridges[1].datapath_id);
+    assert_eq!(derived.bridges[0].datapath_id >> 48, 0);
+    for bad in ["", "0x", "12345678901234567", "0xg", "-1", " 1"] {
+        assert_rejected(&bridge("br0", bad), "bridge[0].datapath_id", "is not a datapath id");
+    }
+    assert_rejected(&bridge("br0", "0000000000000000"), "bridge[0].datapath_id", "datapath id 0 is not allowed");
+    let twice = bridge("br0", "0x2") + &bridge("br1", "2");
+    assert_rejected(&twice, "bridge[1].datapath_id", "is already the datapath id of bridge[0]");
+    let clash = bridge("br0", &format!("{:x}", derived_datapath_id("br1"))) + "[[bridge]]\nname = \"br1\"\n";
+    assert_rejected(&clash, "bridge[1].datapath_id", "is already the datapath id of bridge[0]");
 }
 
 #[test]

@@ -29,7 +29,7 @@ use std::time::{Duration, Instant};
 use crossbeam::channel::{self, Receiver, Sender};
 use crossbeam::select;
 
-use crate::config::PacketInLimit;
+use crate::config::{BridgeConfig, PacketInLimit};
 use crate::flow::key::Field;
 use crate::flow::{FlowModification, FlowRule, FlowSelector, Match, OfPort};
 use crate::pipeline::meter::MeterSpec;
@@ -53,8 +53,8 @@ use super::multipart::{
 use super::nicira::{BundleAdd, BundleControl, BundleControlType, FlowFormat, PacketInFormat};
 use super::registry::{Membership, Registry};
 use super::service::{
-    datapath_id, Answer, FlowModFailure, FlowStat, MeterModFailure, MeterView, OfPending, PacketOutFailure,
-    PortModFailure, PortView, Push, Query,
+    Answer, FlowModFailure, FlowStat, MeterModFailure, MeterView, OfPending, PacketOutFailure, PortModFailure,
+    PortView, Push, Query,
 };
 use super::tls::TlsStream;
 use super::wire::{duration_nsec, duration_sec, ErrorType, OfError, Version};
@@ -95,6 +95,7 @@ pub(super) struct Context {
     /// The bridge's connections: push queues, roles, controller presence.
     pub(super) registry: Arc<Registry>,
     packet_in_limit: PacketInLimit,
+    datapath_id: u64,
 }
 
 /// Counts a connection while it lives.
@@ -107,13 +108,14 @@ impl Drop for Slot {
 }
 
 impl Context {
-    pub(super) fn new(bridge: &str, requests: Sender<OfPending>, packet_in_limit: PacketInLimit) -> Context {
+    pub(super) fn new(bridge: &BridgeConfig, requests: Sender<OfPending>) -> Context {
         Context {
-            bridge: bridge.to_owned(),
+            bridge: bridge.name.clone(),
             requests,
             connections: Arc::new(AtomicUsize::new(0)),
             registry: Registry::new(),
-            packet_in_limit,
+            packet_in_limit: bridge.packet_in_limit,
+            datapath_id: bridge.datapath_id,
         }
     }
 
@@ -553,7 +555,7 @@ impl Connection {
             Message::EchoRequest(data) => reply(Message::EchoReply(data)),
             Message::FeaturesRequest => {
                 let ports = self.ports()?;
-                reply(Message::FeaturesReply(features(version, &self.context.bridge, &ports)))
+                reply(Message::FeaturesReply(features(version, self.context.datapath_id, &ports)))
             }
             Message::GetConfigRequest => reply(Message::GetConfigReply(self.config)),
             Message::SetConfig(config) => {
@@ -995,9 +997,9 @@ fn split<T: Clone>(
 
 /// FEATURES_REPLY: capabilities flow, table, port (and, in 1.3, group) stats; 1.0 also lists the
 /// ports and the one action set it has (output).
-fn features(version: Version, bridge: &str, ports: &[PortView]) -> FeaturesReply {
+fn features(version: Version, datapath_id: u64, ports: &[PortView]) -> FeaturesReply {
     FeaturesReply {
-        datapath_id: datapath_id(bridge),
+        datapath_id,
         n_buffers: 0,
         n_tables: N_TABLES,
         auxiliary_id: 0,

@@ -209,24 +209,3 @@ pub enum Answer {
     /// The bridge does not exist (any more).
     NoBridge,
 }
-
-/// The datapath id of a bridge: stable across restarts (derived from the name: FNV-1a, cut to
-/// 48 bits as Open vSwitch's MAC-derived ids are), different for different bridges.
-pub fn datapath_id(bridge: &str) -> u64 {
-    let hash = bridge
-        .bytes()
-        .fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3));
-    hash & 0x0000_ffff_ffff_ffff
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn datapath_ids_are_stable_and_distinct() {
-        assert_eq!(datapath_id("br0"), datapath_id("br0"));
-        assert_ne!(datapath_id("br0"), datapath_id("br1"));
-        assert_eq!(datapath_id("br0") >> 48, 0);
-    }
-}

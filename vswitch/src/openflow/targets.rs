@@ -195,7 +195,7 @@ impl OpenFlowServer {
             tls,
         };
         for bridge in &config.bridges {
-            let context = Context::new(&bridge.name, server.requests.clone(), bridge.packet_in_limit);
+            let context = Context::new(bridge, server.requests.clone());
             let path = config.control.mgmt_socket(&bridge.name);
             let listener = crate::unix_socket::bind(&path, "OpenFlow management socket")?;
             let mgmt = server.start_listener(Listener::Unix(listener), None, &context)?;
