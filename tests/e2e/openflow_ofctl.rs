@@ -170,6 +170,12 @@ fn ovs_ofctl_openflow10() {
     let of10 = "OpenFlow10";
     let show = ofctl_ok(of10, &["show", &unix]);
     assert!(show.contains("OFPT_FEATURES_REPLY (xid=") && show.contains(" 2(p2): addr:"), "{show}");
+    // Open vSwitch's OFPST_PORT_DESC in 1.0.
+    let ports_desc = ofctl_ok(of10, &["dump-ports-desc", &unix]);
+    assert!(
+        ports_desc.starts_with("OFPST_PORT_DESC reply (xid=") && ports_desc.contains(" 2(p2): addr:"),
+        "{ports_desc}"
+    );
     ofctl_ok(of10, &["add-flow", &unix, "in_port=1,actions=output:2"]);
     ofctl_ok(of10, &["add-flow", &tcp, "priority=7,in_port=3,actions=output:2"]);
     ofctl_ok(of10, &["add-flow", &tcp, "table=2,priority=7,in_port=3,actions=output:2"]);

@@ -158,6 +158,7 @@ fn switch_samples() -> Vec<(&'static str, Version, Message)> {
         ("port_status_13", v13, Message::PortStatus(PortStatus { reason: PortReason::Add, port: port(1) })),
         ("port_status_10", v10, Message::PortStatus(PortStatus { reason: PortReason::Modify, port: port(2) })),
         ("port_desc", v13, reply(ReplyBody::PortDesc(vec![port(1), port(2)]))),
+        ("port_desc_10", v10, reply(ReplyBody::PortDesc(vec![port(1), port(2)]))),
         ("flow_stats_13", v13, reply(ReplyBody::Flow(vec![flow(v13)]))),
         ("flow_stats_10", v10, reply(ReplyBody::Flow(vec![flow(v10)]))),
         ("nx_flow_stats", v10, reply(ReplyBody::NxFlow(vec![flow(v10)]))),
@@ -395,6 +396,26 @@ arp,vlan_tci=0x0000,dl_src=00:00:00:00:00:01,dl_dst=ff:ff:ff:ff:ff:ff,arp_spa=0.
      advertised: 1GB-FD COPPER AUTO_NEG
      supported:  1GB-FD COPPER AUTO_NEG
      speed: 10000 Mbps now, 10000 Mbps max
+"#,
+    ),
+    (
+        "port_desc_10",
+        "0111006c00000042000d0000000100112233440170310000000000000000000000000000000000000000000400002820000028200000282000000000000200112233440270320000000000000000000000000000000000000000000400002820000028200000282000000000",
+        r#"OFPST_PORT_DESC reply (xid=0x42):
+ 1(p1): addr:00:11:22:33:44:01
+     config:     0
+     state:      0
+     current:    1GB-FD AUTO_PAUSE_ASYM
+     advertised: 1GB-FD AUTO_PAUSE_ASYM
+     supported:  1GB-FD AUTO_PAUSE_ASYM
+     speed: 1000 Mbps now, 1000 Mbps max
+ 2(p2): addr:00:11:22:33:44:02
+     config:     0
+     state:      0
+     current:    1GB-FD AUTO_PAUSE_ASYM
+     advertised: 1GB-FD AUTO_PAUSE_ASYM
+     supported:  1GB-FD AUTO_PAUSE_ASYM
+     speed: 1000 Mbps now, 1000 Mbps max
 "#,
     ),
     (
@@ -1096,6 +1117,7 @@ fn round_trip_samples() -> Vec<(Version, Message)> {
         (v13, request(RequestBody::Table)),
         (v13, request(RequestBody::TableFeatures(vec![table_features.clone()]))),
         (v13, request(RequestBody::PortDesc)),
+        (v10, request(RequestBody::PortDesc)),
         (v13, request(RequestBody::PortStats(OfPort(3)))),
         (v10, request(RequestBody::Queue { port: OfPort(1), queue_id: 2 })),
         (v13, request(RequestBody::GroupDesc)),

@@ -349,6 +349,8 @@ pub(crate) fn decode_request(version: Version, r: &mut Reader) -> Result<Multipa
             RequestBody::Queue { port, queue_id: r.u32()? }
         }
         EXPERIMENTER => nicira::decode_stats_request(version, r)?,
+        // In 1.0 too, as Open vSwitch's extension (OFPST_PORT_DESC, no body, ofp_phy_ports).
+        PORT_DESC => RequestBody::PortDesc,
         _ => {
             require_v13(version, kind)?;
             match kind {
@@ -359,7 +361,6 @@ pub(crate) fn decode_request(version: Version, r: &mut Reader) -> Result<Multipa
                 METER_CONFIG => RequestBody::MeterConfig(pad_after(r.u32()?, r, 4)?),
                 METER_FEATURES => RequestBody::MeterFeatures,
                 TABLE_FEATURES => RequestBody::TableFeatures(decode_table_features_list(r)?),
-                PORT_DESC => RequestBody::PortDesc,
                 _ => return Err(bad_multipart(kind, version)),
             }
         }
@@ -414,11 +415,11 @@ fn reply_kind(body: &ReplyBody) -> u16 {
     }
 }
 
-/// Whether a body of multipart type `kind` exists in `version` (1.0 has types 0..=5 and
-/// vendor; the Nicira vendor stats only in 1.0).
+/// Whether a body of multipart type `kind` exists in `version` (1.0 has types 0..=5, vendor
+/// and Open vSwitch's port desc; the Nicira vendor stats only in 1.0).
 pub(crate) fn kind_in_version(version: Version, kind: u16, nicira: bool) -> bool {
     match version {
-        Version::V1_0 => kind <= QUEUE || kind == EXPERIMENTER,
+        Version::V1_0 => kind <= QUEUE || kind == EXPERIMENTER || kind == PORT_DESC,
         Version::V1_3 => !nicira,
     }
 }
@@ -479,6 +480,7 @@ pub(crate) fn decode_reply(version: Version, r: &mut Reader) -> Result<Multipart
         PORT_STATS => ReplyBody::PortStats(decode_all(r, |r| decode_port_stats(version, r))?),
         QUEUE => ReplyBody::Queue(decode_all(r, |r| decode_queue_stats(version, r))?),
         EXPERIMENTER => nicira::decode_stats_reply(version, r)?,
+        PORT_DESC => ReplyBody::PortDesc(decode_all(r, |r| decode_port_desc(version, r))?),
         _ => {
             require_v13(version, kind)?;
             match kind {
@@ -511,7 +513,6 @@ pub(crate) fn decode_reply(version: Version, r: &mut Reader) -> Result<Multipart
                     ReplyBody::MeterFeatures(features)
                 }
                 TABLE_FEATURES => ReplyBody::TableFeatures(decode_table_features_list(r)?),
-                PORT_DESC => ReplyBody::PortDesc(decode_all(r, |r| decode_port_desc(version, r))?),
                 _ => return Err(bad_multipart(kind, version)),
             }
         }
