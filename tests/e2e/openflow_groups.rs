@@ -224,3 +224,73 @@ fn ovs_ofctl_groups_program_and_forward() {
     assert_same_frames(&all_frames, &p4[..all_count], "p4: bucket 3 gets the frame as it came");
     assert_same_frames(&failover_frames, &p4[all_count..], "p4: the failed-over frames");
 }
+
+#[test]
+fn groups_over_openflow_1_0_with_open_vswitch_s_extensions() {
+    // NXT_GROUP_MOD, NXST_GROUP_DESC / NXST_GROUP / NXST_GROUP_FEATURES and NXAST_GROUP, as
+    // `ovs-ofctl -O OpenFlow10` sends them.
+    const OF10: &str = "OpenFlow10";
+    let dir = TestDir::new("openflow_groups_of10");
+    let out = |port: u32| dir.join(&format!("p{port}.pcap"));
+    let config = SwitchConfig::new(&dir).port(PortSpec::pcap_tx("p2", 2, 2, &out(2))).port(PortSpec::pcap_tx(
+        "p3",
+        3,
+        3,
+        &out(3),
+    ));
+    let switch = Vswitchd::start(&dir, &config);
+    let target = unix_target(&config.mgmt_socket());
+    let target = target.as_str();
+
+    let features = ofctl_ok(OF10, &["dump-group-features", target]);
+    assert!(features.starts_with("NXST_GROUP_FEATURES reply") && features.contains("Types:  0xf"), "{features}");
+    assert!(features.contains("actions: output set_vlan_vid"), "1.0's action names: {features}");
+    ofctl_ok(
+        OF10,
+        &["add-group", target, "group_id=1,type=all,bucket=output:2,bucket=mod_dl_dst:02:00:00:00:00:99,output:3"],
+    );
+    ofctl_ok(
+        OF10,
+        &[
+            "add-group",
+            target,
+            "group_id=2,type=ff,bucket=watch_port=9,actions=output:2,bucket=watch_port=3,actions=group:1",
+        ],
+    );
+    let output = ofctl(OF10, &["add-group", target, "group_id=1,type=all,bucket=output:3"]);
+    assert!(!output.success(), "a second group 1 is refused: {output}");
+    let groups = group_lines(&ofctl_ok(OF10, &["dump-groups", target]));
+    assert_eq!(
+        groups,
+        [
+            "group_id=1,type=all,bucket=bucket_id:0,actions=output:2,bucket=bucket_id:1,actions=mod_dl_dst:02:00:00:00:00:99,output:3",
+            "group_id=2,type=ff,bucket=bucket_id:0,watch_port:9,actions=output:2,bucket=bucket_id:1,watch_port:3,actions=group:1",
+        ],
+        "dump-groups (1.0) gives back what was sent"
+    );
+    assert_eq!(group_lines(&ofctl_ok(OF10, &["dump-groups", target, "2"])).len(), 1, "one group by id");
+    // The same groups through 1.3.
+    assert_eq!(group_lines(&ofctl_ok(OF13, &["dump-groups", target])).len(), 2);
+
+    // A 1.0 rule with the group action forwards through the chain ff -> all.
+    ofctl_ok(OF10, &["add-flow", target, "in_port=5,actions=group:2"]);
+    let flows = flow_lines(&ofctl_ok(OF10, &["dump-flows", target]));
+    assert!(flows.iter().any(|f| f.contains("in_port=5 actions=group:2")), "{flows:#?}");
+    let sent = frames::varied_frames(5, 50);
+    rx_port(&switch, "p5", 5, &dir.join("p5.pcap"), &sent);
+    let stats = switch.wait_for_counters(REPLAY_LIMIT, "ports 2 and 3 to send the group's copies", |s| {
+        s.port("p2").tx_packets >= 50 && s.port("p3").tx_packets >= 50
+    });
+    assert_eq!((stats.port("p2").tx_packets, stats.port("p3").tx_packets), (50, 50));
+    let stats_text = ofctl_ok(OF10, &["dump-group-stats", target]);
+    assert!(stats_text.starts_with("NXST_GROUP reply"), "{stats_text}");
+    assert_eq!(group_packets(&stats_text, 2), Some((50, vec![0, 50])), "{stats_text}");
+
+    ofctl_ok(OF10, &["del-groups", target]);
+    assert!(group_lines(&ofctl_ok(OF10, &["dump-groups", target])).is_empty());
+    assert!(flow_lines(&ofctl_ok(OF10, &["dump-flows", target])).is_empty(), "the rule went with its group");
+    switch.stop();
+    let rewritten: Vec<Vec<u8>> = sent.iter().map(|f| with_destination(f, [2, 0, 0, 0, 0, 0x99])).collect();
+    assert_same_frames(&sent, &pcap::read(&out(2)), "p2: bucket 0 of the all group");
+    assert_same_frames(&rewritten, &pcap::read(&out(3)), "p3: bucket 1 rewrites its copy");
+}

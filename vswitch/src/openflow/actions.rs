@@ -130,6 +130,8 @@ mod nxast {
     pub const WRITE_METADATA: u16 = 22;
     pub const REG_LOAD2: u16 = 33;
     pub const CONTROLLER2: u16 = 37;
+    /// Open vSwitch's group action of OpenFlow 1.0.
+    pub const GROUP: u16 = 40;
 }
 
 /// NXAC2PT_* properties of NXAST_CONTROLLER2.
@@ -437,10 +439,7 @@ fn decode_v1_3_action(kind: u16, len: usize, r: &mut Reader) -> Result<Action, O
         of13::SET_QUEUE => return Err(action_error(bad_action::BAD_QUEUE, "the switch has no queues")),
         of13::GROUP => {
             expect_len(len, 8, "group")?;
-            match r.u32()? {
-                id if id <= GROUP_MAX => Action::Group(id),
-                id => return Err(action_error(bad_action::BAD_OUT_GROUP, format!("group {id:#x} is reserved"))),
-            }
+            group_action(r.u32()?)?
         }
         _ if of13::UNSUPPORTED.contains(&kind) => {
             return Err(action_error(bad_action::BAD_TYPE, format!("action type {kind} is not supported")))
@@ -505,6 +504,15 @@ fn decode_set_field(version: Version, r: &mut Reader) -> Result<Action, OfError>
     Ok(Action::SetField { field: wire.field, value: field_value, mask: field_mask })
 }
 
+/// `group:id`; the reserved ids (ALL, ANY) are no group.
+fn group_action(id: u32) -> Result<Action, OfError> {
+    if id <= GROUP_MAX {
+        Ok(Action::Group(id))
+    } else {
+        Err(action_error(bad_action::BAD_OUT_GROUP, format!("group {id:#x} is reserved")))
+    }
+}
+
 /// A 32-bit NXM header and a bit range of it, as reg_load, reg_move and learn give them.
 fn wire_subfield(header: u32, ofs: u32, n_bits: u32) -> Result<Subfield, OfError> {
     let wire = lookup_header32(header)
@@ -561,6 +569,11 @@ fn decode_experimenter(version: Version, len: usize, mut r: Reader) -> Result<De
             expect_len(len, 16, "set_tunnel")?;
             r.skip(2)?;
             Action::SetTunnel(u64::from(r.u32()?))
+        }
+        nxast::GROUP => {
+            expect_len(len, 16, "group")?;
+            r.skip(2)?;
+            group_action(r.u32()?)?
         }
         nxast::SET_TUNNEL64 => {
             expect_len(len, 24, "set_tunnel64")?;
@@ -1099,8 +1112,13 @@ fn encode_v1_0_action(action: &Action, next: Option<&Action>, context: &Context,
             }
         },
         Action::SetField { field, value, mask } => encode_v1_0_set_field(*field, *value, *mask, proto, w),
-        // OpenFlow 1.0 has no groups.
-        Action::Group(_) => {}
+        // OpenFlow 1.0 has no groups: Open vSwitch's extension.
+        Action::Group(id) => {
+            let start = begin_nicira(nxast::GROUP, w);
+            w.zeros(2);
+            w.u32(*id);
+            finish(start, w);
+        }
         Action::Output { .. }
         | Action::Controller { .. }
         | Action::Resubmit { .. }

@@ -854,8 +854,8 @@ impl Connection {
                 split(version, xid, ports.iter().map(|p| port_desc(version, p)).collect(), ReplyBody::PortDesc)
             }
             RequestBody::Group(id) => groups::group_stats(version, xid, id, |query| self.ask(query)),
-            RequestBody::GroupDesc => groups::group_desc(version, xid, |query| self.ask(query)),
-            RequestBody::GroupFeatures => single(ReplyBody::GroupFeatures(groups::features())),
+            RequestBody::GroupDesc(id) => groups::group_desc(version, xid, id, |query| self.ask(query)),
+            RequestBody::GroupFeatures => single(ReplyBody::GroupFeatures(groups::features(version))),
             // The switch has no queues (yet): a truthful empty answer.
             RequestBody::Queue { .. } => single(ReplyBody::Queue(Vec::new())),
             RequestBody::Meter(id) => {

@@ -590,8 +590,8 @@ impl Message {
             Message::EchoRequest(_) => 2,
             Message::EchoReply(_) => 3,
             Message::BundleControl(_) | Message::BundleAdd(_) if !v13 => return None,
-            // OpenFlow 1.0 has Open vSwitch's NXT_SET_ASYNC_CONFIG instead.
-            Message::SetAsync(_) if !v13 => 4,
+            // OpenFlow 1.0 has Open vSwitch's NXT_SET_ASYNC_CONFIG and NXT_GROUP_MOD instead.
+            Message::SetAsync(_) | Message::GroupMod(_) if !v13 => 4,
             Message::BundleControl(_)
             | Message::BundleAdd(_)
             | Message::SetFlowFormat(_)
@@ -775,6 +775,10 @@ fn encode_body(version: Version, xid: u32, message: &Message, w: &mut Writer) ->
         }
         Message::PacketOut(packet_out) => encode_packet_out(version, packet_out, w),
         Message::FlowMod(flow_mod) => encode_flow_mod(version, flow_mod, w),
+        // OpenFlow 1.0 has Open vSwitch's NXT_SET_ASYNC_CONFIG and NXT_GROUP_MOD instead.
+        Message::SetAsync(_) | Message::GroupMod(_) if version == Version::V1_0 => {
+            nicira::encode_experimenter(version, xid, message, w)?;
+        }
         Message::GroupMod(group_mod) => {
             w.u16(group_mod.command as u16);
             w.u8(group_mod.group_type as u8);
@@ -800,7 +804,6 @@ fn encode_body(version: Version, xid: u32, message: &Message, w: &mut Writer) ->
             w.zeros(4);
             w.u64(role.generation_id);
         }
-        Message::SetAsync(_) if version == Version::V1_0 => nicira::encode_experimenter(version, xid, message, w)?,
         Message::GetAsyncReply(config) | Message::SetAsync(config) => encode_async(config, w),
         Message::MeterMod(meter_mod) => {
             w.u16(meter_mod.command as u16);
@@ -1384,6 +1387,144 @@ pub(crate) fn encode_buckets(buckets: &[Bucket], w: &mut Writer) {
         w.u32(bucket.watch_group);
         w.zeros(4);
         encode_actions(Version::V1_3, &bucket.actions, w);
+        w.patch_len(start, start);
+    }
+}
+
+/// OFPG15_BUCKET_ALL: the command_bucket_id of add, modify and delete.
+const BUCKET_ALL: u32 = 0xffff_ffff;
+/// OFPGBPT15_WEIGHT, OFPGBPT15_WATCH_PORT, OFPGBPT15_WATCH_GROUP.
+const BUCKET_PROP_WEIGHT: u16 = 0;
+const BUCKET_PROP_WATCH_PORT: u16 = 1;
+const BUCKET_PROP_WATCH_GROUP: u16 = 2;
+
+/// A group_mod in OpenFlow 1.5's layout (ofp15_group_mod), which Open vSwitch's NXT_GROUP_MOD
+/// carries in 1.0: buckets with ids and properties, the actions in `version`'s encoding. Bucket
+/// ids must be the buckets' positions (what ovs-ofctl assigns when none is given): the switch
+/// keeps buckets in order, not by id. The 1.5 bucket commands (insert/remove bucket) and group
+/// properties (Open vSwitch's selection method) are refused.
+pub(crate) fn decode_group_mod_v15(version: Version, r: &mut Reader) -> Result<GroupMod, OfError> {
+    let number = r.u16()?;
+    let command = [GroupCommand::Add, GroupCommand::Modify, GroupCommand::Delete]
+        .get(usize::from(number))
+        .copied()
+        .ok_or_else(|| group_mod_failed(11, format!("group_mod command {number}")))?;
+    let group_type = GroupType::from_wire(r.u8()?)?;
+    r.skip(1)?;
+    let group_id = r.u32()?;
+    let buckets_len = usize::from(r.u16()?);
+    r.skip(2)?;
+    let command_bucket_id = r.u32()?;
+    if command_bucket_id != BUCKET_ALL {
+        return Err(group_mod_failed(12, format!("command_bucket_id {command_bucket_id:#x} with {command:?}")));
+    }
+    let mut buckets = r.sub(buckets_len)?;
+    let buckets = decode_buckets_v15(version, group_type, &mut buckets)?;
+    if !r.is_empty() {
+        return Err(group_mod_failed(12, "group properties (selection method) are not supported"));
+    }
+    Ok(GroupMod { command, group_type, group_id, buckets })
+}
+
+pub(crate) fn encode_group_mod_v15(version: Version, group_mod: &GroupMod, w: &mut Writer) {
+    w.u16(group_mod.command as u16);
+    w.u8(group_mod.group_type as u8);
+    w.u8(0);
+    w.u32(group_mod.group_id);
+    let buckets_len_at = w.len();
+    w.u16(0);
+    w.zeros(2);
+    w.u32(BUCKET_ALL);
+    let start = w.len();
+    encode_buckets_v15(version, group_mod.group_type, &group_mod.buckets, w);
+    w.patch_len(buckets_len_at, start);
+}
+
+/// ofp15_bucket entries up to the end of `r`.
+pub(crate) fn decode_buckets_v15(
+    version: Version,
+    group_type: GroupType,
+    r: &mut Reader,
+) -> Result<Vec<Bucket>, OfError> {
+    let mut buckets = Vec::new();
+    while !r.is_empty() {
+        let length = usize::from(r.u16()?);
+        let mut bucket = length
+            .checked_sub(2)
+            .filter(|&rest| length >= 8 && length % 8 == 0 && rest <= r.remaining())
+            .map(|rest| r.sub(rest))
+            .transpose()?
+            .ok_or_else(|| group_mod_failed(12, format!("bucket length {length}")))?;
+        let actions_len = usize::from(bucket.u16()?);
+        let bucket_id = bucket.u32()?;
+        if usize::try_from(bucket_id).ok() != Some(buckets.len()) {
+            return Err(group_mod_failed(12, format!("bucket id {bucket_id} at position {}", buckets.len())));
+        }
+        if actions_len > bucket.remaining() {
+            return Err(group_mod_failed(12, format!("bucket actions of {actions_len} bytes")));
+        }
+        let actions = decode_actions(version, &mut bucket, actions_len)?;
+        let mut decoded = Bucket {
+            weight: u16::from(group_type == GroupType::Select),
+            watch_port: OfPort::NONE,
+            watch_group: GROUP_ANY,
+            actions,
+        };
+        while !bucket.is_empty() {
+            let kind = bucket.u16()?;
+            let prop_len = usize::from(bucket.u16()?);
+            if prop_len != 8 {
+                return Err(group_mod_failed(12, format!("bucket property {kind} of {prop_len} bytes")));
+            }
+            match kind {
+                BUCKET_PROP_WEIGHT => decoded.weight = pad_after_u16(&mut bucket)?,
+                BUCKET_PROP_WATCH_PORT => {
+                    decoded.watch_port =
+                        read_port(Version::V1_3, &mut bucket, |n| group_mod_failed(13, format!("watch_port {n:#x}")))?;
+                }
+                BUCKET_PROP_WATCH_GROUP => decoded.watch_group = bucket.u32()?,
+                other => return Err(group_mod_failed(12, format!("bucket property {other}"))),
+            }
+        }
+        buckets.push(decoded);
+    }
+    Ok(buckets)
+}
+
+fn pad_after_u16(r: &mut Reader) -> Result<u16, OfError> {
+    let value = r.u16()?;
+    r.skip(2)?;
+    Ok(value)
+}
+
+/// Buckets as ofp15_bucket entries (ids are positions), with the properties that differ from
+/// the defaults, as Open vSwitch writes them (weight for select groups or when not 0).
+pub(crate) fn encode_buckets_v15(version: Version, group_type: GroupType, buckets: &[Bucket], w: &mut Writer) {
+    for (id, bucket) in buckets.iter().enumerate() {
+        let start = w.len();
+        w.u16(0);
+        let actions_len_at = w.len();
+        w.u16(0);
+        w.u32(u32::try_from(id).unwrap_or(u32::MAX));
+        let actions_start = w.len();
+        encode_actions(version, &bucket.actions, w);
+        w.patch_len(actions_len_at, actions_start);
+        if group_type == GroupType::Select || bucket.weight != 0 {
+            w.u16(BUCKET_PROP_WEIGHT);
+            w.u16(8);
+            w.u16(bucket.weight);
+            w.zeros(2);
+        }
+        if bucket.watch_port != OfPort::NONE {
+            w.u16(BUCKET_PROP_WATCH_PORT);
+            w.u16(8);
+            write_port(Version::V1_3, bucket.watch_port, w);
+        }
+        if bucket.watch_group != GROUP_ANY {
+            w.u16(BUCKET_PROP_WATCH_GROUP);
+            w.u16(8);
+            w.u32(bucket.watch_group);
+        }
         w.patch_len(start, start);
     }
 }

@@ -244,6 +244,36 @@ fn switch_samples() -> Vec<(&'static str, Version, Message)> {
             }])),
         ),
         (
+            "group_desc_10",
+            v10,
+            reply(ReplyBody::GroupDesc(vec![GroupDesc {
+                group_type: GroupType::FastFailover,
+                group_id: 2,
+                buckets: vec![
+                    Bucket {
+                        weight: 0,
+                        watch_port: OfPort(1),
+                        watch_group: 5,
+                        actions: vec![Action::output(OfPort(1)), Action::Group(9)],
+                    },
+                    Bucket { weight: 0, watch_port: OfPort(2), watch_group: GROUP_ANY, actions: vec![] },
+                ],
+            }])),
+        ),
+        (
+            "group_stats_10",
+            v10,
+            reply(ReplyBody::Group(vec![GroupStats {
+                group_id: 1,
+                ref_count: 0,
+                packet_count: 5,
+                byte_count: 500,
+                duration_sec: 1,
+                duration_nsec: 0,
+                buckets: vec![Counters { packet_count: 5, byte_count: 500 }],
+            }])),
+        ),
+        (
             "meter_config",
             v13,
             reply(ReplyBody::MeterConfig(vec![MeterConfig {
@@ -534,6 +564,20 @@ capabilities: kbps pktps burst stats
 "#,
     ),
     (
+        "group_desc_10",
+        "0111006800000042ffff00000000232000000008000000000050030000000002004000000000000000300018000000000000000800010000ffff00100000232000280000000000090001000800000001000200080000000500100000000000010001000800000002",
+        r#"NXST_GROUP_DESC reply (xid=0x42):
+ group_id=2,type=ff,bucket=bucket_id:0,watch_port:1,watch_group:5,actions=output:1,group:9,bucket=bucket_id:1,watch_port:2,actions=drop
+"#,
+    ),
+    (
+        "group_stats_10",
+        "0111005000000042ffff000000002320000000070000000000380000000000010000000000000000000000000000000500000000000001f40000000100000000000000000000000500000000000001f4",
+        r#"NXST_GROUP reply (xid=0x42):
+ group_id=1,duration=1s,ref_count=0,packet_count=5,byte_count=500,bucket0:packet_count=5,byte_count=500
+"#,
+    ),
+    (
         "meter_config",
         "0413002800000042000a000000000000001800010000000100010010000003e80000000000000000",
         r#"OFPST_METER_CONFIG reply (OF1.3) (xid=0x42):
@@ -718,6 +762,15 @@ const OVS_OFCTL_SENT: &[(&str, &str)] = &[
         "010d002800000006ffffffff000100080000000800020000ffffffffffff00000000000108060001",
     ),
     ("OF1.0 mod-port 1 down", "010f002000000004000100112233445500000001000000010000000000000000"),
+    (
+        "OF1.0 add-group group_id=1,type=select,bucket=weight=2,actions=output:1,bucket=weight=3,watch_port=2,actions=output:2",
+        "0104005800000006000023200000001f000001000000000100380000ffffffff00180008000000000000000800010000000000080002000000200008000000010000000800020000000000080003000000010008\
+         00000002",
+    ),
+    ("OF1.0 del-groups", "0104002000000006000023200000001f00020000fffffffc00000000ffffffff"),
+    ("OF1.0 dump-groups", "0110002000000002ffff0000000023200000000800000000fffffffc00000000"),
+    ("OF1.0 dump-group-stats", "0110002000000006ffff0000000023200000000700000000fffffffc00000000"),
+    ("OF1.0 dump-group-features", "0110001800000002ffff0000000023200000000900000000"),
 ];
 
 fn decoded(name: &str) -> Message {
@@ -1120,7 +1173,10 @@ fn round_trip_samples() -> Vec<(Version, Message)> {
         (v10, request(RequestBody::PortDesc)),
         (v13, request(RequestBody::PortStats(OfPort(3)))),
         (v10, request(RequestBody::Queue { port: OfPort(1), queue_id: 2 })),
-        (v13, request(RequestBody::GroupDesc)),
+        (v13, request(RequestBody::GroupDesc(GROUP_ALL))),
+        (v10, request(RequestBody::GroupDesc(7))),
+        (v10, request(RequestBody::Group(GROUP_ALL))),
+        (v10, request(RequestBody::GroupFeatures)),
         (v13, request(RequestBody::GroupFeatures)),
         (v13, request(RequestBody::MeterFeatures)),
         (
@@ -1274,15 +1330,10 @@ fn every_message_type_round_trips() {
 
 #[test]
 fn messages_a_version_does_not_have_are_not_encoded() {
-    let group_mod = Message::GroupMod(GroupMod {
-        command: GroupCommand::Add,
-        group_type: GroupType::All,
-        group_id: 1,
-        buckets: Vec::new(),
-    });
+    let table_mod = Message::TableMod(TableMod { table_id: 1, config: 0 });
     assert_eq!(
-        encode(Version::V1_0, 1, &group_mod),
-        Err(EncodeError::NotInVersion { message: "OFPT_GROUP_MOD", version: Version::V1_0 })
+        encode(Version::V1_0, 1, &table_mod),
+        Err(EncodeError::NotInVersion { message: "OFPT_TABLE_MOD", version: Version::V1_0 })
     );
     let meter_stats = Message::MultipartRequest(MultipartRequest { more: false, body: RequestBody::Meter(1) });
     assert!(encode(Version::V1_0, 1, &meter_stats).is_err());

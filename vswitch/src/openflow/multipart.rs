@@ -7,9 +7,9 @@ use crate::flow::{Instructions, Match, OfPort};
 
 use super::actions::{decode_instructions, encode_rule_instructions};
 use super::message::{
-    bad_request, decode_buckets, decode_meter_bands, decode_port_desc, encode_buckets, encode_meter_bands,
-    encode_port_desc, read_name, write_name, Bucket, FlowModFlags, GroupType, MeterBand, MeterFlags, PortDesc,
-    GROUP_ANY,
+    bad_request, decode_buckets, decode_buckets_v15, decode_meter_bands, decode_port_desc, encode_buckets,
+    encode_buckets_v15, encode_meter_bands, encode_port_desc, read_name, write_name, Bucket, FlowModFlags, GroupType,
+    MeterBand, MeterFlags, PortDesc, GROUP_ALL, GROUP_ANY,
 };
 use super::nicira;
 use super::oxm::{decode_match, encode_match};
@@ -77,8 +77,10 @@ pub enum RequestBody {
         port: OfPort,
         queue_id: u32,
     },
+    /// One group's counters, or every group's (`GROUP_ALL`).
     Group(u32),
-    GroupDesc,
+    /// One group, or every group (`GROUP_ALL`; 1.3's request has no id: every group).
+    GroupDesc(u32),
     GroupFeatures,
     Meter(u32),
     MeterConfig(u32),
@@ -355,7 +357,7 @@ pub(crate) fn decode_request(version: Version, r: &mut Reader) -> Result<Multipa
             require_v13(version, kind)?;
             match kind {
                 GROUP => RequestBody::Group(pad_after(r.u32()?, r, 4)?),
-                GROUP_DESC => RequestBody::GroupDesc,
+                GROUP_DESC => RequestBody::GroupDesc(GROUP_ALL),
                 GROUP_FEATURES => RequestBody::GroupFeatures,
                 METER => RequestBody::Meter(pad_after(r.u32()?, r, 4)?),
                 METER_CONFIG => RequestBody::MeterConfig(pad_after(r.u32()?, r, 4)?),
@@ -374,9 +376,17 @@ fn pad_after<T>(value: T, r: &mut Reader, n: usize) -> Result<T, OfError> {
     Ok(value)
 }
 
-/// The multipart type number of a request or reply body.
-fn request_kind(body: &RequestBody) -> u16 {
+/// Whether `version` carries the group multiparts as Nicira vendor stats (1.0).
+fn nicira_groups(version: Version) -> bool {
+    version == Version::V1_0
+}
+
+/// The multipart type number of a request or reply body in `version`.
+fn request_kind(version: Version, body: &RequestBody) -> u16 {
     match body {
+        RequestBody::Group(_) | RequestBody::GroupDesc(_) | RequestBody::GroupFeatures if nicira_groups(version) => {
+            EXPERIMENTER
+        }
         RequestBody::Desc => DESC,
         RequestBody::Flow(_) => FLOW,
         RequestBody::Aggregate(_) => AGGREGATE,
@@ -386,7 +396,7 @@ fn request_kind(body: &RequestBody) -> u16 {
         RequestBody::PortDesc => PORT_DESC,
         RequestBody::Queue { .. } => QUEUE,
         RequestBody::Group(_) => GROUP,
-        RequestBody::GroupDesc => GROUP_DESC,
+        RequestBody::GroupDesc(_) => GROUP_DESC,
         RequestBody::GroupFeatures => GROUP_FEATURES,
         RequestBody::Meter(_) => METER,
         RequestBody::MeterConfig(_) => METER_CONFIG,
@@ -395,8 +405,11 @@ fn request_kind(body: &RequestBody) -> u16 {
     }
 }
 
-fn reply_kind(body: &ReplyBody) -> u16 {
+fn reply_kind(version: Version, body: &ReplyBody) -> u16 {
     match body {
+        ReplyBody::Group(_) | ReplyBody::GroupDesc(_) | ReplyBody::GroupFeatures(_) if nicira_groups(version) => {
+            EXPERIMENTER
+        }
         ReplyBody::Desc(_) => DESC,
         ReplyBody::Flow(_) => FLOW,
         ReplyBody::Aggregate(_) => AGGREGATE,
@@ -425,22 +438,27 @@ pub(crate) fn kind_in_version(version: Version, kind: u16, nicira: bool) -> bool
 }
 
 pub(crate) fn request_fits(version: Version, request: &MultipartRequest) -> bool {
-    let nicira = matches!(request.body, RequestBody::NxFlow(_) | RequestBody::NxAggregate(_));
-    kind_in_version(version, request_kind(&request.body), nicira)
+    let kind = request_kind(version, &request.body);
+    kind_in_version(version, kind, kind == EXPERIMENTER)
 }
 
 pub(crate) fn reply_fits(version: Version, reply: &MultipartReply) -> bool {
-    let nicira = matches!(reply.body, ReplyBody::NxFlow(_) | ReplyBody::NxAggregate(_));
-    kind_in_version(version, reply_kind(&reply.body), nicira)
+    let kind = reply_kind(version, &reply.body);
+    kind_in_version(version, kind, kind == EXPERIMENTER)
 }
 
 pub(crate) fn encode_request(version: Version, request: &MultipartRequest, w: &mut Writer) {
-    write_multipart_header(version, request_kind(&request.body), request.more, w);
+    let kind = request_kind(version, &request.body);
+    write_multipart_header(version, kind, request.more, w);
+    if kind == EXPERIMENTER {
+        nicira::encode_stats_request(&request.body, w);
+        return;
+    }
     match &request.body {
         RequestBody::Desc
         | RequestBody::Table
         | RequestBody::PortDesc
-        | RequestBody::GroupDesc
+        | RequestBody::GroupDesc(_)
         | RequestBody::GroupFeatures
         | RequestBody::MeterFeatures => {}
         RequestBody::Flow(request) | RequestBody::Aggregate(request) => encode_flow_stats_request(version, request, w),
@@ -460,7 +478,7 @@ pub(crate) fn encode_request(version: Version, request: &MultipartRequest, w: &m
             w.u32(*id);
             w.zeros(4);
         }
-        RequestBody::NxFlow(_) | RequestBody::NxAggregate(_) => nicira::encode_stats_request(&request.body, w),
+        RequestBody::NxFlow(_) | RequestBody::NxAggregate(_) => {}
     }
 }
 
@@ -486,19 +504,7 @@ pub(crate) fn decode_reply(version: Version, r: &mut Reader) -> Result<Multipart
             match kind {
                 GROUP => ReplyBody::Group(decode_all(r, decode_group_stats)?),
                 GROUP_DESC => ReplyBody::GroupDesc(decode_all(r, decode_group_desc)?),
-                GROUP_FEATURES => {
-                    let mut words = [0u32; 10];
-                    for word in &mut words {
-                        *word = r.u32()?;
-                    }
-                    let [types, capabilities, g0, g1, g2, g3, a0, a1, a2, a3] = words;
-                    ReplyBody::GroupFeatures(GroupFeatures {
-                        types,
-                        capabilities,
-                        max_groups: [g0, g1, g2, g3],
-                        actions: [a0, a1, a2, a3],
-                    })
-                }
+                GROUP_FEATURES => ReplyBody::GroupFeatures(decode_group_features(r)?),
                 METER => ReplyBody::Meter(decode_all(r, decode_meter_stats)?),
                 METER_CONFIG => ReplyBody::MeterConfig(decode_all(r, decode_meter_config)?),
                 METER_FEATURES => {
@@ -521,7 +527,12 @@ pub(crate) fn decode_reply(version: Version, r: &mut Reader) -> Result<Multipart
 }
 
 pub(crate) fn encode_reply(version: Version, reply: &MultipartReply, w: &mut Writer) {
-    write_multipart_header(version, reply_kind(&reply.body), reply.more, w);
+    let kind = reply_kind(version, &reply.body);
+    write_multipart_header(version, kind, reply.more, w);
+    if kind == EXPERIMENTER {
+        nicira::encode_stats_reply(version, &reply.body, w);
+        return;
+    }
     match &reply.body {
         ReplyBody::Desc(desc) => {
             write_name(&desc.manufacturer, 256, w);
@@ -549,11 +560,7 @@ pub(crate) fn encode_reply(version: Version, reply: &MultipartReply, w: &mut Wri
                 w.patch_len(start, start);
             }
         }
-        ReplyBody::GroupFeatures(features) => {
-            w.u32(features.types);
-            w.u32(features.capabilities);
-            features.max_groups.iter().chain(&features.actions).for_each(|&word| w.u32(word));
-        }
+        ReplyBody::GroupFeatures(features) => encode_group_features(features, w),
         ReplyBody::Meter(meters) => meters.iter().for_each(|meter| encode_meter_stats(meter, w)),
         ReplyBody::MeterConfig(meters) => {
             for meter in meters {
@@ -573,8 +580,51 @@ pub(crate) fn encode_reply(version: Version, reply: &MultipartReply, w: &mut Wri
             w.u8(features.max_color);
             w.zeros(2);
         }
-        ReplyBody::NxFlow(_) | ReplyBody::NxAggregate(_) => nicira::encode_stats_reply(&reply.body, w),
+        ReplyBody::NxFlow(_) | ReplyBody::NxAggregate(_) => {}
     }
+}
+
+pub(crate) fn encode_group_features(features: &GroupFeatures, w: &mut Writer) {
+    w.u32(features.types);
+    w.u32(features.capabilities);
+    features.max_groups.iter().chain(&features.actions).for_each(|&word| w.u32(word));
+}
+
+pub(crate) fn decode_group_features(r: &mut Reader) -> Result<GroupFeatures, OfError> {
+    let mut features = GroupFeatures { types: r.u32()?, capabilities: r.u32()?, ..GroupFeatures::default() };
+    for word in features.max_groups.iter_mut().chain(features.actions.iter_mut()) {
+        *word = r.u32()?;
+    }
+    Ok(features)
+}
+
+/// A group description in OpenFlow 1.5's layout (ofp15_group_desc_stats), which Open
+/// vSwitch's NXST_GROUP_DESC carries in 1.0: buckets with ids and properties.
+pub(crate) fn encode_group_desc_v15(version: Version, group: &GroupDesc, w: &mut Writer) {
+    let start = w.len();
+    w.u16(0);
+    w.u8(group.group_type as u8);
+    w.u8(0);
+    w.u32(group.group_id);
+    let buckets_len_at = w.len();
+    w.u16(0);
+    w.zeros(6);
+    let buckets_start = w.len();
+    encode_buckets_v15(version, group.group_type, &group.buckets, w);
+    w.patch_len(buckets_len_at, buckets_start);
+    w.patch_len(start, start);
+}
+
+pub(crate) fn decode_group_desc_v15(version: Version, r: &mut Reader) -> Result<GroupDesc, OfError> {
+    let length = r.u16()?;
+    let mut e = entry_body(r, length, 16)?;
+    let group_type = GroupType::from_wire(e.u8()?)?;
+    e.skip(1)?;
+    let group_id = e.u32()?;
+    let buckets_len = usize::from(e.u16()?);
+    e.skip(6)?;
+    let mut buckets = e.sub(buckets_len)?;
+    Ok(GroupDesc { group_type, group_id, buckets: decode_buckets_v15(version, group_type, &mut buckets)? })
 }
 
 /// Entries up to the end of `r`.
@@ -852,7 +902,7 @@ fn encode_counters(counters: &[Counters], w: &mut Writer) {
     }
 }
 
-fn decode_group_stats(r: &mut Reader) -> Result<GroupStats, OfError> {
+pub(crate) fn decode_group_stats(r: &mut Reader) -> Result<GroupStats, OfError> {
     let length = r.u16()?;
     let mut e = entry_body(r, length, 40)?;
     e.skip(2)?;
@@ -864,7 +914,7 @@ fn decode_group_stats(r: &mut Reader) -> Result<GroupStats, OfError> {
     Ok(GroupStats { group_id, ref_count, packet_count, byte_count, duration_sec, duration_nsec, buckets })
 }
 
-fn encode_group_stats(group: &GroupStats, w: &mut Writer) {
+pub(crate) fn encode_group_stats(group: &GroupStats, w: &mut Writer) {
     w.u16(len16(40 + 16 * group.buckets.len()));
     w.zeros(2);
     w.u32(group.group_id);

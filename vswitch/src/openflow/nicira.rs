@@ -1,6 +1,6 @@
 //! Experimenter (1.3) / vendor (1.0) messages: the Nicira ones ovs-ofctl sends or asks for
 //! (NXT_SET_FLOW_FORMAT, NXT_FLOW_MOD_TABLE_ID, NXT_SET_PACKET_IN_FORMAT, NXT_FLOW_MOD,
-//! NXT_PACKET_IN, NXT_SET_ASYNC_CONFIG, and the NXST_FLOW / NXST_AGGREGATE vendor stats of 1.0), and the ONF bundle
+//! NXT_PACKET_IN, NXT_SET_ASYNC_CONFIG, NXT_GROUP_MOD, the NXST_GROUP* stats, and the NXST_FLOW / NXST_AGGREGATE vendor stats of 1.0), and the ONF bundle
 //! extension of OpenFlow 1.3 (EXT-230: ONF_ET_BUNDLE_CONTROL, ONF_ET_BUNDLE_ADD_MESSAGE) as
 //! Open vSwitch speaks it. The cookie match of the nx_match formats (NXM_NX_COOKIE[_W]) is
 //! handled here; every other field goes through `oxm::decode_nx_match`.
@@ -10,11 +10,14 @@ use crate::flow::Match;
 use super::actions::{decode_instructions, encode_rule_instructions};
 use super::message::bad_request as codes;
 use super::message::{
-    bad_request, decode_async, decode_nested, encode, encode_async, packet_in_reason_from_wire, packet_in_reason_wire,
-    EncodeError, FlowMod, FlowModCommand, FlowModFlags, Message, PacketIn, GROUP_ANY,
+    bad_request, decode_async, decode_group_mod_v15, decode_nested, encode, encode_async, encode_group_mod_v15,
+    packet_in_reason_from_wire, packet_in_reason_wire, EncodeError, FlowMod, FlowModCommand, FlowModFlags, Message,
+    PacketIn, GROUP_ANY,
 };
 use super::multipart::{
-    decode_aggregate, decode_all, encode_aggregate, entry_body, FlowStats, FlowStatsRequest, ReplyBody, RequestBody,
+    decode_aggregate, decode_all, decode_group_desc_v15, decode_group_features, decode_group_stats, encode_aggregate,
+    encode_group_desc_v15, encode_group_features, encode_group_stats, entry_body, FlowStats, FlowStatsRequest,
+    ReplyBody, RequestBody,
 };
 use super::oxm::{decode_nx_match, encode_nx_match};
 use super::wire::{len16, read_port, write_port, OfError, Reader, Version, Writer};
@@ -29,10 +32,16 @@ const NXT_SET_PACKET_IN_FORMAT: u32 = 16;
 const NXT_PACKET_IN: u32 = 17;
 /// The OpenFlow 1.0 form of OFPT_SET_ASYNC (same body).
 const NXT_SET_ASYNC_CONFIG: u32 = 19;
+/// The OpenFlow 1.0 form of OFPT_GROUP_MOD (OpenFlow 1.5's layout).
+const NXT_GROUP_MOD: u32 = 31;
 const ONF_ET_BUNDLE_CONTROL: u32 = 2300;
 const ONF_ET_BUNDLE_ADD_MESSAGE: u32 = 2301;
 const NXST_FLOW: u32 = 0;
 const NXST_AGGREGATE: u32 = 1;
+/// The group multiparts of OpenFlow 1.0 (1.3's group stats and features, 1.5's group desc).
+const NXST_GROUP: u32 = 7;
+const NXST_GROUP_DESC: u32 = 8;
+const NXST_GROUP_FEATURES: u32 = 9;
 
 /// NXM_NX_COOKIE and NXM_NX_COOKIE_W headers.
 const NXM_NX_COOKIE: u32 = 0x0001_3c08;
@@ -142,6 +151,7 @@ pub(crate) fn decode_experimenter(version: Version, r: &mut Reader, in_bundle: b
         (NICIRA, NXT_FLOW_MOD) => Ok(Message::NxFlowMod(decode_nx_flow_mod(version, r)?)),
         (NICIRA, NXT_PACKET_IN) => Ok(Message::NxPacketIn(decode_nx_packet_in(r)?)),
         (NICIRA, NXT_SET_ASYNC_CONFIG) => Ok(Message::SetAsync(decode_async(r)?)),
+        (NICIRA, NXT_GROUP_MOD) if version == Version::V1_0 => Ok(Message::GroupMod(decode_group_mod_v15(version, r)?)),
         (NICIRA, _) => Err(bad_exp_type(experimenter, exp_type)),
         (ONF, ONF_ET_BUNDLE_CONTROL | ONF_ET_BUNDLE_ADD_MESSAGE) if version == Version::V1_3 => {
             if in_bundle {
@@ -193,6 +203,10 @@ pub(crate) fn encode_experimenter(
         Message::SetAsync(config) => {
             nicira_header(NXT_SET_ASYNC_CONFIG, w);
             encode_async(config, w);
+        }
+        Message::GroupMod(group_mod) => {
+            nicira_header(NXT_GROUP_MOD, w);
+            encode_group_mod_v15(version, group_mod, w);
         }
         Message::BundleControl(control) => {
             w.u32(ONF);
@@ -400,8 +414,12 @@ fn read_vendor_stats_header(version: Version, r: &mut Reader) -> Result<u32, OfE
 
 pub(crate) fn decode_stats_request(version: Version, r: &mut Reader) -> Result<RequestBody, OfError> {
     let subtype = read_vendor_stats_header(version, r)?;
-    if subtype != NXST_FLOW && subtype != NXST_AGGREGATE {
-        return Err(bad_exp_type(NICIRA, subtype));
+    match subtype {
+        NXST_FLOW | NXST_AGGREGATE => {}
+        NXST_GROUP => return Ok(RequestBody::Group(group_id_and_pad(r)?)),
+        NXST_GROUP_DESC => return Ok(RequestBody::GroupDesc(group_id_and_pad(r)?)),
+        NXST_GROUP_FEATURES => return Ok(RequestBody::GroupFeatures),
+        _ => return Err(bad_exp_type(NICIRA, subtype)),
     }
     let out_port = read_port(Version::V1_0, r, |_| OfError::bad_len("unreachable"))?;
     let match_len = usize::from(r.u16()?);
@@ -412,15 +430,37 @@ pub(crate) fn decode_stats_request(version: Version, r: &mut Reader) -> Result<R
     Ok(if subtype == NXST_FLOW { RequestBody::NxFlow(request) } else { RequestBody::NxAggregate(request) })
 }
 
+/// The group id of a group stats or group desc request and its 4 bytes of padding.
+fn group_id_and_pad(r: &mut Reader) -> Result<u32, OfError> {
+    let id = r.u32()?;
+    r.skip(4)?;
+    Ok(id)
+}
+
+/// The vendor stats header: Nicira, `subtype`, 4 bytes of padding.
+fn vendor_stats_header(subtype: u32, w: &mut Writer) {
+    w.u32(NICIRA);
+    w.u32(subtype);
+    w.zeros(4);
+}
+
+/// A request `multipart` sends as Nicira vendor stats in 1.0: the flow and aggregate stats
+/// with an nx_match, the group multiparts.
 pub(crate) fn encode_stats_request(body: &RequestBody, w: &mut Writer) {
     let (subtype, request) = match body {
         RequestBody::NxFlow(request) => (NXST_FLOW, request),
         RequestBody::NxAggregate(request) => (NXST_AGGREGATE, request),
+        RequestBody::Group(id) | RequestBody::GroupDesc(id) => {
+            let subtype = if matches!(body, RequestBody::Group(_)) { NXST_GROUP } else { NXST_GROUP_DESC };
+            vendor_stats_header(subtype, w);
+            w.u32(*id);
+            w.zeros(4);
+            return;
+        }
+        RequestBody::GroupFeatures => return vendor_stats_header(NXST_GROUP_FEATURES, w),
         _ => return,
     };
-    w.u32(NICIRA);
-    w.u32(subtype);
-    w.zeros(4);
+    vendor_stats_header(subtype, w);
     write_port(Version::V1_0, request.out_port, w);
     let match_len_at = w.len();
     w.u16(0);
@@ -436,22 +476,36 @@ pub(crate) fn decode_stats_reply(version: Version, r: &mut Reader) -> Result<Rep
     match read_vendor_stats_header(version, r)? {
         NXST_FLOW => Ok(ReplyBody::NxFlow(decode_all(r, decode_nx_flow_stats)?)),
         NXST_AGGREGATE => Ok(ReplyBody::NxAggregate(decode_aggregate(r)?)),
+        NXST_GROUP => Ok(ReplyBody::Group(decode_all(r, decode_group_stats)?)),
+        NXST_GROUP_DESC => Ok(ReplyBody::GroupDesc(decode_all(r, |r| decode_group_desc_v15(version, r))?)),
+        NXST_GROUP_FEATURES => Ok(ReplyBody::GroupFeatures(decode_group_features(r)?)),
         subtype => Err(bad_exp_type(NICIRA, subtype)),
     }
 }
 
-pub(crate) fn encode_stats_reply(body: &ReplyBody, w: &mut Writer) {
-    w.u32(NICIRA);
+/// A reply `multipart` sends as Nicira vendor stats in 1.0 (group stats and features in 1.3's
+/// layout, group descriptions in 1.5's).
+pub(crate) fn encode_stats_reply(version: Version, body: &ReplyBody, w: &mut Writer) {
     match body {
         ReplyBody::NxFlow(flows) => {
-            w.u32(NXST_FLOW);
-            w.zeros(4);
+            vendor_stats_header(NXST_FLOW, w);
             flows.iter().for_each(|flow| encode_nx_flow_stats(flow, w));
         }
         ReplyBody::NxAggregate(stats) => {
-            w.u32(NXST_AGGREGATE);
-            w.zeros(4);
+            vendor_stats_header(NXST_AGGREGATE, w);
             encode_aggregate(stats, w);
+        }
+        ReplyBody::Group(groups) => {
+            vendor_stats_header(NXST_GROUP, w);
+            groups.iter().for_each(|group| encode_group_stats(group, w));
+        }
+        ReplyBody::GroupDesc(groups) => {
+            vendor_stats_header(NXST_GROUP_DESC, w);
+            groups.iter().for_each(|group| encode_group_desc_v15(version, group, w));
+        }
+        ReplyBody::GroupFeatures(features) => {
+            vendor_stats_header(NXST_GROUP_FEATURES, w);
+            encode_group_features(features, w);
         }
         _ => {}
     }

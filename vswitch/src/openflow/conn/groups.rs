@@ -7,7 +7,7 @@ use crate::openflow::message::{GroupCommand, GroupMod};
 use crate::openflow::multipart::{Counters, GroupDesc, GroupFeatures, GroupStats, ReplyBody};
 use crate::openflow::service::{Answer, GroupModFailure, Query};
 use crate::openflow::wire::{duration_nsec, duration_sec, ErrorType, OfError, Version};
-use crate::pipeline::group::{Group, GroupModError, GroupOp, MAX_GROUPS};
+use crate::pipeline::group::{Group, GroupModError, GroupOp, GROUP_ALL, MAX_GROUPS};
 
 /// The encoded replies to a message, or the error to answer it with.
 type Replies = Result<Vec<Vec<u8>>, OfError>;
@@ -32,6 +32,9 @@ const CAPABILITIES: u32 = 0xf;
 /// The actions a bucket may hold, as 1 << OFPAT_*: output, push/pop VLAN, group, set_nw_ttl,
 /// dec_nw_ttl, set_field.
 const BUCKET_ACTIONS: u32 = 1 | 1 << 17 | 1 << 18 | 1 << 22 | 1 << 23 | 1 << 24 | 1 << 25;
+/// The same in OpenFlow 1.0's action numbers (NXST_GROUP_FEATURES): output, set_vlan_vid/pcp,
+/// strip_vlan, the Ethernet, IPv4 address, TOS and port rewrites.
+const BUCKET_ACTIONS_V1_0: u32 = 0x7ff;
 
 /// Applies a GROUP_MOD; nothing to send back when it worked.
 pub(super) fn group_mod(group_mod: &GroupMod, ask: impl FnOnce(Query) -> Result<Answer, OfError>) -> Replies {
@@ -65,14 +68,20 @@ fn group_mod_error(error: &GroupModError) -> OfError {
     OfError::new(ErrorType::GroupModFailed, code, error.to_string())
 }
 
-/// OFPMP_GROUP_DESC: every group with its buckets.
-pub(super) fn group_desc(version: Version, xid: u32, ask: impl FnOnce(Query) -> Result<Answer, OfError>) -> Replies {
+/// OFPMP_GROUP_DESC: group `id` (`GROUP_ALL`: every group) with its buckets.
+pub(super) fn group_desc(
+    version: Version,
+    xid: u32,
+    id: u32,
+    ask: impl FnOnce(Query) -> Result<Answer, OfError>,
+) -> Replies {
     let groups = match ask(Query::GroupDesc)? {
         Answer::Groups(groups) => groups,
         other => return Err(unexpected(&other)),
     };
     let descs = groups
         .into_iter()
+        .filter(|group| id == GROUP_ALL || group.id == id)
         .map(|group| GroupDesc { group_type: group.group_type, group_id: group.id, buckets: group.buckets })
         .collect();
     split(version, xid, descs, ReplyBody::GroupDesc)
@@ -110,9 +119,13 @@ pub(super) fn group_stats(
 
 /// OFPMP_GROUP_FEATURES: every type, weights, liveness and chaining, the group limit per type
 /// and the actions buckets may hold.
-pub(super) fn features() -> GroupFeatures {
+pub(super) fn features(version: Version) -> GroupFeatures {
     let max = u32::try_from(MAX_GROUPS).unwrap_or(u32::MAX);
-    GroupFeatures { types: 0xf, capabilities: CAPABILITIES, max_groups: [max; 4], actions: [BUCKET_ACTIONS; 4] }
+    let actions = match version {
+        Version::V1_3 => BUCKET_ACTIONS,
+        Version::V1_0 => BUCKET_ACTIONS_V1_0,
+    };
+    GroupFeatures { types: 0xf, capabilities: CAPABILITIES, max_groups: [max; 4], actions: [actions; 4] }
 }
 
 #[cfg(test)]
