@@ -34,6 +34,7 @@ pub mod differential;
 pub mod frames;
 pub mod netns;
 pub mod ofctl;
+pub mod ofctl_matrix;
 pub mod ofctl_monitor;
 pub mod openflow_apps;
 pub mod openflow_raw;
