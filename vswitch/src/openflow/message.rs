@@ -825,10 +825,28 @@ fn encode_body(version: Version, xid: u32, message: &Message, w: &mut Writer) ->
 /// The first of the ONF bundle extension's error codes (ONFERR_ET_BUNDLE_*).
 const ONF_BUNDLE_ERROR_BASE: u16 = 2300;
 
+/// Whether `version` defines error `code` of `kind`: OpenFlow 1.0 stops at OFPBRC_BUFFER_UNKNOWN,
+/// OFPBAC_BAD_QUEUE, OFPFMFC_UNSUPPORTED, OFPPMFC_BAD_HW_ADDR and OFPQOFC_EPERM (1.3's IS_SLAVE,
+/// BAD_PORT, BAD_OUT_GROUP, BAD_CONFIG... are past them). An undefined one goes out as
+/// OFPBRC_EPERM, as Open vSwitch sends IS_SLAVE in 1.0.
+fn defined_in(version: Version, kind: ErrorType, code: u16) -> bool {
+    let last = match (version, kind) {
+        (Version::V1_3, _) => return true,
+        (Version::V1_0, ErrorType::HelloFailed) => 1,
+        (Version::V1_0, ErrorType::BadRequest) => bad_request::BUFFER_UNKNOWN,
+        (Version::V1_0, ErrorType::BadAction) => 8,
+        (Version::V1_0, ErrorType::FlowModFailed) => 5,
+        (Version::V1_0, ErrorType::PortModFailed) => 1,
+        (Version::V1_0, ErrorType::QueueOpFailed) => 2,
+        (Version::V1_0, _) => return false,
+    };
+    code <= last
+}
+
 pub fn encode_error(version: Version, xid: u32, error: &OfError, offending: &[u8]) -> Vec<u8> {
     let (error_type, code) = match error.kind.wire(version) {
-        Some(error_type) => (error_type, error.code),
-        None => (1, bad_request::EPERM),
+        Some(error_type) if defined_in(version, error.kind, error.code) => (error_type, error.code),
+        _ => (1, bad_request::EPERM),
     };
     let data = offending.get(..ERROR_DATA_MAX).unwrap_or(offending).to_vec();
     // An experimenter error (the 1.3 bundle extension's) has the experimenter id after the code.

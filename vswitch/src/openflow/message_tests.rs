@@ -1345,6 +1345,22 @@ fn errors_carry_the_offending_message() {
     let meter = OfError::new(ErrorType::MeterModFailed, 4, "x");
     assert_eq!(to_hex(&encode_error(Version::V1_0, 1, &meter, &[])), "0101000c0000000100010005");
     let hello = encode_error(Version::V1_3, 0, &OfError::new(ErrorType::HelloFailed, 0, "x"), b"no common version");
+    // Codes 1.0 does not define go out as OFPBRC_EPERM; those it defines as they are.
+    let codes = |error: OfError| {
+        let bytes = encode_error(Version::V1_0, 1, &error, &[]);
+        (u16::from_be_bytes([bytes[8], bytes[9]]), u16::from_be_bytes([bytes[10], bytes[11]]))
+    };
+    assert_eq!(codes(bad_request(bad_request::IS_SLAVE, "x")), (1, 5));
+    assert_eq!(codes(bad_request(bad_request::BAD_PORT, "x")), (1, 5));
+    assert_eq!(codes(OfError::new(ErrorType::BadAction, 9, "bad out group")), (1, 5));
+    assert_eq!(codes(OfError::new(ErrorType::PortModFailed, 2, "bad config")), (1, 5));
+    assert_eq!(codes(bad_request(bad_request::BUFFER_UNKNOWN, "x")), (1, 8));
+    assert_eq!(codes(OfError::new(ErrorType::BadAction, 8, "bad queue")), (2, 8));
+    assert_eq!(codes(OfError::new(ErrorType::PortModFailed, 1, "bad hw addr")), (4, 1));
+    assert_eq!(
+        &to_hex(&encode_error(Version::V1_3, 1, &bad_request(bad_request::IS_SLAVE, "x"), &[]))[16..24],
+        "0001000a"
+    );
     if let Some(printed) = ofp_print(&bytes) {
         assert!(printed.starts_with("OFPT_ERROR (OF1.3) (xid=0x5): OFPBRC_BAD_LEN"), "{printed}");
         assert!(ofp_print(&hello).unwrap().starts_with("OFPT_ERROR (OF1.3) (xid=0x0): OFPHFC_INCOMPATIBLE"));
