@@ -1227,9 +1227,14 @@ pub fn flow_mod_op(
 ) -> Result<FlowOp, OfError> {
     // 1.0 without the table-id extension: adds go to table 0, everything else to every table.
     let table_id = if version == Version::V1_0 && !table_id_ext { 0xff } else { flow_mod.table_id };
-    if flow_mod.buffer_id != NO_BUFFER {
-        // OFPBRC_BUFFER_UNKNOWN: the switch buffers no packets.
-        return Err(bad_request(8, format!("buffer {:#x}: the switch buffers no packets", flow_mod.buffer_id)));
+    let deletes = matches!(flow_mod.command, FlowModCommand::Delete | FlowModCommand::DeleteStrict);
+    // A delete has no packet to release: its buffer_id means nothing (OpenFlow 1.0 5.3.3,
+    // and Open vSwitch ignores it).
+    if flow_mod.buffer_id != NO_BUFFER && !deletes {
+        return Err(bad_request(
+            message::bad_request::BUFFER_UNKNOWN,
+            format!("buffer {:#x}: the switch buffers no packets", flow_mod.buffer_id),
+        ));
     }
     // Cookies: 1.3 matches on cookie/cookie_mask and a modify keeps the rules' cookie; 1.0's
     // OFPT_FLOW_MOD has no cookie match and its cookie is the new one (all ones: unchanged);
@@ -1377,6 +1382,20 @@ mod tests {
         let overlap = FlowTableError::Overlap(Box::default());
         assert_eq!(table_error(Version::V1_3, &overlap).code, 3);
         assert_eq!(table_error(Version::V1_0, &overlap).code, 1);
+    }
+
+    #[test]
+    fn deletes_ignore_the_buffer_id() {
+        for version in [Version::V1_0, Version::V1_3] {
+            for command in [FlowModCommand::Delete, FlowModCommand::DeleteStrict] {
+                let mut d = flow_mod(command);
+                d.buffer_id = 5;
+                assert!(
+                    matches!(flow_mod_op(version, &d, None, false), Ok(FlowOp::Delete(_))),
+                    "{version:?} {command:?}"
+                );
+            }
+        }
     }
 
     #[test]
