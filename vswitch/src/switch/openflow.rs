@@ -219,7 +219,13 @@ impl Switch {
     ) -> Result<(), PacketOutFailure> {
         let dp_in_port = match self.ports.iter().find(|p| p.bridge == bridge && p.ofport == in_port.0) {
             Some(port) => port.eth.id(),
-            None if matches!(in_port, OfPort::CONTROLLER | OfPort::LOCAL | OfPort::NONE) => NO_DP_PORT,
+            // As Open vSwitch: any port number below OFPP_MAX (0 and ports the bridge does not
+            // have included) or CONTROLLER/LOCAL/NONE; the packet then comes from no datapath port.
+            None if in_port.0 <= *OfPort::RANGE.end()
+                || matches!(in_port, OfPort::CONTROLLER | OfPort::LOCAL | OfPort::NONE) =>
+            {
+                NO_DP_PORT
+            }
             None => return Err(PacketOutFailure::BadInPort(in_port)),
         };
         let Some(bridge_dp) = self.current.bridges.get(bridge).cloned() else {
