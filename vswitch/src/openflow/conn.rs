@@ -564,6 +564,9 @@ impl Connection {
             Message::RoleRequest(request) => {
                 reply(Message::RoleReply(self.context.registry.request_role(&self.member, request)?))
             }
+            Message::NxRoleRequest(role) => {
+                reply(Message::NxRoleReply(self.context.registry.request_nx_role(&self.member, role)))
+            }
             Message::SetFlowFormat(format) => {
                 self.flow_format = format;
                 Ok(Vec::new())

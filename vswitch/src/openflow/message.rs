@@ -536,6 +536,10 @@ pub enum Message {
     NxFlowMod(NxFlowMod),
     /// NXT_PACKET_IN: a packet-in with an nx_match.
     NxPacketIn(PacketIn),
+    /// NXT_ROLE_REQUEST: a role without a generation id (how 1.0 controllers take roles).
+    NxRoleRequest(ControllerRole),
+    /// NXT_ROLE_REPLY.
+    NxRoleReply(ControllerRole),
 }
 
 impl Message {
@@ -578,6 +582,8 @@ impl Message {
             Message::SetPacketInFormat(_) => "NXT_SET_PACKET_IN_FORMAT",
             Message::NxFlowMod(_) => "NXT_FLOW_MOD",
             Message::NxPacketIn(_) => "NXT_PACKET_IN",
+            Message::NxRoleRequest(_) => "NXT_ROLE_REQUEST",
+            Message::NxRoleReply(_) => "NXT_ROLE_REPLY",
         }
     }
 
@@ -596,7 +602,9 @@ impl Message {
             | Message::FlowModTableId(_)
             | Message::SetPacketInFormat(_)
             | Message::NxFlowMod(_)
-            | Message::NxPacketIn(_) => 4,
+            | Message::NxPacketIn(_)
+            | Message::NxRoleRequest(_)
+            | Message::NxRoleReply(_) => 4,
             Message::FeaturesRequest => 5,
             Message::FeaturesReply(_) => 6,
             Message::GetConfigRequest => 7,
@@ -815,7 +823,9 @@ fn encode_body(version: Version, xid: u32, message: &Message, w: &mut Writer) ->
         | Message::FlowModTableId(_)
         | Message::SetPacketInFormat(_)
         | Message::NxFlowMod(_)
-        | Message::NxPacketIn(_) => nicira::encode_experimenter(version, xid, message, w)?,
+        | Message::NxPacketIn(_)
+        | Message::NxRoleRequest(_)
+        | Message::NxRoleReply(_) => nicira::encode_experimenter(version, xid, message, w)?,
     }
     Ok(())
 }

@@ -138,6 +138,8 @@ fn switch_samples() -> Vec<(&'static str, Version, Message)> {
             Message::PacketIn(PacketIn { reason: PacketInReason::Action, table_id: 0, cookie: 0, ..packet_in.clone() }),
         ),
         ("nx_packet_in", v10, Message::NxPacketIn(packet_in)),
+        ("nx_role_request", v10, Message::NxRoleRequest(ControllerRole::Master)),
+        ("nx_role_reply", v13, Message::NxRoleReply(ControllerRole::Slave)),
         (
             "flow_removed_13",
             v13,
@@ -346,6 +348,16 @@ arp,vlan_tci=0x0000,dl_src=00:00:00:00:00:01,dl_dst=ff:ff:ff:ff:ff:ff,arp_spa=0.
         r#"NXT_PACKET_IN (xid=0x42): table_id=3 cookie=0x99 total_len=14 in_port=2 (via no_match) data_len=14 (unbuffered)
 arp,vlan_tci=0x0000,dl_src=00:00:00:00:00:01,dl_dst=ff:ff:ff:ff:ff:ff,arp_spa=0.0.0.0,arp_tpa=0.0.0.0,arp_op=0,arp_sha=00:00:00:00:00:00,arp_tha=00:00:00:00:00:00
 "#,
+    ),
+    (
+        "nx_role_request",
+        "0104001400000042000023200000000a00000001",
+        "NXT_ROLE_REQUEST (xid=0x42): role=primary\n",
+    ),
+    (
+        "nx_role_reply",
+        "0404001400000042000023200000000b00000002",
+        "NXT_ROLE_REPLY (OF1.3) (xid=0x42): role=secondary\n",
     ),
     (
         "flow_removed_13",
@@ -1013,6 +1025,8 @@ fn round_trip_samples() -> Vec<(Version, Message)> {
         ..TableFeatures::default()
     };
     vec![
+        (v10, Message::NxRoleRequest(ControllerRole::Slave)),
+        (v13, Message::NxRoleReply(ControllerRole::Equal)),
         (v13, Message::Error(ErrorMessage { error_type: 1, code: 6, data: hex("0400000800000001") })),
         (v10, Message::Error(ErrorMessage { error_type: 0xffff, code: 3, data: Vec::new() })),
         (v13, Message::EchoRequest(b"ping".to_vec())),
@@ -1239,7 +1253,7 @@ fn every_message_type_round_trips() {
     names.extend(OVS_OFCTL_SENT.iter().map(|(_, h)| decode(&hex(h)).unwrap().1.name()));
     names.sort_unstable();
     names.dedup();
-    assert_eq!(names.len(), 36, "{names:?}");
+    assert_eq!(names.len(), 38, "{names:?}");
 }
 
 #[test]

@@ -184,30 +184,52 @@ impl Registry {
 
     /// A ROLE_REQUEST of connection `member`: the reply, or why it is refused.
     pub(super) fn request_role(&self, member: &Membership, request: Role) -> Result<Role, OfError> {
+        self.change_role(member, request.role, Some(request.generation_id))
+    }
+
+    /// An NXT_ROLE_REQUEST of connection `member` (1.0 controllers): the same roles without a
+    /// generation id, so never stale, as in Open vSwitch. Returns the role now.
+    pub(super) fn request_nx_role(&self, member: &Membership, role: ControllerRole) -> ControllerRole {
+        match self.change_role(member, role, None) {
+            Ok(reply) => reply.role,
+            Err(_) => member.state.role(),
+        }
+    }
+
+    /// Gives `member` `role`; a master or slave request with a generation id older than the
+    /// newest is refused as stale.
+    fn change_role(
+        &self,
+        member: &Membership,
+        role: ControllerRole,
+        generation_id: Option<u64>,
+    ) -> Result<Role, OfError> {
         let mut members = self.members();
-        match request.role {
+        match role {
             ControllerRole::NoChange => {}
             ControllerRole::Equal => member.state.set_role(ControllerRole::Equal),
             ControllerRole::Master | ControllerRole::Slave => {
-                if let Some(newest) = members.generation {
+                if let (Some(newest), Some(requested)) = (members.generation, generation_id) {
                     // The spec's comparison: distance as a signed 64-bit number.
-                    if (request.generation_id.wrapping_sub(newest) as i64) < 0 {
+                    if (requested.wrapping_sub(newest) as i64) < 0 {
                         return Err(OfError::new(
                             ErrorType::RoleRequestFailed,
                             ROLE_STALE,
-                            format!("generation id {} is older than {newest}", request.generation_id),
+                            format!("generation id {requested} is older than {newest}"),
                         ));
                     }
                 }
-                members.generation = Some(request.generation_id);
-                if request.role == ControllerRole::Master {
+                if generation_id.is_some() {
+                    members.generation = generation_id;
+                }
+                if role == ControllerRole::Master {
                     for other in members.by_id.values().filter(|other| !Arc::ptr_eq(&other.state, &member.state)) {
                         if other.state.role() == ControllerRole::Master {
                             other.state.set_role(ControllerRole::Slave);
                         }
                     }
                 }
-                member.state.set_role(request.role);
+                member.state.set_role(role);
             }
         }
         Ok(Role { role: member.state.role(), generation_id: members.generation.unwrap_or(0) })
@@ -255,6 +277,22 @@ mod tests {
         assert_eq!(reply.role, ControllerRole::Slave);
         registry.request_role(&second, role(ControllerRole::Equal, 0)).unwrap();
         assert_eq!(second.state.role(), ControllerRole::Equal);
+    }
+
+    #[test]
+    fn nicira_roles_share_the_role_machinery_without_generation_ids() {
+        let registry = Registry::new();
+        let (first, _pushes_1) = registry.join("test", true);
+        let (second, _pushes_2) = registry.join("test", true);
+        registry.request_role(&first, role(ControllerRole::Master, 9)).unwrap();
+        assert_eq!(registry.request_nx_role(&second, ControllerRole::Master), ControllerRole::Master);
+        assert_eq!(first.state.role(), ControllerRole::Slave, "a Nicira master demotes a 1.3 master");
+        // No generation id: never stale, and the newest one stays for the 1.3 requests.
+        assert_eq!(registry.request_nx_role(&first, ControllerRole::Master), ControllerRole::Master);
+        assert_eq!(second.state.role(), ControllerRole::Slave);
+        let stale = registry.request_role(&second, role(ControllerRole::Master, 8)).unwrap_err();
+        assert_eq!(stale.code, ROLE_STALE);
+        assert_eq!(registry.request_nx_role(&first, ControllerRole::Equal), ControllerRole::Equal);
     }
 
     #[test]
