@@ -31,10 +31,11 @@ use crossbeam::select;
 
 use crate::config::PacketInLimit;
 use crate::flow::key::Field;
+use crate::flow::PacketInReason;
 use crate::flow::{FlowModification, FlowRule, FlowSelector, Match, OfPort};
 use crate::pipeline::meter::MeterSpec;
 use crate::pipeline::table::{self, FlowOp, FlowTableError};
-use crate::pipeline::xlate::PortFlags;
+use crate::pipeline::xlate::{PacketInMeta, PacketInOrigin, PortFlags};
 use crate::pmd::packet_in::PacketInEvent;
 use crate::token_bucket::TokenBucket;
 
@@ -344,7 +345,8 @@ impl Connection {
         let slot = usize::from(self.member.state.role() == ControllerRole::Slave);
         let message = match push {
             Push::PacketIn(event) => {
-                if !wanted(self.async_config.packet_in_mask[slot], packet_in_reason_wire(event.meta.reason)) {
+                let reason = packet_in_reason(version, &event.meta);
+                if !wanted(self.async_config.packet_in_mask[slot], packet_in_reason_wire(reason)) {
                     return Ok(());
                 }
                 let now = u64::try_from(self.started.elapsed().as_nanos()).unwrap_or(u64::MAX);
@@ -353,7 +355,7 @@ impl Connection {
                     return Ok(());
                 }
                 self.member.state.packet_ins.fetch_add(1, Ordering::Relaxed);
-                Message::PacketIn(packet_in(&event))
+                Message::PacketIn(packet_in(version, reason, &event))
             }
             Push::PortStatus { reason, port } => {
                 if !wanted(self.async_config.port_status_mask[slot], reason as u8) {
@@ -910,9 +912,20 @@ fn wanted(mask: u32, reason: u8) -> bool {
     reason < 32 && mask & (1 << reason) != 0
 }
 
-/// The PACKET_IN of a packet-in event: never buffered; the match has in_port and the
-/// pipeline fields that are not zero.
-fn packet_in(event: &PacketInEvent) -> PacketIn {
+/// The reason a packet-in gives in `version`: the table-miss rule's is a miss in 1.3 and an
+/// action in 1.0 (which has no table-miss rule), as Open vSwitch reports them.
+fn packet_in_reason(version: Version, meta: &PacketInMeta) -> PacketInReason {
+    match (meta.origin, version) {
+        (PacketInOrigin::TableMissRule, Version::V1_3) => PacketInReason::NoMatch,
+        _ => meta.reason,
+    }
+}
+
+/// The PACKET_IN of a packet-in event, with `reason`: never buffered; the match has in_port and
+/// the pipeline fields that are not zero. In 1.3 the packet is cut to the controller action's
+/// max_len; in 1.0 an unbuffered packet goes whole, whatever max_len or miss_send_len say (the
+/// 1.0 specification, and Open vSwitch since it buffers no packets).
+fn packet_in(version: Version, reason: PacketInReason, event: &PacketInEvent) -> PacketIn {
     let meta = &event.meta;
     let mut matches = Match::catch_all();
     matches.set_in_port(OfPort(meta.in_port));
@@ -925,11 +938,15 @@ fn packet_in(event: &PacketInEvent) -> PacketIn {
         }
     }
     // The whole message must fit its 16-bit length: header, fixed part and match take < 512.
-    let room = usize::from(u16::MAX) - 512;
+    let room = match version {
+        Version::V1_3 => usize::from(meta.max_len),
+        Version::V1_0 => usize::MAX,
+    }
+    .min(usize::from(u16::MAX) - 512);
     PacketIn {
         buffer_id: NO_BUFFER,
         total_len: u16::try_from(event.total_len).unwrap_or(u16::MAX),
-        reason: meta.reason,
+        reason,
         table_id: meta.table_id,
         cookie: meta.cookie,
         matches,

@@ -64,6 +64,8 @@ pub enum DpAction {
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct PacketInMeta {
     pub reason: PacketInReason,
+    /// Whether a table miss sent it: OpenFlow versions report and deliver those differently.
+    pub origin: PacketInOrigin,
     /// Bytes of the packet to send at most (65535: all).
     pub max_len: u16,
     pub table_id: u8,
@@ -73,6 +75,16 @@ pub struct PacketInMeta {
     pub metadata: u64,
     pub tun_id: u64,
     pub regs: [u32; 8],
+}
+
+/// What sent a packet-in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PacketInOrigin {
+    /// A controller action of a rule that is not the table-miss rule.
+    Rule,
+    /// The controller action of the table-miss rule (priority 0, matching everything): a miss
+    /// for OpenFlow 1.3 (reason no_match), an ordinary rule for 1.0 (reason action).
+    TableMissRule,
 }
 
 /// How a port treats VLANs for NORMAL.
@@ -610,18 +622,23 @@ impl<'a, 'b> Xlate<'a, 'b> {
         }
     }
 
-    /// A packet-in with the packet as the actions so far leave it. The table-miss rule's
-    /// (priority 0, matching everything) is reported as a miss, as OpenFlow 1.3 has it.
+    /// A controller action: a packet-in with the packet as the actions so far leave it. The
+    /// table-miss rule's (priority 0, matching everything) is marked as such: OpenFlow 1.3
+    /// reports it as a miss.
     fn controller(&mut self, reason: PacketInReason, max_len: u16) {
+        let origin = match &self.current_rule {
+            Some(rule) if reason == PacketInReason::Action && rule.table_miss => PacketInOrigin::TableMissRule,
+            _ => PacketInOrigin::Rule,
+        };
+        self.packet_in(reason, origin, max_len);
+    }
+
+    fn packet_in(&mut self, reason: PacketInReason, origin: PacketInOrigin, max_len: u16) {
         if self.in_port.flags.no_packet_in {
             self.note("controller: skipped (the input port is no-packet-in)".into());
             return;
         }
         self.commit();
-        let reason = match &self.current_rule {
-            Some(rule) if reason == PacketInReason::Action && rule.table_miss => PacketInReason::NoMatch,
-            _ => reason,
-        };
         // The packet-in carries these fields, so the megaflow depends on them.
         let in_port = (self.read(Field::InPort) & 0xffff_ffff) as u32;
         let metadata = (self.read(Field::Metadata) & 0xffff_ffff_ffff_ffff) as u64;
@@ -630,6 +647,7 @@ impl<'a, 'b> Xlate<'a, 'b> {
         let regs = std::array::from_fn(|r| self.read(Field::Reg(r as u8)) as u32);
         let meta = PacketInMeta {
             reason,
+            origin,
             max_len,
             table_id: self.current_table,
             cookie: self.current_rule.map_or(0, |rule| rule.cookie),

@@ -269,6 +269,15 @@ fn a_packet_in_after_an_output_still_goes_to_the_controller() {
 }
 
 #[test]
+fn a_packet_in_carries_the_whole_packet_whatever_its_max_len() {
+    // Each connection cuts it to what its version sends (1.0: nothing, 1.3: max_len).
+    let mut h = harness(&["in_port=1,actions=controller:20"], 2, &[2]);
+    h.forward(&[udp_frame(5)]);
+    let event = h.packet_ins.try_recv().expect("a packet-in");
+    assert_eq!((event.data, event.meta.max_len), (udp_frame(5), 20));
+}
+
+#[test]
 fn rarp_addresses_are_rewritten_like_arp_s() {
     let mut h = harness(&["in_port=1,dl_type=0x8035,actions=set_field:10.0.0.9->arp_spa,output:2"], 2, &[2]);
     let rarp = ethernet(&[], ethertype::RARP, &arp(3, [2; 6], [10, 0, 0, 1], [4; 6], [10, 0, 0, 2]));
