@@ -44,12 +44,19 @@ pub struct BridgeDp {
     pub packet_in_limit: PacketInLimit,
     /// The bridge's meters, by id.
     pub meters: Vec<Arc<Meter>>,
+    /// Table misses go to the controllers (an OpenFlow 1.0 connection wants them).
+    pub miss_to_controller: bool,
 }
 
 impl BridgeDp {
     /// What the pipeline's translation reads of the bridge.
     pub fn view(&self) -> Bridge<'_> {
-        Bridge { tables: &self.tables, ports: &self.ports, macs: &self.macs }
+        Bridge {
+            tables: &self.tables,
+            ports: &self.ports,
+            macs: &self.macs,
+            miss_to_controller: self.miss_to_controller,
+        }
     }
 }
 

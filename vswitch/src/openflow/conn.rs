@@ -345,6 +345,9 @@ impl Connection {
         let slot = usize::from(self.member.state.role() == ControllerRole::Slave);
         let message = match push {
             Push::PacketIn(event) => {
+                if event.meta.origin == PacketInOrigin::NoRule && !self.member.state.wants_misses() {
+                    return Ok(());
+                }
                 let reason = packet_in_reason(version, &event.meta);
                 if !wanted(self.async_config.packet_in_mask[slot], packet_in_reason_wire(reason)) {
                     return Ok(());
@@ -496,6 +499,7 @@ impl Connection {
                     tracing::debug!(bridge = %self.context.bridge, ?version, "OpenFlow version negotiated");
                     self.version = Some(version);
                     self.member.state.set_version(version);
+                    self.want_misses(version == Version::V1_0 && self.member.state.is_controller());
                     Ok(())
                 }
                 Err(error) => {
@@ -513,6 +517,21 @@ impl Connection {
                 let error = OfError::new(ErrorType::HelloFailed, 1, format!("bad HELLO: {}", e.error));
                 self.send_error(e.version, e.xid, &error, frame)?;
                 Err(error.reason)
+            }
+        }
+    }
+
+    /// Follows whether this connection wants a packet-in for every table miss, as OpenFlow 1.0
+    /// has it: a 1.0 controller does; a 1.0 client of the management socket once it sets a
+    /// miss_send_len (as Open vSwitch's service connections get asynchronous messages only
+    /// then, so that `ovs-ofctl dump-flows` does not change the datapath). The bridge's datapath
+    /// follows before the next message is handled; when the connection ends, within the
+    /// management thread's tick (100 ms).
+    fn want_misses(&self, wanted: bool) {
+        if wanted != self.member.state.wants_misses() {
+            self.member.state.set_wants_misses(wanted);
+            if let Err(e) = self.ask(Query::MissListenersChanged) {
+                tracing::warn!(bridge = %self.context.bridge, "table misses not followed at once: {e}");
             }
         }
     }
@@ -560,6 +579,9 @@ impl Connection {
             Message::GetConfigRequest => reply(Message::GetConfigReply(self.config)),
             Message::SetConfig(config) => {
                 self.config = config;
+                if version == Version::V1_0 {
+                    self.want_misses(self.member.state.is_controller() || config.miss_send_len > 0);
+                }
                 Ok(Vec::new())
             }
             Message::BarrierRequest => reply(Message::BarrierReply),

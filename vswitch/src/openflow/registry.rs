@@ -9,7 +9,7 @@
 //! Slaves may not change the switch and get no packet-ins or flow-removed by default.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -58,6 +58,8 @@ pub(super) struct MemberState {
     /// The negotiated version's wire number; 0 before the HELLOs.
     version: AtomicU8,
     role: AtomicU8,
+    /// Wants a packet-in for every table miss (OpenFlow 1.0's miss semantics).
+    wants_misses: AtomicBool,
     pub(super) packet_ins: AtomicU64,
     /// Over the connection's packet-in rate limit.
     pub(super) packet_ins_limited: AtomicU64,
@@ -68,6 +70,19 @@ pub(super) struct MemberState {
 impl MemberState {
     pub(super) fn set_version(&self, version: Version) {
         self.version.store(version.wire(), Ordering::Relaxed);
+    }
+
+    /// A controller's connection (TCP or TLS), not the management socket's.
+    pub(super) fn is_controller(&self) -> bool {
+        self.controller
+    }
+
+    pub(super) fn set_wants_misses(&self, wanted: bool) {
+        self.wants_misses.store(wanted, Ordering::SeqCst);
+    }
+
+    pub(super) fn wants_misses(&self) -> bool {
+        self.wants_misses.load(Ordering::SeqCst)
     }
 
     fn status(&self) -> ConnectionStatus {
@@ -156,6 +171,7 @@ impl Registry {
             since: Instant::now(),
             version: AtomicU8::new(0),
             role: AtomicU8::new(0),
+            wants_misses: AtomicBool::new(false),
             packet_ins: AtomicU64::new(0),
             packet_ins_limited: AtomicU64::new(0),
             pushes_dropped: AtomicU64::new(0),
@@ -170,6 +186,11 @@ impl Registry {
         let mut ids: Vec<&u64> = members.by_id.keys().collect();
         ids.sort();
         ids.iter().filter_map(|id| members.by_id.get(id)).map(|member| member.state.status()).collect()
+    }
+
+    /// Whether a connection wants a packet-in for every table miss.
+    pub(super) fn wants_misses(&self) -> bool {
+        self.members().by_id.values().any(|member| member.state.wants_misses())
     }
 
     /// Queues `push` for every connection, never waiting: a connection whose queue is full
@@ -318,6 +339,17 @@ mod tests {
         drop(member);
         registry.push(&push);
         assert_eq!(pushes.len(), PUSH_QUEUE, "a member that left gets nothing");
+    }
+
+    #[test]
+    fn misses_are_wanted_while_a_member_wants_them() {
+        let registry = Registry::new();
+        let (first, _pushes_1) = registry.join("test", true);
+        assert!(!registry.wants_misses());
+        first.state.set_wants_misses(true);
+        assert!(registry.wants_misses());
+        drop(first);
+        assert!(!registry.wants_misses(), "a member that left wants nothing");
     }
 
     #[test]

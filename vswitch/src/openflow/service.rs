@@ -59,6 +59,9 @@ pub enum Query {
     /// Counters of one group, or of all ([`crate::pipeline::group::GROUP_ALL`]). Answer:
     /// [`Answer::GroupStats`].
     GroupStats(u32),
+    /// A connection started or stopped wanting a packet-in for every table miss (OpenFlow
+    /// 1.0): the bridge's datapath follows before the answer. Answer: [`Answer::Done`].
+    MissListenersChanged,
 }
 
 /// OFPM_ALL: every meter.
@@ -206,6 +209,8 @@ pub enum Answer {
     GroupMod(Result<(), GroupModFailure>),
     Groups(Vec<Group>),
     GroupStats(Vec<GroupStat>),
+    /// Done, nothing to tell.
+    Done,
     /// The bridge does not exist (any more).
     NoBridge,
 }

@@ -85,6 +85,9 @@ pub enum PacketInOrigin {
     /// The controller action of the table-miss rule (priority 0, matching everything): a miss
     /// for OpenFlow 1.3 (reason no_match), an ordinary rule for 1.0 (reason action).
     TableMissRule,
+    /// No rule matched and the bridge sends misses to the controllers
+    /// ([`Bridge::miss_to_controller`]): only for connections that want them (OpenFlow 1.0).
+    NoRule,
 }
 
 /// How a port treats VLANs for NORMAL.
@@ -152,6 +155,10 @@ pub struct Bridge<'a> {
     pub tables: &'a TablesSnapshot,
     pub ports: &'a [BridgePort],
     pub macs: &'a MacTable,
+    /// A miss in table 0 (or a table goto_table leads to) sends the packet to the controllers,
+    /// as OpenFlow 1.0 has it: set while a connection that wants that is open. Otherwise a miss
+    /// drops (OpenFlow 1.3).
+    pub miss_to_controller: bool,
 }
 
 impl Bridge<'_> {
@@ -357,9 +364,18 @@ impl<'a, 'b> Xlate<'a, 'b> {
         loop {
             let rule = self.bridge.tables.lookup(table, &self.key, &mut self.out.wildcards).cloned();
             let Some(rule) = rule else {
-                self.note(format!("table {table}: no match -> drop"));
                 if top_level && table == 0 {
                     self.out.table_miss = true;
+                }
+                // As Open vSwitch: the lookups of table 0 and goto_table may send a miss up,
+                // resubmits never do.
+                if top_level && self.bridge.miss_to_controller {
+                    self.note(format!("table {table}: no match -> controller (OpenFlow 1.0 miss)"));
+                    self.current_table = table;
+                    self.current_rule = None;
+                    self.packet_in(PacketInReason::NoMatch, PacketInOrigin::NoRule, u16::MAX);
+                } else {
+                    self.note(format!("table {table}: no match -> drop"));
                 }
                 return;
             };
@@ -871,7 +887,7 @@ mod tests {
     }
 
     fn run(snapshot: &TablesSnapshot, ports: &[BridgePort], macs: &MacTable, key: &FlowKey) -> Translation {
-        translate(&Bridge { tables: snapshot, ports, macs }, key, true)
+        translate(&Bridge { tables: snapshot, ports, macs, miss_to_controller: false }, key, true)
     }
 
     const NEUTRON: &[&str] = &[
@@ -907,6 +923,45 @@ mod tests {
         assert_eq!(back.actions, [DpAction::Output(dp(2))]);
         let miss = run(&snapshot, &ports, &macs, &packet(3, VM_MAC, REMOTE_MAC, None));
         assert!(miss.actions.is_empty() && miss.table_miss);
+    }
+
+    /// The packet-ins of a translation: (reason, origin, max_len, table).
+    fn packet_ins(t: &Translation) -> Vec<(PacketInReason, PacketInOrigin, u16, u8)> {
+        t.actions
+            .iter()
+            .filter_map(|a| match a {
+                DpAction::Controller(meta) => Some((meta.reason, meta.origin, meta.max_len, meta.table_id)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn misses_go_to_the_controller_only_when_the_bridge_says_so() {
+        let snapshot = tables(&["in_port=1,actions=goto_table:2", "in_port=2,actions=resubmit(,3)"]);
+        let ports = trunk_ports(&[1, 2, 3]);
+        let macs = MacTable::new();
+        let bridge = |miss_to_controller| Bridge { tables: &snapshot, ports: &ports, macs: &macs, miss_to_controller };
+        let from = |ofport| packet(ofport, VM_MAC, REMOTE_MAC, None);
+        // OpenFlow 1.3: a miss drops.
+        let t = translate(&bridge(false), &from(3), false);
+        assert!(t.actions.is_empty() && t.table_miss);
+        // A 1.0 controller is there: a miss of table 0, or of a table goto_table leads to,
+        // is a packet-in with the whole packet; one of a resubmit is not.
+        let t = translate(&bridge(true), &from(3), false);
+        assert_eq!(packet_ins(&t), [(PacketInReason::NoMatch, PacketInOrigin::NoRule, u16::MAX, 0)]);
+        assert!(t.table_miss);
+        let t = translate(&bridge(true), &from(1), false);
+        assert_eq!(packet_ins(&t), [(PacketInReason::NoMatch, PacketInOrigin::NoRule, u16::MAX, 2)]);
+        assert!(translate(&bridge(true), &from(2), false).actions.is_empty(), "resubmit misses stay silent");
+        // The table-miss rule is a rule: its packet-in says so.
+        let miss_rule = tables(&["priority=0,actions=CONTROLLER:80", "priority=1,in_port=1,actions=CONTROLLER:90"]);
+        let with_rule = |ofport| {
+            let view = Bridge { tables: &miss_rule, ports: &ports, macs: &macs, miss_to_controller: true };
+            packet_ins(&translate(&view, &from(ofport), false))
+        };
+        assert_eq!(with_rule(3), [(PacketInReason::Action, PacketInOrigin::TableMissRule, 80, 0)]);
+        assert_eq!(with_rule(1), [(PacketInReason::Action, PacketInOrigin::Rule, 90, 0)]);
     }
 
     #[test]

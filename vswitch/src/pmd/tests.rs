@@ -85,6 +85,7 @@ fn harness(flows: &[&str], bridge_ports: u16, pmd_ports: &[u16]) -> Harness {
         macs: MacTable::new(),
         packet_in_limit: PacketInLimit::default(),
         meters: Vec::new(),
+        miss_to_controller: false,
     };
     let datapath = Datapath { version: 1, pmd_rxqs: Vec::new(), bridges: vec![Arc::new(bridge)] };
     let (packet_ins_tx, packet_ins) = channel::bounded(64);

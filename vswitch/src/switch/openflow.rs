@@ -75,6 +75,14 @@ impl Switch {
                 Answer::Groups(self.bridges[b].tables.groups().iter().map(|entry| entry.group().clone()).collect())
             }
             Query::GroupStats(id) => Answer::GroupStats(self.group_stats(b, id)),
+            Query::MissListenersChanged => {
+                if self.follow_miss_listeners() {
+                    if let Err(e) = self.publish() {
+                        tracing::error!("the table-miss choice not published: {e}");
+                    }
+                }
+                Answer::Done
+            }
         }
     }
 
