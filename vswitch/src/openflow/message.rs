@@ -16,7 +16,7 @@ use crate::flow::{Action, Instructions, Match, OfPort, PacketInReason};
 use super::actions::{decode_actions, decode_instructions, encode_actions, encode_rule_instructions};
 use super::multipart::{MultipartReply, MultipartRequest};
 use super::nicira::{BundleAdd, BundleControl, FlowFormat, NxFlowMod, PacketInFormat};
-use super::oxm::{decode_match, encode_match};
+use super::oxm::{decode_match, encode_match, v1_0_match_is_exact};
 use super::wire::{len16, read_port, write_port, ErrorType, OfError, Reader, Version, Writer};
 use super::{multipart, nicira};
 
@@ -1304,11 +1304,15 @@ fn decode_flow_mod(version: Version, r: &mut Reader) -> Result<FlowMod, OfError>
             })
         }
         Version::V1_0 => {
+            let exact = v1_0_match_is_exact(r)?;
             let matches = decode_match(version, r)?;
             let cookie = r.u64()?;
             let [table_id, command] = r.array()?;
             let command = FlowModCommand::from_wire(version, command)?;
             let (idle_timeout, hard_timeout, priority) = (r.u16()?, r.u16()?, r.u16()?);
+            // OpenFlow 1.0 (3.4): an exact-match entry is always of the highest priority;
+            // Open vSwitch stores it at 0xffff (and flow stats say so).
+            let priority = if exact { u16::MAX } else { priority };
             let buffer_id = r.u32()?;
             let out_port = read_port(version, r, port_error)?;
             let flags = FlowModFlags::from_wire(version, r.u16()?)?;

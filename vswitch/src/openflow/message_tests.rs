@@ -1503,3 +1503,34 @@ fn names_that_are_not_utf8_or_too_long_survive_a_round_trip() {
     let again = encode(Version::V1_3, 1, &Message::PortStatus(status.clone())).unwrap();
     assert_eq!(decode(&again).unwrap().1, Message::PortStatus(status));
 }
+
+#[test]
+fn an_exact_1_0_match_gets_the_highest_priority() {
+    let flow_mod = FlowMod {
+        cookie: 0,
+        cookie_mask: 0,
+        table_id: 0,
+        command: FlowModCommand::Add,
+        idle_timeout: 0,
+        hard_timeout: 0,
+        priority: 7,
+        buffer_id: NO_BUFFER,
+        out_port: OfPort::NONE,
+        out_group: GROUP_ANY,
+        flags: FlowModFlags::default(),
+        matches: in_port_match(1),
+        instructions: Instructions::default(),
+    };
+    let priority_of = |bytes: &[u8]| match decode(bytes).unwrap().1 {
+        Message::FlowMod(decoded) => decoded.priority,
+        other => panic!("not a flow_mod: {other:?}"),
+    };
+    let mut bytes = encode(Version::V1_0, 1, &Message::FlowMod(flow_mod.clone())).unwrap();
+    assert_eq!(priority_of(&bytes), 7, "a wildcarded match keeps its priority");
+    // The ofp_match's wildcards (after the header) cleared: every field exact.
+    bytes[8..12].copy_from_slice(&[0, 0, 0, 0]);
+    assert_eq!(priority_of(&bytes), u16::MAX);
+    // 1.3 has no such rule.
+    let bytes = encode(Version::V1_3, 1, &Message::FlowMod(flow_mod)).unwrap();
+    assert_eq!(priority_of(&bytes), 7);
+}
