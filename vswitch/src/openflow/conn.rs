@@ -1319,7 +1319,9 @@ pub fn flow_mod_op(
             let flags = table::FlowModFlags {
                 send_flow_rem: flow_mod.flags.send_flow_rem,
                 check_overlap: flow_mod.flags.check_overlap,
-                reset_counts: flow_mod.flags.reset_counts,
+                // In 1.0 an add that replaces a rule always starts its counters from zero (1.0
+                // has no OFPFF_RESET_COUNTS); Open vSwitch sets the flag for it.
+                reset_counts: flow_mod.flags.reset_counts || version == Version::V1_0,
             };
             FlowOp::Add { rule, flags }
         }
@@ -1370,6 +1372,21 @@ mod tests {
             panic!("not an add")
         };
         assert_eq!((rule.table, rule.cookie), (0, 0x10));
+    }
+
+    #[test]
+    fn adds_reset_counters_in_1_0_and_only_when_asked_in_1_3() {
+        let reset = |version: Version, asked: bool| {
+            let mut add = flow_mod(FlowModCommand::Add);
+            add.flags.reset_counts = asked;
+            match flow_mod_op(version, &add, None, false).unwrap() {
+                FlowOp::Add { flags, .. } => flags.reset_counts,
+                other => panic!("not an add: {other:?}"),
+            }
+        };
+        assert!(reset(Version::V1_0, false));
+        assert!(!reset(Version::V1_3, false));
+        assert!(reset(Version::V1_3, true));
     }
 
     #[test]
