@@ -13,7 +13,7 @@ use crate::dpdk::ethdev::{RxQueue, SharedTxQueue, TxQueue};
 use crate::dpdk::mbuf::{RxBurst, TxBatch};
 use crate::pipeline::group::GroupHit;
 use crate::pipeline::meter::Meter;
-use crate::pipeline::table::{RuleEntry, TablesSnapshot};
+use crate::pipeline::table::{RuleEntry, TableLookups, TablesSnapshot};
 use crate::pipeline::xlate::{Bridge, BridgePort, DpAction, MacTable, Translation, XlateStop};
 use crate::pmd::stats::DropReason;
 
@@ -95,6 +95,8 @@ pub struct FlowActions {
     pub rules: Box<[Arc<RuleEntry>]>,
     /// The groups and buckets the packets go through, for their counters.
     pub groups: Box<[GroupHit]>,
+    /// The tables the packets are looked up in, for their counters.
+    pub table_lookups: TableLookups,
 }
 
 impl FlowActions {
@@ -102,6 +104,7 @@ impl FlowActions {
         actions: Vec<DpAction>,
         rules: Vec<Arc<RuleEntry>>,
         groups: Vec<GroupHit>,
+        table_lookups: TableLookups,
         drop_reason: DropReason,
     ) -> FlowActions {
         let only_output = match actions.as_slice() {
@@ -120,6 +123,7 @@ impl FlowActions {
             actions: actions.into(),
             rules: rules.into(),
             groups: groups.into(),
+            table_lookups,
             only_output,
             output_ports,
             drops_all,
@@ -194,6 +198,6 @@ impl FlowActions {
                 Some(_) => DropReason::PipelineError,
             }
         };
-        FlowActions::new(translation.actions, translation.rules, translation.groups, reason)
+        FlowActions::new(translation.actions, translation.rules, translation.groups, translation.table_lookups, reason)
     }
 }

@@ -821,19 +821,22 @@ impl Connection {
                 single(if is_nx { ReplyBody::NxAggregate(stats) } else { ReplyBody::Aggregate(stats) })
             }
             RequestBody::Table => {
-                let counts = match self.ask(Query::TableStats)? {
-                    Answer::Tables(counts) => counts,
+                let stats = match self.ask(Query::TableStats)? {
+                    Answer::Tables(stats) => stats,
                     other => return Err(unexpected(&other)),
                 };
                 let tables: Vec<TableStats> = (0..N_TABLES)
-                    .map(|t| TableStats {
-                        table_id: t,
-                        name: table_name(t),
-                        wildcards: 0x003f_ffff,
-                        max_entries: 1_000_000,
-                        active_count: counts.get(usize::from(t)).copied().unwrap_or(0),
-                        lookup_count: 0,
-                        matched_count: 0,
+                    .map(|t| {
+                        let stat = stats.get(usize::from(t)).copied().unwrap_or_default();
+                        TableStats {
+                            table_id: t,
+                            name: table_name(t),
+                            wildcards: 0x003f_ffff,
+                            max_entries: 1_000_000,
+                            active_count: stat.active,
+                            lookup_count: stat.lookups,
+                            matched_count: stat.matched,
+                        }
                     })
                     .collect();
                 split(version, xid, tables, ReplyBody::Table)

@@ -30,7 +30,7 @@ pub enum Query {
     Ports,
     /// Counters of one port, or of all ([`OfPort::NONE`]). Answer: [`Answer::PortStats`].
     PortStats(OfPort),
-    /// Rules per table. Answer: [`Answer::Tables`].
+    /// Rules, lookups and matches per table. Answer: [`Answer::Tables`].
     TableStats,
     /// The rules a selector selects, with statistics. Answer: [`Answer::Flows`].
     Flows(FlowSelector),
@@ -120,6 +120,17 @@ pub struct FlowStat {
     pub hard_age_s: u64,
 }
 
+/// A table's rules and counters at the time of the query.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TableStat {
+    pub active: u32,
+    /// Packets looked up in the table (credited from the megaflows within ~10 ms, as rule
+    /// counters are).
+    pub lookups: u64,
+    /// Of those, packets a rule matched.
+    pub matched: u64,
+}
+
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Aggregate {
     pub packets: u64,
@@ -196,8 +207,8 @@ pub enum Push {
 pub enum Answer {
     Ports(Vec<PortView>),
     PortStats(Vec<PortCounters>),
-    /// Active rules of tables 0, 1, ... in order.
-    Tables(Vec<u32>),
+    /// Tables 0, 1, ... in order.
+    Tables(Vec<TableStat>),
     Flows(Vec<FlowStat>),
     Aggregate(Aggregate),
     /// How many rules the flow_mods modified (0 for other commands' successes).

@@ -24,7 +24,7 @@ use std::sync::Arc;
 use hashbrown::HashMap;
 
 use super::group::GroupHit;
-use super::table::{RuleEntry, TablesSnapshot};
+use super::table::{RuleEntry, TableLookups, TablesSnapshot};
 use crate::flow::key::{Field, FlowKey};
 use crate::flow::numbers::{ETH_TYPE_IP, ETH_TYPE_IPV6};
 use crate::flow::{Action, FlowRule, Instructions, Learn, LearnSpec, Match, OfPort, PacketInReason, Subfield};
@@ -204,6 +204,8 @@ pub struct Translation {
     pub rules: Vec<Arc<RuleEntry>>,
     /// The groups (and buckets) the packet went through, in order (for their counters).
     pub groups: Vec<GroupHit>,
+    /// The tables looked up, in order (for their counters).
+    pub table_lookups: TableLookups,
     /// Rules built by learn actions.
     pub learned_rules: Vec<FlowRule>,
     /// Addresses NORMAL saw.
@@ -220,7 +222,11 @@ pub struct Translation {
 /// (whose in_port is the datapath port). With `trace`, every step is
 /// recorded in `Translation::trace`.
 pub fn translate(bridge: &Bridge<'_>, dp_key: &FlowKey, trace: bool) -> Translation {
-    let mut out = Translation { trace: trace.then(Vec::new), ..Translation::default() };
+    let mut out = Translation {
+        trace: trace.then(Vec::new),
+        table_lookups: bridge.tables.new_lookups(),
+        ..Translation::default()
+    };
     out.wildcards.set_all_ones(Field::InPort);
     let dp_in_port = u16::try_from(dp_key.get_u64(Field::InPort)).unwrap_or(u16::MAX);
     let Some(in_port) = bridge.port_by_dp(dp_in_port) else {
@@ -363,6 +369,7 @@ impl<'a, 'b> Xlate<'a, 'b> {
         let mut table = table;
         loop {
             let rule = self.bridge.tables.lookup(table, &self.key, &mut self.out.wildcards).cloned();
+            self.out.table_lookups.push(table, rule.is_some());
             let Some(rule) = rule else {
                 if top_level && table == 0 {
                     self.out.table_miss = true;
@@ -962,6 +969,26 @@ mod tests {
         };
         assert_eq!(with_rule(3), [(PacketInReason::Action, PacketInOrigin::TableMissRule, 80, 0)]);
         assert_eq!(with_rule(1), [(PacketInReason::Action, PacketInOrigin::Rule, 90, 0)]);
+    }
+
+    #[test]
+    fn table_lookups_and_matches_are_counted_when_credited() {
+        let mut flow_tables = FlowTables::new();
+        for text in ["in_port=1,actions=goto_table:2", "in_port=2,actions=resubmit(,3)", "table=2,actions=drop"] {
+            flow_tables.add(parse_add_flow(text).unwrap(), FlowModFlags::default(), 0).unwrap();
+        }
+        let snapshot = flow_tables.snapshot();
+        let ports = trunk_ports(&[1, 2, 3]);
+        let macs = MacTable::new();
+        let view = Bridge { tables: &snapshot, ports: &ports, macs: &macs, miss_to_controller: false };
+        for (ofport, packets) in [(1, 5), (2, 3), (3, 2)] {
+            translate(&view, &packet(ofport, VM_MAC, REMOTE_MAC, None), false).table_lookups.record(packets);
+        }
+        let counters = flow_tables.counters();
+        assert_eq!(counters.get(0), (10, 8), "table 0: every packet, all but port 3's matched");
+        assert_eq!(counters.get(2), (5, 5));
+        assert_eq!(counters.get(3), (3, 0), "a resubmit's lookup counts too");
+        assert_eq!(counters.get(1), (0, 0));
     }
 
     #[test]

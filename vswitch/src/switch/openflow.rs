@@ -11,7 +11,7 @@ use crate::flow::{Action, FlowSelector, OfPort};
 use crate::openflow::message::{FlowRemovedReason, MeterCommand, PortReason};
 use crate::openflow::service::{
     Aggregate, Answer, FlowModFailure, FlowStat, MeterModFailure, MeterView, PacketOutFailure, PortCounters,
-    PortModFailure, PortView, Push, Query, METER_ALL,
+    PortModFailure, PortView, Push, Query, TableStat, METER_ALL,
 };
 use crate::packet::extract;
 use crate::pipeline::meter::MeterSpec;
@@ -45,12 +45,22 @@ impl Switch {
         match query {
             Query::Ports => Answer::Ports(self.ports.iter().filter(|p| p.bridge == b).map(port_view).collect()),
             Query::PortStats(only) => Answer::PortStats(self.openflow_port_stats(b, only.0)),
-            Query::TableStats => Answer::Tables(
-                (0u8..)
-                    .take(TABLE_COUNT)
-                    .map(|t| u32::try_from(self.bridges[b].tables.rule_count(t)).unwrap_or(u32::MAX))
-                    .collect(),
-            ),
+            Query::TableStats => {
+                let tables = &self.bridges[b].tables;
+                Answer::Tables(
+                    (0u8..)
+                        .take(TABLE_COUNT)
+                        .map(|t| {
+                            let (lookups, matched) = tables.counters().get(t);
+                            TableStat {
+                                active: u32::try_from(tables.rule_count(t)).unwrap_or(u32::MAX),
+                                lookups,
+                                matched,
+                            }
+                        })
+                        .collect(),
+                )
+            }
             Query::Flows(selector) => {
                 let now = self.now_ms();
                 Answer::Flows(self.select_flows(b, &selector).iter().map(|entry| flow_stat(entry, now)).collect())
