@@ -364,7 +364,9 @@ impl<'a, 'b> Xlate<'a, 'b> {
     }
 
     /// Looks `table` up and runs the matching rule's instructions
-    /// (following goto_table).
+    /// (following goto_table). `top_level`: the pipeline's own lookup (table 0 of the packet,
+    /// or a packet-out's output:TABLE), whose misses may go to the controllers; a resubmit's
+    /// never do.
     fn run_table(&mut self, table: u8, top_level: bool) {
         let mut table = table;
         loop {
@@ -453,7 +455,7 @@ impl<'a, 'b> Xlate<'a, 'b> {
         match action {
             Action::Output(port) => self.output(*port),
             Action::Controller { max_len, reason } => self.controller(*reason, *max_len),
-            Action::Resubmit { port, table } => self.resubmit(*port, *table),
+            Action::Resubmit { port, table } => self.resubmit(*port, *table, false),
             Action::SetField { field, value, mask } => self.write_field(*field, *value, *mask),
             Action::Load { value, dst } => self.write_subfield(*dst, *value),
             Action::Move { src, dst } => {
@@ -633,7 +635,8 @@ impl<'a, 'b> Xlate<'a, 'b> {
             }
             OfPort::CONTROLLER => self.controller(PacketInReason::Action, u16::MAX),
             // A packet-out's way into the pipeline.
-            OfPort::TABLE => self.resubmit(OfPort::IN_PORT, Some(0)),
+            // As Open vSwitch: a miss there may go to the controllers, as the packet's own.
+            OfPort::TABLE => self.resubmit(OfPort::IN_PORT, Some(0), true),
             OfPort(n) if n == in_ofport => self.note(format!("output:{n}: skipped (the input port)")),
             OfPort(n) => match self.bridge.port_by_ofport(n) {
                 Some(p) => {
@@ -691,7 +694,9 @@ impl<'a, 'b> Xlate<'a, 'b> {
         self.emit(DpAction::Output(dp_port));
     }
 
-    fn resubmit(&mut self, port: OfPort, table: Option<u8>) {
+    /// Runs `table` (the current one by default) as if the packet came in on `port`;
+    /// `top_level` as for [`Xlate::run_table`].
+    fn resubmit(&mut self, port: OfPort, table: Option<u8>, top_level: bool) {
         if self.depth > MAX_RESUBMIT_DEPTH {
             // A loop in the rules: Open vSwitch drops the packet altogether.
             self.note("resubmit: too deep -> drop".into());
@@ -705,7 +710,7 @@ impl<'a, 'b> Xlate<'a, 'b> {
         }
         let (current, current_rule) = (self.current_table, self.current_rule);
         self.depth += 1;
-        self.run_table(table.unwrap_or(current), false);
+        self.run_table(table.unwrap_or(current), top_level);
         self.depth -= 1;
         self.current_table = current;
         self.current_rule = current_rule;
@@ -969,6 +974,13 @@ mod tests {
         };
         assert_eq!(with_rule(3), [(PacketInReason::Action, PacketInOrigin::TableMissRule, 80, 0)]);
         assert_eq!(with_rule(1), [(PacketInReason::Action, PacketInOrigin::Rule, 90, 0)]);
+        // A packet-out's output:TABLE is the packet's own lookup: its miss goes up too.
+        let packet_out = |miss_to_controller| {
+            let view = Bridge { tables: &snapshot, ports: &ports, macs: &macs, miss_to_controller };
+            packet_ins(&translate_packet_out(&view, &from(3), OfPort(3), &[Action::Output(OfPort::TABLE)]))
+        };
+        assert_eq!(packet_out(true), [(PacketInReason::NoMatch, PacketInOrigin::NoRule, u16::MAX, 0)]);
+        assert_eq!(packet_out(false), []);
     }
 
     #[test]
