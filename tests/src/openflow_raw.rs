@@ -1,14 +1,21 @@
 //! OpenFlow by hand, for tests that must send what no tool sends (errors, roles, floods,
-//! garbage) or watch the wire: a 1.3 client over TCP, whole-message reads, OFPT_ERROR fields.
+//! garbage) or watch the wire: a 1.3 or 1.0 client over TCP, whole-message reads, OFPT_ERROR
+//! fields.
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
 /// A client of the switch's listener on `port` after the HELLOs (ours offers 1.3 only).
 pub fn client(port: u16) -> TcpStream {
+    client_of_version(port, 4)
+}
+
+/// A client of the switch's listener on `port` after the HELLOs, ours offering only the
+/// version of wire number `version` (1: OpenFlow 1.0, 4: 1.3).
+pub fn client_of_version(port: u16, version: u8) -> TcpStream {
     let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
     stream.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
-    stream.write_all(&[4, 0, 0, 8, 0, 0, 0, 1]).expect("hello");
+    stream.write_all(&[version, 0, 0, 8, 0, 0, 0, 1]).expect("hello");
     let hello = read_message(&mut stream).expect("the switch's hello");
     assert_eq!(hello[1], 0, "first message is a HELLO: {hello:?}");
     stream

@@ -13,7 +13,7 @@ use crate::dpdk::ethdev::{RxQueue, SharedTxQueue, TxQueue};
 use crate::dpdk::mbuf::{RxBurst, TxBatch};
 use crate::pipeline::group::GroupHit;
 use crate::pipeline::meter::Meter;
-use crate::pipeline::table::{RuleEntry, TablesSnapshot};
+use crate::pipeline::table::{RuleEntry, TableLookups, TablesSnapshot};
 use crate::pipeline::xlate::{Bridge, BridgePort, DpAction, MacTable, Translation, XlateStop};
 use crate::pmd::stats::DropReason;
 
@@ -44,12 +44,19 @@ pub struct BridgeDp {
     pub packet_in_limit: PacketInLimit,
     /// The bridge's meters, by id.
     pub meters: Vec<Arc<Meter>>,
+    /// Table misses go to the controllers (an OpenFlow 1.0 connection wants them).
+    pub miss_to_controller: bool,
 }
 
 impl BridgeDp {
     /// What the pipeline's translation reads of the bridge.
     pub fn view(&self) -> Bridge<'_> {
-        Bridge { tables: &self.tables, ports: &self.ports, macs: &self.macs }
+        Bridge {
+            tables: &self.tables,
+            ports: &self.ports,
+            macs: &self.macs,
+            miss_to_controller: self.miss_to_controller,
+        }
     }
 }
 
@@ -88,6 +95,8 @@ pub struct FlowActions {
     pub rules: Box<[Arc<RuleEntry>]>,
     /// The groups and buckets the packets go through, for their counters.
     pub groups: Box<[GroupHit]>,
+    /// The tables the packets are looked up in, for their counters.
+    pub table_lookups: TableLookups,
 }
 
 impl FlowActions {
@@ -95,6 +104,7 @@ impl FlowActions {
         actions: Vec<DpAction>,
         rules: Vec<Arc<RuleEntry>>,
         groups: Vec<GroupHit>,
+        table_lookups: TableLookups,
         drop_reason: DropReason,
     ) -> FlowActions {
         let only_output = match actions.as_slice() {
@@ -113,6 +123,7 @@ impl FlowActions {
             actions: actions.into(),
             rules: rules.into(),
             groups: groups.into(),
+            table_lookups,
             only_output,
             output_ports,
             drops_all,
@@ -187,6 +198,6 @@ impl FlowActions {
                 Some(_) => DropReason::PipelineError,
             }
         };
-        FlowActions::new(translation.actions, translation.rules, translation.groups, reason)
+        FlowActions::new(translation.actions, translation.rules, translation.groups, translation.table_lookups, reason)
     }
 }

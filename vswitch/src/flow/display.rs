@@ -26,6 +26,9 @@ impl fmt::Display for Subfield {
             f.write_str("[]")
         } else if self.bits == 1 {
             write!(f, "[{}]", self.offset)
+        } else if self.bits == 0 {
+            // Never valid (check_bounds refuses it), but its error names it.
+            write!(f, "[{}..] (0 bits)", self.offset)
         } else {
             write!(f, "[{}..{}]", self.offset, self.offset + self.bits - 1)
         }

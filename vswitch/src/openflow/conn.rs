@@ -31,10 +31,11 @@ use crossbeam::select;
 
 use crate::config::{BridgeConfig, PacketInLimit};
 use crate::flow::key::Field;
+use crate::flow::PacketInReason;
 use crate::flow::{FlowModification, FlowRule, FlowSelector, Match, OfPort};
 use crate::pipeline::meter::MeterSpec;
 use crate::pipeline::table::{self, FlowOp, FlowTableError};
-use crate::pipeline::xlate::PortFlags;
+use crate::pipeline::xlate::{PacketInMeta, PacketInOrigin, PortFlags};
 use crate::pmd::packet_in::PacketInEvent;
 use crate::token_bucket::TokenBucket;
 
@@ -346,7 +347,11 @@ impl Connection {
         let slot = usize::from(self.member.state.role() == ControllerRole::Slave);
         let message = match push {
             Push::PacketIn(event) => {
-                if !wanted(self.async_config.packet_in_mask[slot], packet_in_reason_wire(event.meta.reason)) {
+                if event.meta.origin == PacketInOrigin::NoRule && !self.member.state.wants_misses() {
+                    return Ok(());
+                }
+                let reason = packet_in_reason(version, &event.meta);
+                if !wanted(self.async_config.packet_in_mask[slot], packet_in_reason_wire(reason)) {
                     return Ok(());
                 }
                 let now = u64::try_from(self.started.elapsed().as_nanos()).unwrap_or(u64::MAX);
@@ -355,7 +360,7 @@ impl Connection {
                     return Ok(());
                 }
                 self.member.state.packet_ins.fetch_add(1, Ordering::Relaxed);
-                Message::PacketIn(packet_in(&event))
+                Message::PacketIn(packet_in(version, reason, &event))
             }
             Push::PortStatus { reason, port } => {
                 if !wanted(self.async_config.port_status_mask[slot], reason as u8) {
@@ -496,6 +501,7 @@ impl Connection {
                     tracing::debug!(bridge = %self.context.bridge, ?version, "OpenFlow version negotiated");
                     self.version = Some(version);
                     self.member.state.set_version(version);
+                    self.want_misses(version == Version::V1_0 && self.member.state.is_controller());
                     Ok(())
                 }
                 Err(error) => {
@@ -513,6 +519,21 @@ impl Connection {
                 let error = OfError::new(ErrorType::HelloFailed, 1, format!("bad HELLO: {}", e.error));
                 self.send_error(e.version, e.xid, &error, frame)?;
                 Err(error.reason)
+            }
+        }
+    }
+
+    /// Follows whether this connection wants a packet-in for every table miss, as OpenFlow 1.0
+    /// has it: a 1.0 controller does; a 1.0 client of the management socket once it sets a
+    /// miss_send_len (as Open vSwitch's service connections get asynchronous messages only
+    /// then, so that `ovs-ofctl dump-flows` does not change the datapath). The bridge's datapath
+    /// follows before the next message is handled; when the connection ends, within the
+    /// management thread's tick (100 ms).
+    fn want_misses(&self, wanted: bool) {
+        if wanted != self.member.state.wants_misses() {
+            self.member.state.set_wants_misses(wanted);
+            if let Err(e) = self.ask(Query::MissListenersChanged) {
+                tracing::warn!(bridge = %self.context.bridge, "table misses not followed at once: {e}");
             }
         }
     }
@@ -560,11 +581,17 @@ impl Connection {
             Message::GetConfigRequest => reply(Message::GetConfigReply(self.config)),
             Message::SetConfig(config) => {
                 self.config = config;
+                if version == Version::V1_0 {
+                    self.want_misses(self.member.state.is_controller() || config.miss_send_len > 0);
+                }
                 Ok(Vec::new())
             }
             Message::BarrierRequest => reply(Message::BarrierReply),
             Message::RoleRequest(request) => {
                 reply(Message::RoleReply(self.context.registry.request_role(&self.member, request)?))
+            }
+            Message::NxRoleRequest(role) => {
+                reply(Message::NxRoleReply(self.context.registry.request_nx_role(&self.member, role)))
             }
             Message::SetFlowFormat(format) => {
                 self.flow_format = format;
@@ -796,19 +823,22 @@ impl Connection {
                 single(if is_nx { ReplyBody::NxAggregate(stats) } else { ReplyBody::Aggregate(stats) })
             }
             RequestBody::Table => {
-                let counts = match self.ask(Query::TableStats)? {
-                    Answer::Tables(counts) => counts,
+                let stats = match self.ask(Query::TableStats)? {
+                    Answer::Tables(stats) => stats,
                     other => return Err(unexpected(&other)),
                 };
                 let tables: Vec<TableStats> = (0..N_TABLES)
-                    .map(|t| TableStats {
-                        table_id: t,
-                        name: table_name(t),
-                        wildcards: 0x003f_ffff,
-                        max_entries: 1_000_000,
-                        active_count: counts.get(usize::from(t)).copied().unwrap_or(0),
-                        lookup_count: 0,
-                        matched_count: 0,
+                    .map(|t| {
+                        let stat = stats.get(usize::from(t)).copied().unwrap_or_default();
+                        TableStats {
+                            table_id: t,
+                            name: table_name(t),
+                            wildcards: 0x003f_ffff,
+                            max_entries: 1_000_000,
+                            active_count: stat.active,
+                            lookup_count: stat.lookups,
+                            matched_count: stat.matched,
+                        }
                     })
                     .collect();
                 split(version, xid, tables, ReplyBody::Table)
@@ -909,9 +939,20 @@ fn wanted(mask: u32, reason: u8) -> bool {
     reason < 32 && mask & (1 << reason) != 0
 }
 
-/// The PACKET_IN of a packet-in event: never buffered; the match has in_port and the
-/// pipeline fields that are not zero.
-fn packet_in(event: &PacketInEvent) -> PacketIn {
+/// The reason a packet-in gives in `version`: the table-miss rule's is a miss in 1.3 and an
+/// action in 1.0 (which has no table-miss rule), as Open vSwitch reports them.
+fn packet_in_reason(version: Version, meta: &PacketInMeta) -> PacketInReason {
+    match (meta.origin, version) {
+        (PacketInOrigin::TableMissRule, Version::V1_3) => PacketInReason::NoMatch,
+        _ => meta.reason,
+    }
+}
+
+/// The PACKET_IN of a packet-in event, with `reason`: never buffered; the match has in_port and
+/// the pipeline fields that are not zero. In 1.3 the packet is cut to the controller action's
+/// max_len; in 1.0 an unbuffered packet goes whole, whatever max_len or miss_send_len say (the
+/// 1.0 specification, and Open vSwitch since it buffers no packets).
+fn packet_in(version: Version, reason: PacketInReason, event: &PacketInEvent) -> PacketIn {
     let meta = &event.meta;
     let mut matches = Match::catch_all();
     matches.set_in_port(OfPort(meta.in_port));
@@ -924,11 +965,15 @@ fn packet_in(event: &PacketInEvent) -> PacketIn {
         }
     }
     // The whole message must fit its 16-bit length: header, fixed part and match take < 512.
-    let room = usize::from(u16::MAX) - 512;
+    let room = match version {
+        Version::V1_3 => usize::from(meta.max_len),
+        Version::V1_0 => usize::MAX,
+    }
+    .min(usize::from(u16::MAX) - 512);
     PacketIn {
         buffer_id: NO_BUFFER,
         total_len: u16::try_from(event.total_len).unwrap_or(u16::MAX),
-        reason: meta.reason,
+        reason,
         table_id: meta.table_id,
         cookie: meta.cookie,
         matches,
@@ -1229,9 +1274,14 @@ pub fn flow_mod_op(
 ) -> Result<FlowOp, OfError> {
     // 1.0 without the table-id extension: adds go to table 0, everything else to every table.
     let table_id = if version == Version::V1_0 && !table_id_ext { 0xff } else { flow_mod.table_id };
-    if flow_mod.buffer_id != NO_BUFFER {
-        // OFPBRC_BUFFER_UNKNOWN: the switch buffers no packets.
-        return Err(bad_request(8, format!("buffer {:#x}: the switch buffers no packets", flow_mod.buffer_id)));
+    let deletes = matches!(flow_mod.command, FlowModCommand::Delete | FlowModCommand::DeleteStrict);
+    // A delete has no packet to release: its buffer_id means nothing (OpenFlow 1.0 5.3.3,
+    // and Open vSwitch ignores it).
+    if flow_mod.buffer_id != NO_BUFFER && !deletes {
+        return Err(bad_request(
+            message::bad_request::BUFFER_UNKNOWN,
+            format!("buffer {:#x}: the switch buffers no packets", flow_mod.buffer_id),
+        ));
     }
     // Cookies: 1.3 matches on cookie/cookie_mask and a modify keeps the rules' cookie; 1.0's
     // OFPT_FLOW_MOD has no cookie match and its cookie is the new one (all ones: unchanged);
@@ -1274,7 +1324,9 @@ pub fn flow_mod_op(
             let flags = table::FlowModFlags {
                 send_flow_rem: flow_mod.flags.send_flow_rem,
                 check_overlap: flow_mod.flags.check_overlap,
-                reset_counts: flow_mod.flags.reset_counts,
+                // In 1.0 an add that replaces a rule always starts its counters from zero (1.0
+                // has no OFPFF_RESET_COUNTS); Open vSwitch sets the flag for it.
+                reset_counts: flow_mod.flags.reset_counts || version == Version::V1_0,
             };
             FlowOp::Add { rule, flags }
         }
@@ -1325,6 +1377,21 @@ mod tests {
             panic!("not an add")
         };
         assert_eq!((rule.table, rule.cookie), (0, 0x10));
+    }
+
+    #[test]
+    fn adds_reset_counters_in_1_0_and_only_when_asked_in_1_3() {
+        let reset = |version: Version, asked: bool| {
+            let mut add = flow_mod(FlowModCommand::Add);
+            add.flags.reset_counts = asked;
+            match flow_mod_op(version, &add, None, false).unwrap() {
+                FlowOp::Add { flags, .. } => flags.reset_counts,
+                other => panic!("not an add: {other:?}"),
+            }
+        };
+        assert!(reset(Version::V1_0, false));
+        assert!(!reset(Version::V1_3, false));
+        assert!(reset(Version::V1_3, true));
     }
 
     #[test]
@@ -1379,6 +1446,20 @@ mod tests {
         let overlap = FlowTableError::Overlap(Box::default());
         assert_eq!(table_error(Version::V1_3, &overlap).code, 3);
         assert_eq!(table_error(Version::V1_0, &overlap).code, 1);
+    }
+
+    #[test]
+    fn deletes_ignore_the_buffer_id() {
+        for version in [Version::V1_0, Version::V1_3] {
+            for command in [FlowModCommand::Delete, FlowModCommand::DeleteStrict] {
+                let mut d = flow_mod(command);
+                d.buffer_id = 5;
+                assert!(
+                    matches!(flow_mod_op(version, &d, None, false), Ok(FlowOp::Delete(_))),
+                    "{version:?} {command:?}"
+                );
+            }
+        }
     }
 
     #[test]

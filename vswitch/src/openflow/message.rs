@@ -16,7 +16,7 @@ use crate::flow::{Action, Instructions, Match, OfPort, PacketInReason};
 use super::actions::{decode_actions, decode_instructions, encode_actions, encode_rule_instructions};
 use super::multipart::{MultipartReply, MultipartRequest};
 use super::nicira::{BundleAdd, BundleControl, FlowFormat, NxFlowMod, PacketInFormat};
-use super::oxm::{decode_match, encode_match};
+use super::oxm::{decode_match, encode_match, v1_0_match_is_exact};
 use super::wire::{len16, read_port, write_port, ErrorType, OfError, Reader, Version, Writer};
 use super::{multipart, nicira};
 
@@ -536,6 +536,10 @@ pub enum Message {
     NxFlowMod(NxFlowMod),
     /// NXT_PACKET_IN: a packet-in with an nx_match.
     NxPacketIn(PacketIn),
+    /// NXT_ROLE_REQUEST: a role without a generation id (how 1.0 controllers take roles).
+    NxRoleRequest(ControllerRole),
+    /// NXT_ROLE_REPLY.
+    NxRoleReply(ControllerRole),
 }
 
 impl Message {
@@ -578,6 +582,8 @@ impl Message {
             Message::SetPacketInFormat(_) => "NXT_SET_PACKET_IN_FORMAT",
             Message::NxFlowMod(_) => "NXT_FLOW_MOD",
             Message::NxPacketIn(_) => "NXT_PACKET_IN",
+            Message::NxRoleRequest(_) => "NXT_ROLE_REQUEST",
+            Message::NxRoleReply(_) => "NXT_ROLE_REPLY",
         }
     }
 
@@ -598,7 +604,9 @@ impl Message {
             | Message::FlowModTableId(_)
             | Message::SetPacketInFormat(_)
             | Message::NxFlowMod(_)
-            | Message::NxPacketIn(_) => 4,
+            | Message::NxPacketIn(_)
+            | Message::NxRoleRequest(_)
+            | Message::NxRoleReply(_) => 4,
             Message::FeaturesRequest => 5,
             Message::FeaturesReply(_) => 6,
             Message::GetConfigRequest => 7,
@@ -817,7 +825,9 @@ fn encode_body(version: Version, xid: u32, message: &Message, w: &mut Writer) ->
         | Message::FlowModTableId(_)
         | Message::SetPacketInFormat(_)
         | Message::NxFlowMod(_)
-        | Message::NxPacketIn(_) => nicira::encode_experimenter(version, xid, message, w)?,
+        | Message::NxPacketIn(_)
+        | Message::NxRoleRequest(_)
+        | Message::NxRoleReply(_) => nicira::encode_experimenter(version, xid, message, w)?,
     }
     Ok(())
 }
@@ -827,10 +837,28 @@ fn encode_body(version: Version, xid: u32, message: &Message, w: &mut Writer) ->
 /// The first of the ONF bundle extension's error codes (ONFERR_ET_BUNDLE_*).
 const ONF_BUNDLE_ERROR_BASE: u16 = 2300;
 
+/// Whether `version` defines error `code` of `kind`: OpenFlow 1.0 stops at OFPBRC_BUFFER_UNKNOWN,
+/// OFPBAC_BAD_QUEUE, OFPFMFC_UNSUPPORTED, OFPPMFC_BAD_HW_ADDR and OFPQOFC_EPERM (1.3's IS_SLAVE,
+/// BAD_PORT, BAD_OUT_GROUP, BAD_CONFIG... are past them). An undefined one goes out as
+/// OFPBRC_EPERM, as Open vSwitch sends IS_SLAVE in 1.0.
+fn defined_in(version: Version, kind: ErrorType, code: u16) -> bool {
+    let last = match (version, kind) {
+        (Version::V1_3, _) => return true,
+        (Version::V1_0, ErrorType::HelloFailed) => 1,
+        (Version::V1_0, ErrorType::BadRequest) => bad_request::BUFFER_UNKNOWN,
+        (Version::V1_0, ErrorType::BadAction) => 8,
+        (Version::V1_0, ErrorType::FlowModFailed) => 5,
+        (Version::V1_0, ErrorType::PortModFailed) => 1,
+        (Version::V1_0, ErrorType::QueueOpFailed) => 2,
+        (Version::V1_0, _) => return false,
+    };
+    code <= last
+}
+
 pub fn encode_error(version: Version, xid: u32, error: &OfError, offending: &[u8]) -> Vec<u8> {
     let (error_type, code) = match error.kind.wire(version) {
-        Some(error_type) => (error_type, error.code),
-        None => (1, bad_request::EPERM),
+        Some(error_type) if defined_in(version, error.kind, error.code) => (error_type, error.code),
+        _ => (1, bad_request::EPERM),
     };
     let data = offending.get(..ERROR_DATA_MAX).unwrap_or(offending).to_vec();
     // An experimenter error (the 1.3 bundle extension's) has the experimenter id after the code.
@@ -1278,11 +1306,15 @@ fn decode_flow_mod(version: Version, r: &mut Reader) -> Result<FlowMod, OfError>
             })
         }
         Version::V1_0 => {
+            let exact = v1_0_match_is_exact(r)?;
             let matches = decode_match(version, r)?;
             let cookie = r.u64()?;
             let [table_id, command] = r.array()?;
             let command = FlowModCommand::from_wire(version, command)?;
             let (idle_timeout, hard_timeout, priority) = (r.u16()?, r.u16()?, r.u16()?);
+            // OpenFlow 1.0 (3.4): an exact-match entry is always of the highest priority;
+            // Open vSwitch stores it at 0xffff (and flow stats say so).
+            let priority = if exact { u16::MAX } else { priority };
             let buffer_id = r.u32()?;
             let out_port = read_port(version, r, port_error)?;
             let flags = FlowModFlags::from_wire(version, r.u16()?)?;

@@ -138,6 +138,8 @@ fn switch_samples() -> Vec<(&'static str, Version, Message)> {
             Message::PacketIn(PacketIn { reason: PacketInReason::Action, table_id: 0, cookie: 0, ..packet_in.clone() }),
         ),
         ("nx_packet_in", v10, Message::NxPacketIn(packet_in)),
+        ("nx_role_request", v10, Message::NxRoleRequest(ControllerRole::Master)),
+        ("nx_role_reply", v13, Message::NxRoleReply(ControllerRole::Slave)),
         (
             "flow_removed_13",
             v13,
@@ -377,6 +379,16 @@ arp,vlan_tci=0x0000,dl_src=00:00:00:00:00:01,dl_dst=ff:ff:ff:ff:ff:ff,arp_spa=0.
         r#"NXT_PACKET_IN (xid=0x42): table_id=3 cookie=0x99 total_len=14 in_port=2 (via no_match) data_len=14 (unbuffered)
 arp,vlan_tci=0x0000,dl_src=00:00:00:00:00:01,dl_dst=ff:ff:ff:ff:ff:ff,arp_spa=0.0.0.0,arp_tpa=0.0.0.0,arp_op=0,arp_sha=00:00:00:00:00:00,arp_tha=00:00:00:00:00:00
 "#,
+    ),
+    (
+        "nx_role_request",
+        "0104001400000042000023200000000a00000001",
+        "NXT_ROLE_REQUEST (xid=0x42): role=primary\n",
+    ),
+    (
+        "nx_role_reply",
+        "0404001400000042000023200000000b00000002",
+        "NXT_ROLE_REPLY (OF1.3) (xid=0x42): role=secondary\n",
     ),
     (
         "flow_removed_13",
@@ -1087,6 +1099,8 @@ fn round_trip_samples() -> Vec<(Version, Message)> {
         ..TableFeatures::default()
     };
     vec![
+        (v10, Message::NxRoleRequest(ControllerRole::Slave)),
+        (v13, Message::NxRoleReply(ControllerRole::Equal)),
         (v13, Message::Error(ErrorMessage { error_type: 1, code: 6, data: hex("0400000800000001") })),
         (v10, Message::Error(ErrorMessage { error_type: 0xffff, code: 3, data: Vec::new() })),
         (v13, Message::EchoRequest(b"ping".to_vec())),
@@ -1325,7 +1339,7 @@ fn every_message_type_round_trips() {
     names.extend(OVS_OFCTL_SENT.iter().map(|(_, h)| decode(&hex(h)).unwrap().1.name()));
     names.sort_unstable();
     names.dedup();
-    assert_eq!(names.len(), 36, "{names:?}");
+    assert_eq!(names.len(), 38, "{names:?}");
 }
 
 #[test]
@@ -1426,6 +1440,22 @@ fn errors_carry_the_offending_message() {
     let meter = OfError::new(ErrorType::MeterModFailed, 4, "x");
     assert_eq!(to_hex(&encode_error(Version::V1_0, 1, &meter, &[])), "0101000c0000000100010005");
     let hello = encode_error(Version::V1_3, 0, &OfError::new(ErrorType::HelloFailed, 0, "x"), b"no common version");
+    // Codes 1.0 does not define go out as OFPBRC_EPERM; those it defines as they are.
+    let codes = |error: OfError| {
+        let bytes = encode_error(Version::V1_0, 1, &error, &[]);
+        (u16::from_be_bytes([bytes[8], bytes[9]]), u16::from_be_bytes([bytes[10], bytes[11]]))
+    };
+    assert_eq!(codes(bad_request(bad_request::IS_SLAVE, "x")), (1, 5));
+    assert_eq!(codes(bad_request(bad_request::BAD_PORT, "x")), (1, 5));
+    assert_eq!(codes(OfError::new(ErrorType::BadAction, 9, "bad out group")), (1, 5));
+    assert_eq!(codes(OfError::new(ErrorType::PortModFailed, 2, "bad config")), (1, 5));
+    assert_eq!(codes(bad_request(bad_request::BUFFER_UNKNOWN, "x")), (1, 8));
+    assert_eq!(codes(OfError::new(ErrorType::BadAction, 8, "bad queue")), (2, 8));
+    assert_eq!(codes(OfError::new(ErrorType::PortModFailed, 1, "bad hw addr")), (4, 1));
+    assert_eq!(
+        &to_hex(&encode_error(Version::V1_3, 1, &bad_request(bad_request::IS_SLAVE, "x"), &[]))[16..24],
+        "0001000a"
+    );
     if let Some(printed) = ofp_print(&bytes) {
         assert!(printed.starts_with("OFPT_ERROR (OF1.3) (xid=0x5): OFPBRC_BAD_LEN"), "{printed}");
         assert!(ofp_print(&hello).unwrap().starts_with("OFPT_ERROR (OF1.3) (xid=0x0): OFPHFC_INCOMPATIBLE"));
@@ -1564,4 +1594,35 @@ fn nxt_set_async_config_is_the_1_0_form_of_set_async() {
     let config = AsyncConfig { packet_in_mask: [1, 2], port_status_mask: [3, 4], flow_removed_mask: [0xf, 0] };
     assert_eq!(encode(Version::V1_0, 7, &Message::SetAsync(config)).unwrap(), bytes);
     assert_eq!(decode(&bytes).unwrap().1, Message::SetAsync(config));
+}
+
+#[test]
+fn an_exact_1_0_match_gets_the_highest_priority() {
+    let flow_mod = FlowMod {
+        cookie: 0,
+        cookie_mask: 0,
+        table_id: 0,
+        command: FlowModCommand::Add,
+        idle_timeout: 0,
+        hard_timeout: 0,
+        priority: 7,
+        buffer_id: NO_BUFFER,
+        out_port: OfPort::NONE,
+        out_group: GROUP_ANY,
+        flags: FlowModFlags::default(),
+        matches: in_port_match(1),
+        instructions: Instructions::default(),
+    };
+    let priority_of = |bytes: &[u8]| match decode(bytes).unwrap().1 {
+        Message::FlowMod(decoded) => decoded.priority,
+        other => panic!("not a flow_mod: {other:?}"),
+    };
+    let mut bytes = encode(Version::V1_0, 1, &Message::FlowMod(flow_mod.clone())).unwrap();
+    assert_eq!(priority_of(&bytes), 7, "a wildcarded match keeps its priority");
+    // The ofp_match's wildcards (after the header) cleared: every field exact.
+    bytes[8..12].copy_from_slice(&[0, 0, 0, 0]);
+    assert_eq!(priority_of(&bytes), u16::MAX);
+    // 1.3 has no such rule.
+    let bytes = encode(Version::V1_3, 1, &Message::FlowMod(flow_mod)).unwrap();
+    assert_eq!(priority_of(&bytes), 7);
 }

@@ -1,6 +1,8 @@
 //! Experimenter (1.3) / vendor (1.0) messages: the Nicira ones ovs-ofctl sends or asks for
 //! (NXT_SET_FLOW_FORMAT, NXT_FLOW_MOD_TABLE_ID, NXT_SET_PACKET_IN_FORMAT, NXT_FLOW_MOD,
-//! NXT_PACKET_IN, NXT_SET_ASYNC_CONFIG, NXT_GROUP_MOD, the NXST_GROUP* stats, and the NXST_FLOW / NXST_AGGREGATE vendor stats of 1.0), and the ONF bundle
+//! NXT_PACKET_IN, NXT_SET_ASYNC_CONFIG, NXT_GROUP_MOD, the NXST_GROUP* stats,
+//! NXT_ROLE_REQUEST/REPLY (the roles of 1.0 controllers), and the NXST_FLOW / NXST_AGGREGATE
+//! vendor stats of 1.0), and the ONF bundle
 //! extension of OpenFlow 1.3 (EXT-230: ONF_ET_BUNDLE_CONTROL, ONF_ET_BUNDLE_ADD_MESSAGE) as
 //! Open vSwitch speaks it. The cookie match of the nx_match formats (NXM_NX_COOKIE[_W]) is
 //! handled here; every other field goes through `oxm::decode_nx_match`.
@@ -11,8 +13,8 @@ use super::actions::{decode_instructions, encode_rule_instructions};
 use super::message::bad_request as codes;
 use super::message::{
     bad_request, decode_async, decode_group_mod_v15, decode_nested, encode, encode_async, encode_group_mod_v15,
-    packet_in_reason_from_wire, packet_in_reason_wire, EncodeError, FlowMod, FlowModCommand, FlowModFlags, Message,
-    PacketIn, GROUP_ANY,
+    packet_in_reason_from_wire, packet_in_reason_wire, ControllerRole, EncodeError, FlowMod, FlowModCommand,
+    FlowModFlags, Message, PacketIn, GROUP_ANY,
 };
 use super::multipart::{
     decode_aggregate, decode_all, decode_group_desc_v15, decode_group_features, decode_group_stats, encode_aggregate,
@@ -20,11 +22,13 @@ use super::multipart::{
     ReplyBody, RequestBody,
 };
 use super::oxm::{decode_nx_match, encode_nx_match};
-use super::wire::{len16, read_port, write_port, OfError, Reader, Version, Writer};
+use super::wire::{len16, read_port, write_port, ErrorType, OfError, Reader, Version, Writer};
 
 pub const NICIRA: u32 = 0x0000_2320;
 pub const ONF: u32 = 0x4f4e_4600;
 
+const NXT_ROLE_REQUEST: u32 = 10;
+const NXT_ROLE_REPLY: u32 = 11;
 const NXT_SET_FLOW_FORMAT: u32 = 12;
 const NXT_FLOW_MOD: u32 = 13;
 const NXT_FLOW_MOD_TABLE_ID: u32 = 15;
@@ -124,6 +128,27 @@ fn bad_exp_type(experimenter: u32, exp_type: u32) -> OfError {
     bad_request(codes::BAD_EXP_TYPE, format!("experimenter {experimenter:#x} type {exp_type}"))
 }
 
+/// NX_ROLE_OTHER, NX_ROLE_MASTER and NX_ROLE_SLAVE, in this order: OpenFlow 1.2's equal,
+/// master and slave.
+const NX_ROLES: [ControllerRole; 3] = [ControllerRole::Equal, ControllerRole::Master, ControllerRole::Slave];
+
+fn decode_nx_role(r: &mut Reader) -> Result<ControllerRole, OfError> {
+    let number = r.u32()?;
+    // OFPRRFC_BAD_ROLE, as Open vSwitch answers it (1.0 has no such error: EPERM there).
+    NX_ROLES
+        .get(usize::try_from(number).unwrap_or(usize::MAX))
+        .copied()
+        .ok_or_else(|| OfError::new(ErrorType::RoleRequestFailed, 2, format!("Nicira role {number}")))
+}
+
+fn nx_role_number(role: ControllerRole) -> u32 {
+    match role {
+        ControllerRole::Master => 1,
+        ControllerRole::Slave => 2,
+        ControllerRole::Equal | ControllerRole::NoChange => 0,
+    }
+}
+
 fn bad_format(what: &str, value: u32) -> OfError {
     bad_request(codes::EPERM, format!("{what} {value} not supported"))
 }
@@ -152,6 +177,8 @@ pub(crate) fn decode_experimenter(version: Version, r: &mut Reader, in_bundle: b
         (NICIRA, NXT_PACKET_IN) => Ok(Message::NxPacketIn(decode_nx_packet_in(r)?)),
         (NICIRA, NXT_SET_ASYNC_CONFIG) => Ok(Message::SetAsync(decode_async(r)?)),
         (NICIRA, NXT_GROUP_MOD) if version == Version::V1_0 => Ok(Message::GroupMod(decode_group_mod_v15(version, r)?)),
+        (NICIRA, NXT_ROLE_REQUEST) => Ok(Message::NxRoleRequest(decode_nx_role(r)?)),
+        (NICIRA, NXT_ROLE_REPLY) => Ok(Message::NxRoleReply(decode_nx_role(r)?)),
         (NICIRA, _) => Err(bad_exp_type(experimenter, exp_type)),
         (ONF, ONF_ET_BUNDLE_CONTROL | ONF_ET_BUNDLE_ADD_MESSAGE) if version == Version::V1_3 => {
             if in_bundle {
@@ -207,6 +234,14 @@ pub(crate) fn encode_experimenter(
         Message::GroupMod(group_mod) => {
             nicira_header(NXT_GROUP_MOD, w);
             encode_group_mod_v15(version, group_mod, w);
+        }
+        Message::NxRoleRequest(role) => {
+            nicira_header(NXT_ROLE_REQUEST, w);
+            w.u32(nx_role_number(*role));
+        }
+        Message::NxRoleReply(role) => {
+            nicira_header(NXT_ROLE_REPLY, w);
+            w.u32(nx_role_number(*role));
         }
         Message::BundleControl(control) => {
             w.u32(ONF);

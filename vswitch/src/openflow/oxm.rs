@@ -886,6 +886,8 @@ mod ofp10 {
     pub const NW_DST_SHIFT: u32 = 14;
     pub const DL_VLAN_PCP: u32 = 1 << 20;
     pub const NW_TOS: u32 = 1 << 21;
+    /// Every wildcard bit (OFPFW_ALL).
+    pub const ALL: u32 = (1 << 22) - 1;
     /// dl_vlan of packets without a VLAN tag.
     pub const VLAN_NONE: u16 = 0xffff;
     pub const MATCH_LEN: usize = 40;
@@ -901,6 +903,13 @@ fn cidr_wildcard_bits(mask: u128) -> Option<u32> {
     let mask = u32::try_from(mask).ok()?;
     let host_bits = mask.trailing_zeros();
     (mask.checked_shr(host_bits).unwrap_or(0).count_ones() + host_bits == 32 || mask == 0).then_some(host_bits)
+}
+
+/// Whether the ofp_match at `r` (not consumed) wildcards nothing: an exact-match entry, which
+/// OpenFlow 1.0 always gives the highest priority.
+pub(crate) fn v1_0_match_is_exact(r: &Reader) -> Result<bool, OfError> {
+    let wildcards = r.peek(4)?;
+    Ok(u32::from_be_bytes([wildcards[0], wildcards[1], wildcards[2], wildcards[3]]) & ofp10::ALL == 0)
 }
 
 fn decode_v1_0_match(r: &mut Reader) -> Result<Match, OfError> {

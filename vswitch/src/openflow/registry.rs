@@ -9,7 +9,7 @@
 //! Slaves may not change the switch and get no packet-ins or flow-removed by default.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -58,6 +58,8 @@ pub(super) struct MemberState {
     /// The negotiated version's wire number; 0 before the HELLOs.
     version: AtomicU8,
     role: AtomicU8,
+    /// Wants a packet-in for every table miss (OpenFlow 1.0's miss semantics).
+    wants_misses: AtomicBool,
     pub(super) packet_ins: AtomicU64,
     /// Over the connection's packet-in rate limit.
     pub(super) packet_ins_limited: AtomicU64,
@@ -68,6 +70,19 @@ pub(super) struct MemberState {
 impl MemberState {
     pub(super) fn set_version(&self, version: Version) {
         self.version.store(version.wire(), Ordering::Relaxed);
+    }
+
+    /// A controller's connection (TCP or TLS), not the management socket's.
+    pub(super) fn is_controller(&self) -> bool {
+        self.controller
+    }
+
+    pub(super) fn set_wants_misses(&self, wanted: bool) {
+        self.wants_misses.store(wanted, Ordering::SeqCst);
+    }
+
+    pub(super) fn wants_misses(&self) -> bool {
+        self.wants_misses.load(Ordering::SeqCst)
     }
 
     fn status(&self) -> ConnectionStatus {
@@ -156,6 +171,7 @@ impl Registry {
             since: Instant::now(),
             version: AtomicU8::new(0),
             role: AtomicU8::new(0),
+            wants_misses: AtomicBool::new(false),
             packet_ins: AtomicU64::new(0),
             packet_ins_limited: AtomicU64::new(0),
             pushes_dropped: AtomicU64::new(0),
@@ -172,6 +188,11 @@ impl Registry {
         ids.iter().filter_map(|id| members.by_id.get(id)).map(|member| member.state.status()).collect()
     }
 
+    /// Whether a connection wants a packet-in for every table miss.
+    pub(super) fn wants_misses(&self) -> bool {
+        self.members().by_id.values().any(|member| member.state.wants_misses())
+    }
+
     /// Queues `push` for every connection, never waiting: a connection whose queue is full
     /// misses it (counted).
     pub(super) fn push(&self, push: &Push) {
@@ -184,30 +205,52 @@ impl Registry {
 
     /// A ROLE_REQUEST of connection `member`: the reply, or why it is refused.
     pub(super) fn request_role(&self, member: &Membership, request: Role) -> Result<Role, OfError> {
+        self.change_role(member, request.role, Some(request.generation_id))
+    }
+
+    /// An NXT_ROLE_REQUEST of connection `member` (1.0 controllers): the same roles without a
+    /// generation id, so never stale, as in Open vSwitch. Returns the role now.
+    pub(super) fn request_nx_role(&self, member: &Membership, role: ControllerRole) -> ControllerRole {
+        match self.change_role(member, role, None) {
+            Ok(reply) => reply.role,
+            Err(_) => member.state.role(),
+        }
+    }
+
+    /// Gives `member` `role`; a master or slave request with a generation id older than the
+    /// newest is refused as stale.
+    fn change_role(
+        &self,
+        member: &Membership,
+        role: ControllerRole,
+        generation_id: Option<u64>,
+    ) -> Result<Role, OfError> {
         let mut members = self.members();
-        match request.role {
+        match role {
             ControllerRole::NoChange => {}
             ControllerRole::Equal => member.state.set_role(ControllerRole::Equal),
             ControllerRole::Master | ControllerRole::Slave => {
-                if let Some(newest) = members.generation {
+                if let (Some(newest), Some(requested)) = (members.generation, generation_id) {
                     // The spec's comparison: distance as a signed 64-bit number.
-                    if (request.generation_id.wrapping_sub(newest) as i64) < 0 {
+                    if (requested.wrapping_sub(newest) as i64) < 0 {
                         return Err(OfError::new(
                             ErrorType::RoleRequestFailed,
                             ROLE_STALE,
-                            format!("generation id {} is older than {newest}", request.generation_id),
+                            format!("generation id {requested} is older than {newest}"),
                         ));
                     }
                 }
-                members.generation = Some(request.generation_id);
-                if request.role == ControllerRole::Master {
+                if generation_id.is_some() {
+                    members.generation = generation_id;
+                }
+                if role == ControllerRole::Master {
                     for other in members.by_id.values().filter(|other| !Arc::ptr_eq(&other.state, &member.state)) {
                         if other.state.role() == ControllerRole::Master {
                             other.state.set_role(ControllerRole::Slave);
                         }
                     }
                 }
-                member.state.set_role(request.role);
+                member.state.set_role(role);
             }
         }
         Ok(Role { role: member.state.role(), generation_id: members.generation.unwrap_or(0) })
@@ -258,6 +301,22 @@ mod tests {
     }
 
     #[test]
+    fn nicira_roles_share_the_role_machinery_without_generation_ids() {
+        let registry = Registry::new();
+        let (first, _pushes_1) = registry.join("test", true);
+        let (second, _pushes_2) = registry.join("test", true);
+        registry.request_role(&first, role(ControllerRole::Master, 9)).unwrap();
+        assert_eq!(registry.request_nx_role(&second, ControllerRole::Master), ControllerRole::Master);
+        assert_eq!(first.state.role(), ControllerRole::Slave, "a Nicira master demotes a 1.3 master");
+        // No generation id: never stale, and the newest one stays for the 1.3 requests.
+        assert_eq!(registry.request_nx_role(&first, ControllerRole::Master), ControllerRole::Master);
+        assert_eq!(second.state.role(), ControllerRole::Slave);
+        let stale = registry.request_role(&second, role(ControllerRole::Master, 8)).unwrap_err();
+        assert_eq!(stale.code, ROLE_STALE);
+        assert_eq!(registry.request_nx_role(&first, ControllerRole::Equal), ControllerRole::Equal);
+    }
+
+    #[test]
     fn pushes_reach_every_member_and_a_full_queue_is_counted() {
         let registry = Registry::new();
         let (member, pushes) = registry.join("test", true);
@@ -280,6 +339,17 @@ mod tests {
         drop(member);
         registry.push(&push);
         assert_eq!(pushes.len(), PUSH_QUEUE, "a member that left gets nothing");
+    }
+
+    #[test]
+    fn misses_are_wanted_while_a_member_wants_them() {
+        let registry = Registry::new();
+        let (first, _pushes_1) = registry.join("test", true);
+        assert!(!registry.wants_misses());
+        first.state.set_wants_misses(true);
+        assert!(registry.wants_misses());
+        drop(first);
+        assert!(!registry.wants_misses(), "a member that left wants nothing");
     }
 
     #[test]

@@ -30,7 +30,7 @@ pub enum Query {
     Ports,
     /// Counters of one port, or of all ([`OfPort::NONE`]). Answer: [`Answer::PortStats`].
     PortStats(OfPort),
-    /// Rules per table. Answer: [`Answer::Tables`].
+    /// Rules, lookups and matches per table. Answer: [`Answer::Tables`].
     TableStats,
     /// The rules a selector selects, with statistics. Answer: [`Answer::Flows`].
     Flows(FlowSelector),
@@ -59,6 +59,9 @@ pub enum Query {
     /// Counters of one group, or of all ([`crate::pipeline::group::GROUP_ALL`]). Answer:
     /// [`Answer::GroupStats`].
     GroupStats(u32),
+    /// A connection started or stopped wanting a packet-in for every table miss (OpenFlow
+    /// 1.0): the bridge's datapath follows before the answer. Answer: [`Answer::Done`].
+    MissListenersChanged,
 }
 
 /// OFPM_ALL: every meter.
@@ -115,6 +118,17 @@ pub struct FlowStat {
     pub idle_age_s: u64,
     /// Seconds since the last add or modify.
     pub hard_age_s: u64,
+}
+
+/// A table's rules and counters at the time of the query.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TableStat {
+    pub active: u32,
+    /// Packets looked up in the table (credited from the megaflows within ~10 ms, as rule
+    /// counters are).
+    pub lookups: u64,
+    /// Of those, packets a rule matched.
+    pub matched: u64,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -193,8 +207,8 @@ pub enum Push {
 pub enum Answer {
     Ports(Vec<PortView>),
     PortStats(Vec<PortCounters>),
-    /// Active rules of tables 0, 1, ... in order.
-    Tables(Vec<u32>),
+    /// Tables 0, 1, ... in order.
+    Tables(Vec<TableStat>),
     Flows(Vec<FlowStat>),
     Aggregate(Aggregate),
     /// How many rules the flow_mods modified (0 for other commands' successes).
@@ -206,6 +220,8 @@ pub enum Answer {
     GroupMod(Result<(), GroupModFailure>),
     Groups(Vec<Group>),
     GroupStats(Vec<GroupStat>),
+    /// Done, nothing to tell.
+    Done,
     /// The bridge does not exist (any more).
     NoBridge,
 }

@@ -282,6 +282,11 @@ impl OpenFlowServer {
             && state.context.registry.alone_for().is_some_and(|alone| alone >= FAIL_OPEN_AFTER)
     }
 
+    /// Whether a connection of `bridge` wants a packet-in for every table miss (OpenFlow 1.0).
+    pub fn wants_misses(&self, bridge: &str) -> bool {
+        self.bridges.get(bridge).is_some_and(|state| state.context.registry.wants_misses())
+    }
+
     fn bridge(&self, bridge: &str) -> Result<&BridgeTargets, String> {
         self.bridges.get(bridge).ok_or_else(|| format!("no bridge named {bridge:?}"))
     }

@@ -448,9 +448,73 @@ fn overlap(a: &Match, b: &Match) -> bool {
     (0..KEY_WORDS).all(|i| (a.value().word(i) ^ b.value().word(i)) & a.mask().word(i) & b.mask().word(i) == 0)
 }
 
+/// How many packets each table of a bridge looked up and matched (OpenFlow table stats),
+/// credited from the megaflows in arrears as the rule counters are ([`TableLookups`]), and
+/// shared by every version of the tables.
+#[derive(Debug)]
+pub struct TableCounters {
+    lookups: [AtomicU64; TABLE_COUNT],
+    matched: [AtomicU64; TABLE_COUNT],
+}
+
+impl Default for TableCounters {
+    fn default() -> Self {
+        TableCounters {
+            lookups: std::array::from_fn(|_| AtomicU64::new(0)),
+            matched: std::array::from_fn(|_| AtomicU64::new(0)),
+        }
+    }
+}
+
+impl TableCounters {
+    /// Packets `table` looked up, and how many of them a rule matched.
+    pub fn get(&self, table: u8) -> (u64, u64) {
+        let at = |counters: &[AtomicU64; TABLE_COUNT]| {
+            counters.get(usize::from(table)).map_or(0, |counter| counter.load(Ordering::Relaxed))
+        };
+        (at(&self.lookups), at(&self.matched))
+    }
+}
+
+/// The table lookups of one translation (table, whether a rule matched), in order, with the
+/// counters they go to: what a megaflow credits to the tables for the packets it handled.
+/// The default one goes nowhere (a translation that looks nothing up).
+#[derive(Debug, Clone, Default)]
+pub struct TableLookups {
+    counters: Option<Arc<TableCounters>>,
+    lookups: Vec<(u8, bool)>,
+}
+
+impl TableLookups {
+    /// Notes a lookup of `table`.
+    pub fn push(&mut self, table: u8, matched: bool) {
+        self.lookups.push((table, matched));
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.lookups.is_empty()
+    }
+
+    /// Credits `packets` to every lookup.
+    pub fn record(&self, packets: u64) {
+        let Some(counters) = &self.counters else { return };
+        for &(table, matched) in &self.lookups {
+            let t = usize::from(table);
+            if let Some(lookups) = counters.lookups.get(t) {
+                lookups.fetch_add(packets, Ordering::Relaxed);
+            }
+            if let (true, Some(hits)) = (matched, counters.matched.get(t)) {
+                hits.fetch_add(packets, Ordering::Relaxed);
+            }
+        }
+    }
+}
+
 /// The flow tables of a bridge, as the management thread changes them. See the module doc.
 pub struct FlowTables {
     tables: Vec<Table>,
+    /// Lookups and matches per table, of every version.
+    counters: Arc<TableCounters>,
     groups: GroupTable,
     /// The rules with a timeout, by id.
     timed: HashMap<u64, Arc<RuleEntry>>,
@@ -461,6 +525,7 @@ impl Default for FlowTables {
     fn default() -> Self {
         FlowTables {
             tables: (0..TABLE_COUNT).map(|_| Table::default()).collect(),
+            counters: Arc::default(),
             groups: GroupTable::default(),
             timed: HashMap::new(),
             next_id: 1,
@@ -598,7 +663,16 @@ impl FlowTables {
         while tables.last().is_some_and(Option::is_none) {
             tables.pop();
         }
-        TablesSnapshot { tables: tables.into_boxed_slice(), groups: self.groups.snapshot() }
+        TablesSnapshot {
+            tables: tables.into_boxed_slice(),
+            groups: self.groups.snapshot(),
+            counters: Arc::clone(&self.counters),
+        }
+    }
+
+    /// Lookups and matches per table.
+    pub fn counters(&self) -> &TableCounters {
+        &self.counters
     }
 
     /// The bridge's groups.
@@ -907,6 +981,8 @@ pub struct TablesSnapshot {
     tables: Box<[Option<Arc<TableLookup>>]>,
     /// The groups the rules of this version use.
     groups: GroupsSnapshot,
+    /// Lookups and matches per table (of every version).
+    counters: Arc<TableCounters>,
 }
 
 impl TablesSnapshot {
@@ -930,6 +1006,11 @@ impl TablesSnapshot {
             }
         }
         best.map(|(_, entry)| entry)
+    }
+
+    /// An empty record of the lookups of one translation, for this version's counters.
+    pub fn new_lookups(&self) -> TableLookups {
+        TableLookups { counters: Some(Arc::clone(&self.counters)), lookups: Vec::new() }
     }
 
     /// Rules in `table`.

@@ -24,7 +24,7 @@ use std::sync::Arc;
 use hashbrown::HashMap;
 
 use super::group::GroupHit;
-use super::table::{RuleEntry, TablesSnapshot};
+use super::table::{RuleEntry, TableLookups, TablesSnapshot};
 use crate::flow::key::{Field, FlowKey};
 use crate::flow::numbers::{ETH_TYPE_IP, ETH_TYPE_IPV6};
 use crate::flow::{Action, FlowRule, Instructions, Learn, LearnSpec, Match, OfPort, PacketInReason, Subfield};
@@ -64,6 +64,8 @@ pub enum DpAction {
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct PacketInMeta {
     pub reason: PacketInReason,
+    /// Whether a table miss sent it: OpenFlow versions report and deliver those differently.
+    pub origin: PacketInOrigin,
     /// Bytes of the packet to send at most (65535: all).
     pub max_len: u16,
     pub table_id: u8,
@@ -73,6 +75,19 @@ pub struct PacketInMeta {
     pub metadata: u64,
     pub tun_id: u64,
     pub regs: [u32; 8],
+}
+
+/// What sent a packet-in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PacketInOrigin {
+    /// A controller action of a rule that is not the table-miss rule.
+    Rule,
+    /// The controller action of the table-miss rule (priority 0, matching everything): a miss
+    /// for OpenFlow 1.3 (reason no_match), an ordinary rule for 1.0 (reason action).
+    TableMissRule,
+    /// No rule matched and the bridge sends misses to the controllers
+    /// ([`Bridge::miss_to_controller`]): only for connections that want them (OpenFlow 1.0).
+    NoRule,
 }
 
 /// How a port treats VLANs for NORMAL.
@@ -140,6 +155,10 @@ pub struct Bridge<'a> {
     pub tables: &'a TablesSnapshot,
     pub ports: &'a [BridgePort],
     pub macs: &'a MacTable,
+    /// A miss in table 0 (or a table goto_table leads to) sends the packet to the controllers,
+    /// as OpenFlow 1.0 has it: set while a connection that wants that is open. Otherwise a miss
+    /// drops (OpenFlow 1.3).
+    pub miss_to_controller: bool,
 }
 
 impl Bridge<'_> {
@@ -185,6 +204,8 @@ pub struct Translation {
     pub rules: Vec<Arc<RuleEntry>>,
     /// The groups (and buckets) the packet went through, in order (for their counters).
     pub groups: Vec<GroupHit>,
+    /// The tables looked up, in order (for their counters).
+    pub table_lookups: TableLookups,
     /// Rules built by learn actions.
     pub learned_rules: Vec<FlowRule>,
     /// Addresses NORMAL saw.
@@ -201,7 +222,11 @@ pub struct Translation {
 /// (whose in_port is the datapath port). With `trace`, every step is
 /// recorded in `Translation::trace`.
 pub fn translate(bridge: &Bridge<'_>, dp_key: &FlowKey, trace: bool) -> Translation {
-    let mut out = Translation { trace: trace.then(Vec::new), ..Translation::default() };
+    let mut out = Translation {
+        trace: trace.then(Vec::new),
+        table_lookups: bridge.tables.new_lookups(),
+        ..Translation::default()
+    };
     out.wildcards.set_all_ones(Field::InPort);
     let dp_in_port = u16::try_from(dp_key.get_u64(Field::InPort)).unwrap_or(u16::MAX);
     let Some(in_port) = bridge.port_by_dp(dp_in_port) else {
@@ -339,15 +364,27 @@ impl<'a, 'b> Xlate<'a, 'b> {
     }
 
     /// Looks `table` up and runs the matching rule's instructions
-    /// (following goto_table).
+    /// (following goto_table). `top_level`: the pipeline's own lookup (table 0 of the packet,
+    /// or a packet-out's output:TABLE), whose misses may go to the controllers; a resubmit's
+    /// never do.
     fn run_table(&mut self, table: u8, top_level: bool) {
         let mut table = table;
         loop {
             let rule = self.bridge.tables.lookup(table, &self.key, &mut self.out.wildcards).cloned();
+            self.out.table_lookups.push(table, rule.is_some());
             let Some(rule) = rule else {
-                self.note(format!("table {table}: no match -> drop"));
                 if top_level && table == 0 {
                     self.out.table_miss = true;
+                }
+                // As Open vSwitch: the lookups of table 0 and goto_table may send a miss up,
+                // resubmits never do.
+                if top_level && self.bridge.miss_to_controller {
+                    self.note(format!("table {table}: no match -> controller (OpenFlow 1.0 miss)"));
+                    self.current_table = table;
+                    self.current_rule = None;
+                    self.packet_in(PacketInReason::NoMatch, PacketInOrigin::NoRule, u16::MAX);
+                } else {
+                    self.note(format!("table {table}: no match -> drop"));
                 }
                 return;
             };
@@ -418,7 +455,7 @@ impl<'a, 'b> Xlate<'a, 'b> {
         match action {
             Action::Output { port, .. } => self.output(*port),
             Action::Controller { max_len, reason } => self.controller(*reason, *max_len),
-            Action::Resubmit { port, table } => self.resubmit(*port, *table),
+            Action::Resubmit { port, table } => self.resubmit(*port, *table, false),
             Action::SetField { field, value, mask } => self.write_field(*field, *value, *mask),
             Action::Load { value, dst } => self.write_subfield(*dst, *value),
             Action::Move { src, dst } => {
@@ -598,7 +635,8 @@ impl<'a, 'b> Xlate<'a, 'b> {
             }
             OfPort::CONTROLLER => self.controller(PacketInReason::Action, u16::MAX),
             // A packet-out's way into the pipeline.
-            OfPort::TABLE => self.resubmit(OfPort::IN_PORT, Some(0)),
+            // As Open vSwitch: a miss there may go to the controllers, as the packet's own.
+            OfPort::TABLE => self.resubmit(OfPort::IN_PORT, Some(0), true),
             OfPort(n) if n == in_ofport => self.note(format!("output:{n}: skipped (the input port)")),
             OfPort(n) => match self.bridge.port_by_ofport(n) {
                 Some(p) => {
@@ -610,18 +648,23 @@ impl<'a, 'b> Xlate<'a, 'b> {
         }
     }
 
-    /// A packet-in with the packet as the actions so far leave it. The table-miss rule's
-    /// (priority 0, matching everything) is reported as a miss, as OpenFlow 1.3 has it.
+    /// A controller action: a packet-in with the packet as the actions so far leave it. The
+    /// table-miss rule's (priority 0, matching everything) is marked as such: OpenFlow 1.3
+    /// reports it as a miss.
     fn controller(&mut self, reason: PacketInReason, max_len: u16) {
+        let origin = match &self.current_rule {
+            Some(rule) if reason == PacketInReason::Action && rule.table_miss => PacketInOrigin::TableMissRule,
+            _ => PacketInOrigin::Rule,
+        };
+        self.packet_in(reason, origin, max_len);
+    }
+
+    fn packet_in(&mut self, reason: PacketInReason, origin: PacketInOrigin, max_len: u16) {
         if self.in_port.flags.no_packet_in {
             self.note("controller: skipped (the input port is no-packet-in)".into());
             return;
         }
         self.commit();
-        let reason = match &self.current_rule {
-            Some(rule) if reason == PacketInReason::Action && rule.table_miss => PacketInReason::NoMatch,
-            _ => reason,
-        };
         // The packet-in carries these fields, so the megaflow depends on them.
         let in_port = (self.read(Field::InPort) & 0xffff_ffff) as u32;
         let metadata = (self.read(Field::Metadata) & 0xffff_ffff_ffff_ffff) as u64;
@@ -630,6 +673,7 @@ impl<'a, 'b> Xlate<'a, 'b> {
         let regs = std::array::from_fn(|r| self.read(Field::Reg(r as u8)) as u32);
         let meta = PacketInMeta {
             reason,
+            origin,
             max_len,
             table_id: self.current_table,
             cookie: self.current_rule.map_or(0, |rule| rule.cookie),
@@ -650,7 +694,9 @@ impl<'a, 'b> Xlate<'a, 'b> {
         self.emit(DpAction::Output(dp_port));
     }
 
-    fn resubmit(&mut self, port: OfPort, table: Option<u8>) {
+    /// Runs `table` (the current one by default) as if the packet came in on `port`;
+    /// `top_level` as for [`Xlate::run_table`].
+    fn resubmit(&mut self, port: OfPort, table: Option<u8>, top_level: bool) {
         if self.depth > MAX_RESUBMIT_DEPTH {
             // A loop in the rules: Open vSwitch drops the packet altogether.
             self.note("resubmit: too deep -> drop".into());
@@ -664,7 +710,7 @@ impl<'a, 'b> Xlate<'a, 'b> {
         }
         let (current, current_rule) = (self.current_table, self.current_rule);
         self.depth += 1;
-        self.run_table(table.unwrap_or(current), false);
+        self.run_table(table.unwrap_or(current), top_level);
         self.depth -= 1;
         self.current_table = current;
         self.current_rule = current_rule;
@@ -853,7 +899,7 @@ mod tests {
     }
 
     fn run(snapshot: &TablesSnapshot, ports: &[BridgePort], macs: &MacTable, key: &FlowKey) -> Translation {
-        translate(&Bridge { tables: snapshot, ports, macs }, key, true)
+        translate(&Bridge { tables: snapshot, ports, macs, miss_to_controller: false }, key, true)
     }
 
     const NEUTRON: &[&str] = &[
@@ -889,6 +935,72 @@ mod tests {
         assert_eq!(back.actions, [DpAction::Output(dp(2))]);
         let miss = run(&snapshot, &ports, &macs, &packet(3, VM_MAC, REMOTE_MAC, None));
         assert!(miss.actions.is_empty() && miss.table_miss);
+    }
+
+    /// The packet-ins of a translation: (reason, origin, max_len, table).
+    fn packet_ins(t: &Translation) -> Vec<(PacketInReason, PacketInOrigin, u16, u8)> {
+        t.actions
+            .iter()
+            .filter_map(|a| match a {
+                DpAction::Controller(meta) => Some((meta.reason, meta.origin, meta.max_len, meta.table_id)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn misses_go_to_the_controller_only_when_the_bridge_says_so() {
+        let snapshot = tables(&["in_port=1,actions=goto_table:2", "in_port=2,actions=resubmit(,3)"]);
+        let ports = trunk_ports(&[1, 2, 3]);
+        let macs = MacTable::new();
+        let bridge = |miss_to_controller| Bridge { tables: &snapshot, ports: &ports, macs: &macs, miss_to_controller };
+        let from = |ofport| packet(ofport, VM_MAC, REMOTE_MAC, None);
+        // OpenFlow 1.3: a miss drops.
+        let t = translate(&bridge(false), &from(3), false);
+        assert!(t.actions.is_empty() && t.table_miss);
+        // A 1.0 controller is there: a miss of table 0, or of a table goto_table leads to,
+        // is a packet-in with the whole packet; one of a resubmit is not.
+        let t = translate(&bridge(true), &from(3), false);
+        assert_eq!(packet_ins(&t), [(PacketInReason::NoMatch, PacketInOrigin::NoRule, u16::MAX, 0)]);
+        assert!(t.table_miss);
+        let t = translate(&bridge(true), &from(1), false);
+        assert_eq!(packet_ins(&t), [(PacketInReason::NoMatch, PacketInOrigin::NoRule, u16::MAX, 2)]);
+        assert!(translate(&bridge(true), &from(2), false).actions.is_empty(), "resubmit misses stay silent");
+        // The table-miss rule is a rule: its packet-in says so.
+        let miss_rule = tables(&["priority=0,actions=CONTROLLER:80", "priority=1,in_port=1,actions=CONTROLLER:90"]);
+        let with_rule = |ofport| {
+            let view = Bridge { tables: &miss_rule, ports: &ports, macs: &macs, miss_to_controller: true };
+            packet_ins(&translate(&view, &from(ofport), false))
+        };
+        assert_eq!(with_rule(3), [(PacketInReason::Action, PacketInOrigin::TableMissRule, 80, 0)]);
+        assert_eq!(with_rule(1), [(PacketInReason::Action, PacketInOrigin::Rule, 90, 0)]);
+        // A packet-out's output:TABLE is the packet's own lookup: its miss goes up too.
+        let packet_out = |miss_to_controller| {
+            let view = Bridge { tables: &snapshot, ports: &ports, macs: &macs, miss_to_controller };
+            packet_ins(&translate_packet_out(&view, &from(3), OfPort(3), &[Action::output(OfPort::TABLE)]))
+        };
+        assert_eq!(packet_out(true), [(PacketInReason::NoMatch, PacketInOrigin::NoRule, u16::MAX, 0)]);
+        assert_eq!(packet_out(false), []);
+    }
+
+    #[test]
+    fn table_lookups_and_matches_are_counted_when_credited() {
+        let mut flow_tables = FlowTables::new();
+        for text in ["in_port=1,actions=goto_table:2", "in_port=2,actions=resubmit(,3)", "table=2,actions=drop"] {
+            flow_tables.add(parse_add_flow(text).unwrap(), FlowModFlags::default(), 0).unwrap();
+        }
+        let snapshot = flow_tables.snapshot();
+        let ports = trunk_ports(&[1, 2, 3]);
+        let macs = MacTable::new();
+        let view = Bridge { tables: &snapshot, ports: &ports, macs: &macs, miss_to_controller: false };
+        for (ofport, packets) in [(1, 5), (2, 3), (3, 2)] {
+            translate(&view, &packet(ofport, VM_MAC, REMOTE_MAC, None), false).table_lookups.record(packets);
+        }
+        let counters = flow_tables.counters();
+        assert_eq!(counters.get(0), (10, 8), "table 0: every packet, all but port 3's matched");
+        assert_eq!(counters.get(2), (5, 5));
+        assert_eq!(counters.get(3), (3, 0), "a resubmit's lookup counts too");
+        assert_eq!(counters.get(1), (0, 0));
     }
 
     #[test]

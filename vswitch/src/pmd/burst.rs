@@ -58,8 +58,9 @@ impl Caches {
 }
 
 /// The reporter of a PMD's megaflow table: the packets and bytes of a megaflow go to the
-/// OpenFlow rules it was translated from (their counters and idle times) and to the groups and
-/// buckets it went through, in arrears, instead of atomics on every run of packets.
+/// OpenFlow rules it was translated from (their counters and idle times), to the groups and
+/// buckets it went through and to the tables it was looked up in, in arrears, instead of
+/// atomics on every run of packets.
 pub fn credit_rules(flow: &Arc<FlowActions>, packets: u64, bytes: u64, last_used_ms: u64) {
     for rule in flow.rules.iter() {
         rule.record(packets, bytes, last_used_ms);
@@ -67,6 +68,7 @@ pub fn credit_rules(flow: &Arc<FlowActions>, packets: u64, bytes: u64, last_used
     for group in flow.groups.iter() {
         group.record(packets, bytes);
     }
+    flow.table_lookups.record(packets);
 }
 
 /// What the stages know of each packet (lane) of the burst being forwarded.

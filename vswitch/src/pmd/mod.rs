@@ -424,7 +424,7 @@ fn forward_fixed(
         burst.compact();
     }
     let n = burst.len() as u64;
-    if !fixed.rules.is_empty() || !fixed.groups.is_empty() {
+    if !fixed.rules.is_empty() || !fixed.groups.is_empty() || !fixed.table_lookups.is_empty() {
         credit_rules(fixed, n, bytes, now_ms);
     }
     if fixed.output_ports.is_empty() {

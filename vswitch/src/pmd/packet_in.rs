@@ -1,5 +1,6 @@
-//! Packet-ins leaving a PMD for the management thread: a copy of the packet (cut to the
-//! controller action's max_len) with what the pipeline said about it, through a bounded queue.
+//! Packet-ins leaving a PMD for the management thread: a copy of the whole packet (each
+//! connection cuts it to what its OpenFlow version sends) with what the pipeline said about
+//! it, through a bounded queue.
 //! Every PMD limits itself per bridge with a token bucket (the bridge's packet-in limit, in TSC
 //! ticks), so a flood of misses costs a PMD a counter increment per packet, not a copy, and
 //! cannot flood the management thread. What is not queued is counted by the caller.
@@ -22,7 +23,7 @@ pub struct PacketInEvent {
     /// Index of the bridge in the datapath version.
     pub bridge: usize,
     pub meta: Arc<PacketInMeta>,
-    /// The packet as the actions before the controller action left it, at most max_len bytes.
+    /// The packet as the actions before the controller action left it, whole.
     pub data: Vec<u8>,
     /// The packet's whole length.
     pub total_len: usize,
@@ -71,8 +72,7 @@ impl PacketInQueue {
         if self.sender.is_full() || !bucket.take(now_tsc) {
             return false;
         }
-        let data = packet.get(..usize::from(meta.max_len).min(packet.len())).unwrap_or(packet).to_vec();
-        let event = PacketInEvent { bridge, meta: meta.clone(), data, total_len };
+        let event = PacketInEvent { bridge, meta: meta.clone(), data: packet.to_vec(), total_len };
         match self.sender.try_send(event) {
             Ok(()) => true,
             Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => false,

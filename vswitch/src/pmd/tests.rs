@@ -85,6 +85,7 @@ fn harness(flows: &[&str], bridge_ports: u16, pmd_ports: &[u16]) -> Harness {
         macs: MacTable::new(),
         packet_in_limit: PacketInLimit::default(),
         meters: Vec::new(),
+        miss_to_controller: false,
     };
     let datapath = Datapath { version: 1, pmd_rxqs: Vec::new(), bridges: vec![Arc::new(bridge)] };
     let (packet_ins_tx, packet_ins) = channel::bounded(64);
@@ -266,6 +267,15 @@ fn a_packet_in_after_an_output_still_goes_to_the_controller() {
     assert_eq!(event.data, udp_frame(5));
     assert_eq!(h.counter(PmdCounter::PacketIns), 1);
     assert_eq!(h.total_drops(), 0);
+}
+
+#[test]
+fn a_packet_in_carries_the_whole_packet_whatever_its_max_len() {
+    // Each connection cuts it to what its version sends (1.0: nothing, 1.3: max_len).
+    let mut h = harness(&["in_port=1,actions=controller:20"], 2, &[2]);
+    h.forward(&[udp_frame(5)]);
+    let event = h.packet_ins.try_recv().expect("a packet-in");
+    assert_eq!((event.data, event.meta.max_len), (udp_frame(5), 20));
 }
 
 #[test]

@@ -40,6 +40,9 @@ pub struct Bridge {
     pub packet_in_limit: PacketInLimit,
     /// Fail-open (standalone, no controller): the datapath runs NORMAL instead of the tables.
     pub fail_open: bool,
+    /// A connection that wants a packet-in for a table miss (OpenFlow 1.0) is open: the
+    /// datapath sends misses to the controllers instead of dropping them.
+    pub miss_to_controller: bool,
     pub meters: MeterTable,
 }
 
@@ -63,6 +66,7 @@ impl Bridge {
             mac_counters: MacCounters::default(),
             packet_in_limit: PacketInLimit::default(),
             fail_open: false,
+            miss_to_controller: false,
             meters,
         })
     }

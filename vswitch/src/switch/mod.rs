@@ -494,6 +494,7 @@ impl Switch {
                 self.push_flow_removed(b, &gone.entry, reason);
             }
         }
+        changed |= self.follow_miss_listeners();
         if let Some(openflow) = &self.openflow {
             for bridge in &mut self.bridges {
                 let fail_open = openflow.fail_open(&bridge.name);
@@ -529,6 +530,23 @@ impl Switch {
                 tracing::error!("expiry, fail-open or link change not published: {e}");
             }
         }
+    }
+
+    /// Makes every bridge send table misses to the controllers while one of its connections
+    /// wants them (OpenFlow 1.0), and drop them otherwise; returns whether a bridge changed
+    /// (the caller publishes: the choice is part of the translations the PMDs cache).
+    pub(super) fn follow_miss_listeners(&mut self) -> bool {
+        let Some(openflow) = &self.openflow else { return false };
+        let mut changed = false;
+        for bridge in &mut self.bridges {
+            let wanted = openflow.wants_misses(&bridge.name);
+            if wanted != bridge.miss_to_controller {
+                tracing::info!(bridge = %bridge.name, to_controller = wanted, "table misses change");
+                bridge.miss_to_controller = wanted;
+                changed = true;
+            }
+        }
+        changed
     }
 
     /// Adds a port at run time: it forwards as soon as this returns.
@@ -705,6 +723,7 @@ impl Switch {
                     macs: bridge.mac_snapshot(),
                     packet_in_limit: bridge.packet_in_limit,
                     meters: bridge.meters.snapshot(),
+                    miss_to_controller: bridge.miss_to_controller,
                 })
             })
             .collect();

@@ -11,7 +11,7 @@ use crate::flow::{Action, FlowSelector, OfPort};
 use crate::openflow::message::{FlowRemovedReason, MeterCommand, PortReason};
 use crate::openflow::service::{
     Aggregate, Answer, FlowModFailure, FlowStat, MeterModFailure, MeterView, PacketOutFailure, PortCounters,
-    PortModFailure, PortView, Push, Query, METER_ALL,
+    PortModFailure, PortView, Push, Query, TableStat, METER_ALL,
 };
 use crate::packet::extract;
 use crate::pipeline::meter::MeterSpec;
@@ -45,12 +45,22 @@ impl Switch {
         match query {
             Query::Ports => Answer::Ports(self.ports.iter().filter(|p| p.bridge == b).map(port_view).collect()),
             Query::PortStats(only) => Answer::PortStats(self.openflow_port_stats(b, only.0)),
-            Query::TableStats => Answer::Tables(
-                (0u8..)
-                    .take(TABLE_COUNT)
-                    .map(|t| u32::try_from(self.bridges[b].tables.rule_count(t)).unwrap_or(u32::MAX))
-                    .collect(),
-            ),
+            Query::TableStats => {
+                let tables = &self.bridges[b].tables;
+                Answer::Tables(
+                    (0u8..)
+                        .take(TABLE_COUNT)
+                        .map(|t| {
+                            let (lookups, matched) = tables.counters().get(t);
+                            TableStat {
+                                active: u32::try_from(tables.rule_count(t)).unwrap_or(u32::MAX),
+                                lookups,
+                                matched,
+                            }
+                        })
+                        .collect(),
+                )
+            }
             Query::Flows(selector) => {
                 let now = self.now_ms();
                 Answer::Flows(self.select_flows(b, &selector).iter().map(|entry| flow_stat(entry, now)).collect())
@@ -75,6 +85,14 @@ impl Switch {
                 Answer::Groups(self.bridges[b].tables.groups().iter().map(|entry| entry.group().clone()).collect())
             }
             Query::GroupStats(id) => Answer::GroupStats(self.group_stats(b, id)),
+            Query::MissListenersChanged => {
+                if self.follow_miss_listeners() {
+                    if let Err(e) = self.publish() {
+                        tracing::error!("the table-miss choice not published: {e}");
+                    }
+                }
+                Answer::Done
+            }
         }
     }
 
@@ -219,7 +237,13 @@ impl Switch {
     ) -> Result<(), PacketOutFailure> {
         let dp_in_port = match self.ports.iter().find(|p| p.bridge == bridge && p.ofport == in_port.0) {
             Some(port) => port.eth.id(),
-            None if matches!(in_port, OfPort::CONTROLLER | OfPort::LOCAL | OfPort::NONE) => NO_DP_PORT,
+            // As Open vSwitch: any port number below OFPP_MAX (0 and ports the bridge does not
+            // have included) or CONTROLLER/LOCAL/NONE; the packet then comes from no datapath port.
+            None if in_port.0 <= *OfPort::RANGE.end()
+                || matches!(in_port, OfPort::CONTROLLER | OfPort::LOCAL | OfPort::NONE) =>
+            {
+                NO_DP_PORT
+            }
             None => return Err(PacketOutFailure::BadInPort(in_port)),
         };
         let Some(bridge_dp) = self.current.bridges.get(bridge).cloned() else {

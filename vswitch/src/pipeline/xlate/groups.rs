@@ -228,7 +228,7 @@ mod tests {
     }
 
     fn run(snapshot: &TablesSnapshot, ports: &[BridgePort], key: &FlowKey) -> Translation {
-        translate(&Bridge { tables: snapshot, ports, macs: &MacTable::new() }, key, true)
+        translate(&Bridge { tables: snapshot, ports, macs: &MacTable::new(), miss_to_controller: false }, key, true)
     }
 
     fn udp(src_port: u16) -> FlowKey {
