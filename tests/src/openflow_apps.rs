@@ -194,6 +194,6 @@ fn log_tails(logs: &[PathBuf]) -> String {
 }
 
 /// The controllers' venv: `$VSWITCH_OPENFLOW_APPS` or /opt/vswitch-openflow-apps.
-fn venv() -> PathBuf {
+pub fn venv() -> PathBuf {
     std::env::var_os(VENV_ENV).map(PathBuf::from).unwrap_or_else(|| PathBuf::from(DEFAULT_VENV))
 }
