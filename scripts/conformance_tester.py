@@ -250,7 +250,8 @@ def main():
     if not tests:
         sys.exit("conformance: the selection holds no tests")
     runs = 0
-    with open(args.log, "a") as log:
+    # Line-buffered: its lines and tester.py's progress dots (written to the same file) stay in order.
+    with open(args.log, "a", buffering=1) as log:
         for attempt in range(1 + args.retries):
             if attempt > 0:
                 # A test that failed runs again, in runs of its own after every other test.
