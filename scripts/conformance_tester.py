@@ -14,15 +14,23 @@ run only one of them. So this driver:
   file per description in one run, and starts `osken-manager tester.py` on it;
 - parses its stderr line by line, matching each result to the test it expects next (tester.py
   runs files sorted by description, tests in file order);
-- stops it by pid (SIGTERM, SIGKILL after a bounded wait) when it prints nothing for
+- stops it by pid (SIGTERM, SIGKILL after a bounded wait) when it prints no result for
   `--stall-seconds` or exits before the last result; the test it was in is an ERROR
-  ("tester aborted: ...", with the last traceback line if any) and the run starts again with
+  ("tester aborted: ...", with the last traceback line if any) and the next run starts with
   the tests after it, so one abort costs one test, not the rest of the suite;
-- gives up (every remaining test an ERROR) when a run produces no result at all.
+- gives up (every remaining test an ERROR, "not run: ...") when the two switches never both
+  joined in a run: the other tests would wait the same way.
 
-Output: `--results` is a TSV file, one line per test: file (relative to os_ken's
-tests/switch directory), index of the test in the file (from 0), OK or ERROR, the test's
-description, the reason (empty for OK). Everything tester.py printed goes to `--log`.
+With `--retries N` a test that failed is run again, up to N more times, after all the others:
+Open vSwitch applies a flow table change to its cached datapath flows asynchronously, so on a
+loaded host a packet sent right after the barrier reply may still meet the previous test's
+flows.
+
+Output: `--results` is a TSV file, one line per test: file (relative to os-ken's tests/switch
+directory), index of the test in the file (from 0), OK or ERROR, the test's description, the
+reason (of the last attempt; for a test that passed on a retry, that of its first failure;
+empty for a pass at the first attempt), and the number of attempts. Everything tester.py
+printed goes to `--log`.
 """
 
 import argparse
@@ -34,6 +42,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 
 import os_ken
 
@@ -166,12 +175,15 @@ def run_once(args, order, run_dir, log):
     threading.Thread(target=read_lines, args=(process.stderr, lines), daemon=True).start()
     position, awaiting_reason, last_error, ended = 0, None, "", False
     why, joined_target, joined_tester = "", False, False
+    # A switch that cannot join makes tester.py print a line per connection attempt, so progress
+    # is a result, not just output.
+    deadline = time.monotonic() + args.stall_seconds
     try:
         while position < len(order):
             try:
-                line = lines.get(timeout=args.stall_seconds)
+                line = lines.get(timeout=max(0.0, deadline - time.monotonic()))
             except queue.Empty:
-                why = f"no output for {args.stall_seconds} s"
+                why = f"no result for {args.stall_seconds} s"
                 break
             if line is None:
                 why = f"tester.py exited with {process.wait()}"
@@ -191,6 +203,7 @@ def run_once(args, order, run_dir, log):
             if line.startswith(prefix) and line[len(prefix):].strip() in ("OK", "ERROR"):
                 result = line[len(prefix):].strip()
                 position += 1
+                deadline = time.monotonic() + args.stall_seconds
                 last_error = ""
                 if result == "OK":
                     test.record("OK")
@@ -238,7 +251,7 @@ def main():
     parser.add_argument("--scratch", required=True, help="directory for the runs' test files")
     parser.add_argument("--results", required=True, help="TSV file of per-test results")
     parser.add_argument("--log", required=True, help="file for everything tester.py prints")
-    parser.add_argument("--stall-seconds", type=int, default=120, help="silence after which a run is aborted")
+    parser.add_argument("--stall-seconds", type=int, default=120, help="time without a result after which a run is aborted")
     parser.add_argument("--retries", type=int, default=0, help="runs again of each test that failed")
     parser.add_argument("selectors", nargs="+", help="of13, of13/action, of13/match/00_IN_PORT.json, ...")
     args = parser.parse_args()
