@@ -38,8 +38,8 @@
 # and the tester with SIGTERM, OVS with ovs-appctl exit; SIGKILL after a bounded wait); every
 # wait is bounded; the namespace and the scratch directory are removed (KEEP_SCRATCH=1 keeps
 # the latter). RUN_LIMIT (seconds, default 10800) bounds one target's whole run; STALL_SECONDS
-# (default 120) is how long tester.py may print nothing before conformance_tester.py counts the
-# test it is in as aborted and goes on with the next; RETRIES (default 0) runs each failed test
+# (default 120) is how long tester.py may go without a test result before
+# conformance_tester.py counts the test it is in as aborted and goes on with the next; RETRIES (default 0) runs each failed test
 # again up to that many times, a pass on a retry counted as a pass (the summary says how many
 # passed at the first attempt; see conformance_tester.py for why OVS needs it).
 set -euo pipefail
@@ -161,7 +161,10 @@ fi
 SCRATCH=$(mktemp -d /tmp/vsw-conformance.XXXXXX)
 NS="vswconf-$$"
 OVS_DIR="$SCRATCH/ovs"
-VSWITCHD_PID= OVSDB_PID= OVS_PID= DRIVER_PID=
+VSWITCHD_PID=''
+OVSDB_PID=''
+OVS_PID=''
+DRIVER_PID=''
 
 ovs_env() { env OVS_RUNDIR="$OVS_DIR" OVS_DBDIR="$OVS_DIR" OVS_LOGDIR="$OVS_DIR" OVS_SYSCONFDIR="$OVS_DIR" "$@"; }
 vsctl() { ovs_env ovs-vsctl --db="unix:$OVS_DIR/db.sock" --timeout=20 "$@"; }
