@@ -161,6 +161,7 @@ fi
 SCRATCH=$(mktemp -d /tmp/vsw-conformance.XXXXXX)
 NS="vswconf-$$"
 OVS_DIR="$SCRATCH/ovs"
+FILE_PREFIX="vsconf-$$"
 VSWITCHD_PID=''
 OVSDB_PID=''
 OVS_PID=''
@@ -181,7 +182,11 @@ stop_ovs_daemon() {
 cleanup() {
     local status=$?
     [ -z "$DRIVER_PID" ] || stop_pid "tester" "$DRIVER_PID" TERM
-    [ -z "$VSWITCHD_PID" ] || stop_pid "vswitchd" "$VSWITCHD_PID" TERM
+    if [ -n "$VSWITCHD_PID" ]; then
+        stop_pid "vswitchd" "$VSWITCHD_PID" TERM
+        # EAL leaves its runtime directory behind even with --in-memory.
+        rm -rf "/var/run/dpdk/$FILE_PREFIX"
+    fi
     [ -z "$OVS_PID" ] || stop_ovs_daemon ovs-vswitchd "$OVS_PID"
     [ -z "$OVSDB_PID" ] || stop_ovs_daemon ovsdb-server "$OVSDB_PID"
     ip netns del "$NS" 2>/dev/null || true
@@ -252,7 +257,7 @@ else
 [dpdk]
 main_core = 0
 memory_mb = 256
-file_prefix = "vsconf-$$"
+file_prefix = "$FILE_PREFIX"
 no_pci = true
 mbufs = 8192
 [pmd]
