@@ -13,10 +13,11 @@ cd "$(dirname "$0")/.."
 # openvswitch-switch too). python3-venv, python3-dev, gcc: the controllers' venv
 # below (Faucet's pytricia is built from source). mmdebstrap: scripts/check-image.sh
 # builds the container image's runtime root filesystem with it. g++: libFuzzer, which
-# cargo fuzz builds.
+# cargo fuzz builds. ethtool: scripts/conformance.sh turns the transmit checksum offload of its
+# veth pairs off with it.
 PACKAGES=(dpdk dpdk-dev libdpdk-dev pkg-config clang libclang-dev libpcap-dev
           iproute2 iputils-ping python3 python3-venv python3-dev gcc g++ openssl
-          openvswitch-switch openvswitch-switch-dpdk mmdebstrap)
+          openvswitch-switch openvswitch-switch-dpdk mmdebstrap ethtool)
 HUGEPAGES="${HUGEPAGES:-1024}"
 
 log() { echo "setup: $*" >&2; }

@@ -8,7 +8,9 @@
 //! trace into one form to compare them. `ofctl` drives the switch's OpenFlow
 //! channel with `ovs-ofctl`; `openflow_apps` runs real controllers (os-ken's
 //! simple_switch_13, Faucet) from the venv scripts/setup.sh installs; `netns`
-//! makes hosts of net_tap ports in network namespaces of the test's own.
+//! makes hosts of net_tap ports in network namespaces of the test's own;
+//! `conformance` runs os-ken's OpenFlow Switch Test Tool on the switch through
+//! scripts/conformance.sh.
 //!
 //! Rules every helper here keeps, so a failing or panicking test never leaves
 //! anything behind or hangs the suite:
@@ -30,6 +32,7 @@
 #![forbid(unsafe_code)]
 pub mod bins;
 pub mod command;
+pub mod conformance;
 pub mod differential;
 pub mod frames;
 pub mod netns;

@@ -201,6 +201,6 @@ pub fn venv_python() -> PathBuf {
 }
 
 /// The controllers' venv: `$VSWITCH_OPENFLOW_APPS` or /opt/vswitch-openflow-apps.
-fn venv() -> PathBuf {
+pub fn venv() -> PathBuf {
     std::env::var_os(VENV_ENV).map(PathBuf::from).unwrap_or_else(|| PathBuf::from(DEFAULT_VENV))
 }
