@@ -133,6 +133,7 @@ mod tests {
         ShowReply {
             bridges: vec![BridgeInfo {
                 name: "br0".to_string(),
+                datapath_id: "0000000000000001".to_string(),
                 ports: vec![PortInfo {
                     name: "p1".to_string(),
                     ofport: 1,
@@ -158,7 +159,7 @@ mod tests {
         assert_eq!(
             output,
             "\
-bridge br0: 1 port, 0 flows
+bridge br0 (dpid 0000000000000001): 1 port, 0 flows
   PORT  OFPORT  TYPE  LINK  SPEED  MAC                 MTU  RXQ  TXQ  TARGET
   p1         1  dpdk  up      10G  02:00:00:00:00:01  1500    1    1  net_null0
 "

@@ -69,8 +69,9 @@ fn show(reply: &ShowReply) -> String {
             out.push('\n');
         }
         out.push_str(&format!(
-            "bridge {}: {}, {}\n",
+            "bridge {} (dpid {}): {}, {}\n",
             bridge.name,
+            bridge.datapath_id,
             count(bridge.ports.len(), "port", "ports"),
             count(bridge.n_flows, "flow", "flows")
         ));
@@ -388,10 +389,16 @@ mod tests {
             bridges: vec![
                 BridgeInfo {
                     name: "br0".to_string(),
+                    datapath_id: "00006419136f7b9f".to_string(),
                     ports: vec![port("p1", 1, "dpdk", "net_pcap0,rx_pcap=/tmp/in.pcap"), vm1],
                     n_flows: 2,
                 },
-                BridgeInfo { name: "br1".to_string(), ports: vec![], n_flows: 1 },
+                BridgeInfo {
+                    name: "br1".to_string(),
+                    datapath_id: "0000000000000002".to_string(),
+                    ports: vec![],
+                    n_flows: 1,
+                },
             ],
         }
     }
@@ -458,12 +465,12 @@ mod tests {
         assert_eq!(
             rendered(Request::Show, &sample_show()),
             "\
-bridge br0: 2 ports, 2 flows
+bridge br0 (dpid 00006419136f7b9f): 2 ports, 2 flows
   PORT  OFPORT  TYPE               LINK  SPEED  MAC                 MTU  RXQ  TXQ  TARGET
   p1         1  dpdk               up      10G  02:00:00:00:00:01  1500    1    2  net_pcap0,rx_pcap=/tmp/in.pcap
   vm1        2  vhost-user-client  down      -  02:00:00:00:00:02  9000    4    4  /run/vswitch/vm1.sock
 
-bridge br1: 0 ports, 1 flow
+bridge br1 (dpid 0000000000000002): 0 ports, 1 flow
 "
         );
     }

@@ -205,6 +205,7 @@ fn the_configured_datapath_id_is_what_controllers_see() {
     let mut connection = controller.accept_within(RECONNECT_LIMIT).expect("the switch connects to the controller");
     assert_eq!(handshake(&mut connection), 0xab, "FEATURES_REPLY's datapath id is the configured one");
     assert_eq!(ofctl::datapath_id(&config.mgmt_socket()), 0xab, "ovs-ofctl show sees it too");
+    assert_eq!(switch.show().bridges[0].datapath_id, "00000000000000ab", "vsctl show says it");
     drop(connection);
     switch.stop();
 }

@@ -15,6 +15,7 @@ pub struct Show {
 #[derive(Debug, Clone, Deserialize)]
 pub struct BridgeInfo {
     pub name: String,
+    pub datapath_id: String,
     pub ports: Vec<PortInfo>,
     pub n_flows: usize,
 }

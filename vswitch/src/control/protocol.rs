@@ -132,6 +132,8 @@ pub struct ShowReply {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BridgeInfo {
     pub name: String,
+    /// The OpenFlow datapath id, 16 hex digits (as ovs-ofctl show prints it).
+    pub datapath_id: String,
     pub ports: Vec<PortInfo>,
     pub n_flows: usize,
 }

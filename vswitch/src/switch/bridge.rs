@@ -38,6 +38,8 @@ pub struct Bridge {
     macs: HashMap<(u16, [u8; 6]), MacEntry>,
     pub mac_counters: MacCounters,
     pub packet_in_limit: PacketInLimit,
+    /// The OpenFlow datapath id (configured, or derived from the name).
+    pub datapath_id: u64,
     /// Fail-open (standalone, no controller): the datapath runs NORMAL instead of the tables.
     pub fail_open: bool,
     /// A connection that wants a packet-in for a table miss (OpenFlow 1.0) is open: the
@@ -65,6 +67,7 @@ impl Bridge {
             macs: HashMap::new(),
             mac_counters: MacCounters::default(),
             packet_in_limit: PacketInLimit::default(),
+            datapath_id: 0,
             fail_open: false,
             miss_to_controller: false,
             meters,

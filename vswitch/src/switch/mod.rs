@@ -162,6 +162,7 @@ impl Switch {
             let mut state = Bridge::new(&bridge.name, &bridge.flows, config.pmd.cores.len(), now)
                 .map_err(|e| format!("bridge {}: {e}", bridge.name))?;
             state.packet_in_limit = bridge.packet_in_limit;
+            state.datapath_id = bridge.datapath_id;
             switch.bridges.push(state);
             for port in &bridge.ports {
                 if let Err(e) = switch.attach_port(&bridge.name, port) {
@@ -800,6 +801,7 @@ impl Switch {
             .enumerate()
             .map(|(b, bridge)| BridgeInfo {
                 name: bridge.name.clone(),
+                datapath_id: format!("{:016x}", bridge.datapath_id),
                 n_flows: bridge.tables.len(),
                 ports: self
                     .ports
