@@ -14,7 +14,7 @@ use std::fmt;
 use crate::flow::{Action, Instructions, Match, OfPort, PacketInReason};
 
 use super::actions::{decode_actions, decode_instructions, encode_actions, encode_rule_instructions};
-use super::multipart::{MultipartReply, MultipartRequest};
+use super::multipart::{pad_after, MultipartReply, MultipartRequest};
 use super::nicira::{BundleAdd, BundleControl, FlowFormat, NxFlowMod, PacketInFormat};
 use super::oxm::{decode_match, encode_match, v1_0_match_is_exact};
 use super::wire::{len16, read_port, write_port, ErrorType, OfError, Reader, Version, Writer};
@@ -788,10 +788,7 @@ fn encode_body(version: Version, xid: u32, message: &Message, w: &mut Writer) ->
             nicira::encode_experimenter(version, xid, message, w)?;
         }
         Message::GroupMod(group_mod) => {
-            w.u16(group_mod.command as u16);
-            w.u8(group_mod.group_type as u8);
-            w.u8(0);
-            w.u32(group_mod.group_id);
+            encode_group_mod_head(group_mod, w);
             encode_buckets(&group_mod.buckets, w);
         }
         Message::PortMod(port_mod) => encode_port_mod(version, port_mod, w),
@@ -1377,6 +1374,12 @@ fn group_mod_failed(code: u16, reason: impl Into<String>) -> OfError {
 }
 
 fn decode_group_mod(r: &mut Reader) -> Result<GroupMod, OfError> {
+    let (command, group_type, group_id) = decode_group_mod_head(r)?;
+    Ok(GroupMod { command, group_type, group_id, buckets: decode_buckets(r)? })
+}
+
+/// Command, type and group id: the first 8 bytes of a group_mod in every layout.
+fn decode_group_mod_head(r: &mut Reader) -> Result<(GroupCommand, GroupType, u32), OfError> {
     let number = r.u16()?;
     let command = [GroupCommand::Add, GroupCommand::Modify, GroupCommand::Delete]
         .get(usize::from(number))
@@ -1384,21 +1387,33 @@ fn decode_group_mod(r: &mut Reader) -> Result<GroupMod, OfError> {
         .ok_or_else(|| group_mod_failed(11, format!("group_mod command {number}")))?;
     let group_type = GroupType::from_wire(r.u8()?)?;
     r.skip(1)?;
-    let group_id = r.u32()?;
-    Ok(GroupMod { command, group_type, group_id, buckets: decode_buckets(r)? })
+    Ok((command, group_type, r.u32()?))
+}
+
+fn encode_group_mod_head(group_mod: &GroupMod, w: &mut Writer) {
+    w.u16(group_mod.command as u16);
+    w.u8(group_mod.group_type as u8);
+    w.u8(0);
+    w.u32(group_mod.group_id);
+}
+
+/// The next bucket of `r` (its length already read): at least `min_len` bytes, a multiple of 8,
+/// within `r` (OFPGMFC_BAD_BUCKET otherwise).
+fn bucket_entry<'a>(r: &mut Reader<'a>, min_len: usize) -> Result<Reader<'a>, OfError> {
+    let length = usize::from(r.u16()?);
+    length
+        .checked_sub(2)
+        .filter(|&rest| length >= min_len && length % 8 == 0 && rest <= r.remaining())
+        .map(|rest| r.sub(rest))
+        .transpose()?
+        .ok_or_else(|| group_mod_failed(12, format!("bucket length {length}")))
 }
 
 /// Buckets up to the end of `r` (OFPGMFC_BAD_BUCKET for a bucket length that does not fit).
 pub(crate) fn decode_buckets(r: &mut Reader) -> Result<Vec<Bucket>, OfError> {
     let mut buckets = Vec::new();
     while !r.is_empty() {
-        let length = usize::from(r.u16()?);
-        let mut bucket = length
-            .checked_sub(2)
-            .filter(|&rest| length >= 16 && length % 8 == 0 && rest <= r.remaining())
-            .map(|rest| r.sub(rest))
-            .transpose()?
-            .ok_or_else(|| group_mod_failed(12, format!("bucket length {length}")))?;
+        let mut bucket = bucket_entry(r, 16)?;
         let weight = bucket.u16()?;
         let watch_port = read_port(Version::V1_3, &mut bucket, |n| group_mod_failed(13, format!("watch_port {n:#x}")))?;
         let watch_group = bucket.u32()?;
@@ -1436,14 +1451,7 @@ const BUCKET_PROP_WATCH_GROUP: u16 = 2;
 /// keeps buckets in order, not by id. The 1.5 bucket commands (insert/remove bucket) and group
 /// properties (Open vSwitch's selection method) are refused.
 pub(crate) fn decode_group_mod_v15(version: Version, r: &mut Reader) -> Result<GroupMod, OfError> {
-    let number = r.u16()?;
-    let command = [GroupCommand::Add, GroupCommand::Modify, GroupCommand::Delete]
-        .get(usize::from(number))
-        .copied()
-        .ok_or_else(|| group_mod_failed(11, format!("group_mod command {number}")))?;
-    let group_type = GroupType::from_wire(r.u8()?)?;
-    r.skip(1)?;
-    let group_id = r.u32()?;
+    let (command, group_type, group_id) = decode_group_mod_head(r)?;
     let buckets_len = usize::from(r.u16()?);
     r.skip(2)?;
     let command_bucket_id = r.u32()?;
@@ -1459,10 +1467,7 @@ pub(crate) fn decode_group_mod_v15(version: Version, r: &mut Reader) -> Result<G
 }
 
 pub(crate) fn encode_group_mod_v15(version: Version, group_mod: &GroupMod, w: &mut Writer) {
-    w.u16(group_mod.command as u16);
-    w.u8(group_mod.group_type as u8);
-    w.u8(0);
-    w.u32(group_mod.group_id);
+    encode_group_mod_head(group_mod, w);
     let buckets_len_at = w.len();
     w.u16(0);
     w.zeros(2);
@@ -1480,13 +1485,7 @@ pub(crate) fn decode_buckets_v15(
 ) -> Result<Vec<Bucket>, OfError> {
     let mut buckets = Vec::new();
     while !r.is_empty() {
-        let length = usize::from(r.u16()?);
-        let mut bucket = length
-            .checked_sub(2)
-            .filter(|&rest| length >= 8 && length % 8 == 0 && rest <= r.remaining())
-            .map(|rest| r.sub(rest))
-            .transpose()?
-            .ok_or_else(|| group_mod_failed(12, format!("bucket length {length}")))?;
+        let mut bucket = bucket_entry(r, 8)?;
         let actions_len = usize::from(bucket.u16()?);
         let bucket_id = bucket.u32()?;
         if usize::try_from(bucket_id).ok() != Some(buckets.len()) {
@@ -1509,7 +1508,7 @@ pub(crate) fn decode_buckets_v15(
                 return Err(group_mod_failed(12, format!("bucket property {kind} of {prop_len} bytes")));
             }
             match kind {
-                BUCKET_PROP_WEIGHT => decoded.weight = pad_after_u16(&mut bucket)?,
+                BUCKET_PROP_WEIGHT => decoded.weight = pad_after(bucket.u16()?, &mut bucket, 2)?,
                 BUCKET_PROP_WATCH_PORT => {
                     decoded.watch_port =
                         read_port(Version::V1_3, &mut bucket, |n| group_mod_failed(13, format!("watch_port {n:#x}")))?;
@@ -1521,12 +1520,6 @@ pub(crate) fn decode_buckets_v15(
         buckets.push(decoded);
     }
     Ok(buckets)
-}
-
-fn pad_after_u16(r: &mut Reader) -> Result<u16, OfError> {
-    let value = r.u16()?;
-    r.skip(2)?;
-    Ok(value)
 }
 
 /// Buckets as ofp15_bucket entries (ids are positions), with the properties that differ from

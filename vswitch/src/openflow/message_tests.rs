@@ -24,6 +24,19 @@ fn rule(text: &str) -> crate::flow::FlowRule {
     parse_add_flow(text).unwrap()
 }
 
+/// One group's counters, with one bucket's.
+fn group_stats_sample() -> GroupStats {
+    GroupStats {
+        group_id: 1,
+        ref_count: 0,
+        packet_count: 5,
+        byte_count: 500,
+        duration_sec: 1,
+        duration_nsec: 0,
+        buckets: vec![Counters { packet_count: 5, byte_count: 500 }],
+    }
+}
+
 fn port(n: u32) -> PortDesc {
     PortDesc {
         port_no: OfPort(n),
@@ -232,19 +245,7 @@ fn switch_samples() -> Vec<(&'static str, Version, Message)> {
                 }],
             }])),
         ),
-        (
-            "group_stats",
-            v13,
-            reply(ReplyBody::Group(vec![GroupStats {
-                group_id: 1,
-                ref_count: 0,
-                packet_count: 5,
-                byte_count: 500,
-                duration_sec: 1,
-                duration_nsec: 0,
-                buckets: vec![Counters { packet_count: 5, byte_count: 500 }],
-            }])),
-        ),
+        ("group_stats", v13, reply(ReplyBody::Group(vec![group_stats_sample()]))),
         (
             "group_desc_10",
             v10,
@@ -262,19 +263,7 @@ fn switch_samples() -> Vec<(&'static str, Version, Message)> {
                 ],
             }])),
         ),
-        (
-            "group_stats_10",
-            v10,
-            reply(ReplyBody::Group(vec![GroupStats {
-                group_id: 1,
-                ref_count: 0,
-                packet_count: 5,
-                byte_count: 500,
-                duration_sec: 1,
-                duration_nsec: 0,
-                buckets: vec![Counters { packet_count: 5, byte_count: 500 }],
-            }])),
-        ),
+        ("group_stats_10", v10, reply(ReplyBody::Group(vec![group_stats_sample()]))),
         (
             "meter_config",
             v13,

@@ -371,7 +371,7 @@ pub(crate) fn decode_request(version: Version, r: &mut Reader) -> Result<Multipa
 }
 
 /// `value`, after skipping `n` padding bytes.
-fn pad_after<T>(value: T, r: &mut Reader, n: usize) -> Result<T, OfError> {
+pub(crate) fn pad_after<T>(value: T, r: &mut Reader, n: usize) -> Result<T, OfError> {
     r.skip(n)?;
     Ok(value)
 }

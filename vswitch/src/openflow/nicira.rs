@@ -18,8 +18,8 @@ use super::message::{
 };
 use super::multipart::{
     decode_aggregate, decode_all, decode_group_desc_v15, decode_group_features, decode_group_stats, encode_aggregate,
-    encode_group_desc_v15, encode_group_features, encode_group_stats, entry_body, FlowStats, FlowStatsRequest,
-    ReplyBody, RequestBody,
+    encode_group_desc_v15, encode_group_features, encode_group_stats, entry_body, pad_after, FlowStats,
+    FlowStatsRequest, ReplyBody, RequestBody,
 };
 use super::oxm::{decode_nx_match, encode_nx_match};
 use super::wire::{len16, read_port, write_port, ErrorType, OfError, Reader, Version, Writer};
@@ -451,8 +451,8 @@ pub(crate) fn decode_stats_request(version: Version, r: &mut Reader) -> Result<R
     let subtype = read_vendor_stats_header(version, r)?;
     match subtype {
         NXST_FLOW | NXST_AGGREGATE => {}
-        NXST_GROUP => return Ok(RequestBody::Group(group_id_and_pad(r)?)),
-        NXST_GROUP_DESC => return Ok(RequestBody::GroupDesc(group_id_and_pad(r)?)),
+        NXST_GROUP => return Ok(RequestBody::Group(pad_after(r.u32()?, r, 4)?)),
+        NXST_GROUP_DESC => return Ok(RequestBody::GroupDesc(pad_after(r.u32()?, r, 4)?)),
         NXST_GROUP_FEATURES => return Ok(RequestBody::GroupFeatures),
         _ => return Err(bad_exp_type(NICIRA, subtype)),
     }
@@ -463,13 +463,6 @@ pub(crate) fn decode_stats_request(version: Version, r: &mut Reader) -> Result<R
     let (matches, cookie, cookie_mask) = decode_nx_match_and_cookie(r, match_len)?;
     let request = FlowStatsRequest { table_id, out_port, out_group: GROUP_ANY, cookie, cookie_mask, matches };
     Ok(if subtype == NXST_FLOW { RequestBody::NxFlow(request) } else { RequestBody::NxAggregate(request) })
-}
-
-/// The group id of a group stats or group desc request and its 4 bytes of padding.
-fn group_id_and_pad(r: &mut Reader) -> Result<u32, OfError> {
-    let id = r.u32()?;
-    r.skip(4)?;
-    Ok(id)
 }
 
 /// The vendor stats header: Nicira, `subtype`, 4 bytes of padding.
