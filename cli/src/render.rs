@@ -169,7 +169,37 @@ fn pmd_stats(reply: &PmdStatsReply) -> String {
     pmd_cycles_table(&reply.pmds).render_into("", &mut out);
     out.push('\n');
     pmd_cache_table(&reply.pmds).render_into("", &mut out);
+    out.push('\n');
+    pmd_versions_table(reply).render_into("", &mut out);
     out
+}
+
+/// How the PMDs took datapath versions: revalidated (the megaflows checked and removed) or
+/// flushed, and the longest switch.
+fn pmd_versions_table(reply: &PmdStatsReply) -> Table {
+    let mut table = Table::new(&[
+        ("CORE", Align::Right),
+        ("REVALIDATIONS", Align::Right),
+        ("MEGAFLOWS_CHECKED", Align::Right),
+        ("MEGAFLOWS_REMOVED", Align::Right),
+        ("CACHE_FLUSHES", Align::Right),
+        ("LONGEST_SWITCH_US", Align::Right),
+    ]);
+    for pmd in &reply.pmds {
+        let longest = match reply.tsc_hz {
+            0 => "-".to_string(),
+            hz => format!("{:.1}", pmd.version_switch_max_cycles as f64 * 1e6 / hz as f64),
+        };
+        table.add_row(vec![
+            pmd.core.to_string(),
+            pmd.revalidations.to_string(),
+            pmd.megaflows_revalidated.to_string(),
+            pmd.megaflows_invalidated.to_string(),
+            pmd.cache_flushes.to_string(),
+            longest,
+        ]);
+    }
+    table
 }
 
 fn pmd_cycles_table(pmds: &[PmdStats]) -> Table {
@@ -208,7 +238,6 @@ fn pmd_cache_table(pmds: &[PmdStats]) -> Table {
         ("CYC/UPCALL", Align::Right),
         ("MEGAFLOWS", Align::Right),
         ("SUBTBL/HIT", Align::Right),
-        ("CACHE_FLUSHES", Align::Right),
     ]);
     for pmd in pmds {
         let cycles_per_upcall = match pmd.upcalls {
@@ -224,7 +253,6 @@ fn pmd_cache_table(pmds: &[PmdStats]) -> Table {
             cycles_per_upcall,
             pmd.megaflows.to_string(),
             format!("{:.2}", pmd.subtable_lookups_per_hit),
-            pmd.cache_flushes.to_string(),
         ]);
     }
     table
@@ -452,6 +480,10 @@ mod tests {
                     megaflows: 12,
                     subtable_lookups_per_hit: 1.456,
                     cache_flushes: 3,
+                    revalidations: 40,
+                    megaflows_revalidated: 480,
+                    megaflows_invalidated: 7,
+                    version_switch_max_cycles: 120_000,
                     packet_ins: 0,
                     packet_outs: 0,
                 },
@@ -520,9 +552,13 @@ CORE  PACKETS  BURSTS  CYCLES/PKT  PKTS/BURST  BUSY%  SLEEPS  ITERATIONS
    1  1000000   31250       120.5       32.00   45.2       0     5000000
   12        0       0         0.0        0.00    0.0    1234           7
 
-CORE  REPEATS  EMC_HITS  MEGAFLOW_HITS  UPCALLS  CYC/UPCALL  MEGAFLOWS  SUBTBL/HIT  CACHE_FLUSHES
-   1   600000    390000           9950       50     24691.3         12        1.46              3
-  12        0         0              0        0           -          0        0.00              0
+CORE  REPEATS  EMC_HITS  MEGAFLOW_HITS  UPCALLS  CYC/UPCALL  MEGAFLOWS  SUBTBL/HIT
+   1   600000    390000           9950       50     24691.3         12        1.46
+  12        0         0              0        0           -          0        0.00
+
+CORE  REVALIDATIONS  MEGAFLOWS_CHECKED  MEGAFLOWS_REMOVED  CACHE_FLUSHES  LONGEST_SWITCH_US
+   1             40                480                  7              3               50.0
+  12              0                  0                  0              0                0.0
 "
         );
         let none = PmdStatsReply { tsc_hz: 1, pmds: vec![] };
@@ -551,11 +587,15 @@ CORE  REPEATS  EMC_HITS  MEGAFLOW_HITS  UPCALLS  CYC/UPCALL  MEGAFLOWS  SUBTBL/H
             megaflows: 65_536,
             subtable_lookups_per_hit: 12.5,
             cache_flushes: 999_999_999,
+            revalidations: 999_999_999_999,
+            megaflows_revalidated: 999_999_999_999_999,
+            megaflows_invalidated: 999_999_999_999_999,
+            version_switch_max_cycles: u64::MAX,
             packet_ins: 0,
             packet_outs: 0,
         };
         let text = rendered(Request::PmdStats, &PmdStatsReply { tsc_hz: 2_400_000_000, pmds: vec![busy] });
-        assert_eq!(text.lines().count(), 5, "{text}");
+        assert_eq!(text.lines().count(), 8, "{text}");
         for line in text.lines() {
             assert!(line.chars().count() <= 120, "{} columns: {line}", line.chars().count());
         }

@@ -1,7 +1,8 @@
 //! The forwarding state the PMD threads run on. The management thread builds
 //! a new immutable `Datapath` for every change (ports, rules, MAC table,
 //! rx-queue placement) and hands it to each PMD, which switches at its next
-//! quiescent point (the top of a poll iteration) and flushes its caches; with
+//! quiescent point (the top of a poll iteration) and revalidates its caches against what
+//! changed since the previous version (`revalidate`), or flushes them; with
 //! a version that adds or removes ports go the queue handles a PMD takes over
 //! or gives up (`QueueHandover`), which only that PMD holds. See `pmd` and
 //! `switch`.
@@ -11,11 +12,13 @@ use std::sync::Arc;
 use crate::config::PacketInLimit;
 use crate::dpdk::ethdev::{RxQueue, SharedTxQueue, TxQueue};
 use crate::dpdk::mbuf::{RxBurst, TxBatch};
+use crate::pipeline::dependencies::Dependencies;
 use crate::pipeline::group::GroupHit;
 use crate::pipeline::meter::Meter;
 use crate::pipeline::table::{RuleEntry, TableLookups, TablesSnapshot};
 use crate::pipeline::xlate::{Bridge, BridgePort, DpAction, MacTable, Translation, XlateStop};
 use crate::pmd::stats::DropReason;
+use crate::revalidate::VersionChanges;
 
 /// Highest DPDK port id + 1 (RTE_MAX_ETHPORTS of the system DPDK).
 pub const MAX_PORTS: usize = dpdk_sys::RTE_MAX_ETHPORTS as usize;
@@ -31,6 +34,8 @@ pub struct Datapath {
     pub pmd_rxqs: Vec<Vec<RxqWork>>,
     /// The bridges' pipelines; `RxqWork::bridge` indexes this.
     pub bridges: Vec<Arc<BridgeDp>>,
+    /// What changed since version `version - 1`, for the PMDs' caches (None: flush them).
+    pub changes: Option<VersionChanges>,
 }
 
 /// What the slow path of one bridge reads.
@@ -39,7 +44,7 @@ pub struct BridgeDp {
     pub name: String,
     pub tables: TablesSnapshot,
     pub ports: Vec<BridgePort>,
-    pub macs: MacTable,
+    pub macs: Arc<MacTable>,
     /// Packet-ins each PMD hands on at most.
     pub packet_in_limit: PacketInLimit,
     /// The bridge's meters, by id.
@@ -97,6 +102,10 @@ pub struct FlowActions {
     pub groups: Box<[GroupHit]>,
     /// The tables the packets are looked up in, for their counters.
     pub table_lookups: TableLookups,
+    /// The bridge (index in `Datapath::bridges`) whose pipeline this is the result of.
+    pub bridge: usize,
+    /// What the translation read, for targeted invalidation.
+    pub dependencies: Dependencies,
 }
 
 impl FlowActions {
@@ -128,6 +137,8 @@ impl FlowActions {
             output_ports,
             drops_all,
             drop_reason,
+            bridge: 0,
+            dependencies: Dependencies::default(),
         }
     }
 }
@@ -186,8 +197,9 @@ impl QueueHandover {
 }
 
 impl FlowActions {
-    /// The cached form of a translation's result; `translation`'s rules and groups move in.
-    pub fn from_translation(translation: Translation) -> FlowActions {
+    /// The cached form of bridge `bridge`'s translation; `translation`'s rules and groups move
+    /// in.
+    pub fn from_translation(bridge: usize, translation: Translation) -> FlowActions {
         let reason = if translation.table_miss {
             DropReason::TableMiss
         } else {
@@ -198,6 +210,17 @@ impl FlowActions {
                 Some(_) => DropReason::PipelineError,
             }
         };
-        FlowActions::new(translation.actions, translation.rules, translation.groups, translation.table_lookups, reason)
+        let dependencies = translation.dependencies;
+        FlowActions {
+            bridge,
+            dependencies,
+            ..FlowActions::new(
+                translation.actions,
+                translation.rules,
+                translation.groups,
+                translation.table_lookups,
+                reason,
+            )
+        }
     }
 }

@@ -10,6 +10,7 @@ pub mod openflow;
 pub mod packet;
 pub mod pipeline;
 pub mod pmd;
+pub mod revalidate;
 pub mod switch;
 pub mod token_bucket;
 pub mod unix_socket;

@@ -215,6 +215,19 @@ pub struct PmdStats {
     pub subtable_lookups_per_hit: f64,
     /// Times the caches were flushed after a table change.
     pub cache_flushes: u64,
+    /// Datapath versions taken without a flush (the cached megaflows revalidated against what
+    /// changed).
+    #[serde(default)]
+    pub revalidations: u64,
+    /// Megaflows revalidations checked.
+    #[serde(default)]
+    pub megaflows_revalidated: u64,
+    /// Megaflows revalidations removed.
+    #[serde(default)]
+    pub megaflows_invalidated: u64,
+    /// The longest version switch (flush or revalidation), in TSC cycles.
+    #[serde(default)]
+    pub version_switch_max_cycles: u64,
     /// Packets handed to the management thread for the controllers.
     #[serde(default)]
     pub packet_ins: u64,

@@ -264,6 +264,18 @@ impl GroupsSnapshot {
     pub fn get(&self, id: u32) -> Option<&Arc<GroupEntry>> {
         self.0.get(&id)
     }
+
+    /// The ids of the groups added, modified or deleted from `self` to `newer`.
+    pub fn changed_ids<'a>(&'a self, newer: &'a GroupsSnapshot) -> impl Iterator<Item = u32> + 'a {
+        let same_table = Arc::ptr_eq(&self.0, &newer.0);
+        let changed_or_gone = self
+            .0
+            .iter()
+            .filter(move |(id, entry)| !same_table && newer.0.get(*id).is_none_or(|n| !Arc::ptr_eq(n, entry)))
+            .map(|(id, _)| *id);
+        let added = newer.0.keys().filter(move |id| !same_table && !self.0.contains_key(*id)).copied();
+        changed_or_gone.chain(added)
+    }
 }
 
 /// The groups of a bridge, as the management thread changes them.

@@ -3,6 +3,7 @@
 //! through immutable snapshots; `xlate` runs them for a packet.
 #![forbid(unsafe_code)]
 
+pub mod dependencies;
 pub mod group;
 pub mod meter;
 pub mod table;

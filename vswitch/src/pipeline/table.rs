@@ -35,6 +35,10 @@
 //! modified or replaced rule and its predecessor - which PMDs may still be hitting until they
 //! move to the next snapshot - count into the same place.
 //!
+//! `take_changes` hands over the matches of the rules put in or taken out since its previous
+//! call (at most `MAX_LOGGED_CHANGES`; beyond, only that there were more), so that the PMDs
+//! invalidate only the cached megaflows those rules could have matched (`revalidate`).
+//!
 //! The tables also hold the bridge's group table (`group`), so one snapshot is one version of
 //! rules and groups together: a rule may only use groups that exist, and a group delete deletes
 //! the rules that use it (`apply_group_mod`).
@@ -286,6 +290,18 @@ impl fmt::Display for ApplyError {
 
 impl std::error::Error for ApplyError {}
 
+/// Rule changes logged between two `take_changes`; more mean "everything changed" (a flows
+/// file, a big bundle): checking every cached megaflow against each would cost more than
+/// translating the megaflows again.
+pub const MAX_LOGGED_CHANGES: usize = 256;
+
+/// A rule put in (added, replaced, modified) or taken out of a table: its table and match.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuleChange {
+    pub table: u8,
+    pub matches: Match,
+}
+
 /// What a batch did.
 #[derive(Debug, Clone, Default)]
 pub struct ApplyOutcome {
@@ -519,6 +535,8 @@ pub struct FlowTables {
     /// The rules with a timeout, by id.
     timed: HashMap<u64, Arc<RuleEntry>>,
     next_id: u64,
+    /// The rules put in or taken out since `take_changes` (None: more than `MAX_LOGGED_CHANGES`).
+    changes: Option<Vec<RuleChange>>,
 }
 
 impl Default for FlowTables {
@@ -529,6 +547,7 @@ impl Default for FlowTables {
             groups: GroupTable::default(),
             timed: HashMap::new(),
             next_id: 1,
+            changes: Some(Vec::new()),
         }
     }
 }
@@ -670,6 +689,22 @@ impl FlowTables {
         }
     }
 
+    /// The rules put in or taken out since the previous call (a rolled-back batch's too), or
+    /// `None` when they were more than `MAX_LOGGED_CHANGES`.
+    pub fn take_changes(&mut self) -> Option<Vec<RuleChange>> {
+        self.changes.replace(Vec::new())
+    }
+
+    fn log_change(&mut self, rule: &FlowRule) {
+        if let Some(changes) = &mut self.changes {
+            if changes.len() < MAX_LOGGED_CHANGES {
+                changes.push(RuleChange { table: rule.table, matches: rule.matches.clone() });
+            } else {
+                self.changes = None;
+            }
+        }
+    }
+
     /// Lookups and matches per table.
     pub fn counters(&self) -> &TableCounters {
         &self.counters
@@ -795,6 +830,7 @@ impl FlowTables {
     fn put(&mut self, entry: Arc<RuleEntry>) -> Option<Arc<RuleEntry>> {
         let table = self.tables.get_mut(usize::from(entry.rule.table))?;
         let previous = table.put(Arc::clone(&entry));
+        self.log_change(&entry.rule);
         if let Some(previous) = &previous {
             self.timed.remove(&previous.id);
         }
@@ -808,6 +844,7 @@ impl FlowTables {
     fn take(&mut self, entry: &RuleEntry) -> Option<Arc<RuleEntry>> {
         let taken =
             self.tables.get_mut(usize::from(entry.rule.table))?.take(entry.rule.priority, &entry.rule.matches)?;
+        self.log_change(&taken.rule);
         self.timed.remove(&taken.id);
         Some(taken)
     }
@@ -1022,6 +1059,11 @@ impl TablesSnapshot {
     /// Group `id` of this version.
     pub fn group(&self, id: u32) -> Option<&Arc<GroupEntry>> {
         self.groups.get(id)
+    }
+
+    /// The groups of this version.
+    pub fn groups(&self) -> &GroupsSnapshot {
+        &self.groups
     }
 
     /// The tables that have rules, in order.

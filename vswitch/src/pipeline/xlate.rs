@@ -19,10 +19,12 @@
 
 mod groups;
 
+use std::cell::Cell;
 use std::sync::Arc;
 
 use hashbrown::HashMap;
 
+use super::dependencies::{group_bits, mac_bits, port_bit, Dependencies, ALL_PORTS};
 use super::group::GroupHit;
 use super::table::{RuleEntry, TableLookups, TablesSnapshot};
 use crate::flow::key::{Field, FlowKey};
@@ -216,6 +218,8 @@ pub struct Translation {
     pub table_miss: bool,
     /// Human-readable steps, when asked for (vsctl trace).
     pub trace: Option<Vec<String>>,
+    /// What the translation read of the bridge, for targeted invalidation of its megaflow.
+    pub dependencies: Dependencies,
 }
 
 /// Runs the bridge's pipeline for a packet with datapath key `dp_key`
@@ -231,10 +235,14 @@ pub fn translate(bridge: &Bridge<'_>, dp_key: &FlowKey, trace: bool) -> Translat
     let dp_in_port = u16::try_from(dp_key.get_u64(Field::InPort)).unwrap_or(u16::MAX);
     let Some(in_port) = bridge.port_by_dp(dp_in_port) else {
         out.stop = Some(XlateStop::UnknownInPort);
+        // Any port added may be this one.
+        out.dependencies.ports = ALL_PORTS;
         return out;
     };
     if in_port.flags.down || in_port.flags.no_recv {
         out.stop = Some(XlateStop::PortNoRecv);
+        out.dependencies.ports = port_bit(in_port.ofport);
+        out.dependencies.in_ofport = in_port.ofport;
         return out;
     }
     let mut xlate = Xlate::new(bridge, in_port.clone(), dp_key, out);
@@ -302,6 +310,11 @@ struct Xlate<'a, 'b> {
     in_port: BridgePort,
     /// The packet as the pipeline sees it now (in_port = ofport).
     key: FlowKey,
+    /// The packet as the pipeline received it.
+    start_key: FlowKey,
+    /// What the translation read so far (a `Cell`: the bridge's liveness checks read through
+    /// `&self`).
+    reads: Cell<Dependencies>,
     /// The packet as the datapath actions so far leave it.
     committed: FlowKey,
     /// Header fields written since the last commit.
@@ -323,10 +336,13 @@ impl<'a, 'b> Xlate<'a, 'b> {
     fn new(bridge: &'a Bridge<'b>, in_port: BridgePort, dp_key: &FlowKey, out: Translation) -> Xlate<'a, 'b> {
         let mut key = *dp_key;
         key.set_u64(Field::InPort, u64::from(in_port.ofport));
+        let reads = Dependencies { in_ofport: in_port.ofport, ports: port_bit(in_port.ofport), ..out.dependencies };
         Xlate {
             bridge,
             in_port,
             key,
+            start_key: key,
+            reads: Cell::new(reads),
             committed: key,
             dirty: Vec::new(),
             action_set: Vec::new(),
@@ -349,7 +365,47 @@ impl<'a, 'b> Xlate<'a, 'b> {
         for field in [Field::Metadata].into_iter().chain((0..8).map(Field::Reg)) {
             self.out.wildcards.set_u128(field, 0);
         }
+        self.out.dependencies = self.reads.get();
         self.out
+    }
+
+    /// Records a read of the bridge's state.
+    fn read_state(&self, record: impl FnOnce(&mut Dependencies)) {
+        let mut reads = self.reads.get();
+        record(&mut reads);
+        self.reads.set(reads);
+    }
+
+    /// Port `ofport` of the bridge (a read the megaflow depends on).
+    fn port(&self, ofport: u32) -> Option<&'a BridgePort> {
+        self.read_state(|r| r.ports |= port_bit(ofport));
+        self.bridge.port_by_ofport(ofport)
+    }
+
+    /// The bridge port of datapath port `dp_port` (a read the megaflow depends on).
+    fn port_of_dp(&self, dp_port: u16) -> Option<&'a BridgePort> {
+        let port = self.bridge.port_by_dp(dp_port);
+        let bit = port.map_or(ALL_PORTS, |p| port_bit(p.ofport));
+        self.read_state(|r| r.ports |= bit);
+        port
+    }
+
+    /// Every port of the bridge (a read of the port set).
+    fn all_ports(&self) -> &'a [BridgePort] {
+        self.read_state(|r| r.ports = ALL_PORTS);
+        self.bridge.ports
+    }
+
+    /// Where the MAC table has (`vlan`, `mac`) (a read, found or not).
+    fn mac_port(&self, vlan: u16, mac: [u8; 6]) -> Option<u32> {
+        self.read_state(|r| r.macs |= mac_bits(vlan, mac));
+        self.bridge.macs.get(&(vlan, mac)).copied()
+    }
+
+    /// Group `id` of the version (a read, found or not).
+    fn group_entry(&self, id: u32) -> Option<&'a Arc<crate::pipeline::group::GroupEntry>> {
+        self.read_state(|r| r.groups |= group_bits(id));
+        self.bridge.tables.group(id)
     }
 
     fn note(&mut self, line: String) {
@@ -371,6 +427,8 @@ impl<'a, 'b> Xlate<'a, 'b> {
         let mut table = table;
         loop {
             let rule = self.bridge.tables.lookup(table, &self.key, &mut self.out.wildcards).cloned();
+            let (start, now) = (&self.start_key, &self.key);
+            self.read_state(|r| r.looked_up(table, start, now));
             self.out.table_lookups.push(table, rule.is_some());
             let Some(rule) = rule else {
                 if top_level && table == 0 {
@@ -623,8 +681,7 @@ impl<'a, 'b> Xlate<'a, 'b> {
             OfPort::FLOOD | OfPort::ALL => {
                 let flood = port == OfPort::FLOOD;
                 let ports: Vec<u16> = self
-                    .bridge
-                    .ports
+                    .all_ports()
                     .iter()
                     .filter(|p| p.ofport != in_ofport && !(flood && p.flags.no_flood))
                     .map(|p| p.dp_port)
@@ -638,7 +695,7 @@ impl<'a, 'b> Xlate<'a, 'b> {
             // As Open vSwitch: a miss there may go to the controllers, as the packet's own.
             OfPort::TABLE => self.resubmit(OfPort::IN_PORT, Some(0), true),
             OfPort(n) if n == in_ofport => self.note(format!("output:{n}: skipped (the input port)")),
-            OfPort(n) => match self.bridge.port_by_ofport(n) {
+            OfPort(n) => match self.port(n) {
                 Some(p) => {
                     let dp = p.dp_port;
                     self.output_dp(dp);
@@ -686,7 +743,7 @@ impl<'a, 'b> Xlate<'a, 'b> {
     }
 
     fn output_dp(&mut self, dp_port: u16) {
-        if self.bridge.port_by_dp(dp_port).is_some_and(|p| p.flags.down || p.flags.no_fwd) {
+        if self.port_of_dp(dp_port).is_some_and(|p| p.flags.down || p.flags.no_fwd) {
             self.note(format!("output to datapath port {dp_port}: skipped (the port is down or no-forward)"));
             return;
         }
@@ -773,19 +830,18 @@ impl<'a, 'b> Xlate<'a, 'b> {
         }
         let in_ofport = self.in_port.ofport;
         let from_port = self.in_port.dp_port != NO_DP_PORT;
-        if from_port && src[0] & 1 == 0 && self.bridge.macs.get(&(vlan, src)) != Some(&in_ofport) {
+        if from_port && src[0] & 1 == 0 && self.mac_port(vlan, src) != Some(in_ofport) {
             self.out.learned_macs.push(MacLearning { vlan, mac: src, ofport: in_ofport });
         }
-        let known = if dst[0] & 1 == 0 { self.bridge.macs.get(&(vlan, dst)).copied() } else { None };
+        let known = if dst[0] & 1 == 0 { self.mac_port(vlan, dst) } else { None };
         let targets: Vec<BridgePort> = match known {
             Some(ofport) if ofport == in_ofport => {
                 self.note("NORMAL: destination is on the input port -> drop".into());
                 Vec::new()
             }
-            Some(ofport) => self.bridge.port_by_ofport(ofport).cloned().into_iter().collect(),
+            Some(ofport) => self.port(ofport).cloned().into_iter().collect(),
             None => self
-                .bridge
-                .ports
+                .all_ports()
                 .iter()
                 .filter(|p| p.ofport != in_ofport && p.carries(vlan) && !p.flags.no_flood)
                 .cloned()

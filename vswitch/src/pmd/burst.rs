@@ -23,11 +23,13 @@ use crate::dpdk::prefetch;
 use crate::flow::key::FlowKey;
 use crate::packet::proto::len;
 use crate::packet::{extract_into, same_headers, Layers, PacketBurst};
+use crate::pipeline::dependencies::Dependencies;
 use crate::pmd::execute::{Execution, Origin};
 use crate::pmd::lanes::Lanes;
 use crate::pmd::output::PortOutputs;
 use crate::pmd::stats::{DropReason, PmdCounter};
 use crate::pmd::upcall::{upcall, SideEffect, Upcall};
+use crate::revalidate::VersionChanges;
 
 /// A PMD's datapath caches: the exact-match cache in front of the megaflow classifier, and the
 /// gates that switch the EMC and the repeat check off where they do not pay.
@@ -36,6 +38,18 @@ pub struct Caches {
     pub emc_gate: Gate,
     pub repeat_gate: Gate,
     pub megaflows: MegaflowTable<Arc<FlowActions>>,
+    /// Everything the translations of the cached megaflows read (at least): a version change
+    /// that touches none of it leaves the caches as they are without looking at a megaflow.
+    pub reads: Dependencies,
+}
+
+/// What a revalidation of the caches did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Revalidation {
+    /// Megaflows checked against the changes (0 when the summary ruled them all out).
+    pub checked: u64,
+    /// Megaflows removed: a change may alter their result.
+    pub removed: u64,
 }
 
 impl Default for Caches {
@@ -45,6 +59,7 @@ impl Default for Caches {
             emc_gate: Gate::emc(),
             repeat_gate: Gate::repeats(),
             megaflows: MegaflowTable::default().reporting_to(credit_rules),
+            reads: Dependencies::default(),
         }
     }
 }
@@ -54,6 +69,30 @@ impl Caches {
     pub fn flush(&mut self) {
         self.emc.clear();
         self.megaflows.clear();
+        self.reads = Dependencies::default();
+    }
+
+    /// Removes the megaflows whose result `changes` may alter (their exact-match cache entries
+    /// die with them); keeps every other.
+    pub fn revalidate(&mut self, changes: &VersionChanges) -> Revalidation {
+        if !changes.may_affect(&self.reads) {
+            return Revalidation::default();
+        }
+        let mut kept_reads = Dependencies::default();
+        let mut checked = 0;
+        let removed = self.megaflows.retain(|megaflow| {
+            checked += 1;
+            let flow = megaflow.value;
+            let keep = changes
+                .bridge(flow.bridge)
+                .is_some_and(|c| !c.affects(&megaflow.key, megaflow.mask, &flow.dependencies));
+            if keep {
+                kept_reads.union(&flow.dependencies);
+            }
+            keep
+        });
+        self.reads = kept_reads;
+        Revalidation { checked, removed: removed as u64 }
     }
 }
 
@@ -125,6 +164,25 @@ pub struct Forwarder<O> {
 impl<O: PortOutputs> Forwarder<O> {
     pub fn new(exec: Execution<O>, side_effects: Sender<SideEffect>) -> Forwarder<O> {
         Forwarder { caches: Box::default(), scratch: Box::default(), side_effects, exec }
+    }
+
+    /// Moves the caches from datapath version `current` to `next`: drops the megaflows whose
+    /// result `next` may change, or all of them when it does not say what changed since
+    /// `current`.
+    pub fn take_version(&mut self, current: u64, next: &Datapath) {
+        let counters = &mut self.exec.counters;
+        match next.changes.as_ref().filter(|changes| changes.from_version == current && !changes.is_total()) {
+            Some(changes) => {
+                let done = self.caches.revalidate(changes);
+                counters.add(PmdCounter::Revalidations, 1);
+                counters.add(PmdCounter::MegaflowsRevalidated, done.checked);
+                counters.add(PmdCounter::MegaflowsInvalidated, done.removed);
+            }
+            None => {
+                self.caches.flush();
+                counters.add(PmdCounter::CacheFlushes, 1);
+            }
+        }
     }
 
     /// Forwards one burst that came in on `in_port` of `bridge`. What no action took stays in the
@@ -308,6 +366,7 @@ impl<O: PortOutputs> Forwarder<O> {
             }
             let started = rdtsc();
             let Upcall { actions, mask } = upcall(datapath, bridge, &s.keys[i], &self.side_effects);
+            caches.reads.union(&actions.dependencies);
             s.found[i] = caches.megaflows.insert(&mask, &s.keys[i], actions.clone(), now_ms);
             if s.found[i].is_some() {
                 installed = true;

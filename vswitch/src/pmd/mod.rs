@@ -5,7 +5,8 @@
 //! queues and forwards every burst through the stages of `burst` (or, for a
 //! queue whose bridge decides alike for every packet, straight to its
 //! outputs). It takes new `Datapath` versions from the management thread at
-//! the top of an iteration (its quiescent point), flushes its caches, and
+//! the top of an iteration (its quiescent point), revalidates its caches against
+//! what the version changed (or flushes them when that cannot be told), and
 //! acknowledges the version, so the management thread knows when an old one
 //! is unused.
 #![forbid(unsafe_code)]
@@ -242,7 +243,7 @@ impl Pmd {
             // Quiescent point: nothing of the current version is held here.
             match self.commands.try_recv() {
                 Ok(PmdCommand::Install(next, queues)) => {
-                    self.install(&next, queues);
+                    self.install(datapath.version, &next, queues);
                     datapath = next;
                     self.shared.acked_version.store(datapath.version, Ordering::Release);
                     continue;
@@ -301,14 +302,16 @@ impl Pmd {
         tracing::info!(core = self.shared.core, "PMD thread stopped");
     }
 
-    /// Takes datapath version `next` (at the quiescent point): sends what is buffered, flushes
-    /// the caches (cached results may come from the old tables), takes over the queue handles
-    /// that come with it, follows its packet-in limits and meters.
-    fn install(&mut self, next: &Datapath, queues: QueueHandover) {
+    /// Takes datapath version `next` over from version `current` (at the quiescent point):
+    /// sends what is buffered, drops the cached megaflows whose result the new version may
+    /// change (all of them when it does not say what changed since `current`), takes over the
+    /// queue handles that come with it, follows its packet-in limits and meters.
+    fn install(&mut self, current: u64, next: &Datapath, queues: QueueHandover) {
+        let started = rdtsc();
         let exec = &mut self.forwarder.exec;
         exec.ports.flush_all(&mut exec.counters);
-        self.forwarder.caches.flush();
-        exec.counters.add(PmdCounter::CacheFlushes, 1);
+        self.forwarder.take_version(current, next);
+        let exec = &mut self.forwarder.exec;
         let QueueHandover { removed_ports, rx, tx } = queues;
         exec.ports.take_over(&removed_ports, tx);
         let mut handles: Vec<RxQueue> = self
@@ -337,8 +340,10 @@ impl Pmd {
                 "rx queue not in the datapath: handle dropped"
             );
         }
-        exec.packet_ins.follow(next, rdtsc());
-        exec.meters.follow(next, rdtsc());
+        let now = rdtsc();
+        exec.packet_ins.follow(next, now);
+        exec.meters.follow(next, now);
+        exec.counters.raise(PmdCounter::VersionSwitchMaxCycles, now.wrapping_sub(started));
     }
 
     fn publish(&mut self) {

@@ -98,6 +98,16 @@ pub enum PmdCounter {
     Upcalls,
     UpcallCycles,
     CacheFlushes,
+    /// Datapath versions taken without a flush: the caches were revalidated against what
+    /// changed.
+    Revalidations,
+    /// Megaflows checked by revalidations.
+    MegaflowsRevalidated,
+    /// Megaflows revalidations removed (the others were kept).
+    MegaflowsInvalidated,
+    /// A gauge (until cleared): the most cycles one version switch took (flush or
+    /// revalidation, queue hand-over included).
+    VersionSwitchMaxCycles,
     /// A gauge: megaflows installed now.
     Megaflows,
     /// A gauge: 1 while the EMC is bypassed (the gate: too few hits; or a megaflow table small
@@ -110,7 +120,7 @@ pub enum PmdCounter {
     /// Packet-outs run.
     PacketOuts,
 }
-const PMD_COUNTERS: usize = 17;
+const PMD_COUNTERS: usize = 21;
 
 /// Per-port counters a PMD keeps: rx, tx, then one per drop reason.
 const PORT_RX: usize = 0;
@@ -140,6 +150,12 @@ impl PmdCounters {
     #[inline]
     pub fn set(&mut self, counter: PmdCounter, n: u64) {
         self.pmd[counter as usize] = n;
+    }
+
+    /// Raises a gauge to `n` if it is lower.
+    pub fn raise(&mut self, counter: PmdCounter, n: u64) {
+        let gauge = &mut self.pmd[counter as usize];
+        *gauge = (*gauge).max(n);
     }
 
     pub fn get(&self, counter: PmdCounter) -> u64 {

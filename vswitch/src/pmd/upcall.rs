@@ -41,5 +41,5 @@ pub fn upcall(datapath: &Datapath, bridge: usize, key: &FlowKey, side_effects: &
         let _ = side_effects.try_send(SideEffect::LearnedMac { bridge, mac });
     }
     let mask = translation.wildcards;
-    Upcall { actions: Arc::new(FlowActions::from_translation(translation)), mask }
+    Upcall { actions: Arc::new(FlowActions::from_translation(bridge, translation)), mask }
 }

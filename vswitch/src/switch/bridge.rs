@@ -1,12 +1,16 @@
 //! A bridge's control state on the management thread: its OpenFlow tables
 //! (changed by configuration, vsctl and learn actions) and its MAC learning
 //! table for NORMAL (learned from the PMDs' upcalls, aged, bounded).
+use std::sync::Arc;
+
 use hashbrown::HashMap;
 
 use crate::config::PacketInLimit;
 use crate::flow::{Action, FlowRule, FlowSelector, Instructions, OfPort};
 use crate::pipeline::meter::MeterTable;
-use crate::pipeline::table::{ApplyError, Expired, FlowModFlags, FlowOp, FlowTableError, FlowTables, TablesSnapshot};
+use crate::pipeline::table::{
+    ApplyError, Expired, FlowModFlags, FlowOp, FlowTableError, FlowTables, RuleChange, TablesSnapshot,
+};
 use crate::pipeline::xlate::{MacLearning, MacTable};
 
 /// MAC entries not seen for this long are forgotten (Open vSwitch's default).
@@ -36,12 +40,16 @@ pub struct Bridge {
     pub tables: FlowTables,
     snapshot: TablesSnapshot,
     macs: HashMap<(u16, [u8; 6]), MacEntry>,
+    /// What the datapath was last given of `macs`, while nothing changed since.
+    published_macs: Option<Arc<MacTable>>,
     pub mac_counters: MacCounters,
     pub packet_in_limit: PacketInLimit,
     /// The OpenFlow datapath id (configured, or derived from the name).
     pub datapath_id: u64,
     /// Fail-open (standalone, no controller): the datapath runs NORMAL instead of the tables.
     pub fail_open: bool,
+    /// `fail_open` as of the last `take_rule_changes`.
+    published_fail_open: bool,
     /// A connection that wants a packet-in for a table miss (OpenFlow 1.0) is open: the
     /// datapath sends misses to the controllers instead of dropping them.
     pub miss_to_controller: bool,
@@ -65,10 +73,12 @@ impl Bridge {
             tables,
             snapshot,
             macs: HashMap::new(),
+            published_macs: None,
             mac_counters: MacCounters::default(),
             packet_in_limit: PacketInLimit::default(),
             datapath_id: 0,
             fail_open: false,
+            published_fail_open: false,
             miss_to_controller: false,
             meters,
         })
@@ -84,9 +94,27 @@ impl Bridge {
         self.snapshot.clone()
     }
 
-    /// The MAC table as the datapath sees it.
-    pub fn mac_snapshot(&self) -> MacTable {
-        self.macs.iter().map(|(key, entry)| (*key, entry.ofport)).collect()
+    /// The rules of the datapath's tables put in or taken out since the previous call (`None`:
+    /// too many to say, or fail-open switched the tables).
+    pub fn take_rule_changes(&mut self) -> Option<Vec<RuleChange>> {
+        let changes = self.tables.take_changes();
+        let switched = std::mem::replace(&mut self.published_fail_open, self.fail_open) != self.fail_open;
+        match (switched, self.fail_open) {
+            (true, _) => None,
+            // The datapath's tables are the standalone one, which does not change.
+            (false, true) => Some(Vec::new()),
+            (false, false) => changes,
+        }
+    }
+
+    /// The MAC table as the datapath sees it: the same `Arc` as last time when no entry was
+    /// added, moved or removed since.
+    pub fn mac_snapshot(&mut self) -> Arc<MacTable> {
+        let macs = &self.macs;
+        Arc::clone(
+            self.published_macs
+                .get_or_insert_with(|| Arc::new(macs.iter().map(|(key, entry)| (*key, entry.ofport)).collect())),
+        )
     }
 
     /// Applies a rule a learn action built. Returns whether the tables
@@ -122,6 +150,7 @@ impl Bridge {
             }
             entry.ofport = learned.ofport;
             entry.last_seen_ms = now_ms;
+            self.published_macs = None;
             self.mac_counters.moved += 1;
             return true;
         }
@@ -137,6 +166,7 @@ impl Bridge {
             }
         }
         self.macs.insert(key, MacEntry { ofport: learned.ofport, last_seen_ms: now_ms, fixed: false });
+        self.published_macs = None;
         self.mac_counters.learned += 1;
         true
     }
@@ -144,11 +174,13 @@ impl Bridge {
     /// An operator's static entry.
     pub fn add_static_mac(&mut self, vlan: u16, mac: [u8; 6], ofport: u32) {
         self.macs.insert((vlan, mac), MacEntry { ofport, last_seen_ms: 0, fixed: true });
+        self.published_macs = None;
     }
 
     /// Forgets the learned addresses of a port that is gone.
     pub fn forget_port(&mut self, ofport: u32) {
         self.macs.retain(|_, e| e.ofport != ofport);
+        self.published_macs = None;
     }
 
     /// Ages MAC entries and expires rules; returns whether anything changed, and the rules
@@ -157,6 +189,9 @@ impl Bridge {
         let before = self.macs.len();
         self.macs.retain(|_, e| e.fixed || now_ms.saturating_sub(e.last_seen_ms) < MAC_AGING_MS);
         let aged = before - self.macs.len();
+        if aged > 0 {
+            self.published_macs = None;
+        }
         self.mac_counters.aged += aged as u64;
         let expired = self.tables.expire(now_ms);
         for gone in &expired {

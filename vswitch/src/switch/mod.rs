@@ -28,11 +28,12 @@ use crate::flow::{parse_add_flow, parse_del_flows, parse_dump_flows, parse_mod_f
 use crate::openflow::message::{FlowRemovedReason, PortReason};
 use crate::openflow::targets::OpenFlowServer;
 use crate::packet::proto::vlan;
-use crate::pipeline::table::{ApplyError, ApplyOutcome, FlowModFlags, FlowOp, RuleEntry, Timeout};
+use crate::pipeline::table::{ApplyError, ApplyOutcome, FlowModFlags, FlowOp, RuleChange, RuleEntry, Timeout};
 use crate::pipeline::xlate::{translate, BridgePort, DpAction, PortFlags, VlanMode};
 use crate::pmd::packet_in::{PacketInEvent, PACKET_IN_QUEUE};
 use crate::pmd::stats::{DropReason, PmdCounter, PmdCounters};
 use crate::pmd::{PmdCommand, PmdHandle, SideEffect};
+use crate::revalidate::{BridgeChanges, VersionChanges};
 use bridge::{check_meters, Bridge};
 use crossbeam::channel::{self, Receiver, Sender};
 
@@ -702,6 +703,7 @@ impl Switch {
 
     fn build_datapath(&mut self, version: u64) -> Datapath {
         let n_pmds = self.pmds.len();
+        let mut rule_changes = Vec::with_capacity(self.bridges.len());
         let bridges: Vec<Arc<BridgeDp>> = (0..self.bridges.len())
             .map(|b| {
                 let ports = self
@@ -717,6 +719,7 @@ impl Switch {
                     })
                     .collect();
                 let bridge = &mut self.bridges[b];
+                rule_changes.push(bridge.take_rule_changes());
                 Arc::new(BridgeDp {
                     name: bridge.name.clone(),
                     tables: bridge.tables_snapshot(),
@@ -731,7 +734,7 @@ impl Switch {
         let mut pmd_rxqs: Vec<Vec<RxqWork>> = vec![Vec::new(); n_pmds];
         for port in &self.ports {
             let id = port.eth.id();
-            let fixed = fixed_actions(&bridges[port.bridge], id);
+            let fixed = fixed_actions(&bridges, port.bridge, id);
             for queue in 0..port.eth.rx_queues() {
                 let owner = self.rxq_owner.get(&(id, queue)).copied().unwrap_or(0);
                 if let Some(list) = pmd_rxqs.get_mut(owner) {
@@ -739,7 +742,28 @@ impl Switch {
                 }
             }
         }
-        Datapath { version, pmd_rxqs, bridges }
+        let changes = self.changes_from_current(&bridges, rule_changes);
+        Datapath { version, pmd_rxqs, bridges, changes: Some(changes) }
+    }
+
+    /// What changed from the current version's bridges to `bridges`, whose rule changes
+    /// since then are `rule_changes`.
+    fn changes_from_current(
+        &self,
+        bridges: &[Arc<BridgeDp>],
+        rule_changes: Vec<Option<Vec<RuleChange>>>,
+    ) -> VersionChanges {
+        let old = &self.current.bridges;
+        let changes = bridges
+            .iter()
+            .zip(rule_changes)
+            .enumerate()
+            .map(|(b, (new, rules))| match old.get(b) {
+                Some(old) if old.name == new.name => BridgeChanges::between(&old.view(), &new.view(), rules),
+                _ => BridgeChanges::everything(),
+            })
+            .collect();
+        VersionChanges { from_version: self.current.version, bridges: changes }
     }
 
     /// Hands a new datapath version to every PMD and waits (bounded) until
@@ -899,6 +923,10 @@ impl Switch {
                         c.get(PmdCounter::MegaflowHits),
                     ),
                     cache_flushes: c.get(PmdCounter::CacheFlushes),
+                    revalidations: c.get(PmdCounter::Revalidations),
+                    megaflows_revalidated: c.get(PmdCounter::MegaflowsRevalidated),
+                    megaflows_invalidated: c.get(PmdCounter::MegaflowsInvalidated),
+                    version_switch_max_cycles: c.get(PmdCounter::VersionSwitchMaxCycles),
                     packet_ins: c.get(PmdCounter::PacketIns),
                     packet_outs: c.get(PmdCounter::PacketOuts),
                 }
@@ -947,7 +975,8 @@ fn ratio(a: u64, b: u64) -> f64 {
 /// The decision for every packet of a port, when the bridge's pipeline
 /// gives the same one whatever the packet holds (the megaflow's mask is
 /// in_port alone), learns nothing and only outputs or drops.
-fn fixed_actions(bridge: &BridgeDp, dp_port: u16) -> Option<Arc<FlowActions>> {
+fn fixed_actions(bridges: &[Arc<BridgeDp>], index: usize, dp_port: u16) -> Option<Arc<FlowActions>> {
+    let bridge = bridges.get(index)?;
     let mut key = FlowKey::default();
     key.set_u64(Field::InPort, u64::from(dp_port));
     let translation = translate(&bridge.view(), &key, false);
@@ -962,7 +991,7 @@ fn fixed_actions(bridge: &BridgeDp, dp_port: u16) -> Option<Arc<FlowActions>> {
     {
         return None;
     }
-    Some(Arc::new(FlowActions::from_translation(translation)))
+    Some(Arc::new(FlowActions::from_translation(index, translation)))
 }
 
 fn reply<T: serde::Serialize>(result: Result<T, String>) -> Reply {

@@ -11,7 +11,7 @@
 //! packet's). The fields the select hash reads are un-wildcarded, so every packet of a
 //! megaflow takes the same bucket.
 
-use super::{Bridge, DpAction, Xlate, XlateStop, MAX_RESUBMIT_DEPTH};
+use super::{DpAction, Xlate, XlateStop, MAX_RESUBMIT_DEPTH};
 use crate::classifier::hash::hash_words;
 use crate::flow::key::{Field, FlowKey};
 use crate::flow::numbers::{ETH_TYPE_ARP, ETH_TYPE_IP, ETH_TYPE_IPV6, IP_PROTO_SCTP, IP_PROTO_TCP, IP_PROTO_UDP};
@@ -28,10 +28,10 @@ pub(super) fn group_replaces_output(action_set: &mut Vec<Action>) {
     }
 }
 
-impl Bridge<'_> {
+impl Xlate<'_, '_> {
     /// A port is live when its link is up and no controller took it down (PORT_MOD).
     fn port_live(&self, port: OfPort) -> bool {
-        self.port_by_ofport(port.0).is_some_and(|p| p.live && !p.flags.down)
+        self.port(port.0).is_some_and(|p| p.live && !p.flags.down)
     }
 
     /// Whether `bucket` may be used: what it watches is live (a bucket watching nothing is).
@@ -44,8 +44,7 @@ impl Bridge<'_> {
     fn group_live(&self, id: u32, depth: usize) -> bool {
         depth <= MAX_CHAIN_DEPTH
             && self
-                .tables
-                .group(id)
+                .group_entry(id)
                 .is_some_and(|entry| entry.group().buckets.iter().any(|b| self.bucket_live(b, depth)))
     }
 }
@@ -53,7 +52,7 @@ impl Bridge<'_> {
 impl Xlate<'_, '_> {
     /// `group:id`.
     pub(super) fn group(&mut self, id: u32) {
-        let Some(entry) = self.bridge.tables.group(id).cloned() else {
+        let Some(entry) = self.group_entry(id).cloned() else {
             // Not expected: a table version holds every group its rules and buckets send to.
             self.note(format!("group:{id}: no such group -> drop"));
             return;
@@ -73,7 +72,7 @@ impl Xlate<'_, '_> {
             GroupType::FastFailover => group
                 .buckets
                 .iter()
-                .position(|bucket| self.bridge.bucket_live(bucket, 0))
+                .position(|bucket| self.bucket_live(bucket, 0))
                 .map_or(HitBuckets::Nothing, HitBuckets::One),
         };
         self.out.groups.push(GroupHit::new(entry.clone(), chosen));
@@ -109,7 +108,7 @@ impl Xlate<'_, '_> {
             .buckets
             .iter()
             .enumerate()
-            .filter(|(_, bucket)| bucket.weight > 0 && self.bridge.bucket_live(bucket, 0))
+            .filter(|(_, bucket)| bucket.weight > 0 && self.bucket_live(bucket, 0))
             .map(|(index, bucket)| (index, u64::from(bucket.weight)))
             .collect();
         let total: u64 = candidates.iter().map(|(_, weight)| weight).sum();
@@ -201,7 +200,7 @@ impl Xlate<'_, '_> {
 #[cfg(test)]
 mod tests {
     use super::super::tests::{dp, packet, trunk_ports, REMOTE_MAC, VM_MAC};
-    use super::super::{translate, BridgePort, MacTable, Translation};
+    use super::super::{translate, Bridge, BridgePort, MacTable, Translation};
     use super::*;
     use crate::flow::parse_add_flow;
     use crate::pipeline::group::{GroupOp, GROUP_ANY};
