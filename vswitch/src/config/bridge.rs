@@ -18,6 +18,7 @@ const BRIDGE_KEYS: &[&str] = &[
     "controller_rate_limit",
     "controller_burst_limit",
     "datapath_id",
+    "mac_table_size",
 ];
 
 pub(super) fn read_bridges(root: &Section) -> Result<Vec<BridgeConfig>, KeyError> {
@@ -58,7 +59,14 @@ fn read_bridge(section: &Section) -> Result<BridgeConfig, KeyError> {
         Some(text) => parse_datapath_id(&text).map_err(|problem| section.error("datapath_id", problem))?,
         None => derived_datapath_id(&name),
     };
-    Ok(BridgeConfig { name, ports, flows, openflow, fail_mode, packet_in_limit, datapath_id })
+    let mac_table_size = section.unsigned("mac_table_size")?.unwrap_or(BridgeConfig::DEFAULT_MAC_TABLE_SIZE);
+    if !(1..=BridgeConfig::MAX_MAC_TABLE_SIZE).contains(&mac_table_size) {
+        return Err(section.error(
+            "mac_table_size",
+            format!("{mac_table_size} is out of range; use 1..={} (MAC entries)", BridgeConfig::MAX_MAC_TABLE_SIZE),
+        ));
+    }
+    Ok(BridgeConfig { name, ports, flows, openflow, fail_mode, packet_in_limit, datapath_id, mac_table_size })
 }
 
 /// The datapath id of a bridge without `datapath_id`: stable across restarts (derived from the

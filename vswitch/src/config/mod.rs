@@ -157,6 +157,13 @@ pub struct BridgeConfig {
     /// The OpenFlow datapath id: `datapath_id` (hex, as Open vSwitch's
     /// other-config:datapath-id), or derived from the name when not set; unique across bridges.
     pub datapath_id: u64,
+    /// Most MAC entries NORMAL keeps (Open vSwitch's other-config:mac-table-size).
+    pub mac_table_size: usize,
+}
+
+impl BridgeConfig {
+    pub const DEFAULT_MAC_TABLE_SIZE: usize = 8192;
+    pub const MAX_MAC_TABLE_SIZE: usize = 1_000_000;
 }
 
 /// The packet-in rate limit of a bridge: every controller connection gets at most `rate`

@@ -1121,6 +1121,16 @@ fn datapath_id_is_set_or_derived_from_the_name_and_unique() {
 }
 
 #[test]
+fn mac_table_size_is_bounded() {
+    let bridge = |size: &str| format!("[[bridge]]\nname = \"br0\"\nmac_table_size = {size}\n");
+    assert_eq!(parse("[[bridge]]\nname = \"br0\"\n").bridges[0].mac_table_size, 8192);
+    assert_eq!(parse(&bridge("20000")).bridges[0].mac_table_size, 20_000);
+    assert_rejected(&bridge("0"), "bridge[0].mac_table_size", "out of range");
+    assert_rejected(&bridge("1000001"), "bridge[0].mac_table_size", "out of range");
+    assert_rejected(&bridge("\"big\""), "bridge[0].mac_table_size", "");
+}
+
+#[test]
 fn management_sockets_sit_next_to_the_control_socket() {
     let config = parse("[control]\nsocket = \"/run/vs/ctl.sock\"\n[[bridge]]\nname = \"br0\"\n");
     assert_eq!(config.control.mgmt_socket("br0"), Path::new("/run/vs/br0.mgmt"));

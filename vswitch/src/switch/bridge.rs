@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use hashbrown::HashMap;
 
-use crate::config::PacketInLimit;
+use crate::config::{BridgeConfig, PacketInLimit};
 use crate::flow::{Action, FlowRule, FlowSelector, Instructions, OfPort};
 use crate::pipeline::meter::MeterTable;
 use crate::pipeline::table::{
@@ -15,8 +15,6 @@ use crate::pipeline::xlate::{MacLearning, MacTable};
 
 /// MAC entries not seen for this long are forgotten (Open vSwitch's default).
 pub const MAC_AGING_MS: u64 = 300_000;
-/// Most MAC entries a bridge keeps; when full, the oldest learned one goes.
-pub const MAC_TABLE_LIMIT: usize = 8192;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct MacEntry {
@@ -43,6 +41,8 @@ pub struct Bridge {
     /// What the datapath was last given of `macs`, while nothing changed since.
     published_macs: Option<Arc<MacTable>>,
     pub mac_counters: MacCounters,
+    /// Most MAC entries kept; when full, the oldest learned one goes.
+    pub mac_table_size: usize,
     pub packet_in_limit: PacketInLimit,
     /// The OpenFlow datapath id (configured, or derived from the name).
     pub datapath_id: u64,
@@ -75,6 +75,7 @@ impl Bridge {
             macs: HashMap::new(),
             published_macs: None,
             mac_counters: MacCounters::default(),
+            mac_table_size: BridgeConfig::DEFAULT_MAC_TABLE_SIZE,
             packet_in_limit: PacketInLimit::default(),
             datapath_id: 0,
             fail_open: false,
@@ -154,7 +155,7 @@ impl Bridge {
             self.mac_counters.moved += 1;
             return true;
         }
-        if self.macs.len() >= MAC_TABLE_LIMIT {
+        if self.macs.len() >= self.mac_table_size {
             let oldest =
                 self.macs.iter().filter(|(_, e)| !e.fixed).min_by_key(|(_, e)| e.last_seen_ms).map(|(k, _)| *k);
             match oldest {
@@ -275,14 +276,15 @@ mod tests {
     #[test]
     fn the_table_is_bounded() {
         let mut bridge = Bridge::new("br0", &[], 1, 0).unwrap();
-        for i in 0..MAC_TABLE_LIMIT + 5 {
+        bridge.mac_table_size = 100;
+        for i in 0..bridge.mac_table_size + 5 {
             let mac = (i as u64).to_be_bytes();
             bridge.learn_mac(
                 MacLearning { vlan: 1, mac: [2, mac[3], mac[4], mac[5], mac[6], mac[7]], ofport: 1 },
                 i as u64,
             );
         }
-        assert_eq!(bridge.mac_snapshot().len(), MAC_TABLE_LIMIT);
+        assert_eq!(bridge.mac_snapshot().len(), 100);
         assert_eq!(bridge.mac_counters.evicted, 5);
     }
 }

@@ -164,6 +164,7 @@ impl Switch {
                 .map_err(|e| format!("bridge {}: {e}", bridge.name))?;
             state.packet_in_limit = bridge.packet_in_limit;
             state.datapath_id = bridge.datapath_id;
+            state.mac_table_size = bridge.mac_table_size;
             switch.bridges.push(state);
             for port in &bridge.ports {
                 if let Err(e) = switch.attach_port(&bridge.name, port) {
