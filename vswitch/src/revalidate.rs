@@ -13,10 +13,20 @@
 //!
 //! Everything else keeps hitting, in the exact-match cache too (its entries die with their
 //! megaflow). What cannot be judged this way - another bridge set, a change of the table-miss
-//! behaviour or of fail-open, more rule changes than are logged - is `everything`: a flush.
+//! behaviour or of fail-open, more rule or MAC changes than are logged - is `everything`: a
+//! flush of the bridge's megaflows.
+//!
+//! Finding the affected megaflows without looking at every one: a changed rule, and a changed
+//! MAC entry as a match on dl_src or dl_dst, becomes a `Probe` in the megaflows' own key space
+//! (in_port the DPDK port), and the megaflow table yields the megaflows whose keys overlap it
+//! (`MegaflowTable::overlapping`: a hash probe per subtable, or a scan of its rows' few words);
+//! only those, and the megaflows whose translation rewrote a word of their own mask before a
+//! lookup (kept on a list), are checked in full. Port and group changes, which no key shows,
+//! check every megaflow.
 #![forbid(unsafe_code)]
 
 use crate::flow::key::{Field, FlowKey, KEY_WORDS};
+use crate::flow::Match;
 use crate::pipeline::dependencies::{group_bits, mac_bits, port_bit, Dependencies, TableSet};
 use crate::pipeline::table::RuleChange;
 use crate::pipeline::xlate::Bridge;
@@ -36,6 +46,47 @@ pub struct BridgeChanges {
     pub macs: u64,
     /// Bloom bits of the groups changed.
     pub groups: u64,
+    /// The rule and MAC entry changes as matches on megaflow keys.
+    pub probes: Vec<Probe>,
+}
+
+/// MAC entries changed between two versions that are looked for one by one; more are
+/// `everything`.
+pub const MAX_MAC_CHANGES: usize = 256;
+
+/// A match on megaflow keys (in_port the DPDK port) that every megaflow a change may affect
+/// overlaps, unless its translation rewrote a word of its mask before a lookup.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Probe {
+    pub value: FlowKey,
+    pub mask: FlowKey,
+}
+
+impl Probe {
+    /// The probe of a rule's match: its in_port (an OpenFlow port) as the DPDK port `dp_port`
+    /// gives (`None`: no port of the bridge has it, so no megaflow key can), or not compared
+    /// when the rule matches only some of its bits.
+    fn of_rule(matches: &Match, dp_port: impl Fn(u32) -> Option<u16>) -> Option<Probe> {
+        let (mut value, mut mask) = (*matches.value(), *matches.mask());
+        let in_port_mask = mask.get_u64(Field::InPort);
+        if in_port_mask == u64::from(u32::MAX) {
+            let ofport = u32::try_from(value.get_u64(Field::InPort)).unwrap_or(u32::MAX);
+            value.set_u64(Field::InPort, u64::from(dp_port(ofport)?));
+        } else if in_port_mask != 0 {
+            value.set_u64(Field::InPort, 0);
+            mask.set_u64(Field::InPort, 0);
+        }
+        Some(Probe { value, mask })
+    }
+
+    /// The probe of a MAC entry read as `field` (dl_src or dl_dst).
+    fn of_mac(field: Field, mac: [u8; 6]) -> Probe {
+        let mut value = FlowKey::default();
+        let mut mask = FlowKey::default();
+        value.set_u128(field, mac.iter().fold(0u128, |v, &b| (v << 8) | u128::from(b)));
+        mask.set_all_ones(field);
+        Probe { value, mask }
+    }
 }
 
 impl BridgeChanges {
@@ -55,6 +106,9 @@ impl BridgeChanges {
         for change in &rules {
             tables.insert(change.table);
         }
+        let dp_port = |ofport: u32| new.ports.iter().chain(old.ports).find(|p| p.ofport == ofport).map(|p| p.dp_port);
+        let mut probes: Vec<Probe> =
+            rules.iter().filter_map(|change| Probe::of_rule(&change.matches, dp_port)).collect();
         let mut ports = 0;
         for port in old.ports {
             if new.ports.iter().find(|p| p.ofport == port.ofport) != Some(port) {
@@ -66,21 +120,36 @@ impl BridgeChanges {
                 ports |= port_bit(port.ofport);
             }
         }
-        let mut macs = 0;
+        let mut mac_changes = Vec::new();
         if !std::ptr::eq(old.macs, new.macs) {
             for (&(vlan, mac), ofport) in old.macs {
                 if new.macs.get(&(vlan, mac)) != Some(ofport) {
-                    macs |= mac_bits(vlan, mac);
+                    mac_changes.push((vlan, mac));
                 }
             }
             for &(vlan, mac) in new.macs.keys() {
                 if !old.macs.contains_key(&(vlan, mac)) {
-                    macs |= mac_bits(vlan, mac);
+                    mac_changes.push((vlan, mac));
                 }
             }
         }
+        if mac_changes.len() > MAX_MAC_CHANGES {
+            return BridgeChanges::everything();
+        }
+        let mut macs = 0;
+        for &(vlan, mac) in &mac_changes {
+            macs |= mac_bits(vlan, mac);
+            probes.push(Probe::of_mac(Field::DlSrc, mac));
+            probes.push(Probe::of_mac(Field::DlDst, mac));
+        }
         let groups = old.tables.groups().changed_ids(new.tables.groups()).fold(0, |bits, id| bits | group_bits(id));
-        BridgeChanges { everything: false, rules, tables, ports, macs, groups }
+        BridgeChanges { everything: false, rules, tables, ports, macs, groups, probes }
+    }
+
+    /// Whether the megaflows that read no more than `reads` must all be checked: a change no
+    /// probe shows (ports, groups, everything) may affect some.
+    pub fn needs_full_check(&self, reads: &Dependencies) -> bool {
+        self.everything || self.ports & reads.ports != 0 || self.groups & reads.groups != 0
     }
 
     /// Whether nothing changed.
@@ -147,6 +216,16 @@ impl VersionChanges {
     /// Whether some megaflow of any bridge that read no more than `reads` might be affected.
     pub fn may_affect(&self, reads: &Dependencies) -> bool {
         self.bridges.iter().any(|changes| changes.may_affect(reads))
+    }
+
+    /// Whether, for megaflows that read no more than `reads`, the probes do not suffice.
+    pub fn needs_full_check(&self, reads: &Dependencies) -> bool {
+        self.bridges.iter().any(|changes| changes.needs_full_check(reads))
+    }
+
+    /// Every probe of every bridge.
+    pub fn probes(&self) -> impl Iterator<Item = &Probe> + '_ {
+        self.bridges.iter().flat_map(|changes| changes.probes.iter())
     }
 }
 

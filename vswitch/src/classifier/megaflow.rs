@@ -94,7 +94,7 @@ const SCAN_MAX_ENTRIES: usize = 2;
 const NO_ROW: u32 = u32::MAX;
 
 /// A megaflow's handle: valid while the megaflow lives, recognised as stale afterwards.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct EntryId {
     index: u32,
     generation: NonZeroU32,
@@ -1087,7 +1087,7 @@ impl<T> MegaflowTable<T> {
             let drop = match self.slots.get(index) {
                 Some(EntrySlot { generation, entry: Some(_) }) => {
                     let id = EntryId { index: index32(index), generation: *generation };
-                    self.iter_one(id).is_some_and(|megaflow| !keep(&megaflow))
+                    self.megaflow(id).is_some_and(|megaflow| !keep(&megaflow))
                 }
                 _ => false,
             };
@@ -1098,8 +1098,40 @@ impl<T> MegaflowTable<T> {
         removed
     }
 
+    /// Appends to `found` the megaflows that some key matching `value` under `mask` falls in:
+    /// their keys agree with `value` wherever both masks have bits. A subtable whose mask
+    /// `mask` covers holds at most one such megaflow, found by one hash probe; the rows of the
+    /// others are compared one by one (a few words each, contiguous), without touching the
+    /// megaflows' values.
+    pub fn overlapping(&self, value: &FlowKey, mask: &FlowKey, found: &mut Vec<EntryId>) {
+        for st in self.subtables.iter().flatten() {
+            let n = st.n.min(KEY_WORDS);
+            let mut common = [0u64; KEY_WORDS];
+            let mut wanted = [0u64; KEY_WORDS];
+            let mut covered = true;
+            for j in 0..n {
+                let (offset, st_mask) = (st.offsets[j], st.masks[j]);
+                let probe_mask = word_at(mask, offset);
+                covered &= st_mask & !probe_mask == 0;
+                common[j] = st_mask & probe_mask;
+                wanted[j] = word_at(value, offset) & common[j];
+            }
+            if covered {
+                found.extend(Subtable::lookup(n, st, &value.masked(&st.mask)));
+                continue;
+            }
+            for row in 0..index32(st.len) {
+                let Some((&id, stored)) = st.row(n, row).and_then(<[u64]>::split_last) else { continue };
+                let differs = stored.iter().zip(&common).zip(&wanted).any(|((&w, &c), &v)| w & c != v);
+                if !differs {
+                    found.extend(EntryId::from_word(id));
+                }
+            }
+        }
+    }
+
     /// The megaflow of a live id.
-    fn iter_one(&self, id: EntryId) -> Option<Megaflow<'_, T>> {
+    pub fn megaflow(&self, id: EntryId) -> Option<Megaflow<'_, T>> {
         let entry = self.slot_entry(id)?;
         let st = self.subtables.get(entry.subtable as usize)?.as_ref()?;
         Some(Megaflow { id, mask: &st.mask, key: st.key_of(entry.row), value: &entry.value, stats: entry.stats })

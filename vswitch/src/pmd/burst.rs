@@ -15,7 +15,7 @@ use crossbeam::channel::Sender;
 
 use crate::classifier::emc::Emc;
 use crate::classifier::gate::Gate;
-use crate::classifier::megaflow::{EntryId, MegaflowTable};
+use crate::classifier::megaflow::{EntryId, Megaflow, MegaflowTable};
 use crate::datapath::{Datapath, FlowActions};
 use crate::dpdk::eal::rdtsc;
 use crate::dpdk::mbuf::BURST_SIZE;
@@ -41,6 +41,11 @@ pub struct Caches {
     /// Everything the translations of the cached megaflows read (at least): a version change
     /// that touches none of it leaves the caches as they are without looking at a megaflow.
     pub reads: Dependencies,
+    /// The megaflows whose translation rewrote a word of their mask before a lookup: no probe
+    /// finds them, so every revalidation checks them (stale ids are dropped as they are met).
+    rewriting: Vec<EntryId>,
+    /// The megaflows a revalidation checks (kept for its capacity).
+    candidates: Vec<EntryId>,
 }
 
 /// What a revalidation of the caches did.
@@ -60,6 +65,8 @@ impl Default for Caches {
             repeat_gate: Gate::repeats(),
             megaflows: MegaflowTable::default().reporting_to(credit_rules),
             reads: Dependencies::default(),
+            rewriting: Vec::new(),
+            candidates: Vec::new(),
         }
     }
 }
@@ -70,6 +77,18 @@ impl Caches {
         self.emc.clear();
         self.megaflows.clear();
         self.reads = Dependencies::default();
+        self.rewriting.clear();
+    }
+
+    /// Installs the megaflow of an upcall; `None` when the table is full.
+    fn install(&mut self, mask: &FlowKey, key: &FlowKey, actions: &Arc<FlowActions>, now_ms: u64) -> Option<EntryId> {
+        let id = self.megaflows.insert(mask, key, Arc::clone(actions), now_ms)?;
+        let reads = &actions.dependencies;
+        self.reads.union(reads);
+        if reads.rewritten_words & mask.nonzero_words() != 0 {
+            self.rewriting.push(id);
+        }
+        Some(id)
     }
 
     /// Removes the megaflows whose result `changes` may alter (their exact-match cache entries
@@ -78,22 +97,60 @@ impl Caches {
         if !changes.may_affect(&self.reads) {
             return Revalidation::default();
         }
+        if changes.needs_full_check(&self.reads) {
+            return self.revalidate_all(changes);
+        }
+        // Only rules and MAC entries changed: the probes find what they may affect.
+        let candidates = &mut self.candidates;
+        candidates.clear();
+        for probe in changes.probes() {
+            self.megaflows.overlapping(&probe.value, &probe.mask, candidates);
+        }
+        let megaflows = &self.megaflows;
+        self.rewriting.retain(|&id| megaflows.contains(id));
+        candidates.extend_from_slice(&self.rewriting);
+        candidates.sort_unstable();
+        candidates.dedup();
+        let mut done = Revalidation::default();
+        for &id in candidates.iter() {
+            let Some(megaflow) = self.megaflows.megaflow(id) else { continue };
+            done.checked += 1;
+            if affected(changes, &megaflow) {
+                self.megaflows.remove(id);
+                done.removed += 1;
+            }
+        }
+        done
+    }
+
+    /// `revalidate` by checking every megaflow.
+    fn revalidate_all(&mut self, changes: &VersionChanges) -> Revalidation {
         let mut kept_reads = Dependencies::default();
+        let mut rewriting = std::mem::take(&mut self.rewriting);
+        rewriting.clear();
         let mut checked = 0;
         let removed = self.megaflows.retain(|megaflow| {
             checked += 1;
-            let flow = megaflow.value;
-            let keep = changes
-                .bridge(flow.bridge)
-                .is_some_and(|c| !c.affects(&megaflow.key, megaflow.mask, &flow.dependencies));
-            if keep {
-                kept_reads.union(&flow.dependencies);
+            if affected(changes, megaflow) {
+                return false;
             }
-            keep
+            let reads = &megaflow.value.dependencies;
+            kept_reads.union(reads);
+            if reads.rewritten_words & megaflow.mask.nonzero_words() != 0 {
+                rewriting.push(megaflow.id);
+            }
+            true
         });
         self.reads = kept_reads;
+        self.rewriting = rewriting;
         Revalidation { checked, removed: removed as u64 }
     }
+}
+
+/// Whether `changes` may alter the result of `megaflow`.
+fn affected(changes: &VersionChanges, megaflow: &Megaflow<'_, Arc<FlowActions>>) -> bool {
+    let flow = megaflow.value;
+    changes.bridge(flow.bridge).is_none_or(|c| c.affects(&megaflow.key, megaflow.mask, &flow.dependencies))
 }
 
 /// The reporter of a PMD's megaflow table: the packets and bytes of a megaflow go to the
@@ -366,8 +423,7 @@ impl<O: PortOutputs> Forwarder<O> {
             }
             let started = rdtsc();
             let Upcall { actions, mask } = upcall(datapath, bridge, &s.keys[i], &self.side_effects);
-            caches.reads.union(&actions.dependencies);
-            s.found[i] = caches.megaflows.insert(&mask, &s.keys[i], actions.clone(), now_ms);
+            s.found[i] = caches.install(&mask, &s.keys[i], &actions, now_ms);
             if s.found[i].is_some() {
                 installed = true;
             } else {

@@ -327,6 +327,9 @@ mod revalidation {
     const MACS: [[u8; 6]; 3] = [[2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2], [2, 0, 0, 0, 0, 3]];
     const BROADCAST: [u8; 6] = [0xff; 6];
     const PORTS: u16 = 4;
+    /// The OpenFlow number of the input port (DPDK port `IN_PORT`): not the same number, so
+    /// that a mix-up of the two shows.
+    const IN_OFPORT: u32 = 5;
 
     /// The management side: what a `Switch` keeps of a bridge.
     struct World {
@@ -351,7 +354,7 @@ mod revalidation {
                 _ => parts.push("udp".into()),
             }
             if self.rng.below(3) == 0 {
-                parts.push(format!("in_port={}", 1 + self.rng.below(2)));
+                parts.push(format!("in_port={}", *self.pick(&[IN_OFPORT, 2])));
             }
             if self.rng.below(3) == 0 {
                 let mac = *self.pick(&MACS);
@@ -445,7 +448,7 @@ mod revalidation {
                 }
                 5 => {
                     let mac = *self.pick(&MACS);
-                    let port = 1 + u32::try_from(self.rng.below(usize::from(PORTS))).unwrap();
+                    let port = *self.pick(&[IN_OFPORT, 2, 3, 4]);
                     self.macs.insert((0, mac), port);
                     format!("learn {} on {port}", mac_text(mac))
                 }
@@ -544,7 +547,8 @@ mod revalidation {
     /// (so a run that kept none proves nothing).
     fn run(seed: u64, steps: usize, invalidate: impl Fn(&mut BridgeChanges)) -> u64 {
         let mut h = harness(&[], PORTS, &[1, 2, 3, 4]);
-        let ports = h.datapath.bridges[0].ports.clone();
+        let mut ports = h.datapath.bridges[0].ports.clone();
+        ports[usize::from(IN_PORT) - 1].ofport = IN_OFPORT;
         let mut world =
             World { tables: FlowTables::new(), ports, macs: MacTable::new(), rules: Vec::new(), rng: XorShift(seed) };
         for id in 1..=2 {
@@ -606,15 +610,21 @@ mod revalidation {
 
     #[test]
     fn skipping_an_affected_entry_is_caught() {
-        // Invalidation that forgets rule changes, MAC entries, ports or groups must fail the
-        // comparison.
+        // Invalidation that forgets rule changes, MAC entries, ports, groups or the probes that
+        // find the megaflows to check must fail the comparison.
         let forget_rules = |c: &mut BridgeChanges| c.rules.clear();
         let forget_macs = |c: &mut BridgeChanges| c.macs = 0;
         let forget_ports = |c: &mut BridgeChanges| c.ports = 0;
         let forget_groups = |c: &mut BridgeChanges| c.groups = 0;
+        let forget_probes = |c: &mut BridgeChanges| c.probes.clear();
         type Breakage<'a> = (&'a str, &'a dyn Fn(&mut BridgeChanges));
-        let broken: [Breakage<'_>; 4] =
-            [("rules", &forget_rules), ("macs", &forget_macs), ("ports", &forget_ports), ("groups", &forget_groups)];
+        let broken: [Breakage<'_>; 5] = [
+            ("rules", &forget_rules),
+            ("macs", &forget_macs),
+            ("ports", &forget_ports),
+            ("groups", &forget_groups),
+            ("probes", &forget_probes),
+        ];
         for (what, broken) in broken {
             let caught = (1..=8)
                 .any(|seed| std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(seed, 150, broken))).is_err());
