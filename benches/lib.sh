@@ -162,12 +162,15 @@ stop_pid() {
 }
 
 # ------------------------------------------------------------- pcap files
-# ensure_pcap FLOWS [SIZE] -> path of a pcap with FLOWS flows (generated once)
+# ensure_pcap FLOWS [SIZE [macs]] -> path of a pcap with FLOWS flows (generated
+# once); with "macs" every flow has its own source MAC, 02:00:01:00:00:00 + i
+# (destination 02:00:00:00:00:02 for all, as in the other pcaps)
 ensure_pcap() {
-    local flows="$1" size="${2:-64}"
-    local f="$WORK/flows${flows}_${size}B.pcap"
+    local flows="$1" size="${2:-64}" macs="${3:-}" extra=()
+    local f="$WORK/flows${flows}_${size}B${macs:+_macs}.pcap"
+    [ -z "$macs" ] || extra=(--vary-src-mac --src-mac 02:00:01:00:00:00)
     if [ ! -s "$f" ]; then
-        python3 "$BENCHES/gen_pcap.py" --flows "$flows" --size "$size" --out "$f.tmp" >&2 ||
+        python3 "$BENCHES/gen_pcap.py" --flows "$flows" --size "$size" "${extra[@]}" --out "$f.tmp" >&2 ||
             die "pcap generation failed"
         mv "$f.tmp" "$f" || die "mv $f.tmp $f"
     fi
