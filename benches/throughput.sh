@@ -59,12 +59,14 @@ RUN_TIMEOUT="${RUN_TIMEOUT:-$((WARM + INTERVAL + 120))}"
 #   DESC        one line for the log
 # and may set OVS_OTHER_CONFIG (extra other_config:k=v at OVS start),
 # EXTRA_PORTS (more ports, "NAME:OFPORT:DEVARGS" each: vswitchd config and OVS
-# add-port between p2 and p1; testpmd ignores them) or redefine
+# add-port between p2 and p1; testpmd ignores them), OVS_PORT_OPTIONS[NAME]
+# (more Interface columns for OVS's add-port of NAME, e.g. options:n_rxq=2) or redefine
 # ovs_scenario_setup (runs after the rules, before the source port).
 # Generated inputs are cached in $WORK. Names this function does not know go
 # to scenario_define_extra (a script sourcing this one may define it).
 # Returns 1 for an unknown scenario.
 OVS_OTHER_CONFIG=() EXTRA_PORTS=()
+declare -A OVS_PORT_OPTIONS=()
 ovs_scenario_setup() { :; }
 scenario_define_extra() { return 1; }
 scenario_define() {
@@ -208,7 +210,7 @@ named = [p for p in ports if p.get("name") == sys.argv[2]]
 print(int((named or ports)[0]["tx_packets"]))' "$1" "$2"
 }
 # vs_pmd_delta BEFORE AFTER -> "<cycles/pkt> <pkts/burst> pmd: ..." over all PMDs
-# (deltas, so the figures cover the interval even if pmd-stats-clear failed)
+# (deltas of two snapshots around the interval)
 vs_pmd_delta() {
     python3 -c "$VS_RESULT_PY"'
 keys = ("packets", "bursts", "busy_cycles", "idle_cycles", "iterations", "sleeps",
@@ -300,8 +302,10 @@ run_vswitch() {
     alive "$VS_PID" || die "vswitchd died during warm-up; log $logf: $(tail -5 "$logf")"
 
     measure_hook start vswitch
-    vsctl pmd-stats-clear > "$LOGDIR/$TAG.pmd-clear.json" 2>&1 ||
-        log "pmd-stats-clear failed: $(head -c 300 "$LOGDIR/$TAG.pmd-clear.json")"
+    # No pmd-stats-clear: a PMD applies it at its next iteration but publishes
+    # its counters only every 256 busy iterations (tens of ms when upcalls are
+    # heavy), so a snapshot taken right after it could still hold the old
+    # values; the figures are deltas of two snapshots.
     vsctl pmd-stats > "$LOGDIR/$TAG.pmd-before.json" 2>&1 || log "pmd-stats failed"
     t0=$(now); vsctl port-stats p2 > "$LOGDIR/$TAG.p2-start.json" 2>&1; t1=$(now)
     s0="$(cpu_snap)"; j0="$(jiff_snap "$VS_PID" "${HOOK_PIDS[@]}")"
@@ -356,8 +360,10 @@ run_ovs() {
         "options:dpdk-devargs=\"$SINK_VDEV\"" ofport_request=2 || die "add-port p2"
     for e in "${EXTRA_PORTS[@]}"; do
         rest="${e#*:}"
+        # shellcheck disable=SC2086  # OVS_PORT_OPTIONS: a list of columns
         "${OVS_VSCTL[@]}" add-port br0 "${e%%:*}" -- set Interface "${e%%:*}" type=dpdk \
-            "options:dpdk-devargs=\"${rest#*:}\"" ofport_request="${rest%%:*}" || die "add-port ${e%%:*}"
+            "options:dpdk-devargs=\"${rest#*:}\"" ofport_request="${rest%%:*}" \
+            ${OVS_PORT_OPTIONS[${e%%:*}]:-} || die "add-port ${e%%:*}"
     done
     "${OVS_OFCTL[@]}" add-flows br0 "$RULES_FILE" || die "add-flows"
     ovs_scenario_setup
@@ -554,7 +560,7 @@ bench_rounds() {
 # cell_used CELL -> "quiet" or "noisy" (which runs its figures come from: the
 # quiet ones if any), or "none"
 cell_used() {
-    if [ -n "${QUIET[$1]}" ]; then echo quiet; elif [ -n "${NOISY[$1]}" ]; then echo noisy; else echo none; fi
+    if [ -n "${QUIET[$1]:-}" ]; then echo quiet; elif [ -n "${NOISY[$1]:-}" ]; then echo noisy; else echo none; fi
 }
 # cell_median CELL -> median Mpps of the used runs, n/a without any
 cell_median() {
