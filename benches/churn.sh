@@ -30,8 +30,9 @@
 # Environment: as throughput.sh (RUNS 3, INTERVAL 10, WARM 5, VSWITCHD, VSCTL,
 #   WORK, FOREIGN_MAX, LOCK_WAIT, RUN_TIMEOUT...), SYSTEMS ("vswitch ovs"), ROWS,
 #   CHURN_LEAD (2 s), CHURN_TABLE (7), CHURN_WINDOW (64 rules kept in that table),
-#   CHURN_MODIFY_RULES (8), BARRIER_MS (100), OVS_MAC_TABLE_SIZE (65536),
-#   CHURN_PYTHON (python3).
+#   CHURN_MODIFY_RULES (8), BARRIER_MS (100), MAC_TABLE_SIZE (65536: MAC entries
+#   NORMAL may keep, OVS other-config:mac-table-size and, if the build has the
+#   key, vswitchd's mac_table_size), CHURN_PYTHON (python3).
 # Output: per-run lines on stderr; a table per row (our Mpps, OVS Mpps, ratio,
 # % of the steady row, achieved rates, our cache flushes and upcalls, OVS's
 # revalidations and upcalls, per second of the interval) and, LAST, one line per row:
@@ -47,7 +48,7 @@ CHURN_TABLE="${CHURN_TABLE:-7}"
 CHURN_WINDOW="${CHURN_WINDOW:-64}"
 CHURN_MODIFY_RULES="${CHURN_MODIFY_RULES:-8}"
 BARRIER_MS="${BARRIER_MS:-100}"
-OVS_MAC_TABLE_SIZE="${OVS_MAC_TABLE_SIZE:-65536}"
+MAC_TABLE_SIZE="${MAC_TABLE_SIZE:-65536}"
 CHURN_PYTHON="${CHURN_PYTHON:-python3}"
 STATIC_MAC=02:00:00:00:00:02    # the destination of every frame (gen_pcap.py), static on p2
 
@@ -69,14 +70,19 @@ scenario_define_extra() {
             EXTRA_PORTS=("p3:3:net_tap2,iface=$TAP_IFACE")
             # net_tap wants as many rx as tx queues; OVS gives a port a tx
             # queue per PMD and one for its main thread, 2 here
-            OVS_PORT_OPTIONS[p3]="options:n_rxq=2"             # p2 never receives: its MAC is a static entry (as p2p-normal).
-            # OVS keeps 2048 MACs by default and would evict the 10k all the
-            # time; ours keeps at most 8192 (switch/bridge.rs, not configurable).
+            OVS_PORT_OPTIONS[p3]="options:n_rxq=2"
+            # p2 never receives: its MAC is a static entry (as p2p-normal).
+            # Room for the N MACs and the new ones: OVS keeps 2048 by default,
+            # vswitchd 8192 (fixed before it had mac_table_size); with fewer
+            # than N a switch evicts and relearns without end.
+            if vswitchd_has_bridge_key mac_table_size "$MAC_TABLE_SIZE"; then
+                VSWITCH_BRIDGE_KEYS=("mac_table_size = $MAC_TABLE_SIZE")
+            fi
             # shellcheck disable=SC2317  # called by run_vswitch / run_ovs
             vswitch_scenario_setup() { vsctl fdb-add br0 p2 0 "$STATIC_MAC" > /dev/null; }
             # shellcheck disable=SC2317
             ovs_scenario_setup() {
-                "${OVS_VSCTL[@]}" set bridge br0 other_config:mac-table-size="$OVS_MAC_TABLE_SIZE" ||
+                "${OVS_VSCTL[@]}" set bridge br0 other_config:mac-table-size="$MAC_TABLE_SIZE" ||
                     die "set mac-table-size"
                 "${OVS_APPCTL[@]}" fdb/add br0 p2 0 "$STATIC_MAC" > /dev/null
             } ;;
@@ -92,6 +98,19 @@ scenario_define_extra() {
             fi ;;
         *) return 1 ;;
     esac
+}
+
+# vswitchd_has_bridge_key KEY VALUE : whether this vswitchd build takes KEY in
+# a [[bridge]] (--check-config on a minimal configuration; starts nothing)
+vswitchd_has_bridge_key() {
+    local f rc
+    [ -x "$VSWITCHD" ] || return 1
+    f=$(mktemp "$WORK/probe.XXXXXX") || return 1
+    printf '[dpdk]\nmain_core = 0\nno_pci = true\n\n[pmd]\ncores = [1]\n\n[control]\nsocket = "%s.sock"\n\n[[bridge]]\nname = "br0"\n%s = %s\n' \
+        "$f" "$1" "$2" > "$f"
+    "$VSWITCHD" --check-config "$f" > /dev/null 2>&1; rc=$?
+    rm -f "$f"
+    return $rc
 }
 
 # ------------------------------------------------------------ the driver
@@ -200,6 +219,7 @@ churn_main() {
         for sys in $SYSTEMS; do cells+=("$sys@$row"); done
     done
     log "$SCEN: $DESC"
+    [[ " $SYSTEMS " != *" vswitch "* ]] || [ ! -x "$VSWITCHD" ] || log "vswitchd: $VSWITCHD ($(binary_id "$VSWITCHD"))"
     log "rows: $ROWS; systems: $SYSTEMS; RUNS=$RUNS quiet runs per cell (max $((3 * RUNS)) rounds), WARM=${WARM}s CHURN_LEAD=${CHURN_LEAD}s INTERVAL=${INTERVAL}s; logs in $LOGDIR"
     bench_rounds "${cells[@]}"
 
@@ -207,25 +227,26 @@ churn_main() {
     fig() { local m; m=$(cell_median "$1"); [ "$(cell_used "$1")" != noisy ] || m="$m*"; echo "$m"; }
     vs=$(cell_median "vswitch@steady") os=$(cell_median "ovs@steady")
     echo "$SCEN: Mpps out of p2 (medians over RUNS=$RUNS, INTERVAL=${INTERVAL}s); rates and counts per second of the interval"
-    printf '%-15s %9s %9s %7s %9s %9s | %11s %11s | %10s %10s | %10s %10s\n' \
+    printf '%-15s %9s %9s %7s %9s %9s | %11s %11s | %10s %10s %10s | %10s %10s\n' \
         row vswitch ovs-dpdk vs/ovs "vs%steady" "ovs%steady" "vs-achieved" "ovs-achieved" \
-        "vs-flush/s" "vs-upcall/s" "ovs-reval/s" "ovs-upcall/s"
+        "vs-flush/s" "vs-reval/s" "vs-upcall/s" "ovs-reval/s" "ovs-upcall/s"
     for row in $ROWS; do
         v=$(cell_median "vswitch@$row") o=$(cell_median "ovs@$row")
         for cell in "vswitch@$row" "ovs@$row"; do
             [ "$(cell_used "$cell")" != noisy ] || noisy+=("$cell")
         done
-        printf '%-15s %9s %9s %7s %9s %9s | %11s %11s | %10s %10s | %10s %10s\n' "$row" \
+        printf '%-15s %9s %9s %7s %9s %9s | %11s %11s | %10s %10s %10s | %10s %10s\n' "$row" \
             "$(fig "vswitch@$row")" "$(fig "ovs@$row")" "$(ratio "$v" "$o")" "$(pct "$v" "$vs")" "$(pct "$o" "$os")" \
             "$(cell_fig "vswitch@$row" achieved)" "$(cell_fig "ovs@$row" achieved)" \
-            "$(per_s "$(cell_fig "vswitch@$row" cache_flushes)")" "$(per_s "$(cell_fig "vswitch@$row" upcalls)")" \
+            "$(per_s "$(cell_fig "vswitch@$row" cache_flushes)")" "$(per_s "$(cell_fig "vswitch@$row" revalidations)")" \
+            "$(per_s "$(cell_fig "vswitch@$row" upcalls)")" \
             "$(per_s "$(cell_fig "ovs@$row" revalidations)")" "$(per_s "$(cell_fig "ovs@$row" upcalls)")"
     done
     [ ${#noisy[@]} -eq 0 ] ||
         echo "$SCEN: WARNING: no quiet run (foreign load > $FOREIGN_MAX% of a core every time) for: ${noisy[*]}; their figures (*) are medians of NOISY runs"
     for row in $ROWS; do
         v=$(cell_median "vswitch@$row") o=$(cell_median "ovs@$row")
-        echo "$SCEN $row: vswitch $v Mpps ($(pct "$v" "$vs") of steady), ovs-dpdk $o Mpps ($(pct "$o" "$os")), vswitch/ovs $(ratio "$v" "$o"), achieved/s vswitch $(cell_fig "vswitch@$row" achieved) ovs $(cell_fig "ovs@$row" achieved), vswitch cache_flushes/s $(per_s "$(cell_fig "vswitch@$row" cache_flushes)") upcalls/s $(per_s "$(cell_fig "vswitch@$row" upcalls)"), ovs revalidations/s $(per_s "$(cell_fig "ovs@$row" revalidations)") upcalls/s $(per_s "$(cell_fig "ovs@$row" upcalls)")"
+        echo "$SCEN $row: vswitch $v Mpps ($(pct "$v" "$vs") of steady), ovs-dpdk $o Mpps ($(pct "$o" "$os")), vswitch/ovs $(ratio "$v" "$o"), achieved/s vswitch $(cell_fig "vswitch@$row" achieved) ovs $(cell_fig "ovs@$row" achieved), vswitch cache_flushes/s $(per_s "$(cell_fig "vswitch@$row" cache_flushes)") revalidations/s $(per_s "$(cell_fig "vswitch@$row" revalidations)") upcalls/s $(per_s "$(cell_fig "vswitch@$row" upcalls)"), ovs revalidations/s $(per_s "$(cell_fig "ovs@$row" revalidations)") upcalls/s $(per_s "$(cell_fig "ovs@$row" upcalls)")"
     done
 }
 

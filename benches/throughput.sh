@@ -60,12 +60,13 @@ RUN_TIMEOUT="${RUN_TIMEOUT:-$((WARM + INTERVAL + 120))}"
 # and may set OVS_OTHER_CONFIG (extra other_config:k=v at OVS start),
 # EXTRA_PORTS (more ports, "NAME:OFPORT:DEVARGS" each: vswitchd config and OVS
 # add-port between p2 and p1; testpmd ignores them), OVS_PORT_OPTIONS[NAME]
-# (more Interface columns for OVS's add-port of NAME, e.g. options:n_rxq=2) or redefine
+# (more Interface columns for OVS's add-port of NAME, e.g. options:n_rxq=2),
+# VSWITCH_BRIDGE_KEYS (more "key = value" lines for vswitchd's [[bridge]]) or redefine
 # ovs_scenario_setup (runs after the rules, before the source port).
 # Generated inputs are cached in $WORK. Names this function does not know go
 # to scenario_define_extra (a script sourcing this one may define it).
 # Returns 1 for an unknown scenario.
-OVS_OTHER_CONFIG=() EXTRA_PORTS=()
+OVS_OTHER_CONFIG=() EXTRA_PORTS=() VSWITCH_BRIDGE_KEYS=()
 declare -A OVS_PORT_OPTIONS=()
 ovs_scenario_setup() { :; }
 scenario_define_extra() { return 1; }
@@ -162,6 +163,7 @@ socket = $(toml_string "$sock")
 [[bridge]]
 name = "br0"
 EOF
+    [ ${#VSWITCH_BRIDGE_KEYS[@]} -eq 0 ] || printf '%s\n' "${VSWITCH_BRIDGE_KEYS[@]}"
     echo 'flows = ['
     # one TOML string per rule (escape \ and "), trailing commas are valid TOML
     sed -e '/^[[:space:]]*$/d' -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/^/    "/' -e 's/$/",/' "$RULES_FILE"
@@ -214,7 +216,9 @@ print(int((named or ports)[0]["tx_packets"]))' "$1" "$2"
 vs_pmd_delta() {
     python3 -c "$VS_RESULT_PY"'
 keys = ("packets", "bursts", "busy_cycles", "idle_cycles", "iterations", "sleeps",
-        "repeat_hits", "emc_hits", "megaflow_hits", "upcalls", "cache_flushes", "megaflows")
+        "repeat_hits", "emc_hits", "megaflow_hits", "upcalls", "cache_flushes", "megaflows",
+        # builds with targeted revalidation (issue 13) only; 0 in older replies
+        "revalidations", "megaflows_revalidated", "megaflows_invalidated")
 def totals(path):
     r = result(path)
     return {k: sum(int(p.get(k, 0)) for p in r["pmds"]) for k in keys}, r.get("tsc_hz", "?")
@@ -225,10 +229,16 @@ ppb = "%.1f" % (d["packets"] / d["bursts"]) if d["bursts"] > 0 else "-"
 cyc = d["busy_cycles"] + d["idle_cycles"]
 busy = "%.1f" % (100.0 * d["busy_cycles"] / cyc) if cyc > 0 else "-"
 share = lambda k: "%.1f%%" % (100.0 * d[k] / d["packets"]) if d["packets"] > 0 else "-"
-print("%s %s pmd: packets=%d bursts=%d iterations=%d sleeps=%d busy=%s%% tsc_hz=%s hits: repeat=%s emc=%s megaflow=%s upcall=%s; cache_flushes=%d upcalls=%d megaflows=%d (after)" % (
+reval = ""
+pmds = result(sys.argv[2])["pmds"]
+if any("revalidations" in p for p in pmds):
+    reval = " revalidations=%d megaflows_revalidated=%d megaflows_invalidated=%d version_switch_max_cycles=%d (since start)" % (
+        d["revalidations"], d["megaflows_revalidated"], d["megaflows_invalidated"],
+        max(int(p.get("version_switch_max_cycles", 0)) for p in pmds))
+print("%s %s pmd: packets=%d bursts=%d iterations=%d sleeps=%d busy=%s%% tsc_hz=%s hits: repeat=%s emc=%s megaflow=%s upcall=%s; cache_flushes=%d upcalls=%d%s megaflows=%d (after)" % (
     cpp, ppb, d["packets"], d["bursts"], d["iterations"], d["sleeps"], busy, hz,
     share("repeat_hits"), share("emc_hits"), share("megaflow_hits"), share("upcalls"),
-    d["cache_flushes"], d["upcalls"], b["megaflows"]))' "$1" "$2"
+    d["cache_flushes"], d["upcalls"], reval, b["megaflows"]))' "$1" "$2"
 }
 # vs_port_summary FILE -> "p1 rx=.. missed=.. tx=.. drops={..}; p2 ..." from port-stats
 vs_port_summary() {
@@ -265,6 +275,8 @@ measured_sleep() {
 TAG="" VS_DIR="" VS_SOCK="" VS_PREFIX="" VS_PID="" TP_PREFIX="" TP_PID=""
 
 vsctl() { timeout 10 "$VSCTL" --socket "$VS_SOCK" --json "$@"; }
+# binary_id FILE -> "md5:<12 hex> <mtime>": which build a run used
+binary_id() { echo "md5:$(md5sum < "$1" | cut -c1-12) $(date -r "$1" +%FT%T)"; }
 # shellcheck disable=SC2317  # run by the EXIT trap
 cleanup_vswitch() {
     measure_hook cleanup vswitch
@@ -273,9 +285,10 @@ cleanup_vswitch() {
     dpdk_cleanup "$VS_PREFIX"
 }
 run_vswitch() {
-    local cfg logf i t0 t1 t2 t3 s0 s1 j0 j1 c0 c1 mpps f pmd ports exit_note figs
+    local cfg logf i t0 t1 t2 t3 s0 s1 j0 j1 c0 c1 mpps f pmd ports exit_note figs build
     [ -x "$VSWITCHD" ] || die "no vswitchd at $VSWITCHD (build it, or set VSWITCHD)"
     [ -x "$VSCTL" ] || die "no vsctl at $VSCTL (build it, or set VSCTL)"
+    build=$(binary_id "$VSWITCHD")    # builds may be replaced between runs
     trap cleanup_vswitch EXIT
     VS_DIR=$(mktemp -d "$WORK/vs.XXXXXX") || die "mktemp"
     cfg="$VS_DIR/vswitchd.toml" VS_SOCK="$VS_DIR/vswitchd.sock" logf="$LOGDIR/$TAG.vswitchd.log"
@@ -318,7 +331,7 @@ run_vswitch() {
     measure_hook stop vswitch
 
     stop_pid "$VS_PID" TERM 15; VS_PID=
-    exit_note="vswitchd exit status $STOP_STATUS"
+    exit_note="vswitchd $build exit status $STOP_STATUS"
     if [ "$STOP_STATUS" != 0 ]; then
         exit_note="WARNING: $exit_note (log $logf)"; log "$exit_note"
     fi
@@ -332,7 +345,7 @@ run_vswitch() {
         pmd="- - pmd-stats unusable (${pmd:0:200})"
     ports=$(vs_port_summary "$LOGDIR/$TAG.ports.json" 2>&1) || ports="port-stats unusable (${ports:0:200})"
     # the interval's cache flushes and upcalls (the figures table changes move)
-    figs=$(grep -o -E '(cache_flushes|upcalls)=[0-9]+' <<< "$pmd" | tr '\n' ' ')
+    figs=$(grep -o -E '(cache_flushes|upcalls|revalidations|megaflows_invalidated)=[0-9]+' <<< "$pmd" | tr '\n' ' ')
     echo "FIGS ${figs}${HOOK_FIGS}"
     echo "RESULT $mpps $f $pmd; $ports;${HOOK_NOTE:+ $HOOK_NOTE;} $exit_note; $(cpu_report "$s0" "$s1")"
 }
