@@ -493,6 +493,9 @@ bench_start() {
 # own process group and, on expiry, SIGTERMs the group: the run's EXIT trap
 # stops its processes by PID; SIGKILL 40 s later if that hangs). On Ctrl-C /
 # SIGTERM the run in progress is stopped the same way before we exit.
+# flock -o: the lock is held by flock itself, not inherited by the run's
+# processes, so a daemon that outlived its run (detached, orphaned) cannot
+# keep the lock, and everyone out, after the run ended.
 RUN_PID=""
 on_signal() {
     local kids
@@ -531,7 +534,7 @@ bench_rounds() {
             sys="${cell%%@*}" variant=""
             [ "$sys" = "$cell" ] || variant="${cell#*@}"
             tag="r${round}-${cell//[^A-Za-z0-9_.-]/-}"
-            VARIANT="$variant" flock -E 75 -w "$LOCK_WAIT" "$LOCK" timeout -k 40 "$RUN_TIMEOUT" \
+            VARIANT="$variant" flock -o -E 75 -w "$LOCK_WAIT" "$LOCK" timeout -k 40 "$RUN_TIMEOUT" \
                 "$0" --one "$sys" "$SCEN" "$tag" "$RUNID" > "$LOGDIR/$tag.out" 2> "$LOGDIR/$tag.stderr" &
             RUN_PID=$!
             wait "$RUN_PID"; rc=$?; RUN_PID=""
