@@ -53,6 +53,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.dont_write_bytecode = True   # no __pycache__ in benches/
 import gen_pcap  # noqa: E402  (frame(), mac_bytes(), mac_plus())
 
 OFP_VERSION = 4  # OpenFlow 1.3
