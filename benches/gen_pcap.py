@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-# Copied from the team's shared anchor harness (../shared/bench/anchors/gen_pcap.py),
-# unchanged apart from this note, so our pcaps are byte-identical to the anchors' ones.
+# Copied from the team's shared anchor harness (../shared/bench/anchors/gen_pcap.py);
+# without --vary-src-mac (our addition, for NORMAL with many MACs) its pcaps
+# are byte-identical to the anchors' ones.
 """Write a classic libpcap file of IPv4/UDP frames with N distinct flows.
 
 No dependencies (hand-written pcap + header encoding, no scapy).
@@ -11,12 +12,14 @@ Frame layout (default 64 bytes = DPDK pkt_len, i.e. without FCS):
   UDP       sport 1024 + (i % 60000)  dport 5001
   zero payload padding up to --size
 Flow i differs from flow j in src IP, dst IP and (mostly) UDP source port,
-so every frame of a different flow has a different 5-tuple.
+so every frame of a different flow has a different 5-tuple. With
+--vary-src-mac flow i also has its own source MAC, --src-mac + i (as a
+48-bit number): N flows are N MAC addresses for NORMAL to learn.
 
 The file holds max(flows, --min-packets) frames; frame k carries flow k % flows.
 
 Usage: gen_pcap.py --flows N --out FILE [--size 64] [--min-packets 64]
-                   [--src-mac ..] [--dst-mac ..]
+                   [--src-mac ..] [--dst-mac ..] [--vary-src-mac]
 """
 import argparse
 import struct
@@ -24,6 +27,11 @@ import struct
 
 def mac_bytes(s):
     return bytes(int(x, 16) for x in s.split(":"))
+
+
+def mac_plus(mac, i):
+    """The 6-byte MAC `mac` + i, as 48-bit numbers."""
+    return ((int.from_bytes(mac, "big") + i) % (1 << 48)).to_bytes(6, "big")
 
 
 def csum16(data):
@@ -60,6 +68,8 @@ def main():
     ap.add_argument("--min-packets", type=int, default=64)
     ap.add_argument("--src-mac", default="02:00:00:00:00:01")
     ap.add_argument("--dst-mac", default="02:00:00:00:00:02")
+    ap.add_argument("--vary-src-mac", action="store_true",
+                    help="flow i gets source MAC --src-mac + i")
     a = ap.parse_args()
     if a.size < 14 + 20 + 8:
         raise SystemExit("size too small")
@@ -75,7 +85,7 @@ def main():
             i = k % a.flows
             fr = cache.get(i)
             if fr is None:
-                fr = frame(i, a.size, src_mac, dst_mac)
+                fr = frame(i, a.size, mac_plus(src_mac, i) if a.vary_src_mac else src_mac, dst_mac)
                 if a.flows <= 4096:
                     cache[i] = fr
             f.write(struct.pack("<IIII", k // 1000000, k % 1000000, len(fr), len(fr)))

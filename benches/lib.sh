@@ -162,12 +162,15 @@ stop_pid() {
 }
 
 # ------------------------------------------------------------- pcap files
-# ensure_pcap FLOWS [SIZE] -> path of a pcap with FLOWS flows (generated once)
+# ensure_pcap FLOWS [SIZE [macs]] -> path of a pcap with FLOWS flows (generated
+# once); with "macs" every flow has its own source MAC, 02:00:01:00:00:00 + i
+# (destination 02:00:00:00:00:02 for all, as in the other pcaps)
 ensure_pcap() {
-    local flows="$1" size="${2:-64}"
-    local f="$WORK/flows${flows}_${size}B.pcap"
+    local flows="$1" size="${2:-64}" macs="${3:-}" extra=()
+    local f="$WORK/flows${flows}_${size}B${macs:+_macs}.pcap"
+    [ -z "$macs" ] || extra=(--vary-src-mac --src-mac 02:00:01:00:00:00)
     if [ ! -s "$f" ]; then
-        python3 "$BENCHES/gen_pcap.py" --flows "$flows" --size "$size" --out "$f.tmp" >&2 ||
+        python3 "$BENCHES/gen_pcap.py" --flows "$flows" --size "$size" "${extra[@]}" --out "$f.tmp" >&2 ||
             die "pcap generation failed"
         mv "$f.tmp" "$f" || die "mv $f.tmp $f"
     fi
@@ -311,6 +314,34 @@ ovs_pmd_summary() {
         /avg. packets per output batch:/ { batch = $6 }
         END { printf "pmd: rx=%s cyc/pkt=%s proc-cyc/pkt=%s simple=%s emc=%s smc=%s megaflow=%s upcalls=%s pkts/batch=%s\n",
                      rx, cpp, pcpp, sm, emc, smc, mf, miss, batch }' "$1"
+}
+# ovs_rev_delta BEFORE AFTER -> "revalidations=N rev_X=N ..." from two `coverage/show`:
+# the rounds in which the revalidators had to check every datapath flow
+# (rev_flow_table: a flow table changed; rev_mac_learning: the MAC table did;
+# rev_reconfigure, rev_port_toggled...) summed, then each that moved.
+# OVS's counterpart of our cache_flushes. Coverage totals move about once a second.
+ovs_rev_delta() {
+    python3 - "$1" "$2" <<'EOF'
+import re, sys
+def totals(path):
+    d = {}
+    try:
+        for line in open(path):
+            m = re.match(r"^(rev_\w+)\s.*total:\s*(\d+)", line)
+            if m:
+                d[m.group(1)] = int(m.group(2))
+    except OSError:
+        pass
+    return d
+a, b = totals(sys.argv[1]), totals(sys.argv[2])
+delta = {k: b[k] - a.get(k, 0) for k in sorted(b) if b[k] - a.get(k, 0)}
+print(" ".join(["revalidations=%d" % sum(delta.values())] + ["%s=%d" % kv for kv in delta.items()]))
+EOF
+}
+# ovs_upcall_summary FILE -> "upcall/show: flows .. dump duration .." (one line)
+ovs_upcall_summary() {
+    awk '/flows *:/ { sub(/^ +/, ""); f = $0 } /dump duration/ { sub(/^ +/, ""); d = $0 }
+         END { printf "upcall/show: %s, %s\n", f, d }' "$1"
 }
 # ovs_proc_cycles FILE -> "avg processing cycles per packet" of the PMD thread
 ovs_proc_cycles() {

@@ -28,6 +28,11 @@
 #   SCENARIO: vswitch X Mpps, ovs-dpdk Y Mpps, testpmd-io Z Mpps, vswitch/ovs R
 # Logs of every run (configs, daemon logs, pmd stats): $WORK/logs/<date>-<scenario>/
 #
+# Sourced by another script (benches/churn.sh) it only defines functions: the
+# scenarios (scenario_define_extra adds more), one measurement per system
+# (run_vswitch, run_ovs; measure_hook runs the sourcing script's load during
+# the measured interval) and the rounds (bench_rounds over "cells").
+#
 # OVS-DPDK recipe, testpmd invocation and the quiet-run filter are adapted
 # from the team's anchor harness (../shared/bench/anchors/, b_ovs.sh,
 # a_testpmd.sh, lib.sh).
@@ -52,11 +57,19 @@ RUN_TIMEOUT="${RUN_TIMEOUT:-$((WARM + INTERVAL + 120))}"
 #   RULES_FILE  OpenFlow rules, ovs-ofctl syntax, one per line (vswitchd config
 #               `flows`, `ovs-ofctl add-flows`; testpmd ignores them)
 #   DESC        one line for the log
-# and may set OVS_OTHER_CONFIG (extra other_config:k=v at OVS start) or
-# redefine ovs_scenario_setup (runs after the rules, before the source port).
-# Generated inputs are cached in $WORK. Returns 1 for an unknown scenario.
-OVS_OTHER_CONFIG=()
+# and may set OVS_OTHER_CONFIG (extra other_config:k=v at OVS start),
+# EXTRA_PORTS (more ports, "NAME:OFPORT:DEVARGS" each: vswitchd config and OVS
+# add-port between p2 and p1; testpmd ignores them), OVS_PORT_OPTIONS[NAME]
+# (more Interface columns for OVS's add-port of NAME, e.g. options:n_rxq=2),
+# VSWITCH_BRIDGE_KEYS (more "key = value" lines for vswitchd's [[bridge]]) or redefine
+# ovs_scenario_setup (runs after the rules, before the source port).
+# Generated inputs are cached in $WORK. Names this function does not know go
+# to scenario_define_extra (a script sourcing this one may define it).
+# Returns 1 for an unknown scenario.
+OVS_OTHER_CONFIG=() EXTRA_PORTS=() VSWITCH_BRIDGE_KEYS=()
+declare -A OVS_PORT_OPTIONS=()
 ovs_scenario_setup() { :; }
+scenario_define_extra() { return 1; }
 scenario_define() {
     SINK_VDEV="net_null1,no-rx=1"
     case "$1" in
@@ -104,7 +117,7 @@ PYRULES
             # anchors' recipe), and a warm-up long enough for it.
             OVS_OTHER_CONFIG=(other_config:max-revalidator=100)
             if [ "$n" -ge 10000 ]; then WARM=$((WARM > 30 ? WARM : 30)); fi ;;
-        *) return 1 ;;
+        *) scenario_define_extra "$1" || return 1 ;;
     esac
 }
 # vswitch_scenario_setup runs once vswitchd answers, before the warm-up.
@@ -150,6 +163,7 @@ socket = $(toml_string "$sock")
 [[bridge]]
 name = "br0"
 EOF
+    [ ${#VSWITCH_BRIDGE_KEYS[@]} -eq 0 ] || printf '%s\n' "${VSWITCH_BRIDGE_KEYS[@]}"
     echo 'flows = ['
     # one TOML string per rule (escape \ and "), trailing commas are valid TOML
     sed -e '/^[[:space:]]*$/d' -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/^/    "/' -e 's/$/",/' "$RULES_FILE"
@@ -168,6 +182,12 @@ type = "dpdk"
 devargs = $(toml_string "$SINK_VDEV")
 ofport = 2
 EOF
+    local e rest
+    for e in "${EXTRA_PORTS[@]}"; do
+        rest="${e#*:}"
+        printf '\n[[bridge.port]]\nname = %s\ntype = "dpdk"\ndevargs = %s\nofport = %s\n' \
+            "$(toml_string "${e%%:*}")" "$(toml_string "${rest#*:}")" "${rest%%:*}"
+    done
 }
 
 # `vsctl --json` prints the `result` of the daemon's reply (control/protocol.rs
@@ -192,11 +212,13 @@ named = [p for p in ports if p.get("name") == sys.argv[2]]
 print(int((named or ports)[0]["tx_packets"]))' "$1" "$2"
 }
 # vs_pmd_delta BEFORE AFTER -> "<cycles/pkt> <pkts/burst> pmd: ..." over all PMDs
-# (deltas, so the figures cover the interval even if pmd-stats-clear failed)
+# (deltas of two snapshots around the interval)
 vs_pmd_delta() {
     python3 -c "$VS_RESULT_PY"'
 keys = ("packets", "bursts", "busy_cycles", "idle_cycles", "iterations", "sleeps",
-        "repeat_hits", "emc_hits", "megaflow_hits", "upcalls")
+        "repeat_hits", "emc_hits", "megaflow_hits", "upcalls", "cache_flushes", "megaflows",
+        # builds with targeted revalidation (issue 13) only; 0 in older replies
+        "revalidations", "megaflows_revalidated", "megaflows_invalidated")
 def totals(path):
     r = result(path)
     return {k: sum(int(p.get(k, 0)) for p in r["pmds"]) for k in keys}, r.get("tsc_hz", "?")
@@ -207,9 +229,16 @@ ppb = "%.1f" % (d["packets"] / d["bursts"]) if d["bursts"] > 0 else "-"
 cyc = d["busy_cycles"] + d["idle_cycles"]
 busy = "%.1f" % (100.0 * d["busy_cycles"] / cyc) if cyc > 0 else "-"
 share = lambda k: "%.1f%%" % (100.0 * d[k] / d["packets"]) if d["packets"] > 0 else "-"
-print("%s %s pmd: packets=%d bursts=%d iterations=%d sleeps=%d busy=%s%% tsc_hz=%s hits: repeat=%s emc=%s megaflow=%s upcall=%s" % (
+reval = ""
+pmds = result(sys.argv[2])["pmds"]
+if any("revalidations" in p for p in pmds):
+    reval = " revalidations=%d megaflows_revalidated=%d megaflows_invalidated=%d version_switch_max_cycles=%d (since start)" % (
+        d["revalidations"], d["megaflows_revalidated"], d["megaflows_invalidated"],
+        max(int(p.get("version_switch_max_cycles", 0)) for p in pmds))
+print("%s %s pmd: packets=%d bursts=%d iterations=%d sleeps=%d busy=%s%% tsc_hz=%s hits: repeat=%s emc=%s megaflow=%s upcall=%s; cache_flushes=%d upcalls=%d%s megaflows=%d (after)" % (
     cpp, ppb, d["packets"], d["bursts"], d["iterations"], d["sleeps"], busy, hz,
-    share("repeat_hits"), share("emc_hits"), share("megaflow_hits"), share("upcalls")))' "$1" "$2"
+    share("repeat_hits"), share("emc_hits"), share("megaflow_hits"), share("upcalls"),
+    d["cache_flushes"], d["upcalls"], reval, b["megaflows"]))' "$1" "$2"
 }
 # vs_port_summary FILE -> "p1 rx=.. missed=.. tx=.. drops={..}; p2 ..." from port-stats
 vs_port_summary() {
@@ -222,20 +251,44 @@ for p in result(sys.argv[1])["ports"]:
 print("; ".join(out))' "$1"
 }
 
+# measure_hook PHASE SYSTEM: what a sourcing script (churn.sh) does around the
+# measured interval of run_vswitch / run_ovs; the default does nothing.
+#   start    after the warm-up, before the interval's first counter reads
+#            (start a load generator; its PIDs go into HOOK_PIDS: their CPU
+#            time is the benchmark's, not foreign load)
+#   mark     right after the first counter read and right before the last one
+#   stop     after the last counter read; may set HOOK_FIGS ("key=value ...",
+#            reported per run and as medians) and HOOK_NOTE (for the run's line)
+#   cleanup  from the run's EXIT trap (stop whatever is still running)
+# The process of the system under test is still running in every phase but
+# cleanup: VS_DIR / OVSD (where its sockets are), VS_PID, OVS_NETNS.
+measure_hook() { :; }
+HOOK_PIDS=() HOOK_FIGS="" HOOK_NOTE=""
+# measured_sleep : the interval itself, between the two marks
+measured_sleep() {
+    measure_hook mark "$1"
+    sleep "$INTERVAL"
+    measure_hook mark "$1"
+}
+
 # State of the run in progress, global so the EXIT traps can clean up.
 TAG="" VS_DIR="" VS_SOCK="" VS_PREFIX="" VS_PID="" TP_PREFIX="" TP_PID=""
 
 vsctl() { timeout 10 "$VSCTL" --socket "$VS_SOCK" --json "$@"; }
+# binary_id FILE -> "md5:<12 hex> <mtime>": which build a run used
+binary_id() { echo "md5:$(md5sum < "$1" | cut -c1-12) $(date -r "$1" +%FT%T)"; }
 # shellcheck disable=SC2317  # run by the EXIT trap
 cleanup_vswitch() {
+    measure_hook cleanup vswitch
     [ -z "$VS_PID" ] || stop_pid "$VS_PID" TERM 15
     [ -z "$VS_DIR" ] || rm -rf "$VS_DIR"
     dpdk_cleanup "$VS_PREFIX"
 }
 run_vswitch() {
-    local cfg logf i t0 t1 t2 t3 s0 s1 j0 j1 c0 c1 mpps f pmd ports exit_note
+    local cfg logf i t0 t1 t2 t3 s0 s1 j0 j1 c0 c1 mpps f pmd ports exit_note figs build
     [ -x "$VSWITCHD" ] || die "no vswitchd at $VSWITCHD (build it, or set VSWITCHD)"
     [ -x "$VSCTL" ] || die "no vsctl at $VSCTL (build it, or set VSCTL)"
+    build=$(binary_id "$VSWITCHD")    # builds may be replaced between runs
     trap cleanup_vswitch EXIT
     VS_DIR=$(mktemp -d "$WORK/vs.XXXXXX") || die "mktemp"
     cfg="$VS_DIR/vswitchd.toml" VS_SOCK="$VS_DIR/vswitchd.sock" logf="$LOGDIR/$TAG.vswitchd.log"
@@ -261,20 +314,24 @@ run_vswitch() {
     sleep "$WARM"
     alive "$VS_PID" || die "vswitchd died during warm-up; log $logf: $(tail -5 "$logf")"
 
-    vsctl pmd-stats-clear > "$LOGDIR/$TAG.pmd-clear.json" 2>&1 ||
-        log "pmd-stats-clear failed: $(head -c 300 "$LOGDIR/$TAG.pmd-clear.json")"
+    measure_hook start vswitch
+    # No pmd-stats-clear: a PMD applies it at its next iteration but publishes
+    # its counters only every 256 busy iterations (tens of ms when upcalls are
+    # heavy), so a snapshot taken right after it could still hold the old
+    # values; the figures are deltas of two snapshots.
     vsctl pmd-stats > "$LOGDIR/$TAG.pmd-before.json" 2>&1 || log "pmd-stats failed"
     t0=$(now); vsctl port-stats p2 > "$LOGDIR/$TAG.p2-start.json" 2>&1; t1=$(now)
-    s0="$(cpu_snap)"; j0="$(jiff_snap "$VS_PID")"
-    sleep "$INTERVAL"
-    s1="$(cpu_snap)"; j1="$(jiff_snap "$VS_PID")"
+    s0="$(cpu_snap)"; j0="$(jiff_snap "$VS_PID" "${HOOK_PIDS[@]}")"
+    measured_sleep vswitch
+    s1="$(cpu_snap)"; j1="$(jiff_snap "$VS_PID" "${HOOK_PIDS[@]}")"
     t2=$(now); vsctl port-stats p2 > "$LOGDIR/$TAG.p2-end.json" 2>&1; t3=$(now)
     vsctl pmd-stats > "$LOGDIR/$TAG.pmd-after.json" 2>&1 || log "pmd-stats failed"
     vsctl port-stats > "$LOGDIR/$TAG.ports.json" 2>&1
     vsctl pmd-rxq-show > "$LOGDIR/$TAG.rxq.json" 2>&1
+    measure_hook stop vswitch
 
     stop_pid "$VS_PID" TERM 15; VS_PID=
-    exit_note="vswitchd exit status $STOP_STATUS"
+    exit_note="vswitchd $build exit status $STOP_STATUS"
     if [ "$STOP_STATUS" != 0 ]; then
         exit_note="WARNING: $exit_note (log $logf)"; log "$exit_note"
     fi
@@ -287,12 +344,16 @@ run_vswitch() {
     pmd=$(vs_pmd_delta "$LOGDIR/$TAG.pmd-before.json" "$LOGDIR/$TAG.pmd-after.json" 2>&1) ||
         pmd="- - pmd-stats unusable (${pmd:0:200})"
     ports=$(vs_port_summary "$LOGDIR/$TAG.ports.json" 2>&1) || ports="port-stats unusable (${ports:0:200})"
-    echo "RESULT $mpps $f $pmd; $ports; $exit_note; $(cpu_report "$s0" "$s1")"
+    # the interval's cache flushes and upcalls (the figures table changes move)
+    figs=$(grep -o -E '(cache_flushes|upcalls|revalidations|megaflows_invalidated)=[0-9]+' <<< "$pmd" | tr '\n' ' ')
+    echo "FIGS ${figs}${HOOK_FIGS}"
+    echo "RESULT $mpps $f $pmd; $ports;${HOOK_NOTE:+ $HOOK_NOTE;} $exit_note; $(cpu_report "$s0" "$s1")"
 }
 
 # shellcheck disable=SC2317  # run by the EXIT trap
 cleanup_ovs() {
     local d
+    measure_hook cleanup ovs
     for d in ovs-vswitchd ovsdb-server; do
         [ -f "$OVSD/$d.log" ] && cp "$OVSD/$d.log" "$LOGDIR/$TAG.$d.log"
     done
@@ -300,7 +361,7 @@ cleanup_ovs() {
     rm -rf "$OVSD"
 }
 run_ovs() {
-    local v c0 c1 t0 t1 t2 t3 s0 s1 j0 j1 f cpp pids=()
+    local v c0 c1 t0 t1 t2 t3 s0 s1 j0 j1 f cpp e rest upcalls pids=()
     ovs_setup_env "$WORK/ovs.$$" "vswb-ovs-$$" "vswb_ovs$$"
     trap cleanup_ovs EXIT
     ovs_start "${OVS_OTHER_CONFIG[@]}"
@@ -310,20 +371,32 @@ run_ovs() {
     "${OVS_OFCTL[@]}" del-flows br0
     "${OVS_VSCTL[@]}" add-port br0 p2 -- set Interface p2 type=dpdk \
         "options:dpdk-devargs=\"$SINK_VDEV\"" ofport_request=2 || die "add-port p2"
+    for e in "${EXTRA_PORTS[@]}"; do
+        rest="${e#*:}"
+        # shellcheck disable=SC2086  # OVS_PORT_OPTIONS: a list of columns
+        "${OVS_VSCTL[@]}" add-port br0 "${e%%:*}" -- set Interface "${e%%:*}" type=dpdk \
+            "options:dpdk-devargs=\"${rest#*:}\"" ofport_request="${rest%%:*}" \
+            ${OVS_PORT_OPTIONS[${e%%:*}]:-} || die "add-port ${e%%:*}"
+    done
     "${OVS_OFCTL[@]}" add-flows br0 "$RULES_FILE" || die "add-flows"
     ovs_scenario_setup
     "${OVS_VSCTL[@]}" add-port br0 p1 -- set Interface p1 type=dpdk \
         "options:dpdk-devargs=\"$SRC_VDEV\"" ofport_request=1 || die "add-port p1"
     sleep "$WARM"
 
+    measure_hook start ovs
     "${OVS_APPCTL[@]}" dpif-netdev/pmd-stats-clear > /dev/null
+    "${OVS_APPCTL[@]}" coverage/show > "$LOGDIR/$TAG.coverage-before" 2>&1
     read -r -d '' -a pids < <(cat "$OVSD/ovs-vswitchd.pid" "$OVSD/ovsdb-server.pid" 2>/dev/null)
     t0=$(now); c0=$(ovs_port_tx br0 p2); t1=$(now)
-    s0="$(cpu_snap)"; j0="$(jiff_snap "${pids[@]}")"
-    sleep "$INTERVAL"
-    s1="$(cpu_snap)"; j1="$(jiff_snap "${pids[@]}")"
+    s0="$(cpu_snap)"; j0="$(jiff_snap "${pids[@]}" "${HOOK_PIDS[@]}")"
+    measured_sleep ovs
+    s1="$(cpu_snap)"; j1="$(jiff_snap "${pids[@]}" "${HOOK_PIDS[@]}")"
     t2=$(now); c1=$(ovs_port_tx br0 p2); t3=$(now)
     "${OVS_APPCTL[@]}" dpif-netdev/pmd-stats-show > "$LOGDIR/$TAG.pmd-stats" 2>&1
+    "${OVS_APPCTL[@]}" coverage/show > "$LOGDIR/$TAG.coverage-after" 2>&1
+    "${OVS_APPCTL[@]}" upcall/show > "$LOGDIR/$TAG.upcall-show" 2>&1
+    measure_hook stop ovs
     "${OVS_APPCTL[@]}" dpif-netdev/pmd-perf-show > "$LOGDIR/$TAG.pmd-perf" 2>&1
     "${OVS_APPCTL[@]}" dpif-netdev/pmd-rxq-show > "$LOGDIR/$TAG.pmd-rxq" 2>&1
     "${OVS_APPCTL[@]}" dpctl/dump-flows -m 2>&1 | head -200 > "$LOGDIR/$TAG.dpflows"
@@ -332,7 +405,11 @@ run_ovs() {
     v=$(rate "$c0" "$c1" "$(midpoint "$t0" "$t1")" "$(midpoint "$t2" "$t3")")
     f=$(foreign_pct "$j0" "$j1")
     cpp=$(ovs_proc_cycles "$LOGDIR/$TAG.pmd-stats")
-    echo "RESULT $v $f ${cpp:--} - $(ovs_pmd_summary "$LOGDIR/$TAG.pmd-stats"); $(cpu_report "$s0" "$s1")"
+    # the interval's upcalls (pmd-stats were cleared at its start) and
+    # revalidations of the datapath flows (coverage counters rev_*, ~1 s granularity)
+    upcalls=$(awk '/^pmd thread/ { on = 1 } on && /miss with success upcall:/ { print $5; exit }' "$LOGDIR/$TAG.pmd-stats")
+    echo "FIGS upcalls=${upcalls:-0} $(ovs_rev_delta "$LOGDIR/$TAG.coverage-before" "$LOGDIR/$TAG.coverage-after") ${HOOK_FIGS}"
+    echo "RESULT $v $f ${cpp:--} - $(ovs_pmd_summary "$LOGDIR/$TAG.pmd-stats");${HOOK_NOTE:+ $HOOK_NOTE;} $(ovs_upcall_summary "$LOGDIR/$TAG.upcall-show"); $(cpu_report "$s0" "$s1")"
 }
 
 # shellcheck disable=SC2317  # run by the EXIT trap
@@ -377,44 +454,48 @@ run_testpmd() {
     echo "RESULT $v $f ${cyc:--} - testpmd: cycles/pkt over the whole run ${cyc:-?}, own Tx-pps samples in the interval: $((n1 - n0)), mean $cross Mpps; exit status $STOP_STATUS; $(cpu_report "$s0" "$s1")"
 }
 
-# ------------------------------------------------------------------ main
-if [ "${1:-}" = --one ]; then             # --one SYSTEM SCENARIO TAG (under the lock)
-    LOGDIR="$WORK/logs/$5" TAG="$4"
+# ------------------------------------------------------------------ rounds
+# A "cell" is what gets measured RUNS times: a system (vswitch, ovs, testpmd)
+# or SYSTEM@VARIANT (churn.sh: ovs@unrelated:10); the run of a cell gets
+# VARIANT in its environment. Figures per cell, space-separated, one per run:
+declare -A QUIET NOISY QCPP NCPP QPPB NPPB QFIGS NFIGS FAILS GAVE_UP SKIPPED
+
+# one_run SYSTEM SCENARIO TAG RUNID : one measurement (`SCRIPT --one ...`, under the lock)
+one_run() {
+    LOGDIR="$WORK/logs/$4" TAG="$3"
     trap 'exit 130' INT
     trap 'exit 143' TERM
-    scenario_define "$3" || die "unknown scenario $3"
-    "run_$2"
-    exit $?
-fi
+    scenario_define "$2" || die "unknown scenario $2"
+    "run_$1"
+}
 
-SCEN="${1:?usage: $0 SCENARIO   (p2p-1rule | p2p-null)}"
-case "$RUNS$INTERVAL$WARM" in *[!0-9]*) die "RUNS, INTERVAL and WARM must be whole numbers" ;; esac
-if [ "$RUNS" -lt 1 ] || [ "$INTERVAL" -lt 1 ]; then die "RUNS and INTERVAL must be >= 1"; fi
-for sys in $SYSTEMS; do
-    case "$sys" in vswitch|ovs|testpmd) ;; *) die "unknown system '$sys' in SYSTEMS (vswitch ovs testpmd)" ;; esac
-done
-scenario_define "$SCEN" || die "unknown scenario $SCEN (p2p-1rule | p2p-null)"   # also makes inputs, outside the lock
-RUNID="$(date +%Y%m%d-%H%M%S)-$SCEN"
-LOGDIR="$WORK/logs/$RUNID"
-mkdir -p "$LOGDIR"
-log "$SCEN: $DESC"
-log "systems: $SYSTEMS; RUNS=$RUNS quiet runs each (max $((3 * RUNS)) rounds), WARM=${WARM}s INTERVAL=${INTERVAL}s; logs in $LOGDIR"
+# bench_check : the environment every invocation needs right
+bench_check() {
+    local sys
+    case "$RUNS$INTERVAL$WARM" in *[!0-9]*) die "RUNS, INTERVAL and WARM must be whole numbers" ;; esac
+    if [ "$RUNS" -lt 1 ] || [ "$INTERVAL" -lt 1 ]; then die "RUNS and INTERVAL must be >= 1"; fi
+    for sys in $SYSTEMS; do
+        case "$sys" in vswitch|ovs|testpmd) ;; *) die "unknown system '$sys' in SYSTEMS (vswitch ovs testpmd)" ;; esac
+    done
+}
 
-# per system: space-separated figures of quiet / noisy runs
-declare -A QUIET NOISY QCPP NCPP QPPB NPPB FAILS GAVE_UP SKIPPED
-for sys in $SYSTEMS; do
-    QUIET[$sys]="" NOISY[$sys]="" QCPP[$sys]="" NCPP[$sys]="" QPPB[$sys]="" NPPB[$sys]="" FAILS[$sys]=0 GAVE_UP[$sys]=0 SKIPPED[$sys]=""
-done
-if [[ " $SYSTEMS " == *" vswitch "* ]] && { [ ! -x "$VSWITCHD" ] || [ ! -x "$VSCTL" ]; }; then
-    SKIPPED[vswitch]="not built: $VSWITCHD or $VSCTL missing"
-    log "vswitch skipped: ${SKIPPED[vswitch]}"
-    GAVE_UP[vswitch]=1
-fi
+# bench_start SCENARIO : defines it (makes its inputs, outside the lock), sets
+# SCEN, RUNID and LOGDIR
+bench_start() {
+    SCEN="$1"
+    scenario_define "$SCEN" || die "unknown scenario $SCEN"
+    RUNID="$(date +%Y%m%d-%H%M%S)-$SCEN"
+    LOGDIR="$WORK/logs/$RUNID"
+    mkdir -p "$LOGDIR"
+}
 
 # Each run: flock -> timeout -> "$0 --one ..." (timeout puts the run into its
 # own process group and, on expiry, SIGTERMs the group: the run's EXIT trap
 # stops its processes by PID; SIGKILL 40 s later if that hangs). On Ctrl-C /
 # SIGTERM the run in progress is stopped the same way before we exit.
+# flock -o: the lock is held by flock itself, not inherited by the run's
+# processes, so a daemon that outlived its run (detached, orphaned) cannot
+# keep the lock, and everyone out, after the run ended.
 RUN_PID=""
 on_signal() {
     local kids
@@ -427,75 +508,146 @@ on_signal() {
     fi
     exit 130
 }
-trap on_signal INT TERM
 
-for ((round = 1; round <= 3 * RUNS; round++)); do
-    pending=0
-    for sys in $SYSTEMS; do
-        if [ "${GAVE_UP[$sys]}" = 1 ] || [ "$(wc -w <<< "${QUIET[$sys]}")" -ge "$RUNS" ]; then continue; fi
-        pending=1
-        tag="r${round}-$sys"
-        flock -E 75 -w "$LOCK_WAIT" "$LOCK" timeout -k 40 "$RUN_TIMEOUT" \
-            "$0" --one "$sys" "$SCEN" "$tag" "$RUNID" > "$LOGDIR/$tag.out" 2> "$LOGDIR/$tag.stderr" &
-        RUN_PID=$!
-        wait "$RUN_PID"; rc=$?; RUN_PID=""
-        res=$(grep '^RESULT ' "$LOGDIR/$tag.out" | tail -1)
-        if [ -z "$res" ]; then
-            FAILS[$sys]=$((FAILS[$sys] + 1))
-            case "$rc" in
-                75) why="bench lock $LOCK not free within LOCK_WAIT=${LOCK_WAIT}s" ;;
-                124|137) why="run timed out after RUN_TIMEOUT=${RUN_TIMEOUT}s" ;;
-                *) why=$(grep -m1 '^ERROR' "$LOGDIR/$tag.stderr" | head -c 600) ;;
-            esac
-            log "round $round $sys: FAILED (status $rc): $why [$LOGDIR/$tag.stderr]"
-            # a system that fails twice without ever producing a figure is given up
-            if [ "${FAILS[$sys]}" -ge 2 ] && [ -z "${QUIET[$sys]}${NOISY[$sys]}" ]; then
-                GAVE_UP[$sys]=1; log "$sys: giving up after ${FAILS[$sys]} failed runs"
-            fi
-            continue
-        fi
-        read -r _ v f cpp ppb details <<< "$res"
-        if is_quiet "$f"; then
-            QUIET[$sys]+=" $v"
-            [ "$cpp" = - ] || QCPP[$sys]+=" $cpp"
-            [ "$ppb" = - ] || QPPB[$sys]+=" $ppb"
-            log "round $round $sys: $v Mpps (quiet, foreign load $f% of a core) cyc/pkt=$cpp pkts/burst=$ppb | $details"
-        else
-            NOISY[$sys]+=" $v"
-            [ "$cpp" = - ] || NCPP[$sys]+=" $cpp"
-            [ "$ppb" = - ] || NPPB[$sys]+=" $ppb"
-            log "round $round $sys: $v Mpps (NOISY, foreign load $f% of a core > $FOREIGN_MAX%: not used) cyc/pkt=$cpp pkts/burst=$ppb | $details"
+# bench_rounds CELL... : rounds of one run per cell, in the given order (so
+# drift hits all alike), until every cell has RUNS quiet runs, at most
+# 3*RUNS rounds. A cell that fails twice without ever producing a figure is
+# given up. Fills QUIET NOISY QCPP NCPP QPPB NPPB QFIGS NFIGS (FIGS: one
+# word "k=v,k=v" per run) FAILS GAVE_UP SKIPPED; logs one line per run.
+bench_rounds() {
+    local cell sys variant round pending tag rc res why figs v f cpp ppb details
+    for cell in "$@"; do
+        QUIET[$cell]="" NOISY[$cell]="" QCPP[$cell]="" NCPP[$cell]="" QPPB[$cell]="" NPPB[$cell]=""
+        QFIGS[$cell]="" NFIGS[$cell]="" FAILS[$cell]=0 GAVE_UP[$cell]=0 SKIPPED[$cell]=""
+        if [ "${cell%%@*}" = vswitch ] && { [ ! -x "$VSWITCHD" ] || [ ! -x "$VSCTL" ]; }; then
+            SKIPPED[$cell]="not built: $VSWITCHD or $VSCTL missing"
+            log "$cell skipped: ${SKIPPED[$cell]}"
+            GAVE_UP[$cell]=1
         fi
     done
-    [ "$pending" = 1 ] || break
-done
+    trap on_signal INT TERM
+    for ((round = 1; round <= 3 * RUNS; round++)); do
+        pending=0
+        for cell in "$@"; do
+            if [ "${GAVE_UP[$cell]}" = 1 ] || [ "$(wc -w <<< "${QUIET[$cell]}")" -ge "$RUNS" ]; then continue; fi
+            pending=1
+            sys="${cell%%@*}" variant=""
+            [ "$sys" = "$cell" ] || variant="${cell#*@}"
+            tag="r${round}-${cell//[^A-Za-z0-9_.-]/-}"
+            VARIANT="$variant" flock -o -E 75 -w "$LOCK_WAIT" "$LOCK" timeout -k 40 "$RUN_TIMEOUT" \
+                "$0" --one "$sys" "$SCEN" "$tag" "$RUNID" > "$LOGDIR/$tag.out" 2> "$LOGDIR/$tag.stderr" &
+            RUN_PID=$!
+            wait "$RUN_PID"; rc=$?; RUN_PID=""
+            res=$(grep '^RESULT ' "$LOGDIR/$tag.out" | tail -1)
+            if [ -z "$res" ]; then
+                FAILS[$cell]=$((FAILS[$cell] + 1))
+                case "$rc" in
+                    75) why="bench lock $LOCK not free within LOCK_WAIT=${LOCK_WAIT}s" ;;
+                    124|137) why="run timed out after RUN_TIMEOUT=${RUN_TIMEOUT}s" ;;
+                    *) why=$(grep -m1 '^ERROR' "$LOGDIR/$tag.stderr" | head -c 600) ;;
+                esac
+                log "round $round $cell: FAILED (status $rc): $why [$LOGDIR/$tag.stderr]"
+                if [ "${FAILS[$cell]}" -ge 2 ] && [ -z "${QUIET[$cell]}${NOISY[$cell]}" ]; then
+                    GAVE_UP[$cell]=1; log "$cell: giving up after ${FAILS[$cell]} failed runs"
+                fi
+                continue
+            fi
+            # FIGS k=v ... -> one word k=v,k=v (words that are not k=NUMBER are dropped)
+            figs=$(grep '^FIGS ' "$LOGDIR/$tag.out" | tail -1 | tr ' ' '\n' |
+                grep -E '^[A-Za-z_]+=-?[0-9.]+$' | paste -sd, -)
+            read -r _ v f cpp ppb details <<< "$res"
+            if is_quiet "$f"; then
+                QUIET[$cell]+=" $v" QFIGS[$cell]+=" ${figs:-none=0}"
+                [ "$cpp" = - ] || QCPP[$cell]+=" $cpp"
+                [ "$ppb" = - ] || QPPB[$cell]+=" $ppb"
+                log "round $round $cell: $v Mpps (quiet, foreign load $f% of a core) cyc/pkt=$cpp pkts/burst=$ppb ${figs:+[${figs//,/ }] }| $details"
+            else
+                NOISY[$cell]+=" $v" NFIGS[$cell]+=" ${figs:-none=0}"
+                [ "$cpp" = - ] || NCPP[$cell]+=" $cpp"
+                [ "$ppb" = - ] || NPPB[$cell]+=" $ppb"
+                log "round $round $cell: $v Mpps (NOISY, foreign load $f% of a core > $FOREIGN_MAX%: not used) cyc/pkt=$cpp pkts/burst=$ppb ${figs:+[${figs//,/ }] }| $details"
+            fi
+        done
+        [ "$pending" = 1 ] || break
+    done
+    trap - INT TERM
+}
 
-# ---------------------------------------------------------------- report
-declare -A FIG CPP PPB NAME=([vswitch]=vswitch [ovs]=ovs-dpdk [testpmd]=testpmd-io)
-noisy_only=()
-for sys in vswitch ovs testpmd; do
-    FIG[$sys]=n/a CPP[$sys]=n/a PPB[$sys]=n/a
-    [[ " $SYSTEMS " == *" $sys "* ]] || continue
+# cell_used CELL -> "quiet" or "noisy" (which runs its figures come from: the
+# quiet ones if any), or "none"
+cell_used() {
+    if [ -n "${QUIET[$1]:-}" ]; then echo quiet; elif [ -n "${NOISY[$1]:-}" ]; then echo noisy; else echo none; fi
+}
+# cell_median CELL -> median Mpps of the used runs, n/a without any
+cell_median() {
     # shellcheck disable=SC2086  # word lists of numbers
-    if [ -n "${QUIET[$sys]}" ]; then
-        stats_line "$SCEN ${NAME[$sys]}" Mpps ${QUIET[$sys]}
-        FIG[$sys]=$(median ${QUIET[$sys]})
-        [ -z "${QCPP[$sys]}" ] || CPP[$sys]=$(median ${QCPP[$sys]})
-        [ -z "${QPPB[$sys]}" ] || PPB[$sys]=$(median ${QPPB[$sys]})
-    elif [ -n "${NOISY[$sys]}" ]; then
-        noisy_only+=("${NAME[$sys]}")
-        FIG[$sys]=$(median ${NOISY[$sys]})
-        [ -z "${NCPP[$sys]}" ] || CPP[$sys]=$(median ${NCPP[$sys]})
-        [ -z "${NPPB[$sys]}" ] || PPB[$sys]=$(median ${NPPB[$sys]})
-    elif [ -n "${SKIPPED[$sys]}" ]; then
-        echo "$SCEN ${NAME[$sys]}: skipped, ${SKIPPED[$sys]}"
-    else
-        echo "$SCEN ${NAME[$sys]}: FAILED, no run produced a figure (logs: $LOGDIR)"
+    case "$(cell_used "$1")" in
+        quiet) median ${QUIET[$1]} ;;
+        noisy) median ${NOISY[$1]} ;;
+        *) echo n/a ;;
+    esac
+}
+# cell_fig CELL KEY -> median of FIGS value KEY over the used runs, n/a without any
+cell_fig() {
+    local runs w vals=()
+    case "$(cell_used "$1")" in quiet) runs="${QFIGS[$1]}" ;; noisy) runs="${NFIGS[$1]}" ;; *) runs="" ;; esac
+    for w in $runs; do
+        w=",$w,"
+        [[ "$w" == *",$2="* ]] || continue
+        w="${w#*,"$2"=}"; vals+=("${w%%,*}")
+    done
+    median "${vals[@]}"
+}
+
+# ------------------------------------------------------------------ main
+throughput_main() {
+    local sys cell
+    SCEN="${1:?usage: $0 SCENARIO   (p2p-1rule | p2p-null | p2p-normal | flows-1k | flows-100k | exact-1k | exact-100k)}"
+    bench_check
+    bench_start "$SCEN"
+    log "$SCEN: $DESC"
+    log "systems: $SYSTEMS; RUNS=$RUNS quiet runs each (max $((3 * RUNS)) rounds), WARM=${WARM}s INTERVAL=${INTERVAL}s; logs in $LOGDIR"
+    # shellcheck disable=SC2086  # the list of systems
+    bench_rounds $SYSTEMS
+
+    declare -A FIG CPP PPB NAME=([vswitch]=vswitch [ovs]=ovs-dpdk [testpmd]=testpmd-io)
+    local noisy_only=()
+    for sys in vswitch ovs testpmd; do
+        FIG[$sys]=n/a CPP[$sys]=n/a PPB[$sys]=n/a
+        [[ " $SYSTEMS " == *" $sys "* ]] || continue
+        cell="$sys"
+        # shellcheck disable=SC2086  # word lists of numbers
+        case "$(cell_used "$cell")" in
+            quiet)
+                stats_line "$SCEN ${NAME[$sys]}" Mpps ${QUIET[$cell]}
+                [ -z "${QCPP[$cell]}" ] || CPP[$sys]=$(median ${QCPP[$cell]})
+                [ -z "${QPPB[$cell]}" ] || PPB[$sys]=$(median ${QPPB[$cell]}) ;;
+            noisy)
+                noisy_only+=("${NAME[$sys]}")
+                [ -z "${NCPP[$cell]}" ] || CPP[$sys]=$(median ${NCPP[$cell]})
+                [ -z "${NPPB[$cell]}" ] || PPB[$sys]=$(median ${NPPB[$cell]}) ;;
+            *)
+                if [ -n "${SKIPPED[$cell]}" ]; then
+                    echo "$SCEN ${NAME[$sys]}: skipped, ${SKIPPED[$cell]}"
+                else
+                    echo "$SCEN ${NAME[$sys]}: FAILED, no run produced a figure (logs: $LOGDIR)"
+                fi ;;
+        esac
+        FIG[$sys]=$(cell_median "$cell")
+        # shellcheck disable=SC2086
+        [ -z "${NOISY[$cell]}" ] || stats_line "$SCEN ${NAME[$sys]} [noisy runs, not used]" Mpps ${NOISY[$cell]}
+    done
+    [ ${#noisy_only[@]} -eq 0 ] ||
+        echo "$SCEN: WARNING: no quiet run (foreign load > $FOREIGN_MAX% of a core every time) for: ${noisy_only[*]}; their figures below are medians of NOISY runs"
+    echo "$SCEN: vswitch/testpmd $(ratio "${FIG[vswitch]}" "${FIG[testpmd]}"), vswitch cycles/packet ${CPP[vswitch]} (ovs-dpdk ${CPP[ovs]}, testpmd-io ${CPP[testpmd]}), vswitch packets/burst ${PPB[vswitch]}"
+    echo "$SCEN: vswitch ${FIG[vswitch]} Mpps, ovs-dpdk ${FIG[ovs]} Mpps, testpmd-io ${FIG[testpmd]} Mpps, vswitch/ovs $(ratio "${FIG[vswitch]}" "${FIG[ovs]}")"
+}
+
+# Sourced (by churn.sh): functions only. Run: a measurement or the benchmark.
+if [[ "${BASH_SOURCE[0]}" == "$0" ]]; then
+    if [ "${1:-}" = --one ]; then             # --one SYSTEM SCENARIO TAG RUNID (under the lock)
+        one_run "$2" "$3" "$4" "$5"
+        exit $?
     fi
-    # shellcheck disable=SC2086
-    [ -z "${NOISY[$sys]}" ] || stats_line "$SCEN ${NAME[$sys]} [noisy runs, not used]" Mpps ${NOISY[$sys]}
-done
-[ ${#noisy_only[@]} -eq 0 ] ||
-    echo "$SCEN: WARNING: no quiet run (foreign load > $FOREIGN_MAX% of a core every time) for: ${noisy_only[*]}; their figures below are medians of NOISY runs"
-echo "$SCEN: vswitch/testpmd $(ratio "${FIG[vswitch]}" "${FIG[testpmd]}"), vswitch cycles/packet ${CPP[vswitch]} (ovs-dpdk ${CPP[ovs]}, testpmd-io ${CPP[testpmd]}), vswitch packets/burst ${PPB[vswitch]}"
-echo "$SCEN: vswitch ${FIG[vswitch]} Mpps, ovs-dpdk ${FIG[ovs]} Mpps, testpmd-io ${FIG[testpmd]} Mpps, vswitch/ovs $(ratio "${FIG[vswitch]}" "${FIG[ovs]}")"
+    throughput_main "$@"
+fi
