@@ -91,6 +91,17 @@ impl Default for FlowSelector {
 }
 
 impl FlowSelector {
+    /// `rule` itself: its table, priority and match, strictly.
+    pub fn exactly(rule: &FlowRule) -> FlowSelector {
+        FlowSelector {
+            table: Some(rule.table),
+            strict: true,
+            priority: rule.priority,
+            matches: rule.matches.clone(),
+            ..FlowSelector::default()
+        }
+    }
+
     /// Whether the command applies to `rule`.
     pub fn selects(&self, rule: &FlowRule) -> bool {
         let same_match = if self.strict {

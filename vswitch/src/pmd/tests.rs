@@ -423,17 +423,7 @@ mod revalidation {
                 }
                 3 if !self.rules.is_empty() => {
                     let rule = self.rules.swap_remove(self.rng.below(self.rules.len()));
-                    let selector = FlowSelector {
-                        table: Some(rule.table),
-                        strict: true,
-                        priority: rule.priority,
-                        matches: rule.matches.clone(),
-                        cookie: 0,
-                        cookie_mask: 0,
-                        out_port: None,
-                        out_group: None,
-                    };
-                    self.tables.apply(vec![FlowOp::Delete(selector)], 0).unwrap();
+                    self.tables.apply(vec![FlowOp::Delete(FlowSelector::exactly(&rule))], 0).unwrap();
                     format!("delete {rule}")
                 }
                 4 if !self.rules.is_empty() => {

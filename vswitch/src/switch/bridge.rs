@@ -123,16 +123,7 @@ impl Bridge {
     /// is left as it is, so a flow that keeps learning the same thing does
     /// not churn the datapath.
     pub fn learn_rule(&mut self, rule: FlowRule, now_ms: u64) -> Result<bool, String> {
-        let selector = FlowSelector {
-            table: Some(rule.table),
-            strict: true,
-            priority: rule.priority,
-            matches: rule.matches.clone(),
-            cookie: 0,
-            cookie_mask: 0,
-            out_port: None,
-            out_group: None,
-        };
+        let selector = FlowSelector::exactly(&rule);
         let same = self.tables.dump(&selector).iter().any(|entry| entry.rule().instructions == rule.instructions);
         if same {
             return Ok(false);

@@ -172,16 +172,7 @@ impl Switch {
                     .dump(&FlowSelector::default())
                     .iter()
                     .filter(|entry| entry.rule().instructions.meter.is_some_and(|m| gone.contains(&m)))
-                    .map(|entry| {
-                        let rule = entry.rule();
-                        FlowOp::Delete(FlowSelector {
-                            table: Some(rule.table),
-                            strict: true,
-                            priority: rule.priority,
-                            matches: rule.matches.clone(),
-                            ..FlowSelector::default()
-                        })
-                    })
+                    .map(|entry| FlowOp::Delete(FlowSelector::exactly(entry.rule())))
                     .collect();
                 if !users.is_empty() {
                     // Publishes the meters too.
