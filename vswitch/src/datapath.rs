@@ -34,8 +34,9 @@ pub struct Datapath {
     pub pmd_rxqs: Vec<Vec<RxqWork>>,
     /// The bridges' pipelines; `RxqWork::bridge` indexes this.
     pub bridges: Vec<Arc<BridgeDp>>,
-    /// What changed since version `version - 1`, for the PMDs' caches (None: flush them).
-    pub changes: Option<VersionChanges>,
+    /// What changed since version `changes.from_version`, for the PMDs' caches (no bridge:
+    /// nothing can be kept, as in the default).
+    pub changes: VersionChanges,
 }
 
 /// What the slow path of one bridge reads.

@@ -228,17 +228,15 @@ impl<O: PortOutputs> Forwarder<O> {
     /// `current`.
     pub fn take_version(&mut self, current: u64, next: &Datapath) {
         let counters = &mut self.exec.counters;
-        match next.changes.as_ref().filter(|changes| changes.from_version == current && !changes.is_total()) {
-            Some(changes) => {
-                let done = self.caches.revalidate(changes);
-                counters.add(PmdCounter::Revalidations, 1);
-                counters.add(PmdCounter::MegaflowsRevalidated, done.checked);
-                counters.add(PmdCounter::MegaflowsInvalidated, done.removed);
-            }
-            None => {
-                self.caches.flush();
-                counters.add(PmdCounter::CacheFlushes, 1);
-            }
+        let changes = &next.changes;
+        if changes.from_version == current && !changes.is_total() {
+            let done = self.caches.revalidate(changes);
+            counters.add(PmdCounter::Revalidations, 1);
+            counters.add(PmdCounter::MegaflowsRevalidated, done.checked);
+            counters.add(PmdCounter::MegaflowsInvalidated, done.removed);
+        } else {
+            self.caches.flush();
+            counters.add(PmdCounter::CacheFlushes, 1);
         }
     }
 

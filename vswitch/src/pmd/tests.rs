@@ -20,6 +20,7 @@ use crate::packet::tests::builder::{arp, ethernet, udp, Ipv4};
 use crate::packet::{PacketBuf, PacketBurst, TestBuf, TestBurst};
 use crate::pipeline::table::{FlowModFlags, FlowTables};
 use crate::pipeline::xlate::{BridgePort, MacTable, PortFlags, VlanMode};
+use crate::revalidate::VersionChanges;
 
 /// The DPDK port packets come in on (ofport 1 is DPDK port 1, and so on).
 const IN_PORT: u16 = 1;
@@ -87,7 +88,12 @@ fn harness(flows: &[&str], bridge_ports: u16, pmd_ports: &[u16]) -> Harness {
         meters: Vec::new(),
         miss_to_controller: false,
     };
-    let datapath = Datapath { version: 1, pmd_rxqs: Vec::new(), bridges: vec![Arc::new(bridge)], changes: None };
+    let datapath = Datapath {
+        version: 1,
+        pmd_rxqs: Vec::new(),
+        bridges: vec![Arc::new(bridge)],
+        changes: VersionChanges::default(),
+    };
     let (packet_ins_tx, packet_ins) = channel::bounded(64);
     let mut queue = PacketInQueue::new(packet_ins_tx, 1_000_000);
     queue.follow(&datapath, 0);
@@ -322,7 +328,7 @@ mod revalidation {
     use crate::pipeline::group::{Bucket, Group, GroupOp, GroupType, GROUP_ANY};
     use crate::pipeline::table::FlowOp;
     use crate::pipeline::xlate::{translate, DpAction};
-    use crate::revalidate::{BridgeChanges, VersionChanges};
+    use crate::revalidate::BridgeChanges;
 
     const MACS: [[u8; 6]; 3] = [[2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2], [2, 0, 0, 0, 0, 3]];
     const BROADCAST: [u8; 6] = [0xff; 6];
@@ -559,7 +565,7 @@ mod revalidation {
                 version,
                 pmd_rxqs: Vec::new(),
                 bridges: vec![Arc::clone(&next)],
-                changes: Some(VersionChanges { from_version: h.datapath.version, bridges: vec![bridge_changes] }),
+                changes: VersionChanges { from_version: h.datapath.version, bridges: vec![bridge_changes] },
             };
             let before = h.forwarder.caches.megaflows.len() as u64;
             h.forwarder.take_version(h.datapath.version, &datapath);

@@ -744,7 +744,7 @@ impl Switch {
             }
         }
         let changes = self.changes_from_current(&bridges, rule_changes);
-        Datapath { version, pmd_rxqs, bridges, changes: Some(changes) }
+        Datapath { version, pmd_rxqs, bridges, changes }
     }
 
     /// What changed from the current version's bridges to `bridges`, whose rule changes
