@@ -13,4 +13,5 @@ pub mod pmd;
 pub mod revalidate;
 pub mod switch;
 pub mod token_bucket;
+pub mod tunnel;
 pub mod unix_socket;

@@ -1,0 +1,7 @@
+//! The tunnel stage (between rx and parse for decapsulation, after the actions for
+//! encapsulation) and the underlay it needs: the outer headers of VXLAN, Geneve and GRE over IPv4
+//! and IPv6 (`header`: built once per cached flow, pushed per packet; parsed and validated on
+//! receive), the route table (`route`) and the neighbour cache (`neighbour`) that resolve a
+//! remote tunnel endpoint to an underlay bridge, source address and next-hop MAC.
+//! Pure safe Rust over `packet::PacketBuf`, unit tested without DPDK.
+#![forbid(unsafe_code)]
