@@ -5,3 +5,7 @@
 //! remote tunnel endpoint to an underlay bridge, source address and next-hop MAC.
 //! Pure safe Rust over `packet::PacketBuf`, unit tested without DPDK.
 #![forbid(unsafe_code)]
+
+pub mod route;
+
+pub use route::{Prefix, Route, RouteOrigin, RouteTable};
