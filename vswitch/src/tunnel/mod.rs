@@ -6,6 +6,11 @@
 //! Pure safe Rust over `packet::PacketBuf`, unit tested without DPDK.
 #![forbid(unsafe_code)]
 
+pub mod neighbour;
 pub mod route;
 
+pub use neighbour::{
+    arp_reply, arp_request, neighbour_advertisement, neighbour_solicitation, parse_neighbour_message, Expired, Hold,
+    Learned, NeighbourCache, NeighbourLimits, NeighbourMessage, NeighbourState,
+};
 pub use route::{Prefix, Route, RouteOrigin, RouteTable};
