@@ -7,7 +7,10 @@
 //! or gives up (`QueueHandover`), which only that PMD holds. See `pmd` and
 //! `switch`.
 #![forbid(unsafe_code)]
+use std::net::IpAddr;
 use std::sync::Arc;
+
+use hashbrown::HashMap;
 
 use crate::config::PacketInLimit;
 use crate::dpdk::ethdev::{RxQueue, SharedTxQueue, TxQueue};
@@ -16,15 +19,24 @@ use crate::pipeline::dependencies::Dependencies;
 use crate::pipeline::group::GroupHit;
 use crate::pipeline::meter::Meter;
 use crate::pipeline::table::{RuleEntry, TableLookups, TablesSnapshot};
-use crate::pipeline::xlate::{Bridge, BridgePort, DpAction, MacTable, Translation, XlateStop};
+use crate::pipeline::xlate::{
+    Bridge, BridgePort, DpAction, MacTable, Translation, TunnelMiss, Underlay, UnderlayPath, XlateStop,
+};
 use crate::pmd::stats::DropReason;
 use crate::revalidate::VersionChanges;
+use crate::tunnel::header::{TunnelMetadata, UdpTunnelPorts};
+use crate::tunnel::route::RouteTable;
+use crate::tunnel::TunnelKind;
 
 /// Highest DPDK port id + 1 (RTE_MAX_ETHPORTS of the system DPDK).
 pub const MAX_PORTS: usize = dpdk_sys::RTE_MAX_ETHPORTS as usize;
 
 // A PMD keeps the ports with buffered packets in a 64-bit mask.
 const _: () = assert!(MAX_PORTS <= 64, "RTE_MAX_ETHPORTS above 64: the PMD's pending-port mask is a u64");
+
+/// Datapath port numbers: DPDK port ids below `MAX_PORTS`, then the ports without a device
+/// (tunnel ports, bridges' LOCAL ports) up to this bound; per-port counters cover them all.
+pub const MAX_DP_PORTS: usize = 64;
 
 /// One version of the forwarding state.
 #[derive(Debug, Default)]
@@ -37,6 +49,8 @@ pub struct Datapath {
     /// What changed since version `changes.from_version`, for the PMDs' caches (no bridge:
     /// nothing can be kept, as in the default).
     pub changes: VersionChanges,
+    /// The underlay routes of tunnel outputs (their `bridge` names one of `bridges`).
+    pub routes: Arc<RouteTable>,
 }
 
 /// What the slow path of one bridge reads.
@@ -52,6 +66,14 @@ pub struct BridgeDp {
     pub meters: Vec<Arc<Meter>>,
     /// Table misses go to the controllers (an OpenFlow 1.0 connection wants them).
     pub miss_to_controller: bool,
+    /// The bridge's own MAC (its LOCAL port's).
+    pub mac: [u8; 6],
+    /// The bridge's own addresses (tunnel endpoints).
+    pub addresses: Vec<IpAddr>,
+    /// The datapath port of its LOCAL port (bridges with addresses have one).
+    pub local_dp: Option<u16>,
+    /// Resolved next hops of tunnel packets sent through this bridge.
+    pub neighbours: Arc<HashMap<IpAddr, [u8; 6]>>,
 }
 
 impl BridgeDp {
@@ -62,7 +84,90 @@ impl BridgeDp {
             ports: &self.ports,
             macs: &self.macs,
             miss_to_controller: self.miss_to_controller,
+            underlay: None,
         }
+    }
+
+    /// `view`, with tunnel outputs routed through `datapath`'s underlay.
+    pub fn view_in<'a>(&'a self, datapath: &'a Datapath) -> Bridge<'a> {
+        Bridge { underlay: Some(datapath), ..self.view() }
+    }
+}
+
+impl Underlay for Datapath {
+    fn resolve(&self, remote: IpAddr, local: Option<IpAddr>) -> Result<UnderlayPath<'_>, TunnelMiss> {
+        let route = self.routes.lookup(&remote).ok_or(TunnelMiss::NoRoute)?;
+        let index = self.bridges.iter().position(|b| b.name == route.bridge).ok_or(TunnelMiss::NoRoute)?;
+        let bridge = &self.bridges[index];
+        let local_dp = bridge.local_dp.ok_or(TunnelMiss::NoSourceAddress)?;
+        let source = local
+            .or(route.source)
+            .or_else(|| bridge.addresses.iter().find(|a| a.is_ipv4() == remote.is_ipv4()).copied())
+            .ok_or(TunnelMiss::NoSourceAddress)?;
+        let nexthop = route.gateway.unwrap_or(remote);
+        Ok(UnderlayPath {
+            bridge: index,
+            // The underlay bridge's own tunnel ports send nothing: no tunnel in a tunnel.
+            view: bridge.view(),
+            local_dp,
+            mac: bridge.mac,
+            source,
+            nexthop,
+            nexthop_mac: bridge.neighbours.get(&nexthop).copied(),
+        })
+    }
+}
+
+/// What a PMD needs to terminate tunnels on the rx queues of an underlay bridge: the UDP ports
+/// of its tunnel types, the bridge's own addresses and the tunnel ports that receive.
+#[derive(Debug, Default)]
+pub struct Decap {
+    pub ports: UdpTunnelPorts,
+    pub locals: Vec<IpAddr>,
+    /// Most specific first (in_key, then remote_ip, then local_ip fixed), as Open vSwitch.
+    pub receivers: Vec<TunnelReceiver>,
+}
+
+/// A tunnel port as a receiver of decapsulated packets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TunnelReceiver {
+    pub kind: TunnelKind,
+    /// UDP destination port (0 for GRE).
+    pub dst_port: u16,
+    /// `None`: any (remote_ip=flow).
+    pub remote: Option<IpAddr>,
+    /// `None`: any of the bridge's addresses.
+    pub local: Option<IpAddr>,
+    /// `None`: any (in_key=flow).
+    pub in_key: Option<u64>,
+    pub bridge: usize,
+    pub dp_port: u16,
+}
+
+impl TunnelReceiver {
+    /// How specific the receiver is: higher wins.
+    pub fn specificity(&self) -> u8 {
+        u8::from(self.in_key.is_some()) * 4 + u8::from(self.remote.is_some()) * 2 + u8::from(self.local.is_some())
+    }
+}
+
+impl Decap {
+    /// Whether `addr` is one of the bridge's own addresses.
+    #[inline]
+    pub fn is_local(&self, addr: &IpAddr) -> bool {
+        self.locals.contains(addr)
+    }
+
+    /// The tunnel port a received tunnel packet belongs to.
+    #[inline]
+    pub fn receiver(&self, meta: &TunnelMetadata) -> Option<&TunnelReceiver> {
+        self.receivers.iter().find(|r| {
+            r.kind == meta.kind
+                && (r.dst_port == 0 || r.dst_port == meta.tp_dst)
+                && r.remote.is_none_or(|ip| ip == meta.src)
+                && r.local.is_none_or(|ip| ip == meta.dst)
+                && r.in_key.is_none_or(|key| key == meta.tun_id)
+        })
     }
 }
 
@@ -77,6 +182,9 @@ pub struct RxqWork {
     /// and only outputs (a megaflow whose mask is in_port alone): packets
     /// of this queue then skip parsing and the caches.
     pub fixed: Option<Arc<FlowActions>>,
+    /// Set on the queues of an underlay bridge's ports while tunnel ports exist: packets for
+    /// the bridge's addresses are decapsulated before parse.
+    pub decap: Option<Arc<Decap>>,
 }
 
 /// The cached result of the pipeline for a megaflow, with what the PMD
@@ -117,16 +225,19 @@ impl FlowActions {
         table_lookups: TableLookups,
         drop_reason: DropReason,
     ) -> FlowActions {
+        // (A port without a device, LOCAL, takes the general path.)
         let only_output = match actions.as_slice() {
-            [DpAction::Output(port)] => Some(*port),
+            [DpAction::Output(port)] if usize::from(*port) < MAX_PORTS => Some(*port),
             _ => None,
         };
         let output_ports: Box<[u16]> = actions
             .iter()
-            .filter_map(|a| match a {
-                DpAction::Output(port) => Some(*port),
-                _ => None,
+            .flat_map(|a| match a {
+                DpAction::Output(port) => std::slice::from_ref(port),
+                DpAction::Tunnel(push) => &push.outputs[..],
+                _ => &[],
             })
+            .copied()
             .collect();
         let drops_all = output_ports.is_empty() && !actions.iter().any(|a| matches!(a, DpAction::Controller(_)));
         FlowActions {
@@ -210,6 +321,10 @@ impl FlowActions {
                 Some(XlateStop::PortNoRecv) => DropReason::PortConfig,
                 Some(_) => DropReason::PipelineError,
             }
+        };
+        let reason = match (reason, translation.tunnel_miss) {
+            (DropReason::ActionDrop, Some(miss)) => DropReason::of_tunnel_miss(miss),
+            (reason, _) => reason,
         };
         let dependencies = translation.dependencies;
         FlowActions {

@@ -48,6 +48,9 @@ pub struct BridgeChanges {
     pub groups: u64,
     /// The rule and MAC entry changes as matches on megaflow keys.
     pub probes: Vec<Probe>,
+    /// The bridge's addresses, its routes or neighbours changed: what tunnel outputs through it
+    /// resolved may be different.
+    pub underlay: bool,
 }
 
 /// MAC entries changed between two versions that are looked for one by one; more are
@@ -143,7 +146,7 @@ impl BridgeChanges {
             probes.push(Probe::of_mac(Field::DlDst, mac));
         }
         let groups = old.tables.groups().changed_ids(new.tables.groups()).fold(0, |bits, id| bits | group_bits(id));
-        BridgeChanges { everything: false, rules, tables, ports, macs, groups, probes }
+        BridgeChanges { everything: false, rules, tables, ports, macs, groups, probes, underlay: false }
     }
 
     /// Whether the megaflows that read no more than `reads` must all be checked: a change no
@@ -154,7 +157,12 @@ impl BridgeChanges {
 
     /// Whether nothing changed.
     pub fn is_empty(&self) -> bool {
-        !self.everything && self.rules.is_empty() && self.ports == 0 && self.macs == 0 && self.groups == 0
+        !self.everything
+            && !self.underlay
+            && self.rules.is_empty()
+            && self.ports == 0
+            && self.macs == 0
+            && self.groups == 0
     }
 
     /// Whether some megaflow that read no more than `reads` might be affected (the quick test of
@@ -215,12 +223,23 @@ impl VersionChanges {
 
     /// Whether some megaflow of any bridge that read no more than `reads` might be affected.
     pub fn may_affect(&self, reads: &Dependencies) -> bool {
-        self.bridges.iter().any(|changes| changes.may_affect(reads))
+        self.bridges.iter().any(|changes| changes.may_affect(reads)) || self.crossed_bridge_changed(reads)
     }
 
     /// Whether, for megaflows that read no more than `reads`, the probes do not suffice.
     pub fn needs_full_check(&self, reads: &Dependencies) -> bool {
-        self.bridges.iter().any(|changes| changes.needs_full_check(reads))
+        self.bridges.iter().any(|changes| changes.needs_full_check(reads)) || self.crossed_bridge_changed(reads)
+    }
+
+    /// Whether a bridge the translation went through besides its own (a tunnel's underlay)
+    /// changed at all: no probe tells which of its megaflows it affects.
+    pub fn crossed_bridge_changed(&self, reads: &Dependencies) -> bool {
+        reads.bridges != 0
+            && self
+                .bridges
+                .iter()
+                .enumerate()
+                .any(|(b, changes)| reads.bridges & (1 << (b % 64)) != 0 && !changes.is_empty())
     }
 
     /// Every probe of every bridge.
@@ -243,6 +262,7 @@ mod tests {
             vlan_mode: VlanMode::Trunk(Vec::new()),
             live: true,
             flags: PortFlags::default(),
+            tunnel: None,
         }
     }
 
@@ -311,7 +331,7 @@ mod tests {
         let ports = vec![port(1), port(2)];
         let mut macs = MacTable::new();
         macs.insert((0, [2, 0, 0, 0, 0, 1]), 1);
-        let old = Bridge { tables: &snapshot, ports: &ports, macs: &macs, miss_to_controller: false };
+        let old = Bridge { tables: &snapshot, ports: &ports, macs: &macs, miss_to_controller: false, underlay: None };
         let same = BridgeChanges::between(&old, &old, Some(Vec::new()));
         assert!(same.is_empty(), "{same:?}");
 
@@ -320,7 +340,7 @@ mod tests {
         let mut moved = macs.clone();
         moved.insert((0, [2, 0, 0, 0, 0, 1]), 2);
         moved.insert((0, [2, 0, 0, 0, 0, 9]), 1);
-        let new = Bridge { tables: &snapshot, ports: &down, macs: &moved, miss_to_controller: false };
+        let new = Bridge { tables: &snapshot, ports: &down, macs: &moved, miss_to_controller: false, underlay: None };
         let changed = BridgeChanges::between(&old, &new, Some(Vec::new()));
         assert_eq!(changed.ports, port_bit(2));
         assert_eq!(changed.macs, mac_bits(0, [2, 0, 0, 0, 0, 1]) | mac_bits(0, [2, 0, 0, 0, 0, 9]));

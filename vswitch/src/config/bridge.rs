@@ -6,8 +6,13 @@ use std::collections::{BTreeMap, HashMap};
 
 use super::port::check_name;
 use super::reader::{KeyError, Section};
-use super::{BridgeConfig, FailMode, OpenFlowTarget, PacketInLimit, PortConfig, PortKind};
+use super::{
+    BridgeConfig, FailMode, InterfaceAddress, OpenFlowTarget, PacketInLimit, PortConfig, PortKind, StaticRoute,
+    Underlay,
+};
 use crate::flow::{parse_add_flow, Action, FlowRule, OfPort};
+use crate::tunnel::route::Prefix;
+use std::net::IpAddr;
 
 const BRIDGE_KEYS: &[&str] = &[
     "name",
@@ -19,6 +24,10 @@ const BRIDGE_KEYS: &[&str] = &[
     "controller_burst_limit",
     "datapath_id",
     "mac_table_size",
+    "mac",
+    "addresses",
+    "routes",
+    "neighbours",
 ];
 
 pub(super) fn read_bridges(root: &Section) -> Result<Vec<BridgeConfig>, KeyError> {
@@ -66,7 +75,88 @@ fn read_bridge(section: &Section) -> Result<BridgeConfig, KeyError> {
             format!("{mac_table_size} is out of range; use 1..={} (MAC entries)", BridgeConfig::MAX_MAC_TABLE_SIZE),
         ));
     }
-    Ok(BridgeConfig { name, ports, flows, openflow, fail_mode, packet_in_limit, datapath_id, mac_table_size })
+    let mac = match section.string("mac")? {
+        Some(text) => parse_unicast_mac(&text).map_err(|problem| section.error("mac", problem))?,
+        None => derived_mac(datapath_id),
+    };
+    let underlay = read_underlay(section)?;
+    Ok(BridgeConfig {
+        name,
+        ports,
+        flows,
+        openflow,
+        fail_mode,
+        packet_in_limit,
+        datapath_id,
+        mac_table_size,
+        mac,
+        underlay,
+    })
+}
+
+/// The bridge's own addresses, static routes and static neighbours.
+fn read_underlay(section: &Section) -> Result<Underlay, KeyError> {
+    let mut underlay = Underlay::default();
+    for (index, text) in section.strings("addresses")?.unwrap_or_default().iter().enumerate() {
+        let key = format!("addresses[{index}]");
+        let (addr, prefix) = Prefix::parse_interface_address(text).map_err(|problem| section.error(&key, problem))?;
+        if addr.is_multicast() || addr.is_unspecified() || addr.is_loopback() {
+            return Err(section.error(&key, format!("{addr} cannot be a bridge's own address")));
+        }
+        if let Some(first) = underlay.addresses.iter().position(|a| a.addr == addr) {
+            return Err(section.error(&key, format!("{addr} is already addresses[{first}]")));
+        }
+        underlay.addresses.push(InterfaceAddress { addr, prefix });
+    }
+    for route in section.sections("routes", "routes = [{ prefix = .., via = .. }]")? {
+        route.reject_unknown_keys(&["prefix", "via"])?;
+        let text = route.string("prefix")?.ok_or_else(|| route.error("prefix", "missing; e.g. \"10.0.0.0/8\""))?;
+        let prefix = Prefix::parse(&text).map_err(|problem| route.error("prefix", problem))?;
+        let via = match route.string("via")? {
+            Some(text) => {
+                let gateway: IpAddr =
+                    text.parse().map_err(|_| route.error("via", format!("{text:?} is not an IP address")))?;
+                if gateway.is_ipv4() != prefix.addr.is_ipv4() {
+                    return Err(route.error("via", format!("{gateway} is not of the family of {prefix}")));
+                }
+                Some(gateway)
+            }
+            None => None,
+        };
+        underlay.routes.push(StaticRoute { prefix, via });
+    }
+    for neighbour in section.sections("neighbours", "neighbours = [{ ip = .., mac = .. }]")? {
+        neighbour.reject_unknown_keys(&["ip", "mac"])?;
+        let text = neighbour.string("ip")?.ok_or_else(|| neighbour.error("ip", "missing"))?;
+        let ip: IpAddr = text.parse().map_err(|_| neighbour.error("ip", format!("{text:?} is not an IP address")))?;
+        let text = neighbour.string("mac")?.ok_or_else(|| neighbour.error("mac", "missing"))?;
+        let mac = parse_unicast_mac(&text).map_err(|problem| neighbour.error("mac", problem))?;
+        underlay.neighbours.push((ip, mac));
+    }
+    Ok(underlay)
+}
+
+/// A unicast Ethernet address "02:00:00:00:aa:01".
+pub fn parse_unicast_mac(text: &str) -> Result<[u8; 6], String> {
+    let mut mac = [0u8; 6];
+    let mut parts = text.split(':');
+    for byte in &mut mac {
+        let part = parts.next().filter(|p| p.len() == 2).ok_or_else(|| format!("{text:?} is not a MAC address"))?;
+        *byte = u8::from_str_radix(part, 16).map_err(|_| format!("{text:?} is not a MAC address"))?;
+    }
+    if parts.next().is_some() {
+        return Err(format!("{text:?} is not a MAC address"));
+    }
+    if mac[0] & 1 != 0 || mac == [0; 6] {
+        return Err(format!("{text} is not a unicast address"));
+    }
+    Ok(mac)
+}
+
+/// The MAC of a bridge without `mac`: locally administered, from its datapath id.
+fn derived_mac(datapath_id: u64) -> [u8; 6] {
+    let bytes = datapath_id.to_be_bytes();
+    [0x02, bytes[3], bytes[4], bytes[5], bytes[6], bytes[7]]
 }
 
 /// The datapath id of a bridge without `datapath_id`: stable across restarts (derived from the
@@ -226,6 +316,18 @@ fn check_unique_across_bridges(bridges: &[BridgeConfig]) -> Result<(), KeyError>
                 PortKind::VhostUser { path } | PortKind::VhostUserClient { path } => {
                     ("path", format!("socket path {path:?}"))
                 }
+                // A received packet must belong to one port: Open vSwitch's identity of a tunnel.
+                PortKind::Tunnel(t) => (
+                    "options.remote_ip",
+                    format!(
+                        "{} tunnel (remote_ip {:?}, local_ip {:?}, in_key {:?}, dst_port {})",
+                        t.kind.name(),
+                        t.remote_ip,
+                        t.local_ip,
+                        t.in_key,
+                        t.dst_port
+                    ),
+                ),
             };
             if let Some(first) = targets.insert(target.clone(), port.name.clone()) {
                 return Err(KeyError::new(

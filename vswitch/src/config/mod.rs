@@ -11,13 +11,15 @@ mod sections;
 mod tests;
 
 use std::fmt;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 
+pub use crate::tunnel::port::{Inheritable, TunnelAddress, TunnelConfig, TunnelKey};
 pub use port::{PortConfig, PortKind, DEFAULT_QUEUE_SIZE, DEFAULT_RX_QUEUES};
 
 use crate::control::protocol::DEFAULT_SOCKET;
 use crate::flow::FlowRule;
+use crate::tunnel::route::Prefix;
 
 /// Everything vswitchd needs to start. Only `Config::load`/`Config::parse` make one from text, and
 /// they validate it: every port has `Some(ofport)` and every flow refers to existing ports.
@@ -159,6 +161,33 @@ pub struct BridgeConfig {
     pub datapath_id: u64,
     /// Most MAC entries NORMAL keeps (Open vSwitch's other-config:mac-table-size).
     pub mac_table_size: usize,
+    /// The bridge's own Ethernet address (its LOCAL port): `mac`, or derived from the datapath id.
+    pub mac: [u8; 6],
+    /// What makes the bridge an underlay for tunnels.
+    pub underlay: Underlay,
+}
+
+/// A bridge's own addresses (tunnel endpoints, each with the connected route of its prefix),
+/// its static routes and static neighbours.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Underlay {
+    pub addresses: Vec<InterfaceAddress>,
+    pub routes: Vec<StaticRoute>,
+    pub neighbours: Vec<(IpAddr, [u8; 6])>,
+}
+
+/// One of a bridge's own addresses and the prefix it is on ("172.31.1.1/24").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InterfaceAddress {
+    pub addr: IpAddr,
+    pub prefix: Prefix,
+}
+
+/// A static route through a bridge: to `prefix`, via a gateway or on the link.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StaticRoute {
+    pub prefix: Prefix,
+    pub via: Option<IpAddr>,
 }
 
 impl BridgeConfig {

@@ -2,6 +2,7 @@
 //! config file and the runtime add-port command) and their flat wire shape, which is the same in
 //! TOML and JSON: `{"name": .., "type": "dpdk", "devargs": .., "ofport": .., "trunks": [..]}`.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -9,11 +10,14 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use super::reader::{KeyError, Section};
 use crate::flow::OfPort;
 use crate::pipeline::xlate::VlanMode;
+use crate::tunnel::port::TunnelConfig;
+use crate::tunnel::TunnelKind;
 
 const TYPE_DPDK: &str = "dpdk";
 const TYPE_VHOST_USER: &str = "vhost-user";
 const TYPE_VHOST_USER_CLIENT: &str = "vhost-user-client";
-const PORT_TYPES: &str = "\"dpdk\", \"vhost-user\" or \"vhost-user-client\"";
+const PORT_TYPES: &str = "\"dpdk\", \"vhost-user\", \"vhost-user-client\", \"vxlan\", \"geneve\" or \"gre\"";
+const TUNNEL_TYPES: [TunnelKind; 3] = [TunnelKind::Vxlan, TunnelKind::Geneve, TunnelKind::Gre];
 
 /// Receive queues of a port that does not say (`rx_queues`); vsctl's add-port uses it too.
 pub const DEFAULT_RX_QUEUES: u16 = 1;
@@ -33,8 +37,20 @@ const MAX_TRUNK_VLAN: u16 = 4095;
 pub(super) const MAX_SOCKET_PATH_LEN: usize = 107;
 
 /// The keys a `[[bridge.port]]` table may have (which of devargs/path depends on `type`).
-const PORT_KEYS: &[&str] =
-    &["name", "type", "devargs", "path", "ofport", "rx_queues", "rxq_size", "txq_size", "mtu", "tag", "trunks"];
+const PORT_KEYS: &[&str] = &[
+    "name",
+    "type",
+    "devargs",
+    "path",
+    "options",
+    "ofport",
+    "rx_queues",
+    "rxq_size",
+    "txq_size",
+    "mtu",
+    "tag",
+    "trunks",
+];
 
 /// A port of a bridge, as configured (in the file or by add-port).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -78,15 +94,19 @@ pub enum PortKind {
     VhostUser { path: PathBuf },
     /// vhost-user, the switch connects to a socket the VM side listens on (client mode, reconnects).
     VhostUserClient { path: PathBuf },
+    /// A tunnel (VXLAN, Geneve, GRE) to remote endpoints over an underlay bridge: no device.
+    Tunnel(TunnelConfig),
 }
 
 impl PortKind {
-    /// The `type` value of this kind in the config file: "dpdk", "vhost-user" or "vhost-user-client".
+    /// The `type` value of this kind in the config file: "dpdk", "vhost-user",
+    /// "vhost-user-client", "vxlan", "geneve" or "gre".
     pub fn type_name(&self) -> &'static str {
         match self {
             PortKind::Dpdk { .. } => TYPE_DPDK,
             PortKind::VhostUser { .. } => TYPE_VHOST_USER,
             PortKind::VhostUserClient { .. } => TYPE_VHOST_USER_CLIENT,
+            PortKind::Tunnel(tunnel) => tunnel.kind.name(),
         }
     }
 }
@@ -119,6 +139,7 @@ impl PortConfig {
             PortKind::VhostUser { path } | PortKind::VhostUserClient { path } => {
                 check_socket_path(path).map_err(|problem| KeyError::new("path", problem))
             }
+            PortKind::Tunnel(_) => Ok(()),
         }?;
         if !(1..=MAX_RX_QUEUES).contains(&self.rx_queues) {
             return Err(KeyError::new(
@@ -170,6 +191,7 @@ impl PortConfig {
                 .ok_or_else(|| section.error("type", format!("missing; every port needs a type: {PORT_TYPES}")))?,
             devargs: section.string("devargs")?,
             path: section.string("path")?.map(PathBuf::from),
+            options: section.scalar_map("options")?.unwrap_or_default(),
             ofport: section.unsigned("ofport")?,
             rx_queues: section.unsigned("rx_queues")?.unwrap_or(DEFAULT_RX_QUEUES),
             rxq_size: section.unsigned("rxq_size")?.unwrap_or(DEFAULT_QUEUE_SIZE),
@@ -243,6 +265,9 @@ struct PortFields {
     devargs: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     path: Option<PathBuf>,
+    /// A tunnel port's options, as strings (Open vSwitch's `options:` column).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    options: BTreeMap<String, String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     ofport: Option<u32>,
     #[serde(default = "default_rx_queues")]
@@ -269,7 +294,22 @@ fn default_queue_size() -> u16 {
 
 impl PortFields {
     /// Checks that `type` is known and that exactly the keys of that type are present.
-    fn into_port(self) -> Result<PortConfig, KeyError> {
+    fn into_port(mut self) -> Result<PortConfig, KeyError> {
+        if let Some(kind) = TUNNEL_TYPES.into_iter().find(|kind| kind.name() == self.port_type) {
+            if self.devargs.is_some() || self.path.is_some() {
+                let key = if self.devargs.is_some() { "devargs" } else { "path" };
+                return Err(KeyError::new(
+                    key,
+                    format!("a {} port has no device; it takes options (remote_ip, key, ...)", kind.name()),
+                ));
+            }
+            let tunnel = TunnelConfig::from_options(kind, &self.options)
+                .map_err(|(option, problem)| KeyError::new(format!("options.{option}"), problem))?;
+            return Ok(self.with_kind(PortKind::Tunnel(tunnel)));
+        }
+        if !self.options.is_empty() {
+            return Err(KeyError::new("options", "only tunnel ports (vxlan, geneve, gre) take options"));
+        }
         let kind = match self.port_type.as_str() {
             TYPE_DPDK => {
                 if self.path.is_some() {
@@ -279,7 +319,7 @@ impl PortFields {
                          this port is type \"dpdk\" (it takes devargs)",
                     ));
                 }
-                let devargs = self.devargs.ok_or_else(|| {
+                let devargs = self.devargs.take().ok_or_else(|| {
                     KeyError::new(
                         "devargs",
                         "missing; a port of type \"dpdk\" needs devargs \
@@ -299,7 +339,7 @@ impl PortFields {
                         ),
                     ));
                 }
-                let path = self.path.ok_or_else(|| {
+                let path = self.path.take().ok_or_else(|| {
                     KeyError::new(
                         "path",
                         format!("missing; a port of type {:?} needs the vhost-user socket path", self.port_type),
@@ -313,7 +353,11 @@ impl PortFields {
             }
             other => return Err(KeyError::new("type", format!("{other:?} is not a port type; use {PORT_TYPES}"))),
         };
-        Ok(PortConfig {
+        Ok(self.with_kind(kind))
+    }
+
+    fn with_kind(self, kind: PortKind) -> PortConfig {
+        PortConfig {
             name: self.name,
             ofport: self.ofport,
             kind,
@@ -323,21 +367,25 @@ impl PortFields {
             mtu: self.mtu,
             tag: self.tag,
             trunks: self.trunks,
-        })
+        }
     }
 }
 
 impl From<&PortConfig> for PortFields {
     fn from(port: &PortConfig) -> Self {
-        let (devargs, path) = match &port.kind {
-            PortKind::Dpdk { devargs } => (Some(devargs.clone()), None),
-            PortKind::VhostUser { path } | PortKind::VhostUserClient { path } => (None, Some(path.clone())),
+        let (devargs, path, options) = match &port.kind {
+            PortKind::Dpdk { devargs } => (Some(devargs.clone()), None, BTreeMap::new()),
+            PortKind::VhostUser { path } | PortKind::VhostUserClient { path } => {
+                (None, Some(path.clone()), BTreeMap::new())
+            }
+            PortKind::Tunnel(tunnel) => (None, None, tunnel.to_options()),
         };
         PortFields {
             name: port.name.clone(),
             port_type: port.kind.type_name().to_string(),
             devargs,
             path,
+            options,
             ofport: port.ofport,
             rx_queues: port.rx_queues,
             rxq_size: port.rxq_size,

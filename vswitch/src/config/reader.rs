@@ -2,6 +2,7 @@
 //! its full key path (`bridge[0].port[1].devargs`) attached to any error, and keys a section does
 //! not know are reported instead of ignored.
 
+use std::collections::BTreeMap;
 use std::fmt;
 
 use toml::{Table, Value};
@@ -108,6 +109,26 @@ impl<'a> Section<'a> {
     /// An array of unsigned integers; an element's error names it as `key[i]`.
     pub fn unsigned_list<T: Unsigned>(&self, key: &str) -> Result<Option<Vec<T>>, KeyError> {
         self.list(key, as_unsigned)
+    }
+
+    /// A table of scalars (`options = { remote_ip = "10.0.0.2", key = 5 }`) as strings, the way
+    /// Open vSwitch's option columns hold them: a string stays, an integer or boolean is written
+    /// out; a nested table or array is an error naming `key.name`.
+    pub fn scalar_map(&self, key: &str) -> Result<Option<BTreeMap<String, String>>, KeyError> {
+        let Some(section) = self.section(key)? else {
+            return Ok(None);
+        };
+        let mut map = BTreeMap::new();
+        for (name, value) in section.table {
+            let text = match value {
+                Value::String(text) => text.clone(),
+                Value::Integer(number) => number.to_string(),
+                Value::Boolean(flag) => flag.to_string(),
+                other => return Err(section.error(name, expected("a string, integer or boolean", other))),
+            };
+            map.insert(name.clone(), text);
+        }
+        Ok(Some(map))
     }
 
     /// A sub-table such as `[dpdk]`.

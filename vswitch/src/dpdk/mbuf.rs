@@ -280,6 +280,14 @@ impl PacketBurst for RxBurst {
     }
 
     #[inline]
+    fn trim_front(&mut self, i: usize, n: usize) -> bool {
+        let (Some(m), Ok(n)) = (self.slot(i), u16::try_from(n)) else { return false };
+        // SAFETY: a valid mbuf owned by the burst, written only if no other reference exists;
+        // adj fails (NULL), changing nothing, when n > data_len.
+        unsafe { is_exclusive(m) && !dpdk_sys::rte_pktmbuf_adj(m, n).is_null() }
+    }
+
+    #[inline]
     fn take(&mut self, i: usize) -> Option<Mbuf> {
         let m = NonNull::new(std::mem::replace(self.mbufs.get_mut(i).filter(|_| i < self.len)?, ptr::null_mut()))?;
         self.holes |= 1 << i;

@@ -60,6 +60,10 @@ pub trait PacketBurst {
 
     /// Takes packet `i` out, leaving a hole.
     fn take(&mut self, i: usize) -> Option<Self::Packet>;
+
+    /// Drops the first `n` bytes of packet `i` (a tunnel packet's outer headers); false, leaving
+    /// it unchanged, for a hole, a shared buffer or a packet shorter than `n`.
+    fn trim_front(&mut self, i: usize, n: usize) -> bool;
 }
 
 /// A packet on the heap with a configurable headroom, for tests. `share` shares the bytes as an
@@ -189,6 +193,10 @@ impl PacketBurst for TestBurst {
     }
 
     fn prefetch(&self, _i: usize) {}
+
+    fn trim_front(&mut self, i: usize, n: usize) -> bool {
+        self.slots.get_mut(i).and_then(Option::as_mut).is_some_and(|packet| packet.trim_front(n))
+    }
 
     fn take(&mut self, i: usize) -> Option<TestBuf> {
         self.slots.get_mut(i)?.take()

@@ -35,6 +35,8 @@ pub mod ip_proto {
     pub const TCP: u8 = 6;
     pub const UDP: u8 = 17;
     pub const ROUTING: u8 = 43;
+    /// Generic Routing Encapsulation (RFC 2784).
+    pub const GRE: u8 = 47;
     /// IPv6 fragment header; also the `nw_proto` of a non-first IPv6 fragment.
     pub const FRAGMENT: u8 = 44;
     pub const AH: u8 = 51;

@@ -84,6 +84,9 @@ pub struct Dependencies {
     pub macs: u64,
     /// Groups read, their own or a bucket's watch group (Bloom bits of their ids).
     pub groups: u64,
+    /// Other bridges the translation went through (bit = bridge index % 64: a tunnel output's
+    /// underlay bridge): any change of theirs may alter the result.
+    pub bridges: u64,
 }
 
 impl Dependencies {
@@ -105,6 +108,12 @@ impl Dependencies {
         self.ports |= other.ports;
         self.macs |= other.macs;
         self.groups |= other.groups;
+        self.bridges |= other.bridges;
+    }
+
+    /// Records that the result depends on bridge `bridge` (index) as a whole.
+    pub fn crosses_bridge(&mut self, bridge: usize) {
+        self.bridges |= 1 << (bridge % 64);
     }
 }
 

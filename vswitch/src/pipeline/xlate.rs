@@ -18,6 +18,7 @@
 //! reads is un-wildcarded; fields it only writes are not.
 
 mod groups;
+pub mod tunnel;
 
 use std::cell::Cell;
 use std::sync::Arc;
@@ -31,6 +32,8 @@ use crate::flow::key::{Field, FlowKey};
 use crate::flow::numbers::{ETH_TYPE_IP, ETH_TYPE_IPV6};
 use crate::flow::{Action, FlowRule, Instructions, Learn, LearnSpec, Match, OfPort, PacketInReason, Subfield};
 use crate::packet::proto::{ethertype, vlan};
+use crate::tunnel::port::TunnelConfig;
+pub use tunnel::{TunnelMiss, TunnelPush, Underlay, UnderlayPath};
 
 /// Resubmits nested deeper than this (plus the first lookup) end the
 /// translation as a loop in the rules, at the depth Open vSwitch stops.
@@ -59,6 +62,8 @@ pub enum DpAction {
     Controller(Arc<PacketInMeta>),
     /// Run the packet through this meter of the bridge: it may be dropped or remarked.
     Meter(u32),
+    /// Encapsulate (a copy of) the packet and send it where the underlay bridge decided.
+    Tunnel(Arc<TunnelPush>),
 }
 
 /// What a packet-in tells the controller besides the packet: why, from which rule, and the
@@ -90,6 +95,25 @@ pub enum PacketInOrigin {
     /// No rule matched and the bridge sends misses to the controllers
     /// ([`Bridge::miss_to_controller`]): only for connections that want them (OpenFlow 1.0).
     NoRule,
+    /// Not a packet-in: a packet output to a bridge's LOCAL port, for the switch's own stack.
+    LocalPort,
+}
+
+impl PacketInMeta {
+    /// What goes with a packet output to a LOCAL port.
+    pub fn local_port() -> PacketInMeta {
+        PacketInMeta {
+            reason: PacketInReason::Action,
+            origin: PacketInOrigin::LocalPort,
+            max_len: u16::MAX,
+            table_id: 0,
+            cookie: 0,
+            in_port: OfPort::LOCAL.0,
+            metadata: 0,
+            tun_id: 0,
+            regs: [0; 8],
+        }
+    }
 }
 
 /// How a port treats VLANs for NORMAL.
@@ -110,6 +134,8 @@ pub struct BridgePort {
     /// Link up: what group buckets watching the port see (a change is a new datapath version).
     pub live: bool,
     pub flags: PortFlags,
+    /// A tunnel port's options: output encapsulates (it has no device).
+    pub tunnel: Option<Arc<TunnelConfig>>,
 }
 
 /// What a controller configured for a port (OpenFlow PORT_MOD).
@@ -161,6 +187,8 @@ pub struct Bridge<'a> {
     /// as OpenFlow 1.0 has it: set while a connection that wants that is open. Otherwise a miss
     /// drops (OpenFlow 1.3).
     pub miss_to_controller: bool,
+    /// Where tunnel outputs are routed (none: tunnel ports send nothing).
+    pub underlay: Option<&'a dyn Underlay>,
 }
 
 impl Bridge<'_> {
@@ -220,6 +248,8 @@ pub struct Translation {
     pub trace: Option<Vec<String>>,
     /// What the translation read of the bridge, for targeted invalidation of its megaflow.
     pub dependencies: Dependencies,
+    /// The first tunnel output that sent nothing, and why.
+    pub tunnel_miss: Option<TunnelMiss>,
 }
 
 /// Runs the bridge's pipeline for a packet with datapath key `dp_key`
@@ -276,6 +306,7 @@ pub fn translate_packet_out(bridge: &Bridge<'_>, dp_key: &FlowKey, in_port: OfPo
         vlan_mode: VlanMode::Trunk(Vec::new()),
         live: true,
         flags: PortFlags::default(),
+        tunnel: None,
     });
     let mut xlate = Xlate::new(bridge, port, dp_key, Translation::default());
     xlate.execute(actions);
@@ -743,8 +774,13 @@ impl<'a, 'b> Xlate<'a, 'b> {
     }
 
     fn output_dp(&mut self, dp_port: u16) {
-        if self.port_of_dp(dp_port).is_some_and(|p| p.flags.down || p.flags.no_fwd) {
+        let port = self.port_of_dp(dp_port);
+        if port.is_some_and(|p| p.flags.down || p.flags.no_fwd) {
             self.note(format!("output to datapath port {dp_port}: skipped (the port is down or no-forward)"));
+            return;
+        }
+        if let Some((port, tunnel)) = port.and_then(|p| p.tunnel.as_ref().map(|t| (p, t))) {
+            self.tunnel_output(port, tunnel);
             return;
         }
         self.commit();
@@ -898,7 +934,7 @@ fn mac(value: u128) -> [u8; 6] {
 /// tun_dst only changes the working key (later lookups and learn see it, and
 /// a packet-in's match carries tun_id); the packet leaves as it is, without
 /// a tunnel header.
-fn is_header_field(field: Field) -> bool {
+pub(crate) fn is_header_field(field: Field) -> bool {
     !matches!(field, Field::InPort | Field::Metadata | Field::Reg(_) | Field::TunId | Field::TunSrc | Field::TunDst)
 }
 
@@ -926,6 +962,7 @@ mod tests {
                 vlan_mode: VlanMode::Trunk(Vec::new()),
                 live: true,
                 flags: PortFlags::default(),
+                tunnel: None,
             })
             .collect()
     }
@@ -955,7 +992,7 @@ mod tests {
     }
 
     fn run(snapshot: &TablesSnapshot, ports: &[BridgePort], macs: &MacTable, key: &FlowKey) -> Translation {
-        translate(&Bridge { tables: snapshot, ports, macs, miss_to_controller: false }, key, true)
+        translate(&Bridge { tables: snapshot, ports, macs, miss_to_controller: false, underlay: None }, key, true)
     }
 
     const NEUTRON: &[&str] = &[
@@ -1009,7 +1046,13 @@ mod tests {
         let snapshot = tables(&["in_port=1,actions=goto_table:2", "in_port=2,actions=resubmit(,3)"]);
         let ports = trunk_ports(&[1, 2, 3]);
         let macs = MacTable::new();
-        let bridge = |miss_to_controller| Bridge { tables: &snapshot, ports: &ports, macs: &macs, miss_to_controller };
+        let bridge = |miss_to_controller| Bridge {
+            tables: &snapshot,
+            ports: &ports,
+            macs: &macs,
+            miss_to_controller,
+            underlay: None,
+        };
         let from = |ofport| packet(ofport, VM_MAC, REMOTE_MAC, None);
         // OpenFlow 1.3: a miss drops.
         let t = translate(&bridge(false), &from(3), false);
@@ -1025,14 +1068,15 @@ mod tests {
         // The table-miss rule is a rule: its packet-in says so.
         let miss_rule = tables(&["priority=0,actions=CONTROLLER:80", "priority=1,in_port=1,actions=CONTROLLER:90"]);
         let with_rule = |ofport| {
-            let view = Bridge { tables: &miss_rule, ports: &ports, macs: &macs, miss_to_controller: true };
+            let view =
+                Bridge { tables: &miss_rule, ports: &ports, macs: &macs, miss_to_controller: true, underlay: None };
             packet_ins(&translate(&view, &from(ofport), false))
         };
         assert_eq!(with_rule(3), [(PacketInReason::Action, PacketInOrigin::TableMissRule, 80, 0)]);
         assert_eq!(with_rule(1), [(PacketInReason::Action, PacketInOrigin::Rule, 90, 0)]);
         // A packet-out's output:TABLE is the packet's own lookup: its miss goes up too.
         let packet_out = |miss_to_controller| {
-            let view = Bridge { tables: &snapshot, ports: &ports, macs: &macs, miss_to_controller };
+            let view = Bridge { tables: &snapshot, ports: &ports, macs: &macs, miss_to_controller, underlay: None };
             packet_ins(&translate_packet_out(&view, &from(3), OfPort(3), &[Action::output(OfPort::TABLE)]))
         };
         assert_eq!(packet_out(true), [(PacketInReason::NoMatch, PacketInOrigin::NoRule, u16::MAX, 0)]);
@@ -1048,7 +1092,7 @@ mod tests {
         let snapshot = flow_tables.snapshot();
         let ports = trunk_ports(&[1, 2, 3]);
         let macs = MacTable::new();
-        let view = Bridge { tables: &snapshot, ports: &ports, macs: &macs, miss_to_controller: false };
+        let view = Bridge { tables: &snapshot, ports: &ports, macs: &macs, miss_to_controller: false, underlay: None };
         for (ofport, packets) in [(1, 5), (2, 3), (3, 2)] {
             translate(&view, &packet(ofport, VM_MAC, REMOTE_MAC, None), false).table_lookups.record(packets);
         }
@@ -1146,6 +1190,7 @@ mod tests {
                 vlan_mode: VlanMode::Access(10),
                 live: true,
                 flags: PortFlags::default(),
+                tunnel: None,
             },
             BridgePort {
                 ofport: 2,
@@ -1153,6 +1198,7 @@ mod tests {
                 vlan_mode: VlanMode::Trunk(vec![10, 20]),
                 live: true,
                 flags: PortFlags::default(),
+                tunnel: None,
             },
             BridgePort {
                 ofport: 3,
@@ -1160,6 +1206,7 @@ mod tests {
                 vlan_mode: VlanMode::Access(20),
                 live: true,
                 flags: PortFlags::default(),
+                tunnel: None,
             },
             BridgePort {
                 ofport: 4,
@@ -1167,6 +1214,7 @@ mod tests {
                 vlan_mode: VlanMode::Access(10),
                 live: true,
                 flags: PortFlags::default(),
+                tunnel: None,
             },
         ]
     }

@@ -16,11 +16,14 @@ use crossbeam::channel::Sender;
 use crate::classifier::emc::Emc;
 use crate::classifier::gate::Gate;
 use crate::classifier::megaflow::{EntryId, Megaflow, MegaflowTable};
-use crate::datapath::{Datapath, FlowActions};
+use std::net::IpAddr;
+
+use crate::datapath::{Datapath, Decap, FlowActions};
 use crate::dpdk::eal::rdtsc;
 use crate::dpdk::mbuf::BURST_SIZE;
 use crate::dpdk::prefetch;
 use crate::flow::key::FlowKey;
+use crate::flow::key::{words, Field};
 use crate::packet::proto::len;
 use crate::packet::{extract_into, same_headers, Layers, PacketBurst};
 use crate::pipeline::dependencies::Dependencies;
@@ -30,6 +33,7 @@ use crate::pmd::output::PortOutputs;
 use crate::pmd::stats::{DropReason, PmdCounter};
 use crate::pmd::upcall::{upcall, SideEffect, Upcall};
 use crate::revalidate::VersionChanges;
+use crate::tunnel::header::{classify_outer, DecapError, Outer, TunnelMetadata};
 
 /// A PMD's datapath caches: the exact-match cache in front of the megaflow classifier, and the
 /// gates that switch the EMC and the repeat check off where they do not pay.
@@ -151,6 +155,7 @@ impl Caches {
 fn affected(changes: &VersionChanges, megaflow: &Megaflow<'_, Arc<FlowActions>>) -> bool {
     let flow = megaflow.value;
     changes.bridge(flow.bridge).is_none_or(|c| c.affects(&megaflow.key, megaflow.mask, &flow.dependencies))
+        || changes.crossed_bridge_changed(&flow.dependencies)
 }
 
 /// The reporter of a PMD's megaflow table: the packets and bytes of a megaflow go to the
@@ -179,6 +184,10 @@ struct Scratch {
     found: [Option<EntryId>; BURST_SIZE],
     /// The actions of a packet whose megaflow could not be installed.
     uncached: [Option<Arc<FlowActions>>; BURST_SIZE],
+    /// A decapsulated packet's tunnel fields, and the tunnel port (datapath port, bridge) it
+    /// came in on.
+    tunnel: [Option<TunnelMetadata>; BURST_SIZE],
+    tunnel_port: [(u16, usize); BURST_SIZE],
 }
 
 impl Default for Scratch {
@@ -190,6 +199,8 @@ impl Default for Scratch {
             hashes: [0; BURST_SIZE],
             found: [None; BURST_SIZE],
             uncached: std::array::from_fn(|_| None),
+            tunnel: [None; BURST_SIZE],
+            tunnel_port: [(0, 0); BURST_SIZE],
         }
     }
 }
@@ -240,23 +251,107 @@ impl<O: PortOutputs> Forwarder<O> {
         }
     }
 
-    /// Forwards one burst that came in on `in_port` of `bridge`. What no action took stays in the
-    /// burst, for the caller to free.
+    /// Forwards one burst that came in on `in_port` of `bridge`; with `decap` (an underlay
+    /// bridge's port), packets for the bridge's tunnel endpoints are decapsulated first and go on
+    /// as packets of their tunnel port. What no action took stays in the burst, for the caller to
+    /// free.
     #[inline]
     pub fn forward_burst(
         &mut self,
         datapath: &Datapath,
         bridge: usize,
         in_port: u16,
+        decap: Option<&Decap>,
         burst: &mut O::Burst,
         now_ms: u64,
     ) {
         let n = burst.len().min(BURST_SIZE);
         let origin = Origin { bridge, in_port };
-        // (The decap stage goes here: a tunnel packet loses its outer headers, which fill the
-        // tunnel fields of its key, before parse.)
-        let Parsed { repeats, runts } = self.parse(burst, n, origin);
-        let lookups = Lanes::first(n) - repeats - runts;
+        let mut tunnels = Lanes::NONE;
+        let mut plain = Lanes::first(n);
+        if let Some(decap) = decap {
+            let (decapsulated, dropped) = self.decapsulate(decap, burst, n, origin);
+            tunnels = decapsulated;
+            plain = plain - decapsulated - dropped;
+        }
+        self.forward_lanes(datapath, origin, burst, n, plain, false, now_ms);
+        // The tunnel packets, one tunnel port at a time.
+        while let Some(first) = tunnels.iter().next() {
+            let port = self.scratch.tunnel_port[first];
+            let mut lanes = Lanes::NONE;
+            for i in tunnels.iter() {
+                if self.scratch.tunnel_port[i] == port {
+                    lanes.insert(i);
+                }
+            }
+            tunnels = tunnels - lanes;
+            let (dp_port, tunnel_bridge) = port;
+            self.exec.counters.port_rx(dp_port, u64::from(lanes.count()));
+            self.forward_lanes(
+                datapath,
+                Origin { bridge: tunnel_bridge, in_port: dp_port },
+                burst,
+                n,
+                lanes,
+                true,
+                now_ms,
+            );
+        }
+        // Only now: the burst's packets pointed at any megaflow until they ran.
+        self.caches.megaflows.evict_over_limit();
+    }
+
+    /// The decap stage: packets for one of the bridge's tunnel endpoints lose their outer
+    /// headers (their tunnel fields and port go to the scratch); invalid ones, and those no
+    /// tunnel port receives, are dropped here, counted by reason on the underlay port - never an
+    /// upcall. Returns (decapsulated, dropped).
+    #[cold]
+    #[inline(never)]
+    fn decapsulate(&mut self, decap: &Decap, burst: &mut O::Burst, n: usize, origin: Origin) -> (Lanes, Lanes) {
+        let s = &mut *self.scratch;
+        let mut tunnels = Lanes::NONE;
+        let mut dropped = Lanes::NONE;
+        for i in 0..n {
+            let reason = match classify_outer(burst.data(i), &decap.ports, |ip| decap.is_local(ip)) {
+                Outer::NotTunnel => continue,
+                Outer::Bad(error) => DropReason::Decap(error),
+                Outer::Tunnel(found) => match decap.receiver(&found.meta) {
+                    Some(receiver) if burst.trim_front(i, found.outer_len) => {
+                        s.tunnel[i] = Some(found.meta);
+                        s.tunnel_port[i] = (receiver.dp_port, receiver.bridge);
+                        tunnels.insert(i);
+                        continue;
+                    }
+                    Some(_) => DropReason::Decap(DecapError::Truncated),
+                    None => DropReason::TunnelUnknownPort,
+                },
+            };
+            dropped.insert(i);
+            drop(burst.take(i));
+            self.exec.count_drops(origin, reason, 1);
+        }
+        (tunnels, dropped)
+    }
+
+    /// The stages for packets `lanes` of the burst, all from `origin`; `tunnel`: decapsulated
+    /// packets (their tunnel fields go into their keys).
+    #[inline(always)]
+    #[expect(clippy::too_many_arguments, reason = "the stages' inputs, passed on in a register each")]
+    fn forward_lanes(
+        &mut self,
+        datapath: &Datapath,
+        origin: Origin,
+        burst: &mut O::Burst,
+        n: usize,
+        lanes: Lanes,
+        tunnel: bool,
+        now_ms: u64,
+    ) {
+        if lanes.is_empty() {
+            return;
+        }
+        let Parsed { repeats, runts } = self.parse(burst, n, origin, lanes, tunnel);
+        let lookups = lanes - repeats - runts;
         let use_emc = !self.caches.megaflows.scans_all() && self.caches.emc_gate.try_now();
         let mut misses = if use_emc { self.lookup_emc(lookups) } else { lookups };
         if !misses.is_empty() {
@@ -266,24 +361,30 @@ impl<O: PortOutputs> Forwarder<O> {
             misses |= self.follow_repeats(n, repeats);
         }
         let uncached =
-            if misses.is_empty() { Lanes::NONE } else { self.upcall_misses(datapath, bridge, misses, now_ms) };
+            if misses.is_empty() { Lanes::NONE } else { self.upcall_misses(datapath, origin.bridge, misses, now_ms) };
         self.execute_runs(origin, burst, n, uncached, now_ms);
-        // Only now: the burst's packets pointed at any megaflow until they ran.
-        self.caches.megaflows.evict_over_limit();
     }
 
     /// Parses every packet into its key and layers, except those whose headers repeat the packet
     /// before them (trains of one flow; the check is gated: with interleaved flows it never
     /// succeeds). Runts are dropped as `rx_invalid_packet`, as Open vSwitch does.
+    /// Only `lanes` are parsed (the others have no megaflow, and run nothing); decapsulated
+    /// packets (`tunnel`) get their tunnel fields and are never repeats (their tunnel fields
+    /// may differ).
     #[inline(always)]
-    fn parse(&mut self, burst: &mut O::Burst, n: usize, origin: Origin) -> Parsed {
+    fn parse(&mut self, burst: &mut O::Burst, n: usize, origin: Origin, lanes: Lanes, tunnel: bool) -> Parsed {
         let s = &mut *self.scratch;
         let mut repeats = Lanes::NONE;
         let mut runts = Lanes::NONE;
         let mut previous: &[u8] = &[];
-        let check_repeats = self.caches.repeat_gate.try_now();
+        let check_repeats = !tunnel && self.caches.repeat_gate.try_now();
         for i in 0..n {
             burst.prefetch(i + 1);
+            if !lanes.contains(i) {
+                s.found[i] = None;
+                previous = &[];
+                continue;
+            }
             let data = burst.data(i);
             if is_runt(data.len()) {
                 runts.insert(i);
@@ -304,12 +405,16 @@ impl<O: PortOutputs> Forwarder<O> {
             extract_into(data, u32::from(origin.in_port), key, layers);
             // extract wrote (and cleared) its own words; those an earlier packet in this slot set
             // and this one did not must not leak into this key. In a steady stream there are none.
+            if let Some(meta) = s.tunnel[i].filter(|_| tunnel) {
+                set_tunnel_fields(key, &meta);
+                layers.present |= words::TUNNEL;
+            }
             clear_words(key, s.key_words[i] & !layers.present);
             s.key_words[i] = layers.present;
             previous = data;
         }
         if check_repeats {
-            self.caches.repeat_gate.record(Lanes::first(n).count().saturating_sub(1), repeats.count());
+            self.caches.repeat_gate.record(lanes.count().saturating_sub(1), repeats.count());
         }
         if !runts.is_empty() {
             free_packets(burst, runts);
@@ -549,6 +654,19 @@ pub fn free_packets<B: PacketBurst>(burst: &mut B, lanes: Lanes) {
     for i in lanes.iter() {
         drop(burst.take(i));
     }
+}
+
+/// Writes a decapsulated packet's tunnel fields into its key (an IPv6 underlay's addresses have
+/// no place in the key: tun_src and tun_dst stay 0).
+#[inline]
+fn set_tunnel_fields(key: &mut FlowKey, meta: &TunnelMetadata) {
+    key.set_u64(Field::TunId, meta.tun_id);
+    let v4 = |addr: IpAddr| match addr {
+        IpAddr::V4(v4) => u64::from(u32::from(v4)),
+        IpAddr::V6(_) => 0,
+    };
+    key.set_u64(Field::TunSrc, v4(meta.src));
+    key.set_u64(Field::TunDst, v4(meta.dst));
 }
 
 /// Zeroes the words of `key` named by `words`.

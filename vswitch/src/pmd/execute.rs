@@ -7,17 +7,19 @@
 //! output it precedes.)
 use std::sync::Arc;
 
+use crate::datapath::MAX_PORTS;
 use crate::dpdk::eal::rdtsc;
 use crate::flow::key::Field;
 use crate::packet::proto::{ethertype, vlan};
 use crate::packet::rewrite::{self, RewriteError};
 use crate::packet::{Layers, PacketBuf};
 use crate::pipeline::meter::MeterVerdict;
-use crate::pipeline::xlate::{DpAction, PacketInMeta, NO_DP_PORT};
+use crate::pipeline::xlate::{DpAction, PacketInMeta, TunnelPush, NO_DP_PORT};
 use crate::pmd::meters::PmdMeters;
 use crate::pmd::output::{PacketOf, PortOutputs};
 use crate::pmd::packet_in::PacketInQueue;
 use crate::pmd::stats::{DropReason, PmdCounter, PmdCounters};
+use crate::tunnel::header::inner_flow_hash;
 
 /// What running actions on packets touches: the PMD's output ports, counters, packet-in queue and
 /// meters.
@@ -28,6 +30,8 @@ pub struct Execution<O> {
     pub meters: PmdMeters,
     /// The PMD's index (its meter counters).
     pub pmd: usize,
+    /// What goes with a packet to a LOCAL port (`PacketInOrigin::LocalPort`).
+    pub local_meta: Arc<PacketInMeta>,
 }
 
 /// Where the packets being executed come from: their bridge, and the datapath port they came in
@@ -38,9 +42,10 @@ pub struct Origin {
     pub in_port: u16,
 }
 
-/// Does the action need the packet as it is (an output or a packet-in)?
+/// Does the action need the packet as it is (an output, a packet-in, or a tunnel output, which
+/// encapsulates a copy unless it is the last)?
 fn takes_packet(action: &DpAction) -> bool {
-    matches!(action, DpAction::Output(_) | DpAction::Controller(_))
+    matches!(action, DpAction::Output(_) | DpAction::Controller(_) | DpAction::Tunnel(_))
 }
 
 /// Does the action change the packet (or may, as a meter's DSCP remark)?
@@ -72,6 +77,20 @@ impl<O: PortOutputs> Execution<O> {
                     match copy {
                         Some(copy) => {
                             self.output(origin, *port, copy);
+                            sent = true;
+                        }
+                        None => self.drop_one(origin, DropReason::NoBuffer),
+                    }
+                    Ok(())
+                }
+                DpAction::Tunnel(push) => {
+                    if !rest.iter().any(takes_packet) {
+                        self.tunnel_output(origin, push, packet);
+                        return;
+                    }
+                    match packet.deep_copy() {
+                        Some(copy) => {
+                            self.tunnel_output(origin, push, copy);
                             sent = true;
                         }
                         None => self.drop_one(origin, DropReason::NoBuffer),
@@ -113,14 +132,47 @@ impl<O: PortOutputs> Execution<O> {
     }
 
     /// Sends `packet` to `port`, or drops it as `no_such_port` when this PMD has no such port.
+    /// A port without a device is a bridge's LOCAL port: the switch's own stack.
     #[inline]
     fn output(&mut self, origin: Origin, port: u16, packet: PacketOf<O>) {
         if self.ports.has_port(port) {
             self.ports.output(&mut self.counters, port, packet);
+        } else if usize::from(port) >= MAX_PORTS {
+            self.to_local_stack(origin, port, &packet);
         } else {
             drop(packet);
             self.drop_one(origin, DropReason::NoSuchPort);
         }
+    }
+
+    /// Hands a copy of `packet` to the management thread, the stack behind the bridge's LOCAL
+    /// port (ARP for its addresses, neighbours), within the bridge's packet-in limit.
+    #[cold]
+    fn to_local_stack(&mut self, origin: Origin, port: u16, packet: &PacketOf<O>) {
+        let total_len = packet.pkt_len() as usize;
+        if self.packet_ins.offer(origin.bridge, &self.local_meta, packet.data(), total_len, rdtsc()) {
+            self.counters.port_tx(port, 1);
+        } else {
+            self.drop_one(origin, DropReason::LocalLimit);
+        }
+    }
+
+    /// Encapsulates `packet` (this one is the packet's own or a copy) and sends it on.
+    #[inline]
+    fn tunnel_output(&mut self, origin: Origin, push: &TunnelPush, mut packet: PacketOf<O>) {
+        let hash = inner_flow_hash(packet.data());
+        if push.header.push(&mut packet, hash).is_err() {
+            self.drop_one(origin, DropReason::TunnelNoHeadroom);
+            return;
+        }
+        let Some((&last, others)) = push.outputs.split_last() else {
+            self.drop_one(origin, DropReason::ActionDrop);
+            return;
+        };
+        for &port in others {
+            self.output(origin, port, packet.share());
+        }
+        self.output(origin, last, packet);
     }
 
     /// Counts drops of packets from `origin`.

@@ -140,6 +140,7 @@ impl PmdHandle {
                     packet_ins,
                     meters,
                     pmd: index,
+                    local_meta: Arc::new(crate::pipeline::xlate::PacketInMeta::local_port()),
                 };
                 let pmd = Pmd {
                     index,
@@ -394,7 +395,9 @@ impl Pmd {
             counters.port_rx(work.port, n as u64);
             match &work.fixed {
                 Some(fixed) => forward_fixed(&mut self.forwarder.exec, fixed, work.port, burst, now_ms),
-                None => self.forwarder.forward_burst(datapath, work.bridge, work.port, burst, now_ms),
+                None => {
+                    self.forwarder.forward_burst(datapath, work.bridge, work.port, work.decap.as_deref(), burst, now_ms)
+                }
             }
             // What no action took (drops) goes back to the pool at once.
             burst.free_all();

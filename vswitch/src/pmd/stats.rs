@@ -3,12 +3,12 @@
 //! own cache lines, so no line is written by two cores per packet.
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use serde::{Deserialize, Serialize};
-
-use crate::datapath::MAX_PORTS;
+use crate::datapath::MAX_DP_PORTS;
+use crate::pipeline::xlate::TunnelMiss;
+use crate::tunnel::header::DecapError;
 
 /// Why the switch dropped a packet.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
 pub enum DropReason {
     /// No rule matched in table 0 (counted on the input port).
     TableMiss,
@@ -41,10 +41,26 @@ pub enum DropReason {
     /// A frame shorter than an Ethernet header (input port), as Open vSwitch's
     /// `datapath_drop_rx_invalid_packet`.
     RxInvalidPacket,
+    /// A tunnel output found no route to the remote endpoint (input port).
+    TunnelNoRoute,
+    /// A tunnel output's next hop is not resolved yet: the switch asks for it (input port).
+    TunnelNeighbourUnresolved,
+    /// A tunnel output's outer header could not be built or the underlay bridge rewrites the
+    /// outer packet (input port).
+    TunnelBadHeader,
+    /// No headroom, or a shared buffer, for a tunnel's outer header (input port).
+    TunnelNoHeadroom,
+    /// A packet for a local tunnel endpoint that no tunnel port receives: unknown VNI / key,
+    /// remote or UDP port (the underlay port it came in on).
+    TunnelUnknownPort,
+    /// A packet for a local tunnel endpoint that is not valid, by reason (the underlay port).
+    Decap(DecapError),
+    /// Output to a bridge's LOCAL port (the switch's own stack) over its limit (input port).
+    LocalLimit,
 }
 
 impl DropReason {
-    pub const ALL: [DropReason; 12] = [
+    pub const ALL: [DropReason; 28] = [
         DropReason::TableMiss,
         DropReason::ActionDrop,
         DropReason::NoSuchPort,
@@ -57,6 +73,22 @@ impl DropReason {
         DropReason::PortConfig,
         DropReason::MeterDrop,
         DropReason::RxInvalidPacket,
+        DropReason::TunnelNoRoute,
+        DropReason::TunnelNeighbourUnresolved,
+        DropReason::TunnelBadHeader,
+        DropReason::TunnelNoHeadroom,
+        DropReason::TunnelUnknownPort,
+        DropReason::Decap(DecapError::ALL[0]),
+        DropReason::Decap(DecapError::ALL[1]),
+        DropReason::Decap(DecapError::ALL[2]),
+        DropReason::Decap(DecapError::ALL[3]),
+        DropReason::Decap(DecapError::ALL[4]),
+        DropReason::Decap(DecapError::ALL[5]),
+        DropReason::Decap(DecapError::ALL[6]),
+        DropReason::Decap(DecapError::ALL[7]),
+        DropReason::Decap(DecapError::ALL[8]),
+        DropReason::Decap(DecapError::ALL[9]),
+        DropReason::LocalLimit,
     ];
 
     pub fn name(self) -> &'static str {
@@ -73,11 +105,48 @@ impl DropReason {
             DropReason::PortConfig => "port_config",
             DropReason::MeterDrop => "meter_drop",
             DropReason::RxInvalidPacket => "rx_invalid_packet",
+            DropReason::TunnelNoRoute => "tunnel_no_route",
+            DropReason::TunnelNeighbourUnresolved => "tunnel_neighbour_unresolved",
+            DropReason::TunnelBadHeader => "tunnel_bad_header",
+            DropReason::TunnelNoHeadroom => "tunnel_no_headroom",
+            DropReason::TunnelUnknownPort => "tunnel_unknown_port",
+            DropReason::Decap(error) => error.counter_name(),
+            DropReason::LocalLimit => "local_limit",
         }
     }
 
+    /// Why a translation whose only tunnel output sent nothing drops.
+    pub fn of_tunnel_miss(miss: TunnelMiss) -> DropReason {
+        match miss {
+            TunnelMiss::NoRoute | TunnelMiss::NoSourceAddress => DropReason::TunnelNoRoute,
+            TunnelMiss::NeighbourUnresolved { .. } => DropReason::TunnelNeighbourUnresolved,
+            TunnelMiss::BadHeader | TunnelMiss::UnderlayRewrite => DropReason::TunnelBadHeader,
+        }
+    }
+
+    #[inline]
     fn index(self) -> usize {
-        self as usize
+        match self {
+            DropReason::TableMiss => 0,
+            DropReason::ActionDrop => 1,
+            DropReason::NoSuchPort => 2,
+            DropReason::TxFailed => 3,
+            DropReason::TtlExpired => 4,
+            DropReason::PipelineError => 5,
+            DropReason::PacketInLimit => 6,
+            DropReason::RewriteFailed => 7,
+            DropReason::NoBuffer => 8,
+            DropReason::PortConfig => 9,
+            DropReason::MeterDrop => 10,
+            DropReason::RxInvalidPacket => 11,
+            DropReason::TunnelNoRoute => 12,
+            DropReason::TunnelNeighbourUnresolved => 13,
+            DropReason::TunnelBadHeader => 14,
+            DropReason::TunnelNoHeadroom => 15,
+            DropReason::TunnelUnknownPort => 16,
+            DropReason::Decap(error) => 17 + error as usize,
+            DropReason::LocalLimit => 27,
+        }
     }
 }
 
@@ -132,12 +201,12 @@ const PORT_COUNTERS: usize = 2 + DropReason::ALL.len();
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PmdCounters {
     pmd: [u64; PMD_COUNTERS],
-    ports: [[u64; PORT_COUNTERS]; MAX_PORTS],
+    ports: [[u64; PORT_COUNTERS]; MAX_DP_PORTS],
 }
 
 impl Default for PmdCounters {
     fn default() -> Self {
-        PmdCounters { pmd: [0; PMD_COUNTERS], ports: [[0; PORT_COUNTERS]; MAX_PORTS] }
+        PmdCounters { pmd: [0; PMD_COUNTERS], ports: [[0; PORT_COUNTERS]; MAX_DP_PORTS] }
     }
 }
 
@@ -164,29 +233,29 @@ impl PmdCounters {
 
     #[inline]
     pub fn port_rx(&mut self, port: u16, n: u64) {
-        self.ports[usize::from(port) % MAX_PORTS][PORT_RX] += n;
+        self.ports[usize::from(port) % MAX_DP_PORTS][PORT_RX] += n;
     }
 
     #[inline]
     pub fn port_tx(&mut self, port: u16, n: u64) {
-        self.ports[usize::from(port) % MAX_PORTS][PORT_TX] += n;
+        self.ports[usize::from(port) % MAX_DP_PORTS][PORT_TX] += n;
     }
 
     #[inline]
     pub fn port_drop(&mut self, port: u16, reason: DropReason, n: u64) {
-        self.ports[usize::from(port) % MAX_PORTS][2 + reason.index()] += n;
+        self.ports[usize::from(port) % MAX_DP_PORTS][2 + reason.index()] += n;
     }
 
     pub fn port_drops(&self, port: u16, reason: DropReason) -> u64 {
-        self.ports[usize::from(port) % MAX_PORTS][2 + reason.index()]
+        self.ports[usize::from(port) % MAX_DP_PORTS][2 + reason.index()]
     }
 
     pub fn port_rx_packets(&self, port: u16) -> u64 {
-        self.ports[usize::from(port) % MAX_PORTS][PORT_RX]
+        self.ports[usize::from(port) % MAX_DP_PORTS][PORT_RX]
     }
 
     pub fn port_tx_packets(&self, port: u16) -> u64 {
-        self.ports[usize::from(port) % MAX_PORTS][PORT_TX]
+        self.ports[usize::from(port) % MAX_DP_PORTS][PORT_TX]
     }
 
     /// Zeroes the per-PMD counters; per-port counters are cumulative.
@@ -199,7 +268,7 @@ impl PmdCounters {
 #[repr(align(64))]
 pub struct SharedCounters {
     pmd: [AtomicU64; PMD_COUNTERS],
-    ports: [[AtomicU64; PORT_COUNTERS]; MAX_PORTS],
+    ports: [[AtomicU64; PORT_COUNTERS]; MAX_DP_PORTS],
 }
 
 impl Default for SharedCounters {

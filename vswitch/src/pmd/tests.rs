@@ -77,6 +77,7 @@ fn harness(flows: &[&str], bridge_ports: u16, pmd_ports: &[u16]) -> Harness {
             vlan_mode: VlanMode::Trunk(Vec::new()),
             live: true,
             flags: PortFlags::default(),
+            tunnel: None,
         })
         .collect();
     let bridge = BridgeDp {
@@ -101,6 +102,7 @@ fn harness(flows: &[&str], bridge_ports: u16, pmd_ports: &[u16]) -> Harness {
     meters.follow(&datapath, 0);
     let exec = Execution {
         ports: TestPorts { ports: pmd_ports.to_vec(), ..TestPorts::default() },
+        local_meta: Arc::new(crate::pipeline::xlate::PacketInMeta::local_port()),
         counters: PmdCounters::default(),
         packet_ins: queue,
         meters,

@@ -10,6 +10,7 @@ use crossbeam::channel::Sender;
 use crate::datapath::{Datapath, FlowActions};
 use crate::flow::key::FlowKey;
 use crate::flow::FlowRule;
+use crate::pipeline::xlate::TunnelMiss;
 use crate::pipeline::xlate::{translate, MacLearning};
 
 /// Something the slow path learned for the management thread to apply.
@@ -19,6 +20,8 @@ pub enum SideEffect {
     LearnedRule { bridge: usize, rule: Box<FlowRule> },
     /// A MAC address NORMAL saw.
     LearnedMac { bridge: usize, mac: MacLearning },
+    /// A tunnel output found its next hop unresolved on underlay bridge `bridge`.
+    ResolveNeighbour { bridge: usize, nexthop: std::net::IpAddr },
 }
 
 /// A translated megaflow: its actions and its mask.
@@ -33,7 +36,10 @@ pub fn upcall(datapath: &Datapath, bridge: usize, key: &FlowKey, side_effects: &
     let Some(bridge_dp) = datapath.bridges.get(bridge) else {
         return Upcall { actions: Arc::new(FlowActions::default()), mask: FlowKey::default() };
     };
-    let mut translation = translate(&bridge_dp.view(), key, false);
+    let mut translation = translate(&bridge_dp.view_in(datapath), key, false);
+    if let Some(TunnelMiss::NeighbourUnresolved { bridge, nexthop }) = translation.tunnel_miss {
+        let _ = side_effects.try_send(SideEffect::ResolveNeighbour { bridge, nexthop });
+    }
     for rule in translation.learned_rules.drain(..) {
         let _ = side_effects.try_send(SideEffect::LearnedRule { bridge, rule: Box::new(rule) });
     }

@@ -5,7 +5,9 @@ use std::sync::Arc;
 
 use hashbrown::HashMap;
 
-use crate::config::{BridgeConfig, PacketInLimit};
+use std::net::IpAddr;
+
+use crate::config::{BridgeConfig, InterfaceAddress, PacketInLimit};
 use crate::flow::{Action, FlowRule, FlowSelector, Instructions, OfPort};
 use crate::pipeline::meter::MeterTable;
 use crate::pipeline::table::{
@@ -54,6 +56,27 @@ pub struct Bridge {
     /// datapath sends misses to the controllers instead of dropping them.
     pub miss_to_controller: bool,
     pub meters: MeterTable,
+    /// The bridge's own MAC (its LOCAL port's).
+    pub mac: [u8; 6],
+    /// Its own addresses (tunnel endpoints); a bridge with addresses has a LOCAL port.
+    pub addresses: Vec<InterfaceAddress>,
+    /// The datapath port of its LOCAL port.
+    pub local_dp: Option<u16>,
+    /// Next hops of tunnel packets: static ones, and those learned from ARP.
+    pub neighbours: HashMap<IpAddr, Neighbour>,
+    /// What the datapath was last given of `neighbours`, while nothing changed since.
+    published_neighbours: Option<Arc<HashMap<IpAddr, [u8; 6]>>>,
+    /// Addresses, routes or neighbours changed since the last version.
+    pub underlay_changed: bool,
+}
+
+/// A neighbour entry of an underlay bridge.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Neighbour {
+    pub mac: [u8; 6],
+    /// Configured or set by an operator: never aged, never replaced by learning.
+    pub fixed: bool,
+    pub confirmed_ms: u64,
 }
 
 impl Bridge {
@@ -82,6 +105,12 @@ impl Bridge {
             published_fail_open: false,
             miss_to_controller: false,
             meters,
+            mac: [0; 6],
+            addresses: Vec::new(),
+            local_dp: None,
+            neighbours: HashMap::new(),
+            published_neighbours: None,
+            underlay_changed: false,
         })
     }
 
@@ -106,6 +135,50 @@ impl Bridge {
             (false, true) => Some(Vec::new()),
             (false, false) => changes,
         }
+    }
+
+    /// The resolved neighbours as the datapath sees them: the same `Arc` while none changed.
+    pub fn neighbour_snapshot(&mut self) -> Arc<HashMap<IpAddr, [u8; 6]>> {
+        let neighbours = &self.neighbours;
+        Arc::clone(
+            self.published_neighbours
+                .get_or_insert_with(|| Arc::new(neighbours.iter().map(|(ip, n)| (*ip, n.mac)).collect())),
+        )
+    }
+
+    /// Records next hop `ip` at `mac` (learned unless `fixed`); returns whether what tunnel
+    /// outputs resolve changed. A learned entry never replaces a fixed one.
+    pub fn set_neighbour(&mut self, ip: IpAddr, mac: [u8; 6], fixed: bool, now_ms: u64) -> bool {
+        if let Some(entry) = self.neighbours.get_mut(&ip) {
+            if entry.fixed && !fixed {
+                return false;
+            }
+            let changed = entry.mac != mac;
+            *entry = Neighbour { mac, fixed, confirmed_ms: now_ms };
+            if changed {
+                self.neighbours_changed();
+            }
+            return changed;
+        }
+        self.neighbours.insert(ip, Neighbour { mac, fixed, confirmed_ms: now_ms });
+        self.neighbours_changed();
+        true
+    }
+
+    /// Forgets learned neighbours not confirmed for `aging_ms`; returns whether any went.
+    pub fn age_neighbours(&mut self, now_ms: u64, aging_ms: u64) -> bool {
+        let before = self.neighbours.len();
+        self.neighbours.retain(|_, n| n.fixed || now_ms.saturating_sub(n.confirmed_ms) < aging_ms);
+        let aged = self.neighbours.len() != before;
+        if aged {
+            self.neighbours_changed();
+        }
+        aged
+    }
+
+    fn neighbours_changed(&mut self) {
+        self.published_neighbours = None;
+        self.underlay_changed = true;
     }
 
     /// The MAC table as the datapath sees it: the same `Arc` as last time when no entry was

@@ -8,23 +8,28 @@ pub mod bridge;
 mod groups;
 mod openflow;
 pub mod port;
+mod underlay;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::config::{Config, FailMode, OpenFlowTarget, PortConfig, PortErrorPolicy};
+use crate::config::{
+    Config, FailMode, OpenFlowTarget, PortConfig, PortErrorPolicy, PortKind, TunnelAddress, TunnelConfig, TunnelKey,
+};
 use crate::control::protocol::{
     BridgeInfo, ControllerReply, ControllerStatusReply, DumpFlowsReply, FailModeReply, FlowModReply, MempoolReply,
     PmdRxqs, PmdStats, PmdStatsReply, PortInfo, PortStats, PortStatsReply, Reply, Request, RxqInfo, RxqReply,
     ShowReply, TraceReply,
 };
-use crate::datapath::{BridgeDp, Datapath, FlowActions, QueueHandover, RxqWork, TxTarget, MAX_PORTS};
+use crate::datapath::{
+    BridgeDp, Datapath, Decap, FlowActions, QueueHandover, RxqWork, TunnelReceiver, TxTarget, MAX_DP_PORTS, MAX_PORTS,
+};
 use crate::dpdk::eal::{rdtsc, Eal};
-use crate::dpdk::ethdev::{EthPort, Link, PortSetup, SharedTxQueue, TxQueue};
+use crate::dpdk::ethdev::{EthPort, EthStats, Link, PortSetup, SharedTxQueue, TxQueue};
 use crate::dpdk::mempool::{data_room_for_mtu, PktMbufPool};
 use crate::flow::key::{Field, FlowKey};
-use crate::flow::{parse_add_flow, parse_del_flows, parse_dump_flows, parse_mod_flows, FlowSelector, Match};
+use crate::flow::{parse_add_flow, parse_del_flows, parse_dump_flows, parse_mod_flows, FlowSelector, Match, OfPort};
 use crate::openflow::message::{FlowRemovedReason, PortReason};
 use crate::openflow::targets::OpenFlowServer;
 use crate::packet::proto::vlan;
@@ -34,6 +39,9 @@ use crate::pmd::packet_in::{PacketInEvent, PACKET_IN_QUEUE};
 use crate::pmd::stats::{DropReason, PmdCounter, PmdCounters};
 use crate::pmd::{PmdCommand, PmdHandle, SideEffect};
 use crate::revalidate::{BridgeChanges, VersionChanges};
+use crate::tunnel::header::UdpTunnelPorts;
+use crate::tunnel::route::{Route, RouteOrigin, RouteTable};
+use crate::tunnel::TunnelKind;
 use bridge::{check_meters, Bridge};
 use crossbeam::channel::{self, Receiver, Sender};
 
@@ -47,7 +55,10 @@ struct Port {
     config: PortConfig,
     bridge: usize,
     ofport: u32,
-    eth: EthPort,
+    /// The DPDK device; `None` for a tunnel port.
+    eth: Option<EthPort>,
+    /// Its datapath port: the DPDK port id, or a number from `MAX_PORTS` on for a tunnel port.
+    dp_port: u16,
     /// PMD counters for this DPDK port id when the port was added (a port id
     /// can be reused after a removal).
     baseline: PortCounterTotals,
@@ -56,6 +67,42 @@ struct Port {
     added: Instant,
     /// What controllers configured (PORT_MOD).
     flags: PortFlags,
+}
+
+impl Port {
+    /// The device's MAC; a tunnel port has none (zero).
+    fn mac(&self) -> [u8; 6] {
+        self.eth.as_ref().map_or([0; 6], EthPort::mac)
+    }
+
+    fn stats(&self) -> EthStats {
+        self.eth.as_ref().map_or_else(EthStats::default, EthPort::stats)
+    }
+
+    fn rx_queues(&self) -> u16 {
+        self.eth.as_ref().map_or(0, EthPort::rx_queues)
+    }
+
+    fn tx_queues(&self) -> u16 {
+        self.eth.as_ref().map_or(0, EthPort::tx_queues)
+    }
+
+    fn mtu(&self) -> u16 {
+        self.eth.as_ref().map_or(0, EthPort::mtu)
+    }
+
+    /// The link; a tunnel port's is always up.
+    fn link(&self) -> Link {
+        self.eth.as_ref().map_or(Link { up: true, ..Link::default() }, EthPort::link)
+    }
+
+    /// The tunnel options of a tunnel port.
+    fn tunnel(&self) -> Option<&TunnelConfig> {
+        match &self.config.kind {
+            PortKind::Tunnel(tunnel) => Some(tunnel),
+            _ => None,
+        }
+    }
 }
 
 /// Why `Switch::apply_flow_ops` changed nothing visible.
@@ -103,6 +150,10 @@ pub struct Switch {
     /// Packet-ins from the PMDs, for the OpenFlow connections.
     packet_ins: Receiver<PacketInEvent>,
     tsc_per_ms: u64,
+    /// The underlay routes: connected ones of the bridges' addresses, and static ones.
+    routes: Arc<RouteTable>,
+    /// Next hops asked for (bridge, address) and when.
+    pending_neighbours: HashMap<(usize, std::net::IpAddr), u64>,
 }
 
 impl Switch {
@@ -157,7 +208,10 @@ impl Switch {
             side_effects,
             packet_ins,
             tsc_per_ms,
+            routes: Arc::new(RouteTable::new()),
+            pending_neighbours: HashMap::new(),
         };
+        let mut routes = RouteTable::new();
         for bridge in &config.bridges {
             let now = switch.now_ms();
             let mut state = Bridge::new(&bridge.name, &bridge.flows, config.pmd.cores.len(), now)
@@ -165,6 +219,34 @@ impl Switch {
             state.packet_in_limit = bridge.packet_in_limit;
             state.datapath_id = bridge.datapath_id;
             state.mac_table_size = bridge.mac_table_size;
+            state.mac = bridge.mac;
+            state.addresses = bridge.underlay.addresses.clone();
+            for &(ip, mac) in &bridge.underlay.neighbours {
+                state.set_neighbour(ip, mac, true, now);
+            }
+            if !state.addresses.is_empty() {
+                state.local_dp = Some(switch.free_virtual_dp_port().ok_or("no datapath port number left for LOCAL")?);
+            }
+            for address in &bridge.underlay.addresses {
+                let route = Route {
+                    prefix: address.prefix,
+                    bridge: bridge.name.clone(),
+                    gateway: None,
+                    source: Some(address.addr),
+                    origin: RouteOrigin::Connected,
+                };
+                routes.insert(route).map_err(|e| format!("bridge {}: {e}", bridge.name))?;
+            }
+            for route in &bridge.underlay.routes {
+                let route = Route {
+                    prefix: route.prefix,
+                    bridge: bridge.name.clone(),
+                    gateway: route.via,
+                    source: None,
+                    origin: RouteOrigin::Static,
+                };
+                routes.insert(route).map_err(|e| format!("bridge {}: {e}", bridge.name))?;
+            }
             switch.bridges.push(state);
             for port in &bridge.ports {
                 if let Err(e) = switch.attach_port(&bridge.name, port) {
@@ -180,6 +262,7 @@ impl Switch {
                 }
             }
         }
+        switch.routes = Arc::new(routes);
         switch.publish()?;
         tracing::info!(
             bridges = switch.bridges.len(),
@@ -300,6 +383,7 @@ impl Switch {
                         changed |= b.learn_mac(mac, now);
                     }
                 }
+                SideEffect::ResolveNeighbour { bridge, nexthop } => self.resolve_neighbour(bridge, nexthop, now),
             }
         }
         if changed {
@@ -433,10 +517,10 @@ impl Switch {
             .iter()
             .find(|p| p.bridge == b && p.ofport == in_ofport)
             .ok_or_else(|| format!("bridge {bridge} has no port {in_ofport}"))?;
-        key.set_u64(Field::InPort, u64::from(port.eth.id()));
+        key.set_u64(Field::InPort, u64::from(port.dp_port));
         let datapath = self.current.clone();
         let bridge_dp = datapath.bridges.get(b).ok_or("bridge not in the datapath")?;
-        let translation = translate(&bridge_dp.view(), &key, true);
+        let translation = translate(&bridge_dp.view_in(&datapath), &key, true);
         let mut megaflow_key = key.masked(&translation.wildcards);
         megaflow_key.set_u64(Field::InPort, u64::from(in_ofport));
         let megaflow = Match::new(&megaflow_key, &translation.wildcards).to_string();
@@ -455,13 +539,21 @@ impl Switch {
         })
     }
 
+    /// A datapath port as its bridge's OpenFlow port (`BRIDGE:LOCAL` for a LOCAL port).
+    fn dp_port_text(&self, dp: u16) -> String {
+        if let Some(p) = self.ports.iter().find(|p| p.dp_port == dp) {
+            return p.ofport.to_string();
+        }
+        match self.bridges.iter().find(|b| b.local_dp == Some(dp)) {
+            Some(b) => format!("{}:LOCAL", b.name),
+            None => format!("dp{dp}"),
+        }
+    }
+
     /// A datapath action in OpenFlow port terms, for trace.
     fn dp_action_text(&self, action: &DpAction) -> String {
         match action {
-            DpAction::Output(dp) => match self.ports.iter().find(|p| p.eth.id() == *dp) {
-                Some(p) => p.ofport.to_string(),
-                None => format!("dp{dp}"),
-            },
+            DpAction::Output(dp) => self.dp_port_text(*dp),
             DpAction::SetField { field, value } => format!("set_field:{value:#x}->{field}"),
             DpAction::SetVlanTci(tci) => {
                 format!("set_vlan(vid={},pcp={})", tci & vlan::VID_MASK, tci >> vlan::PCP_SHIFT)
@@ -471,6 +563,10 @@ impl Switch {
             }
             DpAction::PopVlan => "pop_vlan".into(),
             DpAction::Meter(id) => format!("meter({id})"),
+            DpAction::Tunnel(push) => {
+                let outputs: Vec<String> = push.outputs.iter().map(|dp| self.dp_port_text(*dp)).collect();
+                format!("{}->{}", push.header, outputs.join("+"))
+            }
             DpAction::Controller(meta) => format!(
                 "controller(reason={},max_len={},table={},cookie={:#x})",
                 meta.reason.name(),
@@ -498,6 +594,7 @@ impl Switch {
             }
         }
         changed |= self.follow_miss_listeners();
+        changed |= self.tick_neighbours(now);
         if let Some(openflow) = &self.openflow {
             for bridge in &mut self.bridges {
                 let fail_open = openflow.fail_open(&bridge.name);
@@ -514,7 +611,7 @@ impl Switch {
         }
         for i in 0..self.ports.len() {
             let port = &mut self.ports[i];
-            let link = port.eth.link();
+            let link = port.link();
             if link != port.link {
                 tracing::info!(
                     port = %port.config.name,
@@ -566,11 +663,13 @@ impl Switch {
             self.ports.iter().position(|p| p.config.name == name).ok_or_else(|| format!("no port named {name:?}"))?;
         self.push_port_status(index, PortReason::Delete);
         let port = self.ports.remove(index);
-        let id = port.eth.id();
+        let id = port.dp_port;
         self.bridges[port.bridge].forget_port(port.ofport);
-        self.rxq_owner.retain(|&(p, _), _| p != id);
-        for handover in &mut self.handovers {
-            handover.removed_ports.push(id);
+        if port.eth.is_some() {
+            self.rxq_owner.retain(|&(p, _), _| p != id);
+            for handover in &mut self.handovers {
+                handover.removed_ports.push(id);
+            }
         }
         let result = self.publish();
         if result.is_ok() {
@@ -628,7 +727,27 @@ impl Switch {
         if let crate::config::PortKind::VhostUser { path } = &config.kind {
             crate::unix_socket::claim(path, "vhost-user socket")?;
         }
-        let devargs = port::devargs(&config.kind, config.rx_queues, self.next_vdev_index);
+        let Some(devargs) = port::devargs(&config.kind, config.rx_queues, self.next_vdev_index) else {
+            // A tunnel port: no device, a datapath port number of its own.
+            let dp_port = self.free_virtual_dp_port().ok_or("no datapath port number left for a tunnel port")?;
+            let baseline = self.port_totals(&self.all_pmd_counters(), dp_port);
+            tracing::info!(port = %config.name, bridge = bridge_name, ofport, dp_port, kind = config.kind.type_name(), "tunnel port added");
+            let mut config = config.clone();
+            config.ofport = Some(ofport);
+            let link = Link { up: true, ..Link::default() };
+            self.ports.push(Port {
+                config,
+                bridge,
+                ofport,
+                eth: None,
+                dp_port,
+                baseline,
+                link,
+                added: Instant::now(),
+                flags: PortFlags::default(),
+            });
+            return Ok(());
+        };
         self.next_vdev_index += 1;
         let mut eth = EthPort::probe(&devargs).map_err(|e| e.to_string())?;
         let setup = PortSetup {
@@ -666,7 +785,8 @@ impl Switch {
             config,
             bridge,
             ofport,
-            eth,
+            eth: Some(eth),
+            dp_port: id,
             baseline,
             link,
             added: Instant::now(),
@@ -696,6 +816,15 @@ impl Switch {
         }
     }
 
+    /// The lowest datapath port number above the DPDK ports that no port or LOCAL port uses.
+    fn free_virtual_dp_port(&self) -> Option<u16> {
+        let used = |dp: u16| {
+            self.ports.iter().chain(&self.unsafe_to_close).any(|p| p.dp_port == dp)
+                || self.bridges.iter().any(|b| b.local_dp == Some(dp))
+        };
+        (MAX_PORTS..MAX_DP_PORTS).filter_map(|dp| u16::try_from(dp).ok()).find(|&dp| !used(dp))
+    }
+
     fn least_loaded_pmd(&self) -> usize {
         (0..self.pmds.len())
             .min_by_key(|&pmd| self.rxq_owner.values().filter(|&&owner| owner == pmd).count())
@@ -705,22 +834,35 @@ impl Switch {
     fn build_datapath(&mut self, version: u64) -> Datapath {
         let n_pmds = self.pmds.len();
         let mut rule_changes = Vec::with_capacity(self.bridges.len());
+        let mut underlay_changes = Vec::with_capacity(self.bridges.len());
         let bridges: Vec<Arc<BridgeDp>> = (0..self.bridges.len())
             .map(|b| {
-                let ports = self
+                let mut ports: Vec<BridgePort> = self
                     .ports
                     .iter()
                     .filter(|p| p.bridge == b)
                     .map(|p| BridgePort {
                         ofport: p.ofport,
-                        dp_port: p.eth.id(),
+                        dp_port: p.dp_port,
                         vlan_mode: VlanMode::from(&p.config),
                         live: p.link.up,
                         flags: p.flags,
+                        tunnel: p.tunnel().map(|t| Arc::new(t.clone())),
                     })
                     .collect();
                 let bridge = &mut self.bridges[b];
+                if let Some(local_dp) = bridge.local_dp {
+                    ports.push(BridgePort {
+                        ofport: OfPort::LOCAL.0,
+                        dp_port: local_dp,
+                        vlan_mode: VlanMode::Trunk(Vec::new()),
+                        live: true,
+                        flags: PortFlags::default(),
+                        tunnel: None,
+                    });
+                }
                 rule_changes.push(bridge.take_rule_changes());
+                underlay_changes.push(std::mem::take(&mut bridge.underlay_changed));
                 Arc::new(BridgeDp {
                     name: bridge.name.clone(),
                     tables: bridge.tables_snapshot(),
@@ -729,22 +871,85 @@ impl Switch {
                     packet_in_limit: bridge.packet_in_limit,
                     meters: bridge.meters.snapshot(),
                     miss_to_controller: bridge.miss_to_controller,
+                    mac: bridge.mac,
+                    addresses: bridge.addresses.iter().map(|a| a.addr).collect(),
+                    local_dp: bridge.local_dp,
+                    neighbours: bridge.neighbour_snapshot(),
                 })
             })
             .collect();
+        let decaps = self.decaps(&bridges);
         let mut pmd_rxqs: Vec<Vec<RxqWork>> = vec![Vec::new(); n_pmds];
         for port in &self.ports {
-            let id = port.eth.id();
-            let fixed = fixed_actions(&bridges, port.bridge, id);
-            for queue in 0..port.eth.rx_queues() {
+            let id = port.dp_port;
+            let decap = decaps.get(port.bridge).cloned().flatten();
+            let fixed = if decap.is_some() { None } else { fixed_actions(&bridges, port.bridge, id) };
+            for queue in 0..port.rx_queues() {
                 let owner = self.rxq_owner.get(&(id, queue)).copied().unwrap_or(0);
                 if let Some(list) = pmd_rxqs.get_mut(owner) {
-                    list.push(RxqWork { port: id, queue, bridge: port.bridge, fixed: fixed.clone() });
+                    list.push(RxqWork {
+                        port: id,
+                        queue,
+                        bridge: port.bridge,
+                        fixed: fixed.clone(),
+                        decap: decap.clone(),
+                    });
                 }
             }
         }
-        let changes = self.changes_from_current(&bridges, rule_changes);
-        Datapath { version, pmd_rxqs, bridges, changes }
+        let mut changes = self.changes_from_current(&bridges, rule_changes);
+        for (changes, underlay) in changes.bridges.iter_mut().zip(underlay_changes) {
+            changes.underlay |= underlay;
+        }
+        Datapath { version, pmd_rxqs, bridges, changes, routes: Arc::clone(&self.routes) }
+    }
+
+    /// Per bridge: what its rx queues need to terminate tunnels (bridges with addresses, while
+    /// tunnel ports exist).
+    fn decaps(&self, bridges: &[Arc<BridgeDp>]) -> Vec<Option<Arc<Decap>>> {
+        let mut receivers: Vec<TunnelReceiver> = self
+            .ports
+            .iter()
+            .filter_map(|p| {
+                let tunnel = p.tunnel()?;
+                Some(TunnelReceiver {
+                    kind: tunnel.kind,
+                    dst_port: tunnel.dst_port,
+                    remote: match tunnel.remote_ip {
+                        TunnelAddress::Fixed(addr) => Some(addr),
+                        TunnelAddress::Flow => None,
+                    },
+                    local: match tunnel.local_ip {
+                        Some(TunnelAddress::Fixed(addr)) => Some(addr),
+                        _ => None,
+                    },
+                    in_key: match tunnel.in_key {
+                        TunnelKey::Fixed(key) => Some(key),
+                        TunnelKey::Flow => None,
+                    },
+                    bridge: p.bridge,
+                    dp_port: p.dp_port,
+                })
+            })
+            .collect();
+        if receivers.is_empty() {
+            return vec![None; bridges.len()];
+        }
+        receivers.sort_by_key(|r| std::cmp::Reverse(r.specificity()));
+        let mut ports = UdpTunnelPorts::new();
+        for r in &receivers {
+            if r.kind != TunnelKind::Gre {
+                ports.add(r.dst_port, r.kind);
+            }
+        }
+        bridges
+            .iter()
+            .map(|b| {
+                (!b.addresses.is_empty()).then(|| {
+                    Arc::new(Decap { ports: ports.clone(), locals: b.addresses.clone(), receivers: receivers.clone() })
+                })
+            })
+            .collect()
     }
 
     /// What changed from the current version's bridges to `bridges`, whose rule changes
@@ -833,19 +1038,19 @@ impl Switch {
                     .iter()
                     .filter(|p| p.bridge == b)
                     .map(|p| {
-                        let mac = p.eth.mac();
+                        let mac = p.mac();
                         PortInfo {
                             name: p.config.name.clone(),
                             ofport: p.ofport,
                             kind: port::kind_name(&p.config.kind).to_owned(),
                             target: port::target(&p.config.kind),
-                            dpdk_port_id: p.eth.id(),
+                            dpdk_port_id: p.dp_port,
                             link_up: p.link.up,
                             speed_mbps: p.link.speed_mbps,
                             mac: mac.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(":"),
-                            mtu: p.eth.mtu(),
-                            rx_queues: p.eth.rx_queues(),
-                            tx_queues: p.eth.tx_queues(),
+                            mtu: p.mtu(),
+                            rx_queues: p.rx_queues(),
+                            tx_queues: p.tx_queues(),
                         }
                     })
                     .collect(),
@@ -866,8 +1071,8 @@ impl Switch {
             .iter()
             .filter(|p| only.is_none_or(|name| p.config.name == name))
             .map(|p| {
-                let device = p.eth.stats();
-                let totals = self.port_totals(&counters, p.eth.id());
+                let device = p.stats();
+                let totals = self.port_totals(&counters, p.dp_port);
                 let drops: BTreeMap<String, u64> = DropReason::ALL
                     .iter()
                     .enumerate()
@@ -946,8 +1151,8 @@ impl Switch {
                     .ports
                     .iter()
                     .flat_map(|p| {
-                        (0..p.eth.rx_queues())
-                            .filter(move |q| self.rxq_owner.get(&(p.eth.id(), *q)) == Some(&index))
+                        (0..p.rx_queues())
+                            .filter(move |q| self.rxq_owner.get(&(p.dp_port, *q)) == Some(&index))
                             .map(move |queue| RxqInfo { port: p.config.name.clone(), queue })
                     })
                     .collect();
@@ -983,9 +1188,12 @@ fn fixed_actions(bridges: &[Arc<BridgeDp>], index: usize, dp_port: u16) -> Optio
     let translation = translate(&bridge.view(), &key, false);
     let mut in_port_only = FlowKey::default();
     in_port_only.set_all_ones(Field::InPort);
-    let only_outputs = translation.actions.iter().all(|a| matches!(a, DpAction::Output(_)));
+    // Outputs to devices only: a tunnel output or LOCAL needs the general path.
+    let only_outputs =
+        translation.actions.iter().all(|a| matches!(a, DpAction::Output(p) if usize::from(*p) < MAX_PORTS));
     if translation.wildcards != in_port_only
         || !only_outputs
+        || translation.tunnel_miss.is_some()
         || translation.stop.is_some()
         || !translation.learned_rules.is_empty()
         || !translation.learned_macs.is_empty()

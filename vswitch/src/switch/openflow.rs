@@ -16,7 +16,7 @@ use crate::openflow::service::{
 use crate::packet::extract;
 use crate::pipeline::meter::MeterSpec;
 use crate::pipeline::table::{ApplyOutcome, FlowOp, RuleEntry, TABLE_COUNT};
-use crate::pipeline::xlate::{translate_packet_out, PortFlags, NO_DP_PORT};
+use crate::pipeline::xlate::{translate_packet_out, PacketInOrigin, PortFlags, NO_DP_PORT};
 use crate::pmd::packet_in::PacketInEvent;
 use crate::pmd::stats::DropReason;
 use crate::pmd::{Injection, PmdCommand};
@@ -126,7 +126,7 @@ impl Switch {
             .iter()
             .position(|p| p.bridge == bridge && p.ofport == port.0)
             .ok_or(PortModFailure::NoSuchPort)?;
-        if self.ports[index].eth.mac() != hw_addr {
+        if self.ports[index].mac() != hw_addr {
             return Err(PortModFailure::WrongHwAddr);
         }
         let old = self.ports[index].flags;
@@ -211,6 +211,10 @@ impl Switch {
 
     /// Hands a packet-in of a PMD to the connections of its bridge.
     pub fn handle_packet_in(&mut self, event: PacketInEvent) {
+        if event.meta.origin == PacketInOrigin::LocalPort {
+            self.local_stack(event.bridge, &event.data);
+            return;
+        }
         let Some(bridge) = self.bridges.get(event.bridge) else { return };
         if let Some(openflow) = &self.openflow {
             openflow.push(&bridge.name, &Push::PacketIn(Arc::new(event)));
@@ -219,7 +223,7 @@ impl Switch {
 
     /// Translates a packet-out's actions for `frame` with the current tables and has a PMD run
     /// them (the one polling the input port, else the first).
-    fn packet_out(
+    pub(super) fn packet_out(
         &mut self,
         bridge: usize,
         in_port: OfPort,
@@ -227,7 +231,7 @@ impl Switch {
         frame: &[u8],
     ) -> Result<(), PacketOutFailure> {
         let dp_in_port = match self.ports.iter().find(|p| p.bridge == bridge && p.ofport == in_port.0) {
-            Some(port) => port.eth.id(),
+            Some(port) => port.dp_port,
             // As Open vSwitch: any port number below OFPP_MAX (0 and ports the bridge does not
             // have included) or CONTROLLER/LOCAL/NONE; the packet then comes from no datapath port.
             None if in_port.0 <= *OfPort::RANGE.end()
@@ -280,8 +284,8 @@ impl Switch {
             .iter()
             .filter(|p| p.bridge == bridge && (any || p.ofport == only))
             .map(|p| {
-                let device = p.eth.stats();
-                let totals = self.port_totals(&counters, p.eth.id());
+                let device = p.stats();
+                let totals = self.port_totals(&counters, p.dp_port);
                 let dropped = |reason: DropReason| {
                     let i = DropReason::ALL.iter().position(|r| *r == reason).unwrap_or(0);
                     totals.drops[i].saturating_sub(p.baseline.drops[i])
@@ -317,7 +321,7 @@ fn port_view(port: &Port) -> PortView {
     PortView {
         ofport: port.ofport,
         name: port.config.name.clone(),
-        mac: port.eth.mac(),
+        mac: port.mac(),
         link_up: port.link.up,
         speed_mbps: port.link.speed_mbps,
         flags: port.flags,

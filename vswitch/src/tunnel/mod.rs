@@ -6,7 +6,9 @@
 //! Pure safe Rust over `packet::PacketBuf`, unit tested without DPDK.
 #![forbid(unsafe_code)]
 
+pub mod header;
 pub mod neighbour;
+pub mod port;
 pub mod route;
 
 pub use neighbour::{
@@ -14,3 +16,5 @@ pub use neighbour::{
     Learned, NeighbourCache, NeighbourLimits, NeighbourMessage, NeighbourState,
 };
 pub use route::{Prefix, Route, RouteOrigin, RouteTable};
+
+pub use header::TunnelKind;

@@ -227,7 +227,11 @@ mod tests {
     }
 
     fn run(snapshot: &TablesSnapshot, ports: &[BridgePort], key: &FlowKey) -> Translation {
-        translate(&Bridge { tables: snapshot, ports, macs: &MacTable::new(), miss_to_controller: false }, key, true)
+        translate(
+            &Bridge { tables: snapshot, ports, macs: &MacTable::new(), miss_to_controller: false, underlay: None },
+            key,
+            true,
+        )
     }
 
     fn udp(src_port: u16) -> FlowKey {

@@ -1,0 +1,209 @@
+//! Output to a tunnel port: the remote endpoint, key, TOS and TTL worked out from the port's
+//! options and the packet, routed through the underlay (`Underlay`: route, source address,
+//! next-hop MAC), the outer header built once for the megaflow, and the encapsulated packet
+//! continued through the underlay bridge's pipeline as if it came in on that bridge's LOCAL port
+//! (as Open vSwitch's native tunnelling does): the megaflow carries the whole path, one lookup.
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::sync::Arc;
+
+use super::{translate, Bridge, BridgePort, DpAction, Xlate};
+use crate::flow::key::{Field, FlowKey};
+use crate::flow::numbers::{ETH_TYPE_IP, ETH_TYPE_IPV6};
+use crate::packet::proto::{ethertype, ip_proto};
+use crate::tunnel::header::{OuterHeader, OuterSpec};
+use crate::tunnel::port::{Inheritable, TunnelAddress, TunnelConfig, TunnelKey, DEFAULT_TTL};
+use crate::tunnel::TunnelKind;
+
+/// UDP source ports of tunnel packets (Open vSwitch's default range): the inner flow's hash
+/// picks one, so the underlay can spread the flows of one tunnel.
+pub const SOURCE_PORTS: (u16, u16) = (32768, 61000);
+
+/// The underlay a tunnel output goes through: implemented by the datapath version, which knows
+/// every bridge, the route table and the neighbour caches.
+pub trait Underlay {
+    /// The way to `remote` (from `local`, when the port fixes it).
+    fn resolve(&self, remote: IpAddr, local: Option<IpAddr>) -> Result<UnderlayPath<'_>, TunnelMiss>;
+}
+
+/// Where a tunnel packet to a remote endpoint leaves.
+pub struct UnderlayPath<'a> {
+    /// The underlay bridge (index of the datapath's bridges) and what its pipeline reads.
+    pub bridge: usize,
+    pub view: Bridge<'a>,
+    /// The datapath port of the underlay bridge's LOCAL port (where the outer packet enters).
+    pub local_dp: u16,
+    /// The underlay bridge's MAC (the outer source).
+    pub mac: [u8; 6],
+    /// The outer source address.
+    pub source: IpAddr,
+    /// The gateway, or the remote endpoint itself when it is on the link.
+    pub nexthop: IpAddr,
+    /// The next hop's MAC; `None` while it is unresolved.
+    pub nexthop_mac: Option<[u8; 6]>,
+}
+
+/// Why a tunnel output sent nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TunnelMiss {
+    /// No route to the remote endpoint (or `remote_ip=flow` and tun_dst is 0).
+    NoRoute,
+    /// The route's bridge has no address of the remote's family to send from.
+    NoSourceAddress,
+    /// The next hop's MAC is not known yet; the switch asks for it.
+    NeighbourUnresolved { bridge: usize, nexthop: IpAddr },
+    /// The outer header cannot be built (key too large for the protocol, ...).
+    BadHeader,
+    /// The underlay bridge's pipeline does more than output the outer packet.
+    UnderlayRewrite,
+}
+
+/// A tunnel output as the datapath runs it: push `header` onto (a copy of) the packet, then send
+/// it to `outputs` (the underlay bridge's decision for the outer packet).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct TunnelPush {
+    pub header: OuterHeader,
+    pub outputs: Box<[u16]>,
+    /// The tunnel port (OpenFlow number) and its bridge's underlay bridge, for display.
+    pub ofport: u32,
+    pub underlay_bridge: usize,
+}
+
+impl Xlate<'_, '_> {
+    /// Output to tunnel port `port`.
+    pub(super) fn tunnel_output(&mut self, port: &BridgePort, tunnel: &TunnelConfig) {
+        match self.tunnel_push(port, tunnel) {
+            Ok(push) => {
+                self.note(format!(
+                    "output:{} -> {} then underlay bridge {} ports {:?}",
+                    port.ofport, push.header, push.underlay_bridge, push.outputs
+                ));
+                self.commit();
+                self.emit(DpAction::Tunnel(Arc::new(push)));
+            }
+            Err(miss) => {
+                self.note(format!("output:{}: tunnel not sent: {miss:?}", port.ofport));
+                self.out.tunnel_miss.get_or_insert(miss);
+            }
+        }
+    }
+
+    fn tunnel_push(&mut self, port: &BridgePort, tunnel: &TunnelConfig) -> Result<TunnelPush, TunnelMiss> {
+        let underlay = self.bridge.underlay.ok_or(TunnelMiss::NoRoute)?;
+        let remote = match tunnel.remote_ip {
+            TunnelAddress::Fixed(addr) => addr,
+            TunnelAddress::Flow => {
+                let dst = u32::try_from(self.read(Field::TunDst)).unwrap_or(0);
+                if dst == 0 {
+                    return Err(TunnelMiss::NoRoute);
+                }
+                IpAddr::V4(Ipv4Addr::from(dst))
+            }
+        };
+        let local = match tunnel.local_ip {
+            Some(TunnelAddress::Fixed(addr)) => Some(addr),
+            Some(TunnelAddress::Flow) => {
+                let src = u32::try_from(self.read(Field::TunSrc)).unwrap_or(0);
+                (src != 0).then(|| IpAddr::V4(Ipv4Addr::from(src)))
+            }
+            None => None,
+        };
+        let key = match tunnel.out_key {
+            TunnelKey::Fixed(key) => key,
+            TunnelKey::Flow => u64::try_from(self.read(Field::TunId)).unwrap_or(0),
+        };
+        let (tos, ttl) = self.outer_tos_ttl(tunnel);
+        let path = underlay.resolve(remote, local)?;
+        // Whatever the underlay decides depends on its state: its changes revalidate this megaflow.
+        self.read_state(|r| r.crosses_bridge(path.bridge));
+        let eth_dst =
+            path.nexthop_mac.ok_or(TunnelMiss::NeighbourUnresolved { bridge: path.bridge, nexthop: path.nexthop })?;
+        let gre_key = tunnel.kind == TunnelKind::Gre && tunnel.out_key != TunnelKey::Fixed(0);
+        let spec = OuterSpec {
+            kind: tunnel.kind,
+            eth_src: path.mac,
+            eth_dst,
+            ip_src: path.source,
+            ip_dst: remote,
+            key: match tunnel.kind {
+                TunnelKind::Gre if !gre_key => None,
+                _ => Some(u32::try_from(key).map_err(|_| TunnelMiss::BadHeader)?),
+            },
+            tos,
+            ttl,
+            df: tunnel.df_default,
+            csum: tunnel.sends_checksum(&remote),
+            dst_port: tunnel.dst_port,
+            src_port_range: SOURCE_PORTS,
+        };
+        let header = OuterHeader::build(&spec).map_err(|_| TunnelMiss::BadHeader)?;
+        let outputs = underlay_outputs(&path, &spec)?;
+        Ok(TunnelPush { header, outputs, ofport: port.ofport, underlay_bridge: path.bridge })
+    }
+
+    /// The outer TOS (DSCP from the port or the packet, ECN always the packet's) and TTL.
+    fn outer_tos_ttl(&mut self, tunnel: &TunnelConfig) -> (u8, u8) {
+        let dl_type = self.read(Field::DlType);
+        let ip = dl_type == ETH_TYPE_IP || dl_type == ETH_TYPE_IPV6;
+        let inner_tos = if ip { u8::try_from(self.read(Field::NwTos)).unwrap_or(0) } else { 0 };
+        let tos = match tunnel.tos {
+            Inheritable::Fixed(dscp) => dscp | (inner_tos & 0x03),
+            Inheritable::Inherit => inner_tos,
+        };
+        let ttl = match tunnel.ttl {
+            Inheritable::Fixed(ttl) => ttl,
+            Inheritable::Inherit if ip => u8::try_from(self.read(Field::NwTtl)).unwrap_or(DEFAULT_TTL),
+            Inheritable::Inherit => DEFAULT_TTL,
+        };
+        (tos, ttl)
+    }
+}
+
+/// Runs the underlay bridge's pipeline on the outer packet as it enters from LOCAL; its result
+/// may only be outputs (a rewrite of the outer headers is not supported: the datapath writes
+/// headers through the inner packet's offsets).
+fn underlay_outputs(path: &UnderlayPath<'_>, spec: &OuterSpec) -> Result<Box<[u16]>, TunnelMiss> {
+    let mut key = FlowKey::default();
+    key.set_u64(Field::InPort, u64::from(path.local_dp));
+    key.set_u128(Field::DlSrc, mac_value(spec.eth_src));
+    key.set_u128(Field::DlDst, mac_value(spec.eth_dst));
+    match (spec.ip_src, spec.ip_dst) {
+        (IpAddr::V4(src), IpAddr::V4(dst)) => {
+            key.set_u64(Field::DlType, u64::from(ethertype::IPV4));
+            key.set_u64(Field::NwSrc, u64::from(u32::from(src)));
+            key.set_u64(Field::NwDst, u64::from(u32::from(dst)));
+        }
+        (src, dst) => {
+            key.set_u64(Field::DlType, u64::from(ethertype::IPV6));
+            key.set_u128(Field::Ipv6Src, ip_value(src));
+            key.set_u128(Field::Ipv6Dst, ip_value(dst));
+        }
+    }
+    let udp = spec.kind != TunnelKind::Gre;
+    key.set_u64(Field::NwProto, u64::from(if udp { ip_proto::UDP } else { ip_proto::GRE }));
+    key.set_u64(Field::NwTos, u64::from(spec.tos));
+    key.set_u64(Field::NwTtl, u64::from(spec.ttl));
+    if udp {
+        key.set_u64(Field::TpDst, u64::from(spec.dst_port));
+    }
+    let translation = translate(&path.view, &key, false);
+    translation
+        .actions
+        .iter()
+        .map(|action| match action {
+            DpAction::Output(port) => Ok(*port),
+            _ => Err(TunnelMiss::UnderlayRewrite),
+        })
+        .collect()
+}
+
+fn mac_value(mac: [u8; 6]) -> u128 {
+    mac.iter().fold(0u128, |value, &byte| (value << 8) | u128::from(byte))
+}
+
+fn ip_value(addr: IpAddr) -> u128 {
+    match addr {
+        IpAddr::V4(v4) => u128::from(v4.to_ipv6_mapped()),
+        IpAddr::V6(v6) => u128::from(v6),
+    }
+}
