@@ -5,3 +5,10 @@
 //! remote tunnel endpoint to an underlay bridge, source address and next-hop MAC.
 //! Pure safe Rust over `packet::PacketBuf`, unit tested without DPDK.
 #![forbid(unsafe_code)]
+
+pub mod header;
+
+pub use header::{
+    classify_outer, inner_flow_hash, BuildError, DecapError, Decapsulation, Outer, OuterHeader, OuterSpec, PushError,
+    TunnelKind, TunnelMetadata, UdpTunnelPorts, MAX_OUTER_LEN, TUN_FLAG_CSUM, TUN_FLAG_DF, TUN_FLAG_KEY, TUN_FLAG_OAM,
+};
