@@ -184,7 +184,7 @@ impl std::error::Error for BuildError {}
 pub const MAX_OUTER_LEN: usize = 72;
 
 /// The outer header of one tunnel output, built once per cached flow: bytes ready to copy, with the
-/// offsets of what is written per packet. Stores a fixed array, no heap (but the spec's copy).
+/// offsets of what is written per packet. Stores a fixed array, no heap.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct OuterHeader {
     spec: OuterSpec,
@@ -1045,4 +1045,801 @@ fn decap_gre(frame: &[u8], ip: OuterIp) -> Result<Decapsulation, DecapError> {
     }
     meta.kind = TunnelKind::Gre;
     decapsulation(outer_len, end, meta)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+
+    use super::*;
+    use crate::packet::tests::builder::{self, internet_checksum};
+    use crate::packet::TestBuf;
+
+    const ETH_SRC: [u8; 6] = [0x02, 0xaa, 0, 0, 0, 0x01];
+    const ETH_DST: [u8; 6] = [0x02, 0xbb, 0, 0, 0, 0x02];
+
+    /// scapy: `Ether(src='02:00:00:00:00:01', dst='02:00:00:00:00:02')/IP(src='10.0.0.1',
+    /// dst='10.0.0.2', ttl=64, id=1)/UDP(sport=1234, dport=5678)/Raw(b'hello, tunnels!')` (odd length).
+    const GOLDEN_INNER: &str = "02000000000202000000000108004500002b00010000401166bf0a0000010a00000204d2162e0017fb0368656c6c6f2c2074756e6e656c7321";
+
+    fn from_hex(hex: &str) -> Vec<u8> {
+        (0..hex.len()).step_by(2).map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap()).collect()
+    }
+
+    fn to_hex(bytes: &[u8]) -> String {
+        bytes.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    fn spec(kind: TunnelKind, src: &str, dst: &str) -> OuterSpec {
+        OuterSpec {
+            kind,
+            eth_src: ETH_SRC,
+            eth_dst: ETH_DST,
+            ip_src: src.parse().unwrap(),
+            ip_dst: dst.parse().unwrap(),
+            key: Some(100),
+            tos: 0,
+            ttl: 64,
+            df: true,
+            csum: false,
+            dst_port: kind.default_dst_port(),
+            src_port_range: (32768, 61000),
+        }
+    }
+
+    /// A spec of `kind` over IPv4 or IPv6 with the checksum on or off.
+    fn spec_of(kind: TunnelKind, ipv6: bool, csum: bool) -> OuterSpec {
+        let mut spec = if ipv6 { spec(kind, "fd00::1", "fd00::2") } else { spec(kind, "172.31.1.1", "172.31.1.2") };
+        spec.csum = csum;
+        spec
+    }
+
+    fn ports() -> UdpTunnelPorts {
+        let mut ports = UdpTunnelPorts::new();
+        ports.add(4789, TunnelKind::Vxlan);
+        ports.add(4790, TunnelKind::Vxlan);
+        ports.add(6081, TunnelKind::Geneve);
+        ports
+    }
+
+    fn classify(frame: &[u8]) -> Outer {
+        classify_outer(frame, &ports(), |_| true)
+    }
+
+    fn pushed(spec: &OuterSpec, inner: &[u8], flow_hash: u32) -> Vec<u8> {
+        let header = OuterHeader::build(spec).unwrap();
+        let mut buf = TestBuf::from_bytes(inner);
+        header.push(&mut buf, flow_hash).unwrap();
+        buf.data().to_vec()
+    }
+
+    /// An untagged IPv4/UDP frame of exactly `len` (>= 42) bytes; `flow` picks the ports.
+    fn inner_frame(len: usize, flow: u16) -> Vec<u8> {
+        let payload: Vec<u8> =
+            (0..len - 42).map(|i| u8::try_from((i * 7 + usize::from(flow)) % 256).unwrap()).collect();
+        let ip = builder::Ipv4::new(ip_proto::UDP).build(&builder::udp(1000 + flow, 2000, &payload));
+        builder::ethernet(&[], ethertype::IPV4, &ip)
+    }
+
+    /// A valid tunnel frame of `kind` with a 100-byte inner frame.
+    fn valid(kind: TunnelKind, ipv6: bool, csum: bool) -> Vec<u8> {
+        pushed(&spec_of(kind, ipv6, csum), &inner_frame(100, 1), 0x1234_5678)
+    }
+
+    /// Where the L4 header, the IP protocol and the IP end of a (well-formed) outer frame are.
+    fn outer_layout(frame: &[u8]) -> (usize, u8, usize) {
+        if frame[12..14] == [0x08, 0x00] {
+            let ihl = usize::from(frame[14] & 0x0f) * 4;
+            (14 + ihl, frame[23], 14 + usize::from(u16::from_be_bytes([frame[16], frame[17]])))
+        } else {
+            (54, frame[20], 54 + usize::from(u16::from_be_bytes([frame[18], frame[19]])))
+        }
+    }
+
+    /// The UDP pseudo header of the outer frame, for `udp_len`.
+    fn pseudo_header(frame: &[u8], udp_len: usize) -> Vec<u8> {
+        let mut pseudo = Vec::new();
+        if frame[12..14] == [0x08, 0x00] {
+            pseudo.extend_from_slice(&frame[26..34]);
+            pseudo.extend_from_slice(&[0, ip_proto::UDP]);
+            pseudo.extend_from_slice(&u16::try_from(udp_len).unwrap().to_be_bytes());
+        } else {
+            pseudo.extend_from_slice(&frame[22..54]);
+            pseudo.extend_from_slice(&u32::try_from(udp_len).unwrap().to_be_bytes());
+            pseudo.extend_from_slice(&[0, 0, 0, ip_proto::UDP]);
+        }
+        pseudo
+    }
+
+    /// Checks the outer checksums of a frame from scratch (`builder::internet_checksum`).
+    fn assert_outer_checksums(frame: &[u8], what: &str) {
+        let (l4, proto, end) = outer_layout(frame);
+        if frame[12..14] == [0x08, 0x00] {
+            assert_eq!(internet_checksum(&frame[14..l4]), 0, "{what}: IPv4 header checksum");
+        }
+        if proto == ip_proto::UDP && frame[l4 + 6..l4 + 8] != [0, 0] {
+            let udp_len = usize::from(u16::from_be_bytes([frame[l4 + 4], frame[l4 + 5]]));
+            let mut covered = pseudo_header(frame, udp_len);
+            covered.extend_from_slice(&frame[l4..l4 + udp_len]);
+            assert_eq!(internet_checksum(&covered), 0, "{what}: UDP checksum");
+        }
+        if proto == IP_PROTO_GRE && frame[l4] & 0x80 != 0 {
+            assert_eq!(internet_checksum(&frame[l4..end]), 0, "{what}: GRE checksum");
+        }
+    }
+
+    /// Recomputes the outer checksums after a mutation (a UDP checksum only where it is not 0).
+    fn refresh_checksums(frame: &mut [u8]) {
+        let (l4, proto, end) = outer_layout(frame);
+        if frame[12..14] == [0x08, 0x00] {
+            frame[24..26].fill(0);
+            let checksum = internet_checksum(&frame[14..l4]);
+            frame[24..26].copy_from_slice(&checksum.to_be_bytes());
+        }
+        if proto == ip_proto::UDP && frame[l4 + 6..l4 + 8] != [0, 0] {
+            frame[l4 + 6..l4 + 8].fill(0);
+            let udp_len = usize::from(u16::from_be_bytes([frame[l4 + 4], frame[l4 + 5]]));
+            let mut covered = pseudo_header(frame, udp_len);
+            covered.extend_from_slice(&frame[l4..(l4 + udp_len).min(frame.len())]);
+            let checksum = match internet_checksum(&covered) {
+                0 => 0xffff,
+                checksum => checksum,
+            };
+            frame[l4 + 6..l4 + 8].copy_from_slice(&checksum.to_be_bytes());
+        }
+        if proto == IP_PROTO_GRE && frame[l4] & 0x80 != 0 {
+            frame[l4 + 4..l4 + 6].fill(0);
+            let checksum = internet_checksum(&frame[l4..end.min(frame.len())]);
+            frame[l4 + 4..l4 + 6].copy_from_slice(&checksum.to_be_bytes());
+        }
+    }
+
+    /// Adds `delta` to the 16-bit length field at `at`.
+    fn grow_field(frame: &mut [u8], at: usize, delta: u16) {
+        let value = u16::from_be_bytes([frame[at], frame[at + 1]]) + delta;
+        frame[at..at + 2].copy_from_slice(&value.to_be_bytes());
+    }
+
+    #[test]
+    fn pushed_headers_equal_scapy_golden_frames() {
+        let inner = from_hex(GOLDEN_INNER);
+        let mut vxlan6 = spec(TunnelKind::Vxlan, "fd00::1", "fd00::2");
+        (vxlan6.key, vxlan6.tos, vxlan6.ttl, vxlan6.csum, vxlan6.dst_port) = (Some(0xab_cdef), 0xb8, 32, true, 4790);
+        let mut geneve4 = spec(TunnelKind::Geneve, "192.0.2.1", "192.0.2.2");
+        (geneve4.key, geneve4.tos, geneve4.ttl, geneve4.df, geneve4.csum) = (Some(7), 0x02, 255, false, true);
+        geneve4.src_port_range = (1000, 1999);
+        let mut gre4 = spec(TunnelKind::Gre, "198.51.100.1", "198.51.100.2");
+        (gre4.key, gre4.tos, gre4.csum) = (Some(0x1234_5678), 0x10, true);
+        let mut gre6 = spec(TunnelKind::Gre, "2001:db8::1", "2001:db8::2");
+        gre6.key = None;
+        // scapy 2.x, `E = Ether(src='02:aa:00:00:00:01', dst='02:bb:00:00:00:02')`, `inner` the
+        // frame of GOLDEN_INNER, source ports `lo + ((hash * (hi - lo + 1)) >> 32)`:
+        let cases = [
+            // E/IP(src='172.31.1.1', dst='172.31.1.2', tos=0, ttl=64, flags='DF', id=0)
+            //  /UDP(sport=46884, dport=4789, chksum=0)/VXLAN(flags=0x08, vni=100)/inner
+            ("vxlan/ipv4", spec(TunnelKind::Vxlan, "172.31.1.1", "172.31.1.2"), 0x8000_0000, "02bb0000000202aa0000000108004500005d000040004011e04eac1f0101ac1f0102b72412b500490000080000000000640002000000000202000000000108004500002b00010000401166bf0a0000010a00000204d2162e0017fb0368656c6c6f2c2074756e6e656c7321"),
+            // E/IPv6(src='fd00::1', dst='fd00::2', tc=0xb8, hlim=32, fl=0)
+            //  /UDP(sport=46884, dport=4790)/VXLAN(flags=0x08, vni=0xabcdef)/inner
+            ("vxlan/ipv6/csum", vxlan6, 0x8000_0000, "02bb0000000202aa0000000186dd6b80000000491120fd000000000000000000000000000001fd000000000000000000000000000002b72412b60049a0d608000000abcdef0002000000000202000000000108004500002b00010000401166bf0a0000010a00000204d2162e0017fb0368656c6c6f2c2074756e6e656c7321"),
+            // E/IP(src='192.0.2.1', dst='192.0.2.2', tos=2, ttl=255, flags=0, id=0)
+            //  /UDP(sport=1071, dport=6081)/GENEVE(vni=7, proto=0x6558)/inner
+            ("geneve/ipv4/csum", geneve4, 0x1234_5678, "02bb0000000202aa0000000108004502005d00000000ff11378ac0000201c0000202042f17c10049fb37000065580000070002000000000202000000000108004500002b00010000401166bf0a0000010a00000204d2162e0017fb0368656c6c6f2c2074756e6e656c7321"),
+            // E/IP(src='198.51.100.1', dst='198.51.100.2', tos=0x10, ttl=64, flags='DF', id=0)
+            //  /GRE(chksum_present=1, key_present=1, key=0x12345678, proto=0x6558)/inner
+            ("gre/ipv4/key/csum", gre4, 0, "02bb0000000202aa0000000108004510005900004000402fe5fbc6336401c6336402a00065589a2200001234567802000000000202000000000108004500002b00010000401166bf0a0000010a00000204d2162e0017fb0368656c6c6f2c2074756e6e656c7321"),
+            // E/IPv6(src='2001:db8::1', dst='2001:db8::2', tc=0, hlim=64, fl=0)/GRE(proto=0x6558)/inner
+            ("gre/ipv6", gre6, 0, "02bb0000000202aa0000000186dd60000000003d2f4020010db800000000000000000000000120010db80000000000000000000000020000655802000000000202000000000108004500002b00010000401166bf0a0000010a00000204d2162e0017fb0368656c6c6f2c2074756e6e656c7321"),
+        ];
+        for (what, spec, flow_hash, expected) in cases {
+            let frame = pushed(&spec, &inner, flow_hash);
+            assert_eq!(to_hex(&frame), expected, "{what}");
+            assert_outer_checksums(&frame, what);
+            assert!(OuterHeader::build(&spec).unwrap().len() <= MAX_OUTER_LEN);
+        }
+    }
+
+    #[test]
+    fn outer_header_lengths_and_display() {
+        let lengths = [
+            (TunnelKind::Vxlan, false, false, 50),
+            (TunnelKind::Geneve, true, true, 70),
+            (TunnelKind::Gre, false, false, 42),
+            (TunnelKind::Gre, true, true, 66),
+        ];
+        for (kind, ipv6, csum, expected) in lengths {
+            let header = OuterHeader::build(&spec_of(kind, ipv6, csum)).unwrap();
+            assert_eq!((header.len(), header.bytes().len()), (expected, expected), "{kind} ipv6={ipv6} csum={csum}");
+            assert!(!header.is_empty());
+        }
+        let vxlan = OuterHeader::build(&spec_of(TunnelKind::Vxlan, false, false)).unwrap();
+        assert_eq!(vxlan.spec(), &spec_of(TunnelKind::Vxlan, false, false));
+        assert_eq!(
+            vxlan.to_string(),
+            "tnl_push(vxlan,eth(src=02:aa:00:00:00:01,dst=02:bb:00:00:00:02),\
+             ipv4(src=172.31.1.1,dst=172.31.1.2,tos=0x0,ttl=64,df),udp(dst=4789,csum=false),vni=100)"
+        );
+        let mut geneve = spec_of(TunnelKind::Geneve, true, true);
+        (geneve.tos, geneve.ttl) = (0xb8, 3);
+        assert_eq!(
+            OuterHeader::build(&geneve).unwrap().to_string(),
+            "tnl_push(geneve,eth(src=02:aa:00:00:00:01,dst=02:bb:00:00:00:02),\
+             ipv6(src=fd00::1,dst=fd00::2,tclass=0xb8,hlimit=3),udp(dst=6081,csum=true),vni=100)"
+        );
+        let mut gre = spec_of(TunnelKind::Gre, false, true);
+        gre.df = false;
+        let shown = OuterHeader::build(&gre).unwrap().to_string();
+        assert!(shown.ends_with(",tos=0x0,ttl=64),gre(key=100,csum=true))"), "{shown}");
+        gre.key = None;
+        let shown = OuterHeader::build(&gre).unwrap().to_string();
+        assert!(shown.starts_with("tnl_push(gre,") && shown.ends_with("gre(csum=true))"), "{shown}");
+    }
+
+    #[test]
+    fn build_refuses_bad_specs() {
+        let mut mixed = spec_of(TunnelKind::Vxlan, false, false);
+        mixed.ip_dst = "fd00::2".parse().unwrap();
+        assert_eq!(OuterHeader::build(&mixed), Err(BuildError::MixedFamilies));
+        let mut big = spec_of(TunnelKind::Geneve, false, false);
+        big.key = Some(0x100_0000);
+        assert_eq!(OuterHeader::build(&big), Err(BuildError::KeyTooLarge { key: 0x100_0000, max: 0xff_ffff }));
+        big.key = Some(0xff_ffff);
+        assert!(OuterHeader::build(&big).is_ok());
+        let mut gre = spec_of(TunnelKind::Gre, true, false);
+        gre.key = Some(u32::MAX);
+        assert!(OuterHeader::build(&gre).is_ok());
+        let mut empty = spec_of(TunnelKind::Vxlan, true, false);
+        empty.src_port_range = (2000, 1999);
+        assert_eq!(OuterHeader::build(&empty), Err(BuildError::EmptyPortRange));
+        gre.src_port_range = (2000, 1999); // no UDP: the range does not matter
+        assert!(OuterHeader::build(&gre).is_ok());
+        for error in [BuildError::MixedFamilies, BuildError::KeyTooLarge { key: 1, max: 0 }, BuildError::EmptyPortRange]
+        {
+            assert!(!error.to_string().is_empty());
+        }
+        assert_eq!(
+            TunnelKind::ALL.map(|kind| (kind.name(), kind.default_dst_port(), kind.max_key())),
+            [("vxlan", 4789, 0xff_ffff), ("geneve", 6081, 0xff_ffff), ("gre", 0, 0xffff_ffff)]
+        );
+    }
+
+    #[test]
+    fn push_then_classify_gives_back_the_inner_frame_and_the_tunnel_fields() {
+        let lengths = [60, 61, 64, 99, 128, 511, 1001, 1500];
+        let mut flow_hash = 0x9e37_79b9u32;
+        for kind in TunnelKind::ALL {
+            for ipv6 in [false, true] {
+                for csum in [false, true] {
+                    for (i, &length) in lengths.iter().enumerate() {
+                        let mut spec = spec_of(kind, ipv6, csum);
+                        spec.tos = 0xb9;
+                        spec.ttl = 17 + u8::try_from(i).unwrap();
+                        spec.df = i % 2 == 0;
+                        spec.key = match (kind, i % 3) {
+                            (TunnelKind::Gre, 0) => None,
+                            (TunnelKind::Gre, _) => Some(0xfedc_ba98 - u32::try_from(i).unwrap()),
+                            _ => Some(0xff_fff0 + u32::try_from(i).unwrap()),
+                        };
+                        let what = format!("{kind} ipv6={ipv6} csum={csum} len={length} key={:?}", spec.key);
+                        flow_hash = flow_hash.wrapping_mul(0x0101_0101).wrapping_add(0x8765_4321);
+                        let inner = inner_frame(length, u16::try_from(i).unwrap());
+                        let header = OuterHeader::build(&spec).unwrap();
+                        let mut buf = TestBuf::from_bytes(&inner);
+                        header.push(&mut buf, flow_hash).unwrap();
+                        assert_eq!(buf.data().len(), header.len() + length, "{what}");
+                        assert_outer_checksums(buf.data(), &what);
+
+                        let local = spec.ip_dst;
+                        let Outer::Tunnel(decap) = classify_outer(buf.data(), &ports(), |dst| *dst == local) else {
+                            panic!("{what}: {:?}", classify(buf.data()));
+                        };
+                        let udp = kind != TunnelKind::Gre;
+                        let mut flags = if spec.key.is_some() { TUN_FLAG_KEY } else { 0 };
+                        if csum {
+                            flags |= TUN_FLAG_CSUM;
+                        }
+                        if spec.df && !ipv6 {
+                            flags |= TUN_FLAG_DF;
+                        }
+                        let expected = TunnelMetadata {
+                            kind,
+                            tun_id: u64::from(spec.key.unwrap_or(0)),
+                            src: spec.ip_src,
+                            dst: spec.ip_dst,
+                            tos: 0xb9,
+                            ttl: spec.ttl,
+                            flags,
+                            tp_src: if udp { header.src_port(flow_hash) } else { 0 },
+                            tp_dst: if udp { spec.dst_port } else { 0 },
+                            eth_src: ETH_SRC,
+                        };
+                        assert_eq!(
+                            decap,
+                            Decapsulation { outer_len: header.len(), inner_len: length, meta: expected },
+                            "{what}"
+                        );
+                        // Ethernet padding after the IP packet is not part of the inner frame.
+                        let mut padded = buf.data().to_vec();
+                        padded.extend_from_slice(&[0; 6]);
+                        assert_eq!(classify_outer(&padded, &ports(), |dst| *dst == local), Outer::Tunnel(decap));
+
+                        assert!(buf.trim_front(decap.outer_len));
+                        assert_eq!(buf.data(), inner.as_slice(), "{what}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_udp_checksum_of_zero_is_sent_as_ffff() {
+        let spec = spec_of(TunnelKind::Vxlan, false, true);
+        let mut inner = inner_frame(100, 3);
+        let frame = pushed(&spec, &inner, 7);
+        let checksum = u16::from_be_bytes([frame[40], frame[41]]);
+        // Adding the checksum to a word of the payload makes the sum 0xffff, the checksum 0.
+        let word = u16::from_be_bytes([inner[60], inner[61]]);
+        let (sum, carry) = word.overflowing_add(checksum);
+        inner[60..62].copy_from_slice(&(sum + u16::from(carry)).to_be_bytes());
+        let frame = pushed(&spec, &inner, 7);
+        assert_eq!(frame[40..42], [0xff, 0xff]);
+        assert_outer_checksums(&frame, "0xffff");
+        assert!(matches!(classify(&frame), Outer::Tunnel(d) if d.meta.flags & TUN_FLAG_CSUM != 0));
+    }
+
+    #[test]
+    fn push_refuses_without_headroom_shared_or_too_long_and_leaves_the_packet() {
+        let header = OuterHeader::build(&spec_of(TunnelKind::Geneve, true, true)).unwrap();
+        let inner = inner_frame(80, 1);
+        let mut tight = TestBuf::with_headroom(&inner, header.len() - 1);
+        assert_eq!(header.push(&mut tight, 1), Err(PushError::NoHeadroom));
+        assert_eq!((tight.data(), tight.headroom()), (inner.as_slice(), header.len() - 1));
+        let mut exact = TestBuf::with_headroom(&inner, header.len());
+        assert_eq!(header.push(&mut exact, 1), Ok(()));
+
+        let mut shared = TestBuf::from_bytes(&inner);
+        let other = shared.share();
+        assert_eq!(header.push(&mut shared, 1), Err(PushError::Shared));
+        assert_eq!((shared.data(), shared.headroom()), (inner.as_slice(), TestBuf::DEFAULT_HEADROOM));
+        drop(other);
+
+        for (kind, ipv6) in [(TunnelKind::Vxlan, false), (TunnelKind::Gre, true)] {
+            let header = OuterHeader::build(&spec_of(kind, ipv6, false)).unwrap();
+            // The largest inner frame that fits the IP length field, and one byte more.
+            let room = 65535 - (header.len() - 14) + if ipv6 { 40 } else { 0 };
+            let mut fits = TestBuf::from_bytes(&vec![0x11; room]);
+            assert_eq!(header.push(&mut fits, 1), Ok(()), "{kind}");
+            let long = vec![0x11; room + 1];
+            let mut too_long = TestBuf::from_bytes(&long);
+            assert_eq!(header.push(&mut too_long, 1), Err(PushError::TooLong), "{kind}");
+            assert_eq!(too_long.data(), long.as_slice());
+        }
+        for error in [PushError::NoHeadroom, PushError::Shared, PushError::TooLong, PushError::Segmented] {
+            assert!(!error.to_string().is_empty());
+        }
+    }
+
+    /// xorshift64: deterministic pseudo-random numbers without a dependency.
+    struct XorShift(u64);
+
+    impl XorShift {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+
+        fn word(&mut self) -> u32 {
+            u32::try_from(self.next() >> 32).unwrap()
+        }
+
+        fn byte(&mut self) -> u8 {
+            let [byte, ..] = self.next().to_le_bytes();
+            byte
+        }
+
+        fn below(&mut self, n: usize) -> usize {
+            usize::try_from(self.next() % u64::try_from(n).unwrap()).unwrap()
+        }
+    }
+
+    #[test]
+    fn udp_source_port_stays_in_range_and_spreads() {
+        let mut spec = spec_of(TunnelKind::Vxlan, false, false);
+        let header = OuterHeader::build(&spec).unwrap();
+        assert_eq!((header.src_port(0), header.src_port(u32::MAX)), (32768, 61000));
+        let mut random = XorShift(0x1234_5678_9abc_def1);
+        let mut seen = HashSet::new();
+        for _ in 0..10_000 {
+            let port = header.src_port(random.word());
+            assert!((32768..=61000).contains(&port));
+            seen.insert(port);
+        }
+        // 10,000 draws from 28,233 ports: about 8,240 distinct ones if uniform.
+        assert!(seen.len() > 7_800, "{} distinct ports", seen.len());
+        let frame = pushed(&spec, &inner_frame(64, 1), 0xdead_beef);
+        assert_eq!(u16::from_be_bytes([frame[34], frame[35]]), header.src_port(0xdead_beef));
+
+        spec.src_port_range = (5, 5);
+        let single = OuterHeader::build(&spec).unwrap();
+        assert!([0, 1, u32::MAX].iter().all(|&hash| single.src_port(hash) == 5));
+        spec.src_port_range = (0, u16::MAX);
+        let full = OuterHeader::build(&spec).unwrap();
+        assert_eq!((full.src_port(0), full.src_port(u32::MAX), full.src_port(1 << 31)), (0, u16::MAX, 0x8000));
+    }
+
+    #[test]
+    fn inner_flow_hash_separates_flows_and_ignores_payloads() {
+        let mut hashes = HashSet::new();
+        for i in 0..1000u16 {
+            let mut ip = builder::Ipv4::new(if i % 2 == 0 { ip_proto::UDP } else { ip_proto::TCP });
+            ip.src = [10, 0, (i % 7) as u8, (i % 251) as u8];
+            let l4 = if i % 2 == 0 {
+                builder::udp(1024 + i, 53, b"query")
+            } else {
+                builder::tcp(40000 + i / 3, 443, 0x10, 0, b"data")
+            };
+            hashes.insert(inner_flow_hash(&builder::ethernet(&[], ethertype::IPV4, &ip.build(&l4))));
+        }
+        assert!(hashes.len() >= 998, "{} distinct hashes of 1000 flows", hashes.len());
+
+        // One flow: other payloads, lengths, IP IDs and TTLs hash alike.
+        let mut one = builder::Ipv4::new(ip_proto::UDP);
+        let first = builder::ethernet(&[], ethertype::IPV4, &one.build(&builder::udp(5000, 4000, b"a")));
+        one.ttl = 3;
+        let second = builder::ethernet(&[], ethertype::IPV4, &one.build(&builder::udp(5000, 4000, &[9; 700])));
+        assert_eq!(inner_flow_hash(&first), inner_flow_hash(&second));
+        assert_eq!(inner_flow_hash(&inner_frame(60, 1)), inner_flow_hash(&inner_frame(1500, 1)));
+        assert_ne!(inner_flow_hash(&inner_frame(60, 1)), inner_flow_hash(&inner_frame(60, 2)));
+
+        // IPv6 ports and addresses count; VLAN tags count.
+        let v6 = |src_port: u16| {
+            let ip = builder::Ipv6::new(ip_proto::UDP).build(&builder::udp(src_port, 53, b"x"));
+            builder::ethernet(&[], ethertype::IPV6, &ip)
+        };
+        assert_ne!(inner_flow_hash(&v6(1)), inner_flow_hash(&v6(2)));
+        let ip = builder::Ipv4::new(ip_proto::UDP).build(&builder::udp(1, 2, b"x"));
+        let tagged = |vid: u16| builder::ethernet(&[(ethertype::VLAN, vid)], ethertype::IPV4, &ip);
+        assert_ne!(inner_flow_hash(&tagged(10)), inner_flow_hash(&tagged(11)));
+
+        // The fragments of one datagram hash alike (no ports in any of them).
+        let mut fragment = builder::Ipv4::new(ip_proto::UDP);
+        fragment.fragment = 0x2000;
+        let head = builder::ethernet(&[], ethertype::IPV4, &fragment.build(&builder::udp(1, 2, &[0; 16])));
+        fragment.fragment = 3;
+        let tail = builder::ethernet(&[], ethertype::IPV4, &fragment.build(&[0x55; 16]));
+        assert_eq!(inner_flow_hash(&head), inner_flow_hash(&tail));
+
+        // Any prefix of a frame hashes without a panic.
+        let frame = tagged(5);
+        for end in 0..=frame.len() {
+            inner_flow_hash(&frame[..end]);
+        }
+    }
+
+    #[test]
+    fn every_decap_error_comes_from_its_mutation() {
+        use DecapError::*;
+        use TunnelKind::{Geneve, Gre, Vxlan};
+        // (what, kind, ipv6, csum, mutation, recompute the checksums after it, expected)
+        type Mutation = fn(&mut Vec<u8>);
+        let cases: [(&str, TunnelKind, bool, bool, Mutation, bool, DecapError); 32] = [
+            ("cut inside the VXLAN header", Vxlan, false, false, |f| f.truncate(46), false, Truncated),
+            ("IPv6 payload length past the frame", Geneve, true, false, |f| grow_field(f, 18, 1), false, Truncated),
+            ("IPv4 total length past the frame", Gre, false, true, |f| grow_field(f, 16, 1), true, Truncated),
+            (
+                "IP length ends in the GRE key",
+                Gre,
+                false,
+                true,
+                |f| f[16..18].copy_from_slice(&26u16.to_be_bytes()),
+                true,
+                Truncated,
+            ),
+            ("Geneve options past the UDP end", Geneve, false, false, |f| f[42] = 0x3f, true, Truncated),
+            (
+                "UDP length ends in the VXLAN header",
+                Vxlan,
+                false,
+                false,
+                |f| f[38..40].copy_from_slice(&12u16.to_be_bytes()),
+                true,
+                Truncated,
+            ),
+            ("IHL 4", Vxlan, false, false, |f| f[14] = 0x44, false, BadIpHeader),
+            ("IPv4 version 5", Gre, false, false, |f| f[14] = 0x55, true, BadIpHeader),
+            (
+                "total length below the header",
+                Vxlan,
+                false,
+                false,
+                |f| f[16..18].copy_from_slice(&19u16.to_be_bytes()),
+                true,
+                BadIpHeader,
+            ),
+            ("IPv6 version 4", Vxlan, true, true, |f| f[14] = 0x40, false, BadIpHeader),
+            ("IPv6 payload length 0", Gre, true, false, |f| f[18..20].fill(0), false, BadIpHeader),
+            ("TTL changed", Vxlan, false, false, |f| f[22] ^= 1, false, BadIpChecksum),
+            ("IPv4 MF", Vxlan, false, false, |f| f[20] |= 0x20, true, Fragment),
+            ("IPv4 offset", Gre, false, false, |f| f[21] = 1, true, Fragment),
+            (
+                "IPv4 first fragment to another port",
+                Vxlan,
+                false,
+                false,
+                |f| {
+                    f[20] |= 0x20;
+                    f[36] = 0
+                },
+                true,
+                Fragment,
+            ),
+            (
+                "IPv6 fragment header",
+                Vxlan,
+                true,
+                false,
+                |f| {
+                    f[20] = ip_proto::FRAGMENT;
+                    f.splice(54..54, [ip_proto::UDP, 0, 0, 1, 0, 0, 0, 1]);
+                    grow_field(f, 18, 8);
+                },
+                false,
+                Fragment,
+            ),
+            (
+                "UDP length 7",
+                Geneve,
+                false,
+                false,
+                |f| f[38..40].copy_from_slice(&7u16.to_be_bytes()),
+                true,
+                BadUdpLength,
+            ),
+            ("UDP length past the IP payload", Vxlan, true, false, |f| grow_field(f, 58, 1), false, BadUdpLength),
+            (
+                "IP payload shorter than UDP",
+                Vxlan,
+                false,
+                false,
+                |f| f[16..18].copy_from_slice(&24u16.to_be_bytes()),
+                true,
+                BadUdpLength,
+            ),
+            ("UDP/IPv4 payload changed", Vxlan, false, true, |f| *f.last_mut().unwrap() ^= 0x40, false, BadChecksum),
+            ("UDP/IPv6 payload changed", Geneve, true, true, |f| f[80] ^= 1, false, BadChecksum),
+            ("GRE payload changed", Gre, true, true, |f| f[70] ^= 0x80, false, BadChecksum),
+            ("VXLAN without I", Vxlan, false, false, |f| f[42] = 0, true, BadFlags),
+            ("Geneve version 1", Geneve, true, false, |f| f[62] = 0x40, false, BadFlags),
+            ("GRE version 1", Gre, false, false, |f| f[35] |= 1, true, BadFlags),
+            ("GRE routing", Gre, false, true, |f| f[34] |= 0x40, true, BadFlags),
+            ("GRE strict source route", Gre, true, false, |f| f[54] |= 0x08, false, BadFlags),
+            (
+                "Geneve carrying IPv4",
+                Geneve,
+                false,
+                false,
+                |f| f[44..46].copy_from_slice(&[0x08, 0]),
+                true,
+                UnknownPayload,
+            ),
+            ("GRE carrying IPv4", Gre, false, false, |f| f[36..38].copy_from_slice(&[0x08, 0]), true, UnknownPayload),
+            ("Geneve critical", Geneve, false, true, |f| f[43] |= 0x40, true, CriticalOption),
+            (
+                "inner frame of 13 bytes",
+                Vxlan,
+                false,
+                true,
+                |f| {
+                    f.truncate(50 + 13);
+                    f[16..18].copy_from_slice(&(20u16 + 8 + 8 + 13).to_be_bytes());
+                    f[38..40].copy_from_slice(&(8u16 + 8 + 13).to_be_bytes());
+                },
+                true,
+                InnerTruncated,
+            ),
+            (
+                "empty GRE inner frame",
+                Gre,
+                true,
+                false,
+                |f| {
+                    f.truncate(62);
+                    f[18..20].copy_from_slice(&8u16.to_be_bytes());
+                },
+                false,
+                InnerTruncated,
+            ),
+        ];
+        let mut seen = HashSet::new();
+        for (what, kind, ipv6, csum, mutate, refresh, expected) in cases {
+            let mut frame = valid(kind, ipv6, csum);
+            assert!(matches!(classify(&frame), Outer::Tunnel(_)), "{what}: valid before the mutation");
+            mutate(&mut frame);
+            if refresh {
+                refresh_checksums(&mut frame);
+            }
+            assert_eq!(classify(&frame), Outer::Bad(expected), "{what}");
+            seen.insert(expected);
+        }
+        assert_eq!(seen, HashSet::from(DecapError::ALL), "every error has a case");
+        let names: HashSet<_> = DecapError::ALL.iter().map(|error| error.counter_name()).collect();
+        assert_eq!(names.len(), DecapError::ALL.len());
+        assert!(names.iter().all(|name| name.starts_with("tunnel_")));
+        assert!(DecapError::ALL.iter().all(|error| !error.to_string().is_empty()));
+    }
+
+    #[test]
+    fn frames_not_for_a_tunnel_endpoint_go_to_the_pipeline() {
+        let vxlan = valid(TunnelKind::Vxlan, false, false);
+        let mut other_port = vxlan.clone();
+        other_port[36..38].copy_from_slice(&4788u16.to_be_bytes());
+        assert_eq!(classify(&other_port), Outer::NotTunnel, "another UDP port");
+        assert_eq!(classify_outer(&vxlan, &UdpTunnelPorts::new(), |_| true), Outer::NotTunnel, "no ports");
+        for kind in TunnelKind::ALL {
+            for ipv6 in [false, true] {
+                let frame = valid(kind, ipv6, true);
+                assert_eq!(classify_outer(&frame, &ports(), |_| false), Outer::NotTunnel, "{kind}: not local");
+                // A bad frame for another address is not counted either.
+                let mut bad = frame.clone();
+                bad.truncate(60);
+                assert_eq!(classify_outer(&bad, &ports(), |_| false), Outer::NotTunnel, "{kind}: not local");
+            }
+        }
+        let arp = builder::arp(1, ETH_SRC, [172, 31, 1, 1], [0; 6], [172, 31, 1, 2]);
+        assert_eq!(classify(&builder::ethernet(&[], ethertype::ARP, &arp)), Outer::NotTunnel, "ARP");
+        let mut tagged = vxlan.clone();
+        tagged.splice(12..12, [0x81, 0x00, 0x00, 0x05]);
+        assert_eq!(classify(&tagged), Outer::NotTunnel, "VLAN tagged");
+        let tcp = builder::Ipv4::new(ip_proto::TCP).build(&builder::tcp(1, 4789, 0x02, 0, b""));
+        assert_eq!(classify(&builder::ethernet(&[], ethertype::IPV4, &tcp)), Outer::NotTunnel, "TCP");
+
+        // IPv6 extension headers (but a fragment header) before UDP: not a tunnel packet.
+        let udp = builder::udp(1, 4789, &vxlan[42..]);
+        let mut ip = builder::Ipv6::new(ip_proto::UDP);
+        ip.extensions = vec![builder::options_header(ip_proto::HOP_BY_HOP, 0)];
+        assert_eq!(classify(&builder::ethernet(&[], ethertype::IPV6, &ip.build(&udp))), Outer::NotTunnel, "hop-by-hop");
+        ip.extensions = vec![builder::options_header(ip_proto::DESTINATION_OPTIONS, 1)];
+        assert_eq!(classify(&builder::ethernet(&[], ethertype::IPV6, &ip.build(&udp))), Outer::NotTunnel, "dst opts");
+        // A fragment of something else than UDP or GRE.
+        let mut fragmented_tcp = builder::Ipv6::new(ip_proto::TCP);
+        fragmented_tcp.extensions = vec![builder::fragment_header(0, true)];
+        let frame = builder::ethernet(&[], ethertype::IPV6, &fragmented_tcp.build(&[0; 40]));
+        assert_eq!(classify(&frame), Outer::NotTunnel, "TCP fragment");
+
+        // Too short to tell.
+        for end in [0, 13, 14, 33, 35, 37] {
+            assert_eq!(classify(&vxlan[..end]), Outer::NotTunnel, "first {end} bytes");
+        }
+        let vxlan6 = valid(TunnelKind::Vxlan, true, false);
+        for end in [53, 57] {
+            assert_eq!(classify(&vxlan6[..end]), Outer::NotTunnel, "first {end} bytes of IPv6");
+        }
+        // GRE needs no port: a truncated GRE packet for a local endpoint counts.
+        let gre = valid(TunnelKind::Gre, false, false);
+        assert_eq!(classify_outer(&gre[..34], &UdpTunnelPorts::new(), |_| true), Outer::Bad(DecapError::Truncated));
+    }
+
+    #[test]
+    fn receive_accepts_what_the_rfcs_allow() {
+        // VXLAN reserved bits are ignored.
+        let mut vxlan = valid(TunnelKind::Vxlan, false, false);
+        let Outer::Tunnel(plain) = classify(&vxlan) else { panic!() };
+        for at in [42, 43, 44, 45, 49] {
+            vxlan[at] |= 0xf7;
+        }
+        assert_eq!(classify(&vxlan), Outer::Tunnel(plain));
+
+        // IPv4 options are skipped.
+        let mut options = valid(TunnelKind::Vxlan, false, true);
+        options.splice(34..34, [1, 1, 1, 0]);
+        options[14] = 0x46;
+        grow_field(&mut options, 16, 4);
+        refresh_checksums(&mut options);
+        let Outer::Tunnel(decap) = classify(&options) else { panic!("{:?}", classify(&options)) };
+        assert_eq!((decap.outer_len, decap.inner_len), (54, 100));
+
+        // Geneve options are skipped; the O bit is reported.
+        let mut geneve = valid(TunnelKind::Geneve, true, true);
+        geneve.splice(70..70, [0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08]);
+        geneve[62] = 2;
+        geneve[63] = 0x80;
+        grow_field(&mut geneve, 18, 8);
+        grow_field(&mut geneve, 58, 8);
+        refresh_checksums(&mut geneve);
+        let Outer::Tunnel(decap) = classify(&geneve) else { panic!("{:?}", classify(&geneve)) };
+        assert_eq!((decap.outer_len, decap.inner_len), (78, 100));
+        assert_eq!(decap.meta.flags, TUN_FLAG_OAM | TUN_FLAG_CSUM | TUN_FLAG_KEY);
+        assert_eq!(geneve[78..], inner_frame(100, 1));
+
+        // A GRE sequence number is skipped.
+        let mut gre = valid(TunnelKind::Gre, false, true);
+        gre.splice(46..46, [0, 0, 0, 9]);
+        gre[34] |= 0x10;
+        grow_field(&mut gre, 16, 4);
+        refresh_checksums(&mut gre);
+        let Outer::Tunnel(decap) = classify(&gre) else { panic!("{:?}", classify(&gre)) };
+        assert_eq!(
+            (decap.outer_len, decap.meta.tun_id, decap.meta.flags),
+            (50, 100, TUN_FLAG_KEY | TUN_FLAG_CSUM | TUN_FLAG_DF)
+        );
+
+        // A UDP checksum of 0 over IPv6 is taken as none.
+        let Outer::Tunnel(decap) = classify(&valid(TunnelKind::Vxlan, true, false)) else { panic!() };
+        assert_eq!(decap.meta.flags & TUN_FLAG_CSUM, 0);
+
+        // GRE is decapsulated with no UDP ports configured.
+        let gre = valid(TunnelKind::Gre, true, false);
+        assert!(matches!(classify_outer(&gre, &UdpTunnelPorts::new(), |_| true), Outer::Tunnel(_)));
+    }
+
+    #[test]
+    fn udp_tunnel_ports() {
+        let mut ports = UdpTunnelPorts::new();
+        assert!(ports.is_empty());
+        ports.add(4789, TunnelKind::Vxlan);
+        ports.add(8472, TunnelKind::Vxlan);
+        ports.add(6081, TunnelKind::Geneve);
+        ports.add(0, TunnelKind::Gre);
+        assert_eq!(
+            [4789, 8472, 6081, 0, 1].map(|port| ports.kind_of(port)),
+            [Some(TunnelKind::Vxlan), Some(TunnelKind::Vxlan), Some(TunnelKind::Geneve), None, None]
+        );
+        ports.add(8472, TunnelKind::Geneve);
+        assert_eq!(ports.kind_of(8472), Some(TunnelKind::Geneve));
+        assert!(!ports.is_empty());
+    }
+
+    /// Checks what a classification promises about the frame.
+    fn check_invariants(frame: &[u8], outer: Outer) {
+        if let Outer::Tunnel(decap) = outer {
+            assert!(decap.outer_len + decap.inner_len <= frame.len(), "{decap:?} of {}", frame.len());
+            assert!(decap.inner_len >= len::ETHERNET);
+            assert!(decap.outer_len >= len::ETHERNET + len::IPV4 + GRE_BASE_LEN);
+        }
+    }
+
+    #[test]
+    fn random_and_mutated_frames_never_panic() {
+        let mut random = XorShift(0x0dd_ba11_cafe_f00d);
+        let valid_frames: Vec<Vec<u8>> = TunnelKind::ALL
+            .iter()
+            .flat_map(|&kind| [(kind, false, false), (kind, true, true), (kind, false, true)])
+            .map(|(kind, ipv6, csum)| valid(kind, ipv6, csum))
+            .collect();
+        let mut tunnels = 0;
+        for i in 0..10_000 {
+            let frame = if i % 2 == 0 {
+                // Random bytes, mostly with an IP ethertype and a plausible start of a header.
+                let mut frame: Vec<u8> = (0..random.below(160)).map(|_| random.byte()).collect();
+                if frame.len() > 40 && random.below(4) != 0 {
+                    let ipv6 = random.below(2) == 0;
+                    frame[12..14].copy_from_slice(if ipv6 { &[0x86, 0xdd] } else { &[0x08, 0x00] });
+                    frame[14] = if ipv6 { 0x60 } else { 0x45 };
+                    frame[if ipv6 { 20 } else { 23 }] =
+                        [ip_proto::UDP, IP_PROTO_GRE, ip_proto::FRAGMENT][random.below(3)];
+                }
+                frame
+            } else {
+                // A valid frame with a few bytes changed, maybe cut or padded.
+                let mut frame = valid_frames[random.below(valid_frames.len())].clone();
+                for _ in 0..=random.below(3) {
+                    let at = random.below(frame.len());
+                    frame[at] ^= 1 << random.below(8);
+                }
+                match random.below(4) {
+                    0 => frame.truncate(random.below(frame.len() + 1)),
+                    1 => frame.extend((0..random.below(8)).map(|_| random.byte())),
+                    _ => {}
+                }
+                frame
+            };
+            let outer = classify(&frame);
+            check_invariants(&frame, outer);
+            tunnels += usize::from(matches!(outer, Outer::Tunnel(_)));
+            inner_flow_hash(&frame);
+        }
+        // Some mutations (in the inner frame, or in fields nothing checks) leave a valid packet.
+        assert!(tunnels > 100, "{tunnels} tunnel packets");
+    }
 }
