@@ -100,6 +100,8 @@ pub struct SwitchConfig {
     pub openflow: Vec<String>,
     /// More keys of the bridge, as TOML lines (`fail_mode = "secure"`).
     pub bridge_settings: Vec<String>,
+    /// More TOML after br0 (more `[[bridge]]` tables).
+    pub more_toml: Vec<String>,
     /// `[tls]`: the switch's private key, certificate and CA certificate (PEM files).
     pub tls: Option<TlsFiles>,
 }
@@ -125,6 +127,7 @@ impl SwitchConfig {
             ports: Vec::new(),
             openflow: Vec::new(),
             bridge_settings: Vec::new(),
+            more_toml: Vec::new(),
             tls: None,
         }
     }
@@ -132,6 +135,12 @@ impl SwitchConfig {
     /// Another key of the bridge: `value` is TOML (`"\"secure\""`, `100`).
     pub fn bridge_setting(mut self, key: &str, value: &str) -> SwitchConfig {
         self.bridge_settings.push(format!("{key} = {value}"));
+        self
+    }
+
+    /// TOML appended after br0 and its ports: another `[[bridge]]` with its `[[bridge.port]]`s.
+    pub fn more_toml(mut self, toml: &str) -> SwitchConfig {
+        self.more_toml.push(toml.to_owned());
         self
     }
 
@@ -232,6 +241,9 @@ impl SwitchConfig {
                 let list: Vec<String> = port.trunks.iter().map(u16::to_string).collect();
                 let _ = writeln!(text, "trunks = [{}]", list.join(", "));
             }
+        }
+        for more in &self.more_toml {
+            let _ = writeln!(text, "\n{more}");
         }
         text
     }

@@ -284,7 +284,7 @@ impl<O: PortOutputs> Forwarder<O> {
                     lanes.insert(i);
                 }
             }
-            tunnels = tunnels - lanes;
+            tunnels -= lanes;
             let (dp_port, tunnel_bridge) = port;
             self.exec.counters.port_rx(dp_port, u64::from(lanes.count()));
             self.forward_lanes(

@@ -138,7 +138,7 @@ impl<O: PortOutputs> Execution<O> {
         if self.ports.has_port(port) {
             self.ports.output(&mut self.counters, port, packet);
         } else if usize::from(port) >= MAX_PORTS {
-            self.to_local_stack(origin, port, &packet);
+            self.deliver_to_local_stack(origin, port, &packet);
         } else {
             drop(packet);
             self.drop_one(origin, DropReason::NoSuchPort);
@@ -148,7 +148,7 @@ impl<O: PortOutputs> Execution<O> {
     /// Hands a copy of `packet` to the management thread, the stack behind the bridge's LOCAL
     /// port (ARP for its addresses, neighbours), within the bridge's packet-in limit.
     #[cold]
-    fn to_local_stack(&mut self, origin: Origin, port: u16, packet: &PacketOf<O>) {
+    fn deliver_to_local_stack(&mut self, origin: Origin, port: u16, packet: &PacketOf<O>) {
         let total_len = packet.pkt_len() as usize;
         if self.packet_ins.offer(origin.bridge, &self.local_meta, packet.data(), total_len, rdtsc()) {
             self.counters.port_tx(port, 1);

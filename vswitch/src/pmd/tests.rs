@@ -88,12 +88,14 @@ fn harness(flows: &[&str], bridge_ports: u16, pmd_ports: &[u16]) -> Harness {
         packet_in_limit: PacketInLimit::default(),
         meters: Vec::new(),
         miss_to_controller: false,
+        ..BridgeDp::default()
     };
     let datapath = Datapath {
         version: 1,
         pmd_rxqs: Vec::new(),
         bridges: vec![Arc::new(bridge)],
         changes: VersionChanges::default(),
+        routes: Arc::default(),
     };
     let (packet_ins_tx, packet_ins) = channel::bounded(64);
     let mut queue = PacketInQueue::new(packet_ins_tx, 1_000_000);
@@ -118,7 +120,7 @@ impl Harness {
         let frames: Vec<&[u8]> = frames.iter().map(Vec::as_slice).collect();
         let mut burst = TestBurst::of(&frames);
         self.now_ms += 1;
-        self.forwarder.forward_burst(&self.datapath, 0, IN_PORT, &mut burst, self.now_ms);
+        self.forwarder.forward_burst(&self.datapath, 0, IN_PORT, None, &mut burst, self.now_ms);
         burst
     }
 
@@ -502,6 +504,7 @@ mod revalidation {
                 packet_in_limit: PacketInLimit::default(),
                 meters: Vec::new(),
                 miss_to_controller: false,
+                ..BridgeDp::default()
             })
         }
     }
@@ -568,6 +571,7 @@ mod revalidation {
                 pmd_rxqs: Vec::new(),
                 bridges: vec![Arc::clone(&next)],
                 changes: VersionChanges { from_version: h.datapath.version, bridges: vec![bridge_changes] },
+                routes: Arc::default(),
             };
             let before = h.forwarder.caches.megaflows.len() as u64;
             h.forwarder.take_version(h.datapath.version, &datapath);
