@@ -20,7 +20,7 @@ use crate::pipeline::group::GroupHit;
 use crate::pipeline::meter::Meter;
 use crate::pipeline::table::{RuleEntry, TableLookups, TablesSnapshot};
 use crate::pipeline::xlate::{
-    Bridge, BridgePort, DpAction, MacTable, Translation, TunnelMiss, Underlay, UnderlayPath, XlateStop,
+    Bridge, BridgePort, DpAction, MacTable, Translation, TunnelMiss, TunnelPush, Underlay, UnderlayPath, XlateStop,
 };
 use crate::pmd::stats::DropReason;
 use crate::revalidate::VersionChanges;
@@ -206,6 +206,11 @@ pub struct FlowActions {
     pub drops_all: bool,
     /// Why the packet is dropped when there is no output.
     pub drop_reason: DropReason,
+    /// A tunnel output: the packets' flow hashes are wanted.
+    pub tunnels: bool,
+    /// The only action is a tunnel output to one device port: the packets are encapsulated in
+    /// the burst and sent on as a run.
+    pub only_tunnel: Option<Arc<TunnelPush>>,
     pub actions: Box<[DpAction]>,
     /// Every output port, in order.
     pub output_ports: Box<[u16]>,
@@ -243,6 +248,13 @@ impl FlowActions {
             })
             .copied()
             .collect();
+        let tunnels = actions.iter().any(|a| matches!(a, DpAction::Tunnel(_)));
+        let only_tunnel = match actions.as_slice() {
+            [DpAction::Tunnel(push)] if matches!(*push.outputs, [port] if usize::from(port) < MAX_PORTS) => {
+                Some(Arc::clone(push))
+            }
+            _ => None,
+        };
         let drops_all = output_ports.is_empty() && !actions.iter().any(|a| matches!(a, DpAction::Controller(_)));
         FlowActions {
             actions: actions.into(),
@@ -252,6 +264,8 @@ impl FlowActions {
             only_output,
             output_ports,
             drops_all,
+            tunnels,
+            only_tunnel,
             drop_reason,
             bridge: 0,
             dependencies: Dependencies::default(),
