@@ -132,17 +132,20 @@ enum Command {
     Mempool,
     /// Add a port to a running bridge
     #[command(after_help = "Settings:\n  \
-        type=TYPE          required: dpdk, vhost-user or vhost-user-client\n  \
+        type=TYPE          required: dpdk, vhost-user, vhost-user-client, vxlan, geneve or gre\n  \
         devargs=DEVARGS    required for type=dpdk: PCI address or vdev (net_tap0,iface=tap0)\n  \
         path=SOCKET        required for type=vhost-user and vhost-user-client\n  \
+        options:NAME=VALUE a tunnel's option (vxlan, geneve, gre), as Open vSwitch's: remote_ip\n                     \
+        (required), local_ip, key, in_key, out_key, dst_port, tos, ttl, df_default, csum\n  \
         ofport=N           OpenFlow port number (default: first free)\n  \
-        rx_queues=N        receive queues (default 1)\n  \
-        rxq_size=N         receive ring size (default 1024)\n  \
-        txq_size=N         transmit ring size (default 1024)\n  \
-        mtu=N              MTU (default: the device's)\n  \
+        rx_queues=N        receive queues (default 1; not for tunnels)\n  \
+        rxq_size=N         receive ring size (default 1024; not for tunnels)\n  \
+        txq_size=N         transmit ring size (default 1024; not for tunnels)\n  \
+        mtu=N              MTU (default: the device's; not for tunnels)\n  \
         tag=VLAN           access port of VLAN 1-4094 for NORMAL (untagged packets only)\n  \
         trunks=V1,V2,...   trunk of these VLANs for NORMAL (default: trunk of all VLANs)\n\n\
-        Example: vsctl add-port br0 vm1 type=vhost-user-client path=/run/vswitch/vm1.sock")]
+        Examples: vsctl add-port br0 vm1 type=vhost-user-client path=/run/vswitch/vm1.sock\n          \
+        vsctl add-port br-int vx1 type=vxlan options:remote_ip=172.31.2.2 options:key=1000")]
     AddPort {
         /// Bridge to add the port to
         bridge: String,
@@ -601,7 +604,9 @@ mod tests {
         assert!(text.contains("error: 'mtu=big': not a number in 0..=65535"), "{text}");
         assert!(text.contains("Usage: vsctl add-port [OPTIONS] <BRIDGE> <NAME> <KEY=VALUE>..."), "{text}");
         let text = usage_error_text("vsctl add-port br0 p1 devargs=x");
-        assert!(text.contains("missing 'type=dpdk|vhost-user|vhost-user-client'"), "{text}");
+        assert!(text.contains("missing 'type=dpdk|vhost-user|vhost-user-client|vxlan|geneve|gre'"), "{text}");
+        let text = usage_error_text("vsctl add-port br0 vx1 type=vxlan options:remote_ip=10.0.0.2 options:key=x");
+        assert!(text.contains("error: 'options:key=x': \"x\" is neither a number"), "{text}");
         let text = usage_error_text("vsctl add-port br0 p1 type=dpdk nonsense");
         assert!(text.contains("'nonsense': expected KEY=VALUE"), "{text}");
     }
@@ -613,7 +618,11 @@ mod tests {
             assert_eq!(error.exit_code(), 0, "{args}");
         }
         let help = parse("vsctl add-port --help").unwrap_err().render().to_string();
-        assert!(help.contains("type=TYPE          required: dpdk, vhost-user or vhost-user-client"), "{help}");
+        assert!(
+            help.contains("type=TYPE          required: dpdk, vhost-user, vhost-user-client, vxlan, geneve or gre"),
+            "{help}"
+        );
+        assert!(help.contains("options:NAME=VALUE a tunnel's option"), "{help}");
         let help = parse("vsctl add-flows --help").unwrap_err().render().to_string();
         assert!(help.contains("everything from '#' to the end\nof a line is a comment"), "{help}");
     }
