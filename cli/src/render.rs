@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use crate::proto::{
     ControllerReply, ControllerStatusReply, DumpFlowsReply, FailModeReply, MempoolReply, PmdStats, PmdStatsReply,
-    PortStatsReply, Request, RxqReply, ShowReply, TraceReply,
+    PortInfo, PortStatsReply, Request, RxqReply, ShowReply, TraceReply,
 };
 use crate::table::{Align, Table};
 
@@ -58,7 +58,9 @@ fn typed<T: DeserializeOwned>(result: Value) -> Result<T, serde_json::Error> {
     serde_json::from_value(result)
 }
 
-/// One block per bridge: a `bridge NAME: N ports, M flows` line, then its ports.
+/// One block per bridge: a `bridge NAME: N ports, M flows` line, an underlay bridge's MAC and
+/// addresses, then its ports (a LOCAL port as `LOCAL`; what a tunnel or LOCAL port has no
+/// device for as `-`).
 fn show(reply: &ShowReply) -> String {
     if reply.bridges.is_empty() {
         return "no bridges\n".to_string();
@@ -75,6 +77,10 @@ fn show(reply: &ShowReply) -> String {
             count(bridge.ports.len(), "port", "ports"),
             count(bridge.n_flows, "flow", "flows")
         ));
+        if let Some(mac) = &bridge.mac {
+            let addresses = if bridge.addresses.is_empty() { "-".to_string() } else { bridge.addresses.join(", ") };
+            out.push_str(&format!("  underlay: mac {mac}, addresses {addresses}\n"));
+        }
         if bridge.ports.is_empty() {
             continue;
         }
@@ -91,22 +97,35 @@ fn show(reply: &ShowReply) -> String {
             ("TARGET", Align::Left),
         ]);
         for port in &bridge.ports {
+            let device = has_device(port);
+            let or_dash = |value: String| if device { value } else { "-".to_string() };
             table.add_row(vec![
                 port.name.clone(),
-                port.ofport.to_string(),
+                if port.ofport == LOCAL_OFPORT { "LOCAL".to_string() } else { port.ofport.to_string() },
                 port.kind.clone(),
                 if port.link_up { "up" } else { "down" }.to_string(),
                 speed(port.speed_mbps),
-                port.mac.clone(),
-                port.mtu.to_string(),
-                port.rx_queues.to_string(),
-                port.tx_queues.to_string(),
+                if device || port.kind == LOCAL_KIND { port.mac.clone() } else { "-".to_string() },
+                or_dash(port.mtu.to_string()),
+                or_dash(port.rx_queues.to_string()),
+                or_dash(port.tx_queues.to_string()),
                 port.target.clone(),
             ]);
         }
         table.render_into("  ", &mut out);
     }
     out
+}
+
+/// OpenFlow's LOCAL port number (an underlay bridge's own stack).
+const LOCAL_OFPORT: u32 = 0xfffe;
+/// The kind show gives a LOCAL port.
+const LOCAL_KIND: &str = "internal";
+
+/// Whether the port is a DPDK device (a tunnel or LOCAL port has no MTU, queues or, for a
+/// tunnel, MAC of its own).
+fn has_device(port: &PortInfo) -> bool {
+    port.options.is_empty() && port.kind != LOCAL_KIND
 }
 
 /// One counter line per port; then, if any packet was dropped, one line per
@@ -403,6 +422,7 @@ mod tests {
             mtu: 1500,
             rx_queues: 1,
             tx_queues: 2,
+            options: BTreeMap::new(),
         }
     }
 
@@ -420,12 +440,16 @@ mod tests {
                     datapath_id: "00006419136f7b9f".to_string(),
                     ports: vec![port("p1", 1, "dpdk", "net_pcap0,rx_pcap=/tmp/in.pcap"), vm1],
                     n_flows: 2,
+                    mac: None,
+                    addresses: vec![],
                 },
                 BridgeInfo {
                     name: "br1".to_string(),
                     datapath_id: "0000000000000002".to_string(),
                     ports: vec![],
                     n_flows: 1,
+                    mac: None,
+                    addresses: vec![],
                 },
             ],
         }
@@ -505,6 +529,61 @@ bridge br0 (dpid 00006419136f7b9f): 2 ports, 2 flows
 bridge br1 (dpid 0000000000000002): 0 ports, 1 flow
 "
         );
+    }
+
+    #[test]
+    fn show_gives_an_underlay_bridge_its_mac_addresses_and_local_port_and_tunnel_ports_their_options() {
+        let phy = port("phy", 1, "dpdk", "net_af_packet0,iface=vxu1");
+        let mut local = port("br0", LOCAL_OFPORT, "internal", "172.31.1.1/24,fd00:1::1/64");
+        (local.dpdk_port_id, local.speed_mbps, local.mac, local.mtu, local.rx_queues, local.tx_queues) =
+            (33, 0, "02:00:00:00:aa:01".to_string(), 0, 0, 0);
+        let mut vxlan = port("vx1", 2, "vxlan", "key=2000,remote_ip=172.31.2.2");
+        (vxlan.dpdk_port_id, vxlan.speed_mbps, vxlan.mac, vxlan.mtu, vxlan.rx_queues, vxlan.tx_queues) =
+            (34, 0, "00:00:00:00:00:00".to_string(), 0, 0, 0);
+        vxlan.options = BTreeMap::from([
+            ("key".to_string(), "2000".to_string()),
+            ("remote_ip".to_string(), "172.31.2.2".to_string()),
+        ]);
+        let reply = ShowReply {
+            bridges: vec![
+                BridgeInfo {
+                    name: "br0".to_string(),
+                    datapath_id: "0000000000000001".to_string(),
+                    ports: vec![phy, local],
+                    n_flows: 1,
+                    mac: Some("02:00:00:00:aa:01".to_string()),
+                    addresses: vec!["172.31.1.1/24".to_string(), "fd00:1::1/64".to_string()],
+                },
+                BridgeInfo {
+                    name: "br-int".to_string(),
+                    datapath_id: "0000000000000002".to_string(),
+                    ports: vec![vxlan],
+                    n_flows: 1,
+                    mac: None,
+                    addresses: vec![],
+                },
+            ],
+        };
+        assert_eq!(
+            rendered(Request::Show, &reply),
+            "\
+bridge br0 (dpid 0000000000000001): 2 ports, 1 flow
+  underlay: mac 02:00:00:00:aa:01, addresses 172.31.1.1/24, fd00:1::1/64
+  PORT  OFPORT  TYPE      LINK  SPEED  MAC                 MTU  RXQ  TXQ  TARGET
+  phy        1  dpdk      up      10G  02:00:00:00:00:01  1500    1    2  net_af_packet0,iface=vxu1
+  br0    LOCAL  internal  up        -  02:00:00:00:aa:01     -    -    -  172.31.1.1/24,fd00:1::1/64
+
+bridge br-int (dpid 0000000000000002): 1 port, 1 flow
+  PORT  OFPORT  TYPE   LINK  SPEED  MAC  MTU  RXQ  TXQ  TARGET
+  vx1        2  vxlan  up        -  -      -    -    -  key=2000,remote_ip=172.31.2.2
+"
+        );
+        let json = value(&reply);
+        assert_eq!(json["bridges"][0]["mac"], "02:00:00:00:aa:01");
+        assert_eq!(json["bridges"][0]["ports"][1]["ofport"], 65534);
+        assert_eq!(json["bridges"][1]["ports"][0]["options"], json!({"key": "2000", "remote_ip": "172.31.2.2"}));
+        assert!(json["bridges"][1].get("mac").is_none() && json["bridges"][1].get("addresses").is_none());
+        assert!(json["bridges"][0]["ports"][0].get("options").is_none());
     }
 
     #[test]

@@ -136,15 +136,23 @@ pub struct BridgeInfo {
     pub datapath_id: String,
     pub ports: Vec<PortInfo>,
     pub n_flows: usize,
+    /// An underlay bridge's (one with addresses) own MAC; its LOCAL port is among `ports`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mac: Option<String>,
+    /// An underlay bridge's own addresses with their prefix lengths ("172.31.1.1/24").
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub addresses: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PortInfo {
     pub name: String,
     pub ofport: u32,
-    /// "dpdk", "vhost-user" or "vhost-user-client".
+    /// "dpdk", "vhost-user", "vhost-user-client", a tunnel's "vxlan", "geneve" or "gre", or
+    /// "internal" for an underlay bridge's LOCAL port (ofport 65534, named after the bridge).
     pub kind: String,
-    /// devargs for dpdk ports, the socket path for vhost ports.
+    /// devargs for dpdk ports, the socket path for vhost ports, a tunnel's options as
+    /// `name=value,...`, the bridge's addresses for a LOCAL port.
     pub target: String,
     pub dpdk_port_id: u16,
     pub link_up: bool,
@@ -153,6 +161,10 @@ pub struct PortInfo {
     pub mtu: u16,
     pub rx_queues: u16,
     pub tx_queues: u16,
+    /// A tunnel port's options (Open vSwitch's `options:` column: remote_ip, key, ...), as
+    /// add-port and the configuration take them; defaults left out.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub options: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
