@@ -4,14 +4,15 @@
 //!
 //! Commands that only change state (`pmd-stats-clear`, `add-port`, `del-port`,
 //! `add-flow(s)`, `mod-flows`, `del-flows`, `fdb-add`, `set-`/`del-controller`,
-//! `set-`/`del-fail-mode`) print nothing on success, like ovs-vsctl and ovs-ofctl; `--json` shows what vswitchd answered (for the
-//! flow changes, how many rules were added, replaced, modified and removed).
+//! `set-`/`del-fail-mode`, `route-add`, `route-del`) print nothing on success, like ovs-vsctl and ovs-ofctl; `--json` shows what vswitchd answered (for the
+//! flow changes, how many rules were added, replaced, modified and removed; for the route
+//! changes, the route added and the one removed).
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::proto::{
     ControllerReply, ControllerStatusReply, DumpFlowsReply, FailModeReply, MempoolReply, PmdStats, PmdStatsReply,
-    PortInfo, PortStatsReply, Request, RxqReply, ShowReply, TraceReply,
+    PortInfo, PortStatsReply, Request, RouteShowReply, RxqReply, ShowReply, TraceReply,
 };
 use crate::table::{Align, Table};
 
@@ -32,6 +33,7 @@ pub fn render_result(request: &Request, result: Value) -> Result<String, serde_j
         }
         Request::GetFailMode { .. } => typed::<FailModeReply>(result)?.mode.map(|mode| mode + "\n").unwrap_or_default(),
         Request::ControllerStatus { .. } => controller_status(&typed::<ControllerStatusReply>(result)?),
+        Request::RouteShow => route_show(&typed::<RouteShowReply>(result)?),
         Request::PmdStatsClear
         | Request::AddPort { .. }
         | Request::DelPort { .. }
@@ -42,7 +44,9 @@ pub fn render_result(request: &Request, result: Value) -> Result<String, serde_j
         | Request::SetController { .. }
         | Request::DelController { .. }
         | Request::SetFailMode { .. }
-        | Request::DelFailMode { .. } => String::new(),
+        | Request::DelFailMode { .. }
+        | Request::RouteAdd { .. }
+        | Request::RouteDel { .. } => String::new(),
     })
 }
 
@@ -126,6 +130,33 @@ const LOCAL_KIND: &str = "internal";
 /// tunnel, MAC of its own).
 fn has_device(port: &PortInfo) -> bool {
     port.options.is_empty() && port.kind != LOCAL_KIND
+}
+
+/// One line per underlay route, in vswitchd's order (the one a lookup takes first).
+fn route_show(reply: &RouteShowReply) -> String {
+    if reply.routes.is_empty() {
+        return "no routes\n".to_string();
+    }
+    let mut table = Table::new(&[
+        ("PREFIX", Align::Left),
+        ("ORIGIN", Align::Left),
+        ("BRIDGE", Align::Left),
+        ("GATEWAY", Align::Left),
+        ("SOURCE", Align::Left),
+    ]);
+    let or_dash = |value: &Option<String>| value.clone().unwrap_or_else(|| "-".to_string());
+    for route in &reply.routes {
+        table.add_row(vec![
+            route.prefix.clone(),
+            route.origin.clone(),
+            route.bridge.clone(),
+            or_dash(&route.gateway),
+            or_dash(&route.source),
+        ]);
+    }
+    let mut out = String::new();
+    table.render_into("", &mut out);
+    out
 }
 
 /// One counter line per port; then, if any packet was dropped, one line per
@@ -399,7 +430,9 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::proto::{BridgeInfo, ConnectionStatus, PmdRxqs, PmdStats, PortInfo, PortStats, RxqInfo};
+    use crate::proto::{
+        BridgeInfo, ConnectionStatus, PmdRxqs, PmdStats, PortInfo, PortStats, RouteChangeReply, RouteInfo, RxqInfo,
+    };
 
     fn value<T: Serialize>(reply: &T) -> Value {
         serde_json::to_value(reply).unwrap()
@@ -584,6 +617,40 @@ bridge br-int (dpid 0000000000000002): 1 port, 1 flow
         assert_eq!(json["bridges"][1]["ports"][0]["options"], json!({"key": "2000", "remote_ip": "172.31.2.2"}));
         assert!(json["bridges"][1].get("mac").is_none() && json["bridges"][1].get("addresses").is_none());
         assert!(json["bridges"][0]["ports"][0].get("options").is_none());
+    }
+
+    #[test]
+    fn route_show_lists_every_route_and_route_changes_print_nothing() {
+        let route = |prefix: &str, origin: &str, gateway: Option<&str>, source: Option<&str>| RouteInfo {
+            prefix: prefix.to_string(),
+            origin: origin.to_string(),
+            bridge: "br0".to_string(),
+            gateway: gateway.map(str::to_string),
+            source: source.map(str::to_string),
+        };
+        let reply = RouteShowReply {
+            routes: vec![
+                route("172.31.2.0/24", "static", Some("172.31.1.254"), Some("172.31.1.1")),
+                route("172.31.1.0/24", "connected", None, Some("172.31.1.1")),
+                route("172.31.1.0/24", "static", None, Some("172.31.1.1")),
+                route("fd00:2::/48", "static", Some("fd00:1::fe"), None),
+            ],
+        };
+        assert_eq!(
+            rendered(Request::RouteShow, &reply),
+            "\
+PREFIX         ORIGIN     BRIDGE  GATEWAY       SOURCE
+172.31.2.0/24  static     br0     172.31.1.254  172.31.1.1
+172.31.1.0/24  connected  br0     -             172.31.1.1
+172.31.1.0/24  static     br0     -             172.31.1.1
+fd00:2::/48    static     br0     fd00:1::fe    -
+"
+        );
+        assert_eq!(rendered(Request::RouteShow, &RouteShowReply { routes: vec![] }), "no routes\n");
+        let change = RouteChangeReply { added: Some(route("10.0.0.0/8", "static", None, None)), removed: None };
+        let add = Request::RouteAdd { prefix: "10.0.0.0/8".into(), bridge: "br0".into(), gateway: None };
+        assert_eq!(rendered(add, &change), "");
+        assert_eq!(rendered(Request::RouteDel { prefix: "10.0.0.0/8".into() }, &change), "");
     }
 
     #[test]

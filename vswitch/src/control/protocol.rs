@@ -59,6 +59,17 @@ pub enum Request {
     /// The bridge's OpenFlow connections now, with their counters. Result:
     /// [`ControllerStatusReply`].
     ControllerStatus { bridge: String },
+
+    // Underlay routes of tunnel packets (Open vSwitch's ovs/route/add, del, show).
+    /// Adds (or replaces) the static route to `prefix` ("10.0.0.0/8", "fd00::/64") out of
+    /// underlay bridge `bridge`, through `gateway` (None: the destinations are on the link).
+    /// Result: [`RouteChangeReply`].
+    RouteAdd { prefix: String, bridge: String, gateway: Option<String> },
+    /// Removes the static route to `prefix` (a connected route goes with its bridge address
+    /// only). Result: [`RouteChangeReply`].
+    RouteDel { prefix: String },
+    /// Every underlay route. Result: [`RouteShowReply`].
+    RouteShow,
 }
 
 /// `get-controller`: the targets, as written in the configuration.
@@ -122,6 +133,36 @@ impl Reply {
     pub fn failure(error: impl Into<String>) -> Reply {
         Reply { ok: false, error: Some(error.into()), result: serde_json::Value::Null }
     }
+}
+
+/// `route-show`: every underlay route, IPv4 first, longest prefix first, then by address; of
+/// one prefix the static route (the one used) before the connected one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RouteShowReply {
+    pub routes: Vec<RouteInfo>,
+}
+
+/// One underlay route.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RouteInfo {
+    /// "172.31.2.0/24".
+    pub prefix: String,
+    /// "connected" (a bridge address's prefix) or "static" (configured or route-add).
+    pub origin: String,
+    /// The underlay bridge tunnel packets leave by.
+    pub bridge: String,
+    /// The next hop; None when the destinations are on the link.
+    pub gateway: Option<String>,
+    /// The outer source address the route sends from (None: the bridge has no address of the
+    /// prefix's family, and tunnel packets to it are dropped as tunnel_no_route).
+    pub source: Option<String>,
+}
+
+/// `route-add` / `route-del`: the route put in and the one taken out (replaced or deleted).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RouteChangeReply {
+    pub added: Option<RouteInfo>,
+    pub removed: Option<RouteInfo>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

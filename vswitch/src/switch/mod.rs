@@ -8,6 +8,7 @@ pub mod bridge;
 mod groups;
 mod openflow;
 pub mod port;
+mod routes;
 mod underlay;
 
 use std::collections::{BTreeMap, HashMap};
@@ -320,6 +321,12 @@ impl Switch {
                 reply(self.openflow_mut().and_then(|of| of.set_fail_mode(&bridge, None)))
             }
             Request::ControllerStatus { bridge } => reply(self.controller_status(&bridge)),
+            // Underlay routes (routes.rs).
+            Request::RouteAdd { prefix, bridge, gateway } => {
+                reply(self.route_add(&prefix, &bridge, gateway.as_deref()))
+            }
+            Request::RouteDel { prefix } => reply(self.route_del(&prefix)),
+            Request::RouteShow => Reply::success(&self.route_show()),
         }
     }
 
