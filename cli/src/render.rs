@@ -126,8 +126,8 @@ const LOCAL_OFPORT: u32 = 0xfffe;
 /// The kind show gives a LOCAL port.
 const LOCAL_KIND: &str = "internal";
 
-/// Whether the port is a DPDK device (a tunnel or LOCAL port has no MTU, queues or, for a
-/// tunnel, MAC of its own).
+/// Whether the port is a DPDK device (a tunnel, patch or LOCAL port - the first two have
+/// options - has no MTU, queues or, but for LOCAL, MAC of its own).
 fn has_device(port: &PortInfo) -> bool {
     port.options.is_empty() && port.kind != LOCAL_KIND
 }

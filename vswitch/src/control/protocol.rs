@@ -203,7 +203,7 @@ pub struct PortInfo {
     pub rx_queues: u16,
     pub tx_queues: u16,
     /// A tunnel port's options (Open vSwitch's `options:` column: remote_ip, key, ...), as
-    /// add-port and the configuration take them; defaults left out.
+    /// add-port and the configuration take them, defaults left out; a patch port's peer.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub options: BTreeMap<String, String>,
 }
