@@ -232,6 +232,15 @@ enum Command {
     },
     /// The underlay routes of tunnel packets: prefix, origin (connected, static), bridge, gateway, source
     RouteShow,
+
+    // Flood-and-learn VTEPs (RFC 7348 section 4).
+    /// What flood-and-learn VXLAN ports learned: MAC, remote VTEP, age; where they flood; counters
+    #[command(after_help = "A flood-and-learn port is a vxlan port whose remote_ip is a multicast group\n\
+        (options:remote_ip=239.1.1.1) or a head-end replication list (options:remote_ip=flood:10.0.0.2,10.0.0.3).")]
+    VtepShow {
+        /// Only this port
+        port: Option<String>,
+    },
 }
 
 /// What one run of vsctl does: which daemon, how long to wait, what to ask, how to print.
@@ -316,6 +325,7 @@ fn request_for(command: Command, stdin: impl Read) -> Result<(Request, Option<Fl
         }
         Command::RouteDel { prefix } => Request::RouteDel { prefix },
         Command::RouteShow => Request::RouteShow,
+        Command::VtepShow { port } => Request::VtepShow { port },
     };
     Ok((request, None))
 }
@@ -617,6 +627,8 @@ mod tests {
         );
         assert_eq!(request("vsctl route-del 172.31.2.0/24"), Request::RouteDel { prefix: "172.31.2.0/24".into() });
         assert_eq!(request("vsctl route-show"), Request::RouteShow);
+        assert_eq!(request("vsctl vtep-show"), Request::VtepShow { port: None });
+        assert_eq!(request("vsctl vtep-show vx0"), Request::VtepShow { port: Some("vx0".into()) });
     }
 
     #[test]

@@ -12,7 +12,7 @@ use serde_json::Value;
 
 use crate::proto::{
     ControllerReply, ControllerStatusReply, DumpFlowsReply, FailModeReply, MempoolReply, PmdStats, PmdStatsReply,
-    PortInfo, PortStatsReply, Request, RouteShowReply, RxqReply, ShowReply, TraceReply,
+    PortInfo, PortStatsReply, Request, RouteShowReply, RxqReply, ShowReply, TraceReply, VtepShowReply,
 };
 use crate::table::{Align, Table};
 
@@ -34,6 +34,7 @@ pub fn render_result(request: &Request, result: Value) -> Result<String, serde_j
         Request::GetFailMode { .. } => typed::<FailModeReply>(result)?.mode.map(|mode| mode + "\n").unwrap_or_default(),
         Request::ControllerStatus { .. } => controller_status(&typed::<ControllerStatusReply>(result)?),
         Request::RouteShow => route_show(&typed::<RouteShowReply>(result)?),
+        Request::VtepShow { .. } => vtep_show(&typed::<VtepShowReply>(result)?),
         Request::PmdStatsClear
         | Request::AddPort { .. }
         | Request::DelPort { .. }
@@ -156,6 +157,44 @@ fn route_show(reply: &RouteShowReply) -> String {
     }
     let mut out = String::new();
     table.render_into("", &mut out);
+    out
+}
+
+/// Per flood-and-learn port: a line with where it floods and its counters, then its learned
+/// MACs (MAC, remote VTEP, age in seconds).
+fn vtep_show(reply: &VtepShowReply) -> String {
+    if reply.ports.is_empty() {
+        return "no flood-and-learn ports\n".to_string();
+    }
+    let mut out = String::new();
+    for port in &reply.ports {
+        let flood = match (&port.group, &port.joined_on) {
+            (Some(group), Some(bridge)) => format!("group {group} (joined on {bridge})"),
+            (Some(group), None) => format!("group {group} (not joined)"),
+            (None, _) => format!("replication to {}", port.flood.join(",")),
+        };
+        out.push_str(&format!(
+            "{} (bridge {}, vni {}): {flood}; learned {}, moved {}, aged {}, evicted {}; aging {} s, limit {}\n",
+            port.port,
+            port.bridge,
+            port.vni,
+            port.learned,
+            port.moved,
+            port.aged,
+            port.evicted,
+            port.aging_s,
+            port.limit
+        ));
+        if port.entries.is_empty() {
+            out.push_str("  no learned MACs\n");
+            continue;
+        }
+        let mut table = Table::new(&[("MAC", Align::Left), ("REMOTE", Align::Left), ("AGE", Align::Right)]);
+        for entry in &port.entries {
+            table.add_row(vec![entry.mac.clone(), entry.remote.clone(), (entry.age_ms / 1000).to_string()]);
+        }
+        table.render_into("  ", &mut out);
+    }
     out
 }
 

@@ -26,6 +26,7 @@ use crate::pmd::stats::DropReason;
 use crate::revalidate::VersionChanges;
 use crate::tunnel::header::{TunnelMetadata, UdpTunnelPorts};
 use crate::tunnel::route::RouteTable;
+use crate::tunnel::vtep::{multicast_mac, LearnedVteps};
 use crate::tunnel::TunnelKind;
 
 /// Highest DPDK port id + 1 (RTE_MAX_ETHPORTS of the system DPDK).
@@ -51,6 +52,8 @@ pub struct Datapath {
     pub changes: VersionChanges,
     /// The underlay routes of tunnel outputs (their `bridge` names one of `bridges`).
     pub routes: Arc<RouteTable>,
+    /// What the flood-and-learn VTEPs learned (`tunnel::vtep`).
+    pub vteps: Arc<LearnedVteps>,
 }
 
 /// What the slow path of one bridge reads.
@@ -100,6 +103,9 @@ impl Underlay for Datapath {
     }
 
     fn resolve(&self, remote: IpAddr, local: Option<IpAddr>) -> Result<UnderlayPath<'_>, TunnelMiss> {
+        if remote.is_multicast() {
+            return self.resolve_group(remote, local);
+        }
         let route = self.routes.lookup(&remote).ok_or(TunnelMiss::NoRoute)?;
         let index = self.bridges.iter().position(|b| b.name == route.bridge).ok_or(TunnelMiss::NoRoute)?;
         let bridge = &self.bridges[index];
@@ -121,6 +127,10 @@ impl Underlay for Datapath {
         })
     }
 
+    fn learned_vtep(&self, dp_port: u16, mac: [u8; 6]) -> Option<IpAddr> {
+        self.vteps.get(&(dp_port, mac)).copied()
+    }
+
     fn routable_bridges(&self) -> u64 {
         self.bridges
             .iter()
@@ -130,12 +140,48 @@ impl Underlay for Datapath {
     }
 }
 
+impl Datapath {
+    /// The underlay bridge a flood-and-learn port's group goes out of (and is joined on), and
+    /// the source address: the bridge that has `local`, else the route to the group's, else the
+    /// first bridge with an address of the group's family.
+    pub fn group_bridge(&self, group: IpAddr, local: Option<IpAddr>) -> Option<(usize, IpAddr)> {
+        let usable = |b: &BridgeDp| b.local_dp.is_some();
+        if let Some(local) = local {
+            let index = self.bridges.iter().position(|b| usable(b) && b.addresses.contains(&local))?;
+            return Some((index, local));
+        }
+        let family = |b: &BridgeDp| b.addresses.iter().find(|a| a.is_ipv4() == group.is_ipv4()).copied();
+        if let Some(route) = self.routes.lookup(&group) {
+            let index = self.bridges.iter().position(|b| b.name == route.bridge && usable(b))?;
+            return Some((index, route.source.or_else(|| family(&self.bridges[index]))?));
+        }
+        self.bridges.iter().enumerate().filter(|(_, b)| usable(b)).find_map(|(i, b)| Some((i, family(b)?)))
+    }
+
+    /// The way to a multicast group: no neighbour, the group's multicast MAC.
+    fn resolve_group(&self, group: IpAddr, local: Option<IpAddr>) -> Result<UnderlayPath<'_>, TunnelMiss> {
+        let (index, source) = self.group_bridge(group, local).ok_or(TunnelMiss::NoSourceAddress)?;
+        let bridge = &self.bridges[index];
+        Ok(UnderlayPath {
+            bridge: index,
+            view: bridge.view(),
+            local_dp: bridge.local_dp.ok_or(TunnelMiss::NoSourceAddress)?,
+            mac: bridge.mac,
+            source,
+            nexthop: group,
+            nexthop_mac: multicast_mac(&group),
+        })
+    }
+}
+
 /// What a PMD needs to terminate tunnels on the rx queues of an underlay bridge: the UDP ports
 /// of its tunnel types, the bridge's own addresses and the tunnel ports that receive.
 #[derive(Debug, Default)]
 pub struct Decap {
     pub ports: UdpTunnelPorts,
     pub locals: Vec<IpAddr>,
+    /// The multicast groups the bridge joined for flood-and-learn ports.
+    pub groups: Vec<IpAddr>,
     /// Most specific first (in_key, then remote_ip, then local_ip fixed), as Open vSwitch.
     pub receivers: Vec<TunnelReceiver>,
 }
@@ -150,6 +196,8 @@ pub struct TunnelReceiver {
     pub remote: Option<IpAddr>,
     /// `None`: any of the bridge's addresses.
     pub local: Option<IpAddr>,
+    /// A flood-and-learn port's group: packets to it are the port's too (and only to it).
+    pub group: Option<IpAddr>,
     /// `None`: any (in_key=flow).
     pub in_key: Option<u64>,
     pub bridge: usize,
@@ -167,7 +215,7 @@ impl Decap {
     /// Whether `addr` is one of the bridge's own addresses.
     #[inline]
     pub fn is_local(&self, addr: &IpAddr) -> bool {
-        self.locals.contains(addr)
+        self.locals.contains(addr) || self.groups.contains(addr)
     }
 
     /// The tunnel port a received tunnel packet belongs to.
@@ -177,7 +225,11 @@ impl Decap {
             r.kind == meta.kind
                 && (r.dst_port == 0 || r.dst_port == meta.tp_dst)
                 && r.remote.is_none_or(|ip| ip == meta.src)
-                && r.local.is_none_or(|ip| ip == meta.dst)
+                && if meta.dst.is_multicast() {
+                    r.group == Some(meta.dst)
+                } else {
+                    r.local.is_none_or(|ip| ip == meta.dst)
+                }
                 && r.in_key.is_none_or(|key| key == meta.tun_id)
         })
     }

@@ -149,6 +149,17 @@ impl BridgeChanges {
         BridgeChanges { everything: false, rules, tables, ports, macs, groups, probes, underlay: false }
     }
 
+    /// Entry `mac` of a flood-and-learn port's learned table (`tunnel::vtep`, Bloom bits
+    /// `bits`) changed: revalidated as a MAC table entry of the bridge is.
+    pub fn learned_vtep_changed(&mut self, bits: u64, mac: [u8; 6]) {
+        if self.everything {
+            return;
+        }
+        self.macs |= bits;
+        self.probes.push(Probe::of_mac(Field::DlSrc, mac));
+        self.probes.push(Probe::of_mac(Field::DlDst, mac));
+    }
+
     /// Whether the megaflows that read no more than `reads` must all be checked: a change no
     /// probe shows (ports, groups, everything) may affect some.
     pub fn needs_full_check(&self, reads: &Dependencies) -> bool {

@@ -70,6 +70,11 @@ pub enum Request {
     RouteDel { prefix: String },
     /// Every underlay route. Result: [`RouteShowReply`].
     RouteShow,
+
+    // Flood-and-learn VTEPs (RFC 7348 section 4).
+    /// What the flood-and-learn VXLAN ports learned (every one, or port `port`). Result:
+    /// [`VtepShowReply`].
+    VtepShow { port: Option<String> },
 }
 
 /// `get-controller`: the targets, as written in the configuration.
@@ -163,6 +168,46 @@ pub struct RouteInfo {
 pub struct RouteChangeReply {
     pub added: Option<RouteInfo>,
     pub removed: Option<RouteInfo>,
+}
+
+// Flood-and-learn VTEPs.
+
+/// `vtep-show`: the flood-and-learn ports, sorted by name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VtepShowReply {
+    pub ports: Vec<VtepPortInfo>,
+}
+
+/// One flood-and-learn port: where it floods, what it learned, its counters.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VtepPortInfo {
+    pub port: String,
+    pub bridge: String,
+    pub vni: u64,
+    /// The multicast group (IGMP / MLD joined), or None with head-end replication.
+    pub group: Option<String>,
+    /// The underlay bridge the group is joined on, once joined.
+    pub joined_on: Option<String>,
+    /// Head-end replication: the VTEPs every flooded frame goes to.
+    pub flood: Vec<String>,
+    pub aging_s: u32,
+    pub limit: u32,
+    /// Sorted by MAC.
+    pub entries: Vec<VtepEntryInfo>,
+    pub learned: u64,
+    pub moved: u64,
+    pub aged: u64,
+    pub evicted: u64,
+}
+
+/// One learned inner MAC.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VtepEntryInfo {
+    pub mac: String,
+    /// The remote VTEP's address.
+    pub remote: String,
+    /// Milliseconds since it was last learned or seen at an upcall.
+    pub age_ms: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

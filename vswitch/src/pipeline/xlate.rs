@@ -20,6 +20,7 @@
 mod groups;
 mod patch;
 pub mod tunnel;
+mod vtep;
 
 use std::cell::Cell;
 use std::sync::Arc;
@@ -35,6 +36,7 @@ use crate::flow::{Action, FlowRule, Instructions, Learn, LearnSpec, Match, OfPor
 use crate::packet::proto::{ethertype, vlan};
 use crate::tunnel::port::TunnelConfig;
 pub use tunnel::{TunnelMiss, TunnelPush, Underlay, UnderlayPath};
+pub use vtep::{vtep_learning, VtepLearning};
 
 /// Resubmits nested deeper than this (plus the first lookup) end the
 /// translation as a loop in the rules, at the depth Open vSwitch stops.

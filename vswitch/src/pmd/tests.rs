@@ -97,6 +97,7 @@ fn harness(flows: &[&str], bridge_ports: u16, pmd_ports: &[u16]) -> Harness {
         bridges: vec![Arc::new(bridge)],
         changes: VersionChanges::default(),
         routes: Arc::default(),
+        vteps: Arc::default(),
     };
     let (packet_ins_tx, packet_ins) = channel::bounded(64);
     let mut queue = PacketInQueue::new(packet_ins_tx, 1_000_000);
@@ -573,6 +574,7 @@ mod revalidation {
                 bridges: vec![Arc::clone(&next)],
                 changes: VersionChanges { from_version: h.datapath.version, bridges: vec![bridge_changes] },
                 routes: Arc::default(),
+                vteps: Arc::default(),
             };
             let before = h.forwarder.caches.megaflows.len() as u64;
             h.forwarder.take_version(h.datapath.version, &datapath);
@@ -721,11 +723,12 @@ mod tunnels {
             dst_port: 4789,
             remote: Some("172.31.1.2".parse().unwrap()),
             local: None,
+            group: None,
             in_key: None,
             bridge: 0,
             dp_port: VXLAN,
         };
-        Decap { ports, locals: vec!["172.31.1.1".parse().unwrap()], receivers: vec![receiver] }
+        Decap { ports, locals: vec!["172.31.1.1".parse().unwrap()], groups: Vec::new(), receivers: vec![receiver] }
     }
 
     /// The UDP source port of an encapsulated frame.

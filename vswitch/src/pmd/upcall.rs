@@ -11,7 +11,7 @@ use crate::datapath::{Datapath, FlowActions};
 use crate::flow::key::FlowKey;
 use crate::flow::FlowRule;
 use crate::pipeline::xlate::{translate, MacLearning};
-use crate::pipeline::xlate::{Learned, TunnelMiss};
+use crate::pipeline::xlate::{vtep_learning, Learned, TunnelMiss, VtepLearning};
 
 /// Something the slow path learned for the management thread to apply.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,6 +22,8 @@ pub enum SideEffect {
     LearnedMac { bridge: usize, mac: MacLearning },
     /// A tunnel output found its next hop unresolved on underlay bridge `bridge`.
     ResolveNeighbour { bridge: usize, nexthop: std::net::IpAddr },
+    /// A flood-and-learn VTEP port saw an inner source MAC behind a remote VTEP.
+    LearnedVtep(VtepLearning),
 }
 
 /// A translated megaflow: its actions and its mask.
@@ -36,7 +38,11 @@ pub fn upcall(datapath: &Datapath, bridge: usize, key: &FlowKey, side_effects: &
     let Some(bridge_dp) = datapath.bridges.get(bridge) else {
         return Upcall { actions: Arc::new(FlowActions::default()), mask: FlowKey::default() };
     };
-    let mut translation = translate(&bridge_dp.view_in(datapath), key, false);
+    let view = bridge_dp.view_in(datapath);
+    let mut translation = translate(&view, key, false);
+    if let Some(learned) = vtep_learning(&view, key, &mut translation) {
+        let _ = side_effects.try_send(SideEffect::LearnedVtep(learned));
+    }
     if let Some(TunnelMiss::NeighbourUnresolved { bridge, nexthop }) = translation.tunnel_miss {
         let _ = side_effects.try_send(SideEffect::ResolveNeighbour { bridge, nexthop });
     }

@@ -10,6 +10,7 @@ mod openflow;
 pub mod port;
 mod routes;
 mod underlay;
+mod vtep;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -41,10 +42,12 @@ use crate::pmd::stats::{DropReason, PmdCounter, PmdCounters};
 use crate::pmd::{PmdCommand, PmdHandle, SideEffect};
 use crate::revalidate::{BridgeChanges, VersionChanges};
 use crate::tunnel::header::UdpTunnelPorts;
+use crate::tunnel::port::FloodTo;
 use crate::tunnel::route::{Route, RouteOrigin, RouteTable};
 use crate::tunnel::TunnelKind;
 use bridge::{check_meters, Bridge};
 use crossbeam::channel::{self, Receiver, Sender};
+use std::net::IpAddr;
 
 /// How long a datapath change may wait for the PMDs before it is reported.
 const QUIESCE_WARN: Duration = Duration::from_millis(100);
@@ -154,7 +157,9 @@ pub struct Switch {
     /// The underlay routes: connected ones of the bridges' addresses, and static ones.
     routes: Arc<RouteTable>,
     /// Next hops asked for (bridge, address) and when.
-    pending_neighbours: HashMap<(usize, std::net::IpAddr), u64>,
+    pending_neighbours: HashMap<(usize, IpAddr), u64>,
+    /// Flood-and-learn VXLAN ports: learned tables, groups joined (vtep.rs).
+    vteps: vtep::Vteps,
 }
 
 impl Switch {
@@ -211,6 +216,7 @@ impl Switch {
             tsc_per_ms,
             routes: Arc::new(RouteTable::new()),
             pending_neighbours: HashMap::new(),
+            vteps: vtep::Vteps::default(),
         };
         let mut routes = RouteTable::new();
         for bridge in &config.bridges {
@@ -327,6 +333,8 @@ impl Switch {
             }
             Request::RouteDel { prefix } => reply(self.route_del(&prefix)),
             Request::RouteShow => Reply::success(&self.route_show()),
+            // Flood-and-learn VTEPs (vtep.rs).
+            Request::VtepShow { port } => reply(self.vtep_show(port.as_deref())),
         }
     }
 
@@ -391,6 +399,7 @@ impl Switch {
                     }
                 }
                 SideEffect::ResolveNeighbour { bridge, nexthop } => self.resolve_neighbour(bridge, nexthop, now),
+                SideEffect::LearnedVtep(learned) => changed |= self.vtep_learn(learned, now),
             }
         }
         if changed {
@@ -602,6 +611,7 @@ impl Switch {
         }
         changed |= self.follow_miss_listeners();
         changed |= self.tick_neighbours(now);
+        changed |= self.tick_vteps(now);
         if let Some(openflow) = &self.openflow {
             for bridge in &mut self.bridges {
                 let fail_open = openflow.fail_open(&bridge.name);
@@ -911,7 +921,9 @@ impl Switch {
         for (changes, underlay) in changes.bridges.iter_mut().zip(underlay_changes) {
             changes.underlay |= underlay;
         }
-        Datapath { version, pmd_rxqs, bridges, changes, routes: Arc::clone(&self.routes) }
+        let vteps = self.vtep_snapshot();
+        self.vtep_changes(&vteps, &mut changes);
+        Datapath { version, pmd_rxqs, bridges, changes, routes: Arc::clone(&self.routes), vteps }
     }
 
     /// The other end of patch port `port`: a patch port of another bridge naming it back.
@@ -941,8 +953,14 @@ impl Switch {
                     kind: tunnel.kind,
                     dst_port: tunnel.dst_port,
                     remote: match tunnel.remote_ip {
+                        // A flood-and-learn port receives from any VTEP.
+                        _ if tunnel.flood.is_some() => None,
                         TunnelAddress::Fixed(addr) => Some(addr),
                         TunnelAddress::Flow => None,
+                    },
+                    group: match tunnel.flood.as_ref().map(|flood| &flood.to) {
+                        Some(FloodTo::Group(group)) => Some(*group),
+                        _ => None,
                     },
                     local: match tunnel.local_ip {
                         Some(TunnelAddress::Fixed(addr)) => Some(addr),
@@ -967,11 +985,18 @@ impl Switch {
                 ports.add(r.dst_port, r.kind);
             }
         }
+        // Packets to a flood-and-learn port's group are accepted by every underlay bridge.
+        let groups: Vec<IpAddr> = receivers.iter().filter_map(|r| r.group).collect();
         bridges
             .iter()
             .map(|b| {
                 (!b.addresses.is_empty()).then(|| {
-                    Arc::new(Decap { ports: ports.clone(), locals: b.addresses.clone(), receivers: receivers.clone() })
+                    Arc::new(Decap {
+                        ports: ports.clone(),
+                        locals: b.addresses.clone(),
+                        groups: groups.clone(),
+                        receivers: receivers.clone(),
+                    })
                 })
             })
             .collect()

@@ -20,6 +20,9 @@ pub const NEIGHBOUR_AGING_MS: u64 = 900_000;
 impl Switch {
     /// A packet a PMD output to bridge `bridge`'s LOCAL port.
     pub(super) fn local_stack(&mut self, bridge: usize, frame: &[u8]) {
+        if self.vtep_query(bridge, frame) {
+            return;
+        }
         let Some(message) = parse_neighbour_message(frame) else { return };
         let now = self.now_ms();
         let Some(b) = self.bridges.get_mut(bridge) else { return };

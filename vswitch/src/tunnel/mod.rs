@@ -10,6 +10,7 @@ pub mod header;
 pub mod neighbour;
 pub mod port;
 pub mod route;
+pub mod vtep;
 
 pub use neighbour::{
     arp_reply, arp_request, neighbour_advertisement, neighbour_solicitation, parse_neighbour_message, Expired, Hold,

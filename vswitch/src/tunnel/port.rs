@@ -1,6 +1,10 @@
 //! A tunnel port's options (`type = "vxlan" | "geneve" | "gre"`): Open vSwitch's option names and
 //! meanings (`remote_ip`, `local_ip`, `key`/`in_key`/`out_key`, `dst_port`, `tos`, `ttl`,
 //! `df_default`, `csum`), read from the port's `options` table of strings and written back to it.
+//! A VXLAN port may also be a flood-and-learn VTEP (RFC 7348 section 4, which Open vSwitch does
+//! not do): `remote_ip` a multicast group (`239.1.1.1`, `ff0e::42`), or `flood:` and a list of
+//! unicast VTEPs for head-end replication (`flood:10.0.0.2,10.0.0.3`); `learn_aging` (seconds,
+//! default 300) and `learn_limit` (entries, default 8192) bound its table of learned MACs.
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -8,8 +12,29 @@ use std::net::IpAddr;
 use super::TunnelKind;
 
 /// The options a tunnel port may have.
-const OPTION_NAMES: &[&str] =
-    &["remote_ip", "local_ip", "key", "in_key", "out_key", "dst_port", "tos", "ttl", "df_default", "csum"];
+const OPTION_NAMES: &[&str] = &[
+    "remote_ip",
+    "local_ip",
+    "key",
+    "in_key",
+    "out_key",
+    "dst_port",
+    "tos",
+    "ttl",
+    "df_default",
+    "csum",
+    "learn_aging",
+    "learn_limit",
+];
+
+/// The prefix of a head-end replication list in `remote_ip`.
+pub const FLOOD_PREFIX: &str = "flood:";
+/// Seconds a learned MAC of a flood-and-learn port lives without being seen (Linux's default).
+pub const DEFAULT_LEARN_AGING_S: u32 = 300;
+/// Learned MACs a flood-and-learn port keeps at most (the oldest goes).
+pub const DEFAULT_LEARN_LIMIT: u32 = 8192;
+/// Head-end replication lists are at most this long.
+pub const MAX_FLOOD_REMOTES: usize = 64;
 
 /// TTL of the outer header when the port does not say (Linux's default).
 pub const DEFAULT_TTL: u8 = 64;
@@ -35,6 +60,26 @@ pub enum Inheritable {
     Inherit,
 }
 
+/// Where a flood-and-learn VTEP sends broadcast, unknown-unicast and multicast inner frames.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum FloodTo {
+    /// An IP multicast group the switch joins on the underlay.
+    Group(IpAddr),
+    /// One unicast copy per listed VTEP (head-end replication).
+    Replicate(Vec<IpAddr>),
+}
+
+/// A flood-and-learn VTEP (RFC 7348 section 4): BUM frames flooded, inner source MAC -> outer
+/// source IP learned from what it receives, known unicast sent to the learned VTEP.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Flood {
+    pub to: FloodTo,
+    /// Seconds a learned entry lives without being seen.
+    pub aging_s: u32,
+    /// Learned entries kept at most.
+    pub limit: u32,
+}
+
 /// A tunnel port.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct TunnelConfig {
@@ -57,6 +102,9 @@ pub struct TunnelConfig {
     pub df_default: bool,
     /// `csum`: UDP / GRE checksum sent; `None` = the default (on for UDP over IPv6, off otherwise).
     pub csum: Option<bool>,
+    /// A flood-and-learn VTEP (then `remote_ip` is the group, or the first VTEP of the list, and
+    /// is not used as such).
+    pub flood: Option<Flood>,
 }
 
 impl TunnelConfig {
@@ -103,16 +151,34 @@ impl TunnelConfig {
                 }
             }
         };
-        let remote_ip = address("remote_ip")?.ok_or_else(|| {
-            problem("remote_ip", format!("missing; a {} port needs remote_ip (an address or \"flow\")", kind.name()))
-        })?;
-        if let TunnelAddress::Fixed(addr) = remote_ip {
-            if addr.is_multicast() {
-                return Err(problem(
-                    "remote_ip",
-                    format!("{addr} is a multicast group; flood-and-learn over multicast is not supported yet"),
-                ));
+        let flood_list = options.get("remote_ip").and_then(|text| text.strip_prefix(FLOOD_PREFIX));
+        let (remote_ip, flood_to) = match flood_list {
+            Some(list) => {
+                let remotes = parse_flood_list(list).map_err(|text| problem("remote_ip", text))?;
+                (TunnelAddress::Fixed(remotes[0]), Some(FloodTo::Replicate(remotes)))
             }
+            None => {
+                let remote_ip = address("remote_ip")?.ok_or_else(|| {
+                    problem(
+                        "remote_ip",
+                        format!("missing; a {} port needs remote_ip (an address or \"flow\")", kind.name()),
+                    )
+                })?;
+                let group = match remote_ip {
+                    TunnelAddress::Fixed(addr) if addr.is_multicast() => Some(FloodTo::Group(addr)),
+                    _ => None,
+                };
+                (remote_ip, group)
+            }
+        };
+        if flood_to.is_some() && kind != TunnelKind::Vxlan {
+            return Err(problem(
+                "remote_ip",
+                format!(
+                    "flood-and-learn (a multicast group or \"flood:\" list) is for vxlan ports, not {}",
+                    kind.name()
+                ),
+            ));
         }
         let local_ip = address("local_ip")?;
         if local_ip == Some(TunnelAddress::Flow) && remote_ip != TunnelAddress::Flow {
@@ -168,7 +234,26 @@ impl TunnelConfig {
         };
         let df_default = flag("df_default")?.unwrap_or(true);
         let csum = flag("csum")?;
-        Ok(TunnelConfig { kind, remote_ip, local_ip, in_key, out_key, dst_port, tos, ttl, df_default, csum })
+        let count = |name: &str, default: u32| -> Result<u32, (String, String)> {
+            match options.get(name) {
+                None => Ok(default),
+                Some(_) if flood_to.is_none() => Err(problem(
+                    name,
+                    "only a flood-and-learn port (remote_ip a multicast group or \"flood:\" list) learns".to_string(),
+                )),
+                Some(text) => match parse_number(text).and_then(|n| u32::try_from(n).ok()) {
+                    Some(n) if n > 0 => Ok(n),
+                    _ => Err(problem(name, format!("{text:?} is not a positive number"))),
+                },
+            }
+        };
+        let aging_s = count("learn_aging", DEFAULT_LEARN_AGING_S)?;
+        let limit = count("learn_limit", DEFAULT_LEARN_LIMIT)?;
+        if flood_to.is_some() && (in_key == TunnelKey::Flow || out_key == TunnelKey::Flow) {
+            return Err(problem("key", "a flood-and-learn port's key is its VNI: a number, not \"flow\"".to_string()));
+        }
+        let flood = flood_to.map(|to| Flood { to, aging_s, limit });
+        Ok(TunnelConfig { kind, remote_ip, local_ip, in_key, out_key, dst_port, tos, ttl, df_default, csum, flood })
     }
 
     /// The options table that reads back as this port (defaults left out).
@@ -182,7 +267,21 @@ impl TunnelConfig {
             TunnelKey::Fixed(value) => value.to_string(),
             TunnelKey::Flow => "flow".to_string(),
         };
-        options.insert("remote_ip".to_string(), address(self.remote_ip));
+        match &self.flood {
+            Some(Flood { to: FloodTo::Replicate(remotes), .. }) => {
+                let list: Vec<String> = remotes.iter().map(ToString::to_string).collect();
+                options.insert("remote_ip".to_string(), format!("{FLOOD_PREFIX}{}", list.join(",")));
+            }
+            _ => drop(options.insert("remote_ip".to_string(), address(self.remote_ip))),
+        }
+        if let Some(flood) = &self.flood {
+            if flood.aging_s != DEFAULT_LEARN_AGING_S {
+                options.insert("learn_aging".to_string(), flood.aging_s.to_string());
+            }
+            if flood.limit != DEFAULT_LEARN_LIMIT {
+                options.insert("learn_limit".to_string(), flood.limit.to_string());
+            }
+        }
         if let Some(local) = self.local_ip {
             options.insert("local_ip".to_string(), address(local));
         }
@@ -221,6 +320,29 @@ impl TunnelConfig {
     pub fn sends_checksum(&self, remote: &IpAddr) -> bool {
         self.csum.unwrap_or(remote.is_ipv6() && self.kind != TunnelKind::Gre)
     }
+}
+
+/// The VTEPs of a head-end replication list: unicast addresses of one family, no repeats.
+fn parse_flood_list(list: &str) -> Result<Vec<IpAddr>, String> {
+    let mut remotes: Vec<IpAddr> = Vec::new();
+    for item in list.split(',').map(str::trim) {
+        let addr: IpAddr =
+            item.parse().map_err(|_| format!("{item:?} in the flood list is not an IPv4/IPv6 address"))?;
+        if addr.is_unspecified() || addr.is_multicast() {
+            return Err(format!("{addr} in the flood list is not a unicast VTEP address"));
+        }
+        if remotes.first().is_some_and(|first| first.is_ipv4() != addr.is_ipv4()) {
+            return Err(format!("{addr} in the flood list is not of the family of {}", remotes[0]));
+        }
+        if remotes.contains(&addr) {
+            return Err(format!("{addr} is in the flood list twice"));
+        }
+        remotes.push(addr);
+    }
+    if remotes.len() > MAX_FLOOD_REMOTES {
+        return Err(format!("{} VTEPs in the flood list; at most {MAX_FLOOD_REMOTES}", remotes.len()));
+    }
+    Ok(remotes)
 }
 
 /// A decimal or `0x` hexadecimal number.
@@ -271,7 +393,7 @@ mod tests {
         let err = |kind, pairs: &[(&str, &str)]| TunnelConfig::from_options(kind, &options(pairs)).unwrap_err();
         assert_eq!(err(TunnelKind::Vxlan, &[]).0, "remote_ip");
         assert_eq!(err(TunnelKind::Vxlan, &[("remote_ip", "nope")]).0, "remote_ip");
-        assert!(err(TunnelKind::Vxlan, &[("remote_ip", "239.1.1.1")]).1.contains("multicast"));
+        assert_eq!(err(TunnelKind::Geneve, &[("remote_ip", "239.1.1.1")]).0, "remote_ip");
         assert_eq!(err(TunnelKind::Vxlan, &[("remote_ip", "10.0.0.2"), ("key", "16777216")]).0, "key");
         assert!(TunnelConfig::from_options(
             TunnelKind::Gre,
@@ -285,5 +407,40 @@ mod tests {
         assert_eq!(err(TunnelKind::Vxlan, &[("remote_ip", "10.0.0.2"), ("local_ip", "fd00::1")]).0, "local_ip");
         assert_eq!(err(TunnelKind::Vxlan, &[("remote_ip", "10.0.0.2"), ("colour", "red")]).0, "colour");
         assert_eq!(err(TunnelKind::Vxlan, &[("remote_ip", "10.0.0.2"), ("csum", "yes")]).0, "csum");
+    }
+
+    #[test]
+    fn flood_and_learn_ports() {
+        let config = |pairs: &[(&str, &str)]| TunnelConfig::from_options(TunnelKind::Vxlan, &options(pairs));
+        let group = config(&[("remote_ip", "239.1.1.1"), ("key", "42")]).unwrap();
+        assert_eq!(
+            group.flood,
+            Some(Flood {
+                to: FloodTo::Group("239.1.1.1".parse().unwrap()),
+                aging_s: DEFAULT_LEARN_AGING_S,
+                limit: DEFAULT_LEARN_LIMIT
+            })
+        );
+        assert_eq!(group.to_options(), options(&[("remote_ip", "239.1.1.1"), ("key", "42")]));
+        let v6 = config(&[("remote_ip", "ff0e::42"), ("key", "42"), ("learn_aging", "5")]).unwrap();
+        assert_eq!(v6.flood.as_ref().map(|f| f.aging_s), Some(5));
+        let her = options(&[("remote_ip", "flood:10.0.0.2,10.0.0.3"), ("key", "42"), ("learn_limit", "10")]);
+        let config_her = TunnelConfig::from_options(TunnelKind::Vxlan, &her).unwrap();
+        assert_eq!(
+            config_her.flood.as_ref().map(|f| &f.to),
+            Some(&FloodTo::Replicate(vec!["10.0.0.2".parse().unwrap(), "10.0.0.3".parse().unwrap()]))
+        );
+        assert_eq!(config_her.to_options(), her);
+        assert!(config(&[("remote_ip", "10.0.0.2")]).unwrap().flood.is_none());
+        let err = |pairs: &[(&str, &str)]| config(pairs).unwrap_err();
+        assert_eq!(err(&[("remote_ip", "flood:")]).0, "remote_ip");
+        assert!(err(&[("remote_ip", "flood:10.0.0.2,fd00::3")]).1.contains("family"));
+        assert!(err(&[("remote_ip", "flood:10.0.0.2,10.0.0.2")]).1.contains("twice"));
+        assert!(err(&[("remote_ip", "flood:239.1.1.1")]).1.contains("unicast"));
+        assert_eq!(err(&[("remote_ip", "239.1.1.1"), ("key", "flow")]).0, "key");
+        assert_eq!(err(&[("remote_ip", "10.0.0.2"), ("learn_aging", "5")]).0, "learn_aging");
+        assert_eq!(err(&[("remote_ip", "239.1.1.1"), ("learn_limit", "0")]).0, "learn_limit");
+        assert_eq!(err(&[("remote_ip", "239.1.1.1"), ("local_ip", "fd00::1")]).0, "local_ip");
+        assert!(TunnelConfig::from_options(TunnelKind::Gre, &options(&[("remote_ip", "239.1.1.1")])).is_err());
     }
 }

@@ -32,6 +32,11 @@ pub trait Underlay {
 
     /// What a translation reads of bridge `index` (which may tunnel and patch on in turn).
     fn bridge_view(&self, index: usize) -> Option<Bridge<'_>>;
+
+    /// The remote VTEP flood-and-learn port `dp_port` learned `mac` behind (`tunnel::vtep`).
+    fn learned_vtep(&self, _dp_port: u16, _mac: [u8; 6]) -> Option<IpAddr> {
+        None
+    }
 }
 
 /// Where a tunnel packet to a remote endpoint leaves.
@@ -80,7 +85,15 @@ pub struct TunnelPush {
 impl Xlate<'_, '_> {
     /// Output to tunnel port `port`.
     pub(super) fn tunnel_output(&mut self, port: &BridgePort, tunnel: &TunnelConfig) {
-        match self.tunnel_push(port, tunnel) {
+        if let Some(flood) = &tunnel.flood {
+            return self.vtep_output(port, tunnel, flood);
+        }
+        self.tunnel_output_to(port, tunnel, None);
+    }
+
+    /// Output to tunnel port `port`, to `remote` instead of the port's remote_ip if given.
+    pub(super) fn tunnel_output_to(&mut self, port: &BridgePort, tunnel: &TunnelConfig, remote: Option<IpAddr>) {
+        match self.tunnel_push(port, tunnel, remote) {
             Ok(push) => {
                 self.note(format!(
                     "output:{} -> {} then underlay bridge {} ports {:?}",
@@ -96,11 +109,16 @@ impl Xlate<'_, '_> {
         }
     }
 
-    fn tunnel_push(&mut self, port: &BridgePort, tunnel: &TunnelConfig) -> Result<TunnelPush, TunnelMiss> {
+    fn tunnel_push(
+        &mut self,
+        port: &BridgePort,
+        tunnel: &TunnelConfig,
+        remote: Option<IpAddr>,
+    ) -> Result<TunnelPush, TunnelMiss> {
         let underlay = self.bridge.underlay.ok_or(TunnelMiss::NoRoute)?;
-        let remote = match tunnel.remote_ip {
-            TunnelAddress::Fixed(addr) => addr,
-            TunnelAddress::Flow => {
+        let remote = match (remote, tunnel.remote_ip) {
+            (Some(addr), _) | (None, TunnelAddress::Fixed(addr)) => addr,
+            (None, TunnelAddress::Flow) => {
                 let dst = u32::try_from(self.read(Field::TunDst)).unwrap_or(0);
                 if dst == 0 {
                     return Err(TunnelMiss::NoRoute);

@@ -1,0 +1,250 @@
+//! Flood-and-learn VTEP ports (RFC 7348 section 4; `tunnel::vtep`) in the translation: an
+//! output to one sends a known unicast inner destination to the VTEP the port learned it behind
+//! (a unicast outer header, routed and resolved as any tunnel output), and a broadcast,
+//! multicast or unknown unicast one to the port's group (the group's multicast MAC, no
+//! neighbour) or, with head-end replication, one copy to each listed VTEP. Learning happens at
+//! upcall time (`vtep_learning`), as NORMAL's: the megaflow of a decapsulated packet matches
+//! its inner source MAC and outer source address, so a new (MAC, VTEP) pair upcalls once; the
+//! pair goes to the management thread, whose new version revalidates the megaflows that read
+//! that entry (its Bloom bits in `Dependencies::macs`).
+
+use std::net::{IpAddr, Ipv4Addr};
+
+use super::{mac, Bridge, BridgePort, Translation, Xlate};
+use crate::flow::key::{Field, FlowKey};
+use crate::tunnel::port::{Flood, FloodTo, TunnelConfig};
+use crate::tunnel::vtep::learned_bits;
+
+/// What a flood-and-learn port learned from a decapsulated packet: `mac` is behind `remote`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct VtepLearning {
+    /// The tunnel port's datapath port.
+    pub port: u16,
+    pub mac: [u8; 6],
+    pub remote: IpAddr,
+}
+
+impl Xlate<'_, '_> {
+    /// Output to flood-and-learn port `port`.
+    pub(super) fn vtep_output(&mut self, port: &BridgePort, tunnel: &TunnelConfig, flood: &Flood) {
+        let dst = mac(self.read(Field::DlDst));
+        let learned = if dst[0] & 1 == 0 {
+            self.read_state(|r| r.macs |= learned_bits(port.dp_port, dst));
+            self.bridge.underlay.and_then(|underlay| underlay.learned_vtep(port.dp_port, dst))
+        } else {
+            None
+        };
+        match (learned, &flood.to) {
+            (Some(remote), _) => {
+                self.note(format!("output:{}: learned VTEP {remote}", port.ofport));
+                self.tunnel_output_to(port, tunnel, Some(remote));
+            }
+            (None, FloodTo::Group(group)) => {
+                self.note(format!("output:{}: flood to group {group}", port.ofport));
+                self.tunnel_output_to(port, tunnel, Some(*group));
+            }
+            (None, FloodTo::Replicate(remotes)) => {
+                self.note(format!("output:{}: flood to {} VTEPs", port.ofport, remotes.len()));
+                for &remote in remotes {
+                    self.tunnel_output_to(port, tunnel, Some(remote));
+                }
+            }
+        }
+    }
+}
+
+/// At an upcall of a packet decapsulated by a flood-and-learn port (`key`'s in_port): the
+/// megaflow matches the inner source MAC and the outer source address and depends on the
+/// port's entry for that MAC; returns the pair when the version does not have it yet.
+/// Learning needs the outer source in the key: an IPv4 underlay.
+pub fn vtep_learning(bridge: &Bridge<'_>, key: &FlowKey, translation: &mut Translation) -> Option<VtepLearning> {
+    let dp_port = u16::try_from(key.get_u64(Field::InPort)).ok()?;
+    bridge.port_by_dp(dp_port)?.tunnel.as_ref()?.flood.as_ref()?;
+    let underlay = bridge.underlay?;
+    let mac = mac(key.get_u128(Field::DlSrc));
+    translation.wildcards.set_all_ones(Field::DlSrc);
+    translation.wildcards.set_all_ones(Field::TunSrc);
+    translation.dependencies.macs |= learned_bits(dp_port, mac);
+    let src = u32::try_from(key.get_u64(Field::TunSrc)).unwrap_or(0);
+    if src == 0 || mac[0] & 1 != 0 || mac == [0; 6] {
+        return None;
+    }
+    let remote = IpAddr::V4(Ipv4Addr::from(src));
+    (underlay.learned_vtep(dp_port, mac) != Some(remote)).then_some(VtepLearning { port: dp_port, mac, remote })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::datapath::{BridgeDp, Datapath};
+    use crate::flow::{parse_add_flow, OfPort};
+    use crate::pipeline::table::{FlowModFlags, FlowTables};
+    use crate::pipeline::xlate::{translate, DpAction, PortFlags, VlanMode};
+    use crate::revalidate::BridgeChanges;
+    use crate::tunnel::route::{Prefix, Route, RouteOrigin, RouteTable};
+    use crate::tunnel::vtep::LearnedVteps;
+    use crate::tunnel::TunnelKind;
+
+    const PEER_MAC: [u8; 6] = [2, 0, 0, 0, 0xbb, 3];
+    const OTHER_PEER_MAC: [u8; 6] = [2, 0, 0, 0, 0xbb, 4];
+    const INNER: [u8; 6] = [0xfa, 0x16, 0x3e, 0, 0, 9];
+    const VXLAN_DP: u16 = 41;
+
+    fn port(ofport: u32, dp_port: u16, tunnel: Option<TunnelConfig>) -> BridgePort {
+        BridgePort {
+            ofport,
+            dp_port,
+            vlan_mode: VlanMode::Trunk(Vec::new()),
+            live: true,
+            flags: PortFlags::default(),
+            tunnel: tunnel.map(Arc::new),
+            patch: None,
+        }
+    }
+
+    fn bridge(name: &str, flow: &str, ports: Vec<BridgePort>) -> BridgeDp {
+        let mut tables = FlowTables::new();
+        tables.add(parse_add_flow(flow).unwrap(), FlowModFlags::default(), 0).unwrap();
+        BridgeDp { name: name.into(), tables: tables.snapshot(), ports, ..BridgeDp::default() }
+    }
+
+    /// br0, the underlay (172.31.1.1/24 on LOCAL, dp 40; peers .3 and .4 resolved), and br-int
+    /// whose port 1 outputs to flood-and-learn VXLAN port 2 (`remote_ip`, VNI 42).
+    fn datapath(remote_ip: &str, vteps: LearnedVteps) -> Datapath {
+        let underlay = BridgeDp {
+            addresses: vec!["172.31.1.1".parse().unwrap()],
+            local_dp: Some(40),
+            neighbours: Arc::new(
+                [("172.31.1.3".parse().unwrap(), PEER_MAC), ("172.31.1.4".parse().unwrap(), OTHER_PEER_MAC)]
+                    .into_iter()
+                    .collect(),
+            ),
+            ..bridge("br0", "in_port=LOCAL,actions=output:1", vec![port(1, 0, None), port(OfPort::LOCAL.0, 40, None)])
+        };
+        let options: BTreeMap<String, String> = [("remote_ip", remote_ip), ("key", "42"), ("ttl", "5")]
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let vxlan = TunnelConfig::from_options(TunnelKind::Vxlan, &options).unwrap();
+        let overlay =
+            bridge("br-int", "in_port=1,actions=output:2", vec![port(1, 1, None), port(2, VXLAN_DP, Some(vxlan))]);
+        let mut routes = RouteTable::new();
+        routes
+            .insert(Route {
+                prefix: Prefix::parse("172.31.1.0/24").unwrap(),
+                bridge: "br0".into(),
+                gateway: None,
+                source: Some("172.31.1.1".parse().unwrap()),
+                origin: RouteOrigin::Connected,
+            })
+            .unwrap();
+        Datapath {
+            bridges: vec![Arc::new(underlay), Arc::new(overlay)],
+            routes: Arc::new(routes),
+            vteps: Arc::new(vteps),
+            ..Datapath::default()
+        }
+    }
+
+    fn mac_value(mac: [u8; 6]) -> u128 {
+        mac.iter().fold(0u128, |value, &byte| (value << 8) | u128::from(byte))
+    }
+
+    fn from_the_vm(datapath: &Datapath, dst: [u8; 6]) -> Translation {
+        let mut key = FlowKey::default();
+        key.set_u64(Field::InPort, 1);
+        key.set_u128(Field::DlSrc, mac_value([2, 0, 0, 0, 0, 1]));
+        key.set_u128(Field::DlDst, mac_value(dst));
+        translate(&datapath.bridges[1].view_in(datapath), &key, false)
+    }
+
+    fn headers(translation: &Translation) -> Vec<String> {
+        translation
+            .actions
+            .iter()
+            .map(|action| match action {
+                DpAction::Tunnel(push) => {
+                    assert_eq!(push.outputs.as_ref(), &[0], "out of br0's port 1");
+                    push.header.to_string()
+                }
+                other => panic!("not a tunnel output: {other:?}"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn bum_goes_to_the_group_and_learned_unicast_to_its_vtep() {
+        let datapath = datapath("239.1.1.1", LearnedVteps::new());
+        for dst in [[0xff; 6], [1, 0, 0x5e, 0, 0, 1], INNER] {
+            let translation = from_the_vm(&datapath, dst);
+            let [header] = headers(&translation).try_into().unwrap();
+            assert!(header.contains("eth(src=00:00:00:00:00:00,dst=01:00:5e:01:01:01)"), "{header}");
+            assert!(header.contains("ipv4(src=172.31.1.1,dst=239.1.1.1"), "{header}");
+            assert!(header.contains("ttl=5"), "{header}");
+            assert!(header.contains("vni=42"), "{header}");
+            assert_eq!(translation.wildcards.get_u128(Field::DlDst), mac_value([0xff; 6]));
+        }
+        // An unknown unicast destination depends on its (missing) entry: learning it revalidates.
+        let unknown = from_the_vm(&datapath, INNER);
+        assert_ne!(unknown.dependencies.macs & learned_bits(VXLAN_DP, INNER), 0);
+        let mut changes = BridgeChanges::default();
+        changes.learned_vtep_changed(learned_bits(VXLAN_DP, INNER), INNER);
+        assert!(changes.affects(&FlowKey::default(), &unknown.wildcards, &unknown.dependencies));
+        assert_eq!(changes.probes.len(), 2, "found by probes of the MAC as dl_src and dl_dst");
+
+        let learned: LearnedVteps = [((VXLAN_DP, INNER), "172.31.1.3".parse().unwrap())].into_iter().collect();
+        let datapath = self::datapath("239.1.1.1", learned);
+        let [header] = headers(&from_the_vm(&datapath, INNER)).try_into().unwrap();
+        assert!(header.contains("dst=02:00:00:00:bb:03)"), "the peer's MAC: {header}");
+        assert!(header.contains("ipv4(src=172.31.1.1,dst=172.31.1.3"), "{header}");
+        let [header] = headers(&from_the_vm(&datapath, [0xff; 6])).try_into().unwrap();
+        assert!(header.contains("dst=239.1.1.1"), "broadcast still floods: {header}");
+    }
+
+    #[test]
+    fn head_end_replication_sends_one_copy_per_vtep() {
+        let datapath = datapath("flood:172.31.1.3,172.31.1.4", LearnedVteps::new());
+        let headers = headers(&from_the_vm(&datapath, [0xff; 6]));
+        assert_eq!(headers.len(), 2, "{headers:?}");
+        assert!(headers[0].contains("dst=02:00:00:00:bb:03)") && headers[0].contains("dst=172.31.1.3"));
+        assert!(headers[1].contains("dst=02:00:00:00:bb:04)") && headers[1].contains("dst=172.31.1.4"));
+        let learned: LearnedVteps = [((VXLAN_DP, INNER), "172.31.1.4".parse().unwrap())].into_iter().collect();
+        let datapath = self::datapath("flood:172.31.1.3,172.31.1.4", learned);
+        let [header] = self::headers(&from_the_vm(&datapath, INNER)).try_into().unwrap();
+        assert!(header.contains("dst=172.31.1.4"), "{header}");
+    }
+
+    #[test]
+    fn decapsulated_packets_learn_once() {
+        let mut key = FlowKey::default();
+        key.set_u64(Field::InPort, u64::from(VXLAN_DP));
+        key.set_u64(Field::TunId, 42);
+        key.set_u64(Field::TunSrc, u64::from(u32::from(std::net::Ipv4Addr::new(172, 31, 1, 3))));
+        key.set_u128(Field::DlSrc, mac_value(INNER));
+        key.set_u128(Field::DlDst, mac_value([0xff; 6]));
+        let learn = |datapath: &Datapath, key: &FlowKey| {
+            let view = datapath.bridges[1].view_in(datapath);
+            let mut translation = translate(&view, key, false);
+            let learned = vtep_learning(&view, key, &mut translation);
+            (learned, translation)
+        };
+        let datapath = datapath("239.1.1.1", LearnedVteps::new());
+        let (learned, translation) = learn(&datapath, &key);
+        let remote: IpAddr = "172.31.1.3".parse().unwrap();
+        assert_eq!(learned, Some(VtepLearning { port: VXLAN_DP, mac: INNER, remote }));
+        assert_eq!(translation.wildcards.get_u128(Field::DlSrc), mac_value([0xff; 6]));
+        assert_eq!(translation.wildcards.get_u64(Field::TunSrc), u64::from(u32::MAX));
+        assert_ne!(translation.dependencies.macs & learned_bits(VXLAN_DP, INNER), 0);
+        // Known: nothing to learn; moved: learned again.
+        let known: LearnedVteps = [((VXLAN_DP, INNER), remote)].into_iter().collect();
+        assert_eq!(learn(&self::datapath("239.1.1.1", known.clone()), &key).0, None);
+        key.set_u64(Field::TunSrc, u64::from(u32::from(std::net::Ipv4Addr::new(172, 31, 1, 4))));
+        assert!(learn(&self::datapath("239.1.1.1", known), &key).0.is_some());
+        // Not from a flood-and-learn port: no learning.
+        key.set_u64(Field::InPort, 1);
+        assert_eq!(learn(&datapath, &key).0, None);
+    }
+}
