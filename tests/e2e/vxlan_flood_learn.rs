@@ -1,0 +1,315 @@
+//! The flood-and-learn VXLAN VTEP of RFC 7348 section 4 against Linux kernel VTEPs. The
+//! underlay is a Linux bridge (`ulbr`, multicast snooping off) in namespace "ul" joining the
+//! switch's br0 (AF_PACKET port on a veth, VTEP 172.31.1.1/24 on LOCAL) and two kernel VTEPs
+//! of VNI 42 in namespaces of their own (172.31.1.3 and .4, overlay 10.1.1.3 and .4); a host
+//! (10.1.1.1) sits behind the switch's br-int with the flood-and-learn port.
+//! - Over a multicast group (239.1.1.1): the switch joins it (IGMPv3 report seen on the
+//!   underlay), a ping floods the ARP to the group, both sides learn (the kernel's fdb names
+//!   172.31.1.1, vtep-show the kernel's MAC behind 172.31.1.3), then the traffic is unicast (no
+//!   group-addressed packet on the underlay) and the learned entries age out.
+//! - With head-end replication (`remote_ip = "flood:172.31.1.3,172.31.1.4"`, the kernels with
+//!   `bridge fdb append 00:00:00:00:00:00 ... dst`): a broadcast reaches each VTEP exactly once.
+//!
+//! Packets on the underlay are counted by a time-bounded Python AF_PACKET sniffer on the
+//! bridge port towards the switch (it reads what tcpdump would, and also parses the inner
+//! Ethernet type and the IGMP records this test checks, without a capture tool's start-up race).
+#![forbid(unsafe_code)]
+use std::io::Read;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use vswitch_e2e::command::run;
+use vswitch_e2e::netns::Namespace;
+use vswitch_e2e::{PortSpec, SwitchConfig, TestDir, Vswitchd};
+
+const LIMIT: Duration = Duration::from_secs(10);
+const VTEP_MAC: &str = "02:00:00:00:aa:01";
+
+fn sh(script: &str) {
+    let mut command = Command::new("sh");
+    command.args(["-ec", script]);
+    let output = run(command, LIMIT);
+    assert!(output.success(), "{script}\n{output}");
+}
+
+fn run_in(ns: &Namespace, command_line: &str) -> String {
+    let mut command = Command::new("ip");
+    command.args(["netns", "exec", ns.name(), "sh", "-c", command_line]);
+    let output = run(command, LIMIT);
+    assert!(output.success(), "{command_line}\n{output}");
+    output.stdout
+}
+
+/// No IPv6 in `ns`: its router solicitations and MLD reports would be flooded to the group.
+fn no_ipv6(ns: &Namespace) {
+    run_in(ns, "sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1");
+}
+
+/// The underlay: namespace `ul` with bridge `ulbr` (multicast snooping off: it floods the
+/// group); the switch's AF_PACKET veth `phy` (outside) is bridge port `u0`; the host's veth
+/// `host_port` (outside) has `vm0` in `vm` with 10.1.1.1/24.
+fn underlay(ul: &Namespace, vm: &Namespace, phy: &str, host_port: &str) {
+    for ns in [ul, vm] {
+        no_ipv6(ns);
+    }
+    sh(&format!(
+        "ip -n {ul} link add ulbr type bridge mcast_snooping 0; ip -n {ul} link set ulbr up; \
+         ip link del {phy} 2>/dev/null || true; ip link add {phy} type veth peer name u0 netns {ul}; \
+         ethtool -K {phy} tx off >/dev/null; sysctl -qw net.ipv6.conf.{phy}.disable_ipv6=1; ip link set {phy} up; \
+         ip netns exec {ul} ethtool -K u0 tx off >/dev/null; ip -n {ul} link set u0 master ulbr up; \
+         ip link del {host_port} 2>/dev/null || true; ip link add {host_port} type veth peer name vm0 netns {vm}; \
+         ethtool -K {host_port} tx off >/dev/null; sysctl -qw net.ipv6.conf.{host_port}.disable_ipv6=1; \
+         ip link set {host_port} up; \
+         ip netns exec {vm} ethtool -K vm0 tx off >/dev/null; ip -n {vm} link set vm0 mtu 1450; \
+         ip -n {vm} addr add 10.1.1.1/24 dev vm0; ip -n {vm} link set vm0 up",
+        ul = ul.name(),
+        vm = vm.name()
+    ));
+}
+
+/// A kernel VTEP in `k`: `e0` (bridge port `port` of ulbr) with `underlay_ip`/24, `vx0` of VNI
+/// 42 with `vxlan_args` and `overlay_ip`/24. Returns vx0's MAC.
+fn kernel_vtep(
+    ul: &Namespace,
+    k: &Namespace,
+    port: &str,
+    underlay_ip: &str,
+    overlay_ip: &str,
+    vxlan_args: &str,
+) -> String {
+    no_ipv6(k);
+    sh(&format!(
+        "ip -n {ul} link add {port} type veth peer name e0 netns {k}; ip -n {ul} link set {port} master ulbr up; \
+         ip netns exec {k} ethtool -K e0 tx off >/dev/null; \
+         ip -n {k} addr add {underlay_ip}/24 dev e0; ip -n {k} link set e0 up; \
+         ip -n {k} link add vx0 type vxlan id 42 {vxlan_args} dev e0 dstport 4789 ttl 5; \
+         ip -n {k} link set vx0 mtu 1450; ip -n {k} addr add {overlay_ip}/24 dev vx0; ip -n {k} link set vx0 up",
+        ul = ul.name(),
+        k = k.name()
+    ));
+    k.mac("vx0")
+}
+
+/// The switch: br0 the underlay (NORMAL, VTEP 172.31.1.1/24, port `phy`), br-int (NORMAL) with
+/// the host's port and flood-and-learn port vx0 (VNI 42, `remote_ip`, learning aging 30 s).
+fn switch(dir: &TestDir, phy: &str, host_port: &str, remote_ip: &str) -> Vswitchd {
+    let config = SwitchConfig::new(dir)
+        .flow("actions=NORMAL")
+        .bridge_setting("mac", &format!("\"{VTEP_MAC}\""))
+        .bridge_setting("addresses", "[\"172.31.1.1/24\"]")
+        .port(PortSpec::dpdk("phy", 1, &format!("net_af_packet0,iface={phy}")))
+        .more_toml(&format!(
+            "[[bridge]]\nname = \"br-int\"\nflows = [\"actions=NORMAL\"]\n\
+             [[bridge.port]]\nname = \"vm\"\ntype = \"dpdk\"\ndevargs = \"net_af_packet1,iface={host_port}\"\nofport = 1\n\
+             [[bridge.port]]\nname = \"vx0\"\ntype = \"vxlan\"\nofport = 2\n\
+             options = {{ remote_ip = \"{remote_ip}\", key = 42, ttl = 5, learn_aging = 30 }}"
+        ));
+    Vswitchd::start(dir, &config)
+}
+
+/// What the sniffer saw: VXLAN packets (outer source, destination, inner Ethernet type) and
+/// IGMPv3 reports (source, first record's type and group).
+#[derive(Debug, Default)]
+struct Seen {
+    vxlan: Vec<(String, String, String)>,
+    igmp: Vec<(String, u8, String)>,
+}
+
+const SNIFFER: &str = r#"
+import socket, struct, sys, time
+iface, seconds = sys.argv[1], float(sys.argv[2])
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(3))
+s.bind((iface, 0))
+s.settimeout(0.1)
+print("ready", file=sys.stderr, flush=True)
+end = time.time() + seconds
+while time.time() < end:
+    try:
+        f = s.recv(65535)
+    except OSError:
+        # A timeout, or the link bouncing (ENETDOWN) while the switch opens its port.
+        continue
+    if len(f) < 34 or f[12:14] != b'\x08\x00':
+        continue
+    ihl = (f[14] & 15) * 4
+    src, dst, l4 = socket.inet_ntoa(f[26:30]), socket.inet_ntoa(f[30:34]), 14 + ihl
+    if f[23] == 17 and len(f) >= l4 + 30 and struct.unpack('!H', f[l4 + 2:l4 + 4])[0] == 4789:
+        inner = l4 + 16
+        print('vxlan', src, dst, '0x%04x' % struct.unpack('!H', f[inner + 12:inner + 14])[0], flush=True)
+    elif f[23] == 2 and len(f) >= l4 + 16 and f[l4] == 0x22:
+        print('igmp', src, f[l4 + 8], socket.inet_ntoa(f[l4 + 12:l4 + 16]), flush=True)
+"#;
+
+/// A sniffer on `iface` of `ns` for `seconds`, capturing once this returns.
+struct Sniffer {
+    child: Child,
+    stderr: std::process::ChildStderr,
+}
+
+impl Sniffer {
+    fn start(ns: &Namespace, iface: &str, seconds: u32) -> Sniffer {
+        let mut child = Command::new("ip")
+            .args(["netns", "exec", ns.name(), "python3", "-c", SNIFFER, iface, &seconds.to_string()])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("cannot start the sniffer");
+        let mut stderr = child.stderr.take().expect("sniffer stderr");
+        let mut ready = [0u8; 5];
+        stderr.read_exact(&mut ready).expect("the sniffer did not start");
+        assert_eq!(&ready, b"ready");
+        Sniffer { child, stderr }
+    }
+
+    fn finish(mut self) -> Seen {
+        let output = self.child.wait_with_output().expect("sniffer");
+        let mut errors = String::new();
+        let _ = self.stderr.read_to_string(&mut errors);
+        assert!(output.status.success(), "sniffer failed: {output:?}\n{errors}");
+        let mut seen = Seen::default();
+        for line in String::from_utf8_lossy(&output.stdout).lines() {
+            let words: Vec<&str> = line.split_whitespace().collect();
+            match words.as_slice() {
+                ["vxlan", src, dst, inner] => seen.vxlan.push((src.to_string(), dst.to_string(), inner.to_string())),
+                ["igmp", src, record, group] => {
+                    seen.igmp.push((src.to_string(), record.parse().unwrap_or(0), group.to_string()))
+                }
+                _ => {}
+            }
+        }
+        seen
+    }
+}
+
+impl Seen {
+    fn to(&self, dst: &str) -> usize {
+        self.vxlan.iter().filter(|(_, d, _)| d == dst).count()
+    }
+}
+
+/// The learned entries of port vx0: (MAC, remote).
+fn learned(switch: &Vswitchd) -> (Vec<(String, String)>, serde_json::Value) {
+    let reply: serde_json::Value = switch.json(&["vtep-show", "vx0"]);
+    let port = reply["ports"][0].clone();
+    let entries = port["entries"]
+        .as_array()
+        .map(|entries| {
+            entries
+                .iter()
+                .map(|e| (e["mac"].as_str().unwrap_or("").to_string(), e["remote"].as_str().unwrap_or("").to_string()))
+                .collect()
+        })
+        .unwrap_or_default();
+    (entries, port)
+}
+
+#[test]
+fn flood_and_learn_over_a_multicast_group() {
+    let dir = TestDir::new("vxlan-flood-learn");
+    let (ul, vm, k1, k2) = (
+        Namespace::create(&dir, "ul"),
+        Namespace::create(&dir, "vm"),
+        Namespace::create(&dir, "k1"),
+        Namespace::create(&dir, "k2"),
+    );
+    let pid = std::process::id() % 100_000;
+    let (phy, host_port) = (format!("fgu{pid}"), format!("fgv{pid}"));
+    underlay(&ul, &vm, &phy, &host_port);
+    let group = "group 239.1.1.1";
+    let k1_mac = kernel_vtep(&ul, &k1, "k1", "172.31.1.3", "10.1.1.3", group);
+    kernel_vtep(&ul, &k2, "k2", "172.31.1.4", "10.1.1.4", group);
+    // Watching the underlay from before the switch starts until after the first ping.
+    let flooding = Sniffer::start(&ul, "u0", 8);
+    let switch = switch(&dir, &phy, &host_port, "239.1.1.1");
+    let (_, port) = learned(&switch);
+    assert_eq!((&port["group"], &port["vni"]), (&"239.1.1.1".into(), &42.into()), "{port:#}");
+
+    // The first ping floods its ARP to the group; everybody learns.
+    let answered = vm.ping_until_answered("10.1.1.3", 3, 4);
+    let flooding = flooding.finish();
+    assert!(answered.is_ok(), "no answer across the group:\n{}\n{}", answered.unwrap_err(), switch.stderr());
+    // The switch joined the group: IGMPv3 reports (change to exclude, no source) on the underlay.
+    assert!(
+        flooding.igmp.iter().any(|(src, record, g)| src == "172.31.1.1" && *record == 4 && g == "239.1.1.1"),
+        "no IGMPv3 join of 239.1.1.1 from the switch: {flooding:?}\n{}",
+        switch.stderr()
+    );
+    assert_eq!(learned(&switch).1["joined_on"], "br0");
+    assert!(
+        flooding.vxlan.iter().any(|(src, dst, inner)| src == "172.31.1.1" && dst == "239.1.1.1" && inner == "0x0806"),
+        "the ARP request was not flooded to the group: {flooding:?}"
+    );
+    let fdb = run_in(&k1, "bridge fdb show dev vx0");
+    assert!(fdb.contains("dst 172.31.1.1"), "the kernel did not learn our VTEP: {fdb}");
+    let (entries, port) = learned(&switch);
+    assert!(entries.contains(&(k1_mac.clone(), "172.31.1.3".to_string())), "not learned: {port:#}");
+    assert!(port["learned"].as_u64().unwrap_or(0) >= 1, "{port:#}");
+    let text = switch.vsctl_ok(&["vtep-show"]);
+    assert!(text.contains("group 239.1.1.1 (joined on br0)") && text.contains(&k1_mac), "{text}");
+
+    // Follow-up traffic is unicast both ways: nothing to the group any more.
+    let unicast = Sniffer::start(&ul, "u0", 3);
+    let answered = vm.ping_until_answered("10.1.1.3", 5, 1);
+    let unicast = unicast.finish();
+    assert!(answered.is_ok(), "the unicast ping failed:\n{}", answered.unwrap_err());
+    assert_eq!(unicast.to("239.1.1.1"), 0, "group traffic after learning: {unicast:?}");
+    assert!(unicast.to("172.31.1.3") >= 5 && unicast.to("172.31.1.1") >= 5, "not unicast: {unicast:?}");
+    assert_eq!(unicast.to("172.31.1.4"), 0, "{unicast:?}");
+
+    // Unused, the learned entries age out (learn_aging 30 s).
+    let aged = vswitch_e2e::wait::poll(Duration::from_secs(60), || {
+        let (entries, port) = learned(&switch);
+        (entries.is_empty() && port["aged"].as_u64().unwrap_or(0) >= 1).then_some(())
+    });
+    assert!(aged.is_some(), "not aged: {:#}", learned(&switch).1);
+    switch.stop();
+}
+
+#[test]
+fn head_end_replication_reaches_each_vtep_once() {
+    let dir = TestDir::new("vxlan-her");
+    let (ul, vm, k1, k2) = (
+        Namespace::create(&dir, "ul"),
+        Namespace::create(&dir, "vm"),
+        Namespace::create(&dir, "k1"),
+        Namespace::create(&dir, "k2"),
+    );
+    let pid = std::process::id() % 100_000;
+    let (phy, host_port) = (format!("fhu{pid}"), format!("fhv{pid}"));
+    underlay(&ul, &vm, &phy, &host_port);
+    let k1_mac = kernel_vtep(&ul, &k1, "k1", "172.31.1.3", "10.1.1.3", "local 172.31.1.3");
+    let k2_mac = kernel_vtep(&ul, &k2, "k2", "172.31.1.4", "10.1.1.4", "local 172.31.1.4");
+    for (k, peer) in [(&k1, "172.31.1.4"), (&k2, "172.31.1.3")] {
+        run_in(
+            k,
+            &format!(
+                "bridge fdb append 00:00:00:00:00:00 dev vx0 dst 172.31.1.1; \
+                 bridge fdb append 00:00:00:00:00:00 dev vx0 dst {peer}"
+            ),
+        );
+    }
+    let switch = switch(&dir, &phy, &host_port, "flood:172.31.1.3,172.31.1.4");
+    let (_, port) = learned(&switch);
+    assert_eq!(port["flood"], serde_json::json!(["172.31.1.3", "172.31.1.4"]), "{port:#}");
+    assert!(port["group"].is_null(), "{port:#}");
+
+    // Both kernels answer across the replicated ARP; the switch learns where each is.
+    for target in ["10.1.1.3", "10.1.1.4"] {
+        let answered = vm.ping_until_answered(target, 3, 4);
+        assert!(answered.is_ok(), "no answer from {target}:\n{}\n{}", answered.unwrap_err(), switch.stderr());
+    }
+    let (entries, port) = learned(&switch);
+    assert!(entries.contains(&(k1_mac, "172.31.1.3".to_string())), "{port:#}");
+    assert!(entries.contains(&(k2_mac, "172.31.1.4".to_string())), "{port:#}");
+
+    // One broadcast (an experimental ethertype) from the host: one copy to each VTEP.
+    let sniffer = Sniffer::start(&ul, "u0", 3);
+    let send = "import socket; s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW); s.bind(('vm0', 0)); \
+                s.send(b'\\xff' * 6 + bytes([2, 0, 0, 0, 0, 0x77]) + b'\\x88\\xb5' + bytes(46))";
+    run_in(&vm, &format!("python3 -c \"{send}\""));
+    let seen = sniffer.finish();
+    let copies: Vec<&(String, String, String)> = seen.vxlan.iter().filter(|(_, _, inner)| inner == "0x88b5").collect();
+    let to = |dst: &str| copies.iter().filter(|(src, d, _)| src == "172.31.1.1" && d == dst).count();
+    assert_eq!((to("172.31.1.3"), to("172.31.1.4"), copies.len()), (1, 1, 2), "{seen:?}");
+    switch.stop();
+}
