@@ -223,6 +223,7 @@ fn flood_and_learn_over_a_multicast_group() {
     let switch = switch(&dir, &phy, &host_port, "239.1.1.1");
     let (_, port) = learned(&switch);
     assert_eq!((&port["group"], &port["vni"]), (&"239.1.1.1".into(), &42.into()), "{port:#}");
+    let flushes_before = cache_flushes(&switch);
 
     // The first ping floods its ARP to the group; everybody learns.
     let answered = vm.ping_until_answered("10.1.1.3", 3, 4);
@@ -255,6 +256,20 @@ fn flood_and_learn_over_a_multicast_group() {
     assert_eq!(unicast.to("239.1.1.1"), 0, "group traffic after learning: {unicast:?}");
     assert!(unicast.to("172.31.1.3") >= 5 && unicast.to("172.31.1.1") >= 5, "not unicast: {unicast:?}");
     assert_eq!(unicast.to("172.31.1.4"), 0, "{unicast:?}");
+    // Learning revalidated the cached flows that read the entries; it flushed nothing.
+    assert_eq!(cache_flushes(&switch), flushes_before, "learning flushed the PMDs' caches");
+
+    // An IGMP general query on the underlay is answered with a report.
+    let answering = Sniffer::start(&ul, "u0", 2);
+    let query = "import socket; s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW); s.bind(('ulbr', 0)); \
+                 s.send(bytes([1, 0, 0x5e, 0, 0, 1, 2, 0, 0, 0, 0, 9, 8, 0, 0x45, 0, 0, 28, 0, 0, 0, 0, 1, 2, 0, 0, \
+                 172, 31, 1, 9, 224, 0, 0, 1, 0x11, 100, 0xee, 0x9b, 0, 0, 0, 0]))";
+    run_in(&ul, &format!("python3 -c \"{query}\""));
+    let answering = answering.finish();
+    assert!(
+        answering.igmp.iter().any(|(src, record, g)| src == "172.31.1.1" && *record == 4 && g == "239.1.1.1"),
+        "the query was not answered: {answering:?}"
+    );
 
     // Unused, the learned entries age out (learn_aging 30 s).
     let aged = vswitch_e2e::wait::poll(Duration::from_secs(60), || {
@@ -262,7 +277,23 @@ fn flood_and_learn_over_a_multicast_group() {
         (entries.is_empty() && port["aged"].as_u64().unwrap_or(0) >= 1).then_some(())
     });
     assert!(aged.is_some(), "not aged: {:#}", learned(&switch).1);
+
+    // The port goes: the switch leaves the group (change to include, no source).
+    let leaving = Sniffer::start(&ul, "u0", 2);
+    switch.vsctl_ok(&["del-port", "vx0"]);
+    let leaving = leaving.finish();
+    assert!(
+        leaving.igmp.iter().any(|(src, record, g)| src == "172.31.1.1" && *record == 3 && g == "239.1.1.1"),
+        "no leave: {leaving:?}"
+    );
+    assert_eq!(switch.vsctl_ok(&["vtep-show"]), "no flood-and-learn ports\n");
     switch.stop();
+}
+
+/// Cache flushes of every PMD so far.
+fn cache_flushes(switch: &Vswitchd) -> u64 {
+    let stats: serde_json::Value = switch.json(&["pmd-stats"]);
+    stats["pmds"].as_array().map_or(0, |pmds| pmds.iter().filter_map(|p| p["cache_flushes"].as_u64()).sum())
 }
 
 #[test]

@@ -28,12 +28,23 @@ pub const REPORT_INTERVAL_MS: u64 = 60_000;
 /// The flood-and-learn state of the switch.
 #[derive(Debug, Default)]
 pub(super) struct Vteps {
-    /// By the tunnel port's datapath port.
-    tables: HashMap<u16, VtepTable>,
+    /// By the tunnel port's datapath port, with the port's name (a datapath port number is
+    /// reused by the next port added).
+    tables: HashMap<u16, (String, VtepTable)>,
     /// The snapshot the current datapath version has; `None` once a table changed.
     published: Option<Arc<LearnedVteps>>,
     /// Groups joined: (underlay bridge, group) -> its source address and reports.
     joined: HashMap<(usize, IpAddr), Joined>,
+}
+
+/// A flood-and-learn port as the periodic work needs it.
+struct PortNow {
+    dp: u16,
+    name: String,
+    aging_ms: u64,
+    limit: usize,
+    group: Option<IpAddr>,
+    local: Option<IpAddr>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -44,28 +55,28 @@ struct Joined {
 }
 
 impl Switch {
-    /// The flood-and-learn ports now: (datapath port, its options).
-    fn flood_ports(&self) -> Vec<(u16, &TunnelConfig, &Flood)> {
+    /// The flood-and-learn ports now: (datapath port, name, its options).
+    fn flood_ports(&self) -> Vec<(u16, &str, &TunnelConfig, &Flood)> {
         self.ports
             .iter()
             .filter_map(|p| {
                 let tunnel = p.tunnel()?;
-                Some((p.dp_port, tunnel, tunnel.flood.as_ref()?))
+                Some((p.dp_port, p.config.name.as_str(), tunnel, tunnel.flood.as_ref()?))
             })
             .collect()
     }
 
     /// An upcall saw `learned`; returns whether the learned tables changed.
     pub(super) fn vtep_learn(&mut self, learned: VtepLearning, now_ms: u64) -> bool {
-        let Some(flood) = self
-            .flood_ports()
-            .into_iter()
-            .find(|(dp, _, _)| *dp == learned.port)
-            .map(|(_, _, f)| (flood_aging_ms(f), usize::try_from(f.limit).unwrap_or(usize::MAX)))
+        let Some((name, aging_ms, limit)) =
+            self.flood_ports().into_iter().find(|(dp, ..)| *dp == learned.port).map(|(_, name, _, f)| {
+                (name.to_string(), flood_aging_ms(f), usize::try_from(f.limit).unwrap_or(usize::MAX))
+            })
         else {
             return false;
         };
-        let table = self.vteps.tables.entry(learned.port).or_insert_with(|| VtepTable::new(flood.0, flood.1));
+        let (_, table) =
+            self.vteps.tables.entry(learned.port).or_insert_with(|| (name, VtepTable::new(aging_ms, limit)));
         let changed = table.learn(learned.mac, learned.remote, now_ms);
         if changed {
             tracing::debug!(port = learned.port, mac = %mac_text(learned.mac), remote = %learned.remote, "VTEP learned");
@@ -81,7 +92,9 @@ impl Switch {
             Arc::new(
                 tables
                     .iter()
-                    .flat_map(|(&port, table)| table.entries().into_iter().map(move |(mac, e)| ((port, mac), e.remote)))
+                    .flat_map(|(&port, (_, table))| {
+                        table.entries().into_iter().map(move |(mac, e)| ((port, mac), e.remote))
+                    })
                     .collect(),
             )
         }))
@@ -115,10 +128,10 @@ impl Switch {
     /// Periodic: tables follow the ports (a port gone takes its table), entries age, groups are
     /// joined, reported and left. Returns whether the learned tables changed.
     pub(super) fn tick_vteps(&mut self, now_ms: u64) -> bool {
-        let ports: Vec<(u16, u64, Option<IpAddr>, Option<IpAddr>)> = self
+        let ports: Vec<PortNow> = self
             .flood_ports()
             .into_iter()
-            .map(|(dp, tunnel, flood)| {
+            .map(|(dp, name, tunnel, flood)| {
                 let group = match &flood.to {
                     FloodTo::Group(group) => Some(*group),
                     FloodTo::Replicate(_) => None,
@@ -127,15 +140,17 @@ impl Switch {
                     Some(TunnelAddress::Fixed(local)) => Some(local),
                     _ => None,
                 };
-                (dp, flood_aging_ms(flood), group, local)
+                let limit = usize::try_from(flood.limit).unwrap_or(usize::MAX);
+                PortNow { dp, name: name.to_string(), aging_ms: flood_aging_ms(flood), limit, group, local }
             })
             .collect();
         let before = self.vteps.tables.len();
-        self.vteps.tables.retain(|port, _| ports.iter().any(|(dp, ..)| dp == port));
+        self.vteps.tables.retain(|port, (name, _)| ports.iter().any(|p| p.dp == *port && p.name == *name));
         let mut changed = before != self.vteps.tables.len();
-        for (port, aging_ms, ..) in &ports {
-            if let Some(table) = self.vteps.tables.get_mut(port) {
-                table.aging_ms = *aging_ms;
+        for port in &ports {
+            if let Some((_, table)) = self.vteps.tables.get_mut(&port.dp) {
+                table.aging_ms = port.aging_ms;
+                table.limit = port.limit.max(1);
                 changed |= table.age(now_ms) > 0;
             }
         }
@@ -144,10 +159,10 @@ impl Switch {
         }
         // The groups wanted now, on the bridge a group output leaves by.
         let mut wanted: HashMap<(usize, IpAddr), IpAddr> = HashMap::new();
-        for (_, _, group, local) in &ports {
-            let Some(group) = group else { continue };
-            if let Some((bridge, source)) = self.current.group_bridge(*group, *local) {
-                wanted.entry((bridge, *group)).or_insert(source);
+        for port in &ports {
+            let Some(group) = port.group else { continue };
+            if let Some((bridge, source)) = self.current.group_bridge(group, port.local) {
+                wanted.entry((bridge, group)).or_insert(source);
             }
         }
         let gone: Vec<((usize, IpAddr), Joined)> = self
@@ -224,7 +239,7 @@ impl Switch {
                         .and_then(|(b, _)| self.bridges.get(*b))
                         .map(|b| b.name.clone())
                 });
-                let table = self.vteps.tables.get(&p.dp_port);
+                let table = self.vteps.tables.get(&p.dp_port).map(|(_, table)| table);
                 let counters = table.map(|t| t.counters).unwrap_or_default();
                 Some(VtepPortInfo {
                     port: p.config.name.clone(),
