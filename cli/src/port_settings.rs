@@ -538,6 +538,18 @@ mod tests {
             panic!("not a tunnel")
         };
         assert_eq!((gre.kind, gre.to_options().get("key").map(String::as_str)), (TunnelKind::Gre, Some("16")));
+        // Flood-and-learn VXLAN: a group, or a head-end replication list (commas and colons in the value).
+        let her = "type=vxlan options:remote_ip=flood:10.0.0.2,10.0.0.3 options:key=42 options:learn_aging=60";
+        let PortKind::Tunnel(her) = parse(her).unwrap().kind else { panic!("not a tunnel") };
+        assert_eq!(
+            her.to_options(),
+            options(&[("remote_ip", "flood:10.0.0.2,10.0.0.3"), ("key", "42"), ("learn_aging", "60")])
+        );
+        let PortKind::Tunnel(group) = parse("type=vxlan options:remote_ip=239.1.1.1 options:key=42").unwrap().kind
+        else {
+            panic!("not a tunnel")
+        };
+        assert!(group.flood.is_some());
         // The JSON add-port sends is the configuration's shape, options as strings.
         let json = serde_json::to_value(parse("type=vxlan options:remote_ip=172.31.2.2 options:key=2000").unwrap());
         assert_eq!(

@@ -659,6 +659,43 @@ bridge br-int (dpid 0000000000000002): 1 port, 1 flow
     }
 
     #[test]
+    fn vtep_show_lists_ports_and_their_learned_macs() {
+        use vswitch::control::protocol::{VtepEntryInfo, VtepPortInfo};
+        let port = |name: &str, group: Option<&str>, flood: &[&str], entries: Vec<VtepEntryInfo>| VtepPortInfo {
+            port: name.into(),
+            bridge: "br-int".into(),
+            vni: 42,
+            group: group.map(Into::into),
+            joined_on: group.map(|_| "br0".into()),
+            flood: flood.iter().map(|s| s.to_string()).collect(),
+            aging_s: 300,
+            limit: 8192,
+            entries,
+            learned: 2,
+            moved: 1,
+            aged: 0,
+            evicted: 0,
+        };
+        let entry = VtepEntryInfo { mac: "02:00:00:00:00:03".into(), remote: "172.31.1.3".into(), age_ms: 12_345 };
+        let reply = VtepShowReply {
+            ports: vec![
+                port("vx0", Some("239.1.1.1"), &[], vec![entry]),
+                port("vx1", None, &["10.0.0.2", "10.0.0.3"], vec![]),
+            ],
+        };
+        let text = vtep_show(&reply);
+        assert!(text.starts_with(
+            "vx0 (bridge br-int, vni 42): group 239.1.1.1 (joined on br0); learned 2, moved 1, aged 0, evicted 0; aging 300 s, limit 8192\n"
+        ), "{text}");
+        let lines: Vec<Vec<&str>> = text.lines().map(|l| l.split_whitespace().collect()).collect();
+        assert_eq!(lines[1], ["MAC", "REMOTE", "AGE"]);
+        assert_eq!(lines[2], ["02:00:00:00:00:03", "172.31.1.3", "12"]);
+        assert!(text.contains("vx1 (bridge br-int, vni 42): replication to 10.0.0.2,10.0.0.3;"), "{text}");
+        assert!(text.ends_with("  no learned MACs\n"), "{text}");
+        assert_eq!(vtep_show(&VtepShowReply { ports: vec![] }), "no flood-and-learn ports\n");
+    }
+
+    #[test]
     fn route_show_lists_every_route_and_route_changes_print_nothing() {
         let route = |prefix: &str, origin: &str, gateway: Option<&str>, source: Option<&str>| RouteInfo {
             prefix: prefix.to_string(),
