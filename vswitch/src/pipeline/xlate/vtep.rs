@@ -205,6 +205,67 @@ mod tests {
     }
 
     #[test]
+    fn an_ipv6_group_floods_to_its_multicast_mac() {
+        let mut datapath = datapath("ff0e::42", LearnedVteps::new());
+        let mut underlay = BridgeDp { name: "br0".into(), ..BridgeDp::default() };
+        underlay.tables = datapath.bridges[0].tables.clone();
+        underlay.ports = datapath.bridges[0].ports.clone();
+        underlay.addresses = vec!["fd00::1".parse().unwrap()];
+        underlay.local_dp = Some(40);
+        underlay.mac = [2, 0, 0, 0, 0xaa, 1];
+        datapath.bridges[0] = Arc::new(underlay);
+        assert_eq!(datapath.group_bridge("ff0e::42".parse().unwrap(), None), Some((0, "fd00::1".parse().unwrap())));
+        assert_eq!(datapath.group_bridge("239.1.1.1".parse().unwrap(), None), None, "no IPv4 address to send from");
+        let [header] = headers(&from_the_vm(&datapath, [0xff; 6])).try_into().unwrap();
+        assert!(header.contains("eth(src=02:00:00:00:aa:01,dst=33:33:00:00:00:42)"), "{header}");
+        assert!(header.contains("ipv6(src=fd00::1,dst=ff0e::42,"), "{header}");
+        assert!(header.contains("udp(dst=4789,csum=true),vni=42"), "{header}");
+    }
+
+    #[test]
+    fn decap_takes_group_packets_for_the_ports_of_that_group_only() {
+        use crate::datapath::{Decap, TunnelReceiver};
+        use crate::tunnel::header::TunnelMetadata;
+        let receiver = |group: Option<&str>, remote: Option<&str>, dp_port| TunnelReceiver {
+            kind: TunnelKind::Vxlan,
+            dst_port: 4789,
+            remote: remote.map(|r| r.parse().unwrap()),
+            local: None,
+            group: group.map(|g| g.parse().unwrap()),
+            in_key: Some(42),
+            bridge: 1,
+            dp_port,
+        };
+        let decap = Decap {
+            locals: vec!["172.31.1.1".parse().unwrap()],
+            groups: vec!["239.1.1.1".parse().unwrap()],
+            receivers: vec![receiver(None, Some("172.31.1.9"), 7), receiver(Some("239.1.1.1"), None, VXLAN_DP)],
+            ..Decap::default()
+        };
+        for (addr, local) in [("172.31.1.1", true), ("239.1.1.1", true), ("239.1.1.2", false), ("172.31.1.2", false)] {
+            assert_eq!(decap.is_local(&addr.parse().unwrap()), local, "{addr}");
+        }
+        let meta = |src: &str, dst: &str| TunnelMetadata {
+            kind: TunnelKind::Vxlan,
+            tp_dst: 4789,
+            src: src.parse().unwrap(),
+            dst: dst.parse().unwrap(),
+            tun_id: 42,
+            tos: 0,
+            ttl: 5,
+            flags: 0,
+            tp_src: 50000,
+            eth_src: [2, 0, 0, 0, 0, 3],
+        };
+        let port = |src, dst| decap.receiver(&meta(src, dst)).map(|r| r.dp_port);
+        assert_eq!(port("172.31.1.3", "239.1.1.1"), Some(VXLAN_DP), "to the group");
+        assert_eq!(port("172.31.1.3", "172.31.1.1"), Some(VXLAN_DP), "unicast from a VTEP that learned us");
+        assert_eq!(port("172.31.1.9", "172.31.1.1"), Some(7), "the point-to-point port of that remote");
+        assert_eq!(port("172.31.1.9", "239.1.1.1"), Some(VXLAN_DP), "a group packet is not the point-to-point port's");
+        assert_eq!(port("172.31.1.3", "239.1.1.2"), None, "another group");
+    }
+
+    #[test]
     fn head_end_replication_sends_one_copy_per_vtep() {
         let datapath = datapath("flood:172.31.1.3,172.31.1.4", LearnedVteps::new());
         let headers = headers(&from_the_vm(&datapath, [0xff; 6]));
