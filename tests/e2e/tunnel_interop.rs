@@ -37,13 +37,14 @@ fn tunnel_port(name: &str, kind: &str, ofport: u32, options: &str) -> String {
     format!("\n[[bridge.port]]\nname = \"{name}\"\ntype = \"{kind}\"\nofport = {ofport}\noptions = {{ {options} }}\n")
 }
 
-/// A switch whose br0 is the underlay (VTEP `vtep` on LOCAL, NORMAL, AF_PACKET port `phy` on
-/// `phy_iface`) and whose br-int is `br_int`.
-fn underlay_switch(dir: &TestDir, mac: &str, vtep: &str, phy_iface: &str, br_int: &str) -> SwitchConfig {
+/// A switch whose br0 is the underlay (VTEP addresses `vteps` on LOCAL, NORMAL, AF_PACKET port
+/// `phy` on `phy_iface`) and whose br-int is `br_int`.
+fn underlay_switch(dir: &TestDir, mac: &str, vteps: &[&str], phy_iface: &str, br_int: &str) -> SwitchConfig {
+    let vteps: Vec<String> = vteps.iter().map(|v| format!("{v:?}")).collect();
     SwitchConfig::new(dir)
         .flow("actions=NORMAL")
         .bridge_setting("mac", &format!("{mac:?}"))
-        .bridge_setting("addresses", &format!("[{vtep:?}]"))
+        .bridge_setting("addresses", &format!("[{}]", vteps.join(", ")))
         .port(PortSpec::dpdk("phy", 1, &format!("net_af_packet0,iface={phy_iface}")))
         .more_toml(br_int)
 }
@@ -108,7 +109,7 @@ fn vxlan6(test: &str, kernel_options: &str, port_options: &str, checksums: bool)
     let config = underlay_switch(
         &dir,
         "02:00:00:00:a6:01",
-        "fd00:31::1/64",
+        &["fd00:31::1/64"],
         &phy,
         &br_int(&vm_port, &["actions=NORMAL"], &tunnels),
     );
@@ -136,12 +137,13 @@ fn vxlan6(test: &str, kernel_options: &str, port_options: &str, checksums: bool)
     switch.stop();
 }
 
-/// Two switches as two hosts, VXLAN (VNI 100), Geneve (VNI 200) and GRE (key 300) between them:
-/// each br-int has all three tunnel ports to the other switch, and its host's traffic goes out
-/// through one of them at a time (a flow changed per round); what arrives on any tunnel goes to
-/// the host.
+/// Two switches as two hosts, VXLAN, Geneve and GRE between them over an IPv4 and over an IPv6
+/// underlay (each br0 has an address of both families): each br-int has all six tunnel ports to
+/// the other switch, and its host's traffic goes out through one of them at a time (a flow
+/// changed per round); what arrives on any tunnel goes to the host. Each round also pings the
+/// other host's IPv6 address (inner neighbour discovery across the tunnel).
 #[test]
-fn switch_to_switch_vxlan_geneve_gre() {
+fn switch_to_switch_vxlan_geneve_gre_ipv4_ipv6() {
     let dir = TestDir::new("sw2sw_tunnels");
     let underlay = Namespace::create(&dir, "ul");
     let host_a = Namespace::create(&dir, "ha");
@@ -154,20 +156,30 @@ fn switch_to_switch_vxlan_geneve_gre() {
     veth(&phy_a, None, "ula", &underlay, 1500);
     veth(&phy_b, None, "ulb", &underlay, 1500);
     sh_in_ok(&underlay, "ip link set ula master ulbr; ip link set ulb master ulbr");
-    veth(&vm_a, None, "vm0", &host_a, 1450);
-    veth(&vm_b, None, "vm0", &host_b, 1450);
+    // Inner MTU 1430: VXLAN and Geneve over IPv6 add 70 bytes.
+    veth(&vm_a, None, "vm0", &host_a, 1430);
+    veth(&vm_b, None, "vm0", &host_b, 1430);
     address(&host_a, "vm0", "10.1.3.1/24");
     address(&host_b, "vm0", "10.1.3.2/24");
+    address(&host_a, "vm0", "fd00:1:3::1/64");
+    address(&host_b, "vm0", "fd00:1:3::2/64");
 
-    let flows = [
-        "priority=10,in_port=1,actions=output:2",
-        "priority=10,in_port=2,actions=output:1",
-        "priority=10,in_port=3,actions=output:1",
-        "priority=10,in_port=4,actions=output:1",
+    // (port, type, OpenFlow port, key, IPv6 underlay, tshark's protocols of the outer packet)
+    let ports = [
+        ("vxlan0", "vxlan", 2, 100, false, "ip:udp:vxlan"),
+        ("geneve0", "geneve", 3, 200, false, "ip:udp:geneve"),
+        ("gre0", "gre", 4, 300, false, "ip:gre"),
+        ("vxlan6", "vxlan", 5, 101, true, "ipv6:udp:vxlan"),
+        ("geneve6", "geneve", 6, 201, true, "ipv6:udp:geneve"),
+        ("gre6", "gre", 7, 301, true, "ipv6:gre"),
     ];
-    let tunnels = |remote: &str| {
-        [("vxlan0", "vxlan", 2, 100), ("geneve0", "geneve", 3, 200), ("gre0", "gre", 4, 300)]
-            .map(|(name, kind, ofport, key)| {
+    let mut flows = vec!["priority=10,in_port=1,actions=output:2".to_owned()];
+    flows.extend(ports.iter().map(|p| format!("priority=10,in_port={},actions=output:1", p.2)));
+    let flows: Vec<&str> = flows.iter().map(String::as_str).collect();
+    let tunnels = |remote4: &str, remote6: &str| {
+        ports
+            .map(|(name, kind, ofport, key, ipv6, _)| {
+                let remote = if ipv6 { remote6 } else { remote4 };
                 tunnel_port(name, kind, ofport, &format!("remote_ip = \"{remote}\", key = {key}"))
             })
             .concat()
@@ -175,16 +187,16 @@ fn switch_to_switch_vxlan_geneve_gre() {
     let mut config_a = underlay_switch(
         &dir,
         "02:00:00:00:aa:01",
-        "172.31.3.1/24",
+        &["172.31.3.1/24", "fd00:33::1/64"],
         &phy_a,
-        &br_int(&vm_a, &flows, &tunnels("172.31.3.2")),
+        &br_int(&vm_a, &flows, &tunnels("172.31.3.2", "fd00:33::2")),
     );
     let mut config_b = underlay_switch(
         &dir,
         "02:00:00:00:bb:01",
-        "172.31.3.2/24",
+        &["172.31.3.2/24", "fd00:33::2/64"],
         &phy_b,
-        &br_int(&vm_b, &flows, &tunnels("172.31.3.1")),
+        &br_int(&vm_b, &flows, &tunnels("172.31.3.1", "fd00:33::1")),
     );
     // Two processes: a file prefix and a directory of sockets (control, bridges' management) each.
     for (config, role) in [(&mut config_a, "a"), (&mut config_b, "b")] {
@@ -203,8 +215,7 @@ fn switch_to_switch_vxlan_geneve_gre() {
         }
     }
 
-    let rounds = [("vxlan0", 2, "udp:vxlan", 100), ("geneve0", 3, "udp:geneve", 200), ("gre0", 4, "gre", 300)];
-    for (round, (name, ofport, protocol, key)) in rounds.into_iter().enumerate() {
+    for (round, (name, _, ofport, key, _, protocol)) in ports.into_iter().enumerate() {
         for switch in [&switch_a, &switch_b] {
             switch.vsctl_ok(&["add-flow", "br-int", &format!("priority=10,in_port=1,actions=output:{ofport}")]);
         }
@@ -213,12 +224,13 @@ fn switch_to_switch_vxlan_geneve_gre() {
             &dir,
             &underlay,
             "ula",
-            "udp port 4789 or udp port 6081 or ip proto 47",
+            "udp port 4789 or udp port 6081 or ip proto 47 or ip6 proto 47",
             50,
             &["frame.protocols", "vxlan.vni", "geneve.vni", "gre.key"],
         );
         assert_ping(&host_a, "10.1.3.2", name, &[&switch_a, &switch_b]);
         assert_ping(&host_b, "10.1.3.1", name, &[&switch_a, &switch_b]);
+        assert_ping(&host_a, "fd00:1:3::2", name, &[&switch_a, &switch_b]);
         let port = 5100 + 10 * u16::try_from(round).unwrap_or(0);
         assert_transfers(&dir, (&host_a, "10.1.3.1"), (&host_b, "10.1.3.2"), port, name);
         // (Tunnel ports count nothing in port-stats yet: the capture shows which tunnel carried it.)
@@ -226,7 +238,7 @@ fn switch_to_switch_vxlan_geneve_gre() {
         assert!(packets.len() >= 1000, "{name}: {} tunnel packets captured", packets.len());
         for fields in &packets {
             let [protocols, vxlan_vni, geneve_vni, gre_key] = fields.as_slice() else { panic!("{fields:?}") };
-            assert!(protocols.starts_with(&format!("eth:ethertype:ip:{protocol}:eth:")), "{name}: {fields:?}");
+            assert!(protocols.starts_with(&format!("eth:ethertype:{protocol}:eth:")), "{name}: {fields:?}");
             let keys = [vxlan_vni, geneve_vni, gre_key].map(|k| number(k));
             assert!(keys.iter().flatten().eq([&key]), "{name}: key {keys:?}, not {key}: {fields:?}");
         }
@@ -261,7 +273,7 @@ fn vxlan_outer_header_capture() {
     let config = underlay_switch(
         &dir,
         "02:00:00:00:c4:01",
-        "172.31.4.1/24",
+        &["172.31.4.1/24"],
         &phy,
         &br_int(&vm_port, &["actions=NORMAL"], &tunnels),
     );
