@@ -78,6 +78,7 @@ fn harness(flows: &[&str], bridge_ports: u16, pmd_ports: &[u16]) -> Harness {
             live: true,
             flags: PortFlags::default(),
             tunnel: None,
+            patch: None,
         })
         .collect();
     let bridge = BridgeDp {
