@@ -83,6 +83,10 @@ fn neutron_layout_br_int_br_tun_underlay() {
     assert!(trace.contains("patch -> bridge"), "trace: {trace}");
     assert!(trace.contains("tnl_push(vxlan,") && trace.contains("vni=1000"), "trace: {trace}");
     assert!(!trace.contains("push_vlan"), "the VLAN br-int pushes for the patch is stripped again in br-tun: {trace}");
+    // The tunnel port counts what it encapsulated and decapsulated.
+    let stats = switch.port_stats();
+    let vxlan = stats.port("vxlan0");
+    assert!(vxlan.rx_packets >= 5 && vxlan.tx_packets >= 5, "vxlan0 counters: {vxlan:?}");
     switch.stop();
 }
 
