@@ -486,6 +486,7 @@ mod tests {
                     version_switch_max_cycles: 120_000,
                     packet_ins: 0,
                     packet_outs: 0,
+                    tunnel_held: 0,
                 },
                 PmdStats { core: 12, iterations: 7, sleeps: 1234, ..PmdStats::default() },
             ],
@@ -593,6 +594,7 @@ CORE  REVALIDATIONS  MEGAFLOWS_CHECKED  MEGAFLOWS_REMOVED  CACHE_FLUSHES  LONGES
             version_switch_max_cycles: u64::MAX,
             packet_ins: 0,
             packet_outs: 0,
+            tunnel_held: 0,
         };
         let text = rendered(Request::PmdStats, &PmdStatsReply { tsc_hz: 2_400_000_000, pmds: vec![busy] });
         assert_eq!(text.lines().count(), 8, "{text}");

@@ -234,6 +234,10 @@ pub struct PmdStats {
     /// Packet-outs of the controllers this PMD ran.
     #[serde(default)]
     pub packet_outs: u64,
+    /// Packets of tunnel outputs whose next hop was unresolved, handed to the management thread
+    /// to wait for it (`vsctl neigh-show` says what became of them).
+    #[serde(default)]
+    pub tunnel_held: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -34,7 +34,7 @@ use crate::openflow::message::{FlowRemovedReason, PortReason};
 use crate::openflow::targets::OpenFlowServer;
 use crate::packet::proto::vlan;
 use crate::pipeline::table::{ApplyError, ApplyOutcome, FlowModFlags, FlowOp, RuleChange, RuleEntry, Timeout};
-use crate::pipeline::xlate::{translate, BridgePort, DpAction, PortFlags, VlanMode};
+use crate::pipeline::xlate::{translate, BridgePort, DpAction, PacketInOrigin, PortFlags, VlanMode};
 use crate::pmd::packet_in::{PacketInEvent, PACKET_IN_QUEUE};
 use crate::pmd::stats::{DropReason, PmdCounter, PmdCounters};
 use crate::pmd::{PmdCommand, PmdHandle, SideEffect};
@@ -567,6 +567,12 @@ impl Switch {
                 let outputs: Vec<String> = push.outputs.iter().map(|dp| self.dp_port_text(*dp)).collect();
                 format!("{}->{}", push.header, outputs.join("+"))
             }
+            DpAction::HoldForNeighbour(meta) => match meta.origin {
+                PacketInOrigin::TunnelHold { ofport, nexthop, .. } => {
+                    format!("hold(output:{ofport},nexthop={nexthop})")
+                }
+                _ => "hold".into(),
+            },
             DpAction::Controller(meta) => format!(
                 "controller(reason={},max_len={},table={},cookie={:#x})",
                 meta.reason.name(),
@@ -1135,6 +1141,7 @@ impl Switch {
                     version_switch_max_cycles: c.get(PmdCounter::VersionSwitchMaxCycles),
                     packet_ins: c.get(PmdCounter::PacketIns),
                     packet_outs: c.get(PmdCounter::PacketOuts),
+                    tunnel_held: c.get(PmdCounter::TunnelHeld),
                 }
             })
             .collect();
