@@ -152,8 +152,6 @@ pub struct Switch {
     tsc_per_ms: u64,
     /// The underlay routes: connected ones of the bridges' addresses, and static ones.
     routes: Arc<RouteTable>,
-    /// Next hops asked for (bridge, address) and when.
-    pending_neighbours: HashMap<(usize, std::net::IpAddr), u64>,
 }
 
 impl Switch {
@@ -209,7 +207,6 @@ impl Switch {
             packet_ins,
             tsc_per_ms,
             routes: Arc::new(RouteTable::new()),
-            pending_neighbours: HashMap::new(),
         };
         let mut routes = RouteTable::new();
         for bridge in &config.bridges {
@@ -222,7 +219,7 @@ impl Switch {
             state.mac = bridge.mac;
             state.addresses = bridge.underlay.addresses.clone();
             for &(ip, mac) in &bridge.underlay.neighbours {
-                state.set_neighbour(ip, mac, true, now);
+                state.neighbours.set_static(ip, mac);
             }
             if !state.addresses.is_empty() {
                 state.local_dp = Some(switch.free_virtual_dp_port().ok_or("no datapath port number left for LOCAL")?);
@@ -320,6 +317,14 @@ impl Switch {
                 reply(self.openflow_mut().and_then(|of| of.set_fail_mode(&bridge, None)))
             }
             Request::ControllerStatus { bridge } => reply(self.controller_status(&bridge)),
+            // Neighbours of underlay bridges (switch/underlay.rs).
+            Request::NeighShow { bridge } => reply(self.neigh_show(bridge.as_deref())),
+            Request::NeighSet { bridge, ip, mac } => {
+                reply(self.neigh_set(&bridge, &ip, &mac).map(|()| serde_json::Value::Null))
+            }
+            Request::NeighFlush { bridge } => {
+                reply(self.neigh_flush(bridge.as_deref()).map(|()| serde_json::Value::Null))
+            }
         }
     }
 
@@ -867,6 +872,8 @@ impl Switch {
                         tunnel: None,
                     });
                 }
+                // (A new neighbour snapshot marks the underlay changed: taken first.)
+                let neighbours = bridge.neighbour_snapshot();
                 rule_changes.push(bridge.take_rule_changes());
                 underlay_changes.push(std::mem::take(&mut bridge.underlay_changed));
                 Arc::new(BridgeDp {
@@ -880,7 +887,7 @@ impl Switch {
                     mac: bridge.mac,
                     addresses: bridge.addresses.iter().map(|a| a.addr).collect(),
                     local_dp: bridge.local_dp,
-                    neighbours: bridge.neighbour_snapshot(),
+                    neighbours,
                 })
             })
             .collect();
