@@ -95,6 +95,10 @@ impl BridgeDp {
 }
 
 impl Underlay for Datapath {
+    fn bridge_view(&self, index: usize) -> Option<Bridge<'_>> {
+        self.bridges.get(index).map(|bridge| bridge.view_in(self))
+    }
+
     fn resolve(&self, remote: IpAddr, local: Option<IpAddr>) -> Result<UnderlayPath<'_>, TunnelMiss> {
         let route = self.routes.lookup(&remote).ok_or(TunnelMiss::NoRoute)?;
         let index = self.bridges.iter().position(|b| b.name == route.bridge).ok_or(TunnelMiss::NoRoute)?;

@@ -263,6 +263,7 @@ mod tests {
             live: true,
             flags: PortFlags::default(),
             tunnel: None,
+            patch: None,
         }
     }
 

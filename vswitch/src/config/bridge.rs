@@ -37,6 +37,7 @@ pub(super) fn read_bridges(root: &Section) -> Result<Vec<BridgeConfig>, KeyError
     }
     let bridges = sections.iter().map(read_bridge).collect::<Result<Vec<_>, _>>()?;
     check_unique_across_bridges(&bridges)?;
+    check_patches(&bridges)?;
     Ok(bridges)
 }
 
@@ -260,6 +261,39 @@ fn check_flow_ports(flow: &FlowRule, bridge: &str, ports: &[PortConfig]) -> Resu
 }
 
 /// Bridge names, port names, DPDK devices and vhost socket paths must each be unique switch-wide.
+/// Every patch port's peer is a patch port of another bridge that names it back.
+fn check_patches(bridges: &[BridgeConfig]) -> Result<(), KeyError> {
+    let patch = |name: &str| {
+        bridges.iter().enumerate().find_map(|(b, bridge)| {
+            bridge.ports.iter().find(|p| p.name == name).map(|p| match &p.kind {
+                PortKind::Patch { peer } => (b, Some(peer.clone())),
+                _ => (b, None),
+            })
+        })
+    };
+    for (b, bridge) in bridges.iter().enumerate() {
+        for (index, port) in bridge.ports.iter().enumerate() {
+            let PortKind::Patch { peer } = &port.kind else { continue };
+            let key = format!("bridge[{b}].port[{index}].options.peer");
+            match patch(peer) {
+                None => return Err(KeyError::new(key, format!("no port named {peer:?}"))),
+                Some((_, None)) => return Err(KeyError::new(key, format!("{peer:?} is not a patch port"))),
+                Some((peer_bridge, _)) if peer_bridge == b => {
+                    return Err(KeyError::new(
+                        key,
+                        format!("{peer:?} is on the same bridge; a patch joins two bridges"),
+                    ))
+                }
+                Some((_, Some(back))) if back != port.name => {
+                    return Err(KeyError::new(key, format!("{peer:?} names {back:?} as its peer, not {:?}", port.name)))
+                }
+                Some(_) => {}
+            }
+        }
+    }
+    Ok(())
+}
+
 fn check_unique_across_bridges(bridges: &[BridgeConfig]) -> Result<(), KeyError> {
     let mut bridge_names: HashMap<&str, usize> = HashMap::new();
     let mut port_names: HashMap<&str, String> = HashMap::new();
@@ -316,6 +350,8 @@ fn check_unique_across_bridges(bridges: &[BridgeConfig]) -> Result<(), KeyError>
                 PortKind::VhostUser { path } | PortKind::VhostUserClient { path } => {
                     ("path", format!("socket path {path:?}"))
                 }
+                // Patch ends are checked pairwise below.
+                PortKind::Patch { .. } => continue,
                 // A received packet must belong to one port: Open vSwitch's identity of a tunnel.
                 PortKind::Tunnel(t) => (
                     "options.remote_ip",

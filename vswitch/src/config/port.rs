@@ -16,7 +16,8 @@ use crate::tunnel::TunnelKind;
 const TYPE_DPDK: &str = "dpdk";
 const TYPE_VHOST_USER: &str = "vhost-user";
 const TYPE_VHOST_USER_CLIENT: &str = "vhost-user-client";
-const PORT_TYPES: &str = "\"dpdk\", \"vhost-user\", \"vhost-user-client\", \"vxlan\", \"geneve\" or \"gre\"";
+const TYPE_PATCH: &str = "patch";
+const PORT_TYPES: &str = "\"dpdk\", \"vhost-user\", \"vhost-user-client\", \"patch\", \"vxlan\", \"geneve\" or \"gre\"";
 const TUNNEL_TYPES: [TunnelKind; 3] = [TunnelKind::Vxlan, TunnelKind::Geneve, TunnelKind::Gre];
 
 /// Receive queues of a port that does not say (`rx_queues`); vsctl's add-port uses it too.
@@ -96,6 +97,9 @@ pub enum PortKind {
     VhostUserClient { path: PathBuf },
     /// A tunnel (VXLAN, Geneve, GRE) to remote endpoints over an underlay bridge: no device.
     Tunnel(TunnelConfig),
+    /// One end of a patch between two bridges (`options = { peer = "<port on another
+    /// bridge>" }`): output to it continues in the peer's bridge. No device.
+    Patch { peer: String },
 }
 
 impl PortKind {
@@ -107,6 +111,7 @@ impl PortKind {
             PortKind::VhostUser { .. } => TYPE_VHOST_USER,
             PortKind::VhostUserClient { .. } => TYPE_VHOST_USER_CLIENT,
             PortKind::Tunnel(tunnel) => tunnel.kind.name(),
+            PortKind::Patch { .. } => TYPE_PATCH,
         }
     }
 }
@@ -140,6 +145,13 @@ impl PortConfig {
                 check_socket_path(path).map_err(|problem| KeyError::new("path", problem))
             }
             PortKind::Tunnel(_) => Ok(()),
+            PortKind::Patch { peer } => {
+                check_name(peer).map_err(|problem| KeyError::new("options.peer", problem))?;
+                if *peer == self.name {
+                    return Err(KeyError::new("options.peer", "a patch port cannot be its own peer"));
+                }
+                Ok(())
+            }
         }?;
         if !(1..=MAX_RX_QUEUES).contains(&self.rx_queues) {
             return Err(KeyError::new(
@@ -307,8 +319,24 @@ impl PortFields {
                 .map_err(|(option, problem)| KeyError::new(format!("options.{option}"), problem))?;
             return Ok(self.with_kind(PortKind::Tunnel(tunnel)));
         }
+        if self.port_type == TYPE_PATCH {
+            if self.devargs.is_some() || self.path.is_some() {
+                let key = if self.devargs.is_some() { "devargs" } else { "path" };
+                return Err(KeyError::new(key, "a patch port has no device; it takes options = { peer = \"PORT\" }"));
+            }
+            if let Some(unknown) = self.options.keys().find(|k| *k != "peer") {
+                return Err(KeyError::new(
+                    format!("options.{unknown}"),
+                    "unknown option of a patch port; expected peer",
+                ));
+            }
+            let peer = self.options.remove("peer").ok_or_else(|| {
+                KeyError::new("options.peer", "missing; a patch port names its peer, a patch port of another bridge")
+            })?;
+            return Ok(self.with_kind(PortKind::Patch { peer }));
+        }
         if !self.options.is_empty() {
-            return Err(KeyError::new("options", "only tunnel ports (vxlan, geneve, gre) take options"));
+            return Err(KeyError::new("options", "only tunnel and patch ports take options"));
         }
         let kind = match self.port_type.as_str() {
             TYPE_DPDK => {
@@ -379,6 +407,7 @@ impl From<&PortConfig> for PortFields {
                 (None, Some(path.clone()), BTreeMap::new())
             }
             PortKind::Tunnel(tunnel) => (None, None, tunnel.to_options()),
+            PortKind::Patch { peer } => (None, None, BTreeMap::from([("peer".to_string(), peer.clone())])),
         };
         PortFields {
             name: port.name.clone(),

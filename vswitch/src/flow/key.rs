@@ -404,6 +404,14 @@ impl FlowKey {
         out
     }
 
+    /// `self |= other`, word by word (the union of two masks).
+    #[inline]
+    pub fn or_with(&mut self, other: &FlowKey) {
+        for i in 0..KEY_WORDS {
+            self.set_word(i, self.word(i) | other.word(i));
+        }
+    }
+
     /// Sets every bit of a field (for building masks).
     pub fn set_all_ones(&mut self, field: Field) {
         let d = field.def();

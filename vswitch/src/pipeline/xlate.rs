@@ -18,6 +18,7 @@
 //! reads is un-wildcarded; fields it only writes are not.
 
 mod groups;
+mod patch;
 pub mod tunnel;
 
 use std::cell::Cell;
@@ -147,6 +148,15 @@ pub struct BridgePort {
     pub flags: PortFlags,
     /// A tunnel port's options: output encapsulates (it has no device).
     pub tunnel: Option<Arc<TunnelConfig>>,
+    /// A patch port's peer: output continues in the peer's bridge (no device).
+    pub patch: Option<PatchPeer>,
+}
+
+/// The other end of a patch port: its bridge (index of the datapath's bridges) and datapath port.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct PatchPeer {
+    pub bridge: usize,
+    pub dp_port: u16,
 }
 
 /// What a controller configured for a port (OpenFlow PORT_MOD).
@@ -198,7 +208,8 @@ pub struct Bridge<'a> {
     /// as OpenFlow 1.0 has it: set while a connection that wants that is open. Otherwise a miss
     /// drops (OpenFlow 1.3).
     pub miss_to_controller: bool,
-    /// Where tunnel outputs are routed (none: tunnel ports send nothing).
+    /// The other bridges of the datapath: where tunnel outputs are routed and patch ports lead
+    /// (none: tunnel and patch ports send nothing).
     pub underlay: Option<&'a dyn Underlay>,
 }
 
@@ -261,12 +272,37 @@ pub struct Translation {
     pub dependencies: Dependencies,
     /// The first tunnel output that sent nothing, and why.
     pub tunnel_miss: Option<TunnelMiss>,
+    /// Rules learned and MAC addresses seen in other bridges (through patch ports), by bridge
+    /// index.
+    pub learned_elsewhere: Vec<(usize, Learned)>,
+    /// The packet's header fields as the datapath actions leave it.
+    pub committed: FlowKey,
+}
+
+/// What a translation learned in a bridge other than its own.
+#[derive(Debug, Clone)]
+pub enum Learned {
+    Rule(Box<FlowRule>),
+    Mac(MacLearning),
 }
 
 /// Runs the bridge's pipeline for a packet with datapath key `dp_key`
 /// (whose in_port is the datapath port). With `trace`, every step is
 /// recorded in `Translation::trace`.
 pub fn translate(bridge: &Bridge<'_>, dp_key: &FlowKey, trace: bool) -> Translation {
+    translate_at(bridge, dp_key, trace, 0, None)
+}
+
+/// `translate`, `depth` bridges deep (patch ports crossed so far); `packet`: the headers the
+/// packet has when `dp_key` holds changes not written to it yet (they are written only where
+/// this bridge's actions need them, so a change the peer undoes costs nothing).
+fn translate_at(
+    bridge: &Bridge<'_>,
+    dp_key: &FlowKey,
+    trace: bool,
+    depth: usize,
+    packet: Option<&FlowKey>,
+) -> Translation {
     let mut out = Translation {
         trace: trace.then(Vec::new),
         table_lookups: bridge.tables.new_lookups(),
@@ -287,6 +323,10 @@ pub fn translate(bridge: &Bridge<'_>, dp_key: &FlowKey, trace: bool) -> Translat
         return out;
     }
     let mut xlate = Xlate::new(bridge, in_port.clone(), dp_key, out);
+    xlate.bridge_depth = depth;
+    if let Some(packet) = packet {
+        xlate.set_packet(packet);
+    }
     xlate.run_table(0, true);
     if xlate.out.stop.is_none() {
         xlate.list_ended = false;
@@ -318,6 +358,7 @@ pub fn translate_packet_out(bridge: &Bridge<'_>, dp_key: &FlowKey, in_port: OfPo
         live: true,
         flags: PortFlags::default(),
         tunnel: None,
+        patch: None,
     });
     let mut xlate = Xlate::new(bridge, port, dp_key, Translation::default());
     xlate.execute(actions);
@@ -371,6 +412,8 @@ struct Xlate<'a, 'b> {
     /// dec_ttl failed somewhere (a drop, if nothing else forwards).
     ttl_expired: bool,
     depth: usize,
+    /// Patch ports crossed to get to this bridge.
+    bridge_depth: usize,
     out: Translation,
 }
 
@@ -393,13 +436,30 @@ impl<'a, 'b> Xlate<'a, 'b> {
             list_ended: false,
             ttl_expired: false,
             depth: 0,
+            bridge_depth: 0,
             out,
         }
     }
 
+    /// The packet's headers are `packet` (the working key may differ: those fields are dirty).
+    fn set_packet(&mut self, packet: &FlowKey) {
+        self.committed = *packet;
+        self.committed.set_u64(Field::InPort, self.key.get_u64(Field::InPort));
+        self.dirty = crate::flow::key::FIELDS
+            .iter()
+            .map(|def| def.field)
+            .filter(|&f| {
+                // (The inner tag is written by the VLAN pushes and pops themselves.)
+                is_header_field(f) && f != Field::VlanTci2 && self.key.get_u128(f) != self.committed.get_u128(f)
+            })
+            .collect();
+    }
+
     /// The translation, once the actions ran.
     fn finish(mut self) -> Translation {
-        if self.ttl_expired && self.out.actions.iter().all(|a| !matches!(a, DpAction::Output(_))) {
+        self.out.committed = self.committed;
+        if self.ttl_expired && self.out.actions.iter().all(|a| !matches!(a, DpAction::Output(_) | DpAction::Tunnel(_)))
+        {
             self.out.stop = Some(XlateStop::TtlExpired);
         }
         // Metadata and registers are zero in every datapath key: matching on
@@ -665,6 +725,14 @@ impl<'a, 'b> Xlate<'a, 'b> {
         if outer & vlan::PRESENT == 0 {
             return;
         }
+        let packet_tci = self.committed.get_u128(Field::VlanTci);
+        if u16::try_from(packet_tci).unwrap_or(0) & vlan::PRESENT == 0 && self.dirty.contains(&Field::VlanTci) {
+            // The tag exists only in the working key (a VLAN set on an untagged packet, not
+            // written yet): popping it leaves the packet as it is.
+            self.key.set_u128(Field::VlanTci, packet_tci);
+            self.dirty.retain(|&f| f != Field::VlanTci);
+            return;
+        }
         self.commit();
         self.emit(DpAction::PopVlan);
         let inner = self.read(Field::VlanTci2);
@@ -792,6 +860,10 @@ impl<'a, 'b> Xlate<'a, 'b> {
         }
         if let Some((port, tunnel)) = port.and_then(|p| p.tunnel.as_ref().map(|t| (p, t))) {
             self.tunnel_output(port, tunnel);
+            return;
+        }
+        if let Some(peer) = port.and_then(|p| p.patch) {
+            self.patch_output(peer);
             return;
         }
         self.commit();
@@ -974,6 +1046,7 @@ mod tests {
                 live: true,
                 flags: PortFlags::default(),
                 tunnel: None,
+                patch: None,
             })
             .collect()
     }
@@ -1202,6 +1275,7 @@ mod tests {
                 live: true,
                 flags: PortFlags::default(),
                 tunnel: None,
+                patch: None,
             },
             BridgePort {
                 ofport: 2,
@@ -1210,6 +1284,7 @@ mod tests {
                 live: true,
                 flags: PortFlags::default(),
                 tunnel: None,
+                patch: None,
             },
             BridgePort {
                 ofport: 3,
@@ -1218,6 +1293,7 @@ mod tests {
                 live: true,
                 flags: PortFlags::default(),
                 tunnel: None,
+                patch: None,
             },
             BridgePort {
                 ofport: 4,
@@ -1226,6 +1302,7 @@ mod tests {
                 live: true,
                 flags: PortFlags::default(),
                 tunnel: None,
+                patch: None,
             },
         ]
     }

@@ -78,6 +78,7 @@ fn harness(flows: &[&str], bridge_ports: u16, pmd_ports: &[u16]) -> Harness {
             live: true,
             flags: PortFlags::default(),
             tunnel: None,
+            patch: None,
         })
         .collect();
     let bridge = BridgeDp {
@@ -313,6 +314,7 @@ fn with_tunnel(h: &mut Harness, neighbours: &[(&str, [u8; 6])], limit: PacketInL
         live: true,
         flags: PortFlags::default(),
         tunnel: None,
+        patch: None,
     };
     let underlay = BridgeDp {
         name: "br-phy".into(),

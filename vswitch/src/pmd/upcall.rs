@@ -10,8 +10,8 @@ use crossbeam::channel::Sender;
 use crate::datapath::{Datapath, FlowActions};
 use crate::flow::key::FlowKey;
 use crate::flow::FlowRule;
-use crate::pipeline::xlate::TunnelMiss;
 use crate::pipeline::xlate::{translate, MacLearning};
+use crate::pipeline::xlate::{Learned, TunnelMiss};
 
 /// Something the slow path learned for the management thread to apply.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,6 +45,14 @@ pub fn upcall(datapath: &Datapath, bridge: usize, key: &FlowKey, side_effects: &
     }
     for mac in translation.learned_macs.drain(..) {
         let _ = side_effects.try_send(SideEffect::LearnedMac { bridge, mac });
+    }
+    // Learned in the bridges behind patch ports.
+    for (bridge, learned) in translation.learned_elsewhere.drain(..) {
+        let effect = match learned {
+            Learned::Rule(rule) => SideEffect::LearnedRule { bridge, rule },
+            Learned::Mac(mac) => SideEffect::LearnedMac { bridge, mac },
+        };
+        let _ = side_effects.try_send(effect);
     }
     let mask = translation.wildcards;
     Upcall { actions: Arc::new(FlowActions::from_translation(bridge, translation)), mask }

@@ -34,7 +34,9 @@ use crate::openflow::message::{FlowRemovedReason, PortReason};
 use crate::openflow::targets::OpenFlowServer;
 use crate::packet::proto::vlan;
 use crate::pipeline::table::{ApplyError, ApplyOutcome, FlowModFlags, FlowOp, RuleChange, RuleEntry, Timeout};
-use crate::pipeline::xlate::{translate, BridgePort, DpAction, PacketInOrigin, PortFlags, VlanMode};
+use crate::pipeline::xlate::{
+    translate, BridgePort, DpAction, PacketInOrigin, PatchPeer, PortFlags, VlanMode, NO_DP_PORT,
+};
 use crate::pmd::packet_in::{PacketInEvent, PACKET_IN_QUEUE};
 use crate::pmd::stats::{DropReason, PmdCounter, PmdCounters};
 use crate::pmd::{PmdCommand, PmdHandle, SideEffect};
@@ -739,10 +741,11 @@ impl Switch {
             crate::unix_socket::claim(path, "vhost-user socket")?;
         }
         let Some(devargs) = port::devargs(&config.kind, config.rx_queues, self.next_vdev_index) else {
-            // A tunnel port: no device, a datapath port number of its own.
-            let dp_port = self.free_virtual_dp_port().ok_or("no datapath port number left for a tunnel port")?;
+            // A tunnel or patch port: no device, a datapath port number of its own.
+            let dp_port =
+                self.free_virtual_dp_port().ok_or("no datapath port number left for a port without a device")?;
             let baseline = self.port_totals(&self.all_pmd_counters(), dp_port);
-            tracing::info!(port = %config.name, bridge = bridge_name, ofport, dp_port, kind = config.kind.type_name(), "tunnel port added");
+            tracing::info!(port = %config.name, bridge = bridge_name, ofport, dp_port, kind = config.kind.type_name(), "port added");
             let mut config = config.clone();
             config.ofport = Some(ofport);
             let link = Link { up: true, ..Link::default() };
@@ -859,6 +862,7 @@ impl Switch {
                         live: p.link.up,
                         flags: p.flags,
                         tunnel: p.tunnel().map(|t| Arc::new(t.clone())),
+                        patch: self.patch_peer(p),
                     })
                     .collect();
                 let bridge = &mut self.bridges[b];
@@ -870,6 +874,7 @@ impl Switch {
                         live: true,
                         flags: PortFlags::default(),
                         tunnel: None,
+                        patch: None,
                     });
                 }
                 // (A new neighbour snapshot marks the underlay changed: taken first.)
@@ -915,6 +920,21 @@ impl Switch {
             changes.underlay |= underlay;
         }
         Datapath { version, pmd_rxqs, bridges, changes, routes: Arc::clone(&self.routes) }
+    }
+
+    /// The other end of patch port `port`: a patch port of another bridge naming it back.
+    fn patch_peer(&self, port: &Port) -> Option<PatchPeer> {
+        let PortKind::Patch { peer } = &port.config.kind else { return None };
+        self.ports
+            .iter()
+            .find(|p| {
+                p.config.name == *peer
+                    && p.bridge != port.bridge
+                    && matches!(&p.config.kind, PortKind::Patch { peer } if *peer == port.config.name)
+            })
+            .map(|p| PatchPeer { bridge: p.bridge, dp_port: p.dp_port })
+            // No peer (yet): output to it goes nowhere (no such bridge).
+            .or(Some(PatchPeer { bridge: usize::MAX, dp_port: NO_DP_PORT }))
     }
 
     /// Per bridge: what its rx queues need to terminate tunnels (bridges with addresses, while

@@ -6,7 +6,7 @@ use crate::config::PortKind;
 /// `vdev_index` keeps net_vhost device names unique within the process.
 pub fn devargs(kind: &PortKind, rx_queues: u16, vdev_index: u32) -> Option<String> {
     Some(match kind {
-        PortKind::Tunnel(_) => return None,
+        PortKind::Tunnel(_) | PortKind::Patch { .. } => return None,
         PortKind::Dpdk { devargs } => devargs.clone(),
         PortKind::VhostUser { path } => {
             format!("net_vhost_vs{vdev_index},iface={},queues={rx_queues},client=0", path.display())
@@ -24,6 +24,7 @@ pub fn kind_name(kind: &PortKind) -> &'static str {
         PortKind::VhostUser { .. } => "vhost-user",
         PortKind::VhostUserClient { .. } => "vhost-user-client",
         PortKind::Tunnel(tunnel) => tunnel.kind.name(),
+        PortKind::Patch { .. } => "patch",
     }
 }
 
@@ -35,6 +36,7 @@ pub fn target(kind: &PortKind) -> String {
         PortKind::Tunnel(tunnel) => {
             tunnel.to_options().iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(",")
         }
+        PortKind::Patch { peer } => format!("peer={peer}"),
     }
 }
 

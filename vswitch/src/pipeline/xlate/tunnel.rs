@@ -20,11 +20,15 @@ use crate::tunnel::TunnelKind;
 /// picks one, so the underlay can spread the flows of one tunnel.
 pub const SOURCE_PORTS: (u16, u16) = (32768, 61000);
 
-/// The underlay a tunnel output goes through: implemented by the datapath version, which knows
-/// every bridge, the route table and the neighbour caches.
+/// The bridges beyond a translation's own: the underlay a tunnel output goes through and the
+/// peers of patch ports. Implemented by the datapath version, which knows every bridge, the
+/// route table and the neighbour caches.
 pub trait Underlay {
     /// The way to `remote` (from `local`, when the port fixes it).
     fn resolve(&self, remote: IpAddr, local: Option<IpAddr>) -> Result<UnderlayPath<'_>, TunnelMiss>;
+
+    /// What a translation reads of bridge `index` (which may tunnel and patch on in turn).
+    fn bridge_view(&self, index: usize) -> Option<Bridge<'_>>;
 }
 
 /// Where a tunnel packet to a remote endpoint leaves.

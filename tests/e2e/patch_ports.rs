@@ -1,0 +1,112 @@
+//! Patch ports join bridges within one translation. A Neutron-style layout: the host's port is
+//! an access port (VLAN 5) on br-int, which runs NORMAL and is patched to br-tun; br-tun maps
+//! VLAN 5 to VNI 1000 on a VXLAN port and back (flows, as Neutron's tunnel bridge does);
+//! br0 is the underlay (VTEP 172.31.1.1/24, NORMAL) with an AF_PACKET port into a namespace
+//! holding a Linux kernel VXLAN device of VNI 1000. The host pings the kernel's overlay address;
+//! the datapath flow of a packet covers br-int, br-tun and br0 (one megaflow, checked with
+//! trace); a patch port whose peer is missing or not a patch port is refused in the config.
+#![forbid(unsafe_code)]
+use std::process::Command;
+use std::time::Duration;
+
+use vswitch_e2e::command::run;
+use vswitch_e2e::netns::Namespace;
+use vswitch_e2e::{PortSpec, SwitchConfig, TestDir, Vswitchd};
+
+const LIMIT: Duration = Duration::from_secs(10);
+
+fn sh(script: &str) {
+    let mut command = Command::new("sh");
+    command.args(["-ec", script]);
+    let output = run(command, LIMIT);
+    assert!(output.success(), "{script}\n{output}");
+}
+
+fn veth(outside: &str, inside: &str, ns: &Namespace, address: &str, mtu: u32) {
+    sh(&format!(
+        "ip link del {outside} 2>/dev/null || true; ip link add {outside} type veth peer name {inside}; \
+         ethtool -K {outside} tx off >/dev/null; ip link set {outside} up"
+    ));
+    ns.adopt(inside, address);
+    sh(&format!(
+        "ip netns exec {ns} ethtool -K {inside} tx off >/dev/null; ip -n {ns} link set {inside} mtu {mtu}",
+        ns = ns.name()
+    ));
+}
+
+#[test]
+fn neutron_layout_br_int_br_tun_underlay() {
+    let dir = TestDir::new("patch-ports");
+    let underlay = Namespace::create(&dir, "ul");
+    let vm = Namespace::create(&dir, "vm");
+    let pid = std::process::id() % 100_000;
+    let (phy, vm_port) = (format!("ppu{pid}"), format!("ppv{pid}"));
+    veth(&phy, "ul0", &underlay, "172.31.1.2/24", 1500);
+    veth(&vm_port, "vm0", &vm, "10.1.1.1/24", 1450);
+    sh(&format!(
+        "ip -n {ns} link add vx0 type vxlan id 1000 remote 172.31.1.1 local 172.31.1.2 dstport 4789 dev ul0; \
+         ip -n {ns} link set vx0 mtu 1450; ip -n {ns} addr add 10.1.1.2/24 dev vx0; ip -n {ns} link set vx0 up",
+        ns = underlay.name()
+    ));
+    let br_int = format!(
+        "[[bridge]]\nname = \"br-int\"\nflows = [\"actions=NORMAL\"]\n\
+         [[bridge.port]]\nname = \"vm\"\ntype = \"dpdk\"\ndevargs = \"net_af_packet1,iface={vm_port}\"\nofport = 1\ntag = 5\n\
+         [[bridge.port]]\nname = \"patch-tun\"\ntype = \"patch\"\nofport = 2\noptions = {{ peer = \"patch-int\" }}"
+    );
+    let br_tun = "[[bridge]]\nname = \"br-tun\"\nflows = [\n\
+         \"priority=10,in_port=1,dl_vlan=5,actions=strip_vlan,set_tunnel:1000,output:2\",\n\
+         \"priority=10,in_port=2,tun_id=1000,actions=mod_vlan_vid:5,output:1\",\n\
+         \"priority=0,actions=drop\"]\n\
+         [[bridge.port]]\nname = \"patch-int\"\ntype = \"patch\"\nofport = 1\noptions = { peer = \"patch-tun\" }\n\
+         [[bridge.port]]\nname = \"vxlan0\"\ntype = \"vxlan\"\nofport = 2\n\
+         options = { remote_ip = \"172.31.1.2\", key = \"flow\" }";
+    let config = SwitchConfig::new(&dir)
+        .flow("actions=NORMAL")
+        .bridge_setting("mac", "\"02:00:00:00:aa:01\"")
+        .bridge_setting("addresses", "[\"172.31.1.1/24\"]")
+        .port(PortSpec::dpdk("phy", 1, &format!("net_af_packet0,iface={phy}")))
+        .more_toml(&br_int)
+        .more_toml(br_tun);
+    let switch = Vswitchd::start(&dir, &config);
+
+    let answered = vm.ping_until_answered("10.1.1.2", 5, 5);
+    assert!(
+        answered.is_ok(),
+        "no answer through br-int, br-tun and the tunnel:\n{}\n{}",
+        answered.unwrap_err(),
+        switch.stderr()
+    );
+    // One translation crosses the three bridges: br-int's NORMAL tags the packet for the patch,
+    // br-tun strips it and sets the VNI, br0's NORMAL sends the outer packet out of phy.
+    let trace =
+        switch.vsctl_ok(&["trace", "br-int", "in_port=1,icmp,dl_src=02:00:00:00:00:01,dl_dst=ff:ff:ff:ff:ff:ff"]);
+    assert!(trace.contains("patch -> bridge"), "trace: {trace}");
+    assert!(trace.contains("tnl_push(vxlan,") && trace.contains("vni=1000"), "trace: {trace}");
+    assert!(!trace.contains("push_vlan"), "the VLAN br-int pushes for the patch is stripped again in br-tun: {trace}");
+    switch.stop();
+}
+
+#[test]
+fn patch_port_peers_are_checked() {
+    let dir = TestDir::new("patch-check");
+    let bad = [
+        ("options = { peer = \"nobody\" }", "no port named \"nobody\""),
+        ("options = { peer = \"p1\" }", "is not a patch port"),
+        ("", "missing; a patch port names its peer"),
+    ];
+    for (options, error) in bad {
+        let config = SwitchConfig::new(&dir).port(PortSpec::dpdk("p1", 1, "net_null0")).more_toml(&format!(
+            "[[bridge]]\nname = \"br1\"\n[[bridge.port]]\nname = \"patch1\"\ntype = \"patch\"\nofport = 1\n{options}"
+        ));
+        let path = config.write(&dir, "bad.toml");
+        let output = run(
+            {
+                let mut command = Command::new(vswitch_e2e::bins::vswitchd());
+                command.arg("--check-config").arg(&path);
+                command
+            },
+            LIMIT,
+        );
+        assert!(!output.success() && output.stderr.contains(error), "expected {error:?}: {output}");
+    }
+}
