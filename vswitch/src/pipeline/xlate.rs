@@ -103,12 +103,13 @@ pub enum PacketInOrigin {
     NoRule,
     /// Not a packet-in: a packet output to a bridge's LOCAL port, for the switch's own stack.
     LocalPort,
-    /// Not a packet-in: a packet for tunnel port `ofport` (of the event's bridge; the meta's
-    /// in_port is where the packet came in) whose next hop `nexthop` on underlay bridge
-    /// `underlay` is unresolved, to be held until it resolves. `tun_src`/`tun_dst` are the
-    /// packet's tunnel fields the output read (a port with `local_ip`/`remote_ip=flow`), the
-    /// meta's `tun_id` its key (`key=flow`).
-    TunnelHold { ofport: u32, underlay: usize, nexthop: std::net::IpAddr, tun_src: u32, tun_dst: u32 },
+    /// Not a packet-in: a packet for the tunnel port of datapath port `port` whose next hop
+    /// `nexthop` on underlay bridge `underlay` is unresolved, to be held until it resolves. The
+    /// meta's in_port is where the packet came into the tunnel port's bridge (which is not the
+    /// event's bridge when patch ports led there). `tun_src`/`tun_dst` are the packet's tunnel
+    /// fields the output read (a port with `local_ip`/`remote_ip=flow`), the meta's `tun_id`
+    /// its key (`key=flow`).
+    TunnelHold { port: u16, underlay: usize, nexthop: std::net::IpAddr, tun_src: u32, tun_dst: u32 },
 }
 
 impl PacketInMeta {

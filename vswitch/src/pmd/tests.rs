@@ -356,7 +356,7 @@ fn packets_for_an_unresolved_tunnel_next_hop_go_to_the_management_thread_to_wait
         assert_eq!(event.bridge, 0);
         assert_eq!(
             event.meta.origin,
-            PacketInOrigin::TunnelHold { ofport: 2, underlay: 1, nexthop, tun_src: 0, tun_dst: 0 }
+            PacketInOrigin::TunnelHold { port: 40, underlay: 1, nexthop, tun_src: 0, tun_dst: 0 }
         );
         assert_eq!(event.meta.in_port, 1);
         // As the actions before the tunnel output left it (checksum updated).
@@ -376,6 +376,37 @@ fn packets_for_an_unresolved_tunnel_next_hop_go_to_the_management_thread_to_wait
     assert_eq!((sent.len(), h.counter(PmdCounter::TunnelHeld)), (1, 0));
     assert_eq!(sent[0].0, 3);
     assert_eq!(&sent[0].1.data()[..6], &[2, 0, 0, 0, 0, 0xfe], "to the next hop's MAC");
+}
+
+#[test]
+fn a_packet_held_behind_a_patch_port_names_the_tunnel_port_and_its_bridge_s_in_port() {
+    use crate::pipeline::xlate::{PacketInOrigin, PatchPeer};
+    let mut h = harness(&["in_port=1,actions=output:2"], 2, &[3]);
+    with_tunnel(&mut h, &[], PacketInLimit::default());
+    // A third bridge whose port 2 is patched to port 1 of the tunnel's bridge.
+    let overlay = &h.datapath.bridges[0];
+    let mut front = BridgeDp {
+        name: "br-front".into(),
+        tables: overlay.tables.clone(),
+        ports: overlay.ports.clone(),
+        ..BridgeDp::default()
+    };
+    front.ports[0].dp_port = 5;
+    front.ports[1].tunnel = None;
+    front.ports[1].dp_port = 6;
+    front.ports[1].patch = Some(PatchPeer { bridge: 0, dp_port: 1 });
+    h.datapath.bridges.push(Arc::new(front));
+    h.forwarder.exec.packet_ins.follow(&h.datapath, 0);
+    let mut burst = TestBurst::of(&[udp_frame(5).as_slice()]);
+    h.forwarder.forward_burst(&h.datapath, 2, 5, None, &mut burst, 2);
+    let event = h.packet_ins.try_recv().expect("a held packet");
+    let nexthop = "172.31.1.2".parse().unwrap();
+    assert_eq!(event.bridge, 2, "the packet-in limit of the bridge it came in on");
+    assert_eq!(
+        event.meta.origin,
+        PacketInOrigin::TunnelHold { port: 40, underlay: 1, nexthop, tun_src: 0, tun_dst: 0 }
+    );
+    assert_eq!(event.meta.in_port, 1, "where it came into the tunnel port's bridge");
 }
 
 #[test]

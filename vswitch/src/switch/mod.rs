@@ -575,8 +575,8 @@ impl Switch {
                 format!("{}->{}", push.header, outputs.join("+"))
             }
             DpAction::HoldForNeighbour(meta) => match meta.origin {
-                PacketInOrigin::TunnelHold { ofport, nexthop, .. } => {
-                    format!("hold(output:{ofport},nexthop={nexthop})")
+                PacketInOrigin::TunnelHold { port, nexthop, .. } => {
+                    format!("hold({},nexthop={nexthop})", self.dp_port_text(port))
                 }
                 _ => "hold".into(),
             },

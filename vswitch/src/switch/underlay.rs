@@ -153,11 +153,19 @@ impl Switch {
     }
 
     /// Sends the packets held for a next hop of underlay bridge `underlay` that resolved: each a
-    /// packet-out on its tunnel port's bridge, from the port it came in on, whose actions give it
-    /// the tunnel fields the output read and output it to the tunnel port.
+    /// packet-out on its tunnel port's bridge, from the port it came into that bridge on, whose
+    /// actions give it the tunnel fields the output read and output it to the tunnel port. A
+    /// packet whose tunnel port is gone meanwhile is dropped.
     fn release(&mut self, underlay: usize, packets: Vec<PacketInEvent>) {
         for event in packets {
-            let PacketInOrigin::TunnelHold { ofport, tun_src, tun_dst, .. } = event.meta.origin else { continue };
+            let PacketInOrigin::TunnelHold { port, tun_src, tun_dst, .. } = event.meta.origin else { continue };
+            let tunnel_port = self.ports.iter().find(|p| p.dp_port == port && p.tunnel().is_some());
+            let Some((bridge, ofport)) = tunnel_port.map(|p| (p.bridge, p.ofport)) else {
+                if let Some(b) = self.bridges.get_mut(underlay) {
+                    b.neighbour_counters.dropped += 1;
+                }
+                continue;
+            };
             let in_port = OfPort(event.meta.in_port);
             let set = |field: Field, value: u128| Action::SetField { field, value, mask: field.bits_mask() };
             let actions = [
@@ -167,7 +175,7 @@ impl Switch {
                 // (A packet that came in on the tunnel port itself goes back through it.)
                 Action::output(if in_port.0 == ofport { OfPort::IN_PORT } else { OfPort(ofport) }),
             ];
-            let sent = self.packet_out(event.bridge, in_port, &actions, &event.data);
+            let sent = self.packet_out(bridge, in_port, &actions, &event.data);
             let Some(b) = self.bridges.get_mut(underlay) else { return };
             match sent {
                 Ok(()) => b.neighbour_counters.released += 1,

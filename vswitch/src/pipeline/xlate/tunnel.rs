@@ -107,7 +107,7 @@ impl Xlate<'_, '_> {
         self.commit();
         let field = |key: &FlowKey, field: Field| u32::try_from(key.get_u64(field)).unwrap_or(0);
         let origin = PacketInOrigin::TunnelHold {
-            ofport: port.ofport,
+            port: port.dp_port,
             underlay,
             nexthop,
             tun_src: field(&self.key, Field::TunSrc),
