@@ -167,13 +167,14 @@ impl<O: PortOutputs> Execution<O> {
     }
 
     /// Hands a copy of `packet` to the management thread, which holds it until its tunnel's
-    /// next hop resolves, within the bridge's packet-in limit (the same bounded queue and token
-    /// bucket as packet-ins: a flood to an unresolved next hop costs a counter per packet, not a
-    /// copy); a packet not handed on is dropped as `tunnel_neighbour_unresolved`.
+    /// next hop resolves, within the bridge's packet-in limit (the packet-ins' bounded queue, a
+    /// token bucket of its own: a flood to an unresolved next hop costs a counter per packet,
+    /// not a copy, and leaves the controllers' packet-ins alone); a packet not handed on is
+    /// dropped as `tunnel_neighbour_unresolved`.
     #[cold]
     fn hold_for_neighbour(&mut self, origin: Origin, packet: &PacketOf<O>, meta: &Arc<PacketInMeta>) {
         let total_len = packet.pkt_len() as usize;
-        if self.packet_ins.offer(origin.bridge, meta, packet.data(), total_len, rdtsc()) {
+        if self.packet_ins.offer_hold(origin.bridge, meta, packet.data(), total_len, rdtsc()) {
             self.counters.add(PmdCounter::TunnelHeld, 1);
         } else {
             self.drop_one(origin, DropReason::TunnelNeighbourUnresolved);

@@ -425,6 +425,19 @@ fn held_packets_are_bounded_by_the_packet_in_limit() {
 }
 
 #[test]
+fn held_packets_leave_the_controllers_packet_ins_alone() {
+    let flows = ["priority=20,in_port=1,udp,tp_src=100,actions=controller", "priority=10,in_port=1,actions=output:2"];
+    let mut h = harness(&flows, 2, &[3]);
+    with_tunnel(&mut h, &[], PacketInLimit { rate: 1, burst: 2 });
+    let mut frames: Vec<Vec<u8>> = (0..10).map(udp_frame).collect();
+    frames.push(udp_frame(100));
+    h.forward(&frames);
+    assert!(h.counter(PmdCounter::TunnelHeld) < 10);
+    assert_eq!(h.counter(PmdCounter::PacketIns), 1, "its own bucket still had a token");
+    assert_eq!(h.drops(DropReason::PacketInLimit), 0);
+}
+
+#[test]
 fn rarp_addresses_are_rewritten_like_arp_s() {
     let mut h = harness(&["in_port=1,dl_type=0x8035,actions=set_field:10.0.0.9->arp_spa,output:2"], 2, &[2]);
     let rarp = ethernet(&[], ethertype::RARP, &arp(3, [2; 6], [10, 0, 0, 1], [4; 6], [10, 0, 0, 2]));
