@@ -146,8 +146,11 @@ mod tests {
                     mtu: 1500,
                     rx_queues: 1,
                     tx_queues: 1,
+                    options: Default::default(),
                 }],
                 n_flows: 0,
+                mac: None,
+                addresses: vec![],
             }],
         }
     }

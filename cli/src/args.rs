@@ -7,6 +7,7 @@
 //! code 2 before anything is sent. Flow rules are vswitchd's to check.
 use std::ffi::OsString;
 use std::io::Read;
+use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -16,7 +17,7 @@ use clap::{CommandFactory, Parser, Subcommand};
 use crate::client::LONGEST_TIMEOUT;
 use crate::flows_file::{read_flows, FlowsOrigin};
 use crate::port_settings::port_config_from_settings;
-use crate::proto::{Request, DEFAULT_SOCKET};
+use crate::proto::{Prefix, Request, DEFAULT_SOCKET};
 
 /// Seconds vsctl waits for vswitchd when `--timeout` is not given.
 const DEFAULT_TIMEOUT_SECS: &str = "10";
@@ -132,17 +133,20 @@ enum Command {
     Mempool,
     /// Add a port to a running bridge
     #[command(after_help = "Settings:\n  \
-        type=TYPE          required: dpdk, vhost-user or vhost-user-client\n  \
+        type=TYPE          required: dpdk, vhost-user, vhost-user-client, vxlan, geneve or gre\n  \
         devargs=DEVARGS    required for type=dpdk: PCI address or vdev (net_tap0,iface=tap0)\n  \
         path=SOCKET        required for type=vhost-user and vhost-user-client\n  \
+        options:NAME=VALUE a tunnel's option (vxlan, geneve, gre), as Open vSwitch's: remote_ip\n                     \
+        (required), local_ip, key, in_key, out_key, dst_port, tos, ttl, df_default, csum\n  \
         ofport=N           OpenFlow port number (default: first free)\n  \
-        rx_queues=N        receive queues (default 1)\n  \
-        rxq_size=N         receive ring size (default 1024)\n  \
-        txq_size=N         transmit ring size (default 1024)\n  \
-        mtu=N              MTU (default: the device's)\n  \
+        rx_queues=N        receive queues (default 1; not for tunnels)\n  \
+        rxq_size=N         receive ring size (default 1024; not for tunnels)\n  \
+        txq_size=N         transmit ring size (default 1024; not for tunnels)\n  \
+        mtu=N              MTU (default: the device's; not for tunnels)\n  \
         tag=VLAN           access port of VLAN 1-4094 for NORMAL (untagged packets only)\n  \
         trunks=V1,V2,...   trunk of these VLANs for NORMAL (default: trunk of all VLANs)\n\n\
-        Example: vsctl add-port br0 vm1 type=vhost-user-client path=/run/vswitch/vm1.sock")]
+        Examples: vsctl add-port br0 vm1 type=vhost-user-client path=/run/vswitch/vm1.sock\n          \
+        vsctl add-port br-int vx1 type=vxlan options:remote_ip=172.31.2.2 options:key=1000")]
     AddPort {
         /// Bridge to add the port to
         bridge: String,
@@ -241,6 +245,30 @@ for their next hops again (their first packets are held meanwhile)."
         /// Only this bridge (default: every bridge)
         bridge: Option<String>,
     },
+
+    // Underlay routes of tunnel packets (Open vSwitch's ovs/route/add, del, show).
+    /// Add a static route for tunnel packets, or replace the static route of PREFIX (as ovs/route/add)
+    #[command(after_help = "BRIDGE is an underlay bridge: it needs an address of PREFIX's family to send from.\n\
+        GATEWAY must be on one of its networks; without it, the destinations are on the link.\n\n\
+        Example: vsctl route-add 172.31.2.0/24 br0 172.31.1.254")]
+    RouteAdd {
+        /// Destinations: ADDRESS/LENGTH with the host bits zero (10.0.0.0/8, fd00::/64), or one ADDRESS
+        #[arg(value_parser = parse_prefix)]
+        prefix: String,
+        /// Underlay bridge the tunnel packets leave by
+        bridge: String,
+        /// Next hop, an address of PREFIX's family (default: none, the destinations are on the link)
+        #[arg(value_parser = parse_gateway)]
+        gateway: Option<String>,
+    },
+    /// Delete the static route of PREFIX (a connected route goes with its bridge address only)
+    RouteDel {
+        /// The route's prefix, as route-show prints it
+        #[arg(value_parser = parse_prefix)]
+        prefix: String,
+    },
+    /// The underlay routes of tunnel packets: prefix, origin (connected, static), bridge, gateway, source
+    RouteShow,
 }
 
 /// What one run of vsctl does: which daemon, how long to wait, what to ask, how to print.
@@ -322,6 +350,13 @@ fn request_for(command: Command, stdin: impl Read) -> Result<(Request, Option<Fl
         Command::NeighShow { bridge } => Request::NeighShow { bridge },
         Command::NeighSet { bridge, ip, mac } => Request::NeighSet { bridge, ip, mac },
         Command::NeighFlush { bridge } => Request::NeighFlush { bridge },
+        Command::RouteAdd { prefix, bridge, gateway } => {
+            check_gateway_family(&prefix, gateway.as_deref())
+                .map_err(|error| usage_error("route-add", ErrorKind::ValueValidation, &error))?;
+            Request::RouteAdd { prefix, bridge, gateway }
+        }
+        Command::RouteDel { prefix } => Request::RouteDel { prefix },
+        Command::RouteShow => Request::RouteShow,
     };
     Ok((request, None))
 }
@@ -372,6 +407,36 @@ fn parse_unicast_mac(text: &str) -> Result<String, String> {
         return Err(format!("{mac} is not a unicast MAC address"));
     }
     Ok(mac)
+}
+
+/// A route's prefix: `ADDRESS/LENGTH` without host bits, or one address; passed on as
+/// vswitchd prints it (`10.0.0.0/8`).
+fn parse_prefix(text: &str) -> Result<String, String> {
+    Prefix::parse(text).map(|prefix| prefix.to_string())
+}
+
+/// A route's gateway: an IPv4 or IPv6 address.
+fn parse_gateway(text: &str) -> Result<String, String> {
+    text.trim()
+        .parse::<IpAddr>()
+        .map(|gateway| gateway.to_string())
+        .map_err(|_| "not an IP address (expected e.g. 172.31.1.254 or fd00::1)".to_string())
+}
+
+/// route-add: the gateway of an IPv4 prefix is an IPv4 address, of an IPv6 prefix an IPv6 one.
+fn check_gateway_family(prefix: &str, gateway: Option<&str>) -> Result<(), String> {
+    let (Ok(prefix), Some(Ok(gateway))) = (Prefix::parse(prefix), gateway.map(str::parse::<IpAddr>)) else {
+        return Ok(());
+    };
+    if prefix.addr.is_ipv4() == gateway.is_ipv4() {
+        return Ok(());
+    }
+    let family = |ipv4: bool| if ipv4 { "IPv4" } else { "IPv6" };
+    Err(format!(
+        "gateway {gateway} is {}, the prefix {prefix} {}: the gateway must be of the prefix's family",
+        family(gateway.is_ipv4()),
+        family(prefix.addr.is_ipv4())
+    ))
 }
 
 /// `--timeout`: a positive number of seconds, fractions allowed.
@@ -634,6 +699,51 @@ mod tests {
     }
 
     #[test]
+    fn route_commands_map_to_their_requests() {
+        assert_eq!(
+            request("vsctl route-add 172.31.2.0/24 br0 172.31.1.254"),
+            Request::RouteAdd {
+                prefix: "172.31.2.0/24".into(),
+                bridge: "br0".into(),
+                gateway: Some("172.31.1.254".into())
+            }
+        );
+        assert_eq!(
+            request("vsctl route-add fd00:2::/48 br0"),
+            Request::RouteAdd { prefix: "fd00:2::/48".into(), bridge: "br0".into(), gateway: None }
+        );
+        assert_eq!(
+            request("vsctl route-add 192.0.2.7 br0"),
+            Request::RouteAdd { prefix: "192.0.2.7/32".into(), bridge: "br0".into(), gateway: None }
+        );
+        assert_eq!(request("vsctl route-del 172.31.2.0/24"), Request::RouteDel { prefix: "172.31.2.0/24".into() });
+        assert_eq!(request("vsctl route-show"), Request::RouteShow);
+    }
+
+    #[test]
+    fn bad_routes_are_usage_errors_saying_why() {
+        for (args, complaint) in [
+            (
+                "vsctl route-add garbage br0",
+                "invalid value 'garbage' for '<PREFIX>': \"garbage\" in \"garbage\" is not an IP address",
+            ),
+            ("vsctl route-add 172.31.2.1/24 br0", "172.31.2.1/24 has host bits set; did you mean 172.31.2.0/24?"),
+            ("vsctl route-add 10.0.0.0/33 br0", "a prefix length of 33 is beyond 32"),
+            ("vsctl route-add 10.0.0.0/8 br0 gw", "invalid value 'gw' for '[GATEWAY]': not an IP address"),
+            ("vsctl route-add 10.0.0.0/8 br0 fd00::1", "gateway fd00::1 is IPv6, the prefix 10.0.0.0/8 IPv4"),
+            ("vsctl route-add fd00::/64 br0 10.0.0.1", "gateway 10.0.0.1 is IPv4, the prefix fd00::/64 IPv6"),
+            ("vsctl route-del 10.0.0.1/8", "10.0.0.1/8 has host bits set"),
+            ("vsctl route-add 10.0.0.0/8", "<BRIDGE>"),
+            ("vsctl route-del", "<PREFIX>"),
+            ("vsctl route-show extra", "unexpected argument 'extra'"),
+            ("vsctl route-add 10.0.0.0/8 br0 10.0.0.1 extra", "unexpected argument 'extra'"),
+        ] {
+            let text = usage_error_text(args);
+            assert!(text.contains(complaint), "{args}: {text}");
+        }
+    }
+
+    #[test]
     fn defaults() {
         let invocation = parse("vsctl show").unwrap();
         assert_eq!(invocation.socket, Path::new(DEFAULT_SOCKET));
@@ -702,7 +812,9 @@ mod tests {
         assert!(text.contains("error: 'mtu=big': not a number in 0..=65535"), "{text}");
         assert!(text.contains("Usage: vsctl add-port [OPTIONS] <BRIDGE> <NAME> <KEY=VALUE>..."), "{text}");
         let text = usage_error_text("vsctl add-port br0 p1 devargs=x");
-        assert!(text.contains("missing 'type=dpdk|vhost-user|vhost-user-client'"), "{text}");
+        assert!(text.contains("missing 'type=dpdk|vhost-user|vhost-user-client|vxlan|geneve|gre'"), "{text}");
+        let text = usage_error_text("vsctl add-port br0 vx1 type=vxlan options:remote_ip=10.0.0.2 options:key=x");
+        assert!(text.contains("error: 'options:key=x': \"x\" is neither a number"), "{text}");
         let text = usage_error_text("vsctl add-port br0 p1 type=dpdk nonsense");
         assert!(text.contains("'nonsense': expected KEY=VALUE"), "{text}");
     }
@@ -714,7 +826,11 @@ mod tests {
             assert_eq!(error.exit_code(), 0, "{args}");
         }
         let help = parse("vsctl add-port --help").unwrap_err().render().to_string();
-        assert!(help.contains("type=TYPE          required: dpdk, vhost-user or vhost-user-client"), "{help}");
+        assert!(
+            help.contains("type=TYPE          required: dpdk, vhost-user, vhost-user-client, vxlan, geneve or gre"),
+            "{help}"
+        );
+        assert!(help.contains("options:NAME=VALUE a tunnel's option"), "{help}");
         let help = parse("vsctl add-flows --help").unwrap_err().render().to_string();
         assert!(help.contains("everything from '#' to the end\nof a line is a comment"), "{help}");
     }

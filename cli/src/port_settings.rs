@@ -2,15 +2,21 @@
 //! sent to vswitchd, rejecting anything malformed before a byte goes out.
 //!
 //! Only the shape of each word is checked here (known key, number in range, the
-//! keys a port type needs); whether the port makes sense for the running switch
-//! (`PortConfig::validate`, free ofport, existing bridge) is vswitchd's call.
+//! keys a port type needs, a tunnel port's options as the configuration reads them);
+//! whether the port makes sense for the running switch (`PortConfig::validate`, free
+//! ofport, existing bridge) is vswitchd's call. A tunnel port's options are written as
+//! Open vSwitch writes them: `options:remote_ip=192.0.2.2 options:key=1000`.
+use std::collections::BTreeMap;
 use std::fmt;
 use std::path::PathBuf;
 
-use crate::proto::{PortConfig, PortKind, DEFAULT_QUEUE_SIZE, DEFAULT_RX_QUEUES};
+use crate::proto::{PortConfig, PortKind, TunnelConfig, TunnelKind, DEFAULT_QUEUE_SIZE, DEFAULT_RX_QUEUES};
 
 /// The keys `add-port` accepts, in the order the help text lists them.
-const KEYS: &str = "type, devargs, path, ofport, rx_queues, rxq_size, txq_size, mtu, tag, trunks";
+const KEYS: &str = "type, devargs, path, options:NAME, ofport, rx_queues, rxq_size, txq_size, mtu, tag, trunks";
+
+/// The port types, as `type=` takes them.
+const TYPES: &str = "dpdk, vhost-user, vhost-user-client, vxlan, geneve or gre";
 
 /// Why a `KEY=VALUE` list does not describe a port. `Display` names the word at fault.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,6 +41,10 @@ pub enum SettingError {
     MissingKey { port_type: &'static str, key: &'static str },
     /// A key the port type does not use.
     NotForType { token: String, port_type: &'static str },
+    /// `options:=VALUE`: no option name.
+    NoOptionName { token: String },
+    /// A tunnel option the port type refuses: the word (or `options:NAME` when missing) and why.
+    BadOption { token: String, problem: String },
 }
 
 impl fmt::Display for SettingError {
@@ -47,7 +57,7 @@ impl fmt::Display for SettingError {
             SettingError::EmptyValue { token } => write!(f, "'{token}': empty value"),
             SettingError::Repeated { token } => write!(f, "'{token}': key given more than once"),
             SettingError::UnknownType { token } => {
-                write!(f, "'{token}': unknown port type (expected dpdk, vhost-user or vhost-user-client)")
+                write!(f, "'{token}': unknown port type (expected {TYPES})")
             }
             SettingError::BadNumber { token, max } => {
                 write!(f, "'{token}': not a number in 0..={max}")
@@ -56,7 +66,7 @@ impl fmt::Display for SettingError {
                 write!(f, "'{token}': not a comma-separated list of numbers in 0..={max}")
             }
             SettingError::MissingType => {
-                write!(f, "missing 'type=dpdk|vhost-user|vhost-user-client'")
+                write!(f, "missing 'type=dpdk|vhost-user|vhost-user-client|vxlan|geneve|gre'")
             }
             SettingError::MissingKey { port_type, key } => {
                 write!(f, "missing '{key}=...': type={port_type} needs it")
@@ -64,6 +74,10 @@ impl fmt::Display for SettingError {
             SettingError::NotForType { token, port_type } => {
                 write!(f, "'{token}': not used by type={port_type}")
             }
+            SettingError::NoOptionName { token } => {
+                write!(f, "'{token}': no option name (expected options:NAME=VALUE, e.g. options:remote_ip=192.0.2.2)")
+            }
+            SettingError::BadOption { token, problem } => write!(f, "'{token}': {problem}"),
         }
     }
 }
@@ -109,6 +123,7 @@ enum PortType {
     Dpdk,
     VhostUser,
     VhostUserClient,
+    Tunnel(TunnelKind),
 }
 
 impl PortType {
@@ -117,7 +132,7 @@ impl PortType {
             "dpdk" => Some(PortType::Dpdk),
             "vhost-user" => Some(PortType::VhostUser),
             "vhost-user-client" => Some(PortType::VhostUserClient),
-            _ => None,
+            _ => TunnelKind::ALL.into_iter().find(|kind| kind.name() == value).map(PortType::Tunnel),
         }
     }
 
@@ -126,6 +141,7 @@ impl PortType {
             PortType::Dpdk => "dpdk",
             PortType::VhostUser => "vhost-user",
             PortType::VhostUserClient => "vhost-user-client",
+            PortType::Tunnel(kind) => kind.name(),
         }
     }
 }
@@ -149,6 +165,11 @@ struct Settings<'a> {
     mtu: Option<u16>,
     tag: Option<u16>,
     trunks: Option<Vec<u16>>,
+    /// `options:NAME=VALUE`, by name, with the word that gave each.
+    options: BTreeMap<String, Setting<'a, String>>,
+    /// The first of rx_queues, rxq_size, txq_size and mtu: a device's settings, which a tunnel
+    /// port (no device) refuses.
+    device_setting: Option<&'a str>,
 }
 
 /// Stores `value` in `slot` unless the key was already given.
@@ -195,9 +216,25 @@ pub fn port_config_from_settings(name: &str, tokens: &[String]) -> Result<PortCo
         let Some((key, value)) = token.split_once('=') else {
             return Err(SettingError::NotKeyValue { token: token.to_string() });
         };
+        if let Some(option) = key.strip_prefix("options:") {
+            if option.is_empty() {
+                return Err(SettingError::NoOptionName { token: token.to_string() });
+            }
+            if value.is_empty() {
+                return Err(SettingError::EmptyValue { token: token.to_string() });
+            }
+            if settings.options.contains_key(option) {
+                return Err(SettingError::Repeated { token: token.to_string() });
+            }
+            settings.options.insert(option.to_string(), Setting { token, value: value.to_string() });
+            continue;
+        }
         let key = Key::parse(key).ok_or_else(|| SettingError::UnknownKey { token: token.to_string() })?;
         if value.is_empty() {
             return Err(SettingError::EmptyValue { token: token.to_string() });
+        }
+        if matches!(key, Key::RxQueues | Key::RxqSize | Key::TxqSize | Key::Mtu) {
+            settings.device_setting.get_or_insert(token);
         }
         match key {
             Key::Type => {
@@ -224,7 +261,20 @@ pub fn port_config_from_settings(name: &str, tokens: &[String]) -> Result<PortCo
     }
 
     let port_type = settings.port_type.ok_or(SettingError::MissingType)?.value;
-    let kind = port_kind(port_type, settings.devargs, settings.path)?;
+    let kind = match port_type {
+        PortType::Tunnel(tunnel) => {
+            if let Some(token) = settings.device_setting {
+                return Err(SettingError::NotForType { token: token.to_string(), port_type: tunnel.name() });
+            }
+            tunnel_kind(tunnel, settings.devargs, settings.path, &settings.options)?
+        }
+        _ => {
+            if let Some(option) = settings.options.values().next() {
+                return Err(SettingError::NotForType { token: option.token.to_string(), port_type: port_type.name() });
+            }
+            port_kind(port_type, settings.devargs, settings.path)?
+        }
+    };
     Ok(PortConfig {
         name: name.to_string(),
         ofport: settings.ofport,
@@ -236,6 +286,26 @@ pub fn port_config_from_settings(name: &str, tokens: &[String]) -> Result<PortCo
         tag: settings.tag,
         trunks: settings.trunks.unwrap_or_default(),
     })
+}
+
+/// A tunnel port: no device (devargs and path refused), its options read as the configuration
+/// reads them; an error names the word of the option at fault.
+fn tunnel_kind(
+    kind: TunnelKind,
+    devargs: Option<Setting<'_, String>>,
+    path: Option<Setting<'_, PathBuf>>,
+    options: &BTreeMap<String, Setting<'_, String>>,
+) -> Result<PortKind, SettingError> {
+    if let Some(token) = devargs.map(|d| d.token).or(path.map(|p| p.token)) {
+        return Err(SettingError::NotForType { token: token.to_string(), port_type: kind.name() });
+    }
+    let values: BTreeMap<String, String> =
+        options.iter().map(|(name, setting)| (name.clone(), setting.value.clone())).collect();
+    let tunnel = TunnelConfig::from_options(kind, &values).map_err(|(option, problem)| SettingError::BadOption {
+        token: options.get(&option).map_or_else(|| format!("options:{option}"), |setting| setting.token.to_string()),
+        problem,
+    })?;
+    Ok(PortKind::Tunnel(tunnel))
 }
 
 /// Pairs the port type with the one target key it needs (devargs or path).
@@ -265,6 +335,7 @@ fn port_kind(
                 _ => PortKind::VhostUserClient { path },
             })
         }
+        PortType::Tunnel(kind) => tunnel_kind(kind, devargs, path, &BTreeMap::new()),
     }
 }
 
@@ -380,8 +451,8 @@ mod tests {
     fn unknown_key() {
         assert_eq!(
             error_text("type=dpdk devargs=x colour=red"),
-            "'colour=red': unknown key (known keys: type, devargs, path, ofport, rx_queues, \
-             rxq_size, txq_size, mtu, tag, trunks)"
+            "'colour=red': unknown key (known keys: type, devargs, path, options:NAME, ofport, \
+             rx_queues, rxq_size, txq_size, mtu, tag, trunks)"
         );
     }
 
@@ -406,7 +477,7 @@ mod tests {
     fn unknown_port_type() {
         assert_eq!(
             error_text("type=tap devargs=x"),
-            "'type=tap': unknown port type (expected dpdk, vhost-user or vhost-user-client)"
+            "'type=tap': unknown port type (expected dpdk, vhost-user, vhost-user-client, vxlan, geneve or gre)"
         );
     }
 
@@ -427,7 +498,7 @@ mod tests {
 
     #[test]
     fn missing_type() {
-        assert_eq!(error_text("devargs=x"), "missing 'type=dpdk|vhost-user|vhost-user-client'");
+        assert_eq!(error_text("devargs=x"), "missing 'type=dpdk|vhost-user|vhost-user-client|vxlan|geneve|gre'");
         assert_eq!(port_config_from_settings("p1", &[]).unwrap_err(), SettingError::MissingType);
     }
 
@@ -444,6 +515,73 @@ mod tests {
         assert_eq!(
             error_text("type=vhost-user path=/run/a.sock devargs=x"),
             "'devargs=x': not used by type=vhost-user"
+        );
+    }
+
+    fn options(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn tunnel_ports_take_open_vswitch_options() {
+        let config = parse("type=vxlan options:remote_ip=172.31.2.2 options:key=2000 ofport=9 tag=5").unwrap();
+        let PortKind::Tunnel(tunnel) = &config.kind else { panic!("not a tunnel: {config:?}") };
+        assert_eq!(tunnel.kind, TunnelKind::Vxlan);
+        assert_eq!(tunnel.to_options(), options(&[("remote_ip", "172.31.2.2"), ("key", "2000")]));
+        assert_eq!((config.ofport, config.tag), (Some(9), Some(5)));
+        let all = "type=geneve options:remote_ip=flow options:local_ip=flow options:in_key=flow options:out_key=7 \
+                   options:dst_port=6082 options:tos=inherit options:ttl=9 options:df_default=false options:csum=true";
+        let PortKind::Tunnel(geneve) = parse(all).unwrap().kind else { panic!("not a tunnel") };
+        assert_eq!(geneve.kind, TunnelKind::Geneve);
+        assert_eq!(geneve.to_options().len(), 9, "{geneve:?}");
+        let PortKind::Tunnel(gre) = parse("type=gre options:remote_ip=fd00::2 options:key=0x10").unwrap().kind else {
+            panic!("not a tunnel")
+        };
+        assert_eq!((gre.kind, gre.to_options().get("key").map(String::as_str)), (TunnelKind::Gre, Some("16")));
+        // The JSON add-port sends is the configuration's shape, options as strings.
+        let json = serde_json::to_value(parse("type=vxlan options:remote_ip=172.31.2.2 options:key=2000").unwrap());
+        assert_eq!(
+            json.unwrap(),
+            serde_json::json!({"name": "p1", "type": "vxlan", "options": {"remote_ip": "172.31.2.2", "key": "2000"},
+                               "rx_queues": 1, "rxq_size": 1024, "txq_size": 1024})
+        );
+    }
+
+    #[test]
+    fn bad_tunnel_settings_name_the_word() {
+        assert_eq!(
+            error_text("type=vxlan options:remote_ip=172.31.2.2 options:key=abc"),
+            "'options:key=abc': \"abc\" is neither a number (decimal or 0x hex) nor \"flow\""
+        );
+        assert_eq!(
+            error_text("type=vxlan options:remote_ip=172.31.2.2 options:key=16777216"),
+            "'options:key=16777216': 16777216 is out of range; a vxlan key is at most 16777215"
+        );
+        assert!(error_text("type=vxlan options:remote_ip=nope")
+            .starts_with("'options:remote_ip=nope': \"nope\" is neither"));
+        assert_eq!(
+            error_text("type=vxlan options:key=1"),
+            "'options:remote_ip': missing; a vxlan port needs remote_ip (an address or \"flow\")"
+        );
+        assert!(error_text("type=vxlan options:remote_ip=10.0.0.2 options:colour=red")
+            .starts_with("'options:colour=red': unknown option of a vxlan port; expected one of: remote_ip,"));
+        assert!(error_text("type=gre options:remote_ip=10.0.0.2 options:dst_port=4789")
+            .starts_with("'options:dst_port=4789': "));
+        assert_eq!(
+            error_text("type=vxlan options:remote_ip=10.0.0.2 options:remote_ip=10.0.0.3"),
+            "'options:remote_ip=10.0.0.3': key given more than once"
+        );
+        assert_eq!(error_text("type=vxlan options:remote_ip="), "'options:remote_ip=': empty value");
+        assert!(error_text("type=vxlan options:=1").starts_with("'options:=1': no option name"));
+        assert_eq!(error_text("type=vxlan options:remote_ip=10.0.0.2 mtu=1400"), "'mtu=1400': not used by type=vxlan");
+        assert_eq!(error_text("type=gre options:remote_ip=10.0.0.2 devargs=x"), "'devargs=x': not used by type=gre");
+        assert_eq!(
+            error_text("type=dpdk devargs=x options:remote_ip=10.0.0.2"),
+            "'options:remote_ip=10.0.0.2': not used by type=dpdk"
+        );
+        assert_eq!(
+            error_text("options:remote_ip=10.0.0.2"),
+            "missing 'type=dpdk|vhost-user|vhost-user-client|vxlan|geneve|gre'"
         );
     }
 

@@ -4,14 +4,15 @@
 //!
 //! Commands that only change state (`pmd-stats-clear`, `add-port`, `del-port`,
 //! `add-flow(s)`, `mod-flows`, `del-flows`, `fdb-add`, `set-`/`del-controller`,
-//! `set-`/`del-fail-mode`) print nothing on success, like ovs-vsctl and ovs-ofctl; `--json` shows what vswitchd answered (for the
-//! flow changes, how many rules were added, replaced, modified and removed).
+//! `set-`/`del-fail-mode`, `route-add`, `route-del`) print nothing on success, like ovs-vsctl and ovs-ofctl; `--json` shows what vswitchd answered (for the
+//! flow changes, how many rules were added, replaced, modified and removed; for the route
+//! changes, the route added and the one removed).
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::proto::{
     ControllerReply, ControllerStatusReply, DumpFlowsReply, FailModeReply, MempoolReply, NeighbourShowReply, PmdStats,
-    PmdStatsReply, PortStatsReply, Request, RxqReply, ShowReply, TraceReply,
+    PmdStatsReply, PortInfo, PortStatsReply, Request, RouteShowReply, RxqReply, ShowReply, TraceReply,
 };
 use crate::table::{Align, Table};
 
@@ -34,6 +35,7 @@ pub fn render_result(request: &Request, result: Value) -> Result<String, serde_j
         Request::ControllerStatus { .. } => controller_status(&typed::<ControllerStatusReply>(result)?),
         Request::NeighShow { .. } => neigh_show(&typed::<NeighbourShowReply>(result)?),
         Request::NeighSet { .. } | Request::NeighFlush { .. } => String::new(),
+        Request::RouteShow => route_show(&typed::<RouteShowReply>(result)?),
         Request::PmdStatsClear
         | Request::AddPort { .. }
         | Request::DelPort { .. }
@@ -44,7 +46,9 @@ pub fn render_result(request: &Request, result: Value) -> Result<String, serde_j
         | Request::SetController { .. }
         | Request::DelController { .. }
         | Request::SetFailMode { .. }
-        | Request::DelFailMode { .. } => String::new(),
+        | Request::DelFailMode { .. }
+        | Request::RouteAdd { .. }
+        | Request::RouteDel { .. } => String::new(),
     })
 }
 
@@ -60,7 +64,9 @@ fn typed<T: DeserializeOwned>(result: Value) -> Result<T, serde_json::Error> {
     serde_json::from_value(result)
 }
 
-/// One block per bridge: a `bridge NAME: N ports, M flows` line, then its ports.
+/// One block per bridge: a `bridge NAME: N ports, M flows` line, an underlay bridge's MAC and
+/// addresses, then its ports (a LOCAL port as `LOCAL`; what a tunnel or LOCAL port has no
+/// device for as `-`).
 fn show(reply: &ShowReply) -> String {
     if reply.bridges.is_empty() {
         return "no bridges\n".to_string();
@@ -77,6 +83,10 @@ fn show(reply: &ShowReply) -> String {
             count(bridge.ports.len(), "port", "ports"),
             count(bridge.n_flows, "flow", "flows")
         ));
+        if let Some(mac) = &bridge.mac {
+            let addresses = if bridge.addresses.is_empty() { "-".to_string() } else { bridge.addresses.join(", ") };
+            out.push_str(&format!("  underlay: mac {mac}, addresses {addresses}\n"));
+        }
         if bridge.ports.is_empty() {
             continue;
         }
@@ -93,21 +103,61 @@ fn show(reply: &ShowReply) -> String {
             ("TARGET", Align::Left),
         ]);
         for port in &bridge.ports {
+            let device = has_device(port);
+            let or_dash = |value: String| if device { value } else { "-".to_string() };
             table.add_row(vec![
                 port.name.clone(),
-                port.ofport.to_string(),
+                if port.ofport == LOCAL_OFPORT { "LOCAL".to_string() } else { port.ofport.to_string() },
                 port.kind.clone(),
                 if port.link_up { "up" } else { "down" }.to_string(),
                 speed(port.speed_mbps),
-                port.mac.clone(),
-                port.mtu.to_string(),
-                port.rx_queues.to_string(),
-                port.tx_queues.to_string(),
+                if device || port.kind == LOCAL_KIND { port.mac.clone() } else { "-".to_string() },
+                or_dash(port.mtu.to_string()),
+                or_dash(port.rx_queues.to_string()),
+                or_dash(port.tx_queues.to_string()),
                 port.target.clone(),
             ]);
         }
         table.render_into("  ", &mut out);
     }
+    out
+}
+
+/// OpenFlow's LOCAL port number (an underlay bridge's own stack).
+const LOCAL_OFPORT: u32 = 0xfffe;
+/// The kind show gives a LOCAL port.
+const LOCAL_KIND: &str = "internal";
+
+/// Whether the port is a DPDK device (a tunnel, patch or LOCAL port - the first two have
+/// options - has no MTU, queues or, but for LOCAL, MAC of its own).
+fn has_device(port: &PortInfo) -> bool {
+    port.options.is_empty() && port.kind != LOCAL_KIND
+}
+
+/// One line per underlay route, in vswitchd's order (the one a lookup takes first).
+fn route_show(reply: &RouteShowReply) -> String {
+    if reply.routes.is_empty() {
+        return "no routes\n".to_string();
+    }
+    let mut table = Table::new(&[
+        ("PREFIX", Align::Left),
+        ("ORIGIN", Align::Left),
+        ("BRIDGE", Align::Left),
+        ("GATEWAY", Align::Left),
+        ("SOURCE", Align::Left),
+    ]);
+    let or_dash = |value: &Option<String>| value.clone().unwrap_or_else(|| "-".to_string());
+    for route in &reply.routes {
+        table.add_row(vec![
+            route.prefix.clone(),
+            route.origin.clone(),
+            route.bridge.clone(),
+            or_dash(&route.gateway),
+            or_dash(&route.source),
+        ]);
+    }
+    let mut out = String::new();
+    table.render_into("", &mut out);
     out
 }
 
@@ -427,7 +477,9 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::proto::{BridgeInfo, ConnectionStatus, PmdRxqs, PmdStats, PortInfo, PortStats, RxqInfo};
+    use crate::proto::{
+        BridgeInfo, ConnectionStatus, PmdRxqs, PmdStats, PortInfo, PortStats, RouteChangeReply, RouteInfo, RxqInfo,
+    };
 
     fn value<T: Serialize>(reply: &T) -> Value {
         serde_json::to_value(reply).unwrap()
@@ -450,6 +502,7 @@ mod tests {
             mtu: 1500,
             rx_queues: 1,
             tx_queues: 2,
+            options: BTreeMap::new(),
         }
     }
 
@@ -467,12 +520,16 @@ mod tests {
                     datapath_id: "00006419136f7b9f".to_string(),
                     ports: vec![port("p1", 1, "dpdk", "net_pcap0,rx_pcap=/tmp/in.pcap"), vm1],
                     n_flows: 2,
+                    mac: None,
+                    addresses: vec![],
                 },
                 BridgeInfo {
                     name: "br1".to_string(),
                     datapath_id: "0000000000000002".to_string(),
                     ports: vec![],
                     n_flows: 1,
+                    mac: None,
+                    addresses: vec![],
                 },
             ],
         }
@@ -553,6 +610,95 @@ bridge br0 (dpid 00006419136f7b9f): 2 ports, 2 flows
 bridge br1 (dpid 0000000000000002): 0 ports, 1 flow
 "
         );
+    }
+
+    #[test]
+    fn show_gives_an_underlay_bridge_its_mac_addresses_and_local_port_and_tunnel_ports_their_options() {
+        let phy = port("phy", 1, "dpdk", "net_af_packet0,iface=vxu1");
+        let mut local = port("br0", LOCAL_OFPORT, "internal", "172.31.1.1/24,fd00:1::1/64");
+        (local.dpdk_port_id, local.speed_mbps, local.mac, local.mtu, local.rx_queues, local.tx_queues) =
+            (33, 0, "02:00:00:00:aa:01".to_string(), 0, 0, 0);
+        let mut vxlan = port("vx1", 2, "vxlan", "key=2000,remote_ip=172.31.2.2");
+        (vxlan.dpdk_port_id, vxlan.speed_mbps, vxlan.mac, vxlan.mtu, vxlan.rx_queues, vxlan.tx_queues) =
+            (34, 0, "00:00:00:00:00:00".to_string(), 0, 0, 0);
+        vxlan.options = BTreeMap::from([
+            ("key".to_string(), "2000".to_string()),
+            ("remote_ip".to_string(), "172.31.2.2".to_string()),
+        ]);
+        let reply = ShowReply {
+            bridges: vec![
+                BridgeInfo {
+                    name: "br0".to_string(),
+                    datapath_id: "0000000000000001".to_string(),
+                    ports: vec![phy, local],
+                    n_flows: 1,
+                    mac: Some("02:00:00:00:aa:01".to_string()),
+                    addresses: vec!["172.31.1.1/24".to_string(), "fd00:1::1/64".to_string()],
+                },
+                BridgeInfo {
+                    name: "br-int".to_string(),
+                    datapath_id: "0000000000000002".to_string(),
+                    ports: vec![vxlan],
+                    n_flows: 1,
+                    mac: None,
+                    addresses: vec![],
+                },
+            ],
+        };
+        assert_eq!(
+            rendered(Request::Show, &reply),
+            "\
+bridge br0 (dpid 0000000000000001): 2 ports, 1 flow
+  underlay: mac 02:00:00:00:aa:01, addresses 172.31.1.1/24, fd00:1::1/64
+  PORT  OFPORT  TYPE      LINK  SPEED  MAC                 MTU  RXQ  TXQ  TARGET
+  phy        1  dpdk      up      10G  02:00:00:00:00:01  1500    1    2  net_af_packet0,iface=vxu1
+  br0    LOCAL  internal  up        -  02:00:00:00:aa:01     -    -    -  172.31.1.1/24,fd00:1::1/64
+
+bridge br-int (dpid 0000000000000002): 1 port, 1 flow
+  PORT  OFPORT  TYPE   LINK  SPEED  MAC  MTU  RXQ  TXQ  TARGET
+  vx1        2  vxlan  up        -  -      -    -    -  key=2000,remote_ip=172.31.2.2
+"
+        );
+        let json = value(&reply);
+        assert_eq!(json["bridges"][0]["mac"], "02:00:00:00:aa:01");
+        assert_eq!(json["bridges"][0]["ports"][1]["ofport"], 65534);
+        assert_eq!(json["bridges"][1]["ports"][0]["options"], json!({"key": "2000", "remote_ip": "172.31.2.2"}));
+        assert!(json["bridges"][1].get("mac").is_none() && json["bridges"][1].get("addresses").is_none());
+        assert!(json["bridges"][0]["ports"][0].get("options").is_none());
+    }
+
+    #[test]
+    fn route_show_lists_every_route_and_route_changes_print_nothing() {
+        let route = |prefix: &str, origin: &str, gateway: Option<&str>, source: Option<&str>| RouteInfo {
+            prefix: prefix.to_string(),
+            origin: origin.to_string(),
+            bridge: "br0".to_string(),
+            gateway: gateway.map(str::to_string),
+            source: source.map(str::to_string),
+        };
+        let reply = RouteShowReply {
+            routes: vec![
+                route("172.31.2.0/24", "static", Some("172.31.1.254"), Some("172.31.1.1")),
+                route("172.31.1.0/24", "connected", None, Some("172.31.1.1")),
+                route("172.31.1.0/24", "static", None, Some("172.31.1.1")),
+                route("fd00:2::/48", "static", Some("fd00:1::fe"), None),
+            ],
+        };
+        assert_eq!(
+            rendered(Request::RouteShow, &reply),
+            "\
+PREFIX         ORIGIN     BRIDGE  GATEWAY       SOURCE
+172.31.2.0/24  static     br0     172.31.1.254  172.31.1.1
+172.31.1.0/24  connected  br0     -             172.31.1.1
+172.31.1.0/24  static     br0     -             172.31.1.1
+fd00:2::/48    static     br0     fd00:1::fe    -
+"
+        );
+        assert_eq!(rendered(Request::RouteShow, &RouteShowReply { routes: vec![] }), "no routes\n");
+        let change = RouteChangeReply { added: Some(route("10.0.0.0/8", "static", None, None)), removed: None };
+        let add = Request::RouteAdd { prefix: "10.0.0.0/8".into(), bridge: "br0".into(), gateway: None };
+        assert_eq!(rendered(add, &change), "");
+        assert_eq!(rendered(Request::RouteDel { prefix: "10.0.0.0/8".into() }, &change), "");
     }
 
     #[test]

@@ -280,3 +280,178 @@ fn neighbour_cache_holds_learns_and_follows_the_peer() {
     }
     switch.stop();
 }
+
+/// The underlay at run time: a VXLAN port added with `vsctl add-port ... options:...`, its remote
+/// endpoint 172.31.2.2 off the switch's link - only reachable through the gateway 172.31.1.2 (the
+/// "ul" namespace, which holds 172.31.2.2 on its loopback and the kernel VTEP of VNI 2000) -
+/// so nothing crosses the tunnel until `vsctl route-add` gives the way. Then a more specific
+/// route through another gateway (a static neighbour nobody answers for) moves the traffic away
+/// and route-del moves it back; deleting the route stops it again. Bad input is refused, the
+/// drop cached before the route is revalidated (not flushed), and show/route-show tell it all.
+#[test]
+fn runtime_tunnel_port_and_routes() {
+    let dir = TestDir::new("tunnel-routes");
+    let underlay = Namespace::create(&dir, "ul");
+    let vm = Namespace::create(&dir, "vm");
+    let pid = std::process::id() % 100_000;
+    let (phy, vm_port) = (format!("vru{pid}"), format!("vrv{pid}"));
+    veth(&phy, "ul0", &underlay, "172.31.1.2/24", 1500);
+    veth(&vm_port, "vm0", &vm, "10.2.2.1/24", 1450);
+    sh(&format!(
+        "ip -n {ns} link set lo up; ip -n {ns} addr add 172.31.2.2/32 dev lo; \
+         ip -n {ns} link add vx1 type vxlan id 2000 remote 172.31.1.1 local 172.31.2.2 dstport 4789; \
+         ip -n {ns} link set vx1 mtu 1450; ip -n {ns} addr add 10.2.2.2/24 dev vx1; ip -n {ns} link set vx1 up",
+        ns = underlay.name()
+    ));
+    let gateway_mac = underlay.mac("ul0");
+    let config = SwitchConfig::new(&dir)
+        .flow("actions=NORMAL")
+        .bridge_setting("mac", "\"02:00:00:00:aa:01\"")
+        .bridge_setting("addresses", "[\"172.31.1.1/24\"]")
+        .bridge_setting("neighbours", "[{ ip = \"172.31.1.3\", mac = \"02:00:00:00:bb:03\" }]")
+        .port(PortSpec::dpdk("phy", 1, &format!("net_af_packet0,iface={phy}")))
+        .more_toml(&format!(
+            "[[bridge]]\nname = \"br-int\"\nflows = [\"actions=NORMAL\"]\n\
+             [[bridge.port]]\nname = \"vm\"\ntype = \"dpdk\"\ndevargs = \"net_af_packet1,iface={vm_port}\"\nofport = 1\n"
+        ));
+    let switch = Vswitchd::start(&dir, &config);
+    let refused = |args: &[&str], code: i32, why: &str| {
+        let output = switch.vsctl(args);
+        assert_eq!(output.code(), Some(code), "{args:?} not refused with {code}:\n{output}");
+        assert!(output.stderr.contains(why), "{args:?}: expected {why:?} in:\n{output}");
+    };
+
+    // The tunnel port, added at run time; a bad option is refused naming it, before anything is sent.
+    refused(
+        &["add-port", "br-int", "vx1", "type=vxlan", "options:remote_ip=172.31.2.2", "options:key=abc"],
+        2,
+        "'options:key=abc': \"abc\" is neither a number",
+    );
+    refused(&["add-port", "br-int", "vx1", "type=vxlan", "options:key=2000"], 2, "'options:remote_ip': missing");
+    switch.vsctl_ok(&[
+        "add-port",
+        "br-int",
+        "vx1",
+        "type=vxlan",
+        "options:remote_ip=172.31.2.2",
+        "options:key=2000",
+        "ofport=2",
+    ]);
+    let show: serde_json::Value = switch.json(&["show"]);
+    let bridge = |name: &str| show["bridges"].as_array().unwrap().iter().find(|b| b["name"] == name).unwrap().clone();
+    let (br0, br_int) = (bridge("br0"), bridge("br-int"));
+    assert_eq!(br0["mac"], "02:00:00:00:aa:01", "{show:#}");
+    assert_eq!(br0["addresses"], serde_json::json!(["172.31.1.1/24"]), "{show:#}");
+    let local = br0["ports"].as_array().unwrap().iter().find(|p| p["ofport"] == 65534).expect("LOCAL in show");
+    assert_eq!(
+        (&local["name"], &local["kind"], &local["mac"]),
+        (&"br0".into(), &"internal".into(), &"02:00:00:00:aa:01".into())
+    );
+    let vx1 = br_int["ports"].as_array().unwrap().iter().find(|p| p["name"] == "vx1").expect("vx1 in show");
+    assert_eq!((&vx1["kind"], &vx1["ofport"]), (&"vxlan".into(), &2.into()), "{vx1:#}");
+    assert_eq!(vx1["options"], serde_json::json!({"remote_ip": "172.31.2.2", "key": "2000"}), "{vx1:#}");
+    assert!(br_int.get("mac").is_none() && br_int.get("addresses").is_none(), "br-int is no underlay: {br_int:#}");
+    let text = switch.vsctl_ok(&["show"]);
+    let row = |name: &str| -> Vec<String> {
+        let line = text
+            .lines()
+            .find(|l| l.split_whitespace().next() == Some(name))
+            .unwrap_or_else(|| panic!("no {name} in:\n{text}"));
+        line.split_whitespace().map(str::to_string).collect()
+    };
+    assert!(text.contains("  underlay: mac 02:00:00:00:aa:01, addresses 172.31.1.1/24\n"), "{text}");
+    assert_eq!(
+        row("br0"),
+        ["br0", "LOCAL", "internal", "up", "-", "02:00:00:00:aa:01", "-", "-", "-", "172.31.1.1/24"]
+    );
+    assert_eq!(row("vx1"), ["vx1", "2", "vxlan", "up", "-", "-", "-", "-", "-", "key=2000,remote_ip=172.31.2.2"]);
+
+    // No route to 172.31.2.2 yet: the tunnel sends nothing.
+    let trace = || {
+        switch.vsctl_ok(&["trace", "br-int", "in_port=1,icmp,nw_src=10.2.2.1,nw_dst=10.2.2.2,dl_dst=ff:ff:ff:ff:ff:ff"])
+    };
+    let no_route = trace();
+    assert!(no_route.contains("tunnel not sent: NoRoute"), "{no_route}");
+    assert!(!vm.ping("10.2.2.2", 2).success(), "an answer without a route");
+    let dropped = |stats: &vswitch_e2e::status::PortStatsReply| stats.port("vm").dropped("tunnel_no_route");
+    let before = dropped(&switch.port_stats());
+    assert!(before > 0, "no tunnel_no_route drop: {:?}", switch.port_stats().port("vm"));
+
+    // Bad routes are refused and say why; a connected route cannot be deleted.
+    refused(&["route-add", "garbage", "br0"], 2, "\"garbage\" in \"garbage\" is not an IP address");
+    refused(&["route-add", "172.31.2.1/24", "br0"], 2, "172.31.2.1/24 has host bits set; did you mean 172.31.2.0/24?");
+    refused(
+        &["route-add", "172.31.2.0/24", "br0", "fd00::1"],
+        2,
+        "gateway fd00::1 is IPv6, the prefix 172.31.2.0/24 IPv4",
+    );
+    refused(&["route-add", "172.31.2.0/24", "br9", "172.31.1.2"], 1, "no bridge named \"br9\"");
+    refused(&["route-add", "172.31.2.0/24", "br-int"], 1, "bridge br-int has no IPv4 address to send tunnel packets");
+    refused(&["route-add", "fd00:2::/48", "br0"], 1, "bridge br0 has no IPv6 address");
+    refused(
+        &["route-add", "172.31.2.0/24", "br0", "10.9.9.9"],
+        1,
+        "gateway 10.9.9.9 is not on a network of bridge br0",
+    );
+    refused(
+        &["route-del", "172.31.1.0/24"],
+        1,
+        "172.31.1.0/24 is the connected route of bridge br0's address 172.31.1.1/24",
+    );
+    refused(&["route-del", "172.31.2.0/24"], 1, "no static route to 172.31.2.0/24");
+
+    // The route through the gateway: the drop cached above is revalidated and the tunnel works.
+    let pmd_before: serde_json::Value = switch.json(&["pmd-stats"]);
+    assert_eq!(switch.vsctl_ok(&["route-add", "172.31.2.0/24", "br0", "172.31.1.2"]), "");
+    let routes = switch.vsctl_ok(&["route-show"]);
+    let lines: Vec<Vec<&str>> = routes.lines().map(|l| l.split_whitespace().collect()).collect();
+    assert_eq!(
+        lines,
+        [
+            vec!["PREFIX", "ORIGIN", "BRIDGE", "GATEWAY", "SOURCE"],
+            vec!["172.31.1.0/24", "connected", "br0", "-", "172.31.1.1"],
+            vec!["172.31.2.0/24", "static", "br0", "172.31.1.2", "172.31.1.1"],
+        ],
+        "{routes}"
+    );
+    let json: serde_json::Value = switch.json(&["route-show"]);
+    assert_eq!(
+        json["routes"][1],
+        serde_json::json!({"prefix": "172.31.2.0/24", "origin": "static", "bridge": "br0", "gateway": "172.31.1.2", "source": "172.31.1.1"})
+    );
+    let answered = vm.ping_until_answered("10.2.2.2", 5, 5);
+    assert!(answered.is_ok(), "no answer through the gateway:\n{}\n{}", answered.unwrap_err(), switch.stderr());
+    let via_gateway = format!("eth(src=02:00:00:00:aa:01,dst={gateway_mac}),ipv4(src=172.31.1.1,dst=172.31.2.2,");
+    assert!(trace().contains(&via_gateway), "{}", trace());
+    let pmd_after: serde_json::Value = switch.json(&["pmd-stats"]);
+    let flushes = |pmd: &serde_json::Value| {
+        pmd["pmds"].as_array().unwrap().iter().map(|p| p["cache_flushes"].as_u64().unwrap()).sum::<u64>()
+    };
+    assert_eq!(flushes(&pmd_after), flushes(&pmd_before), "a route change flushed the caches");
+
+    // A more specific route through another gateway moves the traffic there (nobody answers for
+    // 02:00:00:00:bb:03), its deletion moves it back.
+    let replaced: serde_json::Value = switch.json(&["route-add", "172.31.2.2/32", "br0", "172.31.1.3"]);
+    assert_eq!(replaced["added"]["prefix"], "172.31.2.2/32", "{replaced:#}");
+    assert!(replaced["removed"].is_null(), "{replaced:#}");
+    assert!(trace().contains("eth(src=02:00:00:00:aa:01,dst=02:00:00:00:bb:03)"), "{}", trace());
+    assert!(!vm.ping("10.2.2.2", 3).success(), "answered through a gateway that is not there");
+    let deleted: serde_json::Value = switch.json(&["route-del", "172.31.2.2/32"]);
+    assert_eq!(deleted["removed"]["gateway"], "172.31.1.3", "{deleted:#}");
+    assert!(trace().contains(&via_gateway), "{}", trace());
+    assert!(vm.ping_until_answered("10.2.2.2", 3, 3).is_ok(), "the traffic did not come back to 172.31.1.2");
+
+    // Without the route the tunnel stops again.
+    assert_eq!(switch.vsctl_ok(&["route-del", "172.31.2.0/24"]), "");
+    assert!(!switch.vsctl_ok(&["route-show"]).contains("172.31.2.0/24"));
+    assert!(trace().contains("tunnel not sent: NoRoute"), "{}", trace());
+    let stopped = dropped(&switch.port_stats());
+    assert!(!vm.ping("10.2.2.2", 2).success(), "an answer after route-del");
+    assert!(dropped(&switch.port_stats()) > stopped, "no tunnel_no_route drop after route-del");
+
+    // The tunnel port goes as it came.
+    switch.vsctl_ok(&["del-port", "vx1"]);
+    assert!(switch.show().port("vx1").is_none());
+    refused(&["del-port", "vx1"], 1, "no port named \"vx1\"");
+    switch.stop();
+}

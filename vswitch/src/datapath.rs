@@ -20,7 +20,7 @@ use crate::pipeline::group::GroupHit;
 use crate::pipeline::meter::Meter;
 use crate::pipeline::table::{RuleEntry, TableLookups, TablesSnapshot};
 use crate::pipeline::xlate::{
-    Bridge, BridgePort, DpAction, MacTable, Translation, TunnelMiss, Underlay, UnderlayPath, XlateStop,
+    Bridge, BridgePort, DpAction, MacTable, Translation, TunnelMiss, TunnelPush, Underlay, UnderlayPath, XlateStop,
 };
 use crate::pmd::stats::DropReason;
 use crate::revalidate::VersionChanges;
@@ -120,6 +120,14 @@ impl Underlay for Datapath {
             nexthop_mac: bridge.neighbours.get(&nexthop).copied(),
         })
     }
+
+    fn routable_bridges(&self) -> u64 {
+        self.bridges
+            .iter()
+            .enumerate()
+            .filter(|(_, b)| b.local_dp.is_some())
+            .fold(0, |bits, (index, _)| bits | 1 << (index % 64))
+    }
 }
 
 /// What a PMD needs to terminate tunnels on the rx queues of an underlay bridge: the UDP ports
@@ -206,6 +214,11 @@ pub struct FlowActions {
     pub drops_all: bool,
     /// Why the packet is dropped when there is no output.
     pub drop_reason: DropReason,
+    /// A tunnel output: the packets' flow hashes are wanted.
+    pub tunnels: bool,
+    /// The only action is a tunnel output to one device port: the packets are encapsulated in
+    /// the burst and sent on as a run.
+    pub only_tunnel: Option<Arc<TunnelPush>>,
     pub actions: Box<[DpAction]>,
     /// Every output port, in order.
     pub output_ports: Box<[u16]>,
@@ -243,6 +256,13 @@ impl FlowActions {
             })
             .copied()
             .collect();
+        let tunnels = actions.iter().any(|a| matches!(a, DpAction::Tunnel(_)));
+        let only_tunnel = match actions.as_slice() {
+            [DpAction::Tunnel(push)] if matches!(*push.outputs, [port] if usize::from(port) < MAX_PORTS) => {
+                Some(Arc::clone(push))
+            }
+            _ => None,
+        };
         let drops_all = output_ports.is_empty()
             && !actions.iter().any(|a| matches!(a, DpAction::Controller(_) | DpAction::HoldForNeighbour(_)));
         FlowActions {
@@ -253,6 +273,8 @@ impl FlowActions {
             only_output,
             output_ports,
             drops_all,
+            tunnels,
+            only_tunnel,
             drop_reason,
             bridge: 0,
             dependencies: Dependencies::default(),
@@ -343,5 +365,105 @@ impl FlowActions {
                 reason,
             )
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::flow::key::{Field, FlowKey};
+    use crate::flow::{parse_add_flow, OfPort};
+    use crate::pipeline::table::{FlowModFlags, FlowTables};
+    use crate::pipeline::xlate::{translate, PortFlags, VlanMode};
+    use crate::revalidate::BridgeChanges;
+    use crate::tunnel::port::TunnelConfig;
+    use crate::tunnel::route::{Prefix, Route, RouteOrigin};
+
+    const GATEWAY_MAC: [u8; 6] = [2, 0, 0, 0, 0xbb, 2];
+
+    fn port(ofport: u32, dp_port: u16, tunnel: Option<Arc<TunnelConfig>>) -> BridgePort {
+        BridgePort {
+            ofport,
+            dp_port,
+            vlan_mode: VlanMode::Trunk(Vec::new()),
+            live: true,
+            flags: PortFlags::default(),
+            tunnel,
+            patch: None,
+        }
+    }
+
+    fn bridge(name: &str, flow: &str, ports: Vec<BridgePort>) -> BridgeDp {
+        let mut tables = FlowTables::new();
+        tables.add(parse_add_flow(flow).unwrap(), FlowModFlags::default(), 0).unwrap();
+        BridgeDp { name: name.into(), tables: tables.snapshot(), ports, ..BridgeDp::default() }
+    }
+
+    /// br0, the underlay (172.31.1.1 on LOCAL, dp 40; its gateway 172.31.1.2 resolved), and
+    /// br-int whose port 1 outputs to a VXLAN port towards 172.31.2.2, behind that gateway.
+    fn datapath(routes: RouteTable) -> Datapath {
+        let underlay = BridgeDp {
+            addresses: vec!["172.31.1.1".parse().unwrap()],
+            local_dp: Some(40),
+            neighbours: Arc::new([("172.31.1.2".parse().unwrap(), GATEWAY_MAC)].into_iter().collect()),
+            ..bridge("br0", "in_port=LOCAL,actions=output:1", vec![port(1, 0, None), port(OfPort::LOCAL.0, 40, None)])
+        };
+        let options: BTreeMap<String, String> = [("remote_ip", "172.31.2.2"), ("key", "2000")]
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let vxlan = TunnelConfig::from_options(TunnelKind::Vxlan, &options).unwrap();
+        let overlay =
+            bridge("br-int", "in_port=1,actions=output:2", vec![port(1, 1, None), port(2, 41, Some(Arc::new(vxlan)))]);
+        Datapath {
+            bridges: vec![Arc::new(underlay), Arc::new(overlay)],
+            routes: Arc::new(routes),
+            ..Datapath::default()
+        }
+    }
+
+    fn from_the_vm(datapath: &Datapath) -> Translation {
+        let mut key = FlowKey::default();
+        key.set_u64(Field::InPort, 1);
+        translate(&datapath.bridges[1].view_in(datapath), &key, false)
+    }
+
+    #[test]
+    fn a_tunnel_output_without_a_route_depends_on_every_underlay_bridge() {
+        let datapath = datapath(RouteTable::new());
+        assert_eq!(datapath.routable_bridges(), 0b01);
+        let translation = from_the_vm(&datapath);
+        assert_eq!(translation.tunnel_miss, Some(TunnelMiss::NoRoute));
+        assert!(translation.actions.is_empty());
+        assert_eq!(translation.dependencies.bridges, 0b01, "a route added through br0 must revalidate the drop");
+        // What a route change publishes: br0 marked changed, which the drop crossed.
+        let mut changes = VersionChanges { from_version: 1, bridges: vec![BridgeChanges::default(); 2] };
+        assert!(!changes.crossed_bridge_changed(&translation.dependencies));
+        changes.bridges[0].underlay = true;
+        assert!(changes.crossed_bridge_changed(&translation.dependencies));
+
+        let mut routes = RouteTable::new();
+        routes
+            .insert(Route {
+                prefix: Prefix::parse("172.31.2.0/24").unwrap(),
+                bridge: "br0".into(),
+                gateway: Some("172.31.1.2".parse().unwrap()),
+                source: Some("172.31.1.1".parse().unwrap()),
+                origin: RouteOrigin::Static,
+            })
+            .unwrap();
+        let datapath = self::datapath(routes);
+        let translation = from_the_vm(&datapath);
+        assert_eq!(translation.tunnel_miss, None);
+        let [DpAction::Tunnel(push)] = translation.actions.as_slice() else {
+            panic!("not one tunnel output: {:?}", translation.actions)
+        };
+        let header = push.header.to_string();
+        assert!(header.contains("dst=02:00:00:00:bb:02"), "the gateway's MAC: {header}");
+        assert!(header.contains("ipv4(src=172.31.1.1,dst=172.31.2.2"), "{header}");
+        assert_eq!(push.outputs.as_ref(), &[0]);
+        assert_eq!(translation.dependencies.bridges, 0b01);
     }
 }

@@ -69,6 +69,17 @@ pub enum Request {
     /// Forgets the learned and incomplete neighbours (held packets dropped) of a bridge or of
     /// every bridge; static ones stay (Open vSwitch's tnl/neigh/flush).
     NeighFlush { bridge: Option<String> },
+
+    // Underlay routes of tunnel packets (Open vSwitch's ovs/route/add, del, show).
+    /// Adds (or replaces) the static route to `prefix` ("10.0.0.0/8", "fd00::/64") out of
+    /// underlay bridge `bridge`, through `gateway` (None: the destinations are on the link).
+    /// Result: [`RouteChangeReply`].
+    RouteAdd { prefix: String, bridge: String, gateway: Option<String> },
+    /// Removes the static route to `prefix` (a connected route goes with its bridge address
+    /// only). Result: [`RouteChangeReply`].
+    RouteDel { prefix: String },
+    /// Every underlay route. Result: [`RouteShowReply`].
+    RouteShow,
 }
 
 /// `get-controller`: the targets, as written in the configuration.
@@ -175,6 +186,36 @@ impl Reply {
     }
 }
 
+/// `route-show`: every underlay route, IPv4 first, longest prefix first, then by address; of
+/// one prefix the static route (the one used) before the connected one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RouteShowReply {
+    pub routes: Vec<RouteInfo>,
+}
+
+/// One underlay route.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RouteInfo {
+    /// "172.31.2.0/24".
+    pub prefix: String,
+    /// "connected" (a bridge address's prefix) or "static" (configured or route-add).
+    pub origin: String,
+    /// The underlay bridge tunnel packets leave by.
+    pub bridge: String,
+    /// The next hop; None when the destinations are on the link.
+    pub gateway: Option<String>,
+    /// The outer source address the route sends from (None: the bridge has no address of the
+    /// prefix's family, and tunnel packets to it are dropped as tunnel_no_route).
+    pub source: Option<String>,
+}
+
+/// `route-add` / `route-del`: the route put in and the one taken out (replaced or deleted).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RouteChangeReply {
+    pub added: Option<RouteInfo>,
+    pub removed: Option<RouteInfo>,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ShowReply {
     pub bridges: Vec<BridgeInfo>,
@@ -187,15 +228,23 @@ pub struct BridgeInfo {
     pub datapath_id: String,
     pub ports: Vec<PortInfo>,
     pub n_flows: usize,
+    /// An underlay bridge's (one with addresses) own MAC; its LOCAL port is among `ports`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mac: Option<String>,
+    /// An underlay bridge's own addresses with their prefix lengths ("172.31.1.1/24").
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub addresses: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PortInfo {
     pub name: String,
     pub ofport: u32,
-    /// "dpdk", "vhost-user" or "vhost-user-client".
+    /// "dpdk", "vhost-user", "vhost-user-client", a tunnel's "vxlan", "geneve" or "gre", or
+    /// "internal" for an underlay bridge's LOCAL port (ofport 65534, named after the bridge).
     pub kind: String,
-    /// devargs for dpdk ports, the socket path for vhost ports.
+    /// devargs for dpdk ports, the socket path for vhost ports, a tunnel's options as
+    /// `name=value,...`, the bridge's addresses for a LOCAL port.
     pub target: String,
     pub dpdk_port_id: u16,
     pub link_up: bool,
@@ -204,6 +253,10 @@ pub struct PortInfo {
     pub mtu: u16,
     pub rx_queues: u16,
     pub tx_queues: u16,
+    /// A tunnel port's options (Open vSwitch's `options:` column: remote_ip, key, ...), as
+    /// add-port and the configuration take them, defaults left out; a patch port's peer.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub options: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

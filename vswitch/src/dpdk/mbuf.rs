@@ -65,6 +65,30 @@ unsafe fn is_exclusive(m: *mut dpdk_sys::rte_mbuf) -> bool {
     }
 }
 
+/// `rte_pktmbuf_prepend`, inline: grows the first segment of `m` by `n` bytes at the front;
+/// its bytes then, or None (nothing changed) without the headroom.
+///
+/// # Safety
+/// `m` is a valid mbuf and the caller holds its only reference (`is_exclusive`): nothing else
+/// reads or writes its header fields or data meanwhile; the slice lives no longer than that.
+#[inline]
+unsafe fn grow_front<'a>(m: *mut dpdk_sys::rte_mbuf, n: usize) -> Option<&'a mut [u8]> {
+    let n = u16::try_from(n).ok()?;
+    // SAFETY: by the contract, the fields and data are the caller's alone.
+    unsafe {
+        let mbuf = &mut *m;
+        // The headroom of a direct (or external, exclusively held) mbuf is data_off.
+        let data_len = mbuf.data_len.checked_add(n).filter(|_| n <= mbuf.data_off)?;
+        mbuf.data_off -= n;
+        mbuf.data_len = data_len;
+        mbuf.pkt_len += u32::from(n);
+        Some(std::slice::from_raw_parts_mut(
+            mbuf.buf_addr.cast::<u8>().add(usize::from(mbuf.data_off)),
+            usize::from(data_len),
+        ))
+    }
+}
+
 impl Mbuf {
     /// A new single-segment packet from `pool` holding a copy of `frame`; None when the pool
     /// is empty or the frame does not fit one buffer.
@@ -122,11 +146,10 @@ impl PacketBuf for Mbuf {
         })
     }
 
+    #[inline]
     fn prepend(&mut self, n: usize) -> bool {
-        let Ok(n) = u16::try_from(n) else { return false };
-        // SAFETY: self owns the only reference (checked first: the header fields prepend changes
-        // are shared by every reference); prepend fails (NULL) without headroom.
-        self.exclusive() && !unsafe { dpdk_sys::rte_pktmbuf_prepend(self.0.as_ptr(), n) }.is_null()
+        // SAFETY: self owns a reference to a valid mbuf.
+        self.exclusive() && unsafe { grow_front(self.0.as_ptr(), n) }.is_some()
     }
 
     fn trim_front(&mut self, n: usize) -> bool {
@@ -276,6 +299,20 @@ impl PacketBurst for RxBurst {
             // SAFETY: a valid mbuf owned by the burst; only its fields are read.
             let data = unsafe { (*m).buf_addr.cast::<u8>().wrapping_add(usize::from((*m).data_off)) };
             super::prefetch(data);
+        }
+    }
+
+    #[inline]
+    fn prepend(&mut self, i: usize, n: usize) -> Option<&mut [u8]> {
+        let m = self.slot(i)?;
+        // SAFETY: a valid mbuf owned by the burst, grown only if no other reference exists; the
+        // slice borrows the burst mutably, so nothing else touches the packet meanwhile.
+        unsafe {
+            if is_exclusive(m) {
+                grow_front(m, n)
+            } else {
+                None
+            }
         }
     }
 

@@ -64,6 +64,11 @@ pub trait PacketBurst {
     /// Drops the first `n` bytes of packet `i` (a tunnel packet's outer headers); false, leaving
     /// it unchanged, for a hole, a shared buffer or a packet shorter than `n`.
     fn trim_front(&mut self, i: usize, n: usize) -> bool;
+
+    /// Grows packet `i` by `n` bytes at the front (a tunnel's outer headers; their content is
+    /// unspecified) and returns its bytes, writable; `None`, leaving it unchanged, for a hole, a
+    /// shared buffer or too little headroom.
+    fn prepend(&mut self, i: usize, n: usize) -> Option<&mut [u8]>;
 }
 
 /// A packet on the heap with a configurable headroom, for tests. `share` shares the bytes as an
@@ -196,6 +201,14 @@ impl PacketBurst for TestBurst {
 
     fn trim_front(&mut self, i: usize, n: usize) -> bool {
         self.slots.get_mut(i).and_then(Option::as_mut).is_some_and(|packet| packet.trim_front(n))
+    }
+
+    fn prepend(&mut self, i: usize, n: usize) -> Option<&mut [u8]> {
+        let packet = self.slots.get_mut(i).and_then(Option::as_mut)?;
+        if !packet.prepend(n) {
+            return None;
+        }
+        packet.data_mut()
     }
 
     fn take(&mut self, i: usize) -> Option<TestBuf> {

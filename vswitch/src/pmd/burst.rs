@@ -362,22 +362,22 @@ impl<O: PortOutputs> Forwarder<O> {
         }
         let uncached =
             if misses.is_empty() { Lanes::NONE } else { self.upcall_misses(datapath, origin.bridge, misses, now_ms) };
-        self.execute_runs(origin, burst, n, uncached, now_ms);
+        self.execute_runs(origin, burst, n, uncached, repeats, now_ms);
     }
 
     /// Parses every packet into its key and layers, except those whose headers repeat the packet
     /// before them (trains of one flow; the check is gated: with interleaved flows it never
     /// succeeds). Runts are dropped as `rx_invalid_packet`, as Open vSwitch does.
     /// Only `lanes` are parsed (the others have no megaflow, and run nothing); decapsulated
-    /// packets (`tunnel`) get their tunnel fields and are never repeats (their tunnel fields
-    /// may differ).
+    /// packets (`tunnel`) get their tunnel fields, and repeat the packet before them only if
+    /// those are the same too.
     #[inline(always)]
     fn parse(&mut self, burst: &mut O::Burst, n: usize, origin: Origin, lanes: Lanes, tunnel: bool) -> Parsed {
         let s = &mut *self.scratch;
         let mut repeats = Lanes::NONE;
         let mut runts = Lanes::NONE;
         let mut previous: &[u8] = &[];
-        let check_repeats = !tunnel && self.caches.repeat_gate.try_now();
+        let check_repeats = self.caches.repeat_gate.try_now();
         for i in 0..n {
             burst.prefetch(i + 1);
             if !lanes.contains(i) {
@@ -394,7 +394,11 @@ impl<O: PortOutputs> Forwarder<O> {
                 previous = data;
                 continue;
             }
-            if check_repeats && i > 0 && same_headers(previous, &s.layers[i - 1], data) {
+            if check_repeats
+                && i > 0
+                && same_headers(previous, &s.layers[i - 1], data)
+                && (!tunnel || same_tunnel_fields(s.tunnel[i - 1].as_ref(), s.tunnel[i].as_ref()))
+            {
                 s.layers[i] = s.layers[i - 1];
                 repeats.insert(i);
                 previous = data;
@@ -543,7 +547,15 @@ impl<O: PortOutputs> Forwarder<O> {
     /// packet for `uncached` ones), in the burst's order. Adjacent runs that only output to the
     /// same port go on as one group.
     #[inline(always)]
-    fn execute_runs(&mut self, origin: Origin, burst: &mut O::Burst, n: usize, uncached: Lanes, now_ms: u64) {
+    fn execute_runs(
+        &mut self,
+        origin: Origin,
+        burst: &mut O::Burst,
+        n: usize,
+        uncached: Lanes,
+        repeats: Lanes,
+        now_ms: u64,
+    ) {
         let mut group: Option<OutputGroup> = None;
         let mut i = 0;
         while i < n {
@@ -560,7 +572,7 @@ impl<O: PortOutputs> Forwarder<O> {
             }
             // No megaflow: a run of runts, dropped in parse.
             if let Some(id) = id {
-                self.execute_run(origin, id, burst, i..j, now_ms, &mut group);
+                self.execute_run(origin, id, burst, i..j, repeats, now_ms, &mut group);
             }
             i = j;
         }
@@ -579,12 +591,14 @@ impl<O: PortOutputs> Forwarder<O> {
     /// one port joins `group` (or, not adjacent or to another port, sends the group on and starts
     /// the next); any other run sends the group on first, so every port sees the packets in order.
     #[inline(always)]
+    #[expect(clippy::too_many_arguments, reason = "the run and what the burst knows of it, passed on in registers")]
     fn execute_run(
         &mut self,
         origin: Origin,
         id: EntryId,
         burst: &mut O::Burst,
         range: Range<usize>,
+        repeats: Lanes,
         now_ms: u64,
         group: &mut Option<OutputGroup>,
     ) {
@@ -597,7 +611,27 @@ impl<O: PortOutputs> Forwarder<O> {
         };
         let bytes: u64 = range.clone().map(|i| u64::from(burst.pkt_len(i))).sum();
         let exec = &mut self.exec;
-        match flow.only_output {
+        // A tunnel output to one port: encapsulate in the burst, then send the run like an
+        // output.
+        let mut only_output = flow.only_output;
+        if let Some(push) = flow.only_tunnel.as_deref() {
+            if let Some(&port) = push.outputs.first().filter(|&&port| exec.ports.has_port(port)) {
+                let s = &*self.scratch;
+                let mut hash = 0;
+                for i in range.clone() {
+                    if i == range.start || !repeats.contains(i) {
+                        let parsed = (0..=i).rev().find(|&j| !repeats.contains(j)).unwrap_or(i);
+                        hash = Emc::hash(&s.keys[parsed], s.layers[parsed].present);
+                    }
+                    if push.header.push_in_burst(burst, i, hash).is_err() {
+                        drop(burst.take(i));
+                        exec.count_drops(origin, DropReason::TunnelNoHeadroom, 1);
+                    }
+                }
+                only_output = Some(port);
+            }
+        }
+        match only_output {
             Some(port) if exec.ports.has_port(port) => match group {
                 Some(g) if g.port == port && g.packets.end == range.start => g.packets.end = range.end,
                 _ => {
@@ -616,9 +650,17 @@ impl<O: PortOutputs> Forwarder<O> {
                     // Left in the burst, freed with it.
                     exec.count_drops(origin, flow.drop_reason, packets);
                 } else {
+                    let s = &*self.scratch;
+                    // The flow hash of a tunnel output: the key's hash, computed once per train
+                    // of repeats (a repeat's own key is not parsed: it is its predecessor's).
+                    let mut hash = None;
                     for i in range {
+                        if flow.tunnels && (hash.is_none() || !repeats.contains(i)) {
+                            let parsed = (0..=i).rev().find(|&j| !repeats.contains(j)).unwrap_or(i);
+                            hash = Some(Emc::hash(&s.keys[parsed], s.layers[parsed].present));
+                        }
                         if let Some(packet) = burst.take(i) {
-                            exec.execute(origin, packet, self.scratch.layers[i], &flow.actions, flow.drop_reason);
+                            exec.execute(origin, packet, s.layers[i], &flow.actions, flow.drop_reason, hash);
                         }
                     }
                 }
@@ -634,7 +676,7 @@ impl<O: PortOutputs> Forwarder<O> {
         let Some(flow) = self.scratch.uncached[i].take() else { return };
         credit_rules(&flow, 1, u64::from(burst.pkt_len(i)), now_ms);
         if let Some(packet) = burst.take(i) {
-            self.exec.execute(origin, packet, self.scratch.layers[i], &flow.actions, flow.drop_reason);
+            self.exec.execute(origin, packet, self.scratch.layers[i], &flow.actions, flow.drop_reason, None);
         }
     }
 }
@@ -667,6 +709,15 @@ fn set_tunnel_fields(key: &mut FlowKey, meta: &TunnelMetadata) {
     };
     key.set_u64(Field::TunSrc, v4(meta.src));
     key.set_u64(Field::TunDst, v4(meta.dst));
+}
+
+/// Whether two decapsulated packets have the same tunnel fields in their keys.
+#[inline]
+fn same_tunnel_fields(a: Option<&TunnelMetadata>, b: Option<&TunnelMetadata>) -> bool {
+    match (a, b) {
+        (Some(a), Some(b)) => a.tun_id == b.tun_id && a.src == b.src && a.dst == b.dst,
+        _ => false,
+    }
 }
 
 /// Zeroes the words of `key` named by `words`.

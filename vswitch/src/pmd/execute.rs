@@ -58,7 +58,8 @@ fn changes_packet(action: &DpAction) -> bool {
 
 impl<O: PortOutputs> Execution<O> {
     /// Runs `actions` on `packet` (parsed into `layers`). A packet that ends in no output is
-    /// counted with `no_output`.
+    /// counted with `no_output`. `flow_hash` spreads tunnel packets over UDP source ports (the
+    /// hash of the packet's flow key when the caller has it; else the headers are hashed).
     pub fn execute(
         &mut self,
         origin: Origin,
@@ -66,6 +67,7 @@ impl<O: PortOutputs> Execution<O> {
         mut layers: Layers,
         actions: &[DpAction],
         no_output: DropReason,
+        flow_hash: Option<u32>,
     ) {
         let mut sent = false;
         for (k, action) in actions.iter().enumerate() {
@@ -87,13 +89,14 @@ impl<O: PortOutputs> Execution<O> {
                     Ok(())
                 }
                 DpAction::Tunnel(push) => {
+                    let hash = flow_hash.unwrap_or_else(|| inner_flow_hash(packet.data()));
                     if !rest.iter().any(takes_packet) {
-                        self.tunnel_output(origin, push, packet);
+                        self.tunnel_output(origin, push, packet, hash);
                         return;
                     }
                     match packet.deep_copy() {
                         Some(copy) => {
-                            self.tunnel_output(origin, push, copy);
+                            self.tunnel_output(origin, push, copy, hash);
                             sent = true;
                         }
                         None => self.drop_one(origin, DropReason::NoBuffer),
@@ -183,8 +186,7 @@ impl<O: PortOutputs> Execution<O> {
 
     /// Encapsulates `packet` (this one is the packet's own or a copy) and sends it on.
     #[inline]
-    fn tunnel_output(&mut self, origin: Origin, push: &TunnelPush, mut packet: PacketOf<O>) {
-        let hash = inner_flow_hash(packet.data());
+    fn tunnel_output(&mut self, origin: Origin, push: &TunnelPush, mut packet: PacketOf<O>, hash: u32) {
         if push.header.push(&mut packet, hash).is_err() {
             self.drop_one(origin, DropReason::TunnelNoHeadroom);
             return;

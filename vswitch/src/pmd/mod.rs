@@ -257,7 +257,7 @@ impl Pmd {
                 Ok(PmdCommand::Inject(injection)) => {
                     let Injection { bridge, in_port, packet, layers, actions } = *injection;
                     let exec = &mut self.forwarder.exec;
-                    exec.execute(Origin { bridge, in_port }, packet, layers, &actions, DropReason::ActionDrop);
+                    exec.execute(Origin { bridge, in_port }, packet, layers, &actions, DropReason::ActionDrop, None);
                     exec.counters.add(PmdCounter::PacketOuts, 1);
                     exec.ports.flush_all(&mut exec.counters);
                 }

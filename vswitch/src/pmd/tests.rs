@@ -783,3 +783,163 @@ mod revalidation {
         }
     }
 }
+
+/// Tunnel outputs and decapsulation on the burst stages: br-int (index 0: port 1 a device,
+/// port 2 = datapath port 40 a VXLAN port to 172.31.1.2 with key `flow`) over br-phy (index 1:
+/// port 1 = DPDK port 5, LOCAL = datapath port 41, addresses 172.31.1.1/24, the neighbour
+/// resolved).
+mod tunnels {
+    use std::net::IpAddr;
+
+    use super::*;
+    use crate::datapath::{Decap, TunnelReceiver};
+    use crate::flow::OfPort;
+    use crate::tunnel::header::{classify_outer, Outer, UdpTunnelPorts};
+    use crate::tunnel::port::TunnelConfig;
+    use crate::tunnel::route::{Prefix, Route, RouteOrigin, RouteTable};
+    use crate::tunnel::TunnelKind;
+
+    const PHY: u16 = 5;
+    const VXLAN: u16 = 40;
+    const LOCAL: u16 = 41;
+    const PEER_MAC: [u8; 6] = [2, 0, 0, 0, 0xaa, 2];
+
+    fn port(ofport: u32, dp_port: u16) -> BridgePort {
+        BridgePort {
+            ofport,
+            dp_port,
+            vlan_mode: VlanMode::Trunk(Vec::new()),
+            live: true,
+            flags: PortFlags::default(),
+            tunnel: None,
+            patch: None,
+        }
+    }
+
+    fn tables(flows: &[&str]) -> FlowTables {
+        let mut tables = FlowTables::new();
+        for flow in flows {
+            tables.add(parse_add_flow(flow).unwrap(), FlowModFlags::default(), 0).unwrap();
+        }
+        tables
+    }
+
+    fn harness_with(flows: &[&str]) -> Harness {
+        let mut h = harness(&[], 1, &[1, PHY]);
+        let options = [("remote_ip", "172.31.1.2"), ("key", "flow")].map(|(k, v)| (k.to_string(), v.to_string()));
+        let tunnel = TunnelConfig::from_options(TunnelKind::Vxlan, &options.into_iter().collect()).unwrap();
+        let br_int = BridgeDp {
+            name: "br-int".into(),
+            tables: tables(flows).snapshot(),
+            ports: vec![port(1, 1), BridgePort { tunnel: Some(Arc::new(tunnel)), ..port(2, VXLAN) }],
+            ..BridgeDp::default()
+        };
+        let local: IpAddr = "172.31.1.1".parse().unwrap();
+        let peer: IpAddr = "172.31.1.2".parse().unwrap();
+        let br_phy = BridgeDp {
+            name: "br-phy".into(),
+            tables: tables(&["actions=NORMAL"]).snapshot(),
+            ports: vec![port(1, PHY), port(OfPort::LOCAL.0, LOCAL)],
+            mac: [2, 0, 0, 0, 0xaa, 1],
+            addresses: vec![local],
+            local_dp: Some(LOCAL),
+            neighbours: Arc::new([(peer, PEER_MAC)].into_iter().collect()),
+            ..BridgeDp::default()
+        };
+        let mut routes = RouteTable::new();
+        let prefix = Prefix::parse("172.31.1.0/24").unwrap();
+        let route = Route {
+            prefix,
+            bridge: "br-phy".into(),
+            gateway: None,
+            source: Some(local),
+            origin: RouteOrigin::Connected,
+        };
+        routes.insert(route).unwrap();
+        h.datapath.bridges = vec![Arc::new(br_int), Arc::new(br_phy)];
+        h.datapath.routes = Arc::new(routes);
+        h
+    }
+
+    fn decap() -> Decap {
+        let mut ports = UdpTunnelPorts::new();
+        ports.add(4789, TunnelKind::Vxlan);
+        let receiver = TunnelReceiver {
+            kind: TunnelKind::Vxlan,
+            dst_port: 4789,
+            remote: Some("172.31.1.2".parse().unwrap()),
+            local: None,
+            in_key: None,
+            bridge: 0,
+            dp_port: VXLAN,
+        };
+        Decap { ports, locals: vec!["172.31.1.1".parse().unwrap()], receivers: vec![receiver] }
+    }
+
+    /// The UDP source port of an encapsulated frame.
+    fn outer_src_port(frame: &[u8]) -> u16 {
+        u16::from_be_bytes([frame[34], frame[35]])
+    }
+
+    #[test]
+    fn encapsulated_in_the_burst_as_by_the_general_path_then_decapsulated_back() {
+        // Two flows in trains (repeats), VNI from set_tunnel; a second rule sends a copy to
+        // port 1 as well, which takes the general path (a copy is encapsulated).
+        let mut h = harness_with(&[
+            "priority=10,in_port=1,udp,tp_src=7,actions=set_tunnel:77,output:2",
+            "priority=5,in_port=1,udp,actions=set_tunnel:78,output:2,output:in_port",
+        ]);
+        let frames: Vec<Vec<u8>> = [7, 7, 7, 8, 8, 7, 8].map(udp_frame).to_vec();
+        h.forward(&frames);
+        assert_eq!(h.total_drops(), 0);
+        let sent = h.take_sent();
+        let outer: Vec<&TestBuf> = sent.iter().filter(|(p, _)| *p == PHY).map(|(_, b)| b).collect();
+        assert_eq!(outer.len(), 7, "every packet encapsulated once: {sent:?}");
+        assert_eq!(sent.iter().filter(|(p, _)| *p == 1).count(), 3, "the copies of flow 8 leave unencapsulated");
+        let ports: Vec<u16> = outer.iter().map(|b| outer_src_port(b.data())).collect();
+        assert_eq!(ports[0], ports[1], "one flow, one UDP source port");
+        assert_eq!(ports[0], ports[5]);
+        assert_eq!(ports[3], ports[6]);
+        assert_ne!(ports[0], ports[3], "two flows, two UDP source ports (almost surely)");
+        assert!(ports.iter().all(|p| (32768..=61000).contains(p)));
+        for (buf, frame) in outer.iter().zip(&frames) {
+            let data = buf.data();
+            assert_eq!(&data[..6], &PEER_MAC, "the outer destination is the resolved neighbour");
+            assert_eq!(&data[50..], frame.as_slice(), "the inner frame is unchanged");
+            let Outer::Tunnel(found) =
+                classify_outer(data, &decap().ports, |ip| *ip == "172.31.1.2".parse::<IpAddr>().unwrap())
+            else {
+                panic!("not a valid VXLAN packet: {data:02x?}")
+            };
+            assert_eq!(found.meta.tun_id, if frame == &frames[0] || frame == &frames[5] { 77 } else { 78 });
+        }
+        // The outer frames, as the peer would send them back (addresses swapped), decapsulated
+        // on br-phy's port into br-int's VXLAN port, where a flow matches the VNI.
+        let mut h = harness_with(&["in_port=2,tun_id=77,actions=output:1", "in_port=2,actions=drop"]);
+        let back: Vec<Vec<u8>> = outer
+            .iter()
+            .map(|b| {
+                let mut data = b.data().to_vec();
+                data.copy_within(6..12, 0);
+                data[6..12].copy_from_slice(&PEER_MAC);
+                data[0..6].copy_from_slice(&[2, 0, 0, 0, 0xaa, 1]);
+                let (src, dst) = ([172, 31, 1, 2], [172, 31, 1, 1]);
+                data[26..30].copy_from_slice(&src);
+                data[30..34].copy_from_slice(&dst);
+                data
+            })
+            .collect();
+        let refs: Vec<&[u8]> = back.iter().map(Vec::as_slice).collect();
+        let mut burst = TestBurst::of(&refs);
+        h.forwarder.forward_burst(&h.datapath, 1, PHY, Some(&decap()), &mut burst, 2);
+        let sent = h.take_sent();
+        let inner: Vec<&[u8]> = sent.iter().filter(|(p, _)| *p == 1).map(|(_, b)| b.data()).collect();
+        assert_eq!(inner, [frames[0].as_slice(), &frames[1], &frames[2], &frames[5]], "VNI 77 only, decapsulated");
+        assert_eq!(
+            h.forwarder.exec.counters.port_drops(VXLAN, DropReason::ActionDrop),
+            3,
+            "VNI 78 dropped by the flow"
+        );
+        assert_eq!(h.forwarder.exec.counters.port_rx_packets(VXLAN), 7);
+    }
+}

@@ -8,6 +8,7 @@ pub mod bridge;
 mod groups;
 mod openflow;
 pub mod port;
+mod routes;
 mod underlay;
 
 use std::collections::{BTreeMap, HashMap};
@@ -327,6 +328,12 @@ impl Switch {
             Request::NeighFlush { bridge } => {
                 reply(self.neigh_flush(bridge.as_deref()).map(|()| serde_json::Value::Null))
             }
+            // Underlay routes (routes.rs).
+            Request::RouteAdd { prefix, bridge, gateway } => {
+                reply(self.route_add(&prefix, &bridge, gateway.as_deref()))
+            }
+            Request::RouteDel { prefix } => reply(self.route_del(&prefix)),
+            Request::RouteShow => Reply::success(&self.route_show()),
         }
     }
 
@@ -1062,31 +1069,58 @@ impl Switch {
             .bridges
             .iter()
             .enumerate()
-            .map(|(b, bridge)| BridgeInfo {
-                name: bridge.name.clone(),
-                datapath_id: format!("{:016x}", bridge.datapath_id),
-                n_flows: bridge.tables.len(),
-                ports: self
+            .map(|(b, bridge)| {
+                let mut ports: Vec<PortInfo> = self
                     .ports
                     .iter()
                     .filter(|p| p.bridge == b)
-                    .map(|p| {
-                        let mac = p.mac();
-                        PortInfo {
-                            name: p.config.name.clone(),
-                            ofport: p.ofport,
-                            kind: port::kind_name(&p.config.kind).to_owned(),
-                            target: port::target(&p.config.kind),
-                            dpdk_port_id: p.dp_port,
-                            link_up: p.link.up,
-                            speed_mbps: p.link.speed_mbps,
-                            mac: mac.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(":"),
-                            mtu: p.mtu(),
-                            rx_queues: p.rx_queues(),
-                            tx_queues: p.tx_queues(),
-                        }
+                    .map(|p| PortInfo {
+                        name: p.config.name.clone(),
+                        ofport: p.ofport,
+                        kind: port::kind_name(&p.config.kind).to_owned(),
+                        target: port::target(&p.config.kind),
+                        dpdk_port_id: p.dp_port,
+                        link_up: p.link.up,
+                        speed_mbps: p.link.speed_mbps,
+                        mac: mac_text(p.mac()),
+                        mtu: p.mtu(),
+                        rx_queues: p.rx_queues(),
+                        tx_queues: p.tx_queues(),
+                        options: match &p.config.kind {
+                            PortKind::Tunnel(tunnel) => tunnel.to_options(),
+                            PortKind::Patch { peer } => BTreeMap::from([("peer".to_owned(), peer.clone())]),
+                            _ => BTreeMap::new(),
+                        },
                     })
-                    .collect(),
+                    .collect();
+                let addresses: Vec<String> =
+                    bridge.addresses.iter().map(|a| format!("{}/{}", a.addr, a.prefix.len)).collect();
+                // An underlay bridge's LOCAL port (the switch's own stack), as Open vSwitch lists
+                // a bridge's internal port: named after the bridge.
+                if let Some(local_dp) = bridge.local_dp {
+                    ports.push(PortInfo {
+                        name: bridge.name.clone(),
+                        ofport: OfPort::LOCAL.0,
+                        kind: port::LOCAL_KIND.to_owned(),
+                        target: addresses.join(","),
+                        dpdk_port_id: local_dp,
+                        link_up: true,
+                        speed_mbps: 0,
+                        mac: mac_text(bridge.mac),
+                        mtu: 0,
+                        rx_queues: 0,
+                        tx_queues: 0,
+                        options: BTreeMap::new(),
+                    });
+                }
+                BridgeInfo {
+                    name: bridge.name.clone(),
+                    datapath_id: format!("{:016x}", bridge.datapath_id),
+                    n_flows: bridge.tables.len(),
+                    ports,
+                    mac: bridge.local_dp.map(|_| mac_text(bridge.mac)),
+                    addresses,
+                }
             })
             .collect();
         ShowReply { bridges }
@@ -1242,6 +1276,11 @@ fn reply<T: serde::Serialize>(result: Result<T, String>) -> Reply {
         Ok(value) => Reply::success(&value),
         Err(e) => Reply::failure(e),
     }
+}
+
+/// `aa:bb:cc:dd:ee:ff`, as show prints a MAC.
+fn mac_text(mac: [u8; 6]) -> String {
+    mac.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(":")
 }
 
 /// `aa:bb:cc:dd:ee:ff`.

@@ -17,6 +17,9 @@ pub fn devargs(kind: &PortKind, rx_queues: u16, vdev_index: u32) -> Option<Strin
     })
 }
 
+/// The kind show gives an underlay bridge's LOCAL port (Open vSwitch's internal interface).
+pub const LOCAL_KIND: &str = "internal";
+
 /// What a port is, for display.
 pub fn kind_name(kind: &PortKind) -> &'static str {
     match kind {

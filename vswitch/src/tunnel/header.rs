@@ -30,9 +30,8 @@
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use crate::packet::checksum;
 use crate::packet::proto::{ethertype, ip_proto, len};
-use crate::packet::PacketBuf;
+use crate::packet::{PacketBuf, PacketBurst};
 
 /// IP protocol number of GRE.
 const IP_PROTO_GRE: u8 = 47;
@@ -182,6 +181,9 @@ impl std::error::Error for BuildError {}
 
 /// Longest outer header: Ethernet 14 + IPv6 40 + UDP 8 + Geneve 8 (no options) = 70; GRE over IPv6 with csum and key = 14+40+4+4+4 = 66.
 pub const MAX_OUTER_LEN: usize = 72;
+/// The outer header of VXLAN (or Geneve without options) over IPv4 and over IPv6.
+const VXLAN_IPV4_LEN: usize = 50;
+const VXLAN_IPV6_LEN: usize = 70;
 
 /// The outer header of one tunnel output, built once per cached flow: bytes ready to copy, with the
 /// offsets of what is written per packet. Stores a fixed array, no heap.
@@ -376,6 +378,38 @@ impl OuterHeader {
     /// 0xffff if it computes to 0), zero when off; GRE checksum when on. No allocation.
     pub fn push<B: PacketBuf>(&self, packet: &mut B, flow_hash: u32) -> Result<(), PushError> {
         let inner_len = usize::try_from(packet.pkt_len()).map_err(|_| PushError::TooLong)?;
+        let lengths = self.lengths(inner_len)?;
+        if packet.data_mut().is_none() {
+            return Err(PushError::Shared);
+        }
+        if self.spec.csum && packet.data().len() != inner_len {
+            return Err(PushError::Segmented);
+        }
+        if !packet.prepend(self.len) {
+            return Err(PushError::NoHeadroom);
+        }
+        // `prepend` succeeded, so the buffer is not shared and has the header's bytes.
+        let data = packet.data_mut().ok_or(PushError::Shared)?;
+        self.fill(data, lengths, flow_hash);
+        Ok(())
+    }
+
+    /// `push` on packet `i` of a burst, which stays in the burst (a run of packets of one
+    /// megaflow is then sent on as one batch).
+    pub fn push_in_burst<B: PacketBurst>(&self, burst: &mut B, i: usize, flow_hash: u32) -> Result<(), PushError> {
+        let inner_len = usize::try_from(burst.pkt_len(i)).map_err(|_| PushError::TooLong)?;
+        let lengths = self.lengths(inner_len)?;
+        if self.spec.csum && burst.data(i).len() != inner_len {
+            return Err(PushError::Segmented);
+        }
+        let data = burst.prepend(i, self.len).ok_or(PushError::NoHeadroom)?;
+        self.fill(data, lengths, flow_hash);
+        Ok(())
+    }
+
+    /// The outer lengths for an inner frame of `inner_len` bytes: (UDP/GRE length, IP length).
+    #[inline]
+    fn lengths(&self, inner_len: usize) -> Result<(u16, u16), PushError> {
         // The UDP datagram or GRE packet; the IPv6 payload.
         let l4_len = (self.len - self.l4).checked_add(inner_len).ok_or(PushError::TooLong)?;
         let l4_len = u16::try_from(l4_len).map_err(|_| PushError::TooLong)?;
@@ -385,30 +419,26 @@ impl OuterHeader {
         } else {
             l4_len
         };
-        if packet.data_mut().is_none() {
-            return Err(PushError::Shared);
+        Ok((l4_len, ip_len))
+    }
+
+    /// Writes the header into the first `len` bytes of `data` (the packet after the prepend:
+    /// header room, then the inner frame) with what depends on the packet.
+    #[inline]
+    fn fill(&self, data: &mut [u8], (l4_len, ip_len): (u16, u16), flow_hash: u32) {
+        let inner_sum = if self.spec.csum { data.get(self.len..).map_or(0, ones_sum) } else { 0 };
+        let Some(header) = data.get_mut(..self.len) else { return };
+        // The common lengths copied as fixed-size blocks (moves, not a call).
+        match (header.len(), self.bytes.first_chunk::<70>()) {
+            (VXLAN_IPV4_LEN, Some(bytes)) => header.copy_from_slice(&bytes[..VXLAN_IPV4_LEN]),
+            (VXLAN_IPV6_LEN, Some(bytes)) => header.copy_from_slice(&bytes[..VXLAN_IPV6_LEN]),
+            _ => header.copy_from_slice(self.bytes()),
         }
-        let inner_sum = if self.spec.csum {
-            let inner = packet.data();
-            if inner.len() != inner_len {
-                return Err(PushError::Segmented);
-            }
-            ones_sum(inner)
-        } else {
-            0
-        };
-        if !packet.prepend(self.len) {
-            return Err(PushError::NoHeadroom);
-        }
-        // `prepend` succeeded, so the buffer is not shared and has the header's bytes.
-        let Some(header) = packet.data_mut().and_then(|data| data.get_mut(..self.len)) else {
-            return Err(PushError::Shared);
-        };
-        header.copy_from_slice(self.bytes());
         let l3 = len::ETHERNET;
         if self.ipv4 {
             put16(header, l3 + 2, ip_len);
-            let ip_checksum = checksum::update(self.ip_checksum, &[0, 0], &ip_len.to_be_bytes());
+            // RFC 1624 eqn. 3 for the total length going from 0 (in the template) to ip_len.
+            let ip_checksum = !fold(u64::from(!self.ip_checksum) + 0xffff + u64::from(ip_len));
             put16(header, l3 + 10, ip_checksum);
         } else {
             put16(header, l3 + 4, ip_len);
@@ -435,7 +465,6 @@ impl OuterHeader {
                 }
             }
         }
-        Ok(())
     }
 }
 

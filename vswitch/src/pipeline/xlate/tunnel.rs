@@ -27,6 +27,10 @@ pub trait Underlay {
     /// The way to `remote` (from `local`, when the port fixes it).
     fn resolve(&self, remote: IpAddr, local: Option<IpAddr>) -> Result<UnderlayPath<'_>, TunnelMiss>;
 
+    /// The bridges a route can lead out of (bit = bridge index % 64, as
+    /// `Dependencies::bridges`): those with an address to send from.
+    fn routable_bridges(&self) -> u64;
+
     /// What a translation reads of bridge `index` (which may tunnel and patch on in turn).
     fn bridge_view(&self, index: usize) -> Option<Bridge<'_>>;
 }
@@ -152,7 +156,11 @@ impl Xlate<'_, '_> {
             TunnelKey::Flow => u64::try_from(self.read(Field::TunId)).unwrap_or(0),
         };
         let (tos, ttl) = self.outer_tos_ttl(tunnel);
-        let path = underlay.resolve(remote, local)?;
+        let path = underlay.resolve(remote, local).inspect_err(|_| {
+            // No way out now: a route added through any underlay bridge may give one, and a
+            // route change marks them all changed - so this drop is revalidated then.
+            self.read_state(|r| r.bridges |= underlay.routable_bridges());
+        })?;
         // Whatever the underlay decides depends on its state: its changes revalidate this megaflow.
         self.read_state(|r| r.crosses_bridge(path.bridge));
         let eth_dst =
