@@ -133,7 +133,7 @@ enum Command {
     Mempool,
     /// Add a port to a running bridge
     #[command(after_help = "Settings:\n  \
-        type=TYPE          required: dpdk, vhost-user, vhost-user-client, vxlan, geneve or gre\n  \
+        type=TYPE          required: dpdk, vhost-user, vhost-user-client, patch, vxlan, geneve or gre\n  \
         devargs=DEVARGS    required for type=dpdk: PCI address or vdev (net_tap0,iface=tap0)\n  \
         path=SOCKET        required for type=vhost-user and vhost-user-client\n  \
         options:NAME=VALUE a tunnel's option (vxlan, geneve, gre), as Open vSwitch's: remote_ip\n                     \
@@ -827,7 +827,9 @@ mod tests {
         }
         let help = parse("vsctl add-port --help").unwrap_err().render().to_string();
         assert!(
-            help.contains("type=TYPE          required: dpdk, vhost-user, vhost-user-client, vxlan, geneve or gre"),
+            help.contains(
+                "type=TYPE          required: dpdk, vhost-user, vhost-user-client, patch, vxlan, geneve or gre"
+            ),
             "{help}"
         );
         assert!(help.contains("options:NAME=VALUE a tunnel's option"), "{help}");

@@ -628,6 +628,7 @@ impl<O: PortOutputs> Forwarder<O> {
                         exec.count_drops(origin, DropReason::TunnelNoHeadroom, 1);
                     }
                 }
+                exec.counters.port_tx(push.dp_port, range.len() as u64);
                 only_output = Some(port);
             }
         }

@@ -191,6 +191,7 @@ impl<O: PortOutputs> Execution<O> {
             self.drop_one(origin, DropReason::TunnelNoHeadroom);
             return;
         }
+        self.counters.port_tx(push.dp_port, 1);
         let Some((&last, others)) = push.outputs.split_last() else {
             self.drop_one(origin, DropReason::ActionDrop);
             return;

@@ -99,6 +99,15 @@ impl Port {
         self.eth.as_ref().map_or(Link { up: true, ..Link::default() }, EthPort::link)
     }
 
+    /// Packets received and sent: the device's counts, or for a port without a device what the
+    /// PMDs counted on it (decapsulated and encapsulated packets of a tunnel port).
+    fn packets(&self, device: &EthStats, totals: &PortCounterTotals) -> (u64, u64) {
+        match self.eth {
+            Some(_) => (device.rx_packets, device.tx_packets),
+            None => (totals.rx.saturating_sub(self.baseline.rx), totals.tx.saturating_sub(self.baseline.tx)),
+        }
+    }
+
     /// The tunnel options of a tunnel port.
     fn tunnel(&self) -> Option<&TunnelConfig> {
         match &self.config.kind {
@@ -1145,13 +1154,14 @@ impl Switch {
                     .enumerate()
                     .map(|(i, r)| (r.name().to_owned(), totals.drops[i].saturating_sub(p.baseline.drops[i])))
                     .collect();
+                let (rx_packets, tx_packets) = p.packets(&device, &totals);
                 PortStats {
                     name: p.config.name.clone(),
                     bridge: self.bridges[p.bridge].name.clone(),
                     ofport: p.ofport,
-                    rx_packets: device.rx_packets,
+                    rx_packets,
                     rx_bytes: device.rx_bytes,
-                    tx_packets: device.tx_packets,
+                    tx_packets,
                     tx_bytes: device.tx_bytes,
                     rx_missed: device.rx_missed + device.rx_nombuf,
                     rx_errors: device.rx_errors,

@@ -297,10 +297,11 @@ impl Switch {
                 };
                 let switch_drops: u64 =
                     DropReason::ALL.iter().filter(|r| **r != DropReason::TxFailed).map(|r| dropped(*r)).sum();
+                let (rx_packets, tx_packets) = p.packets(&device, &totals);
                 PortCounters {
                     ofport: p.ofport,
-                    rx_packets: device.rx_packets,
-                    tx_packets: device.tx_packets,
+                    rx_packets,
+                    tx_packets,
                     rx_bytes: device.rx_bytes,
                     tx_bytes: device.tx_bytes,
                     rx_dropped: device.rx_missed + device.rx_nombuf + switch_drops,

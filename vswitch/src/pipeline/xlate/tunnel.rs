@@ -73,8 +73,10 @@ pub enum TunnelMiss {
 pub struct TunnelPush {
     pub header: OuterHeader,
     pub outputs: Box<[u16]>,
-    /// The tunnel port (OpenFlow number) and its bridge's underlay bridge, for display.
+    /// The tunnel port (OpenFlow number, for display; datapath port, for its counters) and the
+    /// underlay bridge.
     pub ofport: u32,
+    pub dp_port: u16,
     pub underlay_bridge: usize,
 }
 
@@ -185,7 +187,7 @@ impl Xlate<'_, '_> {
         };
         let header = OuterHeader::build(&spec).map_err(|_| TunnelMiss::BadHeader)?;
         let outputs = underlay_outputs(&path, &spec)?;
-        Ok(TunnelPush { header, outputs, ofport: port.ofport, underlay_bridge: path.bridge })
+        Ok(TunnelPush { header, outputs, ofport: port.ofport, dp_port: port.dp_port, underlay_bridge: path.bridge })
     }
 
     /// The outer TOS (DSCP from the port or the packet, ECN always the packet's) and TTL.
