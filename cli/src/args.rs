@@ -133,7 +133,7 @@ enum Command {
     Mempool,
     /// Add a port to a running bridge
     #[command(after_help = "Settings:\n  \
-        type=TYPE          required: dpdk, vhost-user, vhost-user-client, vxlan, geneve or gre\n  \
+        type=TYPE          required: dpdk, vhost-user, vhost-user-client, patch, vxlan, geneve or gre\n  \
         devargs=DEVARGS    required for type=dpdk: PCI address or vdev (net_tap0,iface=tap0)\n  \
         path=SOCKET        required for type=vhost-user and vhost-user-client\n  \
         options:NAME=VALUE a tunnel's option (vxlan, geneve, gre), as Open vSwitch's: remote_ip\n                     \
@@ -207,6 +207,43 @@ enum Command {
     DelFailMode {
         /// Bridge name
         bridge: String,
+    },
+    // Neighbours of underlay bridges (the next hops of tunnel packets).
+    /// The neighbour cache (ARP / ND) of underlay bridges: IP, MAC, state, age, held packets
+    #[command(
+        after_help = "States: reachable (learned from ARP / ND, aged out after 15 minutes), static         (neigh-set or the
+configuration), incomplete (being resolved: asked for at most once a second;         up to 4 packets
+are held meanwhile and sent once it resolves, dropped when it stays unanswered         for 3 seconds)."
+    )]
+    NeighShow {
+        /// Only this bridge (default: every bridge with addresses or neighbours)
+        bridge: Option<String>,
+    },
+    /// Set a static neighbour: IP is at MAC on BRIDGE (as ovs-appctl tnl/neigh/set)
+    #[command(
+        after_help = "A static entry is never aged out nor replaced by what ARP / ND say;         neigh-flush leaves it.
+Packets held for IP are sent at once.
+
+        Example: vsctl neigh-set br-phy 172.31.1.2 02:00:00:00:00:fe"
+    )]
+    NeighSet {
+        /// Bridge name (the underlay bridge the next hop is reached through)
+        bridge: String,
+        /// The next hop's address, IPv4 or IPv6
+        #[arg(value_parser = parse_unicast_ip)]
+        ip: String,
+        /// Its MAC, a unicast address xx:xx:xx:xx:xx:xx
+        #[arg(value_parser = parse_unicast_mac)]
+        mac: String,
+    },
+    /// Forget the learned and incomplete neighbours; static ones stay (as ovs-appctl tnl/neigh/flush)
+    #[command(
+        after_help = "Packets held for incomplete neighbours are dropped. Tunnel flows through the         bridge ask
+for their next hops again (their first packets are held meanwhile)."
+    )]
+    NeighFlush {
+        /// Only this bridge (default: every bridge)
+        bridge: Option<String>,
     },
 
     // Underlay routes of tunnel packets (Open vSwitch's ovs/route/add, del, show).
@@ -318,6 +355,10 @@ fn request_for(command: Command, stdin: impl Read) -> Result<(Request, Option<Fl
         Command::SetFailMode { bridge, mode } => Request::SetFailMode { bridge, mode },
         Command::GetFailMode { bridge } => Request::GetFailMode { bridge },
         Command::DelFailMode { bridge } => Request::DelFailMode { bridge },
+        // Neighbours of underlay bridges.
+        Command::NeighShow { bridge } => Request::NeighShow { bridge },
+        Command::NeighSet { bridge, ip, mac } => Request::NeighSet { bridge, ip, mac },
+        Command::NeighFlush { bridge } => Request::NeighFlush { bridge },
         Command::RouteAdd { prefix, bridge, gateway } => {
             check_gateway_family(&prefix, gateway.as_deref())
                 .map_err(|error| usage_error("route-add", ErrorKind::ValueValidation, &error))?;
@@ -355,6 +396,27 @@ fn parse_mac(text: &str) -> Result<String, String> {
         Some(octets) if octets.len() == 6 => Ok(octets.join(":")),
         _ => Err("not a MAC address (expected six hex bytes: xx:xx:xx:xx:xx:xx)".to_string()),
     }
+}
+
+/// `neigh-set`'s IP: an IPv4 or IPv6 address a next hop can have (not unspecified, multicast or
+/// broadcast), passed on as written.
+fn parse_unicast_ip(text: &str) -> Result<String, String> {
+    let ip: std::net::IpAddr = text.parse().map_err(|_| "not an IP address (IPv4 or IPv6)".to_string())?;
+    let ip = ip.to_canonical();
+    if ip.is_unspecified() || ip.is_multicast() || ip == std::net::IpAddr::V4(std::net::Ipv4Addr::BROADCAST) {
+        return Err(format!("{ip} is not a unicast address: it cannot be a next hop"));
+    }
+    Ok(text.to_string())
+}
+
+/// `neigh-set`'s MAC: as `fdb-add`'s, and unicast (not multicast or broadcast, not all zero).
+fn parse_unicast_mac(text: &str) -> Result<String, String> {
+    let mac = parse_mac(text)?;
+    let first = u8::from_str_radix(&mac[..2], 16).unwrap_or(1);
+    if first & 1 != 0 || mac == "00:00:00:00:00:00" {
+        return Err(format!("{mac} is not a unicast MAC address"));
+    }
+    Ok(mac)
 }
 
 /// A route's prefix: `ADDRESS/LENGTH` without host bits, or one address; passed on as
@@ -529,6 +591,45 @@ mod tests {
             );
         }
         assert!(usage_error_text("vsctl fdb-add br0 p1 1").contains("<MAC>"));
+    }
+
+    #[test]
+    fn neighbour_commands_check_their_arguments() {
+        assert_eq!(request("vsctl neigh-show"), Request::NeighShow { bridge: None });
+        assert_eq!(request("vsctl neigh-show br0"), Request::NeighShow { bridge: Some("br0".into()) });
+        assert_eq!(request("vsctl neigh-flush"), Request::NeighFlush { bridge: None });
+        assert_eq!(request("vsctl neigh-flush br0"), Request::NeighFlush { bridge: Some("br0".into()) });
+        assert_eq!(
+            request("vsctl neigh-set br0 172.31.1.2 02:0:00:00:00:FE"),
+            Request::NeighSet { bridge: "br0".into(), ip: "172.31.1.2".into(), mac: "02:00:00:00:00:fe".into() }
+        );
+        assert_eq!(
+            request("vsctl neigh-set br0 fd00::2 02:00:00:00:00:fe"),
+            Request::NeighSet { bridge: "br0".into(), ip: "fd00::2".into(), mac: "02:00:00:00:00:fe".into() }
+        );
+        for (ip, complaint) in [
+            ("172.31.1", "not an IP address"),
+            ("host", "not an IP address"),
+            ("0.0.0.0", "0.0.0.0 is not a unicast address"),
+            ("255.255.255.255", "is not a unicast address"),
+            ("ff02::1", "ff02::1 is not a unicast address"),
+            ("::ffff:224.0.0.1", "224.0.0.1 is not a unicast address"),
+        ] {
+            let text = usage_error_text(&format!("vsctl neigh-set br0 {ip} 02:00:00:00:00:fe"));
+            assert!(text.contains(&format!("invalid value '{ip}' for '<IP>'")) && text.contains(complaint), "{text}");
+        }
+        for (mac, complaint) in [
+            ("01:00:5e:00:00:01", "01:00:5e:00:00:01 is not a unicast MAC address"),
+            ("ff:ff:ff:ff:ff:ff", "is not a unicast MAC address"),
+            ("0:0:0:0:0:0", "00:00:00:00:00:00 is not a unicast MAC address"),
+            ("02:00:00:00:00", "not a MAC address"),
+        ] {
+            let text = usage_error_text(&format!("vsctl neigh-set br0 10.0.0.1 {mac}"));
+            assert!(text.contains(&format!("invalid value '{mac}' for '<MAC>'")) && text.contains(complaint), "{text}");
+        }
+        assert!(usage_error_text("vsctl neigh-set br0 10.0.0.1").contains("<MAC>"));
+        let help = parse("vsctl neigh-flush --help").unwrap_err().render().to_string();
+        assert!(help.contains("static ones stay (as ovs-appctl tnl/neigh/flush)"), "{help}");
     }
 
     #[test]
@@ -738,7 +839,9 @@ mod tests {
         }
         let help = parse("vsctl add-port --help").unwrap_err().render().to_string();
         assert!(
-            help.contains("type=TYPE          required: dpdk, vhost-user, vhost-user-client, vxlan, geneve or gre"),
+            help.contains(
+                "type=TYPE          required: dpdk, vhost-user, vhost-user-client, patch, vxlan, geneve or gre"
+            ),
             "{help}"
         );
         assert!(help.contains("options:NAME=VALUE a tunnel's option"), "{help}");

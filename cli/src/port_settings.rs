@@ -123,6 +123,7 @@ enum PortType {
     Dpdk,
     VhostUser,
     VhostUserClient,
+    Patch,
     Tunnel(TunnelKind),
 }
 
@@ -132,6 +133,7 @@ impl PortType {
             "dpdk" => Some(PortType::Dpdk),
             "vhost-user" => Some(PortType::VhostUser),
             "vhost-user-client" => Some(PortType::VhostUserClient),
+            "patch" => Some(PortType::Patch),
             _ => TunnelKind::ALL.into_iter().find(|kind| kind.name() == value).map(PortType::Tunnel),
         }
     }
@@ -141,6 +143,7 @@ impl PortType {
             PortType::Dpdk => "dpdk",
             PortType::VhostUser => "vhost-user",
             PortType::VhostUserClient => "vhost-user-client",
+            PortType::Patch => "patch",
             PortType::Tunnel(kind) => kind.name(),
         }
     }
@@ -268,6 +271,7 @@ pub fn port_config_from_settings(name: &str, tokens: &[String]) -> Result<PortCo
             }
             tunnel_kind(tunnel, settings.devargs, settings.path, &settings.options)?
         }
+        PortType::Patch => patch_kind(settings.devargs, settings.path, &settings.options, settings.device_setting)?,
         _ => {
             if let Some(option) = settings.options.values().next() {
                 return Err(SettingError::NotForType { token: option.token.to_string(), port_type: port_type.name() });
@@ -308,6 +312,29 @@ fn tunnel_kind(
     Ok(PortKind::Tunnel(tunnel))
 }
 
+/// A patch port: no device, one option, `peer`.
+fn patch_kind(
+    devargs: Option<Setting<'_, String>>,
+    path: Option<Setting<'_, PathBuf>>,
+    options: &BTreeMap<String, Setting<'_, String>>,
+    device_setting: Option<&str>,
+) -> Result<PortKind, SettingError> {
+    if let Some(token) = devargs.map(|d| d.token).or(path.map(|p| p.token)).or(device_setting) {
+        return Err(SettingError::NotForType { token: token.to_string(), port_type: "patch" });
+    }
+    if let Some((name, setting)) = options.iter().find(|(name, _)| *name != "peer") {
+        return Err(SettingError::BadOption {
+            token: setting.token.to_string(),
+            problem: format!("unknown option {name:?} of a patch port; expected peer"),
+        });
+    }
+    let peer = options.get("peer").ok_or_else(|| SettingError::BadOption {
+        token: "options:peer".to_string(),
+        problem: "missing; a patch port names its peer, a patch port of another bridge".to_string(),
+    })?;
+    Ok(PortKind::Patch { peer: peer.value.clone() })
+}
+
 /// Pairs the port type with the one target key it needs (devargs or path).
 fn port_kind(
     port_type: PortType,
@@ -336,6 +363,7 @@ fn port_kind(
             })
         }
         PortType::Tunnel(kind) => tunnel_kind(kind, devargs, path, &BTreeMap::new()),
+        PortType::Patch => patch_kind(devargs, path, &BTreeMap::new(), None),
     }
 }
 
@@ -534,6 +562,13 @@ mod tests {
         let PortKind::Tunnel(geneve) = parse(all).unwrap().kind else { panic!("not a tunnel") };
         assert_eq!(geneve.kind, TunnelKind::Geneve);
         assert_eq!(geneve.to_options().len(), 9, "{geneve:?}");
+        assert_eq!(
+            parse("type=patch options:peer=patch-int").unwrap().kind,
+            PortKind::Patch { peer: "patch-int".into() }
+        );
+        assert!(matches!(parse("type=patch"), Err(SettingError::BadOption { .. })));
+        assert!(matches!(parse("type=patch options:peer=x options:colour=red"), Err(SettingError::BadOption { .. })));
+        assert!(matches!(parse("type=patch devargs=net_null0 options:peer=x"), Err(SettingError::NotForType { .. })));
         let PortKind::Tunnel(gre) = parse("type=gre options:remote_ip=fd00::2 options:key=0x10").unwrap().kind else {
             panic!("not a tunnel")
         };

@@ -11,8 +11,8 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::proto::{
-    ControllerReply, ControllerStatusReply, DumpFlowsReply, FailModeReply, MempoolReply, PmdStats, PmdStatsReply,
-    PortInfo, PortStatsReply, Request, RouteShowReply, RxqReply, ShowReply, TraceReply, VtepShowReply,
+    ControllerReply, ControllerStatusReply, DumpFlowsReply, FailModeReply, MempoolReply, NeighbourShowReply, PmdStats,
+    PmdStatsReply, PortInfo, PortStatsReply, Request, RouteShowReply, RxqReply, ShowReply, TraceReply, VtepShowReply,
 };
 use crate::table::{Align, Table};
 
@@ -33,6 +33,8 @@ pub fn render_result(request: &Request, result: Value) -> Result<String, serde_j
         }
         Request::GetFailMode { .. } => typed::<FailModeReply>(result)?.mode.map(|mode| mode + "\n").unwrap_or_default(),
         Request::ControllerStatus { .. } => controller_status(&typed::<ControllerStatusReply>(result)?),
+        Request::NeighShow { .. } => neigh_show(&typed::<NeighbourShowReply>(result)?),
+        Request::NeighSet { .. } | Request::NeighFlush { .. } => String::new(),
         Request::RouteShow => route_show(&typed::<RouteShowReply>(result)?),
         Request::VtepShow { .. } => vtep_show(&typed::<VtepShowReply>(result)?),
         Request::PmdStatsClear
@@ -446,6 +448,51 @@ fn mempool(reply: &MempoolReply) -> String {
     out
 }
 
+/// Per bridge: a line with what became of its requests and held packets, then one line per
+/// neighbour (age in seconds; `-` for a static entry's age and an incomplete one's MAC).
+fn neigh_show(reply: &NeighbourShowReply) -> String {
+    if reply.bridges.is_empty() {
+        return "no underlay bridges\n".to_string();
+    }
+    let mut out = String::new();
+    for (index, bridge) in reply.bridges.iter().enumerate() {
+        if index > 0 {
+            out.push('\n');
+        }
+        out.push_str(&format!(
+            "{}: {}, requests sent {}, packets held {}, sent after resolution {}, not held {}, dropped {}\n",
+            bridge.bridge,
+            count(bridge.entries.len(), "neighbour", "neighbours"),
+            bridge.requests,
+            bridge.held,
+            bridge.released,
+            bridge.not_held,
+            bridge.dropped
+        ));
+        if bridge.entries.is_empty() {
+            continue;
+        }
+        let mut table = Table::new(&[
+            ("IP", Align::Left),
+            ("MAC", Align::Left),
+            ("STATE", Align::Left),
+            ("AGE_S", Align::Right),
+            ("HELD", Align::Right),
+        ]);
+        for entry in &bridge.entries {
+            table.add_row(vec![
+                entry.ip.clone(),
+                entry.mac.clone().unwrap_or_else(|| "-".to_string()),
+                entry.state.clone(),
+                entry.age_ms.map_or_else(|| "-".to_string(), |ms| format!("{:.1}", ms as f64 / 1000.0)),
+                entry.held.to_string(),
+            ]);
+        }
+        table.render_into("  ", &mut out);
+    }
+    out
+}
+
 /// "1 port", "3 ports".
 fn count(number: usize, singular: &str, plural: &str) -> String {
     format!("{number} {}", if number == 1 { singular } else { plural })
@@ -582,6 +629,7 @@ mod tests {
                     version_switch_max_cycles: 120_000,
                     packet_ins: 0,
                     packet_outs: 0,
+                    tunnel_held: 0,
                 },
                 PmdStats { core: 12, iterations: 7, sleeps: 1234, ..PmdStats::default() },
             ],
@@ -815,6 +863,7 @@ CORE  REVALIDATIONS  MEGAFLOWS_CHECKED  MEGAFLOWS_REMOVED  CACHE_FLUSHES  LONGES
             version_switch_max_cycles: u64::MAX,
             packet_ins: 0,
             packet_outs: 0,
+            tunnel_held: 0,
         };
         let text = rendered(Request::PmdStats, &PmdStatsReply { tsc_hz: 2_400_000_000, pmds: vec![busy] });
         assert_eq!(text.lines().count(), 8, "{text}");
@@ -902,6 +951,53 @@ CORE  PORT  QUEUE
         let alone = ControllerStatusReply { fail_open: true, connections: Vec::new() };
         let text = rendered(Request::ControllerStatus { bridge: "br0".into() }, &alone);
         assert_eq!(text, "fail-open: yes (no controller: forwarding as a learning switch)\nno connections\n");
+    }
+
+    #[test]
+    fn neigh_show_lists_each_bridge_and_its_neighbours() {
+        use crate::proto::{NeighbourBridge, NeighbourEntry};
+        let entry = |ip: &str, mac: Option<&str>, state: &str, age_ms, held| NeighbourEntry {
+            ip: ip.into(),
+            mac: mac.map(Into::into),
+            state: state.into(),
+            age_ms,
+            held,
+        };
+        let reply = NeighbourShowReply {
+            bridges: vec![
+                NeighbourBridge {
+                    bridge: "br-phy".into(),
+                    entries: vec![
+                        entry("172.31.1.2", Some("02:00:00:00:00:fe"), "reachable", Some(1234), 0),
+                        entry("172.31.1.3", None, "incomplete", Some(250), 2),
+                        entry("fd00::9", Some("02:00:00:00:00:09"), "static", None, 0),
+                    ],
+                    requests: 3,
+                    held: 5,
+                    released: 3,
+                    not_held: 1,
+                    dropped: 0,
+                },
+                NeighbourBridge { bridge: "br-int".into(), ..NeighbourBridge::default() },
+            ],
+        };
+        assert_eq!(
+            rendered(Request::NeighShow { bridge: None }, &reply),
+            "\
+br-phy: 3 neighbours, requests sent 3, packets held 5, sent after resolution 3, not held 1, dropped 0
+  IP          MAC                STATE       AGE_S  HELD
+  172.31.1.2  02:00:00:00:00:fe  reachable     1.2     0
+  172.31.1.3  -                  incomplete    0.2     2
+  fd00::9     02:00:00:00:00:09  static          -     0
+
+br-int: 0 neighbours, requests sent 0, packets held 0, sent after resolution 0, not held 0, dropped 0
+"
+        );
+        let none = NeighbourShowReply { bridges: vec![] };
+        assert_eq!(rendered(Request::NeighShow { bridge: None }, &none), "no underlay bridges\n");
+        let set = Request::NeighSet { bridge: "br0".into(), ip: "10.0.0.1".into(), mac: "02:00:00:00:00:01".into() };
+        assert_eq!(render_result(&set, Value::Null).unwrap(), "");
+        assert_eq!(render_result(&Request::NeighFlush { bridge: None }, Value::Null).unwrap(), "");
     }
 
     #[test]

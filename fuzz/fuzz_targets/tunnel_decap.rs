@@ -4,7 +4,7 @@
 #![no_main]
 #![forbid(unsafe_code)]
 use libfuzzer_sys::fuzz_target;
-use vswitch::tunnel::{classify_outer, inner_flow_hash, Outer, TunnelKind, UdpTunnelPorts};
+use vswitch::tunnel::header::{classify_outer, inner_flow_hash, Outer, TunnelKind, UdpTunnelPorts};
 
 fuzz_target!(|data: &[u8]| {
     let mut ports = UdpTunnelPorts::new();

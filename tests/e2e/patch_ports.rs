@@ -83,6 +83,17 @@ fn neutron_layout_br_int_br_tun_underlay() {
     assert!(trace.contains("patch -> bridge"), "trace: {trace}");
     assert!(trace.contains("tnl_push(vxlan,") && trace.contains("vni=1000"), "trace: {trace}");
     assert!(!trace.contains("push_vlan"), "the VLAN br-int pushes for the patch is stripped again in br-tun: {trace}");
+    // The tunnel port counts what it encapsulated and decapsulated.
+    let stats = switch.port_stats();
+    let vxlan = stats.port("vxlan0");
+    assert!(vxlan.rx_packets >= 5 && vxlan.tx_packets >= 5, "vxlan0 counters: {vxlan:?}");
+    // Without its patch port br-int cannot reach br-tun; added back at run time, it can.
+    switch.del_port("patch-tun");
+    let cut = vm.ping("10.1.1.2", 2);
+    assert!(!cut.stdout.contains(" 0% packet loss"), "pings crossed a removed patch port: {cut}");
+    switch.vsctl_ok(&["add-port", "br-int", "patch-tun", "type=patch", "options:peer=patch-int", "ofport=2"]);
+    let again = vm.ping_until_answered("10.1.1.2", 3, 5);
+    assert!(again.is_ok(), "no answer after the patch port came back: {}", again.unwrap_err());
     switch.stop();
 }
 

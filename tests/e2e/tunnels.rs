@@ -38,13 +38,15 @@ fn veth(outside: &str, inside: &str, ns: &Namespace, address: &str, mtu: u32) {
     ));
 }
 
-#[test]
-fn vxlan_with_a_kernel_vtep() {
-    let dir = TestDir::new("tunnels");
-    let underlay = Namespace::create(&dir, "ul");
-    let vm = Namespace::create(&dir, "vm");
+/// The switch between a host namespace ("vm", 10.1.1.1) and a kernel VTEP in an "underlay"
+/// namespace (ul0 172.31.1.2, vx0 10.1.1.2, VNI 1000): br0 the underlay (172.31.1.1/24 on LOCAL,
+/// NORMAL, port `phy`), br-int the host's port and the VXLAN port. `tag` keeps the veth names of
+/// the tests of this file apart.
+fn vtep_setup(dir: &TestDir, tag: &str) -> (Namespace, Namespace, Vswitchd) {
+    let underlay = Namespace::create(dir, "ul");
+    let vm = Namespace::create(dir, "vm");
     let pid = std::process::id() % 100_000;
-    let (phy, vm_port) = (format!("vxu{pid}"), format!("vxv{pid}"));
+    let (phy, vm_port) = (format!("{tag}u{pid}"), format!("{tag}v{pid}"));
     veth(&phy, "ul0", &underlay, "172.31.1.2/24", 1500);
     veth(&vm_port, "vm0", &vm, "10.1.1.1/24", 1450);
     sh(&format!(
@@ -52,7 +54,7 @@ fn vxlan_with_a_kernel_vtep() {
          ip -n {ns} link set vx0 mtu 1450; ip -n {ns} addr add 10.1.1.2/24 dev vx0; ip -n {ns} link set vx0 up",
         ns = underlay.name()
     ));
-    let config = SwitchConfig::new(&dir)
+    let config = SwitchConfig::new(dir)
         .flow("actions=NORMAL")
         .bridge_setting("mac", "\"02:00:00:00:aa:01\"")
         .bridge_setting("addresses", "[\"172.31.1.1/24\"]")
@@ -63,7 +65,14 @@ fn vxlan_with_a_kernel_vtep() {
              [[bridge.port]]\nname = \"vxlan0\"\ntype = \"vxlan\"\nofport = 2\n\
              options = {{ remote_ip = \"172.31.1.2\", key = 1000 }}"
         ));
-    let switch = Vswitchd::start(&dir, &config);
+    let switch = Vswitchd::start(dir, &config);
+    (underlay, vm, switch)
+}
+
+#[test]
+fn vxlan_with_a_kernel_vtep() {
+    let dir = TestDir::new("tunnels");
+    let (underlay, vm, switch) = vtep_setup(&dir, "vx");
 
     // The first packets wait for ARP on both sides.
     let answered = vm.ping_until_answered("10.1.1.2", 5, 5);
@@ -117,6 +126,159 @@ fn run_in(ns: &Namespace, command_line: &str) -> String {
     let mut command = Command::new("ip");
     command.args(["netns", "exec", ns.name(), "sh", "-c", command_line]);
     run(command, LIMIT).stdout
+}
+
+/// Runs `ping -c 1 -W 3` from `ns`: the round trip in ms of the one reply, or the output.
+fn ping_once(ns: &Namespace, address: &str) -> Result<f64, String> {
+    let mut command = Command::new("ip");
+    command.args(["netns", "exec", ns.name(), "ping", "-n", "-c", "1", "-W", "3", address]);
+    let output = run(command, LIMIT);
+    let rtt = output.stdout.split("time=").nth(1).and_then(|rest| rest.split(' ').next()?.parse::<f64>().ok());
+    match rtt {
+        Some(ms) if output.success() => Ok(ms),
+        _ => Err(format!("{output}")),
+    }
+}
+
+/// br0's neighbour cache as `vsctl --json neigh-show br0` gives it.
+fn neighbours(switch: &Vswitchd) -> serde_json::Value {
+    let reply: serde_json::Value = switch.json(&["neigh-show", "br0"]);
+    reply["bridges"][0].clone()
+}
+
+/// The entry of `ip` in br0's neighbour cache (Null when there is none).
+fn neighbour(switch: &Vswitchd, ip: &str) -> serde_json::Value {
+    let bridge = neighbours(switch);
+    let entries = bridge["entries"].as_array().cloned().unwrap_or_default();
+    entries.into_iter().find(|e| e["ip"] == ip).unwrap_or(serde_json::Value::Null)
+}
+
+/// Counts, for `seconds`, the ARP requests for 172.31.1.2 from the switch's VTEP MAC that reach
+/// ul0 in `ns`.
+const COUNT_REQUESTS: &str = r#"
+import socket, sys, time
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0806))
+s.bind(('ul0', 0))
+s.settimeout(0.1)
+end = time.time() + float(sys.argv[1])
+n = 0
+while time.time() < end:
+    try:
+        f = s.recv(100)
+    except socket.timeout:
+        continue
+    if f[20:22] == b'\x00\x01' and f[6:12] == bytes([2, 0, 0, 0, 0xaa, 1]) and f[38:42] == bytes([172, 31, 1, 2]):
+        n += 1
+print(n)
+"#;
+
+/// The neighbour cache in action against the kernel VTEP: the very first packet to an unknown
+/// next hop is held (not dropped) and answered; neigh-show shows the peer; after neigh-flush the
+/// traffic recovers; a peer MAC change is followed (its gratuitous ARP, or its own ARP request
+/// for our VTEP); an unanswered next hop is asked for once a second; a static entry serves a
+/// peer that never answers ARP.
+#[test]
+fn neighbour_cache_holds_learns_and_follows_the_peer() {
+    let dir = TestDir::new("tunnels-neigh");
+    let (underlay, vm, switch) = vtep_setup(&dir, "vn");
+    let ul = underlay.name().to_string();
+    let peer = "172.31.1.2";
+    // IPv6 off in the overlay (the host's router solicitations and MLD reports would cross the
+    // tunnel and resolve the peer before the first ping), then an empty cache to start with.
+    sh(&format!(
+        "ip netns exec {vm} sysctl -qw net.ipv6.conf.vm0.disable_ipv6=1; \
+         ip netns exec {ul} sysctl -qw net.ipv6.conf.vx0.disable_ipv6=1",
+        vm = vm.name()
+    ));
+    std::thread::sleep(Duration::from_millis(200));
+    switch.vsctl_ok(&["neigh-flush", "br0"]);
+    assert_eq!(neighbour(&switch, peer), serde_json::Value::Null, "an empty cache to start with");
+
+    // The first ping, one attempt: its packets wait for the next hop instead of being dropped.
+    // (Had the overlay ARP request been dropped, the host would retransmit it a second later.)
+    let first = ping_once(&vm, "10.1.1.2");
+    let first = first.unwrap_or_else(|e| panic!("first ping not answered:\n{e}\n{}", switch.stderr()));
+    eprintln!("first ping with an empty neighbour cache: {first} ms");
+    assert!(first < 900.0, "the first ping waited for a retransmission: {first} ms");
+    let entry = neighbour(&switch, peer);
+    assert_eq!(entry["state"], "reachable", "{entry}");
+    assert_eq!(entry["mac"], underlay.mac("ul0").as_str(), "{entry}");
+    let counters = neighbours(&switch);
+    assert!(counters["held"].as_u64() >= Some(1) && counters["released"].as_u64() >= Some(1), "{counters}");
+    assert_eq!(switch.port_stats().port("vm").dropped("tunnel_neighbour_unresolved"), 0);
+    let text = switch.vsctl_ok(&["neigh-show"]);
+    assert!(text.contains("172.31.1.2") && text.contains("reachable"), "{text}");
+
+    // Flushed: the next packet asks again, and is held meanwhile.
+    switch.vsctl_ok(&["neigh-flush", "br0"]);
+    assert_eq!(neighbour(&switch, peer), serde_json::Value::Null);
+    let after_flush = ping_once(&vm, "10.1.1.2").unwrap_or_else(|e| panic!("no answer after neigh-flush:\n{e}"));
+    eprintln!("first ping after neigh-flush: {after_flush} ms");
+    assert_eq!(neighbour(&switch, peer)["state"], "reachable");
+
+    // The peer's MAC changes and it says so (gratuitous ARP, as arp_notify makes Linux send).
+    sh(&format!("ip netns exec {ul} sysctl -qw net.ipv4.conf.ul0.arp_notify=1"));
+    sh(&format!("ip -n {ul} link set ul0 address 02:00:00:00:0b:02"));
+    let moved = vswitch_e2e::wait::poll(Duration::from_secs(5), || {
+        (neighbour(&switch, peer)["mac"] == "02:00:00:00:0b:02").then_some(())
+    });
+    assert!(moved.is_some(), "the gratuitous ARP was not learned: {}", neighbour(&switch, peer));
+    assert!(vm.ping_until_answered("10.1.1.2", 3, 3).is_ok(), "no answer after the peer's MAC changed");
+    // Again, silently: its own ARP request for our VTEP (it forgot its neighbours with the
+    // change) tells us when it sends to us.
+    sh(&format!("ip netns exec {ul} sysctl -qw net.ipv4.conf.ul0.arp_notify=0"));
+    sh(&format!("ip -n {ul} link set ul0 address 02:00:00:00:0b:03"));
+    let pinged = run_in(&underlay, "ping -n -c 3 -i 0.2 -W 1 10.1.1.1");
+    assert!(neighbour(&switch, peer)["mac"] == "02:00:00:00:0b:03", "{pinged}\n{}", neighbour(&switch, peer));
+    assert!(vm.ping_until_answered("10.1.1.2", 3, 3).is_ok(), "no answer after the second MAC change");
+
+    // A next hop that does not answer is asked for at most once a second.
+    sh(&format!("ip -n {ul} addr del 172.31.1.2/24 dev ul0"));
+    switch.vsctl_ok(&["neigh-flush", "br0"]);
+    let requests_before = neighbours(&switch)["requests"].as_u64().unwrap_or(0);
+    let mut counter = Command::new("ip");
+    counter.args(["netns", "exec", &ul, "python3", "-c", COUNT_REQUESTS, "5"]);
+    let counter = counter.stdout(std::process::Stdio::piped()).spawn().expect("python3");
+    std::thread::sleep(Duration::from_millis(500));
+    // 5 s of pings, 5 a second, each waiting 1 s at most for an answer that never comes.
+    let mut ping = Command::new("ip");
+    ping.args(["netns", "exec", vm.name(), "ping", "-n", "-c", "25", "-i", "0.2", "-W", "1", "10.1.1.2"]);
+    let pings = run(ping, Duration::from_secs(20));
+    let counted = counter.wait_with_output().expect("the ARP counter");
+    let seen: u32 = String::from_utf8_lossy(&counted.stdout).trim().parse().unwrap_or(u32::MAX);
+    let sent = neighbours(&switch)["requests"].as_u64().unwrap_or(0) - requests_before;
+    eprintln!("unanswered next hop: {seen} ARP requests seen by the peer in 5 s, {sent} sent by the switch");
+    assert!((3..=6).contains(&seen), "{seen} requests in 5 s\n{pings}");
+    assert!(sent <= 7, "{sent} requests sent");
+    let counters = neighbours(&switch);
+    assert!(counters["dropped"].as_u64() >= Some(1), "given up, held packets dropped: {counters}");
+    sh(&format!("ip -n {ul} addr add 172.31.1.2/24 dev ul0"));
+    assert!(vm.ping_until_answered("10.1.1.2", 3, 3).is_ok(), "no answer once the peer answers again");
+
+    // A peer that never answers ARP: a static entry.
+    sh(&format!("ip -n {ul} link set ul0 arp off"));
+    switch.vsctl_ok(&["neigh-flush", "br0"]);
+    let mac = underlay.mac("ul0");
+    switch.vsctl_ok(&["neigh-set", "br0", peer, &mac]);
+    let entry = neighbour(&switch, peer);
+    assert_eq!((entry["state"].as_str(), entry["mac"].as_str()), (Some("static"), Some(mac.as_str())), "{entry}");
+    assert!(vm.ping_until_answered("10.1.1.2", 3, 3).is_ok(), "no answer with a static neighbour");
+    switch.vsctl_ok(&["neigh-flush"]);
+    assert_eq!(neighbour(&switch, peer)["state"], "static", "neigh-flush leaves static entries");
+
+    // Bad input is refused, saying why.
+    for (args, why) in [
+        (vec!["neigh-set", "br9", peer, &mac], "no bridge named \"br9\""),
+        (vec!["neigh-set", "br0", "172.31.1.1", &mac], "is an address of bridge br0 itself"),
+        (vec!["neigh-set", "br0", "10.0.0.300", &mac], "not an IP address"),
+        (vec!["neigh-set", "br0", peer, "01:00:5e:00:00:01"], "not a unicast MAC address"),
+        (vec!["neigh-show", "br9"], "no bridge named \"br9\""),
+        (vec!["neigh-flush", "br9"], "no bridge named \"br9\""),
+    ] {
+        let output = switch.vsctl(&args);
+        assert!(!output.success() && output.stderr.contains(why), "{args:?}: {output}");
+    }
+    switch.stop();
 }
 
 /// The underlay at run time: a VXLAN port added with `vsctl add-port ... options:...`, its remote

@@ -41,6 +41,8 @@ pub mod ofctl_matrix;
 pub mod ofctl_monitor;
 pub mod openflow_apps;
 pub mod openflow_raw;
+pub mod overlay;
+pub mod ovs_netdev;
 pub mod ovs_oracle;
 pub mod pcap;
 pub mod process;

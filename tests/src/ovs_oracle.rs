@@ -35,7 +35,7 @@ use crate::scratch::TestDir;
 use crate::wait;
 
 /// The database schema openvswitch-common installs.
-const SCHEMA: &str = "/usr/share/openvswitch/vswitch.ovsschema";
+pub(crate) const SCHEMA: &str = "/usr/share/openvswitch/vswitch.ovsschema";
 /// Where the OVS tools are looked for after `$PATH`.
 const SYSTEM_DIRS: [&str; 2] = ["/usr/sbin", "/usr/bin"];
 /// Prefix of the network namespaces of the oracle (the benchmark harness
@@ -44,16 +44,16 @@ const NETNS_PREFIX: &str = "vswe2e-ovs";
 /// Where `ip netns` keeps its namespaces.
 const NETNS_DIR: &str = "/run/netns";
 /// How long the daemons may take to come up with every port.
-const START_LIMIT: Duration = Duration::from_secs(20);
+pub(crate) const START_LIMIT: Duration = Duration::from_secs(20);
 /// How long one OVS tool run may take; their own `--timeout` is shorter.
-const TOOL_LIMIT: Duration = Duration::from_secs(30);
+pub(crate) const TOOL_LIMIT: Duration = Duration::from_secs(30);
 /// The tools' own `--timeout`, in seconds.
-const TOOL_TIMEOUT: &str = "20";
+pub(crate) const TOOL_TIMEOUT: &str = "20";
 /// How long a daemon may take to exit after `ovs-appctl exit`, and after
 /// SIGTERM when it did not.
 const EXIT_LIMIT: Duration = Duration::from_secs(5);
 /// Lines of ovs-vswitchd's log printed when a test fails.
-const LOG_TAIL_LINES: usize = 40;
+pub(crate) const LOG_TAIL_LINES: usize = 40;
 /// The OpenFlow port number of the bridge's own (internal) port.
 pub const OFPP_LOCAL: u32 = 65534;
 
@@ -299,7 +299,7 @@ pub(crate) fn split_top_level(text: &str) -> Vec<String> {
 
 /// `name` on `$PATH` or in the system directories; panics naming the setup
 /// script when Open vSwitch is not installed.
-fn ovs_tool(name: &str) -> PathBuf {
+pub(crate) fn ovs_tool(name: &str) -> PathBuf {
     let path_var = std::env::var_os("PATH").unwrap_or_default();
     std::env::split_paths(&path_var)
         .chain(SYSTEM_DIRS.iter().map(PathBuf::from))
@@ -684,7 +684,7 @@ impl Drop for OvsOracle {
 
 /// Polls `ovs-vsctl --no-wait init` (which also initialises the database)
 /// until `ovsdb` answers; panics with its output when it exits or never does.
-fn wait_for_database(vsctl: &Path, dir: &Path, ovsdb: &mut Guarded) {
+pub(crate) fn wait_for_database(vsctl: &Path, dir: &Path, ovsdb: &mut Guarded) {
     let mut last = String::new();
     let answered = wait::poll(START_LIMIT, || {
         if let Some(status) = ovsdb.exit_status() {
@@ -701,7 +701,7 @@ fn wait_for_database(vsctl: &Path, dir: &Path, ovsdb: &mut Guarded) {
 
 /// Points every OVS default directory of `command` at `dir`, so nothing
 /// falls back to the system's /var/run/openvswitch or /etc/openvswitch.
-fn private_env(mut command: Command, dir: &Path) -> Command {
+pub(crate) fn private_env(mut command: Command, dir: &Path) -> Command {
     for variable in ["OVS_RUNDIR", "OVS_DBDIR", "OVS_LOGDIR", "OVS_SYSCONFDIR"] {
         command.env(variable, dir);
     }
@@ -709,7 +709,7 @@ fn private_env(mut command: Command, dir: &Path) -> Command {
 }
 
 /// `ovs-vsctl --db=unix:<dir>/db.sock --timeout=<s> <args>`.
-fn vsctl_command(vsctl: &Path, dir: &Path, args: &[&str]) -> Command {
+pub(crate) fn vsctl_command(vsctl: &Path, dir: &Path, args: &[&str]) -> Command {
     let mut command = private_env(Command::new(vsctl), dir);
     command
         .arg(format!("--db=unix:{}", dir.join("db.sock").display()))
@@ -719,7 +719,7 @@ fn vsctl_command(vsctl: &Path, dir: &Path, args: &[&str]) -> Command {
 }
 
 /// `ovs-appctl -t <target> --timeout=<s> <args>`.
-fn appctl_command(appctl: &Path, dir: &Path, target: &Path, args: &[&str]) -> Command {
+pub(crate) fn appctl_command(appctl: &Path, dir: &Path, target: &Path, args: &[&str]) -> Command {
     let mut command = private_env(Command::new(appctl), dir);
     command.arg("-t").arg(target).arg(format!("--timeout={TOOL_TIMEOUT}")).args(args);
     command
@@ -727,7 +727,7 @@ fn appctl_command(appctl: &Path, dir: &Path, target: &Path, args: &[&str]) -> Co
 
 /// `ovs-appctl exit`, a bounded wait for exit status 0, then SIGTERM and
 /// SIGKILL; what went wrong goes to `problems`.
-fn stop_daemon(appctl: &Path, dir: &Path, daemon: &mut Guarded, ctl: &Path, problems: &mut Vec<String>) {
+pub(crate) fn stop_daemon(appctl: &Path, dir: &Path, daemon: &mut Guarded, ctl: &Path, problems: &mut Vec<String>) {
     let name = daemon.name().to_owned();
     if let Some(status) = daemon.exit_status() {
         problems.push(format!("{name} (pid {}) had exited before the stop, with {status}", daemon.pid()));

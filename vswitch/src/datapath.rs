@@ -315,7 +315,8 @@ impl FlowActions {
             }
             _ => None,
         };
-        let drops_all = output_ports.is_empty() && !actions.iter().any(|a| matches!(a, DpAction::Controller(_)));
+        let drops_all = output_ports.is_empty()
+            && !actions.iter().any(|a| matches!(a, DpAction::Controller(_) | DpAction::HoldForNeighbour(_)));
         FlowActions {
             actions: actions.into(),
             rules: rules.into(),

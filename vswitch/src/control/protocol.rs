@@ -59,6 +59,16 @@ pub enum Request {
     /// The bridge's OpenFlow connections now, with their counters. Result:
     /// [`ControllerStatusReply`].
     ControllerStatus { bridge: String },
+    // Neighbours of underlay bridges (the next hops of tunnel packets).
+    /// The neighbour caches of a bridge, or of every bridge with addresses or entries. Result:
+    /// [`NeighbourShowReply`].
+    NeighShow { bridge: Option<String> },
+    /// A static neighbour: `ip` (IPv4 or IPv6) is at unicast `mac`, never aged nor replaced by
+    /// ARP / ND.
+    NeighSet { bridge: String, ip: String, mac: String },
+    /// Forgets the learned and incomplete neighbours (held packets dropped) of a bridge or of
+    /// every bridge; static ones stay (Open vSwitch's tnl/neigh/flush).
+    NeighFlush { bridge: Option<String> },
 
     // Underlay routes of tunnel packets (Open vSwitch's ovs/route/add, del, show).
     /// Adds (or replaces) the static route to `prefix` ("10.0.0.0/8", "fd00::/64") out of
@@ -109,6 +119,47 @@ pub struct ConnectionStatus {
     pub packet_ins_limited: u64,
     /// Pushes (packet-ins, port status, flow removed) its full queue had no room for.
     pub pushes_dropped: u64,
+}
+
+// Neighbours of underlay bridges.
+
+/// `neigh-show`: per bridge, its neighbours and what became of its requests and held packets.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NeighbourShowReply {
+    pub bridges: Vec<NeighbourBridge>,
+}
+
+/// The neighbour cache of one bridge.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NeighbourBridge {
+    pub bridge: String,
+    /// Sorted by address, IPv4 first.
+    pub entries: Vec<NeighbourEntry>,
+    /// ARP requests / neighbour solicitations sent (at most one a second per next hop).
+    pub requests: u64,
+    /// Packets held for unresolved next hops.
+    pub held: u64,
+    /// Held packets sent once their next hop resolved.
+    pub released: u64,
+    /// Packets not held: their next hop already held as many as it may.
+    pub not_held: u64,
+    /// Held packets dropped: next hop given up or flushed, or not sendable once resolved.
+    pub dropped: u64,
+}
+
+/// One neighbour.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NeighbourEntry {
+    pub ip: String,
+    /// `None` while incomplete.
+    pub mac: Option<String>,
+    /// `reachable` (learned), `static` or `incomplete` (being resolved).
+    pub state: String,
+    /// Milliseconds since a reachable entry was last confirmed, or an incomplete one was made;
+    /// `None` for a static one.
+    pub age_ms: Option<u64>,
+    /// Packets held for it now.
+    pub held: usize,
 }
 
 /// `get-fail-mode`: `None` when not set.
@@ -332,6 +383,10 @@ pub struct PmdStats {
     /// Packet-outs of the controllers this PMD ran.
     #[serde(default)]
     pub packet_outs: u64,
+    /// Packets of tunnel outputs whose next hop was unresolved, handed to the management thread
+    /// to wait for it (`vsctl neigh-show` says what became of them).
+    #[serde(default)]
+    pub tunnel_held: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -89,6 +89,25 @@ unsafe fn grow_front<'a>(m: *mut dpdk_sys::rte_mbuf, n: usize) -> Option<&'a mut
     }
 }
 
+/// `rte_pktmbuf_adj`, inline: drops the first `n` bytes of the first segment of `m`; false
+/// (nothing changed) when it is shorter.
+///
+/// # Safety
+/// As `grow_front`.
+#[inline]
+unsafe fn shrink_front(m: *mut dpdk_sys::rte_mbuf, n: usize) -> bool {
+    let Ok(n) = u16::try_from(n) else { return false };
+    // SAFETY: by the contract, the fields are the caller's alone.
+    unsafe {
+        let mbuf = &mut *m;
+        let Some(data_len) = mbuf.data_len.checked_sub(n) else { return false };
+        mbuf.data_off += n;
+        mbuf.data_len = data_len;
+        mbuf.pkt_len -= u32::from(n);
+    }
+    true
+}
+
 impl Mbuf {
     /// A new single-segment packet from `pool` holding a copy of `frame`; None when the pool
     /// is empty or the frame does not fit one buffer.
@@ -152,10 +171,10 @@ impl PacketBuf for Mbuf {
         self.exclusive() && unsafe { grow_front(self.0.as_ptr(), n) }.is_some()
     }
 
+    #[inline]
     fn trim_front(&mut self, n: usize) -> bool {
-        let Ok(n) = u16::try_from(n) else { return false };
-        // SAFETY: as in prepend; adj fails (NULL) when n > data_len.
-        self.exclusive() && !unsafe { dpdk_sys::rte_pktmbuf_adj(self.0.as_ptr(), n) }.is_null()
+        // SAFETY: self owns the only reference (checked first).
+        self.exclusive() && unsafe { shrink_front(self.0.as_ptr(), n) }
     }
 
     #[inline]
@@ -318,10 +337,9 @@ impl PacketBurst for RxBurst {
 
     #[inline]
     fn trim_front(&mut self, i: usize, n: usize) -> bool {
-        let (Some(m), Ok(n)) = (self.slot(i), u16::try_from(n)) else { return false };
-        // SAFETY: a valid mbuf owned by the burst, written only if no other reference exists;
-        // adj fails (NULL), changing nothing, when n > data_len.
-        unsafe { is_exclusive(m) && !dpdk_sys::rte_pktmbuf_adj(m, n).is_null() }
+        let Some(m) = self.slot(i) else { return false };
+        // SAFETY: a valid mbuf owned by the burst, written only if no other reference exists.
+        unsafe { is_exclusive(m) && shrink_front(m, n) }
     }
 
     #[inline]

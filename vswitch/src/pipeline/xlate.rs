@@ -67,6 +67,11 @@ pub enum DpAction {
     Meter(u32),
     /// Encapsulate (a copy of) the packet and send it where the underlay bridge decided.
     Tunnel(Arc<TunnelPush>),
+    /// A tunnel output whose next hop is unresolved: a copy of the packet goes to the management
+    /// thread (through the packet-in queue, within the bridge's packet-in limit; origin
+    /// [`PacketInOrigin::TunnelHold`]), which holds it until the next hop resolves and then
+    /// sends it through the tunnel port.
+    HoldForNeighbour(Arc<PacketInMeta>),
 }
 
 /// What a packet-in tells the controller besides the packet: why, from which rule, and the
@@ -100,6 +105,13 @@ pub enum PacketInOrigin {
     NoRule,
     /// Not a packet-in: a packet output to a bridge's LOCAL port, for the switch's own stack.
     LocalPort,
+    /// Not a packet-in: a packet for the tunnel port of datapath port `port` whose next hop
+    /// `nexthop` on underlay bridge `underlay` is unresolved, to be held until it resolves. The
+    /// meta's in_port is where the packet came into the tunnel port's bridge (which is not the
+    /// event's bridge when patch ports led there). `tun_src`/`tun_dst` are the packet's tunnel
+    /// fields the output read (a port with `local_ip`/`remote_ip=flow`), the meta's `tun_id`
+    /// its key (`key=flow`).
+    TunnelHold { port: u16, underlay: usize, nexthop: std::net::IpAddr, tun_src: u32, tun_dst: u32 },
 }
 
 impl PacketInMeta {

@@ -33,7 +33,7 @@ use crate::pmd::output::PortOutputs;
 use crate::pmd::stats::{DropReason, PmdCounter};
 use crate::pmd::upcall::{upcall, SideEffect, Upcall};
 use crate::revalidate::VersionChanges;
-use crate::tunnel::header::{classify_outer, DecapError, Outer, TunnelMetadata};
+use crate::tunnel::header::{classify_outer_into, Classified, DecapError, TunnelMetadata};
 
 /// A PMD's datapath caches: the exact-match cache in front of the megaflow classifier, and the
 /// gates that switch the EMC and the repeat check off where they do not pay.
@@ -186,7 +186,7 @@ struct Scratch {
     uncached: [Option<Arc<FlowActions>>; BURST_SIZE],
     /// A decapsulated packet's tunnel fields, and the tunnel port (datapath port, bridge) it
     /// came in on.
-    tunnel: [Option<TunnelMetadata>; BURST_SIZE],
+    tunnel: [TunnelMetadata; BURST_SIZE],
     tunnel_port: [(u16, usize); BURST_SIZE],
 }
 
@@ -199,7 +199,7 @@ impl Default for Scratch {
             hashes: [0; BURST_SIZE],
             found: [None; BURST_SIZE],
             uncached: std::array::from_fn(|_| None),
-            tunnel: [None; BURST_SIZE],
+            tunnel: [TunnelMetadata::EMPTY; BURST_SIZE],
             tunnel_port: [(0, 0); BURST_SIZE],
         }
     }
@@ -312,12 +312,12 @@ impl<O: PortOutputs> Forwarder<O> {
         let mut tunnels = Lanes::NONE;
         let mut dropped = Lanes::NONE;
         for i in 0..n {
-            let reason = match classify_outer(burst.data(i), &decap.ports, |ip| decap.is_local(ip)) {
-                Outer::NotTunnel => continue,
-                Outer::Bad(error) => DropReason::Decap(error),
-                Outer::Tunnel(found) => match decap.receiver(&found.meta) {
-                    Some(receiver) if burst.trim_front(i, found.outer_len) => {
-                        s.tunnel[i] = Some(found.meta);
+            let meta = &mut s.tunnel[i];
+            let reason = match classify_outer_into(burst.data(i), &decap.ports, |ip| decap.is_local(ip), meta) {
+                Classified::NotTunnel => continue,
+                Classified::Bad(error) => DropReason::Decap(error),
+                Classified::Tunnel { outer_len, .. } => match decap.receiver(meta) {
+                    Some(receiver) if burst.trim_front(i, outer_len) => {
                         s.tunnel_port[i] = (receiver.dp_port, receiver.bridge);
                         tunnels.insert(i);
                         continue;
@@ -397,7 +397,7 @@ impl<O: PortOutputs> Forwarder<O> {
             if check_repeats
                 && i > 0
                 && same_headers(previous, &s.layers[i - 1], data)
-                && (!tunnel || same_tunnel_fields(s.tunnel[i - 1].as_ref(), s.tunnel[i].as_ref()))
+                && (!tunnel || same_tunnel_fields(&s.tunnel[i - 1], &s.tunnel[i]))
             {
                 s.layers[i] = s.layers[i - 1];
                 repeats.insert(i);
@@ -409,8 +409,8 @@ impl<O: PortOutputs> Forwarder<O> {
             extract_into(data, u32::from(origin.in_port), key, layers);
             // extract wrote (and cleared) its own words; those an earlier packet in this slot set
             // and this one did not must not leak into this key. In a steady stream there are none.
-            if let Some(meta) = s.tunnel[i].filter(|_| tunnel) {
-                set_tunnel_fields(key, &meta);
+            if tunnel {
+                set_tunnel_fields(key, &s.tunnel[i]);
                 layers.present |= words::TUNNEL;
             }
             clear_words(key, s.key_words[i] & !layers.present);
@@ -628,6 +628,7 @@ impl<O: PortOutputs> Forwarder<O> {
                         exec.count_drops(origin, DropReason::TunnelNoHeadroom, 1);
                     }
                 }
+                exec.counters.port_tx(push.dp_port, range.len() as u64);
                 only_output = Some(port);
             }
         }
@@ -713,11 +714,8 @@ fn set_tunnel_fields(key: &mut FlowKey, meta: &TunnelMetadata) {
 
 /// Whether two decapsulated packets have the same tunnel fields in their keys.
 #[inline]
-fn same_tunnel_fields(a: Option<&TunnelMetadata>, b: Option<&TunnelMetadata>) -> bool {
-    match (a, b) {
-        (Some(a), Some(b)) => a.tun_id == b.tun_id && a.src == b.src && a.dst == b.dst,
-        _ => false,
-    }
+fn same_tunnel_fields(a: &TunnelMetadata, b: &TunnelMetadata) -> bool {
+    a.tun_id == b.tun_id && a.src == b.src && a.dst == b.dst
 }
 
 /// Zeroes the words of `key` named by `words`.

@@ -45,7 +45,10 @@ pub struct Origin {
 /// Does the action need the packet as it is (an output, a packet-in, or a tunnel output, which
 /// encapsulates a copy unless it is the last)?
 fn takes_packet(action: &DpAction) -> bool {
-    matches!(action, DpAction::Output(_) | DpAction::Controller(_) | DpAction::Tunnel(_))
+    matches!(
+        action,
+        DpAction::Output(_) | DpAction::Controller(_) | DpAction::Tunnel(_) | DpAction::HoldForNeighbour(_)
+    )
 }
 
 /// Does the action change the packet (or may, as a meter's DSCP remark)?
@@ -108,6 +111,12 @@ impl<O: PortOutputs> Execution<O> {
                     }
                     Ok(())
                 }
+                DpAction::HoldForNeighbour(meta) => {
+                    self.hold_for_neighbour(origin, &packet, meta);
+                    // Held or counted as dropped here: either way accounted for.
+                    sent = true;
+                    Ok(())
+                }
                 DpAction::SetField { field, value } => set_field(&mut packet, &layers, *field, *value),
                 DpAction::SetVlanTci(tci) => rewrite::set_vlan_vid(&mut packet, tci & vlan::VID_MASK)
                     .and_then(|()| rewrite::set_vlan_pcp(&mut packet, (tci >> vlan::PCP_SHIFT) as u8)),
@@ -160,6 +169,21 @@ impl<O: PortOutputs> Execution<O> {
         }
     }
 
+    /// Hands a copy of `packet` to the management thread, which holds it until its tunnel's
+    /// next hop resolves, within the bridge's packet-in limit (the packet-ins' bounded queue, a
+    /// token bucket of its own: a flood to an unresolved next hop costs a counter per packet,
+    /// not a copy, and leaves the controllers' packet-ins alone); a packet not handed on is
+    /// dropped as `tunnel_neighbour_unresolved`.
+    #[cold]
+    fn hold_for_neighbour(&mut self, origin: Origin, packet: &PacketOf<O>, meta: &Arc<PacketInMeta>) {
+        let total_len = packet.pkt_len() as usize;
+        if self.packet_ins.offer_hold(origin.bridge, meta, packet.data(), total_len, rdtsc()) {
+            self.counters.add(PmdCounter::TunnelHeld, 1);
+        } else {
+            self.drop_one(origin, DropReason::TunnelNeighbourUnresolved);
+        }
+    }
+
     /// Encapsulates `packet` (this one is the packet's own or a copy) and sends it on.
     #[inline]
     fn tunnel_output(&mut self, origin: Origin, push: &TunnelPush, mut packet: PacketOf<O>, hash: u32) {
@@ -167,6 +191,7 @@ impl<O: PortOutputs> Execution<O> {
             self.drop_one(origin, DropReason::TunnelNoHeadroom);
             return;
         }
+        self.counters.port_tx(push.dp_port, 1);
         let Some((&last, others)) = push.outputs.split_last() else {
             self.drop_one(origin, DropReason::ActionDrop);
             return;

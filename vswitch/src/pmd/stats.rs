@@ -188,8 +188,11 @@ pub enum PmdCounter {
     PacketIns,
     /// Packet-outs run.
     PacketOuts,
+    /// Packets of tunnel outputs whose next hop is unresolved, copied to the management thread
+    /// to wait there (those that could not be are dropped as `tunnel_neighbour_unresolved`).
+    TunnelHeld,
 }
-const PMD_COUNTERS: usize = 21;
+const PMD_COUNTERS: usize = 22;
 
 /// Per-port counters a PMD keeps: rx, tx, then one per drop reason.
 const PORT_RX: usize = 0;

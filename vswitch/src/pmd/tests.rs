@@ -290,6 +290,154 @@ fn a_packet_in_carries_the_whole_packet_whatever_its_max_len() {
     assert_eq!((event.data, event.meta.max_len), (udp_frame(5), 20));
 }
 
+/// `h`'s bridge with port 2 made a VXLAN port to 172.31.1.2 over a second bridge, "br-phy"
+/// (address 172.31.1.1/24, LOCAL datapath port 41, NORMAL, port 3 its uplink), whose neighbour
+/// cache has `neighbours`; the packet-in limit of the first bridge is `limit`.
+fn with_tunnel(h: &mut Harness, neighbours: &[(&str, [u8; 6])], limit: PacketInLimit) {
+    use crate::tunnel::port::TunnelConfig;
+    use crate::tunnel::route::{Prefix, Route, RouteOrigin, RouteTable};
+    use crate::tunnel::TunnelKind;
+    let options = [("remote_ip".to_string(), "172.31.1.2".to_string()), ("key".to_string(), "1000".to_string())];
+    let tunnel = TunnelConfig::from_options(TunnelKind::Vxlan, &options.into_iter().collect()).unwrap();
+    let mut overlay = BridgeDp { name: "br-int".into(), ..BridgeDp::default() };
+    let first = &h.datapath.bridges[0];
+    overlay.tables = first.tables.clone();
+    overlay.ports = first.ports.clone();
+    overlay.ports[1].dp_port = 40;
+    overlay.ports[1].tunnel = Some(Arc::new(tunnel));
+    overlay.packet_in_limit = limit;
+    let mut tables = FlowTables::new();
+    tables.add(parse_add_flow("actions=NORMAL").unwrap(), FlowModFlags::default(), 0).unwrap();
+    let port = |ofport: u32, dp_port: u16| BridgePort {
+        ofport,
+        dp_port,
+        vlan_mode: VlanMode::Trunk(Vec::new()),
+        live: true,
+        flags: PortFlags::default(),
+        tunnel: None,
+        patch: None,
+    };
+    let underlay = BridgeDp {
+        name: "br-phy".into(),
+        tables: tables.snapshot(),
+        ports: vec![port(3, 3), port(crate::flow::OfPort::LOCAL.0, 41)],
+        mac: [2, 0, 0, 0, 0xaa, 1],
+        addresses: vec!["172.31.1.1".parse().unwrap()],
+        local_dp: Some(41),
+        neighbours: Arc::new(neighbours.iter().map(|(ip, mac)| (ip.parse().unwrap(), *mac)).collect()),
+        ..BridgeDp::default()
+    };
+    let mut routes = RouteTable::new();
+    routes
+        .insert(Route {
+            prefix: Prefix::parse("172.31.1.0/24").unwrap(),
+            bridge: "br-phy".into(),
+            gateway: None,
+            source: Some("172.31.1.1".parse().unwrap()),
+            origin: RouteOrigin::Connected,
+        })
+        .unwrap();
+    h.datapath.bridges = vec![Arc::new(overlay), Arc::new(underlay)];
+    h.datapath.routes = Arc::new(routes);
+    h.forwarder.exec.packet_ins.follow(&h.datapath, 0);
+}
+
+#[test]
+fn packets_for_an_unresolved_tunnel_next_hop_go_to_the_management_thread_to_wait() {
+    use crate::pipeline::xlate::PacketInOrigin;
+    let mut h = harness(&["in_port=1,ip,actions=set_field:10.9.9.9->nw_dst,output:2"], 2, &[3]);
+    with_tunnel(&mut h, &[], PacketInLimit::default());
+    h.forward(&[udp_frame(5), udp_frame(6), udp_frame(7)]);
+    assert_eq!(h.counter(PmdCounter::TunnelHeld), 3);
+    assert_eq!(h.total_drops(), 0, "held, not dropped");
+    assert!(h.sent_to(3).is_empty());
+    let nexthop = "172.31.1.2".parse().unwrap();
+    for src in [5, 6, 7] {
+        let event = h.packet_ins.try_recv().expect("a held packet");
+        assert_eq!(event.bridge, 0);
+        assert_eq!(
+            event.meta.origin,
+            PacketInOrigin::TunnelHold { port: 40, underlay: 1, nexthop, tun_src: 0, tun_dst: 0 }
+        );
+        assert_eq!(event.meta.in_port, 1);
+        // As the actions before the tunnel output left it (checksum updated).
+        let expected = udp_frame(src);
+        assert_eq!((&event.data[..24], &event.data[26..30]), (&expected[..24], &expected[26..30]));
+        assert_eq!(&event.data[30..34], &[10, 9, 9, 9]);
+        assert_ne!(&event.data[24..26], &expected[24..26]);
+    }
+    // The upcall asked for the next hop too (a backstop: the held packet asks as well).
+    assert!(h.side_effects.try_iter().any(|e| e == SideEffect::ResolveNeighbour { bridge: 1, nexthop }));
+
+    // Once resolved (a new version), the tunnel sends.
+    let mut h = harness(&["in_port=1,actions=output:2"], 2, &[3]);
+    with_tunnel(&mut h, &[("172.31.1.2", [2, 0, 0, 0, 0, 0xfe])], PacketInLimit::default());
+    h.forward(&[udp_frame(5)]);
+    let sent = h.take_sent();
+    assert_eq!((sent.len(), h.counter(PmdCounter::TunnelHeld)), (1, 0));
+    assert_eq!(sent[0].0, 3);
+    assert_eq!(&sent[0].1.data()[..6], &[2, 0, 0, 0, 0, 0xfe], "to the next hop's MAC");
+}
+
+#[test]
+fn a_packet_held_behind_a_patch_port_names_the_tunnel_port_and_its_bridge_s_in_port() {
+    use crate::pipeline::xlate::{PacketInOrigin, PatchPeer};
+    let mut h = harness(&["in_port=1,actions=output:2"], 2, &[3]);
+    with_tunnel(&mut h, &[], PacketInLimit::default());
+    // A third bridge whose port 2 is patched to port 1 of the tunnel's bridge.
+    let overlay = &h.datapath.bridges[0];
+    let mut front = BridgeDp {
+        name: "br-front".into(),
+        tables: overlay.tables.clone(),
+        ports: overlay.ports.clone(),
+        ..BridgeDp::default()
+    };
+    front.ports[0].dp_port = 5;
+    front.ports[1].tunnel = None;
+    front.ports[1].dp_port = 6;
+    front.ports[1].patch = Some(PatchPeer { bridge: 0, dp_port: 1 });
+    h.datapath.bridges.push(Arc::new(front));
+    h.forwarder.exec.packet_ins.follow(&h.datapath, 0);
+    let mut burst = TestBurst::of(&[udp_frame(5).as_slice()]);
+    h.forwarder.forward_burst(&h.datapath, 2, 5, None, &mut burst, 2);
+    let event = h.packet_ins.try_recv().expect("a held packet");
+    let nexthop = "172.31.1.2".parse().unwrap();
+    assert_eq!(event.bridge, 2, "the packet-in limit of the bridge it came in on");
+    assert_eq!(
+        event.meta.origin,
+        PacketInOrigin::TunnelHold { port: 40, underlay: 1, nexthop, tun_src: 0, tun_dst: 0 }
+    );
+    assert_eq!(event.meta.in_port, 1, "where it came into the tunnel port's bridge");
+}
+
+#[test]
+fn held_packets_are_bounded_by_the_packet_in_limit() {
+    let mut h = harness(&["in_port=1,actions=output:2"], 2, &[3]);
+    with_tunnel(&mut h, &[], PacketInLimit { rate: 1, burst: 2 });
+    let frames: Vec<Vec<u8>> = (0..10).map(udp_frame).collect();
+    h.forward(&frames);
+    // (The bucket refills with the TSC, which runs fast against the harness's 1 MHz: a few
+    // more than the burst may pass.)
+    let held = h.counter(PmdCounter::TunnelHeld);
+    assert!((2..10).contains(&held), "{held} held");
+    assert_eq!(h.drops(DropReason::TunnelNeighbourUnresolved), 10 - held, "each packet held or counted");
+    assert_eq!(h.total_drops(), 10 - held);
+    assert_eq!(h.packet_ins.try_iter().count() as u64, held);
+}
+
+#[test]
+fn held_packets_leave_the_controllers_packet_ins_alone() {
+    let flows = ["priority=20,in_port=1,udp,tp_src=100,actions=controller", "priority=10,in_port=1,actions=output:2"];
+    let mut h = harness(&flows, 2, &[3]);
+    with_tunnel(&mut h, &[], PacketInLimit { rate: 1, burst: 2 });
+    let mut frames: Vec<Vec<u8>> = (0..10).map(udp_frame).collect();
+    frames.push(udp_frame(100));
+    h.forward(&frames);
+    assert!(h.counter(PmdCounter::TunnelHeld) < 10);
+    assert_eq!(h.counter(PmdCounter::PacketIns), 1, "its own bucket still had a token");
+    assert_eq!(h.drops(DropReason::PacketInLimit), 0);
+}
+
 #[test]
 fn rarp_addresses_are_rewritten_like_arp_s() {
     let mut h = harness(&["in_port=1,dl_type=0x8035,actions=set_field:10.0.0.9->arp_spa,output:2"], 2, &[2]);

@@ -1,6 +1,7 @@
 //! A bridge's control state on the management thread: its OpenFlow tables
-//! (changed by configuration, vsctl and learn actions) and its MAC learning
-//! table for NORMAL (learned from the PMDs' upcalls, aged, bounded).
+//! (changed by configuration, vsctl and learn actions), its MAC learning
+//! table for NORMAL (learned from the PMDs' upcalls, aged, bounded) and, for an
+//! underlay bridge, its neighbour cache (`tunnel::NeighbourCache`, with the packets it holds).
 use std::sync::Arc;
 
 use hashbrown::HashMap;
@@ -14,6 +15,8 @@ use crate::pipeline::table::{
     ApplyError, Expired, FlowModFlags, FlowOp, FlowTableError, FlowTables, RuleChange, TablesSnapshot,
 };
 use crate::pipeline::xlate::{MacLearning, MacTable};
+use crate::pmd::packet_in::PacketInEvent;
+use crate::tunnel::{NeighbourCache, NeighbourLimits};
 
 /// MAC entries not seen for this long are forgotten (Open vSwitch's default).
 pub const MAC_AGING_MS: u64 = 300_000;
@@ -62,21 +65,36 @@ pub struct Bridge {
     pub addresses: Vec<InterfaceAddress>,
     /// The datapath port of its LOCAL port.
     pub local_dp: Option<u16>,
-    /// Next hops of tunnel packets: static ones, and those learned from ARP.
-    pub neighbours: HashMap<IpAddr, Neighbour>,
-    /// What the datapath was last given of `neighbours`, while nothing changed since.
-    published_neighbours: Option<Arc<HashMap<IpAddr, [u8; 6]>>>,
+    /// Next hops of tunnel packets sent through this bridge: static ones (configuration,
+    /// neigh-set), those learned from ARP / ND, those being resolved with the packets held
+    /// for them (the PMDs' copies, as they came).
+    pub neighbours: NeighbourCache<PacketInEvent>,
+    /// What the datapath was last given of `neighbours` and the cache generation it was made
+    /// at: the same `Arc` while no resolved entry changed.
+    published_neighbours: Option<(u64, Arc<ResolvedNeighbours>)>,
+    pub neighbour_counters: NeighbourCounters,
     /// Addresses, routes or neighbours changed since the last version.
     pub underlay_changed: bool,
 }
 
-/// A neighbour entry of an underlay bridge.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Neighbour {
-    pub mac: [u8; 6],
-    /// Configured or set by an operator: never aged, never replaced by learning.
-    pub fixed: bool,
-    pub confirmed_ms: u64,
+/// The resolved next hops of an underlay bridge and their MACs, as the datapath reads them.
+pub type ResolvedNeighbours = HashMap<IpAddr, [u8; 6]>;
+
+/// What became of the requests and held packets of an underlay bridge's neighbour cache.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct NeighbourCounters {
+    /// ARP requests / neighbour solicitations sent.
+    pub requests: u64,
+    /// Packets held for an unresolved next hop.
+    pub held: u64,
+    /// Held packets sent once their next hop resolved.
+    pub released: u64,
+    /// Packets the PMDs handed over that were not held: the next hop's queue was full
+    /// (`held_per_nexthop`) or the cache had no room.
+    pub not_held: u64,
+    /// Held packets dropped: their next hop was given up (no answer within `give_up_ms`) or
+    /// flushed, or the packet could not be sent once resolved.
+    pub dropped: u64,
 }
 
 impl Bridge {
@@ -108,8 +126,9 @@ impl Bridge {
             mac: [0; 6],
             addresses: Vec::new(),
             local_dp: None,
-            neighbours: HashMap::new(),
+            neighbours: NeighbourCache::new(NeighbourLimits::default()),
             published_neighbours: None,
+            neighbour_counters: NeighbourCounters::default(),
             underlay_changed: false,
         })
     }
@@ -137,48 +156,21 @@ impl Bridge {
         }
     }
 
-    /// The resolved neighbours as the datapath sees them: the same `Arc` while none changed.
-    pub fn neighbour_snapshot(&mut self) -> Arc<HashMap<IpAddr, [u8; 6]>> {
-        let neighbours = &self.neighbours;
-        Arc::clone(
-            self.published_neighbours
-                .get_or_insert_with(|| Arc::new(neighbours.iter().map(|(ip, n)| (*ip, n.mac)).collect())),
-        )
-    }
-
-    /// Records next hop `ip` at `mac` (learned unless `fixed`); returns whether what tunnel
-    /// outputs resolve changed. A learned entry never replaces a fixed one.
-    pub fn set_neighbour(&mut self, ip: IpAddr, mac: [u8; 6], fixed: bool, now_ms: u64) -> bool {
-        if let Some(entry) = self.neighbours.get_mut(&ip) {
-            if entry.fixed && !fixed {
-                return false;
+    /// The resolved neighbours (reachable and static) as the datapath sees them: the same `Arc`
+    /// while the cache's generation stays. A new one marks the underlay changed, so the cached
+    /// tunnel flows through the bridge are revalidated.
+    pub fn neighbour_snapshot(&mut self) -> Arc<ResolvedNeighbours> {
+        let generation = self.neighbours.generation();
+        match &self.published_neighbours {
+            Some((published, snapshot)) if *published == generation => Arc::clone(snapshot),
+            _ => {
+                let snapshot = Arc::new(resolved_neighbours(&self.neighbours));
+                // The first snapshot changes nothing the datapath had.
+                self.underlay_changed |= self.published_neighbours.is_some();
+                self.published_neighbours = Some((generation, Arc::clone(&snapshot)));
+                snapshot
             }
-            let changed = entry.mac != mac;
-            *entry = Neighbour { mac, fixed, confirmed_ms: now_ms };
-            if changed {
-                self.neighbours_changed();
-            }
-            return changed;
         }
-        self.neighbours.insert(ip, Neighbour { mac, fixed, confirmed_ms: now_ms });
-        self.neighbours_changed();
-        true
-    }
-
-    /// Forgets learned neighbours not confirmed for `aging_ms`; returns whether any went.
-    pub fn age_neighbours(&mut self, now_ms: u64, aging_ms: u64) -> bool {
-        let before = self.neighbours.len();
-        self.neighbours.retain(|_, n| n.fixed || now_ms.saturating_sub(n.confirmed_ms) < aging_ms);
-        let aged = self.neighbours.len() != before;
-        if aged {
-            self.neighbours_changed();
-        }
-        aged
-    }
-
-    fn neighbours_changed(&mut self) {
-        self.published_neighbours = None;
-        self.underlay_changed = true;
     }
 
     /// The MAC table as the datapath sees it: the same `Arc` as last time when no entry was
@@ -266,6 +258,19 @@ impl Bridge {
     }
 }
 
+/// The next hops a lookup resolves, with their MACs.
+fn resolved_neighbours<P>(cache: &NeighbourCache<P>) -> ResolvedNeighbours {
+    use crate::tunnel::NeighbourState;
+    cache
+        .entries()
+        .into_iter()
+        .filter_map(|(ip, state)| match state {
+            NeighbourState::Reachable { mac, .. } | NeighbourState::Static { mac } => Some((ip, mac)),
+            NeighbourState::Incomplete { .. } => None,
+        })
+        .collect()
+}
+
 /// Refuses flow operations whose meter instruction names a meter `meters` does not have.
 pub fn check_meters(meters: &MeterTable, ops: &[FlowOp]) -> Result<(), ApplyError> {
     for (index, op) in ops.iter().enumerate() {
@@ -335,6 +340,31 @@ mod tests {
         assert!(!bridge.learn_mac(learned(9, 1), 5), "a static entry does not move");
         assert!(!bridge.expire(10 * MAC_AGING_MS).0);
         assert_eq!(bridge.mac_snapshot().get(&(0, [2, 0, 0, 0, 0, 9])), Some(&4));
+    }
+
+    #[test]
+    fn the_neighbour_snapshot_changes_with_what_lookups_resolve() {
+        let mut bridge = Bridge::new("br-phy", &[], 1, 0).unwrap();
+        let (peer, other): (IpAddr, IpAddr) = ("172.31.1.2".parse().unwrap(), "172.31.1.3".parse().unwrap());
+        let first = bridge.neighbour_snapshot();
+        assert!(first.is_empty());
+        assert!(!bridge.underlay_changed, "the first snapshot is no change");
+        bridge.neighbours.request_due(other, 0);
+        assert!(Arc::ptr_eq(&first, &bridge.neighbour_snapshot()), "an incomplete entry resolves nothing");
+        assert!(!bridge.underlay_changed);
+        bridge.neighbours.learn(peer, [2, 0, 0, 0, 0, 0xfe], 10);
+        let learned = bridge.neighbour_snapshot();
+        assert_eq!(learned.get(&peer), Some(&[2, 0, 0, 0, 0, 0xfe]));
+        assert_eq!(learned.len(), 1);
+        assert!(std::mem::take(&mut bridge.underlay_changed), "tunnel flows through the bridge are revalidated");
+        bridge.neighbours.learn(peer, [2, 0, 0, 0, 0, 0xfe], 20);
+        assert!(Arc::ptr_eq(&learned, &bridge.neighbour_snapshot()), "a confirmation changes nothing");
+        assert!(!bridge.underlay_changed);
+        bridge.neighbours.set_static(other, [2, 0, 0, 0, 0, 3]);
+        bridge.neighbours.flush();
+        let flushed = bridge.neighbour_snapshot();
+        assert_eq!(flushed.keys().collect::<Vec<_>>(), [&other], "static entries stay");
+        assert!(bridge.underlay_changed);
     }
 
     #[test]

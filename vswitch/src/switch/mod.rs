@@ -36,7 +36,9 @@ use crate::openflow::message::{FlowRemovedReason, PortReason};
 use crate::openflow::targets::OpenFlowServer;
 use crate::packet::proto::vlan;
 use crate::pipeline::table::{ApplyError, ApplyOutcome, FlowModFlags, FlowOp, RuleChange, RuleEntry, Timeout};
-use crate::pipeline::xlate::{translate, BridgePort, DpAction, PatchPeer, PortFlags, VlanMode, NO_DP_PORT};
+use crate::pipeline::xlate::{
+    translate, BridgePort, DpAction, PacketInOrigin, PatchPeer, PortFlags, VlanMode, NO_DP_PORT,
+};
 use crate::pmd::packet_in::{PacketInEvent, PACKET_IN_QUEUE};
 use crate::pmd::stats::{DropReason, PmdCounter, PmdCounters};
 use crate::pmd::{PmdCommand, PmdHandle, SideEffect};
@@ -100,6 +102,15 @@ impl Port {
         self.eth.as_ref().map_or(Link { up: true, ..Link::default() }, EthPort::link)
     }
 
+    /// Packets received and sent: the device's counts, or for a port without a device what the
+    /// PMDs counted on it (decapsulated and encapsulated packets of a tunnel port).
+    fn packets(&self, device: &EthStats, totals: &PortCounterTotals) -> (u64, u64) {
+        match self.eth {
+            Some(_) => (device.rx_packets, device.tx_packets),
+            None => (totals.rx.saturating_sub(self.baseline.rx), totals.tx.saturating_sub(self.baseline.tx)),
+        }
+    }
+
     /// The tunnel options of a tunnel port.
     fn tunnel(&self) -> Option<&TunnelConfig> {
         match &self.config.kind {
@@ -156,8 +167,6 @@ pub struct Switch {
     tsc_per_ms: u64,
     /// The underlay routes: connected ones of the bridges' addresses, and static ones.
     routes: Arc<RouteTable>,
-    /// Next hops asked for (bridge, address) and when.
-    pending_neighbours: HashMap<(usize, IpAddr), u64>,
     /// Flood-and-learn VXLAN ports: learned tables, groups joined (vtep.rs).
     vteps: vtep::Vteps,
 }
@@ -215,7 +224,6 @@ impl Switch {
             packet_ins,
             tsc_per_ms,
             routes: Arc::new(RouteTable::new()),
-            pending_neighbours: HashMap::new(),
             vteps: vtep::Vteps::default(),
         };
         let mut routes = RouteTable::new();
@@ -229,7 +237,7 @@ impl Switch {
             state.mac = bridge.mac;
             state.addresses = bridge.underlay.addresses.clone();
             for &(ip, mac) in &bridge.underlay.neighbours {
-                state.set_neighbour(ip, mac, true, now);
+                state.neighbours.set_static(ip, mac);
             }
             if !state.addresses.is_empty() {
                 state.local_dp = Some(switch.free_virtual_dp_port().ok_or("no datapath port number left for LOCAL")?);
@@ -327,6 +335,14 @@ impl Switch {
                 reply(self.openflow_mut().and_then(|of| of.set_fail_mode(&bridge, None)))
             }
             Request::ControllerStatus { bridge } => reply(self.controller_status(&bridge)),
+            // Neighbours of underlay bridges (switch/underlay.rs).
+            Request::NeighShow { bridge } => reply(self.neigh_show(bridge.as_deref())),
+            Request::NeighSet { bridge, ip, mac } => {
+                reply(self.neigh_set(&bridge, &ip, &mac).map(|()| serde_json::Value::Null))
+            }
+            Request::NeighFlush { bridge } => {
+                reply(self.neigh_flush(bridge.as_deref()).map(|()| serde_json::Value::Null))
+            }
             // Underlay routes (routes.rs).
             Request::RouteAdd { prefix, bridge, gateway } => {
                 reply(self.route_add(&prefix, &bridge, gateway.as_deref()))
@@ -583,6 +599,12 @@ impl Switch {
                 let outputs: Vec<String> = push.outputs.iter().map(|dp| self.dp_port_text(*dp)).collect();
                 format!("{}->{}", push.header, outputs.join("+"))
             }
+            DpAction::HoldForNeighbour(meta) => match meta.origin {
+                PacketInOrigin::TunnelHold { port, nexthop, .. } => {
+                    format!("hold({},nexthop={nexthop})", self.dp_port_text(port))
+                }
+                _ => "hold".into(),
+            },
             DpAction::Controller(meta) => format!(
                 "controller(reason={},max_len={},table={},cookie={:#x})",
                 meta.reason.name(),
@@ -881,6 +903,8 @@ impl Switch {
                         patch: None,
                     });
                 }
+                // (A new neighbour snapshot marks the underlay changed: taken first.)
+                let neighbours = bridge.neighbour_snapshot();
                 rule_changes.push(bridge.take_rule_changes());
                 underlay_changes.push(std::mem::take(&mut bridge.underlay_changed));
                 Arc::new(BridgeDp {
@@ -894,7 +918,7 @@ impl Switch {
                     mac: bridge.mac,
                     addresses: bridge.addresses.iter().map(|a| a.addr).collect(),
                     local_dp: bridge.local_dp,
-                    neighbours: bridge.neighbour_snapshot(),
+                    neighbours,
                 })
             })
             .collect();
@@ -1155,13 +1179,14 @@ impl Switch {
                     .enumerate()
                     .map(|(i, r)| (r.name().to_owned(), totals.drops[i].saturating_sub(p.baseline.drops[i])))
                     .collect();
+                let (rx_packets, tx_packets) = p.packets(&device, &totals);
                 PortStats {
                     name: p.config.name.clone(),
                     bridge: self.bridges[p.bridge].name.clone(),
                     ofport: p.ofport,
-                    rx_packets: device.rx_packets,
+                    rx_packets,
                     rx_bytes: device.rx_bytes,
-                    tx_packets: device.tx_packets,
+                    tx_packets,
                     tx_bytes: device.tx_bytes,
                     rx_missed: device.rx_missed + device.rx_nombuf,
                     rx_errors: device.rx_errors,
@@ -1212,6 +1237,7 @@ impl Switch {
                     version_switch_max_cycles: c.get(PmdCounter::VersionSwitchMaxCycles),
                     packet_ins: c.get(PmdCounter::PacketIns),
                     packet_outs: c.get(PmdCounter::PacketOuts),
+                    tunnel_held: c.get(PmdCounter::TunnelHeld),
                 }
             })
             .collect();

@@ -211,9 +211,12 @@ impl Switch {
 
     /// Hands a packet-in of a PMD to the connections of its bridge.
     pub fn handle_packet_in(&mut self, event: PacketInEvent) {
-        if event.meta.origin == PacketInOrigin::LocalPort {
-            self.local_stack(event.bridge, &event.data);
-            return;
+        match event.meta.origin {
+            PacketInOrigin::LocalPort => return self.local_stack(event.bridge, &event.data),
+            PacketInOrigin::TunnelHold { underlay, nexthop, .. } => {
+                return self.hold_for_neighbour(underlay, nexthop, event);
+            }
+            _ => {}
         }
         let Some(bridge) = self.bridges.get(event.bridge) else { return };
         if let Some(openflow) = &self.openflow {
@@ -246,7 +249,9 @@ impl Switch {
         };
         let mut key = FlowKey::default();
         let layers = extract(frame, u32::from(dp_in_port), &mut key);
-        let translation = translate_packet_out(&bridge_dp.view(), &key, in_port, actions);
+        // Tunnel outputs go through the underlay as the version the PMD runs routes them.
+        let datapath = Arc::clone(&self.current);
+        let translation = translate_packet_out(&bridge_dp.view_in(&datapath), &key, in_port, actions);
         let now = self.now_ms();
         let mut learned = false;
         for rule in translation.learned_rules {
@@ -292,10 +297,11 @@ impl Switch {
                 };
                 let switch_drops: u64 =
                     DropReason::ALL.iter().filter(|r| **r != DropReason::TxFailed).map(|r| dropped(*r)).sum();
+                let (rx_packets, tx_packets) = p.packets(&device, &totals);
                 PortCounters {
                     ofport: p.ofport,
-                    rx_packets: device.rx_packets,
-                    tx_packets: device.tx_packets,
+                    rx_packets,
+                    tx_packets,
                     rx_bytes: device.rx_bytes,
                     tx_bytes: device.tx_bytes,
                     rx_dropped: device.rx_missed + device.rx_nombuf + switch_drops,

@@ -639,6 +639,22 @@ pub struct TunnelMetadata {
     pub eth_src: [u8; 6],
 }
 
+impl TunnelMetadata {
+    /// A slot's value before a packet's metadata is written into it.
+    pub const EMPTY: TunnelMetadata = TunnelMetadata {
+        kind: TunnelKind::Vxlan,
+        tun_id: 0,
+        src: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+        dst: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+        tos: 0,
+        ttl: 0,
+        flags: 0,
+        tp_src: 0,
+        tp_dst: 0,
+        eth_src: [0; 6],
+    };
+}
+
 /// `TunnelMetadata::flags`: the Geneve O (OAM) bit was set.
 pub const TUN_FLAG_OAM: u16 = 1;
 /// `TunnelMetadata::flags`: a checksum was present (and verified).
@@ -806,7 +822,6 @@ struct OuterIp {
     end: usize,
     /// The one's complement sum of the UDP pseudo header's addresses and protocol.
     pseudo_sum: u64,
-    meta: TunnelMetadata,
 }
 
 /// Classifies a received frame. `is_local(dst)` says whether the outer destination address is one
@@ -821,24 +836,52 @@ struct OuterIp {
 /// UDP port of an IPv4 header with a bad IHL is read as if the header had no options, so that
 /// such a packet counts as `BadIpHeader`.
 pub fn classify_outer(frame: &[u8], ports: &UdpTunnelPorts, is_local: impl Fn(&IpAddr) -> bool) -> Outer {
+    let mut meta = TunnelMetadata::EMPTY;
+    match classify_outer_into(frame, ports, is_local, &mut meta) {
+        Classified::NotTunnel => Outer::NotTunnel,
+        Classified::Bad(error) => Outer::Bad(error),
+        Classified::Tunnel { outer_len, inner_len } => Outer::Tunnel(Decapsulation { outer_len, inner_len, meta }),
+    }
+}
+
+/// What `classify_outer_into` found (the metadata went where the caller keeps it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Classified {
+    NotTunnel,
+    /// A valid tunnel packet: the inner frame is `inner_len` bytes after `outer_len`.
+    Tunnel {
+        outer_len: usize,
+        inner_len: usize,
+    },
+    Bad(DecapError),
+}
+
+/// `classify_outer`, writing a tunnel packet's metadata into `meta` (the datapath's per-packet
+/// slot) instead of returning it: no copy of it on the way out. `meta` is unspecified unless
+/// the result is `Tunnel`.
+#[inline]
+pub fn classify_outer_into(
+    frame: &[u8],
+    ports: &UdpTunnelPorts,
+    is_local: impl Fn(&IpAddr) -> bool,
+    meta: &mut TunnelMetadata,
+) -> Classified {
     let eth_src = array::<6>(frame, 6).unwrap_or_default();
     let parsed = match be16(frame, len::ETHERNET - 2) {
-        Some(ethertype::IPV4) => outer_ipv4(frame, ports, &is_local, eth_src),
-        Some(ethertype::IPV6) => outer_ipv6(frame, ports, &is_local, eth_src),
-        _ => return Outer::NotTunnel,
+        Some(ethertype::IPV4) => outer_ipv4(frame, ports, &is_local, eth_src, meta),
+        Some(ethertype::IPV6) => outer_ipv6(frame, ports, &is_local, eth_src, meta),
+        _ => return Classified::NotTunnel,
     };
-    match parsed {
-        None => Outer::NotTunnel,
-        Some(Err(error)) => Outer::Bad(error),
-        Some(Ok((Transport::Fragment, _))) => Outer::Bad(DecapError::Fragment),
-        Some(Ok((Transport::Udp(kind), ip))) => match decap_udp(frame, kind, ip) {
-            Ok(decap) => Outer::Tunnel(decap),
-            Err(error) => Outer::Bad(error),
-        },
-        Some(Ok((Transport::Gre, ip))) => match decap_gre(frame, ip) {
-            Ok(decap) => Outer::Tunnel(decap),
-            Err(error) => Outer::Bad(error),
-        },
+    let found = match parsed {
+        None => return Classified::NotTunnel,
+        Some(Err(error)) => Err(error),
+        Some(Ok((Transport::Fragment, _))) => Err(DecapError::Fragment),
+        Some(Ok((Transport::Udp(kind), ip))) => decap_udp(frame, kind, ip, meta),
+        Some(Ok((Transport::Gre, ip))) => decap_gre(frame, ip, meta),
+    };
+    match found {
+        Ok((outer_len, inner_len)) => Classified::Tunnel { outer_len, inner_len },
+        Err(error) => Classified::Bad(error),
     }
 }
 
@@ -848,6 +891,7 @@ fn outer_ipv4(
     ports: &UdpTunnelPorts,
     is_local: &impl Fn(&IpAddr) -> bool,
     eth_src: [u8; 6],
+    meta: &mut TunnelMetadata,
 ) -> Option<Result<(Transport, OuterIp), DecapError>> {
     let l3 = len::ETHERNET;
     let header = array::<{ len::IPV4 }>(frame, l3)?;
@@ -866,11 +910,16 @@ fn outer_ipv4(
     if !is_local(&IpAddr::V4(Ipv4Addr::new(d0, d1, d2, d3))) {
         return None;
     }
-    Some(validate_ipv4(frame, header, eth_src).map(|ip| (transport, ip)))
+    Some(validate_ipv4(frame, header, eth_src, meta).map(|ip| (transport, ip)))
 }
 
 /// Validates the outer IPv4 `header` of `frame` (for a local endpoint, with a tunnel transport).
-fn validate_ipv4(frame: &[u8], header: [u8; len::IPV4], eth_src: [u8; 6]) -> Result<OuterIp, DecapError> {
+fn validate_ipv4(
+    frame: &[u8],
+    header: [u8; len::IPV4],
+    eth_src: [u8; 6],
+    meta: &mut TunnelMetadata,
+) -> Result<OuterIp, DecapError> {
     let l3 = len::ETHERNET;
     let [version_ihl, tos, total_hi, total_lo, _, _, frag_hi, frag_lo, ttl, proto, _, _, s0, s1, s2, s3, d0, d1, d2, d3] =
         header;
@@ -891,7 +940,7 @@ fn validate_ipv4(frame: &[u8], header: [u8; len::IPV4], eth_src: [u8; 6]) -> Res
     if fragment & (IPV4_MF | IPV4_OFFSET) != 0 {
         return Err(DecapError::Fragment);
     }
-    let meta = TunnelMetadata {
+    *meta = TunnelMetadata {
         kind: TunnelKind::Gre, // set by the L4 part
         tun_id: 0,
         src: IpAddr::V4(Ipv4Addr::new(s0, s1, s2, s3)),
@@ -904,7 +953,7 @@ fn validate_ipv4(frame: &[u8], header: [u8; len::IPV4], eth_src: [u8; 6]) -> Res
         eth_src,
     };
     let pseudo_sum = ones_sum(&[s0, s1, s2, s3, d0, d1, d2, d3]) + u64::from(proto);
-    Ok(OuterIp { l4: l3 + header_len, end, pseudo_sum, meta })
+    Ok(OuterIp { l4: l3 + header_len, end, pseudo_sum })
 }
 
 /// The outer IPv6 header: None when the packet is not for a local tunnel endpoint.
@@ -913,6 +962,7 @@ fn outer_ipv6(
     ports: &UdpTunnelPorts,
     is_local: &impl Fn(&IpAddr) -> bool,
     eth_src: [u8; 6],
+    meta: &mut TunnelMetadata,
 ) -> Option<Result<(Transport, OuterIp), DecapError>> {
     let l3 = len::ETHERNET;
     let header = array::<{ len::IPV6 }>(frame, l3)?;
@@ -931,14 +981,19 @@ fn outer_ipv6(
     if !is_local(&IpAddr::V6(dst)) {
         return None;
     }
-    Some(validate_ipv6(frame, header, eth_src).and_then(|ip| match transport {
+    Some(validate_ipv6(frame, header, eth_src, meta).and_then(|ip| match transport {
         Transport::Fragment => Err(DecapError::Fragment),
         _ => Ok((transport, ip)),
     }))
 }
 
 /// Validates the outer IPv6 `header` of `frame` (for a local endpoint, with a tunnel transport).
-fn validate_ipv6(frame: &[u8], header: [u8; len::IPV6], eth_src: [u8; 6]) -> Result<OuterIp, DecapError> {
+fn validate_ipv6(
+    frame: &[u8],
+    header: [u8; len::IPV6],
+    eth_src: [u8; 6],
+    meta: &mut TunnelMetadata,
+) -> Result<OuterIp, DecapError> {
     let l4 = len::ETHERNET + len::IPV6;
     let [first, second, _, _, payload_hi, payload_lo, next_header, hop_limit, ..] = header;
     let payload = usize::from(u16::from_be_bytes([payload_hi, payload_lo]));
@@ -949,7 +1004,7 @@ fn validate_ipv6(frame: &[u8], header: [u8; len::IPV6], eth_src: [u8; 6]) -> Res
     if end > frame.len() {
         return Err(DecapError::Truncated);
     }
-    let meta = TunnelMetadata {
+    *meta = TunnelMetadata {
         kind: TunnelKind::Gre, // set by the L4 part
         tun_id: 0,
         src: IpAddr::V6(Ipv6Addr::from(array::<16>(&header, 8).unwrap_or_default())),
@@ -962,21 +1017,26 @@ fn validate_ipv6(frame: &[u8], header: [u8; len::IPV6], eth_src: [u8; 6]) -> Res
         eth_src,
     };
     let pseudo_sum = header.get(8..).map_or(0, ones_sum) + u64::from(next_header);
-    Ok(OuterIp { l4, end, pseudo_sum, meta })
+    Ok(OuterIp { l4, end, pseudo_sum })
 }
 
-/// The inner frame after `outer_len` bytes of outer headers, up to `end`.
-fn decapsulation(outer_len: usize, end: usize, meta: TunnelMetadata) -> Result<Decapsulation, DecapError> {
+/// The inner frame after `outer_len` bytes of outer headers, up to `end`: (outer_len, inner_len).
+fn decapsulation(outer_len: usize, end: usize) -> Result<(usize, usize), DecapError> {
     let inner_len = end.checked_sub(outer_len).ok_or(DecapError::Truncated)?;
     if inner_len < len::ETHERNET {
         return Err(DecapError::InnerTruncated);
     }
-    Ok(Decapsulation { outer_len, inner_len, meta })
+    Ok((outer_len, inner_len))
 }
 
 /// The UDP and VXLAN or Geneve headers after a validated outer IP header.
-fn decap_udp(frame: &[u8], kind: TunnelKind, ip: OuterIp) -> Result<Decapsulation, DecapError> {
-    let OuterIp { l4, end, pseudo_sum, mut meta } = ip;
+fn decap_udp(
+    frame: &[u8],
+    kind: TunnelKind,
+    ip: OuterIp,
+    meta: &mut TunnelMetadata,
+) -> Result<(usize, usize), DecapError> {
+    let OuterIp { l4, end, pseudo_sum } = ip;
     if end - l4 < len::UDP {
         return Err(DecapError::BadUdpLength);
     }
@@ -1037,12 +1097,12 @@ fn decap_udp(frame: &[u8], kind: TunnelKind, ip: OuterIp) -> Result<Decapsulatio
             outer_len
         }
     };
-    decapsulation(outer_len, udp_end, meta)
+    decapsulation(outer_len, udp_end)
 }
 
 /// The GRE header after a validated outer IP header.
-fn decap_gre(frame: &[u8], ip: OuterIp) -> Result<Decapsulation, DecapError> {
-    let OuterIp { l4, end, mut meta, .. } = ip;
+fn decap_gre(frame: &[u8], ip: OuterIp, meta: &mut TunnelMetadata) -> Result<(usize, usize), DecapError> {
+    let OuterIp { l4, end, .. } = ip;
     if l4 + GRE_BASE_LEN > end {
         return Err(DecapError::Truncated);
     }
@@ -1073,7 +1133,7 @@ fn decap_gre(frame: &[u8], ip: OuterIp) -> Result<Decapsulation, DecapError> {
         meta.flags |= TUN_FLAG_KEY;
     }
     meta.kind = TunnelKind::Gre;
-    decapsulation(outer_len, end, meta)
+    decapsulation(outer_len, end)
 }
 
 #[cfg(test)]

@@ -384,6 +384,31 @@ impl<P> NeighbourCache<P> {
         all
     }
 
+    /// Whether the cache has an entry of any kind for `ip` (resolved, static or being resolved):
+    /// a next hop the switch wants, whose bindings seen on the wire are worth learning.
+    pub fn contains(&self, ip: &IpAddr) -> bool {
+        self.entries.contains_key(&ip.to_canonical())
+    }
+
+    /// The packets held for `ip` now.
+    pub fn held(&self, ip: &IpAddr) -> usize {
+        self.entries.get(&ip.to_canonical()).map_or(0, |e| e.held.len())
+    }
+
+    /// The unresolved next hops whose next request is due at `now_ms` (request_interval after
+    /// the last one), recorded as sent: the retransmissions a periodic tick makes until the
+    /// next hop resolves or is given up, whether or not packets keep coming. Sorted.
+    pub fn requests_due(&mut self, now_ms: u64) -> Vec<IpAddr> {
+        let interval = self.limits.request_interval_ms;
+        let mut due: Vec<IpAddr> = self
+            .entries
+            .iter_mut()
+            .filter_map(|(ip, e)| Self::due(interval, &mut e.state, now_ms).then_some(*ip))
+            .collect();
+        due.sort_unstable();
+        due
+    }
+
     /// The number of entries of every kind.
     pub fn len(&self) -> usize {
         self.entries.len()
@@ -678,6 +703,31 @@ mod tests {
             (900_000, 1000, 3000, 4, 8192)
         );
         assert_eq!(cache(limits).limits(), limits);
+    }
+
+    #[test]
+    fn retransmissions_follow_the_rate_limit_until_resolved_or_given_up() {
+        let mut cache = cache(NeighbourLimits::default());
+        let (x, y) = (ip("10.0.0.1"), ip("fd00::1"));
+        assert!(!cache.contains(&x));
+        assert_eq!(cache.hold(x, vec![1], 0), held(true));
+        assert_eq!(cache.hold(x, vec![2], 10), held(false));
+        assert!(cache.request_due(y, 500));
+        assert!(cache.contains(&x) && cache.contains(&y));
+        assert_eq!((cache.held(&x), cache.held(&y), cache.held(&ip("10.0.0.9"))), (2, 0, 0));
+        assert_eq!(cache.requests_due(999), Vec::<IpAddr>::new());
+        assert_eq!(cache.requests_due(1000), vec![x]);
+        assert_eq!(cache.requests_due(1000), Vec::<IpAddr>::new(), "recorded as sent");
+        assert!(!cache.request_due(x, 1500), "the packet path sees the retransmission");
+        assert_eq!(cache.requests_due(1500), vec![y]);
+        cache.learn(x, A, 1600);
+        assert_eq!(cache.held(&x), 0);
+        assert_eq!(cache.requests_due(2500), vec![y], "x resolved, y not yet");
+        cache.expire(3500);
+        assert!(!cache.contains(&y), "given up");
+        assert_eq!(cache.requests_due(5000), Vec::<IpAddr>::new());
+        cache.set_static(ip("10.0.0.8"), B);
+        assert_eq!(cache.requests_due(100_000), Vec::<IpAddr>::new(), "never for resolved entries");
     }
 
     #[test]

@@ -7,9 +7,10 @@
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 
-use super::{translate, Bridge, BridgePort, DpAction, Xlate};
+use super::{translate, Bridge, BridgePort, DpAction, PacketInMeta, PacketInOrigin, Xlate};
 use crate::flow::key::{Field, FlowKey};
 use crate::flow::numbers::{ETH_TYPE_IP, ETH_TYPE_IPV6};
+use crate::flow::PacketInReason;
 use crate::packet::proto::{ethertype, ip_proto};
 use crate::tunnel::header::{OuterHeader, OuterSpec};
 use crate::tunnel::port::{Inheritable, TunnelAddress, TunnelConfig, TunnelKey, DEFAULT_TTL};
@@ -77,8 +78,10 @@ pub enum TunnelMiss {
 pub struct TunnelPush {
     pub header: OuterHeader,
     pub outputs: Box<[u16]>,
-    /// The tunnel port (OpenFlow number) and its bridge's underlay bridge, for display.
+    /// The tunnel port (OpenFlow number, for display; datapath port, for its counters) and the
+    /// underlay bridge.
     pub ofport: u32,
+    pub dp_port: u16,
     pub underlay_bridge: usize,
 }
 
@@ -103,10 +106,44 @@ impl Xlate<'_, '_> {
                 self.emit(DpAction::Tunnel(Arc::new(push)));
             }
             Err(miss) => {
-                self.note(format!("output:{}: tunnel not sent: {miss:?}", port.ofport));
                 self.out.tunnel_miss.get_or_insert(miss);
+                match miss {
+                    TunnelMiss::NeighbourUnresolved { bridge, nexthop } => {
+                        self.note(format!("output:{}: next hop {nexthop} unresolved -> held", port.ofport));
+                        self.hold_for_neighbour(port, bridge, nexthop);
+                    }
+                    _ => self.note(format!("output:{}: tunnel not sent: {miss:?}", port.ofport)),
+                }
             }
         }
+    }
+
+    /// The packet, as the actions so far leave it, goes to the management thread to wait for
+    /// next hop `nexthop` of underlay bridge `underlay`, with what sends it through `port` once
+    /// resolved. The tunnel fields it carries are those `tunnel_push` read (and so un-wildcarded)
+    /// when the port takes them from the flow; the others are carried but unused.
+    fn hold_for_neighbour(&mut self, port: &BridgePort, underlay: usize, nexthop: IpAddr) {
+        self.commit();
+        let field = |key: &FlowKey, field: Field| u32::try_from(key.get_u64(field)).unwrap_or(0);
+        let origin = PacketInOrigin::TunnelHold {
+            port: port.dp_port,
+            underlay,
+            nexthop,
+            tun_src: field(&self.key, Field::TunSrc),
+            tun_dst: field(&self.key, Field::TunDst),
+        };
+        let meta = PacketInMeta {
+            reason: PacketInReason::Action,
+            origin,
+            max_len: u16::MAX,
+            table_id: self.current_table,
+            cookie: 0,
+            in_port: self.in_port.ofport,
+            metadata: 0,
+            tun_id: self.key.get_u64(Field::TunId),
+            regs: [0; 8],
+        };
+        self.emit(DpAction::HoldForNeighbour(Arc::new(meta)));
     }
 
     fn tunnel_push(
@@ -168,7 +205,7 @@ impl Xlate<'_, '_> {
         };
         let header = OuterHeader::build(&spec).map_err(|_| TunnelMiss::BadHeader)?;
         let outputs = underlay_outputs(&path, &spec)?;
-        Ok(TunnelPush { header, outputs, ofport: port.ofport, underlay_bridge: path.bridge })
+        Ok(TunnelPush { header, outputs, ofport: port.ofport, dp_port: port.dp_port, underlay_bridge: path.bridge })
     }
 
     /// The outer TOS (DSCP from the port or the packet, ECN always the packet's) and TTL.

@@ -1,0 +1,104 @@
+//! A controller drives the tunnel fields: `ovs-ofctl` over br-int's OpenFlow channel installs
+//! flows for a flow-based VXLAN port (`remote_ip=flow`, `key=flow`): the way out sets tun_dst
+//! and tun_id (OpenFlow 1.3 set_field, NXM fields), the way in matches tun_id and tun_src; the
+//! peer is a Linux kernel VTEP in a namespace. The host pings through it, ovs-ofctl's
+//! dump-flows shows the tunnel fields as installed, and a packet of another VNI does not match.
+#![forbid(unsafe_code)]
+use std::process::Command;
+use std::time::Duration;
+
+use vswitch_e2e::command::run;
+use vswitch_e2e::netns::Namespace;
+use vswitch_e2e::ofctl::{flow_lines, ofctl_ok, unix_target};
+use vswitch_e2e::{PortSpec, SwitchConfig, TestDir, Vswitchd};
+
+const LIMIT: Duration = Duration::from_secs(10);
+
+fn sh(script: &str) {
+    let mut command = Command::new("sh");
+    command.args(["-ec", script]);
+    let output = run(command, LIMIT);
+    assert!(output.success(), "{script}\n{output}");
+}
+
+fn veth(outside: &str, inside: &str, ns: &Namespace, address: &str, mtu: u32) {
+    sh(&format!(
+        "ip link del {outside} 2>/dev/null || true; ip link add {outside} type veth peer name {inside}; \
+         ethtool -K {outside} tx off >/dev/null; ip link set {outside} up"
+    ));
+    ns.adopt(inside, address);
+    sh(&format!(
+        "ip netns exec {ns} ethtool -K {inside} tx off >/dev/null; ip -n {ns} link set {inside} mtu {mtu}",
+        ns = ns.name()
+    ));
+}
+
+#[test]
+fn ovs_ofctl_sets_and_matches_tunnel_fields() {
+    let dir = TestDir::new("tunnel-flows");
+    let underlay = Namespace::create(&dir, "ul");
+    let vm = Namespace::create(&dir, "vm");
+    let pid = std::process::id() % 100_000;
+    let (phy, vm_port) = (format!("tfu{pid}"), format!("tfv{pid}"));
+    veth(&phy, "ul0", &underlay, "172.31.1.2/24", 1500);
+    veth(&vm_port, "vm0", &vm, "10.1.1.1/24", 1450);
+    sh(&format!(
+        "ip -n {ns} link add vx0 type vxlan id 4000 remote 172.31.1.1 local 172.31.1.2 dstport 4789 dev ul0; \
+         ip -n {ns} link set vx0 mtu 1450; ip -n {ns} addr add 10.1.1.2/24 dev vx0; ip -n {ns} link set vx0 up",
+        ns = underlay.name()
+    ));
+    let config = SwitchConfig::new(&dir)
+        .flow("actions=NORMAL")
+        .bridge_setting("mac", "\"02:00:00:00:aa:01\"")
+        .bridge_setting("addresses", "[\"172.31.1.1/24\"]")
+        .port(PortSpec::dpdk("phy", 1, &format!("net_af_packet0,iface={phy}")))
+        .more_toml(&format!(
+            "[[bridge]]\nname = \"br-int\"\n\
+             [[bridge.port]]\nname = \"vm\"\ntype = \"dpdk\"\ndevargs = \"net_af_packet1,iface={vm_port}\"\nofport = 1\n\
+             [[bridge.port]]\nname = \"vxlan0\"\ntype = \"vxlan\"\nofport = 2\n\
+             options = {{ remote_ip = \"flow\", key = \"flow\" }}"
+        ));
+    let switch = Vswitchd::start(&dir, &config);
+    let mgmt = unix_target(&switch.socket().with_file_name("br-int.mgmt"));
+    for flow in [
+        "in_port=1,actions=set_field:172.31.1.2->tun_dst,set_field:4000->tun_id,output:2",
+        "in_port=2,tun_id=4000,tun_src=172.31.1.2,actions=output:1",
+    ] {
+        ofctl_ok("OpenFlow13", &["add-flow", &mgmt, flow]);
+    }
+    let answered = vm.ping_until_answered("10.1.1.2", 3, 5);
+    assert!(
+        answered.is_ok(),
+        "no answer through the flow-based tunnel:\n{}\n{}",
+        answered.unwrap_err(),
+        switch.stderr()
+    );
+    let dump = ofctl_ok("OpenFlow13", &["dump-flows", &mgmt]);
+    let lines = flow_lines(&dump);
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("tun_id=0xfa0") && l.contains("tun_src=172.31.1.2") && !l.contains("n_packets=0")),
+        "the way in matched: {dump}"
+    );
+    assert!(
+        lines.iter().any(|l| l.contains("set_field:172.31.1.2->tun_dst") && !l.contains("n_packets=0")),
+        "the way out was taken: {dump}"
+    );
+    // Another VNI from the same peer matches no flow of br-int: a table miss, no reply.
+    sh(&format!(
+        "ip -n {ns} link set vx0 down; ip -n {ns} link del vx0; \
+         ip -n {ns} link add vx0 type vxlan id 4001 remote 172.31.1.1 local 172.31.1.2 dstport 4789 dev ul0; \
+         ip -n {ns} link set vx0 mtu 1450; ip -n {ns} addr add 10.1.1.2/24 dev vx0; ip -n {ns} link set vx0 up",
+        ns = underlay.name()
+    ));
+    let other = vm.ping("10.1.1.2", 2);
+    assert!(!other.stdout.contains(" 0% packet loss"), "VNI 4001 crossed a tun_id=4000 flow: {other}");
+    let misses = switch.port_stats().port("vxlan0").dropped("table_miss");
+    assert!(
+        misses > 0,
+        "the other VNI's packets are table misses of the tunnel port: {:?}",
+        switch.port_stats().port("vxlan0")
+    );
+    switch.stop();
+}
