@@ -110,7 +110,7 @@ impl Xlate<'_, '_> {
                 match miss {
                     TunnelMiss::NeighbourUnresolved { bridge, nexthop } => {
                         self.note(format!("output:{}: next hop {nexthop} unresolved -> held", port.ofport));
-                        self.hold_for_neighbour(port, bridge, nexthop);
+                        self.hold_for_neighbour(port, bridge, nexthop, remote);
                     }
                     _ => self.note(format!("output:{}: tunnel not sent: {miss:?}", port.ofport)),
                 }
@@ -122,7 +122,9 @@ impl Xlate<'_, '_> {
     /// next hop `nexthop` of underlay bridge `underlay`, with what sends it through `port` once
     /// resolved. The tunnel fields it carries are those `tunnel_push` read (and so un-wildcarded)
     /// when the port takes them from the flow; the others are carried but unused.
-    fn hold_for_neighbour(&mut self, port: &BridgePort, underlay: usize, nexthop: IpAddr) {
+    /// A flood-and-learn port's copy for one `remote` VTEP carries it as tun_dst: released, it
+    /// goes to that VTEP only (`vtep_output`).
+    fn hold_for_neighbour(&mut self, port: &BridgePort, underlay: usize, nexthop: IpAddr, remote: Option<IpAddr>) {
         self.commit();
         let field = |key: &FlowKey, field: Field| u32::try_from(key.get_u64(field)).unwrap_or(0);
         let origin = PacketInOrigin::TunnelHold {
@@ -130,7 +132,10 @@ impl Xlate<'_, '_> {
             underlay,
             nexthop,
             tun_src: field(&self.key, Field::TunSrc),
-            tun_dst: field(&self.key, Field::TunDst),
+            tun_dst: match remote {
+                Some(IpAddr::V4(remote)) => u32::from(remote),
+                _ => field(&self.key, Field::TunDst),
+            },
         };
         let meta = PacketInMeta {
             reason: PacketInReason::Action,

@@ -7,6 +7,8 @@
 //! its inner source MAC and outer source address, so a new (MAC, VTEP) pair upcalls once; the
 //! pair goes to the management thread, whose new version revalidates the megaflows that read
 //! that entry (its Bloom bits in `Dependencies::macs`).
+//! Actions that set tun_dst (an IPv4 VTEP) before the output steer it to that VTEP alone: so a
+//! packet held for one VTEP's next hop is released to that VTEP only (`switch::underlay`).
 
 use std::net::{IpAddr, Ipv4Addr};
 
@@ -27,6 +29,14 @@ pub struct VtepLearning {
 impl Xlate<'_, '_> {
     /// Output to flood-and-learn port `port`.
     pub(super) fn vtep_output(&mut self, port: &BridgePort, tunnel: &TunnelConfig, flood: &Flood) {
+        let tun_dst = self.read(Field::TunDst);
+        if tun_dst != self.start_key.get_u128(Field::TunDst) {
+            if let Some(remote) = u32::try_from(tun_dst).ok().filter(|&dst| dst != 0) {
+                let remote = IpAddr::V4(Ipv4Addr::from(remote));
+                self.note(format!("output:{}: tun_dst set: to VTEP {remote}", port.ofport));
+                return self.tunnel_output_to(port, tunnel, Some(remote));
+            }
+        }
         let dst = mac(self.read(Field::DlDst));
         let learned = if dst[0] & 1 == 0 {
             self.read_state(|r| r.macs |= learned_bits(port.dp_port, dst));
@@ -276,6 +286,45 @@ mod tests {
         let datapath = self::datapath("flood:172.31.1.3,172.31.1.4", learned);
         let [header] = self::headers(&from_the_vm(&datapath, INNER)).try_into().unwrap();
         assert!(header.contains("dst=172.31.1.4"), "{header}");
+    }
+
+    #[test]
+    fn a_copy_held_for_one_vtep_is_released_to_it_alone() {
+        use crate::flow::Action;
+        use crate::pipeline::xlate::{translate_packet_out, PacketInOrigin};
+        // 172.31.1.5 has no neighbour entry: its copy is held, the other sent.
+        let datapath = datapath("flood:172.31.1.3,172.31.1.5", LearnedVteps::new());
+        let translation = from_the_vm(&datapath, [0xff; 6]);
+        let [DpAction::Tunnel(push), DpAction::HoldForNeighbour(meta)] = translation.actions.as_slice() else {
+            panic!("not a copy and a hold: {:?}", translation.actions)
+        };
+        assert!(push.header.to_string().contains("dst=172.31.1.3"));
+        let PacketInOrigin::TunnelHold { tun_dst, nexthop, .. } = meta.origin else { panic!("{meta:?}") };
+        assert_eq!(
+            (tun_dst, nexthop),
+            (u32::from(std::net::Ipv4Addr::new(172, 31, 1, 5)), "172.31.1.5".parse().unwrap())
+        );
+        // The release: a packet-out that sets tun_dst and outputs to the port.
+        let mut key = FlowKey::default();
+        key.set_u128(Field::DlDst, mac_value([0xff; 6]));
+        let actions = [
+            Action::SetField { field: Field::TunDst, value: u128::from(tun_dst), mask: Field::TunDst.bits_mask() },
+            Action::output(OfPort(2)),
+        ];
+        let resolved = self::datapath("flood:172.31.1.3,172.31.1.4", LearnedVteps::new());
+        let released = translate_packet_out(&resolved.bridges[1].view_in(&resolved), &key, OfPort(1), &actions);
+        assert_eq!(released.actions.len(), 1, "{:?}", released.actions);
+        let actions = [
+            Action::SetField {
+                field: Field::TunDst,
+                value: u128::from(u32::from(std::net::Ipv4Addr::new(172, 31, 1, 4))),
+                mask: Field::TunDst.bits_mask(),
+            },
+            Action::output(OfPort(2)),
+        ];
+        let released = translate_packet_out(&resolved.bridges[1].view_in(&resolved), &key, OfPort(1), &actions);
+        let [header] = headers(&released).try_into().unwrap();
+        assert!(header.contains("dst=172.31.1.4"), "to the one VTEP: {header}");
     }
 
     #[test]
