@@ -324,6 +324,11 @@ fn head_end_replication_reaches_each_vtep_once() {
     assert_eq!(port["flood"], serde_json::json!(["172.31.1.3", "172.31.1.4"]), "{port:#}");
     assert!(port["group"].is_null(), "{port:#}");
 
+    // The first broadcast: both VTEPs' next hops unknown, both copies wait for ARP and go once.
+    broadcast_reaches_each_vtep_once(&ul, &vm, 0x77);
+    let neighbours: serde_json::Value = switch.json(&["neigh-show", "br0"]);
+    assert!(neighbours["bridges"][0]["released"].as_u64().unwrap_or(0) >= 2, "copies not held: {neighbours:#}");
+
     // Both kernels answer across the replicated ARP; the switch learns where each is.
     for target in ["10.1.1.3", "10.1.1.4"] {
         let answered = vm.ping_until_answered(target, 3, 4);
@@ -333,14 +338,22 @@ fn head_end_replication_reaches_each_vtep_once() {
     assert!(entries.contains(&(k1_mac, "172.31.1.3".to_string())), "{port:#}");
     assert!(entries.contains(&(k2_mac, "172.31.1.4".to_string())), "{port:#}");
 
-    // One broadcast (an experimental ethertype) from the host: one copy to each VTEP.
-    let sniffer = Sniffer::start(&ul, "u0", 3);
-    let send = "import socket; s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW); s.bind(('vm0', 0)); \
-                s.send(b'\\xff' * 6 + bytes([2, 0, 0, 0, 0, 0x77]) + b'\\x88\\xb5' + bytes(46))";
-    run_in(&vm, &format!("python3 -c \"{send}\""));
+    // Another broadcast, the next hops known: one copy to each VTEP again.
+    broadcast_reaches_each_vtep_once(&ul, &vm, 0x78);
+    switch.stop();
+}
+
+/// The host sends one broadcast frame (an experimental ethertype, source MAC ending in
+/// `marker`): the switch sends exactly one copy to each listed VTEP.
+fn broadcast_reaches_each_vtep_once(ul: &Namespace, vm: &Namespace, marker: u8) {
+    let sniffer = Sniffer::start(ul, "u0", 3);
+    let send = format!(
+        "import socket; s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW); s.bind(('vm0', 0)); \
+         s.send(b'\\xff' * 6 + bytes([2, 0, 0, 0, 0, {marker}]) + b'\\x88\\xb5' + bytes(46))"
+    );
+    run_in(vm, &format!("python3 -c \"{send}\""));
     let seen = sniffer.finish();
     let copies: Vec<&(String, String, String)> = seen.vxlan.iter().filter(|(_, _, inner)| inner == "0x88b5").collect();
     let to = |dst: &str| copies.iter().filter(|(src, d, _)| src == "172.31.1.1" && d == dst).count();
     assert_eq!((to("172.31.1.3"), to("172.31.1.4"), copies.len()), (1, 1, 2), "{seen:?}");
-    switch.stop();
 }
