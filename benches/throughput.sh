@@ -307,11 +307,12 @@ vs_port_summary() {
     python3 -c "$VS_RESULT_PY"'
 out = []
 for p in result(sys.argv[1])["ports"]:
-    drops = {k: v for k, v in p.get("drops", {}).items() if v}
+    drops = {k: v for k, v in (p.get("drops") or {}).items() if v}
     # bytes per frame sent (net_null counts no bytes: nothing then)
-    size = " (%.0f B)" % (int(p["tx_bytes"]) / int(p["tx_packets"])) if int(p.get("tx_packets", 0)) and int(p.get("tx_bytes", 0)) else ""
-    out.append("%s rx=%s missed=%s tx=%s%s tx_err=%s drops=%s" % (p["name"], p["rx_packets"],
-               p["rx_missed"], p["tx_packets"], size, p["tx_errors"], drops or "{}"))
+    size = " (%.0f B)" % (int(p["tx_bytes"]) / int(p["tx_packets"])) if int(p.get("tx_packets") or 0) and int(p.get("tx_bytes") or 0) else ""
+    # .get: a port type may lack a counter (tunnel ports have no rx queue)
+    out.append("%s rx=%s missed=%s tx=%s%s tx_err=%s drops=%s" % (p.get("name"), p.get("rx_packets", "-"),
+               p.get("rx_missed", "-"), p.get("tx_packets", "-"), size, p.get("tx_errors", "-"), drops or "{}"))
 print("; ".join(out))' "$1"
 }
 
