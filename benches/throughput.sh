@@ -476,19 +476,24 @@ ovs_topology_tunnel() {
     ip netns exec "$OVS_NETNS" ip addr add 172.31.1.1/24 dev br-phy || die "ip addr add (br-phy)"
     # no IPv6 on the tap: its router solicitations would go out of phy (NORMAL)
     ip netns exec "$OVS_NETNS" sysctl -qw net.ipv6.conf.br-phy.disable_ipv6=1
+    # nor on interfaces made later in the netns (a net_tap port's kernel side)
+    ip netns exec "$OVS_NETNS" sysctl -qw net.ipv6.conf.default.disable_ipv6=1
     ip netns exec "$OVS_NETNS" ip link set br-phy up || die "ip link set br-phy up"
     "${OVS_APPCTL[@]}" ovs/route/add 172.31.1.2/32 br-phy > /dev/null || die "ovs/route/add"
     "${OVS_APPCTL[@]}" tnl/arp/set br-phy 172.31.1.2 02:00:00:00:aa:02 > /dev/null || die "tnl/arp/set"
     "${OVS_OFCTL[@]}" add-flows br-int "$RULES_FILE" || die "add-flows br-int"
     if [ "$TUN_DIR" = encap ]; then
+        # shellcheck disable=SC2086  # OVS_PORT_OPTIONS: a list of columns
         "${OVS_VSCTL[@]}" add-port br-phy phy -- set Interface phy type=dpdk \
-            "options:dpdk-devargs=\"$phy\"" ofport_request=1 || die "add-port phy"
+            "options:dpdk-devargs=\"$phy\"" ofport_request=1 ${OVS_PORT_OPTIONS[phy]:-} || die "add-port phy"
     fi
+    # shellcheck disable=SC2086
     "${OVS_VSCTL[@]}" add-port br-int p1 -- set Interface p1 type=dpdk \
-        "options:dpdk-devargs=\"$p1\"" ofport_request=1 || die "add-port p1"
+        "options:dpdk-devargs=\"$p1\"" ofport_request=1 ${OVS_PORT_OPTIONS[p1]:-} || die "add-port p1"
     if [ "$TUN_DIR" != encap ]; then
+        # shellcheck disable=SC2086  # OVS_PORT_OPTIONS: a list of columns
         "${OVS_VSCTL[@]}" add-port br-phy phy -- set Interface phy type=dpdk \
-            "options:dpdk-devargs=\"$phy\"" ofport_request=1 || die "add-port phy"
+            "options:dpdk-devargs=\"$phy\"" ofport_request=1 ${OVS_PORT_OPTIONS[phy]:-} || die "add-port phy"
     fi
 }
 # ovs_tunnel_check DPFLOWS -> "tunnel: ..." the datapath flows that carry
