@@ -34,6 +34,7 @@
 # Environment: RUNS (3) INTERVAL (10 s) WARM (5 s) SYSTEMS ("vswitch ovs testpmd")
 #   VSWITCHD VSCTL (target/release/{vswitchd,vsctl}) WORK (/tmp/vswitch-bench)
 #   FOREIGN_MAX (15 % of a core) LOCK_WAIT (1800 s) RUN_TIMEOUT (WARM+INTERVAL+120 s)
+#   TUNNEL_PHY_RULES (br-phy's rules in the tunnel scenarios, default actions=NORMAL)
 #   TESTPMD OVS_VSWITCHD_DPDK SOCKET_MEM (512) BENCH_LOCK (/tmp/bench.lock)
 # Output: per-run lines on stderr; per-system min/median/max lines, a
 # ratio/cycles line and, as the LAST line:
@@ -139,7 +140,10 @@ PYRULES
             TOPO=tunnel TUN_TYPE="${1%%-*}" TUN_DIR="${rest%%-*}"
             if [ "$rest" != "$TUN_DIR" ]; then n="${rest#*-}"; n="${n/k/000}"; fi
             case "$n" in ''|*[!0-9]*) return 1 ;; esac
-            PHY_RULES_FILE=$(write_rules tunnel-phy "actions=NORMAL")
+            # TUNNEL_PHY_RULES: other br-phy rules, one per line (an experiment:
+            # what the underlay's table does to tunnel traffic)
+            PHY_RULES_FILE=$(write_rules "tunnel-phy-$(md5sum <<< "${TUNNEL_PHY_RULES:-}" | cut -c1-8)" \
+                "${TUNNEL_PHY_RULES:-actions=NORMAL}")
             if [ "$TUN_DIR" = encap ]; then
                 DESC="$TUN_TYPE encap, pcap $n flow(s) 64 B -> br-int p1, in_port=1,actions=output:2 ($TUN_TYPE port, remote 172.31.1.2, key 1000) -> br-phy NORMAL -> phy = net_null sink"
                 SRC_VDEV="net_pcap0,rx_pcap=$(ensure_pcap "$n"),infinite_rx=1"
