@@ -35,6 +35,7 @@
 #   VSWITCHD VSCTL (target/release/{vswitchd,vsctl}) WORK (/tmp/vswitch-bench)
 #   FOREIGN_MAX (15 % of a core) LOCK_WAIT (1800 s) RUN_TIMEOUT (WARM+INTERVAL+120 s)
 #   TUNNEL_PHY_RULES (br-phy's rules in the tunnel scenarios, default actions=NORMAL)
+#   PERF_RECORD (1: perf profile of vswitchd during the interval, see measure_hook)
 #   TESTPMD OVS_VSWITCHD_DPDK SOCKET_MEM (512) BENCH_LOCK (/tmp/bench.lock)
 # Output: per-run lines on stderr; per-system min/median/max lines, a
 # ratio/cycles line and, as the LAST line:
@@ -331,7 +332,31 @@ print("; ".join(out))' "$1"
 #   cleanup  from the run's EXIT trap (stop whatever is still running)
 # The process of the system under test is still running in every phase but
 # cleanup: VS_DIR / OVSD (where its sockets are), VS_PID, OVS_NETNS.
-measure_hook() { :; }
+# The default hook: with PERF_RECORD=1, a flat `perf record` profile of
+# vswitchd over the interval (PERF_FREQ samples/s, 999): TAG.perf.data and
+# the symbols above 1 % in TAG.perf.txt, the top 5 in the run's line.
+# perf's CPU time counts as the benchmark's. A diagnostic: the figure of
+# such a run is not comparable (sampling costs a little).
+PERF_PID=""
+measure_hook() {
+    [ -n "${PERF_RECORD:-}" ] && [ "$2" = vswitch ] || return 0
+    case "$1" in
+        start)
+            perf record -F "${PERF_FREQ:-999}" -p "$VS_PID" -o "$LOGDIR/$TAG.perf.data" \
+                < /dev/null > "$LOGDIR/$TAG.perf.log" 2>&1 &
+            PERF_PID=$!
+            HOOK_PIDS+=("$PERF_PID")
+            sleep 0.5 ;;
+        stop)
+            stop_pid "$PERF_PID" INT 10; PERF_PID=""
+            perf report -i "$LOGDIR/$TAG.perf.data" --stdio --sort dso,symbol --percent-limit 1 \
+                > "$LOGDIR/$TAG.perf.txt" 2>&1
+            HOOK_NOTE="perf top: $(awk '/^ +[0-9.]+%/ && n < 5 { pct = $1; $1 = $2 = $3 = ""; sub(/^ +/, "")
+                    sub(/[ -]+$/, ""); printf "%s%s %s", sep, pct, substr($0, 1, 90); sep = " | "; n++ }' "$LOGDIR/$TAG.perf.txt")" ;;
+        cleanup)
+            [ -z "$PERF_PID" ] || stop_pid "$PERF_PID" INT 5 ;;
+    esac
+}
 HOOK_PIDS=() HOOK_FIGS="" HOOK_NOTE=""
 # measured_sleep : the interval itself, between the two marks
 measured_sleep() {
