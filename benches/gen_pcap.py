@@ -18,8 +18,20 @@ so every frame of a different flow has a different 5-tuple. With
 
 The file holds max(flows, --min-packets) frames; frame k carries flow k % flows.
 
+With --vxlan VNI every frame above becomes the inner frame of a VXLAN
+packet (RFC 7348), as a VTEP 172.31.1.2 would send it to the VTEP 172.31.1.1
+(the tunnel scenarios of throughput.sh): outer Ethernet
+--outer-src-mac -> --outer-dst-mac, IPv4 --outer-src-ip -> --outer-dst-ip
+(ttl 64, DF, id 0, header checksum correct), UDP source port
+49152 + (i % 16384) (flow i's own port, as a sender hashing the inner flow
+would choose), destination --outer-dport (4789), UDP checksum 0 (allowed for
+IPv4, RFC 7348 5), VXLAN flags 0x08 (VNI valid) and the VNI. The frame is
+--size + 50 bytes (64 -> 114).
+
 Usage: gen_pcap.py --flows N --out FILE [--size 64] [--min-packets 64]
                    [--src-mac ..] [--dst-mac ..] [--vary-src-mac]
+                   [--vxlan VNI [--outer-src-mac ..] [--outer-dst-mac ..]
+                    [--outer-src-ip ..] [--outer-dst-ip ..] [--outer-dport 4789]]
 """
 import argparse
 import struct
@@ -60,6 +72,22 @@ def frame(i, size, src_mac, dst_mac):
     return dst_mac + src_mac + b"\x08\x00" + ip_hdr + udp
 
 
+def ip_bytes(s):
+    return bytes(int(x) for x in s.split("."))
+
+
+def vxlan(i, inner, a):
+    """`inner` (flow i's frame) in VXLAN/UDP/IPv4/Ethernet as described above."""
+    vx = struct.pack("!II", 0x08 << 24, a.vxlan << 8)
+    udp_len = 8 + len(vx) + len(inner)
+    udp = struct.pack("!HHHH", 49152 + (i % 16384), a.outer_dport, udp_len, 0)
+    ip_hdr = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + udp_len, 0, 0x4000,
+                         64, 17, 0, ip_bytes(a.outer_src_ip), ip_bytes(a.outer_dst_ip))
+    ip_hdr = ip_hdr[:10] + struct.pack("!H", csum16(ip_hdr)) + ip_hdr[12:]
+    return (mac_bytes(a.outer_dst_mac) + mac_bytes(a.outer_src_mac) + b"\x08\x00"
+            + ip_hdr + udp + vx + inner)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--flows", type=int, required=True)
@@ -70,11 +98,20 @@ def main():
     ap.add_argument("--dst-mac", default="02:00:00:00:00:02")
     ap.add_argument("--vary-src-mac", action="store_true",
                     help="flow i gets source MAC --src-mac + i")
+    ap.add_argument("--vxlan", type=int, metavar="VNI",
+                    help="encapsulate every frame in VXLAN with this VNI")
+    ap.add_argument("--outer-src-mac", default="02:00:00:00:aa:02")
+    ap.add_argument("--outer-dst-mac", default="02:00:00:00:aa:01")
+    ap.add_argument("--outer-src-ip", default="172.31.1.2")
+    ap.add_argument("--outer-dst-ip", default="172.31.1.1")
+    ap.add_argument("--outer-dport", type=int, default=4789)
     a = ap.parse_args()
     if a.size < 14 + 20 + 8:
         raise SystemExit("size too small")
     if a.flows < 1 or a.flows > 8000000:
         raise SystemExit("flows must be 1..8000000")
+    if a.vxlan is not None and not 0 <= a.vxlan < (1 << 24):
+        raise SystemExit("VNI must be 0..16777215")
     src_mac, dst_mac = mac_bytes(a.src_mac), mac_bytes(a.dst_mac)
     npkts = max(a.flows, a.min_packets)
     cache = {}
@@ -86,11 +123,15 @@ def main():
             fr = cache.get(i)
             if fr is None:
                 fr = frame(i, a.size, mac_plus(src_mac, i) if a.vary_src_mac else src_mac, dst_mac)
+                if a.vxlan is not None:
+                    fr = vxlan(i, fr, a)
                 if a.flows <= 4096:
                     cache[i] = fr
             f.write(struct.pack("<IIII", k // 1000000, k % 1000000, len(fr), len(fr)))
             f.write(fr)
-    print("wrote %s: %d frames, %d flows, %d bytes each" % (a.out, npkts, a.flows, a.size))
+    print("wrote %s: %d frames, %d flows, %d bytes each%s" % (
+        a.out, npkts, a.flows, a.size + (50 if a.vxlan is not None else 0),
+        " (VXLAN VNI %d, inner %d bytes)" % (a.vxlan, a.size) if a.vxlan is not None else ""))
 
 
 if __name__ == "__main__":

@@ -177,6 +177,20 @@ ensure_pcap() {
     echo "$f"
 }
 
+# ensure_vxlan_pcap FLOWS VNI -> path of a pcap of the FLOWS-flow 64 B frames,
+# each inside VXLAN (VNI) as the VTEP 172.31.1.2 (02:00:00:00:aa:02) sends it
+# to 172.31.1.1 (02:00:00:00:aa:01): gen_pcap.py --vxlan, 114 B frames
+ensure_vxlan_pcap() {
+    local flows="$1" vni="$2"
+    local f="$WORK/vxlan${vni}_flows${flows}_64B.pcap"
+    if [ ! -s "$f" ]; then
+        python3 "$BENCHES/gen_pcap.py" --flows "$flows" --vxlan "$vni" --out "$f.tmp" >&2 ||
+            die "pcap generation failed"
+        mv "$f.tmp" "$f" || die "mv $f.tmp $f"
+    fi
+    echo "$f"
+}
+
 # ----------------------------------------------------------------- DPDK
 # dpdk_cleanup PREFIX : remove hugepage files / runtime dir a (dead) DPDK
 # process with this --file-prefix may have left behind.
@@ -300,10 +314,13 @@ ovs_port_tx() {
              sec == "tx" && $0 ~ /pkts=/ { sub(/.*pkts=/, ""); print; exit }'
 }
 
-# ovs_pmd_summary FILE -> "pmd: rx=.. cyc/pkt=.. proc-cyc/pkt=.. ..." from pmd-stats-show
+# ovs_pmd_summary FILE -> "pmd: rx=.. recirc=.. passes/pkt=.. cyc/pkt=.. proc-cyc/pkt=.. ..."
+# from pmd-stats-show (hits count datapath passes: with recirculation, more than rx)
 ovs_pmd_summary() {
     awk '/^pmd thread/ { on = 1; next } /^main thread/ { on = 0 } !on { next }
         /packets received:/ { rx = $3 }
+        /packet recirculations:/ { recirc = $3 }
+        /avg. datapath passes per packet:/ { passes = $6 }
         /simple match hits:/ { sm = $4 }
         /emc hits:/ { emc = $3 }
         /smc hits:/ { smc = $3 }
@@ -312,8 +329,8 @@ ovs_pmd_summary() {
         /avg cycles per packet:/ { cpp = $5 }
         /avg processing cycles per packet:/ { pcpp = $6 }
         /avg. packets per output batch:/ { batch = $6 }
-        END { printf "pmd: rx=%s cyc/pkt=%s proc-cyc/pkt=%s simple=%s emc=%s smc=%s megaflow=%s upcalls=%s pkts/batch=%s\n",
-                     rx, cpp, pcpp, sm, emc, smc, mf, miss, batch }' "$1"
+        END { printf "pmd: rx=%s recirc=%s passes/pkt=%s cyc/pkt=%s proc-cyc/pkt=%s simple=%s emc=%s smc=%s megaflow=%s upcalls=%s pkts/batch=%s\n",
+                     rx, recirc, passes, cpp, pcpp, sm, emc, smc, mf, miss, batch }' "$1"
 }
 # ovs_rev_delta BEFORE AFTER -> "revalidations=N rev_X=N ..." from two `coverage/show`:
 # the rounds in which the revalidators had to check every datapath flow

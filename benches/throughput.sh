@@ -18,10 +18,24 @@
 #   p2p-normal pcap 1 flow, actions=NORMAL, destination MAC static on p2 (fdb)
 #   flows-1k, flows-100k   pcap of N UDP flows, 4 wildcard rules (one megaflow)
 #   exact-1k, exact-100k   pcap of N flows, N exact nw_src rules (N megaflows)
+# Tunnel scenarios (TOPO=tunnel): two bridges, an overlay br-int and an underlay
+# br-phy (VTEP 172.31.1.1/24, MAC 02:00:00:00:aa:01, static neighbour
+# 172.31.1.2 -> 02:00:00:00:aa:02, actions=NORMAL) with the dpdk port `phy`:
+#   vxlan-encap, geneve-encap, gre-encap   pcap 1 flow 64 B -> br-int p1 (ofport 1),
+#              in_port=1,actions=output:2 = the tunnel port (remote_ip
+#              172.31.1.2, key 1000) -> br-phy -> phy = net_null1,no-rx=1;
+#              the figure is phy's tx rate (114 B frames, GRE 106 B)
+#   vxlan-encap-10k (any -Nk / -N)   the same with the N-flow pcap
+#   vxlan-decap (-Nk / -N)   pcap of VXLAN frames (gen_pcap.py --vxlan 1000:
+#              172.31.1.2 -> 172.31.1.1, UDP 4789, inner = the 64 B pcap) into
+#              phy; br-int in_port=2,actions=output:1, p1 = net_null1,no-rx=1;
+#              the figure is p1's tx rate (64 B frames)
 #
 # Environment: RUNS (3) INTERVAL (10 s) WARM (5 s) SYSTEMS ("vswitch ovs testpmd")
 #   VSWITCHD VSCTL (target/release/{vswitchd,vsctl}) WORK (/tmp/vswitch-bench)
 #   FOREIGN_MAX (15 % of a core) LOCK_WAIT (1800 s) RUN_TIMEOUT (WARM+INTERVAL+120 s)
+#   TUNNEL_PHY_RULES (br-phy's rules in the tunnel scenarios, default actions=NORMAL)
+#   PERF_RECORD (1: perf profile of vswitchd during the interval, see measure_hook)
 #   TESTPMD OVS_VSWITCHD_DPDK SOCKET_MEM (512) BENCH_LOCK (/tmp/bench.lock)
 # Output: per-run lines on stderr; per-system min/median/max lines, a
 # ratio/cycles line and, as the LAST line:
@@ -57,6 +71,11 @@ RUN_TIMEOUT="${RUN_TIMEOUT:-$((WARM + INTERVAL + 120))}"
 #   RULES_FILE  OpenFlow rules, ovs-ofctl syntax, one per line (vswitchd config
 #               `flows`, `ovs-ofctl add-flows`; testpmd ignores them)
 #   DESC        one line for the log
+#   TOPO        p2p (default: bridge br0, ports p1 p2) or tunnel (br-int + br-phy,
+#               see above; then TUN_TYPE vxlan|geneve|gre and TUN_DIR encap|decap,
+#               RULES_FILE is br-int's rules, PHY_RULES_FILE br-phy's, SRC_VDEV
+#               and SINK_VDEV go to p1 and phy (encap) or phy and p1 (decap))
+#   OUT_BRIDGE, OUT_PORT   whose tx counter is the figure (br0 p2; tunnel: set)
 # and may set OVS_OTHER_CONFIG (extra other_config:k=v at OVS start),
 # EXTRA_PORTS (more ports, "NAME:OFPORT:DEVARGS" each: vswitchd config and OVS
 # add-port between p2 and p1; testpmd ignores them), OVS_PORT_OPTIONS[NAME]
@@ -71,7 +90,7 @@ declare -A OVS_PORT_OPTIONS=()
 ovs_scenario_setup() { :; }
 scenario_define_extra() { return 1; }
 scenario_define() {
-    SINK_VDEV="net_null1,no-rx=1"
+    SINK_VDEV="net_null1,no-rx=1" TOPO=p2p OUT_BRIDGE=br0 OUT_PORT=p2
     case "$1" in
         p2p-1rule)
             DESC="p2p, pcap 1 flow 64 B -> net_null sink, in_port=1,actions=output:2"
@@ -117,6 +136,26 @@ PYRULES
             # anchors' recipe), and a warm-up long enough for it.
             OVS_OTHER_CONFIG=(other_config:max-revalidator=100)
             if [ "$n" -ge 10000 ]; then WARM=$((WARM > 30 ? WARM : 30)); fi ;;
+        vxlan-encap|vxlan-encap-*|geneve-encap|geneve-encap-*|gre-encap|gre-encap-*|vxlan-decap|vxlan-decap-*)
+            local n=1 rest="${1#*-}"
+            TOPO=tunnel TUN_TYPE="${1%%-*}" TUN_DIR="${rest%%-*}"
+            if [ "$rest" != "$TUN_DIR" ]; then n="${rest#*-}"; n="${n/k/000}"; fi
+            case "$n" in ''|*[!0-9]*) return 1 ;; esac
+            # TUNNEL_PHY_RULES: other br-phy rules, one per line (an experiment:
+            # what the underlay's table does to tunnel traffic)
+            PHY_RULES_FILE=$(write_rules "tunnel-phy-$(md5sum <<< "${TUNNEL_PHY_RULES:-}" | cut -c1-8)" \
+                "${TUNNEL_PHY_RULES:-actions=NORMAL}")
+            if [ "$TUN_DIR" = encap ]; then
+                DESC="$TUN_TYPE encap, pcap $n flow(s) 64 B -> br-int p1, in_port=1,actions=output:2 ($TUN_TYPE port, remote 172.31.1.2, key 1000) -> br-phy NORMAL -> phy = net_null sink"
+                SRC_VDEV="net_pcap0,rx_pcap=$(ensure_pcap "$n"),infinite_rx=1"
+                RULES_FILE=$(write_rules tunnel-encap "in_port=1,actions=output:2")
+                OUT_BRIDGE=br-phy OUT_PORT=phy
+            else
+                DESC="$TUN_TYPE decap, pcap $n flow(s) of 114 B VXLAN frames (VNI 1000, 172.31.1.2 -> 172.31.1.1) -> br-phy phy, NORMAL -> $TUN_TYPE port -> br-int in_port=2,actions=output:1 -> p1 = net_null sink"
+                SRC_VDEV="net_pcap0,rx_pcap=$(ensure_vxlan_pcap "$n" 1000),infinite_rx=1"
+                RULES_FILE=$(write_rules tunnel-decap "in_port=2,actions=output:1")
+                OUT_BRIDGE=br-int OUT_PORT=p1
+            fi ;;
         *) scenario_define_extra "$1" || return 1 ;;
     esac
 }
@@ -140,7 +179,52 @@ toml_string() {
     printf '"%s"' "${s//\"/\\\"}"
 }
 
-# vswitch_config PREFIX SOCKET -> TOML config of the p2p bridge (docs/configuration.md)
+# toml_flows FILE -> `flows = [...]`: the rules of FILE, one TOML string each
+toml_flows() {
+    echo 'flows = ['
+    # one TOML string per rule (escape \ and "), trailing commas are valid TOML
+    sed -e '/^[[:space:]]*$/d' -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/^/    "/' -e 's/$/",/' "$1"
+    echo ']'
+}
+# toml_dpdk_port NAME OFPORT DEVARGS -> a [[bridge.port]] of type dpdk
+toml_dpdk_port() {
+    printf '\n[[bridge.port]]\nname = %s\ntype = "dpdk"\ndevargs = %s\nofport = %s\n' \
+        "$(toml_string "$1")" "$(toml_string "$3")" "$2"
+}
+
+# vswitch_tunnel_bridges -> the [[bridge]]s of TOPO=tunnel: the underlay
+# br-phy (the VTEP: its own MAC and address, a static neighbour, NORMAL, the
+# dpdk port phy) and the overlay br-int (p1 and the tunnel port, ofport 2).
+# Encap: p1 = SRC_VDEV, phy = SINK_VDEV; decap: the other way round.
+vswitch_tunnel_bridges() {
+    local p1="$SRC_VDEV" phy="$SINK_VDEV"
+    [ "$TUN_DIR" = encap ] || { p1="$SINK_VDEV" phy="$SRC_VDEV"; }
+    cat <<EOF
+
+[[bridge]]
+name = "br-phy"
+mac = "02:00:00:00:aa:01"
+addresses = ["172.31.1.1/24"]
+neighbours = [{ ip = "172.31.1.2", mac = "02:00:00:00:aa:02" }]
+EOF
+    toml_flows "$PHY_RULES_FILE"
+    toml_dpdk_port phy 1 "$phy"
+    printf '\n[[bridge]]\nname = "br-int"\n'
+    toml_flows "$RULES_FILE"
+    toml_dpdk_port p1 1 "$p1"
+    cat <<EOF
+
+[[bridge.port]]
+name = "${TUN_TYPE}0"
+type = "$TUN_TYPE"
+ofport = 2
+options = { remote_ip = "172.31.1.2", key = "1000" }
+EOF
+}
+
+# vswitch_config PREFIX SOCKET -> TOML config of the scenario's bridges
+# (docs/configuration.md): TOPO=p2p br0 with p1, p2 (and EXTRA_PORTS), or
+# TOPO=tunnel (vswitch_tunnel_bridges)
 vswitch_config() {
     local prefix="$1" sock="$2"
     cat <<EOF
@@ -159,34 +243,17 @@ idle_sleep_max_us = 0
 
 [control]
 socket = $(toml_string "$sock")
-
-[[bridge]]
-name = "br0"
 EOF
+    if [ "$TOPO" = tunnel ]; then vswitch_tunnel_bridges; return; fi
+    printf '\n[[bridge]]\nname = "br0"\n'
     [ ${#VSWITCH_BRIDGE_KEYS[@]} -eq 0 ] || printf '%s\n' "${VSWITCH_BRIDGE_KEYS[@]}"
-    echo 'flows = ['
-    # one TOML string per rule (escape \ and "), trailing commas are valid TOML
-    sed -e '/^[[:space:]]*$/d' -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/^/    "/' -e 's/$/",/' "$RULES_FILE"
-    echo ']'
-    cat <<EOF
-
-[[bridge.port]]
-name = "p1"
-type = "dpdk"
-devargs = $(toml_string "$SRC_VDEV")
-ofport = 1
-
-[[bridge.port]]
-name = "p2"
-type = "dpdk"
-devargs = $(toml_string "$SINK_VDEV")
-ofport = 2
-EOF
+    toml_flows "$RULES_FILE"
+    toml_dpdk_port p1 1 "$SRC_VDEV"
+    toml_dpdk_port p2 2 "$SINK_VDEV"
     local e rest
     for e in "${EXTRA_PORTS[@]}"; do
         rest="${e#*:}"
-        printf '\n[[bridge.port]]\nname = %s\ntype = "dpdk"\ndevargs = %s\nofport = %s\n' \
-            "$(toml_string "${e%%:*}")" "$(toml_string "${rest#*:}")" "${rest%%:*}"
+        toml_dpdk_port "${e%%:*}" "${rest%%:*}" "${rest#*:}"
     done
 }
 
@@ -240,14 +307,17 @@ print("%s %s pmd: packets=%d bursts=%d iterations=%d sleeps=%d busy=%s%% tsc_hz=
     share("repeat_hits"), share("emc_hits"), share("megaflow_hits"), share("upcalls"),
     d["cache_flushes"], d["upcalls"], reval, b["megaflows"]))' "$1" "$2"
 }
-# vs_port_summary FILE -> "p1 rx=.. missed=.. tx=.. drops={..}; p2 ..." from port-stats
+# vs_port_summary FILE -> "p1 rx=.. missed=.. tx=.. (B/pkt) drops={..}; p2 ..." from port-stats
 vs_port_summary() {
     python3 -c "$VS_RESULT_PY"'
 out = []
 for p in result(sys.argv[1])["ports"]:
-    drops = {k: v for k, v in p.get("drops", {}).items() if v}
-    out.append("%s rx=%s missed=%s tx=%s tx_err=%s drops=%s" % (p["name"], p["rx_packets"],
-               p["rx_missed"], p["tx_packets"], p["tx_errors"], drops or "{}"))
+    drops = {k: v for k, v in (p.get("drops") or {}).items() if v}
+    # bytes per frame sent (net_null counts no bytes: nothing then)
+    size = " (%.0f B)" % (int(p["tx_bytes"]) / int(p["tx_packets"])) if int(p.get("tx_packets") or 0) and int(p.get("tx_bytes") or 0) else ""
+    # .get: a port type may lack a counter (tunnel ports have no rx queue)
+    out.append("%s rx=%s missed=%s tx=%s%s tx_err=%s drops=%s" % (p.get("name"), p.get("rx_packets", "-"),
+               p.get("rx_missed", "-"), p.get("tx_packets", "-"), size, p.get("tx_errors", "-"), drops or "{}"))
 print("; ".join(out))' "$1"
 }
 
@@ -262,7 +332,31 @@ print("; ".join(out))' "$1"
 #   cleanup  from the run's EXIT trap (stop whatever is still running)
 # The process of the system under test is still running in every phase but
 # cleanup: VS_DIR / OVSD (where its sockets are), VS_PID, OVS_NETNS.
-measure_hook() { :; }
+# The default hook: with PERF_RECORD=1, a flat `perf record` profile of
+# vswitchd over the interval (PERF_FREQ samples/s, 999): TAG.perf.data and
+# the symbols above 1 % in TAG.perf.txt, the top 5 in the run's line.
+# perf's CPU time counts as the benchmark's. A diagnostic: the figure of
+# such a run is not comparable (sampling costs a little).
+PERF_PID=""
+measure_hook() {
+    [ -n "${PERF_RECORD:-}" ] && [ "$2" = vswitch ] || return 0
+    case "$1" in
+        start)
+            perf record -F "${PERF_FREQ:-999}" -p "$VS_PID" -o "$LOGDIR/$TAG.perf.data" \
+                < /dev/null > "$LOGDIR/$TAG.perf.log" 2>&1 &
+            PERF_PID=$!
+            HOOK_PIDS+=("$PERF_PID")
+            sleep 0.5 ;;
+        stop)
+            stop_pid "$PERF_PID" INT 10; PERF_PID=""
+            perf report -i "$LOGDIR/$TAG.perf.data" --stdio --sort dso,symbol --percent-limit 1 \
+                > "$LOGDIR/$TAG.perf.txt" 2>&1
+            HOOK_NOTE="perf top: $(awk '/^ +[0-9.]+%/ && n < 5 { pct = $1; $1 = $2 = $3 = ""; sub(/^ +/, "")
+                    sub(/[ -]+$/, ""); printf "%s%s %s", sep, pct, substr($0, 1, 90); sep = " | "; n++ }' "$LOGDIR/$TAG.perf.txt")" ;;
+        cleanup)
+            [ -z "$PERF_PID" ] || stop_pid "$PERF_PID" INT 5 ;;
+    esac
+}
 HOOK_PIDS=() HOOK_FIGS="" HOOK_NOTE=""
 # measured_sleep : the interval itself, between the two marks
 measured_sleep() {
@@ -285,7 +379,7 @@ cleanup_vswitch() {
     dpdk_cleanup "$VS_PREFIX"
 }
 run_vswitch() {
-    local cfg logf i t0 t1 t2 t3 s0 s1 j0 j1 c0 c1 mpps f pmd ports exit_note figs build
+    local cfg logf i t0 t1 t2 t3 s0 s1 j0 j1 c0 c1 mpps f pmd ports exit_note figs build b
     [ -x "$VSWITCHD" ] || die "no vswitchd at $VSWITCHD (build it, or set VSWITCHD)"
     [ -x "$VSCTL" ] || die "no vsctl at $VSCTL (build it, or set VSCTL)"
     build=$(binary_id "$VSWITCHD")    # builds may be replaced between runs
@@ -320,14 +414,21 @@ run_vswitch() {
     # heavy), so a snapshot taken right after it could still hold the old
     # values; the figures are deltas of two snapshots.
     vsctl pmd-stats > "$LOGDIR/$TAG.pmd-before.json" 2>&1 || log "pmd-stats failed"
-    t0=$(now); vsctl port-stats p2 > "$LOGDIR/$TAG.p2-start.json" 2>&1; t1=$(now)
+    t0=$(now); vsctl port-stats "$OUT_PORT" > "$LOGDIR/$TAG.$OUT_PORT-start.json" 2>&1; t1=$(now)
     s0="$(cpu_snap)"; j0="$(jiff_snap "$VS_PID" "${HOOK_PIDS[@]}")"
     measured_sleep vswitch
     s1="$(cpu_snap)"; j1="$(jiff_snap "$VS_PID" "${HOOK_PIDS[@]}")"
-    t2=$(now); vsctl port-stats p2 > "$LOGDIR/$TAG.p2-end.json" 2>&1; t3=$(now)
+    t2=$(now); vsctl port-stats "$OUT_PORT" > "$LOGDIR/$TAG.$OUT_PORT-end.json" 2>&1; t3=$(now)
     vsctl pmd-stats > "$LOGDIR/$TAG.pmd-after.json" 2>&1 || log "pmd-stats failed"
     vsctl port-stats > "$LOGDIR/$TAG.ports.json" 2>&1
     vsctl pmd-rxq-show > "$LOGDIR/$TAG.rxq.json" 2>&1
+    if [ "$TOPO" = tunnel ]; then
+        # which rules the packets hit on each bridge (the counters say whether
+        # they crossed from one bridge to the other)
+        for b in br-int br-phy; do
+            echo "== $b"; timeout 10 "$VSCTL" --socket "$VS_SOCK" dump-flows "$b" 2>&1
+        done > "$LOGDIR/$TAG.dump-flows" 2>&1
+    fi
     measure_hook stop vswitch
 
     stop_pid "$VS_PID" TERM 15; VS_PID=
@@ -335,10 +436,10 @@ run_vswitch() {
     if [ "$STOP_STATUS" != 0 ]; then
         exit_note="WARNING: $exit_note (log $logf)"; log "$exit_note"
     fi
-    c0=$(vs_tx_packets "$LOGDIR/$TAG.p2-start.json" p2) ||
-        die "bad port-stats reply: $(head -c 300 "$LOGDIR/$TAG.p2-start.json")"
-    c1=$(vs_tx_packets "$LOGDIR/$TAG.p2-end.json" p2) ||
-        die "bad port-stats reply: $(head -c 300 "$LOGDIR/$TAG.p2-end.json")"
+    c0=$(vs_tx_packets "$LOGDIR/$TAG.$OUT_PORT-start.json" "$OUT_PORT") ||
+        die "bad port-stats reply: $(head -c 300 "$LOGDIR/$TAG.$OUT_PORT-start.json")"
+    c1=$(vs_tx_packets "$LOGDIR/$TAG.$OUT_PORT-end.json" "$OUT_PORT") ||
+        die "bad port-stats reply: $(head -c 300 "$LOGDIR/$TAG.$OUT_PORT-end.json")"
     mpps=$(rate "$c0" "$c1" "$(midpoint "$t0" "$t1")" "$(midpoint "$t2" "$t3")")
     f=$(foreign_pct "$j0" "$j1")
     pmd=$(vs_pmd_delta "$LOGDIR/$TAG.pmd-before.json" "$LOGDIR/$TAG.pmd-after.json" 2>&1) ||
@@ -360,13 +461,11 @@ cleanup_ovs() {
     ovs_stop
     rm -rf "$OVSD"
 }
-run_ovs() {
-    local v c0 c1 t0 t1 t2 t3 s0 s1 j0 j1 f cpp e rest upcalls pids=()
-    ovs_setup_env "$WORK/ovs.$$" "vswb-ovs-$$" "vswb_ovs$$"
-    trap cleanup_ovs EXIT
-    ovs_start "${OVS_OTHER_CONFIG[@]}"
-    # Sink and rules BEFORE the source port: flow_mods while traffic flows
-    # trigger revalidations (anchors: 100k rules took ~3 min that way).
+# ovs_topology_p2p : br0 with p2 (sink), EXTRA_PORTS, the rules, then p1 (source).
+# Sink and rules BEFORE the source port: flow_mods while traffic flows
+# trigger revalidations (anchors: 100k rules took ~3 min that way).
+ovs_topology_p2p() {
+    local e rest
     "${OVS_VSCTL[@]}" add-br br0 -- set bridge br0 datapath_type=netdev || die "add-br"
     "${OVS_OFCTL[@]}" del-flows br0
     "${OVS_VSCTL[@]}" add-port br0 p2 -- set Interface p2 type=dpdk \
@@ -382,17 +481,82 @@ run_ovs() {
     ovs_scenario_setup
     "${OVS_VSCTL[@]}" add-port br0 p1 -- set Interface p1 type=dpdk \
         "options:dpdk-devargs=\"$SRC_VDEV\"" ofport_request=1 || die "add-port p1"
+}
+# ovs_topology_tunnel : OVS native tunnelling as in the anchors (b_ovs.sh
+# vxlan): the VTEP 172.31.1.1/24 is the address of br-phy's tap (LOCAL port),
+# inside OVS's private netns; route and neighbour of 172.31.1.2 are set by
+# hand (ovs/route/add, tnl/arp/set; OVS 3.1 has no tnl/route/add). br-phy:
+# NORMAL, MAC 02:00:00:00:aa:01, dpdk port phy (ofport 1); br-int: p1
+# (ofport 1) and the tunnel port TUN_TYPE0 (ofport 2, remote_ip 172.31.1.2,
+# key 1000). Encap: p1 is the source, phy the sink; decap: the other way
+# round (the frames to 172.31.1.1:4789 that NORMAL outputs to LOCAL become
+# tnl_pop + recirculation). Sink, rules, source: in that order, as for p2p.
+ovs_topology_tunnel() {
+    local p1="$SRC_VDEV" phy="$SINK_VDEV" tun="${TUN_TYPE}0"
+    [ "$TUN_DIR" = encap ] || { p1="$SINK_VDEV" phy="$SRC_VDEV"; }
+    "${OVS_VSCTL[@]}" add-br br-phy -- set bridge br-phy datapath_type=netdev \
+        other_config:hwaddr=02:00:00:00:aa:01 || die "add-br br-phy"
+    "${OVS_OFCTL[@]}" del-flows br-phy
+    "${OVS_OFCTL[@]}" add-flows br-phy "$PHY_RULES_FILE" || die "add-flows br-phy"
+    "${OVS_VSCTL[@]}" add-br br-int -- set bridge br-int datapath_type=netdev || die "add-br br-int"
+    "${OVS_OFCTL[@]}" del-flows br-int
+    "${OVS_VSCTL[@]}" add-port br-int "$tun" -- set Interface "$tun" type="$TUN_TYPE" \
+        options:remote_ip=172.31.1.2 options:key=1000 ofport_request=2 || die "add-port $tun"
+    ip netns exec "$OVS_NETNS" ip addr add 172.31.1.1/24 dev br-phy || die "ip addr add (br-phy)"
+    # no IPv6 on the tap: its router solicitations would go out of phy (NORMAL)
+    ip netns exec "$OVS_NETNS" sysctl -qw net.ipv6.conf.br-phy.disable_ipv6=1
+    # nor on interfaces made later in the netns (a net_tap port's kernel side)
+    ip netns exec "$OVS_NETNS" sysctl -qw net.ipv6.conf.default.disable_ipv6=1
+    ip netns exec "$OVS_NETNS" ip link set br-phy up || die "ip link set br-phy up"
+    "${OVS_APPCTL[@]}" ovs/route/add 172.31.1.2/32 br-phy > /dev/null || die "ovs/route/add"
+    "${OVS_APPCTL[@]}" tnl/arp/set br-phy 172.31.1.2 02:00:00:00:aa:02 > /dev/null || die "tnl/arp/set"
+    "${OVS_OFCTL[@]}" add-flows br-int "$RULES_FILE" || die "add-flows br-int"
+    if [ "$TUN_DIR" = encap ]; then
+        # shellcheck disable=SC2086  # OVS_PORT_OPTIONS: a list of columns
+        "${OVS_VSCTL[@]}" add-port br-phy phy -- set Interface phy type=dpdk \
+            "options:dpdk-devargs=\"$phy\"" ofport_request=1 ${OVS_PORT_OPTIONS[phy]:-} || die "add-port phy"
+    fi
+    # shellcheck disable=SC2086
+    "${OVS_VSCTL[@]}" add-port br-int p1 -- set Interface p1 type=dpdk \
+        "options:dpdk-devargs=\"$p1\"" ofport_request=1 ${OVS_PORT_OPTIONS[p1]:-} || die "add-port p1"
+    if [ "$TUN_DIR" != encap ]; then
+        # shellcheck disable=SC2086  # OVS_PORT_OPTIONS: a list of columns
+        "${OVS_VSCTL[@]}" add-port br-phy phy -- set Interface phy type=dpdk \
+            "options:dpdk-devargs=\"$phy\"" ofport_request=1 ${OVS_PORT_OPTIONS[phy]:-} || die "add-port phy"
+    fi
+}
+# ovs_tunnel_check DPFLOWS -> "tunnel: ..." the datapath flows that carry
+# tnl_push (encap) or tnl_pop (decap), and the tunnel state; fails (and the
+# run with it) when the datapath does not do what the scenario measures
+ovs_tunnel_check() {
+    local want=tnl_push n c
+    [ "$TUN_DIR" = encap ] || want=tnl_pop
+    {
+        for c in tnl/ports/show tnl/neigh/show ovs/route/show; do
+            echo "== $c"; "${OVS_APPCTL[@]}" $c 2>&1
+        done
+    } > "$LOGDIR/$TAG.tnl-state"
+    n=$(grep -c "$want(" "$1")
+    [ "$n" -gt 0 ] || die "OVS datapath flows have no $want (see $1): it does not ${TUN_DIR}sulate"
+    echo "tunnel: $n datapath flow(s) with $want: $(grep -m1 -o -E "$want\((tnl_port\([^)]*\),header\(size=[0-9]+,type=[0-9]+|[^)]*\))" "$1")"
+}
+run_ovs() {
+    local v c0 c1 t0 t1 t2 t3 s0 s1 j0 j1 f cpp upcalls tnote="" pids=()
+    ovs_setup_env "$WORK/ovs.$$" "vswb-ovs-$$" "vswb_ovs$$"
+    trap cleanup_ovs EXIT
+    ovs_start "${OVS_OTHER_CONFIG[@]}"
+    "ovs_topology_$TOPO"
     sleep "$WARM"
 
     measure_hook start ovs
     "${OVS_APPCTL[@]}" dpif-netdev/pmd-stats-clear > /dev/null
     "${OVS_APPCTL[@]}" coverage/show > "$LOGDIR/$TAG.coverage-before" 2>&1
     read -r -d '' -a pids < <(cat "$OVSD/ovs-vswitchd.pid" "$OVSD/ovsdb-server.pid" 2>/dev/null)
-    t0=$(now); c0=$(ovs_port_tx br0 p2); t1=$(now)
+    t0=$(now); c0=$(ovs_port_tx "$OUT_BRIDGE" "$OUT_PORT"); t1=$(now)
     s0="$(cpu_snap)"; j0="$(jiff_snap "${pids[@]}" "${HOOK_PIDS[@]}")"
     measured_sleep ovs
     s1="$(cpu_snap)"; j1="$(jiff_snap "${pids[@]}" "${HOOK_PIDS[@]}")"
-    t2=$(now); c1=$(ovs_port_tx br0 p2); t3=$(now)
+    t2=$(now); c1=$(ovs_port_tx "$OUT_BRIDGE" "$OUT_PORT"); t3=$(now)
     "${OVS_APPCTL[@]}" dpif-netdev/pmd-stats-show > "$LOGDIR/$TAG.pmd-stats" 2>&1
     "${OVS_APPCTL[@]}" coverage/show > "$LOGDIR/$TAG.coverage-after" 2>&1
     "${OVS_APPCTL[@]}" upcall/show > "$LOGDIR/$TAG.upcall-show" 2>&1
@@ -400,8 +564,17 @@ run_ovs() {
     "${OVS_APPCTL[@]}" dpif-netdev/pmd-perf-show > "$LOGDIR/$TAG.pmd-perf" 2>&1
     "${OVS_APPCTL[@]}" dpif-netdev/pmd-rxq-show > "$LOGDIR/$TAG.pmd-rxq" 2>&1
     "${OVS_APPCTL[@]}" dpctl/dump-flows -m 2>&1 | head -200 > "$LOGDIR/$TAG.dpflows"
-    "${OVS_OFCTL[@]}" dump-ports br0 > "$LOGDIR/$TAG.ports" 2>&1
-    if [ -z "$c0" ] || [ -z "$c1" ]; then die "no tx counter from ovs-ofctl dump-ports br0 p2"; fi
+    if [ "$TOPO" = tunnel ]; then
+        for b in br-int br-phy; do
+            "${OVS_OFCTL[@]}" dump-ports "$b"; "${OVS_OFCTL[@]}" dump-flows "$b"
+        done > "$LOGDIR/$TAG.ports" 2>&1
+        tnote="$(ovs_tunnel_check "$LOGDIR/$TAG.dpflows")" || exit 1
+        log "$tnote"
+        tnote=" $tnote;"
+    else
+        "${OVS_OFCTL[@]}" dump-ports br0 > "$LOGDIR/$TAG.ports" 2>&1
+    fi
+    if [ -z "$c0" ] || [ -z "$c1" ]; then die "no tx counter from ovs-ofctl dump-ports $OUT_BRIDGE $OUT_PORT"; fi
     v=$(rate "$c0" "$c1" "$(midpoint "$t0" "$t1")" "$(midpoint "$t2" "$t3")")
     f=$(foreign_pct "$j0" "$j1")
     cpp=$(ovs_proc_cycles "$LOGDIR/$TAG.pmd-stats")
@@ -409,7 +582,7 @@ run_ovs() {
     # revalidations of the datapath flows (coverage counters rev_*, ~1 s granularity)
     upcalls=$(awk '/^pmd thread/ { on = 1 } on && /miss with success upcall:/ { print $5; exit }' "$LOGDIR/$TAG.pmd-stats")
     echo "FIGS upcalls=${upcalls:-0} $(ovs_rev_delta "$LOGDIR/$TAG.coverage-before" "$LOGDIR/$TAG.coverage-after") ${HOOK_FIGS}"
-    echo "RESULT $v $f ${cpp:--} - $(ovs_pmd_summary "$LOGDIR/$TAG.pmd-stats");${HOOK_NOTE:+ $HOOK_NOTE;} $(ovs_upcall_summary "$LOGDIR/$TAG.upcall-show"); $(cpu_report "$s0" "$s1")"
+    echo "RESULT $v $f ${cpp:--} - $(ovs_pmd_summary "$LOGDIR/$TAG.pmd-stats");$tnote${HOOK_NOTE:+ $HOOK_NOTE;} $(ovs_upcall_summary "$LOGDIR/$TAG.upcall-show"); $(cpu_report "$s0" "$s1")"
 }
 
 # shellcheck disable=SC2317  # run by the EXIT trap
@@ -602,7 +775,7 @@ cell_fig() {
 # ------------------------------------------------------------------ main
 throughput_main() {
     local sys cell
-    SCEN="${1:?usage: $0 SCENARIO   (p2p-1rule | p2p-null | p2p-normal | flows-1k | flows-100k | exact-1k | exact-100k)}"
+    SCEN="${1:?usage: $0 SCENARIO   (p2p-1rule | p2p-null | p2p-normal | flows-1k | flows-100k | exact-1k | exact-100k | vxlan-encap | vxlan-encap-10k | vxlan-decap | geneve-encap | gre-encap)}"
     bench_check
     bench_start "$SCEN"
     log "$SCEN: $DESC"
