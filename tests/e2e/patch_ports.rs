@@ -87,6 +87,9 @@ fn neutron_layout_br_int_br_tun_underlay() {
     let stats = switch.port_stats();
     let vxlan = stats.port("vxlan0");
     assert!(vxlan.rx_packets >= 5 && vxlan.tx_packets >= 5, "vxlan0 counters: {vxlan:?}");
+    // br0's NORMAL rule counts the outer packets it forwarded (and the ARP it saw).
+    let underlay_flows = switch.vsctl_ok(&["dump-flows", "br0"]);
+    assert!(!underlay_flows.contains("n_packets=0"), "br0's rule counts the encapsulated packets: {underlay_flows}");
     // Without its patch port br-int cannot reach br-tun; added back at run time, it can.
     switch.del_port("patch-tun");
     let cut = vm.ping("10.1.1.2", 2);

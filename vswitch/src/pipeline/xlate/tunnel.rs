@@ -12,6 +12,7 @@ use crate::flow::key::{Field, FlowKey};
 use crate::flow::numbers::{ETH_TYPE_IP, ETH_TYPE_IPV6};
 use crate::flow::PacketInReason;
 use crate::packet::proto::{ethertype, ip_proto};
+use crate::pipeline::table::RuleEntry;
 use crate::tunnel::header::{OuterHeader, OuterSpec};
 use crate::tunnel::port::{Inheritable, TunnelAddress, TunnelConfig, TunnelKey, DEFAULT_TTL};
 use crate::tunnel::TunnelKind;
@@ -209,7 +210,9 @@ impl Xlate<'_, '_> {
             src_port_range: SOURCE_PORTS,
         };
         let header = OuterHeader::build(&spec).map_err(|_| TunnelMiss::BadHeader)?;
-        let outputs = underlay_outputs(&path, &spec)?;
+        let (outputs, rules) = underlay_outputs(&path, &spec)?;
+        // The underlay's rules count the outer packets, as Open vSwitch's do.
+        self.out.rules.extend(rules);
         Ok(TunnelPush { header, outputs, ofport: port.ofport, dp_port: port.dp_port, underlay_bridge: path.bridge })
     }
 
@@ -231,10 +234,13 @@ impl Xlate<'_, '_> {
     }
 }
 
+/// The underlay bridge's ports for the outer packet, and the rules that decided.
+type UnderlayResult = (Box<[u16]>, Vec<Arc<RuleEntry>>);
+
 /// Runs the underlay bridge's pipeline on the outer packet as it enters from LOCAL; its result
 /// may only be outputs (a rewrite of the outer headers is not supported: the datapath writes
 /// headers through the inner packet's offsets).
-fn underlay_outputs(path: &UnderlayPath<'_>, spec: &OuterSpec) -> Result<Box<[u16]>, TunnelMiss> {
+fn underlay_outputs(path: &UnderlayPath<'_>, spec: &OuterSpec) -> Result<UnderlayResult, TunnelMiss> {
     let mut key = FlowKey::default();
     key.set_u64(Field::InPort, u64::from(path.local_dp));
     key.set_u128(Field::DlSrc, mac_value(spec.eth_src));
@@ -259,14 +265,15 @@ fn underlay_outputs(path: &UnderlayPath<'_>, spec: &OuterSpec) -> Result<Box<[u1
         key.set_u64(Field::TpDst, u64::from(spec.dst_port));
     }
     let translation = translate(&path.view, &key, false);
-    translation
+    let outputs = translation
         .actions
         .iter()
         .map(|action| match action {
             DpAction::Output(port) => Ok(*port),
             _ => Err(TunnelMiss::UnderlayRewrite),
         })
-        .collect()
+        .collect::<Result<_, _>>()?;
+    Ok((outputs, translation.rules))
 }
 
 fn mac_value(mac: [u8; 6]) -> u128 {
