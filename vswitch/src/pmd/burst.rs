@@ -33,7 +33,7 @@ use crate::pmd::output::PortOutputs;
 use crate::pmd::stats::{DropReason, PmdCounter};
 use crate::pmd::upcall::{upcall, SideEffect, Upcall};
 use crate::revalidate::VersionChanges;
-use crate::tunnel::header::{classify_outer_into, Classified, DecapError, TunnelMetadata};
+use crate::tunnel::header::{classify_outer_into, Classified, DecapError, ReadyHeader, TunnelMetadata};
 
 /// A PMD's datapath caches: the exact-match cache in front of the megaflow classifier, and the
 /// gates that switch the EMC and the repeat check off where they do not pay.
@@ -618,12 +618,22 @@ impl<O: PortOutputs> Forwarder<O> {
             if let Some(&port) = push.outputs.first().filter(|&&port| exec.ports.has_port(port)) {
                 let s = &*self.scratch;
                 let mut hash = 0;
+                // The header of a train (one flow, one length) is filled in once.
+                let mut ready: Option<ReadyHeader> = None;
                 for i in range.clone() {
                     if i == range.start || !repeats.contains(i) {
                         let parsed = (0..=i).rev().find(|&j| !repeats.contains(j)).unwrap_or(i);
                         hash = Emc::hash(&s.keys[parsed], s.layers[parsed].present);
                     }
-                    if push.header.push_in_burst(burst, i, hash).is_err() {
+                    let inner_len = burst.pkt_len(i) as usize;
+                    if !ready.as_ref().is_some_and(|r| r.fits(inner_len, hash)) {
+                        ready = push.header.ready(inner_len, hash);
+                    }
+                    let pushed = match &ready {
+                        Some(header) => header.push_in_burst(burst, i),
+                        None => push.header.push_in_burst(burst, i, hash),
+                    };
+                    if pushed.is_err() {
                         drop(burst.take(i));
                         exec.count_drops(origin, DropReason::TunnelNoHeadroom, 1);
                     }

@@ -394,6 +394,19 @@ impl OuterHeader {
         Ok(())
     }
 
+    /// The whole outer header for inner frames of `inner_len` bytes with flow hash `flow_hash`,
+    /// when nothing in it depends on the payload (no UDP/GRE checksum): the packets of a train
+    /// (one flow, one length) then each get a copy of it and nothing else.
+    pub fn ready(&self, inner_len: usize, flow_hash: u32) -> Option<ReadyHeader> {
+        if self.spec.csum {
+            return None;
+        }
+        let lengths = self.lengths(inner_len).ok()?;
+        let mut bytes = [0u8; MAX_OUTER_LEN];
+        self.fill(bytes.get_mut(..self.len)?, lengths, flow_hash);
+        Some(ReadyHeader { bytes, len: self.len, inner_len, flow_hash })
+    }
+
     /// `push` on packet `i` of a burst, which stays in the burst (a run of packets of one
     /// megaflow is then sent on as one batch).
     pub fn push_in_burst<B: PacketBurst>(&self, burst: &mut B, i: usize, flow_hash: u32) -> Result<(), PushError> {
@@ -429,7 +442,7 @@ impl OuterHeader {
         let inner_sum = if self.spec.csum { data.get(self.len..).map_or(0, ones_sum) } else { 0 };
         let Some(header) = data.get_mut(..self.len) else { return };
         // The common lengths copied as fixed-size blocks (moves, not a call).
-        match (header.len(), self.bytes.first_chunk::<70>()) {
+        match (header.len(), self.bytes.first_chunk::<VXLAN_IPV6_LEN>()) {
             (VXLAN_IPV4_LEN, Some(bytes)) => header.copy_from_slice(&bytes[..VXLAN_IPV4_LEN]),
             (VXLAN_IPV6_LEN, Some(bytes)) => header.copy_from_slice(&bytes[..VXLAN_IPV6_LEN]),
             _ => header.copy_from_slice(self.bytes()),
@@ -465,6 +478,36 @@ impl OuterHeader {
                 }
             }
         }
+    }
+}
+
+/// An outer header filled in for one inner length and flow hash (`OuterHeader::ready`).
+#[derive(Debug, Clone)]
+pub struct ReadyHeader {
+    bytes: [u8; MAX_OUTER_LEN],
+    len: usize,
+    inner_len: usize,
+    flow_hash: u32,
+}
+
+impl ReadyHeader {
+    /// Whether this is the header of an inner frame of `inner_len` bytes with `flow_hash`.
+    #[inline]
+    pub fn fits(&self, inner_len: usize, flow_hash: u32) -> bool {
+        self.inner_len == inner_len && self.flow_hash == flow_hash
+    }
+
+    /// Prepends the header to packet `i` of `burst` (whose length `fits` it).
+    #[inline]
+    pub fn push_in_burst<B: PacketBurst>(&self, burst: &mut B, i: usize) -> Result<(), PushError> {
+        let data = burst.prepend(i, self.len).ok_or(PushError::NoHeadroom)?;
+        let header = data.get_mut(..self.len).ok_or(PushError::NoHeadroom)?;
+        match (header.len(), self.bytes.first_chunk::<VXLAN_IPV6_LEN>()) {
+            (VXLAN_IPV4_LEN, Some(bytes)) => header.copy_from_slice(&bytes[..VXLAN_IPV4_LEN]),
+            (VXLAN_IPV6_LEN, Some(bytes)) => header.copy_from_slice(bytes),
+            _ => header.copy_from_slice(self.bytes.get(..self.len).unwrap_or_default()),
+        }
+        Ok(())
     }
 }
 
@@ -1177,7 +1220,7 @@ mod tests {
     }
 
     /// A spec of `kind` over IPv4 or IPv6 with the checksum on or off.
-    fn spec_of(kind: TunnelKind, ipv6: bool, csum: bool) -> OuterSpec {
+    pub(super) fn spec_of(kind: TunnelKind, ipv6: bool, csum: bool) -> OuterSpec {
         let mut spec = if ipv6 { spec(kind, "fd00::1", "fd00::2") } else { spec(kind, "172.31.1.1", "172.31.1.2") };
         spec.csum = csum;
         spec
@@ -1203,7 +1246,7 @@ mod tests {
     }
 
     /// An untagged IPv4/UDP frame of exactly `len` (>= 42) bytes; `flow` picks the ports.
-    fn inner_frame(len: usize, flow: u16) -> Vec<u8> {
+    pub(super) fn inner_frame(len: usize, flow: u16) -> Vec<u8> {
         let payload: Vec<u8> =
             (0..len - 42).map(|i| u8::try_from((i * 7 + usize::from(flow)) % 256).unwrap()).collect();
         let ip = builder::Ipv4::new(ip_proto::UDP).build(&builder::udp(1000 + flow, 2000, &payload));
@@ -1930,5 +1973,33 @@ mod tests {
         }
         // Some mutations (in the inner frame, or in fields nothing checks) leave a valid packet.
         assert!(tunnels > 100, "{tunnels} tunnel packets");
+    }
+}
+
+#[cfg(test)]
+mod ready_tests {
+    use super::tests::{inner_frame, spec_of};
+    use super::*;
+    use crate::packet::{TestBuf, TestBurst};
+
+    #[test]
+    fn a_ready_header_pushes_what_push_does() {
+        for kind in TunnelKind::ALL {
+            for ipv6 in [false, true] {
+                let header = OuterHeader::build(&spec_of(kind, ipv6, false)).unwrap();
+                for (len, hash) in [(60, 1), (60, 0x8000_0000), (1000, 7)] {
+                    let frame = inner_frame(len, 3);
+                    let mut expected = TestBuf::from_bytes(&frame);
+                    header.push(&mut expected, hash).unwrap();
+                    let ready = header.ready(len, hash).unwrap();
+                    assert!(ready.fits(len, hash) && !ready.fits(len + 1, hash) && !ready.fits(len, hash + 1));
+                    let mut burst = TestBurst::of(&[&frame]);
+                    ready.push_in_burst(&mut burst, 0).unwrap();
+                    assert_eq!(burst.data(0), expected.data(), "{kind:?} ipv6={ipv6} len={len}");
+                }
+            }
+        }
+        let with_checksum = OuterHeader::build(&spec_of(TunnelKind::Vxlan, true, true)).unwrap();
+        assert!(with_checksum.ready(60, 1).is_none(), "a checksum depends on the payload");
     }
 }
