@@ -275,7 +275,18 @@ impl<O: PortOutputs> Forwarder<O> {
             plain = plain - decapsulated - dropped;
         }
         self.forward_lanes(datapath, origin, burst, n, plain, false, now_ms);
-        // The tunnel packets, one tunnel port at a time.
+        if !tunnels.is_empty() {
+            self.forward_tunnels(datapath, burst, n, tunnels, now_ms);
+        }
+        // Only now: the burst's packets pointed at any megaflow until they ran.
+        self.caches.megaflows.evict_over_limit();
+    }
+
+    /// The decapsulated packets of a burst, one tunnel port at a time: the stages' own copy, out
+    /// of line, so the plain path's code stays as compact as without tunnels.
+    #[inline(never)]
+    fn forward_tunnels(&mut self, datapath: &Datapath, burst: &mut O::Burst, n: usize, tunnels: Lanes, now_ms: u64) {
+        let mut tunnels = tunnels;
         while let Some(first) = tunnels.iter().next() {
             let port = self.scratch.tunnel_port[first];
             let mut lanes = Lanes::NONE;
@@ -287,18 +298,9 @@ impl<O: PortOutputs> Forwarder<O> {
             tunnels -= lanes;
             let (dp_port, tunnel_bridge) = port;
             self.exec.counters.port_rx(dp_port, u64::from(lanes.count()));
-            self.forward_lanes(
-                datapath,
-                Origin { bridge: tunnel_bridge, in_port: dp_port },
-                burst,
-                n,
-                lanes,
-                true,
-                now_ms,
-            );
+            let origin = Origin { bridge: tunnel_bridge, in_port: dp_port };
+            self.forward_lanes(datapath, origin, burst, n, lanes, true, now_ms);
         }
-        // Only now: the burst's packets pointed at any megaflow until they ran.
-        self.caches.megaflows.evict_over_limit();
     }
 
     /// The decap stage: packets for one of the bridge's tunnel endpoints lose their outer
@@ -378,9 +380,11 @@ impl<O: PortOutputs> Forwarder<O> {
         let mut runts = Lanes::NONE;
         let mut previous: &[u8] = &[];
         let check_repeats = self.caches.repeat_gate.try_now();
+        // (Without tunnels every burst is all plain lanes: no per-packet test then.)
+        let every_lane = lanes == Lanes::first(n);
         for i in 0..n {
             burst.prefetch(i + 1);
-            if !lanes.contains(i) {
+            if !every_lane && !lanes.contains(i) {
                 s.found[i] = None;
                 previous = &[];
                 continue;
