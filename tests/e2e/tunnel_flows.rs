@@ -4,34 +4,11 @@
 //! peer is a Linux kernel VTEP in a namespace. The host pings through it, ovs-ofctl's
 //! dump-flows shows the tunnel fields as installed, and a packet of another VNI does not match.
 #![forbid(unsafe_code)]
-use std::process::Command;
-use std::time::Duration;
 
-use vswitch_e2e::command::run;
 use vswitch_e2e::netns::Namespace;
 use vswitch_e2e::ofctl::{flow_lines, ofctl_ok, unix_target};
+use vswitch_e2e::overlay::{address, sh, veth};
 use vswitch_e2e::{PortSpec, SwitchConfig, TestDir, Vswitchd};
-
-const LIMIT: Duration = Duration::from_secs(10);
-
-fn sh(script: &str) {
-    let mut command = Command::new("sh");
-    command.args(["-ec", script]);
-    let output = run(command, LIMIT);
-    assert!(output.success(), "{script}\n{output}");
-}
-
-fn veth(outside: &str, inside: &str, ns: &Namespace, address: &str, mtu: u32) {
-    sh(&format!(
-        "ip link del {outside} 2>/dev/null || true; ip link add {outside} type veth peer name {inside}; \
-         ethtool -K {outside} tx off >/dev/null; ip link set {outside} up"
-    ));
-    ns.adopt(inside, address);
-    sh(&format!(
-        "ip netns exec {ns} ethtool -K {inside} tx off >/dev/null; ip -n {ns} link set {inside} mtu {mtu}",
-        ns = ns.name()
-    ));
-}
 
 #[test]
 fn ovs_ofctl_sets_and_matches_tunnel_fields() {
@@ -40,8 +17,10 @@ fn ovs_ofctl_sets_and_matches_tunnel_fields() {
     let vm = Namespace::create(&dir, "vm");
     let pid = std::process::id() % 100_000;
     let (phy, vm_port) = (format!("tfu{pid}"), format!("tfv{pid}"));
-    veth(&phy, "ul0", &underlay, "172.31.1.2/24", 1500);
-    veth(&vm_port, "vm0", &vm, "10.1.1.1/24", 1450);
+    veth(&phy, None, "ul0", &underlay, 1500);
+    address(&underlay, "ul0", "172.31.1.2/24");
+    veth(&vm_port, None, "vm0", &vm, 1450);
+    address(&vm, "vm0", "10.1.1.1/24");
     sh(&format!(
         "ip -n {ns} link add vx0 type vxlan id 4000 remote 172.31.1.1 local 172.31.1.2 dstport 4789 dev ul0; \
          ip -n {ns} link set vx0 mtu 1450; ip -n {ns} addr add 10.1.1.2/24 dev vx0; ip -n {ns} link set vx0 up",

@@ -13,30 +13,10 @@ use std::time::Duration;
 
 use vswitch_e2e::command::run;
 use vswitch_e2e::netns::Namespace;
+use vswitch_e2e::overlay::{address, sh, sh_in, veth};
 use vswitch_e2e::{PortSpec, SwitchConfig, TestDir, Vswitchd};
 
 const LIMIT: Duration = Duration::from_secs(10);
-
-fn sh(script: &str) {
-    let mut command = Command::new("sh");
-    command.args(["-ec", script]);
-    let output = run(command, LIMIT);
-    assert!(output.success(), "{script}\n{output}");
-}
-
-/// A veth pair: `outside` stays (the switch's AF_PACKET port), `inside` goes into `ns` with
-/// `address`; checksum offload off on both (AF_PACKET would deliver bad checksums).
-fn veth(outside: &str, inside: &str, ns: &Namespace, address: &str, mtu: u32) {
-    sh(&format!(
-        "ip link del {outside} 2>/dev/null || true; ip link add {outside} type veth peer name {inside}; \
-         ethtool -K {outside} tx off >/dev/null; ip link set {outside} up"
-    ));
-    ns.adopt(inside, address);
-    sh(&format!(
-        "ip netns exec {ns} ethtool -K {inside} tx off >/dev/null; ip -n {ns} link set {inside} mtu {mtu}",
-        ns = ns.name()
-    ));
-}
 
 /// The switch between a host namespace ("vm", 10.1.1.1) and a kernel VTEP in an "underlay"
 /// namespace (ul0 172.31.1.2, vx0 10.1.1.2, VNI 1000): br0 the underlay (172.31.1.1/24 on LOCAL,
@@ -47,8 +27,10 @@ fn vtep_setup(dir: &TestDir, tag: &str) -> (Namespace, Namespace, Vswitchd) {
     let vm = Namespace::create(dir, "vm");
     let pid = std::process::id() % 100_000;
     let (phy, vm_port) = (format!("{tag}u{pid}"), format!("{tag}v{pid}"));
-    veth(&phy, "ul0", &underlay, "172.31.1.2/24", 1500);
-    veth(&vm_port, "vm0", &vm, "10.1.1.1/24", 1450);
+    veth(&phy, None, "ul0", &underlay, 1500);
+    address(&underlay, "ul0", "172.31.1.2/24");
+    veth(&vm_port, None, "vm0", &vm, 1450);
+    address(&vm, "vm0", "10.1.1.1/24");
     sh(&format!(
         "ip -n {ns} link add vx0 type vxlan id 1000 remote 172.31.1.1 local 172.31.1.2 dstport 4789 dev ul0; \
          ip -n {ns} link set vx0 mtu 1450; ip -n {ns} addr add 10.1.1.2/24 dev vx0; ip -n {ns} link set vx0 up",
@@ -78,7 +60,7 @@ fn vxlan_with_a_kernel_vtep() {
     let answered = vm.ping_until_answered("10.1.1.2", 5, 5);
     assert!(answered.is_ok(), "no answer across the tunnel:\n{}\n{}", answered.unwrap_err(), switch.stderr());
     // The kernel learned our VTEP's MAC from our ARP reply, and sent to it.
-    let neigh = run_in(&underlay, "ip neigh show 172.31.1.1");
+    let neigh = sh_in(&underlay, "ip neigh show 172.31.1.1").stdout;
     assert!(neigh.contains("02:00:00:00:aa:01"), "kernel neighbour of our VTEP: {neigh}");
     let trace =
         switch.vsctl_ok(&["trace", "br-int", "in_port=1,icmp,dl_src=02:00:00:00:00:01,dl_dst=ff:ff:ff:ff:ff:ff"]);
@@ -120,12 +102,6 @@ for _ in range(10):
     // The tunnel still works.
     assert!(vm.ping_until_answered("10.1.1.2", 3, 3).is_ok(), "the tunnel stopped after the garbage");
     switch.stop();
-}
-
-fn run_in(ns: &Namespace, command_line: &str) -> String {
-    let mut command = Command::new("ip");
-    command.args(["netns", "exec", ns.name(), "sh", "-c", command_line]);
-    run(command, LIMIT).stdout
 }
 
 /// Runs `ping -c 1 -W 3` from `ns`: the round trip in ms of the one reply, or the output.
@@ -228,7 +204,7 @@ fn neighbour_cache_holds_learns_and_follows_the_peer() {
     // change) tells us when it sends to us.
     sh(&format!("ip netns exec {ul} sysctl -qw net.ipv4.conf.ul0.arp_notify=0"));
     sh(&format!("ip -n {ul} link set ul0 address 02:00:00:00:0b:03"));
-    let pinged = run_in(&underlay, "ping -n -c 3 -i 0.2 -W 1 10.1.1.1");
+    let pinged = sh_in(&underlay, "ping -n -c 3 -i 0.2 -W 1 10.1.1.1");
     assert!(neighbour(&switch, peer)["mac"] == "02:00:00:00:0b:03", "{pinged}\n{}", neighbour(&switch, peer));
     assert!(vm.ping_until_answered("10.1.1.2", 3, 3).is_ok(), "no answer after the second MAC change");
 
@@ -295,8 +271,10 @@ fn runtime_tunnel_port_and_routes() {
     let vm = Namespace::create(&dir, "vm");
     let pid = std::process::id() % 100_000;
     let (phy, vm_port) = (format!("vru{pid}"), format!("vrv{pid}"));
-    veth(&phy, "ul0", &underlay, "172.31.1.2/24", 1500);
-    veth(&vm_port, "vm0", &vm, "10.2.2.1/24", 1450);
+    veth(&phy, None, "ul0", &underlay, 1500);
+    address(&underlay, "ul0", "172.31.1.2/24");
+    veth(&vm_port, None, "vm0", &vm, 1450);
+    address(&vm, "vm0", "10.2.2.1/24");
     sh(&format!(
         "ip -n {ns} link set lo up; ip -n {ns} addr add 172.31.2.2/32 dev lo; \
          ip -n {ns} link add vx1 type vxlan id 2000 remote 172.31.1.1 local 172.31.2.2 dstport 4789; \

@@ -18,31 +18,15 @@ use std::io::Read;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use vswitch_e2e::command::run;
 use vswitch_e2e::netns::Namespace;
+use vswitch_e2e::overlay::{sh, sh_in_ok};
 use vswitch_e2e::{PortSpec, SwitchConfig, TestDir, Vswitchd};
 
-const LIMIT: Duration = Duration::from_secs(10);
 const VTEP_MAC: &str = "02:00:00:00:aa:01";
-
-fn sh(script: &str) {
-    let mut command = Command::new("sh");
-    command.args(["-ec", script]);
-    let output = run(command, LIMIT);
-    assert!(output.success(), "{script}\n{output}");
-}
-
-fn run_in(ns: &Namespace, command_line: &str) -> String {
-    let mut command = Command::new("ip");
-    command.args(["netns", "exec", ns.name(), "sh", "-c", command_line]);
-    let output = run(command, LIMIT);
-    assert!(output.success(), "{command_line}\n{output}");
-    output.stdout
-}
 
 /// No IPv6 in `ns`: its router solicitations and MLD reports would be flooded to the group.
 fn no_ipv6(ns: &Namespace) {
-    run_in(ns, "sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1");
+    sh_in_ok(ns, "sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1");
 }
 
 /// The underlay: namespace `ul` with bridge `ulbr` (multicast snooping off: it floods the
@@ -240,7 +224,7 @@ fn flood_and_learn_over_a_multicast_group() {
         flooding.vxlan.iter().any(|(src, dst, inner)| src == "172.31.1.1" && dst == "239.1.1.1" && inner == "0x0806"),
         "the ARP request was not flooded to the group: {flooding:?}"
     );
-    let fdb = run_in(&k1, "bridge fdb show dev vx0");
+    let fdb = sh_in_ok(&k1, "bridge fdb show dev vx0");
     assert!(fdb.contains("dst 172.31.1.1"), "the kernel did not learn our VTEP: {fdb}");
     let (entries, port) = learned(&switch);
     assert!(entries.contains(&(k1_mac.clone(), "172.31.1.3".to_string())), "not learned: {port:#}");
@@ -264,7 +248,7 @@ fn flood_and_learn_over_a_multicast_group() {
     let query = "import socket; s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW); s.bind(('ulbr', 0)); \
                  s.send(bytes([1, 0, 0x5e, 0, 0, 1, 2, 0, 0, 0, 0, 9, 8, 0, 0x45, 0, 0, 28, 0, 0, 0, 0, 1, 2, 0, 0, \
                  172, 31, 1, 9, 224, 0, 0, 1, 0x11, 100, 0xee, 0x9b, 0, 0, 0, 0]))";
-    run_in(&ul, &format!("python3 -c \"{query}\""));
+    sh_in_ok(&ul, &format!("python3 -c \"{query}\""));
     let answering = answering.finish();
     assert!(
         answering.igmp.iter().any(|(src, record, g)| src == "172.31.1.1" && *record == 4 && g == "239.1.1.1"),
@@ -311,7 +295,7 @@ fn head_end_replication_reaches_each_vtep_once() {
     let k1_mac = kernel_vtep(&ul, &k1, "k1", "172.31.1.3", "10.1.1.3", "local 172.31.1.3");
     let k2_mac = kernel_vtep(&ul, &k2, "k2", "172.31.1.4", "10.1.1.4", "local 172.31.1.4");
     for (k, peer) in [(&k1, "172.31.1.4"), (&k2, "172.31.1.3")] {
-        run_in(
+        sh_in_ok(
             k,
             &format!(
                 "bridge fdb append 00:00:00:00:00:00 dev vx0 dst 172.31.1.1; \
@@ -351,7 +335,7 @@ fn broadcast_reaches_each_vtep_once(ul: &Namespace, vm: &Namespace, marker: u8) 
         "import socket; s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW); s.bind(('vm0', 0)); \
          s.send(b'\\xff' * 6 + bytes([2, 0, 0, 0, 0, {marker}]) + b'\\x88\\xb5' + bytes(46))"
     );
-    run_in(vm, &format!("python3 -c \"{send}\""));
+    sh_in_ok(vm, &format!("python3 -c \"{send}\""));
     let seen = sniffer.finish();
     let copies: Vec<&(String, String, String)> = seen.vxlan.iter().filter(|(_, _, inner)| inner == "0x88b5").collect();
     let to = |dst: &str| copies.iter().filter(|(src, d, _)| src == "172.31.1.1" && d == dst).count();
