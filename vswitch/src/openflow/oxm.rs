@@ -749,8 +749,10 @@ impl TlvWriter<'_> {
         self.written.set_u128(field, written);
     }
 
-    /// VLAN: OXM's vlan_vid (with OFPVID_PRESENT) and vlan_pcp where they can say it, like Open
-    /// vSwitch (which writes "no tag" as vlan_vid=0); NXM_OF_VLAN_TCI otherwise.
+    /// VLAN: OXM's vlan_vid (with OFPVID_PRESENT) and vlan_pcp where they can say it exactly;
+    /// NXM_OF_VLAN_TCI otherwise. Open vSwitch writes an untagged match with PCP bits in its mask
+    /// (NXM's vlan_tci=0) as vlan_vid=0, which comes back with another mask; the NXM header
+    /// brings the match back as it was sent.
     fn vlan(&mut self, w: &mut Writer) {
         let (value, mask) = self.matches.value_and_mask(Field::VlanTci);
         if mask == 0 {
@@ -758,8 +760,7 @@ impl TlvWriter<'_> {
         }
         let pcp_mask = mask & VLAN_PCP_MASK;
         let tagged = value & mask & VLAN_PRESENT != 0;
-        let untagged = mask & VLAN_PRESENT != 0 && value == 0;
-        if !self.oxm || !(pcp_mask == 0 || (pcp_mask == VLAN_PCP_MASK && tagged) || untagged) {
+        if !self.oxm || !(pcp_mask == 0 || (pcp_mask == VLAN_PCP_MASK && tagged)) {
             self.put(&NXM_OF_VLAN_TCI, w);
             return;
         }

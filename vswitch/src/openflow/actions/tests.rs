@@ -325,7 +325,9 @@ const GOLDEN: &[Golden] = &[
     },
     Golden {
         version: Version::V1_3,
-        flow: "vlan_tci=0x0000,actions=mod_vlan_vid:7,mod_vlan_pcp:2,output:2",
+        // ovs-ofctl sends vlan_tci=0x0000 as these same bytes (vlan_vid=0, the PCP mask bits
+        // lost); this switch keeps them with an NXM header, so the text says what the bytes do.
+        flow: "vlan_tci=0x0000/0x1fff,actions=mod_vlan_vid:7,mod_vlan_pcp:2,output:2",
         bytes: "040e008000000002000000000000000000000000000000000000000000008000ffffffffffffffffffffffff00000000\
          0001000a80000c020000000000000000000400400000000000110008810000000019001080000c021007000000000000\
          0019001080000e01020000000000000000000010000000020000000000000000",

@@ -68,10 +68,16 @@ fn every_field_crosses_oxm_and_nxm_exact_and_masked() {
         assert_eq!(through_oxm(&m), m, "OXM {flow}");
         assert_eq!(through_nxm(&m), m, "NXM {flow}");
     }
-    // "No tag" matched on the whole TCI becomes vlan_vid=0 in OXM, as Open vSwitch sends it:
-    // the same packets.
-    assert_eq!(through_oxm(&matches("vlan_tci=0")).to_string(), "vlan_tci=0x0000/0x1fff");
-    assert_eq!(through_nxm(&matches("vlan_tci=0")).to_string(), "vlan_tci=0x0000");
+    // "No tag" matched on the whole TCI, PCP bits included, has no exact OXM form (Open vSwitch
+    // sends vlan_vid=0, which comes back as 0x0000/0x1fff): it crosses OXM under the NXM header.
+    for flow in ["vlan_tci=0", "vlan_tci=0x0000/0xf000", "vlan_tci=0x0000/0x1000"] {
+        let m = matches(flow);
+        assert_eq!(through_oxm(&m), m, "OXM {flow}");
+        assert_eq!(through_nxm(&m), m, "NXM {flow}");
+    }
+    let mut w = Writer::new();
+    encode_match(Version::V1_3, &matches("vlan_tci=0"), &mut w);
+    assert_eq!(&w.as_slice()[4..8], &[0x00, 0x00, 0x08, 0x02], "NXM_OF_VLAN_TCI, exact");
 }
 
 #[test]
