@@ -73,23 +73,63 @@ pub fn header_at(offset: usize) -> Option<NonZeroU16> {
 /// parse of others, e.g. ND with its option walk, reads more).
 #[inline]
 pub fn same_headers(previous: &[u8], layers: &Layers, data: &[u8]) -> bool {
-    let (Some(l3), Some(l4)) = (layers.l3, layers.l4) else { return false };
-    let (l3, l4) = (usize::from(l3.get()), usize::from(l4.get()));
-    let tcp = match layers.l4_proto {
-        ip_proto::TCP => true,
-        ip_proto::UDP | ip_proto::SCTP | ip_proto::ICMP => false,
-        ip_proto::ICMPV6 if layers.present & words::ND_TARGET == 0 => false,
-        _ => return false,
-    };
-    if previous.len() != data.len() {
-        return false;
-    }
-    if layers.dl_type == ethertype::IPV4 && l3 == len::ETHERNET && l4 == len::ETHERNET + len::IPV4 {
-        // The common frame (untagged, IPv4 without options): one masked compare of 48 bytes.
-        if let (Some(a), Some(b)) = (previous.first_chunk::<48>(), data.first_chunk::<48>()) {
-            return same_masked(a, b, if tcp { &PLAIN_IPV4_TCP } else { &PLAIN_IPV4 });
+    RepeatCheck::of(layers).repeats(previous, layers, data)
+}
+
+/// How frames are compared with one whose layers are known, for `same_headers`: decided once
+/// per parsed frame, so that each repeat of a train pays only for the compare.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RepeatCheck {
+    /// Nothing repeats the frame (no L4 header parsed, or one whose parse reads more).
+    Never,
+    /// The common frame (untagged, IPv4 without options): one masked compare of 48 bytes.
+    PlainIpv4 { tcp: bool },
+    /// Any other frame that qualifies: compared header by header.
+    Headers { tcp: bool },
+}
+
+impl RepeatCheck {
+    /// The check for frames following one with `layers`.
+    #[inline]
+    pub fn of(layers: &Layers) -> RepeatCheck {
+        let (Some(l3), Some(l4)) = (layers.l3, layers.l4) else { return RepeatCheck::Never };
+        let tcp = match layers.l4_proto {
+            ip_proto::TCP => true,
+            ip_proto::UDP | ip_proto::SCTP | ip_proto::ICMP => false,
+            ip_proto::ICMPV6 if layers.present & words::ND_TARGET == 0 => false,
+            _ => return RepeatCheck::Never,
+        };
+        let (l3, l4) = (usize::from(l3.get()), usize::from(l4.get()));
+        if layers.dl_type == ethertype::IPV4 && l3 == len::ETHERNET && l4 == len::ETHERNET + len::IPV4 {
+            RepeatCheck::PlainIpv4 { tcp }
+        } else {
+            RepeatCheck::Headers { tcp }
         }
     }
+
+    /// Whether `data` repeats `previous` (whose layers are `layers`, of which this is the check).
+    #[inline(always)]
+    pub fn repeats(self, previous: &[u8], layers: &Layers, data: &[u8]) -> bool {
+        if self == RepeatCheck::Never || previous.len() != data.len() {
+            return false;
+        }
+        match self {
+            RepeatCheck::Never => false,
+            RepeatCheck::PlainIpv4 { tcp } => match (previous.first_chunk::<48>(), data.first_chunk::<48>()) {
+                (Some(a), Some(b)) => same_masked(a, b, if tcp { &PLAIN_IPV4_TCP } else { &PLAIN_IPV4 }),
+                // A frame of 42 to 47 bytes (no padding to the Ethernet minimum).
+                _ => same_layered(previous, layers, data, tcp),
+            },
+            RepeatCheck::Headers { tcp } => same_layered(previous, layers, data, tcp),
+        }
+    }
+}
+
+/// `same_headers` for frames other than the plain IPv4 one, whose L3 and L4 offsets `layers` has.
+#[inline(never)]
+fn same_layered(previous: &[u8], layers: &Layers, data: &[u8], tcp: bool) -> bool {
+    let (Some(l3), Some(l4)) = (layers.l3, layers.l4) else { return false };
+    let (l3, l4) = (usize::from(l3.get()), usize::from(l4.get()));
     let same_l3 = if layers.dl_type == ethertype::IPV4 {
         // Version/IHL, TOS, total length; flags/fragment offset, TTL, protocol; addresses.
         same_span(previous, data, 0..l3 + 4)

@@ -15,4 +15,4 @@ pub(crate) mod tests;
 #[cfg(test)]
 pub use buf::TestBurst;
 pub use buf::{PacketBuf, PacketBurst, TestBuf};
-pub use extract::{extract, extract_into, header_at, same_headers, Layers};
+pub use extract::{extract, extract_into, header_at, same_headers, Layers, RepeatCheck};

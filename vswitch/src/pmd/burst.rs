@@ -25,7 +25,7 @@ use crate::dpdk::prefetch;
 use crate::flow::key::FlowKey;
 use crate::flow::key::{words, Field};
 use crate::packet::proto::len;
-use crate::packet::{extract_into, same_headers, Layers, PacketBurst};
+use crate::packet::{extract_into, Layers, PacketBurst, RepeatCheck};
 use crate::pipeline::dependencies::Dependencies;
 use crate::pmd::execute::{Execution, Origin};
 use crate::pmd::lanes::Lanes;
@@ -379,6 +379,10 @@ impl<O: PortOutputs> Forwarder<O> {
         let mut repeats = Lanes::NONE;
         let mut runts = Lanes::NONE;
         let mut previous: &[u8] = &[];
+        // How the next packet is compared with `previous` (the packet before it, when it is one
+        // a packet may repeat): decided once per parsed packet, so a train's repeats pay for the
+        // compare only.
+        let mut check = RepeatCheck::Never;
         let check_repeats = self.caches.repeat_gate.try_now();
         // (Without tunnels every burst is all plain lanes: no per-packet test then.)
         let every_lane = lanes == Lanes::first(n);
@@ -386,7 +390,7 @@ impl<O: PortOutputs> Forwarder<O> {
             burst.prefetch(i + 1);
             if !every_lane && !lanes.contains(i) {
                 s.found[i] = None;
-                previous = &[];
+                check = RepeatCheck::Never;
                 continue;
             }
             let data = burst.data(i);
@@ -395,12 +399,11 @@ impl<O: PortOutputs> Forwarder<O> {
                 // Nothing can repeat it, and no run includes it.
                 s.layers[i] = Layers::default();
                 s.found[i] = None;
-                previous = data;
+                check = RepeatCheck::Never;
                 continue;
             }
             if check_repeats
-                && i > 0
-                && same_headers(previous, &s.layers[i - 1], data)
+                && check.repeats(previous, &s.layers[i.saturating_sub(1)], data)
                 && (!tunnel || same_tunnel_fields(&s.tunnel[i - 1], &s.tunnel[i]))
             {
                 s.layers[i] = s.layers[i - 1];
@@ -419,6 +422,9 @@ impl<O: PortOutputs> Forwarder<O> {
             }
             clear_words(key, s.key_words[i] & !layers.present);
             s.key_words[i] = layers.present;
+            if check_repeats {
+                check = RepeatCheck::of(layers);
+            }
             previous = data;
         }
         if check_repeats {
