@@ -11,12 +11,13 @@
 //! hosts are network namespaces of the test.
 #![forbid(unsafe_code)]
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::PathBuf;
 use std::time::Duration;
 
 use vswitch_e2e::netns::Namespace;
-use vswitch_e2e::overlay::{address, ifname, payload, sh_in, sh_in_ok, tcp_transfer, veth, Capture};
-use vswitch_e2e::{PortSpec, SwitchConfig, TestDir, Vswitchd};
+use vswitch_e2e::overlay::{
+    address, ifname, payload, sh_in, sh_in_ok, start_hosts, tcp_transfer, tunnel_port, underlay_switch, veth, Capture,
+};
+use vswitch_e2e::{TestDir, Vswitchd};
 
 /// Bytes of each TCP transfer.
 const TRANSFER_BYTES: usize = 1 << 20;
@@ -30,23 +31,6 @@ fn br_int(vm_iface: &str, flows: &[&str], tunnels: &str) -> String {
          [[bridge.port]]\nname = \"vm\"\ntype = \"dpdk\"\ndevargs = \"net_af_packet1,iface={vm_iface}\"\nofport = 1\n{tunnels}",
         flows.join(", ")
     )
-}
-
-/// A tunnel port table of br-int.
-fn tunnel_port(name: &str, kind: &str, ofport: u32, options: &str) -> String {
-    format!("\n[[bridge.port]]\nname = \"{name}\"\ntype = \"{kind}\"\nofport = {ofport}\noptions = {{ {options} }}\n")
-}
-
-/// A switch whose br0 is the underlay (VTEP addresses `vteps` on LOCAL, NORMAL, AF_PACKET port
-/// `phy` on `phy_iface`) and whose br-int is `br_int`.
-fn underlay_switch(dir: &TestDir, mac: &str, vteps: &[&str], phy_iface: &str, br_int: &str) -> SwitchConfig {
-    let vteps: Vec<String> = vteps.iter().map(|v| format!("{v:?}")).collect();
-    SwitchConfig::new(dir)
-        .flow("actions=NORMAL")
-        .bridge_setting("mac", &format!("{mac:?}"))
-        .bridge_setting("addresses", &format!("[{}]", vteps.join(", ")))
-        .port(PortSpec::dpdk("phy", 1, &format!("net_af_packet0,iface={phy_iface}")))
-        .more_toml(br_int)
 }
 
 /// Pings `to` from `from` until every reply of a run arrives (the first wait for ARP/ND).
@@ -184,36 +168,21 @@ fn switch_to_switch_vxlan_geneve_gre_ipv4_ipv6() {
             })
             .concat()
     };
-    let mut config_a = underlay_switch(
+    let config_a = underlay_switch(
         &dir,
         "02:00:00:00:aa:01",
         &["172.31.3.1/24", "fd00:33::1/64"],
         &phy_a,
         &br_int(&vm_a, &flows, &tunnels("172.31.3.2", "fd00:33::2")),
     );
-    let mut config_b = underlay_switch(
+    let config_b = underlay_switch(
         &dir,
         "02:00:00:00:bb:01",
         &["172.31.3.2/24", "fd00:33::2/64"],
         &phy_b,
         &br_int(&vm_b, &flows, &tunnels("172.31.3.1", "fd00:33::1")),
     );
-    // Two processes: a file prefix and a directory of sockets (control, bridges' management) each.
-    for (config, role) in [(&mut config_a, "a"), (&mut config_b, "b")] {
-        let sockets: PathBuf = dir.join(role);
-        std::fs::create_dir_all(&sockets).expect("cannot create a socket directory");
-        config.file_prefix = dir.file_prefix(&format!("vs{role}"));
-        config.socket = sockets.join("ctl.sock");
-        config.memory_mb = 64;
-        config.mbufs = 4096;
-    }
-    let mut switch_a = Vswitchd::spawn(&dir, &config_a, "vswitchd-a");
-    let mut switch_b = Vswitchd::spawn(&dir, &config_b, "vswitchd-b");
-    for switch in [&mut switch_a, &mut switch_b] {
-        if let Err(status) = switch.wait_started() {
-            panic!("vswitchd exited during start-up with {status}:\n{}", switch.stderr());
-        }
-    }
+    let [switch_a, switch_b] = start_hosts(&dir, [("a", config_a), ("b", config_b)]);
 
     for (round, (name, _, ofport, key, _, protocol)) in ports.into_iter().enumerate() {
         for switch in [&switch_a, &switch_b] {

@@ -19,15 +19,10 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use vswitch_e2e::netns::Namespace;
-use vswitch_e2e::overlay::{sh, sh_in_ok};
+use vswitch_e2e::overlay::{no_ipv6, sh, sh_in_ok};
 use vswitch_e2e::{PortSpec, SwitchConfig, TestDir, Vswitchd};
 
 const VTEP_MAC: &str = "02:00:00:00:aa:01";
-
-/// No IPv6 in `ns`: its router solicitations and MLD reports would be flooded to the group.
-fn no_ipv6(ns: &Namespace) {
-    sh_in_ok(ns, "sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1");
-}
 
 /// The underlay: namespace `ul` with bridge `ulbr` (multicast snooping off: it floods the
 /// group); the switch's AF_PACKET veth `phy` (outside) is bridge port `u0`; the host's veth

@@ -44,6 +44,13 @@ impl ControllerApp {
         ControllerApp::start(dir, port, "osken", &app.to_string_lossy(), &[], Vec::new())
     }
 
+    /// The os-ken application in the file `app` (run as osken-manager's `app`), with `env`
+    /// added to its environment; its output in `<dir>/<name>.out`.
+    pub fn osken_app(dir: &TestDir, port: u16, name: &str, app: &Path, env: &[(&str, String)]) -> ControllerApp {
+        assert!(app.is_file(), "{} is missing", app.display());
+        ControllerApp::start(dir, port, name, &app.to_string_lossy(), env, Vec::new())
+    }
+
     /// Faucet on `config` (written to `<dir>/faucet.yaml`), its log in `<dir>/faucet.log`, its
     /// Prometheus exporter on another free port of 127.0.0.1.
     pub fn faucet(dir: &TestDir, port: u16, config: &FaucetConfig) -> ControllerApp {

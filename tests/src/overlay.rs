@@ -15,6 +15,8 @@ use crate::command::{run, CmdOutput};
 use crate::netns::Namespace;
 use crate::process::{Guarded, Signal};
 use crate::scratch::TestDir;
+use crate::switch_config::{PortSpec, SwitchConfig};
+use crate::vswitchd::Vswitchd;
 use crate::wait;
 
 /// How long one shell or `ip` command may take.
@@ -56,7 +58,8 @@ pub fn ifname(prefix: &str) -> String {
 /// A veth pair `outside` (stays in the test's namespace: the switch's AF_PACKET port, or a port
 /// of another namespace's bridge when `outside_ns` is given) and `inside` (moved into `ns`), both
 /// up with MTU `mtu` and transmit checksum offload off (AF_PACKET would read partial checksums);
-/// no addresses.
+/// no addresses. The switch's end has IPv6 off before it comes up, so the test's own namespace
+/// sends nothing (router solicitations, MLD reports) through it.
 pub fn veth(outside: &str, outside_ns: Option<&Namespace>, inside: &str, ns: &Namespace, mtu: u32) {
     sh(&format!(
         "ip link del {outside} 2>/dev/null || true; ip link add {outside} mtu {mtu} type veth peer name {inside} mtu {mtu}; \
@@ -70,8 +73,14 @@ pub fn veth(outside: &str, outside_ns: Option<&Namespace>, inside: &str, ns: &Na
             sh(&format!("ip link set {outside} netns {}", other.name()));
             sh_in_ok(other, &format!("ip link set {outside} up"));
         }
-        None => drop(sh(&format!("ip link set {outside} up"))),
+        None => drop(sh(&format!("sysctl -qw net.ipv6.conf.{outside}.disable_ipv6=1; ip link set {outside} up"))),
     }
+}
+
+/// No IPv6 in `ns`, on its interfaces and on those moved in later: no router solicitations or
+/// MLD reports, which an overlay floods like any other multicast.
+pub fn no_ipv6(ns: &Namespace) {
+    sh_in_ok(ns, "sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1");
 }
 
 /// Adds `cidr` to `interface` inside `ns`; IPv6 addresses without duplicate address detection,
@@ -79,6 +88,45 @@ pub fn veth(outside: &str, outside_ns: Option<&Namespace>, inside: &str, ns: &Na
 pub fn address(ns: &Namespace, interface: &str, cidr: &str) {
     let nodad = if cidr.contains(':') { " nodad" } else { "" };
     sh_in_ok(ns, &format!("ip addr add {cidr} dev {interface}{nodad}"));
+}
+
+/// A tunnel port table (`[[bridge.port]]` of the `[[bridge]]` before it in the TOML).
+pub fn tunnel_port(name: &str, kind: &str, ofport: u32, options: &str) -> String {
+    format!("\n[[bridge.port]]\nname = \"{name}\"\ntype = \"{kind}\"\nofport = {ofport}\noptions = {{ {options} }}\n")
+}
+
+/// A switch whose br0 is the underlay (VTEP addresses `vteps` on LOCAL, NORMAL, AF_PACKET port
+/// `phy` on `phy_iface`), with the bridges of `more_toml` (TOML `[[bridge]]` tables) after it.
+pub fn underlay_switch(dir: &TestDir, mac: &str, vteps: &[&str], phy_iface: &str, more_toml: &str) -> SwitchConfig {
+    let vteps: Vec<String> = vteps.iter().map(|v| format!("{v:?}")).collect();
+    SwitchConfig::new(dir)
+        .flow("actions=NORMAL")
+        .bridge_setting("mac", &format!("{mac:?}"))
+        .bridge_setting("addresses", &format!("[{}]", vteps.join(", ")))
+        .port(PortSpec::dpdk("phy", 1, &format!("net_af_packet0,iface={phy_iface}")))
+        .more_toml(more_toml)
+}
+
+/// Several switches as several hosts of one test: each `(role, config)` gets a file prefix and a
+/// directory of sockets (control, bridges' management) `<dir>/<role>` of its own and a small
+/// hugepage footprint (64 MB, 4096 mbufs: three fit beside the other tests); all are spawned
+/// before any is waited for. Panics with a switch's stderr when it exits during start-up.
+pub fn start_hosts<const N: usize>(dir: &TestDir, hosts: [(&str, SwitchConfig); N]) -> [Vswitchd; N] {
+    let mut switches = hosts.map(|(role, mut config)| {
+        let sockets = dir.join(role);
+        std::fs::create_dir_all(&sockets).expect("cannot create a socket directory");
+        config.file_prefix = dir.file_prefix(&format!("vs{role}"));
+        config.socket = sockets.join("ctl.sock");
+        config.memory_mb = 64;
+        config.mbufs = 4096;
+        Vswitchd::spawn(dir, &config, &format!("vswitchd-{role}"))
+    });
+    for switch in &mut switches {
+        if let Err(status) = switch.wait_started() {
+            panic!("vswitchd exited during start-up with {status}:\n{}", switch.stderr());
+        }
+    }
+    switches
 }
 
 /// `len` pseudo-random bytes (xorshift64 from `seed`): a transfer's payload.
@@ -250,6 +298,12 @@ impl Capture {
     pub fn stop(mut self) -> Vec<Vec<String>> {
         self.process.stop(Duration::from_secs(5));
         self.packets()
+    }
+
+    /// Waits (at most `limit`) until the packets captured so far satisfy `done`; whether they
+    /// did. tshark writes each packet as it sees it, a moment after it crossed the interface.
+    pub fn wait_until(&self, limit: Duration, done: impl Fn(&[Vec<String>]) -> bool) -> bool {
+        wait::poll(limit, || done(&self.packets()).then_some(())).is_some()
     }
 
     fn packets(&self) -> Vec<Vec<String>> {
