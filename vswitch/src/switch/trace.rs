@@ -234,7 +234,7 @@ fn tunnel_flow_note(decap: &Decap, key: &FlowKey) -> Option<String> {
 fn parse_hex(text: &str) -> Result<Vec<u8>, String> {
     let digits: Vec<u8> =
         text.trim().trim_start_matches("0x").bytes().filter(|c| !c.is_ascii_whitespace() && *c != b':').collect();
-    if digits.len() % 2 != 0 {
+    if !digits.len().is_multiple_of(2) {
         return Err(format!("the packet has an odd number of hex digits ({})", digits.len()));
     }
     digits
