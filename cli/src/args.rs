@@ -110,7 +110,7 @@ enum Command {
     },
     /// Run a packet through the bridge's flow tables without sending it (as ofproto/trace)
     #[command(after_help = "Examples: vsctl trace br0 'in_port=1,tcp,nw_dst=10.0.0.2,tp_dst=80'\n          \
-                            vsctl trace br-phy in_port=1 0200000000aa01...  (a whole frame in hex: a tunnel \
+                            vsctl trace br-phy in_port=1 02000000aa01...  (a whole frame in hex: a tunnel \
                             packet for the bridge's address is decapsulated and its inner frame traced)")]
     Trace {
         /// Bridge name
