@@ -109,12 +109,16 @@ enum Command {
         selector: Option<String>,
     },
     /// Run a packet through the bridge's flow tables without sending it (as ofproto/trace)
-    #[command(after_help = "Example: vsctl trace br0 'in_port=1,tcp,nw_dst=10.0.0.2,tp_dst=80'")]
+    #[command(after_help = "Examples: vsctl trace br0 'in_port=1,tcp,nw_dst=10.0.0.2,tp_dst=80'\n          \
+                            vsctl trace br-phy in_port=1 02000000aa01...  (a whole frame in hex: a tunnel \
+                            packet for the bridge's address is decapsulated and its inner frame traced)")]
     Trace {
         /// Bridge name
         bridge: String,
-        /// The packet's fields, as an ovs-ofctl match
+        /// The packet's fields, as an ovs-ofctl match (with PACKET: its in_port)
         flow: String,
+        /// The packet itself: the Ethernet frame's bytes in hex (as ovs-appctl ofproto/trace takes it)
+        packet: Option<String>,
     },
     /// Add a static MAC table entry for the NORMAL action (as ovs-appctl fdb/add)
     FdbAdd {
@@ -339,7 +343,7 @@ fn request_for(command: Command, stdin: impl Read) -> Result<(Request, Option<Fl
         }
         Command::ModFlows { strict, bridge, flow } => Request::ModFlows { bridge, flow, strict },
         Command::DelFlows { strict, bridge, selector } => Request::DelFlows { bridge, selector, strict },
-        Command::Trace { bridge, flow } => Request::Trace { bridge, flow },
+        Command::Trace { bridge, flow, packet } => Request::Trace { bridge, flow, packet },
         Command::FdbAdd { bridge, port, vlan, mac } => Request::FdbAdd { bridge, port, vlan, mac },
         Command::Mempool => Request::Mempool,
         Command::AddPort { bridge, name, settings } => {
@@ -547,7 +551,11 @@ mod tests {
         );
         assert_eq!(
             request_of_words(&["vsctl", "trace", "br0", "in_port=1, tcp, tp_dst=80"]),
-            Request::Trace { bridge: bridge(), flow: "in_port=1, tcp, tp_dst=80".into() }
+            Request::Trace { bridge: bridge(), flow: "in_port=1, tcp, tp_dst=80".into(), packet: None }
+        );
+        assert_eq!(
+            request("vsctl trace br0 in_port=1 0200000000aa"),
+            Request::Trace { bridge: bridge(), flow: "in_port=1".into(), packet: Some("0200000000aa".into()) }
         );
     }
 

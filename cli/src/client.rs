@@ -234,7 +234,7 @@ mod tests {
                 r#"{"cmd":"del-flows","bridge":"br0","selector":null,"strict":true}"#,
             ),
             (
-                Request::Trace { bridge: "br0".to_string(), flow: "in_port=1".to_string() },
+                Request::Trace { bridge: "br0".to_string(), flow: "in_port=1".to_string(), packet: None },
                 r#"{"cmd":"trace","bridge":"br0","flow":"in_port=1"}"#,
             ),
             (

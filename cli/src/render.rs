@@ -381,7 +381,11 @@ fn trace(reply: &TraceReply) -> String {
     if !out.is_empty() {
         out.push('\n');
     }
-    out.push_str(&format!("Megaflow: {}\nDatapath actions: {}\n", reply.megaflow, reply.datapath_actions));
+    // (No megaflow: the decap stage decided before any pipeline.)
+    if !reply.megaflow.is_empty() {
+        out.push_str(&format!("Megaflow: {}\n", reply.megaflow));
+    }
+    out.push_str(&format!("Datapath actions: {}\n", reply.datapath_actions));
     out
 }
 
@@ -918,7 +922,7 @@ CORE  PORT  QUEUE
             datapath_actions: "2".to_string(),
             megaflow: "in_port=1".to_string(),
         };
-        let request = Request::Trace { bridge: "br0".to_string(), flow: "in_port=1".to_string() };
+        let request = Request::Trace { bridge: "br0".to_string(), flow: "in_port=1".to_string(), packet: None };
         assert_eq!(
             rendered(request.clone(), &reply),
             " 0. in_port=1, priority 32768\n    output:2\n\nMegaflow: in_port=1\nDatapath actions: 2\n"

@@ -24,7 +24,7 @@ use crate::pipeline::xlate::{
 };
 use crate::pmd::stats::DropReason;
 use crate::revalidate::VersionChanges;
-use crate::tunnel::header::{TunnelMetadata, UdpTunnelPorts};
+use crate::tunnel::header::{classify_outer_into, Classified, TunnelMetadata, UdpTunnelPorts};
 use crate::tunnel::route::RouteTable;
 use crate::tunnel::vtep::{multicast_mac, LearnedVteps};
 use crate::tunnel::TunnelKind;
@@ -174,9 +174,10 @@ impl Datapath {
     }
 }
 
-/// What a PMD needs to terminate tunnels on the rx queues of an underlay bridge: the UDP ports
-/// of its tunnel types, the bridge's own addresses and the tunnel ports that receive.
-#[derive(Debug, Default)]
+/// What a PMD needs to terminate tunnels on the rx queues of an underlay bridge's port: the UDP
+/// ports of its tunnel types, the bridge's own addresses, the tunnel ports that receive and the
+/// port's MTU.
+#[derive(Debug, Clone, Default)]
 pub struct Decap {
     pub ports: UdpTunnelPorts,
     pub locals: Vec<IpAddr>,
@@ -184,6 +185,21 @@ pub struct Decap {
     pub groups: Vec<IpAddr>,
     /// Most specific first (in_key, then remote_ip, then local_ip fixed), as Open vSwitch.
     pub receivers: Vec<TunnelReceiver>,
+    /// The MTU of the underlay port whose queues these are (0: unknown, no limit): a tunnel
+    /// packet whose outer IP packet is longer carries an inner frame larger than the overlay
+    /// allows, and is dropped as `tunnel_oversize`.
+    pub mtu: u16,
+}
+
+/// What the decap stage does with a received frame (`Decap::classify`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DecapVerdict<'a> {
+    /// Not for one of the bridge's tunnel endpoints: it goes through the bridge's pipeline.
+    NotTunnel,
+    /// A valid tunnel packet of `receiver`: it loses `outer_len` bytes of outer headers.
+    Tunnel { outer_len: usize, receiver: &'a TunnelReceiver },
+    /// For a tunnel endpoint, but dropped for this reason (counted on the underlay port).
+    Drop(DropReason),
 }
 
 /// A tunnel port as a receiver of decapsulated packets.
@@ -212,6 +228,28 @@ impl TunnelReceiver {
 }
 
 impl Decap {
+    /// Classifies a frame received on the underlay port: validates a packet for one of the
+    /// bridge's tunnel endpoints (its tunnel fields go to `meta`), finds the tunnel port that
+    /// receives it and checks it against the port's MTU. The PMDs' decap stage and trace both
+    /// run this.
+    #[inline]
+    pub fn classify(&self, frame: &[u8], meta: &mut TunnelMetadata) -> DecapVerdict<'_> {
+        let (outer_len, inner_len) = match classify_outer_into(frame, &self.ports, |ip| self.is_local(ip), meta) {
+            Classified::NotTunnel => return DecapVerdict::NotTunnel,
+            Classified::Bad(error) => return DecapVerdict::Drop(DropReason::Decap(error)),
+            Classified::Tunnel { outer_len, inner_len } => (outer_len, inner_len),
+        };
+        // The outer IP packet: everything but the outer Ethernet header.
+        let ip_len = (outer_len + inner_len).saturating_sub(crate::packet::proto::len::ETHERNET);
+        if self.mtu != 0 && ip_len > usize::from(self.mtu) {
+            return DecapVerdict::Drop(DropReason::TunnelOversize);
+        }
+        match self.receiver(meta) {
+            Some(receiver) => DecapVerdict::Tunnel { outer_len, receiver },
+            None => DecapVerdict::Drop(DropReason::TunnelUnknownPort),
+        }
+    }
+
     /// Whether `addr` is one of the bridge's own addresses.
     #[inline]
     pub fn is_local(&self, addr: &IpAddr) -> bool {
@@ -444,6 +482,7 @@ mod tests {
             flags: PortFlags::default(),
             tunnel,
             patch: None,
+            mtu: 0,
         }
     }
 

@@ -275,6 +275,7 @@ mod tests {
             flags: PortFlags::default(),
             tunnel: None,
             patch: None,
+            mtu: 0,
         }
     }
 

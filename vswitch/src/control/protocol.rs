@@ -38,8 +38,16 @@ pub enum Request {
     /// Deletes the rules a del-flows match selects (all when None).
     DelFlows { bridge: String, selector: Option<String>, strict: bool },
     /// Runs a packet, given as an ovs-ofctl flow (`in_port=1,tcp,tp_dst=80`),
-    /// through the bridge's pipeline without sending it.
-    Trace { bridge: String, flow: String },
+    /// through the bridge's pipeline without sending it. With `packet` (the frame's bytes in
+    /// hex, as `ovs-appctl ofproto/trace` takes one) the flow gives the input port and the
+    /// fields are the frame's: a tunnel packet for the bridge's endpoint is decapsulated as the
+    /// datapath does, and its inner frame traced in its tunnel port's bridge.
+    Trace {
+        bridge: String,
+        flow: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        packet: Option<String>,
+    },
     /// A static MAC table entry for NORMAL (as `ovs-appctl fdb/add`).
     FdbAdd { bridge: String, port: String, vlan: u16, mac: String },
     /// Packet buffer pool usage.
@@ -434,6 +442,7 @@ pub struct TraceReply {
     pub steps: Vec<String>,
     /// The datapath actions, comma separated (`drop` when none).
     pub datapath_actions: String,
-    /// The megaflow that would be installed, as an ovs-ofctl match.
+    /// The megaflow that would be installed, as an ovs-ofctl match; empty when the decap stage
+    /// decided before any pipeline (a tunnel packet dropped, or described only as a flow).
     pub megaflow: String,
 }

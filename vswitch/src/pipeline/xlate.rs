@@ -153,6 +153,9 @@ pub struct BridgePort {
     pub tunnel: Option<Arc<TunnelConfig>>,
     /// A patch port's peer: output continues in the peer's bridge (no device).
     pub patch: Option<PatchPeer>,
+    /// The device's MTU (0 for a port without a device): an outer packet of a tunnel output
+    /// longer than it is dropped as `tunnel_too_big`.
+    pub mtu: u16,
 }
 
 /// The other end of a patch port: its bridge (index of the datapath's bridges) and datapath port.
@@ -362,6 +365,7 @@ pub fn translate_packet_out(bridge: &Bridge<'_>, dp_key: &FlowKey, in_port: OfPo
         flags: PortFlags::default(),
         tunnel: None,
         patch: None,
+        mtu: 0,
     });
     let mut xlate = Xlate::new(bridge, port, dp_key, Translation::default());
     xlate.execute(actions);
@@ -1050,6 +1054,7 @@ mod tests {
                 flags: PortFlags::default(),
                 tunnel: None,
                 patch: None,
+                mtu: 0,
             })
             .collect()
     }
@@ -1279,6 +1284,7 @@ mod tests {
                 flags: PortFlags::default(),
                 tunnel: None,
                 patch: None,
+                mtu: 0,
             },
             BridgePort {
                 ofport: 2,
@@ -1288,6 +1294,7 @@ mod tests {
                 flags: PortFlags::default(),
                 tunnel: None,
                 patch: None,
+                mtu: 0,
             },
             BridgePort {
                 ofport: 3,
@@ -1297,6 +1304,7 @@ mod tests {
                 flags: PortFlags::default(),
                 tunnel: None,
                 patch: None,
+                mtu: 0,
             },
             BridgePort {
                 ofport: 4,
@@ -1306,6 +1314,7 @@ mod tests {
                 flags: PortFlags::default(),
                 tunnel: None,
                 patch: None,
+                mtu: 0,
             },
         ]
     }

@@ -18,7 +18,7 @@ use crate::classifier::gate::Gate;
 use crate::classifier::megaflow::{EntryId, Megaflow, MegaflowTable};
 use std::net::IpAddr;
 
-use crate::datapath::{Datapath, Decap, FlowActions};
+use crate::datapath::{Datapath, Decap, DecapVerdict, FlowActions};
 use crate::dpdk::eal::rdtsc;
 use crate::dpdk::mbuf::BURST_SIZE;
 use crate::dpdk::prefetch;
@@ -33,7 +33,7 @@ use crate::pmd::output::PortOutputs;
 use crate::pmd::stats::{DropReason, PmdCounter};
 use crate::pmd::upcall::{upcall, SideEffect, Upcall};
 use crate::revalidate::VersionChanges;
-use crate::tunnel::header::{classify_outer_into, Classified, DecapError, ReadyHeader, TunnelMetadata};
+use crate::tunnel::header::{DecapError, ReadyHeader, TunnelMetadata};
 
 /// A PMD's datapath caches: the exact-match cache in front of the megaflow classifier, and the
 /// gates that switch the EMC and the repeat check off where they do not pay.
@@ -314,19 +314,15 @@ impl<O: PortOutputs> Forwarder<O> {
         let mut tunnels = Lanes::NONE;
         let mut dropped = Lanes::NONE;
         for i in 0..n {
-            let meta = &mut s.tunnel[i];
-            let reason = match classify_outer_into(burst.data(i), &decap.ports, |ip| decap.is_local(ip), meta) {
-                Classified::NotTunnel => continue,
-                Classified::Bad(error) => DropReason::Decap(error),
-                Classified::Tunnel { outer_len, .. } => match decap.receiver(meta) {
-                    Some(receiver) if burst.trim_front(i, outer_len) => {
-                        s.tunnel_port[i] = (receiver.dp_port, receiver.bridge);
-                        tunnels.insert(i);
-                        continue;
-                    }
-                    Some(_) => DropReason::Decap(DecapError::Truncated),
-                    None => DropReason::TunnelUnknownPort,
-                },
+            let reason = match decap.classify(burst.data(i), &mut s.tunnel[i]) {
+                DecapVerdict::NotTunnel => continue,
+                DecapVerdict::Drop(reason) => reason,
+                DecapVerdict::Tunnel { outer_len, receiver } if burst.trim_front(i, outer_len) => {
+                    s.tunnel_port[i] = (receiver.dp_port, receiver.bridge);
+                    tunnels.insert(i);
+                    continue;
+                }
+                DecapVerdict::Tunnel { .. } => DropReason::Decap(DecapError::Truncated),
             };
             dropped.insert(i);
             drop(burst.take(i));
@@ -630,12 +626,18 @@ impl<O: PortOutputs> Forwarder<O> {
                 let mut hash = 0;
                 // The header of a train (one flow, one length) is filled in once.
                 let mut ready: Option<ReadyHeader> = None;
+                let mut pushed_packets = 0;
                 for i in range.clone() {
                     if i == range.start || !repeats.contains(i) {
                         let parsed = (0..=i).rev().find(|&j| !repeats.contains(j)).unwrap_or(i);
                         hash = Emc::hash(&s.keys[parsed], s.layers[parsed].present);
                     }
                     let inner_len = burst.pkt_len(i) as usize;
+                    if !push.fits(inner_len) {
+                        drop(burst.take(i));
+                        exec.count_drops(origin, DropReason::TunnelTooBig, 1);
+                        continue;
+                    }
                     if !ready.as_ref().is_some_and(|r| r.fits(inner_len, hash)) {
                         ready = push.header.ready(inner_len, hash);
                     }
@@ -643,12 +645,14 @@ impl<O: PortOutputs> Forwarder<O> {
                         Some(header) => header.push_in_burst(burst, i),
                         None => push.header.push_in_burst(burst, i, hash),
                     };
-                    if pushed.is_err() {
+                    if pushed.is_ok() {
+                        pushed_packets += 1;
+                    } else {
                         drop(burst.take(i));
                         exec.count_drops(origin, DropReason::TunnelNoHeadroom, 1);
                     }
                 }
-                exec.counters.port_tx(push.dp_port, range.len() as u64);
+                exec.counters.port_tx(push.dp_port, pushed_packets);
                 only_output = Some(port);
             }
         }
@@ -722,7 +726,7 @@ pub fn free_packets<B: PacketBurst>(burst: &mut B, lanes: Lanes) {
 /// Writes a decapsulated packet's tunnel fields into its key (an IPv6 underlay's addresses have
 /// no place in the key: tun_src and tun_dst stay 0).
 #[inline]
-fn set_tunnel_fields(key: &mut FlowKey, meta: &TunnelMetadata) {
+pub fn set_tunnel_fields(key: &mut FlowKey, meta: &TunnelMetadata) {
     key.set_u64(Field::TunId, meta.tun_id);
     let v4 = |addr: IpAddr| match addr {
         IpAddr::V4(v4) => u64::from(u32::from(v4)),

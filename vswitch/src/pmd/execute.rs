@@ -187,6 +187,10 @@ impl<O: PortOutputs> Execution<O> {
     /// Encapsulates `packet` (this one is the packet's own or a copy) and sends it on.
     #[inline]
     fn tunnel_output(&mut self, origin: Origin, push: &TunnelPush, mut packet: PacketOf<O>, hash: u32) {
+        if !push.fits(packet.pkt_len() as usize) {
+            self.drop_one(origin, DropReason::TunnelTooBig);
+            return;
+        }
         if push.header.push(&mut packet, hash).is_err() {
             self.drop_one(origin, DropReason::TunnelNoHeadroom);
             return;

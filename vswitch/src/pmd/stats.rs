@@ -57,10 +57,16 @@ pub enum DropReason {
     Decap(DecapError),
     /// Output to a bridge's LOCAL port (the switch's own stack) over its limit (input port).
     LocalLimit,
+    /// A tunnel output whose outer packet would be longer than the MTU of the underlay port it
+    /// leaves by (input port): nothing is fragmented.
+    TunnelTooBig,
+    /// A packet for a local tunnel endpoint longer than the MTU of the underlay port it came in
+    /// on: its inner frame is larger than the overlay allows (the underlay port).
+    TunnelOversize,
 }
 
 impl DropReason {
-    pub const ALL: [DropReason; 28] = [
+    pub const ALL: [DropReason; 30] = [
         DropReason::TableMiss,
         DropReason::ActionDrop,
         DropReason::NoSuchPort,
@@ -89,6 +95,8 @@ impl DropReason {
         DropReason::Decap(DecapError::ALL[8]),
         DropReason::Decap(DecapError::ALL[9]),
         DropReason::LocalLimit,
+        DropReason::TunnelTooBig,
+        DropReason::TunnelOversize,
     ];
 
     pub fn name(self) -> &'static str {
@@ -112,6 +120,8 @@ impl DropReason {
             DropReason::TunnelUnknownPort => "tunnel_unknown_port",
             DropReason::Decap(error) => error.counter_name(),
             DropReason::LocalLimit => "local_limit",
+            DropReason::TunnelTooBig => "tunnel_too_big",
+            DropReason::TunnelOversize => "tunnel_oversize",
         }
     }
 
@@ -146,6 +156,8 @@ impl DropReason {
             DropReason::TunnelUnknownPort => 16,
             DropReason::Decap(error) => 17 + error as usize,
             DropReason::LocalLimit => 27,
+            DropReason::TunnelTooBig => 28,
+            DropReason::TunnelOversize => 29,
         }
     }
 }

@@ -79,6 +79,7 @@ fn harness(flows: &[&str], bridge_ports: u16, pmd_ports: &[u16]) -> Harness {
             flags: PortFlags::default(),
             tunnel: None,
             patch: None,
+            mtu: 0,
         })
         .collect();
     let bridge = BridgeDp {
@@ -316,6 +317,7 @@ fn with_tunnel(h: &mut Harness, neighbours: &[(&str, [u8; 6])], limit: PacketInL
         flags: PortFlags::default(),
         tunnel: None,
         patch: None,
+        mtu: 0,
     };
     let underlay = BridgeDp {
         name: "br-phy".into(),
@@ -815,6 +817,7 @@ mod tunnels {
             flags: PortFlags::default(),
             tunnel: None,
             patch: None,
+            mtu: 0,
         }
     }
 
@@ -827,6 +830,11 @@ mod tunnels {
     }
 
     fn harness_with(flows: &[&str]) -> Harness {
+        harness_with_mtu(flows, 0)
+    }
+
+    /// `harness_with`, br-phy's port 1 with MTU `phy_mtu` (0: none).
+    fn harness_with_mtu(flows: &[&str], phy_mtu: u16) -> Harness {
         let mut h = harness(&[], 1, &[1, PHY]);
         let options = [("remote_ip", "172.31.1.2"), ("key", "flow")].map(|(k, v)| (k.to_string(), v.to_string()));
         let tunnel = TunnelConfig::from_options(TunnelKind::Vxlan, &options.into_iter().collect()).unwrap();
@@ -841,7 +849,7 @@ mod tunnels {
         let br_phy = BridgeDp {
             name: "br-phy".into(),
             tables: tables(&["actions=NORMAL"]).snapshot(),
-            ports: vec![port(1, PHY), port(OfPort::LOCAL.0, LOCAL)],
+            ports: vec![BridgePort { mtu: phy_mtu, ..port(1, PHY) }, port(OfPort::LOCAL.0, LOCAL)],
             mac: [2, 0, 0, 0, 0xaa, 1],
             addresses: vec![local],
             local_dp: Some(LOCAL),
@@ -876,7 +884,13 @@ mod tunnels {
             bridge: 0,
             dp_port: VXLAN,
         };
-        Decap { ports, locals: vec!["172.31.1.1".parse().unwrap()], groups: Vec::new(), receivers: vec![receiver] }
+        Decap {
+            ports,
+            locals: vec!["172.31.1.1".parse().unwrap()],
+            groups: Vec::new(),
+            receivers: vec![receiver],
+            mtu: 0,
+        }
     }
 
     /// The UDP source port of an encapsulated frame.
@@ -944,5 +958,72 @@ mod tunnels {
             "VNI 78 dropped by the flow"
         );
         assert_eq!(h.forwarder.exec.counters.port_rx_packets(VXLAN), 7);
+    }
+
+    /// A UDP frame of flow `src` whose length is `len` bytes (at least 42).
+    fn udp_frame_of_len(src: u16, len: usize) -> Vec<u8> {
+        let payload = vec![0x5a; len - 42];
+        ethernet(&[], ethertype::IPV4, &Ipv4::new(ip_proto::UDP).build(&udp(src, 53, &payload)))
+    }
+
+    #[test]
+    fn outer_packets_longer_than_the_underlay_mtu_are_dropped_as_too_big() {
+        // br-phy's port has MTU 1000: a VXLAN outer IP packet is 36 bytes more than the inner
+        // frame, so inner frames of up to 964 bytes fit. Flow 7 takes the burst's encapsulation
+        // (one tunnel output), flow 8 the general path (a copy is output unencapsulated too).
+        let mut h = harness_with_mtu(
+            &[
+                "priority=10,in_port=1,udp,tp_src=7,actions=set_tunnel:77,output:2",
+                "priority=5,in_port=1,udp,actions=set_tunnel:78,output:2,output:in_port",
+            ],
+            1000,
+        );
+        let frames: Vec<Vec<u8>> = [(7, 964), (7, 965), (7, 60), (8, 964), (8, 965), (8, 1400)]
+            .map(|(src, len)| udp_frame_of_len(src, len))
+            .to_vec();
+        h.forward(&frames);
+        assert_eq!(h.drops(DropReason::TunnelTooBig), 3, "965 and 1400 bytes do not fit");
+        assert_eq!(h.total_drops(), 3);
+        let sent = h.take_sent();
+        let outer: Vec<usize> = sent.iter().filter(|(p, _)| *p == PHY).map(|(_, b)| b.data().len()).collect();
+        assert_eq!(outer, [1014, 110, 1014], "the frames that fit, encapsulated: 1000 bytes of IP each at most");
+        assert_eq!(sent.iter().filter(|(p, _)| *p == 1).count(), 3, "flow 8's plain copies leave, whatever their size");
+        assert_eq!(h.forwarder.exec.counters.port_tx_packets(VXLAN), 3, "the tunnel port counts what it sent");
+
+        // Without an MTU on the underlay port nothing is too big.
+        let mut h = harness_with(&["in_port=1,udp,actions=set_tunnel:77,output:2"]);
+        h.forward(&[udp_frame_of_len(7, 1400)]);
+        assert_eq!(h.total_drops(), 0);
+        assert_eq!(h.take_sent().len(), 1);
+    }
+
+    #[test]
+    fn tunnel_packets_longer_than_the_underlay_port_mtu_are_dropped_as_oversize() {
+        // Outer frames of inner frames of 964 and 965 bytes (outer IP 1000 and 1001 bytes),
+        // received on a port of MTU 1000.
+        let mut h = harness_with(&["in_port=1,udp,actions=set_tunnel:77,output:2"]);
+        h.forward(&[udp_frame_of_len(7, 964), udp_frame_of_len(7, 965)]);
+        let back: Vec<Vec<u8>> = h
+            .take_sent()
+            .iter()
+            .map(|(_, b)| {
+                let mut data = b.data().to_vec();
+                data[0..6].copy_from_slice(&[2, 0, 0, 0, 0xaa, 1]);
+                data[6..12].copy_from_slice(&PEER_MAC);
+                let (src, dst) = ([172, 31, 1, 2], [172, 31, 1, 1]);
+                data[26..30].copy_from_slice(&src);
+                data[30..34].copy_from_slice(&dst);
+                data
+            })
+            .collect();
+        let mut h = harness_with(&["in_port=2,actions=output:1"]);
+        let refs: Vec<&[u8]> = back.iter().map(Vec::as_slice).collect();
+        let mut burst = TestBurst::of(&refs);
+        let decap = Decap { mtu: 1000, ..decap() };
+        h.forwarder.forward_burst(&h.datapath, 1, PHY, Some(&decap), &mut burst, 2);
+        assert_eq!(h.forwarder.exec.counters.port_drops(PHY, DropReason::TunnelOversize), 1);
+        let inner: Vec<usize> = h.take_sent().iter().filter(|(p, _)| *p == 1).map(|(_, b)| b.data().len()).collect();
+        assert_eq!(inner, [964], "the inner frame that fits the overlay, decapsulated");
+        assert_eq!(h.forwarder.exec.counters.port_rx_packets(VXLAN), 1);
     }
 }

@@ -9,6 +9,7 @@ mod groups;
 mod openflow;
 pub mod port;
 mod routes;
+mod trace;
 mod underlay;
 mod vtep;
 
@@ -22,7 +23,7 @@ use crate::config::{
 use crate::control::protocol::{
     BridgeInfo, ControllerReply, ControllerStatusReply, DumpFlowsReply, FailModeReply, FlowModReply, MempoolReply,
     PmdRxqs, PmdStats, PmdStatsReply, PortInfo, PortStats, PortStatsReply, Reply, Request, RxqInfo, RxqReply,
-    ShowReply, TraceReply,
+    ShowReply,
 };
 use crate::datapath::{
     BridgeDp, Datapath, Decap, FlowActions, QueueHandover, RxqWork, TunnelReceiver, TxTarget, MAX_DP_PORTS, MAX_PORTS,
@@ -31,14 +32,12 @@ use crate::dpdk::eal::{rdtsc, Eal};
 use crate::dpdk::ethdev::{EthPort, EthStats, Link, PortSetup, SharedTxQueue, TxQueue};
 use crate::dpdk::mempool::{data_room_for_mtu, PktMbufPool};
 use crate::flow::key::{Field, FlowKey};
-use crate::flow::{parse_add_flow, parse_del_flows, parse_dump_flows, parse_mod_flows, FlowSelector, Match, OfPort};
+use crate::flow::{parse_add_flow, parse_del_flows, parse_dump_flows, parse_mod_flows, FlowSelector, OfPort};
 use crate::openflow::message::{FlowRemovedReason, PortReason};
 use crate::openflow::targets::OpenFlowServer;
 use crate::packet::proto::vlan;
 use crate::pipeline::table::{ApplyError, ApplyOutcome, FlowModFlags, FlowOp, RuleChange, RuleEntry, Timeout};
-use crate::pipeline::xlate::{
-    translate, BridgePort, DpAction, PacketInOrigin, PatchPeer, PortFlags, VlanMode, NO_DP_PORT,
-};
+use crate::pipeline::xlate::{translate, BridgePort, DpAction, PatchPeer, PortFlags, VlanMode, NO_DP_PORT};
 use crate::pmd::packet_in::{PacketInEvent, PACKET_IN_QUEUE};
 use crate::pmd::stats::{DropReason, PmdCounter, PmdCounters};
 use crate::pmd::{PmdCommand, PmdHandle, SideEffect};
@@ -316,7 +315,7 @@ impl Switch {
             Request::DelFlows { bridge, selector, strict } => {
                 reply(self.del_flows(&bridge, selector.as_deref(), strict))
             }
-            Request::Trace { bridge, flow } => reply(self.trace(&bridge, &flow)),
+            Request::Trace { bridge, flow, packet } => reply(self.trace(&bridge, &flow, packet.as_deref())),
             Request::FdbAdd { bridge, port, vlan, mac } => reply(self.fdb_add(&bridge, &port, vlan, &mac)),
             Request::Mempool => Reply::success(&MempoolReply {
                 name: self.pool.name().to_owned(),
@@ -536,83 +535,6 @@ impl Switch {
         self.bridges[b].add_static_mac(vlan & vlan::VID_MASK, mac, ofport);
         self.publish()?;
         Ok(serde_json::Value::Null)
-    }
-
-    /// Runs a packet described as an ovs-ofctl flow through the pipeline.
-    fn trace(&mut self, bridge: &str, flow: &str) -> Result<TraceReply, String> {
-        let b = self.bridge_named(bridge)?;
-        let selector = parse_dump_flows(flow).map_err(|e| e.to_string())?;
-        let mut key = *selector.matches.value();
-        let in_ofport = selector.matches.in_port().ok_or("the packet needs an in_port")?.0;
-        let port = self
-            .ports
-            .iter()
-            .find(|p| p.bridge == b && p.ofport == in_ofport)
-            .ok_or_else(|| format!("bridge {bridge} has no port {in_ofport}"))?;
-        key.set_u64(Field::InPort, u64::from(port.dp_port));
-        let datapath = self.current.clone();
-        let bridge_dp = datapath.bridges.get(b).ok_or("bridge not in the datapath")?;
-        let translation = translate(&bridge_dp.view_in(&datapath), &key, true);
-        let mut megaflow_key = key.masked(&translation.wildcards);
-        megaflow_key.set_u64(Field::InPort, u64::from(in_ofport));
-        let megaflow = Match::new(&megaflow_key, &translation.wildcards).to_string();
-        let actions: Vec<String> = translation.actions.iter().map(|a| self.dp_action_text(a)).collect();
-        let mut steps = translation.trace.unwrap_or_default();
-        if let Some(stop) = translation.stop {
-            steps.push(format!("stopped: {stop:?}"));
-        }
-        for rule in &translation.learned_rules {
-            steps.push(format!("learn (not applied by trace): {rule}"));
-        }
-        Ok(TraceReply {
-            steps,
-            datapath_actions: if actions.is_empty() { "drop".into() } else { actions.join(",") },
-            megaflow,
-        })
-    }
-
-    /// A datapath port as its bridge's OpenFlow port (`BRIDGE:LOCAL` for a LOCAL port).
-    fn dp_port_text(&self, dp: u16) -> String {
-        if let Some(p) = self.ports.iter().find(|p| p.dp_port == dp) {
-            return p.ofport.to_string();
-        }
-        match self.bridges.iter().find(|b| b.local_dp == Some(dp)) {
-            Some(b) => format!("{}:LOCAL", b.name),
-            None => format!("dp{dp}"),
-        }
-    }
-
-    /// A datapath action in OpenFlow port terms, for trace.
-    fn dp_action_text(&self, action: &DpAction) -> String {
-        match action {
-            DpAction::Output(dp) => self.dp_port_text(*dp),
-            DpAction::SetField { field, value } => format!("set_field:{value:#x}->{field}"),
-            DpAction::SetVlanTci(tci) => {
-                format!("set_vlan(vid={},pcp={})", tci & vlan::VID_MASK, tci >> vlan::PCP_SHIFT)
-            }
-            DpAction::PushVlan { tpid, tci } => {
-                format!("push_vlan(tpid={tpid:#06x},vid={},pcp={})", tci & vlan::VID_MASK, tci >> vlan::PCP_SHIFT)
-            }
-            DpAction::PopVlan => "pop_vlan".into(),
-            DpAction::Meter(id) => format!("meter({id})"),
-            DpAction::Tunnel(push) => {
-                let outputs: Vec<String> = push.outputs.iter().map(|dp| self.dp_port_text(*dp)).collect();
-                format!("{}->{}", push.header, outputs.join("+"))
-            }
-            DpAction::HoldForNeighbour(meta) => match meta.origin {
-                PacketInOrigin::TunnelHold { port, nexthop, .. } => {
-                    format!("hold({},nexthop={nexthop})", self.dp_port_text(port))
-                }
-                _ => "hold".into(),
-            },
-            DpAction::Controller(meta) => format!(
-                "controller(reason={},max_len={},table={},cookie={:#x})",
-                meta.reason.name(),
-                meta.max_len,
-                meta.table_id,
-                meta.cookie
-            ),
-        }
     }
 
     /// Periodic work of the management thread: link state changes (port liveness is part of
@@ -889,6 +811,7 @@ impl Switch {
                         flags: p.flags,
                         tunnel: p.tunnel().map(|t| Arc::new(t.clone())),
                         patch: self.patch_peer(p),
+                        mtu: p.mtu(),
                     })
                     .collect();
                 let bridge = &mut self.bridges[b];
@@ -901,6 +824,7 @@ impl Switch {
                         flags: PortFlags::default(),
                         tunnel: None,
                         patch: None,
+                        mtu: 0,
                     });
                 }
                 // (A new neighbour snapshot marks the underlay changed: taken first.)
@@ -926,7 +850,10 @@ impl Switch {
         let mut pmd_rxqs: Vec<Vec<RxqWork>> = vec![Vec::new(); n_pmds];
         for port in &self.ports {
             let id = port.dp_port;
-            let decap = decaps.get(port.bridge).cloned().flatten();
+            let decap = decaps
+                .get(port.bridge)
+                .and_then(Option::as_ref)
+                .map(|decap| Arc::new(Decap { mtu: port.mtu(), ..decap.clone() }));
             let fixed = if decap.is_some() { None } else { fixed_actions(&bridges, port.bridge, id) };
             for queue in 0..port.rx_queues() {
                 let owner = self.rxq_owner.get(&(id, queue)).copied().unwrap_or(0);
@@ -966,8 +893,8 @@ impl Switch {
     }
 
     /// Per bridge: what its rx queues need to terminate tunnels (bridges with addresses, while
-    /// tunnel ports exist).
-    fn decaps(&self, bridges: &[Arc<BridgeDp>]) -> Vec<Option<Arc<Decap>>> {
+    /// tunnel ports exist), but for the port's MTU.
+    fn decaps(&self, bridges: &[Arc<BridgeDp>]) -> Vec<Option<Decap>> {
         let mut receivers: Vec<TunnelReceiver> = self
             .ports
             .iter()
@@ -1014,13 +941,12 @@ impl Switch {
         bridges
             .iter()
             .map(|b| {
-                (!b.addresses.is_empty()).then(|| {
-                    Arc::new(Decap {
-                        ports: ports.clone(),
-                        locals: b.addresses.clone(),
-                        groups: groups.clone(),
-                        receivers: receivers.clone(),
-                    })
+                (!b.addresses.is_empty()).then(|| Decap {
+                    ports: ports.clone(),
+                    locals: b.addresses.clone(),
+                    groups: groups.clone(),
+                    receivers: receivers.clone(),
+                    mtu: 0,
                 })
             })
             .collect()

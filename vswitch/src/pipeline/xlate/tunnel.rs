@@ -11,7 +11,7 @@ use super::{translate, Bridge, BridgePort, DpAction, PacketInMeta, PacketInOrigi
 use crate::flow::key::{Field, FlowKey};
 use crate::flow::numbers::{ETH_TYPE_IP, ETH_TYPE_IPV6};
 use crate::flow::PacketInReason;
-use crate::packet::proto::{ethertype, ip_proto};
+use crate::packet::proto::{ethertype, ip_proto, len};
 use crate::pipeline::table::RuleEntry;
 use crate::tunnel::header::{OuterHeader, OuterSpec};
 use crate::tunnel::port::{Inheritable, TunnelAddress, TunnelConfig, TunnelKey, DEFAULT_TTL};
@@ -84,6 +84,45 @@ pub struct TunnelPush {
     pub ofport: u32,
     pub dp_port: u16,
     pub underlay_bridge: usize,
+    /// The smallest MTU of the underlay ports in `outputs` (0: none has one, no limit).
+    pub mtu: u16,
+    /// The longest inner frame whose outer IP packet fits `mtu`.
+    pub max_inner_len: usize,
+}
+
+impl TunnelPush {
+    /// The push of `header` to the underlay ports `outputs` of `underlay` (their MTU limits
+    /// the inner frames) for tunnel port `port`.
+    fn new(header: OuterHeader, outputs: Box<[u16]>, port: &BridgePort, underlay: &UnderlayPath<'_>) -> TunnelPush {
+        let mtu = outputs
+            .iter()
+            .filter_map(|&dp_port| underlay.view.ports.iter().find(|p| p.dp_port == dp_port))
+            .map(|p| p.mtu)
+            .filter(|&mtu| mtu != 0)
+            .min()
+            .unwrap_or(0);
+        // The outer IP packet is the header but its Ethernet part, then the inner frame.
+        let max_inner_len = match mtu {
+            0 => usize::MAX,
+            mtu => (usize::from(mtu) + len::ETHERNET).saturating_sub(header.len()),
+        };
+        TunnelPush {
+            header,
+            outputs,
+            ofport: port.ofport,
+            dp_port: port.dp_port,
+            underlay_bridge: underlay.bridge,
+            mtu,
+            max_inner_len,
+        }
+    }
+
+    /// Whether an inner frame of `inner_len` bytes, encapsulated, fits the underlay's MTU (a
+    /// length compare per packet; nothing is fragmented).
+    #[inline]
+    pub fn fits(&self, inner_len: usize) -> bool {
+        inner_len <= self.max_inner_len
+    }
 }
 
 impl Xlate<'_, '_> {
@@ -99,8 +138,12 @@ impl Xlate<'_, '_> {
     pub(super) fn tunnel_output_to(&mut self, port: &BridgePort, tunnel: &TunnelConfig, remote: Option<IpAddr>) {
         match self.tunnel_push(port, tunnel, remote) {
             Ok(push) => {
+                let mtu = match push.mtu {
+                    0 => String::new(),
+                    mtu => format!(", mtu {mtu}: inner frames up to {} bytes", push.max_inner_len),
+                };
                 self.note(format!(
-                    "output:{} -> {} then underlay bridge {} ports {:?}",
+                    "output:{} -> {} then underlay bridge {} ports {:?}{mtu}",
                     port.ofport, push.header, push.underlay_bridge, push.outputs
                 ));
                 self.commit();
@@ -213,7 +256,7 @@ impl Xlate<'_, '_> {
         let (outputs, rules) = underlay_outputs(&path, &spec)?;
         // The underlay's rules count the outer packets, as Open vSwitch's do.
         self.out.rules.extend(rules);
-        Ok(TunnelPush { header, outputs, ofport: port.ofport, dp_port: port.dp_port, underlay_bridge: path.bridge })
+        Ok(TunnelPush::new(header, outputs, port, &path))
     }
 
     /// The outer TOS (DSCP from the port or the packet, ECN always the packet's) and TTL.

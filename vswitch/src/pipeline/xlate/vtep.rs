@@ -112,6 +112,7 @@ mod tests {
             flags: PortFlags::default(),
             tunnel: tunnel.map(Arc::new),
             patch: None,
+            mtu: 0,
         }
     }
 
