@@ -17,7 +17,9 @@ const TYPE_DPDK: &str = "dpdk";
 const TYPE_VHOST_USER: &str = "vhost-user";
 const TYPE_VHOST_USER_CLIENT: &str = "vhost-user-client";
 const TYPE_PATCH: &str = "patch";
-const PORT_TYPES: &str = "\"dpdk\", \"vhost-user\", \"vhost-user-client\", \"patch\", \"vxlan\", \"geneve\" or \"gre\"";
+const TYPE_INTERNAL: &str = "internal";
+const PORT_TYPES: &str =
+    "\"dpdk\", \"vhost-user\", \"vhost-user-client\", \"internal\", \"patch\", \"vxlan\", \"geneve\" or \"gre\"";
 const TUNNEL_TYPES: [TunnelKind; 3] = [TunnelKind::Vxlan, TunnelKind::Geneve, TunnelKind::Gre];
 
 /// Receive queues of a port that does not say (`rx_queues`); vsctl's add-port uses it too.
@@ -31,6 +33,8 @@ const MAX_QUEUE_SIZE: u16 = 4096;
 const MIN_MTU: u16 = 68;
 const MAX_MTU: u16 = 9600;
 const MAX_NAME_LEN: usize = 32;
+/// Longest Linux interface name (IFNAMSIZ - 1): internal ports and LOCAL interfaces.
+const MAX_INTERFACE_NAME_LEN: usize = 15;
 const MIN_TAG: u16 = 1;
 const MAX_TAG: u16 = 4094;
 const MAX_TRUNK_VLAN: u16 = 4095;
@@ -97,6 +101,10 @@ pub enum PortKind {
     VhostUserClient { path: PathBuf },
     /// A tunnel (VXLAN, Geneve, GRE) to remote endpoints over an underlay bridge: no device.
     Tunnel(TunnelConfig),
+    /// A kernel network interface named after the port (a DPDK net_tap device): what the
+    /// pipeline outputs to it reaches the host's stack, what the host sends on it enters the
+    /// bridge from this port.
+    Internal,
     /// One end of a patch between two bridges (`options = { peer = "<port on another
     /// bridge>" }`): output to it continues in the peer's bridge. No device.
     Patch { peer: String },
@@ -104,13 +112,14 @@ pub enum PortKind {
 
 impl PortKind {
     /// The `type` value of this kind in the config file: "dpdk", "vhost-user",
-    /// "vhost-user-client", "vxlan", "geneve" or "gre".
+    /// "vhost-user-client", "internal", "patch", "vxlan", "geneve" or "gre".
     pub fn type_name(&self) -> &'static str {
         match self {
             PortKind::Dpdk { .. } => TYPE_DPDK,
             PortKind::VhostUser { .. } => TYPE_VHOST_USER,
             PortKind::VhostUserClient { .. } => TYPE_VHOST_USER_CLIENT,
             PortKind::Tunnel(tunnel) => tunnel.kind.name(),
+            PortKind::Internal => TYPE_INTERNAL,
             PortKind::Patch { .. } => TYPE_PATCH,
         }
     }
@@ -145,6 +154,7 @@ impl PortConfig {
                 check_socket_path(path).map_err(|problem| KeyError::new("path", problem))
             }
             PortKind::Tunnel(_) => Ok(()),
+            PortKind::Internal => check_interface_name(&self.name).map_err(|problem| KeyError::new("name", problem)),
             PortKind::Patch { peer } => {
                 check_name(peer).map_err(|problem| KeyError::new("options.peer", problem))?;
                 if *peer == self.name {
@@ -228,6 +238,21 @@ pub(super) fn check_name(name: &str) -> Result<(), String> {
     }
     if name.len() > MAX_NAME_LEN {
         return Err(format!("{name:?} is {} characters long; at most {MAX_NAME_LEN} are allowed", name.len()));
+    }
+    Ok(())
+}
+
+/// The name of a kernel interface the switch creates (an internal port, a bridge's LOCAL
+/// interface): a valid port or bridge name that Linux takes as an interface name.
+pub(super) fn check_interface_name(name: &str) -> Result<(), String> {
+    if name.len() > MAX_INTERFACE_NAME_LEN {
+        return Err(format!(
+            "{name:?} is {} characters long; a Linux interface name has at most {MAX_INTERFACE_NAME_LEN}",
+            name.len()
+        ));
+    }
+    if name == "." || name == ".." {
+        return Err(format!("{name:?} cannot be a Linux interface name"));
     }
     Ok(())
 }
@@ -339,6 +364,16 @@ impl PortFields {
             return Err(KeyError::new("options", "only tunnel and patch ports take options"));
         }
         let kind = match self.port_type.as_str() {
+            TYPE_INTERNAL => {
+                if self.devargs.is_some() || self.path.is_some() {
+                    let key = if self.devargs.is_some() { "devargs" } else { "path" };
+                    return Err(KeyError::new(
+                        key,
+                        "an internal port takes no device: the switch creates the kernel interface named after the port",
+                    ));
+                }
+                PortKind::Internal
+            }
             TYPE_DPDK => {
                 if self.path.is_some() {
                     return Err(KeyError::new(
@@ -407,6 +442,7 @@ impl From<&PortConfig> for PortFields {
                 (None, Some(path.clone()), BTreeMap::new())
             }
             PortKind::Tunnel(tunnel) => (None, None, tunnel.to_options()),
+            PortKind::Internal => (None, None, BTreeMap::new()),
             PortKind::Patch { peer } => (None, None, BTreeMap::from([("peer".to_string(), peer.clone())])),
         };
         PortFields {

@@ -284,7 +284,8 @@ impl Switch {
     /// switch port number, i.e. OFPP_ANY).
     fn openflow_port_stats(&self, bridge: usize, only: u32) -> Vec<PortCounters> {
         let counters = self.all_pmd_counters();
-        let any = only > *crate::flow::OfPort::RANGE.end();
+        // Any reserved number but LOCAL (a port of its own) selects every port.
+        let any = only > *OfPort::RANGE.end() && only != OfPort::LOCAL.0;
         self.ports
             .iter()
             .filter(|p| p.bridge == bridge && (any || p.ofport == only))

@@ -1,0 +1,188 @@
+//! Kernel-facing ports: an `internal` port and a bridge's LOCAL interface (`local_interface`)
+//! are kernel interfaces (DPDK net_tap) the host's stack owns addresses on.
+//! - An internal port on br0 gets an address; the host pings a "VM" (a namespace on a net_tap
+//!   port) through the bridge both ways and sends it 1 MB over TCP each way, compared byte for
+//!   byte; port-stats counts the port; del-port removes the kernel interface; add-port creates
+//!   one at run time and refuses a name Linux cannot take or that is taken.
+//! - A bridge with `local_interface = true` has a kernel interface named after it as OpenFlow port
+//!   LOCAL, with the bridge's MAC: `in_port=LOCAL` and `output:LOCAL` rules carry the host's
+//!   traffic, FLOOD and NORMAL include LOCAL, ovs-ofctl lists it (port-desc, dump-ports), and it
+//!   cannot be deleted as a port.
+//! - Bad configurations are refused with a message naming the key and why.
+//!
+//! The kernel interfaces are created by vswitchd in the test's network namespace and moved into
+//! namespaces of the test, so the host's own addresses and routes never change; their names carry
+//! the test's pid.
+#![forbid(unsafe_code)]
+use std::process::Command;
+use std::time::Duration;
+
+use vswitch_e2e::command::run;
+use vswitch_e2e::netns::Namespace;
+use vswitch_e2e::ofctl::{ofctl_ok, unix_target};
+use vswitch_e2e::overlay::{ifname, payload, sh_in, tcp_transfer};
+use vswitch_e2e::{wait, PortSpec, SwitchConfig, TestDir, Vswitchd};
+
+/// Bytes of each TCP transfer.
+const TRANSFER_BYTES: usize = 1 << 20;
+/// How long a removed port's kernel interface may take to disappear.
+const GONE_LIMIT: Duration = Duration::from_secs(5);
+const LIMIT: Duration = Duration::from_secs(10);
+
+/// Whether `interface` exists inside `ns` (or in the test's own namespace).
+fn interface_exists(ns: Option<&Namespace>, interface: &str) -> bool {
+    match ns {
+        Some(ns) => sh_in(ns, &format!("ip link show dev {interface}")).success(),
+        None => std::path::Path::new("/sys/class/net").join(interface).exists(),
+    }
+}
+
+/// Waits (bounded) until `interface` is gone from `ns`; panics if it stays.
+fn assert_gone(ns: Option<&Namespace>, interface: &str) {
+    let gone = wait::poll(GONE_LIMIT, || (!interface_exists(ns, interface)).then_some(()));
+    assert!(gone.is_some(), "kernel interface {interface} still exists {GONE_LIMIT:?} after del-port");
+}
+
+#[test]
+fn internal_port_carries_host_traffic_to_a_vm() {
+    let dir = TestDir::new("internal-port");
+    let host = Namespace::create(&dir, "host");
+    let vm = Namespace::create(&dir, "vm");
+    let (host_if, vm_if) = (ifname("iph"), ifname("ipv"));
+    let config = SwitchConfig::new(&dir)
+        .flow("actions=NORMAL")
+        .port(PortSpec::tap("vm", 1, 0, &vm_if))
+        .port(PortSpec::internal(&host_if, 2));
+    let switch = Vswitchd::start(&dir, &config);
+    let show = switch.show();
+    let port = show.port(&host_if).expect("the internal port in show");
+    assert_eq!((port.kind.as_str(), port.ofport), ("internal", 2), "{port:?}");
+    assert!(interface_exists(None, &host_if), "vswitchd made no kernel interface {host_if}");
+    host.adopt(&host_if, "10.78.0.1/24");
+    vm.adopt(&vm_if, "10.78.0.2/24");
+
+    let there = host.ping_until_answered("10.78.0.2", 3, 5);
+    assert!(there.is_ok(), "host -> VM over the internal port:\n{}\n{}", there.unwrap_err(), switch.stderr());
+    let back = vm.ping_until_answered("10.78.0.1", 3, 5);
+    assert!(back.is_ok(), "VM -> host over the internal port:\n{}", back.unwrap_err());
+    let data = payload(TRANSFER_BYTES, 78);
+    tcp_transfer(&dir, &host, &vm, "10.78.0.2", 5078, &data).expect("1 MB host -> VM");
+    tcp_transfer(&dir, &vm, &host, "10.78.0.1", 5079, &data).expect("1 MB VM -> host");
+    // The internal port's device counts the transfers (about 730 full frames each way, and
+    // the acknowledgements of the other).
+    let stats = switch.port_stats();
+    let counted = stats.port(&host_if);
+    assert!(counted.rx_bytes > TRANSFER_BYTES as u64, "what the host sent: {counted:?}");
+    assert!(counted.tx_bytes > TRANSFER_BYTES as u64, "what the host received: {counted:?}");
+    assert_eq!(counted.dropped("tx_failed"), 0, "{counted:?}");
+
+    // del-port removes the kernel interface (from wherever it is now).
+    switch.del_port(&host_if);
+    assert_gone(Some(&host), &host_if);
+    assert!(!host.ping("10.78.0.2", 1).success(), "the host still reaches the VM without its port");
+
+    // add-port makes one at run time; names Linux cannot take or that are taken are refused.
+    let added = ifname("ipa");
+    switch.add_port(&added, &["type=internal", "ofport=3"]);
+    assert!(interface_exists(None, &added), "add-port made no kernel interface {added}");
+    switch.del_port(&added);
+    assert_gone(None, &added);
+    let too_long = switch.vsctl(&["add-port", "br0", "internal-port-16", "type=internal"]);
+    assert!(
+        !too_long.success() && too_long.stderr.contains("a Linux interface name has at most 15"),
+        "a 16-character internal port: {too_long}"
+    );
+    let taken = switch.vsctl(&["add-port", "br0", "lo", "type=internal"]);
+    assert!(
+        !taken.success() && taken.stderr.contains("a kernel interface named \"lo\" exists already"),
+        "an internal port named like an existing interface: {taken}"
+    );
+    assert!(switch.show().port("lo").is_none(), "a refused port was added");
+    switch.stop();
+}
+
+#[test]
+fn local_interface_is_openflow_port_local() {
+    let dir = TestDir::new("local-interface");
+    let local = Namespace::create(&dir, "local");
+    let vm1 = Namespace::create(&dir, "vm1");
+    let vm2 = Namespace::create(&dir, "vm2");
+    let (bridge, vm1_if, vm2_if) = (ifname("ipl"), ifname("ipm"), ifname("ipn"));
+    let bridge_toml = format!(
+        "[[bridge]]\nname = \"{bridge}\"\nlocal_interface = true\nmac = \"02:00:00:00:78:01\"\n\
+         flows = [\"in_port=LOCAL,actions=output:1\", \"in_port=1,actions=output:LOCAL\"]\n\
+         [[bridge.port]]\nname = \"vm1\"\ntype = \"dpdk\"\ndevargs = \"net_tap1,iface={vm1_if}\"\nofport = 1\n\
+         [[bridge.port]]\nname = \"vm2\"\ntype = \"dpdk\"\ndevargs = \"net_tap2,iface={vm2_if}\"\nofport = 2\n"
+    );
+    let config = SwitchConfig::new(&dir).more_toml(&bridge_toml);
+    let switch = Vswitchd::start(&dir, &config);
+    let vsctl_flows = |flow: &str| {
+        switch.vsctl_ok(&["del-flows", &bridge]);
+        switch.vsctl_ok(&["add-flow", &bridge, flow]);
+    };
+    let show = switch.show();
+    let port = show.port(&bridge).expect("the LOCAL interface in show");
+    assert_eq!((port.kind.as_str(), port.ofport), ("internal", 0xfffe), "{port:?}");
+    local.adopt(&bridge, "10.79.0.1/24");
+    vm1.adopt(&vm1_if, "10.79.0.2/24");
+    vm2.adopt(&vm2_if, "10.79.0.3/24");
+    assert_eq!(local.mac(&bridge), "02:00:00:00:78:01", "the LOCAL interface has the bridge's MAC");
+
+    // in_port=LOCAL -> 1 and 1 -> LOCAL: the host reaches vm1, and only vm1.
+    let answered = local.ping_until_answered("10.79.0.2", 3, 5);
+    assert!(
+        answered.is_ok(),
+        "host -> vm1 by in_port=LOCAL / output:LOCAL:\n{}\n{}",
+        answered.unwrap_err(),
+        switch.stderr()
+    );
+    assert!(!local.ping("10.79.0.3", 1).success(), "vm2 answered without a rule to it");
+    let flows = switch.vsctl_ok(&["dump-flows", &bridge]);
+    assert_eq!(flows.matches("n_packets=0").count(), 0, "both rules carried packets:\n{flows}");
+
+    // FLOOD includes LOCAL (not the input port): everyone reaches everyone.
+    vsctl_flows("actions=FLOOD");
+    for (from, to) in [(&vm1, "10.79.0.1"), (&vm2, "10.79.0.1"), (&local, "10.79.0.3")] {
+        let answered = from.ping_until_answered(to, 2, 5);
+        assert!(answered.is_ok(), "{} -> {to} with FLOOD:\n{}", from.name(), answered.unwrap_err());
+    }
+    // NORMAL learns LOCAL like any port.
+    vsctl_flows("actions=NORMAL");
+    let answered = vm2.ping_until_answered("10.79.0.1", 3, 5);
+    assert!(answered.is_ok(), "vm2 -> host with NORMAL:\n{}", answered.unwrap_err());
+    let data = payload(TRANSFER_BYTES, 79);
+    tcp_transfer(&dir, &local, &vm2, "10.79.0.3", 5080, &data).expect("1 MB LOCAL -> vm2");
+
+    // OpenFlow sees it as Open vSwitch shows a bridge's local port.
+    let mgmt = unix_target(&dir.join(&format!("{bridge}.mgmt")));
+    let desc = ofctl_ok("OpenFlow13", &["show", &mgmt]);
+    assert!(desc.contains(&format!("LOCAL({bridge}): addr:02:00:00:00:78:01")), "port-desc:\n{desc}");
+    let ports = ofctl_ok("OpenFlow13", &["dump-ports", &mgmt, "LOCAL"]);
+    assert!(ports.contains("port LOCAL: rx pkts=") && !ports.contains("port  1:"), "dump-ports LOCAL:\n{ports}");
+    let stats = switch.port_stats();
+    let counted = stats.port(&bridge);
+    // (Received by the switch: what the host sent.)
+    assert!(counted.ofport == 0xfffe && counted.rx_bytes > TRANSFER_BYTES as u64, "{counted:?}");
+
+    let refused = switch.vsctl(&["del-port", &bridge]);
+    assert!(!refused.success() && refused.stderr.contains("is the LOCAL interface of bridge"), "{refused}");
+    switch.stop();
+}
+
+#[test]
+fn bad_kernel_interface_configs_are_refused() {
+    let dir = TestDir::new("internal-check");
+    let bad = [
+        ("[[bridge]]\nname = \"bridge-of-16-chr\"\nlocal_interface = true", "bridge[1].local_interface: the LOCAL interface is named after the bridge: \"bridge-of-16-chr\" is 16 characters long; a Linux interface name has at most 15"),
+        ("[[bridge]]\nname = \"br1\"\n[[bridge.port]]\nname = \"internal-port-16\"\ntype = \"internal\"", "bridge[1].port[0].name: \"internal-port-16\" is 16 characters long"),
+        ("[[bridge]]\nname = \"br1\"\nlocal_interface = true\naddresses = [\"172.31.1.1/24\"]", "bridge[1].local_interface: a bridge with addresses has the switch's own stack as its LOCAL port"),
+        ("[[bridge]]\nname = \"br1\"\nflows = [\"in_port=LOCAL,actions=drop\"]", "bridge \"br1\" has no port with ofport 65534"),
+    ];
+    for (toml, error) in bad {
+        let path = SwitchConfig::new(&dir).more_toml(toml).write(&dir, "bad.toml");
+        let mut command = Command::new(vswitch_e2e::bins::vswitchd());
+        command.arg("--check-config").arg(&path);
+        let output = run(command, LIMIT);
+        assert!(!output.success() && output.stderr.contains(error), "expected {error:?}: {output}");
+    }
+}
