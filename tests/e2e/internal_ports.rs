@@ -14,20 +14,18 @@
 //! namespaces of the test, so the host's own addresses and routes never change; their names carry
 //! the test's pid.
 #![forbid(unsafe_code)]
-use std::process::Command;
 use std::time::Duration;
 
-use vswitch_e2e::command::run;
 use vswitch_e2e::netns::Namespace;
 use vswitch_e2e::ofctl::{ofctl_ok, unix_target};
 use vswitch_e2e::overlay::{ifname, payload, sh_in, tcp_transfer};
+use vswitch_e2e::vswitchd::check_config;
 use vswitch_e2e::{wait, PortSpec, SwitchConfig, TestDir, Vswitchd};
 
 /// Bytes of each TCP transfer.
 const TRANSFER_BYTES: usize = 1 << 20;
 /// How long a removed port's kernel interface may take to disappear.
 const GONE_LIMIT: Duration = Duration::from_secs(5);
-const LIMIT: Duration = Duration::from_secs(10);
 
 /// Whether `interface` exists inside `ns` (or in the test's own namespace).
 fn interface_exists(ns: Option<&Namespace>, interface: &str) -> bool {
@@ -173,16 +171,26 @@ fn local_interface_is_openflow_port_local() {
 fn bad_kernel_interface_configs_are_refused() {
     let dir = TestDir::new("internal-check");
     let bad = [
-        ("[[bridge]]\nname = \"bridge-of-16-chr\"\nlocal_interface = true", "bridge[1].local_interface: the LOCAL interface is named after the bridge: \"bridge-of-16-chr\" is 16 characters long; a Linux interface name has at most 15"),
-        ("[[bridge]]\nname = \"br1\"\n[[bridge.port]]\nname = \"internal-port-16\"\ntype = \"internal\"", "bridge[1].port[0].name: \"internal-port-16\" is 16 characters long"),
-        ("[[bridge]]\nname = \"br1\"\nlocal_interface = true\naddresses = [\"172.31.1.1/24\"]", "bridge[1].local_interface: a bridge with addresses has the switch's own stack as its LOCAL port"),
-        ("[[bridge]]\nname = \"br1\"\nflows = [\"in_port=LOCAL,actions=drop\"]", "bridge \"br1\" has no port with ofport 65534"),
+        (
+            "[[bridge]]\nname = \"bridge-of-16-chr\"\nlocal_interface = true",
+            "bridge[1].local_interface: the LOCAL interface is named after the bridge: \
+             \"bridge-of-16-chr\" is 16 characters long; a Linux interface name has at most 15",
+        ),
+        (
+            "[[bridge]]\nname = \"br1\"\n[[bridge.port]]\nname = \"internal-port-16\"\ntype = \"internal\"",
+            "bridge[1].port[0].name: \"internal-port-16\" is 16 characters long",
+        ),
+        (
+            "[[bridge]]\nname = \"br1\"\nlocal_interface = true\naddresses = [\"172.31.1.1/24\"]",
+            "bridge[1].local_interface: a bridge with addresses has the switch's own stack as its LOCAL port",
+        ),
+        (
+            "[[bridge]]\nname = \"br1\"\nflows = [\"in_port=LOCAL,actions=drop\"]",
+            "bridge \"br1\" has no port with ofport 65534",
+        ),
     ];
     for (toml, error) in bad {
-        let path = SwitchConfig::new(&dir).more_toml(toml).write(&dir, "bad.toml");
-        let mut command = Command::new(vswitch_e2e::bins::vswitchd());
-        command.arg("--check-config").arg(&path);
-        let output = run(command, LIMIT);
+        let output = check_config(&SwitchConfig::new(&dir).more_toml(toml).write(&dir, "bad.toml"));
         assert!(!output.success() && output.stderr.contains(error), "expected {error:?}: {output}");
     }
 }

@@ -369,7 +369,8 @@ impl PortFields {
                     let key = if self.devargs.is_some() { "devargs" } else { "path" };
                     return Err(KeyError::new(
                         key,
-                        "an internal port takes no device: the switch creates the kernel interface named after the port",
+                        "an internal port takes no device: the switch creates the kernel interface \
+                         named after the port",
                     ));
                 }
                 PortKind::Internal
