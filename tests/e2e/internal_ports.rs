@@ -8,6 +8,8 @@
 //!   LOCAL, with the bridge's MAC: `in_port=LOCAL` and `output:LOCAL` rules carry the host's
 //!   traffic, FLOOD and NORMAL include LOCAL, ovs-ofctl lists it (port-desc, dump-ports), and it
 //!   cannot be deleted as a port.
+//! - On an underlay bridge, whose LOCAL port is the switch's own stack, an internal port gives the
+//!   host its interface on the underlay network beside it.
 //! - Bad configurations are refused with a message naming the key and why.
 //!
 //! The kernel interfaces are created by vswitchd in the test's network namespace and moved into
@@ -18,7 +20,7 @@ use std::time::Duration;
 
 use vswitch_e2e::netns::Namespace;
 use vswitch_e2e::ofctl::{ofctl_ok, unix_target};
-use vswitch_e2e::overlay::{ifname, payload, sh_in, tcp_transfer};
+use vswitch_e2e::overlay::{address, ifname, payload, sh_in, tcp_transfer, veth};
 use vswitch_e2e::vswitchd::check_config;
 use vswitch_e2e::{wait, PortSpec, SwitchConfig, TestDir, Vswitchd};
 
@@ -164,6 +166,40 @@ fn local_interface_is_openflow_port_local() {
 
     let refused = switch.vsctl(&["del-port", &bridge]);
     assert!(!refused.success() && refused.stderr.contains("is the LOCAL interface of bridge"), "{refused}");
+    switch.stop();
+}
+
+/// On an underlay bridge (addresses: LOCAL is the switch's own stack) the host gets its interface
+/// on the underlay network as an internal port: it reaches the underlay's hosts through NORMAL,
+/// and the switch's stack still answers ARP for the tunnel endpoint's address.
+#[test]
+fn internal_port_beside_the_own_stack_of_an_underlay_bridge() {
+    let dir = TestDir::new("internal-underlay");
+    let host = Namespace::create(&dir, "host");
+    let underlay = Namespace::create(&dir, "ul");
+    let (host_if, phy) = (ifname("ipu"), ifname("ipp"));
+    veth(&phy, None, "ul0", &underlay, 1500);
+    address(&underlay, "ul0", "172.31.78.2/24");
+    let config = SwitchConfig::new(&dir)
+        .flow("actions=NORMAL")
+        .bridge_setting("mac", "\"02:00:00:00:78:aa\"")
+        .bridge_setting("addresses", "[\"172.31.78.1/24\"]")
+        .port(PortSpec::dpdk("phy", 1, &format!("net_af_packet0,iface={phy}")))
+        .port(PortSpec::internal(&host_if, 2));
+    let switch = Vswitchd::start(&dir, &config);
+    host.adopt(&host_if, "172.31.78.3/24");
+    let answered = host.ping_until_answered("172.31.78.2", 3, 5);
+    assert!(answered.is_ok(), "host -> underlay peer:\n{}\n{}", answered.unwrap_err(), switch.stderr());
+    let back = underlay.ping_until_answered("172.31.78.3", 3, 5);
+    assert!(back.is_ok(), "underlay peer -> host:\n{}", back.unwrap_err());
+    // The VTEP address is the switch's: its stack answers the host's ARP (it answers no ping).
+    let _ = host.ping("172.31.78.1", 1);
+    let neigh = sh_in(&host, "ip neigh show 172.31.78.1");
+    assert!(neigh.stdout.contains("02:00:00:00:78:aa"), "the host's ARP entry of the VTEP: {neigh}");
+    let show = switch.show();
+    let local = show.port("br0").expect("the own stack's LOCAL port");
+    let internal = show.port(&host_if).expect("the internal port");
+    assert_eq!((local.ofport, internal.kind.as_str()), (0xfffe, "internal"), "{show:?}");
     switch.stop();
 }
 
