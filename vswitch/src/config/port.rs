@@ -333,22 +333,13 @@ impl PortFields {
     /// Checks that `type` is known and that exactly the keys of that type are present.
     fn into_port(mut self) -> Result<PortConfig, KeyError> {
         if let Some(kind) = TUNNEL_TYPES.into_iter().find(|kind| kind.name() == self.port_type) {
-            if self.devargs.is_some() || self.path.is_some() {
-                let key = if self.devargs.is_some() { "devargs" } else { "path" };
-                return Err(KeyError::new(
-                    key,
-                    format!("a {} port has no device; it takes options (remote_ip, key, ...)", kind.name()),
-                ));
-            }
+            self.no_device(&format!("a {} port has no device; it takes options (remote_ip, key, ...)", kind.name()))?;
             let tunnel = TunnelConfig::from_options(kind, &self.options)
                 .map_err(|(option, problem)| KeyError::new(format!("options.{option}"), problem))?;
             return Ok(self.with_kind(PortKind::Tunnel(tunnel)));
         }
         if self.port_type == TYPE_PATCH {
-            if self.devargs.is_some() || self.path.is_some() {
-                let key = if self.devargs.is_some() { "devargs" } else { "path" };
-                return Err(KeyError::new(key, "a patch port has no device; it takes options = { peer = \"PORT\" }"));
-            }
+            self.no_device("a patch port has no device; it takes options = { peer = \"PORT\" }")?;
             if let Some(unknown) = self.options.keys().find(|k| *k != "peer") {
                 return Err(KeyError::new(
                     format!("options.{unknown}"),
@@ -365,14 +356,9 @@ impl PortFields {
         }
         let kind = match self.port_type.as_str() {
             TYPE_INTERNAL => {
-                if self.devargs.is_some() || self.path.is_some() {
-                    let key = if self.devargs.is_some() { "devargs" } else { "path" };
-                    return Err(KeyError::new(
-                        key,
-                        "an internal port takes no device: the switch creates the kernel interface \
-                         named after the port",
-                    ));
-                }
+                self.no_device(
+                    "an internal port takes no device: the switch creates the kernel interface named after the port",
+                )?;
                 PortKind::Internal
             }
             TYPE_DPDK => {
@@ -418,6 +404,16 @@ impl PortFields {
             other => return Err(KeyError::new("type", format!("{other:?} is not a port type; use {PORT_TYPES}"))),
         };
         Ok(self.with_kind(kind))
+    }
+
+    /// Refuses `devargs` and `path` (whichever is given) on a port type without a device,
+    /// saying `problem`.
+    fn no_device(&self, problem: &str) -> Result<(), KeyError> {
+        match (&self.devargs, &self.path) {
+            (Some(_), _) => Err(KeyError::new("devargs", problem)),
+            (None, Some(_)) => Err(KeyError::new("path", problem)),
+            (None, None) => Ok(()),
+        }
     }
 
     fn with_kind(self, kind: PortKind) -> PortConfig {
