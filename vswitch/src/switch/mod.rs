@@ -264,13 +264,14 @@ impl Switch {
             }
             switch.bridges.push(state);
             let index = switch.bridges.len() - 1;
+            // The LOCAL interface first (it has the bridge's MAC), then the configured ports.
             let local = bridge.local_interface.then(|| port::local_interface(bridge));
-            for port in local.iter().chain(&bridge.ports) {
-                let attached = match port.kind {
-                    PortKind::Internal if port.ofport == Some(OfPort::LOCAL.0) => {
-                        switch.attach(index, port, OfPort::LOCAL.0, Some(bridge.mac))
-                    }
-                    _ => switch.attach_port(&bridge.name, port),
+            let ports = local.iter().map(|p| (p, true)).chain(bridge.ports.iter().map(|p| (p, false)));
+            for (port, is_local) in ports {
+                let attached = if is_local {
+                    switch.attach(index, port, OfPort::LOCAL.0, Some(bridge.mac))
+                } else {
+                    switch.attach_port(&bridge.name, port)
                 };
                 if let Err(e) = attached {
                     match switch.on_port_error {
