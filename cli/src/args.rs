@@ -137,7 +137,7 @@ enum Command {
     Mempool,
     /// Add a port to a running bridge
     #[command(after_help = "Settings:\n  \
-        type=TYPE          required: dpdk, vhost-user, vhost-user-client, patch, vxlan, geneve or gre\n  \
+        type=TYPE          required: dpdk, vhost-user, vhost-user-client, internal, patch, vxlan, geneve or gre\n  \
         devargs=DEVARGS    required for type=dpdk: PCI address or vdev (net_tap0,iface=tap0)\n  \
         path=SOCKET        required for type=vhost-user and vhost-user-client\n  \
         options:NAME=VALUE a tunnel's option (vxlan, geneve, gre), as Open vSwitch's: remote_ip\n                     \
@@ -150,6 +150,7 @@ enum Command {
         tag=VLAN           access port of VLAN 1-4094 for NORMAL (untagged packets only)\n  \
         trunks=V1,V2,...   trunk of these VLANs for NORMAL (default: trunk of all VLANs)\n\n\
         Examples: vsctl add-port br0 vm1 type=vhost-user-client path=/run/vswitch/vm1.sock\n          \
+        vsctl add-port br0 host0 type=internal   (a kernel interface host0 for the host's stack)\n          \
         vsctl add-port br-int vx1 type=vxlan options:remote_ip=172.31.2.2 options:key=1000")]
     AddPort {
         /// Bridge to add the port to
@@ -832,7 +833,10 @@ mod tests {
         assert!(text.contains("error: 'mtu=big': not a number in 0..=65535"), "{text}");
         assert!(text.contains("Usage: vsctl add-port [OPTIONS] <BRIDGE> <NAME> <KEY=VALUE>..."), "{text}");
         let text = usage_error_text("vsctl add-port br0 p1 devargs=x");
-        assert!(text.contains("missing 'type=dpdk|vhost-user|vhost-user-client|vxlan|geneve|gre'"), "{text}");
+        assert!(
+            text.contains("missing 'type=dpdk|vhost-user|vhost-user-client|internal|patch|vxlan|geneve|gre'"),
+            "{text}"
+        );
         let text = usage_error_text("vsctl add-port br0 vx1 type=vxlan options:remote_ip=10.0.0.2 options:key=x");
         assert!(text.contains("error: 'options:key=x': \"x\" is neither a number"), "{text}");
         let text = usage_error_text("vsctl add-port br0 p1 type=dpdk nonsense");
@@ -848,7 +852,7 @@ mod tests {
         let help = parse("vsctl add-port --help").unwrap_err().render().to_string();
         assert!(
             help.contains(
-                "type=TYPE          required: dpdk, vhost-user, vhost-user-client, patch, vxlan, geneve or gre"
+                "type=TYPE          required: dpdk, vhost-user, vhost-user-client, internal, patch, vxlan, geneve or gre"
             ),
             "{help}"
         );

@@ -16,7 +16,7 @@ use crate::proto::{PortConfig, PortKind, TunnelConfig, TunnelKind, DEFAULT_QUEUE
 const KEYS: &str = "type, devargs, path, options:NAME, ofport, rx_queues, rxq_size, txq_size, mtu, tag, trunks";
 
 /// The port types, as `type=` takes them.
-const TYPES: &str = "dpdk, vhost-user, vhost-user-client, vxlan, geneve or gre";
+const TYPES: &str = "dpdk, vhost-user, vhost-user-client, internal, patch, vxlan, geneve or gre";
 
 /// Why a `KEY=VALUE` list does not describe a port. `Display` names the word at fault.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,7 +66,7 @@ impl fmt::Display for SettingError {
                 write!(f, "'{token}': not a comma-separated list of numbers in 0..={max}")
             }
             SettingError::MissingType => {
-                write!(f, "missing 'type=dpdk|vhost-user|vhost-user-client|vxlan|geneve|gre'")
+                write!(f, "missing 'type=dpdk|vhost-user|vhost-user-client|internal|patch|vxlan|geneve|gre'")
             }
             SettingError::MissingKey { port_type, key } => {
                 write!(f, "missing '{key}=...': type={port_type} needs it")
@@ -123,6 +123,7 @@ enum PortType {
     Dpdk,
     VhostUser,
     VhostUserClient,
+    Internal,
     Patch,
     Tunnel(TunnelKind),
 }
@@ -133,6 +134,7 @@ impl PortType {
             "dpdk" => Some(PortType::Dpdk),
             "vhost-user" => Some(PortType::VhostUser),
             "vhost-user-client" => Some(PortType::VhostUserClient),
+            "internal" => Some(PortType::Internal),
             "patch" => Some(PortType::Patch),
             _ => TunnelKind::ALL.into_iter().find(|kind| kind.name() == value).map(PortType::Tunnel),
         }
@@ -143,6 +145,7 @@ impl PortType {
             PortType::Dpdk => "dpdk",
             PortType::VhostUser => "vhost-user",
             PortType::VhostUserClient => "vhost-user-client",
+            PortType::Internal => "internal",
             PortType::Patch => "patch",
             PortType::Tunnel(kind) => kind.name(),
         }
@@ -362,6 +365,11 @@ fn port_kind(
                 _ => PortKind::VhostUserClient { path },
             })
         }
+        // The switch creates the kernel interface, named after the port: no device key.
+        PortType::Internal => match devargs.map(|d| d.token).or(path.map(|p| p.token)) {
+            Some(token) => Err(not_for_type(token)),
+            None => Ok(PortKind::Internal),
+        },
         PortType::Tunnel(kind) => tunnel_kind(kind, devargs, path, &BTreeMap::new()),
         PortType::Patch => patch_kind(devargs, path, &BTreeMap::new(), None),
     }
@@ -384,6 +392,13 @@ mod tests {
             Ok(config) => panic!("{text:?} was accepted as {config:?}"),
             Err(error) => error.to_string(),
         }
+    }
+
+    #[test]
+    fn internal_port_takes_no_device() {
+        assert_eq!(parse("type=internal ofport=4").map(|c| (c.kind, c.ofport)), Ok((PortKind::Internal, Some(4))));
+        assert_eq!(error_text("type=internal devargs=net_tap0"), "'devargs=net_tap0': not used by type=internal");
+        assert_eq!(error_text("type=internal options:peer=x"), "'options:peer=x': not used by type=internal");
     }
 
     #[test]
@@ -505,7 +520,7 @@ mod tests {
     fn unknown_port_type() {
         assert_eq!(
             error_text("type=tap devargs=x"),
-            "'type=tap': unknown port type (expected dpdk, vhost-user, vhost-user-client, vxlan, geneve or gre)"
+            "'type=tap': unknown port type (expected dpdk, vhost-user, vhost-user-client, internal, patch, vxlan, geneve or gre)"
         );
     }
 
@@ -526,7 +541,10 @@ mod tests {
 
     #[test]
     fn missing_type() {
-        assert_eq!(error_text("devargs=x"), "missing 'type=dpdk|vhost-user|vhost-user-client|vxlan|geneve|gre'");
+        assert_eq!(
+            error_text("devargs=x"),
+            "missing 'type=dpdk|vhost-user|vhost-user-client|internal|patch|vxlan|geneve|gre'"
+        );
         assert_eq!(port_config_from_settings("p1", &[]).unwrap_err(), SettingError::MissingType);
     }
 
@@ -628,7 +646,7 @@ mod tests {
         );
         assert_eq!(
             error_text("options:remote_ip=10.0.0.2"),
-            "missing 'type=dpdk|vhost-user|vhost-user-client|vxlan|geneve|gre'"
+            "missing 'type=dpdk|vhost-user|vhost-user-client|internal|patch|vxlan|geneve|gre'"
         );
     }
 

@@ -6,15 +6,10 @@
 //! the datapath flow of a packet covers br-int, br-tun and br0 (one megaflow, checked with
 //! trace); a patch port whose peer is missing or not a patch port is refused in the config.
 #![forbid(unsafe_code)]
-use std::process::Command;
-use std::time::Duration;
-
-use vswitch_e2e::command::run;
 use vswitch_e2e::netns::Namespace;
 use vswitch_e2e::overlay::{address, sh, veth};
+use vswitch_e2e::vswitchd::check_config;
 use vswitch_e2e::{PortSpec, SwitchConfig, TestDir, Vswitchd};
-
-const LIMIT: Duration = Duration::from_secs(10);
 
 #[test]
 fn neutron_layout_br_int_br_tun_underlay() {
@@ -96,15 +91,7 @@ fn patch_port_peers_are_checked() {
         let config = SwitchConfig::new(&dir).port(PortSpec::dpdk("p1", 1, "net_null0")).more_toml(&format!(
             "[[bridge]]\nname = \"br1\"\n[[bridge.port]]\nname = \"patch1\"\ntype = \"patch\"\nofport = 1\n{options}"
         ));
-        let path = config.write(&dir, "bad.toml");
-        let output = run(
-            {
-                let mut command = Command::new(vswitch_e2e::bins::vswitchd());
-                command.arg("--check-config").arg(&path);
-                command
-            },
-            LIMIT,
-        );
+        let output = check_config(&config.write(&dir, "bad.toml"));
         assert!(!output.success() && output.stderr.contains(error), "expected {error:?}: {output}");
     }
 }

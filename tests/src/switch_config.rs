@@ -20,9 +20,17 @@ pub const IDLE_SLEEP_MAX_US: u32 = 100;
 /// What a port is.
 #[derive(Debug, Clone)]
 pub enum PortKind {
-    Dpdk { devargs: String },
-    VhostUser { path: PathBuf },
-    VhostUserClient { path: PathBuf },
+    Dpdk {
+        devargs: String,
+    },
+    VhostUser {
+        path: PathBuf,
+    },
+    VhostUserClient {
+        path: PathBuf,
+    },
+    /// An internal port: vswitchd creates a kernel interface named after the port.
+    Internal,
 }
 
 /// One `[[bridge.port]]`.
@@ -66,6 +74,12 @@ impl PortSpec {
     /// A vhost-user client port: the VM side listens at `path`.
     pub fn vhost_user_client(name: &str, ofport: u32, path: &Path) -> PortSpec {
         PortSpec::of_kind(name, ofport, PortKind::VhostUserClient { path: path.to_owned() })
+    }
+
+    /// An internal port: vswitchd creates the kernel interface `name` (at most 15 characters)
+    /// in its own network namespace.
+    pub fn internal(name: &str, ofport: u32) -> PortSpec {
+        PortSpec::of_kind(name, ofport, PortKind::Internal)
     }
 
     fn of_kind(name: &str, ofport: u32, kind: PortKind) -> PortSpec {
@@ -223,14 +237,18 @@ impl SwitchConfig {
         }
         for port in &self.ports {
             let _ = writeln!(text, "\n[[bridge.port]]\nname = {}", quote(&port.name));
-            let (kind, key, value) = match &port.kind {
-                PortKind::Dpdk { devargs } => ("dpdk", "devargs", devargs.clone()),
-                PortKind::VhostUser { path } => ("vhost-user", "path", path.to_string_lossy().into_owned()),
+            let (kind, target) = match &port.kind {
+                PortKind::Dpdk { devargs } => ("dpdk", Some(("devargs", devargs.clone()))),
+                PortKind::VhostUser { path } => ("vhost-user", Some(("path", path.to_string_lossy().into_owned()))),
                 PortKind::VhostUserClient { path } => {
-                    ("vhost-user-client", "path", path.to_string_lossy().into_owned())
+                    ("vhost-user-client", Some(("path", path.to_string_lossy().into_owned())))
                 }
+                PortKind::Internal => ("internal", None),
             };
-            let _ = writeln!(text, "type = {}\n{key} = {}", quote(kind), quote(&value));
+            let _ = writeln!(text, "type = {}", quote(kind));
+            if let Some((key, value)) = target {
+                let _ = writeln!(text, "{key} = {}", quote(&value));
+            }
             if let Some(ofport) = port.ofport {
                 let _ = writeln!(text, "ofport = {ofport}");
             }

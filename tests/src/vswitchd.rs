@@ -217,6 +217,13 @@ impl Drop for Vswitchd {
     }
 }
 
+/// Runs `vswitchd --check-config <config>` (bounded in time): how it judges a file.
+pub fn check_config(config: &Path) -> CmdOutput {
+    let mut command = Command::new(bins::vswitchd());
+    command.arg("--check-config").arg(config);
+    command::run(command, VSCTL_LIMIT)
+}
+
 /// Runs `vsctl --socket <socket> <args>` (bounded in time).
 pub fn vsctl_at(socket: &Path, args: &[&str]) -> CmdOutput {
     let mut command = Command::new(bins::vsctl());

@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use super::port::check_name;
+use super::port::{check_interface_name, check_name};
 use super::reader::{KeyError, Section};
 use super::{
     BridgeConfig, FailMode, InterfaceAddress, OpenFlowTarget, PacketInLimit, PortConfig, PortKind, StaticRoute,
@@ -28,6 +28,7 @@ const BRIDGE_KEYS: &[&str] = &[
     "addresses",
     "routes",
     "neighbours",
+    "local_interface",
 ];
 
 pub(super) fn read_bridges(root: &Section) -> Result<Vec<BridgeConfig>, KeyError> {
@@ -51,11 +52,26 @@ fn read_bridge(section: &Section) -> Result<BridgeConfig, KeyError> {
         .map(PortConfig::from_toml)
         .collect::<Result<Vec<_>, _>>()?;
     assign_ofports(&mut ports).map_err(|error| error.within(section.path()))?;
+    let underlay = read_underlay(section)?;
+    let local_interface = section.boolean("local_interface")?.unwrap_or(false);
+    if local_interface {
+        check_interface_name(&name).map_err(|problem| {
+            section.error("local_interface", format!("the LOCAL interface is named after the bridge: {problem}"))
+        })?;
+        if !underlay.addresses.is_empty() {
+            return Err(section.error(
+                "local_interface",
+                "a bridge with addresses has the switch's own stack as its LOCAL port (the tunnel endpoints); \
+                 give the host its interface on this bridge with a port of type \"internal\" instead",
+            ));
+        }
+    }
+    let has_local = local_interface || !underlay.addresses.is_empty();
     let mut flows = Vec::new();
     for (index, text) in section.strings("flows")?.unwrap_or_default().iter().enumerate() {
         let key = format!("flows[{index}]");
         let flow = parse_add_flow(text).map_err(|error| section.error(&key, error.to_string()))?;
-        check_flow_ports(&flow, &name, &ports).map_err(|problem| section.error(&key, problem))?;
+        check_flow_ports(&flow, &name, &ports, has_local).map_err(|problem| section.error(&key, problem))?;
         flows.push(flow);
     }
     let openflow = OpenFlowTarget::parse_list(&section.strings("openflow")?.unwrap_or_default())
@@ -80,7 +96,6 @@ fn read_bridge(section: &Section) -> Result<BridgeConfig, KeyError> {
         Some(text) => parse_unicast_mac(&text).map_err(|problem| section.error("mac", problem))?,
         None => derived_mac(datapath_id),
     };
-    let underlay = read_underlay(section)?;
     Ok(BridgeConfig {
         name,
         ports,
@@ -92,6 +107,7 @@ fn read_bridge(section: &Section) -> Result<BridgeConfig, KeyError> {
         mac_table_size,
         mac,
         underlay,
+        local_interface,
     })
 }
 
@@ -240,9 +256,11 @@ fn assign_ofports(ports: &mut [PortConfig]) -> Result<(), KeyError> {
     Ok(())
 }
 
-/// A flow may only name ports of its own bridge, by their (resolved) ofport.
-fn check_flow_ports(flow: &FlowRule, bridge: &str, ports: &[PortConfig]) -> Result<(), String> {
-    let exists = |number: u32| ports.iter().any(|port| port.ofport == Some(number));
+/// A flow may only name ports of its own bridge, by their (resolved) ofport, and LOCAL as its
+/// input port only when the bridge has a LOCAL port (`has_local`).
+fn check_flow_ports(flow: &FlowRule, bridge: &str, ports: &[PortConfig], has_local: bool) -> Result<(), String> {
+    let exists =
+        |number: u32| ports.iter().any(|port| port.ofport == Some(number)) || (has_local && number == OfPort::LOCAL.0);
     let missing = |token: String, number: u32| format!("{token}: bridge {bridge:?} has no port with ofport {number}");
     if let Some(in_port) = flow.matches.in_port() {
         if !exists(in_port.0) {
@@ -352,6 +370,8 @@ fn check_unique_across_bridges(bridges: &[BridgeConfig]) -> Result<(), KeyError>
                 }
                 // Patch ends are checked pairwise below.
                 PortKind::Patch { .. } => continue,
+                // Its kernel interface is named after the port, whose name is unique.
+                PortKind::Internal => continue,
                 // A received packet must belong to one port: Open vSwitch's identity of a tunnel.
                 PortKind::Tunnel(t) => (
                     "options.remote_ip",
@@ -371,6 +391,15 @@ fn check_unique_across_bridges(bridges: &[BridgeConfig]) -> Result<(), KeyError>
                     format!("{target} is already used by port {first:?}"),
                 ));
             }
+        }
+    }
+    // A LOCAL interface is a port named after its bridge.
+    for (bridge_index, bridge) in bridges.iter().enumerate().filter(|(_, b)| b.local_interface) {
+        if let Some(port) = port_names.get(bridge.name.as_str()) {
+            return Err(KeyError::new(
+                format!("bridge[{bridge_index}].local_interface"),
+                format!("the LOCAL interface would be named {:?}, which is the name of {port}", bridge.name),
+            ));
         }
     }
     Ok(())

@@ -166,6 +166,10 @@ pub struct BridgeConfig {
     pub mac: [u8; 6],
     /// What makes the bridge an underlay for tunnels.
     pub underlay: Underlay,
+    /// `local_interface`: the bridge's LOCAL port is a kernel interface named after the bridge
+    /// (a net_tap device) that the host's stack owns addresses on. Off by default; not with
+    /// `underlay.addresses`, whose LOCAL port is the switch's own stack.
+    pub local_interface: bool,
 }
 
 /// A bridge's own addresses (tunnel endpoints, each with the connected route of its prefix),

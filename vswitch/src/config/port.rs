@@ -17,7 +17,9 @@ const TYPE_DPDK: &str = "dpdk";
 const TYPE_VHOST_USER: &str = "vhost-user";
 const TYPE_VHOST_USER_CLIENT: &str = "vhost-user-client";
 const TYPE_PATCH: &str = "patch";
-const PORT_TYPES: &str = "\"dpdk\", \"vhost-user\", \"vhost-user-client\", \"patch\", \"vxlan\", \"geneve\" or \"gre\"";
+const TYPE_INTERNAL: &str = "internal";
+const PORT_TYPES: &str =
+    "\"dpdk\", \"vhost-user\", \"vhost-user-client\", \"internal\", \"patch\", \"vxlan\", \"geneve\" or \"gre\"";
 const TUNNEL_TYPES: [TunnelKind; 3] = [TunnelKind::Vxlan, TunnelKind::Geneve, TunnelKind::Gre];
 
 /// Receive queues of a port that does not say (`rx_queues`); vsctl's add-port uses it too.
@@ -31,6 +33,8 @@ const MAX_QUEUE_SIZE: u16 = 4096;
 const MIN_MTU: u16 = 68;
 const MAX_MTU: u16 = 9600;
 const MAX_NAME_LEN: usize = 32;
+/// Longest Linux interface name (IFNAMSIZ - 1): internal ports and LOCAL interfaces.
+const MAX_INTERFACE_NAME_LEN: usize = 15;
 const MIN_TAG: u16 = 1;
 const MAX_TAG: u16 = 4094;
 const MAX_TRUNK_VLAN: u16 = 4095;
@@ -97,6 +101,10 @@ pub enum PortKind {
     VhostUserClient { path: PathBuf },
     /// A tunnel (VXLAN, Geneve, GRE) to remote endpoints over an underlay bridge: no device.
     Tunnel(TunnelConfig),
+    /// A kernel network interface named after the port (a DPDK net_tap device): what the
+    /// pipeline outputs to it reaches the host's stack, what the host sends on it enters the
+    /// bridge from this port.
+    Internal,
     /// One end of a patch between two bridges (`options = { peer = "<port on another
     /// bridge>" }`): output to it continues in the peer's bridge. No device.
     Patch { peer: String },
@@ -104,13 +112,14 @@ pub enum PortKind {
 
 impl PortKind {
     /// The `type` value of this kind in the config file: "dpdk", "vhost-user",
-    /// "vhost-user-client", "vxlan", "geneve" or "gre".
+    /// "vhost-user-client", "internal", "patch", "vxlan", "geneve" or "gre".
     pub fn type_name(&self) -> &'static str {
         match self {
             PortKind::Dpdk { .. } => TYPE_DPDK,
             PortKind::VhostUser { .. } => TYPE_VHOST_USER,
             PortKind::VhostUserClient { .. } => TYPE_VHOST_USER_CLIENT,
             PortKind::Tunnel(tunnel) => tunnel.kind.name(),
+            PortKind::Internal => TYPE_INTERNAL,
             PortKind::Patch { .. } => TYPE_PATCH,
         }
     }
@@ -145,6 +154,7 @@ impl PortConfig {
                 check_socket_path(path).map_err(|problem| KeyError::new("path", problem))
             }
             PortKind::Tunnel(_) => Ok(()),
+            PortKind::Internal => check_interface_name(&self.name).map_err(|problem| KeyError::new("name", problem)),
             PortKind::Patch { peer } => {
                 check_name(peer).map_err(|problem| KeyError::new("options.peer", problem))?;
                 if *peer == self.name {
@@ -232,6 +242,21 @@ pub(super) fn check_name(name: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// The name of a kernel interface the switch creates (an internal port, a bridge's LOCAL
+/// interface): a valid port or bridge name that Linux takes as an interface name.
+pub(super) fn check_interface_name(name: &str) -> Result<(), String> {
+    if name.len() > MAX_INTERFACE_NAME_LEN {
+        return Err(format!(
+            "{name:?} is {} characters long; a Linux interface name has at most {MAX_INTERFACE_NAME_LEN}",
+            name.len()
+        ));
+    }
+    if name == "." || name == ".." {
+        return Err(format!("{name:?} cannot be a Linux interface name"));
+    }
+    Ok(())
+}
+
 /// A unix socket path: absolute and short enough for `sun_path`.
 pub(super) fn check_socket_path(path: &Path) -> Result<(), String> {
     if !path.is_absolute() {
@@ -308,22 +333,13 @@ impl PortFields {
     /// Checks that `type` is known and that exactly the keys of that type are present.
     fn into_port(mut self) -> Result<PortConfig, KeyError> {
         if let Some(kind) = TUNNEL_TYPES.into_iter().find(|kind| kind.name() == self.port_type) {
-            if self.devargs.is_some() || self.path.is_some() {
-                let key = if self.devargs.is_some() { "devargs" } else { "path" };
-                return Err(KeyError::new(
-                    key,
-                    format!("a {} port has no device; it takes options (remote_ip, key, ...)", kind.name()),
-                ));
-            }
+            self.no_device(&format!("a {} port has no device; it takes options (remote_ip, key, ...)", kind.name()))?;
             let tunnel = TunnelConfig::from_options(kind, &self.options)
                 .map_err(|(option, problem)| KeyError::new(format!("options.{option}"), problem))?;
             return Ok(self.with_kind(PortKind::Tunnel(tunnel)));
         }
         if self.port_type == TYPE_PATCH {
-            if self.devargs.is_some() || self.path.is_some() {
-                let key = if self.devargs.is_some() { "devargs" } else { "path" };
-                return Err(KeyError::new(key, "a patch port has no device; it takes options = { peer = \"PORT\" }"));
-            }
+            self.no_device("a patch port has no device; it takes options = { peer = \"PORT\" }")?;
             if let Some(unknown) = self.options.keys().find(|k| *k != "peer") {
                 return Err(KeyError::new(
                     format!("options.{unknown}"),
@@ -339,6 +355,12 @@ impl PortFields {
             return Err(KeyError::new("options", "only tunnel and patch ports take options"));
         }
         let kind = match self.port_type.as_str() {
+            TYPE_INTERNAL => {
+                self.no_device(
+                    "an internal port takes no device: the switch creates the kernel interface named after the port",
+                )?;
+                PortKind::Internal
+            }
             TYPE_DPDK => {
                 if self.path.is_some() {
                     return Err(KeyError::new(
@@ -384,6 +406,16 @@ impl PortFields {
         Ok(self.with_kind(kind))
     }
 
+    /// Refuses `devargs` and `path` (whichever is given) on a port type without a device,
+    /// saying `problem`.
+    fn no_device(&self, problem: &str) -> Result<(), KeyError> {
+        match (&self.devargs, &self.path) {
+            (Some(_), _) => Err(KeyError::new("devargs", problem)),
+            (None, Some(_)) => Err(KeyError::new("path", problem)),
+            (None, None) => Ok(()),
+        }
+    }
+
     fn with_kind(self, kind: PortKind) -> PortConfig {
         PortConfig {
             name: self.name,
@@ -407,6 +439,7 @@ impl From<&PortConfig> for PortFields {
                 (None, Some(path.clone()), BTreeMap::new())
             }
             PortKind::Tunnel(tunnel) => (None, None, tunnel.to_options()),
+            PortKind::Internal => (None, None, BTreeMap::new()),
             PortKind::Patch { peer } => (None, None, BTreeMap::from([("peer".to_string(), peer.clone())])),
         };
         PortFields {

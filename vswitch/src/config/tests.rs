@@ -1141,3 +1141,53 @@ fn management_sockets_sit_next_to_the_control_socket() {
         "management socket",
     );
 }
+
+#[test]
+fn internal_ports_are_kernel_interfaces_named_after_the_port() {
+    let config = parse("[[bridge]]\nname = \"br0\"\n[[bridge.port]]\nname = \"host0\"\ntype = \"internal\"\n");
+    assert_eq!(config.bridges[0].ports[0].kind, PortKind::Internal);
+    assert_rejected(
+        "[[bridge]]\nname = \"br0\"\n[[bridge.port]]\nname = \"a-name-of-16-chr\"\ntype = \"internal\"\n",
+        "bridge[0].port[0].name",
+        "a Linux interface name has at most 15",
+    );
+    assert_rejected(
+        "[[bridge]]\nname = \"br0\"\n[[bridge.port]]\nname = \"host0\"\ntype = \"internal\"\ndevargs = \"net_tap0\"\n",
+        "bridge[0].port[0].devargs",
+        "an internal port takes no device",
+    );
+    // The JSON of add-port has the same shape.
+    let port: PortConfig = serde_json::from_str(r#"{"name": "host0", "type": "internal"}"#).unwrap();
+    assert_eq!(port.kind, PortKind::Internal);
+    assert_eq!(serde_json::to_value(&port).unwrap()["type"], "internal");
+}
+
+#[test]
+fn local_interface_is_opt_in_and_named_after_the_bridge() {
+    let bridge = |extra: &str| format!("[[bridge]]\nname = \"br-host\"\n{extra}\n");
+    assert!(!parse(&bridge("")).bridges[0].local_interface);
+    let config = parse(&bridge("local_interface = true\nflows = [\"in_port=LOCAL,actions=FLOOD\"]"));
+    assert!(config.bridges[0].local_interface);
+    // in_port=LOCAL names a port only a bridge with a LOCAL port has.
+    assert_rejected(
+        &bridge("flows = [\"in_port=LOCAL,actions=FLOOD\"]"),
+        "bridge[0].flows[0]",
+        "no port with ofport 65534",
+    );
+    assert_rejected(
+        "[[bridge]]\nname = \"bridge-of-16-chr\"\nlocal_interface = true\n",
+        "bridge[0].local_interface",
+        "a Linux interface name has at most 15",
+    );
+    assert_rejected(
+        &bridge("local_interface = true\naddresses = [\"172.31.1.1/24\"]"),
+        "bridge[0].local_interface",
+        "a port of type \"internal\" instead",
+    );
+    assert_rejected(
+        "[[bridge]]\nname = \"br0\"\n[[bridge.port]]\nname = \"br-host\"\ntype = \"internal\"\n\
+         [[bridge]]\nname = \"br-host\"\nlocal_interface = true\n",
+        "bridge[1].local_interface",
+        "which is the name of bridge[0].port[0]",
+    );
+}

@@ -262,8 +262,17 @@ impl Switch {
                 routes.insert(route).map_err(|e| format!("bridge {}: {e}", bridge.name))?;
             }
             switch.bridges.push(state);
-            for port in &bridge.ports {
-                if let Err(e) = switch.attach_port(&bridge.name, port) {
+            let index = switch.bridges.len() - 1;
+            // The LOCAL interface first (it has the bridge's MAC), then the configured ports.
+            let local = bridge.local_interface.then(|| port::local_interface(bridge));
+            let ports = local.iter().map(|p| (p, true)).chain(bridge.ports.iter().map(|p| (p, false)));
+            for (port, is_local) in ports {
+                let attached = if is_local {
+                    switch.attach(index, port, OfPort::LOCAL.0, Some(bridge.mac))
+                } else {
+                    switch.attach_port(&bridge.name, port)
+                };
+                if let Err(e) = attached {
                     match switch.on_port_error {
                         PortErrorPolicy::Continue => {
                             tracing::error!(port = %port.name, bridge = %bridge.name, "port not added: {e}")
@@ -618,10 +627,17 @@ impl Switch {
         Ok(())
     }
 
-    /// Removes a port at run time without disturbing the others.
+    /// Removes a port at run time without disturbing the others (a bridge's LOCAL interface
+    /// stays: it belongs to the bridge).
     pub fn del_port(&mut self, name: &str) -> Result<(), String> {
         let index =
             self.ports.iter().position(|p| p.config.name == name).ok_or_else(|| format!("no port named {name:?}"))?;
+        if self.ports[index].ofport == OfPort::LOCAL.0 {
+            return Err(format!(
+                "{name:?} is the LOCAL interface of bridge {}: it comes and goes with the bridge's local_interface",
+                self.bridges[self.ports[index].bridge].name
+            ));
+        }
         self.push_port_status(index, PortReason::Delete);
         let port = self.ports.remove(index);
         let id = port.dp_port;
@@ -658,17 +674,11 @@ impl Switch {
         self.bridges.iter().position(|b| b.name == name)
     }
 
-    /// Probes and starts a port and records it; the datapath learns of it
-    /// at the next `publish`.
+    /// Checks a configured port, gives it its ofport (the first free one unless it names
+    /// one), then attaches it; the datapath learns of it at the next `publish`.
     fn attach_port(&mut self, bridge_name: &str, config: &PortConfig) -> Result<(), String> {
         config.validate()?;
         let bridge = self.bridge_index(bridge_name).ok_or_else(|| format!("no bridge named {bridge_name:?}"))?;
-        if self.ports.iter().chain(&self.unsafe_to_close).any(|p| p.config.name == config.name) {
-            return Err(format!("a port named {:?} exists already", config.name));
-        }
-        if self.ports.len() + self.unsafe_to_close.len() >= MAX_PORTS {
-            return Err(format!("at most {MAX_PORTS} ports"));
-        }
         let used: Vec<u32> = self.ports.iter().filter(|p| p.bridge == bridge).map(|p| p.ofport).collect();
         let ofport = match config.ofport {
             Some(n) if used.contains(&n) => {
@@ -677,6 +687,21 @@ impl Switch {
             Some(n) => n,
             None => (1..).find(|n| !used.contains(n)).unwrap_or(1),
         };
+        self.attach(bridge, config, ofport, None)
+    }
+
+    /// Probes and starts port `config` as `ofport` of bridge `bridge` and records it (an
+    /// internal port's kernel interface gets `mac`, if given); the datapath learns of it at
+    /// the next `publish`.
+    fn attach(&mut self, bridge: usize, config: &PortConfig, ofport: u32, mac: Option<[u8; 6]>) -> Result<(), String> {
+        let bridge_name = self.bridges[bridge].name.clone();
+        let bridge_name = bridge_name.as_str();
+        if self.ports.iter().chain(&self.unsafe_to_close).any(|p| p.config.name == config.name) {
+            return Err(format!("a port named {:?} exists already", config.name));
+        }
+        if self.ports.len() + self.unsafe_to_close.len() >= MAX_PORTS {
+            return Err(format!("at most {MAX_PORTS} ports"));
+        }
         if let Some(mtu) = config.mtu {
             if !self.pool.fits_mtu(mtu) {
                 return Err(format!(
@@ -688,7 +713,8 @@ impl Switch {
         if let crate::config::PortKind::VhostUser { path } = &config.kind {
             crate::unix_socket::claim(path, "vhost-user socket")?;
         }
-        let Some(devargs) = port::devargs(&config.kind, config.rx_queues, self.next_vdev_index) else {
+        port::check_interface_free(config)?;
+        let Some(devargs) = port::devargs(config, self.next_vdev_index, mac) else {
             // A tunnel or patch port: no device, a datapath port number of its own.
             let dp_port =
                 self.free_virtual_dp_port().ok_or("no datapath port number left for a port without a device")?;
@@ -1038,7 +1064,7 @@ impl Switch {
                         name: p.config.name.clone(),
                         ofport: p.ofport,
                         kind: port::kind_name(&p.config.kind).to_owned(),
-                        target: port::target(&p.config.kind),
+                        target: port::target(&p.config),
                         dpdk_port_id: p.dp_port,
                         link_up: p.link.up,
                         speed_mbps: p.link.speed_mbps,

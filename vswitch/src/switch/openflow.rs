@@ -280,11 +280,11 @@ impl Switch {
         handle.try_send(PmdCommand::Inject(Box::new(injection))).map_err(PacketOutFailure::Busy)
     }
 
-    /// Counters of the bridge's ports (`only`: one ofport, or every port when it is not a
-    /// switch port number, i.e. OFPP_ANY).
+    /// Counters of the bridge's ports (`only`: one ofport, LOCAL included, or every port when it
+    /// is another reserved number, i.e. OFPP_ANY).
     fn openflow_port_stats(&self, bridge: usize, only: u32) -> Vec<PortCounters> {
         let counters = self.all_pmd_counters();
-        let any = only > *crate::flow::OfPort::RANGE.end();
+        let any = only > *OfPort::RANGE.end() && only != OfPort::LOCAL.0;
         self.ports
             .iter()
             .filter(|p| p.bridge == bridge && (any || p.ofport == only))
