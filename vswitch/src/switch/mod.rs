@@ -234,6 +234,7 @@ impl Switch {
             state.packet_in_limit = bridge.packet_in_limit;
             state.datapath_id = bridge.datapath_id;
             state.mac_table_size = bridge.mac_table_size;
+            state.mac_aging_ms = u64::from(bridge.mac_aging) * 1000;
             state.mac = bridge.mac;
             state.addresses = bridge.underlay.addresses.clone();
             for &(ip, mac) in &bridge.underlay.neighbours {
@@ -401,9 +402,9 @@ impl Switch {
         let mut changed = false;
         while let Ok(effect) = self.side_effects.try_recv() {
             match effect {
-                SideEffect::LearnedRule { bridge, rule } => {
+                SideEffect::LearnedRule { bridge, rule, refreshed_by } => {
                     if let Some(b) = self.bridges.get_mut(bridge) {
-                        match b.learn_rule(*rule, now) {
+                        match b.learn_rule(*rule, refreshed_by, now) {
                             Ok(c) => changed |= c,
                             Err(e) => tracing::warn!(bridge = %b.name, "learned rule not added: {e}"),
                         }
@@ -1300,6 +1301,8 @@ fn fixed_actions(bridges: &[Arc<BridgeDp>], index: usize, dp_port: u16) -> Optio
         || translation.stop.is_some()
         || !translation.learned_rules.is_empty()
         || !translation.learned_macs.is_empty()
+        || !translation.learned_elsewhere.is_empty()
+        || !translation.keep_alive.is_empty()
     {
         return None;
     }
