@@ -278,6 +278,17 @@ impl Bridge {
         true
     }
 
+    /// Every MAC entry: (VLAN, MAC), ofport, last seen (ms; None for a static one), sorted.
+    pub fn mac_entries(&self) -> Vec<((u16, [u8; 6]), u32, Option<u64>)> {
+        let mut entries: Vec<_> = self
+            .macs
+            .iter()
+            .map(|(key, e)| (*key, e.port.ofport, (!e.fixed).then(|| e.port.last_seen.get())))
+            .collect();
+        entries.sort_unstable_by_key(|(key, ..)| *key);
+        entries
+    }
+
     /// An operator's static entry.
     pub fn add_static_mac(&mut self, vlan: u16, mac: [u8; 6], ofport: u32) {
         self.macs.insert((vlan, mac), MacEntry { port: MacPort::new(ofport, 0), fixed: true });

@@ -20,9 +20,9 @@ use crate::config::{
     Config, FailMode, OpenFlowTarget, PortConfig, PortErrorPolicy, PortKind, TunnelAddress, TunnelConfig, TunnelKey,
 };
 use crate::control::protocol::{
-    BridgeInfo, ControllerReply, ControllerStatusReply, DumpFlowsReply, FailModeReply, FlowModReply, MempoolReply,
-    PmdRxqs, PmdStats, PmdStatsReply, PortInfo, PortStats, PortStatsReply, Reply, Request, RxqInfo, RxqReply,
-    ShowReply, TraceReply,
+    BridgeInfo, ControllerReply, ControllerStatusReply, DumpFlowsReply, FailModeReply, FdbEntryInfo, FdbShowReply,
+    FlowModReply, MempoolReply, PmdRxqs, PmdStats, PmdStatsReply, PortInfo, PortStats, PortStatsReply, Reply, Request,
+    RxqInfo, RxqReply, ShowReply, TraceReply,
 };
 use crate::datapath::{
     BridgeDp, Datapath, Decap, FlowActions, QueueHandover, RxqWork, TunnelReceiver, TxTarget, MAX_DP_PORTS, MAX_PORTS,
@@ -319,6 +319,7 @@ impl Switch {
             }
             Request::Trace { bridge, flow } => reply(self.trace(&bridge, &flow)),
             Request::FdbAdd { bridge, port, vlan, mac } => reply(self.fdb_add(&bridge, &port, vlan, &mac)),
+            Request::FdbShow { bridge } => reply(self.fdb_show(&bridge)),
             Request::Mempool => Reply::success(&MempoolReply {
                 name: self.pool.name().to_owned(),
                 size: self.pool.size(),
@@ -537,6 +538,40 @@ impl Switch {
         self.bridges[b].add_static_mac(vlan & vlan::VID_MASK, mac, ofport);
         self.publish()?;
         Ok(serde_json::Value::Null)
+    }
+
+    fn fdb_show(&self, bridge: &str) -> Result<FdbShowReply, String> {
+        let b = self.bridge_named(bridge)?;
+        let state = &self.bridges[b];
+        let now = self.now_ms();
+        let port_name = |ofport: u32| match ofport {
+            ofport if ofport == OfPort::LOCAL.0 => "LOCAL".to_string(),
+            ofport => self
+                .ports
+                .iter()
+                .find(|p| p.bridge == b && p.ofport == ofport)
+                .map_or_else(|| ofport.to_string(), |p| p.config.name.clone()),
+        };
+        let counters = state.mac_counters;
+        Ok(FdbShowReply {
+            bridge: state.name.clone(),
+            aging_s: state.mac_aging_ms / 1000,
+            limit: state.mac_table_size,
+            entries: state
+                .mac_entries()
+                .into_iter()
+                .map(|((vlan, mac), ofport, last_seen)| FdbEntryInfo {
+                    port: port_name(ofport),
+                    vlan,
+                    mac: mac_text(mac),
+                    age_ms: last_seen.map(|seen| now.saturating_sub(seen)),
+                })
+                .collect(),
+            learned: counters.learned,
+            moved: counters.moved,
+            aged: counters.aged,
+            evicted: counters.evicted,
+        })
     }
 
     /// Runs a packet described as an ovs-ofctl flow through the pipeline.
