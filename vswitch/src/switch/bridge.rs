@@ -29,6 +29,16 @@ struct MacEntry {
     fixed: bool,
 }
 
+/// A MAC entry as `fdb-show` lists it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MacTableEntry {
+    pub vlan: u16,
+    pub mac: [u8; 6],
+    pub ofport: u32,
+    /// When a packet from it was last seen (ms); None for a static entry, which never ages.
+    pub last_seen_ms: Option<u64>,
+}
+
 /// A learned rule with a timeout and the cells of the megaflows whose learn actions build it:
 /// their traffic restarts its timeouts.
 #[derive(Debug)]
@@ -278,14 +288,19 @@ impl Bridge {
         true
     }
 
-    /// Every MAC entry: (VLAN, MAC), ofport, last seen (ms; None for a static one), sorted.
-    pub fn mac_entries(&self) -> Vec<((u16, [u8; 6]), u32, Option<u64>)> {
+    /// Every MAC entry, sorted by VLAN and MAC.
+    pub fn mac_entries(&self) -> Vec<MacTableEntry> {
         let mut entries: Vec<_> = self
             .macs
             .iter()
-            .map(|(key, e)| (*key, e.port.ofport, (!e.fixed).then(|| e.port.last_seen.get())))
+            .map(|(&(vlan, mac), e)| MacTableEntry {
+                vlan,
+                mac,
+                ofport: e.port.ofport,
+                last_seen_ms: (!e.fixed).then(|| e.port.last_seen.get()),
+            })
             .collect();
-        entries.sort_unstable_by_key(|(key, ..)| *key);
+        entries.sort_unstable_by_key(|e| (e.vlan, e.mac));
         entries
     }
 
@@ -491,6 +506,16 @@ mod tests {
         assert!(!bridge.learn_mac(learned(9, 1), 5), "a static entry does not move");
         assert!(!bridge.expire(10 * bridge.mac_aging_ms).0);
         assert_eq!(bridge.mac_snapshot().get(&(0, [2, 0, 0, 0, 0, 9])).map(|p| p.ofport), Some(4));
+        bridge.learn_mac(MacLearning { vlan: 0, mac: [2, 0, 0, 0, 0, 1], ofport: 2 }, 7);
+        let listed = bridge.mac_entries();
+        assert_eq!(
+            listed,
+            [
+                MacTableEntry { vlan: 0, mac: [2, 0, 0, 0, 0, 1], ofport: 2, last_seen_ms: Some(7) },
+                MacTableEntry { vlan: 0, mac: [2, 0, 0, 0, 0, 9], ofport: 4, last_seen_ms: None },
+            ],
+            "sorted; a static entry has no age"
+        );
     }
 
     #[test]

@@ -560,11 +560,11 @@ impl Switch {
             entries: state
                 .mac_entries()
                 .into_iter()
-                .map(|((vlan, mac), ofport, last_seen)| FdbEntryInfo {
-                    port: port_name(ofport),
-                    vlan,
-                    mac: mac_text(mac),
-                    age_ms: last_seen.map(|seen| now.saturating_sub(seen)),
+                .map(|entry| FdbEntryInfo {
+                    port: port_name(entry.ofport),
+                    vlan: entry.vlan,
+                    mac: mac_text(entry.mac),
+                    age_ms: entry.last_seen_ms.map(|seen| now.saturating_sub(seen)),
                 })
                 .collect(),
             learned: counters.learned,
