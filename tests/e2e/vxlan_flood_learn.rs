@@ -283,6 +283,15 @@ fn flood_and_learn_over_a_multicast_group() {
     switch.stop();
 }
 
+/// The datapath versions every PMD took so far (revalidated or flushed).
+fn versions_taken(switch: &Vswitchd) -> u64 {
+    let stats: serde_json::Value = switch.json(&["pmd-stats"]);
+    let count = |key: &str| -> u64 {
+        stats["pmds"].as_array().map_or(0, |pmds| pmds.iter().filter_map(|p| p[key].as_u64()).sum())
+    };
+    count("revalidations") + count("cache_flushes")
+}
+
 /// Cache flushes of every PMD so far.
 fn cache_flushes(switch: &Vswitchd) -> u64 {
     let stats: serde_json::Value = switch.json(&["pmd-stats"]);
@@ -415,6 +424,7 @@ fn cached_traffic_keeps_what_it_learned_alive() {
     let (_, vtep_before) = learned(&switch);
     assert_eq!(learned_rules(&switch).len(), 2, "{}", switch.vsctl_ok(&["dump-flows", "br-int"]));
     let flooded_before = sink_tx(&switch);
+    let versions_before = versions_taken(&switch);
 
     // 7 s of cached traffic, over three agings.
     let steady = Sniffer::start(&ul, "u0", 8);
@@ -424,6 +434,7 @@ fn cached_traffic_keeps_what_it_learned_alive() {
     let (vtep_entries, vtep_after) = learned(&switch);
     let rules = learned_rules(&switch);
     let flooded_after = sink_tx(&switch);
+    let versions_after = versions_taken(&switch);
     let steady = steady.finish();
     assert_eq!(where_learned(&after), where_learned(&before), "{after:#}");
     assert!(entries(&after).iter().all(|(_, _, age)| *age < 2000), "an entry not refreshed: {after:#}");
@@ -437,11 +448,13 @@ fn cached_traffic_keeps_what_it_learned_alive() {
         "the VTEP entry was not refreshed: {vtep_after:#}"
     );
     assert_eq!(flooded_after, flooded_before, "NORMAL flooded to the sink: {after:#}");
+    // The refreshes are no change: not one datapath version while the traffic flowed.
+    assert_eq!(versions_after, versions_before, "datapath versions during steady traffic");
     assert_eq!(steady.to("239.1.1.1"), 0, "flooded to the group: {steady:?}");
     assert!(steady.to("172.31.1.3") >= 35 && steady.to("172.31.1.1") >= 35, "not unicast: {steady:?}");
     assert_eq!(rules.len(), 2, "{rules:?}");
-    for (rule, mac, port) in [(&rules, &vm_mac, 1), (&rules, &k1_mac, 2)] {
-        let line = rule.iter().find(|line| line.contains(&format!("dl_dst={mac} actions=output:{port}")));
+    for (mac, port) in [(&vm_mac, 1), (&k1_mac, 2)] {
+        let line = rules.iter().find(|line| line.contains(&format!("dl_dst={mac} actions=output:{port}")));
         let line = line.unwrap_or_else(|| panic!("no learned rule for {mac}: {rules:?}"));
         // Older than its hard timeout, and the hard timeout counts from the last refresh.
         let seconds = |key: &str| -> Option<f64> {
