@@ -120,6 +120,11 @@ enum Command {
         /// The packet itself: the Ethernet frame's bytes in hex (as ovs-appctl ofproto/trace takes it)
         packet: Option<String>,
     },
+    /// The MAC table of the NORMAL action: port, VLAN, MAC, age; counters (as ovs-appctl fdb/show)
+    FdbShow {
+        /// Bridge name
+        bridge: String,
+    },
     /// Add a static MAC table entry for the NORMAL action (as ovs-appctl fdb/add)
     FdbAdd {
         /// Bridge name
@@ -345,6 +350,7 @@ fn request_for(command: Command, stdin: impl Read) -> Result<(Request, Option<Fl
         Command::ModFlows { strict, bridge, flow } => Request::ModFlows { bridge, flow, strict },
         Command::DelFlows { strict, bridge, selector } => Request::DelFlows { bridge, selector, strict },
         Command::Trace { bridge, flow, packet } => Request::Trace { bridge, flow, packet },
+        Command::FdbShow { bridge } => Request::FdbShow { bridge },
         Command::FdbAdd { bridge, port, vlan, mac } => Request::FdbAdd { bridge, port, vlan, mac },
         Command::Mempool => Request::Mempool,
         Command::AddPort { bridge, name, settings } => {
@@ -737,6 +743,8 @@ mod tests {
         );
         assert_eq!(request("vsctl route-del 172.31.2.0/24"), Request::RouteDel { prefix: "172.31.2.0/24".into() });
         assert_eq!(request("vsctl route-show"), Request::RouteShow);
+        assert_eq!(request("vsctl fdb-show br0"), Request::FdbShow { bridge: "br0".into() });
+        assert!(usage_error_text("vsctl fdb-show").contains("<BRIDGE>"));
         assert_eq!(request("vsctl vtep-show"), Request::VtepShow { port: None });
         assert_eq!(request("vsctl vtep-show vx0"), Request::VtepShow { port: Some("vx0".into()) });
     }

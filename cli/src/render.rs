@@ -11,8 +11,9 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::proto::{
-    ControllerReply, ControllerStatusReply, DumpFlowsReply, FailModeReply, MempoolReply, NeighbourShowReply, PmdStats,
-    PmdStatsReply, PortInfo, PortStatsReply, Request, RouteShowReply, RxqReply, ShowReply, TraceReply, VtepShowReply,
+    ControllerReply, ControllerStatusReply, DumpFlowsReply, FailModeReply, FdbShowReply, MempoolReply,
+    NeighbourShowReply, PmdStats, PmdStatsReply, PortInfo, PortStatsReply, Request, RouteShowReply, RxqReply,
+    ShowReply, TraceReply, VtepShowReply,
 };
 use crate::table::{Align, Table};
 
@@ -37,6 +38,7 @@ pub fn render_result(request: &Request, result: Value) -> Result<String, serde_j
         Request::NeighSet { .. } | Request::NeighFlush { .. } => String::new(),
         Request::RouteShow => route_show(&typed::<RouteShowReply>(result)?),
         Request::VtepShow { .. } => vtep_show(&typed::<VtepShowReply>(result)?),
+        Request::FdbShow { .. } => fdb_show(&typed::<FdbShowReply>(result)?),
         Request::PmdStatsClear
         | Request::AddPort { .. }
         | Request::DelPort { .. }
@@ -159,6 +161,31 @@ fn route_show(reply: &RouteShowReply) -> String {
     }
     let mut out = String::new();
     table.render_into("", &mut out);
+    out
+}
+
+/// The MAC table as ovs-appctl fdb/show prints it (port, VLAN, MAC, age in seconds or
+/// `static`), then a line with the counters, aging and limit.
+fn fdb_show(reply: &FdbShowReply) -> String {
+    let mut table =
+        Table::new(&[("PORT", Align::Left), ("VLAN", Align::Right), ("MAC", Align::Left), ("AGE", Align::Right)]);
+    for entry in &reply.entries {
+        let age = entry.age_ms.map_or_else(|| "static".to_string(), |ms| (ms / 1000).to_string());
+        table.add_row(vec![entry.port.clone(), entry.vlan.to_string(), entry.mac.clone(), age]);
+    }
+    let mut out = String::new();
+    table.render_into("", &mut out);
+    out.push_str(&format!(
+        "{}: {} entries; learned {}, moved {}, aged {}, evicted {}; aging {} s, limit {}\n",
+        reply.bridge,
+        reply.entries.len(),
+        reply.learned,
+        reply.moved,
+        reply.aged,
+        reply.evicted,
+        reply.aging_s,
+        reply.limit
+    ));
     out
 }
 
@@ -708,6 +735,39 @@ bridge br-int (dpid 0000000000000002): 1 port, 1 flow
         assert_eq!(json["bridges"][1]["ports"][0]["options"], json!({"key": "2000", "remote_ip": "172.31.2.2"}));
         assert!(json["bridges"][1].get("mac").is_none() && json["bridges"][1].get("addresses").is_none());
         assert!(json["bridges"][0]["ports"][0].get("options").is_none());
+    }
+
+    #[test]
+    fn fdb_show_lists_entries_and_counters() {
+        use vswitch::control::protocol::FdbEntryInfo;
+        let entry = |port: &str, vlan: u16, mac: &str, age_ms: Option<u64>| FdbEntryInfo {
+            port: port.into(),
+            vlan,
+            mac: mac.into(),
+            age_ms,
+        };
+        let reply = FdbShowReply {
+            bridge: "br-int".into(),
+            aging_s: 300,
+            limit: 8192,
+            entries: vec![
+                entry("vm1", 0, "02:00:00:00:00:01", Some(2_500)),
+                entry("vx0", 10, "fa:16:3e:00:00:02", None),
+            ],
+            learned: 3,
+            moved: 0,
+            aged: 1,
+            evicted: 0,
+        };
+        let text = fdb_show(&reply);
+        let lines: Vec<Vec<&str>> = text.lines().map(|l| l.split_whitespace().collect()).collect();
+        assert_eq!(lines[0], ["PORT", "VLAN", "MAC", "AGE"]);
+        assert_eq!(lines[1], ["vm1", "0", "02:00:00:00:00:01", "2"]);
+        assert_eq!(lines[2], ["vx0", "10", "fa:16:3e:00:00:02", "static"]);
+        assert!(
+            text.ends_with("br-int: 2 entries; learned 3, moved 0, aged 1, evicted 0; aging 300 s, limit 8192\n"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -72,16 +72,30 @@ fn kernel_vtep(
 /// The switch: br0 the underlay (NORMAL, VTEP 172.31.1.1/24, port `phy`), br-int (NORMAL) with
 /// the host's port and flood-and-learn port vx0 (VNI 42, `remote_ip`, learning aging 30 s).
 fn switch(dir: &TestDir, phy: &str, host_port: &str, remote_ip: &str) -> Vswitchd {
+    switch_with(dir, phy, host_port, remote_ip, 30, "flows = [\"actions=NORMAL\"]", "")
+}
+
+/// `switch`, with vx0's `learn_aging`, br-int's `settings` (TOML keys) and `more_ports` (TOML
+/// port tables) on br-int after vx0.
+fn switch_with(
+    dir: &TestDir,
+    phy: &str,
+    host_port: &str,
+    remote_ip: &str,
+    learn_aging: u32,
+    settings: &str,
+    more_ports: &str,
+) -> Vswitchd {
     let config = SwitchConfig::new(dir)
         .flow("actions=NORMAL")
         .bridge_setting("mac", &format!("\"{VTEP_MAC}\""))
         .bridge_setting("addresses", "[\"172.31.1.1/24\"]")
         .port(PortSpec::dpdk("phy", 1, &format!("net_af_packet0,iface={phy}")))
         .more_toml(&format!(
-            "[[bridge]]\nname = \"br-int\"\nflows = [\"actions=NORMAL\"]\n\
+            "[[bridge]]\nname = \"br-int\"\n{settings}\n\
              [[bridge.port]]\nname = \"vm\"\ntype = \"dpdk\"\ndevargs = \"net_af_packet1,iface={host_port}\"\nofport = 1\n\
              [[bridge.port]]\nname = \"vx0\"\ntype = \"vxlan\"\nofport = 2\n\
-             options = {{ remote_ip = \"{remote_ip}\", key = 42, ttl = 5, learn_aging = 30 }}"
+             options = {{ remote_ip = \"{remote_ip}\", key = 42, ttl = 5, learn_aging = {learn_aging} }}\n{more_ports}"
         ));
     Vswitchd::start(dir, &config)
 }
@@ -269,6 +283,15 @@ fn flood_and_learn_over_a_multicast_group() {
     switch.stop();
 }
 
+/// The datapath versions every PMD took so far (revalidated or flushed).
+fn versions_taken(switch: &Vswitchd) -> u64 {
+    let stats: serde_json::Value = switch.json(&["pmd-stats"]);
+    let count = |key: &str| -> u64 {
+        stats["pmds"].as_array().map_or(0, |pmds| pmds.iter().filter_map(|p| p[key].as_u64()).sum())
+    };
+    count("revalidations") + count("cache_flushes")
+}
+
 /// Cache flushes of every PMD so far.
 fn cache_flushes(switch: &Vswitchd) -> u64 {
     let stats: serde_json::Value = switch.json(&["pmd-stats"]);
@@ -335,4 +358,123 @@ fn broadcast_reaches_each_vtep_once(ul: &Namespace, vm: &Namespace, marker: u8) 
     let copies: Vec<&(String, String, String)> = seen.vxlan.iter().filter(|(_, _, inner)| inner == "0x88b5").collect();
     let to = |dst: &str| copies.iter().filter(|(src, d, _)| src == "172.31.1.1" && d == dst).count();
     assert_eq!((to("172.31.1.3"), to("172.31.1.4"), copies.len()), (1, 1, 2), "{seen:?}");
+}
+
+/// Cached traffic keeps alive what its first packets learned (`pipeline::keepalive`). Every
+/// aging is 2 s: br-int's `mac_aging`, vx0's `learn_aging` and the hard timeout of the rules a
+/// learn action on br-int builds in table 10 (Neutron's br-tun learns the same way, with
+/// hard_timeout=300). After the first ping learned everything, 7 s of pings - after their first
+/// packets, one cached megaflow per direction, which upcall no more - keep NORMAL's two entries,
+/// the VTEP entry and both learned rules: nothing aged or learned again, ages below the aging,
+/// rules older than their hard timeout, and no frame flooded (none to br-int's sink port, none
+/// to the group on the underlay). Once the pings stop, all of it ages out.
+#[test]
+fn cached_traffic_keeps_what_it_learned_alive() {
+    let dir = TestDir::new("vxlan-keepalive");
+    let (ul, vm, k1) = (Namespace::create(&dir, "ul"), Namespace::create(&dir, "vm"), Namespace::create(&dir, "k1"));
+    let pid = std::process::id() % 100_000;
+    let (phy, host_port) = (format!("fku{pid}"), format!("fkv{pid}"));
+    underlay(&ul, &vm, &phy, &host_port);
+    let k1_mac = kernel_vtep(&ul, &k1, "k1", "172.31.1.3", "10.1.1.3", "group 239.1.1.1");
+    let vm_mac = vm.mac("vm0");
+    let learn = "learn(table=10,hard_timeout=2,NXM_OF_ETH_DST[]=NXM_OF_ETH_SRC[],output:NXM_OF_IN_PORT[])";
+    let switch = switch_with(
+        &dir,
+        &phy,
+        &host_port,
+        "239.1.1.1",
+        2,
+        &format!("flows = [\"actions={learn},NORMAL\"]\nmac_aging = 2"),
+        "[[bridge.port]]\nname = \"sink\"\ntype = \"dpdk\"\ndevargs = \"net_null0,no-rx=1\"\nofport = 3\n",
+    );
+    let answered = vm.ping_until_answered("10.1.1.3", 3, 4);
+    assert!(answered.is_ok(), "no answer across the group:\n{}\n{}", answered.unwrap_err(), switch.stderr());
+    let fdb = |switch: &Vswitchd| switch.json::<serde_json::Value>(&["fdb-show", "br-int"]);
+    let entries = |fdb: &serde_json::Value| -> Vec<(String, String, u64)> {
+        fdb["entries"]
+            .as_array()
+            .map(|entries| {
+                entries
+                    .iter()
+                    .map(|e| {
+                        let text = |key: &str| e[key].as_str().unwrap_or("").to_string();
+                        (text("port"), text("mac"), e["age_ms"].as_u64().unwrap_or(u64::MAX))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let learned_rules = |switch: &Vswitchd| -> Vec<String> {
+        switch.vsctl_ok(&["dump-flows", "br-int", "table=10"]).lines().map(str::to_string).collect()
+    };
+    let sink_tx = |switch: &Vswitchd| {
+        switch.port_stats().ports.iter().find(|p| p.name == "sink").map_or(u64::MAX, |p| p.tx_packets)
+    };
+    let before = fdb(&switch);
+    let where_learned = |fdb: &serde_json::Value| -> Vec<(String, String)> {
+        let mut found: Vec<(String, String)> = entries(fdb).into_iter().map(|(port, mac, _)| (port, mac)).collect();
+        found.sort();
+        found
+    };
+    assert_eq!(
+        where_learned(&before),
+        [("vm".to_string(), vm_mac.clone()), ("vx0".to_string(), k1_mac.clone())],
+        "{before:#}"
+    );
+    let (_, vtep_before) = learned(&switch);
+    assert_eq!(learned_rules(&switch).len(), 2, "{}", switch.vsctl_ok(&["dump-flows", "br-int"]));
+    let flooded_before = sink_tx(&switch);
+    let versions_before = versions_taken(&switch);
+
+    // 7 s of cached traffic, over three agings.
+    let steady = Sniffer::start(&ul, "u0", 8);
+    let pinged = vm.ping("10.1.1.3", 35);
+    assert!(pinged.success() && pinged.stdout.contains(" 0% packet loss"), "{pinged}");
+    let after = fdb(&switch);
+    let (vtep_entries, vtep_after) = learned(&switch);
+    let rules = learned_rules(&switch);
+    let flooded_after = sink_tx(&switch);
+    let versions_after = versions_taken(&switch);
+    let steady = steady.finish();
+    assert_eq!(where_learned(&after), where_learned(&before), "{after:#}");
+    assert!(entries(&after).iter().all(|(_, _, age)| *age < 2000), "an entry not refreshed: {after:#}");
+    for counter in ["learned", "aged", "moved", "evicted"] {
+        assert_eq!(after[counter], before[counter], "MAC table {counter} changed: {before:#}\n{after:#}");
+        assert_eq!(vtep_after[counter], vtep_before[counter], "VTEP {counter} changed: {vtep_after:#}");
+    }
+    assert_eq!(vtep_entries, [(k1_mac.clone(), "172.31.1.3".to_string())], "{vtep_after:#}");
+    assert!(
+        vtep_after["entries"][0]["age_ms"].as_u64().is_some_and(|age| age < 2000),
+        "the VTEP entry was not refreshed: {vtep_after:#}"
+    );
+    assert_eq!(flooded_after, flooded_before, "NORMAL flooded to the sink: {after:#}");
+    // The refreshes are no change: not one datapath version while the traffic flowed.
+    assert_eq!(versions_after, versions_before, "datapath versions during steady traffic");
+    assert_eq!(steady.to("239.1.1.1"), 0, "flooded to the group: {steady:?}");
+    assert!(steady.to("172.31.1.3") >= 35 && steady.to("172.31.1.1") >= 35, "not unicast: {steady:?}");
+    assert_eq!(rules.len(), 2, "{rules:?}");
+    for (mac, port) in [(&vm_mac, 1), (&k1_mac, 2)] {
+        let line = rules.iter().find(|line| line.contains(&format!("dl_dst={mac} actions=output:{port}")));
+        let line = line.unwrap_or_else(|| panic!("no learned rule for {mac}: {rules:?}"));
+        // Older than its hard timeout, and the hard timeout counts from the last refresh.
+        let seconds = |key: &str| -> Option<f64> {
+            let from = line.find(&format!("{key}="))? + key.len() + 1;
+            line[from..].split([',', 's']).next()?.parse().ok()
+        };
+        assert!(seconds("duration").is_some_and(|d| d >= 7.0), "{line}");
+        assert!(seconds("hard_age").is_some_and(|age| age < 2.0), "{line}");
+    }
+
+    // Traffic stops: each ages out (2 s after its last refresh, within a second of checks).
+    let aged = vswitch_e2e::wait::poll(Duration::from_secs(15), || {
+        let fdb = fdb(&switch);
+        let (vteps, _) = learned(&switch);
+        (entries(&fdb).is_empty() && vteps.is_empty() && learned_rules(&switch).is_empty()).then_some(fdb)
+    });
+    let aged = aged.unwrap_or_else(|| {
+        panic!("not aged: {:#}\n{:#}\n{:?}", fdb(&switch), learned(&switch).1, learned_rules(&switch))
+    });
+    assert_eq!(aged["aged"].as_u64(), before["aged"].as_u64().map(|n| n + 2), "{aged:#}");
+    assert_eq!(learned(&switch).1["aged"].as_u64(), vtep_before["aged"].as_u64().map(|n| n + 1));
+    switch.stop();
 }

@@ -17,6 +17,7 @@ use crate::dpdk::ethdev::{RxQueue, SharedTxQueue, TxQueue};
 use crate::dpdk::mbuf::{RxBurst, TxBatch};
 use crate::pipeline::dependencies::Dependencies;
 use crate::pipeline::group::GroupHit;
+use crate::pipeline::keepalive::LastSeen;
 use crate::pipeline::meter::Meter;
 use crate::pipeline::table::{RuleEntry, TableLookups, TablesSnapshot};
 use crate::pipeline::xlate::{
@@ -26,7 +27,7 @@ use crate::pmd::stats::DropReason;
 use crate::revalidate::VersionChanges;
 use crate::tunnel::header::{classify_outer_into, Classified, TunnelMetadata, UdpTunnelPorts};
 use crate::tunnel::route::RouteTable;
-use crate::tunnel::vtep::{multicast_mac, LearnedVteps};
+use crate::tunnel::vtep::{multicast_mac, LearnedVteps, VtepEntry};
 use crate::tunnel::TunnelKind;
 
 /// Highest DPDK port id + 1 (RTE_MAX_ETHPORTS of the system DPDK).
@@ -127,8 +128,8 @@ impl Underlay for Datapath {
         })
     }
 
-    fn learned_vtep(&self, dp_port: u16, mac: [u8; 6]) -> Option<IpAddr> {
-        self.vteps.get(&(dp_port, mac)).copied()
+    fn learned_vtep(&self, dp_port: u16, mac: [u8; 6]) -> Option<&VtepEntry> {
+        self.vteps.get(&(dp_port, mac))
     }
 
     fn routable_bridges(&self) -> u64 {
@@ -322,6 +323,9 @@ pub struct FlowActions {
     pub bridge: usize,
     /// What the translation read, for targeted invalidation.
     pub dependencies: Dependencies,
+    /// The learned entries the packets keep alive (`pipeline::keepalive`), refreshed with the
+    /// counter reports.
+    pub keep_alive: Box<[Arc<LastSeen>]>,
 }
 
 impl FlowActions {
@@ -368,6 +372,7 @@ impl FlowActions {
             drop_reason,
             bridge: 0,
             dependencies: Dependencies::default(),
+            keep_alive: Box::default(),
         }
     }
 }
@@ -447,6 +452,7 @@ impl FlowActions {
         FlowActions {
             bridge,
             dependencies,
+            keep_alive: translation.keep_alive.into(),
             ..FlowActions::new(
                 translation.actions,
                 translation.rules,

@@ -264,7 +264,7 @@ mod tests {
     use super::*;
     use crate::flow::parse_add_flow;
     use crate::pipeline::table::{FlowModFlags, FlowTables};
-    use crate::pipeline::xlate::{BridgePort, MacTable, PortFlags, VlanMode};
+    use crate::pipeline::xlate::{BridgePort, MacPort, MacTable, PortFlags, VlanMode};
 
     fn port(ofport: u32) -> BridgePort {
         BridgePort {
@@ -343,16 +343,25 @@ mod tests {
         assert_eq!(rules.as_ref().map(Vec::len), Some(1));
         let ports = vec![port(1), port(2)];
         let mut macs = MacTable::new();
-        macs.insert((0, [2, 0, 0, 0, 0, 1]), 1);
+        macs.insert((0, [2, 0, 0, 0, 0, 1]), MacPort::new(1, 0));
         let old = Bridge { tables: &snapshot, ports: &ports, macs: &macs, miss_to_controller: false, underlay: None };
         let same = BridgeChanges::between(&old, &old, Some(Vec::new()));
         assert!(same.is_empty(), "{same:?}");
+        // A megaflow's refresh of an entry is no change; the entry aged and learned again is.
+        let refreshed = macs.clone();
+        refreshed[&(0, [2, 0, 0, 0, 0, 1])].last_seen.refresh(5000);
+        let new = Bridge { macs: &refreshed, ..old };
+        assert!(BridgeChanges::between(&old, &new, Some(Vec::new())).is_empty());
+        let mut relearned = macs.clone();
+        relearned.insert((0, [2, 0, 0, 0, 0, 1]), MacPort::new(1, 6000));
+        let new = Bridge { macs: &relearned, ..old };
+        assert_eq!(BridgeChanges::between(&old, &new, Some(Vec::new())).macs, mac_bits(0, [2, 0, 0, 0, 0, 1]));
 
         let mut down = ports.clone();
         down[1].live = false;
         let mut moved = macs.clone();
-        moved.insert((0, [2, 0, 0, 0, 0, 1]), 2);
-        moved.insert((0, [2, 0, 0, 0, 0, 9]), 1);
+        moved.insert((0, [2, 0, 0, 0, 0, 1]), MacPort::new(2, 0));
+        moved.insert((0, [2, 0, 0, 0, 0, 9]), MacPort::new(1, 0));
         let new = Bridge { tables: &snapshot, ports: &down, macs: &moved, miss_to_controller: false, underlay: None };
         let changed = BridgeChanges::between(&old, &new, Some(Vec::new()));
         assert_eq!(changed.ports, port_bit(2));

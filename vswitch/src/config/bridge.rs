@@ -24,6 +24,7 @@ const BRIDGE_KEYS: &[&str] = &[
     "controller_burst_limit",
     "datapath_id",
     "mac_table_size",
+    "mac_aging",
     "mac",
     "addresses",
     "routes",
@@ -92,6 +93,17 @@ fn read_bridge(section: &Section) -> Result<BridgeConfig, KeyError> {
             format!("{mac_table_size} is out of range; use 1..={} (MAC entries)", BridgeConfig::MAX_MAC_TABLE_SIZE),
         ));
     }
+    let mac_aging = section.unsigned("mac_aging")?.unwrap_or(BridgeConfig::DEFAULT_MAC_AGING_S);
+    if !BridgeConfig::MAC_AGING_RANGE_S.contains(&mac_aging) {
+        return Err(section.error(
+            "mac_aging",
+            format!(
+                "{mac_aging} is out of range; use {}..={} (seconds a MAC entry NORMAL learned lives unseen)",
+                BridgeConfig::MAC_AGING_RANGE_S.start(),
+                BridgeConfig::MAC_AGING_RANGE_S.end()
+            ),
+        ));
+    }
     let mac = match section.string("mac")? {
         Some(text) => parse_unicast_mac(&text).map_err(|problem| section.error("mac", problem))?,
         None => derived_mac(datapath_id),
@@ -105,6 +117,7 @@ fn read_bridge(section: &Section) -> Result<BridgeConfig, KeyError> {
         packet_in_limit,
         datapath_id,
         mac_table_size,
+        mac_aging,
         mac,
         underlay,
         local_interface,

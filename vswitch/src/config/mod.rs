@@ -162,6 +162,9 @@ pub struct BridgeConfig {
     pub datapath_id: u64,
     /// Most MAC entries NORMAL keeps (Open vSwitch's other-config:mac-table-size).
     pub mac_table_size: usize,
+    /// Seconds a MAC entry NORMAL learned lives without a packet from it (Open vSwitch's
+    /// other-config:mac-aging-time).
+    pub mac_aging: u32,
     /// The bridge's own Ethernet address (its LOCAL port): `mac`, or derived from the datapath id.
     pub mac: [u8; 6],
     /// What makes the bridge an underlay for tunnels.
@@ -198,6 +201,9 @@ pub struct StaticRoute {
 impl BridgeConfig {
     pub const DEFAULT_MAC_TABLE_SIZE: usize = 8192;
     pub const MAX_MAC_TABLE_SIZE: usize = 1_000_000;
+    /// Open vSwitch's default.
+    pub const DEFAULT_MAC_AGING_S: u32 = 300;
+    pub const MAC_AGING_RANGE_S: std::ops::RangeInclusive<u32> = 1..=3600;
 }
 
 /// The packet-in rate limit of a bridge: every controller connection gets at most `rate`

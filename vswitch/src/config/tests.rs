@@ -1121,6 +1121,18 @@ fn datapath_id_is_set_or_derived_from_the_name_and_unique() {
 }
 
 #[test]
+fn mac_aging_is_in_seconds_and_bounded() {
+    let bridge = |aging: &str| format!("[[bridge]]\nname = \"br0\"\nmac_aging = {aging}\n");
+    assert_eq!(parse("[[bridge]]\nname = \"br0\"\n").bridges[0].mac_aging, 300);
+    assert_eq!(parse(&bridge("2")).bridges[0].mac_aging, 2);
+    assert_eq!(parse(&bridge("3600")).bridges[0].mac_aging, 3600);
+    assert_rejected(&bridge("0"), "bridge[0].mac_aging", "0 is out of range; use 1..=3600");
+    assert_rejected(&bridge("3601"), "bridge[0].mac_aging", "out of range");
+    assert_rejected(&bridge("-5"), "bridge[0].mac_aging", "");
+    assert_rejected(&bridge("\"5m\""), "bridge[0].mac_aging", "");
+}
+
+#[test]
 fn mac_table_size_is_bounded() {
     let bridge = |size: &str| format!("[[bridge]]\nname = \"br0\"\nmac_table_size = {size}\n");
     assert_eq!(parse("[[bridge]]\nname = \"br0\"\n").bridges[0].mac_table_size, 8192);

@@ -50,6 +50,9 @@ pub enum Request {
     },
     /// A static MAC table entry for NORMAL (as `ovs-appctl fdb/add`).
     FdbAdd { bridge: String, port: String, vlan: u16, mac: String },
+    /// The MAC table NORMAL uses (as `ovs-appctl fdb/show` and `fdb/stats-show`). Result:
+    /// [`FdbShowReply`].
+    FdbShow { bridge: String },
     /// Packet buffer pool usage.
     Mempool,
     /// Replaces the bridge's OpenFlow targets (`tcp:IP:PORT`, `ptcp:PORT[:IP]`), all or nothing.
@@ -227,6 +230,33 @@ pub struct RouteInfo {
 pub struct RouteChangeReply {
     pub added: Option<RouteInfo>,
     pub removed: Option<RouteInfo>,
+}
+
+/// `fdb-show`: a bridge's MAC learning table, sorted by VLAN and MAC, and its counters.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FdbShowReply {
+    pub bridge: String,
+    /// Seconds an entry lives unseen (`mac_aging`).
+    pub aging_s: u64,
+    /// Most entries kept (`mac_table_size`).
+    pub limit: usize,
+    pub entries: Vec<FdbEntryInfo>,
+    pub learned: u64,
+    pub moved: u64,
+    pub aged: u64,
+    pub evicted: u64,
+}
+
+/// One MAC table entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FdbEntryInfo {
+    /// The port's name (`LOCAL` for the bridge's LOCAL port).
+    pub port: String,
+    pub vlan: u16,
+    pub mac: String,
+    /// Milliseconds since a packet from it was last seen (at an upcall, or by the traffic of a
+    /// cached megaflow); None for a static entry (fdb-add), which never ages.
+    pub age_ms: Option<u64>,
 }
 
 // Flood-and-learn VTEPs.

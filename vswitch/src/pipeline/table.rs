@@ -91,6 +91,9 @@ struct Counters {
     bytes: AtomicU64,
     /// The last hit (ms), 0 before the first.
     last_used_ms: AtomicU64,
+    /// The last time a learn action built the rule again (ms), 0 before: both timeouts count
+    /// from it too.
+    refreshed_ms: AtomicU64,
 }
 
 /// One rule of a table with its identity, times and counters.
@@ -154,6 +157,17 @@ impl RuleEntry {
         self.counters.bytes.load(Ordering::Relaxed)
     }
 
+    /// A learn action built the rule again at `now_ms`: its idle and hard timeouts start over,
+    /// as Open vSwitch's learn does for the flow it learned. Not a modification: the datapath
+    /// versions do not change.
+    pub fn refresh(&self, now_ms: u64) {
+        self.counters.refreshed_ms.fetch_max(now_ms, Ordering::Relaxed);
+    }
+
+    fn refreshed_ms(&self) -> u64 {
+        self.counters.refreshed_ms.load(Ordering::Relaxed)
+    }
+
     /// The last hit, or when the rule was added if that is later (what the idle timeout and
     /// idle_age count from).
     pub fn last_used_ms(&self) -> u64 {
@@ -166,13 +180,15 @@ impl RuleEntry {
         std::time::Duration::from_millis(now_ms.saturating_sub(self.added_ms))
     }
 
-    /// Whether the rule has timed out at `now_ms`, and how (the hard timeout first).
+    /// Whether the rule has timed out at `now_ms`, and how (the hard timeout first). Both
+    /// timeouts count from the last refresh (`refresh`) when that is later.
     pub fn expiry(&self, now_ms: u64) -> Option<Timeout> {
         let passed =
             |since: u64, seconds: u16| seconds != 0 && now_ms.saturating_sub(since) >= u64::from(seconds) * 1000;
-        if passed(self.added_ms, self.rule.hard_timeout) {
+        let refreshed = self.refreshed_ms();
+        if passed(self.added_ms.max(refreshed), self.rule.hard_timeout) {
             Some(Timeout::Hard)
-        } else if passed(self.last_used_ms(), self.rule.idle_timeout) {
+        } else if passed(self.last_used_ms().max(refreshed), self.rule.idle_timeout) {
             Some(Timeout::Idle)
         } else {
             None
@@ -183,7 +199,8 @@ impl RuleEntry {
     /// duration=1.234s, table=0, n_packets=10, n_bytes=640, idle_timeout=10, idle_age=2,
     /// priority=100,udp,in_port=1 actions=output:2`. Like Open vSwitch: the duration with
     /// milliseconds unless they are 0, timeouts and flags only when set, hard_age (seconds
-    /// since the last add or modify) only when it differs from the duration's seconds.
+    /// since the last add, modify or learn refresh) only when it differs from the duration's
+    /// seconds.
     pub fn dump_line(&self, now_ms: u64) -> String {
         let rule = &self.rule;
         let duration_ms = now_ms.saturating_sub(self.added_ms);
@@ -202,7 +219,7 @@ impl RuleEntry {
             let _ = write!(line, "hard_timeout={}, ", rule.hard_timeout);
         }
         let _ = write!(line, "{}idle_age={}, ", self.flags, now_ms.saturating_sub(self.last_used_ms()) / 1000);
-        let hard_age = now_ms.saturating_sub(self.modified_ms) / 1000;
+        let hard_age = now_ms.saturating_sub(self.modified_ms.max(self.refreshed_ms())) / 1000;
         if hard_age != seconds {
             let _ = write!(line, "hard_age={hard_age}, ");
         }
@@ -1417,6 +1434,37 @@ mod tests {
         assert!(tables.expire(u64::MAX).is_empty());
         assert_eq!(texts(&tables.dump(&all())), ["priority=1,in_port=4 actions=drop"]);
         assert_eq!(entries[3].expiry(u64::MAX), None);
+    }
+
+    #[test]
+    fn a_learn_refresh_restarts_both_timeouts_and_without_one_the_rule_expires() {
+        let mut tables = FlowTables::new();
+        add(&mut tables, "table=20,priority=1,hard_timeout=3,dl_dst=fa:16:3e:00:00:02,actions=output:2", 0);
+        add(&mut tables, "table=20,priority=1,idle_timeout=2,dl_dst=fa:16:3e:00:00:03,actions=output:2", 0);
+        add(&mut tables, "table=20,priority=1,hard_timeout=3,dl_dst=fa:16:3e:00:00:04,actions=output:2", 0);
+        let entries = tables.dump(&all());
+        // Refreshed every second for ten seconds: neither the hard nor the idle timeout passes.
+        for now in (1000..=10_000).step_by(1000) {
+            entries[0].refresh(now - 1);
+            entries[1].refresh(now - 1);
+            let expired = tables.expire(now);
+            assert!(expired.iter().all(|e| e.entry.id() == entries[2].id()), "at {now}: {expired:?}");
+        }
+        assert_eq!(tables.len(), 2, "the rule nothing refreshed went at its hard timeout");
+        let line = entries[0].dump_line(11_500);
+        assert!(
+            line.contains("duration=11.500s, ") && line.contains("hard_age=1, "),
+            "hard_age from the refresh: {line}"
+        );
+        // Refreshes stop: each goes at its timeout from the last one.
+        assert!(tables.expire(9999 + 1999).is_empty());
+        assert_eq!(
+            texts(&tables.expire(9999 + 2000).iter().map(|e| Arc::clone(&e.entry)).collect::<Vec<_>>()),
+            ["table=20, idle_timeout=2, priority=1,dl_dst=fa:16:3e:00:00:03 actions=output:2"]
+        );
+        assert!(tables.expire(9999 + 2999).is_empty());
+        assert_eq!(tables.expire(9999 + 3000).len(), 1);
+        assert!(tables.is_empty());
     }
 
     #[test]

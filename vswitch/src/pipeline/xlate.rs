@@ -29,6 +29,7 @@ use hashbrown::HashMap;
 
 use super::dependencies::{group_bits, mac_bits, port_bit, Dependencies, ALL_PORTS};
 use super::group::GroupHit;
+use super::keepalive::LastSeen;
 use super::table::{RuleEntry, TableLookups, TablesSnapshot};
 use crate::flow::key::{Field, FlowKey};
 use crate::flow::numbers::{ETH_TYPE_IP, ETH_TYPE_IPV6};
@@ -202,8 +203,33 @@ impl BridgePort {
     }
 }
 
-/// The learned MAC addresses of a bridge: (VLAN, MAC) -> ofport.
-pub type MacTable = HashMap<(u16, [u8; 6]), u32>;
+/// The learned MAC addresses of a bridge: (VLAN, MAC) -> where.
+pub type MacTable = HashMap<(u16, [u8; 6]), MacPort>;
+
+/// Where a MAC address was learned, and its last-seen cell, which the megaflows of packets from
+/// it refresh (`keepalive`).
+#[derive(Debug, Clone)]
+pub struct MacPort {
+    pub ofport: u32,
+    pub last_seen: Arc<LastSeen>,
+}
+
+impl MacPort {
+    /// On `ofport`, seen at `now_ms`.
+    pub fn new(ofport: u32, now_ms: u64) -> MacPort {
+        MacPort { ofport, last_seen: Arc::new(LastSeen::new(now_ms)) }
+    }
+}
+
+/// The same entry: the same port and the same cell (an entry aged and learned again on the same
+/// port is another entry: the megaflows that hold the old cell must go).
+impl PartialEq for MacPort {
+    fn eq(&self, other: &MacPort) -> bool {
+        self.ofport == other.ofport && Arc::ptr_eq(&self.last_seen, &other.last_seen)
+    }
+}
+
+impl Eq for MacPort {}
 
 /// Everything a translation reads about its bridge.
 pub struct Bridge<'a> {
@@ -266,8 +292,12 @@ pub struct Translation {
     pub table_lookups: TableLookups,
     /// Rules built by learn actions.
     pub learned_rules: Vec<FlowRule>,
-    /// Addresses NORMAL saw.
+    /// Addresses NORMAL saw that the version does not have on the input port.
     pub learned_macs: Vec<MacLearning>,
+    /// The last-seen cells of the learned entries the packets refresh (`keepalive`): known
+    /// source MACs (here and behind patch ports), the VTEP entry of a decapsulated packet's
+    /// source, the rules the learn actions build.
+    pub keep_alive: Vec<Arc<LastSeen>>,
     /// Set when the translation stopped early; the actions so far stand.
     pub stop: Option<XlateStop>,
     /// Whether table 0 had no matching rule.
@@ -507,8 +537,13 @@ impl<'a, 'b> Xlate<'a, 'b> {
 
     /// Where the MAC table has (`vlan`, `mac`) (a read, found or not).
     fn mac_port(&self, vlan: u16, mac: [u8; 6]) -> Option<u32> {
+        self.mac_entry(vlan, mac).map(|entry| entry.ofport)
+    }
+
+    /// The MAC table's entry for (`vlan`, `mac`) (a read, found or not).
+    fn mac_entry(&self, vlan: u16, mac: [u8; 6]) -> Option<&'a MacPort> {
         self.read_state(|r| r.macs |= mac_bits(vlan, mac));
-        self.bridge.macs.get(&(vlan, mac)).copied()
+        self.bridge.macs.get(&(vlan, mac))
     }
 
     /// Group `id` of the version (a read, found or not).
@@ -956,8 +991,12 @@ impl<'a, 'b> Xlate<'a, 'b> {
         }
         let in_ofport = self.in_port.ofport;
         let from_port = self.in_port.dp_port != NO_DP_PORT;
-        if from_port && src[0] & 1 == 0 && self.mac_port(vlan, src) != Some(in_ofport) {
-            self.out.learned_macs.push(MacLearning { vlan, mac: src, ofport: in_ofport });
+        if from_port && src[0] & 1 == 0 {
+            match self.mac_entry(vlan, src) {
+                // Known here: the megaflow's packets keep the entry alive.
+                Some(entry) if entry.ofport == in_ofport => self.out.keep_alive.push(Arc::clone(&entry.last_seen)),
+                _ => self.out.learned_macs.push(MacLearning { vlan, mac: src, ofport: in_ofport }),
+            }
         }
         let known = if dst[0] & 1 == 0 { self.mac_port(vlan, dst) } else { None };
         let targets: Vec<BridgePort> = match known {
@@ -1344,13 +1383,21 @@ mod tests {
         let snapshot = tables(&["actions=NORMAL"]);
         let ports = normal_ports();
         let mut macs = MacTable::new();
-        macs.insert((10, REMOTE_MAC), 2);
-        macs.insert((10, VM_MAC), 1);
+        macs.insert((10, REMOTE_MAC), MacPort::new(2, 0));
+        macs.insert((10, VM_MAC), MacPort::new(1, 0));
         let t = run(&snapshot, &ports, &macs, &packet(4, [2, 0, 0, 0, 0, 4], REMOTE_MAC, None));
         assert_eq!(t.actions, [DpAction::PushVlan { tpid: 0x8100, tci: 10 }, DpAction::Output(dp(2))]);
+        assert!(t.keep_alive.is_empty(), "an unknown source keeps nothing alive");
         let from_trunk = run(&snapshot, &ports, &macs, &packet(2, REMOTE_MAC, VM_MAC, Some(10)));
         assert_eq!(from_trunk.actions, [DpAction::PopVlan, DpAction::Output(dp(1))]);
         assert!(from_trunk.learned_macs.is_empty(), "already known on that port");
+        let source = &macs[&(10, REMOTE_MAC)].last_seen;
+        assert!(
+            matches!(&from_trunk.keep_alive[..], [cell] if Arc::ptr_eq(cell, source)),
+            "the megaflow keeps its source's entry alive, not its destination's"
+        );
+        let moved = run(&snapshot, &ports, &macs, &packet(1, REMOTE_MAC, VM_MAC, None));
+        assert!(moved.keep_alive.is_empty(), "a source seen on another port is learned, not refreshed");
         // Not learned in VLAN 20: flood there.
         let other_vlan = run(&snapshot, &ports, &macs, &packet(3, [2, 0, 0, 0, 0, 3], REMOTE_MAC, None));
         assert_eq!(other_vlan.actions, [DpAction::PushVlan { tpid: 0x8100, tci: 20 }, DpAction::Output(dp(2))]);

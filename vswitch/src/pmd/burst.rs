@@ -161,7 +161,8 @@ fn affected(changes: &VersionChanges, megaflow: &Megaflow<'_, Arc<FlowActions>>)
 /// The reporter of a PMD's megaflow table: the packets and bytes of a megaflow go to the
 /// OpenFlow rules it was translated from (their counters and idle times), to the groups and
 /// buckets it went through and to the tables it was looked up in, in arrears, instead of
-/// atomics on every run of packets.
+/// atomics on every run of packets; its last use refreshes the learned entries it keeps alive
+/// (`pipeline::keepalive`).
 pub fn credit_rules(flow: &Arc<FlowActions>, packets: u64, bytes: u64, last_used_ms: u64) {
     for rule in flow.rules.iter() {
         rule.record(packets, bytes, last_used_ms);
@@ -170,6 +171,9 @@ pub fn credit_rules(flow: &Arc<FlowActions>, packets: u64, bytes: u64, last_used
         group.record(packets, bytes);
     }
     flow.table_lookups.record(packets);
+    for entry in flow.keep_alive.iter() {
+        entry.refresh(last_used_ms);
+    }
 }
 
 /// What the stages know of each packet (lane) of the burst being forwarded.

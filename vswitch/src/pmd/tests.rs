@@ -19,7 +19,7 @@ use crate::packet::proto::{ethertype, ip_proto};
 use crate::packet::tests::builder::{arp, ethernet, udp, Ipv4};
 use crate::packet::{PacketBuf, PacketBurst, TestBuf, TestBurst};
 use crate::pipeline::table::{FlowModFlags, FlowTables};
-use crate::pipeline::xlate::{BridgePort, MacTable, PortFlags, VlanMode};
+use crate::pipeline::xlate::{BridgePort, MacPort, MacTable, PortFlags, VlanMode};
 use crate::revalidate::VersionChanges;
 
 /// The DPDK port packets come in on (ofport 1 is DPDK port 1, and so on).
@@ -369,7 +369,10 @@ fn packets_for_an_unresolved_tunnel_next_hop_go_to_the_management_thread_to_wait
         assert_ne!(&event.data[24..26], &expected[24..26]);
     }
     // The upcall asked for the next hop too (a backstop: the held packet asks as well).
-    assert!(h.side_effects.try_iter().any(|e| e == SideEffect::ResolveNeighbour { bridge: 1, nexthop }));
+    assert!(h
+        .side_effects
+        .try_iter()
+        .any(|e| matches!(e, SideEffect::ResolveNeighbour { bridge: 1, nexthop: n } if n == nexthop)));
 
     // Once resolved (a new version), the tunnel sends.
     let mut h = harness(&["in_port=1,actions=output:2"], 2, &[3]);
@@ -468,6 +471,47 @@ fn what_nothing_decides_is_a_table_miss_and_learning_goes_to_the_management_thre
     empty.forward(&[udp_frame(5), udp_frame(6)]);
     assert_eq!(empty.drops(DropReason::TableMiss), 2);
     assert_eq!(empty.counter(PmdCounter::Upcalls), 1, "one megaflow for every miss");
+}
+
+#[test]
+fn the_background_report_refreshes_what_a_cached_megaflow_keeps_alive() {
+    let mut h = harness(
+        &["in_port=1,udp,actions=learn(table=1,hard_timeout=5,eth_type=0x800,nw_proto=17,NXM_OF_UDP_SRC[]),NORMAL"],
+        2,
+        &[2],
+    );
+    // NORMAL knows the frames' source on the input port (the version's MAC entry and its cell).
+    let frame = udp_frame(5);
+    let src: [u8; 6] = frame[6..12].try_into().unwrap();
+    let source = MacPort::new(u32::from(IN_PORT), 0);
+    let mut bridge =
+        BridgeDp { macs: Arc::new([((0, src), source.clone())].into_iter().collect()), ..BridgeDp::default() };
+    let first = &h.datapath.bridges[0];
+    (bridge.name, bridge.tables, bridge.ports) = (first.name.clone(), first.tables.clone(), first.ports.clone());
+    h.datapath.bridges[0] = Arc::new(bridge);
+    h.forward(std::slice::from_ref(&frame));
+    let learned_rule = match h.side_effects.try_recv() {
+        Ok(SideEffect::LearnedRule { refreshed_by: Some(cell), .. }) => cell,
+        other => panic!("expected a learned rule with its cell, got {other:?}"),
+    };
+    assert!(h.side_effects.try_recv().is_err(), "a known source is not learned again");
+    // Cached: more packets, no upcall, and the packet path leaves the cells alone.
+    for _ in 0..3 {
+        h.forward(std::slice::from_ref(&frame));
+    }
+    assert_eq!(h.counter(PmdCounter::Upcalls), 1);
+    assert_eq!((learned_rule.get(), source.last_seen.get()), (0, 0));
+    // The report hands the megaflow's last use to both.
+    let last_used = h.now_ms;
+    h.forwarder.caches.megaflows.report_some(64);
+    assert_eq!((learned_rule.get(), source.last_seen.get()), (last_used, last_used));
+    // No packets since: a report refreshes nothing.
+    h.now_ms += 1000;
+    h.forwarder.caches.megaflows.report_some(64);
+    assert_eq!((learned_rule.get(), source.last_seen.get()), (last_used, last_used));
+    h.forward(std::slice::from_ref(&frame));
+    h.forwarder.caches.megaflows.report_some(64);
+    assert_eq!((learned_rule.get(), source.last_seen.get()), (h.now_ms, h.now_ms));
 }
 
 /// The randomized proof of targeted revalidation: rules (several tables, goto_table, resubmit,
@@ -601,7 +645,7 @@ mod revalidation {
                 5 => {
                     let mac = *self.pick(&MACS);
                     let port = *self.pick(&[IN_OFPORT, 2, 3, 4]);
-                    self.macs.insert((0, mac), port);
+                    self.macs.insert((0, mac), MacPort::new(port, 0));
                     format!("learn {} on {port}", mac_text(mac))
                 }
                 6 => {

@@ -2,6 +2,8 @@
 //! (changed by configuration, vsctl and learn actions), its MAC learning
 //! table for NORMAL (learned from the PMDs' upcalls, aged, bounded) and, for an
 //! underlay bridge, its neighbour cache (`tunnel::NeighbourCache`, with the packets it holds).
+//! What cached megaflows keep alive (`pipeline::keepalive`) is read here: a MAC entry's
+//! last-seen cell, and the cells tied to the learned rules with timeouts.
 use std::sync::Arc;
 
 use hashbrown::HashMap;
@@ -10,23 +12,39 @@ use std::net::IpAddr;
 
 use crate::config::{BridgeConfig, InterfaceAddress, PacketInLimit};
 use crate::flow::{Action, FlowRule, FlowSelector, Instructions, OfPort};
+use crate::pipeline::keepalive::LastSeen;
 use crate::pipeline::meter::MeterTable;
 use crate::pipeline::table::{
-    ApplyError, Expired, FlowModFlags, FlowOp, FlowTableError, FlowTables, RuleChange, TablesSnapshot,
+    ApplyError, Expired, FlowModFlags, FlowOp, FlowTableError, FlowTables, RuleChange, RuleEntry, TablesSnapshot,
 };
-use crate::pipeline::xlate::{MacLearning, MacTable};
+use crate::pipeline::xlate::{MacLearning, MacPort, MacTable};
 use crate::pmd::packet_in::PacketInEvent;
 use crate::tunnel::{NeighbourCache, NeighbourLimits};
 
-/// MAC entries not seen for this long are forgotten (Open vSwitch's default).
-pub const MAC_AGING_MS: u64 = 300_000;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 struct MacEntry {
-    ofport: u32,
-    last_seen_ms: u64,
+    /// Where, and the last-seen cell the datapath's megaflows refresh.
+    port: MacPort,
     /// Added by an operator (fdb-add): never aged, never moved by learning.
     fixed: bool,
+}
+
+/// A MAC entry as `fdb-show` lists it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MacTableEntry {
+    pub vlan: u16,
+    pub mac: [u8; 6],
+    pub ofport: u32,
+    /// When a packet from it was last seen (ms); None for a static entry, which never ages.
+    pub last_seen_ms: Option<u64>,
+}
+
+/// A learned rule with a timeout and the cells of the megaflows whose learn actions build it:
+/// their traffic restarts its timeouts.
+#[derive(Debug)]
+struct LearnedRefresh {
+    rule: Arc<RuleEntry>,
+    cells: Vec<Arc<LastSeen>>,
 }
 
 /// Counters of the MAC learning table.
@@ -48,6 +66,10 @@ pub struct Bridge {
     pub mac_counters: MacCounters,
     /// Most MAC entries kept; when full, the oldest learned one goes.
     pub mac_table_size: usize,
+    /// MAC entries not seen for this long are forgotten.
+    pub mac_aging_ms: u64,
+    /// The learned rules with timeouts that megaflows refresh, by rule id.
+    learned_refresh: HashMap<u64, LearnedRefresh>,
     pub packet_in_limit: PacketInLimit,
     /// The OpenFlow datapath id (configured, or derived from the name).
     pub datapath_id: u64,
@@ -117,6 +139,8 @@ impl Bridge {
             published_macs: None,
             mac_counters: MacCounters::default(),
             mac_table_size: BridgeConfig::DEFAULT_MAC_TABLE_SIZE,
+            mac_aging_ms: u64::from(BridgeConfig::DEFAULT_MAC_AGING_S) * 1000,
+            learned_refresh: HashMap::new(),
             packet_in_limit: PacketInLimit::default(),
             datapath_id: 0,
             fail_open: false,
@@ -179,41 +203,77 @@ impl Bridge {
         let macs = &self.macs;
         Arc::clone(
             self.published_macs
-                .get_or_insert_with(|| Arc::new(macs.iter().map(|(key, entry)| (*key, entry.ofport)).collect())),
+                .get_or_insert_with(|| Arc::new(macs.iter().map(|(key, entry)| (*key, entry.port.clone())).collect())),
         )
     }
 
-    /// Applies a rule a learn action built. Returns whether the tables
-    /// changed: an identical rule (same match, priority and instructions)
-    /// is left as it is, so a flow that keeps learning the same thing does
-    /// not churn the datapath.
-    pub fn learn_rule(&mut self, rule: FlowRule, now_ms: u64) -> Result<bool, String> {
+    /// Applies a rule a learn action built, tied to `refreshed_by`, the cell of the megaflow
+    /// whose traffic keeps re-running that learn action (a rule with a timeout). Returns
+    /// whether the tables changed: an identical rule (same match, priority and instructions)
+    /// is left in place, only its timeouts start over (`RuleEntry::refresh`), so a flow that
+    /// keeps learning the same thing does not churn the datapath.
+    pub fn learn_rule(
+        &mut self,
+        rule: FlowRule,
+        refreshed_by: Option<Arc<LastSeen>>,
+        now_ms: u64,
+    ) -> Result<bool, String> {
         let selector = FlowSelector::exactly(&rule);
-        let same = self.tables.dump(&selector).iter().any(|entry| entry.rule().instructions == rule.instructions);
-        if same {
-            return Ok(false);
+        let same = self.tables.dump(&selector).into_iter().find(|entry| entry.rule().instructions == rule.instructions);
+        let changed = same.is_none();
+        let entry = match same {
+            Some(entry) => {
+                entry.refresh(now_ms);
+                entry
+            }
+            None => {
+                self.tables.add(rule, FlowModFlags::default(), now_ms).map_err(|e| e.to_string())?;
+                // Just added: the one rule the selector selects.
+                self.tables.dump(&selector).pop().ok_or("learned rule not in its table")?
+            }
+        };
+        if let Some(cell) = refreshed_by {
+            let learned = self
+                .learned_refresh
+                .entry(entry.id())
+                .or_insert_with(|| LearnedRefresh { rule: Arc::clone(&entry), cells: Vec::new() });
+            if !learned.cells.iter().any(|held| Arc::ptr_eq(held, &cell)) {
+                learned.cells.push(cell);
+            }
         }
-        self.tables.add(rule, FlowModFlags::default(), now_ms).map_err(|e| e.to_string())?;
-        Ok(true)
+        Ok(changed)
+    }
+
+    /// Hands what the megaflows' traffic refreshed to the learned rules' timeouts; forgets the
+    /// cells of megaflows that are gone (nothing else holds them) and the rules no table or
+    /// version holds any more.
+    fn refresh_learned_rules(&mut self) {
+        self.learned_refresh.retain(|_, learned| {
+            learned.cells.retain(|cell| {
+                learned.rule.refresh(cell.get());
+                Arc::strong_count(cell) > 1
+            });
+            !learned.cells.is_empty() && Arc::strong_count(&learned.rule) > 1
+        });
     }
 
     /// Records where NORMAL saw an address; returns whether the table changed.
     pub fn learn_mac(&mut self, learned: MacLearning, now_ms: u64) -> bool {
         let key = (learned.vlan, learned.mac);
         if let Some(entry) = self.macs.get_mut(&key) {
-            if entry.fixed || entry.ofport == learned.ofport {
-                entry.last_seen_ms = entry.last_seen_ms.max(now_ms);
+            if entry.fixed || entry.port.ofport == learned.ofport {
+                entry.port.last_seen.refresh(now_ms);
                 return false;
             }
-            entry.ofport = learned.ofport;
-            entry.last_seen_ms = now_ms;
+            // A new cell: the megaflows of the old port no longer keep it alive.
+            entry.port = MacPort::new(learned.ofport, now_ms);
             self.published_macs = None;
             self.mac_counters.moved += 1;
             return true;
         }
         if self.macs.len() >= self.mac_table_size {
             let oldest =
-                self.macs.iter().filter(|(_, e)| !e.fixed).min_by_key(|(_, e)| e.last_seen_ms).map(|(k, _)| *k);
+                self.macs.iter().filter(|(_, e)| !e.fixed).min_by_key(|(_, e)| e.port.last_seen.get()).map(|(k, _)| *k);
             match oldest {
                 Some(oldest) => {
                     self.macs.remove(&oldest);
@@ -222,34 +282,52 @@ impl Bridge {
                 None => return false,
             }
         }
-        self.macs.insert(key, MacEntry { ofport: learned.ofport, last_seen_ms: now_ms, fixed: false });
+        self.macs.insert(key, MacEntry { port: MacPort::new(learned.ofport, now_ms), fixed: false });
         self.published_macs = None;
         self.mac_counters.learned += 1;
         true
     }
 
+    /// Every MAC entry, sorted by VLAN and MAC.
+    pub fn mac_entries(&self) -> Vec<MacTableEntry> {
+        let mut entries: Vec<_> = self
+            .macs
+            .iter()
+            .map(|(&(vlan, mac), e)| MacTableEntry {
+                vlan,
+                mac,
+                ofport: e.port.ofport,
+                last_seen_ms: (!e.fixed).then(|| e.port.last_seen.get()),
+            })
+            .collect();
+        entries.sort_unstable_by_key(|e| (e.vlan, e.mac));
+        entries
+    }
+
     /// An operator's static entry.
     pub fn add_static_mac(&mut self, vlan: u16, mac: [u8; 6], ofport: u32) {
-        self.macs.insert((vlan, mac), MacEntry { ofport, last_seen_ms: 0, fixed: true });
+        self.macs.insert((vlan, mac), MacEntry { port: MacPort::new(ofport, 0), fixed: true });
         self.published_macs = None;
     }
 
     /// Forgets the learned addresses of a port that is gone.
     pub fn forget_port(&mut self, ofport: u32) {
-        self.macs.retain(|_, e| e.ofport != ofport);
+        self.macs.retain(|_, e| e.port.ofport != ofport);
         self.published_macs = None;
     }
 
-    /// Ages MAC entries and expires rules; returns whether anything changed, and the rules
-    /// that expired.
+    /// Ages MAC entries and expires rules, counting what the megaflows' traffic refreshed;
+    /// returns whether anything changed, and the rules that expired.
     pub fn expire(&mut self, now_ms: u64) -> (bool, Vec<Expired>) {
         let before = self.macs.len();
-        self.macs.retain(|_, e| e.fixed || now_ms.saturating_sub(e.last_seen_ms) < MAC_AGING_MS);
+        let aging_ms = self.mac_aging_ms;
+        self.macs.retain(|_, e| e.fixed || now_ms.saturating_sub(e.port.last_seen.get()) < aging_ms);
         let aged = before - self.macs.len();
         if aged > 0 {
             self.published_macs = None;
         }
         self.mac_counters.aged += aged as u64;
+        self.refresh_learned_rules();
         let expired = self.tables.expire(now_ms);
         for gone in &expired {
             tracing::debug!(bridge = %self.name, rule = %gone.entry.rule(), reason = ?gone.reason, "rule expired");
@@ -312,12 +390,100 @@ mod tests {
     fn identical_learned_rules_do_not_change_the_tables() {
         let mut bridge = Bridge::new("br0", &[], 1, 0).unwrap();
         let rule = parse_add_flow("table=20,priority=1,dl_dst=fa:16:3e:00:00:02,actions=output:2").unwrap();
-        assert!(bridge.learn_rule(rule.clone(), 1).unwrap());
-        assert!(!bridge.learn_rule(rule.clone(), 2).unwrap());
+        assert!(bridge.learn_rule(rule.clone(), None, 1).unwrap());
+        assert!(!bridge.learn_rule(rule.clone(), None, 2).unwrap());
         let mut moved = rule;
         moved.instructions = parse_add_flow("actions=output:3").unwrap().instructions;
-        assert!(bridge.learn_rule(moved, 3).unwrap());
+        assert!(bridge.learn_rule(moved, None, 3).unwrap());
         assert_eq!(bridge.tables.len(), 1);
+    }
+
+    #[test]
+    fn a_mac_entry_lives_while_its_megaflows_refresh_it_and_ages_without() {
+        let mut bridge = Bridge::new("br0", &[], 1, 0).unwrap();
+        bridge.mac_aging_ms = 2000;
+        assert!(bridge.learn_mac(learned(1, 1), 0));
+        assert!(bridge.learn_mac(learned(2, 1), 0));
+        let snapshot = bridge.mac_snapshot();
+        // What a megaflow of packets from MAC 1 holds: the published entry's cell.
+        let held = Arc::clone(&snapshot[&(0, [2, 0, 0, 0, 0, 1])].last_seen);
+        for now in (500..=10_000).step_by(500) {
+            held.refresh(now - 20);
+            bridge.expire(now);
+        }
+        let after = bridge.mac_snapshot();
+        assert_eq!(after.keys().collect::<Vec<_>>(), [&(0, [2, 0, 0, 0, 0, 1])], "MAC 2, unrefreshed, aged");
+        assert_eq!(bridge.mac_counters.aged, 1);
+        // The refreshes themselves changed nothing the datapath has: the same entry, no version.
+        let (changed, _) = bridge.expire(10_100);
+        assert!(!changed);
+        assert!(Arc::ptr_eq(&after, &bridge.mac_snapshot()));
+        // Traffic stops: it ages an aging time after the last refresh.
+        assert!(!bridge.expire(9980 + 1999).0);
+        assert!(bridge.expire(9980 + 2000).0);
+        assert!(bridge.mac_snapshot().is_empty());
+        // Learned anew: another cell; the old one keeps nothing alive.
+        assert!(bridge.learn_mac(learned(1, 1), 12_000));
+        held.refresh(20_000);
+        assert!(bridge.expire(14_000).0);
+    }
+
+    #[test]
+    fn a_moved_mac_gets_a_new_cell() {
+        let mut bridge = Bridge::new("br0", &[], 1, 0).unwrap();
+        bridge.learn_mac(learned(1, 1), 0);
+        let before = bridge.mac_snapshot()[&(0, [2, 0, 0, 0, 0, 1])].clone();
+        assert!(!bridge.learn_mac(learned(1, 1), 5));
+        assert_eq!(bridge.mac_snapshot()[&(0, [2, 0, 0, 0, 0, 1])], before, "a refresh is the same entry");
+        assert_eq!(before.last_seen.get(), 5);
+        assert!(bridge.learn_mac(learned(1, 2), 10));
+        let moved = &bridge.mac_snapshot()[&(0, [2, 0, 0, 0, 0, 1])];
+        assert_ne!(*moved, before);
+        assert!(!Arc::ptr_eq(&moved.last_seen, &before.last_seen));
+    }
+
+    #[test]
+    fn learned_rules_live_while_the_megaflows_that_learn_them_move_packets() {
+        let mut bridge = Bridge::new("br-tun", &[], 1, 0).unwrap();
+        let rule = |mac: u8| {
+            parse_add_flow(&format!(
+                "table=20,priority=1,hard_timeout=3,dl_vlan=1,dl_dst=fa:16:3e:00:00:0{mac},actions=output:2"
+            ))
+            .unwrap()
+        };
+        // Two megaflows learn the same rule (two PMDs, say); a third learns another.
+        let (first, second, other) =
+            (Arc::new(LastSeen::default()), Arc::new(LastSeen::default()), Arc::new(LastSeen::default()));
+        assert!(bridge.learn_rule(rule(1), Some(Arc::clone(&first)), 0).unwrap());
+        assert!(!bridge.learn_rule(rule(1), Some(Arc::clone(&second)), 0).unwrap(), "identical: no change");
+        assert!(bridge.learn_rule(rule(2), Some(Arc::clone(&other)), 0).unwrap());
+        assert_eq!(bridge.learned_refresh.values().map(|l| l.cells.len()).sum::<usize>(), 3);
+        // Only the second megaflow moves packets: rule 1 lives far beyond its hard timeout.
+        for now in (1000..=10_000).step_by(1000) {
+            second.refresh(now - 5);
+            let (_, expired) = bridge.expire(now);
+            assert!(expired.iter().all(|e| e.entry.rule().to_string().contains(":02 ")), "at {now}: {expired:?}");
+        }
+        assert_eq!(bridge.tables.len(), 1, "rule 2, never refreshed, timed out");
+        // The first megaflow goes (evicted): its cell is forgotten.
+        drop(first);
+        bridge.expire(10_000);
+        assert_eq!(bridge.learned_refresh.values().map(|l| l.cells.len()).sum::<usize>(), 1);
+        // Traffic stops: the rule goes its hard timeout after the last refresh.
+        assert!(bridge.expire(9995 + 2999).1.is_empty());
+        assert_eq!(bridge.expire(9995 + 3000).1.len(), 1);
+        assert!(bridge.tables.is_empty());
+    }
+
+    #[test]
+    fn an_identical_relearn_restarts_the_timeouts() {
+        let mut bridge = Bridge::new("br-tun", &[], 1, 0).unwrap();
+        let rule =
+            parse_add_flow("table=20,priority=1,hard_timeout=3,dl_dst=fa:16:3e:00:00:02,actions=output:2").unwrap();
+        assert!(bridge.learn_rule(rule.clone(), None, 0).unwrap());
+        assert!(!bridge.learn_rule(rule, None, 2500).unwrap());
+        assert!(bridge.expire(5499).1.is_empty(), "3 s from the relearn, not from the add");
+        assert_eq!(bridge.expire(5500).1.len(), 1);
     }
 
     #[test]
@@ -326,10 +492,10 @@ mod tests {
         assert!(bridge.learn_mac(learned(1, 1), 0));
         assert!(!bridge.learn_mac(learned(1, 1), 10), "same port: no change");
         assert!(bridge.learn_mac(learned(1, 2), 20), "moved");
-        assert_eq!(bridge.mac_snapshot().get(&(0, [2, 0, 0, 0, 0, 1])), Some(&2));
+        assert_eq!(bridge.mac_snapshot().get(&(0, [2, 0, 0, 0, 0, 1])).map(|p| p.ofport), Some(2));
         assert_eq!(bridge.mac_counters, MacCounters { learned: 1, moved: 1, aged: 0, evicted: 0 });
-        assert!(!bridge.expire(20 + MAC_AGING_MS - 1).0);
-        assert!(bridge.expire(20 + MAC_AGING_MS).0);
+        assert!(!bridge.expire(20 + bridge.mac_aging_ms - 1).0);
+        assert!(bridge.expire(20 + bridge.mac_aging_ms).0);
         assert!(bridge.mac_snapshot().is_empty());
     }
 
@@ -338,8 +504,18 @@ mod tests {
         let mut bridge = Bridge::new("br0", &[], 1, 0).unwrap();
         bridge.add_static_mac(0, [2, 0, 0, 0, 0, 9], 4);
         assert!(!bridge.learn_mac(learned(9, 1), 5), "a static entry does not move");
-        assert!(!bridge.expire(10 * MAC_AGING_MS).0);
-        assert_eq!(bridge.mac_snapshot().get(&(0, [2, 0, 0, 0, 0, 9])), Some(&4));
+        assert!(!bridge.expire(10 * bridge.mac_aging_ms).0);
+        assert_eq!(bridge.mac_snapshot().get(&(0, [2, 0, 0, 0, 0, 9])).map(|p| p.ofport), Some(4));
+        bridge.learn_mac(MacLearning { vlan: 0, mac: [2, 0, 0, 0, 0, 1], ofport: 2 }, 7);
+        let listed = bridge.mac_entries();
+        assert_eq!(
+            listed,
+            [
+                MacTableEntry { vlan: 0, mac: [2, 0, 0, 0, 0, 1], ofport: 2, last_seen_ms: Some(7) },
+                MacTableEntry { vlan: 0, mac: [2, 0, 0, 0, 0, 9], ofport: 4, last_seen_ms: None },
+            ],
+            "sorted; a static entry has no age"
+        );
     }
 
     #[test]

@@ -21,9 +21,9 @@ use crate::config::{
     Config, FailMode, OpenFlowTarget, PortConfig, PortErrorPolicy, PortKind, TunnelAddress, TunnelConfig, TunnelKey,
 };
 use crate::control::protocol::{
-    BridgeInfo, ControllerReply, ControllerStatusReply, DumpFlowsReply, FailModeReply, FlowModReply, MempoolReply,
-    PmdRxqs, PmdStats, PmdStatsReply, PortInfo, PortStats, PortStatsReply, Reply, Request, RxqInfo, RxqReply,
-    ShowReply,
+    BridgeInfo, ControllerReply, ControllerStatusReply, DumpFlowsReply, FailModeReply, FdbEntryInfo, FdbShowReply,
+    FlowModReply, MempoolReply, PmdRxqs, PmdStats, PmdStatsReply, PortInfo, PortStats, PortStatsReply, Reply, Request,
+    RxqInfo, RxqReply, ShowReply,
 };
 use crate::datapath::{
     BridgeDp, Datapath, Decap, FlowActions, QueueHandover, RxqWork, TunnelReceiver, TxTarget, MAX_DP_PORTS, MAX_PORTS,
@@ -233,6 +233,7 @@ impl Switch {
             state.packet_in_limit = bridge.packet_in_limit;
             state.datapath_id = bridge.datapath_id;
             state.mac_table_size = bridge.mac_table_size;
+            state.mac_aging_ms = u64::from(bridge.mac_aging) * 1000;
             state.mac = bridge.mac;
             state.addresses = bridge.underlay.addresses.clone();
             for &(ip, mac) in &bridge.underlay.neighbours {
@@ -326,6 +327,7 @@ impl Switch {
             }
             Request::Trace { bridge, flow, packet } => reply(self.trace(&bridge, &flow, packet.as_deref())),
             Request::FdbAdd { bridge, port, vlan, mac } => reply(self.fdb_add(&bridge, &port, vlan, &mac)),
+            Request::FdbShow { bridge } => reply(self.fdb_show(&bridge)),
             Request::Mempool => Reply::success(&MempoolReply {
                 name: self.pool.name().to_owned(),
                 size: self.pool.size(),
@@ -409,9 +411,9 @@ impl Switch {
         let mut changed = false;
         while let Ok(effect) = self.side_effects.try_recv() {
             match effect {
-                SideEffect::LearnedRule { bridge, rule } => {
+                SideEffect::LearnedRule { bridge, rule, refreshed_by } => {
                     if let Some(b) = self.bridges.get_mut(bridge) {
-                        match b.learn_rule(*rule, now) {
+                        match b.learn_rule(*rule, refreshed_by, now) {
                             Ok(c) => changed |= c,
                             Err(e) => tracing::warn!(bridge = %b.name, "learned rule not added: {e}"),
                         }
@@ -544,6 +546,40 @@ impl Switch {
         self.bridges[b].add_static_mac(vlan & vlan::VID_MASK, mac, ofport);
         self.publish()?;
         Ok(serde_json::Value::Null)
+    }
+
+    fn fdb_show(&self, bridge: &str) -> Result<FdbShowReply, String> {
+        let b = self.bridge_named(bridge)?;
+        let state = &self.bridges[b];
+        let now = self.now_ms();
+        let port_name = |ofport: u32| match ofport {
+            ofport if ofport == OfPort::LOCAL.0 => "LOCAL".to_string(),
+            ofport => self
+                .ports
+                .iter()
+                .find(|p| p.bridge == b && p.ofport == ofport)
+                .map_or_else(|| ofport.to_string(), |p| p.config.name.clone()),
+        };
+        let counters = state.mac_counters;
+        Ok(FdbShowReply {
+            bridge: state.name.clone(),
+            aging_s: state.mac_aging_ms / 1000,
+            limit: state.mac_table_size,
+            entries: state
+                .mac_entries()
+                .into_iter()
+                .map(|entry| FdbEntryInfo {
+                    port: port_name(entry.ofport),
+                    vlan: entry.vlan,
+                    mac: mac_text(entry.mac),
+                    age_ms: entry.last_seen_ms.map(|seen| now.saturating_sub(seen)),
+                })
+                .collect(),
+            learned: counters.learned,
+            moved: counters.moved,
+            aged: counters.aged,
+            evicted: counters.evicted,
+        })
     }
 
     /// Periodic work of the management thread: link state changes (port liveness is part of
@@ -1252,6 +1288,8 @@ fn fixed_actions(bridges: &[Arc<BridgeDp>], index: usize, dp_port: u16) -> Optio
         || translation.stop.is_some()
         || !translation.learned_rules.is_empty()
         || !translation.learned_macs.is_empty()
+        || !translation.learned_elsewhere.is_empty()
+        || !translation.keep_alive.is_empty()
     {
         return None;
     }

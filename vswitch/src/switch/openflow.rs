@@ -255,7 +255,7 @@ impl Switch {
         let now = self.now_ms();
         let mut learned = false;
         for rule in translation.learned_rules {
-            match self.bridges[bridge].learn_rule(rule, now) {
+            match self.bridges[bridge].learn_rule(rule, None, now) {
                 Ok(changed) => learned |= changed,
                 Err(e) => {
                     tracing::warn!(bridge = %self.bridges[bridge].name, "learned rule of a packet-out not added: {e}")

@@ -92,9 +92,7 @@ impl Switch {
             Arc::new(
                 tables
                     .iter()
-                    .flat_map(|(&port, (_, table))| {
-                        table.entries().into_iter().map(move |(mac, e)| ((port, mac), e.remote))
-                    })
+                    .flat_map(|(&port, (_, table))| table.entries().into_iter().map(move |(mac, e)| ((port, mac), e)))
                     .collect(),
             )
         }))
@@ -109,7 +107,7 @@ impl Switch {
             return;
         }
         let mut changed: Vec<(u16, [u8; 6])> =
-            old.iter().filter(|(key, remote)| new.get(*key) != Some(remote)).map(|(key, _)| *key).collect();
+            old.iter().filter(|(key, entry)| new.get(*key) != Some(entry)).map(|(key, _)| *key).collect();
         changed.extend(new.keys().filter(|key| !old.contains_key(*key)).copied());
         let mut per_bridge: HashMap<usize, usize> = HashMap::new();
         for (port, mac) in changed {
@@ -260,7 +258,7 @@ impl Switch {
                                 .map(|(mac, e)| VtepEntryInfo {
                                     mac: mac_text(mac),
                                     remote: e.remote.to_string(),
-                                    age_ms: now.saturating_sub(e.last_seen_ms),
+                                    age_ms: now.saturating_sub(e.last_seen.get()),
                                 })
                                 .collect()
                         })

@@ -7,14 +7,16 @@
 #![forbid(unsafe_code)]
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::sync::Arc;
 
 use hashbrown::HashMap;
 
 use crate::pipeline::dependencies::mac_bits;
+use crate::pipeline::keepalive::LastSeen;
 
 /// The learned entries of every flood-and-learn port of a datapath version, by (tunnel port's
 /// datapath port, inner MAC). Shared (an `Arc`) by the versions while nothing changed.
-pub type LearnedVteps = HashMap<(u16, [u8; 6]), IpAddr>;
+pub type LearnedVteps = HashMap<(u16, [u8; 6]), VtepEntry>;
 
 /// The Bloom bits (as `Dependencies::macs`) of a learned entry of tunnel port `dp_port`: the
 /// MAC table's bits of a "VLAN" no real VLAN has (above 4095), so that a learned entry's change
@@ -39,12 +41,29 @@ pub fn multicast_mac(group: &IpAddr) -> Option<[u8; 6]> {
     }
 }
 
-/// One learned MAC.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// One learned MAC: the VTEP it is behind, and its last-seen cell, which the megaflows of
+/// packets from it through that VTEP refresh (`pipeline::keepalive`).
+#[derive(Debug, Clone)]
 pub struct VtepEntry {
     pub remote: IpAddr,
-    pub last_seen_ms: u64,
+    pub last_seen: Arc<LastSeen>,
 }
+
+impl VtepEntry {
+    pub fn new(remote: IpAddr, now_ms: u64) -> VtepEntry {
+        VtepEntry { remote, last_seen: Arc::new(LastSeen::new(now_ms)) }
+    }
+}
+
+/// The same entry: the same VTEP and the same cell (an entry aged and learned again behind the
+/// same VTEP is another entry: the megaflows that hold the old cell must go).
+impl PartialEq for VtepEntry {
+    fn eq(&self, other: &VtepEntry) -> bool {
+        self.remote == other.remote && Arc::ptr_eq(&self.last_seen, &other.last_seen)
+    }
+}
+
+impl Eq for VtepEntry {}
 
 /// What a flood-and-learn port's table did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -81,31 +100,33 @@ impl VtepTable {
             return false;
         }
         if let Some(entry) = self.entries.get_mut(&mac) {
-            entry.last_seen_ms = entry.last_seen_ms.max(now_ms);
             if entry.remote == remote {
+                entry.last_seen.refresh(now_ms);
                 return false;
             }
-            entry.remote = remote;
+            // A new cell: the megaflows of the old VTEP no longer keep it alive.
+            *entry = VtepEntry::new(remote, now_ms);
             self.counters.moved += 1;
             return true;
         }
         while self.entries.len() >= self.limit {
-            let Some(oldest) = self.entries.iter().min_by_key(|(_, e)| e.last_seen_ms).map(|(mac, _)| *mac) else {
+            let Some(oldest) = self.entries.iter().min_by_key(|(_, e)| e.last_seen.get()).map(|(mac, _)| *mac) else {
                 break;
             };
             self.entries.remove(&oldest);
             self.counters.evicted += 1;
         }
-        self.entries.insert(mac, VtepEntry { remote, last_seen_ms: now_ms });
+        self.entries.insert(mac, VtepEntry::new(remote, now_ms));
         self.counters.learned += 1;
         true
     }
 
-    /// Forgets the entries not seen for the aging time; returns how many.
+    /// Forgets the entries not seen for the aging time (by an upcall, or by the traffic of a
+    /// cached megaflow that refreshed them); returns how many.
     pub fn age(&mut self, now_ms: u64) -> usize {
         let before = self.entries.len();
         let aging = self.aging_ms;
-        self.entries.retain(|_, e| now_ms.saturating_sub(e.last_seen_ms) < aging);
+        self.entries.retain(|_, e| now_ms.saturating_sub(e.last_seen.get()) < aging);
         let aged = before - self.entries.len();
         self.counters.aged += aged as u64;
         aged
@@ -117,7 +138,7 @@ impl VtepTable {
 
     /// Every entry, sorted by MAC.
     pub fn entries(&self) -> Vec<([u8; 6], VtepEntry)> {
-        let mut entries: Vec<_> = self.entries.iter().map(|(mac, e)| (*mac, *e)).collect();
+        let mut entries: Vec<_> = self.entries.iter().map(|(mac, e)| (*mac, e.clone())).collect();
         entries.sort_unstable_by_key(|(mac, _)| *mac);
         entries
     }
@@ -296,12 +317,38 @@ mod tests {
     }
 
     #[test]
+    fn traffic_of_a_cached_megaflow_keeps_an_entry_alive_and_it_ages_without() {
+        let mut table = VtepTable::new(1000, 4);
+        assert!(table.learn(A, ip("172.31.1.3"), 0));
+        assert!(table.learn(B, ip("172.31.1.3"), 0));
+        // What a megaflow holds: the cell of the entry its packets came through.
+        let held = Arc::clone(&table.get(&A).unwrap().last_seen);
+        for now in (400..=4000).step_by(400) {
+            held.refresh(now - 10);
+            table.age(now);
+        }
+        assert!(table.get(&A).is_some(), "refreshed every 400 ms: still there after 4 agings");
+        assert!(table.get(&B).is_none(), "no traffic: aged");
+        assert_eq!(table.counters.aged, 1);
+        assert_eq!(table.age(3990 + 999), 0);
+        assert_eq!(table.age(3990 + 1000), 1, "traffic stopped: it ages out an aging time after");
+        // Learned again: a new cell, the old one keeps nothing alive any more.
+        assert!(table.learn(A, ip("172.31.1.3"), 6000));
+        held.refresh(7500);
+        assert_eq!(table.age(7000), 1);
+        assert!(table.learn(A, ip("172.31.1.3"), 8000));
+        let moved_from = Arc::clone(&table.get(&A).unwrap().last_seen);
+        assert!(table.learn(A, ip("172.31.1.4"), 8100), "moved to another VTEP");
+        assert!(!Arc::ptr_eq(&moved_from, &table.get(&A).unwrap().last_seen), "a move is a new cell");
+    }
+
+    #[test]
     fn learns_moves_ages_and_evicts() {
         let mut table = VtepTable::new(1000, 2);
         assert!(table.learn(A, ip("172.31.1.3"), 0));
         assert!(!table.learn(A, ip("172.31.1.3"), 500), "a refresh is no change");
         assert!(table.learn(A, ip("172.31.1.4"), 600));
-        assert_eq!(table.get(&A).map(|e| (e.remote, e.last_seen_ms)), Some((ip("172.31.1.4"), 600)));
+        assert_eq!(table.get(&A).map(|e| (e.remote, e.last_seen.get())), Some((ip("172.31.1.4"), 600)));
         assert!(!table.learn([0xff; 6], ip("172.31.1.3"), 0), "no multicast source");
         assert!(!table.learn([0; 6], ip("172.31.1.3"), 0));
         assert!(!table.learn(B, ip("239.1.1.1"), 0), "no group as a VTEP");

@@ -58,6 +58,7 @@ impl Xlate<'_, '_> {
             .extend(nested.learned_rules.into_iter().map(|r| (peer.bridge, Learned::Rule(Box::new(r)))));
         self.out.learned_elsewhere.extend(nested.learned_macs.into_iter().map(|m| (peer.bridge, Learned::Mac(m))));
         self.out.learned_elsewhere.extend(nested.learned_elsewhere);
+        self.out.keep_alive.extend(nested.keep_alive);
         if self.out.tunnel_miss.is_none() {
             self.out.tunnel_miss = nested.tunnel_miss;
         }

@@ -15,6 +15,7 @@ use crate::packet::proto::{ethertype, ip_proto, len};
 use crate::pipeline::table::RuleEntry;
 use crate::tunnel::header::{OuterHeader, OuterSpec};
 use crate::tunnel::port::{Inheritable, TunnelAddress, TunnelConfig, TunnelKey, DEFAULT_TTL};
+use crate::tunnel::vtep::VtepEntry;
 use crate::tunnel::TunnelKind;
 
 /// UDP source ports of tunnel packets (Open vSwitch's default range): the inner flow's hash
@@ -35,8 +36,9 @@ pub trait Underlay {
     /// What a translation reads of bridge `index` (which may tunnel and patch on in turn).
     fn bridge_view(&self, index: usize) -> Option<Bridge<'_>>;
 
-    /// The remote VTEP flood-and-learn port `dp_port` learned `mac` behind (`tunnel::vtep`).
-    fn learned_vtep(&self, _dp_port: u16, _mac: [u8; 6]) -> Option<IpAddr> {
+    /// The entry of flood-and-learn port `dp_port` for `mac`: the remote VTEP it was learned
+    /// behind (`tunnel::vtep`).
+    fn learned_vtep(&self, _dp_port: u16, _mac: [u8; 6]) -> Option<&VtepEntry> {
         None
     }
 }

@@ -11,6 +11,7 @@
 //! packet held for one VTEP's next hop is released to that VTEP only (`switch::underlay`).
 
 use std::net::{IpAddr, Ipv4Addr};
+use std::sync::Arc;
 
 use super::{mac, Bridge, BridgePort, Translation, Xlate};
 use crate::flow::key::{Field, FlowKey};
@@ -40,7 +41,7 @@ impl Xlate<'_, '_> {
         let dst = mac(self.read(Field::DlDst));
         let learned = if dst[0] & 1 == 0 {
             self.read_state(|r| r.macs |= learned_bits(port.dp_port, dst));
-            self.bridge.underlay.and_then(|underlay| underlay.learned_vtep(port.dp_port, dst))
+            self.bridge.underlay.and_then(|underlay| underlay.learned_vtep(port.dp_port, dst)).map(|e| e.remote)
         } else {
             None
         };
@@ -65,8 +66,10 @@ impl Xlate<'_, '_> {
 
 /// At an upcall of a packet decapsulated by a flood-and-learn port (`key`'s in_port): the
 /// megaflow matches the inner source MAC and the outer source address and depends on the
-/// port's entry for that MAC; returns the pair when the version does not have it yet.
-/// Learning needs the outer source in the key: an IPv4 underlay.
+/// port's entry for that MAC; returns the pair when the version does not have it yet, else the
+/// megaflow keeps the entry alive (`keepalive`: its packets refresh it, as a source refreshes
+/// a MAC entry; sending to a VTEP does not, as in Linux, whose VXLAN entries age from what
+/// they last received). Learning needs the outer source in the key: an IPv4 underlay.
 pub fn vtep_learning(bridge: &Bridge<'_>, key: &FlowKey, translation: &mut Translation) -> Option<VtepLearning> {
     let dp_port = u16::try_from(key.get_u64(Field::InPort)).ok()?;
     bridge.port_by_dp(dp_port)?.tunnel.as_ref()?.flood.as_ref()?;
@@ -80,7 +83,13 @@ pub fn vtep_learning(bridge: &Bridge<'_>, key: &FlowKey, translation: &mut Trans
         return None;
     }
     let remote = IpAddr::V4(Ipv4Addr::from(src));
-    (underlay.learned_vtep(dp_port, mac) != Some(remote)).then_some(VtepLearning { port: dp_port, mac, remote })
+    match underlay.learned_vtep(dp_port, mac) {
+        Some(entry) if entry.remote == remote => {
+            translation.keep_alive.push(Arc::clone(&entry.last_seen));
+            None
+        }
+        _ => Some(VtepLearning { port: dp_port, mac, remote }),
+    }
 }
 
 #[cfg(test)]
@@ -95,7 +104,7 @@ mod tests {
     use crate::pipeline::xlate::{translate, DpAction, PortFlags, VlanMode};
     use crate::revalidate::BridgeChanges;
     use crate::tunnel::route::{Prefix, Route, RouteOrigin, RouteTable};
-    use crate::tunnel::vtep::LearnedVteps;
+    use crate::tunnel::vtep::{LearnedVteps, VtepEntry};
     use crate::tunnel::TunnelKind;
 
     const PEER_MAC: [u8; 6] = [2, 0, 0, 0, 0xbb, 3];
@@ -206,7 +215,8 @@ mod tests {
         assert!(changes.affects(&FlowKey::default(), &unknown.wildcards, &unknown.dependencies));
         assert_eq!(changes.probes.len(), 2, "found by probes of the MAC as dl_src and dl_dst");
 
-        let learned: LearnedVteps = [((VXLAN_DP, INNER), "172.31.1.3".parse().unwrap())].into_iter().collect();
+        let learned: LearnedVteps =
+            [((VXLAN_DP, INNER), VtepEntry::new("172.31.1.3".parse().unwrap(), 0))].into_iter().collect();
         let datapath = self::datapath("239.1.1.1", learned);
         let [header] = headers(&from_the_vm(&datapath, INNER)).try_into().unwrap();
         assert!(header.contains("dst=02:00:00:00:bb:03)"), "the peer's MAC: {header}");
@@ -283,7 +293,8 @@ mod tests {
         assert_eq!(headers.len(), 2, "{headers:?}");
         assert!(headers[0].contains("dst=02:00:00:00:bb:03)") && headers[0].contains("dst=172.31.1.3"));
         assert!(headers[1].contains("dst=02:00:00:00:bb:04)") && headers[1].contains("dst=172.31.1.4"));
-        let learned: LearnedVteps = [((VXLAN_DP, INNER), "172.31.1.4".parse().unwrap())].into_iter().collect();
+        let learned: LearnedVteps =
+            [((VXLAN_DP, INNER), VtepEntry::new("172.31.1.4".parse().unwrap(), 0))].into_iter().collect();
         let datapath = self::datapath("flood:172.31.1.3,172.31.1.4", learned);
         let [header] = self::headers(&from_the_vm(&datapath, INNER)).try_into().unwrap();
         assert!(header.contains("dst=172.31.1.4"), "{header}");
@@ -349,11 +360,17 @@ mod tests {
         assert_eq!(translation.wildcards.get_u128(Field::DlSrc), mac_value([0xff; 6]));
         assert_eq!(translation.wildcards.get_u64(Field::TunSrc), u64::from(u32::MAX));
         assert_ne!(translation.dependencies.macs & learned_bits(VXLAN_DP, INNER), 0);
-        // Known: nothing to learn; moved: learned again.
-        let known: LearnedVteps = [((VXLAN_DP, INNER), remote)].into_iter().collect();
-        assert_eq!(learn(&self::datapath("239.1.1.1", known.clone()), &key).0, None);
+        assert!(translation.keep_alive.is_empty());
+        // Known: nothing to learn, the megaflow keeps the entry alive; moved: learned again.
+        let entry = VtepEntry::new(remote, 0);
+        let known: LearnedVteps = [((VXLAN_DP, INNER), entry.clone())].into_iter().collect();
+        let (learned, translation) = learn(&self::datapath("239.1.1.1", known.clone()), &key);
+        assert_eq!(learned, None);
+        assert!(matches!(&translation.keep_alive[..], [cell] if Arc::ptr_eq(cell, &entry.last_seen)));
         key.set_u64(Field::TunSrc, u64::from(u32::from(std::net::Ipv4Addr::new(172, 31, 1, 4))));
-        assert!(learn(&self::datapath("239.1.1.1", known), &key).0.is_some());
+        let (learned, translation) = learn(&self::datapath("239.1.1.1", known), &key);
+        assert!(learned.is_some());
+        assert!(translation.keep_alive.is_empty(), "behind another VTEP: learned, not refreshed");
         // Not from a flood-and-learn port: no learning.
         key.set_u64(Field::InPort, 1);
         assert_eq!(learn(&datapath, &key).0, None);
