@@ -338,6 +338,9 @@ impl MatchWriter<'_> {
         self.hex("tun_id", Field::TunId);
         self.generic("tun_src", Field::TunSrc);
         self.generic("tun_dst", Field::TunDst);
+        self.generic("tun_ipv6_src", Field::TunIpv6Src);
+        self.generic("tun_ipv6_dst", Field::TunIpv6Dst);
+        self.generic("tun_flags", Field::TunFlags);
         self.hex("metadata", Field::Metadata);
         self.generic("in_port", Field::InPort);
         self.vlan();

@@ -1,5 +1,5 @@
 //! The flow key: every header field the switch can match on, set or learn,
-//! at a fixed place in a 168-byte block, in network byte order. The same
+//! at a fixed place in a 208-byte block, in network byte order. The same
 //! shape serves as a mask. Fields are grouped by protocol layer into 8-byte
 //! words so that a packet touches few words: an IPv4/UDP packet only words
 //! 0-4. The parser reports which words it may have set (`packet::Layers`),
@@ -13,7 +13,7 @@
 use std::fmt;
 
 /// 8-byte words in a key.
-pub const KEY_WORDS: usize = 21;
+pub const KEY_WORDS: usize = 26;
 /// Bytes in a key.
 pub const KEY_BYTES: usize = KEY_WORDS * 8;
 
@@ -70,11 +70,18 @@ pub mod words {
     pub const TP_PORTS: u32 = 1 << 4;
     pub const METADATA: u32 = 1 << 5;
     pub const REGS: u32 = 0b1111 << 6;
-    pub const TUNNEL: u32 = 0b11 << 10;
+    /// tun_id.
+    pub const TUN_ID: u32 = 1 << 10;
+    /// tun_src, tun_dst (an IPv4 underlay).
+    pub const TUN_IPV4: u32 = 1 << 11;
     pub const IPV6_ADDRS: u32 = 0b1111 << 12;
     pub const IPV6_LABEL: u32 = 1 << 16;
     pub const ND_TARGET: u32 = 0b11 << 17;
     pub const ARP_HA: u32 = 0b11 << 19;
+    /// tun_ipv6_src, tun_ipv6_dst (an IPv6 underlay).
+    pub const TUN_IPV6: u32 = 0b1111 << 21;
+    /// tun_flags; a decapsulated packet sets it only when a flag is set.
+    pub const TUN_FLAGS: u32 = 1 << 25;
     pub const ALL: u32 = (1 << super::KEY_WORDS) - 1;
     /// An IPv4 packet with ports: in_port, L2, L3 and L4 (words 0-4), the
     /// most common key shape; hashing and comparing it is unrolled.
@@ -121,6 +128,9 @@ pub enum Field {
     TunId,
     TunSrc,
     TunDst,
+    TunIpv6Src,
+    TunIpv6Dst,
+    TunFlags,
     DlSrc,
     DlDst,
     DlType,
@@ -232,6 +242,10 @@ pub const FIELDS: &[FieldDef] = &[
     field!(Field::NdSll, "nd_sll", "NXM_NX_ND_SLL", 152, 6, 48, true, true, Prereq::NdSll),
     field!(Field::ArpTha, "arp_tha", "NXM_NX_ARP_THA", 160, 6, 48, true, true, Prereq::Arp),
     field!(Field::NdTll, "nd_tll", "NXM_NX_ND_TLL", 160, 6, 48, true, true, Prereq::NdTll),
+    field!(Field::TunIpv6Src, "tun_ipv6_src", "NXM_NX_TUN_IPV6_SRC", 168, 16, 128, true, true, Prereq::None),
+    field!(Field::TunIpv6Dst, "tun_ipv6_dst", "NXM_NX_TUN_IPV6_DST", 184, 16, 128, true, true, Prereq::None),
+    // Open vSwitch's public tunnel flags: only `oam` (bit 0, the Geneve O bit).
+    field!(Field::TunFlags, "tun_flags", "NXM_NX_TUN_FLAGS", 200, 2, 1, true, true, Prereq::None),
 ];
 
 /// Another name of a registry field: an ovs-ofctl or OXM/NXM spelling of the
@@ -306,6 +320,14 @@ impl Field {
         } else {
             d.nxm
         }
+    }
+
+    /// A tunnel field (tun_*): metadata of the outer header, not of the packet's own headers.
+    pub fn is_tunnel(self) -> bool {
+        matches!(
+            self,
+            Field::TunId | Field::TunSrc | Field::TunDst | Field::TunIpv6Src | Field::TunIpv6Dst | Field::TunFlags
+        )
     }
 
     /// All ones in the field's meaningful bits.
@@ -433,6 +455,9 @@ mod tests {
             Field::TunId,
             Field::TunSrc,
             Field::TunDst,
+            Field::TunIpv6Src,
+            Field::TunIpv6Dst,
+            Field::TunFlags,
             Field::DlSrc,
             Field::DlDst,
             Field::DlType,
@@ -479,6 +504,14 @@ mod tests {
         assert_eq!(Field::NwSrc.def().offset / 8, 3);
         assert_eq!(Field::InPort.def().offset / 8, 0);
         assert_eq!(Field::Ipv6Src.def().offset / 8, 12);
+        let tunnel_words = |field: Field| {
+            let d = field.def();
+            (d.offset / 8..(d.offset + d.bytes).div_ceil(8)).fold(0u32, |m, w| m | 1 << w)
+        };
+        assert_eq!(tunnel_words(Field::TunId), words::TUN_ID);
+        assert_eq!(tunnel_words(Field::TunSrc) | tunnel_words(Field::TunDst), words::TUN_IPV4);
+        assert_eq!(tunnel_words(Field::TunIpv6Src) | tunnel_words(Field::TunIpv6Dst), words::TUN_IPV6);
+        assert_eq!(tunnel_words(Field::TunFlags), words::TUN_FLAGS);
     }
 
     #[test]

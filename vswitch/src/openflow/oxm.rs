@@ -179,6 +179,31 @@ wire!(NXM_NX_IP_TTL, "NXM_NX_IP_TTL", NXM_1, 29, 1, Field::NwTtl, bits(0, 0xff),
 wire!(NXM_NX_TUN_IPV4_SRC, "NXM_NX_TUN_IPV4_SRC", NXM_1, 31, 4, Field::TunSrc, bits(0, ALL32), true, Prereq::None, 32);
 wire!(NXM_NX_TUN_IPV4_DST, "NXM_NX_TUN_IPV4_DST", NXM_1, 32, 4, Field::TunDst, bits(0, ALL32), true, Prereq::None, 32);
 wire!(NXM_NX_TCP_FLAGS, "NXM_NX_TCP_FLAGS", NXM_1, 34, 2, Field::TcpFlags, bits(0, 0x0fff), true, Prereq::Tcp, 12);
+wire!(NXM_NX_TUN_FLAGS, "NXM_NX_TUN_FLAGS", NXM_1, 104, 2, Field::TunFlags, bits(0, 0x1), true, Prereq::None, 1);
+wire!(
+    NXM_NX_TUN_IPV6_SRC,
+    "NXM_NX_TUN_IPV6_SRC",
+    NXM_1,
+    109,
+    16,
+    Field::TunIpv6Src,
+    bits(0, ALL128),
+    true,
+    Prereq::None,
+    128
+);
+wire!(
+    NXM_NX_TUN_IPV6_DST,
+    "NXM_NX_TUN_IPV6_DST",
+    NXM_1,
+    110,
+    16,
+    Field::TunIpv6Dst,
+    bits(0, ALL128),
+    true,
+    Prereq::None,
+    128
+);
 // OpenFlow basic OXM (class 0x8000).
 wire!(OXM_OF_IN_PORT, "OXM_OF_IN_PORT", OPENFLOW_BASIC, 0, 4, Field::InPort, Layout::Port32, false, Prereq::None, 32);
 wire!(
@@ -418,6 +443,9 @@ pub(crate) const WIRE_FIELDS: &[&WireField] = &[
     &NXM_NX_TUN_IPV4_SRC,
     &NXM_NX_TUN_IPV4_DST,
     &NXM_NX_TCP_FLAGS,
+    &NXM_NX_TUN_FLAGS,
+    &NXM_NX_TUN_IPV6_SRC,
+    &NXM_NX_TUN_IPV6_DST,
     &OXM_OF_IN_PORT,
     &OXM_OF_METADATA,
     &OXM_OF_ETH_DST,
@@ -847,9 +875,13 @@ impl TlvWriter<'_> {
             Some(ETH_TYPE_ARP | ETH_TYPE_RARP) => self.arp(w),
             _ => {}
         }
+        // Open vSwitch's nx_put_raw order: tun_id, tun_flags, then the addresses.
         self.put_flavour(&OXM_OF_TUNNEL_ID, &NXM_NX_TUN_ID, w);
+        self.put(&NXM_NX_TUN_FLAGS, w);
         self.put(&NXM_NX_TUN_IPV4_SRC, w);
         self.put(&NXM_NX_TUN_IPV4_DST, w);
+        self.put(&NXM_NX_TUN_IPV6_SRC, w);
+        self.put(&NXM_NX_TUN_IPV6_DST, w);
         for register in [
             &NXM_NX_REG0,
             &NXM_NX_REG1,

@@ -22,6 +22,9 @@ use crate::pipeline::table::{FlowModFlags, FlowTables};
 use crate::pipeline::xlate::{BridgePort, MacTable, PortFlags, VlanMode};
 use crate::revalidate::VersionChanges;
 
+/// A held packet's tunnel address when the output read none.
+const UNSPECIFIED: std::net::IpAddr = std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED);
+
 /// The DPDK port packets come in on (ofport 1 is DPDK port 1, and so on).
 const IN_PORT: u16 = 1;
 
@@ -357,7 +360,7 @@ fn packets_for_an_unresolved_tunnel_next_hop_go_to_the_management_thread_to_wait
         assert_eq!(event.bridge, 0);
         assert_eq!(
             event.meta.origin,
-            PacketInOrigin::TunnelHold { port: 40, underlay: 1, nexthop, tun_src: 0, tun_dst: 0 }
+            PacketInOrigin::TunnelHold { port: 40, underlay: 1, nexthop, tun_src: UNSPECIFIED, tun_dst: UNSPECIFIED }
         );
         assert_eq!(event.meta.in_port, 1);
         // As the actions before the tunnel output left it (checksum updated).
@@ -405,7 +408,7 @@ fn a_packet_held_behind_a_patch_port_names_the_tunnel_port_and_its_bridge_s_in_p
     assert_eq!(event.bridge, 2, "the packet-in limit of the bridge it came in on");
     assert_eq!(
         event.meta.origin,
-        PacketInOrigin::TunnelHold { port: 40, underlay: 1, nexthop, tun_src: 0, tun_dst: 0 }
+        PacketInOrigin::TunnelHold { port: 40, underlay: 1, nexthop, tun_src: UNSPECIFIED, tun_dst: UNSPECIFIED }
     );
     assert_eq!(event.meta.in_port, 1, "where it came into the tunnel port's bridge");
 }

@@ -18,6 +18,7 @@ use crate::config::parse_unicast_mac;
 use crate::control::protocol::{NeighbourBridge, NeighbourEntry, NeighbourShowReply};
 use crate::flow::key::Field;
 use crate::flow::{Action, OfPort};
+use crate::pipeline::xlate::tunnel::set_tunnel_addresses;
 use crate::pipeline::xlate::PacketInOrigin;
 use crate::pmd::packet_in::PacketInEvent;
 use crate::tunnel::{arp_reply, arp_request, neighbour_advertisement, neighbour_solicitation};
@@ -171,10 +172,11 @@ impl Switch {
             };
             let in_port = OfPort(event.meta.in_port);
             let set = |field: Field, value: u128| Action::SetField { field, value, mask: field.bits_mask() };
+            let [set_src, set_dst] = set_tunnel_addresses(tun_src, tun_dst);
             let actions = [
                 set(Field::TunId, u128::from(event.meta.tun_id)),
-                set(Field::TunSrc, u128::from(tun_src)),
-                set(Field::TunDst, u128::from(tun_dst)),
+                set_src,
+                set_dst,
                 // (A packet that came in on the tunnel port itself goes back through it.)
                 Action::output(if in_port.0 == ofport { OfPort::IN_PORT } else { OfPort(ofport) }),
             ];

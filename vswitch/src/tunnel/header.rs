@@ -143,6 +143,8 @@ pub struct OuterSpec {
     /// Inclusive range the UDP source port is drawn from (from the flow hash), e.g. (32768, 61000).
     /// Ignored for GRE.
     pub src_port_range: (u16, u16),
+    /// The Geneve O (OAM) bit (the flow's `tun_flags=oam`; ignored for VXLAN and GRE).
+    pub oam: bool,
 }
 
 /// Why an outer header cannot be built.
@@ -306,7 +308,7 @@ impl OuterHeader {
                 header.put(&[0, 0]);
                 header.put16(spec.dst_port);
                 header.put(&[0, 0, 0, 0]);
-                header.put(&[0, 0]); // version 0, no options, O and C clear
+                header.put(&[0, if spec.oam { GENEVE_OAM } else { 0 }]); // version 0, no options, C clear
                 header.put16(ETH_P_TEB);
                 header.put(&vni.to_be_bytes());
             }
@@ -567,7 +569,8 @@ impl fmt::Display for OuterHeader {
         }
         match spec.kind {
             TunnelKind::Vxlan | TunnelKind::Geneve => {
-                write!(f, "udp(dst={},csum={}),vni={})", spec.dst_port, spec.csum, spec.key.unwrap_or(0))
+                write!(f, "udp(dst={},csum={}),vni={}", spec.dst_port, spec.csum, spec.key.unwrap_or(0))?;
+                f.write_str(if spec.oam && spec.kind == TunnelKind::Geneve { ",oam)" } else { ")" })
             }
             TunnelKind::Gre => match spec.key {
                 Some(key) => write!(f, "gre(key={key},csum={}))", spec.csum),
@@ -698,7 +701,16 @@ impl TunnelMetadata {
     };
 }
 
-/// `TunnelMetadata::flags`: the Geneve O (OAM) bit was set.
+impl TunnelMetadata {
+    /// The flow key's `tun_flags`: Open vSwitch's public tunnel flags, only `oam` (bit 0).
+    #[inline]
+    pub fn tun_flags(&self) -> u16 {
+        self.flags & TUN_FLAG_OAM
+    }
+}
+
+/// `TunnelMetadata::flags`: the Geneve O (OAM) bit was set. The same bit as the flow key's
+/// `tun_flags` oam.
 pub const TUN_FLAG_OAM: u16 = 1;
 /// `TunnelMetadata::flags`: a checksum was present (and verified).
 pub const TUN_FLAG_CSUM: u16 = 2;
@@ -1216,6 +1228,7 @@ mod tests {
             csum: false,
             dst_port: kind.default_dst_port(),
             src_port_range: (32768, 61000),
+            oam: false,
         }
     }
 
@@ -1404,6 +1417,19 @@ mod tests {
         gre.key = None;
         let shown = OuterHeader::build(&gre).unwrap().to_string();
         assert!(shown.starts_with("tnl_push(gre,") && shown.ends_with("gre(csum=true))"), "{shown}");
+    }
+
+    #[test]
+    fn the_oam_flag_sets_the_geneve_o_bit_only() {
+        for kind in [TunnelKind::Geneve, TunnelKind::Vxlan] {
+            let mut spec = spec_of(kind, false, false);
+            spec.oam = true;
+            let header = OuterHeader::build(&spec).unwrap();
+            // Byte 1 of the Geneve / VXLAN header, after Ethernet, IPv4 and UDP.
+            let flags = header.bytes()[len::ETHERNET + 20 + len::UDP + 1];
+            assert_eq!(flags, if kind == TunnelKind::Geneve { GENEVE_OAM } else { 0 }, "{kind}");
+            assert_eq!(header.to_string().ends_with(",oam)"), kind == TunnelKind::Geneve, "{header}");
+        }
     }
 
     #[test]

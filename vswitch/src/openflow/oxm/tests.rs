@@ -44,6 +44,8 @@ fn every_field_crosses_oxm_and_nxm_exact_and_masked() {
         "in_port=7,dl_src=00:00:00:00:00:01,dl_dst=01:00:00:00:00:00/01:00:00:00:00:00,dl_type=0x88cc",
         "in_port=LOCAL,metadata=0x5/0xff,reg0=1,reg1=2/0xf,reg2=3,reg3=4,reg4=5,reg5=6,reg6=7,reg7=0x8/0x8",
         "tun_id=0x5/0xff,tun_src=1.1.1.0/24,tun_dst=2.2.2.2",
+        "tun_ipv6_src=2001:db8::/32,tun_ipv6_dst=fd00::2,tun_flags=+oam",
+        "tun_flags=-oam",
         "dl_vlan=10,dl_vlan_pcp=3",
         "vlan_tci=0x1000/0x1000",
         "vlan_tci=0x0000/0x1fff",
@@ -78,6 +80,24 @@ fn every_field_crosses_oxm_and_nxm_exact_and_masked() {
     let mut w = Writer::new();
     encode_match(Version::V1_3, &matches("vlan_tci=0"), &mut w);
     assert_eq!(&w.as_slice()[4..8], &[0x00, 0x00, 0x08, 0x02], "NXM_OF_VLAN_TCI, exact");
+}
+
+#[test]
+fn tunnel_fields_have_open_vswitch_s_nxm_headers() {
+    // `ovs-ofctl parse-nx-match` (Open vSwitch 3.1) of NXM_NX_TUN_IPV6_SRC(2001:db8::1) and
+    // NXM_NX_TUN_IPV6_DST_W(2001:db8::/32), after our tun_flags: exact, all 16 bits (which
+    // parse-nx-match reads as tun_flags=+oam, writing it back as NXM_NX_TUN_FLAGS_W(0001/0001)).
+    let golden = hex("0001d002 0001  0001da10 20010db8000000000000000000000001 \
+         0001dd20 20010db8000000000000000000000000 ffffffff000000000000000000000000");
+    let m = matches("tun_flags=+oam,tun_ipv6_src=2001:db8::1,tun_ipv6_dst=2001:db8::/32");
+    let mut w = Writer::new();
+    let len = encode_nx_match(&m, &mut w);
+    assert_eq!(&w.as_slice()[..len], golden.as_slice());
+    // Open vSwitch's masked form of the flags decodes to the same match.
+    let masked = hex("0001d104 0001 0001");
+    let decoded = decode_nx_match(&mut Reader::new(&masked), masked.len()).unwrap();
+    assert_eq!(decoded, matches("tun_flags=+oam"));
+    assert_eq!(decoded.to_string(), "tun_flags=+oam");
 }
 
 #[test]

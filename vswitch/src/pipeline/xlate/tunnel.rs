@@ -4,16 +4,17 @@
 //! continued through the underlay bridge's pipeline as if it came in on that bridge's LOCAL port
 //! (as Open vSwitch's native tunnelling does): the megaflow carries the whole path, one lookup.
 
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
 
 use super::{translate, Bridge, BridgePort, DpAction, PacketInMeta, PacketInOrigin, Xlate};
 use crate::flow::key::{Field, FlowKey};
 use crate::flow::numbers::{ETH_TYPE_IP, ETH_TYPE_IPV6};
+use crate::flow::Action;
 use crate::flow::PacketInReason;
 use crate::packet::proto::{ethertype, ip_proto};
 use crate::pipeline::table::RuleEntry;
-use crate::tunnel::header::{OuterHeader, OuterSpec};
+use crate::tunnel::header::{OuterHeader, OuterSpec, TUN_FLAG_OAM};
 use crate::tunnel::port::{Inheritable, TunnelAddress, TunnelConfig, TunnelKey, DEFAULT_TTL};
 use crate::tunnel::TunnelKind;
 
@@ -127,16 +128,12 @@ impl Xlate<'_, '_> {
     /// goes to that VTEP only (`vtep_output`).
     fn hold_for_neighbour(&mut self, port: &BridgePort, underlay: usize, nexthop: IpAddr, remote: Option<IpAddr>) {
         self.commit();
-        let field = |key: &FlowKey, field: Field| u32::try_from(key.get_u64(field)).unwrap_or(0);
         let origin = PacketInOrigin::TunnelHold {
             port: port.dp_port,
             underlay,
             nexthop,
-            tun_src: field(&self.key, Field::TunSrc),
-            tun_dst: match remote {
-                Some(IpAddr::V4(remote)) => u32::from(remote),
-                _ => field(&self.key, Field::TunDst),
-            },
+            tun_src: key_tunnel_address(&self.key, Field::TunSrc, Field::TunIpv6Src),
+            tun_dst: remote.unwrap_or_else(|| key_tunnel_address(&self.key, Field::TunDst, Field::TunIpv6Dst)),
         };
         let meta = PacketInMeta {
             reason: PacketInReason::Action,
@@ -162,19 +159,12 @@ impl Xlate<'_, '_> {
         let remote = match (remote, tunnel.remote_ip) {
             (Some(addr), _) | (None, TunnelAddress::Fixed(addr)) => addr,
             (None, TunnelAddress::Flow) => {
-                let dst = u32::try_from(self.read(Field::TunDst)).unwrap_or(0);
-                if dst == 0 {
-                    return Err(TunnelMiss::NoRoute);
-                }
-                IpAddr::V4(Ipv4Addr::from(dst))
+                self.flow_tunnel_address(Field::TunDst, Field::TunIpv6Dst).ok_or(TunnelMiss::NoRoute)?
             }
         };
         let local = match tunnel.local_ip {
             Some(TunnelAddress::Fixed(addr)) => Some(addr),
-            Some(TunnelAddress::Flow) => {
-                let src = u32::try_from(self.read(Field::TunSrc)).unwrap_or(0);
-                (src != 0).then(|| IpAddr::V4(Ipv4Addr::from(src)))
-            }
+            Some(TunnelAddress::Flow) => self.flow_tunnel_address(Field::TunSrc, Field::TunIpv6Src),
             None => None,
         };
         let key = match tunnel.out_key {
@@ -208,12 +198,25 @@ impl Xlate<'_, '_> {
             csum: tunnel.sends_checksum(&remote),
             dst_port: tunnel.dst_port,
             src_port_range: SOURCE_PORTS,
+            oam: tunnel.kind == TunnelKind::Geneve
+                && self.read_tunnel_field(Field::TunFlags) & u128::from(TUN_FLAG_OAM) != 0,
         };
         let header = OuterHeader::build(&spec).map_err(|_| TunnelMiss::BadHeader)?;
         let (outputs, rules) = underlay_outputs(&path, &spec)?;
         // The underlay's rules count the outer packets, as Open vSwitch's do.
         self.out.rules.extend(rules);
         Ok(TunnelPush { header, outputs, ofport: port.ofport, dp_port: port.dp_port, underlay_bridge: path.bridge })
+    }
+
+    /// The address a `remote_ip=flow` / `local_ip=flow` port takes from the flow: the IPv4 field
+    /// if set, else the IPv6 one (Open vSwitch's order); `None` when both are zero.
+    fn flow_tunnel_address(&mut self, ipv4: Field, ipv6: Field) -> Option<IpAddr> {
+        let v4 = u32::try_from(self.read(ipv4)).unwrap_or(0);
+        if v4 != 0 {
+            return Some(IpAddr::V4(Ipv4Addr::from(v4)));
+        }
+        let v6 = self.read(ipv6);
+        (v6 != 0).then(|| IpAddr::V6(Ipv6Addr::from(v6)))
     }
 
     /// The outer TOS (DSCP from the port or the packet, ECN always the packet's) and TTL.
@@ -274,6 +277,27 @@ fn underlay_outputs(path: &UnderlayPath<'_>, spec: &OuterSpec) -> Result<Underla
         })
         .collect::<Result<_, _>>()?;
     Ok((outputs, translation.rules))
+}
+
+/// A tunnel address of `key` as `flow_tunnel_address` picks it, without reading it into the
+/// megaflow; `0.0.0.0` when neither field is set.
+fn key_tunnel_address(key: &FlowKey, ipv4: Field, ipv6: Field) -> IpAddr {
+    match (key.get_u64(ipv4), key.get_u128(ipv6)) {
+        (0, 0) => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+        (0, v6) => IpAddr::V6(Ipv6Addr::from(v6)),
+        (v4, _) => IpAddr::V4(Ipv4Addr::from(u32::try_from(v4).unwrap_or(0))),
+    }
+}
+
+/// The set_field actions that give a packet tunnel addresses `src` and `dst` (tun_src/tun_dst or
+/// tun_ipv6_src/tun_ipv6_dst by family): how a held packet's release carries them.
+pub fn set_tunnel_addresses(src: IpAddr, dst: IpAddr) -> [Action; 2] {
+    let set = |field: Field, value: u128| Action::SetField { field, value, mask: field.bits_mask() };
+    let address = |addr: IpAddr, ipv4: Field, ipv6: Field| match addr {
+        IpAddr::V4(v4) => set(ipv4, u128::from(u32::from(v4))),
+        IpAddr::V6(v6) => set(ipv6, u128::from(v6)),
+    };
+    [address(src, Field::TunSrc, Field::TunIpv6Src), address(dst, Field::TunDst, Field::TunIpv6Dst)]
 }
 
 fn mac_value(mac: [u8; 6]) -> u128 {
