@@ -1,5 +1,5 @@
 //! The flow key: every header field the switch can match on, set or learn,
-//! at a fixed place in a 208-byte block, in network byte order. The same
+//! at a fixed place in a 240-byte block, in network byte order. The same
 //! shape serves as a mask. Fields are grouped by protocol layer into 8-byte
 //! words so that a packet touches few words: an IPv4/UDP packet only words
 //! 0-4. The parser reports which words it may have set (`packet::Layers`),
@@ -12,8 +12,10 @@
 
 use std::fmt;
 
+use super::tun_metadata;
+
 /// 8-byte words in a key.
-pub const KEY_WORDS: usize = 26;
+pub const KEY_WORDS: usize = 30;
 /// Bytes in a key.
 pub const KEY_BYTES: usize = KEY_WORDS * 8;
 
@@ -33,10 +35,10 @@ impl Default for FlowKey {
 impl fmt::Debug for FlowKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut list = f.debug_map();
-        for def in FIELDS {
-            let value = self.get(def.field);
+        for field in Field::all_mapped() {
+            let value = self.get(field);
             if value.iter().any(|&b| b != 0) {
-                list.entry(&def.name, &FieldValue(value));
+                list.entry(&field.def().name, &FieldValue(value));
             }
         }
         list.finish()
@@ -82,6 +84,8 @@ pub mod words {
     pub const TUN_IPV6: u32 = 0b1111 << 21;
     /// tun_flags; a decapsulated packet sets it only when a flag is set.
     pub const TUN_FLAGS: u32 = 1 << 25;
+    /// tun_metadata0..63 (the option area, `tun_metadata`); set only when an option is mapped.
+    pub const TUN_METADATA: u32 = 0b1111 << 26;
     pub const ALL: u32 = (1 << super::KEY_WORDS) - 1;
     /// An IPv4 packet with ports: in_port, L2, L3 and L4 (words 0-4), the
     /// most common key shape; hashing and comparing it is unrolled.
@@ -131,6 +135,8 @@ pub enum Field {
     TunIpv6Src,
     TunIpv6Dst,
     TunFlags,
+    /// `tun_metadata0..63`: a Geneve option, where the TLV map puts it (`tun_metadata`).
+    TunMetadata(u8),
     DlSrc,
     DlDst,
     DlType,
@@ -287,12 +293,31 @@ pub const FIELD_ALIASES: &[FieldAlias] = &[
     alias!("tunnel_id", Field::TunId, Prereq::None),
 ];
 
+/// Byte offset of the tun_metadata option area (words 26-29).
+pub const TUN_METADATA_OFFSET: usize = 208;
+const _: () = assert!(TUN_METADATA_OFFSET + super::tun_metadata::AREA_BYTES == KEY_BYTES);
+
 impl Field {
-    /// The registry entry of this field.
-    pub fn def(self) -> &'static FieldDef {
-        // Every Field variant has an entry (checked by a unit test); the
-        // fallback is never reached.
-        FIELDS.iter().find(|d| d.field == self).unwrap_or(&FIELDS[0])
+    /// The registry entry of this field. A `tun_metadataN` has the place and length the
+    /// published TLV map gives it; unmapped, none (0 bytes, 0 bits).
+    pub fn def(self) -> FieldDef {
+        if let Field::TunMetadata(index) = self {
+            return tun_metadata_def(index);
+        }
+        // Every other Field variant has an entry (checked by a unit test); the fallback is
+        // never reached.
+        *FIELDS.iter().find(|d| d.field == self).unwrap_or(&FIELDS[0])
+    }
+
+    /// Whether the field has a place in the key (a tun_metadataN only while mapped).
+    pub fn is_mapped(self) -> bool {
+        self.def().bytes > 0
+    }
+
+    /// Every field with a place in the key: the registry, then the mapped tun_metadataN.
+    pub fn all_mapped() -> impl Iterator<Item = Field> {
+        let metadata = (0..tun_metadata::FIELDS).filter_map(|i| u8::try_from(i).ok()).map(Field::TunMetadata);
+        FIELDS.iter().map(|d| d.field).chain(metadata.filter(|field| field.is_mapped()))
     }
 
     /// Looks a field up by its ovs-ofctl name, NXM/OXM name or alias.
@@ -304,6 +329,11 @@ impl Field {
     /// The field a name (ovs-ofctl, NXM/OXM or alias) refers to, with the
     /// prerequisite that name implies.
     pub fn resolve(name: &str) -> Option<(Field, Prereq)> {
+        let metadata = tun_metadata::index_of(name, "tun_metadata")
+            .or_else(|| tun_metadata::index_of(name, "NXM_NX_TUN_METADATA"));
+        if let Some(index) = metadata {
+            return Some((Field::TunMetadata(index), Prereq::None));
+        }
         let registry = FIELDS.iter().find(|d| d.name == name || (!d.nxm.is_empty() && d.nxm == name));
         match registry {
             Some(d) => Some((d.field, d.prereq)),
@@ -338,6 +368,25 @@ impl Field {
         } else {
             (1u128 << bits) - 1
         }
+    }
+}
+
+/// The definition of `tun_metadata{index}` under the published TLV map.
+fn tun_metadata_def(index: u8) -> FieldDef {
+    let slot = usize::from(index).min(tun_metadata::FIELDS - 1);
+    let (offset, bytes) = tun_metadata::published(index)
+        .map_or((TUN_METADATA_OFFSET, 0), |m| (TUN_METADATA_OFFSET + usize::from(m.offset), usize::from(m.len)));
+    FieldDef {
+        field: Field::TunMetadata(index),
+        name: tun_metadata::NAMES[slot],
+        nxm: tun_metadata::NXM_NAMES[slot],
+        offset,
+        bytes,
+        #[expect(clippy::cast_possible_truncation, reason = "at most 128")]
+        bits: (bytes * 8) as u32,
+        maskable: true,
+        writable: true,
+        prereq: Prereq::None,
     }
 }
 

@@ -42,6 +42,25 @@ const NEUTRON: [&str; 5] = [
 ];
 
 #[test]
+fn tun_metadata_fields_parse_print_and_need_a_mapping() {
+    super::tun_metadata::tests::publish_test_map();
+    let rule = parse_add_flow(
+        "tun_metadata1=0x10/0xf0,tun_metadata0=0x1234,actions=set_field:0xab->tun_metadata63,\
+         move:tun_metadata0[0..15]->NXM_NX_REG0[0..15],learn(table=1,NXM_NX_TUN_METADATA0[],output:NXM_OF_IN_PORT[])",
+    )
+    .unwrap();
+    assert_eq!(
+        rule.to_string(),
+        "tun_metadata0=0x1234,tun_metadata1=0x10/0xf0 actions=set_field:0xab->tun_metadata63,\
+         move:NXM_NX_TUN_METADATA0[0..15]->NXM_NX_REG0[0..15],\
+         learn(table=1,NXM_NX_TUN_METADATA0[],output:NXM_OF_IN_PORT[])"
+    );
+    let error = parse_add_flow("tun_metadata5=1,actions=drop").unwrap_err().to_string();
+    assert!(error.contains("tun_metadata5 is not mapped"), "{error}");
+    assert!(parse_add_flow("tun_metadata0=0x100000000,actions=drop").is_err(), "wider than the 4-byte option");
+}
+
+#[test]
 fn the_neutron_pipeline_parses_and_prints_as_open_vswitch_does() {
     let printed: Vec<String> = NEUTRON.iter().map(|text| canonical(text)).collect();
     assert_eq!(

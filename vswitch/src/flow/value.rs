@@ -34,6 +34,7 @@ pub(crate) fn syntax(field: Field) -> Syntax {
         Field::Metadata
         | Field::Reg(_)
         | Field::TunId
+        | Field::TunMetadata(_)
         | Field::DlType
         | Field::VlanTci
         | Field::VlanTci2
@@ -57,6 +58,9 @@ pub(crate) fn syntax(field: Field) -> Syntax {
 /// Parses `value[/mask]` for `field` (`name` is the name as written, for messages). Without a
 /// mask the mask is all ones in the field's bits. Checks that value and mask fit in the field.
 pub(crate) fn parse_masked(field: Field, name: &str, text: &str, mask_allowed: bool) -> Result<(u128, u128), String> {
+    if !field.is_mapped() {
+        return Err(format!("{name} is not mapped to a Geneve option (ovs-ofctl add-tlv-map)"));
+    }
     let all = field.bits_mask();
     let (value, mask) = match syntax(field) {
         Syntax::Port => (parse_port_value(text)?, all),

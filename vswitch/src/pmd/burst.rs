@@ -23,7 +23,7 @@ use crate::dpdk::eal::rdtsc;
 use crate::dpdk::mbuf::BURST_SIZE;
 use crate::dpdk::prefetch;
 use crate::flow::key::FlowKey;
-use crate::flow::key::{words, Field};
+use crate::flow::key::{words, Field, TUN_METADATA_OFFSET};
 use crate::packet::proto::len;
 use crate::packet::{extract_into, same_headers, Layers, PacketBurst};
 use crate::pipeline::dependencies::Dependencies;
@@ -714,8 +714,9 @@ pub fn free_packets<B: PacketBurst>(burst: &mut B, lanes: Lanes) {
 
 /// Writes a decapsulated packet's tunnel fields into its key; returns the key words they occupy:
 /// tun_id, then tun_src/tun_dst or tun_ipv6_src/tun_ipv6_dst by the underlay's family (the other
-/// family's words stay out, zero), and tun_flags only when a flag is set - so a tunnel packet
-/// costs the hash and the cache as few words as it can.
+/// family's words stay out, zero), tun_flags only when a flag is set and the tun_metadata option
+/// area only when a mapped Geneve option came - so a tunnel packet costs the hash and the cache
+/// as few words as it can.
 #[inline]
 fn set_tunnel_fields(key: &mut FlowKey, meta: &TunnelMetadata) -> u32 {
     key.set_u64(Field::TunId, meta.tun_id);
@@ -737,6 +738,10 @@ fn set_tunnel_fields(key: &mut FlowKey, meta: &TunnelMetadata) -> u32 {
         key.set_u64(Field::TunFlags, u64::from(flags));
         present |= words::TUN_FLAGS;
     }
+    if meta.has_options {
+        key.bytes[TUN_METADATA_OFFSET..].copy_from_slice(&meta.options);
+        present |= words::TUN_METADATA;
+    }
     present
 }
 
@@ -752,7 +757,12 @@ fn ipv6_bits(addr: IpAddr) -> u128 {
 /// Whether two decapsulated packets have the same tunnel fields in their keys.
 #[inline]
 fn same_tunnel_fields(a: &TunnelMetadata, b: &TunnelMetadata) -> bool {
-    a.tun_id == b.tun_id && a.src == b.src && a.dst == b.dst && a.tun_flags() == b.tun_flags()
+    a.tun_id == b.tun_id
+        && a.src == b.src
+        && a.dst == b.dst
+        && a.tun_flags() == b.tun_flags()
+        && a.has_options == b.has_options
+        && (!a.has_options || a.options == b.options)
 }
 
 /// Zeroes the words of `key` named by `words`.

@@ -101,6 +101,28 @@ fn tunnel_fields_have_open_vswitch_s_nxm_headers() {
 }
 
 #[test]
+fn tun_metadata_fields_cross_nxm_and_oxm_at_their_mapped_length() {
+    crate::flow::tun_metadata::tests::publish_test_map();
+    for flow in ["tun_metadata0=0x1234", "tun_metadata1=0x5/0xff,tun_metadata63=0x1", "tun_id=1,tun_metadata0=0"] {
+        let m = matches(flow);
+        assert_eq!(through_oxm(&m), m, "OXM {flow}");
+        assert_eq!(through_nxm(&m), m, "NXM {flow}");
+    }
+    // tun_metadata0 is mapped to a 4-byte option: NXM code 40, 4 bytes.
+    let mut w = Writer::new();
+    let len = encode_nx_match(&matches("tun_metadata0=0x1234"), &mut w);
+    assert_eq!(&w.as_slice()[..len], hex("00015004 00001234").as_slice());
+    // A shorter value (ovs-ofctl sends the bytes the value needs) is zero-extended; a longer one
+    // and an unmapped field are refused.
+    let short = hex("00015002 1234");
+    assert_eq!(decode_nx_match(&mut Reader::new(&short), short.len()).unwrap(), matches("tun_metadata0=0x1234"));
+    let long = hex("00015008 0000000000001234");
+    assert_eq!(decode_nx_match(&mut Reader::new(&long), long.len()).unwrap_err().code, bad_match::BAD_LEN);
+    let unmapped = hex("00015404 00000001");
+    assert_eq!(decode_nx_match(&mut Reader::new(&unmapped), unmapped.len()).unwrap_err().code, bad_match::BAD_FIELD);
+}
+
+#[test]
 fn openflow_1_0_matches_both_ways() {
     for flow in [
         "",

@@ -8,13 +8,14 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
 
 use super::{translate, Bridge, BridgePort, DpAction, PacketInMeta, PacketInOrigin, Xlate};
-use crate::flow::key::{Field, FlowKey};
+use crate::flow::key::{Field, FlowKey, TUN_METADATA_OFFSET};
 use crate::flow::numbers::{ETH_TYPE_IP, ETH_TYPE_IPV6};
+use crate::flow::tun_metadata;
 use crate::flow::Action;
 use crate::flow::PacketInReason;
 use crate::packet::proto::{ethertype, ip_proto};
 use crate::pipeline::table::RuleEntry;
-use crate::tunnel::header::{OuterHeader, OuterSpec, TUN_FLAG_OAM};
+use crate::tunnel::header::{GeneveOptions, OuterHeader, OuterSpec, TUN_FLAG_OAM};
 use crate::tunnel::port::{Inheritable, TunnelAddress, TunnelConfig, TunnelKey, DEFAULT_TTL};
 use crate::tunnel::TunnelKind;
 
@@ -134,6 +135,7 @@ impl Xlate<'_, '_> {
             nexthop,
             tun_src: key_tunnel_address(&self.key, Field::TunSrc, Field::TunIpv6Src),
             tun_dst: remote.unwrap_or_else(|| key_tunnel_address(&self.key, Field::TunDst, Field::TunIpv6Dst)),
+            tun_metadata: self.key.bytes[TUN_METADATA_OFFSET..].try_into().unwrap_or_default(),
         };
         let meta = PacketInMeta {
             reason: PacketInReason::Action,
@@ -179,6 +181,11 @@ impl Xlate<'_, '_> {
         })?;
         // Whatever the underlay decides depends on its state: its changes revalidate this megaflow.
         self.read_state(|r| r.crosses_bridge(path.bridge));
+        // Read before the next hop is known: a packet held for it carries them (the megaflow
+        // that holds must match what it carries).
+        let geneve = tunnel.kind == TunnelKind::Geneve;
+        let oam = geneve && self.read_tunnel_field(Field::TunFlags) & u128::from(TUN_FLAG_OAM) != 0;
+        let options = if geneve { self.geneve_options()? } else { GeneveOptions::default() };
         let eth_dst =
             path.nexthop_mac.ok_or(TunnelMiss::NeighbourUnresolved { bridge: path.bridge, nexthop: path.nexthop })?;
         let gre_key = tunnel.kind == TunnelKind::Gre && tunnel.out_key != TunnelKey::Fixed(0);
@@ -198,14 +205,31 @@ impl Xlate<'_, '_> {
             csum: tunnel.sends_checksum(&remote),
             dst_port: tunnel.dst_port,
             src_port_range: SOURCE_PORTS,
-            oam: tunnel.kind == TunnelKind::Geneve
-                && self.read_tunnel_field(Field::TunFlags) & u128::from(TUN_FLAG_OAM) != 0,
+            oam,
+            options,
         };
         let header = OuterHeader::build(&spec).map_err(|_| TunnelMiss::BadHeader)?;
         let (outputs, rules) = underlay_outputs(&path, &spec)?;
         // The underlay's rules count the outer packets, as Open vSwitch's do.
         self.out.rules.extend(rules);
         Ok(TunnelPush { header, outputs, ofport: port.ofport, dp_port: port.dp_port, underlay_bridge: path.bridge })
+    }
+
+    /// The Geneve options of the mapped tun_metadata fields whose value is not zero, by field
+    /// index (`flow::tun_metadata`: a zero value sends no option).
+    fn geneve_options(&mut self) -> Result<GeneveOptions, TunnelMiss> {
+        let mut options = GeneveOptions::default();
+        for mapping in tun_metadata::published_map().mappings() {
+            let value = self.read_tunnel_field(Field::TunMetadata(mapping.index));
+            if value != 0 {
+                let bytes = value.to_be_bytes();
+                let data = bytes.get(16 - usize::from(mapping.len)..).ok_or(TunnelMiss::BadHeader)?;
+                if !options.push(mapping.class, mapping.kind, data) {
+                    return Err(TunnelMiss::BadHeader);
+                }
+            }
+        }
+        Ok(options)
     }
 
     /// The address a `remote_ip=flow` / `local_ip=flow` port takes from the flow: the IPv4 field
@@ -290,14 +314,27 @@ fn key_tunnel_address(key: &FlowKey, ipv4: Field, ipv6: Field) -> IpAddr {
 }
 
 /// The set_field actions that give a packet tunnel addresses `src` and `dst` (tun_src/tun_dst or
-/// tun_ipv6_src/tun_ipv6_dst by family): how a held packet's release carries them.
-pub fn set_tunnel_addresses(src: IpAddr, dst: IpAddr) -> [Action; 2] {
+/// tun_ipv6_src/tun_ipv6_dst by family) and the mapped tun_metadata fields of option area
+/// `tun_metadata` that are not zero: how a held packet's release carries them.
+pub fn set_tunnel_fields(src: IpAddr, dst: IpAddr, tun_metadata: &[u8; tun_metadata::AREA_BYTES]) -> Vec<Action> {
     let set = |field: Field, value: u128| Action::SetField { field, value, mask: field.bits_mask() };
     let address = |addr: IpAddr, ipv4: Field, ipv6: Field| match addr {
         IpAddr::V4(v4) => set(ipv4, u128::from(u32::from(v4))),
         IpAddr::V6(v6) => set(ipv6, u128::from(v6)),
     };
+    let mut key = FlowKey::default();
+    key.bytes[TUN_METADATA_OFFSET..].copy_from_slice(tun_metadata);
+    let options = tun_metadata::published_map()
+        .mappings()
+        .iter()
+        .map(|m| Field::TunMetadata(m.index))
+        .filter(|&field| key.get_u128(field) != 0)
+        .map(|field| set(field, key.get_u128(field)))
+        .collect::<Vec<_>>();
     [address(src, Field::TunSrc, Field::TunIpv6Src), address(dst, Field::TunDst, Field::TunIpv6Dst)]
+        .into_iter()
+        .chain(options)
+        .collect()
 }
 
 fn mac_value(mac: [u8; 6]) -> u128 {

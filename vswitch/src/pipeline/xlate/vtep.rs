@@ -292,6 +292,7 @@ mod tests {
             flags: 0,
             tp_src: 50000,
             eth_src: [2, 0, 0, 0, 0, 3],
+            ..TunnelMetadata::EMPTY
         };
         let port = |src, dst| decap.receiver(&meta(src, dst)).map(|r| r.dp_port);
         assert_eq!(port("172.31.1.3", "239.1.1.1"), Some(VXLAN_DP), "to the group");
@@ -330,8 +331,9 @@ mod tests {
         // The release: a packet-out that sets tun_dst and outputs to the port.
         let mut key = FlowKey::default();
         key.set_u128(Field::DlDst, mac_value([0xff; 6]));
-        let [_, set_dst] = crate::pipeline::xlate::tunnel::set_tunnel_addresses(Ipv4Addr::UNSPECIFIED.into(), tun_dst);
-        let actions = [set_dst, Action::output(OfPort(2))];
+        let mut actions =
+            crate::pipeline::xlate::tunnel::set_tunnel_fields(Ipv4Addr::UNSPECIFIED.into(), tun_dst, &[0; 32]);
+        actions.push(Action::output(OfPort(2)));
         let resolved = self::datapath("flood:172.31.1.3,172.31.1.4", LearnedVteps::new());
         let released = translate_packet_out(&resolved.bridges[1].view_in(&resolved), &key, OfPort(1), &actions);
         assert_eq!(released.actions.len(), 1, "{:?}", released.actions);
