@@ -200,6 +200,8 @@ pub struct TunnelReceiver {
     pub group: Option<IpAddr>,
     /// `None`: any (in_key=flow).
     pub in_key: Option<u64>,
+    /// exts=gbp: the VXLAN-GBP fields go into the key (otherwise they are left out).
+    pub gbp: bool,
     pub bridge: usize,
     pub dp_port: u16,
 }

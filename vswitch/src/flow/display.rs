@@ -341,6 +341,8 @@ impl MatchWriter<'_> {
         self.generic("tun_dst", Field::TunDst);
         self.generic("tun_ipv6_src", Field::TunIpv6Src);
         self.generic("tun_ipv6_dst", Field::TunIpv6Dst);
+        self.be16("tun_gbp_id", Field::TunGbpId);
+        self.hex("tun_gbp_flags", Field::TunGbpFlags);
         self.generic("tun_flags", Field::TunFlags);
         for index in 0..tun_metadata::FIELDS {
             let field = Field::TunMetadata(u8::try_from(index).unwrap_or(0));

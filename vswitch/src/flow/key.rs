@@ -82,7 +82,8 @@ pub mod words {
     pub const ARP_HA: u32 = 0b11 << 19;
     /// tun_ipv6_src, tun_ipv6_dst (an IPv6 underlay).
     pub const TUN_IPV6: u32 = 0b1111 << 21;
-    /// tun_flags; a decapsulated packet sets it only when a flag is set.
+    /// tun_flags, tun_gbp_id, tun_gbp_flags; a decapsulated packet sets it only when one of
+    /// them is not zero.
     pub const TUN_FLAGS: u32 = 1 << 25;
     /// tun_metadata0..63 (the option area, `tun_metadata`); set only when an option is mapped.
     pub const TUN_METADATA: u32 = 0b1111 << 26;
@@ -135,6 +136,8 @@ pub enum Field {
     TunIpv6Src,
     TunIpv6Dst,
     TunFlags,
+    TunGbpId,
+    TunGbpFlags,
     /// `tun_metadata0..63`: a Geneve option, where the TLV map puts it (`tun_metadata`).
     TunMetadata(u8),
     DlSrc,
@@ -252,6 +255,9 @@ pub const FIELDS: &[FieldDef] = &[
     field!(Field::TunIpv6Dst, "tun_ipv6_dst", "NXM_NX_TUN_IPV6_DST", 184, 16, 128, true, true, Prereq::None),
     // Open vSwitch's public tunnel flags: only `oam` (bit 0, the Geneve O bit).
     field!(Field::TunFlags, "tun_flags", "NXM_NX_TUN_FLAGS", 200, 2, 1, true, true, Prereq::None),
+    // VXLAN Group Based Policy: the policy ID and the D (0x40) and A (0x08) flags.
+    field!(Field::TunGbpId, "tun_gbp_id", "NXM_NX_TUN_GBP_ID", 202, 2, 16, true, true, Prereq::None),
+    field!(Field::TunGbpFlags, "tun_gbp_flags", "NXM_NX_TUN_GBP_FLAGS", 204, 1, 8, true, true, Prereq::None),
 ];
 
 /// Another name of a registry field: an ovs-ofctl or OXM/NXM spelling of the
@@ -507,6 +513,8 @@ mod tests {
             Field::TunIpv6Src,
             Field::TunIpv6Dst,
             Field::TunFlags,
+            Field::TunGbpId,
+            Field::TunGbpFlags,
             Field::DlSrc,
             Field::DlDst,
             Field::DlType,
@@ -561,6 +569,7 @@ mod tests {
         assert_eq!(tunnel_words(Field::TunSrc) | tunnel_words(Field::TunDst), words::TUN_IPV4);
         assert_eq!(tunnel_words(Field::TunIpv6Src) | tunnel_words(Field::TunIpv6Dst), words::TUN_IPV6);
         assert_eq!(tunnel_words(Field::TunFlags), words::TUN_FLAGS);
+        assert_eq!(tunnel_words(Field::TunGbpId) | tunnel_words(Field::TunGbpFlags), words::TUN_FLAGS);
     }
 
     #[test]

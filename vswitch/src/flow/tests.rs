@@ -303,6 +303,11 @@ const FIELD_CASES: &[(&str, &str)] = &[
         "tun_ipv6_src=fd00::1,tun_ipv6_dst=2001:db8::/32,tun_flags=+oam",
     ),
     ("tun_flags=0,tun_id=5", "tun_id=0x5,tun_flags=-oam"),
+    (
+        "tun_flags=+oam,tun_gbp_flags=8,tun_gbp_id=5,tun_ipv6_src=::1",
+        "tun_ipv6_src=::1,tun_gbp_id=5,tun_gbp_flags=0x8,tun_flags=+oam",
+    ),
+    ("tun_gbp_id=0x10/0xf0", "tun_gbp_id=0x10/0xf0"),
     ("NXM_OF_ETH_DST=00:00:00:00:00:09", "dl_dst=00:00:00:00:00:09"),
     ("NXM_OF_IN_PORT=3", "in_port=3"),
     ("dl_vlan=5,vlan_tci2=0x1007", "dl_vlan=5,vlan_tci2=0x1007"),

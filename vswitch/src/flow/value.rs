@@ -35,6 +35,7 @@ pub(crate) fn syntax(field: Field) -> Syntax {
         | Field::Reg(_)
         | Field::TunId
         | Field::TunMetadata(_)
+        | Field::TunGbpFlags
         | Field::DlType
         | Field::VlanTci
         | Field::VlanTci2
@@ -49,6 +50,7 @@ pub(crate) fn syntax(field: Field) -> Syntax {
         | Field::TpDst
         | Field::IcmpType
         | Field::IcmpCode
+        | Field::TunGbpId
         | Field::Icmpv6Type
         | Field::Icmpv6Code
         | Field::ArpOp => Syntax::Decimal,

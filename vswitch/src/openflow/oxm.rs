@@ -219,6 +219,19 @@ wire!(NXM_NX_TUN_IPV4_SRC, "NXM_NX_TUN_IPV4_SRC", NXM_1, 31, 4, Field::TunSrc, b
 wire!(NXM_NX_TUN_IPV4_DST, "NXM_NX_TUN_IPV4_DST", NXM_1, 32, 4, Field::TunDst, bits(0, ALL32), true, Prereq::None, 32);
 wire!(NXM_NX_TCP_FLAGS, "NXM_NX_TCP_FLAGS", NXM_1, 34, 2, Field::TcpFlags, bits(0, 0x0fff), true, Prereq::Tcp, 12);
 wire!(NXM_NX_TUN_FLAGS, "NXM_NX_TUN_FLAGS", NXM_1, 104, 2, Field::TunFlags, bits(0, 0x1), true, Prereq::None, 1);
+wire!(NXM_NX_TUN_GBP_ID, "NXM_NX_TUN_GBP_ID", NXM_1, 38, 2, Field::TunGbpId, bits(0, ALL16), true, Prereq::None, 16);
+wire!(
+    NXM_NX_TUN_GBP_FLAGS,
+    "NXM_NX_TUN_GBP_FLAGS",
+    NXM_1,
+    39,
+    1,
+    Field::TunGbpFlags,
+    bits(0, 0xff),
+    true,
+    Prereq::None,
+    8
+);
 wire!(
     NXM_NX_TUN_IPV6_SRC,
     "NXM_NX_TUN_IPV6_SRC",
@@ -484,6 +497,8 @@ pub(crate) const WIRE_FIELDS: &[&WireField] = &[
     &NXM_NX_TUN_IPV4_DST,
     &NXM_NX_TCP_FLAGS,
     &NXM_NX_TUN_FLAGS,
+    &NXM_NX_TUN_GBP_ID,
+    &NXM_NX_TUN_GBP_FLAGS,
     &NXM_NX_TUN_IPV6_SRC,
     &NXM_NX_TUN_IPV6_DST,
     &OXM_OF_IN_PORT,
@@ -960,13 +975,15 @@ impl TlvWriter<'_> {
             Some(ETH_TYPE_ARP | ETH_TYPE_RARP) => self.arp(w),
             _ => {}
         }
-        // Open vSwitch's nx_put_raw order: tun_id, tun_flags, then the addresses.
+        // Open vSwitch's nx_put_raw order: tun_id, tun_flags, the addresses, GBP, the options.
         self.put_flavour(&OXM_OF_TUNNEL_ID, &NXM_NX_TUN_ID, w);
         self.put(&NXM_NX_TUN_FLAGS, w);
         self.put(&NXM_NX_TUN_IPV4_SRC, w);
         self.put(&NXM_NX_TUN_IPV4_DST, w);
         self.put(&NXM_NX_TUN_IPV6_SRC, w);
         self.put(&NXM_NX_TUN_IPV6_DST, w);
+        self.put(&NXM_NX_TUN_GBP_ID, w);
+        self.put(&NXM_NX_TUN_GBP_FLAGS, w);
         for wire in TUN_METADATA_WIRE.iter().filter(|wire| wire.field.is_mapped()) {
             self.put(wire, w);
         }

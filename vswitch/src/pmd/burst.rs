@@ -320,6 +320,9 @@ impl<O: PortOutputs> Forwarder<O> {
                 Classified::Bad(error) => DropReason::Decap(error),
                 Classified::Tunnel { outer_len, .. } => match decap.receiver(meta) {
                     Some(receiver) if burst.trim_front(i, outer_len) => {
+                        if !receiver.gbp {
+                            (meta.gbp_id, meta.gbp_flags) = (0, 0);
+                        }
                         s.tunnel_port[i] = (receiver.dp_port, receiver.bridge);
                         tunnels.insert(i);
                         continue;
@@ -714,7 +717,7 @@ pub fn free_packets<B: PacketBurst>(burst: &mut B, lanes: Lanes) {
 
 /// Writes a decapsulated packet's tunnel fields into its key; returns the key words they occupy:
 /// tun_id, then tun_src/tun_dst or tun_ipv6_src/tun_ipv6_dst by the underlay's family (the other
-/// family's words stay out, zero), tun_flags only when a flag is set and the tun_metadata option
+/// family's words stay out, zero), tun_flags and the GBP fields only when one is set, the tun_metadata option
 /// area only when a mapped Geneve option came - so a tunnel packet costs the hash and the cache
 /// as few words as it can.
 #[inline]
@@ -734,8 +737,10 @@ fn set_tunnel_fields(key: &mut FlowKey, meta: &TunnelMetadata) -> u32 {
         }
     }
     let flags = meta.tun_flags();
-    if flags != 0 {
+    if flags != 0 || meta.gbp_id != 0 || meta.gbp_flags != 0 {
         key.set_u64(Field::TunFlags, u64::from(flags));
+        key.set_u64(Field::TunGbpId, u64::from(meta.gbp_id));
+        key.set_u64(Field::TunGbpFlags, u64::from(meta.gbp_flags));
         present |= words::TUN_FLAGS;
     }
     if meta.has_options {
@@ -761,6 +766,7 @@ fn same_tunnel_fields(a: &TunnelMetadata, b: &TunnelMetadata) -> bool {
         && a.src == b.src
         && a.dst == b.dst
         && a.tun_flags() == b.tun_flags()
+        && (a.gbp_id, a.gbp_flags) == (b.gbp_id, b.gbp_flags)
         && a.has_options == b.has_options
         && (!a.has_options || a.options == b.options)
 }
@@ -805,5 +811,11 @@ mod tests {
         let plain = TunnelMetadata { flags: 0, ..meta };
         assert!(!same_tunnel_fields(&meta, &plain), "tun_flags tells them apart");
         assert!(same_tunnel_fields(&meta, &TunnelMetadata { flags: TUN_FLAG_OAM, ..meta }));
+        // GBP alone takes the flags word too.
+        let gbp = TunnelMetadata { flags: 0, gbp_id: 7, ..meta };
+        let mut key = FlowKey::default();
+        assert_eq!(set_tunnel_fields(&mut key, &gbp), words::TUN_ID | words::TUN_IPV4 | words::TUN_FLAGS);
+        assert_eq!((key.get_u64(Field::TunGbpId), key.get_u64(Field::TunFlags)), (7, 0));
+        assert!(!same_tunnel_fields(&gbp, &plain));
     }
 }

@@ -880,6 +880,7 @@ mod tunnels {
             local: None,
             group: None,
             in_key: None,
+            gbp: false,
             bridge: 0,
             dp_port: VXLAN,
         };

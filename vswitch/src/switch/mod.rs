@@ -1005,6 +1005,7 @@ impl Switch {
                         TunnelKey::Fixed(key) => Some(key),
                         TunnelKey::Flow => None,
                     },
+                    gbp: tunnel.gbp,
                     bridge: p.bridge,
                     dp_port: p.dp_port,
                 })

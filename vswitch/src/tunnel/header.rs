@@ -46,6 +46,11 @@ const GRE_BASE_LEN: usize = 4;
 const GRE_FIELD_LEN: usize = 4;
 /// The VXLAN I flag: the VNI is valid.
 const VXLAN_FLAG_I: u8 = 0x08;
+/// VXLAN Group Based Policy (draft-smith-vxlan-group-policy): the G flag in the first byte, the
+/// D (don't learn) and A (policy applied) flags in the second, the policy ID in bytes 2-3.
+const VXLAN_FLAG_G: u8 = 0x80;
+/// The GBP flags defined in the second byte (D and A): tun_gbp_flags.
+pub const VXLAN_GBP_FLAGS: u8 = 0x48;
 /// GRE flag bits and version (first 16-bit word).
 const GRE_CSUM: u16 = 0x8000;
 const GRE_ROUTING: u16 = 0x4000;
@@ -152,6 +157,9 @@ pub struct OuterSpec {
     pub oam: bool,
     /// Geneve options (ignored for VXLAN and GRE).
     pub options: GeneveOptions,
+    /// VXLAN-GBP (a port with exts=gbp): the policy ID and flags; sent with the G flag when
+    /// either is not 0 (as Linux does). Ignored for Geneve and GRE.
+    pub gbp: (u16, u8),
 }
 
 /// Geneve options as sent: option TLVs (class, type, length in 4-byte words, data), in order.
@@ -371,7 +379,13 @@ impl OuterHeader {
                 header.put(&[0, 0]); // source port, per packet
                 header.put16(spec.dst_port);
                 header.put(&[0, 0, 0, 0]); // length and checksum, per packet
-                header.put(&[VXLAN_FLAG_I, 0, 0, 0]);
+                let (gbp_id, gbp_flags) = spec.gbp;
+                if (gbp_id, gbp_flags) == (0, 0) {
+                    header.put(&[VXLAN_FLAG_I, 0, 0, 0]);
+                } else {
+                    header.put(&[VXLAN_FLAG_I | VXLAN_FLAG_G, gbp_flags]);
+                    header.put16(gbp_id);
+                }
                 header.put(&vni.to_be_bytes());
             }
             TunnelKind::Geneve => {
@@ -648,6 +662,9 @@ impl fmt::Display for OuterHeader {
         match spec.kind {
             TunnelKind::Vxlan | TunnelKind::Geneve => {
                 write!(f, "udp(dst={},csum={}),vni={}", spec.dst_port, spec.csum, spec.key.unwrap_or(0))?;
+                if spec.kind == TunnelKind::Vxlan && spec.gbp != (0, 0) {
+                    write!(f, ",gbp(id={},flags={:#x})", spec.gbp.0, spec.gbp.1)?;
+                }
                 if spec.kind == TunnelKind::Geneve && spec.options.len > 0 {
                     write!(f, ",options({})", spec.options)?;
                 }
@@ -764,6 +781,9 @@ pub struct TunnelMetadata {
     pub tp_dst: u16,
     /// The outer source MAC (the sender's next hop: refreshes the neighbour cache).
     pub eth_src: [u8; 6],
+    /// VXLAN-GBP: the Group Policy ID and flags (D, A), 0 without the G flag.
+    pub gbp_id: u16,
+    pub gbp_flags: u8,
     /// Whether `options` holds the packet's mapped Geneve options (else it is stale).
     pub has_options: bool,
     /// The key's tun_metadata option area: the mapped Geneve options, where the TLV map puts
@@ -784,6 +804,8 @@ impl TunnelMetadata {
         tp_src: 0,
         tp_dst: 0,
         eth_src: [0; 6],
+        gbp_id: 0,
+        gbp_flags: 0,
         has_options: false,
         options: [0; tun_metadata::AREA_BYTES],
     };
@@ -1055,6 +1077,8 @@ fn begin_metadata(
     meta.tp_src = 0;
     meta.tp_dst = 0;
     meta.eth_src = eth_src;
+    meta.gbp_id = 0;
+    meta.gbp_flags = 0;
     meta.has_options = false;
 }
 
@@ -1231,6 +1255,11 @@ fn decap_udp(
             if b0 & VXLAN_FLAG_I == 0 {
                 return Err(DecapError::BadFlags);
             }
+            // Kept only for a port with exts=gbp (the receiver decides).
+            if b0 & VXLAN_FLAG_G != 0 {
+                meta.gbp_id = u16::from_be_bytes([proto_hi, proto_lo]);
+                meta.gbp_flags = b1 & VXLAN_GBP_FLAGS;
+            }
             header_end
         }
         // `UdpTunnelPorts` holds no GRE port.
@@ -1369,6 +1398,7 @@ mod tests {
             src_port_range: (32768, 61000),
             oam: false,
             options: GeneveOptions::default(),
+            gbp: (0, 0),
         }
     }
 
@@ -1594,6 +1624,31 @@ mod tests {
         assert_eq!(&decap.meta.options[..8], &[0; 8]);
         // No map at all: options skipped unless the C bit is set (it is here: dropped).
         assert_eq!(classify_with(&[]), Outer::Bad(DecapError::CriticalOption));
+    }
+
+    #[test]
+    fn vxlan_gbp_goes_out_with_the_g_flag_and_comes_back() {
+        let mut spec = spec_of(TunnelKind::Vxlan, false, false);
+        spec.gbp = (0x1234, 0x48);
+        let header = OuterHeader::build(&spec).unwrap();
+        let vxlan = len::ETHERNET + 20 + len::UDP;
+        assert_eq!(header.bytes()[vxlan..vxlan + 4], [VXLAN_FLAG_I | VXLAN_FLAG_G, 0x48, 0x12, 0x34]);
+        assert!(header.to_string().contains("vni=100,gbp(id=4660,flags=0x48))"), "{header}");
+        let frame = pushed(&spec, &inner_frame(64, 1), 9);
+        let Outer::Tunnel(decap) = classify(&frame) else { panic!() };
+        assert_eq!((decap.meta.gbp_id, decap.meta.gbp_flags, decap.meta.tun_id), (0x1234, 0x48, 100));
+        // Reserved bits of the second byte are not flags; without G nothing is read.
+        let mut frame = frame;
+        frame[vxlan + 1] = 0xff;
+        let Outer::Tunnel(decap) = classify(&frame) else { panic!() };
+        assert_eq!(decap.meta.gbp_flags, VXLAN_GBP_FLAGS);
+        frame[vxlan] = VXLAN_FLAG_I;
+        let Outer::Tunnel(decap) = classify(&frame) else { panic!() };
+        assert_eq!((decap.meta.gbp_id, decap.meta.gbp_flags), (0, 0));
+        // No GBP values: a plain VXLAN header.
+        spec.gbp = (0, 0);
+        let header = OuterHeader::build(&spec).unwrap();
+        assert_eq!(header.bytes()[vxlan..vxlan + 4], [VXLAN_FLAG_I, 0, 0, 0]);
     }
 
     #[test]
@@ -2058,13 +2113,15 @@ mod tests {
 
     #[test]
     fn receive_accepts_what_the_rfcs_allow() {
-        // VXLAN reserved bits are ignored.
+        // VXLAN reserved bits are ignored (with the G bit among them, bytes 1-3 are read as GBP:
+        // used only by a port with exts=gbp).
         let mut vxlan = valid(TunnelKind::Vxlan, false, false);
         let Outer::Tunnel(plain) = classify(&vxlan) else { panic!() };
         for at in [42, 43, 44, 45, 49] {
             vxlan[at] |= 0xf7;
         }
-        assert_eq!(classify(&vxlan), Outer::Tunnel(plain));
+        let gbp = TunnelMetadata { gbp_id: 0xf7f7, gbp_flags: 0x40, ..plain.meta };
+        assert_eq!(classify(&vxlan), Outer::Tunnel(Decapsulation { meta: gbp, ..plain }));
 
         // IPv4 options are skipped.
         let mut options = valid(TunnelKind::Vxlan, false, true);

@@ -46,6 +46,7 @@ fn every_field_crosses_oxm_and_nxm_exact_and_masked() {
         "tun_id=0x5/0xff,tun_src=1.1.1.0/24,tun_dst=2.2.2.2",
         "tun_ipv6_src=2001:db8::/32,tun_ipv6_dst=fd00::2,tun_flags=+oam",
         "tun_flags=-oam",
+        "tun_gbp_id=0x10/0xf0,tun_gbp_flags=0x48",
         "dl_vlan=10,dl_vlan_pcp=3",
         "vlan_tci=0x1000/0x1000",
         "vlan_tci=0x0000/0x1fff",
@@ -87,9 +88,12 @@ fn tunnel_fields_have_open_vswitch_s_nxm_headers() {
     // `ovs-ofctl parse-nx-match` (Open vSwitch 3.1) of NXM_NX_TUN_IPV6_SRC(2001:db8::1) and
     // NXM_NX_TUN_IPV6_DST_W(2001:db8::/32), after our tun_flags: exact, all 16 bits (which
     // parse-nx-match reads as tun_flags=+oam, writing it back as NXM_NX_TUN_FLAGS_W(0001/0001)).
+    // Then NXM_NX_TUN_GBP_ID(0005) and NXM_NX_TUN_GBP_FLAGS(48).
     let golden = hex("0001d002 0001  0001da10 20010db8000000000000000000000001 \
-         0001dd20 20010db8000000000000000000000000 ffffffff000000000000000000000000");
-    let m = matches("tun_flags=+oam,tun_ipv6_src=2001:db8::1,tun_ipv6_dst=2001:db8::/32");
+         0001dd20 20010db8000000000000000000000000 ffffffff000000000000000000000000 \
+         00014c02 0005  00014e01 48");
+    let m =
+        matches("tun_flags=+oam,tun_ipv6_src=2001:db8::1,tun_ipv6_dst=2001:db8::/32,tun_gbp_id=5,tun_gbp_flags=0x48");
     let mut w = Writer::new();
     let len = encode_nx_match(&m, &mut w);
     assert_eq!(&w.as_slice()[..len], golden.as_slice());

@@ -186,6 +186,12 @@ impl Xlate<'_, '_> {
         let geneve = tunnel.kind == TunnelKind::Geneve;
         let oam = geneve && self.read_tunnel_field(Field::TunFlags) & u128::from(TUN_FLAG_OAM) != 0;
         let options = if geneve { self.geneve_options()? } else { GeneveOptions::default() };
+        let gbp = if tunnel.gbp {
+            let id = u16::try_from(self.read_tunnel_field(Field::TunGbpId)).unwrap_or(0);
+            (id, u8::try_from(self.read_tunnel_field(Field::TunGbpFlags)).unwrap_or(0))
+        } else {
+            (0, 0)
+        };
         let eth_dst =
             path.nexthop_mac.ok_or(TunnelMiss::NeighbourUnresolved { bridge: path.bridge, nexthop: path.nexthop })?;
         let gre_key = tunnel.kind == TunnelKind::Gre && tunnel.out_key != TunnelKey::Fixed(0);
@@ -207,6 +213,7 @@ impl Xlate<'_, '_> {
             src_port_range: SOURCE_PORTS,
             oam,
             options,
+            gbp,
         };
         let header = OuterHeader::build(&spec).map_err(|_| TunnelMiss::BadHeader)?;
         let (outputs, rules) = underlay_outputs(&path, &spec)?;

@@ -269,6 +269,7 @@ mod tests {
             local: None,
             group: group.map(|g| g.parse().unwrap()),
             in_key: Some(42),
+            gbp: false,
             bridge: 1,
             dp_port,
         };
