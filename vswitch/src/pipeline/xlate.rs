@@ -108,18 +108,9 @@ pub enum PacketInOrigin {
     /// Not a packet-in: a packet for the tunnel port of datapath port `port` whose next hop
     /// `nexthop` on underlay bridge `underlay` is unresolved, to be held until it resolves. The
     /// meta's in_port is where the packet came into the tunnel port's bridge (which is not the
-    /// event's bridge when patch ports led there). `tun_src`/`tun_dst` are the packet's tunnel
-    /// addresses the output read (a port with `local_ip`/`remote_ip=flow`: tun_src or
-    /// tun_ipv6_src by family, `0.0.0.0` for none), the meta's `tun_id` its key (`key=flow`),
-    /// `tun_metadata` the key's option area (the Geneve options it sends).
-    TunnelHold {
-        port: u16,
-        underlay: usize,
-        nexthop: std::net::IpAddr,
-        tun_src: std::net::IpAddr,
-        tun_dst: std::net::IpAddr,
-        tun_metadata: [u8; crate::flow::tun_metadata::AREA_BYTES],
-    },
+    /// event's bridge when patch ports led there). `tunnel`: the tunnel fields the packet
+    /// carries out, the meta's `tun_id` its key (`key=flow`).
+    TunnelHold { port: u16, underlay: usize, nexthop: std::net::IpAddr, tunnel: tunnel::HeldTunnelFields },
 }
 
 impl PacketInMeta {

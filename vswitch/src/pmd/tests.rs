@@ -26,14 +26,14 @@ use crate::revalidate::VersionChanges;
 /// port), with no tunnel fields taken from the flow.
 fn held_by_port_40(nexthop: std::net::IpAddr) -> PacketInOrigin {
     let unspecified = std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED);
-    PacketInOrigin::TunnelHold {
-        port: 40,
-        underlay: 1,
-        nexthop,
-        tun_src: unspecified,
-        tun_dst: unspecified,
-        tun_metadata: [0; crate::flow::tun_metadata::AREA_BYTES],
-    }
+    let tunnel = crate::pipeline::xlate::tunnel::HeldTunnelFields {
+        src: unspecified,
+        dst: unspecified,
+        flags: 0,
+        gbp: (0, 0),
+        metadata: [0; crate::flow::tun_metadata::AREA_BYTES],
+    };
+    PacketInOrigin::TunnelHold { port: 40, underlay: 1, nexthop, tunnel }
 }
 
 /// The DPDK port packets come in on (ofport 1 is DPDK port 1, and so on).

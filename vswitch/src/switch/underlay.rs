@@ -18,7 +18,6 @@ use crate::config::parse_unicast_mac;
 use crate::control::protocol::{NeighbourBridge, NeighbourEntry, NeighbourShowReply};
 use crate::flow::key::Field;
 use crate::flow::{Action, OfPort};
-use crate::pipeline::xlate::tunnel::set_tunnel_fields;
 use crate::pipeline::xlate::PacketInOrigin;
 use crate::pmd::packet_in::PacketInEvent;
 use crate::tunnel::{arp_reply, arp_request, neighbour_advertisement, neighbour_solicitation};
@@ -162,9 +161,7 @@ impl Switch {
     /// packet whose tunnel port is gone meanwhile is dropped.
     fn release(&mut self, underlay: usize, packets: Vec<PacketInEvent>) {
         for event in packets {
-            let PacketInOrigin::TunnelHold { port, tun_src, tun_dst, tun_metadata, .. } = event.meta.origin else {
-                continue;
-            };
+            let PacketInOrigin::TunnelHold { port, tunnel, .. } = event.meta.origin else { continue };
             let tunnel_port = self.ports.iter().find(|p| p.dp_port == port && p.tunnel().is_some());
             let Some((bridge, ofport)) = tunnel_port.map(|p| (p.bridge, p.ofport)) else {
                 if let Some(b) = self.bridges.get_mut(underlay) {
@@ -175,7 +172,7 @@ impl Switch {
             let in_port = OfPort(event.meta.in_port);
             let set = |field: Field, value: u128| Action::SetField { field, value, mask: field.bits_mask() };
             let mut actions = vec![set(Field::TunId, u128::from(event.meta.tun_id))];
-            actions.extend(set_tunnel_fields(tun_src, tun_dst, &tun_metadata));
+            actions.extend(tunnel.set_fields());
             // (A packet that came in on the tunnel port itself goes back through it.)
             actions.push(Action::output(if in_port.0 == ofport { OfPort::IN_PORT } else { OfPort(ofport) }));
             let sent = self.packet_out(bridge, in_port, &actions, &event.data);

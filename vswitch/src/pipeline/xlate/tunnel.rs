@@ -129,14 +129,18 @@ impl Xlate<'_, '_> {
     /// goes to that VTEP only (`vtep_output`).
     fn hold_for_neighbour(&mut self, port: &BridgePort, underlay: usize, nexthop: IpAddr, remote: Option<IpAddr>) {
         self.commit();
-        let origin = PacketInOrigin::TunnelHold {
-            port: port.dp_port,
-            underlay,
-            nexthop,
-            tun_src: key_tunnel_address(&self.key, Field::TunSrc, Field::TunIpv6Src),
-            tun_dst: remote.unwrap_or_else(|| key_tunnel_address(&self.key, Field::TunDst, Field::TunIpv6Dst)),
-            tun_metadata: self.key.bytes[TUN_METADATA_OFFSET..].try_into().unwrap_or_default(),
+        let key = &self.key;
+        let tunnel = HeldTunnelFields {
+            src: key_tunnel_address(key, Field::TunSrc, Field::TunIpv6Src),
+            dst: remote.unwrap_or_else(|| key_tunnel_address(key, Field::TunDst, Field::TunIpv6Dst)),
+            flags: u16::try_from(key.get_u64(Field::TunFlags)).unwrap_or(0),
+            gbp: (
+                u16::try_from(key.get_u64(Field::TunGbpId)).unwrap_or(0),
+                u8::try_from(key.get_u64(Field::TunGbpFlags)).unwrap_or(0),
+            ),
+            metadata: key.bytes[TUN_METADATA_OFFSET..].try_into().unwrap_or_default(),
         };
+        let origin = PacketInOrigin::TunnelHold { port: port.dp_port, underlay, nexthop, tunnel };
         let meta = PacketInMeta {
             reason: PacketInReason::Action,
             origin,
@@ -320,28 +324,48 @@ fn key_tunnel_address(key: &FlowKey, ipv4: Field, ipv6: Field) -> IpAddr {
     }
 }
 
-/// The set_field actions that give a packet tunnel addresses `src` and `dst` (tun_src/tun_dst or
-/// tun_ipv6_src/tun_ipv6_dst by family) and the mapped tun_metadata fields of option area
-/// `tun_metadata` that are not zero: how a held packet's release carries them.
-pub fn set_tunnel_fields(src: IpAddr, dst: IpAddr, tun_metadata: &[u8; tun_metadata::AREA_BYTES]) -> Vec<Action> {
-    let set = |field: Field, value: u128| Action::SetField { field, value, mask: field.bits_mask() };
-    let address = |addr: IpAddr, ipv4: Field, ipv6: Field| match addr {
-        IpAddr::V4(v4) => set(ipv4, u128::from(u32::from(v4))),
-        IpAddr::V6(v6) => set(ipv6, u128::from(v6)),
-    };
-    let mut key = FlowKey::default();
-    key.bytes[TUN_METADATA_OFFSET..].copy_from_slice(tun_metadata);
-    let options = tun_metadata::published_map()
-        .mappings()
-        .iter()
-        .map(|m| Field::TunMetadata(m.index))
-        .filter(|&field| key.get_u128(field) != 0)
-        .map(|field| set(field, key.get_u128(field)))
-        .collect::<Vec<_>>();
-    [address(src, Field::TunSrc, Field::TunIpv6Src), address(dst, Field::TunDst, Field::TunIpv6Dst)]
-        .into_iter()
-        .chain(options)
-        .collect()
+/// The tunnel fields a packet held for a next hop carries out (`PacketInOrigin::TunnelHold`):
+/// those `tunnel_push` read (and so un-wildcarded) when the port takes them from the flow; the
+/// others are carried but unused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct HeldTunnelFields {
+    /// tun_src or tun_ipv6_src by family; `0.0.0.0` for none.
+    pub src: IpAddr,
+    /// tun_dst or tun_ipv6_dst by family (a flood-and-learn port's copy: its VTEP).
+    pub dst: IpAddr,
+    pub flags: u16,
+    /// tun_gbp_id, tun_gbp_flags.
+    pub gbp: (u16, u8),
+    /// The option area (the mapped tun_metadata fields).
+    pub metadata: [u8; tun_metadata::AREA_BYTES],
+}
+
+impl HeldTunnelFields {
+    /// The set_field actions that give a packet these fields (the addresses by family, the
+    /// others when not zero): how a held packet's release carries them.
+    pub fn set_fields(&self) -> Vec<Action> {
+        let set = |field: Field, value: u128| Action::SetField { field, value, mask: field.bits_mask() };
+        let address = |addr: IpAddr, ipv4: Field, ipv6: Field| match addr {
+            IpAddr::V4(v4) => set(ipv4, u128::from(u32::from(v4))),
+            IpAddr::V6(v6) => set(ipv6, u128::from(v6)),
+        };
+        let mut key = FlowKey::default();
+        key.bytes[TUN_METADATA_OFFSET..].copy_from_slice(&self.metadata);
+        key.set_u64(Field::TunFlags, u64::from(self.flags));
+        key.set_u64(Field::TunGbpId, u64::from(self.gbp.0));
+        key.set_u64(Field::TunGbpFlags, u64::from(self.gbp.1));
+        let metadata =
+            tun_metadata::published_map().mappings().iter().map(|m| Field::TunMetadata(m.index)).collect::<Vec<_>>();
+        let others = [Field::TunFlags, Field::TunGbpId, Field::TunGbpFlags]
+            .into_iter()
+            .chain(metadata)
+            .filter(|&field| key.get_u128(field) != 0)
+            .map(|field| set(field, key.get_u128(field)));
+        [address(self.src, Field::TunSrc, Field::TunIpv6Src), address(self.dst, Field::TunDst, Field::TunIpv6Dst)]
+            .into_iter()
+            .chain(others)
+            .collect()
+    }
 }
 
 fn mac_value(mac: [u8; 6]) -> u128 {
@@ -352,5 +376,36 @@ fn ip_value(addr: IpAddr) -> u128 {
     match addr {
         IpAddr::V4(v4) => u128::from(v4.to_ipv6_mapped()),
         IpAddr::V6(v6) => u128::from(v6),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::flow::tun_metadata::tests::publish_test_map;
+
+    #[test]
+    fn a_held_packet_is_released_with_the_tunnel_fields_it_carries() {
+        publish_test_map();
+        let mut metadata = [0; tun_metadata::AREA_BYTES];
+        metadata[..4].copy_from_slice(&[0, 0, 0xca, 0xfe]);
+        let held = HeldTunnelFields {
+            src: "0.0.0.0".parse().unwrap(),
+            dst: "fd00::2".parse().unwrap(),
+            flags: 1,
+            gbp: (0x1234, 0),
+            metadata,
+        };
+        let text: Vec<String> = held.set_fields().iter().map(ToString::to_string).collect();
+        assert_eq!(
+            text,
+            [
+                "set_field:0.0.0.0->tun_src",
+                "set_field:fd00::2->tun_ipv6_dst",
+                "set_field:+oam->tun_flags",
+                "set_field:4660->tun_gbp_id",
+                "set_field:0xcafe->tun_metadata0"
+            ]
+        );
     }
 }

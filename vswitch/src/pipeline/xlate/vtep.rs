@@ -327,13 +327,12 @@ mod tests {
             panic!("not a copy and a hold: {:?}", translation.actions)
         };
         assert!(push.header.to_string().contains("dst=172.31.1.3"));
-        let PacketInOrigin::TunnelHold { tun_dst, nexthop, .. } = meta.origin else { panic!("{meta:?}") };
-        assert_eq!((tun_dst, nexthop), ("172.31.1.5".parse().unwrap(), "172.31.1.5".parse().unwrap()));
+        let PacketInOrigin::TunnelHold { tunnel, nexthop, .. } = meta.origin else { panic!("{meta:?}") };
+        assert_eq!((tunnel.dst, nexthop), ("172.31.1.5".parse().unwrap(), "172.31.1.5".parse().unwrap()));
         // The release: a packet-out that sets tun_dst and outputs to the port.
         let mut key = FlowKey::default();
         key.set_u128(Field::DlDst, mac_value([0xff; 6]));
-        let mut actions =
-            crate::pipeline::xlate::tunnel::set_tunnel_fields(Ipv4Addr::UNSPECIFIED.into(), tun_dst, &[0; 32]);
+        let mut actions = tunnel.set_fields();
         actions.push(Action::output(OfPort(2)));
         let resolved = self::datapath("flood:172.31.1.3,172.31.1.4", LearnedVteps::new());
         let released = translate_packet_out(&resolved.bridges[1].view_in(&resolved), &key, OfPort(1), &actions);
