@@ -8,7 +8,9 @@
 //!
 //! `FIELDS` is the registry of named fields (ovs-ofctl and NXM/OXM names,
 //! place, width, maskability, prerequisites, writability); matching,
-//! set_field, load/move and learn all go through it.
+//! set_field, load/move and learn all go through it (`Field::def`). The
+//! `tun_metadataN` fields are not in it: their place in the option area
+//! (words 26-29) and width come from the TLV map (`tun_metadata`).
 
 use std::fmt;
 
