@@ -1,8 +1,10 @@
 //! OpenFlow matches, actions and instructions from a controller: the decoders never panic, and
-//! what decodes re-encodes to bytes that decode again and encode to the same bytes.
+//! what decodes re-encodes to bytes that decode again and encode to the same bytes. A TLV map
+//! gives tun_metadata0, 1 and 63 a place (4, 8 and 16 bytes), so NXM_NX_TUN_METADATA* decode.
 #![no_main]
 #![forbid(unsafe_code)]
 use libfuzzer_sys::fuzz_target;
+use vswitch::flow::tun_metadata::{publish, TlvMap, TlvMapping};
 use vswitch::flow::{Action, Instructions, Match};
 use vswitch::openflow::actions::{decode_actions, decode_instructions, encode_actions, encode_instructions};
 use vswitch::openflow::oxm::{decode_match, decode_nx_match, encode_match, encode_nx_match, fits_v1_0_match};
@@ -52,7 +54,19 @@ fn instructions(version: Version) -> impl Fn(&Instructions) -> Vec<u8> {
     }
 }
 
+/// tun_metadata0 (4 bytes), 1 (8) and 63 (16) mapped.
+fn map_tun_metadata() {
+    static MAPPED: std::sync::Once = std::sync::Once::new();
+    MAPPED.call_once(|| {
+        let mapping = |kind, len, index| TlvMapping { class: 0xffff, kind, len, index, offset: 0 };
+        let mut map = TlvMap::default();
+        map.add(&[mapping(1, 4, 0), mapping(2, 8, 1), mapping(3, 16, 63)]).expect("fits");
+        publish(&map);
+    });
+}
+
 fuzz_target!(|data: &[u8]| {
+    map_tun_metadata();
     let Some((&selector, bytes)) = data.split_first() else { return };
     let version = if selector & 1 == 0 { Version::V1_0 } else { Version::V1_3 };
     match selector >> 1 & 3 {

@@ -30,8 +30,6 @@ const NOT_YET: &[(&str, &str, &str)] = &[
     ("OpenFlow10", "del-meters", "ovs-ofctl needs 1.3"),
     ("OpenFlow10", "monitor watch:", "flow monitors are not implemented yet"),
     ("OpenFlow13", "monitor watch:", "flow monitors are not implemented yet"),
-    ("OpenFlow10", "add-tlv-map", "Geneve TLV maps come with the tunnel stage"),
-    ("OpenFlow13", "add-tlv-map", "Geneve TLV maps come with the tunnel stage"),
 ];
 use vswitch_e2e::ovs_oracle::{OvsOracle, OvsPort};
 use vswitch_e2e::{PortSpec, SwitchConfig, TestDir, Vswitchd};

@@ -1,9 +1,13 @@
 //! A controller drives the tunnel fields of a flow-based VXLAN port (`remote_ip=flow`,
-//! `key=flow`) on br-int; the peer is a Linux kernel VTEP (VNI 4000) in a namespace, the host a
-//! namespace on br-int's port 1. The way out sets tun_dst and tun_id, the way in matches tun_id
-//! and tun_src; the host pings the kernel's overlay address through them.
+//! `key=flow`) on br-int; the peer is a Linux kernel VTEP in a namespace, the host a namespace on
+//! br-int's port 1. The way out sets tun_dst and tun_id, the way in matches tun_id and tun_src;
+//! the host pings the kernel's overlay address through them.
 //! - `ovs-ofctl` over br-int's management socket (OpenFlow 1.3 set_field, NXM fields): its
 //!   dump-flows shows the tunnel fields as installed, and a packet of another VNI does not match.
+//!   The same over an IPv6 underlay with tun_ipv6_dst / tun_ipv6_src, and VXLAN-GBP (`exts=gbp`)
+//!   with a kernel VTEP that has `gbp` on: our flow sets tun_gbp_id, the kernel turns it into
+//!   the request's mark, reflects that mark into its reply (`fwmark_reflect`) and sends it back
+//!   as GBP, which our flow matches.
 //! - An os-ken application (tests/python/tunnel_fields_app.py, OpenFlow 1.3) the switch connects
 //!   to, br-int in secure fail mode (nothing forwards without its flows): tunnel_id as OXM
 //!   TUNNEL_ID, tun_ipv4_src / tun_ipv4_dst as os-ken's Nicira extension fields; the flow stats
@@ -18,112 +22,163 @@ use vswitch_e2e::openflow_apps::{controller_target, ControllerApp};
 use vswitch_e2e::overlay::{address, sh, veth};
 use vswitch_e2e::{wait, PortSpec, SwitchConfig, TestDir, Vswitchd};
 
-/// The VNI of the kernel VTEP and of the flows.
-const VNI: u32 = 4000;
-/// The kernel VTEP's underlay address (ours is 172.31.1.1).
-const REMOTE: &str = "172.31.1.2";
-/// The kernel VTEP's overlay address (the host's is 10.1.1.1).
-const PEER: &str = "10.1.1.2";
 /// How long the controller may take to program br-int and report the pings in its flow stats.
 const CONTROLLER_LIMIT: Duration = Duration::from_secs(30);
 
-/// The underlay and host namespaces (declared before the switch: deleted after it stops).
-struct Network {
+/// A running setup: br-int's VM port (the `vm` namespace, `vm0` at `.1` of `vm_net`) and
+/// flow-based VXLAN port (ofport 2) over br-phy (VTEP `ours`, `phy` on the underlay), the
+/// kernel VTEP `vx0` (VNI `vni`, `.2` of `vm_net`) at `peer` in the `ul` namespace.
+struct FlowBasedTunnel {
     underlay: Namespace,
     vm: Namespace,
-    phy: String,
-    vm_port: String,
+    switch: Vswitchd,
+    mgmt: String,
 }
 
-impl Network {
-    /// The host (10.1.1.1/24, MTU 1450) and the kernel VTEP of VNI `vni` on the underlay
-    /// (172.31.1.2/24, overlay 10.1.1.2/24).
-    fn create(dir: &TestDir, vni: u32) -> Network {
-        let underlay = Namespace::create(dir, "ul");
-        let vm = Namespace::create(dir, "vm");
+/// The `vx0` kernel VTEP of VNI `vni` in `underlay`; `extra`: more `ip link add` arguments.
+fn kernel_vtep(underlay: &Namespace, (vni, extra): (u32, &str), ours: &str, peer: &str, vm_net: &str, mtu: u32) {
+    sh(&format!(
+        "ip -n {ns} link del vx0 2>/dev/null || true; \
+         ip -n {ns} link add vx0 type vxlan id {vni} remote {ours} local {peer} dstport 4789 dev ul0 {extra}; \
+         ip -n {ns} link set vx0 mtu {mtu}; ip -n {ns} addr add {vm_net}.2/24 dev vx0; ip -n {ns} link set vx0 up",
+        ns = underlay.name()
+    ));
+}
+
+impl FlowBasedTunnel {
+    /// `ours`/`peer`: the VTEP addresses, `prefix` their prefix length; `mtu` the VM's; `gbp`:
+    /// VXLAN-GBP on both sides; `br_int_settings`: more TOML keys of br-int.
+    fn start(
+        dir: &TestDir,
+        tag: &str,
+        (ours, peer, prefix): (&str, &str, u8),
+        vm_net: &str,
+        mtu: u32,
+        gbp: bool,
+        br_int_settings: &str,
+    ) -> Self {
+        let underlay = Namespace::create(dir, &format!("ul{tag}"));
+        let vm = Namespace::create(dir, &format!("vm{tag}"));
         let pid = std::process::id() % 100_000;
-        let (phy, vm_port) = (format!("tfu{pid}"), format!("tfv{pid}"));
+        let (phy, vm_port) = (format!("tf{tag}u{pid}"), format!("tf{tag}v{pid}"));
         veth(&phy, None, "ul0", &underlay, 1500);
-        address(&underlay, "ul0", &format!("{REMOTE}/24"));
-        veth(&vm_port, None, "vm0", &vm, 1450);
-        address(&vm, "vm0", "10.1.1.1/24");
-        let network = Network { underlay, vm, phy, vm_port };
-        network.kernel_vtep(vni);
-        network
-    }
-
-    /// (Re)creates the kernel's vxlan device `vx0` with VNI `vni`.
-    fn kernel_vtep(&self, vni: u32) {
-        sh(&format!(
-            "ip -n {ns} link del vx0 2>/dev/null || true; \
-             ip -n {ns} link add vx0 type vxlan id {vni} remote 172.31.1.1 local {REMOTE} dstport 4789 dev ul0; \
-             ip -n {ns} link set vx0 mtu 1450; ip -n {ns} addr add {PEER}/24 dev vx0; ip -n {ns} link set vx0 up",
-            ns = self.underlay.name()
-        ));
-    }
-
-    /// The switch: br0 the underlay (VTEP 172.31.1.1/24, NORMAL), br-int without flows with the
-    /// host's port 1 and the flow-based VXLAN port 2, and `br_int_settings` (TOML keys).
-    fn switch(&self, dir: &TestDir, br_int_settings: &str) -> Vswitchd {
+        address(&underlay, "ul0", &format!("{peer}/{prefix}"));
+        veth(&vm_port, None, "vm0", &vm, mtu);
+        address(&vm, "vm0", &format!("{vm_net}.1/24"));
+        kernel_vtep(&underlay, (4000, if gbp { "gbp" } else { "" }), ours, peer, vm_net, mtu);
+        let exts = if gbp { ", exts = \"gbp\"" } else { "" };
         let config = SwitchConfig::new(dir)
             .flow("actions=NORMAL")
             .bridge_setting("mac", "\"02:00:00:00:aa:01\"")
-            .bridge_setting("addresses", "[\"172.31.1.1/24\"]")
-            .port(PortSpec::dpdk("phy", 1, &format!("net_af_packet0,iface={}", self.phy)))
+            .bridge_setting("addresses", &format!("[\"{ours}/{prefix}\"]"))
+            .port(PortSpec::dpdk("phy", 1, &format!("net_af_packet0,iface={phy}")))
             .more_toml(&format!(
                 "[[bridge]]\nname = \"br-int\"\n{br_int_settings}\n\
-                 [[bridge.port]]\nname = \"vm\"\ntype = \"dpdk\"\ndevargs = \"net_af_packet1,iface={}\"\nofport = 1\n\
+                 [[bridge.port]]\nname = \"vm\"\ntype = \"dpdk\"\ndevargs = \"net_af_packet1,iface={vm_port}\"\nofport = 1\n\
                  [[bridge.port]]\nname = \"vxlan0\"\ntype = \"vxlan\"\nofport = 2\n\
-                 options = {{ remote_ip = \"flow\", key = \"flow\" }}",
-                self.vm_port
+                 options = {{ remote_ip = \"flow\", key = \"flow\"{exts} }}"
             ));
-        Vswitchd::start(dir, &config)
+        let switch = Vswitchd::start(dir, &config);
+        let mgmt = unix_target(&switch.socket().with_file_name("br-int.mgmt"));
+        FlowBasedTunnel { underlay, vm, switch, mgmt }
+    }
+
+    fn add_flows(&self, flows: &[&str]) {
+        for flow in flows {
+            ofctl_ok("OpenFlow13", &["add-flow", &self.mgmt, flow]);
+        }
+    }
+
+    /// Pings the kernel VTEP's side until answered; fails the test, with the switch's log, if not.
+    fn ping_through(&self, target: &str) {
+        let answered = self.vm.ping_until_answered(target, 3, 5);
+        assert!(
+            answered.is_ok(),
+            "no answer through the flow-based tunnel:\n{}\n{}",
+            answered.unwrap_err(),
+            self.switch.stderr()
+        );
+    }
+
+    /// dump-flows has a line with each of `texts` whose flow counted packets.
+    fn assert_counted(&self, texts: &[&str], what: &str) {
+        let dump = ofctl_ok("OpenFlow13", &["dump-flows", &self.mgmt]);
+        let lines = flow_lines(&dump);
+        assert!(
+            lines.iter().any(|l| texts.iter().all(|t| l.contains(t)) && !l.contains("n_packets=0")),
+            "{what}: {dump}"
+        );
+    }
+
+    /// A ping that must go unanswered: its replies are table misses of the tunnel port.
+    fn assert_missed(&self, target: &str, why: &str) {
+        let before = self.switch.port_stats().port("vxlan0").dropped("table_miss");
+        let other = self.vm.ping(target, 2);
+        assert!(!other.stdout.contains(" 0% packet loss"), "{why}: {other}");
+        let misses = self.switch.port_stats().port("vxlan0").dropped("table_miss");
+        assert!(
+            misses > before,
+            "the replies are table misses of the tunnel port: {:?}",
+            self.switch.port_stats().port("vxlan0")
+        );
     }
 }
 
 #[test]
 fn ovs_ofctl_sets_and_matches_tunnel_fields() {
     let dir = TestDir::new("tunnel-flows");
-    let network = Network::create(&dir, VNI);
-    let vm = &network.vm;
-    let switch = network.switch(&dir, "");
-    let mgmt = unix_target(&switch.socket().with_file_name("br-int.mgmt"));
-    for flow in [
+    let t = FlowBasedTunnel::start(&dir, "", ("172.31.1.1", "172.31.1.2", 24), "10.1.1", 1450, false, "");
+    t.add_flows(&[
         "in_port=1,actions=set_field:172.31.1.2->tun_dst,set_field:4000->tun_id,output:2",
         "in_port=2,tun_id=4000,tun_src=172.31.1.2,actions=output:1",
-    ] {
-        ofctl_ok("OpenFlow13", &["add-flow", &mgmt, flow]);
-    }
-    let answered = vm.ping_until_answered("10.1.1.2", 3, 5);
-    assert!(
-        answered.is_ok(),
-        "no answer through the flow-based tunnel:\n{}\n{}",
-        answered.unwrap_err(),
-        switch.stderr()
-    );
-    let dump = ofctl_ok("OpenFlow13", &["dump-flows", &mgmt]);
-    let lines = flow_lines(&dump);
-    assert!(
-        lines
-            .iter()
-            .any(|l| l.contains("tun_id=0xfa0") && l.contains("tun_src=172.31.1.2") && !l.contains("n_packets=0")),
-        "the way in matched: {dump}"
-    );
-    assert!(
-        lines.iter().any(|l| l.contains("set_field:172.31.1.2->tun_dst") && !l.contains("n_packets=0")),
-        "the way out was taken: {dump}"
-    );
+    ]);
+    t.ping_through("10.1.1.2");
+    t.assert_counted(&["tun_id=0xfa0", "tun_src=172.31.1.2"], "the way in matched");
+    t.assert_counted(&["set_field:172.31.1.2->tun_dst"], "the way out was taken");
     // Another VNI from the same peer matches no flow of br-int: a table miss, no reply.
-    network.kernel_vtep(VNI + 1);
-    let other = vm.ping("10.1.1.2", 2);
-    assert!(!other.stdout.contains(" 0% packet loss"), "VNI 4001 crossed a tun_id=4000 flow: {other}");
-    let misses = switch.port_stats().port("vxlan0").dropped("table_miss");
-    assert!(
-        misses > 0,
-        "the other VNI's packets are table misses of the tunnel port: {:?}",
-        switch.port_stats().port("vxlan0")
-    );
-    switch.stop();
+    kernel_vtep(&t.underlay, (4001, ""), "172.31.1.1", "172.31.1.2", "10.1.1", 1450);
+    t.assert_missed("10.1.1.2", "VNI 4001 crossed a tun_id=4000 flow");
+    t.switch.stop();
+}
+
+#[test]
+fn ovs_ofctl_sets_and_matches_ipv6_tunnel_fields() {
+    let dir = TestDir::new("tunnel-flows6");
+    let t = FlowBasedTunnel::start(&dir, "6", ("fd00:31::1", "fd00:31::2", 64), "10.1.2", 1430, false, "");
+    t.add_flows(&[
+        "in_port=1,actions=set_field:fd00:31::2->tun_ipv6_dst,set_field:4000->tun_id,output:2",
+        "in_port=2,tun_id=4000,tun_ipv6_src=fd00:31::2,tun_ipv6_dst=fd00:31::1,tun_flags=-oam,actions=output:1",
+    ]);
+    t.ping_through("10.1.2.2");
+    t.assert_counted(&["tun_ipv6_src=fd00:31::2,tun_ipv6_dst=fd00:31::1,tun_flags=-oam"], "the way in matched");
+    t.assert_counted(&["set_field:fd00:31::2->tun_ipv6_dst"], "the way out was taken");
+    // The same VTEP's packets no longer match once the way in wants another source.
+    ofctl_ok("OpenFlow13", &["del-flows", &t.mgmt, "in_port=2"]);
+    t.add_flows(&["in_port=2,tun_id=4000,tun_ipv6_src=fd00:31::3,actions=output:1"]);
+    t.assert_missed("10.1.2.2", "fd00:31::2 matched a tun_ipv6_src=fd00:31::3 flow");
+    t.switch.stop();
+}
+
+#[test]
+fn vxlan_gbp_with_a_kernel_vtep() {
+    let dir = TestDir::new("tunnel-flows-gbp");
+    let t = FlowBasedTunnel::start(&dir, "g", ("172.31.3.1", "172.31.3.2", 24), "10.1.3", 1450, true, "");
+    // The kernel answers with the mark of the request: the GBP policy ID it came with.
+    sh(&format!("ip netns exec {} sysctl -qw net.ipv4.fwmark_reflect=1", t.underlay.name()));
+    t.add_flows(&[
+        "in_port=1,actions=set_field:172.31.3.2->tun_dst,set_field:4000->tun_id,set_field:0x1234->tun_gbp_id,output:2",
+        "in_port=2,arp,actions=output:1",
+        "in_port=2,tun_gbp_id=0x1234,tun_gbp_flags=0,actions=output:1",
+    ]);
+    t.ping_through("10.1.3.2");
+    t.assert_counted(&["tun_gbp_id=4660", "tun_gbp_flags=0"], "the kernel's reply came with GBP 0x1234");
+    // Another policy ID: the replies carry it, the flow does not match them.
+    ofctl_ok("OpenFlow13", &["del-flows", &t.mgmt, "in_port=1"]);
+    t.add_flows(&[
+        "in_port=1,actions=set_field:172.31.3.2->tun_dst,set_field:4000->tun_id,set_field:0x99->tun_gbp_id,output:2",
+    ]);
+    t.assert_missed("10.1.3.2", "GBP 0x99 replies matched a tun_gbp_id=0x1234 flow");
+    t.switch.stop();
 }
 
 /// The os-ken application's view (its JSON file): the flows it installed and the last flow
@@ -161,42 +216,42 @@ impl AppView {
 #[test]
 fn osken_app_sets_and_matches_tunnel_fields() {
     let dir = TestDir::new("tunnel-flows-osken");
-    let network = Network::create(&dir, VNI);
     let port = free_port();
     let stats_path = dir.join("osken-stats.json");
     let app = Path::new(env!("CARGO_MANIFEST_DIR")).join("python/tunnel_fields_app.py");
     let env = [
         ("TUNNEL_APP_VM_PORT", "1".to_owned()),
         ("TUNNEL_APP_TUNNEL_PORT", "2".to_owned()),
-        ("TUNNEL_APP_VNI", VNI.to_string()),
-        ("TUNNEL_APP_REMOTE", REMOTE.to_owned()),
+        ("TUNNEL_APP_VNI", "4000".to_owned()),
+        ("TUNNEL_APP_REMOTE", "172.31.1.2".to_owned()),
         ("TUNNEL_APP_STATS", stats_path.to_string_lossy().into_owned()),
     ];
     let controller = ControllerApp::osken_app(&dir, port, "tunnel-app", &app, &env);
     // Secure: br-int forwards nothing until the application's flows are there.
     let target = controller_target(port);
-    let switch = network.switch(&dir, &format!("fail_mode = \"secure\"\nopenflow = [\"{target}\"]"));
+    let settings = format!("fail_mode = \"secure\"\nopenflow = [\"{target}\"]");
+    let t = FlowBasedTunnel::start(&dir, "k", ("172.31.1.1", "172.31.1.2", 24), "10.1.1", 1450, false, &settings);
 
     let installed = wait::poll(CONTROLLER_LIMIT, || AppView::read(&stats_path).filter(|v| v.stats.len() == 2))
-        .unwrap_or_else(|| panic!("no flow stats with the two flows:\n{}\n{}", controller.logs(), switch.stderr()));
+        .unwrap_or_else(|| panic!("no flow stats with the two flows:\n{}\n{}", controller.logs(), t.switch.stderr()));
     // What os-ken sent: the tunnel fields it can encode (tun_ipv4_src/dst are NXM fields).
     let out = &installed.installed[0];
     assert_eq!(
         out.actions,
-        ["set_field:tunnel_id=4000", &format!("set_field:tun_ipv4_dst={REMOTE}"), "output:2"],
+        ["set_field:tunnel_id=4000", "set_field:tun_ipv4_dst=172.31.1.2", "output:2"],
         "{installed:#?}"
     );
-    let expected_in = [("in_port", "2"), ("tun_ipv4_src", REMOTE), ("tunnel_id", "4000")];
+    let expected_in = [("in_port", "2"), ("tun_ipv4_src", "172.31.1.2"), ("tunnel_id", "4000")];
     let expected_in: Vec<(String, String)> = expected_in.iter().map(|(f, v)| (f.to_string(), v.to_string())).collect();
     assert_eq!(installed.installed[1].match_, expected_in, "{installed:#?}");
 
-    let answered = network.vm.ping_until_answered(PEER, 3, 5);
+    let answered = t.vm.ping_until_answered("10.1.1.2", 3, 5);
     assert!(
         answered.is_ok(),
         "no answer through the flows of the os-ken application:\n{}\n{}\n{}",
         answered.unwrap_err(),
         controller.logs(),
-        switch.stderr()
+        t.switch.stderr()
     );
     // Its flow stats: each flow decodes to what it sent, with the pings counted (at least the
     // three echo requests out and the three replies in of the answered run).
@@ -219,8 +274,8 @@ fn osken_app_sets_and_matches_tunnel_fields() {
         );
     }
     // The kernel VTEP got them through the tunnel: its vxlan device counts the requests.
-    let received = vswitch_e2e::overlay::sh_in_ok(&network.underlay, "cat /sys/class/net/vx0/statistics/rx_packets");
+    let received = vswitch_e2e::overlay::sh_in_ok(&t.underlay, "cat /sys/class/net/vx0/statistics/rx_packets");
     assert!(received.trim().parse::<u64>().unwrap_or(0) >= 3, "vx0 received {received}");
-    switch.stop();
+    t.switch.stop();
     controller.stop();
 }

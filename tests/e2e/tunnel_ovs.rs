@@ -11,13 +11,17 @@
 //! One round per tunnel: each host pings the other, then a 1 MB TCP transfer each way, compared
 //! byte for byte, while a capture on the underlay link checks the tunnel, key and source of
 //! every packet. In the Geneve rounds OVS's flow adds a (non-critical) TLV option,
-//! `{class=0xffff,type=0x1,len=4}` set through `tun_metadata0`, which our switch skips; at the
-//! end an option of a critical type makes OVS set the C bit, and our switch drops those packets
+//! `{class=0xffff,type=0x1,len=4}` set through `tun_metadata0`, which our switch skips; then an
+//! option of a critical type makes OVS set the C bit, and our switch drops those packets
 //! and counts them as `tunnel_critical_option` (RFC 8926 3.5: it cannot interpret the option).
+//! At the end our switch maps the first option too (`ovs-ofctl add-tlv-map` on its br-int):
+//! a flow matching tun_metadata0=0xcafe takes OVS's packets, another value is a table miss, and
+//! OVS matches the tun_metadata0 our flow sets.
 #![forbid(unsafe_code)]
 use std::time::Duration;
 
 use vswitch_e2e::netns::Namespace;
+use vswitch_e2e::ofctl::{flow_lines, ofctl, ofctl_ok, unix_target};
 use vswitch_e2e::overlay::{address, ifname, payload, sh_in_ok, tcp_transfer, veth, Capture};
 use vswitch_e2e::ovs_netdev::OvsNetdev;
 use vswitch_e2e::{wait, PortSpec, SwitchConfig, TestDir, Vswitchd};
@@ -197,8 +201,77 @@ fn gre_and_geneve_with_open_vswitch() {
         panic!("{}", diagnose("Geneve after the critical option", &runs));
     }
 
+    tlv_map_both_ways(&switch, &ovs, &host_ours, &host_ovs);
     switch.stop();
     ovs.stop();
+}
+
+/// Our switch maps `{class=0xffff,type=0x1,len=4}` to tun_metadata0 as OVS does and matches and
+/// sets it over the Geneve port (ofport 3).
+fn tlv_map_both_ways(switch: &Vswitchd, ovs: &OvsNetdev, host_ours: &Namespace, host_ovs: &Namespace) {
+    let mgmt = unix_target(&switch.socket().with_file_name("br-int.mgmt"));
+    ofctl_ok("OpenFlow13", &["add-tlv-map", &mgmt, "{class=0xffff,type=0x1,len=4}->tun_metadata0"]);
+    let map = ofctl_ok("OpenFlow13", &["dump-tlv-map", &mgmt]);
+    assert!(map.contains("0xffff") && map.contains("tun_metadata0"), "dump-tlv-map: {map}");
+    // The way in matches OVS's option; OVS's flow sets 0xcafe.
+    ofctl_ok("OpenFlow13", &["del-flows", &mgmt, "in_port=3"]);
+    ofctl_ok("OpenFlow13", &["add-flow", &mgmt, "priority=20,in_port=3,tun_metadata0=0xcafe,actions=output:1"]);
+    ovs.ofctl("add-flow", "br-int", &["priority=10,in_port=1,actions=set_field:0xcafe->tun_metadata0,output:3"]);
+    assert!(ovs.appctl(&["revalidator/purge"]).success());
+    if let Err(runs) = host_ovs.ping_until_answered("10.2.1.1", 3, 3) {
+        panic!(
+            "OVS's tun_metadata0=0xcafe matched no flow of ours: {runs}
+{}",
+            switch.stderr()
+        );
+    }
+    let dump = ofctl_ok("OpenFlow13", &["dump-flows", &mgmt]);
+    assert!(
+        flow_lines(&dump).iter().any(|l| l.contains("tun_metadata0=0xcafe") && !l.contains("n_packets=0")),
+        "our tun_metadata0 flow counted nothing: {dump}"
+    );
+    // Another value: a table miss of the Geneve port.
+    let before = switch.port_stats().port("geneve0").dropped("table_miss");
+    ovs.ofctl("add-flow", "br-int", &["priority=10,in_port=1,actions=set_field:0xbeef->tun_metadata0,output:3"]);
+    assert!(ovs.appctl(&["revalidator/purge"]).success());
+    let lost = host_ovs.ping("10.2.1.1", 2);
+    assert!(
+        !lost.success(),
+        "tun_metadata0=0xbeef matched our 0xcafe flow:
+{lost}"
+    );
+    let after = switch.port_stats().port("geneve0").dropped("table_miss");
+    assert!(after > before, "table_miss of geneve0 {before} -> {after}");
+    // The other way: our flow sets 0x1234, OVS's way in wants it.
+    ofctl_ok("OpenFlow13", &["add-flow", &mgmt, "priority=20,in_port=3,actions=output:1"]);
+    ofctl_ok(
+        "OpenFlow13",
+        &["add-flow", &mgmt, "priority=10,in_port=1,actions=set_field:0x1234->tun_metadata0,output:3"],
+    );
+    ovs.ofctl("add-flow", "br-int", &["priority=10,in_port=1,actions=output:3"]);
+    ovs.ofctl("del-flows", "br-int", &["in_port=3"]);
+    ovs.ofctl("add-flow", "br-int", &["priority=20,in_port=3,tun_metadata0=0x1234,actions=output:1"]);
+    assert!(ovs.appctl(&["revalidator/purge"]).success());
+    if let Err(runs) = host_ours.ping_until_answered("10.2.1.2", 3, 3) {
+        panic!(
+            "OVS did not match the tun_metadata0=0x1234 we set: {runs}
+{}",
+            switch.stderr()
+        );
+    }
+    let theirs = ovs.ofctl("dump-flows", "br-int", &[]);
+    assert!(
+        flow_lines(&theirs).iter().any(|l| l.contains("tun_metadata0=0x1234") && !l.contains("n_packets=0")),
+        "OVS's tun_metadata0=0x1234 flow counted nothing: {theirs}"
+    );
+    // A mapping in use (by a match and by a set_field) is not deleted; once unused it is.
+    for (user, uses) in [("in_port=3", "a match and a set_field"), ("in_port=1", "a set_field")] {
+        let refused = ofctl("OpenFlow13", &["del-tlv-map", &mgmt, "{class=0xffff,type=0x1,len=4}->tun_metadata0"]);
+        assert!(!refused.success() && refused.stderr.contains("NXTTMFC_INVALID_TLV_DEL"), "used by {uses}: {refused}");
+        ofctl_ok("OpenFlow13", &["del-flows", &mgmt, user]);
+    }
+    ofctl_ok("OpenFlow13", &["del-tlv-map", &mgmt, "{class=0xffff,type=0x1,len=4}->tun_metadata0"]);
+    assert!(!ofctl_ok("OpenFlow13", &["dump-tlv-map", &mgmt]).contains("tun_metadata0"));
 }
 
 /// A number tshark printed in decimal or `0x` hexadecimal.

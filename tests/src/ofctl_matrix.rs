@@ -96,6 +96,8 @@ pub const COMMANDS: &[MatrixCommand] = &[
     cmd("monitor watch:", "monitor", &["watch:"]),
     cmd("dump-tlv-map", "dump-tlv-map", &[]),
     cmd("add-tlv-map", "add-tlv-map", &["{class=0xffff,type=0,len=4}->tun_metadata0"]),
+    // (So that the next version's add-tlv-map finds the field free.)
+    cmd("del-tlv-map", "del-tlv-map", &[]),
     cmd("replace-flows", "replace-flows", &["{flows}"]),
     cmd("diff-flows", "diff-flows", &["{flows}"]),
     cmd("del-flows match", "del-flows", &["in_port=2"]),

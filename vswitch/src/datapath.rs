@@ -217,6 +217,8 @@ pub struct TunnelReceiver {
     pub group: Option<IpAddr>,
     /// `None`: any (in_key=flow).
     pub in_key: Option<u64>,
+    /// exts=gbp: the VXLAN-GBP fields go into the key (otherwise they are left out).
+    pub gbp: bool,
     pub bridge: usize,
     pub dp_port: u16,
 }
@@ -246,7 +248,13 @@ impl Decap {
             return DecapVerdict::Drop(DropReason::TunnelOversize);
         }
         match self.receiver(meta) {
-            Some(receiver) => DecapVerdict::Tunnel { outer_len, receiver },
+            Some(receiver) => {
+                // The VXLAN-GBP fields count only on a port with exts=gbp.
+                if !receiver.gbp {
+                    (meta.gbp_id, meta.gbp_flags) = (0, 0);
+                }
+                DecapVerdict::Tunnel { outer_len, receiver }
+            }
             None => DecapVerdict::Drop(DropReason::TunnelUnknownPort),
         }
     }

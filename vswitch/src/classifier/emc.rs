@@ -10,11 +10,11 @@
 //!
 //! Layout. A slot is one 64-byte line: the megaflow's `EntryId`, the hash, the present bitmap
 //! (with a "referenced" bit) and the first 6 present words, which is a whole IPv4/TCP/UDP/ICMP
-//! key (words 0-4, one line per lookup). Words 7 to 14 of longer keys (IPv6: 10 words, IPv6
-//! neighbour discovery: 14, a tunnel adds 2) go to the slot's line in a parallel extension array,
-//! touched only by such keys. Keys of more than 14 present words (IPv6 ND inside a tunnel) are not
-//! cached. 8192 slots: 512 KiB for IPv4 traffic (half of a 1 MiB L2), 1 MiB with IPv6; instead of
-//! 8192 x 168-byte keys (1.3 MiB) plus hash and id.
+//! key (words 0-4, one line per lookup). Words 7 to 14 of longer keys (IPv6: 9 words, IPv6
+//! neighbour discovery: 13, a tunnel adds 2 over IPv4 and 5 over IPv6, one more with tun_flags)
+//! go to the slot's line in a parallel extension array, touched only by such keys. Keys of more
+//! than 14 present words (IPv6 ND inside a tunnel) are not cached. 8192 slots: 512 KiB for IPv4 traffic (half of a 1 MiB L2), 1 MiB with IPv6; instead of
+//! 8192 x 208-byte keys (1.7 MiB) plus hash and id.
 //!
 //! Policy. A hit must be confirmed by the caller's `alive` check (is the megaflow still
 //! installed?); a dead one empties the slot and counts as a miss. Insertion is probabilistic, 1 in
@@ -411,7 +411,7 @@ mod tests {
         k.set(Field::Ipv6Src, &[1; 16]);
         k.set(Field::Ipv6Dst, &[2; 16]);
         k.set_u64(Field::TunId, 5);
-        let present = V4 | words::TUNNEL | words::IPV6_ADDRS | words::IPV6_LABEL;
+        let present = V4 | words::TUN_ID | words::TUN_IPV4 | words::IPV6_ADDRS | words::IPV6_LABEL;
         assert_eq!(present.count_ones(), 12);
         let h = Emc::hash(&k, present);
         emc.insert(&k, present, h, ids[0]);

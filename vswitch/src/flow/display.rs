@@ -8,12 +8,13 @@
 use std::fmt;
 
 use super::actions::{Action, Instructions, PacketInReason, Subfield};
-use super::key::{Field, FlowKey, FIELDS};
+use super::key::{Field, FlowKey};
 use super::learn::{Learn, LearnSpec};
 use super::match_::numbers::*;
 use super::match_::Match;
 use super::port::OfPort;
 use super::rule::FlowRule;
+use super::tun_metadata;
 use super::value::{c_hex, format_ethernet, format_ipv4_masked, format_ipv6_masked, format_masked, ipv4_bits};
 use super::DEFAULT_PRIORITY;
 use crate::packet::proto::vlan;
@@ -319,13 +320,13 @@ impl MatchWriter<'_> {
 
     /// Whatever matched bits the order above did not print, under the field's own name.
     fn leftovers(&mut self) {
-        for def in FIELDS {
-            let (value, mask) = self.matches.value_and_mask(def.field);
-            let remaining = mask & !self.printed.get_u128(def.field);
+        for field in Field::all_mapped() {
+            let (value, mask) = self.matches.value_and_mask(field);
+            let remaining = mask & !self.printed.get_u128(field);
             if remaining != 0 {
-                self.parts.push(format!("{}={}", def.name, format_masked(def.field, value & remaining, remaining)));
-                let already = self.printed.get_u128(def.field);
-                self.printed.set_u128(def.field, already | remaining);
+                self.parts.push(format!("{}={}", field.def().name, format_masked(field, value & remaining, remaining)));
+                let already = self.printed.get_u128(field);
+                self.printed.set_u128(field, already | remaining);
             }
         }
     }
@@ -338,6 +339,17 @@ impl MatchWriter<'_> {
         self.hex("tun_id", Field::TunId);
         self.generic("tun_src", Field::TunSrc);
         self.generic("tun_dst", Field::TunDst);
+        self.generic("tun_ipv6_src", Field::TunIpv6Src);
+        self.generic("tun_ipv6_dst", Field::TunIpv6Dst);
+        self.be16("tun_gbp_id", Field::TunGbpId);
+        self.hex("tun_gbp_flags", Field::TunGbpFlags);
+        self.generic("tun_flags", Field::TunFlags);
+        for index in 0..tun_metadata::FIELDS {
+            let field = Field::TunMetadata(u8::try_from(index).unwrap_or(0));
+            if field.is_mapped() {
+                self.hex(tun_metadata::NAMES[index], field);
+            }
+        }
         self.hex("metadata", Field::Metadata);
         self.generic("in_port", Field::InPort);
         self.vlan();

@@ -1,5 +1,5 @@
 //! The flow key: every header field the switch can match on, set or learn,
-//! at a fixed place in a 168-byte block, in network byte order. The same
+//! at a fixed place in a 240-byte block, in network byte order. The same
 //! shape serves as a mask. Fields are grouped by protocol layer into 8-byte
 //! words so that a packet touches few words: an IPv4/UDP packet only words
 //! 0-4. The parser reports which words it may have set (`packet::Layers`),
@@ -8,12 +8,16 @@
 //!
 //! `FIELDS` is the registry of named fields (ovs-ofctl and NXM/OXM names,
 //! place, width, maskability, prerequisites, writability); matching,
-//! set_field, load/move and learn all go through it.
+//! set_field, load/move and learn all go through it (`Field::def`). The
+//! `tun_metadataN` fields are not in it: their place in the option area
+//! (words 26-29) and width come from the TLV map (`tun_metadata`).
 
 use std::fmt;
 
+use super::tun_metadata;
+
 /// 8-byte words in a key.
-pub const KEY_WORDS: usize = 21;
+pub const KEY_WORDS: usize = 30;
 /// Bytes in a key.
 pub const KEY_BYTES: usize = KEY_WORDS * 8;
 
@@ -33,10 +37,10 @@ impl Default for FlowKey {
 impl fmt::Debug for FlowKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut list = f.debug_map();
-        for def in FIELDS {
-            let value = self.get(def.field);
+        for field in Field::all_mapped() {
+            let value = self.get(field);
             if value.iter().any(|&b| b != 0) {
-                list.entry(&def.name, &FieldValue(value));
+                list.entry(&field.def().name, &FieldValue(value));
             }
         }
         list.finish()
@@ -70,11 +74,21 @@ pub mod words {
     pub const TP_PORTS: u32 = 1 << 4;
     pub const METADATA: u32 = 1 << 5;
     pub const REGS: u32 = 0b1111 << 6;
-    pub const TUNNEL: u32 = 0b11 << 10;
+    /// tun_id.
+    pub const TUN_ID: u32 = 1 << 10;
+    /// tun_src, tun_dst (an IPv4 underlay).
+    pub const TUN_IPV4: u32 = 1 << 11;
     pub const IPV6_ADDRS: u32 = 0b1111 << 12;
     pub const IPV6_LABEL: u32 = 1 << 16;
     pub const ND_TARGET: u32 = 0b11 << 17;
     pub const ARP_HA: u32 = 0b11 << 19;
+    /// tun_ipv6_src, tun_ipv6_dst (an IPv6 underlay).
+    pub const TUN_IPV6: u32 = 0b1111 << 21;
+    /// tun_flags, tun_gbp_id, tun_gbp_flags; a decapsulated packet sets it only when one of
+    /// them is not zero.
+    pub const TUN_FLAGS: u32 = 1 << 25;
+    /// tun_metadata0..63 (the option area, `tun_metadata`); set only when an option is mapped.
+    pub const TUN_METADATA: u32 = 0b1111 << 26;
     pub const ALL: u32 = (1 << super::KEY_WORDS) - 1;
     /// An IPv4 packet with ports: in_port, L2, L3 and L4 (words 0-4), the
     /// most common key shape; hashing and comparing it is unrolled.
@@ -121,6 +135,13 @@ pub enum Field {
     TunId,
     TunSrc,
     TunDst,
+    TunIpv6Src,
+    TunIpv6Dst,
+    TunFlags,
+    TunGbpId,
+    TunGbpFlags,
+    /// `tun_metadata0..63`: a Geneve option, where the TLV map puts it (`tun_metadata`).
+    TunMetadata(u8),
     DlSrc,
     DlDst,
     DlType,
@@ -232,6 +253,13 @@ pub const FIELDS: &[FieldDef] = &[
     field!(Field::NdSll, "nd_sll", "NXM_NX_ND_SLL", 152, 6, 48, true, true, Prereq::NdSll),
     field!(Field::ArpTha, "arp_tha", "NXM_NX_ARP_THA", 160, 6, 48, true, true, Prereq::Arp),
     field!(Field::NdTll, "nd_tll", "NXM_NX_ND_TLL", 160, 6, 48, true, true, Prereq::NdTll),
+    field!(Field::TunIpv6Src, "tun_ipv6_src", "NXM_NX_TUN_IPV6_SRC", 168, 16, 128, true, true, Prereq::None),
+    field!(Field::TunIpv6Dst, "tun_ipv6_dst", "NXM_NX_TUN_IPV6_DST", 184, 16, 128, true, true, Prereq::None),
+    // Open vSwitch's public tunnel flags: only `oam` (bit 0, the Geneve O bit).
+    field!(Field::TunFlags, "tun_flags", "NXM_NX_TUN_FLAGS", 200, 2, 1, true, true, Prereq::None),
+    // VXLAN Group Based Policy: the policy ID and the D (0x40) and A (0x08) flags.
+    field!(Field::TunGbpId, "tun_gbp_id", "NXM_NX_TUN_GBP_ID", 202, 2, 16, true, true, Prereq::None),
+    field!(Field::TunGbpFlags, "tun_gbp_flags", "NXM_NX_TUN_GBP_FLAGS", 204, 1, 8, true, true, Prereq::None),
 ];
 
 /// Another name of a registry field: an ovs-ofctl or OXM/NXM spelling of the
@@ -273,12 +301,31 @@ pub const FIELD_ALIASES: &[FieldAlias] = &[
     alias!("tunnel_id", Field::TunId, Prereq::None),
 ];
 
+/// Byte offset of the tun_metadata option area (words 26-29).
+pub const TUN_METADATA_OFFSET: usize = 208;
+const _: () = assert!(TUN_METADATA_OFFSET + super::tun_metadata::AREA_BYTES == KEY_BYTES);
+
 impl Field {
-    /// The registry entry of this field.
-    pub fn def(self) -> &'static FieldDef {
-        // Every Field variant has an entry (checked by a unit test); the
-        // fallback is never reached.
-        FIELDS.iter().find(|d| d.field == self).unwrap_or(&FIELDS[0])
+    /// The registry entry of this field. A `tun_metadataN` has the place and length the
+    /// published TLV map gives it; unmapped, none (0 bytes, 0 bits).
+    pub fn def(self) -> FieldDef {
+        if let Field::TunMetadata(index) = self {
+            return tun_metadata_def(index);
+        }
+        // Every other Field variant has an entry (checked by a unit test); the fallback is
+        // never reached.
+        *FIELDS.iter().find(|d| d.field == self).unwrap_or(&FIELDS[0])
+    }
+
+    /// Whether the field has a place in the key (a tun_metadataN only while mapped).
+    pub fn is_mapped(self) -> bool {
+        self.def().bytes > 0
+    }
+
+    /// Every field with a place in the key: the registry, then the mapped tun_metadataN.
+    pub fn all_mapped() -> impl Iterator<Item = Field> {
+        let metadata = (0..tun_metadata::FIELDS).filter_map(|i| u8::try_from(i).ok()).map(Field::TunMetadata);
+        FIELDS.iter().map(|d| d.field).chain(metadata.filter(|field| field.is_mapped()))
     }
 
     /// Looks a field up by its ovs-ofctl name, NXM/OXM name or alias.
@@ -290,6 +337,11 @@ impl Field {
     /// The field a name (ovs-ofctl, NXM/OXM or alias) refers to, with the
     /// prerequisite that name implies.
     pub fn resolve(name: &str) -> Option<(Field, Prereq)> {
+        let metadata = tun_metadata::index_of(name, "tun_metadata")
+            .or_else(|| tun_metadata::index_of(name, "NXM_NX_TUN_METADATA"));
+        if let Some(index) = metadata {
+            return Some((Field::TunMetadata(index), Prereq::None));
+        }
         let registry = FIELDS.iter().find(|d| d.name == name || (!d.nxm.is_empty() && d.nxm == name));
         match registry {
             Some(d) => Some((d.field, d.prereq)),
@@ -308,6 +360,14 @@ impl Field {
         }
     }
 
+    /// A tunnel field (tun_*): metadata of the outer header, not of the packet's own headers.
+    pub fn is_tunnel(self) -> bool {
+        matches!(
+            self,
+            Field::TunId | Field::TunSrc | Field::TunDst | Field::TunIpv6Src | Field::TunIpv6Dst | Field::TunFlags
+        )
+    }
+
     /// All ones in the field's meaningful bits.
     pub fn bits_mask(self) -> u128 {
         let bits = self.def().bits;
@@ -316,6 +376,25 @@ impl Field {
         } else {
             (1u128 << bits) - 1
         }
+    }
+}
+
+/// The definition of `tun_metadata{index}` under the published TLV map.
+fn tun_metadata_def(index: u8) -> FieldDef {
+    let slot = usize::from(index).min(tun_metadata::FIELDS - 1);
+    let (offset, bytes) = tun_metadata::published(index)
+        .map_or((TUN_METADATA_OFFSET, 0), |m| (TUN_METADATA_OFFSET + usize::from(m.offset), usize::from(m.len)));
+    FieldDef {
+        field: Field::TunMetadata(index),
+        name: tun_metadata::NAMES[slot],
+        nxm: tun_metadata::NXM_NAMES[slot],
+        offset,
+        bytes,
+        #[expect(clippy::cast_possible_truncation, reason = "at most 128")]
+        bits: (bytes * 8) as u32,
+        maskable: true,
+        writable: true,
+        prereq: Prereq::None,
     }
 }
 
@@ -433,6 +512,11 @@ mod tests {
             Field::TunId,
             Field::TunSrc,
             Field::TunDst,
+            Field::TunIpv6Src,
+            Field::TunIpv6Dst,
+            Field::TunFlags,
+            Field::TunGbpId,
+            Field::TunGbpFlags,
             Field::DlSrc,
             Field::DlDst,
             Field::DlType,
@@ -479,6 +563,15 @@ mod tests {
         assert_eq!(Field::NwSrc.def().offset / 8, 3);
         assert_eq!(Field::InPort.def().offset / 8, 0);
         assert_eq!(Field::Ipv6Src.def().offset / 8, 12);
+        let tunnel_words = |field: Field| {
+            let d = field.def();
+            (d.offset / 8..(d.offset + d.bytes).div_ceil(8)).fold(0u32, |m, w| m | 1 << w)
+        };
+        assert_eq!(tunnel_words(Field::TunId), words::TUN_ID);
+        assert_eq!(tunnel_words(Field::TunSrc) | tunnel_words(Field::TunDst), words::TUN_IPV4);
+        assert_eq!(tunnel_words(Field::TunIpv6Src) | tunnel_words(Field::TunIpv6Dst), words::TUN_IPV6);
+        assert_eq!(tunnel_words(Field::TunFlags), words::TUN_FLAGS);
+        assert_eq!(tunnel_words(Field::TunGbpId) | tunnel_words(Field::TunGbpFlags), words::TUN_FLAGS);
     }
 
     #[test]

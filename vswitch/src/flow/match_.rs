@@ -86,12 +86,12 @@ pub(crate) fn requirement(prereq: Prereq) -> (&'static str, &'static str) {
     }
 }
 
-/// Every bit that belongs to some registry field.
+/// Every bit that belongs to some registry field or mapped tun_metadata field.
 fn meaningful_bits() -> FlowKey {
     let mut bits = FlowKey::default();
-    for def in FIELDS {
-        let field_bits = bits.get_u128(def.field) | def.field.bits_mask();
-        bits.set_u128(def.field, field_bits);
+    for field in Field::all_mapped() {
+        let field_bits = bits.get_u128(field) | field.bits_mask();
+        bits.set_u128(field, field_bits);
     }
     bits
 }

@@ -8,7 +8,8 @@
 //! Submodules: `key` (flow key layout and field registry), `port` (port numbers and names),
 //! `value` (field value syntax), `syntax` (tokens and the parse error), `match_` (matches and
 //! prerequisites), `actions` (actions, instructions, their parsing and checks), `learn`,
-//! `rule` (rules and selections), `parse` (commands), `display` (canonical text).
+//! `rule` (rules and selections), `parse` (commands), `display` (canonical text),
+//! `tun_metadata` (the TLV map: Geneve options as fields).
 #![forbid(unsafe_code)]
 
 mod actions;
@@ -20,6 +21,7 @@ mod parse;
 mod port;
 mod rule;
 mod syntax;
+pub mod tun_metadata;
 mod value;
 
 pub use actions::{Action, Instructions, PacketInReason, Subfield, WriteMetadata, GROUP_MAX};

@@ -202,8 +202,7 @@ const PROTOCOLS: [(&str, u128, Option<u128>); 12] = [
 
 /// Fields and flags ovs-ofctl knows that this switch does not handle yet.
 const UNSUPPORTED_FIELDS: &str = "\
-    mpls_label mpls_tc mpls_bos mpls_ttl mpls mplsm tun_ipv6_src tun_ipv6_dst tun_flags tun_gbp_id \
-    tun_gbp_flags tun_tos tun_ttl pkt_mark skb_priority ct_state ct_zone ct_mark ct_label ct_nw_src \
+    mpls_label mpls_tc mpls_bos mpls_ttl mpls mplsm tun_tos tun_ttl pkt_mark skb_priority ct_state ct_zone ct_mark ct_label ct_nw_src \
     ct_nw_dst ct_ipv6_src ct_ipv6_dst ct_nw_proto ct_tp_src ct_tp_dst conj_id actset_output dp_hash \
     recirc_id packet_type eth dl_vlan1 dl_vlan_pcp1 vlan_tci1 in_port_oxm nd_reserved \
     nd_options_type igmp";

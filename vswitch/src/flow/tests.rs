@@ -42,6 +42,25 @@ const NEUTRON: [&str; 5] = [
 ];
 
 #[test]
+fn tun_metadata_fields_parse_print_and_need_a_mapping() {
+    super::tun_metadata::tests::publish_test_map();
+    let rule = parse_add_flow(
+        "tun_metadata1=0x10/0xf0,tun_metadata0=0x1234,actions=set_field:0xab->tun_metadata63,\
+         move:tun_metadata0[0..15]->NXM_NX_REG0[0..15],learn(table=1,NXM_NX_TUN_METADATA0[],output:NXM_OF_IN_PORT[])",
+    )
+    .unwrap();
+    assert_eq!(
+        rule.to_string(),
+        "tun_metadata0=0x1234,tun_metadata1=0x10/0xf0 actions=set_field:0xab->tun_metadata63,\
+         move:NXM_NX_TUN_METADATA0[0..15]->NXM_NX_REG0[0..15],\
+         learn(table=1,NXM_NX_TUN_METADATA0[],output:NXM_OF_IN_PORT[])"
+    );
+    let error = parse_add_flow("tun_metadata5=1,actions=drop").unwrap_err().to_string();
+    assert!(error.contains("tun_metadata5 is not mapped"), "{error}");
+    assert!(parse_add_flow("tun_metadata0=0x100000000,actions=drop").is_err(), "wider than the 4-byte option");
+}
+
+#[test]
 fn the_neutron_pipeline_parses_and_prints_as_open_vswitch_does() {
     let printed: Vec<String> = NEUTRON.iter().map(|text| canonical(text)).collect();
     assert_eq!(
@@ -278,6 +297,17 @@ const FIELD_CASES: &[(&str, &str)] = &[
     ("tun_id=0x1", "tun_id=0x1"),
     ("tunnel_id=0x10/0xf0", "tun_id=0x10/0xf0"),
     ("tun_src=192.0.2.1,tun_dst=192.0.2.0/24", "tun_src=192.0.2.1,tun_dst=192.0.2.0/24"),
+    // ovs-ofctl parse-flow (Open vSwitch 3.1) prints these.
+    (
+        "tun_flags=oam,tun_ipv6_dst=2001:db8::/32,tun_ipv6_src=fd00::1",
+        "tun_ipv6_src=fd00::1,tun_ipv6_dst=2001:db8::/32,tun_flags=+oam",
+    ),
+    ("tun_flags=0,tun_id=5", "tun_id=0x5,tun_flags=-oam"),
+    (
+        "tun_flags=+oam,tun_gbp_flags=8,tun_gbp_id=5,tun_ipv6_src=::1",
+        "tun_ipv6_src=::1,tun_gbp_id=5,tun_gbp_flags=0x8,tun_flags=+oam",
+    ),
+    ("tun_gbp_id=0x10/0xf0", "tun_gbp_id=0x10/0xf0"),
     ("NXM_OF_ETH_DST=00:00:00:00:00:09", "dl_dst=00:00:00:00:00:09"),
     ("NXM_OF_IN_PORT=3", "in_port=3"),
     ("dl_vlan=5,vlan_tci2=0x1007", "dl_vlan=5,vlan_tci2=0x1007"),

@@ -19,7 +19,8 @@ pub(crate) enum Syntax {
     Ipv6,
     Decimal,
     Hex,
-    TcpFlags,
+    /// Named flag bits: tcp_flags, tun_flags.
+    Flags(&'static FlagNames),
     Frag,
 }
 
@@ -29,15 +30,18 @@ pub(crate) fn syntax(field: Field) -> Syntax {
         Field::InPort => Syntax::Port,
         Field::DlSrc | Field::DlDst | Field::ArpSha | Field::ArpTha | Field::NdSll | Field::NdTll => Syntax::Ethernet,
         Field::NwSrc | Field::NwDst | Field::ArpSpa | Field::ArpTpa | Field::TunSrc | Field::TunDst => Syntax::Ipv4,
-        Field::Ipv6Src | Field::Ipv6Dst | Field::NdTarget => Syntax::Ipv6,
+        Field::Ipv6Src | Field::Ipv6Dst | Field::NdTarget | Field::TunIpv6Src | Field::TunIpv6Dst => Syntax::Ipv6,
         Field::Metadata
         | Field::Reg(_)
         | Field::TunId
+        | Field::TunMetadata(_)
+        | Field::TunGbpFlags
         | Field::DlType
         | Field::VlanTci
         | Field::VlanTci2
         | Field::Ipv6Label => Syntax::Hex,
-        Field::TcpFlags => Syntax::TcpFlags,
+        Field::TcpFlags => Syntax::Flags(&TCP_FLAGS),
+        Field::TunFlags => Syntax::Flags(&TUN_FLAGS),
         Field::NwFrag => Syntax::Frag,
         Field::NwProto
         | Field::NwTos
@@ -46,6 +50,7 @@ pub(crate) fn syntax(field: Field) -> Syntax {
         | Field::TpDst
         | Field::IcmpType
         | Field::IcmpCode
+        | Field::TunGbpId
         | Field::Icmpv6Type
         | Field::Icmpv6Code
         | Field::ArpOp => Syntax::Decimal,
@@ -55,6 +60,9 @@ pub(crate) fn syntax(field: Field) -> Syntax {
 /// Parses `value[/mask]` for `field` (`name` is the name as written, for messages). Without a
 /// mask the mask is all ones in the field's bits. Checks that value and mask fit in the field.
 pub(crate) fn parse_masked(field: Field, name: &str, text: &str, mask_allowed: bool) -> Result<(u128, u128), String> {
+    if !field.is_mapped() {
+        return Err(format!("{name} is not mapped to a Geneve option (ovs-ofctl add-tlv-map)"));
+    }
     let all = field.bits_mask();
     let (value, mask) = match syntax(field) {
         Syntax::Port => (parse_port_value(text)?, all),
@@ -62,7 +70,7 @@ pub(crate) fn parse_masked(field: Field, name: &str, text: &str, mask_allowed: b
         Syntax::Ipv4 => parse_ipv4_masked(text)?,
         Syntax::Ipv6 => parse_ipv6_masked(text)?,
         Syntax::Decimal | Syntax::Hex => parse_integer_masked(text, all)?,
-        Syntax::TcpFlags => parse_tcp_flags(text)?,
+        Syntax::Flags(names) => names.parse(text)?,
         Syntax::Frag => parse_frag(text)?,
     };
     if value & !all != 0 {
@@ -94,7 +102,7 @@ pub(crate) fn format_masked(field: Field, value: u128, mask: u128) -> String {
         Syntax::Ipv6 => format_ipv6_masked(value, mask),
         Syntax::Decimal if exact => value.to_string(),
         Syntax::Decimal => format!("{value}/{}", c_hex(mask)),
-        Syntax::TcpFlags => format_tcp_flags(value, mask),
+        Syntax::Flags(names) => names.format(value, mask),
         Syntax::Frag => format_frag(value, mask),
         Syntax::Port | Syntax::Hex => {
             if exact {
@@ -260,60 +268,84 @@ pub(crate) fn format_ipv6_masked(value: u128, mask: u128) -> String {
 }
 
 /// TCP flag names by bit, lowest first, as Open vSwitch names them.
-const TCP_FLAG_NAMES: [&str; 12] =
-    ["fin", "syn", "rst", "psh", "ack", "urg", "ece", "cwr", "ns", "[200]", "[400]", "[800]"];
-
-fn tcp_flag_bit(name: &str) -> Option<u128> {
-    TCP_FLAG_NAMES.iter().position(|&flag| flag == name).map(|bit| 1 << bit)
+/// The names of a flags field's bits (bit i named `names[i]`) and all its bits.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct FlagNames {
+    /// What the flags are, for messages ("TCP flag").
+    what: &'static str,
+    names: &'static [&'static str],
+    all: u128,
+    /// Printed `+name-name` even when every bit is matched (tun_flags: Open vSwitch measures the
+    /// mask against its private tunnel flags too, so it never prints `oam` alone).
+    always_signed: bool,
 }
 
-/// `+syn-ack` (the named flags set or clear, others wildcarded), `value/mask` in numbers, or
-/// `syn|ack` / a number (exactly these flags set).
-fn parse_tcp_flags(text: &str) -> Result<(u128, u128), String> {
-    if text.starts_with('+') || text.starts_with('-') {
-        let (mut value, mut mask) = (0u128, 0u128);
-        let mut rest = text;
-        while let Some(sign) = rest.chars().next() {
-            rest = &rest[1..];
-            let end = rest.find(['+', '-']).unwrap_or(rest.len());
-            let name = &rest[..end];
-            rest = &rest[end..];
-            let bit = tcp_flag_bit(name).ok_or_else(|| format!("unknown TCP flag {name:?}"))?;
-            if mask & bit != 0 {
-                return Err(format!("TCP flag {name} is given twice"));
-            }
-            mask |= bit;
-            if sign == '+' {
-                value |= bit;
-            }
-        }
-        return Ok((value, mask));
-    }
-    if text.contains('/') {
-        return parse_integer_masked(text, TCP_FLAGS_MASK);
-    }
-    let mut value = 0u128;
-    for part in text.split('|') {
-        value |= match parse_integer(part) {
-            Some(number) => number,
-            None => tcp_flag_bit(part).ok_or_else(|| format!("unknown TCP flag {part:?}"))?,
-        };
-    }
-    Ok((value, TCP_FLAGS_MASK))
-}
+const TCP_FLAGS: FlagNames = FlagNames {
+    what: "TCP flag",
+    names: &["fin", "syn", "rst", "psh", "ack", "urg", "ece", "cwr", "ns", "[200]", "[400]", "[800]"],
+    all: TCP_FLAGS_MASK,
+    always_signed: false,
+};
 
-fn format_tcp_flags(value: u128, mask: u128) -> String {
-    let names = |bits: u128| TCP_FLAG_NAMES.iter().enumerate().filter(move |(bit, _)| bits & (1 << bit) != 0);
-    if mask == TCP_FLAGS_MASK {
-        if value == 0 {
-            return "0".to_string();
+/// Open vSwitch's public tunnel flags (`flow_tun_flag_to_string`): only the Geneve OAM bit.
+const TUN_FLAGS: FlagNames = FlagNames { what: "tunnel flag", names: &["oam"], all: 1, always_signed: true };
+
+impl FlagNames {
+    fn bit(&self, name: &str) -> Option<u128> {
+        self.names.iter().position(|&flag| flag == name).map(|bit| 1 << bit)
+    }
+
+    /// `+syn-ack` (the named flags set or clear, others wildcarded), `value/mask` in numbers, or
+    /// `syn|ack` / a number (exactly these flags set).
+    fn parse(&self, text: &str) -> Result<(u128, u128), String> {
+        let what = self.what;
+        if text.starts_with('+') || text.starts_with('-') {
+            let (mut value, mut mask) = (0u128, 0u128);
+            let mut rest = text;
+            while let Some(sign) = rest.chars().next() {
+                rest = &rest[1..];
+                let end = rest.find(['+', '-']).unwrap_or(rest.len());
+                let name = &rest[..end];
+                rest = &rest[end..];
+                let bit = self.bit(name).ok_or_else(|| format!("unknown {what} {name:?}"))?;
+                if mask & bit != 0 {
+                    return Err(format!("{what} {name} is given twice"));
+                }
+                mask |= bit;
+                if sign == '+' {
+                    value |= bit;
+                }
+            }
+            return Ok((value, mask));
         }
-        return names(value).map(|(_, name)| *name).collect::<Vec<_>>().join("|");
+        if text.contains('/') {
+            return parse_integer_masked(text, self.all);
+        }
+        let mut value = 0u128;
+        for part in text.split('|') {
+            value |= match parse_integer(part) {
+                Some(number) => number,
+                None => self.bit(part).ok_or_else(|| format!("unknown {what} {part:?}"))?,
+            };
+        }
+        Ok((value, self.all))
     }
-    if mask == 0 {
-        return "0/0".to_string();
+
+    /// As Open vSwitch's `format_flags_masked`: `syn|ack` (or `0`) when every bit is matched,
+    /// else `+syn-ack`.
+    fn format(&self, value: u128, mask: u128) -> String {
+        let names = |bits: u128| self.names.iter().enumerate().filter(move |(bit, _)| bits & (1 << bit) != 0);
+        if mask == self.all && !self.always_signed {
+            if value == 0 {
+                return "0".to_string();
+            }
+            return names(value).map(|(_, name)| *name).collect::<Vec<_>>().join("|");
+        }
+        if mask == 0 {
+            return "0/0".to_string();
+        }
+        names(mask).map(|(bit, name)| format!("{}{name}", if value & (1 << bit) != 0 { '+' } else { '-' })).collect()
     }
-    names(mask).map(|(bit, name)| format!("{}{name}", if value & (1 << bit) != 0 { '+' } else { '-' })).collect()
 }
 
 /// The `nw_frag` names: value and mask of the two fragment bits (1 = a fragment, 2 = not the
@@ -432,10 +464,23 @@ mod tests {
         assert!(parse(Field::TcpFlags, "+bogus").unwrap_err().contains("unknown TCP flag"));
         assert!(parse(Field::TcpFlags, "syn|").is_err());
         assert!(parse(Field::TcpFlags, "+").is_err());
-        assert_eq!(format_tcp_flags(0x012, 0xfff), "syn|ack");
-        assert_eq!(format_tcp_flags(0, 0xfff), "0");
-        assert_eq!(format_tcp_flags(0x002, 0x012), "+syn-ack");
-        assert_eq!(format_tcp_flags(0, 0), "0/0");
+        assert_eq!(TCP_FLAGS.format(0x012, 0xfff), "syn|ack");
+        assert_eq!(TCP_FLAGS.format(0, 0xfff), "0");
+        assert_eq!(TCP_FLAGS.format(0x002, 0x012), "+syn-ack");
+        assert_eq!(TCP_FLAGS.format(0, 0), "0/0");
+    }
+
+    #[test]
+    fn tun_flags_name_only_oam() {
+        assert_eq!(parse(Field::TunFlags, "oam"), Ok((1, 1)));
+        assert_eq!(parse(Field::TunFlags, "+oam"), Ok((1, 1)));
+        assert_eq!(parse(Field::TunFlags, "-oam"), Ok((0, 1)));
+        assert_eq!(parse(Field::TunFlags, "0x1/0x1"), Ok((1, 1)));
+        assert!(parse(Field::TunFlags, "0x2").unwrap_err().contains("does not fit"));
+        assert!(parse(Field::TunFlags, "+csum").unwrap_err().contains("unknown tunnel flag"));
+        // As ovs-ofctl prints them.
+        assert_eq!(format_masked(Field::TunFlags, 1, 1), "+oam");
+        assert_eq!(format_masked(Field::TunFlags, 0, 1), "-oam");
     }
 
     #[test]

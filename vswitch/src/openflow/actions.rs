@@ -22,10 +22,10 @@ use crate::flow::{
 use crate::packet::proto::{ethertype, ip_proto, vlan};
 
 use super::oxm::{
-    all_ones, lookup_header32, read_be, read_tlv, subfield_from_wire, subfield_to_wire, write_be, WireField,
-    OXM_OF_ETH_DST, OXM_OF_ETH_SRC, OXM_OF_IN_PORT, OXM_OF_IPV4_DST, OXM_OF_IPV4_SRC, OXM_OF_IP_DSCP, OXM_OF_IP_ECN,
-    OXM_OF_SCTP_DST, OXM_OF_SCTP_SRC, OXM_OF_TCP_DST, OXM_OF_TCP_SRC, OXM_OF_TUNNEL_ID, OXM_OF_UDP_DST, OXM_OF_UDP_SRC,
-    OXM_OF_VLAN_PCP, OXM_OF_VLAN_VID, WIRE_FIELDS,
+    all_ones, all_wire_fields, lookup_header32, read_be, read_tlv, subfield_from_wire, subfield_to_wire, write_be,
+    WireField, OXM_OF_ETH_DST, OXM_OF_ETH_SRC, OXM_OF_IN_PORT, OXM_OF_IPV4_DST, OXM_OF_IPV4_SRC, OXM_OF_IP_DSCP,
+    OXM_OF_IP_ECN, OXM_OF_SCTP_DST, OXM_OF_SCTP_SRC, OXM_OF_TCP_DST, OXM_OF_TCP_SRC, OXM_OF_TUNNEL_ID, OXM_OF_UDP_DST,
+    OXM_OF_UDP_SRC, OXM_OF_VLAN_PCP, OXM_OF_VLAN_VID,
 };
 use super::wire::{port_v1_0, read_port, write_port, ErrorType, OfError, Reader, Version, Writer};
 
@@ -464,9 +464,11 @@ fn decode_set_field(version: Version, r: &mut Reader) -> Result<Action, OfError>
     let error = |code, reason: String| set_field_error(version, code, reason);
     let tlv = read_tlv(r, &|reason| error(bad_action::BAD_SET_LEN, reason))?;
     let wire = tlv.field().ok_or_else(|| error(bad_action::BAD_SET_TYPE, format!("cannot set {}", tlv.describe())))?;
-    if tlv.value.len() != wire.bytes {
-        return Err(error(bad_action::BAD_SET_LEN, format!("{} with a {}-byte value", wire.name, tlv.value.len())));
-    }
+    wire.check_value_len(
+        tlv.value.len(),
+        |reason| error(bad_action::BAD_SET_LEN, reason),
+        |reason| error(bad_action::BAD_SET_TYPE, reason),
+    )?;
     if r.rest().iter().any(|&b| b != 0) {
         return Err(error(bad_action::BAD_SET_ARGUMENT, format!("non-zero padding after {}", wire.name)));
     }
@@ -477,7 +479,7 @@ fn decode_set_field(version: Version, r: &mut Reader) -> Result<Action, OfError>
             return Err(error(bad_action::BAD_SET_ARGUMENT, format!("masked set_field of {}", wire.name)))
         }
         Some(mask) => read_be(mask),
-        None => all_ones(wire.bytes),
+        None => all_ones(wire.value_bytes()),
     };
     if value & !mask != 0 {
         return Err(error(bad_action::BAD_SET_ARGUMENT, format!("{} value has bits outside its mask", wire.name)));
@@ -970,10 +972,8 @@ fn set_field_wire(field: Field, value: u128, mask: u128, proto: Option<u8>) -> O
         Prereq::Sctp => proto == Some(ip_proto::SCTP),
         _ => true,
     };
-    WIRE_FIELDS
-        .iter()
+    all_wire_fields()
         .rev()
-        .copied()
         .filter(|wire| wire.field == field && wire.field != Field::InPort && fits_proto(wire))
         .filter(|wire| **wire != OXM_OF_VLAN_VID || value & VLAN_PRESENT != 0)
         .find(|wire| wire.owned() == mask)

@@ -31,6 +31,7 @@ use crossbeam::select;
 
 use crate::config::{BridgeConfig, PacketInLimit};
 use crate::flow::key::Field;
+use crate::flow::tun_metadata;
 use crate::flow::PacketInReason;
 use crate::flow::{FlowModification, FlowRule, FlowSelector, Match, OfPort};
 use crate::pipeline::meter::MeterSpec;
@@ -628,6 +629,24 @@ impl Connection {
                 self.async_config = config;
                 Ok(Vec::new())
             }
+            Message::TlvTableMod(table_mod) => {
+                let query = Query::TlvTableMod { command: table_mod.command, mappings: table_mod.mappings };
+                match self.ask(query)? {
+                    Answer::TlvTableMod(Ok(())) => Ok(Vec::new()),
+                    Answer::TlvTableMod(Err(error)) => {
+                        Err(OfError::new(ErrorType::TlvTableModFailed, error.code(), error.to_string()))
+                    }
+                    other => Err(unexpected(&other)),
+                }
+            }
+            Message::TlvTableRequest => match self.ask(Query::TlvTable)? {
+                Answer::TlvTable(mappings) => reply(Message::TlvTableReply(message::TlvTableReply {
+                    max_option_space: u32::try_from(tun_metadata::AREA_BYTES).unwrap_or(u32::MAX),
+                    max_fields: u16::try_from(tun_metadata::FIELDS).unwrap_or(u16::MAX),
+                    mappings,
+                })),
+                other => Err(unexpected(&other)),
+            },
             Message::BundleControl(control) => self.bundle_control(version, xid, control),
             Message::BundleAdd(add) => self.bundle_add(version, xid, add),
             other => Err(bad_request(
@@ -931,6 +950,7 @@ fn changes_the_switch(message: &Message) -> bool {
             | Message::MeterMod(_)
             | Message::BundleControl(_)
             | Message::BundleAdd(_)
+            | Message::TlvTableMod(_)
     )
 }
 

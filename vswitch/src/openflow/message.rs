@@ -11,6 +11,7 @@
 
 use std::fmt;
 
+use crate::flow::tun_metadata::TlvMapping;
 use crate::flow::{Action, Instructions, Match, OfPort, PacketInReason};
 
 use super::actions::{decode_actions, decode_instructions, encode_actions, encode_rule_instructions};
@@ -540,6 +541,38 @@ pub enum Message {
     NxRoleRequest(ControllerRole),
     /// NXT_ROLE_REPLY.
     NxRoleReply(ControllerRole),
+    /// NXT_TLV_TABLE_MOD: change the TLV map (`ovs-ofctl add-tlv-map`, `del-tlv-map`).
+    TlvTableMod(TlvTableMod),
+    /// NXT_TLV_TABLE_REQUEST (`ovs-ofctl dump-tlv-map`).
+    TlvTableRequest,
+    /// NXT_TLV_TABLE_REPLY.
+    TlvTableReply(TlvTableReply),
+}
+
+/// NXT_TLV_TABLE_MOD's command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TlvTableCommand {
+    Add,
+    /// Deletes the mappings of the listed fields (their option is not compared).
+    Delete,
+    /// Deletes every mapping; the list is ignored.
+    Clear,
+}
+
+/// NXT_TLV_TABLE_MOD (the mappings' `offset` is not on the wire: 0).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlvTableMod {
+    pub command: TlvTableCommand,
+    pub mappings: Vec<TlvMapping>,
+}
+
+/// NXT_TLV_TABLE_REPLY: the limits of the switch's map and its mappings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlvTableReply {
+    /// Bytes of option data all mappings may take together.
+    pub max_option_space: u32,
+    pub max_fields: u16,
+    pub mappings: Vec<TlvMapping>,
 }
 
 impl Message {
@@ -584,6 +617,9 @@ impl Message {
             Message::NxPacketIn(_) => "NXT_PACKET_IN",
             Message::NxRoleRequest(_) => "NXT_ROLE_REQUEST",
             Message::NxRoleReply(_) => "NXT_ROLE_REPLY",
+            Message::TlvTableMod(_) => "NXT_TLV_TABLE_MOD",
+            Message::TlvTableRequest => "NXT_TLV_TABLE_REQUEST",
+            Message::TlvTableReply(_) => "NXT_TLV_TABLE_REPLY",
         }
     }
 
@@ -606,7 +642,10 @@ impl Message {
             | Message::NxFlowMod(_)
             | Message::NxPacketIn(_)
             | Message::NxRoleRequest(_)
-            | Message::NxRoleReply(_) => 4,
+            | Message::NxRoleReply(_)
+            | Message::TlvTableMod(_)
+            | Message::TlvTableRequest
+            | Message::TlvTableReply(_) => 4,
             Message::FeaturesRequest => 5,
             Message::FeaturesReply(_) => 6,
             Message::GetConfigRequest => 7,
@@ -824,7 +863,10 @@ fn encode_body(version: Version, xid: u32, message: &Message, w: &mut Writer) ->
         | Message::NxFlowMod(_)
         | Message::NxPacketIn(_)
         | Message::NxRoleRequest(_)
-        | Message::NxRoleReply(_) => nicira::encode_experimenter(version, xid, message, w)?,
+        | Message::NxRoleReply(_)
+        | Message::TlvTableMod(_)
+        | Message::TlvTableRequest
+        | Message::TlvTableReply(_) => nicira::encode_experimenter(version, xid, message, w)?,
     }
     Ok(())
 }
@@ -858,9 +900,13 @@ pub fn encode_error(version: Version, xid: u32, error: &OfError, offending: &[u8
         _ => (1, bad_request::EPERM),
     };
     let data = offending.get(..ERROR_DATA_MAX).unwrap_or(offending).to_vec();
-    // An experimenter error (the 1.3 bundle extension's) has the experimenter id after the code.
-    let experimenter = (error_type == 0xffff).then_some(super::nicira::ONF);
-    let code = if experimenter.is_some() { ONF_BUNDLE_ERROR_BASE + code } else { code };
+    // An experimenter error (the 1.3 bundle extension's, Nicira's TLV table errors) has the
+    // experimenter id after the code.
+    let (experimenter, code) = match (error_type, error.kind) {
+        (0xffff, ErrorType::TlvTableModFailed) => (Some(super::nicira::NICIRA), code),
+        (0xffff, _) => (Some(super::nicira::ONF), ONF_BUNDLE_ERROR_BASE + code),
+        _ => (None, code),
+    };
     let mut w = Writer::new();
     w.u8(version.wire());
     w.u8(1);

@@ -1,7 +1,8 @@
 //! Experimenter (1.3) / vendor (1.0) messages: the Nicira ones ovs-ofctl sends or asks for
 //! (NXT_SET_FLOW_FORMAT, NXT_FLOW_MOD_TABLE_ID, NXT_SET_PACKET_IN_FORMAT, NXT_FLOW_MOD,
 //! NXT_PACKET_IN, NXT_SET_ASYNC_CONFIG, NXT_GROUP_MOD, the NXST_GROUP* stats,
-//! NXT_ROLE_REQUEST/REPLY (the roles of 1.0 controllers), and the NXST_FLOW / NXST_AGGREGATE
+//! NXT_ROLE_REQUEST/REPLY (the roles of 1.0 controllers), NXT_TLV_TABLE_MOD/REQUEST/REPLY (the
+//! Geneve TLV map), and the NXST_FLOW / NXST_AGGREGATE
 //! vendor stats of 1.0), and the ONF bundle
 //! extension of OpenFlow 1.3 (EXT-230: ONF_ET_BUNDLE_CONTROL, ONF_ET_BUNDLE_ADD_MESSAGE) as
 //! Open vSwitch speaks it. The cookie match of the nx_match formats (NXM_NX_COOKIE[_W]) is
@@ -14,7 +15,7 @@ use super::message::bad_request as codes;
 use super::message::{
     bad_request, decode_async, decode_group_mod_v15, decode_nested, encode, encode_async, encode_group_mod_v15,
     packet_in_reason_from_wire, packet_in_reason_wire, ControllerRole, EncodeError, FlowMod, FlowModCommand,
-    FlowModFlags, Message, PacketIn, GROUP_ANY,
+    FlowModFlags, Message, PacketIn, TlvTableCommand, TlvTableMod, TlvTableReply, GROUP_ANY,
 };
 use super::multipart::{
     decode_aggregate, decode_all, decode_group_desc_v15, decode_group_features, decode_group_stats, encode_aggregate,
@@ -23,6 +24,7 @@ use super::multipart::{
 };
 use super::oxm::{decode_nx_match, encode_nx_match};
 use super::wire::{len16, read_port, write_port, ErrorType, OfError, Reader, Version, Writer};
+use crate::flow::tun_metadata::TlvMapping;
 
 pub const NICIRA: u32 = 0x0000_2320;
 pub const ONF: u32 = 0x4f4e_4600;
@@ -38,6 +40,9 @@ const NXT_PACKET_IN: u32 = 17;
 const NXT_SET_ASYNC_CONFIG: u32 = 19;
 /// The OpenFlow 1.0 form of OFPT_GROUP_MOD (OpenFlow 1.5's layout).
 const NXT_GROUP_MOD: u32 = 31;
+const NXT_TLV_TABLE_MOD: u32 = 24;
+const NXT_TLV_TABLE_REQUEST: u32 = 25;
+const NXT_TLV_TABLE_REPLY: u32 = 26;
 const ONF_ET_BUNDLE_CONTROL: u32 = 2300;
 const ONF_ET_BUNDLE_ADD_MESSAGE: u32 = 2301;
 const NXST_FLOW: u32 = 0;
@@ -179,6 +184,23 @@ pub(crate) fn decode_experimenter(version: Version, r: &mut Reader, in_bundle: b
         (NICIRA, NXT_GROUP_MOD) if version == Version::V1_0 => Ok(Message::GroupMod(decode_group_mod_v15(version, r)?)),
         (NICIRA, NXT_ROLE_REQUEST) => Ok(Message::NxRoleRequest(decode_nx_role(r)?)),
         (NICIRA, NXT_ROLE_REPLY) => Ok(Message::NxRoleReply(decode_nx_role(r)?)),
+        (NICIRA, NXT_TLV_TABLE_MOD) => {
+            let command = match r.u16()? {
+                0 => TlvTableCommand::Add,
+                1 => TlvTableCommand::Delete,
+                2 => TlvTableCommand::Clear,
+                other => return Err(OfError::new(ErrorType::TlvTableModFailed, 16, format!("command {other}"))),
+            };
+            r.skip(6)?;
+            Ok(Message::TlvTableMod(TlvTableMod { command, mappings: decode_tlv_maps(r)? }))
+        }
+        (NICIRA, NXT_TLV_TABLE_REQUEST) => Ok(Message::TlvTableRequest),
+        (NICIRA, NXT_TLV_TABLE_REPLY) => {
+            let max_option_space = r.u32()?;
+            let max_fields = r.u16()?;
+            r.skip(10)?;
+            Ok(Message::TlvTableReply(TlvTableReply { max_option_space, max_fields, mappings: decode_tlv_maps(r)? }))
+        }
         (NICIRA, _) => Err(bad_exp_type(experimenter, exp_type)),
         (ONF, ONF_ET_BUNDLE_CONTROL | ONF_ET_BUNDLE_ADD_MESSAGE) if version == Version::V1_3 => {
             if in_bundle {
@@ -243,6 +265,24 @@ pub(crate) fn encode_experimenter(
             nicira_header(NXT_ROLE_REPLY, w);
             w.u32(nx_role_number(*role));
         }
+        Message::TlvTableMod(table_mod) => {
+            nicira_header(NXT_TLV_TABLE_MOD, w);
+            w.u16(match table_mod.command {
+                TlvTableCommand::Add => 0,
+                TlvTableCommand::Delete => 1,
+                TlvTableCommand::Clear => 2,
+            });
+            w.zeros(6);
+            encode_tlv_maps(&table_mod.mappings, w);
+        }
+        Message::TlvTableRequest => nicira_header(NXT_TLV_TABLE_REQUEST, w),
+        Message::TlvTableReply(reply) => {
+            nicira_header(NXT_TLV_TABLE_REPLY, w);
+            w.u32(reply.max_option_space);
+            w.u16(reply.max_fields);
+            w.zeros(10);
+            encode_tlv_maps(&reply.mappings, w);
+        }
         Message::BundleControl(control) => {
             w.u32(ONF);
             w.u32(ONF_ET_BUNDLE_CONTROL);
@@ -263,6 +303,32 @@ pub(crate) fn encode_experimenter(
         _ => {}
     }
     Ok(())
+}
+
+/// `struct nx_tlv_map`s to the end: class, type, length, index (16 bits), 2 bytes of padding.
+fn decode_tlv_maps(r: &mut Reader) -> Result<Vec<TlvMapping>, OfError> {
+    let mut mappings = Vec::new();
+    while !r.is_empty() {
+        let class = r.u16()?;
+        let kind = r.u8()?;
+        let len = r.u8()?;
+        let index = r.u16()?;
+        r.skip(2)?;
+        // (An index that does not fit is refused by the map as NXTTMFC_BAD_FIELD_IDX.)
+        let index = u8::try_from(index).unwrap_or(u8::MAX);
+        mappings.push(TlvMapping { class, kind, len, index, offset: 0 });
+    }
+    Ok(mappings)
+}
+
+fn encode_tlv_maps(mappings: &[TlvMapping], w: &mut Writer) {
+    for m in mappings {
+        w.u16(m.class);
+        w.u8(m.kind);
+        w.u8(m.len);
+        w.u16(u16::from(m.index));
+        w.zeros(2);
+    }
 }
 
 fn nicira_header(subtype: u32, w: &mut Writer) {

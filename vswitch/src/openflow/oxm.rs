@@ -12,6 +12,7 @@ use crate::flow::key::{Field, FlowKey, Prereq, FIELDS};
 use crate::flow::numbers::{
     ETH_TYPE_ARP, ETH_TYPE_IP, ETH_TYPE_IPV6, ETH_TYPE_RARP, IP_PROTO_ICMP, VLAN_PCP_MASK, VLAN_PRESENT, VLAN_VID_MASK,
 };
+use crate::flow::tun_metadata;
 use crate::flow::{Match, OfPort, Subfield};
 use crate::packet::proto::{ip_proto, vlan};
 
@@ -70,6 +71,9 @@ pub(crate) struct WireField {
     pub prereq: Prereq,
     /// Width as an NXM subfield (`NXM_OF_IN_PORT[]` is 16 bits).
     pub bits: u32,
+    /// A tun_metadataN: its length is its TLV mapping's (`bytes` and `bits` unused); a value
+    /// shorter than that is accepted (its leading bytes zero), as Open vSwitch does.
+    pub variable: bool,
 }
 
 const fn bits(shift: u32, valid: u128) -> Layout {
@@ -89,8 +93,43 @@ macro_rules! wire {
             maskable: $maskable,
             prereq: $prereq,
             bits: $bits,
+            variable: false,
         };
     };
+}
+
+/// NXM_NX_TUN_METADATA0..63 (Nicira class 1, codes 40..103).
+static TUN_METADATA_WIRE: [WireField; tun_metadata::FIELDS] = tun_metadata_wire();
+
+#[expect(clippy::cast_possible_truncation, reason = "indexes below 64")]
+const fn tun_metadata_wire() -> [WireField; tun_metadata::FIELDS] {
+    const TEMPLATE: WireField = WireField {
+        name: "",
+        class: NXM_1,
+        code: 40,
+        experimenter: None,
+        bytes: 0,
+        field: Field::TunMetadata(0),
+        layout: Layout::Bits { shift: 0, valid: u128::MAX },
+        maskable: true,
+        prereq: Prereq::None,
+        bits: 0,
+        variable: true,
+    };
+    let mut fields = [TEMPLATE; tun_metadata::FIELDS];
+    let mut i = 0;
+    while i < tun_metadata::FIELDS {
+        fields[i].name = tun_metadata::NXM_NAMES[i];
+        fields[i].code = 40 + i as u8;
+        fields[i].field = Field::TunMetadata(i as u8);
+        i += 1;
+    }
+    fields
+}
+
+/// Every wire field: the fixed ones, then NXM_NX_TUN_METADATA0..63.
+pub(crate) fn all_wire_fields() -> impl DoubleEndedIterator<Item = &'static WireField> {
+    WIRE_FIELDS.iter().copied().chain(TUN_METADATA_WIRE.iter())
 }
 
 const ALL16: u128 = 0xffff;
@@ -179,6 +218,44 @@ wire!(NXM_NX_IP_TTL, "NXM_NX_IP_TTL", NXM_1, 29, 1, Field::NwTtl, bits(0, 0xff),
 wire!(NXM_NX_TUN_IPV4_SRC, "NXM_NX_TUN_IPV4_SRC", NXM_1, 31, 4, Field::TunSrc, bits(0, ALL32), true, Prereq::None, 32);
 wire!(NXM_NX_TUN_IPV4_DST, "NXM_NX_TUN_IPV4_DST", NXM_1, 32, 4, Field::TunDst, bits(0, ALL32), true, Prereq::None, 32);
 wire!(NXM_NX_TCP_FLAGS, "NXM_NX_TCP_FLAGS", NXM_1, 34, 2, Field::TcpFlags, bits(0, 0x0fff), true, Prereq::Tcp, 12);
+wire!(NXM_NX_TUN_FLAGS, "NXM_NX_TUN_FLAGS", NXM_1, 104, 2, Field::TunFlags, bits(0, 0x1), true, Prereq::None, 1);
+wire!(NXM_NX_TUN_GBP_ID, "NXM_NX_TUN_GBP_ID", NXM_1, 38, 2, Field::TunGbpId, bits(0, ALL16), true, Prereq::None, 16);
+wire!(
+    NXM_NX_TUN_GBP_FLAGS,
+    "NXM_NX_TUN_GBP_FLAGS",
+    NXM_1,
+    39,
+    1,
+    Field::TunGbpFlags,
+    bits(0, 0xff),
+    true,
+    Prereq::None,
+    8
+);
+wire!(
+    NXM_NX_TUN_IPV6_SRC,
+    "NXM_NX_TUN_IPV6_SRC",
+    NXM_1,
+    109,
+    16,
+    Field::TunIpv6Src,
+    bits(0, ALL128),
+    true,
+    Prereq::None,
+    128
+);
+wire!(
+    NXM_NX_TUN_IPV6_DST,
+    "NXM_NX_TUN_IPV6_DST",
+    NXM_1,
+    110,
+    16,
+    Field::TunIpv6Dst,
+    bits(0, ALL128),
+    true,
+    Prereq::None,
+    128
+);
 // OpenFlow basic OXM (class 0x8000).
 wire!(OXM_OF_IN_PORT, "OXM_OF_IN_PORT", OPENFLOW_BASIC, 0, 4, Field::InPort, Layout::Port32, false, Prereq::None, 32);
 wire!(
@@ -370,6 +447,7 @@ pub(crate) const ONFOXM_ET_TCP_FLAGS: WireField = WireField {
     maskable: true,
     prereq: Prereq::Tcp,
     bits: 12,
+    variable: false,
 };
 
 /// Every wire field, the Nicira ones first: the order in which a subfield of an action or a
@@ -418,6 +496,11 @@ pub(crate) const WIRE_FIELDS: &[&WireField] = &[
     &NXM_NX_TUN_IPV4_SRC,
     &NXM_NX_TUN_IPV4_DST,
     &NXM_NX_TCP_FLAGS,
+    &NXM_NX_TUN_FLAGS,
+    &NXM_NX_TUN_GBP_ID,
+    &NXM_NX_TUN_GBP_FLAGS,
+    &NXM_NX_TUN_IPV6_SRC,
+    &NXM_NX_TUN_IPV6_DST,
     &OXM_OF_IN_PORT,
     &OXM_OF_METADATA,
     &OXM_OF_ETH_DST,
@@ -456,8 +539,49 @@ pub(crate) const WIRE_FIELDS: &[&WireField] = &[
 ];
 
 impl WireField {
+    /// Bytes of the value (a tun_metadataN: its mapped length, 0 while unmapped).
+    pub(crate) fn value_bytes(&self) -> usize {
+        if self.variable {
+            self.field.def().bytes
+        } else {
+            self.bytes
+        }
+    }
+
+    /// Width as an NXM subfield.
+    pub(crate) fn subfield_bits(&self) -> u32 {
+        if self.variable {
+            self.field.def().bits
+        } else {
+            self.bits
+        }
+    }
+
+    /// Checks a received value's length: the field's, or for a tun_metadataN at most its
+    /// mapped length (which must exist: `unmapped` is the error then).
+    pub(crate) fn check_value_len(
+        &self,
+        len: usize,
+        bad_len: impl Fn(String) -> OfError,
+        unmapped: impl Fn(String) -> OfError,
+    ) -> Result<(), OfError> {
+        let expected = self.value_bytes();
+        if self.variable && expected == 0 {
+            return Err(unmapped(format!("{} is not mapped to a Geneve option", self.name)));
+        }
+        let fits = if self.variable { len <= expected } else { len == expected };
+        if fits {
+            Ok(())
+        } else {
+            Err(bad_len(format!("{} with a {len}-byte value (expected {expected})", self.name)))
+        }
+    }
+
     /// The wire value's meaningful bits.
     pub(crate) fn valid(&self) -> u128 {
+        if self.variable {
+            return all_ones(self.value_bytes());
+        }
         match self.layout {
             Layout::Bits { valid, .. } => valid,
             Layout::Port16 => ALL16,
@@ -467,6 +591,9 @@ impl WireField {
 
     /// The field bits this wire field stands for.
     pub(crate) fn owned(&self) -> u128 {
+        if self.variable {
+            return self.valid();
+        }
         match self.layout {
             Layout::Bits { shift, valid } => valid << shift,
             Layout::Port16 | Layout::Port32 => ALL32,
@@ -530,7 +657,7 @@ impl WireField {
     /// Writes the TLV header for a value with or without a mask.
     #[expect(clippy::cast_possible_truncation, reason = "a payload is at most 2 * 16 + 4 bytes")]
     pub(crate) fn write_header(&self, masked: bool, w: &mut Writer) {
-        let payload = self.bytes * if masked { 2 } else { 1 } + self.header_len() - 4;
+        let payload = self.value_bytes() * if masked { 2 } else { 1 } + self.header_len() - 4;
         w.u16(self.class);
         w.u8((self.code << 1) | u8::from(masked));
         w.u8(payload as u8);
@@ -542,7 +669,7 @@ impl WireField {
     /// The 32-bit header Nicira actions (reg_load, reg_move, learn) name the field with.
     #[expect(clippy::cast_possible_truncation, reason = "a field is at most 16 bytes")]
     pub(crate) fn header32(&self) -> u32 {
-        (u32::from(self.class) << 16) | (u32::from(self.code) << 9) | self.bytes as u32
+        (u32::from(self.class) << 16) | (u32::from(self.code) << 9) | self.value_bytes() as u32
     }
 
     /// Writes a whole TLV: header, value and, when `mask` is not all the wire field's bits, the
@@ -550,9 +677,9 @@ impl WireField {
     pub(crate) fn write_tlv(&self, value: u128, mask: u128, w: &mut Writer) {
         let masked = mask != self.valid();
         self.write_header(masked, w);
-        write_be(value, self.bytes, w);
+        write_be(value, self.value_bytes(), w);
         if masked {
-            write_be(mask, self.bytes, w);
+            write_be(mask, self.value_bytes(), w);
         }
     }
 }
@@ -579,7 +706,7 @@ pub(crate) fn all_ones(bytes: usize) -> u128 {
 
 /// The wire field a header names, if any (`length` is checked by the caller).
 pub(crate) fn lookup(class: u16, code: u8, experimenter: Option<u32>) -> Option<&'static WireField> {
-    WIRE_FIELDS.iter().copied().find(|f| f.class == class && f.code == code && f.experimenter == experimenter)
+    all_wire_fields().find(|f| f.class == class && f.code == code && f.experimenter == experimenter)
 }
 
 /// The wire field of a 32-bit NXM/OXM header as reg_load, reg_move and learn carry it
@@ -589,7 +716,9 @@ pub(crate) fn lookup_header32(header: u32) -> Option<&'static WireField> {
     let code = ((header >> 9) & 0x7f) as u8;
     let masked = header & 0x100 != 0;
     let length = (header & 0xff) as usize;
-    lookup(class, code, None).filter(|f| !masked && f.bytes == length)
+    // (A tun_metadataN's header may carry any length: ovs-ofctl, which does not know the TLV
+    // map, writes 124, the most an option holds.)
+    lookup(class, code, None).filter(|f| !masked && (f.variable || f.bytes == length))
 }
 
 /// One TLV as read, before its field is known.
@@ -655,14 +784,13 @@ fn decode_tlvs(mut r: Reader) -> Result<Match, OfError> {
         let tlv = read_tlv(&mut r, &|reason| match_error(bad_match::BAD_LEN, reason))?;
         let wire =
             tlv.field().ok_or_else(|| match_error(bad_match::BAD_FIELD, format!("unknown {}", tlv.describe())))?;
-        if tlv.value.len() != wire.bytes {
-            return Err(match_error(
-                bad_match::BAD_LEN,
-                format!("{} with a {}-byte value (expected {})", wire.name, tlv.value.len(), wire.bytes),
-            ));
-        }
+        wire.check_value_len(
+            tlv.value.len(),
+            |reason| match_error(bad_match::BAD_LEN, reason),
+            |reason| match_error(bad_match::BAD_FIELD, reason),
+        )?;
         let value = read_be(tlv.value);
-        let full = all_ones(wire.bytes);
+        let full = all_ones(wire.value_bytes());
         let mask = match tlv.mask {
             None => full,
             Some(mask) => {
@@ -847,9 +975,18 @@ impl TlvWriter<'_> {
             Some(ETH_TYPE_ARP | ETH_TYPE_RARP) => self.arp(w),
             _ => {}
         }
+        // Open vSwitch's nx_put_raw order: tun_id, tun_flags, the addresses, GBP, the options.
         self.put_flavour(&OXM_OF_TUNNEL_ID, &NXM_NX_TUN_ID, w);
+        self.put(&NXM_NX_TUN_FLAGS, w);
         self.put(&NXM_NX_TUN_IPV4_SRC, w);
         self.put(&NXM_NX_TUN_IPV4_DST, w);
+        self.put(&NXM_NX_TUN_IPV6_SRC, w);
+        self.put(&NXM_NX_TUN_IPV6_DST, w);
+        self.put(&NXM_NX_TUN_GBP_ID, w);
+        self.put(&NXM_NX_TUN_GBP_FLAGS, w);
+        for wire in TUN_METADATA_WIRE.iter().filter(|wire| wire.field.is_mapped()) {
+            self.put(wire, w);
+        }
         for register in [
             &NXM_NX_REG0,
             &NXM_NX_REG1,
@@ -1166,29 +1303,30 @@ pub(crate) fn subfield_to_wire(sub: &Subfield, proto: Option<u8>) -> Option<(&'s
         _ => true,
     };
     let field_bits = sub.field.def().bits;
-    WIRE_FIELDS
-        .iter()
+    all_wire_fields()
         .filter(|wire| wire.field == sub.field && wire.experimenter.is_none() && fits_proto(wire))
         .find_map(|wire| {
+            let wire_bits = wire.subfield_bits();
             if sub.is_whole() {
-                let whole = wire.shift() == 0 && (wire.bits >= field_bits || wire.layout == Layout::Port16);
-                return whole.then_some((*wire, 0, u16::try_from(wire.bits).ok()?));
+                let whole = wire.shift() == 0 && (wire_bits >= field_bits || wire.layout == Layout::Port16);
+                return whole.then_some((wire, 0, u16::try_from(wire_bits).ok()?));
             }
             let ofs = sub.offset.checked_sub(wire.shift())?;
-            let inside = ofs.checked_add(sub.bits)? <= wire.bits && sub.field_mask() & !wire.owned() == 0;
-            inside.then_some((*wire, u16::try_from(ofs).ok()?, u16::try_from(sub.bits).ok()?))
+            let inside = ofs.checked_add(sub.bits)? <= wire_bits && sub.field_mask() & !wire.owned() == 0;
+            inside.then_some((wire, u16::try_from(ofs).ok()?, u16::try_from(sub.bits).ok()?))
         })
 }
 
 /// The subfield of bits `ofs..ofs + n_bits` of wire field `wire`, if they are bits of ours
 /// (the whole of a wire field is the whole of its flow key field).
 pub(crate) fn subfield_from_wire(wire: &WireField, ofs: u32, n_bits: u32) -> Option<Subfield> {
-    if n_bits == 0 || ofs.checked_add(n_bits)? > wire.bits {
+    let wire_bits = wire.subfield_bits();
+    if n_bits == 0 || ofs.checked_add(n_bits)? > wire_bits {
         return None;
     }
     let field_bits = wire.field.def().bits;
-    let whole_field = wire.shift() == 0 && (wire.bits >= field_bits || wire.layout == Layout::Port16);
-    if ofs == 0 && n_bits == wire.bits && whole_field {
+    let whole_field = wire.shift() == 0 && (wire_bits >= field_bits || wire.layout == Layout::Port16);
+    if ofs == 0 && n_bits == wire_bits && whole_field {
         return Some(Subfield::whole(wire.field));
     }
     let sub = Subfield { field: wire.field, offset: ofs + wire.shift(), bits: n_bits };

@@ -9,7 +9,8 @@ use std::sync::Arc;
 
 use crossbeam::channel::Sender;
 
-use super::message::{FlowRemovedReason, MeterCommand, PortReason};
+use super::message::{FlowRemovedReason, MeterCommand, PortReason, TlvTableCommand};
+use crate::flow::tun_metadata::{TlvMapError, TlvMapping};
 use crate::flow::{Action, FlowRule, FlowSelector, OfPort};
 use crate::pipeline::group::{Group, GroupModError, GroupOp};
 use crate::pipeline::meter::{MeterError, MeterSpec, MeterTotals};
@@ -62,6 +63,11 @@ pub enum Query {
     /// A connection started or stopped wanting a packet-in for every table miss (OpenFlow
     /// 1.0): the bridge's datapath follows before the answer. Answer: [`Answer::Done`].
     MissListenersChanged,
+    /// An NXT_TLV_TABLE_MOD (the switch's map, whichever bridge asks). Answer:
+    /// [`Answer::TlvTableMod`].
+    TlvTableMod { command: TlvTableCommand, mappings: Vec<TlvMapping> },
+    /// The switch's TLV map. Answer: [`Answer::TlvTable`].
+    TlvTable,
 }
 
 /// OFPM_ALL: every meter.
@@ -220,6 +226,8 @@ pub enum Answer {
     GroupMod(Result<(), GroupModFailure>),
     Groups(Vec<Group>),
     GroupStats(Vec<GroupStat>),
+    TlvTableMod(Result<(), TlvMapError>),
+    TlvTable(Vec<TlvMapping>),
     /// Done, nothing to tell.
     Done,
     /// The bridge does not exist (any more).

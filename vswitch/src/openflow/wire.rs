@@ -61,6 +61,9 @@ pub enum ErrorType {
     /// OFPET_BUNDLE_FAILED of OpenFlow 1.4; in 1.3 the bundle extension's experimenter error
     /// (ONF, exp_type 2300 + code).
     BundleFailed,
+    /// Open vSwitch's NXTTMFC_* (a TLV table mod failed): in 1.3 a Nicira experimenter error
+    /// (exp_type = the code); OpenFlow 1.0 gets EPERM.
+    TlvTableModFailed,
 }
 
 impl ErrorType {
@@ -83,7 +86,7 @@ impl ErrorType {
                 ErrorType::RoleRequestFailed => 11,
                 ErrorType::MeterModFailed => 12,
                 ErrorType::TableFeaturesFailed => 13,
-                ErrorType::BundleFailed => 0xffff,
+                ErrorType::BundleFailed | ErrorType::TlvTableModFailed => 0xffff,
             }),
             Version::V1_0 => match self {
                 ErrorType::HelloFailed => Some(0),

@@ -109,10 +109,9 @@ pub enum PacketInOrigin {
     /// Not a packet-in: a packet for the tunnel port of datapath port `port` whose next hop
     /// `nexthop` on underlay bridge `underlay` is unresolved, to be held until it resolves. The
     /// meta's in_port is where the packet came into the tunnel port's bridge (which is not the
-    /// event's bridge when patch ports led there). `tun_src`/`tun_dst` are the packet's tunnel
-    /// fields the output read (a port with `local_ip`/`remote_ip=flow`), the meta's `tun_id`
-    /// its key (`key=flow`).
-    TunnelHold { port: u16, underlay: usize, nexthop: std::net::IpAddr, tun_src: u32, tun_dst: u32 },
+    /// event's bridge when patch ports led there). `tunnel`: the tunnel fields the packet
+    /// carries out, the meta's `tun_id` its key (`key=flow`).
+    TunnelHold { port: u16, underlay: usize, nexthop: std::net::IpAddr, tunnel: tunnel::HeldTunnelFields },
 }
 
 impl PacketInMeta {
@@ -702,6 +701,18 @@ impl<'a, 'b> Xlate<'a, 'b> {
         self.key.get_u128(field)
     }
 
+    /// A tunnel field as the actions so far leave it. A packet that came into this bridge from a
+    /// port other than a tunnel port (and not across a patch port) has every tunnel field zero
+    /// (only decapsulation sets them), so the value depends on the actions alone and the
+    /// megaflow need not match the field: no extra key word for traffic that is not tunnelled.
+    fn read_tunnel_field(&mut self, field: Field) -> u128 {
+        if self.bridge_depth == 0 && self.in_port.tunnel.is_none() {
+            self.key.get_u128(field)
+        } else {
+            self.read(field)
+        }
+    }
+
     fn read_subfield(&mut self, sub: Subfield) -> u128 {
         let mask = sub.field_mask();
         let old = self.out.wildcards.get_u128(sub.field);
@@ -1058,13 +1069,12 @@ fn mac(value: u128) -> [u8; 6] {
 }
 
 /// Fields that live in packet headers. The others are pipeline metadata,
-/// never written to the packet. That includes the tunnel fields: the switch
-/// has no tunnel ports, so `set_tunnel` or a write of tun_id, tun_src or
-/// tun_dst only changes the working key (later lookups and learn see it, and
-/// a packet-in's match carries tun_id); the packet leaves as it is, without
-/// a tunnel header.
+/// never written to the packet. That includes the tunnel fields: `set_tunnel`
+/// or a write of a tun_* field only changes the working key (later lookups,
+/// learn and a tunnel port's output read it: the outer header it builds); the
+/// inner packet is not changed by it.
 pub(crate) fn is_header_field(field: Field) -> bool {
-    !matches!(field, Field::InPort | Field::Metadata | Field::Reg(_) | Field::TunId | Field::TunSrc | Field::TunDst)
+    !matches!(field, Field::InPort | Field::Metadata | Field::Reg(_)) && !field.is_tunnel()
 }
 
 #[cfg(test)]

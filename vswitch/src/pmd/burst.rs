@@ -23,7 +23,7 @@ use crate::dpdk::eal::rdtsc;
 use crate::dpdk::mbuf::BURST_SIZE;
 use crate::dpdk::prefetch;
 use crate::flow::key::FlowKey;
-use crate::flow::key::{words, Field};
+use crate::flow::key::{words, Field, TUN_METADATA_OFFSET};
 use crate::packet::proto::len;
 use crate::packet::{extract_into, Layers, PacketBurst, RepeatCheck};
 use crate::pipeline::dependencies::Dependencies;
@@ -417,8 +417,7 @@ impl<O: PortOutputs> Forwarder<O> {
             // extract wrote (and cleared) its own words; those an earlier packet in this slot set
             // and this one did not must not leak into this key. In a steady stream there are none.
             if tunnel {
-                set_tunnel_fields(key, &s.tunnel[i]);
-                layers.present |= words::TUNNEL;
+                layers.present |= set_tunnel_fields(key, &s.tunnel[i]);
             }
             clear_words(key, s.key_words[i] & !layers.present);
             s.key_words[i] = layers.present;
@@ -727,23 +726,60 @@ pub fn free_packets<B: PacketBurst>(burst: &mut B, lanes: Lanes) {
     }
 }
 
-/// Writes a decapsulated packet's tunnel fields into its key (an IPv6 underlay's addresses have
-/// no place in the key: tun_src and tun_dst stay 0).
+/// Writes a decapsulated packet's tunnel fields into its key; returns the key words they occupy:
+/// tun_id, then tun_src/tun_dst or tun_ipv6_src/tun_ipv6_dst by the underlay's family (the other
+/// family's words stay out, zero), tun_flags and the GBP fields only when one is set, the tun_metadata option
+/// area only when a mapped Geneve option came - so a tunnel packet costs the hash and the cache
+/// as few words as it can.
 #[inline]
-pub fn set_tunnel_fields(key: &mut FlowKey, meta: &TunnelMetadata) {
+pub fn set_tunnel_fields(key: &mut FlowKey, meta: &TunnelMetadata) -> u32 {
     key.set_u64(Field::TunId, meta.tun_id);
-    let v4 = |addr: IpAddr| match addr {
-        IpAddr::V4(v4) => u64::from(u32::from(v4)),
-        IpAddr::V6(_) => 0,
-    };
-    key.set_u64(Field::TunSrc, v4(meta.src));
-    key.set_u64(Field::TunDst, v4(meta.dst));
+    let mut present = words::TUN_ID;
+    match (meta.src, meta.dst) {
+        (IpAddr::V4(src), IpAddr::V4(dst)) => {
+            key.set_u64(Field::TunSrc, u64::from(u32::from(src)));
+            key.set_u64(Field::TunDst, u64::from(u32::from(dst)));
+            present |= words::TUN_IPV4;
+        }
+        (src, dst) => {
+            key.set_u128(Field::TunIpv6Src, ipv6_bits(src));
+            key.set_u128(Field::TunIpv6Dst, ipv6_bits(dst));
+            present |= words::TUN_IPV6;
+        }
+    }
+    let flags = meta.tun_flags();
+    if flags != 0 || meta.gbp_id != 0 || meta.gbp_flags != 0 {
+        key.set_u64(Field::TunFlags, u64::from(flags));
+        key.set_u64(Field::TunGbpId, u64::from(meta.gbp_id));
+        key.set_u64(Field::TunGbpFlags, u64::from(meta.gbp_flags));
+        present |= words::TUN_FLAGS;
+    }
+    if meta.has_options {
+        key.bytes[TUN_METADATA_OFFSET..].copy_from_slice(&meta.options);
+        present |= words::TUN_METADATA;
+    }
+    present
+}
+
+/// An address as the 128 bits of an IPv6 field (IPv4 as an IPv4-mapped address).
+#[inline]
+fn ipv6_bits(addr: IpAddr) -> u128 {
+    match addr {
+        IpAddr::V4(v4) => u128::from(v4.to_ipv6_mapped()),
+        IpAddr::V6(v6) => u128::from(v6),
+    }
 }
 
 /// Whether two decapsulated packets have the same tunnel fields in their keys.
 #[inline]
 fn same_tunnel_fields(a: &TunnelMetadata, b: &TunnelMetadata) -> bool {
-    a.tun_id == b.tun_id && a.src == b.src && a.dst == b.dst
+    a.tun_id == b.tun_id
+        && a.src == b.src
+        && a.dst == b.dst
+        && a.tun_flags() == b.tun_flags()
+        && (a.gbp_id, a.gbp_flags) == (b.gbp_id, b.gbp_flags)
+        && a.has_options == b.has_options
+        && (!a.has_options || a.options == b.options)
 }
 
 /// Zeroes the words of `key` named by `words`.
@@ -754,5 +790,43 @@ fn clear_words(key: &mut FlowKey, words: u32) {
         let w = words.trailing_zeros() as usize;
         words &= words - 1;
         key.set_word(w, 0);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tunnel::header::{TUN_FLAG_CSUM, TUN_FLAG_OAM};
+
+    #[test]
+    fn tunnel_fields_take_the_words_of_the_underlay_s_family_and_flags_only_when_set() {
+        let mut key = FlowKey::default();
+        let mut meta = TunnelMetadata {
+            tun_id: 7,
+            src: "fd00::2".parse().unwrap(),
+            dst: "fd00::1".parse().unwrap(),
+            flags: TUN_FLAG_CSUM,
+            ..TunnelMetadata::EMPTY
+        };
+        assert_eq!(set_tunnel_fields(&mut key, &meta), words::TUN_ID | words::TUN_IPV6);
+        assert_eq!(key.get_u128(Field::TunIpv6Src), u128::from("fd00::2".parse::<std::net::Ipv6Addr>().unwrap()));
+        assert_eq!(key.get_u128(Field::TunIpv6Dst), 1 | (0xfd00 << 112));
+        assert_eq!((key.get_u64(Field::TunSrc), key.get_u64(Field::TunFlags)), (0, 0), "the checksum flag is private");
+        meta.flags |= TUN_FLAG_OAM;
+        meta.src = "172.31.1.2".parse().unwrap();
+        meta.dst = "172.31.1.1".parse().unwrap();
+        let mut key = FlowKey::default();
+        assert_eq!(set_tunnel_fields(&mut key, &meta), words::TUN_ID | words::TUN_IPV4 | words::TUN_FLAGS);
+        assert_eq!((key.get_u64(Field::TunSrc), key.get_u64(Field::TunFlags)), (0xac1f_0102, 1));
+        assert_eq!(key.nonzero_words() & words::TUN_IPV6, 0);
+        let plain = TunnelMetadata { flags: 0, ..meta };
+        assert!(!same_tunnel_fields(&meta, &plain), "tun_flags tells them apart");
+        assert!(same_tunnel_fields(&meta, &TunnelMetadata { flags: TUN_FLAG_OAM, ..meta }));
+        // GBP alone takes the flags word too.
+        let gbp = TunnelMetadata { flags: 0, gbp_id: 7, ..meta };
+        let mut key = FlowKey::default();
+        assert_eq!(set_tunnel_fields(&mut key, &gbp), words::TUN_ID | words::TUN_IPV4 | words::TUN_FLAGS);
+        assert_eq!((key.get_u64(Field::TunGbpId), key.get_u64(Field::TunFlags)), (7, 0));
+        assert!(!same_tunnel_fields(&gbp, &plain));
     }
 }

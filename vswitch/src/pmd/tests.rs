@@ -19,8 +19,22 @@ use crate::packet::proto::{ethertype, ip_proto};
 use crate::packet::tests::builder::{arp, ethernet, udp, Ipv4};
 use crate::packet::{PacketBuf, PacketBurst, TestBuf, TestBurst};
 use crate::pipeline::table::{FlowModFlags, FlowTables};
-use crate::pipeline::xlate::{BridgePort, MacPort, MacTable, PortFlags, VlanMode};
+use crate::pipeline::xlate::{BridgePort, MacPort, MacTable, PacketInOrigin, PortFlags, VlanMode};
 use crate::revalidate::VersionChanges;
+
+/// The origin of a packet held for `nexthop` of underlay bridge 1 by tunnel port 40 (datapath
+/// port), with no tunnel fields taken from the flow.
+fn held_by_port_40(nexthop: std::net::IpAddr) -> PacketInOrigin {
+    let unspecified = std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED);
+    let tunnel = crate::pipeline::xlate::tunnel::HeldTunnelFields {
+        src: unspecified,
+        dst: unspecified,
+        flags: 0,
+        gbp: (0, 0),
+        metadata: [0; crate::flow::tun_metadata::AREA_BYTES],
+    };
+    PacketInOrigin::TunnelHold { port: 40, underlay: 1, nexthop, tunnel }
+}
 
 /// The DPDK port packets come in on (ofport 1 is DPDK port 1, and so on).
 const IN_PORT: u16 = 1;
@@ -346,7 +360,6 @@ fn with_tunnel(h: &mut Harness, neighbours: &[(&str, [u8; 6])], limit: PacketInL
 
 #[test]
 fn packets_for_an_unresolved_tunnel_next_hop_go_to_the_management_thread_to_wait() {
-    use crate::pipeline::xlate::PacketInOrigin;
     let mut h = harness(&["in_port=1,ip,actions=set_field:10.9.9.9->nw_dst,output:2"], 2, &[3]);
     with_tunnel(&mut h, &[], PacketInLimit::default());
     h.forward(&[udp_frame(5), udp_frame(6), udp_frame(7)]);
@@ -357,10 +370,7 @@ fn packets_for_an_unresolved_tunnel_next_hop_go_to_the_management_thread_to_wait
     for src in [5, 6, 7] {
         let event = h.packet_ins.try_recv().expect("a held packet");
         assert_eq!(event.bridge, 0);
-        assert_eq!(
-            event.meta.origin,
-            PacketInOrigin::TunnelHold { port: 40, underlay: 1, nexthop, tun_src: 0, tun_dst: 0 }
-        );
+        assert_eq!(event.meta.origin, held_by_port_40(nexthop));
         assert_eq!(event.meta.in_port, 1);
         // As the actions before the tunnel output left it (checksum updated).
         let expected = udp_frame(src);
@@ -386,7 +396,7 @@ fn packets_for_an_unresolved_tunnel_next_hop_go_to_the_management_thread_to_wait
 
 #[test]
 fn a_packet_held_behind_a_patch_port_names_the_tunnel_port_and_its_bridge_s_in_port() {
-    use crate::pipeline::xlate::{PacketInOrigin, PatchPeer};
+    use crate::pipeline::xlate::PatchPeer;
     let mut h = harness(&["in_port=1,actions=output:2"], 2, &[3]);
     with_tunnel(&mut h, &[], PacketInLimit::default());
     // A third bridge whose port 2 is patched to port 1 of the tunnel's bridge.
@@ -408,10 +418,7 @@ fn a_packet_held_behind_a_patch_port_names_the_tunnel_port_and_its_bridge_s_in_p
     let event = h.packet_ins.try_recv().expect("a held packet");
     let nexthop = "172.31.1.2".parse().unwrap();
     assert_eq!(event.bridge, 2, "the packet-in limit of the bridge it came in on");
-    assert_eq!(
-        event.meta.origin,
-        PacketInOrigin::TunnelHold { port: 40, underlay: 1, nexthop, tun_src: 0, tun_dst: 0 }
-    );
+    assert_eq!(event.meta.origin, held_by_port_40(nexthop));
     assert_eq!(event.meta.in_port, 1, "where it came into the tunnel port's bridge");
 }
 
@@ -925,6 +932,7 @@ mod tunnels {
             local: None,
             group: None,
             in_key: None,
+            gbp: false,
             bridge: 0,
             dp_port: VXLAN,
         };

@@ -9,6 +9,7 @@ mod groups;
 mod openflow;
 pub mod port;
 mod routes;
+mod tlv_map;
 mod trace;
 mod underlay;
 mod vtep;
@@ -32,6 +33,7 @@ use crate::dpdk::eal::{rdtsc, Eal};
 use crate::dpdk::ethdev::{EthPort, EthStats, Link, PortSetup, SharedTxQueue, TxQueue};
 use crate::dpdk::mempool::{data_room_for_mtu, PktMbufPool};
 use crate::flow::key::{Field, FlowKey};
+use crate::flow::tun_metadata::TlvMap;
 use crate::flow::{parse_add_flow, parse_del_flows, parse_dump_flows, parse_mod_flows, FlowSelector, OfPort};
 use crate::openflow::message::{FlowRemovedReason, PortReason};
 use crate::openflow::targets::OpenFlowServer;
@@ -168,6 +170,9 @@ pub struct Switch {
     routes: Arc<RouteTable>,
     /// Flood-and-learn VXLAN ports: learned tables, groups joined (vtep.rs).
     vteps: vtep::Vteps,
+    /// The Geneve TLV map (tlv_map.rs), and whether the next version follows a change of it.
+    tlv_map: TlvMap,
+    tlv_map_changed: bool,
 }
 
 impl Switch {
@@ -224,6 +229,8 @@ impl Switch {
             tsc_per_ms,
             routes: Arc::new(RouteTable::new()),
             vteps: vtep::Vteps::default(),
+            tlv_map: TlvMap::default(),
+            tlv_map_changed: false,
         };
         let mut routes = RouteTable::new();
         for bridge in &config.bridges {
@@ -934,6 +941,10 @@ impl Switch {
         for (changes, underlay) in changes.bridges.iter_mut().zip(underlay_changes) {
             changes.underlay |= underlay;
         }
+        if std::mem::take(&mut self.tlv_map_changed) {
+            // Where options go in keys and what outputs send: every cached flow is checked.
+            changes.bridges.fill(BridgeChanges::everything());
+        }
         let vteps = self.vtep_snapshot();
         self.vtep_changes(&vteps, &mut changes);
         Datapath { version, pmd_rxqs, bridges, changes, routes: Arc::clone(&self.routes), vteps }
@@ -983,6 +994,7 @@ impl Switch {
                         TunnelKey::Fixed(key) => Some(key),
                         TunnelKey::Flow => None,
                     },
+                    gbp: tunnel.gbp,
                     bridge: p.bridge,
                     dp_port: p.dp_port,
                 })
@@ -998,6 +1010,7 @@ impl Switch {
                 ports.add(r.dst_port, r.kind);
             }
         }
+        ports.map_geneve_options(self.tlv_map.mappings());
         // Packets to a flood-and-learn port's group are accepted by every underlay bridge.
         let groups: Vec<IpAddr> = receivers.iter().filter_map(|r| r.group).collect();
         bridges

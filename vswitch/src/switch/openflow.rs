@@ -85,6 +85,8 @@ impl Switch {
                 Answer::Groups(self.bridges[b].tables.groups().iter().map(|entry| entry.group().clone()).collect())
             }
             Query::GroupStats(id) => Answer::GroupStats(self.group_stats(b, id)),
+            Query::TlvTableMod { command, mappings } => Answer::TlvTableMod(self.tlv_table_mod(command, &mappings)),
+            Query::TlvTable => Answer::TlvTable(self.tlv_table().mappings().to_vec()),
             Query::MissListenersChanged => {
                 if self.follow_miss_listeners() {
                     if let Err(e) = self.publish() {

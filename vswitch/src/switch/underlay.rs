@@ -161,7 +161,7 @@ impl Switch {
     /// packet whose tunnel port is gone meanwhile is dropped.
     fn release(&mut self, underlay: usize, packets: Vec<PacketInEvent>) {
         for event in packets {
-            let PacketInOrigin::TunnelHold { port, tun_src, tun_dst, .. } = event.meta.origin else { continue };
+            let PacketInOrigin::TunnelHold { port, tunnel, .. } = event.meta.origin else { continue };
             let tunnel_port = self.ports.iter().find(|p| p.dp_port == port && p.tunnel().is_some());
             let Some((bridge, ofport)) = tunnel_port.map(|p| (p.bridge, p.ofport)) else {
                 if let Some(b) = self.bridges.get_mut(underlay) {
@@ -171,13 +171,10 @@ impl Switch {
             };
             let in_port = OfPort(event.meta.in_port);
             let set = |field: Field, value: u128| Action::SetField { field, value, mask: field.bits_mask() };
-            let actions = [
-                set(Field::TunId, u128::from(event.meta.tun_id)),
-                set(Field::TunSrc, u128::from(tun_src)),
-                set(Field::TunDst, u128::from(tun_dst)),
-                // (A packet that came in on the tunnel port itself goes back through it.)
-                Action::output(if in_port.0 == ofport { OfPort::IN_PORT } else { OfPort(ofport) }),
-            ];
+            let mut actions = vec![set(Field::TunId, u128::from(event.meta.tun_id))];
+            actions.extend(tunnel.set_fields());
+            // (A packet that came in on the tunnel port itself goes back through it.)
+            actions.push(Action::output(if in_port.0 == ofport { OfPort::IN_PORT } else { OfPort(ofport) }));
             let sent = self.packet_out(bridge, in_port, &actions, &event.data);
             let Some(b) = self.bridges.get_mut(underlay) else { return };
             match sent {

@@ -30,6 +30,7 @@
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
+use crate::flow::tun_metadata::{self, TlvMapping};
 use crate::packet::proto::{ethertype, ip_proto, len};
 use crate::packet::{PacketBuf, PacketBurst};
 
@@ -45,6 +46,11 @@ const GRE_BASE_LEN: usize = 4;
 const GRE_FIELD_LEN: usize = 4;
 /// The VXLAN I flag: the VNI is valid.
 const VXLAN_FLAG_I: u8 = 0x08;
+/// VXLAN Group Based Policy (draft-smith-vxlan-group-policy): the G flag in the first byte, the
+/// D (don't learn) and A (policy applied) flags in the second, the policy ID in bytes 2-3.
+const VXLAN_FLAG_G: u8 = 0x80;
+/// The GBP flags defined in the second byte (D and A): tun_gbp_flags.
+pub const VXLAN_GBP_FLAGS: u8 = 0x48;
 /// GRE flag bits and version (first 16-bit word).
 const GRE_CSUM: u16 = 0x8000;
 const GRE_ROUTING: u16 = 0x4000;
@@ -57,6 +63,10 @@ const GENEVE_VERSION: u8 = 0xc0;
 const GENEVE_OPT_LEN: u8 = 0x3f;
 const GENEVE_OAM: u8 = 0x80;
 const GENEVE_CRITICAL: u8 = 0x40;
+/// In a Geneve option's type: the critical bit.
+const GENEVE_OPTION_CRITICAL: u8 = 0x80;
+/// In a Geneve option's fourth byte: its data length in 4-byte words (the top 3 bits are flags).
+const GENEVE_OPTION_LEN: u8 = 0x1f;
 /// IPv4 flags and fragment offset word.
 const IPV4_DF: u16 = 0x4000;
 const IPV4_MF: u16 = 0x2000;
@@ -143,6 +153,70 @@ pub struct OuterSpec {
     /// Inclusive range the UDP source port is drawn from (from the flow hash), e.g. (32768, 61000).
     /// Ignored for GRE.
     pub src_port_range: (u16, u16),
+    /// The Geneve O (OAM) bit (the flow's `tun_flags=oam`; ignored for VXLAN and GRE).
+    pub oam: bool,
+    /// Geneve options (ignored for VXLAN and GRE).
+    pub options: GeneveOptions,
+    /// VXLAN-GBP (a port with exts=gbp): the policy ID and flags; sent with the G flag when
+    /// either is not 0 (as Linux does). Ignored for Geneve and GRE.
+    pub gbp: (u16, u8),
+}
+
+/// Geneve options as sent: option TLVs (class, type, length in 4-byte words, data), in order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct GeneveOptions {
+    bytes: [u8; MAX_OPTIONS_LEN],
+    len: usize,
+    /// An option has the critical bit (the header's C bit says so).
+    critical: bool,
+}
+
+impl Default for GeneveOptions {
+    fn default() -> Self {
+        GeneveOptions { bytes: [0; MAX_OPTIONS_LEN], len: 0, critical: false }
+    }
+}
+
+impl GeneveOptions {
+    /// Appends option `{class, kind}` with `data` (a multiple of 4 bytes, at most 124); false,
+    /// and nothing appended, when it does not fit or its length is not one.
+    pub fn push(&mut self, class: u16, kind: u8, data: &[u8]) -> bool {
+        let words =
+            u8::try_from(data.len() / 4).ok().filter(|&w| w <= GENEVE_OPTION_LEN && data.len().is_multiple_of(4));
+        let end = self.len + 4 + data.len();
+        let (Some(words), Some(place)) = (words, self.bytes.get_mut(self.len..end)) else { return false };
+        let [class_hi, class_lo] = class.to_be_bytes();
+        place[..4].copy_from_slice(&[class_hi, class_lo, kind, words]);
+        place[4..].copy_from_slice(data);
+        self.len = end;
+        self.critical |= kind & GENEVE_OPTION_CRITICAL != 0;
+        true
+    }
+
+    /// The option TLVs.
+    pub fn as_slice(&self) -> &[u8] {
+        self.bytes.get(..self.len).unwrap_or_default()
+    }
+}
+
+impl fmt::Display for GeneveOptions {
+    /// `{class=0xffff,type=0x1,len=4}0x00001234` per option, comma separated.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut rest = self.as_slice();
+        let mut first = true;
+        while let Some((&[class_hi, class_lo, kind, words], after)) = rest.split_first_chunk::<4>() {
+            let len = usize::from(words & GENEVE_OPTION_LEN) * 4;
+            let (data, after) = after.split_at(len.min(after.len()));
+            let class = u16::from_be_bytes([class_hi, class_lo]);
+            write!(f, "{}{{class={class:#x},type={kind:#x},len={len}}}0x", if first { "" } else { "," })?;
+            for byte in data {
+                write!(f, "{byte:02x}")?;
+            }
+            first = false;
+            rest = after;
+        }
+        Ok(())
+    }
 }
 
 /// Why an outer header cannot be built.
@@ -179,8 +253,14 @@ impl fmt::Display for BuildError {
 
 impl std::error::Error for BuildError {}
 
-/// Longest outer header: Ethernet 14 + IPv6 40 + UDP 8 + Geneve 8 (no options) = 70; GRE over IPv6 with csum and key = 14+40+4+4+4 = 66.
-pub const MAX_OUTER_LEN: usize = 72;
+/// Longest outer header without Geneve options: Ethernet 14 + IPv6 40 + UDP 8 + Geneve 8 = 70;
+/// GRE over IPv6 with csum and key = 14+40+4+4+4 = 66.
+const MAX_PLAIN_LEN: usize = 72;
+/// Longest Geneve options: the key's option area (`tun_metadata::AREA_BYTES`) holds at most one
+/// option per 4 bytes, each with a 4-byte option header.
+pub const MAX_OPTIONS_LEN: usize = 2 * tun_metadata::AREA_BYTES;
+/// Longest outer header.
+pub const MAX_OUTER_LEN: usize = MAX_PLAIN_LEN + MAX_OPTIONS_LEN;
 /// The outer header of VXLAN (or Geneve without options) over IPv4 and over IPv6.
 const VXLAN_IPV4_LEN: usize = 50;
 const VXLAN_IPV6_LEN: usize = 70;
@@ -299,16 +379,29 @@ impl OuterHeader {
                 header.put(&[0, 0]); // source port, per packet
                 header.put16(spec.dst_port);
                 header.put(&[0, 0, 0, 0]); // length and checksum, per packet
-                header.put(&[VXLAN_FLAG_I, 0, 0, 0]);
+                let (gbp_id, gbp_flags) = spec.gbp;
+                if (gbp_id, gbp_flags) == (0, 0) {
+                    header.put(&[VXLAN_FLAG_I, 0, 0, 0]);
+                } else {
+                    header.put(&[VXLAN_FLAG_I | VXLAN_FLAG_G, gbp_flags]);
+                    header.put16(gbp_id);
+                }
                 header.put(&vni.to_be_bytes());
             }
             TunnelKind::Geneve => {
                 header.put(&[0, 0]);
                 header.put16(spec.dst_port);
                 header.put(&[0, 0, 0, 0]);
-                header.put(&[0, 0]); // version 0, no options, O and C clear
+                let options = spec.options.as_slice();
+                // Version 0, the options' length in 4-byte words; O and C as the flags and the
+                // options say.
+                let words = u8::try_from(options.len() / 4).unwrap_or(0) & GENEVE_OPT_LEN;
+                let oam = if spec.oam { GENEVE_OAM } else { 0 };
+                let critical = if spec.options.critical { GENEVE_CRITICAL } else { 0 };
+                header.put(&[words, oam | critical]);
                 header.put16(ETH_P_TEB);
                 header.put(&vni.to_be_bytes());
+                header.put(options);
             }
             TunnelKind::Gre => {
                 let csum = if spec.csum { GRE_CSUM } else { 0 };
@@ -397,12 +490,13 @@ impl OuterHeader {
     /// The whole outer header for inner frames of `inner_len` bytes with flow hash `flow_hash`,
     /// when nothing in it depends on the payload (no UDP/GRE checksum): the packets of a train
     /// (one flow, one length) then each get a copy of it and nothing else.
+    /// A header with Geneve options is longer than a ready header holds: `None` then too.
     pub fn ready(&self, inner_len: usize, flow_hash: u32) -> Option<ReadyHeader> {
-        if self.spec.csum {
+        if self.spec.csum || self.len > MAX_PLAIN_LEN {
             return None;
         }
         let lengths = self.lengths(inner_len).ok()?;
-        let mut bytes = [0u8; MAX_OUTER_LEN];
+        let mut bytes = [0u8; MAX_PLAIN_LEN];
         self.fill(bytes.get_mut(..self.len)?, lengths, flow_hash);
         Some(ReadyHeader { bytes, len: self.len, inner_len, flow_hash })
     }
@@ -484,7 +578,7 @@ impl OuterHeader {
 /// An outer header filled in for one inner length and flow hash (`OuterHeader::ready`).
 #[derive(Debug, Clone)]
 pub struct ReadyHeader {
-    bytes: [u8; MAX_OUTER_LEN],
+    bytes: [u8; MAX_PLAIN_LEN],
     len: usize,
     inner_len: usize,
     flow_hash: u32,
@@ -567,7 +661,14 @@ impl fmt::Display for OuterHeader {
         }
         match spec.kind {
             TunnelKind::Vxlan | TunnelKind::Geneve => {
-                write!(f, "udp(dst={},csum={}),vni={})", spec.dst_port, spec.csum, spec.key.unwrap_or(0))
+                write!(f, "udp(dst={},csum={}),vni={}", spec.dst_port, spec.csum, spec.key.unwrap_or(0))?;
+                if spec.kind == TunnelKind::Vxlan && spec.gbp != (0, 0) {
+                    write!(f, ",gbp(id={},flags={:#x})", spec.gbp.0, spec.gbp.1)?;
+                }
+                if spec.kind == TunnelKind::Geneve && spec.options.len > 0 {
+                    write!(f, ",options({})", spec.options)?;
+                }
+                f.write_str(if spec.oam && spec.kind == TunnelKind::Geneve { ",oam)" } else { ")" })
             }
             TunnelKind::Gre => match spec.key {
                 Some(key) => write!(f, "gre(key={key},csum={}))", spec.csum),
@@ -680,6 +781,14 @@ pub struct TunnelMetadata {
     pub tp_dst: u16,
     /// The outer source MAC (the sender's next hop: refreshes the neighbour cache).
     pub eth_src: [u8; 6],
+    /// VXLAN-GBP: the Group Policy ID and flags (D, A), 0 without the G flag.
+    pub gbp_id: u16,
+    pub gbp_flags: u8,
+    /// Whether `options` holds the packet's mapped Geneve options (else it is stale).
+    pub has_options: bool,
+    /// The key's tun_metadata option area: the mapped Geneve options, where the TLV map puts
+    /// them (zero where an option is missing).
+    pub options: [u8; tun_metadata::AREA_BYTES],
 }
 
 impl TunnelMetadata {
@@ -695,10 +804,23 @@ impl TunnelMetadata {
         tp_src: 0,
         tp_dst: 0,
         eth_src: [0; 6],
+        gbp_id: 0,
+        gbp_flags: 0,
+        has_options: false,
+        options: [0; tun_metadata::AREA_BYTES],
     };
 }
 
-/// `TunnelMetadata::flags`: the Geneve O (OAM) bit was set.
+impl TunnelMetadata {
+    /// The flow key's `tun_flags`: Open vSwitch's public tunnel flags, only `oam` (bit 0).
+    #[inline]
+    pub fn tun_flags(&self) -> u16 {
+        self.flags & TUN_FLAG_OAM
+    }
+}
+
+/// `TunnelMetadata::flags`: the Geneve O (OAM) bit was set. The same bit as the flow key's
+/// `tun_flags` oam.
 pub const TUN_FLAG_OAM: u16 = 1;
 /// `TunnelMetadata::flags`: a checksum was present (and verified).
 pub const TUN_FLAG_CSUM: u16 = 2;
@@ -720,11 +842,13 @@ pub struct Decapsulation {
     pub meta: TunnelMetadata,
 }
 
-/// UDP destination ports the receiver decapsulates, per kind (several VXLAN ports may listen on different dst_port).
+/// UDP destination ports the receiver decapsulates, per kind (several VXLAN ports may listen on different dst_port),
+/// and the Geneve options it copies into keys (the TLV map's mappings).
 /// Built on the management thread; a linear search per packet (a handful of ports).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct UdpTunnelPorts {
     ports: Vec<(u16, TunnelKind)>,
+    geneve_options: Vec<TlvMapping>,
 }
 
 impl UdpTunnelPorts {
@@ -753,6 +877,11 @@ impl UdpTunnelPorts {
     /// Whether no port is listened on.
     pub fn is_empty(&self) -> bool {
         self.ports.is_empty()
+    }
+
+    /// Copies the Geneve options of `mappings` into the keys of received packets.
+    pub fn map_geneve_options(&mut self, mappings: &[TlvMapping]) {
+        self.geneve_options = mappings.to_vec();
     }
 }
 
@@ -919,13 +1048,38 @@ pub fn classify_outer_into(
         None => return Classified::NotTunnel,
         Some(Err(error)) => Err(error),
         Some(Ok((Transport::Fragment, _))) => Err(DecapError::Fragment),
-        Some(Ok((Transport::Udp(kind), ip))) => decap_udp(frame, kind, ip, meta),
+        Some(Ok((Transport::Udp(kind), ip))) => decap_udp(frame, kind, ip, ports, meta),
         Some(Ok((Transport::Gre, ip))) => decap_gre(frame, ip, meta),
     };
     match found {
         Ok((outer_len, inner_len)) => Classified::Tunnel { outer_len, inner_len },
         Err(error) => Classified::Bad(error),
     }
+}
+
+/// Starts a packet's metadata from its outer IP header: addresses, TOS and TTL, flags; the L4
+/// part fills in the rest. Field by field: the option area is left as it is (it is read only
+/// with `has_options`), not rewritten per packet.
+fn begin_metadata(
+    meta: &mut TunnelMetadata,
+    (src, dst): (IpAddr, IpAddr),
+    (tos, ttl): (u8, u8),
+    flags: u16,
+    eth_src: [u8; 6],
+) {
+    meta.kind = TunnelKind::Gre; // set by the L4 part
+    meta.tun_id = 0;
+    meta.src = src;
+    meta.dst = dst;
+    meta.tos = tos;
+    meta.ttl = ttl;
+    meta.flags = flags;
+    meta.tp_src = 0;
+    meta.tp_dst = 0;
+    meta.eth_src = eth_src;
+    meta.gbp_id = 0;
+    meta.gbp_flags = 0;
+    meta.has_options = false;
 }
 
 /// The outer IPv4 header: None when the packet is not for a local tunnel endpoint.
@@ -983,18 +1137,8 @@ fn validate_ipv4(
     if fragment & (IPV4_MF | IPV4_OFFSET) != 0 {
         return Err(DecapError::Fragment);
     }
-    *meta = TunnelMetadata {
-        kind: TunnelKind::Gre, // set by the L4 part
-        tun_id: 0,
-        src: IpAddr::V4(Ipv4Addr::new(s0, s1, s2, s3)),
-        dst: IpAddr::V4(Ipv4Addr::new(d0, d1, d2, d3)),
-        tos,
-        ttl,
-        flags: if fragment & IPV4_DF != 0 { TUN_FLAG_DF } else { 0 },
-        tp_src: 0,
-        tp_dst: 0,
-        eth_src,
-    };
+    let (src, dst) = (IpAddr::V4(Ipv4Addr::new(s0, s1, s2, s3)), IpAddr::V4(Ipv4Addr::new(d0, d1, d2, d3)));
+    begin_metadata(meta, (src, dst), (tos, ttl), if fragment & IPV4_DF != 0 { TUN_FLAG_DF } else { 0 }, eth_src);
     let pseudo_sum = ones_sum(&[s0, s1, s2, s3, d0, d1, d2, d3]) + u64::from(proto);
     Ok(OuterIp { l4: l3 + header_len, end, pseudo_sum })
 }
@@ -1047,18 +1191,11 @@ fn validate_ipv6(
     if end > frame.len() {
         return Err(DecapError::Truncated);
     }
-    *meta = TunnelMetadata {
-        kind: TunnelKind::Gre, // set by the L4 part
-        tun_id: 0,
-        src: IpAddr::V6(Ipv6Addr::from(array::<16>(&header, 8).unwrap_or_default())),
-        dst: IpAddr::V6(Ipv6Addr::from(array::<16>(&header, 24).unwrap_or_default())),
-        tos: (first << 4) | (second >> 4),
-        ttl: hop_limit,
-        flags: 0,
-        tp_src: 0,
-        tp_dst: 0,
-        eth_src,
-    };
+    let (src, dst) = (
+        IpAddr::V6(Ipv6Addr::from(array::<16>(&header, 8).unwrap_or_default())),
+        IpAddr::V6(Ipv6Addr::from(array::<16>(&header, 24).unwrap_or_default())),
+    );
+    begin_metadata(meta, (src, dst), ((first << 4) | (second >> 4), hop_limit), 0, eth_src);
     let pseudo_sum = header.get(8..).map_or(0, ones_sum) + u64::from(next_header);
     Ok(OuterIp { l4, end, pseudo_sum })
 }
@@ -1077,6 +1214,7 @@ fn decap_udp(
     frame: &[u8],
     kind: TunnelKind,
     ip: OuterIp,
+    ports: &UdpTunnelPorts,
     meta: &mut TunnelMetadata,
 ) -> Result<(usize, usize), DecapError> {
     let OuterIp { l4, end, pseudo_sum } = ip;
@@ -1117,6 +1255,11 @@ fn decap_udp(
             if b0 & VXLAN_FLAG_I == 0 {
                 return Err(DecapError::BadFlags);
             }
+            // Kept only for a port with exts=gbp (the receiver decides).
+            if b0 & VXLAN_FLAG_G != 0 {
+                meta.gbp_id = u16::from_be_bytes([proto_hi, proto_lo]);
+                meta.gbp_flags = b1 & VXLAN_GBP_FLAGS;
+            }
             header_end
         }
         // `UdpTunnelPorts` holds no GRE port.
@@ -1131,7 +1274,12 @@ fn decap_udp(
             if u16::from_be_bytes([proto_hi, proto_lo]) != ETH_P_TEB {
                 return Err(DecapError::UnknownPayload);
             }
-            if b1 & GENEVE_CRITICAL != 0 {
+            // Without a TLV map nothing is parsed: a critical option (the C bit) is not
+            // understood.
+            if !ports.geneve_options.is_empty() {
+                let options = frame.get(header_end..outer_len).ok_or(DecapError::Truncated)?;
+                geneve_options(options, &ports.geneve_options, meta)?;
+            } else if b1 & GENEVE_CRITICAL != 0 {
                 return Err(DecapError::CriticalOption);
             }
             if b1 & GENEVE_OAM != 0 {
@@ -1141,6 +1289,38 @@ fn decap_udp(
         }
     };
     decapsulation(outer_len, udp_end)
+}
+
+/// Copies the mapped options of a Geneve header's option bytes into `meta.options` (an option of
+/// a mapped class and type but another length is not that mapping's). An option with the
+/// critical bit (the type's high bit) that is not mapped drops the packet (RFC 8926 3.5: it
+/// cannot be interpreted); a truncated option list is `Truncated`.
+fn geneve_options(mut options: &[u8], map: &[TlvMapping], meta: &mut TunnelMetadata) -> Result<(), DecapError> {
+    while let Some((&[class_hi, class_lo, kind, len_words], rest)) = options.split_first_chunk::<4>() {
+        let len = usize::from(len_words & GENEVE_OPTION_LEN) * 4;
+        let (data, rest) = rest.split_at_checked(len).ok_or(DecapError::Truncated)?;
+        let class = u16::from_be_bytes([class_hi, class_lo]);
+        match map.iter().find(|m| (m.class, m.kind, usize::from(m.len)) == (class, kind, len)) {
+            Some(m) => {
+                if !meta.has_options {
+                    meta.options = [0; tun_metadata::AREA_BYTES];
+                    meta.has_options = true;
+                }
+                let at = usize::from(m.offset);
+                if let Some(place) = meta.options.get_mut(at..at + len) {
+                    place.copy_from_slice(data);
+                }
+            }
+            None if kind & GENEVE_OPTION_CRITICAL != 0 => return Err(DecapError::CriticalOption),
+            None => {}
+        }
+        options = rest;
+    }
+    if options.is_empty() {
+        Ok(())
+    } else {
+        Err(DecapError::Truncated)
+    }
 }
 
 /// The GRE header after a validated outer IP header.
@@ -1216,6 +1396,9 @@ mod tests {
             csum: false,
             dst_port: kind.default_dst_port(),
             src_port_range: (32768, 61000),
+            oam: false,
+            options: GeneveOptions::default(),
+            gbp: (0, 0),
         }
     }
 
@@ -1407,6 +1590,81 @@ mod tests {
     }
 
     #[test]
+    fn mapped_geneve_options_go_out_and_come_back_into_the_option_area() {
+        let mut spec = spec_of(TunnelKind::Geneve, false, true);
+        assert!(spec.options.push(0xffff, 0x01, &[0, 0, 0x12, 0x34]));
+        assert!(spec.options.push(0x0102, 0x03, &[1; 8]));
+        assert!(spec.options.push(0x0102, 0x84, &[2; 4]), "a critical option");
+        assert!(!spec.options.push(0x0102, 0x05, &[0; 6]), "not a multiple of 4");
+        let header = OuterHeader::build(&spec).unwrap();
+        assert_eq!(header.len(), VXLAN_IPV4_LEN + 28);
+        let geneve = len::ETHERNET + 20 + len::UDP;
+        assert_eq!(header.bytes()[geneve..geneve + 2], [7, GENEVE_CRITICAL], "28 bytes of options, one critical");
+        assert!(header.to_string().contains("options({class=0xffff,type=0x1,len=4}0x00001234,"), "{header}");
+        let frame = pushed(&spec, &inner_frame(64, 1), 9);
+        let mapping = |class, kind, len, offset| TlvMapping { class, kind, len, index: 0, offset };
+        let classify_with = |map: &[TlvMapping]| {
+            let mut ports = ports();
+            ports.map_geneve_options(map);
+            classify_outer(&frame, &ports, |_| true)
+        };
+        // All three mapped (the 8-byte one at offset 4): the area holds them, the checksum held.
+        let all = [mapping(0xffff, 1, 4, 0), mapping(0x0102, 3, 8, 4), mapping(0x0102, 0x84, 4, 12)];
+        let Outer::Tunnel(decap) = classify_with(&all) else { panic!("{:?}", classify_with(&all)) };
+        assert!(decap.meta.has_options);
+        assert_eq!(&decap.meta.options[..16], &[0, 0, 0x12, 0x34, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2]);
+        assert_eq!(decap.outer_len, header.len());
+        // The critical one unmapped: dropped; the other ones unmapped: ignored.
+        assert_eq!(classify_with(&all[..2]), Outer::Bad(DecapError::CriticalOption));
+        let Outer::Tunnel(decap) = classify_with(&all[2..]) else { panic!() };
+        assert_eq!(&decap.meta.options[..4], &[0; 4], "the 4-byte option is not at offset 0");
+        assert_eq!(&decap.meta.options[12..16], &[2; 4]);
+        // Another length than the mapping's is another option.
+        let Outer::Tunnel(decap) = classify_with(&[mapping(0xffff, 1, 8, 0), all[2]]) else { panic!() };
+        assert_eq!(&decap.meta.options[..8], &[0; 8]);
+        // No map at all: options skipped unless the C bit is set (it is here: dropped).
+        assert_eq!(classify_with(&[]), Outer::Bad(DecapError::CriticalOption));
+    }
+
+    #[test]
+    fn vxlan_gbp_goes_out_with_the_g_flag_and_comes_back() {
+        let mut spec = spec_of(TunnelKind::Vxlan, false, false);
+        spec.gbp = (0x1234, 0x48);
+        let header = OuterHeader::build(&spec).unwrap();
+        let vxlan = len::ETHERNET + 20 + len::UDP;
+        assert_eq!(header.bytes()[vxlan..vxlan + 4], [VXLAN_FLAG_I | VXLAN_FLAG_G, 0x48, 0x12, 0x34]);
+        assert!(header.to_string().contains("vni=100,gbp(id=4660,flags=0x48))"), "{header}");
+        let frame = pushed(&spec, &inner_frame(64, 1), 9);
+        let Outer::Tunnel(decap) = classify(&frame) else { panic!() };
+        assert_eq!((decap.meta.gbp_id, decap.meta.gbp_flags, decap.meta.tun_id), (0x1234, 0x48, 100));
+        // Reserved bits of the second byte are not flags; without G nothing is read.
+        let mut frame = frame;
+        frame[vxlan + 1] = 0xff;
+        let Outer::Tunnel(decap) = classify(&frame) else { panic!() };
+        assert_eq!(decap.meta.gbp_flags, VXLAN_GBP_FLAGS);
+        frame[vxlan] = VXLAN_FLAG_I;
+        let Outer::Tunnel(decap) = classify(&frame) else { panic!() };
+        assert_eq!((decap.meta.gbp_id, decap.meta.gbp_flags), (0, 0));
+        // No GBP values: a plain VXLAN header.
+        spec.gbp = (0, 0);
+        let header = OuterHeader::build(&spec).unwrap();
+        assert_eq!(header.bytes()[vxlan..vxlan + 4], [VXLAN_FLAG_I, 0, 0, 0]);
+    }
+
+    #[test]
+    fn the_oam_flag_sets_the_geneve_o_bit_only() {
+        for kind in [TunnelKind::Geneve, TunnelKind::Vxlan] {
+            let mut spec = spec_of(kind, false, false);
+            spec.oam = true;
+            let header = OuterHeader::build(&spec).unwrap();
+            // Byte 1 of the Geneve / VXLAN header, after Ethernet, IPv4 and UDP.
+            let flags = header.bytes()[len::ETHERNET + 20 + len::UDP + 1];
+            assert_eq!(flags, if kind == TunnelKind::Geneve { GENEVE_OAM } else { 0 }, "{kind}");
+            assert_eq!(header.to_string().ends_with(",oam)"), kind == TunnelKind::Geneve, "{header}");
+        }
+    }
+
+    #[test]
     fn build_refuses_bad_specs() {
         let mut mixed = spec_of(TunnelKind::Vxlan, false, false);
         mixed.ip_dst = "fd00::2".parse().unwrap();
@@ -1483,6 +1741,7 @@ mod tests {
                             tp_src: if udp { header.src_port(flow_hash) } else { 0 },
                             tp_dst: if udp { spec.dst_port } else { 0 },
                             eth_src: ETH_SRC,
+                            ..TunnelMetadata::EMPTY
                         };
                         assert_eq!(
                             decap,
@@ -1854,13 +2113,15 @@ mod tests {
 
     #[test]
     fn receive_accepts_what_the_rfcs_allow() {
-        // VXLAN reserved bits are ignored.
+        // VXLAN reserved bits are ignored (with the G bit among them, bytes 1-3 are read as GBP:
+        // used only by a port with exts=gbp).
         let mut vxlan = valid(TunnelKind::Vxlan, false, false);
         let Outer::Tunnel(plain) = classify(&vxlan) else { panic!() };
         for at in [42, 43, 44, 45, 49] {
             vxlan[at] |= 0xf7;
         }
-        assert_eq!(classify(&vxlan), Outer::Tunnel(plain));
+        let gbp = TunnelMetadata { gbp_id: 0xf7f7, gbp_flags: 0x40, ..plain.meta };
+        assert_eq!(classify(&vxlan), Outer::Tunnel(Decapsulation { meta: gbp, ..plain }));
 
         // IPv4 options are skipped.
         let mut options = valid(TunnelKind::Vxlan, false, true);

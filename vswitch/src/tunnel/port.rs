@@ -25,6 +25,7 @@ const OPTION_NAMES: &[&str] = &[
     "csum",
     "learn_aging",
     "learn_limit",
+    "exts",
 ];
 
 /// The prefix of a head-end replication list in `remote_ip`.
@@ -105,6 +106,9 @@ pub struct TunnelConfig {
     /// A flood-and-learn VTEP (then `remote_ip` is the group, or the first VTEP of the list, and
     /// is not used as such).
     pub flood: Option<Flood>,
+    /// `exts=gbp` (VXLAN): the Group Based Policy extension, read into tun_gbp_id /
+    /// tun_gbp_flags on receipt and sent from them.
+    pub gbp: bool,
 }
 
 impl TunnelConfig {
@@ -253,7 +257,30 @@ impl TunnelConfig {
             return Err(problem("key", "a flood-and-learn port's key is its VNI: a number, not \"flow\"".to_string()));
         }
         let flood = flood_to.map(|to| Flood { to, aging_s, limit });
-        Ok(TunnelConfig { kind, remote_ip, local_ip, in_key, out_key, dst_port, tos, ttl, df_default, csum, flood })
+        let gbp = match options.get("exts").map(String::as_str) {
+            None | Some("") => false,
+            Some("gbp") if kind == TunnelKind::Vxlan => true,
+            Some(text) => {
+                return Err(problem(
+                    "exts",
+                    format!("{text:?} is not an extension of a {} port (vxlan: gbp)", kind.name()),
+                ))
+            }
+        };
+        Ok(TunnelConfig {
+            kind,
+            remote_ip,
+            local_ip,
+            in_key,
+            out_key,
+            dst_port,
+            tos,
+            ttl,
+            df_default,
+            csum,
+            flood,
+            gbp,
+        })
     }
 
     /// The options table that reads back as this port (defaults left out).
@@ -311,6 +338,9 @@ impl TunnelConfig {
         }
         if let Some(csum) = self.csum {
             options.insert("csum".to_string(), csum.to_string());
+        }
+        if self.gbp {
+            options.insert("exts".to_string(), "gbp".to_string());
         }
         options
     }
@@ -407,6 +437,16 @@ mod tests {
         assert_eq!(err(TunnelKind::Vxlan, &[("remote_ip", "10.0.0.2"), ("local_ip", "fd00::1")]).0, "local_ip");
         assert_eq!(err(TunnelKind::Vxlan, &[("remote_ip", "10.0.0.2"), ("colour", "red")]).0, "colour");
         assert_eq!(err(TunnelKind::Vxlan, &[("remote_ip", "10.0.0.2"), ("csum", "yes")]).0, "csum");
+        assert_eq!(err(TunnelKind::Geneve, &[("remote_ip", "10.0.0.2"), ("exts", "gbp")]).0, "exts");
+        assert_eq!(err(TunnelKind::Vxlan, &[("remote_ip", "10.0.0.2"), ("exts", "gpe")]).0, "exts");
+    }
+
+    #[test]
+    fn vxlan_takes_the_gbp_extension() {
+        let gbp = options(&[("remote_ip", "10.0.0.2"), ("exts", "gbp")]);
+        let config = TunnelConfig::from_options(TunnelKind::Vxlan, &gbp).unwrap();
+        assert!(config.gbp);
+        assert_eq!(config.to_options(), gbp);
     }
 
     #[test]

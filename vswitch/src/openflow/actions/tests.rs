@@ -800,6 +800,40 @@ fn decoded_golden_rules_encode_back_to_the_same_bytes() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
+#[test]
+fn tunnel_fields_cross_both_versions_in_set_field_move_and_learn() {
+    crate::flow::tun_metadata::tests::publish_test_map();
+    // (flow, decoded after OpenFlow 1.3, after 1.0 where it differs: loads instead of set_field)
+    let cases = [
+        (
+            "actions=set_field:fd00::1->tun_ipv6_dst,set_field:+oam->tun_flags,set_field:0x1234->tun_gbp_id,set_field:0x48->tun_gbp_flags",
+            "set_field:fd00::1->tun_ipv6_dst,set_field:+oam->tun_flags,set_field:4660->tun_gbp_id,set_field:0x48->tun_gbp_flags",
+            "load:0x1->NXM_NX_TUN_IPV6_DST[0..63],load:0xfd00000000000000->NXM_NX_TUN_IPV6_DST[64..127],\
+             load:0x1->NXM_NX_TUN_FLAGS[],load:0x1234->NXM_NX_TUN_GBP_ID[],load:0x48->NXM_NX_TUN_GBP_FLAGS[]",
+        ),
+        (
+            "actions=set_field:0xcafe->tun_metadata0,move:NXM_NX_TUN_METADATA1[0..31]->NXM_NX_REG0[],move:NXM_NX_TUN_GBP_ID[]->NXM_NX_REG1[0..15]",
+            "set_field:0xcafe->tun_metadata0,move:NXM_NX_TUN_METADATA1[0..31]->NXM_NX_REG0[],move:NXM_NX_TUN_GBP_ID[]->NXM_NX_REG1[0..15]",
+            "load:0xcafe->NXM_NX_TUN_METADATA0[],move:NXM_NX_TUN_METADATA1[0..31]->NXM_NX_REG0[],move:NXM_NX_TUN_GBP_ID[]->NXM_NX_REG1[0..15]",
+        ),
+        (
+            "actions=move:NXM_NX_TUN_IPV6_SRC[0..63]->NXM_NX_TUN_IPV6_DST[64..127]",
+            "move:NXM_NX_TUN_IPV6_SRC[0..63]->NXM_NX_TUN_IPV6_DST[64..127]",
+            "",
+        ),
+        (
+            "actions=learn(table=1,NXM_NX_TUN_IPV6_SRC[],NXM_NX_TUN_METADATA0[],load:NXM_NX_TUN_GBP_ID[]->NXM_NX_TUN_GBP_ID[],output:NXM_OF_IN_PORT[])",
+            "learn(table=1,NXM_NX_TUN_IPV6_SRC[],NXM_NX_TUN_METADATA0[],load:NXM_NX_TUN_GBP_ID[]->NXM_NX_TUN_GBP_ID[],output:NXM_OF_IN_PORT[])",
+            "",
+        ),
+    ];
+    for (flow, v1_3, v1_0) in cases {
+        let v1_0 = if v1_0.is_empty() { v1_3 } else { v1_0 };
+        assert_eq!(through_the_wire(Version::V1_3, flow), v1_3, "{flow}");
+        assert_eq!(through_the_wire(Version::V1_0, flow), v1_0, "{flow}");
+    }
+}
+
 /// `flow`'s instructions encoded for `version` with its match as context, then decoded.
 fn through_the_wire(version: Version, flow: &str) -> String {
     let rule = parse_add_flow(flow).unwrap();

@@ -44,6 +44,9 @@ fn every_field_crosses_oxm_and_nxm_exact_and_masked() {
         "in_port=7,dl_src=00:00:00:00:00:01,dl_dst=01:00:00:00:00:00/01:00:00:00:00:00,dl_type=0x88cc",
         "in_port=LOCAL,metadata=0x5/0xff,reg0=1,reg1=2/0xf,reg2=3,reg3=4,reg4=5,reg5=6,reg6=7,reg7=0x8/0x8",
         "tun_id=0x5/0xff,tun_src=1.1.1.0/24,tun_dst=2.2.2.2",
+        "tun_ipv6_src=2001:db8::/32,tun_ipv6_dst=fd00::2,tun_flags=+oam",
+        "tun_flags=-oam",
+        "tun_gbp_id=0x10/0xf0,tun_gbp_flags=0x48",
         "dl_vlan=10,dl_vlan_pcp=3",
         "vlan_tci=0x1000/0x1000",
         "vlan_tci=0x0000/0x1fff",
@@ -78,6 +81,49 @@ fn every_field_crosses_oxm_and_nxm_exact_and_masked() {
     let mut w = Writer::new();
     encode_match(Version::V1_3, &matches("vlan_tci=0"), &mut w);
     assert_eq!(&w.as_slice()[4..8], &[0x00, 0x00, 0x08, 0x02], "NXM_OF_VLAN_TCI, exact");
+}
+
+#[test]
+fn tunnel_fields_have_open_vswitch_s_nxm_headers() {
+    // `ovs-ofctl parse-nx-match` (Open vSwitch 3.1) of NXM_NX_TUN_IPV6_SRC(2001:db8::1) and
+    // NXM_NX_TUN_IPV6_DST_W(2001:db8::/32), after our tun_flags: exact, all 16 bits (which
+    // parse-nx-match reads as tun_flags=+oam, writing it back as NXM_NX_TUN_FLAGS_W(0001/0001)).
+    // Then NXM_NX_TUN_GBP_ID(0005) and NXM_NX_TUN_GBP_FLAGS(48).
+    let golden = hex("0001d002 0001  0001da10 20010db8000000000000000000000001 \
+         0001dd20 20010db8000000000000000000000000 ffffffff000000000000000000000000 \
+         00014c02 0005  00014e01 48");
+    let m =
+        matches("tun_flags=+oam,tun_ipv6_src=2001:db8::1,tun_ipv6_dst=2001:db8::/32,tun_gbp_id=5,tun_gbp_flags=0x48");
+    let mut w = Writer::new();
+    let len = encode_nx_match(&m, &mut w);
+    assert_eq!(&w.as_slice()[..len], golden.as_slice());
+    // Open vSwitch's masked form of the flags decodes to the same match.
+    let masked = hex("0001d104 0001 0001");
+    let decoded = decode_nx_match(&mut Reader::new(&masked), masked.len()).unwrap();
+    assert_eq!(decoded, matches("tun_flags=+oam"));
+    assert_eq!(decoded.to_string(), "tun_flags=+oam");
+}
+
+#[test]
+fn tun_metadata_fields_cross_nxm_and_oxm_at_their_mapped_length() {
+    crate::flow::tun_metadata::tests::publish_test_map();
+    for flow in ["tun_metadata0=0x1234", "tun_metadata1=0x5/0xff,tun_metadata63=0x1", "tun_id=1,tun_metadata0=0"] {
+        let m = matches(flow);
+        assert_eq!(through_oxm(&m), m, "OXM {flow}");
+        assert_eq!(through_nxm(&m), m, "NXM {flow}");
+    }
+    // tun_metadata0 is mapped to a 4-byte option: NXM code 40, 4 bytes.
+    let mut w = Writer::new();
+    let len = encode_nx_match(&matches("tun_metadata0=0x1234"), &mut w);
+    assert_eq!(&w.as_slice()[..len], hex("00015004 00001234").as_slice());
+    // A shorter value (ovs-ofctl sends the bytes the value needs) is zero-extended; a longer one
+    // and an unmapped field are refused.
+    let short = hex("00015002 1234");
+    assert_eq!(decode_nx_match(&mut Reader::new(&short), short.len()).unwrap(), matches("tun_metadata0=0x1234"));
+    let long = hex("00015008 0000000000001234");
+    assert_eq!(decode_nx_match(&mut Reader::new(&long), long.len()).unwrap_err().code, bad_match::BAD_LEN);
+    let unmapped = hex("00015404 00000001");
+    assert_eq!(decode_nx_match(&mut Reader::new(&unmapped), unmapped.len()).unwrap_err().code, bad_match::BAD_FIELD);
 }
 
 #[test]

@@ -4,16 +4,18 @@
 //! continued through the underlay bridge's pipeline as if it came in on that bridge's LOCAL port
 //! (as Open vSwitch's native tunnelling does): the megaflow carries the whole path, one lookup.
 
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
 
 use super::{translate, Bridge, BridgePort, DpAction, PacketInMeta, PacketInOrigin, Xlate};
-use crate::flow::key::{Field, FlowKey};
+use crate::flow::key::{Field, FlowKey, TUN_METADATA_OFFSET};
 use crate::flow::numbers::{ETH_TYPE_IP, ETH_TYPE_IPV6};
+use crate::flow::tun_metadata;
+use crate::flow::Action;
 use crate::flow::PacketInReason;
 use crate::packet::proto::{ethertype, ip_proto, len};
 use crate::pipeline::table::RuleEntry;
-use crate::tunnel::header::{OuterHeader, OuterSpec};
+use crate::tunnel::header::{GeneveOptions, OuterHeader, OuterSpec, TUN_FLAG_OAM};
 use crate::tunnel::port::{Inheritable, TunnelAddress, TunnelConfig, TunnelKey, DEFAULT_TTL};
 use crate::tunnel::vtep::VtepEntry;
 use crate::tunnel::TunnelKind;
@@ -172,17 +174,18 @@ impl Xlate<'_, '_> {
     /// goes to that VTEP only (`vtep_output`).
     fn hold_for_neighbour(&mut self, port: &BridgePort, underlay: usize, nexthop: IpAddr, remote: Option<IpAddr>) {
         self.commit();
-        let field = |key: &FlowKey, field: Field| u32::try_from(key.get_u64(field)).unwrap_or(0);
-        let origin = PacketInOrigin::TunnelHold {
-            port: port.dp_port,
-            underlay,
-            nexthop,
-            tun_src: field(&self.key, Field::TunSrc),
-            tun_dst: match remote {
-                Some(IpAddr::V4(remote)) => u32::from(remote),
-                _ => field(&self.key, Field::TunDst),
-            },
+        let key = &self.key;
+        let tunnel = HeldTunnelFields {
+            src: key_tunnel_address(key, Field::TunSrc, Field::TunIpv6Src),
+            dst: remote.unwrap_or_else(|| key_tunnel_address(key, Field::TunDst, Field::TunIpv6Dst)),
+            flags: u16::try_from(key.get_u64(Field::TunFlags)).unwrap_or(0),
+            gbp: (
+                u16::try_from(key.get_u64(Field::TunGbpId)).unwrap_or(0),
+                u8::try_from(key.get_u64(Field::TunGbpFlags)).unwrap_or(0),
+            ),
+            metadata: key.bytes[TUN_METADATA_OFFSET..].try_into().unwrap_or_default(),
         };
+        let origin = PacketInOrigin::TunnelHold { port: port.dp_port, underlay, nexthop, tunnel };
         let meta = PacketInMeta {
             reason: PacketInReason::Action,
             origin,
@@ -207,19 +210,12 @@ impl Xlate<'_, '_> {
         let remote = match (remote, tunnel.remote_ip) {
             (Some(addr), _) | (None, TunnelAddress::Fixed(addr)) => addr,
             (None, TunnelAddress::Flow) => {
-                let dst = u32::try_from(self.read(Field::TunDst)).unwrap_or(0);
-                if dst == 0 {
-                    return Err(TunnelMiss::NoRoute);
-                }
-                IpAddr::V4(Ipv4Addr::from(dst))
+                self.flow_tunnel_address(Field::TunDst, Field::TunIpv6Dst).ok_or(TunnelMiss::NoRoute)?
             }
         };
         let local = match tunnel.local_ip {
             Some(TunnelAddress::Fixed(addr)) => Some(addr),
-            Some(TunnelAddress::Flow) => {
-                let src = u32::try_from(self.read(Field::TunSrc)).unwrap_or(0);
-                (src != 0).then(|| IpAddr::V4(Ipv4Addr::from(src)))
-            }
+            Some(TunnelAddress::Flow) => self.flow_tunnel_address(Field::TunSrc, Field::TunIpv6Src),
             None => None,
         };
         let key = match tunnel.out_key {
@@ -234,6 +230,17 @@ impl Xlate<'_, '_> {
         })?;
         // Whatever the underlay decides depends on its state: its changes revalidate this megaflow.
         self.read_state(|r| r.crosses_bridge(path.bridge));
+        // Read before the next hop is known: a packet held for it carries them (the megaflow
+        // that holds must match what it carries).
+        let geneve = tunnel.kind == TunnelKind::Geneve;
+        let oam = geneve && self.read_tunnel_field(Field::TunFlags) & u128::from(TUN_FLAG_OAM) != 0;
+        let options = if geneve { self.geneve_options()? } else { GeneveOptions::default() };
+        let gbp = if tunnel.gbp {
+            let id = u16::try_from(self.read_tunnel_field(Field::TunGbpId)).unwrap_or(0);
+            (id, u8::try_from(self.read_tunnel_field(Field::TunGbpFlags)).unwrap_or(0))
+        } else {
+            (0, 0)
+        };
         let eth_dst =
             path.nexthop_mac.ok_or(TunnelMiss::NeighbourUnresolved { bridge: path.bridge, nexthop: path.nexthop })?;
         let gre_key = tunnel.kind == TunnelKind::Gre && tunnel.out_key != TunnelKey::Fixed(0);
@@ -253,12 +260,43 @@ impl Xlate<'_, '_> {
             csum: tunnel.sends_checksum(&remote),
             dst_port: tunnel.dst_port,
             src_port_range: SOURCE_PORTS,
+            oam,
+            options,
+            gbp,
         };
         let header = OuterHeader::build(&spec).map_err(|_| TunnelMiss::BadHeader)?;
         let (outputs, rules) = underlay_outputs(&path, &spec)?;
         // The underlay's rules count the outer packets, as Open vSwitch's do.
         self.out.rules.extend(rules);
         Ok(TunnelPush::new(header, outputs, port, &path))
+    }
+
+    /// The Geneve options of the mapped tun_metadata fields whose value is not zero, by field
+    /// index (`flow::tun_metadata`: a zero value sends no option).
+    fn geneve_options(&mut self) -> Result<GeneveOptions, TunnelMiss> {
+        let mut options = GeneveOptions::default();
+        for mapping in tun_metadata::published_map().mappings() {
+            let value = self.read_tunnel_field(Field::TunMetadata(mapping.index));
+            if value != 0 {
+                let bytes = value.to_be_bytes();
+                let data = bytes.get(16 - usize::from(mapping.len)..).ok_or(TunnelMiss::BadHeader)?;
+                if !options.push(mapping.class, mapping.kind, data) {
+                    return Err(TunnelMiss::BadHeader);
+                }
+            }
+        }
+        Ok(options)
+    }
+
+    /// The address a `remote_ip=flow` / `local_ip=flow` port takes from the flow: the IPv4 field
+    /// if set, else the IPv6 one (Open vSwitch's order); `None` when both are zero.
+    fn flow_tunnel_address(&mut self, ipv4: Field, ipv6: Field) -> Option<IpAddr> {
+        let v4 = u32::try_from(self.read(ipv4)).unwrap_or(0);
+        if v4 != 0 {
+            return Some(IpAddr::V4(Ipv4Addr::from(v4)));
+        }
+        let v6 = self.read(ipv6);
+        (v6 != 0).then(|| IpAddr::V6(Ipv6Addr::from(v6)))
     }
 
     /// The outer TOS (DSCP from the port or the packet, ECN always the packet's) and TTL.
@@ -321,6 +359,60 @@ fn underlay_outputs(path: &UnderlayPath<'_>, spec: &OuterSpec) -> Result<Underla
     Ok((outputs, translation.rules))
 }
 
+/// A tunnel address of `key` as `flow_tunnel_address` picks it, without reading it into the
+/// megaflow; `0.0.0.0` when neither field is set.
+fn key_tunnel_address(key: &FlowKey, ipv4: Field, ipv6: Field) -> IpAddr {
+    match (key.get_u64(ipv4), key.get_u128(ipv6)) {
+        (0, 0) => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+        (0, v6) => IpAddr::V6(Ipv6Addr::from(v6)),
+        (v4, _) => IpAddr::V4(Ipv4Addr::from(u32::try_from(v4).unwrap_or(0))),
+    }
+}
+
+/// The tunnel fields a packet held for a next hop carries out (`PacketInOrigin::TunnelHold`):
+/// those `tunnel_push` read (and so un-wildcarded) when the port takes them from the flow; the
+/// others are carried but unused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct HeldTunnelFields {
+    /// tun_src or tun_ipv6_src by family; `0.0.0.0` for none.
+    pub src: IpAddr,
+    /// tun_dst or tun_ipv6_dst by family (a flood-and-learn port's copy: its VTEP).
+    pub dst: IpAddr,
+    pub flags: u16,
+    /// tun_gbp_id, tun_gbp_flags.
+    pub gbp: (u16, u8),
+    /// The option area (the mapped tun_metadata fields).
+    pub metadata: [u8; tun_metadata::AREA_BYTES],
+}
+
+impl HeldTunnelFields {
+    /// The set_field actions that give a packet these fields (the addresses by family, the
+    /// others when not zero): how a held packet's release carries them.
+    pub fn set_fields(&self) -> Vec<Action> {
+        let set = |field: Field, value: u128| Action::SetField { field, value, mask: field.bits_mask() };
+        let address = |addr: IpAddr, ipv4: Field, ipv6: Field| match addr {
+            IpAddr::V4(v4) => set(ipv4, u128::from(u32::from(v4))),
+            IpAddr::V6(v6) => set(ipv6, u128::from(v6)),
+        };
+        let mut key = FlowKey::default();
+        key.bytes[TUN_METADATA_OFFSET..].copy_from_slice(&self.metadata);
+        key.set_u64(Field::TunFlags, u64::from(self.flags));
+        key.set_u64(Field::TunGbpId, u64::from(self.gbp.0));
+        key.set_u64(Field::TunGbpFlags, u64::from(self.gbp.1));
+        let metadata =
+            tun_metadata::published_map().mappings().iter().map(|m| Field::TunMetadata(m.index)).collect::<Vec<_>>();
+        let others = [Field::TunFlags, Field::TunGbpId, Field::TunGbpFlags]
+            .into_iter()
+            .chain(metadata)
+            .filter(|&field| key.get_u128(field) != 0)
+            .map(|field| set(field, key.get_u128(field)));
+        [address(self.src, Field::TunSrc, Field::TunIpv6Src), address(self.dst, Field::TunDst, Field::TunIpv6Dst)]
+            .into_iter()
+            .chain(others)
+            .collect()
+    }
+}
+
 fn mac_value(mac: [u8; 6]) -> u128 {
     mac.iter().fold(0u128, |value, &byte| (value << 8) | u128::from(byte))
 }
@@ -329,5 +421,36 @@ fn ip_value(addr: IpAddr) -> u128 {
     match addr {
         IpAddr::V4(v4) => u128::from(v4.to_ipv6_mapped()),
         IpAddr::V6(v6) => u128::from(v6),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::flow::tun_metadata::tests::publish_test_map;
+
+    #[test]
+    fn a_held_packet_is_released_with_the_tunnel_fields_it_carries() {
+        publish_test_map();
+        let mut metadata = [0; tun_metadata::AREA_BYTES];
+        metadata[..4].copy_from_slice(&[0, 0, 0xca, 0xfe]);
+        let held = HeldTunnelFields {
+            src: "0.0.0.0".parse().unwrap(),
+            dst: "fd00::2".parse().unwrap(),
+            flags: 1,
+            gbp: (0x1234, 0),
+            metadata,
+        };
+        let text: Vec<String> = held.set_fields().iter().map(ToString::to_string).collect();
+        assert_eq!(
+            text,
+            [
+                "set_field:0.0.0.0->tun_src",
+                "set_field:fd00::2->tun_ipv6_dst",
+                "set_field:+oam->tun_flags",
+                "set_field:4660->tun_gbp_id",
+                "set_field:0xcafe->tun_metadata0"
+            ]
+        );
     }
 }

@@ -7,10 +7,11 @@
 //! its inner source MAC and outer source address, so a new (MAC, VTEP) pair upcalls once; the
 //! pair goes to the management thread, whose new version revalidates the megaflows that read
 //! that entry (its Bloom bits in `Dependencies::macs`).
-//! Actions that set tun_dst (an IPv4 VTEP) before the output steer it to that VTEP alone: so a
-//! packet held for one VTEP's next hop is released to that VTEP only (`switch::underlay`).
+//! Actions that set tun_dst (tun_ipv6_dst on a port of IPv6 VTEPs) before the output steer it to
+//! that VTEP alone: so a packet held for one VTEP's next hop is released to that VTEP only
+//! (`switch::underlay`).
 
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
 
 use super::{mac, Bridge, BridgePort, Translation, Xlate};
@@ -30,11 +31,11 @@ pub struct VtepLearning {
 impl Xlate<'_, '_> {
     /// Output to flood-and-learn port `port`.
     pub(super) fn vtep_output(&mut self, port: &BridgePort, tunnel: &TunnelConfig, flood: &Flood) {
-        let tun_dst = self.read(Field::TunDst);
-        if tun_dst != self.start_key.get_u128(Field::TunDst) {
-            if let Some(remote) = u32::try_from(tun_dst).ok().filter(|&dst| dst != 0) {
-                let remote = IpAddr::V4(Ipv4Addr::from(remote));
-                self.note(format!("output:{}: tun_dst set: to VTEP {remote}", port.ofport));
+        let (field, _) = vtep_fields(flood);
+        let tun_dst = self.read(field);
+        if tun_dst != self.start_key.get_u128(field) {
+            if let Some(remote) = vtep_address(flood, tun_dst) {
+                self.note(format!("output:{}: {field} set: to VTEP {remote}", port.ofport));
                 return self.tunnel_output_to(port, tunnel, Some(remote));
             }
         }
@@ -64,25 +65,50 @@ impl Xlate<'_, '_> {
     }
 }
 
+/// The tunnel fields (destination, source) of a flood-and-learn port's VTEPs: IPv4 or IPv6, by
+/// the family of its group or replication list.
+fn vtep_fields(flood: &Flood) -> (Field, Field) {
+    let ipv6 = match &flood.to {
+        FloodTo::Group(group) => group.is_ipv6(),
+        FloodTo::Replicate(remotes) => remotes.first().is_some_and(IpAddr::is_ipv6),
+    };
+    if ipv6 {
+        (Field::TunIpv6Dst, Field::TunIpv6Src)
+    } else {
+        (Field::TunDst, Field::TunSrc)
+    }
+}
+
+/// A value of one of `vtep_fields` as a VTEP address; `None` for 0.
+fn vtep_address(flood: &Flood, value: u128) -> Option<IpAddr> {
+    if value == 0 {
+        return None;
+    }
+    Some(match vtep_fields(flood).0 {
+        Field::TunIpv6Dst => IpAddr::V6(Ipv6Addr::from(value)),
+        _ => IpAddr::V4(Ipv4Addr::from(u32::try_from(value).ok()?)),
+    })
+}
+
 /// At an upcall of a packet decapsulated by a flood-and-learn port (`key`'s in_port): the
-/// megaflow matches the inner source MAC and the outer source address and depends on the
-/// port's entry for that MAC; returns the pair when the version does not have it yet, else the
-/// megaflow keeps the entry alive (`keepalive`: its packets refresh it, as a source refreshes
-/// a MAC entry; sending to a VTEP does not, as in Linux, whose VXLAN entries age from what
-/// they last received). Learning needs the outer source in the key: an IPv4 underlay.
+/// megaflow matches the inner source MAC and the outer source address (tun_src, or tun_ipv6_src
+/// on a port whose VTEPs are IPv6) and depends on the port's entry for that MAC; returns the
+/// pair when the version does not have it yet, else the megaflow keeps the entry alive
+/// (`keepalive`: its packets refresh it, as a source refreshes a MAC entry; sending to a VTEP
+/// does not, as in Linux, whose VXLAN entries age from what they last received).
 pub fn vtep_learning(bridge: &Bridge<'_>, key: &FlowKey, translation: &mut Translation) -> Option<VtepLearning> {
     let dp_port = u16::try_from(key.get_u64(Field::InPort)).ok()?;
-    bridge.port_by_dp(dp_port)?.tunnel.as_ref()?.flood.as_ref()?;
+    let flood = bridge.port_by_dp(dp_port)?.tunnel.as_ref()?.flood.as_ref()?;
     let underlay = bridge.underlay?;
     let mac = mac(key.get_u128(Field::DlSrc));
     translation.wildcards.set_all_ones(Field::DlSrc);
-    translation.wildcards.set_all_ones(Field::TunSrc);
     translation.dependencies.macs |= learned_bits(dp_port, mac);
-    let src = u32::try_from(key.get_u64(Field::TunSrc)).unwrap_or(0);
-    if src == 0 || mac[0] & 1 != 0 || mac == [0; 6] {
+    let (_, source) = vtep_fields(flood);
+    translation.wildcards.set_all_ones(source);
+    let remote = vtep_address(flood, key.get_u128(source))?;
+    if mac[0] & 1 != 0 || mac == [0; 6] {
         return None;
     }
-    let remote = IpAddr::V4(Ipv4Addr::from(src));
     match underlay.learned_vtep(dp_port, mac) {
         Some(entry) if entry.remote == remote => {
             translation.keep_alive.push(Arc::clone(&entry.last_seen));
@@ -254,6 +280,7 @@ mod tests {
             local: None,
             group: group.map(|g| g.parse().unwrap()),
             in_key: Some(42),
+            gbp: false,
             bridge: 1,
             dp_port,
         };
@@ -277,6 +304,7 @@ mod tests {
             flags: 0,
             tp_src: 50000,
             eth_src: [2, 0, 0, 0, 0, 3],
+            ..TunnelMetadata::EMPTY
         };
         let port = |src, dst| decap.receiver(&meta(src, dst)).map(|r| r.dp_port);
         assert_eq!(port("172.31.1.3", "239.1.1.1"), Some(VXLAN_DP), "to the group");
@@ -311,18 +339,13 @@ mod tests {
             panic!("not a copy and a hold: {:?}", translation.actions)
         };
         assert!(push.header.to_string().contains("dst=172.31.1.3"));
-        let PacketInOrigin::TunnelHold { tun_dst, nexthop, .. } = meta.origin else { panic!("{meta:?}") };
-        assert_eq!(
-            (tun_dst, nexthop),
-            (u32::from(std::net::Ipv4Addr::new(172, 31, 1, 5)), "172.31.1.5".parse().unwrap())
-        );
+        let PacketInOrigin::TunnelHold { tunnel, nexthop, .. } = meta.origin else { panic!("{meta:?}") };
+        assert_eq!((tunnel.dst, nexthop), ("172.31.1.5".parse().unwrap(), "172.31.1.5".parse().unwrap()));
         // The release: a packet-out that sets tun_dst and outputs to the port.
         let mut key = FlowKey::default();
         key.set_u128(Field::DlDst, mac_value([0xff; 6]));
-        let actions = [
-            Action::SetField { field: Field::TunDst, value: u128::from(tun_dst), mask: Field::TunDst.bits_mask() },
-            Action::output(OfPort(2)),
-        ];
+        let mut actions = tunnel.set_fields();
+        actions.push(Action::output(OfPort(2)));
         let resolved = self::datapath("flood:172.31.1.3,172.31.1.4", LearnedVteps::new());
         let released = translate_packet_out(&resolved.bridges[1].view_in(&resolved), &key, OfPort(1), &actions);
         assert_eq!(released.actions.len(), 1, "{:?}", released.actions);
@@ -374,5 +397,22 @@ mod tests {
         // Not from a flood-and-learn port: no learning.
         key.set_u64(Field::InPort, 1);
         assert_eq!(learn(&datapath, &key).0, None);
+    }
+
+    #[test]
+    fn a_port_of_ipv6_vteps_learns_the_ipv6_tunnel_source() {
+        let mut key = FlowKey::default();
+        key.set_u64(Field::InPort, u64::from(VXLAN_DP));
+        key.set_u128(Field::DlSrc, mac_value(INNER));
+        let remote: IpAddr = "fd00:31::3".parse().unwrap();
+        let IpAddr::V6(v6) = remote else { unreachable!() };
+        key.set_u128(Field::TunIpv6Src, u128::from(v6));
+        let datapath = datapath("ff0e::1:1", LearnedVteps::new());
+        let view = datapath.bridges[1].view_in(&datapath);
+        let mut translation = translate(&view, &key, false);
+        let learned = vtep_learning(&view, &key, &mut translation);
+        assert_eq!(learned, Some(VtepLearning { port: VXLAN_DP, mac: INNER, remote }));
+        assert_eq!(translation.wildcards.get_u128(Field::TunIpv6Src), u128::MAX);
+        assert_eq!(translation.wildcards.get_u64(Field::TunSrc), 0, "the IPv4 source is not read");
     }
 }
