@@ -33,7 +33,7 @@ use crate::pmd::output::PortOutputs;
 use crate::pmd::stats::{DropReason, PmdCounter};
 use crate::pmd::upcall::{upcall, SideEffect, Upcall};
 use crate::revalidate::VersionChanges;
-use crate::tunnel::header::{DecapError, ReadyHeader, TunnelMetadata};
+use crate::tunnel::header::{DecapError, ReadyHeader, TunnelMetadata, TUN_FLAG_CSUM};
 
 /// A PMD's datapath caches: the exact-match cache in front of the megaflow classifier, and the
 /// gates that switch the EMC and the repeat check off where they do not pay.
@@ -310,27 +310,56 @@ impl<O: PortOutputs> Forwarder<O> {
     /// The decap stage: packets for one of the bridge's tunnel endpoints lose their outer
     /// headers (their tunnel fields and port go to the scratch); invalid ones, and those no
     /// tunnel port receives, are dropped here, counted by reason on the underlay port - never an
-    /// upcall. Returns (decapsulated, dropped).
+    /// upcall. A packet of the same length whose outer headers are byte for byte those of the
+    /// tunnel packet classified before it (a train of one flow from a sender that keeps the IP
+    /// ID, as Open vSwitch and this switch do) takes that packet's verdict without a second
+    /// classification, unless a checksum over its payload was checked (the payloads differ).
+    /// The outer headers are trimmed after the classification pass, so the comparison reads
+    /// them. Returns (decapsulated, dropped).
     #[cold]
     #[inline(never)]
     fn decapsulate(&mut self, decap: &Decap, burst: &mut O::Burst, n: usize, origin: Origin) -> (Lanes, Lanes) {
         let s = &mut *self.scratch;
         let mut tunnels = Lanes::NONE;
         let mut dropped = Lanes::NONE;
-        for i in 0..n {
-            let reason = match decap.classify(burst.data(i), &mut s.tunnel[i]) {
-                DecapVerdict::NotTunnel => continue,
-                DecapVerdict::Drop(reason) => reason,
-                DecapVerdict::Tunnel { outer_len, receiver } if burst.trim_front(i, outer_len) => {
-                    s.tunnel_port[i] = (receiver.dp_port, receiver.bridge);
+        let mut outer_lens = [0usize; BURST_SIZE];
+        // The last packet classified as a tunnel packet without a payload checksum, and its
+        // outer length.
+        let mut previous: Option<(usize, usize)> = None;
+        for (i, outer) in outer_lens.iter_mut().enumerate().take(n) {
+            let data = burst.data(i);
+            if let Some((p, outer_len)) = previous {
+                let earlier = burst.data(p);
+                if earlier.len() == data.len() && earlier.get(..outer_len) == data.get(..outer_len) {
+                    s.tunnel[i] = s.tunnel[p];
+                    s.tunnel_port[i] = s.tunnel_port[p];
+                    *outer = outer_len;
                     tunnels.insert(i);
                     continue;
                 }
-                DecapVerdict::Tunnel { .. } => DropReason::Decap(DecapError::Truncated),
+            }
+            let reason = match decap.classify(data, &mut s.tunnel[i]) {
+                DecapVerdict::NotTunnel => continue,
+                DecapVerdict::Drop(reason) => reason,
+                DecapVerdict::Tunnel { outer_len, receiver } => {
+                    s.tunnel_port[i] = (receiver.dp_port, receiver.bridge);
+                    *outer = outer_len;
+                    tunnels.insert(i);
+                    previous = (s.tunnel[i].flags & TUN_FLAG_CSUM == 0).then_some((i, outer_len));
+                    continue;
+                }
             };
             dropped.insert(i);
             drop(burst.take(i));
             self.exec.count_drops(origin, reason, 1);
+        }
+        for i in tunnels.iter() {
+            if !burst.trim_front(i, outer_lens[i]) {
+                tunnels.remove(i);
+                dropped.insert(i);
+                drop(burst.take(i));
+                self.exec.count_drops(origin, DropReason::Decap(DecapError::Truncated), 1);
+            }
         }
         (tunnels, dropped)
     }

@@ -849,7 +849,7 @@ mod tunnels {
     use super::*;
     use crate::datapath::{Decap, TunnelReceiver};
     use crate::flow::OfPort;
-    use crate::tunnel::header::{classify_outer, Outer, UdpTunnelPorts};
+    use crate::tunnel::header::{classify_outer, DecapError, Outer, UdpTunnelPorts};
     use crate::tunnel::port::TunnelConfig;
     use crate::tunnel::route::{Prefix, Route, RouteOrigin, RouteTable};
     use crate::tunnel::TunnelKind;
@@ -886,9 +886,15 @@ mod tunnels {
 
     /// `harness_with`, br-phy's port 1 with MTU `phy_mtu` (0: none).
     fn harness_with_mtu(flows: &[&str], phy_mtu: u16) -> Harness {
+        harness_with_options(flows, phy_mtu, &[])
+    }
+
+    /// `harness_with_mtu`, the VXLAN port with `more` options.
+    fn harness_with_options(flows: &[&str], phy_mtu: u16, more: &[(&str, &str)]) -> Harness {
         let mut h = harness(&[], 1, &[1, PHY]);
-        let options = [("remote_ip", "172.31.1.2"), ("key", "flow")].map(|(k, v)| (k.to_string(), v.to_string()));
-        let tunnel = TunnelConfig::from_options(TunnelKind::Vxlan, &options.into_iter().collect()).unwrap();
+        let options = [("remote_ip", "172.31.1.2"), ("key", "flow")].iter().chain(more);
+        let options = options.map(|(k, v)| (k.to_string(), v.to_string()));
+        let tunnel = TunnelConfig::from_options(TunnelKind::Vxlan, &options.collect()).unwrap();
         let br_int = BridgeDp {
             name: "br-int".into(),
             tables: tables(flows).snapshot(),
@@ -1077,5 +1083,68 @@ mod tunnels {
         let inner: Vec<usize> = h.take_sent().iter().filter(|(p, _)| *p == 1).map(|(_, b)| b.data().len()).collect();
         assert_eq!(inner, [964], "the inner frame that fits the overlay, decapsulated");
         assert_eq!(h.forwarder.exec.counters.port_rx_packets(VXLAN), 1);
+    }
+
+    /// Outer frames of `frames` encapsulated by a VXLAN port with `options`, turned around as
+    /// the peer would send them back.
+    fn sent_back(frames: &[Vec<u8>], options: &[(&str, &str)]) -> Vec<Vec<u8>> {
+        let mut h = harness_with_options(&["in_port=1,udp,actions=set_tunnel:77,output:2"], 0, options);
+        h.forward(frames);
+        h.take_sent()
+            .iter()
+            .map(|(_, b)| {
+                // Swapped addresses keep the IPv4 and UDP checksums right.
+                let mut data = b.data().to_vec();
+                data[0..6].copy_from_slice(&[2, 0, 0, 0, 0xaa, 1]);
+                data[6..12].copy_from_slice(&PEER_MAC);
+                let (src, dst) = ([172, 31, 1, 2], [172, 31, 1, 1]);
+                data[26..30].copy_from_slice(&src);
+                data[30..34].copy_from_slice(&dst);
+                data
+            })
+            .collect()
+    }
+
+    /// Decapsulates `outer` on br-phy's port into br-int, whose VXLAN port's packets go to port
+    /// 1; returns the inner frames sent there.
+    fn decapsulated(h: &mut Harness, outer: &[Vec<u8>]) -> Vec<Vec<u8>> {
+        let refs: Vec<&[u8]> = outer.iter().map(Vec::as_slice).collect();
+        let mut burst = TestBurst::of(&refs);
+        h.forwarder.forward_burst(&h.datapath, 1, PHY, Some(&decap()), &mut burst, 2);
+        h.take_sent().iter().filter(|(p, _)| *p == 1).map(|(_, b)| b.data().to_vec()).collect()
+    }
+
+    #[test]
+    fn repeated_outer_headers_take_the_verdict_before_unless_a_payload_checksum_was_checked() {
+        // Three frames of one flow and length, the second with another payload: their outer
+        // headers are the same bytes (IP ID 0, one UDP source port per flow), so the second and
+        // third take the first one's classification; each keeps its own inner frame.
+        let mut frames = vec![udp_frame_of_len(7, 100); 3];
+        frames[1][90] ^= 0xff;
+        let outer = sent_back(&frames, &[]);
+        assert_eq!(outer[0][..50], outer[1][..50], "one outer header: {outer:02x?}");
+        let mut h = harness_with(&["in_port=2,tun_id=77,actions=output:1"]);
+        assert_eq!(decapsulated(&mut h, &outer), frames, "each packet decapsulated into its own inner frame");
+        assert_eq!(h.forwarder.exec.counters.port_rx_packets(VXLAN), 3);
+
+        // The same outer header bytes, another length: classified on its own (a truncated
+        // inner frame is refused).
+        let mut short = outer.clone();
+        short[1].truncate(50 + 10);
+        let mut h = harness_with(&["in_port=2,tun_id=77,actions=output:1"]);
+        assert_eq!(decapsulated(&mut h, &short), [frames[0].clone(), frames[2].clone()]);
+        let refused: u64 =
+            DecapError::ALL.iter().map(|&e| h.forwarder.exec.counters.port_drops(PHY, DropReason::Decap(e))).sum();
+        assert_eq!(refused, 1, "the short one is refused");
+
+        // With UDP checksums the payload is part of the verdict: a frame whose outer header
+        // repeats a checked one's but whose payload was changed on the way is refused.
+        let outer = sent_back(&frames[..2].iter().map(|_| frames[0].clone()).collect::<Vec<_>>(), &[("csum", "true")]);
+        assert_eq!(outer[0], outer[1]);
+        let mut corrupted = outer.clone();
+        corrupted[1][100] ^= 0xff;
+        let mut h = harness_with(&["in_port=2,tun_id=77,actions=output:1"]);
+        assert_eq!(decapsulated(&mut h, &corrupted), [frames[0].clone()], "the corrupted one is dropped");
+        assert_eq!(h.forwarder.exec.counters.port_drops(PHY, DropReason::Decap(DecapError::BadChecksum)), 1);
     }
 }
