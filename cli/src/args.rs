@@ -120,6 +120,16 @@ enum Command {
         /// The packet itself: the Ethernet frame's bytes in hex (as ovs-appctl ofproto/trace takes it)
         packet: Option<String>,
     },
+    /// The megaflows the PMDs cached: match, packets, bytes, last use, datapath actions (as ovs-appctl dpctl/dump-flows)
+    #[command(after_help = "One block per PMD core, at most 1000 megaflows each. A line:\n  \
+        BRIDGE [tnl_pop(PORT)] MATCH packets:N bytes:N used:SECONDSs|never actions:ACTIONS\n\
+        MATCH is in ovs-ofctl syntax with the wildcarded fields left out, as trace prints its megaflow;\n\
+        tnl_pop(PORT): the packets came out of tunnel port PORT (decapsulated before the lookup).\n\n\
+        Example: vsctl dump-dp-flows br-int")]
+    DumpDpFlows {
+        /// Only the megaflows of this bridge's pipeline (default: every bridge)
+        bridge: Option<String>,
+    },
     /// The MAC table of the NORMAL action: port, VLAN, MAC, age; counters (as ovs-appctl fdb/show)
     FdbShow {
         /// Bridge name
@@ -350,6 +360,7 @@ fn request_for(command: Command, stdin: impl Read) -> Result<(Request, Option<Fl
         Command::ModFlows { strict, bridge, flow } => Request::ModFlows { bridge, flow, strict },
         Command::DelFlows { strict, bridge, selector } => Request::DelFlows { bridge, selector, strict },
         Command::Trace { bridge, flow, packet } => Request::Trace { bridge, flow, packet },
+        Command::DumpDpFlows { bridge } => Request::DumpDpFlows { bridge },
         Command::FdbShow { bridge } => Request::FdbShow { bridge },
         Command::FdbAdd { bridge, port, vlan, mac } => Request::FdbAdd { bridge, port, vlan, mac },
         Command::Mempool => Request::Mempool,
@@ -747,6 +758,18 @@ mod tests {
         assert!(usage_error_text("vsctl fdb-show").contains("<BRIDGE>"));
         assert_eq!(request("vsctl vtep-show"), Request::VtepShow { port: None });
         assert_eq!(request("vsctl vtep-show vx0"), Request::VtepShow { port: Some("vx0".into()) });
+    }
+
+    #[test]
+    fn dump_dp_flows_takes_an_optional_bridge() {
+        assert_eq!(request("vsctl dump-dp-flows"), Request::DumpDpFlows { bridge: None });
+        assert_eq!(request("vsctl dump-dp-flows br-int"), Request::DumpDpFlows { bridge: Some("br-int".into()) });
+        let json = parse("vsctl --json dump-dp-flows br-int").unwrap();
+        assert!(json.json);
+        assert_eq!(json.request, Request::DumpDpFlows { bridge: Some("br-int".into()) });
+        assert!(usage_error_text("vsctl dump-dp-flows br0 br1").contains("unexpected argument 'br1'"));
+        let help = parse("vsctl dump-dp-flows --help").unwrap_err().render().to_string();
+        assert!(help.contains("BRIDGE [tnl_pop(PORT)] MATCH packets:N bytes:N used:SECONDSs|never"), "{help}");
     }
 
     #[test]

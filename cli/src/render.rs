@@ -11,9 +11,9 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::proto::{
-    ControllerReply, ControllerStatusReply, DumpFlowsReply, FailModeReply, FdbShowReply, MempoolReply,
-    NeighbourShowReply, PmdStats, PmdStatsReply, PortInfo, PortStatsReply, Request, RouteShowReply, RxqReply,
-    ShowReply, TraceReply, VtepShowReply,
+    ControllerReply, ControllerStatusReply, DpFlow, DpFlowsReply, DumpFlowsReply, FailModeReply, FdbShowReply,
+    MempoolReply, NeighbourShowReply, PmdStats, PmdStatsReply, PortInfo, PortStatsReply, Request, RouteShowReply,
+    RxqReply, ShowReply, TraceReply, VtepShowReply,
 };
 use crate::table::{Align, Table};
 
@@ -27,6 +27,7 @@ pub fn render_result(request: &Request, result: Value) -> Result<String, serde_j
         Request::RxqShow => pmd_rxq_show(&typed::<RxqReply>(result)?),
         Request::DumpFlows { .. } => dump_flows(&typed::<DumpFlowsReply>(result)?),
         Request::Trace { .. } => trace(&typed::<TraceReply>(result)?),
+        Request::DumpDpFlows { .. } => dump_dp_flows(&typed::<DpFlowsReply>(result)?),
         Request::Mempool => mempool(&typed::<MempoolReply>(result)?),
         // One target per line, as ovs-vsctl prints them; the fail mode alone, nothing if unset.
         Request::GetController { .. } => {
@@ -401,6 +402,46 @@ fn dump_flows(reply: &DumpFlowsReply) -> String {
     reply.flows.iter().map(|flow| format!("{flow}\n")).collect()
 }
 
+/// Per PMD a line with its core and how many megaflows it has (or why it did not say), then
+/// one line per megaflow: `BRIDGE [tnl_pop(PORT)] MATCH packets:N bytes:N used:S.MMMs
+/// actions:ACTIONS` (`used:never` before its first packet), as `ovs-appctl dpctl/dump-flows`.
+fn dump_dp_flows(reply: &DpFlowsReply) -> String {
+    if reply.pmds.is_empty() {
+        return "no PMD threads\n".to_string();
+    }
+    let mut out = String::new();
+    for pmd in &reply.pmds {
+        if let Some(error) = &pmd.error {
+            out.push_str(&format!("pmd core {}: {error}\n", pmd.core));
+            continue;
+        }
+        let plural = if pmd.megaflows == 1 { "" } else { "s" };
+        out.push_str(&format!("pmd core {}: {} megaflow{plural}", pmd.core, pmd.megaflows));
+        if (pmd.flows.len() as u64) < pmd.megaflows {
+            out.push_str(&format!(", the first {} listed", pmd.flows.len()));
+        }
+        out.push('\n');
+        for flow in &pmd.flows {
+            out.push_str(&format!("  {}\n", dp_flow_line(flow)));
+        }
+    }
+    out
+}
+
+/// One megaflow of `dump_dp_flows`.
+fn dp_flow_line(flow: &DpFlow) -> String {
+    let mut parts = vec![flow.bridge.clone()];
+    if let Some(port) = &flow.tnl_pop {
+        parts.push(format!("tnl_pop({port})"));
+    }
+    if !flow.matches.is_empty() {
+        parts.push(flow.matches.clone());
+    }
+    let used = flow.used_ms.map_or_else(|| "never".to_string(), |ms| format!("{}.{:03}s", ms / 1000, ms % 1000));
+    parts.push(format!("packets:{} bytes:{} used:{used} actions:{}", flow.packets, flow.bytes, flow.actions));
+    parts.join(" ")
+}
+
 /// As `ovs-appctl ofproto/trace` ends: the tables visited, a blank line, then the
 /// megaflow that would be installed and the datapath actions.
 fn trace(reply: &TraceReply) -> String {
@@ -548,7 +589,8 @@ mod tests {
 
     use super::*;
     use crate::proto::{
-        BridgeInfo, ConnectionStatus, PmdRxqs, PmdStats, PortInfo, PortStats, RouteChangeReply, RouteInfo, RxqInfo,
+        BridgeInfo, ConnectionStatus, PmdDpFlows, PmdRxqs, PmdStats, PortInfo, PortStats, RouteChangeReply, RouteInfo,
+        RxqInfo,
     };
 
     fn value<T: Serialize>(reply: &T) -> Value {
@@ -973,6 +1015,59 @@ CORE  PORT  QUEUE
         );
         let empty = DumpFlowsReply { flows: vec![] };
         assert_eq!(rendered(Request::DumpFlows { bridge: "br0".to_string(), selector: None }, &empty), "");
+    }
+
+    #[test]
+    fn dump_dp_flows_lists_each_pmd_and_its_megaflows() {
+        let push = "tnl_push(vxlan,eth(src=02:00:00:00:aa:01,dst=02:00:00:00:aa:02),ipv4(src=172.31.1.1,\
+                    dst=172.31.1.2,tos=0x0,ttl=64,df),udp(dst=4789,csum=false),vni=4000)->1";
+        let flow = |tnl_pop: Option<&str>, matches: &str, packets, used_ms, actions: &str| DpFlow {
+            bridge: "br-int".to_string(),
+            tnl_pop: tnl_pop.map(str::to_string),
+            matches: matches.to_string(),
+            packets,
+            bytes: packets * 98,
+            used_ms,
+            actions: actions.to_string(),
+        };
+        let reply = DpFlowsReply {
+            limit: 1000,
+            pmds: vec![
+                PmdDpFlows {
+                    core: 2,
+                    error: None,
+                    megaflows: 3,
+                    flows: vec![
+                        flow(None, "ip,in_port=1", 4, Some(1_234), push),
+                        flow(Some("vxlan0"), "tun_id=0xfa0,tun_src=172.31.1.2,in_port=2", 3, Some(45), "1"),
+                        flow(None, "", 0, None, "drop"),
+                    ],
+                },
+                PmdDpFlows {
+                    core: 3,
+                    error: None,
+                    megaflows: 1500,
+                    flows: vec![flow(None, "in_port=1", 1, Some(0), "2")],
+                },
+                PmdDpFlows { core: 4, error: None, megaflows: 0, flows: vec![] },
+                PmdDpFlows { core: 5, error: Some("no answer within 1 s".to_string()), megaflows: 0, flows: vec![] },
+            ],
+        };
+        let expected = format!(
+            "\
+pmd core 2: 3 megaflows
+  br-int ip,in_port=1 packets:4 bytes:392 used:1.234s actions:{push}
+  br-int tnl_pop(vxlan0) tun_id=0xfa0,tun_src=172.31.1.2,in_port=2 packets:3 bytes:294 used:0.045s actions:1
+  br-int packets:0 bytes:0 used:never actions:drop
+pmd core 3: 1500 megaflows, the first 1 listed
+  br-int in_port=1 packets:1 bytes:98 used:0.000s actions:2
+pmd core 4: 0 megaflows
+pmd core 5: no answer within 1 s
+"
+        );
+        assert_eq!(rendered(Request::DumpDpFlows { bridge: None }, &reply), expected);
+        let none = DpFlowsReply { limit: 1000, pmds: vec![] };
+        assert_eq!(rendered(Request::DumpDpFlows { bridge: Some("br0".to_string()) }, &none), "no PMD threads\n");
     }
 
     #[test]

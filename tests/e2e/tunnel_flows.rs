@@ -3,7 +3,9 @@
 //! br-int's port 1. The way out sets tun_dst and tun_id, the way in matches tun_id and tun_src;
 //! the host pings the kernel's overlay address through them.
 //! - `ovs-ofctl` over br-int's management socket (OpenFlow 1.3 set_field, NXM fields): its
-//!   dump-flows shows the tunnel fields as installed, and a packet of another VNI does not match.
+//!   dump-flows shows the tunnel fields as installed, and a packet of another VNI does not match;
+//!   `vsctl dump-dp-flows` shows the PMD's megaflows of both ways (the tunnel push with its outer
+//!   header and VNI, the tunnel pop with the tunnel fields matched) with their packets.
 //!   The same over an IPv6 underlay with tun_ipv6_dst / tun_ipv6_src, and VXLAN-GBP (`exts=gbp`)
 //!   with a kernel VTEP that has `gbp` on: our flow sets tun_gbp_id, the kernel turns it into
 //!   the request's mark, reflects that mark into its reply (`fwmark_reflect`) and sends it back
@@ -110,6 +112,56 @@ impl FlowBasedTunnel {
         );
     }
 
+    /// `vsctl dump-dp-flows br-int` after the ping: the way out is a megaflow of port 1 whose
+    /// actions push the outer header (`outer`: its addresses) with VNI 4000, the way in one of the
+    /// tunnel port (ofport 2) popped by vxlan0 whose match holds `tunnel_fields`, both with
+    /// packets; the text says the same. The underlay bridge's dump holds none of br-int's
+    /// megaflows, and a bridge that does not exist is an error that names it.
+    fn assert_dp_flows(&self, outer: &str, tunnel_fields: &[&str]) {
+        let dump: serde_json::Value = self.switch.json(&["dump-dp-flows", "br-int"]);
+        let flows = |dump: &serde_json::Value| -> Vec<serde_json::Value> {
+            let pmds = dump["pmds"].as_array().cloned().unwrap_or_default();
+            assert!(!pmds.is_empty() && pmds.iter().all(|pmd| pmd["error"].is_null()), "every PMD answers: {dump:#}");
+            pmds.iter().flat_map(|pmd| pmd["flows"].as_array().cloned().unwrap_or_default()).collect()
+        };
+        let text = |flow: &serde_json::Value, key: &str| flow[key].as_str().unwrap_or_default().to_owned();
+        let used = |flow: &serde_json::Value| {
+            flow["packets"].as_u64() > Some(0) && flow["bytes"].as_u64() > Some(0) && flow["used_ms"].is_u64()
+        };
+        let br_int = flows(&dump);
+        assert!(br_int.iter().all(|flow| flow["bridge"] == "br-int"), "{dump:#}");
+        let way_out = br_int.iter().any(|flow| {
+            let actions = text(flow, "actions");
+            used(flow)
+                && flow["tnl_pop"].is_null()
+                && text(flow, "match").split(',').any(|field| field == "in_port=1")
+                && actions.contains("tnl_push(vxlan,")
+                && actions.contains(outer)
+                && actions.contains("vni=4000")
+        });
+        assert!(way_out, "a megaflow of the way out pushes the outer header: {dump:#}");
+        let way_in = |flow: &serde_json::Value| {
+            let matches = text(flow, "match");
+            flow["tnl_pop"] == "vxlan0"
+                && matches.split(',').any(|field| field == "in_port=2")
+                && tunnel_fields.iter().all(|field| matches.contains(field))
+                && text(flow, "actions") == "1"
+        };
+        assert!(br_int.iter().any(|flow| used(flow) && way_in(flow)), "a megaflow of the way in: {dump:#}");
+        let listing = self.switch.vsctl_ok(&["dump-dp-flows", "br-int"]);
+        assert!(
+            listing.lines().any(|line| line.trim_start().starts_with("br-int tnl_pop(vxlan0) ")
+                && tunnel_fields.iter().all(|field| line.contains(field))
+                && line.contains(" actions:1")),
+            "{listing}"
+        );
+        assert!(listing.contains(outer) && listing.starts_with("pmd core "), "{listing}");
+        let underlay: serde_json::Value = self.switch.json(&["dump-dp-flows", "br0"]);
+        assert!(flows(&underlay).iter().all(|flow| flow["bridge"] == "br0"), "only br0's: {underlay:#}");
+        let unknown = self.switch.vsctl(&["dump-dp-flows", "br-nope"]);
+        assert!(!unknown.success() && unknown.stderr.contains("no bridge named \"br-nope\""), "{unknown}");
+    }
+
     /// A ping that must go unanswered: its replies are table misses of the tunnel port.
     fn assert_missed(&self, target: &str, why: &str) {
         let before = self.switch.port_stats().port("vxlan0").dropped("table_miss");
@@ -135,6 +187,7 @@ fn ovs_ofctl_sets_and_matches_tunnel_fields() {
     t.ping_through("10.1.1.2");
     t.assert_counted(&["tun_id=0xfa0", "tun_src=172.31.1.2"], "the way in matched");
     t.assert_counted(&["set_field:172.31.1.2->tun_dst"], "the way out was taken");
+    t.assert_dp_flows("ipv4(src=172.31.1.1,dst=172.31.1.2,", &["tun_id=0xfa0", "tun_src=172.31.1.2"]);
     // Another VNI from the same peer matches no flow of br-int: a table miss, no reply.
     kernel_vtep(&t.underlay, (4001, ""), "172.31.1.1", "172.31.1.2", "10.1.1", 1450);
     t.assert_missed("10.1.1.2", "VNI 4001 crossed a tun_id=4000 flow");
@@ -152,6 +205,7 @@ fn ovs_ofctl_sets_and_matches_ipv6_tunnel_fields() {
     t.ping_through("10.1.2.2");
     t.assert_counted(&["tun_ipv6_src=fd00:31::2,tun_ipv6_dst=fd00:31::1,tun_flags=-oam"], "the way in matched");
     t.assert_counted(&["set_field:fd00:31::2->tun_ipv6_dst"], "the way out was taken");
+    t.assert_dp_flows("ipv6(src=fd00:31::1,dst=fd00:31::2,", &["tun_id=0xfa0", "tun_ipv6_src=fd00:31::2"]);
     // The same VTEP's packets no longer match once the way in wants another source.
     ofctl_ok("OpenFlow13", &["del-flows", &t.mgmt, "in_port=2"]);
     t.add_flows(&["in_port=2,tun_id=4000,tun_ipv6_src=fd00:31::3,actions=output:1"]);

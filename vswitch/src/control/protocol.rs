@@ -48,6 +48,9 @@ pub enum Request {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         packet: Option<String>,
     },
+    /// The megaflows the PMDs have cached (as `ovs-appctl dpctl/dump-flows`): every bridge's, or
+    /// those of bridge `bridge`'s pipeline. Result: [`DpFlowsReply`].
+    DumpDpFlows { bridge: Option<String> },
     /// A static MAC table entry for NORMAL (as `ovs-appctl fdb/add`).
     FdbAdd { bridge: String, port: String, vlan: u16, mac: String },
     /// The MAC table NORMAL uses (as `ovs-appctl fdb/show` and `fdb/stats-show`). Result:
@@ -455,6 +458,48 @@ pub struct MempoolReply {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DumpFlowsReply {
     pub flows: Vec<String>,
+}
+
+/// `dump-dp-flows`: per PMD thread, the megaflows it has cached.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DpFlowsReply {
+    /// The most megaflows listed per PMD.
+    pub limit: u64,
+    pub pmds: Vec<PmdDpFlows>,
+}
+
+/// One PMD's megaflows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PmdDpFlows {
+    pub core: usize,
+    /// Why its megaflows are missing (it did not answer in time); None when it answered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// The megaflows the request selects, listed or not (`flows` holds the first `limit`).
+    pub megaflows: u64,
+    pub flows: Vec<DpFlow>,
+}
+
+/// One cached megaflow.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DpFlow {
+    /// The bridge whose pipeline made it: its in_port's (for a decapsulated packet, the tunnel
+    /// port's bridge).
+    pub bridge: String,
+    /// For packets that came out of a tunnel: the tunnel port whose decapsulation (before any
+    /// lookup) made them packets of `in_port`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tnl_pop: Option<String>,
+    /// The match, in ovs-ofctl syntax with the wildcarded fields left out (in_port an OpenFlow
+    /// port of `bridge`), as trace prints its megaflow.
+    #[serde(rename = "match")]
+    pub matches: String,
+    pub packets: u64,
+    pub bytes: u64,
+    /// Milliseconds since a packet last used it; None when none has.
+    pub used_ms: Option<u64>,
+    /// The datapath actions, comma separated (`drop` when none), as trace prints them.
+    pub actions: String,
 }
 
 /// What a flow change did.

@@ -8,9 +8,11 @@
 //! the top of an iteration (its quiescent point), revalidates its caches against
 //! what the version changed (or flushes them when that cannot be told), and
 //! acknowledges the version, so the management thread knows when an old one
-//! is unused.
+//! is unused. Packet-outs, clear-stats and megaflow dumps (`dump`) are run
+//! there too.
 #![forbid(unsafe_code)]
 pub mod burst;
+pub mod dump;
 pub mod execute;
 pub mod lanes;
 pub mod meters;
@@ -35,6 +37,7 @@ use crate::dpdk::mbuf::{Mbuf, RxBurst};
 use crate::packet::{Layers, PacketBurst};
 use crate::pipeline::xlate::DpAction;
 use burst::{credit_rules, free_packets, is_runt, Forwarder};
+use dump::MegaflowDumpRequest;
 use execute::{Execution, Origin};
 use lanes::Lanes;
 use meters::PmdMeters;
@@ -60,6 +63,8 @@ pub enum PmdCommand {
     ClearStats,
     /// Run a packet-out at the next quiescent point.
     Inject(Box<Injection>),
+    /// Answer with a snapshot of the cached megaflows (`vsctl dump-dp-flows`).
+    DumpMegaflows(MegaflowDumpRequest),
     /// Leave the poll loop.
     Stop,
 }
@@ -260,6 +265,12 @@ impl Pmd {
                     exec.execute(Origin { bridge, in_port }, packet, layers, &actions, DropReason::ActionDrop, None);
                     exec.counters.add(PmdCounter::PacketOuts, 1);
                     exec.ports.flush_all(&mut exec.counters);
+                }
+                Ok(PmdCommand::DumpMegaflows(request)) => {
+                    let now_ms = rdtsc() / self.tsc_per_ms;
+                    let dump = dump::snapshot(self.index, &self.forwarder.caches.megaflows, &request, now_ms);
+                    // The channel has room for every PMD's answer; nobody may wait for it any more.
+                    let _ = request.reply.try_send(dump);
                 }
                 Ok(PmdCommand::Stop) | Err(TryRecvError::Disconnected) => break,
                 Err(TryRecvError::Empty) => {}

@@ -5,6 +5,7 @@
 //! passed a quiescent point. Answers the control-socket requests.
 #![forbid(unsafe_code)]
 pub mod bridge;
+mod dp_flows;
 mod groups;
 mod openflow;
 pub mod port;
@@ -333,6 +334,7 @@ impl Switch {
                 reply(self.del_flows(&bridge, selector.as_deref(), strict))
             }
             Request::Trace { bridge, flow, packet } => reply(self.trace(&bridge, &flow, packet.as_deref())),
+            Request::DumpDpFlows { bridge } => reply(self.dump_dp_flows(bridge.as_deref())),
             Request::FdbAdd { bridge, port, vlan, mac } => reply(self.fdb_add(&bridge, &port, vlan, &mac)),
             Request::FdbShow { bridge } => reply(self.fdb_show(&bridge)),
             Request::Mempool => Reply::success(&MempoolReply {

@@ -95,10 +95,7 @@ impl Switch {
         };
         let bridge_dp = datapath.bridges.get(b).ok_or("bridge not in the datapath")?;
         let translation = translate(&bridge_dp.view_in(&datapath), &key, true);
-        let mut megaflow_key = key.masked(&translation.wildcards);
-        megaflow_key.set_u64(Field::InPort, u64::from(self.ports[in_port].ofport));
-        let megaflow = Match::new(&megaflow_key, &translation.wildcards).to_string();
-        let actions: Vec<String> = translation.actions.iter().map(|a| self.dp_action_text(a)).collect();
+        let megaflow = megaflow_match(&key, &translation.wildcards, self.ports[in_port].ofport);
         steps.extend(translation.trace.unwrap_or_default());
         if let Some(stop) = translation.stop {
             steps.push(format!("stopped: {stop:?}"));
@@ -106,11 +103,7 @@ impl Switch {
         for rule in &translation.learned_rules {
             steps.push(format!("learn (not applied by trace): {rule}"));
         }
-        Ok(TraceReply {
-            steps,
-            datapath_actions: if actions.is_empty() { "drop".into() } else { actions.join(",") },
-            megaflow,
-        })
+        Ok(TraceReply { steps, datapath_actions: self.dp_actions_text(&translation.actions), megaflow })
     }
 
     /// What the PMDs polling port `port` (an index of `ports`) decapsulate with: a device port
@@ -171,7 +164,16 @@ impl Switch {
         }
     }
 
-    /// A datapath action in OpenFlow port terms, for trace.
+    /// Datapath actions in OpenFlow port terms, comma separated (`drop` when there are none), for
+    /// trace and the datapath flow dump.
+    pub(super) fn dp_actions_text(&self, actions: &[DpAction]) -> String {
+        if actions.is_empty() {
+            return "drop".into();
+        }
+        actions.iter().map(|a| self.dp_action_text(a)).collect::<Vec<_>>().join(",")
+    }
+
+    /// A datapath action in OpenFlow port terms.
     fn dp_action_text(&self, action: &DpAction) -> String {
         match action {
             DpAction::Output(dp) => self.dp_port_text(*dp),
@@ -203,6 +205,14 @@ impl Switch {
             ),
         }
     }
+}
+
+/// A megaflow (a key and its mask) as an ovs-ofctl match with the wildcarded fields left out,
+/// its in_port the OpenFlow port `in_ofport`.
+pub(super) fn megaflow_match(key: &FlowKey, mask: &FlowKey, in_ofport: u32) -> String {
+    let mut key = key.masked(mask);
+    key.set_u64(Field::InPort, u64::from(in_ofport));
+    Match::new(&key, mask).to_string()
 }
 
 /// A flow on an underlay port that describes a tunnel packet for one of the bridge's endpoints
@@ -261,6 +271,24 @@ mod tests {
         assert_eq!(parse_hex(""), Ok(vec![]));
         assert_eq!(parse_hex("020"), Err("the packet has an odd number of hex digits (3)".to_owned()));
         assert_eq!(parse_hex("02zz"), Err("\"zz\" in the packet is not a hex byte".to_owned()));
+    }
+
+    #[test]
+    fn a_megaflow_is_shown_with_its_openflow_in_port_and_only_the_fields_its_mask_has() {
+        // A decapsulated packet's key (in_port the tunnel port's datapath number 70) under a mask
+        // of in_port, tun_id, tun_src and the IP protocol.
+        let key = *parse_dump_flows("in_port=70,tun_id=4000,tun_src=172.31.1.2,tun_dst=172.31.1.1,udp,tp_dst=53")
+            .unwrap()
+            .matches
+            .value();
+        let mut mask = FlowKey::default();
+        for (field, bits) in [(Field::InPort, 0xffff_ffff), (Field::TunId, u64::MAX), (Field::TunSrc, 0xffff_ffff)] {
+            mask.set_u64(field, bits);
+        }
+        mask.set_u64(Field::DlType, 0xffff);
+        mask.set_u64(Field::NwProto, 0xff);
+        assert_eq!(megaflow_match(&key, &mask, 2), "udp,tun_id=0xfa0,tun_src=172.31.1.2,in_port=2");
+        assert_eq!(megaflow_match(&key, &FlowKey::default(), 2), "", "a megaflow of every packet");
     }
 
     #[test]
