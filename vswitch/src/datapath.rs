@@ -480,7 +480,7 @@ mod tests {
     use crate::flow::key::{Field, FlowKey};
     use crate::flow::{parse_add_flow, OfPort};
     use crate::pipeline::table::{FlowModFlags, FlowTables};
-    use crate::pipeline::xlate::{translate, PortFlags, VlanMode};
+    use crate::pipeline::xlate::translate;
     use crate::revalidate::BridgeChanges;
     use crate::tunnel::port::TunnelConfig;
     use crate::tunnel::route::{Prefix, Route, RouteOrigin};
@@ -488,16 +488,7 @@ mod tests {
     const GATEWAY_MAC: [u8; 6] = [2, 0, 0, 0, 0xbb, 2];
 
     fn port(ofport: u32, dp_port: u16, tunnel: Option<Arc<TunnelConfig>>) -> BridgePort {
-        BridgePort {
-            ofport,
-            dp_port,
-            vlan_mode: VlanMode::Trunk(Vec::new()),
-            live: true,
-            flags: PortFlags::default(),
-            tunnel,
-            patch: None,
-            mtu: 0,
-        }
+        BridgePort { tunnel, ..BridgePort::trunk(ofport, dp_port) }
     }
 
     fn bridge(name: &str, flow: &str, ports: Vec<BridgePort>) -> BridgeDp {

@@ -264,19 +264,10 @@ mod tests {
     use super::*;
     use crate::flow::parse_add_flow;
     use crate::pipeline::table::{FlowModFlags, FlowTables};
-    use crate::pipeline::xlate::{BridgePort, MacPort, MacTable, PortFlags, VlanMode};
+    use crate::pipeline::xlate::{BridgePort, MacPort, MacTable};
 
     fn port(ofport: u32) -> BridgePort {
-        BridgePort {
-            ofport,
-            dp_port: u16::try_from(ofport).unwrap(),
-            vlan_mode: VlanMode::Trunk(Vec::new()),
-            live: true,
-            flags: PortFlags::default(),
-            tunnel: None,
-            patch: None,
-            mtu: 0,
-        }
+        BridgePort::trunk(ofport, u16::try_from(ofport).unwrap())
     }
 
     /// A megaflow key with in_port `dp_port` and nw_src `nw_src` (IPv4), its mask in_port,

@@ -158,6 +158,22 @@ pub struct BridgePort {
     pub mtu: u16,
 }
 
+impl BridgePort {
+    /// A live trunk port of all VLANs without flags, tunnel, patch peer or MTU.
+    pub fn trunk(ofport: u32, dp_port: u16) -> BridgePort {
+        BridgePort {
+            ofport,
+            dp_port,
+            vlan_mode: VlanMode::Trunk(Vec::new()),
+            live: true,
+            flags: PortFlags::default(),
+            tunnel: None,
+            patch: None,
+            mtu: 0,
+        }
+    }
+}
+
 /// The other end of a patch port: its bridge (index of the datapath's bridges) and datapath port.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct PatchPeer {
@@ -386,16 +402,7 @@ pub const NO_DP_PORT: u16 = u16::MAX;
 /// `in_port`: a port of the bridge, or CONTROLLER/LOCAL/NONE (whose key's in_port is
 /// [`NO_DP_PORT`]). output:TABLE runs the pipeline from table 0.
 pub fn translate_packet_out(bridge: &Bridge<'_>, dp_key: &FlowKey, in_port: OfPort, actions: &[Action]) -> Translation {
-    let port = bridge.port_by_ofport(in_port.0).cloned().unwrap_or(BridgePort {
-        ofport: in_port.0,
-        dp_port: NO_DP_PORT,
-        vlan_mode: VlanMode::Trunk(Vec::new()),
-        live: true,
-        flags: PortFlags::default(),
-        tunnel: None,
-        patch: None,
-        mtu: 0,
-    });
+    let port = bridge.port_by_ofport(in_port.0).cloned().unwrap_or_else(|| BridgePort::trunk(in_port.0, NO_DP_PORT));
     let mut xlate = Xlate::new(bridge, port, dp_key, Translation::default());
     xlate.execute(actions);
     xlate.finish()
@@ -1093,19 +1100,7 @@ mod tests {
     }
 
     pub(super) fn trunk_ports(ofports: &[u32]) -> Vec<BridgePort> {
-        ofports
-            .iter()
-            .map(|&ofport| BridgePort {
-                ofport,
-                dp_port: dp(ofport),
-                vlan_mode: VlanMode::Trunk(Vec::new()),
-                live: true,
-                flags: PortFlags::default(),
-                tunnel: None,
-                patch: None,
-                mtu: 0,
-            })
-            .collect()
+        ofports.iter().map(|&ofport| BridgePort::trunk(ofport, dp(ofport))).collect()
     }
 
     fn tables(rules: &[&str]) -> TablesSnapshot {

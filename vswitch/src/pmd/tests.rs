@@ -19,7 +19,7 @@ use crate::packet::proto::{ethertype, ip_proto};
 use crate::packet::tests::builder::{arp, ethernet, udp, Ipv4};
 use crate::packet::{PacketBuf, PacketBurst, TestBuf, TestBurst};
 use crate::pipeline::table::{FlowModFlags, FlowTables};
-use crate::pipeline::xlate::{BridgePort, MacPort, MacTable, PacketInOrigin, PortFlags, VlanMode};
+use crate::pipeline::xlate::{BridgePort, MacPort, MacTable, PacketInOrigin};
 use crate::revalidate::VersionChanges;
 
 /// The origin of a packet held for `nexthop` of underlay bridge 1 by tunnel port 40 (datapath
@@ -84,18 +84,7 @@ fn harness(flows: &[&str], bridge_ports: u16, pmd_ports: &[u16]) -> Harness {
     for flow in flows {
         tables.add(parse_add_flow(flow).unwrap(), FlowModFlags::default(), 0).unwrap();
     }
-    let ports = (1..=bridge_ports)
-        .map(|port| BridgePort {
-            ofport: u32::from(port),
-            dp_port: port,
-            vlan_mode: VlanMode::Trunk(Vec::new()),
-            live: true,
-            flags: PortFlags::default(),
-            tunnel: None,
-            patch: None,
-            mtu: 0,
-        })
-        .collect();
+    let ports = (1..=bridge_ports).map(|port| BridgePort::trunk(u32::from(port), port)).collect();
     let bridge = BridgeDp {
         name: "br0".into(),
         tables: tables.snapshot(),
@@ -323,16 +312,7 @@ fn with_tunnel(h: &mut Harness, neighbours: &[(&str, [u8; 6])], limit: PacketInL
     overlay.packet_in_limit = limit;
     let mut tables = FlowTables::new();
     tables.add(parse_add_flow("actions=NORMAL").unwrap(), FlowModFlags::default(), 0).unwrap();
-    let port = |ofport: u32, dp_port: u16| BridgePort {
-        ofport,
-        dp_port,
-        vlan_mode: VlanMode::Trunk(Vec::new()),
-        live: true,
-        flags: PortFlags::default(),
-        tunnel: None,
-        patch: None,
-        mtu: 0,
-    };
+    let port = BridgePort::trunk;
     let underlay = BridgeDp {
         name: "br-phy".into(),
         tables: tables.snapshot(),
@@ -860,16 +840,7 @@ mod tunnels {
     const PEER_MAC: [u8; 6] = [2, 0, 0, 0, 0xaa, 2];
 
     fn port(ofport: u32, dp_port: u16) -> BridgePort {
-        BridgePort {
-            ofport,
-            dp_port,
-            vlan_mode: VlanMode::Trunk(Vec::new()),
-            live: true,
-            flags: PortFlags::default(),
-            tunnel: None,
-            patch: None,
-            mtu: 0,
-        }
+        BridgePort::trunk(ofport, dp_port)
     }
 
     fn tables(flows: &[&str]) -> FlowTables {
@@ -991,19 +962,7 @@ mod tunnels {
         // The outer frames, as the peer would send them back (addresses swapped), decapsulated
         // on br-phy's port into br-int's VXLAN port, where a flow matches the VNI.
         let mut h = harness_with(&["in_port=2,tun_id=77,actions=output:1", "in_port=2,actions=drop"]);
-        let back: Vec<Vec<u8>> = outer
-            .iter()
-            .map(|b| {
-                let mut data = b.data().to_vec();
-                data.copy_within(6..12, 0);
-                data[6..12].copy_from_slice(&PEER_MAC);
-                data[0..6].copy_from_slice(&[2, 0, 0, 0, 0xaa, 1]);
-                let (src, dst) = ([172, 31, 1, 2], [172, 31, 1, 1]);
-                data[26..30].copy_from_slice(&src);
-                data[30..34].copy_from_slice(&dst);
-                data
-            })
-            .collect();
+        let back: Vec<Vec<u8>> = outer.iter().map(|b| turned_around(b.data())).collect();
         let refs: Vec<&[u8]> = back.iter().map(Vec::as_slice).collect();
         let mut burst = TestBurst::of(&refs);
         h.forwarder.forward_burst(&h.datapath, 1, PHY, Some(&decap()), &mut burst, 2);
@@ -1059,21 +1018,7 @@ mod tunnels {
     fn tunnel_packets_longer_than_the_underlay_port_mtu_are_dropped_as_oversize() {
         // Outer frames of inner frames of 964 and 965 bytes (outer IP 1000 and 1001 bytes),
         // received on a port of MTU 1000.
-        let mut h = harness_with(&["in_port=1,udp,actions=set_tunnel:77,output:2"]);
-        h.forward(&[udp_frame_of_len(7, 964), udp_frame_of_len(7, 965)]);
-        let back: Vec<Vec<u8>> = h
-            .take_sent()
-            .iter()
-            .map(|(_, b)| {
-                let mut data = b.data().to_vec();
-                data[0..6].copy_from_slice(&[2, 0, 0, 0, 0xaa, 1]);
-                data[6..12].copy_from_slice(&PEER_MAC);
-                let (src, dst) = ([172, 31, 1, 2], [172, 31, 1, 1]);
-                data[26..30].copy_from_slice(&src);
-                data[30..34].copy_from_slice(&dst);
-                data
-            })
-            .collect();
+        let back = sent_back(&[udp_frame_of_len(7, 964), udp_frame_of_len(7, 965)], &[]);
         let mut h = harness_with(&["in_port=2,actions=output:1"]);
         let refs: Vec<&[u8]> = back.iter().map(Vec::as_slice).collect();
         let mut burst = TestBurst::of(&refs);
@@ -1090,19 +1035,18 @@ mod tunnels {
     fn sent_back(frames: &[Vec<u8>], options: &[(&str, &str)]) -> Vec<Vec<u8>> {
         let mut h = harness_with_options(&["in_port=1,udp,actions=set_tunnel:77,output:2"], 0, options);
         h.forward(frames);
-        h.take_sent()
-            .iter()
-            .map(|(_, b)| {
-                // Swapped addresses keep the IPv4 and UDP checksums right.
-                let mut data = b.data().to_vec();
-                data[0..6].copy_from_slice(&[2, 0, 0, 0, 0xaa, 1]);
-                data[6..12].copy_from_slice(&PEER_MAC);
-                let (src, dst) = ([172, 31, 1, 2], [172, 31, 1, 1]);
-                data[26..30].copy_from_slice(&src);
-                data[30..34].copy_from_slice(&dst);
-                data
-            })
-            .collect()
+        h.take_sent().iter().map(|(_, b)| turned_around(b.data())).collect()
+    }
+
+    /// An outer frame we sent to the peer, as the peer sends it back to us: MACs and IPv4
+    /// addresses swapped (which keeps the IPv4 and UDP checksums right).
+    fn turned_around(outer: &[u8]) -> Vec<u8> {
+        let mut data = outer.to_vec();
+        data[0..6].copy_from_slice(&[2, 0, 0, 0, 0xaa, 1]);
+        data[6..12].copy_from_slice(&PEER_MAC);
+        data[26..30].copy_from_slice(&[172, 31, 1, 2]);
+        data[30..34].copy_from_slice(&[172, 31, 1, 1]);
+        data
     }
 
     /// Decapsulates `outer` on br-phy's port into br-int, whose VXLAN port's packets go to port

@@ -887,16 +887,7 @@ impl Switch {
                     .collect();
                 let bridge = &mut self.bridges[b];
                 if let Some(local_dp) = bridge.local_dp {
-                    ports.push(BridgePort {
-                        ofport: OfPort::LOCAL.0,
-                        dp_port: local_dp,
-                        vlan_mode: VlanMode::Trunk(Vec::new()),
-                        live: true,
-                        flags: PortFlags::default(),
-                        tunnel: None,
-                        patch: None,
-                        mtu: 0,
-                    });
+                    ports.push(BridgePort::trunk(OfPort::LOCAL.0, local_dp));
                 }
                 // (A new neighbour snapshot marks the underlay changed: taken first.)
                 let neighbours = bridge.neighbour_snapshot();

@@ -127,7 +127,7 @@ mod tests {
     use crate::datapath::{BridgeDp, Datapath};
     use crate::flow::{parse_add_flow, OfPort};
     use crate::pipeline::table::{FlowModFlags, FlowTables};
-    use crate::pipeline::xlate::{translate, DpAction, PortFlags, VlanMode};
+    use crate::pipeline::xlate::{translate, DpAction};
     use crate::revalidate::BridgeChanges;
     use crate::tunnel::route::{Prefix, Route, RouteOrigin, RouteTable};
     use crate::tunnel::vtep::{LearnedVteps, VtepEntry};
@@ -139,16 +139,7 @@ mod tests {
     const VXLAN_DP: u16 = 41;
 
     fn port(ofport: u32, dp_port: u16, tunnel: Option<TunnelConfig>) -> BridgePort {
-        BridgePort {
-            ofport,
-            dp_port,
-            vlan_mode: VlanMode::Trunk(Vec::new()),
-            live: true,
-            flags: PortFlags::default(),
-            tunnel: tunnel.map(Arc::new),
-            patch: None,
-            mtu: 0,
-        }
+        BridgePort { tunnel: tunnel.map(Arc::new), ..BridgePort::trunk(ofport, dp_port) }
     }
 
     fn bridge(name: &str, flow: &str, ports: Vec<BridgePort>) -> BridgeDp {
