@@ -13,8 +13,9 @@
 //! key (words 0-4, one line per lookup). Words 7 to 14 of longer keys (IPv6: 9 words, IPv6
 //! neighbour discovery: 13, a tunnel adds 2 over IPv4 and 5 over IPv6, one more with tun_flags)
 //! go to the slot's line in a parallel extension array, touched only by such keys. Keys of more
-//! than 14 present words (IPv6 ND inside a tunnel) are not cached. 8192 slots: 512 KiB for IPv4 traffic (half of a 1 MiB L2), 1 MiB with IPv6; instead of
-//! 8192 x 208-byte keys (1.7 MiB) plus hash and id.
+//! than 14 present words (IPv6 ND inside a tunnel) are not cached. 8192 slots: 512 KiB for IPv4
+//! traffic (half of a 1 MiB L2), 1 MiB with IPv6; instead of 8192 x 240-byte keys (1.9 MiB) plus
+//! hash and id.
 //!
 //! Policy. A hit must be confirmed by the caller's `alive` check (is the megaflow still
 //! installed?); a dead one empties the slot and counts as a miss. Insertion is probabilistic, 1 in
