@@ -112,21 +112,23 @@ pub fn underlay_switch(dir: &TestDir, mac: &str, vteps: &[&str], phy_iface: &str
 /// hugepage footprint (64 MB, 4096 mbufs: three fit beside the other tests); all are spawned
 /// before any is waited for. Panics with a switch's stderr when it exits during start-up.
 pub fn start_hosts<const N: usize>(dir: &TestDir, hosts: [(&str, SwitchConfig); N]) -> [Vswitchd; N] {
-    let mut switches = hosts.map(|(role, mut config)| {
+    let mut hosts = hosts.map(|(role, mut config)| {
         let sockets = dir.join(role);
         std::fs::create_dir_all(&sockets).expect("cannot create a socket directory");
         config.file_prefix = dir.file_prefix(&format!("vs{role}"));
         config.socket = sockets.join("ctl.sock");
         config.memory_mb = 64;
         config.mbufs = 4096;
-        Vswitchd::spawn(dir, &config, &format!("vswitchd-{role}"))
+        let name = format!("vswitchd-{role}");
+        let switch = Vswitchd::spawn(dir, &config, &name);
+        (name, config, switch)
     });
-    for switch in &mut switches {
-        if let Err(status) = switch.wait_started() {
-            panic!("vswitchd exited during start-up with {status}:\n{}", switch.stderr());
+    for (name, config, switch) in &mut hosts {
+        if let Err(status) = switch.wait_started_respawning(dir, config, name) {
+            panic!("{name} exited during start-up with {status}:\n{}", switch.stderr());
         }
     }
-    switches
+    hosts.map(|(_, _, switch)| switch)
 }
 
 /// `len` pseudo-random bytes (xorshift64 from `seed`): a transfer's payload.

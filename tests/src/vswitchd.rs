@@ -24,6 +24,8 @@ const START_LIMIT: Duration = Duration::from_secs(20);
 pub const STOP_LIMIT: Duration = Duration::from_secs(5);
 /// How long one vsctl run may take (its own --timeout is shorter).
 const VSCTL_LIMIT: Duration = Duration::from_secs(15);
+/// Start-ups of one switch before a clash of DPDK af_packet fanout groups is given up on.
+const FANOUT_CLASH_ATTEMPTS: usize = 3;
 /// vsctl's --timeout for the harness's requests.
 const VSCTL_TIMEOUT_SECS: &str = "10";
 /// Lines of vswitchd's stderr printed when a test fails.
@@ -43,21 +45,43 @@ impl Vswitchd {
     /// exits or does not answer in time.
     pub fn start(dir: &TestDir, config: &SwitchConfig) -> Vswitchd {
         let mut daemon = Vswitchd::spawn(dir, config, "vswitchd");
-        if let Err(status) = daemon.wait_started() {
+        if let Err(status) = daemon.wait_started_respawning(dir, config, "vswitchd") {
             panic!("vswitchd exited during start-up with {status}");
         }
         daemon
     }
 
+    /// `wait_started` for a daemon spawned as `name` on `config`, which is started again (at most
+    /// `FANOUT_CLASH_ATTEMPTS` times in all) when it exited because DPDK's net_af_packet could not
+    /// join its PACKET_FANOUT group. That PMD numbers the group `(pid ^ ifindex) & 0xffff`, and
+    /// groups are per network namespace: two switches of one test, started one after the other
+    /// on veths created one after the other, often draw the same number for different interfaces,
+    /// which the kernel refuses. A new process has another pid.
+    pub fn wait_started_respawning(
+        &mut self,
+        dir: &TestDir,
+        config: &SwitchConfig,
+        name: &str,
+    ) -> Result<(), ExitStatus> {
+        let mut attempt = 1;
+        loop {
+            match self.wait_started() {
+                Err(_) if attempt < FANOUT_CLASH_ATTEMPTS && self.stderr().contains("PACKET_FANOUT") => {
+                    eprintln!("{name}: an af_packet fanout group clashed at start-up; starting it again");
+                    remove_dpdk_leftovers(&self.file_prefix);
+                    self.process = spawn_process(dir, config, name);
+                    attempt += 1;
+                }
+                outcome => return outcome,
+            }
+        }
+    }
+
     /// Starts vswitchd on `config` (written to `<dir>/<name>.toml`, stderr to
     /// `<dir>/<name>.stderr`) without waiting for it.
     pub fn spawn(dir: &TestDir, config: &SwitchConfig, name: &str) -> Vswitchd {
-        let config_path = config.write(dir, &format!("{name}.toml"));
-        let stdout_path = dir.join(&format!("{name}.stdout"));
+        let process = spawn_process(dir, config, name);
         let stderr_path = dir.join(&format!("{name}.stderr"));
-        let mut command = Command::new(bins::vswitchd());
-        command.arg("--config").arg(&config_path).env("RUST_LOG", "info");
-        let process = Guarded::spawn(name, command, Signal::Term, &stdout_path, &stderr_path);
         Vswitchd { process, socket: config.socket.clone(), file_prefix: config.file_prefix.clone(), stderr_path }
     }
 
@@ -215,6 +239,16 @@ impl Drop for Vswitchd {
             remove_dpdk_leftovers(&self.file_prefix);
         }
     }
+}
+
+/// The vswitchd process of `Vswitchd::spawn`.
+fn spawn_process(dir: &TestDir, config: &SwitchConfig, name: &str) -> Guarded {
+    let config_path = config.write(dir, &format!("{name}.toml"));
+    let stdout_path = dir.join(&format!("{name}.stdout"));
+    let stderr_path = dir.join(&format!("{name}.stderr"));
+    let mut command = Command::new(bins::vswitchd());
+    command.arg("--config").arg(&config_path).env("RUST_LOG", "info");
+    Guarded::spawn(name, command, Signal::Term, &stdout_path, &stderr_path)
 }
 
 /// Runs `vswitchd --check-config <config>` (bounded in time): how it judges a file.
