@@ -89,6 +89,35 @@ unsafe fn grow_front<'a>(m: *mut dpdk_sys::rte_mbuf, n: usize) -> Option<&'a mut
     }
 }
 
+/// `grow_front` by `len` bytes that are the last `len` bytes of `block`: with headroom for the
+/// whole block, the whole block is copied, ending where the packet started (one fixed-size copy,
+/// moves rather than a call); otherwise only its last `len` bytes. False (nothing changed)
+/// without the headroom for `len` bytes or when `len` exceeds `N`.
+///
+/// # Safety
+/// As `grow_front`.
+#[inline(always)]
+unsafe fn grow_front_block<const N: usize>(m: *mut dpdk_sys::rte_mbuf, block: &[u8; N], len: usize) -> bool {
+    let Some(n) = u16::try_from(len).ok().filter(|_| len <= N) else { return false };
+    // SAFETY: by the contract, the fields and data are the caller's alone; every write lies in
+    // the buffer between its start and the packet's old first byte (data_off >= the bytes
+    // written before it).
+    unsafe {
+        let mbuf = &mut *m;
+        let Some(data_len) = mbuf.data_len.checked_add(n).filter(|_| n <= mbuf.data_off) else { return false };
+        let start = mbuf.buf_addr.cast::<u8>().add(usize::from(mbuf.data_off));
+        if usize::from(mbuf.data_off) >= N {
+            ptr::copy_nonoverlapping(block.as_ptr(), start.sub(N), N);
+        } else {
+            ptr::copy_nonoverlapping(block.as_ptr().add(N - len), start.sub(len), len);
+        }
+        mbuf.data_off -= n;
+        mbuf.data_len = data_len;
+        mbuf.pkt_len += u32::from(n);
+        true
+    }
+}
+
 /// `rte_pktmbuf_adj`, inline: drops the first `n` bytes of the first segment of `m`; false
 /// (nothing changed) when it is shorter.
 ///
@@ -333,6 +362,13 @@ impl PacketBurst for RxBurst {
                 None
             }
         }
+    }
+
+    #[inline(always)]
+    fn prepend_block<const N: usize>(&mut self, i: usize, block: &[u8; N], len: usize) -> bool {
+        let Some(m) = self.slot(i) else { return false };
+        // SAFETY: a valid mbuf owned by the burst, grown only if no other reference exists.
+        unsafe { is_exclusive(m) && grow_front_block(m, block, len) }
     }
 
     #[inline]

@@ -69,6 +69,23 @@ pub trait PacketBurst {
     /// unspecified) and returns its bytes, writable; `None`, leaving it unchanged, for a hole, a
     /// shared buffer or too little headroom.
     fn prepend(&mut self, i: usize, n: usize) -> Option<&mut [u8]>;
+
+    /// Grows packet `i` by `len` bytes at the front and writes the last `len` bytes of `block`
+    /// there: a tunnel's ready outer header, right-aligned in a block of fixed size. Where the
+    /// headroom holds the whole block, the whole block may be written (its first bytes land in
+    /// the headroom before the header, which nothing reads): one copy of one size for every
+    /// header length, no call. False, leaving the packet unchanged, for a hole, a shared buffer,
+    /// too little headroom or `len` over `N`.
+    fn prepend_block<const N: usize>(&mut self, i: usize, block: &[u8; N], len: usize) -> bool {
+        let Some(header) = block.get(N.saturating_sub(len)..).filter(|_| len <= N) else { return false };
+        match self.prepend(i, len).and_then(|data| data.get_mut(..len)) {
+            Some(front) => {
+                front.copy_from_slice(header);
+                true
+            }
+            None => false,
+        }
+    }
 }
 
 /// A packet on the heap with a configurable headroom, for tests. `share` shares the bytes as an
@@ -213,5 +230,27 @@ impl PacketBurst for TestBurst {
 
     fn take(&mut self, i: usize) -> Option<TestBuf> {
         self.slots.get_mut(i)?.take()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_block_prepends_its_last_bytes_or_changes_nothing() {
+        let block: [u8; 8] = [1, 2, 3, 4, 5, 6, 7, 8];
+        let mut burst = TestBurst { slots: vec![Some(TestBuf::with_headroom(&[9, 9], 3)), None] };
+        assert!(!burst.prepend_block(0, &block, 9), "longer than the block");
+        assert!(!burst.prepend_block(0, &block, 4), "more than the headroom");
+        assert!(!burst.prepend_block(1, &block, 1), "a hole");
+        assert_eq!(burst.data(0), [9, 9]);
+        assert!(burst.prepend_block(0, &block, 3));
+        assert_eq!(burst.data(0), [6, 7, 8, 9, 9]);
+
+        let shared = TestBuf::from_bytes(&[9]);
+        let _other = shared.share();
+        let mut burst = TestBurst { slots: vec![Some(shared)] };
+        assert!(!burst.prepend_block(0, &block, 2), "a shared buffer");
     }
 }

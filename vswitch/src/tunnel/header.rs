@@ -496,9 +496,9 @@ impl OuterHeader {
             return None;
         }
         let lengths = self.lengths(inner_len).ok()?;
-        let mut bytes = [0u8; MAX_PLAIN_LEN];
-        self.fill(bytes.get_mut(..self.len)?, lengths, flow_hash);
-        Some(ReadyHeader { bytes, len: self.len, inner_len, flow_hash })
+        let mut block = [0u8; MAX_PLAIN_LEN];
+        self.fill(block.get_mut(MAX_PLAIN_LEN - self.len..)?, lengths, flow_hash);
+        Some(ReadyHeader { block, len: self.len, inner_len, flow_hash })
     }
 
     /// `push` on packet `i` of a burst, which stays in the burst (a run of packets of one
@@ -575,14 +575,19 @@ impl OuterHeader {
     }
 }
 
-/// An outer header filled in for one inner length and flow hash (`OuterHeader::ready`).
+/// An outer header filled in for one inner length and flow hash (`OuterHeader::ready`),
+/// right-aligned in a block that is copied whole (`PacketBurst::prepend_block`).
 #[derive(Debug, Clone)]
 pub struct ReadyHeader {
-    bytes: [u8; MAX_PLAIN_LEN],
+    block: [u8; MAX_PLAIN_LEN],
     len: usize,
     inner_len: usize,
     flow_hash: u32,
 }
+
+/// The block copied for the headers that fit one cache line (every IPv4 header without Geneve
+/// options): the headroom's last line, which the copy then writes whole.
+const CACHE_LINE_BLOCK: usize = 64;
 
 impl ReadyHeader {
     /// Whether this is the header of an inner frame of `inner_len` bytes with `flow_hash`.
@@ -592,16 +597,17 @@ impl ReadyHeader {
     }
 
     /// Prepends the header to packet `i` of `burst` (whose length `fits` it).
-    #[inline]
+    #[inline(always)]
     pub fn push_in_burst<B: PacketBurst>(&self, burst: &mut B, i: usize) -> Result<(), PushError> {
-        let data = burst.prepend(i, self.len).ok_or(PushError::NoHeadroom)?;
-        let header = data.get_mut(..self.len).ok_or(PushError::NoHeadroom)?;
-        match (header.len(), self.bytes.first_chunk::<VXLAN_IPV6_LEN>()) {
-            (VXLAN_IPV4_LEN, Some(bytes)) => header.copy_from_slice(&bytes[..VXLAN_IPV4_LEN]),
-            (VXLAN_IPV6_LEN, Some(bytes)) => header.copy_from_slice(bytes),
-            _ => header.copy_from_slice(self.bytes.get(..self.len).unwrap_or_default()),
+        let pushed = match self.block.last_chunk::<CACHE_LINE_BLOCK>() {
+            Some(line) if self.len <= CACHE_LINE_BLOCK => burst.prepend_block(i, line, self.len),
+            _ => burst.prepend_block(i, &self.block, self.len),
+        };
+        if pushed {
+            Ok(())
+        } else {
+            Err(PushError::NoHeadroom)
         }
-        Ok(())
     }
 }
 
