@@ -197,8 +197,9 @@ pub struct Decap {
 pub enum DecapVerdict<'a> {
     /// Not for one of the bridge's tunnel endpoints: it goes through the bridge's pipeline.
     NotTunnel,
-    /// A valid tunnel packet of `receiver`: it loses `outer_len` bytes of outer headers.
-    Tunnel { outer_len: usize, receiver: &'a TunnelReceiver },
+    /// A valid tunnel packet of `receiver`: it loses `outer_len` bytes of outer headers, and
+    /// what follows its `inner_len` bytes of inner frame (the outer frame's Ethernet padding).
+    Tunnel { outer_len: usize, inner_len: usize, receiver: &'a TunnelReceiver },
     /// For a tunnel endpoint, but dropped for this reason (counted on the underlay port).
     Drop(DropReason),
 }
@@ -253,7 +254,7 @@ impl Decap {
                 if !receiver.gbp {
                     (meta.gbp_id, meta.gbp_flags) = (0, 0);
                 }
-                DecapVerdict::Tunnel { outer_len, receiver }
+                DecapVerdict::Tunnel { outer_len, inner_len, receiver }
             }
             None => DecapVerdict::Drop(DropReason::TunnelUnknownPort),
         }

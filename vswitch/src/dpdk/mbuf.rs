@@ -118,6 +118,27 @@ unsafe fn grow_front_block<const N: usize>(m: *mut dpdk_sys::rte_mbuf, block: &[
     }
 }
 
+/// Cuts a one-segment `m` to its first `len` bytes; false (nothing changed) for a longer
+/// `len` or more segments.
+///
+/// # Safety
+/// As `grow_front`.
+#[inline]
+unsafe fn cut_single_segment(m: *mut dpdk_sys::rte_mbuf, len: usize) -> bool {
+    // SAFETY: by the contract, the fields are the caller's alone.
+    unsafe {
+        let mbuf = &mut *m;
+        match u16::try_from(len) {
+            Ok(len) if mbuf.nb_segs == 1 && len <= mbuf.data_len => {
+                mbuf.data_len = len;
+                mbuf.pkt_len = u32::from(len);
+                true
+            }
+            _ => false,
+        }
+    }
+}
+
 /// `rte_pktmbuf_adj`, inline: drops the first `n` bytes of the first segment of `m`; false
 /// (nothing changed) when it is shorter.
 ///
@@ -369,6 +390,13 @@ impl PacketBurst for RxBurst {
         let Some(m) = self.slot(i) else { return false };
         // SAFETY: a valid mbuf owned by the burst, grown only if no other reference exists.
         unsafe { is_exclusive(m) && grow_front_block(m, block, len) }
+    }
+
+    #[inline]
+    fn truncate(&mut self, i: usize, len: usize) -> bool {
+        let Some(m) = self.slot(i) else { return false };
+        // SAFETY: a valid mbuf owned by the burst, written only if no other reference exists.
+        unsafe { is_exclusive(m) && cut_single_segment(m, len) }
     }
 
     #[inline]

@@ -70,6 +70,11 @@ pub trait PacketBurst {
     /// shared buffer or too little headroom.
     fn prepend(&mut self, i: usize, n: usize) -> Option<&mut [u8]>;
 
+    /// Cuts packet `i` to its first `len` bytes (a decapsulated frame's trailing padding);
+    /// false, leaving it unchanged, for a hole, a shared buffer, a packet of several segments
+    /// or one shorter than `len`.
+    fn truncate(&mut self, i: usize, len: usize) -> bool;
+
     /// Grows packet `i` by `len` bytes at the front and writes the last `len` bytes of `block`
     /// there: a tunnel's ready outer header, right-aligned in a block of fixed size. Where the
     /// headroom holds the whole block, the whole block may be written (its first bytes land in
@@ -226,6 +231,18 @@ impl PacketBurst for TestBurst {
             return None;
         }
         packet.data_mut()
+    }
+
+    fn truncate(&mut self, i: usize, len: usize) -> bool {
+        let Some(packet) = self.slots.get_mut(i).and_then(Option::as_mut) else { return false };
+        let end = packet.start + len;
+        match Arc::get_mut(&mut packet.storage) {
+            Some(storage) if end <= storage.len() => {
+                storage.truncate(end);
+                true
+            }
+            _ => false,
+        }
     }
 
     fn take(&mut self, i: usize) -> Option<TestBuf> {

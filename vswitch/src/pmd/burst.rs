@@ -315,25 +315,27 @@ impl<O: PortOutputs> Forwarder<O> {
     /// ID, as Open vSwitch and this switch do) takes that packet's verdict without a second
     /// classification, unless a checksum over its payload was checked (the payloads differ).
     /// The outer headers are trimmed after the classification pass, so the comparison reads
-    /// them. Returns (decapsulated, dropped).
+    /// them; so are bytes after the outer IP packet (Ethernet padding), which are not part of
+    /// the inner frame. Returns (decapsulated, dropped).
     #[cold]
     #[inline(never)]
     fn decapsulate(&mut self, decap: &Decap, burst: &mut O::Burst, n: usize, origin: Origin) -> (Lanes, Lanes) {
         let s = &mut *self.scratch;
         let mut tunnels = Lanes::NONE;
         let mut dropped = Lanes::NONE;
-        let mut outer_lens = [0usize; BURST_SIZE];
+        // Per packet: (outer headers' length, inner frame's length).
+        let mut lens = [(0usize, 0usize); BURST_SIZE];
         // The last packet classified as a tunnel packet without a payload checksum, and its
-        // outer length.
-        let mut previous: Option<(usize, usize)> = None;
-        for (i, outer) in outer_lens.iter_mut().enumerate().take(n) {
+        // lengths.
+        let mut previous: Option<(usize, (usize, usize))> = None;
+        for (i, lens_i) in lens.iter_mut().enumerate().take(n) {
             let data = burst.data(i);
-            if let Some((p, outer_len)) = previous {
+            if let Some((p, (outer_len, inner_len))) = previous {
                 let earlier = burst.data(p);
                 if earlier.len() == data.len() && earlier.get(..outer_len) == data.get(..outer_len) {
                     s.tunnel[i] = s.tunnel[p];
                     s.tunnel_port[i] = s.tunnel_port[p];
-                    *outer = outer_len;
+                    *lens_i = (outer_len, inner_len);
                     tunnels.insert(i);
                     continue;
                 }
@@ -341,11 +343,11 @@ impl<O: PortOutputs> Forwarder<O> {
             let reason = match decap.classify(data, &mut s.tunnel[i]) {
                 DecapVerdict::NotTunnel => continue,
                 DecapVerdict::Drop(reason) => reason,
-                DecapVerdict::Tunnel { outer_len, receiver } => {
+                DecapVerdict::Tunnel { outer_len, inner_len, receiver } => {
                     s.tunnel_port[i] = (receiver.dp_port, receiver.bridge);
-                    *outer = outer_len;
+                    *lens_i = (outer_len, inner_len);
                     tunnels.insert(i);
-                    previous = (s.tunnel[i].flags & TUN_FLAG_CSUM == 0).then_some((i, outer_len));
+                    previous = (s.tunnel[i].flags & TUN_FLAG_CSUM == 0).then_some((i, (outer_len, inner_len)));
                     continue;
                 }
             };
@@ -354,7 +356,9 @@ impl<O: PortOutputs> Forwarder<O> {
             self.exec.count_drops(origin, reason, 1);
         }
         for i in tunnels.iter() {
-            if !burst.trim_front(i, outer_lens[i]) {
+            let (outer_len, inner_len) = lens[i];
+            let padded = burst.pkt_len(i) as usize > outer_len + inner_len;
+            if !burst.trim_front(i, outer_len) || (padded && !burst.truncate(i, inner_len)) {
                 tunnels.remove(i);
                 dropped.insert(i);
                 drop(burst.take(i));

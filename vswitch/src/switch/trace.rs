@@ -120,9 +120,9 @@ impl Switch {
         let mut meta = TunnelMetadata::EMPTY;
         let (reason, why) = match decap.classify(frame, &mut meta) {
             DecapVerdict::NotTunnel => return Arrival::Plain,
-            DecapVerdict::Tunnel { outer_len, receiver } => {
+            DecapVerdict::Tunnel { outer_len, inner_len, receiver } => {
                 let port = self.ports.iter().position(|p| p.dp_port == receiver.dp_port && p.tunnel().is_some());
-                if let (Some(port), Some(inner)) = (port, frame.get(outer_len..)) {
+                if let (Some(port), Some(inner)) = (port, frame.get(outer_len..outer_len + inner_len)) {
                     return Arrival::Popped { port, meta, inner: inner.to_vec() };
                 }
                 (DropReason::TunnelUnknownPort, "its tunnel port is gone".to_owned())
