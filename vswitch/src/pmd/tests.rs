@@ -1091,4 +1091,18 @@ mod tunnels {
         assert_eq!(decapsulated(&mut h, &corrupted), [frames[0].clone()], "the corrupted one is dropped");
         assert_eq!(h.forwarder.exec.counters.port_drops(PHY, DropReason::Decap(DecapError::BadChecksum)), 1);
     }
+
+    #[test]
+    fn bytes_after_the_outer_ip_packet_are_not_part_of_the_inner_frame() {
+        // Two padded frames of one flow and length (the second a repeat of the first) and one
+        // without padding: each comes out as the inner frame that was sent.
+        let frames = vec![udp_frame_of_len(7, 100); 3];
+        let mut outer = sent_back(&frames, &[]);
+        for padded in &mut outer[..2] {
+            padded.extend_from_slice(&[0xee; 6]);
+        }
+        let mut h = harness_with(&["in_port=2,tun_id=77,actions=output:1"]);
+        assert_eq!(decapsulated(&mut h, &outer), frames);
+        assert_eq!(h.forwarder.exec.counters.port_rx_packets(VXLAN), 3);
+    }
 }
