@@ -532,10 +532,11 @@ fn neigh_show(reply: &NeighbourShowReply) -> String {
             out.push('\n');
         }
         out.push_str(&format!(
-            "{}: {}, requests sent {}, packets held {}, sent after resolution {}, not held {}, dropped {}\n",
+            "{}: {}, requests sent {}, probes sent {}, packets held {}, sent after resolution {}, not held {}, dropped {}\n",
             bridge.bridge,
             count(bridge.entries.len(), "neighbour", "neighbours"),
             bridge.requests,
+            bridge.probes,
             bridge.held,
             bridge.released,
             bridge.not_held,
@@ -1132,6 +1133,7 @@ pmd core 5: no answer within 1 s
                         entry("fd00::9", Some("02:00:00:00:00:09"), "static", None, 0),
                     ],
                     requests: 3,
+                    probes: 2,
                     held: 5,
                     released: 3,
                     not_held: 1,
@@ -1143,7 +1145,7 @@ pmd core 5: no answer within 1 s
         assert_eq!(
             rendered(Request::NeighShow { bridge: None }, &reply),
             "\
-br-phy: 3 neighbours, requests sent 3, packets held 5, sent after resolution 3, not held 1, dropped 0
+br-phy: 3 neighbours, requests sent 3, probes sent 2, packets held 5, sent after resolution 3, not held 1, dropped 0
   IP          MAC                STATE       AGE_S  HELD
   172.31.1.2  02:00:00:00:00:fe  reachable     1.2     0
   172.31.1.3  -                  incomplete    0.2     2

@@ -20,9 +20,9 @@ const LIMIT: Duration = Duration::from_secs(10);
 
 /// The switch between a host namespace ("vm", 10.1.1.1) and a kernel VTEP in an "underlay"
 /// namespace (ul0 172.31.1.2, vx0 10.1.1.2, VNI 1000): br0 the underlay (172.31.1.1/24 on LOCAL,
-/// NORMAL, port `phy`), br-int the host's port and the VXLAN port. `tag` keeps the veth names of
-/// the tests of this file apart.
-fn vtep_setup(dir: &TestDir, tag: &str) -> (Namespace, Namespace, Vswitchd) {
+/// NORMAL, port `phy`, learned next hops aging after `neighbour_aging` s), br-int the host's
+/// port and the VXLAN port. `tag` keeps the veth names of the tests of this file apart.
+fn vtep_setup(dir: &TestDir, tag: &str, neighbour_aging: u32) -> (Namespace, Namespace, Vswitchd) {
     let underlay = Namespace::create(dir, "ul");
     let vm = Namespace::create(dir, "vm");
     let pid = std::process::id() % 100_000;
@@ -40,6 +40,7 @@ fn vtep_setup(dir: &TestDir, tag: &str) -> (Namespace, Namespace, Vswitchd) {
         .flow("actions=NORMAL")
         .bridge_setting("mac", "\"02:00:00:00:aa:01\"")
         .bridge_setting("addresses", "[\"172.31.1.1/24\"]")
+        .bridge_setting("neighbour_aging", &neighbour_aging.to_string())
         .port(PortSpec::dpdk("phy", 1, &format!("net_af_packet0,iface={phy}")))
         .more_toml(&format!(
             "[[bridge]]\nname = \"br-int\"\nflows = [\"actions=NORMAL\"]\n\
@@ -54,7 +55,7 @@ fn vtep_setup(dir: &TestDir, tag: &str) -> (Namespace, Namespace, Vswitchd) {
 #[test]
 fn vxlan_with_a_kernel_vtep() {
     let dir = TestDir::new("tunnels");
-    let (underlay, vm, switch) = vtep_setup(&dir, "vx");
+    let (underlay, vm, switch) = vtep_setup(&dir, "vx", 900);
 
     // The first packets wait for ARP on both sides.
     let answered = vm.ping_until_answered("10.1.1.2", 5, 5);
@@ -156,7 +157,7 @@ print(n)
 #[test]
 fn neighbour_cache_holds_learns_and_follows_the_peer() {
     let dir = TestDir::new("tunnels-neigh");
-    let (underlay, vm, switch) = vtep_setup(&dir, "vn");
+    let (underlay, vm, switch) = vtep_setup(&dir, "vn", 900);
     let ul = underlay.name().to_string();
     let peer = "172.31.1.2";
     // IPv6 off in the overlay (the host's router solicitations and MLD reports would cross the
@@ -431,5 +432,33 @@ fn runtime_tunnel_port_and_routes() {
     switch.vsctl_ok(&["del-port", "vx1"]);
     assert!(switch.show().port("vx1").is_none());
     refused(&["del-port", "vx1"], 1, "no port named \"vx1\"");
+    switch.stop();
+}
+
+/// A next hop that cached flows send through is probed (a unicast ARP request) shortly before
+/// it would age out, and the kernel's answer keeps it: with learned next hops aging after 2 s,
+/// 8 s of cached pings lose nothing, hold no packet for ARP and never ask by broadcast again.
+/// Once the pings stop, nothing uses it and it ages out.
+#[test]
+fn a_next_hop_in_use_is_probed_before_it_ages_out() {
+    let dir = TestDir::new("tunnels_probe");
+    let (_underlay, vm, switch) = vtep_setup(&dir, "vp", 2);
+    let peer = "172.31.1.2";
+    let answered = vm.ping_until_answered("10.1.1.2", 3, 5);
+    assert!(answered.is_ok(), "no answer across the tunnel:\n{}", answered.unwrap_err());
+    let before = neighbours(&switch);
+
+    let pinged = sh_in(&vm, "ping -n -q -c 40 -i 0.2 -W 1 10.1.1.2").stdout;
+    let after = neighbours(&switch);
+    let count = |counters: &serde_json::Value, name: &str| counters[name].as_u64().unwrap_or(u64::MAX);
+    eprintln!("8 s of pings through a next hop aging after 2 s: before {before}\nafter {after}");
+    assert!(pinged.contains(" 0% packet loss"), "{pinged}");
+    assert_eq!(count(&after, "held"), count(&before, "held"), "a packet waited for ARP: the entry aged out");
+    assert_eq!(count(&after, "requests"), count(&before, "requests"), "asked by broadcast again");
+    assert!(count(&after, "probes") >= 3, "probes: {after}");
+    assert_eq!(neighbour(&switch, peer)["state"], "reachable");
+
+    let aged = vswitch_e2e::wait::poll(Duration::from_secs(8), || neighbour(&switch, peer).is_null().then_some(()));
+    assert!(aged.is_some(), "an unused next hop did not age out: {}", neighbour(&switch, peer));
     switch.stop();
 }

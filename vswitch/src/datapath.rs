@@ -28,7 +28,7 @@ use crate::revalidate::VersionChanges;
 use crate::tunnel::header::{classify_outer_into, Classified, TunnelMetadata, UdpTunnelPorts};
 use crate::tunnel::route::RouteTable;
 use crate::tunnel::vtep::{multicast_mac, LearnedVteps, VtepEntry};
-use crate::tunnel::TunnelKind;
+use crate::tunnel::{ResolvedNeighbour, TunnelKind};
 
 /// Highest DPDK port id + 1 (RTE_MAX_ETHPORTS of the system DPDK).
 pub const MAX_PORTS: usize = dpdk_sys::RTE_MAX_ETHPORTS as usize;
@@ -77,7 +77,7 @@ pub struct BridgeDp {
     /// The datapath port of its LOCAL port (bridges with addresses have one).
     pub local_dp: Option<u16>,
     /// Resolved next hops of tunnel packets sent through this bridge.
-    pub neighbours: Arc<HashMap<IpAddr, [u8; 6]>>,
+    pub neighbours: Arc<HashMap<IpAddr, ResolvedNeighbour>>,
 }
 
 impl BridgeDp {
@@ -124,7 +124,8 @@ impl Underlay for Datapath {
             mac: bridge.mac,
             source,
             nexthop,
-            nexthop_mac: bridge.neighbours.get(&nexthop).copied(),
+            nexthop_mac: bridge.neighbours.get(&nexthop).map(|n| n.mac),
+            nexthop_used: bridge.neighbours.get(&nexthop).map(|n| &n.used),
         })
     }
 
@@ -171,6 +172,7 @@ impl Datapath {
             source,
             nexthop: group,
             nexthop_mac: multicast_mac(&group),
+            nexthop_used: None,
         })
     }
 }
@@ -504,7 +506,9 @@ mod tests {
         let underlay = BridgeDp {
             addresses: vec!["172.31.1.1".parse().unwrap()],
             local_dp: Some(40),
-            neighbours: Arc::new([("172.31.1.2".parse().unwrap(), GATEWAY_MAC)].into_iter().collect()),
+            neighbours: Arc::new(
+                [("172.31.1.2".parse().unwrap(), ResolvedNeighbour::new(GATEWAY_MAC))].into_iter().collect(),
+            ),
             ..bridge("br0", "in_port=LOCAL,actions=output:1", vec![port(1, 0, None), port(OfPort::LOCAL.0, 40, None)])
         };
         let options: BTreeMap<String, String> = [("remote_ip", "172.31.2.2"), ("key", "2000")]

@@ -25,6 +25,7 @@ const BRIDGE_KEYS: &[&str] = &[
     "datapath_id",
     "mac_table_size",
     "mac_aging",
+    "neighbour_aging",
     "mac",
     "addresses",
     "routes",
@@ -104,6 +105,17 @@ fn read_bridge(section: &Section) -> Result<BridgeConfig, KeyError> {
             ),
         ));
     }
+    let neighbour_aging = section.unsigned("neighbour_aging")?.unwrap_or(BridgeConfig::DEFAULT_NEIGHBOUR_AGING_S);
+    if !BridgeConfig::NEIGHBOUR_AGING_RANGE_S.contains(&neighbour_aging) {
+        return Err(section.error(
+            "neighbour_aging",
+            format!(
+                "{neighbour_aging} is out of range; use {}..={} (seconds a learned tunnel next hop lives unconfirmed)",
+                BridgeConfig::NEIGHBOUR_AGING_RANGE_S.start(),
+                BridgeConfig::NEIGHBOUR_AGING_RANGE_S.end()
+            ),
+        ));
+    }
     let mac = match section.string("mac")? {
         Some(text) => parse_unicast_mac(&text).map_err(|problem| section.error("mac", problem))?,
         None => derived_mac(datapath_id),
@@ -118,6 +130,7 @@ fn read_bridge(section: &Section) -> Result<BridgeConfig, KeyError> {
         datapath_id,
         mac_table_size,
         mac_aging,
+        neighbour_aging,
         mac,
         underlay,
         local_interface,

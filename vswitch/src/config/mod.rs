@@ -165,6 +165,9 @@ pub struct BridgeConfig {
     /// Seconds a MAC entry NORMAL learned lives without a packet from it (Open vSwitch's
     /// other-config:mac-aging-time).
     pub mac_aging: u32,
+    /// Seconds a learned tunnel next hop (ARP / ND) lives unconfirmed; one that cached flows
+    /// use is probed before then (Open vSwitch's `tnl/neigh/aging`).
+    pub neighbour_aging: u32,
     /// The bridge's own Ethernet address (its LOCAL port): `mac`, or derived from the datapath id.
     pub mac: [u8; 6],
     /// What makes the bridge an underlay for tunnels.
@@ -204,6 +207,9 @@ impl BridgeConfig {
     /// Open vSwitch's default.
     pub const DEFAULT_MAC_AGING_S: u32 = 300;
     pub const MAC_AGING_RANGE_S: std::ops::RangeInclusive<u32> = 1..=3600;
+    /// Open vSwitch's tunnel neighbour aging (15 min).
+    pub const DEFAULT_NEIGHBOUR_AGING_S: u32 = 900;
+    pub const NEIGHBOUR_AGING_RANGE_S: std::ops::RangeInclusive<u32> = 1..=86_400;
 }
 
 /// The packet-in rate limit of a bridge: every controller connection gets at most `rate`

@@ -1121,6 +1121,15 @@ fn datapath_id_is_set_or_derived_from_the_name_and_unique() {
 }
 
 #[test]
+fn neighbour_aging_is_in_seconds_and_bounded() {
+    let bridge = |aging: &str| format!("[[bridge]]\nname = \"br0\"\nneighbour_aging = {aging}\n");
+    assert_eq!(parse("[[bridge]]\nname = \"br0\"\n").bridges[0].neighbour_aging, 900);
+    assert_eq!(parse(&bridge("2")).bridges[0].neighbour_aging, 2);
+    assert_rejected(&bridge("0"), "bridge[0].neighbour_aging", "0 is out of range; use 1..=86400");
+    assert_rejected(&bridge("86401"), "bridge[0].neighbour_aging", "out of range");
+}
+
+#[test]
 fn mac_aging_is_in_seconds_and_bounded() {
     let bridge = |aging: &str| format!("[[bridge]]\nname = \"br0\"\nmac_aging = {aging}\n");
     assert_eq!(parse("[[bridge]]\nname = \"br0\"\n").bridges[0].mac_aging, 300);

@@ -151,6 +151,10 @@ pub struct NeighbourBridge {
     pub entries: Vec<NeighbourEntry>,
     /// ARP requests / neighbour solicitations sent (at most one a second per next hop).
     pub requests: u64,
+    /// Unicast requests to learned next hops that cached flows use, sent shortly before they
+    /// would age out (an answer keeps them).
+    #[serde(default)]
+    pub probes: u64,
     /// Packets held for unresolved next hops.
     pub held: u64,
     /// Held packets sent once their next hop resolved.

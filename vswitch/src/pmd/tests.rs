@@ -21,6 +21,7 @@ use crate::packet::{PacketBuf, PacketBurst, TestBuf, TestBurst};
 use crate::pipeline::table::{FlowModFlags, FlowTables};
 use crate::pipeline::xlate::{BridgePort, MacPort, MacTable, PacketInOrigin};
 use crate::revalidate::VersionChanges;
+use crate::tunnel::ResolvedNeighbour;
 
 /// The origin of a packet held for `nexthop` of underlay bridge 1 by tunnel port 40 (datapath
 /// port), with no tunnel fields taken from the flow.
@@ -320,7 +321,9 @@ fn with_tunnel(h: &mut Harness, neighbours: &[(&str, [u8; 6])], limit: PacketInL
         mac: [2, 0, 0, 0, 0xaa, 1],
         addresses: vec!["172.31.1.1".parse().unwrap()],
         local_dp: Some(41),
-        neighbours: Arc::new(neighbours.iter().map(|(ip, mac)| (ip.parse().unwrap(), *mac)).collect()),
+        neighbours: Arc::new(
+            neighbours.iter().map(|(ip, mac)| (ip.parse().unwrap(), ResolvedNeighbour::new(*mac))).collect(),
+        ),
         ..BridgeDp::default()
     };
     let mut routes = RouteTable::new();
@@ -881,7 +884,7 @@ mod tunnels {
             mac: [2, 0, 0, 0, 0xaa, 1],
             addresses: vec![local],
             local_dp: Some(LOCAL),
-            neighbours: Arc::new([(peer, PEER_MAC)].into_iter().collect()),
+            neighbours: Arc::new([(peer, ResolvedNeighbour::new(PEER_MAC))].into_iter().collect()),
             ..BridgeDp::default()
         };
         let mut routes = RouteTable::new();

@@ -19,7 +19,7 @@ use crate::pipeline::table::{
 };
 use crate::pipeline::xlate::{MacLearning, MacPort, MacTable};
 use crate::pmd::packet_in::PacketInEvent;
-use crate::tunnel::{NeighbourCache, NeighbourLimits};
+use crate::tunnel::{NeighbourCache, NeighbourLimits, ResolvedNeighbour};
 
 #[derive(Debug, Clone)]
 struct MacEntry {
@@ -100,13 +100,15 @@ pub struct Bridge {
 }
 
 /// The resolved next hops of an underlay bridge and their MACs, as the datapath reads them.
-pub type ResolvedNeighbours = HashMap<IpAddr, [u8; 6]>;
+pub type ResolvedNeighbours = HashMap<IpAddr, ResolvedNeighbour>;
 
 /// What became of the requests and held packets of an underlay bridge's neighbour cache.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct NeighbourCounters {
     /// ARP requests / neighbour solicitations sent.
     pub requests: u64,
+    /// Unicast requests to learned next hops in use, before they age out.
+    pub probes: u64,
     /// Packets held for an unresolved next hop.
     pub held: u64,
     /// Held packets sent once their next hop resolved.
@@ -188,7 +190,7 @@ impl Bridge {
         match &self.published_neighbours {
             Some((published, snapshot)) if *published == generation => Arc::clone(snapshot),
             _ => {
-                let snapshot = Arc::new(resolved_neighbours(&self.neighbours));
+                let snapshot = Arc::new(self.neighbours.resolved().collect());
                 // The first snapshot changes nothing the datapath had.
                 self.underlay_changed |= self.published_neighbours.is_some();
                 self.published_neighbours = Some((generation, Arc::clone(&snapshot)));
@@ -334,19 +336,6 @@ impl Bridge {
         }
         (aged > 0 || !expired.is_empty(), expired)
     }
-}
-
-/// The next hops a lookup resolves, with their MACs.
-fn resolved_neighbours<P>(cache: &NeighbourCache<P>) -> ResolvedNeighbours {
-    use crate::tunnel::NeighbourState;
-    cache
-        .entries()
-        .into_iter()
-        .filter_map(|(ip, state)| match state {
-            NeighbourState::Reachable { mac, .. } | NeighbourState::Static { mac } => Some((ip, mac)),
-            NeighbourState::Incomplete { .. } => None,
-        })
-        .collect()
 }
 
 /// Refuses flow operations whose meter instruction names a meter `meters` does not have.
@@ -530,7 +519,7 @@ mod tests {
         assert!(!bridge.underlay_changed);
         bridge.neighbours.learn(peer, [2, 0, 0, 0, 0, 0xfe], 10);
         let learned = bridge.neighbour_snapshot();
-        assert_eq!(learned.get(&peer), Some(&[2, 0, 0, 0, 0, 0xfe]));
+        assert_eq!(learned.get(&peer).map(|n| n.mac), Some([2, 0, 0, 0, 0, 0xfe]));
         assert_eq!(learned.len(), 1);
         assert!(std::mem::take(&mut bridge.underlay_changed), "tunnel flows through the bridge are revalidated");
         bridge.neighbours.learn(peer, [2, 0, 0, 0, 0, 0xfe], 20);

@@ -48,7 +48,7 @@ use crate::revalidate::{BridgeChanges, VersionChanges};
 use crate::tunnel::header::UdpTunnelPorts;
 use crate::tunnel::port::FloodTo;
 use crate::tunnel::route::{Route, RouteOrigin, RouteTable};
-use crate::tunnel::TunnelKind;
+use crate::tunnel::{NeighbourCache, NeighbourLimits, TunnelKind};
 use bridge::{check_meters, Bridge};
 use crossbeam::channel::{self, Receiver, Sender};
 use std::net::IpAddr;
@@ -242,6 +242,8 @@ impl Switch {
             state.datapath_id = bridge.datapath_id;
             state.mac_table_size = bridge.mac_table_size;
             state.mac_aging_ms = u64::from(bridge.mac_aging) * 1000;
+            let aging_ms = u64::from(bridge.neighbour_aging) * 1000;
+            state.neighbours = NeighbourCache::new(NeighbourLimits { aging_ms, ..NeighbourLimits::default() });
             state.mac = bridge.mac;
             state.addresses = bridge.underlay.addresses.clone();
             for &(ip, mac) in &bridge.underlay.neighbours {

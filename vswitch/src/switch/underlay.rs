@@ -20,7 +20,9 @@ use crate::flow::key::Field;
 use crate::flow::{Action, OfPort};
 use crate::pipeline::xlate::PacketInOrigin;
 use crate::pmd::packet_in::PacketInEvent;
-use crate::tunnel::{arp_reply, arp_request, neighbour_advertisement, neighbour_solicitation};
+use crate::tunnel::{
+    arp_probe, arp_reply, arp_request, neighbour_advertisement, neighbour_probe, neighbour_solicitation,
+};
 use crate::tunnel::{parse_neighbour_message, Hold, NeighbourMessage, NeighbourState};
 
 use super::Switch;
@@ -101,7 +103,7 @@ impl Switch {
             }
         };
         if request_due {
-            self.send_request(underlay, nexthop);
+            self.send_request(underlay, nexthop, None);
         }
     }
 
@@ -110,7 +112,7 @@ impl Switch {
     pub(super) fn resolve_neighbour(&mut self, bridge: usize, nexthop: IpAddr, now: u64) {
         let Some(b) = self.bridges.get_mut(bridge) else { return };
         if b.neighbours.request_due(nexthop, now) {
-            self.send_request(bridge, nexthop);
+            self.send_request(bridge, nexthop, None);
         }
     }
 
@@ -132,26 +134,37 @@ impl Switch {
             }
             changed |= b.neighbours.generation() != generation;
             for nexthop in b.neighbours.requests_due(now) {
-                self.send_request(index, nexthop);
+                self.send_request(index, nexthop, None);
+            }
+            for (nexthop, mac) in self.bridges[index].neighbours.probes_due(now) {
+                self.send_request(index, nexthop, Some(mac));
             }
         }
         changed
     }
 
     /// Sends an ARP request / neighbour solicitation for `nexthop` from bridge `bridge`'s
-    /// address of its family.
-    fn send_request(&mut self, bridge: usize, nexthop: IpAddr) {
+    /// address of its family: broadcast (multicast), or a probe to `known`, the MAC the next
+    /// hop has.
+    fn send_request(&mut self, bridge: usize, nexthop: IpAddr, known: Option<[u8; 6]>) {
         let Some(b) = self.bridges.get_mut(bridge) else { return };
         let Some(source) = b.addresses.iter().map(|a| a.addr).find(|a| a.is_ipv4() == nexthop.is_ipv4()) else {
             return;
         };
-        let request = match (source, nexthop.to_canonical()) {
-            (IpAddr::V4(source), IpAddr::V4(target)) => arp_request(b.mac, source, target),
-            (IpAddr::V6(source), IpAddr::V6(target)) => neighbour_solicitation(b.mac, source, target),
+        let request = match (source, nexthop.to_canonical(), known) {
+            (IpAddr::V4(source), IpAddr::V4(target), None) => arp_request(b.mac, source, target),
+            (IpAddr::V4(source), IpAddr::V4(target), Some(mac)) => arp_probe(b.mac, source, target, mac),
+            (IpAddr::V6(source), IpAddr::V6(target), None) => neighbour_solicitation(b.mac, source, target),
+            (IpAddr::V6(source), IpAddr::V6(target), Some(mac)) => neighbour_probe(b.mac, source, target, mac),
             _ => return,
         };
-        tracing::debug!(bridge = %b.name, %nexthop, "asking for a tunnel next hop");
-        b.neighbour_counters.requests += 1;
+        if known.is_some() {
+            tracing::debug!(bridge = %b.name, %nexthop, "probing a tunnel next hop in use before it ages out");
+            b.neighbour_counters.probes += 1;
+        } else {
+            tracing::debug!(bridge = %b.name, %nexthop, "asking for a tunnel next hop");
+            b.neighbour_counters.requests += 1;
+        }
         self.send_from_local(bridge, &request);
     }
 
@@ -232,6 +245,7 @@ impl Switch {
                     bridge: b.name.clone(),
                     entries,
                     requests: c.requests,
+                    probes: c.probes,
                     held: c.held,
                     released: c.released,
                     not_held: c.not_held,

@@ -13,8 +13,9 @@ pub mod route;
 pub mod vtep;
 
 pub use neighbour::{
-    arp_reply, arp_request, neighbour_advertisement, neighbour_solicitation, parse_neighbour_message, Expired, Hold,
-    Learned, NeighbourCache, NeighbourLimits, NeighbourMessage, NeighbourState,
+    arp_probe, arp_reply, arp_request, neighbour_advertisement, neighbour_probe, neighbour_solicitation,
+    parse_neighbour_message, Expired, Hold, Learned, NeighbourCache, NeighbourLimits, NeighbourMessage, NeighbourState,
+    ResolvedNeighbour,
 };
 pub use route::{Prefix, Route, RouteOrigin, RouteTable};
 

@@ -5,6 +5,9 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::sync::Arc;
+
+use crate::pipeline::keepalive::LastSeen;
 
 /// The limits of a neighbour cache.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -105,6 +108,32 @@ struct Entry<P> {
     state: NeighbourState,
     /// Only an Incomplete entry holds packets.
     held: Vec<P>,
+    /// When cached flows through this next hop last moved packets (their megaflows refresh
+    /// it, `pipeline::keepalive`); kept while the entry changes state.
+    used: Arc<LastSeen>,
+    /// When the last probe of a Reachable entry in use was sent (0: none since confirmed).
+    probed_ms: u64,
+}
+
+impl<P> Entry<P> {
+    fn new(state: NeighbourState, held: Vec<P>, used: Arc<LastSeen>) -> Self {
+        Entry { state, held, used, probed_ms: 0 }
+    }
+}
+
+/// A resolved next hop as the datapath sees it.
+#[derive(Debug, Clone)]
+pub struct ResolvedNeighbour {
+    pub mac: [u8; 6],
+    /// Refreshed by the megaflows that send through it (`NeighbourCache::probes_due`).
+    pub used: Arc<LastSeen>,
+}
+
+impl ResolvedNeighbour {
+    /// A next hop at `mac` that nothing has used yet.
+    pub fn new(mac: [u8; 6]) -> Self {
+        ResolvedNeighbour { mac, used: Arc::default() }
+    }
 }
 
 /// The neighbour cache of one underlay bridge, generic over the held packet type P (the switch
@@ -187,7 +216,7 @@ impl<P> NeighbourCache<P> {
             return false;
         }
         let state = NeighbourState::Incomplete { since_ms: now_ms, last_request_ms: now_ms, requests: 1 };
-        self.put(ip, Entry { state, held: Vec::new() });
+        self.put(ip, Entry::new(state, Vec::new(), Arc::default()));
         true
     }
 
@@ -229,7 +258,7 @@ impl<P> NeighbourCache<P> {
                     return Hold::QueueFull(packet);
                 }
                 let state = NeighbourState::Incomplete { since_ms: now_ms, last_request_ms: now_ms, requests: 1 };
-                self.put(ip, Entry { state, held: vec![packet] });
+                self.put(ip, Entry::new(state, vec![packet], Arc::default()));
                 Hold::Held { request_due: true }
             }
         }
@@ -248,12 +277,14 @@ impl<P> NeighbourCache<P> {
 
     /// Makes `ip` Reachable at `mac` (the entry exists or there is room for it).
     fn resolve(&mut self, ip: IpAddr, mac: [u8; 6], now_ms: u64) -> Learned<P> {
-        let (changed, released) = match self.take(&ip) {
-            Some(Entry { state: NeighbourState::Reachable { mac: old, .. }, held }) => (old != mac, held),
-            Some(entry) => (true, entry.held),
-            None => (true, Vec::new()),
+        let (changed, released, used) = match self.take(&ip) {
+            Some(Entry { state: NeighbourState::Reachable { mac: old, .. }, held, used, .. }) => {
+                (old != mac, held, used)
+            }
+            Some(entry) => (true, entry.held, entry.used),
+            None => (true, Vec::new(), Arc::default()),
         };
-        self.put(ip, Entry { state: NeighbourState::Reachable { mac, confirmed_ms: now_ms }, held: Vec::new() });
+        self.put(ip, Entry::new(NeighbourState::Reachable { mac, confirmed_ms: now_ms }, Vec::new(), used));
         if changed {
             self.bump();
         }
@@ -301,15 +332,17 @@ impl<P> NeighbourCache<P> {
             // Room if possible; a static entry goes in anyway.
             let _ = self.make_room();
         }
-        let (changed, released) = match self.take(&ip) {
+        let (changed, released, used) = match self.take(&ip) {
             Some(Entry {
                 state: NeighbourState::Reachable { mac: old, .. } | NeighbourState::Static { mac: old },
                 held,
-            }) => (old != mac, held),
-            Some(entry) => (true, entry.held),
-            None => (true, Vec::new()),
+                used,
+                ..
+            }) => (old != mac, held, used),
+            Some(entry) => (true, entry.held, entry.used),
+            None => (true, Vec::new(), Arc::default()),
         };
-        self.put(ip, Entry { state: NeighbourState::Static { mac }, held: Vec::new() });
+        self.put(ip, Entry::new(NeighbourState::Static { mac }, Vec::new(), used));
         if changed {
             self.bump();
         }
@@ -374,6 +407,41 @@ impl<P> NeighbourCache<P> {
         stale.sort_unstable();
         let unresolved = stale.into_iter().filter_map(|ip| Some((ip, self.take(&ip)?.held))).collect();
         Expired { aged, unresolved }
+    }
+
+    /// The learned next hops that cached flows used since their last confirmation and that
+    /// are about to age out, whose probe is due: the caller sends each a unicast request to the
+    /// MAC it has (as Linux probes a stale neighbour in use), recorded here as sent. A live
+    /// peer's answer confirms the entry before it ages out, so the flows through it neither
+    /// lose nor hold a packet; an entry nothing uses, or whose peer does not answer, ages out
+    /// as before. Probes start `probe_window` before the end (3 request intervals, at most half
+    /// the aging time) and go one per request interval. Sorted by address.
+    pub fn probes_due(&mut self, now_ms: u64) -> Vec<(IpAddr, [u8; 6])> {
+        let NeighbourLimits { aging_ms, request_interval_ms, .. } = self.limits;
+        let window = (3 * request_interval_ms).min(aging_ms / 2);
+        let from = now_ms.saturating_sub(aging_ms.saturating_sub(window));
+        let mut due = Vec::new();
+        for &(confirmed_ms, ip) in self.reachable.iter().take_while(|(confirmed_ms, _)| *confirmed_ms <= from) {
+            let Some(entry) = self.entries.get_mut(&ip) else { continue };
+            let NeighbourState::Reachable { mac, .. } = entry.state else { continue };
+            let probe_due = entry.probed_ms == 0 || now_ms.saturating_sub(entry.probed_ms) >= request_interval_ms;
+            if entry.used.get() > confirmed_ms && probe_due {
+                entry.probed_ms = now_ms;
+                due.push((ip, mac));
+            }
+        }
+        due.sort_unstable();
+        due
+    }
+
+    /// The resolved next hops (Reachable and Static) as the datapath sees them.
+    pub fn resolved(&self) -> impl Iterator<Item = (IpAddr, ResolvedNeighbour)> + '_ {
+        self.entries.iter().filter_map(|(ip, e)| match e.state {
+            NeighbourState::Reachable { mac, .. } | NeighbourState::Static { mac } => {
+                Some((*ip, ResolvedNeighbour { mac, used: Arc::clone(&e.used) }))
+            }
+            NeighbourState::Incomplete { .. } => None,
+        })
     }
 
     /// Every entry (sorted by address, IPv4 first) for neigh-show.
@@ -458,6 +526,12 @@ pub fn arp_request(src_mac: [u8; 6], src_ip: Ipv4Addr, target: Ipv4Addr) -> Vec<
     arp([0xff; 6], 1, src_mac, src_ip, [0; 6], target)
 }
 
+/// An ARP request asking `target` again at the MAC it has (`target_mac`, unicast, as Linux
+/// probes a neighbour): 42 bytes.
+pub fn arp_probe(src_mac: [u8; 6], src_ip: Ipv4Addr, target: Ipv4Addr, target_mac: [u8; 6]) -> Vec<u8> {
+    arp(target_mac, 1, src_mac, src_ip, [0; 6], target)
+}
+
 /// The ARP reply to a request, from `mac`/`ip` (our address) to the requester: 42 bytes.
 pub fn arp_reply(mac: [u8; 6], ip: Ipv4Addr, to_mac: [u8; 6], to_ip: Ipv4Addr) -> Vec<u8> {
     arp(to_mac, 2, mac, ip, to_mac, to_ip)
@@ -513,13 +587,23 @@ fn multicast_mac(group: &Ipv6Addr) -> [u8; 6] {
 pub fn neighbour_solicitation(src_mac: [u8; 6], src_ip: Ipv6Addr, target: Ipv6Addr) -> Vec<u8> {
     let t = target.octets();
     let group = Ipv6Addr::from([0xff02, 0, 0, 0, 0, 1, 0xff00 | u16::from(t[13]), u16::from_be_bytes([t[14], t[15]])]);
+    solicitation(multicast_mac(&group), group, src_mac, src_ip, target)
+}
+
+/// A neighbour solicitation sent to `target` itself at the MAC it has (`target_mac`): the
+/// unicast probe of RFC 4861 7.3.3, otherwise as `neighbour_solicitation`.
+pub fn neighbour_probe(src_mac: [u8; 6], src_ip: Ipv6Addr, target: Ipv6Addr, target_mac: [u8; 6]) -> Vec<u8> {
+    solicitation(target_mac, target, src_mac, src_ip, target)
+}
+
+fn solicitation(eth_dst: [u8; 6], dst: Ipv6Addr, src_mac: [u8; 6], src_ip: Ipv6Addr, target: Ipv6Addr) -> Vec<u8> {
     let mut message = vec![ND_SOLICITATION, 0, 0, 0, 0, 0, 0, 0];
-    message.extend_from_slice(&t);
+    message.extend_from_slice(&target.octets());
     if !src_ip.is_unspecified() {
         message.extend_from_slice(&[OPTION_SOURCE_LL, 1]);
         message.extend_from_slice(&src_mac);
     }
-    icmpv6_frame(multicast_mac(&group), src_mac, src_ip, group, message)
+    icmpv6_frame(eth_dst, src_mac, src_ip, dst, message)
 }
 
 /// A solicited neighbour advertisement answering a solicitation from `to_mac`/`to_ip` for our
@@ -687,6 +771,50 @@ mod tests {
 
     fn held(due: bool) -> Hold<Vec<u8>> {
         Hold::Held { request_due: due }
+    }
+
+    #[test]
+    fn a_next_hop_in_use_is_probed_before_it_ages_out_and_an_answer_keeps_it() {
+        // Aging 10 s, requests 1 s apart: probes from 7 s after the confirmation, one a second.
+        let limits = NeighbourLimits { aging_ms: 10_000, ..NeighbourLimits::default() };
+        let mut c = cache(limits);
+        let (used, idle) = (ip("10.0.0.1"), ip("10.0.0.2"));
+        c.learn(used, A, 1000);
+        c.learn(idle, B, 1000);
+        let cell = |c: &NeighbourCache<Vec<u8>>, at: IpAddr| c.resolved().find(|(ip, _)| *ip == at).unwrap().1.used;
+        let used_cell = cell(&c, used);
+        used_cell.refresh(5000);
+        assert!(c.probes_due(7999).is_empty(), "not yet in the probe window");
+        assert_eq!(c.probes_due(8000), [(used, A)], "only the one flows used, at the MAC it has");
+        assert!(c.probes_due(8500).is_empty(), "one probe per request interval");
+        assert_eq!(c.probes_due(9000), [(used, A)]);
+        // The answer confirms it: the same cell goes on, and no probe is due until the next
+        // window; the idle one ages out.
+        c.learn(used, A, 9100);
+        assert!(Arc::ptr_eq(&cell(&c, used), &used_cell), "the use cell survives a confirmation");
+        assert!(c.probes_due(9500).is_empty(), "used before the confirmation only");
+        assert_eq!(c.expire(11_000).aged, [idle]);
+        used_cell.refresh(12_000);
+        assert_eq!(c.probes_due(16_100), [(used, A)]);
+        // No answer: it ages out as any entry does.
+        assert_eq!(c.expire(19_100).aged, [used]);
+        assert!(c.probes_due(19_200).is_empty());
+    }
+
+    #[test]
+    fn probes_are_unicast_requests_to_the_mac_known() {
+        let probe = arp_probe(A, Ipv4Addr::new(10, 0, 0, 9), Ipv4Addr::new(10, 0, 0, 1), B);
+        assert_eq!(probe[..6], B);
+        assert_eq!(probe[6..], arp_request(A, Ipv4Addr::new(10, 0, 0, 9), Ipv4Addr::new(10, 0, 0, 1))[6..]);
+        let (source, target) = ("fd00::9".parse().unwrap(), "fd00::1".parse().unwrap());
+        let probe = neighbour_probe(A, source, target, B);
+        assert_eq!(probe[..6], B);
+        assert_eq!(probe[38..54], target.octets(), "to the target address itself");
+        assert_eq!(
+            parse_neighbour_message(&probe),
+            parse_neighbour_message(&neighbour_solicitation(A, source, target)),
+            "the same solicitation"
+        );
     }
 
     #[test]

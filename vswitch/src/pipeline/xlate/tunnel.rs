@@ -14,6 +14,7 @@ use crate::flow::tun_metadata;
 use crate::flow::Action;
 use crate::flow::PacketInReason;
 use crate::packet::proto::{ethertype, ip_proto, len};
+use crate::pipeline::keepalive::LastSeen;
 use crate::pipeline::table::RuleEntry;
 use crate::tunnel::header::{GeneveOptions, OuterHeader, OuterSpec, TUN_FLAG_OAM};
 use crate::tunnel::port::{Inheritable, TunnelAddress, TunnelConfig, TunnelKey, DEFAULT_TTL};
@@ -60,6 +61,8 @@ pub struct UnderlayPath<'a> {
     pub nexthop: IpAddr,
     /// The next hop's MAC; `None` while it is unresolved.
     pub nexthop_mac: Option<[u8; 6]>,
+    /// When flows last sent through the (unicast) next hop: the megaflow keeps it alive.
+    pub nexthop_used: Option<&'a Arc<LastSeen>>,
 }
 
 /// Why a tunnel output sent nothing.
@@ -243,6 +246,10 @@ impl Xlate<'_, '_> {
         };
         let eth_dst =
             path.nexthop_mac.ok_or(TunnelMiss::NeighbourUnresolved { bridge: path.bridge, nexthop: path.nexthop })?;
+        // Its use has the next hop probed before it ages out (`NeighbourCache::probes_due`).
+        if let Some(used) = path.nexthop_used {
+            self.out.keep_alive.push(Arc::clone(used));
+        }
         let gre_key = tunnel.kind == TunnelKind::Gre && tunnel.out_key != TunnelKey::Fixed(0);
         let spec = OuterSpec {
             kind: tunnel.kind,

@@ -131,6 +131,7 @@ mod tests {
     use crate::revalidate::BridgeChanges;
     use crate::tunnel::route::{Prefix, Route, RouteOrigin, RouteTable};
     use crate::tunnel::vtep::{LearnedVteps, VtepEntry};
+    use crate::tunnel::ResolvedNeighbour;
     use crate::tunnel::TunnelKind;
 
     const PEER_MAC: [u8; 6] = [2, 0, 0, 0, 0xbb, 3];
@@ -157,6 +158,7 @@ mod tests {
             neighbours: Arc::new(
                 [("172.31.1.3".parse().unwrap(), PEER_MAC), ("172.31.1.4".parse().unwrap(), OTHER_PEER_MAC)]
                     .into_iter()
+                    .map(|(ip, mac)| (ip, ResolvedNeighbour::new(mac)))
                     .collect(),
             ),
             ..bridge("br0", "in_port=LOCAL,actions=output:1", vec![port(1, 0, None), port(OfPort::LOCAL.0, 40, None)])
