@@ -454,6 +454,63 @@ mod tests {
     }
 
     #[test]
+    fn flow_updates_pause_a_connection_that_does_not_write_them_and_resume_it_once_it_did() {
+        use crate::flow::{parse_add_flow, FlowSelector, Match, OfPort};
+        use crate::openflow::monitor::{MonitorFlags, MonitorRequest};
+        use crate::pipeline::table::{FlowModFlags, FlowOp, FlowTables};
+
+        let registry = Registry::new();
+        let (member, pushes) = registry.join("test", false);
+        let (other, other_pushes) = registry.join("test", false);
+        let flags = MonitorFlags { add: true, delete: true, modify: true, actions: true, ..MonitorFlags::default() };
+        let watch_all =
+            MonitorRequest { id: 1, flags, table_id: 0xff, out_port: OfPort::NONE, matches: Match::catch_all() };
+        registry.add_flow_monitors(member.id(), vec![watch_all], &[]).unwrap();
+        assert!(registry.has_flow_monitors());
+
+        let mut tables = FlowTables::new();
+        tables.set_journal(true);
+        let mut change = |from: usize, to: usize| {
+            let ops = (from..to)
+                .map(|i| {
+                    let rule = parse_add_flow(&format!("ip,nw_dst=10.0.{}.{},actions=output:2", i / 250, i % 250));
+                    FlowOp::Add { rule: rule.unwrap(), flags: FlowModFlags::default() }
+                })
+                .collect();
+            tables.apply(ops, 0).unwrap();
+            let set = ChangeSet { origin: None, events: tables.take_journal() };
+            registry.report_rule_changes(&[set], tables.next_revision());
+        };
+        // A small change: one message, no pause; the connection without monitors gets nothing.
+        change(0, 1);
+        assert_eq!(pushes.len(), 1);
+        assert!(other_pushes.is_empty());
+        let backlog = member.state.monitor_backlog.load(Ordering::SeqCst);
+        assert!(backlog > 0 && backlog < PAUSE_BYTES);
+        // Past the limit: the updates, then PAUSED; then nothing while paused.
+        change(1, 3000);
+        assert_eq!(pushes.len(), 3);
+        assert!(matches!(pushes.try_iter().last(), Some(Push::FlowMonitorPaused)));
+        change(3000, 3001);
+        assert!(pushes.is_empty(), "no adds while paused");
+        // Not resumed while the connection has not written its backlog; then the rule added
+        // since the pause, and RESUMED.
+        let rules = || tables.dump(&FlowSelector::default());
+        registry.resume_flow_monitors(rules);
+        assert!(pushes.is_empty());
+        member.state.monitor_backlog.store(0, Ordering::SeqCst);
+        registry.resume_flow_monitors(rules);
+        let resumed: Vec<Push> = pushes.try_iter().collect();
+        match &resumed[..] {
+            [Push::FlowUpdates { messages, .. }, Push::FlowMonitorResumed] => assert_eq!(messages[0].len(), 1),
+            other => panic!("{other:?}"),
+        }
+        drop(other);
+        drop(member);
+        assert!(!registry.has_flow_monitors(), "monitors go with their connection");
+    }
+
+    #[test]
     fn misses_are_wanted_while_a_member_wants_them() {
         let registry = Registry::new();
         let (first, _pushes_1) = registry.join("test", true);

@@ -123,7 +123,7 @@ pub struct FullUpdate {
 /// One flow update of a flow monitor reply.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FlowUpdate {
-    Full(FullUpdate),
+    Full(Box<FullUpdate>),
     /// The connection's own request with this xid changed rules its monitors watch.
     Abbrev {
         xid: u32,
@@ -132,7 +132,7 @@ pub enum FlowUpdate {
 
 impl FlowUpdate {
     fn full(event: UpdateEvent, rule: &FlowRule, actions: bool) -> FlowUpdate {
-        FlowUpdate::Full(FullUpdate {
+        FlowUpdate::Full(Box::new(FullUpdate {
             event,
             table_id: rule.table,
             priority: rule.priority,
@@ -141,7 +141,7 @@ impl FlowUpdate {
             cookie: rule.cookie,
             matches: rule.matches.clone(),
             instructions: actions.then(|| rule.instructions.clone()),
-        })
+        }))
     }
 
     /// About how many bytes the update takes on the wire (for the pause limit): the fixed

@@ -204,7 +204,7 @@ pub fn decode_updates(version: Version, r: &mut Reader) -> Result<Vec<FlowUpdate
         // No actions on the wire: none asked for, or none the rule has (the same to a reader).
         let instructions =
             (rest > 0).then(|| decode_instructions(version, &mut e, rest)).transpose()?.filter(|i| !i.is_drop());
-        updates.push(FlowUpdate::Full(FullUpdate {
+        updates.push(FlowUpdate::Full(Box::new(FullUpdate {
             event,
             table_id,
             priority,
@@ -213,7 +213,7 @@ pub fn decode_updates(version: Version, r: &mut Reader) -> Result<Vec<FlowUpdate
             cookie,
             matches,
             instructions,
-        }));
+        })));
     }
     Ok(updates)
 }

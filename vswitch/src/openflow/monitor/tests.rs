@@ -131,10 +131,8 @@ fn changes_are_reported_by_kind_table_match_and_out_port() {
     assert_eq!(tables.expire(5000).len(), 1);
     let set = ChangeSet { origin: None, events: tables.take_journal() };
     let updates = monitors.updates(&set, ME);
-    assert!(matches!(
-        &updates[..],
-        [FlowUpdate::Full(FullUpdate { event: UpdateEvent::Deleted(FlowRemovedReason::HardTimeout), .. })]
-    ));
+    let [FlowUpdate::Full(timeout)] = &updates[..] else { panic!("{updates:?}") };
+    assert_eq!(timeout.event, UpdateEvent::Deleted(FlowRemovedReason::HardTimeout));
 
     // A monitor of only deletes hears nothing of adds; one with a match only of what it selects.
     let mut deletes = ConnectionMonitors::default();
@@ -205,10 +203,7 @@ fn a_refused_batch_journals_nothing() {
 fn sample_updates() -> Vec<FlowUpdate> {
     let rule =
         parse_add_flow("table=2,priority=9,cookie=0x5,idle_timeout=10,ip,nw_src=10.0.0.1,actions=output:2").unwrap();
-    let full = |event, actions| match FlowUpdate::full(event, &rule, actions) {
-        FlowUpdate::Full(full) => FlowUpdate::Full(full),
-        abbrev => abbrev,
-    };
+    let full = |event, actions| FlowUpdate::full(event, &rule, actions);
     vec![
         full(UpdateEvent::Added, true),
         full(UpdateEvent::Modified, false),
