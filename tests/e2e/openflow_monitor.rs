@@ -6,7 +6,8 @@
 //! connection, changes them as an operator (vsctl on the switch; another ovs-ofctl connection
 //! on Open vSwitch, which has no vsctl for flows), has a learn action add a rule (a packet-out
 //! through the tables), sends a flow_mod on a monitor's own connection (`ofctl/send`: an
-//! ABBREV update with its xid there, in full elsewhere) and lets a hard timeout expire. Then a
+//! ABBREV update with its xid there, in full elsewhere), cancels a monitor (`ofctl/send` of a
+//! NXT/ONFT_FLOW_MONITOR_CANCEL) and lets a hard timeout expire. Then a
 //! slow reader: a monitor that stops reading (`ofctl/block`) while thousands of rules are
 //! added is PAUSED, and when it reads again gets RESUMED, its view of the table complete.
 #![forbid(unsafe_code)]
@@ -150,6 +151,17 @@ fn script(dir: &TestDir, target: &Target, version: &str, own_flow_mod: &str) -> 
     let (_, subnet) = &monitors[2];
     let sent = subnet.appctl(&["ofctl/send", own_flow_mod]);
     assert!(sent.success(), "{sent}");
+    // The filtered connection cancels its out_port monitor (ovs-ofctl numbers its monitors
+    // from 0): a rule to port 3 is no longer reported there.
+    let cancel = if version == "OpenFlow10" {
+        "01040014000000000000232000000015" // NXT_FLOW_MONITOR_CANCEL
+    } else {
+        "04040014000000004f4e46000000074e" // ONFT_FLOW_MONITOR_CANCEL
+    };
+    let (_, filtered) = &monitors[1];
+    let cancelled = filtered.appctl(&["ofctl/send", &format!("{cancel}00000001")]);
+    assert!(cancelled.success(), "{cancelled}");
+    target.ofctl(version, &["add-flow"], &["priority=13,in_port=7,actions=output:3"]);
     // A hard timeout, the last event.
     target.ofctl(version, &["add-flow"], &["hard_timeout=1,priority=11,in_port=6,actions=drop"]);
     let (_, all) = &monitors[0];
@@ -190,6 +202,9 @@ fn monitors_report_every_change_as_open_vswitch_does() {
                 theirs.iter().any(|line| line.contains("event=")),
                 "{version} {name}: Open vSwitch printed nothing"
             );
+            if name == "filtered" {
+                assert!(!theirs.iter().any(|line| line.contains("in_port=7")), "{version}: the monitor was cancelled");
+            }
             assert_eq!(ours, theirs, "{version} monitor {name}: ours (left) and Open vSwitch's (right)");
         }
     }
