@@ -2,8 +2,9 @@
 //! switch connected to an active controller): [`serve`] frames the byte
 //! stream with the codec, negotiates the version by HELLO (1.3 and 1.0), answers ECHO, keeps
 //! the peer alive with echo probes, and serves FEATURES, GET/SET_CONFIG, BARRIER, the
-//! multipart statistics, FLOW_MOD (also the Nicira flow formats of ovs-ofctl's 1.0) and
-//! GROUP_MOD with the group multiparts (`groups`).
+//! multipart statistics, FLOW_MOD (also the Nicira flow formats of ovs-ofctl's 1.0),
+//! GROUP_MOD with the group multiparts (`groups`) and flow monitor requests and cancels (the
+//! updates come as pushes, written before the reply to a later barrier).
 //!
 //! A connection never touches the switch: everything about the bridge is a typed
 //! [`Query`] to the management thread (bounded wait). Messages are handled one at a time, in
