@@ -28,8 +28,6 @@ const NOT_YET: &[(&str, &str, &str)] = &[
     ("OpenFlow10", "meter-stats", "ovs-ofctl needs 1.3"),
     ("OpenFlow10", "meter-features", "ovs-ofctl needs 1.3"),
     ("OpenFlow10", "del-meters", "ovs-ofctl needs 1.3"),
-    ("OpenFlow10", "monitor watch:", "flow monitors are not implemented yet"),
-    ("OpenFlow13", "monitor watch:", "flow monitors are not implemented yet"),
 ];
 use vswitch_e2e::ovs_oracle::{OvsOracle, OvsPort};
 use vswitch_e2e::{PortSpec, SwitchConfig, TestDir, Vswitchd};

@@ -1,38 +1,93 @@
 //! `ovs-ofctl monitor` on a bridge's management socket as the observer of what the switch
-//! sends by itself (packet-ins, port status, flow removed): a guarded process whose output
-//! goes to a file in the test's scratch directory (its unixctl socket too), read back by
-//! bounded polls.
+//! sends by itself (packet-ins, port status, flow removed) or, with `watch:` arguments, of its
+//! flow monitor updates: a guarded process whose output goes to a file in the test's scratch
+//! directory (its unixctl socket too, which `appctl` drives: `ofctl/send`, `ofctl/block`),
+//! read back by bounded polls.
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
+use crate::command::{run, CmdOutput};
 use crate::ofctl::OVS_OFCTL;
 use crate::process::{Guarded, Signal};
 use crate::{wait, TestDir};
 
+const OVS_APPCTL: &str = "/usr/bin/ovs-appctl";
+/// How long its first flow monitor replies may take.
+const WATCH_LIMIT: Duration = Duration::from_secs(10);
+
 pub struct OfctlMonitor {
     process: Guarded,
     output: PathBuf,
+    unixctl: PathBuf,
 }
 
 impl OfctlMonitor {
     /// Starts `ovs-ofctl -O <version> monitor unix:<mgmt>` and waits until the switch has
     /// answered its first request (its output shows the connection is up).
     pub fn start(dir: &TestDir, name: &str, version: &str, mgmt: &Path) -> OfctlMonitor {
-        let output = dir.join(&format!("{name}.out"));
-        let mut command = Command::new(OVS_OFCTL);
-        command
-            .args(["-O", version, "--timestamp"])
-            .arg(format!("--unixctl={}", dir.join(&format!("{name}.ctl")).display()))
-            .arg("monitor")
-            .arg(format!("unix:{}", mgmt.display()));
-        let process = Guarded::spawn(name, command, Signal::Term, &output, &output);
-        let mut monitor = OfctlMonitor { process, output };
+        let mut monitor = OfctlMonitor::spawn(dir, name, version, mgmt, &[]);
         // The monitor prints nothing until the first asynchronous message; give it a moment
         // to connect and negotiate.
         std::thread::sleep(Duration::from_millis(500));
-        assert!(monitor.process.is_running(), "ovs-ofctl monitor ended: {}", monitor.text());
+        monitor.assert_running();
         monitor
+    }
+
+    /// Starts `ovs-ofctl -O <version> monitor unix:<mgmt> watch:W...` (one flow monitor per
+    /// entry of `watches`, e.g. `table=1` or `` for everything) and waits until each one's
+    /// initial reply is printed.
+    pub fn watch(dir: &TestDir, name: &str, version: &str, mgmt: &Path, watches: &[&str]) -> OfctlMonitor {
+        let arguments: Vec<String> = watches.iter().map(|w| format!("watch:{w}")).collect();
+        let mut monitor = OfctlMonitor::spawn(dir, name, version, mgmt, &arguments);
+        monitor.wait_for("FLOW_MONITOR reply", watches.len(), WATCH_LIMIT);
+        monitor.assert_running();
+        monitor
+    }
+
+    fn spawn(dir: &TestDir, name: &str, version: &str, mgmt: &Path, arguments: &[String]) -> OfctlMonitor {
+        let output = dir.join(&format!("{name}.out"));
+        let unixctl = dir.join(&format!("{name}.ctl"));
+        let mut command = Command::new(OVS_OFCTL);
+        command
+            .args(["-O", version, "--timestamp"])
+            .arg(format!("--unixctl={}", unixctl.display()))
+            .arg("monitor")
+            .arg(format!("unix:{}", mgmt.display()))
+            .args(arguments);
+        let process = Guarded::spawn(name, command, Signal::Term, &output, &output);
+        OfctlMonitor { process, output, unixctl }
+    }
+
+    fn assert_running(&mut self) {
+        let running = self.process.is_running();
+        assert!(running, "ovs-ofctl monitor ended: {}", self.text());
+    }
+
+    /// `ovs-appctl -t <its unixctl socket> <args>` (bounded in time): `ofctl/send HEX`,
+    /// `ofctl/block`, `ofctl/unblock`.
+    pub fn appctl(&self, args: &[&str]) -> CmdOutput {
+        let mut command = Command::new(OVS_APPCTL);
+        command.arg("-t").arg(&self.unixctl).args(args);
+        run(command, WATCH_LIMIT)
+    }
+
+    /// The flow monitor lines printed so far: each update (` event=...`) and the
+    /// `FLOW_MONITOR_PAUSED` / `RESUMED` messages (their header without timestamp and xid).
+    pub fn flow_events(&self) -> Vec<String> {
+        self.text()
+            .lines()
+            .filter_map(|line| {
+                if line.starts_with(" event=") {
+                    Some(line.to_owned())
+                } else {
+                    ["FLOW_MONITOR_PAUSED", "FLOW_MONITOR_RESUMED"]
+                        .into_iter()
+                        .find(|name| line.contains(name))
+                        .map(|name| name.to_owned())
+                }
+            })
+            .collect()
     }
 
     pub fn text(&self) -> String {

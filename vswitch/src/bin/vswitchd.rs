@@ -86,17 +86,17 @@ fn serve_openflow(switch: &mut Switch, first: OfPending, requests: &Receiver<OfP
     let mut next = Some(first);
     while let Some(pending) = next.take() {
         let OfPending { bridge, query, reply_to } = pending;
-        let Query::FlowMods(ops) = query else {
+        let Query::FlowMods { ops, origin } = query else {
             let _ = reply_to.send(switch.handle_openflow(&bridge, query));
             return;
         };
         let mut replies = vec![reply_to];
-        let mut work = vec![(bridge, ops)];
+        let mut work = vec![(bridge, ops, origin)];
         while work.len() < FLOW_MOD_BATCH {
             match requests.try_recv() {
-                Ok(OfPending { bridge, query: Query::FlowMods(ops), reply_to }) => {
+                Ok(OfPending { bridge, query: Query::FlowMods { ops, origin }, reply_to }) => {
                     replies.push(reply_to);
-                    work.push((bridge, ops));
+                    work.push((bridge, ops, origin));
                 }
                 Ok(other) => {
                     next = Some(other);

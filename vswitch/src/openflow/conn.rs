@@ -2,8 +2,9 @@
 //! switch connected to an active controller): [`serve`] frames the byte
 //! stream with the codec, negotiates the version by HELLO (1.3 and 1.0), answers ECHO, keeps
 //! the peer alive with echo probes, and serves FEATURES, GET/SET_CONFIG, BARRIER, the
-//! multipart statistics, FLOW_MOD (also the Nicira flow formats of ovs-ofctl's 1.0) and
-//! GROUP_MOD with the group multiparts (`groups`).
+//! multipart statistics, FLOW_MOD (also the Nicira flow formats of ovs-ofctl's 1.0),
+//! GROUP_MOD with the group multiparts (`groups`) and flow monitor requests and cancels (the
+//! updates come as pushes, written before the reply to a later barrier).
 //!
 //! A connection never touches the switch: everything about the bridge is a typed
 //! [`Query`] to the management thread (bounded wait). Messages are handled one at a time, in
@@ -48,12 +49,14 @@ use super::message::{
     PortDesc, PortMod, PortStatus, SwitchConfig, GROUP_ANY, NO_BUFFER,
 };
 use super::meters;
+use super::monitor::nicira::code as monitor_codes;
+use super::monitor::{FlowUpdate, MonitorError, Requester};
 use super::multipart::{
     AggregateStats, Desc, FeatureId, FlowStats, FlowStatsRequest, MultipartReply, MultipartRequest, OxmId, PortStats,
     ReplyBody, RequestBody, TableFeatureProperty, TableFeatures, TableStats,
 };
 use super::nicira::{BundleAdd, BundleControl, BundleControlType, FlowFormat, PacketInFormat};
-use super::registry::{Membership, Registry};
+use super::registry::{Membership, Registry, MONITOR_MESSAGE_LEN};
 use super::service::{
     Answer, FlowModFailure, FlowStat, MeterModFailure, MeterView, OfPending, PacketOutFailure, PortModFailure,
     PortView, Push, Query,
@@ -73,7 +76,7 @@ const QUERY_TIMEOUT: Duration = Duration::from_secs(30);
 /// Connections per bridge (all its listeners together); more are closed at once.
 pub const MAX_CONNECTIONS: usize = 64;
 /// Tables the switch reports, as Open vSwitch does (0..=253; it keeps 254 hidden).
-const N_TABLES: u8 = 254;
+pub(super) const N_TABLES: u8 = 254;
 /// miss_send_len until the controller sets one (OFPCML default of the specification).
 const DEFAULT_MISS_SEND_LEN: u16 = 128;
 /// Flow_mods of one connection sent to the management thread before their answers are
@@ -150,7 +153,7 @@ pub(super) fn serve(stream: Stream, peer: &str, context: &Context) -> Closed {
         Err(e) => return format!("cannot start the reader thread: {e}"),
     };
     let (membership, pushes) = context.registry.join(peer, controller);
-    let closed = Connection::new(stream, context.clone(), membership).run(&input, &pushes);
+    let closed = Connection::new(stream, context.clone(), membership, pushes).run(&input);
     // The reader's blocked read returns at once; a send of it finds no receiver.
     closer.shutdown();
     drop(input);
@@ -255,10 +258,12 @@ struct Connection {
     /// The packet-in rate limit, in nanoseconds since `started`.
     packet_in_bucket: TokenBucket,
     started: Instant,
+    /// What the management thread pushes to this connection.
+    pushes: Receiver<Push>,
 }
 
 impl Connection {
-    fn new(stream: Stream, context: Context, member: Membership) -> Connection {
+    fn new(stream: Stream, context: Context, member: Membership, pushes: Receiver<Push>) -> Connection {
         let limit = context.packet_in_limit;
         Connection {
             stream,
@@ -278,12 +283,14 @@ impl Connection {
             member,
             packet_in_bucket: TokenBucket::new(u64::from(limit.rate), u64::from(limit.burst), 1_000_000_000, 0),
             started: Instant::now(),
+            pushes,
         }
     }
 
     /// Serves the connection until it ends; returns why. Waits for input (from the reader
     /// thread), pushes (from the management thread) and the probe deadline at once.
-    fn run(mut self, input: &Receiver<Input>, pushes: &Receiver<Push>) -> Closed {
+    fn run(mut self, input: &Receiver<Input>) -> Closed {
+        let pushes = self.pushes.clone();
         if let Err(e) = self.stream.set_timeouts(WRITE_TIMEOUT) {
             return format!("cannot set socket timeouts: {e}");
         }
@@ -375,8 +382,47 @@ impl Connection {
                 }
                 Message::FlowRemoved(flow_removed(reason, &flow))
             }
+            Push::FlowUpdates { messages, backlog } => {
+                let sent = messages.into_iter().try_for_each(|updates| self.send_flow_updates(version, updates));
+                self.member.state.monitor_backlog.fetch_sub(backlog, Ordering::SeqCst);
+                return sent;
+            }
+            Push::FlowMonitorPaused | Push::FlowMonitorResumed => {
+                let message = match push {
+                    Push::FlowMonitorPaused => Message::FlowMonitorPaused,
+                    _ => Message::FlowMonitorResumed,
+                };
+                let sent = self.send_message(version, 0, &message);
+                self.member.state.monitor_backlog.fetch_sub(MONITOR_MESSAGE_LEN, Ordering::SeqCst);
+                return sent;
+            }
         };
         self.send_message(version, 0, &message)
+    }
+
+    /// Flow monitor updates as flow monitor replies of xid 0 (several when they do not fit one).
+    fn send_flow_updates(&mut self, version: Version, updates: Vec<FlowUpdate>) -> Result<(), Closed> {
+        match split(version, 0, updates, ReplyBody::FlowMonitor) {
+            Ok(replies) => replies.iter().try_for_each(|bytes| self.send(bytes)),
+            Err(e) => {
+                tracing::warn!(bridge = %self.context.bridge, "cannot encode flow updates: {e}");
+                Ok(())
+            }
+        }
+    }
+
+    /// Sends what the management thread pushed so far: the flow updates of changes made
+    /// before a barrier go out before its reply.
+    fn drain_pushes(&mut self) -> Result<(), Closed> {
+        while let Ok(push) = self.pushes.try_recv() {
+            self.push(push)?;
+        }
+        Ok(())
+    }
+
+    /// Who asks for a table change: this connection's request `xid`.
+    fn requester(&self, xid: u32) -> Requester {
+        Requester { connection: self.member.id(), xid }
     }
 
     fn xid(&mut self) -> u32 {
@@ -462,7 +508,7 @@ impl Connection {
         let Ok(op) = flow_mod_op(version, flow_mod, new_cookie, self.flow_mod_table_id) else {
             return Err(frame);
         };
-        match self.send_query(Query::FlowMods(vec![op])) {
+        match self.send_query(Query::FlowMods { ops: vec![op], origin: self.requester(header.xid) }) {
             Ok(answer) => Ok(FlowModInFlight { version, xid: header.xid, frame, answer }),
             Err(_) => Err(frame),
         }
@@ -486,10 +532,15 @@ impl Connection {
     fn handle_frame(&mut self, frame: &[u8]) -> Result<(), Closed> {
         let Some(version) = self.version else { return self.handle_hello(frame) };
         match decode_in(version, frame) {
-            Ok((header, message)) => match self.handle_message(version, header.xid, message) {
-                Ok(replies) => replies.iter().try_for_each(|bytes| self.send(bytes)),
-                Err(error) => self.send_error(version, header.xid, &error, frame),
-            },
+            Ok((header, message)) => {
+                if message == Message::BarrierRequest {
+                    self.drain_pushes()?;
+                }
+                match self.handle_message(version, header.xid, message) {
+                    Ok(replies) => replies.iter().try_for_each(|bytes| self.send(bytes)),
+                    Err(error) => self.send_error(version, header.xid, &error, frame),
+                }
+            }
             Err(e) => self.send_error(e.version, e.xid, &e.error, frame),
         }
     }
@@ -607,8 +658,15 @@ impl Connection {
                 message::bad_request::EPERM,
                 format!("packet-in format {format:?} not supported (standard only)"),
             )),
-            Message::FlowMod(flow_mod) => self.flow_mod(version, &flow_mod, None),
-            Message::NxFlowMod(nx) => self.flow_mod(version, &nx.flow_mod, Some(nx.new_cookie)),
+            Message::FlowMod(flow_mod) => self.flow_mod(version, xid, &flow_mod, None),
+            Message::NxFlowMod(nx) => self.flow_mod(version, xid, &nx.flow_mod, Some(nx.new_cookie)),
+            Message::FlowMonitorCancel(id) => {
+                let query = Query::FlowMonitorCancel { connection: self.member.id(), id };
+                match self.ask(query)? {
+                    Answer::FlowMonitorCancel(result) => result.map(|()| Vec::new()).map_err(monitor_error),
+                    other => Err(unexpected(&other)),
+                }
+            }
             Message::GroupMod(group_mod) => groups::group_mod(&group_mod, |query| self.ask(query)),
             Message::MultipartRequest(request) => self.multipart(version, xid, request),
             Message::QueueGetConfigRequest(port) => {
@@ -666,13 +724,19 @@ impl Connection {
     /// Applies a flow_mod. In OpenFlow 1.0 a modify that matches no rule adds one, as that
     /// version specifies (1.1 and later dropped this): the add follows as a second table
     /// version.
-    fn flow_mod(&self, version: Version, flow_mod: &FlowMod, new_cookie: Option<u64>) -> Result<Vec<Vec<u8>>, OfError> {
+    fn flow_mod(
+        &self,
+        version: Version,
+        xid: u32,
+        flow_mod: &FlowMod,
+        new_cookie: Option<u64>,
+    ) -> Result<Vec<Vec<u8>>, OfError> {
         let op = flow_mod_op(version, flow_mod, new_cookie, self.flow_mod_table_id)?;
-        let modified = self.apply(version, op)?;
+        let modified = self.apply(version, xid, op)?;
         let modify = matches!(flow_mod.command, FlowModCommand::Modify | FlowModCommand::ModifyStrict);
         if version == Version::V1_0 && modify && modified == 0 {
             let add = FlowMod { command: FlowModCommand::Add, ..flow_mod.clone() };
-            self.apply(version, flow_mod_op(version, &add, new_cookie, self.flow_mod_table_id)?)?;
+            self.apply(version, xid, flow_mod_op(version, &add, new_cookie, self.flow_mod_table_id)?)?;
         }
         Ok(Vec::new())
     }
@@ -698,7 +762,8 @@ impl Connection {
                     .into_iter()
                     .map(|flow_mod| (flow_mod.xid, flow_mod.op))
                     .unzip();
-                match self.ask(Query::FlowMods(ops))? {
+                let origin = self.requester(xids.first().copied().unwrap_or(xid));
+                match self.ask(Query::FlowMods { ops, origin })? {
                     Answer::FlowMod(Ok(_)) => BundleControlType::CommitReply,
                     Answer::FlowMod(Err(FlowModFailure::Table { index, error })) => {
                         let failed = table_error(version, &error);
@@ -736,8 +801,8 @@ impl Connection {
     }
 
     /// Applies one table operation; returns how many rules it modified.
-    fn apply(&self, version: Version, op: FlowOp) -> Result<usize, OfError> {
-        match self.ask(Query::FlowMods(vec![op]))? {
+    fn apply(&self, version: Version, xid: u32, op: FlowOp) -> Result<usize, OfError> {
+        match self.ask(Query::FlowMods { ops: vec![op], origin: self.requester(xid) })? {
             Answer::FlowMod(Ok(modified)) => Ok(modified),
             Answer::FlowMod(Err(FlowModFailure::Table { error, .. })) => Err(table_error(version, &error)),
             Answer::FlowMod(Err(FlowModFailure::Internal(error))) => Err(eperm(error)),
@@ -916,6 +981,13 @@ impl Connection {
                 split(version, xid, configs, ReplyBody::MeterConfig)
             }
             RequestBody::MeterFeatures => single(ReplyBody::MeterFeatures(meters::meter_features())),
+            RequestBody::FlowMonitor(requests) => {
+                match self.ask(Query::FlowMonitor { connection: self.member.id(), requests })? {
+                    Answer::FlowMonitor(Ok(initial)) => split(version, xid, initial, ReplyBody::FlowMonitor),
+                    Answer::FlowMonitor(Err(error)) => Err(monitor_error(error)),
+                    other => Err(unexpected(&other)),
+                }
+            }
         }
     }
 }
@@ -1016,6 +1088,17 @@ fn flow_removed(reason: FlowRemovedReason, flow: &FlowStat) -> FlowRemoved {
         packet_count: flow.packets,
         byte_count: flow.bytes,
         matches: rule.matches.clone(),
+    }
+}
+
+/// The OFPT_ERROR of a refused flow monitor request or cancel, as Open vSwitch sends it.
+fn monitor_error(error: MonitorError) -> OfError {
+    let failed = |code: u16| OfError::new(ErrorType::FlowMonitorFailed, code, error.to_string());
+    match error {
+        MonitorError::Exists(_) => failed(monitor_codes::MONITOR_EXISTS),
+        MonitorError::Unknown(_) => failed(monitor_codes::UNKNOWN_MONITOR),
+        // OFPBRC_BAD_TABLE_ID.
+        MonitorError::BadTable(_) => bad_request(9, error.to_string()),
     }
 }
 

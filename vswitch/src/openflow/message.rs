@@ -547,6 +547,12 @@ pub enum Message {
     TlvTableRequest,
     /// NXT_TLV_TABLE_REPLY.
     TlvTableReply(TlvTableReply),
+    /// NXT_FLOW_MONITOR_CANCEL (1.0), ONFT_FLOW_MONITOR_CANCEL (1.3): the monitor's id.
+    FlowMonitorCancel(u32),
+    /// NXT/ONFT_FLOW_MONITOR_PAUSED: the switch stopped sending flow updates.
+    FlowMonitorPaused,
+    /// NXT/ONFT_FLOW_MONITOR_RESUMED: what changed meanwhile was sent; updates go on.
+    FlowMonitorResumed,
 }
 
 /// NXT_TLV_TABLE_MOD's command.
@@ -620,6 +626,9 @@ impl Message {
             Message::TlvTableMod(_) => "NXT_TLV_TABLE_MOD",
             Message::TlvTableRequest => "NXT_TLV_TABLE_REQUEST",
             Message::TlvTableReply(_) => "NXT_TLV_TABLE_REPLY",
+            Message::FlowMonitorCancel(_) => "NXT_FLOW_MONITOR_CANCEL",
+            Message::FlowMonitorPaused => "NXT_FLOW_MONITOR_PAUSED",
+            Message::FlowMonitorResumed => "NXT_FLOW_MONITOR_RESUMED",
         }
     }
 
@@ -645,7 +654,10 @@ impl Message {
             | Message::NxRoleReply(_)
             | Message::TlvTableMod(_)
             | Message::TlvTableRequest
-            | Message::TlvTableReply(_) => 4,
+            | Message::TlvTableReply(_)
+            | Message::FlowMonitorCancel(_)
+            | Message::FlowMonitorPaused
+            | Message::FlowMonitorResumed => 4,
             Message::FeaturesRequest => 5,
             Message::FeaturesReply(_) => 6,
             Message::GetConfigRequest => 7,
@@ -866,7 +878,10 @@ fn encode_body(version: Version, xid: u32, message: &Message, w: &mut Writer) ->
         | Message::NxRoleReply(_)
         | Message::TlvTableMod(_)
         | Message::TlvTableRequest
-        | Message::TlvTableReply(_) => nicira::encode_experimenter(version, xid, message, w)?,
+        | Message::TlvTableReply(_)
+        | Message::FlowMonitorCancel(_)
+        | Message::FlowMonitorPaused
+        | Message::FlowMonitorResumed => nicira::encode_experimenter(version, xid, message, w)?,
     }
     Ok(())
 }
@@ -903,7 +918,7 @@ pub fn encode_error(version: Version, xid: u32, error: &OfError, offending: &[u8
     // An experimenter error (the 1.3 bundle extension's, Nicira's TLV table errors) has the
     // experimenter id after the code.
     let (experimenter, code) = match (error_type, error.kind) {
-        (0xffff, ErrorType::TlvTableModFailed) => (Some(super::nicira::NICIRA), code),
+        (0xffff, ErrorType::TlvTableModFailed | ErrorType::FlowMonitorFailed) => (Some(super::nicira::NICIRA), code),
         (0xffff, _) => (Some(super::nicira::ONF), ONF_BUNDLE_ERROR_BASE + code),
         _ => (None, code),
     };

@@ -1302,6 +1302,11 @@ fn round_trip_samples() -> Vec<(Version, Message)> {
                 matches: in_port_match(8),
             }),
         ),
+        // Open vSwitch's flow monitor messages (their bodies: monitor::tests).
+        (v10, Message::FlowMonitorCancel(3)),
+        (v13, Message::FlowMonitorCancel(4)),
+        (v10, Message::FlowMonitorPaused),
+        (v13, Message::FlowMonitorResumed),
     ]
 }
 
@@ -1328,7 +1333,7 @@ fn every_message_type_round_trips() {
     names.extend(OVS_OFCTL_SENT.iter().map(|(_, h)| decode(&hex(h)).unwrap().1.name()));
     names.sort_unstable();
     names.dedup();
-    assert_eq!(names.len(), 38, "{names:?}");
+    assert_eq!(names.len(), 41, "{names:?}");
 }
 
 #[test]

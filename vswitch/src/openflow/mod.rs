@@ -1,9 +1,10 @@
 //! OpenFlow: the wire codec (OpenFlow 1.3 first, 1.0 for the tools that still speak it, and the
 //! Nicira extensions ovs-ofctl emits) and the controller connections (`targets`: the listeners,
 //! the active controllers with their reconnection and the management socket of each bridge;
-//! `conn`: one connection, however it was opened; `bundle`: its bundles; `registry`: the connections of a bridge, their
-//! push queues and roles; `tls`: the TLS identity and streams of `tls:`/`ptls:` targets; `service`: what they ask of
-//! the management thread). The codec is safe
+//! `conn`: one connection, however it was opened; `bundle`: its bundles; `registry`: the
+//! connections of a bridge, their push queues, roles and flow monitors; `monitor`: the flow
+//! monitors' core and their Nicira/ONF wire format; `tls`: the TLS identity and streams of
+//! `tls:`/`ptls:` targets; `service`: what they ask of the management thread). The codec is safe
 //! Rust over byte slices: every decoder returns an [`OfError`] carrying the OFPT_ERROR type and
 //! code to answer with, never panics on malformed input.
 #![forbid(unsafe_code)]
@@ -12,6 +13,7 @@ pub mod bundle;
 pub mod conn;
 pub mod message;
 pub mod meters;
+pub mod monitor;
 pub mod multipart;
 pub mod nicira;
 pub mod oxm;

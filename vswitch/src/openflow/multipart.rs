@@ -1,7 +1,8 @@
 //! MULTIPART (1.3) / STATS (1.0) requests and replies: desc, flow, aggregate, table, table
 //! features, port stats, port desc, queue, group stats/desc/features, meter stats/config/
-//! features, and the Nicira vendor stats NXST_FLOW / NXST_AGGREGATE of 1.0 (their nx_match
-//! parts in `nicira`). A reply larger than one message is the caller's to split (`more`).
+//! features, the Nicira vendor stats NXST_FLOW / NXST_AGGREGATE of 1.0 (their nx_match
+//! parts in `nicira`), and Open vSwitch's flow monitor stats (NXST / ONFST_FLOW_MONITOR, the
+//! bodies in `monitor::nicira`). A reply larger than one message is the caller's to split (`more`).
 
 use crate::flow::{Instructions, Match, OfPort};
 
@@ -11,6 +12,7 @@ use super::message::{
     encode_buckets_v15, encode_meter_bands, encode_port_desc, read_name, write_name, Bucket, FlowModFlags, GroupType,
     MeterBand, MeterFlags, PortDesc, GROUP_ALL, GROUP_ANY,
 };
+use super::monitor::{FlowUpdate, MonitorRequest};
 use super::nicira;
 use super::oxm::{decode_match, encode_match};
 use super::wire::{len16, read_port, write_port, ErrorType, OfError, Reader, Version, Writer};
@@ -89,6 +91,8 @@ pub enum RequestBody {
     NxFlow(FlowStatsRequest),
     /// NXST_AGGREGATE (1.0).
     NxAggregate(FlowStatsRequest),
+    /// Open vSwitch's flow monitors: NXST_FLOW_MONITOR (1.0), ONFST_FLOW_MONITOR (1.3).
+    FlowMonitor(Vec<MonitorRequest>),
 }
 
 /// OFPST_DESC: NUL-padded strings of 256 bytes (serial_num: 32).
@@ -295,6 +299,8 @@ pub enum ReplyBody {
     NxFlow(Vec<FlowStats>),
     /// NXST_AGGREGATE (1.0).
     NxAggregate(AggregateStats),
+    /// NXST_FLOW_MONITOR (1.0), ONFST_FLOW_MONITOR (1.3): the initial rules, or updates.
+    FlowMonitor(Vec<FlowUpdate>),
 }
 
 fn bad_multipart(kind: u16, version: Version) -> OfError {
@@ -401,7 +407,7 @@ fn request_kind(version: Version, body: &RequestBody) -> u16 {
         RequestBody::Meter(_) => METER,
         RequestBody::MeterConfig(_) => METER_CONFIG,
         RequestBody::MeterFeatures => METER_FEATURES,
-        RequestBody::NxFlow(_) | RequestBody::NxAggregate(_) => EXPERIMENTER,
+        RequestBody::NxFlow(_) | RequestBody::NxAggregate(_) | RequestBody::FlowMonitor(_) => EXPERIMENTER,
     }
 }
 
@@ -424,7 +430,7 @@ fn reply_kind(version: Version, body: &ReplyBody) -> u16 {
         ReplyBody::Meter(_) => METER,
         ReplyBody::MeterConfig(_) => METER_CONFIG,
         ReplyBody::MeterFeatures(_) => METER_FEATURES,
-        ReplyBody::NxFlow(_) | ReplyBody::NxAggregate(_) => EXPERIMENTER,
+        ReplyBody::NxFlow(_) | ReplyBody::NxAggregate(_) | ReplyBody::FlowMonitor(_) => EXPERIMENTER,
     }
 }
 
@@ -439,19 +445,21 @@ pub(crate) fn kind_in_version(version: Version, kind: u16, nicira: bool) -> bool
 
 pub(crate) fn request_fits(version: Version, request: &MultipartRequest) -> bool {
     let kind = request_kind(version, &request.body);
-    kind_in_version(version, kind, kind == EXPERIMENTER)
+    let monitor = matches!(request.body, RequestBody::FlowMonitor(_));
+    kind_in_version(version, kind, kind == EXPERIMENTER && !monitor)
 }
 
 pub(crate) fn reply_fits(version: Version, reply: &MultipartReply) -> bool {
     let kind = reply_kind(version, &reply.body);
-    kind_in_version(version, kind, kind == EXPERIMENTER)
+    let monitor = matches!(reply.body, ReplyBody::FlowMonitor(_));
+    kind_in_version(version, kind, kind == EXPERIMENTER && !monitor)
 }
 
 pub(crate) fn encode_request(version: Version, request: &MultipartRequest, w: &mut Writer) {
     let kind = request_kind(version, &request.body);
     write_multipart_header(version, kind, request.more, w);
     if kind == EXPERIMENTER {
-        nicira::encode_stats_request(&request.body, w);
+        nicira::encode_stats_request(version, &request.body, w);
         return;
     }
     match &request.body {
@@ -478,7 +486,7 @@ pub(crate) fn encode_request(version: Version, request: &MultipartRequest, w: &m
             w.u32(*id);
             w.zeros(4);
         }
-        RequestBody::NxFlow(_) | RequestBody::NxAggregate(_) => {}
+        RequestBody::NxFlow(_) | RequestBody::NxAggregate(_) | RequestBody::FlowMonitor(_) => {}
     }
 }
 
@@ -580,7 +588,7 @@ pub(crate) fn encode_reply(version: Version, reply: &MultipartReply, w: &mut Wri
             w.u8(features.max_color);
             w.zeros(2);
         }
-        ReplyBody::NxFlow(_) | ReplyBody::NxAggregate(_) => {}
+        ReplyBody::NxFlow(_) | ReplyBody::NxAggregate(_) | ReplyBody::FlowMonitor(_) => {}
     }
 }
 

@@ -17,6 +17,7 @@ use super::message::{
     packet_in_reason_from_wire, packet_in_reason_wire, ControllerRole, EncodeError, FlowMod, FlowModCommand,
     FlowModFlags, Message, PacketIn, TlvTableCommand, TlvTableMod, TlvTableReply, GROUP_ANY,
 };
+use super::monitor::nicira as monitor;
 use super::multipart::{
     decode_aggregate, decode_all, decode_group_desc_v15, decode_group_features, decode_group_stats, encode_aggregate,
     encode_group_desc_v15, encode_group_features, encode_group_stats, entry_body, pad_after, FlowStats,
@@ -51,6 +52,16 @@ const NXST_AGGREGATE: u32 = 1;
 const NXST_GROUP: u32 = 7;
 const NXST_GROUP_DESC: u32 = 8;
 const NXST_GROUP_FEATURES: u32 = 9;
+/// Open vSwitch's flow monitors: the 1.0 stats subtype, the 1.3 ONF experimenter multipart
+/// type, and their cancel / paused / resumed messages.
+const NXST_FLOW_MONITOR: u32 = 2;
+const ONFST_FLOW_MONITOR: u32 = 1870;
+const NXT_FLOW_MONITOR_CANCEL: u32 = 21;
+const NXT_FLOW_MONITOR_PAUSED: u32 = 22;
+const NXT_FLOW_MONITOR_RESUMED: u32 = 23;
+const ONFT_FLOW_MONITOR_CANCEL: u32 = 1870;
+const ONFT_FLOW_MONITOR_PAUSED: u32 = 1871;
+const ONFT_FLOW_MONITOR_RESUMED: u32 = 1872;
 
 /// NXM_NX_COOKIE and NXM_NX_COOKIE_W headers.
 const NXM_NX_COOKIE: u32 = 0x0001_3c08;
@@ -201,6 +212,21 @@ pub(crate) fn decode_experimenter(version: Version, r: &mut Reader, in_bundle: b
             r.skip(10)?;
             Ok(Message::TlvTableReply(TlvTableReply { max_option_space, max_fields, mappings: decode_tlv_maps(r)? }))
         }
+        (NICIRA, NXT_FLOW_MONITOR_CANCEL) | (ONF, ONFT_FLOW_MONITOR_CANCEL)
+            if monitor_vendor(version, experimenter) =>
+        {
+            Ok(Message::FlowMonitorCancel(r.u32()?))
+        }
+        (NICIRA, NXT_FLOW_MONITOR_PAUSED) | (ONF, ONFT_FLOW_MONITOR_PAUSED)
+            if monitor_vendor(version, experimenter) =>
+        {
+            Ok(Message::FlowMonitorPaused)
+        }
+        (NICIRA, NXT_FLOW_MONITOR_RESUMED) | (ONF, ONFT_FLOW_MONITOR_RESUMED)
+            if monitor_vendor(version, experimenter) =>
+        {
+            Ok(Message::FlowMonitorResumed)
+        }
         (NICIRA, _) => Err(bad_exp_type(experimenter, exp_type)),
         (ONF, ONF_ET_BUNDLE_CONTROL | ONF_ET_BUNDLE_ADD_MESSAGE) if version == Version::V1_3 => {
             if in_bundle {
@@ -283,6 +309,16 @@ pub(crate) fn encode_experimenter(
             w.zeros(10);
             encode_tlv_maps(&reply.mappings, w);
         }
+        Message::FlowMonitorCancel(id) => {
+            monitor_message_header(version, [NXT_FLOW_MONITOR_CANCEL, ONFT_FLOW_MONITOR_CANCEL], w);
+            w.u32(*id);
+        }
+        Message::FlowMonitorPaused => {
+            monitor_message_header(version, [NXT_FLOW_MONITOR_PAUSED, ONFT_FLOW_MONITOR_PAUSED], w);
+        }
+        Message::FlowMonitorResumed => {
+            monitor_message_header(version, [NXT_FLOW_MONITOR_RESUMED, ONFT_FLOW_MONITOR_RESUMED], w);
+        }
         Message::BundleControl(control) => {
             w.u32(ONF);
             w.u32(ONF_ET_BUNDLE_CONTROL);
@@ -334,6 +370,22 @@ fn encode_tlv_maps(mappings: &[TlvMapping], w: &mut Writer) {
 fn nicira_header(subtype: u32, w: &mut Writer) {
     w.u32(NICIRA);
     w.u32(subtype);
+}
+
+/// The flow monitor messages are Nicira's in 1.0 and ONF's in 1.3 (as Open vSwitch has them).
+fn monitor_vendor(version: Version, experimenter: u32) -> bool {
+    experimenter == if version == Version::V1_0 { NICIRA } else { ONF }
+}
+
+/// The experimenter header of a flow monitor message: `[1.0 subtype, 1.3 subtype]`.
+fn monitor_message_header(version: Version, [nicira, onf]: [u32; 2], w: &mut Writer) {
+    match version {
+        Version::V1_0 => nicira_header(nicira, w),
+        Version::V1_3 => {
+            w.u32(ONF);
+            w.u32(onf);
+        }
+    }
 }
 
 fn decode_bundle_control(r: &mut Reader) -> Result<BundleControl, OfError> {
@@ -502,15 +554,35 @@ fn encode_nx_packet_in(packet_in: &PacketIn, w: &mut Writer) {
     w.bytes(&packet_in.data);
 }
 
-/// The vendor stats header after the stats type and flags: vendor, subtype, padding.
+/// The vendor stats header after the stats type and flags: in 1.0 Nicira's vendor, subtype,
+/// padding; in 1.3 the ONF experimenter and its type (only ONFST_FLOW_MONITOR, returned as
+/// the Nicira subtype it stands for).
 fn read_vendor_stats_header(version: Version, r: &mut Reader) -> Result<u32, OfError> {
     let vendor = r.u32()?;
-    if vendor != NICIRA || version != Version::V1_0 {
-        return Err(bad_experimenter(vendor));
+    match (version, vendor) {
+        (Version::V1_0, NICIRA) => {
+            let subtype = r.u32()?;
+            r.skip(4)?;
+            Ok(subtype)
+        }
+        (Version::V1_3, ONF) => match r.u32()? {
+            ONFST_FLOW_MONITOR => Ok(NXST_FLOW_MONITOR),
+            exp_type => Err(bad_exp_type(vendor, exp_type)),
+        },
+        _ => Err(bad_experimenter(vendor)),
     }
-    let subtype = r.u32()?;
-    r.skip(4)?;
-    Ok(subtype)
+}
+
+/// The header of a flow monitor request or reply: NXST_FLOW_MONITOR in 1.0,
+/// ONFST_FLOW_MONITOR in 1.3.
+fn monitor_stats_header(version: Version, w: &mut Writer) {
+    match version {
+        Version::V1_0 => vendor_stats_header(NXST_FLOW_MONITOR, w),
+        Version::V1_3 => {
+            w.u32(ONF);
+            w.u32(ONFST_FLOW_MONITOR);
+        }
+    }
 }
 
 pub(crate) fn decode_stats_request(version: Version, r: &mut Reader) -> Result<RequestBody, OfError> {
@@ -520,6 +592,7 @@ pub(crate) fn decode_stats_request(version: Version, r: &mut Reader) -> Result<R
         NXST_GROUP => return Ok(RequestBody::Group(pad_after(r.u32()?, r, 4)?)),
         NXST_GROUP_DESC => return Ok(RequestBody::GroupDesc(pad_after(r.u32()?, r, 4)?)),
         NXST_GROUP_FEATURES => return Ok(RequestBody::GroupFeatures),
+        NXST_FLOW_MONITOR => return Ok(RequestBody::FlowMonitor(monitor::decode_requests(version, r)?)),
         _ => return Err(bad_exp_type(NICIRA, subtype)),
     }
     let out_port = read_port(Version::V1_0, r, |_| OfError::bad_len("unreachable"))?;
@@ -540,8 +613,12 @@ fn vendor_stats_header(subtype: u32, w: &mut Writer) {
 
 /// A request `multipart` sends as Nicira vendor stats in 1.0: the flow and aggregate stats
 /// with an nx_match, the group multiparts.
-pub(crate) fn encode_stats_request(body: &RequestBody, w: &mut Writer) {
+pub(crate) fn encode_stats_request(version: Version, body: &RequestBody, w: &mut Writer) {
     let (subtype, request) = match body {
+        RequestBody::FlowMonitor(requests) => {
+            monitor_stats_header(version, w);
+            return monitor::encode_requests(version, requests, w);
+        }
         RequestBody::NxFlow(request) => (NXST_FLOW, request),
         RequestBody::NxAggregate(request) => (NXST_AGGREGATE, request),
         RequestBody::Group(id) | RequestBody::GroupDesc(id) => {
@@ -573,6 +650,7 @@ pub(crate) fn decode_stats_reply(version: Version, r: &mut Reader) -> Result<Rep
         NXST_GROUP => Ok(ReplyBody::Group(decode_all(r, decode_group_stats)?)),
         NXST_GROUP_DESC => Ok(ReplyBody::GroupDesc(decode_all(r, |r| decode_group_desc_v15(version, r))?)),
         NXST_GROUP_FEATURES => Ok(ReplyBody::GroupFeatures(decode_group_features(r)?)),
+        NXST_FLOW_MONITOR => Ok(ReplyBody::FlowMonitor(monitor::decode_updates(version, r)?)),
         subtype => Err(bad_exp_type(NICIRA, subtype)),
     }
 }
@@ -600,6 +678,10 @@ pub(crate) fn encode_stats_reply(version: Version, body: &ReplyBody, w: &mut Wri
         ReplyBody::GroupFeatures(features) => {
             vendor_stats_header(NXST_GROUP_FEATURES, w);
             encode_group_features(features, w);
+        }
+        ReplyBody::FlowMonitor(updates) => {
+            monitor_stats_header(version, w);
+            monitor::encode_updates(version, updates, w);
         }
         _ => {}
     }

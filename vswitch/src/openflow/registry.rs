@@ -1,7 +1,10 @@
 //! The connections of one bridge as the management thread and the connections themselves see
-//! them: each connection's push queue (packet-ins, port status, flow removed), its counters and
-//! its controller role; the bridge's role generation id; and whether a controller (a TCP
-//! connection, not the management socket) is connected, for the fail mode.
+//! them: each connection's push queue (packet-ins, port status, flow removed, flow updates),
+//! its counters, its controller role and its flow monitors (`monitor`: the management thread
+//! reports the tables' changes to them here, and pauses and resumes a connection by the
+//! estimated bytes of updates it has not written yet); the bridge's role generation id; and
+//! whether a controller (a TCP connection, not the management socket) is connected, for the
+//! fail mode.
 //!
 //! Roles follow OpenFlow 1.3 (6.3.5): every connection starts equal; a master request demotes
 //! the other master to slave; master and slave requests carry a generation id, and one older
@@ -15,10 +18,13 @@ use std::time::{Duration, Instant};
 
 use crossbeam::channel::{self, Receiver, Sender};
 
+use super::conn::N_TABLES;
 use super::message::{ControllerRole, Role};
+use super::monitor::{ChangeSet, ConnectionMonitors, FlowUpdate, MonitorError, MonitorRequest, PAUSE_BYTES};
 use super::service::Push;
 use super::wire::{ErrorType, OfError, Version};
 use crate::control::protocol::ConnectionStatus;
+use crate::pipeline::table::RuleEntry;
 
 /// Pushes queued for one connection at most; more are dropped (counted).
 const PUSH_QUEUE: usize = 1024;
@@ -47,6 +53,7 @@ struct Members {
 struct Member {
     pushes: Sender<Push>,
     state: Arc<MemberState>,
+    monitors: ConnectionMonitors,
 }
 
 /// What a connection shares with the registry: who it is, its version, role and counters.
@@ -65,6 +72,8 @@ pub(super) struct MemberState {
     pub(super) packet_ins_limited: AtomicU64,
     /// Pushes the connection's queue had no room for (it is not keeping up).
     pub(super) pushes_dropped: AtomicU64,
+    /// Estimated bytes of flow monitor messages queued for the connection and not written yet.
+    pub(super) monitor_backlog: AtomicUsize,
 }
 
 impl MemberState {
@@ -121,11 +130,35 @@ impl MemberState {
     }
 }
 
+/// What a flow monitor message's header takes (estimated, as the updates are).
+pub(super) const MONITOR_MESSAGE_LEN: usize = 24;
+
+impl Member {
+    /// Queues a flow monitor push counted as `backlog` bytes until the connection writes it;
+    /// false (counted as a dropped push) when the queue has no room.
+    fn send_monitor_push(&self, push: Push, backlog: usize) -> bool {
+        self.state.monitor_backlog.fetch_add(backlog, Ordering::SeqCst);
+        if self.pushes.try_send(push).is_err() {
+            self.state.monitor_backlog.fetch_sub(backlog, Ordering::SeqCst);
+            self.state.pushes_dropped.fetch_add(1, Ordering::Relaxed);
+            return false;
+        }
+        true
+    }
+}
+
 /// A connection's place in the registry while it lives.
 pub(super) struct Membership {
     registry: Arc<Registry>,
     id: u64,
     pub(super) state: Arc<MemberState>,
+}
+
+impl Membership {
+    /// The connection's id in its bridge's registry.
+    pub(super) fn id(&self) -> u64 {
+        self.id
+    }
 }
 
 impl Drop for Membership {
@@ -175,8 +208,10 @@ impl Registry {
             packet_ins: AtomicU64::new(0),
             packet_ins_limited: AtomicU64::new(0),
             pushes_dropped: AtomicU64::new(0),
+            monitor_backlog: AtomicUsize::new(0),
         });
-        self.members().by_id.insert(id, Member { pushes, state: state.clone() });
+        let member = Member { pushes, state: state.clone(), monitors: ConnectionMonitors::default() };
+        self.members().by_id.insert(id, member);
         (Membership { registry: self.clone(), id, state }, received)
     }
 
@@ -200,6 +235,83 @@ impl Registry {
             if member.pushes.try_send(push.clone()).is_err() {
                 member.state.pushes_dropped.fetch_add(1, Ordering::Relaxed);
             }
+        }
+    }
+
+    /// New flow monitors of connection `connection`, all or none: their initial updates from
+    /// `rules` (the bridge's, in dump order). A connection that is gone gets nothing.
+    pub(super) fn add_flow_monitors(
+        &self,
+        connection: u64,
+        requests: Vec<MonitorRequest>,
+        rules: &[Arc<RuleEntry>],
+    ) -> Result<Vec<FlowUpdate>, MonitorError> {
+        match self.members().by_id.get_mut(&connection) {
+            Some(member) => member.monitors.add(requests, N_TABLES, rules),
+            None => Ok(Vec::new()),
+        }
+    }
+
+    pub(super) fn cancel_flow_monitor(&self, connection: u64, id: u32) -> Result<(), MonitorError> {
+        match self.members().by_id.get_mut(&connection) {
+            Some(member) => member.monitors.cancel(id),
+            None => Err(MonitorError::Unknown(id)),
+        }
+    }
+
+    /// Whether a connection has a flow monitor.
+    pub(super) fn has_flow_monitors(&self) -> bool {
+        self.members().by_id.values().any(|member| !member.monitors.is_empty())
+    }
+
+    /// Queues, for every connection with flow monitors, the updates of `sets` (one message per
+    /// set it watches), never waiting. A connection whose backlog then passes
+    /// [`PAUSE_BYTES`] (or whose queue is half full) is paused at `revision`, the tables'
+    /// next revision; one whose queue has no room is paused before the lost updates, so that
+    /// the resume reports what they added or changed.
+    pub(super) fn report_rule_changes(&self, sets: &[ChangeSet], revision: u64) {
+        let mut members = self.members();
+        for (&id, member) in members.by_id.iter_mut().filter(|(_, member)| !member.monitors.is_empty()) {
+            let messages: Vec<Vec<FlowUpdate>> =
+                sets.iter().map(|set| member.monitors.updates(set, id)).filter(|updates| !updates.is_empty()).collect();
+            if !messages.is_empty() {
+                let backlog = messages.iter().flatten().map(FlowUpdate::estimated_len).sum::<usize>()
+                    + MONITOR_MESSAGE_LEN * messages.len();
+                if !member.send_monitor_push(Push::FlowUpdates { messages, backlog }, backlog) {
+                    let oldest = sets.iter().flat_map(|set| &set.events).map(|e| e.entry().revision()).min();
+                    member.monitors.pause(oldest.unwrap_or(revision));
+                }
+            }
+            let full = member.state.monitor_backlog.load(Ordering::SeqCst) > PAUSE_BYTES
+                || member.pushes.len() > PUSH_QUEUE / 2;
+            if full && !member.monitors.is_paused() {
+                member.monitors.pause(revision);
+                member.send_monitor_push(Push::FlowMonitorPaused, MONITOR_MESSAGE_LEN);
+            }
+        }
+    }
+
+    /// Resumes the paused connections that wrote every update they had queued: the rules
+    /// (`rules`: the bridge's, in dump order, asked for only when one resumes) added or changed
+    /// since the pause, then RESUMED.
+    pub(super) fn resume_flow_monitors(&self, rules: impl FnOnce() -> Vec<Arc<RuleEntry>>) {
+        let mut members = self.members();
+        let mut resumable = members
+            .by_id
+            .values_mut()
+            .filter(|member| member.monitors.is_paused() && member.state.monitor_backlog.load(Ordering::SeqCst) == 0)
+            .peekable();
+        if resumable.peek().is_none() {
+            return;
+        }
+        let rules = rules();
+        for member in resumable {
+            let updates = member.monitors.resume(&rules);
+            if !updates.is_empty() {
+                let backlog = updates.iter().map(FlowUpdate::estimated_len).sum::<usize>() + MONITOR_MESSAGE_LEN;
+                member.send_monitor_push(Push::FlowUpdates { messages: vec![updates], backlog }, backlog);
+            }
+            member.send_monitor_push(Push::FlowMonitorResumed, MONITOR_MESSAGE_LEN);
         }
     }
 
@@ -339,6 +451,63 @@ mod tests {
         drop(member);
         registry.push(&push);
         assert_eq!(pushes.len(), PUSH_QUEUE, "a member that left gets nothing");
+    }
+
+    #[test]
+    fn flow_updates_pause_a_connection_that_does_not_write_them_and_resume_it_once_it_did() {
+        use crate::flow::{parse_add_flow, FlowSelector, Match, OfPort};
+        use crate::openflow::monitor::{MonitorFlags, MonitorRequest};
+        use crate::pipeline::table::{FlowModFlags, FlowOp, FlowTables};
+
+        let registry = Registry::new();
+        let (member, pushes) = registry.join("test", false);
+        let (other, other_pushes) = registry.join("test", false);
+        let flags = MonitorFlags { add: true, delete: true, modify: true, actions: true, ..MonitorFlags::default() };
+        let watch_all =
+            MonitorRequest { id: 1, flags, table_id: 0xff, out_port: OfPort::NONE, matches: Match::catch_all() };
+        registry.add_flow_monitors(member.id(), vec![watch_all], &[]).unwrap();
+        assert!(registry.has_flow_monitors());
+
+        let mut tables = FlowTables::new();
+        tables.set_journal(true);
+        let mut change = |from: usize, to: usize| {
+            let ops = (from..to)
+                .map(|i| {
+                    let rule = parse_add_flow(&format!("ip,nw_dst=10.0.{}.{},actions=output:2", i / 250, i % 250));
+                    FlowOp::Add { rule: rule.unwrap(), flags: FlowModFlags::default() }
+                })
+                .collect();
+            tables.apply(ops, 0).unwrap();
+            let set = ChangeSet { origin: None, events: tables.take_journal() };
+            registry.report_rule_changes(&[set], tables.next_revision());
+        };
+        // A small change: one message, no pause; the connection without monitors gets nothing.
+        change(0, 1);
+        assert_eq!(pushes.len(), 1);
+        assert!(other_pushes.is_empty());
+        let backlog = member.state.monitor_backlog.load(Ordering::SeqCst);
+        assert!(backlog > 0 && backlog < PAUSE_BYTES);
+        // Past the limit: the updates, then PAUSED; then nothing while paused.
+        change(1, 3000);
+        assert_eq!(pushes.len(), 3);
+        assert!(matches!(pushes.try_iter().last(), Some(Push::FlowMonitorPaused)));
+        change(3000, 3001);
+        assert!(pushes.is_empty(), "no adds while paused");
+        // Not resumed while the connection has not written its backlog; then the rule added
+        // since the pause, and RESUMED.
+        let rules = || tables.dump(&FlowSelector::default());
+        registry.resume_flow_monitors(rules);
+        assert!(pushes.is_empty());
+        member.state.monitor_backlog.store(0, Ordering::SeqCst);
+        registry.resume_flow_monitors(rules);
+        let resumed: Vec<Push> = pushes.try_iter().collect();
+        match &resumed[..] {
+            [Push::FlowUpdates { messages, .. }, Push::FlowMonitorResumed] => assert_eq!(messages[0].len(), 1),
+            other => panic!("{other:?}"),
+        }
+        drop(other);
+        drop(member);
+        assert!(!registry.has_flow_monitors(), "monitors go with their connection");
     }
 
     #[test]

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use crossbeam::channel::Sender;
 
 use super::message::{FlowRemovedReason, MeterCommand, PortReason, TlvTableCommand};
+use super::monitor::{FlowUpdate, MonitorError, MonitorRequest, Requester};
 use crate::flow::tun_metadata::{TlvMapError, TlvMapping};
 use crate::flow::{Action, FlowRule, FlowSelector, OfPort};
 use crate::pipeline::group::{Group, GroupModError, GroupOp};
@@ -37,9 +38,10 @@ pub enum Query {
     Flows(FlowSelector),
     /// Sums over the rules a selector selects. Answer: [`Answer::Aggregate`].
     Aggregate(FlowSelector),
-    /// Flow_mods (one, or a bundle's) applied together as one table version, all or none.
+    /// Flow_mods (one, or a bundle's) applied together as one table version, all or none;
+    /// `origin` is the connection and the request (for its flow monitors' abbreviated updates).
     /// Answer: [`Answer::FlowMod`].
-    FlowMods(Vec<FlowOp>),
+    FlowMods { ops: Vec<FlowOp>, origin: Requester },
     /// A packet-out: `actions` run on `frame` as if it arrived on `in_port` (a port of the
     /// bridge, or CONTROLLER/LOCAL/NONE); output:TABLE runs the pipeline. Answer:
     /// [`Answer::PacketOut`].
@@ -68,6 +70,11 @@ pub enum Query {
     TlvTableMod { command: TlvTableCommand, mappings: Vec<TlvMapping> },
     /// The switch's TLV map. Answer: [`Answer::TlvTable`].
     TlvTable,
+    /// New flow monitors of connection `connection` (its registry id), all or none. Answer:
+    /// [`Answer::FlowMonitor`], with the initial updates.
+    FlowMonitor { connection: u64, requests: Vec<MonitorRequest> },
+    /// Cancel a flow monitor of `connection`. Answer: [`Answer::FlowMonitorCancel`].
+    FlowMonitorCancel { connection: u64, id: u32 },
 }
 
 /// OFPM_ALL: every meter.
@@ -205,8 +212,24 @@ pub enum PacketOutFailure {
 #[derive(Debug, Clone)]
 pub enum Push {
     PacketIn(Arc<PacketInEvent>),
-    PortStatus { reason: PortReason, port: PortView },
-    FlowRemoved { reason: FlowRemovedReason, flow: Box<FlowStat> },
+    PortStatus {
+        reason: PortReason,
+        port: PortView,
+    },
+    FlowRemoved {
+        reason: FlowRemovedReason,
+        flow: Box<FlowStat>,
+    },
+    /// Flow monitor updates for this connection: one message each (xid 0). `backlog` is their
+    /// estimated size, counted in the connection's monitor backlog until they are written.
+    FlowUpdates {
+        messages: Vec<Vec<FlowUpdate>>,
+        backlog: usize,
+    },
+    /// NXT_FLOW_MONITOR_PAUSED for this connection (counted in its backlog like an update).
+    FlowMonitorPaused,
+    /// NXT_FLOW_MONITOR_RESUMED for this connection.
+    FlowMonitorResumed,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -228,6 +251,9 @@ pub enum Answer {
     GroupStats(Vec<GroupStat>),
     TlvTableMod(Result<(), TlvMapError>),
     TlvTable(Vec<TlvMapping>),
+    /// The initial updates of new flow monitors, or why they were refused.
+    FlowMonitor(Result<Vec<FlowUpdate>, MonitorError>),
+    FlowMonitorCancel(Result<(), MonitorError>),
     /// Done, nothing to tell.
     Done,
     /// The bridge does not exist (any more).

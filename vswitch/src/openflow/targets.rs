@@ -32,8 +32,10 @@ use crossbeam::channel::{self, Receiver, RecvTimeoutError, Sender};
 
 use crate::config::{Config, FailMode, OpenFlowTarget, Transport};
 use crate::control::protocol::ConnectionStatus;
+use crate::pipeline::table::RuleEntry;
 
 use super::conn::{serve, Context, Stream, PROBE_INTERVAL};
+use super::monitor::{ChangeSet, FlowUpdate, MonitorError, MonitorRequest};
 use super::service::{OfPending, Push};
 use super::tls::{TlsIdentity, TlsStream};
 
@@ -299,6 +301,44 @@ impl OpenFlowServer {
     pub fn push(&self, bridge: &str, push: &Push) {
         if let Some(state) = self.bridges.get(bridge) {
             state.context.registry.push(push);
+        }
+    }
+
+    /// New flow monitors of a connection of `bridge` (see `Registry::add_flow_monitors`).
+    pub fn add_flow_monitors(
+        &self,
+        bridge: &str,
+        connection: u64,
+        requests: Vec<MonitorRequest>,
+        rules: &[Arc<RuleEntry>],
+    ) -> Result<Vec<FlowUpdate>, MonitorError> {
+        match self.bridges.get(bridge) {
+            Some(state) => state.context.registry.add_flow_monitors(connection, requests, rules),
+            None => Ok(Vec::new()),
+        }
+    }
+
+    pub fn cancel_flow_monitor(&self, bridge: &str, connection: u64, id: u32) -> Result<(), MonitorError> {
+        match self.bridges.get(bridge) {
+            Some(state) => state.context.registry.cancel_flow_monitor(connection, id),
+            None => Err(MonitorError::Unknown(id)),
+        }
+    }
+
+    /// Reports rule changes of `bridge` to its flow monitors (`revision`: the tables' next);
+    /// returns whether any connection of the bridge still has a monitor.
+    pub fn report_rule_changes(&self, bridge: &str, sets: &[ChangeSet], revision: u64) -> bool {
+        let Some(state) = self.bridges.get(bridge) else { return false };
+        if !sets.is_empty() {
+            state.context.registry.report_rule_changes(sets, revision);
+        }
+        state.context.registry.has_flow_monitors()
+    }
+
+    /// Resumes the paused flow monitors of `bridge` whose connection caught up.
+    pub fn resume_flow_monitors(&self, bridge: &str, rules: impl FnOnce() -> Vec<Arc<RuleEntry>>) {
+        if let Some(state) = self.bridges.get(bridge) {
+            state.context.registry.resume_flow_monitors(rules);
         }
     }
 

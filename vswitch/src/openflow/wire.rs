@@ -64,6 +64,9 @@ pub enum ErrorType {
     /// Open vSwitch's NXTTMFC_* (a TLV table mod failed): in 1.3 a Nicira experimenter error
     /// (exp_type = the code); OpenFlow 1.0 gets EPERM.
     TlvTableModFailed,
+    /// Open vSwitch's flow monitor errors (OFPMOFC_MONITOR_EXISTS, BAD_FLAGS, UNKNOWN_MONITOR):
+    /// in 1.3 Nicira experimenter errors (exp_type 6, 7, 8); OpenFlow 1.0 gets EPERM.
+    FlowMonitorFailed,
 }
 
 impl ErrorType {
@@ -86,7 +89,7 @@ impl ErrorType {
                 ErrorType::RoleRequestFailed => 11,
                 ErrorType::MeterModFailed => 12,
                 ErrorType::TableFeaturesFailed => 13,
-                ErrorType::BundleFailed | ErrorType::TlvTableModFailed => 0xffff,
+                ErrorType::BundleFailed | ErrorType::TlvTableModFailed | ErrorType::FlowMonitorFailed => 0xffff,
             }),
             Version::V1_0 => match self {
                 ErrorType::HelloFailed => Some(0),
@@ -316,7 +319,6 @@ impl Writer {
         self.patch_u16(at, len16(self.bytes.len() - start));
     }
 
-    #[cfg(test)]
     pub fn as_slice(&self) -> &[u8] {
         &self.bytes
     }

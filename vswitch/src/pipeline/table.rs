@@ -39,6 +39,11 @@
 //! call (at most `MAX_LOGGED_CHANGES`; beyond, only that there were more), so that the PMDs
 //! invalidate only the cached megaflows those rules could have matched (`revalidate`).
 //!
+//! While flow monitors watch the bridge (`set_journal`), every rule added, changed or removed
+//! is also journaled as a [`RuleEvent`] (a rolled-back batch leaves nothing there) for
+//! `take_journal`; each rule carries the revision of its last add or change (`revision`), so
+//! that a monitor that paused can tell which rules changed since.
+//!
 //! The tables also hold the bridge's group table (`group`), so one snapshot is one version of
 //! rules and groups together: a rule may only use groups that exist, and a group delete deletes
 //! the rules that use it (`apply_group_mod`).
@@ -104,6 +109,9 @@ pub struct RuleEntry {
     flags: FlowModFlags,
     added_ms: u64,
     modified_ms: u64,
+    /// The add (its id) or the change of instructions or cookie that made the rule what it is,
+    /// numbered in the same sequence as ids.
+    revision: u64,
     counters: Arc<Counters>,
 }
 
@@ -138,6 +146,13 @@ impl RuleEntry {
     /// When the rule was last added or modified (ms).
     pub fn modified_ms(&self) -> u64 {
         self.modified_ms
+    }
+
+    /// The number of its last add or change of instructions or cookie: every add and change
+    /// takes the next number ([`FlowTables::next_revision`]), so a rule whose revision is at
+    /// least a number taken earlier changed since (and was added since when its id is).
+    pub fn revision(&self) -> u64 {
+        self.revision
     }
 
     /// Counts a batch of `packets` packets of `bytes` bytes that hit the rule at `now_ms`. For
@@ -317,6 +332,56 @@ pub const MAX_LOGGED_CHANGES: usize = 256;
 pub struct RuleChange {
     pub table: u8,
     pub matches: Match,
+}
+
+/// Why a rule left its table, as flow monitors and flow_removed report it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Removal {
+    /// A delete (flow_mod, del-flows, a deleted meter's rules).
+    Delete,
+    Timeout(Timeout),
+    /// Its group was deleted.
+    GroupDelete,
+}
+
+/// A rule added, changed or removed, journaled while flow monitors watch the tables.
+#[derive(Debug, Clone)]
+pub enum RuleEvent {
+    /// An add put `entry` in, in place of `replaced` (same table, priority and match) if any.
+    Added {
+        entry: Arc<RuleEntry>,
+        replaced: Option<Arc<RuleEntry>>,
+    },
+    /// A modify gave `previous` other instructions or another cookie: now `entry`. A modify
+    /// that changes neither is no event.
+    Modified {
+        entry: Arc<RuleEntry>,
+        previous: Arc<RuleEntry>,
+    },
+    Removed {
+        entry: Arc<RuleEntry>,
+        reason: Removal,
+    },
+}
+
+impl RuleEvent {
+    /// The rule as the event leaves it (a removed rule as it was).
+    pub fn entry(&self) -> &Arc<RuleEntry> {
+        match self {
+            RuleEvent::Added { entry, .. } | RuleEvent::Modified { entry, .. } | RuleEvent::Removed { entry, .. } => {
+                entry
+            }
+        }
+    }
+
+    /// The rule the event replaced or changed, if any.
+    pub fn before(&self) -> Option<&Arc<RuleEntry>> {
+        match self {
+            RuleEvent::Added { replaced, .. } => replaced.as_ref(),
+            RuleEvent::Modified { previous, .. } => Some(previous),
+            RuleEvent::Removed { .. } => None,
+        }
+    }
 }
 
 /// What a batch did.
@@ -554,6 +619,8 @@ pub struct FlowTables {
     next_id: u64,
     /// The rules put in or taken out since `take_changes` (None: more than `MAX_LOGGED_CHANGES`).
     changes: Option<Vec<RuleChange>>,
+    /// The rule events since `take_journal`, while flow monitors watch (None: nobody does).
+    journal: Option<Vec<RuleEvent>>,
 }
 
 impl Default for FlowTables {
@@ -565,6 +632,7 @@ impl Default for FlowTables {
             timed: HashMap::new(),
             next_id: 1,
             changes: Some(Vec::new()),
+            journal: None,
         }
     }
 }
@@ -658,6 +726,7 @@ impl FlowTables {
         expired.sort_by_key(|e| e.entry.id);
         for e in &expired {
             self.take(&e.entry);
+            self.journal(|| RuleEvent::Removed { entry: Arc::clone(&e.entry), reason: Removal::Timeout(e.reason) });
         }
         expired
     }
@@ -668,6 +737,7 @@ impl FlowTables {
         let mut outcome = ApplyOutcome::default();
         let mut undo = Vec::new();
         let next_id = self.next_id;
+        let journaled = self.journal.as_ref().map_or(0, Vec::len);
         for (index, op) in ops.into_iter().enumerate() {
             let result = match op {
                 FlowOp::Add { rule, flags } => self.add_op(rule, flags, now_ms, &mut undo, &mut outcome).map(drop),
@@ -682,6 +752,9 @@ impl FlowTables {
             if let Err(error) = result {
                 self.rollback(undo);
                 self.next_id = next_id;
+                if let Some(journal) = &mut self.journal {
+                    journal.truncate(journaled);
+                }
                 return Err(ApplyError { index, error });
             }
         }
@@ -710,6 +783,32 @@ impl FlowTables {
     /// `None` when they were more than `MAX_LOGGED_CHANGES`.
     pub fn take_changes(&mut self) -> Option<Vec<RuleChange>> {
         self.changes.replace(Vec::new())
+    }
+
+    /// Starts (`true`) or stops journaling rule events for flow monitors; stopping drops what
+    /// was not taken.
+    pub fn set_journal(&mut self, on: bool) {
+        match on {
+            true => drop(self.journal.get_or_insert_with(Vec::new)),
+            false => self.journal = None,
+        }
+    }
+
+    /// The rule events since the previous call, in order (none while not journaling).
+    pub fn take_journal(&mut self) -> Vec<RuleEvent> {
+        self.journal.as_mut().map(std::mem::take).unwrap_or_default()
+    }
+
+    /// The revision the next add or change gets: rules whose revision is at least this
+    /// changed after now.
+    pub fn next_revision(&self) -> u64 {
+        self.next_id
+    }
+
+    fn journal(&mut self, event: impl FnOnce() -> RuleEvent) {
+        if let Some(journal) = &mut self.journal {
+            journal.push(event());
+        }
     }
 
     fn log_change(&mut self, rule: &FlowRule) {
@@ -746,6 +845,7 @@ impl FlowTables {
             .collect();
         for entry in &users {
             self.take(entry);
+            self.journal(|| RuleEvent::Removed { entry: Arc::clone(entry), reason: Removal::GroupDelete });
         }
         Ok(users)
     }
@@ -796,10 +896,12 @@ impl FlowTables {
         };
         let id = self.next_id;
         self.next_id = self.next_id.wrapping_add(1);
-        let entry = Arc::new(RuleEntry { rule, id, flags, added_ms: now_ms, modified_ms: now_ms, counters });
+        let entry =
+            Arc::new(RuleEntry { rule, id, flags, added_ms: now_ms, modified_ms: now_ms, revision: id, counters });
         let previous = self.put(Arc::clone(&entry));
         outcome.added += 1;
         outcome.replaced += usize::from(previous.is_some());
+        self.journal(|| RuleEvent::Added { entry: Arc::clone(&entry), replaced: previous.clone() });
         undo.push(Undo::Put { new: entry, previous: previous.clone() });
         Ok(previous)
     }
@@ -821,15 +923,24 @@ impl FlowTables {
                 rule.cookie = cookie;
             }
             rule.instructions.check(&rule.matches, Some(rule.table)).map_err(FlowTableError::Invalid)?;
+            let changed = rule.instructions != old.rule.instructions || rule.cookie != old.rule.cookie;
+            let revision = if changed { self.next_id } else { old.revision };
+            if changed {
+                self.next_id = self.next_id.wrapping_add(1);
+            }
             let entry = Arc::new(RuleEntry {
                 rule,
                 id: old.id,
                 flags: old.flags,
                 added_ms: old.added_ms,
                 modified_ms: now_ms,
+                revision,
                 counters: Arc::clone(&old.counters),
             });
             let previous = self.put(Arc::clone(&entry));
+            if changed {
+                self.journal(|| RuleEvent::Modified { entry: Arc::clone(&entry), previous: Arc::clone(old) });
+            }
             undo.push(Undo::Put { new: entry, previous });
         }
         Ok(selected.len())
@@ -838,6 +949,7 @@ impl FlowTables {
     fn delete_op(&mut self, selector: &FlowSelector, undo: &mut Vec<Undo>, removed: &mut Vec<Arc<RuleEntry>>) {
         for entry in self.dump(selector) {
             self.take(&entry);
+            self.journal(|| RuleEvent::Removed { entry: Arc::clone(&entry), reason: Removal::Delete });
             undo.push(Undo::Took(Arc::clone(&entry)));
             removed.push(entry);
         }

@@ -7,6 +7,7 @@
 pub mod bridge;
 mod dp_flows;
 mod groups;
+mod monitors;
 mod openflow;
 pub mod port;
 mod routes;
@@ -37,6 +38,7 @@ use crate::flow::key::{Field, FlowKey};
 use crate::flow::tun_metadata::TlvMap;
 use crate::flow::{parse_add_flow, parse_del_flows, parse_dump_flows, parse_mod_flows, FlowSelector, OfPort};
 use crate::openflow::message::{FlowRemovedReason, PortReason};
+use crate::openflow::monitor::{ChangeSet, Requester};
 use crate::openflow::targets::OpenFlowServer;
 use crate::packet::proto::vlan;
 use crate::pipeline::table::{ApplyError, ApplyOutcome, FlowModFlags, FlowOp, RuleChange, RuleEntry, Timeout};
@@ -174,6 +176,9 @@ pub struct Switch {
     /// The Geneve TLV map (tlv_map.rs), and whether the next version follows a change of it.
     tlv_map: TlvMap,
     tlv_map_changed: bool,
+    /// Rule changes of the bridges (by index) for their flow monitors, reported with the next
+    /// version (monitors.rs).
+    rule_changes: Vec<(usize, ChangeSet)>,
 }
 
 impl Switch {
@@ -232,6 +237,7 @@ impl Switch {
             vteps: vtep::Vteps::default(),
             tlv_map: TlvMap::default(),
             tlv_map_changed: false,
+            rule_changes: Vec::new(),
         };
         let mut routes = RouteTable::new();
         for bridge in &config.bridges {
@@ -472,23 +478,36 @@ impl Switch {
     /// Applies flow operations to a bridge atomically and publishes them as one datapath
     /// version: what every flow change (configuration aside) goes through - vsctl add-flow(s),
     /// mod-flows, del-flows and OpenFlow flow_mods.
-    fn apply_flow_ops(&mut self, bridge: usize, ops: Vec<FlowOp>) -> Result<ApplyOutcome, FlowOpsError> {
-        self.apply_flow_op_batches(vec![(bridge, ops)])
+    /// `origin`: the OpenFlow request, for the flow monitors (None: vsctl, the switch).
+    fn apply_flow_ops(
+        &mut self,
+        bridge: usize,
+        ops: Vec<FlowOp>,
+        origin: Option<Requester>,
+    ) -> Result<ApplyOutcome, FlowOpsError> {
+        self.apply_flow_op_batches(vec![(bridge, ops, origin)])
             .pop()
             .unwrap_or_else(|| Err(FlowOpsError::NotPublished("nothing applied".into())))
     }
 
     /// Applies several batches of flow operations, each atomically and on its own (one
     /// refused batch leaves the others), and publishes them all as one datapath version: the
-    /// flow_mods OpenFlow connections queued up meanwhile cost one version, not one each.
-    fn apply_flow_op_batches(&mut self, batches: Vec<(usize, Vec<FlowOp>)>) -> Vec<Result<ApplyOutcome, FlowOpsError>> {
+    /// flow_mods OpenFlow connections queued up meanwhile cost one version, not one each. Each
+    /// batch is one change for the flow monitors, made by its requester (None: vsctl).
+    fn apply_flow_op_batches(
+        &mut self,
+        batches: Vec<(usize, Vec<FlowOp>, Option<Requester>)>,
+    ) -> Vec<Result<ApplyOutcome, FlowOpsError>> {
         let now = self.now_ms();
         let mut results: Vec<(usize, Result<ApplyOutcome, FlowOpsError>)> = batches
             .into_iter()
-            .map(|(bridge, ops)| {
+            .map(|(bridge, ops, origin)| {
+                // What changed before this batch is not its requester's.
+                self.close_change(bridge, None);
                 let applied = check_meters(&self.bridges[bridge].meters, &ops)
                     .and_then(|()| self.bridges[bridge].tables.apply(ops, now))
                     .map_err(FlowOpsError::Refused);
+                self.close_change(bridge, origin);
                 (bridge, applied)
             })
             .collect();
@@ -511,7 +530,7 @@ impl Switch {
 
     /// `apply_flow_ops` for the control socket: its reply and error text.
     fn apply_flow_ops_text(&mut self, bridge: usize, ops: Vec<FlowOp>) -> Result<FlowModReply, String> {
-        match self.apply_flow_ops(bridge, ops) {
+        match self.apply_flow_ops(bridge, ops, None) {
             Ok(outcome) => Ok(FlowModReply {
                 added: outcome.added,
                 replaced: outcome.replaced,
@@ -610,6 +629,7 @@ impl Switch {
             }
         }
         changed |= self.follow_miss_listeners();
+        self.resume_flow_monitors();
         changed |= self.tick_neighbours(now);
         changed |= self.tick_vteps(now);
         if let Some(openflow) = &self.openflow {
@@ -1043,8 +1063,15 @@ impl Switch {
     }
 
     /// Hands a new datapath version to every PMD and waits (bounded) until
-    /// all run it; then the previous versions are freed here.
+    /// all run it; then the previous versions are freed here, and the flow monitors hear of
+    /// the rule changes.
     fn publish(&mut self) -> Result<(), String> {
+        let published = self.publish_version();
+        self.report_rule_changes();
+        published
+    }
+
+    fn publish_version(&mut self) -> Result<(), String> {
         let version = self.current.version + 1;
         let next = Arc::new(self.build_datapath(version));
         for (pmd, handover) in self.pmds.iter().zip(&mut self.handovers) {

@@ -9,6 +9,7 @@ use crate::dpdk::mbuf::Mbuf;
 use crate::flow::key::FlowKey;
 use crate::flow::{Action, FlowSelector, OfPort};
 use crate::openflow::message::{FlowRemovedReason, MeterCommand, PortReason};
+use crate::openflow::monitor::{MonitorError, Requester};
 use crate::openflow::service::{
     Aggregate, Answer, FlowModFailure, FlowStat, MeterModFailure, MeterView, PacketOutFailure, PortCounters,
     PortModFailure, PortView, Push, Query, TableStat, METER_ALL,
@@ -26,9 +27,13 @@ use super::{FlowOpsError, Port, Switch};
 impl Switch {
     /// Answers the flow_mods of OpenFlow connections that were queued together: each applied
     /// on its own, all published as one datapath version, answered in order.
-    pub fn handle_openflow_flow_mods(&mut self, batch: Vec<(String, Vec<FlowOp>)>) -> Vec<Answer> {
-        let known: Vec<Option<usize>> = batch.iter().map(|(bridge, _)| self.bridge_index(bridge)).collect();
-        let batches = batch.into_iter().zip(&known).filter_map(|((_, ops), b)| b.map(|b| (b, ops))).collect();
+    pub fn handle_openflow_flow_mods(&mut self, batch: Vec<(String, Vec<FlowOp>, Requester)>) -> Vec<Answer> {
+        let known: Vec<Option<usize>> = batch.iter().map(|(bridge, _, _)| self.bridge_index(bridge)).collect();
+        let batches = batch
+            .into_iter()
+            .zip(&known)
+            .filter_map(|((_, ops, origin), b)| b.map(|b| (b, ops, Some(origin))))
+            .collect();
         let mut results = self.apply_flow_op_batches(batches).into_iter();
         known
             .iter()
@@ -73,7 +78,16 @@ impl Switch {
                     flows: u32::try_from(selected.len()).unwrap_or(u32::MAX),
                 })
             }
-            Query::FlowMods(ops) => Answer::FlowMod(flow_mod_answer(self.apply_flow_ops(b, ops))),
+            Query::FlowMods { ops, origin } => {
+                Answer::FlowMod(flow_mod_answer(self.apply_flow_ops(b, ops, Some(origin))))
+            }
+            Query::FlowMonitor { connection, requests } => {
+                Answer::FlowMonitor(self.add_flow_monitors(b, connection, requests))
+            }
+            Query::FlowMonitorCancel { connection, id } => Answer::FlowMonitorCancel(match &self.openflow {
+                Some(openflow) => openflow.cancel_flow_monitor(bridge, connection, id),
+                None => Err(MonitorError::Unknown(id)),
+            }),
             Query::PacketOut { in_port, actions, frame } => {
                 Answer::PacketOut(self.packet_out(b, in_port, &actions, &frame))
             }
@@ -179,7 +193,7 @@ impl Switch {
                 if !users.is_empty() {
                     // Publishes the meters too.
                     return self
-                        .apply_flow_ops(bridge, users)
+                        .apply_flow_ops(bridge, users, None)
                         .map(|_| ())
                         .map_err(|e| MeterModFailure::Internal(format!("{e:?}")));
                 }

@@ -1,0 +1,340 @@
+//! Flow monitors, as Open vSwitch has them (its Nicira extension NXST_FLOW_MONITOR in OpenFlow
+//! 1.0, the same body as ONFST_FLOW_MONITOR in 1.3): a connection asks to hear of the rules
+//! that match a filter (table, out_port, a match) - the ones there now (`initial`) and then
+//! every rule added, modified or deleted, whatever changed it (a flow_mod of any connection, a
+//! bundle, vsctl, a learn action, a timeout, a group delete).
+//!
+//! This module is the version-independent core: a connection's monitors
+//! ([`ConnectionMonitors`]), which rules they watch, and the updates a set of table changes
+//! ([`ChangeSet`]) or a resume makes for them, as [`FlowUpdate`]s; `nicira` encodes them for
+//! 1.0 and 1.3 (a 1.4 encoder of OFPMP_FLOW_MONITOR would take the same updates). The
+//! management thread runs it (`registry` holds the monitors of each connection): the tables
+//! journal their changes only while a monitor exists, and nothing happens on the packet path.
+//!
+//! Semantics as Open vSwitch's (ofproto/connmgr): an add is ADDED (also when it replaces a
+//! rule), a modify MODIFIED only when it changes the instructions or the cookie, a removal
+//! DELETED with its reason; a monitor with `out_port` also hears of a rule whose replaced or
+//! previous instructions output there. Several monitors that watch one change make one update,
+//! with the actions if one asks for them. The changes a connection made itself are one
+//! ABBREV update with the xid of the request, unless a monitor that watches them has `own`.
+//! When the connection does not take its updates (more than [`PAUSE_BYTES`] queued) it is
+//! paused: only deletions of rules older than the pause are reported, until the queue drains;
+//! then every rule added or changed meanwhile is reported (ADDED or MODIFIED) and RESUMED.
+
+pub mod nicira;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use super::message::FlowRemovedReason;
+use crate::flow::key::KEY_WORDS;
+use crate::flow::{FlowRule, Instructions, Match, OfPort};
+use crate::pipeline::table::{Removal, RuleEntry, RuleEvent, Timeout};
+
+/// Updates queued for a connection (estimated bytes) beyond which it is paused: Open vSwitch's
+/// limit.
+pub const PAUSE_BYTES: usize = 128 * 1024;
+
+/// What a monitor reports and how (NXFMF_* / OFPFMF_*).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MonitorFlags {
+    /// The rules it watches when it starts.
+    pub initial: bool,
+    pub add: bool,
+    pub delete: bool,
+    pub modify: bool,
+    /// Updates carry the rules' actions.
+    pub actions: bool,
+    /// The connection's own changes in full, not abbreviated.
+    pub own: bool,
+}
+
+impl MonitorFlags {
+    fn union(self, other: MonitorFlags) -> MonitorFlags {
+        MonitorFlags {
+            initial: self.initial | other.initial,
+            add: self.add | other.add,
+            delete: self.delete | other.delete,
+            modify: self.modify | other.modify,
+            actions: self.actions | other.actions,
+            own: self.own | other.own,
+        }
+    }
+
+    fn any(self) -> bool {
+        self != MonitorFlags::default()
+    }
+}
+
+/// One monitor of a connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MonitorRequest {
+    /// Unique among the connection's monitors.
+    pub id: u32,
+    pub flags: MonitorFlags,
+    /// One table, or 0xff for all.
+    pub table_id: u8,
+    /// Only rules that output to this port; [`OfPort::NONE`] (OFPP_ANY in 1.3): any rule.
+    pub out_port: OfPort,
+    /// Rules at least as specific as this match (as flow stats select them).
+    pub matches: Match,
+}
+
+impl MonitorRequest {
+    /// Whether the monitor watches `rule`, or `rule` as it was before (`before`: the rule an
+    /// add replaced or a modify changed, whose outputs count for `out_port`).
+    fn watches(&self, rule: &FlowRule, before: Option<&FlowRule>) -> bool {
+        // OFPP_NONE in 1.0; 1.3's OFPP_ANY reads as the same number.
+        let any_port = self.out_port == OfPort::NONE;
+        let outputs = |r: &FlowRule| any_port || r.instructions.outputs_to(self.out_port);
+        (self.table_id == ALL_TABLES || self.table_id == rule.table)
+            && rule.matches.is_subsumed_by(&self.matches)
+            && (outputs(rule) || before.is_some_and(outputs))
+    }
+}
+
+/// Table id 0xff: every table.
+pub const ALL_TABLES: u8 = 0xff;
+
+/// What happened to the rule of a full update.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UpdateEvent {
+    /// There when the monitor started (NXFME_ADDED in the Nicira format, OFPFME_INITIAL in 1.4).
+    Initial,
+    Added,
+    Deleted(FlowRemovedReason),
+    Modified,
+}
+
+/// A rule as an update describes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FullUpdate {
+    pub event: UpdateEvent,
+    pub table_id: u8,
+    pub priority: u16,
+    pub idle_timeout: u16,
+    pub hard_timeout: u16,
+    pub cookie: u64,
+    pub matches: Match,
+    /// When a monitor asked for actions.
+    pub instructions: Option<Instructions>,
+}
+
+/// One flow update of a flow monitor reply.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FlowUpdate {
+    Full(Box<FullUpdate>),
+    /// The connection's own request with this xid changed rules its monitors watch.
+    Abbrev {
+        xid: u32,
+    },
+}
+
+impl FlowUpdate {
+    fn full(event: UpdateEvent, rule: &FlowRule, actions: bool) -> FlowUpdate {
+        FlowUpdate::Full(Box::new(FullUpdate {
+            event,
+            table_id: rule.table,
+            priority: rule.priority,
+            idle_timeout: rule.idle_timeout,
+            hard_timeout: rule.hard_timeout,
+            cookie: rule.cookie,
+            matches: rule.matches.clone(),
+            instructions: actions.then(|| rule.instructions.clone()),
+        }))
+    }
+
+    /// About how many bytes the update takes on the wire (for the pause limit): the fixed
+    /// part, and 16 bytes per match word and action.
+    pub fn estimated_len(&self) -> usize {
+        match self {
+            FlowUpdate::Abbrev { .. } => 8,
+            FlowUpdate::Full(full) => {
+                let mask = full.matches.mask();
+                let words = (0..KEY_WORDS).filter(|&i| mask.word(i) != 0).count();
+                let actions = full
+                    .instructions
+                    .as_ref()
+                    .map_or(0, |i| i.apply_actions.len() + i.write_actions.as_ref().map_or(0, Vec::len) + 2);
+                24 + 16 * (words + actions)
+            }
+        }
+    }
+}
+
+impl From<Removal> for FlowRemovedReason {
+    fn from(removal: Removal) -> FlowRemovedReason {
+        match removal {
+            Removal::Delete => FlowRemovedReason::Delete,
+            Removal::Timeout(Timeout::Idle) => FlowRemovedReason::IdleTimeout,
+            Removal::Timeout(Timeout::Hard) => FlowRemovedReason::HardTimeout,
+            Removal::GroupDelete => FlowRemovedReason::GroupDelete,
+        }
+    }
+}
+
+/// The connection and request that made a change (for abbreviated updates).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Requester {
+    /// The connection's id in its bridge's registry.
+    pub connection: u64,
+    pub xid: u32,
+}
+
+/// The rule events of one change (a flow_mod, a bundle, a vsctl command, what expired or was
+/// learned at one time): one flow monitor message per connection that watches any of them.
+#[derive(Debug, Clone)]
+pub struct ChangeSet {
+    /// None: the switch itself (timeouts, learning) or vsctl.
+    pub origin: Option<Requester>,
+    pub events: Vec<RuleEvent>,
+}
+
+/// Why a monitor request or cancel is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MonitorError {
+    /// The connection has a monitor with this id (OFPMOFC_MONITOR_EXISTS).
+    Exists(u32),
+    /// No monitor with this id (OFPMOFC_UNKNOWN_MONITOR).
+    Unknown(u32),
+    /// Not a table (OFPBRC_BAD_TABLE_ID).
+    BadTable(u8),
+}
+
+impl std::fmt::Display for MonitorError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            MonitorError::Exists(id) => write!(f, "flow monitor {id} exists"),
+            MonitorError::Unknown(id) => write!(f, "no flow monitor {id}"),
+            MonitorError::BadTable(table) => write!(f, "no table {table}"),
+        }
+    }
+}
+
+/// The monitors of one connection, and whether its updates are paused.
+#[derive(Debug, Default)]
+pub struct ConnectionMonitors {
+    monitors: BTreeMap<u32, MonitorRequest>,
+    /// Paused since the tables' revision was this: rules added or changed from it on are
+    /// reported at the resume.
+    paused_at: Option<u64>,
+}
+
+impl ConnectionMonitors {
+    pub fn is_empty(&self) -> bool {
+        self.monitors.is_empty()
+    }
+
+    pub fn is_paused(&self) -> bool {
+        self.paused_at.is_some()
+    }
+
+    /// Adds `requests`, all or none (tables below `tables`, ids new), and returns the initial
+    /// updates: each of `rules` (in dump order) that a new monitor with `initial` watches, once.
+    pub fn add(
+        &mut self,
+        requests: Vec<MonitorRequest>,
+        tables: u8,
+        rules: &[Arc<RuleEntry>],
+    ) -> Result<Vec<FlowUpdate>, MonitorError> {
+        for (i, request) in requests.iter().enumerate() {
+            if request.table_id != ALL_TABLES && request.table_id >= tables {
+                return Err(MonitorError::BadTable(request.table_id));
+            }
+            let repeated = requests.get(..i).unwrap_or_default().iter().any(|earlier| earlier.id == request.id);
+            if repeated || self.monitors.contains_key(&request.id) {
+                return Err(MonitorError::Exists(request.id));
+            }
+        }
+        let initial: Vec<&MonitorRequest> = requests.iter().filter(|m| m.flags.initial).collect();
+        let updates = rules
+            .iter()
+            .filter_map(|entry| {
+                let flags = merged(initial.iter().copied(), |m| m.watches(entry.rule(), None))?;
+                Some(FlowUpdate::full(UpdateEvent::Initial, entry.rule(), flags.actions))
+            })
+            .collect();
+        self.monitors.extend(requests.into_iter().map(|request| (request.id, request)));
+        Ok(updates)
+    }
+
+    pub fn cancel(&mut self, id: u32) -> Result<(), MonitorError> {
+        self.monitors.remove(&id).map(drop).ok_or(MonitorError::Unknown(id))
+    }
+
+    /// The updates of one change set for this connection (`me`): nothing when no monitor
+    /// watches its events. While paused, only deletions of rules older than the pause, in
+    /// full.
+    pub fn updates(&self, set: &ChangeSet, me: u64) -> Vec<FlowUpdate> {
+        let own = set.origin.filter(|origin| origin.connection == me);
+        let mut updates = Vec::new();
+        let mut abbreviated = false;
+        for event in &set.events {
+            let entry = event.entry();
+            let (wanted, kind): (fn(&MonitorFlags) -> bool, UpdateEvent) = match event {
+                RuleEvent::Added { .. } => (|f| f.add, UpdateEvent::Added),
+                RuleEvent::Modified { .. } => (|f| f.modify, UpdateEvent::Modified),
+                RuleEvent::Removed { reason, .. } => (|f| f.delete, UpdateEvent::Deleted((*reason).into())),
+            };
+            if let Some(paused_at) = self.paused_at {
+                if !matches!(event, RuleEvent::Removed { .. }) || entry.id() >= paused_at {
+                    continue;
+                }
+            }
+            let before = event.before().map(|b| b.rule());
+            let Some(flags) = merged(self.monitors.values(), |m| wanted(&m.flags) && m.watches(entry.rule(), before))
+            else {
+                continue;
+            };
+            match own {
+                Some(origin) if !flags.own && self.paused_at.is_none() => {
+                    if !abbreviated {
+                        updates.push(FlowUpdate::Abbrev { xid: origin.xid });
+                        abbreviated = true;
+                    }
+                }
+                _ => updates.push(FlowUpdate::full(kind, entry.rule(), flags.actions)),
+            }
+        }
+        updates
+    }
+
+    /// Pauses the updates at the tables' revision `revision` (the next one to come).
+    pub fn pause(&mut self, revision: u64) {
+        self.paused_at.get_or_insert(revision);
+    }
+
+    /// Ends a pause: the updates of the rules (of `rules`, in dump order) added or changed
+    /// since: ADDED for those added (that a monitor with `add` or `modify` watches), MODIFIED
+    /// for the others (a monitor with `modify`), as Open vSwitch reports them. Nothing when not
+    /// paused.
+    pub fn resume(&mut self, rules: &[Arc<RuleEntry>]) -> Vec<FlowUpdate> {
+        let Some(paused_at) = self.paused_at.take() else { return Vec::new() };
+        rules
+            .iter()
+            .filter_map(|entry| {
+                let added = entry.id() >= paused_at;
+                if !added && entry.revision() < paused_at {
+                    return None;
+                }
+                let flags = merged(self.monitors.values(), |m| {
+                    (m.flags.modify || (added && m.flags.add)) && m.watches(entry.rule(), None)
+                })?;
+                let event = if added { UpdateEvent::Added } else { UpdateEvent::Modified };
+                Some(FlowUpdate::full(event, entry.rule(), flags.actions))
+            })
+            .collect()
+    }
+}
+
+/// The union of the flags of the monitors `watching` selects; None when it selects none.
+fn merged<'a>(
+    monitors: impl Iterator<Item = &'a MonitorRequest>,
+    watching: impl Fn(&MonitorRequest) -> bool,
+) -> Option<MonitorFlags> {
+    let flags = monitors.filter(|m| watching(m)).fold(MonitorFlags::default(), |all, m| all.union(m.flags));
+    flags.any().then_some(flags)
+}
+
+#[cfg(test)]
+mod tests;
