@@ -218,6 +218,14 @@ enum Command {
         #[arg(value_parser = ["secure", "standalone"])]
         mode: String,
     },
+    /// Set the bridge's OpenFlow datapath id (1 to 16 hex digits, unique, not 0); its
+    /// controllers reconnect to see it (Open vSwitch's other-config:datapath-id)
+    SetDatapathId {
+        /// Bridge name
+        bridge: String,
+        /// e.g. 0000000000000001 or 0x1
+        datapath_id: String,
+    },
     /// The bridge's fail mode (nothing when not set)
     GetFailMode {
         /// Bridge name
@@ -375,6 +383,7 @@ fn request_for(command: Command, stdin: impl Read) -> Result<(Request, Option<Fl
         Command::ControllerStatus { bridge } => Request::ControllerStatus { bridge },
         Command::DelController { bridge } => Request::DelController { bridge },
         Command::SetFailMode { bridge, mode } => Request::SetFailMode { bridge, mode },
+        Command::SetDatapathId { bridge, datapath_id } => Request::SetDatapathId { bridge, datapath_id },
         Command::GetFailMode { bridge } => Request::GetFailMode { bridge },
         Command::DelFailMode { bridge } => Request::DelFailMode { bridge },
         // Neighbours of underlay bridges.
@@ -536,6 +545,10 @@ mod tests {
         assert_eq!(
             request("vsctl set-fail-mode br0 secure"),
             Request::SetFailMode { bridge: "br0".into(), mode: "secure".into() }
+        );
+        assert_eq!(
+            request("vsctl set-datapath-id br0 0x2a"),
+            Request::SetDatapathId { bridge: "br0".into(), datapath_id: "0x2a".into() }
         );
         assert_eq!(request("vsctl get-fail-mode br0"), Request::GetFailMode { bridge: "br0".into() });
         assert_eq!(request("vsctl del-fail-mode br0"), Request::DelFailMode { bridge: "br0".into() });

@@ -50,6 +50,7 @@ pub fn render_result(request: &Request, result: Value) -> Result<String, serde_j
         | Request::SetController { .. }
         | Request::DelController { .. }
         | Request::SetFailMode { .. }
+        | Request::SetDatapathId { .. }
         | Request::DelFailMode { .. }
         | Request::RouteAdd { .. }
         | Request::RouteDel { .. } => String::new(),

@@ -206,6 +206,26 @@ fn the_configured_datapath_id_is_what_controllers_see() {
     assert_eq!(handshake(&mut connection), 0xab, "FEATURES_REPLY's datapath id is the configured one");
     assert_eq!(ofctl::datapath_id(&config.mgmt_socket()), 0xab, "ovs-ofctl show sees it too");
     assert_eq!(switch.show().bridges[0].datapath_id, "00000000000000ab", "vsctl show says it");
-    drop(connection);
+
+    // Changed at run time: the controller's connection is closed, the switch reconnects with
+    // the new id; ovs-ofctl and vsctl show see it.
+    switch.vsctl_ok(&["set-datapath-id", "br0", "00000000000000cd"]);
+    assert!(closed_within(&mut connection, Duration::from_secs(5)), "the controller is reconnected");
+    let mut again = controller.accept_within(RECONNECT_LIMIT).expect("the switch connects again");
+    assert_eq!(handshake(&mut again), 0xcd, "FEATURES_REPLY's datapath id is the new one");
+    assert_eq!(ofctl::datapath_id(&config.mgmt_socket()), 0xcd);
+    assert_eq!(switch.show().bridges[0].datapath_id, "00000000000000cd");
+    // Setting the same id again changes nothing: the connection stays.
+    switch.vsctl_ok(&["set-datapath-id", "br0", "0xcd"]);
+    assert!(!closed_within(&mut again, Duration::from_millis(1500)), "reconnected for nothing");
+    // Bad ids: refused with the reason, nothing changed.
+    for (bad, problem) in
+        [("0", "not allowed"), ("xyz", "not a datapath id"), ("12345678901234567", "not a datapath id")]
+    {
+        let refused = switch.vsctl(&["set-datapath-id", "br0", bad]);
+        assert!(!refused.success() && refused.stderr.contains(problem), "{bad}: {refused}");
+    }
+    assert_eq!(switch.show().bridges[0].datapath_id, "00000000000000cd");
+    drop(again);
     switch.stop();
 }

@@ -214,7 +214,7 @@ pub(super) fn derived_datapath_id(bridge: &str) -> u64 {
 
 /// `datapath_id`: 1 to 16 hex digits, `0x` optional (Open vSwitch's other-config:datapath-id
 /// takes exactly 16; Faucet's and Neutron's configurations write it either way), not zero.
-fn parse_datapath_id(text: &str) -> Result<u64, String> {
+pub fn parse_datapath_id(text: &str) -> Result<u64, String> {
     let digits = text.strip_prefix("0x").or_else(|| text.strip_prefix("0X")).unwrap_or(text);
     let usage = "use 1 to 16 hex digits, e.g. \"0000000000000001\" or \"0x1\"";
     if digits.is_empty() || digits.len() > 16 || !digits.bytes().all(|b| b.is_ascii_hexdigit()) {

@@ -15,7 +15,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 
 pub use crate::tunnel::port::{Inheritable, TunnelAddress, TunnelConfig, TunnelKey};
-pub use bridge::parse_unicast_mac;
+pub use bridge::{parse_datapath_id, parse_unicast_mac};
 pub use port::{PortConfig, PortKind, DEFAULT_QUEUE_SIZE, DEFAULT_RX_QUEUES};
 
 use crate::control::protocol::DEFAULT_SOCKET;

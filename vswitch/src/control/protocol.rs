@@ -66,6 +66,9 @@ pub enum Request {
     DelController { bridge: String },
     /// Stores the bridge's fail mode (`secure` or `standalone`).
     SetFailMode { bridge: String, mode: String },
+    /// Sets a bridge's OpenFlow datapath id (hex, unique across bridges, not 0); its
+    /// controllers are reconnected to see it.
+    SetDatapathId { bridge: String, datapath_id: String },
     /// The bridge's fail mode. Result: [`FailModeReply`].
     GetFailMode { bridge: String },
     /// Clears the bridge's fail mode.

@@ -23,7 +23,7 @@ mod groups;
 use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::os::unix::net::UnixStream;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -100,7 +100,8 @@ pub(super) struct Context {
     /// The bridge's connections: push queues, roles, controller presence.
     pub(super) registry: Arc<Registry>,
     packet_in_limit: PacketInLimit,
-    datapath_id: u64,
+    /// The bridge's datapath id, which vsctl may change at run time.
+    datapath_id: Arc<AtomicU64>,
 }
 
 /// Counts a connection while it lives.
@@ -120,8 +121,13 @@ impl Context {
             connections: Arc::new(AtomicUsize::new(0)),
             registry: Registry::new(),
             packet_in_limit: bridge.packet_in_limit,
-            datapath_id: bridge.datapath_id,
+            datapath_id: Arc::new(AtomicU64::new(bridge.datapath_id)),
         }
+    }
+
+    /// What FEATURES_REPLY says from now on.
+    pub(super) fn set_datapath_id(&self, datapath_id: u64) {
+        self.datapath_id.store(datapath_id, Ordering::Relaxed);
     }
 
     fn take_slot(&self) -> Option<Slot> {
@@ -628,7 +634,11 @@ impl Connection {
             Message::EchoRequest(data) => reply(Message::EchoReply(data)),
             Message::FeaturesRequest => {
                 let ports = self.ports()?;
-                reply(Message::FeaturesReply(features(version, self.context.datapath_id, &ports)))
+                reply(Message::FeaturesReply(features(
+                    version,
+                    self.context.datapath_id.load(Ordering::Relaxed),
+                    &ports,
+                )))
             }
             Message::GetConfigRequest => reply(Message::GetConfigReply(self.config)),
             Message::SetConfig(config) => {

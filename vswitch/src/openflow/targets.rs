@@ -259,6 +259,21 @@ impl OpenFlowServer {
         Ok(())
     }
 
+    /// A new datapath id for `bridge`: what FEATURES_REPLY says from now on. Its controllers
+    /// (active targets) are reconnected so that they see it, as Open vSwitch does; connections
+    /// to its listeners stay (their next FEATURES_REQUEST gets the new id).
+    pub fn set_datapath_id(&mut self, bridge: &str, datapath_id: u64) -> Result<(), String> {
+        self.bridge(bridge)?.context.set_datapath_id(datapath_id);
+        let targets = self.targets(bridge)?;
+        let listeners: Vec<OpenFlowTarget> =
+            targets.iter().filter(|t| matches!(t, OpenFlowTarget::Listen(..))).copied().collect();
+        if listeners.len() < targets.len() {
+            self.set_targets(bridge, &listeners)?;
+            self.set_targets(bridge, &targets)?;
+        }
+        Ok(())
+    }
+
     pub fn fail_mode(&self, bridge: &str) -> Result<Option<FailMode>, String> {
         Ok(self.bridge(bridge)?.fail_mode)
     }

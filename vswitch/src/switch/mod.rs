@@ -21,7 +21,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::config::{
-    Config, FailMode, OpenFlowTarget, PortConfig, PortErrorPolicy, PortKind, TunnelAddress, TunnelConfig, TunnelKey,
+    parse_datapath_id, Config, FailMode, OpenFlowTarget, PortConfig, PortErrorPolicy, PortKind, TunnelAddress,
+    TunnelConfig, TunnelKey,
 };
 use crate::control::protocol::{
     BridgeInfo, ControllerReply, ControllerStatusReply, DumpFlowsReply, FailModeReply, FdbEntryInfo, FdbShowReply,
@@ -354,6 +355,7 @@ impl Switch {
             Request::SetController { bridge, targets } => reply(self.set_controller(&bridge, &targets)),
             Request::GetController { bridge } => reply(self.get_controller(&bridge)),
             Request::DelController { bridge } => reply(self.set_controller(&bridge, &[])),
+            Request::SetDatapathId { bridge, datapath_id } => reply(self.set_datapath_id(&bridge, &datapath_id)),
             Request::SetFailMode { bridge, mode } => {
                 reply(FailMode::parse(&mode).and_then(|mode| self.openflow_mut()?.set_fail_mode(&bridge, Some(mode))))
             }
@@ -403,6 +405,25 @@ impl Switch {
         self.bridge_index(bridge).ok_or_else(|| format!("no bridge named {bridge:?}"))?;
         let parsed = OpenFlowTarget::parse_list(targets).map_err(|(_, problem)| problem)?;
         self.openflow_mut()?.set_targets(bridge, &parsed)
+    }
+
+    /// `set-datapath-id`: checked as the configuration's `datapath_id` is (hex, not 0, unique
+    /// across bridges); the bridge's controllers reconnect to see it.
+    fn set_datapath_id(&mut self, bridge: &str, text: &str) -> Result<(), String> {
+        let index = self.bridge_named(bridge)?;
+        let datapath_id = parse_datapath_id(text)?;
+        if let Some(other) = self.bridges.iter().find(|b| b.datapath_id == datapath_id && b.name != bridge) {
+            return Err(format!("datapath id {datapath_id:016x} is bridge {}'s", other.name));
+        }
+        if self.bridges[index].datapath_id == datapath_id {
+            return Ok(());
+        }
+        if let Some(openflow) = self.openflow.as_mut() {
+            openflow.set_datapath_id(bridge, datapath_id)?;
+        }
+        self.bridges[index].datapath_id = datapath_id;
+        tracing::info!(bridge, datapath_id = %format!("{datapath_id:016x}"), "datapath id set");
+        Ok(())
     }
 
     fn get_controller(&mut self, bridge: &str) -> Result<ControllerReply, String> {
