@@ -1152,7 +1152,7 @@ br-phy: 3 neighbours, requests sent 3, probes sent 2, packets held 5, sent after
   172.31.1.3  -                  incomplete    0.2     2
   fd00::9     02:00:00:00:00:09  static          -     0
 
-br-int: 0 neighbours, requests sent 0, packets held 0, sent after resolution 0, not held 0, dropped 0
+br-int: 0 neighbours, requests sent 0, probes sent 0, packets held 0, sent after resolution 0, not held 0, dropped 0
 "
         );
         let none = NeighbourShowReply { bridges: vec![] };
