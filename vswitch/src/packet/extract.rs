@@ -31,7 +31,7 @@
 
 use std::num::NonZeroU16;
 
-use crate::flow::key::{words, FlowKey, KEY_BYTES};
+use crate::flow::key::{mpls, words, FlowKey, KEY_BYTES};
 use crate::packet::proto::{ethertype, ip_proto, len, nd, nw_frag, tcp, vlan};
 
 /// Where the headers of a packet start, as found by `extract`; valid for the packet as it was
@@ -370,7 +370,56 @@ pub(super) fn extract_general(data: &[u8], in_port: u32, key: &mut FlowKey, laye
         layers.present |= words::NW_ADDRS | words::ARP_HA;
         // l3 is at most 30 (two tags and LLC/SNAP).
         layers.l3 = header_at(l3);
+    } else if ethertype::is_mpls(dl_type) {
+        label_stack(data, l3, key, layers);
     }
+}
+
+/// Parses the MPLS label stack at `l3` and, after a bottom entry among the first
+/// `mpls::DEPTH`, the IP header it carries (see the module's conventions).
+#[inline(never)]
+fn label_stack(data: &[u8], l3: usize, key: &mut KeyBytes, layers: &mut Layers) {
+    let mut entries = [0u32; mpls::DEPTH];
+    let mut count = 0;
+    let mut payload = None;
+    // The entries past the third tell the key nothing: the walk stops there.
+    while let (Some(slot), Some(entry)) =
+        (entries.get_mut(count), data.get(l3 + 4 * count..).and_then(|rest| rest.first_chunk::<4>()))
+    {
+        *slot = u32::from_be_bytes(*entry);
+        count += 1;
+        if *slot & mpls::BOS_BIT != 0 {
+            payload = Some(l3 + 4 * count);
+            break;
+        }
+    }
+    if count == 0 {
+        return;
+    }
+    let mut inner = mpls::inner::NONE;
+    if let Some(payload) = payload {
+        let version = data.get(payload).map_or(0, |first| first >> 4);
+        if version == 4 {
+            ipv4(data, payload, key, layers);
+            inner = mpls::inner::IPV4;
+        } else if version == 6 {
+            ipv6(data, payload, key, layers);
+            // Neighbour discovery writes the stack's words: not a header the key can carry.
+            inner = if layers.present & words::ND_TARGET == 0 { mpls::inner::IPV6 } else { mpls::inner::NONE };
+        }
+    }
+    let [top, second, third] = entries;
+    let [l0, l1, l2, l3_byte] = (top >> mpls::LABEL_SHIFT).to_be_bytes();
+    #[expect(clippy::cast_possible_truncation, reason = "masked to 3, 1 and 8 bits")]
+    let (tc, bos, ttl) = (((top >> mpls::TC_SHIFT) & 7) as u8, u8::from(top & mpls::BOS_BIT != 0), (top & 0xff) as u8);
+    key[mpls::TOP..mpls::TOP + 8].copy_from_slice(&[l0, l1, l2, l3_byte, tc, bos, ttl, inner]);
+    let [s0, s1, s2, s3] = second.to_be_bytes();
+    let [t0, t1, t2, t3] = third.to_be_bytes();
+    key[mpls::DEEPER[0]..mpls::DEEPER[0] + 8].copy_from_slice(&[s0, s1, s2, s3, t0, t1, t2, t3]);
+    layers.present |= words::MPLS;
+    layers.l3 = header_at(l3);
+    layers.l4 = None;
+    layers.l4_proto = 0;
 }
 
 /// Parses the VLAN tags at offset 12, the first with TPID `outer_tpid`, and returns the outer TCI

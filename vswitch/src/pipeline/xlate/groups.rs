@@ -176,6 +176,13 @@ impl Xlate<'_, '_> {
                 rewritten.push(field);
             }
         }
+        let restacked =
+            self.out.actions.get(first_action..).unwrap_or_default().iter().any(|action| {
+                matches!(action, DpAction::PushMpls { .. } | DpAction::PopMpls { .. } | DpAction::CopyTtlIn)
+            });
+        if restacked {
+            self.restore_label_stack(before);
+        }
         if rewritten.contains(&Field::VlanTci) {
             self.out.wildcards.set_all_ones(Field::VlanTci2);
             let inner = self.committed.get_u128(Field::VlanTci2);
