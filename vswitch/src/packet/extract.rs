@@ -410,7 +410,6 @@ fn label_stack(data: &[u8], l3: usize, key: &mut KeyBytes, layers: &mut Layers) 
     }
     let [top, second, third] = entries;
     let [l0, l1, l2, l3_byte] = (top >> mpls::LABEL_SHIFT).to_be_bytes();
-    #[expect(clippy::cast_possible_truncation, reason = "masked to 3, 1 and 8 bits")]
     let (tc, bos, ttl) = (((top >> mpls::TC_SHIFT) & 7) as u8, u8::from(top & mpls::BOS_BIT != 0), (top & 0xff) as u8);
     key[mpls::TOP..mpls::TOP + 8].copy_from_slice(&[l0, l1, l2, l3_byte, tc, bos, ttl, inner]);
     let [s0, s1, s2, s3] = second.to_be_bytes();

@@ -1131,7 +1131,7 @@ mod tests {
         ofports.iter().map(|&ofport| BridgePort::trunk(ofport, dp(ofport))).collect()
     }
 
-    fn tables(rules: &[&str]) -> TablesSnapshot {
+    pub(super) fn tables(rules: &[&str]) -> TablesSnapshot {
         let mut tables = FlowTables::new();
         for text in rules {
             let rule = parse_add_flow(text).unwrap_or_else(|e| panic!("{text}: {e}"));
@@ -1155,7 +1155,7 @@ mod tests {
         key
     }
 
-    fn run(snapshot: &TablesSnapshot, ports: &[BridgePort], macs: &MacTable, key: &FlowKey) -> Translation {
+    pub(super) fn run(snapshot: &TablesSnapshot, ports: &[BridgePort], macs: &MacTable, key: &FlowKey) -> Translation {
         translate(&Bridge { tables: snapshot, ports, macs, miss_to_controller: false, underlay: None }, key, true)
     }
 

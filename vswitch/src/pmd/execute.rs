@@ -10,6 +10,7 @@ use std::sync::Arc;
 use crate::datapath::MAX_PORTS;
 use crate::dpdk::eal::rdtsc;
 use crate::flow::key::{mpls, Field};
+use crate::flow::PacketInReason;
 use crate::packet::proto::{ethertype, vlan};
 use crate::packet::rewrite::{self, RewriteError};
 use crate::packet::{Layers, PacketBuf};
@@ -105,7 +106,9 @@ impl<O: PortOutputs> Execution<O> {
                 }
                 DpAction::Controller(meta) => {
                     if self.packet_in(origin, &packet, meta) {
-                        sent = true;
+                        // An expired TTL's packet-in (for the controllers that asked for them)
+                        // does not forward the packet: it still counts as `ttl_expired`.
+                        sent |= meta.reason != PacketInReason::InvalidTtl;
                     } else {
                         self.drop_one(origin, DropReason::PacketInLimit);
                     }

@@ -281,3 +281,137 @@ impl Xlate<'_, '_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::{dp, run, tables, trunk_ports};
+    use super::super::{MacTable, Translation};
+    use super::*;
+    use crate::packet::extract;
+
+    /// The datapath key of `frame` received on ofport `ofport`.
+    fn key_of(ofport: u32, frame: &[u8]) -> FlowKey {
+        let mut key = FlowKey::default();
+        extract(frame, u32::from(dp(ofport)), &mut key);
+        key
+    }
+
+    /// An Ethernet frame of type `ethertype` with `body`.
+    fn frame(ethertype: u16, body: &[u8]) -> Vec<u8> {
+        let mut frame = vec![2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1];
+        frame.extend_from_slice(&ethertype.to_be_bytes());
+        frame.extend_from_slice(body);
+        frame
+    }
+
+    /// An IPv4/UDP packet (no checksums: the translation does not read them) to `dst`, TOS
+    /// `tos`, TTL `ttl`.
+    fn ipv4(dst: [u8; 4], tos: u8, ttl: u8) -> Vec<u8> {
+        let mut ip = vec![0x45, tos, 0, 28, 0, 0, 0, 0, ttl, 17, 0, 0, 10, 0, 0, 1];
+        ip.extend_from_slice(&dst);
+        ip.extend_from_slice(&[0x13, 0x88, 0x13, 0x89, 0, 8, 0, 0]);
+        ip
+    }
+
+    fn labelled(stack: &[u32], payload: &[u8]) -> Vec<u8> {
+        let mut body: Vec<u8> = stack.iter().flat_map(|lse| lse.to_be_bytes()).collect();
+        body.extend_from_slice(payload);
+        frame(ethertype::MPLS, &body)
+    }
+
+    fn translate(rules: &[&str], key: &FlowKey) -> Translation {
+        run(&tables(rules), &trunk_ports(&[1, 2, 3]), &MacTable::new(), key)
+    }
+
+    #[test]
+    fn push_on_ip_takes_tc_and_ttl_from_the_ip_header() {
+        let rules = ["in_port=1,ip,actions=push_mpls:0x8847,set_field:10->mpls_label,output:2"];
+        let t = translate(&rules, &key_of(1, &frame(ethertype::IPV4, &ipv4([1, 2, 3, 4], 0xb9, 33))));
+        // DSCP 46: its low 3 bits are the TC, as Open vSwitch takes them.
+        let lse = mpls::lse(0, 6, true, 33);
+        assert_eq!(
+            t.actions,
+            [
+                DpAction::PushMpls { ethertype: ethertype::MPLS, lse },
+                DpAction::SetField { field: Field::MplsLabel, value: 10 },
+                DpAction::Output(dp(2))
+            ]
+        );
+        assert_eq!(t.wildcards.get_u128(Field::NwTos), 0xfc, "the TC comes from the DSCP");
+        assert_eq!(t.wildcards.get_u128(Field::NwTtl), 0xff);
+        assert_eq!(t.wildcards.get_u128(Field::MplsLabel), 0, "written, never read");
+        // On MPLS: a copy of the top entry, not the bottom; the TTL comes from the stack.
+        let rules = ["in_port=1,actions=push_mpls:0x8848,output:2"];
+        let t = translate(&rules, &key_of(1, &labelled(&[mpls::lse(7, 2, true, 9)], &ipv4([1; 4], 0, 64))));
+        assert_eq!(
+            t.actions[0],
+            DpAction::PushMpls { ethertype: ethertype::MPLS_MCAST, lse: mpls::lse(7, 2, false, 9) }
+        );
+        assert_eq!(t.wildcards.get_u128(Field::NwTtl), 0, "not IP: its TTL is not read");
+    }
+
+    #[test]
+    fn pop_then_goto_table_matches_the_inner_header_in_one_pass() {
+        let rules = [
+            "in_port=1,mpls,mpls_label=100,actions=pop_mpls:0x0800,goto_table:1",
+            "table=1,ip,nw_dst=192.168.40.50,actions=output:2",
+            "table=1,priority=0,actions=output:3",
+        ];
+        let to = |dst| key_of(1, &labelled(&[mpls::lse(100, 0, true, 64)], &ipv4(dst, 0, 64)));
+        let t = translate(&rules, &to([192, 168, 40, 50]));
+        assert_eq!(t.actions, [DpAction::PopMpls { ethertype: ethertype::IPV4 }, DpAction::Output(dp(2))]);
+        assert_eq!(t.wildcards.get_u128(Field::NwDst), 0xffff_ffff, "the inner destination decides");
+        assert_eq!(t.wildcards.bytes[mpls::INNER], 0xff, "and that it is an IPv4 header");
+        let other = translate(&rules, &to([10, 0, 0, 9]));
+        assert_eq!(other.actions, [DpAction::PopMpls { ethertype: ethertype::IPV4 }, DpAction::Output(dp(3))]);
+        // A label stack over something else: after the pop no IP field matches.
+        let ethernet_payload = key_of(1, &labelled(&[mpls::lse(100, 0, true, 64)], &[0; 40]));
+        assert_eq!(translate(&rules, &ethernet_payload).actions[1], DpAction::Output(dp(3)));
+    }
+
+    #[test]
+    fn stacks_deeper_than_the_key_are_dropped_on_push_and_pop() {
+        let three = [mpls::lse(1, 0, false, 9), mpls::lse(2, 0, false, 9), mpls::lse(3, 0, false, 9)];
+        let deep = key_of(1, &labelled(&three, &[0; 20]));
+        for rule in ["actions=push_mpls:0x8847,output:2", "mpls,actions=output:3,pop_mpls:0x8847,output:2"] {
+            let t = translate(&[rule], &deep);
+            assert_eq!((t.actions.as_slice(), t.stop), (&[][..], Some(XlateStop::TooManyMplsLabels)), "{rule}");
+        }
+        // Three entries with the bottom one: a pop is fine.
+        let three_bottom = [three[0], three[1], mpls::lse(3, 0, true, 9)];
+        let t = translate(&["mpls,actions=pop_mpls:0x8847,output:2"], &key_of(1, &labelled(&three_bottom, &[0; 20])));
+        assert_eq!(t.actions, [DpAction::PopMpls { ethertype: ethertype::MPLS }, DpAction::Output(dp(2))]);
+    }
+
+    #[test]
+    fn dec_mpls_ttl_decrements_or_sends_invalid_ttl_up() {
+        let rules = ["mpls,actions=dec_mpls_ttl,output:2"];
+        let with_ttl = |ttl| key_of(1, &labelled(&[mpls::lse(5, 0, true, ttl)], &[0; 20]));
+        let t = translate(&rules, &with_ttl(9));
+        assert_eq!(t.actions, [DpAction::SetField { field: Field::MplsTtl, value: 8 }, DpAction::Output(dp(2))]);
+        for ttl in [0, 1] {
+            let t = translate(&rules, &with_ttl(ttl));
+            assert!(
+                matches!(t.actions.as_slice(), [DpAction::Controller(meta)] if meta.reason == PacketInReason::InvalidTtl),
+                "{:?}",
+                t.actions
+            );
+            assert_eq!(t.wildcards.get_u128(Field::MplsTtl), 0xff);
+        }
+        // copy_ttl_out from the IP header under the bottom entry, copy_ttl_in into it.
+        let t = translate(
+            &["mpls,actions=copy_ttl_out,output:2"],
+            &key_of(1, &labelled(&[mpls::lse(5, 0, true, 9)], &ipv4([1; 4], 0, 77))),
+        );
+        assert_eq!(t.actions, [DpAction::SetField { field: Field::MplsTtl, value: 77 }, DpAction::Output(dp(2))]);
+        let t = translate(
+            &["mpls,actions=copy_ttl_in,pop_mpls:0x0800,output:2"],
+            &key_of(1, &labelled(&[mpls::lse(5, 0, true, 9)], &ipv4([1; 4], 0, 77))),
+        );
+        assert_eq!(
+            t.actions,
+            [DpAction::CopyTtlIn, DpAction::PopMpls { ethertype: ethertype::IPV4 }, DpAction::Output(dp(2))]
+        );
+        assert_eq!(t.committed.get_u128(Field::NwTtl), 9);
+    }
+}
