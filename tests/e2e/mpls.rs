@@ -26,7 +26,7 @@ const SRC: Mac = [0x02, 0, 0, 0, 0, 0x01];
 const DST: Mac = [0x02, 0, 0, 0, 0, 0x02];
 
 /// The pipeline, in OpenFlow 1.3 (as ovs-ofctl sends it to Open vSwitch).
-const RULES: [&str; 10] = [
+const RULES: [&str; 15] = [
     "table=0,priority=10,in_port=1,udp,tp_dst=5000,actions=push_mpls:0x8847,set_field:100->mpls_label,output:2",
     "table=0,priority=10,in_port=1,mpls,mpls_label=10,mpls_bos=1,actions=pop_mpls:0x0800,goto_table:1",
     "table=0,priority=10,in_port=1,mpls,mpls_label=20,actions=set_field:30->mpls_label,set_mpls_ttl:9,output:3",
@@ -34,8 +34,13 @@ const RULES: [&str; 10] = [
     "table=0,priority=10,in_port=1,mpls,mpls_label=50,mpls_bos=0,actions=pop_mpls:0x8847,output:2",
     "table=0,priority=10,in_port=1,mpls,mpls_label=60,actions=push_mpls:0x8847,set_field:61->mpls_label,output:3",
     "table=0,priority=10,in_port=1,mpls,mpls_label=70,actions=set_field:5->mpls_tc,output:2",
+    "table=0,priority=10,in_port=1,ipv6,actions=push_mpls:0x8847,output:3",
+    "table=0,priority=10,in_port=1,arp,actions=push_mpls:0x8848,output:3",
+    "table=0,priority=10,in_port=1,mpls,mpls_label=80,actions=pop_mpls:0x0806,goto_table:1",
     "table=0,priority=0,actions=drop",
     "table=1,priority=10,udp,tp_dst=2000,actions=output:2",
+    "table=1,priority=10,icmp,icmp_type=8,actions=output:2",
+    "table=1,priority=10,arp,arp_spa=10.0.0.7,arp_sha=02:00:00:00:00:01,actions=output:2",
     "table=1,priority=0,actions=output:3",
 ];
 
@@ -48,6 +53,25 @@ fn lse(label: u32, tc: u8, bos: bool, ttl: u8) -> u32 {
 fn udp(dst_port: u16) -> Vec<u8> {
     let ip = Ipv4 { tos: 0xb8, ttl: 33, ..Ipv4::new([10, 0, 0, 1], [10, 0, 0, 2]) };
     frames::udp_frame(SRC, DST, &ip, (1234, dst_port), b"mpls e2e payload", true)
+}
+
+/// An IPv6/UDP packet (hop limit 40, traffic class 0xb8), checksum left 0.
+fn ipv6_udp() -> Vec<u8> {
+    let mut packet = vec![0x6b, 0x80, 0, 0, 0, 12, 17, 40];
+    packet.extend_from_slice(&[0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
+    packet.extend_from_slice(&[0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2]);
+    packet.extend_from_slice(&[0x04, 0xd2, 0x07, 0xd0, 0, 12, 0, 0, 1, 2, 3, 4]);
+    packet
+}
+
+/// An ICMP echo request of 8 data bytes in an Ethernet frame: short enough that the frame with a
+/// label stack entry is under 60 bytes.
+fn icmp_echo() -> Vec<u8> {
+    let mut icmp = vec![8, 0, 0, 0, 0, 1, 0, 1, 1, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef];
+    let sum = frames::checksum(&icmp);
+    icmp[2..4].copy_from_slice(&sum.to_be_bytes());
+    let ip = Ipv4 { tos: 0x20, ..Ipv4::new([192, 168, 10, 10], [192, 168, 20, 20]) };
+    frames::ethernet(SRC, DST, 0x0800, &frames::ipv4_packet(&ip, 1, &icmp))
 }
 
 /// `frame` (untagged) with the label stack `stack` after its addresses.
@@ -74,6 +98,14 @@ fn input() -> Vec<(&'static str, Vec<u8>)> {
             labelled(&udp(1), &[lse(50, 0, false, 9), lse(1, 0, false, 9), lse(2, 0, false, 9), lse(3, 0, true, 9)]),
         ),
         ("truncated stack", frames::ethernet(SRC, DST, ETH_MPLS, &[0, 0x0a])),
+        ("push onto IPv6", frames::ethernet(SRC, DST, 0x86dd, &ipv6_udp())),
+        ("push onto ARP", frames::arp_request(SRC, [10, 0, 0, 7], [10, 0, 0, 9])),
+        ("pop to IPv4, a short ICMP echo under the stack", labelled(&icmp_echo(), &[lse(10, 3, true, 64)])),
+        ("pop to ARP", labelled(&frames::arp_request(SRC, [10, 0, 0, 7], [10, 0, 0, 9]), &[lse(80, 0, true, 64)])),
+        (
+            "pop to ARP, another sender",
+            labelled(&frames::arp_request(SRC, [10, 0, 0, 8], [10, 0, 0, 9]), &[lse(80, 0, true, 64)]),
+        ),
     ]
 }
 
@@ -110,7 +142,7 @@ fn mpls_frames_leave_as_open_vswitch_sends_them() {
     }
     let switch = vswitch_e2e::Vswitchd::start(&dir, &config);
     switch.wait_for_counters(REPLAY_LIMIT, "p1 to receive every frame and p2, p3 to send theirs", |s| {
-        s.port("p1").rx_packets >= n_in && s.port("p2").tx_packets >= 4 && s.port("p3").tx_packets >= 4
+        s.port("p1").rx_packets >= n_in && s.port("p2").tx_packets >= 6 && s.port("p3").tx_packets >= 7
     });
     std::thread::sleep(QUIET);
     let stats = switch.port_stats();
@@ -134,7 +166,7 @@ fn mpls_frames_leave_as_open_vswitch_sends_them() {
     let (ours2, ours3) = (pcap::read(&out2), pcap::read(&out3));
     // Anchors: what goes where, and the pushed frame as the test builds it (TC: the low three
     // bits of DSCP 46, as Open vSwitch takes them; TTL from the IP header).
-    assert_eq!((theirs2.len(), theirs3.len()), (4, 4), "Open vSwitch's outputs");
+    assert_eq!((theirs2.len(), theirs3.len()), (6, 7), "Open vSwitch's outputs");
     assert_eq!(theirs2[0], labelled(&udp(5000), &[lse(100, 6, true, 33)]));
     assert_same_frames(&theirs2, &ours2, "p2: vswitchd against Open vSwitch");
     assert_same_frames(&theirs3, &ours3, "p3: vswitchd against Open vSwitch");

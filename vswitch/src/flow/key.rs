@@ -343,6 +343,13 @@ pub mod mpls {
         pub const IPV4: u8 = 4;
         /// An IPv6 header (version 6), parsed into the key's IPv6 and L4 words.
         pub const IPV6: u8 = 6;
+        /// An Ethernet/IPv4 ARP header: `arp_op`, `arp_spa` and `arp_tpa` in their places, the
+        /// hardware addresses (whose words the stack takes) in the first two IPv6 words
+        /// (`ARP_HA_AT`), for a pop_mpls to move to theirs.
+        pub const ARP: u8 = 1;
+        /// Where the hardware addresses of an ARP header under the stack wait: `arp_sha` then
+        /// `arp_tha`, 8 bytes each, as in their own words.
+        pub const ARP_HA_AT: usize = 96;
     }
 
     /// The label stack entry's fields.

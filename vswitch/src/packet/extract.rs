@@ -366,7 +366,7 @@ pub(super) fn extract_general(data: &[u8], in_port: u32, key: &mut FlowKey, laye
         ipv4(data, l3, key, layers);
     } else if dl_type == ethertype::IPV6 {
         ipv6(data, l3, key, layers);
-    } else if (dl_type == ethertype::ARP || dl_type == ethertype::RARP) && arp(data, l3, key) {
+    } else if (dl_type == ethertype::ARP || dl_type == ethertype::RARP) && arp(data, l3, key, at::ARP_SHA) {
         layers.present |= words::NW_ADDRS | words::ARP_HA;
         // l3 is at most 30 (two tags and LLC/SNAP).
         layers.l3 = header_at(l3);
@@ -406,6 +406,9 @@ fn label_stack(data: &[u8], l3: usize, key: &mut KeyBytes, layers: &mut Layers) 
             ipv6(data, payload, key, layers);
             // Neighbour discovery writes the stack's words: not a header the key can carry.
             inner = if layers.present & words::ND_TARGET == 0 { mpls::inner::IPV6 } else { mpls::inner::NONE };
+        } else if arp(data, payload, key, mpls::inner::ARP_HA_AT) {
+            layers.present |= words::NW_ADDRS | ARP_HA_UNDER_STACK;
+            inner = mpls::inner::ARP;
         }
     }
     let [top, second, third] = entries;
@@ -672,10 +675,14 @@ fn neighbor_discovery(body: &[u8], key: &mut KeyBytes) {
     key[at::ARP_THA..at::ARP_THA + 8].copy_from_slice(&target_ll.unwrap_or_default());
 }
 
+/// The key words an ARP header under an MPLS stack puts its hardware addresses in.
+const ARP_HA_UNDER_STACK: u32 = 0b11 << (mpls::inner::ARP_HA_AT / 8);
+
 /// Parses an Ethernet/IPv4 ARP or RARP header at `l3`; returns whether there was one. Writes the
-/// words of `arp_spa`/`arp_tpa` and `arp_sha`/`arp_tha` whole.
+/// words of `arp_spa`/`arp_tpa` and the two words of the hardware addresses (at `ha_at`: the
+/// key's `arp_sha` and `arp_tha`, or under an MPLS stack `mpls::inner::ARP_HA_AT`) whole.
 #[inline(never)]
-fn arp(data: &[u8], l3: usize, key: &mut KeyBytes) -> bool {
+fn arp(data: &[u8], l3: usize, key: &mut KeyBytes, ha_at: usize) -> bool {
     /// Hardware type Ethernet, protocol type IPv4, address lengths 6 and 4.
     const ETHERNET_IPV4: [u8; 6] = [0, 1, 0x08, 0x00, 6, 4];
     let Some(arp) = data.get(l3..).and_then(|d| d.first_chunk::<{ len::ARP_ETHERNET_IPV4 }>()) else {
@@ -688,7 +695,7 @@ fn arp(data: &[u8], l3: usize, key: &mut KeyBytes) -> bool {
     key[at::NW_PROTO] = u8::try_from(op).unwrap_or(0);
     key[at::NW_SRC..at::NW_SRC + 4].copy_from_slice(&arp[14..18]);
     key[at::NW_DST..at::NW_DST + 4].copy_from_slice(&arp[24..28]);
-    key[at::ARP_SHA..at::ARP_SHA + 8].copy_from_slice(&[arp[8], arp[9], arp[10], arp[11], arp[12], arp[13], 0, 0]);
-    key[at::ARP_THA..at::ARP_THA + 8].copy_from_slice(&[arp[18], arp[19], arp[20], arp[21], arp[22], arp[23], 0, 0]);
+    key[ha_at..ha_at + 8].copy_from_slice(&[arp[8], arp[9], arp[10], arp[11], arp[12], arp[13], 0, 0]);
+    key[ha_at + 8..ha_at + 16].copy_from_slice(&[arp[18], arp[19], arp[20], arp[21], arp[22], arp[23], 0, 0]);
     true
 }

@@ -95,6 +95,8 @@ pub mod nd {
 /// Header lengths in bytes (the fixed part where a header has options).
 pub mod len {
     pub const ETHERNET: usize = 14;
+    /// The shortest Ethernet frame without its FCS (what padding brings a short frame to).
+    pub const ETHERNET_MIN: usize = 60;
     pub const VLAN_TAG: usize = 4;
     pub const LLC_SNAP: usize = 8;
     pub const ARP_ETHERNET_IPV4: usize = 28;

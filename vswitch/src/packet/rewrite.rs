@@ -23,7 +23,7 @@
 //! - MPLS: `push_mpls` puts a label stack entry after the VLAN tags (the frame's ethertype
 //!   becomes the MPLS one), `pop_mpls` takes the top one off (the ethertype becomes the one given)
 //!   and, when the frame is no longer MPLS, parses the packet again for the `Layers` of what
-//!   came out; the label stack entry fields are rewritten in the top entry (`Layers::l3` of an
+//!   came out; a frame that would be shorter than 60 bytes is padded to 60 with zeros; the label stack entry fields are rewritten in the top entry (`Layers::l3` of an
 //!   MPLS frame).
 //! - VLAN tags: `push_vlan` clears the 0x1000 bit of the TCI on the wire (in the flow key it means
 //!   "tag present"; on the wire it is DEI), as Open vSwitch does.
@@ -276,8 +276,19 @@ pub fn pop_mpls<B: PacketBuf + ?Sized>(buf: &mut B, layers: &mut Layers, next: u
     let stack = mpls_stack(data, layers)?;
     bytes::<{ mpls::LSE_LEN }>(data, stack)?;
     let at = stack - 2;
-    data.copy_within(..at, mpls::LSE_LEN);
-    if !buf.trim_front(mpls::LSE_LEN) {
+    // A frame that would come out shorter than the Ethernet minimum keeps 60 bytes, its payload
+    // moved up and the end zeroed, as Open vSwitch pads it; the rest lose 4 bytes at the front.
+    let len = data.len();
+    let trim = len.saturating_sub(len::ETHERNET_MIN).min(mpls::LSE_LEN);
+    if trim < mpls::LSE_LEN {
+        let shift = mpls::LSE_LEN - trim;
+        data.copy_within(stack + mpls::LSE_LEN.., stack + trim);
+        data.copy_within(..stack, trim);
+        data[len - shift..].fill(0);
+    } else {
+        data.copy_within(..at, mpls::LSE_LEN);
+    }
+    if !buf.trim_front(trim) {
         // Unreachable for a buffer that honours its contract: the frame has the entry.
         return Err(RewriteError::Truncated);
     }

@@ -68,6 +68,17 @@ fn what_the_key_cannot_hold_is_left_out() {
     // A payload that is neither IPv4 nor IPv6 (an Ethernet pseudowire's control word).
     let (key, _) = parse(&mpls_frame(&[], &[SECOND], &[0; 30]));
     assert_eq!((key.mpls_lse(0), key.bytes[mpls::INNER]), (SECOND, mpls::inner::NONE));
+    // ARP: its hardware addresses wait aside (the stack has their words).
+    let arp = arp(2, samples::MAC_SLL, IP4_SRC, samples::MAC_TLL, IP4_DST);
+    let (key, layers) = parse(&mpls_frame(&[], &[SECOND], &arp));
+    assert_eq!((key.mpls_lse(0), key.bytes[mpls::INNER]), (SECOND, mpls::inner::ARP));
+    assert_eq!(
+        (key.get_u64(Field::ArpOp), key.get(Field::ArpSpa), key.get(Field::ArpTpa)),
+        (2, &IP4_SRC[..], &IP4_DST[..])
+    );
+    let at = mpls::inner::ARP_HA_AT;
+    assert_eq!((&key.bytes[at..at + 6], &key.bytes[at + 8..at + 14]), (&samples::MAC_SLL[..], &samples::MAC_TLL[..]));
+    assert_ne!(layers.present & (1 << (at / 8)), 0);
     // Neighbour discovery would write the stack's words: left out.
     let (key, _) = parse(&mpls_frame(&[], &[SECOND], &samples::ipv6_nd_solicitation()[14..]));
     assert_eq!((key.mpls_lse(0), key.bytes[mpls::INNER]), (SECOND, mpls::inner::NONE));
@@ -90,6 +101,14 @@ fn truncated_stacks_keep_the_whole_entries_before_the_cut() {
             assert!(usize::from(offset.get()) < cut, "cut at {cut}");
         }
     }
+}
+
+/// What a pop of a `before`-byte frame leaves when it comes to `frame`: padded with zeros to as
+/// much of `before` as the 60-byte minimum asks for.
+fn padded(frame: &[u8], before: usize) -> Vec<u8> {
+    let mut out = frame.to_vec();
+    out.resize(frame.len().max(before.min(60)), 0);
+    out
 }
 
 fn key_of(frame: &[u8], index: usize) -> u32 {
@@ -116,7 +135,7 @@ fn push_and_pop_round_trip_with_the_layers_of_a_fresh_parse() {
         assert_eq!(key.mpls_lse(0), SECOND, "{name}");
         let mut popped = pushed;
         rewrite::pop_mpls(&mut buf, &mut popped, layers.dl_type).expect(name);
-        assert_eq!(buf.data(), frame.as_slice(), "{name}: pop undoes push");
+        assert_eq!(buf.data(), padded(&frame, frame.len() + 4).as_slice(), "{name}: pop undoes push");
         assert_eq!(popped, layers, "{name}: after pop");
     }
 }
@@ -127,12 +146,30 @@ fn pop_to_mpls_keeps_the_stack_below_and_pop_to_ip_parses_the_ip_header() {
     let (_, mut layers) = parse(&frame);
     let mut buf = TestBuf::from_bytes(&frame);
     rewrite::pop_mpls(&mut buf, &mut layers, ethertype::MPLS).unwrap();
-    assert_eq!(buf.data(), mpls_frame(&[samples::TAG_INNER], &[SECOND], &ipv4_udp()).as_slice());
+    let once = padded(&mpls_frame(&[samples::TAG_INNER], &[SECOND], &ipv4_udp()), frame.len());
+    assert_eq!(buf.data(), once.as_slice());
     assert_eq!(layers, parse(buf.data()).1);
     rewrite::pop_mpls(&mut buf, &mut layers, ethertype::IPV4).unwrap();
-    assert_eq!(buf.data(), ethernet(&[samples::TAG_INNER], ethertype::IPV4, &ipv4_udp()).as_slice());
+    let twice = padded(&ethernet(&[samples::TAG_INNER], ethertype::IPV4, &ipv4_udp()), once.len());
+    assert_eq!(buf.data(), twice.as_slice());
     assert_eq!(layers, parse(buf.data()).1);
     assert_eq!(rewrite::pop_mpls(&mut buf, &mut layers, ethertype::IPV4), Err(RewriteError::MissingHeader));
+}
+
+#[test]
+fn a_pop_that_would_leave_a_runt_pads_to_sixty_bytes() {
+    let short_ip = Ipv4::new(ip_proto::UDP).build(&udp(1, 2, b""));
+    let mut frame = mpls_frame(&[], &[SECOND], &short_ip);
+    frame.resize(60, 0);
+    for len in [60, 62, 64, 54] {
+        let input = if len <= 60 { frame[..len].to_vec() } else { [frame.clone(), vec![0; len - 60]].concat() };
+        let (_, mut layers) = parse(&input);
+        let mut buf = TestBuf::from_bytes(&input);
+        rewrite::pop_mpls(&mut buf, &mut layers, ethertype::IPV4).unwrap();
+        let expected = padded(&ethernet(&[], ethertype::IPV4, &short_ip), len);
+        assert_eq!(buf.data(), expected.as_slice(), "{len} bytes in");
+        assert_eq!(layers, parse(buf.data()).1);
+    }
 }
 
 #[test]

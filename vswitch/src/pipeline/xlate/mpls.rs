@@ -11,7 +11,7 @@
 
 use super::{DpAction, PacketInOrigin, Xlate, XlateStop};
 use crate::flow::key::{mpls, Field, FlowKey};
-use crate::flow::numbers::{ETH_TYPE_IP, ETH_TYPE_IPV6};
+use crate::flow::numbers::{ETH_TYPE_ARP, ETH_TYPE_IP, ETH_TYPE_IPV6, ETH_TYPE_RARP};
 use crate::flow::PacketInReason;
 use crate::packet::proto::ethertype;
 
@@ -62,9 +62,15 @@ fn pop_stack(key: &mut FlowKey, depth: usize, next: u16, inner_matches: bool) {
     key.set_mpls_lse(depth.saturating_sub(1), 0);
     key.set_u64(Field::DlType, u64::from(next));
     if !ethertype::is_mpls(next) {
+        let inner = inner(key);
         key.set_mpls_lse(0, 0);
         set_inner(key, mpls::inner::NONE);
-        if !inner_matches {
+        if inner_matches && inner == mpls::inner::ARP {
+            // The hardware addresses go where an ARP frame has them: the stack's words.
+            let (from, to) = (mpls::inner::ARP_HA_AT, mpls::TOP);
+            key.bytes.copy_within(from..from + ARP_HA_BYTES, to);
+            key.bytes[from..from + ARP_HA_BYTES].fill(0);
+        } else if !inner_matches {
             for field in INNER_FIELDS {
                 key.set_u128(field, 0);
             }
@@ -72,13 +78,23 @@ fn pop_stack(key: &mut FlowKey, depth: usize, next: u16, inner_matches: bool) {
     }
 }
 
+/// The bytes of the hardware addresses of an ARP header under the stack (`arp_sha`, `arp_tha`
+/// in two words).
+const ARP_HA_BYTES: usize = 16;
+
 /// The inner-header byte a pop to `next` needs for the IP fields to be that header's.
 fn inner_of(next: u16) -> Option<u8> {
     match next {
         ethertype::IPV4 => Some(mpls::inner::IPV4),
         ethertype::IPV6 => Some(mpls::inner::IPV6),
+        ethertype::ARP | ethertype::RARP => Some(mpls::inner::ARP),
         _ => None,
     }
+}
+
+/// Whether the header under the stack is IP (its TTL is the key's `nw_ttl`).
+fn inner_is_ip(key: &FlowKey) -> bool {
+    matches!(inner(key), mpls::inner::IPV4 | mpls::inner::IPV6)
 }
 
 impl Xlate<'_, '_> {
@@ -140,17 +156,25 @@ impl Xlate<'_, '_> {
             } else {
                 (0, 64)
             };
-            // IPv6 explicit null for IPv6, IPv4 explicit null for the rest.
-            let label = if dl_type == ETH_TYPE_IPV6 { 2 } else { 0 };
             let inner = match dl_type {
                 ETH_TYPE_IP => mpls::inner::IPV4,
                 ETH_TYPE_IPV6 => mpls::inner::IPV6,
+                ETH_TYPE_ARP | ETH_TYPE_RARP => {
+                    // The entry takes the hardware addresses' words: they wait aside for a pop,
+                    // and the megaflow matches them whole (a later read would be elsewhere).
+                    self.out.wildcards.bytes[mpls::TOP..mpls::TOP + ARP_HA_BYTES].fill(0xff);
+                    for key in [&mut self.key, &mut self.committed] {
+                        key.bytes.copy_within(mpls::TOP..mpls::TOP + ARP_HA_BYTES, mpls::inner::ARP_HA_AT);
+                    }
+                    mpls::inner::ARP
+                }
                 _ => mpls::inner::NONE,
             };
             set_inner(&mut self.key, inner);
             set_inner(&mut self.committed, inner);
+            // Label 0, as Open vSwitch pushes it whatever the packet.
             #[expect(clippy::cast_possible_truncation, reason = "3 and 8 bits")]
-            mpls::lse(label, tc as u8, true, ttl as u8)
+            mpls::lse(0, tc as u8, true, ttl as u8)
         };
         self.emit(DpAction::PushMpls { ethertype: ethertype_mpls, lse });
         push_stack(&mut self.key, lse, ethertype_mpls);
@@ -179,6 +203,12 @@ impl Xlate<'_, '_> {
             }
             _ => false,
         };
+        if inner_matches && inner(&self.key) == mpls::inner::ARP {
+            // What later lookups read of the hardware addresses is read where the datapath key
+            // has them, not where they move to: the megaflow matches them whole.
+            let at = mpls::inner::ARP_HA_AT;
+            self.out.wildcards.bytes[at..at + ARP_HA_BYTES].fill(0xff);
+        }
         pop_stack(&mut self.key, depth, next, inner_matches);
         pop_stack(&mut self.committed, depth, next, inner_matches);
         if !ethertype::is_mpls(next) {
@@ -220,7 +250,7 @@ impl Xlate<'_, '_> {
             u128::from(self.key.mpls_lse(1) & 0xff)
         } else {
             self.out.wildcards.bytes[mpls::INNER] = 0xff;
-            if inner(&self.key) == mpls::inner::NONE {
+            if !inner_is_ip(&self.key) {
                 return;
             }
             self.read(Field::NwTtl)
@@ -245,7 +275,7 @@ impl Xlate<'_, '_> {
             }
         } else {
             self.out.wildcards.bytes[mpls::INNER] = 0xff;
-            if inner(&self.key) != mpls::inner::NONE {
+            if inner_is_ip(&self.key) {
                 for key in [&mut self.key, &mut self.committed] {
                     key.set_u128(Field::NwTtl, u128::from(ttl));
                 }
@@ -348,6 +378,34 @@ mod tests {
             DpAction::PushMpls { ethertype: ethertype::MPLS_MCAST, lse: mpls::lse(7, 2, false, 9) }
         );
         assert_eq!(t.wildcards.get_u128(Field::NwTtl), 0, "not IP: its TTL is not read");
+        // IPv6: label 0 too, as Open vSwitch.
+        let mut ipv6 = vec![0x6b, 0x80, 0, 0, 0, 0, 59, 40];
+        ipv6.extend_from_slice(&[0; 32]);
+        let t = translate(&["ipv6,actions=push_mpls:0x8847,output:2"], &key_of(1, &frame(ethertype::IPV6, &ipv6)));
+        assert_eq!(t.actions[0], DpAction::PushMpls { ethertype: ethertype::MPLS, lse: mpls::lse(0, 6, true, 40) });
+    }
+
+    #[test]
+    fn pop_to_arp_finds_the_arp_header_under_the_stack() {
+        let rules = [
+            "mpls,actions=pop_mpls:0x0806,goto_table:1",
+            "table=1,arp,arp_sha=02:00:00:00:00:07,arp_spa=10.0.0.7,actions=output:2",
+            "table=1,priority=0,actions=output:3",
+        ];
+        let arp = |sha_last: u8| {
+            let mut arp = vec![0, 1, 8, 0, 6, 4, 0, 1, 2, 0, 0, 0, 0, sha_last, 10, 0, 0, 7];
+            arp.extend_from_slice(&[0, 0, 0, 0, 0, 0, 10, 0, 0, 9]);
+            key_of(1, &labelled(&[mpls::lse(80, 0, true, 64)], &arp))
+        };
+        let t = translate(&rules, &arp(7));
+        assert_eq!(t.actions, [DpAction::PopMpls { ethertype: ethertype::ARP }, DpAction::Output(dp(2))]);
+        let at = mpls::inner::ARP_HA_AT;
+        assert_eq!(
+            &t.wildcards.bytes[at..at + 16],
+            &[0xff; 16],
+            "the hardware addresses where the datapath key has them"
+        );
+        assert_eq!(translate(&rules, &arp(8)).actions[1], DpAction::Output(dp(3)));
     }
 
     #[test]
