@@ -172,9 +172,10 @@ impl Xlate<'_, '_> {
             };
             set_inner(&mut self.key, inner);
             set_inner(&mut self.committed, inner);
-            // Label 0, as Open vSwitch pushes it whatever the packet.
+            // IPv6 explicit null for IPv6, IPv4 explicit null for the rest, as Open vSwitch.
+            let label = if dl_type == ETH_TYPE_IPV6 { 2 } else { 0 };
             #[expect(clippy::cast_possible_truncation, reason = "3 and 8 bits")]
-            mpls::lse(0, tc as u8, true, ttl as u8)
+            mpls::lse(label, tc as u8, true, ttl as u8)
         };
         self.emit(DpAction::PushMpls { ethertype: ethertype_mpls, lse });
         push_stack(&mut self.key, lse, ethertype_mpls);
@@ -378,11 +379,11 @@ mod tests {
             DpAction::PushMpls { ethertype: ethertype::MPLS_MCAST, lse: mpls::lse(7, 2, false, 9) }
         );
         assert_eq!(t.wildcards.get_u128(Field::NwTtl), 0, "not IP: its TTL is not read");
-        // IPv6: label 0 too, as Open vSwitch.
+        // IPv6: label 2 (IPv6 explicit null), as Open vSwitch.
         let mut ipv6 = vec![0x6b, 0x80, 0, 0, 0, 0, 59, 40];
         ipv6.extend_from_slice(&[0; 32]);
         let t = translate(&["ipv6,actions=push_mpls:0x8847,output:2"], &key_of(1, &frame(ethertype::IPV6, &ipv6)));
-        assert_eq!(t.actions[0], DpAction::PushMpls { ethertype: ethertype::MPLS, lse: mpls::lse(0, 6, true, 40) });
+        assert_eq!(t.actions[0], DpAction::PushMpls { ethertype: ethertype::MPLS, lse: mpls::lse(2, 6, true, 40) });
     }
 
     #[test]
