@@ -1,6 +1,6 @@
 //! Packets from the wire: `extract` never panics and its offsets stay inside the packet; the
 //! rewrites, given the `Layers` it returned, never panic and never find them truncated; a VLAN
-//! push then pop gives the packet back; a port rewrite shows in the re-extracted key; a right
+//! push then pop gives the packet back, and an MPLS push then pop too; a port rewrite shows in the re-extracted key; a right
 //! IPv4 header checksum stays right; a frame `same_headers` takes for a repeat parses alike.
 #![no_main]
 #![forbid(unsafe_code)]
@@ -59,6 +59,26 @@ fuzz_target!(|data: &[u8]| {
         rewrite::pop_vlan(&mut buf, &mut shifted).expect("pop of the pushed tag");
         assert_eq!(buf.data(), data);
         assert_eq!(shifted, layers);
+    }
+
+    // An MPLS push then pop gives the packet back (padded to the length it had when it was a
+    // runt); the entry's fields rewrite in place; a pop of an MPLS frame never panics.
+    let mut mpls = TestBuf::from_bytes(data);
+    let mut mpls_layers = layers;
+    if not_truncated(rewrite::push_mpls(&mut mpls, &mut mpls_layers, ethertype::MPLS, 0x0006_4140)).is_ok() {
+        let _ = not_truncated(rewrite::set_mpls_lse_bits(&mut mpls, &mpls_layers, 0xff, 9));
+        rewrite::pop_mpls(&mut mpls, &mut mpls_layers, layers.dl_type).expect("pop of the pushed entry");
+        let n = data.len();
+        assert_eq!(&mpls.data()[..n], data);
+        assert!(mpls.data()[n..].iter().all(|&b| b == 0));
+    }
+    if ethertype::is_mpls(layers.dl_type) {
+        let mut popped = TestBuf::from_bytes(data);
+        let mut popped_layers = layers;
+        let _ = not_truncated(rewrite::set_mpls_lse_bits(&mut popped, &popped_layers, 0xfff0_0000, 0x1230_0000));
+        let _ = not_truncated(rewrite::copy_mpls_ttl_in(&mut popped, &popped_layers));
+        let _ = not_truncated(rewrite::pop_mpls(&mut popped, &mut popped_layers, ethertype::IPV4));
+        extract(popped.data(), 1, &mut FlowKey::default());
     }
 
     if not_truncated(rewrite::set_tp_src(&mut buf, &layers, 0xbeef)).is_ok() {

@@ -143,7 +143,7 @@ def random_match_v1_3(rng):
         fields["vlan_vid"] = (0x1000, 0x1000)
     elif vlan < 0.35:
         fields["vlan_vid"] = 0
-    l3 = rng.choice(["none", "ipv4", "ipv4", "ipv6", "arp", "other"])
+    l3 = rng.choice(["none", "ipv4", "ipv4", "ipv6", "arp", "mpls", "other"])
     if l3 == "ipv4":
         fields["eth_type"] = 0x0800
         if rng.random() < 0.5:
@@ -170,6 +170,14 @@ def random_match_v1_3(rng):
             fields["arp_sha"] = mac(rng)
         if rng.random() < 0.3:
             fields["arp_tha"] = masked_mac(rng)
+    elif l3 == "mpls":
+        fields["eth_type"] = rng.choice([0x8847, 0x8848])
+        if rng.random() < 0.5:
+            fields["mpls_label"] = rng.randrange(1 << 20)
+        if rng.random() < 0.4:
+            fields["mpls_tc"] = rng.randrange(8)
+        if rng.random() < 0.4:
+            fields["mpls_bos"] = rng.randrange(2)
     elif l3 == "other":
         fields["eth_type"] = rng.choice([0x88CC, 0x8809, 0x9000])
     if l3 in ("ipv4", "ipv6"):
@@ -237,6 +245,8 @@ def set_fields_for(match, tagged, rng):
     if eth_type == 0x0806:
         options += [("arp_op", rng.choice([1, 2])), ("arp_spa", ipv4(rng)), ("arp_tpa", ipv4(rng)),
                     ("arp_sha", mac(rng)), ("arp_tha", mac(rng))]
+    if eth_type in (0x8847, 0x8848):
+        options += [("mpls_label", rng.randrange(1 << 20)), ("mpls_tc", rng.randrange(8))]
     proto = match.get("ip_proto")
     names = {6: "tcp", 17: "udp", 132: "sctp"}
     if proto in names:
@@ -270,9 +280,30 @@ def random_actions_v1_3(chan, match, rng, action_set):
             actions.append(p.OFPActionOutput(rng.choice(PORTS + [ofp.OFPP_CONTROLLER]), max_len()))
         return actions
     actions = []
+    # push_mpls and pop_mpls change the packet's type for the actions after them: the match the
+    # set_fields and TTL actions must agree with.
+    after = dict(match)
     while not actions:
         for _ in range(rng.randrange(1, 5)):
-            kind = rng.choice(["output", "output", "reserved", "set_field", "vlan", "ttl", "group"])
+            kind = rng.choice(["output", "output", "reserved", "set_field", "vlan", "ttl", "group", "mpls"])
+            mpls = after.get("eth_type") in (0x8847, 0x8848)
+            ip = after.get("eth_type") in (0x0800, 0x86DD)
+            if kind == "mpls" and mpls:
+                choice = rng.randrange(4)
+                if choice == 0:
+                    ethertype = rng.choice([0x8847, 0x0800, 0x86DD])
+                    actions.append(p.OFPActionPopMpls(ethertype))
+                    after = {"eth_type": ethertype}
+                elif choice == 1:
+                    actions.append(p.OFPActionSetMplsTtl(rng.randrange(256)))
+                elif choice == 2:
+                    actions.append(p.OFPActionDecMplsTtl())
+                else:
+                    actions.append(p.OFPActionPushMpls(rng.choice([0x8847, 0x8848])))
+            elif kind == "mpls":
+                ethertype = rng.choice([0x8847, 0x8848])
+                actions.append(p.OFPActionPushMpls(ethertype))
+                after = {"eth_type": ethertype}
             if kind == "output":
                 actions.append(p.OFPActionOutput(rng.choice(PORTS), max_len()))
             elif kind == "reserved":
@@ -280,7 +311,7 @@ def random_actions_v1_3(chan, match, rng, action_set):
                                    ofp.OFPP_LOCAL, ofp.OFPP_CONTROLLER])
                 actions.append(p.OFPActionOutput(port, max_len()))
             elif kind == "set_field":
-                name, value = rng.choice(set_fields_for(match, tagged, rng))
+                name, value = rng.choice(set_fields_for(after, tagged, rng))
                 actions.append(p.OFPActionSetField(**{name: value}))
             elif kind == "vlan" and tagged:
                 actions.append(p.OFPActionPopVlan())
@@ -292,7 +323,7 @@ def random_actions_v1_3(chan, match, rng, action_set):
                 actions.append(rng.choice([p.OFPActionDecNwTtl(), p.OFPActionSetNwTtl(rng.randrange(256))]))
             elif kind == "group":
                 actions.append(p.OFPActionGroup(GROUP_ID))
-    return actions
+    return actions, after
 
 
 def random_flow_mod_v1_3(chan, rng, priority):
@@ -302,12 +333,16 @@ def random_flow_mod_v1_3(chan, rng, priority):
     instructions = []
     if rng.random() < 0.2:
         instructions.append(p.OFPInstructionMeter(METER_ID))
+    # The packet as the apply actions leave it (push_mpls and pop_mpls change its type), which
+    # the action set must fit.
+    after = fields
     if rng.random() < 0.8:
-        instructions.append(p.OFPInstructionActions(ofp.OFPIT_APPLY_ACTIONS, random_actions_v1_3(chan, fields, rng, False)))
+        applied, after = random_actions_v1_3(chan, fields, rng, False)
+        instructions.append(p.OFPInstructionActions(ofp.OFPIT_APPLY_ACTIONS, applied))
     if rng.random() < 0.2:
         instructions.append(p.OFPInstructionActions(ofp.OFPIT_CLEAR_ACTIONS, []))
     if rng.random() < 0.3:
-        instructions.append(p.OFPInstructionActions(ofp.OFPIT_WRITE_ACTIONS, random_actions_v1_3(chan, fields, rng, True)))
+        instructions.append(p.OFPInstructionActions(ofp.OFPIT_WRITE_ACTIONS, random_actions_v1_3(chan, after, rng, True)))
     if rng.random() < 0.2:
         mask = rng.choice([0xFFFFFFFFFFFFFFFF, 0xFF, 0xFFFF0000])
         instructions.append(p.OFPInstructionWriteMetadata(rng.getrandbits(64) & mask, mask))
@@ -365,7 +400,15 @@ def random_flow_mod_v1_0(chan, rng, priority):
     max_len = lambda: rng.choice([0, 0xFFE5, 0xFFFF, 128])
     actions = []
     for _ in range(rng.randrange(0, 4)):
-        kind = rng.choice(["output", "output", "reserved", "vlan", "dl", "nw", "tp"])
+        kind = rng.choice(["output", "output", "reserved", "vlan", "dl", "nw", "tp", "mpls"])
+        if kind == "mpls":
+            # Open vSwitch's Nicira MPLS actions; the packet is MPLS after the push, so they end
+            # the list (an IP rewrite after them would not fit the packet).
+            actions.append(p.NXActionPushMpls(rng.choice([0x8847, 0x8848])))
+            actions += rng.sample([p.NXActionSetMplsLabel(rng.randrange(1 << 20)), p.NXActionSetMplsTc(rng.randrange(8)),
+                                   p.NXActionSetMplsTtl(rng.randrange(256)), p.NXActionDecMplsTtl()], k=rng.randrange(3))
+            actions.append(p.OFPActionOutput(rng.choice(PORTS), max_len()))
+            break
         if kind == "output":
             actions.append(p.OFPActionOutput(rng.choice(PORTS), max_len()))
         elif kind == "reserved":

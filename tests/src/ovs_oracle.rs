@@ -68,12 +68,14 @@ pub struct OvsPort {
     ofport: u32,
     tag: Option<u16>,
     trunks: Vec<u16>,
+    /// Where the dummy interface writes what it sends (its `tx_pcap` option).
+    tx_pcap: Option<std::path::PathBuf>,
 }
 
 impl OvsPort {
     /// A port named `name` with OpenFlow port number `ofport`.
     pub fn new(name: &str, ofport: u32) -> OvsPort {
-        OvsPort { name: name.to_owned(), ofport, tag: None, trunks: Vec::new() }
+        OvsPort { name: name.to_owned(), ofport, tag: None, trunks: Vec::new(), tx_pcap: None }
     }
 
     /// An access port of VLAN `vlan` (the Port's `tag`).
@@ -85,6 +87,12 @@ impl OvsPort {
     /// A trunk of these VLANs only (the Port's `trunks`).
     pub fn trunks(mut self, vlans: &[u16]) -> OvsPort {
         self.trunks = vlans.to_vec();
+        self
+    }
+
+    /// Writes every frame it sends to the pcap file `path`.
+    pub fn tx_pcap(mut self, path: &std::path::Path) -> OvsPort {
+        self.tx_pcap = Some(path.to_owned());
         self
     }
 
@@ -100,6 +108,9 @@ impl OvsPort {
         }
         args.extend(["--", "set", "Interface", &self.name, "type=dummy"].map(str::to_owned));
         args.push(format!("ofport_request={}", self.ofport));
+        if let Some(path) = &self.tx_pcap {
+            args.push(format!("options:tx_pcap={}", path.display()));
+        }
         args
     }
 }
@@ -609,6 +620,15 @@ impl OvsOracle {
     pub fn trace_packet(&self, in_port: u32, frame: &[u8]) -> Trace {
         let hex: String = frame.iter().map(|byte| format!("{byte:02x}")).collect();
         self.run_trace(&["ofproto/trace", &self.bridge, &format!("in_port={in_port}"), &hex])
+    }
+
+    /// `netdev-dummy/receive <port> <hex of frame>`: the frame arrives on dummy port `port` and
+    /// goes through the datapath (its flow cache, upcalls, the OpenFlow tables) as a real
+    /// packet; ovs-vswitchd has handled it when this returns.
+    pub fn receive(&self, port: &str, frame: &[u8]) {
+        let hex: String = frame.iter().map(|byte| format!("{byte:02x}")).collect();
+        let output = self.appctl(&["netdev-dummy/receive", port, &hex]);
+        assert!(output.success(), "netdev-dummy/receive {port} failed:\n{output}");
     }
 
     fn run_trace(&self, args: &[&str]) -> Trace {

@@ -452,6 +452,7 @@ impl FlowActions {
                 None => DropReason::ActionDrop,
                 Some(XlateStop::TtlExpired) => DropReason::TtlExpired,
                 Some(XlateStop::PortNoRecv) => DropReason::PortConfig,
+                Some(XlateStop::TooManyMplsLabels) => DropReason::MplsTooDeep,
                 Some(_) => DropReason::PipelineError,
             }
         };

@@ -179,6 +179,28 @@ pub enum Action {
     Learn(Box<Learn>),
     /// `group:N`: process the packet through group N of the bridge's group table.
     Group(u32),
+    /// `push_mpls:ETHERTYPE` (0x8847 or 0x8848): a new top label stack entry, after the VLAN
+    /// tags. On a packet without MPLS its label is 0, its TC the IP DSCP's top 3 bits and its
+    /// TTL the IP TTL (64 for a packet that is not IP); on MPLS a copy of the top entry's label,
+    /// TC and TTL.
+    PushMpls { ethertype: u16 },
+    /// `pop_mpls:ETHERTYPE`: removes the top label stack entry; the frame's ethertype becomes
+    /// `ethertype`.
+    PopMpls { ethertype: u16 },
+    /// `set_mpls_label(N)`: OpenFlow 1.0's Nicira action (1.3 sends a set_field).
+    SetMplsLabel(u32),
+    /// `set_mpls_tc(N)`: OpenFlow 1.0's Nicira action (1.3 sends a set_field).
+    SetMplsTc(u8),
+    /// `set_mpls_ttl(N)`.
+    SetMplsTtl(u8),
+    /// `dec_mpls_ttl`: a TTL of 0 or 1 goes to the controllers as `invalid_ttl` (those that ask
+    /// for it) and ends the action list, as Open vSwitch does.
+    DecMplsTtl,
+    /// `copy_ttl_out` (OpenFlow 1.3): the TTL of the header under the top label stack entry
+    /// (the next entry, or the IP header after the bottom one) into the top entry.
+    CopyTtlOut,
+    /// `copy_ttl_in` (OpenFlow 1.3): the top label stack entry's TTL into the header under it.
+    CopyTtlIn,
 }
 
 impl Action {
@@ -316,6 +338,22 @@ impl ActionChecker {
         Ok(())
     }
 
+    /// An MPLS action needs an MPLS packet (OpenFlow's OFPBAC_MATCH_INCONSISTENT otherwise).
+    fn require_mpls(&self, action: &str) -> Result<(), String> {
+        if self.flow.satisfies(Prereq::Mpls) {
+            Ok(())
+        } else {
+            Err(format!(
+                "{action} requires mpls or mplsm, which the match does not guarantee (add e.g. 'mpls,' to the match)"
+            ))
+        }
+    }
+
+    /// push_mpls and pop_mpls change the packet's ethertype for the actions after them.
+    fn set_dl_type(&mut self, dl_type: u16) {
+        self.flow.set_masked(Field::DlType, u128::from(dl_type), u128::MAX);
+    }
+
     fn mark_vlan_present(&mut self) {
         let (value, mask) = self.flow.value_and_mask(Field::VlanTci);
         self.flow.set_masked(Field::VlanTci, value | VLAN_PRESENT, mask | VLAN_PRESENT);
@@ -383,6 +421,20 @@ impl ActionChecker {
                 self.flow.set_masked(Field::VlanTci, VLAN_PRESENT, VLAN_PRESENT);
             }
             Action::Learn(learn) => learn.check(&self.flow)?,
+            Action::PushMpls { ethertype } => {
+                if !ethertype::is_mpls(*ethertype) {
+                    return Err(format!("push_mpls needs an MPLS ethertype (0x8847 or 0x8848), not {ethertype:#06x}"));
+                }
+                self.set_dl_type(*ethertype);
+            }
+            Action::PopMpls { ethertype } => {
+                self.require_mpls("pop_mpls")?;
+                self.set_dl_type(*ethertype);
+            }
+            Action::SetMplsLabel(_) => self.require_mpls("set_mpls_label")?,
+            Action::SetMplsTc(_) => self.require_mpls("set_mpls_tc")?,
+            Action::SetMplsTtl(_) => self.require_mpls("set_mpls_ttl")?,
+            Action::DecMplsTtl => self.require_mpls("dec_mpls_ttl")?,
             Action::Group(id) => {
                 if *id > GROUP_MAX {
                     return Err(format!("group {id} is not a group id (0..{GROUP_MAX})"));
@@ -399,7 +451,9 @@ impl ActionChecker {
             | Action::SetL4SrcPort(_)
             | Action::SetL4DstPort(_)
             | Action::DecTtl
-            | Action::SetTunnel(_) => {}
+            | Action::SetTunnel(_)
+            | Action::CopyTtlOut
+            | Action::CopyTtlIn => {}
         }
         Ok(())
     }
@@ -455,8 +509,7 @@ impl Stage {
 
 /// Action names ovs-ofctl knows that this switch does not handle yet.
 const UNSUPPORTED_ACTIONS: &str = "\
-    enqueue set_queue pop_queue push_mpls pop_mpls set_mpls_label set_mpls_tc set_mpls_ttl \
-    dec_mpls_ttl dec_nsh_ttl note ct ct_clear nat multipath bundle bundle_load output_reg \
+    enqueue set_queue pop_queue dec_nsh_ttl note ct ct_clear nat multipath bundle bundle_load output_reg \
     output_trunc exit fin_timeout sample clone check_pkt_larger encap decap push pop conjunction \
     debug_recirc debug_slow delete_field";
 
@@ -672,6 +725,24 @@ fn parse_action(item: &Item) -> Result<Action, String> {
             }
             bare(Action::DecTtl)
         }
+        "push_mpls" | "pop_mpls" => {
+            let ethertype = parse_bounded::<u16>(needs_value(item)?, 0xffff, "an ethertype (0..0xffff)")?;
+            if name == "pop_mpls" {
+                return Ok(Action::PopMpls { ethertype });
+            }
+            if !ethertype::is_mpls(ethertype) {
+                return Err("not an MPLS ethertype (0x8847 or 0x8848)".to_string());
+            }
+            Ok(Action::PushMpls { ethertype })
+        }
+        "set_mpls_label" => {
+            Ok(Action::SetMplsLabel(parse_bounded::<u32>(needs_value(item)?, 0xf_ffff, "an MPLS label (0..1048575)")?))
+        }
+        "set_mpls_tc" => Ok(Action::SetMplsTc(parse_bounded::<u8>(needs_value(item)?, 7, "an MPLS TC (0..7)")?)),
+        "set_mpls_ttl" => Ok(Action::SetMplsTtl(parse_bounded::<u8>(needs_value(item)?, 0xff, "a TTL (0..255)")?)),
+        "dec_mpls_ttl" => bare(Action::DecMplsTtl),
+        "copy_ttl_out" => bare(Action::CopyTtlOut),
+        "copy_ttl_in" => bare(Action::CopyTtlIn),
         "set_tunnel" | "set_tunnel64" => {
             let id = parse_bounded::<u64>(needs_value(item)?, u128::from(u64::MAX), "a tunnel id (64 bits)")?;
             Ok(Action::SetTunnel(id))

@@ -110,6 +110,14 @@ impl fmt::Display for Action {
             Action::SetTunnel(id) => write!(f, "set_tunnel:{}", c_hex(u128::from(*id))),
             Action::Learn(learn) => write!(f, "{learn}"),
             Action::Group(id) => write!(f, "group:{id}"),
+            Action::PushMpls { ethertype } => write!(f, "push_mpls:{ethertype:#06x}"),
+            Action::PopMpls { ethertype } => write!(f, "pop_mpls:{ethertype:#06x}"),
+            Action::SetMplsLabel(label) => write!(f, "set_mpls_label({label})"),
+            Action::SetMplsTc(tc) => write!(f, "set_mpls_tc({tc})"),
+            Action::SetMplsTtl(ttl) => write!(f, "set_mpls_ttl({ttl})"),
+            Action::DecMplsTtl => f.write_str("dec_mpls_ttl"),
+            Action::CopyTtlOut => f.write_str("copy_ttl_out"),
+            Action::CopyTtlIn => f.write_str("copy_ttl_in"),
         }
     }
 }
@@ -263,6 +271,8 @@ impl MatchWriter<'_> {
             (Some(ETH_TYPE_IPV6), _) => ("ipv6", false),
             (Some(ETH_TYPE_ARP), _) => ("arp", false),
             (Some(ETH_TYPE_RARP), _) => ("rarp", false),
+            (Some(ETH_TYPE_MPLS), _) => ("mpls", false),
+            (Some(ETH_TYPE_MPLS_MCAST), _) => ("mplsm", false),
             _ => return (false, false),
         };
         self.parts.push(name.to_string());
@@ -366,6 +376,11 @@ impl MatchWriter<'_> {
         }
         let dl_type = self.matches.exact_value(Field::DlType);
         let proto = self.matches.exact_value(Field::NwProto);
+        if matches!(dl_type, Some(ETH_TYPE_MPLS | ETH_TYPE_MPLS_MCAST)) {
+            for field in [Field::MplsLabel, Field::MplsTc, Field::MplsTtl, Field::MplsBos] {
+                self.generic(field.def().name, field);
+            }
+        }
         let is_arp = matches!(dl_type, Some(ETH_TYPE_ARP | ETH_TYPE_RARP));
         if dl_type == Some(ETH_TYPE_IPV6) {
             self.generic("ipv6_src", Field::Ipv6Src);

@@ -81,7 +81,10 @@ pub mod words {
     pub const IPV6_ADDRS: u32 = 0b1111 << 12;
     pub const IPV6_LABEL: u32 = 1 << 16;
     pub const ND_TARGET: u32 = 0b11 << 17;
+    /// arp_sha, arp_tha (nd_sll, nd_tll); in an MPLS frame the label stack (`mpls`).
     pub const ARP_HA: u32 = 0b11 << 19;
+    /// The MPLS label stack (shares ARP_HA's storage: a frame is never both).
+    pub const MPLS: u32 = ARP_HA;
     /// tun_ipv6_src, tun_ipv6_dst (an IPv6 underlay).
     pub const TUN_IPV6: u32 = 0b1111 << 21;
     /// tun_flags, tun_gbp_id, tun_gbp_flags; a decapsulated packet sets it only when one of
@@ -122,6 +125,8 @@ pub enum Prereq {
     NdSll,
     /// Icmpv6 with type 136 (neighbor advertisement).
     NdTll,
+    /// dl_type is 0x8847 or 0x8848 (MPLS unicast or multicast).
+    Mpls,
 }
 
 /// Every named field. Several names may share storage (ICMP and ICMPv6 type
@@ -171,6 +176,11 @@ pub enum Field {
     NdTarget,
     NdSll,
     NdTll,
+    /// The top label stack entry's label, traffic class, bottom-of-stack bit and TTL (`mpls`).
+    MplsLabel,
+    MplsTc,
+    MplsBos,
+    MplsTtl,
 }
 
 /// Where a field lives and what may be done with it.
@@ -253,6 +263,12 @@ pub const FIELDS: &[FieldDef] = &[
     field!(Field::NdSll, "nd_sll", "NXM_NX_ND_SLL", 152, 6, 48, true, true, Prereq::NdSll),
     field!(Field::ArpTha, "arp_tha", "NXM_NX_ARP_THA", 160, 6, 48, true, true, Prereq::Arp),
     field!(Field::NdTll, "nd_tll", "NXM_NX_ND_TLL", 160, 6, 48, true, true, Prereq::NdTll),
+    // The top LSE, split into its fields (the deeper ones are whole LSEs: `mpls`).
+    field!(Field::MplsLabel, "mpls_label", "OXM_OF_MPLS_LABEL", 152, 4, 20, false, true, Prereq::Mpls),
+    field!(Field::MplsTc, "mpls_tc", "OXM_OF_MPLS_TC", 156, 1, 3, false, true, Prereq::Mpls),
+    // Read-only, as in Open vSwitch: push_mpls and pop_mpls decide it.
+    field!(Field::MplsBos, "mpls_bos", "OXM_OF_MPLS_BOS", 157, 1, 1, false, false, Prereq::Mpls),
+    field!(Field::MplsTtl, "mpls_ttl", "NXM_NX_MPLS_TTL", 158, 1, 8, false, true, Prereq::Mpls),
     field!(Field::TunIpv6Src, "tun_ipv6_src", "NXM_NX_TUN_IPV6_SRC", 168, 16, 128, true, true, Prereq::None),
     field!(Field::TunIpv6Dst, "tun_ipv6_dst", "NXM_NX_TUN_IPV6_DST", 184, 16, 128, true, true, Prereq::None),
     // Open vSwitch's public tunnel flags: only `oam` (bit 0, the Geneve O bit).
@@ -300,6 +316,52 @@ pub const FIELD_ALIASES: &[FieldAlias] = &[
     alias!("NXM_OF_UDP_DST", Field::TpDst, Prereq::Udp),
     alias!("tunnel_id", Field::TunId, Prereq::None),
 ];
+
+/// The MPLS label stack in the key (words 19-20, where an ARP frame has its hardware addresses).
+/// Three label stack entries (LSEs), as Open vSwitch keeps: the top one split into the
+/// registry fields `mpls_label`, `mpls_tc`, `mpls_bos` and `mpls_ttl` (bytes 152-158), the next
+/// two whole, as on the wire (bytes 160-167). Byte 159 says what the parser found after the
+/// bottom of the stack (`inner`), so that a pop_mpls to IP sees the inner header without a
+/// second pass. A stack deeper than three keeps its first three; the key does not say more.
+pub mod mpls {
+    /// Entries the key holds.
+    pub const DEPTH: usize = 3;
+    /// Bytes of one entry on the wire.
+    pub const LSE_LEN: usize = 4;
+    /// Byte offset of the top LSE's label (the first byte of the stack).
+    pub const TOP: usize = 152;
+    /// Byte offset of the inner-header byte.
+    pub const INNER: usize = 159;
+    /// Byte offsets of the second and third LSEs (whole, big-endian).
+    pub const DEEPER: [usize; 2] = [160, 164];
+
+    /// What follows the bottom of the stack, as the parser saw it (byte `INNER`).
+    pub mod inner {
+        /// Not parsed: no bottom within three entries, or a payload that is neither.
+        pub const NONE: u8 = 0;
+        /// An IPv4 header (version 4), parsed into the key's IPv4 and L4 words.
+        pub const IPV4: u8 = 4;
+        /// An IPv6 header (version 6), parsed into the key's IPv6 and L4 words.
+        pub const IPV6: u8 = 6;
+        /// An Ethernet/IPv4 ARP header: `arp_op`, `arp_spa` and `arp_tpa` in their places, the
+        /// hardware addresses (whose words the stack takes) in the first two IPv6 words
+        /// (`ARP_HA_AT`), for a pop_mpls to move to theirs.
+        pub const ARP: u8 = 1;
+        /// Where the hardware addresses of an ARP header under the stack wait: `arp_sha` then
+        /// `arp_tha`, 8 bytes each, as in their own words.
+        pub const ARP_HA_AT: usize = 96;
+    }
+
+    /// The label stack entry's fields.
+    pub const LABEL_SHIFT: u32 = 12;
+    pub const TC_SHIFT: u32 = 9;
+    pub const BOS_BIT: u32 = 1 << 8;
+
+    /// An LSE from its fields.
+    pub const fn lse(label: u32, tc: u8, bos: bool, ttl: u8) -> u32 {
+        (label & 0xf_ffff) << LABEL_SHIFT | ((tc & 7) as u32) << TC_SHIFT | if bos { BOS_BIT } else { 0 } | ttl as u32
+    }
+}
 
 /// Byte offset of the tun_metadata option area (words 26-29).
 pub const TUN_METADATA_OFFSET: usize = 208;
@@ -491,6 +553,30 @@ impl FlowKey {
         }
     }
 
+    /// Label stack entry `index` (0 the top, up to `mpls::DEPTH - 1`) as on the wire.
+    pub fn mpls_lse(&self, index: usize) -> u32 {
+        if index == 0 {
+            let label = u32::try_from(self.get_u64(Field::MplsLabel) & 0xf_ffff).unwrap_or(0);
+            let [tc, bos, ttl] = [Field::MplsTc, Field::MplsBos, Field::MplsTtl].map(|f| self.get(f)[0]);
+            return mpls::lse(label, tc, bos & 1 != 0, ttl);
+        }
+        let at = mpls::DEEPER.get(index - 1).copied().unwrap_or(mpls::DEEPER[1]);
+        u32::from_be_bytes([self.bytes[at], self.bytes[at + 1], self.bytes[at + 2], self.bytes[at + 3]])
+    }
+
+    /// Sets label stack entry `index` (0 the top: its fields) from its wire form.
+    pub fn set_mpls_lse(&mut self, index: usize, lse: u32) {
+        if index == 0 {
+            self.set_u64(Field::MplsLabel, u64::from(lse >> mpls::LABEL_SHIFT));
+            self.set_u64(Field::MplsTc, u64::from((lse >> mpls::TC_SHIFT) & 7));
+            self.set_u64(Field::MplsBos, u64::from(lse & mpls::BOS_BIT != 0));
+            self.set_u64(Field::MplsTtl, u64::from(lse & 0xff));
+            return;
+        }
+        let at = mpls::DEEPER.get(index - 1).copied().unwrap_or(mpls::DEEPER[1]);
+        self.bytes[at..at + 4].copy_from_slice(&lse.to_be_bytes());
+    }
+
     /// Sets every bit of a field (for building masks).
     pub fn set_all_ones(&mut self, field: Field) {
         let d = field.def();
@@ -546,6 +632,10 @@ mod tests {
             Field::NdTarget,
             Field::NdSll,
             Field::NdTll,
+            Field::MplsLabel,
+            Field::MplsTc,
+            Field::MplsBos,
+            Field::MplsTtl,
         ];
         for field in all.into_iter().chain((0..8).map(Field::Reg)) {
             let d = field.def();

@@ -20,6 +20,8 @@ pub(crate) mod numbers {
     pub const ETH_TYPE_ARP: u128 = ethertype::ARP as u128;
     pub const ETH_TYPE_RARP: u128 = ethertype::RARP as u128;
     pub const ETH_TYPE_IPV6: u128 = ethertype::IPV6 as u128;
+    pub const ETH_TYPE_MPLS: u128 = ethertype::MPLS as u128;
+    pub const ETH_TYPE_MPLS_MCAST: u128 = ethertype::MPLS_MCAST as u128;
     pub const IP_PROTO_ICMP: u128 = ip_proto::ICMP as u128;
     pub const IP_PROTO_TCP: u128 = ip_proto::TCP as u128;
     pub const IP_PROTO_UDP: u128 = ip_proto::UDP as u128;
@@ -83,6 +85,7 @@ pub(crate) fn requirement(prereq: Prereq) -> (&'static str, &'static str) {
         Prereq::Nd => ("icmp6 with icmp_type 135 or 136 and icmp_code 0", "icmp6,icmp_type=135,"),
         Prereq::NdSll => ("icmp6 with icmp_type 135 and icmp_code 0", "icmp6,icmp_type=135,"),
         Prereq::NdTll => ("icmp6 with icmp_type 136 and icmp_code 0", "icmp6,icmp_type=136,"),
+        Prereq::Mpls => ("mpls or mplsm", "mpls,"),
     }
 }
 
@@ -233,6 +236,7 @@ impl Match {
             Prereq::Nd => matches!(nd_type, Some(ND_NEIGHBOR_SOLICIT | ND_NEIGHBOR_ADVERT)),
             Prereq::NdSll => nd_type == Some(ND_NEIGHBOR_SOLICIT),
             Prereq::NdTll => nd_type == Some(ND_NEIGHBOR_ADVERT),
+            Prereq::Mpls => matches!(dl_type, Some(ETH_TYPE_MPLS | ETH_TYPE_MPLS_MCAST)),
         }
     }
 
@@ -253,6 +257,15 @@ impl Match {
                 })
                 .collect();
             if holders.iter().any(|holder| self.satisfies(holder.prereq)) {
+                continue;
+            }
+            // Bits of several smaller fields (the MPLS label, TC and bottom of stack within
+            // arp_sha's bytes): fine when fields whose prerequisites hold cover them all.
+            let mut covered = FlowKey::default();
+            for other in FIELDS.iter().filter(|other| self.satisfies(other.prereq)) {
+                covered.or_with(&bits_of(other.field));
+            }
+            if (0..KEY_WORDS).all(|i| matched.word(i) & !covered.word(i) == 0) {
                 continue;
             }
             let narrowest = holders.iter().min_by_key(|holder| holder.bytes).copied().unwrap_or(def);

@@ -185,7 +185,7 @@ struct PendingPrerequisite<'a> {
 }
 
 /// Protocol shorthands: dl_type and nw_proto.
-const PROTOCOLS: [(&str, u128, Option<u128>); 12] = [
+const PROTOCOLS: [(&str, u128, Option<u128>); 14] = [
     ("ip", ETH_TYPE_IP, None),
     ("ipv6", ETH_TYPE_IPV6, None),
     ("icmp", ETH_TYPE_IP, Some(IP_PROTO_ICMP)),
@@ -198,11 +198,13 @@ const PROTOCOLS: [(&str, u128, Option<u128>); 12] = [
     ("sctp6", ETH_TYPE_IPV6, Some(IP_PROTO_SCTP)),
     ("arp", ETH_TYPE_ARP, None),
     ("rarp", ETH_TYPE_RARP, None),
+    ("mpls", ETH_TYPE_MPLS, None),
+    ("mplsm", ETH_TYPE_MPLS_MCAST, None),
 ];
 
 /// Fields and flags ovs-ofctl knows that this switch does not handle yet.
 const UNSUPPORTED_FIELDS: &str = "\
-    mpls_label mpls_tc mpls_bos mpls_ttl mpls mplsm tun_tos tun_ttl pkt_mark skb_priority ct_state ct_zone ct_mark ct_label ct_nw_src \
+    tun_tos tun_ttl pkt_mark skb_priority ct_state ct_zone ct_mark ct_label ct_nw_src \
     ct_nw_dst ct_ipv6_src ct_ipv6_dst ct_nw_proto ct_tp_src ct_tp_dst conj_id actset_output dp_hash \
     recirc_id packet_type eth dl_vlan1 dl_vlan_pcp1 vlan_tci1 in_port_oxm nd_reserved \
     nd_options_type igmp";

@@ -205,6 +205,9 @@ fn protocol_shorthands() {
         ("sctp6", ETH_TYPE_IPV6, Some(IP_PROTO_SCTP), "sctp6"),
         ("arp", ETH_TYPE_ARP, None, "arp"),
         ("rarp", ETH_TYPE_RARP, None, "rarp"),
+        ("mpls", ETH_TYPE_MPLS, None, "mpls"),
+        ("mplsm", ETH_TYPE_MPLS_MCAST, None, "mplsm"),
+        ("dl_type=0x8847", ETH_TYPE_MPLS, None, "mpls"),
         ("dl_type=0x0800,nw_proto=6", ETH_TYPE_IP, Some(IP_PROTO_TCP), "tcp"),
         ("eth_type=0x86dd,ip_proto=58", ETH_TYPE_IPV6, Some(IP_PROTO_ICMPV6), "icmp6"),
         ("ip,nw_proto=47", ETH_TYPE_IP, Some(47), "ip,nw_proto=47"),
@@ -311,6 +314,11 @@ const FIELD_CASES: &[(&str, &str)] = &[
     ("NXM_OF_ETH_DST=00:00:00:00:00:09", "dl_dst=00:00:00:00:00:09"),
     ("NXM_OF_IN_PORT=3", "in_port=3"),
     ("dl_vlan=5,vlan_tci2=0x1007", "dl_vlan=5,vlan_tci2=0x1007"),
+    (
+        "mpls_bos=1,dl_dst=00:00:00:00:00:02,mpls_ttl=5,mpls_tc=3,mpls_label=0x10,mpls,in_port=1",
+        "mpls,in_port=1,dl_dst=00:00:00:00:00:02,mpls_label=16,mpls_tc=3,mpls_ttl=5,mpls_bos=1",
+    ),
+    ("mplsm,mpls_label=1048575,mpls_bos=0", "mplsm,mpls_label=1048575,mpls_bos=0"),
 ];
 
 #[test]
@@ -407,7 +415,11 @@ fn match_errors_name_the_token() {
         ),
         ("out_port=1,actions=drop", "out_port=1: out_port selects rules; it is for del-flows and dump-flows"),
         ("send_flow_rem,actions=drop", "send_flow_rem: not supported yet"),
-        ("mpls_label=5,actions=drop", "mpls_label=5: field not supported yet"),
+        ("mpls_label=5,actions=drop", "mpls_label=5: mpls_label requires mpls or mplsm (add e.g. 'mpls,')"),
+        ("mpls,mpls_label=0x100000,actions=drop", "mpls_label=0x100000: value does not fit in the 20-bit field mpls_label"),
+        ("mpls,actions=set_field:1->mpls_bos", "set_field:1->mpls_bos: mpls_bos is read-only"),
+        ("ip,actions=pop_mpls:0x0800", "pop_mpls:0x0800: pop_mpls requires mpls or mplsm, which the match does not guarantee (add e.g. 'mpls,' to the match)"),
+        ("actions=push_mpls:0x0800", "push_mpls:0x0800: not an MPLS ethertype (0x8847 or 0x8848)"),
         ("ct_state=+trk,actions=drop", "ct_state=+trk: field not supported yet"),
         ("xreg1=1,actions=drop", "xreg1=1: field not supported yet"),
         ("frobnicate=1,actions=drop", "frobnicate=1: unknown field"),
@@ -465,6 +477,35 @@ fn actions_print_as_open_vswitch_does() {
     assert_eq!(
         canonical("ip,actions=set_field:46->ip_dscp,set_field:1->ip_ecn"),
         "ip actions=set_field:184->nw_tos,set_field:1->nw_ecn"
+    );
+    // MPLS, as ovs-ofctl 3.1 prints them (its 1.0 form of set_mpls_label/tc); the MPLS
+    // actions follow the ethertype push_mpls and pop_mpls leave.
+    for (written, printed) in [
+        ("mpls,actions=pop_mpls:0x800,output:1", "mpls actions=pop_mpls:0x0800,output:1"),
+        (
+            "ip,actions=push_mpls:0x8847,set_mpls_label:5,set_mpls_tc:2,set_mpls_ttl:9,dec_mpls_ttl",
+            "ip actions=push_mpls:0x8847,set_mpls_label(5),set_mpls_tc(2),set_mpls_ttl(9),dec_mpls_ttl",
+        ),
+        (
+            "mplsm,actions=set_mpls_label(7),set_field:3->mpls_tc,set_field:4->mpls_ttl,copy_ttl_in,copy_ttl_out",
+            "mplsm actions=set_mpls_label(7),set_field:3->mpls_tc,set_field:4->mpls_ttl,copy_ttl_in,copy_ttl_out",
+        ),
+        (
+            "mpls,actions=pop_mpls:0x8847,set_mpls_ttl:1,pop_mpls:0x86dd,set_field:::1->ipv6_dst",
+            "mpls actions=pop_mpls:0x8847,set_mpls_ttl(1),pop_mpls:0x86dd,set_field:::1->ipv6_dst",
+        ),
+        (
+            "mpls,actions=write_actions(pop_mpls:0x0800,output:2)",
+            "mpls actions=write_actions(pop_mpls:0x0800,output:2)",
+        ),
+    ] {
+        assert_eq!(canonical(written), printed, "{written}");
+    }
+    assert!(error("mpls,actions=pop_mpls:0x0800,set_mpls_ttl:3").contains("set_mpls_ttl requires mpls"));
+    assert_eq!(
+        canonical("mpls,actions=pop_mpls:0x0800,set_field:1.2.3.4->ip_src"),
+        "mpls actions=pop_mpls:0x0800,set_field:1.2.3.4->ip_src",
+        "after pop_mpls to IPv4 the IPv4 fields may be set"
     );
 }
 
@@ -619,7 +660,7 @@ fn display_never_hides_a_matched_bit() {
 #[test]
 fn random_matches_round_trip() {
     let mut random = XorShift(0x0dd5_eed5_0ff1_0e11);
-    let contexts: [&[(Field, u128)]; 9] = [
+    let contexts: [&[(Field, u128)]; 11] = [
         &[],
         &[(Field::DlType, ETH_TYPE_IP)],
         &[(Field::DlType, ETH_TYPE_IP), (Field::NwProto, IP_PROTO_TCP)],
@@ -629,6 +670,8 @@ fn random_matches_round_trip() {
         &[(Field::DlType, ETH_TYPE_IPV6), (Field::NwProto, IP_PROTO_ICMPV6), (Field::Icmpv6Type, 136)],
         &[(Field::DlType, ETH_TYPE_ARP)],
         &[(Field::DlType, ETH_TYPE_IP), (Field::VlanTci, 0x1005)],
+        &[(Field::DlType, ETH_TYPE_MPLS)],
+        &[(Field::DlType, ETH_TYPE_MPLS_MCAST)],
     ];
     let mut checked = 0;
     for _ in 0..20_000 {

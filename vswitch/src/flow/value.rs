@@ -53,7 +53,11 @@ pub(crate) fn syntax(field: Field) -> Syntax {
         | Field::TunGbpId
         | Field::Icmpv6Type
         | Field::Icmpv6Code
-        | Field::ArpOp => Syntax::Decimal,
+        | Field::ArpOp
+        | Field::MplsLabel
+        | Field::MplsTc
+        | Field::MplsBos
+        | Field::MplsTtl => Syntax::Decimal,
     }
 }
 

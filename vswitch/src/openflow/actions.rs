@@ -24,8 +24,8 @@ use crate::packet::proto::{ethertype, ip_proto, vlan};
 use super::oxm::{
     all_ones, all_wire_fields, lookup_header32, read_be, read_tlv, subfield_from_wire, subfield_to_wire, write_be,
     WireField, OXM_OF_ETH_DST, OXM_OF_ETH_SRC, OXM_OF_IN_PORT, OXM_OF_IPV4_DST, OXM_OF_IPV4_SRC, OXM_OF_IP_DSCP,
-    OXM_OF_IP_ECN, OXM_OF_SCTP_DST, OXM_OF_SCTP_SRC, OXM_OF_TCP_DST, OXM_OF_TCP_SRC, OXM_OF_TUNNEL_ID, OXM_OF_UDP_DST,
-    OXM_OF_UDP_SRC, OXM_OF_VLAN_PCP, OXM_OF_VLAN_VID,
+    OXM_OF_IP_ECN, OXM_OF_MPLS_LABEL, OXM_OF_MPLS_TC, OXM_OF_SCTP_DST, OXM_OF_SCTP_SRC, OXM_OF_TCP_DST, OXM_OF_TCP_SRC,
+    OXM_OF_TUNNEL_ID, OXM_OF_UDP_DST, OXM_OF_UDP_SRC, OXM_OF_VLAN_PCP, OXM_OF_VLAN_VID,
 };
 use super::wire::{port_v1_0, read_port, write_port, ErrorType, OfError, Reader, Version, Writer};
 
@@ -92,8 +92,14 @@ mod of13 {
     pub const SET_NW_TTL: u16 = 23;
     pub const DEC_NW_TTL: u16 = 24;
     pub const SET_FIELD: u16 = 25;
-    /// copy_ttl_out/in, MPLS and PBB actions, which the switch does not have.
-    pub const UNSUPPORTED: [u16; 8] = [11, 12, 15, 16, 19, 20, 26, 27];
+    pub const COPY_TTL_OUT: u16 = 11;
+    pub const COPY_TTL_IN: u16 = 12;
+    pub const SET_MPLS_TTL: u16 = 15;
+    pub const DEC_MPLS_TTL: u16 = 16;
+    pub const PUSH_MPLS: u16 = 19;
+    pub const POP_MPLS: u16 = 20;
+    /// PBB push and pop, which the switch does not have.
+    pub const UNSUPPORTED: [u16; 2] = [26, 27];
 }
 
 /// OFPAT10_* numbers.
@@ -126,6 +132,12 @@ mod nxast {
     pub const LEARN: u16 = 16;
     pub const DEC_TTL: u16 = 18;
     pub const CONTROLLER: u16 = 20;
+    pub const PUSH_MPLS: u16 = 23;
+    pub const POP_MPLS: u16 = 24;
+    pub const SET_MPLS_TTL: u16 = 25;
+    pub const DEC_MPLS_TTL: u16 = 26;
+    pub const SET_MPLS_LABEL: u16 = 30;
+    pub const SET_MPLS_TC: u16 = 31;
     pub const DEC_TTL_CNT_IDS: u16 = 21;
     pub const WRITE_METADATA: u16 = 22;
     pub const REG_LOAD2: u16 = 33;
@@ -436,6 +448,22 @@ fn decode_v1_3_action(kind: u16, len: usize, r: &mut Reader) -> Result<Action, O
             Action::DecTtl
         }
         of13::SET_FIELD => decode_set_field(Version::V1_3, r)?,
+        of13::COPY_TTL_OUT | of13::COPY_TTL_IN | of13::DEC_MPLS_TTL => {
+            expect_len(len, 8, "copy_ttl_out/copy_ttl_in/dec_mpls_ttl")?;
+            match kind {
+                of13::COPY_TTL_OUT => Action::CopyTtlOut,
+                of13::COPY_TTL_IN => Action::CopyTtlIn,
+                _ => Action::DecMplsTtl,
+            }
+        }
+        of13::SET_MPLS_TTL => {
+            expect_len(len, 8, "set_mpls_ttl")?;
+            Action::SetMplsTtl(r.u8()?)
+        }
+        of13::PUSH_MPLS | of13::POP_MPLS => {
+            expect_len(len, 8, "push_mpls/pop_mpls")?;
+            mpls_push_pop(kind == of13::PUSH_MPLS, r.u16()?)?
+        }
         of13::SET_QUEUE => return Err(action_error(bad_action::BAD_QUEUE, "the switch has no queues")),
         of13::GROUP => {
             expect_len(len, 8, "group")?;
@@ -447,6 +475,18 @@ fn decode_v1_3_action(kind: u16, len: usize, r: &mut Reader) -> Result<Action, O
         _ => return Err(action_error(bad_action::BAD_TYPE, format!("unknown OpenFlow 1.3 action type {kind}"))),
     };
     Ok(action)
+}
+
+/// push_mpls (whose ethertype must be MPLS's: OFPBAC_BAD_ARGUMENT otherwise, as Open vSwitch)
+/// or pop_mpls of `ethertype`.
+fn mpls_push_pop(push: bool, ethertype: u16) -> Result<Action, OfError> {
+    if !push {
+        return Ok(Action::PopMpls { ethertype });
+    }
+    if !ethertype::is_mpls(ethertype) {
+        return Err(action_error(bad_action::BAD_ARGUMENT, format!("push_mpls of ethertype {ethertype:#06x}")));
+    }
+    Ok(Action::PushMpls { ethertype })
 }
 
 /// A set_field (OpenFlow 1.3) or reg_load2 (Nicira) TLV: the masked bits of one field. The
@@ -627,6 +667,38 @@ fn decode_experimenter(version: Version, len: usize, mut r: Reader) -> Result<De
             Action::Controller { max_len, reason }
         }
         nxast::CONTROLLER2 => decode_controller2(&mut r)?,
+        nxast::PUSH_MPLS | nxast::POP_MPLS => {
+            expect_len(len, 16, "push_mpls/pop_mpls")?;
+            let ethertype = r.u16()?;
+            expect_zeros(&mut r, 4, "push_mpls/pop_mpls")?;
+            mpls_push_pop(subtype == nxast::PUSH_MPLS, ethertype)?
+        }
+        nxast::SET_MPLS_TTL | nxast::SET_MPLS_TC => {
+            expect_len(len, 16, "set_mpls_ttl/set_mpls_tc")?;
+            let value = r.u8()?;
+            expect_zeros(&mut r, 5, "set_mpls_ttl/set_mpls_tc")?;
+            if subtype == nxast::SET_MPLS_TTL {
+                Action::SetMplsTtl(value)
+            } else if value <= 7 {
+                Action::SetMplsTc(value)
+            } else {
+                return Err(action_error(bad_action::BAD_ARGUMENT, format!("MPLS TC {value} out of range")));
+            }
+        }
+        nxast::DEC_MPLS_TTL => {
+            expect_len(len, 16, "dec_mpls_ttl")?;
+            expect_zeros(&mut r, 6, "dec_mpls_ttl")?;
+            Action::DecMplsTtl
+        }
+        nxast::SET_MPLS_LABEL => {
+            expect_len(len, 16, "set_mpls_label")?;
+            expect_zeros(&mut r, 2, "set_mpls_label")?;
+            let label = r.u32()?;
+            if label > 0xf_ffff {
+                return Err(action_error(bad_action::BAD_ARGUMENT, format!("MPLS label {label} out of range")));
+            }
+            Action::SetMplsLabel(label)
+        }
         nxast::LEARN => Action::Learn(Box::new(decode_learn(&mut r)?)),
         nxast::WRITE_METADATA if version == Version::V1_0 => {
             expect_len(len, 32, "write_metadata")?;
@@ -871,6 +943,8 @@ impl Context {
         match action {
             Action::SetVlanVid { .. } | Action::SetVlanPcp { .. } | Action::PushVlan { .. } => self.vlan_tagged = true,
             Action::PopVlan => self.vlan_tagged = false,
+            // The IP protocol is not known after the header changes.
+            Action::PushMpls { .. } | Action::PopMpls { .. } => self.proto = None,
             Action::SetField { field: Field::VlanTci, value, mask } if mask & VLAN_PRESENT != 0 => {
                 self.vlan_tagged = value & VLAN_PRESENT != 0;
             }
@@ -1119,6 +1193,30 @@ fn encode_v1_0_action(action: &Action, next: Option<&Action>, context: &Context,
             w.u32(*id);
             finish(start, w);
         }
+        // Nor MPLS: Open vSwitch's extensions; copy_ttl_in/out have no 1.0 form.
+        Action::PushMpls { ethertype } | Action::PopMpls { ethertype } => {
+            let push = matches!(action, Action::PushMpls { .. });
+            let start = begin_nicira(if push { nxast::PUSH_MPLS } else { nxast::POP_MPLS }, w);
+            w.u16(*ethertype);
+            finish(start, w);
+        }
+        Action::SetMplsLabel(label) => {
+            let start = begin_nicira(nxast::SET_MPLS_LABEL, w);
+            w.zeros(2);
+            w.u32(*label);
+            finish(start, w);
+        }
+        Action::SetMplsTc(value) | Action::SetMplsTtl(value) => {
+            let tc = matches!(action, Action::SetMplsTc(_));
+            let start = begin_nicira(if tc { nxast::SET_MPLS_TC } else { nxast::SET_MPLS_TTL }, w);
+            w.u8(*value);
+            finish(start, w);
+        }
+        Action::DecMplsTtl => {
+            let start = begin_nicira(nxast::DEC_MPLS_TTL, w);
+            finish(start, w);
+        }
+        Action::CopyTtlOut | Action::CopyTtlIn => {}
         Action::Output { .. }
         | Action::Controller { .. }
         | Action::Resubmit { .. }
@@ -1195,6 +1293,15 @@ fn encode_v1_3_action(action: &Action, context: &Context, w: &mut Writer) {
             None => put_loads_for_mask(*field, *value, *mask, proto, w),
         },
         Action::Group(id) => put_simple(of13::GROUP, w, |w| w.u32(*id)),
+        Action::PushMpls { ethertype } => put_simple(of13::PUSH_MPLS, w, |w| w.u16(*ethertype)),
+        Action::PopMpls { ethertype } => put_simple(of13::POP_MPLS, w, |w| w.u16(*ethertype)),
+        // As Open vSwitch: 1.3 has set_field for these two.
+        Action::SetMplsLabel(label) => put_set_field(&OXM_OF_MPLS_LABEL, (*label).into(), w),
+        Action::SetMplsTc(tc) => put_set_field(&OXM_OF_MPLS_TC, (*tc).into(), w),
+        Action::SetMplsTtl(ttl) => put_simple(of13::SET_MPLS_TTL, w, |w| w.u8(*ttl)),
+        Action::DecMplsTtl => put_simple(of13::DEC_MPLS_TTL, w, |_| {}),
+        Action::CopyTtlOut => put_simple(of13::COPY_TTL_OUT, w, |_| {}),
+        Action::CopyTtlIn => put_simple(of13::COPY_TTL_IN, w, |_| {}),
         Action::Output { .. }
         | Action::Controller { .. }
         | Action::Resubmit { .. }

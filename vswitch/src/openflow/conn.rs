@@ -643,6 +643,14 @@ impl Connection {
             Message::GetConfigRequest => reply(Message::GetConfigReply(self.config)),
             Message::SetConfig(config) => {
                 self.config = config;
+                // As Open vSwitch: OFPC_INVALID_TTL_TO_CONTROLLER turns the invalid_ttl
+                // packet-ins (dec_mpls_ttl of a TTL of 0 or 1) of a master or equal on or off.
+                let invalid_ttl = 1 << packet_in_reason_wire(PacketInReason::InvalidTtl);
+                if config.invalid_ttl_to_controller {
+                    self.async_config.packet_in_mask[0] |= invalid_ttl;
+                } else {
+                    self.async_config.packet_in_mask[0] &= !invalid_ttl;
+                }
                 if version == Version::V1_0 {
                     self.want_misses(self.member.state.is_controller() || config.miss_send_len > 0);
                 }

@@ -10,7 +10,8 @@
 
 use crate::flow::key::{Field, FlowKey, Prereq, FIELDS};
 use crate::flow::numbers::{
-    ETH_TYPE_ARP, ETH_TYPE_IP, ETH_TYPE_IPV6, ETH_TYPE_RARP, IP_PROTO_ICMP, VLAN_PCP_MASK, VLAN_PRESENT, VLAN_VID_MASK,
+    ETH_TYPE_ARP, ETH_TYPE_IP, ETH_TYPE_IPV6, ETH_TYPE_MPLS, ETH_TYPE_MPLS_MCAST, ETH_TYPE_RARP, IP_PROTO_ICMP,
+    VLAN_PCP_MASK, VLAN_PRESENT, VLAN_VID_MASK,
 };
 use crate::flow::tun_metadata;
 use crate::flow::{Match, OfPort, Subfield};
@@ -435,6 +436,22 @@ wire!(
     64
 );
 
+wire!(NXM_NX_MPLS_TTL, "NXM_NX_MPLS_TTL", NXM_1, 30, 1, Field::MplsTtl, bits(0, 0xff), false, Prereq::Mpls, 8);
+wire!(
+    OXM_OF_MPLS_LABEL,
+    "OXM_OF_MPLS_LABEL",
+    OPENFLOW_BASIC,
+    34,
+    4,
+    Field::MplsLabel,
+    bits(0, 0xf_ffff),
+    false,
+    Prereq::Mpls,
+    20
+);
+wire!(OXM_OF_MPLS_TC, "OXM_OF_MPLS_TC", OPENFLOW_BASIC, 35, 1, Field::MplsTc, bits(0, 0x07), false, Prereq::Mpls, 3);
+wire!(OXM_OF_MPLS_BOS, "OXM_OF_MPLS_BOS", OPENFLOW_BASIC, 36, 1, Field::MplsBos, bits(0, 0x01), false, Prereq::Mpls, 1);
+
 /// tcp_flags in OpenFlow 1.3: ONF's experimenter OXM, as Open vSwitch sends it.
 pub(crate) const ONFOXM_ET_TCP_FLAGS: WireField = WireField {
     name: "ONFOXM_ET_TCP_FLAGS",
@@ -501,6 +518,7 @@ pub(crate) const WIRE_FIELDS: &[&WireField] = &[
     &NXM_NX_TUN_GBP_FLAGS,
     &NXM_NX_TUN_IPV6_SRC,
     &NXM_NX_TUN_IPV6_DST,
+    &NXM_NX_MPLS_TTL,
     &OXM_OF_IN_PORT,
     &OXM_OF_METADATA,
     &OXM_OF_ETH_DST,
@@ -535,6 +553,9 @@ pub(crate) const WIRE_FIELDS: &[&WireField] = &[
     &OXM_OF_IPV6_ND_SLL,
     &OXM_OF_IPV6_ND_TLL,
     &OXM_OF_TUNNEL_ID,
+    &OXM_OF_MPLS_LABEL,
+    &OXM_OF_MPLS_TC,
+    &OXM_OF_MPLS_BOS,
     &ONFOXM_ET_TCP_FLAGS,
 ];
 
@@ -973,6 +994,13 @@ impl TlvWriter<'_> {
         match self.matches.exact_value(Field::DlType) {
             Some(dl_type @ (ETH_TYPE_IP | ETH_TYPE_IPV6)) => self.ip(dl_type, w),
             Some(ETH_TYPE_ARP | ETH_TYPE_RARP) => self.arp(w),
+            // Open vSwitch's order: TC, BOS, TTL, label; the TTL only has a Nicira header.
+            Some(ETH_TYPE_MPLS | ETH_TYPE_MPLS_MCAST) => {
+                self.put(&OXM_OF_MPLS_TC, w);
+                self.put(&OXM_OF_MPLS_BOS, w);
+                self.put(&NXM_NX_MPLS_TTL, w);
+                self.put(&OXM_OF_MPLS_LABEL, w);
+            }
             _ => {}
         }
         // Open vSwitch's nx_put_raw order: tun_id, tun_flags, the addresses, GBP, the options.

@@ -31,7 +31,7 @@
 
 use std::num::NonZeroU16;
 
-use crate::flow::key::{words, FlowKey, KEY_BYTES};
+use crate::flow::key::{mpls, words, FlowKey, KEY_BYTES};
 use crate::packet::proto::{ethertype, ip_proto, len, nd, nw_frag, tcp, vlan};
 
 /// Where the headers of a packet start, as found by `extract`; valid for the packet as it was
@@ -366,11 +366,62 @@ pub(super) fn extract_general(data: &[u8], in_port: u32, key: &mut FlowKey, laye
         ipv4(data, l3, key, layers);
     } else if dl_type == ethertype::IPV6 {
         ipv6(data, l3, key, layers);
-    } else if (dl_type == ethertype::ARP || dl_type == ethertype::RARP) && arp(data, l3, key) {
+    } else if (dl_type == ethertype::ARP || dl_type == ethertype::RARP) && arp(data, l3, key, at::ARP_SHA) {
         layers.present |= words::NW_ADDRS | words::ARP_HA;
         // l3 is at most 30 (two tags and LLC/SNAP).
         layers.l3 = header_at(l3);
+    } else if ethertype::is_mpls(dl_type) {
+        label_stack(data, l3, key, layers);
     }
+}
+
+/// Parses the MPLS label stack at `l3` and, after a bottom entry among the first
+/// `mpls::DEPTH`, the IP header it carries (see the module's conventions).
+#[inline(never)]
+fn label_stack(data: &[u8], l3: usize, key: &mut KeyBytes, layers: &mut Layers) {
+    let mut entries = [0u32; mpls::DEPTH];
+    let mut count = 0;
+    let mut payload = None;
+    // The entries past the third tell the key nothing: the walk stops there.
+    while let (Some(slot), Some(entry)) =
+        (entries.get_mut(count), data.get(l3 + 4 * count..).and_then(|rest| rest.first_chunk::<4>()))
+    {
+        *slot = u32::from_be_bytes(*entry);
+        count += 1;
+        if *slot & mpls::BOS_BIT != 0 {
+            payload = Some(l3 + 4 * count);
+            break;
+        }
+    }
+    if count == 0 {
+        return;
+    }
+    let mut inner = mpls::inner::NONE;
+    if let Some(payload) = payload {
+        let version = data.get(payload).map_or(0, |first| first >> 4);
+        if version == 4 {
+            ipv4(data, payload, key, layers);
+            inner = mpls::inner::IPV4;
+        } else if version == 6 {
+            ipv6(data, payload, key, layers);
+            // Neighbour discovery writes the stack's words: not a header the key can carry.
+            inner = if layers.present & words::ND_TARGET == 0 { mpls::inner::IPV6 } else { mpls::inner::NONE };
+        } else if arp(data, payload, key, mpls::inner::ARP_HA_AT) {
+            layers.present |= words::NW_ADDRS | ARP_HA_UNDER_STACK;
+            inner = mpls::inner::ARP;
+        }
+    }
+    let [top, second, third] = entries;
+    let [l0, l1, l2, l3_byte] = (top >> mpls::LABEL_SHIFT).to_be_bytes();
+    let (tc, bos, ttl) = (((top >> mpls::TC_SHIFT) & 7) as u8, u8::from(top & mpls::BOS_BIT != 0), (top & 0xff) as u8);
+    key[mpls::TOP..mpls::TOP + 8].copy_from_slice(&[l0, l1, l2, l3_byte, tc, bos, ttl, inner]);
+    let [s0, s1, s2, s3] = second.to_be_bytes();
+    let [t0, t1, t2, t3] = third.to_be_bytes();
+    key[mpls::DEEPER[0]..mpls::DEEPER[0] + 8].copy_from_slice(&[s0, s1, s2, s3, t0, t1, t2, t3]);
+    layers.present |= words::MPLS;
+    layers.l3 = header_at(l3);
+    layers.l4 = None;
+    layers.l4_proto = 0;
 }
 
 /// Parses the VLAN tags at offset 12, the first with TPID `outer_tpid`, and returns the outer TCI
@@ -624,10 +675,14 @@ fn neighbor_discovery(body: &[u8], key: &mut KeyBytes) {
     key[at::ARP_THA..at::ARP_THA + 8].copy_from_slice(&target_ll.unwrap_or_default());
 }
 
+/// The key words an ARP header under an MPLS stack puts its hardware addresses in.
+const ARP_HA_UNDER_STACK: u32 = 0b11 << (mpls::inner::ARP_HA_AT / 8);
+
 /// Parses an Ethernet/IPv4 ARP or RARP header at `l3`; returns whether there was one. Writes the
-/// words of `arp_spa`/`arp_tpa` and `arp_sha`/`arp_tha` whole.
+/// words of `arp_spa`/`arp_tpa` and the two words of the hardware addresses (at `ha_at`: the
+/// key's `arp_sha` and `arp_tha`, or under an MPLS stack `mpls::inner::ARP_HA_AT`) whole.
 #[inline(never)]
-fn arp(data: &[u8], l3: usize, key: &mut KeyBytes) -> bool {
+fn arp(data: &[u8], l3: usize, key: &mut KeyBytes, ha_at: usize) -> bool {
     /// Hardware type Ethernet, protocol type IPv4, address lengths 6 and 4.
     const ETHERNET_IPV4: [u8; 6] = [0, 1, 0x08, 0x00, 6, 4];
     let Some(arp) = data.get(l3..).and_then(|d| d.first_chunk::<{ len::ARP_ETHERNET_IPV4 }>()) else {
@@ -640,7 +695,7 @@ fn arp(data: &[u8], l3: usize, key: &mut KeyBytes) -> bool {
     key[at::NW_PROTO] = u8::try_from(op).unwrap_or(0);
     key[at::NW_SRC..at::NW_SRC + 4].copy_from_slice(&arp[14..18]);
     key[at::NW_DST..at::NW_DST + 4].copy_from_slice(&arp[24..28]);
-    key[at::ARP_SHA..at::ARP_SHA + 8].copy_from_slice(&[arp[8], arp[9], arp[10], arp[11], arp[12], arp[13], 0, 0]);
-    key[at::ARP_THA..at::ARP_THA + 8].copy_from_slice(&[arp[18], arp[19], arp[20], arp[21], arp[22], arp[23], 0, 0]);
+    key[ha_at..ha_at + 8].copy_from_slice(&[arp[8], arp[9], arp[10], arp[11], arp[12], arp[13], 0, 0]);
+    key[ha_at + 8..ha_at + 16].copy_from_slice(&[arp[18], arp[19], arp[20], arp[21], arp[22], arp[23], 0, 0]);
     true
 }

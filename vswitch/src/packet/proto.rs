@@ -15,11 +15,20 @@ pub mod ethertype {
     pub const VLAN: u16 = 0x8100;
     /// 802.1ad service VLAN tag (the outer tag of QinQ).
     pub const QINQ: u16 = 0x88a8;
+    /// MPLS unicast and multicast (RFC 5332).
+    pub const MPLS: u16 = 0x8847;
+    pub const MPLS_MCAST: u16 = 0x8848;
     /// Values below this are 802.3 length fields, not ethertypes.
     pub const MIN: u16 = 0x0600;
     /// `dl_type` of an 802.3 frame without an LLC/SNAP ethertype (Open vSwitch's
     /// `FLOW_DL_TYPE_NONE`).
     pub const NONE: u16 = 0x05ff;
+
+    /// Is `ethertype` MPLS's (unicast or multicast)?
+    #[inline]
+    pub const fn is_mpls(ethertype: u16) -> bool {
+        ethertype == MPLS || ethertype == MPLS_MCAST
+    }
 
     /// Is `ethertype` the TPID of a VLAN tag (802.1Q or 802.1ad)?
     #[inline]
@@ -86,6 +95,8 @@ pub mod nd {
 /// Header lengths in bytes (the fixed part where a header has options).
 pub mod len {
     pub const ETHERNET: usize = 14;
+    /// The shortest Ethernet frame without its FCS (what padding brings a short frame to).
+    pub const ETHERNET_MIN: usize = 60;
     pub const VLAN_TAG: usize = 4;
     pub const LLC_SNAP: usize = 8;
     pub const ARP_ETHERNET_IPV4: usize = 28;

@@ -20,14 +20,20 @@
 //! - SCTP uses CRC32c over the whole SCTP packet: setting an SCTP port recomputes it twice over
 //!   the packet (before and after the change) and stores `old ^ crc_before ^ crc_after`, so a
 //!   right checksum stays right and a wrong one stays wrong.
+//! - MPLS: `push_mpls` puts a label stack entry after the VLAN tags (the frame's ethertype
+//!   becomes the MPLS one), `pop_mpls` takes the top one off (the ethertype becomes the one given)
+//!   and, when the frame is no longer MPLS, parses the packet again for the `Layers` of what
+//!   came out; a frame that would be shorter than 60 bytes is padded to 60 with zeros; the label stack entry fields are rewritten in the top entry (`Layers::l3` of an
+//!   MPLS frame).
 //! - VLAN tags: `push_vlan` clears the 0x1000 bit of the TCI on the wire (in the flow key it means
 //!   "tag present"; on the wire it is DEI), as Open vSwitch does.
 
 use std::fmt;
 use std::num::NonZeroU16;
 
+use crate::flow::key::{mpls, FlowKey};
 use crate::packet::checksum;
-use crate::packet::extract::{header_at, Layers};
+use crate::packet::extract::{extract, header_at, Layers};
 use crate::packet::proto::{ethertype, ip_proto, len, nd, vlan};
 use crate::packet::PacketBuf;
 
@@ -212,6 +218,142 @@ pub fn pop_vlan<B: PacketBuf + ?Sized>(buf: &mut B, layers: &mut Layers) -> Resu
     layers.l3 = layers.l3.and_then(|l3| header_at(usize::from(l3.get()).checked_sub(len::VLAN_TAG)?));
     layers.l4 = layers.l4.and_then(|l4| header_at(usize::from(l4.get()).checked_sub(len::VLAN_TAG)?));
     Ok(())
+}
+
+/// The offset of the ethertype after the VLAN tags (at most two, as `extract` parses) of a frame
+/// of at least an Ethernet header.
+fn ethertype_after_tags(data: &[u8]) -> Result<usize, RewriteError> {
+    let mut at = OUTER_TAG;
+    for _ in 0..2 {
+        let tpid = u16::from_be_bytes(*bytes::<2>(data, at).map_err(|_| RewriteError::MissingHeader)?);
+        if !ethertype::is_vlan(tpid) || data.len() < at + len::VLAN_TAG + 2 {
+            break;
+        }
+        at += len::VLAN_TAG;
+    }
+    Ok(at)
+}
+
+/// Pushes the label stack entry `lse` after the VLAN tags and makes the frame's ethertype
+/// `ethertype_mpls` (0x8847 or 0x8848); `layers` become those of an MPLS frame.
+pub fn push_mpls<B: PacketBuf + ?Sized>(
+    buf: &mut B,
+    layers: &mut Layers,
+    ethertype_mpls: u16,
+    lse: u32,
+) -> Result<(), RewriteError> {
+    if !ethertype::is_mpls(ethertype_mpls) {
+        return Err(RewriteError::InvalidValue);
+    }
+    let data = writable(buf)?;
+    if data.len() < len::ETHERNET {
+        return Err(RewriteError::MissingHeader);
+    }
+    let at = ethertype_after_tags(data)?;
+    if u16::from_be_bytes(*bytes::<2>(data, at)?) < ethertype::MIN {
+        // An 802.3 frame: no ethertype to put the stack after.
+        return Err(RewriteError::MissingHeader);
+    }
+    if !buf.prepend(mpls::LSE_LEN) {
+        return Err(RewriteError::NoHeadroom);
+    }
+    let data = writable(buf)?;
+    // The addresses and tags move to the new front; the new entry goes after the ethertype.
+    data.copy_within(mpls::LSE_LEN..mpls::LSE_LEN + at, 0);
+    bytes_mut::<2>(data, at)?.copy_from_slice(&ethertype_mpls.to_be_bytes());
+    bytes_mut::<4>(data, at + 2)?.copy_from_slice(&lse.to_be_bytes());
+    layers.dl_type = ethertype_mpls;
+    layers.l3 = header_at(at + 2);
+    layers.l4 = None;
+    layers.l4_proto = 0;
+    Ok(())
+}
+
+/// Pops the top label stack entry of an MPLS frame and makes its ethertype `next`; `layers`
+/// follow (parsed again when the frame is no longer MPLS).
+pub fn pop_mpls<B: PacketBuf + ?Sized>(buf: &mut B, layers: &mut Layers, next: u16) -> Result<(), RewriteError> {
+    let data = writable(buf)?;
+    let stack = mpls_stack(data, layers)?;
+    bytes::<{ mpls::LSE_LEN }>(data, stack)?;
+    let at = stack - 2;
+    // A frame that would come out shorter than the Ethernet minimum keeps 60 bytes, its payload
+    // moved up and the end zeroed, as Open vSwitch pads it; the rest lose 4 bytes at the front.
+    let len = data.len();
+    let trim = len.saturating_sub(len::ETHERNET_MIN).min(mpls::LSE_LEN);
+    if trim < mpls::LSE_LEN {
+        let shift = mpls::LSE_LEN - trim;
+        data.copy_within(stack + mpls::LSE_LEN.., stack + trim);
+        data.copy_within(..stack, trim);
+        data[len - shift..].fill(0);
+    } else {
+        data.copy_within(..at, mpls::LSE_LEN);
+    }
+    if !buf.trim_front(trim) {
+        // Unreachable for a buffer that honours its contract: the frame has the entry.
+        return Err(RewriteError::Truncated);
+    }
+    bytes_mut::<2>(writable(buf)?, at)?.copy_from_slice(&next.to_be_bytes());
+    if ethertype::is_mpls(next) {
+        layers.dl_type = next;
+    } else {
+        *layers = extract(buf.data(), 0, &mut FlowKey::default());
+    }
+    Ok(())
+}
+
+/// The offset of the top label stack entry of an MPLS frame (`MissingHeader` for another).
+fn mpls_stack(data: &[u8], layers: &Layers) -> Result<usize, RewriteError> {
+    let stack = offset(layers.l3)?;
+    if !ethertype::is_mpls(layers.dl_type) || stack < len::ETHERNET {
+        return Err(RewriteError::MissingHeader);
+    }
+    if u16::from_be_bytes(*bytes::<2>(data, stack - 2)?) != layers.dl_type {
+        return Err(RewriteError::Truncated);
+    }
+    Ok(stack)
+}
+
+/// Sets the bits `mask` of the top label stack entry to `bits`.
+pub fn set_mpls_lse_bits<B: PacketBuf + ?Sized>(
+    buf: &mut B,
+    layers: &Layers,
+    mask: u32,
+    bits: u32,
+) -> Result<(), RewriteError> {
+    let data = writable(buf)?;
+    let stack = mpls_stack(data, layers)?;
+    let entry = bytes_mut::<4>(data, stack)?;
+    let lse = (u32::from_be_bytes(*entry) & !mask) | (bits & mask);
+    *entry = lse.to_be_bytes();
+    Ok(())
+}
+
+/// OpenFlow's copy_ttl_in: the top label stack entry's TTL into the header under it, the next
+/// entry or, under the bottom one, an IPv4 header (its checksum updated) or an IPv6 header.
+/// Nothing happens when the header under it is neither.
+pub fn copy_mpls_ttl_in<B: PacketBuf + ?Sized>(buf: &mut B, layers: &Layers) -> Result<(), RewriteError> {
+    let data = writable(buf)?;
+    let stack = mpls_stack(data, layers)?;
+    let top = u32::from_be_bytes(*bytes::<4>(data, stack)?);
+    let ttl = top.to_be_bytes()[3];
+    let under = stack + mpls::LSE_LEN;
+    // The header under it is not in `layers`: one cut short is missing, not a wrong `Layers`.
+    let missing = |_| RewriteError::MissingHeader;
+    if top & mpls::BOS_BIT == 0 {
+        bytes_mut::<4>(data, under).map_err(missing)?[3] = ttl;
+        return Ok(());
+    }
+    match data.get(under).map(|first| first >> 4) {
+        Some(4) => {
+            let header = bytes_mut::<{ len::IPV4 }>(data, under).map_err(missing)?;
+            set_ipv4_word(header, 8, [ttl, header[9]])
+        }
+        Some(6) => {
+            bytes_mut::<{ len::IPV6 }>(data, under).map_err(missing)?[7] = ttl;
+            Ok(())
+        }
+        _ => Ok(()),
+    }
 }
 
 /// The MAC addresses, outermost VLAN tag and the ethertype after it of a tagged frame.

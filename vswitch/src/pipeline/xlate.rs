@@ -18,6 +18,7 @@
 //! reads is un-wildcarded; fields it only writes are not.
 
 mod groups;
+mod mpls;
 mod patch;
 pub mod tunnel;
 mod vtep;
@@ -60,6 +61,18 @@ pub enum DpAction {
         tci: u16,
     },
     PopVlan,
+    /// Push this label stack entry (whole: label, TC, bottom of stack, TTL) after the VLAN
+    /// tags; the frame's ethertype becomes `ethertype` (0x8847 or 0x8848).
+    PushMpls {
+        ethertype: u16,
+        lse: u32,
+    },
+    /// Pop the top label stack entry; the frame's ethertype becomes `ethertype`.
+    PopMpls {
+        ethertype: u16,
+    },
+    /// The top label stack entry's TTL into the header under it (`rewrite::copy_mpls_ttl_in`).
+    CopyTtlIn,
     /// Send a copy to this datapath port.
     Output(u16),
     /// A packet-in to the bridge's controllers.
@@ -283,6 +296,9 @@ pub enum XlateStop {
     TooManyActions,
     /// The input port is configured down or not to receive.
     PortNoRecv,
+    /// A push_mpls or pop_mpls on a label stack deeper than the key keeps (the packet is
+    /// dropped, as Open vSwitch does).
+    TooManyMplsLabels,
 }
 
 /// A MAC address NORMAL saw on a port (for the management thread to learn).
@@ -382,8 +398,9 @@ fn translate_at(
     if xlate.out.stop.is_none() {
         xlate.list_ended = false;
         let mut action_set = std::mem::take(&mut xlate.action_set);
-        // OpenFlow 1.3 5.10: the action set runs in a fixed order, not in
-        // the order it was written: pop, push, dec_ttl, set-field, output.
+        // OpenFlow 1.3 5.10: the action set runs in a fixed order, not in the order it was
+        // written: copy_ttl_in, pop, push_mpls, push_vlan, copy_ttl_out, dec_ttl, set-field,
+        // output.
         action_set.sort_by_key(action_set_rank);
         groups::group_replaces_output(&mut action_set);
         if !action_set.is_empty() {
@@ -419,11 +436,14 @@ struct RuleOrigin {
 /// Where an action runs in the action set.
 fn action_set_rank(action: &Action) -> u8 {
     match action {
-        Action::PopVlan => 0,
-        Action::PushVlan { .. } => 1,
-        Action::DecTtl => 2,
-        Action::Output { .. } | Action::Controller { .. } | Action::Resubmit { .. } | Action::Group(_) => 4,
-        _ => 3,
+        Action::CopyTtlIn => 0,
+        Action::PopVlan | Action::PopMpls { .. } => 1,
+        Action::PushMpls { .. } => 2,
+        Action::PushVlan { .. } => 3,
+        Action::CopyTtlOut => 4,
+        Action::DecTtl | Action::DecMplsTtl => 5,
+        Action::Output { .. } | Action::Controller { .. } | Action::Resubmit { .. } | Action::Group(_) => 7,
+        _ => 6,
     }
 }
 
@@ -691,6 +711,14 @@ impl<'a, 'b> Xlate<'a, 'b> {
             Action::SetTunnel(id) => self.write_field(Field::TunId, u128::from(*id), u128::MAX),
             Action::Learn(learn) => self.learn(learn),
             Action::Group(id) => self.group(*id),
+            Action::PushMpls { ethertype } => self.push_mpls(*ethertype),
+            Action::PopMpls { ethertype } => self.pop_mpls(*ethertype),
+            Action::SetMplsLabel(label) => self.write_field(Field::MplsLabel, u128::from(*label), u128::MAX),
+            Action::SetMplsTc(tc) => self.write_field(Field::MplsTc, u128::from(*tc), u128::MAX),
+            Action::SetMplsTtl(ttl) => self.write_field(Field::MplsTtl, u128::from(*ttl), u128::MAX),
+            Action::DecMplsTtl => self.dec_mpls_ttl(),
+            Action::CopyTtlOut => self.copy_ttl_out(),
+            Action::CopyTtlIn => self.copy_ttl_in(),
         }
     }
 
@@ -1103,7 +1131,7 @@ mod tests {
         ofports.iter().map(|&ofport| BridgePort::trunk(ofport, dp(ofport))).collect()
     }
 
-    fn tables(rules: &[&str]) -> TablesSnapshot {
+    pub(super) fn tables(rules: &[&str]) -> TablesSnapshot {
         let mut tables = FlowTables::new();
         for text in rules {
             let rule = parse_add_flow(text).unwrap_or_else(|e| panic!("{text}: {e}"));
@@ -1127,7 +1155,7 @@ mod tests {
         key
     }
 
-    fn run(snapshot: &TablesSnapshot, ports: &[BridgePort], macs: &MacTable, key: &FlowKey) -> Translation {
+    pub(super) fn run(snapshot: &TablesSnapshot, ports: &[BridgePort], macs: &MacTable, key: &FlowKey) -> Translation {
         translate(&Bridge { tables: snapshot, ports, macs, miss_to_controller: false, underlay: None }, key, true)
     }
 

@@ -9,7 +9,8 @@ use std::sync::Arc;
 
 use crate::datapath::MAX_PORTS;
 use crate::dpdk::eal::rdtsc;
-use crate::flow::key::Field;
+use crate::flow::key::{mpls, Field};
+use crate::flow::PacketInReason;
 use crate::packet::proto::{ethertype, vlan};
 use crate::packet::rewrite::{self, RewriteError};
 use crate::packet::{Layers, PacketBuf};
@@ -105,7 +106,9 @@ impl<O: PortOutputs> Execution<O> {
                 }
                 DpAction::Controller(meta) => {
                     if self.packet_in(origin, &packet, meta) {
-                        sent = true;
+                        // An expired TTL's packet-in (for the controllers that asked for them)
+                        // does not forward the packet: it still counts as `ttl_expired`.
+                        sent |= meta.reason != PacketInReason::InvalidTtl;
                     } else {
                         self.drop_one(origin, DropReason::PacketInLimit);
                     }
@@ -122,6 +125,9 @@ impl<O: PortOutputs> Execution<O> {
                     .and_then(|()| rewrite::set_vlan_pcp(&mut packet, (tci >> vlan::PCP_SHIFT) as u8)),
                 DpAction::PushVlan { tpid, tci } => rewrite::push_vlan(&mut packet, &mut layers, *tpid, *tci),
                 DpAction::PopVlan => rewrite::pop_vlan(&mut packet, &mut layers),
+                DpAction::PushMpls { ethertype, lse } => rewrite::push_mpls(&mut packet, &mut layers, *ethertype, *lse),
+                DpAction::PopMpls { ethertype } => rewrite::pop_mpls(&mut packet, &mut layers, *ethertype),
+                DpAction::CopyTtlIn => rewrite::copy_mpls_ttl_in(&mut packet, &layers),
                 DpAction::Meter(id) => {
                     match self.meters.apply(origin.bridge, *id, self.pmd, packet.pkt_len(), rdtsc()) {
                         MeterVerdict::Pass => Ok(()),
@@ -274,6 +280,14 @@ fn set_field<B: PacketBuf>(packet: &mut B, layers: &Layers, field: Field, value:
         Field::NdSll => rewrite::set_nd_sll(packet, layers, bytes(value)),
         Field::NdTll => rewrite::set_nd_tll(packet, layers, bytes(value)),
         Field::NdTarget => rewrite::set_nd_target(packet, layers, bytes(value)),
+        Field::MplsLabel => {
+            let label = u32::from_be_bytes(bytes(value));
+            rewrite::set_mpls_lse_bits(packet, layers, 0xf_ffff << mpls::LABEL_SHIFT, label << mpls::LABEL_SHIFT)
+        }
+        Field::MplsTc => {
+            rewrite::set_mpls_lse_bits(packet, layers, 7 << mpls::TC_SHIFT, u32::from(u8_of(value)) << mpls::TC_SHIFT)
+        }
+        Field::MplsTtl => rewrite::set_mpls_lse_bits(packet, layers, 0xff, u32::from(u8_of(value))),
         _ => Ok(()),
     }
 }

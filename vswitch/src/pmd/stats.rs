@@ -63,10 +63,13 @@ pub enum DropReason {
     /// A packet for a local tunnel endpoint longer than the MTU of the underlay port it came in
     /// on: its inner frame is larger than the overlay allows (the underlay port).
     TunnelOversize,
+    /// A push_mpls or pop_mpls on a label stack deeper than the flow key keeps (three entries),
+    /// as Open vSwitch drops it (input port).
+    MplsTooDeep,
 }
 
 impl DropReason {
-    pub const ALL: [DropReason; 30] = [
+    pub const ALL: [DropReason; 31] = [
         DropReason::TableMiss,
         DropReason::ActionDrop,
         DropReason::NoSuchPort,
@@ -97,6 +100,7 @@ impl DropReason {
         DropReason::LocalLimit,
         DropReason::TunnelTooBig,
         DropReason::TunnelOversize,
+        DropReason::MplsTooDeep,
     ];
 
     pub fn name(self) -> &'static str {
@@ -122,6 +126,7 @@ impl DropReason {
             DropReason::LocalLimit => "local_limit",
             DropReason::TunnelTooBig => "tunnel_too_big",
             DropReason::TunnelOversize => "tunnel_oversize",
+            DropReason::MplsTooDeep => "mpls_too_deep",
         }
     }
 
@@ -158,6 +163,7 @@ impl DropReason {
             DropReason::LocalLimit => 27,
             DropReason::TunnelTooBig => 28,
             DropReason::TunnelOversize => 29,
+            DropReason::MplsTooDeep => 30,
         }
     }
 }

@@ -185,6 +185,64 @@ fn misses_are_upcalled_once_per_megaflow_then_hit() {
     assert_eq!(h.total_drops(), 0);
 }
 
+/// `frame` (an Ethernet frame) with the label stack entries `stack` pushed after its addresses
+/// (ethertype 0x8847).
+fn labelled(frame: &[u8], stack: &[u32]) -> Vec<u8> {
+    let mut out = frame[..12].to_vec();
+    out.extend_from_slice(&ethertype::MPLS.to_be_bytes());
+    out.extend(stack.iter().flat_map(|lse| lse.to_be_bytes()));
+    out.extend_from_slice(&frame[14..]);
+    out
+}
+
+#[test]
+fn mpls_frames_are_cached_pushed_popped_and_matched_under_the_stack_in_one_pass() {
+    use crate::flow::key::mpls;
+    let mut h = harness(
+        &[
+            "in_port=1,udp,tp_src=100,actions=push_mpls:0x8847,set_field:77->mpls_label,output:2",
+            "in_port=1,mpls,mpls_label=5,actions=pop_mpls:0x0800,goto_table:1",
+            "in_port=1,mpls,mpls_label=6,actions=dec_mpls_ttl,output:2",
+            "table=1,udp,tp_src=200,actions=output:3",
+            "table=1,priority=0,actions=output:2",
+        ],
+        3,
+        &[2, 3],
+    );
+    // A push: the entry after the addresses, TTL from the IP header.
+    h.forward(&[udp_frame(100), udp_frame(100)]);
+    let sent = h.take_sent();
+    // TC 6: the low bits of the DSCP (46), as Open vSwitch takes them.
+    let expected = labelled(&udp_frame(100), &[mpls::lse(77, 6, true, 64)]);
+    assert!(sent.iter().all(|(port, packet)| *port == 2 && packet.data() == expected.as_slice()), "{sent:?}");
+    assert_eq!(h.counter(PmdCounter::Upcalls), 1, "the second packet hits the megaflow");
+    // A pop and a match on the UDP header under the stack: one megaflow per inner flow, no
+    // second pass.
+    let popped = |src| labelled(&udp_frame(src), &[mpls::lse(5, 0, true, 9)]);
+    h.forward(&[popped(200), popped(300), popped(200), popped(300)]);
+    assert_eq!(h.counter(PmdCounter::Upcalls), 3, "one upcall per inner flow that decides");
+    assert_eq!(h.sent_to(3), [200, 200]);
+    assert_eq!(h.sent_to(2), [300, 300]);
+    let sent = h.take_sent();
+    assert!(sent.iter().all(|(_, packet)| packet.data()[12..14] == [0x08, 0x00]), "popped to IPv4");
+    // (Padded with zeros to the length it had, short of the Ethernet minimum.)
+    let mut expected = udp_frame(200);
+    expected.resize(popped(200).len(), 0);
+    assert_eq!(sent[0].1.data(), expected.as_slice());
+    // dec_mpls_ttl: decremented, or expired and counted (no controller asks for invalid_ttl).
+    let ttl = |ttl| labelled(&udp_frame(1), &[mpls::lse(6, 0, true, ttl)]);
+    h.forward(&[ttl(9), ttl(1)]);
+    let sent = h.take_sent();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].1.data(), ttl(8).as_slice(), "a rewrite in place keeps the length");
+    assert_eq!(h.drops(DropReason::TtlExpired), 1);
+    // A stack deeper than the key: dropped on pop, with its own reason.
+    let deep =
+        labelled(&udp_frame(1), &[mpls::lse(5, 0, false, 9), mpls::lse(1, 0, false, 9), mpls::lse(2, 0, false, 9)]);
+    h.forward(&[deep]);
+    assert_eq!(h.drops(DropReason::MplsTooDeep), 1);
+}
+
 #[test]
 fn a_megaflow_installed_in_a_burst_serves_the_burst_s_later_misses() {
     // One rule for every UDP packet: one megaflow for all of them, however many flows.

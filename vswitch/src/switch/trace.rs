@@ -10,7 +10,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use crate::control::protocol::TraceReply;
 use crate::datapath::{Datapath, Decap, DecapVerdict};
-use crate::flow::key::{Field, FlowKey};
+use crate::flow::key::{mpls, Field, FlowKey};
 use crate::flow::{parse_dump_flows, Match};
 use crate::packet::extract;
 use crate::packet::proto::{ethertype, ip_proto, vlan};
@@ -185,6 +185,15 @@ impl Switch {
                 format!("push_vlan(tpid={tpid:#06x},vid={},pcp={})", tci & vlan::VID_MASK, tci >> vlan::PCP_SHIFT)
             }
             DpAction::PopVlan => "pop_vlan".into(),
+            DpAction::PushMpls { ethertype, lse } => format!(
+                "push_mpls(label={},tc={},ttl={},bos={},eth_type={ethertype:#x})",
+                lse >> mpls::LABEL_SHIFT,
+                (lse >> mpls::TC_SHIFT) & 7,
+                lse & 0xff,
+                u8::from(lse & mpls::BOS_BIT != 0)
+            ),
+            DpAction::PopMpls { ethertype } => format!("pop_mpls(eth_type={ethertype:#x})"),
+            DpAction::CopyTtlIn => "copy_ttl_in".into(),
             DpAction::Meter(id) => format!("meter({id})"),
             DpAction::Tunnel(push) => {
                 let outputs: Vec<String> = push.outputs.iter().map(|dp| self.dp_port_text(*dp)).collect();

@@ -623,6 +623,78 @@ const GOLDEN: &[Golden] = &[
          00000000000012340000000700098000ffffffffffff000000000008feff0000",
         decoded: "cookie=0x1234, idle_timeout=7, hard_timeout=9, in_port=LOCAL actions=output:65279",
     },
+    // MPLS: match fields in Open vSwitch's order (TC, BOS, TTL, label), the 1.3 actions and
+    // set_field, the Nicira actions and reg_loads of 1.0.
+    Golden {
+        version: Version::V1_3,
+        flow: "mpls,mpls_label=10,mpls_tc=3,mpls_bos=1,actions=pop_mpls:0x0800,output:1",
+        bytes: "040e007000000002000000000000000000000000000000000000000000008000ffffffffffffffffffffffff00000000\
+         0001001c80000a02884780004601038000480101800044040000000a0000000000040020000000000014000808000000\
+         00000010000000010000000000000000",
+        decoded: "mpls,mpls_label=10,mpls_tc=3,mpls_bos=1 actions=pop_mpls:0x0800,output:1",
+    },
+    Golden {
+        version: Version::V1_3,
+        flow: "mplsm,mpls_ttl=64,actions=dec_mpls_ttl,set_mpls_ttl:9,output:2",
+        bytes: "040e006800000002000000000000000000000000000000000000000000008000ffffffffffffffffffffffff00000000\
+         0001000f80000a02884800013c01400000040028000000000010000800000000000f0008090000000000001000000002\
+         0000000000000000",
+        decoded: "mplsm,mpls_ttl=64 actions=dec_mpls_ttl,set_mpls_ttl(9),output:2",
+    },
+    Golden {
+        version: Version::V1_3,
+        flow: "ip,actions=push_mpls:0x8847,set_field:7->mpls_label,set_field:2->mpls_tc,output:1",
+        bytes: "040e008000000002000000000000000000000000000000000000000000008000ffffffffffffffffffffffff00000000\
+         0001000a80000a0208000000000000000004004000000000001300088847000000190010800044040000000700000000\
+         0019001080004601020000000000000000000010000000010000000000000000",
+        decoded: "ip actions=push_mpls:0x8847,set_field:7->mpls_label,set_field:2->mpls_tc,output:1",
+    },
+    Golden {
+        version: Version::V1_3,
+        flow: "mpls,actions=set_mpls_label:5,set_mpls_tc:1,push_mpls:0x8848,set_field:3->mpls_ttl,output:1",
+        bytes: "040e009000000002000000000000000000000000000000000000000000008000ffffffffffffffffffffffff00000000\
+         0001000a80000a0288470000000000000004005000000000001900108000440400000005000000000019001080004601\
+         010000000000000000130008884800000019001000013c01030000000000000000000010000000010000000000000000",
+        decoded: "mpls actions=set_field:5->mpls_label,set_field:1->mpls_tc,push_mpls:0x8848,set_field:3->mpls_ttl,output:1",
+    },
+    Golden {
+        version: Version::V1_3,
+        flow: "mpls,actions=write_actions(pop_mpls:0x86dd,output:3)",
+        bytes: "040e006000000002000000000000000000000000000000000000000000008000ffffffffffffffffffffffff00000000\
+         0001000a80000a02884700000000000000030020000000000014000886dd000000000010000000030000000000000000",
+        decoded: "mpls actions=write_actions(pop_mpls:0x86dd,output:3)",
+    },
+    Golden {
+        version: Version::V1_0,
+        flow: "mpls,mpls_label=10,mpls_tc=3,mpls_bos=1,actions=pop_mpls:0x0800,output:1",
+        bytes: "0104006000000004000023200000000d00000000000000000000000000008000ffffffffffff00000018000000000000\
+         00000602884780004601038000480101800044040000000affff00100000232000180800000000000000000800010000",
+        decoded: "mpls,mpls_label=10,mpls_tc=3,mpls_bos=1 actions=pop_mpls:0x0800,output:1",
+    },
+    Golden {
+        version: Version::V1_0,
+        flow: "mplsm,mpls_ttl=64,actions=dec_mpls_ttl,set_mpls_ttl:9,output:2",
+        bytes: "0104006800000004000023200000000d00000000000000000000000000008000ffffffffffff0000000b000000000000\
+         00000602884800013c01400000000000ffff001000002320001a000000000000ffff0010000023200019090000000000\
+         0000000800020000",
+        decoded: "mplsm,mpls_ttl=64 actions=dec_mpls_ttl,set_mpls_ttl(9),output:2",
+    },
+    Golden {
+        version: Version::V1_0,
+        flow: "ip,actions=push_mpls:0x8847,set_field:7->mpls_label,set_field:2->mpls_tc,output:1",
+        bytes: "0104008000000004000023200000000d00000000000000000000000000008000ffffffffffff00000006000000000000\
+         0000060208000000ffff0010000023200017884700000000ffff00180000232000070013800044040000000000000007\
+         ffff001800002320000700028000460100000000000000020000000800010000",
+        decoded: "ip actions=push_mpls:0x8847,load:0x7->OXM_OF_MPLS_LABEL[],load:0x2->OXM_OF_MPLS_TC[],output:1",
+    },
+    Golden {
+        version: Version::V1_0,
+        flow: "mpls,actions=set_mpls_label:5,set_mpls_tc:1,push_mpls:0x8848,set_field:3->mpls_ttl,output:1",
+        bytes: "0104008800000004000023200000000d00000000000000000000000000008000ffffffffffff00000006000000000000\
+         0000060288470000ffff001000002320001e000000000005ffff001000002320001f010000000000ffff001000002320\
+         0017884800000000ffff0018000023200007000700013c0100000000000000030000000800010000",
+        decoded: "mpls actions=set_mpls_label(5),set_mpls_tc(1),push_mpls:0x8848,load:0x3->NXM_NX_MPLS_TTL[],output:1",
+    },
 ];
 
 fn hex(text: &str) -> Vec<u8> {
@@ -878,6 +950,8 @@ fn every_action_crosses_both_versions_as_an_equivalent_action() {
         ("dl_vlan=3,actions=set_field:0x1/0x1fff->vlan_tci", "load:0x1->NXM_OF_VLAN_TCI[0..12]", ""),
         // 1.0 has no write_actions; the group action is Open vSwitch's NXAST_GROUP there.
         ("actions=group:5,write_actions(group:4294967040)", "group:5,write_actions(group:4294967040)", "group:5"),
+        ("mpls,actions=copy_ttl_in,copy_ttl_out,dec_mpls_ttl,set_mpls_ttl:3,pop_mpls:0x8847,push_mpls:0x8848", "copy_ttl_in,copy_ttl_out,dec_mpls_ttl,set_mpls_ttl(3),pop_mpls:0x8847,push_mpls:0x8848", "dec_mpls_ttl,set_mpls_ttl(3),pop_mpls:0x8847,push_mpls:0x8848"),
+        ("mpls,actions=set_mpls_label:7,set_mpls_tc:2,set_field:9->mpls_ttl", "set_field:7->mpls_label,set_field:2->mpls_tc,set_field:9->mpls_ttl", "set_mpls_label(7),set_mpls_tc(2),load:0x9->NXM_NX_MPLS_TTL[]"),
         ("actions=meter:2,output:1,clear_actions,write_actions(strip_vlan,output:2),write_metadata:0x1/0x1,goto_table:3", "meter:2,output:1,clear_actions,write_actions(strip_vlan,output:2),write_metadata:0x1/0x1,goto_table:3", "output:1,resubmit(,3),write_metadata:0x1/0x1"),
     ];
     let mut failures = Vec::new();
@@ -915,12 +989,18 @@ fn bad_actions_are_rejected_with_their_codes() {
         (Version::V1_3, "00000010 ffff0000 00000000 00000000", bad(BAD_OUT_PORT)),
         (Version::V1_0, "00000008 ffff0000", bad(BAD_OUT_PORT)),
         // A reserved group (ALL), a group action of the wrong length, a group in 1.0 (which
-        // has no groups); set_queue and MPLS: the switch has none of them.
+        // has no groups); set_queue: the switch has none; push_mpls of a non-MPLS ethertype.
         (Version::V1_3, "00160008 fffffffc", bad(BAD_OUT_GROUP)),
         (Version::V1_3, "00160010 00000001 00000000 00000000", bad(BAD_LEN)),
         (Version::V1_0, "00160008 00000001", bad(BAD_TYPE)),
         (Version::V1_3, "00150008 00000001", bad(BAD_QUEUE)),
-        (Version::V1_3, "00130008 88470000", bad(BAD_TYPE)),
+        (Version::V1_3, "00130008 08000000", bad(BAD_ARGUMENT)),
+        (Version::V1_0, "ffff0010 00002320 00170800 00000000", bad(BAD_ARGUMENT)),
+        // set_field of mpls_bos (read-only, as in Open vSwitch); a Nicira MPLS TC above 7.
+        (Version::V1_3, "00190010 80004801 01000000 00000000", bad(BAD_SET_ARGUMENT)),
+        (Version::V1_0, "ffff0010 00002320 001f0800 00000000", bad(BAD_ARGUMENT)),
+        // PBB: the switch has none.
+        (Version::V1_3, "001a0008 88e70000", bad(BAD_TYPE)),
         (Version::V1_0, "000b0010 00010000 00000000 00000001", bad(BAD_QUEUE)),
         (Version::V1_0, "000c0008 00000000", bad(BAD_TYPE)),
         // push_vlan of a non-VLAN ethertype; set_vlan_vid beyond 4095; tos with ECN bits.

@@ -65,6 +65,8 @@ fn every_field_crosses_oxm_and_nxm_exact_and_masked() {
         "tcp6,tp_dst=22",
         "icmp6,icmp_type=135,icmp_code=0,nd_target=fe80::1,nd_sll=00:11:22:33:44:55",
         "icmp6,icmp_type=136,nd_target=fe80::/64,nd_tll=00:00:00:00:00:02",
+        "mpls,mpls_label=1048575,mpls_tc=7,mpls_bos=1,mpls_ttl=255",
+        "mplsm,mpls_label=0,mpls_bos=0",
     ];
     for flow in flows {
         let m = matches(flow);
@@ -189,9 +191,16 @@ fn oxm_error(tlvs: &str) -> u16 {
 #[test]
 fn bad_matches_are_rejected_with_their_codes() {
     use bad_match::*;
-    // Unknown field (in_phy_port, mpls, an unknown NXM), known field with the wrong length.
+    // Unknown field (in_phy_port, pbb_isid, an unknown NXM), known field with the wrong length.
     assert_eq!(oxm_error("80000204 00000001"), BAD_FIELD);
-    assert_eq!(oxm_error("80004404 00000001"), BAD_FIELD);
+    assert_eq!(oxm_error("80004a03 000001"), BAD_FIELD);
+    // MPLS fields without an MPLS eth_type, or with IPv4's; a label beyond 20 bits, a TC
+    // beyond 3, a masked label (not maskable).
+    assert_eq!(oxm_error("80004404 00000001"), BAD_PREREQ);
+    assert_eq!(oxm_error("80000a02 0800 80004601 01"), BAD_PREREQ);
+    assert_eq!(oxm_error("80000a02 8847 80004404 00100000"), BAD_VALUE);
+    assert_eq!(oxm_error("80000a02 8847 80004601 08"), BAD_VALUE);
+    assert_eq!(oxm_error("80000a02 8847 80004508 00000001 000000ff"), BAD_MASK);
     assert_eq!(oxm_error("0001fe04 00000001"), BAD_FIELD);
     assert_eq!(oxm_error("80000a04 00000800"), BAD_LEN);
     assert_eq!(oxm_error("80000a02 08"), BAD_LEN);

@@ -22,7 +22,7 @@ fn rewrite_everything(frame: &[u8], rng: &mut XorShift) {
     let ip6 = [b0, b1, b2, b3, b4, b5, b6, b7, b7, b6, b5, b4, b3, b2, b1, b0];
     let short = u16::from_be_bytes([b6, b7]);
     for _ in 0..12 {
-        let result: Result<(), RewriteError> = match rng.below(36) {
+        let result: Result<(), RewriteError> = match rng.below(40) {
             0 => rewrite::set_eth_src(&mut buf, mac),
             1 => rewrite::set_eth_dst(&mut buf, mac),
             2 => rewrite::push_vlan(&mut buf, &mut layers, 0x8100, short),
@@ -55,6 +55,15 @@ fn rewrite_everything(frame: &[u8], rng: &mut XorShift) {
             29 => rewrite::set_nd_target(&mut buf, &layers, ip6),
             30 => rewrite::set_nd_sll(&mut buf, &layers, mac),
             31 => rewrite::set_nd_tll(&mut buf, &layers, mac),
+            32 => rewrite::push_mpls(&mut buf, &mut layers, 0x8847, u32::from_be_bytes(ip4)),
+            33 => rewrite::pop_mpls(&mut buf, &mut layers, short),
+            34 => rewrite::set_mpls_lse_bits(
+                &mut buf,
+                &layers,
+                u32::from_be_bytes(ip4),
+                u32::from_be_bytes([b0, b1, b2, b3]),
+            ),
+            35 => rewrite::copy_mpls_ttl_in(&mut buf, &layers),
             // Re-extract now and then, as the pipeline may.
             _ => {
                 layers = extract(buf.data(), 3, &mut key);
@@ -68,7 +77,8 @@ fn rewrite_everything(frame: &[u8], rng: &mut XorShift) {
 #[test]
 fn random_bytes_and_mutated_samples_never_panic() {
     let mut rng = XorShift(0x9e37_79b9_7f4a_7c15);
-    let samples: Vec<Vec<u8>> = samples::all().into_iter().map(|(_, frame)| frame).collect();
+    let mut samples: Vec<Vec<u8>> = samples::all().into_iter().map(|(_, frame)| frame).collect();
+    samples.push(samples::mpls_ipv4_udp());
     let mut key = FlowKey::default();
     let mut parsed_l4 = 0;
     for round in 0..60_000 {

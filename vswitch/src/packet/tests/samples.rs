@@ -110,6 +110,14 @@ pub fn llc_snap_ipv4_udp() -> Vec<u8> {
     ethernet(&[], u16::try_from(payload.len()).unwrap(), &payload)
 }
 
+/// Two MPLS label stack entries over IPv4/UDP (not in `all`: the truncation test's layer
+/// groups do not fit a label stack; `tests::mpls` cuts it its own way).
+pub fn mpls_ipv4_udp() -> Vec<u8> {
+    let mut payload = [0x0006_4140_u32, 0x000c_813f].iter().flat_map(|lse| lse.to_be_bytes()).collect::<Vec<u8>>();
+    payload.extend_from_slice(&Ipv4::new(ip_proto::UDP).build(&udp(1000, 2000, b"inner")));
+    ethernet(&[], ethertype::MPLS, &payload)
+}
+
 /// The destination of the L4 pseudo header of a sample, when it is not the IPv6 destination.
 pub fn final_dst(name: &str) -> Option<[u8; 16]> {
     (name == "ipv6_routing_udp").then_some(ND_TARGET)

@@ -176,6 +176,13 @@ impl Xlate<'_, '_> {
                 rewritten.push(field);
             }
         }
+        let restacked =
+            self.out.actions.get(first_action..).unwrap_or_default().iter().any(|action| {
+                matches!(action, DpAction::PushMpls { .. } | DpAction::PopMpls { .. } | DpAction::CopyTtlIn)
+            });
+        if restacked {
+            self.restore_label_stack(before);
+        }
         if rewritten.contains(&Field::VlanTci) {
             self.out.wildcards.set_all_ones(Field::VlanTci2);
             let inner = self.committed.get_u128(Field::VlanTci2);
@@ -241,6 +248,54 @@ mod tests {
         key.set_u64(Field::NwSrc, 0x0a00_0001);
         key.set_u64(Field::TpSrc, u64::from(src_port));
         key
+    }
+
+    #[test]
+    fn an_all_group_bucket_that_pushes_or_pops_mpls_leaves_the_next_bucket_the_packet_as_it_was() {
+        use crate::flow::key::mpls;
+        let push = Action::PushMpls { ethertype: 0x8847 };
+        let all = Group {
+            id: 1,
+            group_type: GroupType::All,
+            buckets: vec![bucket(0, 0, &[push.clone(), output(2)]), bucket(0, 0, &[output(3)])],
+        };
+        let snapshot = tables(&[all], &["ip,actions=group:1"]);
+        let mut key = udp(5);
+        key.set_u64(Field::NwTtl, 64);
+        let t = run(&snapshot, &trunk_ports(&[1, 2, 3]), &key);
+        assert_eq!(
+            t.actions,
+            [
+                DpAction::PushMpls { ethertype: 0x8847, lse: mpls::lse(0, 0, true, 64) },
+                DpAction::Output(dp(2)),
+                DpAction::PopMpls { ethertype: 0x0800 },
+                DpAction::Output(dp(3))
+            ]
+        );
+        // A bucket that pops: the next gets the entry back.
+        let all = Group {
+            id: 1,
+            group_type: GroupType::All,
+            buckets: vec![
+                bucket(0, 0, &[Action::PopMpls { ethertype: 0x0800 }, output(2)]),
+                bucket(0, 0, &[output(3)]),
+            ],
+        };
+        let snapshot = tables(&[all], &["mpls,actions=group:1"]);
+        let mut key = packet(1, VM_MAC, REMOTE_MAC, None);
+        key.set_u64(Field::DlType, 0x8847);
+        let lse = mpls::lse(30, 1, true, 7);
+        key.set_mpls_lse(0, lse);
+        let t = run(&snapshot, &trunk_ports(&[1, 2, 3]), &key);
+        assert_eq!(
+            t.actions,
+            [
+                DpAction::PopMpls { ethertype: 0x0800 },
+                DpAction::Output(dp(2)),
+                DpAction::PushMpls { ethertype: 0x8847, lse },
+                DpAction::Output(dp(3))
+            ]
+        );
     }
 
     #[test]
