@@ -238,6 +238,7 @@ fn switch_samples() -> Vec<(&'static str, Version, Message)> {
                 group_type: GroupType::Select,
                 group_id: 1,
                 buckets: vec![Bucket {
+                    id: 0,
                     weight: 10,
                     watch_port: OfPort::NONE,
                     watch_group: GROUP_ANY,
@@ -254,12 +255,13 @@ fn switch_samples() -> Vec<(&'static str, Version, Message)> {
                 group_id: 2,
                 buckets: vec![
                     Bucket {
+                        id: 0,
                         weight: 0,
                         watch_port: OfPort(1),
                         watch_group: 5,
                         actions: vec![Action::output(OfPort(1)), Action::Group(9)],
                     },
-                    Bucket { weight: 0, watch_port: OfPort(2), watch_group: GROUP_ANY, actions: vec![] },
+                    Bucket { id: 1, weight: 0, watch_port: OfPort(2), watch_group: GROUP_ANY, actions: vec![] },
                 ],
             }])),
         ),
@@ -898,12 +900,14 @@ fn group_meter_packet_out_bundle_and_config_messages_ovs_ofctl_sent() {
         select.buckets,
         vec![
             Bucket {
+                id: 0,
                 weight: 10,
                 watch_port: OfPort(1),
                 watch_group: GROUP_ANY,
                 actions: vec![Action::output(OfPort(1))]
             },
             Bucket {
+                id: 1,
                 weight: 20,
                 watch_port: OfPort::NONE,
                 watch_group: GROUP_ANY,
@@ -1172,8 +1176,8 @@ fn round_trip_samples() -> Vec<(Version, Message)> {
         ),
         (v13, request(RequestBody::Table)),
         (v13, request(RequestBody::TableFeatures(vec![table_features.clone()]))),
-        (v13, request(RequestBody::PortDesc)),
-        (v10, request(RequestBody::PortDesc)),
+        (v13, request(RequestBody::PortDesc(OfPort::NONE))),
+        (v10, request(RequestBody::PortDesc(OfPort::NONE))),
         (v13, request(RequestBody::PortStats(OfPort(3)))),
         (v10, request(RequestBody::Queue { port: OfPort(1), queue_id: 2 })),
         (v13, request(RequestBody::GroupDesc(GROUP_ALL))),

@@ -15,6 +15,7 @@ pub mod meters;
 pub mod multipart;
 pub mod nicira;
 pub mod oxm;
+pub mod oxs;
 pub mod registry;
 pub mod service;
 pub mod targets;
@@ -24,3 +25,5 @@ pub mod wire;
 pub use wire::{read_port, write_port, ErrorType, OfError, Reader, Version, Writer};
 #[cfg(test)]
 mod message_tests;
+#[cfg(test)]
+mod message_tests_v14;

@@ -244,9 +244,14 @@ impl Registry {
                     members.generation = generation_id;
                 }
                 if role == ControllerRole::Master {
+                    let generation_id = members.generation.unwrap_or(0);
                     for other in members.by_id.values().filter(|other| !Arc::ptr_eq(&other.state, &member.state)) {
                         if other.state.role() == ControllerRole::Master {
                             other.state.set_role(ControllerRole::Slave);
+                            // Its connection sends a ROLE_STATUS if it speaks 1.4 or later.
+                            if other.pushes.try_send(Push::RoleStatus { generation_id }).is_err() {
+                                other.state.pushes_dropped.fetch_add(1, Ordering::Relaxed);
+                            }
                         }
                     }
                 }

@@ -205,8 +205,18 @@ pub enum PacketOutFailure {
 #[derive(Debug, Clone)]
 pub enum Push {
     PacketIn(Arc<PacketInEvent>),
-    PortStatus { reason: PortReason, port: PortView },
-    FlowRemoved { reason: FlowRemovedReason, flow: Box<FlowStat> },
+    PortStatus {
+        reason: PortReason,
+        port: PortView,
+    },
+    FlowRemoved {
+        reason: FlowRemovedReason,
+        flow: Box<FlowStat>,
+    },
+    /// This connection lost the master role to another one (a ROLE_STATUS in 1.4 and later).
+    RoleStatus {
+        generation_id: u64,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
