@@ -491,7 +491,7 @@ impl AsyncConfig {
 
     /// Sets the mask a property names (those not kept are ignored).
     pub fn apply(&mut self, property: AsyncProperty) {
-        let slot = usize::from(property.kind % 2 == 0);
+        let slot = usize::from(property.kind.is_multiple_of(2));
         let mask = match property.kind / 2 {
             0 => &mut self.packet_in_mask,
             1 => &mut self.port_status_mask,
@@ -1385,49 +1385,40 @@ fn flow_removed_reason(number: u8) -> Result<FlowRemovedReason, OfError> {
 
 fn decode_flow_removed(version: Version, r: &mut Reader) -> Result<FlowRemoved, OfError> {
     match version {
-        Version::V1_5 => {
-            let table_id = r.u8()?;
-            let reason = flow_removed_reason(r.u8()?)?;
-            let priority = r.u16()?;
-            let (idle_timeout, hard_timeout) = (r.u16()?, r.u16()?);
-            let cookie = r.u64()?;
-            let matches = decode_match(version, r)?;
-            let stats = oxs::decode_stats(r)?;
-            let (duration_sec, duration_nsec) = stats.duration.unwrap_or_default();
+        Version::V1_3 | Version::V1_4 | Version::V1_5 => {
+            let (cookie, priority, reason, table_id, duration, timeouts, counts, matches);
+            if version >= Version::V1_5 {
+                // The header fields reordered, the counters and duration as OXS after the match.
+                table_id = r.u8()?;
+                reason = flow_removed_reason(r.u8()?)?;
+                priority = r.u16()?;
+                timeouts = (r.u16()?, r.u16()?);
+                cookie = r.u64()?;
+                matches = decode_match(version, r)?;
+                let stats = oxs::decode_stats(r)?;
+                duration = stats.duration.unwrap_or_default();
+                counts = (stats.packet_count.unwrap_or_default(), stats.byte_count.unwrap_or_default());
+            } else {
+                cookie = r.u64()?;
+                priority = r.u16()?;
+                reason = flow_removed_reason(r.u8()?)?;
+                table_id = r.u8()?;
+                duration = (r.u32()?, r.u32()?);
+                timeouts = (r.u16()?, r.u16()?);
+                counts = (r.u64()?, r.u64()?);
+                matches = decode_match(version, r)?;
+            }
             Ok(FlowRemoved {
                 cookie,
                 priority,
                 reason,
                 table_id,
-                duration_sec,
-                duration_nsec,
-                idle_timeout,
-                hard_timeout,
-                packet_count: stats.packet_count.unwrap_or_default(),
-                byte_count: stats.byte_count.unwrap_or_default(),
-                matches,
-            })
-        }
-        Version::V1_3 | Version::V1_4 => {
-            let cookie = r.u64()?;
-            let priority = r.u16()?;
-            let reason = flow_removed_reason(r.u8()?)?;
-            let table_id = r.u8()?;
-            let (duration_sec, duration_nsec) = (r.u32()?, r.u32()?);
-            let (idle_timeout, hard_timeout) = (r.u16()?, r.u16()?);
-            let (packet_count, byte_count) = (r.u64()?, r.u64()?);
-            let matches = decode_match(version, r)?;
-            Ok(FlowRemoved {
-                cookie,
-                priority,
-                reason,
-                table_id,
-                duration_sec,
-                duration_nsec,
-                idle_timeout,
-                hard_timeout,
-                packet_count,
-                byte_count,
+                duration_sec: duration.0,
+                duration_nsec: duration.1,
+                idle_timeout: timeouts.0,
+                hard_timeout: timeouts.1,
+                packet_count: counts.0,
+                byte_count: counts.1,
                 matches,
             })
         }
@@ -1774,7 +1765,7 @@ pub(crate) fn decode_group_mod_v15(version: Version, r: &mut Reader) -> Result<G
         other => return Err(group_mod_failed(15, format!("command_bucket_id {other:#x}"))),
     };
     let command = match number {
-        0 | 1 | 2 if place != BucketPlace::All => {
+        0..=2 if place != BucketPlace::All => {
             return Err(group_mod_failed(12, format!("command_bucket_id {command_bucket_id:#x} with command {number}")))
         }
         0 => GroupCommand::Add,

@@ -11,7 +11,7 @@ use super::multipart::*;
 use super::nicira::*;
 use super::wire::{ErrorType, OfError, Version};
 
-fn hex(text: &str) -> Vec<u8> {
+pub(super) fn hex(text: &str) -> Vec<u8> {
     let digits: Vec<u8> = text.bytes().filter(u8::is_ascii_hexdigit).collect();
     digits.chunks(2).map(|pair| u8::from_str_radix(std::str::from_utf8(pair).unwrap(), 16).unwrap()).collect()
 }
@@ -37,7 +37,7 @@ fn group_stats_sample() -> GroupStats {
     }
 }
 
-fn port(n: u32) -> PortDesc {
+pub(super) fn port(n: u32) -> PortDesc {
     PortDesc {
         port_no: OfPort(n),
         hw_addr: [0, 0x11, 0x22, 0x33, 0x44, u8::try_from(n).unwrap()],
@@ -53,7 +53,27 @@ fn port(n: u32) -> PortDesc {
     }
 }
 
-fn in_port_match(n: u32) -> Match {
+pub(super) fn port_stats(port_no: OfPort) -> PortStats {
+    PortStats {
+        port_no,
+        rx_packets: 1,
+        tx_packets: 2,
+        rx_bytes: 3,
+        tx_bytes: 4,
+        rx_dropped: 5,
+        tx_dropped: 6,
+        rx_errors: 7,
+        tx_errors: 8,
+        rx_frame_err: 9,
+        rx_over_err: 10,
+        rx_crc_err: 11,
+        collisions: 12,
+        duration_sec: 0,
+        duration_nsec: 0,
+    }
+}
+
+pub(super) fn in_port_match(n: u32) -> Match {
     let mut m = Match::catch_all();
     m.set_in_port(OfPort(n));
     m
@@ -639,7 +659,7 @@ meter:1 flow_count:1 packet_in_count:10 byte_in_count:1000 duration:2s bands:
 ];
 
 /// What `ovs-ofctl ofp-print` prints for `bytes`, when ovs-ofctl is installed.
-fn ofp_print(bytes: &[u8]) -> Option<String> {
+pub(super) fn ofp_print(bytes: &[u8]) -> Option<String> {
     let output = Command::new("ovs-ofctl").arg("ofp-print").arg(to_hex(bytes)).output().ok()?;
     Some(String::from_utf8_lossy(&output.stdout).into_owned())
 }
@@ -1044,23 +1064,6 @@ fn round_trip_samples() -> Vec<(Version, Message)> {
         },
         matches: in_port_match(1),
         instructions: Instructions { goto_table: Some(3), ..rule("actions=output:2").instructions },
-    };
-    let port_stats = |port_no| PortStats {
-        port_no,
-        rx_packets: 1,
-        tx_packets: 2,
-        rx_bytes: 3,
-        tx_bytes: 4,
-        rx_dropped: 5,
-        tx_dropped: 6,
-        rx_errors: 7,
-        tx_errors: 8,
-        rx_frame_err: 9,
-        rx_over_err: 10,
-        rx_crc_err: 11,
-        collisions: 12,
-        duration_sec: 0,
-        duration_nsec: 0,
     };
     let queue_stats = QueueStats {
         port_no: OfPort(1),

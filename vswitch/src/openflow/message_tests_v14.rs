@@ -2,62 +2,14 @@
 //! trips, and what the switch sends in those versions is what Open vSwitch's decoder
 //! (`ovs-ofctl ofp-print`, when installed) reads, field by field as it prints them.
 
-use std::process::Command;
-
 use crate::flow::key::Field;
-use crate::flow::{parse_add_flow, Action, Instructions, Match, OfPort, PacketInReason, Subfield};
+use crate::flow::{parse_add_flow, Action, Instructions, OfPort, PacketInReason, Subfield};
 
 use super::message::*;
+use super::message_tests::{hex, in_port_match, ofp_print, port, port_stats};
 use super::multipart::*;
 use super::nicira::*;
 use super::wire::{ErrorType, Version};
-
-fn hex(text: &str) -> Vec<u8> {
-    let digits: Vec<u8> = text.bytes().filter(u8::is_ascii_hexdigit).collect();
-    digits.chunks(2).map(|pair| u8::from_str_radix(std::str::from_utf8(pair).unwrap(), 16).unwrap()).collect()
-}
-
-fn in_port_match(n: u32) -> Match {
-    let mut m = Match::catch_all();
-    m.set_in_port(OfPort(n));
-    m
-}
-
-fn port(n: u32) -> PortDesc {
-    PortDesc {
-        port_no: OfPort(n),
-        hw_addr: [0, 0x11, 0x22, 0x33, 0x44, u8::try_from(n).unwrap()],
-        name: format!("p{n}"),
-        config: 0,
-        state: 4,
-        curr: 0x2820,
-        advertised: 0x2820,
-        supported: 0x2820,
-        peer: 0,
-        curr_speed: 10_000_000,
-        max_speed: 10_000_000,
-    }
-}
-
-fn port_stats(n: u32) -> PortStats {
-    PortStats {
-        port_no: OfPort(n),
-        rx_packets: 1,
-        tx_packets: 2,
-        rx_bytes: 3,
-        tx_bytes: 4,
-        rx_dropped: 5,
-        tx_dropped: 6,
-        rx_errors: 7,
-        tx_errors: 8,
-        rx_frame_err: 9,
-        rx_over_err: 10,
-        rx_crc_err: 11,
-        collisions: 12,
-        duration_sec: 13,
-        duration_nsec: 14,
-    }
-}
 
 fn flow_stats() -> FlowStats {
     FlowStats {
@@ -118,7 +70,7 @@ fn samples() -> Vec<(Version, Message, &'static [&'static str])> {
             "speed: 10000 Mbps now, 10000 Mbps max",
         ]),
         (v14, reply(ReplyBody::PortDesc(vec![port(1), port(2)])), &["OFPST_PORT_DESC reply (OF1.4)", "2(p2): addr:00:11:22:33:44:02"]),
-        (v14, reply(ReplyBody::PortStats(vec![port_stats(1)])), &[
+        (v14, reply(ReplyBody::PortStats(vec![PortStats { duration_sec: 13, duration_nsec: 14, ..port_stats(OfPort(1)) }])), &[
             "OFPST_PORT reply (OF1.4)",
             "port  1: rx pkts=1, bytes=3, drop=5, errs=7, frame=9, over=10, crc=11",
             "tx pkts=2, bytes=4, drop=6, errs=8, coll=12",
@@ -266,13 +218,6 @@ fn samples() -> Vec<(Version, Message, &'static [&'static str])> {
         (v15, request(RequestBody::GroupDesc(4)), &["OFPST_GROUP_DESC request (OF1.5)", "group_id=4"]),
         (v15, request(RequestBody::PortDesc(OfPort(2))), &["OFPST_PORT_DESC request (OF1.5)", "port=2"]),
     ]
-}
-
-/// What `ovs-ofctl ofp-print` prints for `bytes`, when ovs-ofctl is installed.
-fn ofp_print(bytes: &[u8]) -> Option<String> {
-    let text: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    let output = Command::new("ovs-ofctl").arg("ofp-print").arg(text).output().ok()?;
-    Some(String::from_utf8_lossy(&output.stdout).into_owned())
 }
 
 #[test]

@@ -812,80 +812,60 @@ fn encode_flow_stats_request(version: Version, request: &FlowStatsRequest, w: &m
 }
 
 fn decode_flow_stats(version: Version, r: &mut Reader) -> Result<FlowStats, OfError> {
-    if version >= Version::V1_5 {
-        return decode_flow_desc(r);
-    }
     let length = r.u16()?;
     let mut e = entry_body(r, length, if version >= Version::V1_3 { 56 } else { 88 })?;
-    let table_id = e.u8()?;
-    e.skip(1)?;
-    let matches_1_0 = if version == Version::V1_0 { Some(decode_match(version, &mut e)?) } else { None };
-    let (duration_sec, duration_nsec) = (e.u32()?, e.u32()?);
-    let (priority, idle_timeout, hard_timeout) = (e.u16()?, e.u16()?, e.u16()?);
-    let flags = match version {
-        Version::V1_3 | Version::V1_4 | Version::V1_5 => {
-            let flags = FlowModFlags::from_wire(version, e.u16()?)?;
-            e.skip(4)?;
-            flags
-        }
-        Version::V1_0 => {
-            e.skip(6)?;
-            FlowModFlags::default()
-        }
-    };
-    let (cookie, packet_count, byte_count) = (e.u64()?, e.u64()?, e.u64()?);
-    let matches = match matches_1_0 {
-        Some(matches) => matches,
-        None => decode_match(version, &mut e)?,
-    };
+    let (table_id, duration, priority, idle_timeout, hard_timeout, flags, cookie, counts, matches);
+    if version >= Version::V1_5 {
+        // `ofp_flow_desc`: the 1.4 fields reordered (no counters), the match, the counters and
+        // duration as OXS stats.
+        e.skip(2)?;
+        table_id = e.u8()?;
+        e.skip(1)?;
+        (priority, idle_timeout, hard_timeout) = (e.u16()?, e.u16()?, e.u16()?);
+        flags = FlowModFlags::from_wire(version, e.u16()?)?;
+        e.skip(2)?;
+        cookie = e.u64()?;
+        matches = decode_match(version, &mut e)?;
+        let stats = oxs::decode_stats(&mut e)?;
+        duration = stats.duration.unwrap_or_default();
+        counts = (stats.packet_count.unwrap_or_default(), stats.byte_count.unwrap_or_default());
+    } else {
+        table_id = e.u8()?;
+        e.skip(1)?;
+        let matches_1_0 = if version == Version::V1_0 { Some(decode_match(version, &mut e)?) } else { None };
+        duration = (e.u32()?, e.u32()?);
+        (priority, idle_timeout, hard_timeout) = (e.u16()?, e.u16()?, e.u16()?);
+        flags = match version {
+            Version::V1_3 | Version::V1_4 | Version::V1_5 => {
+                let flags = FlowModFlags::from_wire(version, e.u16()?)?;
+                e.skip(4)?;
+                flags
+            }
+            Version::V1_0 => {
+                e.skip(6)?;
+                FlowModFlags::default()
+            }
+        };
+        cookie = e.u64()?;
+        counts = (e.u64()?, e.u64()?);
+        matches = match matches_1_0 {
+            Some(matches) => matches,
+            None => decode_match(version, &mut e)?,
+        };
+    }
     let length = e.remaining();
     let instructions = decode_instructions(version, &mut e, length)?;
     Ok(FlowStats {
         table_id,
-        duration_sec,
-        duration_nsec,
+        duration_sec: duration.0,
+        duration_nsec: duration.1,
         priority,
         idle_timeout,
         hard_timeout,
         flags,
         cookie,
-        packet_count,
-        byte_count,
-        idle_age: 0,
-        hard_age: 0,
-        matches,
-        instructions,
-    })
-}
-
-/// 1.5's `ofp_flow_desc`: the 1.4 fields reordered (no counters), the match, the counters as
-/// OXS stats, the instructions.
-fn decode_flow_desc(r: &mut Reader) -> Result<FlowStats, OfError> {
-    let length = r.u16()?;
-    let mut e = entry_body(r, length, 32)?;
-    e.skip(2)?;
-    let table_id = e.u8()?;
-    e.skip(1)?;
-    let (priority, idle_timeout, hard_timeout) = (e.u16()?, e.u16()?, e.u16()?);
-    let flags = FlowModFlags::from_wire(Version::V1_5, e.u16()?)?;
-    e.skip(2)?;
-    let cookie = e.u64()?;
-    let matches = decode_match(Version::V1_5, &mut e)?;
-    let stats = oxs::decode_stats(&mut e)?;
-    let length = e.remaining();
-    let instructions = decode_instructions(Version::V1_5, &mut e, length)?;
-    let (duration_sec, duration_nsec) = stats.duration.unwrap_or_default();
-    Ok(FlowStats {
-        table_id,
-        duration_sec,
-        duration_nsec,
-        priority,
-        idle_timeout,
-        hard_timeout,
-        flags,
-        cookie,
-        packet_count: stats.packet_count.unwrap_or_default(),
-        byte_count: stats.byte_count.unwrap_or_default(),
+        packet_count: counts.0,
+        byte_count: counts.1,
         idle_age: 0,
         hard_age: 0,
         matches,
@@ -996,13 +976,19 @@ fn decode_port_stats(version: Version, r: &mut Reader) -> Result<PortStats, OfEr
     for counter in &mut counters {
         *counter = r.u64()?;
     }
-    let (duration_sec, duration_nsec) = match version {
+    let duration = match version {
         Version::V1_3 | Version::V1_4 | Version::V1_5 => (r.u32()?, r.u32()?),
         Version::V1_0 => (0, 0),
     };
+    Ok(port_stats_of(port_no, counters, duration))
+}
+
+/// Port stats from the twelve counters in their wire order (rx/tx packets, bytes, dropped,
+/// errors, then frame, overrun and CRC errors and collisions) and the duration.
+fn port_stats_of(port_no: OfPort, counters: [u64; 12], (duration_sec, duration_nsec): (u32, u32)) -> PortStats {
     let [rx_packets, tx_packets, rx_bytes, tx_bytes, rx_dropped, tx_dropped, rx_errors, tx_errors, rx_frame_err, rx_over_err, rx_crc_err, collisions] =
         counters;
-    Ok(PortStats {
+    PortStats {
         port_no,
         rx_packets,
         tx_packets,
@@ -1018,7 +1004,7 @@ fn decode_port_stats(version: Version, r: &mut Reader) -> Result<PortStats, OfEr
         collisions,
         duration_sec,
         duration_nsec,
-    })
+    }
 }
 
 /// OFPPSPT_ETHERNET: the Ethernet error counters of 1.4's port stats.
@@ -1031,40 +1017,21 @@ fn decode_port_stats_v1_4(r: &mut Reader) -> Result<PortStats, OfError> {
     let mut e = entry_body(r, length, 80)?;
     e.skip(2)?;
     let port_no = read_port(Version::V1_4, &mut e, port_error)?;
-    let (duration_sec, duration_nsec) = (e.u32()?, e.u32()?);
-    let mut counters = [0u64; 8];
-    for counter in &mut counters {
+    let duration = (e.u32()?, e.u32()?);
+    let mut counters = [0u64; 12];
+    for counter in &mut counters[..8] {
         *counter = e.u64()?;
     }
-    let [rx_packets, tx_packets, rx_bytes, tx_bytes, rx_dropped, tx_dropped, rx_errors, tx_errors] = counters;
-    let mut stats = PortStats {
-        port_no,
-        rx_packets,
-        tx_packets,
-        rx_bytes,
-        tx_bytes,
-        rx_dropped,
-        tx_dropped,
-        rx_errors,
-        tx_errors,
-        rx_frame_err: 0,
-        rx_over_err: 0,
-        rx_crc_err: 0,
-        collisions: 0,
-        duration_sec,
-        duration_nsec,
-    };
     while !e.is_empty() {
         let (kind, mut body) = e.property()?;
         if kind == PORT_STATS_ETHERNET {
             body.skip(4)?;
-            stats.rx_frame_err = body.u64()?;
-            stats.rx_over_err = body.u64()?;
-            stats.rx_crc_err = body.u64()?;
-            stats.collisions = body.u64()?;
+            for counter in &mut counters[8..] {
+                *counter = body.u64()?;
+            }
         }
     }
-    Ok(stats)
+    Ok(port_stats_of(port_no, counters, duration))
 }
 
 fn encode_port_stats(version: Version, port: &PortStats, w: &mut Writer) {

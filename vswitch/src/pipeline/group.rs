@@ -547,6 +547,44 @@ mod tests {
     }
 
     #[test]
+    fn buckets_are_inserted_and_removed_by_place_and_id() {
+        let mut table = GroupTable::default();
+        let with_id = |id, port| Bucket { id, ..output(port) };
+        let ids = |table: &GroupTable| table.get(1).unwrap().group().buckets.iter().map(|b| b.id).collect::<Vec<_>>();
+        table.apply(GroupOp::Add(group(1, GroupType::All, vec![output(1), output(2)])), 3).unwrap();
+        let insert = |place, buckets| GroupOp::InsertBuckets { group: 1, place, buckets };
+        assert_eq!(table.apply(insert(BucketPlace::Last, vec![with_id(7, 3)]), 4), Ok(Vec::new()));
+        assert_eq!(ids(&table), [0, 1, 7]);
+        table.apply(insert(BucketPlace::First, vec![with_id(8, 3)]), 4).unwrap();
+        table.apply(insert(BucketPlace::Id(0), vec![with_id(9, 3), with_id(10, 3)]), 4).unwrap();
+        assert_eq!(ids(&table), [8, 0, 9, 10, 1, 7]);
+        // The group keeps its age.
+        assert_eq!(table.get(1).unwrap().added_ms(), 3);
+        assert_eq!(table.apply(insert(BucketPlace::Last, vec![with_id(7, 1)]), 5), Err(GroupModError::BucketExists(7)));
+        assert_eq!(
+            table.apply(insert(BucketPlace::Id(99), vec![with_id(11, 1)]), 5),
+            Err(GroupModError::UnknownBucket(99))
+        );
+        assert_eq!(ids(&table), [8, 0, 9, 10, 1, 7], "a refused command changes nothing");
+        let remove = |place| GroupOp::RemoveBuckets { group: 1, place };
+        for (place, left) in [
+            (BucketPlace::Id(9), vec![8, 0, 10, 1, 7]),
+            (BucketPlace::First, vec![0, 10, 1, 7]),
+            (BucketPlace::Last, vec![0, 10, 1]),
+        ] {
+            table.apply(remove(place), 6).unwrap();
+            assert_eq!(ids(&table), left);
+        }
+        assert_eq!(table.apply(remove(BucketPlace::Id(9)), 6), Err(GroupModError::UnknownBucket(9)));
+        table.apply(remove(BucketPlace::All), 6).unwrap();
+        assert!(ids(&table).is_empty());
+        assert_eq!(
+            table.apply(GroupOp::RemoveBuckets { group: 5, place: BucketPlace::All }, 6),
+            Err(GroupModError::Unknown(5))
+        );
+    }
+
+    #[test]
     fn refusals_name_the_specification_s_reasons() {
         let mut table = GroupTable::default();
         let mut add = |g: Group| table.apply(GroupOp::Add(g), 0);
