@@ -1,6 +1,6 @@
 //! The ovs-ofctl command matrix (`vswitch_e2e::ofctl_matrix`): every command in every version
 //! 1.0 to 1.5, against Open vSwitch and against the switch, printed side by side. In the versions
-//! the switch speaks (1.0 and 1.3) every command must pass on it but those in `NOT_YET`, each
+//! the switch speaks (1.0, 1.3, 1.4 and 1.5) every command must pass on it but those in `NOT_YET`, each
 //! with its reason; a cell that stops passing fails the test with what ovs-ofctl said, and a cell
 //! of `NOT_YET` that starts passing fails it too (take it off the list). 1.1 and 1.2 are refused
 //! by design: no cell of theirs may pass but those in `OVER_1_4`.

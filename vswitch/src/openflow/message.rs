@@ -1,4 +1,4 @@
-//! OpenFlow messages (1.3 and 1.0) between a controller and the switch: framing a TCP byte
+//! OpenFlow messages (1.0, 1.3, 1.4 and 1.5) between a controller and the switch: framing a TCP byte
 //! stream into messages ([`frame_length`]), the header, the typed [`Message`] and its
 //! [`decode`]/[`encode`], OFPT_ERROR replies ([`encode_error`]) and version negotiation by HELLO
 //! ([`negotiate`]). Matches, instructions and actions inside messages go through `oxm` and
@@ -7,7 +7,9 @@
 //!
 //! Numbers that mean different things in 1.0 and 1.3 (port config/state bits, features
 //! capabilities) are kept as the wire of the message's version has them; everything else is
-//! typed.
+//! typed. 1.4 and 1.5 are 1.3 where their layouts are 1.3's; where not (1.4's property lists in
+//! port, queue, table and async messages, its standard bundles and role status; 1.5's OXS
+//! statistics, packet_out match and group_mod with bucket ids) the codec speaks theirs.
 
 use std::fmt;
 

@@ -1,6 +1,7 @@
 //! MULTIPART (1.3) / STATS (1.0) requests and replies: desc, flow, aggregate, table, table
 //! features, port stats, port desc, queue, group stats/desc/features, meter stats/config/
-//! features, and the Nicira vendor stats NXST_FLOW / NXST_AGGREGATE of 1.0 (their nx_match
+//! features, 1.4's table desc and queue desc (and the 1.4/1.5 layouts of port, queue, flow and
+//! aggregate stats and group desc), and the Nicira vendor stats NXST_FLOW / NXST_AGGREGATE of 1.0 (their nx_match
 //! parts in `nicira`). A reply larger than one message is the caller's to split (`more`).
 
 use crate::flow::{Instructions, Match, OfPort};
