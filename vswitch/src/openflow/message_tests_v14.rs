@@ -30,6 +30,26 @@ fn flow_stats() -> FlowStats {
     }
 }
 
+/// The flow_mod of [`flow_stats`]'s rule.
+fn flow_mod() -> FlowMod {
+    let flow = flow_stats();
+    FlowMod {
+        cookie: flow.cookie,
+        cookie_mask: 0,
+        table_id: flow.table_id,
+        command: FlowModCommand::Add,
+        idle_timeout: flow.idle_timeout,
+        hard_timeout: flow.hard_timeout,
+        priority: flow.priority,
+        buffer_id: NO_BUFFER,
+        out_port: OfPort::NONE,
+        out_group: GROUP_ANY,
+        flags: flow.flags,
+        matches: flow.matches,
+        instructions: flow.instructions,
+    }
+}
+
 fn flow_removed() -> FlowRemoved {
     FlowRemoved {
         cookie: 0x55,
@@ -156,6 +176,20 @@ fn samples() -> Vec<(Version, Message, &'static [&'static str])> {
         (v15, Message::FlowRemoved(flow_removed()), &[
             "OFPT_FLOW_REMOVED (OF1.5)",
             "priority=9,in_port=3 reason=delete table_id=2 cookie:0x55 duration3.000000004s idle5 hard6 pkts7 bytes8",
+        ]),
+        (
+            v14,
+            Message::FlowMod(flow_mod()),
+            &["OFPT_FLOW_MOD (OF1.4)", "ADD table:1 priority=100,in_port=1 cookie:0x123 idle:10 hard:20 send_flow_rem actions=meter:3,output:2"],
+        ),
+        (
+            v15,
+            Message::FlowMod(flow_mod()),
+            &["OFPT_FLOW_MOD (OF1.5)", "ADD table:1 priority=100,in_port=1 cookie:0x123 idle:10 hard:20 send_flow_rem actions=meter:3,output:2"],
+        ),
+        (v14, reply(ReplyBody::Flow(vec![flow_stats()])), &[
+            "OFPST_FLOW reply (OF1.4)",
+            "cookie=0x123, duration=5.500s, table=1, n_packets=7, n_bytes=700, idle_timeout=10, hard_timeout=20, send_flow_rem priority=100,in_port=1 actions=meter:3,output:2",
         ]),
         (v15, reply(ReplyBody::Flow(vec![flow_stats()])), &[
             "OFPST_FLOW reply (OF1.5)",
