@@ -249,7 +249,7 @@ fn decode_action(version: Version, kind: u16, len: usize, mut r: Reader) -> Resu
             return meter_id(r.u32()?).map(Decoded::Meter);
         }
         Version::V1_5 if kind == of15::COPY_FIELD => decode_copy_field(len, &mut r)?,
-        Version::V1_3 | Version::V1_4 | Version::V1_5 => decode_v1_3_action(kind, len, &mut r)?,
+        Version::V1_3 | Version::V1_4 | Version::V1_5 => decode_v1_3_action(version, kind, len, &mut r)?,
     };
     Ok(Decoded::Action(action))
 }
@@ -412,7 +412,8 @@ fn decode_v1_0_action(kind: u16, len: usize, r: &mut Reader) -> Result<Action, O
     Ok(action)
 }
 
-fn decode_v1_3_action(kind: u16, len: usize, r: &mut Reader) -> Result<Action, OfError> {
+/// An action of OpenFlow 1.3 and later (`version` says whether a set_field may have a mask).
+fn decode_v1_3_action(version: Version, kind: u16, len: usize, r: &mut Reader) -> Result<Action, OfError> {
     if let Some(set) = HeaderSet::of_v1_3(kind) {
         // The deprecated 1.1 rewrites are taken as the set_field 1.3 writes them as (one action,
         // one form, whichever way it came); the port rewrites stay, 1.3 writes them so without
@@ -473,7 +474,7 @@ fn decode_v1_3_action(kind: u16, len: usize, r: &mut Reader) -> Result<Action, O
             expect_len(len, 8, "dec_nw_ttl")?;
             Action::DecTtl
         }
-        of13::SET_FIELD => decode_set_field(Version::V1_3, r)?,
+        of13::SET_FIELD => decode_set_field(version, r)?,
         of13::SET_QUEUE => return Err(action_error(bad_action::BAD_QUEUE, "the switch has no queues")),
         of13::GROUP => {
             expect_len(len, 8, "group")?;

@@ -89,7 +89,7 @@ const INPUT_QUEUE: usize = 4;
 const DEFAULT_ASYNC: AsyncConfig =
     AsyncConfig { packet_in_mask: [0b011, 0], port_status_mask: [0b111, 0b111], flow_removed_mask: [0b1111, 0] };
 /// OpenFlow 1.4's packet-in default for the master and equal roles: every reason (1.4 adds
-/// action_set, group and packet_out).
+/// action_set, group and packet_out); its flow-removed default adds meter_delete.
 const DEFAULT_PACKET_IN_MASK_V1_4: u32 = 0b11_1111;
 
 /// What a connection of a bridge needs.
@@ -375,7 +375,8 @@ impl Connection {
                 Message::PortStatus(PortStatus { reason, port: port_desc(version, &port) })
             }
             Push::FlowRemoved { reason, flow } => {
-                if !flow.flags.send_flow_rem || !wanted(self.async_config.flow_removed_mask[slot], reason as u8) {
+                if !flow.flags.send_flow_rem || !wanted(self.async_config.flow_removed_mask[slot], reason.wire(version))
+                {
                     return Ok(());
                 }
                 Message::FlowRemoved(flow_removed(reason, &flow))
@@ -515,6 +516,7 @@ impl Connection {
                     self.member.state.set_version(version);
                     if version >= Version::V1_4 {
                         self.async_config.packet_in_mask[0] = DEFAULT_PACKET_IN_MASK_V1_4;
+                        self.async_config.flow_removed_mask[0] |= 1 << FlowRemovedReason::MeterDelete.wire(version);
                     }
                     self.want_misses(version == Version::V1_0 && self.member.state.is_controller());
                     Ok(())

@@ -227,6 +227,22 @@ pub enum FlowRemovedReason {
     HardTimeout,
     Delete,
     GroupDelete,
+    /// Its meter was deleted (OpenFlow 1.4's OFPRR_METER_DELETE; `Delete` before 1.4, as Open
+    /// vSwitch reports it).
+    MeterDelete,
+}
+
+impl FlowRemovedReason {
+    /// The OFPRR_* number in `version`.
+    pub fn wire(self, version: Version) -> u8 {
+        match self {
+            FlowRemovedReason::IdleTimeout => 0,
+            FlowRemovedReason::HardTimeout => 1,
+            FlowRemovedReason::MeterDelete if version >= Version::V1_4 => 4,
+            FlowRemovedReason::Delete | FlowRemovedReason::MeterDelete => 2,
+            FlowRemovedReason::GroupDelete => 3,
+        }
+    }
 }
 
 /// FLOW_REMOVED; 1.0 has no table_id and no hard_timeout.
@@ -1373,15 +1389,16 @@ fn encode_packet_in(version: Version, packet_in: &PacketIn, w: &mut Writer) {
     w.bytes(&packet_in.data);
 }
 
-fn flow_removed_reason(number: u8) -> Result<FlowRemovedReason, OfError> {
+fn flow_removed_reason(version: Version, number: u8) -> Result<FlowRemovedReason, OfError> {
     [
         FlowRemovedReason::IdleTimeout,
         FlowRemovedReason::HardTimeout,
         FlowRemovedReason::Delete,
         FlowRemovedReason::GroupDelete,
+        FlowRemovedReason::MeterDelete,
     ]
-    .get(usize::from(number))
-    .copied()
+    .into_iter()
+    .find(|reason| reason.wire(version) == number)
     .ok_or_else(|| bad_value("flow-removed reason", number))
 }
 
@@ -1392,7 +1409,7 @@ fn decode_flow_removed(version: Version, r: &mut Reader) -> Result<FlowRemoved, 
             if version >= Version::V1_5 {
                 // The header fields reordered, the counters and duration as OXS after the match.
                 table_id = r.u8()?;
-                reason = flow_removed_reason(r.u8()?)?;
+                reason = flow_removed_reason(version, r.u8()?)?;
                 priority = r.u16()?;
                 timeouts = (r.u16()?, r.u16()?);
                 cookie = r.u64()?;
@@ -1403,7 +1420,7 @@ fn decode_flow_removed(version: Version, r: &mut Reader) -> Result<FlowRemoved, 
             } else {
                 cookie = r.u64()?;
                 priority = r.u16()?;
-                reason = flow_removed_reason(r.u8()?)?;
+                reason = flow_removed_reason(version, r.u8()?)?;
                 table_id = r.u8()?;
                 duration = (r.u32()?, r.u32()?);
                 timeouts = (r.u16()?, r.u16()?);
@@ -1428,7 +1445,7 @@ fn decode_flow_removed(version: Version, r: &mut Reader) -> Result<FlowRemoved, 
             let matches = decode_match(version, r)?;
             let cookie = r.u64()?;
             let priority = r.u16()?;
-            let reason = flow_removed_reason(r.u8()?)?;
+            let reason = flow_removed_reason(version, r.u8()?)?;
             r.skip(1)?;
             let (duration_sec, duration_nsec) = (r.u32()?, r.u32()?);
             let idle_timeout = r.u16()?;
@@ -1455,7 +1472,7 @@ fn encode_flow_removed(version: Version, removed: &FlowRemoved, w: &mut Writer) 
     match version {
         Version::V1_5 => {
             w.u8(removed.table_id);
-            w.u8(removed.reason as u8);
+            w.u8(removed.reason.wire(version));
             w.u16(removed.priority);
             w.u16(removed.idle_timeout);
             w.u16(removed.hard_timeout);
@@ -1472,7 +1489,7 @@ fn encode_flow_removed(version: Version, removed: &FlowRemoved, w: &mut Writer) 
         Version::V1_3 | Version::V1_4 => {
             w.u64(removed.cookie);
             w.u16(removed.priority);
-            w.u8(removed.reason as u8);
+            w.u8(removed.reason.wire(version));
             w.u8(removed.table_id);
             w.u32(removed.duration_sec);
             w.u32(removed.duration_nsec);
@@ -1486,7 +1503,7 @@ fn encode_flow_removed(version: Version, removed: &FlowRemoved, w: &mut Writer) 
             encode_match(version, &removed.matches, w);
             w.u64(removed.cookie);
             w.u16(removed.priority);
-            w.u8(removed.reason as u8);
+            w.u8(removed.reason.wire(version));
             w.u8(0);
             w.u32(removed.duration_sec);
             w.u32(removed.duration_nsec);

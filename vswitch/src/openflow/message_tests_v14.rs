@@ -173,6 +173,11 @@ fn samples() -> Vec<(Version, Message, &'static [&'static str])> {
             &["OFPT_PACKET_IN (OF1.4)", "in_port=2 (via group)"],
         ),
         (v14, Message::FlowRemoved(flow_removed()), &["OFPT_FLOW_REMOVED (OF1.4)", "priority=9,in_port=3 reason=delete table_id=2"]),
+        (
+            v14,
+            Message::FlowRemoved(FlowRemoved { reason: FlowRemovedReason::MeterDelete, ..flow_removed() }),
+            &["reason=meter_delete"],
+        ),
         (v15, Message::FlowRemoved(flow_removed()), &[
             "OFPT_FLOW_REMOVED (OF1.5)",
             "priority=9,in_port=3 reason=delete table_id=2 cookie:0x55 duration3.000000004s idle5 hard6 pkts7 bytes8",
@@ -392,4 +397,26 @@ fn negotiation_with_1_4_and_1_5_and_1_1_refused() {
     let bytes = encode(version, 1, &hello).unwrap();
     // Header 1.5, bitmap 1.0, 1.3, 1.4, 1.5.
     assert_eq!(bytes, [6, 0, 0, 16, 0, 0, 0, 1, 0, 1, 0, 8, 0, 0, 0, 0x72]);
+}
+
+#[test]
+fn a_meter_delete_removal_is_its_own_reason_from_1_4_and_delete_before() {
+    let removed = Message::FlowRemoved(FlowRemoved { reason: FlowRemovedReason::MeterDelete, ..flow_removed() });
+    for (version, reason) in [(Version::V1_0, FlowRemovedReason::Delete), (Version::V1_3, FlowRemovedReason::Delete)] {
+        let Message::FlowRemoved(decoded) = decode(&encode(version, 1, &removed).unwrap()).unwrap().1 else { panic!() };
+        assert_eq!(decoded.reason, reason, "{version:?}");
+    }
+    assert_eq!(FlowRemovedReason::MeterDelete.wire(Version::V1_5), 4);
+}
+
+#[test]
+fn a_masked_set_field_is_taken_from_1_5_on() {
+    // set_field of metadata 0x12/0xff (OXM_OF_METADATA_W).
+    let bytes = hex("00190018 80000510 00000000 00000012 00000000 000000ff");
+    let decode_in =
+        |version| super::actions::decode_actions(version, &mut super::wire::Reader::new(&bytes), bytes.len());
+    let error = decode_in(Version::V1_4).unwrap_err();
+    assert_eq!((error.kind, error.code), (ErrorType::BadAction, 15));
+    let actions = decode_in(Version::V1_5).unwrap();
+    assert_eq!(actions, [Action::SetField { field: Field::Metadata, value: 0x12, mask: 0xff }]);
 }
