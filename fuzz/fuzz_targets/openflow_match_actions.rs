@@ -68,12 +68,15 @@ fn map_tun_metadata() {
 fuzz_target!(|data: &[u8]| {
     map_tun_metadata();
     let Some((&selector, bytes)) = data.split_first() else { return };
-    let version = if selector & 1 == 0 { Version::V1_0 } else { Version::V1_3 };
-    match selector >> 1 & 3 {
+    // Every version: 1.5 adds the meter action and copy_field, and packet_type in matches.
+    let version = [Version::V1_0, Version::V1_3, Version::V1_4, Version::V1_5][usize::from(selector & 3)];
+    match selector >> 2 & 3 {
         0 => {
             if let Ok(m) = decode_match(version, &mut Reader::new(bytes)) {
                 match version {
-                    Version::V1_3 => stable(m, oxm, |b| decode_match(Version::V1_3, &mut Reader::new(b))),
+                    Version::V1_3 | Version::V1_4 | Version::V1_5 => {
+                        stable(m, oxm, |b| decode_match(Version::V1_3, &mut Reader::new(b)));
+                    }
                     Version::V1_0 => {
                         assert!(fits_v1_0_match(&m), "{m:?} came from an ofp_match");
                         stable(m, ofp10, |b| decode_match(Version::V1_0, &mut Reader::new(b)));

@@ -1,5 +1,8 @@
 //! OpenFlow messages from a controller: decoding arbitrary bytes never panics, and what
-//! decodes re-encodes to bytes that decode to the same message. The bodies of flow monitor
+//! decodes re-encodes to bytes that decode to the same message. Every version the switch
+//! speaks (the header's version byte: 1.0, 1.3, 1.4, 1.5); the first byte's low two bits pick
+//! one half of the time, so the 1.4 and 1.5 layouts (properties, OXS stats, bundles, 1.5's
+//! group_mod and packet_out) get explored as much as the others. The bodies of flow monitor
 //! requests and replies (NXST/ONFST_FLOW_MONITOR) are also fed to their decoders directly,
 //! in the version the first byte picks, so that they get explored without a valid header.
 #![no_main]
@@ -15,6 +18,9 @@ fuzz_target!(|data: &[u8]| {
     if bytes.len() >= 8 && bytes.len() <= 0xffff && bytes[2] & 0x80 == 0 {
         let length = bytes.len() as u16;
         bytes[2..4].copy_from_slice(&length.to_be_bytes());
+        if bytes[0] & 0x80 == 0 {
+            bytes[0] = [1, 4, 5, 6][usize::from(bytes[0] & 3)];
+        }
     }
     if let Ok((header, message)) = decode(&bytes) {
         let version = Version::from_wire(header.version).unwrap_or(Version::V1_3);

@@ -263,7 +263,12 @@ fn the_seed_pipeline_goes_over_the_wire_as_through_vsctl() {
 
 /// A 1.3 ROLE_REQUEST (role: 0 no change, 1 equal, 2 master, 3 slave).
 fn role_request(xid: u32, role: u32, generation: u64) -> Vec<u8> {
-    let mut message = vec![4, 24, 0, 24];
+    role_request_of_version(4, xid, role, generation)
+}
+
+/// A ROLE_REQUEST of the version of wire number `version` (the same body from 1.2 on).
+fn role_request_of_version(version: u8, xid: u32, role: u32, generation: u64) -> Vec<u8> {
+    let mut message = vec![version, 24, 0, 24];
     message.extend_from_slice(&xid.to_be_bytes());
     message.extend_from_slice(&role.to_be_bytes());
     message.extend_from_slice(&[0; 4]);
@@ -349,5 +354,29 @@ fn bundles_are_all_or_nothing_and_slaves_are_read_only() {
     second.write_all(&[4, 20, 0, 8, 0, 0, 0, 8]).expect("barrier");
     assert_eq!(read_message(&mut second).map(|reply| reply[1]), Some(21), "no error, then the barrier reply");
     assert!(flow_lines(&ofctl_ok(of13, &["dump-flows", &tcp])).is_empty(), "the master may");
+    switch.stop();
+}
+
+#[test]
+fn a_1_4_master_that_loses_its_role_is_told_by_role_status() {
+    let dir = TestDir::new("openflow_role_status");
+    let port = free_port();
+    let (_config, switch) = switch_with_listener(&dir, port, &dir.join("p2.pcap"));
+    let (mut first, mut second) = (openflow_raw::client_of_version(port, 5), openflow_raw::client_of_version(port, 5));
+    assert_eq!(ask(&mut first, &role_request_of_version(5, 1, 2, 10)), (25, 2, 10), "master");
+    assert_eq!(ask(&mut second, &role_request_of_version(5, 2, 2, 11)), (25, 2, 11), "another master");
+    // OFPT_ROLE_STATUS: role slave (3), reason master_request (0), the new generation id.
+    let status = read_message(&mut first).expect("a ROLE_STATUS");
+    assert_eq!((status[0], status[1], usize::from(u16::from_be_bytes([status[2], status[3]]))), (5, 30, 24));
+    assert_eq!(&status[8..13], &[0, 0, 0, 3, 0], "{status:?}");
+    assert_eq!(u64::from_be_bytes(status[16..24].try_into().expect("8 bytes")), 11);
+    // A 1.3 master that loses its role gets nothing (1.3 has no role status): its next message
+    // is the reply to its next request.
+    let mut old13 = openflow_raw::client(port);
+    assert_eq!(ask(&mut old13, &role_request(3, 2, 12)), (25, 2, 12));
+    let status = read_message(&mut second).expect("a ROLE_STATUS for the 1.4 master the 1.3 one replaced");
+    assert_eq!((status[1], status[11], status[23]), (30, 3, 12), "{status:?}");
+    assert_eq!(ask(&mut second, &role_request_of_version(5, 4, 2, 13)), (25, 2, 13));
+    assert_eq!(ask(&mut old13, &role_request(5, 0, 0)), (25, 3, 13), "demoted, told only when it asks");
     switch.stop();
 }

@@ -1,5 +1,5 @@
 //! Flows come back as they were sent, checked with an independent encoder: the property test
-//! tests/python/flow_roundtrip.py (os-ken's OpenFlow 1.3 and 1.0 parsers, from the venv
+//! tests/python/flow_roundtrip.py (os-ken's OpenFlow 1.0, 1.3, 1.4 and 1.5 parsers, from the venv
 //! scripts/setup.sh installs) sends hundreds of random flow_mods - matches with masks and
 //! prerequisites, every action and instruction the switch takes, output actions with any
 //! max_len, cookies, timeouts, flags - on the bridge's management socket, then compares flow
@@ -79,4 +79,14 @@ fn openflow_1_3_flows_come_back_as_sent() {
 #[test]
 fn openflow_1_0_flows_come_back_as_sent() {
     check_version("1.0");
+}
+
+#[test]
+fn openflow_1_4_flows_come_back_as_sent() {
+    check_version("1.4");
+}
+
+#[test]
+fn openflow_1_5_flows_come_back_as_sent() {
+    check_version("1.5");
 }

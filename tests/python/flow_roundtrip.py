@@ -9,17 +9,48 @@ was sent. Prints one line per difference and per refused flow_mod; exits 1 if th
 tests/e2e/openflow_roundtrip.rs runs it against the switch and, to check the expectations
 themselves, against Open vSwitch.
 
-    flow_roundtrip.py --connect unix:PATH|tcp:HOST:PORT --version 1.3|1.0 --count N --seed S
+    flow_roundtrip.py --connect unix:PATH|tcp:HOST:PORT --version 1.0|1.3|1.4|1.5 --count N --seed S
+
+1.4 and 1.5 send the same flows as 1.3 through os-ken's ofproto_v1_4/v1_5 parsers (1.4: SET_ASYNC
+as properties; 1.5: the meter as an action first in apply_actions, copy_field, flow stats as
+OFPMP_FLOW_DESC with OXS statistics, FLOW_REMOVED with OXS, the group_mod with bucket ids).
 """
 import argparse
 import random
 import socket
+import struct
 import sys
 import time
 
 from os_ken.ofproto import ofproto_parser
 from os_ken.ofproto import ofproto_protocol
-from os_ken.ofproto import ofproto_v1_0, ofproto_v1_3
+from os_ken.ofproto import ofproto_v1_5_parser
+from os_ken.ofproto import ofproto_v1_0, ofproto_v1_3, ofproto_v1_4, ofproto_v1_5
+
+VERSIONS = {"1.0": ofproto_v1_0.OFP_VERSION, "1.3": ofproto_v1_3.OFP_VERSION, "1.4": ofproto_v1_4.OFP_VERSION,
+            "1.5": ofproto_v1_5.OFP_VERSION}
+V1_3 = ofproto_v1_3.OFP_VERSION
+V1_5 = ofproto_v1_5.OFP_VERSION
+
+
+def _copy_field_parser(cls, buf, offset):
+    """os-ken 3.1's OFPActionCopyField.parser reads len_ bytes after the fixed part, past the
+    action (into the next one), and then fails, and leaves the action's len at the fixed part's
+    (so the next action is read from the wrong place); this reads the two OXM ids of the action
+    only and keeps its length."""
+    (type_, len_, n_bits, src_offset, dst_offset) = struct.unpack_from(
+        ofproto_v1_5.OFP_ACTION_COPY_FIELD_PACK_STR, buf, offset)
+    rest = bytes(buf[offset + ofproto_v1_5.OFP_ACTION_COPY_FIELD_SIZE:offset + len_])
+    oxm_ids = []
+    for _ in range(2):
+        oxm_id, rest = ofproto_v1_5_parser.OFPOxmId.parse(rest)
+        oxm_ids.append(oxm_id)
+    action = cls(n_bits, src_offset, dst_offset, oxm_ids, type_, len_)
+    action.len = len_
+    return action
+
+
+ofproto_v1_5_parser.OFPActionCopyField.parser = classmethod(_copy_field_parser)
 
 # Every wait of the exchange is bounded by this many seconds.
 TIMEOUT = 20.0
@@ -66,7 +97,10 @@ class Channel:
                 version, msg_type, msg_len, xid = ofproto_parser.header(self.buf)
                 if len(self.buf) >= msg_len:
                     raw, self.buf = self.buf[:msg_len], self.buf[msg_len:]
-                    return ofproto_parser.msg(self.dp, version, msg_type, msg_len, xid, raw)
+                    try:
+                        return ofproto_parser.msg(self.dp, version, msg_type, msg_len, xid, raw)
+                    except AssertionError:
+                        raise SystemExit(f"os-ken cannot parse message type {msg_type}: {raw.hex()}")
             if time.monotonic() > deadline:
                 raise SystemExit("timed out waiting for the switch")
             chunk = self.sock.recv(65536)
@@ -285,7 +319,7 @@ def random_actions_v1_3(chan, match, rng, action_set):
     after = dict(match)
     while not actions:
         for _ in range(rng.randrange(1, 5)):
-            kind = rng.choice(["output", "output", "reserved", "set_field", "vlan", "ttl", "group", "mpls"])
+            kind = rng.choice(["output", "output", "reserved", "set_field", "vlan", "ttl", "group", "mpls", "copy"])
             mpls = after.get("eth_type") in (0x8847, 0x8848)
             ip = after.get("eth_type") in (0x0800, 0x86DD)
             if kind == "mpls" and mpls:
@@ -323,6 +357,11 @@ def random_actions_v1_3(chan, match, rng, action_set):
                 actions.append(rng.choice([p.OFPActionDecNwTtl(), p.OFPActionSetNwTtl(rng.randrange(256))]))
             elif kind == "group":
                 actions.append(p.OFPActionGroup(GROUP_ID))
+            elif kind == "copy" and chan.dp.ofproto.OFP_VERSION >= V1_5:
+                # 1.5's copy_field: a whole field into another of its width (the switch's move).
+                src, dst, bits = rng.choice([("eth_src", "eth_dst", 48), ("eth_dst", "eth_src", 48)] + (
+                    [("ipv4_src", "ipv4_dst", 32)] if after.get("eth_type") == 0x0800 else []))
+                actions.append(p.OFPActionCopyField(bits, 0, 0, [src, dst]))
     return actions, after
 
 
@@ -331,14 +370,20 @@ def random_flow_mod_v1_3(chan, rng, priority):
     fields = random_match_v1_3(rng)
     table = rng.randrange(4)
     instructions = []
-    if rng.random() < 0.2:
+    meter = rng.random() < 0.2
+    v1_5 = ofp.OFP_VERSION >= V1_5
+    if meter and not v1_5:
         instructions.append(p.OFPInstructionMeter(METER_ID))
+    # 1.5 has the meter as an action, first in apply_actions (as Open vSwitch sends it).
+    meter_action = [p.OFPActionMeter(METER_ID)] if meter and v1_5 else []
     # The packet as the apply actions leave it (push_mpls and pop_mpls change its type), which
     # the action set must fit.
     after = fields
     if rng.random() < 0.8:
         applied, after = random_actions_v1_3(chan, fields, rng, False)
-        instructions.append(p.OFPInstructionActions(ofp.OFPIT_APPLY_ACTIONS, applied))
+        instructions.append(p.OFPInstructionActions(ofp.OFPIT_APPLY_ACTIONS, meter_action + applied))
+    elif meter_action:
+        instructions.append(p.OFPInstructionActions(ofp.OFPIT_APPLY_ACTIONS, meter_action))
     if rng.random() < 0.2:
         instructions.append(p.OFPInstructionActions(ofp.OFPIT_CLEAR_ACTIONS, []))
     if rng.random() < 0.3:
@@ -466,7 +511,7 @@ def flow_view(version, flow, with_actions=True):
     # An OpenFlow 1.0 FLOW_REMOVED has no hard_timeout: a field either side lacks is not compared.
     view = {name: getattr(flow, name) for name in ("priority", "idle_timeout", "hard_timeout") if hasattr(flow, name)}
     view |= {"cookie": hex(flow.cookie), "match": match_fields(flow.match)}
-    if version == 4:
+    if version >= V1_3:
         view["table_id"] = flow.table_id
         if hasattr(flow, "flags"):
             view["flags"] = flow.flags
@@ -493,13 +538,23 @@ def setup_v1_3(chan):
     # management socket connection by default).
     every_reason = (1 << ofp.OFPRR_IDLE_TIMEOUT) | (1 << ofp.OFPRR_HARD_TIMEOUT) | (1 << ofp.OFPRR_DELETE) | (
         1 << ofp.OFPRR_GROUP_DELETE)
-    chan.send(p.OFPSetAsync(chan.dp, [0, 0], [0, 0], [every_reason, every_reason]))
+    if ofp.OFP_VERSION == V1_3:
+        chan.send(p.OFPSetAsync(chan.dp, [0, 0], [0, 0], [every_reason, every_reason]))
+    else:
+        # 1.4: the masks as properties (only those that change).
+        chan.send(p.OFPSetAsync(chan.dp, [
+            p.OFPAsyncConfigPropReasons(ofp.OFPACPT_FLOW_REMOVED_SLAVE, mask=every_reason),
+            p.OFPAsyncConfigPropReasons(ofp.OFPACPT_FLOW_REMOVED_MASTER, mask=every_reason)]))
     chan.send(p.OFPFlowMod(chan.dp, table_id=ofp.OFPTT_ALL, command=ofp.OFPFC_DELETE, out_port=ofp.OFPP_ANY,
                            out_group=ofp.OFPG_ANY, match=p.OFPMatch()))
-    chan.send(p.OFPGroupMod(chan.dp, ofp.OFPGC_DELETE, ofp.OFPGT_ALL, ofp.OFPG_ALL, []))
+    chan.send(p.OFPGroupMod(chan.dp, ofp.OFPGC_DELETE, ofp.OFPGT_ALL, ofp.OFPG_ALL))
     chan.send(p.OFPMeterMod(chan.dp, ofp.OFPMC_DELETE, 0, ofp.OFPM_ALL, []))
-    chan.send(p.OFPGroupMod(chan.dp, ofp.OFPGC_ADD, ofp.OFPGT_ALL, GROUP_ID,
-                            [p.OFPBucket(actions=[p.OFPActionOutput(1, 0)])]))
+    if ofp.OFP_VERSION >= V1_5:
+        chan.send(p.OFPGroupMod(chan.dp, ofp.OFPGC_ADD, ofp.OFPGT_ALL, GROUP_ID,
+                                buckets=[p.OFPBucket(bucket_id=0, actions=[p.OFPActionOutput(1, 0)])]))
+    else:
+        chan.send(p.OFPGroupMod(chan.dp, ofp.OFPGC_ADD, ofp.OFPGT_ALL, GROUP_ID,
+                                [p.OFPBucket(actions=[p.OFPActionOutput(1, 0)])]))
     chan.send(p.OFPMeterMod(chan.dp, ofp.OFPMC_ADD, ofp.OFPMF_KBPS, METER_ID,
                             [p.OFPMeterBandDrop(rate=1000, burst_size=0)]))
     errors = [m for m in chan.barrier() if isinstance(m, p.OFPErrorMsg)]
@@ -509,7 +564,7 @@ def setup_v1_3(chan):
 
 def strict_delete(chan, version, flow_mod):
     p, ofp = chan.parser, chan.ofp
-    if version == 4:
+    if version >= V1_3:
         return p.OFPFlowMod(chan.dp, table_id=flow_mod.table_id, command=ofp.OFPFC_DELETE_STRICT,
                             priority=flow_mod.priority, out_port=ofp.OFPP_ANY, out_group=ofp.OFPG_ANY,
                             match=flow_mod.match)
@@ -520,7 +575,10 @@ def strict_delete(chan, version, flow_mod):
 
 def flow_stats(chan, version):
     p, ofp = chan.parser, chan.ofp
-    if version == 4:
+    if version >= V1_5:
+        # 1.5's flow stats with instructions are OFPMP_FLOW_DESC (OFPMP_FLOW_STATS has none).
+        request = p.OFPFlowDescStatsRequest(chan.dp, 0, ofp.OFPTT_ALL, ofp.OFPP_ANY, ofp.OFPG_ANY, 0, 0, p.OFPMatch())
+    elif version >= V1_3:
         request = p.OFPFlowStatsRequest(chan.dp, 0, ofp.OFPTT_ALL, ofp.OFPP_ANY, ofp.OFPG_ANY, 0, 0, p.OFPMatch())
     else:
         request = p.OFPFlowStatsRequest(chan.dp, 0, p.OFPMatch(), 0xFF, ofp.OFPP_NONE)
@@ -540,16 +598,16 @@ def flow_stats(chan, version):
 def main():
     args = argparse.ArgumentParser()
     args.add_argument("--connect", required=True)
-    args.add_argument("--version", choices=["1.0", "1.3"], required=True)
+    args.add_argument("--version", choices=sorted(VERSIONS), required=True)
     args.add_argument("--count", type=int, default=200)
     args.add_argument("--seed", type=int, default=1)
     opts = args.parse_args()
-    version = 4 if opts.version == "1.3" else 1
+    version = VERSIONS[opts.version]
     rng = random.Random(opts.seed)
     chan = Channel(opts.connect, version)
     chan.hello()
     p, ofp = chan.parser, chan.ofp
-    if version == 4:
+    if version >= V1_3:
         setup_v1_3(chan)
     else:
         # Open vSwitch's NXT_SET_ASYNC_CONFIG: every flow-removed reason (idle, hard, delete).
@@ -563,7 +621,7 @@ def main():
     problems = []
     sent = {}
     priorities = rng.sample(range(1, 65535), opts.count)
-    make = random_flow_mod_v1_3 if version == 4 else random_flow_mod_v1_0
+    make = random_flow_mod_v1_3 if version >= V1_3 else random_flow_mod_v1_0
     xids = {}
     for priority in priorities:
         flow_mod = make(chan, rng, priority)

@@ -22,10 +22,11 @@ use crate::flow::{
 use crate::packet::proto::{ethertype, ip_proto, vlan};
 
 use super::oxm::{
-    all_ones, all_wire_fields, lookup_header32, read_be, read_tlv, subfield_from_wire, subfield_to_wire, write_be,
-    WireField, OXM_OF_ETH_DST, OXM_OF_ETH_SRC, OXM_OF_IN_PORT, OXM_OF_IPV4_DST, OXM_OF_IPV4_SRC, OXM_OF_IP_DSCP,
-    OXM_OF_IP_ECN, OXM_OF_MPLS_LABEL, OXM_OF_MPLS_TC, OXM_OF_SCTP_DST, OXM_OF_SCTP_SRC, OXM_OF_TCP_DST, OXM_OF_TCP_SRC,
-    OXM_OF_TUNNEL_ID, OXM_OF_UDP_DST, OXM_OF_UDP_SRC, OXM_OF_VLAN_PCP, OXM_OF_VLAN_VID,
+    all_ones, all_wire_fields, lookup_header32, read_be, read_tlv, subfield_from_wire, subfield_to_oxm_wire,
+    subfield_to_wire, write_be, WireField, OXM_OF_ETH_DST, OXM_OF_ETH_SRC, OXM_OF_IN_PORT, OXM_OF_IPV4_DST,
+    OXM_OF_IPV4_SRC, OXM_OF_IP_DSCP, OXM_OF_IP_ECN, OXM_OF_MPLS_LABEL, OXM_OF_MPLS_TC, OXM_OF_SCTP_DST,
+    OXM_OF_SCTP_SRC, OXM_OF_TCP_DST, OXM_OF_TCP_SRC, OXM_OF_TUNNEL_ID, OXM_OF_UDP_DST, OXM_OF_UDP_SRC, OXM_OF_VLAN_PCP,
+    OXM_OF_VLAN_VID,
 };
 use super::wire::{port_v1_0, read_port, write_port, ErrorType, OfError, Reader, Version, Writer};
 
@@ -67,7 +68,7 @@ fn instruction_error(code: u16, reason: impl Into<String>) -> OfError {
 /// The set_field codes exist from OpenFlow 1.2; 1.0 (Nicira reg_load2) says BAD_ARGUMENT.
 fn set_field_error(version: Version, code: u16, reason: impl Into<String>) -> OfError {
     match version {
-        Version::V1_3 => action_error(code, reason),
+        Version::V1_3 | Version::V1_4 | Version::V1_5 => action_error(code, reason),
         Version::V1_0 => action_error(bad_action::BAD_ARGUMENT, reason),
     }
 }
@@ -101,6 +102,15 @@ mod of13 {
     /// PBB push and pop, which the switch does not have.
     pub const UNSUPPORTED: [u16; 2] = [26, 27];
 }
+
+/// OFPAT_* numbers OpenFlow 1.5 adds.
+mod of15 {
+    pub const COPY_FIELD: u16 = 28;
+    pub const METER: u16 = 29;
+}
+
+/// OFPBAC_UNSUPPORTED_ORDER: a 1.5 meter action anywhere but first in apply_actions.
+const UNSUPPORTED_ORDER: u16 = 10;
 
 /// OFPAT10_* numbers.
 mod of10 {
@@ -202,11 +212,12 @@ fn reason_from_number(number: u8) -> Result<PacketInReason, OfError> {
 // Decoding
 // ---------------------------------------------------------------------------------------------
 
-/// What one action on the wire is: an action, or (OpenFlow 1.0 only) Nicira's write_metadata,
-/// which the model keeps as an instruction.
+/// What one action on the wire is: an action, or what the model keeps as an instruction:
+/// (OpenFlow 1.0 only) Nicira's write_metadata, (1.5) the meter action.
 enum Decoded {
     Action(Action),
     WriteMetadata(WriteMetadata),
+    Meter(u32),
 }
 
 /// The action list in `r`, to its end.
@@ -246,9 +257,37 @@ fn decode_action(version: Version, kind: u16, len: usize, mut r: Reader) -> Resu
     }
     let action = match version {
         Version::V1_0 => decode_v1_0_action(kind, len, &mut r)?,
-        Version::V1_3 => decode_v1_3_action(kind, len, &mut r)?,
+        Version::V1_5 if kind == of15::METER => {
+            expect_len(len, 8, "meter")?;
+            return meter_id(r.u32()?).map(Decoded::Meter);
+        }
+        Version::V1_5 if kind == of15::COPY_FIELD => decode_copy_field(len, &mut r)?,
+        Version::V1_3 | Version::V1_4 | Version::V1_5 => decode_v1_3_action(version, kind, len, &mut r)?,
     };
     Ok(Decoded::Action(action))
+}
+
+/// A meter id of a meter instruction or action (0 is no meter: OFPMMFC_INVALID_METER).
+fn meter_id(meter: u32) -> Result<u32, OfError> {
+    if meter == 0 {
+        return Err(OfError::new(ErrorType::MeterModFailed, INVALID_METER, "meter 0"));
+    }
+    Ok(meter)
+}
+
+/// OpenFlow 1.5's copy_field: bits of one field into another, which is the model's move (Open
+/// vSwitch's reg_move). The fields are 32-bit OXM or NXM headers.
+fn decode_copy_field(len: usize, r: &mut Reader) -> Result<Action, OfError> {
+    if len < 24 {
+        return Err(action_error(bad_action::BAD_LEN, format!("copy_field action of {len} bytes")));
+    }
+    let n_bits = u32::from(r.u16()?);
+    let src_ofs = u32::from(r.u16()?);
+    let dst_ofs = u32::from(r.u16()?);
+    r.skip(2)?;
+    let (src, dst) = same_width(wire_subfield(r.u32()?, src_ofs, n_bits)?, wire_subfield(r.u32()?, dst_ofs, n_bits)?);
+    expect_zeros(r, r.remaining(), "copy_field")?;
+    Ok(Action::Move { src, dst })
 }
 
 fn output(port: OfPort, max_len: u16) -> Result<Action, OfError> {
@@ -386,7 +425,8 @@ fn decode_v1_0_action(kind: u16, len: usize, r: &mut Reader) -> Result<Action, O
     Ok(action)
 }
 
-fn decode_v1_3_action(kind: u16, len: usize, r: &mut Reader) -> Result<Action, OfError> {
+/// An action of OpenFlow 1.3 and later (`version` says whether a set_field may have a mask).
+fn decode_v1_3_action(version: Version, kind: u16, len: usize, r: &mut Reader) -> Result<Action, OfError> {
     if let Some(set) = HeaderSet::of_v1_3(kind) {
         // The deprecated 1.1 rewrites are taken as the set_field 1.3 writes them as (one action,
         // one form, whichever way it came); the port rewrites stay, 1.3 writes them so without
@@ -447,7 +487,7 @@ fn decode_v1_3_action(kind: u16, len: usize, r: &mut Reader) -> Result<Action, O
             expect_len(len, 8, "dec_nw_ttl")?;
             Action::DecTtl
         }
-        of13::SET_FIELD => decode_set_field(Version::V1_3, r)?,
+        of13::SET_FIELD => decode_set_field(version, r)?,
         of13::COPY_TTL_OUT | of13::COPY_TTL_IN | of13::DEC_MPLS_TTL => {
             expect_len(len, 8, "copy_ttl_out/copy_ttl_in/dec_mpls_ttl")?;
             match kind {
@@ -514,8 +554,8 @@ fn decode_set_field(version: Version, r: &mut Reader) -> Result<Action, OfError>
     }
     let value = read_be(tlv.value);
     let mask = match tlv.mask {
-        // OpenFlow 1.3's set_field takes no mask; Nicira's reg_load2 does.
-        Some(_) if version == Version::V1_3 && tlv.class == 0x8000 => {
+        // OpenFlow 1.3's and 1.4's set_field take no mask; 1.5's and Nicira's reg_load2 do.
+        Some(_) if (Version::V1_3..Version::V1_5).contains(&version) && tlv.class == 0x8000 => {
             return Err(error(bad_action::BAD_SET_ARGUMENT, format!("masked set_field of {}", wire.name)))
         }
         Some(mask) => read_be(mask),
@@ -809,12 +849,20 @@ fn decode_learn(r: &mut Reader) -> Result<Learn, OfError> {
 /// An action list (packet-out, group buckets, write-actions): `len` bytes.
 pub fn decode_actions(version: Version, r: &mut Reader, len: usize) -> Result<Vec<Action>, OfError> {
     let body = r.sub(len).map_err(|_| action_error(bad_action::BAD_LEN, format!("{len} bytes of actions are cut")))?;
-    decode_list(version, body)?
+    only_actions(decode_list(version, body)?)
+}
+
+/// The actions of a list that may hold nothing else.
+fn only_actions(decoded: Vec<Decoded>) -> Result<Vec<Action>, OfError> {
+    decoded
         .into_iter()
         .map(|decoded| match decoded {
             Decoded::Action(action) => Ok(action),
             Decoded::WriteMetadata(_) => {
                 Err(action_error(bad_action::BAD_EXP_TYPE, "write_metadata is only allowed in a flow's actions"))
+            }
+            Decoded::Meter(_) => {
+                Err(action_error(UNSUPPORTED_ORDER, "a meter action is taken only first in apply_actions"))
             }
         })
         .collect()
@@ -834,20 +882,22 @@ pub fn decode_instructions(version: Version, r: &mut Reader, len: usize) -> Resu
                         return Err(action_error(bad_action::BAD_ARGUMENT, "write_metadata given twice"))
                     }
                     Decoded::WriteMetadata(metadata) => instructions.write_metadata = Some(metadata),
+                    // (Only 1.5 has a meter action.)
+                    Decoded::Meter(_) => return Err(action_error(bad_action::BAD_TYPE, "a meter action in 1.0")),
                 }
             }
             Ok(instructions)
         }
-        Version::V1_3 => {
+        Version::V1_3 | Version::V1_4 | Version::V1_5 => {
             let body = r.sub(len).map_err(|_| {
                 instruction_error(bad_instruction::BAD_LEN, format!("{len} bytes of instructions are cut"))
             })?;
-            decode_v1_3_instructions(body)
+            decode_v1_3_instructions(version, body)
         }
     }
 }
 
-fn decode_v1_3_instructions(mut r: Reader) -> Result<Instructions, OfError> {
+fn decode_v1_3_instructions(version: Version, mut r: Reader) -> Result<Instructions, OfError> {
     let bad_len = |reason: String| instruction_error(bad_instruction::BAD_LEN, reason);
     let mut instructions = Instructions::default();
     let mut seen = Vec::new();
@@ -887,7 +937,17 @@ fn decode_v1_3_instructions(mut r: Reader) -> Result<Instructions, OfError> {
             }
             instruction::WRITE_ACTIONS | instruction::APPLY_ACTIONS => {
                 body.skip(4)?;
-                let actions = decode_actions(Version::V1_3, &mut body, len - 8)?;
+                let mut decoded = decode_list(version, body.sub(len - 8)?)?;
+                // 1.5's meter action, first in apply_actions, is the model's meter instruction.
+                if kind == instruction::APPLY_ACTIONS {
+                    if let Some(Decoded::Meter(meter)) = decoded.first() {
+                        if instructions.meter.replace(*meter).is_some() {
+                            return Err(instruction_error(bad_instruction::UNSUP_INST, "meter given twice"));
+                        }
+                        decoded.remove(0);
+                    }
+                }
+                let actions = only_actions(decoded)?;
                 if kind == instruction::APPLY_ACTIONS {
                     instructions.apply_actions = actions;
                 } else {
@@ -901,11 +961,9 @@ fn decode_v1_3_instructions(mut r: Reader) -> Result<Instructions, OfError> {
             }
             instruction::METER => {
                 fixed(8)?;
-                let meter = body.u32()?;
-                if meter == 0 {
-                    return Err(OfError::new(ErrorType::MeterModFailed, INVALID_METER, "meter 0"));
+                if instructions.meter.replace(meter_id(body.u32()?)?).is_some() {
+                    return Err(instruction_error(bad_instruction::UNSUP_INST, "meter given twice"));
                 }
-                instructions.meter = Some(meter);
             }
             instruction::EXPERIMENTER => {
                 return Err(instruction_error(bad_instruction::BAD_EXPERIMENTER, "experimenter instructions"))
@@ -1086,7 +1144,8 @@ fn encode_action_list(version: Version, actions: &[Action], context: &mut Contex
     for (index, action) in actions.iter().enumerate() {
         match version {
             Version::V1_0 => encode_v1_0_action(action, actions.get(index + 1), context, w),
-            Version::V1_3 => encode_v1_3_action(action, context, w),
+            Version::V1_5 if matches!(action, Action::Move { .. }) => put_copy_field(action, context, w),
+            Version::V1_3 | Version::V1_4 | Version::V1_5 => encode_v1_3_action(action, context, w),
         }
         context.after(action);
     }
@@ -1311,6 +1370,25 @@ fn encode_v1_3_action(action: &Action, context: &Context, w: &mut Writer) {
     }
 }
 
+/// A move as 1.5's copy_field, with the OXM headers of the fields where they have one (as Open
+/// vSwitch writes it); a subfield without a wire form is left out as the reg_move encoder does.
+fn put_copy_field(action: &Action, context: &Context, w: &mut Writer) {
+    let Action::Move { src, dst } = action else { return };
+    let (Some((src_wire, src_ofs, src_bits)), Some((dst_wire, dst_ofs, dst_bits))) =
+        (subfield_to_oxm_wire(src, context.proto), subfield_to_oxm_wire(dst, context.proto))
+    else {
+        return;
+    };
+    let start = begin(of15::COPY_FIELD, w);
+    w.u16(src_bits.min(dst_bits));
+    w.u16(src_ofs);
+    w.u16(dst_ofs);
+    w.zeros(2);
+    w.u32(src_wire.header32());
+    w.u32(dst_wire.header32());
+    finish(start, w);
+}
+
 fn put_learn(learn: &Learn, proto: Option<u8>, w: &mut Writer) {
     let start = begin_nicira(nxast::LEARN, w);
     w.u16(learn.idle_timeout);
@@ -1405,13 +1483,19 @@ pub fn encode_rule_instructions(version: Version, instructions: &Instructions, m
                 finish(start, w);
             }
         }
-        Version::V1_3 => {
-            if let Some(meter) = instructions.meter {
+        Version::V1_3 | Version::V1_4 | Version::V1_5 => {
+            // 1.5 deprecates the meter instruction: the meter action, first in apply_actions,
+            // as Open vSwitch writes it.
+            let meter_action = instructions.meter.filter(|_| version >= Version::V1_5);
+            if let (Some(meter), None) = (instructions.meter, meter_action) {
                 put_simple(instruction::METER, w, |w| w.u32(meter));
             }
-            if !instructions.apply_actions.is_empty() {
+            if !instructions.apply_actions.is_empty() || meter_action.is_some() {
                 let start = begin(instruction::APPLY_ACTIONS, w);
                 w.zeros(4);
+                if let Some(meter) = meter_action {
+                    put_simple(of15::METER, w, |w| w.u32(meter));
+                }
                 encode_action_list(version, &instructions.apply_actions, &mut context, w);
                 finish(start, w);
             }

@@ -46,14 +46,14 @@ use super::message::{
     self, bad_request, decode, decode_in, encode, encode_error, frame_length, negotiate, our_hello,
     packet_in_reason_wire, AsyncConfig, ControllerRole, EncodeError, FeaturesReply, FlowMod, FlowModCommand,
     FlowModFlags, FlowRemoved, FlowRemovedReason, FragHandling, Message, MeterCommand, MeterMod, PacketIn, PacketOut,
-    PortDesc, PortMod, PortStatus, SwitchConfig, GROUP_ANY, NO_BUFFER,
+    PortDesc, PortMod, PortStatus, RoleChangeReason, RoleStatus, SwitchConfig, GROUP_ANY, NO_BUFFER,
 };
 use super::meters;
 use super::monitor::nicira::code as monitor_codes;
 use super::monitor::{FlowUpdate, MonitorError, Requester};
 use super::multipart::{
     AggregateStats, Desc, FeatureId, FlowStats, FlowStatsRequest, MultipartReply, MultipartRequest, OxmId, PortStats,
-    ReplyBody, RequestBody, TableFeatureProperty, TableFeatures, TableStats,
+    ReplyBody, RequestBody, TableDesc, TableFeatureProperty, TableFeatures, TableStats,
 };
 use super::nicira::{BundleAdd, BundleControl, BundleControlType, FlowFormat, PacketInFormat};
 use super::registry::{Membership, Registry, MONITOR_MESSAGE_LEN};
@@ -65,7 +65,7 @@ use super::tls::TlsStream;
 use super::wire::{duration_nsec, duration_sec, ErrorType, OfError, Version};
 
 /// The versions this switch speaks.
-pub const VERSIONS: [Version; 2] = [Version::V1_0, Version::V1_3];
+pub const VERSIONS: [Version; 4] = [Version::V1_0, Version::V1_3, Version::V1_4, Version::V1_5];
 /// A peer that sends nothing for this long gets an echo request; silent for as long again, it
 /// is disconnected (Open vSwitch's default inactivity probe is 5 s).
 pub const PROBE_INTERVAL: Duration = Duration::from_secs(5);
@@ -77,6 +77,8 @@ const QUERY_TIMEOUT: Duration = Duration::from_secs(30);
 pub const MAX_CONNECTIONS: usize = 64;
 /// Tables the switch reports, as Open vSwitch does (0..=253; it keeps 254 hidden).
 pub(super) const N_TABLES: u8 = 254;
+/// OFPTC_EVICTION and OFPTC_VACANCY_EVENTS of OpenFlow 1.4.
+const TABLE_CONFIG_V1_4: u32 = 0b1100;
 /// miss_send_len until the controller sets one (OFPCML default of the specification).
 const DEFAULT_MISS_SEND_LEN: u16 = 128;
 /// Flow_mods of one connection sent to the management thread before their answers are
@@ -89,6 +91,9 @@ const INPUT_QUEUE: usize = 4;
 /// flow-removed reason; a slave gets port status only.
 const DEFAULT_ASYNC: AsyncConfig =
     AsyncConfig { packet_in_mask: [0b011, 0], port_status_mask: [0b111, 0b111], flow_removed_mask: [0b1111, 0] };
+/// OpenFlow 1.4's packet-in default for the master and equal roles: every reason (1.4 adds
+/// action_set, group and packet_out); its flow-removed default adds meter_delete.
+const DEFAULT_PACKET_IN_MASK_V1_4: u32 = 0b11_1111;
 
 /// What a connection of a bridge needs.
 #[derive(Clone)]
@@ -365,7 +370,7 @@ impl Connection {
                     return Ok(());
                 }
                 let reason = packet_in_reason(version, &event.meta);
-                if !wanted(self.async_config.packet_in_mask[slot], packet_in_reason_wire(reason)) {
+                if !wanted(self.async_config.packet_in_mask[slot], packet_in_reason_wire(version, reason)) {
                     return Ok(());
                 }
                 let now = u64::try_from(self.started.elapsed().as_nanos()).unwrap_or(u64::MAX);
@@ -383,7 +388,8 @@ impl Connection {
                 Message::PortStatus(PortStatus { reason, port: port_desc(version, &port) })
             }
             Push::FlowRemoved { reason, flow } => {
-                if !flow.flags.send_flow_rem || !wanted(self.async_config.flow_removed_mask[slot], reason as u8) {
+                if !flow.flags.send_flow_rem || !wanted(self.async_config.flow_removed_mask[slot], reason.wire(version))
+                {
                     return Ok(());
                 }
                 Message::FlowRemoved(flow_removed(reason, &flow))
@@ -402,6 +408,12 @@ impl Connection {
                 self.member.state.monitor_backlog.fetch_sub(MONITOR_MESSAGE_LEN, Ordering::SeqCst);
                 return sent;
             }
+            Push::RoleStatus { .. } if version < Version::V1_4 => return Ok(()),
+            Push::RoleStatus { generation_id } => Message::RoleStatus(RoleStatus {
+                role: ControllerRole::Slave,
+                reason: RoleChangeReason::MasterRequest,
+                generation_id,
+            }),
         };
         self.send_message(version, 0, &message)
     }
@@ -559,6 +571,10 @@ impl Connection {
                     tracing::debug!(bridge = %self.context.bridge, ?version, "OpenFlow version negotiated");
                     self.version = Some(version);
                     self.member.state.set_version(version);
+                    if version >= Version::V1_4 {
+                        self.async_config.packet_in_mask[0] = DEFAULT_PACKET_IN_MASK_V1_4;
+                        self.async_config.flow_removed_mask[0] |= 1 << FlowRemovedReason::MeterDelete.wire(version);
+                    }
                     self.want_misses(version == Version::V1_0 && self.member.state.is_controller());
                     Ok(())
                 }
@@ -645,7 +661,7 @@ impl Connection {
                 self.config = config;
                 // As Open vSwitch: OFPC_INVALID_TTL_TO_CONTROLLER turns the invalid_ttl
                 // packet-ins (dec_mpls_ttl of a TTL of 0 or 1) of a master or equal on or off.
-                let invalid_ttl = 1 << packet_in_reason_wire(PacketInReason::InvalidTtl);
+                let invalid_ttl = 1 << packet_in_reason_wire(version, PacketInReason::InvalidTtl);
                 if config.invalid_ttl_to_controller {
                     self.async_config.packet_in_mask[0] |= invalid_ttl;
                 } else {
@@ -693,16 +709,22 @@ impl Connection {
             Message::PacketOut(packet_out) => self.packet_out(packet_out),
             Message::PortMod(port_mod) => self.port_mod(port_mod),
             Message::MeterMod(meter_mod) => self.meter_mod(&meter_mod),
-            // 1.3's table config has only deprecated bits: nothing to change.
-            Message::TableMod(table_mod) if table_mod.table_id < N_TABLES || table_mod.table_id == 0xff => {
-                Ok(Vec::new())
-            }
-            Message::TableMod(table_mod) => {
+            Message::TableMod(table_mod) if table_mod.table_id >= N_TABLES && table_mod.table_id != 0xff => {
                 Err(OfError::new(ErrorType::TableModFailed, 0, format!("no table {}", table_mod.table_id)))
             }
+            // 1.4's eviction and vacancy events: no table does them (OFPTMFC_BAD_CONFIG).
+            Message::TableMod(table_mod) if version >= Version::V1_4 && table_mod.config & TABLE_CONFIG_V1_4 != 0 => {
+                Err(OfError::new(ErrorType::TableModFailed, 1, format!("table config {:#x}", table_mod.config)))
+            }
+            // 1.3's table config has only deprecated bits: nothing to change.
+            Message::TableMod(_) => Ok(Vec::new()),
             Message::GetAsyncRequest => reply(Message::GetAsyncReply(self.async_config)),
             Message::SetAsync(config) => {
                 self.async_config = config;
+                Ok(Vec::new())
+            }
+            Message::SetAsyncProperties(properties) => {
+                properties.into_iter().for_each(|property| self.async_config.apply(property));
                 Ok(Vec::new())
             }
             Message::TlvTableMod(table_mod) => {
@@ -956,7 +978,7 @@ impl Connection {
                     Answer::PortStats(stats) => stats,
                     other => return Err(unexpected(&other)),
                 };
-                if stats.is_empty() && port.is_switch_port() && version == Version::V1_3 {
+                if stats.is_empty() && port.is_switch_port() && version >= Version::V1_3 {
                     return Err(bad_request(message::bad_request::BAD_PORT, format!("no port {port}")));
                 }
                 let stats: Vec<PortStats> = stats
@@ -981,14 +1003,18 @@ impl Connection {
                     .collect();
                 split(version, xid, stats, ReplyBody::PortStats)
             }
-            RequestBody::PortDesc => {
+            RequestBody::PortDesc(wanted) => {
                 let ports = self.ports()?;
-                split(version, xid, ports.iter().map(|p| port_desc(version, p)).collect(), ReplyBody::PortDesc)
+                let descs = ports
+                    .iter()
+                    .filter(|p| wanted == OfPort::NONE || OfPort(p.ofport) == wanted)
+                    .map(|p| port_desc(version, p));
+                split(version, xid, descs.collect(), ReplyBody::PortDesc)
             }
             RequestBody::Group(id) => groups::group_stats(version, xid, id, |query| self.ask(query)),
             RequestBody::GroupDesc(id) => groups::group_desc(version, xid, id, |query| self.ask(query)),
             RequestBody::GroupFeatures => single(ReplyBody::GroupFeatures(groups::features(version))),
-            // The switch has no queues (yet): a truthful empty answer.
+            // The switch has no queues (yet): a truthful empty answer (also to QUEUE_DESC).
             RequestBody::Queue { .. } => single(ReplyBody::Queue(Vec::new())),
             RequestBody::Meter(id) => {
                 let stats = self.meters(id)?.iter().map(meters::meter_stats).collect();
@@ -1006,6 +1032,14 @@ impl Connection {
                     other => Err(unexpected(&other)),
                 }
             }
+            // No table evicts or reports vacancy: every table's configuration is 0.
+            RequestBody::TableDesc => split(
+                version,
+                xid,
+                (0..N_TABLES).map(|table_id| TableDesc { table_id, config: 0 }).collect(),
+                ReplyBody::TableDesc,
+            ),
+            RequestBody::QueueDesc { .. } => single(ReplyBody::QueueDesc(Vec::new())),
         }
     }
 }
@@ -1053,7 +1087,7 @@ fn wanted(mask: u32, reason: u8) -> bool {
 /// action in 1.0 (which has no table-miss rule), as Open vSwitch reports them.
 fn packet_in_reason(version: Version, meta: &PacketInMeta) -> PacketInReason {
     match (meta.origin, version) {
-        (PacketInOrigin::TableMissRule, Version::V1_3) => PacketInReason::NoMatch,
+        (PacketInOrigin::TableMissRule, Version::V1_3 | Version::V1_4 | Version::V1_5) => PacketInReason::NoMatch,
         _ => meta.reason,
     }
 }
@@ -1076,7 +1110,7 @@ fn packet_in(version: Version, reason: PacketInReason, event: &PacketInEvent) ->
     }
     // The whole message must fit its 16-bit length: header, fixed part and match take < 512.
     let room = match version {
-        Version::V1_3 => usize::from(meta.max_len),
+        Version::V1_3 | Version::V1_4 | Version::V1_5 => usize::from(meta.max_len),
         Version::V1_0 => usize::MAX,
     }
     .min(usize::from(u16::MAX) - 512);
@@ -1170,7 +1204,7 @@ fn features(version: Version, datapath_id: u64, ports: &[PortView]) -> FeaturesR
         n_tables: N_TABLES,
         auxiliary_id: 0,
         // Flow, table and port stats; in 1.3 group stats too (bit 3 is STP in 1.0).
-        capabilities: if version == Version::V1_3 { 0xf } else { 0x7 },
+        capabilities: if version >= Version::V1_3 { 0xf } else { 0x7 },
         actions: if version == Version::V1_0 { 0x1 } else { 0 },
         ports: if version == Version::V1_0 {
             ports.iter().map(|p| port_desc(version, p)).collect()
@@ -1188,15 +1222,15 @@ fn port_desc(version: Version, port: &PortView) -> PortDesc {
         100 => 1 << 3,
         1_000 => 1 << 5,
         10_000 => 1 << 6,
-        40_000 if version == Version::V1_3 => 1 << 7,
-        100_000 if version == Version::V1_3 => 1 << 8,
+        40_000 if version >= Version::V1_3 => 1 << 7,
+        100_000 if version >= Version::V1_3 => 1 << 8,
         0 => 0,
-        _ if version == Version::V1_3 => 1 << 10,
+        _ if version >= Version::V1_3 => 1 << 10,
         _ => 0,
     };
     let state = match (port.link_up && !port.flags.down, version) {
         (false, _) => 1,
-        (true, Version::V1_3) => 4,
+        (true, Version::V1_3 | Version::V1_4 | Version::V1_5) => 4,
         (true, Version::V1_0) => 0,
     };
     PortDesc {
@@ -1361,7 +1395,7 @@ fn filter_selector(filter: &FlowStatsRequest) -> FlowSelector {
 }
 
 fn flow_mod_failed(version: Version, code_v13: u16, code_v10: u16, reason: impl Into<String>) -> OfError {
-    let code = if version == Version::V1_3 { code_v13 } else { code_v10 };
+    let code = if version >= Version::V1_3 { code_v13 } else { code_v10 };
     OfError::new(ErrorType::FlowModFailed, code, reason)
 }
 
@@ -1409,7 +1443,7 @@ pub fn flow_mod_op(
     // NXT_FLOW_MOD has both.
     let (match_cookie, match_mask, set_cookie) = match (version, new_cookie) {
         (_, Some(new)) => (flow_mod.cookie, flow_mod.cookie_mask, new),
-        (Version::V1_3, None) => (flow_mod.cookie, flow_mod.cookie_mask, u64::MAX),
+        (Version::V1_3 | Version::V1_4 | Version::V1_5, None) => (flow_mod.cookie, flow_mod.cookie_mask, u64::MAX),
         (Version::V1_0, None) => (0, 0, flow_mod.cookie),
     };
     let selector = |strict: bool, out_port: bool| FlowSelector {
@@ -1429,7 +1463,7 @@ pub fn flow_mod_op(
                 table: if table_id == 0xff { 0 } else { table_id },
                 priority: flow_mod.priority,
                 cookie: match (version, new_cookie) {
-                    (Version::V1_3, None) => flow_mod.cookie,
+                    (Version::V1_3 | Version::V1_4 | Version::V1_5, None) => flow_mod.cookie,
                     _ if set_cookie == u64::MAX => 0,
                     _ => set_cookie,
                 },
@@ -1438,7 +1472,7 @@ pub fn flow_mod_op(
                 matches: flow_mod.matches.clone(),
                 instructions: flow_mod.instructions.clone(),
             };
-            if version == Version::V1_3 && flow_mod.table_id == 0xff {
+            if version >= Version::V1_3 && flow_mod.table_id == 0xff {
                 return Err(flow_mod_failed(version, 2, 2, "table 255 (all) in an add"));
             }
             rule.check().map_err(|e| OfError::new(ErrorType::BadMatch, 9, e.to_string()))?;

@@ -1,4 +1,4 @@
-//! OpenFlow messages (1.3 and 1.0) between a controller and the switch: framing a TCP byte
+//! OpenFlow messages (1.0, 1.3, 1.4 and 1.5) between a controller and the switch: framing a TCP byte
 //! stream into messages ([`frame_length`]), the header, the typed [`Message`] and its
 //! [`decode`]/[`encode`], OFPT_ERROR replies ([`encode_error`]) and version negotiation by HELLO
 //! ([`negotiate`]). Matches, instructions and actions inside messages go through `oxm` and
@@ -7,10 +7,13 @@
 //!
 //! Numbers that mean different things in 1.0 and 1.3 (port config/state bits, features
 //! capabilities) are kept as the wire of the message's version has them; everything else is
-//! typed.
+//! typed. 1.4 and 1.5 are 1.3 where their layouts are 1.3's; where not (1.4's property lists in
+//! port, queue, table and async messages, its standard bundles and role status; 1.5's OXS
+//! statistics, packet_out match and group_mod with bucket ids) the codec speaks theirs.
 
 use std::fmt;
 
+use crate::flow::key::Field;
 use crate::flow::tun_metadata::TlvMapping;
 use crate::flow::{Action, Instructions, Match, OfPort, PacketInReason};
 
@@ -18,6 +21,7 @@ use super::actions::{decode_actions, decode_instructions, encode_actions, encode
 use super::multipart::{pad_after, MultipartReply, MultipartRequest};
 use super::nicira::{BundleAdd, BundleControl, FlowFormat, NxFlowMod, PacketInFormat};
 use super::oxm::{decode_match, encode_match, v1_0_match_is_exact};
+use super::oxs::{self, OxsStats};
 use super::wire::{len16, read_port, write_port, ErrorType, OfError, Reader, Version, Writer};
 use super::{multipart, nicira};
 
@@ -29,7 +33,7 @@ pub const ERROR_DATA_MAX: usize = 64;
 pub const NO_BUFFER: u32 = 0xffff_ffff;
 /// Any/all groups in out_group filters and group deletes (OFPG_ANY / OFPG_ALL); groups and
 /// their buckets on the wire are the group table's model.
-pub use crate::pipeline::group::{Bucket, GroupType, GROUP_ALL, GROUP_ANY};
+pub use crate::pipeline::group::{Bucket, BucketPlace, GroupType, BUCKET_MAX, GROUP_ALL, GROUP_ANY};
 
 /// OFPBRC_* codes (the same numbers in 1.0, where BAD_MULTIPART is BAD_STAT and
 /// BAD_EXPERIMENTER/BAD_EXP_TYPE are BAD_VENDOR/BAD_SUBTYPE).
@@ -223,6 +227,22 @@ pub enum FlowRemovedReason {
     HardTimeout,
     Delete,
     GroupDelete,
+    /// Its meter was deleted (OpenFlow 1.4's OFPRR_METER_DELETE; `Delete` before 1.4, as Open
+    /// vSwitch reports it).
+    MeterDelete,
+}
+
+impl FlowRemovedReason {
+    /// The OFPRR_* number in `version`.
+    pub fn wire(self, version: Version) -> u8 {
+        match self {
+            FlowRemovedReason::IdleTimeout => 0,
+            FlowRemovedReason::HardTimeout => 1,
+            FlowRemovedReason::MeterDelete if version >= Version::V1_4 => 4,
+            FlowRemovedReason::Delete | FlowRemovedReason::MeterDelete => 2,
+            FlowRemovedReason::GroupDelete => 3,
+        }
+    }
 }
 
 /// FLOW_REMOVED; 1.0 has no table_id and no hard_timeout.
@@ -287,7 +307,7 @@ impl FlowModCommand {
 
     pub(crate) fn from_wire(version: Version, number: u8) -> Result<FlowModCommand, OfError> {
         let bad_command = match version {
-            Version::V1_3 => 6,
+            Version::V1_3 | Version::V1_4 | Version::V1_5 => 6,
             Version::V1_0 => 4,
         };
         FlowModCommand::ALL
@@ -311,7 +331,7 @@ pub struct FlowModFlags {
 impl FlowModFlags {
     pub(crate) fn wire(self, version: Version) -> u16 {
         let mut bits = u16::from(self.send_flow_rem) | u16::from(self.check_overlap) << 1;
-        if version == Version::V1_3 {
+        if version >= Version::V1_3 {
             bits |= u16::from(self.reset_counts) << 2
                 | u16::from(self.no_packet_counts) << 3
                 | u16::from(self.no_byte_counts) << 4;
@@ -321,14 +341,14 @@ impl FlowModFlags {
 
     pub(crate) fn from_wire(version: Version, bits: u16) -> Result<FlowModFlags, OfError> {
         let known = match version {
-            Version::V1_3 => 0x1f,
+            Version::V1_3 | Version::V1_4 | Version::V1_5 => 0x1f,
             Version::V1_0 => 0x03,
         };
         if bits & !known != 0 {
             // OFPFMFC_BAD_FLAGS (1.3); 1.0 has OFPFMFC_BAD_EMERG_TIMEOUT for EMERG and
             // OFPFMFC_UNSUPPORTED otherwise.
             let code = match version {
-                Version::V1_3 => 7,
+                Version::V1_3 | Version::V1_4 | Version::V1_5 => 7,
                 Version::V1_0 if bits & 0x04 != 0 => 3,
                 Version::V1_0 => 5,
             };
@@ -370,6 +390,22 @@ pub enum GroupCommand {
     Add,
     Modify,
     Delete,
+    /// OpenFlow 1.5 (and NXT_GROUP_MOD in 1.0): the message's buckets go in at a place.
+    InsertBuckets(BucketPlace),
+    /// OpenFlow 1.5 (and NXT_GROUP_MOD in 1.0): buckets come out.
+    RemoveBuckets(BucketPlace),
+}
+
+impl GroupCommand {
+    fn wire(self) -> u16 {
+        match self {
+            GroupCommand::Add => 0,
+            GroupCommand::Modify => 1,
+            GroupCommand::Delete => 2,
+            GroupCommand::InsertBuckets(_) => 3,
+            GroupCommand::RemoveBuckets(_) => 5,
+        }
+    }
 }
 
 impl GroupType {
@@ -429,7 +465,65 @@ pub struct Role {
     pub generation_id: u64,
 }
 
+/// Why a controller's role changed (OFPCRR_*).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RoleChangeReason {
+    /// Another controller asked to be master.
+    MasterRequest,
+    Config,
+    Experimenter,
+}
+
+/// ROLE_STATUS (1.4); properties are checked and dropped (the switch sends none).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RoleStatus {
+    pub role: ControllerRole,
+    pub reason: RoleChangeReason,
+    pub generation_id: u64,
+}
+
+/// One property of a 1.4 SET_ASYNC / GET_ASYNC_REPLY: `kind` is its OFPACPT_* type (an even
+/// number the slave role's mask, the odd one after it the master's and equal's), `mask` its bits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AsyncProperty {
+    pub kind: u16,
+    pub mask: u32,
+}
+
+/// OFPACPT_* of the masks [`AsyncConfig`] keeps (packet-in, port status, flow removed); the
+/// role status, table status and request-forward ones (6..=11) are taken and not kept: role
+/// status goes to every 1.4 connection whose role changes, and nothing else is sent.
+const ASYNC_PROPERTY_KEPT: u16 = 6;
+/// OFPACPT_* types 1.4 defines, experimenter ones aside.
+const ASYNC_PROPERTY_TYPES: u16 = 12;
+
+impl AsyncConfig {
+    /// The masks as 1.4 properties.
+    pub fn properties(&self) -> Vec<AsyncProperty> {
+        let masks = [self.packet_in_mask, self.port_status_mask, self.flow_removed_mask];
+        (0..ASYNC_PROPERTY_KEPT)
+            .zip(masks.iter().flat_map(|[master, slave]| [*slave, *master]))
+            .map(|(kind, mask)| AsyncProperty { kind, mask })
+            .collect()
+    }
+
+    /// Sets the mask a property names (those not kept are ignored).
+    pub fn apply(&mut self, property: AsyncProperty) {
+        let slot = usize::from(property.kind.is_multiple_of(2));
+        let mask = match property.kind / 2 {
+            0 => &mut self.packet_in_mask,
+            1 => &mut self.port_status_mask,
+            2 => &mut self.flow_removed_mask,
+            _ => return,
+        };
+        mask[slot] = property.mask;
+    }
+}
+
 /// GET_ASYNC_REPLY / SET_ASYNC: per message kind, a bitmap of reasons for [master/equal, slave].
+/// In 1.4 the same masks travel as properties, and a SET_ASYNC may leave some out (`None`:
+/// unchanged); 1.4's role status and table status masks are taken and ignored (the switch sends
+/// role status to every 1.4 connection whose role it changes and has no table status).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct AsyncConfig {
     pub packet_in_mask: [u32; 2],
@@ -521,11 +615,16 @@ pub enum Message {
     RoleReply(Role),
     GetAsyncRequest,
     GetAsyncReply(AsyncConfig),
+    /// SET_ASYNC of 1.0 (NXT_SET_ASYNC_CONFIG) and 1.3: every mask.
     SetAsync(AsyncConfig),
+    /// SET_ASYNC of 1.4 and later: the masks it changes.
+    SetAsyncProperties(Vec<AsyncProperty>),
     MeterMod(MeterMod),
-    /// ONF_ET_BUNDLE_CONTROL (the OpenFlow 1.3 bundle extension EXT-230).
+    /// OFPT_ROLE_STATUS (1.4): the switch tells a controller its role changed.
+    RoleStatus(RoleStatus),
+    /// OFPT_BUNDLE_CONTROL (1.4); in 1.3 ONF_ET_BUNDLE_CONTROL (the bundle extension EXT-230).
     BundleControl(BundleControl),
-    /// ONF_ET_BUNDLE_ADD_MESSAGE.
+    /// OFPT_BUNDLE_ADD_MESSAGE (1.4); in 1.3 ONF_ET_BUNDLE_ADD_MESSAGE.
     BundleAdd(BundleAdd),
     /// NXT_SET_FLOW_FORMAT.
     SetFlowFormat(FlowFormat),
@@ -612,10 +711,11 @@ impl Message {
             Message::RoleReply(_) => "OFPT_ROLE_REPLY",
             Message::GetAsyncRequest => "OFPT_GET_ASYNC_REQUEST",
             Message::GetAsyncReply(_) => "OFPT_GET_ASYNC_REPLY",
-            Message::SetAsync(_) => "OFPT_SET_ASYNC",
+            Message::SetAsync(_) | Message::SetAsyncProperties(_) => "OFPT_SET_ASYNC",
             Message::MeterMod(_) => "OFPT_METER_MOD",
-            Message::BundleControl(_) => "ONFT_BUNDLE_CONTROL",
-            Message::BundleAdd(_) => "ONFT_BUNDLE_ADD_MESSAGE",
+            Message::RoleStatus(_) => "OFPT_ROLE_STATUS",
+            Message::BundleControl(_) => "OFPT_BUNDLE_CONTROL",
+            Message::BundleAdd(_) => "OFPT_BUNDLE_ADD_MESSAGE",
             Message::SetFlowFormat(_) => "NXT_SET_FLOW_FORMAT",
             Message::FlowModTableId(_) => "NXT_FLOW_MOD_TABLE_ID",
             Message::SetPacketInFormat(_) => "NXT_SET_PACKET_IN_FORMAT",
@@ -634,13 +734,19 @@ impl Message {
 
     /// The header type number in `version`; `None` where the version does not have the message.
     fn kind(&self, version: Version) -> Option<u8> {
-        let v13 = version == Version::V1_3;
+        let v13 = version >= Version::V1_3;
+        let v14 = version >= Version::V1_4;
         Some(match self {
             Message::Hello(_) => 0,
             Message::Error(_) => 1,
             Message::EchoRequest(_) => 2,
             Message::EchoReply(_) => 3,
             Message::BundleControl(_) | Message::BundleAdd(_) if !v13 => return None,
+            // OpenFlow 1.4's standard bundles; 1.3 has the ONF extension (an experimenter message).
+            Message::BundleControl(_) if v14 => 33,
+            Message::BundleAdd(_) if v14 => 34,
+            // 1.4 moved the queue configuration to the OFPMP_QUEUE_DESC multipart.
+            Message::QueueGetConfigRequest(_) | Message::QueueGetConfigReply(_) if v14 => return None,
             // OpenFlow 1.0 has Open vSwitch's NXT_SET_ASYNC_CONFIG and NXT_GROUP_MOD instead.
             Message::SetAsync(_) | Message::GroupMod(_) if !v13 => 4,
             Message::BundleControl(_)
@@ -690,7 +796,11 @@ impl Message {
             Message::GetAsyncRequest => 26,
             Message::GetAsyncReply(_) => 27,
             Message::SetAsync(_) => 28,
+            Message::SetAsyncProperties(_) if v14 => 28,
+            Message::SetAsyncProperties(_) => return None,
             Message::MeterMod(_) => 29,
+            Message::RoleStatus(_) if v14 => 30,
+            Message::RoleStatus(_) => return None,
         })
     }
 }
@@ -745,7 +855,8 @@ pub(crate) fn decode_nested(bytes: &[u8], in_bundle: bool) -> Result<(Header, Me
 }
 
 fn decode_body(version: Version, kind: u8, r: &mut Reader, in_bundle: bool) -> Result<Message, OfError> {
-    let v13 = version == Version::V1_3;
+    let v13 = version >= Version::V1_3;
+    let v14 = version >= Version::V1_4;
     Ok(match kind {
         1 => Message::Error(ErrorMessage { error_type: r.u16()?, code: r.u16()?, data: r.rest().to_vec() }),
         2 => Message::EchoRequest(r.rest().to_vec()),
@@ -761,17 +872,27 @@ fn decode_body(version: Version, kind: u8, r: &mut Reader, in_bundle: bool) -> R
         12 => Message::PortStatus(decode_port_status(version, r)?),
         13 => Message::PacketOut(decode_packet_out(version, r)?),
         14 => Message::FlowMod(decode_flow_mod(version, r)?),
+        15 if version >= Version::V1_5 => Message::GroupMod(decode_group_mod_v15(version, r)?),
         15 if v13 => Message::GroupMod(decode_group_mod(r)?),
         15 | 16 if (kind == 16) == v13 => Message::PortMod(decode_port_mod(version, r)?),
         17 if v13 => {
             let table_id = r.u8()?;
             r.skip(3)?;
-            Message::TableMod(TableMod { table_id, config: r.u32()? })
+            let table_mod = TableMod { table_id, config: r.u32()? };
+            if v14 {
+                // Eviction and vacancy properties: the switch does neither (their config bits
+                // are refused).
+                nicira::skip_properties(r)?;
+            }
+            Message::TableMod(table_mod)
         }
         16 | 18 if (kind == 18) == v13 => Message::MultipartRequest(multipart::decode_request(version, r)?),
         17 | 19 if (kind == 19) == v13 => Message::MultipartReply(multipart::decode_reply(version, r)?),
         18 | 20 if (kind == 20) == v13 => Message::BarrierRequest,
         19 | 21 if (kind == 21) == v13 => Message::BarrierReply,
+        22 | 23 if v14 => {
+            return Err(bad_request(bad_request::BAD_TYPE, format!("message type {kind} in {version:?}")))
+        }
         20 | 22 if (kind == 22) == v13 => {
             let port = read_port(version, r, |n| bad_request(bad_request::BAD_PORT, format!("port {n}")))?;
             r.skip(if v13 { 4 } else { 2 })?;
@@ -781,9 +902,17 @@ fn decode_body(version: Version, kind: u8, r: &mut Reader, in_bundle: bool) -> R
         24 if v13 => Message::RoleRequest(decode_role(r)?),
         25 if v13 => Message::RoleReply(decode_role(r)?),
         26 if v13 => Message::GetAsyncRequest,
+        27 if v14 => Message::GetAsyncReply(decode_async_properties(r)?),
+        28 if v14 => Message::SetAsyncProperties(decode_async_property_list(r)?),
         27 if v13 => Message::GetAsyncReply(decode_async(r)?),
         28 if v13 => Message::SetAsync(decode_async(r)?),
         29 if v13 => Message::MeterMod(decode_meter_mod(r)?),
+        30 if v14 => Message::RoleStatus(decode_role_status(r)?),
+        33 | 34 if v14 && in_bundle => {
+            return Err(bad_request(bad_request::BAD_TYPE, "a bundle message inside a bundle"))
+        }
+        33 if v14 => Message::BundleControl(nicira::decode_bundle_control(r)?),
+        34 if v14 => Message::BundleAdd(nicira::decode_bundle_add(version, r)?),
         _ => return Err(bad_request(bad_request::BAD_TYPE, format!("message type {kind} in {version:?}"))),
     })
 }
@@ -838,6 +967,7 @@ fn encode_body(version: Version, xid: u32, message: &Message, w: &mut Writer) ->
         Message::SetAsync(_) | Message::GroupMod(_) if version == Version::V1_0 => {
             nicira::encode_experimenter(version, xid, message, w)?;
         }
+        Message::GroupMod(group_mod) if version >= Version::V1_5 => encode_group_mod_v15(version, group_mod, w),
         Message::GroupMod(group_mod) => {
             encode_group_mod_head(group_mod, w);
             encode_buckets(&group_mod.buckets, w);
@@ -852,7 +982,7 @@ fn encode_body(version: Version, xid: u32, message: &Message, w: &mut Writer) ->
         Message::MultipartReply(reply) => multipart::encode_reply(version, reply, w),
         Message::QueueGetConfigRequest(port) => {
             write_port(version, *port, w);
-            w.zeros(if version == Version::V1_3 { 4 } else { 2 });
+            w.zeros(if version >= Version::V1_3 { 4 } else { 2 });
         }
         Message::QueueGetConfigReply(config) => encode_queue_config(version, config, w),
         Message::RoleRequest(role) | Message::RoleReply(role) => {
@@ -860,7 +990,19 @@ fn encode_body(version: Version, xid: u32, message: &Message, w: &mut Writer) ->
             w.zeros(4);
             w.u64(role.generation_id);
         }
+        Message::GetAsyncReply(config) if version >= Version::V1_4 => {
+            encode_async_properties(&config.properties(), w);
+        }
+        Message::SetAsyncProperties(properties) => encode_async_properties(properties, w),
         Message::GetAsyncReply(config) | Message::SetAsync(config) => encode_async(config, w),
+        Message::RoleStatus(status) => {
+            w.u32(status.role as u32);
+            w.u8(status.reason as u8);
+            w.zeros(3);
+            w.u64(status.generation_id);
+        }
+        Message::BundleControl(control) if version >= Version::V1_4 => nicira::encode_bundle_control(control, w),
+        Message::BundleAdd(add) if version >= Version::V1_4 => nicira::encode_bundle_add(version, xid, add, w)?,
         Message::MeterMod(meter_mod) => {
             w.u16(meter_mod.command as u16);
             w.u16(meter_mod.flags.wire());
@@ -897,7 +1039,7 @@ const ONF_BUNDLE_ERROR_BASE: u16 = 2300;
 /// OFPBRC_EPERM, as Open vSwitch sends IS_SLAVE in 1.0.
 fn defined_in(version: Version, kind: ErrorType, code: u16) -> bool {
     let last = match (version, kind) {
-        (Version::V1_3, _) => return true,
+        (Version::V1_3 | Version::V1_4 | Version::V1_5, _) => return true,
         (Version::V1_0, ErrorType::HelloFailed) => 1,
         (Version::V1_0, ErrorType::BadRequest) => bad_request::BUFFER_UNKNOWN,
         (Version::V1_0, ErrorType::BadAction) => 8,
@@ -1008,7 +1150,7 @@ fn decode_features_reply(version: Version, r: &mut Reader) -> Result<FeaturesRep
     let mut features =
         FeaturesReply { datapath_id: r.u64()?, n_buffers: r.u32()?, n_tables: r.u8()?, ..FeaturesReply::default() };
     match version {
-        Version::V1_3 => {
+        Version::V1_3 | Version::V1_4 | Version::V1_5 => {
             features.auxiliary_id = r.u8()?;
             r.skip(2)?;
             features.capabilities = r.u32()?;
@@ -1031,7 +1173,7 @@ fn encode_features_reply(version: Version, features: &FeaturesReply, w: &mut Wri
     w.u32(features.n_buffers);
     w.u8(features.n_tables);
     match version {
-        Version::V1_3 => {
+        Version::V1_3 | Version::V1_4 | Version::V1_5 => {
             w.u8(features.auxiliary_id);
             w.zeros(2);
             w.u32(features.capabilities);
@@ -1088,13 +1230,20 @@ fn port_error(n: u32) -> OfError {
     bad_request(bad_request::BAD_PORT, format!("port number {n:#x}"))
 }
 
+/// OFPPDPT_ETHERNET / OFPPMPT_ETHERNET / OFPPSPT_ETHERNET: the Ethernet property of 1.4's port
+/// structures (the others are skipped).
+const ETHERNET_PROPERTY: u16 = 0;
+
 pub(crate) fn decode_port_desc(version: Version, r: &mut Reader) -> Result<PortDesc, OfError> {
+    if version >= Version::V1_4 {
+        return decode_port_desc_v1_4(r);
+    }
     let port_no = read_port(version, r, port_error)?;
-    if version == Version::V1_3 {
+    if version >= Version::V1_3 {
         r.skip(4)?;
     }
     let hw_addr = r.array()?;
-    if version == Version::V1_3 {
+    if version >= Version::V1_3 {
         r.skip(2)?;
     }
     let mut port = PortDesc {
@@ -1109,48 +1258,106 @@ pub(crate) fn decode_port_desc(version: Version, r: &mut Reader) -> Result<PortD
         peer: r.u32()?,
         ..PortDesc::default()
     };
-    if version == Version::V1_3 {
+    if version >= Version::V1_3 {
         port.curr_speed = r.u32()?;
         port.max_speed = r.u32()?;
     }
     Ok(port)
 }
 
+/// 1.4's `ofp_port`: a length, the fixed part, then properties; the features and speeds are
+/// its Ethernet property's.
+fn decode_port_desc_v1_4(r: &mut Reader) -> Result<PortDesc, OfError> {
+    let port_no = read_port(Version::V1_4, r, port_error)?;
+    let length = usize::from(r.u16()?);
+    let mut e = r.sub(length.checked_sub(6).ok_or_else(|| OfError::bad_len(format!("port length {length}")))?)?;
+    e.skip(2)?;
+    let hw_addr = e.array()?;
+    e.skip(2)?;
+    let mut port = PortDesc {
+        port_no,
+        hw_addr,
+        name: read_name(&mut e, 16)?,
+        config: e.u32()?,
+        state: e.u32()?,
+        ..PortDesc::default()
+    };
+    while !e.is_empty() {
+        let (kind, mut body) = e.property()?;
+        if kind == ETHERNET_PROPERTY {
+            body.skip(4)?;
+            port.curr = body.u32()?;
+            port.advertised = body.u32()?;
+            port.supported = body.u32()?;
+            port.peer = body.u32()?;
+            port.curr_speed = body.u32()?;
+            port.max_speed = body.u32()?;
+        }
+    }
+    Ok(port)
+}
+
 pub(crate) fn encode_port_desc(version: Version, port: &PortDesc, w: &mut Writer) {
+    if version >= Version::V1_4 {
+        let start = w.len();
+        write_port(version, port.port_no, w);
+        w.u16(0);
+        w.zeros(2);
+        w.bytes(&port.hw_addr);
+        w.zeros(2);
+        write_name(&port.name, 16, w);
+        w.u32(port.config);
+        w.u32(port.state);
+        w.property(ETHERNET_PROPERTY, |w| {
+            w.zeros(4);
+            for word in [port.curr, port.advertised, port.supported, port.peer, port.curr_speed, port.max_speed] {
+                w.u32(word);
+            }
+        });
+        w.patch_len(start + 4, start);
+        return;
+    }
     write_port(version, port.port_no, w);
-    if version == Version::V1_3 {
+    if version >= Version::V1_3 {
         w.zeros(4);
     }
     w.bytes(&port.hw_addr);
-    if version == Version::V1_3 {
+    if version >= Version::V1_3 {
         w.zeros(2);
     }
     write_name(&port.name, 16, w);
     for word in [port.config, port.state, port.curr, port.advertised, port.supported, port.peer] {
         w.u32(word);
     }
-    if version == Version::V1_3 {
+    if version >= Version::V1_3 {
         w.u32(port.curr_speed);
         w.u32(port.max_speed);
     }
 }
 
-/// OFPR_* of 1.0 and 1.3 (the 1.4 reasons do not exist on these wires).
-pub(crate) fn packet_in_reason_from_wire(number: u8) -> Result<PacketInReason, OfError> {
+/// OFPR_* of `version`: 1.0 and 1.3 have no_match, action and invalid_ttl; 1.4 adds
+/// action_set, group and packet_out.
+pub(crate) fn packet_in_reason_from_wire(version: Version, number: u8) -> Result<PacketInReason, OfError> {
     Ok(match number {
         0 => PacketInReason::NoMatch,
         1 => PacketInReason::Action,
         2 => PacketInReason::InvalidTtl,
+        3 if version >= Version::V1_4 => PacketInReason::ActionSet,
+        4 if version >= Version::V1_4 => PacketInReason::Group,
+        5 if version >= Version::V1_4 => PacketInReason::PacketOut,
         _ => return Err(bad_value("packet-in reason", number)),
     })
 }
 
-/// OFPR_* numbers. 1.0 and 1.3 have no_match, action and invalid_ttl; the 1.4 reasons
-/// (action_set, group, packet_out) are reported as action there, as Open vSwitch does.
-pub(crate) fn packet_in_reason_wire(reason: PacketInReason) -> u8 {
+/// OFPR_* numbers of `version`. Before 1.4 the 1.4 reasons (action_set, group, packet_out) are
+/// reported as action, as Open vSwitch does.
+pub(crate) fn packet_in_reason_wire(version: Version, reason: PacketInReason) -> u8 {
     match reason {
         PacketInReason::NoMatch => 0,
         PacketInReason::InvalidTtl => 2,
+        PacketInReason::ActionSet if version >= Version::V1_4 => 3,
+        PacketInReason::Group if version >= Version::V1_4 => 4,
+        PacketInReason::PacketOut if version >= Version::V1_4 => 5,
         PacketInReason::Action | PacketInReason::ActionSet | PacketInReason::Group | PacketInReason::PacketOut => 1,
     }
 }
@@ -1159,8 +1366,8 @@ fn decode_packet_in(version: Version, r: &mut Reader) -> Result<PacketIn, OfErro
     let buffer_id = r.u32()?;
     let total_len = r.u16()?;
     match version {
-        Version::V1_3 => {
-            let reason = packet_in_reason_from_wire(r.u8()?)?;
+        Version::V1_3 | Version::V1_4 | Version::V1_5 => {
+            let reason = packet_in_reason_from_wire(version, r.u8()?)?;
             let table_id = r.u8()?;
             let cookie = r.u64()?;
             let matches = decode_match(version, r)?;
@@ -1170,7 +1377,7 @@ fn decode_packet_in(version: Version, r: &mut Reader) -> Result<PacketIn, OfErro
         Version::V1_0 => {
             let mut matches = Match::catch_all();
             matches.set_in_port(read_port(version, r, port_error)?);
-            let reason = packet_in_reason_from_wire(r.u8()?)?;
+            let reason = packet_in_reason_from_wire(version, r.u8()?)?;
             r.skip(1)?;
             Ok(PacketIn { buffer_id, total_len, reason, table_id: 0, cookie: 0, matches, data: r.rest().to_vec() })
         }
@@ -1181,8 +1388,8 @@ fn encode_packet_in(version: Version, packet_in: &PacketIn, w: &mut Writer) {
     w.u32(packet_in.buffer_id);
     w.u16(packet_in.total_len);
     match version {
-        Version::V1_3 => {
-            w.u8(packet_in_reason_wire(packet_in.reason));
+        Version::V1_3 | Version::V1_4 | Version::V1_5 => {
+            w.u8(packet_in_reason_wire(version, packet_in.reason));
             w.u8(packet_in.table_id);
             w.u64(packet_in.cookie);
             encode_match(version, &packet_in.matches, w);
@@ -1190,47 +1397,62 @@ fn encode_packet_in(version: Version, packet_in: &PacketIn, w: &mut Writer) {
         }
         Version::V1_0 => {
             write_port(version, packet_in.matches.in_port().unwrap_or(OfPort::NONE), w);
-            w.u8(packet_in_reason_wire(packet_in.reason));
+            w.u8(packet_in_reason_wire(version, packet_in.reason));
             w.u8(0);
         }
     }
     w.bytes(&packet_in.data);
 }
 
-fn flow_removed_reason(number: u8) -> Result<FlowRemovedReason, OfError> {
+fn flow_removed_reason(version: Version, number: u8) -> Result<FlowRemovedReason, OfError> {
     [
         FlowRemovedReason::IdleTimeout,
         FlowRemovedReason::HardTimeout,
         FlowRemovedReason::Delete,
         FlowRemovedReason::GroupDelete,
+        FlowRemovedReason::MeterDelete,
     ]
-    .get(usize::from(number))
-    .copied()
+    .into_iter()
+    .find(|reason| reason.wire(version) == number)
     .ok_or_else(|| bad_value("flow-removed reason", number))
 }
 
 fn decode_flow_removed(version: Version, r: &mut Reader) -> Result<FlowRemoved, OfError> {
     match version {
-        Version::V1_3 => {
-            let cookie = r.u64()?;
-            let priority = r.u16()?;
-            let reason = flow_removed_reason(r.u8()?)?;
-            let table_id = r.u8()?;
-            let (duration_sec, duration_nsec) = (r.u32()?, r.u32()?);
-            let (idle_timeout, hard_timeout) = (r.u16()?, r.u16()?);
-            let (packet_count, byte_count) = (r.u64()?, r.u64()?);
-            let matches = decode_match(version, r)?;
+        Version::V1_3 | Version::V1_4 | Version::V1_5 => {
+            let (cookie, priority, reason, table_id, duration, timeouts, counts, matches);
+            if version >= Version::V1_5 {
+                // The header fields reordered, the counters and duration as OXS after the match.
+                table_id = r.u8()?;
+                reason = flow_removed_reason(version, r.u8()?)?;
+                priority = r.u16()?;
+                timeouts = (r.u16()?, r.u16()?);
+                cookie = r.u64()?;
+                matches = decode_match(version, r)?;
+                let stats = oxs::decode_stats(r)?;
+                duration = stats.duration.unwrap_or_default();
+                counts = (stats.packet_count.unwrap_or_default(), stats.byte_count.unwrap_or_default());
+            } else {
+                cookie = r.u64()?;
+                priority = r.u16()?;
+                reason = flow_removed_reason(version, r.u8()?)?;
+                table_id = r.u8()?;
+                duration = (r.u32()?, r.u32()?);
+                timeouts = (r.u16()?, r.u16()?);
+                counts = (r.u64()?, r.u64()?);
+                matches = decode_match(version, r)?;
+            }
             Ok(FlowRemoved {
                 cookie,
                 priority,
                 reason,
                 table_id,
-                duration_sec,
-                duration_nsec,
-                idle_timeout,
-                hard_timeout,
-                packet_count,
-                byte_count,
+                duration_sec: duration.0,
+                duration_nsec: duration.1,
+                idle_timeout: timeouts.0,
+                hard_timeout: timeouts.1,
+                packet_count: counts.0,
+                byte_count: counts.1,
                 matches,
             })
         }
@@ -1238,7 +1460,7 @@ fn decode_flow_removed(version: Version, r: &mut Reader) -> Result<FlowRemoved, 
             let matches = decode_match(version, r)?;
             let cookie = r.u64()?;
             let priority = r.u16()?;
-            let reason = flow_removed_reason(r.u8()?)?;
+            let reason = flow_removed_reason(version, r.u8()?)?;
             r.skip(1)?;
             let (duration_sec, duration_nsec) = (r.u32()?, r.u32()?);
             let idle_timeout = r.u16()?;
@@ -1263,10 +1485,26 @@ fn decode_flow_removed(version: Version, r: &mut Reader) -> Result<FlowRemoved, 
 
 fn encode_flow_removed(version: Version, removed: &FlowRemoved, w: &mut Writer) {
     match version {
-        Version::V1_3 => {
+        Version::V1_5 => {
+            w.u8(removed.table_id);
+            w.u8(removed.reason.wire(version));
+            w.u16(removed.priority);
+            w.u16(removed.idle_timeout);
+            w.u16(removed.hard_timeout);
+            w.u64(removed.cookie);
+            encode_match(version, &removed.matches, w);
+            let stats = OxsStats {
+                duration: Some((removed.duration_sec, removed.duration_nsec)),
+                packet_count: Some(removed.packet_count),
+                byte_count: Some(removed.byte_count),
+                ..OxsStats::default()
+            };
+            oxs::encode_stats(&stats, w);
+        }
+        Version::V1_3 | Version::V1_4 => {
             w.u64(removed.cookie);
             w.u16(removed.priority);
-            w.u8(removed.reason as u8);
+            w.u8(removed.reason.wire(version));
             w.u8(removed.table_id);
             w.u32(removed.duration_sec);
             w.u32(removed.duration_nsec);
@@ -1280,7 +1518,7 @@ fn encode_flow_removed(version: Version, removed: &FlowRemoved, w: &mut Writer) 
             encode_match(version, &removed.matches, w);
             w.u64(removed.cookie);
             w.u16(removed.priority);
-            w.u8(removed.reason as u8);
+            w.u8(removed.reason.wire(version));
             w.u8(0);
             w.u32(removed.duration_sec);
             w.u32(removed.duration_nsec);
@@ -1304,10 +1542,25 @@ fn decode_port_status(version: Version, r: &mut Reader) -> Result<PortStatus, Of
 
 fn decode_packet_out(version: Version, r: &mut Reader) -> Result<PacketOut, OfError> {
     let buffer_id = r.u32()?;
-    let in_port = read_port(version, r, port_error)?;
-    let actions_len = usize::from(r.u16()?);
-    if version == Version::V1_3 {
-        r.skip(6)?;
+    let in_port;
+    let actions_len;
+    if version >= Version::V1_5 {
+        // 1.5: the packet's pipeline fields as a match; the switch takes in_port (required, as
+        // Open vSwitch has it) and nothing else.
+        actions_len = usize::from(r.u16()?);
+        r.skip(2)?;
+        let mut matches = decode_match(version, r)?;
+        in_port = matches.in_port().ok_or_else(|| bad_request(bad_request::BAD_PORT, "packet_out without in_port"))?;
+        matches.wildcard(Field::InPort);
+        if !matches.is_catch_all() {
+            return Err(OfError::new(ErrorType::BadMatch, 6, "a packet_out's match may hold in_port only"));
+        }
+    } else {
+        in_port = read_port(version, r, port_error)?;
+        actions_len = usize::from(r.u16()?);
+        if version >= Version::V1_3 {
+            r.skip(6)?;
+        }
     }
     if actions_len > r.remaining() {
         // As Open vSwitch answers it: the message is too short for its actions.
@@ -1319,11 +1572,21 @@ fn decode_packet_out(version: Version, r: &mut Reader) -> Result<PacketOut, OfEr
 
 fn encode_packet_out(version: Version, packet_out: &PacketOut, w: &mut Writer) {
     w.u32(packet_out.buffer_id);
-    write_port(version, packet_out.in_port, w);
-    let length_at = w.len();
-    w.u16(0);
-    if version == Version::V1_3 {
-        w.zeros(6);
+    let length_at;
+    if version >= Version::V1_5 {
+        length_at = w.len();
+        w.u16(0);
+        w.zeros(2);
+        let mut matches = Match::catch_all();
+        matches.set_in_port(packet_out.in_port);
+        encode_match(version, &matches, w);
+    } else {
+        write_port(version, packet_out.in_port, w);
+        length_at = w.len();
+        w.u16(0);
+        if version >= Version::V1_3 {
+            w.zeros(6);
+        }
     }
     let start = w.len();
     encode_actions(version, &packet_out.actions, w);
@@ -1334,7 +1597,7 @@ fn encode_packet_out(version: Version, packet_out: &PacketOut, w: &mut Writer) {
 
 fn decode_flow_mod(version: Version, r: &mut Reader) -> Result<FlowMod, OfError> {
     match version {
-        Version::V1_3 => {
+        Version::V1_3 | Version::V1_4 | Version::V1_5 => {
             let (cookie, cookie_mask) = (r.u64()?, r.u64()?);
             let table_id = r.u8()?;
             let command = FlowModCommand::from_wire(version, r.u8()?)?;
@@ -1399,7 +1662,7 @@ fn decode_flow_mod(version: Version, r: &mut Reader) -> Result<FlowMod, OfError>
 
 fn encode_flow_mod(version: Version, flow_mod: &FlowMod, w: &mut Writer) {
     match version {
-        Version::V1_3 => {
+        Version::V1_3 | Version::V1_4 | Version::V1_5 => {
             w.u64(flow_mod.cookie);
             w.u64(flow_mod.cookie_mask);
             w.u8(flow_mod.table_id);
@@ -1436,23 +1699,31 @@ fn group_mod_failed(code: u16, reason: impl Into<String>) -> OfError {
 
 fn decode_group_mod(r: &mut Reader) -> Result<GroupMod, OfError> {
     let (command, group_type, group_id) = decode_group_mod_head(r)?;
+    let command = match command {
+        0 => GroupCommand::Add,
+        1 => GroupCommand::Modify,
+        2 => GroupCommand::Delete,
+        other => return Err(bad_group_command(other)),
+    };
     Ok(GroupMod { command, group_type, group_id, buckets: decode_buckets(r)? })
 }
 
+/// OFPGMFC_BAD_COMMAND.
+fn bad_group_command(number: u16) -> OfError {
+    group_mod_failed(11, format!("group_mod command {number}"))
+}
+
 /// Command, type and group id: the first 8 bytes of a group_mod in every layout.
-fn decode_group_mod_head(r: &mut Reader) -> Result<(GroupCommand, GroupType, u32), OfError> {
+/// The command number, type and group id.
+fn decode_group_mod_head(r: &mut Reader) -> Result<(u16, GroupType, u32), OfError> {
     let number = r.u16()?;
-    let command = [GroupCommand::Add, GroupCommand::Modify, GroupCommand::Delete]
-        .get(usize::from(number))
-        .copied()
-        .ok_or_else(|| group_mod_failed(11, format!("group_mod command {number}")))?;
     let group_type = GroupType::from_wire(r.u8()?)?;
     r.skip(1)?;
-    Ok((command, group_type, r.u32()?))
+    Ok((number, group_type, r.u32()?))
 }
 
 fn encode_group_mod_head(group_mod: &GroupMod, w: &mut Writer) {
-    w.u16(group_mod.command as u16);
+    w.u16(group_mod.command.wire());
     w.u8(group_mod.group_type as u8);
     w.u8(0);
     w.u32(group_mod.group_id);
@@ -1481,7 +1752,8 @@ pub(crate) fn decode_buckets(r: &mut Reader) -> Result<Vec<Bucket>, OfError> {
         bucket.skip(4)?;
         let actions_len = bucket.remaining();
         let actions = decode_actions(Version::V1_3, &mut bucket, actions_len)?;
-        buckets.push(Bucket { weight, watch_port, watch_group, actions });
+        let id = u32::try_from(buckets.len()).unwrap_or(u32::MAX);
+        buckets.push(Bucket { id, weight, watch_port, watch_group, actions });
     }
     Ok(buckets)
 }
@@ -1499,26 +1771,44 @@ pub(crate) fn encode_buckets(buckets: &[Bucket], w: &mut Writer) {
     }
 }
 
-/// OFPG15_BUCKET_ALL: the command_bucket_id of add, modify and delete.
+/// OFPG15_BUCKET_ALL: the command_bucket_id of add, modify and delete; with FIRST and LAST the
+/// places the bucket commands may name besides a bucket id.
 const BUCKET_ALL: u32 = 0xffff_ffff;
+const BUCKET_FIRST: u32 = 0xffff_fffd;
+const BUCKET_LAST: u32 = 0xffff_fffe;
 /// OFPGBPT15_WEIGHT, OFPGBPT15_WATCH_PORT, OFPGBPT15_WATCH_GROUP.
 const BUCKET_PROP_WEIGHT: u16 = 0;
 const BUCKET_PROP_WATCH_PORT: u16 = 1;
 const BUCKET_PROP_WATCH_GROUP: u16 = 2;
 
 /// A group_mod in OpenFlow 1.5's layout (ofp15_group_mod), which Open vSwitch's NXT_GROUP_MOD
-/// carries in 1.0: buckets with ids and properties, the actions in `version`'s encoding. Bucket
-/// ids must be the buckets' positions (what ovs-ofctl assigns when none is given): the switch
-/// keeps buckets in order, not by id. The 1.5 bucket commands (insert/remove bucket) and group
-/// properties (Open vSwitch's selection method) are refused.
+/// carries in 1.0: buckets with ids and properties, the actions in `version`'s encoding, and
+/// the insert and remove bucket commands with their command_bucket_id (first, last, all or a
+/// bucket id; add, modify and delete take only all). Group properties (Open vSwitch's
+/// selection method) are refused.
 pub(crate) fn decode_group_mod_v15(version: Version, r: &mut Reader) -> Result<GroupMod, OfError> {
-    let (command, group_type, group_id) = decode_group_mod_head(r)?;
+    let (number, group_type, group_id) = decode_group_mod_head(r)?;
     let buckets_len = usize::from(r.u16()?);
     r.skip(2)?;
     let command_bucket_id = r.u32()?;
-    if command_bucket_id != BUCKET_ALL {
-        return Err(group_mod_failed(12, format!("command_bucket_id {command_bucket_id:#x} with {command:?}")));
-    }
+    let place = match command_bucket_id {
+        BUCKET_FIRST => BucketPlace::First,
+        BUCKET_LAST => BucketPlace::Last,
+        BUCKET_ALL => BucketPlace::All,
+        id if id <= BUCKET_MAX => BucketPlace::Id(id),
+        other => return Err(group_mod_failed(15, format!("command_bucket_id {other:#x}"))),
+    };
+    let command = match number {
+        0..=2 if place != BucketPlace::All => {
+            return Err(group_mod_failed(12, format!("command_bucket_id {command_bucket_id:#x} with command {number}")))
+        }
+        0 => GroupCommand::Add,
+        1 => GroupCommand::Modify,
+        2 => GroupCommand::Delete,
+        3 => GroupCommand::InsertBuckets(place),
+        5 => GroupCommand::RemoveBuckets(place),
+        other => return Err(bad_group_command(other)),
+    };
     let mut buckets = r.sub(buckets_len)?;
     let buckets = decode_buckets_v15(version, group_type, &mut buckets)?;
     if !r.is_empty() {
@@ -1532,7 +1822,15 @@ pub(crate) fn encode_group_mod_v15(version: Version, group_mod: &GroupMod, w: &m
     let buckets_len_at = w.len();
     w.u16(0);
     w.zeros(2);
-    w.u32(BUCKET_ALL);
+    w.u32(match group_mod.command {
+        GroupCommand::InsertBuckets(place) | GroupCommand::RemoveBuckets(place) => match place {
+            BucketPlace::First => BUCKET_FIRST,
+            BucketPlace::Last => BUCKET_LAST,
+            BucketPlace::All => BUCKET_ALL,
+            BucketPlace::Id(id) => id,
+        },
+        GroupCommand::Add | GroupCommand::Modify | GroupCommand::Delete => BUCKET_ALL,
+    });
     let start = w.len();
     encode_buckets_v15(version, group_mod.group_type, &group_mod.buckets, w);
     w.patch_len(buckets_len_at, start);
@@ -1549,14 +1847,15 @@ pub(crate) fn decode_buckets_v15(
         let mut bucket = bucket_entry(r, 8)?;
         let actions_len = usize::from(bucket.u16()?);
         let bucket_id = bucket.u32()?;
-        if usize::try_from(bucket_id).ok() != Some(buckets.len()) {
-            return Err(group_mod_failed(12, format!("bucket id {bucket_id} at position {}", buckets.len())));
+        if bucket_id > BUCKET_MAX {
+            return Err(group_mod_failed(12, format!("bucket id {bucket_id:#x}")));
         }
         if actions_len > bucket.remaining() {
             return Err(group_mod_failed(12, format!("bucket actions of {actions_len} bytes")));
         }
         let actions = decode_actions(version, &mut bucket, actions_len)?;
         let mut decoded = Bucket {
+            id: bucket_id,
             weight: u16::from(group_type == GroupType::Select),
             watch_port: OfPort::NONE,
             watch_group: GROUP_ANY,
@@ -1583,15 +1882,15 @@ pub(crate) fn decode_buckets_v15(
     Ok(buckets)
 }
 
-/// Buckets as ofp15_bucket entries (ids are positions), with the properties that differ from
+/// Buckets as ofp15_bucket entries, with the properties that differ from
 /// the defaults, as Open vSwitch writes them (weight for select groups or when not 0).
 pub(crate) fn encode_buckets_v15(version: Version, group_type: GroupType, buckets: &[Bucket], w: &mut Writer) {
-    for (id, bucket) in buckets.iter().enumerate() {
+    for bucket in buckets {
         let start = w.len();
         w.u16(0);
         let actions_len_at = w.len();
         w.u16(0);
-        w.u32(u32::try_from(id).unwrap_or(u32::MAX));
+        w.u32(bucket.id);
         let actions_start = w.len();
         encode_actions(version, &bucket.actions, w);
         w.patch_len(actions_len_at, actions_start);
@@ -1617,46 +1916,63 @@ pub(crate) fn encode_buckets_v15(version: Version, group_type: GroupType, bucket
 
 fn decode_port_mod(version: Version, r: &mut Reader) -> Result<PortMod, OfError> {
     let port_no = read_port(version, r, |n| OfError::new(ErrorType::PortModFailed, 0, format!("port {n:#x}")))?;
-    if version == Version::V1_3 {
+    if version >= Version::V1_3 {
         r.skip(4)?;
     }
     let hw_addr = r.array()?;
-    if version == Version::V1_3 {
+    if version >= Version::V1_3 {
         r.skip(2)?;
     }
-    let port_mod = PortMod { port_no, hw_addr, config: r.u32()?, mask: r.u32()?, advertise: r.u32()? };
-    r.skip(4)?;
-    Ok(port_mod)
+    let (config, mask) = (r.u32()?, r.u32()?);
+    let mut advertise = 0;
+    if version >= Version::V1_4 {
+        // Properties: the Ethernet one carries advertise; optical and experimenter ones are
+        // skipped (the switch has nothing they could change).
+        while !r.is_empty() {
+            let (kind, mut body) = r.property()?;
+            if kind == ETHERNET_PROPERTY {
+                advertise = body.u32()?;
+            }
+        }
+    } else {
+        advertise = r.u32()?;
+        r.skip(4)?;
+    }
+    Ok(PortMod { port_no, hw_addr, config, mask, advertise })
 }
 
 fn encode_port_mod(version: Version, port_mod: &PortMod, w: &mut Writer) {
     write_port(version, port_mod.port_no, w);
-    if version == Version::V1_3 {
+    if version >= Version::V1_3 {
         w.zeros(4);
     }
     w.bytes(&port_mod.hw_addr);
-    if version == Version::V1_3 {
+    if version >= Version::V1_3 {
         w.zeros(2);
     }
     w.u32(port_mod.config);
     w.u32(port_mod.mask);
-    w.u32(port_mod.advertise);
-    w.zeros(4);
+    if version >= Version::V1_4 {
+        w.property(ETHERNET_PROPERTY, |w| w.u32(port_mod.advertise));
+    } else {
+        w.u32(port_mod.advertise);
+        w.zeros(4);
+    }
 }
 
 fn decode_queue_config(version: Version, r: &mut Reader) -> Result<QueueConfig, OfError> {
     let port = read_port(version, r, port_error)?;
-    r.skip(if version == Version::V1_3 { 4 } else { 6 })?;
+    r.skip(if version >= Version::V1_3 { 4 } else { 6 })?;
     let mut queues = Vec::new();
     while !r.is_empty() {
         let queue_id = r.u32()?;
-        if version == Version::V1_3 {
+        if version >= Version::V1_3 {
             r.skip(4)?;
         }
         let length = usize::from(r.u16()?);
-        let fixed = if version == Version::V1_3 { 16 } else { 8 };
+        let fixed = if version >= Version::V1_3 { 16 } else { 8 };
         let properties = length.checked_sub(fixed).ok_or_else(|| OfError::bad_len(format!("queue length {length}")))?;
-        r.skip(if version == Version::V1_3 { 6 } else { 2 })?;
+        r.skip(if version >= Version::V1_3 { 6 } else { 2 })?;
         let mut properties = r.sub(properties)?;
         while !properties.is_empty() {
             properties.skip(2)?;
@@ -1672,10 +1988,10 @@ fn decode_queue_config(version: Version, r: &mut Reader) -> Result<QueueConfig, 
 
 fn encode_queue_config(version: Version, config: &QueueConfig, w: &mut Writer) {
     write_port(version, config.port, w);
-    w.zeros(if version == Version::V1_3 { 4 } else { 6 });
+    w.zeros(if version >= Version::V1_3 { 4 } else { 6 });
     for &queue_id in &config.queues {
         w.u32(queue_id);
-        if version == Version::V1_3 {
+        if version >= Version::V1_3 {
             write_port(version, config.port, w);
             w.u16(16);
             w.zeros(6);
@@ -1701,6 +2017,63 @@ pub(crate) fn encode_async(config: &AsyncConfig, w: &mut Writer) {
     for word in config.packet_in_mask.iter().chain(&config.port_status_mask).chain(&config.flow_removed_mask) {
         w.u32(*word);
     }
+}
+
+/// 1.4's asynchronous-configuration properties up to the end of `r`. An unknown type is
+/// OFPBPC_BAD_TYPE, a length other than 8 OFPBPC_BAD_LEN; experimenter properties are skipped.
+fn decode_async_property_list(r: &mut Reader) -> Result<Vec<AsyncProperty>, OfError> {
+    let mut properties = Vec::new();
+    while !r.is_empty() {
+        let kind = r.u16()?;
+        let length = usize::from(r.u16()?);
+        let body_len = length.checked_sub(4).ok_or_else(|| bad_property(1, format!("property length {length}")))?;
+        let mut body = r.sub(body_len)?;
+        r.skip(((8 - length % 8) % 8).min(r.remaining()))?;
+        match kind {
+            0xfffe | 0xffff => {}
+            _ if kind >= ASYNC_PROPERTY_TYPES => return Err(bad_property(0, format!("async property {kind}"))),
+            _ if length != 8 => return Err(bad_property(1, format!("async property {kind} of {length} bytes"))),
+            _ => properties.push(AsyncProperty { kind, mask: body.u32()? }),
+        }
+    }
+    Ok(properties)
+}
+
+/// OFPET_BAD_PROPERTY with `code` (OFPBPC_BAD_TYPE 0, BAD_LEN 1...).
+pub(crate) fn bad_property(code: u16, reason: impl Into<String>) -> OfError {
+    OfError::new(ErrorType::BadProperty, code, reason)
+}
+
+fn decode_async_properties(r: &mut Reader) -> Result<AsyncConfig, OfError> {
+    let mut config = AsyncConfig::default();
+    decode_async_property_list(r)?.into_iter().for_each(|property| config.apply(property));
+    Ok(config)
+}
+
+fn encode_async_properties(properties: &[AsyncProperty], w: &mut Writer) {
+    for property in properties {
+        w.u16(property.kind);
+        w.u16(8);
+        w.u32(property.mask);
+    }
+}
+
+fn decode_role_status(r: &mut Reader) -> Result<RoleStatus, OfError> {
+    let number = r.u32()?;
+    let role = [ControllerRole::NoChange, ControllerRole::Equal, ControllerRole::Master, ControllerRole::Slave]
+        .get(number as usize)
+        .copied()
+        .ok_or_else(|| bad_value("role", number))?;
+    let reason = match r.u8()? {
+        0 => RoleChangeReason::MasterRequest,
+        1 => RoleChangeReason::Config,
+        2 => RoleChangeReason::Experimenter,
+        other => return Err(bad_value("role status reason", other)),
+    };
+    r.skip(3)?;
+    let generation_id = r.u64()?;
+    nicira::skip_properties(r)?;
+    Ok(RoleStatus { role, reason, generation_id })
 }
 
 pub(crate) fn decode_async(r: &mut Reader) -> Result<AsyncConfig, OfError> {

@@ -11,7 +11,7 @@ use super::multipart::*;
 use super::nicira::*;
 use super::wire::{ErrorType, OfError, Version};
 
-fn hex(text: &str) -> Vec<u8> {
+pub(super) fn hex(text: &str) -> Vec<u8> {
     let digits: Vec<u8> = text.bytes().filter(u8::is_ascii_hexdigit).collect();
     digits.chunks(2).map(|pair| u8::from_str_radix(std::str::from_utf8(pair).unwrap(), 16).unwrap()).collect()
 }
@@ -37,7 +37,7 @@ fn group_stats_sample() -> GroupStats {
     }
 }
 
-fn port(n: u32) -> PortDesc {
+pub(super) fn port(n: u32) -> PortDesc {
     PortDesc {
         port_no: OfPort(n),
         hw_addr: [0, 0x11, 0x22, 0x33, 0x44, u8::try_from(n).unwrap()],
@@ -53,7 +53,27 @@ fn port(n: u32) -> PortDesc {
     }
 }
 
-fn in_port_match(n: u32) -> Match {
+pub(super) fn port_stats(port_no: OfPort) -> PortStats {
+    PortStats {
+        port_no,
+        rx_packets: 1,
+        tx_packets: 2,
+        rx_bytes: 3,
+        tx_bytes: 4,
+        rx_dropped: 5,
+        tx_dropped: 6,
+        rx_errors: 7,
+        tx_errors: 8,
+        rx_frame_err: 9,
+        rx_over_err: 10,
+        rx_crc_err: 11,
+        collisions: 12,
+        duration_sec: 0,
+        duration_nsec: 0,
+    }
+}
+
+pub(super) fn in_port_match(n: u32) -> Match {
     let mut m = Match::catch_all();
     m.set_in_port(OfPort(n));
     m
@@ -238,6 +258,7 @@ fn switch_samples() -> Vec<(&'static str, Version, Message)> {
                 group_type: GroupType::Select,
                 group_id: 1,
                 buckets: vec![Bucket {
+                    id: 0,
                     weight: 10,
                     watch_port: OfPort::NONE,
                     watch_group: GROUP_ANY,
@@ -254,12 +275,13 @@ fn switch_samples() -> Vec<(&'static str, Version, Message)> {
                 group_id: 2,
                 buckets: vec![
                     Bucket {
+                        id: 0,
                         weight: 0,
                         watch_port: OfPort(1),
                         watch_group: 5,
                         actions: vec![Action::output(OfPort(1)), Action::Group(9)],
                     },
-                    Bucket { weight: 0, watch_port: OfPort(2), watch_group: GROUP_ANY, actions: vec![] },
+                    Bucket { id: 1, weight: 0, watch_port: OfPort(2), watch_group: GROUP_ANY, actions: vec![] },
                 ],
             }])),
         ),
@@ -637,7 +659,7 @@ meter:1 flow_count:1 packet_in_count:10 byte_in_count:1000 duration:2s bands:
 ];
 
 /// What `ovs-ofctl ofp-print` prints for `bytes`, when ovs-ofctl is installed.
-fn ofp_print(bytes: &[u8]) -> Option<String> {
+pub(super) fn ofp_print(bytes: &[u8]) -> Option<String> {
     let output = Command::new("ovs-ofctl").arg("ofp-print").arg(to_hex(bytes)).output().ok()?;
     Some(String::from_utf8_lossy(&output.stdout).into_owned())
 }
@@ -898,12 +920,14 @@ fn group_meter_packet_out_bundle_and_config_messages_ovs_ofctl_sent() {
         select.buckets,
         vec![
             Bucket {
+                id: 0,
                 weight: 10,
                 watch_port: OfPort(1),
                 watch_group: GROUP_ANY,
                 actions: vec![Action::output(OfPort(1))]
             },
             Bucket {
+                id: 1,
                 weight: 20,
                 watch_port: OfPort::NONE,
                 watch_group: GROUP_ANY,
@@ -1041,23 +1065,6 @@ fn round_trip_samples() -> Vec<(Version, Message)> {
         matches: in_port_match(1),
         instructions: Instructions { goto_table: Some(3), ..rule("actions=output:2").instructions },
     };
-    let port_stats = |port_no| PortStats {
-        port_no,
-        rx_packets: 1,
-        tx_packets: 2,
-        rx_bytes: 3,
-        tx_bytes: 4,
-        rx_dropped: 5,
-        tx_dropped: 6,
-        rx_errors: 7,
-        tx_errors: 8,
-        rx_frame_err: 9,
-        rx_over_err: 10,
-        rx_crc_err: 11,
-        collisions: 12,
-        duration_sec: 0,
-        duration_nsec: 0,
-    };
     let queue_stats = QueueStats {
         port_no: OfPort(1),
         queue_id: 2,
@@ -1172,8 +1179,8 @@ fn round_trip_samples() -> Vec<(Version, Message)> {
         ),
         (v13, request(RequestBody::Table)),
         (v13, request(RequestBody::TableFeatures(vec![table_features.clone()]))),
-        (v13, request(RequestBody::PortDesc)),
-        (v10, request(RequestBody::PortDesc)),
+        (v13, request(RequestBody::PortDesc(OfPort::NONE))),
+        (v10, request(RequestBody::PortDesc(OfPort::NONE))),
         (v13, request(RequestBody::PortStats(OfPort(3)))),
         (v10, request(RequestBody::Queue { port: OfPort(1), queue_id: 2 })),
         (v13, request(RequestBody::GroupDesc(GROUP_ALL))),

@@ -1,8 +1,10 @@
 //! MULTIPART (1.3) / STATS (1.0) requests and replies: desc, flow, aggregate, table, table
 //! features, port stats, port desc, queue, group stats/desc/features, meter stats/config/
-//! features, the Nicira vendor stats NXST_FLOW / NXST_AGGREGATE of 1.0 (their nx_match
-//! parts in `nicira`), and Open vSwitch's flow monitor stats (NXST / ONFST_FLOW_MONITOR, the
-//! bodies in `monitor::nicira`). A reply larger than one message is the caller's to split (`more`).
+//! features, 1.4's table desc and queue desc (and the 1.4/1.5 layouts of port, queue, flow and
+//! aggregate stats and group desc), the Nicira vendor stats NXST_FLOW / NXST_AGGREGATE of 1.0
+//! (their nx_match parts in `nicira`), and Open vSwitch's flow monitor stats (NXST /
+//! ONFST_FLOW_MONITOR, the bodies in `monitor::nicira`). A reply larger than one message is the
+//! caller's to split (`more`).
 
 use crate::flow::{Instructions, Match, OfPort};
 
@@ -15,6 +17,7 @@ use super::message::{
 use super::monitor::{FlowUpdate, MonitorRequest};
 use super::nicira;
 use super::oxm::{decode_match, encode_match};
+use super::oxs::{self, OxsStats};
 use super::wire::{len16, read_port, write_port, ErrorType, OfError, Reader, Version, Writer};
 
 /// OFPMPF_REQ_MORE / OFPMPF_REPLY_MORE.
@@ -33,6 +36,9 @@ const METER_CONFIG: u16 = 10;
 const METER_FEATURES: u16 = 11;
 const TABLE_FEATURES: u16 = 12;
 const PORT_DESC: u16 = 13;
+/// OpenFlow 1.4's table description and queue description.
+const TABLE_DESC: u16 = 14;
+const QUEUE_DESC: u16 = 15;
 const EXPERIMENTER: u16 = 0xffff;
 
 /// "All queues" in queue stats requests (OFPQ_ALL).
@@ -74,7 +80,9 @@ pub enum RequestBody {
     /// Empty: a query; tables: a request to set them.
     TableFeatures(Vec<TableFeatures>),
     PortStats(OfPort),
-    PortDesc,
+    /// One port's description, or every port's ([`OfPort::NONE`], OFPP_ANY; only 1.5 asks
+    /// for one).
+    PortDesc(OfPort),
     Queue {
         port: OfPort,
         queue_id: u32,
@@ -87,6 +95,14 @@ pub enum RequestBody {
     Meter(u32),
     MeterConfig(u32),
     MeterFeatures,
+    /// OFPMP_TABLE_DESC (1.4).
+    TableDesc,
+    /// OFPMP_QUEUE_DESC (1.4, where it replaces QUEUE_GET_CONFIG): a port's queues (OFPP_ANY:
+    /// every port's), one queue or all ([`QUEUE_ALL`]).
+    QueueDesc {
+        port: OfPort,
+        queue_id: u32,
+    },
     /// NXST_FLOW (1.0).
     NxFlow(FlowStatsRequest),
     /// NXST_AGGREGATE (1.0).
@@ -268,6 +284,21 @@ pub enum TableFeatureProperty {
     Experimenter { miss: bool, experimenter: u32, exp_type: u32, data: Vec<u8> },
 }
 
+/// One table of OFPMP_TABLE_DESC (1.4): its configuration bits (OFPTC_*); the switch has no
+/// eviction or vacancy properties to report (received ones are skipped).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TableDesc {
+    pub table_id: u8,
+    pub config: u32,
+}
+
+/// One queue of OFPMP_QUEUE_DESC (1.4); rate properties are skipped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueueDesc {
+    pub port_no: OfPort,
+    pub queue_id: u32,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct TableFeatures {
     pub table_id: u8,
@@ -295,6 +326,8 @@ pub enum ReplyBody {
     Meter(Vec<MeterStats>),
     MeterConfig(Vec<MeterConfig>),
     MeterFeatures(MeterFeatures),
+    TableDesc(Vec<TableDesc>),
+    QueueDesc(Vec<QueueDesc>),
     /// NXST_FLOW (1.0).
     NxFlow(Vec<FlowStats>),
     /// NXST_AGGREGATE (1.0).
@@ -311,11 +344,12 @@ fn port_error(n: u32) -> OfError {
     bad_request(bad_request::BAD_PORT, format!("port number {n:#x}"))
 }
 
-/// A 1.3-only multipart type in 1.0 is OFPBRC_BAD_STAT there.
+/// A multipart type `version` does not have is OFPBRC_BAD_MULTIPART (BAD_STAT in 1.0).
 fn require_v13(version: Version, kind: u16) -> Result<(), OfError> {
-    match version {
-        Version::V1_3 => Ok(()),
-        Version::V1_0 => Err(bad_multipart(kind, version)),
+    if kind_in_version(version, kind, false) {
+        Ok(())
+    } else {
+        Err(bad_multipart(kind, version))
     }
 }
 
@@ -323,7 +357,7 @@ fn require_v13(version: Version, kind: u16) -> Result<(), OfError> {
 fn read_multipart_header(version: Version, r: &mut Reader) -> Result<(u16, bool), OfError> {
     let kind = r.u16()?;
     let flags = r.u16()?;
-    if version == Version::V1_3 {
+    if version >= Version::V1_3 {
         r.skip(4)?;
     }
     Ok((kind, flags & MORE != 0))
@@ -332,7 +366,7 @@ fn read_multipart_header(version: Version, r: &mut Reader) -> Result<(u16, bool)
 fn write_multipart_header(version: Version, kind: u16, more: bool, w: &mut Writer) {
     w.u16(kind);
     w.u16(u16::from(more));
-    if version == Version::V1_3 {
+    if version >= Version::V1_3 {
         w.zeros(4);
     }
 }
@@ -346,7 +380,7 @@ pub(crate) fn decode_request(version: Version, r: &mut Reader) -> Result<Multipa
         TABLE => RequestBody::Table,
         PORT_STATS => {
             let port = read_port(version, r, port_error)?;
-            r.skip(if version == Version::V1_3 { 4 } else { 6 })?;
+            r.skip(if version >= Version::V1_3 { 4 } else { 6 })?;
             RequestBody::PortStats(port)
         }
         QUEUE => {
@@ -358,17 +392,24 @@ pub(crate) fn decode_request(version: Version, r: &mut Reader) -> Result<Multipa
         }
         EXPERIMENTER => nicira::decode_stats_request(version, r)?,
         // In 1.0 too, as Open vSwitch's extension (OFPST_PORT_DESC, no body, ofp_phy_ports).
-        PORT_DESC => RequestBody::PortDesc,
+        PORT_DESC if version >= Version::V1_5 => {
+            RequestBody::PortDesc(pad_after(read_port(version, r, port_error)?, r, 4)?)
+        }
+        PORT_DESC => RequestBody::PortDesc(OfPort::NONE),
         _ => {
             require_v13(version, kind)?;
             match kind {
                 GROUP => RequestBody::Group(pad_after(r.u32()?, r, 4)?),
+                // 1.5 asks for one group or all; 1.3 and 1.4 for all.
+                GROUP_DESC if version >= Version::V1_5 => RequestBody::GroupDesc(pad_after(r.u32()?, r, 4)?),
                 GROUP_DESC => RequestBody::GroupDesc(GROUP_ALL),
                 GROUP_FEATURES => RequestBody::GroupFeatures,
                 METER => RequestBody::Meter(pad_after(r.u32()?, r, 4)?),
                 METER_CONFIG => RequestBody::MeterConfig(pad_after(r.u32()?, r, 4)?),
                 METER_FEATURES => RequestBody::MeterFeatures,
                 TABLE_FEATURES => RequestBody::TableFeatures(decode_table_features_list(r)?),
+                TABLE_DESC => RequestBody::TableDesc,
+                QUEUE_DESC => RequestBody::QueueDesc { port: read_port(version, r, port_error)?, queue_id: r.u32()? },
                 _ => return Err(bad_multipart(kind, version)),
             }
         }
@@ -399,7 +440,7 @@ fn request_kind(version: Version, body: &RequestBody) -> u16 {
         RequestBody::Table => TABLE,
         RequestBody::TableFeatures(_) => TABLE_FEATURES,
         RequestBody::PortStats(_) => PORT_STATS,
-        RequestBody::PortDesc => PORT_DESC,
+        RequestBody::PortDesc(_) => PORT_DESC,
         RequestBody::Queue { .. } => QUEUE,
         RequestBody::Group(_) => GROUP,
         RequestBody::GroupDesc(_) => GROUP_DESC,
@@ -407,6 +448,8 @@ fn request_kind(version: Version, body: &RequestBody) -> u16 {
         RequestBody::Meter(_) => METER,
         RequestBody::MeterConfig(_) => METER_CONFIG,
         RequestBody::MeterFeatures => METER_FEATURES,
+        RequestBody::TableDesc => TABLE_DESC,
+        RequestBody::QueueDesc { .. } => QUEUE_DESC,
         RequestBody::NxFlow(_) | RequestBody::NxAggregate(_) | RequestBody::FlowMonitor(_) => EXPERIMENTER,
     }
 }
@@ -430,6 +473,8 @@ fn reply_kind(version: Version, body: &ReplyBody) -> u16 {
         ReplyBody::Meter(_) => METER,
         ReplyBody::MeterConfig(_) => METER_CONFIG,
         ReplyBody::MeterFeatures(_) => METER_FEATURES,
+        ReplyBody::TableDesc(_) => TABLE_DESC,
+        ReplyBody::QueueDesc(_) => QUEUE_DESC,
         ReplyBody::NxFlow(_) | ReplyBody::NxAggregate(_) | ReplyBody::FlowMonitor(_) => EXPERIMENTER,
     }
 }
@@ -439,7 +484,8 @@ fn reply_kind(version: Version, body: &ReplyBody) -> u16 {
 pub(crate) fn kind_in_version(version: Version, kind: u16, nicira: bool) -> bool {
     match version {
         Version::V1_0 => kind <= QUEUE || kind == EXPERIMENTER || kind == PORT_DESC,
-        Version::V1_3 => !nicira,
+        Version::V1_3 => !nicira && (kind <= PORT_DESC || kind == EXPERIMENTER),
+        Version::V1_4 | Version::V1_5 => !nicira && (kind <= QUEUE_DESC || kind == EXPERIMENTER),
     }
 }
 
@@ -463,17 +509,31 @@ pub(crate) fn encode_request(version: Version, request: &MultipartRequest, w: &m
         return;
     }
     match &request.body {
+        // 1.5's group desc and port desc requests name one group or port (or all).
+        RequestBody::GroupDesc(id) if version >= Version::V1_5 => {
+            w.u32(*id);
+            w.zeros(4);
+        }
+        RequestBody::PortDesc(port) if version >= Version::V1_5 => {
+            write_port(version, *port, w);
+            w.zeros(4);
+        }
         RequestBody::Desc
         | RequestBody::Table
-        | RequestBody::PortDesc
+        | RequestBody::PortDesc(_)
         | RequestBody::GroupDesc(_)
         | RequestBody::GroupFeatures
-        | RequestBody::MeterFeatures => {}
+        | RequestBody::MeterFeatures
+        | RequestBody::TableDesc => {}
+        RequestBody::QueueDesc { port, queue_id } => {
+            write_port(version, *port, w);
+            w.u32(*queue_id);
+        }
         RequestBody::Flow(request) | RequestBody::Aggregate(request) => encode_flow_stats_request(version, request, w),
         RequestBody::TableFeatures(tables) => encode_table_features_list(tables, w),
         RequestBody::PortStats(port) => {
             write_port(version, *port, w);
-            w.zeros(if version == Version::V1_3 { 4 } else { 6 });
+            w.zeros(if version >= Version::V1_3 { 4 } else { 6 });
         }
         RequestBody::Queue { port, queue_id } => {
             write_port(version, *port, w);
@@ -501,6 +561,14 @@ pub(crate) fn decode_reply(version: Version, r: &mut Reader) -> Result<Multipart
             datapath: read_name(r, 256)?,
         }),
         FLOW => ReplyBody::Flow(decode_all(r, |r| decode_flow_stats(version, r))?),
+        AGGREGATE if version >= Version::V1_5 => {
+            let stats = oxs::decode_stats(r)?;
+            ReplyBody::Aggregate(AggregateStats {
+                packet_count: stats.packet_count.unwrap_or_default(),
+                byte_count: stats.byte_count.unwrap_or_default(),
+                flow_count: stats.flow_count.unwrap_or_default(),
+            })
+        }
         AGGREGATE => ReplyBody::Aggregate(decode_aggregate(r)?),
         TABLE => ReplyBody::Table(decode_all(r, |r| decode_table_stats(version, r))?),
         PORT_STATS => ReplyBody::PortStats(decode_all(r, |r| decode_port_stats(version, r))?),
@@ -511,6 +579,9 @@ pub(crate) fn decode_reply(version: Version, r: &mut Reader) -> Result<Multipart
             require_v13(version, kind)?;
             match kind {
                 GROUP => ReplyBody::Group(decode_all(r, decode_group_stats)?),
+                GROUP_DESC if version >= Version::V1_5 => {
+                    ReplyBody::GroupDesc(decode_all(r, |r| decode_group_desc_v15(version, r))?)
+                }
                 GROUP_DESC => ReplyBody::GroupDesc(decode_all(r, decode_group_desc)?),
                 GROUP_FEATURES => ReplyBody::GroupFeatures(decode_group_features(r)?),
                 METER => ReplyBody::Meter(decode_all(r, decode_meter_stats)?),
@@ -527,6 +598,8 @@ pub(crate) fn decode_reply(version: Version, r: &mut Reader) -> Result<Multipart
                     ReplyBody::MeterFeatures(features)
                 }
                 TABLE_FEATURES => ReplyBody::TableFeatures(decode_table_features_list(r)?),
+                TABLE_DESC => ReplyBody::TableDesc(decode_all(r, decode_table_desc)?),
+                QUEUE_DESC => ReplyBody::QueueDesc(decode_all(r, decode_queue_desc)?),
                 _ => return Err(bad_multipart(kind, version)),
             }
         }
@@ -550,6 +623,15 @@ pub(crate) fn encode_reply(version: Version, reply: &MultipartReply, w: &mut Wri
             write_name(&desc.datapath, 256, w);
         }
         ReplyBody::Flow(flows) => flows.iter().for_each(|flow| encode_flow_stats(version, flow, w)),
+        ReplyBody::Aggregate(stats) if version >= Version::V1_5 => {
+            let oxs_stats = OxsStats {
+                flow_count: Some(stats.flow_count),
+                packet_count: Some(stats.packet_count),
+                byte_count: Some(stats.byte_count),
+                ..OxsStats::default()
+            };
+            oxs::encode_stats(&oxs_stats, w);
+        }
         ReplyBody::Aggregate(stats) => encode_aggregate(stats, w),
         ReplyBody::Table(tables) => tables.iter().for_each(|table| encode_table_stats(version, table, w)),
         ReplyBody::TableFeatures(tables) => encode_table_features_list(tables, w),
@@ -557,6 +639,9 @@ pub(crate) fn encode_reply(version: Version, reply: &MultipartReply, w: &mut Wri
         ReplyBody::PortDesc(ports) => ports.iter().for_each(|port| encode_port_desc(version, port, w)),
         ReplyBody::Queue(queues) => queues.iter().for_each(|queue| encode_queue_stats(version, queue, w)),
         ReplyBody::Group(groups) => groups.iter().for_each(|group| encode_group_stats(group, w)),
+        ReplyBody::GroupDesc(groups) if version >= Version::V1_5 => {
+            groups.iter().for_each(|group| encode_group_desc_v15(version, group, w));
+        }
         ReplyBody::GroupDesc(groups) => {
             for group in groups {
                 let start = w.len();
@@ -588,8 +673,44 @@ pub(crate) fn encode_reply(version: Version, reply: &MultipartReply, w: &mut Wri
             w.u8(features.max_color);
             w.zeros(2);
         }
+        ReplyBody::TableDesc(tables) => {
+            for table in tables {
+                w.u16(8);
+                w.u8(table.table_id);
+                w.u8(0);
+                w.u32(table.config);
+            }
+        }
+        ReplyBody::QueueDesc(queues) => {
+            for queue in queues {
+                write_port(version, queue.port_no, w);
+                w.u32(queue.queue_id);
+                w.u16(16);
+                w.zeros(6);
+            }
+        }
         ReplyBody::NxFlow(_) | ReplyBody::NxAggregate(_) | ReplyBody::FlowMonitor(_) => {}
     }
+}
+
+fn decode_table_desc(r: &mut Reader) -> Result<TableDesc, OfError> {
+    let length = r.u16()?;
+    let mut e = entry_body(r, length, 8)?;
+    let table_id = e.u8()?;
+    e.skip(1)?;
+    let config = e.u32()?;
+    nicira::skip_properties(&mut e)?;
+    Ok(TableDesc { table_id, config })
+}
+
+fn decode_queue_desc(r: &mut Reader) -> Result<QueueDesc, OfError> {
+    let port_no = read_port(Version::V1_4, r, port_error)?;
+    let queue_id = r.u32()?;
+    let length = r.u16()?;
+    let mut e = entry_body(r, length.saturating_sub(8), 8)?;
+    e.skip(6)?;
+    nicira::skip_properties(&mut e)?;
+    Ok(QueueDesc { port_no, queue_id })
 }
 
 pub(crate) fn encode_group_features(features: &GroupFeatures, w: &mut Writer) {
@@ -659,7 +780,7 @@ pub(crate) fn entry_body<'a>(r: &mut Reader<'a>, length: u16, fixed: usize) -> R
 
 fn decode_flow_stats_request(version: Version, r: &mut Reader) -> Result<FlowStatsRequest, OfError> {
     match version {
-        Version::V1_3 => {
+        Version::V1_3 | Version::V1_4 | Version::V1_5 => {
             let table_id = r.u8()?;
             r.skip(3)?;
             let out_port = read_port(version, r, port_error)?;
@@ -681,7 +802,7 @@ fn decode_flow_stats_request(version: Version, r: &mut Reader) -> Result<FlowSta
 
 fn encode_flow_stats_request(version: Version, request: &FlowStatsRequest, w: &mut Writer) {
     match version {
-        Version::V1_3 => {
+        Version::V1_3 | Version::V1_4 | Version::V1_5 => {
             w.u8(request.table_id);
             w.zeros(3);
             write_port(version, request.out_port, w);
@@ -702,41 +823,59 @@ fn encode_flow_stats_request(version: Version, request: &FlowStatsRequest, w: &m
 
 fn decode_flow_stats(version: Version, r: &mut Reader) -> Result<FlowStats, OfError> {
     let length = r.u16()?;
-    let mut e = entry_body(r, length, if version == Version::V1_3 { 56 } else { 88 })?;
-    let table_id = e.u8()?;
-    e.skip(1)?;
-    let matches_1_0 = if version == Version::V1_0 { Some(decode_match(version, &mut e)?) } else { None };
-    let (duration_sec, duration_nsec) = (e.u32()?, e.u32()?);
-    let (priority, idle_timeout, hard_timeout) = (e.u16()?, e.u16()?, e.u16()?);
-    let flags = match version {
-        Version::V1_3 => {
-            let flags = FlowModFlags::from_wire(version, e.u16()?)?;
-            e.skip(4)?;
-            flags
-        }
-        Version::V1_0 => {
-            e.skip(6)?;
-            FlowModFlags::default()
-        }
-    };
-    let (cookie, packet_count, byte_count) = (e.u64()?, e.u64()?, e.u64()?);
-    let matches = match matches_1_0 {
-        Some(matches) => matches,
-        None => decode_match(version, &mut e)?,
-    };
+    let mut e = entry_body(r, length, if version >= Version::V1_3 { 56 } else { 88 })?;
+    let (table_id, duration, priority, idle_timeout, hard_timeout, flags, cookie, counts, matches);
+    if version >= Version::V1_5 {
+        // `ofp_flow_desc`: the 1.4 fields reordered (no counters), the match, the counters and
+        // duration as OXS stats.
+        e.skip(2)?;
+        table_id = e.u8()?;
+        e.skip(1)?;
+        (priority, idle_timeout, hard_timeout) = (e.u16()?, e.u16()?, e.u16()?);
+        flags = FlowModFlags::from_wire(version, e.u16()?)?;
+        e.skip(2)?;
+        cookie = e.u64()?;
+        matches = decode_match(version, &mut e)?;
+        let stats = oxs::decode_stats(&mut e)?;
+        duration = stats.duration.unwrap_or_default();
+        counts = (stats.packet_count.unwrap_or_default(), stats.byte_count.unwrap_or_default());
+    } else {
+        table_id = e.u8()?;
+        e.skip(1)?;
+        let matches_1_0 = if version == Version::V1_0 { Some(decode_match(version, &mut e)?) } else { None };
+        duration = (e.u32()?, e.u32()?);
+        (priority, idle_timeout, hard_timeout) = (e.u16()?, e.u16()?, e.u16()?);
+        flags = match version {
+            Version::V1_3 | Version::V1_4 | Version::V1_5 => {
+                let flags = FlowModFlags::from_wire(version, e.u16()?)?;
+                e.skip(4)?;
+                flags
+            }
+            Version::V1_0 => {
+                e.skip(6)?;
+                FlowModFlags::default()
+            }
+        };
+        cookie = e.u64()?;
+        counts = (e.u64()?, e.u64()?);
+        matches = match matches_1_0 {
+            Some(matches) => matches,
+            None => decode_match(version, &mut e)?,
+        };
+    }
     let length = e.remaining();
     let instructions = decode_instructions(version, &mut e, length)?;
     Ok(FlowStats {
         table_id,
-        duration_sec,
-        duration_nsec,
+        duration_sec: duration.0,
+        duration_nsec: duration.1,
         priority,
         idle_timeout,
         hard_timeout,
         flags,
         cookie,
-        packet_count,
-        byte_count,
+        packet_count: counts.0,
+        byte_count: counts.1,
         idle_age: 0,
         hard_age: 0,
         matches,
@@ -746,6 +885,29 @@ fn decode_flow_stats(version: Version, r: &mut Reader) -> Result<FlowStats, OfEr
 
 fn encode_flow_stats(version: Version, flow: &FlowStats, w: &mut Writer) {
     let start = w.len();
+    if version >= Version::V1_5 {
+        w.u16(0);
+        w.zeros(2);
+        w.u8(flow.table_id);
+        w.u8(0);
+        w.u16(flow.priority);
+        w.u16(flow.idle_timeout);
+        w.u16(flow.hard_timeout);
+        w.u16(flow.flags.wire(version));
+        w.u16(0);
+        w.u64(flow.cookie);
+        encode_match(version, &flow.matches, w);
+        let stats = OxsStats {
+            duration: Some((flow.duration_sec, flow.duration_nsec)),
+            packet_count: Some(flow.packet_count),
+            byte_count: Some(flow.byte_count),
+            ..OxsStats::default()
+        };
+        oxs::encode_stats(&stats, w);
+        encode_rule_instructions(version, &flow.instructions, &flow.matches, w);
+        w.patch_len(start, start);
+        return;
+    }
     w.u16(0);
     w.u8(flow.table_id);
     w.u8(0);
@@ -758,7 +920,7 @@ fn encode_flow_stats(version: Version, flow: &FlowStats, w: &mut Writer) {
     w.u16(flow.idle_timeout);
     w.u16(flow.hard_timeout);
     match version {
-        Version::V1_3 => {
+        Version::V1_3 | Version::V1_4 | Version::V1_5 => {
             w.u16(flow.flags.wire(version));
             w.zeros(4);
         }
@@ -767,7 +929,7 @@ fn encode_flow_stats(version: Version, flow: &FlowStats, w: &mut Writer) {
     w.u64(flow.cookie);
     w.u64(flow.packet_count);
     w.u64(flow.byte_count);
-    if version == Version::V1_3 {
+    if version >= Version::V1_3 {
         encode_match(version, &flow.matches, w);
     }
     encode_rule_instructions(version, &flow.instructions, &flow.matches, w);
@@ -815,19 +977,28 @@ fn encode_table_stats(version: Version, table: &TableStats, w: &mut Writer) {
 }
 
 fn decode_port_stats(version: Version, r: &mut Reader) -> Result<PortStats, OfError> {
+    if version >= Version::V1_4 {
+        return decode_port_stats_v1_4(r);
+    }
     let port_no = read_port(version, r, port_error)?;
-    r.skip(if version == Version::V1_3 { 4 } else { 6 })?;
+    r.skip(if version >= Version::V1_3 { 4 } else { 6 })?;
     let mut counters = [0u64; 12];
     for counter in &mut counters {
         *counter = r.u64()?;
     }
-    let (duration_sec, duration_nsec) = match version {
-        Version::V1_3 => (r.u32()?, r.u32()?),
+    let duration = match version {
+        Version::V1_3 | Version::V1_4 | Version::V1_5 => (r.u32()?, r.u32()?),
         Version::V1_0 => (0, 0),
     };
+    Ok(port_stats_of(port_no, counters, duration))
+}
+
+/// Port stats from the twelve counters in their wire order (rx/tx packets, bytes, dropped,
+/// errors, then frame, overrun and CRC errors and collisions) and the duration.
+fn port_stats_of(port_no: OfPort, counters: [u64; 12], (duration_sec, duration_nsec): (u32, u32)) -> PortStats {
     let [rx_packets, tx_packets, rx_bytes, tx_bytes, rx_dropped, tx_dropped, rx_errors, tx_errors, rx_frame_err, rx_over_err, rx_crc_err, collisions] =
         counters;
-    Ok(PortStats {
+    PortStats {
         port_no,
         rx_packets,
         tx_packets,
@@ -843,13 +1014,38 @@ fn decode_port_stats(version: Version, r: &mut Reader) -> Result<PortStats, OfEr
         collisions,
         duration_sec,
         duration_nsec,
-    })
+    }
+}
+
+/// OFPPSPT_ETHERNET: the Ethernet error counters of 1.4's port stats.
+const PORT_STATS_ETHERNET: u16 = 0;
+
+/// 1.4's `ofp_port_stats`: a length, port, durations, eight counters, then properties (the
+/// Ethernet one has the frame, overrun, CRC and collision counters).
+fn decode_port_stats_v1_4(r: &mut Reader) -> Result<PortStats, OfError> {
+    let length = r.u16()?;
+    let mut e = entry_body(r, length, 80)?;
+    e.skip(2)?;
+    let port_no = read_port(Version::V1_4, &mut e, port_error)?;
+    let duration = (e.u32()?, e.u32()?);
+    let mut counters = [0u64; 12];
+    for counter in &mut counters[..8] {
+        *counter = e.u64()?;
+    }
+    while !e.is_empty() {
+        let (kind, mut body) = e.property()?;
+        if kind == PORT_STATS_ETHERNET {
+            body.skip(4)?;
+            for counter in &mut counters[8..] {
+                *counter = body.u64()?;
+            }
+        }
+    }
+    Ok(port_stats_of(port_no, counters, duration))
 }
 
 fn encode_port_stats(version: Version, port: &PortStats, w: &mut Writer) {
-    write_port(version, port.port_no, w);
-    w.zeros(if version == Version::V1_3 { 4 } else { 6 });
-    for counter in [
+    let counters = [
         port.rx_packets,
         port.tx_packets,
         port.rx_bytes,
@@ -858,33 +1054,65 @@ fn encode_port_stats(version: Version, port: &PortStats, w: &mut Writer) {
         port.tx_dropped,
         port.rx_errors,
         port.tx_errors,
-        port.rx_frame_err,
-        port.rx_over_err,
-        port.rx_crc_err,
-        port.collisions,
-    ] {
-        w.u64(counter);
+    ];
+    let errors = [port.rx_frame_err, port.rx_over_err, port.rx_crc_err, port.collisions];
+    if version >= Version::V1_4 {
+        let start = w.len();
+        w.u16(0);
+        w.zeros(2);
+        write_port(version, port.port_no, w);
+        w.u32(port.duration_sec);
+        w.u32(port.duration_nsec);
+        counters.iter().for_each(|&counter| w.u64(counter));
+        w.property(PORT_STATS_ETHERNET, |w| {
+            w.zeros(4);
+            errors.iter().for_each(|&counter| w.u64(counter));
+        });
+        w.patch_len(start, start);
+        return;
     }
-    if version == Version::V1_3 {
+    write_port(version, port.port_no, w);
+    w.zeros(if version >= Version::V1_3 { 4 } else { 6 });
+    counters.iter().chain(&errors).for_each(|&counter| w.u64(counter));
+    if version >= Version::V1_3 {
         w.u32(port.duration_sec);
         w.u32(port.duration_nsec);
     }
 }
 
 fn decode_queue_stats(version: Version, r: &mut Reader) -> Result<QueueStats, OfError> {
+    // 1.4: a length and padding before 1.3's fields, properties after them (none defined but
+    // experimenter ones: skipped).
+    let mut entry = if version >= Version::V1_4 {
+        let length = r.u16()?;
+        let mut e = entry_body(r, length, 48)?;
+        e.skip(6)?;
+        Some(e)
+    } else {
+        None
+    };
+    let r = entry.as_mut().unwrap_or(r);
     let port_no = read_port(version, r, port_error)?;
     if version == Version::V1_0 {
         r.skip(2)?;
     }
     let (queue_id, tx_bytes, tx_packets, tx_errors) = (r.u32()?, r.u64()?, r.u64()?, r.u64()?);
     let (duration_sec, duration_nsec) = match version {
-        Version::V1_3 => (r.u32()?, r.u32()?),
+        Version::V1_3 | Version::V1_4 | Version::V1_5 => (r.u32()?, r.u32()?),
         Version::V1_0 => (0, 0),
     };
+    if version >= Version::V1_4 {
+        nicira::skip_properties(r)?;
+    }
     Ok(QueueStats { port_no, queue_id, tx_bytes, tx_packets, tx_errors, duration_sec, duration_nsec })
 }
 
 fn encode_queue_stats(version: Version, queue: &QueueStats, w: &mut Writer) {
+    let start = w.len();
+    if version >= Version::V1_4 {
+        w.u16(0);
+        w.zeros(6);
+    }
     write_port(version, queue.port_no, w);
     if version == Version::V1_0 {
         w.zeros(2);
@@ -893,9 +1121,12 @@ fn encode_queue_stats(version: Version, queue: &QueueStats, w: &mut Writer) {
     w.u64(queue.tx_bytes);
     w.u64(queue.tx_packets);
     w.u64(queue.tx_errors);
-    if version == Version::V1_3 {
+    if version >= Version::V1_3 {
         w.u32(queue.duration_sec);
         w.u32(queue.duration_nsec);
+    }
+    if version >= Version::V1_4 {
+        w.patch_len(start, start);
     }
 }
 

@@ -238,7 +238,7 @@ pub(crate) fn decode_experimenter(version: Version, r: &mut Reader, in_bundle: b
                 decode_bundle_add(version, r).map(Message::BundleAdd)
             }
         }
-        (ONF, _) if version == Version::V1_3 => Err(bad_exp_type(experimenter, exp_type)),
+        (ONF, _) if version >= Version::V1_3 => Err(bad_exp_type(experimenter, exp_type)),
         _ => Err(bad_experimenter(experimenter)),
     }
 }
@@ -322,22 +322,39 @@ pub(crate) fn encode_experimenter(
         Message::BundleControl(control) => {
             w.u32(ONF);
             w.u32(ONF_ET_BUNDLE_CONTROL);
-            w.u32(control.bundle_id);
-            w.u16(control.kind as u16);
-            w.u16(control.flags.wire());
+            encode_bundle_control(control, w);
         }
         Message::BundleAdd(add) => {
             w.u32(ONF);
             w.u32(ONF_ET_BUNDLE_ADD_MESSAGE);
-            w.u32(add.bundle_id);
-            w.zeros(2);
-            w.u16(add.flags.wire());
-            let start = w.len();
-            w.bytes(&encode(version, xid, &add.message)?);
-            w.pad_to_8(start);
+            encode_bundle_add(version, xid, add, w)?;
         }
         _ => {}
     }
+    Ok(())
+}
+
+/// The body of a bundle control message (1.4's OFPT_BUNDLE_CONTROL, or the ONF extension's
+/// after its experimenter header).
+pub(crate) fn encode_bundle_control(control: &BundleControl, w: &mut Writer) {
+    w.u32(control.bundle_id);
+    w.u16(control.kind as u16);
+    w.u16(control.flags.wire());
+}
+
+/// The body of a bundle add message, its inner message padded to 8.
+pub(crate) fn encode_bundle_add(
+    version: Version,
+    xid: u32,
+    add: &BundleAdd,
+    w: &mut Writer,
+) -> Result<(), EncodeError> {
+    w.u32(add.bundle_id);
+    w.zeros(2);
+    w.u16(add.flags.wire());
+    let start = w.len();
+    w.bytes(&encode(version, xid, &add.message)?);
+    w.pad_to_8(start);
     Ok(())
 }
 
@@ -381,14 +398,14 @@ fn monitor_vendor(version: Version, experimenter: u32) -> bool {
 fn monitor_message_header(version: Version, [nicira, onf]: [u32; 2], w: &mut Writer) {
     match version {
         Version::V1_0 => nicira_header(nicira, w),
-        Version::V1_3 => {
+        Version::V1_3 | Version::V1_4 | Version::V1_5 => {
             w.u32(ONF);
             w.u32(onf);
         }
     }
 }
 
-fn decode_bundle_control(r: &mut Reader) -> Result<BundleControl, OfError> {
+pub(crate) fn decode_bundle_control(r: &mut Reader) -> Result<BundleControl, OfError> {
     use BundleControlType::*;
     let bundle_id = r.u32()?;
     let number = r.u16()?;
@@ -402,7 +419,7 @@ fn decode_bundle_control(r: &mut Reader) -> Result<BundleControl, OfError> {
     Ok(BundleControl { bundle_id, kind, flags })
 }
 
-fn decode_bundle_add(version: Version, r: &mut Reader) -> Result<BundleAdd, OfError> {
+pub(crate) fn decode_bundle_add(version: Version, r: &mut Reader) -> Result<BundleAdd, OfError> {
     let bundle_id = r.u32()?;
     r.skip(2)?;
     let flags = BundleFlags::from_wire(r.u16()?);
@@ -418,8 +435,9 @@ fn decode_bundle_add(version: Version, r: &mut Reader) -> Result<BundleAdd, OfEr
     Ok(BundleAdd { bundle_id, flags, message: Box::new(message) })
 }
 
-/// Bundle properties (type, length, padding to 8): checked and dropped.
-fn skip_properties(r: &mut Reader) -> Result<(), OfError> {
+/// Properties (type, length, padding to 8) of a message that defines none the switch uses:
+/// checked and dropped.
+pub(crate) fn skip_properties(r: &mut Reader) -> Result<(), OfError> {
     while !r.is_empty() {
         r.skip(2)?;
         let length = usize::from(r.u16()?);
@@ -527,7 +545,7 @@ fn encode_nx_flow_mod(version: Version, nx: &NxFlowMod, w: &mut Writer) {
 fn decode_nx_packet_in(r: &mut Reader) -> Result<PacketIn, OfError> {
     let buffer_id = r.u32()?;
     let total_len = r.u16()?;
-    let reason = packet_in_reason_from_wire(r.u8()?)?;
+    let reason = packet_in_reason_from_wire(Version::V1_0, r.u8()?)?;
     let table_id = r.u8()?;
     let cookie = r.u64()?;
     let match_len = usize::from(r.u16()?);
@@ -540,7 +558,7 @@ fn decode_nx_packet_in(r: &mut Reader) -> Result<PacketIn, OfError> {
 fn encode_nx_packet_in(packet_in: &PacketIn, w: &mut Writer) {
     w.u32(packet_in.buffer_id);
     w.u16(packet_in.total_len);
-    w.u8(packet_in_reason_wire(packet_in.reason));
+    w.u8(packet_in_reason_wire(Version::V1_0, packet_in.reason));
     w.u8(packet_in.table_id);
     w.u64(packet_in.cookie);
     let match_len_at = w.len();
@@ -578,7 +596,7 @@ fn read_vendor_stats_header(version: Version, r: &mut Reader) -> Result<u32, OfE
 fn monitor_stats_header(version: Version, w: &mut Writer) {
     match version {
         Version::V1_0 => vendor_stats_header(NXST_FLOW_MONITOR, w),
-        Version::V1_3 => {
+        Version::V1_3 | Version::V1_4 | Version::V1_5 => {
             w.u32(ONF);
             w.u32(ONFST_FLOW_MONITOR);
         }

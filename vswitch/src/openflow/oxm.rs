@@ -795,6 +795,27 @@ impl Tlv<'_> {
     }
 }
 
+/// OXM_OF_PACKET_TYPE (OpenFlow 1.5): the namespace and type of the packet's first header.
+const OXM_PACKET_TYPE: u8 = 44;
+/// packet_type (0, 0): an Ethernet frame.
+const PACKET_TYPE_ETHERNET: [u8; 4] = [0; 4];
+
+/// The switch forwards Ethernet frames only: a packet_type match on Ethernet holds for every
+/// packet (it is accepted and not kept, as Open vSwitch leaves it out where Ethernet fields
+/// imply it); any other packet type would match nothing the switch carries (OFPBMC_BAD_VALUE).
+fn check_packet_type(tlv: &Tlv) -> Result<(), OfError> {
+    if tlv.value.len() != 4 {
+        return Err(match_error(bad_match::BAD_LEN, format!("packet_type of {} bytes", tlv.value.len())));
+    }
+    if tlv.mask.is_some_and(|mask| mask != [0xff; 4]) {
+        return Err(match_error(bad_match::BAD_MASK, "packet_type does not take a mask"));
+    }
+    if tlv.value != PACKET_TYPE_ETHERNET {
+        return Err(match_error(bad_match::BAD_VALUE, format!("packet_type {:02x?}: Ethernet only", tlv.value)));
+    }
+    Ok(())
+}
+
 /// Decodes a sequence of OXM/NXM TLVs into a match, checking lengths, masks, values,
 /// duplicates and prerequisites as Open vSwitch does.
 fn decode_tlvs(mut r: Reader) -> Result<Match, OfError> {
@@ -803,6 +824,10 @@ fn decode_tlvs(mut r: Reader) -> Result<Match, OfError> {
     let mut implied = Vec::new();
     while !r.is_empty() {
         let tlv = read_tlv(&mut r, &|reason| match_error(bad_match::BAD_LEN, reason))?;
+        if tlv.class == OPENFLOW_BASIC && tlv.code == OXM_PACKET_TYPE {
+            check_packet_type(&tlv)?;
+            continue;
+        }
         let wire =
             tlv.field().ok_or_else(|| match_error(bad_match::BAD_FIELD, format!("unknown {}", tlv.describe())))?;
         wire.check_value_len(
@@ -1273,7 +1298,7 @@ pub fn fits_v1_0_match(m: &Match) -> bool {
 pub fn decode_match(version: Version, r: &mut Reader) -> Result<Match, OfError> {
     match version {
         Version::V1_0 => decode_v1_0_match(r),
-        Version::V1_3 => {
+        Version::V1_3 | Version::V1_4 | Version::V1_5 => {
             let short = |_| match_error(bad_match::BAD_LEN, "short ofp_match");
             let match_type = r.u16().map_err(short)?;
             let length = usize::from(r.u16().map_err(short)?);
@@ -1295,7 +1320,7 @@ pub fn decode_match(version: Version, r: &mut Reader) -> Result<Match, OfError> 
 pub fn encode_match(version: Version, m: &Match, w: &mut Writer) {
     match version {
         Version::V1_0 => encode_v1_0_match(m, w),
-        Version::V1_3 => {
+        Version::V1_3 | Version::V1_4 | Version::V1_5 => {
             let start = w.len();
             w.u16(OFPMT_OXM);
             w.u16(0);
@@ -1324,6 +1349,19 @@ pub fn encode_nx_match(m: &Match, w: &mut Writer) -> usize {
 /// whose protocol agrees with `proto` (the IP protocol the rule matches, if known). The whole of
 /// a field is the whole of its wire field (`NXM_OF_IN_PORT[]` is 16 bits on the wire).
 pub(crate) fn subfield_to_wire(sub: &Subfield, proto: Option<u8>) -> Option<(&'static WireField, u16, u16)> {
+    subfield_to_wire_where(sub, proto, |_| true)
+}
+
+/// [`subfield_to_wire`], an OXM (OpenFlow basic) header first where the field has one.
+pub(crate) fn subfield_to_oxm_wire(sub: &Subfield, proto: Option<u8>) -> Option<(&'static WireField, u16, u16)> {
+    subfield_to_wire_where(sub, proto, |wire| wire.class == OPENFLOW_BASIC).or_else(|| subfield_to_wire(sub, proto))
+}
+
+fn subfield_to_wire_where(
+    sub: &Subfield,
+    proto: Option<u8>,
+    wanted: impl Fn(&WireField) -> bool,
+) -> Option<(&'static WireField, u16, u16)> {
     let fits_proto = |wire: &WireField| match wire.prereq {
         Prereq::Tcp => proto.is_none_or(|p| p == ip_proto::TCP),
         Prereq::Udp => proto == Some(ip_proto::UDP),
@@ -1332,7 +1370,7 @@ pub(crate) fn subfield_to_wire(sub: &Subfield, proto: Option<u8>) -> Option<(&'s
     };
     let field_bits = sub.field.def().bits;
     all_wire_fields()
-        .filter(|wire| wire.field == sub.field && wire.experimenter.is_none() && fits_proto(wire))
+        .filter(|wire| wire.field == sub.field && wire.experimenter.is_none() && fits_proto(wire) && wanted(wire))
         .find_map(|wire| {
             let wire_bits = wire.subfield_bits();
             if sub.is_whole() {

@@ -356,9 +356,14 @@ impl Registry {
                     members.generation = generation_id;
                 }
                 if role == ControllerRole::Master {
+                    let generation_id = members.generation.unwrap_or(0);
                     for other in members.by_id.values().filter(|other| !Arc::ptr_eq(&other.state, &member.state)) {
                         if other.state.role() == ControllerRole::Master {
                             other.state.set_role(ControllerRole::Slave);
+                            // Its connection sends a ROLE_STATUS if it speaks 1.4 or later.
+                            if other.pushes.try_send(Push::RoleStatus { generation_id }).is_err() {
+                                other.state.pushes_dropped.fetch_add(1, Ordering::Relaxed);
+                            }
                         }
                     }
                 }
@@ -392,14 +397,17 @@ mod tests {
     #[test]
     fn one_master_at_a_time_and_stale_generations_are_refused() {
         let registry = Registry::new();
-        let (first, _pushes_1) = registry.join("test", true);
-        let (second, _pushes_2) = registry.join("test", true);
+        let (first, pushes_1) = registry.join("test", true);
+        let (second, pushes_2) = registry.join("test", true);
         assert_eq!(first.state.role(), ControllerRole::Equal);
         let reply = registry.request_role(&first, role(ControllerRole::Master, 5)).unwrap();
         assert_eq!(reply, role(ControllerRole::Master, 5));
         let reply = registry.request_role(&second, role(ControllerRole::Master, 6)).unwrap();
         assert_eq!(reply.role, ControllerRole::Master);
         assert_eq!(first.state.role(), ControllerRole::Slave, "the old master is demoted");
+        // ... and told so (a ROLE_STATUS on a 1.4+ connection), with the newest generation id.
+        assert!(matches!(pushes_1.try_recv(), Ok(Push::RoleStatus { generation_id: 6 })));
+        assert!(pushes_2.try_recv().is_err(), "the new master is not told anything");
         let stale = registry.request_role(&first, role(ControllerRole::Master, 5)).unwrap_err();
         assert_eq!((stale.kind, stale.code), (ErrorType::RoleRequestFailed, ROLE_STALE));
         assert_eq!(first.state.role(), ControllerRole::Slave, "a refused request changes nothing");

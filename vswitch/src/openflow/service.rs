@@ -230,6 +230,10 @@ pub enum Push {
     FlowMonitorPaused,
     /// NXT_FLOW_MONITOR_RESUMED for this connection.
     FlowMonitorResumed,
+    /// This connection lost the master role to another one (a ROLE_STATUS in 1.4 and later).
+    RoleStatus {
+        generation_id: u64,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

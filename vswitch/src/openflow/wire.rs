@@ -11,6 +11,8 @@ use crate::flow::OfPort;
 pub enum Version {
     V1_0,
     V1_3,
+    V1_4,
+    V1_5,
 }
 
 impl Version {
@@ -18,6 +20,8 @@ impl Version {
         match self {
             Version::V1_0 => 0x01,
             Version::V1_3 => 0x04,
+            Version::V1_4 => 0x05,
+            Version::V1_5 => 0x06,
         }
     }
 
@@ -25,17 +29,21 @@ impl Version {
         match byte {
             0x01 => Some(Version::V1_0),
             0x04 => Some(Version::V1_3),
+            0x05 => Some(Version::V1_4),
+            0x06 => Some(Version::V1_5),
             _ => None,
         }
     }
 }
 
 impl fmt::Display for Version {
-    /// `1.0`, `1.3`.
+    /// `1.0`, `1.3`, `1.4`, `1.5`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             Version::V1_0 => "1.0",
             Version::V1_3 => "1.3",
+            Version::V1_4 => "1.4",
+            Version::V1_5 => "1.5",
         })
     }
 }
@@ -58,6 +66,10 @@ pub enum ErrorType {
     RoleRequestFailed,
     MeterModFailed,
     TableFeaturesFailed,
+    /// OFPET_BAD_PROPERTY of OpenFlow 1.4 (1.3: the request's own BAD_* type is used instead).
+    BadProperty,
+    /// OFPET_ASYNC_CONFIG_FAILED of OpenFlow 1.4.
+    AsyncConfigFailed,
     /// OFPET_BUNDLE_FAILED of OpenFlow 1.4; in 1.3 the bundle extension's experimenter error
     /// (ONF, exp_type 2300 + code).
     BundleFailed,
@@ -90,6 +102,15 @@ impl ErrorType {
                 ErrorType::MeterModFailed => 12,
                 ErrorType::TableFeaturesFailed => 13,
                 ErrorType::BundleFailed | ErrorType::TlvTableModFailed | ErrorType::FlowMonitorFailed => 0xffff,
+                // 1.3 has no such types: they go out as OFPBRC_EPERM.
+                ErrorType::BadProperty | ErrorType::AsyncConfigFailed => return None,
+            }),
+            Version::V1_4 | Version::V1_5 => Some(match self {
+                ErrorType::BadProperty => 14,
+                ErrorType::AsyncConfigFailed => 15,
+                ErrorType::BundleFailed => 17,
+                ErrorType::TlvTableModFailed => 0xffff,
+                other => other.wire(Version::V1_3)?,
             }),
             Version::V1_0 => match self {
                 ErrorType::HelloFailed => Some(0),
@@ -142,13 +163,13 @@ pub fn duration_nsec(ms: u64) -> u32 {
     (ms % 1000) as u32 * 1_000_000
 }
 
-/// Reads a port number: 16 bits in OpenFlow 1.0, 32 in 1.3 (where the reserved ports are
+/// Reads a port number: 16 bits in OpenFlow 1.0, 32 in 1.3 and later (where the reserved ports are
 /// 0xfffffff8.. and map to the 1.0 numbers [`OfPort`] uses). A 1.3 number that is neither a
 /// switch port nor reserved is OFPBAC_BAD_OUT_PORT-like bad input: `bad` says which error.
 pub fn read_port(version: Version, r: &mut Reader, bad: impl FnOnce(u32) -> OfError) -> Result<OfPort, OfError> {
     match version {
         Version::V1_0 => Ok(OfPort(u32::from(r.u16()?))),
-        Version::V1_3 => {
+        Version::V1_3 | Version::V1_4 | Version::V1_5 => {
             let number = r.u32()?;
             if number >= 0xffff_fff8 {
                 Ok(OfPort(number - 0xffff_0000))
@@ -179,8 +200,8 @@ pub fn len16(len: usize) -> u16 {
 pub fn write_port(version: Version, port: OfPort, w: &mut Writer) {
     match version {
         Version::V1_0 => w.u16(port_v1_0(port)),
-        Version::V1_3 if port.0 > *OfPort::RANGE.end() => w.u32(port.0 | 0xffff_0000),
-        Version::V1_3 => w.u32(port.0),
+        _ if port.0 > *OfPort::RANGE.end() => w.u32(port.0 | 0xffff_0000),
+        _ => w.u32(port.0),
     }
 }
 
@@ -229,6 +250,17 @@ impl<'a> Reader<'a> {
 
     pub fn skip(&mut self, n: usize) -> Result<(), OfError> {
         self.bytes(n).map(|_| ())
+    }
+
+    /// The next property of a 1.4 property list (type, length, body, padding to 8): its type and
+    /// a reader over its body. A length below 4 is OFPBRC_BAD_LEN.
+    pub fn property(&mut self) -> Result<(u16, Reader<'a>), OfError> {
+        let kind = self.u16()?;
+        let length = usize::from(self.u16()?);
+        let body_len = length.checked_sub(4).ok_or_else(|| OfError::bad_len(format!("property length {length}")))?;
+        let body = self.sub(body_len)?;
+        self.skip(((8 - length % 8) % 8).min(self.remaining()))?;
+        Ok((kind, body))
     }
 
     /// Looks at the next `n` bytes without consuming them.
@@ -307,6 +339,16 @@ impl Writer {
     pub fn pad_to_8(&mut self, start: usize) {
         let used = self.bytes.len() - start;
         self.zeros((8 - used % 8) % 8);
+    }
+
+    /// A 1.4 property: type, length, what `body` writes, padding to 8.
+    pub fn property(&mut self, kind: u16, body: impl FnOnce(&mut Writer)) {
+        let start = self.len();
+        self.u16(kind);
+        self.u16(0);
+        body(self);
+        self.patch_len(start + 2, start);
+        self.pad_to_8(start);
     }
 
     /// Overwrites the u16 at `at` (a length placeholder written earlier).

@@ -61,6 +61,9 @@ impl GroupType {
 /// One bucket of a group.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Bucket {
+    /// Its id (OpenFlow 1.5's bucket_id; up to 1.4 its position in the group), unique in the
+    /// group, which 1.5's insert and remove bucket commands name.
+    pub id: u32,
     /// The bucket's share of a select group's packets (0: never chosen); 0 in other types.
     pub weight: u16,
     /// The port whose liveness (link up) makes the bucket live; [`OfPort::NONE`]: no port watched.
@@ -103,7 +106,24 @@ pub enum GroupOp {
     Modify(Group),
     /// Removes the group ([`GROUP_ALL`]: every group); a group that does not exist is no error.
     Delete(u32),
+    /// OpenFlow 1.5's insert buckets: `buckets` go into group `group` at `place` (first (all
+    /// too), last or after the bucket of an id), the others stay.
+    InsertBuckets { group: u32, place: BucketPlace, buckets: Vec<Bucket> },
+    /// OpenFlow 1.5's remove buckets: the first, the last, all or the one of an id.
+    RemoveBuckets { group: u32, place: BucketPlace },
 }
+
+/// Which bucket a bucket command names (its command_bucket_id).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BucketPlace {
+    First,
+    Last,
+    All,
+    Id(u32),
+}
+
+/// The largest bucket id (OFPG15_BUCKET_MAX); the ids above name places.
+pub const BUCKET_MAX: u32 = 0xffff_ff00;
 
 /// Why a GROUP_MOD was refused (the OFPGMFC_* codes, and OFPBAC_BAD_OUT_GROUP for a bucket
 /// sending to a group that does not exist). Nothing changed.
@@ -130,6 +150,10 @@ pub enum GroupModError {
         group: u32,
         by: u32,
     },
+    /// A bucket command names a bucket id the group does not have.
+    UnknownBucket(u32),
+    /// Two buckets of the group would have this id.
+    BucketExists(u32),
 }
 
 impl fmt::Display for GroupModError {
@@ -143,6 +167,8 @@ impl fmt::Display for GroupModError {
             GroupModError::BadWatch(reason) => f.write_str(reason),
             GroupModError::BadOutGroup(id) => write!(f, "a bucket sends to group {id}, which does not exist"),
             GroupModError::Loop(id) => write!(f, "group {id} would reach itself through its buckets"),
+            GroupModError::UnknownBucket(id) => write!(f, "the group has no bucket {id}"),
+            GroupModError::BucketExists(id) => write!(f, "bucket id {id} is used twice"),
             GroupModError::Chained { group, by } => {
                 write!(f, "group {group} is used by the buckets of group {by}; delete or modify that one first")
             }
@@ -151,6 +177,11 @@ impl fmt::Display for GroupModError {
 }
 
 impl std::error::Error for GroupModError {}
+
+/// The position of the bucket of `id` in `group`.
+fn bucket_index(group: &Group, id: u32) -> Result<usize, GroupModError> {
+    group.buckets.iter().position(|bucket| bucket.id == id).ok_or(GroupModError::UnknownBucket(id))
+}
 
 /// Packets and bytes of a group or a bucket.
 #[derive(Debug, Default)]
@@ -345,12 +376,33 @@ impl GroupTable {
                 self.groups.insert(group.id, Arc::new(GroupEntry::new(group, now_ms)));
                 Ok(Vec::new())
             }
-            GroupOp::Modify(group) => {
-                let added_ms = self.groups.get(&group.id).ok_or(GroupModError::Unknown(group.id))?.added_ms;
-                self.check(&group)?;
-                self.built = None;
-                self.groups.insert(group.id, Arc::new(GroupEntry::new(group, added_ms)));
-                Ok(Vec::new())
+            GroupOp::Modify(group) => self.replace(group),
+            GroupOp::InsertBuckets { group, place, buckets } => {
+                let mut changed = self.groups.get(&group).ok_or(GroupModError::Unknown(group))?.group.clone();
+                let at = match place {
+                    // (As Open vSwitch: "all" inserts at the front.)
+                    BucketPlace::First | BucketPlace::All => 0,
+                    BucketPlace::Last => changed.buckets.len(),
+                    BucketPlace::Id(id) => 1 + bucket_index(&changed, id)?,
+                };
+                changed.buckets.splice(at..at, buckets);
+                self.replace(changed)
+            }
+            GroupOp::RemoveBuckets { group, place } => {
+                let mut changed = self.groups.get(&group).ok_or(GroupModError::Unknown(group))?.group.clone();
+                match place {
+                    BucketPlace::All => changed.buckets.clear(),
+                    BucketPlace::First if !changed.buckets.is_empty() => {
+                        changed.buckets.remove(0);
+                    }
+                    BucketPlace::Last | BucketPlace::First => {
+                        changed.buckets.pop();
+                    }
+                    BucketPlace::Id(id) => {
+                        changed.buckets.remove(bucket_index(&changed, id)?);
+                    }
+                }
+                self.replace(changed)
             }
             GroupOp::Delete(GROUP_ALL) => {
                 self.built = None;
@@ -374,9 +426,24 @@ impl GroupTable {
         }
     }
 
+    /// Replaces the group of `group`'s id (which must exist), keeping its age; its counters
+    /// start from zero.
+    fn replace(&mut self, group: Group) -> Result<Vec<u32>, GroupModError> {
+        let added_ms = self.groups.get(&group.id).ok_or(GroupModError::Unknown(group.id))?.added_ms;
+        self.check(&group)?;
+        self.built = None;
+        self.groups.insert(group.id, Arc::new(GroupEntry::new(group, added_ms)));
+        Ok(Vec::new())
+    }
+
     /// The checks of a group about to be added or to replace the one with its id.
     fn check(&self, group: &Group) -> Result<(), GroupModError> {
         let id = group.id;
+        if let Some(twice) =
+            group.buckets.iter().enumerate().find(|(i, b)| group.buckets[..*i].iter().any(|other| other.id == b.id))
+        {
+            return Err(GroupModError::BucketExists(twice.1.id));
+        }
         if id > GROUP_MAX {
             return Err(GroupModError::Invalid(format!("group id {id:#x} is reserved (0..{GROUP_MAX:#x})")));
         }
@@ -446,11 +513,12 @@ mod tests {
     use super::*;
 
     fn bucket(actions: Vec<Action>) -> Bucket {
-        Bucket { weight: 0, watch_port: OfPort::NONE, watch_group: GROUP_ANY, actions }
+        Bucket { id: 0, weight: 0, watch_port: OfPort::NONE, watch_group: GROUP_ANY, actions }
     }
 
+    /// A group whose buckets get their positions as ids.
     fn group(id: u32, group_type: GroupType, buckets: Vec<Bucket>) -> Group {
-        Group { id, group_type, buckets }
+        Group { id, group_type, buckets: buckets.into_iter().zip(0..).map(|(b, id)| Bucket { id, ..b }).collect() }
     }
 
     fn output(port: u32) -> Bucket {
@@ -476,6 +544,44 @@ mod tests {
         }
         assert_eq!(table.apply(GroupOp::Delete(GROUP_ALL), 10), Ok(vec![3, 4]));
         assert_eq!(table.len(), 0);
+    }
+
+    #[test]
+    fn buckets_are_inserted_and_removed_by_place_and_id() {
+        let mut table = GroupTable::default();
+        let with_id = |id, port| Bucket { id, ..output(port) };
+        let ids = |table: &GroupTable| table.get(1).unwrap().group().buckets.iter().map(|b| b.id).collect::<Vec<_>>();
+        table.apply(GroupOp::Add(group(1, GroupType::All, vec![output(1), output(2)])), 3).unwrap();
+        let insert = |place, buckets| GroupOp::InsertBuckets { group: 1, place, buckets };
+        assert_eq!(table.apply(insert(BucketPlace::Last, vec![with_id(7, 3)]), 4), Ok(Vec::new()));
+        assert_eq!(ids(&table), [0, 1, 7]);
+        table.apply(insert(BucketPlace::First, vec![with_id(8, 3)]), 4).unwrap();
+        table.apply(insert(BucketPlace::Id(0), vec![with_id(9, 3), with_id(10, 3)]), 4).unwrap();
+        assert_eq!(ids(&table), [8, 0, 9, 10, 1, 7]);
+        // The group keeps its age.
+        assert_eq!(table.get(1).unwrap().added_ms(), 3);
+        assert_eq!(table.apply(insert(BucketPlace::Last, vec![with_id(7, 1)]), 5), Err(GroupModError::BucketExists(7)));
+        assert_eq!(
+            table.apply(insert(BucketPlace::Id(99), vec![with_id(11, 1)]), 5),
+            Err(GroupModError::UnknownBucket(99))
+        );
+        assert_eq!(ids(&table), [8, 0, 9, 10, 1, 7], "a refused command changes nothing");
+        let remove = |place| GroupOp::RemoveBuckets { group: 1, place };
+        for (place, left) in [
+            (BucketPlace::Id(9), vec![8, 0, 10, 1, 7]),
+            (BucketPlace::First, vec![0, 10, 1, 7]),
+            (BucketPlace::Last, vec![0, 10, 1]),
+        ] {
+            table.apply(remove(place), 6).unwrap();
+            assert_eq!(ids(&table), left);
+        }
+        assert_eq!(table.apply(remove(BucketPlace::Id(9)), 6), Err(GroupModError::UnknownBucket(9)));
+        table.apply(remove(BucketPlace::All), 6).unwrap();
+        assert!(ids(&table).is_empty());
+        assert_eq!(
+            table.apply(GroupOp::RemoveBuckets { group: 5, place: BucketPlace::All }, 6),
+            Err(GroupModError::Unknown(5))
+        );
     }
 
     #[test]

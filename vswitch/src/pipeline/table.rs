@@ -1883,6 +1883,7 @@ mod tests {
     fn indirect(id: u32, port: u32) -> crate::pipeline::group::GroupOp {
         use crate::pipeline::group::{Bucket, Group, GroupOp, GroupType, GROUP_ANY};
         let bucket = Bucket {
+            id: 0,
             weight: 0,
             watch_port: OfPort::NONE,
             watch_group: GROUP_ANY,

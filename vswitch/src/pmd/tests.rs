@@ -726,9 +726,10 @@ mod revalidation {
         fn random_group(&mut self, id: u32) -> Group {
             let group_type = *self.pick(&[GroupType::All, GroupType::Select, GroupType::FastFailover]);
             let buckets = (0..1 + self.rng.below(2))
-                .map(|_| {
+                .map(|id| {
                     let port = 2 + u32::try_from(self.rng.below(3)).unwrap();
                     Bucket {
+                        id: u32::try_from(id).unwrap(),
                         weight: if group_type == GroupType::Select { 1 } else { 0 },
                         watch_port: if group_type == GroupType::FastFailover { OfPort(port) } else { OfPort::NONE },
                         watch_group: GROUP_ANY,

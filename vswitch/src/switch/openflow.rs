@@ -191,11 +191,19 @@ impl Switch {
                     .map(|entry| FlowOp::Delete(FlowSelector::exactly(entry.rule())))
                     .collect();
                 if !users.is_empty() {
+                    // One change for the flow monitors, made by no connection.
+                    self.close_change(bridge, None);
+                    let outcome = self.bridges[bridge]
+                        .tables
+                        .apply(users, now)
+                        .map_err(|e| MeterModFailure::Internal(format!("{e:?}")))?;
+                    self.close_change(bridge, None);
                     // Publishes the meters too.
-                    return self
-                        .apply_flow_ops(bridge, users, None)
-                        .map(|_| ())
-                        .map_err(|e| MeterModFailure::Internal(format!("{e:?}")));
+                    self.publish().map_err(MeterModFailure::Internal)?;
+                    for entry in &outcome.removed {
+                        self.push_flow_removed(bridge, entry, FlowRemovedReason::MeterDelete);
+                    }
+                    return Ok(());
                 }
             }
         }

@@ -1,6 +1,7 @@
 //! GROUP_MOD and the group multiparts (group desc, group stats, group features) of a connection:
 //! the wire messages turned into queries to the management thread and its answers turned into
-//! replies. Only OpenFlow 1.3 has them (the codec refuses them in 1.0).
+//! replies. OpenFlow 1.3 and later have them; 1.0 has Open vSwitch's extensions (NXT_GROUP_MOD
+//! in 1.5's layout, the NXST_GROUP* stats).
 
 use super::{eperm, split, unexpected};
 use crate::openflow::message::{GroupCommand, GroupMod};
@@ -22,6 +23,8 @@ mod group_mod_failed {
     pub const UNKNOWN_GROUP: u16 = 8;
     pub const CHAINED_GROUP: u16 = 9;
     pub const BAD_WATCH: u16 = 13;
+    pub const UNKNOWN_BUCKET: u16 = 15;
+    pub const BUCKET_EXISTS: u16 = 16;
 }
 
 /// OFPBAC_BAD_OUT_GROUP.
@@ -43,6 +46,8 @@ pub(super) fn group_mod(group_mod: &GroupMod, ask: impl FnOnce(Query) -> Result<
         GroupCommand::Add => GroupOp::Add(group),
         GroupCommand::Modify => GroupOp::Modify(group),
         GroupCommand::Delete => GroupOp::Delete(group_mod.group_id),
+        GroupCommand::InsertBuckets(place) => GroupOp::InsertBuckets { group: group.id, place, buckets: group.buckets },
+        GroupCommand::RemoveBuckets(place) => GroupOp::RemoveBuckets { group: group.id, place },
     };
     match ask(Query::GroupMod(op))? {
         Answer::GroupMod(Ok(())) => Ok(Vec::new()),
@@ -63,6 +68,8 @@ fn group_mod_error(error: &GroupModError) -> OfError {
         GroupModError::BadWatch(_) => group_mod_failed::BAD_WATCH,
         GroupModError::Loop(_) => group_mod_failed::LOOP,
         GroupModError::Chained { .. } => group_mod_failed::CHAINED_GROUP,
+        GroupModError::UnknownBucket(_) => group_mod_failed::UNKNOWN_BUCKET,
+        GroupModError::BucketExists(_) => group_mod_failed::BUCKET_EXISTS,
         GroupModError::BadOutGroup(_) => return OfError::new(ErrorType::BadAction, BAD_OUT_GROUP, error.to_string()),
     };
     OfError::new(ErrorType::GroupModFailed, code, error.to_string())
@@ -122,7 +129,7 @@ pub(super) fn group_stats(
 pub(super) fn features(version: Version) -> GroupFeatures {
     let max = u32::try_from(MAX_GROUPS).unwrap_or(u32::MAX);
     let actions = match version {
-        Version::V1_3 => BUCKET_ACTIONS,
+        Version::V1_3 | Version::V1_4 | Version::V1_5 => BUCKET_ACTIONS,
         Version::V1_0 => BUCKET_ACTIONS_V1_0,
     };
     GroupFeatures { types: 0xf, capabilities: CAPABILITIES, max_groups: [max; 4], actions: [actions; 4] }
@@ -140,6 +147,7 @@ mod tests {
     #[test]
     fn group_mods_become_group_ops_and_errors_carry_their_codes() {
         let bucket = Bucket {
+            id: 0,
             weight: 1,
             watch_port: OfPort::NONE,
             watch_group: GROUP_ANY,

@@ -87,7 +87,7 @@ pub fn decode_requests(version: Version, r: &mut Reader) -> Result<Vec<MonitorRe
                 r.skip((8 - match_len % 8) % 8)?;
                 MonitorRequest { id, flags, table_id, out_port, matches }
             }
-            Version::V1_3 => {
+            Version::V1_3 | Version::V1_4 | Version::V1_5 => {
                 let _match_len = r.u16()?;
                 let out_port = read_port(version, r, |port| {
                     bad_request(bad_request::BAD_PORT, format!("flow monitor out_port {port:#x}"))
@@ -119,7 +119,7 @@ pub fn encode_requests(version: Version, requests: &[MonitorRequest], w: &mut Wr
                 w.patch_u16(match_len_at, len16(match_len));
                 w.pad_to_8(start);
             }
-            Version::V1_3 => {
+            Version::V1_3 | Version::V1_4 | Version::V1_5 => {
                 let match_len_at = w.len();
                 w.u16(0);
                 write_port(version, request.out_port, w);
@@ -146,6 +146,7 @@ fn reason_wire(reason: FlowRemovedReason) -> u16 {
         FlowRemovedReason::HardTimeout => 1,
         FlowRemovedReason::Delete => 2,
         FlowRemovedReason::GroupDelete => 3,
+        FlowRemovedReason::MeterDelete => 4,
     }
 }
 
@@ -198,7 +199,7 @@ pub fn decode_updates(version: Version, r: &mut Reader) -> Result<Vec<FlowUpdate
                 e.skip((8 - match_len % 8) % 8)?;
                 matches
             }
-            Version::V1_3 => decode_match(version, &mut e)?,
+            Version::V1_3 | Version::V1_4 | Version::V1_5 => decode_match(version, &mut e)?,
         };
         let rest = e.remaining();
         // No actions on the wire: none asked for, or none the rule has (the same to a reader).
@@ -256,7 +257,7 @@ fn encode_full(version: Version, full: &FullUpdate, w: &mut Writer) {
             w.pad_to_8(start);
             len
         }
-        Version::V1_3 => encode_ofp_match(&full.matches, w),
+        Version::V1_3 | Version::V1_4 | Version::V1_5 => encode_ofp_match(&full.matches, w),
     };
     w.patch_u16(match_len_at, match_len);
     if let Some(instructions) = &full.instructions {

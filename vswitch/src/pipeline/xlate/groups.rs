@@ -215,7 +215,7 @@ mod tests {
 
     fn bucket(weight: u16, watch_port: u32, actions: &[Action]) -> Bucket {
         let watch_port = if watch_port == 0 { OfPort::NONE } else { OfPort(watch_port) };
-        Bucket { weight, watch_port, watch_group: GROUP_ANY, actions: actions.to_vec() }
+        Bucket { id: 0, weight, watch_port, watch_group: GROUP_ANY, actions: actions.to_vec() }
     }
 
     fn output(port: u32) -> Action {
@@ -225,7 +225,9 @@ mod tests {
     fn tables(groups: &[Group], rules: &[&str]) -> TablesSnapshot {
         let mut tables = FlowTables::new();
         for group in groups {
-            tables.apply_group_mod(GroupOp::Add(group.clone()), 0).unwrap();
+            // Bucket ids are the buckets' positions, as a 1.3 GROUP_MOD gives them.
+            let buckets = group.buckets.iter().zip(0..).map(|(b, id)| Bucket { id, ..b.clone() }).collect();
+            tables.apply_group_mod(GroupOp::Add(Group { buckets, ..group.clone() }), 0).unwrap();
         }
         for text in rules {
             tables.add(parse_add_flow(text).unwrap(), FlowModFlags::default(), 0).unwrap();
