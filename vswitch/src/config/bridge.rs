@@ -94,28 +94,20 @@ fn read_bridge(section: &Section) -> Result<BridgeConfig, KeyError> {
             format!("{mac_table_size} is out of range; use 1..={} (MAC entries)", BridgeConfig::MAX_MAC_TABLE_SIZE),
         ));
     }
-    let mac_aging = section.unsigned("mac_aging")?.unwrap_or(BridgeConfig::DEFAULT_MAC_AGING_S);
-    if !BridgeConfig::MAC_AGING_RANGE_S.contains(&mac_aging) {
-        return Err(section.error(
-            "mac_aging",
-            format!(
-                "{mac_aging} is out of range; use {}..={} (seconds a MAC entry NORMAL learned lives unseen)",
-                BridgeConfig::MAC_AGING_RANGE_S.start(),
-                BridgeConfig::MAC_AGING_RANGE_S.end()
-            ),
-        ));
-    }
-    let neighbour_aging = section.unsigned("neighbour_aging")?.unwrap_or(BridgeConfig::DEFAULT_NEIGHBOUR_AGING_S);
-    if !BridgeConfig::NEIGHBOUR_AGING_RANGE_S.contains(&neighbour_aging) {
-        return Err(section.error(
-            "neighbour_aging",
-            format!(
-                "{neighbour_aging} is out of range; use {}..={} (seconds a learned tunnel next hop lives unconfirmed)",
-                BridgeConfig::NEIGHBOUR_AGING_RANGE_S.start(),
-                BridgeConfig::NEIGHBOUR_AGING_RANGE_S.end()
-            ),
-        ));
-    }
+    let mac_aging = seconds(
+        section,
+        "mac_aging",
+        BridgeConfig::DEFAULT_MAC_AGING_S,
+        BridgeConfig::MAC_AGING_RANGE_S,
+        "a MAC entry NORMAL learned lives unseen",
+    )?;
+    let neighbour_aging = seconds(
+        section,
+        "neighbour_aging",
+        BridgeConfig::DEFAULT_NEIGHBOUR_AGING_S,
+        BridgeConfig::NEIGHBOUR_AGING_RANGE_S,
+        "a learned tunnel next hop lives unconfirmed",
+    )?;
     let mac = match section.string("mac")? {
         Some(text) => parse_unicast_mac(&text).map_err(|problem| section.error("mac", problem))?,
         None => derived_mac(datapath_id),
@@ -135,6 +127,25 @@ fn read_bridge(section: &Section) -> Result<BridgeConfig, KeyError> {
         underlay,
         local_interface,
     })
+}
+
+/// A number of seconds under `key`: `default` when absent, refused outside `range` with what
+/// it counts (`meaning`).
+fn seconds(
+    section: &Section,
+    key: &str,
+    default: u32,
+    range: std::ops::RangeInclusive<u32>,
+    meaning: &str,
+) -> Result<u32, KeyError> {
+    let value = section.unsigned(key)?.unwrap_or(default);
+    if !range.contains(&value) {
+        return Err(section.error(
+            key,
+            format!("{value} is out of range; use {}..={} (seconds {meaning})", range.start(), range.end()),
+        ));
+    }
+    Ok(value)
 }
 
 /// The bridge's own addresses, static routes and static neighbours.
