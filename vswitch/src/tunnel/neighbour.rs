@@ -130,7 +130,8 @@ pub struct ResolvedNeighbour {
 }
 
 impl ResolvedNeighbour {
-    /// A next hop at `mac` that nothing has used yet.
+    /// A next hop at `mac` that nothing has used yet (tests build datapaths with them).
+    #[cfg(test)]
     pub fn new(mac: [u8; 6]) -> Self {
         ResolvedNeighbour { mac, used: Arc::default() }
     }
