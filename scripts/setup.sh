@@ -14,10 +14,11 @@ cd "$(dirname "$0")/.."
 # below (Faucet's pytricia is built from source). mmdebstrap: scripts/check-image.sh
 # builds the container image's runtime root filesystem with it. g++: libFuzzer, which
 # cargo fuzz builds. ethtool: scripts/conformance.sh turns the transmit checksum offload of its
-# veth pairs off with it.
+# veth pairs off with it. tshark: the overlay tests' captures inside their namespaces
+# (tests/src/overlay.rs, Capture).
 PACKAGES=(dpdk dpdk-dev libdpdk-dev pkg-config clang libclang-dev libpcap-dev
           iproute2 iputils-ping python3 python3-venv python3-dev gcc g++ openssl
-          openvswitch-switch openvswitch-switch-dpdk mmdebstrap ethtool)
+          openvswitch-switch openvswitch-switch-dpdk mmdebstrap ethtool tshark)
 HUGEPAGES="${HUGEPAGES:-1024}"
 
 log() { echo "setup: $*" >&2; }
