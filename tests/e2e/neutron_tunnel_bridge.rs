@@ -25,7 +25,7 @@ use std::time::Duration;
 
 use vswitch_e2e::netns::Namespace;
 use vswitch_e2e::overlay::{
-    address, ifname, no_ipv6, sh_in_ok, start_hosts, tunnel_port, underlay_switch, veth, Capture,
+    address, ifname, no_ipv6, sh_in, sh_in_ok, start_hosts, tunnel_port, underlay_switch, veth, Capture,
 };
 use vswitch_e2e::{wait, TestDir, Vswitchd, NEUTRON_TUNNEL_BRIDGE};
 
@@ -116,16 +116,22 @@ fn overlay_bridges(host: usize, vms: &[Vm]) -> String {
     toml
 }
 
-/// What failed, with every switch's br-tun flows and stderr.
-fn context(switches: &[Vswitchd]) -> String {
+/// What failed: every switch's flows of both overlay bridges, port counters (drops by reason),
+/// br-int's MAC table and stderr, and every VM's interface counters and neighbours (did its
+/// kernel see the request, did it answer).
+fn context(switches: &[Vswitchd], vms: &[Vm]) -> String {
     let mut text = String::new();
     for (host, switch) in switches.iter().enumerate() {
-        let flows = switch.vsctl(&["dump-flows", "br-tun"]);
-        text.push_str(&format!(
-            "---- host {} br-tun ----\n{flows}\n---- stderr ----\n{}\n",
-            HOSTS[host],
-            switch.stderr()
-        ));
+        text.push_str(&format!("==== host {} ====\n", HOSTS[host]));
+        for args in [&["dump-flows", "br-int"][..], &["dump-flows", "br-tun"], &["fdb-show", "br-int"], &["port-stats"]]
+        {
+            text.push_str(&format!("---- vsctl {} ----\n{}\n", args.join(" "), switch.vsctl(args)));
+        }
+        text.push_str(&format!("---- stderr ----\n{}\n", switch.stderr()));
+    }
+    for vm in vms {
+        let state = sh_in(&vm.ns, &format!("ip -s link show dev {iface}; ip neigh show dev {iface}", iface = vm.iface));
+        text.push_str(&format!("==== VM {} ({}, {}) ====\n{state}\n", vm.name(), vm.ip(), vm.mac));
     }
     text
 }
@@ -176,7 +182,7 @@ fn three_hosts_two_tenants_on_the_seed_tunnel_bridge() {
                     from.name(),
                     to.name(),
                     to.ip(),
-                    context(&switches)
+                    context(&switches, &vms)
                 );
             }
         }
@@ -210,7 +216,7 @@ fn three_hosts_two_tenants_on_the_seed_tunnel_bridge() {
     let to_c = Capture::start(&dir, &underlay, "ulc", "udp port 4789", CAPTURE_SECONDS, &fields);
     let before = switches.each_ref().map(Vswitchd::port_stats);
     if let Err(runs) = a1.ns.ping_until_answered(&b1.ip(), UNICAST_PINGS, 1) {
-        panic!("a1 -> b1 after learning:\n{runs}\n{}", context(&switches));
+        panic!("a1 -> b1 after learning:\n{runs}\n{}", context(&switches, &vms));
     }
     // The inner addresses follow the outer ones in each field (`outer,inner`).
     let between_a1_b1 = |packet: &&Vec<String>| {

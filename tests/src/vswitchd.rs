@@ -25,7 +25,7 @@ pub const STOP_LIMIT: Duration = Duration::from_secs(5);
 /// How long one vsctl run may take (its own --timeout is shorter).
 const VSCTL_LIMIT: Duration = Duration::from_secs(15);
 /// Start-ups of one switch before a clash of DPDK af_packet fanout groups is given up on.
-const FANOUT_CLASH_ATTEMPTS: usize = 3;
+const FANOUT_CLASH_ATTEMPTS: usize = 5;
 /// vsctl's --timeout for the harness's requests.
 const VSCTL_TIMEOUT_SECS: &str = "10";
 /// Lines of vswitchd's stderr printed when a test fails.
@@ -52,11 +52,13 @@ impl Vswitchd {
     }
 
     /// `wait_started` for a daemon spawned as `name` on `config`, which is started again (at most
-    /// `FANOUT_CLASH_ATTEMPTS` times in all) when it exited because DPDK's net_af_packet could not
-    /// join its PACKET_FANOUT group. That PMD numbers the group `(pid ^ ifindex) & 0xffff`, and
-    /// groups are per network namespace: two switches of one test, started one after the other
-    /// on veths created one after the other, often draw the same number for different interfaces,
-    /// which the kernel refuses. A new process has another pid.
+    /// `FANOUT_CLASH_ATTEMPTS` times in all) when DPDK's net_af_packet could not join its
+    /// PACKET_FANOUT group for one of its ports: the switch then exits (a port it cannot do
+    /// without) or runs without that port (logged "port not added"), and the test would fail
+    /// for want of it. That PMD numbers the group `(pid ^ ifindex) & 0xffff`, and groups are per
+    /// network namespace: switches of one test, started one after the other on veths created
+    /// one after the other, often draw the same number for different interfaces, which the
+    /// kernel refuses. A new process has another pid.
     pub fn wait_started_respawning(
         &mut self,
         dir: &TestDir,
@@ -65,15 +67,17 @@ impl Vswitchd {
     ) -> Result<(), ExitStatus> {
         let mut attempt = 1;
         loop {
-            match self.wait_started() {
-                Err(_) if attempt < FANOUT_CLASH_ATTEMPTS && self.stderr().contains("PACKET_FANOUT") => {
-                    eprintln!("{name}: an af_packet fanout group clashed at start-up; starting it again");
-                    remove_dpdk_leftovers(&self.file_prefix);
-                    self.process = spawn_process(dir, config, name);
-                    attempt += 1;
-                }
-                outcome => return outcome,
+            let outcome = self.wait_started();
+            if attempt >= FANOUT_CLASH_ATTEMPTS || !self.stderr().contains("PACKET_FANOUT") {
+                return outcome;
             }
+            eprintln!("{name}: an af_packet fanout group clashed at start-up; starting it again");
+            if let Stopped::Killed { grace } = self.process.stop(STOP_LIMIT) {
+                panic!("{name} did not exit within {grace:?} after SIGTERM; killed it");
+            }
+            remove_dpdk_leftovers(&self.file_prefix);
+            self.process = spawn_process(dir, config, name);
+            attempt += 1;
         }
     }
 
