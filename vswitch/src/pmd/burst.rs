@@ -651,7 +651,8 @@ impl<O: PortOutputs> Forwarder<O> {
             self.exec.count_drops(origin, DropReason::PipelineError, packets);
             return;
         };
-        let bytes: u64 = range.clone().map(|i| u64::from(burst.pkt_len(i))).sum();
+        // Counted in the encapsulation loop where there is one (the inner lengths), else here.
+        let mut run_bytes = None;
         let exec = &mut self.exec;
         // A tunnel output to one port: encapsulate in the burst, then send the run like an
         // output.
@@ -663,12 +664,15 @@ impl<O: PortOutputs> Forwarder<O> {
                 // The header of a train (one flow, one length) is filled in once.
                 let mut ready: Option<ReadyHeader> = None;
                 let mut pushed_packets = 0;
+                let mut bytes = 0;
                 for i in range.clone() {
                     if i == range.start || !repeats.contains(i) {
                         let parsed = (0..=i).rev().find(|&j| !repeats.contains(j)).unwrap_or(i);
                         hash = Emc::hash(&s.keys[parsed], s.layers[parsed].present);
                     }
-                    let inner_len = burst.pkt_len(i) as usize;
+                    let inner_len = burst.pkt_len(i);
+                    bytes += u64::from(inner_len);
+                    let inner_len = inner_len as usize;
                     if !push.fits(inner_len) {
                         drop(burst.take(i));
                         exec.count_drops(origin, DropReason::TunnelTooBig, 1);
@@ -689,9 +693,11 @@ impl<O: PortOutputs> Forwarder<O> {
                     }
                 }
                 exec.counters.port_tx(push.dp_port, pushed_packets);
+                run_bytes = Some(bytes);
                 only_output = Some(port);
             }
         }
+        let bytes = run_bytes.unwrap_or_else(|| range.clone().map(|i| u64::from(burst.pkt_len(i))).sum());
         match only_output {
             Some(port) if exec.ports.has_port(port) => match group {
                 Some(g) if g.port == port && g.packets.end == range.start => g.packets.end = range.end,
