@@ -6,17 +6,10 @@
 //! received on a dummy port with `netdev-dummy/receive`, outputs written by the dummy ports'
 //! `tx_pcap`). What leaves each port must be the same frames byte for byte, and what the test
 //! expects: the counts per port, and a pushed frame built by the test itself. Drops are counted
-//! by reason, and `vsctl trace` shows the MPLS steps. A controller (tests/python/
-//! mpls_invalid_ttl.py, os-ken's encoder) gets the packet-in of an expired dec_mpls_ttl as
-//! invalid_ttl only when it asked for it in SET_CONFIG.
+//! by reason, and `vsctl trace` shows the MPLS steps. (An expired dec_mpls_ttl's packet-in:
+//! tests/e2e/openflow_async.rs.)
 #![forbid(unsafe_code)]
-use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
-
-use vswitch_e2e::command;
-use vswitch_e2e::ofctl::free_port;
-use vswitch_e2e::openflow_apps::venv_python;
 
 use vswitch_e2e::frames::{self, assert_same_frames, Ipv4, Mac};
 use vswitch_e2e::ovs_oracle::{OfVersion, OvsOracle, OvsPort};
@@ -178,22 +171,4 @@ fn mpls_frames_leave_as_open_vswitch_sends_them() {
     assert_eq!(theirs2[0], labelled(&udp(5000), &[lse(100, 6, true, 33)]));
     assert_same_frames(&theirs2, &ours2, "p2: vswitchd against Open vSwitch");
     assert_same_frames(&theirs3, &ours3, "p3: vswitchd against Open vSwitch");
-}
-
-#[test]
-fn an_expired_dec_mpls_ttl_goes_to_the_controllers_that_asked_for_it() {
-    let dir = TestDir::new("mpls_invalid_ttl");
-    let port = free_port();
-    let config = SwitchConfig::new(&dir)
-        .port(PortSpec::dpdk("p1", 1, "net_null0,no-rx=1"))
-        .port(PortSpec::dpdk("p2", 2, "net_null1,no-rx=1"))
-        .openflow(&format!("ptcp:{port}"));
-    let switch = vswitch_e2e::Vswitchd::start(&dir, &config);
-    let mut cmd = Command::new(venv_python());
-    cmd.arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("python/mpls_invalid_ttl.py"))
-        .arg("--connect")
-        .arg(format!("tcp:127.0.0.1:{port}"));
-    let output = command::run(cmd, Duration::from_secs(60));
-    assert!(output.success(), "{output}\nvswitchd:\n{}", switch.stderr());
-    switch.stop();
 }

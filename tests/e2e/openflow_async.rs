@@ -5,15 +5,21 @@
 //! timeouts and deletes of rules that asked for it; packet-outs to a port and through the
 //! tables. Then the packet-in rate limit (every packet-in counted: sent or dropped with its
 //! reason) and the fail modes: standalone forwards as a learning switch while no controller
-//! is connected, secure does not, and a controller connecting ends fail-open.
+//! is connected, secure does not, and a controller connecting ends fail-open. A controller
+//! (tests/python/invalid_ttl.py, os-ken's encoder) gets the packet-in of an expired dec_mpls_ttl
+//! or dec_nw_ttl as invalid_ttl only when it asked for it in SET_CONFIG.
 #![forbid(unsafe_code)]
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
+use std::path::Path;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
+use vswitch_e2e::command;
 use vswitch_e2e::frames::{self, Ipv4};
 use vswitch_e2e::ofctl;
 use vswitch_e2e::ofctl_monitor::OfctlMonitor;
+use vswitch_e2e::openflow_apps::venv_python;
 use vswitch_e2e::{pcap, wait, PortSpec, SwitchConfig, TestDir, Vswitchd};
 
 const SEEN_LIMIT: Duration = Duration::from_secs(10);
@@ -287,5 +293,23 @@ fn meters_police_in_the_datapath_and_count() {
     assert!(!ofctl13_ok(&["dump-meters", &mgmt]).contains("meter=1 "), "meter 1 is gone");
     let features = ofctl13_ok(&["meter-features", &mgmt]);
     assert!(features.contains("max_meter:65536") && features.contains("drop dscp_remark"), "{features}");
+    switch.stop();
+}
+
+#[test]
+fn expired_ttls_go_to_the_controllers_that_asked_for_them() {
+    let dir = TestDir::new("invalid_ttl");
+    let port = ofctl::free_port();
+    let config = SwitchConfig::new(&dir)
+        .port(PortSpec::dpdk("p1", 1, "net_null0,no-rx=1"))
+        .port(PortSpec::dpdk("p2", 2, "net_null1,no-rx=1"))
+        .openflow(&format!("ptcp:{port}"));
+    let switch = Vswitchd::start(&dir, &config);
+    let mut cmd = Command::new(venv_python());
+    cmd.arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("python/invalid_ttl.py"))
+        .arg("--connect")
+        .arg(format!("tcp:127.0.0.1:{port}"));
+    let output = command::run(cmd, Duration::from_secs(60));
+    assert!(output.success(), "{output}\nvswitchd:\n{}", switch.stderr());
     switch.stop();
 }

@@ -837,9 +837,11 @@ impl<'a, 'b> Xlate<'a, 'b> {
         }
         let ttl = self.read(Field::NwTtl);
         if ttl <= 1 {
-            // Ends this action list only (as Open vSwitch): a rule that
-            // resubmitted here goes on, and so does the action set.
-            self.note("dec_ttl: TTL expired -> this action list ends".into());
+            // As Open vSwitch: the packet goes to the controllers as invalid_ttl (the connections
+            // that asked for it) and this action list ends; a rule that resubmitted here goes on,
+            // and so does the action set.
+            self.note("dec_ttl: TTL expired -> controller (invalid_ttl), this action list ends".into());
+            self.packet_in(PacketInReason::InvalidTtl, PacketInOrigin::Rule, u16::MAX);
             self.ttl_expired = true;
             self.list_ended = true;
             return;
@@ -1451,7 +1453,11 @@ mod tests {
         assert_eq!(t.actions, [DpAction::SetField { field: Field::NwTtl, value: 63 }, DpAction::Output(dp(2))]);
         assert_eq!(t.wildcards.get_u128(Field::NwTtl), 0xff);
         let expired = run(&snapshot, &ports, &MacTable::new(), &ipv4(1, 1));
-        assert!(expired.actions.is_empty());
+        assert!(
+            matches!(expired.actions.as_slice(), [DpAction::Controller(meta)] if meta.reason == PacketInReason::InvalidTtl),
+            "{:?}",
+            expired.actions
+        );
         assert_eq!(expired.stop, Some(XlateStop::TtlExpired));
     }
 
