@@ -192,7 +192,7 @@ pub fn deliveries(input: &Headers, actions: &[DpAct]) -> Vec<Delivery> {
 pub fn parse_ours(datapath_actions: &str) -> Result<Vec<DpAct>, String> {
     let mut acts = Vec::new();
     for action in split_top_level(datapath_actions) {
-        if action == "drop" {
+        if action == "drop" || is_invalid_ttl_packet_in(&action) {
             continue;
         } else if let Ok(port) = action.parse::<u32>() {
             acts.push(DpAct::Output(port));
@@ -266,6 +266,14 @@ pub fn parse_ovs(trace: &Trace, skip_local: bool) -> Result<Vec<DpAct>, String> 
         }
     }
     Ok(acts)
+}
+
+/// The packet-in of an expired TTL (`dec_ttl`, `dec_mpls_ttl`) in our trace: it reaches only the
+/// controllers that asked for invalid_ttl, and the bridges compared have none (Open vSwitch shows
+/// it as an unsent packet-in, `is_unsent_packet_in`).
+fn is_invalid_ttl_packet_in(action: &str) -> bool {
+    call_args(action, "controller")
+        .is_some_and(|args| split_top_level(args).iter().any(|arg| arg == "reason=invalid_ttl"))
 }
 
 /// A packet-in that no controller asked for (`dont_send=1`: e.g. the
@@ -422,6 +430,10 @@ mod tests {
         );
         assert_eq!(parse_ours("drop").unwrap(), []);
         assert!(parse_ours("controller(reason=action,max_len=65535)").is_err());
+        assert_eq!(
+            parse_ours("2,controller(reason=invalid_ttl,max_len=65535,table=2,cookie=0x0)").unwrap(),
+            [DpAct::Output(2)]
+        );
         assert!(parse_ours("set_field:0x1->tun_id").is_err());
         assert!(parse_ours("dp7").is_err());
     }
