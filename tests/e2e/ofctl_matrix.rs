@@ -31,8 +31,6 @@ const NOT_YET: &[(&str, &str, &str)] = &[
     ("OpenFlow10", "meter-stats", "ovs-ofctl needs 1.3"),
     ("OpenFlow10", "meter-features", "ovs-ofctl needs 1.3"),
     ("OpenFlow10", "del-meters", "ovs-ofctl needs 1.3"),
-    ("OpenFlow14", "monitor watch:", "flow monitors in 1.4+ (OFPMP_FLOW_MONITOR) not yet"),
-    ("OpenFlow15", "monitor watch:", "flow monitors in 1.4+ (OFPMP_FLOW_MONITOR) not yet"),
 ];
 use vswitch_e2e::ovs_oracle::{OvsOracle, OvsPort};
 use vswitch_e2e::{PortSpec, SwitchConfig, TestDir, Vswitchd};

@@ -1,15 +1,18 @@
-//! Flow monitors (`ovs-ofctl monitor watch:`) in OpenFlow 1.0 (NXST_FLOW_MONITOR) and 1.3
-//! (ONFST_FLOW_MONITOR): the same script runs against Open vSwitch 3.1 and against the switch,
-//! and every monitor must print the same updates on both. The monitors watch everything, a
+//! Flow monitors (`ovs-ofctl monitor watch:`) in OpenFlow 1.0 (NXST_FLOW_MONITOR), 1.3
+//! (ONFST_FLOW_MONITOR), 1.4 and 1.5 (OFPMP_FLOW_MONITOR): the same script runs against Open
+//! vSwitch 3.1 and against the switch, and every monitor must print the same updates on both. The monitors watch everything, a
 //! table and an out_port (two monitors on one connection), and a match without actions and
 //! without its own changes in full; the script adds, modifies and deletes rules from another
 //! connection, changes them as an operator (vsctl on the switch; another ovs-ofctl connection
 //! on Open vSwitch, which has no vsctl for flows), has a learn action add a rule (a packet-out
 //! through the tables), sends a flow_mod on a monitor's own connection (`ofctl/send`: an
 //! ABBREV update with its xid there, in full elsewhere), cancels a monitor (`ofctl/send` of a
-//! NXT/ONFT_FLOW_MONITOR_CANCEL) and lets a hard timeout expire. Then a
-//! slow reader: a monitor that stops reading (`ofctl/block`) while thousands of rules are
-//! added is PAUSED, and when it reads again gets RESUMED, its view of the table complete.
+//! NXT/ONFT_FLOW_MONITOR_CANCEL, in 1.4 a flow monitor request with OFPFMC_DELETE), sends
+//! requests the switches refuse (an id in use, a cancel or modify of an unknown id, bad flags:
+//! the same errors) and lets a hard timeout expire. Then a slow reader: a monitor that
+//! stops reading (`ofctl/block`) while thousands of rules are added is PAUSED, and when it
+//! reads again gets RESUMED (messages of their own before 1.4, updates of a reply from 1.4
+//! on), its view of the table complete.
 #![forbid(unsafe_code)]
 use std::io::Write;
 use std::os::unix::net::UnixListener;
@@ -24,7 +27,7 @@ use vswitch_e2e::openflow_raw::read_message;
 use vswitch_e2e::process::{Guarded, Signal};
 use vswitch_e2e::{OvsOracle, OvsPort, PortSpec, SwitchConfig, TestDir, Vswitchd};
 
-const VERSIONS: [&str; 2] = ["OpenFlow10", "OpenFlow13"];
+const VERSIONS: [&str; 4] = ["OpenFlow10", "OpenFlow13", "OpenFlow14", "OpenFlow15"];
 const SEEN_LIMIT: Duration = Duration::from_secs(15);
 /// Rules the slow reader's switch gets while it does not read: updates well past the 128 KiB
 /// at which both switches pause a monitor, and past what the socket buffers hold.
@@ -77,7 +80,7 @@ fn flow_mod_hex(dir: &TestDir, version: &str, flow: &str) -> String {
     let mut ofctl = Guarded::spawn("ovs-ofctl add-flow", command, Signal::Term, &log, &log);
     let (mut stream, _) = listener.accept().expect("ovs-ofctl connects");
     stream.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
-    let wire = if version == "OpenFlow10" { 1u8 } else { 4 };
+    let wire = wire_version(version);
     stream.write_all(&[wire, 0, 0, 8, 0, 0, 0, 1]).expect("our hello");
     // Barriers (after the flow format it may set first) are answered; the FLOW_MOD is kept.
     let barrier = if wire == 1 { 18 } else { 20 };
@@ -99,8 +102,63 @@ fn flow_mod_hex(dir: &TestDir, version: &str, flow: &str) -> String {
     flow_mod.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// The header's version byte of `version` (an `ovs-ofctl -O` name).
+fn wire_version(version: &str) -> u8 {
+    match version {
+        "OpenFlow10" => 1,
+        "OpenFlow13" => 4,
+        "OpenFlow14" => 5,
+        _ => 6,
+    }
+}
+
+/// A flow monitor message as hex, xid 0, for `ofctl/send`: 1.0's and 1.3's cancel of monitor
+/// `id`, or in 1.4+ an OFPMP_FLOW_MONITOR request of one monitor (an empty OXM match).
+fn monitor_message_hex(version: &str, id: u32, command: u8, flags: u16, table_id: u8) -> String {
+    let cancel = match version {
+        "OpenFlow10" => Some("01040014000000000000232000000015"), // NXT_FLOW_MONITOR_CANCEL
+        "OpenFlow13" => Some("04040014000000004f4e46000000074e"), // ONFT_FLOW_MONITOR_CANCEL
+        _ => None,
+    };
+    match cancel {
+        Some(header) => format!("{header}{id:08x}"),
+        None => {
+            let wire = wire_version(version);
+            // Header, multipart header (OFPMP_FLOW_MONITOR), ofp14_flow_monitor_request: id,
+            // out_port and out_group ANY, flags, table, command; the match.
+            format!(
+                "{wire:02x}120028000000000010000000000000{id:08x}ffffffffffffffff{flags:04x}{table_id:02x}{command:02x}0001000400000000"
+            )
+        }
+    }
+}
+
+/// The flow monitor requests the switches refuse, sent on the filtered monitor's connection
+/// (its monitor 0 exists, 1 is cancelled), and the errors they get. (Not a bad table: Open
+/// vSwitch has 255, the switch 254.)
+fn refused_requests(version: &str) -> Vec<(String, &'static str)> {
+    let all = 0x1f; // initial, add, delete, modify, actions
+    match version {
+        // 1.0 and 1.3: the cancel again (their requests only add, as ovs-ofctl's do).
+        "OpenFlow10" | "OpenFlow13" => vec![(monitor_message_hex(version, 1, 0, 0, 0), "OFPMOFC_UNKNOWN_MONITOR")],
+        _ => vec![
+            (monitor_message_hex(version, 0, 0, all, 0xff), "OFPMOFC_MONITOR_EXISTS"),
+            (monitor_message_hex(version, 1, 2, 0, 0), "OFPMOFC_UNKNOWN_MONITOR"),
+            (monitor_message_hex(version, 7, 1, all, 0xff), "OFPMOFC_UNKNOWN_MONITOR"), // a modify
+            (monitor_message_hex(version, 8, 0, 0x20, 0xff), "OFPMOFC_BAD_FLAGS"),      // NO_ABBREV
+            (monitor_message_hex(version, 9, 0, 0x01, 0xff), "OFPMOFC_BAD_FLAGS"),      // no change
+        ],
+    }
+}
+
+/// Each monitor's flow events, and the errors of the filtered monitor's connection.
+struct Printed {
+    events: Vec<(String, Vec<String>)>,
+    errors: Vec<String>,
+}
+
 /// Runs the script on `target` in `version`; returns each monitor's flow events.
-fn script(dir: &TestDir, target: &Target, version: &str, own_flow_mod: &str) -> Vec<(String, Vec<String>)> {
+fn script(dir: &TestDir, target: &Target, version: &str, own_flow_mod: &str) -> Printed {
     target.ofctl(version, &["del-flows"], &[]);
     target.ofctl(
         version,
@@ -153,14 +211,13 @@ fn script(dir: &TestDir, target: &Target, version: &str, own_flow_mod: &str) -> 
     assert!(sent.success(), "{sent}");
     // The filtered connection cancels its out_port monitor (ovs-ofctl numbers its monitors
     // from 0): a rule to port 3 is no longer reported there.
-    let cancel = if version == "OpenFlow10" {
-        "01040014000000000000232000000015" // NXT_FLOW_MONITOR_CANCEL
-    } else {
-        "04040014000000004f4e46000000074e" // ONFT_FLOW_MONITOR_CANCEL
-    };
     let (_, filtered) = &monitors[1];
-    let cancelled = filtered.appctl(&["ofctl/send", &format!("{cancel}00000001")]);
+    let cancelled = filtered.appctl(&["ofctl/send", &monitor_message_hex(version, 1, 2, 0, 0)]);
     assert!(cancelled.success(), "{cancelled}");
+    for (request, _) in refused_requests(version) {
+        let sent = filtered.appctl(&["ofctl/send", &request]);
+        assert!(sent.success(), "{sent}");
+    }
     target.ofctl(version, &["add-flow"], &["priority=13,in_port=7,actions=output:3"]);
     // A hard timeout, the last event.
     target.ofctl(version, &["add-flow"], &["hard_timeout=1,priority=11,in_port=6,actions=drop"]);
@@ -169,7 +226,10 @@ fn script(dir: &TestDir, target: &Target, version: &str, own_flow_mod: &str) -> 
     // What came with or after the timeout's update (Open vSwitch sends a learned rule's update
     // with the next change's).
     std::thread::sleep(Duration::from_millis(300));
-    monitors.iter().map(|(name, monitor)| ((*name).to_owned(), monitor.flow_events())).collect()
+    Printed {
+        events: monitors.iter().map(|(name, monitor)| ((*name).to_owned(), monitor.flow_events())).collect(),
+        errors: monitors[1].1.errors(),
+    }
 }
 
 fn write_flows(dir: &TestDir, name: &str, flows: &[&str]) -> String {
@@ -197,7 +257,7 @@ fn monitors_report_every_change_as_open_vswitch_does() {
     let switch = Vswitchd::start(&dir, &config);
     for ((version, hex), expected) in VERSIONS.iter().zip(&own_hex).zip(&expected) {
         let ours = script(&dir, &Target::Ours(&switch, &config), version, hex);
-        for ((name, ours), (_, theirs)) in ours.iter().zip(expected) {
+        for ((name, ours), (_, theirs)) in ours.events.iter().zip(&expected.events) {
             assert!(
                 theirs.iter().any(|line| line.contains("event=")),
                 "{version} {name}: Open vSwitch printed nothing"
@@ -206,6 +266,16 @@ fn monitors_report_every_change_as_open_vswitch_does() {
                 assert!(!theirs.iter().any(|line| line.contains("in_port=7")), "{version}: the monitor was cancelled");
             }
             assert_eq!(ours, theirs, "{version} monitor {name}: ours (left) and Open vSwitch's (right)");
+        }
+        // The errors Open vSwitch means to send: 3.1 sends those of a 1.4 request it decoded
+        // whole with a header read from past the request (ovs-ofctl cannot decode them).
+        let wanted: Vec<String> =
+            refused_requests(version).iter().map(|(_, name)| format!("OFPT_ERROR {name}")).collect();
+        assert_eq!(ours.errors, wanted, "{version}: our errors");
+        assert_eq!(expected.errors.len(), wanted.len(), "{version}: Open vSwitch's errors {:?}", expected.errors);
+        for (theirs, wanted) in expected.errors.iter().zip(&wanted) {
+            let garbled = *version >= "OpenFlow14" && theirs.contains("decode error");
+            assert!(theirs == wanted || garbled, "{version}: Open vSwitch's {theirs:?}, not {wanted:?}");
         }
     }
     switch.stop();
@@ -262,10 +332,11 @@ fn slow_reader(dir: &TestDir, target: &Target, version: &str) {
     target.ofctl(version, &["--strict", "mod-flows"], &["priority=20,ip,nw_dst=10.0.0.1,actions=output:3"]);
     let unblocked = monitor.appctl(&["ofctl/unblock"]);
     assert!(unblocked.success(), "{unblocked}");
-    monitor.wait_for("FLOW_MONITOR_RESUMED", 1, SEEN_LIMIT);
+    // (NXT/ONFT_FLOW_MONITOR_RESUMED; from 1.4 on ` event=RESUMED` in a reply.)
+    monitor.wait_for("RESUMED", 1, SEEN_LIMIT);
     let events = monitor.flow_events();
-    let paused = events.iter().position(|e| e == "FLOW_MONITOR_PAUSED");
-    let resumed = events.iter().position(|e| e == "FLOW_MONITOR_RESUMED");
+    let paused = events.iter().position(|e| e.ends_with("PAUSED"));
+    let resumed = events.iter().position(|e| e.ends_with("RESUMED"));
     assert!(matches!((paused, resumed), (Some(p), Some(r)) if p < r), "{side} {version}: paused, then resumed");
     assert_eq!(view(&events), dumped(version, &target.mgmt()), "{side} {version}: the monitor's view is the table");
 }

@@ -72,8 +72,9 @@ impl OfctlMonitor {
         run(command, WATCH_LIMIT)
     }
 
-    /// The flow monitor lines printed so far: each update (` event=...`) and the
-    /// `FLOW_MONITOR_PAUSED` / `RESUMED` messages (their header without timestamp and xid).
+    /// The flow monitor lines printed so far: each update (` event=...`, in 1.4+ also
+    /// ` event=PAUSED` and ` event=RESUMED`) and the 1.0/1.3 `FLOW_MONITOR_PAUSED` / `RESUMED`
+    /// messages (their header without timestamp and xid).
     pub fn flow_events(&self) -> Vec<String> {
         self.text()
             .lines()
@@ -87,6 +88,17 @@ impl OfctlMonitor {
                         .map(|name| name.to_owned())
                 }
             })
+            .collect()
+    }
+
+    /// The errors printed so far, by name: `OFPT_ERROR <name>` (not their xid: Open vSwitch
+    /// answers some flow monitor requests with an error whose header it reads from the
+    /// request's body).
+    pub fn errors(&self) -> Vec<String> {
+        self.text()
+            .lines()
+            .filter(|line| line.contains("OFPT_ERROR"))
+            .map(|line| format!("OFPT_ERROR {}", line.rsplit("): ").next().unwrap_or_default()))
             .collect()
     }
 

@@ -49,7 +49,8 @@ use super::message::{
     PortDesc, PortMod, PortStatus, RoleChangeReason, RoleStatus, SwitchConfig, GROUP_ANY, NO_BUFFER,
 };
 use super::meters;
-use super::monitor::nicira::code as monitor_codes;
+use super::monitor::nicira::code as nicira_monitor_codes;
+use super::monitor::standard::code as monitor_codes;
 use super::monitor::{FlowUpdate, MonitorError, Requester};
 use super::multipart::{
     AggregateStats, Desc, FeatureId, FlowStats, FlowStatsRequest, MultipartReply, MultipartRequest, OxmId, PortStats,
@@ -400,9 +401,16 @@ impl Connection {
                 return sent;
             }
             Push::FlowMonitorPaused | Push::FlowMonitorResumed => {
-                let message = match push {
-                    Push::FlowMonitorPaused => Message::FlowMonitorPaused,
-                    _ => Message::FlowMonitorResumed,
+                let paused = matches!(push, Push::FlowMonitorPaused);
+                let update = if paused { FlowUpdate::Paused } else { FlowUpdate::Resumed };
+                // A message of its own before 1.4; an update of a flow monitor reply from 1.4 on.
+                let message = match version {
+                    Version::V1_0 | Version::V1_3 if paused => Message::FlowMonitorPaused,
+                    Version::V1_0 | Version::V1_3 => Message::FlowMonitorResumed,
+                    Version::V1_4 | Version::V1_5 => Message::MultipartReply(MultipartReply {
+                        more: false,
+                        body: ReplyBody::FlowMonitor(vec![update]),
+                    }),
                 };
                 let sent = self.send_message(version, 0, &message);
                 self.member.state.monitor_backlog.fetch_sub(MONITOR_MESSAGE_LEN, Ordering::SeqCst);
@@ -697,7 +705,9 @@ impl Connection {
             Message::FlowMonitorCancel(id) => {
                 let query = Query::FlowMonitorCancel { connection: self.member.id(), id };
                 match self.ask(query)? {
-                    Answer::FlowMonitorCancel(result) => result.map(|()| Vec::new()).map_err(monitor_error),
+                    Answer::FlowMonitorCancel(result) => {
+                        result.map(|()| Vec::new()).map_err(|e| monitor_error(version, e))
+                    }
                     other => Err(unexpected(&other)),
                 }
             }
@@ -1028,7 +1038,7 @@ impl Connection {
             RequestBody::FlowMonitor(requests) => {
                 match self.ask(Query::FlowMonitor { connection: self.member.id(), requests })? {
                     Answer::FlowMonitor(Ok(initial)) => split(version, xid, initial, ReplyBody::FlowMonitor),
-                    Answer::FlowMonitor(Err(error)) => Err(monitor_error(error)),
+                    Answer::FlowMonitor(Err(error)) => Err(monitor_error(version, error)),
                     other => Err(unexpected(&other)),
                 }
             }
@@ -1143,12 +1153,17 @@ fn flow_removed(reason: FlowRemovedReason, flow: &FlowStat) -> FlowRemoved {
     }
 }
 
-/// The OFPT_ERROR of a refused flow monitor request or cancel, as Open vSwitch sends it.
-fn monitor_error(error: MonitorError) -> OfError {
+/// The OFPT_ERROR of a refused flow monitor request or cancel, as Open vSwitch sends it: 1.4's
+/// OFPMOFC codes, Open vSwitch's extension's before.
+fn monitor_error(version: Version, error: MonitorError) -> OfError {
     let failed = |code: u16| OfError::new(ErrorType::FlowMonitorFailed, code, error.to_string());
+    let (exists, unknown) = match version {
+        Version::V1_0 | Version::V1_3 => (nicira_monitor_codes::MONITOR_EXISTS, nicira_monitor_codes::UNKNOWN_MONITOR),
+        Version::V1_4 | Version::V1_5 => (monitor_codes::MONITOR_EXISTS, monitor_codes::UNKNOWN_MONITOR),
+    };
     match error {
-        MonitorError::Exists(_) => failed(monitor_codes::MONITOR_EXISTS),
-        MonitorError::Unknown(_) => failed(monitor_codes::UNKNOWN_MONITOR),
+        MonitorError::Exists(_) => failed(exists),
+        MonitorError::Unknown(_) => failed(unknown),
         // OFPBRC_BAD_TABLE_ID.
         MonitorError::BadTable(_) => bad_request(9, error.to_string()),
     }

@@ -747,6 +747,10 @@ impl Message {
             Message::BundleAdd(_) if v14 => 34,
             // 1.4 moved the queue configuration to the OFPMP_QUEUE_DESC multipart.
             Message::QueueGetConfigRequest(_) | Message::QueueGetConfigReply(_) if v14 => return None,
+            // 1.4 cancels with a flow monitor request, and pauses and resumes in its replies.
+            Message::FlowMonitorCancel(_) | Message::FlowMonitorPaused | Message::FlowMonitorResumed if v14 => {
+                return None
+            }
             // OpenFlow 1.0 has Open vSwitch's NXT_SET_ASYNC_CONFIG and NXT_GROUP_MOD instead.
             Message::SetAsync(_) | Message::GroupMod(_) if !v13 => 4,
             Message::BundleControl(_)
@@ -1046,6 +1050,7 @@ fn defined_in(version: Version, kind: ErrorType, code: u16) -> bool {
         (Version::V1_0, ErrorType::FlowModFailed) => 5,
         (Version::V1_0, ErrorType::PortModFailed) => 1,
         (Version::V1_0, ErrorType::QueueOpFailed) => 2,
+        (Version::V1_0, ErrorType::FlowMonitorFailed) => return true,
         (Version::V1_0, _) => return false,
     };
     code <= last
@@ -1057,26 +1062,44 @@ pub fn encode_error(version: Version, xid: u32, error: &OfError, offending: &[u8
         _ => (1, bad_request::EPERM),
     };
     let data = offending.get(..ERROR_DATA_MAX).unwrap_or(offending).to_vec();
-    // An experimenter error (the 1.3 bundle extension's, Nicira's TLV table errors) has the
-    // experimenter id after the code.
-    let (experimenter, code) = match (error_type, error.kind) {
-        (0xffff, ErrorType::TlvTableModFailed | ErrorType::FlowMonitorFailed) => (Some(super::nicira::NICIRA), code),
-        (0xffff, _) => (Some(super::nicira::ONF), ONF_BUNDLE_ERROR_BASE + code),
-        _ => (None, code),
+    // What follows the type and code: an experimenter error's id (the 1.3 bundle extension's,
+    // Nicira's TLV table and flow monitor errors); in 1.0 Open vSwitch's vendor error's vendor,
+    // type and code (its flow monitor errors: OFPET_BAD_REQUEST, 511 + the 1.3 code).
+    let mut vendor = Writer::new();
+    let code = match (error_type, error.kind) {
+        (0xffff, ErrorType::TlvTableModFailed | ErrorType::FlowMonitorFailed) => {
+            vendor.u32(super::nicira::NICIRA);
+            code
+        }
+        (0xffff, _) => {
+            vendor.u32(super::nicira::ONF);
+            ONF_BUNDLE_ERROR_BASE + code
+        }
+        (NX_VENDOR_ERROR, _) => {
+            vendor.u32(super::nicira::NICIRA);
+            vendor.u16(1);
+            vendor.u16(NX10_FLOW_MONITOR_ERROR_BASE + code);
+            // NXVC_VENDOR_ERROR.
+            0
+        }
+        _ => code,
     };
     let mut w = Writer::new();
     w.u8(version.wire());
     w.u8(1);
-    w.u16(len16(HEADER_LEN + 4 + 4 * usize::from(experimenter.is_some()) + data.len()));
+    w.u16(len16(HEADER_LEN + 4 + vendor.len() + data.len()));
     w.u32(xid);
     w.u16(error_type);
     w.u16(code);
-    if let Some(id) = experimenter {
-        w.u32(id);
-    }
+    w.bytes(vendor.as_slice());
     w.bytes(&data);
     w.into_bytes()
 }
+
+/// Open vSwitch's NXET_VENDOR error type of OpenFlow 1.0 (a vendor error follows).
+const NX_VENDOR_ERROR: u16 = 0xb0c2;
+/// Open vSwitch's 1.0 numbers of its flow monitor errors are these plus the 1.3 ones.
+const NX10_FLOW_MONITOR_ERROR_BASE: u16 = 511;
 
 const HELLO_ELEM_VERSIONBITMAP: u16 = 1;
 

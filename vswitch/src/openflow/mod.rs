@@ -4,7 +4,7 @@
 //! the active controllers with their reconnection and the management socket of each bridge;
 //! `conn`: one connection, however it was opened; `bundle`: its bundles; `registry`: the
 //! connections of a bridge, their push queues, roles and flow monitors; `monitor`: the flow
-//! monitors' core and their Nicira/ONF wire format; `tls`: the TLS identity and streams of
+//! monitors' core and their wire formats, 1.4's and Open vSwitch's; `tls`: the TLS identity and streams of
 //! `tls:`/`ptls:` targets; `service`: what they ask of the management thread). The codec is safe
 //! Rust over byte slices: every decoder returns an [`OfError`] carrying the OFPT_ERROR type and
 //! code to answer with, never panics on malformed input.

@@ -2,9 +2,9 @@
 //! features, port stats, port desc, queue, group stats/desc/features, meter stats/config/
 //! features, 1.4's table desc and queue desc (and the 1.4/1.5 layouts of port, queue, flow and
 //! aggregate stats and group desc), the Nicira vendor stats NXST_FLOW / NXST_AGGREGATE of 1.0
-//! (their nx_match parts in `nicira`), and Open vSwitch's flow monitor stats (NXST /
-//! ONFST_FLOW_MONITOR, the bodies in `monitor::nicira`). A reply larger than one message is the
-//! caller's to split (`more`).
+//! (their nx_match parts in `nicira`), and the flow monitors: 1.4's OFPMP_FLOW_MONITOR (the
+//! bodies in `monitor::standard`), Open vSwitch's NXST / ONFST_FLOW_MONITOR in 1.0 and 1.3 (in
+//! `monitor::nicira`). A reply larger than one message is the caller's to split (`more`).
 
 use crate::flow::{Instructions, Match, OfPort};
 
@@ -14,7 +14,7 @@ use super::message::{
     encode_buckets_v15, encode_meter_bands, encode_port_desc, read_name, write_name, Bucket, FlowModFlags, GroupType,
     MeterBand, MeterFlags, PortDesc, GROUP_ALL, GROUP_ANY,
 };
-use super::monitor::{FlowUpdate, MonitorRequest};
+use super::monitor::{self, FlowUpdate, MonitorRequest};
 use super::nicira;
 use super::oxm::{decode_match, encode_match};
 use super::oxs::{self, OxsStats};
@@ -39,6 +39,8 @@ const PORT_DESC: u16 = 13;
 /// OpenFlow 1.4's table description and queue description.
 const TABLE_DESC: u16 = 14;
 const QUEUE_DESC: u16 = 15;
+/// OpenFlow 1.4's flow monitors.
+const FLOW_MONITOR: u16 = 16;
 const EXPERIMENTER: u16 = 0xffff;
 
 /// "All queues" in queue stats requests (OFPQ_ALL).
@@ -107,7 +109,8 @@ pub enum RequestBody {
     NxFlow(FlowStatsRequest),
     /// NXST_AGGREGATE (1.0).
     NxAggregate(FlowStatsRequest),
-    /// Open vSwitch's flow monitors: NXST_FLOW_MONITOR (1.0), ONFST_FLOW_MONITOR (1.3).
+    /// Flow monitor requests: OFPMP_FLOW_MONITOR (1.4+); Open vSwitch's NXST_FLOW_MONITOR
+    /// (1.0) and ONFST_FLOW_MONITOR (1.3), which only add monitors.
     FlowMonitor(Vec<MonitorRequest>),
 }
 
@@ -332,7 +335,8 @@ pub enum ReplyBody {
     NxFlow(Vec<FlowStats>),
     /// NXST_AGGREGATE (1.0).
     NxAggregate(AggregateStats),
-    /// NXST_FLOW_MONITOR (1.0), ONFST_FLOW_MONITOR (1.3): the initial rules, or updates.
+    /// OFPMP_FLOW_MONITOR (1.4+), NXST_FLOW_MONITOR (1.0), ONFST_FLOW_MONITOR (1.3): the
+    /// initial rules, or updates.
     FlowMonitor(Vec<FlowUpdate>),
 }
 
@@ -410,6 +414,7 @@ pub(crate) fn decode_request(version: Version, r: &mut Reader) -> Result<Multipa
                 TABLE_FEATURES => RequestBody::TableFeatures(decode_table_features_list(r)?),
                 TABLE_DESC => RequestBody::TableDesc,
                 QUEUE_DESC => RequestBody::QueueDesc { port: read_port(version, r, port_error)?, queue_id: r.u32()? },
+                FLOW_MONITOR => RequestBody::FlowMonitor(monitor::standard::decode_requests(version, r)?),
                 _ => return Err(bad_multipart(kind, version)),
             }
         }
@@ -450,6 +455,7 @@ fn request_kind(version: Version, body: &RequestBody) -> u16 {
         RequestBody::MeterFeatures => METER_FEATURES,
         RequestBody::TableDesc => TABLE_DESC,
         RequestBody::QueueDesc { .. } => QUEUE_DESC,
+        RequestBody::FlowMonitor(_) if version >= Version::V1_4 => FLOW_MONITOR,
         RequestBody::NxFlow(_) | RequestBody::NxAggregate(_) | RequestBody::FlowMonitor(_) => EXPERIMENTER,
     }
 }
@@ -475,6 +481,7 @@ fn reply_kind(version: Version, body: &ReplyBody) -> u16 {
         ReplyBody::MeterFeatures(_) => METER_FEATURES,
         ReplyBody::TableDesc(_) => TABLE_DESC,
         ReplyBody::QueueDesc(_) => QUEUE_DESC,
+        ReplyBody::FlowMonitor(_) if version >= Version::V1_4 => FLOW_MONITOR,
         ReplyBody::NxFlow(_) | ReplyBody::NxAggregate(_) | ReplyBody::FlowMonitor(_) => EXPERIMENTER,
     }
 }
@@ -485,20 +492,28 @@ pub(crate) fn kind_in_version(version: Version, kind: u16, nicira: bool) -> bool
     match version {
         Version::V1_0 => kind <= QUEUE || kind == EXPERIMENTER || kind == PORT_DESC,
         Version::V1_3 => !nicira && (kind <= PORT_DESC || kind == EXPERIMENTER),
-        Version::V1_4 | Version::V1_5 => !nicira && (kind <= QUEUE_DESC || kind == EXPERIMENTER),
+        Version::V1_4 | Version::V1_5 => !nicira && (kind <= FLOW_MONITOR || kind == EXPERIMENTER),
     }
 }
 
 pub(crate) fn request_fits(version: Version, request: &MultipartRequest) -> bool {
     let kind = request_kind(version, &request.body);
-    let monitor = matches!(request.body, RequestBody::FlowMonitor(_));
-    kind_in_version(version, kind, kind == EXPERIMENTER && !monitor)
+    match &request.body {
+        RequestBody::FlowMonitor(requests) if kind == EXPERIMENTER => {
+            kind_in_version(version, kind, false) && monitor::nicira::fits(requests, &[])
+        }
+        _ => kind_in_version(version, kind, kind == EXPERIMENTER),
+    }
 }
 
 pub(crate) fn reply_fits(version: Version, reply: &MultipartReply) -> bool {
     let kind = reply_kind(version, &reply.body);
-    let monitor = matches!(reply.body, ReplyBody::FlowMonitor(_));
-    kind_in_version(version, kind, kind == EXPERIMENTER && !monitor)
+    match &reply.body {
+        ReplyBody::FlowMonitor(updates) if kind == EXPERIMENTER => {
+            kind_in_version(version, kind, false) && monitor::nicira::fits(&[], updates)
+        }
+        _ => kind_in_version(version, kind, kind == EXPERIMENTER),
+    }
 }
 
 pub(crate) fn encode_request(version: Version, request: &MultipartRequest, w: &mut Writer) {
@@ -529,6 +544,7 @@ pub(crate) fn encode_request(version: Version, request: &MultipartRequest, w: &m
             write_port(version, *port, w);
             w.u32(*queue_id);
         }
+        RequestBody::FlowMonitor(requests) => monitor::standard::encode_requests(version, requests, w),
         RequestBody::Flow(request) | RequestBody::Aggregate(request) => encode_flow_stats_request(version, request, w),
         RequestBody::TableFeatures(tables) => encode_table_features_list(tables, w),
         RequestBody::PortStats(port) => {
@@ -546,7 +562,7 @@ pub(crate) fn encode_request(version: Version, request: &MultipartRequest, w: &m
             w.u32(*id);
             w.zeros(4);
         }
-        RequestBody::NxFlow(_) | RequestBody::NxAggregate(_) | RequestBody::FlowMonitor(_) => {}
+        RequestBody::NxFlow(_) | RequestBody::NxAggregate(_) => {}
     }
 }
 
@@ -600,6 +616,7 @@ pub(crate) fn decode_reply(version: Version, r: &mut Reader) -> Result<Multipart
                 TABLE_FEATURES => ReplyBody::TableFeatures(decode_table_features_list(r)?),
                 TABLE_DESC => ReplyBody::TableDesc(decode_all(r, decode_table_desc)?),
                 QUEUE_DESC => ReplyBody::QueueDesc(decode_all(r, decode_queue_desc)?),
+                FLOW_MONITOR => ReplyBody::FlowMonitor(monitor::standard::decode_updates(version, r)?),
                 _ => return Err(bad_multipart(kind, version)),
             }
         }
@@ -689,7 +706,8 @@ pub(crate) fn encode_reply(version: Version, reply: &MultipartReply, w: &mut Wri
                 w.zeros(6);
             }
         }
-        ReplyBody::NxFlow(_) | ReplyBody::NxAggregate(_) | ReplyBody::FlowMonitor(_) => {}
+        ReplyBody::FlowMonitor(updates) => monitor::standard::encode_updates(version, updates, w),
+        ReplyBody::NxFlow(_) | ReplyBody::NxAggregate(_) => {}
     }
 }
 

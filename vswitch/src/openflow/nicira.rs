@@ -391,7 +391,11 @@ fn nicira_header(subtype: u32, w: &mut Writer) {
 
 /// The flow monitor messages are Nicira's in 1.0 and ONF's in 1.3 (as Open vSwitch has them).
 fn monitor_vendor(version: Version, experimenter: u32) -> bool {
-    experimenter == if version == Version::V1_0 { NICIRA } else { ONF }
+    match version {
+        Version::V1_0 => experimenter == NICIRA,
+        Version::V1_3 => experimenter == ONF,
+        Version::V1_4 | Version::V1_5 => false,
+    }
 }
 
 /// The experimenter header of a flow monitor message: `[1.0 subtype, 1.3 subtype]`.

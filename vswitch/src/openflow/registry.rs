@@ -238,16 +238,17 @@ impl Registry {
         }
     }
 
-    /// New flow monitors of connection `connection`, all or none: their initial updates from
-    /// `rules` (the bridge's, in dump order). A connection that is gone gets nothing.
-    pub(super) fn add_flow_monitors(
+    /// Flow monitor requests of connection `connection` (add, modify, delete), all or none: the
+    /// initial updates from `rules` (the bridge's, in dump order). A connection that is gone
+    /// gets nothing.
+    pub(super) fn apply_flow_monitor_requests(
         &self,
         connection: u64,
         requests: Vec<MonitorRequest>,
         rules: &[Arc<RuleEntry>],
     ) -> Result<Vec<FlowUpdate>, MonitorError> {
         match self.members().by_id.get_mut(&connection) {
-            Some(member) => member.monitors.add(requests, N_TABLES, rules),
+            Some(member) => member.monitors.apply(requests, N_TABLES, rules),
             None => Ok(Vec::new()),
         }
     }
@@ -464,16 +465,23 @@ mod tests {
     #[test]
     fn flow_updates_pause_a_connection_that_does_not_write_them_and_resume_it_once_it_did() {
         use crate::flow::{parse_add_flow, FlowSelector, Match, OfPort};
-        use crate::openflow::monitor::{MonitorFlags, MonitorRequest};
+        use crate::openflow::monitor::{MonitorCommand, MonitorFlags, MonitorRequest};
         use crate::pipeline::table::{FlowModFlags, FlowOp, FlowTables};
 
         let registry = Registry::new();
         let (member, pushes) = registry.join("test", false);
         let (other, other_pushes) = registry.join("test", false);
         let flags = MonitorFlags { add: true, delete: true, modify: true, actions: true, ..MonitorFlags::default() };
-        let watch_all =
-            MonitorRequest { id: 1, flags, table_id: 0xff, out_port: OfPort::NONE, matches: Match::catch_all() };
-        registry.add_flow_monitors(member.id(), vec![watch_all], &[]).unwrap();
+        let watch_all = MonitorRequest {
+            id: 1,
+            command: MonitorCommand::Add,
+            flags,
+            table_id: 0xff,
+            out_port: OfPort::NONE,
+            out_group: None,
+            matches: Match::catch_all(),
+        };
+        registry.apply_flow_monitor_requests(member.id(), vec![watch_all], &[]).unwrap();
         assert!(registry.has_flow_monitors());
 
         let mut tables = FlowTables::new();

@@ -70,7 +70,7 @@ pub enum Query {
     TlvTableMod { command: TlvTableCommand, mappings: Vec<TlvMapping> },
     /// The switch's TLV map. Answer: [`Answer::TlvTable`].
     TlvTable,
-    /// New flow monitors of connection `connection` (its registry id), all or none. Answer:
+    /// Flow monitor requests of connection `connection` (its registry id), all or none. Answer:
     /// [`Answer::FlowMonitor`], with the initial updates.
     FlowMonitor { connection: u64, requests: Vec<MonitorRequest> },
     /// Cancel a flow monitor of `connection`. Answer: [`Answer::FlowMonitorCancel`].

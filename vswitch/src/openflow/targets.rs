@@ -319,8 +319,9 @@ impl OpenFlowServer {
         }
     }
 
-    /// New flow monitors of a connection of `bridge` (see `Registry::add_flow_monitors`).
-    pub fn add_flow_monitors(
+    /// Flow monitor requests of a connection of `bridge` (see
+    /// `Registry::apply_flow_monitor_requests`).
+    pub fn apply_flow_monitor_requests(
         &self,
         bridge: &str,
         connection: u64,
@@ -328,7 +329,7 @@ impl OpenFlowServer {
         rules: &[Arc<RuleEntry>],
     ) -> Result<Vec<FlowUpdate>, MonitorError> {
         match self.bridges.get(bridge) {
-            Some(state) => state.context.registry.add_flow_monitors(connection, requests, rules),
+            Some(state) => state.context.registry.apply_flow_monitor_requests(connection, requests, rules),
             None => Ok(Vec::new()),
         }
     }

@@ -76,8 +76,9 @@ pub enum ErrorType {
     /// Open vSwitch's NXTTMFC_* (a TLV table mod failed): in 1.3 a Nicira experimenter error
     /// (exp_type = the code); OpenFlow 1.0 gets EPERM.
     TlvTableModFailed,
-    /// Open vSwitch's flow monitor errors (OFPMOFC_MONITOR_EXISTS, BAD_FLAGS, UNKNOWN_MONITOR):
-    /// in 1.3 Nicira experimenter errors (exp_type 6, 7, 8); OpenFlow 1.0 gets EPERM.
+    /// OFPET_FLOW_MONITOR_FAILED of OpenFlow 1.4 (codes in `monitor::standard::code`); in 1.3
+    /// Open vSwitch's Nicira experimenter errors (exp_type 6, 7, 8: `monitor::nicira::code`); in
+    /// 1.0 its vendor errors (NXET_VENDOR, `message::encode_error`).
     FlowMonitorFailed,
 }
 
@@ -108,6 +109,7 @@ impl ErrorType {
             Version::V1_4 | Version::V1_5 => Some(match self {
                 ErrorType::BadProperty => 14,
                 ErrorType::AsyncConfigFailed => 15,
+                ErrorType::FlowMonitorFailed => 16,
                 ErrorType::BundleFailed => 17,
                 ErrorType::TlvTableModFailed => 0xffff,
                 other => other.wire(Version::V1_3)?,
@@ -119,6 +121,8 @@ impl ErrorType {
                 ErrorType::FlowModFailed => Some(3),
                 ErrorType::PortModFailed => Some(4),
                 ErrorType::QueueOpFailed => Some(5),
+                // Open vSwitch's NXET_VENDOR.
+                ErrorType::FlowMonitorFailed => Some(0xb0c2),
                 _ => None,
             },
         }

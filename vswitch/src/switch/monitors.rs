@@ -39,8 +39,9 @@ impl Switch {
         }
     }
 
-    /// New flow monitors of a connection: the bridge journals its rule events from now on.
-    pub(super) fn add_flow_monitors(
+    /// A connection's flow monitor requests (add, modify, delete): the bridge journals its rule
+    /// events from now on.
+    pub(super) fn apply_flow_monitor_requests(
         &mut self,
         bridge: usize,
         connection: u64,
@@ -48,7 +49,7 @@ impl Switch {
     ) -> Result<Vec<FlowUpdate>, MonitorError> {
         let Some(openflow) = &self.openflow else { return Ok(Vec::new()) };
         let rules = self.bridges[bridge].tables.dump(&FlowSelector::default());
-        let initial = openflow.add_flow_monitors(&self.bridges[bridge].name, connection, requests, &rules)?;
+        let initial = openflow.apply_flow_monitor_requests(&self.bridges[bridge].name, connection, requests, &rules)?;
         self.bridges[bridge].tables.set_journal(true);
         Ok(initial)
     }

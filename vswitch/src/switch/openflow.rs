@@ -82,7 +82,7 @@ impl Switch {
                 Answer::FlowMod(flow_mod_answer(self.apply_flow_ops(b, ops, Some(origin))))
             }
             Query::FlowMonitor { connection, requests } => {
-                Answer::FlowMonitor(self.add_flow_monitors(b, connection, requests))
+                Answer::FlowMonitor(self.apply_flow_monitor_requests(b, connection, requests))
             }
             Query::FlowMonitorCancel { connection, id } => Answer::FlowMonitorCancel(match &self.openflow {
                 Some(openflow) => openflow.cancel_flow_monitor(bridge, connection, id),

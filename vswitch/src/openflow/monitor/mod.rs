@@ -1,15 +1,18 @@
-//! Flow monitors, as Open vSwitch has them (its Nicira extension NXST_FLOW_MONITOR in OpenFlow
-//! 1.0, the same body as ONFST_FLOW_MONITOR in 1.3): a connection asks to hear of the rules
-//! that match a filter (table, out_port, a match) - the ones there now (`initial`) and then
-//! every rule added, modified or deleted, whatever changed it (a flow_mod of any connection, a
-//! bundle, vsctl, a learn action, a timeout, a group delete).
+//! Flow monitors: a connection asks to hear of the rules that match a filter (table, out_port,
+//! out_group, a match) - the ones there now (`initial`) and then every rule added, modified or
+//! deleted, whatever changed it (a flow_mod of any connection, a bundle, vsctl, a learn action,
+//! a timeout, a group delete). OpenFlow 1.4 and 1.5 have them as OFPMP_FLOW_MONITOR; 1.0 and 1.3
+//! as Open vSwitch's extensions (NXST_FLOW_MONITOR in 1.0, the same body as ONFST_FLOW_MONITOR
+//! in 1.3, with messages of their own to cancel, pause and resume).
 //!
 //! This module is the version-independent core: a connection's monitors
-//! ([`ConnectionMonitors`]), which rules they watch, and the updates a set of table changes
-//! ([`ChangeSet`]) or a resume makes for them, as [`FlowUpdate`]s; `nicira` encodes them for
-//! 1.0 and 1.3 (a 1.4 encoder of OFPMP_FLOW_MONITOR would take the same updates). The
-//! management thread runs it (`registry` holds the monitors of each connection): the tables
-//! journal their changes only while a monitor exists, and nothing happens on the packet path.
+//! ([`ConnectionMonitors`]), the requests that add, modify or delete them ([`MonitorRequest`]),
+//! which rules they watch, and the updates a set of table changes ([`ChangeSet`]) or a resume
+//! makes for them, as [`FlowUpdate`]s. `nicira` encodes them for 1.0 and 1.3, `standard` for
+//! 1.4 and 1.5 (where a request also modifies or deletes a monitor, and PAUSED and RESUMED are
+//! updates of a reply). The management thread runs it (`registry` holds the monitors of each
+//! connection): the tables journal their changes only while a monitor exists, and nothing
+//! happens on the packet path.
 //!
 //! Semantics as Open vSwitch's (ofproto/connmgr): an add is ADDED (also when it replaces a
 //! rule), a modify MODIFIED only when it changes the instructions or the cookie, a removal
@@ -20,8 +23,11 @@
 //! When the connection does not take its updates (more than [`PAUSE_BYTES`] queued) it is
 //! paused: only deletions of rules older than the pause are reported, until the queue drains;
 //! then every rule added or changed meanwhile is reported (ADDED or MODIFIED) and RESUMED.
+//! A request of several monitors is applied whole or not at all (Open vSwitch keeps what a
+//! refused request deleted or modified before its error).
 
 pub mod nicira;
+pub mod standard;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -66,16 +72,30 @@ impl MonitorFlags {
     }
 }
 
-/// One monitor of a connection.
+/// What a monitor request does (OFPFMC_*; 1.0 and 1.3 only add, and cancel with a message).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MonitorCommand {
+    /// A new monitor (its id not in use).
+    Add,
+    /// Replaces the monitor with this id (its initial rules are reported again if asked).
+    Modify,
+    /// Cancels the monitor with this id (the rest of the request does not count).
+    Delete,
+}
+
+/// One monitor of a connection, or a request to change one.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MonitorRequest {
     /// Unique among the connection's monitors.
     pub id: u32,
+    pub command: MonitorCommand,
     pub flags: MonitorFlags,
     /// One table, or 0xff for all.
     pub table_id: u8,
     /// Only rules that output to this port; [`OfPort::NONE`] (OFPP_ANY in 1.3): any rule.
     pub out_port: OfPort,
+    /// Only rules that use this group (1.4's out_group; None: OFPG_ANY).
+    pub out_group: Option<u32>,
     /// Rules at least as specific as this match (as flow stats select them).
     pub matches: Match,
 }
@@ -90,6 +110,7 @@ impl MonitorRequest {
         (self.table_id == ALL_TABLES || self.table_id == rule.table)
             && rule.matches.is_subsumed_by(&self.matches)
             && (outputs(rule) || before.is_some_and(outputs))
+            && self.out_group.is_none_or(|group| rule.instructions.groups().any(|id| id == group))
     }
 }
 
@@ -128,6 +149,11 @@ pub enum FlowUpdate {
     Abbrev {
         xid: u32,
     },
+    /// 1.4+: the updates are paused (in 1.0 and 1.3 a message of its own,
+    /// `Message::FlowMonitorPaused`).
+    Paused,
+    /// 1.4+: the updates go on (1.0 and 1.3: `Message::FlowMonitorResumed`).
+    Resumed,
 }
 
 impl FlowUpdate {
@@ -148,7 +174,7 @@ impl FlowUpdate {
     /// part, and 16 bytes per match word and action.
     pub fn estimated_len(&self) -> usize {
         match self {
-            FlowUpdate::Abbrev { .. } => 8,
+            FlowUpdate::Abbrev { .. } | FlowUpdate::Paused | FlowUpdate::Resumed => 8,
             FlowUpdate::Full(full) => {
                 let mask = full.matches.mask();
                 let words = (0..KEY_WORDS).filter(|&i| mask.word(i) != 0).count();
@@ -229,24 +255,36 @@ impl ConnectionMonitors {
         self.paused_at.is_some()
     }
 
-    /// Adds `requests`, all or none (tables below `tables`, ids new), and returns the initial
-    /// updates: each of `rules` (in dump order) that a new monitor with `initial` watches, once.
-    pub fn add(
+    /// Applies `requests` in order, all or none (tables below `tables`; an added id new, a
+    /// modified or deleted one in use), and returns the initial updates: each of `rules` (in
+    /// dump order) that a monitor the requests added or modified with `initial` watches, once.
+    pub fn apply(
         &mut self,
         requests: Vec<MonitorRequest>,
         tables: u8,
         rules: &[Arc<RuleEntry>],
     ) -> Result<Vec<FlowUpdate>, MonitorError> {
-        for (i, request) in requests.iter().enumerate() {
+        let mut monitors = self.monitors.clone();
+        let mut started = Vec::new();
+        for request in requests {
             if request.table_id != ALL_TABLES && request.table_id >= tables {
                 return Err(MonitorError::BadTable(request.table_id));
             }
-            let repeated = requests.get(..i).unwrap_or_default().iter().any(|earlier| earlier.id == request.id);
-            if repeated || self.monitors.contains_key(&request.id) {
-                return Err(MonitorError::Exists(request.id));
+            let exists = monitors.contains_key(&request.id);
+            match request.command {
+                MonitorCommand::Add if exists => return Err(MonitorError::Exists(request.id)),
+                MonitorCommand::Modify | MonitorCommand::Delete if !exists => {
+                    return Err(MonitorError::Unknown(request.id))
+                }
+                MonitorCommand::Delete => drop(monitors.remove(&request.id)),
+                MonitorCommand::Add | MonitorCommand::Modify => {
+                    started.push(request.id);
+                    monitors.insert(request.id, request);
+                }
             }
         }
-        let initial: Vec<&MonitorRequest> = requests.iter().filter(|m| m.flags.initial).collect();
+        let initial: Vec<&MonitorRequest> =
+            started.iter().filter_map(|id| monitors.get(id)).filter(|m| m.flags.initial).collect();
         let updates = rules
             .iter()
             .filter_map(|entry| {
@@ -254,7 +292,7 @@ impl ConnectionMonitors {
                 Some(FlowUpdate::full(UpdateEvent::Initial, entry.rule(), flags.actions))
             })
             .collect();
-        self.monitors.extend(requests.into_iter().map(|request| (request.id, request)));
+        self.monitors = monitors;
         Ok(updates)
     }
 

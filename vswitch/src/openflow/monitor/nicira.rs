@@ -5,7 +5,7 @@
 //! (`nx_flow_monitor_request` / `onf_flow_monitor_request`), the updates of the replies
 //! (`nx_flow_update_full` / `nx_flow_update_abbrev`) and the cancel message's body.
 
-use super::{FlowUpdate, FullUpdate, MonitorFlags, MonitorRequest, UpdateEvent};
+use super::{FlowUpdate, FullUpdate, MonitorCommand, MonitorFlags, MonitorRequest, UpdateEvent};
 use crate::openflow::actions::{decode_instructions, encode_rule_instructions};
 use crate::openflow::message::{bad_request, FlowRemovedReason};
 use crate::openflow::oxm::{decode_match, decode_nx_match, encode_match, encode_nx_match};
@@ -71,7 +71,7 @@ fn must_be_zero(r: &mut Reader, n: usize) -> Result<(), OfError> {
     Ok(())
 }
 
-/// The monitor requests of a request body (zero or more, to the end).
+/// The monitor requests of a request body (zero or more, to the end): all adds.
 pub fn decode_requests(version: Version, r: &mut Reader) -> Result<Vec<MonitorRequest>, OfError> {
     let mut requests = Vec::new();
     while !r.is_empty() {
@@ -85,7 +85,7 @@ pub fn decode_requests(version: Version, r: &mut Reader) -> Result<Vec<MonitorRe
                 must_be_zero(r, 5)?;
                 let matches = decode_nx_match(r, match_len)?;
                 r.skip((8 - match_len % 8) % 8)?;
-                MonitorRequest { id, flags, table_id, out_port, matches }
+                MonitorRequest { id, command: MonitorCommand::Add, flags, table_id, out_port, out_group: None, matches }
             }
             Version::V1_3 | Version::V1_4 | Version::V1_5 => {
                 let _match_len = r.u16()?;
@@ -95,7 +95,7 @@ pub fn decode_requests(version: Version, r: &mut Reader) -> Result<Vec<MonitorRe
                 let table_id = r.u8()?;
                 must_be_zero(r, 3)?;
                 let matches = decode_match(version, r)?;
-                MonitorRequest { id, flags, table_id, out_port, matches }
+                MonitorRequest { id, command: MonitorCommand::Add, flags, table_id, out_port, out_group: None, matches }
             }
         };
         requests.push(request);
@@ -103,6 +103,7 @@ pub fn decode_requests(version: Version, r: &mut Reader) -> Result<Vec<MonitorRe
     Ok(requests)
 }
 
+/// The requests, as adds (the format has no other command, and no out_group: `fits`).
 pub fn encode_requests(version: Version, requests: &[MonitorRequest], w: &mut Writer) {
     for request in requests {
         w.u32(request.id);
@@ -219,19 +220,31 @@ pub fn decode_updates(version: Version, r: &mut Reader) -> Result<Vec<FlowUpdate
     Ok(updates)
 }
 
+/// The updates but PAUSED and RESUMED, messages of their own in this format (`fits`).
 pub fn encode_updates(version: Version, updates: &[FlowUpdate], w: &mut Writer) {
     for update in updates {
         let start = w.len();
-        w.u16(0);
         match update {
             FlowUpdate::Abbrev { xid } => {
+                w.u16(0);
                 w.u16(EVENT_ABBREV);
                 w.u32(*xid);
             }
-            FlowUpdate::Full(full) => encode_full(version, full, w),
+            FlowUpdate::Full(full) => {
+                w.u16(0);
+                encode_full(version, full, w);
+            }
+            FlowUpdate::Paused | FlowUpdate::Resumed => continue,
         }
         w.patch_len(start, start);
     }
+}
+
+/// Whether the format has `requests` (adds without out_group) and `updates` (no PAUSED or
+/// RESUMED).
+pub fn fits(requests: &[MonitorRequest], updates: &[FlowUpdate]) -> bool {
+    requests.iter().all(|request| request.command == MonitorCommand::Add && request.out_group.is_none())
+        && !updates.iter().any(|update| matches!(update, FlowUpdate::Paused | FlowUpdate::Resumed))
 }
 
 fn encode_full(version: Version, full: &FullUpdate, w: &mut Writer) {
