@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Runs every fuzz target in fuzz/ (the [[bin]] targets of fuzz/Cargo.toml, as `cargo fuzz list`
-# reads them) for FUZZ_SECONDS each (default 20; 0 skips them all). scripts/test.sh runs it
+# reads them) for FUZZ_SECONDS each (default 10; 0 skips them all). scripts/test.sh runs it
 # before the long tests. A target that crashes, times out or runs out of memory fails the
 # script, which names the input libFuzzer kept (fuzz/artifacts/TARGET/...); replay it with
 # `cargo fuzz run TARGET fuzz/artifacts/TARGET/FILE` (see fuzz/README.md).
 set -euo pipefail
 cd "$(dirname "$0")/../fuzz"
-FUZZ_SECONDS="${FUZZ_SECONDS:-20}"
+FUZZ_SECONDS="${FUZZ_SECONDS:-10}"
 [ "$FUZZ_SECONDS" -gt 0 ] || { echo "fuzz: skipped (FUZZ_SECONDS=0)" >&2; exit 0; }
 command -v cargo-fuzz >/dev/null || { echo "fuzz: cargo-fuzz not found (scripts/setup.sh installs it)" >&2; exit 1; }
 

@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
 # Fail fast, before the long tests: formatting, lints (a warning is an error), and a short run
-# of every fuzz target (FUZZ_SECONDS each, default 20: scripts/fuzz.sh).
+# of every fuzz target (FUZZ_SECONDS each, default 10: scripts/fuzz.sh).
 cargo fmt --all --check
 cargo clippy --workspace --all-targets -- -D warnings
 ./scripts/fuzz.sh
