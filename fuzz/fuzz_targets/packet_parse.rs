@@ -1,12 +1,13 @@
 //! Packets from the wire: `extract` never panics and its offsets stay inside the packet; the
 //! rewrites, given the `Layers` it returned, never panic and never find them truncated; a VLAN
-//! push then pop gives the packet back, and an MPLS push then pop too; a port rewrite shows in the re-extracted key; a right
-//! IPv4 header checksum stays right; a frame `same_headers` takes for a repeat parses alike.
+//! push then pop gives the packet back, and an MPLS push then pop too; a port rewrite shows in
+//! the re-extracted key; a right IPv4 header checksum stays right; ipv6_exthdr has only
+//! OpenFlow's flags; a frame `same_headers` takes for a repeat parses alike.
 #![no_main]
 #![forbid(unsafe_code)]
 use libfuzzer_sys::fuzz_target;
-use vswitch::flow::key::{Field, FlowKey};
-use vswitch::packet::proto::ethertype;
+use vswitch::flow::key::{words, Field, FlowKey};
+use vswitch::packet::proto::{ethertype, ipv6_exthdr};
 use vswitch::packet::rewrite::{self, RewriteError};
 use vswitch::packet::{extract, same_headers, Layers, PacketBuf, TestBuf};
 
@@ -36,6 +37,14 @@ fuzz_target!(|data: &[u8]| {
     let layers = extract(data, 1, &mut key);
     for offset in [layers.l2_5, layers.l3, layers.l4].into_iter().flatten() {
         assert!(usize::from(offset.get()) < data.len());
+    }
+
+    // ipv6_exthdr holds only OpenFlow's 9 flags, and only in the key of an IPv6 header.
+    let exthdr = key.get(Field::Ipv6Exthdr);
+    let exthdr = u16::from_be_bytes([exthdr[0], exthdr[1]]);
+    assert_eq!(exthdr & !ipv6_exthdr::ALL, 0);
+    if layers.present & words::IPV6_LABEL == 0 {
+        assert_eq!(exthdr, 0);
     }
 
     // A variant with bytes changed from a position and at a stride the input's first two bytes

@@ -10,6 +10,10 @@ tests/e2e/openflow_roundtrip.rs runs it against the switch and, to check the exp
 themselves, against Open vSwitch.
 
     flow_roundtrip.py --connect unix:PATH|tcp:HOST:PORT --version 1.0|1.3|1.4|1.5 --count N --seed S
+                      [--beyond-ovs]
+
+--beyond-ovs adds, to 1.3+ matches, fields the switch has and Open vSwitch does not (ipv6_exthdr),
+from a random sequence of their own: the other fields of every flow stay those of the run without.
 
 1.4 and 1.5 send the same flows as 1.3 through os-ken's ofproto_v1_4/v1_5 parsers (1.4: SET_ASYNC
 as properties; 1.5: the meter as an action first in apply_actions, copy_field, flow stats as
@@ -58,6 +62,8 @@ GROUP_ID = 7
 METER_ID = 3
 PORTS = [1, 2, 3]
 DELETE_CHUNK = 50
+# With --beyond-ovs, the random source of the fields Open vSwitch does not have.
+BEYOND_OVS = None
 
 
 class Channel:
@@ -192,6 +198,11 @@ def random_match_v1_3(rng):
             fields["ipv6_dst"] = ipv6(rng) if rng.random() < 0.5 else masked_ipv6(rng)
         if rng.random() < 0.3:
             fields["ipv6_flabel"] = rng.randrange(1 << 20)
+        if BEYOND_OVS is not None and BEYOND_OVS.random() < 0.3:
+            flags = BEYOND_OVS.randrange(1 << 9)
+            # A mask of fewer than all 9 bits (all of them is the exact match).
+            mask = BEYOND_OVS.randrange(1, (1 << 9) - 1)
+            fields["ipv6_exthdr"] = flags if BEYOND_OVS.random() < 0.5 else (flags & mask, mask)
     elif l3 == "arp":
         fields["eth_type"] = 0x0806
         if rng.random() < 0.5:
@@ -601,7 +612,11 @@ def main():
     args.add_argument("--version", choices=sorted(VERSIONS), required=True)
     args.add_argument("--count", type=int, default=200)
     args.add_argument("--seed", type=int, default=1)
+    args.add_argument("--beyond-ovs", action="store_true")
     opts = args.parse_args()
+    if opts.beyond_ovs:
+        global BEYOND_OVS
+        BEYOND_OVS = random.Random(opts.seed + 1_000_003)
     version = VERSIONS[opts.version]
     rng = random.Random(opts.seed)
     chan = Channel(opts.connect, version)

@@ -392,6 +392,8 @@ impl MatchWriter<'_> {
                     format!("{value:#07x}/{mask:#07x}")
                 }
             });
+            // Not in Open vSwitch: its flags, as OpenFlow 1.3 numbers them, in hex.
+            self.hex("ipv6_exthdr", Field::Ipv6Exthdr);
         } else if is_arp {
             self.field("arp_spa", Field::ArpSpa, |v, m| format_ipv4_masked(ipv4_bits(v), ipv4_bits(m)));
             self.field("arp_tpa", Field::ArpTpa, |v, m| format_ipv4_masked(ipv4_bits(v), ipv4_bits(m)));

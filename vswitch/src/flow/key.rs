@@ -161,6 +161,8 @@ pub enum Field {
     Ipv6Src,
     Ipv6Dst,
     Ipv6Label,
+    /// The IPv6 extension header pseudo-field (OpenFlow 1.3 `OXM_OF_IPV6_EXTHDR`, `ipv6_exthdr`).
+    Ipv6Exthdr,
     TpSrc,
     TpDst,
     TcpFlags,
@@ -258,6 +260,8 @@ pub const FIELDS: &[FieldDef] = &[
     field!(Field::Ipv6Src, "ipv6_src", "NXM_NX_IPV6_SRC", 96, 16, 128, true, true, Prereq::Ipv6),
     field!(Field::Ipv6Dst, "ipv6_dst", "NXM_NX_IPV6_DST", 112, 16, 128, true, true, Prereq::Ipv6),
     field!(Field::Ipv6Label, "ipv6_label", "NXM_NX_IPV6_LABEL", 128, 4, 20, true, true, Prereq::Ipv6),
+    // The parser's summary of the extension header chain (`exthdr`), in the label's word.
+    field!(Field::Ipv6Exthdr, "ipv6_exthdr", "OXM_OF_IPV6_EXTHDR", 132, 2, 9, true, false, Prereq::Ipv6),
     field!(Field::NdTarget, "nd_target", "NXM_NX_ND_TARGET", 136, 16, 128, true, true, Prereq::Nd),
     field!(Field::ArpSha, "arp_sha", "NXM_NX_ARP_SHA", 152, 6, 48, true, true, Prereq::Arp),
     field!(Field::NdSll, "nd_sll", "NXM_NX_ND_SLL", 152, 6, 48, true, true, Prereq::NdSll),
@@ -617,6 +621,7 @@ mod tests {
             Field::Ipv6Src,
             Field::Ipv6Dst,
             Field::Ipv6Label,
+            Field::Ipv6Exthdr,
             Field::TpSrc,
             Field::TpDst,
             Field::TcpFlags,

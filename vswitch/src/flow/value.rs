@@ -39,7 +39,8 @@ pub(crate) fn syntax(field: Field) -> Syntax {
         | Field::DlType
         | Field::VlanTci
         | Field::VlanTci2
-        | Field::Ipv6Label => Syntax::Hex,
+        | Field::Ipv6Label
+        | Field::Ipv6Exthdr => Syntax::Hex,
         Field::TcpFlags => Syntax::Flags(&TCP_FLAGS),
         Field::TunFlags => Syntax::Flags(&TUN_FLAGS),
         Field::NwFrag => Syntax::Frag,

@@ -363,6 +363,19 @@ wire!(
     Prereq::Ipv6,
     20
 );
+// Not in Open vSwitch; as OpenFlow 1.3 defines it (in a Nicira match too, as the other OXMs).
+wire!(
+    OXM_OF_IPV6_EXTHDR,
+    "OXM_OF_IPV6_EXTHDR",
+    OPENFLOW_BASIC,
+    39,
+    2,
+    Field::Ipv6Exthdr,
+    bits(0, 0x1ff),
+    true,
+    Prereq::Ipv6,
+    9
+);
 wire!(
     OXM_OF_ICMPV6_TYPE,
     "OXM_OF_ICMPV6_TYPE",
@@ -556,6 +569,7 @@ pub(crate) const WIRE_FIELDS: &[&WireField] = &[
     &OXM_OF_MPLS_LABEL,
     &OXM_OF_MPLS_TC,
     &OXM_OF_MPLS_BOS,
+    &OXM_OF_IPV6_EXTHDR,
     &ONFOXM_ET_TCP_FLAGS,
 ];
 
@@ -965,6 +979,7 @@ impl TlvWriter<'_> {
         }
         self.put(&NXM_NX_IP_TTL, w);
         self.put_flavour(&OXM_OF_IPV6_FLABEL, &NXM_NX_IPV6_LABEL, w);
+        self.put(&OXM_OF_IPV6_EXTHDR, w);
         let Some(proto) = self.matches.exact_value(Field::NwProto) else { return };
         self.put_flavour(&OXM_OF_IP_PROTO, &NXM_OF_IP_PROTO, w);
         match (proto & 0xff) as u8 {

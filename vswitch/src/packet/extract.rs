@@ -14,7 +14,9 @@
 //! - IPv6 is taken only if its payload length fits in the frame and the extension headers
 //!   (hop-by-hop, routing, destination options, AH, fragment) are complete; `nw_proto` is the
 //!   upper-layer protocol, or 44 (fragment) for a non-first fragment. `nw_tos` is the traffic
-//!   class.
+//!   class. `ipv6_exthdr` has the OpenFlow 1.3 flags of the headers walked (an ESP or a "no next
+//!   header" ends the walk, as does a non-first fragment's fragment header), of repeats and of
+//!   headers out of RFC 2460's recommended order.
 //! - `nw_frag`: bit 0 a fragment, bit 1 a non-first fragment; L4 is parsed for first fragments.
 //! - L4: TCP (ports, 12-bit flags; data offset at least 5 and the header in the IP payload), UDP,
 //!   SCTP (ports), ICMP in IPv4 and ICMPv6 in IPv6 (type and code in the low bytes of `tp_src` and
@@ -32,7 +34,7 @@
 use std::num::NonZeroU16;
 
 use crate::flow::key::{mpls, words, FlowKey, KEY_BYTES};
-use crate::packet::proto::{ethertype, ip_proto, len, nd, nw_frag, tcp, vlan};
+use crate::packet::proto::{ethertype, ip_proto, ipv6_exthdr, len, nd, nw_frag, tcp, vlan};
 
 /// Where the headers of a packet start, as found by `extract`; valid for the packet as it was
 /// parsed (the VLAN rewrites keep it up to date, see `crate::packet::rewrite`).
@@ -222,6 +224,7 @@ pub(super) mod at {
     pub const IPV6_SRC: usize = 96;
     pub const IPV6_DST: usize = 112;
     pub const IPV6_LABEL: usize = 128;
+    pub const IPV6_EXTHDR: usize = 132;
     pub const ND_TARGET: usize = 136;
     pub const ARP_SHA: usize = 152;
     pub const ARP_THA: usize = 160;
@@ -516,32 +519,106 @@ fn ipv6(data: &[u8], l3: usize, key: &mut KeyBytes, layers: &mut Layers) {
     let Some(header) = ip.first_chunk::<{ len::IPV6 }>() else { return };
     let payload_len = usize::from(u16::from_be_bytes([header[4], header[5]]));
     let Some(payload) = ip.get(len::IPV6..len::IPV6 + payload_len) else { return };
-    let Some((proto, frag, extensions_len)) = ipv6_extensions(header[6], payload) else { return };
+    let Some(chain) = ipv6_extensions(header[6], payload) else { return };
     let version_class_label = u32::from_be_bytes([header[0], header[1], header[2], header[3]]);
-    key[at::NW_PROTO] = proto;
-    key[at::NW_FRAG] = frag;
+    key[at::NW_PROTO] = chain.proto;
+    key[at::NW_FRAG] = chain.frag;
     key[at::NW_TOS] = ((version_class_label >> 20) & 0xff) as u8;
     key[at::NW_TTL] = header[7];
     key[at::IPV6_SRC..at::IPV6_DST + 16].copy_from_slice(&header[8..40]);
     let [_, label_1, label_2, label_3] = (version_class_label & 0x000f_ffff).to_be_bytes();
-    key[at::IPV6_LABEL..at::IPV6_LABEL + 8].copy_from_slice(&[0, label_1, label_2, label_3, 0, 0, 0, 0]);
+    // ipv6_exthdr follows the label in its word (one store for both).
+    const _: () = assert!(at::IPV6_EXTHDR == at::IPV6_LABEL + 4);
+    let [exthdr_hi, exthdr_lo] = chain.exthdr.to_be_bytes();
+    key[at::IPV6_LABEL..at::IPV6_LABEL + 8]
+        .copy_from_slice(&[0, label_1, label_2, label_3, exthdr_hi, exthdr_lo, 0, 0]);
     layers.present |= words::IPV6_ADDRS | words::IPV6_LABEL;
     clear_transport_word(key, layers);
     layers.l3 = header_at(l3);
-    if frag & nw_frag::LATER == 0 {
-        if let Some(upper) = payload.get(extensions_len..) {
-            transport(upper, l3 + len::IPV6 + extensions_len, proto, true, key, layers);
+    if chain.frag & nw_frag::LATER == 0 {
+        if let Some(upper) = payload.get(chain.len..) {
+            transport(upper, l3 + len::IPV6 + chain.len, chain.proto, true, key, layers);
         }
     }
 }
 
-/// Walks the IPv6 extension headers at the start of `payload`, the first of type `next`. Returns
-/// the upper-layer protocol (or `ip_proto::FRAGMENT` for a non-first fragment), the `nw_frag` bits
-/// and the length of the extension headers; `None` if one is truncated.
+/// What the walk of an IPv6 extension header chain found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Ipv6Chain {
+    /// The upper-layer protocol, or `ip_proto::FRAGMENT` for a non-first fragment.
+    proto: u8,
+    /// The `nw_frag` bits.
+    frag: u8,
+    /// Bytes of extension headers before the upper layer.
+    len: usize,
+    /// The `ipv6_exthdr` flags.
+    exthdr: u16,
+}
+
+/// The `ipv6_exthdr` flags of a chain, built header by header: the OpenFlow 1.3 flags (section
+/// 7.2.3.8) of the headers seen and of their repeats and order.
+#[derive(Debug, Clone, Copy, Default)]
+struct ExthdrFlags {
+    flags: u16,
+    /// A second Destination Options header was seen (a third is a repeat).
+    second_dest: bool,
+    /// The lowest place in RFC 2460's recommended order the next header may take.
+    next_place: u8,
+}
+
+impl ExthdrFlags {
+    /// Notes an extension header of type `header_type` (an `ip_proto` value); other types
+    /// change nothing. The recommended order: Hop-by-Hop (first), Destination Options, Routing,
+    /// Fragment, Authentication, ESP, Destination Options, upper layer.
+    #[inline]
+    fn note(&mut self, header_type: u8) {
+        /// The place of the Destination Options header for the final destination (after ESP).
+        const FINAL_DEST: u8 = 6;
+        let (flag, place) = match header_type {
+            ip_proto::HOP_BY_HOP => (ipv6_exthdr::HOP, 0),
+            ip_proto::DESTINATION_OPTIONS if self.next_place <= 1 => (ipv6_exthdr::DEST, 1),
+            ip_proto::DESTINATION_OPTIONS => (ipv6_exthdr::DEST, FINAL_DEST),
+            ip_proto::ROUTING => (ipv6_exthdr::ROUTER, 2),
+            ip_proto::FRAGMENT => (ipv6_exthdr::FRAG, 3),
+            ip_proto::AH => (ipv6_exthdr::AUTH, 4),
+            ip_proto::ESP => (ipv6_exthdr::ESP, 5),
+            _ => return,
+        };
+        if self.flags & flag != 0 {
+            if flag == ipv6_exthdr::DEST && !self.second_dest {
+                self.second_dest = true;
+            } else {
+                self.flags |= ipv6_exthdr::UNREP;
+            }
+        }
+        if place < self.next_place {
+            self.flags |= ipv6_exthdr::UNSEQ;
+        } else {
+            self.next_place = place + 1;
+        }
+        self.flags |= flag;
+    }
+
+    /// The flags of a chain whose walk stopped at a header of type `last`: an ESP (whose payload
+    /// is encrypted) or a "no next header" ends it, as the upper layer does.
+    #[inline(always)]
+    fn ended_at(mut self, last: u8) -> u16 {
+        match last {
+            ip_proto::ESP => self.note(last),
+            ip_proto::NO_NEXT_HEADER => self.flags |= ipv6_exthdr::NONEXT,
+            _ => {}
+        }
+        self.flags
+    }
+}
+
+/// Walks the IPv6 extension headers at the start of `payload`, the first of type `next`; `None`
+/// if one is truncated.
 #[inline]
-fn ipv6_extensions(mut next: u8, payload: &[u8]) -> Option<(u8, u8, usize)> {
+fn ipv6_extensions(mut next: u8, payload: &[u8]) -> Option<Ipv6Chain> {
     let mut offset = 0;
     let mut frag = 0;
+    let mut exthdr = ExthdrFlags::default();
     loop {
         let header_len = match next {
             ip_proto::HOP_BY_HOP | ip_proto::ROUTING | ip_proto::DESTINATION_OPTIONS | ip_proto::AH => {
@@ -550,22 +627,30 @@ fn ipv6_extensions(mut next: u8, payload: &[u8]) -> Option<(u8, u8, usize)> {
                 let header = payload.get(offset..)?.first_chunk::<8>()?;
                 let units = usize::from(header[1]);
                 let header_len = if next == ip_proto::AH { (units + 2) * 4 } else { (units + 1) * 8 };
+                exthdr.note(next);
                 next = header[0];
                 header_len
             }
             ip_proto::FRAGMENT => {
                 let header = payload.get(offset..)?.first_chunk::<8>()?;
+                exthdr.note(next);
                 next = header[0];
                 let offset_flags = u16::from_be_bytes([header[2], header[3]]);
                 if offset_flags != 0 {
                     frag = nw_frag::ANY;
                     if offset_flags & 0xfff8 != 0 {
-                        return Some((ip_proto::FRAGMENT, frag | nw_frag::LATER, offset + 8));
+                        // The headers after it are in the first fragment: the walk ends here.
+                        return Some(Ipv6Chain {
+                            proto: ip_proto::FRAGMENT,
+                            frag: frag | nw_frag::LATER,
+                            len: offset + 8,
+                            exthdr: exthdr.flags,
+                        });
                     }
                 }
                 8
             }
-            _ => return Some((next, frag, offset)),
+            _ => return Some(Ipv6Chain { proto: next, frag, len: offset, exthdr: exthdr.ended_at(next) }),
         };
         offset += header_len;
         if offset > payload.len() {

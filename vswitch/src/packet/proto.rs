@@ -48,10 +48,37 @@ pub mod ip_proto {
     pub const GRE: u8 = 47;
     /// IPv6 fragment header; also the `nw_proto` of a non-first IPv6 fragment.
     pub const FRAGMENT: u8 = 44;
+    /// Encapsulating Security Payload: what follows it is encrypted.
+    pub const ESP: u8 = 50;
     pub const AH: u8 = 51;
     pub const ICMPV6: u8 = 58;
+    /// IPv6 "no next header": nothing follows.
+    pub const NO_NEXT_HEADER: u8 = 59;
     pub const DESTINATION_OPTIONS: u8 = 60;
     pub const SCTP: u8 = 132;
+}
+
+/// Bits of the flow key's `ipv6_exthdr` (OpenFlow 1.3 `ofp_ipv6exthdr_flags`, section 7.2.3.8).
+pub mod ipv6_exthdr {
+    /// A "no next header" (59) ends the chain.
+    pub const NONEXT: u16 = 1 << 0;
+    /// An Encapsulating Security Payload header.
+    pub const ESP: u16 = 1 << 1;
+    /// An Authentication header.
+    pub const AUTH: u16 = 1 << 2;
+    /// One or two Destination Options headers.
+    pub const DEST: u16 = 1 << 3;
+    pub const FRAG: u16 = 1 << 4;
+    /// A Routing header.
+    pub const ROUTER: u16 = 1 << 5;
+    /// A Hop-by-Hop Options header.
+    pub const HOP: u16 = 1 << 6;
+    /// A header type other than Destination Options appears twice, or that one three times.
+    pub const UNREP: u16 = 1 << 7;
+    /// The headers are not in the order RFC 2460 (section 4.1) recommends.
+    pub const UNSEQ: u16 = 1 << 8;
+    /// Every flag.
+    pub const ALL: u16 = (1 << 9) - 1;
 }
 
 /// Bits of the flow key's `nw_frag`.

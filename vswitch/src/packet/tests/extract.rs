@@ -5,7 +5,7 @@ use super::builder::*;
 use super::samples::{self, MAC_SLL, MAC_TLL, ND_TARGET, TAG_INNER, TAG_OUTER};
 use crate::flow::key::{words, Field, FlowKey, KEY_WORDS};
 use crate::packet::extract::at;
-use crate::packet::proto::{ethertype, ip_proto, nd};
+use crate::packet::proto::{ethertype, ip_proto, ipv6_exthdr, nd};
 use crate::packet::{extract, header_at, Layers};
 
 const IN_PORT: u32 = 7;
@@ -74,6 +74,7 @@ fn field_offsets_match_the_registry() {
         (at::IPV6_SRC, Field::Ipv6Src),
         (at::IPV6_DST, Field::Ipv6Dst),
         (at::IPV6_LABEL, Field::Ipv6Label),
+        (at::IPV6_EXTHDR, Field::Ipv6Exthdr),
         (at::ND_TARGET, Field::NdTarget),
         (at::ARP_SHA, Field::ArpSha),
         (at::ARP_SHA, Field::NdSll),
@@ -363,13 +364,19 @@ fn ipv6_fields(proto: u8) -> Vec<(Field, Vec<u8>)> {
 fn ipv6_extension_headers_lead_to_the_upper_layer() {
     let fields = with(
         ipv6_fields(ip_proto::UDP),
-        &[(Field::NwFrag, &[1]), (Field::TpSrc, &be16(546)), (Field::TpDst, &be16(547))],
+        &[
+            (Field::NwFrag, &[1]),
+            (Field::TpSrc, &be16(546)),
+            (Field::TpDst, &be16(547)),
+            (Field::Ipv6Exthdr, &be16(0x17c)),
+        ],
     );
     let layers = assert_key(&samples::ipv6_extensions_udp(), &fields, "hbh, dst, routing, ah, fragment");
     // 8 + 16 + 24 + 24 + 8 bytes of extension headers after the 40-byte header at 14.
     assert_eq!((layers.l3, layers.l4, layers.l4_proto), (header_at(14), header_at(14 + 40 + 80), ip_proto::UDP));
 
-    let fields = with(ipv6_fields(ip_proto::FRAGMENT), &[(Field::NwFrag, &[3])]);
+    let fields =
+        with(ipv6_fields(ip_proto::FRAGMENT), &[(Field::NwFrag, &[3]), (Field::Ipv6Exthdr, &be16(ipv6_exthdr::FRAG))]);
     let layers = assert_key(&samples::ipv6_later_fragment(), &fields, "later fragment");
     assert_eq!((layers.l3, layers.l4), (header_at(14), None));
 
@@ -377,12 +384,99 @@ fn ipv6_extension_headers_lead_to_the_upper_layer() {
     let mut ip = Ipv6::new(ip_proto::UDP);
     ip.extensions = vec![fragment_header(0, false)];
     let frame = ethernet(&[], ethertype::IPV6, &ip.build(&udp(9, 10, &[])));
-    let fields = with(ipv6_fields(ip_proto::UDP), &[(Field::TpSrc, &be16(9)), (Field::TpDst, &be16(10))]);
+    let fields = with(
+        ipv6_fields(ip_proto::UDP),
+        &[(Field::TpSrc, &be16(9)), (Field::TpDst, &be16(10)), (Field::Ipv6Exthdr, &be16(ipv6_exthdr::FRAG))],
+    );
     assert_key(&frame, &fields, "atomic fragment");
 
     // An unknown next header ends the walk.
     let frame = ethernet(&[], ethertype::IPV6, &Ipv6::new(253).build(&[1; 16]));
     assert_eq!(assert_key(&frame, &ipv6_fields(253), "experimental protocol").l4, None);
+}
+
+/// The `ipv6_exthdr` of an IPv6 packet with `extensions` before `proto` (and 16 bytes of it),
+/// with its `nw_proto`; `None` if the parser did not take the IPv6 header.
+fn exthdr_of(extensions: Vec<Extension>, proto: u8) -> Option<(u16, u8)> {
+    let mut ip = Ipv6::new(proto);
+    ip.extensions = extensions;
+    let (key, layers) = parse(&ethernet(&[], ethertype::IPV6, &ip.build(&[0; 16])));
+    layers.l3?;
+    let exthdr = key.get(Field::Ipv6Exthdr);
+    Some((u16::from_be_bytes([exthdr[0], exthdr[1]]), key.get(Field::NwProto)[0]))
+}
+
+#[test]
+fn ipv6_exthdr_has_a_flag_per_header_and_for_repeats_and_order() {
+    use ipv6_exthdr::{AUTH, DEST, ESP, FRAG, HOP, NONEXT, ROUTER, UNREP, UNSEQ};
+    let hop = || options_header(ip_proto::HOP_BY_HOP, 0);
+    let dest = || options_header(ip_proto::DESTINATION_OPTIONS, 1);
+    let routing = || routing_header(0, &[ND_TARGET]);
+    let auth = || auth_header(4);
+    let frag = || fragment_header(0, true);
+    let tcp = ip_proto::TCP;
+    assert_eq!(exthdr_of(vec![], tcp), Some((0, tcp)), "no extension header");
+    assert_eq!(exthdr_of(vec![hop()], tcp), Some((HOP, tcp)));
+    assert_eq!(exthdr_of(vec![dest()], tcp), Some((DEST, tcp)));
+    assert_eq!(exthdr_of(vec![routing()], tcp), Some((ROUTER, tcp)));
+    assert_eq!(exthdr_of(vec![frag()], tcp), Some((FRAG, tcp)));
+    assert_eq!(exthdr_of(vec![auth()], tcp), Some((AUTH, tcp)));
+    // The os-ken switch test's chain: 68.
+    assert_eq!(exthdr_of(vec![hop(), auth()], tcp), Some((HOP | AUTH, tcp)));
+    // ESP and "no next header" end the walk; what follows an ESP is not looked at.
+    let esp = ip_proto::ESP;
+    assert_eq!(exthdr_of(vec![], esp), Some((ESP, esp)));
+    assert_eq!(exthdr_of(vec![hop(), auth()], esp), Some((HOP | AUTH | ESP, esp)));
+    let none = ip_proto::NO_NEXT_HEADER;
+    assert_eq!(exthdr_of(vec![], none), Some((NONEXT, none)));
+    assert_eq!(exthdr_of(vec![dest()], none), Some((DEST | NONEXT, none)));
+
+    // The whole recommended order, both Destination Options headers included.
+    let all = vec![hop(), dest(), routing(), frag(), auth(), dest()];
+    assert_eq!(exthdr_of(all, tcp), Some((HOP | DEST | ROUTER | FRAG | AUTH, tcp)));
+    let all = vec![hop(), dest(), routing(), frag(), auth()];
+    assert_eq!(exthdr_of(all, esp), Some((HOP | DEST | ROUTER | FRAG | AUTH | ESP, esp)));
+    assert_eq!(exthdr_of(vec![dest(), dest()], tcp), Some((DEST, tcp)), "two Destination Options");
+    assert_eq!(exthdr_of(vec![auth(), dest()], tcp), Some((AUTH | DEST, tcp)), "the final Destination Options");
+
+    // Repeats: any header twice but Destination Options, which may come twice.
+    assert_eq!(exthdr_of(vec![dest(), dest(), dest()], tcp), Some((DEST | UNREP | UNSEQ, tcp)));
+    assert_eq!(exthdr_of(vec![routing(), routing()], tcp), Some((ROUTER | UNREP | UNSEQ, tcp)));
+    assert_eq!(exthdr_of(vec![hop(), hop()], tcp), Some((HOP | UNREP | UNSEQ, tcp)));
+    assert_eq!(exthdr_of(vec![auth(), auth()], tcp), Some((AUTH | UNREP | UNSEQ, tcp)));
+
+    // Out of order: Hop-by-Hop not first, Routing after Fragment, ESP after the final Destination
+    // Options.
+    assert_eq!(exthdr_of(vec![dest(), hop()], tcp), Some((DEST | HOP | UNSEQ, tcp)));
+    assert_eq!(exthdr_of(vec![frag(), routing()], tcp), Some((FRAG | ROUTER | UNSEQ, tcp)));
+    assert_eq!(exthdr_of(vec![routing(), dest(), routing()], tcp), Some((ROUTER | DEST | UNREP | UNSEQ, tcp)));
+    assert_eq!(exthdr_of(vec![dest(), auth(), dest()], esp), Some((DEST | AUTH | ESP | UNSEQ, esp)));
+    assert_eq!(exthdr_of(vec![routing(), dest()], esp), Some((ROUTER | DEST | ESP | UNSEQ, esp)));
+
+    // A non-first fragment ends the walk at its fragment header.
+    assert_eq!(exthdr_of(vec![hop(), fragment_header(185, false)], tcp), Some((HOP | FRAG, ip_proto::FRAGMENT)));
+}
+
+#[test]
+fn ipv6_exthdr_of_garbage_chains_never_panics() {
+    // Every next-header value after every header type, cut anywhere: the flags stay within
+    // their 9 bits, and a cut header leaves the IPv6 layer unparsed.
+    let kinds =
+        [ip_proto::HOP_BY_HOP, ip_proto::DESTINATION_OPTIONS, ip_proto::ROUTING, ip_proto::AH, ip_proto::FRAGMENT];
+    for first in kinds {
+        for next in 0..=u8::MAX {
+            let mut packet = Ipv6::new(first).build(&[next, 0, 0, 0, 0, 0, 0, 0, next, 0, 0, 0, 0, 0, 0, 0]);
+            for cut in (40..packet.len()).rev() {
+                packet[4..6].copy_from_slice(&be16(u16::try_from(cut - 40).unwrap()));
+                let (key, layers) = parse(&ethernet(&[], ethertype::IPV6, &packet[..cut]));
+                let exthdr = u16::from_be_bytes([key.get(Field::Ipv6Exthdr)[0], key.get(Field::Ipv6Exthdr)[1]]);
+                assert_eq!(exthdr & !ipv6_exthdr::ALL, 0, "{first} then {next}, cut at {cut}");
+                if cut < 48 {
+                    assert_eq!(layers.l3, None, "{first} cut at {cut}");
+                }
+            }
+        }
+    }
 }
 
 #[test]

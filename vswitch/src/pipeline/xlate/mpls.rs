@@ -16,7 +16,7 @@ use crate::flow::PacketInReason;
 use crate::packet::proto::ethertype;
 
 /// The IP and L4 fields, which hold the header under an MPLS stack (`mpls::INNER`).
-const INNER_FIELDS: [Field; 13] = [
+const INNER_FIELDS: [Field; 14] = [
     Field::NwProto,
     Field::NwFrag,
     Field::NwTos,
@@ -29,6 +29,7 @@ const INNER_FIELDS: [Field; 13] = [
     Field::Ipv6Src,
     Field::Ipv6Dst,
     Field::Ipv6Label,
+    Field::Ipv6Exthdr,
     Field::NdTarget,
 ];
 
