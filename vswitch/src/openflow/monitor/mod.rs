@@ -70,6 +70,51 @@ impl MonitorFlags {
     fn any(self) -> bool {
         self != MonitorFlags::default()
     }
+
+    /// The flags of a wire format's flags field `bits` (`layout` says where each is); `None`
+    /// for a bit the format does not have, or for no event to report (add, delete and modify
+    /// all clear).
+    pub fn from_bits(bits: u16, layout: &FlagBits) -> Option<MonitorFlags> {
+        let FlagBits { initial, add, delete, modify, actions, own } = *layout;
+        let known = initial | add | delete | modify | actions | own;
+        if bits & (add | delete | modify) == 0 || bits & !known != 0 {
+            return None;
+        }
+        Some(MonitorFlags {
+            initial: bits & initial != 0,
+            add: bits & add != 0,
+            delete: bits & delete != 0,
+            modify: bits & modify != 0,
+            actions: bits & actions != 0,
+            own: bits & own != 0,
+        })
+    }
+
+    /// The flags field of a wire format whose bits `layout` gives.
+    pub fn to_bits(self, layout: &FlagBits) -> u16 {
+        [
+            (self.initial, layout.initial),
+            (self.add, layout.add),
+            (self.delete, layout.delete),
+            (self.modify, layout.modify),
+            (self.actions, layout.actions),
+            (self.own, layout.own),
+        ]
+        .iter()
+        .filter(|(set, _)| *set)
+        .fold(0, |bits, (_, bit)| bits | bit)
+    }
+}
+
+/// Where a wire format puts each of [`MonitorFlags`]' flags in its flags field.
+#[derive(Debug, Clone, Copy)]
+pub struct FlagBits {
+    pub initial: u16,
+    pub add: u16,
+    pub delete: u16,
+    pub modify: u16,
+    pub actions: u16,
+    pub own: u16,
 }
 
 /// What a monitor request does (OFPFMC_*; 1.0 and 1.3 only add, and cancel with a message).

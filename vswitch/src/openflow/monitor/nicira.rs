@@ -5,19 +5,15 @@
 //! (`nx_flow_monitor_request` / `onf_flow_monitor_request`), the updates of the replies
 //! (`nx_flow_update_full` / `nx_flow_update_abbrev`) and the cancel message's body.
 
-use super::{FlowUpdate, FullUpdate, MonitorCommand, MonitorFlags, MonitorRequest, UpdateEvent};
+use super::{FlagBits, FlowUpdate, FullUpdate, MonitorCommand, MonitorFlags, MonitorRequest, UpdateEvent};
 use crate::openflow::actions::{decode_instructions, encode_rule_instructions};
 use crate::openflow::message::{bad_request, FlowRemovedReason};
 use crate::openflow::oxm::{decode_match, decode_nx_match, encode_match, encode_nx_match};
 use crate::openflow::wire::{len16, read_port, write_port, ErrorType, OfError, Reader, Version, Writer};
 
 /// NXFMF_* bits.
-const INITIAL: u16 = 1 << 0;
-const ADD: u16 = 1 << 1;
-const DELETE: u16 = 1 << 2;
-const MODIFY: u16 = 1 << 3;
-const ACTIONS: u16 = 1 << 4;
-const OWN: u16 = 1 << 5;
+const FLAG_BITS: FlagBits =
+    FlagBits { initial: 1 << 0, add: 1 << 1, delete: 1 << 2, modify: 1 << 3, actions: 1 << 4, own: 1 << 5 };
 
 /// NXFME_* events.
 const EVENT_ADDED: u16 = 0;
@@ -37,31 +33,8 @@ pub mod code {
 }
 
 fn flags_from_wire(bits: u16) -> Result<MonitorFlags, OfError> {
-    if bits & (ADD | DELETE | MODIFY) == 0 || bits & !(INITIAL | ADD | DELETE | MODIFY | ACTIONS | OWN) != 0 {
-        return Err(OfError::new(ErrorType::FlowMonitorFailed, code::BAD_FLAGS, format!("monitor flags {bits:#x}")));
-    }
-    Ok(MonitorFlags {
-        initial: bits & INITIAL != 0,
-        add: bits & ADD != 0,
-        delete: bits & DELETE != 0,
-        modify: bits & MODIFY != 0,
-        actions: bits & ACTIONS != 0,
-        own: bits & OWN != 0,
-    })
-}
-
-fn flags_wire(flags: MonitorFlags) -> u16 {
-    [
-        (flags.initial, INITIAL),
-        (flags.add, ADD),
-        (flags.delete, DELETE),
-        (flags.modify, MODIFY),
-        (flags.actions, ACTIONS),
-        (flags.own, OWN),
-    ]
-    .iter()
-    .filter(|(set, _)| *set)
-    .fold(0, |bits, (_, bit)| bits | bit)
+    MonitorFlags::from_bits(bits, &FLAG_BITS)
+        .ok_or_else(|| OfError::new(ErrorType::FlowMonitorFailed, code::BAD_FLAGS, format!("monitor flags {bits:#x}")))
 }
 
 fn must_be_zero(r: &mut Reader, n: usize) -> Result<(), OfError> {
@@ -107,7 +80,7 @@ pub fn decode_requests(version: Version, r: &mut Reader) -> Result<Vec<MonitorRe
 pub fn encode_requests(version: Version, requests: &[MonitorRequest], w: &mut Writer) {
     for request in requests {
         w.u32(request.id);
-        w.u16(flags_wire(request.flags));
+        w.u16(request.flags.to_bits(&FLAG_BITS));
         match version {
             Version::V1_0 => {
                 write_port(version, request.out_port, w);

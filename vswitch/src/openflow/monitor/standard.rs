@@ -3,7 +3,7 @@
 //! updates of the replies (`ofp_flow_update_full`, `_abbrev`, and `_paused` for PAUSED and
 //! RESUMED), with an OXM match and instructions; checked as Open vSwitch 3.1 checks them.
 
-use super::{FlowUpdate, FullUpdate, MonitorCommand, MonitorFlags, MonitorRequest, UpdateEvent};
+use super::{FlagBits, FlowUpdate, FullUpdate, MonitorCommand, MonitorFlags, MonitorRequest, UpdateEvent};
 use crate::flow::OfPort;
 use crate::openflow::actions::{decode_instructions, encode_rule_instructions};
 use crate::openflow::message::{bad_request, FlowRemovedReason, GROUP_ANY};
@@ -12,12 +12,8 @@ use crate::openflow::wire::{read_port, write_port, ErrorType, OfError, Reader, V
 
 /// OFPFMF_* bits. NO_ABBREV (1 << 5) is not among them: Open vSwitch refuses it, and reads
 /// ONLY_OWN as Nicira's "own" (the connection's own changes in full).
-const INITIAL: u16 = 1 << 0;
-const ADD: u16 = 1 << 1;
-const REMOVED: u16 = 1 << 2;
-const MODIFY: u16 = 1 << 3;
-const INSTRUCTIONS: u16 = 1 << 4;
-const ONLY_OWN: u16 = 1 << 6;
+const FLAG_BITS: FlagBits =
+    FlagBits { initial: 1 << 0, add: 1 << 1, delete: 1 << 2, modify: 1 << 3, actions: 1 << 4, own: 1 << 6 };
 
 /// OFPFMC_* commands.
 const COMMAND_ADD: u8 = 0;
@@ -50,32 +46,7 @@ fn failed(code: u16, reason: String) -> OfError {
 }
 
 fn flags_from_wire(bits: u16) -> Result<MonitorFlags, OfError> {
-    let known = INITIAL | ADD | REMOVED | MODIFY | INSTRUCTIONS | ONLY_OWN;
-    if bits & (ADD | REMOVED | MODIFY) == 0 || bits & !known != 0 {
-        return Err(failed(code::BAD_FLAGS, format!("monitor flags {bits:#x}")));
-    }
-    Ok(MonitorFlags {
-        initial: bits & INITIAL != 0,
-        add: bits & ADD != 0,
-        delete: bits & REMOVED != 0,
-        modify: bits & MODIFY != 0,
-        actions: bits & INSTRUCTIONS != 0,
-        own: bits & ONLY_OWN != 0,
-    })
-}
-
-fn flags_wire(flags: MonitorFlags) -> u16 {
-    [
-        (flags.initial, INITIAL),
-        (flags.add, ADD),
-        (flags.delete, REMOVED),
-        (flags.modify, MODIFY),
-        (flags.actions, INSTRUCTIONS),
-        (flags.own, ONLY_OWN),
-    ]
-    .iter()
-    .filter(|(set, _)| *set)
-    .fold(0, |bits, (_, bit)| bits | bit)
+    MonitorFlags::from_bits(bits, &FLAG_BITS).ok_or_else(|| failed(code::BAD_FLAGS, format!("monitor flags {bits:#x}")))
 }
 
 /// The monitor requests of a request body (zero or more, to the end). A delete has only its id
@@ -136,7 +107,7 @@ pub fn encode_requests(version: Version, requests: &[MonitorRequest], w: &mut Wr
         }
         write_port(version, request.out_port, w);
         w.u32(request.out_group.unwrap_or(GROUP_ANY));
-        w.u16(flags_wire(request.flags));
+        w.u16(request.flags.to_bits(&FLAG_BITS));
         w.u8(request.table_id);
         w.u8(if request.command == MonitorCommand::Modify { COMMAND_MODIFY } else { COMMAND_ADD });
         encode_match(version, &request.matches, w);
