@@ -670,9 +670,8 @@ impl<O: PortOutputs> Forwarder<O> {
                         let parsed = (0..=i).rev().find(|&j| !repeats.contains(j)).unwrap_or(i);
                         hash = Emc::hash(&s.keys[parsed], s.layers[parsed].present);
                     }
-                    let inner_len = burst.pkt_len(i);
-                    bytes += u64::from(inner_len);
-                    let inner_len = inner_len as usize;
+                    let inner_len = burst.pkt_len(i) as usize;
+                    bytes += inner_len as u64;
                     if !push.fits(inner_len) {
                         drop(burst.take(i));
                         exec.count_drops(origin, DropReason::TunnelTooBig, 1);
